@@ -1,0 +1,152 @@
+"""Typed configuration, read from TOML and overridden by CLI flags.
+
+Every section rejects unknown keys, so a typo in a config file is an error, not a
+silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fieldtool.types import FieldtoolError
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceConfig(_Section):
+    """Where frames come from and how often they are analysed."""
+
+    uri: str = ""  # video path, camera index ("0") or http/rtsp URL
+    sample_fps: float = Field(5.0, gt=0)  # analysed frames per second of media time
+    start_time: datetime | None = None  # UTC wall time of media t=0 (files); default: track start
+    max_frames: int | None = Field(None, gt=0)  # stop after this many decoded frames
+    reconnect_attempts: int = Field(5, ge=0)  # live sources: reopen tries after a drop
+    reconnect_backoff_s: float = Field(1.0, ge=0)  # first wait, doubled each try
+
+
+class ModelConfig(_Section):
+    """The species classifier."""
+
+    path: Path = Path("models/demo")
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    batch_size: int = Field(16, ge=1)
+    tiles: int = Field(1, ge=1, le=8)  # cut each frame into tiles x tiles crops
+    tile_reduce: Literal["mean", "max"] = "max"  # how tile probabilities make a frame's
+    top_k: int = Field(5, ge=1)  # classes kept per stored detection
+
+
+class PositionConfig(_Section):
+    """Where each frame was taken: a fixed point or a GPX track."""
+
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    gpx: Path | None = None
+    time_offset_s: float = 0.0  # added to frame times before looking up the track
+    max_fix_gap_s: float = Field(30.0, gt=0)  # farther from any fix: no position
+
+    @model_validator(mode="after")
+    def _lat_lon_together(self) -> PositionConfig:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        return self
+
+
+class PriorConfig(_Section):
+    """Species range prior: posterior ∝ p(class|image) · (prior + floor)^weight."""
+
+    ranges: list[Path] = Field(default_factory=list)  # polygon files (shp, geojson, gpkg)
+    species_field: str = "species"
+    presence_field: str | None = "presence"  # 1 = range, 0 = absence island; None: all range
+    crs: str | None = None  # CRS of files that carry none (e.g. "EPSG:4267")
+    weight: float = Field(1.0, ge=0)  # 0 turns the prior off
+    floor: float = Field(0.02, gt=0, le=1)  # prior far outside the range
+    decay_km: float = Field(50.0, gt=0)  # prior falls as exp(-distance/decay) outside
+
+
+class SmoothingConfig(_Section):
+    """Temporal smoothing and the sighting tracker's hysteresis."""
+
+    tau_s: float = Field(1.0, ge=0)  # EMA time constant; 0 = no smoothing
+    enter: float = Field(0.5, gt=0, le=1)  # smoothed score that opens a sighting
+    exit: float = Field(0.3, gt=0, le=1)  # below this the sighting may end
+    min_duration_s: float = Field(1.0, ge=0)  # score must stay >= enter this long to start
+    max_gap_s: float = Field(2.0, ge=0)  # shorter dips below exit do not split a sighting
+
+    @model_validator(mode="after")
+    def _exit_below_enter(self) -> SmoothingConfig:
+        if self.exit > self.enter:
+            raise ValueError(f"exit ({self.exit}) must not exceed enter ({self.enter})")
+        return self
+
+
+class StoreConfig(_Section):
+    """The DuckDB sightings file."""
+
+    db: Path = Path("sightings.duckdb")
+    snapshots: bool = True  # save a JPEG of each sighting's best frame
+    flush_interval_s: float = Field(2.0, gt=0)  # buffered rows reach the file this often
+    detections: bool = True  # keep per-frame top-k predictions (for eval, re-processing)
+    lock_timeout_s: float = Field(30.0, ge=0)  # keep retrying a locked file this long
+
+
+class Config(_Section):
+    """A whole session's settings."""
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    position: PositionConfig = Field(default_factory=PositionConfig)
+    prior: PriorConfig = Field(default_factory=PriorConfig)
+    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+
+def _one_line(err: ValidationError, where: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "config"
+        parts.append(f"{loc}: {e['msg']}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a TOML file (optional) and apply dotted overrides such as ``{"model.tiles": 2}``."""
+    data: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FieldtoolError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise FieldtoolError(f"{path}: not valid TOML ({exc})") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        if not key:
+            raise FieldtoolError(f"override {dotted!r}: expected section.key")
+        data.setdefault(section, {})[key] = value
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise FieldtoolError(_one_line(exc, where)) from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=value`` with a TOML value (bare words are taken as strings)."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise FieldtoolError(f"--set {text!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value

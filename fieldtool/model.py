@@ -1,0 +1,189 @@
+"""Species classifier network and its local model folder.
+
+A model folder holds:
+
+- ``config.json``: a ``transformers`` DINOv2 backbone config (``model_type`` ``dinov2`` or
+  ``dinov2_with_registers``);
+- ``fieldtool.json``: ``model_id``, ``image_size`` (px, square input), ``mean``/``std``
+  (RGB, 0-1 scale), ``head_input`` (``"cls"`` or ``"cls+mean"``: CLS token, optionally
+  concatenated with the mean patch token, after the final norm);
+- ``labels.csv``: ``index,species,common_name,is_background`` in output order;
+- ``model.safetensors``: ``backbone.*`` (the transformers ``Dinov2Model`` /
+  ``Dinov2WithRegistersModel`` state dict) and ``head.weight``/``head.bias``.
+
+Nothing here downloads: a folder that is missing or incomplete is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import (
+    Dinov2Config,
+    Dinov2Model,
+    Dinov2WithRegistersConfig,
+    Dinov2WithRegistersModel,
+)
+
+from fieldtool.types import FieldtoolError, Label, LabelSet
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class ModelInfo:
+    """Contents of ``fieldtool.json``."""
+
+    model_id: str
+    image_size: int = 224  # px, square
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    head_input: str = "cls"  # "cls" or "cls+mean"
+    extra: dict = field(default_factory=dict)  # free-form notes (training, accuracy)
+
+
+def build_backbone(config: Dinov2Config | Dinov2WithRegistersConfig) -> nn.Module:
+    config._attn_implementation = "sdpa"
+    if isinstance(config, Dinov2WithRegistersConfig):
+        return Dinov2WithRegistersModel(config)
+    return Dinov2Model(config)
+
+
+class SpeciesClassifier(nn.Module):
+    """DINOv2 backbone plus a linear head.
+
+    Input: (B, 3, S, S) float, normalised RGB. Output: (B, C) logits.
+    """
+
+    def __init__(self, backbone_config, num_classes: int, head_input: str = "cls") -> None:
+        super().__init__()
+        if head_input not in ("cls", "cls+mean"):
+            raise ValueError(f"head_input must be 'cls' or 'cls+mean', not {head_input!r}")
+        self.head_input = head_input
+        self.backbone = build_backbone(backbone_config)
+        hidden = backbone_config.hidden_size
+        self.num_prefix = 1 + int(getattr(backbone_config, "num_register_tokens", 0) or 0)
+        self.head = nn.Linear(hidden * (2 if head_input == "cls+mean" else 1), num_classes)
+
+    def features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, D) embedding that the head reads."""
+        tokens = self.backbone(pixel_values=pixel_values).last_hidden_state  # normed
+        cls = tokens[:, 0]
+        if self.head_input == "cls":
+            return cls
+        return torch.cat([cls, tokens[:, self.num_prefix :].mean(dim=1)], dim=-1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(pixel_values))
+
+
+@dataclass
+class LoadedModel:
+    network: SpeciesClassifier
+    labels: LabelSet
+    info: ModelInfo
+    path: Path
+
+
+def read_labels(path: Path) -> LabelSet:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: labels file not found") from None
+    labels = []
+    for i, row in enumerate(rows):
+        try:
+            index = int(row["index"])
+            species = row["species"].strip()
+        except (KeyError, TypeError, ValueError):
+            raise FieldtoolError(f"{path}: row {i + 2} needs integer 'index' and 'species'") from None
+        if index != i:
+            raise FieldtoolError(f"{path}: row {i + 2} has index {index}, expected {i}")
+        background = str(row.get("is_background", "")).strip().lower() in ("1", "true", "yes")
+        labels.append(Label(index, species, (row.get("common_name") or "").strip(), background))
+    if not labels:
+        raise FieldtoolError(f"{path}: no labels")
+    return LabelSet(tuple(labels))
+
+
+def write_labels(path: Path, labels: LabelSet) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["index", "species", "common_name", "is_background"])
+        for label in labels.labels:
+            writer.writerow([label.index, label.species, label.common_name, int(label.is_background)])
+
+
+def _backbone_config(path: Path):
+    try:
+        data = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: not a model folder (no config.json)") from None
+    except json.JSONDecodeError as exc:
+        raise FieldtoolError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
+    kind = data.get("model_type")
+    if kind == "dinov2_with_registers":
+        return Dinov2WithRegistersConfig.from_dict(data)
+    if kind == "dinov2":
+        return Dinov2Config.from_dict(data)
+    raise FieldtoolError(f"{path / 'config.json'}: model_type {kind!r} is not a DINOv2 backbone")
+
+
+def load_model_folder(path: Path | str) -> LoadedModel:
+    """Load a model folder onto the CPU (the classifier moves it to its device)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise FieldtoolError(f"{path}: model folder not found")
+    config = _backbone_config(path)
+    try:
+        info_data = json.loads((path / "fieldtool.json").read_text(encoding="utf-8"))
+        info = ModelInfo(**info_data)
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: model folder lacks fieldtool.json") from None
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise FieldtoolError(f"{path / 'fieldtool.json'}: invalid ({exc})") from None
+    labels = read_labels(path / "labels.csv")
+    weights_path = path / "model.safetensors"
+    if not weights_path.is_file():
+        raise FieldtoolError(f"{path}: model folder lacks model.safetensors")
+    try:
+        state = load_file(str(weights_path))
+    except Exception as exc:  # safetensors raises several types for a damaged file
+        raise FieldtoolError(f"{weights_path}: cannot read weights ({exc})") from None
+    head = state.get("head.weight")
+    if head is None:
+        raise FieldtoolError(f"{weights_path}: no head.weight tensor")
+    if head.shape[0] != len(labels):
+        raise FieldtoolError(
+            f"{path}: head has {head.shape[0]} outputs but labels.csv lists {len(labels)} classes"
+        )
+    network = SpeciesClassifier(config, len(labels), info.head_input)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[1:3])
+        raise FieldtoolError(f"{weights_path}: weights do not fit config.json ({detail})") from None
+    network.eval()
+    return LoadedModel(network, labels, info, path)
+
+
+def save_model_folder(
+    path: Path | str, network: SpeciesClassifier, labels: LabelSet, info: ModelInfo
+) -> None:
+    """Write a model folder that :func:`load_model_folder` reads back."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    info.head_input = network.head_input
+    network.backbone.config.to_json_file(str(path / "config.json"))
+    (path / "fieldtool.json").write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
+    write_labels(path / "labels.csv", labels)
+    state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    save_file(state, str(path / "model.safetensors"))

@@ -1,0 +1,152 @@
+"""Shared types passed between pipeline stages.
+
+One small dataclass per concept. Times: ``t`` is media time in seconds since the
+source started (files: decode position; live: seconds since the session opened the
+stream); ``wall_time`` is UTC as a naive ``datetime`` (the store's convention).
+Images are ``numpy`` arrays of shape (H, W, 3), dtype uint8, BGR channel order (OpenCV).
+Probability vectors have shape (C,) in the model's label order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+import numpy as np
+
+
+class FieldtoolError(Exception):
+    """A user-facing error: one line that names the input and what is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One decoded frame."""
+
+    index: int  # frame number in the source, 0-based
+    t: float  # media time, seconds
+    wall_time: datetime  # UTC, naive
+    image: np.ndarray  # (H, W, 3) uint8 BGR
+
+
+@dataclass(frozen=True, slots=True)
+class Fix:
+    """One GPS fix from a track or receiver."""
+
+    time: datetime  # UTC, naive
+    lat: float  # degrees, WGS84
+    lon: float  # degrees, WGS84
+    elevation_m: float | None = None
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a frame was taken."""
+
+    lat: float  # degrees, WGS84
+    lon: float  # degrees, WGS84
+    accuracy_m: float | None = None
+    source: str = "fixed"  # "fixed", "gpx", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """One output class of a model."""
+
+    index: int
+    species: str  # scientific name, or "background" for the no-plant class
+    common_name: str = ""
+    is_background: bool = False
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """The model's classes in output order."""
+
+    labels: tuple[Label, ...]
+
+    @property
+    def species(self) -> list[str]:
+        return [label.species for label in self.labels]
+
+    @property
+    def background_mask(self) -> np.ndarray:
+        """(C,) bool, True for classes that are not species (never start a sighting)."""
+        return np.array([label.is_background for label in self.labels], dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def index_of(self, species: str) -> int:
+        for label in self.labels:
+            if label.species == species:
+                return label.index
+        raise KeyError(species)
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """What the pipeline knows about one analysed frame; each stage fills its field."""
+
+    frame: Frame
+    raw: np.ndarray | None = None  # (C,) classifier probabilities
+    tile_probs: np.ndarray | None = None  # (T, C) per tile, when tiling is on
+    position: Position | None = None
+    fused: np.ndarray | None = None  # (C,) after the range prior
+    smoothed: np.ndarray | None = None  # (C,) after temporal smoothing
+
+
+@dataclass(slots=True)
+class Sighting:
+    """A species seen continuously (up to short gaps) over a time span."""
+
+    sighting_id: str
+    session_id: str
+    species: str
+    common_name: str
+    first_seen: datetime  # UTC
+    last_seen: datetime  # UTC
+    first_t: float  # media seconds
+    last_t: float  # media seconds
+    frames: int = 0  # analysed frames with the species above the exit threshold
+    peak_score: float = 0.0  # max smoothed score
+    score_sum: float = 0.0  # sum of smoothed scores over ``frames``
+    peak_t: float = 0.0  # media seconds of the peak
+    latitude: float | None = None  # position at the peak
+    longitude: float | None = None
+    model_id: str = ""
+    snapshot_path: str | None = None  # relative to the store's folder
+    status: Literal["open", "closed"] = "open"
+
+    @property
+    def mean_score(self) -> float:
+        return self.score_sum / self.frames if self.frames else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SightingEvent:
+    """Lifecycle of a sighting: start, update (new peak), end."""
+
+    kind: Literal["start", "update", "end"]
+    sighting: Sighting
+    frame: Frame | None = None  # the frame that caused the event (for snapshots)
+
+
+@dataclass(slots=True)
+class SessionInfo:
+    """One run of the pipeline over one source."""
+
+    session_id: str
+    source: str
+    model_id: str
+    started_at: datetime  # UTC
+    config_json: str = "{}"
+    host: str = ""
+    ended_at: datetime | None = None
+    status: str = "running"  # running, finished, failed, interrupted
+    frames_read: int = 0
+    frames_analysed: int = 0
+    frames_dropped: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
