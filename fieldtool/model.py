@@ -104,7 +104,9 @@ def read_labels(path: Path) -> LabelSet:
             index = int(row["index"])
             species = row["species"].strip()
         except (KeyError, TypeError, ValueError):
-            raise FieldtoolError(f"{path}: row {i + 2} needs integer 'index' and 'species'") from None
+            raise FieldtoolError(
+                f"{path}: row {i + 2} needs integer 'index' and 'species'"
+            ) from None
         if index != i:
             raise FieldtoolError(f"{path}: row {i + 2} has index {index}, expected {i}")
         background = str(row.get("is_background", "")).strip().lower() in ("1", "true", "yes")
@@ -119,7 +121,9 @@ def write_labels(path: Path, labels: LabelSet) -> None:
         writer = csv.writer(fh)
         writer.writerow(["index", "species", "common_name", "is_background"])
         for label in labels.labels:
-            writer.writerow([label.index, label.species, label.common_name, int(label.is_background)])
+            writer.writerow(
+                [label.index, label.species, label.common_name, int(label.is_background)]
+            )
 
 
 def _backbone_config(path: Path):
@@ -183,7 +187,9 @@ def save_model_folder(
     path.mkdir(parents=True, exist_ok=True)
     info.head_input = network.head_input
     network.backbone.config.to_json_file(str(path / "config.json"))
-    (path / "fieldtool.json").write_text(json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8")
+    (path / "fieldtool.json").write_text(
+        json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8"
+    )
     write_labels(path / "labels.csv", labels)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     save_file(state, str(path / "model.safetensors"))

@@ -24,14 +24,20 @@ DEMO_SPECIES: tuple[DemoSpecies, ...] = (
     DemoSpecies("Thuja plicata", "western redcedar", "thujplic", "west", "scale_sprays"),
     DemoSpecies("Arbutus menziesii", "Pacific madrone", "arbumenz", "west", "glossy_oval"),
     DemoSpecies("Acer macrophyllum", "bigleaf maple", "acermacr", "west", "palmate", "Acer rubrum"),
-    DemoSpecies("Quercus garryana", "Oregon white oak", "quergarr", "west", "lobed", "Quercus alba"),
-    DemoSpecies("Cornus nuttallii", "Pacific dogwood", "cornnutt", "west", "bracts", "Cornus florida"),
+    DemoSpecies(
+        "Quercus garryana", "Oregon white oak", "quergarr", "west", "lobed", "Quercus alba"
+    ),
+    DemoSpecies(
+        "Cornus nuttallii", "Pacific dogwood", "cornnutt", "west", "bracts", "Cornus florida"
+    ),
     DemoSpecies("Liriodendron tulipifera", "yellow poplar", "lirituli", "east", "tulip"),
     DemoSpecies("Liquidambar styraciflua", "sweetgum", "liqustyr", "east", "star"),
     DemoSpecies("Pinus taeda", "loblolly pine", "pinutaed", "east", "long_needles"),
     DemoSpecies("Acer rubrum", "red maple", "acerrubr", "east", "palmate", "Acer macrophyllum"),
     DemoSpecies("Quercus alba", "white oak", "queralba", "east", "lobed", "Quercus garryana"),
-    DemoSpecies("Cornus florida", "flowering dogwood", "cornflor", "east", "bracts", "Cornus nuttallii"),
+    DemoSpecies(
+        "Cornus florida", "flowering dogwood", "cornflor", "east", "bracts", "Cornus nuttallii"
+    ),
 )
 
 BACKGROUND = "background"  # the model's no-plant class
