@@ -1,0 +1,113 @@
+"""Pipeline stage "classify": species probabilities for batches of frames.
+
+Preprocessing is array work (OpenCV resize, then one tensor normalisation on the model's
+device), with no PIL in the hot path. With ``tiles`` > 1 each frame is also cut into a
+tiles x tiles grid (PlantCLEF style: one view holds several plants); a frame's
+probability for a species is then its maximum over tiles, the background class its
+minimum (a frame is plant-free only if every tile is), renormalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from fieldtool.model import LoadedModel
+from fieldtool.types import FieldtoolError, LabelSet
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """CUDA, then Apple MPS, then CPU; or the named device, if it exists."""
+    if preference == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise FieldtoolError("device 'cuda' requested but no CUDA GPU is available")
+    if preference == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise FieldtoolError("device 'mps' requested but MPS is not available")
+    return torch.device(preference)
+
+
+def cut_tiles(image: np.ndarray, tiles: int) -> list[np.ndarray]:
+    """Split (H, W, 3) into tiles*tiles crops, row by row; the last row/column takes the rest."""
+    if tiles == 1:
+        return [image]
+    height, width = image.shape[:2]
+    ys = np.linspace(0, height, tiles + 1).astype(int)
+    xs = np.linspace(0, width, tiles + 1).astype(int)
+    return [
+        image[ys[r] : ys[r + 1], xs[c] : xs[c + 1]] for r in range(tiles) for c in range(tiles)
+    ]
+
+
+def reduce_tiles(tile_probs: np.ndarray, background: np.ndarray, how: str) -> np.ndarray:
+    """(N, T, C) tile probabilities -> (N, C) frame probabilities."""
+    if tile_probs.shape[1] == 1:
+        return tile_probs[:, 0]
+    if how == "mean":
+        return tile_probs.mean(axis=1)
+    frame = tile_probs.max(axis=1)
+    frame[:, background] = tile_probs[:, :, background].min(axis=1)
+    return frame / frame.sum(axis=1, keepdims=True)
+
+
+class Classifier:
+    """Runs a loaded model on frames, in batches, under ``torch.inference_mode``."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        *,
+        device: str = "auto",
+        batch_size: int = 16,
+        tiles: int = 1,
+        tile_reduce: str = "max",
+    ) -> None:
+        self.device = pick_device(device)
+        self.network = model.network.to(self.device).eval()
+        self.labels: LabelSet = model.labels
+        self.model_id = model.info.model_id
+        self.image_size = int(model.info.image_size)
+        self.batch_size = batch_size
+        self.tiles = tiles
+        self.tile_reduce = tile_reduce
+        self._mean = torch.tensor(model.info.mean, device=self.device).view(1, 3, 1, 1) * 255
+        self._std = torch.tensor(model.info.std, device=self.device).view(1, 3, 1, 1) * 255
+        self._background = model.labels.background_mask
+
+    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """BGR uint8 frames (H, W, 3) -> (N*T, 3, S, S) float tensor on the device."""
+        size = (self.image_size, self.image_size)
+        crops = [
+            cv2.resize(tile, size, interpolation=cv2.INTER_AREA)
+            for image in images
+            for tile in cut_tiles(image, self.tiles)
+        ]
+        batch = torch.from_numpy(np.stack(crops)[..., ::-1].copy())  # BGR -> RGB, (B, S, S, 3)
+        if self.device.type == "cuda":
+            batch = batch.pin_memory().to(self.device, non_blocking=True)
+        batch = batch.to(self.device).permute(0, 3, 1, 2).float()
+        return (batch - self._mean) / self._std
+
+    @torch.inference_mode()
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities)."""
+        if not images:
+            n = len(self.labels)
+            return np.zeros((0, n), np.float32), np.zeros((0, self.tiles**2, n), np.float32)
+        chunks = []
+        per_batch = max(1, self.batch_size // (self.tiles**2))
+        for start in range(0, len(images), per_batch):
+            pixels = self.preprocess(images[start : start + per_batch])
+            logits = self.network(pixels).float()
+            chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
+        tile_probs = np.concatenate(chunks).reshape(len(images), self.tiles**2, -1)
+        return reduce_tiles(tile_probs, self._background, self.tile_reduce), tile_probs

@@ -1,0 +1,196 @@
+"""Score a stored session against ground truth: raw, smoothed, and smoothed + range prior.
+
+The session's per-frame detections (top-k raw and fused probabilities) are replayed
+through the same smoother and tracker the live pipeline uses, so the three rows differ
+only in what they feed the tracker:
+
+- ``raw``: raw probabilities, no smoothing, no hysteresis (enter = exit, no minimum
+  duration, no gap bridging): what a per-frame classifier reports;
+- ``smoothed``: raw probabilities through the session's smoothing and hysteresis;
+- ``smoothed+prior``: the range-prior-fused probabilities through the same.
+
+Sighting level: a predicted sighting is correct if it overlaps in media time a true
+interval of the same species; precision = correct / predicted, recall = true intervals
+overlapped by some predicted sighting of their species / true intervals. Frame level:
+top-1 of each analysed frame is correct if it is a species in view at that time, or the
+background class when none is.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from fieldtool.config import SmoothingConfig
+from fieldtool.model import read_labels
+from fieldtool.smoothing import SightingTracker, TemporalSmoother
+from fieldtool.store import query
+from fieldtool.types import FieldtoolError, Frame, FrameResult, Label, LabelSet, Sighting
+
+EMPTY_IMAGE = np.zeros((1, 1, 3), np.uint8)
+
+
+@dataclass(frozen=True)
+class TruthInterval:
+    species: str
+    start_s: float  # media seconds
+    end_s: float
+
+
+@dataclass
+class Scores:
+    """One row of the evaluation table."""
+
+    name: str
+    predicted: int  # sightings
+    true: int  # truth intervals
+    precision: float
+    recall: float
+    f1: float
+    frame_top1: float
+    frames: int
+
+
+@dataclass
+class Detections:
+    """A session's analysed frames as dense arrays, (N,) and (N, C)."""
+
+    t: np.ndarray
+    wall: list[datetime]
+    raw: np.ndarray
+    fused: np.ndarray
+    labels: LabelSet
+
+
+def read_truth(path: Path | str) -> list[TruthInterval]:
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: ground-truth file not found") from None
+    truth = []
+    for n, row in enumerate(rows, start=2):
+        try:
+            item = TruthInterval(row["species"].strip(), float(row["start_s"]), float(row["end_s"]))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise FieldtoolError(f"{path}: line {n} needs species,start_s,end_s") from None
+        if item.end_s < item.start_s:
+            raise FieldtoolError(f"{path}: line {n} ends before it starts")
+        truth.append(item)
+    return truth
+
+
+def _session_labels(db: Path, session_id: str, names: set[str]) -> LabelSet:
+    """The session model's labels, or (model folder gone) the stored names."""
+    rows = query(db, "SELECT config_json FROM sessions WHERE session_id = ?", [session_id])
+    if rows.empty:
+        raise FieldtoolError(f"{db}: no session {session_id!r}")
+    model_path = json.loads(rows.iloc[0, 0] or "{}").get("model", {}).get("path")
+    if model_path and (Path(model_path) / "labels.csv").is_file():
+        return read_labels(Path(model_path) / "labels.csv")
+    return LabelSet(
+        tuple(Label(i, n, "", n == "background") for i, n in enumerate(sorted(names)))
+    )
+
+
+def load_detections(db: Path | str, session_id: str) -> Detections:
+    db = Path(db)
+    rows = query(
+        db,
+        "SELECT t, time, raw_species, raw_scores, fused_species, fused_scores FROM detections "
+        "WHERE session_id = ? ORDER BY t",
+        [session_id],
+    )
+    if rows.empty:
+        raise FieldtoolError(f"{db}: session {session_id!r} has no stored detections")
+    names = {n for column in ("raw_species", "fused_species") for ns in rows[column] for n in ns}
+    labels = _session_labels(db, session_id, names)
+    index = {label.species: label.index for label in labels.labels}
+    raw = np.zeros((len(rows), len(labels)), np.float32)
+    fused = np.zeros_like(raw)
+    for target, species_col, score_col in ((raw, "raw_species", "raw_scores"),
+                                            (fused, "fused_species", "fused_scores")):  # fmt: skip
+        for r, (species, scores) in enumerate(zip(rows[species_col], rows[score_col], strict=True)):
+            for name, score in zip(species, scores, strict=True):
+                if name in index:
+                    target[r, index[name]] = score
+    wall = [ts.to_pydatetime() for ts in rows["time"]]
+    return Detections(rows["t"].to_numpy(float), wall, raw, fused, labels)
+
+
+def replay(
+    t: np.ndarray, wall: list[datetime], probs: np.ndarray, labels: LabelSet, cfg: SmoothingConfig
+) -> tuple[list[Sighting], np.ndarray]:
+    """Run smoother and tracker over (N, C) probabilities; returns sightings and (N, C) smoothed."""
+    smoother = TemporalSmoother(cfg.tau_s)
+    tracker = SightingTracker(labels, cfg, keep_frames=False)
+    smoothed = np.zeros_like(probs)
+    for i in range(len(t)):
+        result = FrameResult(Frame(i, float(t[i]), wall[i], EMPTY_IMAGE), raw=probs[i])
+        result.smoothed = smoothed[i] = smoother.update(probs[i], float(t[i]))
+        tracker.update(result)
+    tracker.finish()
+    return tracker.closed, smoothed
+
+
+def score(
+    name: str,
+    sightings: list[Sighting],
+    t: np.ndarray,
+    probs: np.ndarray,
+    labels: LabelSet,
+    truth: list[TruthInterval],
+) -> Scores:
+    def overlaps(s: Sighting, iv: TruthInterval) -> bool:
+        return s.species == iv.species and s.first_t <= iv.end_s and iv.start_s <= s.last_t
+
+    correct = sum(any(overlaps(s, iv) for iv in truth) for s in sightings)
+    found = sum(any(overlaps(s, iv) for s in sightings) for iv in truth)
+    precision = correct / len(sightings) if sightings else 0.0
+    recall = found / len(truth) if truth else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    names = labels.species
+    background = [label.species for label in labels.labels if label.is_background]
+    hits = 0
+    for i, ti in enumerate(t):
+        in_view = {iv.species for iv in truth if iv.start_s <= ti <= iv.end_s}
+        expected = in_view or set(background)
+        hits += names[int(np.argmax(probs[i]))] in expected
+    top1 = hits / len(t) if len(t) else 0.0
+    return Scores(name, len(sightings), len(truth), precision, recall, f1, top1, len(t))
+
+
+def evaluate_session(
+    db: Path | str, session_id: str, truth: list[TruthInterval], cfg: SmoothingConfig
+) -> list[Scores]:
+    """The three rows (raw, smoothed, smoothed+prior) for one stored session."""
+    det = load_detections(db, session_id)
+    per_frame = cfg.model_copy(
+        update={"tau_s": 0.0, "exit": cfg.enter, "min_duration_s": 0.0, "max_gap_s": 0.0}
+    )
+    rows = []
+    for name, probs, settings in (
+        ("raw", det.raw, per_frame),
+        ("smoothed", det.raw, cfg),
+        ("smoothed+prior", det.fused, cfg),
+    ):
+        sightings, smoothed = replay(det.t, det.wall, probs, det.labels, settings)
+        rows.append(score(name, sightings, det.t, smoothed, det.labels, truth))
+    return rows
+
+
+def format_scores(rows: list[Scores]) -> str:
+    head = f"{'predictions':<16}{'sightings':>10}{'true':>6}{'precision':>11}{'recall':>8}{'F1':>7}{'frame top-1':>13}"
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r.name:<16}{r.predicted:>10}{r.true:>6}{r.precision:>11.3f}{r.recall:>8.3f}"
+            f"{r.f1:>7.3f}{r.frame_top1:>13.3f}"
+        )
+    return "\n".join(lines)

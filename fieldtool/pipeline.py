@@ -1,0 +1,277 @@
+"""The session: every stage, in order, over one source.
+
+A session is a function of its inputs (source, positions, range prior, classifier,
+config) that writes through the store; it keeps no global state, so the same call can
+run inside a distributed task. Stage order:
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from fieldtool.classify import Classifier
+from fieldtool.config import Config
+from fieldtool.model import load_model_folder
+from fieldtool.position import PositionProvider, positions_from_config
+from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
+from fieldtool.smoothing import SightingTracker, TemporalSmoother
+from fieldtool.sources import VideoSource, utc_now
+from fieldtool.store import SightingStore, config_json, top_k
+from fieldtool.types import Frame, FrameResult, SessionInfo, Sighting, SightingEvent
+
+STAGES: tuple[str, ...] = (
+    "source",  # sources.VideoSource: decode and sample frames
+    "classify",  # classify.Classifier: (C,) probabilities per frame, batched
+    "locate",  # position.PositionProvider: where the frame was taken
+    "prior",  # ranges.RangePriorStage: reweight by species ranges
+    "smooth",  # smoothing.TemporalSmoother: EMA over time
+    "track",  # smoothing.SightingTracker: start / update / end sightings
+    "store",  # store.SightingStore: DuckDB, snapshots
+)
+__doc__ = (__doc__ or "") + "\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumerate(STAGES))
+
+SNAPSHOT_MAX_WIDTH = 640  # px
+
+
+@dataclass
+class Progress:
+    """What a running session reports, about every ``progress_interval_s``."""
+
+    t: float  # media seconds reached
+    frames_read: int
+    frames_analysed: int
+    open_sightings: int
+    closed_sightings: int
+    analysis_fps: float  # analysed frames per wall second so far
+    duration_s: float | None  # media length, when known
+
+
+@dataclass
+class SessionResult:
+    session: SessionInfo
+    sightings: list[Sighting] = field(default_factory=list)
+    reconnects: int = 0
+    unwritten_rows: int = 0  # rows still buffered (the file stayed locked)
+
+
+def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
+    batch: list[Frame] = []
+    for frame in frames:
+        batch.append(frame)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> str:
+    """Save a JPEG of the frame; returns its path relative to the store's folder."""
+    folder = store.snapshot_dir(sighting.session_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    image = frame.image
+    if image.shape[1] > SNAPSHOT_MAX_WIDTH:
+        scale = SNAPSHOT_MAX_WIDTH / image.shape[1]
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    target = folder / f"{sighting.sighting_id}.jpg"
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    if ok:
+        tmp = target.with_suffix(".tmp")
+        tmp.write_bytes(data.tobytes())
+        os.replace(tmp, target)
+    return target.relative_to(store.folder).as_posix()
+
+
+def run_session(
+    source: VideoSource,
+    classifier: Classifier,
+    store: SightingStore,
+    config: Config,
+    *,
+    positions: PositionProvider | None = None,
+    prior: RangePriorStage | None = None,
+    session_id: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    progress_interval_s: float = 2.0,
+) -> SessionResult:
+    """Run every stage over ``source`` and write sightings, track and detections to ``store``.
+
+    Ends cleanly on end of source, KeyboardInterrupt (status ``interrupted``) or an
+    error (status ``failed``, re-raised): open sightings are closed and everything
+    buffered is flushed first.
+    """
+    session = SessionInfo(
+        session_id=session_id or uuid.uuid4().hex,
+        source=str(source.uri),
+        model_id=classifier.model_id,
+        started_at=utc_now(),
+        config_json=config_json(config.model_dump(mode="json")),
+        host=socket.gethostname(),
+    )
+    store.record_session(session)
+    store.flush()
+    names = classifier.labels.species
+    smoother = TemporalSmoother(config.smoothing.tau_s)
+    tracker = SightingTracker(
+        classifier.labels, config.smoothing, session_id=session.session_id, model_id=session.model_id
+    )
+    result = SessionResult(session)
+    batch_size = 1 if source.live else config.model.batch_size
+    k = min(config.model.top_k, len(names))
+    last_track_t = -np.inf
+    wall_start = time.monotonic()
+    last_progress = wall_start
+    t = 0.0
+
+    def handle(events: list[SightingEvent]) -> None:
+        for event in events:
+            sighting = event.sighting
+            if config.store.snapshots and event.frame is not None and event.kind in ("start", "end"):
+                sighting.snapshot_path = _write_snapshot(store, sighting, event.frame)
+            store.record_sighting(sighting)
+            if event.kind == "end":
+                result.sightings.append(sighting)
+            if event.kind != "update":
+                store.flush(timeout_s=0.5)  # a start or end reaches readers at once
+
+    try:
+        for batch in _batches(source.frames(), batch_size):
+            probs, tile_probs = classifier.predict([frame.image for frame in batch])
+            for i, frame in enumerate(batch):
+                item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])
+                item.position = positions.position_at(frame.wall_time) if positions else None
+                item.fused = prior.apply(item.raw, item.position) if prior else item.raw
+                item.smoothed = smoother.update(item.fused, frame.t)
+                handle(tracker.update(item))
+                session.frames_analysed += 1
+                t = frame.t
+                if config.store.detections:
+                    store.record_detection(
+                        session.session_id, frame.index, frame.t, frame.wall_time, item.position,
+                        top_k(item.raw, names, k), top_k(item.fused, names, k),
+                    )  # fmt: skip
+                if item.position is not None and frame.t - last_track_t >= 1.0:
+                    store.record_track(session.session_id, frame.wall_time, frame.t, item.position)
+                    last_track_t = frame.t
+            session.frames_read = source.stats.frames_read
+            store.maybe_flush()
+            now = time.monotonic()
+            if progress and now - last_progress >= progress_interval_s:
+                last_progress = now
+                progress(_progress(source, session, tracker, t, now - wall_start))
+        session.status = "finished"
+    except KeyboardInterrupt:
+        session.status = "interrupted"
+    except BaseException:
+        session.status = "failed"
+        raise
+    finally:
+        handle(tracker.finish())
+        session.frames_read = source.stats.frames_read
+        session.ended_at = utc_now()
+        result.reconnects = source.stats.reconnects
+        store.record_session(session)
+        flushed = store.close()
+        result.unwritten_rows = 0 if flushed.written else flushed.rows
+        if progress:
+            progress(_progress(source, session, tracker, t, time.monotonic() - wall_start))
+    return result
+
+
+def _progress(
+    source: VideoSource, session: SessionInfo, tracker: SightingTracker, t: float, wall_s: float
+) -> Progress:
+    duration = None
+    if source.frame_count and source.fps:
+        duration = source.frame_count / source.fps
+    return Progress(
+        t=t,
+        frames_read=source.stats.frames_read,
+        frames_analysed=session.frames_analysed,
+        open_sightings=len(tracker.open_sightings),
+        closed_sightings=len(tracker.closed),
+        analysis_fps=session.frames_analysed / wall_s if wall_s > 0 else 0.0,
+        duration_s=duration,
+    )
+
+
+
+@dataclass
+class SessionInputs:
+    """Everything a session needs besides the store, built from a config."""
+
+    source: VideoSource
+    classifier: Classifier
+    positions: PositionProvider | None
+    prior: RangePriorStage | None
+
+
+def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInputs:
+    """Open the source, model, positions and ranges that ``config`` names.
+
+    A file's media time 0 is anchored to ``source.start_time``, else to the start of the
+    GPS track (camera and logger started together), else to now.
+    """
+    positions = positions_from_config(config.position)
+    start = config.source.start_time
+    if start is None and positions is not None:
+        start = getattr(positions, "start", None)
+    source = VideoSource(
+        config.source.uri,
+        sample_fps=config.source.sample_fps,
+        start_time=start,
+        max_frames=config.source.max_frames,
+        reconnect_attempts=config.source.reconnect_attempts,
+        reconnect_backoff_s=config.source.reconnect_backoff_s,
+        log=log,
+    )
+    model = load_model_folder(config.model.path)
+    classifier = Classifier(
+        model,
+        device=config.model.device,
+        batch_size=config.model.batch_size,
+        tiles=config.model.tiles,
+        tile_reduce=config.model.tile_reduce,
+    )
+    prior = None
+    ranges = range_prior_from_config(config.prior)
+    if ranges is not None:
+        for line in range_coverage(ranges, classifier.labels).lines():
+            log(line)
+        prior = RangePriorStage(ranges, classifier.labels, config.prior)
+    return SessionInputs(source, classifier, positions, prior)
+
+
+def run_from_config(
+    config: Config,
+    *,
+    log: Callable[[str], None],
+    progress: Callable[[Progress], None] | None = None,
+    session_id: str | None = None,
+) -> SessionResult:
+    """Build the inputs named by ``config`` and run one session into its store."""
+    inputs = inputs_from_config(config, log)
+    store = SightingStore(
+        config.store.db,
+        lock_timeout_s=config.store.lock_timeout_s,
+        flush_interval_s=config.store.flush_interval_s,
+        log=log,
+    )
+    return run_session(
+        inputs.source,
+        inputs.classifier,
+        store,
+        config,
+        positions=inputs.positions,
+        prior=inputs.prior,
+        session_id=session_id,
+        progress=progress,
+    )

@@ -1,0 +1,171 @@
+"""Pipeline stages "smooth" and "track": temporal smoothing and sightings with hysteresis.
+
+Smoothing is an exponential moving average of the (C,) probability vector whose weight
+depends on the time step (``alpha = 1 - exp(-dt / tau)``), so an irregular analysis rate
+smooths the same per second. The tracker keeps one state per species:
+
+- idle -> candidate when the smoothed score reaches ``enter``;
+- candidate -> open sighting once the score has stayed >= ``enter`` for
+  ``min_duration_s`` (the sighting's first_seen is when it first reached ``enter``);
+  a drop below ``enter`` before that cancels the candidate;
+- an open sighting extends while the score is >= ``exit``; it ends once the score has
+  stayed below ``exit`` for more than ``max_gap_s`` (last_seen is the last time at or
+  above ``exit``), so shorter dips do not split it.
+
+Events follow a start / update (new peak) / end lifecycle.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from fieldtool.config import SmoothingConfig
+from fieldtool.types import Frame, FrameResult, LabelSet, Position, Sighting, SightingEvent
+
+
+class TemporalSmoother:
+    """Time-aware EMA over probability vectors."""
+
+    def __init__(self, tau_s: float) -> None:
+        self.tau_s = tau_s
+        self._state: np.ndarray | None = None
+        self._last_t: float | None = None
+
+    def update(self, probs: np.ndarray, t: float) -> np.ndarray:
+        """(C,) probabilities at media time t (s) -> (C,) smoothed probabilities."""
+        if self._state is None or self.tau_s <= 0 or self._last_t is None:
+            self._state = probs.astype(np.float64, copy=True)
+        else:
+            dt = max(t - self._last_t, 0.0)
+            alpha = 1.0 - math.exp(-dt / self.tau_s)
+            self._state += alpha * (probs - self._state)
+        self._last_t = t
+        return self._state.astype(np.float32)
+
+    def reset(self) -> None:
+        self._state = None
+        self._last_t = None
+
+
+@dataclass
+class _Track:
+    candidate_t: float
+    candidate_wall: datetime
+    sighting: Sighting | None = None
+    last_above_t: float = 0.0
+    peak_frame: Frame | None = None
+
+
+class SightingTracker:
+    """Turns smoothed per-frame scores into sightings."""
+
+    def __init__(
+        self,
+        labels: LabelSet,
+        cfg: SmoothingConfig,
+        *,
+        session_id: str = "",
+        model_id: str = "",
+        keep_frames: bool = True,
+    ) -> None:
+        self.labels = labels
+        self.cfg = cfg
+        self.session_id = session_id
+        self.model_id = model_id
+        self.keep_frames = keep_frames
+        self._tracks: dict[int, _Track] = {}
+        self._species = [i for i, label in enumerate(labels.labels) if not label.is_background]
+        self.closed: list[Sighting] = []
+
+    @property
+    def open_sightings(self) -> list[Sighting]:
+        return [tr.sighting for tr in self._tracks.values() if tr.sighting is not None]
+
+    def update(self, result: FrameResult) -> list[SightingEvent]:
+        """Advance every species' state with one analysed frame's smoothed scores."""
+        scores = result.smoothed
+        if scores is None:
+            raise ValueError("frame result has no smoothed scores")
+        frame = result.frame
+        t = frame.t
+        events: list[SightingEvent] = []
+        for i in self._species:
+            score = float(scores[i])
+            track = self._tracks.get(i)
+            if track is None:
+                if score >= self.cfg.enter:
+                    track = self._tracks[i] = _Track(t, frame.wall_time)
+                else:
+                    continue
+            if track.sighting is None:
+                if score < self.cfg.enter:
+                    del self._tracks[i]
+                    continue
+                if t - track.candidate_t + 1e-9 >= self.cfg.min_duration_s:
+                    track.sighting = self._open(i, track, frame)
+                    track.last_above_t = t
+                    self._extend(track, score, result)
+                    events.append(SightingEvent("start", track.sighting, frame))
+                continue
+            if score >= self.cfg.exit:
+                track.last_above_t = t
+                if self._extend(track, score, result):
+                    events.append(SightingEvent("update", track.sighting, frame))
+            elif t - track.last_above_t > self.cfg.max_gap_s:
+                events.append(self._close(i))
+        return events
+
+    def finish(self) -> list[SightingEvent]:
+        """End every open sighting (end of source, or shutdown)."""
+        return [self._close(i) for i, tr in list(self._tracks.items()) if tr.sighting is not None]
+
+    def _open(self, index: int, track: _Track, frame: Frame) -> Sighting:
+        label = self.labels.labels[index]
+        return Sighting(
+            sighting_id=uuid.uuid4().hex,
+            session_id=self.session_id,
+            species=label.species,
+            common_name=label.common_name,
+            first_seen=track.candidate_wall,
+            last_seen=frame.wall_time,
+            first_t=track.candidate_t,
+            last_t=frame.t,
+            model_id=self.model_id,
+        )
+
+    def _extend(self, track: _Track, score: float, result: FrameResult) -> bool:
+        """Add one frame to an open sighting; True if it is a new peak."""
+        sighting = track.sighting
+        assert sighting is not None
+        frame = result.frame
+        sighting.last_seen = frame.wall_time
+        sighting.last_t = frame.t
+        sighting.frames += 1
+        sighting.score_sum += score
+        if score <= sighting.peak_score:
+            return False
+        sighting.peak_score = score
+        sighting.peak_t = frame.t
+        _set_place(sighting, result.position)
+        if self.keep_frames:
+            track.peak_frame = frame
+        return True
+
+    def _close(self, index: int) -> SightingEvent:
+        track = self._tracks.pop(index)
+        sighting = track.sighting
+        assert sighting is not None
+        sighting.status = "closed"
+        self.closed.append(sighting)
+        return SightingEvent("end", sighting, track.peak_frame)
+
+
+def _set_place(sighting: Sighting, position: Position | None) -> None:
+    if position is not None:
+        sighting.latitude = position.lat
+        sighting.longitude = position.lon

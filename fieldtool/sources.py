@@ -1,0 +1,184 @@
+"""Pipeline stage "source": frames from a video file, a camera or a network stream (OpenCV).
+
+Files give media time from the decode position (frame index / fps) and are read as fast
+as they decode; frames between analysis samples are skipped with ``grab()`` (no pixel
+conversion). Cameras and URLs give wall-clock time since the stream opened, and a
+dropped stream is reopened with exponential backoff; each outage is recorded as a gap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import cv2
+
+from fieldtool.types import FieldtoolError, Frame
+
+LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
+
+
+def utc_now() -> datetime:
+    """Current UTC time as a naive datetime (the store's convention)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class SourceStats:
+    """Counters a source keeps while it runs."""
+
+    frames_read: int = 0  # frames decoded or grabbed
+    frames_yielded: int = 0  # frames handed to the pipeline
+    reconnects: int = 0
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # (from_t, to_t) outages, s
+
+
+def is_live(uri: str) -> bool:
+    return uri.isdigit() or uri.lower().startswith(LIVE_PREFIXES)
+
+
+class VideoSource:
+    """Frames sampled at ``sample_fps`` from one OpenCV source.
+
+    ``start_time`` anchors media time 0 of a file to UTC (default: now). For live
+    sources it is ignored: frames carry the wall clock.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        sample_fps: float = 5.0,
+        start_time: datetime | None = None,
+        max_frames: int | None = None,
+        reconnect_attempts: int = 5,
+        reconnect_backoff_s: float = 1.0,
+        log: Callable[[str], None] | None = None,
+        open_capture: Callable[[str | int], cv2.VideoCapture] | None = None,
+    ) -> None:
+        self.uri = uri
+        self.live = is_live(uri)
+        self.sample_fps = sample_fps
+        self.start_time = start_time
+        self.max_frames = max_frames
+        self.reconnect_attempts = reconnect_attempts
+        self.reconnect_backoff_s = reconnect_backoff_s
+        self.stats = SourceStats()
+        self._log = log or (lambda message: None)
+        self._open_capture = open_capture or _default_capture
+        self.fps: float | None = None
+        self.frame_count: int | None = None
+        if not self.live:
+            self._check_file()
+
+    def _check_file(self) -> None:
+        path = Path(self.uri)
+        if not path.exists():
+            raise FieldtoolError(f"{self.uri}: video file not found")
+        if path.is_dir():
+            raise FieldtoolError(f"{self.uri}: is a folder, expected a video file")
+        if path.stat().st_size == 0:
+            raise FieldtoolError(f"{self.uri}: video file is empty")
+        if cv2.haveImageReader(str(path)):  # FFmpeg would play a photo as a 1-frame video
+            raise FieldtoolError(f"{self.uri}: is a still image, not a video")
+
+    def _open(self) -> cv2.VideoCapture:
+        target: str | int = int(self.uri) if self.uri.isdigit() else self.uri
+        cap = self._open_capture(target)
+        if not cap.isOpened():
+            cap.release()
+            kind = "stream" if self.live else "video file"
+            raise FieldtoolError(f"{self.uri}: cannot open {kind} (unsupported or unreadable)")
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if fps and 0 < fps < 1000 else None
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = count if count > 0 else None
+        return cap
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield sampled frames until the source ends (files) or cannot be reopened (live)."""
+        return self._live_frames() if self.live else self._file_frames()
+
+    def _file_frames(self) -> Iterator[Frame]:
+        cap = self._open()
+        start = self.start_time or utc_now()
+        fps = self.fps or 30.0
+        step = 1.0 / self.sample_fps
+        next_t = 0.0
+        index = -1
+        try:
+            while self.max_frames is None or index + 1 < self.max_frames:
+                if not cap.grab():
+                    break
+                index += 1
+                self.stats.frames_read += 1
+                t = index / fps
+                if t + 1e-9 < next_t:
+                    continue
+                ok, image = cap.retrieve()
+                if not ok or image is None:
+                    break
+                next_t += step * max(1, int((t - next_t) / step) + 1)
+                self.stats.frames_yielded += 1
+                yield Frame(index, t, start + timedelta(seconds=t), image)
+        finally:
+            cap.release()
+        if index < 0:
+            raise FieldtoolError(f"{self.uri}: no frame could be decoded (corrupt or not a video)")
+        if self.frame_count and index + 1 < self.frame_count - 1 and self.max_frames is None:
+            self._log(
+                f"{self.uri}: decoding stopped at frame {index + 1} of {self.frame_count} "
+                "(file truncated or damaged); sightings so far are kept"
+            )
+
+    def _live_frames(self) -> Iterator[Frame]:
+        cap = self._open()
+        opened = time.monotonic()
+        opened_wall = utc_now()
+        step = 1.0 / self.sample_fps
+        next_t = 0.0
+        index = -1
+        try:
+            while self.max_frames is None or index + 1 < self.max_frames:
+                ok, image = cap.read()
+                now = time.monotonic() - opened
+                if not ok or image is None:
+                    cap.release()
+                    cap = self._reconnect(now, opened)
+                    if cap is None:
+                        return
+                    continue
+                index += 1
+                self.stats.frames_read += 1
+                if now + 1e-9 < next_t:
+                    continue
+                next_t = now + step
+                self.stats.frames_yielded += 1
+                yield Frame(index, now, opened_wall + timedelta(seconds=now), image)
+        finally:
+            if cap is not None:
+                cap.release()
+
+    def _reconnect(self, lost_at: float, opened: float) -> cv2.VideoCapture | None:
+        """Reopen with exponential backoff; None when the stream stays away."""
+        delay = self.reconnect_backoff_s
+        for attempt in range(1, self.reconnect_attempts + 1):
+            self._log(f"{self.uri}: stream dropped; reconnect {attempt}/{self.reconnect_attempts} in {delay:.1f} s")
+            time.sleep(delay)
+            delay *= 2
+            try:
+                cap = self._open()
+            except FieldtoolError:
+                continue
+            self.stats.reconnects += 1
+            self.stats.gaps.append((lost_at, time.monotonic() - opened))
+            return cap
+        self._log(f"{self.uri}: stream did not come back after {self.reconnect_attempts} tries; ending session")
+        return None
+
+
+def _default_capture(target: str | int) -> cv2.VideoCapture:
+    return cv2.VideoCapture(target)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from fieldtool.config import Config, load_config, parse_override
+from fieldtool.types import FieldtoolError
+
+
+def test_defaults_are_valid():
+    cfg = load_config()
+    assert isinstance(cfg, Config) and cfg.smoothing.exit <= cfg.smoothing.enter
+
+
+def test_toml_is_read_and_overrides_win(tmp_path):
+    path = tmp_path / "session.toml"
+    path.write_text('[model]\ntiles = 2\n[smoothing]\nenter = 0.7\n[prior]\nranges = ["a.geojson"]\n')
+    cfg = load_config(path, {"model.tiles": 3, "store.db": "x.duckdb"})
+    assert cfg.model.tiles == 3 and cfg.smoothing.enter == 0.7
+    assert [str(p) for p in cfg.prior.ranges] == ["a.geojson"] and str(cfg.store.db) == "x.duckdb"
+
+
+@pytest.mark.parametrize(
+    ("toml", "fragment"),
+    [
+        ("[model]\ntilez = 2\n", "model.tilez"),
+        ("[smoothing]\nenter = 0.2\nexit = 0.5\n", "exit"),
+        ("[position]\nlat = 44.0\n", "both lat and lon"),
+        ("[position]\nlat = 95.0\nlon = 0.0\n", "position.lat"),
+        ("[nonsense]\na = 1\n", "nonsense"),
+        ("[model\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_one_line_error_naming_file_and_key(tmp_path, toml, fragment):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    with pytest.raises(FieldtoolError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(FieldtoolError, match="config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("smoothing.enter=0.6", ("smoothing.enter", 0.6)), ("model.device=cpu", ("model.device", "cpu")),
+     ("store.snapshots=false", ("store.snapshots", False))],
+)  # fmt: skip
+def test_parse_override(text, expected):
+    assert parse_override(text) == expected

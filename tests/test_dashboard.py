@@ -1,0 +1,345 @@
+"""Dashboard: loaders and filters, the offline map, snapshot paths, and the Streamlit app."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fieldtool import dashboard as dash
+from fieldtool.store import SightingStore
+from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
+
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+T0 = datetime(2024, 5, 1, 12, 0, 0)
+SPECIES = {
+    "Acer rubrum": "red maple",
+    "Quercus alba": "white oak",
+    "Pinus taeda": "loblolly pine",
+    "Cornus florida": "flowering dogwood",
+}
+LAYER_IDS = ["ocean", "land", "lakes", "rivers", "states", "countries", "tracks", "sightings"]
+
+
+def _sighting(session: str, i: int, species: str, first: datetime, peak: float, **kw) -> Sighting:
+    return Sighting(
+        sighting_id=f"{session}-{i}",
+        session_id=session,
+        species=species,
+        common_name=SPECIES[species],
+        first_seen=first,
+        last_seen=first + timedelta(seconds=20),
+        first_t=(first - T0).total_seconds(),
+        last_t=(first - T0).total_seconds() + 20,
+        frames=10 + i,
+        peak_score=peak,
+        score_sum=(10 + i) * peak * 0.8,
+        latitude=kw.pop("lat", 33.95 + 0.001 * i),
+        longitude=kw.pop("lon", -83.38 + 0.001 * i),
+        model_id="demo",
+        status=kw.pop("status", "closed"),
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """s1: finished, 6 sightings (s1-5 has a snapshot, s1-0 one outside the folder); s2: running, 4."""
+    folder = tmp_path_factory.mktemp("dash")
+    path = folder / "field.duckdb"
+    snaps = folder / "field_snapshots" / "s1"
+    snaps.mkdir(parents=True)
+    Image.new("RGB", (32, 24), (30, 140, 60)).save(snaps / "s1-5.png")
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(folder.parent / "outside.png")
+
+    store = SightingStore(path)
+    s2_start = T0 + timedelta(hours=2)
+    store.record_session(
+        SessionInfo("s1", "/videos/walk.mp4", "demo", T0, ended_at=T0 + timedelta(minutes=30),
+                    status="finished")
+    )  # fmt: skip
+    store.record_session(SessionInfo("s2", "rtsp://camera/stream", "demo", s2_start))
+    # s1: minutes 0..5, peaks 0.50..0.90; s2: minutes 120..123, peaks 0.60..0.95.
+    s1 = [
+        "Acer rubrum",
+        "Quercus alba",
+        "Pinus taeda",
+        "Acer rubrum",
+        "Quercus alba",
+        "Pinus taeda",
+    ]
+    for i, species in enumerate(s1):
+        extra: dict = {}
+        if i == 5:
+            extra["snapshot_path"] = "field_snapshots/s1/s1-5.png"
+        if i == 0:
+            extra["snapshot_path"] = "../outside.png"
+        store.record_sighting(
+            _sighting("s1", i, species, T0 + timedelta(minutes=i), 0.5 + 0.08 * i, **extra)
+        )
+    s2 = ["Cornus florida", "Acer rubrum", "Cornus florida", "Quercus alba"]
+    peaks = [0.6, 0.7, 0.95, 0.8]
+    for i, species in enumerate(s2):
+        extra = {"status": "open"} if i == 3 else {}
+        if i == 2:  # no GPS fix: listed, not drawn
+            extra.update(lat=None, lon=None)
+        first = s2_start + timedelta(minutes=i)
+        store.record_sighting(_sighting("s2", i, species, first, peaks[i], **extra))
+    for k in range(30):
+        store.record_track("s1", T0 + timedelta(seconds=20 * k), 20.0 * k,
+                           Position(33.95 + 0.0003 * k, -83.38 + 0.0003 * k, source="gpx"))  # fmt: skip
+    for k in range(10):  # a fixed position logged every frame: one point
+        store.record_track("s2", s2_start + timedelta(seconds=k), float(k),
+                           Position(34.0, -83.3, source="fixed"))  # fmt: skip
+    assert store.flush().written
+    return path
+
+
+# Loaders -----------------------------------------------------------------------------
+def test_sessions_and_species(db: Path) -> None:
+    sessions = dash.load_sessions(db)
+    assert list(sessions["session_id"]) == ["s2", "s1"]
+    assert list(sessions["status"]) == ["running", "finished"]
+    species = dash.load_species(db)
+    assert dict(zip(species["species"], species["sightings"], strict=True)) == {
+        "Acer rubrum": 3, "Cornus florida": 2, "Pinus taeda": 2, "Quercus alba": 3,
+    }  # fmt: skip
+    assert set(dash.load_species(db, "s2")["species"]) == {"Cornus florida", "Acer rubrum",
+                                                           "Quercus alba"}  # fmt: skip
+    assert dash.load_time_bounds(db) == (T0, T0 + timedelta(hours=2, minutes=3, seconds=20))
+    assert dash.load_time_bounds(db, "nope") is None
+
+
+def test_sightings_filters_change_rows(db: Path) -> None:
+    def ids(**kw) -> list[str]:
+        frame = dash.load_sightings(db, dash.SightingFilter(**kw))
+        return sorted(frame["sighting_id"])
+
+    assert len(ids()) == 10
+    assert ids(species=("Acer rubrum",)) == ["s1-0", "s1-3", "s2-1"]
+    assert ids(species=("Acer rubrum", "Cornus florida")) == [
+        "s1-0",
+        "s1-3",
+        "s2-0",
+        "s2-1",
+        "s2-2",
+    ]
+    assert ids(species=()) == []
+    assert ids(min_score=0.8) == ["s1-4", "s1-5", "s2-2", "s2-3"]
+    assert ids(session_id="s2") == ["s2-0", "s2-1", "s2-2", "s2-3"]
+    # Overlap with [start, end]: s1-2 spans 12:02:00-12:02:20.
+    assert ids(start=T0 + timedelta(minutes=2, seconds=10), end=T0 + timedelta(minutes=3)) == [
+        "s1-2", "s1-3",
+    ]  # fmt: skip
+    assert ids(start=T0 + timedelta(hours=1)) == ["s2-0", "s2-1", "s2-2", "s2-3"]
+    assert ids(end=T0 + timedelta(seconds=30)) == ["s1-0"]
+    assert ids(session_id="s1", species=("Quercus alba",), min_score=0.6) == ["s1-4"]
+
+
+def test_sightings_columns(db: Path) -> None:
+    frame = dash.load_sightings(db, dash.SightingFilter(session_id="s1"))
+    assert list(frame["first_seen"]) == sorted(frame["first_seen"], reverse=True)  # newest first
+    assert (frame["duration_s"] == 20.0).all()
+    table = dash.sightings_table(frame)
+    assert list(table.columns) == [
+        "Species", "Common name", "First seen (UTC)", "Last seen (UTC)", "Duration (s)",
+        "Frames", "Peak score", "Mean score", "Latitude", "Longitude", "Status",
+    ]  # fmt: skip
+    assert dash.summarize(frame, dash.load_sessions(db)) == {
+        "sightings": 6, "species": 3, "sessions": 2, "running": 1, "open": 0,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x' OR '1'='1", "Acer rubrum' OR 1=1 --", "'); DROP TABLE sightings; --", "%", "*"],
+)
+def test_sql_injection_in_filters_matches_nothing(db: Path, text: str) -> None:
+    assert dash.load_sightings(db, dash.SightingFilter(species=(text,))).empty
+    assert dash.load_sightings(db, dash.SightingFilter(session_id=text)).empty
+    assert dash.load_species(db, text).empty
+    assert len(dash.load_sightings(db)) == 10  # table still there, unchanged
+
+
+def test_tracks_as_paths(db: Path) -> None:
+    tracks = dash.load_tracks(db)
+    assert list(tracks["session_id"]) == ["s1", "s2"]
+    s1, s2 = tracks["path"]
+    assert len(s1) == 30 and s1[0] == [-83.38, 33.95]
+    assert s1 == sorted(s1)  # time order: both coordinates increase
+    assert s2 == [[-83.3, 34.0]]  # repeats of a fixed position collapse
+    assert list(tracks["points"]) == [30, 1]
+    thin = dash.load_tracks(db, "s1", max_points=7)
+    assert len(thin) == 1 and len(thin["path"][0]) == 7
+    assert thin["path"][0][0] == s1[0] and thin["path"][0][-1] == s1[-1]
+
+
+def _copy(db: Path, folder: Path) -> Path:
+    """A private copy of the shared database, for tests that write to it."""
+    return Path(shutil.copy(db, folder / db.name))
+
+
+def test_loaders_do_not_hold_the_file(db: Path, tmp_path: Path) -> None:
+    db = _copy(db, tmp_path)
+    dash.load_sightings(db)
+    dash.load_tracks(db)
+    store = SightingStore(db, lock_timeout_s=1.0)
+    store.record_track("s2", T0 + timedelta(hours=3), 999.0, Position(34.0, -83.3))
+    assert store.flush(timeout_s=1.0).written
+
+
+def test_missing_database(tmp_path: Path) -> None:
+    missing = tmp_path / "none.duckdb"
+    message = dash.database_problem(missing)
+    assert message and "No sightings database" in message and str(missing) in message
+    assert "is a folder" in (dash.database_problem(tmp_path) or "")
+    with pytest.raises(FieldtoolError, match="not found"):
+        dash.load_sightings(missing)
+
+
+def test_db_path_from_args() -> None:
+    env = {"FIELDTOOL_DB": "/data/env.duckdb"}
+    assert dash.db_path_from_args(["--db", "a.duckdb"], env) == Path("a.duckdb")
+    assert dash.db_path_from_args(["--db=b.duckdb"], env) == Path("b.duckdb")
+    assert dash.db_path_from_args(["-x", "tests"], env) == Path("/data/env.duckdb")
+    assert dash.db_path_from_args(["--db"], {}) == Path("sightings.duckdb")
+
+
+def test_snapshot_paths(db: Path, tmp_path: Path) -> None:
+    inside = dash.resolve_snapshot(db, "field_snapshots/s1/s1-5.png")
+    assert inside.is_file() and inside.parent.parent.parent == db.resolve().parent
+    for bad in ["../outside.png", "/etc/passwd", "field_snapshots/../../outside.png", ""]:
+        with pytest.raises(FieldtoolError):
+            dash.resolve_snapshot(db, bad)
+    link = tmp_path / "link.png"
+    link.symlink_to(db.parent.parent / "outside.png")
+    with pytest.raises(FieldtoolError, match="outside"):
+        dash.resolve_snapshot(tmp_path / "x.duckdb", "link.png")
+
+
+# Map ---------------------------------------------------------------------------------
+def test_deck_layers_and_points(db: Path) -> None:
+    sightings = dash.load_sightings(db)
+    deck = dash.build_deck(sightings, dash.load_tracks(db))
+    assert [layer.id for layer in deck.layers] == LAYER_IDS
+    scatter = deck.layers[-1]
+    assert scatter.type == "ScatterplotLayer" and scatter.pickable
+    assert len(scatter.data) == 9  # 10 sightings, one without a position
+    assert deck.layers[-2].type == "PathLayer" and len(deck.layers[-2].data) == 2
+    colors = {row["species"]: tuple(row["color"]) for row in scatter.data}
+    assert len(set(colors.values())) == 4
+    assert all(tuple(dash.species_color(s)) == c for s, c in colors.items())
+    tooltip = deck._tooltip["text"]
+    for field in ("species", "common_name", "first_seen", "last_seen", "peak", "frames"):
+        assert "{" + field + "}" in tooltip
+    filtered = dash.load_sightings(db, dash.SightingFilter(species=("Pinus taeda",)))
+    assert len(dash.build_deck(filtered).layers[-1].data) == 2
+
+
+def test_deck_json_is_offline(db: Path) -> None:
+    spec = dash.build_deck(dash.load_sightings(db), dash.load_tracks(db)).to_json()
+    assert not re.search(r"https?://", spec)
+    data = json.loads(spec)
+    assert data.get("mapStyle") is None and data.get("mapProvider") is None
+    layers = {layer["id"]: layer for layer in data["layers"]}
+    assert layers["land"]["data"]["features"]  # basemap shipped inline, not fetched
+    assert layers["sightings"]["radiusUnits"] == "pixels"
+
+
+def test_initial_view() -> None:
+    columns = ["sighting_id", "species", "common_name", "first_seen", "last_seen",
+               "peak_score", "frames", "status", "latitude", "longitude"]  # fmt: skip
+    view = dash.build_deck(pd.DataFrame(columns=columns)).initial_view_state
+    assert (view.latitude, view.longitude, view.zoom) == dash.US_VIEW
+    fit = dash.fit_view([(-83.4, 33.9), (-83.3, 34.0)])
+    assert 33.9 < fit.latitude < 34.0 and -83.4 < fit.longitude < -83.3
+    assert 9 <= fit.zoom <= 13
+    wide = dash.fit_view([(-123.0, 44.9), (-83.4, 33.9)])  # Oregon to Georgia
+    assert 2 <= wide.zoom <= 5
+
+
+# App ---------------------------------------------------------------------------------
+@pytest.fixture
+def app(db: Path, monkeypatch: pytest.MonkeyPatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FIELDTOOL_DB", str(db))
+    return AppTest.from_file(str(APP), default_timeout=30)
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_app_runs_and_filters(app) -> None:
+    at = app.run()
+    assert not at.exception
+    assert not at.error
+    assert _metrics(at) == {
+        "Sightings": "10", "Species": "4", "Sessions": "2", "Running sessions": "1",
+    }  # fmt: skip
+    assert len(at.dataframe[0].value) == 10
+    assert len(at.get("deck_gl_json_chart")) == 1
+    assert at.image  # newest sighting with a snapshot, inside the folder (s1-5)
+
+    at.sidebar.multiselect[0].select("Cornus florida").run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 2
+    assert _metrics(at)["Species"] == "1"
+
+    at.sidebar.selectbox[0].select("s1").run()
+    assert not at.exception
+    # No dogwood in s1: the species list has no such option, so the filter is cleared.
+    assert at.sidebar.multiselect[0].value == []
+    assert len(at.dataframe[0].value) == 6
+    assert _metrics(at)["Sessions"] == "1" and _metrics(at)["Running sessions"] == "0"
+    at.sidebar.multiselect[0].select("Acer rubrum").run()
+    assert len(at.dataframe[0].value) == 2
+
+    at.sidebar.multiselect[0].set_value([]).run()
+    score = next(s for s in at.sidebar.slider if s.label == "Minimum peak score")
+    score.set_value(0.8).run()
+    assert len(at.dataframe[0].value) == 2  # s1-4, s1-5
+
+
+def test_app_refuses_snapshot_outside_folder(app) -> None:
+    at = app.run()
+    at.selectbox(key="snapshot_sighting").select("s1-0").run()
+    assert not at.exception
+    assert not at.image
+    assert any("outside" in e.value for e in at.error)
+
+
+def test_app_shows_new_sightings_on_rerun(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    db = _copy(db, tmp_path)
+    monkeypatch.setenv("FIELDTOOL_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    before = int(_metrics(at)["Sightings"])
+    store = SightingStore(db, lock_timeout_s=2.0)
+    store.record_sighting(
+        _sighting("s2", 9, "Pinus taeda", T0 + timedelta(hours=2, minutes=5), 0.9, status="open")
+    )
+    assert store.flush().written
+    at.run()
+    assert int(_metrics(at)["Sightings"]) == before + 1
+    assert "open" in list(at.dataframe[0].value["Status"])
+
+
+def test_app_missing_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FIELDTOOL_DB", str(tmp_path / "missing.duckdb"))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception
+    assert len(at.error) == 1 and "No sightings database" in at.error[0].value
+    assert not at.metric and not at.dataframe

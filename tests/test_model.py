@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from fieldtool.classify import Classifier, cut_tiles, pick_device, reduce_tiles
+from fieldtool.model import IMAGENET_MEAN, IMAGENET_STD, load_model_folder
+from fieldtool.types import FieldtoolError
+
+
+def test_model_folder_round_trip(tiny_model_dir, labels):
+    model = load_model_folder(tiny_model_dir)
+    assert model.labels == labels and model.info.model_id == "tiny-test"
+    assert model.network.num_prefix == 3  # CLS + 2 registers
+    x = torch.randn(2, 3, 32, 32)
+    assert model.network(x).shape == (2, len(labels))
+
+
+def _drop(folder, name):
+    (folder / name).unlink()
+
+
+def _truncate_labels(folder, _):
+    lines = (folder / "labels.csv").read_text().splitlines()
+    (folder / "labels.csv").write_text("\n".join(lines[:-1]) + "\n")
+
+
+def _extra_key(folder, _):
+    state = load_file(str(folder / "model.safetensors"))
+    state["backbone.surprise"] = torch.zeros(1)
+    save_file(state, str(folder / "model.safetensors"))
+
+
+def _garble(folder, name):
+    (folder / name).write_bytes(b"\x00garbage")
+
+
+@pytest.mark.parametrize(
+    ("damage", "name", "fragment"),
+    [
+        (_drop, "model.safetensors", "lacks model.safetensors"),
+        (_drop, "config.json", "no config.json"),
+        (_drop, "labels.csv", "labels file not found"),
+        (_truncate_labels, None, "head has 4 outputs but labels.csv lists 3"),
+        (_extra_key, None, "weights do not fit"),
+        (_garble, "model.safetensors", "cannot read weights"),
+        (_garble, "config.json", "not valid JSON"),
+    ],
+)
+def test_broken_model_folders_give_one_line_errors(tiny_model_dir, damage, name, fragment):
+    damage(tiny_model_dir, name)
+    with pytest.raises(FieldtoolError) as err:
+        load_model_folder(tiny_model_dir)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_unknown_model_folder(tmp_path):
+    with pytest.raises(FieldtoolError, match="model folder not found"):
+        load_model_folder(tmp_path / "nope")
+
+
+def test_classifier_preprocess_matches_manual_normalisation(tiny_model_dir):
+    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu")
+    image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    pixels = clf.preprocess([image])
+    import cv2
+
+    rgb = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA)[..., ::-1] / 255.0
+    manual = (rgb - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
+    np.testing.assert_allclose(pixels[0].permute(1, 2, 0).numpy(), manual, atol=1e-4)
+
+
+@pytest.mark.parametrize("tiles", [1, 2, 3])
+def test_classifier_outputs_distributions_in_batches(tiny_model_dir, tiles):
+    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", batch_size=4, tiles=tiles)
+    images = [np.full((48, 64, 3), i * 20, np.uint8) for i in range(7)]
+    probs, tile_probs = clf.predict(images)
+    assert probs.shape == (7, 4) and tile_probs.shape == (7, tiles * tiles, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    one_by_one = np.concatenate([clf.predict([im])[0] for im in images])
+    np.testing.assert_allclose(probs, one_by_one, atol=1e-5)
+
+
+def test_cut_tiles_covers_the_frame():
+    image = np.arange(7 * 10 * 3, dtype=np.uint8).reshape(7, 10, 3)
+    tiles = cut_tiles(image, 3)
+    assert len(tiles) == 9 and sum(t.shape[0] * t.shape[1] for t in tiles) == 70
+
+
+def test_reduce_tiles_max_keeps_a_plant_seen_in_one_tile():
+    background = np.array([False, False, True])
+    tile_probs = np.array([[[0.9, 0.0, 0.1], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 1.0]]])
+    frame = reduce_tiles(tile_probs.copy(), background, "max")
+    assert frame.argmax() == 0 and frame.sum() == pytest.approx(1.0)
+    mean = reduce_tiles(tile_probs.copy(), background, "mean")
+    assert mean.argmax() == 2
+
+
+def test_pick_device():
+    assert pick_device("cpu").type == "cpu"
+    assert pick_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(FieldtoolError, match="no CUDA GPU"):
+            pick_device("cuda")
+
+
+def test_model_folder_copy_is_self_contained(tiny_model_dir, tmp_path):
+    copy = tmp_path / "copied"
+    shutil.copytree(tiny_model_dir, copy)
+    assert load_model_folder(copy).info.image_size == 32
