@@ -98,12 +98,12 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     return pairs
 
 
-def _run_one(config: Config, label: str, quiet: bool):
+def _run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = False):
     from fieldtool.pipeline import run_from_config
 
     printer = None if quiet else ProgressPrinter(label)
     try:
-        result = run_from_config(config, log=_log, progress=printer)
+        result = run_from_config(config, log=_log, progress=printer, replace_earlier=replace_earlier)
     finally:
         if printer:
             printer.done()
@@ -143,9 +143,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     overrides = _overrides(args)
     db = Path(overrides.get("store.db") or "demo.duckdb")
     overrides["store.db"] = str(db)
-    overrides.setdefault("model.path", None)
-    if not overrides["model.path"]:
-        overrides["model.path"] = str(DEMO_MODEL)
+    overrides["model.path"] = overrides.get("model.path") or str(DEMO_MODEL)
     if not overrides.get("prior.ranges"):
         overrides["prior.ranges"] = [str(DEMO_RANGES)]
     for region in DEMO_REGIONS:
@@ -153,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         walk["source.uri"] = str(DEMO_DATA / f"walk_{region}.mp4")
         walk["position.gpx"] = str(DEMO_DATA / f"walk_{region}.gpx")
         config = load_config(args.config, walk)
-        result = _run_one(config, f"walk_{region}", args.quiet)
+        result = _run_one(config, f"walk_{region}", args.quiet, replace_earlier=True)
         truth = read_truth(DEMO_DATA / f"walk_{region}_truth.csv")
         print(f"\nwalk_{region} ({len(result.sightings)} sightings):")
         for s in result.sightings:

@@ -63,12 +63,18 @@ class SessionResult:
 
 
 def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
+    """Group frames; if the source fails, the frames already decoded are still analysed."""
     batch: list[Frame] = []
-    for frame in frames:
-        batch.append(frame)
-        if len(batch) >= size:
+    try:
+        for frame in frames:
+            batch.append(frame)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except BaseException:
+        if batch:
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch
 
@@ -256,8 +262,13 @@ def run_from_config(
     log: Callable[[str], None],
     progress: Callable[[Progress], None] | None = None,
     session_id: str | None = None,
+    replace_earlier: bool = False,
 ) -> SessionResult:
-    """Build the inputs named by ``config`` and run one session into its store."""
+    """Build the inputs named by ``config`` and run one session into its store.
+
+    ``replace_earlier`` first deletes earlier sessions of the same source (the demo
+    uses it so that running it twice does not double its sightings).
+    """
     inputs = inputs_from_config(config, log)
     store = SightingStore(
         config.store.db,
@@ -265,6 +276,8 @@ def run_from_config(
         flush_interval_s=config.store.flush_interval_s,
         log=log,
     )
+    if replace_earlier and (gone := store.forget_source(str(inputs.source.uri))):
+        log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
     return run_session(
         inputs.source,
         inputs.classifier,

@@ -24,6 +24,7 @@ Schema (version 1), all times UTC (naive TIMESTAMP), media times in seconds:
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -279,6 +280,17 @@ class SightingStore:
             _append(con, "track", pd.DataFrame(self._track, columns=TRACK_COLUMNS))
         if self._detections:
             _append(con, "detections", pd.DataFrame(self._detections, columns=DETECTION_COLUMNS))
+
+    def forget_source(self, source: str) -> list[str]:
+        """Delete every earlier session of ``source`` and its rows; returns their ids."""
+        with connect(self.path, read_only=False, timeout_s=self.lock_timeout_s) as con:
+            ids = [r[0] for r in con.execute(
+                "SELECT session_id FROM sessions WHERE source = ?", [source]).fetchall()]  # fmt: skip
+            for table in ("detections", "track", "sightings", "sessions"):
+                con.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT unnest(?))", [ids])
+        for session_id in ids:
+            shutil.rmtree(self.snapshot_dir(session_id), ignore_errors=True)
+        return ids
 
     def close(self) -> FlushResult:
         """Final flush, waiting up to the full lock timeout."""

@@ -1,0 +1,24 @@
+# Two front doors: `make demo` runs the offline demo, `make test` runs lint and the tests.
+# Each creates the virtual environment on first use (pip install -e '.[dev]').
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: demo test dashboard install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/fieldtool demo --db demo.duckdb
+
+dashboard: $(VENV)/.installed
+	$(BIN)/streamlit run streamlit_app.py -- --db demo.duckdb
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check fieldtool tests benchmarks streamlit_app.py
+	$(BIN)/python -m pytest -q
