@@ -58,7 +58,7 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--start-time", help="UTC time of the video's first frame (ISO 8601)")
     g.add_argument("--lat", type=float, help="fixed latitude (degrees)")
     g.add_argument("--lon", type=float, help="fixed longitude (degrees)")
-    g.add_argument("--gpx", type=Path, help="GPX track of the walk")
+    g.add_argument("--track", "--gpx", dest="track", type=Path, help="GPS track file (GPX)")
     g.add_argument("--time-offset", type=float, help="seconds added to frame times for the track")
     g.add_argument("--ranges", type=Path, nargs="+", help="range polygon files")
     g.add_argument("--ranges-crs", help="CRS for range files that carry none, e.g. EPSG:4267")
@@ -81,7 +81,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "source.start_time": args.start_time,
         "position.lat": args.lat,
         "position.lon": args.lon,
-        "position.gpx": args.gpx,
+        "position.track": args.track,
         "position.time_offset_s": args.time_offset,
         "prior.ranges": [str(p) for p in args.ranges] if args.ranges else None,
         "prior.crs": args.ranges_crs,
@@ -133,23 +133,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from fieldtool.evaluate import evaluate_session, format_scores, read_truth
 
-    missing = [p for p in (DEMO_MODEL / "model.safetensors", DEMO_RANGES) if not p.exists()]
-    missing += [DEMO_DATA / f"walk_{r}.mp4" for r in DEMO_REGIONS if not (DEMO_DATA / f"walk_{r}.mp4").exists()]
-    if missing:
-        raise FieldtoolError(
-            f"demo files missing ({', '.join(str(m) for m in missing)}); rebuild with "
-            "'python -m fieldtool.demo.world' and 'python -m fieldtool.demo.train'"
-        )
     overrides = _overrides(args)
     db = Path(overrides.get("store.db") or "demo.duckdb")
     overrides["store.db"] = str(db)
     overrides["model.path"] = overrides.get("model.path") or str(DEMO_MODEL)
     if not overrides.get("prior.ranges"):
         overrides["prior.ranges"] = [str(DEMO_RANGES)]
+    needed = [Path(overrides["model.path"]) / "model.safetensors", DEMO_RANGES]
+    needed += [DEMO_DATA / f"walk_{r}.{ext}" for r in DEMO_REGIONS for ext in ("mp4", "gpx")]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise FieldtoolError(
+            f"demo files missing ({', '.join(missing)}); rebuild them with "
+            "'python -m fieldtool.demo.world' and 'python -m fieldtool.demo.train'"
+        )
     for region in DEMO_REGIONS:
         walk = dict(overrides)
         walk["source.uri"] = str(DEMO_DATA / f"walk_{region}.mp4")
-        walk["position.gpx"] = str(DEMO_DATA / f"walk_{region}.gpx")
+        walk["position.track"] = str(DEMO_DATA / f"walk_{region}.gpx")
         config = load_config(args.config, walk)
         result = _run_one(config, f"walk_{region}", args.quiet, replace_earlier=True)
         truth = read_truth(DEMO_DATA / f"walk_{region}_truth.csv")

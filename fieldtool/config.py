@@ -43,11 +43,12 @@ class ModelConfig(_Section):
 
 
 class PositionConfig(_Section):
-    """Where each frame was taken: a fixed point or a GPX track."""
+    """Where each frame was taken: a fixed point or a track file."""
 
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
-    gpx: Path | None = None
+    track: Path | None = None  # GPX (more formats: see position.py)
+    track_format: str = "auto"  # "auto": from the file's extension and content
     time_offset_s: float = 0.0  # added to frame times before looking up the track
     max_fix_gap_s: float = Field(30.0, gt=0)  # farther from any fix: no position
 

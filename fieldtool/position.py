@@ -342,10 +342,10 @@ def read_gpx(path: str | Path) -> GpxTrack:
 
 def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
     """The provider a config asks for: fixed lat/lon, a GPX track, or None (no position)."""
-    if cfg.gpx is not None and cfg.lat is not None:
-        raise FieldtoolError("position: give either lat/lon or gpx, not both")
-    if cfg.gpx is not None:
-        track = read_gpx(cfg.gpx)
+    if cfg.track is not None and cfg.lat is not None:
+        raise FieldtoolError("position: give either lat/lon or a track, not both")
+    if cfg.track is not None:
+        track = read_gpx(cfg.track)
         return TrackPositions(track.fixes, cfg.max_fix_gap_s, cfg.time_offset_s, source="gpx")
     if cfg.lat is not None and cfg.lon is not None:
         return FixedPosition(cfg.lat, cfg.lon)

@@ -18,6 +18,10 @@ Schema (version 1), all times UTC (naive TIMESTAMP), media times in seconds:
 - ``track``: session_id, time, t, latitude, longitude, source.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
   raw_scores[], fused_species[], fused_scores[] (top-k per analysed frame, best first).
+- ``reviews``: review_id, sighting_id, decision (confirm / reject / relabel), species (the
+  reviewer's species: the predicted one when confirming), reviewer, reviewed_at, note. A
+  review never changes the sighting row: the prediction stays beside the decision, and the
+  newest review of a sighting is the one in force.
 - ``meta``: key, value (``schema_version``).
 """
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +63,9 @@ CREATE TABLE IF NOT EXISTS detections (
     session_id VARCHAR, frame_index BIGINT, t DOUBLE, time TIMESTAMP, latitude DOUBLE,
     longitude DOUBLE, raw_species VARCHAR[], raw_scores FLOAT[], fused_species VARCHAR[],
     fused_scores FLOAT[]);
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id VARCHAR PRIMARY KEY, sighting_id VARCHAR, decision VARCHAR, species VARCHAR,
+    reviewer VARCHAR, reviewed_at TIMESTAMP, note VARCHAR);
 """
 
 SIGHTING_COLUMNS = [
@@ -126,6 +134,41 @@ def query(
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0]
             raise FieldtoolError(f"query failed: {first}") from None
+
+
+REVIEW_DECISIONS = ("confirm", "reject", "relabel")
+
+
+def add_review(
+    path: Path | str,
+    sighting_id: str,
+    decision: str,
+    *,
+    reviewer: str,
+    species: str | None = None,
+    note: str = "",
+    timeout_s: float = 10.0,
+) -> str:
+    """Store a person's decision on a sighting (one short write); returns the review id."""
+    if decision not in REVIEW_DECISIONS:
+        raise FieldtoolError(f"review decision {decision!r}: expected one of {REVIEW_DECISIONS}")
+    if decision == "relabel" and not species:
+        raise FieldtoolError("review decision 'relabel' needs the new species")
+    if not reviewer.strip():
+        raise FieldtoolError("review needs a reviewer name")
+    with connect(path, read_only=False, timeout_s=timeout_s) as con:
+        row = con.execute(
+            "SELECT species FROM sightings WHERE sighting_id = ?", [sighting_id]
+        ).fetchone()
+        if row is None:
+            raise FieldtoolError(f"{path}: no sighting {sighting_id!r}")
+        review_id = uuid.uuid4().hex
+        con.execute(
+            "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [review_id, sighting_id, decision, species or row[0], reviewer.strip(),
+             datetime.now(timezone.utc).replace(tzinfo=None), note],
+        )  # fmt: skip
+    return review_id
 
 
 def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> tuple[list[str], list[float]]:

@@ -282,12 +282,12 @@ def test_positions_from_config(tmp_path: Path) -> None:
     body = '<trk><trkseg><trkpt lat="1" lon="2"><time>2010-01-01T00:00:00Z</time></trkpt>'
     body += '<trkpt lat="2" lon="2"><time>2010-01-01T00:00:10Z</time></trkpt></trkseg></trk>'
     path = _write(tmp_path, _gpx(body))
-    track = positions_from_config(PositionConfig(gpx=path, time_offset_s=5, max_fix_gap_s=7))
+    track = positions_from_config(PositionConfig(track=path, time_offset_s=5, max_fix_gap_s=7))
     assert isinstance(track, TrackPositions)
     assert (track.max_gap_s, track.time_offset_s) == (7.0, 5.0)
     assert track.position_at(datetime(2010, 1, 1)).lat == pytest.approx(1.5)
     with pytest.raises(FieldtoolError, match="not both"):
-        positions_from_config(PositionConfig(lat=1, lon=2, gpx=path))
+        positions_from_config(PositionConfig(lat=1, lon=2, track=path))
 
 
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")

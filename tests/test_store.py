@@ -96,3 +96,33 @@ def test_writer_keeps_rows_while_another_process_holds_the_file(tmp_path):
     time.sleep(0.1)
     assert store.flush().written
     assert query(db, "SELECT sighting_id FROM sightings").iloc[0, 0] == "s7"
+
+
+def test_reviews_keep_the_prediction(tmp_path):
+    db = tmp_path / "s.duckdb"
+    store = SightingStore(db)
+    store.record_sighting(sighting(1, "closed"))
+    store.close()
+    from fieldtool.store import add_review
+
+    add_review(db, "s1", "relabel", reviewer="ana", species="Acer macrophyllum")
+    add_review(db, "s1", "confirm", reviewer="ben")
+    rows = query(db, "SELECT decision, species, reviewer FROM reviews ORDER BY reviewed_at")
+    assert rows.values.tolist() == [["relabel", "Acer macrophyllum", "ana"], ["confirm", "Acer rubrum", "ben"]]
+    assert query(db, "SELECT species FROM sightings").iloc[0, 0] == "Acer rubrum"
+
+
+@pytest.mark.parametrize(
+    ("sighting_id", "decision", "kw", "fragment"),
+    [("s1", "maybe", {}, "expected one of"), ("s1", "relabel", {}, "needs the new species"),
+     ("nope", "confirm", {}, "no sighting 'nope'")],
+)  # fmt: skip
+def test_bad_reviews_are_refused(tmp_path, sighting_id, decision, kw, fragment):
+    from fieldtool.store import add_review
+
+    db = tmp_path / "s.duckdb"
+    store = SightingStore(db)
+    store.record_sighting(sighting(1, "closed"))
+    store.close()
+    with pytest.raises(FieldtoolError, match=fragment):
+        add_review(db, sighting_id, decision, reviewer="ana", **kw)

@@ -373,39 +373,54 @@ def _oval_outline(aspect: float, notch: float = 0.0, n: int = 60) -> np.ndarray:
 
 # --------------------------------------------------------------------- plant looks
 
-LookFn = Callable[[_Painter, np.random.Generator, float, float, float, float, Style, float], None]
+
+@dataclass(frozen=True)
+class _Ellipse:
+    """Where a plant is drawn on its patch: centre and semi-axes, px, and the frame scale."""
+
+    cx: float
+    cy: float
+    rx: float
+    ry: float
+    s: float  # frame height / 240
+
+    def point(self, rng: np.random.Generator, max_r: float = 1.0) -> tuple[float, float, float]:
+        """Random point, denser toward the centre; returns (x, y, radial fraction)."""
+        r = max_r * math.sqrt(rng.uniform(0, 1)) ** 1.2
+        a = rng.uniform(0, 2 * math.pi)
+        return self.cx + self.rx * r * math.cos(a), self.cy + self.ry * r * math.sin(a), r
+
+    def rim(self, a: float) -> tuple[float, float]:
+        """The point just outside the rim at angle ``a`` rad."""
+        return self.cx + 1.05 * self.rx * math.cos(a), self.cy + 1.05 * self.ry * math.sin(a)
 
 
-def _ellipse_point(
-    rng: np.random.Generator, cx: float, cy: float, rx: float, ry: float, max_r: float = 1.0
-) -> tuple[float, float, float]:
-    """Random point in the ellipse, denser toward the centre; returns (x, y, radial fraction)."""
-    r = max_r * math.sqrt(rng.uniform(0, 1)) ** 1.2
-    a = rng.uniform(0, 2 * math.pi)
-    return cx + rx * r * math.cos(a), cy + ry * r * math.sin(a), r
+LookFn = Callable[[_Painter, np.random.Generator, _Ellipse, Style], None]
+VeinFn = Callable[[np.random.Generator], list[np.ndarray]]
+OutlineFn = Callable[[np.random.Generator], np.ndarray]
+
+
+def _heading(d: np.ndarray) -> float:
+    """Direction of vector (dx, dy) as an angle, rad, 0 = up, clockwise positive."""
+    return math.atan2(d[0], -d[1])
 
 
 def _branches(
     p: _Painter,
     rng: np.random.Generator,
-    cx: float,
-    cy: float,
-    rx: float,
-    ry: float,
+    g: _Ellipse,
     rgb: RGB,
-    s: float,
     count: int,
     thickness: float,
 ) -> list[np.ndarray]:
     """Woody branches entering the plant from its rim toward the far side; returns their paths."""
     paths = []
     for _ in range(count):
-        a = rng.uniform(0, 2 * math.pi)
-        start = (cx + 1.05 * rx * math.cos(a), cy + 1.05 * ry * math.sin(a))
-        target = (cx + rng.uniform(-0.5, 0.5) * rx, cy + rng.uniform(-0.5, 0.5) * ry)
+        start = g.rim(rng.uniform(0, 2 * math.pi))
+        target = (g.cx + rng.uniform(-0.5, 0.5) * g.rx, g.cy + rng.uniform(-0.5, 0.5) * g.ry)
         ang = math.atan2(target[0] - start[0], -(target[1] - start[1]))
         length = math.hypot(target[0] - start[0], target[1] - start[1]) * rng.uniform(1.0, 1.5)
-        path = _path(rng, start, ang, length, 0.004 / s, 6 * s)
+        path = _path(rng, start, ang, length, 0.004 / g.s, 6 * g.s)
         p.lines([path], _jitter(rng, rgb, 0.15), thickness * rng.uniform(0.8, 1.2))
         paths.append(path)
     return paths
@@ -414,76 +429,64 @@ def _branches(
 def _leafy(
     p: _Painter,
     rng: np.random.Generator,
-    cx: float,
-    cy: float,
-    rx: float,
-    ry: float,
-    s: float,
+    g: _Ellipse,
     style: Style,
     leaf_len: float,
     leaf_area: float,
-    make: Callable[[np.random.Generator], np.ndarray],
-    veins: Callable[[np.random.Generator], list[np.ndarray]],
+    make: OutlineFn,
+    veins: VeinFn,
     gloss: float = 0.0,
     coverage: float | None = None,
     branches: bool = True,
 ) -> None:
-    """Broad leaves on a few branches: count from a coverage target, pointing outward."""
+    """Broad leaves on a few branches, pointing outward; the count follows a coverage target.
+
+    ``leaf_len``: px; ``leaf_area``: a leaf's area / leaf_len**2; ``make``: leaf outline in
+    leaf units; ``veins``: polylines in leaf units; ``gloss``: strength of a highlight.
+    """
     if branches:
-        _branches(p, rng, cx, cy, rx, ry, (92, 74, 56), s, int(rng.integers(2, 5)), 4 * s)
+        _branches(p, rng, g, (92, 74, 56), int(rng.integers(2, 5)), 4 * g.s)
     if coverage is None:
         coverage = rng.uniform(0.9, 1.5)
-    n = int(np.clip(coverage * math.pi * rx * ry / (leaf_area * leaf_len**2), 4, 60))
+    n = int(np.clip(coverage * math.pi * g.rx * g.ry / (leaf_area * leaf_len**2), 4, 60))
     for _ in range(n):
         length = leaf_len * rng.uniform(0.75, 1.2)
-        x, y, r = _ellipse_point(rng, cx, cy, rx, ry, max(0.15, 1 - 0.8 * length / min(rx, ry)))
-        out = math.atan2(x - cx, -(y - cy)) if r > 0.05 else rng.uniform(-math.pi, math.pi)
+        x, y, r = g.point(rng, max(0.15, 1 - 0.8 * length / min(g.rx, g.ry)))
+        out = math.atan2(x - g.cx, -(y - g.cy)) if r > 0.05 else rng.uniform(-math.pi, math.pi)
         ang = out + rng.normal(0, 0.7)
         rgb = _jitter(rng, style.leaf)
         base = (x - math.sin(ang) * 0.25 * length, y + math.cos(ang) * 0.25 * length)
-        p.lines([np.array([base, (x, y)])], _jitter(rng, style.accent, 0.1), max(1.0, 2 * s))
+        p.lines([np.array([base, (x, y)])], _jitter(rng, style.accent, 0.1), max(1.0, 2 * g.s))
         outline = _place(make(rng), length, ang, x, y)
         p.poly(outline, rgb)
         dark = tuple(c * 0.72 for c in rgb)
         p.lines([np.vstack([outline, outline[:1]])], dark, 1, mask=False)
         light = tuple(min(255, c * 1.25 + 12) for c in rgb)
-        p.lines(
-            [_place(v, length, ang, x, y) for v in veins(rng)], light, max(1.0, 1.0 * s), mask=False
-        )
+        vein_px = [_place(v, length, ang, x, y) for v in veins(rng)]
+        p.lines(vein_px, light, max(1.0, 1.0 * g.s), mask=False)
         if gloss > 0 and rng.uniform() < 0.8:
             hl = _place(np.array([[-0.12, -0.3], [-0.1, -0.5], [-0.06, -0.7]]), length, ang, x, y)
-            p.lines([hl], tuple(min(255, c * 1.6 + 60 * gloss) for c in rgb), 2 * s, mask=False)
+            p.lines([hl], tuple(min(255, c * 1.6 + 60 * gloss) for c in rgb), 2 * g.s, mask=False)
 
 
-def _look_palmate(p, rng, cx, cy, rx, ry, style, s):
-    tip_dirs = [0.0, 1.2, -1.2, 2.3, -2.3]
+def _rays(centre: Sequence[float], angles: Sequence[float], length: float) -> list[np.ndarray]:
+    """Straight veins from ``centre`` (leaf units) toward ``angles`` (rad, 0 = tip)."""
+    c = np.asarray(centre, dtype=np.float64)
+    return [np.array([c, c + length * np.array([math.sin(a), -math.cos(a)])]) for a in angles]
 
+
+def _look_palmate(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
     def make(r: np.random.Generator) -> np.ndarray:
         return _palmate_outline(r.uniform(*style.depth), style.teeth)
 
     def veins(r: np.random.Generator) -> list[np.ndarray]:
-        c = np.array([0.0, -0.45])
-        return [
-            np.array([c, c + 0.42 * np.array([math.sin(a), -math.cos(a)])]) for a in tip_dirs[:3]
-        ] + [np.array([[0.0, 0.0], c])]
+        return _rays((0.0, -0.45), (0.0, 1.2, -1.2), 0.42) + [np.array([[0.0, 0.0], [0.0, -0.45]])]
 
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        style,
-        rng.uniform(0.44, 0.58) * ry * style.size,
-        0.5,
-        make,
-        veins,
-    )
+    leaf_len = rng.uniform(0.44, 0.58) * g.ry * style.size
+    _leafy(p, rng, g, style, leaf_len, 0.5, make, veins)
 
 
-def _look_lobed(p, rng, cx, cy, rx, ry, style, s):
+def _look_lobed(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
     def make(r: np.random.Generator) -> np.ndarray:
         return _lobed_outline(
             r.uniform(*style.depth), r.uniform(*style.lobes), r.uniform(-0.5, 0.5)
@@ -492,24 +495,11 @@ def _look_lobed(p, rng, cx, cy, rx, ry, style, s):
     def veins(r: np.random.Generator) -> list[np.ndarray]:
         return [np.array([[0.0, 0.0], [0.0, -0.95]])]
 
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        style,
-        rng.uniform(0.5, 0.66) * ry * style.size,
-        0.36,
-        make,
-        veins,
-        gloss=0.3,
-    )
+    leaf_len = rng.uniform(0.5, 0.66) * g.ry * style.size
+    _leafy(p, rng, g, style, leaf_len, 0.36, make, veins, gloss=0.3)
 
 
-def _look_tulip(p, rng, cx, cy, rx, ry, style, s):
+def _look_tulip(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
     def veins(r: np.random.Generator) -> list[np.ndarray]:
         return [
             np.array([[0.0, 0.0], [0.0, -0.8]]),
@@ -517,115 +507,49 @@ def _look_tulip(p, rng, cx, cy, rx, ry, style, s):
             np.array([[0.0, -0.3], [-0.4, -0.7]]),
         ]
 
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        style,
-        rng.uniform(0.42, 0.55) * ry * style.size,
-        0.6,
-        _tulip_outline,
-        veins,
-    )
+    leaf_len = rng.uniform(0.42, 0.55) * g.ry * style.size
+    _leafy(p, rng, g, style, leaf_len, 0.6, _tulip_outline, veins)
 
 
-def _look_star(p, rng, cx, cy, rx, ry, style, s):
+def _look_star(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
     def make(r: np.random.Generator) -> np.ndarray:
         lobes = int(r.choice([5, 5, 5, 6, 7]))
         return _star_outline(lobes, r.uniform(0.28, 0.42))
 
     def veins(r: np.random.Generator) -> list[np.ndarray]:
-        c = np.array([0.0, -0.5])
-        return [
-            np.array([c, c + 0.45 * np.array([math.sin(a), -math.cos(a)])])
-            for a in np.linspace(0, 2 * math.pi, 5, endpoint=False)
-        ]
+        return _rays((0.0, -0.5), np.linspace(0, 2 * math.pi, 5, endpoint=False), 0.45)
 
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        style,
-        rng.uniform(0.44, 0.58) * ry * style.size,
-        0.38,
-        make,
-        veins,
-        gloss=0.5,
-    )
+    leaf_len = rng.uniform(0.44, 0.58) * g.ry * style.size
+    _leafy(p, rng, g, style, leaf_len, 0.38, make, veins, gloss=0.5)
 
 
-def _look_glossy_oval(p, rng, cx, cy, rx, ry, style, s):
+def _look_glossy_oval(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
     def make(r: np.random.Generator) -> np.ndarray:
         return _oval_outline(r.uniform(0.24, 0.32))
 
     def veins(r: np.random.Generator) -> list[np.ndarray]:
         return [np.array([[0.0, -0.02], [0.0, -0.95]])]
 
-    leaf_len = rng.uniform(0.36, 0.46) * ry
+    leaf_len = rng.uniform(0.36, 0.46) * g.ry
     leaves = replace(style, accent=(120, 110, 50))
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        leaves,
-        leaf_len,
-        0.42,
-        make,
-        veins,
-        1.0,
-        rng.uniform(0.5, 0.8),
-        False,
-    )
+    _leafy(p, rng, g, leaves, leaf_len, 0.42, make, veins, 1.0, rng.uniform(0.5, 0.8), False)
     # red-orange peeling bark: one to three limbs over the lower leaves
-    for path in _branches(
-        p, rng, cx, cy, rx, ry, style.accent, s, int(rng.integers(1, 4)), rng.uniform(10, 16) * s
-    ):
-        pos, _, _ = _along(path, 8 * s)
+    limbs = _branches(p, rng, g, style.accent, int(rng.integers(1, 4)), rng.uniform(10, 16) * g.s)
+    for path in limbs:
+        pos, _, _ = _along(path, 8 * g.s)
         for x, y in pos:
             if rng.uniform() < 0.5:
                 peel = _jitter(rng, (176, 164, 100) if rng.uniform() < 0.6 else (118, 46, 28), 0.1)
-                ax, ay = rng.uniform(3, 6) * s, rng.uniform(2, 4) * s
+                ax, ay = rng.uniform(3, 6) * g.s, rng.uniform(2, 4) * g.s
+                angle = int(rng.uniform(0, 180))
                 pts = cv2.ellipse2Poly(
-                    (int(x), int(y)),
-                    (int(ax) + 1, int(ay) + 1),
-                    int(rng.uniform(0, 180)),
-                    0,
-                    360,
-                    30,
+                    (int(x), int(y)), (int(ax) + 1, int(ay) + 1), angle, 0, 360, 30
                 )
                 p.poly(pts.astype(np.float64), peel, mask=False)
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        leaves,
-        leaf_len,
-        0.42,
-        make,
-        veins,
-        1.0,
-        rng.uniform(0.2, 0.45),
-        False,
-    )
+    _leafy(p, rng, g, leaves, leaf_len, 0.42, make, veins, 1.0, rng.uniform(0.2, 0.45), False)
 
 
-def _look_bracts(p, rng, cx, cy, rx, ry, style, s):
+def _look_bracts(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
     def make(r: np.random.Generator) -> np.ndarray:
         return _oval_outline(r.uniform(0.3, 0.38))
 
@@ -636,134 +560,99 @@ def _look_bracts(p, rng, cx, cy, rx, ry, style, s):
                 out.append(np.array([[0.0, yb], [side * 0.14, yb - 0.12], [side * 0.2, yb - 0.28]]))
         return out
 
-    _leafy(
-        p,
-        rng,
-        cx,
-        cy,
-        rx,
-        ry,
-        s,
-        replace(style, accent=(100, 110, 60)),
-        rng.uniform(0.36, 0.46) * ry,
-        0.55,
-        make,
-        veins,
-    )
-    n_flowers = int(rng.integers(3, 8))
-    for _ in range(n_flowers):
-        blen = rng.uniform(0.17, 0.24) * ry * style.size
-        x, y, _ = _ellipse_point(rng, cx, cy, rx, ry, max(0.2, 1 - 1.1 * blen / min(rx, ry)))
+    leaves = replace(style, accent=(100, 110, 60))
+    _leafy(p, rng, g, leaves, rng.uniform(0.36, 0.46) * g.ry, 0.55, make, veins)
+    # flower heads: 4-6 bracts (style.bracts) around a green-yellow centre
+    for _ in range(int(rng.integers(3, 8))):
+        blen = rng.uniform(0.17, 0.24) * g.ry * style.size
+        x, y, _ = g.point(rng, max(0.2, 1 - 1.1 * blen / min(g.rx, g.ry)))
         k = int(rng.choice([4, 5, 6], p=style.bracts))
         rot = rng.uniform(0, 2 * math.pi)
-        base_rgb = style.accent
-        if rng.uniform() < style.tint:
-            base_rgb = (240, 214, 220)
+        base_rgb = (240, 214, 220) if rng.uniform() < style.tint else style.accent
         for j in range(k):
             a = rot + 2 * math.pi * j / k + rng.normal(0, 0.12)
             outline = _oval_outline(rng.uniform(0.36, 0.46), rng.uniform(*style.notch))
             bx, by = x + math.sin(a) * 0.08 * blen, y - math.cos(a) * 0.08 * blen
             rgb = _jitter(rng, base_rgb, 0.06, 3)
             p.poly(_place(outline, blen * rng.uniform(0.9, 1.1), a, bx, by), rgb)
-            p.lines(
-                [_place(np.array([[0.0, -0.1], [0.0, -0.8]]), blen, a, bx, by)],
-                tuple(c * 0.9 for c in rgb),
-                1,
-                mask=False,
-            )
+            midrib = _place(np.array([[0.0, -0.1], [0.0, -0.8]]), blen, a, bx, by)
+            p.lines([midrib], tuple(c * 0.9 for c in rgb), 1, mask=False)
         p.disc(x, y, 0.2 * blen, _jitter(rng, (150, 165, 70), 0.1))
         for _ in range(6):
-            p.disc(
-                x + rng.normal(0, 0.08 * blen),
-                y + rng.normal(0, 0.08 * blen),
-                max(0.6, 0.05 * blen),
-                (95, 120, 40),
-                mask=False,
-            )
+            dx, dy = rng.normal(0, 0.08 * blen), rng.normal(0, 0.08 * blen)
+            p.disc(x + dx, y + dy, max(0.6, 0.05 * blen), (95, 120, 40), mask=False)
 
 
-def _look_short_needles(p, rng, cx, cy, rx, ry, style, s):
+def _look_short_needles(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
+    s = g.s
     twig_rgb = (92, 70, 46)
     segs, twigs = [], []
-    for branch in _branches(p, rng, cx, cy, rx, ry, twig_rgb, s, int(rng.integers(3, 6)), 3 * s):
+    for branch in _branches(p, rng, g, twig_rgb, int(rng.integers(3, 6)), 3 * s):
         twigs.append(branch)
         pos, tan, t = _along(branch, rng.uniform(13, 19) * s)
         for i, (q, d, tt) in enumerate(zip(pos, tan, t, strict=True)):
-            side = 1 if i % 2 else -1
-            a = math.atan2(d[0], -d[1]) + side * rng.uniform(0.6, 1.0)
-            twigs.append(
-                _path(rng, q, a, (1.15 - tt) * rng.uniform(0.25, 0.45) * ry, 0.01 / s, 4 * s)
-            )
+            a = _heading(d) + (1 if i % 2 else -1) * rng.uniform(0.6, 1.0)
+            length = (1.15 - tt) * rng.uniform(0.25, 0.45) * g.ry
+            twigs.append(_path(rng, q, a, length, 0.01 / s, 4 * s))
     p.lines(twigs, twig_rgb, 2 * s)
+    # short flat needles on both sides of every twig, in three shades plus light new growth
     for tw in twigs:
         pos, tan, _ = _along(tw, 3.0 * s)
         m = len(pos)
         segs.append(_needles(pos, tan, rng.uniform(6, 9, m) * s, rng.uniform(1.0, 1.4, m)))
-    allsegs = np.concatenate(segs)
-    rng.shuffle(allsegs)
-    groups = np.array_split(allsegs, 4)
-    for g, f in zip(groups, (0.8, 0.95, 1.08, 1.25), strict=True):
-        p.lines(
-            g,
-            _jitter(rng, style.leaf, 0.05, 3) if f != 1.25 else (70, 120, 60),
-            max(1.0, 2 * s) if f < 1.2 else max(1.0, 1.5 * s),
-        )
+    needles = np.concatenate(segs)
+    rng.shuffle(needles)
+    groups = np.array_split(needles, 4)
+    for group in groups[:3]:
+        p.lines(group, _jitter(rng, style.leaf, 0.05, 3), max(1.0, 2 * s))
+    p.lines(groups[3], (70, 120, 60), max(1.0, 1.5 * s))
 
 
-def _look_long_needles(p, rng, cx, cy, rx, ry, style, s):
-    branches = _branches(p, rng, cx, cy, rx, ry, style.accent, s, int(rng.integers(4, 7)), 5 * s)
+def _look_long_needles(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
+    s = g.s
     segs = []
-    for branch in branches:
+    for branch in _branches(p, rng, g, style.accent, int(rng.integers(4, 7)), 5 * s):
         pos, tan, t = _along(branch, rng.uniform(4, 6) * s)
         keep = t > rng.uniform(0.15, 0.4)
         for q, d in zip(pos[keep], tan[keep], strict=True):
-            base = math.atan2(d[0], -d[1])
-            for _ in range(3):
-                a = base + rng.choice([-1, 1]) * rng.uniform(0.2, 1.3)
-                length = rng.uniform(0.34, 0.55) * ry
+            for _ in range(3):  # a fascicle of three long needles
+                a = _heading(d) + rng.choice([-1, 1]) * rng.uniform(0.2, 1.3)
+                length = rng.uniform(0.34, 0.55) * g.ry
                 segs.append(_path(rng, q, a, length, 0.006 / s, length / 3))
     order = rng.permutation(len(segs))
     for k, f in enumerate((0.75, 0.9, 1.05, 1.25)):
         group = [segs[i] for i in order[k::4]]
-        p.lines(
-            group,
-            _jitter(rng, tuple(c * f for c in style.leaf), 0.04, 3),
-            max(1.0, (2.0 if k % 2 else 1.2) * s),
-        )
+        rgb = _jitter(rng, tuple(c * f for c in style.leaf), 0.04, 3)
+        p.lines(group, rgb, max(1.0, (2.0 if k % 2 else 1.2) * s))
 
 
-def _look_scale_sprays(p, rng, cx, cy, rx, ry, style, s):
-    for _ in range(int(rng.integers(5, 10))):
-        a = rng.uniform(0, 2 * math.pi)
-        start = (cx + 1.05 * rx * math.cos(a), cy + 1.05 * ry * math.sin(a))
-        ang = math.atan2(cx - start[0], -(cy - start[1])) + rng.normal(0, 0.4)
-        axis = _path(rng, start, ang, rng.uniform(0.9, 1.4) * ry, 0.005 / s, 5 * s)
+def _look_scale_sprays(p: _Painter, rng: np.random.Generator, g: _Ellipse, style: Style) -> None:
+    s = g.s
+    for _ in range(int(rng.integers(5, 10))):  # flat fronds from the rim inward
+        start = g.rim(rng.uniform(0, 2 * math.pi))
+        ang = math.atan2(g.cx - start[0], -(g.cy - start[1])) + rng.normal(0, 0.4)
+        axis = _path(rng, start, ang, rng.uniform(0.9, 1.4) * g.ry, 0.005 / s, 5 * s)
         parts = [(axis, 5 * s)]
         pos, tan, t = _along(axis, rng.uniform(8, 12) * s)
         for i, (q, d, tt) in enumerate(zip(pos, tan, t, strict=True)):
             if tt < 0.15:
                 continue
-            side = 1 if i % 2 else -1
-            sa = math.atan2(d[0], -d[1]) + side * rng.uniform(0.7, 1.1)
-            branch = _path(rng, q, sa, (1.1 - tt) * rng.uniform(0.25, 0.4) * ry, 0.01 / s, 3 * s)
+            sa = _heading(d) + (1 if i % 2 else -1) * rng.uniform(0.7, 1.1)
+            branch = _path(rng, q, sa, (1.1 - tt) * rng.uniform(0.25, 0.4) * g.ry, 0.01 / s, 3 * s)
             parts.append((branch, 4 * s))
             bpos, btan, _ = _along(branch, 6 * s)
             for j, (bq, bd) in enumerate(zip(bpos, btan, strict=True)):
-                ba = math.atan2(bd[0], -bd[1]) + (1 if j % 2 else -1) * 0.8
+                ba = _heading(bd) + (1 if j % 2 else -1) * 0.8
                 parts.append((_path(rng, bq, ba, rng.uniform(5, 9) * s, 0.0, 3 * s), 3 * s))
         rgb = _jitter(rng, style.leaf, 0.12, 4)
         for path, th in parts:
             p.lines([path], rgb, th)
         dark = tuple(c * 0.7 for c in rgb)
-        for path, _ in parts:
+        for path, _ in parts:  # scale pattern
             q, d, _ = _along(path, 3 * s)
             if len(q):
-                p.lines(
-                    _needles(q, d, np.full(len(q), 1.6 * s), np.full(len(q), 0.6)),
-                    dark,
-                    1,
-                    mask=False,
-                )
+                scales = _needles(q, d, np.full(len(q), 1.6 * s), np.full(len(q), 0.6))
+                p.lines(scales, dark, 1, mask=False)
 
 
 _LOOKS: MappingProxyType[str, LookFn] = MappingProxyType(
@@ -784,7 +673,7 @@ _LOOKS: MappingProxyType[str, LookFn] = MappingProxyType(
 def draw_plant(scene: np.ndarray, plant: PlantSpec, scale: float) -> None:
     """Draw ``plant`` into ``scene`` (H, W, 3) uint8 BGR in place, with a soft shadow.
 
-    The drawing is clipped to a soft ellipse 1.08x the plant's size; parts outside the
+    The drawing is clipped to a soft ellipse 1.06x the plant's size; parts outside the
     scene are cut off. ``scale``: frame height / 240.
     """
     style = _STYLES[plant.species]
@@ -795,7 +684,7 @@ def draw_plant(scene: np.ndarray, plant: PlantSpec, scale: float) -> None:
     pw, ph = int(2 * rx * 1.12) + 2 * pad, int(2 * ry * 1.12) + 2 * pad
     p = _Painter(ph, pw)
     lx, ly = pw / 2, ph / 2
-    _LOOKS[style.look](p, rng, lx, ly, rx, ry, style, scale)
+    _LOOKS[style.look](p, rng, _Ellipse(lx, ly, rx, ry, scale), style)
 
     clip = np.zeros((ph, pw), np.uint8)
     cv2.ellipse(clip, (int(lx), int(ly)), (int(rx * 1.06), int(ry * 1.06)), 0, 0, 360, 255, -1)
@@ -870,6 +759,15 @@ def _grass_tuft(
     )
 
 
+def _ellipse16(
+    canvas: np.ndarray, x: float, y: float, ax: float, ay: float, angle: float, bgr: tuple
+) -> None:
+    """Filled anti-aliased ellipse with sub-pixel centre and axes (px), angle in degrees."""
+    centre = (int(x * 16), int(y * 16))
+    axes = (int(ax * 16), int(ay * 16))
+    cv2.ellipse(canvas, centre, axes, angle, 0, 360, bgr, -1, cv2.LINE_AA, shift=4)
+
+
 def render_ground(
     rng: np.random.Generator, width: int, height: int, scale: float, density: float | None = None
 ) -> np.ndarray:
@@ -926,44 +824,12 @@ def render_ground(
         ang = rng.uniform(0, 180)
         grey = rng.uniform(110, 175)
         tone = (grey * rng.uniform(0.95, 1.05), grey, grey * rng.uniform(0.9, 1.0))
-        c = (int(x * 16), int(y * 16))
-        cv2.ellipse(
-            canvas,
-            c,
-            (int(ax_ * 16), int(ay_ * 16)),
-            ang,
-            0,
-            360,
-            _bgr(tone, 0.7),
-            -1,
-            cv2.LINE_AA,
-            shift=4,
-        )
-        cv2.ellipse(
-            canvas,
-            c,
-            (int(ax_ * 13), int(ay_ * 13)),
-            ang,
-            0,
-            360,
-            _bgr(tone),
-            -1,
-            cv2.LINE_AA,
-            shift=4,
-        )
-        hl = (int((x - ax_ * 0.3) * 16), int((y - ay_ * 0.3) * 16))
-        cv2.ellipse(
-            canvas,
-            hl,
-            (int(ax_ * 5), int(ay_ * 4)),
-            ang,
-            0,
-            360,
-            _bgr(tone, 1.2),
-            -1,
-            cv2.LINE_AA,
-            shift=4,
-        )
+        for (ex, ey), (sx, sy), f in (
+            ((x, y), (ax_, ay_), 0.7),  # dark rim
+            ((x, y), (ax_ * 0.8125, ay_ * 0.8125), 1.0),  # body
+            ((x - ax_ * 0.3, y - ay_ * 0.3), (ax_ * 0.3125, ay_ * 0.25), 1.2),  # highlight
+        ):
+            _ellipse16(canvas, ex, ey, sx, sy, ang, _bgr(tone, f))
     # twigs
     twigs = []
     for _ in range(rng.poisson(3 * density * area)):

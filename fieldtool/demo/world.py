@@ -18,8 +18,8 @@ Files per region (``build_world``), with media t = 0 at the first track point's 
 **In view.** A plant is *in view* in a frame when at least half of its horizontal extent
 (its width, ``2 * radius`` of its ellipse in the scene) lies inside the frame's horizontal
 field of view. ``start_s`` / ``end_s`` are the media times (frame index / fps) of the first
-and the last frame in which the plant is in view; the camera only moves forward, so each
-plant gives one interval. Plants are spaced more than a frame width apart, so at most one
+and the last frame in which the plant is in view (one interval per plant: the camera moves
+forward, apart from a little hand shake). Plants are spaced more than a frame width apart, so at most one
 plant is in view at a time.
 """
 
