@@ -23,7 +23,7 @@ from fieldtool.model import load_model_folder
 from fieldtool.position import PositionProvider, positions_from_config
 from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
-from fieldtool.sources import VideoSource, utc_now
+from fieldtool.sources import Prefetcher, VideoSource, utc_now
 from fieldtool.store import SightingStore, config_json, top_k
 from fieldtool.types import Frame, FrameResult, SessionInfo, Sighting, SightingEvent
 
@@ -148,8 +148,9 @@ def run_session(
             if event.kind != "update":
                 store.flush(timeout_s=0.5)  # a start or end reaches readers at once
 
+    reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size)
     try:
-        for batch in _batches(source.frames(), batch_size):
+        for batch in _batches(iter(reader), batch_size):
             probs, tile_probs = classifier.predict([frame.image for frame in batch])
             for i, frame in enumerate(batch):
                 item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])
@@ -168,6 +169,7 @@ def run_session(
                     store.record_track(session.session_id, frame.wall_time, frame.t, item.position)
                     last_track_t = frame.t
             session.frames_read = source.stats.frames_read
+            session.frames_dropped = reader.dropped
             store.maybe_flush()
             now = time.monotonic()
             if progress and now - last_progress >= progress_interval_s:

@@ -8,6 +8,8 @@ dropped stream is reopened with exponential backoff; each outage is recorded as 
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -182,3 +184,69 @@ class VideoSource:
 
 def _default_capture(target: str | int) -> cv2.VideoCapture:
     return cv2.VideoCapture(target)
+
+
+_END = object()
+
+
+class Prefetcher:
+    """Decodes on a background thread so the model never waits on a faster decoder.
+
+    Files: a bounded queue (``depth`` frames); the reader blocks when it is full, so no
+    frame is lost. Live sources: only the newest frame is kept; a frame replaced before
+    the pipeline took it is counted in ``dropped`` (the pipeline never lags more than
+    one frame, plus the batch in the model, behind the camera). Errors in the reader are
+    raised in the consumer, after the frames decoded before them.
+    """
+
+    def __init__(self, frames: Iterator[Frame], *, live: bool, depth: int = 64) -> None:
+        self._frames = frames
+        self.live = live
+        self.dropped = 0
+        self._queue: queue.Queue = queue.Queue(maxsize=1 if live else depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fieldtool-reader", daemon=True)
+
+    def _put(self, item: object) -> bool:
+        """Hand over one item; False when the consumer has stopped."""
+        replace_stale = self.live and isinstance(item, Frame)
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0 if replace_stale else 0.1)
+                return True
+            except queue.Full:
+                if replace_stale:
+                    try:
+                        self._queue.get_nowait()
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
+        return False
+
+    def _run(self) -> None:
+        try:
+            for frame in self._frames:
+                if not self._put(frame):
+                    return
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            self._put(exc)
+            return
+        finally:
+            close = getattr(self._frames, "close", None)
+            if close is not None and self._stop.is_set():
+                close()
+        self._put(_END)
+
+    def __iter__(self) -> Iterator[Frame]:
+        self._thread.start()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from fieldtool.sources import VideoSource, is_live
-from fieldtool.types import FieldtoolError
+from fieldtool.sources import Prefetcher, VideoSource, is_live
+from fieldtool.types import FieldtoolError, Frame
 
 from .conftest import write_video
 
@@ -126,3 +126,49 @@ def test_live_stream_reconnects_records_gap_then_ends():
     assert back >= lost
     assert len(opens) == 2 + 3  # two good opens, then three failed tries
     assert "did not come back" in logs[-1]
+
+
+def _frames(n: int, delay: float = 0.0, fail_at: int | None = None):
+    import time as _time
+
+    for i in range(n):
+        if i == fail_at:
+            raise RuntimeError("decoder broke")
+        if delay:
+            _time.sleep(delay)
+        yield Frame(i, i / 10, datetime(2026, 6, 1), np.zeros((2, 2, 3), np.uint8))
+
+
+def test_prefetcher_keeps_every_file_frame_in_order():
+    got = [f.index for f in Prefetcher(_frames(200), live=False, depth=4)]
+    assert got == list(range(200))
+
+
+def test_prefetcher_raises_reader_errors_after_earlier_frames():
+    got = []
+    with pytest.raises(RuntimeError, match="decoder broke"):
+        for f in Prefetcher(_frames(10, fail_at=6), live=False):
+            got.append(f.index)
+    assert got == [0, 1, 2, 3, 4, 5]
+
+
+def test_live_prefetcher_serves_the_newest_frame_and_counts_drops():
+    import time as _time
+
+    reader = Prefetcher(_frames(60, delay=0.002), live=True)
+    got = []
+    for f in reader:
+        got.append(f.index)
+        _time.sleep(0.02)  # a slow model
+    assert got == sorted(got) and got[-1] == 59
+    assert reader.dropped > 20 and len(got) + reader.dropped == 60
+
+
+def test_prefetcher_stops_its_thread_when_the_consumer_stops():
+    reader = Prefetcher(_frames(10_000), live=False, depth=2)
+    for f in reader:
+        if f.index == 3:
+            break
+    reader_thread = reader._thread
+    reader_thread.join(timeout=2)
+    assert not reader_thread.is_alive()
