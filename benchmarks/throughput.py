@@ -1,6 +1,11 @@
-"""Frames per second of decode only, model only and the full pipeline (prints, no asserts).
+"""Frames per second: decode only, model only, full pipeline, and a plain transformers loop.
 
-    python benchmarks/throughput.py [--video data/demo/walk_west.mp4] [--model models/demo]
+Prints a table (no asserts). The plain loop is what a user would write: OpenCV read, the
+transformers image processor, the model, one frame at a time.
+
+    python benchmarks/throughput.py                                  # demo model, demo walk
+    python benchmarks/throughput.py --arch vits14 --image-size 224 --frames 96
+    python benchmarks/throughput.py --arch vitb14reg4 --image-size 518 --tiles 4 --device cuda
 """
 
 from __future__ import annotations
@@ -11,63 +16,119 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import torch
+from transformers import BitImageProcessorPil, Dinov2Config, Dinov2WithRegistersConfig
 
 from fieldtool.classify import Classifier
 from fieldtool.config import Config
-from fieldtool.model import load_model_folder
+from fieldtool.model import LoadedModel, ModelInfo, SpeciesClassifier, load_model_folder
 from fieldtool.pipeline import run_session
 from fieldtool.position import FixedPosition
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore
+from fieldtool.types import Label, LabelSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
+ARCHS = {  # random weights: speed does not depend on weight values
+    "vits14": lambda size: Dinov2Config(hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
+                                        patch_size=14, image_size=size),
+    "vitb14reg4": lambda size: Dinov2WithRegistersConfig(hidden_size=768, num_hidden_layers=12,
+                                                         num_attention_heads=12, patch_size=14,
+                                                         image_size=size, num_register_tokens=4),
+}  # fmt: skip
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--video", type=Path, default=ROOT / "data/demo/walk_west.mp4")
-    parser.add_argument("--model", type=Path, default=ROOT / "models/demo")
-    parser.add_argument("--sample-fps", type=float, default=1000.0, help="1000 = every frame")
-    parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args()
 
-    start = time.perf_counter()
-    source = VideoSource(str(args.video), sample_fps=args.sample_fps)
-    frames = [f.image for f in source.frames()]
-    decode_s = time.perf_counter() - start
-    n = len(frames)
+def random_model(arch: str, image_size: int, classes: int = 100) -> LoadedModel:
+    labels = LabelSet(tuple(Label(i, f"species {i}") for i in range(classes)))
+    network = SpeciesClassifier(ARCHS[arch](image_size), classes, "cls").eval()
+    return LoadedModel(network, labels, ModelInfo(f"random-{arch}", image_size), Path(arch))
 
-    classifier = Classifier(load_model_folder(args.model), batch_size=args.batch_size)
-    classifier.predict(frames[: args.batch_size])  # warm-up
-    pixels = classifier.preprocess(frames[: args.batch_size])
-    reps = max(1, n // args.batch_size)
+
+def plain_loop(model: LoadedModel, video: Path, frames: int, device: torch.device) -> float:
+    """Frames/s of the loop a user would write with the transformers image processor."""
+    size = model.info.image_size
+    processor = BitImageProcessorPil(
+        size={"height": size, "width": size}, do_center_crop=False,
+        image_mean=list(model.info.mean), image_std=list(model.info.std),
+    )  # fmt: skip
+    network = model.network.to(device).eval()
+    cap = cv2.VideoCapture(str(video))
+    done = 0
     start = time.perf_counter()
     with torch.inference_mode():
+        while done < frames:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            pixels = processor(images=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), return_tensors="pt")
+            torch.softmax(network(pixels["pixel_values"].to(device)), dim=-1).cpu()
+            done += 1
+    cap.release()
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--video", type=Path, default=ROOT / "data/demo/walk_west.mp4")
+    parser.add_argument("--model", type=Path, default=ROOT / "models/demo")
+    parser.add_argument("--arch", choices=sorted(ARCHS), help="random-weight model instead of --model")
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--frames", type=int, default=600, help="frames to analyse per measurement")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--tiles", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    model = random_model(args.arch, args.image_size) if args.arch else load_model_folder(args.model)
+    classifier = Classifier(model, device=args.device, batch_size=args.batch_size, tiles=args.tiles)
+    every_frame = 1000.0
+
+    start = time.perf_counter()
+    source = VideoSource(str(args.video), sample_fps=every_frame, max_frames=args.frames)
+    frames = [f.image for f in source.frames()]
+    decode_fps = len(frames) / (time.perf_counter() - start)
+
+    crops_per_batch = max(1, args.batch_size // args.tiles**2) * args.tiles**2
+    classifier.predict(frames[: args.batch_size])  # warm-up
+    pixels = classifier.preprocess(frames[: crops_per_batch // args.tiles**2])
+    reps = max(2, len(frames) // max(1, pixels.shape[0] // args.tiles**2))
+    with torch.inference_mode():
+        classifier.network(pixels)
+        if classifier.device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
         for _ in range(reps):
             classifier.network(pixels)
-    model_fps = reps * args.batch_size / (time.perf_counter() - start)
+        if classifier.device.type == "cuda":
+            torch.cuda.synchronize()
+    model_fps = reps * pixels.shape[0] / args.tiles**2 / (time.perf_counter() - start)
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Config()
-        config.source.sample_fps = args.sample_fps
+        config.source.sample_fps = every_frame
         config.model.batch_size = args.batch_size
         config.store.db = Path(tmp) / "bench.duckdb"
-        store = SightingStore(config.store.db)
-        source = VideoSource(str(args.video), sample_fps=args.sample_fps)
+        config.store.snapshots = False
+        source = VideoSource(str(args.video), sample_fps=every_frame, max_frames=args.frames)
         start = time.perf_counter()
-        result = run_session(source, classifier, store, config, positions=FixedPosition(44.5, -123.3))
-        pipeline_s = time.perf_counter() - start
+        result = run_session(source, classifier, SightingStore(config.store.db), config,
+                             positions=FixedPosition(44.5, -123.3))  # fmt: skip
+        pipeline_fps = result.session.frames_analysed / (time.perf_counter() - start)
 
+    loop_fps = plain_loop(model, args.video, min(args.frames, 200), classifier.device)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"video {args.video.name}: {n} frames analysed, device {classifier.device}, "
-          f"torch {torch.__version__}, threads {torch.get_num_threads()}")  # fmt: skip
-    print(f"{'stage':<28}{'frames/s':>10}")
-    print(f"{'decode only':<28}{n / decode_s:>10.1f}")
-    print(f"{'model only (pre-made batch)':<28}{model_fps:>10.1f}")
-    print(f"{'full pipeline':<28}{result.session.frames_analysed / pipeline_s:>10.1f}")
-    print(f"full / model-only ratio: {result.session.frames_analysed / pipeline_s / model_fps:.2f}")
-    print(f"peak resident memory: {peak_mb:.0f} MiB; sightings: {len(result.sightings)}")
+    gpu = torch.cuda.get_device_name() if classifier.device.type == "cuda" else "none"
+    print(f"model {model.info.model_id} at {model.info.image_size}px, tiles {args.tiles}x{args.tiles}, "
+          f"batch {args.batch_size}; video {args.video.name}; device {classifier.device} (GPU: {gpu}); "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
+    print(f"{'measurement':<34}{'frames/s':>10}")
+    for name, fps in (("(a) decode only", decode_fps), ("(b) model only (pre-made tensors)", model_fps),
+                      ("(c) full pipeline", pipeline_fps), ("(d) plain transformers loop", loop_fps)):  # fmt: skip
+        print(f"{name:<34}{fps:>10.1f}")
+    print(f"(c)/(b) = {pipeline_fps / model_fps:.2f}   (c)/(d) = {pipeline_fps / loop_fps:.2f}")
+    print(f"peak resident memory: {peak_mb:.0f} MiB")
 
 
 if __name__ == "__main__":

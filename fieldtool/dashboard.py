@@ -5,6 +5,10 @@ Every loader opens the DuckDB file read-only for one query through
 again, so a running session can keep writing. User input only ever reaches SQL as query
 parameters. The map is a :class:`pydeck.Deck` with no map provider: the basemap is
 Natural Earth 1:110m GeoJSON from ``data/basemap``, so nothing is fetched from the network.
+
+Besides the map: the review queue (unreviewed sightings with the raw versus fused scores
+of the frames they span), species summaries and the accumulation curve, exports (CSV,
+GeoJSON), the live-session view, and a guarded read-only SQL runner.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ import functools
 import hashlib
 import json
 import math
+import re
+import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from fieldtool.store import query
+from fieldtool.store import add_review, connect, query
 from fieldtool.types import FieldtoolError
 
 BASEMAP_DIR = Path(__file__).resolve().parent.parent / "data" / "basemap"
@@ -48,10 +56,29 @@ _OCEAN = (205, 224, 238)
 _PIXELS = pdk.types.String("pixels")
 
 SIGHTING_FIELDS = (
-    "sighting_id, session_id, species, common_name, first_seen, last_seen, "
+    "sighting_id, session_id, species, common_name, first_seen, last_seen, first_t, last_t, "
     "last_t - first_t AS duration_s, frames, peak_score, mean_score, latitude, longitude, "
     "snapshot_path, status, updated_at"
 )
+# The newest review of each sighting is the one in force.
+_LATEST_REVIEW = """
+    SELECT sighting_id, arg_max(decision, reviewed_at) AS review,
+           arg_max(species, reviewed_at) AS review_species,
+           arg_max(reviewer, reviewed_at) AS reviewer, max(reviewed_at) AS reviewed_at
+    FROM reviews GROUP BY sighting_id
+"""
+_NO_REVIEW = (
+    "CAST(NULL AS VARCHAR) AS review, CAST(NULL AS VARCHAR) AS review_species, "
+    "CAST(NULL AS VARCHAR) AS reviewer, CAST(NULL AS TIMESTAMP) AS reviewed_at"
+)
+# Review filter values: label shown in the sidebar.
+REVIEW_STATES = {
+    "unreviewed": "Not reviewed",
+    "reviewed": "Reviewed (any decision)",
+    "confirm": "Confirmed",
+    "reject": "Rejected",
+    "relabel": "Relabelled",
+}
 
 
 @dataclass(frozen=True)
@@ -59,7 +86,8 @@ class SightingFilter:
     """Which sightings to load; ``None`` means no restriction.
 
     ``species``: only these (an empty tuple matches nothing). ``start``/``end``: UTC, keep
-    sightings whose span [first_seen, last_seen] overlaps [start, end].
+    sightings whose span [first_seen, last_seen] overlaps [start, end]. ``review``: one of
+    :data:`REVIEW_STATES` (the newest review's decision, or none).
     """
 
     species: tuple[str, ...] | None = None
@@ -67,6 +95,7 @@ class SightingFilter:
     end: datetime | None = None
     min_score: float = 0.0
     session_id: str | None = None
+    review: str | None = None
 
 
 # Paths and arguments ------------------------------------------------------------------
@@ -154,7 +183,11 @@ def load_time_bounds(
 def load_sightings(
     db_path: Path | str, filters: SightingFilter | None = None, *, timeout_s: float = 10.0
 ) -> pd.DataFrame:
-    """Sightings matching ``filters``, newest first, with ``duration_s`` (media seconds)."""
+    """Sightings matching ``filters``, newest first, with ``duration_s`` (media seconds).
+
+    Also the newest review of each: ``review`` (decision or None), ``review_species``,
+    ``reviewer``, ``reviewed_at``.
+    """
     filters = filters or SightingFilter()
     clauses = ["peak_score >= $min_score"]
     params: dict[str, Any] = {"min_score": float(filters.min_score)}
@@ -170,11 +203,47 @@ def load_sightings(
     if filters.end is not None:
         clauses.append("first_seen <= CAST($end AS TIMESTAMP)")
         params["end"] = _naive_utc(filters.end)
+    if filters.review is not None:
+        if filters.review not in REVIEW_STATES:
+            raise FieldtoolError(
+                f"review filter {filters.review!r}: expected one of {list(REVIEW_STATES)}"
+            )
+        if filters.review == "unreviewed":
+            clauses.append("review IS NULL")
+        elif filters.review == "reviewed":
+            clauses.append("review IS NOT NULL")
+        else:
+            clauses.append("review = $review")
+            params["review"] = filters.review
+    if _has_reviews(db_path, timeout_s):
+        source = f"sightings LEFT JOIN ({_LATEST_REVIEW}) USING (sighting_id)"
+        review_fields = "review, review_species, reviewer, reviewed_at"
+    else:
+        source, review_fields = "sightings", _NO_REVIEW
     sql = (
-        f"SELECT {SIGHTING_FIELDS} FROM sightings WHERE {' AND '.join(clauses)} "
-        "ORDER BY first_seen DESC, sighting_id"
+        f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields} FROM {source}) "
+        f"WHERE {' AND '.join(clauses)} ORDER BY first_seen DESC, sighting_id"
     )
     return query(db_path, sql, params, timeout_s=timeout_s)
+
+
+_WITH_REVIEWS: set[str] = set()  # databases known to have the reviews table (never dropped)
+
+
+def _has_reviews(db_path: Path | str, timeout_s: float) -> bool:
+    """Whether the file has a ``reviews`` table (older files may not)."""
+    key = str(Path(db_path).resolve())
+    if key in _WITH_REVIEWS:
+        return True
+    found = query(
+        db_path,
+        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'reviews'",
+        timeout_s=timeout_s,
+    )
+    if int(found.iloc[0]["n"]):
+        _WITH_REVIEWS.add(key)
+        return True
+    return False
 
 
 def load_tracks(
@@ -261,6 +330,7 @@ def sightings_table(sightings: pd.DataFrame) -> pd.DataFrame:
         "latitude": "Latitude",
         "longitude": "Longitude",
         "status": "Status",
+        "review": "Review",
     }
     return sightings[list(columns)].rename(columns=columns).reset_index(drop=True)
 
@@ -489,3 +559,474 @@ def build_deck(
         map_style=None,
         tooltip=TOOLTIP,
     )
+
+
+# Review queue -------------------------------------------------------------------------
+def load_review_queue(
+    db_path: Path | str, filters: SightingFilter | None = None, *, timeout_s: float = 10.0
+) -> pd.DataFrame:
+    """Closed sightings without a review that match ``filters`` (review state aside), newest first."""
+    filters = filters or SightingFilter()
+    unreviewed = SightingFilter(
+        species=filters.species,
+        start=filters.start,
+        end=filters.end,
+        min_score=filters.min_score,
+        session_id=filters.session_id,
+        review="unreviewed",
+    )
+    sightings = load_sightings(db_path, unreviewed, timeout_s=timeout_s)
+    return sightings[sightings["status"] == "closed"].reset_index(drop=True)
+
+
+def load_alternatives(
+    db_path: Path | str,
+    session_id: str,
+    first_t: float,
+    last_t: float,
+    *,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """Raw (classifier) versus fused (after the range prior) scores over a sighting's frames.
+
+    One row per species that was in a frame's stored top-k, raw or fused, in the media-time
+    span [first_t, last_t] of ``session_id``: ``raw_mean``/``fused_mean`` (mean over the
+    span's frames, a frame without the species counts as 0), ``raw_max``/``fused_max``,
+    ``raw_rank``/``fused_rank`` (1 = best mean) and ``frames`` (frames in the span).
+    Best fused first; empty when the session stored no detections.
+    """
+    sql = """
+        WITH span AS (
+            SELECT raw_species, raw_scores, fused_species, fused_scores FROM detections
+            WHERE session_id = $session_id AND t BETWEEN $first_t AND $last_t),
+        n AS (SELECT count(*) AS frames FROM span),
+        raw AS (SELECT unnest(raw_species) AS species, unnest(raw_scores) AS score FROM span),
+        fused AS (SELECT unnest(fused_species) AS species, unnest(fused_scores) AS score FROM span),
+        r AS (SELECT species, sum(score) AS total, max(score) AS best FROM raw GROUP BY species),
+        f AS (SELECT species, sum(score) AS total, max(score) AS best FROM fused GROUP BY species)
+        SELECT species,
+               coalesce(r.total, 0) / n.frames AS raw_mean, coalesce(r.best, 0) AS raw_max,
+               coalesce(f.total, 0) / n.frames AS fused_mean, coalesce(f.best, 0) AS fused_max,
+               n.frames AS frames
+        FROM r FULL OUTER JOIN f USING (species) CROSS JOIN n
+        WHERE n.frames > 0
+    """
+    params = {"session_id": session_id, "first_t": float(first_t), "last_t": float(last_t)}
+    frame = query(db_path, sql, params, timeout_s=timeout_s)
+    if frame.empty:
+        return frame
+    frame["raw_rank"] = frame["raw_mean"].rank(ascending=False, method="min").astype(int)
+    frame["fused_rank"] = frame["fused_mean"].rank(ascending=False, method="min").astype(int)
+    return frame.sort_values(["fused_mean", "species"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+def prior_changes(alternatives: pd.DataFrame, predicted: str, top: int = 3) -> list[str]:
+    """Sentences on what the range prior changed: species it demoted from the raw top ``top``.
+
+    A species the classifier ranked above the prediction (or in its top ``top``) that lost
+    rank after the range prior is a candidate rarity the prior may have wrongly demoted.
+    """
+    if alternatives.empty:
+        return []
+    lines = []
+    for row in alternatives.sort_values("raw_rank").itertuples(index=False):
+        if row.species == predicted or row.raw_rank > top or row.fused_rank <= row.raw_rank:
+            continue
+        lines.append(
+            f"{row.species}: classifier {row.raw_mean:.2f} (#{row.raw_rank}) → after the range "
+            f"prior {row.fused_mean:.2f} (#{row.fused_rank}); the prior demoted it."
+        )
+    return lines
+
+
+def save_review(
+    db_path: Path | str,
+    sighting_id: str,
+    decision: str,
+    *,
+    reviewer: str,
+    species: str | None = None,
+    note: str = "",
+    timeout_s: float = 10.0,
+) -> str:
+    """:func:`fieldtool.store.add_review`, retried while this process's readers hold the file.
+
+    DuckDB refuses a read-write connection while a read-only one to the same file is open
+    in the same process (another browser tab refreshing); that clears within milliseconds.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.02
+    while True:
+        try:
+            return add_review(
+                db_path, sighting_id, decision, reviewer=reviewer, species=species,
+                note=note, timeout_s=max(0.1, deadline - time.monotonic()),
+            )  # fmt: skip
+        except FieldtoolError as exc:
+            if "different configuration" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
+
+
+# Species ------------------------------------------------------------------------------
+def apply_reviews(sightings: pd.DataFrame) -> pd.DataFrame:
+    """Sightings as reviewed: rejected ones dropped, relabelled ones under the new species."""
+    if "review" not in sightings:
+        return sightings
+    kept = sightings[sightings["review"].fillna("") != "reject"].copy()
+    relabel = kept["review"].fillna("") == "relabel"
+    changed = relabel & (kept["review_species"].fillna(kept["species"]) != kept["species"])
+    kept.loc[relabel, "species"] = kept.loc[relabel, "review_species"]
+    kept.loc[changed, "common_name"] = None  # the predicted species' name no longer applies
+    return kept.reset_index(drop=True)
+
+
+def species_summary(sightings: pd.DataFrame) -> pd.DataFrame:
+    """Per species: common_name, sightings, first_seen, last_seen, best_score; most seen first."""
+    columns = ["species", "common_name", "sightings", "first_seen", "last_seen", "best_score"]
+    if sightings.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = sightings.groupby("species", sort=False)
+    summary = pd.DataFrame(
+        {
+            "common_name": grouped["common_name"].agg(lambda s: next(iter(s.dropna()), None)),
+            "sightings": grouped.size(),
+            "first_seen": grouped["first_seen"].min(),
+            "last_seen": grouped["last_seen"].max(),
+            "best_score": grouped["peak_score"].max(),
+        }
+    ).reset_index()
+    return summary.sort_values(["sightings", "species"], ascending=[False, True])[
+        columns
+    ].reset_index(drop=True)
+
+
+def accumulation_curve(sightings: pd.DataFrame, sessions: pd.DataFrame) -> pd.DataFrame:
+    """Species accumulation over survey time: ``survey_min`` and ``species`` (distinct so far).
+
+    Survey time is recording time: the sessions laid end to end in start order (gaps
+    between sessions do not count), so surveys on different days share one axis. A
+    session without an end (still running) lasts until its last sighting. Each new species
+    adds a step; the curve starts at (0, 0) and ends at the total survey time.
+    """
+    columns = ["survey_min", "species"]
+    if sightings.empty:
+        return pd.DataFrame([(0.0, 0)], columns=columns)
+    spans: dict[str, tuple[pd.Timestamp, pd.Timestamp]] = {}
+    for session_id, group in sightings.groupby("session_id"):
+        spans[str(session_id)] = (group["first_seen"].min(), group["last_seen"].max())
+    for row in sessions.itertuples(index=False):
+        sid = str(row.session_id)
+        if sid not in spans or pd.isna(row.started_at):
+            continue
+        seen_lo, seen_hi = spans[sid]
+        end = row.ended_at if not pd.isna(row.ended_at) else seen_hi
+        spans[sid] = (min(pd.Timestamp(row.started_at), seen_lo), max(pd.Timestamp(end), seen_hi))
+    offsets: dict[str, float] = {}
+    total = 0.0
+    for sid, (lo, hi) in sorted(spans.items(), key=lambda item: (item[1][0], item[0])):
+        offsets[sid] = total
+        total += (hi - lo).total_seconds() / 60.0
+    at = [
+        offsets[str(row.session_id)]
+        + (pd.Timestamp(row.first_seen) - spans[str(row.session_id)][0]).total_seconds() / 60.0
+        for row in sightings.itertuples(index=False)
+    ]
+    ordered = sightings.assign(survey_min=at).sort_values(["survey_min", "species"])
+    points = [(0.0, 0)]
+    seen: set[str] = set()
+    for row in ordered.itertuples(index=False):
+        if row.species in seen:
+            continue
+        points.append((float(row.survey_min), len(seen)))  # step: flat until here
+        seen.add(str(row.species))
+        points.append((float(row.survey_min), len(seen)))
+    points.append((max(total, points[-1][0]), len(seen)))
+    return pd.DataFrame(points, columns=columns)
+
+
+# Export -------------------------------------------------------------------------------
+EXPORT_COLUMNS = (
+    "sighting_id", "session_id", "species", "common_name", "first_seen", "last_seen",
+    "duration_s", "frames", "peak_score", "mean_score", "latitude", "longitude", "status",
+    "review", "review_species", "reviewer",
+)  # fmt: skip
+
+
+def export_frame(sightings: pd.DataFrame) -> pd.DataFrame:
+    """The exported columns, one row per sighting (times in UTC, ISO 8601)."""
+    columns = [c for c in EXPORT_COLUMNS if c in sightings.columns]
+    frame = sightings[columns].copy()
+    for column in ("first_seen", "last_seen"):
+        frame[column] = [_iso(v) for v in frame[column]]
+    return frame.reset_index(drop=True)
+
+
+def export_csv(sightings: pd.DataFrame) -> bytes:
+    """CSV (UTF-8, header row) of :func:`export_frame`."""
+    return export_frame(sightings).to_csv(index=False).encode("utf-8")
+
+
+def export_geojson(sightings: pd.DataFrame) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection, one Point per sighting (null geometry without a fix)."""
+    features = []
+    for record in export_frame(sightings).to_dict("records"):
+        lat, lon = record.pop("latitude", None), record.pop("longitude", None)
+        geometry = None
+        if not _missing(lat) and not _missing(lon):
+            geometry = {"type": "Point", "coordinates": [float(lon), float(lat)]}
+        properties = {key: _plain(value) for key, value in record.items()}
+        features.append({"type": "Feature", "geometry": geometry, "properties": properties})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _iso(value: Any) -> str | None:
+    return None if _missing(value) else pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, (list, tuple, str)) and bool(pd.isna(value)))
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe Python value (numpy scalars to Python, NaN to None)."""
+    if _missing(value):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+# Live session -------------------------------------------------------------------------
+def load_live(
+    db_path: Path | str, *, since: datetime, timeout_s: float = 10.0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(running sessions, their newest detection, sightings opened since ``since``).
+
+    Sessions: the ``sessions`` row plus ``frames_logged`` (detection rows written so far),
+    ``last_frame_at`` and ``last_t``; the writer only updates the session row's counters
+    at the start and the end, so the detections are the running count. Newest detection:
+    one row per running session with raw and fused top-k.
+    """
+    sessions = query(
+        db_path,
+        """
+        WITH running AS (SELECT * FROM sessions WHERE status = 'running'),
+        logged AS (
+            SELECT session_id, count(*) AS frames_logged, max(time) AS last_frame_at,
+                   max(t) AS last_t
+            FROM detections WHERE session_id IN (SELECT session_id FROM running)
+            GROUP BY session_id)
+        SELECT session_id, source, model_id, host, started_at, status, frames_read,
+               frames_analysed, frames_dropped, coalesce(frames_logged, 0) AS frames_logged,
+               last_frame_at, last_t
+        FROM running LEFT JOIN logged USING (session_id)
+        ORDER BY started_at DESC, session_id
+        """,
+        timeout_s=timeout_s,
+    )
+    newest = query(
+        db_path,
+        """
+        SELECT session_id, frame_index, t, time, latitude, longitude, raw_species, raw_scores,
+               fused_species, fused_scores
+        FROM detections
+        WHERE session_id IN (SELECT session_id FROM sessions WHERE status = 'running')
+        QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY time DESC, frame_index DESC) = 1
+        """,
+        timeout_s=timeout_s,
+    )
+    recent = query(
+        db_path,
+        f"SELECT {SIGHTING_FIELDS} FROM sightings WHERE first_seen >= CAST($since AS TIMESTAMP) "
+        "ORDER BY first_seen DESC, sighting_id",
+        {"since": _naive_utc(since)},
+        timeout_s=timeout_s,
+    )
+    return sessions, newest, recent
+
+
+def analysis_rate(row: Any) -> float | None:
+    """Analysed frames per wall-clock second of a running session, from its logged frames."""
+    if pd.isna(row.last_frame_at) or pd.isna(row.started_at) or not row.frames_logged:
+        return None
+    seconds = (pd.Timestamp(row.last_frame_at) - pd.Timestamp(row.started_at)).total_seconds()
+    return float(row.frames_logged) / seconds if seconds > 0 else None
+
+
+# Read-only SQL ------------------------------------------------------------------------
+SQL_ALLOWED_FIRST = ("select", "with", "describe", "show", "summarize")
+SQL_MAX_ROWS = 10_000
+SQL_TIME_LIMIT_S = 20.0
+# Statements and functions that reach files, URLs, other databases or extensions, or write.
+_SQL_REFUSED = re.compile(
+    r"\b(read_\w+|\w+_scan|\w+_attach|glob|sniff_csv|parquet_\w+|iceberg_\w+|delta_\w+|st_read\w*"
+    r"|httpfs|http_\w+|attach|detach|copy|install|load|export|import|pragma|call|set|reset|use"
+    r"|checkpoint|create|insert|update|delete|drop|alter|truncate|vacuum|begin|commit|rollback"
+    r"|secret|getenv)\b",
+    re.IGNORECASE,
+)
+_FILE_LITERAL = re.compile(
+    r"(://|^[/~\\]|^\.\.?[/\\]|^[a-z]:[/\\]"
+    r"|\.(csv|tsv|parquet|json|jsonl|ndjson|txt|xlsx?|duckdb|db|sqlite3?|arrow|feather|avro"
+    r"|gz|zst|bz2|xz|zip)$)",
+    re.IGNORECASE,
+)
+
+
+def check_readonly_sql(sql: str) -> str:
+    """The statement if it is one SELECT/WITH/DESCRIBE/SHOW/SUMMARIZE without file access.
+
+    Raises :class:`FieldtoolError` with the reason otherwise: several statements, another
+    kind of statement, a table function or statement that reaches files, URLs, other
+    databases or extensions (``read_csv``, ``ATTACH``, ``COPY``, ``INSTALL`` ...), or a
+    string literal that looks like a path or URL (``'/data/x.csv'``, ``FROM 'x.parquet'``).
+    """
+    text = sql.strip()
+    if not text:
+        raise FieldtoolError("Enter a query.")
+    masked, literals = _mask_sql(text)
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        raise FieldtoolError(f"SQL error: {str(exc).strip().splitlines()[0]}") from None
+    if len(statements) != 1:
+        raise FieldtoolError(
+            f"Refused: one statement at a time, this has {len(statements)} statements."
+        )
+    head = re.match(r"\s*([A-Za-z_]+)", masked)
+    first = head.group(1).lower() if head else ""
+    if first not in SQL_ALLOWED_FIRST or statements[0].type != duckdb.StatementType.SELECT:
+        kind = first.upper() or "this"
+        raise FieldtoolError(
+            f"Refused: {kind} statements are not allowed; only read-only queries starting with "
+            f"{', '.join(w.upper() for w in SQL_ALLOWED_FIRST)} run here."
+        )
+    refused = _SQL_REFUSED.search(masked)
+    if refused:
+        raise FieldtoolError(
+            f"Refused: {refused.group(0)!r} reaches files, URLs, extensions or other databases, "
+            "or writes; this page only reads the sightings database."
+        )
+    if re.search(r"\b(from|join)\s*\(?\s*'", masked, re.IGNORECASE):
+        raise FieldtoolError("Refused: reading a file or URL named in a string is not allowed.")
+    for literal in literals:
+        if _FILE_LITERAL.search(literal.strip()):
+            raise FieldtoolError(
+                f"Refused: the string {literal!r} looks like a file path or URL; file and "
+                "network access are not allowed."
+            )
+    return text
+
+
+def _mask_sql(sql: str) -> tuple[str, list[str]]:
+    """SQL with comments removed and literals/quoted names blanked, and the string literals.
+
+    Strings become ``''`` and quoted identifiers ``""``, so keyword checks see neither.
+    """
+    out: list[str] = []
+    literals: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            if end < 0:
+                raise FieldtoolError("SQL error: unterminated comment.")
+            i = end + 2
+            out.append(" ")
+        elif ch in "'\"":
+            j, value = i + 1, []
+            while True:
+                if j >= n:
+                    raise FieldtoolError("SQL error: unterminated quoted text.")
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:  # doubled quote: an escaped quote
+                        value.append(ch)
+                        j += 2
+                        continue
+                    break
+                value.append(sql[j])
+                j += 1
+            if ch == "'":
+                literals.append("".join(value))
+            out.append(ch * 2)
+            i = j + 1
+        elif ch == "$" and (m := re.match(r"\$(\w*)\$", sql[i:])) and not sql[i - 1 : i].isalnum():
+            tag = m.group(0)
+            end = sql.find(tag, i + len(tag))
+            if end < 0:
+                raise FieldtoolError("SQL error: unterminated dollar-quoted text.")
+            literals.append(sql[i + len(tag) : end])
+            out.append("''")
+            i = end + len(tag)
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out), literals
+
+
+def run_readonly_sql(
+    db_path: Path | str,
+    sql: str,
+    *,
+    max_rows: int = SQL_MAX_ROWS,
+    time_limit_s: float = SQL_TIME_LIMIT_S,
+    timeout_s: float = 10.0,
+) -> tuple[pd.DataFrame, bool]:
+    """Run a checked query (:func:`check_readonly_sql`); returns (rows, truncated).
+
+    Besides the check: the file is opened read-only, external access (files, URLs,
+    extensions, ATTACH) is switched off and locked for the connection, the query is
+    stopped after ``time_limit_s`` and at most ``max_rows`` rows are returned.
+    """
+    statement = check_readonly_sql(sql)
+    with connect(db_path, read_only=True, timeout_s=timeout_s) as con:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        timer = threading.Timer(time_limit_s, con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            result = con.execute(statement)
+            chunks: list[pd.DataFrame] = []
+            rows = 0
+            while rows <= max_rows:
+                chunk = result.fetch_df_chunk()
+                if chunk.empty:
+                    break
+                chunks.append(chunk)
+                rows += len(chunk)
+        except duckdb.InterruptException:
+            raise FieldtoolError(f"Query stopped after {time_limit_s:g} s.") from None
+        except duckdb.Error as exc:
+            raise FieldtoolError(f"Query failed: {str(exc).strip().splitlines()[0]}") from None
+        finally:
+            timer.cancel()
+    if not chunks:
+        columns = [d[0] for d in result.description or []]
+        return pd.DataFrame(columns=columns), False
+    frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
+    return frame.iloc[:max_rows].reset_index(drop=True), len(frame) > max_rows
+
+
+def load_schema(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
+    """Tables and views with their columns: table_name, column_name, data_type."""
+    return query(
+        db_path,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position",
+        timeout_s=timeout_s,
+    )
+
+
+def recent_cutoff(now: datetime, minutes: float) -> datetime:
+    """``now`` (naive UTC) minus ``minutes``."""
+    return _naive_utc(now) - timedelta(minutes=minutes)

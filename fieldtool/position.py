@@ -1,4 +1,10 @@
-"""Pipeline stage "where was this frame taken": a fixed point or a GPX track.
+"""Pipeline stage "where was this frame taken": a fixed point or a track file.
+
+Track files of every supported format (GPX, NMEA, GoPro GPMF, DJI SRT, EXIF) are read by
+:func:`fieldtool.telemetry.read_track`. A track embedded in the video itself (GoPro MP4,
+DJI SRT) knows the time of its media t=0; :attr:`TrackPositions.start` then gives that
+time, and the pipeline anchors the video there, so ``fieldtool run clip.mp4 --track
+clip.mp4`` places each frame where the camera's GPS says.
 
 Times are UTC naive ``datetime`` values (the project's convention). A track is looked up
 by linear interpolation in time between the two fixes around the wanted time.
@@ -72,6 +78,8 @@ class TrackPositions:
 
     ``time_offset_s`` is added to each asked time before the lookup (camera clock vs GPS
     clock). Fixes need not be sorted; fixes sharing a time are kept in the given order.
+    ``media_start``: the time of the video's media t=0 on the fixes' clock, when the
+    track came from the video file (GoPro GPMF, DJI SRT); it becomes :attr:`start`.
     """
 
     def __init__(
@@ -80,6 +88,7 @@ class TrackPositions:
         max_gap_s: float,
         time_offset_s: float = 0.0,
         source: str = "gpx",
+        media_start: datetime | None = None,
     ) -> None:
         if not fixes:
             raise ValueError("TrackPositions needs at least one fix")
@@ -96,6 +105,7 @@ class TrackPositions:
         self.max_gap_s = float(max_gap_s)
         self.time_offset_s = float(time_offset_s)
         self.source = source
+        self.media_start = None if media_start is None else _to_utc_naive(media_start)
 
     @property
     def fixes(self) -> tuple[Fix, ...]:
@@ -104,7 +114,13 @@ class TrackPositions:
 
     @property
     def start(self) -> datetime:
-        """Time of the first fix (UTC, naive; no offset applied)."""
+        """Time of media t=0 for a video's own track (``media_start``), else of the first fix.
+
+        UTC, naive, no offset applied. The pipeline anchors a video file's t=0 here when
+        no ``source.start_time`` is given.
+        """
+        if self.media_start is not None:
+            return self.media_start
         return self._fixes[0].time
 
     @property
@@ -341,12 +357,24 @@ def read_gpx(path: str | Path) -> GpxTrack:
 
 
 def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
-    """The provider a config asks for: fixed lat/lon, a GPX track, or None (no position)."""
+    """The provider a config asks for: fixed lat/lon, a track file, or None (no position).
+
+    ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
+    see :mod:`fieldtool.telemetry`); implausible fixes are dropped there.
+    """
     if cfg.track is not None and cfg.lat is not None:
         raise FieldtoolError("position: give either lat/lon or a track, not both")
     if cfg.track is not None:
-        track = read_gpx(cfg.track)
-        return TrackPositions(track.fixes, cfg.max_fix_gap_s, cfg.time_offset_s, source="gpx")
+        from fieldtool.telemetry import read_track  # telemetry imports read_gpx from here
+
+        track = read_track(cfg.track, cfg.track_format)
+        return TrackPositions(
+            track.fixes,
+            cfg.max_fix_gap_s,
+            cfg.time_offset_s,
+            source=track.format,
+            media_start=track.media_start,
+        )
     if cfg.lat is not None and cfg.lon is not None:
         return FixedPosition(cfg.lat, cfg.lon)
     return None

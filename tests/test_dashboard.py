@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from fieldtool import dashboard as dash
-from fieldtool.store import SightingStore
+from fieldtool.store import SightingStore, add_review
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
 APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
@@ -48,10 +48,8 @@ def _sighting(session: str, i: int, species: str, first: datetime, peak: float, 
     )
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """s1: finished, 6 sightings (s1-5 has a snapshot, s1-0 one outside the folder); s2: running, 4."""
-    folder = tmp_path_factory.mktemp("dash")
+def build_db(folder: Path) -> Path:
+    """The test database in ``folder`` (see :func:`db`); returns its path."""
     path = folder / "field.duckdb"
     snaps = folder / "field_snapshots" / "s1"
     snaps.mkdir(parents=True)
@@ -97,8 +95,42 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for k in range(10):  # a fixed position logged every frame: one point
         store.record_track("s2", s2_start + timedelta(seconds=k), float(k),
                            Position(34.0, -83.3, source="fixed"))  # fmt: skip
+    here = Position(33.95, -83.38)
+    # s1-2 (Pinus taeda, t 120..140): the classifier's best was Cornus florida, which the
+    # range prior demoted. s1-5 (t 300..320): the prior agreed.
+    for k in range(11):
+        t = 120.0 + 2 * k
+        store.record_detection(
+            "s1", int(t * 10), t, T0 + timedelta(seconds=t), here,
+            (["Cornus florida", "Pinus taeda", "Acer rubrum"], [0.55, 0.30, 0.10]),
+            (["Pinus taeda", "Acer rubrum", "Cornus florida"], [0.62, 0.20, 0.08]),
+        )  # fmt: skip
+        t = 300.0 + 2 * k
+        store.record_detection(
+            "s1", int(t * 10), t, T0 + timedelta(seconds=t), here,
+            (["Pinus taeda", "Acer rubrum", "Quercus alba"], [0.80, 0.10, 0.05]),
+            (["Pinus taeda", "Acer rubrum", "Quercus alba"], [0.85, 0.08, 0.04]),
+        )  # fmt: skip
+    for k in range(5):  # s2 is running: its newest frames
+        store.record_detection(
+            "s2", k, float(k), s2_start + timedelta(seconds=k), Position(34.0, -83.3),
+            (["Quercus alba", "Acer rubrum"], [0.7, 0.2]),
+            (["Quercus alba", "Acer rubrum"], [0.75, 0.15]),
+        )  # fmt: skip
     assert store.flush().written
+    add_review(path, "s1-1", "confirm", reviewer="ana")
+    add_review(path, "s2-1", "reject", reviewer="ben", note="bare ground")
     return path
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """s1: finished, 6 sightings (s1-5 has a snapshot, s1-0 one outside the folder); s2: running, 4.
+
+    Reviews: s1-1 confirmed, s2-1 rejected. Detections: s1-2's frames (a species the range
+    prior demoted), s1-5's, and s2's newest five.
+    """
+    return build_db(tmp_path_factory.mktemp("dash"))
 
 
 # Loaders -----------------------------------------------------------------------------
@@ -149,7 +181,7 @@ def test_sightings_columns(db: Path) -> None:
     table = dash.sightings_table(frame)
     assert list(table.columns) == [
         "Species", "Common name", "First seen (UTC)", "Last seen (UTC)", "Duration (s)",
-        "Frames", "Peak score", "Mean score", "Latitude", "Longitude", "Status",
+        "Frames", "Peak score", "Mean score", "Latitude", "Longitude", "Status", "Review",
     ]  # fmt: skip
     assert dash.summarize(frame, dash.load_sessions(db)) == {
         "sightings": 6, "species": 3, "sessions": 2, "running": 1, "open": 0,

@@ -1,0 +1,103 @@
+"""Live session page: what a running ``fieldtool run`` has analysed so far, refreshing itself.
+
+Reads only what the session already writes (sessions, detections, sightings), one short
+read-only query at a time, so it never holds the file for the writer.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from fieldtool import dashboard as dash
+from fieldtool.dashboard_pages import common
+from fieldtool.types import FieldtoolError
+
+
+def _top(species: object, scores: object) -> str:
+    names = [] if species is None else list(species)  # type: ignore[call-overload]
+    values = [] if scores is None else list(scores)  # type: ignore[call-overload]
+    pairs = list(zip(names, values, strict=False))[:3]
+    return ", ".join(f"{s} {float(p):.2f}" for s, p in pairs) or "none"
+
+
+def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
+    """Running sessions with their counters and newest frame, and the recent sightings."""
+    now = datetime.now(timezone.utc)
+    try:
+        sessions, newest, recent = dash.load_live(
+            db_path, since=dash.recent_cutoff(now, minutes), timeout_s=common.QUERY_TIMEOUT_S
+        )
+    except FieldtoolError as exc:
+        st.warning(f"Could not read the database: {exc}. Retrying at the next refresh.")
+        return
+    every = f", refreshing every {refresh_s:g} s" if refresh_s else ""
+    st.caption(f"Read at {now:%H:%M:%S} UTC{every}.")
+    if sessions.empty:
+        st.info("No session is running. Start one with `fieldtool run`; it shows here at once.")
+    naive_now = now.replace(tzinfo=None)
+    for row in sessions.itertuples(index=False):
+        st.subheader(f"{Path(str(row.source)).name or row.source}")
+        st.caption(
+            f"Session `{row.session_id}` · model {row.model_id} · host {row.host} · started "
+            f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M:%S} UTC · {row.status}"
+        )
+        rate = dash.analysis_rate(row)
+        age = (
+            (naive_now - pd.Timestamp(row.last_frame_at).to_pydatetime()).total_seconds()
+            if not pd.isna(row.last_frame_at)
+            else None
+        )
+        cols = st.columns(4)
+        cols[0].metric("Frames analysed", int(row.frames_logged), help="Per-frame rows written")
+        cols[1].metric("Analysis rate", f"{rate:.1f} /s" if rate else "–")
+        cols[2].metric("Last frame", f"{age:.0f} s ago" if age is not None else "–")
+        cols[3].metric(
+            "Frames dropped", int(row.frames_dropped or 0), help="Updated when the session ends"
+        )
+        frame = newest[newest["session_id"] == row.session_id]
+        if frame.empty:
+            st.caption("No analysed frame written yet.")
+            continue
+        last = frame.iloc[0]
+        fix = (
+            f"GPS fix {last['latitude']:.5f}, {last['longitude']:.5f}"
+            if not pd.isna(last["latitude"])
+            else "no GPS fix"
+        )
+        st.markdown(
+            f"Newest frame: media time {float(last['t']):.1f} s, {fix}  \n"
+            f"Classifier: {_top(last['raw_species'], last['raw_scores'])}  \n"
+            f"After range prior: {_top(last['fused_species'], last['fused_scores'])}"
+        )
+    st.subheader(f"Sightings opened in the last {minutes:g} min")
+    if recent.empty:
+        st.caption("None yet.")
+        return
+    st.dataframe(
+        dash.sightings_table(recent.assign(review=None)),
+        hide_index=True,
+        key="live_recent",
+        column_config={
+            "First seen (UTC)": st.column_config.DatetimeColumn(format="HH:mm:ss"),
+            "Last seen (UTC)": st.column_config.DatetimeColumn(format="HH:mm:ss"),
+            "Peak score": st.column_config.NumberColumn(format="%.2f"),
+            "Mean score": st.column_config.NumberColumn(format="%.2f"),
+        },
+    )
+
+
+def main() -> None:
+    ctx = common.context()
+    st.title("Live session")
+    minutes = st.sidebar.number_input(
+        "Sightings opened in the last (min)", 1, 1440, 10, 1, key="live_minutes"
+    )
+    refresh_s = common.refresh_controls("live", default_s=2)
+    st.fragment(run_every=refresh_s)(show_live)(ctx.db_path, float(minutes), refresh_s)
+
+
+main()

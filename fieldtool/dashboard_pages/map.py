@@ -1,0 +1,126 @@
+"""Map page: sightings on the offline map, table, snapshot and exports of the current filter."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from fieldtool import dashboard as dash
+from fieldtool.dashboard_pages import common
+from fieldtool.types import FieldtoolError
+
+TABLE_COLUMNS = {
+    "First seen (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "Last seen (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "Duration (s)": st.column_config.NumberColumn(format="%.1f"),
+    "Peak score": st.column_config.NumberColumn(format="%.2f"),
+    "Mean score": st.column_config.NumberColumn(format="%.2f"),
+    "Latitude": st.column_config.NumberColumn(format="%.5f"),
+    "Longitude": st.column_config.NumberColumn(format="%.5f"),
+}
+
+
+def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | None) -> None:
+    """Metrics, map, table, exports and snapshot; reruns on its own every ``refresh_s`` s."""
+    try:
+        sessions = dash.load_sessions(db_path, timeout_s=common.QUERY_TIMEOUT_S)
+        sightings = dash.load_sightings(db_path, filters, timeout_s=common.QUERY_TIMEOUT_S)
+        tracks = dash.load_tracks(db_path, filters.session_id, timeout_s=common.QUERY_TIMEOUT_S)
+    except FieldtoolError as exc:
+        st.warning(f"Could not read the database: {exc}. Retrying at the next refresh.")
+        return
+    if filters.session_id is not None:
+        sessions = sessions[sessions["session_id"] == filters.session_id]
+    summary = dash.summarize(sightings, sessions)
+
+    cols = st.columns(4)
+    cols[0].metric("Sightings", summary["sightings"], help=f"{summary['open']} open")
+    cols[1].metric("Species", summary["species"])
+    cols[2].metric("Sessions", summary["sessions"])
+    cols[3].metric("Running sessions", summary["running"])
+
+    st.pydeck_chart(dash.build_deck(sightings, tracks), height=520)
+    _legend(sightings)
+    now = datetime.now(timezone.utc)
+    every = f", refreshing every {refresh_s:g} s" if refresh_s else ""
+    st.caption(f"Read at {now:%H:%M:%S} UTC{every}. Open sightings have a dark outline.")
+
+    st.subheader("Sightings")
+    st.dataframe(dash.sightings_table(sightings), hide_index=True, column_config=TABLE_COLUMNS)
+    _exports(sightings)
+    _snapshot(db_path, sightings)
+
+
+def _exports(sightings: pd.DataFrame) -> None:
+    """Download buttons for the sightings of the current filter."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    left, right, _ = st.columns([1, 1, 4])
+    left.download_button(
+        "Download CSV",
+        dash.export_csv(sightings),
+        file_name=f"sightings-{stamp}.csv",
+        mime="text/csv",
+        key="export_csv",
+        on_click="ignore",
+    )
+    geojson = json.dumps(dash.export_geojson(sightings), separators=(",", ":"))
+    right.download_button(
+        "Download GeoJSON",
+        geojson.encode("utf-8"),
+        file_name=f"sightings-{stamp}.geojson",
+        mime="application/geo+json",
+        key="export_geojson",
+        on_click="ignore",
+    )
+
+
+def _legend(sightings: pd.DataFrame) -> None:
+    if sightings.empty:
+        return
+    names = sightings.drop_duplicates("species").sort_values("species")
+    items = []
+    for row in names.itertuples(index=False):
+        r, g, b = dash.species_color(str(row.species))
+        label = html.escape(str(row.common_name or row.species))
+        items.append(
+            f'<span style="white-space:nowrap;margin-right:1em">'
+            f'<span style="color:rgb({r},{g},{b})">&#9679;</span> {label}</span>'
+        )
+    st.markdown(" ".join(items), unsafe_allow_html=True)
+
+
+def _snapshot(db_path: Path, sightings: pd.DataFrame) -> None:
+    with_snapshot = sightings[sightings["snapshot_path"].notna()]
+    if with_snapshot.empty:
+        return
+    rows = {row.sighting_id: row for row in with_snapshot.itertuples(index=False)}
+    chosen = st.selectbox(
+        "Snapshot of sighting",
+        list(rows),
+        format_func=lambda s: (
+            f"{rows[s].common_name or rows[s].species} · "
+            f"{pd.Timestamp(rows[s].first_seen):%Y-%m-%d %H:%M:%S} · {rows[s].status}"
+        ),
+        key="snapshot_sighting",
+    )
+    if chosen is None:
+        return
+    row = rows[chosen]
+    caption = f"{row.species} · peak score {common.score_text(row.peak_score)}"
+    common.show_snapshot(db_path, row.snapshot_path, caption)
+
+
+def main() -> None:
+    ctx = common.context()
+    st.title("fieldtool sightings")
+    refresh_s = common.refresh_controls("map")
+    filters = common.filters_or_all(ctx)
+    st.fragment(run_every=refresh_s)(show_data)(ctx.db_path, filters, refresh_s)
+
+
+main()

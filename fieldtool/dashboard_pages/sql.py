@@ -1,0 +1,84 @@
+"""SQL page: read-only queries over the sightings database, result table and CSV download.
+
+Only one SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE at a time; anything that writes or
+reaches files, URLs, extensions or other databases is refused before it runs, and the
+file is opened read-only with external access switched off (see
+:func:`fieldtool.dashboard.run_readonly_sql`).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fieldtool import dashboard as dash
+from fieldtool.dashboard_pages import common
+from fieldtool.types import FieldtoolError
+
+EXAMPLE = """SELECT species, any_value(common_name) AS common_name, count(*) AS sightings,
+       max(peak_score) AS best_score, min(first_seen) AS first_seen
+FROM sightings
+GROUP BY species
+ORDER BY sightings DESC"""
+_RESULT_KEY = "_sql_result"  # (sql, rows, truncated) of the last query run
+
+
+def _schema(ctx: common.Context) -> None:
+    try:
+        schema = dash.load_schema(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)
+    except FieldtoolError as exc:
+        st.warning(str(exc))
+        return
+    lines = [
+        f"- **{table}**: "
+        + ", ".join(
+            f"{c} `{t}`" for c, t in zip(group["column_name"], group["data_type"], strict=True)
+        )  # fmt: skip
+        for table, group in schema.groupby("table_name", sort=True)
+    ]
+    st.markdown("\n".join(lines))
+    st.caption(
+        "The newest review of a sighting is the one in force; reviews never change the "
+        "sighting row. Times are UTC; media times (t, first_t, last_t) are seconds."
+    )
+
+
+def main() -> None:
+    ctx = common.context()
+    st.title("SQL")
+    st.caption(
+        "Read-only DuckDB SQL over the sightings file: one SELECT, WITH, DESCRIBE, SHOW or "
+        f"SUMMARIZE at a time, at most {dash.SQL_MAX_ROWS:,} rows, stopped after "
+        f"{dash.SQL_TIME_LIMIT_S:g} s. Writes, file and network access are refused."
+    )
+    with st.expander("Tables and columns"):
+        _schema(ctx)
+    sql = st.text_area("Query", value=EXAMPLE, height=180, key="sql_text")
+    if st.button("Run query", key="sql_run", type="primary", shortcut="Ctrl+Enter"):
+        try:
+            rows, truncated = dash.run_readonly_sql(
+                ctx.db_path, sql, timeout_s=common.QUERY_TIMEOUT_S
+            )
+        except FieldtoolError as exc:
+            st.session_state.pop(_RESULT_KEY, None)
+            st.error(str(exc))
+            return
+        st.session_state[_RESULT_KEY] = (sql, rows, truncated)
+    result = st.session_state.get(_RESULT_KEY)
+    if result is None or result[0] != sql:
+        st.caption("Run the query to see its rows (Ctrl+Enter).")
+        return
+    _, rows, truncated = result
+    more = f" (first {dash.SQL_MAX_ROWS:,}; the query returned more)" if truncated else ""
+    st.caption(f"{len(rows):,} rows{more}.")
+    st.dataframe(rows, hide_index=True, key="sql_result")
+    st.download_button(
+        "Download CSV",
+        rows.to_csv(index=False).encode("utf-8"),
+        file_name="query.csv",
+        mime="text/csv",
+        key="sql_csv",
+        on_click="ignore",
+    )
+
+
+main()

@@ -1,0 +1,616 @@
+"""Few-shot species gallery: classify by similarity to enrolled reference photos.
+
+A gallery is a folder:
+
+- ``gallery.safetensors``: ``embeddings``, (M, D) float32, one unit-length row per photo;
+- ``gallery.json``: the model that made them (folder, ``model_id``, SHA-256 of its
+  ``model.safetensors``), the embedding kind, the matching settings and, per row, the
+  species and the photo it came from.
+
+An embedding is the backbone's L2-normalised CLS token after the final norm
+(``"cls"``), or CLS and mean patch token, each normalised, concatenated and scaled by
+1/sqrt(2) (``"cls+mean"``): the cosine of two such vectors is the mean of the two
+cosines. Photos get exactly the preprocessing of :class:`fieldtool.classify.Classifier`.
+
+:class:`GalleryClassifier` has the ``Classifier`` interface. For each frame (or tile) it
+takes the cosine similarity s_k to each species k (its prototype, the renormalised mean of
+its rows, or its nearest row) and returns softmax([s_1..s_S, threshold] / temperature):
+the last class, ``unknown`` (a background class), wins exactly when no species reaches
+``threshold``.
+
+Genus-level reporting (:func:`report_rank`) sums species scores per genus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.numpy import load_file, save_file
+
+from fieldtool.classify import Classifier, reduce_tiles
+from fieldtool.model import LoadedModel, load_model_folder
+from fieldtool.types import FieldtoolError, Label, LabelSet
+
+EMBEDDINGS_FILE = "gallery.safetensors"
+INDEX_FILE = "gallery.json"
+FORMAT_VERSION = 1
+UNKNOWN = "unknown"
+EMBEDDING_KINDS = ("cls", "cls+mean")
+MODES = ("prototype", "nearest")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class GallerySettings:
+    """How frames are matched; stored in ``gallery.json``."""
+
+    embedding: str = "cls"  # "cls" or "cls+mean"
+    mode: str = "prototype"  # "prototype" (per-species mean) or "nearest" (best row)
+    threshold: float = 0.5  # cosine similarity; below it for every species: "unknown"
+    temperature: float = 0.05  # softmax temperature on cosine similarities
+
+    def check(self) -> GallerySettings:
+        if self.embedding not in EMBEDDING_KINDS:
+            raise FieldtoolError(
+                f"embedding must be one of {EMBEDDING_KINDS}, not {self.embedding!r}"
+            )
+        if self.mode not in MODES:
+            raise FieldtoolError(f"mode must be one of {MODES}, not {self.mode!r}")
+        if not -1.0 <= self.threshold <= 1.0:
+            raise FieldtoolError(f"threshold {self.threshold} is not a cosine in [-1, 1]")
+        if not self.temperature > 0:
+            raise FieldtoolError(f"temperature must be > 0, not {self.temperature}")
+        return self
+
+
+@dataclass
+class Entry:
+    """One enrolled photo."""
+
+    species: str
+    source: str  # file name, or "image #i" for arrays
+    added: str = ""  # UTC, ISO 8601
+
+
+@dataclass
+class ModelRef:
+    """The model whose backbone made a gallery's embeddings."""
+
+    path: str  # absolute model folder at enrollment
+    model_id: str
+    sha256: str  # of model.safetensors
+
+
+def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in ``chunk``-byte pieces."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_ref(folder: Path | str, model_id: str) -> ModelRef:
+    folder = Path(folder).resolve()
+    return ModelRef(str(folder), model_id, file_sha256(folder / "model.safetensors"))
+
+
+def embed_tokens(tokens: torch.Tensor, num_prefix: int, kind: str) -> torch.Tensor:
+    """(B, T, D) normed backbone tokens -> (B, D) or (B, 2D) unit embeddings."""
+    cls = F.normalize(tokens[:, 0].float(), dim=-1)
+    if kind == "cls":
+        return cls
+    mean = F.normalize(tokens[:, num_prefix:].float().mean(dim=1), dim=-1)
+    return torch.cat([cls, mean], dim=-1) / math.sqrt(2.0)
+
+
+class Embedder:
+    """BGR uint8 frames -> unit embeddings, with :class:`Classifier`'s preprocessing."""
+
+    def __init__(
+        self,
+        model: LoadedModel,
+        kind: str = "cls",
+        *,
+        device: str = "auto",
+        batch_size: int = 16,
+        tiles: int = 1,
+    ) -> None:
+        if kind not in EMBEDDING_KINDS:
+            raise FieldtoolError(f"embedding must be one of {EMBEDDING_KINDS}, not {kind!r}")
+        self.kind = kind
+        self.tiles = tiles
+        self.batch_size = batch_size
+        self._classifier = Classifier(model, device=device, batch_size=batch_size, tiles=tiles)
+        self.network = self._classifier.network
+        self.dim = model.network.backbone.config.hidden_size * (2 if kind == "cls+mean" else 1)
+
+    @torch.inference_mode()
+    def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """N frames (H, W, 3) -> (N * tiles^2, D) float32, rows of unit length."""
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        per_batch = max(1, self.batch_size // (self.tiles**2))
+        chunks = []
+        for start in range(0, len(images), per_batch):
+            pixels = self._classifier.preprocess(images[start : start + per_batch])
+            tokens = self.network.backbone(pixel_values=pixels).last_hidden_state
+            chunks.append(embed_tokens(tokens, self.network.num_prefix, self.kind).cpu().numpy())
+        return np.concatenate(chunks).astype(np.float32)
+
+
+def read_image(path: Path | str) -> np.ndarray:
+    """A photo as (H, W, 3) uint8 BGR."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FieldtoolError(f"{path}: not a readable image")
+    return image
+
+
+def expand_photos(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given; folders become their image files, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FieldtoolError(f"{p}: photo not found")
+    return out
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+class Gallery:
+    """Enrolled embeddings in a folder; every change is written at once."""
+
+    def __init__(self, path: Path | str, *, create: bool = False) -> None:
+        self.path = Path(path)
+        self.settings = GallerySettings()
+        self.model: ModelRef | None = None
+        self.entries: list[Entry] = []
+        self.common_names: dict[str, str] = {}
+        self.embeddings = np.zeros((0, 0), np.float32)  # (M, D)
+        if (self.path / INDEX_FILE).is_file():
+            self._load()
+        elif not create:
+            raise FieldtoolError(f"{self.path}: no gallery here (no {INDEX_FILE})")
+        elif self.path.exists() and not self.path.is_dir():
+            raise FieldtoolError(f"{self.path}: exists and is not a folder")
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    @property
+    def species(self) -> list[str]:
+        """Enrolled species, in order of first enrollment."""
+        return list(dict.fromkeys(e.species for e in self.entries))
+
+    def list(self) -> list[tuple[str, int]]:
+        """(species, photo count) in order of first enrollment."""
+        counts: dict[str, int] = {}
+        for e in self.entries:
+            counts[e.species] = counts.get(e.species, 0) + 1
+        return list(counts.items())
+
+    def _load(self) -> None:
+        index_path = self.path / INDEX_FILE
+        try:
+            data = json.loads(index_path.read_text(encoding="utf-8"))
+            if data.get("version") != FORMAT_VERSION:
+                raise FieldtoolError(
+                    f"{index_path}: unknown gallery version {data.get('version')!r}"
+                )
+            self.settings = GallerySettings(**data["settings"]).check()
+            self.model = ModelRef(**data["model"]) if data.get("model") else None
+            self.entries = [Entry(**row) for row in data["rows"]]
+            self.common_names = dict(data.get("common_names", {}))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise FieldtoolError(f"{index_path}: invalid gallery index ({exc})") from None
+        if self.entries:
+            try:
+                self.embeddings = load_file(str(self.path / EMBEDDINGS_FILE))["embeddings"]
+            except Exception as exc:  # missing file, damaged file, missing key
+                raise FieldtoolError(
+                    f"{self.path / EMBEDDINGS_FILE}: cannot read ({exc})"
+                ) from None
+            if len(self.embeddings) != len(self.entries):
+                raise FieldtoolError(
+                    f"{self.path}: {len(self.embeddings)} embeddings but {len(self.entries)} rows"
+                )
+
+    def save(self) -> None:
+        """Write both files (embeddings first: the index names what is valid)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        if self.entries:
+            tmp = self.path / (EMBEDDINGS_FILE + ".tmp")
+            save_file({"embeddings": np.ascontiguousarray(self.embeddings, np.float32)}, str(tmp))
+            os.replace(tmp, self.path / EMBEDDINGS_FILE)
+        else:
+            (self.path / EMBEDDINGS_FILE).unlink(missing_ok=True)
+        data = {
+            "version": FORMAT_VERSION,
+            "model": asdict(self.model) if self.model else None,
+            "settings": asdict(self.settings),
+            "common_names": self.common_names,
+            "rows": [asdict(e) for e in self.entries],
+        }
+        tmp = self.path / (INDEX_FILE + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path / INDEX_FILE)
+
+    def check_model(self, folder: Path | str, ref: ModelRef | None = None) -> ModelRef:
+        """The model folder's identity; an error if it is not the one that made the gallery."""
+        if not (Path(folder) / "model.safetensors").is_file():
+            raise FieldtoolError(f"{folder}: model folder lacks model.safetensors")
+        ref = ref or model_ref(folder, "")
+        if self.model and self.entries and ref.sha256 != self.model.sha256:
+            raise FieldtoolError(
+                f"{self.path}: embeddings were made with model {self.model.model_id!r} "
+                f"(sha256 {self.model.sha256[:12]}), not {folder} (sha256 {ref.sha256[:12]}); "
+                "use a new gallery for another model"
+            )
+        return ref
+
+    def enroll(
+        self,
+        model_folder: Path | str,
+        species: str,
+        images: Sequence[np.ndarray | Path | str],
+        *,
+        common_name: str = "",
+        embedding: str | None = None,
+        device: str = "auto",
+        batch_size: int = 16,
+        model: LoadedModel | None = None,
+    ) -> int:
+        """Embed ``images`` (BGR arrays or photo paths) as ``species``; returns rows added.
+
+        ``embedding`` ("cls" or "cls+mean") can be chosen while the gallery is empty.
+        ``model``: the already loaded ``model_folder``, to skip loading it again.
+        """
+        species = " ".join(species.split())
+        if not species or species.lower() == UNKNOWN:
+            raise FieldtoolError(f"species name {species!r} is not allowed")
+        if not images:
+            raise FieldtoolError(f"no photos given for {species}")
+        if embedding is not None and embedding != self.settings.embedding:
+            if self.entries:
+                raise FieldtoolError(
+                    f"{self.path}: holds {self.settings.embedding!r} embeddings, not {embedding!r}"
+                )
+            self.settings.embedding = embedding
+            self.settings.check()
+        model = model or load_model_folder(model_folder)
+        ref = self.check_model(model_folder, model_ref(model_folder, model.info.model_id))
+        embed = Embedder(model, self.settings.embedding, device=device, batch_size=batch_size)
+        chunks, sources = [], []
+        for start in range(0, len(images), batch_size):  # photos are read a batch at a time
+            arrays = []
+            for i, item in enumerate(images[start : start + batch_size], start):
+                if isinstance(item, np.ndarray):
+                    arrays.append(item)
+                    sources.append(f"image #{i}")
+                else:
+                    arrays.append(read_image(item))
+                    sources.append(Path(item).name)
+            chunks.append(embed(arrays))
+        new = np.concatenate(chunks)
+        if self.entries and new.shape[1] != self.embeddings.shape[1]:
+            raise FieldtoolError(f"{self.path}: embedding size {new.shape[1]} != stored")
+        self.embeddings = np.concatenate([self.embeddings, new]) if self.entries else new
+        now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        self.entries += [Entry(species, source, now) for source in sources]
+        if common_name:
+            self.common_names[species] = common_name
+        self.model = ref
+        self.save()
+        return len(new)
+
+    def remove(self, species: str) -> int:
+        """Drop every row of ``species``; returns how many."""
+        keep = [i for i, e in enumerate(self.entries) if e.species != species]
+        removed = len(self.entries) - len(keep)
+        if not removed:
+            raise FieldtoolError(f"{self.path}: no species {species!r} enrolled")
+        self.entries = [self.entries[i] for i in keep]
+        self.embeddings = self.embeddings[keep]
+        self.common_names.pop(species, None)
+        self.save()
+        return removed
+
+    def references(self) -> tuple[np.ndarray, np.ndarray]:
+        """(R, D) reference vectors and (R,) species index of each, for the current mode."""
+        names = self.species
+        owner = np.array([names.index(e.species) for e in self.entries])
+        if self.settings.mode == "nearest":
+            return self.embeddings, owner
+        protos = np.stack([self.embeddings[owner == k].mean(axis=0) for k in range(len(names))])
+        return _unit_rows(protos).astype(np.float32), np.arange(len(names))
+
+    def similarities(self, embeddings: np.ndarray) -> np.ndarray:
+        """(N, D) unit embeddings -> (N, S) cosine similarity to each species."""
+        refs, owner = self.references()
+        sims = embeddings @ refs.T  # (N, R)
+        out = np.full((len(embeddings), len(self.species)), -1.0, np.float32)
+        for k in range(out.shape[1]):
+            out[:, k] = sims[:, owner == k].max(axis=1)
+        return out
+
+    def leave_one_out(self) -> dict[str, tuple[float, float]]:
+        """Per species: (mean best similarity of its photos to the rest of the gallery's
+        same-species photos, mean best similarity to any other species), photo against photo.
+        NaN where a species has one photo or is alone. Helps to pick ``threshold``."""
+        names = self.species
+        owner = np.array([names.index(e.species) for e in self.entries])
+        sims = self.embeddings @ self.embeddings.T
+        np.fill_diagonal(sims, -np.inf)
+        out = {}
+        for k, name in enumerate(names):
+            rows = sims[owner == k]
+            same, other = rows[:, owner == k], rows[:, owner != k]
+            best_same = same.max(axis=1) if same.shape[1] > 1 else np.array([np.nan])
+            best_other = other.max(axis=1) if other.shape[1] else np.array([np.nan])
+            out[name] = (float(np.mean(best_same)), float(np.mean(best_other)))
+        return out
+
+
+def probs_from_similarities(sims: np.ndarray, threshold: float, temperature: float) -> np.ndarray:
+    """(N, S) cosine similarities -> (N, S + 1) probabilities, the last one "unknown"."""
+    logits = np.concatenate([sims, np.full((len(sims), 1), threshold, sims.dtype)], axis=1)
+    logits = logits / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class GalleryClassifier:
+    """The :class:`Classifier` interface over a gallery: ``labels`` (the gallery's species,
+    then ``unknown`` as background), ``model_id`` and ``predict``."""
+
+    def __init__(
+        self,
+        gallery: Gallery,
+        model: LoadedModel,
+        *,
+        device: str = "auto",
+        batch_size: int = 16,
+        tiles: int = 1,
+        tile_reduce: str = "max",
+        threshold: float | None = None,
+        temperature: float | None = None,
+    ) -> None:
+        if not gallery.entries:
+            raise FieldtoolError(f"{gallery.path}: the gallery is empty; enroll species first")
+        self.gallery = gallery
+        self.threshold = gallery.settings.threshold if threshold is None else threshold
+        self.temperature = gallery.settings.temperature if temperature is None else temperature
+        GallerySettings(threshold=self.threshold, temperature=self.temperature).check()
+        names = gallery.species
+        labels = [Label(i, s, gallery.common_names.get(s, "")) for i, s in enumerate(names)]
+        labels.append(Label(len(names), UNKNOWN, "", is_background=True))
+        self.labels = LabelSet(tuple(labels))
+        self.model_id = f"gallery:{gallery.name}/{model.info.model_id}"
+        self.model_path = model.path  # the backbone's model folder
+        self.model_sha256 = gallery.model.sha256 if gallery.model else ""  # its model.safetensors
+        self.tiles = tiles
+        self.tile_reduce = tile_reduce
+        self.embed = Embedder(
+            model, gallery.settings.embedding, device=device, batch_size=batch_size, tiles=tiles
+        )
+        if self.embed.dim != gallery.embeddings.shape[1]:
+            raise FieldtoolError(
+                f"{gallery.path}: embeddings have {gallery.embeddings.shape[1]} dims, "
+                f"the model gives {self.embed.dim}"
+            )
+
+    def predict(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities)."""
+        n, count = len(images), len(self.labels)
+        if not n:
+            return np.zeros((0, count), np.float32), np.zeros((0, self.tiles**2, count), np.float32)
+        sims = self.gallery.similarities(self.embed(images))  # (N*T, S)
+        tile_probs = probs_from_similarities(sims, self.threshold, self.temperature)
+        tile_probs = tile_probs.reshape(n, self.tiles**2, count)
+        frame = reduce_tiles(tile_probs.copy(), self.labels.background_mask, self.tile_reduce)
+        return frame, tile_probs
+
+
+def classifier_from_gallery(
+    path: Path | str,
+    device: str = "auto",
+    batch_size: int = 16,
+    *,
+    tiles: int = 1,
+    tile_reduce: str = "max",
+    model: Path | str | None = None,
+) -> GalleryClassifier:
+    """Open the gallery at ``path`` with the model that made it (or ``model``, which must be
+    the same weights, e.g. after the folder moved)."""
+    gallery = Gallery(path)
+    if gallery.model is None or not gallery.entries:
+        raise FieldtoolError(f"{gallery.path}: the gallery is empty; enroll species first")
+    folder = Path(model) if model is not None else Path(gallery.model.path)
+    if not folder.is_dir():
+        raise FieldtoolError(
+            f"{gallery.path}: its model folder {folder} is gone; give the folder with --model"
+        )
+    gallery.check_model(folder)
+    loaded = load_model_folder(folder)
+    return GalleryClassifier(
+        gallery, loaded, device=device, batch_size=batch_size, tiles=tiles, tile_reduce=tile_reduce
+    )
+
+
+# ------------------------------------------------------------------------- genus reporting
+
+
+@dataclass(frozen=True)
+class RankedName:
+    """What to report for one frame: a species, or a genus when only the genus is sure."""
+
+    name: str
+    rank: str  # "species" or "genus"
+    score: float  # probability (summed over the genus for rank "genus")
+    species: tuple[str, ...] = field(default=())  # the genus' species that contributed
+
+
+def genus_of(label: Label) -> str | None:
+    """``label.genus`` where labels carry it, else the first word of a binomial name."""
+    genus = getattr(label, "genus", None)
+    if genus:
+        return str(genus)
+    words = label.species.split()
+    if label.is_background or len(words) < 2 or not words[0][:1].isupper():
+        return None
+    return words[0]
+
+
+def genus_scores(
+    probs: np.ndarray, labels: LabelSet, genera: Mapping[str, str] | None = None
+) -> tuple[list[str], np.ndarray]:
+    """(N, C) or (C,) probabilities -> (genus names, (N, G) or (G,) summed probabilities).
+
+    ``genera`` maps species to genus, overriding :func:`genus_of`.
+    """
+    names: list[str] = []
+    columns: list[list[int]] = []
+    for label in labels.labels:
+        genus = (genera or {}).get(label.species) or genus_of(label)
+        if genus is None:
+            continue
+        if genus not in names:
+            names.append(genus)
+            columns.append([])
+        columns[names.index(genus)].append(label.index)
+    scores = np.stack([probs[..., cols].sum(axis=-1) for cols in columns], axis=-1) if names else (
+        np.zeros((*probs.shape[:-1], 0), np.float32)
+    )  # fmt: skip
+    return names, scores
+
+
+def report_rank(
+    probs: np.ndarray,
+    labels: LabelSet,
+    threshold: float,
+    genera: Mapping[str, str] | None = None,
+) -> RankedName | None:
+    """(C,) probabilities -> the best species if it reaches ``threshold``; else the best
+    genus whose summed score does (unsure between congeners); else None."""
+    species_probs = np.where(labels.background_mask, -np.inf, probs)
+    best = int(np.argmax(species_probs))
+    if species_probs[best] >= threshold:
+        return RankedName(labels.labels[best].species, "species", float(probs[best]))
+    names, scores = genus_scores(probs, labels, genera)
+    if not names:
+        return None
+    g = int(np.argmax(scores))
+    if scores[g] < threshold:
+        return None
+    members = tuple(
+        label.species
+        for label in labels.labels
+        if ((genera or {}).get(label.species) or genus_of(label)) == names[g]
+    )
+    return RankedName(names[g], "genus", float(scores[g]), members)
+
+
+# --------------------------------------------------------------------------------- CLI
+
+
+def _cmd_add(args: argparse.Namespace) -> int:
+    gallery = Gallery(args.gallery, create=True)
+    photos = expand_photos(args.photos)
+    added = gallery.enroll(
+        args.model, args.species, photos,
+        common_name=args.common_name or "", embedding=args.embedding, device=args.device,
+    )  # fmt: skip
+    total = dict(gallery.list())[" ".join(args.species.split())]
+    print(f"{gallery.path}: enrolled {added} photos of {args.species} ({total} in all)")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    gallery = Gallery(args.gallery)
+    s = gallery.settings
+    model = f"{gallery.model.model_id} ({gallery.model.path})" if gallery.model else "none yet"
+    print(f"gallery {gallery.path}: model {model}")
+    print(
+        f"embedding {s.embedding}, mode {s.mode}, threshold {s.threshold}, "
+        f"temperature {s.temperature}"
+    )
+    if not gallery.entries:
+        print("(no species enrolled)")
+        return 0
+    loo = gallery.leave_one_out()
+    print(f"{'species':<32} {'photos':>6}  {'same-species sim':>16}  {'other-species sim':>17}")
+    for species, count in gallery.list():
+        same, other = loo[species]
+        print(f"{species:<32} {count:>6}  {same:>16.3f}  {other:>17.3f}")
+    return 0
+
+
+def _cmd_remove(args: argparse.Namespace) -> int:
+    gallery = Gallery(args.gallery)
+    print(f"{gallery.path}: removed {gallery.remove(args.species)} photos of {args.species}")
+    return 0
+
+
+def _cmd_set(args: argparse.Namespace) -> int:
+    gallery = Gallery(args.gallery)
+    for key in ("threshold", "temperature", "mode"):
+        value = getattr(args, key)
+        if value is not None:
+            setattr(gallery.settings, key, value)
+    gallery.settings.check()
+    gallery.save()
+    print(f"{gallery.path}: {asdict(gallery.settings)}")
+    return 0
+
+
+def add_gallery_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``fieldtool gallery add | list | remove | set``."""
+    gallery = subparsers.add_parser("gallery", help="few-shot species gallery from your photos")
+    sub = gallery.add_subparsers(dest="gallery_command", required=True)
+
+    add = sub.add_parser("add", help="enroll reference photos of one species")
+    add.add_argument("--gallery", type=Path, required=True, help="gallery folder (created)")
+    add.add_argument("--model", type=Path, required=True, help="model folder for embeddings")
+    add.add_argument("--species", required=True, help='scientific name, e.g. "Acer rubrum"')
+    add.add_argument("--common-name", help="common name shown with sightings")
+    add.add_argument("--embedding", choices=EMBEDDING_KINDS, help="new galleries only (cls)")
+    add.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    add.add_argument("photos", nargs="+", type=Path, help="photo files or folders")
+    add.set_defaults(func=_cmd_add)
+
+    ls = sub.add_parser("list", help="enrolled species, photo counts and similarities")
+    ls.add_argument("--gallery", type=Path, required=True)
+    ls.set_defaults(func=_cmd_list)
+
+    rm = sub.add_parser("remove", help="remove a species and its photos")
+    rm.add_argument("--gallery", type=Path, required=True)
+    rm.add_argument("--species", required=True)
+    rm.set_defaults(func=_cmd_remove)
+
+    st = sub.add_parser("set", help="change matching settings")
+    st.add_argument("--gallery", type=Path, required=True)
+    st.add_argument("--threshold", type=float, help="cosine similarity below which: unknown")
+    st.add_argument("--temperature", type=float, help="softmax temperature (0.05)")
+    st.add_argument("--mode", choices=MODES)
+    st.set_defaults(func=_cmd_set)

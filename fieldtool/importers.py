@@ -1,0 +1,663 @@
+"""Turn models made elsewhere into fieldtool model folders (see :mod:`fieldtool.model`).
+
+Three sources:
+
+- :func:`import_plantclef`: a timm training checkpoint of ``vit_base_patch14_reg4_dinov2``
+  (the PlantCLEF 2024 model), converted to transformers' ``Dinov2WithRegistersModel`` layout.
+  It is read with ``torch.load(weights_only=True)``: only tensors, plain containers and an
+  ``argparse.Namespace`` (plus numpy scalars) are allowed; a pickle that would run code is
+  refused, never loaded.
+- :func:`import_hf_dinov2`: a Hugging Face DINOv2 folder (``config.json`` + weights).
+  Without a classifier head it becomes a *backbone-only* folder (one placeholder
+  ``background`` class, zero head), for use with a gallery (:mod:`fieldtool.gallery`).
+- :func:`pull`: download one of :data:`HF_MODELS` and import it (needs the internet).
+
+Nothing here downloads anything except :func:`pull`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import pickle
+import re
+import socket
+import tempfile
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from transformers import Dinov2Config, Dinov2WithRegistersConfig
+
+from fieldtool.model import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ModelInfo,
+    SpeciesClassifier,
+    save_model_folder,
+)
+from fieldtool.types import FieldtoolError, Label, LabelSet
+
+TIMM_WEIGHT_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")  # preference order
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP / torch.compile wrappers
+HF_MODELS = tuple(
+    f"facebook/dinov2-{size}{reg}"
+    for size in ("small", "base", "large")
+    for reg in ("", "-with-registers")
+)
+HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+BACKBONE_ONLY_LABEL = "background"
+
+
+def _few(names: list[str] | set[str], n: int = 3) -> str:
+    names = sorted(names)
+    more = f" (and {len(names) - n} more)" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FieldtoolError(f"{out_dir}: exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise FieldtoolError(f"{out_dir}: folder exists and is not empty (use --force to replace)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+# --------------------------------------------------------------------------- timm checkpoints
+
+
+def _safe_globals() -> list:
+    """Classes ``weights_only`` may rebuild: timm's ``args`` Namespace and numpy scalars."""
+    scalar = np._core.multiarray.scalar
+    return [
+        argparse.Namespace,
+        scalar,
+        (scalar, "numpy.core.multiarray.scalar"),  # pickled by numpy < 2
+        np.dtype,
+        np.dtypes.Float64DType,
+        np.dtypes.Float32DType,
+        np.dtypes.Int64DType,
+    ]
+
+
+def _unpickling_detail(exc: Exception) -> tuple[bool, str]:
+    """(refused because of a global, short reason) from torch's multi-line message."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found:
+        return True, f"it references {found.group(1)}"
+    found = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    reason = found.group(1).strip() if found else (text.strip().splitlines() or ["?"])[0]
+    return False, reason[:200]
+
+
+def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], str]:
+    """Weights of a timm checkpoint (``.pth``/``.pth.tar``/``.safetensors``).
+
+    Returns (state dict, where it was found: a key of :data:`TIMM_WEIGHT_KEYS`, ``"bare"``
+    or ``"safetensors"``). Wrapper prefixes (``module.``, ``_orig_mod.``) are removed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FieldtoolError(f"{path}: checkpoint not found")
+    if path.name.endswith(".safetensors"):
+        try:
+            state, where = load_file(str(path)), "safetensors"
+        except Exception as exc:  # safetensors raises several types for a damaged file
+            raise FieldtoolError(f"{path}: cannot read safetensors file ({exc})") from None
+    else:
+        try:
+            with torch.serialization.safe_globals(_safe_globals()):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            refused, reason = _unpickling_detail(exc)
+            if refused:
+                raise FieldtoolError(
+                    f"{path}: refused to load: the pickle would run code or build objects "
+                    f"beyond tensors ({reason}); fieldtool only loads with weights_only=True"
+                ) from None
+            raise FieldtoolError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
+        except (RuntimeError, EOFError, OSError, ValueError) as exc:
+            reason = (str(exc).strip().splitlines() or ["?"])[0][:200]
+            raise FieldtoolError(f"{path}: not a readable PyTorch checkpoint ({reason})") from None
+        state, where = _pick_weights(path, obj)
+    for prefix in WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state, where
+
+
+def _pick_weights(path: Path, obj: object) -> tuple[dict[str, torch.Tensor], str]:
+    if not isinstance(obj, dict) or not obj:
+        raise FieldtoolError(
+            f"{path}: checkpoint holds {type(obj).__name__}, not a dict of weights"
+        )
+    if all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj), "bare"
+    for key in TIMM_WEIGHT_KEYS:
+        value = obj.get(key)
+        if isinstance(value, dict) and value:
+            tensors = {k: v for k, v in value.items() if isinstance(v, torch.Tensor)}
+            if tensors:
+                return tensors, key
+    raise FieldtoolError(
+        f"{path}: no weights under {', '.join(TIMM_WEIGHT_KEYS[:-1])} or {TIMM_WEIGHT_KEYS[-1]} "
+        f"(checkpoint keys: {_few([str(k) for k in obj], 6)})"
+    )
+
+
+def _grid_side(count: int) -> int | None:
+    side = math.isqrt(count)
+    return side if side > 0 and side * side == count else None
+
+
+def convert_timm_vit(
+    state: dict[str, torch.Tensor], num_heads: int | None = None
+) -> tuple[Dinov2Config | Dinov2WithRegistersConfig, dict[str, torch.Tensor]]:
+    """timm DINOv2 ViT state dict -> (transformers config, ``SpeciesClassifier`` state dict).
+
+    Handles ``pos_embed`` without a CLS slot (``no_embed_class=True``, the reg4 DINOv2
+    models: the CLS slot becomes zeros, since timm adds no position to the CLS token), with
+    a CLS slot, or with CLS + register slots (folded into the register tokens). ``num_heads``
+    defaults to hidden size / 64 (every DINOv2 size); weights cannot tell it otherwise.
+    """
+    required = ["cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias",
+                "norm.weight", "norm.bias", "head.weight", "head.bias"]  # fmt: skip
+    blocks = sorted({int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))})
+    depth = len(blocks)
+    if blocks != list(range(depth)) or depth == 0:
+        raise FieldtoolError(
+            f"checkpoint has no consecutive transformer blocks (found {blocks[:5]})"
+        )
+    has_ls = "blocks.0.ls1.gamma" in state
+    has_qkv_bias = "blocks.0.attn.qkv.bias" in state
+    per_block = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.proj.weight",
+                 "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.fc1.weight",
+                 "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"]  # fmt: skip
+    per_block += ["ls1.gamma", "ls2.gamma"] if has_ls else []
+    per_block += ["attn.qkv.bias"] if has_qkv_bias else []
+    required += [f"blocks.{i}.{name}" for i in range(depth) for name in per_block]
+    if "head.weight" not in state and "head.bias" not in state:
+        raise FieldtoolError(
+            "checkpoint has no classifier head (head.weight): not a fine-tuned model"
+        )
+    missing = [k for k in required if k not in state]
+    if missing:
+        raise FieldtoolError(f"checkpoint lacks {len(missing)} expected keys: {_few(missing)}")
+    unexpected = set(state) - set(required) - {"reg_token"}
+    if unexpected:
+        raise FieldtoolError(
+            f"checkpoint has {len(unexpected)} keys this converter does not know: {_few(unexpected)}"
+        )
+
+    f32 = {k: v.detach().to(torch.float32) for k, v in state.items()}
+    cls = f32["cls_token"]
+    hidden = cls.shape[-1]
+    reg = f32.get("reg_token", torch.zeros(1, 0, hidden))
+    registers = reg.shape[1]
+    proj = f32["patch_embed.proj.weight"]  # (D, 3, P, P)
+    if proj.ndim != 4 or proj.shape[-1] != proj.shape[-2] or proj.shape[0] != hidden:
+        raise FieldtoolError(
+            f"patch_embed.proj.weight has shape {tuple(proj.shape)}, not (D, 3, P, P)"
+        )
+    patch = proj.shape[-1]
+    pos = f32["pos_embed"]
+    count = pos.shape[1]
+    for slots in (0, 1, 1 + registers):
+        if count > slots and (side := _grid_side(count - slots)):
+            break
+    else:
+        raise FieldtoolError(
+            f"pos_embed has {count} positions: not a square grid (+ CLS/registers)"
+        )
+    patch_pos = pos[:, slots:]
+    cls_pos = pos[:, :1] if slots >= 1 else torch.zeros(1, 1, hidden)
+    if slots > 1:
+        reg = reg + pos[:, 1:slots]  # transformers adds no position to registers: fold it in
+    if num_heads is None:
+        if hidden % 64:
+            raise FieldtoolError(f"hidden size {hidden} is not a multiple of 64: give num_heads")
+        num_heads = hidden // 64
+    if hidden % num_heads:
+        raise FieldtoolError(f"hidden size {hidden} is not divisible by {num_heads} heads")
+    mlp_hidden = f32["blocks.0.mlp.fc1.weight"].shape[0]
+    mlp_ratio = mlp_hidden / hidden
+    common = dict(
+        hidden_size=hidden,
+        num_hidden_layers=depth,
+        num_attention_heads=num_heads,
+        mlp_ratio=int(mlp_ratio) if mlp_ratio.is_integer() else mlp_ratio,
+        patch_size=patch,
+        image_size=side * patch,
+        num_channels=proj.shape[1],
+        qkv_bias=has_qkv_bias,
+        layer_norm_eps=1e-6,  # timm's ViT default, as in DINOv2
+        hidden_act="gelu",
+        layerscale_value=1.0,
+    )
+    if int(hidden * common["mlp_ratio"]) != mlp_hidden:
+        raise FieldtoolError(f"MLP width {mlp_hidden} is not hidden size {hidden} x a ratio")
+    if registers:
+        config = Dinov2WithRegistersConfig(num_register_tokens=registers, **common)
+    else:
+        config = Dinov2Config(**common)
+
+    out = {
+        "backbone.embeddings.cls_token": cls,
+        "backbone.embeddings.mask_token": torch.zeros(1, hidden),
+        "backbone.embeddings.position_embeddings": torch.cat([cls_pos, patch_pos], dim=1),
+        "backbone.embeddings.patch_embeddings.projection.weight": proj,
+        "backbone.embeddings.patch_embeddings.projection.bias": f32["patch_embed.proj.bias"],
+        "backbone.layernorm.weight": f32["norm.weight"],
+        "backbone.layernorm.bias": f32["norm.bias"],
+        "head.weight": f32["head.weight"],
+        "head.bias": f32["head.bias"],
+    }
+    if registers:
+        out["backbone.embeddings.register_tokens"] = reg
+    for i in range(depth):
+        src, dst = f"blocks.{i}.", f"backbone.encoder.layer.{i}."
+        for a, b in [("norm1", "norm1"), ("norm2", "norm2"), ("attn.proj", "attention.o_proj"),
+                     ("mlp.fc1", "mlp.fc1"), ("mlp.fc2", "mlp.fc2")]:  # fmt: skip
+            out[dst + b + ".weight"] = f32[src + a + ".weight"]
+            out[dst + b + ".bias"] = f32[src + a + ".bias"]
+        qkv_w = f32[src + "attn.qkv.weight"]  # (3D, D): rows q | k | v, head-major inside each
+        if qkv_w.shape != (3 * hidden, hidden):
+            raise FieldtoolError(f"{src}attn.qkv.weight has shape {tuple(qkv_w.shape)}")
+        qkv_b = f32.get(src + "attn.qkv.bias")
+        for j, name in enumerate(("q_proj", "k_proj", "v_proj")):
+            out[f"{dst}attention.{name}.weight"] = qkv_w[j * hidden : (j + 1) * hidden]
+            if qkv_b is not None:
+                out[f"{dst}attention.{name}.bias"] = qkv_b[j * hidden : (j + 1) * hidden]
+        for n in (1, 2):
+            gamma = f32[f"{src}ls{n}.gamma"] if has_ls else torch.ones(hidden)
+            out[f"{dst}layer_scale{n}.lambda1"] = gamma
+    return config, {k: v.contiguous() for k, v in out.items()}
+
+
+def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> LabelSet:
+    """Labels in ``class_mapping.txt`` order (one species_id a line), named from
+    ``species_id_to_name.txt`` (``;``-separated, columns ``species_id`` and ``species``)."""
+    classes_file, names_file = Path(classes_file), Path(names_file)
+    for f in (classes_file, names_file):
+        if not f.is_file():
+            raise FieldtoolError(f"{f}: file not found")
+    ids = [
+        line.strip().strip('"') for line in classes_file.read_text(encoding="utf-8").splitlines()
+    ]
+    ids = [i for i in ids if i and i.lower() != "species_id"]
+    if not ids:
+        raise FieldtoolError(f"{classes_file}: no species ids")
+    if len(set(ids)) != len(ids):
+        dupes = [i for i, n in Counter(ids).items() if n > 1]
+        raise FieldtoolError(f"{classes_file}: repeated species ids: {_few(dupes)}")
+    with names_file.open(newline="", encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.reader(fh, delimiter=";") if r and any(c.strip() for c in r)]
+    id_col, name_col = 0, 1
+    if rows and {"species_id", "species"} & {c.strip().lower() for c in rows[0]}:
+        header = [c.strip().lower() for c in rows.pop(0)]
+        if "species_id" not in header or "species" not in header:
+            raise FieldtoolError(f"{names_file}: header needs columns species_id and species")
+        id_col, name_col = header.index("species_id"), header.index("species")
+    names: dict[str, str] = {}
+    for n, row in enumerate(rows):
+        if len(row) <= max(id_col, name_col):
+            raise FieldtoolError(f"{names_file}: row {n + 1} has {len(row)} columns, expected 2")
+        names[row[id_col].strip()] = row[name_col].strip()
+    unnamed = [i for i in ids if not names.get(i)]
+    if unnamed:
+        raise FieldtoolError(
+            f"{names_file}: no name for {len(unnamed)} species ids: {_few(unnamed)}"
+        )
+    return LabelSet(tuple(Label(i, names[sid]) for i, sid in enumerate(ids)))
+
+
+def import_plantclef(
+    checkpoint: Path | str,
+    classes_file: Path | str,
+    names_file: Path | str,
+    out_dir: Path | str,
+    model_id: str | None = None,
+    *,
+    num_heads: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Convert the PlantCLEF 2024 timm checkpoint into a model folder; returns ``out_dir``.
+
+    Input size is taken from ``pos_embed`` (518 px for the real model: 37x37 patches of
+    14 px). PlantCLEF preprocessing (bicubic resize, crop_pct 1.0) is noted in
+    ``ModelInfo.extra``.
+    """
+    checkpoint, out_dir = Path(checkpoint), Path(out_dir)
+    for f in (checkpoint, Path(classes_file), Path(names_file)):
+        if not f.is_file():
+            raise FieldtoolError(f"{f}: file not found")
+    labels = read_plantclef_labels(classes_file, names_file)
+    state, where = read_checkpoint(checkpoint)
+    try:
+        config, converted = convert_timm_vit(state, num_heads)
+    except FieldtoolError as exc:
+        raise FieldtoolError(f"{checkpoint}: {exc}") from None
+    classes = converted["head.weight"].shape[0]
+    if classes != len(labels):
+        raise FieldtoolError(
+            f"{checkpoint}: head has {classes} outputs but {classes_file} lists {len(labels)} classes"
+        )
+    network = _network(config, converted, len(labels), "cls", str(checkpoint))
+    info = ModelInfo(
+        model_id=model_id or out_dir.name,
+        image_size=int(config.image_size),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        head_input="cls",
+        extra={
+            "source": "timm vit_*_patch14_reg4_dinov2 training checkpoint (PlantCLEF 2024)",
+            "checkpoint": checkpoint.name,
+            "weights": where,
+            "resize": "bicubic",
+            "crop_pct": 1.0,
+        },
+    )
+    _prepare_out_dir(out_dir, overwrite)
+    save_model_folder(out_dir, network, labels, info)
+    return out_dir
+
+
+def _network(config, state: dict, classes: int, head_input: str, source: str) -> SpeciesClassifier:
+    network = SpeciesClassifier(config, classes, head_input)
+    try:
+        network.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(line.strip() for line in str(exc).splitlines()[1:3])[:300]
+        raise FieldtoolError(f"{source}: converted weights do not fit ({detail})") from None
+    return network.eval()
+
+
+# --------------------------------------------------------------------- Hugging Face folders
+
+HF_PREFIXES = ("dinov2_with_registers.", "dinov2.", "backbone.", "model.")
+HF_RENAMES = (  # transformers 4.x / hub names -> this transformers' names
+    (".attention.attention.query.", ".attention.q_proj."),
+    (".attention.attention.key.", ".attention.k_proj."),
+    (".attention.attention.value.", ".attention.v_proj."),
+    (".attention.output.dense.", ".attention.o_proj."),
+    (".mlp.weights_out.", ".mlp.down_proj."),
+)
+
+
+def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
+    single = folder / "model.safetensors"
+    index = folder / "model.safetensors.index.json"
+    legacy = folder / "pytorch_model.bin"
+    try:
+        if single.is_file():
+            return load_file(str(single))
+        if index.is_file():
+            shards = sorted(
+                set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+            )
+            state: dict[str, torch.Tensor] = {}
+            for shard in shards:
+                state.update(load_file(str(folder / shard)))
+            return state
+        if legacy.is_file():
+            return torch.load(legacy, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise FieldtoolError(f"{legacy}: refused to load ({_unpickling_detail(exc)[1]})") from None
+    except Exception as exc:  # damaged or partial download
+        raise FieldtoolError(f"{folder}: cannot read weights ({str(exc)[:200]})") from None
+    raise FieldtoolError(f"{folder}: no model.safetensors (or pytorch_model.bin) weights")
+
+
+def _hf_config(folder: Path) -> Dinov2Config | Dinov2WithRegistersConfig:
+    try:
+        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FieldtoolError(
+            f"{folder}: not a Hugging Face model folder (no config.json)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise FieldtoolError(f"{folder / 'config.json'}: not valid JSON ({exc})") from None
+    kind = data.get("model_type")
+    if kind == "dinov2_with_registers":
+        return Dinov2WithRegistersConfig.from_dict(data)
+    if kind == "dinov2":
+        return Dinov2Config.from_dict(data)
+    raise FieldtoolError(f"{folder / 'config.json'}: model_type {kind!r} is not DINOv2")
+
+
+def _hf_state(
+    raw: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Hub state dict -> (backbone state in this transformers' names, classifier.* tensors)."""
+    classifier = {k[len("classifier.") :]: v for k, v in raw.items() if k.startswith("classifier.")}
+    state = {k: v for k, v in raw.items() if not k.startswith("classifier.")}
+    for prefix in HF_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+    renamed = {}
+    for key, value in state.items():
+        if key.endswith("mlp.weights_in.weight") or key.endswith("mlp.weights_in.bias"):
+            base, kind = key.rsplit(".weights_in.", 1)
+            gate, up = value.chunk(2, dim=0)
+            renamed[f"{base}.gate_proj.{kind}"], renamed[f"{base}.up_proj.{kind}"] = gate, up
+            continue
+        for old, new in HF_RENAMES:
+            key = key.replace(old, new)
+        renamed[key] = value
+    return renamed, classifier
+
+
+def _preprocessor(folder: Path) -> dict:
+    path = folder / "preprocessor_config.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except json.JSONDecodeError as exc:
+        raise FieldtoolError(f"{path}: not valid JSON ({exc})") from None
+
+
+def import_hf_dinov2(
+    folder: Path | str,
+    out_dir: Path | str,
+    labels_csv: Path | str | None = None,
+    *,
+    model_id: str | None = None,
+    image_size: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Convert a Hugging Face DINOv2 folder (``Dinov2Model``, ``Dinov2WithRegistersModel`` or
+    their ``...ForImageClassification``, keys possibly prefixed ``dinov2.``) into a model folder.
+
+    With a ``classifier`` head its classes come from ``labels_csv`` (fieldtool
+    ``labels.csv`` format) or ``config.id2label``; the head reads CLS + mean patch token
+    (as transformers' classifier does). Without one the folder is *backbone-only*: a single
+    ``background`` class with a zero head, ``extra["backbone_only"] = True``; use it with a
+    gallery. Input size: ``image_size``, else the preprocessor's crop size, else 224 px.
+    """
+    from fieldtool.model import read_labels
+
+    folder, out_dir = Path(folder), Path(out_dir)
+    if not folder.is_dir():
+        raise FieldtoolError(f"{folder}: folder not found")
+    config = _hf_config(folder)
+    state, classifier = _hf_state(_read_hf_weights(folder))
+    hidden = config.hidden_size
+    state.setdefault("embeddings.mask_token", torch.zeros(1, hidden))
+    extra: dict = {"source": f"Hugging Face {type(config).__name__} folder {folder.name}"}
+    if classifier:
+        if "weight" not in classifier or "bias" not in classifier:
+            raise FieldtoolError(f"{folder}: classifier head lacks weight or bias")
+        weight, bias = classifier["weight"], classifier["bias"]
+        head_input = "cls+mean" if weight.shape[1] == 2 * hidden else "cls"
+        if labels_csv is not None:
+            labels = read_labels(Path(labels_csv))
+        else:
+            id2label = {int(k): v for k, v in (config.id2label or {}).items()}
+            labels = LabelSet(
+                tuple(Label(i, str(id2label.get(i, f"class_{i}"))) for i in range(weight.shape[0]))
+            )
+        if len(labels) != weight.shape[0]:
+            raise FieldtoolError(
+                f"{folder}: classifier has {weight.shape[0]} outputs but {len(labels)} labels"
+            )
+    else:
+        if labels_csv is not None:
+            raise FieldtoolError(
+                f"{folder}: no classifier head, so {labels_csv} cannot be used (enroll a gallery)"
+            )
+        head_input = "cls"
+        weight, bias = torch.zeros(1, hidden), torch.zeros(1)
+        labels = LabelSet((Label(0, BACKBONE_ONLY_LABEL, "", is_background=True),))
+        extra["backbone_only"] = True
+    full = {f"backbone.{k}": v.to(torch.float32) for k, v in state.items()}
+    full["head.weight"], full["head.bias"] = weight.to(torch.float32), bias.to(torch.float32)
+    network = _network(config, full, len(labels), head_input, str(folder))
+    pre = _preprocessor(folder)
+    crop = pre.get("crop_size")
+    crop = crop.get("height") if isinstance(crop, dict) else crop
+    if pre.get("resample") == 3:
+        extra["resize"] = "bicubic"
+    info = ModelInfo(
+        model_id=model_id or out_dir.name,
+        image_size=int(image_size or crop or 224),
+        mean=tuple(pre.get("image_mean", IMAGENET_MEAN)),
+        std=tuple(pre.get("image_std", IMAGENET_STD)),
+        head_input=head_input,
+        extra=extra,
+    )
+    _prepare_out_dir(out_dir, overwrite)
+    save_model_folder(out_dir, network, labels, info)
+    return out_dir
+
+
+def is_backbone_only(info: ModelInfo) -> bool:
+    """True for folders from :func:`import_hf_dinov2` without a head (gallery use only)."""
+    return bool(info.extra.get("backbone_only"))
+
+
+# ------------------------------------------------------------------------------------ pull
+
+
+def _offline_reason(timeout_s: float) -> str | None:
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return "HF_HUB_OFFLINE is set"
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (80 if endpoint.scheme == "http" else 443)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        return f"cannot reach {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
+def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool = False) -> Path:
+    """Download ``name`` (one of :data:`HF_MODELS`) and import it as a backbone-only folder.
+
+    Fails at once (``FieldtoolError``) when ``huggingface_hub`` is missing or the hub cannot
+    be reached within ``timeout_s`` seconds.
+    """
+    dest = Path(dest)
+    if name not in HF_MODELS:
+        raise FieldtoolError(f"unknown model {name!r}; choose one of {', '.join(HF_MODELS)}")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise FieldtoolError(
+            "'model pull' needs the huggingface_hub package (pip install huggingface_hub)"
+        ) from None
+    reason = _offline_reason(timeout_s)
+    if reason:
+        raise FieldtoolError(
+            f"cannot download {name}: offline ({reason}); download it on a connected machine "
+            "and use 'fieldtool model import-hf FOLDER -o DIR'"
+        )
+    _prepare_out_dir(dest, overwrite)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".pull-") as tmp:
+        try:
+            snapshot_download(
+                repo_id=name, local_dir=tmp, allow_patterns=list(HF_FILES), etag_timeout=timeout_s
+            )
+        except Exception as exc:  # network errors come in many types
+            line = (str(exc).strip().splitlines() or [""])[0][:200]
+            raise FieldtoolError(f"cannot download {name}: {type(exc).__name__}: {line}") from None
+        import_hf_dinov2(tmp, dest, model_id=name.split("/")[-1], overwrite=True)
+    return dest
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def _cmd_import_plantclef(args: argparse.Namespace) -> int:
+    out = import_plantclef(
+        args.checkpoint, args.classes, args.names, args.out,
+        model_id=args.model_id, num_heads=args.heads, overwrite=args.force,
+    )  # fmt: skip
+    print(_summary(out))
+    return 0
+
+
+def _cmd_import_hf(args: argparse.Namespace) -> int:
+    out = import_hf_dinov2(
+        args.folder, args.out, args.labels,
+        model_id=args.model_id, image_size=args.image_size, overwrite=args.force,
+    )  # fmt: skip
+    print(_summary(out))
+    return 0
+
+
+def _cmd_pull(args: argparse.Namespace) -> int:
+    print(_summary(pull(args.name, args.out, overwrite=args.force)))
+    return 0
+
+
+def _summary(folder: Path) -> str:
+    info = json.loads((folder / "fieldtool.json").read_text(encoding="utf-8"))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    classes = sum(1 for _ in (folder / "labels.csv").open(encoding="utf-8")) - 1
+    kind = (
+        "backbone only (for a gallery)"
+        if info["extra"].get("backbone_only")
+        else f"{classes} classes"
+    )
+    return (
+        f"wrote {folder}: model {info['model_id']!r}, {config['model_type']} "
+        f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px, {kind}"
+    )
+
+
+def add_model_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``fieldtool model import-plantclef | import-hf | pull``."""
+    model = subparsers.add_parser("model", help="import or download models")
+    sub = model.add_subparsers(dest="model_command", required=True)
+
+    p = sub.add_parser("import-plantclef", help="convert the PlantCLEF 2024 timm checkpoint")
+    p.add_argument("checkpoint", type=Path, help="model_best.pth.tar (or a .safetensors copy)")
+    p.add_argument("--classes", type=Path, required=True, help="class_mapping.txt")
+    p.add_argument("--names", type=Path, required=True, help="species_id_to_name.txt")
+    p.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
+    p.add_argument("--model-id", help="name recorded with sessions (default: folder name)")
+    p.add_argument("--heads", type=int, help="attention heads (default: hidden size / 64)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    p.set_defaults(func=_cmd_import_plantclef)
+
+    h = sub.add_parser("import-hf", help="convert a Hugging Face DINOv2 folder")
+    h.add_argument("folder", type=Path, help="folder with config.json and model.safetensors")
+    h.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
+    h.add_argument("--labels", type=Path, help="labels.csv for a classifier head")
+    h.add_argument("--image-size", type=int, help="input size in px (default: preprocessor's)")
+    h.add_argument("--model-id", help="name recorded with sessions (default: folder name)")
+    h.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    h.set_defaults(func=_cmd_import_hf)
+
+    d = sub.add_parser("pull", help="download a DINOv2 backbone from the Hugging Face hub")
+    d.add_argument("name", choices=HF_MODELS, metavar="NAME", help=", ".join(HF_MODELS))
+    d.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
+    d.add_argument("--force", action="store_true", help="replace a non-empty output folder")
+    d.set_defaults(func=_cmd_pull)

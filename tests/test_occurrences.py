@@ -1,0 +1,167 @@
+"""Tests for fieldtool.occurrences: reading GBIF/plain tables, the H3 occurrence prior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fieldtool.config import PriorConfig
+from fieldtool.occurrences import (
+    CombinedPrior,
+    OccurrencePrior,
+    detect_delimiter,
+    load_occurrences,
+    read_occurrence_files,
+    read_occurrences,
+)
+from fieldtool.ranges import RangePrior, RangePriorStage, range_coverage
+from fieldtool.types import FieldtoolError, Label, LabelSet, Position
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+GBIF = SHARED / "occurrences" / "gbif_vaccinium"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")
+DAR, SHA = "Vaccinium darrowii", "Vaccinium shastense"
+FLORIDA = (29.2, -81.7)  # Ocala National Forest
+NORCAL = (40.5, -121.5)  # Lassen, northern California
+
+
+def test_detect_delimiter() -> None:
+    assert detect_delimiter("a\tb\tc") == "\t"
+    assert detect_delimiter('"x,y";b;c') == ";"
+    assert detect_delimiter("species,lat,lon") == ","
+    assert detect_delimiter("species") == ","
+
+
+def test_plain_table_with_bad_rows(tmp_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text(
+        "Species,Lat,Lon\n"
+        "Quercus alba,35.0,-80.0\n"
+        "Quercus alba,not a number,-80.0\n"
+        "Quercus alba,95.0,-80.0\n"
+        ",35.0,-80.0\n"
+        "Quercus alba,0,0\n"
+        "Quercus alba,35.1,-80.1,extra,fields\n"
+        "Acer rubrum L.,36.0,-81.0\n",
+        encoding="utf-8",
+    )
+    table = read_occurrences(path)
+    assert table.records["species"].tolist() == ["Quercus alba", "Acer rubrum"]
+    assert table.rows == 7
+    assert table.skipped == {"bad_line": 1, "no_species": 1, "bad_coords": 3}
+    assert "2 records of 2 species from 7 rows" in table.summary()
+
+
+def test_latin1_semicolon_table_and_uncertainty_weight(tmp_path: Path) -> None:
+    path = tmp_path / "records.txt"
+    text = (
+        "scientificName;decimalLatitude;decimalLongitude;coordinateUncertaintyInMeters;"
+        "basisOfRecord;occurrenceStatus\n"
+        "Crataegus mollis (Torr. & A.Gray) Scheele;45,0;7,0;;HUMAN_OBSERVATION;PRESENT\n"
+        "Crataegus mollis Scheele;45.0;7.0;50000;PRESERVED_SPECIMEN;PRESENT\n"
+        "Crataegus mollis;45.0;7.0;10;LIVING_SPECIMEN;PRESENT\n"
+        "Crataegus mollis;45.0;7.0;10;HUMAN_OBSERVATION;ABSENT\n"
+        "Sorbus aucuparia, Müller;46.0;7.0;10;HUMAN_OBSERVATION;PRESENT\n"
+    )
+    path.write_bytes(text.encode("latin-1"))
+    table = read_occurrences(path, max_uncertainty_m=10_000)
+    recs = table.records
+    assert recs["species"].tolist() == ["Crataegus mollis", "Sorbus aucuparia"]
+    assert recs["weight"].tolist() == [0.2, 1.0]  # 10 km / 50 km
+    assert table.skipped["bad_coords"] == 1  # "45,0" is not a decimal number
+    assert table.skipped["basis_of_record"] == 1 and table.skipped["absent"] == 1
+
+
+def test_gbif_tsv_with_geospatial_issues(tmp_path: Path) -> None:
+    path = tmp_path / "0001234.csv"  # GBIF's simple download: tab-separated, named .csv
+    rows = [
+        ["gbifID", "species", "scientificName", "decimalLatitude", "decimalLongitude", "issue",
+         "hasGeospatialIssues"],
+        ["1", "Pinus taeda", "Pinus taeda L.", "33.0", "-84.0", "", "false"],
+        ["2", "Pinus taeda", "Pinus taeda L.", "33.0", "-84.0", "ZERO_COORDINATE", "false"],
+        ["3", "Pinus taeda", "Pinus taeda L.", "33.0", "-84.0", "", "true"],
+        ["4", "", "Pinus L.", "33.0", "-84.0", "", "false"],
+    ]  # fmt: skip
+    path.write_text("\n".join("\t".join(r) for r in rows) + "\n", encoding="utf-8")
+    table = read_occurrences(path)
+    assert len(table.records) == 1
+    assert table.skipped["geospatial_issue"] == 2 and table.skipped["no_species"] == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [(None, "not found"), ("", "empty"), ("species,foo\nA b,1\n", "latitude / longitude")],
+)
+def test_unusable_files_give_one_line(tmp_path: Path, text: str | None, fragment: str) -> None:
+    path = tmp_path / "x.csv"
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(FieldtoolError) as info:
+        read_occurrences(path)
+    assert str(info.value).startswith(str(path)) and fragment in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def _records(rows: list[tuple[str, float, float]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["species", "lat", "lon"])
+    frame["weight"] = 1.0
+    return frame
+
+
+def test_prior_decays_with_distance_and_is_cached() -> None:
+    prior = OccurrencePrior(_records([("Acer rubrum", 40.0, -100.0)]))
+    assert prior.species == {"Acer rubrum"} and prior.has("acer  RUBRUM") and len(prior) == 1
+    near = prior.prior(40.0, -100.0, ["Acer rubrum", "No data"])
+    assert near[0] > 0.8 and near[1] == 1.0
+    values = [prior.prior(40.0, -100.0 + dx, ["Acer rubrum"])[0] for dx in (0.0, 0.6, 1.5, 3.0)]
+    assert values == sorted(values, reverse=True)
+    assert 0.3 < values[1] < 0.7 and values[3] < 0.05  # ~51 km, ~255 km
+    assert prior.prior(-30.0, 150.0, ["Acer rubrum"])[0] == 0.0  # another continent
+    assert prior.prior(40.0, -100.0, ["Acer rubrum"], decay_km=5)[0] > 0.8
+    assert len(prior._cache) == 6  # one per (cell, decay) asked
+
+
+@needs_shared
+def test_real_vaccinium_exports() -> None:
+    table = read_occurrence_files(sorted(GBIF.glob("occ_*.csv")))
+    assert table.rows == 1242 + 240
+    assert set(table.records["species"]) == {DAR, SHA}
+    assert table.skipped.get("geospatial_issue", 0) >= 2  # the (0, 0) rows are flagged
+    assert ((table.records["weight"] > 0) & (table.records["weight"] <= 1)).all()
+    prior = OccurrencePrior(table.records)
+    fl = prior.prior(*FLORIDA, [DAR, SHA])
+    ca = prior.prior(*NORCAL, [DAR, SHA])
+    assert fl[0] > 0.9 and fl[1] < 0.01
+    assert ca[1] > 0.9 and ca[0] < 0.01
+    assert prior.prior(48.85, 2.35, [DAR, SHA]).max() == 0.0  # Paris
+
+
+@needs_shared
+def test_range_prior_stage_takes_an_occurrence_prior() -> None:
+    labels = LabelSet(
+        (Label(0, DAR), Label(1, SHA), Label(2, "Acer rubrum"), Label(3, "bg", is_background=True))
+    )
+    prior = load_occurrences(sorted(GBIF.glob("occ_*.csv")))
+    assert range_coverage(prior, labels).missing == ("Acer rubrum",)
+    stage = RangePriorStage(prior, labels, PriorConfig(weight=1.0, floor=0.02))
+    assert stage.active
+    probs = np.array([0.4, 0.4, 0.1, 0.1])
+    fused = stage.apply(probs, Position(*FLORIDA))
+    assert fused[0] > fused[1] * 10 and fused.sum() == pytest.approx(1.0)
+    fused = stage.apply(probs, Position(*NORCAL))
+    assert fused[1] > fused[0] * 10
+
+
+def test_combined_prior_takes_the_largest_known() -> None:
+    from shapely.geometry import box
+
+    ranges = RangePrior({"Acer rubrum": box(-101, 39, -99, 41), "Pinus taeda": box(0, 0, 1, 1)})
+    occ = OccurrencePrior(_records([("Acer rubrum", 20.0, -100.0), ("Quercus alba", 40.0, -100.0)]))
+    both = CombinedPrior([ranges, occ])
+    assert both.species == {"Acer rubrum", "Pinus taeda", "Quercus alba"} and len(both) == 3
+    p = both.prior(20.0, -100.0, ["Acer rubrum", "Pinus taeda", "Quercus alba", "Other"])
+    assert p[0] > 0.8  # far outside the polygon, but records here
+    assert p[1] < 0.01 and p[2] < 0.01 and p[3] == 1.0
