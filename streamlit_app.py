@@ -18,13 +18,14 @@ from fieldtool import dashboard as dash
 from fieldtool.dashboard_pages import common
 from fieldtool.types import FieldtoolError
 
-# (file in fieldtool/dashboard_pages, title, icon, uses the sidebar filters)
+# (file in fieldtool/dashboard_pages, title, icon, uses the sidebar filters). Emoji icons:
+# Material icons outside Streamlit's bundled font are fetched from Google Fonts.
 PAGES = (
-    ("map.py", "Map", ":material/map:", True),
-    ("review.py", "Review queue", ":material/fact_check:", True),
-    ("species.py", "Species", ":material/eco:", True),
-    ("live.py", "Live session", ":material/videocam:", False),
-    ("sql.py", "SQL", ":material/database:", False),
+    ("map.py", "Map", "🗺️", True),
+    ("review.py", "Review queue", "✅", True),
+    ("species.py", "Species", "🌿", True),
+    ("live.py", "Live session", "🎥", False),
+    ("sql.py", "SQL", "🗄️", False),
 )
 
 

@@ -70,10 +70,14 @@ def plain_loop(model: LoadedModel, video: Path, frames: int, device: torch.devic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--video", type=Path, default=ROOT / "data/demo/walk_west.mp4")
     parser.add_argument("--model", type=Path, default=ROOT / "models/demo")
-    parser.add_argument("--arch", choices=sorted(ARCHS), help="random-weight model instead of --model")
+    parser.add_argument(
+        "--arch", choices=sorted(ARCHS), help="random-weight model instead of --model"
+    )
     parser.add_argument("--image-size", type=int, default=224)
     parser.add_argument("--frames", type=int, default=600, help="frames to analyse per measurement")
     parser.add_argument("--batch-size", type=int, default=32)

@@ -43,9 +43,7 @@ def cut_tiles(image: np.ndarray, tiles: int) -> list[np.ndarray]:
     height, width = image.shape[:2]
     ys = np.linspace(0, height, tiles + 1).astype(int)
     xs = np.linspace(0, width, tiles + 1).astype(int)
-    return [
-        image[ys[r] : ys[r + 1], xs[c] : xs[c + 1]] for r in range(tiles) for c in range(tiles)
-    ]
+    return [image[ys[r] : ys[r + 1], xs[c] : xs[c + 1]] for r in range(tiles) for c in range(tiles)]
 
 
 def reduce_tiles(tile_probs: np.ndarray, background: np.ndarray, how: str) -> np.ndarray:
@@ -75,6 +73,11 @@ class Classifier:
         self.network = model.network.to(self.device).eval()
         self.labels: LabelSet = model.labels
         self.model_id = model.info.model_id
+        self.model_sha256 = model.sha256
+        # Checkpoints trained on bicubic-upscaled inputs (PlantCLEF) get bicubic when enlarging.
+        self._upscale = (
+            cv2.INTER_CUBIC if model.info.extra.get("resize") == "bicubic" else cv2.INTER_AREA
+        )
         self.image_size = int(model.info.image_size)
         self.batch_size = batch_size
         self.tiles = tiles
@@ -83,11 +86,14 @@ class Classifier:
         self._std = torch.tensor(model.info.std, device=self.device).view(1, 3, 1, 1) * 255
         self._background = model.labels.background_mask
 
+    def _interpolation(self, tile: np.ndarray) -> int:
+        return self._upscale if min(tile.shape[:2]) < self.image_size else cv2.INTER_AREA
+
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """BGR uint8 frames (H, W, 3) -> (N*T, 3, S, S) float tensor on the device."""
         size = (self.image_size, self.image_size)
         crops = [
-            cv2.resize(tile, size, interpolation=cv2.INTER_AREA)
+            cv2.resize(tile, size, interpolation=self._interpolation(tile))
             for image in images
             for tile in cut_tiles(image, self.tiles)
         ]

@@ -51,6 +51,7 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("session settings (override the config file)")
     g.add_argument("--config", type=Path, help="TOML config file")
     g.add_argument("--model", type=Path, help="model folder (default models/demo)")
+    g.add_argument("--gallery", type=Path, help="few-shot gallery folder (see 'fieldtool gallery')")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--batch-size", type=int)
     g.add_argument("--tiles", type=int, help="cut frames into N x N tiles")
@@ -74,6 +75,7 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "model.path": args.model,
+        "model.gallery": args.gallery,
         "model.device": args.device,
         "model.batch_size": args.batch_size,
         "model.tiles": args.tiles,
@@ -103,7 +105,9 @@ def _run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = Fa
 
     printer = None if quiet else ProgressPrinter(label)
     try:
-        result = run_from_config(config, log=_log, progress=printer, replace_earlier=replace_earlier)
+        result = run_from_config(
+            config, log=_log, progress=printer, replace_earlier=replace_earlier
+        )
     finally:
         if printer:
             printer.done()
@@ -179,12 +183,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     truth = read_truth(args.truth)
     session_id = args.session
     if session_id is None:
-        rows = query(args.db, "SELECT session_id, config_json FROM sessions ORDER BY started_at DESC LIMIT 1")
+        rows = query(
+            args.db, "SELECT session_id, config_json FROM sessions ORDER BY started_at DESC LIMIT 1"
+        )
         if rows.empty:
             raise FieldtoolError(f"{args.db}: no sessions")
         session_id = rows.iloc[0, 0]
     else:
-        rows = query(args.db, "SELECT session_id, config_json FROM sessions WHERE session_id = ?", [session_id])
+        rows = query(
+            args.db,
+            "SELECT session_id, config_json FROM sessions WHERE session_id = ?",
+            [session_id],
+        )
         if rows.empty:
             raise FieldtoolError(f"{args.db}: no session {session_id!r}")
     config = Config.model_validate_json(rows.iloc[0, 1])
@@ -231,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
     sql.add_argument("--max-rows", type=int, default=200)
     sql.set_defaults(func=cmd_sql)
+
+    from fieldtool.gallery import add_gallery_commands
+    from fieldtool.importers import add_model_commands
+
+    add_model_commands(sub)
+    add_gallery_commands(sub)
     return parser
 
 

@@ -35,6 +35,7 @@ class ModelConfig(_Section):
     """The species classifier."""
 
     path: Path = Path("models/demo")
+    gallery: Path | None = None  # few-shot gallery folder: classify by similarity instead
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     batch_size: int = Field(16, ge=1)
     tiles: int = Field(1, ge=1, le=8)  # cut each frame into tiles x tiles crops

@@ -552,11 +552,12 @@ def build_deck(
         view = fit_view((p["lon"], p["lat"]) for p in points)
     else:
         view = fit_view(pt for path in paths for pt in path["path"])
+    # No provider and pydeck's default style marker: Streamlit then draws no basemap of its
+    # own. (``map_style=None`` would make it fetch a Carto style from the internet.)
     return CompactDeck(
         layers=layers,
         initial_view_state=view,
         map_provider=None,
-        map_style=None,
         tooltip=TOOLTIP,
     )
 

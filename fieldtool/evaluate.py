@@ -94,9 +94,7 @@ def _session_labels(db: Path, session_id: str, names: set[str]) -> LabelSet:
     model_path = json.loads(rows.iloc[0, 0] or "{}").get("model", {}).get("path")
     if model_path and (Path(model_path) / "labels.csv").is_file():
         return read_labels(Path(model_path) / "labels.csv")
-    return LabelSet(
-        tuple(Label(i, n, "", n == "background") for i, n in enumerate(sorted(names)))
-    )
+    return LabelSet(tuple(Label(i, n, "", n == "background") for i, n in enumerate(sorted(names))))
 
 
 def load_detections(db: Path | str, session_id: str) -> Detections:

@@ -24,7 +24,6 @@ Genus-level reporting (:func:`report_rank`) sums species scores per genus.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -32,16 +31,17 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
 from safetensors.numpy import load_file, save_file
 
-from fieldtool.classify import Classifier, reduce_tiles
-from fieldtool.model import LoadedModel, load_model_folder
 from fieldtool.types import FieldtoolError, Label, LabelSet
+
+if TYPE_CHECKING:  # torch, transformers and cv2 load on first use: the CLI parser stays fast
+    import torch
+
+    from fieldtool.model import LoadedModel
 
 EMBEDDINGS_FILE = "gallery.safetensors"
 INDEX_FILE = "gallery.json"
@@ -93,22 +93,18 @@ class ModelRef:
     sha256: str  # of model.safetensors
 
 
-def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in ``chunk``-byte pieces."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_ref(folder: Path | str, model_id: str) -> ModelRef:
     folder = Path(folder).resolve()
+    from fieldtool.model import file_sha256
+
     return ModelRef(str(folder), model_id, file_sha256(folder / "model.safetensors"))
 
 
 def embed_tokens(tokens: torch.Tensor, num_prefix: int, kind: str) -> torch.Tensor:
     """(B, T, D) normed backbone tokens -> (B, D) or (B, 2D) unit embeddings."""
+    import torch
+    import torch.nn.functional as F
+
     cls = F.normalize(tokens[:, 0].float(), dim=-1)
     if kind == "cls":
         return cls
@@ -130,6 +126,8 @@ class Embedder:
     ) -> None:
         if kind not in EMBEDDING_KINDS:
             raise FieldtoolError(f"embedding must be one of {EMBEDDING_KINDS}, not {kind!r}")
+        from fieldtool.classify import Classifier
+
         self.kind = kind
         self.tiles = tiles
         self.batch_size = batch_size
@@ -137,22 +135,27 @@ class Embedder:
         self.network = self._classifier.network
         self.dim = model.network.backbone.config.hidden_size * (2 if kind == "cls+mean" else 1)
 
-    @torch.inference_mode()
     def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """N frames (H, W, 3) -> (N * tiles^2, D) float32, rows of unit length."""
+        import torch
+
         if not images:
             return np.zeros((0, self.dim), np.float32)
         per_batch = max(1, self.batch_size // (self.tiles**2))
         chunks = []
-        for start in range(0, len(images), per_batch):
-            pixels = self._classifier.preprocess(images[start : start + per_batch])
-            tokens = self.network.backbone(pixel_values=pixels).last_hidden_state
-            chunks.append(embed_tokens(tokens, self.network.num_prefix, self.kind).cpu().numpy())
+        with torch.inference_mode():
+            for start in range(0, len(images), per_batch):
+                pixels = self._classifier.preprocess(images[start : start + per_batch])
+                tokens = self.network.backbone(pixel_values=pixels).last_hidden_state
+                emb = embed_tokens(tokens, self.network.num_prefix, self.kind)
+                chunks.append(emb.cpu().numpy())
         return np.concatenate(chunks).astype(np.float32)
 
 
 def read_image(path: Path | str) -> np.ndarray:
     """A photo as (H, W, 3) uint8 BGR."""
+    import cv2
+
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise FieldtoolError(f"{path}: not a readable image")
@@ -297,6 +300,8 @@ class Gallery:
                 )
             self.settings.embedding = embedding
             self.settings.check()
+        from fieldtool.model import load_model_folder
+
         model = model or load_model_folder(model_folder)
         ref = self.check_model(model_folder, model_ref(model_folder, model.info.model_id))
         embed = Embedder(model, self.settings.embedding, device=device, batch_size=batch_size)
@@ -425,6 +430,8 @@ class GalleryClassifier:
         n, count = len(images), len(self.labels)
         if not n:
             return np.zeros((0, count), np.float32), np.zeros((0, self.tiles**2, count), np.float32)
+        from fieldtool.classify import reduce_tiles
+
         sims = self.gallery.similarities(self.embed(images))  # (N*T, S)
         tile_probs = probs_from_similarities(sims, self.threshold, self.temperature)
         tile_probs = tile_probs.reshape(n, self.tiles**2, count)
@@ -451,6 +458,8 @@ def classifier_from_gallery(
         raise FieldtoolError(
             f"{gallery.path}: its model folder {folder} is gone; give the folder with --model"
         )
+    from fieldtool.model import load_model_folder
+
     gallery.check_model(folder)
     loaded = load_model_folder(folder)
     return GalleryClassifier(

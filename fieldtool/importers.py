@@ -28,21 +28,18 @@ import socket
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import numpy as np
-import torch
-from safetensors.torch import load_file
-from transformers import Dinov2Config, Dinov2WithRegistersConfig
 
-from fieldtool.model import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    ModelInfo,
-    SpeciesClassifier,
-    save_model_folder,
-)
 from fieldtool.types import FieldtoolError, Label, LabelSet
+
+if TYPE_CHECKING:  # torch and transformers load on first use: the CLI parser stays fast
+    import torch
+    from transformers import Dinov2Config, Dinov2WithRegistersConfig
+
+    from fieldtool.model import ModelInfo, SpeciesClassifier
 
 TIMM_WEIGHT_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")  # preference order
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP / torch.compile wrappers
@@ -103,6 +100,9 @@ def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], str]:
     Returns (state dict, where it was found: a key of :data:`TIMM_WEIGHT_KEYS`, ``"bare"``
     or ``"safetensors"``). Wrapper prefixes (``module.``, ``_orig_mod.``) are removed.
     """
+    import torch
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.is_file():
         raise FieldtoolError(f"{path}: checkpoint not found")
@@ -134,6 +134,8 @@ def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], str]:
 
 
 def _pick_weights(path: Path, obj: object) -> tuple[dict[str, torch.Tensor], str]:
+    import torch
+
     if not isinstance(obj, dict) or not obj:
         raise FieldtoolError(
             f"{path}: checkpoint holds {type(obj).__name__}, not a dict of weights"
@@ -167,6 +169,9 @@ def convert_timm_vit(
     a CLS slot, or with CLS + register slots (folded into the register tokens). ``num_heads``
     defaults to hidden size / 64 (every DINOv2 size); weights cannot tell it otherwise.
     """
+    import torch
+    from transformers import Dinov2Config, Dinov2WithRegistersConfig
+
     required = ["cls_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias",
                 "norm.weight", "norm.bias", "head.weight", "head.bias"]  # fmt: skip
     blocks = sorted({int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))})
@@ -334,6 +339,8 @@ def import_plantclef(
     14 px). PlantCLEF preprocessing (bicubic resize, crop_pct 1.0) is noted in
     ``ModelInfo.extra``.
     """
+    from fieldtool.model import IMAGENET_MEAN, IMAGENET_STD, ModelInfo, save_model_folder
+
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     for f in (checkpoint, Path(classes_file), Path(names_file)):
         if not f.is_file():
@@ -370,6 +377,8 @@ def import_plantclef(
 
 
 def _network(config, state: dict, classes: int, head_input: str, source: str) -> SpeciesClassifier:
+    from fieldtool.model import SpeciesClassifier
+
     network = SpeciesClassifier(config, classes, head_input)
     try:
         network.load_state_dict(state, strict=True)
@@ -392,6 +401,9 @@ HF_RENAMES = (  # transformers 4.x / hub names -> this transformers' names
 
 
 def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
+    import torch
+    from safetensors.torch import load_file
+
     single = folder / "model.safetensors"
     index = folder / "model.safetensors.index.json"
     legacy = folder / "pytorch_model.bin"
@@ -416,6 +428,8 @@ def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def _hf_config(folder: Path) -> Dinov2Config | Dinov2WithRegistersConfig:
+    from transformers import Dinov2Config, Dinov2WithRegistersConfig
+
     try:
         data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -480,7 +494,15 @@ def import_hf_dinov2(
     ``background`` class with a zero head, ``extra["backbone_only"] = True``; use it with a
     gallery. Input size: ``image_size``, else the preprocessor's crop size, else 224 px.
     """
-    from fieldtool.model import read_labels
+    import torch
+
+    from fieldtool.model import (
+        IMAGENET_MEAN,
+        IMAGENET_STD,
+        ModelInfo,
+        read_labels,
+        save_model_folder,
+    )
 
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.is_dir():

@@ -17,6 +17,7 @@ Nothing here downloads: a folder that is missing or incomplete is an error.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -90,6 +91,16 @@ class LoadedModel:
     labels: LabelSet
     info: ModelInfo
     path: Path
+    sha256: str = ""  # of model.safetensors: the model's identity, stored with each session
+
+
+def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in ``chunk``-byte pieces."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_labels(path: Path) -> LabelSet:
@@ -176,7 +187,7 @@ def load_model_folder(path: Path | str) -> LoadedModel:
         detail = " ".join(line.strip() for line in str(exc).splitlines()[1:3])
         raise FieldtoolError(f"{weights_path}: weights do not fit config.json ({detail})") from None
     network.eval()
-    return LoadedModel(network, labels, info, path)
+    return LoadedModel(network, labels, info, path, file_sha256(weights_path))
 
 
 def save_model_folder(

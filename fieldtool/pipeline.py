@@ -19,13 +19,22 @@ import numpy as np
 
 from fieldtool.classify import Classifier
 from fieldtool.config import Config
+from fieldtool.gallery import GalleryClassifier, classifier_from_gallery
+from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
 from fieldtool.position import PositionProvider, positions_from_config
 from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.sources import Prefetcher, VideoSource, utc_now
 from fieldtool.store import SightingStore, config_json, top_k
-from fieldtool.types import Frame, FrameResult, SessionInfo, Sighting, SightingEvent
+from fieldtool.types import (
+    FieldtoolError,
+    Frame,
+    FrameResult,
+    SessionInfo,
+    Sighting,
+    SightingEvent,
+)
 
 STAGES: tuple[str, ...] = (
     "source",  # sources.VideoSource: decode and sample frames
@@ -118,6 +127,7 @@ def run_session(
         session_id=session_id or uuid.uuid4().hex,
         source=str(source.uri),
         model_id=classifier.model_id,
+        model_sha256=getattr(classifier, "model_sha256", ""),
         started_at=utc_now(),
         config_json=config_json(config.model_dump(mode="json")),
         host=socket.gethostname(),
@@ -127,7 +137,10 @@ def run_session(
     names = classifier.labels.species
     smoother = TemporalSmoother(config.smoothing.tau_s)
     tracker = SightingTracker(
-        classifier.labels, config.smoothing, session_id=session.session_id, model_id=session.model_id
+        classifier.labels,
+        config.smoothing,
+        session_id=session.session_id,
+        model_id=session.model_id,
     )
     result = SessionResult(session)
     batch_size = 1 if source.live else config.model.batch_size
@@ -140,7 +153,11 @@ def run_session(
     def handle(events: list[SightingEvent]) -> None:
         for event in events:
             sighting = event.sighting
-            if config.store.snapshots and event.frame is not None and event.kind in ("start", "end"):
+            if (
+                config.store.snapshots
+                and event.frame is not None
+                and event.kind in ("start", "end")
+            ):
                 sighting.snapshot_path = _write_snapshot(store, sighting, event.frame)
             store.record_sighting(sighting)
             if event.kind == "end":
@@ -211,13 +228,12 @@ def _progress(
     )
 
 
-
 @dataclass
 class SessionInputs:
     """Everything a session needs besides the store, built from a config."""
 
     source: VideoSource
-    classifier: Classifier
+    classifier: Classifier | GalleryClassifier
     positions: PositionProvider | None
     prior: RangePriorStage | None
 
@@ -241,14 +257,26 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
         reconnect_backoff_s=config.source.reconnect_backoff_s,
         log=log,
     )
-    model = load_model_folder(config.model.path)
-    classifier = Classifier(
-        model,
-        device=config.model.device,
-        batch_size=config.model.batch_size,
-        tiles=config.model.tiles,
-        tile_reduce=config.model.tile_reduce,
-    )
+    classifier: Classifier | GalleryClassifier
+    if config.model.gallery is not None:
+        classifier = classifier_from_gallery(
+            config.model.gallery, config.model.device, config.model.batch_size,
+            tiles=config.model.tiles, tile_reduce=config.model.tile_reduce,
+        )  # fmt: skip
+    else:
+        model = load_model_folder(config.model.path)
+        if is_backbone_only(model.info):
+            raise FieldtoolError(
+                f"{config.model.path}: a backbone without a species head; use it with a "
+                "gallery ('fieldtool gallery add --model ...', then 'run --gallery')"
+            )
+        classifier = Classifier(
+            model,
+            device=config.model.device,
+            batch_size=config.model.batch_size,
+            tiles=config.model.tiles,
+            tile_reduce=config.model.tile_reduce,
+        )
     prior = None
     ranges = range_prior_from_config(config.prior)
     if ranges is not None:

@@ -168,7 +168,9 @@ class VideoSource:
         """Reopen with exponential backoff; None when the stream stays away."""
         delay = self.reconnect_backoff_s
         for attempt in range(1, self.reconnect_attempts + 1):
-            self._log(f"{self.uri}: stream dropped; reconnect {attempt}/{self.reconnect_attempts} in {delay:.1f} s")
+            self._log(
+                f"{self.uri}: stream dropped; reconnect {attempt}/{self.reconnect_attempts} in {delay:.1f} s"
+            )
             time.sleep(delay)
             delay *= 2
             try:
@@ -178,7 +180,9 @@ class VideoSource:
             self.stats.reconnects += 1
             self.stats.gaps.append((lost_at, time.monotonic() - opened))
             return cap
-        self._log(f"{self.uri}: stream did not come back after {self.reconnect_attempts} tries; ending session")
+        self._log(
+            f"{self.uri}: stream did not come back after {self.reconnect_attempts} tries; ending session"
+        )
         return None
 
 

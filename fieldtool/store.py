@@ -9,7 +9,7 @@ and tries again at the next flush, so nothing is lost while a reader holds the f
 
 Schema (version 1), all times UTC (naive TIMESTAMP), media times in seconds:
 
-- ``sessions``: session_id, source, model_id, config_json, host, started_at, ended_at,
+- ``sessions``: session_id, source, model_id, model_sha256, config_json, host, started_at, ended_at,
   status (running / finished / failed / interrupted), frames_read, frames_analysed,
   frames_dropped.
 - ``sightings``: sighting_id, session_id, species, common_name, first_seen, last_seen,
@@ -48,7 +48,8 @@ SCHEMA_VERSION = 1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS sessions (
-    session_id VARCHAR PRIMARY KEY, source VARCHAR, model_id VARCHAR, config_json VARCHAR,
+    session_id VARCHAR PRIMARY KEY, source VARCHAR, model_id VARCHAR, model_sha256 VARCHAR,
+    config_json VARCHAR,
     host VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR,
     frames_read BIGINT, frames_analysed BIGINT, frames_dropped BIGINT);
 CREATE TABLE IF NOT EXISTS sightings (
@@ -74,7 +75,7 @@ SIGHTING_COLUMNS = [
     "model_id", "snapshot_path", "status", "updated_at",
 ]  # fmt: skip
 SESSION_COLUMNS = [
-    "session_id", "source", "model_id", "config_json", "host", "started_at", "ended_at",
+    "session_id", "source", "model_id", "model_sha256", "config_json", "host", "started_at", "ended_at",
     "status", "frames_read", "frames_analysed", "frames_dropped",
 ]  # fmt: skip
 TRACK_COLUMNS = ["session_id", "time", "t", "latitude", "longitude", "source"]
@@ -301,7 +302,7 @@ class SightingStore:
         if self._sessions:
             frame = pd.DataFrame(
                 [
-                    (s.session_id, s.source, s.model_id, s.config_json, s.host, s.started_at,
+                    (s.session_id, s.source, s.model_id, s.model_sha256, s.config_json, s.host, s.started_at,
                      s.ended_at, s.status, s.frames_read, s.frames_analysed, s.frames_dropped)
                     for s in self._sessions.values()
                 ],

@@ -142,6 +142,7 @@ class SessionInfo:
     source: str
     model_id: str
     started_at: datetime  # UTC
+    model_sha256: str = ""  # of the model's weights file
     config_json: str = "{}"
     host: str = ""
     ended_at: datetime | None = None

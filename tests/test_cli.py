@@ -33,7 +33,11 @@ def test_run_writes_a_session_with_a_real_model(tmp_path, capsys, video, tiny_mo
                              "--lat", "44.5", "--lon", "-123.3", "--sample-fps", "5", "--quiet")  # fmt: skip
     assert code == 0, err
     session = query(db, "SELECT * FROM sessions").iloc[0]
-    assert session.status == "finished" and session.frames_analysed == 15 and session.model_id == "tiny-test"
+    assert (
+        session.status == "finished"
+        and session.frames_analysed == 15
+        and session.model_id == "tiny-test"
+    )
     assert json.loads(session.config_json)["position"]["lat"] == 44.5
     assert query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 15
     code, out, _ = run_cli(capsys, "sql", "--db", str(db), "SELECT count(*) AS n FROM detections")
@@ -76,8 +80,15 @@ def test_bad_input_is_one_clear_line(tmp_path, capsys, video, tiny_model_dir, ex
 
 def test_sightings_survive_a_failed_second_session(tmp_path, capsys, video, tiny_model_dir):
     db = tmp_path / "s.duckdb"
-    assert run_cli(capsys, "run", str(video), "--model", str(tiny_model_dir), "--db", str(db), "--quiet")[0] == 0
+    assert (
+        run_cli(
+            capsys, "run", str(video), "--model", str(tiny_model_dir), "--db", str(db), "--quiet"
+        )[0]
+        == 0
+    )
     before = query(db, "SELECT count(*) FROM sessions").iloc[0, 0]
-    code, _, err = run_cli(capsys, "run", str(tmp_path / "gone.mp4"), "--model", str(tiny_model_dir), "--db", str(db))
+    code, _, err = run_cli(
+        capsys, "run", str(tmp_path / "gone.mp4"), "--model", str(tiny_model_dir), "--db", str(db)
+    )
     assert code == 2 and "gone.mp4" in error_line(err)
     assert query(db, "SELECT count(*) FROM sessions").iloc[0, 0] == before

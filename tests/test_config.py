@@ -13,7 +13,9 @@ def test_defaults_are_valid():
 
 def test_toml_is_read_and_overrides_win(tmp_path):
     path = tmp_path / "session.toml"
-    path.write_text('[model]\ntiles = 2\n[smoothing]\nenter = 0.7\n[prior]\nranges = ["a.geojson"]\n')
+    path.write_text(
+        '[model]\ntiles = 2\n[smoothing]\nenter = 0.7\n[prior]\nranges = ["a.geojson"]\n'
+    )
     cfg = load_config(path, {"model.tiles": 3, "store.db": "x.duckdb"})
     assert cfg.model.tiles == 3 and cfg.smoothing.enter == 0.7
     assert [str(p) for p in cfg.prior.ranges] == ["a.geojson"] and str(cfg.store.db) == "x.duckdb"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -278,7 +278,9 @@ def test_deck_json_is_offline(db: Path) -> None:
     spec = dash.build_deck(dash.load_sightings(db), dash.load_tracks(db)).to_json()
     assert not re.search(r"https?://", spec)
     data = json.loads(spec)
-    assert data.get("mapStyle") is None and data.get("mapProvider") is None
+    assert data.get("mapProvider") is None
+    # Streamlit's marker for "no basemap"; a missing style makes it fetch Carto's.
+    assert data["mapStyle"] == "__MAP_STYLE__"
     layers = {layer["id"]: layer for layer in data["layers"]}
     assert layers["land"]["data"]["features"]  # basemap shipped inline, not fetched
     assert layers["sightings"]["radiusUnits"] == "pixels"
@@ -294,6 +296,203 @@ def test_initial_view() -> None:
     assert 9 <= fit.zoom <= 13
     wide = dash.fit_view([(-123.0, 44.9), (-83.4, 33.9)])  # Oregon to Georgia
     assert 2 <= wide.zoom <= 5
+
+
+# Reviews, species, exports, live, SQL ----------------------------------------------------
+def test_review_state_filter(db: Path) -> None:
+    def ids(review: str | None) -> list[str]:
+        frame = dash.load_sightings(db, dash.SightingFilter(review=review))
+        return sorted(frame["sighting_id"])
+
+    assert ids("confirm") == ["s1-1"]
+    assert ids("reject") == ["s2-1"]
+    assert ids("relabel") == []
+    assert ids("reviewed") == ["s1-1", "s2-1"]
+    assert len(ids("unreviewed")) == 8 and len(ids(None)) == 10
+    frame = dash.load_sightings(db).set_index("sighting_id")
+    assert frame.loc["s2-1", "reviewer"] == "ben" and frame.loc["s2-1", "review_species"] == (
+        "Acer rubrum"
+    )  # rejecting keeps the predicted species beside the decision
+    with pytest.raises(FieldtoolError, match="review filter"):
+        dash.load_sightings(db, dash.SightingFilter(review="maybe"))
+
+
+def test_database_without_reviews_table(db: Path, tmp_path: Path) -> None:
+    import duckdb
+
+    old = _copy(db, tmp_path)
+    with duckdb.connect(str(old)) as con:
+        con.execute("DROP TABLE reviews")
+    frame = dash.load_sightings(old)
+    assert len(frame) == 10 and frame["review"].isna().all()
+    assert len(dash.load_review_queue(old)) == 9  # every closed sighting
+
+
+def test_review_queue_and_prior_changes(db: Path) -> None:
+    queue = dash.load_review_queue(db)
+    # Closed, unreviewed, newest first: s2-3 is open, s1-1 and s2-1 are reviewed.
+    assert list(queue["sighting_id"]) == ["s2-2", "s2-0", "s1-5", "s1-4", "s1-3", "s1-2", "s1-0"]
+    only_s1 = dash.load_review_queue(db, dash.SightingFilter(session_id="s1", review="reject"))
+    assert list(only_s1["sighting_id"]) == ["s1-5", "s1-4", "s1-3", "s1-2", "s1-0"]
+
+    s12 = queue.set_index("sighting_id").loc["s1-2"]
+    alts = dash.load_alternatives(db, "s1", s12["first_t"], s12["last_t"])
+    assert list(alts["species"]) == ["Pinus taeda", "Acer rubrum", "Cornus florida"]
+    dogwood = alts.set_index("species").loc["Cornus florida"]
+    assert (dogwood["raw_rank"], dogwood["fused_rank"]) == (1, 3)
+    assert dogwood["raw_mean"] == pytest.approx(0.55) and dogwood["fused_mean"] == pytest.approx(
+        0.08
+    )
+    assert int(alts["frames"].iloc[0]) == 11
+    changes = dash.prior_changes(alts, "Pinus taeda")
+    assert (
+        len(changes) == 1 and changes[0].startswith("Cornus florida:") and "demoted" in changes[0]
+    )
+
+    s15 = queue.set_index("sighting_id").loc["s1-5"]
+    agreed = dash.load_alternatives(db, "s1", s15["first_t"], s15["last_t"])
+    assert dash.prior_changes(agreed, "Pinus taeda") == []
+    assert dash.load_alternatives(db, "s1", 1000.0, 1100.0).empty  # no frames stored there
+
+
+def test_save_review_never_changes_the_sighting(db: Path, tmp_path: Path) -> None:
+    db = _copy(db, tmp_path)
+    before = dash.load_sightings(db).set_index("sighting_id").loc["s1-2"]
+    dash.save_review(db, "s1-2", "relabel", reviewer="zoe", species="Cornus florida")
+    after = dash.load_sightings(db).set_index("sighting_id").loc["s1-2"]
+    assert after["species"] == before["species"] == "Pinus taeda"
+    assert (after["review"], after["review_species"], after["reviewer"]) == (
+        "relabel", "Cornus florida", "zoe",
+    )  # fmt: skip
+    assert "s1-2" not in set(dash.load_review_queue(db)["sighting_id"])
+    with pytest.raises(FieldtoolError, match="reviewer"):
+        dash.save_review(db, "s1-3", "confirm", reviewer=" ")
+
+
+def test_species_summary_and_accumulation(db: Path) -> None:
+    sightings = dash.load_sightings(db)
+    reviewed = dash.apply_reviews(sightings)
+    assert "s2-1" not in set(reviewed["sighting_id"]) and len(reviewed) == 9
+    summary = dash.species_summary(reviewed).set_index("species")
+    assert summary["sightings"].to_dict() == {
+        "Quercus alba": 3, "Acer rubrum": 2, "Cornus florida": 2, "Pinus taeda": 2,
+    }  # fmt: skip
+    assert summary.loc["Cornus florida", "first_seen"] == T0 + timedelta(hours=2)
+    assert summary.loc["Acer rubrum", "last_seen"] == T0 + timedelta(minutes=3, seconds=20)
+
+    curve = dash.accumulation_curve(sightings, dash.load_sessions(db))
+    assert curve.iloc[0].tolist() == [0.0, 0]
+    assert curve["species"].is_monotonic_increasing and curve["survey_min"].is_monotonic_increasing
+    assert curve["species"].iloc[-1] == 4
+    # s1 runs 30 min; s2 (running) from its start to its last sighting, 3 min 20 s.
+    assert curve["survey_min"].iloc[-1] == pytest.approx(30 + 200 / 60)
+    first_dogwood = curve[curve["species"] == 4]["survey_min"].min()
+    assert first_dogwood == pytest.approx(30.0)  # s2's first minute, right after s1's 30
+    assert dash.accumulation_curve(sightings.iloc[0:0], dash.load_sessions(db)).shape == (1, 2)
+
+
+def test_exports_have_the_filtered_rows(db: Path) -> None:
+    import io
+
+    filters = dash.SightingFilter(species=("Cornus florida", "Quercus alba"))
+    sightings = dash.load_sightings(db, filters)
+    csv = pd.read_csv(io.BytesIO(dash.export_csv(sightings)))
+    assert sorted(csv["sighting_id"]) == ["s1-1", "s1-4", "s2-0", "s2-2", "s2-3"]
+    assert csv.loc[csv["sighting_id"] == "s1-1", "review"].item() == "confirm"
+    assert csv["first_seen"].str.endswith("Z").all()
+    geo = dash.export_geojson(sightings)
+    json.dumps(geo, allow_nan=False)  # plain JSON
+    features = {f["properties"]["sighting_id"]: f for f in geo["features"]}
+    assert sorted(features) == sorted(csv["sighting_id"])
+    assert features["s2-2"]["geometry"] is None  # no GPS fix
+    lon, lat = features["s1-4"]["geometry"]["coordinates"]
+    assert (lat, lon) == pytest.approx((33.954, -83.376))
+    assert features["s1-4"]["properties"]["first_seen"] == "2024-05-01T12:04:00Z"
+
+
+def test_live_loader(db: Path) -> None:
+    sessions, newest, recent = dash.load_live(db, since=T0 + timedelta(hours=2, minutes=2))
+    assert list(sessions["session_id"]) == ["s2"]  # only running sessions
+    row = next(sessions.itertuples(index=False))
+    assert row.frames_logged == 5 and dash.analysis_rate(row) == pytest.approx(5 / 4)
+    assert list(newest["frame_index"]) == [4] and list(newest["raw_species"].iloc[0]) == [
+        "Quercus alba", "Acer rubrum",
+    ]  # fmt: skip
+    assert sorted(recent["sighting_id"]) == ["s2-2", "s2-3"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM sightings; DELETE FROM sightings",
+        "DELETE FROM sightings",
+        "DROP TABLE sightings",
+        "UPDATE sightings SET species = 'x'",
+        "INSERT INTO reviews SELECT * FROM reviews",
+        "CREATE TABLE x AS SELECT 1",
+        "ATTACH '/tmp/other.duckdb' AS other",
+        "COPY sightings TO '/tmp/out.csv'",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "PRAGMA database_list",
+        "SET enable_external_access = true",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_csv_auto('data.csv')",
+        "SELECT * FROM read_parquet('s3://bucket/x.parquet')",
+        "select * from READ_TEXT('/etc/hostname')",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM 'sightings.csv'",
+        "SELECT * FROM glob('*')",
+        "SELECT * FROM sightings WHERE snapshot_path = 'https://example.org/x.jpg'",
+        "SELECT $$/etc/passwd$$",
+        "WITH x AS (SELECT 1) DELETE FROM sightings",
+        "SELECT 1 /* unterminated",
+        "",
+    ],
+)
+def test_sql_refused(db: Path, sql: str) -> None:
+    with pytest.raises(FieldtoolError, match="Refused|SQL error|Enter a query"):
+        dash.run_readonly_sql(db, sql)
+    assert len(dash.load_sightings(db)) == 10
+
+
+@pytest.mark.parametrize(
+    "sql, rows",
+    [
+        ("SELECT species, count(*) AS n FROM sightings GROUP BY species", 4),
+        ("WITH c AS (SELECT * FROM sightings WHERE status = 'closed') SELECT * FROM c", 9),
+        ("DESCRIBE sightings", 17),
+        ("SHOW TABLES", 6),
+        ("SUMMARIZE reviews", 7),
+        ("select * from sightings where species = 'Acer rubrum' -- read_csv('/x')\n", 3),
+        ('SELECT 1 AS "copy";', 1),
+    ],
+)
+def test_sql_allowed(db: Path, sql: str, rows: int) -> None:
+    frame, truncated = dash.run_readonly_sql(db, sql)
+    assert len(frame) == rows and not truncated
+
+
+def test_sql_engine_refuses_files_even_past_the_check(
+    db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dash, "check_readonly_sql", lambda sql: sql)
+    for sql in ["SELECT * FROM read_csv('/etc/hostname')", "DELETE FROM sightings",
+                "ATTACH ':memory:' AS m2; SELECT 1"]:  # fmt: skip
+        with pytest.raises(FieldtoolError):
+            dash.run_readonly_sql(db, sql)
+    assert len(dash.load_sightings(db)) == 10
+
+
+def test_sql_row_and_time_limits(db: Path) -> None:
+    frame, truncated = dash.run_readonly_sql(db, "SELECT * FROM range(5000)", max_rows=100)
+    assert len(frame) == 100 and truncated
+    with pytest.raises(FieldtoolError, match="stopped after"):
+        dash.run_readonly_sql(
+            db,
+            "SELECT sum(a.range * b.range) FROM range(200000) a, range(200000) b",
+            time_limit_s=0.3,
+        )
 
 
 # App ---------------------------------------------------------------------------------
@@ -375,3 +574,147 @@ def test_app_missing_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert not at.exception
     assert len(at.error) == 1 and "No sightings database" in at.error[0].value
     assert not at.metric and not at.dataframe
+
+
+def _page(at, name: str):
+    return at.switch_page(f"fieldtool/dashboard_pages/{name}.py").run()
+
+
+def test_app_every_page_renders(app) -> None:
+    at = app.run()
+    for name, title in [("review", "Review queue"), ("species", "Species"),
+                        ("live", "Live session"), ("sql", "SQL"), ("map", "fieldtool sightings")]:  # fmt: skip
+        _page(at, name)
+        assert not at.exception, name
+        assert not at.error, name
+        assert [t.value for t in at.title] == [title]
+
+
+def test_app_filters_from_and_to_url(app) -> None:
+    app.query_params.update(
+        {"session": "s1", "species": ["Acer rubrum", "Pinus taeda"], "min_score": "0.6",
+         "start": "2024-05-01T12:01:00"}
+    )  # fmt: skip
+    at = app.run()
+    assert not at.exception
+    assert sorted(at.dataframe[0].value["Species"]) == ["Acer rubrum", "Pinus taeda", "Pinus taeda"]
+    assert at.sidebar.selectbox[0].value == "s1"
+    at.sidebar.selectbox(key="f_review").select("unreviewed").run()
+    assert at.query_params["review"] == "unreviewed"
+    assert at.query_params["species"] == ["Acer rubrum", "Pinus taeda"]
+    _page(at, "sql")
+    _page(at, "map")  # filters survive a page switch
+    assert len(at.dataframe[0].value) == 3 and at.query_params["session"] == "s1"
+    at.sidebar.multiselect[0].set_value([]).run()
+    assert "species" not in at.query_params
+
+
+def test_app_review_is_stored_and_leaves_the_queue(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    db = _copy(db, tmp_path)
+    monkeypatch.setenv("FIELDTOOL_DB", str(db))
+    at = _page(AppTest.from_file(str(APP), default_timeout=30).run(), "review")
+    queue = at.selectbox(key="review_pick")
+    assert len(queue.options) == 7 and queue.value == "s2-2"  # newest first
+    assert at.button(key="review_confirm").disabled  # no reviewer name yet
+    queue.select("s1-2").run()
+    assert any("Cornus florida" in w.value and "demoted" in w.value for w in at.warning)
+    assert at.selectbox(key="relabel_s1-2").value == "Cornus florida"  # the rescued rarity first
+    at.sidebar.text_input(key="reviewer").input("zoe").run()
+    at.text_input(key="note_s1-2").input("flowers visible")
+    at.button(key="review_relabel").click().run()
+    assert not at.exception and not at.error
+    assert "Relabelled" in at.success[0].value
+    assert "s1-2" not in set(dash.load_review_queue(db)["sighting_id"])
+    assert len(at.selectbox(key="review_pick").options) == 6
+    review = dash.load_sightings(db).set_index("sighting_id").loc["s1-2"]
+    assert (review["species"], review["review"], review["review_species"], review["reviewer"]) == (
+        "Pinus taeda", "relabel", "Cornus florida", "zoe",
+    )  # fmt: skip
+    at.button(key="review_reject").click().run()  # the newest (s2-2)
+    assert dash.load_sightings(db).set_index("sighting_id").loc["s2-2", "review"] == "reject"
+    assert len(at.selectbox(key="review_pick").options) == 5
+
+
+def test_app_species_page_follows_filters(app) -> None:
+    at = _page(app.run(), "species")
+    assert _metrics(at) == {"Species": "4", "Sightings": "9", "Sessions": "2"}  # s2-1 rejected
+    summary = at.dataframe[0].value
+    assert summary.set_index("Species")["Sightings"].to_dict()["Quercus alba"] == 3
+    assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) >= 3
+    at.toggle(key="species_use_reviews").set_value(False).run()
+    assert _metrics(at)["Sightings"] == "10"
+    at.sidebar.selectbox[0].select("s1").run()
+    assert _metrics(at) == {"Species": "3", "Sightings": "6", "Sessions": "1"}
+    at.selectbox(key="gallery_species").select("Pinus taeda").run()
+    assert len(at.image) == 1  # s1-5's snapshot
+
+
+def test_app_sql_page_refuses_writes_and_files(app) -> None:
+    at = _page(app.run(), "sql")
+    at.button(key="sql_run").click().run()
+    assert not at.error and len(at.dataframe[0].value) == 4
+    for sql, message in [
+        ("DELETE FROM sightings", "DELETE statements are not allowed"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "read_csv"),
+        ("SELECT * FROM '/etc/passwd'", "file or URL"),
+    ]:
+        at.text_area(key="sql_text").input(sql).run()
+        at.button(key="sql_run").click().run()
+        assert len(at.error) == 1 and message in at.error[0].value
+        assert not at.dataframe
+    at.text_area(key="sql_text").input("SELECT count(*) AS n FROM sightings").run()
+    at.button(key="sql_run").click().run()
+    assert at.dataframe[0].value["n"].tolist() == [10]
+    assert at.get("download_button")
+
+
+def test_app_export_downloads_the_filtered_rows(app, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    stores: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, endpoint: str) -> None:
+            super().__init__(endpoint)
+            stores.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    at = app.run()
+    at.sidebar.multiselect[0].select("Cornus florida").run()
+
+    def download(key: str) -> bytes:
+        button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
+        return stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+
+    csv = pd.read_csv(io.BytesIO(download("export_csv")))
+    assert sorted(csv["sighting_id"]) == ["s2-0", "s2-2"]
+    geo = json.loads(download("export_geojson"))
+    assert sorted(f["properties"]["sighting_id"] for f in geo["features"]) == ["s2-0", "s2-2"]
+
+
+def test_app_live_page_shows_new_sightings(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    db = _copy(db, tmp_path)
+    monkeypatch.setenv("FIELDTOOL_DB", str(db))
+    at = _page(AppTest.from_file(str(APP), default_timeout=30).run(), "live")
+    assert _metrics(at)["Frames analysed"] == "5"
+    assert not at.dataframe  # nothing opened in the last 10 minutes
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    store = SightingStore(db, lock_timeout_s=2.0)
+    fresh = _sighting("s2", 8, "Pinus taeda", now - timedelta(minutes=1), 0.9, status="open")
+    fresh.first_t = fresh.last_t = 0.0
+    store.record_sighting(fresh)
+    assert store.flush().written
+    at.run()
+    assert not at.exception
+    assert at.dataframe[0].value["Species"].tolist() == ["Pinus taeda"]

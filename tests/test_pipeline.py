@@ -20,7 +20,9 @@ SCHEDULE = [(3, 1.0), (0, 3.0), (3, 2.0), (1, 3.0), (3, 1.0), (2, 0.1), (3, 1.0)
 
 def make_config(db) -> Config:
     cfg = Config()
-    cfg.smoothing = SmoothingConfig(tau_s=0.3, enter=0.5, exit=0.3, min_duration_s=0.5, max_gap_s=0.5)
+    cfg.smoothing = SmoothingConfig(
+        tau_s=0.3, enter=0.5, exit=0.3, min_duration_s=0.5, max_gap_s=0.5
+    )
     cfg.store.db = db
     cfg.source.sample_fps = 10.0
     return cfg
@@ -55,16 +57,27 @@ def test_session_writes_sightings_track_detections_and_snapshots(tmp_path, colou
                          progress=reports.append, progress_interval_s=0.0)  # fmt: skip
     assert result.session.status == "finished"
     rows = query(db, "SELECT * FROM sightings ORDER BY first_t")
-    assert rows.species.tolist() == ["Acer rubrum", "Quercus alba"]  # the 0.1 s flash is no sighting
+    assert rows.species.tolist() == [
+        "Acer rubrum",
+        "Quercus alba",
+    ]  # the 0.1 s flash is no sighting
     assert rows.status.tolist() == ["closed", "closed"]
-    assert rows.first_t[0] == pytest.approx(1.0, abs=0.25) and rows.last_t[0] == pytest.approx(4.0, abs=0.35)
-    assert rows.first_t[1] == pytest.approx(6.0, abs=0.25) and rows.last_t[1] == pytest.approx(9.0, abs=0.35)
+    assert rows.first_t[0] == pytest.approx(1.0, abs=0.25) and rows.last_t[0] == pytest.approx(
+        4.0, abs=0.35
+    )
+    assert rows.first_t[1] == pytest.approx(6.0, abs=0.25) and rows.last_t[1] == pytest.approx(
+        9.0, abs=0.35
+    )
     assert rows.latitude.tolist() == [44.5, 44.5] and (rows.model_id == "colour-test").all()
     assert (rows.first_seen[0] - START).total_seconds() == pytest.approx(rows.first_t[0], abs=1e-3)
     for rel in rows.snapshot_path:
         assert (db.parent / rel).is_file() and (db.parent / rel).stat().st_size > 0
     session = query(db, "SELECT * FROM sessions").iloc[0]
-    assert session.status == "finished" and session.frames_analysed == 111 and session.frames_read == 111
+    assert (
+        session.status == "finished"
+        and session.frames_analysed == 111
+        and session.frames_read == 111
+    )
     assert query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 111
     track = query(db, "SELECT t FROM track ORDER BY t").t.tolist()
     assert len(track) == 12 and track[1] - track[0] == pytest.approx(1.0)
@@ -73,7 +86,10 @@ def test_session_writes_sightings_track_detections_and_snapshots(tmp_path, colou
 
 @pytest.mark.parametrize(
     ("exc", "status", "raises"),
-    [(RuntimeError("decoder crashed"), "failed", RuntimeError), (KeyboardInterrupt(), "interrupted", None)],
+    [
+        (RuntimeError("decoder crashed"), "failed", RuntimeError),
+        (KeyboardInterrupt(), "interrupted", None),
+    ],
 )
 def test_a_failing_session_keeps_what_it_saw(tmp_path, colour_classifier, exc, status, raises):
     """The source breaks in the middle of the second plant: both sightings stay written."""
@@ -85,7 +101,9 @@ def test_a_failing_session_keeps_what_it_saw(tmp_path, colour_classifier, exc, s
         with pytest.raises(raises):
             run_session(source, colour_classifier, store, make_config(db))
     else:
-        assert run_session(source, colour_classifier, store, make_config(db)).session.status == status
+        assert (
+            run_session(source, colour_classifier, store, make_config(db)).session.status == status
+        )
     rows = query(db, "SELECT species, status FROM sightings ORDER BY first_t")
     assert rows.values.tolist() == [["Acer rubrum", "closed"], ["Quercus alba", "closed"]]
     assert query(db, "SELECT status FROM sessions").iloc[0, 0] == status
@@ -106,7 +124,9 @@ def test_prior_changes_the_winner(tmp_path, colour_classifier, labels):
     run_session(VideoSource(str(video), sample_fps=10), colour_classifier, SightingStore(db),
                 make_config(db), prior=ForceSpecies2())  # fmt: skip
     assert query(db, "SELECT species FROM sightings").species.tolist() == ["Pinus taeda"]
-    det = query(db, "SELECT raw_species[1] AS raw, fused_species[1] AS fused FROM detections LIMIT 1")
+    det = query(
+        db, "SELECT raw_species[1] AS raw, fused_species[1] AS fused FROM detections LIMIT 1"
+    )
     assert det.raw[0] == "Acer rubrum" and det.fused[0] == "Pinus taeda"
 
 

@@ -108,7 +108,10 @@ def test_reviews_keep_the_prediction(tmp_path):
     add_review(db, "s1", "relabel", reviewer="ana", species="Acer macrophyllum")
     add_review(db, "s1", "confirm", reviewer="ben")
     rows = query(db, "SELECT decision, species, reviewer FROM reviews ORDER BY reviewed_at")
-    assert rows.values.tolist() == [["relabel", "Acer macrophyllum", "ana"], ["confirm", "Acer rubrum", "ben"]]
+    assert rows.values.tolist() == [
+        ["relabel", "Acer macrophyllum", "ana"],
+        ["confirm", "Acer rubrum", "ben"],
+    ]
     assert query(db, "SELECT species FROM sightings").iloc[0, 0] == "Acer rubrum"
 
 

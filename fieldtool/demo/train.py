@@ -356,8 +356,8 @@ def train(out: Path, settings: TrainSettings, log=print) -> dict:
     info = ModelInfo(
         model_id=f"fieldtool-demo-vit-h{settings.hidden_size}l{settings.layers}-{size}px-s{settings.seed}",
         image_size=size,
-        mean=tuple(float(v) for v in mean),
-        std=tuple(float(v) for v in std),
+        mean=tuple(round(float(v), 4) for v in mean),
+        std=tuple(round(float(v), 4) for v in std),
         head_input=settings.head_input,
         extra={
             "description": "demo model trained from scratch on procedurally rendered plants "
