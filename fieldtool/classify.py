@@ -58,7 +58,13 @@ def reduce_tiles(tile_probs: np.ndarray, background: np.ndarray, how: str) -> np
 
 
 class Classifier:
-    """Runs a loaded model on frames, in batches, under ``torch.inference_mode``."""
+    """Runs a loaded model on frames, in batches, under ``torch.inference_mode``.
+
+    On CUDA the frames go to the GPU as uint8 (pinned memory, non-blocking copy) and are
+    cut, resized (antialiased) and normalised there; the network runs under bf16/fp16
+    autocast and, optionally, ``torch.compile`` (batches are then padded to one shape so
+    it compiles once). On the CPU, OpenCV resizes and the network runs in fp32.
+    """
 
     def __init__(
         self,
@@ -68,29 +74,35 @@ class Classifier:
         batch_size: int = 16,
         tiles: int = 1,
         tile_reduce: str = "max",
+        precision: str = "auto",
+        compile: bool = False,
     ) -> None:
         self.device = pick_device(device)
         self.network = model.network.to(self.device).eval()
         self.labels: LabelSet = model.labels
         self.model_id = model.info.model_id
         self.model_sha256 = model.sha256
-        # Checkpoints trained on bicubic-upscaled inputs (PlantCLEF) get bicubic when enlarging.
-        self._upscale = (
-            cv2.INTER_CUBIC if model.info.extra.get("resize") == "bicubic" else cv2.INTER_AREA
-        )
+        self.bicubic = model.info.extra.get("resize") == "bicubic"  # PlantCLEF-style checkpoints
         self.image_size = int(model.info.image_size)
         self.batch_size = batch_size
         self.tiles = tiles
         self.tile_reduce = tile_reduce
+        self.autocast_dtype = _autocast_dtype(precision, self.device)
+        self.compiled = compile and self.device.type == "cuda"
+        if self.compiled:
+            self.network = torch.compile(self.network)
         self._mean = torch.tensor(model.info.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(model.info.std, device=self.device).view(1, 3, 1, 1) * 255
         self._background = model.labels.background_mask
 
     def _interpolation(self, tile: np.ndarray) -> int:
-        return self._upscale if min(tile.shape[:2]) < self.image_size else cv2.INTER_AREA
+        enlarge = min(tile.shape[:2]) < self.image_size
+        return cv2.INTER_CUBIC if enlarge and self.bicubic else cv2.INTER_AREA
 
     def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """BGR uint8 frames (H, W, 3) -> (N*T, 3, S, S) float tensor on the device."""
+        if self.device.type == "cuda" and len({im.shape for im in images}) == 1:
+            return self._preprocess_on_device(images)
         size = (self.image_size, self.image_size)
         crops = [
             cv2.resize(tile, size, interpolation=self._interpolation(tile))
@@ -98,10 +110,46 @@ class Classifier:
             for tile in cut_tiles(image, self.tiles)
         ]
         batch = torch.from_numpy(np.stack(crops)[..., ::-1].copy())  # BGR -> RGB, (B, S, S, 3)
-        if self.device.type == "cuda":
-            batch = batch.pin_memory().to(self.device, non_blocking=True)
         batch = batch.to(self.device).permute(0, 3, 1, 2).float()
         return (batch - self._mean) / self._std
+
+    def _preprocess_on_device(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        frames = torch.from_numpy(np.stack(images))  # (N, H, W, 3) uint8
+        if self.device.type == "cuda":
+            frames = frames.pin_memory().to(self.device, non_blocking=True)
+        frames = frames[..., [2, 1, 0]].permute(0, 3, 1, 2).float()  # RGB, (N, 3, H, W)
+        height, width = frames.shape[2:]
+        ys = np.linspace(0, height, self.tiles + 1).astype(int)
+        xs = np.linspace(0, width, self.tiles + 1).astype(int)
+        size = (self.image_size, self.image_size)
+        mode = "bicubic" if self.bicubic else "bilinear"
+        crops = [
+            torch.nn.functional.interpolate(
+                frames[:, :, ys[r] : ys[r + 1], xs[c] : xs[c + 1]], size=size, mode=mode,
+                antialias=True, align_corners=False,
+            )
+            for r in range(self.tiles)
+            for c in range(self.tiles)
+        ]  # fmt: skip
+        batch = torch.stack(crops, dim=1).flatten(
+            0, 1
+        )  # (N*T, 3, S, S), frame-major like the CPU path
+        return (batch.clamp(0, 255) - self._mean) / self._std
+
+    def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) -> (B, C) probabilities on the CPU."""
+        count = pixels.shape[0]
+        if self.compiled:
+            full = max(1, self.batch_size // self.tiles**2) * self.tiles**2
+            if count < full:  # one static shape: torch.compile compiles once
+                pad = pixels.new_zeros((full - count, *pixels.shape[1:]))
+                pixels = torch.cat([pixels, pad])
+        if self.autocast_dtype is not None:
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+                logits = self.network(pixels)
+        else:
+            logits = self.network(pixels)
+        return torch.softmax(logits[:count].float(), dim=-1).cpu()
 
     @torch.inference_mode()
     def predict(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -112,8 +160,17 @@ class Classifier:
         chunks = []
         per_batch = max(1, self.batch_size // (self.tiles**2))
         for start in range(0, len(images), per_batch):
-            pixels = self.preprocess(images[start : start + per_batch])
-            logits = self.network(pixels).float()
-            chunks.append(torch.softmax(logits, dim=-1).cpu().numpy())
+            chunks.append(self._forward(self.preprocess(images[start : start + per_batch])).numpy())
         tile_probs = np.concatenate(chunks).reshape(len(images), self.tiles**2, -1)
         return reduce_tiles(tile_probs, self._background, self.tile_reduce), tile_probs
+
+
+def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """Mixed precision for the device: bf16 where the GPU has it, else fp16; none on CPU."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "bf16" or (precision == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    if precision in ("fp16", "auto"):
+        return torch.float16
+    raise FieldtoolError(f"model.precision {precision!r}: expected auto, fp32, bf16 or fp16")

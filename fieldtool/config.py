@@ -25,6 +25,8 @@ class SourceConfig(_Section):
 
     uri: str = ""  # video path, camera index ("0") or http/rtsp URL
     sample_fps: float = Field(5.0, gt=0)  # analysed frames per second of media time
+    motion_threshold: float = Field(0.0, ge=0)  # mean grey change (0-255) below which a
+    # frame counts as unchanged and reuses the previous prediction; 0 = classify every frame
     start_time: datetime | None = None  # UTC wall time of media t=0 (files); default: track start
     max_frames: int | None = Field(None, gt=0)  # stop after this many decoded frames
     reconnect_attempts: int = Field(5, ge=0)  # live sources: reopen tries after a drop
@@ -41,6 +43,8 @@ class ModelConfig(_Section):
     tiles: int = Field(1, ge=1, le=8)  # cut each frame into tiles x tiles crops
     tile_reduce: Literal["mean", "max"] = "max"  # how tile probabilities make a frame's
     top_k: int = Field(5, ge=1)  # classes kept per stored detection
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on CUDA only
+    compile: bool = False  # torch.compile the network (CUDA only)
 
 
 class PositionConfig(_Section):

@@ -67,6 +67,7 @@ class Progress:
 class SessionResult:
     session: SessionInfo
     sightings: list[Sighting] = field(default_factory=list)
+    frames_reused: int = 0  # unchanged views that reused the previous prediction
     reconnects: int = 0
     unwritten_rows: int = 0  # rows still buffered (the file stayed locked)
 
@@ -80,12 +81,55 @@ def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
             if len(batch) >= size:
                 yield batch
                 batch = []
-    except BaseException:
+    except (Exception, KeyboardInterrupt):  # not GeneratorExit: a closed generator yields no more
         if batch:
             yield batch
         raise
     if batch:
         yield batch
+
+
+class MotionGate:
+    """Skips the model for views that did not change (a camera trap on a still scene).
+
+    Compares 32 x 32 grey thumbnails of a frame and the last classified frame; a mean
+    absolute difference below ``threshold`` (0-255 grey levels) reuses that frame's
+    probabilities.
+    """
+
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+        self._thumb: np.ndarray | None = None
+        self._probs: tuple[np.ndarray, np.ndarray] | None = None
+
+    def _thumbnail(self, image: np.ndarray) -> np.ndarray:
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
+
+    def classify(self, classifier, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
+        """Like ``classifier.predict``; also returns how many frames reused a prediction."""
+        if self.threshold <= 0:
+            return (*classifier.predict(images), 0)
+        source: list[int] = []  # per frame: index into the classified list, -1 = earlier batch
+        classify: list[int] = []
+        for i, image in enumerate(images):
+            thumb = self._thumbnail(image)
+            changed = self._thumb is None or np.abs(thumb - self._thumb).mean() >= self.threshold
+            if changed:
+                classify.append(i)
+                self._thumb = thumb
+            source.append(len(classify) - 1)
+        if classify:
+            probs, tiles = classifier.predict([images[i] for i in classify])
+        else:
+            assert self._probs is not None  # the first frame ever is always classified
+            probs, tiles = self._probs[0][None][:0], self._probs[1][None][:0]
+        if self._probs is not None:
+            probs = np.concatenate([self._probs[0][None], probs])
+            tiles = np.concatenate([self._probs[1][None], tiles])
+            source = [s + 1 for s in source]
+        self._probs = (probs[-1], tiles[-1])
+        return probs[source], tiles[source], len(images) - len(classify)
 
 
 def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> str:
@@ -166,9 +210,11 @@ def run_session(
                 store.flush(timeout_s=0.5)  # a start or end reaches readers at once
 
     reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size)
+    gate = MotionGate(config.source.motion_threshold)
     try:
         for batch in _batches(iter(reader), batch_size):
-            probs, tile_probs = classifier.predict([frame.image for frame in batch])
+            probs, tile_probs, reused = gate.classify(classifier, [f.image for f in batch])
+            result.frames_reused += reused
             for i, frame in enumerate(batch):
                 item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])
                 item.position = positions.position_at(frame.wall_time) if positions else None
@@ -276,6 +322,8 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
             batch_size=config.model.batch_size,
             tiles=config.model.tiles,
             tile_reduce=config.model.tile_reduce,
+            precision=config.model.precision,
+            compile=config.model.compile,
         )
     prior = None
     ranges = range_prior_from_config(config.prior)

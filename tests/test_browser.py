@@ -168,8 +168,12 @@ def _map_drawn(tab, index: int = 0) -> None:
     chart = tab.locator("[data-testid='stDeckGlJsonChart']").nth(index)
     canvas = chart.locator("canvas").first
     canvas.wait_for(state="visible")
+    canvas.evaluate(  # sized to the chart (it starts at the default 300 x 150)
+        "c => new Promise(done => { const t = () => c.clientWidth > 300 ? done() :"
+        " requestAnimationFrame(t); t(); })"
+    )
     box = canvas.bounding_box()
-    assert box and box["width"] > 200 and box["height"] > 150
+    assert box and box["width"] > 300 and box["height"] > 150
     tab.wait_for_timeout(500)  # first frame
     image = Image.open(io.BytesIO(canvas.screenshot())).convert("RGB")
     colours = image.getcolors(maxcolors=1 << 16)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -67,8 +68,6 @@ def test_classifier_preprocess_matches_manual_normalisation(tiny_model_dir):
     clf = Classifier(load_model_folder(tiny_model_dir), device="cpu")
     image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     pixels = clf.preprocess([image])
-    import cv2
-
     rgb = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA)[..., ::-1] / 255.0
     manual = (rgb - np.array(IMAGENET_MEAN)) / np.array(IMAGENET_STD)
     np.testing.assert_allclose(pixels[0].permute(1, 2, 0).numpy(), manual, atol=1e-4)
@@ -112,3 +111,17 @@ def test_model_folder_copy_is_self_contained(tiny_model_dir, tmp_path):
     copy = tmp_path / "copied"
     shutil.copytree(tiny_model_dir, copy)
     assert load_model_folder(copy).info.image_size == 32
+
+
+@pytest.mark.parametrize("tiles", [1, 2])
+def test_device_preprocessing_matches_the_opencv_path(tiny_model_dir, tiles):
+    """The GPU path (tensor resize) agrees with the CPU path (OpenCV); run here on the CPU."""
+    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", tiles=tiles)
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (12, 16, 3)).astype(np.uint8)
+    images = [cv2.resize(base, (160, 120), interpolation=cv2.INTER_LINEAR) for _ in range(3)]
+    images[1] = images[1][:, ::-1].copy()
+    on_device = clf._preprocess_on_device(images)
+    with_cv2 = clf.preprocess(images)
+    assert on_device.shape == with_cv2.shape == (3 * tiles * tiles, 3, 32, 32)
+    assert (on_device - with_cv2).abs().mean() < 0.05

@@ -137,3 +137,31 @@ def test_unreadable_video_leaves_no_session_running(tmp_path, colour_classifier)
     with pytest.raises(FieldtoolError, match="bad.mp4"):
         run_session(VideoSource(str(bad)), colour_classifier, SightingStore(db), make_config(db))
     assert query(db, "SELECT status FROM sessions").iloc[0, 0] == "failed"
+
+
+class CountingClassifier:
+    def __init__(self, inner) -> None:
+        self.inner, self.labels, self.model_id, self.frames = inner, inner.labels, inner.model_id, 0
+
+    def predict(self, images):
+        self.frames += len(images)
+        return self.inner.predict(images)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 2.0])
+def test_motion_gate_skips_unchanged_views_with_the_same_sightings(
+    tmp_path, colour_classifier, threshold
+):
+    video = write_video(tmp_path / "walk.avi", SCHEDULE)
+    db = tmp_path / "s.duckdb"
+    cfg = make_config(db)
+    cfg.source.motion_threshold = threshold
+    counting = CountingClassifier(colour_classifier)
+    result = run_session(VideoSource(str(video), sample_fps=10), counting, SightingStore(db), cfg)
+    rows = query(db, "SELECT species FROM sightings ORDER BY first_t")
+    assert rows.species.tolist() == ["Acer rubrum", "Quercus alba"]
+    assert counting.frames + result.frames_reused == 111
+    if threshold:
+        assert counting.frames <= 8 and result.frames_reused >= 100  # one per colour change
+    else:
+        assert result.frames_reused == 0

@@ -1,0 +1,544 @@
+"""Little's *Atlas of United States Trees*, bundled, and "which species are expected here".
+
+    python -m fieldtool.atlas build [--source DIR] [--out FILE] [--tolerance DEG]
+    python -m fieldtool.atlas species --lat 44.06 --lon -121.3 [--ranges FILE ...]
+    fieldtool species --lat L --lon L [--ranges FILE ...]     (once cli.py registers it)
+
+The build turns the 679 per-species shapefiles (NAD27, no ``.prj``) into one GeoPackage,
+``data/ranges/little_atlas.gpkg`` (layer ``little_atlas``, R-tree indexed, EPSG:4326),
+with columns ``species``, ``common_name``, ``code`` (the atlas file code) and
+``presence``: 1 = range with its absence islands already cut out, 0 = the absence
+islands themselves (so ``load_ranges(..., presence_field="presence")`` gives the same
+ranges). To keep it small the polygons are simplified (``tolerance_deg``, topology
+preserved), small parts (< ``min_part_deg2``) lying within ``near_deg`` of a larger part
+of the same species are dropped (isolated small parts, e.g. disjunct stands, are kept),
+and coordinates are snapped to a ``grid_deg`` grid. Little drew these maps at a scale
+of tens of km, so a few km of simplification loses nothing that was there.
+
+:class:`IndexedPrior` gives the same prior as :class:`fieldtool.ranges.RangePrior`
+(1 inside a range, ``exp(-d / decay_km)`` outside, 1 without data) for hundreds of
+species quickly: an STRtree finds the ranges within reach, distances are taken in a
+local equirectangular frame (km) on the range clipped around the place, species beyond
+reach (prior < ``cutoff``) get 0, and results are cached per H3 cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import h3
+import numpy as np
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from fieldtool.types import FieldtoolError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ATLAS = REPO_ROOT / "data" / "ranges" / "little_atlas.gpkg"
+DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "ranges" / "little_us_trees"
+LAYER = "little_atlas"
+ATLAS_CRS = "EPSG:4267"  # NAD27 geographic; the atlas ships no .prj
+_KM_PER_DEG_LAT = 110.574
+_KM_PER_DEG_LON_EQ = 111.320
+
+
+def _key(name: str) -> str:
+    """Species names match ignoring case and repeated/edge whitespace (as in ranges.py)."""
+    return " ".join(str(name).split()).casefold()
+
+
+# ------------------------------------------------------------------------ build
+
+
+@dataclass(frozen=True, slots=True)
+class AtlasBuild:
+    """What :func:`build_atlas` wrote."""
+
+    path: Path
+    species: int
+    absence_species: int  # species with absence islands
+    vertices: int
+    parts_dropped: int
+    size_bytes: int
+    seconds: float
+
+    def summary(self) -> str:
+        return (
+            f"wrote {self.path} ({self.size_bytes / 1e6:.2f} MB): {self.species} species "
+            f"({self.absence_species} with absence islands), {self.vertices} vertices, "
+            f"{self.parts_dropped} small parts next to larger ones dropped, {self.seconds:.0f} s"
+        )
+
+
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
+    """Only the polygon parts of a geometry (make_valid can add lines and points)."""
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    flat = [q for p in parts for q in shapely.get_parts(p)]
+    if not flat:
+        return shapely.MultiPolygon()
+    return flat[0] if len(flat) == 1 else shapely.MultiPolygon(flat)
+
+
+def _thin(geom: BaseGeometry, min_part_deg2: float, near_deg: float) -> tuple[BaseGeometry, int]:
+    """Drop small parts lying within ``near_deg`` of a larger part; returns (geom, dropped)."""
+    parts = shapely.get_parts(geom)
+    if len(parts) < 2 or min_part_deg2 <= 0:
+        return geom, 0
+    area = shapely.area(parts)
+    big = area >= min_part_deg2
+    if not big.any():
+        big[int(np.argmax(area))] = True
+    small = parts[~big]
+    if len(small) == 0:
+        return geom, 0
+    tree = shapely.STRtree(parts[big])
+    hits = tree.query(small, predicate="dwithin", distance=near_deg)[0]
+    near = np.zeros(len(small), dtype=bool)
+    near[hits] = True
+    kept = list(parts[big]) + list(small[~near])
+    return shapely.MultiPolygon(kept), int(near.sum())
+
+
+def simplify_range(
+    geom: BaseGeometry,
+    tolerance_deg: float,
+    min_part_deg2: float,
+    near_deg: float,
+    grid_deg: float,
+) -> tuple[BaseGeometry, int]:
+    """Simplified, thinned, grid-snapped, valid polygons; returns (geom, parts dropped)."""
+    out = shapely.simplify(geom, tolerance_deg, preserve_topology=True)
+    out, dropped = _thin(_polygonal(out), min_part_deg2, near_deg)
+    if grid_deg > 0:
+        out = shapely.set_precision(out, grid_deg)
+    out = _polygonal(shapely.make_valid(out))
+    return out, dropped
+
+
+def build_atlas(
+    source: Path = DEFAULT_SOURCE,
+    out: Path = DEFAULT_ATLAS,
+    *,
+    tolerance_deg: float = 0.05,
+    min_part_deg2: float = 0.01,
+    near_deg: float = 0.1,
+    grid_deg: float = 1e-4,
+    progress: bool = False,
+) -> AtlasBuild:
+    """Build the GeoPackage (and its licence note) from Little's atlas folder."""
+    import geopandas as gpd
+    import pandas as pd
+
+    started = time.perf_counter()
+    source = Path(source)
+    table_path = source / "Little_datatable.csv"
+    if not table_path.exists():
+        raise FieldtoolError(f"{source}: not Little's atlas folder (no Little_datatable.csv)")
+    table = pd.read_csv(table_path)
+    need = {"Latin Name", "Common Name", "SHP/*"}
+    if not need <= set(table.columns):
+        raise FieldtoolError(f"{table_path}: expected columns {', '.join(sorted(need))}")
+    rows: list[dict[str, object]] = []
+    dropped_total = 0
+    n_absent = 0
+    for i, (code, name, common) in enumerate(
+        zip(table["SHP/*"], table["Latin Name"], table["Common Name"], strict=True)
+    ):
+        shp = source / "shp" / str(code) / f"{code}.shp"
+        if not shp.exists():
+            raise FieldtoolError(f"{shp}: shapefile not found")
+        frame = gpd.read_file(shp, engine="pyogrio")
+        frame = frame.set_crs(ATLAS_CRS, allow_override=True).to_crs("EPSG:4326")
+        geoms = shapely.make_valid(np.asarray(frame.geometry.values, dtype=object))
+        codes = pd.to_numeric(frame["CODE"], errors="coerce").to_numpy()
+        present = shapely.union_all(geoms[codes != 0])
+        absent = shapely.union_all(geoms[codes == 0]) if (codes == 0).any() else None
+        if absent is not None and not absent.is_empty:
+            present = shapely.difference(present, absent)
+        parts = [(1, present)] + ([(0, absent)] if absent is not None else [])
+        for presence, geom in parts:
+            simple, dropped = simplify_range(
+                _polygonal(geom), tolerance_deg, min_part_deg2, near_deg, grid_deg
+            )
+            dropped_total += dropped
+            if simple.is_empty:
+                continue
+            rows.append({"species": " ".join(str(name).split()), "common_name": str(common),
+                         "code": str(code), "presence": presence, "geometry": simple})  # fmt: skip
+        n_absent += absent is not None
+        if progress and (i + 1) % 50 == 0:
+            print(f"  {i + 1}/{len(table)} species", file=sys.stderr, flush=True)
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.gpkg")
+    tmp.unlink(missing_ok=True)
+    frame.to_file(tmp, driver="GPKG", layer=LAYER, engine="pyogrio")
+    tmp.replace(out)
+    settings = dict(tolerance_deg=tolerance_deg, min_part_deg2=min_part_deg2,
+                    near_deg=near_deg, grid_deg=grid_deg)  # fmt: skip
+    write_licence(source, out, settings)
+    vertices = int(shapely.get_num_coordinates(np.asarray(frame.geometry.values)).sum())
+    return AtlasBuild(
+        out,
+        int((frame["presence"] == 1).sum()),
+        n_absent,
+        vertices,
+        dropped_total,
+        out.stat().st_size,
+        time.perf_counter() - started,
+    )
+
+
+def licence_path(atlas: Path) -> Path:
+    """``little_atlas.gpkg`` → ``little_atlas.LICENSE.md``."""
+    return atlas.with_name(atlas.name.split(".")[0] + ".LICENSE.md")
+
+
+def write_licence(source: Path, out: Path, settings: Mapping[str, float]) -> Path:
+    """The licence and attribution note next to the built file."""
+    licence = (source / "License.md").read_text(encoding="utf-8").strip()
+    src = source / "SOURCE"
+    origin = src.read_text(encoding="utf-8").strip() if src.exists() else ""
+    path = licence_path(out)
+    path.write_text(
+        f"# {out.name}: licence and attribution\n\n"
+        "Range maps of all 679 tree species of Elbert L. Little, Jr., *Atlas of United "
+        "States Trees* (U.S. Department of Agriculture, Forest Service, 1971-1978), "
+        "digitised by the U.S. Geological Survey"
+        + (f", taken from `{origin}`" if origin else "")
+        + ".\n\nLicence note copied from the source's `License.md`:\n\n"
+        f"> {licence}\n\n"
+        "Changes made here: reprojected from NAD27 (EPSG:4267) to WGS84 (EPSG:4326); range "
+        "polygons (`CODE` 1) dissolved per species with the absence islands (`CODE` 0) cut "
+        "out (`presence` 1), the absence islands kept as `presence` 0; simplified with a "
+        f"{settings['tolerance_deg']:g}° tolerance (topology preserved); parts smaller than "
+        f"{settings['min_part_deg2']:g} square degrees within {settings['near_deg']:g}° of a "
+        "larger part of the same species dropped; coordinates snapped to a "
+        f"{settings['grid_deg']:g}° grid. Built by `python -m fieldtool.atlas build`. USGS "
+        "notes digitising errors in the original maps.\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+# ----------------------------------------------------------------- indexed prior
+
+
+class IndexedPrior:
+    """Range prior for many species at once (see the module doc); RangePrior's interface.
+
+    ``ranges``: species → (Multi)Polygon in lon/lat degrees. ``cutoff``: species whose
+    prior would be below it get 0 (the fusion floor, 0.02 by default, dwarfs it), which
+    bounds the search radius to ``decay_km · ln(1/cutoff)``. Values are computed at the
+    centre of the place's H3 cell (``h3_resolution`` 8: ~0.5 km) and cached per cell.
+    """
+
+    def __init__(
+        self,
+        ranges: Mapping[str, BaseGeometry],
+        decay_km: float = 50.0,
+        cutoff: float = 1e-3,
+        h3_resolution: int = 8,
+        cache_size: int = 4096,
+    ) -> None:
+        if not decay_km > 0:
+            raise ValueError(f"decay_km must be > 0, got {decay_km}")
+        if not 0 < cutoff < 1:
+            raise ValueError(f"cutoff must be in (0, 1), got {cutoff}")
+        self.decay_km = float(decay_km)
+        self.cutoff = float(cutoff)
+        self.h3_resolution = int(h3_resolution)
+        items = [(n, g) for n, g in ranges.items() if g is not None and not g.is_empty]
+        self._names = [n for n, _ in items]
+        self._index = {_key(n): i for i, n in enumerate(self._names)}
+        self._geoms = np.array([g for _, g in items], dtype=object)
+        shapely.prepare(self._geoms)
+        self._tree = shapely.STRtree(self._geoms)
+        self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self._cache_size = max(1, int(cache_size))
+
+    @classmethod
+    def from_range_prior(cls, prior: object, **kw: float) -> IndexedPrior:
+        """Wrap a :class:`fieldtool.ranges.RangePrior` (same geometries and decay)."""
+        names = sorted(prior.species)  # type: ignore[attr-defined]
+        ranges = {n: prior.geometry(n) for n in names}  # type: ignore[attr-defined]
+        kw.setdefault("decay_km", prior.decay_km)  # type: ignore[attr-defined]
+        return cls(ranges, **kw)  # type: ignore[arg-type]
+
+    @property
+    def species(self) -> set[str]:
+        return set(self._names)
+
+    def has(self, species: str) -> bool:
+        return _key(species) in self._index
+
+    def geometry(self, species: str) -> BaseGeometry | None:
+        i = self._index.get(_key(species))
+        return None if i is None else self._geoms[i]
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def reach_km(self, decay_km: float | None = None) -> float:
+        """Distance beyond which the prior is below ``cutoff`` (and given as 0)."""
+        decay = self.decay_km if decay_km is None else float(decay_km)
+        return decay * math.log(1.0 / self.cutoff)
+
+    def _all(self, lat: float, lon: float, decay: float) -> np.ndarray:
+        """(S,) prior of every species at (lat, lon), no cache."""
+        out = np.zeros(len(self._names), dtype=np.float64)
+        reach = self.reach_km(decay)
+        kx = _KM_PER_DEG_LON_EQ * max(math.cos(math.radians(lat)), 1e-6)
+        ky = _KM_PER_DEG_LAT
+        # degrees: planar distance in lon/lat is at least the km distance / max(kx, ky)
+        dx, dy = reach / kx, reach / ky
+        point = shapely.Point(lon, lat)
+        near = self._tree.query(point, predicate="dwithin", distance=max(dx, dy))
+        if len(near) == 0:
+            return out
+        inside = shapely.intersects_xy(self._geoms[near], lon, lat)
+        out[near[inside]] = 1.0
+        box = (lon - dx, lat - dy, lon + dx, lat + dy)
+
+        def to_km(xy: np.ndarray) -> np.ndarray:
+            return np.column_stack([(xy[:, 0] - lon) * kx, (xy[:, 1] - lat) * ky])
+
+        origin = shapely.Point(0.0, 0.0)
+        for i in near[~inside]:
+            piece = shapely.clip_by_rect(self._geoms[i], *box)
+            if piece.is_empty:
+                continue
+            d = shapely.distance(origin, shapely.transform(piece, to_km))
+            out[i] = math.exp(-d / decay) if d < reach else 0.0
+        return out
+
+    def _at(self, lat: float, lon: float, decay: float) -> np.ndarray:
+        if not (math.isfinite(lat) and math.isfinite(lon)):
+            raise ValueError(f"not a position: {lat}, {lon}")
+        cell = h3.latlng_to_cell(float(lat), float(lon), self.h3_resolution)
+        key = (cell, decay)
+        hit = self._cache.get(key)
+        if hit is not None:
+            self._cache.move_to_end(key)
+            return hit
+        clat, clon = h3.cell_to_latlng(cell)
+        values = self._all(clat, clon, decay)
+        self._cache[key] = values
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return values
+
+    def prior(
+        self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
+    ) -> np.ndarray:
+        """(C,) float64 in [0, 1]: 1 inside, exp(-d/decay_km) outside, 0 beyond reach,
+        1 without data."""
+        decay = self.decay_km if decay_km is None else float(decay_km)
+        values = self._at(lat, lon, decay)
+        idx = np.array([self._index.get(_key(s), -1) for s in species], dtype=np.int64)
+        if len(idx) == 0:
+            return np.zeros(0, dtype=np.float64)
+        return np.where(idx >= 0, values[np.maximum(idx, 0)], 1.0)
+
+    def all_priors(self, lat: float, lon: float, decay_km: float | None = None) -> dict[str, float]:
+        """Prior of every species with data at a place (cached like :meth:`prior`)."""
+        decay = self.decay_km if decay_km is None else float(decay_km)
+        values = self._at(lat, lon, decay)
+        return dict(zip(self._names, values.tolist(), strict=True))
+
+
+# ------------------------------------------------------------------------ load
+
+
+@dataclass(frozen=True)
+class Atlas:
+    """The bundled atlas, loaded: its prior and the common names."""
+
+    path: Path
+    prior: IndexedPrior
+    common_names: dict[str, str]  # species → common name
+    load_s: float  # seconds the load took
+
+
+def load_atlas(path: str | Path = DEFAULT_ATLAS, decay_km: float = 50.0, **kw: float) -> Atlas:
+    """Read the bundled GeoPackage (or any file with ``species``/``presence`` columns)."""
+    import pyogrio
+
+    started = time.perf_counter()
+    path = Path(path)
+    if not path.exists():
+        hint = " (build it: python -m fieldtool.atlas build)" if path == DEFAULT_ATLAS else ""
+        raise FieldtoolError(f"{path}: atlas file not found{hint}")
+    try:
+        frame = pyogrio.read_dataframe(path)
+    except Exception as exc:  # pyogrio/GDAL raise many types
+        msg = " ".join(str(exc).split())
+        raise FieldtoolError(f"{path}: cannot read as a vector file ({msg})") from None
+    if "species" not in frame.columns:
+        raise FieldtoolError(f"{path}: no 'species' column; not an atlas file")
+    if frame.crs is not None and not frame.crs.equals("EPSG:4326"):
+        frame = frame.to_crs("EPSG:4326")
+    present = frame["presence"].astype(int) == 1 if "presence" in frame.columns else None
+    ranges: dict[str, BaseGeometry] = {}
+    commons: dict[str, str] = {}
+    rows = frame if present is None else frame[present.to_numpy()]
+    for name, geom in zip(rows["species"], rows.geometry, strict=True):
+        ranges[str(name)] = geom if str(name) not in ranges else ranges[str(name)].union(geom)
+    if "common_name" in frame.columns:
+        commons = {str(s): str(c) for s, c in zip(frame["species"], frame["common_name"],
+                                                  strict=True)}  # fmt: skip
+    prior = IndexedPrior(ranges, decay_km=decay_km, **kw)  # type: ignore[arg-type]
+    return Atlas(path, prior, commons, time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------ what grows here
+
+
+def species_here(
+    lat: float,
+    lon: float,
+    prior: object,
+    *,
+    min_prior: float = 0.05,
+    decay_km: float | None = None,
+    limit: int | None = None,
+) -> list[tuple[str, float]]:
+    """Species expected at a place: ``(species, prior)`` with prior >= ``min_prior``,
+    ranked by prior (highest first), then name.
+
+    ``prior``: an :class:`IndexedPrior` (fast), a :class:`fieldtool.ranges.RangePrior`
+    (wrapped in one for the query), an occurrence prior, or anything with ``species`` and
+    ``prior(lat, lon, species, decay_km)``.
+    """
+    if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
+        raise FieldtoolError(f"species: position {lat}, {lon} is out of range")
+    if not isinstance(prior, IndexedPrior) and hasattr(prior, "geometry"):
+        prior = IndexedPrior.from_range_prior(prior)
+    if isinstance(prior, IndexedPrior):
+        values = prior.all_priors(lat, lon, decay_km)
+    else:
+        names = sorted(prior.species)  # type: ignore[attr-defined]
+        got = prior.prior(lat, lon, names, decay_km)  # type: ignore[attr-defined]
+        values = dict(zip(names, (float(v) for v in got), strict=True))
+    ranked = sorted(((s, v) for s, v in values.items() if v >= min_prior),
+                    key=lambda sv: (-sv[1], sv[0]))  # fmt: skip
+    return ranked[:limit] if limit is not None else ranked
+
+
+def _load_for_command(args: argparse.Namespace) -> tuple[object, dict[str, str], str]:
+    """(prior, common names, description) for ``species``: --ranges files or the atlas."""
+    if not args.ranges:
+        atlas = load_atlas(args.atlas, decay_km=args.decay_km)
+        return (
+            atlas.prior,
+            atlas.common_names,
+            f"{atlas.path.name} (loaded in {atlas.load_s:.2f} s)",
+        )
+    from fieldtool.occurrences import CombinedPrior, is_occurrence_file, load_occurrences
+    from fieldtool.ranges import load_ranges
+
+    tables = [p for p in args.ranges if is_occurrence_file(p)]
+    polygons = [p for p in args.ranges if not is_occurrence_file(p)]
+    parts: list[object] = []
+    commons: dict[str, str] = {}
+    if polygons:
+        ranges = load_ranges(polygons, args.species_field, args.presence_field, args.ranges_crs,
+                             decay_km=args.decay_km)  # fmt: skip
+        parts.append(IndexedPrior.from_range_prior(ranges))
+        commons = _common_names(polygons, args.species_field)
+    if tables:
+        parts.append(load_occurrences(tables, decay_km=args.decay_km))
+    prior = parts[0] if len(parts) == 1 else CombinedPrior(parts)
+    return prior, commons, ", ".join(str(p) for p in args.ranges)
+
+
+def _common_names(paths: Sequence[Path], species_field: str) -> dict[str, str]:
+    """``common_name`` per species from polygon files that have one (else nothing)."""
+    import pyogrio
+
+    out: dict[str, str] = {}
+    for path in paths:
+        try:
+            cols = pyogrio.read_info(path)["fields"]
+            if species_field in cols and "common_name" in cols:
+                frame = pyogrio.read_dataframe(
+                    path, columns=[species_field, "common_name"], read_geometry=False
+                )
+                out.update(zip(frame[species_field].astype(str), frame["common_name"].astype(str),
+                               strict=True))  # fmt: skip
+        except Exception:  # noqa: BLE001 - names are a nicety; load_ranges reports real errors
+            continue
+    return out
+
+
+def cmd_species(args: argparse.Namespace) -> int:
+    """Print the species expected at --lat/--lon, ranked."""
+    prior, commons, what = _load_for_command(args)
+    started = time.perf_counter()
+    ranked = species_here(args.lat, args.lon, prior, min_prior=args.min_prior, limit=args.limit)
+    took = time.perf_counter() - started
+    print(f"{len(ranked)} species expected at {args.lat:.4f}, {args.lon:.4f} "
+          f"(prior >= {args.min_prior:g}; {what}; query {took:.2f} s)")  # fmt: skip
+    for rank, (name, value) in enumerate(ranked, 1):
+        common = commons.get(name, "")
+        print(f"{rank:4d}  {value:5.3f}  {name:<32} {common}")
+    return 0
+
+
+def add_species_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``species --lat L --lon L [--ranges FILE ...]`` on a CLI's subparsers."""
+    p = subparsers.add_parser(
+        "species",
+        help="species expected at a place, ranked by range prior",
+        description="Species expected at a place, ranked by prior then name (bundled "
+        "Little atlas unless --ranges is given).",
+    )
+    p.add_argument("--lat", type=float, required=True, help="latitude, degrees")
+    p.add_argument("--lon", type=float, required=True, help="longitude, degrees")
+    p.add_argument("--ranges", type=Path, nargs="+",
+                   help="range polygon files and/or occurrence tables (.csv/.tsv)")  # fmt: skip
+    p.add_argument("--ranges-crs", help="CRS for range files that carry none, e.g. EPSG:4267")
+    p.add_argument("--species-field", default="species", help="range attribute with the name")
+    p.add_argument("--presence-field", default="presence", help="range attribute: 1 / 0")
+    p.add_argument("--atlas", type=Path, default=DEFAULT_ATLAS, help="bundled atlas file")
+    p.add_argument("--decay-km", type=float, default=50.0, help="prior decay outside a range")
+    p.add_argument("--min-prior", type=float, default=0.05, help="list species at least this")
+    p.add_argument("--limit", type=int, help="at most this many lines")
+    p.set_defaults(func=cmd_species)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fieldtool.atlas", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build data/ranges/little_atlas.gpkg from Little's atlas")
+    b.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="atlas folder")
+    b.add_argument("--out", type=Path, default=DEFAULT_ATLAS, help="GeoPackage to write")
+    b.add_argument("--tolerance", type=float, default=0.05, help="simplify tolerance, degrees")
+    b.add_argument("--min-part", type=float, default=0.01, help="small part, square degrees")
+    b.add_argument("--near", type=float, default=0.1, help="drop small parts this near, degrees")
+    b.set_defaults(func=None)
+    add_species_command(sub)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            built = build_atlas(args.source, args.out, tolerance_deg=args.tolerance,
+                                min_part_deg2=args.min_part, near_deg=args.near, progress=True)  # fmt: skip
+            print(built.summary())
+            return 0
+        return args.func(args)
+    except FieldtoolError as exc:
+        print(f"fieldtool: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
