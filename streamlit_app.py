@@ -18,25 +18,31 @@ from fieldtool import dashboard as dash
 from fieldtool.dashboard_pages import common
 from fieldtool.types import FieldtoolError
 
-# (file in fieldtool/dashboard_pages, title, icon, uses the sidebar filters). Emoji icons:
-# Material icons outside Streamlit's bundled font are fetched from Google Fonts.
+# (file in fieldtool/dashboard_pages, title, uses the sidebar filters). No page icons:
+# Streamlit fetches Material icons for the navigation from Google Fonts.
 PAGES = (
-    ("map.py", "Map", "🗺️", True),
-    ("review.py", "Review queue", "✅", True),
-    ("species.py", "Species", "🌿", True),
-    ("live.py", "Live session", "🎥", False),
-    ("sql.py", "SQL", "🗄️", False),
+    ("map.py", "Map", True),
+    ("review.py", "Review queue", True),
+    ("species.py", "Species", True),
+    ("live.py", "Live session", False),
+    ("sql.py", "SQL", False),
 )
 
 
 def main() -> None:
     st.set_page_config(page_title="fieldtool", layout="wide")
     pages = [
-        st.Page(common.PAGES_DIR / name, title=title, icon=icon, default=i == 0)
-        for i, (name, title, icon, _) in enumerate(PAGES)
+        st.Page(common.PAGES_DIR / name, title=title, default=i == 0)
+        for i, (name, title, _) in enumerate(PAGES)
     ]
     page = st.navigation(pages)
-    with_filters = {p.url_path for p, spec in zip(pages, PAGES, strict=True) if spec[3]}
+    if st.get_option("browser.gatherUsageStats"):
+        st.warning(
+            "Usage statistics are on, so the browser contacts Streamlit's servers. Start the "
+            "dashboard from the fieldtool folder (its .streamlit/config.toml turns them off) "
+            "or add `--browser.gatherUsageStats false`."
+        )
+    with_filters = {p.url_path for p, spec in zip(pages, PAGES, strict=True) if spec[2]}
 
     default = dash.db_path_from_args(sys.argv[1:], os.environ)
     db_text = st.sidebar.text_input("Database file", value=str(default))

@@ -264,6 +264,7 @@ class IndexedPrior:
         self._tree = shapely.STRtree(self._geoms)
         self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
         self._cache_size = max(1, int(cache_size))
+        self._lookups: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()  # names → idx
 
     @classmethod
     def from_range_prior(cls, prior: object, **kw: float) -> IndexedPrior:
@@ -343,10 +344,21 @@ class IndexedPrior:
         1 without data."""
         decay = self.decay_km if decay_km is None else float(decay_km)
         values = self._at(lat, lon, decay)
-        idx = np.array([self._index.get(_key(s), -1) for s in species], dtype=np.int64)
+        idx = self._indices(species)
         if len(idx) == 0:
             return np.zeros(0, dtype=np.float64)
         return np.where(idx >= 0, values[np.maximum(idx, 0)], 1.0)
+
+    def _indices(self, species: Sequence[str]) -> np.ndarray:
+        """(C,) row of each name, -1 without data; remembered for the last few label lists."""
+        names = tuple(species)
+        idx = self._lookups.get(names)
+        if idx is None:
+            idx = np.array([self._index.get(_key(s), -1) for s in names], dtype=np.int64)
+            self._lookups[names] = idx
+            if len(self._lookups) > 8:
+                self._lookups.popitem(last=False)
+        return idx
 
     def all_priors(self, lat: float, lon: float, decay_km: float | None = None) -> dict[str, float]:
         """Prior of every species with data at a place (cached like :meth:`prior`)."""

@@ -80,6 +80,7 @@ class TrackPositions:
     clock). Fixes need not be sorted; fixes sharing a time are kept in the given order.
     ``media_start``: the time of the video's media t=0 on the fixes' clock, when the
     track came from the video file (GoPro GPMF, DJI SRT); it becomes :attr:`start`.
+    ``notes``: lines worth logging (the reader's summary, clock assumptions).
     """
 
     def __init__(
@@ -89,6 +90,7 @@ class TrackPositions:
         time_offset_s: float = 0.0,
         source: str = "gpx",
         media_start: datetime | None = None,
+        notes: Sequence[str] = (),
     ) -> None:
         if not fixes:
             raise ValueError("TrackPositions needs at least one fix")
@@ -106,6 +108,7 @@ class TrackPositions:
         self.time_offset_s = float(time_offset_s)
         self.source = source
         self.media_start = None if media_start is None else _to_utc_naive(media_start)
+        self.notes = tuple(notes)  # lines for the log: what was read, skipped, assumed
 
     @property
     def fixes(self) -> tuple[Fix, ...]:
@@ -374,6 +377,7 @@ def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
             cfg.time_offset_s,
             source=track.format,
             media_start=track.media_start,
+            notes=(track.summary(), *track.notes),
         )
     if cfg.lat is not None and cfg.lon is not None:
         return FixedPosition(cfg.lat, cfg.lon)

@@ -114,7 +114,11 @@ class VideoSource:
         try:
             while self.max_frames is None or index + 1 < self.max_frames:
                 if not cap.grab():
-                    break
+                    resumed = self._skip_damage(cap, index, fps)
+                    if resumed is None:
+                        break
+                    index = resumed - 1
+                    continue
                 index += 1
                 self.stats.frames_read += 1
                 t = index / fps
@@ -135,6 +139,27 @@ class VideoSource:
                 f"{self.uri}: decoding stopped at frame {index + 1} of {self.frame_count} "
                 "(file truncated or damaged); sightings so far are kept"
             )
+
+    def _skip_damage(self, cap: cv2.VideoCapture, index: int, fps: float) -> int | None:
+        """After a failed decode inside a file, seek past the damage; the frame to resume at.
+
+        Tries 1 frame, 1 s and 5 s further on; None at the real end of the file.
+        """
+        if not self.frame_count or index + 2 >= self.frame_count:
+            return None
+        for skip in (1, round(fps), round(5 * fps)):
+            target = index + 1 + skip
+            if target >= self.frame_count:
+                break
+            if cap.set(cv2.CAP_PROP_POS_FRAMES, target) and cap.grab():
+                self._log(
+                    f"{self.uri}: damaged data at frame {index + 1}; resumed at frame {target}"
+                )
+                self.stats.gaps.append(((index + 1) / fps, target / fps))
+                # the grab above consumed frame ``target``; step back so it is read again
+                cap.set(cv2.CAP_PROP_POS_FRAMES, target)
+                return target
+        return None
 
     def _live_frames(self) -> Iterator[Frame]:
         cap = self._open()

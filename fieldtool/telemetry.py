@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import BinaryIO
 
 import numpy as np
@@ -53,26 +54,30 @@ DEFAULT_MAX_SPEED_MPS = 100.0  # m/s; a faster step between fixes is a jump
 DEFAULT_SLACK_M = 20.0  # m; position noise allowed on top of max_speed × dt
 _EARTH_RADIUS_M = 6_371_008.8
 FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif")
-_ALIASES = {"gopro": "gpmf", "mp4": "gpmf", "mov": "gpmf", "jpeg": "exif", "jpg": "exif"}
-_EXTENSIONS = {
-    ".gpx": "gpx",
-    ".nmea": "nmea",
-    ".nma": "nmea",
-    ".txt": "nmea",
-    ".log": "nmea",
-    ".srt": "srt",
-    ".mp4": "gpmf",
-    ".mov": "gpmf",
-    ".360": "gpmf",
-    ".lrv": "gpmf",
-    ".jpg": "exif",
-    ".jpeg": "exif",
-    ".tif": "exif",
-    ".tiff": "exif",
-    ".heic": "exif",
-    ".webp": "exif",
-    ".png": "exif",
-}
+_ALIASES = MappingProxyType(
+    {"gopro": "gpmf", "mp4": "gpmf", "mov": "gpmf", "jpeg": "exif", "jpg": "exif"}
+)
+_EXTENSIONS = MappingProxyType(
+    {
+        ".gpx": "gpx",
+        ".nmea": "nmea",
+        ".nma": "nmea",
+        ".txt": "nmea",
+        ".log": "nmea",
+        ".srt": "srt",
+        ".mp4": "gpmf",
+        ".mov": "gpmf",
+        ".360": "gpmf",
+        ".lrv": "gpmf",
+        ".jpg": "exif",
+        ".jpeg": "exif",
+        ".tif": "exif",
+        ".tiff": "exif",
+        ".heic": "exif",
+        ".webp": "exif",
+        ".png": "exif",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,8 +563,8 @@ def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
 
 def parse_dji_srt(text: str) -> tuple[list[SrtCue], int]:
     """Cues with a position, and how many cues had none."""
-    heads = list(_CUE_RE.finditer(text.replace("\r\n", "\n").replace("\r", "\n")))
     norm = text.replace("\r\n", "\n").replace("\r", "\n")
+    heads = list(_CUE_RE.finditer(norm))
     cues: list[SrtCue] = []
     missing = 0
     for k, head in enumerate(heads):
@@ -742,19 +747,21 @@ def _find_gpmd(moov: bytes) -> tuple[_Samples, datetime | None] | None:
     return None
 
 
-# KLV value types of GPMF: struct code and size
-_GPMF_TYPES = {
-    ord("b"): "b",
-    ord("B"): "B",
-    ord("s"): "h",
-    ord("S"): "H",
-    ord("l"): "i",
-    ord("L"): "I",
-    ord("f"): "f",
-    ord("d"): "d",
-    ord("j"): "q",
-    ord("J"): "Q",
-}
+# KLV value types of GPMF → struct codes
+_GPMF_TYPES = MappingProxyType(
+    {
+        ord("b"): "b",
+        ord("B"): "B",
+        ord("s"): "h",
+        ord("S"): "H",
+        ord("l"): "i",
+        ord("L"): "I",
+        ord("f"): "f",
+        ord("d"): "d",
+        ord("j"): "q",
+        ord("J"): "Q",
+    }
+)
 
 
 def _klv(buf: bytes, off: int, end: int) -> Iterator[tuple[bytes, int, int, int, int]]:

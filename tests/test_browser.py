@@ -135,9 +135,19 @@ def _assert_local(requests: list[str]) -> None:
 
 
 def _screenshot(tab, name: str, tmp_path: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main area, so grow the viewport first."""
     folder = Path(os.environ.get("FIELDTOOL_SCREENSHOT_DIR") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    size = tab.viewport_size
+    height = tab.evaluate(
+        "() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight"
+    )
+    tab.set_viewport_size(
+        {"width": size["width"], "height": min(max(height, size["height"]), 4000)}
+    )
+    tab.wait_for_timeout(300)
+    tab.screenshot(path=str(folder / f"{name}.png"))
+    tab.set_viewport_size(size)
 
 
 def _settle(tab) -> None:

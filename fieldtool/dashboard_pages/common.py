@@ -225,7 +225,9 @@ def refresh_controls(key: str, default_s: int = 5) -> float | None:
     return float(interval) if auto else None
 
 
-def show_snapshot(db_path: Path, snapshot_path: object, caption: str, width: int = 640) -> bool:
+def show_snapshot(
+    db_path: Path, snapshot_path: object, caption: str, width: int | str = 640
+) -> bool:
     """Show a stored snapshot (only from inside the database's folder); False if none shown."""
     if snapshot_path is None or (isinstance(snapshot_path, float) and math.isnan(snapshot_path)):
         st.info("No snapshot stored for this sighting.")

@@ -24,6 +24,15 @@ def _top(species: object, scores: object) -> str:
     return ", ".join(f"{s} {float(p):.2f}" for s, p in pairs) or "none"
 
 
+def _ago(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{max(seconds, 0):.0f} s ago"
+
+
 def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
     """Running sessions with their counters and newest frame, and the recent sightings."""
     now = datetime.now(timezone.utc)
@@ -42,7 +51,7 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
     for row in sessions.itertuples(index=False):
         st.subheader(f"{Path(str(row.source)).name or row.source}")
         st.caption(
-            f"Session `{row.session_id}` · model {row.model_id} · host {row.host} · started "
+            f"Session `{row.session_id}` · model {row.model_id} · host {row.host or '?'} · started "
             f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M:%S} UTC · {row.status}"
         )
         rate = dash.analysis_rate(row)
@@ -54,7 +63,7 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
         cols = st.columns(4)
         cols[0].metric("Frames analysed", int(row.frames_logged), help="Per-frame rows written")
         cols[1].metric("Analysis rate", f"{rate:.1f} /s" if rate else "–")
-        cols[2].metric("Last frame", f"{age:.0f} s ago" if age is not None else "–")
+        cols[2].metric("Last frame", _ago(age))
         cols[3].metric(
             "Frames dropped", int(row.frames_dropped or 0), help="Updated when the session ends"
         )

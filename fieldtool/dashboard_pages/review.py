@@ -69,13 +69,11 @@ def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[
     top = alts[(alts["fused_rank"] <= 3) | (alts["raw_rank"] <= 3)]
     table = pd.DataFrame(
         {
-            "Species": top["species"],
-            "Common name": [names.get(s, "") for s in top["species"]],
+            "Species": [f"{names[sp]} ({sp})" if names.get(sp) else sp for sp in top["species"]],
             "Classifier": top["raw_mean"],
             "After range prior": top["fused_mean"],
             "Change": top["fused_mean"] - top["raw_mean"],
-            "Rank before": top["raw_rank"],
-            "Rank after": top["fused_rank"],
+            "Rank": [f"{a} → {b}" for a, b in zip(top["raw_rank"], top["fused_rank"], strict=True)],
         }
     )
     st.dataframe(
@@ -163,7 +161,7 @@ def main() -> None:
             f"mean {common.score_text(row['mean_score'])}  \n"
             f"Session `{row['session_id']}` · sighting `{row['sighting_id']}`"
         )
-        common.show_snapshot(ctx.db_path, row["snapshot_path"], str(row["species"]), width=480)
+        common.show_snapshot(ctx.db_path, row["snapshot_path"], str(row["species"]), "stretch")
     with right:
         offered = _alternatives(ctx.db_path, row, names)
         _position(ctx.db_path, row)

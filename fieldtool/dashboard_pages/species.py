@@ -25,7 +25,7 @@ def _timeline(sightings: pd.DataFrame) -> None:
         peak=sightings["peak_score"].round(2),
     )[["name", "species", "first_seen", "last_seen", "peak", "status"]]
     base = alt.Chart(data).encode(
-        y=alt.Y("name:N", title=None, sort="ascending"),
+        y=alt.Y("name:N", title=None, sort="ascending", axis=alt.Axis(labelLimit=320)),
         color=alt.Color("species:N", legend=None),
         tooltip=[
             alt.Tooltip("name:N", title="Species"),
@@ -39,7 +39,7 @@ def _timeline(sightings: pd.DataFrame) -> None:
         x=alt.X("first_seen:T", title="Time (UTC)"), x2="last_seen:T"
     )
     dots = base.mark_circle(size=60).encode(x="first_seen:T")
-    height = max(120, 28 * data["name"].nunique())
+    height = 60 + 32 * data["name"].nunique()
     st.altair_chart(bars + dots, height=height)
 
 

@@ -1,0 +1,133 @@
+"""Faults at the source: a live stream that drops and comes back, damaged video files."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import cv2
+import numpy as np
+import pytest
+
+from fieldtool.config import Config, SmoothingConfig
+from fieldtool.pipeline import run_session
+from fieldtool.sources import VideoSource
+from fieldtool.store import SightingStore, query
+from fieldtool.types import FieldtoolError
+
+from ..conftest import COLOURS, REPO_ROOT, write_video
+
+DEMO_WALK = REPO_ROOT / "data" / "demo" / "walk_west.mp4"
+
+
+class MjpegServer:
+    """An MJPEG-over-HTTP camera on 127.0.0.1 that serves ``frames_per_connection`` red
+    frames per connection, then drops it; ``stop()`` takes the camera away for good."""
+
+    def __init__(self, frames_per_connection: int = 20, fps: float = 40.0) -> None:
+        jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), COLOURS[0], np.uint8))[1].tobytes()
+        part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
+        self.connections = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server.connections += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                try:
+                    for _ in range(frames_per_connection):
+                        self.wfile.write(part + jpeg + b"\r\n")
+                        time.sleep(1 / fps)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def config_for(db) -> Config:
+    cfg = Config()
+    cfg.smoothing = SmoothingConfig(
+        tau_s=0.1, enter=0.5, exit=0.3, min_duration_s=0.1, max_gap_s=30
+    )
+    cfg.store.db = db
+    return cfg
+
+
+def test_dropped_stream_reconnects_keeps_its_sighting_and_ends_cleanly(tmp_path, colour_classifier):
+    server = MjpegServer(frames_per_connection=20)
+    logs: list[str] = []
+    source = VideoSource(server.url, sample_fps=1000, reconnect_attempts=2, reconnect_backoff_s=0.05,
+                         log=logs.append)  # fmt: skip
+    stopper = threading.Timer(2.0, server.stop)  # two or more connections, then gone for good
+    stopper.start()
+    db = tmp_path / "live.duckdb"
+    try:
+        result = run_session(source, colour_classifier, SightingStore(db), config_for(db))
+    finally:
+        stopper.cancel()
+        server.stop()
+    assert server.connections >= 2 and result.reconnects >= 1
+    assert len(source.stats.gaps) == result.reconnects
+    assert any("did not come back" in line for line in logs)
+    assert result.session.status == "finished"
+    rows = query(db, "SELECT species, status FROM sightings")
+    assert rows.values.tolist() == [["Acer rubrum", "closed"]]  # gaps < max_gap: one sighting
+
+
+def test_a_stream_that_never_answers_is_a_clear_error(colour_classifier):
+    with pytest.raises(FieldtoolError, match="cannot open stream"):
+        list(VideoSource("http://127.0.0.1:9/none.mjpg").frames())
+
+
+@pytest.fixture
+def demo_copy(tmp_path):
+    if not DEMO_WALK.is_file():
+        pytest.skip("demo walk not built")
+    return shutil.copy(DEMO_WALK, tmp_path / "walk.mp4")
+
+
+def test_truncated_avi_keeps_the_frames_before_the_cut(tmp_path):
+    video = write_video(tmp_path / "walk.avi", [(0, 4.0)], fps=10)
+    data = video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    logs: list[str] = []
+    frames = list(VideoSource(str(cut), sample_fps=10, log=logs.append).frames())
+    assert 5 <= len(frames) < 40
+
+
+def test_truncated_mp4_without_its_index_is_one_clear_line(tmp_path, demo_copy):
+    data = open(demo_copy, "rb").read()
+    cut = tmp_path / "cut 2 ü.mp4"
+    cut.write_bytes(data[: len(data) // 3])
+    with pytest.raises(FieldtoolError) as err:
+        list(VideoSource(str(cut), sample_fps=1).frames())
+    assert "cut 2 ü.mp4" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_corrupted_middle_of_a_video_does_not_stop_the_session(tmp_path, demo_copy):
+    data = bytearray(open(demo_copy, "rb").read())
+    rng = np.random.default_rng(0)
+    middle = len(data) // 2
+    data[middle : middle + 20000] = rng.integers(0, 255, 20000, dtype=np.uint8).tobytes()
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    logs: list[str] = []
+    source = VideoSource(str(broken), sample_fps=1, log=logs.append)
+    frames = list(source.frames())
+    assert len(frames) >= 60  # decoding carries on past the damage
+    assert any("damaged data" in line for line in logs) and source.stats.gaps
