@@ -619,7 +619,6 @@ def read_dji_srt(path: str | Path, *, max_speed_mps: float = DEFAULT_MAX_SPEED_M
 
 # ------------------------------------------------------------------ MP4 / GPMF
 
-_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"udta"}
 _MP4_EPOCH = datetime(1904, 1, 1)
 
 

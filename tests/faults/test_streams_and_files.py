@@ -6,6 +6,7 @@ import shutil
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -97,7 +98,7 @@ def test_a_stream_that_never_answers_is_a_clear_error(colour_classifier):
 def demo_copy(tmp_path):
     if not DEMO_WALK.is_file():
         pytest.skip("demo walk not built")
-    return shutil.copy(DEMO_WALK, tmp_path / "walk.mp4")
+    return Path(shutil.copy(DEMO_WALK, tmp_path / "walk.mp4"))
 
 
 def test_truncated_avi_keeps_the_frames_before_the_cut(tmp_path):
@@ -111,7 +112,7 @@ def test_truncated_avi_keeps_the_frames_before_the_cut(tmp_path):
 
 
 def test_truncated_mp4_without_its_index_is_one_clear_line(tmp_path, demo_copy):
-    data = open(demo_copy, "rb").read()
+    data = demo_copy.read_bytes()
     cut = tmp_path / "cut 2 ü.mp4"
     cut.write_bytes(data[: len(data) // 3])
     with pytest.raises(FieldtoolError) as err:
@@ -120,7 +121,7 @@ def test_truncated_mp4_without_its_index_is_one_clear_line(tmp_path, demo_copy):
 
 
 def test_corrupted_middle_of_a_video_does_not_stop_the_session(tmp_path, demo_copy):
-    data = bytearray(open(demo_copy, "rb").read())
+    data = bytearray(demo_copy.read_bytes())
     rng = np.random.default_rng(0)
     middle = len(data) // 2
     data[middle : middle + 20000] = rng.integers(0, 255, 20000, dtype=np.uint8).tobytes()
