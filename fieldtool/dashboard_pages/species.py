@@ -23,22 +23,24 @@ def _timeline(sightings: pd.DataFrame) -> None:
             for s, c in zip(sightings["species"], sightings["common_name"], strict=True)
         ],
         peak=sightings["peak_score"].round(2),
-    )[["name", "species", "first_seen", "last_seen", "peak", "status"]]
+        first=[f"{pd.Timestamp(t):%Y-%m-%d %H:%M:%S}" for t in sightings["first_seen"]],
+        last=[f"{pd.Timestamp(t):%Y-%m-%d %H:%M:%S}" for t in sightings["last_seen"]],
+    )[["name", "species", "first_seen", "last_seen", "first", "last", "peak", "status"]]
     base = alt.Chart(data).encode(
         y=alt.Y("name:N", title=None, sort="ascending", axis=alt.Axis(labelLimit=320)),
         color=alt.Color("species:N", legend=None),
         tooltip=[
             alt.Tooltip("name:N", title="Species"),
-            alt.Tooltip("first_seen:T", title="First seen (UTC)", format="%Y-%m-%d %H:%M:%S"),
-            alt.Tooltip("last_seen:T", title="Last seen (UTC)", format="%Y-%m-%d %H:%M:%S"),
+            alt.Tooltip("first:N", title="First seen (UTC)"),
+            alt.Tooltip("last:N", title="Last seen (UTC)"),
             alt.Tooltip("peak:Q", title="Peak score"),
             alt.Tooltip("status:N", title="Status"),
         ],
     )
-    bars = base.mark_rule(strokeWidth=4).encode(
-        x=alt.X("first_seen:T", title="Time (UTC)"), x2="last_seen:T"
-    )
-    dots = base.mark_circle(size=60).encode(x="first_seen:T")
+    # Stored times are UTC: a UTC scale keeps the browser from shifting them to local time.
+    x = alt.X("first_seen:T", title="Time (UTC)", scale=alt.Scale(type="utc"))
+    bars = base.mark_rule(strokeWidth=4).encode(x=x, x2="last_seen:T")
+    dots = base.mark_circle(size=60).encode(x=x)
     height = 60 + 32 * data["name"].nunique()
     st.altair_chart(bars + dots, height=height)
 
