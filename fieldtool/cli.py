@@ -59,9 +59,21 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--start-time", help="UTC time of the video's first frame (ISO 8601)")
     g.add_argument("--lat", type=float, help="fixed latitude (degrees)")
     g.add_argument("--lon", type=float, help="fixed longitude (degrees)")
-    g.add_argument("--track", "--gpx", dest="track", type=Path, help="GPS track file (GPX)")
+    g.add_argument(
+        "--track",
+        "--gpx",
+        dest="track",
+        type=Path,
+        help="GPS track: GPX, NMEA, GoPro MP4/MOV, DJI SRT, photo EXIF",
+    )
+    g.add_argument("--track-format", choices=["auto", "gpx", "nmea", "srt", "gpmf", "exif"])
     g.add_argument("--time-offset", type=float, help="seconds added to frame times for the track")
-    g.add_argument("--ranges", type=Path, nargs="+", help="range polygon files")
+    g.add_argument(
+        "--ranges",
+        type=Path,
+        nargs="+",
+        help="range polygons (shp, geojson, gpkg) or occurrence tables (GBIF csv/tsv)",
+    )
     g.add_argument("--ranges-crs", help="CRS for range files that carry none, e.g. EPSG:4267")
     g.add_argument("--species-field", help="range attribute holding the species name")
     g.add_argument("--presence-field", help="range attribute: 1 range, 0 absence")
@@ -84,6 +96,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "position.lat": args.lat,
         "position.lon": args.lon,
         "position.track": args.track,
+        "position.track_format": args.track_format,
         "position.time_offset_s": args.time_offset,
         "prior.ranges": [str(p) for p in args.ranges] if args.ranges else None,
         "prior.crs": args.ranges_crs,
@@ -242,11 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--max-rows", type=int, default=200)
     sql.set_defaults(func=cmd_sql)
 
+    from fieldtool.atlas import add_species_command
     from fieldtool.gallery import add_gallery_commands
     from fieldtool.importers import add_model_commands
 
     add_model_commands(sub)
     add_gallery_commands(sub)
+    add_species_command(sub)
     return parser
 
 

@@ -291,6 +291,8 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     GPS track (camera and logger started together), else to now.
     """
     positions = positions_from_config(config.position)
+    for note in getattr(positions, "notes", ()):
+        log(note)
     start = config.source.start_time
     if start is None and positions is not None:
         start = getattr(positions, "start", None)

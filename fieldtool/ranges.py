@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -162,10 +163,25 @@ def fuse(probs: np.ndarray, prior: np.ndarray, weight: float, floor: float) -> n
     return out.astype(probs.dtype if np.issubdtype(probs.dtype, np.floating) else np.float64)
 
 
+class SpeciesPrior(Protocol):
+    """What the prior stage needs: range polygons, indexed ranges or occurrence records."""
+
+    @property
+    def species(self) -> set[str]: ...
+
+    def has(self, species: str) -> bool: ...
+
+    def __len__(self) -> int: ...
+
+    def prior(
+        self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
+    ) -> np.ndarray: ...
+
+
 class RangePriorStage:
     """Applies a :class:`RangePrior` to each frame's (C,) probabilities."""
 
-    def __init__(self, prior: RangePrior | None, labels: LabelSet, cfg: PriorConfig) -> None:
+    def __init__(self, prior: SpeciesPrior | None, labels: LabelSet, cfg: PriorConfig) -> None:
         self.prior = prior
         self.labels = labels
         self.cfg = cfg
@@ -214,7 +230,7 @@ class RangeCoverage:
         return out
 
 
-def range_coverage(prior: RangePrior, labels: LabelSet) -> RangeCoverage:
+def range_coverage(prior: SpeciesPrior, labels: LabelSet) -> RangeCoverage:
     """Which label species have no range, and which ranges name no label."""
     label_keys = set()
     missing = []
@@ -362,14 +378,29 @@ def load_ranges(
     return RangePrior(ranges, decay_km=decay_km)
 
 
-def range_prior_from_config(cfg: PriorConfig) -> RangePrior | None:
-    """The prior a config asks for, or None when no range files are given or weight is 0."""
+def range_prior_from_config(cfg: PriorConfig) -> SpeciesPrior | None:
+    """The prior a config asks for, or None when no range files are given or weight is 0.
+
+    Polygon files become a spatially indexed prior; occurrence tables (CSV/TSV, e.g. GBIF
+    downloads) a smoothed record density; both together are combined per species.
+    """
     if not cfg.ranges or cfg.weight == 0:
         return None
-    return load_ranges(
-        cfg.ranges,
-        species_field=cfg.species_field,
-        presence_field=cfg.presence_field,
-        crs=cfg.crs,
-        decay_km=cfg.decay_km,
-    )
+    from fieldtool.atlas import IndexedPrior
+    from fieldtool.occurrences import CombinedPrior, is_occurrence_file, load_occurrences
+
+    polygons = [p for p in cfg.ranges if not is_occurrence_file(p)]
+    records = [p for p in cfg.ranges if is_occurrence_file(p)]
+    parts: list[SpeciesPrior] = []
+    if polygons:
+        ranges = load_ranges(
+            polygons,
+            species_field=cfg.species_field,
+            presence_field=cfg.presence_field,
+            crs=cfg.crs,
+            decay_km=cfg.decay_km,
+        )
+        parts.append(IndexedPrior.from_range_prior(ranges))
+    if records:
+        parts.append(load_occurrences(records, decay_km=cfg.decay_km))
+    return parts[0] if len(parts) == 1 else CombinedPrior(parts)
