@@ -368,6 +368,16 @@ def test_save_review_never_changes_the_sighting(db: Path, tmp_path: Path) -> Non
     with pytest.raises(FieldtoolError, match="reviewer"):
         dash.save_review(db, "s1-3", "confirm", reviewer=" ")
 
+    # A reader in this process (another tab refreshing) blocks the write for a moment only.
+    import threading
+
+    import duckdb
+
+    reader = duckdb.connect(str(db), read_only=True)
+    threading.Timer(0.3, reader.close).start()
+    dash.save_review(db, "s1-3", "confirm", reviewer="zoe", timeout_s=5.0)
+    assert dash.load_sightings(db).set_index("sighting_id").loc["s1-3", "review"] == "confirm"
+
 
 def test_species_summary_and_accumulation(db: Path) -> None:
     sightings = dash.load_sightings(db)
@@ -637,6 +647,9 @@ def test_app_review_is_stored_and_leaves_the_queue(
     at.button(key="review_reject").click().run()  # the newest (s2-2)
     assert dash.load_sightings(db).set_index("sighting_id").loc["s2-2", "review"] == "reject"
     assert len(at.selectbox(key="review_pick").options) == 5
+    assert at.selectbox(key="review_pick").value == "s2-0"
+    at.button(key="review_skip").click().run()
+    assert at.selectbox(key="review_pick").value == "s1-5"
 
 
 def test_app_species_page_follows_filters(app) -> None:

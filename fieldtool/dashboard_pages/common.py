@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -253,12 +254,8 @@ def score_text(value: object) -> str:
     return "" if math.isnan(number) else f"{number:.2f}"
 
 
-def sighting_label(row: object) -> str:
+def sighting_label(row: Any) -> str:
     """'common name (species) · first seen · peak' for select boxes."""
-    name = getattr(row, "common_name", None)
-    species = getattr(row, "species", "")
-    title = f"{name} ({species})" if isinstance(name, str) and name else str(species)
-    first = pd.Timestamp(getattr(row, "first_seen"))  # noqa: B009
-    return (
-        f"{title} · {first:%Y-%m-%d %H:%M:%S} · peak {score_text(getattr(row, 'peak_score', None))}"
-    )
+    name = row.common_name
+    title = f"{name} ({row.species})" if isinstance(name, str) and name else str(row.species)
+    return f"{title} · {pd.Timestamp(row.first_seen):%Y-%m-%d %H:%M:%S} · peak {score_text(row.peak_score)}"

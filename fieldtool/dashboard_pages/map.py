@@ -57,13 +57,16 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
 
 
 def _exports(sightings: pd.DataFrame) -> None:
-    """Download buttons for the sightings of the current filter."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    """Download buttons for the sightings of the current filter.
+
+    Fixed file names: a refresh with unchanged rows then serves the same file, so a click
+    during a refresh still finds it.
+    """
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         "Download CSV",
         dash.export_csv(sightings),
-        file_name=f"sightings-{stamp}.csv",
+        file_name="sightings.csv",
         mime="text/csv",
         key="export_csv",
         on_click="ignore",
@@ -72,7 +75,7 @@ def _exports(sightings: pd.DataFrame) -> None:
     right.download_button(
         "Download GeoJSON",
         geojson.encode("utf-8"),
-        file_name=f"sightings-{stamp}.geojson",
+        file_name="sightings.geojson",
         mime="application/geo+json",
         key="export_geojson",
         on_click="ignore",

@@ -40,11 +40,11 @@ def _decide(db_path: Path, row: dict, decision: str) -> None:
     except FieldtoolError as exc:
         st.session_state[_MESSAGE_KEY] = ("error", f"Review not stored: {exc}")
         return
-    what = f"as {species}" if species else f"({row['species']})"
+    what = f" as {species}" if species else ""
     st.session_state[_MESSAGE_KEY] = (
         "success",
-        f"{_DECIDED[decision]} {row['species']} sighting of "
-        f"{pd.Timestamp(row['first_seen']):%Y-%m-%d %H:%M:%S} {what}.",
+        f"{_DECIDED[decision]} the {row['species']} sighting of "
+        f"{pd.Timestamp(row['first_seen']):%Y-%m-%d %H:%M:%S}{what}.",
     )
 
 
@@ -141,7 +141,7 @@ def main() -> None:
         return
     st.caption(
         f"{len(queue)} closed sightings without a review, newest first. The sidebar filters "
-        "apply; a review never changes the sighting itself."
+        "apply (review state aside); a review never changes the sighting itself."
     )
     rows = {row.sighting_id: row for row in queue.itertuples(index=False)}
     ids = list(rows)
