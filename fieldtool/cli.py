@@ -9,12 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fieldtool.config import Config, load_config, parse_override
+from fieldtool.config import DEMO_MODEL, Config, load_config, parse_override
 from fieldtool.types import FieldtoolError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEMO_DATA = REPO_ROOT / "data" / "demo"
-DEMO_MODEL = REPO_ROOT / "models" / "demo"
 DEMO_RANGES = REPO_ROOT / "data" / "ranges" / "demo_ranges.geojson"
 DEMO_REGIONS = ("west", "east")
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from fieldtool.types import FieldtoolError
 
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -36,7 +38,7 @@ class SourceConfig(_Section):
 class ModelConfig(_Section):
     """The species classifier."""
 
-    path: Path = Path("models/demo")
+    path: Path = DEMO_MODEL  # the bundled demo model
     gallery: Path | None = None  # few-shot gallery folder: classify by similarity instead
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     batch_size: int = Field(16, ge=1)

@@ -220,14 +220,20 @@ class RangeCoverage:
         if self.missing:
             out.append(
                 f"range prior: no range data for {len(self.missing)} species "
-                f"(prior 1, unaffected): {', '.join(self.missing)}"
+                f"(prior 1, unaffected): {_some(self.missing)}"
             )
         if self.unmatched:
             out.append(
                 f"range prior: {len(self.unmatched)} range species match no model label: "
-                f"{', '.join(self.unmatched)}"
+                f"{_some(self.unmatched)}"
             )
         return out
+
+
+def _some(names: Sequence[str], limit: int = 8) -> str:
+    """The first ``limit`` names, and how many more."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 def range_coverage(prior: SpeciesPrior, labels: LabelSet) -> RangeCoverage:
