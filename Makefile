@@ -8,7 +8,7 @@ BIN = $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,browser]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -17,7 +17,7 @@ demo: $(VENV)/.installed
 	$(BIN)/fieldtool demo --db demo.duckdb
 
 dashboard: $(VENV)/.installed
-	$(BIN)/streamlit run streamlit_app.py -- --db demo.duckdb
+	$(BIN)/streamlit run streamlit_app.py -- --db demo.duckdb  # localhost only, no telemetry
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check fieldtool tests benchmarks streamlit_app.py

@@ -79,6 +79,7 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--prior-weight", type=float, help="0 turns the range prior off")
     g.add_argument("--db", type=Path, help="DuckDB sightings file")
     g.add_argument("--no-snapshots", action="store_true", help="do not save snapshot JPEGs")
+    g.add_argument("--preview", type=Path, help="also write the annotated frames to this MP4")
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="any config value, e.g. --set smoothing.enter=0.6")  # fmt: skip
 
@@ -104,6 +105,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "prior.weight": args.prior_weight,
         "store.db": args.db,
         "store.snapshots": False if args.no_snapshots else None,
+        "store.preview": args.preview,
     }
     pairs = {k: (str(v) if isinstance(v, Path) else v) for k, v in pairs.items()}
     for text in args.set:
@@ -182,7 +184,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print("\n" + format_scores(rows))
     print(
         f"\nSightings are in {db}. Look at them with:\n"
-        f"  streamlit run {REPO_ROOT / 'streamlit_app.py'} -- --db {db.resolve()}\n"
+        f"  cd {REPO_ROOT} && streamlit run streamlit_app.py -- --db {db.resolve()}\n"
         f'  fieldtool sql --db {db} "SELECT species, count(*) FROM sightings GROUP BY species"'
     )
     return 0

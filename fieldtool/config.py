@@ -102,6 +102,9 @@ class StoreConfig(_Section):
     flush_interval_s: float = Field(2.0, gt=0)  # buffered rows reach the file this often
     detections: bool = True  # keep per-frame top-k predictions (for eval, re-processing)
     lock_timeout_s: float = Field(30.0, ge=0)  # keep retrying a locked file this long
+    live_frame_interval_s: float = Field(1.0, ge=0)  # newest annotated frame for the
+    # dashboard's live view, <snapshots>/<session>/latest.jpg; 0 = off
+    preview: Path | None = None  # also write every analysed frame, annotated, to this MP4
 
 
 class Config(_Section):

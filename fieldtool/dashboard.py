@@ -1019,11 +1019,20 @@ def run_readonly_sql(
 
 
 def load_schema(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
-    """Tables and views with their columns: table_name, column_name, data_type."""
+    """Tables and views with their columns: table_name, kind (table/view), comment, column_name,
+    data_type; views first."""
     return query(
         db_path,
-        "SELECT table_name, column_name, data_type FROM information_schema.columns "
-        "WHERE table_schema = 'main' ORDER BY table_name, ordinal_position",
+        """
+        SELECT c.table_name,
+               CASE WHEN v.view_name IS NULL THEN 'table' ELSE 'view' END AS kind,
+               coalesce(v.comment, '') AS comment, c.column_name, c.data_type
+        FROM information_schema.columns c
+        LEFT JOIN (SELECT view_name, comment FROM duckdb_views() WHERE NOT internal
+                   AND schema_name = 'main') v ON v.view_name = c.table_name
+        WHERE c.table_schema = 'main'
+        ORDER BY kind DESC, c.table_name, c.ordinal_position
+        """,
         timeout_s=timeout_s,
     )
 

@@ -7,7 +7,6 @@ run inside a distributed task. Stage order:
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
@@ -23,6 +22,7 @@ from fieldtool.gallery import GalleryClassifier, classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
 from fieldtool.position import PositionProvider, positions_from_config
+from fieldtool.preview import PreviewVideo, annotate, write_jpeg
 from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.sources import Prefetcher, VideoSource, utc_now
@@ -134,18 +134,12 @@ class MotionGate:
 
 def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> str:
     """Save a JPEG of the frame; returns its path relative to the store's folder."""
-    folder = store.snapshot_dir(sighting.session_id)
-    folder.mkdir(parents=True, exist_ok=True)
     image = frame.image
     if image.shape[1] > SNAPSHOT_MAX_WIDTH:
         scale = SNAPSHOT_MAX_WIDTH / image.shape[1]
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    target = folder / f"{sighting.sighting_id}.jpg"
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    if ok:
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data.tobytes())
-        os.replace(tmp, target)
+    target = store.snapshot_dir(sighting.session_id) / f"{sighting.sighting_id}.jpg"
+    write_jpeg(target, image)
     return target.relative_to(store.folder).as_posix()
 
 
@@ -209,6 +203,13 @@ def run_session(
             if event.kind != "update":
                 store.flush(timeout_s=0.5)  # a start or end reaches readers at once
 
+    live_frame = store.snapshot_dir(session.session_id) / "latest.jpg"
+    last_live_frame = -np.inf
+    preview = (
+        PreviewVideo(config.store.preview, config.source.sample_fps)
+        if config.store.preview
+        else None
+    )
     reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size)
     gate = MotionGate(config.source.motion_threshold)
     try:
@@ -228,11 +229,30 @@ def run_session(
                         session.session_id, frame.index, frame.t, frame.wall_time, item.position,
                         top_k(item.raw, names, k), top_k(item.fused, names, k),
                     )  # fmt: skip
+                now = time.monotonic()
+                show_live = config.store.live_frame_interval_s > 0 and (
+                    now - last_live_frame >= config.store.live_frame_interval_s
+                )
+                if preview or show_live:
+                    caption = f"t {frame.t:6.1f} s" + (
+                        f"  {item.position.lat:.5f}, {item.position.lon:.5f}"
+                        if item.position
+                        else "  no fix"
+                    )
+                    drawn = annotate(
+                        frame.image, classifier.labels, item.fused, item.tile_probs, caption=caption
+                    )
+                    if preview:
+                        preview.write(drawn)
+                    if show_live:
+                        write_jpeg(live_frame, drawn)
+                        last_live_frame = now
                 if item.position is not None and frame.t - last_track_t >= 1.0:
                     store.record_track(session.session_id, frame.wall_time, frame.t, item.position)
                     last_track_t = frame.t
             session.frames_read = source.stats.frames_read
             session.frames_dropped = reader.dropped
+            store.record_session(session)  # live counters for the dashboard
             store.maybe_flush()
             now = time.monotonic()
             if progress and now - last_progress >= progress_interval_s:
@@ -245,6 +265,8 @@ def run_session(
         session.status = "failed"
         raise
     finally:
+        if preview:
+            preview.close()
         handle(tracker.finish())
         session.frames_read = source.stats.frames_read
         session.ended_at = utc_now()

@@ -92,3 +92,19 @@ def test_sightings_survive_a_failed_second_session(tmp_path, capsys, video, tiny
     )
     assert code == 2 and "gone.mp4" in error_line(err)
     assert query(db, "SELECT count(*) FROM sessions").iloc[0, 0] == before
+
+
+def test_preview_video_and_live_frame(tmp_path, capsys, video, tiny_model_dir):
+    import cv2
+
+    db, preview = tmp_path / "s.duckdb", tmp_path / "preview.mp4"
+    code, _, err = run_cli(capsys, "run", str(video), "--model", str(tiny_model_dir), "--db", str(db),
+                           "--tiles", "2", "--sample-fps", "5", "--preview", str(preview), "--quiet")  # fmt: skip
+    assert code == 0, err
+    cap = cv2.VideoCapture(str(preview))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 15
+    ok, first = cap.read()
+    cap.release()
+    assert ok and first.shape == (48, 64, 3)
+    session = query(db, "SELECT session_id FROM sessions").iloc[0, 0]
+    assert (tmp_path / "s_snapshots" / session / "latest.jpg").is_file()

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from fieldtool.store import SightingStore, query
+from fieldtool.store import SCHEMA_VERSION, SightingStore, query
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
 T0 = datetime(2026, 6, 1, 9)
@@ -36,7 +36,7 @@ def test_rows_reach_the_file_and_sightings_upsert(tmp_path):
     assert query(db, "SELECT count(*) FROM track").iloc[0, 0] == 1
     det = query(db, "SELECT raw_species, fused_scores FROM detections").iloc[0]
     assert list(det.raw_species) == ["a", "b"] and list(det.fused_scores) == [pytest.approx(0.9)]
-    assert query(db, "SELECT value FROM meta").iloc[0, 0] == "1"
+    assert query(db, "SELECT value FROM meta").iloc[0, 0] == str(SCHEMA_VERSION)
 
 
 def test_query_uses_parameters_not_text(tmp_path):

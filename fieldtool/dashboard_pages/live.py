@@ -65,8 +65,11 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
         cols[1].metric("Analysis rate", f"{rate:.1f} /s" if rate else "–")
         cols[2].metric("Last frame", _ago(age))
         cols[3].metric(
-            "Frames dropped", int(row.frames_dropped or 0), help="Updated when the session ends"
+            "Frames dropped", int(row.frames_dropped or 0), help="Stale live frames skipped"
         )
+        latest = db_path.parent / f"{db_path.stem}_snapshots" / str(row.session_id) / "latest.jpg"
+        if latest.is_file():  # written by the session about once a second
+            st.image(str(latest), caption="Newest analysed frame", width=480)
         frame = newest[newest["session_id"] == row.session_id]
         if frame.empty:
             st.caption("No analysed frame written yet.")
@@ -109,4 +112,5 @@ def main() -> None:
     st.fragment(run_every=refresh_s)(show_live)(ctx.db_path, float(minutes), refresh_s)
 
 
-main()
+if __name__ == "__main__":  # run by st.navigation; importing has no effect
+    main()

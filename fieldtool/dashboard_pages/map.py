@@ -126,4 +126,5 @@ def main() -> None:
     st.fragment(run_every=refresh_s)(show_data)(ctx.db_path, filters, refresh_s)
 
 
-main()
+if __name__ == "__main__":  # run by st.navigation; importing has no effect
+    main()

@@ -201,4 +201,5 @@ def main() -> None:
     st.caption("Keys: Y confirm · N reject · L relabel · S skip to the next sighting.")
 
 
-main()
+if __name__ == "__main__":  # run by st.navigation; importing has no effect
+    main()

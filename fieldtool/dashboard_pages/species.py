@@ -136,4 +136,5 @@ def main() -> None:
     _gallery(ctx.db_path, sightings, summary)
 
 
-main()
+if __name__ == "__main__":  # run by st.navigation; importing has no effect
+    main()

@@ -28,13 +28,14 @@ def _schema(ctx: common.Context) -> None:
     except FieldtoolError as exc:
         st.warning(str(exc))
         return
-    lines = [
-        f"- **{table}**: "
-        + ", ".join(
+    lines = []
+    for (kind, table), group in schema.groupby(["kind", "table_name"], sort=False):
+        columns = ", ".join(
             f"{c} `{t}`" for c, t in zip(group["column_name"], group["data_type"], strict=True)
-        )  # fmt: skip
-        for table, group in schema.groupby("table_name", sort=True)
-    ]
+        )
+        comment = str(group["comment"].iloc[0])
+        about = f" ({kind}: {comment})" if comment else f" ({kind})"
+        lines.append(f"- **{table}**{about}: {columns}")
     st.markdown("\n".join(lines))
     st.caption(
         "The newest review of a sighting is the one in force; reviews never change the "
@@ -81,4 +82,5 @@ def main() -> None:
     )
 
 
-main()
+if __name__ == "__main__":  # run by st.navigation; importing has no effect
+    main()

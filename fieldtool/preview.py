@@ -1,0 +1,98 @@
+"""What the camera sees now: analysed frames with the top species drawn on them.
+
+Used for the dashboard's live view (the newest frame, saved about once a second) and for
+``fieldtool run --preview out.mp4`` (every analysed frame, as a video).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fieldtool.types import FieldtoolError, LabelSet
+
+WHITE = (255, 255, 255)
+DARK = (20, 20, 20)
+
+
+def annotate(
+    image: np.ndarray, labels: LabelSet, probs: np.ndarray, tile_probs: np.ndarray | None = None,
+    *, top: int = 3, caption: str = "",
+) -> np.ndarray:  # fmt: skip
+    """A copy of the (H, W, 3) BGR frame with the ``top`` classes of (C,) ``probs`` written on
+    it and, for (T, C) ``tile_probs`` with T > 1, each tile's best species in its box."""
+    out = np.ascontiguousarray(image).copy()
+    names = labels.species
+    scale = max(0.35, out.shape[1] / 900)
+    if tile_probs is not None and len(tile_probs) > 1:
+        tiles = int(round(np.sqrt(len(tile_probs))))
+        height, width = out.shape[:2]
+        ys = np.linspace(0, height, tiles + 1).astype(int)
+        xs = np.linspace(0, width, tiles + 1).astype(int)
+        for k in range(len(tile_probs)):
+            r, c = divmod(k, tiles)
+            best = int(np.argmax(tile_probs[k]))
+            if labels.labels[best].is_background:
+                continue
+            cv2.rectangle(
+                out, (int(xs[c]), int(ys[r])), (int(xs[c + 1]) - 1, int(ys[r + 1]) - 1), WHITE, 1
+            )
+            _text(
+                out,
+                f"{names[best]} {tile_probs[k][best]:.2f}",
+                (int(xs[c]) + 3, int(ys[r]) + 14),
+                scale * 0.8,
+            )
+    order = np.argsort(-probs)[:top]
+    lines = [caption] if caption else []
+    lines += [f"{names[i]}  {probs[i]:.2f}" for i in order]
+    for n, line in enumerate(lines):
+        _text(
+            out, line, (6, out.shape[0] - 8 - int(18 * scale * 1.6) * (len(lines) - 1 - n)), scale
+        )
+    return out
+
+
+def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float) -> None:
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, DARK, 3, cv2.LINE_AA)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, 1, cv2.LINE_AA)
+
+
+def write_jpeg(path: Path, image: np.ndarray, quality: int = 85) -> None:
+    """Write atomically, so a reader never sees half a file."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data.tobytes())
+    os.replace(tmp, path)
+
+
+class PreviewVideo:
+    """Annotated frames to an MP4 file, opened on the first frame (its size sets the video's)."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self._writer: cv2.VideoWriter | None = None
+        if not self.path.parent.is_dir():
+            raise FieldtoolError(f"{self.path}: folder {self.path.parent} does not exist")
+
+    def write(self, frame: np.ndarray) -> None:
+        if self._writer is None:
+            height, width = frame.shape[:2]
+            self._writer = cv2.VideoWriter(
+                str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height)
+            )
+            if not self._writer.isOpened():
+                raise FieldtoolError(f"{self.path}: cannot write a preview video here")
+        self._writer.write(np.ascontiguousarray(frame))  # OpenCV 5 crashes on strided arrays
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
