@@ -99,17 +99,32 @@ class Classifier:
         enlarge = min(tile.shape[:2]) < self.image_size
         return cv2.INTER_CUBIC if enlarge and self.bicubic else cv2.INTER_AREA
 
-    def preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """BGR uint8 frames (H, W, 3) -> (N*T, 3, S, S) float tensor on the device."""
-        if self.device.type == "cuda" and len({im.shape for im in images}) == 1:
-            return self._preprocess_on_device(images)
+    def prepare(self, image: np.ndarray) -> np.ndarray | None:
+        """CPU half of preprocessing for one (H, W, 3) BGR frame: (T, S, S, 3) uint8 RGB
+        crops, or None where the device does it (CUDA). Thread-safe: the reader calls it."""
+        if self.device.type == "cuda":
+            return None
         size = (self.image_size, self.image_size)
         crops = [
-            cv2.resize(tile, size, interpolation=self._interpolation(tile))
-            for image in images
+            cv2.cvtColor(
+                cv2.resize(tile, size, interpolation=self._interpolation(tile)), cv2.COLOR_BGR2RGB
+            )
             for tile in cut_tiles(image, self.tiles)
         ]
-        batch = torch.from_numpy(np.stack(crops)[..., ::-1].copy())  # BGR -> RGB, (B, S, S, 3)
+        return np.stack(crops)
+
+    def preprocess(
+        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+    ) -> torch.Tensor:
+        """BGR uint8 frames (H, W, 3) -> (N*T, 3, S, S) float tensor on the device.
+
+        ``prepared``: what :meth:`prepare` already made of each frame (skips that work).
+        """
+        if self.device.type == "cuda" and len({im.shape for im in images}) == 1:
+            return self._preprocess_on_device(images)
+        if prepared is None or any(p is None for p in prepared):
+            prepared = [self.prepare(image) for image in images]
+        batch = torch.from_numpy(np.concatenate(prepared))  # (N*T, S, S, 3) uint8 RGB
         batch = batch.to(self.device).permute(0, 3, 1, 2).float()
         return (batch - self._mean) / self._std
 
@@ -152,7 +167,9 @@ class Classifier:
         return torch.softmax(logits[:count].float(), dim=-1).cpu()
 
     @torch.inference_mode()
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities)."""
         if not images:
             n = len(self.labels)
@@ -160,7 +177,9 @@ class Classifier:
         chunks = []
         per_batch = max(1, self.batch_size // (self.tiles**2))
         for start in range(0, len(images), per_batch):
-            chunks.append(self._forward(self.preprocess(images[start : start + per_batch])).numpy())
+            part = prepared[start : start + per_batch] if prepared is not None else None
+            pixels = self.preprocess(images[start : start + per_batch], part)
+            chunks.append(self._forward(pixels).numpy())
         tile_probs = np.concatenate(chunks).reshape(len(images), self.tiles**2, -1)
         return reduce_tiles(tile_probs, self._background, self.tile_reduce), tile_probs
 

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -48,6 +49,7 @@ STAGES: tuple[str, ...] = (
 __doc__ = (__doc__ or "") + "\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumerate(STAGES))
 
 SNAPSHOT_MAX_WIDTH = 640  # px
+T = TypeVar("T")
 
 
 @dataclass
@@ -72,9 +74,9 @@ class SessionResult:
     unwritten_rows: int = 0  # rows still buffered (the file stayed locked)
 
 
-def _batches(frames: Iterator[Frame], size: int) -> Iterator[list[Frame]]:
+def _batches(frames: Iterator[T], size: int) -> Iterator[list[T]]:
     """Group frames; if the source fails, the frames already decoded are still analysed."""
-    batch: list[Frame] = []
+    batch: list[T] = []
     try:
         for frame in frames:
             batch.append(frame)
@@ -106,10 +108,21 @@ class MotionGate:
         grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
 
-    def classify(self, classifier, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, int]:
-        """Like ``classifier.predict``; also returns how many frames reused a prediction."""
+    def classify(
+        self, classifier, images: list[np.ndarray], prepared: list | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Like ``classifier.predict``; also returns how many frames reused a prediction.
+
+        ``prepared``: the classifier's ``prepare`` output per frame, made on the reader thread.
+        """
+
+        def predict(indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
+            if prepared is None:
+                return classifier.predict([images[i] for i in indices])
+            return classifier.predict([images[i] for i in indices], [prepared[i] for i in indices])
+
         if self.threshold <= 0:
-            return (*classifier.predict(images), 0)
+            return (*predict(list(range(len(images)))), 0)
         source: list[int] = []  # per frame: index into the classified list, -1 = earlier batch
         classify: list[int] = []
         for i, image in enumerate(images):
@@ -120,7 +133,7 @@ class MotionGate:
                 self._thumb = thumb
             source.append(len(classify) - 1)
         if classify:
-            probs, tiles = classifier.predict([images[i] for i in classify])
+            probs, tiles = predict(classify)
         else:
             assert self._probs is not None  # the first frame ever is always classified
             probs, tiles = self._probs[0][None][:0], self._probs[1][None][:0]
@@ -200,8 +213,8 @@ def run_session(
             store.record_sighting(sighting)
             if event.kind == "end":
                 result.sightings.append(sighting)
-            if event.kind != "update":
-                store.flush(timeout_s=0.5)  # a start or end reaches readers at once
+            if event.kind == "end":
+                store.flush(timeout_s=0.5)  # a closed sighting reaches the file at once
 
     live_frame = store.snapshot_dir(session.session_id) / "latest.jpg"
     last_live_frame = -np.inf
@@ -210,11 +223,21 @@ def run_session(
         if config.store.preview
         else None
     )
-    reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size)
+    prepare = None
+    if hasattr(classifier, "prepare"):  # resize on the reader thread, beside inference
+
+        def prepare(frame: Frame) -> np.ndarray | None:
+            return classifier.prepare(frame.image)
+
+    reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size, prepare=prepare)
     gate = MotionGate(config.source.motion_threshold)
     try:
-        for batch in _batches(iter(reader), batch_size):
-            probs, tile_probs, reused = gate.classify(classifier, [f.image for f in batch])
+        for pairs in _batches(iter(reader), batch_size):
+            batch = [frame for frame, _ in pairs]
+            prepared = [p for _, p in pairs] if prepare else None
+            probs, tile_probs, reused = gate.classify(
+                classifier, [f.image for f in batch], prepared
+            )
             result.frames_reused += reused
             for i, frame in enumerate(batch):
                 item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])

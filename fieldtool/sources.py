@@ -225,11 +225,20 @@ class Prefetcher:
     frame is lost. Live sources: only the newest frame is kept; a frame replaced before
     the pipeline took it is counted in ``dropped`` (the pipeline never lags more than
     one frame, plus the batch in the model, behind the camera). Errors in the reader are
-    raised in the consumer, after the frames decoded before them.
+    raised in the consumer, after the frames decoded before them. ``prepare`` runs on the
+    reader thread too (the classifier's resize), overlapping it with inference.
     """
 
-    def __init__(self, frames: Iterator[Frame], *, live: bool, depth: int = 64) -> None:
+    def __init__(
+        self,
+        frames: Iterator[Frame],
+        *,
+        live: bool,
+        depth: int = 64,
+        prepare: Callable[[Frame], object] | None = None,
+    ) -> None:
         self._frames = frames
+        self._prepare = prepare
         self.live = live
         self.dropped = 0
         self._queue: queue.Queue = queue.Queue(maxsize=1 if live else depth)
@@ -238,7 +247,7 @@ class Prefetcher:
 
     def _put(self, item: object) -> bool:
         """Hand over one item; False when the consumer has stopped."""
-        replace_stale = self.live and isinstance(item, Frame)
+        replace_stale = self.live and isinstance(item, tuple)
         while not self._stop.is_set():
             try:
                 self._queue.put(item, timeout=0 if replace_stale else 0.1)
@@ -255,7 +264,8 @@ class Prefetcher:
     def _run(self) -> None:
         try:
             for frame in self._frames:
-                if not self._put(frame):
+                prepared = self._prepare(frame) if self._prepare else None
+                if not self._put((frame, prepared)):
                     return
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
@@ -266,7 +276,8 @@ class Prefetcher:
                 close()
         self._put(_END)
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[tuple[Frame, object]]:
+        """(frame, what ``prepare`` made of it, or None) pairs, in order."""
         self._thread.start()
         try:
             while True:

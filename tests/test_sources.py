@@ -140,14 +140,14 @@ def _frames(n: int, delay: float = 0.0, fail_at: int | None = None):
 
 
 def test_prefetcher_keeps_every_file_frame_in_order():
-    got = [f.index for f in Prefetcher(_frames(200), live=False, depth=4)]
+    got = [f.index for f, _ in Prefetcher(_frames(200), live=False, depth=4)]
     assert got == list(range(200))
 
 
 def test_prefetcher_raises_reader_errors_after_earlier_frames():
     got = []
     with pytest.raises(RuntimeError, match="decoder broke"):
-        for f in Prefetcher(_frames(10, fail_at=6), live=False):
+        for f, _ in Prefetcher(_frames(10, fail_at=6), live=False):
             got.append(f.index)
     assert got == [0, 1, 2, 3, 4, 5]
 
@@ -157,7 +157,7 @@ def test_live_prefetcher_serves_the_newest_frame_and_counts_drops():
 
     reader = Prefetcher(_frames(60, delay=0.002), live=True)
     got = []
-    for f in reader:
+    for f, _ in reader:
         got.append(f.index)
         _time.sleep(0.02)  # a slow model
     assert got == sorted(got) and got[-1] == 59
@@ -166,9 +166,22 @@ def test_live_prefetcher_serves_the_newest_frame_and_counts_drops():
 
 def test_prefetcher_stops_its_thread_when_the_consumer_stops():
     reader = Prefetcher(_frames(10_000), live=False, depth=2)
-    for f in reader:
+    for f, _ in reader:
         if f.index == 3:
             break
     reader_thread = reader._thread
     reader_thread.join(timeout=2)
     assert not reader_thread.is_alive()
+
+
+def test_prefetcher_prepares_on_the_reader_thread():
+    import threading as _threading
+
+    threads = set()
+
+    def prepare(frame):
+        threads.add(_threading.current_thread().name)
+        return frame.index * 2
+
+    pairs = list(Prefetcher(_frames(5), live=False, prepare=prepare))
+    assert [p for _, p in pairs] == [0, 2, 4, 6, 8] and threads == {"fieldtool-reader"}
