@@ -257,12 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(func=cmd_sql)
 
     from fieldtool.atlas import add_species_command
+    from fieldtool.export import add_export_command
     from fieldtool.gallery import add_gallery_commands
     from fieldtool.importers import add_model_commands
 
     add_model_commands(sub)
     add_gallery_commands(sub)
     add_species_command(sub)
+    add_export_command(sub)
     return parser
 
 

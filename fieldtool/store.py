@@ -6,8 +6,10 @@ short transaction every ``flush_interval_s`` (and at every sighting start/end), 
 open read-only for one query. A writer or reader that meets a lock retries with backoff
 for up to ``lock_timeout_s``. A writer that still cannot get the file keeps its rows in
 memory *and* appends them to a journal beside the file (``<db>.journal-<host>-<pid>-<n>.jsonl``,
-fsynced), says so, and from then on tries once per flush without waiting, so the session
-never stalls; once the file is free it writes everything and deletes the journal.
+fsynced), says so, and from then on waits at most ``HELD_RETRY_S`` per flush, so the session
+never stalls; once the file is free it writes everything and deletes the journal. A writer
+that has to wait takes a turnstile (``<db>.turnstile``) so that fieldtool readers let it in
+before starting new reads.
 
 Crash safety: a SIGKILLed writer loses at most the rows buffered since its last flush
 (sighting starts and ends are flushed at once). The next :class:`SightingStore` opened on
@@ -49,15 +51,22 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no turnstile
+    fcntl = None  # type: ignore[assignment]
 
 import duckdb
 import h3
@@ -68,6 +77,7 @@ import pyarrow as pa
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
 SCHEMA_VERSION = 3
+HELD_RETRY_S = 0.1  # how long a flush waits while the file is known to be held
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
 # The first schema, verbatim: new files are created with it and then migrated, so a new
@@ -212,6 +222,120 @@ class StoreLocked(FieldtoolError):
         self.holder = holder  # "PID 1234" where DuckDB said, else ""
 
 
+# A writer that has to wait for the file takes a turnstile (an flock on ``<db>.turnstile``)
+# for up to TURNSTILE_PRIORITY_S: fieldtool readers start no new read while it is taken, so
+# the writer waits for the reads in flight to end instead of for a gap between reads. A
+# store keeps it across flush attempts; a holder that outlasts the window (an external
+# reader) gets no more priority until the writer next gets in.
+TURNSTILE = os.environ.get("FIELDTOOL_STORE_TURNSTILE", "1") != "0"  # "0": benchmark baseline
+TURNSTILE_PRIORITY_S = 2.0
+
+
+class _Turnstile:
+    """Writer preference among fieldtool processes on one host (no-op without flock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(f"{path.name}.turnstile")
+        self.fd: int | None = None
+        self.claimed_at: float | None = None
+        self.spent = False
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+
+    def open_for_readers(self) -> bool:
+        """Reader: True unless a writer is waiting. Readers never create the file."""
+        if fcntl is None or not TURNSTILE:
+            return True
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        finally:
+            os.close(fd)  # closing drops the shared lock too
+        return True
+
+    def claim(self) -> None:
+        """Writer: take the turnstile; it is given up by itself after the window."""
+        if fcntl is None or not TURNSTILE:
+            return
+        with self._lock:
+            if self.spent or self.claimed_at is not None:
+                return
+            try:
+                if self.fd is None:
+                    self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return  # another writer has it, a reader is passing, or no write access
+            self.claimed_at = time.monotonic()
+            self._timer = threading.Timer(TURNSTILE_PRIORITY_S, self._expire)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _expire(self) -> None:
+        """A holder outlasted the window (an external reader): stop keeping readers out."""
+        with self._lock:
+            self._release()
+            self.spent = True
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.fd is not None and self.claimed_at is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.claimed_at = None
+
+    def reset(self) -> None:
+        """The writer got in: release, and claim again next time it has to wait."""
+        with self._lock:
+            self._release()
+            self.spent = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._release()
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+
+
+def _open(
+    path: Path, read_only: bool, timeout_s: float, gate: _Turnstile
+) -> duckdb.DuckDBPyConnection:
+    now = time.monotonic()
+    deadline, bypass = now + timeout_s, now + TURNSTILE_PRIORITY_S
+    delay, cap = 0.01, (0.25 if read_only else 0.05)
+    while True:
+        error: Exception | None = None
+        # A reader honours the turnstile for one window at most, whatever the writer does.
+        if not read_only or time.monotonic() > bypass or gate.open_for_readers():
+            try:
+                return duckdb.connect(str(path), read_only=read_only)
+            # ConnectionException: this process already holds the file in the other mode.
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_error(exc):
+                    raise FieldtoolError(f"{path}: cannot open database ({exc})") from None
+                error = exc
+            except duckdb.Error as exc:
+                raise FieldtoolError(f"{path}: not a readable DuckDB file ({exc})") from None
+        if not read_only:
+            gate.claim()
+        if time.monotonic() >= deadline:
+            holder = _holder(error) if error else "a writer is waiting"
+            by = f" ({holder})" if holder else ""
+            raise StoreLocked(
+                f"{path}: locked by another process{by} for {timeout_s:.1f} s", holder
+            )
+        # Jitter keeps retrying processes from falling into step with each other.
+        time.sleep(min(delay * random.uniform(0.5, 1.0), max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 2, cap)
+
+
 @contextmanager
 def connect(
     path: Path | str, *, read_only: bool, timeout_s: float = 10.0
@@ -219,30 +343,27 @@ def connect(
     """Open the file for one short piece of work, retrying while another process holds it.
 
     ``timeout_s=0`` tries once. Raises :class:`StoreLocked` when the file stays locked.
+    A writer that has to wait takes the turnstile, so fieldtool readers let it in first.
     """
     path = Path(path)
     if read_only and not path.is_file():
         raise FieldtoolError(f"{path}: sightings database not found")
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    while True:
-        try:
-            con = duckdb.connect(str(path), read_only=read_only)
-            break
-        except duckdb.IOException as exc:
-            if not _is_lock_error(exc):
-                raise FieldtoolError(f"{path}: cannot open database ({exc})") from None
-            if time.monotonic() >= deadline:
-                holder = _holder(exc)
-                by = f" ({holder})" if holder else ""
-                raise StoreLocked(
-                    f"{path}: locked by another process{by} for {timeout_s:.1f} s", holder
-                ) from None
-        except duckdb.Error as exc:
-            raise FieldtoolError(f"{path}: not a readable DuckDB file ({exc})") from None
-        # Jitter keeps retrying processes from falling into step with each other.
-        time.sleep(min(delay * random.uniform(0.5, 1.0), max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 2, 0.5)
+    gate = _Turnstile(path)
+    try:
+        con = _open(path, read_only, timeout_s, gate)
+    finally:
+        gate.close()
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def _writing(store: SightingStore, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A store's write connection: its turnstile claim outlives a failed attempt."""
+    con = _open(store.path, False, timeout_s, store._gate)
+    store._gate.reset()
     try:
         yield con
     finally:
@@ -293,7 +414,15 @@ def add_review(
             [review_id, sighting_id, decision, species or row[0], reviewer.strip(),
              utc_now(), note],
         )  # fmt: skip
+        if decision == "relabel" and _has_table(con, "species"):
+            new = _SPECIES_FROM.format(src="(SELECT ? AS species, '' AS common_name)")
+            con.execute(f"INSERT INTO species {new}", [species])
     return review_id
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name])
+    return bool(found.fetchone()[0])
 
 
 def prune_detections(
@@ -449,7 +578,9 @@ def _arrow(table: str, rows: list[dict] | list[tuple]) -> pa.Table:
     if rows and isinstance(rows[0], dict):
         columns = {name: [r.get(name) for r in rows] for name in types}
     else:
-        columns = {name: list(values) for name, values in zip(types, zip(*rows), strict=True)}
+        columns = {
+            name: list(values) for name, values in zip(types, zip(*rows, strict=True), strict=True)
+        }
     return pa.table({name: pa.array(columns[name], type=typ) for name, typ in types.items()})
 
 
@@ -465,8 +596,9 @@ def _insert(
             con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming")
         elif idempotent:
             on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM i.{k}" for k in APPEND_KEYS[table])
+            keys = ", ".join(f"i.{k}" for k in APPEND_KEYS[table])
             con.execute(
-                f"INSERT INTO {table} BY NAME SELECT i.* FROM incoming i "
+                f"INSERT INTO {table} BY NAME SELECT DISTINCT ON ({keys}) i.* FROM incoming i "
                 f"WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {on})"
             )
         else:
@@ -501,9 +633,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path | str) -> tuple[int
     con.execute(SCHEMA_V1)  # a new file, or a v1 file missing a table
     for migrate in MIGRATIONS[version - 1 :]:
         migrate(con)
-    con.execute(
-        "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
-    )
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
     create_views(con)
     return found or 0, SCHEMA_VERSION
 
@@ -543,6 +673,7 @@ class SightingStore:
         self.journal_path = self.path.with_name(
             f"{self.path.name}.journal-{_SAFE_HOST}-{_PID}-{_journal_count}.jsonl"
         )
+        self._gate = _Turnstile(self.path)
         self._held_since: float | None = None  # monotonic time the file was first found held
         self._held_logged = 0.0
         self._schema_ready = False
@@ -585,7 +716,9 @@ class SightingStore:
         Returns the journals replayed (deleted once the transaction commits).
         """
         replayed: list[Path] = []
-        for journal in sorted(self.path.parent.glob(f"{glob_escape(self.path.name)}.journal-*.jsonl")):
+        for journal in sorted(
+            self.path.parent.glob(f"{glob_escape(self.path.name)}.journal-*.jsonl")
+        ):
             if journal in _ACTIVE_JOURNALS:
                 continue
             try:
@@ -669,9 +802,7 @@ class SightingStore:
     def record_track(self, session_id: str, when: datetime, t: float, position: Position) -> None:
         acc = position.accuracy_m
         acc = None if acc is None or not math.isfinite(acc) else float(acc)
-        self._track.append(
-            (session_id, when, t, position.lat, position.lon, position.source, acc)
-        )
+        self._track.append((session_id, when, t, position.lat, position.lon, position.source, acc))
         self._mark()
 
     def record_detection(
@@ -715,9 +846,9 @@ class SightingStore:
     def flush(self, timeout_s: float | None = None) -> FlushResult:
         """Write all buffered rows in one transaction; on a lock keep them for later.
 
-        Waits up to ``timeout_s`` (default ``lock_timeout_s``) for the file, but only tries
-        once while the file is known to be held, so a session never stalls on it. Rows
-        that cannot be written are kept in memory and appended to the journal.
+        Waits up to ``timeout_s`` (default ``lock_timeout_s``) for the file, but at most
+        ``HELD_RETRY_S`` while the file is known to be held, so a session never stalls on
+        it. Rows that cannot be written are kept in memory and appended to the journal.
         """
         rows = self.pending_rows
         if not rows and self._schema_ready:
@@ -725,13 +856,13 @@ class SightingStore:
         start = time.monotonic()
         timeout = self.lock_timeout_s if timeout_s is None else timeout_s
         if self._held_since is not None:
-            timeout = 0.0
+            timeout = min(timeout, HELD_RETRY_S)
         return self._flush(rows, timeout, start)
 
     def _flush(self, rows: int, timeout: float, start: float) -> FlushResult:
         batch = self._batch()
         try:
-            with connect(self.path, read_only=False, timeout_s=timeout) as con:
+            with _writing(self, timeout) as con:
                 if not self._schema_ready:
                     self._prepare(con)
                 con.execute("BEGIN TRANSACTION")
@@ -744,7 +875,9 @@ class SightingStore:
                         "AND session_id IN (SELECT unnest(?))",
                         [utc_now(), beat],
                     )
-                con.execute("COMMIT")
+                with _signals_deferred():  # committed rows leave the buffer, uninterrupted
+                    con.execute("COMMIT")
+                    self._written(rows)
         except StoreLocked as exc:
             self._last_flush = now = time.monotonic()
             self._journal(batch)
@@ -764,6 +897,10 @@ class SightingStore:
         except duckdb.Error as exc:
             first = str(exc).strip().splitlines()[0]
             raise FieldtoolError(f"{self.path}: write failed ({first}); {rows} rows kept") from None
+        return FlushResult(True, rows, self._last_flush - start)
+
+    def _written(self, rows: int) -> None:
+        """Forget the rows just committed."""
         self._sessions.clear()
         self._sightings.clear()
         self._species.clear()
@@ -778,7 +915,6 @@ class SightingStore:
                 f"wrote {rows} waiting rows"
             )
             self._held_since = None
-        return FlushResult(True, rows, self._last_flush - start)
 
     def _batch(self) -> dict[str, list[tuple]]:
         now = utc_now()
@@ -814,7 +950,9 @@ class SightingStore:
             self._dirty[table].clear()
         for table in APPEND_KEYS:
             names = list(TABLES[table])
-            lines += [self._line(table, names, row) for row in batch[table][self._journaled[table] :]]
+            lines += [
+                self._line(table, names, row) for row in batch[table][self._journaled[table] :]
+            ]
             self._journaled[table] = len(batch[table])
         if not lines:
             return
@@ -870,9 +1008,13 @@ class SightingStore:
         after this process ends writes them.
         """
         if not self.pending_rows and self._schema_ready:
+            self._gate.close()
             return FlushResult(True, 0, 0.0)
+        if self._held_since is not None:
+            self._journal(self._batch())  # safe on disk before a possibly long wait
         start = time.monotonic()
         result = self._flush(self.pending_rows, self.lock_timeout_s, start)
+        self._gate.close()
         if not result.written:
             _ACTIVE_JOURNALS.discard(self.journal_path)  # orphaned: the next store replays it
             self._log(
@@ -880,6 +1022,32 @@ class SightingStore:
                 "fieldtool run on this file writes them"
             )
         return result
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (main thread only) and deliver them after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(ValueError, OSError):
+            old[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in caught[:1]:
+            handler = old.get(sig)
+            if callable(handler):
+                handler(sig, None)
+            elif sig == signal.SIGINT and handler != signal.SIG_IGN:
+                raise KeyboardInterrupt
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)
 
 
 def glob_escape(name: str) -> str:

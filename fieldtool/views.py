@@ -8,7 +8,10 @@ under the reviewer's species). Open sightings of a running session are included.
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
 

@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from fieldtool.export import ExportFilter, add_export_command, export, load_occurrences
+from fieldtool.store import SightingStore, add_review
+from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
+
+T0 = datetime(2026, 6, 1, 9)
+
+
+def hexid(i: int) -> str:
+    return f"{i:032x}"
+
+
+@pytest.fixture
+def db(tmp_path):
+    """Two sessions; sightings 1-5 closed (2 unplaced), 6 open; reviews on 2, 3, 4."""
+    path = tmp_path / "s.duckdb"
+    store = SightingStore(path)
+    for session, day in (("a", 0), ("b", 1)):
+        store.record_session(
+            SessionInfo(
+                session,
+                f"walk_{session}.mp4",
+                "tiny",
+                T0 + timedelta(days=day),
+                model_sha256="ab" * 32,
+            )  # fmt: skip
+        )
+        for k in range(10):
+            store.record_track(session, T0 + timedelta(days=day, seconds=k), float(k),
+                               Position(44.0 + 0.001 * k, -123.0, 6.5, "gpx"))  # fmt: skip
+    rows = [  # (id, session, species, day, placed, status)
+        (1, "a", "Acer rubrum", 0, True, "closed"),
+        (2, "a", "Quercus alba", 0, False, "closed"),
+        (3, "a", "Pinus taeda", 0, True, "closed"),
+        (4, "b", "Acer rubrum", 1, True, "closed"),
+        (5, "b", "Quercus alba", 1, True, "closed"),
+        (6, "b", "Pinus taeda", 1, True, "open"),
+    ]
+    for i, session, species, day, placed, status in rows:
+        start = T0 + timedelta(days=day, seconds=i)
+        store.record_sighting(Sighting(
+            hexid(i), session, species, "name", start, start + timedelta(seconds=2), float(i),
+            i + 2.0, frames=6, peak_score=0.91, score_sum=4.8, peak_t=i + 1.0,
+            latitude=44.0 + 0.001 * i if placed else None, longitude=-123.0 if placed else None,
+            model_id="tiny", status=status,
+        ))  # fmt: skip
+    store.close()
+    add_review(path, hexid(2), "confirm", reviewer="ana")
+    add_review(path, hexid(3), "reject", reviewer="ana", note="a shadow")
+    add_review(path, hexid(4), "confirm", reviewer="ana")
+    add_review(path, hexid(4), "relabel", reviewer="ben", species="Acer saccharum", note="leaf")
+    return path
+
+
+def test_darwin_core_archive_reads_back(db, tmp_path):
+    from dwca.darwincore.utils import qualname as qn
+    from dwca.read import DwCAReader
+
+    out = tmp_path / "occ.zip"
+    assert export(db, "dwca", out, title="Test walks", creator="Ana") == 4  # 3 rejected, 6 open
+    with DwCAReader(str(out)) as archive:
+        assert archive.descriptor.core.type == "http://rs.tdwg.org/dwc/terms/Occurrence"
+        for term in ("occurrenceID", "basisOfRecord", "scientificName", "eventDate",
+                     "decimalLatitude", "decimalLongitude", "geodeticDatum",
+                     "coordinateUncertaintyInMeters", "identifiedBy", "identificationRemarks"):  # fmt: skip
+            assert archive.core_contains_term(qn(term)), term
+        rows = {row.id: row.data for row in archive}
+        assert archive.metadata.find("dataset/title").text == "Test walks"
+        assert archive.metadata.find("dataset/creator/organizationName").text == "Ana"
+    assert len(rows) == 4
+    by_name = {r[qn("occurrenceID")][-2:]: r for r in rows.values()}
+    one, two, four, five = by_name["01"], by_name["02"], by_name["04"], by_name["05"]
+    assert one[qn("occurrenceID")] == "urn:uuid:00000000-0000-0000-0000-000000000001"
+    assert one[qn("basisOfRecord")] == "MachineObservation"
+    assert one[qn("scientificName")] == "Acer rubrum" and one[qn("genus")] == "Acer"
+    assert one[qn("eventDate")] == "2026-06-01T09:00:01Z/2026-06-01T09:00:03Z"
+    assert one[qn("decimalLatitude")] == "44.001" and one[qn("decimalLongitude")] == "-123"
+    assert one[qn("geodeticDatum")] == "WGS84"
+    assert one[qn("coordinateUncertaintyInMeters")] == "6.5"  # the track point at the peak
+    assert one[qn("identifiedBy")] == "fieldtool model tiny"
+    remarks = one[qn("identificationRemarks")]
+    assert "tiny" in remarks and "abababab" in remarks and "peak score 0.910" in remarks
+    assert two[qn("basisOfRecord")] == "HumanObservation" and two[qn("identifiedBy")] == "ana"
+    assert two[qn("decimalLatitude")] == "" and two[qn("geodeticDatum")] == ""  # unplaced
+    assert four[qn("scientificName")] == "Acer saccharum"  # the newest review relabels it
+    assert four[qn("identifiedBy")] == "ben" and "predicted Acer rubrum" in four[
+        qn("identificationRemarks")]  # fmt: skip
+    assert five[qn("basisOfRecord")] == "MachineObservation"
+
+
+@pytest.mark.parametrize(
+    ("filters", "ids"),
+    [
+        (ExportFilter(), [1, 2, 4, 5]),
+        (ExportFilter(session_id="a"), [1, 2]),
+        (ExportFilter(species=["Acer saccharum", "Quercus alba"]), [2, 4, 5]),
+        (ExportFilter(since=T0 + timedelta(hours=12)), [4, 5]),
+        (ExportFilter(until=T0 + timedelta(seconds=1, milliseconds=500)), [1]),
+        (ExportFilter(reviewed_only=True), [2, 4]),
+    ],
+)
+def test_filters(db, filters, ids):
+    frame = load_occurrences(db, filters)
+    assert frame.sighting_id.tolist() == [hexid(i) for i in ids]
+
+
+def test_geojson_geoparquet_and_csv_agree(db, tmp_path):
+    import geopandas as gpd
+
+    assert export(db, "geojson", tmp_path / "s.geojson") == 4
+    assert export(db, "parquet", tmp_path / "s.parquet") == 4
+    assert export(db, "csv", tmp_path / "s.csv") == 4
+    collection = json.loads((tmp_path / "s.geojson").read_text())
+    features = {f["id"]: f for f in collection["features"]}
+    assert features[hexid(1)]["geometry"] == {"type": "Point", "coordinates": [-123.0, 44.001]}
+    assert features[hexid(2)]["geometry"] is None
+    assert features[hexid(4)]["properties"]["species"] == "Acer saccharum"
+    assert features[hexid(1)]["properties"]["first_seen"] == "2026-06-01T09:00:01Z"
+    frame = gpd.read_parquet(tmp_path / "s.parquet")  # checks the GeoParquet metadata
+    assert frame.crs.to_epsg() == 4326 or "CRS84" in frame.crs.to_string()
+    assert frame.geometry.iloc[0].x == -123.0 and frame.geometry.iloc[1] is None
+    assert str(frame.first_seen.dt.tz) == "UTC"
+    table = pd.read_csv(tmp_path / "s.csv", dtype={"sighting_id": str})
+    assert table.sighting_id.tolist() == frame.sighting_id.tolist() == list(features)
+    assert table.review.tolist()[1] == "confirm"
+
+
+def test_export_command(db, tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    add_export_command(parser.add_subparsers(dest="command"))
+    out = tmp_path / "a.zip"
+    args = parser.parse_args(["export", "--db", str(db), "--format", "dwca", "-o", str(out),
+                              "--session", "b", "--since", "2026-06-02T00:00:00+00:00"])  # fmt: skip
+    assert args.func(args) == 0 and out.is_file()
+    assert "2 sightings written" in capsys.readouterr().err
+    bad = parser.parse_args(["export", "--db", str(db), "--format", "csv", "-o", str(out),
+                             "--until", "yesterday"])  # fmt: skip
+    with pytest.raises(FieldtoolError, match="--until 'yesterday': expected an ISO 8601"):
+        args.func(bad)
+    with pytest.raises(FieldtoolError, match="nope.duckdb: sightings database not found"):
+        export(tmp_path / "nope.duckdb", "csv", out)
+    with pytest.raises(FieldtoolError, match="folder .*missing does not exist"):
+        export(db, "csv", tmp_path / "missing" / "x.csv")
+
+
+def test_export_upgrades_an_old_file(tmp_path):
+    from .test_store import make_v1_file
+
+    db = tmp_path / "old.duckdb"
+    make_v1_file(db)
+    frame = load_occurrences(db)
+    assert frame.sighting_id.tolist() == ["s1"] and frame.genus.tolist() == ["Acer"]
