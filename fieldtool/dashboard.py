@@ -41,6 +41,7 @@ DB_ENV_VAR = "FIELDTOOL_DB"
 
 # (latitude, longitude, zoom) of the contiguous USA, shown when there is nothing to fit.
 US_VIEW = (39.5, -98.35, 3.0)
+MAX_SIGHTINGS = 20_000  # newest rows loaded per refresh; a bigger file is for SQL and export
 MAX_TRACK_POINTS = 2000  # per session path; longer tracks are thinned evenly
 
 # Basemap: (layer id, file, filled, fill colour, line colour, line width in pixels).
@@ -181,9 +182,13 @@ def load_time_bounds(
 
 
 def load_sightings(
-    db_path: Path | str, filters: SightingFilter | None = None, *, timeout_s: float = 10.0
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    timeout_s: float = 10.0,
+    limit: int = MAX_SIGHTINGS,
 ) -> pd.DataFrame:
-    """Sightings matching ``filters``, newest first, with ``duration_s`` (media seconds).
+    """The newest ``limit`` sightings matching ``filters``, with ``duration_s`` (media seconds).
 
     Also the newest review of each: ``review`` (decision or None), ``review_species``,
     ``reviewer``, ``reviewed_at``.
@@ -222,7 +227,7 @@ def load_sightings(
         source, review_fields = "sightings", _NO_REVIEW
     sql = (
         f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields} FROM {source}) "
-        f"WHERE {' AND '.join(clauses)} ORDER BY first_seen DESC, sighting_id"
+        f"WHERE {' AND '.join(clauses)} ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)}"
     )
     return query(db_path, sql, params, timeout_s=timeout_s)
 
