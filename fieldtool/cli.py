@@ -182,10 +182,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         rows = evaluate_session(db, result.session.session_id, truth, config.smoothing)
         print("\n" + format_scores(rows))
+    bin_dir = Path(sys.executable).parent  # the environment fieldtool runs in
     print(
         f"\nSightings are in {db}. Look at them with:\n"
-        f"  cd {REPO_ROOT} && streamlit run streamlit_app.py -- --db {db.resolve()}\n"
-        f'  fieldtool sql --db {db} "SELECT species, count(*) FROM sightings GROUP BY species"'
+        f"  cd {REPO_ROOT} && {bin_dir / 'streamlit'} run streamlit_app.py -- --db {db.resolve()}\n"
+        f'  {bin_dir / "fieldtool"} sql --db {db} "SELECT species, count(*) FROM sightings GROUP BY species"'
     )
     return 0
 
