@@ -219,14 +219,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    """Read-only: one query; writes, ATTACH, file and URL access are refused."""
     import pandas as pd
 
-    from fieldtool.store import query
+    from fieldtool.dashboard import run_readonly_sql
 
-    frame = query(args.db, args.query)
+    if not Path(args.db).is_file():
+        raise FieldtoolError(f"{args.db}: sightings database not found")
+    frame, truncated = run_readonly_sql(args.db, args.query, max_rows=args.max_rows,
+                                        time_limit_s=args.time_limit)  # fmt: skip
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200,
                            "display.max_columns", 50):  # fmt: skip
         print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    if truncated:
+        print(f"(first {args.max_rows} rows; raise --max-rows or use fieldtool export)")
     return 0
 
 
@@ -255,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
     sql.add_argument("--max-rows", type=int, default=200)
+    sql.add_argument(
+        "--time-limit", type=float, default=300.0, help="seconds before the query stops"
+    )
     sql.set_defaults(func=cmd_sql)
 
     from fieldtool.atlas import add_species_command

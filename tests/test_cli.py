@@ -108,3 +108,18 @@ def test_preview_video_and_live_frame(tmp_path, capsys, video, tiny_model_dir):
     assert ok and first.shape == (48, 64, 3)
     session = query(db, "SELECT session_id FROM sessions").iloc[0, 0]
     assert (tmp_path / "s_snapshots" / session / "latest.jpg").is_file()
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["DELETE FROM sightings", "ATTACH 'other.duckdb' AS o", "SELECT * FROM read_csv('/etc/passwd')",
+     "COPY sightings TO 'out.csv'", "SELECT 1; DROP TABLE sightings"],
+)  # fmt: skip
+def test_sql_command_refuses_writes_and_file_access(tmp_path, capsys, sql):
+    from fieldtool.store import SightingStore
+
+    db = tmp_path / "s.duckdb"
+    SightingStore(db).close()
+    code, _, err = run_cli(capsys, "sql", "--db", str(db), sql)
+    assert code == 2 and error_line(err)
+    assert query(db, "SELECT count(*) AS n FROM sessions").n[0] == 0
