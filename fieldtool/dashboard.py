@@ -20,7 +20,6 @@ import json
 import math
 import re
 import threading
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,7 @@ import pandas as pd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from fieldtool.store import add_review, connect, query
+from fieldtool.store import connect, query
 from fieldtool.types import FieldtoolError
 
 BASEMAP_DIR = Path(__file__).resolve().parent.parent / "data" / "basemap"
@@ -645,36 +644,6 @@ def prior_changes(alternatives: pd.DataFrame, predicted: str, top: int = 3) -> l
             f"prior {row.fused_mean:.2f} (#{row.fused_rank}); the prior demoted it."
         )
     return lines
-
-
-def save_review(
-    db_path: Path | str,
-    sighting_id: str,
-    decision: str,
-    *,
-    reviewer: str,
-    species: str | None = None,
-    note: str = "",
-    timeout_s: float = 10.0,
-) -> str:
-    """:func:`fieldtool.store.add_review`, retried while this process's readers hold the file.
-
-    DuckDB refuses a read-write connection while a read-only one to the same file is open
-    in the same process (another browser tab refreshing); that clears within milliseconds.
-    """
-    deadline = time.monotonic() + timeout_s
-    delay = 0.02
-    while True:
-        try:
-            return add_review(
-                db_path, sighting_id, decision, reviewer=reviewer, species=species,
-                note=note, timeout_s=max(0.1, deadline - time.monotonic()),
-            )  # fmt: skip
-        except FieldtoolError as exc:
-            if "different configuration" not in str(exc) or time.monotonic() >= deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.25)
 
 
 # Species ------------------------------------------------------------------------------

@@ -358,7 +358,7 @@ def test_review_queue_and_prior_changes(db: Path) -> None:
 def test_save_review_never_changes_the_sighting(db: Path, tmp_path: Path) -> None:
     db = _copy(db, tmp_path)
     before = dash.load_sightings(db).set_index("sighting_id").loc["s1-2"]
-    dash.save_review(db, "s1-2", "relabel", reviewer="zoe", species="Cornus florida")
+    add_review(db, "s1-2", "relabel", reviewer="zoe", species="Cornus florida")
     after = dash.load_sightings(db).set_index("sighting_id").loc["s1-2"]
     assert after["species"] == before["species"] == "Pinus taeda"
     assert (after["review"], after["review_species"], after["reviewer"]) == (
@@ -366,7 +366,7 @@ def test_save_review_never_changes_the_sighting(db: Path, tmp_path: Path) -> Non
     )  # fmt: skip
     assert "s1-2" not in set(dash.load_review_queue(db)["sighting_id"])
     with pytest.raises(FieldtoolError, match="reviewer"):
-        dash.save_review(db, "s1-3", "confirm", reviewer=" ")
+        add_review(db, "s1-3", "confirm", reviewer=" ")
 
     # A reader in this process (another tab refreshing) blocks the write for a moment only.
     import threading
@@ -375,7 +375,7 @@ def test_save_review_never_changes_the_sighting(db: Path, tmp_path: Path) -> Non
 
     reader = duckdb.connect(str(db), read_only=True)
     threading.Timer(0.3, reader.close).start()
-    dash.save_review(db, "s1-3", "confirm", reviewer="zoe", timeout_s=5.0)
+    add_review(db, "s1-3", "confirm", reviewer="zoe", timeout_s=5.0)
     assert dash.load_sightings(db).set_index("sighting_id").loc["s1-3", "review"] == "confirm"
 
 

@@ -15,6 +15,7 @@ import streamlit as st
 
 from fieldtool import dashboard as dash
 from fieldtool.dashboard_pages import common
+from fieldtool.store import add_review
 from fieldtool.types import FieldtoolError
 
 _MESSAGE_KEY = "_review_message"
@@ -33,7 +34,7 @@ def _decide(db_path: Path, row: dict, decision: str) -> None:
             return
     note = str(st.session_state.get(f"note_{sighting_id}") or "")
     try:
-        dash.save_review(
+        add_review(
             db_path, sighting_id, decision, reviewer=reviewer, species=species, note=note,
             timeout_s=common.QUERY_TIMEOUT_S,
         )  # fmt: skip
