@@ -428,22 +428,9 @@ def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
 
 
 def _hf_config(folder: Path) -> Dinov2Config | Dinov2WithRegistersConfig:
-    from transformers import Dinov2Config, Dinov2WithRegistersConfig
+    from fieldtool.model import read_backbone_config
 
-    try:
-        data = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FieldtoolError(
-            f"{folder}: not a Hugging Face model folder (no config.json)"
-        ) from None
-    except json.JSONDecodeError as exc:
-        raise FieldtoolError(f"{folder / 'config.json'}: not valid JSON ({exc})") from None
-    kind = data.get("model_type")
-    if kind == "dinov2_with_registers":
-        return Dinov2WithRegistersConfig.from_dict(data)
-    if kind == "dinov2":
-        return Dinov2Config.from_dict(data)
-    raise FieldtoolError(f"{folder / 'config.json'}: model_type {kind!r} is not DINOv2")
+    return read_backbone_config(folder, "Hugging Face model folder")
 
 
 def _hf_state(

@@ -137,11 +137,14 @@ def write_labels(path: Path, labels: LabelSet) -> None:
             )
 
 
-def _backbone_config(path: Path):
+def read_backbone_config(
+    path: Path, kind: str = "model folder"
+) -> Dinov2Config | Dinov2WithRegistersConfig:
+    """The DINOv2 backbone config in ``path/config.json``; ``kind`` names the folder in errors."""
     try:
         data = json.loads((path / "config.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FieldtoolError(f"{path}: not a model folder (no config.json)") from None
+        raise FieldtoolError(f"{path}: not a {kind} (no config.json)") from None
     except json.JSONDecodeError as exc:
         raise FieldtoolError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
     kind = data.get("model_type")
@@ -157,7 +160,7 @@ def load_model_folder(path: Path | str) -> LoadedModel:
     path = Path(path)
     if not path.is_dir():
         raise FieldtoolError(f"{path}: model folder not found")
-    config = _backbone_config(path)
+    config = read_backbone_config(path)
     try:
         info_data = json.loads((path / "fieldtool.json").read_text(encoding="utf-8"))
         info = ModelInfo(**info_data)
