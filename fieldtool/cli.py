@@ -77,6 +77,16 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--species-field", help="range attribute holding the species name")
     g.add_argument("--presence-field", help="range attribute: 1 range, 0 absence")
     g.add_argument("--prior-weight", type=float, help="0 turns the range prior off")
+    g.add_argument(
+        "--prior-mode",
+        choices=["soft", "filter"],
+        help="soft reweighting, or keep only species expected here",
+    )
+    g.add_argument(
+        "--ignore-location",
+        action="store_true",
+        help="no range prior for this session (gardens, planted collections)",
+    )
     g.add_argument("--db", type=Path, help="DuckDB sightings file")
     g.add_argument("--no-snapshots", action="store_true", help="do not save snapshot JPEGs")
     g.add_argument("--preview", type=Path, help="also write the annotated frames to this MP4")
@@ -102,7 +112,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "prior.crs": args.ranges_crs,
         "prior.species_field": args.species_field,
         "prior.presence_field": args.presence_field,
-        "prior.weight": args.prior_weight,
+        "prior.weight": 0.0 if args.ignore_location else args.prior_weight,
+        "prior.mode": args.prior_mode,
         "store.db": args.db,
         "store.snapshots": False if args.no_snapshots else None,
         "store.preview": args.preview,

@@ -73,7 +73,9 @@ class PriorConfig(_Section):
     species_field: str = "species"
     presence_field: str | None = "presence"  # 1 = range, 0 = absence island; None: all range
     crs: str | None = None  # CRS of files that carry none (e.g. "EPSG:4267")
-    weight: float = Field(1.0, ge=0)  # 0 turns the prior off
+    weight: float = Field(1.0, ge=0)  # 0 turns the prior off (gardens, botanical collections)
+    mode: Literal["soft", "filter"] = "soft"  # filter: only species expected here (BirdNET-style)
+    filter_threshold: float = Field(0.05, ge=0, le=1)  # filter mode: prior below this -> 0
     floor: float = Field(0.02, gt=0, le=1)  # prior far outside the range
     decay_km: float = Field(50.0, gt=0)  # prior falls as exp(-distance/decay) outside
 

@@ -201,10 +201,22 @@ class RangePriorStage:
         return p
 
     def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray:
-        """Fused (C,) (or (..., C)) probabilities; unchanged without a position or prior."""
+        """Fused (C,) (or (..., C)) probabilities; unchanged without a position or prior.
+
+        ``soft`` (default) reweights; ``filter`` keeps only the species expected here (prior
+        at least ``filter_threshold``, plus species without range data and background) and
+        renormalises, unless that would leave nothing.
+        """
         if position is None or not self.active:
             return probs
-        return fuse(probs, self.prior_at(position), self.cfg.weight, self.cfg.floor)
+        prior = self.prior_at(position)
+        if self.cfg.mode == "filter":
+            kept = np.where(prior >= self.cfg.filter_threshold, probs, 0.0)
+            total = kept.sum(axis=-1, keepdims=True)
+            return np.where(total > 0, kept / np.where(total > 0, total, 1.0), probs).astype(
+                probs.dtype
+            )
+        return fuse(probs, prior, self.cfg.weight, self.cfg.floor)
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,3 +355,35 @@ def test_ranges_build_writes_geojson_and_licence(tmp_path: Path) -> None:
     licence = (out.parent / "LICENSE.md").read_text(encoding="utf-8")
     assert "17 U.S.C." in licence and "Little" in licence
     assert check_origins(out) == []
+
+
+def test_filter_mode_keeps_only_species_expected_here() -> None:
+    from fieldtool.config import PriorConfig
+    from fieldtool.ranges import RangePriorStage
+    from fieldtool.types import Label, LabelSet, Position
+
+    labels = LabelSet(
+        (Label(0, "A"), Label(1, "B"), Label(2, "C"), Label(3, "bg", is_background=True))
+    )
+
+    class Prior:
+        species = {"A", "B"}
+
+        def has(self, s: str) -> bool:
+            return s in self.species
+
+        def __len__(self) -> int:
+            return 2
+
+        def prior(self, lat, lon, species, decay_km=None):
+            return np.array([1.0 if s == "A" else 0.01 if s == "B" else 1.0 for s in species])
+
+    probs = np.array([0.2, 0.6, 0.1, 0.1], np.float32)
+    here = Position(40.0, -100.0)
+    filtered = RangePriorStage(Prior(), labels, PriorConfig(mode="filter")).apply(probs, here)
+    assert filtered[1] == 0 and filtered.sum() == pytest.approx(1.0)
+    assert filtered[0] == pytest.approx(0.5) and filtered[2] == pytest.approx(0.25)  # C: no data
+    soft = RangePriorStage(Prior(), labels, PriorConfig()).apply(probs, here)
+    assert 0 < soft[1] < probs[1]
+    off = RangePriorStage(Prior(), labels, PriorConfig(weight=0)).apply(probs, here)
+    assert off is probs
