@@ -29,6 +29,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 import pydeck as pdk
+import shapely.geometry
 from pydeck.bindings.json_tools import default_serialize
 
 from fieldtool.store import connect, query
@@ -510,16 +511,82 @@ class CompactDeck(pdk.Deck):
         return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
 
 
+# Range of a species -------------------------------------------------------------------
+def session_prior_settings(
+    db_path: Path | str, session_id: str | None = None
+) -> dict[str, Any] | None:
+    """The ``prior`` config section of a session (the newest one without ``session_id``)."""
+    where, params = _session_clause(session_id, "WHERE")
+    rows = query(
+        db_path,
+        f"SELECT config_json FROM sessions {where} ORDER BY started_at DESC LIMIT 1",
+        params,
+    )
+    if rows.empty:
+        return None
+    return json.loads(rows.iloc[0, 0] or "{}").get("prior")
+
+
+@functools.lru_cache(maxsize=4)
+def _load_polygons(
+    files: tuple[str, ...], species_field: str, presence_field: str | None, crs: str | None
+):
+    from fieldtool.ranges import load_ranges
+
+    return load_ranges(
+        list(files), species_field=species_field, presence_field=presence_field, crs=crs
+    )
+
+
+def range_geojson(
+    settings: dict[str, Any] | None, species: str, tolerance_deg: float = 0.02
+) -> dict | None:
+    """GeoJSON of a species' range from the polygon files a session used, or None."""
+    from fieldtool.occurrences import is_occurrence_file
+
+    if not settings:
+        return None
+    files = tuple(
+        str(f)
+        for f in settings.get("ranges", [])
+        if not is_occurrence_file(f) and Path(f).is_file()
+    )
+    if not files:
+        return None
+    try:
+        prior = _load_polygons(files, settings.get("species_field", "species"),
+                               settings.get("presence_field", "presence"), settings.get("crs"))  # fmt: skip
+    except FieldtoolError:
+        return None
+    geometry = prior.geometry(species)
+    if geometry is None or geometry.is_empty:
+        return None
+    shape = shapely.geometry.mapping(geometry.simplify(tolerance_deg, preserve_topology=True))
+    return {"type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {"species": species}, "geometry": shape}]}  # fmt: skip
+
+
 def build_deck(
     sightings: pd.DataFrame,
     tracks: pd.DataFrame | None = None,
     *,
     basemap_dir: Path | str = BASEMAP_DIR,
+    species_range: tuple[str, dict] | None = None,
 ) -> pdk.Deck:
-    """The map: offline basemap, GPS tracks and sightings coloured by species."""
+    """The map: offline basemap, a species' range (``(species, geojson)``), GPS tracks and
+    sightings coloured by species."""
     points = sighting_records(sightings)
     paths = track_records(tracks) if tracks is not None else []
     layers = basemap_layers(basemap_dir)
+    if species_range is not None:
+        name, shape = species_range
+        layers.append(
+            pdk.Layer(
+                "GeoJsonLayer", id="species-range", data=shape, filled=True, stroked=True,
+                get_fill_color=[*species_color(name), 60], get_line_color=[*species_color(name), 200],
+                line_width_units=_PIXELS, get_line_width=1, pickable=False,
+            )
+        )  # fmt: skip
     layers.append(
         pdk.Layer(
             "PathLayer",

@@ -736,3 +736,21 @@ def test_app_live_page_shows_new_sightings(
     at.run()
     assert not at.exception
     assert at.dataframe[0].value["Species"].tolist() == ["Pinus taeda"]
+
+
+def test_species_range_is_drawn_under_its_sightings(tmp_path: Path) -> None:
+    import shapely.geometry
+
+    from fieldtool.cli import DEMO_RANGES
+
+    settings = {"ranges": [str(DEMO_RANGES)], "species_field": "species", "presence_field": "presence"}
+    shape = dash.range_geojson(settings, "Acer rubrum")
+    assert shape is not None
+    geometry = shapely.geometry.shape(shape["features"][0]["geometry"])
+    assert geometry.contains(shapely.geometry.Point(-83.38, 33.95))  # Athens, Georgia
+    assert not geometry.contains(shapely.geometry.Point(-123.30, 44.56))  # Corvallis, Oregon
+    assert dash.range_geojson(settings, "Nothing here") is None
+    assert dash.range_geojson({"ranges": [str(tmp_path / "gone.geojson")]}, "Acer rubrum") is None
+    deck = dash.build_deck(pd.DataFrame(), species_range=("Acer rubrum", shape))
+    assert "species-range" in [layer.id for layer in deck.layers]
+    assert "http" not in deck.to_json()

@@ -44,7 +44,14 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
     cols[2].metric("Sessions", summary["sessions"])
     cols[3].metric("Running sessions", summary["running"])
 
-    st.pydeck_chart(dash.build_deck(sightings, tracks), height=520)
+    species_range = None
+    if filters.species is not None and len(filters.species) == 1:
+        name = filters.species[0]
+        shape = dash.range_geojson(dash.session_prior_settings(db_path, filters.session_id), name)
+        if shape is not None:
+            species_range = (name, shape)
+            st.caption(f"Shaded: the range of {name} from the session's range files.")
+    st.pydeck_chart(dash.build_deck(sightings, tracks, species_range=species_range), height=520)
     _legend(sightings)
     now = datetime.now(timezone.utc)
     every = f", refreshing every {refresh_s:g} s" if refresh_s else ""
