@@ -619,7 +619,13 @@ def build_deck(
             auto_highlight=True,
         )
     )
-    if points:
+    if species_range is not None:  # show the whole range around the sightings
+        xmin, ymin, xmax, ymax = shapely.geometry.shape(
+            species_range[1]["features"][0]["geometry"]
+        ).bounds
+        corners = [(xmin, ymin), (xmax, ymax)]
+        view = fit_view([*corners, *((p["lon"], p["lat"]) for p in points)])
+    elif points:
         view = fit_view((p["lon"], p["lat"]) for p in points)
     else:
         view = fit_view(pt for path in paths for pt in path["path"])
