@@ -83,10 +83,18 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--tiles", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="bf16 also on CPUs with AVX512-BF16/AMX",
+    )
+    parser.add_argument("--compile", action="store_true", help="torch.compile (CUDA)")
     args = parser.parse_args()
 
     model = random_model(args.arch, args.image_size) if args.arch else load_model_folder(args.model)
-    classifier = Classifier(model, device=args.device, batch_size=args.batch_size, tiles=args.tiles)
+    classifier = Classifier(model, device=args.device, batch_size=args.batch_size, tiles=args.tiles,
+                            precision=args.precision, compile=args.compile)  # fmt: skip
     every_frame = 1000.0
 
     start = time.perf_counter()
@@ -99,12 +107,12 @@ def main() -> None:
     pixels = classifier.preprocess(frames[: crops_per_batch // args.tiles**2])
     reps = max(2, len(frames) // max(1, pixels.shape[0] // args.tiles**2))
     with torch.inference_mode():
-        classifier.network(pixels)
+        classifier._forward(pixels)  # the network under the classifier's precision
         if classifier.device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         for _ in range(reps):
-            classifier.network(pixels)
+            classifier._forward(pixels)
         if classifier.device.type == "cuda":
             torch.cuda.synchronize()
     model_fps = reps * pixels.shape[0] / args.tiles**2 / (time.perf_counter() - start)
@@ -125,6 +133,7 @@ def main() -> None:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = torch.cuda.get_device_name() if classifier.device.type == "cuda" else "none"
     print(f"model {model.info.model_id} at {model.info.image_size}px, tiles {args.tiles}x{args.tiles}, "
+          f"precision {classifier.autocast_dtype or 'fp32'}, "
           f"batch {args.batch_size}; video {args.video.name}; device {classifier.device} (GPU: {gpu}); "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
     print(f"{'measurement':<34}{'frames/s':>10}")

@@ -53,6 +53,11 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--gallery", type=Path, help="few-shot gallery folder (see 'fieldtool gallery')")
     g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     g.add_argument("--batch-size", type=int)
+    g.add_argument(
+        "--precision",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="auto: bf16/fp16 on CUDA, fp32 on CPU; bf16 speeds up CPUs with AVX512-BF16",
+    )
     g.add_argument("--tiles", type=int, help="cut frames into N x N tiles")
     g.add_argument("--sample-fps", type=float, help="analysed frames per second")
     g.add_argument("--start-time", help="UTC time of the video's first frame (ISO 8601)")
@@ -100,6 +105,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model.gallery": args.gallery,
         "model.device": args.device,
         "model.batch_size": args.batch_size,
+        "model.precision": args.precision,
         "model.tiles": args.tiles,
         "source.sample_fps": args.sample_fps,
         "source.start_time": args.start_time,
