@@ -232,23 +232,14 @@ def load_sightings(
     return query(db_path, sql, params, timeout_s=timeout_s)
 
 
-_WITH_REVIEWS: set[str] = set()  # databases known to have the reviews table (never dropped)
-
-
 def _has_reviews(db_path: Path | str, timeout_s: float) -> bool:
-    """Whether the file has a ``reviews`` table (older files may not)."""
-    key = str(Path(db_path).resolve())
-    if key in _WITH_REVIEWS:
-        return True
+    """Whether the file has a ``reviews`` table (a file no writer has migrated may not)."""
     found = query(
         db_path,
         "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'reviews'",
         timeout_s=timeout_s,
     )
-    if int(found.iloc[0]["n"]):
-        _WITH_REVIEWS.add(key)
-        return True
-    return False
+    return bool(int(found.iloc[0]["n"]))
 
 
 def load_tracks(
