@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TypeVar
 
 import cv2
@@ -32,6 +33,7 @@ from fieldtool.types import (
     FieldtoolError,
     Frame,
     FrameResult,
+    LabelSet,
     SessionInfo,
     Sighting,
     SightingEvent,
@@ -145,6 +147,42 @@ class MotionGate:
         return probs[source], tiles[source], len(images) - len(classify)
 
 
+class FrameViews:
+    """What the camera sees, annotated: ``latest`` (a JPEG for the dashboard's live view,
+    rewritten every ``store.live_frame_interval_s``) and the ``--preview`` video."""
+
+    def __init__(self, latest: Path, labels: LabelSet, config: Config) -> None:
+        self.latest = latest
+        self.labels = labels
+        self.interval_s = config.store.live_frame_interval_s
+        self._last = -np.inf
+        self.video = (
+            PreviewVideo(config.store.preview, config.source.sample_fps)
+            if config.store.preview
+            else None
+        )
+
+    def show(self, item: FrameResult) -> None:
+        now = time.monotonic()
+        live = self.interval_s > 0 and now - self._last >= self.interval_s
+        if not (live or self.video):
+            return
+        where = f"{item.position.lat:.5f}, {item.position.lon:.5f}" if item.position else "no fix"
+        caption = f"t {item.frame.t:6.1f} s  {where}"
+        drawn = annotate(
+            item.frame.image, self.labels, item.fused, item.tile_probs, caption=caption
+        )
+        if self.video:
+            self.video.write(drawn)
+        if live:
+            write_jpeg(self.latest, drawn)
+            self._last = now
+
+    def close(self) -> None:
+        if self.video:
+            self.video.close()
+
+
 def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> str:
     """Save a JPEG of the frame; returns its path relative to the store's folder."""
     image = frame.image
@@ -213,15 +251,10 @@ def run_session(
             store.record_sighting(sighting)
             if event.kind == "end":
                 result.sightings.append(sighting)
-            if event.kind == "end":
                 store.flush(timeout_s=0.5)  # a closed sighting reaches the file at once
 
-    live_frame = store.snapshot_dir(session.session_id) / "latest.jpg"
-    last_live_frame = -np.inf
-    preview = (
-        PreviewVideo(config.store.preview, config.source.sample_fps)
-        if config.store.preview
-        else None
+    views = FrameViews(
+        store.snapshot_dir(session.session_id) / "latest.jpg", classifier.labels, config
     )
     prepare = None
     if hasattr(classifier, "prepare"):  # resize on the reader thread, beside inference
@@ -252,24 +285,7 @@ def run_session(
                         session.session_id, frame.index, frame.t, frame.wall_time, item.position,
                         top_k(item.raw, names, k), top_k(item.fused, names, k),
                     )  # fmt: skip
-                now = time.monotonic()
-                show_live = config.store.live_frame_interval_s > 0 and (
-                    now - last_live_frame >= config.store.live_frame_interval_s
-                )
-                if preview or show_live:
-                    caption = f"t {frame.t:6.1f} s" + (
-                        f"  {item.position.lat:.5f}, {item.position.lon:.5f}"
-                        if item.position
-                        else "  no fix"
-                    )
-                    drawn = annotate(
-                        frame.image, classifier.labels, item.fused, item.tile_probs, caption=caption
-                    )
-                    if preview:
-                        preview.write(drawn)
-                    if show_live:
-                        write_jpeg(live_frame, drawn)
-                        last_live_frame = now
+                views.show(item)
                 if item.position is not None and frame.t - last_track_t >= 1.0:
                     store.record_track(session.session_id, frame.wall_time, frame.t, item.position)
                     last_track_t = frame.t
@@ -288,8 +304,7 @@ def run_session(
         session.status = "failed"
         raise
     finally:
-        if preview:
-            preview.close()
+        views.close()
         handle(tracker.finish())
         session.frames_read = source.stats.frames_read
         session.ended_at = utc_now()
