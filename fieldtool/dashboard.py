@@ -425,6 +425,29 @@ def track_records(tracks: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def density_resolution(zoom: float) -> int | None:
+    """H3 resolution whose cells stay a few pixels wide at ``zoom``; None when zoomed in so
+    far (a single site) that a density layer would only cover the map."""
+    if zoom > 7:
+        return None
+    return 3 if zoom <= 4 else 4 if zoom <= 6 else 5
+
+
+def density_records(points: list[dict[str, Any]], resolution: int) -> list[dict[str, Any]]:
+    """H3HexagonLayer rows: sightings per H3 cell (``hex``, ``count``, ``color``)."""
+    import h3
+
+    counts: dict[str, int] = {}
+    for p in points:
+        cell = h3.latlng_to_cell(p["lat"], p["lon"], resolution)
+        counts[cell] = counts.get(cell, 0) + 1
+    top = max(counts.values(), default=1)
+    return [
+        {"hex": cell, "count": n, "color": [200, 60, 40, int(60 + 140 * n / top)]}
+        for cell, n in counts.items()
+    ]
+
+
 def sighting_records(sightings: pd.DataFrame) -> list[dict[str, Any]]:
     """ScatterplotLayer rows (plain JSON types) for sightings that have a position."""
     records = []
@@ -620,6 +643,16 @@ def build_deck(
         view = fit_view((p["lon"], p["lat"]) for p in points)
     else:
         view = fit_view(pt for path in paths for pt in path["path"])
+    resolution = density_resolution(view.zoom)
+    if resolution is not None and points:  # where sightings concentrate, seen from afar
+        layers.insert(
+            len(layers) - 2,
+            pdk.Layer(
+                "H3HexagonLayer", id="density", data=density_records(points, resolution),
+                get_hexagon="hex", get_fill_color="color", extruded=False, stroked=False,
+                pickable=False, opacity=0.6,
+            ),
+        )  # fmt: skip
     # No provider and pydeck's default style marker: Streamlit then draws no basemap of its
     # own. (``map_style=None`` would make it fetch a Carto style from the internet.)
     return CompactDeck(

@@ -754,3 +754,17 @@ def test_species_range_is_drawn_under_its_sightings(tmp_path: Path) -> None:
     deck = dash.build_deck(pd.DataFrame(), species_range=("Acer rubrum", shape))
     assert "species-range" in [layer.id for layer in deck.layers]
     assert "http" not in deck.to_json()
+
+
+def test_density_layer_only_when_the_view_spans_a_region() -> None:
+    far = pd.DataFrame(
+        [{"sighting_id": str(i), "species": "Acer rubrum", "common_name": "", "first_seen": None,
+          "last_seen": None, "peak_score": 0.9, "frames": 3, "status": "closed",
+          "latitude": lat, "longitude": lon} for i, (lat, lon) in enumerate([(44.5, -123.3)] * 3 + [(33.9, -83.4)] * 2)]
+    )  # fmt: skip
+    deck = dash.build_deck(far)
+    density = [layer for layer in deck.layers if layer.id == "density"]
+    assert len(density) == 1 and sorted(r["count"] for r in density[0].data) == [2, 3]
+    near = far.assign(latitude=44.5, longitude=-123.3)
+    assert "density" not in [layer.id for layer in dash.build_deck(near).layers]
+    assert dash.density_resolution(3.0) == 3 and dash.density_resolution(12.0) is None
