@@ -70,6 +70,13 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="GPS track: GPX, NMEA, GoPro MP4/MOV, DJI SRT, photo EXIF",
     )
+    g.add_argument(
+        "--gpsd",
+        nargs="?",
+        const="localhost:2947",
+        metavar="HOST[:PORT]",
+        help="live positions from a gpsd daemon (default localhost:2947)",
+    )
     g.add_argument("--track-format", choices=["auto", "gpx", "nmea", "srt", "gpmf", "exif"])
     g.add_argument("--time-offset", type=float, help="seconds added to frame times for the track")
     g.add_argument(
@@ -113,6 +120,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "position.lon": args.lon,
         "position.track": args.track,
         "position.track_format": args.track_format,
+        "position.gpsd": args.gpsd,
         "position.time_offset_s": args.time_offset,
         "prior.ranges": [str(p) for p in args.ranges] if args.ranges else None,
         "prior.crs": args.ranges_crs,

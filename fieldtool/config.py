@@ -56,6 +56,7 @@ class PositionConfig(_Section):
     lon: float | None = Field(None, ge=-180, le=180)
     track: Path | None = None  # GPX (more formats: see position.py)
     track_format: str = "auto"  # "auto": from the file's extension and content
+    gpsd: str | None = None  # live fixes from a gpsd daemon, "host[:port]" (port 2947)
     time_offset_s: float = 0.0  # added to frame times before looking up the track
     max_fix_gap_s: float = Field(30.0, gt=0)  # farther from any fix: no position
 

@@ -418,13 +418,18 @@ def run_from_config(
     )
     if replace_earlier and (gone := store.forget_source(str(inputs.source.uri))):
         log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
-    return run_session(
-        inputs.source,
-        inputs.classifier,
-        store,
-        config,
-        positions=inputs.positions,
-        prior=inputs.prior,
-        session_id=session_id,
-        progress=progress,
-    )
+    try:
+        return run_session(
+            inputs.source,
+            inputs.classifier,
+            store,
+            config,
+            positions=inputs.positions,
+            prior=inputs.prior,
+            session_id=session_id,
+            progress=progress,
+        )
+    finally:
+        close = getattr(inputs.positions, "close", None)  # live receivers hold a thread
+        if close is not None:
+            close()

@@ -365,8 +365,19 @@ def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
     ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
     see :mod:`fieldtool.telemetry`); implausible fixes are dropped there.
     """
-    if cfg.track is not None and cfg.lat is not None:
-        raise FieldtoolError("position: give either lat/lon or a track, not both")
+    given = [
+        name
+        for name, v in (("lat/lon", cfg.lat), ("track", cfg.track), ("gpsd", cfg.gpsd))
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise FieldtoolError(
+            f"position: give one of lat/lon, a track or gpsd, not {' and '.join(given)}"
+        )
+    if cfg.gpsd is not None:
+        from fieldtool.gpsd import GpsdPositions
+
+        return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s)
     if cfg.track is not None:
         from fieldtool.telemetry import read_track  # telemetry imports read_gpx from here
 

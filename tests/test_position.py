@@ -286,7 +286,7 @@ def test_positions_from_config(tmp_path: Path) -> None:
     assert isinstance(track, TrackPositions)
     assert (track.max_gap_s, track.time_offset_s) == (7.0, 5.0)
     assert track.position_at(datetime(2010, 1, 1)).lat == pytest.approx(1.5)
-    with pytest.raises(FieldtoolError, match="not both"):
+    with pytest.raises(FieldtoolError, match="not lat/lon and track"):
         positions_from_config(PositionConfig(lat=1, lon=2, track=path))
 
 
