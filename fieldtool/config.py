@@ -89,6 +89,7 @@ class SmoothingConfig(_Section):
     exit: float = Field(0.3, gt=0, le=1)  # below this the sighting may end
     min_duration_s: float = Field(1.0, ge=0)  # score must stay >= enter this long to start
     max_gap_s: float = Field(2.0, ge=0)  # shorter dips below exit do not split a sighting
+    genus_level: bool = False  # congeners' summed score may open a genus sighting ("Acer sp.")
 
     @model_validator(mode="after")
     def _exit_below_enter(self) -> SmoothingConfig:

@@ -233,17 +233,23 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
             remarks += f"; {_DONE[row.review]} by {row.reviewer}"
             if _text(row.review_note):
                 remarks += f": {_text(row.review_note)}"
+        # A genus-level sighting ("Acer sp."): congeners shared the score.
+        genus_only = str(row.species)[:-4] if str(row.species).endswith(" sp.") else None
         records.append(
             {
                 "occurrenceID": _occurrence_id(str(row.sighting_id)),
                 "basisOfRecord": "HumanObservation" if human else "MachineObservation",
                 "occurrenceStatus": "present",
-                "scientificName": _text(row.species),
+                "scientificName": _text(str(row.species).removesuffix(" sp.")),
                 "vernacularName": _text(row.common_name),
                 "kingdom": "Plantae",
                 "family": _text(row.family),
-                "genus": _text(row.genus),
-                "taxonRank": "species" if _BINOMIAL.match(str(row.species)) else "",
+                "genus": _text(row.genus) or (genus_only or ""),
+                "taxonRank": "species"
+                if _BINOMIAL.match(str(row.species))
+                else "genus"
+                if genus_only
+                else "",
                 "eventID": _text(row.session_id),
                 "eventDate": f"{_iso(row.first_seen)}/{_iso(row.last_seen)}",
                 "decimalLatitude": _num(row.latitude, 7) if placed else "",

@@ -62,7 +62,14 @@ class _Track:
 
 
 class SightingTracker:
-    """Turns smoothed per-frame scores into sightings."""
+    """Turns smoothed per-frame scores into sightings.
+
+    With ``cfg.genus_level``, a genus with several species in the label set is tracked
+    too, on the sum of its species' scores: when congeners split the score so that no
+    species reaches ``enter``, the genus can still open a sighting (``rank`` "genus",
+    species "Acer sp."). It never starts while one of its species is at or above ``enter``
+    (a candidate or open), and it ends as soon as one is.
+    """
 
     def __init__(
         self,
@@ -78,8 +85,14 @@ class SightingTracker:
         self.session_id = session_id
         self.model_id = model_id
         self.keep_frames = keep_frames
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int | str, _Track] = {}  # species index, or genus name
         self._species = [i for i, label in enumerate(labels.labels) if not label.is_background]
+        self._genera: dict[str, list[int]] = {}
+        if cfg.genus_level:
+            for i in self._species:
+                genus = labels.labels[i].species.split(" ", 1)[0]
+                self._genera.setdefault(genus, []).append(i)
+            self._genera = {g: members for g, members in self._genera.items() if len(members) > 1}
         self.closed: list[Sighting] = []
 
     @property
@@ -87,50 +100,65 @@ class SightingTracker:
         return [tr.sighting for tr in self._tracks.values() if tr.sighting is not None]
 
     def update(self, result: FrameResult) -> list[SightingEvent]:
-        """Advance every species' state with one analysed frame's smoothed scores."""
+        """Advance every species' (and genus') state with one analysed frame's smoothed scores."""
         scores = result.smoothed
         if scores is None:
             raise ValueError("frame result has no smoothed scores")
-        frame = result.frame
-        t = frame.t
         events: list[SightingEvent] = []
         for i in self._species:
-            score = float(scores[i])
-            track = self._tracks.get(i)
-            if track is None:
-                if score >= self.cfg.enter:
-                    track = self._tracks[i] = _Track(t, frame.wall_time)
+            events += self._step(i, float(scores[i]), result)
+        for genus, members in self._genera.items():
+            if any(m in self._tracks for m in members):  # a species of it is seen or rising
+                track = self._tracks.get(genus)
+                if track is not None and track.sighting is not None:
+                    events.append(self._close(genus))
                 else:
-                    continue
-            if track.sighting is None:
-                if score < self.cfg.enter:
-                    del self._tracks[i]
-                    continue
-                if t - track.candidate_t + 1e-9 >= self.cfg.min_duration_s:
-                    track.sighting = self._open(i, track, frame)
-                    track.last_above_t = t
-                    self._extend(track, score, result)
-                    events.append(SightingEvent("start", track.sighting, frame))
+                    self._tracks.pop(genus, None)
                 continue
-            if score >= self.cfg.exit:
-                track.last_above_t = t
-                if self._extend(track, score, result):
-                    events.append(SightingEvent("update", track.sighting, frame))
-            elif t - track.last_above_t > self.cfg.max_gap_s:
-                events.append(self._close(i))
+            events += self._step(genus, float(sum(scores[m] for m in members)), result)
         return events
+
+    def _step(self, key: int | str, score: float, result: FrameResult) -> list[SightingEvent]:
+        frame = result.frame
+        t = frame.t
+        track = self._tracks.get(key)
+        if track is None:
+            if score < self.cfg.enter:
+                return []
+            track = self._tracks[key] = _Track(t, frame.wall_time)
+        if track.sighting is None:
+            if score < self.cfg.enter:
+                del self._tracks[key]
+            elif t - track.candidate_t + 1e-9 >= self.cfg.min_duration_s:
+                track.sighting = self._open(key, track, frame)
+                track.last_above_t = t
+                self._extend(track, score, result)
+                return [SightingEvent("start", track.sighting, frame)]
+            return []
+        if score >= self.cfg.exit:
+            track.last_above_t = t
+            if self._extend(track, score, result):
+                return [SightingEvent("update", track.sighting, frame)]
+        elif t - track.last_above_t > self.cfg.max_gap_s:
+            return [self._close(key)]
+        return []
 
     def finish(self) -> list[SightingEvent]:
         """End every open sighting (end of source, or shutdown)."""
         return [self._close(i) for i, tr in list(self._tracks.items()) if tr.sighting is not None]
 
-    def _open(self, index: int, track: _Track, frame: Frame) -> Sighting:
-        label = self.labels.labels[index]
+    def _open(self, key: int | str, track: _Track, frame: Frame) -> Sighting:
+        if isinstance(key, str):  # a genus
+            name, common, rank = f"{key} sp.", "", "genus"
+        else:
+            label = self.labels.labels[key]
+            name, common, rank = label.species, label.common_name, "species"
         return Sighting(
             sighting_id=uuid.uuid4().hex,
             session_id=self.session_id,
-            species=label.species,
-            common_name=label.common_name,
+            species=name,
+            common_name=common,
+            rank=rank,
             first_seen=track.candidate_wall,
             last_seen=frame.wall_time,
             first_t=track.candidate_t,
@@ -156,8 +184,8 @@ class SightingTracker:
             track.peak_frame = frame
         return True
 
-    def _close(self, index: int) -> SightingEvent:
-        track = self._tracks.pop(index)
+    def _close(self, key: int | str) -> SightingEvent:
+        track = self._tracks.pop(key)
         sighting = track.sighting
         assert sighting is not None
         sighting.status = "closed"

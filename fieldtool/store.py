@@ -17,7 +17,7 @@ the same host replays the journals of dead processes and marks sessions left ``r
 by a dead process (``sessions.host``, ``pid``, ``pid_started_at``) as ``interrupted``,
 closing their open sightings. See ``docs/storage.md`` for the design and its measurements.
 
-Schema (version 3; migrations in :data:`MIGRATIONS` upgrade older files on open), all
+Schema (version 4; migrations in :data:`MIGRATIONS` upgrade older files on open), all
 times UTC (naive TIMESTAMP), media times in seconds:
 
 - ``sessions``: session_id, source, model_id, model_sha256, config_json, host, started_at,
@@ -28,7 +28,8 @@ times UTC (naive TIMESTAMP), media times in seconds:
   first_t, last_t, frames, peak_score, mean_score, latitude, longitude, model_id,
   snapshot_path (relative to the database's folder), status (open / closed), updated_at,
   peak_t (media seconds of the peak, where latitude/longitude were taken), h3_cell (H3
-  resolution 8 cell of latitude/longitude).
+  resolution 8 cell of latitude/longitude), rank (species, or genus when congeners shared
+  the score: species is then "Genus sp.").
 - ``track``: session_id, time, t, latitude, longitude, source, accuracy_m.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
   raw_scores[], fused_species[], fused_scores[] (top-k per analysed frame, best first).
@@ -76,7 +77,7 @@ import pyarrow as pa
 
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HELD_RETRY_S = 0.1  # how long a flush waits while the file is known to be held
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
@@ -149,8 +150,18 @@ def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister("cells")
 
 
+def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Taxonomic rank of a sighting: species, or genus when congeners shared the score."""
+    con.execute("ALTER TABLE sightings ADD COLUMN rank VARCHAR DEFAULT 'species'")
+    con.execute("UPDATE sightings SET rank = 'species' WHERE rank IS NULL")
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
-MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (_v1_to_v2, _v2_to_v3)
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    _v1_to_v2,
+    _v2_to_v3,
+    _v3_to_v4,
+)
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 # Species rows for new species of a sightings relation (genus from a binomial name).
@@ -176,7 +187,7 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "first_seen": _TS, "last_seen": _TS, "first_t": _F64, "last_t": _F64,
         "frames": pa.int32(), "peak_score": _F64, "mean_score": _F64, "latitude": _F64,
         "longitude": _F64, "model_id": _STR, "snapshot_path": _STR, "status": _STR,
-        "updated_at": _TS, "peak_t": _F64, "h3_cell": _STR,
+        "updated_at": _TS, "peak_t": _F64, "h3_cell": _STR, "rank": _STR,
     },
     "track": {
         "session_id": _STR, "time": _TS, "t": _F64, "latitude": _F64, "longitude": _F64,
@@ -928,7 +939,7 @@ class SightingStore:
             (s.sighting_id, s.session_id, s.species, s.common_name, s.first_seen, s.last_seen,
              s.first_t, s.last_t, s.frames, s.peak_score, s.mean_score, s.latitude,
              s.longitude, s.model_id, s.snapshot_path, s.status, now, s.peak_t,
-             _h3_cell(s.latitude, s.longitude))
+             _h3_cell(s.latitude, s.longitude), s.rank)
             for s in self._sightings.values()
         ]  # fmt: skip
         return {

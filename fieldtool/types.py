@@ -119,6 +119,7 @@ class Sighting:
     model_id: str = ""
     snapshot_path: str | None = None  # relative to the store's folder
     status: Literal["open", "closed"] = "open"
+    rank: Literal["species", "genus"] = "species"  # genus: congeners shared the score
 
     @property
     def mean_score(self) -> float:

@@ -98,3 +98,33 @@ def test_background_never_starts_a_sighting(labels):
     cfg = SmoothingConfig(enter=0.5, exit=0.3, min_duration_s=0.0, max_gap_s=0.0)
     events = run_scores(labels, cfg, [0.0] * 20)  # background at 1.0 throughout
     assert events == []
+
+
+def test_genus_sighting_when_congeners_split_the_score():
+    from fieldtool.types import Label, LabelSet
+
+    labels = LabelSet((Label(0, "Acer rubrum"), Label(1, "Acer macrophyllum"), Label(2, "Pinus taeda"),
+                       Label(3, "background", is_background=True)))  # fmt: skip
+    cfg = SmoothingConfig(enter=0.5, exit=0.3, min_duration_s=0.4, max_gap_s=0.0, genus_level=True)
+    tracker = SightingTracker(labels, cfg)
+    events = []
+    # 2 s of maples split 40/40 (no species reaches enter), then red maple clearly.
+    series = [(0.4, 0.4)] * 10 + [(0.8, 0.1)] * 10 + [(0.0, 0.0)] * 3
+    for i, (a, b) in enumerate(series):
+        probs = np.array([a, b, 0.0, 1 - a - b], np.float32)
+        frame = Frame(i, i * 0.2, T0 + timedelta(seconds=i * 0.2), IMG)
+        events += tracker.update(FrameResult(frame, raw=probs, smoothed=probs))
+    events += tracker.finish()
+    ends = [e.sighting for e in events if e.kind == "end"]
+    assert [(s.species, s.rank) for s in ends] == [
+        ("Acer sp.", "genus"),
+        ("Acer rubrum", "species"),
+    ]
+    assert ends[0].last_t < ends[1].first_t + 0.21  # the genus sighting gives way to the species
+    plain = SightingTracker(labels, cfg.model_copy(update={"genus_level": False}))
+    plain_events = []
+    for i, (a, b) in enumerate(series):
+        probs = np.array([a, b, 0.0, 1 - a - b], np.float32)
+        frame = Frame(i, i * 0.2, T0 + timedelta(seconds=i * 0.2), IMG)
+        plain_events += plain.update(FrameResult(frame, raw=probs, smoothed=probs))
+    assert [e.sighting.species for e in plain_events if e.kind == "start"] == ["Acer rubrum"]
