@@ -165,3 +165,27 @@ def test_motion_gate_skips_unchanged_views_with_the_same_sightings(
         assert counting.frames <= 8 and result.frames_reused >= 100  # one per colour change
     else:
         assert result.frames_reused == 0
+
+
+def test_live_frame_is_rewritten_at_its_interval(tmp_path, labels):
+    import time as _time
+
+    import numpy as np
+
+    from fieldtool.pipeline import FrameViews
+    from fieldtool.types import Frame, FrameResult
+
+    cfg = Config()
+    cfg.store.live_frame_interval_s = 0.05
+    latest = tmp_path / "latest.jpg"
+    views = FrameViews(latest, labels, cfg)
+    image = np.zeros((48, 64, 3), np.uint8)
+    probs = np.array([0.7, 0.1, 0.1, 0.1], np.float32)
+    stamps = []
+    for i in range(3):
+        views.show(FrameResult(Frame(i, i * 0.1, START, image), raw=probs, fused=probs))
+        stamps.append(latest.stat().st_mtime_ns)
+        views.show(FrameResult(Frame(i, i * 0.1, START, image), raw=probs, fused=probs))  # too soon
+        assert latest.stat().st_mtime_ns == stamps[-1]
+        _time.sleep(0.06)
+    assert len(set(stamps)) == 3
