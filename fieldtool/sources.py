@@ -162,7 +162,16 @@ class VideoSource:
         return None
 
     def _live_frames(self) -> Iterator[Frame]:
-        cap = self._open()
+        try:
+            cap = self._open()
+        except FieldtoolError:  # a camera still booting, a network not up yet: keep trying
+            if not self.reconnect_attempts:
+                raise
+            cap = self._reconnect(0.0, time.monotonic(), why="not answering")
+            if cap is None:
+                raise FieldtoolError(
+                    f"{self.uri}: cannot open stream ({self.reconnect_attempts + 1} tries)"
+                ) from None
         opened = time.monotonic()
         opened_wall = utc_now()
         step = 1.0 / self.sample_fps
@@ -189,12 +198,14 @@ class VideoSource:
             if cap is not None:
                 cap.release()
 
-    def _reconnect(self, lost_at: float, opened: float) -> cv2.VideoCapture | None:
+    def _reconnect(
+        self, lost_at: float, opened: float, why: str = "stream dropped"
+    ) -> cv2.VideoCapture | None:
         """Reopen with exponential backoff; None when the stream stays away."""
         delay = self.reconnect_backoff_s
         for attempt in range(1, self.reconnect_attempts + 1):
             self._log(
-                f"{self.uri}: stream dropped; reconnect {attempt}/{self.reconnect_attempts} in {delay:.1f} s"
+                f"{self.uri}: {why}; reconnect {attempt}/{self.reconnect_attempts} in {delay:.1f} s"
             )
             time.sleep(delay)
             delay *= 2

@@ -27,7 +27,11 @@ class MjpegServer:
     """An MJPEG-over-HTTP camera on 127.0.0.1 that serves ``frames_per_connection`` red
     frames per connection, then drops it; ``stop()`` takes the camera away for good."""
 
-    def __init__(self, frames_per_connection: int = 20, fps: float = 40.0) -> None:
+    @classmethod
+    def on_port(cls, port: int, **kw) -> MjpegServer:
+        return cls(port=port, **kw)
+
+    def __init__(self, frames_per_connection: int = 20, fps: float = 40.0, port: int = 0) -> None:
         jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), COLOURS[0], np.uint8))[1].tobytes()
         part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
         self.connections = 0
@@ -49,7 +53,7 @@ class MjpegServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/stream.mjpg"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -89,9 +93,34 @@ def test_dropped_stream_reconnects_keeps_its_sighting_and_ends_cleanly(tmp_path,
     assert rows.values.tolist() == [["Acer rubrum", "closed"]]  # gaps < max_gap: one sighting
 
 
-def test_a_stream_that_never_answers_is_a_clear_error(colour_classifier):
-    with pytest.raises(FieldtoolError, match="cannot open stream"):
-        list(VideoSource("http://127.0.0.1:9/none.mjpg").frames())
+def test_a_stream_that_never_answers_is_retried_then_a_clear_error(colour_classifier):
+    logs: list[str] = []
+    source = VideoSource("http://127.0.0.1:9/none.mjpg", reconnect_attempts=2,
+                         reconnect_backoff_s=0.01, log=logs.append)  # fmt: skip
+    with pytest.raises(FieldtoolError, match="cannot open stream \\(3 tries\\)"):
+        list(source.frames())
+    assert sum("not answering" in line for line in logs) == 2
+
+
+def test_a_camera_that_comes_up_late_is_used(colour_classifier):
+    server = MjpegServer(frames_per_connection=10)
+    url = server.url
+    server.stop()  # not up yet
+    late = {"server": None}
+
+    def start_late():
+        port = int(url.rsplit(":", 1)[1].split("/")[0])
+        late["server"] = MjpegServer.on_port(port, frames_per_connection=10)
+        threading.Timer(1.0, late["server"].stop).start()  # then gone for good
+
+    timer = threading.Timer(0.2, start_late)
+    timer.start()
+    try:
+        source = VideoSource(url, sample_fps=1000, reconnect_attempts=3, reconnect_backoff_s=0.1)
+        frames = list(source.frames())
+    finally:
+        timer.cancel()
+    assert len(frames) >= 5
 
 
 @pytest.fixture
