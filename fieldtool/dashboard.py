@@ -14,6 +14,7 @@ GeoJSON), the live-session view, and a guarded read-only SQL runner.
 from __future__ import annotations
 
 import colorsys
+import dataclasses
 import functools
 import hashlib
 import json
@@ -669,14 +670,7 @@ def load_review_queue(
 ) -> pd.DataFrame:
     """Closed sightings without a review that match ``filters`` (review state aside), newest first."""
     filters = filters or SightingFilter()
-    unreviewed = SightingFilter(
-        species=filters.species,
-        start=filters.start,
-        end=filters.end,
-        min_score=filters.min_score,
-        session_id=filters.session_id,
-        review="unreviewed",
-    )
+    unreviewed = dataclasses.replace(filters, review="unreviewed")
     sightings = load_sightings(db_path, unreviewed, timeout_s=timeout_s)
     return sightings[sightings["status"] == "closed"].reset_index(drop=True)
 
