@@ -60,7 +60,9 @@ class LoopedSource(VideoSource):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--minutes", type=float, default=30.0, help="media minutes to stream")
     parser.add_argument("--sample-fps", type=float, default=5.0)
     args = parser.parse_args()
@@ -87,7 +89,9 @@ def main() -> None:
         sightings = query(config.store.db, "SELECT count(*) FROM sightings").iloc[0, 0]
         size_mb = config.store.db.stat().st_size / 2**20
     s = result.session
-    print(f"media {args.minutes:.0f} min in {wall / 60:.1f} min wall ({args.minutes * 60 / wall:.1f}x real time)")
+    print(
+        f"media {args.minutes:.0f} min in {wall / 60:.1f} min wall ({args.minutes * 60 / wall:.1f}x real time)"
+    )
     print(f"frames analysed {s.frames_analysed}, sightings {sightings}, database {size_mb:.1f} MiB")
     print(f"resident memory: start {mem0:.0f} MiB, end {rss_mib():.0f} MiB")
     print(f"open file handles: start {fds0}, end {open_handles()}")

@@ -56,7 +56,13 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--precision",
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="auto: bf16/fp16 on CUDA, fp32 on CPU; bf16 speeds up CPUs with AVX512-BF16",
+        help="auto: bf16/fp16 on CUDA, bf16 on CPUs with AVX512-BF16 or AMX, else fp32",
+    )
+    g.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the model (slower start, faster for long videos)",
     )
     g.add_argument("--tiles", type=int, help="cut frames into N x N tiles")
     g.add_argument("--sample-fps", type=float, help="analysed frames per second")
@@ -113,6 +119,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model.device": args.device,
         "model.batch_size": args.batch_size,
         "model.precision": args.precision,
+        "model.compile": args.compile,
         "model.tiles": args.tiles,
         "source.sample_fps": args.sample_fps,
         "source.start_time": args.start_time,

@@ -45,8 +45,9 @@ class ModelConfig(_Section):
     tiles: int = Field(1, ge=1, le=8)  # cut each frame into tiles x tiles crops
     tile_reduce: Literal["mean", "max"] = "max"  # how tile probabilities make a frame's
     top_k: int = Field(5, ge=1)  # classes kept per stored detection
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on CUDA only
-    compile: bool = False  # torch.compile the network (CUDA only)
+    # auto: bf16 (else fp16) on CUDA, bf16 on CPUs with AVX512-BF16/AMX, else fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    compile: bool = False  # torch.compile the network: 15-60 s start-up, then faster
 
 
 class PositionConfig(_Section):

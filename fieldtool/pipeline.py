@@ -10,7 +10,9 @@ from __future__ import annotations
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -52,6 +54,7 @@ __doc__ = (__doc__ or "") + "\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumera
 
 SNAPSHOT_MAX_WIDTH = 640  # px
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -74,6 +77,8 @@ class SessionResult:
     frames_reused: int = 0  # unchanged views that reused the previous prediction
     reconnects: int = 0
     unwritten_rows: int = 0  # rows still buffered (the file stayed locked)
+    model_busy_s: float = 0.0  # wall seconds the model thread spent classifying
+    wall_s: float = 0.0  # wall seconds of the whole session
 
 
 def _batches(frames: Iterator[T], size: int) -> Iterator[list[T]]:
@@ -91,6 +96,39 @@ def _batches(frames: Iterator[T], size: int) -> Iterator[list[T]]:
         raise
     if batch:
         yield batch
+
+
+def _classified_ahead(
+    batches: Iterator[list[T]], classify: Callable[[list[T]], R], *, live: bool
+) -> Iterator[tuple[list[T], R]]:
+    """(batch, classify(batch)) pairs, in order, with the next batch's classification
+    running on a model thread while the caller handles the one before it (prior, tracker,
+    DuckDB writes, snapshots), so the model does not wait on them.
+
+    Live sources take their next frame only once the model is free, so the frame it gets
+    is the newest one. When the source fails (or Ctrl-C arrives while waiting on it), the
+    batches already taken from it are still classified and yielded before the error.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldtool-model") as model:
+        taken: deque[tuple[list[T], Future[R]]] = deque()
+        while True:
+            if live and taken:
+                wait([taken[-1][1]])
+            try:
+                batch = next(batches, None)
+            except (Exception, KeyboardInterrupt):
+                for done, future in taken:
+                    if future.exception() is None:
+                        yield done, future.result()
+                raise
+            if batch is None:
+                break
+            taken.append((batch, model.submit(classify, batch)))
+            if len(taken) > 1:
+                done, future = taken.popleft()
+                yield done, future.result()
+        for done, future in taken:
+            yield done, future.result()
 
 
 class MotionGate:
@@ -194,6 +232,16 @@ def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> s
     return target.relative_to(store.folder).as_posix()
 
 
+def _settings_as_run(config: Config, classifier: Classifier | GalleryClassifier) -> dict:
+    """The session's config as JSON data, with ``auto`` device and precision resolved to
+    what actually ran (so a stored session says whether it ran in bf16 on a CPU)."""
+    settings = config.model_dump(mode="json")
+    if isinstance(classifier, Classifier):
+        settings["model"]["device"] = classifier.device.type
+        settings["model"]["precision"] = classifier.precision
+    return settings
+
+
 def run_session(
     source: VideoSource,
     classifier: Classifier,
@@ -218,7 +266,7 @@ def run_session(
         model_id=classifier.model_id,
         model_sha256=getattr(classifier, "model_sha256", ""),
         started_at=utc_now(),
-        config_json=config_json(config.model_dump(mode="json")),
+        config_json=config_json(_settings_as_run(config, classifier)),
         host=socket.gethostname(),
     )
     store.record_session(session)
@@ -264,13 +312,20 @@ def run_session(
 
     reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size, prepare=prepare)
     gate = MotionGate(config.source.motion_threshold)
+
+    def classify(pairs: list[tuple[Frame, np.ndarray | None]]):
+        start = time.monotonic()
+        prepared = [p for _, p in pairs] if prepare else None
+        out = gate.classify(classifier, [frame.image for frame, _ in pairs], prepared)
+        result.model_busy_s += time.monotonic() - start  # one model thread: no race
+        return out
+
     try:
-        for pairs in _batches(iter(reader), batch_size):
+        batches = _batches(iter(reader), batch_size)
+        for pairs, (probs, tile_probs, reused) in _classified_ahead(
+            batches, classify, live=source.live
+        ):
             batch = [frame for frame, _ in pairs]
-            prepared = [p for _, p in pairs] if prepare else None
-            probs, tile_probs, reused = gate.classify(
-                classifier, [f.image for f in batch], prepared
-            )
             result.frames_reused += reused
             for i, frame in enumerate(batch):
                 item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])
@@ -312,6 +367,7 @@ def run_session(
         store.record_session(session)
         flushed = store.close()
         result.unwritten_rows = 0 if flushed.written else flushed.rows
+        result.wall_s = time.monotonic() - wall_start
         if progress:
             progress(_progress(source, session, tracker, t, time.monotonic() - wall_start))
     return result
@@ -386,6 +442,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
             tile_reduce=config.model.tile_reduce,
             precision=config.model.precision,
             compile=config.model.compile,
+            log=log,
         )
     prior = None
     ranges = range_prior_from_config(config.prior)

@@ -743,7 +743,11 @@ def test_species_range_is_drawn_under_its_sightings(tmp_path: Path) -> None:
 
     from fieldtool.cli import DEMO_RANGES
 
-    settings = {"ranges": [str(DEMO_RANGES)], "species_field": "species", "presence_field": "presence"}
+    settings = {
+        "ranges": [str(DEMO_RANGES)],
+        "species_field": "species",
+        "presence_field": "presence",
+    }
     shape = dash.range_geojson(settings, "Acer rubrum")
     assert shape is not None
     geometry = shapely.geometry.shape(shape["features"][0]["geometry"])

@@ -8,8 +8,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+import fieldtool.classify
 from fieldtool.classify import Classifier, cut_tiles, pick_device, reduce_tiles
+from fieldtool.cli import DEMO_DATA
+from fieldtool.config import DEMO_MODEL
 from fieldtool.model import IMAGENET_MEAN, IMAGENET_STD, load_model_folder
+from fieldtool.sources import VideoSource
 from fieldtool.types import FieldtoolError
 
 
@@ -74,14 +78,71 @@ def test_classifier_preprocess_matches_manual_normalisation(tiny_model_dir):
 
 
 @pytest.mark.parametrize("tiles", [1, 2, 3])
-def test_classifier_outputs_distributions_in_batches(tiny_model_dir, tiles):
-    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", batch_size=4, tiles=tiles)
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_classifier_outputs_distributions_in_batches(tiny_model_dir, tiles, precision):
+    clf = Classifier(
+        load_model_folder(tiny_model_dir), device="cpu", batch_size=4, tiles=tiles,
+        precision=precision,
+    )  # fmt: skip
     images = [np.full((48, 64, 3), i * 20, np.uint8) for i in range(7)]
     probs, tile_probs = clf.predict(images)
     assert probs.shape == (7, 4) and tile_probs.shape == (7, tiles * tiles, 4)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     one_by_one = np.concatenate([clf.predict([im])[0] for im in images])
-    np.testing.assert_allclose(probs, one_by_one, atol=1e-5)
+    np.testing.assert_allclose(probs, one_by_one, atol=1e-5 if precision == "fp32" else 2e-2)
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_precision_on_the_cpu_follows_its_bf16_hardware(
+    tiny_model_dir, monkeypatch, native_bf16
+):
+    monkeypatch.setattr(fieldtool.classify, "cpu_has_native_bf16", lambda: native_bf16)
+    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", precision="auto")
+    assert clf.precision == ("bf16" if native_bf16 else "fp32")
+    assert (
+        Classifier(load_model_folder(tiny_model_dir), device="cpu", precision="fp32").precision
+        == "fp32"
+    )
+
+
+def test_bf16_agrees_with_fp32_on_the_demo_model():
+    """bf16 autocast changes scores by rounding only: same top class, scores within 0.05."""
+    walk = VideoSource(str(DEMO_DATA / "walk_west.mp4"), sample_fps=1.0)
+    demo_frames = [frame.image for frame in walk.frames()]
+    model = load_model_folder(DEMO_MODEL)
+    fp32, _ = Classifier(model, device="cpu", precision="fp32").predict(demo_frames)
+    bf16, _ = Classifier(model, device="cpu", precision="bf16").predict(demo_frames)
+    assert (fp32.argmax(axis=1) == bf16.argmax(axis=1)).mean() >= 0.95
+    assert np.abs(fp32 - bf16).max() < 0.05
+
+
+def test_compiled_classifier_matches_eager_for_full_odd_and_single_batches(tiny_model_dir):
+    model = load_model_folder(tiny_model_dir)
+    eager = Classifier(model, device="cpu", batch_size=4, precision="fp32")
+    compiled = Classifier(model, device="cpu", batch_size=4, precision="fp32", compile=True)
+    images = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), np.uint8) for i in range(7)]
+    for part in (images, images[:3], images[:1]):  # 4 + 3 (padded to 4), 3, 1
+        np.testing.assert_allclose(compiled.predict(part)[0], eager.predict(part)[0], atol=1e-4)
+    assert compiled.compiled
+
+
+def test_a_failing_compile_falls_back_to_the_eager_model(tiny_model_dir, monkeypatch):
+    def broken_compile(network, **kwargs):
+        def run(pixels):
+            raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found\nmore detail")
+
+        return run
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    lines: list[str] = []
+    model = load_model_folder(tiny_model_dir)
+    clf = Classifier(model, device="cpu", precision="fp32", compile=True, log=lines.append)
+    images = [np.full((40, 56, 3), 90, np.uint8)] * 2
+    got, _ = clf.predict(images)
+    want, _ = Classifier(model, device="cpu", precision="fp32").predict(images)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert not clf.compiled and len(lines) == 1 and "C++ compiler" in lines[0]
+    assert "\n" not in lines[0]
 
 
 def test_cut_tiles_covers_the_frame():

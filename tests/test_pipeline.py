@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 
 import pytest
 
 from fieldtool.config import Config, SmoothingConfig
-from fieldtool.pipeline import STAGES, run_session
+from fieldtool.pipeline import STAGES, _classified_ahead, run_session
 from fieldtool.position import FixedPosition
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore, query
@@ -189,3 +191,81 @@ def test_live_frame_is_rewritten_at_its_interval(tmp_path, labels):
         assert latest.stat().st_mtime_ns == stamps[-1]
         _time.sleep(0.06)
     assert len(set(stamps)) == 3
+
+
+def _timed_classify(log: list, seconds: float = 0.05):
+    def classify(batch: list[int]) -> list[int]:
+        log.append(("start", batch[0], threading.current_thread().name, time.monotonic()))
+        time.sleep(seconds)
+        log.append(("end", batch[0], threading.current_thread().name, time.monotonic()))
+        return [x * 10 for x in batch]
+
+    return classify
+
+
+def test_the_next_batch_is_classified_while_the_caller_handles_one():
+    log: list = []
+    handled = []
+    for batch, result in _classified_ahead(
+        iter([[0, 1], [2, 3], [4, 5]]), _timed_classify(log), live=False
+    ):
+        log.append(("handling", batch[0], threading.current_thread().name, time.monotonic()))
+        time.sleep(0.05)
+        handled.append((batch, result))
+    assert handled == [([0, 1], [0, 10]), ([2, 3], [20, 30]), ([4, 5], [40, 50])]
+    model_threads = {name for kind, _, name, _ in log if kind in ("start", "end")}
+    assert len(model_threads) == 1 and model_threads.pop().startswith("fieldtool-model")
+    when = {(kind, first): t for kind, first, _, t in log}
+    assert when[("start", 2)] < when[("end", 0)] + 0.01  # queued behind batch 0, not behind us
+    assert when[("start", 2)] < when[("handling", 0)] + 0.04  # ran while batch 0 was handled
+
+
+def test_a_live_source_is_read_only_when_the_model_is_free():
+    """Taking a frame while the model is busy would let it go stale in a queue."""
+    log: list = []
+    pulled: dict[int, float] = {}
+
+    def frames():
+        for first in (0, 1, 2, 3):
+            pulled[first] = time.monotonic()
+            yield [first]
+
+    results = [r for _, r in _classified_ahead(frames(), _timed_classify(log), live=True)]
+    assert results == [[0], [10], [20], [30]]
+    ended = {first: t for kind, first, _, t in log if kind == "end"}
+    assert all(pulled[i + 1] >= ended[i] for i in range(3))
+
+
+@pytest.mark.parametrize("error", [RuntimeError("decoder crashed"), KeyboardInterrupt()])
+def test_a_failing_source_still_hands_over_every_batch_taken(error):
+    def batches():
+        yield [0]
+        yield [1]
+        raise error
+
+    seen = []
+    with pytest.raises(type(error)):
+        for batch, _ in _classified_ahead(batches(), _timed_classify([], 0.01), live=False):
+            seen.append(batch)
+    assert seen == [[0], [1]]
+
+
+def test_a_model_error_reaches_the_caller():
+    def classify(batch):
+        if batch == [1]:
+            raise ValueError("CUDA out of memory")
+        return batch
+
+    seen = []
+    with pytest.raises(ValueError, match="out of memory"):
+        for batch, _ in _classified_ahead(iter([[0], [1], [2]]), classify, live=False):
+            seen.append(batch)
+    assert seen == [[0]]
+
+
+def test_session_reports_how_busy_the_model_was(tmp_path, colour_classifier):
+    video = write_video(tmp_path / "walk.mp4", SCHEDULE)
+    config = make_config(tmp_path / "s.duckdb")
+    source = VideoSource(str(video), sample_fps=10.0, start_time=START)
+    result = run_session(source, colour_classifier, SightingStore(config.store.db), config)
+    assert 0 < result.model_busy_s < result.wall_s
