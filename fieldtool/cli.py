@@ -268,6 +268,16 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Delete old per-frame detections; sightings, sessions, track and reviews stay."""
+    from fieldtool.store import prune_detections
+
+    deleted = prune_detections(args.db, args.older_than_days)
+    print(f"fieldtool: {deleted} detections older than {args.older_than_days:g} days deleted "
+          f"from {args.db}; sightings kept", file=sys.stderr)  # fmt: skip
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldtool", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -297,6 +307,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-limit", type=float, default=300.0, help="seconds before the query stops"
     )
     sql.set_defaults(func=cmd_sql)
+
+    prune = sub.add_parser(
+        "prune", help="delete per-frame detections older than N days (sightings are kept)"
+    )
+    prune.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS")
+    prune.set_defaults(func=cmd_prune)
 
     from fieldtool.atlas import add_species_command
     from fieldtool.export import add_export_command

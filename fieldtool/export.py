@@ -18,6 +18,7 @@ peak where the receiver reported one, ``identifiedBy`` the reviewer or the model
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from fieldtool.types import FieldtoolError
@@ -52,6 +53,7 @@ class ExportFilter:
     since: datetime | None = None  # UTC: sightings that end at or after
     until: datetime | None = None  # UTC: sightings that start at or before
     reviewed_only: bool = False  # only sightings a person confirmed or relabelled
+    sighting_ids: Sequence[str] | None = None  # only these (e.g. what a dashboard shows)
 
 
 _OCCURRENCES = f"""
@@ -134,6 +136,9 @@ def load_occurrences(
         params["until"] = _naive_utc(filters.until)
     if filters.reviewed_only:
         clauses.append("j.review IN ('confirm', 'relabel')")
+    if filters.sighting_ids is not None:
+        clauses.append("list_contains(CAST($ids AS VARCHAR[]), j.sighting_id)")
+        params["ids"] = [str(i) for i in filters.sighting_ids]
     sql = _OCCURRENCES.format(where=" AND ".join(clauses))
     with connect(db, read_only=True, timeout_s=timeout_s) as con:
         frame = con.execute(sql, params).df() if params else con.execute(sql).df()
@@ -352,16 +357,36 @@ def _eml_xml(frame: pd.DataFrame, title: str, creator: str, db: Path) -> str:
 """
 
 
-def write_dwca(frame: pd.DataFrame, out: Path, *, title: str, creator: str, db: Path) -> None:
-    """A Darwin Core Archive zip: occurrence.txt, meta.xml, eml.xml."""
+def write_dwca(
+    frame: pd.DataFrame, out: Path | IO[bytes], *, title: str, creator: str, db: Path
+) -> None:
+    """A Darwin Core Archive zip (occurrence.txt, meta.xml, eml.xml) to a file path
+    (written atomically) or to an open binary file."""
     text = io.StringIO()
     text.write("\t".join(DWC_TERMS) + "\n")
     for record in dwc_rows(frame):
         text.write("\t".join(record[t] for t in DWC_TERMS) + "\n")
-    with _atomic(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+    with contextlib.ExitStack() as stack:
+        target = out if not isinstance(out, Path) else stack.enter_context(_atomic(out))
+        archive = stack.enter_context(zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED))
         archive.writestr("occurrence.txt", text.getvalue().encode("utf-8"))
         archive.writestr("meta.xml", _meta_xml().encode("utf-8"))
         archive.writestr("eml.xml", _eml_xml(frame, title, creator, db).encode("utf-8"))
+
+
+def dwca_bytes(
+    db: Path | str,
+    filters: ExportFilter | None = None,
+    *,
+    creator: str = "fieldtool user",
+    timeout_s: float = 10.0,
+) -> bytes:
+    """The Darwin Core Archive of ``db``'s filtered sightings, in memory (dashboard download)."""
+    db = Path(db)
+    frame = load_occurrences(db, filters, timeout_s=timeout_s)
+    buffer = io.BytesIO()
+    write_dwca(frame, buffer, title=f"fieldtool sightings from {db.name}", creator=creator, db=db)
+    return buffer.getvalue()
 
 
 # Other formats ------------------------------------------------------------------------

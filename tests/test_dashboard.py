@@ -690,20 +690,33 @@ def test_app_sql_page_refuses_writes_and_files(app) -> None:
     assert at.get("download_button")
 
 
-def test_app_export_downloads_the_filtered_rows(app, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_app_export_downloads_the_filtered_rows(
+    app, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import io
+    import zipfile
 
+    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.testing.v1 import app_test
 
+    from fieldtool.store import query
+
     stores: list[MemoryMediaFileStorage] = []
+    managers: list[MediaFileManager] = []
 
     class Recording(MemoryMediaFileStorage):
         def __init__(self, endpoint: str) -> None:
             super().__init__(endpoint)
             stores.append(self)
 
+    class RecordingManager(MediaFileManager):
+        def __init__(self, storage: MemoryMediaFileStorage) -> None:
+            super().__init__(storage)
+            managers.append(self)
+
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    monkeypatch.setattr(app_test, "MediaFileManager", RecordingManager)
     at = app.run()
     at.sidebar.multiselect[0].select("Cornus florida").run()
 
@@ -715,6 +728,16 @@ def test_app_export_downloads_the_filtered_rows(app, monkeypatch: pytest.MonkeyP
     assert sorted(csv["sighting_id"]) == ["s2-0", "s2-2"]
     geo = json.loads(download("export_geojson"))
     assert sorted(f["properties"]["sighting_id"] for f in geo["features"]) == ["s2-0", "s2-2"]
+    # The Darwin Core Archive is made only when clicked: run the click's deferred callable.
+    button = next(b for b in at.get("download_button") if b.proto.id.endswith("export_dwca"))
+    assert button.proto.deferred_file_id and not button.proto.url
+    url = managers[-1].execute_deferred(button.proto.deferred_file_id)
+    archive = zipfile.ZipFile(io.BytesIO(stores[-1].get_file(url.rsplit("/", 1)[-1]).content))
+    occurrences = archive.read("occurrence.txt").decode().splitlines()
+    closed = query(db, "SELECT count(*) FROM sightings WHERE sighting_id IN ('s2-0', 's2-2') "
+                       "AND status = 'closed'").iloc[0, 0]  # fmt: skip
+    assert closed >= 1 and len(occurrences) == 1 + closed
+    assert all("Cornus florida" in row for row in occurrences[1:])
 
 
 def test_app_live_page_shows_new_sightings(

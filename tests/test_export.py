@@ -7,7 +7,13 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 
-from fieldtool.export import ExportFilter, add_export_command, export, load_occurrences
+from fieldtool.export import (
+    ExportFilter,
+    add_export_command,
+    dwca_bytes,
+    export,
+    load_occurrences,
+)
 from fieldtool.store import SightingStore, add_review
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
@@ -96,6 +102,20 @@ def test_darwin_core_archive_reads_back(db, tmp_path):
     assert five[qn("basisOfRecord")] == "MachineObservation"
 
 
+def test_darwin_core_archive_in_memory_matches_the_file(db, tmp_path):
+    """The dashboard's download: the same archive, only the sightings it shows."""
+    import io
+    import zipfile
+
+    export(db, "dwca", tmp_path / "occ.zip", ExportFilter(sighting_ids=[hexid(1), hexid(4)]),
+           title=f"fieldtool sightings from {db.name}")  # fmt: skip
+    data = dwca_bytes(db, ExportFilter(sighting_ids=[hexid(1), hexid(4)]))
+    with zipfile.ZipFile(io.BytesIO(data)) as memory, zipfile.ZipFile(tmp_path / "occ.zip") as f:
+        assert sorted(memory.namelist()) == ["eml.xml", "meta.xml", "occurrence.txt"]
+        rows = memory.read("occurrence.txt").decode().splitlines()
+        assert rows == f.read("occurrence.txt").decode().splitlines() and len(rows) == 3
+
+
 @pytest.mark.parametrize(
     ("filters", "ids"),
     [
@@ -105,6 +125,8 @@ def test_darwin_core_archive_reads_back(db, tmp_path):
         (ExportFilter(since=T0 + timedelta(hours=12)), [4, 5]),
         (ExportFilter(until=T0 + timedelta(seconds=1, milliseconds=500)), [1]),
         (ExportFilter(reviewed_only=True), [2, 4]),
+        (ExportFilter(sighting_ids=[hexid(5), hexid(3), hexid(6), hexid(1)]), [1, 5]),
+        (ExportFilter(sighting_ids=[]), []),
     ],
 )
 def test_filters(db, filters, ids):

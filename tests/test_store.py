@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from fieldtool.store import SCHEMA_VERSION, SIGHTING_COLUMNS, SightingStore, query
+from fieldtool.store import SCHEMA_VERSION, SIGHTING_COLUMNS, SightingStore, query, utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
 T0 = datetime(2026, 6, 1, 9)
@@ -269,6 +269,24 @@ def test_prune_detections_keeps_sightings(tmp_path):
     assert query(db, "SELECT count(*) FROM sightings").iloc[0, 0] == 1
     with pytest.raises(FieldtoolError, match="older_than_days"):
         prune_detections(db, -1)
+
+
+def test_prune_command(tmp_path, capsys):
+    from fieldtool.cli import main
+
+    db = tmp_path / "s.duckdb"
+    store = SightingStore(db)
+    store.record_sighting(sighting(1, "closed"))
+    old, new = utc_now() - timedelta(days=40), utc_now()
+    for i, when in enumerate([old, old, new]):
+        store.record_detection("sess", i, float(i), when, None, (["a"], [0.5]), (["a"], [0.5]))
+    store.close()
+    assert main(["prune", "--db", str(db), "--older-than-days", "30"]) == 0
+    assert "2 detections older than 30 days deleted" in capsys.readouterr().err
+    assert query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 1
+    assert query(db, "SELECT count(*) FROM sightings").iloc[0, 0] == 1
+    assert main(["prune", "--db", str(tmp_path / "nope.duckdb"), "--older-than-days", "1"]) == 2
+    assert "sightings database not found" in capsys.readouterr().err
 
 
 def test_forget_source_removes_reviews_too(tmp_path):

@@ -12,6 +12,7 @@ import streamlit as st
 
 from fieldtool import dashboard as dash
 from fieldtool.dashboard_pages import common
+from fieldtool.export import ExportFilter, dwca_bytes
 from fieldtool.types import FieldtoolError
 
 TABLE_COLUMNS = {
@@ -59,17 +60,17 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
 
     st.subheader("Sightings")
     st.dataframe(dash.sightings_table(sightings), hide_index=True, column_config=TABLE_COLUMNS)
-    _exports(sightings)
+    _exports(db_path, sightings)
     _snapshot(db_path, sightings)
 
 
-def _exports(sightings: pd.DataFrame) -> None:
+def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     """Download buttons for the sightings of the current filter.
 
     Fixed file names: a refresh with unchanged rows then serves the same file, so a click
-    during a refresh still finds it.
+    during a refresh still finds it. The Darwin Core Archive is built only when clicked.
     """
-    left, right, _ = st.columns([1, 1, 4])
+    left, right, dwca, _ = st.columns([1, 1, 1.4, 2.6])
     left.download_button(
         "Download CSV",
         dash.export_csv(sightings),
@@ -86,6 +87,17 @@ def _exports(sightings: pd.DataFrame) -> None:
         mime="application/geo+json",
         key="export_geojson",
         on_click="ignore",
+    )
+    ids = tuple(sightings["sighting_id"]) if not sightings.empty else ()
+    dwca.download_button(
+        "Download Darwin Core",
+        lambda: dwca_bytes(db_path, ExportFilter(sighting_ids=ids)),
+        file_name="sightings-dwca.zip",
+        mime="application/zip",
+        key="export_dwca",
+        on_click="ignore",
+        help="Darwin Core Archive for GBIF: the closed sightings shown, reviews applied, "
+        "rejected ones left out",
     )
 
 
