@@ -4,6 +4,7 @@ import threading
 import time
 from datetime import datetime
 
+import numpy as np
 import pytest
 
 from fieldtool.config import Config, SmoothingConfig
@@ -11,7 +12,7 @@ from fieldtool.pipeline import STAGES, _classified_ahead, run_session
 from fieldtool.position import FixedPosition
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore, query
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, Frame
 
 from .conftest import write_video
 
@@ -269,3 +270,45 @@ def test_session_reports_how_busy_the_model_was(tmp_path, colour_classifier):
     source = VideoSource(str(video), sample_fps=10.0, start_time=START)
     result = run_session(source, colour_classifier, SightingStore(config.store.db), config)
     assert 0 < result.model_busy_s < result.wall_s
+
+
+class FakeCamera(VideoSource):
+    """A live camera giving a frame every ``interval_s``; frame i's pixels encode i."""
+
+    def __init__(self, count: int, interval_s: float) -> None:
+        super().__init__("rtsp://127.0.0.1/fake-camera")
+        self.count, self.interval_s = count, interval_s
+        self.newest = -1
+
+    def frames(self):
+        for i in range(self.count):
+            time.sleep(self.interval_s)
+            image = np.zeros((4, 4, 3), np.uint8)
+            image[0, 0, :2] = divmod(i, 256)
+            self.newest = i
+            self.stats.frames_read += 1
+            yield Frame(i, i * self.interval_s, datetime.now(), image)
+
+
+def test_a_live_session_classifies_the_newest_frame(tmp_path, colour_classifier):
+    """The model (60 ms a frame) is slower than the camera (20 ms): it always gets the
+    newest frame (at most one behind, for a frame arriving meanwhile); the rest are dropped."""
+    camera = FakeCamera(count=60, interval_s=0.02)
+    lags: list[int] = []
+
+    class SlowClassifier:
+        labels, model_id = colour_classifier.labels, "slow"
+
+        def predict(self, images):
+            lags.extend(
+                camera.newest - (256 * int(im[0, 0, 0]) + int(im[0, 0, 1])) for im in images
+            )
+            time.sleep(0.06)
+            return colour_classifier.predict(images)
+
+    config = make_config(tmp_path / "s.duckdb")
+    result = run_session(camera, SlowClassifier(), SightingStore(config.store.db), config)
+    assert len(lags) == result.session.frames_analysed >= 10
+    assert max(lags) <= 1
+    assert result.session.frames_dropped >= 30
+    assert result.session.frames_analysed + result.session.frames_dropped == 60
