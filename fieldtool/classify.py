@@ -10,6 +10,7 @@ minimum (a frame is plant-free only if every tile is), renormalised.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 
 import cv2
@@ -56,6 +57,9 @@ def reduce_tiles(tile_probs: np.ndarray, background: np.ndarray, how: str) -> np
     frame = tile_probs.max(axis=1)
     frame[:, background] = tile_probs[:, :, background].min(axis=1)
     return frame / frame.sum(axis=1, keepdims=True)
+
+
+DEVICE_CHUNK_BYTES = 512 * 2**20  # float32 frames resized on the GPU at once
 
 
 def cpu_has_native_bf16() -> bool:
@@ -108,6 +112,7 @@ class Classifier:
         self._log = log or (lambda line: None)
         self._eager = self.network
         self.compiled = compile
+        self._compiled_sizes: set[int] = set()
         if compile:
             self.network = torch.compile(self.network)
         self._mean = torch.tensor(model.info.mean, device=self.device).view(1, 3, 1, 1) * 255
@@ -148,6 +153,19 @@ class Classifier:
         return (batch - self._mean) / self._std
 
     def _preprocess_on_device(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """Same-sized BGR frames -> (N*T, 3, S, S) on the device, a few frames at a time so
+        that their float copies stay under ``DEVICE_CHUNK_BYTES`` (a 4K frame is 100 MB as
+        float32; a batch of 256 at once would be 25 GB)."""
+        height, width = images[0].shape[:2]
+        per_chunk = max(1, DEVICE_CHUNK_BYTES // (height * width * 3 * 4))
+        chunks = [
+            self._crops_on_device(images[start : start + per_chunk])
+            for start in range(0, len(images), per_chunk)
+        ]
+        return (torch.cat(chunks) - self._mean) / self._std
+
+    def _crops_on_device(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        """(N*T, 3, S, S) float crops in 0-255, frame-major like the CPU path."""
         frames = torch.from_numpy(np.stack(images))  # (N, H, W, 3) uint8
         if self.device.type == "cuda":
             frames = frames.pin_memory().to(self.device, non_blocking=True)
@@ -165,10 +183,7 @@ class Classifier:
             for r in range(self.tiles)
             for c in range(self.tiles)
         ]  # fmt: skip
-        batch = torch.stack(crops, dim=1).flatten(
-            0, 1
-        )  # (N*T, 3, S, S), frame-major like the CPU path
-        return (batch.clamp(0, 255) - self._mean) / self._std
+        return torch.stack(crops, dim=1).flatten(0, 1).clamp(0, 255)
 
     @property
     def precision(self) -> str:
@@ -186,8 +201,15 @@ class Classifier:
             if self.tiles**2 < count < full:
                 pad = pixels.new_zeros((full - count, *pixels.shape[1:]))
                 pixels = torch.cat([pixels, pad])
+        first = self.compiled and pixels.shape[0] not in self._compiled_sizes
+        if first:
+            self._log(f"compiling the model for batches of {pixels.shape[0]} (once, 15-60 s)")
+        start = time.monotonic()
         try:
             logits = self._run_network(pixels)
+            if first and self.compiled:
+                self._compiled_sizes.add(pixels.shape[0])
+                self._log(f"compiled in {time.monotonic() - start:.0f} s")
         except Exception as error:
             if not self.compiled:
                 raise

@@ -310,7 +310,10 @@ def run_session(
         def prepare(frame: Frame) -> np.ndarray | None:
             return classifier.prepare(frame.image)
 
-    reader = Prefetcher(source.frames(), live=source.live, depth=4 * batch_size, prepare=prepare)
+    reader = Prefetcher(
+        source.frames(), live=source.live, depth=4 * batch_size, min_depth=batch_size,
+        prepare=prepare,
+    )  # fmt: skip
     gate = MotionGate(config.source.motion_threshold)
 
     def classify(pairs: list[tuple[Frame, np.ndarray | None]]):

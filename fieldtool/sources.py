@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from fieldtool.types import FieldtoolError, Frame
 
@@ -232,8 +233,9 @@ _END = object()
 class Prefetcher:
     """Decodes on a background thread so the model never waits on a faster decoder.
 
-    Files: a bounded queue (``depth`` frames); the reader blocks when it is full, so no
-    frame is lost. Live sources: only the newest frame is kept; a frame replaced before
+    Files: a bounded queue of ``depth`` frames, fewer when they would take more than
+    ``max_bytes`` (4K frames are 25 MB each) but never fewer than ``min_depth`` (a full
+    batch); the reader blocks when it is full, so no frame is lost. Live sources: only the newest frame is kept; a frame replaced before
     the pipeline took it is counted in ``dropped`` (the pipeline never lags more than
     one frame, plus the batch in the model, behind the camera). Errors in the reader are
     raised in the consumer, after the frames decoded before them. ``prepare`` runs on the
@@ -246,13 +248,18 @@ class Prefetcher:
         *,
         live: bool,
         depth: int = 64,
+        min_depth: int = 1,
+        max_bytes: int = 512 * 2**20,
         prepare: Callable[[Frame], object] | None = None,
     ) -> None:
         self._frames = frames
         self._prepare = prepare
         self.live = live
         self.dropped = 0
-        self._queue: queue.Queue = queue.Queue(maxsize=1 if live else depth)
+        self.depth = 1 if live else depth  # queued frames at most; set from the first frame
+        self._min_depth = min_depth
+        self._max_bytes = max_bytes
+        self._queue: queue.Queue = queue.Queue(maxsize=self.depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fieldtool-reader", daemon=True)
 
@@ -272,10 +279,20 @@ class Prefetcher:
                         pass
         return False
 
+    def _fit_depth(self, frame: Frame, prepared: object) -> None:
+        """Lower the queue's length so that it holds at most ``max_bytes`` of frames."""
+        size = frame.image.nbytes + (prepared.nbytes if isinstance(prepared, np.ndarray) else 0)
+        fit = max(self._min_depth, self._max_bytes // max(1, size))
+        if fit < self.depth:
+            with self._queue.mutex:  # nothing is queued yet; put() reads maxsize under it
+                self._queue.maxsize = self.depth = fit
+
     def _run(self) -> None:
         try:
-            for frame in self._frames:
+            for i, frame in enumerate(self._frames):
                 prepared = self._prepare(frame) if self._prepare else None
+                if i == 0 and not self.live:
+                    self._fit_depth(frame, prepared)
                 if not self._put((frame, prepared)):
                     return
         except BaseException as exc:  # handed to the consumer, which re-raises it

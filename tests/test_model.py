@@ -119,11 +119,19 @@ def test_bf16_agrees_with_fp32_on_the_demo_model():
 def test_compiled_classifier_matches_eager_for_full_odd_and_single_batches(tiny_model_dir):
     model = load_model_folder(tiny_model_dir)
     eager = Classifier(model, device="cpu", batch_size=4, precision="fp32")
-    compiled = Classifier(model, device="cpu", batch_size=4, precision="fp32", compile=True)
+    lines: list[str] = []
+    compiled = Classifier(
+        model, device="cpu", batch_size=4, precision="fp32", compile=True, log=lines.append
+    )
     images = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), np.uint8) for i in range(7)]
     for part in (images, images[:3], images[:1]):  # 4 + 3 (padded to 4), 3, 1
         np.testing.assert_allclose(compiled.predict(part)[0], eager.predict(part)[0], atol=1e-4)
     assert compiled.compiled
+    compiling = [line for line in lines if line.startswith("compiling")]
+    assert compiling == [  # two shapes, each compiled once
+        "compiling the model for batches of 4 (once, 15-60 s)",
+        "compiling the model for batches of 1 (once, 15-60 s)",
+    ]
 
 
 def test_a_failing_compile_falls_back_to_the_eager_model(tiny_model_dir, monkeypatch):
@@ -141,8 +149,9 @@ def test_a_failing_compile_falls_back_to_the_eager_model(tiny_model_dir, monkeyp
     got, _ = clf.predict(images)
     want, _ = Classifier(model, device="cpu", precision="fp32").predict(images)
     np.testing.assert_allclose(got, want, atol=1e-6)
-    assert not clf.compiled and len(lines) == 1 and "C++ compiler" in lines[0]
-    assert "\n" not in lines[0]
+    failed = [line for line in lines if "failed" in line]
+    assert not clf.compiled and len(failed) == 1 and "C++ compiler" in failed[0]
+    assert "\n" not in failed[0]
 
 
 def test_cut_tiles_covers_the_frame():
@@ -186,3 +195,15 @@ def test_device_preprocessing_matches_the_opencv_path(tiny_model_dir, tiles):
     with_cv2 = clf.preprocess(images)
     assert on_device.shape == with_cv2.shape == (3 * tiles * tiles, 3, 32, 32)
     assert (on_device - with_cv2).abs().mean() < 0.05
+
+
+def test_device_preprocessing_in_chunks_matches_all_at_once(tiny_model_dir, monkeypatch):
+    """Big frames go to the GPU a few at a time; the crops must not depend on the chunking."""
+    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", tiles=2)
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 255, (60, 80, 3)).astype(np.uint8) for _ in range(5)]
+    whole = clf._preprocess_on_device(images)
+    monkeypatch.setattr(fieldtool.classify, "DEVICE_CHUNK_BYTES", 2 * 60 * 80 * 3 * 4)
+    chunked = clf._preprocess_on_device(images)  # chunks of 2, 2, 1 frames
+    assert chunked.shape == whole.shape == (5 * 4, 3, 32, 32)
+    torch.testing.assert_close(chunked, whole)

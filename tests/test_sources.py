@@ -185,3 +185,24 @@ def test_prefetcher_prepares_on_the_reader_thread():
 
     pairs = list(Prefetcher(_frames(5), live=False, prepare=prepare))
     assert [p for _, p in pairs] == [0, 2, 4, 6, 8] and threads == {"fieldtool-reader"}
+
+
+def test_prefetcher_holds_a_bounded_number_of_bytes_of_big_frames():
+    """4K frames are 25 MB: the queue shortens so a long file cannot fill the memory."""
+    import time as _time
+
+    def big_frames(n: int, side: int = 1024):  # 3 MiB each
+        for i in range(n):
+            yield Frame(i, i / 10, datetime(2026, 6, 1), np.zeros((side, side, 3), np.uint8))
+
+    reader = Prefetcher(big_frames(100), live=False, depth=64, min_depth=4, max_bytes=16 * 2**20)
+    frames = iter(reader)
+    assert next(frames)[0].index == 0
+    _time.sleep(0.3)  # the reader fills the queue meanwhile
+    assert reader.depth == 5 and reader._queue.qsize() <= 5
+    assert [f.index for f, _ in frames] == list(range(1, 100))  # and nothing is lost
+
+    small = Prefetcher(big_frames(3, side=2), live=False, depth=64, max_bytes=16 * 2**20)
+    assert len(list(small)) == 3 and small.depth == 64
+    batch_floor = Prefetcher(big_frames(3), live=False, depth=64, min_depth=16, max_bytes=2**20)
+    assert len(list(batch_floor)) == 3 and batch_floor.depth == 16  # one full batch at least
