@@ -19,7 +19,12 @@ from pathlib import Path
 
 import cv2
 import torch
-from transformers import BitImageProcessorPil, Dinov2Config, Dinov2WithRegistersConfig
+from transformers import Dinov2Config, Dinov2WithRegistersConfig
+
+try:  # the PIL image processor, what AutoImageProcessor gives without torchvision
+    from transformers import BitImageProcessorPil as PlainImageProcessor
+except ImportError:  # transformers releases before the PIL / torchvision split
+    from transformers import BitImageProcessor as PlainImageProcessor
 
 from fieldtool.classify import Classifier
 from fieldtool.config import Config
@@ -50,7 +55,7 @@ def random_model(arch: str, image_size: int, classes: int = 100) -> LoadedModel:
 def plain_loop(model: LoadedModel, video: Path, frames: int, device: torch.device) -> float:
     """Frames/s of the loop a user would write with the transformers image processor."""
     size = model.info.image_size
-    processor = BitImageProcessorPil(
+    processor = PlainImageProcessor(
         size={"height": size, "width": size}, do_center_crop=False,
         image_mean=list(model.info.mean), image_std=list(model.info.std),
     )  # fmt: skip
