@@ -377,9 +377,10 @@ def import_plantclef(
 
 
 def _network(config, state: dict, classes: int, head_input: str, source: str) -> SpeciesClassifier:
-    from fieldtool.model import SpeciesClassifier
+    from fieldtool.model import SpeciesClassifier, match_parameter_names
 
     network = SpeciesClassifier(config, classes, head_input)
+    state = match_parameter_names(state, set(network.state_dict()))
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
@@ -391,13 +392,6 @@ def _network(config, state: dict, classes: int, head_input: str, source: str) ->
 # --------------------------------------------------------------------- Hugging Face folders
 
 HF_PREFIXES = ("dinov2_with_registers.", "dinov2.", "backbone.", "model.")
-HF_RENAMES = (  # transformers 4.x / hub names -> this transformers' names
-    (".attention.attention.query.", ".attention.q_proj."),
-    (".attention.attention.key.", ".attention.k_proj."),
-    (".attention.attention.value.", ".attention.v_proj."),
-    (".attention.output.dense.", ".attention.o_proj."),
-    (".mlp.weights_out.", ".mlp.down_proj."),
-)
 
 
 def _read_hf_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -436,23 +430,15 @@ def _hf_config(folder: Path) -> Dinov2Config | Dinov2WithRegistersConfig:
 def _hf_state(
     raw: dict[str, torch.Tensor],
 ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """Hub state dict -> (backbone state in this transformers' names, classifier.* tensors)."""
+    """Hub state dict -> (backbone state without prefixes, classifier.* tensors). Names
+    that differ between transformers releases are matched when the network loads them
+    (:func:`fieldtool.model.match_parameter_names`)."""
     classifier = {k[len("classifier.") :]: v for k, v in raw.items() if k.startswith("classifier.")}
     state = {k: v for k, v in raw.items() if not k.startswith("classifier.")}
     for prefix in HF_PREFIXES:
         if state and all(k.startswith(prefix) for k in state):
             state = {k[len(prefix) :]: v for k, v in state.items()}
-    renamed = {}
-    for key, value in state.items():
-        if key.endswith("mlp.weights_in.weight") or key.endswith("mlp.weights_in.bias"):
-            base, kind = key.rsplit(".weights_in.", 1)
-            gate, up = value.chunk(2, dim=0)
-            renamed[f"{base}.gate_proj.{kind}"], renamed[f"{base}.up_proj.{kind}"] = gate, up
-            continue
-        for old, new in HF_RENAMES:
-            key = key.replace(old, new)
-        renamed[key] = value
-    return renamed, classifier
+    return state, classifier
 
 
 def _preprocessor(folder: Path) -> dict:

@@ -155,6 +155,42 @@ def read_backbone_config(
     raise FieldtoolError(f"{path / 'config.json'}: model_type {kind!r} is not a DINOv2 backbone")
 
 
+# DINOv2 parameter names that changed between transformers releases, (older, newer): 5.17
+# and the hub's files say ``attention.attention.query``, 5.24 ``attention.q_proj``. A model
+# folder saved under either loads under either (the GPU machine and this one differ).
+RENAMED_PARAMETERS = (
+    (".attention.attention.query.", ".attention.q_proj."),
+    (".attention.attention.key.", ".attention.k_proj."),
+    (".attention.attention.value.", ".attention.v_proj."),
+    (".attention.output.dense.", ".attention.o_proj."),
+    (".mlp.weights_out.", ".mlp.down_proj."),
+)
+
+
+def match_parameter_names(
+    state: dict[str, torch.Tensor], expected: set[str]
+) -> dict[str, torch.Tensor]:
+    """``state`` with DINOv2 keys renamed to the installed transformers' (``expected``),
+    in either direction; SwiGLU's fused ``weights_in`` is split into ``gate_proj`` and
+    ``up_proj`` or joined back, as ``expected`` needs."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        for older, newer in RENAMED_PARAMETERS if key not in expected else ():
+            for a, b in ((older, newer), (newer, older)):
+                if a in key and key.replace(a, b) in expected:
+                    key = key.replace(a, b)
+        out[key] = value
+    for key in [k for k in out if ".mlp.weights_in." in k and k not in expected]:
+        base, kind = key.rsplit(".weights_in.", 1)
+        out[f"{base}.gate_proj.{kind}"], out[f"{base}.up_proj.{kind}"] = out.pop(key).chunk(2)
+    for key in [k for k in out if ".mlp.gate_proj." in k and k not in expected]:
+        base, kind = key.rsplit(".gate_proj.", 1)
+        if f"{base}.weights_in.{kind}" in expected and f"{base}.up_proj.{kind}" in out:
+            up = out.pop(f"{base}.up_proj.{kind}")
+            out[f"{base}.weights_in.{kind}"] = torch.cat([out.pop(key), up])
+    return out
+
+
 def load_model_folder(path: Path | str) -> LoadedModel:
     """Load a model folder onto the CPU (the classifier moves it to its device)."""
     path = Path(path)
@@ -184,6 +220,7 @@ def load_model_folder(path: Path | str) -> LoadedModel:
             f"{path}: head has {head.shape[0]} outputs but labels.csv lists {len(labels)} classes"
         )
     network = SpeciesClassifier(config, len(labels), info.head_input)
+    state = match_parameter_names(state, set(network.state_dict()))
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:

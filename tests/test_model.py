@@ -12,7 +12,13 @@ import fieldtool.classify
 from fieldtool.classify import Classifier, cut_tiles, pick_device, reduce_tiles
 from fieldtool.cli import DEMO_DATA
 from fieldtool.config import DEMO_MODEL
-from fieldtool.model import IMAGENET_MEAN, IMAGENET_STD, load_model_folder
+from fieldtool.model import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RENAMED_PARAMETERS,
+    load_model_folder,
+    match_parameter_names,
+)
 from fieldtool.sources import VideoSource
 from fieldtool.types import FieldtoolError
 
@@ -207,3 +213,39 @@ def test_device_preprocessing_in_chunks_matches_all_at_once(tiny_model_dir, monk
     chunked = clf._preprocess_on_device(images)  # chunks of 2, 2, 1 frames
     assert chunked.shape == whole.shape == (5 * 4, 3, 32, 32)
     torch.testing.assert_close(chunked, whole)
+
+
+def _other_release_names(key: str) -> str:
+    """The name the other transformers release gives a parameter."""
+    for older, newer in RENAMED_PARAMETERS:
+        if newer in key:
+            return key.replace(newer, older)
+        if older in key:
+            return key.replace(older, newer)
+    return key
+
+
+def test_a_model_folder_saved_under_other_transformers_names_loads(tiny_model_dir):
+    """transformers 5.17 (and the hub) name attention weights ``attention.attention.query``,
+    5.24 ``attention.q_proj``: a folder written by either loads under either."""
+    model = load_model_folder(tiny_model_dir)
+    state = load_file(tiny_model_dir / "model.safetensors")
+    renamed = {_other_release_names(k): v for k, v in state.items()}
+    assert renamed.keys() != state.keys()  # the folder now speaks the other release's names
+    save_file(renamed, tiny_model_dir / "model.safetensors")
+    again = load_model_folder(tiny_model_dir)
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(again.network(x), model.network(x))
+    assert set(match_parameter_names(renamed, set(state))) == set(state)
+
+
+def test_swiglu_weights_split_and_join_between_releases():
+    gate, up = torch.randn(6, 4), torch.randn(6, 4)
+    fused = {"l.0.mlp.weights_in.weight": torch.cat([gate, up])}
+    split = match_parameter_names(fused, {"l.0.mlp.gate_proj.weight", "l.0.mlp.up_proj.weight"})
+    torch.testing.assert_close(split["l.0.mlp.gate_proj.weight"], gate)
+    torch.testing.assert_close(split["l.0.mlp.up_proj.weight"], up)
+    joined = match_parameter_names(split, {"l.0.mlp.weights_in.weight"})
+    torch.testing.assert_close(
+        joined["l.0.mlp.weights_in.weight"], fused["l.0.mlp.weights_in.weight"]
+    )
