@@ -48,6 +48,7 @@ class ModelConfig(_Section):
     # auto: bf16 (else fp16) on CUDA, bf16 on CPUs with AVX512-BF16/AMX, else fp32
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     compile: bool = False  # torch.compile the network: 15-60 s start-up, then faster
+    cpu_micro_batch: int | None = Field(None, ge=1)  # crops a network call on the CPU; None: auto
 
 
 class PositionConfig(_Section):

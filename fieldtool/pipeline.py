@@ -445,6 +445,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
             tile_reduce=config.model.tile_reduce,
             precision=config.model.precision,
             compile=config.model.compile,
+            micro_batch=config.model.cpu_micro_batch,
             log=log,
         )
     prior = None

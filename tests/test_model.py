@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import fieldtool.classify
-from fieldtool.classify import Classifier, cut_tiles, pick_device, reduce_tiles
+from fieldtool.classify import Classifier, cpu_micro_batch, cut_tiles, pick_device, reduce_tiles
 from fieldtool.cli import DEMO_DATA
 from fieldtool.config import DEMO_MODEL
 from fieldtool.model import (
@@ -249,3 +249,36 @@ def test_swiglu_weights_split_and_join_between_releases():
     torch.testing.assert_close(
         joined["l.0.mlp.weights_in.weight"], fused["l.0.mlp.weights_in.weight"]
     )
+
+
+def _layout(image_size: int, patch: int, hidden: int, registers: int = 0):
+    from types import SimpleNamespace
+
+    config = SimpleNamespace(image_size=image_size, patch_size=patch, hidden_size=hidden,
+                             num_register_tokens=registers)  # fmt: skip
+    return SimpleNamespace(backbone=SimpleNamespace(config=config))
+
+
+@pytest.mark.parametrize(
+    ("layout", "crops"),
+    [
+        (_layout(224, 14, 384), 8),  # ViT-S/14: measured fastest at 8
+        (_layout(224, 14, 768, 4), 4),  # ViT-B/14-reg4: 4-8
+        (_layout(96, 8, 128), 32),  # the demo model: 32
+        (_layout(518, 14, 768, 4), 1),  # PlantCLEF's ViT-B at 518 px
+    ],
+)
+def test_cpu_micro_batch_follows_the_activation_size(layout, crops):
+    assert cpu_micro_batch(layout) == crops
+
+
+def test_micro_batches_give_the_same_probabilities(tiny_model_dir):
+    model = load_model_folder(tiny_model_dir)
+    whole = Classifier(model, device="cpu", batch_size=8, precision="fp32", micro_batch=8)
+    micro = Classifier(model, device="cpu", batch_size=8, precision="fp32", micro_batch=3)
+    calls: list[int] = []
+    run = micro._run_network
+    micro._run_network = lambda pixels: calls.append(len(pixels)) or run(pixels)
+    images = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), np.uint8) for i in range(7)]
+    np.testing.assert_allclose(micro.predict(images)[0], whole.predict(images)[0], atol=1e-5)
+    assert calls == [3, 3, 1]  # one batch of 7 frames, network calls of at most 3
