@@ -324,9 +324,8 @@ def run_session(
         return out
 
     try:
-        batches = _batches(iter(reader), batch_size)
         for pairs, (probs, tile_probs, reused) in _classified_ahead(
-            batches, classify, live=source.live
+            _batches(iter(reader), batch_size), classify, live=source.live
         ):
             batch = [frame for frame, _ in pairs]
             result.frames_reused += reused
