@@ -70,8 +70,8 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     Fixed file names: a refresh with unchanged rows then serves the same file, so a click
     during a refresh still finds it. The Darwin Core Archive is built only when clicked.
     """
-    left, right, dwca, _ = st.columns([1, 1, 1.4, 2.6])
-    left.download_button(
+    row = st.container(horizontal=True)
+    row.download_button(
         "Download CSV",
         dash.export_csv(sightings),
         file_name="sightings.csv",
@@ -80,7 +80,7 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
         on_click="ignore",
     )
     geojson = json.dumps(dash.export_geojson(sightings), separators=(",", ":"))
-    right.download_button(
+    row.download_button(
         "Download GeoJSON",
         geojson.encode("utf-8"),
         file_name="sightings.geojson",
@@ -89,7 +89,7 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
         on_click="ignore",
     )
     ids = tuple(sightings["sighting_id"]) if not sightings.empty else ()
-    dwca.download_button(
+    row.download_button(
         "Download Darwin Core",
         lambda: dwca_bytes(db_path, ExportFilter(sighting_ids=ids)),
         file_name="sightings-dwca.zip",
