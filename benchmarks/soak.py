@@ -3,7 +3,7 @@
 The demo walk is played in a loop (media time keeps running) through the full pipeline
 with the demo model, GPS track and range prior, into a fresh DuckDB file.
 
-    python benchmarks/soak.py --minutes 30      # 30 minutes of video (about 4-6 min on 2 cores)
+    python benchmarks/soak.py --minutes 30      # 30 minutes of video (under a minute on 2 cores)
 """
 
 from __future__ import annotations
