@@ -288,7 +288,8 @@ def convert_timm_vit(
 
 def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> LabelSet:
     """Labels in ``class_mapping.txt`` order (one species_id a line), named from
-    ``species_id_to_name.txt`` (``;``-separated, columns ``species_id`` and ``species``)."""
+    ``species_id_to_name.txt`` (``;``-separated, columns ``species_id`` and ``species``,
+    and ``genus`` and ``family`` when its header has them)."""
     classes_file, names_file = Path(classes_file), Path(names_file)
     for f in (classes_file, names_file):
         if not f.is_file():
@@ -304,23 +305,28 @@ def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> L
         raise FieldtoolError(f"{classes_file}: repeated species ids: {_few(dupes)}")
     with names_file.open(newline="", encoding="utf-8-sig") as fh:
         rows = [r for r in csv.reader(fh, delimiter=";") if r and any(c.strip() for c in r)]
-    id_col, name_col = 0, 1
+    id_col, name_col, taxa_cols = 0, 1, {}
     if rows and {"species_id", "species"} & {c.strip().lower() for c in rows[0]}:
         header = [c.strip().lower() for c in rows.pop(0)]
         if "species_id" not in header or "species" not in header:
             raise FieldtoolError(f"{names_file}: header needs columns species_id and species")
         id_col, name_col = header.index("species_id"), header.index("species")
+        taxa_cols = {rank: header.index(rank) for rank in ("genus", "family") if rank in header}
     names: dict[str, str] = {}
+    taxa: dict[str, dict[str, str]] = {}  # species_id -> genus, family (when given)
     for n, row in enumerate(rows):
         if len(row) <= max(id_col, name_col):
             raise FieldtoolError(f"{names_file}: row {n + 1} has {len(row)} columns, expected 2")
         names[row[id_col].strip()] = row[name_col].strip()
+        taxa[row[id_col].strip()] = {
+            rank: row[col].strip() for rank, col in taxa_cols.items() if col < len(row)
+        }
     unnamed = [i for i in ids if not names.get(i)]
     if unnamed:
         raise FieldtoolError(
             f"{names_file}: no name for {len(unnamed)} species ids: {_few(unnamed)}"
         )
-    return LabelSet(tuple(Label(i, names[sid]) for i, sid in enumerate(ids)))
+    return LabelSet(tuple(Label(i, names[sid], **taxa[sid]) for i, sid in enumerate(ids)))
 
 
 def import_plantclef(

@@ -121,20 +121,28 @@ def read_labels(path: Path) -> LabelSet:
         if index != i:
             raise FieldtoolError(f"{path}: row {i + 2} has index {index}, expected {i}")
         background = str(row.get("is_background", "")).strip().lower() in ("1", "true", "yes")
-        labels.append(Label(index, species, (row.get("common_name") or "").strip(), background))
+        labels.append(Label(
+            index, species, (row.get("common_name") or "").strip(), background,
+            genus=(row.get("genus") or "").strip(), family=(row.get("family") or "").strip(),
+        ))  # fmt: skip
     if not labels:
         raise FieldtoolError(f"{path}: no labels")
     return LabelSet(tuple(labels))
 
 
 def write_labels(path: Path, labels: LabelSet) -> None:
+    """labels.csv: index, species, common_name, is_background, and genus, family when any
+    label has them."""
+    taxonomy = any(label.genus or label.family for label in labels.labels)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["index", "species", "common_name", "is_background"])
+        writer.writerow(
+            ["index", "species", "common_name", "is_background"]
+            + (["genus", "family"] if taxonomy else [])
+        )
         for label in labels.labels:
-            writer.writerow(
-                [label.index, label.species, label.common_name, int(label.is_background)]
-            )
+            row = [label.index, label.species, label.common_name, int(label.is_background)]
+            writer.writerow(row + ([label.genus, label.family] if taxonomy else []))
 
 
 def read_backbone_config(

@@ -270,6 +270,10 @@ def run_session(
         host=socket.gethostname(),
     )
     store.record_session(session)
+    for label in classifier.labels.labels:
+        if label.genus or label.family:  # the model's taxonomy, for the species table
+            store.record_species(label.species, label.common_name, label.genus or None,
+                                 label.family or None)  # fmt: skip
     store.flush()
     names = classifier.labels.species
     smoother = TemporalSmoother(config.smoothing.tau_s)

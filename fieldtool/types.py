@@ -59,6 +59,8 @@ class Label:
     species: str  # scientific name, or "background" for the no-plant class
     common_name: str = ""
     is_background: bool = False
+    genus: str = ""  # when the model's label file gives one (else taken from the binomial)
+    family: str = ""  # when the model's label file gives one (Darwin Core export)
 
 
 @dataclass(frozen=True)

@@ -376,3 +376,14 @@ def test_pull_fails_at_once_offline(tmp_path, monkeypatch):
     with pytest.raises(FieldtoolError, match="unknown model"):
         pull("facebook/dinov2-huge", tmp_path / "m")
     assert len(HF_MODELS) == 6
+
+
+def test_plantclef_names_with_genus_and_family_reach_the_model_folder(plantclef_files, tmp_path):
+    _, ckpt, classes, _ = plantclef_files
+    names = tmp_path / "species_id_to_name_taxa.txt"
+    rows = [f'"{sid}";"{name}";"{name.split()[0]}";"Asteraceae"' for sid, name in SPECIES.items()]
+    names.write_text('"species_id";"species";"genus";"family"\n' + "\n".join(rows) + "\n")
+    out = import_plantclef(ckpt, classes, names, tmp_path / "pc-taxa", num_heads=HEADS)
+    labels = load_model_folder(out).labels.labels
+    assert [(lb.genus, lb.family) for lb in labels[:2]] == [
+        ("Lactuca", "Asteraceae"), ("Crepis", "Asteraceae")]  # fmt: skip

@@ -312,3 +312,22 @@ def test_a_live_session_classifies_the_newest_frame(tmp_path, colour_classifier)
     assert max(lags) <= 1
     assert result.session.frames_dropped >= 30
     assert result.session.frames_analysed + result.session.frames_dropped == 60
+
+
+def test_a_model_with_families_fills_the_species_table(tmp_path, colour_classifier):
+    from dataclasses import replace
+
+    from fieldtool.types import LabelSet
+
+    families = {"Acer rubrum": "Sapindaceae", "Quercus alba": "Fagaceae"}
+    colour_classifier.labels = LabelSet(tuple(
+        replace(lb, family=families.get(lb.species, "")) for lb in colour_classifier.labels.labels
+    ))  # fmt: skip
+    video = write_video(tmp_path / "walk.mp4", SCHEDULE)
+    config = make_config(tmp_path / "s.duckdb")
+    source = VideoSource(str(video), sample_fps=10.0, start_time=START)
+    run_session(source, colour_classifier, SightingStore(config.store.db), config)
+    table = query(config.store.db, "SELECT species, genus, family FROM species ORDER BY species")
+    rows = {r.species: (r.genus, r.family) for r in table.itertuples()}
+    assert rows["Acer rubrum"] == ("Acer", "Sapindaceae")
+    assert rows["Quercus alba"] == ("Quercus", "Fagaceae")
