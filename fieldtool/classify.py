@@ -66,7 +66,7 @@ DEVICE_CHUNK_BYTES = 512 * 2**20  # float32 frames resized on the GPU at once
 CPU_MICRO_BATCH_VALUES = 700_000  # tokens x hidden size per network call on the CPU
 
 
-def cpu_micro_batch(network: torch.nn.Module) -> int:
+def cpu_micro_batch(network: torch.nn.Module, image_size: int | None = None) -> int:
     """Crops per network call on the CPU: a power of two near ``CPU_MICRO_BATCH_VALUES`` /
     (tokens x hidden size), so the activations stay in the caches. On this project's
     2-core AVX512 CPU: ViT-S/14 at 224 px ran fastest at 8 (22 fps against 17 at 32),
@@ -74,7 +74,7 @@ def cpu_micro_batch(network: torch.nn.Module) -> int:
     config = getattr(getattr(network, "backbone", None), "config", None)
     if config is None:
         return 8
-    tokens = (config.image_size // config.patch_size) ** 2 + 1
+    tokens = ((image_size or config.image_size) // config.patch_size) ** 2 + 1
     tokens += getattr(config, "num_register_tokens", 0)
     per_crop = tokens * config.hidden_size
     return int(2 ** round(math.log2(max(1.0, CPU_MICRO_BATCH_VALUES / per_crop))))
@@ -101,10 +101,10 @@ class Classifier:
     ``batch_size`` frames still go to :meth:`predict` at once.
 
     ``compile``: ``torch.compile`` the network (on the CPU with weights frozen into the
-    graph, which lets oneDNN pre-pack them). Batches are padded to one of two shapes (one
-    frame, or a full batch) so it compiles at most twice; if compiling fails (no C++
-    compiler, unsupported platform) the classifier says so through ``log`` and goes on
-    uncompiled.
+    graph, which lets oneDNN pre-pack them). Network calls are padded to one of two shapes
+    (one frame's crops, or a whole call of ``micro_batch`` crops) so it compiles at most
+    twice; if compiling fails (no C++ compiler, unsupported platform) the classifier says
+    so through ``log`` and goes on uncompiled.
     """
 
     def __init__(
@@ -133,7 +133,8 @@ class Classifier:
         if self.device.type != "cpu":
             self.micro_batch = crops_per_batch
         else:
-            self.micro_batch = min(micro_batch or cpu_micro_batch(self.network), crops_per_batch)
+            auto = cpu_micro_batch(self.network, self.image_size)
+            self.micro_batch = min(micro_batch or auto, crops_per_batch)
         self.tile_reduce = tile_reduce
         self.autocast_dtype = _autocast_dtype(precision, self.device)
         self._log = log or (lambda line: None)
