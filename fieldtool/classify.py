@@ -257,9 +257,9 @@ class Classifier:
                 stack.enter_context(torch.autocast(self.device.type, dtype=self.autocast_dtype))
             if self.compiled and self.device.type == "cpu":
                 # Freezing folds the weights into the graph so that oneDNN pre-packs them:
-                # most of the gain of compiling on the CPU (1.3x on ViT-S). Compilation happens on the first
-                # call of each shape, so the setting is scoped to the calls; ``options=``
-                # of torch.compile does not reach it.
+                # all of the gain of compiling on the CPU (1.3x on ViT-S). Compilation
+                # happens on the first call of each shape, so the setting is scoped to the
+                # calls; ``options=`` of torch.compile does not reach it.
                 from torch._inductor import config as inductor_config
 
                 stack.enter_context(inductor_config.patch(freezing=True))
