@@ -159,7 +159,8 @@ def main() -> None:
     gpu = torch.cuda.get_device_name() if classifier.device.type == "cuda" else "none"
     print(f"model {model.info.model_id} at {model.info.image_size}px, tiles {args.tiles}x{args.tiles}, "
           f"precision {classifier.precision}{' compiled' if classifier.compiled else ''}, "
-          f"batch {args.batch_size} (network calls of {classifier.micro_batch}); video {args.video.name}; device {classifier.device} (GPU: {gpu}); "
+          f"batch {args.batch_size} (network calls of {classifier.micro_batch}); "
+          f"video {args.video.name}; device {classifier.device} (GPU: {gpu}); "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"medians of {args.rounds} rounds")  # fmt: skip
     print(f"{'measurement':<34}{'frames/s':>10}")

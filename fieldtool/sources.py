@@ -235,9 +235,10 @@ class Prefetcher:
 
     Files: a bounded queue of ``depth`` frames, fewer when they would take more than
     ``max_bytes`` (4K frames are 25 MB each) but never fewer than ``min_depth`` (a full
-    batch); the reader blocks when it is full, so no frame is lost. Live sources: only the newest frame is kept; a frame replaced before
-    the pipeline took it is counted in ``dropped`` (the pipeline never lags more than
-    one frame, plus the batch in the model, behind the camera). Errors in the reader are
+    batch); the reader blocks when it is full, so no frame is lost. Live sources: only the
+    newest frame is kept; a frame replaced before the pipeline took it is counted in
+    ``dropped`` (the model always gets the newest frame when it is free; see
+    ``pipeline._classified_ahead``). Errors in the reader are
     raised in the consumer, after the frames decoded before them. ``prepare`` runs on the
     reader thread too (the classifier's resize), overlapping it with inference.
     """
