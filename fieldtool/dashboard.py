@@ -33,8 +33,9 @@ import pydeck as pdk
 import shapely.geometry
 from pydeck.bindings.json_tools import default_serialize
 
-from fieldtool.store import connect, query
+from fieldtool.store import connect, naive_utc, query
 from fieldtool.types import FieldtoolError
+from fieldtool.views import sighting_filter_sql
 
 BASEMAP_DIR = Path(__file__).resolve().parent.parent / "data" / "basemap"
 DEFAULT_DB = "sightings.duckdb"
@@ -195,20 +196,12 @@ def load_sightings(
     ``reviewer``, ``reviewed_at``.
     """
     filters = filters or SightingFilter()
-    clauses = ["peak_score >= $min_score"]
-    params: dict[str, Any] = {"min_score": float(filters.min_score)}
-    if filters.session_id is not None:
-        clauses.append("session_id = $session_id")
-        params["session_id"] = filters.session_id
-    if filters.species is not None:
-        clauses.append("list_contains(CAST($species AS VARCHAR[]), species)")
-        params["species"] = [str(s) for s in filters.species]
-    if filters.start is not None:
-        clauses.append("last_seen >= CAST($start AS TIMESTAMP)")
-        params["start"] = _naive_utc(filters.start)
-    if filters.end is not None:
-        clauses.append("first_seen <= CAST($end AS TIMESTAMP)")
-        params["end"] = _naive_utc(filters.end)
+    clauses, params = sighting_filter_sql(
+        session_id=filters.session_id, species=filters.species, start=filters.start,
+        end=filters.end,
+    )  # fmt: skip
+    clauses.append("peak_score >= $min_score")
+    params["min_score"] = float(filters.min_score)
     if filters.review is not None:
         if filters.review not in REVIEW_STATES:
             raise FieldtoolError(
@@ -292,13 +285,6 @@ def _thin(points: list[list[float]], max_points: int) -> list[list[float]]:
         return points
     step = (len(points) - 1) / (max_points - 1)
     return [points[round(i * step)] for i in range(max_points)]
-
-
-def _naive_utc(when: datetime) -> datetime:
-    """Stored times are naive UTC; convert aware datetimes, keep naive ones."""
-    if when.tzinfo is not None:
-        return pd.Timestamp(when).tz_convert("UTC").tz_localize(None).to_pydatetime()
-    return when
 
 
 # Summaries and tables -----------------------------------------------------------------
@@ -909,7 +895,7 @@ def load_live(
         db_path,
         f"SELECT {SIGHTING_FIELDS} FROM sightings WHERE first_seen >= CAST($since AS TIMESTAMP) "
         "ORDER BY first_seen DESC, sighting_id",
-        {"since": _naive_utc(since)},
+        {"since": naive_utc(since)},
         timeout_s=timeout_s,
     )
     return sessions, newest, recent
@@ -1104,4 +1090,4 @@ def load_schema(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame
 
 def recent_cutoff(now: datetime, minutes: float) -> datetime:
     """``now`` (naive UTC) minus ``minutes``."""
-    return _naive_utc(now) - timedelta(minutes=minutes)
+    return naive_utc(now) - timedelta(minutes=minutes)

@@ -18,7 +18,6 @@ background class when none is.
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldtool.config import SmoothingConfig
+from fieldtool.inputs import read_csv_rows
 from fieldtool.model import read_labels
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.store import query
@@ -69,11 +69,7 @@ class Detections:
 
 def read_truth(path: Path | str) -> list[TruthInterval]:
     path = Path(path)
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except FileNotFoundError:
-        raise FieldtoolError(f"{path}: ground-truth file not found") from None
+    rows = read_csv_rows(path, "ground-truth")
     truth = []
     for n, row in enumerate(rows, start=2):
         try:

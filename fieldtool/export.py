@@ -33,7 +33,7 @@ from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
 from fieldtool.types import FieldtoolError
-from fieldtool.views import LATEST_REVIEW
+from fieldtool.views import LATEST_REVIEW, sighting_filter_sql
 
 if TYPE_CHECKING:  # pandas, duckdb and the store load when an export runs, not with the CLI
     import pandas as pd
@@ -121,46 +121,33 @@ def load_occurrences(
     db = Path(db)
     filters = filters or ExportFilter()
     _upgrade_if_old(db, timeout_s)
-    clauses, params = ["TRUE"], {}
-    if filters.session_id is not None:
-        clauses.append("j.session_id = $session_id")
-        params["session_id"] = filters.session_id
-    if filters.species:
-        clauses.append("list_contains(CAST($species AS VARCHAR[]), j.species)")
-        params["species"] = [str(s) for s in filters.species]
-    if filters.since is not None:
-        clauses.append("j.last_seen >= CAST($since AS TIMESTAMP)")
-        params["since"] = _naive_utc(filters.since)
-    if filters.until is not None:
-        clauses.append("j.first_seen <= CAST($until AS TIMESTAMP)")
-        params["until"] = _naive_utc(filters.until)
+    clauses, params = sighting_filter_sql(
+        session_id=filters.session_id, species=filters.species or None, start=filters.since,
+        end=filters.until, table="j",
+    )  # fmt: skip
     if filters.reviewed_only:
         clauses.append("j.review IN ('confirm', 'relabel')")
     if filters.sighting_ids is not None:
         clauses.append("list_contains(CAST($ids AS VARCHAR[]), j.sighting_id)")
         params["ids"] = [str(i) for i in filters.sighting_ids]
-    sql = _OCCURRENCES.format(where=" AND ".join(clauses))
+    sql = _OCCURRENCES.format(where=" AND ".join(clauses) or "TRUE")
     with connect(db, read_only=True, timeout_s=timeout_s) as con:
         frame = con.execute(sql, params).df() if params else con.execute(sql).df()
     frame = frame.rename(columns={"accuracy_m": "coordinate_uncertainty_m"})
     return frame[COLUMNS]
 
 
-def _naive_utc(value: datetime) -> datetime:
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
-
-
 def parse_time(text: str, flag: str = "time") -> datetime:
     """An ISO 8601 date or time (UTC unless it has an offset) as naive UTC."""
+    from fieldtool.store import naive_utc
+
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise FieldtoolError(
             f"{flag} {text!r}: expected an ISO 8601 date or time, e.g. 2026-06-01T09:30"
         ) from None
-    return _naive_utc(value)
+    return naive_utc(value)
 
 
 def _iso(value: Any) -> str:

@@ -32,6 +32,7 @@ from transformers import (
     Dinov2WithRegistersModel,
 )
 
+from fieldtool.inputs import read_csv_rows
 from fieldtool.types import FieldtoolError, Label, LabelSet
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -104,11 +105,7 @@ def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
 
 
 def read_labels(path: Path) -> LabelSet:
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except FileNotFoundError:
-        raise FieldtoolError(f"{path}: labels file not found") from None
+    rows = read_csv_rows(path, "labels")
     labels = []
     for i, row in enumerate(rows):
         try:

@@ -34,6 +34,7 @@ import h3
 import numpy as np
 import pandas as pd
 
+from fieldtool.inputs import read_input_text
 from fieldtool.types import FieldtoolError
 
 DEFAULT_RESOLUTION = 5  # H3 resolution of the count grid
@@ -84,15 +85,6 @@ class OccurrenceTable:
         return line
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 def detect_delimiter(header: str) -> str:
     """The most frequent of tab, comma, semicolon and pipe outside quotes in a header line."""
     bare = re.sub(r'"[^"]*"', "", header)
@@ -141,12 +133,7 @@ def read_occurrences(
     unreadable file, or one without species or coordinate columns.
     """
     path = Path(path)
-    try:
-        text = _decode(path.read_bytes())
-    except FileNotFoundError:
-        raise FieldtoolError(f"{path}: occurrence file not found") from None
-    except OSError as exc:
-        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text = read_input_text(path, "occurrence")
     header = text.split("\n", 1)[0]
     if not header.strip():
         raise FieldtoolError(f"{path}: empty occurrence file (no header line)")

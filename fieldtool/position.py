@@ -36,6 +36,7 @@ from xml.parsers import expat
 import numpy as np
 
 from fieldtool.config import PositionConfig
+from fieldtool.inputs import read_input_bytes
 from fieldtool.types import FieldtoolError, Fix, Position
 
 
@@ -305,13 +306,7 @@ def read_gpx(path: str | Path) -> GpxTrack:
     non-XML, a non-GPX root, or when no point has a time.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FieldtoolError(f"{path}: GPX file not found") from None
-    except OSError as exc:
-        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    root = _parse_xml(data, path)
+    root = _parse_xml(read_input_bytes(path, "GPX"), path)
     if _local(root.tag) != "gpx":
         raise FieldtoolError(f"{path}: not a GPX file (root element <{_local(root.tag)}>)")
 

@@ -47,6 +47,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from fieldtool.inputs import read_input_text
 from fieldtool.types import FieldtoolError, Fix
 
 UERE_M = 5.0  # m; typical user-equivalent range error: accuracy ≈ DOP × UERE_M
@@ -346,6 +347,17 @@ class NmeaParser:
             self._epoch = _Epoch(tod)
         return self._epoch, done
 
+    def _take_position(self, epoch: _Epoch, fields: list[str]) -> bool:
+        """Set the epoch's position from ``lat, N/S, lon, E/W`` fields; False (and one
+        garbage line counted) when they do not parse."""
+        lat, lon = _nmea_latlon(fields[0], fields[1], 2), _nmea_latlon(fields[2], fields[3], 3)
+        if lat is None or lon is None:
+            self.counts["garbage"] += 1
+            return False
+        epoch.valid = True
+        epoch.lat, epoch.lon = lat, lon
+        return True
+
     def _rmc(self, f: list[str]) -> list[Fix]:
         tod = _nmea_tod(f[0])
         if tod is None:
@@ -359,12 +371,7 @@ class NmeaParser:
         if f[1] != "A" or mode_void:
             epoch.valid = False if epoch.valid is None else epoch.valid
             return done
-        lat, lon = _nmea_latlon(f[2], f[3], 2), _nmea_latlon(f[4], f[5], 3)
-        if lat is None or lon is None:
-            self.counts["garbage"] += 1
-            return done
-        epoch.valid = True
-        epoch.lat, epoch.lon = lat, lon
+        self._take_position(epoch, f[2:6])
         return done
 
     def _gga(self, f: list[str]) -> list[Fix]:
@@ -377,14 +384,9 @@ class NmeaParser:
         if quality == 0:
             epoch.valid = False if epoch.valid is None else epoch.valid
             return done
-        lat, lon = _nmea_latlon(f[1], f[2], 2), _nmea_latlon(f[3], f[4], 3)
-        if lat is None or lon is None:
-            self.counts["garbage"] += 1
-            return done
-        epoch.valid = True
-        epoch.lat, epoch.lon = lat, lon
-        epoch.hdop = _float(f[7]) if len(f) > 7 else None
-        epoch.alt = _float(f[8]) if len(f) > 8 else None
+        if self._take_position(epoch, f[1:5]):
+            epoch.hdop = _float(f[7]) if len(f) > 7 else None
+            epoch.alt = _float(f[8]) if len(f) > 8 else None
         return done
 
     def _gst(self, f: list[str]) -> list[Fix]:
@@ -471,7 +473,7 @@ def read_nmea(
 ) -> TrackRead:
     """Fixes from an NMEA 0183 log file (plausibility-checked)."""
     path = Path(path)
-    text = _read_text(path, "NMEA")
+    text = read_input_text(path, "NMEA")
     raw, counts = parse_nmea(text.splitlines(), default_date, require_checksum)
     if not raw:
         if counts.get("no_date"):
@@ -581,7 +583,7 @@ def parse_dji_srt(text: str) -> tuple[list[SrtCue], int]:
 def read_dji_srt(path: str | Path, *, max_speed_mps: float = DEFAULT_MAX_SPEED_MPS) -> TrackRead:
     """Fixes from a DJI ``.SRT`` file; media time from each cue's start."""
     path = Path(path)
-    text = _read_text(path, "SRT")
+    text = read_input_text(path, "SRT")
     cues, missing = parse_dji_srt(text)
     if not cues:
         what = "no subtitle cues" if missing == 0 else f"{missing} cues, none with a position"
@@ -1086,21 +1088,6 @@ def read_exif(path: str | Path) -> TrackRead:
 
 
 # --------------------------------------------------------------------- dispatch
-
-
-def _read_text(path: Path, what: str) -> str:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise FieldtoolError(f"{path}: {what} file not found") from None
-    except OSError as exc:
-        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
 
 
 def _count_text(counts: Mapping[str, int], order: Sequence[str]) -> str:

@@ -8,7 +8,9 @@ under the reviewer's species). Open sightings of a running session are included.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
@@ -22,6 +24,37 @@ def haversine_sql(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
         f"2 * {EARTH_RADIUS_M} * asin(sqrt(pow(sin(radians({lat2} - {lat1}) / 2), 2) + "
         f"cos(radians({lat1})) * cos(radians({lat2})) * pow(sin(radians({lon2} - {lon1}) / 2), 2)))"
     )
+
+
+def sighting_filter_sql(
+    *,
+    session_id: str | None = None,
+    species: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    table: str = "",
+) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses and named parameters for the filters the dashboard and the export
+    share: one session, species in a list, sightings overlapping [start, end] (UTC).
+    ``table``: the alias to qualify columns with, e.g. "j"."""
+    from fieldtool.store import naive_utc
+
+    col = f"{table}." if table else ""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if session_id is not None:
+        clauses.append(f"{col}session_id = $session_id")
+        params["session_id"] = session_id
+    if species is not None:
+        clauses.append(f"list_contains(CAST($species AS VARCHAR[]), {col}species)")
+        params["species"] = [str(s) for s in species]
+    if start is not None:
+        clauses.append(f"{col}last_seen >= CAST($start AS TIMESTAMP)")
+        params["start"] = naive_utc(start)
+    if end is not None:
+        clauses.append(f"{col}first_seen <= CAST($end AS TIMESTAMP)")
+        params["end"] = naive_utc(end)
+    return clauses, params
 
 
 # The newest review of each sighting.
