@@ -66,7 +66,15 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--tiles", type=int, help="cut frames into N x N tiles")
     g.add_argument("--sample-fps", type=float, help="analysed frames per second")
-    g.add_argument("--start-time", help="UTC time of the video's first frame (ISO 8601)")
+    g.add_argument(
+        "--start-time",
+        help="time of the video's first frame (ISO 8601; without an offset: in --tz, else UTC)",
+    )
+    g.add_argument(
+        "--tz",
+        help="zone of local camera clocks (DJI SRT, EXIF): IANA name or +HH:MM; "
+        "default: the zone at the track's position",
+    )
     g.add_argument("--lat", type=float, help="fixed latitude (degrees)")
     g.add_argument("--lon", type=float, help="fixed longitude (degrees)")
     g.add_argument(
@@ -123,6 +131,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "model.tiles": args.tiles,
         "source.sample_fps": args.sample_fps,
         "source.start_time": args.start_time,
+        "source.tz": args.tz,
         "position.lat": args.lat,
         "position.lon": args.lon,
         "position.track": args.track,
@@ -158,9 +167,16 @@ def _run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = Fa
         if printer:
             printer.done()
     s = result.session
+    placed = (
+        f"{s.frames_positioned} of {s.frames_analysed} positioned "
+        f"({100 * s.frames_positioned / s.frames_analysed:.0f}%)"
+        if s.frames_analysed
+        else "none positioned"
+    )
     _log(
-        f"{label}: {s.status}; {s.frames_analysed} frames analysed of {s.frames_read} read; "
-        f"{len(result.sightings)} sightings written to {config.store.db} (session {s.session_id})"
+        f"{label}: {s.status}; {s.frames_analysed} frames analysed of {s.frames_read} read, "
+        f"{placed}; {len(result.sightings)} sightings written to {config.store.db} "
+        f"(session {s.session_id})"
     )
     if result.unwritten_rows:
         _log(f"{result.unwritten_rows} rows could not be written: {config.store.db} stayed locked")
@@ -245,7 +261,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if rows.empty:
             raise FieldtoolError(f"{args.db}: no session {session_id!r}")
     config = Config.model_validate_json(rows.iloc[0, 1])
-    print(f"session {session_id}: {config.source.uri}")
+    # Scored over the session's own species (evaluate reads them from the store); say
+    # which classifier named them, as a gallery's species are not its model's.
+    gallery = f" (gallery {config.model.gallery})" if config.model.gallery else ""
+    print(f"session {session_id}: {config.source.uri}{gallery}")
     print(format_scores(evaluate_session(args.db, session_id, truth, config.smoothing)))
     return 0
 
@@ -335,13 +354,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        return args.func(args)
+        code = args.func(args)
+        # Now rather than at interpreter exit, where a reader gone (| head) would only be
+        # reported as "Exception ignored ... BrokenPipeError" past this handler.
+        sys.stdout.flush()
+        return code
     except FieldtoolError as exc:
         print(f"fieldtool: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fieldtool: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # stdout's reader stopped reading (| head): it has all it wanted, so no traceback.
+        # Python ignores SIGPIPE and raises this instead; point stdout at devnull so the
+        # flush at exit does not raise it again (docs.python.org/3/library/signal.html,
+        # "Note on SIGPIPE"). run and demo print a session only once it is in the store.
+        import contextlib
+        import os
+
+        with contextlib.suppress(OSError, ValueError):  # stdout replaced, e.g. in tests
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
 
 
 if __name__ == "__main__":

@@ -11,8 +11,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from fieldtool.timebase import parse_zone
 from fieldtool.types import FieldtoolError
 
 DEMO_MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
@@ -29,10 +37,31 @@ class SourceConfig(_Section):
     sample_fps: float = Field(5.0, gt=0)  # analysed frames per second of media time
     motion_threshold: float = Field(0.0, ge=0)  # mean grey change (0-255) below which a
     # frame counts as unchanged and reuses the previous prediction; 0 = classify every frame
-    start_time: datetime | None = None  # UTC wall time of media t=0 (files); default: track start
+    start_time: datetime | None = Field(
+        None,
+        description="time of the video's first frame (ISO 8601); without an offset it is "
+        "taken in `tz` when given, else as UTC; default: see docs/time.md",
+    )
+    tz: str | None = Field(
+        None,
+        description="time zone of local camera clocks (DJI SRT, EXIF, GoPro creation time) "
+        "and of a --start-time without offset: an IANA name (Europe/Madrid) or an offset "
+        "(+02:00); default: the zone at the track's position",
+    )
     max_frames: int | None = Field(None, gt=0)  # stop after this many decoded frames
     reconnect_attempts: int = Field(5, ge=0)  # live sources: reopen tries after a drop
     reconnect_backoff_s: float = Field(1.0, ge=0)  # first wait, doubled each try
+
+    @field_validator("tz")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parse_zone(value)
+        except FieldtoolError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
 
 
 class ModelConfig(_Section):
@@ -61,6 +90,11 @@ class PositionConfig(_Section):
     gpsd: str | None = None  # live fixes from a gpsd daemon, "host[:port]" (port 2947)
     time_offset_s: float = 0.0  # added to frame times before looking up the track
     max_fix_gap_s: float = Field(30.0, gt=0)  # farther from any fix: no position
+    auto_track: bool = Field(
+        True,
+        description="with no lat/lon, track or gpsd: use the video's own GPS track, the GoPro "
+        "GPMF inside it or the DJI .SRT beside it",
+    )
 
     @model_validator(mode="after")
     def _lat_lon_together(self) -> PositionConfig:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldtool.config import SmoothingConfig
+from fieldtool.gallery import UNKNOWN
 from fieldtool.inputs import read_csv_rows
 from fieldtool.model import read_labels
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
@@ -83,14 +84,31 @@ def read_truth(path: Path | str) -> list[TruthInterval]:
 
 
 def _session_labels(db: Path, session_id: str, names: set[str]) -> LabelSet:
-    """The session model's labels, or (model folder gone) the stored names."""
-    rows = query(db, "SELECT config_json FROM sessions WHERE session_id = ?", [session_id])
+    """The labels the session's classifier had, as far as the store can tell.
+
+    A session run on a model's species head: that model folder's ``labels.csv`` (its
+    order and background class), while it still names every stored species; else (folder
+    gone, or retrained on other species) the stored names. A gallery session: always the
+    stored names, with ``unknown`` as background, because ``model.path`` is then only the
+    backbone (its ``labels.csv`` knows none of the gallery's species) and the gallery
+    folder may have changed or gone since.
+    """
+    rows = query(
+        db, "SELECT model_id, config_json FROM sessions WHERE session_id = ?", [session_id]
+    )
     if rows.empty:
         raise FieldtoolError(f"{db}: no session {session_id!r}")
-    model_path = json.loads(rows.iloc[0, 0] or "{}").get("model", {}).get("path")
-    if model_path and (Path(model_path) / "labels.csv").is_file():
-        return read_labels(Path(model_path) / "labels.csv")
-    return LabelSet(tuple(Label(i, n, "", n == "background") for i, n in enumerate(sorted(names))))
+    model_id, settings = rows.iloc[0, 0], rows.iloc[0, 1]
+    model = json.loads(settings or "{}").get("model", {})
+    # model_id too: it names the gallery even where config_json was written without one.
+    gallery = bool(model.get("gallery")) or str(model_id or "").startswith("gallery:")
+    labels_csv = Path(model["path"]) / "labels.csv" if model.get("path") else None
+    if not gallery and labels_csv is not None and labels_csv.is_file():
+        labels = read_labels(labels_csv)
+        if names <= set(labels.species):
+            return labels
+    background = {"background", UNKNOWN} if gallery else {"background"}
+    return LabelSet(tuple(Label(i, n, "", n in background) for i, n in enumerate(sorted(names))))
 
 
 def load_detections(db: Path | str, session_id: str) -> Detections:

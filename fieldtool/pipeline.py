@@ -25,17 +25,25 @@ from fieldtool.config import Config
 from fieldtool.gallery import GalleryClassifier, classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
-from fieldtool.position import PositionProvider, positions_from_config
+from fieldtool.placement import (
+    live_overlap_warning,
+    overlap_share,
+    overlap_warning,
+    place_session,
+)
+from fieldtool.position import PositionProvider, TrackPositions
 from fieldtool.preview import PreviewVideo, annotate, write_jpeg
 from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.sources import Prefetcher, VideoSource, utc_now
 from fieldtool.store import SightingStore, config_json, top_k
+from fieldtool.timebase import TimeBasis
 from fieldtool.types import (
     FieldtoolError,
     Frame,
     FrameResult,
     LabelSet,
+    Position,
     SessionInfo,
     Sighting,
     SightingEvent,
@@ -253,13 +261,24 @@ def run_session(
     session_id: str | None = None,
     progress: Callable[[Progress], None] | None = None,
     progress_interval_s: float = 2.0,
+    time_basis: TimeBasis | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> SessionResult:
     """Run every stage over ``source`` and write sightings, track and detections to ``store``.
 
     Ends cleanly on end of source, KeyboardInterrupt (status ``interrupted``) or an
     error (status ``failed``, re-raised): open sightings are closed and everything
-    buffered is flushed first.
+    buffered is flushed first. ``time_basis``: where the frames' times come from (stored
+    on the session row; default: wall clock for live sources, ``start-time`` for files).
+    A frame is placed at its wall time, or by media time when the track is the video's
+    own (:meth:`TrackPositions.lookup_time`). ``log``: where the live overlap warning goes.
     """
+    if time_basis is None:
+        time_basis = (
+            TimeBasis(None, "wall-clock", "UTC", True, "live")
+            if source.live
+            else TimeBasis(source.start_time, "start-time", "UTC", True, "given")
+        )
     session = SessionInfo(
         session_id=session_id or uuid.uuid4().hex,
         source=str(source.uri),
@@ -268,7 +287,11 @@ def run_session(
         started_at=utc_now(),
         config_json=config_json(_settings_as_run(config, classifier)),
         host=socket.gethostname(),
+        time_source=time_basis.source,
+        time_zone=time_basis.zone,
+        time_zone_known=time_basis.zone_known,
     )
+    live_check_pending = source.live and positions is not None
     store.record_session(session)
     for label in classifier.labels.labels:
         if label.genus or label.family:  # the model's taxonomy, for the species table
@@ -335,7 +358,8 @@ def run_session(
             result.frames_reused += reused
             for i, frame in enumerate(batch):
                 item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])
-                item.position = positions.position_at(frame.wall_time) if positions else None
+                item.position = _where(positions, frame)
+                session.frames_positioned += item.position is not None
                 item.fused = prior.apply(item.raw, item.position) if prior else item.raw
                 item.smoothed = smoother.update(item.fused, frame.t)
                 handle(tracker.update(item))
@@ -350,6 +374,15 @@ def run_session(
                 if item.position is not None and frame.t - last_track_t >= 1.0:
                     store.record_track(session.session_id, frame.wall_time, frame.t, item.position)
                     last_track_t = frame.t
+            if live_check_pending and t >= 60.0:
+                live_check_pending = False  # once, after the first minute
+                warning = live_overlap_warning(
+                    str(getattr(positions, "source", "the positions")),
+                    session.frames_analysed,
+                    session.frames_positioned,
+                )
+                if warning and log:
+                    log(warning)
             session.frames_read = source.stats.frames_read
             session.frames_dropped = reader.dropped
             store.record_session(session)  # live counters for the dashboard
@@ -379,6 +412,15 @@ def run_session(
     return result
 
 
+def _where(positions: PositionProvider | None, frame: Frame) -> Position | None:
+    """Where ``frame`` was taken: by media time for the video's own track, else by clock."""
+    if positions is None:
+        return None
+    if isinstance(positions, TrackPositions):
+        return positions.position_at(positions.lookup_time(frame.t, frame.wall_time))
+    return positions.position_at(frame.wall_time)
+
+
 def _progress(
     source: VideoSource, session: SessionInfo, tracker: SightingTracker, t: float, wall_s: float
 ) -> Progress:
@@ -404,29 +446,42 @@ class SessionInputs:
     classifier: Classifier | GalleryClassifier
     positions: PositionProvider | None
     prior: RangePriorStage | None
+    time: TimeBasis | None = None  # where the session's times come from
 
 
 def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInputs:
     """Open the source, model, positions and ranges that ``config`` names.
 
-    A file's media time 0 is anchored to ``source.start_time``, else to the start of the
-    GPS track (camera and logger started together), else to now.
+    A file's media time 0 gets its time by the rule of ``docs/time.md``
+    (:func:`fieldtool.placement.place_session`); before a file runs, a warning says when
+    fewer than half of its frames can get a position from the track.
     """
-    positions = positions_from_config(config.position)
-    for note in getattr(positions, "notes", ()):
-        log(note)
-    start = config.source.start_time
-    if start is None and positions is not None:
-        start = getattr(positions, "start", None)
     source = VideoSource(
         config.source.uri,
         sample_fps=config.source.sample_fps,
-        start_time=start,
         max_frames=config.source.max_frames,
         reconnect_attempts=config.source.reconnect_attempts,
         reconnect_backoff_s=config.source.reconnect_backoff_s,
         log=log,
     )
+    fps = source.probe()
+    placement = place_session(config, live=source.live, fps=fps)
+    positions = placement.positions
+    for note in (*placement.notes, *getattr(positions, "notes", ())):
+        log(note)
+    log(placement.time.describe())
+    if placement.time.source == "processing-time":
+        log(
+            f"warning: {config.source.uri} carries no recording time and no track: its "
+            "sightings are dated at the processing time; give --start-time"
+        )
+    source.start_time = placement.time.start
+    if isinstance(positions, TrackPositions) and source.frame_count and fps:
+        duration = source.frame_count / fps
+        share = overlap_share(positions, placement.time.start, duration, source.sample_fps)
+        warning = overlap_warning(positions, placement.time, duration, share)
+        if warning:
+            log(warning)
     classifier: Classifier | GalleryClassifier
     if config.model.gallery is not None:
         classifier = classifier_from_gallery(
@@ -457,7 +512,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
         for line in range_coverage(ranges, classifier.labels).lines():
             log(line)
         prior = RangePriorStage(ranges, classifier.labels, config.prior)
-    return SessionInputs(source, classifier, positions, prior)
+    return SessionInputs(source, classifier, positions, prior, placement.time)
 
 
 def run_from_config(
@@ -490,6 +545,8 @@ def run_from_config(
             config,
             positions=inputs.positions,
             prior=inputs.prior,
+            time_basis=inputs.time,
+            log=log,
             session_id=session_id,
             progress=progress,
         )

@@ -82,6 +82,9 @@ class TrackPositions:
     ``media_start``: the time of the video's media t=0 on the fixes' clock, when the
     track came from the video file (GoPro GPMF, DJI SRT); it becomes :attr:`start`.
     ``notes``: lines worth logging (the reader's summary, clock assumptions).
+    ``by_media_time``: the track is the video's own (its GPMF, the SRT beside it): the
+    pipeline looks frames up at ``start + media time``, whatever clock the session's
+    frames carry, so a wrong zone or ``--start-time`` cannot unplace them.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class TrackPositions:
         source: str = "gpx",
         media_start: datetime | None = None,
         notes: Sequence[str] = (),
+        by_media_time: bool = False,
     ) -> None:
         if not fixes:
             raise ValueError("TrackPositions needs at least one fix")
@@ -110,6 +114,7 @@ class TrackPositions:
         self.source = source
         self.media_start = None if media_start is None else _to_utc_naive(media_start)
         self.notes = tuple(notes)  # lines for the log: what was read, skipped, assumed
+        self.by_media_time = bool(by_media_time and media_start is not None)
 
     @property
     def fixes(self) -> tuple[Fix, ...]:
@@ -191,6 +196,18 @@ class TrackPositions:
         """(N, 2) float64 ``[lat, lon]`` for UTC times, NaN rows where there is no position."""
         lat, lon, _ = self.interpolate(self.seconds(times))
         return np.column_stack([lat, lon])
+
+    def lookup_time(self, t: float, wall_time: datetime) -> datetime:
+        """The time to look a frame up at: ``start + t`` for the video's own track
+        (``by_media_time``), else the frame's wall time. ``t``: media seconds."""
+        if self.by_media_time:
+            return self.start + timedelta(seconds=t)
+        return wall_time
+
+    def share_positioned(self, times: Iterable[datetime]) -> float:
+        """Fraction (0..1) of ``times`` (UTC or the track's clock) that get a position."""
+        lat, _, _ = self.interpolate(self.seconds(times))
+        return float(np.mean(~np.isnan(lat))) if len(lat) else 0.0
 
     def position_at(self, when: datetime) -> Position | None:
         lat, lon, acc = self.interpolate(self.seconds([when]))

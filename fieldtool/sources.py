@@ -101,6 +101,14 @@ class VideoSource:
         self.frame_count = count if count > 0 else None
         return cap
 
+    def probe(self) -> float | None:
+        """Open a file once to read its frame rate and frame count (``fps``,
+        ``frame_count``); returns the frame rate, None when unknown or live."""
+        if self.live:
+            return None
+        self._open().release()
+        return self.fps
+
     def frames(self) -> Iterator[Frame]:
         """Yield sampled frames until the source ends (files) or cannot be reopened (live)."""
         return self._live_frames() if self.live else self._file_frames()

@@ -17,13 +17,18 @@ the same host replays the journals of dead processes and marks sessions left ``r
 by a dead process (``sessions.host``, ``pid``, ``pid_started_at``) as ``interrupted``,
 closing their open sightings. See ``docs/storage.md`` for the design and its measurements.
 
-Schema (version 4; migrations in :data:`MIGRATIONS` upgrade older files on open), all
-times UTC (naive TIMESTAMP), media times in seconds:
+Schema (version 5; migrations in :data:`MIGRATIONS` upgrade older files on open), times
+naive TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's
+local clock of unknown zone; see docs/time.md), media times in seconds:
 
 - ``sessions``: session_id, source, model_id, model_sha256, config_json, host, started_at,
   ended_at, status (running / finished / failed / interrupted), frames_read,
   frames_analysed, frames_dropped, pid, pid_started_at (the writer process and its start
-  time), updated_at (the writer's last flush: a heartbeat).
+  time), updated_at (the writer's last flush: a heartbeat), time_source (where media t=0's
+  time came from: start-time, gpmf-gpsu, srt-clock, mp4-creation-time, track-start,
+  wall-clock, ...; "unrecorded" for sessions older than version 5), time_zone (IANA name or
+  UTC the times were converted from; NULL when unknown), time_zone_known,
+  frames_positioned (analysed frames that got a position).
 - ``sightings``: sighting_id, session_id, species, common_name, first_seen, last_seen,
   first_t, last_t, frames, peak_score, mean_score, latitude, longitude, model_id,
   snapshot_path (relative to the database's folder), status (open / closed), updated_at,
@@ -77,7 +82,7 @@ import pyarrow as pa
 
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 HELD_RETRY_S = 0.1  # how long a flush waits while the file is known to be held
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
@@ -156,11 +161,25 @@ def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE sightings SET rank = 'species' WHERE rank IS NULL")
 
 
+def _v4_to_v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Where a session's times came from and whether their zone is known; frames placed.
+
+    Sessions written before version 5 stored every time as UTC without saying so; their
+    source is unknown, and the zone is left unknown too rather than claimed.
+    """
+    con.execute("ALTER TABLE sessions ADD COLUMN time_source VARCHAR")
+    con.execute("ALTER TABLE sessions ADD COLUMN time_zone VARCHAR")
+    con.execute("ALTER TABLE sessions ADD COLUMN time_zone_known BOOLEAN")
+    con.execute("ALTER TABLE sessions ADD COLUMN frames_positioned BIGINT")
+    con.execute("UPDATE sessions SET time_source = 'unrecorded'")
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v1_to_v2,
     _v2_to_v3,
     _v3_to_v4,
+    _v4_to_v5,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
@@ -180,7 +199,8 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "session_id": _STR, "source": _STR, "model_id": _STR, "model_sha256": _STR,
         "config_json": _STR, "host": _STR, "started_at": _TS, "ended_at": _TS, "status": _STR,
         "frames_read": _I64, "frames_analysed": _I64, "frames_dropped": _I64, "pid": _I64,
-        "pid_started_at": _TS, "updated_at": _TS,
+        "pid_started_at": _TS, "updated_at": _TS, "time_source": _STR, "time_zone": _STR,
+        "time_zone_known": pa.bool_(), "frames_positioned": _I64,
     },
     "sightings": {
         "sighting_id": _STR, "session_id": _STR, "species": _STR, "common_name": _STR,
@@ -939,7 +959,8 @@ class SightingStore:
         sessions = [
             (s.session_id, s.source, s.model_id, s.model_sha256, s.config_json, s.host or HOST,
              s.started_at, s.ended_at, s.status, s.frames_read, s.frames_analysed,
-             s.frames_dropped, _PID, _PID_STARTED, now)
+             s.frames_dropped, _PID, _PID_STARTED, now, s.time_source, s.time_zone,
+             s.time_zone_known, s.frames_positioned)
             for s in self._sessions.values()
         ]  # fmt: skip
         sightings = [

@@ -9,8 +9,9 @@ Formats (``read_track`` picks one from the file's extension and content):
 * ``gpmf`` — the GoPro telemetry track (``gpmd``) inside an MP4/MOV, parsed in pure Python:
   GPS5 (HERO5..HERO10, MAX) or GPS9 (HERO11+) samples, GPSU (UTC), GPSF (fix), GPSP (DOP).
 * ``srt``  — DJI drone subtitle files, any firmware generation: the position is found by
-  the fields' meaning (``[latitude: ..] [longitude: ..]``, ``GPS(lon, lat, ..)``), not by
-  one model's line layout; ``HOME(..)`` and unknown fields are ignored.
+  the fields' meaning (``[latitude: ..] [longitude: ..]``, consumer ``GPS(lon, lat, sats)``,
+  enterprise ``GPS(lat, lon, altM)``), the coordinate order decided once per file and
+  checked against ``HOME(lon, lat)``; cues with or without SubRip ``-->`` timecodes.
 * ``exif`` — the GPS block of a photo (JPEG/TIFF/...), one fix (Pillow).
 
 Times are naive ``datetime`` values, UTC where the file says so. Tracks embedded in a
@@ -54,6 +55,7 @@ UERE_M = 5.0  # m; typical user-equivalent range error: accuracy ≈ DOP × UERE
 DEFAULT_MAX_SPEED_MPS = 100.0  # m/s; a faster step between fixes is a jump
 DEFAULT_SLACK_M = 20.0  # m; position noise allowed on top of max_speed × dt
 _EARTH_RADIUS_M = 6_371_008.8
+GPS_EPOCH = datetime(1980, 1, 6)  # start of GPS time: no fix is older
 FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif")
 _ALIASES = MappingProxyType(
     {"gopro": "gpmf", "mp4": "gpmf", "mov": "gpmf", "jpeg": "exif", "jpg": "exif"}
@@ -146,7 +148,8 @@ def plausible_mask(
 ) -> tuple[np.ndarray, dict[str, int]]:
     """Which fixes are plausible: ``(mask (N,) bool in the given order, counts)``.
 
-    ``invalid``: NaN, latitude/longitude out of range, or exactly (0, 0). ``jump``: a step
+    ``invalid``: NaN, latitude/longitude out of range, or exactly (0, 0). ``before_1980``:
+    a time before the GPS epoch (a placeholder, not a fix time). ``jump``: a step
     from the last kept fix (in time order) longer than ``max_speed_mps × dt + slack_m``:
 
     * a spike — a later fix among the next ``lookahead`` is consistent with the last
@@ -157,10 +160,14 @@ def plausible_mask(
     """
     n = len(fixes)
     mask = np.zeros(n, dtype=bool)
-    counts = {"invalid": 0, "jump": 0}
+    counts = {"invalid": 0, "before_1980": 0, "jump": 0}
     order = sorted(range(n), key=lambda i: fixes[i].time)
-    good = [i for i in order if _valid(fixes[i])]
-    counts["invalid"] = n - len(good)
+    valid = [i for i in order if _valid(fixes[i])]
+    counts["invalid"] = n - len(valid)
+    # GPS time began on 1980-01-06: earlier stamps are a logger without a clock (e.g.
+    # 1901-12-13T20:45:52, the 32-bit Unix time minimum), never a real fix time.
+    good = [i for i in valid if fixes[i].time >= GPS_EPOCH]
+    counts["before_1980"] = len(valid) - len(good)
 
     def consistent(a: Fix, b: Fix) -> bool:
         dt = abs((b.time - a.time).total_seconds())
@@ -497,14 +504,40 @@ _CUE_RE = re.compile(
 _TAG_RE = re.compile(r"<[^>]*>")
 _PAIR_RE = re.compile(r"([A-Za-z][A-Za-z_.]*(?: [A-Za-z_.]+)?)\s*:\s*(-?\d+(?:\.\d+)?)")
 _GPS_RE = re.compile(r"\bGPS\s*\(([^)]*)\)", re.IGNORECASE)
+_GPS_COMMA_RE = re.compile(r"\bGPS\s*\([^)]*\)\s*,", re.IGNORECASE)
+_HOME_RE = re.compile(r"\bHOME\s*\(([^)]*)\)", re.IGNORECASE)
 _NUM_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)")
 _DATE_RE = re.compile(
     r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})[ T]+(\d{1,2}):(\d{2}):(\d{2})"
     r"(?:[,.](\d{1,3}))?(?:,(\d{1,3}))?"
 )
+_COUNTER_RE = re.compile(r"\b(?:FrameCnt|SrtCnt)\s*:\s*(\d+)", re.IGNORECASE)
+_COUNTER_LINE_RE = re.compile(
+    r"^[^\n]*\b(?:FrameCnt|SrtCnt)\s*:\s*\d+", re.IGNORECASE | re.MULTILINE
+)
+_INDEX_RE = re.compile(r"\A\s*(\d+)[ \t]*\n")  # a cue's SubRip number on its own line
+_DIFFTIME_RE = re.compile(r"\bDiffTime\s*:\s*(\d+(?:\.\d+)?)\s*(ms|s)?\b", re.IGNORECASE)
+# what a DJI SRT without "-->" timecodes shows near its start (see detect_format)
+_SRT_HINT_RE = re.compile(
+    r"<font\b|\b(?:FrameCnt|SrtCnt)\s*:|\[\s*lat(?:itude)?\s*:|\b(?:GPS|HOME)\s*\(",
+    re.IGNORECASE,
+)
+_SRT_START_RE = re.compile(
+    r"(?:<font[^>]*>\s*)?(?:(?:FrameCnt|SrtCnt)\s*:|\[\s*lat(?:itude)?\s*:)", re.IGNORECASE
+)
 _LAT_KEYS = {"latitude", "lat"}
 _LON_KEYS = {"longitude", "longtitude", "lon", "lng", "long"}
 _ALT_KEYS = {"altitude", "abs_alt", "absalt", "alt"}
+# m; a drone flies within this of its HOME point (consumer range ~10-15 km, with margin),
+# so GPS positions farther than this from HOME in one order, and nearer in the other, are
+# read in the wrong order
+SRT_HOME_RADIUS_M = 50_000.0
+
+_LAYOUT_KEYS = "bracketed [latitude] [longitude] keys (Mavic 2/3, Air 2/2S, Mini 2/3)"
+_LAYOUT_ENTERPRISE = "enterprise GPS(lat, lon, altM) (Matrice 300, M30, RTK)"
+_LAYOUT_LON_ALT = "GPS(lon, lat, altM)"
+_LAYOUT_COMMA = "consumer comma GPS (lon, lat, satellites) (Mavic Mini/Air, Phantom 4 RTK)"
+_LAYOUT_PHANTOM = "GPS(lon, lat, satellites) with HOME/barometer (Phantom 3/4, Mavic Pro)"
 
 
 def _srt_seconds(h: str, m: str, s: str, frac: str) -> float:
@@ -522,15 +555,42 @@ class SrtCue:
     stamp: datetime | None  # the cue's date-time line (camera clock, no zone)
 
 
-def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
-    """Position, altitude and date-time of one cue, by the fields' meaning.
+@dataclass(frozen=True, slots=True)
+class _CueFields:
+    """What one cue says, before the file's coordinate order is known."""
 
-    ``[latitude: 41.4] [longitude: 2.2] [altitude: 117]`` (also ``latitude :``, ``lat``,
-    the misspelt ``longtitude``, ``abs_alt``), or ``GPS(lon, lat, n)`` / ``GPS (lon, lat, n)``
-    — DJI writes longitude first; the third number is an altitude only with a unit
-    (``12.3M``), otherwise it is taken for what older models put there (satellites) and
-    ignored. ``HOME(..)``, camera settings and unknown fields are ignored.
-    """
+    lat: float | None  # degrees, from a named key ([latitude: ..])
+    lon: float | None  # degrees, from a named key ([longitude: ..], [longtitude: ..])
+    alt: float | None  # m, from a named key ([altitude: ..], abs_alt)
+    gps: tuple[tuple[float, str], ...]  # the numbers of GPS(a, b, c) and their unit suffixes
+    home: tuple[float, float] | None  # HOME(lon, lat), degrees: always written lon-first
+    stamp: datetime | None  # the date-time line (camera clock, no zone)
+    counter: int | None  # FrameCnt / SrtCnt, else the cue's SubRip number
+    diff_s: float | None  # DiffTime: seconds since the previous cue
+    comma: bool  # "GPS (..), D ..": the consumer comma layout
+
+    @property
+    def named(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    @property
+    def tuple_pos(self) -> bool:
+        """Whether the position comes from ``GPS(a, b, ..)`` (order still to decide)."""
+        return not self.named and len(self.gps) >= 2
+
+    @property
+    def is_cue(self) -> bool:
+        """Anything telemetry-like (a text block with none of it is not a cue)."""
+        return (
+            self.named
+            or len(self.gps) >= 2
+            or self.stamp is not None
+            or self.counter is not None
+            or self.diff_s is not None
+        )
+
+
+def _scan_cue(text: str) -> _CueFields:
     body = _TAG_RE.sub(" ", text)
     lat = lon = alt = None
     for key, value in _PAIR_RE.findall(body):
@@ -541,16 +601,16 @@ def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
             lon = float(value)
         elif k in _ALT_KEYS:
             alt = float(value)
-    if lat is None or lon is None:
-        m = _GPS_RE.search(body)
-        if m:
-            nums = _NUM_RE.findall(m.group(1))
-            if len(nums) >= 2:
-                lon, lat = float(nums[0][0]), float(nums[1][0])
-                if abs(lat) > 90 >= abs(lon):
-                    lat, lon = lon, lat
-                if len(nums) >= 3 and nums[2][1].lower() == "m" and alt is None:
-                    alt = float(nums[2][0])
+    gps: tuple[tuple[float, str], ...] = ()
+    m = _GPS_RE.search(body)
+    if m:
+        gps = tuple((float(v), unit) for v, unit in _NUM_RE.findall(m.group(1)))
+    home = None
+    m = _HOME_RE.search(body)
+    if m:
+        nums = _NUM_RE.findall(m.group(1))
+        if len(nums) >= 2:
+            home = (float(nums[0][0]), float(nums[1][0]))
     stamp = None
     d = _DATE_RE.search(body)
     if d:
@@ -560,36 +620,232 @@ def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
             stamp = datetime(y, mo, day, h, mi, s, micro)
         except ValueError:
             stamp = None
-    return SrtCue(start_s, lat, lon, alt, stamp)
+    counter = None
+    m = _COUNTER_RE.search(body) or _INDEX_RE.match(text)
+    if m:
+        counter = int(m.group(1))
+    diff_s = None
+    m = _DIFFTIME_RE.search(body)
+    if m:
+        diff_s = float(m.group(1)) / (1.0 if (m.group(2) or "ms").lower() == "s" else 1000.0)
+    comma = _GPS_COMMA_RE.search(body) is not None
+    return _CueFields(lat, lon, alt, gps, home, stamp, counter, diff_s, comma)
 
 
-def parse_dji_srt(text: str) -> tuple[list[SrtCue], int]:
-    """Cues with a position, and how many cues had none."""
-    norm = text.replace("\r\n", "\n").replace("\r", "\n")
+def _reading(gps: tuple[tuple[float, str], ...], lat_first: bool) -> tuple[float, float]:
+    """(lat, lon) of ``GPS(a, b, ..)`` in the given order."""
+    a, b = gps[0][0], gps[1][0]
+    return (a, b) if lat_first else (b, a)
+
+
+def _order_name(lat_first: bool) -> str:
+    return "GPS(lat, lon)" if lat_first else "GPS(lon, lat)"
+
+
+def _decide_order(cues: Sequence[_CueFields]) -> tuple[bool, str, list[str]]:
+    """The file's ``GPS(a, b, ..)`` order: ``(lat_first, layout, notes)``.
+
+    Decided once for the whole file, so that one cue cannot be read lat-first and its
+    neighbour lon-first. Evidence, strongest first: a first value beyond ±90° is a
+    longitude; a third value with a metre unit (``0.0M``) is an altitude, which marks the
+    lat-first enterprise layout; otherwise DJI's consumer lon-first. Then two checks that
+    catch a wrong guess, each said in ``notes``: a latitude beyond ±90°, and GPS positions
+    far (> ``SRT_HOME_RADIUS_M``) from ``HOME(lon, lat)`` that lie near it when swapped.
+    """
+    groups = [c.gps for c in cues if c.tuple_pos]
+    if not groups:
+        return False, _LAYOUT_KEYS, []
+    alt_third = 2 * sum(len(g) >= 3 and g[2][1].lower() == "m" for g in groups) > len(groups)
+    # a latitude cannot exceed 90°: a first value beyond it is a longitude, in every cue
+    lat_first = alt_third and not any(abs(g[0][0]) > 90 for g in groups)
+    if alt_third:
+        layout = _LAYOUT_ENTERPRISE if lat_first else _LAYOUT_LON_ALT
+    elif 2 * sum(c.comma for c in cues if c.tuple_pos) > len(groups):
+        layout = _LAYOUT_COMMA
+    else:
+        layout = _LAYOUT_PHANTOM
+
+    def in_range(lat_first: bool) -> list[bool]:
+        return [
+            abs(lat) <= 90 and abs(lon) <= 180
+            for lat, lon in (_reading(g, lat_first) for g in groups)
+        ]
+
+    notes: list[str] = []
+    kept = in_range(lat_first)
+    if not all(kept) and all(in_range(not lat_first)):
+        notes.append(
+            f"coordinates swapped: read as {_order_name(lat_first)}, {kept.count(False)} of "
+            f"{len(kept)} cues have a latitude beyond ±90°; read as {_order_name(not lat_first)}"
+        )
+        lat_first = not lat_first
+    homes = [
+        (c.gps, c.home)
+        for c in cues
+        if c.tuple_pos and c.home is not None and c.home != (0.0, 0.0) and c.gps[0][0] != 0.0
+    ]
+    if homes and all(in_range(not lat_first)):
+
+        def median_km(lat_first: bool) -> float:
+            dists = [haversine_m(*_reading(g, lat_first), h[1], h[0]) for g, h in homes]
+            return float(np.median(dists)) / 1000.0
+
+        far, near = median_km(lat_first), median_km(not lat_first)
+        if far * 1000.0 > SRT_HOME_RADIUS_M >= near * 1000.0:
+            notes.append(
+                f"coordinates swapped: read as {_order_name(lat_first)} the GPS positions lie "
+                f"{far:.0f} km from HOME(lon, lat), read as {_order_name(not lat_first)} "
+                f"{near:.1f} km"
+            )
+            lat_first = not lat_first
+    return lat_first, layout, notes
+
+
+def _srt_cue(start_s: float, fields: _CueFields, lat_first: bool) -> SrtCue:
+    lat, lon, alt = fields.lat, fields.lon, fields.alt
+    if fields.tuple_pos:
+        lat, lon = _reading(fields.gps, lat_first)
+        gps = fields.gps
+        # a third number with a unit is an altitude; a bare one is a satellite count
+        if len(gps) >= 3 and gps[2][1].lower() == "m" and alt is None:
+            alt = gps[2][0]
+    return SrtCue(start_s, lat, lon, alt, fields.stamp)
+
+
+def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
+    """Position, altitude and date-time of one cue, by the fields' meaning.
+
+    ``[latitude: 41.4] [longitude: 2.2] [altitude: 117]`` (also ``latitude :``, ``lat``,
+    the misspelt ``longtitude``, ``abs_alt``), or ``GPS(a, b, c)`` / ``GPS (a, b, c)``,
+    whose order is decided from this cue alone as :func:`parse_dji_srt` does for a file:
+    lon-first unless a metre unit on the third number (``0.0M``, an altitude) marks the
+    lat-first enterprise layout and the first number is within ±90°. A bare third number is
+    a satellite count and ignored. Camera settings and unknown fields are ignored.
+    """
+    fields = _scan_cue(text)
+    lat_first, _, _ = _decide_order([fields])
+    return _srt_cue(start_s, fields, lat_first)
+
+
+@dataclass(frozen=True, slots=True)
+class SrtParse:
+    """What :func:`parse_dji_srt` found in the text of one SRT file."""
+
+    cues: tuple[SrtCue, ...]  # cues with a position, in file order
+    missing: int  # cues without a position
+    notes: tuple[str, ...]  # the layout, a coordinate swap, how untimed cues were timed
+    needs_fps: bool = False  # positions found, but untimed cues and no way to time them
+
+
+def _srt_blocks(norm: str) -> tuple[list[tuple[float | None, str]], bool]:
+    """``([(media start s or None, cue text)], timecoded)``.
+
+    SubRip cues (``00:00:01,000 --> ..``) where there are any; else cues split at each
+    frame-counter line (``FrameCnt : 12``, ``SrtCnt : 12``), else at blank lines.
+    """
     heads = list(_CUE_RE.finditer(norm))
-    cues: list[SrtCue] = []
-    missing = 0
-    for k, head in enumerate(heads):
-        end = heads[k + 1].start() if k + 1 < len(heads) else len(norm)
-        start_s = _srt_seconds(*head.groups()[:4])
-        cue = parse_dji_srt_cue(start_s, norm[head.end() : end])
-        if cue.lat is None or cue.lon is None:
-            missing += 1
-        else:
-            cues.append(cue)
-    return cues, missing
+    if heads:
+        ends = [h.start() for h in heads[1:]] + [len(norm)]
+        return [
+            (_srt_seconds(*h.groups()[:4]), norm[h.end() : end])
+            for h, end in zip(heads, ends, strict=True)
+        ], True
+    starts = [m.start() for m in _COUNTER_LINE_RE.finditer(norm)]
+    if starts:
+        bounds = [*starts, len(norm)]
+        bodies = [norm[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    else:
+        bodies = re.split(r"\n[ \t]*\n", norm)
+    return [(None, b) for b in bodies if b.strip()], False
 
 
-def read_dji_srt(path: str | Path, *, max_speed_mps: float = DEFAULT_MAX_SPEED_MPS) -> TrackRead:
-    """Fixes from a DJI ``.SRT`` file; media time from each cue's start."""
+def _untimed_starts(cues: Sequence[_CueFields], fps: float | None) -> tuple[list[float], str]:
+    """Media start (s) of cues without timecodes, and how; ``([], "")`` when unknowable."""
+    diffs = [c.diff_s for c in cues]
+    if all(d is not None for d in diffs):
+        starts, t = [], 0.0
+        for d in diffs:  # DiffTime is the time since the previous cue: cue 1 starts at 0
+            starts.append(t)
+            t += d or 0.0
+        return starts, "media time of each cue = cumulative DiffTime"
+    counts = [c.counter for c in cues]
+    if fps is not None and all(n is not None for n in counts):
+        first = counts[0] or 0
+        return [
+            ((n or 0) - first) / fps for n in counts
+        ], f"media time of each cue = (frame counter − {first}) / {fps:g} fps"
+    positioned = [c for c in cues if c.named or c.tuple_pos]
+    if all(c.stamp is not None for c in positioned):
+        t0 = next(c.stamp for c in cues if c.stamp is not None)
+        return [
+            (c.stamp - t0).total_seconds() if c.stamp is not None else 0.0 for c in cues
+        ], "media time of each cue = its date-time line − the first"
+    return [], ""
+
+
+def parse_dji_srt(text: str, *, fps: float | None = None) -> SrtParse:
+    """Cues with a position from the text of a DJI SRT file, any layout.
+
+    The ``GPS(a, b, ..)`` order is decided once for the file (see :func:`_decide_order`).
+    Cues without ``-->`` timecodes are timed by the cumulative ``DiffTime``, else by the
+    frame counter and ``fps`` (the video's frame rate, frames/s), else by their date-time
+    lines relative to the first; with none of these ``needs_fps`` is set and no cues are
+    returned.
+    """
+    norm = text.replace("\r\n", "\n").replace("\r", "\n")
+    blocks, timecoded = _srt_blocks(norm)
+    scanned = [(start, _scan_cue(body)) for start, body in blocks]
+    if not timecoded:  # a text block with nothing of a cue is not counted as one
+        scanned = [(start, f) for start, f in scanned if f.is_cue]
+    fields = [f for _, f in scanned]
+    positioned = [f for f in fields if f.named or f.tuple_pos]
+    missing = len(fields) - len(positioned)
+    if not positioned:
+        return SrtParse((), missing, ())
+    lat_first, layout, notes = _decide_order(fields)
+    notes = [f"SRT layout: {layout}", *notes]
+    if timecoded:
+        starts = [s or 0.0 for s, _ in scanned]
+    else:
+        starts, how = _untimed_starts(fields, fps)
+        if not starts:
+            return SrtParse((), missing, tuple(notes), needs_fps=True)
+        notes.append(f"SRT cues have no timecodes: {how}")
+    cues = tuple(
+        _srt_cue(s, f, lat_first)
+        for s, f in zip(starts, fields, strict=True)
+        if f.named or f.tuple_pos
+    )
+    return SrtParse(cues, missing, tuple(notes))
+
+
+def read_dji_srt(
+    path: str | Path,
+    *,
+    max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
+    fps: float | None = None,
+) -> TrackRead:
+    """Fixes from a DJI ``.SRT`` file; media time from each cue's start.
+
+    ``fps``: the video's frame rate (frames/s), which times cues that have neither
+    ``-->`` timecodes nor ``DiffTime`` (see :func:`parse_dji_srt`).
+    """
     path = Path(path)
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise FieldtoolError(f"{path}: the video's frame rate must be positive, not {fps!r}")
     text = read_input_text(path, "SRT")
-    cues, missing = parse_dji_srt(text)
+    parsed = parse_dji_srt(text, fps=fps)
+    cues, missing = parsed.cues, parsed.missing
+    if parsed.needs_fps:
+        raise FieldtoolError(
+            f"{path}: the SRT cues have no timecodes, DiffTime or date-time lines; "
+            "the video's frame rate is needed to place them (fps)"
+        )
     if not cues:
         what = "no subtitle cues" if missing == 0 else f"{missing} cues, none with a position"
         raise FieldtoolError(f"{path}: no GPS position in the SRT file ({what})")
     stamps = [(c.stamp - timedelta(seconds=c.start_s)) for c in cues if c.stamp is not None]
-    notes: list[str] = []
+    notes = list(parsed.notes)
     if stamps:
         base = stamps[0]
         offsets = sorted((s - base).total_seconds() for s in stamps)
@@ -913,6 +1169,38 @@ def read_gpmf_samples(path: str | Path) -> tuple[list[GpmfSample], datetime | No
     return samples, created
 
 
+def mp4_creation_time(path: str | Path) -> datetime | None:
+    """The ``mvhd`` creation time of an MP4/MOV file (naive, as written), None if unset.
+
+    Reads the box headers and the ``moov`` box only. Zero (unset: encoders that do not
+    know the time write it) and times before 1970 are None.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            moov = _read_moov(fh, path)
+    except (OSError, FieldtoolError, struct.error):
+        return None
+    head = 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
+    for kind, s, _ in _boxes(moov, head, len(moov)):
+        if kind == b"mvhd":
+            secs = struct.unpack_from(">I" if moov[s] == 0 else ">Q", moov, s + 4)[0]
+            when = _MP4_EPOCH + timedelta(seconds=secs)
+            return when if secs and when.year >= 1970 else None
+    return None
+
+
+def has_gpmf(path: str | Path) -> bool:
+    """Whether an MP4/MOV file carries a GoPro GPMF ('gpmd') track (a GoPro camera's file)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return _find_gpmd(_read_moov(fh, path)) is not None
+    except (OSError, FieldtoolError, struct.error, KeyError, StopIteration, IndexError,
+            ValueError):  # fmt: skip
+        return False
+
+
 def _block_samples(block: _GpsBlock, start: float, dur: float) -> list[GpmfSample]:
     n = len(block.rows)
     out: list[GpmfSample] = []
@@ -1132,7 +1420,12 @@ def detect_format(path: str | Path) -> str:
     text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
     if text.startswith("<") and "<gpx" in text:
         return "gpx"
-    if re.search(r"-->", text) and re.match(r"\d+\s*[\r\n]", text):
+    # SubRip cues ("1" then "00:00:01,000 --> .."), or DJI cues without timecodes: a cue
+    # number then DJI fields (<font>, FrameCnt/SrtCnt, [latitude .., GPS(..), HOME(..)),
+    # or a file that starts with the frame counter or the bracketed latitude
+    if re.match(r"\d+\s*[\r\n]", text) and ("-->" in text or _SRT_HINT_RE.search(text)):
+        return "srt"
+    if _SRT_START_RE.match(text):
         return "srt"
     if re.search(r"[$!][A-Z]{2}(RMC|GGA|GLL|GSA|GSV|VTG|ZDA|GST),", text):
         return "nmea"
@@ -1147,11 +1440,14 @@ def read_track(
     *,
     max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
     nmea_date: date | None = None,
+    fps: float | None = None,
 ) -> TrackRead:
     """Plausible fixes from a track file of any supported format (see the module doc).
 
     ``fmt``: "auto" (extension and content), or one of ``FORMATS`` (also "gopro"/"mp4"
-    for gpmf). ``nmea_date`` dates NMEA logs that carry no RMC/ZDA sentence.
+    for gpmf). ``nmea_date`` dates NMEA logs that carry no RMC/ZDA sentence. ``fps``: the
+    video's frame rate (frames/s), when known; it times DJI SRT cues that have neither
+    timecodes nor DiffTime (see :func:`read_dji_srt`).
     """
     path = Path(path)
     name = _ALIASES.get(fmt.lower(), fmt.lower())
@@ -1173,7 +1469,7 @@ def read_track(
     if name == "nmea":
         return read_nmea(path, nmea_date, max_speed_mps=max_speed_mps)
     if name == "srt":
-        return read_dji_srt(path, max_speed_mps=max_speed_mps)
+        return read_dji_srt(path, max_speed_mps=max_speed_mps, fps=fps)
     if name == "gpmf":
         return read_gpmf(path, max_speed_mps=max_speed_mps)
     return read_exif(path)

@@ -153,4 +153,10 @@ class SessionInfo:
     frames_read: int = 0
     frames_analysed: int = 0
     frames_dropped: int = 0
+    frames_positioned: int = 0  # analysed frames that got a position
+    # Where the times of this session come from (see docs/time.md): "start-time",
+    # "gpmf-gpsu", "srt-clock", "mp4-creation-time", "track-start", "wall-clock", ...
+    time_source: str = "wall-clock"
+    time_zone: str | None = "UTC"  # zone the stored times were converted from; None: unknown
+    time_zone_known: bool = True  # False: times are a local clock of unknown zone, not UTC
     extra: dict[str, str] = field(default_factory=dict)

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +128,56 @@ def test_sql_command_refuses_writes_and_file_access(tmp_path, capsys, sql):
     code, _, err = run_cli(capsys, "sql", "--db", str(db), sql)
     assert code == 2 and error_line(err)
     assert query(db, "SELECT count(*) AS n FROM sessions").n[0] == 0
+
+
+def _pipe_into_reader(argv: list[str], lines: int) -> tuple[str, int, str]:
+    """Run the installed ``fieldtool`` into a reader that stops after ``lines`` lines, as
+    ``| head -n LINES`` does: (the lines read, exit status, stderr). The pipe is shrunk to
+    one page where Linux allows, so the command is still writing when the reader goes."""
+    import fcntl  # POSIX only, like the pipe semantics tested
+
+    read_end, write_end = os.pipe()
+    if hasattr(fcntl, "F_SETPIPE_SZ"):
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
+    fieldtool = Path(sys.executable).parent / "fieldtool"
+    # stdout block-buffered, as usual in a pipe: the last block is written only at exit
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with subprocess.Popen([str(fieldtool), *argv], stdout=write_end, stderr=subprocess.PIPE,
+                          env=env) as proc:  # fmt: skip
+        os.close(write_end)
+        read = b""
+        while read.count(b"\n") < lines:
+            byte = os.read(read_end, 1)  # byte by byte: take no more than the reader wants
+            if not byte:
+                break
+            read += byte
+        os.close(read_end)
+        err = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    return read.decode(), code, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "lines", "read_pattern"),
+    [
+        (["sql", "--max-rows", "100000", "SELECT range AS n FROM range(100000)"], 1, r" *n\n"),
+        (["species", "--lat", "44.56", "--lon", "-123.26", "--min-prior", "0"], 1,
+         r"\d+ species expected at 44\.5600, -123\.2600 .*\n"),
+        # a few lines, still in Python's buffer at exit, into a reader already gone
+        (["species", "--lat", "44.56", "--lon", "-123.26", "--limit", "3"], 0, ""),
+    ],
+    ids=["sql", "species", "reader-gone-first"],
+)  # fmt: skip
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path, argv, lines, read_pattern):
+    """``fieldtool sql ... | head``: no BrokenPipeError traceback, what was read is intact."""
+    from fieldtool.store import SightingStore
+
+    if argv[0] == "sql":
+        db = tmp_path / "s.duckdb"
+        SightingStore(db).close()
+        argv = [argv[0], "--db", str(db), *argv[1:]]
+    read, code, err = _pipe_into_reader(argv, lines)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert "Exception ignored" not in err, err
+    assert code == 141, err  # 128 + SIGPIPE: what a shell reports for a writer whose reader went
+    assert re.fullmatch(read_pattern, read), read

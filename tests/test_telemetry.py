@@ -131,7 +131,7 @@ def test_plausible_mask_drops_invalid_and_spikes() -> None:
     ]
     mask, counts = plausible_mask(fixes)
     assert mask.tolist() == [True, True, False, False, False, False, True, True]
-    assert counts == {"invalid": 3, "jump": 1}
+    assert counts == {"invalid": 3, "before_1980": 0, "jump": 1}
 
 
 def test_wrong_first_fix_is_outvoted_and_two_fixes_are_kept() -> None:

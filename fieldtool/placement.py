@@ -1,0 +1,260 @@
+"""Time and place of a session's frames, decided once before the run (``docs/time.md``).
+
+:func:`place_session` picks the positions (fixed point, gpsd, a track file, or the video's
+own track found by itself: the GoPro GPMF inside it, the DJI ``.SRT`` beside it), brings a
+local camera clock to UTC where its zone can be known, and decides the time of media t=0
+(:class:`fieldtool.timebase.TimeBasis`). :func:`overlap_warning` is the check that the
+video and the track meet: before a file runs, and after the first minute of a live source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from fieldtool.config import Config
+from fieldtool.position import (
+    PositionProvider,
+    TrackPositions,
+    positions_from_config,
+)
+from fieldtool.telemetry import TrackRead, has_gpmf, mp4_creation_time, read_track
+from fieldtool.timebase import (
+    TimeBasis,
+    ZoneChoice,
+    local_zone,
+    shift_fixes,
+    to_utc,
+    utc_naive,
+)
+from fieldtool.types import FieldtoolError
+
+OVERLAP_MIN_SHARE = 0.5  # fewer frames than this with a position: warn
+_MP4_SUFFIXES = (".mp4", ".mov", ".360", ".lrv")
+_GPMF_SOURCES = {"utc": "gpmf-gpsu", "local": "gpmf-creation-time"}
+_SRT_SOURCES = {"local": "srt-clock", "file-mtime": "srt-file-mtime", "utc": "srt-clock"}
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Positions and time basis of one session, with what the log should say."""
+
+    positions: PositionProvider | None
+    time: TimeBasis
+    notes: tuple[str, ...]
+
+
+def sidecar_srt(video: Path) -> Path | None:
+    """The DJI subtitle file beside a video (``DJI_0001.MP4`` → ``DJI_0001.SRT``/``.srt``)."""
+    for suffix in (".SRT", ".srt", ".Srt"):
+        candidate = video.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def own_track(video: Path, track: Path) -> bool:
+    """Whether ``track`` is the video's own: the same file (GPMF) or its SRT sidecar."""
+    try:
+        if track.resolve() == video.resolve():
+            return True
+    except OSError:
+        return False
+    return track.suffix.lower() == ".srt" and track.with_suffix("").resolve() == (
+        video.with_suffix("").resolve()
+    )
+
+
+def _discover(video: Path, notes: list[str]) -> Path | None:
+    srt = sidecar_srt(video)
+    if srt is not None:
+        notes.append(f"position: using {srt.name}, the DJI telemetry beside the video")
+        return srt
+    if video.suffix.lower() in _MP4_SUFFIXES and has_gpmf(video):
+        notes.append(f"position: using the GoPro GPMF track inside {video.name}")
+        return video
+    return None
+
+
+def _to_utc_track(track: TrackRead, choice: ZoneChoice) -> TrackRead:
+    """A local-clock track moved to UTC with ``choice.zone``; unchanged if unknown."""
+    if track.clock != "local" or choice.zone is None or not track.fixes:
+        return track
+    anchor = track.media_start or track.fixes[0].time
+    delta = to_utc(anchor, choice.zone) - anchor
+    start = None if track.media_start is None else track.media_start + delta
+    return TrackRead(
+        track.path, track.format, shift_fixes(track.fixes, delta), "utc", start,
+        track.skipped, track.notes,
+    )  # fmt: skip
+
+
+def place_session(
+    config: Config, *, live: bool, fps: float | None = None, now: datetime | None = None
+) -> Placement:
+    """Positions and time basis for ``config``'s source (see the module doc).
+
+    ``fps``: the video's frame rate (SRT files that count frames need it). ``now``: the
+    processing time (UTC), used only when a file carries no time at all.
+    """
+    pos, src = config.position, config.source
+    notes: list[str] = []
+    if live:
+        return Placement(
+            positions_from_config(pos),
+            TimeBasis(None, "wall-clock", "UTC", True, "the machine's clock at each frame"),
+            (),
+        )
+    video = Path(src.uri)
+    track_path = pos.track
+    if track_path is None and pos.lat is None and pos.gpsd is None and pos.auto_track:
+        track_path = _discover(video, notes)
+    track: TrackRead | None = None
+    clock_was = "utc"
+    positions: PositionProvider | None = None
+    choice = ZoneChoice(src.tz, "--tz") if src.tz else ZoneChoice(None, "unknown")
+    if track_path is None:
+        positions = positions_from_config(pos)
+    else:
+        try:
+            track = read_track(track_path, pos.track_format, fps=fps)
+        except FieldtoolError as exc:
+            if pos.track is not None:
+                raise  # the user named this file: its error stops the run
+            notes.append(f"position: not used ({exc})")  # a GoPro clip without GPS
+        if track is not None:
+            clock_was = track.clock
+            choice = local_zone(src.tz, track.fixes)
+            if track.clock == "local":
+                notes.append(
+                    f"time: {track.path.name} has a local clock; zone {choice.zone or 'unknown'}"
+                    f" ({choice.how})"
+                )
+            track = _to_utc_track(track, choice)
+            mine = own_track(video, Path(track_path))
+            positions = TrackPositions(
+                track.fixes, pos.max_fix_gap_s, pos.time_offset_s, source=track.format,
+                media_start=track.media_start, notes=(track.summary(), *track.notes),
+                by_media_time=mine,
+            )  # fmt: skip
+    basis = _time_basis(config, video, track, choice, positions, now, clock_was)
+    return Placement(positions, basis, tuple(notes))
+
+
+def _time_basis(
+    config: Config,
+    video: Path,
+    track: TrackRead | None,
+    choice: ZoneChoice,
+    positions: PositionProvider | None,
+    now: datetime | None,
+    clock_was: str,
+) -> TimeBasis:
+    """The time basis (module doc order); ``clock_was``: the track's clock before any
+    conversion to UTC ("utc", "local", "file-mtime")."""
+    src = config.source
+    if src.start_time is not None:
+        given = src.start_time
+        if given.tzinfo is not None:
+            return TimeBasis(utc_naive(given), "start-time", "UTC", True, "--start-time")
+        if src.tz:
+            return TimeBasis(
+                to_utc(given, src.tz), "start-time", src.tz, True, "--start-time, --tz"
+            )
+        return TimeBasis(given, "start-time", "UTC", True, "--start-time without offset: UTC")
+    if (
+        track is not None
+        and track.media_start is not None
+        and isinstance(positions, TrackPositions)
+        and positions.by_media_time
+    ):
+        table = _GPMF_SOURCES if track.format == "gpmf" else _SRT_SOURCES
+        source = table.get(clock_was, table["local"])
+        if clock_was != "local":  # GPS time, or a file time: UTC already
+            return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
+        how = f"{track.path.name}, local clock, zone {choice.how}"
+        return TimeBasis(track.media_start, source, choice.zone, choice.zone is not None, how)
+    created = mp4_creation_time(video) if video.suffix.lower() in _MP4_SUFFIXES else None
+    if created is not None:
+        if has_gpmf(video):  # GoPro cameras write their local clock into mvhd
+            gopro = (
+                choice
+                if choice.zone
+                else local_zone(src.tz, track.fixes if track is not None else ())
+            )
+            if gopro.zone is None:
+                return TimeBasis(created, "mp4-creation-time", None, False, "GoPro camera clock")
+            return TimeBasis(to_utc(created, gopro.zone), "mp4-creation-time", gopro.zone, True,
+                             f"GoPro camera clock, zone {gopro.how}")  # fmt: skip
+        return TimeBasis(created, "mp4-creation-time", "UTC", True, "mvhd, UTC by the MP4 spec")
+    if isinstance(positions, TrackPositions):
+        return TimeBasis(positions.start, "track-start", "UTC", True,
+                         f"first fix of {track.path.name if track else 'the track'}: camera and "
+                         "logger started together")  # fmt: skip
+    from fieldtool.sources import utc_now
+
+    return TimeBasis(now or utc_now(), "processing-time", "UTC", True,
+                     "no time in the video: the time of processing, not of the event")  # fmt: skip
+
+
+def _span(start: datetime, end: datetime) -> str:
+    return f"{start.isoformat(sep=' ', timespec='seconds')} .. {end.isoformat(sep=' ', timespec='seconds')}"
+
+
+def overlap_share(
+    positions: TrackPositions, start: datetime, duration_s: float, sample_fps: float
+) -> float:
+    """Fraction (0..1) of a video's analysed frames that will get a position from the track.
+
+    ``start``: time of media t=0 on the session's clock; frames every ``1 / sample_fps``
+    seconds of media time, at most 2,000 of them evenly spread.
+    """
+    n = int(min(2000, max(2, duration_s * sample_fps)))
+    ts = np.linspace(0.0, max(duration_s, 0.0), n)
+    return positions.share_positioned(
+        positions.lookup_time(float(t), start + timedelta(seconds=float(t))) for t in ts
+    )
+
+
+def overlap_warning(
+    positions: TrackPositions, basis: TimeBasis, duration_s: float, share: float
+) -> str | None:
+    """One warning line when fewer than half of the frames can be placed, else None.
+
+    Names the video's span, the track's span (both on the session's clock) and the fix.
+    """
+    if share >= OVERLAP_MIN_SHARE or basis.start is None:
+        return None
+    start = basis.start
+    offset = positions.time_offset_s
+    video = _span(start, start + timedelta(seconds=duration_s))
+    track = _span(positions.fixes[0].time, positions.end)
+    lead = (positions.fixes[0].time - (start + timedelta(seconds=offset))).total_seconds()
+    hint = "fix with --time-offset SECONDS (added to frame times), --start-time or --tz"
+    if abs(lead) >= 60:
+        hours = lead / 3600.0
+        whole = abs(hours - round(hours)) < 0.05 and round(hours) != 0
+        hint = (
+            f"the track starts {lead:+.0f} s from the video"
+            + (f" (~{round(hours):+d} h: a time zone error? try --tz)" if whole else "")
+            + f"; {hint}"
+        )
+    return (
+        f"warning: only {100 * share:.0f}% of the video's frames can get a position: "
+        f"video {video} ({basis.source}, {'UTC' if basis.zone_known else 'local time'}), "
+        f"track {track} ({positions.source}); {hint}"
+    )
+
+
+def live_overlap_warning(source: str, analysed: int, positioned: int) -> str | None:
+    """After the first minute of a live source: a warning when under half the frames got
+    a position (no fix yet, a track that does not cover now)."""
+    if analysed == 0 or positioned / analysed >= OVERLAP_MIN_SHARE:
+        return None
+    return (
+        f"warning: only {positioned} of {analysed} frames of the first minute got a position "
+        f"from {source}; check the GPS (gpsd fix) or the track's times (--time-offset, --tz)"
+    )

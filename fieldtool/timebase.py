@@ -1,0 +1,142 @@
+"""When was each frame taken: one rule for every input (``docs/time.md``).
+
+A session's frames are timed as ``start + media time`` (files) or by the wall clock
+(live sources). :func:`video_time_basis` decides ``start`` for a video file and says where
+it came from (:class:`TimeBasis`), in this order:
+
+1. ``source.start_time`` (``--start-time``): an ISO 8601 time; one with an offset is
+   converted to UTC, one without is taken in ``source.tz`` when given, else as UTC.
+2. The video's own track: GoPro GPMF (GPSU, UTC) or the DJI SRT beside the video (the
+   drone's local clock). Positions from these are matched by media time, not by clock.
+3. The MP4/MOV ``creation_time`` (``mvhd``): UTC by the ISO base media file format, which
+   phones follow; GoPro cameras write their local clock there instead.
+4. The start of a separate track (GPX, NMEA): the camera and the logger started together.
+5. Nothing: the processing time, with a warning (the event time is then wrong).
+
+Local clocks (SRT, EXIF without OffsetTime, GoPro's creation_time) get their zone from
+``source.tz`` (``--tz``), else from the track's own position (the offline ``tzfpy`` time
+zone map), else stay local with ``zone_known = False``: stored as they are, never
+labelled UTC (exports write them without ``Z`` and say so).
+
+All datetimes returned here are naive: UTC when ``zone_known``, else the local clock.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fieldtool.types import FieldtoolError, Fix
+
+# Where a session's times come from (sessions.time_source).
+TIME_SOURCES = (
+    "start-time",  # --start-time / source.start_time
+    "gpmf-gpsu",  # GoPro GPMF GPS time
+    "gpmf-creation-time",  # GoPro without GPS time: the camera's clock
+    "srt-clock",  # DJI SRT date lines (the drone's local clock)
+    "srt-file-mtime",  # DJI SRT without any date: the file's modification time
+    "mp4-creation-time",  # MP4/MOV mvhd creation_time
+    "track-start",  # first fix of a separate track (GPX, NMEA, EXIF)
+    "processing-time",  # nothing known: the time the session ran
+    "wall-clock",  # live sources: the machine's clock at each frame
+)
+_OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class TimeBasis:
+    """Where media t=0 of a session's video got its time, and in what zone.
+
+    ``start``: naive; UTC when ``zone_known``, else the local clock (None for live
+    sources and when nothing is known). ``zone``: the IANA name, ``UTC`` or an offset
+    the times were converted from; None when unknown. ``how``: one line for the log.
+    """
+
+    start: datetime | None
+    source: str
+    zone: str | None
+    zone_known: bool
+    how: str
+
+    def describe(self) -> str:
+        """One log line: the time, its source and its zone."""
+        when = "each frame's wall clock" if self.start is None else self.start.isoformat()
+        if self.zone_known:
+            zone = f"UTC (converted from {self.zone})" if self.zone not in (None, "UTC") else "UTC"
+        else:
+            zone = "local time, zone unknown: stored without a zone (give --tz to fix)"
+        return f"time: media t=0 = {when} from {self.source} ({self.how}); {zone}"
+
+
+def parse_zone(text: str) -> tzinfo:
+    """An IANA zone name (``Europe/Madrid``), ``UTC`` or a fixed offset (``+02:00``)."""
+    name = text.strip()
+    m = _OFFSET_RE.match(name)
+    if m:
+        sign = 1 if m.group(1) == "+" else -1
+        hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+        if hours > 14 or minutes > 59:
+            raise FieldtoolError(f"time zone {text!r}: offset out of range (-14:00..+14:00)")
+        return timezone(sign * timedelta(hours=hours, minutes=minutes))
+    if name.upper() in ("UTC", "Z", "GMT"):
+        return timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FieldtoolError(
+            f"time zone {text!r}: unknown (give an IANA name like Europe/Madrid or an offset "
+            "like +02:00)"
+        ) from None
+
+
+def to_utc(local: datetime, zone: str) -> datetime:
+    """A naive local time in ``zone`` as naive UTC (daylight saving time applied)."""
+    aware = local.replace(tzinfo=parse_zone(zone))
+    return aware.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def utc_naive(when: datetime, zone: str | None = None) -> datetime:
+    """Aware → UTC; naive → taken in ``zone`` when given, else already UTC."""
+    if when.tzinfo is not None:
+        return when.astimezone(timezone.utc).replace(tzinfo=None)
+    return to_utc(when, zone) if zone else when
+
+
+def zone_at(lat: float, lon: float) -> str | None:
+    """The IANA time zone at a place, from the offline ``tzfpy`` map; None without it.
+
+    Open sea gives ``Etc/GMT±N`` zones (nautical time), which are still right for a clock.
+    """
+    try:
+        import tzfpy  # optional at import time: the GPU machine may lack it
+    except ImportError:
+        return None
+    name = tzfpy.get_tz(float(lon), float(lat))
+    return name or None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneChoice:
+    """The zone of a local clock and how it was found."""
+
+    zone: str | None
+    how: str  # "--tz", "track position (tzfpy)", "unknown"
+
+
+def local_zone(tz: str | None, fixes: tuple[Fix, ...] | list[Fix] = ()) -> ZoneChoice:
+    """The zone for a local camera clock: ``tz`` (``--tz``), else where the track starts."""
+    if tz:
+        parse_zone(tz)
+        return ZoneChoice(tz, "--tz")
+    if fixes:
+        found = zone_at(fixes[0].lat, fixes[0].lon)
+        if found:
+            return ZoneChoice(found, "from the track's position (tzfpy)")
+    return ZoneChoice(None, "unknown")
+
+
+def shift_fixes(fixes: tuple[Fix, ...], delta: timedelta) -> tuple[Fix, ...]:
+    """The same fixes ``delta`` later (a local clock moved to UTC)."""
+    return tuple(replace(f, time=f.time + delta) for f in fixes)

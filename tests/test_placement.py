@@ -1,0 +1,301 @@
+"""Time and place of a session: own tracks found by themselves, zones, the overlap check."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from fieldtool.config import load_config
+from fieldtool.pipeline import inputs_from_config, run_from_config
+from fieldtool.placement import place_session
+from fieldtool.store import query
+from fieldtool.telemetry import mp4_creation_time, read_track
+from fieldtool.timebase import parse_zone, to_utc, utc_naive
+from fieldtool.types import FieldtoolError
+from tests.conftest import SHARED_DATA, write_video
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
+SRT_DIR = SHARED_DATA / "telemetry" / "dji_srt"
+GOPRO = SHARED_DATA / "telemetry" / "gopro" / "max-heromode.mp4"
+needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared data folder absent")
+_MP4_EPOCH = datetime(1904, 1, 1)
+
+
+def _config(tmp_path: Path, uri: Path | str, **overrides: object):
+    values = {"source.uri": str(uri), "store.db": str(tmp_path / "s.duckdb"),
+              "store.snapshots": False, "source.sample_fps": 2.0}  # fmt: skip
+    values.update(overrides)
+    return load_config(None, values)
+
+
+def _mp4(path: Path, seconds: float = 4.0, created: datetime | None = None) -> Path:
+    """An MP4 (OpenCV's mp4v) with its mvhd creation time set to ``created`` (naive)."""
+    write_video(path.with_suffix(".avi"), [(0, seconds)])
+    import cv2
+
+    cap = cv2.VideoCapture(str(path.with_suffix(".avi")))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        writer.write(frame)
+    writer.release()
+    cap.release()
+    if created is not None:
+        data = bytearray(path.read_bytes())
+        at = data.find(b"mvhd")
+        assert at > 0 and data[at + 4] == 0  # version 0: 32-bit seconds since 1904
+        secs = int((created - _MP4_EPOCH).total_seconds())
+        struct.pack_into(">II", data, at + 8, secs, secs)
+        path.write_bytes(bytes(data))
+    return path
+
+
+def _logs() -> tuple[list[str], object]:
+    lines: list[str] = []
+    return lines, lines.append
+
+
+# ------------------------------------------------------------------------ time zones
+
+
+def test_zone_parsing_and_conversion() -> None:
+    assert to_utc(datetime(2022, 6, 21, 16, 6, 17), "Europe/Madrid") == datetime(
+        2022, 6, 21, 14, 6, 17
+    )  # summer time: UTC+2
+    assert to_utc(datetime(2022, 1, 21, 16, 0), "Europe/Madrid") == datetime(2022, 1, 21, 15, 0)
+    assert to_utc(datetime(2022, 1, 21, 16, 0), "-05:30") == datetime(2022, 1, 21, 21, 30)
+    assert utc_naive(datetime(2022, 1, 1, 12, 0), "+02:00") == datetime(2022, 1, 1, 10, 0)
+    assert utc_naive(datetime(2022, 1, 1, 12, 0)) == datetime(2022, 1, 1, 12, 0)
+    with pytest.raises(FieldtoolError, match="Mars/Olympus"):
+        parse_zone("Mars/Olympus")
+
+
+def test_bad_tz_flag_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(FieldtoolError, match="source.tz.*unknown"):
+        _config(tmp_path, "x.mp4", **{"source.tz": "Nowhere/Land"})
+
+
+# --------------------------------------------------------------- MP4 creation time
+
+
+def test_mp4_creation_time_dates_a_video_without_track(tmp_path: Path) -> None:
+    """Defect: a video with neither track nor --start-time was dated at processing time."""
+    created = datetime(2026, 6, 1, 9, 30, 0)
+    video = _mp4(tmp_path / "phone.mp4", created=created)
+    assert mp4_creation_time(video) == created
+    place = place_session(_config(tmp_path, video), live=False, fps=10.0)
+    assert place.positions is None
+    assert (place.time.start, place.time.source, place.time.zone_known) == (
+        created, "mp4-creation-time", True,
+    )  # fmt: skip
+    lines, log = _logs()
+    result = run_from_config(_config(tmp_path, video, **{"position.lat": 44.5,
+                                                        "position.lon": -123.3}), log=log)  # fmt: skip
+    row = query(
+        tmp_path / "s.duckdb", "SELECT time_source, time_zone, time_zone_known FROM sessions"
+    )
+    assert tuple(row.iloc[0]) == ("mp4-creation-time", "UTC", True)
+    first = query(tmp_path / "s.duckdb", "SELECT min(time) AS t FROM detections").iloc[0, 0]
+    assert first.to_pydatetime() == created
+    assert result.session.frames_positioned == result.session.frames_analysed > 0
+
+
+def test_video_without_any_time_warns_and_says_processing_time(tmp_path: Path) -> None:
+    video = _mp4(tmp_path / "bare.mp4")  # OpenCV writes creation time 0: unset
+    assert mp4_creation_time(video) is None
+    lines, log = _logs()
+    inputs = inputs_from_config(_config(tmp_path, video), log)
+    assert inputs.time is not None and inputs.time.source == "processing-time"
+    assert any("carries no recording time" in line for line in lines)
+
+
+# --------------------------------------------------------------- the overlap check
+
+
+def test_start_time_outside_the_track_warns_before_the_run(tmp_path: Path) -> None:
+    """Defect: --start-time outside the GPX's span ran to 'finished' with nothing placed."""
+    gpx = DEMO / "walk_west.gpx"
+    lines, log = _logs()
+    config = _config(tmp_path, DEMO / "walk_west.mp4", **{
+        "position.track": str(gpx), "source.start_time": "2020-01-01T00:00:00Z",
+        "source.max_frames": 40})  # fmt: skip
+    result = run_from_config(config, log=log)
+    warnings = [line for line in lines if line.startswith("warning: only")]
+    assert len(warnings) == 1, lines
+    assert "0% of the video's frames" in warnings[0]
+    assert "2020-01-01 00:00:00" in warnings[0]  # the video's span
+    assert "--time-offset" in warnings[0] and "--start-time" in warnings[0]
+    assert result.session.frames_positioned == 0
+
+
+def test_a_matching_track_gives_no_warning_and_the_summary_counts_positioned(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fieldtool.cli import main
+
+    db = tmp_path / "s.duckdb"
+    code = main(["run", str(DEMO / "walk_west.mp4"), "--track", str(DEMO / "walk_west.gpx"),
+                 "--db", str(db), "--no-snapshots", "--quiet", "--sample-fps", "2",
+                 "--set", "source.max_frames=60"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "warning: only" not in err
+    assert "positioned (100%)" in err
+    row = query(db, "SELECT frames_positioned, frames_analysed, time_source FROM sessions")
+    assert row.iloc[0, 0] == row.iloc[0, 1] > 0 and row.iloc[0, 2] == "track-start"
+
+
+def test_a_zone_error_of_whole_hours_is_named(tmp_path: Path) -> None:
+    gpx = DEMO / "walk_west.gpx"
+    from fieldtool.position import read_gpx
+
+    first = read_gpx(gpx).fixes[0].time
+    lines, log = _logs()
+    config = _config(tmp_path, DEMO / "walk_west.mp4", **{
+        "position.track": str(gpx),
+        "source.start_time": (first - timedelta(hours=2)).isoformat() + "Z"})  # fmt: skip
+    inputs_from_config(config, log)
+    warning = next(line for line in lines if line.startswith("warning: only"))
+    assert "+7200 s" in warning and "time zone error" in warning
+
+
+# ------------------------------------------------------- the video's own tracks
+
+
+@needs_shared
+def test_sidecar_srt_is_found_placed_by_media_time_and_its_zone_taken_from_its_place(
+    tmp_path: Path,
+) -> None:
+    """Defect: an SRT's local clock against a UTC --start-time placed nothing; its local
+    times were stored as UTC."""
+    video = _mp4(tmp_path / "DJI_0001.mp4", seconds=6.0)
+    shutil.copy(SRT_DIR / "mavic_pro.SRT", tmp_path / "DJI_0001.SRT")
+    lines, log = _logs()
+    result = run_from_config(_config(tmp_path, video), log=log)
+    assert any("using DJI_0001.SRT" in line for line in lines), lines
+    s = result.session
+    assert s.frames_positioned == s.frames_analysed > 0
+    # The SRT's clock (2017-08-05 14:11:50 at media t=0, Queensland, UTC+10) moved to UTC.
+    row = query(tmp_path / "s.duckdb",
+                "SELECT time_source, time_zone, time_zone_known FROM sessions").iloc[0]  # fmt: skip
+    assert row["time_source"] == "srt-clock" and row["time_zone_known"]
+    assert row["time_zone"].startswith("Australia/")
+    first = query(tmp_path / "s.duckdb", "SELECT min(time) FROM detections").iloc[0, 0]
+    assert first.to_pydatetime() == datetime(2017, 8, 5, 4, 11, 50)
+    lat = query(tmp_path / "s.duckdb", "SELECT avg(latitude) FROM detections").iloc[0, 0]
+    assert lat == pytest.approx(-20.2533, abs=1e-3)
+
+    # A --start-time two hours off (a zone slip) no longer unplaces the frames.
+    db2 = tmp_path / "s2.duckdb"
+    other = run_from_config(_config(tmp_path, video, **{
+        "source.start_time": "2017-08-05T14:11:50Z", "store.db": str(db2)}), log=log)  # fmt: skip
+    assert other.session.frames_positioned == other.session.frames_analysed > 0
+
+
+@needs_shared
+def test_tz_flag_overrides_and_an_unknown_zone_stays_local(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = _mp4(tmp_path / "DJI_0002.mp4", seconds=3.0)
+    shutil.copy(SRT_DIR / "mavic_pro.SRT", tmp_path / "DJI_0002.srt")
+    place = place_session(_config(tmp_path, video, **{"source.tz": "+02:00"}), live=False,
+                          fps=10.0)  # fmt: skip
+    assert place.time.start == datetime(2017, 8, 5, 12, 11, 50)
+    assert (place.time.zone, place.time.zone_known) == ("+02:00", True)
+
+    monkeypatch.setattr("fieldtool.timebase.zone_at", lambda lat, lon: None)
+    lines, log = _logs()
+    result = run_from_config(_config(tmp_path, video), log=log)
+    assert any("zone unknown" in line for line in lines), lines
+    row = query(tmp_path / "s.duckdb", "SELECT time_zone, time_zone_known FROM sessions").iloc[0]
+    assert row["time_zone"] is None or row["time_zone"] != row["time_zone"]  # NULL
+    assert not row["time_zone_known"]
+    first = query(tmp_path / "s.duckdb", "SELECT min(time) FROM detections").iloc[0, 0]
+    assert first.to_pydatetime() == datetime(2017, 8, 5, 14, 11, 50)  # the local clock, as is
+    assert result.session.frames_positioned == result.session.frames_analysed
+
+
+@needs_shared
+def test_gopro_clip_uses_the_gps_inside_it_by_itself(tmp_path: Path) -> None:
+    clip = tmp_path / "GX010042.MP4"
+    shutil.copy(GOPRO, clip)
+    lines, log = _logs()
+    result = run_from_config(_config(tmp_path, clip, **{"source.max_frames": 120}), log=log)
+    assert any("GoPro GPMF track inside GX010042.MP4" in line for line in lines), lines
+    row = query(tmp_path / "s.duckdb", "SELECT time_source, time_zone_known FROM sessions")
+    assert tuple(row.iloc[0]) == ("gpmf-gpsu", True)
+    assert result.session.frames_positioned == result.session.frames_analysed > 0
+
+
+def test_auto_track_off_and_an_explicit_position_skip_discovery(tmp_path: Path) -> None:
+    video = _mp4(tmp_path / "DJI_0003.mp4", seconds=2.0)
+    (tmp_path / "DJI_0003.SRT").write_text("not telemetry\n")
+    place = place_session(_config(tmp_path, video, **{"position.lat": 1.0, "position.lon": 2.0}),
+                          live=False, fps=10.0)  # fmt: skip
+    assert type(place.positions).__name__ == "FixedPosition"
+    place = place_session(_config(tmp_path, video, **{"position.auto_track": False}), live=False)
+    assert place.positions is None
+
+
+class _SyntheticLiveCamera:
+    """A live source whose frames cover 90 s of media time, yielded without waiting."""
+
+    def __init__(self, start: datetime) -> None:
+        from fieldtool.sources import SourceStats
+
+        self.uri, self.live, self.stats = "rtsp://127.0.0.1/synthetic", True, SourceStats()
+        self.fps, self.frame_count, self.start = None, None, start
+
+    def frames(self):
+        import numpy as np
+
+        from fieldtool.types import Frame
+
+        for i in range(46):  # one frame every 2 s of media time
+            self.stats.frames_read += 1
+            t = 2.0 * i
+            yield Frame(i, t, self.start + timedelta(seconds=t), np.zeros((8, 8, 3), np.uint8))
+
+
+@pytest.mark.parametrize("track_year, warned", [(2001, True), (2026, False)])
+def test_live_source_is_checked_once_after_its_first_minute(
+    tmp_path: Path, colour_classifier, track_year: int, warned: bool
+) -> None:
+    from fieldtool.pipeline import run_session
+    from fieldtool.position import TrackPositions
+    from fieldtool.store import SightingStore
+    from fieldtool.types import Fix
+
+    start = datetime(2026, 6, 1, 9, 0, 0)
+    fixes = [Fix(datetime(track_year, 6, 1, 9, 0, s), 44.5, -123.3) for s in range(0, 60, 5)]
+    fixes += [Fix(datetime(track_year, 6, 1, 9, 1, s), 44.5, -123.3) for s in range(0, 60, 5)]
+    positions = TrackPositions(fixes, max_gap_s=30.0, source="gpx")
+    config = _config(tmp_path, "rtsp://127.0.0.1/synthetic")
+    lines, log = _logs()
+    result = run_session(_SyntheticLiveCamera(start), colour_classifier,  # type: ignore[arg-type]
+                         SightingStore(config.store.db), config, positions=positions,
+                         log=log)  # fmt: skip
+    warnings = [line for line in lines if "of the first minute got a position" in line]
+    assert len(warnings) == (1 if warned else 0), lines
+    assert result.session.time_source == "wall-clock"
+    assert (result.session.frames_positioned > 0) is not warned
+
+
+def test_a_track_timed_before_gps_existed_is_refused(tmp_path: Path) -> None:
+    """A logger without a clock writes 1901-12-13T20:45:52 (the 32-bit Unix minimum) on
+    every point: taken as fixes, it dated the session 1901."""
+    points = "".join(
+        f'<trkpt lat="46.43{i}" lon="13.74{i}"><time>1901-12-13T20:45:52.207Z</time></trkpt>'
+        for i in range(5)
+    )
+    gpx = tmp_path / "noclock.gpx"
+    gpx.write_text(f'<gpx version="1.0"><trk><trkseg>{points}</trkseg></trk></gpx>')
+    with pytest.raises(FieldtoolError, match=r"noclock.gpx: no plausible fixes .*5 before_1980"):
+        read_track(gpx)
