@@ -33,6 +33,7 @@ import pydeck as pdk
 import shapely.geometry
 from pydeck.bindings.json_tools import default_serialize
 
+from fieldtool.export import time_text, zone_known
 from fieldtool.store import connect, naive_utc, query
 from fieldtool.types import FieldtoolError
 from fieldtool.views import sighting_filter_sql
@@ -74,6 +75,14 @@ _NO_REVIEW = (
     "CAST(NULL AS VARCHAR) AS review, CAST(NULL AS VARCHAR) AS review_species, "
     "CAST(NULL AS VARCHAR) AS reviewer, CAST(NULL AS TIMESTAMP) AS reviewed_at"
 )
+# Session columns of schema 5: (expression, stand-in for a file no writer has migrated yet;
+# the dashboard only reads). Those older sessions always claimed UTC: their zone counts as known.
+_SESSION_TIME_FIELDS = {
+    "time_source": ("coalesce(time_source, 'unrecorded')", "'unrecorded'"),
+    "time_zone": ("time_zone", "CAST(NULL AS VARCHAR)"),
+    "time_zone_known": ("coalesce(time_zone_known, TRUE)", "TRUE"),
+    "frames_positioned": ("frames_positioned", "CAST(NULL AS BIGINT)"),
+}
 # Review filter values: label shown in the sidebar.
 REVIEW_STATES = {
     "unreviewed": "Not reviewed",
@@ -142,13 +151,42 @@ def resolve_snapshot(db_path: Path | str, snapshot_path: str) -> Path:
 
 # Loaders ------------------------------------------------------------------------------
 def load_sessions(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
-    """All sessions, newest first."""
+    """All sessions, newest first, with where their times came from: ``time_source``,
+    ``time_zone``, ``time_zone_known`` (false: a camera's local clock of unknown zone, not
+    UTC) and ``frames_positioned``."""
+    times = _session_time_sql(_tables(db_path, timeout_s))
     return query(
         db_path,
         "SELECT session_id, source, model_id, host, started_at, ended_at, status, "
-        "frames_read, frames_analysed, frames_dropped FROM sessions "
+        f"frames_read, frames_analysed, frames_dropped, {times} FROM sessions "
         "ORDER BY started_at DESC, session_id",
         timeout_s=timeout_s,
+    )
+
+
+def _tables(db_path: Path | str, timeout_s: float) -> dict[str, set[str]]:
+    """Columns of the tables whose shape depends on the schema version (a file no writer
+    has migrated may lack ``reviews`` or the newer ``sessions`` columns), in one query."""
+    found = query(
+        db_path,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name IN ('reviews', 'sessions')",
+        timeout_s=timeout_s,
+    )
+    tables: dict[str, set[str]] = {}
+    for table, column in zip(found["table_name"], found["column_name"], strict=True):
+        tables.setdefault(str(table), set()).add(str(column))
+    return tables
+
+
+def _session_time_sql(tables: dict[str, set[str]], names: Iterable[str] | None = None) -> str:
+    """SELECT list of the session time columns ``names`` (all by default), with the value
+    an unmigrated file's sessions stand for where a column is missing."""
+    have = tables.get("sessions", set())
+    return ", ".join(
+        f"{expr if name in have else missing} AS {name}"
+        for name, (expr, missing) in _SESSION_TIME_FIELDS.items()
+        if names is None or name in names
     )
 
 
@@ -193,7 +231,8 @@ def load_sightings(
     """The newest ``limit`` sightings matching ``filters``, with ``duration_s`` (media seconds).
 
     Also the newest review of each: ``review`` (decision or None), ``review_species``,
-    ``reviewer``, ``reviewed_at``.
+    ``reviewer``, ``reviewed_at``; and its session's ``time_zone_known`` (false: first_seen
+    and last_seen are a camera's local clock of unknown zone) and ``time_source``.
     """
     filters = filters or SightingFilter()
     clauses, params = sighting_filter_sql(
@@ -214,26 +253,22 @@ def load_sightings(
         else:
             clauses.append("review = $review")
             params["review"] = filters.review
-    if _has_reviews(db_path, timeout_s):
+    tables = _tables(db_path, timeout_s)
+    if "reviews" in tables:
         source = f"sightings LEFT JOIN ({_LATEST_REVIEW}) USING (sighting_id)"
         review_fields = "review, review_species, reviewer, reviewed_at"
     else:
         source, review_fields = "sightings", _NO_REVIEW
+    times = _session_time_sql(tables, ("time_zone_known", "time_source"))
+    # A sighting without a session row: no zone was recorded, and it always claimed UTC.
+    source += f" LEFT JOIN (SELECT session_id, {times} FROM sessions) USING (session_id)"
+    time_fields = "coalesce(time_zone_known, TRUE) AS time_zone_known, time_source"
     sql = (
-        f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields} FROM {source}) "
+        f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields}, {time_fields} "
+        f"FROM {source}) "
         f"WHERE {' AND '.join(clauses)} ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)}"
     )
     return query(db_path, sql, params, timeout_s=timeout_s)
-
-
-def _has_reviews(db_path: Path | str, timeout_s: float) -> bool:
-    """Whether the file has a ``reviews`` table (a file no writer has migrated may not)."""
-    found = query(
-        db_path,
-        "SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'reviews'",
-        timeout_s=timeout_s,
-    )
-    return bool(int(found.iloc[0]["n"]))
 
 
 def load_tracks(
@@ -316,6 +351,98 @@ def sightings_table(sightings: pd.DataFrame) -> pd.DataFrame:
         "review": "Review",
     }
     return sightings[list(columns)].rename(columns=columns).reset_index(drop=True)
+
+
+def sessions_table(sessions: pd.DataFrame) -> pd.DataFrame:
+    """Sessions with readable column names, including where their times came from and
+    whether those are UTC ("Time zone known" false: a camera's local clock)."""
+    columns = {
+        "session_id": "Session",
+        "source": "Source",
+        "started_at": "Started (UTC)",
+        "status": "Status",
+        "frames_analysed": "Frames analysed",
+        "frames_positioned": "Frames positioned",
+        "time_source": "Time source",
+        "time_zone": "Time zone",
+        "time_zone_known": "Time zone known",
+    }
+    table = sessions.reindex(columns=list(columns)).rename(columns=columns)
+    table["Source"] = [_source_name(s) for s in table["Source"]]
+    table["Time zone known"] = zone_known(sessions).astype(bool).to_numpy()
+    return table.reset_index(drop=True)
+
+
+def _source_name(source: Any) -> str:
+    """The last part of a source's path (a video's file name), as the sidebar shows it."""
+    if _missing(source):
+        return ""
+    return Path(str(source)).name or str(source)
+
+
+def _session_row(sessions: pd.DataFrame, session_id: Any) -> Any | None:
+    rows = sessions[sessions["session_id"] == session_id] if "session_id" in sessions else None
+    return None if rows is None or rows.empty else rows.iloc[0]
+
+
+def _session_name(sessions: pd.DataFrame, session_id: Any) -> str:
+    """'ID (video file name)', or the id alone when the session row is missing."""
+    row = _session_row(sessions, session_id)
+    name = _source_name(row["source"]) if row is not None else ""
+    return f"{session_id} ({name})" if name else str(session_id)
+
+
+def position_warnings(
+    sightings: pd.DataFrame, sessions: pd.DataFrame, tracks: pd.DataFrame | None
+) -> list[str]:
+    """One message per session of ``sightings`` none of whose sightings has a position.
+
+    Such a session puts nothing on the map, which alone reads as "nothing was seen"; the
+    usual cause is a video clock that does not meet the track's (wrong zone or offset), or
+    no track at all. ``frames_positioned`` of ``frames_analysed`` is quoted where the
+    session recorded it.
+    """
+    if sightings.empty:
+        return []
+    placed = sightings["latitude"].notna() & sightings["longitude"].notna()
+    with_track = set() if tracks is None or tracks.empty else set(tracks["session_id"])
+    messages = []
+    for session_id, any_placed in placed.groupby(sightings["session_id"], sort=True).any().items():
+        if any_placed:
+            continue
+        row = _session_row(sessions, session_id)
+        counts = ""
+        if row is not None and not _missing(row.get("frames_positioned")):
+            analysed = row.get("frames_analysed")
+            if not _missing(analysed) and int(analysed) > 0:
+                counts = f" ({int(row['frames_positioned'])} of {int(analysed)} frames positioned)"
+        if session_id in with_track:
+            why = (
+                "the video and its track did not overlap (see the session's log; fix with "
+                "--time-offset, --start-time or --tz)"
+            )
+        else:
+            why = "the session has no GPS track (give one with --track, or --lat and --lon)"
+        name = _session_name(sessions, session_id)
+        messages.append(f"No sighting of session {name} has a position{counts}: {why}.")
+    return messages
+
+
+def zone_notes(sightings: pd.DataFrame, sessions: pd.DataFrame) -> list[str]:
+    """One note per session of ``sightings`` whose times are a camera's local clock of
+    unknown zone: the dashboard's "(UTC)" labels do not hold for them."""
+    if sightings.empty:
+        return []
+    local = sightings.loc[~zone_known(sightings).astype(bool), "session_id"]
+    notes = []
+    for session_id in sorted(set(local)):
+        row = _session_row(sessions, session_id)
+        source = "unrecorded" if row is None else str(row.get("time_source") or "unrecorded")
+        notes.append(
+            f"Times of session {_session_name(sessions, session_id)} are the camera's local "
+            f"clock ({source}), time zone unknown: not UTC, though labelled so here."
+        )
+    return notes
 
 
 # Map ----------------------------------------------------------------------------------
@@ -803,17 +930,20 @@ def accumulation_curve(sightings: pd.DataFrame, sessions: pd.DataFrame) -> pd.Da
 # Export -------------------------------------------------------------------------------
 EXPORT_COLUMNS = (
     "sighting_id", "session_id", "species", "common_name", "first_seen", "last_seen",
-    "duration_s", "frames", "peak_score", "mean_score", "latitude", "longitude", "status",
-    "review", "review_species", "reviewer",
+    "time_zone_known", "time_source", "duration_s", "frames", "peak_score", "mean_score",
+    "latitude", "longitude", "status", "review", "review_species", "reviewer",
 )  # fmt: skip
 
 
 def export_frame(sightings: pd.DataFrame) -> pd.DataFrame:
-    """The exported columns, one row per sighting (times in UTC, ISO 8601)."""
+    """The exported columns, one row per sighting, times ISO 8601.
+
+    Times are written by :func:`fieldtool.export.time_text`, as ``fieldtool export`` writes
+    them: UTC with a ``Z``, except a session's local clock of unknown zone (no zone;
+    ``time_zone_known`` false).
+    """
     columns = [c for c in EXPORT_COLUMNS if c in sightings.columns]
-    frame = sightings[columns].copy()
-    for column in ("first_seen", "last_seen"):
-        frame[column] = [_iso(v) for v in frame[column]]
+    frame = time_text(sightings, missing=None)[columns]
     return frame.reset_index(drop=True)
 
 
@@ -833,10 +963,6 @@ def export_geojson(sightings: pd.DataFrame) -> dict[str, Any]:
         properties = {key: _plain(value) for key, value in record.items()}
         features.append({"type": "Feature", "geometry": geometry, "properties": properties})
     return {"type": "FeatureCollection", "features": features}
-
-
-def _iso(value: Any) -> str | None:
-    return None if _missing(value) else pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _missing(value: Any) -> bool:
@@ -863,9 +989,10 @@ def load_live(
     at the start and the end, so the detections are the running count. Newest detection:
     one row per running session with raw and fused top-k.
     """
+    times = _session_time_sql(_tables(db_path, timeout_s), ("time_source", "time_zone_known"))
     sessions = query(
         db_path,
-        """
+        f"""
         WITH running AS (SELECT * FROM sessions WHERE status = 'running'),
         logged AS (
             SELECT session_id, count(*) AS frames_logged, max(time) AS last_frame_at,
@@ -874,7 +1001,7 @@ def load_live(
             GROUP BY session_id)
         SELECT session_id, source, model_id, host, started_at, status, frames_read,
                frames_analysed, frames_dropped, coalesce(frames_logged, 0) AS frames_logged,
-               last_frame_at, last_t
+               last_frame_at, last_t, {times}
         FROM running LEFT JOIN logged USING (session_id)
         ORDER BY started_at DESC, session_id
         """,

@@ -4,8 +4,15 @@ One row per closed sighting, with the newest review applied: rejected sightings 
 out, a relabelled one is exported under the reviewer's species (``predicted_species``
 keeps the model's), and a confirmed or relabelled one counts as a human observation.
 Filters: session, species (after review), time (sightings overlapping ``since``..``until``)
-and reviewed only. Times are UTC. The file is read with one short read-only connection
-(a file from an older fieldtool is first upgraded with one short write).
+and reviewed only. The file is read with one short read-only connection (a file from an
+older fieldtool is first upgraded with one short write).
+
+Times are UTC, written with a ``Z``, except where a session's ``time_zone_known`` is false:
+its sighting times (``first_seen``, ``last_seen``, ``eventDate``) are a camera's local
+clock of unknown zone and are written without a zone, so no format claims UTC for them
+(the ``since``/``until`` filters compare them as they are). Every format carries the
+session's ``time_zone_known`` and ``time_source`` (Darwin Core: ``eventRemarks``). Review
+times are always UTC: the reviewer's clock is the machine's.
 
 Darwin Core (``dwca``): a zip with ``occurrence.txt`` (tab-separated, UTF-8, the occurrence
 core), ``meta.xml`` and ``eml.xml``. ``eventDate`` is the ISO 8601 interval first/last seen,
@@ -70,6 +77,9 @@ joined AS (
            s.first_seen, s.last_seen, s.first_t, s.last_t, s.frames, s.peak_score,
            s.mean_score, s.latitude, s.longitude, s.h3_cell, p.accuracy_m, s.model_id,
            se.model_sha256, se.source, se.host, s.snapshot_path,
+           -- Sessions from before schema 5 (NULL) always claimed UTC: keep that claim.
+           coalesce(se.time_zone_known, TRUE) AS time_zone_known,
+           coalesce(se.time_source, 'unrecorded') AS time_source, se.time_zone,
            r.decision AS review, r.reviewer, r.reviewed_at, r.note AS review_note
     FROM sightings s
     LEFT JOIN latest r USING (sighting_id)
@@ -90,12 +100,15 @@ ORDER BY j.first_seen, j.sighting_id
 
 COLUMNS = [
     "sighting_id", "session_id", "species", "common_name", "predicted_species", "genus",
-    "family", "first_seen", "last_seen", "first_t", "last_t", "frames", "peak_score",
-    "mean_score", "latitude", "longitude", "coordinate_uncertainty_m", "h3_cell", "model_id",
-    "model_sha256", "source", "snapshot_path", "review", "reviewer", "reviewed_at",
-    "review_note",
+    "family", "first_seen", "last_seen", "time_zone_known", "time_source", "time_zone",
+    "first_t", "last_t", "frames", "peak_score", "mean_score", "latitude", "longitude",
+    "coordinate_uncertainty_m", "h3_cell", "model_id", "model_sha256", "source",
+    "snapshot_path", "review", "reviewer", "reviewed_at", "review_note",
 ]  # fmt: skip
 TIME_COLUMNS = ("first_seen", "last_seen", "reviewed_at")
+# Times of the session's clock: UTC only where its time_zone_known is true. The others
+# (reviewed_at) are the machine's clock, always UTC.
+SESSION_TIME_COLUMNS = ("first_seen", "last_seen")
 
 
 def _upgrade_if_old(db: Path, timeout_s: float) -> None:
@@ -150,32 +163,75 @@ def parse_time(text: str, flag: str = "time") -> datetime:
     return naive_utc(value)
 
 
-def _iso(value: Any) -> str:
-    """ISO 8601 UTC with a Z, to the second; '' for a missing time."""
+def _iso(value: Any, utc: bool = True) -> str:
+    """ISO 8601 to the second: UTC with a Z, or with no zone at all when ``utc`` is false (a
+    local clock of unknown zone); '' for a missing time."""
     import pandas as pd
 
     if value is None or pd.isna(value):
         return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S")
 
 
-def _utc_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Times as timezone-aware UTC (Parquet, CSV)."""
+def zone_known(frame: pd.DataFrame) -> pd.Series:
+    """Per row, whether its sighting times are UTC (the session's ``time_zone_known``).
+
+    A frame without the column, or a missing value (a session from before schema 5, or no
+    session row), counts as UTC: that is what those times always claimed.
+    """
+    import pandas as pd
+
+    if "time_zone_known" not in frame.columns:
+        return pd.Series(True, index=frame.index, dtype=bool)
+    return frame["time_zone_known"].astype(object).where(frame["time_zone_known"].notna(), True)
+
+
+def time_text(frame: pd.DataFrame, missing: str | None = "") -> pd.DataFrame:
+    """A copy with the time columns present (:data:`TIME_COLUMNS`) as ISO 8601 text.
+
+    Sighting times end in ``Z`` only where the session's zone is known (:func:`zone_known`);
+    review times always do. ``missing`` stands for a missing time. Shared by the CSV and
+    GeoJSON writers here and the dashboard's downloads, so none of them claims UTC for a
+    camera's local clock.
+    """
     import pandas as pd
 
     out = frame.copy()
+    known = zone_known(frame).tolist()
     for name in TIME_COLUMNS:
-        out[name] = pd.to_datetime(out[name]).dt.tz_localize("UTC")
+        if name not in out.columns:
+            continue
+        utc = known if name in SESSION_TIME_COLUMNS else [True] * len(out)
+        text = [_iso(v, bool(k)) or missing for v, k in zip(out[name], utc, strict=True)]
+        out[name] = pd.Series(text, index=out.index, dtype=object)  # object: None stays None
+    return out
+
+
+def _typed_time_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Times as timestamps for Parquet: timezone-aware UTC where that is true of every row.
+
+    A column holds one type, so sighting times stay naive (Arrow's "zone unspecified")
+    when any row is a local clock of unknown zone; ``time_zone_known`` says which rows are
+    UTC. Review times are always UTC.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    all_utc = bool(zone_known(frame).all())
+    for name in TIME_COLUMNS:
+        times = pd.to_datetime(out[name])
+        local = name in SESSION_TIME_COLUMNS and not all_utc
+        out[name] = times if local else times.dt.tz_localize("UTC")
     return out
 
 
 # Darwin Core ----------------------------------------------------------------------------
 DWC_TERMS = [
     "occurrenceID", "basisOfRecord", "occurrenceStatus", "scientificName", "vernacularName",
-    "kingdom", "family", "genus", "taxonRank", "eventID", "eventDate", "decimalLatitude",
-    "decimalLongitude", "geodeticDatum", "coordinateUncertaintyInMeters", "identifiedBy",
-    "dateIdentified", "identificationVerificationStatus", "identificationRemarks",
-    "samplingProtocol", "occurrenceRemarks",
+    "kingdom", "family", "genus", "taxonRank", "eventID", "eventDate", "eventRemarks",
+    "decimalLatitude", "decimalLongitude", "geodeticDatum", "coordinateUncertaintyInMeters",
+    "identifiedBy", "dateIdentified", "identificationVerificationStatus",
+    "identificationRemarks", "samplingProtocol", "occurrenceRemarks",
 ]  # fmt: skip
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _BINOMIAL = re.compile(r"^[A-Z][a-z-]+ (?:x |× )?[a-z][a-z-]+$")
@@ -205,12 +261,30 @@ def _text(value: Any) -> str:
     return re.sub(r"[\t\r\n]+", " ", str(value)).strip()
 
 
+def _time_remarks(known: bool, source: Any, zone: Any) -> str:
+    """``eventRemarks``: where the session's times came from and whether they are UTC."""
+    source = _text(source) or "unrecorded"
+    if not known:
+        return f"times are the camera's local clock ({source}), time zone unknown; not UTC"
+    how = "time source not recorded" if source == "unrecorded" else source
+    zone = _text(zone)
+    if zone and zone != "UTC":
+        how += f", converted from {zone}"
+    return f"times UTC ({how})"
+
+
 def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
-    """Darwin Core occurrence records (term -> text) of :func:`load_occurrences` rows."""
+    """Darwin Core occurrence records (term -> text) of :func:`load_occurrences` rows.
+
+    ``eventDate`` has no zone where the session's zone is unknown (see the module doc);
+    ``eventRemarks`` says so. ``dataGeneralizations`` is not used: it is for data made less
+    specific on purpose, while a zoneless time is all the camera recorded.
+    """
     import pandas as pd
 
     records = []
-    for row in frame.itertuples(index=False):
+    for row, known in zip(frame.itertuples(index=False), zone_known(frame), strict=True):
+        known = bool(known)
         human = row.review in HUMAN_DECISIONS
         placed = not (pd.isna(row.latitude) or pd.isna(row.longitude))
         model = f"fieldtool model {row.model_id}"
@@ -243,7 +317,8 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 if genus_only
                 else "",
                 "eventID": _text(row.session_id),
-                "eventDate": f"{_iso(row.first_seen)}/{_iso(row.last_seen)}",
+                "eventDate": f"{_iso(row.first_seen, known)}/{_iso(row.last_seen, known)}",
+                "eventRemarks": _time_remarks(known, row.time_source, row.time_zone),
                 "decimalLatitude": _num(row.latitude, 7) if placed else "",
                 "decimalLongitude": _num(row.longitude, 7) if placed else "",
                 "geodeticDatum": "WGS84" if placed else "",
@@ -382,7 +457,7 @@ def _json_value(value: Any) -> Any:
 
     if value is None:
         return None
-    if isinstance(value, pd.Timestamp | datetime):
+    if isinstance(value, pd.Timestamp | datetime):  # times are text by now (time_text)
         return _iso(value)
     if isinstance(value, float) and pd.isna(value):
         return None
@@ -396,7 +471,7 @@ def write_geojson(frame: pd.DataFrame, out: Path) -> None:
     import pandas as pd
 
     features = []
-    for record in frame.to_dict("records"):
+    for record in time_text(frame).to_dict("records"):
         lat, lon = record["latitude"], record["longitude"]
         geometry = None
         if not (lat is None or lon is None or pd.isna(lat) or pd.isna(lon)):
@@ -410,7 +485,11 @@ def write_geojson(frame: pd.DataFrame, out: Path) -> None:
 
 
 def write_parquet(frame: pd.DataFrame, out: Path) -> None:
-    """GeoParquet 1.1: the columns plus a WKB point ``geometry`` (null without a position)."""
+    """GeoParquet 1.1: the columns plus a WKB point ``geometry`` (null without a position).
+
+    Times are timestamps: UTC, except sighting times when any row's zone is unknown
+    (:func:`_typed_time_frame`).
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
     import shapely
@@ -418,7 +497,7 @@ def write_parquet(frame: pd.DataFrame, out: Path) -> None:
     placed = frame["latitude"].notna() & frame["longitude"].notna()
     points = shapely.points(frame["longitude"].fillna(0.0), frame["latitude"].fillna(0.0))
     wkb = [shapely.to_wkb(p) if ok else None for p, ok in zip(points, placed, strict=True)]
-    table = pa.Table.from_pandas(_utc_frame(frame), preserve_index=False)
+    table = pa.Table.from_pandas(_typed_time_frame(frame), preserve_index=False)
     table = table.append_column("geometry", pa.array(wkb, type=pa.binary()))
     column: dict[str, Any] = {
         "encoding": "WKB",
@@ -436,12 +515,9 @@ def write_parquet(frame: pd.DataFrame, out: Path) -> None:
 
 
 def write_csv(frame: pd.DataFrame, out: Path) -> None:
-    """CSV, UTF-8, times ISO 8601 UTC."""
-    plain = frame.copy()
-    for name in TIME_COLUMNS:
-        plain[name] = [_iso(v) for v in plain[name]]
+    """CSV, UTF-8, times ISO 8601 (UTC with a Z unless the zone is unknown: :func:`time_text`)."""
     with _atomic(out) as tmp:
-        plain.to_csv(tmp, index=False)
+        time_text(frame).to_csv(tmp, index=False)
 
 
 class _atomic:

@@ -795,3 +795,114 @@ def test_density_layer_only_when_the_view_spans_a_region() -> None:
     near = far.assign(latitude=44.5, longitude=-123.3)
     assert "density" not in [layer.id for layer in dash.build_deck(near).layers]
     assert dash.density_resolution(3.0) == 3 and dash.density_resolution(12.0) is None
+
+
+# Sessions whose sightings have no position, or whose times are a local clock ---------------
+def build_unplaced_db(folder: Path) -> Path:
+    """One finished session on a camera's local clock of unknown zone whose video and GPS
+    track did not overlap: 375 frames analysed, none positioned, two sightings, no position."""
+    path = folder / "unplaced.duckdb"
+    store = SightingStore(path)
+    store.record_session(
+        SessionInfo("dji", "/videos/DJI_0001.MP4", "demo", T0, status="finished",
+                    frames_analysed=375, frames_positioned=0, time_source="srt-clock",
+                    time_zone=None, time_zone_known=False)
+    )  # fmt: skip
+    for i, species in enumerate(["Acer rubrum", "Quercus alba"]):
+        store.record_sighting(
+            _sighting("dji", i, species, T0 + timedelta(minutes=i), 0.8, lat=None, lon=None)
+        )
+    for k in range(5):  # the track is a day later than the video's clock says
+        store.record_track("dji", T0 + timedelta(days=1, seconds=k), float(k),
+                           Position(33.95, -83.38, source="gpx"))  # fmt: skip
+    store.close()
+    return path
+
+
+@pytest.fixture
+def unplaced_db(tmp_path: Path) -> Path:
+    return build_unplaced_db(tmp_path)
+
+
+def test_sessions_carry_their_time_source(db: Path, unplaced_db: Path) -> None:
+    sessions = dash.load_sessions(db).set_index("session_id")
+    assert sessions.loc["s1", "time_source"] == "wall-clock"
+    assert bool(sessions.loc["s1", "time_zone_known"]) is True
+    local = dash.load_sessions(unplaced_db).iloc[0]
+    assert (local["time_source"], bool(local["time_zone_known"])) == ("srt-clock", False)
+    assert (local["frames_analysed"], local["frames_positioned"]) == (375, 0)
+    table = dash.sessions_table(dash.load_sessions(unplaced_db))
+    assert {"Time source", "Time zone known", "Frames positioned"} <= set(table.columns)
+    assert table["Time zone known"].tolist() == [False]
+    sightings = dash.load_sightings(unplaced_db)
+    assert not sightings["time_zone_known"].any()
+    assert set(dash.load_sightings(db)["time_zone_known"]) == {True}
+
+
+def test_a_file_without_the_session_time_columns_reads_as_utc(db: Path, tmp_path: Path) -> None:
+    """A file of schema 4 that no writer has opened since: its sessions claimed UTC."""
+    import duckdb
+
+    old = _copy(db, tmp_path)
+    with duckdb.connect(str(old)) as con:
+        for column in ("time_source", "time_zone", "time_zone_known", "frames_positioned"):
+            con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+    sessions = dash.load_sessions(old)
+    assert set(sessions["time_source"]) == {"unrecorded"} and sessions["time_zone_known"].all()
+    sightings = dash.load_sightings(old)
+    assert len(sightings) == 10 and sightings["time_zone_known"].all()
+    assert dash.export_frame(sightings)["first_seen"].str.endswith("Z").all()
+
+
+def test_position_warnings(db: Path, unplaced_db: Path) -> None:
+    sightings, sessions = dash.load_sightings(db), dash.load_sessions(db)
+    assert dash.position_warnings(sightings, sessions, dash.load_tracks(db)) == []
+    (message,) = dash.position_warnings(
+        dash.load_sightings(unplaced_db),
+        dash.load_sessions(unplaced_db),
+        dash.load_tracks(unplaced_db),
+    )
+    assert message.startswith("No sighting of session dji (DJI_0001.MP4) has a position")
+    assert "0 of 375 frames positioned" in message and "--time-offset" in message
+    no_track = dash.position_warnings(
+        dash.load_sightings(unplaced_db), dash.load_sessions(unplaced_db), None
+    )
+    assert "no GPS track" in no_track[0]
+
+
+def test_exports_of_a_local_clock_do_not_claim_utc(unplaced_db: Path) -> None:
+    import io
+
+    sightings = dash.load_sightings(unplaced_db)
+    csv = pd.read_csv(io.BytesIO(dash.export_csv(sightings)))
+    assert sorted(csv["first_seen"]) == ["2024-05-01T12:00:00", "2024-05-01T12:01:00"]
+    assert not csv["time_zone_known"].any() and set(csv["time_source"]) == {"srt-clock"}
+    geo = dash.export_geojson(sightings)
+    properties = geo["features"][0]["properties"]
+    assert not properties["first_seen"].endswith("Z") and properties["time_zone_known"] is False
+
+
+def test_app_warns_when_no_sighting_has_a_position(
+    unplaced_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FIELDTOOL_DB", str(unplaced_db))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception and not at.error
+    warnings = [w.value for w in at.warning]
+    assert any("No sighting of session dji" in w and "0 of 375 frames positioned" in w
+               for w in warnings)  # fmt: skip
+    assert any("local clock" in i.value and "srt-clock" in i.value for i in at.info)
+    assert len(at.dataframe[0].value) == 2  # the sightings are still listed
+    sessions = next(d.value for d in at.dataframe if "Time source" in d.value.columns)
+    assert sessions["Time source"].tolist() == ["srt-clock"]
+    assert sessions["Time zone known"].tolist() == [False]
+
+
+def test_app_without_position_problems_does_not_warn(app) -> None:
+    at = app.run()
+    assert not any("has a position" in w.value for w in at.warning)
+    assert not any("local clock" in i.value for i in at.info)
+    sessions = next(d.value for d in at.dataframe if "Time source" in d.value.columns)
+    assert set(sessions["Time zone known"]) == {True}

@@ -180,3 +180,90 @@ def test_export_upgrades_an_old_file(tmp_path):
     make_v1_file(db)
     frame = load_occurrences(db)
     assert frame.sighting_id.tolist() == ["s1"] and frame.genus.tolist() == ["Acer"]
+    # A session from before version 5 always claimed UTC: it keeps that claim.
+    assert frame.time_source.tolist() == ["unrecorded"] and frame.time_zone_known.tolist() == [True]
+
+
+@pytest.fixture
+def zones_db(tmp_path):
+    """Two sessions: "dji" on a camera's local clock of unknown zone (from its SRT subtitle
+    clock), "gopro" in UTC (from GPS time); one reviewed sighting each."""
+    path = tmp_path / "zones.duckdb"
+    store = SightingStore(path)
+    local = datetime(2022, 6, 21, 16, 6, 17)
+    store.record_session(SessionInfo("dji", "DJI_0001.MP4", "tiny", T0, time_source="srt-clock",
+                                     time_zone=None, time_zone_known=False))  # fmt: skip
+    store.record_session(SessionInfo("gopro", "GX010001.MP4", "tiny", T0,
+                                     time_source="gpmf-gpsu", time_zone="UTC"))  # fmt: skip
+    for i, session, start, seconds in ((1, "dji", local, 23), (2, "gopro", T0, 2)):
+        store.record_sighting(Sighting(
+            hexid(i), session, "Acer rubrum", "red maple", start,
+            start + timedelta(seconds=seconds), 0.0, float(seconds), frames=6, peak_score=0.9,
+            score_sum=4.8, peak_t=1.0, latitude=44.0, longitude=-123.0, model_id="tiny",
+            status="closed",
+        ))  # fmt: skip
+    store.close()
+    add_review(path, hexid(1), "confirm", reviewer="ana")
+    add_review(path, hexid(2), "confirm", reviewer="ana")
+    return path
+
+
+def test_unknown_time_zone_is_never_written_as_utc(zones_db, tmp_path):
+    import csv
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    from fieldtool.export import DWC_TERMS
+
+    export(zones_db, "dwca", tmp_path / "occ.zip")
+    with zipfile.ZipFile(tmp_path / "occ.zip") as archive:
+        text = archive.read("occurrence.txt").decode()
+        meta = archive.read("meta.xml").decode()
+    rows = list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+    local, utc = rows  # oldest first: 2022 before 2026
+    assert local["eventID"] == "dji" and utc["eventID"] == "gopro"
+    assert local["eventDate"] == "2022-06-21T16:06:17/2022-06-21T16:06:40"
+    assert "time zone unknown" in local["eventRemarks"] and "srt-clock" in local["eventRemarks"]
+    assert "local clock" in local["eventRemarks"]
+    assert local["dateIdentified"].endswith("Z")  # the reviewer's clock is the machine's: UTC
+    assert utc["eventDate"] == "2026-06-01T09:00:00Z/2026-06-01T09:00:02Z"
+    assert "UTC" in utc["eventRemarks"] and "gpmf-gpsu" in utc["eventRemarks"]
+    assert "unknown" not in utc["eventRemarks"]
+    for i, term in enumerate(DWC_TERMS):  # meta.xml maps every column, eventRemarks included
+        assert f'<field index="{i}" term="http://rs.tdwg.org/dwc/terms/{term}"/>' in meta
+    assert "eventRemarks" in DWC_TERMS
+
+    export(zones_db, "geojson", tmp_path / "s.geojson")
+    features = json.loads((tmp_path / "s.geojson").read_text())["features"]
+    local_p, utc_p = (f["properties"] for f in features)
+    assert local_p["first_seen"] == "2022-06-21T16:06:17"
+    assert local_p["last_seen"] == "2022-06-21T16:06:40"
+    assert local_p["time_zone_known"] is False and local_p["time_source"] == "srt-clock"
+    assert local_p["reviewed_at"].endswith("Z")
+    assert utc_p["first_seen"] == "2026-06-01T09:00:00Z" and utc_p["time_zone_known"] is True
+
+    export(zones_db, "csv", tmp_path / "s.csv")
+    table = pd.read_csv(tmp_path / "s.csv", dtype={"sighting_id": str})
+    assert table.first_seen.tolist() == ["2022-06-21T16:06:17", "2026-06-01T09:00:00Z"]
+    assert table.time_zone_known.tolist() == [False, True]
+    assert table.time_source.tolist() == ["srt-clock", "gpmf-gpsu"]
+    assert table.reviewed_at.str.endswith("Z").all()
+
+    export(zones_db, "parquet", tmp_path / "s.parquet")
+    parquet = pq.read_table(tmp_path / "s.parquet")
+    assert parquet.schema.field("first_seen").type.tz is None  # not all rows are UTC
+    assert parquet.schema.field("reviewed_at").type.tz == "UTC"
+    frame = parquet.to_pandas()
+    assert frame.time_zone_known.tolist() == [False, True]
+    assert frame.first_seen.iloc[0] == pd.Timestamp("2022-06-21T16:06:17")
+
+
+def test_zone_known_only_exports_keep_utc(zones_db, tmp_path):
+    import pyarrow.parquet as pq
+
+    export(zones_db, "parquet", tmp_path / "s.parquet", ExportFilter(session_id="gopro"))
+    schema = pq.read_schema(tmp_path / "s.parquet")
+    assert schema.field("first_seen").type.tz == "UTC"
+    assert schema.field("time_zone_known").type == "bool"

@@ -76,7 +76,7 @@ def sidebar_filters(db_path: Path, sessions: pd.DataFrame) -> dash.SightingFilte
     _read_url_once()
     labels = {
         row.session_id: f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M} · "
-        f"{Path(str(row.source)).name or row.source} · {row.status}"
+        f"{Path(str(row.source)).name or row.source} · {row.status}{local_clock_mark(row)}"
         for row in sessions.itertuples(index=False)
     }
     if st.session_state.get("f_session") not in (None, *labels):
@@ -243,6 +243,27 @@ def show_snapshot(
         return False
     st.image(str(path), caption=caption, width=width)
     return True
+
+
+def zone_known(row: Any) -> bool:
+    """Whether a session's (or its sighting's) times are UTC; a missing value (a session
+    from before schema 5) counts as UTC, which is what it always claimed."""
+    known = getattr(row, "time_zone_known", None)
+    if known is None and isinstance(row, pd.Series | dict):
+        known = row.get("time_zone_known")
+    return True if known is None or pd.isna(known) else bool(known)
+
+
+def local_clock_mark(row: Any) -> str:
+    """' · local clock (SOURCE), zone unknown' for a session whose times are not UTC, else ''."""
+    if zone_known(row):
+        return ""
+    return f" · local clock ({getattr(row, 'time_source', None) or 'unrecorded'}), zone unknown"
+
+
+def time_zone_text(row: Any) -> str:
+    """'UTC', or what a sighting's times are instead: its camera's local clock."""
+    return "UTC" if zone_known(row) else "camera's local clock, zone unknown"
 
 
 def score_text(value: object) -> str:

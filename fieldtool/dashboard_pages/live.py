@@ -52,7 +52,8 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
         st.subheader(f"{Path(str(row.source)).name or row.source}")
         st.caption(
             f"Session `{row.session_id}` · model {row.model_id} · host {row.host or '?'} · started "
-            f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M:%S} UTC · {row.status}"
+            f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M:%S} UTC · {row.status} · times from "
+            f"{row.time_source}, {common.time_zone_text(row)}"
         )
         rate = dash.analysis_rate(row)
         age = (

@@ -1,4 +1,8 @@
-"""Map page: sightings on the offline map, table, snapshot and exports of the current filter."""
+"""Map page: sightings on the offline map, table, snapshot and exports of the current filter.
+
+Says so when a session's sightings have no position (rather than an empty map) and when a
+session's times are a camera's local clock of unknown zone rather than UTC.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,12 @@ TABLE_COLUMNS = {
     "Latitude": st.column_config.NumberColumn(format="%.5f"),
     "Longitude": st.column_config.NumberColumn(format="%.5f"),
 }
+SESSION_COLUMNS = {
+    "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+    "Time zone known": st.column_config.CheckboxColumn(
+        help="Unticked: the session's times are the camera's local clock of unknown zone, not UTC"
+    ),
+}
 
 
 def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | None) -> None:
@@ -45,6 +55,13 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
     cols[2].metric("Sessions", summary["sessions"])
     cols[3].metric("Running sessions", summary["running"])
 
+    unplaced = dash.position_warnings(sightings, sessions, tracks)
+    for message in unplaced:
+        st.warning(message)
+    notes = dash.zone_notes(sightings, sessions)
+    for note in notes:
+        st.info(note)
+
     species_range = None
     if filters.species is not None and len(filters.species) == 1:
         name = filters.species[0]
@@ -52,7 +69,11 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
         if shape is not None:
             species_range = (name, shape)
             st.caption(f"Shaded: the range of {name} from the session's range files.")
-    st.pydeck_chart(dash.build_deck(sightings, tracks, species_range=species_range), height=520)
+    placed = sightings["latitude"].notna() & sightings["longitude"].notna()
+    # An empty map reads as "nothing was seen"; the warnings above say why instead.
+    if not unplaced or placed.any() or not tracks.empty or species_range is not None:
+        deck = dash.build_deck(sightings, tracks, species_range=species_range)
+        st.pydeck_chart(deck, height=520)
     _legend(sightings)
     now = datetime.now(timezone.utc)
     every = f", refreshing every {refresh_s:g} s" if refresh_s else ""
@@ -61,14 +82,23 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
     st.subheader("Sightings")
     st.dataframe(dash.sightings_table(sightings), hide_index=True, column_config=TABLE_COLUMNS)
     _exports(db_path, sightings)
+    with st.expander("Sessions", expanded=bool(unplaced or notes)):
+        st.dataframe(
+            dash.sessions_table(sessions),
+            hide_index=True,
+            column_config=SESSION_COLUMNS,
+            key="sessions_table",
+        )
     _snapshot(db_path, sightings)
 
 
 def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     """Download buttons for the sightings of the current filter.
 
-    Fixed file names: a refresh with unchanged rows then serves the same file, so a click
-    during a refresh still finds it. The Darwin Core Archive is built only when clicked.
+    Times are written as ``fieldtool export`` writes them (:func:`dash.export_frame`): no
+    ``Z`` for a session's local clock of unknown zone. Fixed file names: a refresh with
+    unchanged rows then serves the same file, so a click during a refresh still finds it.
+    The Darwin Core Archive is built only when clicked.
     """
     row = st.container(horizontal=True)
     row.download_button(

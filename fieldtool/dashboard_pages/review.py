@@ -156,7 +156,8 @@ def main() -> None:
         title = f"{row['common_name']} ({row['species']})" if row["common_name"] else row["species"]
         st.subheader(str(title))
         st.markdown(
-            f"First seen **{pd.Timestamp(row['first_seen']):%Y-%m-%d %H:%M:%S} UTC**, "
+            f"First seen **{pd.Timestamp(row['first_seen']):%Y-%m-%d %H:%M:%S} "
+            f"{common.time_zone_text(row)}**, "
             f"{float(row['duration_s']):.1f} s, {int(row['frames'])} frames, "
             f"peak score **{common.score_text(row['peak_score'])}**, "
             f"mean {common.score_text(row['mean_score'])}  \n"
