@@ -38,6 +38,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from fieldtool.names import canonical, group_names, merge_note
 from fieldtool.types import FieldtoolError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +51,9 @@ _KM_PER_DEG_LON_EQ = 111.320
 
 
 def _key(name: str) -> str:
-    """Species names match ignoring case and repeated/edge whitespace (as in ranges.py)."""
-    return " ".join(str(name).split()).casefold()
+    """Species names match by :func:`fieldtool.names.canonical`, as in ranges.py: so
+    Little's ``Lithocarpus densiflorus`` answers to ``Notholithocarpus densiflorus``."""
+    return canonical(str(name))
 
 
 # ------------------------------------------------------------------------ build
@@ -239,6 +241,8 @@ class IndexedPrior:
     prior would be below it get 0 (the fusion floor, 0.02 by default, dwarfs it), which
     bounds the search radius to ``decay_km · ln(1/cutoff)``. Values are computed at the
     centre of the place's H3 cell (``h3_resolution`` 8: ~0.5 km) and cached per cell.
+    Names that are one species by :func:`fieldtool.names.canonical` share one range (their
+    union). ``notes``: lines for the log, to which a line naming merged names is added.
     """
 
     def __init__(
@@ -248,6 +252,7 @@ class IndexedPrior:
         cutoff: float = 1e-3,
         h3_resolution: int = 8,
         cache_size: int = 4096,
+        notes: Sequence[str] = (),
     ) -> None:
         if not decay_km > 0:
             raise ValueError(f"decay_km must be > 0, got {decay_km}")
@@ -257,9 +262,15 @@ class IndexedPrior:
         self.cutoff = float(cutoff)
         self.h3_resolution = int(h3_resolution)
         items = [(n, g) for n, g in ranges.items() if g is not None and not g.is_empty]
-        self._names = [n for n, _ in items]
-        self._index = {_key(n): i for i, n in enumerate(self._names)}
-        self._geoms = np.array([g for _, g in items], dtype=object)
+        united: dict[str, BaseGeometry] = {}
+        for name, geom in items:  # other spellings of a species given: unite their ranges
+            old = united.get(key := _key(name))
+            united[key] = geom if old is None else shapely.union(old, geom)
+        chosen, merged = group_names(n for n, _ in items)
+        self.notes: tuple[str, ...] = tuple(notes) + tuple(merge_note("ranges", merged))
+        self._names = [chosen[key] for key in united]
+        self._index = {key: i for i, key in enumerate(united)}
+        self._geoms = np.array(list(united.values()), dtype=object)
         shapely.prepare(self._geoms)
         self._tree = shapely.STRtree(self._geoms)
         self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
@@ -272,6 +283,7 @@ class IndexedPrior:
         names = sorted(prior.species)  # type: ignore[attr-defined]
         ranges = {n: prior.geometry(n) for n in names}  # type: ignore[attr-defined]
         kw.setdefault("decay_km", prior.decay_km)  # type: ignore[attr-defined]
+        kw.setdefault("notes", getattr(prior, "notes", ()))  # type: ignore[arg-type]
         return cls(ranges, **kw)  # type: ignore[arg-type]
 
     @property
@@ -492,15 +504,19 @@ def _common_names(paths: Sequence[Path], species_field: str) -> dict[str, str]:
 
 
 def cmd_species(args: argparse.Namespace) -> int:
-    """Print the species expected at --lat/--lon, ranked."""
+    """Print the species expected at --lat/--lon, ranked; what the files gave (rows read,
+    skipped by reason, names merged) goes to stderr, so stdout stays the list."""
     prior, commons, what = _load_for_command(args)
+    for note in getattr(prior, "notes", ()):
+        print(note, file=sys.stderr)
+    common_by_key = {_key(s): c for s, c in commons.items()}
     started = time.perf_counter()
     ranked = species_here(args.lat, args.lon, prior, min_prior=args.min_prior, limit=args.limit)
     took = time.perf_counter() - started
     print(f"{len(ranked)} species expected at {args.lat:.4f}, {args.lon:.4f} "
           f"(prior >= {args.min_prior:g}; {what}; query {took:.2f} s)")  # fmt: skip
     for rank, (name, value) in enumerate(ranked, 1):
-        common = commons.get(name, "")
+        common = commons.get(name) or common_by_key.get(_key(name), "")
         print(f"{rank:4d}  {value:5.3f}  {name:<32} {common}")
     return 0
 

@@ -3,10 +3,14 @@
 Reading: the delimiter (tab, comma, semicolon, pipe) is taken from the header line; the
 text is decoded as UTF-8 (a BOM is dropped), else as Latin-1. Columns are matched by name,
 ignoring case: species from ``species`` (GBIF), else ``scientificName`` and the like cut
-to the binomial; position from ``decimalLatitude``/``decimalLongitude`` or ``lat``/``lon``
+to the binomial (:func:`fieldtool.names.binomial`: authorship and infraspecific rank
+dropped); position from ``decimalLatitude``/``decimalLongitude`` or ``lat``/``lon``
 and the like. Rows are skipped and counted, never fatal: lines that do not parse, no
 species, bad or (0, 0) coordinates, ``occurrenceStatus`` ABSENT, GBIF geospatial issues,
-fossils and living (garden, zoo) specimens. A record whose
+fossils and living (garden, zoo) specimens; :meth:`OccurrenceTable.lines` gives a line
+per file (rows read, records kept, skipped by reason) for the log. Names are one species
+when :func:`fieldtool.names.canonical` says so (case, authorship, rank, synonyms), as for
+labels and range maps. A record whose
 ``coordinateUncertaintyInMeters`` is above ``max_uncertainty_m`` gets weight
 ``max_uncertainty_m / uncertainty`` instead of 1.
 
@@ -35,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from fieldtool.inputs import read_input_text
+from fieldtool.names import binomial, canonical, group_names, merge_note
 from fieldtool.types import FieldtoolError
 
 DEFAULT_RESOLUTION = 5  # H3 resolution of the count grid
@@ -57,12 +62,24 @@ _SPECIES_COLS = ("species", "scientificname", "acceptedscientificname", "verbati
                  "scientific_name", "taxon", "name")  # fmt: skip
 _LAT_COLS = ("decimallatitude", "latitude", "lat", "y")
 _LON_COLS = ("decimallongitude", "longitude", "lon", "lng", "long", "x")
-_BINOMIAL = re.compile(r"^\s*([A-Z][a-z-]+)\s+(?:x\s+|×\s*)?([a-z][a-z-]+)")
+# skip reason → (one, several), as the log lines say it
+SKIP_REASONS = {
+    "bad_line": ("unreadable line", "unreadable lines"),
+    "no_species": ("no species", "no species"),
+    "bad_coords": ("bad coordinates", "bad coordinates"),
+    "absent": ("marked absent", "marked absent"),
+    "basis_of_record": ("fossil/living specimen", "fossil/living specimens"),
+    "geospatial_issue": ("GBIF geospatial issue", "GBIF geospatial issues"),
+}
 
 
 def _key(name: str) -> str:
-    """Species names match ignoring case and repeated/edge whitespace (as in ranges.py)."""
-    return " ".join(str(name).split()).casefold()
+    """Species names match by :func:`fieldtool.names.canonical`, as in ranges.py."""
+    return canonical(str(name))
+
+
+def _plural(n: int, one: str, several: str) -> str:
+    return f"{n} {one if n == 1 else several}"
 
 
 @dataclass(frozen=True)
@@ -73,16 +90,29 @@ class OccurrenceTable:
     rows: int  # data rows seen (including bad lines)
     skipped: dict[str, int] = field(default_factory=dict)  # reason → count
     sources: tuple[Path, ...] = ()
+    files: tuple[OccurrenceTable, ...] = ()  # one table per file, when several were read
 
     def summary(self) -> str:
-        """One line for the log."""
+        """One line for the log: rows read, records kept, rows skipped by reason, e.g.
+        ``occ.csv: 1180 records of 3 species from 1242 rows read, 62 skipped: 40 bad
+        coordinates, 22 no species``."""
         names = ", ".join(str(p) for p in self.sources) or "occurrences"
-        n_species = self.records["species"].nunique()
-        line = f"{names}: {len(self.records)} records of {n_species} species from {self.rows} rows"
-        skips = [f"{n} {why}" for why, n in sorted(self.skipped.items()) if n]
-        if skips:
-            line += f"; skipped: {', '.join(skips)}"
+        n_species = len({_key(s) for s in self.records["species"]})
+        line = (
+            f"{names}: {_plural(len(self.records), 'record', 'records')} of {n_species} "
+            f"species from {_plural(self.rows, 'row', 'rows')} read"
+        )
+        reasons = sorted(((n, why) for why, n in self.skipped.items() if n),
+                         key=lambda nw: (-nw[0], nw[1]))  # fmt: skip
+        if reasons:
+            said = [_plural(n, *SKIP_REASONS.get(why, (why.replace("_", " "),) * 2))
+                    for n, why in reasons]  # fmt: skip
+            line += f", {sum(n for n, _ in reasons)} skipped: {', '.join(said)}"
         return line
+
+    def lines(self) -> list[str]:
+        """:meth:`summary` of each file read (of this table when it is one file)."""
+        return [t.summary() for t in self.files] if self.files else [self.summary()]
 
 
 def detect_delimiter(header: str) -> str:
@@ -102,22 +132,16 @@ def _column(frame: pd.DataFrame, names: Sequence[str]) -> str | None:
 
 
 def _binomial(value: object) -> str | None:
-    """ "Genus species" from a name (author, infraspecific parts dropped); others as given."""
+    """ "Genus species" from a name (author, infraspecific parts dropped); others as given
+    (a plain column may hold "Acer sp." or a common name, which still match themselves)."""
     if not isinstance(value, str):
         return None
-    m = _BINOMIAL.match(value)
-    if m:
-        return f"{m.group(1)} {m.group(2)}"
-    text = " ".join(value.split())
-    return text or None
+    return binomial(value) or " ".join(value.split()) or None
 
 
 def _strict_binomial(value: object) -> str | None:
     """ "Genus species" from a scientific name; None above species rank ("Pinus L.")."""
-    if not isinstance(value, str):
-        return None
-    m = _BINOMIAL.match(value)
-    return f"{m.group(1)} {m.group(2)}" if m else None
+    return binomial(value)
 
 
 def read_occurrences(
@@ -235,7 +259,8 @@ def read_occurrence_files(
             skipped[k] = skipped.get(k, 0) + v
     records = pd.concat([t.records for t in tables], ignore_index=True)
     sources = tuple(p for t in tables for p in t.sources)
-    return OccurrenceTable(records, sum(t.rows for t in tables), skipped, sources)
+    files = tuple(f for t in tables for f in (t.files or (t,)))
+    return OccurrenceTable(records, sum(t.rows for t in tables), skipped, sources, files)
 
 
 def _haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
@@ -250,6 +275,10 @@ class OccurrencePrior:
 
     Same interface as :class:`fieldtool.ranges.RangePrior` (``species``, ``has``,
     ``__len__``, ``prior``), so :class:`fieldtool.ranges.RangePriorStage` takes either.
+    Records whose names are one species by :func:`fieldtool.names.canonical` are counted
+    together, under the name :func:`fieldtool.names.group_names` picks. ``notes``: lines
+    for the log (the files read, see :func:`load_occurrences`), to which a line naming the
+    merged names is added.
     """
 
     def __init__(
@@ -260,6 +289,7 @@ class OccurrencePrior:
         saturation: float = DEFAULT_SATURATION,
         reach: float = DEFAULT_REACH,
         cache_size: int = 4096,
+        notes: Sequence[str] = (),
     ) -> None:
         if not decay_km > 0 or not saturation > 0 or not reach > 0:
             raise ValueError("decay_km, saturation and reach must be > 0")
@@ -269,16 +299,19 @@ class OccurrencePrior:
         self.decay_km = float(decay_km)
         self.saturation = float(saturation)
         self.reach = float(reach)
-        self._names: dict[str, str] = {}
-        for name in records["species"]:
-            self._names.setdefault(_key(name), name)
+        self._names, merged = group_names(pd.unique(records["species"]))
+        self.notes: tuple[str, ...] = tuple(notes) + tuple(
+            merge_note("occurrences", merged, kind="record")
+        )
         self._index = {key: i for i, key in enumerate(self._names)}
         # counts: one row per (cell, species) in CSR order by cell
         cells = [
             h3.latlng_to_cell(float(a), float(o), self.resolution)
             for a, o in zip(records["lat"], records["lon"], strict=True)
         ]
-        sp = np.array([self._index[_key(s)] for s in records["species"]], dtype=np.int64)
+        # one key per distinct name, not per record: downloads run to millions of rows
+        codes = {name: self._index[_key(name)] for name in pd.unique(records["species"])}
+        sp = records["species"].map(codes).to_numpy(dtype=np.int64)
         table = pd.DataFrame({"cell": cells, "sp": sp, "w": records["weight"].to_numpy(float)})
         grouped = table.groupby(["cell", "sp"], sort=True)["w"].sum().reset_index()
         uniq, starts = np.unique(grouped["cell"].to_numpy(), return_index=True)
@@ -370,7 +403,9 @@ def load_occurrences(
     )
     if table.records.empty:
         raise FieldtoolError(f"{table.summary()}: no usable occurrence records")
-    return OccurrencePrior(table.records, resolution=resolution, decay_km=decay_km)
+    return OccurrencePrior(
+        table.records, resolution=resolution, decay_km=decay_km, notes=table.lines()
+    )
 
 
 OCCURRENCE_SUFFIXES = (".csv", ".tsv", ".txt")
@@ -392,11 +427,17 @@ class CombinedPrior:
         self.parts = list(parts)
 
     @property
+    def notes(self) -> tuple[str, ...]:
+        """The parts' log lines, in order."""
+        return tuple(n for p in self.parts for n in getattr(p, "notes", ()))
+
+    @property
     def species(self) -> set[str]:
-        out: set[str] = set()
-        for p in self.parts:
-            out |= p.species  # type: ignore[attr-defined]
-        return out
+        """One name per species: parts may spell it differently (an atlas's old name,
+        the accepted name in occurrence records), :func:`fieldtool.names.group_names`
+        picks one."""
+        names = [s for p in self.parts for s in sorted(p.species)]  # type: ignore[attr-defined]
+        return set(group_names(names)[0].values())
 
     def has(self, species: str) -> bool:
         return any(p.has(species) for p in self.parts)  # type: ignore[attr-defined]

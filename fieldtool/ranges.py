@@ -32,6 +32,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
 from fieldtool.config import PriorConfig
+from fieldtool.names import canonical, group_names, merge_note, plain_key, species_key
 from fieldtool.types import FieldtoolError, LabelSet, Position
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ _KM_PER_DEG_LON_EQ = 111.320  # WGS84 at the equator, times cos(latitude) elsewh
 
 
 def _key(name: str) -> str:
-    """Species names match ignoring case and repeated/edge whitespace."""
-    return " ".join(str(name).split()).casefold()
+    """Species names match by :func:`fieldtool.names.canonical`: case, authorship and
+    infraspecific rank ignored, synonyms mapped to the accepted name (bundled table)."""
+    return canonical(str(name))
 
 
 class RangePrior:
@@ -51,7 +53,10 @@ class RangePrior:
 
     ``ranges`` maps species name → (Multi)Polygon in lon/lat degrees. Results are cached
     per position rounded to ``cache_decimals`` decimal degrees (3: ~100 m), at most
-    ``cache_size`` positions (least recently used dropped first).
+    ``cache_size`` positions (least recently used dropped first). Names that are one
+    species by :func:`fieldtool.names.canonical` share one range (their union), under the
+    name :func:`fieldtool.names.group_names` picks. ``notes``: lines for the log (see
+    :func:`range_coverage`), to which a line naming the merged names is added.
     """
 
     def __init__(
@@ -60,19 +65,21 @@ class RangePrior:
         decay_km: float = 50.0,
         cache_size: int = 1024,
         cache_decimals: int = 3,
+        notes: Sequence[str] = (),
     ) -> None:
         if not decay_km > 0:
             raise ValueError(f"decay_km must be > 0, got {decay_km}")
         self.decay_km = float(decay_km)
-        self._names: dict[str, str] = {}
         self._geoms: dict[str, BaseGeometry] = {}
-        for name, geom in ranges.items():
-            if geom is None or geom.is_empty:
-                continue
+        given = [(n, g) for n, g in ranges.items() if g is not None and not g.is_empty]
+        for name, geom in given:
             key = _key(name)
+            old = self._geoms.get(key)  # another spelling of a species given: unite
+            self._geoms[key] = geom if old is None else shapely.union(old, geom)
+        for geom in self._geoms.values():
             shapely.prepare(geom)
-            self._names[key] = name
-            self._geoms[key] = geom
+        self._names, merged = group_names(n for n, _ in given)
+        self.notes: tuple[str, ...] = tuple(notes) + tuple(merge_note("ranges", merged))
         self._geod = Geod(ellps="WGS84")
         self._cache: OrderedDict[tuple[float, float], dict[str, float]] = OrderedDict()
         self._cache_size = max(1, int(cache_size))
@@ -164,7 +171,11 @@ def fuse(probs: np.ndarray, prior: np.ndarray, weight: float, floor: float) -> n
 
 
 class SpeciesPrior(Protocol):
-    """What the prior stage needs: range polygons, indexed ranges or occurrence records."""
+    """What the prior stage needs: range polygons, indexed ranges or occurrence records.
+
+    Priors may also have ``notes``, lines for the log (files read, rows skipped, names
+    merged), which :func:`range_coverage` passes on.
+    """
 
     @property
     def species(self) -> set[str]: ...
@@ -225,10 +236,15 @@ class RangeCoverage:
 
     missing: tuple[str, ...]  # label species (not background) without range data
     unmatched: tuple[str, ...]  # range species that match no label
+    # (label, range name) pairs that matched only through the synonym table ...
+    synonyms: tuple[tuple[str, str], ...] = ()
+    # ... or only once case, authorship and infraspecific rank were dropped
+    normalised: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()  # the prior's own lines: files read, rows skipped
 
     def lines(self) -> list[str]:
-        """Warning lines to print (empty when everything matches)."""
-        out = []
+        """Lines to log: the prior's notes, then warnings (empty when all match plainly)."""
+        out = list(self.notes)
         if self.missing:
             out.append(
                 f"range prior: no range data for {len(self.missing)} species "
@@ -239,6 +255,13 @@ class RangeCoverage:
                 f"range prior: {len(self.unmatched)} range species match no model label: "
                 f"{_some(self.unmatched)}"
             )
+        normalised = "after normalising case, authorship or rank"
+        for pairs, how in ((self.synonyms, "through synonyms"), (self.normalised, normalised)):
+            if pairs:
+                n = len(pairs)
+                shown = _some([f"{label} = {name}" for label, name in pairs])
+                noun = "label name" if n == 1 else "label names"
+                out.append(f"range prior: {n} {noun} matched {how}: {shown}")
         return out
 
 
@@ -249,17 +272,36 @@ def _some(names: Sequence[str], limit: int = 8) -> str:
 
 
 def range_coverage(prior: SpeciesPrior, labels: LabelSet) -> RangeCoverage:
-    """Which label species have no range, and which ranges name no label."""
+    """Which label species have no range, which ranges name no label, and which labels
+    matched a range only through a synonym or by normalising the name."""
+    by_key: dict[str, list[str]] = {}
+    for name in sorted(prior.species):
+        by_key.setdefault(_key(name), []).append(name)
     label_keys = set()
-    missing = []
+    missing: list[str] = []
+    synonyms: list[tuple[str, str]] = []
+    normalised: list[tuple[str, str]] = []
     for label in labels.labels:
         if label.is_background:
             continue
-        label_keys.add(_key(label.species))
+        key = _key(label.species)
+        label_keys.add(key)
         if not prior.has(label.species):
             missing.append(label.species)
+            continue
+        names = by_key.get(key, [])
+        if not names or any(plain_key(n) == plain_key(label.species) for n in names):
+            continue  # a plain match (or a prior that names its species otherwise)
+        same = [n for n in names if species_key(n) == species_key(label.species)]
+        if same:
+            normalised.append((label.species, same[0]))
+        else:
+            synonyms.append((label.species, names[0]))
     unmatched = sorted(s for s in prior.species if _key(s) not in label_keys)
-    return RangeCoverage(tuple(missing), tuple(unmatched))
+    notes = tuple(getattr(prior, "notes", ()))
+    return RangeCoverage(
+        tuple(missing), tuple(unmatched), tuple(synonyms), tuple(normalised), notes
+    )
 
 
 # ------------------------------------------------------------------------------- loading
@@ -335,14 +377,17 @@ def load_ranges(
     that field, takes every polygon as range (a warning is logged for the latter).
     ``crs`` is used for files that carry no CRS. Geometries are repaired with
     ``make_valid`` and reprojected to EPSG:4326. Per species: union of range polygons
-    minus union of absence polygons, across all files.
+    minus union of absence polygons, across all files. A species is every name with
+    the same :func:`fieldtool.names.canonical` key (``Quercus alba L.``, ``quercus alba
+    alba``, a synonym); it goes by the first name seen, and the prior's ``notes`` list
+    the other names.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
     paths = [Path(p) for p in paths]
     present: dict[str, list[BaseGeometry]] = {}
     absent: dict[str, list[BaseGeometry]] = {}
-    names: dict[str, str] = {}
+    seen: dict[str, None] = {}  # every name with polygons, in the order seen
     for path in paths:
         frame = _read_one(path, crs)
         if species is None and species_field not in frame.columns:
@@ -374,13 +419,14 @@ def load_ranges(
             parts = _polygons(geom)
             if not parts:
                 continue
+            seen.setdefault(label)
             n_polys += len(parts)
             key = _key(label)
-            names.setdefault(key, label)
             (present if flag else absent).setdefault(key, []).extend(parts)
         if n_polys == 0:
             raise FieldtoolError(f"{path}: no polygons with a species name")
 
+    chosen, merged = group_names(seen)  # the name each species goes by
     ranges: dict[str, BaseGeometry] = {}
     for key, parts in present.items():
         geom = shapely.union_all(parts)
@@ -388,12 +434,13 @@ def load_ranges(
         if holes:
             geom = shapely.difference(geom, shapely.union_all(holes))
         if geom.is_empty:
-            log.warning("range of %s is empty after removing absence islands", names[key])
+            log.warning("range of %s is empty after removing absence islands", chosen[key])
             continue
-        ranges[names[key]] = geom
+        ranges[chosen[key]] = geom
     for key in absent.keys() - present.keys():
-        log.warning("%s has absence polygons but no range polygons; ignored", names[key])
-    return RangePrior(ranges, decay_km=decay_km)
+        log.warning("%s has absence polygons but no range polygons; ignored", chosen[key])
+    where = ", ".join(str(p) for p in paths)
+    return RangePrior(ranges, decay_km=decay_km, notes=merge_note(where, merged))
 
 
 def range_prior_from_config(cfg: PriorConfig) -> SpeciesPrior | None:

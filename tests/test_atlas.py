@@ -179,3 +179,52 @@ def test_missing_atlas_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(FieldtoolError) as info:
         load_atlas(tmp_path / "none.gpkg")
     assert str(info.value).startswith(str(tmp_path / "none.gpkg")) and "\n" not in str(info.value)
+
+
+# ------------------------------------------------------------------- names and synonyms
+
+
+@needs_atlas
+def test_bundled_atlas_answers_to_current_names(atlas) -> None:
+    """Little's 1970s names match today's accepted names through the synonym table."""
+    prior = atlas.prior
+    assert "Lithocarpus densiflorus" in prior.species  # the atlas keeps its own spelling
+    for current in ("Notholithocarpus densiflorus", "Quercus montana", "Cupressus nootkatensis",
+                    "Calocedrus decurrens", "quercus alba var. latiloba"):  # fmt: skip
+        assert prior.has(current), current
+    tanoak = prior.prior(40.8, -123.9, ["Notholithocarpus densiflorus", "Lithocarpus densiflorus"])
+    assert tanoak.tolist() == [1.0, 1.0]  # Humboldt County, California
+    assert not prior.has("Acer sp.")
+
+
+def test_indexed_prior_unites_spellings_of_one_species() -> None:
+    prior = IndexedPrior({"Quercus alba": box(0, 0, 1, 1), "quercus alba alba": box(5, 0, 6, 1),
+                          "Acer sp.": box(0, 0, 1, 1)})  # fmt: skip
+    assert len(prior) == 2 and prior.species == {"Quercus alba", "Acer sp."}
+    assert prior.prior(0.5, 5.5, ["Quercus alba L.", "Acer rubrum"]).tolist() == [1.0, 1.0]
+    assert prior.prior(0.5, 0.5, ["QUERCUS ALBA"]).tolist() == [1.0]
+    assert "quercus alba alba → Quercus alba" in prior.notes[0]
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_species_command_prints_occurrence_rows_skipped_to_stderr(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "atlas.gpkg"
+    build_atlas(_fake_atlas(tmp_path / "little"), out, tolerance_deg=0.01)
+    occ = tmp_path / "occ.csv"
+    occ.write_text(
+        "species,lat,lon\nPinus taeda,38.0,-88.0\nPinus taeda L.,38.1,-88.0\n"
+        "Pinus taeda,,\n,38.0,-88.0\nPinus taeda,0,0\n",
+        encoding="utf-8",
+    )
+    parser = argparse.ArgumentParser()
+    add_species_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["species", "--lat", "38", "--lon", "-88", "--ranges", str(out), str(occ)]
+    )
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"{occ}: 2 records of 1 species from 5 rows read, 3 skipped: 2 bad coordinates, "
+        "1 no species"
+    ]
+    assert "Pinus taeda" in captured.out and "skipped" not in captured.out

@@ -17,7 +17,12 @@ from fieldtool.occurrences import (
     read_occurrence_files,
     read_occurrences,
 )
-from fieldtool.ranges import RangePrior, RangePriorStage, range_coverage
+from fieldtool.ranges import (
+    RangePrior,
+    RangePriorStage,
+    range_coverage,
+    range_prior_from_config,
+)
 from fieldtool.types import FieldtoolError, Label, LabelSet, Position
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -165,3 +170,112 @@ def test_combined_prior_takes_the_largest_known() -> None:
     p = both.prior(20.0, -100.0, ["Acer rubrum", "Pinus taeda", "Quercus alba", "Other"])
     assert p[0] > 0.8  # far outside the polygon, but records here
     assert p[1] < 0.01 and p[2] < 0.01 and p[3] == 1.0
+
+
+# ------------------------------------------------------- names, skipped rows, log lines
+
+
+def test_name_variants_and_synonyms_are_one_species(tmp_path: Path) -> None:
+    path = tmp_path / "names.csv"
+    path.write_text(
+        "species,lat,lon\n"
+        "Quercus alba,35.0,-80.0\n"
+        "quercus alba alba,35.0,-80.0\n"
+        "Quercus alba L.,35.0,-80.0\n"
+        "Quercus alba var. latiloba,35.0,-80.0\n"
+        "QUERCUS ALBA,35.0,-80.0\n"
+        "Lithocarpus densiflorus,41.0,-123.8\n"
+        "Notholithocarpus densiflorus (Hook. & Arn.) Manos,41.0,-123.8\n"
+        "Acer sp.,35.0,-80.0\n"
+        "Quercus x bebbiana,44.0,-72.0\n",
+        encoding="utf-8",
+    )
+    table = read_occurrences(path)
+    assert table.records["species"].tolist()[:5] == ["Quercus alba"] * 5
+    prior = OccurrencePrior(table.records)
+    # Quercus alba, tanoak (two names, one species), "Acer sp." (genus), the hybrid
+    assert len(prior) == 4
+    assert prior.has("Quercus alba Sarg.") and prior.has("Notholithocarpus densiflorus")
+    assert prior.has("Lithocarpus densiflorus") and not prior.has("Acer rubrum")
+    assert not prior.has("Quercus bebbiana")  # the hybrid is not a parent
+    p = prior.prior(41.0, -123.8, ["Notholithocarpus densiflorus", "Quercus alba"])
+    assert p[0] > 0.9 and p[1] < 0.01
+    here = prior.density(35.0, -80.0, ["Quercus alba"])[0]
+    assert here == pytest.approx(5.0, rel=0.01)  # all five spellings counted together
+    # the species goes by its accepted name, though the synonym came first
+    assert "Notholithocarpus densiflorus" in prior.species
+    assert "Lithocarpus densiflorus" not in prior.species
+    assert any("Lithocarpus densiflorus → Notholithocarpus densiflorus" in n for n in prior.notes)
+    assert "7 species" not in table.summary() and "4 species" in table.summary()
+
+
+def test_latin1_table_reports_rows_read_kept_and_skipped_by_reason(tmp_path: Path) -> None:
+    path = tmp_path / "relevés.csv"
+    text = (
+        "espèce;latitude;longitude;remarque\n"
+        "Sorbus aucuparia L.;46,5;7,0;près du lac\n"  # decimal commas: bad coordinates
+        "Sorbus aucuparia L.;46.5;7.0;forêt\n"
+        "Sorbus aucuparia subsp. praemorsa;46.6;7.1;arête\n"
+        ";46.5;7.0;sans nom\n"
+        "Pinus cembra L.;0;0;à vérifier\n"
+        "Pinus cembra L.;46.4;;à vérifier\n"
+        "Pinus cembra L.;46.4;7.2;mélèzin\n"
+    )
+    path.write_bytes(text.encode("latin-1"))
+    table = read_occurrences(path, species_field="espèce")
+    assert table.records["species"].tolist() == ["Sorbus aucuparia"] * 2 + ["Pinus cembra"]
+    assert table.rows == 7 and table.skipped == {"no_species": 1, "bad_coords": 3}
+    assert table.summary() == (
+        f"{path}: 3 records of 2 species from 7 rows read, "
+        "4 skipped: 3 bad coordinates, 1 no species"
+    )
+    assert table.lines() == [table.summary()]
+    prior = load_occurrences([path], species_field="espèce")
+    assert prior.notes == (table.summary(),)
+
+
+def test_several_files_give_one_line_each_and_reach_the_run_log(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.csv", tmp_path / "b.tsv"
+    a.write_text("species,lat,lon\nAcer rubrum,35,-80\nAcer rubrum,x,-80\n", encoding="utf-8")
+    b.write_text("species\tlat\tlon\nPinus taeda\t33\t-84\n\t33\t-84\n", encoding="utf-8")
+    table = read_occurrence_files([a, b])
+    assert table.lines() == [
+        f"{a}: 1 record of 1 species from 2 rows read, 1 skipped: 1 bad coordinates",
+        f"{b}: 1 record of 1 species from 2 rows read, 1 skipped: 1 no species",
+    ]
+    assert table.summary().endswith("2 records of 2 species from 4 rows read, "
+                                    "2 skipped: 1 bad coordinates, 1 no species")  # fmt: skip
+    # ``fieldtool run`` logs range_coverage(...).lines(): the file lines are among them
+    prior = range_prior_from_config(PriorConfig(ranges=[a, b]))
+    labels = LabelSet((Label(0, "Acer rubrum"), Label(1, "Quercus alba")))
+    lines = range_coverage(prior, labels).lines()
+    assert lines[:2] == table.lines()
+    assert "no range data for 1 species" in lines[2] and "Quercus alba" in lines[2]
+
+
+@needs_shared
+def test_real_vaccinium_exports_report_each_file() -> None:
+    dar, sha = GBIF / "occ_dar.csv", GBIF / "occ_sha.csv"
+    prior = load_occurrences([dar, sha])
+    assert prior.notes == (
+        f"{dar}: 1240 records of 1 species from 1242 rows read, "
+        "2 skipped: 2 GBIF geospatial issues",
+        f"{sha}: 239 records of 1 species from 240 rows read, 1 skipped: 1 GBIF geospatial issue",
+    )
+    # GBIF's verbatim names vary ("Vaccinium darrowi", "vaccinium darrowi camp", a
+    # synonym with a variety); the ``species`` column gives the accepted binomial
+    assert prior.species == {DAR, SHA}
+    labels = LabelSet((Label(0, "Vaccinium darrowii Camp"), Label(1, "vaccinium shastense")))
+    cov = range_coverage(prior, labels)
+    assert cov.missing == () and cov.unmatched == ()
+    assert [label for label, _ in cov.normalised] == ["Vaccinium darrowii Camp"]
+
+
+def test_combined_prior_lists_a_species_once_under_its_accepted_name() -> None:
+    from shapely.geometry import box
+
+    ranges = RangePrior({"Lithocarpus densiflorus": box(-124, 40, -123, 41)})
+    occ = OccurrencePrior(_records([("Notholithocarpus densiflorus", 40.5, -123.5)]))
+    both = CombinedPrior([ranges, occ])
+    assert both.species == {"Notholithocarpus densiflorus"} and len(both) == 1
+    assert both.has("Lithocarpus densiflorus") and both.has("notholithocarpus densiflorus")

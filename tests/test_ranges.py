@@ -387,3 +387,74 @@ def test_filter_mode_keeps_only_species_expected_here() -> None:
     assert 0 < soft[1] < probs[1]
     off = RangePriorStage(Prior(), labels, PriorConfig(weight=0)).apply(probs, here)
     assert off is probs
+
+
+# ------------------------------------------------------------------- names and synonyms
+
+
+def test_labels_match_ranges_through_synonyms_and_normalisation() -> None:
+    prior = RangePrior(
+        {
+            "Lithocarpus densiflorus": box(0, 0, 1, 1),  # Little's name; now Notholithocarpus
+            "Quercus prinus": box(0, 0, 1, 1),  # now Quercus montana
+            "Quercus alba": box(0, 0, 1, 1),
+            "Acer rubrum": box(0, 0, 1, 1),
+            "Pinus taeda": box(5, 5, 6, 6),
+        }
+    )
+    labels = _labels(
+        "Notholithocarpus densiflorus", "Quercus montana Willd.", "QUERCUS ALBA L.",
+        "acer  rubrum", "Thuja plicata", "Acer sp.", background=True,
+    )  # fmt: skip
+    assert prior.has("Notholithocarpus densiflorus") and prior.has("quercus alba alba")
+    assert not prior.has("Acer sp.")  # a genus-level name is not Acer rubrum
+    p = prior.prior(0.5, 0.5, labels.species)
+    assert p.tolist()[:4] == [1.0, 1.0, 1.0, 1.0]
+    assert prior.prior(5.5, 5.5, ["Notholithocarpus densiflorus"])[0] < 0.01
+    cov = range_coverage(prior, labels)
+    assert cov.missing == ("Thuja plicata", "Acer sp.")
+    assert cov.unmatched == ("Pinus taeda",)
+    assert cov.synonyms == (
+        ("Notholithocarpus densiflorus", "Lithocarpus densiflorus"),
+        ("Quercus montana Willd.", "Quercus prinus"),
+    )
+    assert cov.normalised == (("QUERCUS ALBA L.", "Quercus alba"),)  # "acer  rubrum": plain
+    lines = cov.lines()
+    assert len(lines) == 4
+    assert "no range data for 2 species" in lines[0]
+    assert "1 range species match no model label" in lines[1]
+    assert "2 label names matched through synonyms" in lines[2]
+    assert "Notholithocarpus densiflorus = Lithocarpus densiflorus" in lines[2]
+    assert "1 label name matched after normalising" in lines[3]
+    assert "QUERCUS ALBA L. = Quercus alba" in lines[3]
+
+
+def test_case_authorship_and_rank_variants_are_one_range(tmp_path: Path) -> None:
+    rows = [
+        {"species": "Quercus alba", "geometry": box(0, 0, 1, 1)},
+        {"species": "quercus alba alba", "geometry": box(5, 0, 6, 1)},
+        {"species": "Quercus alba var. latiloba Sarg.", "geometry": box(0, 5, 1, 6)},
+        {"species": "Acer sp.", "geometry": box(10, 10, 11, 11)},
+        {"species": "Acer spicatum", "geometry": box(20, 20, 21, 21)},
+    ]
+    prior = load_ranges(_write(tmp_path, rows), presence_field=None)
+    assert prior.species == {"Quercus alba", "Acer sp.", "Acer spicatum"} and len(prior) == 3
+    d = [prior.distances_km(lat, lon, ["Quercus alba L."])[0] for lat, lon in
+         ((0.5, 0.5), (0.5, 5.5), (5.5, 0.5))]  # fmt: skip
+    assert d == [0.0, 0.0, 0.0]
+    assert prior.distances_km(10.5, 10.5, ["Acer spicatum"])[0] > 500
+    assert len(prior.notes) == 1
+    note = prior.notes[0]
+    assert "2 range names read as the species of another" in note
+    assert "quercus alba alba → Quercus alba" in note
+    assert "Quercus alba var. latiloba Sarg. → Quercus alba" in note
+    # a mapping given directly: same-species geometries are united, not overwritten
+    direct = RangePrior({"Quercus alba": box(0, 0, 1, 1), "Quercus alba L.": box(5, 0, 6, 1)})
+    assert len(direct) == 1 and direct.distances_km(0.5, 5.5, ["quercus alba"])[0] == 0.0
+    assert direct.distances_km(0.5, 0.5, ["quercus alba"])[0] == 0.0
+
+
+def test_range_coverage_passes_the_prior_notes_on() -> None:
+    prior = RangePrior({"Acer rubrum": box(0, 0, 1, 1)}, notes=("ranges.gpkg: something",))
+    cov = range_coverage(prior, _labels("Acer rubrum"))
+    assert cov.notes == ("ranges.gpkg: something",) and cov.lines() == ["ranges.gpkg: something"]
