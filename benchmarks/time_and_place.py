@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 from fieldtool.config import load_config  # noqa: E402
 from fieldtool.pipeline import run_from_config  # noqa: E402
 from fieldtool.telemetry import read_track  # noqa: E402
+from fieldtool.types import FieldtoolError  # noqa: E402
 
 
 def _video(path: Path, seconds: float, fps: float = 5.0) -> Path:
@@ -81,7 +82,11 @@ def main() -> None:
             print(f"| {gopro.name} | {len(track.fixes)} ({track.total_skipped}) | GPMF GPS5; "
                   f"{track.clock} | {row['source']} | {row['zone']} | {row['positioned']} |")  # fmt: skip
         for gpx in sorted((tele / "gpx").glob("*.gpx")):
-            track = read_track(gpx)
+            try:
+                track = read_track(gpx)
+            except FieldtoolError as exc:  # e.g. a logger without a clock: refused, said why
+                print(f"| {gpx.name} | refused: {str(exc).split(': ', 1)[1]} | | | | |")
+                continue
             span = (track.fixes[-1].time - track.fixes[0].time).total_seconds()
             video = _video(tmp / f"{gpx.stem}.mp4", min(span, args.seconds))
             row, _ = _session(video, tmp / f"{gpx.stem}.duckdb", **{"position.track": str(gpx)})
