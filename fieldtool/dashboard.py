@@ -34,7 +34,8 @@ import shapely.geometry
 from pydeck.bindings.json_tools import default_serialize
 
 from fieldtool.export import time_text, zone_known
-from fieldtool.store import connect, naive_utc, query
+from fieldtool.store import connect, query
+from fieldtool.timebase import utc_naive as naive_utc
 from fieldtool.types import FieldtoolError
 from fieldtool.views import sighting_filter_sql
 

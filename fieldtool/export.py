@@ -152,7 +152,7 @@ def load_occurrences(
 
 def parse_time(text: str, flag: str = "time") -> datetime:
     """An ISO 8601 date or time (UTC unless it has an offset) as naive UTC."""
-    from fieldtool.store import naive_utc
+    from fieldtool.timebase import utc_naive as naive_utc
 
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))

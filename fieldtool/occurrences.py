@@ -38,6 +38,7 @@ import h3
 import numpy as np
 import pandas as pd
 
+from fieldtool.geo import haversine_m
 from fieldtool.inputs import read_input_text
 from fieldtool.names import binomial, canonical, group_names, merge_note
 from fieldtool.types import FieldtoolError
@@ -57,7 +58,6 @@ GEO_ISSUES = frozenset(
         "PRESUMED_SWAPPED_COORDINATE",
     }
 )
-_EARTH_RADIUS_KM = 6371.0088
 _SPECIES_COLS = ("species", "scientificname", "acceptedscientificname", "verbatimscientificname",
                  "scientific_name", "taxon", "name")  # fmt: skip
 _LAT_COLS = ("decimallatitude", "latitude", "lat", "y")
@@ -263,13 +263,6 @@ def read_occurrence_files(
     return OccurrenceTable(records, sum(t.rows for t in tables), skipped, sources, files)
 
 
-def _haversine_km(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    p1, p2 = math.radians(lat), np.radians(lats)
-    dp, dl = p2 - p1, np.radians(lons - lon)
-    a = np.sin(dp / 2) ** 2 + math.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-
-
 class OccurrencePrior:
     """Species prior from occurrence records on an H3 grid (see the module doc).
 
@@ -355,7 +348,7 @@ class OccurrencePrior:
             rows_a = np.array(rows, dtype=np.int64)
             lat, lon = h3.cell_to_latlng(cell)
             kernel = np.exp(
-                -_haversine_km(lat, lon, self._clat[rows_a], self._clon[rows_a]) / decay
+                -haversine_m(lat, lon, self._clat[rows_a], self._clon[rows_a]) / 1000.0 / decay
             )
             lengths = self._starts[rows_a + 1] - self._starts[rows_a]
             idx = np.repeat(self._starts[rows_a] - np.cumsum(lengths) + lengths, lengths)

@@ -35,9 +35,9 @@ from fieldtool.position import PositionProvider, TrackPositions
 from fieldtool.preview import PreviewVideo, annotate, write_jpeg
 from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
-from fieldtool.sources import Prefetcher, VideoSource, utc_now
+from fieldtool.sources import Prefetcher, VideoSource
 from fieldtool.store import SightingStore, config_json, top_k
-from fieldtool.timebase import TimeBasis
+from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.types import (
     FieldtoolError,
     Frame,

@@ -29,6 +29,7 @@ from fieldtool.timebase import (
     shift_fixes,
     to_utc,
     utc_naive,
+    utc_now,
 )
 from fieldtool.types import FieldtoolError
 
@@ -194,8 +195,6 @@ def _time_basis(
         return TimeBasis(positions.start, "track-start", "UTC", True,
                          f"first fix of {track.path.name if track else 'the track'}: camera and "
                          "logger started together")  # fmt: skip
-    from fieldtool.sources import utc_now
-
     return TimeBasis(now or utc_now(), "processing-time", "UTC", True,
                      "no time in the video: the time of processing, not of the event")  # fmt: skip
 

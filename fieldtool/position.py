@@ -28,7 +28,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from xml.parsers import expat
@@ -37,6 +37,7 @@ import numpy as np
 
 from fieldtool.config import PositionConfig
 from fieldtool.inputs import read_input_bytes
+from fieldtool.timebase import utc_naive
 from fieldtool.types import FieldtoolError, Fix, Position
 
 
@@ -47,13 +48,6 @@ class PositionProvider(Protocol):
     def position_at(self, when: datetime) -> Position | None:
         """Position at ``when`` (UTC, naive), or None when unknown."""
         ...
-
-
-def _to_utc_naive(when: datetime) -> datetime:
-    """Aware datetimes are converted to UTC; naive ones are taken as UTC already."""
-    if when.tzinfo is not None:
-        return when.astimezone(timezone.utc).replace(tzinfo=None)
-    return when
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +106,7 @@ class TrackPositions:
         self.max_gap_s = float(max_gap_s)
         self.time_offset_s = float(time_offset_s)
         self.source = source
-        self.media_start = None if media_start is None else _to_utc_naive(media_start)
+        self.media_start = None if media_start is None else utc_naive(media_start)
         self.notes = tuple(notes)  # lines for the log: what was read, skipped, assumed
         self.by_media_time = bool(by_media_time and media_start is not None)
 
@@ -143,7 +137,7 @@ class TrackPositions:
     def seconds(self, times: Iterable[datetime]) -> np.ndarray:
         """(N,) float64 lookup times: seconds since the first fix, offset applied."""
         return np.array(
-            [(_to_utc_naive(w) - self._t0).total_seconds() + self.time_offset_s for w in times],
+            [(utc_naive(w) - self._t0).total_seconds() + self.time_offset_s for w in times],
             dtype=np.float64,
         )
 

@@ -13,20 +13,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
-
-
-def utc_now() -> datetime:
-    """Current UTC time as a naive datetime (the store's convention)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 @dataclass

@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
 SCHEMA_VERSION = 5
@@ -228,17 +229,6 @@ SIGHTING_COLUMNS = list(TABLES["sightings"])
 SESSION_COLUMNS = list(TABLES["sessions"])
 TRACK_COLUMNS = list(TABLES["track"])
 DETECTION_COLUMNS = list(TABLES["detections"])
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def naive_utc(when: datetime) -> datetime:
-    """Stored times are naive UTC: convert an aware datetime, keep a naive one."""
-    if when.tzinfo is not None:
-        return when.astimezone(timezone.utc).replace(tzinfo=None)
-    return when
 
 
 def _is_lock_error(exc: Exception) -> bool:

@@ -48,13 +48,13 @@ from typing import BinaryIO
 
 import numpy as np
 
+from fieldtool.geo import haversine_m
 from fieldtool.inputs import read_input_text
 from fieldtool.types import FieldtoolError, Fix
 
 UERE_M = 5.0  # m; typical user-equivalent range error: accuracy ≈ DOP × UERE_M
 DEFAULT_MAX_SPEED_MPS = 100.0  # m/s; a faster step between fixes is a jump
 DEFAULT_SLACK_M = 20.0  # m; position noise allowed on top of max_speed × dt
-_EARTH_RADIUS_M = 6_371_008.8
 GPS_EPOCH = datetime(1980, 1, 6)  # start of GPS time: no fix is older
 FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif")
 _ALIASES = MappingProxyType(
@@ -122,14 +122,6 @@ class TrackRead:
 # ------------------------------------------------------------------ plausibility
 
 
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (spherical Earth, mean radius)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def _valid(fix: Fix) -> bool:
     lat, lon = fix.lat, fix.lon
     if not (math.isfinite(lat) and math.isfinite(lon)):
@@ -171,7 +163,7 @@ def plausible_mask(
 
     def consistent(a: Fix, b: Fix) -> bool:
         dt = abs((b.time - a.time).total_seconds())
-        return haversine_m(a.lat, a.lon, b.lat, b.lon) <= max_speed_mps * dt + slack_m
+        return float(haversine_m(a.lat, a.lon, b.lat, b.lon)) <= max_speed_mps * dt + slack_m
 
     segments: list[list[int]] = []
     for k, i in enumerate(good):
@@ -687,7 +679,7 @@ def _decide_order(cues: Sequence[_CueFields]) -> tuple[bool, str, list[str]]:
     if homes and all(in_range(not lat_first)):
 
         def median_km(lat_first: bool) -> float:
-            dists = [haversine_m(*_reading(g, lat_first), h[1], h[0]) for g, h in homes]
+            dists = [float(haversine_m(*_reading(g, lat_first), h[1], h[0])) for g, h in homes]
             return float(np.median(dists)) / 1000.0
 
         far, near = median_km(lat_first), median_km(not lat_first)

@@ -97,6 +97,11 @@ def to_utc(local: datetime, zone: str) -> datetime:
     return aware.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def utc_now() -> datetime:
+    """The current time, naive UTC (the store's convention)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
 def utc_naive(when: datetime, zone: str | None = None) -> datetime:
     """Aware → UTC; naive → taken in ``zone`` when given, else already UTC."""
     if when.tzinfo is not None:

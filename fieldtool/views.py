@@ -37,7 +37,7 @@ def sighting_filter_sql(
     """WHERE clauses and named parameters for the filters the dashboard and the export
     share: one session, species in a list, sightings overlapping [start, end] (UTC).
     ``table``: the alias to qualify columns with, e.g. "j"."""
-    from fieldtool.store import naive_utc
+    from fieldtool.timebase import utc_naive as naive_utc
 
     col = f"{table}." if table else ""
     clauses: list[str] = []

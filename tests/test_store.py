@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from fieldtool.store import SCHEMA_VERSION, SIGHTING_COLUMNS, SightingStore, query, utc_now
+from fieldtool.store import SCHEMA_VERSION, SIGHTING_COLUMNS, SightingStore, query
+from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
 T0 = datetime(2026, 6, 1, 9)
