@@ -26,7 +26,7 @@ try:  # the PIL image processor, what AutoImageProcessor gives without torchvisi
 except ImportError:  # transformers releases before the PIL / torchvision split
     from transformers import BitImageProcessor as PlainImageProcessor
 
-from fieldtool.classify import Classifier
+from fieldtool.classify import DinoClassifier
 from fieldtool.config import Config
 from fieldtool.model import LoadedModel, ModelInfo, SpeciesClassifier, load_model_folder
 from fieldtool.pipeline import run_session
@@ -75,7 +75,7 @@ def plain_loop(model: LoadedModel, video: Path, frames: int, device: torch.devic
     return done / (time.perf_counter() - start)
 
 
-def model_only(classifier: Classifier, frames: list) -> float:
+def model_only(classifier: DinoClassifier, frames: list) -> float:
     """Frames/s of the network alone (under the classifier's precision) on pre-made tensors."""
     tiles = classifier.tiles**2
     per_batch = max(1, classifier.batch_size // tiles)
@@ -93,7 +93,7 @@ def model_only(classifier: Classifier, frames: list) -> float:
     return reps * pixels.shape[0] / tiles / (time.perf_counter() - start)
 
 
-def pipeline(classifier: Classifier, args: argparse.Namespace) -> tuple[float, float]:
+def pipeline(classifier: DinoClassifier, args: argparse.Namespace) -> tuple[float, float]:
     """Frames/s of a whole session (reader, model, prior, smoothing, tracker, DuckDB), and
     the fraction of its wall time the model thread was classifying."""
     every_frame = 1000.0
@@ -136,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
 
     model = random_model(args.arch, args.image_size) if args.arch else load_model_folder(args.model)
-    classifier = Classifier(model, device=args.device, batch_size=args.batch_size, tiles=args.tiles,
+    classifier = DinoClassifier(model, device=args.device, batch_size=args.batch_size, tiles=args.tiles,
                             precision=args.precision, compile=args.compile)  # fmt: skip
     start = time.perf_counter()
     source = VideoSource(str(args.video), sample_fps=1000.0, max_frames=args.frames)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import cv2
 import numpy as np
 import torch
 
 from fieldtool.model import LoadedModel
-from fieldtool.types import FieldtoolError, LabelSet
+from fieldtool.types import Classifier, FieldtoolError, LabelSet
 
 
 def pick_device(preference: str = "auto") -> torch.device:
@@ -89,7 +89,7 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-class Classifier:
+class DinoClassifier(Classifier):
     """Runs a loaded model on frames, in batches, under ``torch.inference_mode``.
 
     On CUDA the frames go to the GPU as uint8 (pinned memory, non-blocking copy) and are
@@ -218,6 +218,10 @@ class Classifier:
         """The precision the network runs in: "fp32", "bf16" or "fp16"."""
         names = {torch.bfloat16: "bf16", torch.float16: "fp16"}
         return names.get(self.autocast_dtype, "fp32")  # type: ignore[arg-type]
+
+    def run_settings(self) -> Mapping[str, str]:
+        """The device and precision that actually run ("auto" resolved)."""
+        return {"device": self.device.type, "precision": self.precision}
 
     def _forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, 3, S, S) -> (B, C) probabilities on the CPU, ``micro_batch`` crops a call."""

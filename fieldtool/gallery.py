@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from fieldtool.types import FieldtoolError, Label, LabelSet
+from fieldtool.types import Classifier, FieldtoolError, Label, LabelSet
 
 if TYPE_CHECKING:  # torch, transformers and cv2 load on first use: the CLI parser stays fast
     import torch
@@ -126,12 +126,12 @@ class Embedder:
     ) -> None:
         if kind not in EMBEDDING_KINDS:
             raise FieldtoolError(f"embedding must be one of {EMBEDDING_KINDS}, not {kind!r}")
-        from fieldtool.classify import Classifier
+        from fieldtool.classify import DinoClassifier
 
         self.kind = kind
         self.tiles = tiles
         self.batch_size = batch_size
-        self._classifier = Classifier(model, device=device, batch_size=batch_size, tiles=tiles)
+        self._classifier = DinoClassifier(model, device=device, batch_size=batch_size, tiles=tiles)
         self.network = self._classifier.network
         self.dim = model.network.backbone.config.hidden_size * (2 if kind == "cls+mean" else 1)
 
@@ -385,7 +385,7 @@ def probs_from_similarities(sims: np.ndarray, threshold: float, temperature: flo
     return (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
-class GalleryClassifier:
+class GalleryClassifier(Classifier):
     """The :class:`Classifier` interface over a gallery: ``labels`` (the gallery's species,
     then ``unknown`` as background), ``model_id`` and ``predict``."""
 
@@ -425,8 +425,12 @@ class GalleryClassifier:
                 f"the model gives {self.embed.dim}"
             )
 
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities)."""
+    def predict(
+        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities).
+
+        ``prepared`` is unused: the embedder preprocesses on its own."""
         n, count = len(images), len(self.labels)
         if not n:
             return np.zeros((0, count), np.float32), np.zeros((0, self.tiles**2, count), np.float32)

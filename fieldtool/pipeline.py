@@ -7,22 +7,24 @@ run inside a distributed task. Stage order:
 
 from __future__ import annotations
 
+import math
 import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
 
-from fieldtool.classify import Classifier
+from fieldtool.classify import DinoClassifier
 from fieldtool.config import Config
-from fieldtool.gallery import GalleryClassifier, classifier_from_gallery
+from fieldtool.gallery import classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
 from fieldtool.placement import (
@@ -39,12 +41,14 @@ from fieldtool.sources import Prefetcher, VideoSource
 from fieldtool.store import SightingStore, config_json, top_k
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.types import (
+    Classifier,
     FieldtoolError,
     Frame,
     FrameResult,
     LabelSet,
     Position,
     SessionInfo,
+    SessionStatus,
     Sighting,
     SightingEvent,
 )
@@ -157,7 +161,10 @@ class MotionGate:
         return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
 
     def classify(
-        self, classifier, images: list[np.ndarray], prepared: list | None = None
+        self,
+        classifier: Classifier,
+        images: list[np.ndarray],
+        prepared: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Like ``classifier.predict``; also returns how many frames reused a prediction.
 
@@ -165,7 +172,7 @@ class MotionGate:
         """
 
         def predict(indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
-            if prepared is None:
+            if prepared is None or all(p is None for p in prepared):
                 return classifier.predict([images[i] for i in indices])
             return classifier.predict([images[i] for i in indices], [prepared[i] for i in indices])
 
@@ -240,14 +247,127 @@ def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> s
     return target.relative_to(store.folder).as_posix()
 
 
-def _settings_as_run(config: Config, classifier: Classifier | GalleryClassifier) -> dict:
+def _settings_as_run(config: Config, classifier: Classifier) -> dict[str, Any]:
     """The session's config as JSON data, with ``auto`` device and precision resolved to
     what actually ran (so a stored session says whether it ran in bf16 on a CPU)."""
-    settings = config.model_dump(mode="json")
-    if isinstance(classifier, Classifier):
-        settings["model"]["device"] = classifier.device.type
-        settings["model"]["precision"] = classifier.precision
+    settings: dict[str, Any] = config.model_dump(mode="json")
+    settings["model"].update(classifier.run_settings())
     return settings
+
+
+def start_session(
+    source: VideoSource,
+    classifier: Classifier,
+    store: SightingStore,
+    config: Config,
+    *,
+    time_basis: TimeBasis | None = None,
+    session_id: str | None = None,
+) -> SessionInfo:
+    """Set-up: the session row (with its time basis) and the model's taxonomy, written."""
+    if time_basis is None:
+        time_basis = (
+            TimeBasis(None, "wall-clock", "UTC", True, "live")
+            if source.live
+            else TimeBasis(source.start_time, "start-time", "UTC", True, "given")
+        )
+    session = SessionInfo(
+        session_id=session_id or uuid.uuid4().hex,
+        source=str(source.uri),
+        model_id=classifier.model_id,
+        model_sha256=classifier.model_sha256,
+        started_at=utc_now(),
+        config_json=config_json(_settings_as_run(config, classifier)),
+        host=socket.gethostname(),
+        time_source=time_basis.source,
+        time_zone=time_basis.zone,
+        time_zone_known=time_basis.zone_known,
+    )
+    store.record_session(session)
+    for label in classifier.labels.labels:
+        if label.genus or label.family:  # the model's taxonomy, for the species table
+            store.record_species(label.species, label.common_name, label.genus or None,
+                                 label.family or None)  # fmt: skip
+    store.flush()
+    return session
+
+
+class NoPositions:
+    """Position provider of a session without one: no frame has a position."""
+
+    source = "none"
+
+    def position_at(self, when: datetime) -> Position | None:
+        return None
+
+
+class NoPrior:
+    """Prior stage of a session without one: predictions pass unchanged."""
+
+    def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray:
+        return probs
+
+
+class PriorStep(Protocol):
+    """What the loop needs of a prior stage (:class:`RangePriorStage` or :class:`NoPrior`)."""
+
+    def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray: ...
+
+
+@dataclass
+class FrameStep:
+    """The stages after the model for one frame, in order (position, prior, smoothing,
+    tracker, store, views): one verb, :meth:`step`. Built once per session; every field
+    is set (no stage is optional: absent ones are null objects)."""
+
+    session: SessionInfo
+    store: SightingStore
+    config: Config
+    positions: PositionProvider
+    prior: PriorStep
+    smoother: TemporalSmoother
+    tracker: SightingTracker
+    views: FrameViews
+    result: SessionResult
+    names: list[str]
+    k: int  # top-k classes stored per detection
+    last_track_t: float = -math.inf  # media seconds of the last stored track point
+
+    def step(self, frame: Frame, raw: np.ndarray, tile_probs: np.ndarray) -> None:
+        """Run one classified frame through the stages. ``raw``: (C,) probabilities,
+        ``tile_probs``: (T, C)."""
+        position = _where(self.positions, frame)
+        fused = self.prior.apply(raw, position)
+        smoothed = self.smoother.update(fused, frame.t)
+        item = FrameResult(frame, raw, tile_probs, position, fused, smoothed)
+        self.handle(self.tracker.update(item))
+        session = self.session
+        session.frames_analysed += 1
+        session.frames_positioned += position is not None
+        if self.config.store.detections:
+            self.store.record_detection(
+                session.session_id, frame.index, frame.t, frame.wall_time, position,
+                top_k(raw, self.names, self.k), top_k(fused, self.names, self.k),
+            )  # fmt: skip
+        self.views.show(item)
+        if position is not None and frame.t - self.last_track_t >= 1.0:
+            self.store.record_track(session.session_id, frame.wall_time, frame.t, position)
+            self.last_track_t = frame.t
+
+    def handle(self, events: list[SightingEvent]) -> None:
+        """Snapshots and store rows for sighting events; a closed sighting is flushed."""
+        for event in events:
+            sighting = event.sighting
+            if (
+                self.config.store.snapshots
+                and event.frame is not None
+                and event.kind in ("start", "end")
+            ):
+                sighting.snapshot_path = _write_snapshot(self.store, sighting, event.frame)
+            self.store.record_sighting(sighting)
+            if event.kind == "end":
+                self.result.sightings.append(sighting)
+                self.store.flush(timeout_s=0.5)  # a closed sighting reaches the file at once
 
 
 def run_session(
@@ -273,69 +393,30 @@ def run_session(
     A frame is placed at its wall time, or by media time when the track is the video's
     own (:meth:`TrackPositions.lookup_time`). ``log``: where the live overlap warning goes.
     """
-    if time_basis is None:
-        time_basis = (
-            TimeBasis(None, "wall-clock", "UTC", True, "live")
-            if source.live
-            else TimeBasis(source.start_time, "start-time", "UTC", True, "given")
-        )
-    session = SessionInfo(
-        session_id=session_id or uuid.uuid4().hex,
-        source=str(source.uri),
-        model_id=classifier.model_id,
-        model_sha256=getattr(classifier, "model_sha256", ""),
-        started_at=utc_now(),
-        config_json=config_json(_settings_as_run(config, classifier)),
-        host=socket.gethostname(),
-        time_source=time_basis.source,
-        time_zone=time_basis.zone,
-        time_zone_known=time_basis.zone_known,
-    )
-    live_check_pending = source.live and positions is not None
-    store.record_session(session)
-    for label in classifier.labels.labels:
-        if label.genus or label.family:  # the model's taxonomy, for the species table
-            store.record_species(label.species, label.common_name, label.genus or None,
-                                 label.family or None)  # fmt: skip
-    store.flush()
-    names = classifier.labels.species
-    smoother = TemporalSmoother(config.smoothing.tau_s)
-    tracker = SightingTracker(
-        classifier.labels,
-        config.smoothing,
-        session_id=session.session_id,
-        model_id=session.model_id,
+    session = start_session(
+        source, classifier, store, config, time_basis=time_basis, session_id=session_id
     )
     result = SessionResult(session)
+    tracker = SightingTracker(
+        classifier.labels, config.smoothing, session_id=session.session_id,
+        model_id=session.model_id,
+    )  # fmt: skip
+    names = classifier.labels.species
+    step = FrameStep(
+        session, store, config, positions or NoPositions(), prior or NoPrior(),
+        TemporalSmoother(config.smoothing.tau_s), tracker,
+        FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", classifier.labels,
+                   config),
+        result, names, min(config.model.top_k, len(names)),
+    )  # fmt: skip
+    live_check_pending = source.live and positions is not None
     batch_size = 1 if source.live else config.model.batch_size
-    k = min(config.model.top_k, len(names))
-    last_track_t = -np.inf
     wall_start = time.monotonic()
     last_progress = wall_start
     t = 0.0
 
-    def handle(events: list[SightingEvent]) -> None:
-        for event in events:
-            sighting = event.sighting
-            if (
-                config.store.snapshots
-                and event.frame is not None
-                and event.kind in ("start", "end")
-            ):
-                sighting.snapshot_path = _write_snapshot(store, sighting, event.frame)
-            store.record_sighting(sighting)
-            if event.kind == "end":
-                result.sightings.append(sighting)
-                store.flush(timeout_s=0.5)  # a closed sighting reaches the file at once
-
-    views = FrameViews(
-        store.snapshot_dir(session.session_id) / "latest.jpg", classifier.labels, config
-    )
-    prepare = None
-    if hasattr(classifier, "prepare"):  # resize on the reader thread, beside inference
-
-        def prepare(frame: Frame) -> np.ndarray | None:
-            return classifier.prepare(frame.image)
+    def prepare(frame: Frame) -> np.ndarray | None:  # on the reader thread, beside inference
+        return classifier.prepare(frame.image)
 
     reader = Prefetcher(
         source.frames(), live=source.live, depth=4 * batch_size, min_depth=batch_size,
@@ -343,10 +424,9 @@ def run_session(
     )  # fmt: skip
     gate = MotionGate(config.source.motion_threshold)
 
-    def classify(pairs: list[tuple[Frame, np.ndarray | None]]):
+    def classify(pairs: list[tuple[Frame, Any]]) -> tuple[np.ndarray, np.ndarray, int]:
         start = time.monotonic()
-        prepared = [p for _, p in pairs] if prepare else None
-        out = gate.classify(classifier, [frame.image for frame, _ in pairs], prepared)
+        out = gate.classify(classifier, [f.image for f, _ in pairs], [p for _, p in pairs])
         result.model_busy_s += time.monotonic() - start  # one model thread: no race
         return out
 
@@ -354,26 +434,10 @@ def run_session(
         for pairs, (probs, tile_probs, reused) in _classified_ahead(
             _batches(iter(reader), batch_size), classify, live=source.live
         ):
-            batch = [frame for frame, _ in pairs]
             result.frames_reused += reused
-            for i, frame in enumerate(batch):
-                item = FrameResult(frame, raw=probs[i], tile_probs=tile_probs[i])
-                item.position = _where(positions, frame)
-                session.frames_positioned += item.position is not None
-                item.fused = prior.apply(item.raw, item.position) if prior else item.raw
-                item.smoothed = smoother.update(item.fused, frame.t)
-                handle(tracker.update(item))
-                session.frames_analysed += 1
+            for i, (frame, _) in enumerate(pairs):
+                step.step(frame, probs[i], tile_probs[i])
                 t = frame.t
-                if config.store.detections:
-                    store.record_detection(
-                        session.session_id, frame.index, frame.t, frame.wall_time, item.position,
-                        top_k(item.raw, names, k), top_k(item.fused, names, k),
-                    )  # fmt: skip
-                views.show(item)
-                if item.position is not None and frame.t - last_track_t >= 1.0:
-                    store.record_track(session.session_id, frame.wall_time, frame.t, item.position)
-                    last_track_t = frame.t
             if live_check_pending and t >= 60.0:
                 live_check_pending = False  # once, after the first minute
                 warning = live_overlap_warning(
@@ -391,15 +455,15 @@ def run_session(
             if progress and now - last_progress >= progress_interval_s:
                 last_progress = now
                 progress(_progress(source, session, tracker, t, now - wall_start))
-        session.status = "finished"
+        session.status = SessionStatus.FINISHED
     except KeyboardInterrupt:
-        session.status = "interrupted"
+        session.status = SessionStatus.INTERRUPTED
     except BaseException:
-        session.status = "failed"
+        session.status = SessionStatus.FAILED
         raise
     finally:
-        views.close()
-        handle(tracker.finish())
+        step.views.close()
+        step.handle(tracker.finish())
         session.frames_read = source.stats.frames_read
         session.ended_at = utc_now()
         result.reconnects = source.stats.reconnects
@@ -412,10 +476,8 @@ def run_session(
     return result
 
 
-def _where(positions: PositionProvider | None, frame: Frame) -> Position | None:
+def _where(positions: PositionProvider, frame: Frame) -> Position | None:
     """Where ``frame`` was taken: by media time for the video's own track, else by clock."""
-    if positions is None:
-        return None
     if isinstance(positions, TrackPositions):
         return positions.position_at(positions.lookup_time(frame.t, frame.wall_time))
     return positions.position_at(frame.wall_time)
@@ -443,7 +505,7 @@ class SessionInputs:
     """Everything a session needs besides the store, built from a config."""
 
     source: VideoSource
-    classifier: Classifier | GalleryClassifier
+    classifier: Classifier
     positions: PositionProvider | None
     prior: RangePriorStage | None
     time: TimeBasis | None = None  # where the session's times come from
@@ -482,7 +544,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
         warning = overlap_warning(positions, placement.time, duration, share)
         if warning:
             log(warning)
-    classifier: Classifier | GalleryClassifier
+    classifier: Classifier
     if config.model.gallery is not None:
         classifier = classifier_from_gallery(
             config.model.gallery, config.model.device, config.model.batch_size,
@@ -495,7 +557,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
                 f"{config.model.path}: a backbone without a species head; use it with a "
                 "gallery ('fieldtool gallery add --model ...', then 'run --gallery')"
             )
-        classifier = Classifier(
+        classifier = DinoClassifier(
             model,
             device=config.model.device,
             batch_size=config.model.batch_size,

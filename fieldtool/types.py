@@ -9,15 +9,34 @@ Probability vectors have shape (C,) in the model's label order.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from enum import StrEnum
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
 
 class FieldtoolError(Exception):
     """A user-facing error: one line that names the input and what is wrong."""
+
+
+class SessionStatus(StrEnum):
+    """``sessions.status``: a session runs, then ends in one of three ways."""
+
+    RUNNING = "running"
+    FINISHED = "finished"  # the source ended
+    FAILED = "failed"  # an error stopped it (re-raised to the caller)
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM, or found dead by the next writer
+
+
+class ReviewDecision(StrEnum):
+    """``reviews.decision``: what a reviewer said of a sighting (the newest is in force)."""
+
+    CONFIRM = "confirm"
+    REJECT = "reject"
+    RELABEL = "relabel"  # another species: ``reviews.species``
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +168,7 @@ class SessionInfo:
     config_json: str = "{}"
     host: str = ""
     ended_at: datetime | None = None
-    status: str = "running"  # running, finished, failed, interrupted
+    status: str = SessionStatus.RUNNING  # a SessionStatus value
     frames_read: int = 0
     frames_analysed: int = 0
     frames_dropped: int = 0
@@ -160,3 +179,34 @@ class SessionInfo:
     time_zone: str | None = "UTC"  # zone the stored times were converted from; None: unknown
     time_zone_known: bool = True  # False: times are a local clock of unknown zone, not UTC
     extra: dict[str, str] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """The contract between the pipeline and a species classifier (DINOv2 head, gallery,
+    a test fake): any object with these members can run a session.
+
+    ``predict`` takes BGR uint8 frames, each (H, W, 3), and returns ``(probs, tile_probs)``:
+    (N, C) frame probabilities in ``labels`` order and (N, T, C) per tile (T = 1 without
+    tiles). ``prepare`` may do the CPU half of preprocessing for one frame on the reader
+    thread; its result (or None) comes back to ``predict`` as ``prepared``. A class that
+    names this Protocol as a base inherits the defaults below.
+    """
+
+    labels: LabelSet
+    model_id: str
+    model_sha256: str  # of the weights file; "" when not applicable
+
+    def prepare(self, image: np.ndarray) -> np.ndarray | None:
+        """Per-frame preprocessing off the model thread; None: nothing to do ahead."""
+        return None
+
+    def predict(
+        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(N, C) frame probabilities and (N, T, C) tile probabilities."""
+        ...
+
+    def run_settings(self) -> Mapping[str, str]:
+        """Settings resolved at run time (device, precision) for the session's config."""
+        return {}

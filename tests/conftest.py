@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fieldtool.types import Label, LabelSet
+from fieldtool.types import Classifier, Label, LabelSet
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -30,16 +30,19 @@ def labels() -> LabelSet:
     )
 
 
-class ColourClassifier:
+class ColourClassifier(Classifier):
     """Stands in for the DINOv2 classifier: probability from the frame's mean colour."""
 
     model_id = "colour-test"
+    model_sha256 = ""
 
     def __init__(self, labels: LabelSet, sharpness: float = 0.02) -> None:
         self.labels = labels
         self.sharpness = sharpness
 
-    def predict(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(
+        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         mean = np.array([img.reshape(-1, 3).mean(axis=0) for img in images])  # (N, 3)
         dist = np.linalg.norm(mean[:, None, :] - np.array(COLOURS)[None], axis=-1)  # (N, C)
         logits = -dist * self.sharpness

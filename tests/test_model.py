@@ -9,7 +9,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import fieldtool.classify
-from fieldtool.classify import Classifier, cpu_micro_batch, cut_tiles, pick_device, reduce_tiles
+from fieldtool.classify import DinoClassifier, cpu_micro_batch, cut_tiles, pick_device, reduce_tiles
 from fieldtool.cli import DEMO_DATA
 from fieldtool.config import DEMO_MODEL
 from fieldtool.model import (
@@ -75,7 +75,7 @@ def test_unknown_model_folder(tmp_path):
 
 
 def test_classifier_preprocess_matches_manual_normalisation(tiny_model_dir):
-    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu")
+    clf = DinoClassifier(load_model_folder(tiny_model_dir), device="cpu")
     image = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     pixels = clf.preprocess([image])
     rgb = cv2.resize(image, (32, 32), interpolation=cv2.INTER_AREA)[..., ::-1] / 255.0
@@ -86,7 +86,7 @@ def test_classifier_preprocess_matches_manual_normalisation(tiny_model_dir):
 @pytest.mark.parametrize("tiles", [1, 2, 3])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_classifier_outputs_distributions_in_batches(tiny_model_dir, tiles, precision):
-    clf = Classifier(
+    clf = DinoClassifier(
         load_model_folder(tiny_model_dir), device="cpu", batch_size=4, tiles=tiles,
         precision=precision,
     )  # fmt: skip
@@ -103,10 +103,10 @@ def test_auto_precision_on_the_cpu_follows_its_bf16_hardware(
     tiny_model_dir, monkeypatch, native_bf16
 ):
     monkeypatch.setattr(fieldtool.classify, "cpu_has_native_bf16", lambda: native_bf16)
-    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", precision="auto")
+    clf = DinoClassifier(load_model_folder(tiny_model_dir), device="cpu", precision="auto")
     assert clf.precision == ("bf16" if native_bf16 else "fp32")
     assert (
-        Classifier(load_model_folder(tiny_model_dir), device="cpu", precision="fp32").precision
+        DinoClassifier(load_model_folder(tiny_model_dir), device="cpu", precision="fp32").precision
         == "fp32"
     )
 
@@ -116,17 +116,17 @@ def test_bf16_agrees_with_fp32_on_the_demo_model():
     walk = VideoSource(str(DEMO_DATA / "walk_west.mp4"), sample_fps=1.0)
     demo_frames = [frame.image for frame in walk.frames()]
     model = load_model_folder(DEMO_MODEL)
-    fp32, _ = Classifier(model, device="cpu", precision="fp32").predict(demo_frames)
-    bf16, _ = Classifier(model, device="cpu", precision="bf16").predict(demo_frames)
+    fp32, _ = DinoClassifier(model, device="cpu", precision="fp32").predict(demo_frames)
+    bf16, _ = DinoClassifier(model, device="cpu", precision="bf16").predict(demo_frames)
     assert (fp32.argmax(axis=1) == bf16.argmax(axis=1)).mean() >= 0.95
     assert np.abs(fp32 - bf16).max() < 0.05
 
 
 def test_compiled_classifier_matches_eager_for_full_odd_and_single_batches(tiny_model_dir):
     model = load_model_folder(tiny_model_dir)
-    eager = Classifier(model, device="cpu", batch_size=4, precision="fp32")
+    eager = DinoClassifier(model, device="cpu", batch_size=4, precision="fp32")
     lines: list[str] = []
-    compiled = Classifier(
+    compiled = DinoClassifier(
         model, device="cpu", batch_size=4, precision="fp32", compile=True, log=lines.append
     )
     images = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), np.uint8) for i in range(7)]
@@ -150,10 +150,10 @@ def test_a_failing_compile_falls_back_to_the_eager_model(tiny_model_dir, monkeyp
     monkeypatch.setattr(torch, "compile", broken_compile)
     lines: list[str] = []
     model = load_model_folder(tiny_model_dir)
-    clf = Classifier(model, device="cpu", precision="fp32", compile=True, log=lines.append)
+    clf = DinoClassifier(model, device="cpu", precision="fp32", compile=True, log=lines.append)
     images = [np.full((40, 56, 3), 90, np.uint8)] * 2
     got, _ = clf.predict(images)
-    want, _ = Classifier(model, device="cpu", precision="fp32").predict(images)
+    want, _ = DinoClassifier(model, device="cpu", precision="fp32").predict(images)
     np.testing.assert_allclose(got, want, atol=1e-6)
     failed = [line for line in lines if "failed" in line]
     assert not clf.compiled and len(failed) == 1 and "C++ compiler" in failed[0]
@@ -192,7 +192,7 @@ def test_model_folder_copy_is_self_contained(tiny_model_dir, tmp_path):
 @pytest.mark.parametrize("tiles", [1, 2])
 def test_device_preprocessing_matches_the_opencv_path(tiny_model_dir, tiles):
     """The GPU path (tensor resize) agrees with the CPU path (OpenCV); run here on the CPU."""
-    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", tiles=tiles)
+    clf = DinoClassifier(load_model_folder(tiny_model_dir), device="cpu", tiles=tiles)
     rng = np.random.default_rng(1)
     base = rng.integers(0, 255, (12, 16, 3)).astype(np.uint8)
     images = [cv2.resize(base, (160, 120), interpolation=cv2.INTER_LINEAR) for _ in range(3)]
@@ -205,7 +205,7 @@ def test_device_preprocessing_matches_the_opencv_path(tiny_model_dir, tiles):
 
 def test_device_preprocessing_in_chunks_matches_all_at_once(tiny_model_dir, monkeypatch):
     """Big frames go to the GPU a few at a time; the crops must not depend on the chunking."""
-    clf = Classifier(load_model_folder(tiny_model_dir), device="cpu", tiles=2)
+    clf = DinoClassifier(load_model_folder(tiny_model_dir), device="cpu", tiles=2)
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 255, (60, 80, 3)).astype(np.uint8) for _ in range(5)]
     whole = clf._preprocess_on_device(images)
@@ -274,8 +274,8 @@ def test_cpu_micro_batch_follows_the_activation_size(layout, crops):
 
 def test_micro_batches_give_the_same_probabilities(tiny_model_dir):
     model = load_model_folder(tiny_model_dir)
-    whole = Classifier(model, device="cpu", batch_size=8, precision="fp32", micro_batch=8)
-    micro = Classifier(model, device="cpu", batch_size=8, precision="fp32", micro_batch=3)
+    whole = DinoClassifier(model, device="cpu", batch_size=8, precision="fp32", micro_batch=8)
+    micro = DinoClassifier(model, device="cpu", batch_size=8, precision="fp32", micro_batch=3)
     calls: list[int] = []
     run = micro._run_network
     micro._run_network = lambda pixels: calls.append(len(pixels)) or run(pixels)

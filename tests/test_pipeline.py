@@ -12,7 +12,7 @@ from fieldtool.pipeline import STAGES, _classified_ahead, run_session
 from fieldtool.position import FixedPosition
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore, query
-from fieldtool.types import FieldtoolError, Frame
+from fieldtool.types import Classifier, FieldtoolError, Frame
 
 from .conftest import write_video
 
@@ -142,11 +142,12 @@ def test_unreadable_video_leaves_no_session_running(tmp_path, colour_classifier)
     assert query(db, "SELECT status FROM sessions").iloc[0, 0] == "failed"
 
 
-class CountingClassifier:
+class CountingClassifier(Classifier):
     def __init__(self, inner) -> None:
         self.inner, self.labels, self.model_id, self.frames = inner, inner.labels, inner.model_id, 0
+        self.model_sha256 = ""
 
-    def predict(self, images):
+    def predict(self, images, prepared=None):
         self.frames += len(images)
         return self.inner.predict(images)
 
@@ -296,10 +297,10 @@ def test_a_live_session_classifies_the_newest_frame(tmp_path, colour_classifier)
     camera = FakeCamera(count=60, interval_s=0.02)
     lags: list[int] = []
 
-    class SlowClassifier:
-        labels, model_id = colour_classifier.labels, "slow"
+    class SlowClassifier(Classifier):
+        labels, model_id, model_sha256 = colour_classifier.labels, "slow", ""
 
-        def predict(self, images):
+        def predict(self, images, prepared=None):
             lags.extend(
                 camera.newest - (256 * int(im[0, 0, 0]) + int(im[0, 0, 1])) for im in images
             )
@@ -331,3 +332,15 @@ def test_a_model_with_families_fills_the_species_table(tmp_path, colour_classifi
     rows = {r.species: (r.genus, r.family) for r in table.itertuples()}
     assert rows["Acer rubrum"] == ("Acer", "Sapindaceae")
     assert rows["Quercus alba"] == ("Quercus", "Fagaceae")
+
+
+def test_every_classifier_meets_the_contract(colour_classifier, tiny_model_dir):
+    from fieldtool.classify import DinoClassifier
+    from fieldtool.model import load_model_folder
+
+    dino = DinoClassifier(load_model_folder(tiny_model_dir), device="cpu")
+    for classifier in (colour_classifier, dino):
+        assert isinstance(classifier, Classifier)
+    assert dict(dino.run_settings()) == {"device": "cpu", "precision": dino.precision}
+    assert colour_classifier.prepare(np.zeros((4, 4, 3), np.uint8)) is None
+    assert not isinstance(object(), Classifier)

@@ -78,7 +78,7 @@ from fieldtool.types import Label, LabelSet
 from tests.conftest import ColourClassifier
 
 class Paced(ColourClassifier):  # about 30 analysed frames per second, like a slow model
-    def predict(self, images):
+    def predict(self, images, prepared=None):
         time.sleep(0.03 * len(images))
         return super().predict(images)
 

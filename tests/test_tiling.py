@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fieldtool.classify import Classifier
+from fieldtool.classify import DinoClassifier
 from fieldtool.config import DEMO_MODEL
 from fieldtool.demo.render import render_sample
 from fieldtool.model import load_model_folder
@@ -25,8 +25,8 @@ def mosaic() -> np.ndarray:
 def test_tiles_yield_both_species_where_the_whole_frame_yields_one(mosaic):
     model = load_model_folder(DEMO_MODEL)
     names = model.labels.species
-    whole, _ = Classifier(model, device="cpu", tiles=1).predict([mosaic])
-    tiled, tiles = Classifier(model, device="cpu", tiles=2).predict([mosaic])
+    whole, _ = DinoClassifier(model, device="cpu", tiles=1).predict([mosaic])
+    tiled, tiles = DinoClassifier(model, device="cpu", tiles=2).predict([mosaic])
     per_tile = [names[i] for i in tiles[0].argmax(axis=1)]
     assert per_tile == [PAIR[0], PAIR[1], PAIR[1], PAIR[0]]
     top_two = {names[i] for i in np.argsort(-tiled[0])[:2]}
