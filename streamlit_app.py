@@ -2,7 +2,7 @@
 
 Run with ``streamlit run streamlit_app.py`` (database from $FIELDTOOL_DB, else
 ``sightings.duckdb``) or ``streamlit run streamlit_app.py -- --db PATH``. The pages are
-scripts in ``fieldtool/dashboard_pages``; this script sets up the navigation, the
+scripts in ``fieldtool/dashboard/pages``; this script sets up the navigation, the
 database path and the filters they share, then runs the page.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from fieldtool import dashboard as dash
-from fieldtool.dashboard_pages import common
+from fieldtool.dashboard.data import database_problem, db_path_from_args, load_sessions
+from fieldtool.dashboard.pages import common
 from fieldtool.types import FieldtoolError
 
-# (file in fieldtool/dashboard_pages, title, uses the sidebar filters). No page icons:
+# (file in fieldtool/dashboard/pages, title, uses the sidebar filters). No page icons:
 # Streamlit fetches Material icons for the navigation from Google Fonts.
 PAGES = (
     ("map.py", "Map", True),
@@ -44,17 +44,17 @@ def main() -> None:
         )
     with_filters = {p.url_path for p, spec in zip(pages, PAGES, strict=True) if spec[2]}
 
-    default = dash.db_path_from_args(sys.argv[1:], os.environ)
+    default = db_path_from_args(sys.argv[1:], os.environ)
     db_text = st.sidebar.text_input("Database file", value=str(default))
     db_path = Path(db_text.strip()).expanduser()
-    problem = dash.database_problem(db_path)
+    problem = database_problem(db_path)
     if problem:
         st.error(problem)
         return
     filters = None
     if page.url_path in with_filters:
         try:
-            sessions = dash.load_sessions(db_path, timeout_s=common.QUERY_TIMEOUT_S)
+            sessions = load_sessions(db_path, timeout_s=common.QUERY_TIMEOUT_S)
             filters = common.sidebar_filters(db_path, sessions)
         except FieldtoolError as exc:
             st.error(str(exc))

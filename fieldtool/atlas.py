@@ -15,11 +15,10 @@ of the same species are dropped (isolated small parts, e.g. disjunct stands, are
 and coordinates are snapped to a ``grid_deg`` grid. Little drew these maps at a scale
 of tens of km, so a few km of simplification loses nothing that was there.
 
-:class:`IndexedPrior` gives the same prior as :class:`fieldtool.ranges.RangePrior`
-(1 inside a range, ``exp(-d / decay_km)`` outside, 1 without data) for hundreds of
-species quickly: an STRtree finds the ranges within reach, distances are taken in a
-local equirectangular frame (km) on the range clipped around the place, species beyond
-reach (prior < ``cutoff``) get 0, and results are cached per H3 cell.
+:func:`load_atlas` reads the built file into a
+:class:`fieldtool.priors.indexed.IndexedPrior` (the fast run-time prior, re-exported
+here for now); :func:`species_here` ranks the species any prior expects at a place.
+This module uses :mod:`fieldtool.priors`, never the reverse.
 """
 
 from __future__ import annotations
@@ -28,17 +27,22 @@ import argparse
 import math
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import h3
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from fieldtool.names import canonical, group_names, merge_note
+from fieldtool.config import PriorConfig
+from fieldtool.names import canonical
+from fieldtool.priors.files import prior_from_files
+from fieldtool.priors.indexed import IndexedPrior  # also re-exported: fieldtool.atlas.IndexedPrior
+from fieldtool.priors.occurrences import is_occurrence_file
+from fieldtool.priors.polygons import RangePrior
+from fieldtool.priors.stage import SpeciesPrior
 from fieldtool.types import FieldtoolError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,14 +50,6 @@ DEFAULT_ATLAS = REPO_ROOT / "data" / "ranges" / "little_atlas.gpkg"
 DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "ranges" / "little_us_trees"
 LAYER = "little_atlas"
 ATLAS_CRS = "EPSG:4267"  # NAD27 geographic; the atlas ships no .prj
-_KM_PER_DEG_LAT = 110.574
-_KM_PER_DEG_LON_EQ = 111.320
-
-
-def _key(name: str) -> str:
-    """Species names match by :func:`fieldtool.names.canonical`, as in ranges.py: so
-    Little's ``Lithocarpus densiflorus`` answers to ``Notholithocarpus densiflorus``."""
-    return canonical(str(name))
 
 
 # ------------------------------------------------------------------------ build
@@ -135,8 +131,7 @@ def build_atlas(
     progress: bool = False,
 ) -> AtlasBuild:
     """Build the GeoPackage (and its licence note) from Little's atlas folder."""
-    import geopandas as gpd
-    import pandas as pd
+    import geopandas as gpd  # heavy (~0.5 s): only for the build, not for `import fieldtool.atlas`
 
     started = time.perf_counter()
     source = Path(source)
@@ -231,154 +226,6 @@ def write_licence(source: Path, out: Path, settings: Mapping[str, float]) -> Pat
     return path
 
 
-# ----------------------------------------------------------------- indexed prior
-
-
-class IndexedPrior:
-    """Range prior for many species at once (see the module doc); RangePrior's interface.
-
-    ``ranges``: species → (Multi)Polygon in lon/lat degrees. ``cutoff``: species whose
-    prior would be below it get 0 (the fusion floor, 0.02 by default, dwarfs it), which
-    bounds the search radius to ``decay_km · ln(1/cutoff)``. Values are computed at the
-    centre of the place's H3 cell (``h3_resolution`` 8: ~0.5 km) and cached per cell.
-    Names that are one species by :func:`fieldtool.names.canonical` share one range (their
-    union). ``notes``: lines for the log, to which a line naming merged names is added.
-    """
-
-    def __init__(
-        self,
-        ranges: Mapping[str, BaseGeometry],
-        decay_km: float = 50.0,
-        cutoff: float = 1e-3,
-        h3_resolution: int = 8,
-        cache_size: int = 4096,
-        notes: Sequence[str] = (),
-    ) -> None:
-        if not decay_km > 0:
-            raise ValueError(f"decay_km must be > 0, got {decay_km}")
-        if not 0 < cutoff < 1:
-            raise ValueError(f"cutoff must be in (0, 1), got {cutoff}")
-        self.decay_km = float(decay_km)
-        self.cutoff = float(cutoff)
-        self.h3_resolution = int(h3_resolution)
-        items = [(n, g) for n, g in ranges.items() if g is not None and not g.is_empty]
-        united: dict[str, BaseGeometry] = {}
-        for name, geom in items:  # other spellings of a species given: unite their ranges
-            old = united.get(key := _key(name))
-            united[key] = geom if old is None else shapely.union(old, geom)
-        chosen, merged = group_names(n for n, _ in items)
-        self.notes: tuple[str, ...] = tuple(notes) + tuple(merge_note("ranges", merged))
-        self._names = [chosen[key] for key in united]
-        self._index = {key: i for i, key in enumerate(united)}
-        self._geoms = np.array(list(united.values()), dtype=object)
-        shapely.prepare(self._geoms)
-        self._tree = shapely.STRtree(self._geoms)
-        self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
-        self._cache_size = max(1, int(cache_size))
-        self._lookups: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()  # names → idx
-
-    @classmethod
-    def from_range_prior(cls, prior: object, **kw: float) -> IndexedPrior:
-        """Wrap a :class:`fieldtool.ranges.RangePrior` (same geometries and decay)."""
-        names = sorted(prior.species)  # type: ignore[attr-defined]
-        ranges = {n: prior.geometry(n) for n in names}  # type: ignore[attr-defined]
-        kw.setdefault("decay_km", prior.decay_km)  # type: ignore[attr-defined]
-        kw.setdefault("notes", getattr(prior, "notes", ()))  # type: ignore[arg-type]
-        return cls(ranges, **kw)  # type: ignore[arg-type]
-
-    @property
-    def species(self) -> set[str]:
-        return set(self._names)
-
-    def has(self, species: str) -> bool:
-        return _key(species) in self._index
-
-    def geometry(self, species: str) -> BaseGeometry | None:
-        i = self._index.get(_key(species))
-        return None if i is None else self._geoms[i]
-
-    def __len__(self) -> int:
-        return len(self._names)
-
-    def reach_km(self, decay_km: float | None = None) -> float:
-        """Distance beyond which the prior is below ``cutoff`` (and given as 0)."""
-        decay = self.decay_km if decay_km is None else float(decay_km)
-        return decay * math.log(1.0 / self.cutoff)
-
-    def _all(self, lat: float, lon: float, decay: float) -> np.ndarray:
-        """(S,) prior of every species at (lat, lon), no cache."""
-        out = np.zeros(len(self._names), dtype=np.float64)
-        reach = self.reach_km(decay)
-        kx = _KM_PER_DEG_LON_EQ * max(math.cos(math.radians(lat)), 1e-6)
-        ky = _KM_PER_DEG_LAT
-        # degrees: planar distance in lon/lat is at least the km distance / max(kx, ky)
-        dx, dy = reach / kx, reach / ky
-        point = shapely.Point(lon, lat)
-        near = self._tree.query(point, predicate="dwithin", distance=max(dx, dy))
-        if len(near) == 0:
-            return out
-        inside = shapely.intersects_xy(self._geoms[near], lon, lat)
-        out[near[inside]] = 1.0
-        box = (lon - dx, lat - dy, lon + dx, lat + dy)
-
-        def to_km(xy: np.ndarray) -> np.ndarray:
-            return np.column_stack([(xy[:, 0] - lon) * kx, (xy[:, 1] - lat) * ky])
-
-        origin = shapely.Point(0.0, 0.0)
-        for i in near[~inside]:
-            piece = shapely.clip_by_rect(self._geoms[i], *box)
-            if piece.is_empty:
-                continue
-            d = shapely.distance(origin, shapely.transform(piece, to_km))
-            out[i] = math.exp(-d / decay) if d < reach else 0.0
-        return out
-
-    def _at(self, lat: float, lon: float, decay: float) -> np.ndarray:
-        if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise ValueError(f"not a position: {lat}, {lon}")
-        cell = h3.latlng_to_cell(float(lat), float(lon), self.h3_resolution)
-        key = (cell, decay)
-        hit = self._cache.get(key)
-        if hit is not None:
-            self._cache.move_to_end(key)
-            return hit
-        clat, clon = h3.cell_to_latlng(cell)
-        values = self._all(clat, clon, decay)
-        self._cache[key] = values
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return values
-
-    def prior(
-        self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
-    ) -> np.ndarray:
-        """(C,) float64 in [0, 1]: 1 inside, exp(-d/decay_km) outside, 0 beyond reach,
-        1 without data."""
-        decay = self.decay_km if decay_km is None else float(decay_km)
-        values = self._at(lat, lon, decay)
-        idx = self._indices(species)
-        if len(idx) == 0:
-            return np.zeros(0, dtype=np.float64)
-        return np.where(idx >= 0, values[np.maximum(idx, 0)], 1.0)
-
-    def _indices(self, species: Sequence[str]) -> np.ndarray:
-        """(C,) row of each name, -1 without data; remembered for the last few label lists."""
-        names = tuple(species)
-        idx = self._lookups.get(names)
-        if idx is None:
-            idx = np.array([self._index.get(_key(s), -1) for s in names], dtype=np.int64)
-            self._lookups[names] = idx
-            if len(self._lookups) > 8:
-                self._lookups.popitem(last=False)
-        return idx
-
-    def all_priors(self, lat: float, lon: float, decay_km: float | None = None) -> dict[str, float]:
-        """Prior of every species with data at a place (cached like :meth:`prior`)."""
-        decay = self.decay_km if decay_km is None else float(decay_km)
-        values = self._at(lat, lon, decay)
-        return dict(zip(self._names, values.tolist(), strict=True))
-
-
 # ------------------------------------------------------------------------ load
 
 
@@ -392,9 +239,16 @@ class Atlas:
     load_s: float  # seconds the load took
 
 
-def load_atlas(path: str | Path = DEFAULT_ATLAS, decay_km: float = 50.0, **kw: float) -> Atlas:
-    """Read the bundled GeoPackage (or any file with ``species``/``presence`` columns)."""
-    import pyogrio
+def load_atlas(
+    path: str | Path = DEFAULT_ATLAS,
+    decay_km: float = 50.0,
+    *,
+    cutoff: float = 1e-3,
+    h3_resolution: int = 8,
+) -> Atlas:
+    """Read the bundled GeoPackage (or any file with ``species``/``presence`` columns)
+    into an :class:`IndexedPrior` (``decay_km``, ``cutoff``, ``h3_resolution``)."""
+    import pyogrio  # GDAL, ~0.4 s to import: only when a file is read
 
     started = time.perf_counter()
     path = Path(path)
@@ -419,7 +273,7 @@ def load_atlas(path: str | Path = DEFAULT_ATLAS, decay_km: float = 50.0, **kw: f
     if "common_name" in frame.columns:
         commons = {str(s): str(c) for s, c in zip(frame["species"], frame["common_name"],
                                                   strict=True)}  # fmt: skip
-    prior = IndexedPrior(ranges, decay_km=decay_km, **kw)  # type: ignore[arg-type]
+    prior = IndexedPrior(ranges, decay_km=decay_km, cutoff=cutoff, h3_resolution=h3_resolution)
     return Atlas(path, prior, commons, time.perf_counter() - started)
 
 
@@ -429,7 +283,7 @@ def load_atlas(path: str | Path = DEFAULT_ATLAS, decay_km: float = 50.0, **kw: f
 def species_here(
     lat: float,
     lon: float,
-    prior: object,
+    prior: SpeciesPrior,
     *,
     min_prior: float = 0.05,
     decay_km: float | None = None,
@@ -438,26 +292,25 @@ def species_here(
     """Species expected at a place: ``(species, prior)`` with prior >= ``min_prior``,
     ranked by prior (highest first), then name.
 
-    ``prior``: an :class:`IndexedPrior` (fast), a :class:`fieldtool.ranges.RangePrior`
-    (wrapped in one for the query), an occurrence prior, or anything with ``species`` and
-    ``prior(lat, lon, species, decay_km)``.
+    ``prior``: an :class:`IndexedPrior` (fast), a :class:`RangePrior` (indexed for the
+    query), an occurrence prior, or any other :class:`SpeciesPrior`.
     """
     if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
         raise FieldtoolError(f"species: position {lat}, {lon} is out of range")
-    if not isinstance(prior, IndexedPrior) and hasattr(prior, "geometry"):
+    if isinstance(prior, RangePrior):
         prior = IndexedPrior.from_range_prior(prior)
     if isinstance(prior, IndexedPrior):
         values = prior.all_priors(lat, lon, decay_km)
     else:
-        names = sorted(prior.species)  # type: ignore[attr-defined]
-        got = prior.prior(lat, lon, names, decay_km)  # type: ignore[attr-defined]
+        names = sorted(prior.species)
+        got = prior.prior(lat, lon, names, decay_km)
         values = dict(zip(names, (float(v) for v in got), strict=True))
     ranked = sorted(((s, v) for s, v in values.items() if v >= min_prior),
                     key=lambda sv: (-sv[1], sv[0]))  # fmt: skip
     return ranked[:limit] if limit is not None else ranked
 
 
-def _load_for_command(args: argparse.Namespace) -> tuple[object, dict[str, str], str]:
+def _load_for_command(args: argparse.Namespace) -> tuple[SpeciesPrior, dict[str, str], str]:
     """(prior, common names, description) for ``species``: --ranges files or the atlas."""
     if not args.ranges:
         atlas = load_atlas(args.atlas, decay_km=args.decay_km)
@@ -466,27 +319,19 @@ def _load_for_command(args: argparse.Namespace) -> tuple[object, dict[str, str],
             atlas.common_names,
             f"{atlas.path.name} (loaded in {atlas.load_s:.2f} s)",
         )
-    from fieldtool.occurrences import CombinedPrior, is_occurrence_file, load_occurrences
-    from fieldtool.ranges import load_ranges
-
-    tables = [p for p in args.ranges if is_occurrence_file(p)]
+    cfg = PriorConfig(species_field=args.species_field, presence_field=args.presence_field,
+                      crs=args.ranges_crs, decay_km=args.decay_km)  # fmt: skip
+    prior = prior_from_files(args.ranges, cfg)
+    if prior is None:  # args.ranges is not empty
+        raise FieldtoolError("species: no --ranges files given")
     polygons = [p for p in args.ranges if not is_occurrence_file(p)]
-    parts: list[object] = []
-    commons: dict[str, str] = {}
-    if polygons:
-        ranges = load_ranges(polygons, args.species_field, args.presence_field, args.ranges_crs,
-                             decay_km=args.decay_km)  # fmt: skip
-        parts.append(IndexedPrior.from_range_prior(ranges))
-        commons = _common_names(polygons, args.species_field)
-    if tables:
-        parts.append(load_occurrences(tables, decay_km=args.decay_km))
-    prior = parts[0] if len(parts) == 1 else CombinedPrior(parts)
+    commons = _common_names(polygons, args.species_field) if polygons else {}
     return prior, commons, ", ".join(str(p) for p in args.ranges)
 
 
 def _common_names(paths: Sequence[Path], species_field: str) -> dict[str, str]:
     """``common_name`` per species from polygon files that have one (else nothing)."""
-    import pyogrio
+    import pyogrio  # GDAL, ~0.4 s to import: only when a file is read
 
     out: dict[str, str] = {}
     for path in paths:
@@ -509,14 +354,14 @@ def cmd_species(args: argparse.Namespace) -> int:
     prior, commons, what = _load_for_command(args)
     for note in getattr(prior, "notes", ()):
         print(note, file=sys.stderr)
-    common_by_key = {_key(s): c for s, c in commons.items()}
+    common_by_key = {canonical(s): c for s, c in commons.items()}
     started = time.perf_counter()
     ranked = species_here(args.lat, args.lon, prior, min_prior=args.min_prior, limit=args.limit)
     took = time.perf_counter() - started
     print(f"{len(ranked)} species expected at {args.lat:.4f}, {args.lon:.4f} "
           f"(prior >= {args.min_prior:g}; {what}; query {took:.2f} s)")  # fmt: skip
     for rank, (name, value) in enumerate(ranked, 1):
-        common = commons.get(name) or common_by_key.get(_key(name), "")
+        common = commons.get(name) or common_by_key.get(canonical(name), "")
         print(f"{rank:4d}  {value:5.3f}  {name:<32} {common}")
     return 0
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fieldtool.config import DEMO_MODEL, Config, load_config, parse_override
+from fieldtool.config import DEMO_MODEL, Config, config_fields, load_config, parse_override
+from fieldtool.resources import shipped
 from fieldtool.types import FieldtoolError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEMO_DATA = REPO_ROOT / "data" / "demo"
-DEMO_RANGES = REPO_ROOT / "data" / "ranges" / "demo_ranges.geojson"
+DEMO_DATA = shipped("data", "demo")
+DEMO_RANGES = shipped("data", "ranges", "demo_ranges.geojson")
 DEMO_REGIONS = ("west", "east")
 
 
@@ -47,108 +49,54 @@ class ProgressPrinter:
 
 
 def _session_flags(parser: argparse.ArgumentParser) -> None:
+    """The session's config flags, generated from the config's fields (their ``flags``
+    metadata and descriptions: :func:`fieldtool.config.config_fields`)."""
     g = parser.add_argument_group("session settings (override the config file)")
     g.add_argument("--config", type=Path, help="TOML config file")
-    g.add_argument("--model", type=Path, help="model folder (default models/demo)")
-    g.add_argument("--gallery", type=Path, help="few-shot gallery folder (see 'fieldtool gallery')")
-    g.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
-    g.add_argument("--batch-size", type=int)
-    g.add_argument(
-        "--precision",
-        choices=["auto", "fp32", "bf16", "fp16"],
-        help="auto: bf16/fp16 on CUDA, bf16 on CPUs with AVX512-BF16 or AMX, else fp32",
-    )
-    g.add_argument(
-        "--compile",
-        action="store_true",
-        default=None,
-        help="torch.compile the model (slower start, faster for long videos)",
-    )
-    g.add_argument("--tiles", type=int, help="cut frames into N x N tiles")
-    g.add_argument("--sample-fps", type=float, help="analysed frames per second")
-    g.add_argument(
-        "--start-time",
-        help="time of the video's first frame (ISO 8601; without an offset: in --tz, else UTC)",
-    )
-    g.add_argument(
-        "--tz",
-        help="zone of local camera clocks (DJI SRT, EXIF): IANA name or +HH:MM; "
-        "default: the zone at the track's position",
-    )
-    g.add_argument("--lat", type=float, help="fixed latitude (degrees)")
-    g.add_argument("--lon", type=float, help="fixed longitude (degrees)")
-    g.add_argument(
-        "--track",
-        "--gpx",
-        dest="track",
-        type=Path,
-        help="GPS track: GPX, NMEA, GoPro MP4/MOV, DJI SRT, photo EXIF",
-    )
-    g.add_argument(
-        "--gpsd",
-        nargs="?",
-        const="localhost:2947",
-        metavar="HOST[:PORT]",
-        help="live positions from a gpsd daemon (default localhost:2947)",
-    )
-    g.add_argument("--track-format", choices=["auto", "gpx", "nmea", "srt", "gpmf", "exif"])
-    g.add_argument("--time-offset", type=float, help="seconds added to frame times for the track")
-    g.add_argument(
-        "--ranges",
-        type=Path,
-        nargs="+",
-        help="range polygons (shp, geojson, gpkg) or occurrence tables (GBIF csv/tsv)",
-    )
-    g.add_argument("--ranges-crs", help="CRS for range files that carry none, e.g. EPSG:4267")
-    g.add_argument("--species-field", help="range attribute holding the species name")
-    g.add_argument("--presence-field", help="range attribute: 1 range, 0 absence")
-    g.add_argument("--prior-weight", type=float, help="0 turns the range prior off")
-    g.add_argument(
-        "--prior-mode",
-        choices=["soft", "filter"],
-        help="soft reweighting, or keep only species expected here",
-    )
-    g.add_argument(
-        "--ignore-location",
-        action="store_true",
-        help="no range prior for this session (gardens, planted collections)",
-    )
-    g.add_argument("--db", type=Path, help="DuckDB sightings file")
-    g.add_argument("--no-snapshots", action="store_true", help="do not save snapshot JPEGs")
-    g.add_argument("--preview", type=Path, help="also write the annotated frames to this MP4")
+    for dotted, info in config_fields():
+        meta = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        names, switch = meta.get("flags", []), meta.get("switch", {})
+        dest = f"{_CFG}{dotted}"
+        if names:
+            kind = _argparse_kind(info, meta)
+            if "choices" not in kind and kind.get("action") != "store_true":
+                kind.setdefault("metavar", dotted.partition(".")[2].upper())
+            g.add_argument(*names, dest=dest, help=f"{info.description} [{dotted}]", **kind)
+        for option, (value, help_text) in switch.items():
+            g.add_argument(option, dest=dest, action="store_const", const=value, help=help_text)
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="any config value, e.g. --set smoothing.enter=0.6")  # fmt: skip
 
 
+_CFG = "config:"  # argparse dest prefix of flags that set a config field
+
+
+def _argparse_kind(info: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """argparse keywords for a config field: choices, nargs, a numeric type, or a switch."""
+    annotation = info.annotation
+    args = typing.get_args(annotation)
+    if annotation is bool:
+        return {"action": "store_true", "default": None}
+    if "const" in meta:
+        return {"nargs": "?", "const": meta["const"], "metavar": "VALUE"}
+    if typing.get_origin(annotation) is typing.Literal:
+        return {"choices": list(args)}
+    if typing.get_origin(annotation) is list:
+        return {"nargs": "+", "metavar": "FILE"}
+    inner = [a for a in args if a is not type(None)] or [annotation]
+    if inner[0] in (int, float):
+        return {"type": inner[0]}
+    return {}
+
+
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    pairs = {
-        "model.path": args.model,
-        "model.gallery": args.gallery,
-        "model.device": args.device,
-        "model.batch_size": args.batch_size,
-        "model.precision": args.precision,
-        "model.compile": args.compile,
-        "model.tiles": args.tiles,
-        "source.sample_fps": args.sample_fps,
-        "source.start_time": args.start_time,
-        "source.tz": args.tz,
-        "position.lat": args.lat,
-        "position.lon": args.lon,
-        "position.track": args.track,
-        "position.track_format": args.track_format,
-        "position.gpsd": args.gpsd,
-        "position.time_offset_s": args.time_offset,
-        "prior.ranges": [str(p) for p in args.ranges] if args.ranges else None,
-        "prior.crs": args.ranges_crs,
-        "prior.species_field": args.species_field,
-        "prior.presence_field": args.presence_field,
-        "prior.weight": 0.0 if args.ignore_location else args.prior_weight,
-        "prior.mode": args.prior_mode,
-        "store.db": args.db,
-        "store.snapshots": False if args.no_snapshots else None,
-        "store.preview": args.preview,
-    }
-    pairs = {k: (str(v) if isinstance(v, Path) else v) for k, v in pairs.items()}
+    """Dotted config overrides from the flags given (``--set`` last, so it wins)."""
+    pairs: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(_CFG) and value is not None:
+            if isinstance(value, list):
+                value = [str(v) for v in value]
+            pairs[dest.removeprefix(_CFG)] = str(value) if isinstance(value, Path) else value
     for text in args.set:
         key, value = parse_override(text)
         pairs[key] = value
@@ -233,7 +181,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     bin_dir = Path(sys.executable).parent  # the environment fieldtool runs in
     print(
         f"\nSightings are in {db}. Look at them with:\n"
-        f"  cd {REPO_ROOT} && {bin_dir / 'streamlit'} run streamlit_app.py -- --db {db.resolve()}\n"
+        f"  {bin_dir / 'fieldtool'} dashboard --db {db.resolve()}\n"
         f'  {bin_dir / "fieldtool"} sql --db {db} "SELECT species, count(*) FROM sightings GROUP BY species"'
     )
     return 0
@@ -273,7 +221,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     """Read-only: one query; writes, ATTACH, file and URL access are refused."""
     import pandas as pd
 
-    from fieldtool.dashboard import run_readonly_sql
+    from fieldtool.sqlbox import run_readonly_sql  # no Streamlit, no pydeck
 
     if not Path(args.db).is_file():
         raise FieldtoolError(f"{args.db}: sightings database not found")
@@ -334,16 +282,102 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS")
     prune.set_defaults(func=cmd_prune)
 
+    _model_commands(sub)
+    _gallery_commands(sub)
     from fieldtool.atlas import add_species_command
     from fieldtool.export import add_export_command
-    from fieldtool.gallery import add_gallery_commands
-    from fieldtool.importers import add_model_commands
 
-    add_model_commands(sub)
-    add_gallery_commands(sub)
     add_species_command(sub)
     add_export_command(sub)
     return parser
+
+
+def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fieldtool model import-plantclef | import-hf | pull``."""
+    from fieldtool import importers
+
+    def done(folder: Path) -> int:
+        print(importers.summary(folder))
+        return 0
+
+    model = sub.add_parser("model", help="import or download models")
+    msub = model.add_subparsers(dest="model_command", required=True)
+    p = msub.add_parser("import-plantclef", help="convert the PlantCLEF 2024 timm checkpoint")
+    p.add_argument("checkpoint", type=Path, help="model_best.pth.tar (or a .safetensors copy)")
+    p.add_argument("--classes", type=Path, required=True, help="class_mapping.txt")
+    p.add_argument("--names", type=Path, required=True, help="species_id_to_name.txt")
+    p.add_argument("--heads", type=int, help="attention heads (default: hidden size / 64)")
+    p.set_defaults(func=lambda a: done(importers.import_plantclef(
+        a.checkpoint, a.classes, a.names, a.out, model_id=a.model_id, num_heads=a.heads,
+        overwrite=a.force)))  # fmt: skip
+    h = msub.add_parser("import-hf", help="convert a Hugging Face DINOv2 folder")
+    h.add_argument("folder", type=Path, help="folder with config.json and model.safetensors")
+    h.add_argument("--labels", type=Path, help="labels.csv for a classifier head")
+    h.add_argument("--image-size", type=int, help="input size in px (default: preprocessor's)")
+    h.set_defaults(func=lambda a: done(importers.import_hf_dinov2(
+        a.folder, a.out, a.labels, model_id=a.model_id, image_size=a.image_size,
+        overwrite=a.force)))  # fmt: skip
+    d = msub.add_parser("pull", help="download a DINOv2 backbone from the Hugging Face hub")
+    d.add_argument("name", choices=importers.HF_MODELS, metavar="NAME",
+                   help=", ".join(importers.HF_MODELS))  # fmt: skip
+    d.set_defaults(func=lambda a: done(importers.pull(a.name, a.out, overwrite=a.force)))
+    for command in (p, h, d):
+        command.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
+        command.add_argument("--force", action="store_true", help="replace a non-empty folder")
+        if command is not d:
+            command.add_argument("--model-id", help="name recorded with sessions (default: folder)")
+
+
+def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fieldtool gallery add | list | remove | set``."""
+    from fieldtool import gallery as g
+
+    def add(a: argparse.Namespace) -> int:
+        gallery = g.Gallery(a.gallery, create=True)
+        added = gallery.enroll(a.model, a.species, g.expand_photos(a.photos),
+                               common_name=a.common_name or "", embedding=a.embedding,
+                               device=a.device)  # fmt: skip
+        total = dict(gallery.list())[" ".join(a.species.split())]
+        print(f"{gallery.path}: enrolled {added} photos of {a.species} ({total} in all)")
+        return 0
+
+    def remove(a: argparse.Namespace) -> int:
+        gallery = g.Gallery(a.gallery)
+        print(f"{gallery.path}: removed {gallery.remove(a.species)} photos of {a.species}")
+        return 0
+
+    def settings(a: argparse.Namespace) -> int:
+        gallery = g.Gallery(a.gallery)
+        for key in ("threshold", "temperature", "mode"):
+            if getattr(a, key) is not None:
+                setattr(gallery.settings, key, getattr(a, key))
+        gallery.settings.check()
+        gallery.save()
+        print(f"{gallery.path}: {dataclasses.asdict(gallery.settings)}")
+        return 0
+
+    top = sub.add_parser("gallery", help="few-shot species gallery from your photos")
+    gsub = top.add_subparsers(dest="gallery_command", required=True)
+    ad = gsub.add_parser("add", help="enroll reference photos of one species")
+    ad.add_argument("--model", type=Path, required=True, help="model folder for embeddings")
+    ad.add_argument("--species", required=True, help='scientific name, e.g. "Acer rubrum"')
+    ad.add_argument("--common-name", help="common name shown with sightings")
+    ad.add_argument("--embedding", choices=g.EMBEDDING_KINDS, help="new galleries only (cls)")
+    ad.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    ad.add_argument("photos", nargs="+", type=Path, help="photo files or folders")
+    ad.set_defaults(func=add)
+    ls = gsub.add_parser("list", help="enrolled species, photo counts and similarities")
+    ls.set_defaults(func=lambda a: print(g.describe(g.Gallery(a.gallery))) or 0)
+    rm = gsub.add_parser("remove", help="remove a species and its photos")
+    rm.add_argument("--species", required=True)
+    rm.set_defaults(func=remove)
+    st = gsub.add_parser("set", help="change matching settings")
+    st.add_argument("--threshold", type=float, help="cosine similarity below which: unknown")
+    st.add_argument("--temperature", type=float, help="softmax temperature (0.05)")
+    st.add_argument("--mode", choices=g.MODES)
+    st.set_defaults(func=settings)
+    for command, required in ((ad, "gallery folder (created)"), (ls, None), (rm, None), (st, None)):
+        command.add_argument("--gallery", type=Path, required=True, help=required)
 
 
 def _terminate(signum, frame) -> None:  # noqa: ARG001

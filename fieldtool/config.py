@@ -6,6 +6,7 @@ silently ignored setting.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -19,38 +20,68 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
+from fieldtool.resources import demo_model, shipped
 from fieldtool.timebase import parse_zone
 from fieldtool.types import FieldtoolError
 
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "models" / "demo"
+DEMO_MODEL = demo_model()
+
+
+def flag(
+    *names: str, switch: dict[str, tuple[Any, str]] | None = None, const: Any = None
+) -> dict[str, Any]:
+    """Field metadata naming the CLI flags that set a field (``fieldtool run --help``).
+
+    ``names``: the option strings (``--sample-fps``); ``switch``: extra options that set
+    a fixed value, ``{"--ignore-location": (0.0, "help")}``; ``const``: the value of a
+    flag given without one (``--gpsd`` alone: ``localhost:2947``).
+    """
+    meta: dict[str, Any] = {"flags": list(names), "switch": dict(switch or {})}
+    if const is not None:
+        meta["const"] = const
+    return meta
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # Unknown keys are errors; infinities and NaN are refused for every number.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SourceConfig(_Section):
     """Where frames come from and how often they are analysed."""
 
-    uri: str = ""  # video path, camera index ("0") or http/rtsp URL
-    sample_fps: float = Field(5.0, gt=0)  # analysed frames per second of media time
-    motion_threshold: float = Field(0.0, ge=0)  # mean grey change (0-255) below which a
-    # frame counts as unchanged and reuses the previous prediction; 0 = classify every frame
+    uri: str = Field("", description="video path, camera index (`0`) or http/rtsp URL")
+    sample_fps: float = Field(
+        5.0, gt=0, description="analysed frames per second of media time",
+        json_schema_extra=flag("--sample-fps"),
+    )  # fmt: skip
+    motion_threshold: float = Field(
+        0.0, ge=0,
+        description="mean grey change (0-255) below which a frame counts as unchanged and "
+        "reuses the previous prediction; 0: classify every frame",
+    )  # fmt: skip
     start_time: datetime | None = Field(
         None,
         description="time of the video's first frame (ISO 8601); without an offset it is "
         "taken in `tz` when given, else as UTC; default: see docs/time.md",
+        json_schema_extra=flag("--start-time"),
     )
     tz: str | None = Field(
         None,
         description="time zone of local camera clocks (DJI SRT, EXIF, GoPro creation time) "
-        "and of a --start-time without offset: an IANA name (Europe/Madrid) or an offset "
+        "and of a start time without offset: an IANA name (Europe/Madrid) or an offset "
         "(+02:00); default: the zone at the track's position",
+        json_schema_extra=flag("--tz"),
     )
-    max_frames: int | None = Field(None, gt=0)  # stop after this many decoded frames
-    reconnect_attempts: int = Field(5, ge=0)  # live sources: reopen tries after a drop
-    reconnect_backoff_s: float = Field(1.0, ge=0)  # first wait, doubled each try
+    max_frames: int | None = Field(None, gt=0, description="stop after this many decoded frames")
+    reconnect_attempts: int = Field(
+        5, ge=0, description="live sources: reopen tries after the stream drops"
+    )
+    reconnect_backoff_s: float = Field(
+        1.0, ge=0, description="seconds before the first reopen try, doubled each try"
+    )
 
     @field_validator("tz")
     @classmethod
@@ -67,29 +98,76 @@ class SourceConfig(_Section):
 class ModelConfig(_Section):
     """The species classifier."""
 
-    path: Path = DEMO_MODEL  # the bundled demo model
-    gallery: Path | None = None  # few-shot gallery folder: classify by similarity instead
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    batch_size: int = Field(16, ge=1)
-    tiles: int = Field(1, ge=1, le=8)  # cut each frame into tiles x tiles crops
-    tile_reduce: Literal["mean", "max"] = "max"  # how tile probabilities make a frame's
-    top_k: int = Field(5, ge=1)  # classes kept per stored detection
-    # auto: bf16 (else fp16) on CUDA, bf16 on CPUs with AVX512-BF16/AMX, else fp32
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    compile: bool = False  # torch.compile the network: 15-60 s start-up, then faster
-    cpu_micro_batch: int | None = Field(None, ge=1)  # crops a network call on the CPU; None: auto
+    path: Path = Field(
+        DEMO_MODEL, description="model folder (default: the bundled demo model)",
+        json_schema_extra=flag("--model"),
+    )  # fmt: skip
+    gallery: Path | None = Field(
+        None, description="few-shot gallery folder: classify by similarity to its photos",
+        json_schema_extra=flag("--gallery"),
+    )  # fmt: skip
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="auto: cuda, then mps, then cpu", json_schema_extra=flag("--device")
+    )
+    batch_size: int = Field(
+        16,
+        ge=1,
+        description="frames per model call (files)",
+        json_schema_extra=flag("--batch-size"),
+    )
+    tiles: int = Field(
+        1, ge=1, le=8, description="cut each frame into tiles x tiles crops",
+        json_schema_extra=flag("--tiles"),
+    )  # fmt: skip
+    tile_reduce: Literal["mean", "max"] = Field(
+        "max", description="how tile probabilities make a frame's"
+    )
+    top_k: int = Field(5, ge=1, description="classes kept per stored detection")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="auto: bf16 (else fp16) on CUDA, bf16 on CPUs with AVX512-BF16 or AMX, "
+        "else fp32",
+        json_schema_extra=flag("--precision"),
+    )
+    compile: bool = Field(
+        False, description="torch.compile the network: 15-60 s start-up, then faster",
+        json_schema_extra=flag("--compile"),
+    )  # fmt: skip
+    cpu_micro_batch: int | None = Field(
+        None, ge=1, description="crops per network call on the CPU; default: sized to the caches"
+    )
 
 
 class PositionConfig(_Section):
-    """Where each frame was taken: a fixed point or a track file."""
+    """Where each frame was taken: a fixed point, a track file, or a live GPS."""
 
-    lat: float | None = Field(None, ge=-90, le=90)
-    lon: float | None = Field(None, ge=-180, le=180)
-    track: Path | None = None  # GPX (more formats: see position.py)
-    track_format: str = "auto"  # "auto": from the file's extension and content
-    gpsd: str | None = None  # live fixes from a gpsd daemon, "host[:port]" (port 2947)
-    time_offset_s: float = 0.0  # added to frame times before looking up the track
-    max_fix_gap_s: float = Field(30.0, gt=0)  # farther from any fix: no position
+    lat: float | None = Field(
+        None, ge=-90, le=90, description="fixed latitude (degrees, WGS84)",
+        json_schema_extra=flag("--lat"),
+    )  # fmt: skip
+    lon: float | None = Field(
+        None, ge=-180, le=180, description="fixed longitude (degrees, WGS84)",
+        json_schema_extra=flag("--lon"),
+    )  # fmt: skip
+    track: Path | None = Field(
+        None, description="GPS track: GPX, NMEA, GoPro MP4/MOV, DJI SRT, photo EXIF",
+        json_schema_extra=flag("--track", "--gpx"),
+    )  # fmt: skip
+    track_format: Literal["auto", "gpx", "nmea", "srt", "gpmf", "exif"] = Field(
+        "auto", description="auto: from the file's extension and content",
+        json_schema_extra=flag("--track-format"),
+    )  # fmt: skip
+    gpsd: str | None = Field(
+        None, description="live fixes from a gpsd daemon, host[:port] (port 2947)",
+        json_schema_extra=flag("--gpsd", const="localhost:2947"),
+    )  # fmt: skip
+    time_offset_s: float = Field(
+        0.0, description="seconds added to frame times before looking them up in a track",
+        json_schema_extra=flag("--time-offset"),
+    )  # fmt: skip
+    max_fix_gap_s: float = Field(
+        30.0, gt=0, description="seconds; farther from any fix a frame gets no position"
+    )
     auto_track: bool = Field(
         True,
         description="with no lat/lon, track or gpsd: use the video's own GPS track, the GoPro "
@@ -106,26 +184,56 @@ class PositionConfig(_Section):
 class PriorConfig(_Section):
     """Species range prior: posterior ∝ p(class|image) · (prior + floor)^weight."""
 
-    ranges: list[Path] = Field(default_factory=list)  # polygon files (shp, geojson, gpkg)
-    species_field: str = "species"
-    presence_field: str | None = "presence"  # 1 = range, 0 = absence island; None: all range
-    crs: str | None = None  # CRS of files that carry none (e.g. "EPSG:4267")
-    weight: float = Field(1.0, ge=0)  # 0 turns the prior off (gardens, botanical collections)
-    mode: Literal["soft", "filter"] = "soft"  # filter: only species expected here (BirdNET-style)
-    filter_threshold: float = Field(0.05, ge=0, le=1)  # filter mode: prior below this -> 0
-    floor: float = Field(0.02, gt=0, le=1)  # prior far outside the range
-    decay_km: float = Field(50.0, gt=0)  # prior falls as exp(-distance/decay) outside
+    ranges: list[Path] = Field(
+        default_factory=list,
+        description="range polygons (shp, geojson, gpkg) or occurrence tables (GBIF csv/tsv)",
+        json_schema_extra=flag("--ranges"),
+    )
+    species_field: str = Field(
+        "species", description="range attribute holding the species name",
+        json_schema_extra=flag("--species-field"),
+    )  # fmt: skip
+    presence_field: str | None = Field(
+        "presence", description="range attribute: 1 range, 0 absence island; none: all range",
+        json_schema_extra=flag("--presence-field"),
+    )  # fmt: skip
+    crs: str | None = Field(
+        None, description="CRS of range files that carry none, e.g. EPSG:4267",
+        json_schema_extra=flag("--ranges-crs"),
+    )  # fmt: skip
+    weight: float = Field(
+        1.0, ge=0, description="strength of the prior; 0 turns it off",
+        json_schema_extra=flag("--prior-weight", switch={"--ignore-location": (
+            0.0, "no range prior for this session (gardens, planted collections)")}),
+    )  # fmt: skip
+    mode: Literal["soft", "filter"] = Field(
+        "soft", description="soft reweighting, or filter: keep only species expected here",
+        json_schema_extra=flag("--prior-mode"),
+    )  # fmt: skip
+    filter_threshold: float = Field(
+        0.05, ge=0, le=1, description="filter mode: species with a prior below this are dropped"
+    )
+    floor: float = Field(0.02, gt=0, le=1, description="prior far outside a species' range")
+    decay_km: float = Field(
+        50.0, gt=0, description="km; outside its range a prior falls as exp(-distance/decay)"
+    )
 
 
 class SmoothingConfig(_Section):
     """Temporal smoothing and the sighting tracker's hysteresis."""
 
-    tau_s: float = Field(1.0, ge=0)  # EMA time constant; 0 = no smoothing
-    enter: float = Field(0.5, gt=0, le=1)  # smoothed score that opens a sighting
-    exit: float = Field(0.3, gt=0, le=1)  # below this the sighting may end
-    min_duration_s: float = Field(1.0, ge=0)  # score must stay >= enter this long to start
-    max_gap_s: float = Field(2.0, ge=0)  # shorter dips below exit do not split a sighting
-    genus_level: bool = False  # congeners' summed score may open a genus sighting ("Acer sp.")
+    tau_s: float = Field(1.0, ge=0, description="EMA time constant, seconds; 0: no smoothing")
+    enter: float = Field(0.5, gt=0, le=1, description="smoothed score that opens a sighting")
+    exit: float = Field(0.3, gt=0, le=1, description="below this score a sighting may end")
+    min_duration_s: float = Field(
+        1.0, ge=0, description="seconds the score must stay above enter to open a sighting"
+    )
+    max_gap_s: float = Field(
+        2.0, ge=0, description="seconds; shorter dips below exit do not end a sighting"
+    )
+    genus_level: bool = Field(
+        False, description="congeners' summed score may open a genus sighting (Acer sp.)"
+    )
 
     @model_validator(mode="after")
     def _exit_below_enter(self) -> SmoothingConfig:
@@ -137,14 +245,33 @@ class SmoothingConfig(_Section):
 class StoreConfig(_Section):
     """The DuckDB sightings file."""
 
-    db: Path = Path("sightings.duckdb")
-    snapshots: bool = True  # save a JPEG of each sighting's best frame
-    flush_interval_s: float = Field(2.0, gt=0)  # buffered rows reach the file this often
-    detections: bool = True  # keep per-frame top-k predictions (for eval, re-processing)
-    lock_timeout_s: float = Field(30.0, ge=0)  # keep retrying a locked file this long
-    live_frame_interval_s: float = Field(1.0, ge=0)  # newest annotated frame for the
-    # dashboard's live view, <snapshots>/<session>/latest.jpg; 0 = off
-    preview: Path | None = None  # also write every analysed frame, annotated, to this MP4
+    db: Path = Field(
+        Path("sightings.duckdb"),
+        description="DuckDB sightings file",
+        json_schema_extra=flag("--db"),
+    )
+    snapshots: bool = Field(
+        True, description="save a JPEG of each sighting's best frame",
+        json_schema_extra=flag(switch={"--no-snapshots": (False, "do not save snapshot JPEGs")}),
+    )  # fmt: skip
+    flush_interval_s: float = Field(
+        2.0, gt=0, description="seconds; buffered rows reach the file this often"
+    )
+    detections: bool = Field(
+        True, description="keep per-frame top-k predictions (for eval, re-processing)"
+    )
+    lock_timeout_s: float = Field(
+        30.0, ge=0, description="seconds to keep retrying a file held by another process"
+    )
+    live_frame_interval_s: float = Field(
+        1.0, ge=0,
+        description="seconds between annotated frames for the dashboard's live view "
+        "(<snapshots>/<session>/latest.jpg); 0: off",
+    )  # fmt: skip
+    preview: Path | None = Field(
+        None, description="also write every analysed frame, annotated, to this MP4",
+        json_schema_extra=flag("--preview"),
+    )  # fmt: skip
 
 
 class Config(_Section):
@@ -156,6 +283,55 @@ class Config(_Section):
     prior: PriorConfig = Field(default_factory=PriorConfig)
     smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+
+
+SECTIONS: tuple[tuple[str, type[_Section]], ...] = (
+    ("source", SourceConfig), ("model", ModelConfig), ("position", PositionConfig),
+    ("prior", PriorConfig), ("smoothing", SmoothingConfig), ("store", StoreConfig),
+)  # fmt: skip
+
+
+def config_fields() -> Iterator[tuple[str, FieldInfo]]:
+    """Every setting as ``("section.key", field)``, in the order of the config file."""
+    for section, model in SECTIONS:
+        for key, info in model.model_fields.items():
+            yield f"{section}.{key}", info
+
+
+def _default_text(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        return "[]"
+    value = info.default
+    if value is None:
+        return "(none)"
+    if isinstance(value, Path):
+        root = shipped("models").parent  # shipped paths shown relative to where they ship
+        value = value.relative_to(root) if value.is_relative_to(root) else value
+        return f'"{value.as_posix()}"'
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def reference_markdown() -> str:
+    """``docs/config.md``: every setting with its default, flags and description."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `fieldtool/config.py` by `python -m fieldtool.config > docs/config.md`",
+        "(a test fails when this file and the code differ). Settings are read from a TOML file",
+        "(`--config`), then flags, then `--set section.key=value`; unknown keys and",
+        "non-finite numbers are errors.",
+    ]
+    for section, model in SECTIONS:
+        lines += ["", f"## [{section}]", "", (model.__doc__ or "").strip(), ""]
+        lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
+        for key, info in model.model_fields.items():
+            meta = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+            flags = ", ".join(f"`{f}`" for f in [*meta.get("flags", []), *meta.get("switch", {})])
+            text = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `{key}` | `{_default_text(info)}` | {flags} | {text} |")
+    return "\n".join(lines) + "\n"
 
 
 def _one_line(err: ValidationError, where: str) -> str:
@@ -201,3 +377,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     except tomllib.TOMLDecodeError:
         value = raw
     return key.strip(), value
+
+
+if __name__ == "__main__":
+    print(reference_markdown(), end="")

@@ -1,11 +1,17 @@
 """``fieldtool export``: closed sightings as a Darwin Core Archive, GeoJSON, GeoParquet or CSV.
 
-One row per closed sighting, with the newest review applied: rejected sightings are left
-out, a relabelled one is exported under the reviewer's species (``predicted_species``
-keeps the model's), and a confirmed or relabelled one counts as a human observation.
-Filters: session, species (after review), time (sightings overlapping ``since``..``until``)
-and reviewed only. The file is read with one short read-only connection (a file from an
-older fieldtool is first upgraded with one short write).
+The rows are :func:`fieldtool.export_rows.load_occurrences`: one per closed sighting of
+the ``sightings_reviewed`` view (:mod:`fieldtool.store.views`), the one read model of reviews:
+the newest review is applied, rejected sightings are left out, a relabelled one is
+exported under the reviewer's species (``predicted_species`` keeps the model's), and a
+confirmed or relabelled one counts as a human observation. Filters: session, species
+(after review), time (sightings overlapping ``since``..``until``) and reviewed only.
+
+The writers (:func:`write_csv`, :func:`write_geojson`, :func:`write_parquet`,
+:func:`write_dwca`) and their in-memory forms (:func:`csv_bytes`, :func:`geojson_bytes`,
+:func:`dwca_bytes`) take the frame :func:`load_occurrences` returns; the dashboard's
+downloads call them too, so both give the same columns. Importing this module registers
+nothing: :func:`add_export_command` adds the command when the CLI asks.
 
 Times are UTC, written with a ``Z``, except where a session's ``time_zone_known`` is false:
 its sighting times (``first_seen``, ``last_seen``, ``eventDate``) are a camera's local
@@ -24,7 +30,6 @@ peak where the receiver reported one, ``identifiedBy`` the reviewer or the model
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -32,179 +37,64 @@ import os
 import re
 import sys
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from fieldtool.export_rows import (
+    COLUMNS,
+    REVIEWED_VIEW,
+    SESSION_TIME_COLUMNS,
+    TIME_COLUMNS,
+    ExportFilter,
+    iso_time,
+    load_occurrences,
+    parse_time,
+    select_columns,
+    time_text,
+    zone_known,
+)
 from fieldtool.types import FieldtoolError
-from fieldtool.views import LATEST_REVIEW, sighting_filter_sql
 
-if TYPE_CHECKING:  # pandas, duckdb and the store load when an export runs, not with the CLI
+if TYPE_CHECKING:  # pandas and the store load when an export runs, not with the CLI
+    import argparse
+
     import pandas as pd
+
+# What this module offers; the rows and time helpers are re-exported from export_rows.
+__all__ = [
+    "COLUMNS",
+    "DWC_TERMS",
+    "FORMATS",
+    "REVIEWED_VIEW",
+    "SESSION_TIME_COLUMNS",
+    "TIME_COLUMNS",
+    "ExportFilter",
+    "add_export_command",
+    "cmd_export",
+    "csv_bytes",
+    "dwc_rows",
+    "dwca_bytes",
+    "export",
+    "geojson_bytes",
+    "geojson_collection",
+    "iso_time",
+    "load_occurrences",
+    "parse_time",
+    "select_columns",
+    "time_text",
+    "write_csv",
+    "write_dwca",
+    "write_geojson",
+    "write_parquet",
+    "zone_known",
+]
 
 FORMATS = ("dwca", "geojson", "parquet", "csv")
 DWC = "http://rs.tdwg.org/dwc/terms/"
 HUMAN_DECISIONS = ("confirm", "relabel")
 _DONE = {"confirm": "confirmed", "relabel": "relabelled"}
-
-
-@dataclass
-class ExportFilter:
-    """Which sightings to export; None means no limit."""
-
-    session_id: str | None = None
-    species: Sequence[str] | None = None  # species in force (after review)
-    since: datetime | None = None  # UTC: sightings that end at or after
-    until: datetime | None = None  # UTC: sightings that start at or before
-    reviewed_only: bool = False  # only sightings a person confirmed or relabelled
-    sighting_ids: Sequence[str] | None = None  # only these (e.g. what a dashboard shows)
-
-
-_OCCURRENCES = f"""
-WITH latest AS ({LATEST_REVIEW}),
-peaks AS (
-    SELECT s.sighting_id, tr.accuracy_m
-    FROM sightings s ASOF LEFT JOIN track tr
-      ON tr.session_id = s.session_id AND coalesce(s.peak_t, s.first_t) >= tr.t
-),
-joined AS (
-    SELECT s.sighting_id, s.session_id,
-           CASE WHEN r.decision = 'relabel' THEN r.species ELSE s.species END AS species,
-           s.species AS predicted_species, s.common_name AS predicted_common_name,
-           s.first_seen, s.last_seen, s.first_t, s.last_t, s.frames, s.peak_score,
-           s.mean_score, s.latitude, s.longitude, s.h3_cell, p.accuracy_m, s.model_id,
-           se.model_sha256, se.source, se.host, s.snapshot_path,
-           -- Sessions from before schema 5 (NULL) always claimed UTC: keep that claim.
-           coalesce(se.time_zone_known, TRUE) AS time_zone_known,
-           coalesce(se.time_source, 'unrecorded') AS time_source, se.time_zone,
-           r.decision AS review, r.reviewer, r.reviewed_at, r.note AS review_note
-    FROM sightings s
-    LEFT JOIN latest r USING (sighting_id)
-    LEFT JOIN peaks p USING (sighting_id)
-    LEFT JOIN sessions se USING (session_id)
-    WHERE s.status = 'closed' AND r.decision IS DISTINCT FROM 'reject'
-)
-SELECT j.*,
-       CASE WHEN j.species = j.predicted_species THEN j.predicted_common_name
-            ELSE coalesce(sp.common_name, '') END AS common_name,
-       coalesce(sp.genus, CASE WHEN regexp_matches(j.species, '^[A-Z][a-z-]+ [a-z]')
-                               THEN split_part(j.species, ' ', 1) END) AS genus,
-       sp.family
-FROM joined j LEFT JOIN species sp USING (species)
-WHERE {{where}}
-ORDER BY j.first_seen, j.sighting_id
-"""
-
-COLUMNS = [
-    "sighting_id", "session_id", "species", "common_name", "predicted_species", "genus",
-    "family", "first_seen", "last_seen", "time_zone_known", "time_source", "time_zone",
-    "first_t", "last_t", "frames", "peak_score", "mean_score", "latitude", "longitude",
-    "coordinate_uncertainty_m", "h3_cell", "model_id", "model_sha256", "source",
-    "snapshot_path", "review", "reviewer", "reviewed_at", "review_note",
-]  # fmt: skip
-TIME_COLUMNS = ("first_seen", "last_seen", "reviewed_at")
-# Times of the session's clock: UTC only where its time_zone_known is true. The others
-# (reviewed_at) are the machine's clock, always UTC.
-SESSION_TIME_COLUMNS = ("first_seen", "last_seen")
-
-
-def _upgrade_if_old(db: Path, timeout_s: float) -> None:
-    from fieldtool.store import SCHEMA_VERSION, connect, ensure_schema, schema_version
-
-    with connect(db, read_only=True, timeout_s=timeout_s) as con:
-        version = schema_version(con)
-    if version is None:
-        raise FieldtoolError(f"{db}: not a fieldtool sightings database (no tables)")
-    if version < SCHEMA_VERSION:
-        with connect(db, read_only=False, timeout_s=timeout_s) as con:
-            con.execute("BEGIN TRANSACTION")
-            ensure_schema(con, db)
-            con.execute("COMMIT")
-
-
-def load_occurrences(
-    db: Path | str, filters: ExportFilter | None = None, *, timeout_s: float = 10.0
-) -> pd.DataFrame:
-    """The sightings to export (see the module doc), oldest first, columns :data:`COLUMNS`."""
-    from fieldtool.store import connect
-
-    db = Path(db)
-    filters = filters or ExportFilter()
-    _upgrade_if_old(db, timeout_s)
-    clauses, params = sighting_filter_sql(
-        session_id=filters.session_id, species=filters.species or None, start=filters.since,
-        end=filters.until, table="j",
-    )  # fmt: skip
-    if filters.reviewed_only:
-        clauses.append("j.review IN ('confirm', 'relabel')")
-    if filters.sighting_ids is not None:
-        clauses.append("list_contains(CAST($ids AS VARCHAR[]), j.sighting_id)")
-        params["ids"] = [str(i) for i in filters.sighting_ids]
-    sql = _OCCURRENCES.format(where=" AND ".join(clauses) or "TRUE")
-    with connect(db, read_only=True, timeout_s=timeout_s) as con:
-        frame = con.execute(sql, params).df() if params else con.execute(sql).df()
-    frame = frame.rename(columns={"accuracy_m": "coordinate_uncertainty_m"})
-    return frame[COLUMNS]
-
-
-def parse_time(text: str, flag: str = "time") -> datetime:
-    """An ISO 8601 date or time (UTC unless it has an offset) as naive UTC."""
-    from fieldtool.timebase import utc_naive as naive_utc
-
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise FieldtoolError(
-            f"{flag} {text!r}: expected an ISO 8601 date or time, e.g. 2026-06-01T09:30"
-        ) from None
-    return naive_utc(value)
-
-
-def _iso(value: Any, utc: bool = True) -> str:
-    """ISO 8601 to the second: UTC with a Z, or with no zone at all when ``utc`` is false (a
-    local clock of unknown zone); '' for a missing time."""
-    import pandas as pd
-
-    if value is None or pd.isna(value):
-        return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S")
-
-
-def zone_known(frame: pd.DataFrame) -> pd.Series:
-    """Per row, whether its sighting times are UTC (the session's ``time_zone_known``).
-
-    A frame without the column, or a missing value (a session from before schema 5, or no
-    session row), counts as UTC: that is what those times always claimed.
-    """
-    import pandas as pd
-
-    if "time_zone_known" not in frame.columns:
-        return pd.Series(True, index=frame.index, dtype=bool)
-    return frame["time_zone_known"].astype(object).where(frame["time_zone_known"].notna(), True)
-
-
-def time_text(frame: pd.DataFrame, missing: str | None = "") -> pd.DataFrame:
-    """A copy with the time columns present (:data:`TIME_COLUMNS`) as ISO 8601 text.
-
-    Sighting times end in ``Z`` only where the session's zone is known (:func:`zone_known`);
-    review times always do. ``missing`` stands for a missing time. Shared by the CSV and
-    GeoJSON writers here and the dashboard's downloads, so none of them claims UTC for a
-    camera's local clock.
-    """
-    import pandas as pd
-
-    out = frame.copy()
-    known = zone_known(frame).tolist()
-    for name in TIME_COLUMNS:
-        if name not in out.columns:
-            continue
-        utc = known if name in SESSION_TIME_COLUMNS else [True] * len(out)
-        text = [_iso(v, bool(k)) or missing for v, k in zip(out[name], utc, strict=True)]
-        out[name] = pd.Series(text, index=out.index, dtype=object)  # object: None stays None
-    return out
 
 
 def _typed_time_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -317,7 +207,7 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 if genus_only
                 else "",
                 "eventID": _text(row.session_id),
-                "eventDate": f"{_iso(row.first_seen, known)}/{_iso(row.last_seen, known)}",
+                "eventDate": f"{iso_time(row.first_seen, known)}/{iso_time(row.last_seen, known)}",
                 "eventRemarks": _time_remarks(known, row.time_source, row.time_zone),
                 "decimalLatitude": _num(row.latitude, 7) if placed else "",
                 "decimalLongitude": _num(row.longitude, 7) if placed else "",
@@ -326,7 +216,7 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 if placed
                 else "",
                 "identifiedBy": _text(row.reviewer) if human else model,
-                "dateIdentified": _iso(row.reviewed_at) if human else "",
+                "dateIdentified": iso_time(row.reviewed_at) if human else "",
                 "identificationVerificationStatus": "verified by reviewer"
                 if human
                 else "unverified (automated identification)",
@@ -458,7 +348,7 @@ def _json_value(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, pd.Timestamp | datetime):  # times are text by now (time_text)
-        return _iso(value)
+        return iso_time(value)
     if isinstance(value, float) and pd.isna(value):
         return None
     if hasattr(value, "item"):
@@ -466,8 +356,9 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def write_geojson(frame: pd.DataFrame, out: Path) -> None:
-    """A GeoJSON FeatureCollection; sightings without a position have a null geometry."""
+def geojson_collection(frame: pd.DataFrame) -> dict[str, Any]:
+    """A GeoJSON FeatureCollection, one Point per row (null geometry without a position);
+    every column is a property, times as :func:`time_text` writes them."""
     import pandas as pd
 
     features = []
@@ -479,9 +370,19 @@ def write_geojson(frame: pd.DataFrame, out: Path) -> None:
         properties = {k: _json_value(v) for k, v in record.items()}
         features.append({"type": "Feature", "id": record["sighting_id"],
                          "geometry": geometry, "properties": properties})  # fmt: skip
-    collection = {"type": "FeatureCollection", "features": features}
+    return {"type": "FeatureCollection", "features": features}
+
+
+def geojson_bytes(frame: pd.DataFrame) -> bytes:
+    """:func:`geojson_collection` as UTF-8 JSON, as ``fieldtool export`` writes it."""
+    text = json.dumps(geojson_collection(frame), ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8")
+
+
+def write_geojson(frame: pd.DataFrame, out: Path) -> None:
+    """A GeoJSON FeatureCollection; sightings without a position have a null geometry."""
     with _atomic(out) as tmp:
-        tmp.write_text(json.dumps(collection, ensure_ascii=False, allow_nan=False))
+        tmp.write_bytes(geojson_bytes(frame))
 
 
 def write_parquet(frame: pd.DataFrame, out: Path) -> None:
@@ -514,10 +415,17 @@ def write_parquet(frame: pd.DataFrame, out: Path) -> None:
         pq.write_table(table, tmp)
 
 
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV, UTF-8 with a header row, times ISO 8601 (UTC with a Z unless the zone is
+    unknown: :func:`time_text`)."""
+    text: str = time_text(frame).to_csv(index=False, lineterminator="\n")
+    return text.encode("utf-8")
+
+
 def write_csv(frame: pd.DataFrame, out: Path) -> None:
-    """CSV, UTF-8, times ISO 8601 (UTC with a Z unless the zone is unknown: :func:`time_text`)."""
+    """:func:`csv_bytes` to a file, written atomically."""
     with _atomic(out) as tmp:
-        time_text(frame).to_csv(tmp, index=False)
+        tmp.write_bytes(csv_bytes(frame))
 
 
 class _atomic:

@@ -23,7 +23,6 @@ Genus-level reporting (:func:`report_rank`) sums species scores per genus.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -544,86 +543,21 @@ def report_rank(
     return RankedName(names[g], "genus", float(scores[g]), members)
 
 
-# --------------------------------------------------------------------------------- CLI
-
-
-def _cmd_add(args: argparse.Namespace) -> int:
-    gallery = Gallery(args.gallery, create=True)
-    photos = expand_photos(args.photos)
-    added = gallery.enroll(
-        args.model, args.species, photos,
-        common_name=args.common_name or "", embedding=args.embedding, device=args.device,
-    )  # fmt: skip
-    total = dict(gallery.list())[" ".join(args.species.split())]
-    print(f"{gallery.path}: enrolled {added} photos of {args.species} ({total} in all)")
-    return 0
-
-
-def _cmd_list(args: argparse.Namespace) -> int:
-    gallery = Gallery(args.gallery)
+def describe(gallery: Gallery) -> str:
+    """What ``fieldtool gallery list`` prints: model, settings, and per species the photo
+    count with its leave-one-out same- and other-species similarities."""
     s = gallery.settings
     model = f"{gallery.model.model_id} ({gallery.model.path})" if gallery.model else "none yet"
-    print(f"gallery {gallery.path}: model {model}")
-    print(
+    lines = [
+        f"gallery {gallery.path}: model {model}",
         f"embedding {s.embedding}, mode {s.mode}, threshold {s.threshold}, "
-        f"temperature {s.temperature}"
-    )
+        f"temperature {s.temperature}",
+    ]
     if not gallery.entries:
-        print("(no species enrolled)")
-        return 0
+        return "\n".join([*lines, "(no species enrolled)"])
     loo = gallery.leave_one_out()
-    print(f"{'species':<32} {'photos':>6}  {'same-species sim':>16}  {'other-species sim':>17}")
+    lines.append(f"{'species':<32} {'photos':>6}  {'same-species sim':>16}  {'other-species sim':>17}")
     for species, count in gallery.list():
         same, other = loo[species]
-        print(f"{species:<32} {count:>6}  {same:>16.3f}  {other:>17.3f}")
-    return 0
-
-
-def _cmd_remove(args: argparse.Namespace) -> int:
-    gallery = Gallery(args.gallery)
-    print(f"{gallery.path}: removed {gallery.remove(args.species)} photos of {args.species}")
-    return 0
-
-
-def _cmd_set(args: argparse.Namespace) -> int:
-    gallery = Gallery(args.gallery)
-    for key in ("threshold", "temperature", "mode"):
-        value = getattr(args, key)
-        if value is not None:
-            setattr(gallery.settings, key, value)
-    gallery.settings.check()
-    gallery.save()
-    print(f"{gallery.path}: {asdict(gallery.settings)}")
-    return 0
-
-
-def add_gallery_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``fieldtool gallery add | list | remove | set``."""
-    gallery = subparsers.add_parser("gallery", help="few-shot species gallery from your photos")
-    sub = gallery.add_subparsers(dest="gallery_command", required=True)
-
-    add = sub.add_parser("add", help="enroll reference photos of one species")
-    add.add_argument("--gallery", type=Path, required=True, help="gallery folder (created)")
-    add.add_argument("--model", type=Path, required=True, help="model folder for embeddings")
-    add.add_argument("--species", required=True, help='scientific name, e.g. "Acer rubrum"')
-    add.add_argument("--common-name", help="common name shown with sightings")
-    add.add_argument("--embedding", choices=EMBEDDING_KINDS, help="new galleries only (cls)")
-    add.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
-    add.add_argument("photos", nargs="+", type=Path, help="photo files or folders")
-    add.set_defaults(func=_cmd_add)
-
-    ls = sub.add_parser("list", help="enrolled species, photo counts and similarities")
-    ls.add_argument("--gallery", type=Path, required=True)
-    ls.set_defaults(func=_cmd_list)
-
-    rm = sub.add_parser("remove", help="remove a species and its photos")
-    rm.add_argument("--gallery", type=Path, required=True)
-    rm.add_argument("--species", required=True)
-    rm.set_defaults(func=_cmd_remove)
-
-    st = sub.add_parser("set", help="change matching settings")
-    st.add_argument("--gallery", type=Path, required=True)
-    st.add_argument("--threshold", type=float, help="cosine similarity below which: unknown")
-    st.add_argument("--temperature", type=float, help="softmax temperature (0.05)")
-    st.add_argument("--mode", choices=MODES)
-    st.set_defaults(func=_cmd_set)
+        lines.append(f"{species:<32} {count:>6}  {same:>16.3f}  {other:>17.3f}")
+    return "\n".join(lines)

@@ -592,33 +592,8 @@ def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool
     return dest
 
 
-# ------------------------------------------------------------------------------------- CLI
-
-
-def _cmd_import_plantclef(args: argparse.Namespace) -> int:
-    out = import_plantclef(
-        args.checkpoint, args.classes, args.names, args.out,
-        model_id=args.model_id, num_heads=args.heads, overwrite=args.force,
-    )  # fmt: skip
-    print(_summary(out))
-    return 0
-
-
-def _cmd_import_hf(args: argparse.Namespace) -> int:
-    out = import_hf_dinov2(
-        args.folder, args.out, args.labels,
-        model_id=args.model_id, image_size=args.image_size, overwrite=args.force,
-    )  # fmt: skip
-    print(_summary(out))
-    return 0
-
-
-def _cmd_pull(args: argparse.Namespace) -> int:
-    print(_summary(pull(args.name, args.out, overwrite=args.force)))
-    return 0
-
-
-def _summary(folder: Path) -> str:
+def summary(folder: Path) -> str:
+    """One line on a model folder just written (what the model commands print)."""
     info = json.loads((folder / "fieldtool.json").read_text(encoding="utf-8"))
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     classes = sum(1 for _ in (folder / "labels.csv").open(encoding="utf-8")) - 1
@@ -631,34 +606,3 @@ def _summary(folder: Path) -> str:
         f"wrote {folder}: model {info['model_id']!r}, {config['model_type']} "
         f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px, {kind}"
     )
-
-
-def add_model_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``fieldtool model import-plantclef | import-hf | pull``."""
-    model = subparsers.add_parser("model", help="import or download models")
-    sub = model.add_subparsers(dest="model_command", required=True)
-
-    p = sub.add_parser("import-plantclef", help="convert the PlantCLEF 2024 timm checkpoint")
-    p.add_argument("checkpoint", type=Path, help="model_best.pth.tar (or a .safetensors copy)")
-    p.add_argument("--classes", type=Path, required=True, help="class_mapping.txt")
-    p.add_argument("--names", type=Path, required=True, help="species_id_to_name.txt")
-    p.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
-    p.add_argument("--model-id", help="name recorded with sessions (default: folder name)")
-    p.add_argument("--heads", type=int, help="attention heads (default: hidden size / 64)")
-    p.add_argument("--force", action="store_true", help="replace a non-empty output folder")
-    p.set_defaults(func=_cmd_import_plantclef)
-
-    h = sub.add_parser("import-hf", help="convert a Hugging Face DINOv2 folder")
-    h.add_argument("folder", type=Path, help="folder with config.json and model.safetensors")
-    h.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
-    h.add_argument("--labels", type=Path, help="labels.csv for a classifier head")
-    h.add_argument("--image-size", type=int, help="input size in px (default: preprocessor's)")
-    h.add_argument("--model-id", help="name recorded with sessions (default: folder name)")
-    h.add_argument("--force", action="store_true", help="replace a non-empty output folder")
-    h.set_defaults(func=_cmd_import_hf)
-
-    d = sub.add_parser("pull", help="download a DINOv2 backbone from the Hugging Face hub")
-    d.add_argument("name", choices=HF_MODELS, metavar="NAME", help=", ".join(HF_MODELS))
-    d.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
-    d.add_argument("--force", action="store_true", help="replace a non-empty output folder")
-    d.set_defaults(func=_cmd_pull)

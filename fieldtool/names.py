@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from fieldtool.resources import shipped
 from fieldtool.types import FieldtoolError
 
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SYNONYMS_CSV = REPO_ROOT / "data" / "taxonomy" / "synonyms.csv"
+SYNONYMS_CSV = shipped("data", "taxonomy", "synonyms.csv")
 
 HYBRID = "×"  # the multiplication sign, as the botanical code writes the hybrid marker
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters with inner hyphens ("unguis-cati")

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from fieldtool import dashboard as dash
+from fieldtool import sqlbox
 from fieldtool.store import SightingStore, add_review
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
 
@@ -491,7 +492,7 @@ def test_sql_allowed(db: Path, sql: str, rows: int | str) -> None:
 def test_sql_engine_refuses_files_even_past_the_check(
     db: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dash, "check_readonly_sql", lambda sql: sql)
+    monkeypatch.setattr(sqlbox, "check_readonly_sql", lambda sql: sql)
     for sql in ["SELECT * FROM read_csv('/etc/hostname')", "DELETE FROM sightings",
                 "ATTACH ':memory:' AS m2; SELECT 1"]:  # fmt: skip
         with pytest.raises(FieldtoolError):
@@ -592,7 +593,7 @@ def test_app_missing_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _page(at, name: str):
-    return at.switch_page(f"fieldtool/dashboard_pages/{name}.py").run()
+    return at.switch_page(f"fieldtool/dashboard/pages/{name}.py").run()
 
 
 def test_app_every_page_renders(app) -> None:
@@ -906,3 +907,84 @@ def test_app_without_position_problems_does_not_warn(app) -> None:
     assert not any("local clock" in i.value for i in at.info)
     sessions = next(d.value for d in at.dataframe if "Time source" in d.value.columns)
     assert set(sessions["Time zone known"]) == {True}
+
+
+# One read model, one set of writers ------------------------------------------------------
+def _map_downloads(at, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
+    """The CSV and GeoJSON the map page offers, as a browser would download them."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from streamlit.testing.v1 import app_test
+
+    stores: list[MemoryMediaFileStorage] = []
+
+    class Recording(MemoryMediaFileStorage):
+        def __init__(self, endpoint: str) -> None:
+            super().__init__(endpoint)
+            stores.append(self)
+
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    at.run()
+    assert not at.exception
+    files = {}
+    for key in ("export_csv", "export_geojson"):
+        button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
+        files[key] = stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+    return files
+
+
+def test_map_download_and_fieldtool_export_write_the_same_columns(
+    app, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    import io
+
+    from fieldtool.cli import main
+
+    files = _map_downloads(app, monkeypatch)  # every sighting shown, no filter
+    out = tmp_path / "export.csv"
+    assert main(["export", "--db", str(db), "--format", "csv", "-o", str(out)]) == 0
+    capsys.readouterr()
+    page = pd.read_csv(io.BytesIO(files["export_csv"]), dtype={"sighting_id": str})
+    cli = pd.read_csv(out, dtype={"sighting_id": str})
+    assert list(page.columns) == list(cli.columns)
+    assert {"predicted_species", "genus", "review_note", "coordinate_uncertainty_m"} <= set(
+        page.columns
+    )
+    # The same sightings (closed, newest review applied, s2-1 rejected): the same file.
+    assert sorted(page["sighting_id"]) == sorted(cli["sighting_id"]) and len(page) == 8
+    assert files["export_csv"] == out.read_bytes()
+    geo_out = tmp_path / "export.geojson"
+    assert main(["export", "--db", str(db), "--format", "geojson", "-o", str(geo_out)]) == 0
+    assert files["export_geojson"] == geo_out.read_bytes()
+
+
+def test_reviewed_rows_come_from_the_view(db: Path, tmp_path: Path) -> None:
+    db = _copy(db, tmp_path)
+    add_review(db, "s1-2", "relabel", reviewer="zoe", species="Cornus florida")
+    reviewed = dash.load_sightings(db, reviewed=True).set_index("sighting_id")
+    assert "s2-1" not in reviewed.index and len(reviewed) == 9  # rejected: left out
+    assert reviewed.loc["s1-2", ["species", "predicted_species", "review"]].tolist() == [
+        "Cornus florida", "Pinus taeda", "relabel",
+    ]  # fmt: skip
+    # The pandas helper kept for frames in hand agrees with the view.
+    applied = dash.apply_reviews(dash.load_sightings(db)).set_index("sighting_id")
+    assert applied["species"].sort_index().equals(reviewed["species"].sort_index())
+    # With reviews applied the species filter matches the species in force.
+    dogwood = dash.load_sightings(db, dash.SightingFilter(species=("Cornus florida",)),
+                                  reviewed=True)  # fmt: skip
+    assert "s1-2" in set(dogwood["sighting_id"])
+
+
+def test_sql_runs_without_streamlit_or_pydeck(db: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, fieldtool.sqlbox;"
+        "assert 'streamlit' not in sys.modules and 'pydeck' not in sys.modules;"
+        "from fieldtool.cli import main;"
+        f"assert main(['sql', '--db', {str(db)!r}, 'SELECT count(*) AS n FROM sightings']) == 0;"
+        "heavy = {'streamlit', 'pydeck'} & set(sys.modules); assert not heavy, heavy"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "10" in run.stdout

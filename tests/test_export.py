@@ -267,3 +267,28 @@ def test_zone_known_only_exports_keep_utc(zones_db, tmp_path):
     schema = pq.read_schema(tmp_path / "s.parquet")
     assert schema.field("first_seen").type.tz == "UTC"
     assert schema.field("time_zone_known").type == "bool"
+
+
+def test_writers_import_without_the_command_line():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys;"
+        "from fieldtool.export import csv_bytes, geojson_bytes, write_csv, write_dwca, "
+        "write_geojson, write_parquet;"
+        "loaded = {'argparse', 'streamlit', 'pydeck'} & set(sys.modules); assert not loaded, loaded"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_reader_that_must_not_write_refuses_an_old_file(tmp_path):
+    from .test_store import make_v1_file
+
+    db = tmp_path / "old.duckdb"
+    make_v1_file(db)
+    before = db.read_bytes()
+    with pytest.raises(FieldtoolError, match="older fieldtool"):
+        load_occurrences(db, upgrade=False)
+    assert db.read_bytes() == before  # not upgraded

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-
 import cv2
 import numpy as np
 import pytest
@@ -12,7 +10,6 @@ from fieldtool.gallery import (
     UNKNOWN,
     Gallery,
     GalleryClassifier,
-    add_gallery_commands,
     classifier_from_gallery,
     genus_scores,
     probs_from_similarities,
@@ -183,8 +180,9 @@ def test_gallery_commands(tmp_path, backbone, capsys):
     photos.mkdir()
     for s in range(2):
         cv2.imwrite(str(photos / f"{s}.png"), stripes(s))
-    parser = argparse.ArgumentParser()
-    add_gallery_commands(parser.add_subparsers(dest="command", required=True))
+    from fieldtool.cli import build_parser
+
+    parser = build_parser()
     g = str(tmp_path / "g")
 
     def run(*argv: str) -> str:

@@ -12,7 +12,6 @@ from safetensors.torch import save_file
 
 from fieldtool.importers import (
     HF_MODELS,
-    add_model_commands,
     convert_timm_vit,
     import_hf_dinov2,
     import_plantclef,
@@ -278,8 +277,9 @@ def test_plantclef_folder_runs_end_to_end(plantclef_files, tmp_path):
     from tests.conftest import write_video
 
     _, ckpt, classes, names = plantclef_files
-    parser = argparse.ArgumentParser()
-    add_model_commands(parser.add_subparsers(dest="command", required=True))
+    from fieldtool.cli import build_parser
+
+    parser = build_parser()
     args = parser.parse_args(["model", "import-plantclef", str(ckpt), "--classes", str(classes),
                               "--names", str(names), "-o", str(tmp_path / "pc"), "--heads", "2"])  # fmt: skip
     assert args.func(args) == 0

@@ -364,6 +364,57 @@ def test_a_live_writers_session_is_left_alone(tmp_path):
     assert row.status == "running" and row.pid == os.getpid() and row.host
 
 
+def _forked_writer(db: str, session_id: str, store: SightingStore | None, out) -> None:
+    """In a forked child: write one session, report (pid, journal name, row pid)."""
+    try:
+        store = store or SightingStore(db)
+        store.record_session(SessionInfo(session_id, "walk.mp4", "m", T0))
+        assert store.flush().written
+        name = store.journal_path.name
+        store.close()
+        row_pid = int(
+            query(db, "SELECT pid FROM sessions WHERE session_id = ?", [session_id]).pid[0]
+        )
+        out.put((os.getpid(), name, row_pid))
+    except BaseException as exc:  # reported to the parent, which fails the test
+        out.put(repr(exc))
+
+
+def test_a_forked_worker_writes_under_its_own_pid(tmp_path):
+    """Workers forked after the import (multiprocessing, Ray) record and journal their own pid.
+
+    Two children forked from one parent must not share a journal either (a journal is
+    deleted by the store that wrote it: a shared one loses the other store's rows)."""
+    import multiprocessing
+
+    import fieldtool.store  # noqa: F401 - imported before the fork, as a worker pool does
+
+    ctx = multiprocessing.get_context("fork")
+    db = tmp_path / "s.duckdb"
+    SightingStore(db).close()
+    inherited = SightingStore(db)  # made before the fork, used in the child
+    out = ctx.Queue()
+    children = [
+        ctx.Process(target=_forked_writer, args=(str(db), "a", None, out)),
+        ctx.Process(target=_forked_writer, args=(str(db), "b", None, out)),
+        ctx.Process(target=_forked_writer, args=(str(db), "c", inherited, out)),
+    ]
+    reports = []
+    for child in children:
+        child.start()
+        reports.append(out.get(timeout=60))
+        child.join(timeout=10)
+        assert child.exitcode == 0, reports
+    inherited.close()
+    assert all(isinstance(r, tuple) for r in reports), reports
+    assert sorted(pid for pid, _, _ in reports) == sorted(c.pid for c in children)
+    for pid, journal, row_pid in reports:
+        assert pid != os.getpid()
+        assert row_pid == pid, (row_pid, pid)
+        assert f"-{pid}-" in journal and f"-{os.getpid()}-" not in journal, journal
+    assert len({journal for _, journal, _ in reports}) == len(reports)
+
+
 def test_process_alive(tmp_path):
     from fieldtool.store import process_alive, process_started_at
 
@@ -378,7 +429,7 @@ def test_a_signal_during_a_commit_is_delivered_after_it():
     """Ctrl-C (or SIGTERM via the CLI) while rows commit: they leave the buffer first."""
     import signal
 
-    from fieldtool.store import _signals_deferred
+    from fieldtool.store.writer import _signals_deferred
 
     done: list[str] = []
     with pytest.raises(KeyboardInterrupt), _signals_deferred():
@@ -389,13 +440,13 @@ def test_a_signal_during_a_commit_is_delivered_after_it():
 
 def test_readers_let_a_waiting_writer_in_first_for_one_window(tmp_path, monkeypatch):
     """A writer's turnstile keeps new fieldtool reads back, but never for long."""
-    from fieldtool import store as store_module
-    from fieldtool.store import _Turnstile
+    from fieldtool.store import locking
+    from fieldtool.store.locking import Turnstile
 
-    monkeypatch.setattr(store_module, "TURNSTILE_PRIORITY_S", 0.5)
+    monkeypatch.setattr(locking, "TURNSTILE_PRIORITY_S", 0.5)
     db = tmp_path / "s.duckdb"
     SightingStore(db).close()
-    gate = _Turnstile(db)  # a writer that found the file busy
+    gate = Turnstile(db)  # a writer that found the file busy
     gate.claim()
     assert gate.claimed_at is not None and not gate.open_for_readers()
     start = time.monotonic()
@@ -423,3 +474,38 @@ def test_a_reader_waits_for_a_writer_in_the_same_process(tmp_path):
     held = duckdb.connect(str(db))
     threading.Timer(0.5, held.close).start()
     assert query(db, "SELECT count(*) AS n FROM sightings", timeout_s=5).n[0] == 0
+
+
+def test_the_package_exports_its_names_lazily():
+    """``from fieldtool.store import X`` works for every exported name; the views (which
+    ``fieldtool export`` imports with every CLI call) load without DuckDB or pandas."""
+    import importlib
+
+    import fieldtool.store as package
+
+    assert sorted(package.__all__) == sorted(package._MODULE_OF)
+    for name, module in package._MODULE_OF.items():
+        defined = getattr(importlib.import_module(f"fieldtool.store.{module}"), name)
+        assert getattr(package, name) is defined, name
+    with pytest.raises(AttributeError):
+        package.no_such_name  # noqa: B018
+    code = (
+        "import sys, fieldtool.views, fieldtool.store.views, fieldtool.store; "
+        "print(sorted(m for m in ('duckdb', 'pandas', 'pyarrow', 'h3') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_connections_never_install_or_load_extensions(tmp_path):
+    from fieldtool.store import connect
+
+    db = tmp_path / "s.duckdb"
+    SightingStore(db).close()
+    settings = (
+        "SELECT current_setting('autoinstall_known_extensions'), "
+        "current_setting('autoload_known_extensions')"
+    )
+    for read_only in (True, False):
+        with connect(db, read_only=read_only) as con:
+            assert con.execute(settings).fetchone() == (False, False)

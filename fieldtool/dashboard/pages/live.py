@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fieldtool import dashboard as dash
-from fieldtool.dashboard_pages import common
+from fieldtool.dashboard.data import analysis_rate, load_live, recent_cutoff
+from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.summaries import sightings_table
 from fieldtool.types import FieldtoolError
 
 
@@ -37,8 +38,8 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
     """Running sessions with their counters and newest frame, and the recent sightings."""
     now = datetime.now(timezone.utc)
     try:
-        sessions, newest, recent = dash.load_live(
-            db_path, since=dash.recent_cutoff(now, minutes), timeout_s=common.QUERY_TIMEOUT_S
+        sessions, newest, recent = load_live(
+            db_path, since=recent_cutoff(now, minutes), timeout_s=common.QUERY_TIMEOUT_S
         )
     except FieldtoolError as exc:
         st.warning(f"Could not read the database: {exc}. Retrying at the next refresh.")
@@ -55,7 +56,7 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
             f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M:%S} UTC · {row.status} · times from "
             f"{row.time_source}, {common.time_zone_text(row)}"
         )
-        rate = dash.analysis_rate(row)
+        rate = analysis_rate(row)
         age = (
             (naive_now - pd.Timestamp(row.last_frame_at).to_pydatetime()).total_seconds()
             if not pd.isna(row.last_frame_at)
@@ -91,7 +92,7 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
         st.caption("None yet.")
         return
     st.dataframe(
-        dash.sightings_table(recent.assign(review=None)),
+        sightings_table(recent.assign(review=None)),
         hide_index=True,
         key="live_recent",
         column_config={

@@ -3,15 +3,16 @@
 Only one SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE at a time; anything that writes or
 reaches files, URLs, extensions or other databases is refused before it runs, and the
 file is opened read-only with external access switched off (see
-:func:`fieldtool.dashboard.run_readonly_sql`).
+:func:`fieldtool.sqlbox.run_readonly_sql`, which ``fieldtool sql`` runs too).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from fieldtool import dashboard as dash
-from fieldtool.dashboard_pages import common
+from fieldtool.dashboard.data import load_schema
+from fieldtool.dashboard.pages import common
+from fieldtool.sqlbox import SQL_MAX_ROWS, SQL_TIME_LIMIT_S, run_readonly_sql
 from fieldtool.types import FieldtoolError
 
 EXAMPLE = """SELECT species, any_value(common_name) AS common_name, count(*) AS sightings,
@@ -24,7 +25,7 @@ _RESULT_KEY = "_sql_result"  # (sql, rows, truncated) of the last query run
 
 def _schema(ctx: common.Context) -> None:
     try:
-        schema = dash.load_schema(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)
+        schema = load_schema(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)
     except FieldtoolError as exc:
         st.warning(str(exc))
         return
@@ -48,17 +49,15 @@ def main() -> None:
     st.title("SQL")
     st.caption(
         "Read-only DuckDB SQL over the sightings file: one SELECT, WITH, DESCRIBE, SHOW or "
-        f"SUMMARIZE at a time, at most {dash.SQL_MAX_ROWS:,} rows, stopped after "
-        f"{dash.SQL_TIME_LIMIT_S:g} s. Writes, file and network access are refused."
+        f"SUMMARIZE at a time, at most {SQL_MAX_ROWS:,} rows, stopped after "
+        f"{SQL_TIME_LIMIT_S:g} s. Writes, file and network access are refused."
     )
     with st.expander("Tables and columns"):
         _schema(ctx)
     sql = st.text_area("Query", value=EXAMPLE, height=180, key="sql_text")
     if st.button("Run query", key="sql_run", type="primary", shortcut="Ctrl+Enter"):
         try:
-            rows, truncated = dash.run_readonly_sql(
-                ctx.db_path, sql, timeout_s=common.QUERY_TIMEOUT_S
-            )
+            rows, truncated = run_readonly_sql(ctx.db_path, sql, timeout_s=common.QUERY_TIMEOUT_S)
         except FieldtoolError as exc:
             st.session_state.pop(_RESULT_KEY, None)
             st.error(str(exc))
@@ -69,7 +68,7 @@ def main() -> None:
         st.caption("Run the query to see its rows (Ctrl+Enter).")
         return
     _, rows, truncated = result
-    more = f" (first {dash.SQL_MAX_ROWS:,}; the query returned more)" if truncated else ""
+    more = f" (first {SQL_MAX_ROWS:,}; the query returned more)" if truncated else ""
     st.caption(f"{len(rows):,} rows{more}.")
     st.dataframe(rows, hide_index=True, key="sql_result")
     st.download_button(

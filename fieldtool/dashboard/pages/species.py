@@ -8,8 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fieldtool import dashboard as dash
-from fieldtool.dashboard_pages import common
+from fieldtool.dashboard.data import load_sessions, load_sightings
+from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.summaries import accumulation_curve, species_summary
 from fieldtool.types import FieldtoolError
 
 GALLERY_MAX = 12
@@ -79,16 +80,18 @@ def main() -> None:
         key="species_use_reviews",
     )
     try:
-        sightings = dash.load_sightings(
-            ctx.db_path, common.filters_or_all(ctx), timeout_s=common.QUERY_TIMEOUT_S
+        # With reviews: the sightings_reviewed view, the read model `fieldtool export` uses.
+        sightings = load_sightings(
+            ctx.db_path,
+            common.filters_or_all(ctx),
+            reviewed=use_reviews,
+            timeout_s=common.QUERY_TIMEOUT_S,
         )
-        sessions = dash.load_sessions(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)
+        sessions = load_sessions(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)
     except FieldtoolError as exc:
         st.error(f"Could not read the database: {exc}")
         return
-    if use_reviews:
-        sightings = dash.apply_reviews(sightings)
-    summary = dash.species_summary(sightings)
+    summary = species_summary(sightings)
     cols = st.columns(3)
     cols[0].metric("Species", len(summary))
     cols[1].metric("Sightings", len(sightings))
@@ -120,7 +123,7 @@ def main() -> None:
     st.bar_chart(summary, x="species", y="sightings", x_label="", y_label="Sightings", height=260)
 
     st.subheader("Species accumulation")
-    curve = dash.accumulation_curve(sightings, sessions)
+    curve = accumulation_curve(sightings, sessions)
     st.line_chart(
         curve, x="survey_min", y="species", x_label="Survey time (min)", y_label="Species seen"
     )

@@ -13,12 +13,18 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
 
-from fieldtool import dashboard as dash
+from fieldtool.dashboard.data import (
+    REVIEW_STATES,
+    SightingFilter,
+    load_species,
+    load_time_bounds,
+    resolve_snapshot,
+)
 from fieldtool.types import FieldtoolError
 
 QUERY_TIMEOUT_S = 3.0  # a refresh waits at most this long for a writer to let go
@@ -38,7 +44,7 @@ class Context:
     """What a page needs from the main script."""
 
     db_path: Path
-    filters: dash.SightingFilter | None = None  # None on pages without the filter sidebar
+    filters: SightingFilter | None = None  # None on pages without the filter sidebar
 
 
 def set_context(ctx: Context) -> None:
@@ -53,8 +59,8 @@ def context() -> Context:
     return ctx
 
 
-def filters_or_all(ctx: Context) -> dash.SightingFilter:
-    return ctx.filters or dash.SightingFilter()
+def filters_or_all(ctx: Context) -> SightingFilter:
+    return ctx.filters or SightingFilter()
 
 
 # Sidebar filters ----------------------------------------------------------------------
@@ -67,7 +73,7 @@ def time_slider_range(bounds: tuple[datetime, datetime]) -> tuple[datetime, date
     return lo, hi, step
 
 
-def sidebar_filters(db_path: Path, sessions: pd.DataFrame) -> dash.SightingFilter:
+def sidebar_filters(db_path: Path, sessions: pd.DataFrame) -> SightingFilter:
     """Session, species, time range, minimum score and review state from the sidebar.
 
     The first run of a browser session takes its values from the URL; every run writes
@@ -88,7 +94,7 @@ def sidebar_filters(db_path: Path, sessions: pd.DataFrame) -> dash.SightingFilte
         key="f_session",
         persist_state="session",
     )
-    species = dash.load_species(db_path, session_id, timeout_s=QUERY_TIMEOUT_S)
+    species = load_species(db_path, session_id, timeout_s=QUERY_TIMEOUT_S)
     names = dict(zip(species["species"], species["common_name"], strict=True))
     if "f_species" in st.session_state:  # keep only species this session has
         st.session_state["f_species"] = [s for s in st.session_state["f_species"] if s in names]
@@ -106,12 +112,12 @@ def sidebar_filters(db_path: Path, sessions: pd.DataFrame) -> dash.SightingFilte
     )
     review = st.sidebar.selectbox(
         "Review state",
-        [None, *dash.REVIEW_STATES],
-        format_func=lambda r: "Any" if r is None else dash.REVIEW_STATES[r],
+        [None, *REVIEW_STATES],
+        format_func=lambda r: "Any" if r is None else REVIEW_STATES[r],
         key="f_review",
         persist_state="session",
     )
-    filters = dash.SightingFilter(
+    filters = SightingFilter(
         species=tuple(chosen) or None,
         start=start,
         end=end,
@@ -125,7 +131,7 @@ def sidebar_filters(db_path: Path, sessions: pd.DataFrame) -> dash.SightingFilte
 
 def _time_filter(db_path: Path, session_id: str | None) -> tuple[datetime | None, datetime | None]:
     """The time slider; a handle left at its end stays open, so later sightings still show."""
-    bounds = dash.load_time_bounds(db_path, session_id, timeout_s=QUERY_TIMEOUT_S)
+    bounds = load_time_bounds(db_path, session_id, timeout_s=QUERY_TIMEOUT_S)
     if bounds is None:
         return None, None
     lo, hi, step = time_slider_range(bounds)
@@ -159,7 +165,7 @@ def _read_url_once() -> None:
         st.session_state["f_session"] = session
     if species := [s for s in params.get_all("species") if s]:
         st.session_state["f_species"] = species
-    if (review := params.get("review")) in dash.REVIEW_STATES:
+    if (review := params.get("review")) in REVIEW_STATES:
         st.session_state["f_review"] = review
     score = _parse_float(params.get("min_score"))
     if score is not None:
@@ -169,7 +175,7 @@ def _read_url_once() -> None:
         st.session_state[_TIME_KEY] = times
 
 
-def url_params(filters: dash.SightingFilter) -> dict[str, list[str]]:
+def url_params(filters: SightingFilter) -> dict[str, list[str]]:
     """The URL query of a filter (defaults left out)."""
     params: dict[str, list[str]] = {}
     if filters.session_id is not None:
@@ -187,7 +193,7 @@ def url_params(filters: dash.SightingFilter) -> dict[str, list[str]]:
     return params
 
 
-def _write_url(filters: dash.SightingFilter) -> None:
+def _write_url(filters: SightingFilter) -> None:
     wanted = url_params(filters)
     current = {key: st.query_params.get_all(key) for key in st.query_params}
     if current != wanted:
@@ -227,14 +233,17 @@ def refresh_controls(key: str, default_s: int = 5) -> float | None:
 
 
 def show_snapshot(
-    db_path: Path, snapshot_path: object, caption: str, width: int | str = 640
+    db_path: Path,
+    snapshot_path: object,
+    caption: str,
+    width: int | Literal["stretch", "content"] = 640,
 ) -> bool:
     """Show a stored snapshot (only from inside the database's folder); False if none shown."""
     if snapshot_path is None or (isinstance(snapshot_path, float) and math.isnan(snapshot_path)):
         st.info("No snapshot stored for this sighting.")
         return False
     try:
-        path = dash.resolve_snapshot(db_path, str(snapshot_path))
+        path = resolve_snapshot(db_path, str(snapshot_path))
     except FieldtoolError as exc:
         st.error(str(exc))
         return False

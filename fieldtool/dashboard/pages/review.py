@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fieldtool import dashboard as dash
-from fieldtool.dashboard_pages import common
+from fieldtool.dashboard.data import load_species, load_tracks
+from fieldtool.dashboard.deck import build_deck, fit_view
+from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.reviews import load_alternatives, load_review_queue, prior_changes
 from fieldtool.store import add_review
 from fieldtool.types import FieldtoolError
 
@@ -57,7 +59,7 @@ def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[
     """Show raw vs fused scores; returns the species a relabel should offer first."""
     st.markdown("**What the classifier and the range prior said**")
     try:
-        alts = dash.load_alternatives(
+        alts = load_alternatives(
             db_path, str(row["session_id"]), float(row["first_t"]), float(row["last_t"]),
             timeout_s=common.QUERY_TIMEOUT_S,
         )  # fmt: skip
@@ -90,7 +92,7 @@ def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[
         f"Mean score over the {int(alts['frames'].iloc[0])} analysed frames of the sighting "
         "(a frame where a species was not in the stored top-k counts as 0)."
     )
-    changes = dash.prior_changes(alts, str(row["species"]))
+    changes = prior_changes(alts, str(row["species"]))
     for line in changes:
         st.warning(f"{line} If the snapshot shows it, relabel the sighting.")
     if not changes:
@@ -106,11 +108,11 @@ def _position(db_path: Path, row: pd.Series) -> None:
         st.info("No GPS position for this sighting.")
         return
     try:
-        tracks = dash.load_tracks(db_path, str(row["session_id"]), timeout_s=common.QUERY_TIMEOUT_S)
+        tracks = load_tracks(db_path, str(row["session_id"]), timeout_s=common.QUERY_TIMEOUT_S)
     except FieldtoolError:
         tracks = None
-    deck = dash.build_deck(row.to_frame().T, tracks)
-    deck.initial_view_state = dash.fit_view([(row["longitude"], row["latitude"])])
+    deck = build_deck(row.to_frame().T, tracks)
+    deck.initial_view_state = fit_view([(row["longitude"], row["latitude"])])
     deck.initial_view_state.zoom = min(deck.initial_view_state.zoom, 12.0)
     st.pydeck_chart(deck, height=300)
     st.caption(f"{row['latitude']:.5f}, {row['longitude']:.5f}")
@@ -126,11 +128,11 @@ def main() -> None:
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
     try:
-        queue = dash.load_review_queue(
+        queue = load_review_queue(
             ctx.db_path, common.filters_or_all(ctx), timeout_s=common.QUERY_TIMEOUT_S
         )
         names = dict(
-            dash.load_species(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)[
+            load_species(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)[
                 ["species", "common_name"]
             ].itertuples(index=False)
         )

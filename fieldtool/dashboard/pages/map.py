@@ -7,16 +7,29 @@ session's times are a camera's local clock of unknown zone rather than UTC.
 from __future__ import annotations
 
 import html
-import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from fieldtool import dashboard as dash
-from fieldtool.dashboard_pages import common
-from fieldtool.export import ExportFilter, dwca_bytes
+from fieldtool.dashboard.data import (
+    SightingFilter,
+    load_sessions,
+    load_sightings,
+    load_tracks,
+    session_prior_settings,
+)
+from fieldtool.dashboard.deck import build_deck, range_geojson, species_color
+from fieldtool.dashboard.downloads import dwca_download, map_downloads
+from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.summaries import (
+    position_warnings,
+    sessions_table,
+    sightings_table,
+    summarize,
+    zone_notes,
+)
 from fieldtool.types import FieldtoolError
 
 TABLE_COLUMNS = {
@@ -36,18 +49,18 @@ SESSION_COLUMNS = {
 }
 
 
-def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | None) -> None:
+def show_data(db_path: Path, filters: SightingFilter, refresh_s: float | None) -> None:
     """Metrics, map, table, exports and snapshot; reruns on its own every ``refresh_s`` s."""
     try:
-        sessions = dash.load_sessions(db_path, timeout_s=common.QUERY_TIMEOUT_S)
-        sightings = dash.load_sightings(db_path, filters, timeout_s=common.QUERY_TIMEOUT_S)
-        tracks = dash.load_tracks(db_path, filters.session_id, timeout_s=common.QUERY_TIMEOUT_S)
+        sessions = load_sessions(db_path, timeout_s=common.QUERY_TIMEOUT_S)
+        sightings = load_sightings(db_path, filters, timeout_s=common.QUERY_TIMEOUT_S)
+        tracks = load_tracks(db_path, filters.session_id, timeout_s=common.QUERY_TIMEOUT_S)
     except FieldtoolError as exc:
         st.warning(f"Could not read the database: {exc}. Retrying at the next refresh.")
         return
     if filters.session_id is not None:
         sessions = sessions[sessions["session_id"] == filters.session_id]
-    summary = dash.summarize(sightings, sessions)
+    summary = summarize(sightings, sessions)
 
     cols = st.columns(4)
     cols[0].metric("Sightings", summary["sightings"], help=f"{summary['open']} open")
@@ -55,24 +68,24 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
     cols[2].metric("Sessions", summary["sessions"])
     cols[3].metric("Running sessions", summary["running"])
 
-    unplaced = dash.position_warnings(sightings, sessions, tracks)
+    unplaced = position_warnings(sightings, sessions, tracks)
     for message in unplaced:
         st.warning(message)
-    notes = dash.zone_notes(sightings, sessions)
+    notes = zone_notes(sightings, sessions)
     for note in notes:
         st.info(note)
 
     species_range = None
     if filters.species is not None and len(filters.species) == 1:
         name = filters.species[0]
-        shape = dash.range_geojson(dash.session_prior_settings(db_path, filters.session_id), name)
+        shape = range_geojson(session_prior_settings(db_path, filters.session_id), name)
         if shape is not None:
             species_range = (name, shape)
             st.caption(f"Shaded: the range of {name} from the session's range files.")
     placed = sightings["latitude"].notna() & sightings["longitude"].notna()
     # An empty map reads as "nothing was seen"; the warnings above say why instead.
     if not unplaced or placed.any() or not tracks.empty or species_range is not None:
-        deck = dash.build_deck(sightings, tracks, species_range=species_range)
+        deck = build_deck(sightings, tracks, species_range=species_range)
         st.pydeck_chart(deck, height=520)
     _legend(sightings)
     now = datetime.now(timezone.utc)
@@ -80,11 +93,11 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
     st.caption(f"Read at {now:%H:%M:%S} UTC{every}. Open sightings have a dark outline.")
 
     st.subheader("Sightings")
-    st.dataframe(dash.sightings_table(sightings), hide_index=True, column_config=TABLE_COLUMNS)
+    st.dataframe(sightings_table(sightings), hide_index=True, column_config=TABLE_COLUMNS)
     _exports(db_path, sightings)
     with st.expander("Sessions", expanded=bool(unplaced or notes)):
         st.dataframe(
-            dash.sessions_table(sessions),
+            sessions_table(sessions),
             hide_index=True,
             column_config=SESSION_COLUMNS,
             key="sessions_table",
@@ -93,41 +106,51 @@ def show_data(db_path: Path, filters: dash.SightingFilter, refresh_s: float | No
 
 
 def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
-    """Download buttons for the sightings of the current filter.
+    """Download buttons: ``fieldtool export`` of the sightings shown.
 
-    Times are written as ``fieldtool export`` writes them (:func:`dash.export_frame`): no
-    ``Z`` for a session's local clock of unknown zone. Fixed file names: a refresh with
-    unchanged rows then serves the same file, so a click during a refresh still finds it.
-    The Darwin Core Archive is built only when clicked.
+    The files come from the export module (:func:`downloads.map_downloads`): the same rows
+    (closed sightings, newest review applied, rejected ones left out), columns and bytes as
+    ``fieldtool export`` of these sightings; times get no ``Z`` for a session's local clock
+    of unknown zone. Fixed file names: a refresh with unchanged rows then serves the same
+    file, so a click during a refresh still finds it. The Darwin Core Archive is built only
+    when clicked.
     """
+    ids = tuple(str(i) for i in sightings["sighting_id"]) if not sightings.empty else ()
+    try:
+        files = map_downloads(db_path, ids, timeout_s=common.QUERY_TIMEOUT_S)
+    except FieldtoolError as exc:
+        st.caption(f"Downloads unavailable: {exc}")
+        return
     row = st.container(horizontal=True)
     row.download_button(
         "Download CSV",
-        dash.export_csv(sightings),
+        files.csv,
         file_name="sightings.csv",
         mime="text/csv",
         key="export_csv",
         on_click="ignore",
     )
-    geojson = json.dumps(dash.export_geojson(sightings), separators=(",", ":"))
     row.download_button(
         "Download GeoJSON",
-        geojson.encode("utf-8"),
+        files.geojson,
         file_name="sightings.geojson",
         mime="application/geo+json",
         key="export_geojson",
         on_click="ignore",
     )
-    ids = tuple(sightings["sighting_id"]) if not sightings.empty else ()
     row.download_button(
         "Download Darwin Core",
-        lambda: dwca_bytes(db_path, ExportFilter(sighting_ids=ids)),
+        lambda: dwca_download(db_path, ids),
         file_name="sightings-dwca.zip",
         mime="application/zip",
         key="export_dwca",
         on_click="ignore",
         help="Darwin Core Archive for GBIF: the closed sightings shown, reviews applied, "
         "rejected ones left out",
+    )
+    st.caption(
+        f"Downloads hold {files.rows} of the {len(ids)} sightings shown, as `fieldtool "
+        "export` writes them: the closed ones, reviews applied, rejected ones left out."
     )
 
 
@@ -137,7 +160,7 @@ def _legend(sightings: pd.DataFrame) -> None:
     names = sightings.drop_duplicates("species").sort_values("species")
     items = []
     for row in names.itertuples(index=False):
-        r, g, b = dash.species_color(str(row.species))
+        r, g, b = species_color(str(row.species))
         label = html.escape(str(row.common_name or row.species))
         items.append(
             f'<span style="white-space:nowrap;margin-right:1em">'

@@ -1,0 +1,148 @@
+"""The Streamlit + pydeck dashboard: map, review queue, species, live session and SQL.
+
+Run with ``streamlit run streamlit_app.py -- --db PATH``. The package, by concept (each
+module imports only those listed before it; the pages import them, never the reverse):
+
+    data        database path, filters and the loaders (one read-only query each)
+    summaries   tables, metrics and notes computed from loaded frames
+    reviews     the review queue and what the classifier and the range prior said
+    deck        the offline pydeck map (basemap, ranges, tracks, sightings)
+    downloads   the map page's files, written by :mod:`fieldtool.export`
+    pages/      the Streamlit page scripts and what they share (``pages.common``)
+
+Read-only SQL lives in :mod:`fieldtool.sqlbox`, which ``fieldtool sql`` uses without
+importing Streamlit or pydeck. The names below are what ``streamlit_app.py``, the tests
+and the benchmarks use; importing this package loads pydeck but not Streamlit.
+"""
+
+from __future__ import annotations
+
+from fieldtool.dashboard.data import (
+    DB_ENV_VAR,
+    DEFAULT_DB,
+    MAX_SIGHTINGS,
+    MAX_TRACK_POINTS,
+    REVIEW_STATES,
+    SIGHTING_FIELDS,
+    SightingFilter,
+    analysis_rate,
+    database_problem,
+    db_path_from_args,
+    load_live,
+    load_schema,
+    load_sessions,
+    load_sightings,
+    load_species,
+    load_time_bounds,
+    load_tracks,
+    recent_cutoff,
+    resolve_snapshot,
+    session_prior_settings,
+)
+from fieldtool.dashboard.deck import (
+    BASEMAP_DIR,
+    TOOLTIP,
+    US_VIEW,
+    CompactDeck,
+    basemap_layers,
+    build_deck,
+    density_records,
+    density_resolution,
+    fit_view,
+    load_geojson,
+    range_geojson,
+    sighting_records,
+    species_color,
+    track_records,
+)
+from fieldtool.dashboard.downloads import (
+    EXPORT_COLUMNS,
+    Downloads,
+    dwca_download,
+    export_csv,
+    export_frame,
+    export_geojson,
+    map_downloads,
+)
+from fieldtool.dashboard.reviews import (
+    apply_reviews,
+    load_alternatives,
+    load_review_queue,
+    prior_changes,
+)
+from fieldtool.dashboard.summaries import (
+    accumulation_curve,
+    position_warnings,
+    sessions_table,
+    sightings_table,
+    species_summary,
+    summarize,
+    zone_notes,
+)
+from fieldtool.sqlbox import (
+    SQL_ALLOWED_FIRST,
+    SQL_MAX_ROWS,
+    SQL_TIME_LIMIT_S,
+    check_readonly_sql,
+    run_readonly_sql,
+)
+
+__all__ = [
+    "BASEMAP_DIR",
+    "DB_ENV_VAR",
+    "DEFAULT_DB",
+    "EXPORT_COLUMNS",
+    "MAX_SIGHTINGS",
+    "MAX_TRACK_POINTS",
+    "REVIEW_STATES",
+    "SIGHTING_FIELDS",
+    "SQL_ALLOWED_FIRST",
+    "SQL_MAX_ROWS",
+    "SQL_TIME_LIMIT_S",
+    "TOOLTIP",
+    "US_VIEW",
+    "CompactDeck",
+    "Downloads",
+    "SightingFilter",
+    "accumulation_curve",
+    "analysis_rate",
+    "apply_reviews",
+    "basemap_layers",
+    "build_deck",
+    "check_readonly_sql",
+    "database_problem",
+    "db_path_from_args",
+    "density_records",
+    "density_resolution",
+    "dwca_download",
+    "export_csv",
+    "export_frame",
+    "export_geojson",
+    "fit_view",
+    "load_alternatives",
+    "load_geojson",
+    "load_live",
+    "load_review_queue",
+    "load_schema",
+    "load_sessions",
+    "load_sightings",
+    "load_species",
+    "load_time_bounds",
+    "load_tracks",
+    "map_downloads",
+    "position_warnings",
+    "prior_changes",
+    "range_geojson",
+    "recent_cutoff",
+    "resolve_snapshot",
+    "run_readonly_sql",
+    "session_prior_settings",
+    "sessions_table",
+    "sighting_records",
+    "sightings_table",
+    "species_color",
+    "species_summary",
+    "summarize",
+    "track_records",
+    "zone_notes",
+]

@@ -1,0 +1,423 @@
+"""What the dashboard reads: the database path, filters, and one query per loader.
+
+Every loader opens the DuckDB file read-only for one query through
+:func:`fieldtool.store.query` (which retries while a writer holds the file) and closes it
+again, so a running session can keep writing. User input only ever reaches SQL as query
+parameters.
+
+Reviews: the review in force is defined once, in :mod:`fieldtool.store.views`
+(``LATEST_REVIEW_SQL``, which the ``sightings_reviewed`` view applies).
+:func:`load_sightings` shows it beside every sighting, or, with ``reviewed=True``, reads
+the ``sightings_reviewed`` view itself (rejected sightings left out, relabelled ones under
+the reviewer's species), as ``fieldtool export`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fieldtool.export_rows import REVIEWED_VIEW
+from fieldtool.store import query
+from fieldtool.store.views import LATEST_REVIEW_SQL, sighting_filter_sql
+from fieldtool.timebase import utc_naive as naive_utc
+from fieldtool.types import FieldtoolError
+
+DEFAULT_DB = "sightings.duckdb"
+DB_ENV_VAR = "FIELDTOOL_DB"
+MAX_SIGHTINGS = 20_000  # newest rows loaded per refresh; a bigger file is for SQL and export
+MAX_TRACK_POINTS = 2000  # per session path; longer tracks are thinned evenly
+
+SIGHTING_FIELDS = (
+    "sighting_id, session_id, species, common_name, first_seen, last_seen, first_t, last_t, "
+    "last_t - first_t AS duration_s, frames, peak_score, mean_score, latitude, longitude, "
+    "snapshot_path, status, updated_at"
+)
+# The review in force (fieldtool.store.views) beside each sighting, under the dashboard's names.
+_IN_FORCE = (
+    "(SELECT sighting_id, decision AS review, species AS review_species, reviewer, "
+    f"reviewed_at FROM ({LATEST_REVIEW_SQL}) latest)"
+)
+_NO_REVIEW = (
+    "CAST(NULL AS VARCHAR) AS review, CAST(NULL AS VARCHAR) AS review_species, "
+    "CAST(NULL AS VARCHAR) AS reviewer, CAST(NULL AS TIMESTAMP) AS reviewed_at"
+)
+_NO_REVIEW_APPLIED = (
+    "species AS predicted_species, CAST(NULL AS VARCHAR) AS review, "
+    "CAST(NULL AS VARCHAR) AS reviewer, CAST(NULL AS TIMESTAMP) AS reviewed_at"
+)
+# Session columns of schema 5: (expression, stand-in for a file no writer has migrated yet;
+# the dashboard only reads). Those older sessions always claimed UTC: their zone counts as known.
+_SESSION_TIME_FIELDS = {
+    "time_source": ("coalesce(time_source, 'unrecorded')", "'unrecorded'"),
+    "time_zone": ("time_zone", "CAST(NULL AS VARCHAR)"),
+    "time_zone_known": ("coalesce(time_zone_known, TRUE)", "TRUE"),
+    "frames_positioned": ("frames_positioned", "CAST(NULL AS BIGINT)"),
+}
+# Review filter values: label shown in the sidebar.
+REVIEW_STATES = {
+    "unreviewed": "Not reviewed",
+    "reviewed": "Reviewed (any decision)",
+    "confirm": "Confirmed",
+    "reject": "Rejected",
+    "relabel": "Relabelled",
+}
+
+
+@dataclass(frozen=True)
+class SightingFilter:
+    """Which sightings to load; ``None`` means no restriction.
+
+    ``species``: only these (an empty tuple matches nothing). ``start``/``end``: UTC, keep
+    sightings whose span [first_seen, last_seen] overlaps [start, end]. ``review``: one of
+    :data:`REVIEW_STATES` (the decision of the review in force, or none).
+    """
+
+    species: tuple[str, ...] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    min_score: float = 0.0
+    session_id: str | None = None
+    review: str | None = None
+
+
+# Paths and arguments ------------------------------------------------------------------
+def db_path_from_args(argv: Sequence[str], environ: Mapping[str, str]) -> Path:
+    """Database path: ``--db PATH`` (or ``--db=PATH``) in argv, else $FIELDTOOL_DB, else default."""
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv) and argv[i + 1]:
+            return Path(argv[i + 1]).expanduser()
+        if arg.startswith("--db=") and len(arg) > len("--db="):
+            return Path(arg[len("--db=") :]).expanduser()
+    env = environ.get(DB_ENV_VAR, "").strip()
+    return Path(env).expanduser() if env else Path(DEFAULT_DB)
+
+
+def database_problem(path: Path | str) -> str | None:
+    """A one-line message when ``path`` cannot be a sightings database, else None."""
+    path = Path(path)
+    if not str(path).strip():
+        return "No database path given."
+    if path.is_dir():
+        return f"{path} is a folder; give the path of a sightings database file (.duckdb)."
+    if not path.exists():
+        return (
+            f"No sightings database at {path}. Record a session with fieldtool to create it, "
+            f"or choose another file (sidebar, ${DB_ENV_VAR}, or `streamlit run "
+            "streamlit_app.py -- --db PATH`)."
+        )
+    return None
+
+
+def resolve_snapshot(db_path: Path | str, snapshot_path: str) -> Path:
+    """Absolute path of a stored snapshot; refuses paths that leave the database's folder."""
+    folder = Path(db_path).resolve().parent
+    if not snapshot_path or "\x00" in snapshot_path:
+        raise FieldtoolError("snapshot path is empty or invalid")
+    resolved = (folder / snapshot_path).resolve()
+    if not resolved.is_relative_to(folder):
+        raise FieldtoolError(f"snapshot path {snapshot_path!r} is outside {folder}; refused")
+    return resolved
+
+
+# Loaders ------------------------------------------------------------------------------
+def load_sessions(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
+    """All sessions, newest first, with where their times came from: ``time_source``,
+    ``time_zone``, ``time_zone_known`` (false: a camera's local clock of unknown zone, not
+    UTC) and ``frames_positioned``."""
+    times = _session_time_sql(_tables(db_path, timeout_s))
+    return query(
+        db_path,
+        "SELECT session_id, source, model_id, host, started_at, ended_at, status, "
+        f"frames_read, frames_analysed, frames_dropped, {times} FROM sessions "
+        "ORDER BY started_at DESC, session_id",
+        timeout_s=timeout_s,
+    )
+
+
+def _tables(db_path: Path | str, timeout_s: float) -> dict[str, set[str]]:
+    """Columns of the relations whose presence or shape depends on the schema version (a
+    file no writer has migrated may lack ``reviews``, the reviewed view or the newer
+    ``sessions`` columns), in one query."""
+    found = query(
+        db_path,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = 'main' AND table_name IN ('reviews', 'sessions', $view)",
+        {"view": REVIEWED_VIEW},
+        timeout_s=timeout_s,
+    )
+    tables: dict[str, set[str]] = {}
+    for table, column in zip(found["table_name"], found["column_name"], strict=True):
+        tables.setdefault(str(table), set()).add(str(column))
+    return tables
+
+
+def _session_time_sql(tables: dict[str, set[str]], names: Iterable[str] | None = None) -> str:
+    """SELECT list of the session time columns ``names`` (all by default), with the value
+    an unmigrated file's sessions stand for where a column is missing."""
+    have = tables.get("sessions", set())
+    return ", ".join(
+        f"{expr if name in have else missing} AS {name}"
+        for name, (expr, missing) in _SESSION_TIME_FIELDS.items()
+        if names is None or name in names
+    )
+
+
+def load_species(
+    db_path: Path | str, session_id: str | None = None, *, timeout_s: float = 10.0
+) -> pd.DataFrame:
+    """Species with at least one sighting: species, common_name, sightings (count)."""
+    where, params = _session_clause(session_id, "WHERE")
+    return query(
+        db_path,
+        "SELECT species, any_value(common_name) AS common_name, count(*) AS sightings "
+        f"FROM sightings {where} GROUP BY species ORDER BY species",
+        params,
+        timeout_s=timeout_s,
+    )
+
+
+def load_time_bounds(
+    db_path: Path | str, session_id: str | None = None, *, timeout_s: float = 10.0
+) -> tuple[datetime, datetime] | None:
+    """(earliest first_seen, latest last_seen) in UTC, or None without sightings."""
+    where, params = _session_clause(session_id, "WHERE")
+    frame = query(
+        db_path,
+        f"SELECT min(first_seen) AS lo, max(last_seen) AS hi FROM sightings {where}",
+        params,
+        timeout_s=timeout_s,
+    )
+    lo, hi = frame.iloc[0]["lo"], frame.iloc[0]["hi"]
+    if pd.isna(lo) or pd.isna(hi):
+        return None
+    return pd.Timestamp(lo).to_pydatetime(), pd.Timestamp(hi).to_pydatetime()
+
+
+def load_sightings(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    reviewed: bool = False,
+    timeout_s: float = 10.0,
+    limit: int = MAX_SIGHTINGS,
+) -> pd.DataFrame:
+    """The newest ``limit`` sightings matching ``filters``, with ``duration_s`` (media seconds)
+    and their session's ``time_zone_known`` (false: first_seen and last_seen are a camera's
+    local clock of unknown zone) and ``time_source``.
+
+    ``reviewed=False`` (map, review queue): every sighting as recorded (``species`` is the
+    model's), with the review in force beside it: ``review`` (decision or None),
+    ``review_species``, ``reviewer``, ``reviewed_at``.
+
+    ``reviewed=True`` (species page): the rows of the ``sightings_reviewed`` view, the read
+    model ``fieldtool export`` shares: rejected sightings left out, ``species`` is the
+    reviewer's for relabelled ones and ``predicted_species`` the model's; ``review``,
+    ``reviewer``, ``reviewed_at``. The species filter then matches the species in force.
+    """
+    filters = filters or SightingFilter()
+    clauses, params = sighting_filter_sql(
+        session_id=filters.session_id, species=filters.species, start=filters.start,
+        end=filters.end,
+    )  # fmt: skip
+    clauses.append("peak_score >= $min_score")
+    params["min_score"] = float(filters.min_score)
+    if filters.review is not None:
+        if filters.review not in REVIEW_STATES:
+            raise FieldtoolError(
+                f"review filter {filters.review!r}: expected one of {list(REVIEW_STATES)}"
+            )
+        if filters.review == "unreviewed":
+            clauses.append("review IS NULL")
+        elif filters.review == "reviewed":
+            clauses.append("review IS NOT NULL")
+        else:
+            clauses.append("review = $review")
+            params["review"] = filters.review
+    tables = _tables(db_path, timeout_s)
+    source, review_fields = _review_source(db_path, tables, reviewed)
+    times = _session_time_sql(tables, ("time_zone_known", "time_source"))
+    # A sighting without a session row: no zone was recorded, and it always claimed UTC.
+    source += f" LEFT JOIN (SELECT session_id, {times} FROM sessions) USING (session_id)"
+    time_fields = "coalesce(time_zone_known, TRUE) AS time_zone_known, time_source"
+    sql = (
+        f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields}, {time_fields} "
+        f"FROM {source}) "
+        f"WHERE {' AND '.join(clauses)} ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)}"
+    )
+    return query(db_path, sql, params, timeout_s=timeout_s)
+
+
+def _review_source(
+    db_path: Path | str, tables: dict[str, set[str]], reviewed: bool
+) -> tuple[str, str]:
+    """(FROM clause, review columns) of :func:`load_sightings`."""
+    if "reviews" not in tables:  # a file without reviews: every sighting stands as recorded
+        return "sightings", _NO_REVIEW_APPLIED if reviewed else _NO_REVIEW
+    if not reviewed:
+        return (
+            f"sightings LEFT JOIN {_IN_FORCE} USING (sighting_id)",
+            "review, review_species, reviewer, reviewed_at",
+        )
+    if REVIEWED_VIEW not in tables:
+        raise FieldtoolError(
+            f"{db_path}: no {REVIEWED_VIEW} view (a file from an older fieldtool); "
+            "`fieldtool export` upgrades it once"
+        )
+    return REVIEWED_VIEW, "predicted_species, review, reviewer, reviewed_at"
+
+
+def load_tracks(
+    db_path: Path | str,
+    session_id: str | None = None,
+    *,
+    max_points: int = MAX_TRACK_POINTS,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """One row per session: session_id, path ([[lon, lat], ...] in time order), points, start, end.
+
+    Repeated positions (a fixed position logs the same point every frame) are dropped and
+    paths longer than ``max_points`` are thinned evenly, keeping both ends.
+    """
+    where, params = _session_clause(session_id, "AND")
+    sql = f"""
+        WITH fixes AS (
+            SELECT session_id, time, t, latitude, longitude,
+                   lag(latitude) OVER w AS prev_lat, lag(longitude) OVER w AS prev_lon
+            FROM track
+            WHERE latitude IS NOT NULL AND longitude IS NOT NULL {where}
+            WINDOW w AS (PARTITION BY session_id ORDER BY time, t)
+        )
+        SELECT session_id,
+               list([longitude, latitude] ORDER BY time, t) AS path,
+               min(time) AS start, max(time) AS "end"
+        FROM fixes
+        WHERE prev_lat IS NULL OR prev_lat <> latitude OR prev_lon <> longitude
+        GROUP BY session_id
+        ORDER BY min(time), session_id
+    """
+    frame = query(db_path, sql, params, timeout_s=timeout_s)
+    paths = [
+        _thin([[float(p[0]), float(p[1])] for p in path], max_points) for path in frame["path"]
+    ]
+    frame["path"] = pd.Series(paths, index=frame.index, dtype=object)
+    frame.insert(2, "points", [len(p) for p in paths])
+    return frame
+
+
+def _session_clause(session_id: str | None, keyword: str) -> tuple[str, dict[str, Any] | None]:
+    if session_id is None:
+        return "", None
+    return f"{keyword} session_id = $session_id", {"session_id": session_id}
+
+
+def _thin(points: list[list[float]], max_points: int) -> list[list[float]]:
+    if len(points) <= max_points or max_points < 2:
+        return points
+    step = (len(points) - 1) / (max_points - 1)
+    return [points[round(i * step)] for i in range(max_points)]
+
+
+def session_prior_settings(
+    db_path: Path | str, session_id: str | None = None
+) -> dict[str, Any] | None:
+    """The ``prior`` config section of a session (the newest one without ``session_id``)."""
+    where, params = _session_clause(session_id, "WHERE")
+    rows = query(
+        db_path,
+        f"SELECT config_json FROM sessions {where} ORDER BY started_at DESC LIMIT 1",
+        params,
+    )
+    if rows.empty:
+        return None
+    prior: dict[str, Any] | None = json.loads(rows.iloc[0, 0] or "{}").get("prior")
+    return prior
+
+
+# Live session -------------------------------------------------------------------------
+def load_live(
+    db_path: Path | str, *, since: datetime, timeout_s: float = 10.0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(running sessions, their newest detection, sightings opened since ``since``).
+
+    Sessions: the ``sessions`` row plus ``frames_logged`` (detection rows written so far),
+    ``last_frame_at`` and ``last_t``; the writer only updates the session row's counters
+    at the start and the end, so the detections are the running count. Newest detection:
+    one row per running session with raw and fused top-k.
+    """
+    times = _session_time_sql(_tables(db_path, timeout_s), ("time_source", "time_zone_known"))
+    sessions = query(
+        db_path,
+        f"""
+        WITH running AS (SELECT * FROM sessions WHERE status = 'running'),
+        logged AS (
+            SELECT session_id, count(*) AS frames_logged, max(time) AS last_frame_at,
+                   max(t) AS last_t
+            FROM detections WHERE session_id IN (SELECT session_id FROM running)
+            GROUP BY session_id)
+        SELECT session_id, source, model_id, host, started_at, status, frames_read,
+               frames_analysed, frames_dropped, coalesce(frames_logged, 0) AS frames_logged,
+               last_frame_at, last_t, {times}
+        FROM running LEFT JOIN logged USING (session_id)
+        ORDER BY started_at DESC, session_id
+        """,
+        timeout_s=timeout_s,
+    )
+    newest = query(
+        db_path,
+        """
+        SELECT session_id, frame_index, t, time, latitude, longitude, raw_species, raw_scores,
+               fused_species, fused_scores
+        FROM detections
+        WHERE session_id IN (SELECT session_id FROM sessions WHERE status = 'running')
+        QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY time DESC, frame_index DESC) = 1
+        """,
+        timeout_s=timeout_s,
+    )
+    recent = query(
+        db_path,
+        f"SELECT {SIGHTING_FIELDS} FROM sightings WHERE first_seen >= CAST($since AS TIMESTAMP) "
+        "ORDER BY first_seen DESC, sighting_id",
+        {"since": naive_utc(since)},
+        timeout_s=timeout_s,
+    )
+    return sessions, newest, recent
+
+
+def analysis_rate(row: Any) -> float | None:
+    """Analysed frames per wall-clock second of a running session, from its logged frames."""
+    if pd.isna(row.last_frame_at) or pd.isna(row.started_at) or not row.frames_logged:
+        return None
+    seconds = (pd.Timestamp(row.last_frame_at) - pd.Timestamp(row.started_at)).total_seconds()
+    return float(row.frames_logged) / seconds if seconds > 0 else None
+
+
+def recent_cutoff(now: datetime, minutes: float) -> datetime:
+    """``now`` (naive UTC) minus ``minutes``."""
+    return naive_utc(now) - timedelta(minutes=minutes)
+
+
+# Schema (SQL page) --------------------------------------------------------------------
+def load_schema(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
+    """Tables and views with their columns: table_name, kind (table/view), comment, column_name,
+    data_type; views first."""
+    return query(
+        db_path,
+        """
+        SELECT c.table_name,
+               CASE WHEN v.view_name IS NULL THEN 'table' ELSE 'view' END AS kind,
+               coalesce(v.comment, '') AS comment, c.column_name, c.data_type
+        FROM information_schema.columns c
+        LEFT JOIN (SELECT view_name, comment FROM duckdb_views() WHERE NOT internal
+                   AND schema_name = 'main') v ON v.view_name = c.table_name
+        WHERE c.table_schema = 'main'
+        ORDER BY kind DESC, c.table_name, c.ordinal_position
+        """,
+        timeout_s=timeout_s,
+    )

@@ -1,0 +1,106 @@
+"""The review queue: unreviewed sightings and what the classifier and the range prior said.
+
+The review in force is not decided here: :func:`fieldtool.dashboard.data.load_sightings`
+reads it from :mod:`fieldtool.store.views` (the newest review of each sighting).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+from fieldtool.dashboard.data import SightingFilter, load_sightings
+from fieldtool.store import query
+
+
+def load_review_queue(
+    db_path: Path | str, filters: SightingFilter | None = None, *, timeout_s: float = 10.0
+) -> pd.DataFrame:
+    """Closed sightings without a review that match ``filters`` (review state aside), newest first."""
+    filters = filters or SightingFilter()
+    unreviewed = dataclasses.replace(filters, review="unreviewed")
+    sightings = load_sightings(db_path, unreviewed, timeout_s=timeout_s)
+    return sightings[sightings["status"] == "closed"].reset_index(drop=True)
+
+
+def load_alternatives(
+    db_path: Path | str,
+    session_id: str,
+    first_t: float,
+    last_t: float,
+    *,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """Raw (classifier) versus fused (after the range prior) scores over a sighting's frames.
+
+    One row per species that was in a frame's stored top-k, raw or fused, in the media-time
+    span [first_t, last_t] of ``session_id``: ``raw_mean``/``fused_mean`` (mean over the
+    span's frames, a frame without the species counts as 0), ``raw_max``/``fused_max``,
+    ``raw_rank``/``fused_rank`` (1 = best mean) and ``frames`` (frames in the span).
+    Best fused first; empty when the session stored no detections.
+    """
+    sql = """
+        WITH span AS (
+            SELECT raw_species, raw_scores, fused_species, fused_scores FROM detections
+            WHERE session_id = $session_id AND t BETWEEN $first_t AND $last_t),
+        n AS (SELECT count(*) AS frames FROM span),
+        raw AS (SELECT unnest(raw_species) AS species, unnest(raw_scores) AS score FROM span),
+        fused AS (SELECT unnest(fused_species) AS species, unnest(fused_scores) AS score FROM span),
+        r AS (SELECT species, sum(score) AS total, max(score) AS best FROM raw GROUP BY species),
+        f AS (SELECT species, sum(score) AS total, max(score) AS best FROM fused GROUP BY species)
+        SELECT species,
+               coalesce(r.total, 0) / n.frames AS raw_mean, coalesce(r.best, 0) AS raw_max,
+               coalesce(f.total, 0) / n.frames AS fused_mean, coalesce(f.best, 0) AS fused_max,
+               n.frames AS frames
+        FROM r FULL OUTER JOIN f USING (species) CROSS JOIN n
+        WHERE n.frames > 0
+    """
+    params = {"session_id": session_id, "first_t": float(first_t), "last_t": float(last_t)}
+    frame = query(db_path, sql, params, timeout_s=timeout_s)
+    if frame.empty:
+        return frame
+    frame["raw_rank"] = frame["raw_mean"].rank(ascending=False, method="min").astype(int)
+    frame["fused_rank"] = frame["fused_mean"].rank(ascending=False, method="min").astype(int)
+    return frame.sort_values(["fused_mean", "species"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+def prior_changes(alternatives: pd.DataFrame, predicted: str, top: int = 3) -> list[str]:
+    """Sentences on what the range prior changed: species it demoted from the raw top ``top``.
+
+    A species the classifier ranked above the prediction (or in its top ``top``) that lost
+    rank after the range prior is a candidate rarity the prior may have wrongly demoted.
+    """
+    if alternatives.empty:
+        return []
+    lines = []
+    for row in alternatives.sort_values("raw_rank").itertuples(index=False):
+        if row.species == predicted or row.raw_rank > top or row.fused_rank <= row.raw_rank:
+            continue
+        lines.append(
+            f"{row.species}: classifier {row.raw_mean:.2f} (#{row.raw_rank}) → after the range "
+            f"prior {row.fused_mean:.2f} (#{row.fused_rank}); the prior demoted it."
+        )
+    return lines
+
+
+def apply_reviews(sightings: pd.DataFrame) -> pd.DataFrame:
+    """A frame of :func:`load_sightings` rows as reviewed: rejected ones dropped,
+    relabelled ones under the reviewer's species.
+
+    For callers that already hold such a frame. The dashboard itself reads reviewed rows
+    from the ``sightings_reviewed`` view (``load_sightings(..., reviewed=True)``); the
+    review in force (``review``, ``review_species``) comes from :mod:`fieldtool.store.views`
+    either way, and a test keeps the two in agreement.
+    """
+    if "review" not in sightings:
+        return sightings
+    kept = sightings[sightings["review"].fillna("") != "reject"].copy()
+    relabel = kept["review"].fillna("") == "relabel"
+    changed = relabel & (kept["review_species"].fillna(kept["species"]) != kept["species"])
+    kept.loc[relabel, "species"] = kept.loc[relabel, "review_species"]
+    kept.loc[changed, "common_name"] = None  # the predicted species' name no longer applies
+    return kept.reset_index(drop=True)

@@ -1,0 +1,224 @@
+"""The rows ``fieldtool export`` writes: which sightings, which columns, times as text.
+
+One row per closed sighting of the ``sightings_reviewed`` view (:mod:`fieldtool.store.views`),
+the one read model of reviews: the newest review is applied, rejected sightings are left
+out, a relabelled one is exported under the reviewer's species (``predicted_species``
+keeps the model's). Filters: session, species (after review), time (sightings overlapping
+``since``..``until``), reviewed only, and sighting ids. The file is read with one short
+read-only connection (a file from an older fieldtool is first upgraded with one short
+write, unless the caller forbids it).
+
+Times are UTC, written with a ``Z``, except where a session's ``time_zone_known`` is false:
+its sighting times are a camera's local clock of unknown zone and are written without a
+zone (:func:`time_text`). Review times are always UTC: the reviewer's clock is the machine's.
+The writers of every format are in :mod:`fieldtool.export`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fieldtool.store.views import sighting_filter_sql
+from fieldtool.types import FieldtoolError
+
+if TYPE_CHECKING:  # pandas, duckdb and the store load when an export runs, not with the CLI
+    import duckdb
+    import pandas as pd
+
+
+@dataclass
+class ExportFilter:
+    """Which sightings to export; None means no limit."""
+
+    session_id: str | None = None
+    species: Sequence[str] | None = None  # species in force (after review)
+    since: datetime | None = None  # UTC: sightings that end at or after
+    until: datetime | None = None  # UTC: sightings that start at or before
+    reviewed_only: bool = False  # only sightings a person confirmed or relabelled
+    sighting_ids: Sequence[str] | None = None  # only these (e.g. what a dashboard shows)
+
+
+# The view every reader of reviews shares (fieldtool.store.views): newest review applied.
+REVIEWED_VIEW = "sightings_reviewed"
+# Closed sightings of the view that match ``{where}`` (columns qualified with ``v.``), then
+# the GPS accuracy at each one's peak, its session's clock and model, and its taxon.
+_OCCURRENCES = f"""
+WITH chosen AS (
+    SELECT v.sighting_id, v.session_id, v.species, v.predicted_species, v.common_name,
+           v.first_seen, v.last_seen, v.first_t, v.last_t, v.frames, v.peak_score,
+           v.mean_score, v.latitude, v.longitude, v.h3_cell, v.model_id, v.snapshot_path,
+           v.review, v.reviewer, v.reviewed_at, v.review_note
+    FROM {REVIEWED_VIEW} v
+    WHERE v.status = 'closed' AND {{where}}
+),
+peaks AS (
+    SELECT x.sighting_id, tr.accuracy_m
+    FROM (SELECT c.sighting_id, c.session_id, coalesce(s.peak_t, s.first_t) AS at
+          FROM chosen c JOIN sightings s USING (sighting_id)) x
+    ASOF LEFT JOIN track tr ON tr.session_id = x.session_id AND x.at >= tr.t
+)
+SELECT c.*, p.accuracy_m AS coordinate_uncertainty_m, se.model_sha256, se.source,
+       -- Sessions from before schema 5 (NULL) always claimed UTC: keep that claim.
+       coalesce(se.time_zone_known, TRUE) AS time_zone_known,
+       coalesce(se.time_source, 'unrecorded') AS time_source, se.time_zone,
+       coalesce(sp.genus, CASE WHEN regexp_matches(c.species, '^[A-Z][a-z-]+ [a-z]')
+                               THEN split_part(c.species, ' ', 1) END) AS genus,
+       sp.family
+FROM chosen c
+LEFT JOIN peaks p USING (sighting_id)
+LEFT JOIN sessions se USING (session_id)
+LEFT JOIN species sp USING (species)
+ORDER BY c.first_seen, c.sighting_id
+"""
+
+COLUMNS = [
+    "sighting_id", "session_id", "species", "common_name", "predicted_species", "genus",
+    "family", "first_seen", "last_seen", "time_zone_known", "time_source", "time_zone",
+    "first_t", "last_t", "frames", "peak_score", "mean_score", "latitude", "longitude",
+    "coordinate_uncertainty_m", "h3_cell", "model_id", "model_sha256", "source",
+    "snapshot_path", "review", "reviewer", "reviewed_at", "review_note",
+]  # fmt: skip
+TIME_COLUMNS = ("first_seen", "last_seen", "reviewed_at")
+# Times of the session's clock: UTC only where its time_zone_known is true. The others
+# (reviewed_at) are the machine's clock, always UTC.
+SESSION_TIME_COLUMNS = ("first_seen", "last_seen")
+
+
+def _stale(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
+    """Whether the file predates this fieldtool's schema or lacks the reviewed view."""
+    from fieldtool.store import SCHEMA_VERSION, schema_version
+
+    version = schema_version(con)
+    if version is None:
+        raise FieldtoolError(f"{db}: not a fieldtool sightings database (no tables)")
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND view_name = ?",
+        [REVIEWED_VIEW],
+    ).fetchone()
+    return version < SCHEMA_VERSION or not (found and found[0])
+
+
+def _upgrade(db: Path, timeout_s: float) -> None:
+    from fieldtool.store import connect, ensure_schema
+
+    with connect(db, read_only=False, timeout_s=timeout_s) as con:
+        con.execute("BEGIN TRANSACTION")
+        ensure_schema(con, db)
+        con.execute("COMMIT")
+
+
+def _fetch(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], db: Path
+) -> pd.DataFrame:
+    import duckdb
+
+    try:
+        return con.execute(sql, params).df() if params else con.execute(sql).df()
+    except duckdb.Error as exc:
+        raise FieldtoolError(f"{db}: query failed: {str(exc).strip().splitlines()[0]}") from None
+
+
+def load_occurrences(
+    db: Path | str,
+    filters: ExportFilter | None = None,
+    *,
+    timeout_s: float = 10.0,
+    upgrade: bool = True,
+) -> pd.DataFrame:
+    """The sightings to export (see the module doc), oldest first, columns :data:`COLUMNS`.
+
+    One read-only connection. A file from an older fieldtool (or without the reviewed
+    view) is first upgraded with one short write; with ``upgrade=False`` (a reader that
+    must not write, such as the dashboard's refresh) it is refused instead.
+    """
+    from fieldtool.store import connect
+
+    db = Path(db)
+    filters = filters or ExportFilter()
+    clauses, params = sighting_filter_sql(
+        session_id=filters.session_id, species=filters.species or None, start=filters.since,
+        end=filters.until, table="v",
+    )  # fmt: skip
+    if filters.reviewed_only:
+        clauses.append("v.review IN ('confirm', 'relabel')")
+    if filters.sighting_ids is not None:
+        clauses.append("v.sighting_id IN (SELECT unnest(CAST($ids AS VARCHAR[])))")
+        params["ids"] = [str(i) for i in filters.sighting_ids]
+    sql = _OCCURRENCES.format(where=" AND ".join(clauses) or "TRUE")
+    with connect(db, read_only=True, timeout_s=timeout_s) as con:
+        frame = None if _stale(con, db) else _fetch(con, sql, params, db)
+    if frame is None:
+        if not upgrade:
+            raise FieldtoolError(
+                f"{db}: written by an older fieldtool; `fieldtool export` upgrades it once"
+            )
+        _upgrade(db, timeout_s)
+        with connect(db, read_only=True, timeout_s=timeout_s) as con:
+            frame = _fetch(con, sql, params, db)
+    return frame[COLUMNS]
+
+
+def select_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns of :data:`COLUMNS` that ``frame`` has, in that order."""
+    return frame[[c for c in COLUMNS if c in frame.columns]]
+
+
+def parse_time(text: str, flag: str = "time") -> datetime:
+    """An ISO 8601 date or time (UTC unless it has an offset) as naive UTC."""
+    from fieldtool.timebase import utc_naive as naive_utc
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise FieldtoolError(
+            f"{flag} {text!r}: expected an ISO 8601 date or time, e.g. 2026-06-01T09:30"
+        ) from None
+    return naive_utc(value)
+
+
+def iso_time(value: Any, utc: bool = True) -> str:
+    """ISO 8601 to the second: UTC with a Z, or with no zone at all when ``utc`` is false (a
+    local clock of unknown zone); '' for a missing time."""
+    import pandas as pd
+
+    if value is None or pd.isna(value):
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S")
+
+
+def zone_known(frame: pd.DataFrame) -> pd.Series:
+    """Per row, whether its sighting times are UTC (the session's ``time_zone_known``).
+
+    A frame without the column, or a missing value (a session from before schema 5, or no
+    session row), counts as UTC: that is what those times always claimed.
+    """
+    import pandas as pd
+
+    if "time_zone_known" not in frame.columns:
+        return pd.Series(True, index=frame.index, dtype=bool)
+    return frame["time_zone_known"].astype(object).where(frame["time_zone_known"].notna(), True)
+
+
+def time_text(frame: pd.DataFrame, missing: str | None = "") -> pd.DataFrame:
+    """A copy with the time columns present (:data:`TIME_COLUMNS`) as ISO 8601 text.
+
+    Sighting times end in ``Z`` only where the session's zone is known (:func:`zone_known`);
+    review times always do. ``missing`` stands for a missing time. Shared by the writers of
+    :mod:`fieldtool.export` and the dashboard, so none of them claims UTC for a camera's
+    local clock.
+    """
+    import pandas as pd
+
+    out = frame.copy()
+    known = zone_known(frame).tolist()
+    for name in TIME_COLUMNS:
+        if name not in out.columns:
+            continue
+        utc = known if name in SESSION_TIME_COLUMNS else [True] * len(out)
+        text = [iso_time(v, bool(k)) or missing for v, k in zip(out[name], utc, strict=True)]
+        out[name] = pd.Series(text, index=out.index, dtype=object)  # object: None stays None
+    return out

@@ -1,0 +1,110 @@
+"""Pipeline stage "store": sightings, GPS track and per-frame detections in a DuckDB file.
+
+One writer, many readers, no process keeping the file open; a writer that cannot get the
+file journals its rows and never stalls; the next writer recovers what a killed one left.
+See ``docs/storage.md`` for the design and its measurements. By concept:
+
+- :mod:`~fieldtool.store.locking`: opening the file (retries, lock errors, read-only vs
+  read-write, the turnstile, DuckDB settings), :func:`connect`, :func:`query`;
+- :mod:`~fieldtool.store.schema`: tables, schema version and migrations, in one place;
+- :mod:`~fieldtool.store.views`: named views and the review in force (``LATEST_REVIEW_SQL``);
+- :mod:`~fieldtool.store.writer`: :class:`SightingStore`, the buffered writer;
+- :mod:`~fieldtool.store.journal`: the writer's journal file;
+- :mod:`~fieldtool.store.process`: writer processes and whether they are alive;
+- :mod:`~fieldtool.store.maintenance`: recovery after dead writers, pruning, forgetting;
+- :mod:`~fieldtool.store.reviews`: :func:`add_review`.
+
+The names below are importable from ``fieldtool.store`` and load their module on first
+use (PEP 562): ``fieldtool export`` imports :mod:`fieldtool.store.views` with every CLI
+call, which must not load DuckDB, pandas and pyarrow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fieldtool.store.locking import StoreLocked, connect, query
+    from fieldtool.store.maintenance import prune_detections
+    from fieldtool.store.process import HOST, process_alive, process_started_at
+    from fieldtool.store.reviews import REVIEW_DECISIONS, add_review
+    from fieldtool.store.schema import (
+        DETECTION_COLUMNS,
+        H3_RESOLUTION,
+        MIGRATIONS,
+        SCHEMA_V1,
+        SCHEMA_VERSION,
+        SESSION_COLUMNS,
+        SIGHTING_COLUMNS,
+        TABLES,
+        TRACK_COLUMNS,
+        ensure_schema,
+        schema_version,
+    )
+    from fieldtool.store.views import LATEST_REVIEW_SQL
+    from fieldtool.store.writer import (
+        HELD_RETRY_S,
+        FlushResult,
+        SightingStore,
+        config_json,
+        top_k,
+    )
+
+# Submodule of each name above (keep in step with the imports; tests/test_store.py checks).
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "locking": ("StoreLocked", "connect", "query"),
+    "maintenance": ("prune_detections",),
+    "process": ("HOST", "process_alive", "process_started_at"),
+    "reviews": ("REVIEW_DECISIONS", "add_review"),
+    "schema": (
+        "DETECTION_COLUMNS", "H3_RESOLUTION", "MIGRATIONS", "SCHEMA_V1", "SCHEMA_VERSION",
+        "SESSION_COLUMNS", "SIGHTING_COLUMNS", "TABLES", "TRACK_COLUMNS", "ensure_schema",
+        "schema_version",
+    ),
+    "views": ("LATEST_REVIEW_SQL",),
+    "writer": ("HELD_RETRY_S", "FlushResult", "SightingStore", "config_json", "top_k"),
+}  # fmt: skip
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "DETECTION_COLUMNS",
+    "H3_RESOLUTION",
+    "HELD_RETRY_S",
+    "HOST",
+    "LATEST_REVIEW_SQL",
+    "MIGRATIONS",
+    "REVIEW_DECISIONS",
+    "SCHEMA_V1",
+    "SCHEMA_VERSION",
+    "SESSION_COLUMNS",
+    "SIGHTING_COLUMNS",
+    "TABLES",
+    "TRACK_COLUMNS",
+    "FlushResult",
+    "SightingStore",
+    "StoreLocked",
+    "add_review",
+    "config_json",
+    "connect",
+    "ensure_schema",
+    "process_alive",
+    "process_started_at",
+    "prune_detections",
+    "query",
+    "schema_version",
+    "top_k",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

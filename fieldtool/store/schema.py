@@ -1,0 +1,268 @@
+"""The file's tables, their migrations, and how rows go into them.
+
+Schema version 5; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
+first transaction), so a new file and an upgraded one are identical. Times are naive
+TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's local
+clock of unknown zone; see docs/time.md); media times are in seconds.
+
+- ``sessions``: session_id, source, model_id, model_sha256, config_json, host, started_at,
+  ended_at, status (running / finished / failed / interrupted), frames_read,
+  frames_analysed, frames_dropped, pid, pid_started_at (the writer process and its start
+  time), updated_at (the writer's last flush: a heartbeat), time_source (where media t=0's
+  time came from: start-time, gpmf-gpsu, srt-clock, mp4-creation-time, track-start,
+  wall-clock, ...; "unrecorded" for sessions older than version 5), time_zone (IANA name or
+  UTC the times were converted from; NULL when unknown), time_zone_known,
+  frames_positioned (analysed frames that got a position).
+- ``sightings``: sighting_id, session_id, species, common_name, first_seen, last_seen,
+  first_t, last_t, frames, peak_score, mean_score, latitude, longitude, model_id,
+  snapshot_path (relative to the database's folder), status (open / closed), updated_at,
+  peak_t (media seconds of the peak, where latitude/longitude were taken), h3_cell (H3
+  resolution 8 cell of latitude/longitude), rank (species, or genus when congeners shared
+  the score: species is then "Genus sp.").
+- ``track``: session_id, time, t, latitude, longitude, source, accuracy_m.
+- ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
+  raw_scores[], fused_species[], fused_scores[] (top-k per analysed frame, best first).
+- ``reviews``: review_id, sighting_id, decision (confirm / reject / relabel), species (the
+  reviewer's species: the predicted one when confirming), reviewer, reviewed_at, note. A
+  review never changes the sighting row: the prediction stays beside the decision, and the
+  newest review of a sighting is the one in force (:data:`~fieldtool.store.views.LATEST_REVIEW_SQL`).
+- ``species``: species (scientific name), common_name, genus, family; filled from the
+  sightings written (genus from the binomial) and ``SightingStore.record_species``.
+- ``meta``: key, value (``schema_version``).
+
+Named views for ``fieldtool sql`` are in :mod:`fieldtool.store.views`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import h3
+import pyarrow as pa
+
+from fieldtool.store.views import create_views
+from fieldtool.types import FieldtoolError
+
+SCHEMA_VERSION = 5
+H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
+
+# The first schema, verbatim: new files are created with it and then migrated, so a new
+# file and an upgraded one are identical.
+SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id VARCHAR PRIMARY KEY, source VARCHAR, model_id VARCHAR, model_sha256 VARCHAR,
+    config_json VARCHAR,
+    host VARCHAR, started_at TIMESTAMP, ended_at TIMESTAMP, status VARCHAR,
+    frames_read BIGINT, frames_analysed BIGINT, frames_dropped BIGINT);
+CREATE TABLE IF NOT EXISTS sightings (
+    sighting_id VARCHAR PRIMARY KEY, session_id VARCHAR, species VARCHAR, common_name VARCHAR,
+    first_seen TIMESTAMP, last_seen TIMESTAMP, first_t DOUBLE, last_t DOUBLE, frames INTEGER,
+    peak_score DOUBLE, mean_score DOUBLE, latitude DOUBLE, longitude DOUBLE, model_id VARCHAR,
+    snapshot_path VARCHAR, status VARCHAR, updated_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS track (
+    session_id VARCHAR, time TIMESTAMP, t DOUBLE, latitude DOUBLE, longitude DOUBLE,
+    source VARCHAR);
+CREATE TABLE IF NOT EXISTS detections (
+    session_id VARCHAR, frame_index BIGINT, t DOUBLE, time TIMESTAMP, latitude DOUBLE,
+    longitude DOUBLE, raw_species VARCHAR[], raw_scores FLOAT[], fused_species VARCHAR[],
+    fused_scores FLOAT[]);
+CREATE TABLE IF NOT EXISTS reviews (
+    review_id VARCHAR PRIMARY KEY, sighting_id VARCHAR, decision VARCHAR, species VARCHAR,
+    reviewer VARCHAR, reviewed_at TIMESTAMP, note VARCHAR);
+"""
+
+# Species rows for new species of a sightings relation ``{src}`` (genus from a binomial).
+SPECIES_FROM = """
+SELECT species, any_value(common_name) AS common_name,
+       CASE WHEN regexp_matches(species, '^[A-Z][a-z-]+ [a-z]') THEN split_part(species, ' ', 1)
+       END AS genus, CAST(NULL AS VARCHAR) AS family
+FROM {src} WHERE species IS NOT NULL AND species NOT IN (SELECT species FROM species)
+GROUP BY species
+"""
+
+
+def h3_cell(lat: float | None, lon: float | None) -> str | None:
+    """The H3 cell (resolution :data:`H3_RESOLUTION`) of a position; None without one."""
+    if lat is None or lon is None or not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    return h3.latlng_to_cell(float(lat), float(lon), H3_RESOLUTION)
+
+
+# Migrations ---------------------------------------------------------------------------
+def _v1_to_v2(con: duckdb.DuckDBPyConnection) -> None:
+    """Species table (filled from the sightings); writer process and heartbeat on sessions."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS species (species VARCHAR PRIMARY KEY, common_name VARCHAR, "
+        "genus VARCHAR, family VARCHAR)"
+    )
+    con.execute("ALTER TABLE sessions ADD COLUMN pid BIGINT")
+    con.execute("ALTER TABLE sessions ADD COLUMN pid_started_at TIMESTAMP")
+    con.execute("ALTER TABLE sessions ADD COLUMN updated_at TIMESTAMP")
+    con.execute(f"INSERT INTO species {SPECIES_FROM.format(src='sightings')}")
+
+
+def _v2_to_v3(con: duckdb.DuckDBPyConnection) -> None:
+    """Peak time and H3 cell on sightings (cells computed for the existing rows); GPS accuracy."""
+    con.execute("ALTER TABLE sightings ADD COLUMN peak_t DOUBLE")
+    con.execute("ALTER TABLE sightings ADD COLUMN h3_cell VARCHAR")
+    con.execute("ALTER TABLE track ADD COLUMN accuracy_m DOUBLE")
+    rows = con.execute(
+        "SELECT sighting_id, latitude, longitude FROM sightings "
+        "WHERE latitude IS NOT NULL AND longitude IS NOT NULL"
+    ).fetchall()
+    if rows:
+        cells = pa.table(
+            {"sighting_id": [r[0] for r in rows], "h3_cell": [h3_cell(r[1], r[2]) for r in rows]}
+        )
+        con.register("cells", cells)
+        try:
+            con.execute(
+                "UPDATE sightings SET h3_cell = cells.h3_cell FROM cells "
+                "WHERE sightings.sighting_id = cells.sighting_id"
+            )
+        finally:
+            con.unregister("cells")
+
+
+def _v3_to_v4(con: duckdb.DuckDBPyConnection) -> None:
+    """Taxonomic rank of a sighting: species, or genus when congeners shared the score."""
+    con.execute("ALTER TABLE sightings ADD COLUMN rank VARCHAR DEFAULT 'species'")
+    con.execute("UPDATE sightings SET rank = 'species' WHERE rank IS NULL")
+
+
+def _v4_to_v5(con: duckdb.DuckDBPyConnection) -> None:
+    """Where a session's times came from and whether their zone is known; frames placed.
+
+    Sessions written before version 5 stored every time as UTC without saying so; their
+    source is unknown, and the zone is left unknown too rather than claimed.
+    """
+    con.execute("ALTER TABLE sessions ADD COLUMN time_source VARCHAR")
+    con.execute("ALTER TABLE sessions ADD COLUMN time_zone VARCHAR")
+    con.execute("ALTER TABLE sessions ADD COLUMN time_zone_known BOOLEAN")
+    con.execute("ALTER TABLE sessions ADD COLUMN frames_positioned BIGINT")
+    con.execute("UPDATE sessions SET time_source = 'unrecorded'")
+
+
+# MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
+MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
+    _v1_to_v2,
+    _v2_to_v3,
+    _v3_to_v4,
+    _v4_to_v5,
+)
+assert len(MIGRATIONS) == SCHEMA_VERSION - 1
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The file's schema version; None for an empty file."""
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "meta" in tables:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None:
+            return int(row[0])
+    return 1 if tables & {"sessions", "sightings"} else None
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path | str) -> tuple[int, int]:
+    """Create or migrate the schema and (re)create the views; returns (old, new) version."""
+    found = schema_version(con)
+    if found is not None and found > SCHEMA_VERSION:
+        raise FieldtoolError(
+            f"{path}: schema version {found} is newer than this fieldtool ({SCHEMA_VERSION})"
+        )
+    version = found or 1
+    con.execute(SCHEMA_V1)  # a new file, or a v1 file missing a table
+    for migrate in MIGRATIONS[version - 1 :]:
+        migrate(con)
+    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    create_views(con)
+    return found or 0, SCHEMA_VERSION
+
+
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]
+    ).fetchone()
+    return row is not None and bool(row[0])
+
+
+# Tables the writer fills ----------------------------------------------------------------
+TIMESTAMP = pa.timestamp("us")
+_TS, _STR, _F64, _I64 = TIMESTAMP, pa.string(), pa.float64(), pa.int64()
+# Column types of the tables the writer fills, in the file's column order.
+TABLES: dict[str, dict[str, pa.DataType]] = {
+    "sessions": {
+        "session_id": _STR, "source": _STR, "model_id": _STR, "model_sha256": _STR,
+        "config_json": _STR, "host": _STR, "started_at": _TS, "ended_at": _TS, "status": _STR,
+        "frames_read": _I64, "frames_analysed": _I64, "frames_dropped": _I64, "pid": _I64,
+        "pid_started_at": _TS, "updated_at": _TS, "time_source": _STR, "time_zone": _STR,
+        "time_zone_known": pa.bool_(), "frames_positioned": _I64,
+    },
+    "sightings": {
+        "sighting_id": _STR, "session_id": _STR, "species": _STR, "common_name": _STR,
+        "first_seen": _TS, "last_seen": _TS, "first_t": _F64, "last_t": _F64,
+        "frames": pa.int32(), "peak_score": _F64, "mean_score": _F64, "latitude": _F64,
+        "longitude": _F64, "model_id": _STR, "snapshot_path": _STR, "status": _STR,
+        "updated_at": _TS, "peak_t": _F64, "h3_cell": _STR, "rank": _STR,
+    },
+    "track": {
+        "session_id": _STR, "time": _TS, "t": _F64, "latitude": _F64, "longitude": _F64,
+        "source": _STR, "accuracy_m": _F64,
+    },
+    "detections": {
+        "session_id": _STR, "frame_index": _I64, "t": _F64, "time": _TS, "latitude": _F64,
+        "longitude": _F64, "raw_species": pa.list_(_STR), "raw_scores": pa.list_(pa.float32()),
+        "fused_species": pa.list_(_STR), "fused_scores": pa.list_(pa.float32()),
+    },
+    "species": {"species": _STR, "common_name": _STR, "genus": _STR, "family": _STR},
+}  # fmt: skip
+UPSERT_KEYS = {"sessions": "session_id", "sightings": "sighting_id", "species": "species"}
+# Appended tables: the natural key that makes a journal replay idempotent.
+APPEND_KEYS = {"track": ("session_id", "t"), "detections": ("session_id", "frame_index")}
+
+SIGHTING_COLUMNS = list(TABLES["sightings"])
+SESSION_COLUMNS = list(TABLES["sessions"])
+TRACK_COLUMNS = list(TABLES["track"])
+DETECTION_COLUMNS = list(TABLES["detections"])
+
+
+def _arrow(table: str, rows: list[dict] | list[tuple]) -> pa.Table:
+    types = TABLES[table]
+    if rows and isinstance(rows[0], dict):
+        columns = {name: [r.get(name) for r in rows] for name in types}
+    else:
+        columns = {
+            name: list(values) for name, values in zip(types, zip(*rows, strict=True), strict=True)
+        }
+    return pa.table({name: pa.array(columns[name], type=typ) for name, typ in types.items()})
+
+
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list, *, idempotent: bool = False
+) -> None:
+    """Upsert (sessions, sightings, species) or append (track, detections) ``rows``:
+    tuples in :data:`TABLES` column order, or dicts by column name (a journal's).
+    ``idempotent``: appended rows already in the table (by :data:`APPEND_KEYS`) are skipped."""
+    if not rows:
+        return
+    con.register("incoming", _arrow(table, rows))
+    try:
+        if table in UPSERT_KEYS:
+            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming")
+        elif idempotent:
+            on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM i.{k}" for k in APPEND_KEYS[table])
+            keys = ", ".join(f"i.{k}" for k in APPEND_KEYS[table])
+            con.execute(
+                f"INSERT INTO {table} BY NAME SELECT DISTINCT ON ({keys}) i.* FROM incoming i "
+                f"WHERE NOT EXISTS (SELECT 1 FROM {table} d WHERE {on})"
+            )
+        else:
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
+        if table == "sightings":
+            con.execute(f"INSERT INTO species {SPECIES_FROM.format(src='incoming')}")
+    finally:
+        con.unregister("incoming")

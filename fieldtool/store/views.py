@@ -1,0 +1,194 @@
+"""Named views for ``fieldtool sql``, created (or replaced) whenever a writer opens the file,
+and the SQL of the review in force (:data:`LATEST_REVIEW_SQL`) that every reader shares.
+
+Each view has a comment, so ``SELECT view_name, comment FROM duckdb_views() WHERE NOT
+internal`` lists them. Views that count species read ``sightings_reviewed``: the newest
+review of each sighting is applied (rejected sightings left out, relabelled ones counted
+under the reviewer's species). Open sightings of a running session are included.
+
+This module is light (no DuckDB at run time): the CLI imports it with ``fieldtool export``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fieldtool.geo import EARTH_RADIUS_M
+from fieldtool.timebase import utc_naive
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def haversine_sql(lat1: str, lon1: str, lat2: str, lon2: str) -> str:
+    """SQL expression: great-circle metres between two points given in degrees."""
+    return (
+        f"2 * {EARTH_RADIUS_M} * asin(sqrt(pow(sin(radians({lat2} - {lat1}) / 2), 2) + "
+        f"cos(radians({lat1})) * cos(radians({lat2})) * pow(sin(radians({lon2} - {lon1}) / 2), 2)))"
+    )
+
+
+def sighting_filter_sql(
+    *,
+    session_id: str | None = None,
+    species: Sequence[str] | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    table: str = "",
+) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses and named parameters for the filters the dashboard and the export
+    share: one session, species in a list, sightings overlapping [start, end] (UTC).
+    ``table``: the alias to qualify columns with, e.g. "j"."""
+    col = f"{table}." if table else ""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if session_id is not None:
+        clauses.append(f"{col}session_id = $session_id")
+        params["session_id"] = session_id
+    if species is not None:
+        clauses.append(f"list_contains(CAST($species AS VARCHAR[]), {col}species)")
+        params["species"] = [str(s) for s in species]
+    if start is not None:
+        clauses.append(f"{col}last_seen >= CAST($start AS TIMESTAMP)")
+        params["start"] = utc_naive(start)
+    if end is not None:
+        clauses.append(f"{col}first_seen <= CAST($end AS TIMESTAMP)")
+        params["end"] = utc_naive(end)
+    return clauses, params
+
+
+# The review in force: the newest review of each sighting (one row per reviewed sighting:
+# sighting_id, decision, species, reviewer, reviewed_at, note). Reviews never change the
+# sighting row; join this to apply them. The one definition: views, export and dashboard.
+LATEST_REVIEW_SQL = """
+SELECT sighting_id, arg_max(decision, reviewed_at) AS decision,
+       arg_max(species, reviewed_at) AS species, arg_max(reviewer, reviewed_at) AS reviewer,
+       max(reviewed_at) AS reviewed_at, arg_max(note, reviewed_at) AS note
+FROM reviews GROUP BY sighting_id
+"""
+LATEST_REVIEW = LATEST_REVIEW_SQL  # the name fieldtool.export imports
+
+# (name, comment, SELECT), in dependency order.
+VIEWS: tuple[tuple[str, str, str], ...] = (
+    (
+        "sightings_reviewed",
+        "Sightings with the newest review applied: rejected ones left out, species is the "
+        "reviewer's for relabelled ones (predicted_species keeps the model's); review, "
+        "reviewer, reviewed_at, review_note.",
+        f"""
+        SELECT s.sighting_id, s.session_id,
+               CASE WHEN r.decision = 'relabel' THEN r.species ELSE s.species END AS species,
+               CASE WHEN r.decision = 'relabel' THEN coalesce(sp.common_name, '')
+                    ELSE s.common_name END AS common_name,
+               s.species AS predicted_species, s.first_seen, s.last_seen, s.first_t, s.last_t,
+               s.frames, s.peak_score, s.mean_score, s.latitude, s.longitude, s.h3_cell,
+               s.model_id, s.snapshot_path, s.status, s.updated_at,
+               r.decision AS review, r.reviewer, r.reviewed_at, r.note AS review_note
+        FROM sightings s
+        LEFT JOIN ({LATEST_REVIEW_SQL}) r USING (sighting_id)
+        LEFT JOIN species sp ON sp.species = r.species
+        WHERE r.decision IS DISTINCT FROM 'reject'
+        """,
+    ),
+    (
+        "species_per_day",
+        "Per UTC day (of first_seen) and species: sightings, sessions, peak score, first and "
+        "last seen (reviews applied).",
+        """
+        SELECT CAST(first_seen AS DATE) AS day, species, any_value(common_name) AS common_name,
+               count(*) AS sightings, count(DISTINCT session_id) AS sessions,
+               max(peak_score) AS peak_score, min(first_seen) AS first_seen,
+               max(last_seen) AS last_seen
+        FROM sightings_reviewed GROUP BY ALL ORDER BY day, species
+        """,
+    ),
+    (
+        "species_per_session",
+        "Per session and species: source, sightings, seconds seen (media time), peak score, "
+        "first and last seen (reviews applied).",
+        """
+        SELECT r.session_id, any_value(se.source) AS source, r.species,
+               any_value(r.common_name) AS common_name, count(*) AS sightings,
+               sum(r.last_t - r.first_t) AS seen_s, max(r.peak_score) AS peak_score,
+               min(r.first_seen) AS first_seen, max(r.last_seen) AS last_seen
+        FROM sightings_reviewed r LEFT JOIN sessions se USING (session_id)
+        GROUP BY r.session_id, r.species ORDER BY r.session_id, r.species
+        """,
+    ),
+    (
+        "species_per_cell",
+        "Per H3 cell (resolution 8, about 0.7 km²) and species: sightings, sessions, peak "
+        "score, first and last seen (reviews applied; sightings without a position left out).",
+        """
+        SELECT h3_cell, species, any_value(common_name) AS common_name, count(*) AS sightings,
+               count(DISTINCT session_id) AS sessions, max(peak_score) AS peak_score,
+               min(first_seen) AS first_seen, max(last_seen) AS last_seen
+        FROM sightings_reviewed WHERE h3_cell IS NOT NULL
+        GROUP BY ALL ORDER BY h3_cell, species
+        """,
+    ),
+    (
+        "first_last_seen",
+        "Per species: first and last seen over all sessions, sightings, sessions, days with "
+        "a sighting (reviews applied).",
+        """
+        SELECT species, any_value(common_name) AS common_name, min(first_seen) AS first_seen,
+               max(last_seen) AS last_seen, count(*) AS sightings,
+               count(DISTINCT session_id) AS sessions,
+               count(DISTINCT CAST(first_seen AS DATE)) AS days
+        FROM sightings_reviewed GROUP BY species ORDER BY species
+        """,
+    ),
+    (
+        "effort",
+        "Survey effort per session: surveyed_s (media seconds covered by analysed frames and "
+        "track), distance_m along the GPS track (haversine between consecutive points), "
+        "track_points, frames_analysed, processing_s (wall time of the run), sightings and "
+        "species (reviews applied).",
+        f"""
+        WITH points AS (
+            SELECT session_id, time, t, latitude, longitude,
+                   lag(latitude) OVER w AS lat0, lag(longitude) OVER w AS lon0
+            FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL
+            WINDOW w AS (PARTITION BY session_id ORDER BY time, t)
+        ),
+        walked AS (
+            SELECT session_id, count(*) AS track_points, min(t) AS t0, max(t) AS t1,
+                   coalesce(sum({haversine_sql("lat0", "lon0", "latitude", "longitude")}), 0)
+                       AS distance_m
+            FROM points GROUP BY session_id
+        ),
+        analysed AS (
+            SELECT session_id, min(t) AS t0, max(t) AS t1, min(time) AS first_frame,
+                   max(time) AS last_frame
+            FROM detections GROUP BY session_id
+        ),
+        seen AS (
+            SELECT session_id, count(*) AS sightings, count(DISTINCT species) AS species
+            FROM sightings_reviewed GROUP BY session_id
+        )
+        SELECT s.session_id, s.source, s.status, s.started_at, s.ended_at,
+               a.first_frame, a.last_frame,
+               coalesce(greatest(a.t1, w.t1) - least(a.t0, w.t0), 0) AS surveyed_s,
+               coalesce(w.distance_m, 0) AS distance_m, coalesce(w.track_points, 0) AS track_points,
+               s.frames_analysed,
+               epoch(coalesce(s.ended_at, s.updated_at) - s.started_at) AS processing_s,
+               coalesce(n.sightings, 0) AS sightings, coalesce(n.species, 0) AS species
+        FROM sessions s
+        LEFT JOIN walked w USING (session_id)
+        LEFT JOIN analysed a USING (session_id)
+        LEFT JOIN seen n USING (session_id)
+        ORDER BY s.started_at, s.session_id
+        """,
+    ),
+)
+VIEW_NAMES = tuple(name for name, _, _ in VIEWS)
+
+
+def create_views(con: duckdb.DuckDBPyConnection) -> None:
+    """Create or replace every view, with its comment."""
+    for name, comment, select in VIEWS:
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
+        con.execute(f"COMMENT ON VIEW {name} IS '{comment.replace(chr(39), chr(39) * 2)}'")

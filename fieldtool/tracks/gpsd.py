@@ -1,0 +1,196 @@
+"""Live positions from a gpsd daemon (a GPS receiver on a laptop, vehicle or drone link).
+
+A background thread keeps a connection to gpsd (``?WATCH={"enable":true,"json":true}``),
+reads its JSON reports and keeps the recent TPV fixes (mode 2 or 3: a 2D or 3D fix).
+Frames are looked up by the same rule as a track file (:func:`fieldtool.tracks.positions.
+interpolate`): interpolated between the two fixes around the frame's time (longitude the
+short way round ±180°), or the nearest fix held for up to ``max_gap_s`` (a live frame is
+usually a little newer than the last fix); older or farther than that gives no position
+rather than a wrong one. A dropped connection is reopened with backoff.
+
+Each incoming fix meets the plausibility rule of the file readers
+(:func:`fieldtool.tracks.base.fix_problem`: NaN, out of range, (0, 0), before 1980; and
+:func:`fieldtool.tracks.base.consistent`: a step from the last kept fix faster than
+``max_speed_mps``); implausible fixes are dropped and counted by reason. Unlike a file,
+a live track cannot look ahead, so every jump is dropped as a spike.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from datetime import datetime
+
+from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, DEFAULT_SLACK_M, consistent, fix_problem
+from fieldtool.tracks.gpx import parse_gpx_time
+from fieldtool.tracks.positions import TrackPositions
+from fieldtool.types import FieldtoolError, Fix, Position
+
+DEFAULT_PORT = 2947
+WATCH = b'?WATCH={"enable":true,"json":true};\n'
+
+
+def parse_address(address: str) -> tuple[str, int]:
+    """``host[:port]`` -> (host, port); gpsd's port 2947 by default."""
+    host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+    try:
+        return (host or "localhost"), int(port) if port else DEFAULT_PORT
+    except ValueError:
+        raise FieldtoolError(f"gpsd address {address!r}: expected host[:port]") from None
+
+
+def _optional_float(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float, str)):
+        return float(value)
+    raise TypeError(f"not a number: {value!r}")
+
+
+def parse_tpv(line: str) -> Fix | None:
+    """A gpsd JSON report -> Fix, for TPV reports with a 2D/3D fix and a time; else None.
+
+    A report with a field of the wrong type (a mode, position, time, altitude or error
+    that is not a number) is None too, never an exception in the reader thread.
+    """
+    try:
+        report = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(report, dict) or report.get("class") != "TPV":
+        return None
+    mode = report.get("mode", 0)
+    if not isinstance(mode, (int, float)) or mode < 2:
+        return None
+    try:
+        lat, lon = float(report["lat"]), float(report["lon"])
+        when = parse_gpx_time(str(report["time"]))
+        accuracy = _optional_float(report.get("eph") or report.get("epx"))
+        alt = _optional_float(report.get("altMSL", report.get("alt")))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return Fix(when, lat, lon, alt, accuracy)
+
+
+class GpsdPositions:
+    """A :class:`fieldtool.tracks.positions.PositionProvider` fed live by gpsd.
+
+    ``keep``: how many recent fixes are kept for lookups. ``dropped``: implausible fixes
+    dropped, by reason in ``drop_reasons`` (``invalid``, ``before_1980``, ``jump``).
+    ``log``: called with one line when the connection fails (default: silent).
+    """
+
+    def __init__(
+        self,
+        address: str = "localhost",
+        *,
+        max_gap_s: float = 5.0,
+        max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
+        keep: int = 3600,
+        connect_timeout_s: float = 3.0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        if not max_gap_s > 0:
+            raise ValueError(f"max_gap_s must be > 0, got {max_gap_s}")
+        self.host, self.port = parse_address(address)
+        self.max_gap_s = max_gap_s
+        self.max_speed_mps = max_speed_mps
+        self.connect_timeout_s = connect_timeout_s
+        self.fixes_read = 0
+        self.dropped = 0
+        self.drop_reasons: Counter[str] = Counter()
+        self.reconnects = 0
+        self._log: Callable[[str], None] = log or (lambda message: None)
+        self._fixes: deque[Fix] = deque(maxlen=keep)
+        self._track: TrackPositions | None = None  # lookup over _fixes; None: to rebuild
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fieldtool-gpsd", daemon=True)
+        self._thread.start()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return (f"gpsd at {self.host}:{self.port}: live positions (hold {self.max_gap_s:g} s)",)
+
+    def _run(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with socket.create_connection(
+                    (self.host, self.port), self.connect_timeout_s
+                ) as sock:
+                    sock.settimeout(1.0)
+                    sock.sendall(WATCH)
+                    delay = 0.5
+                    self._read(sock)
+            except OSError as exc:
+                if self._stop.is_set():
+                    return
+                self._log(f"gpsd at {self.host}:{self.port}: {exc}; retrying in {delay:.1f} s")
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, 10.0)
+            self.reconnects += 1
+
+    def _read(self, sock: socket.socket) -> None:
+        buffer = b""
+        while not self._stop.is_set():
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            if not chunk:
+                return  # gpsd closed the connection
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for raw in lines:
+                fix = parse_tpv(raw.decode("utf-8", "replace"))
+                if fix is not None:
+                    self.add(fix)
+
+    def add(self, fix: Fix) -> bool:
+        """Take one fix (as the reader thread does): False when it is dropped as
+        implausible, or ignored as not newer than the last kept fix."""
+        problem = fix_problem(fix)
+        with self._lock:
+            last = self._fixes[-1] if self._fixes else None
+            if problem is None and last is not None:
+                if fix.time <= last.time:
+                    return False  # repeated or out-of-order report
+                if not consistent(last, fix, self.max_speed_mps, DEFAULT_SLACK_M):
+                    problem = "jump"
+            if problem is not None:
+                self.dropped += 1
+                self.drop_reasons[problem] += 1
+                return False
+            self._fixes.append(fix)
+            self._track = None
+            self.fixes_read += 1
+            return True
+
+    def position_at(self, when: datetime) -> Position | None:
+        """Position at ``when`` (UTC; naive or aware) from the fixes so far, by the track
+        rule (:func:`fieldtool.tracks.positions.interpolate`), or None."""
+        with self._lock:
+            if self._track is None and self._fixes:
+                self._track = TrackPositions(tuple(self._fixes), self.max_gap_s, source="gpsd")
+            track = self._track
+        return None if track is None else track.position_at(when)
+
+    def wait_for_fix(self, timeout_s: float) -> bool:
+        """True once a fix has arrived (for start-up messages and tests)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self._fixes:
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=3)

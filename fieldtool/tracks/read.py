@@ -1,0 +1,136 @@
+"""Any track file by its format (:func:`read_track`), and the position source a config
+asks for (:func:`positions_from_config`)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+
+from fieldtool.config import PositionConfig
+from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, TrackRead
+from fieldtool.tracks.exif import read_exif
+from fieldtool.tracks.gpmf import read_gpmf
+from fieldtool.tracks.gpsd import GpsdPositions
+from fieldtool.tracks.gpx import read_gpx_track
+from fieldtool.tracks.nmea import looks_like_nmea, read_nmea
+from fieldtool.tracks.positions import FixedPosition, PositionProvider, TrackPositions
+from fieldtool.tracks.srt import looks_like_srt, read_dji_srt
+from fieldtool.types import FieldtoolError
+
+FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif")
+_ALIASES = MappingProxyType(
+    {"gopro": "gpmf", "mp4": "gpmf", "mov": "gpmf", "jpeg": "exif", "jpg": "exif"}
+)
+_EXTENSIONS = MappingProxyType(
+    {
+        ".gpx": "gpx",
+        ".nmea": "nmea",
+        ".nma": "nmea",
+        ".txt": "nmea",
+        ".log": "nmea",
+        ".srt": "srt",
+        ".mp4": "gpmf",
+        ".mov": "gpmf",
+        ".360": "gpmf",
+        ".lrv": "gpmf",
+        ".jpg": "exif",
+        ".jpeg": "exif",
+        ".tif": "exif",
+        ".tiff": "exif",
+        ".heic": "exif",
+        ".webp": "exif",
+        ".png": "exif",
+    }
+)
+
+
+def detect_format(path: str | Path) -> str:
+    """The track format of a file, from its extension, else its first bytes."""
+    path = Path(path)
+    by_ext = _EXTENSIONS.get(path.suffix.lower())
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: track file not found") from None
+    except OSError as exc:
+        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if head[4:8] == b"ftyp":
+        return "gpmf"
+    if head[:2] == b"\xff\xd8" or head[:4] in (b"II*\0", b"MM\0*"):
+        return "exif"
+    text = head.decode("latin-1").lstrip("\ufeff\xef\xbb\xbf \t\r\n")
+    if text.startswith("<") and "<gpx" in text:
+        return "gpx"
+    if looks_like_srt(text):
+        return "srt"
+    if looks_like_nmea(text):
+        return "nmea"
+    if by_ext is not None:
+        return by_ext
+    raise FieldtoolError(f"{path}: unknown track format (give one of {', '.join(FORMATS)})")
+
+
+def read_track(
+    path: str | Path,
+    fmt: str = "auto",
+    *,
+    max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
+    nmea_date: date | None = None,
+    fps: float | None = None,
+) -> TrackRead:
+    """Plausible fixes from a track file of any supported format (see :mod:`fieldtool.tracks`).
+
+    ``fmt``: "auto" (extension and content), or one of ``FORMATS`` (also "gopro"/"mp4"
+    for gpmf). ``nmea_date`` dates NMEA logs that carry no RMC/ZDA sentence. ``fps``: the
+    video's frame rate (frames/s), when known; it times DJI SRT cues that have neither
+    timecodes nor DiffTime (see :func:`fieldtool.tracks.srt.read_dji_srt`).
+    """
+    path = Path(path)
+    name = _ALIASES.get(fmt.lower(), fmt.lower())
+    if name == "auto":
+        name = detect_format(path)
+    if name not in FORMATS:
+        raise FieldtoolError(f"{path}: unknown track format {fmt!r} (use {', '.join(FORMATS)})")
+    if name == "gpx":
+        return read_gpx_track(path, max_speed_mps=max_speed_mps)
+    if name == "nmea":
+        return read_nmea(path, nmea_date, max_speed_mps=max_speed_mps)
+    if name == "srt":
+        return read_dji_srt(path, max_speed_mps=max_speed_mps, fps=fps)
+    if name == "gpmf":
+        return read_gpmf(path, max_speed_mps=max_speed_mps)
+    return read_exif(path)
+
+
+def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
+    """The provider a config asks for: fixed lat/lon, a track file, gpsd, or None (no position).
+
+    ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
+    see :func:`read_track`); implausible fixes are dropped there.
+    """
+    given = [
+        name
+        for name, v in (("lat/lon", cfg.lat), ("track", cfg.track), ("gpsd", cfg.gpsd))
+        if v is not None
+    ]
+    if len(given) > 1:
+        raise FieldtoolError(
+            f"position: give one of lat/lon, a track or gpsd, not {' and '.join(given)}"
+        )
+    if cfg.gpsd is not None:
+        return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s)
+    if cfg.track is not None:
+        track = read_track(cfg.track, cfg.track_format)
+        return TrackPositions(
+            track.fixes,
+            cfg.max_fix_gap_s,
+            cfg.time_offset_s,
+            source=track.format,
+            media_start=track.media_start,
+            notes=(track.summary(), *track.notes),
+        )
+    if cfg.lat is not None and cfg.lon is not None:
+        return FixedPosition(cfg.lat, cfg.lon)
+    return None

@@ -1,0 +1,415 @@
+"""DJI drone subtitle files (``.SRT``), any firmware generation.
+
+The position is found by the fields' meaning (``[latitude: ..] [longitude: ..]``, consumer
+``GPS(lon, lat, sats)``, enterprise ``GPS(lat, lon, altM)``), the coordinate order decided
+once per file and checked against ``HOME(lon, lat)``; cues with or without SubRip ``-->``
+timecodes. The date-time lines are the drone's local clock (no zone); a file without any
+is anchored at its modification time.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+
+from fieldtool.geo import haversine_m
+from fieldtool.inputs import read_input_text
+from fieldtool.timebase import utc_naive
+from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, TrackRead, finish_track
+from fieldtool.types import FieldtoolError, Fix
+
+_CUE_RE = re.compile(
+    r"^\s*\d+\s*\n\s*(\d+):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*"
+    r"(\d+):(\d{2}):(\d{2})[,.](\d{1,3})[^\n]*\n",
+    re.MULTILINE,
+)
+_TAG_RE = re.compile(r"<[^>]*>")
+_PAIR_RE = re.compile(r"([A-Za-z][A-Za-z_.]*(?: [A-Za-z_.]+)?)\s*:\s*(-?\d+(?:\.\d+)?)")
+_GPS_RE = re.compile(r"\bGPS\s*\(([^)]*)\)", re.IGNORECASE)
+_GPS_COMMA_RE = re.compile(r"\bGPS\s*\([^)]*\)\s*,", re.IGNORECASE)
+_HOME_RE = re.compile(r"\bHOME\s*\(([^)]*)\)", re.IGNORECASE)
+_NUM_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)")
+_DATE_RE = re.compile(
+    r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})[ T]+(\d{1,2}):(\d{2}):(\d{2})"
+    r"(?:[,.](\d{1,3}))?(?:,(\d{1,3}))?"
+)
+_COUNTER_RE = re.compile(r"\b(?:FrameCnt|SrtCnt)\s*:\s*(\d+)", re.IGNORECASE)
+_COUNTER_LINE_RE = re.compile(
+    r"^[^\n]*\b(?:FrameCnt|SrtCnt)\s*:\s*\d+", re.IGNORECASE | re.MULTILINE
+)
+_INDEX_RE = re.compile(r"\A\s*(\d+)[ \t]*\n")  # a cue's SubRip number on its own line
+_DIFFTIME_RE = re.compile(r"\bDiffTime\s*:\s*(\d+(?:\.\d+)?)\s*(ms|s)?\b", re.IGNORECASE)
+# what a DJI SRT without "-->" timecodes shows near its start (see looks_like_srt)
+_SRT_HINT_RE = re.compile(
+    r"<font\b|\b(?:FrameCnt|SrtCnt)\s*:|\[\s*lat(?:itude)?\s*:|\b(?:GPS|HOME)\s*\(",
+    re.IGNORECASE,
+)
+_SRT_START_RE = re.compile(
+    r"(?:<font[^>]*>\s*)?(?:(?:FrameCnt|SrtCnt)\s*:|\[\s*lat(?:itude)?\s*:)", re.IGNORECASE
+)
+_LAT_KEYS = {"latitude", "lat"}
+_LON_KEYS = {"longitude", "longtitude", "lon", "lng", "long"}
+_ALT_KEYS = {"altitude", "abs_alt", "absalt", "alt"}
+# m; a drone flies within this of its HOME point (consumer range ~10-15 km, with margin),
+# so GPS positions farther than this from HOME in one order, and nearer in the other, are
+# read in the wrong order
+SRT_HOME_RADIUS_M = 50_000.0
+
+_LAYOUT_KEYS = "bracketed [latitude] [longitude] keys (Mavic 2/3, Air 2/2S, Mini 2/3)"
+_LAYOUT_ENTERPRISE = "enterprise GPS(lat, lon, altM) (Matrice 300, M30, RTK)"
+_LAYOUT_LON_ALT = "GPS(lon, lat, altM)"
+_LAYOUT_COMMA = "consumer comma GPS (lon, lat, satellites) (Mavic Mini/Air, Phantom 4 RTK)"
+_LAYOUT_PHANTOM = "GPS(lon, lat, satellites) with HOME/barometer (Phantom 3/4, Mavic Pro)"
+
+
+def _srt_seconds(h: str, m: str, s: str, frac: str) -> float:
+    return int(h) * 3600 + int(m) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class SrtCue:
+    """The telemetry of one subtitle cue."""
+
+    start_s: float  # media seconds
+    lat: float | None
+    lon: float | None
+    alt_m: float | None  # absolute altitude where the file gives one
+    stamp: datetime | None  # the cue's date-time line (camera clock, no zone)
+
+
+@dataclass(frozen=True, slots=True)
+class _CueFields:
+    """What one cue says, before the file's coordinate order is known."""
+
+    lat: float | None  # degrees, from a named key ([latitude: ..])
+    lon: float | None  # degrees, from a named key ([longitude: ..], [longtitude: ..])
+    alt: float | None  # m, from a named key ([altitude: ..], abs_alt)
+    gps: tuple[tuple[float, str], ...]  # the numbers of GPS(a, b, c) and their unit suffixes
+    home: tuple[float, float] | None  # HOME(lon, lat), degrees: always written lon-first
+    stamp: datetime | None  # the date-time line (camera clock, no zone)
+    counter: int | None  # FrameCnt / SrtCnt, else the cue's SubRip number
+    diff_s: float | None  # DiffTime: seconds since the previous cue
+    comma: bool  # "GPS (..), D ..": the consumer comma layout
+
+    @property
+    def named(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+    @property
+    def tuple_pos(self) -> bool:
+        """Whether the position comes from ``GPS(a, b, ..)`` (order still to decide)."""
+        return not self.named and len(self.gps) >= 2
+
+    @property
+    def is_cue(self) -> bool:
+        """Anything telemetry-like (a text block with none of it is not a cue)."""
+        return (
+            self.named
+            or len(self.gps) >= 2
+            or self.stamp is not None
+            or self.counter is not None
+            or self.diff_s is not None
+        )
+
+
+def _scan_cue(text: str) -> _CueFields:
+    body = _TAG_RE.sub(" ", text)
+    lat = lon = alt = None
+    for key, value in _PAIR_RE.findall(body):
+        k = key.strip().lower().replace(" ", "_")
+        if k in _LAT_KEYS:
+            lat = float(value)
+        elif k in _LON_KEYS:
+            lon = float(value)
+        elif k in _ALT_KEYS:
+            alt = float(value)
+    gps: tuple[tuple[float, str], ...] = ()
+    m = _GPS_RE.search(body)
+    if m:
+        gps = tuple((float(v), unit) for v, unit in _NUM_RE.findall(m.group(1)))
+    home = None
+    m = _HOME_RE.search(body)
+    if m:
+        nums = _NUM_RE.findall(m.group(1))
+        if len(nums) >= 2:
+            home = (float(nums[0][0]), float(nums[1][0]))
+    stamp = None
+    d = _DATE_RE.search(body)
+    if d:
+        y, mo, day, h, mi, s = (int(g) for g in d.groups()[:6])
+        micro = int((d.group(7) or "0").ljust(3, "0")) * 1000 + int(d.group(8) or 0)
+        try:
+            stamp = datetime(y, mo, day, h, mi, s, micro)
+        except ValueError:
+            stamp = None
+    counter = None
+    m = _COUNTER_RE.search(body) or _INDEX_RE.match(text)
+    if m:
+        counter = int(m.group(1))
+    diff_s = None
+    m = _DIFFTIME_RE.search(body)
+    if m:
+        diff_s = float(m.group(1)) / (1.0 if (m.group(2) or "ms").lower() == "s" else 1000.0)
+    comma = _GPS_COMMA_RE.search(body) is not None
+    return _CueFields(lat, lon, alt, gps, home, stamp, counter, diff_s, comma)
+
+
+def _reading(gps: tuple[tuple[float, str], ...], lat_first: bool) -> tuple[float, float]:
+    """(lat, lon) of ``GPS(a, b, ..)`` in the given order."""
+    a, b = gps[0][0], gps[1][0]
+    return (a, b) if lat_first else (b, a)
+
+
+def _order_name(lat_first: bool) -> str:
+    return "GPS(lat, lon)" if lat_first else "GPS(lon, lat)"
+
+
+def _decide_order(cues: Sequence[_CueFields]) -> tuple[bool, str, list[str]]:
+    """The file's ``GPS(a, b, ..)`` order: ``(lat_first, layout, notes)``.
+
+    Decided once for the whole file, so that one cue cannot be read lat-first and its
+    neighbour lon-first. Evidence, strongest first: a first value beyond ±90° is a
+    longitude; a third value with a metre unit (``0.0M``) is an altitude, which marks the
+    lat-first enterprise layout; otherwise DJI's consumer lon-first. Then two checks that
+    catch a wrong guess, each said in ``notes``: a latitude beyond ±90°, and GPS positions
+    far (> ``SRT_HOME_RADIUS_M``) from ``HOME(lon, lat)`` that lie near it when swapped.
+    """
+    groups = [c.gps for c in cues if c.tuple_pos]
+    if not groups:
+        return False, _LAYOUT_KEYS, []
+    alt_third = 2 * sum(len(g) >= 3 and g[2][1].lower() == "m" for g in groups) > len(groups)
+    # a latitude cannot exceed 90°: a first value beyond it is a longitude, in every cue
+    lat_first = alt_third and not any(abs(g[0][0]) > 90 for g in groups)
+    if alt_third:
+        layout = _LAYOUT_ENTERPRISE if lat_first else _LAYOUT_LON_ALT
+    elif 2 * sum(c.comma for c in cues if c.tuple_pos) > len(groups):
+        layout = _LAYOUT_COMMA
+    else:
+        layout = _LAYOUT_PHANTOM
+
+    def in_range(lat_first: bool) -> list[bool]:
+        return [
+            abs(lat) <= 90 and abs(lon) <= 180
+            for lat, lon in (_reading(g, lat_first) for g in groups)
+        ]
+
+    notes: list[str] = []
+    kept = in_range(lat_first)
+    if not all(kept) and all(in_range(not lat_first)):
+        notes.append(
+            f"coordinates swapped: read as {_order_name(lat_first)}, {kept.count(False)} of "
+            f"{len(kept)} cues have a latitude beyond ±90°; read as {_order_name(not lat_first)}"
+        )
+        lat_first = not lat_first
+    homes = [
+        (c.gps, c.home)
+        for c in cues
+        if c.tuple_pos and c.home is not None and c.home != (0.0, 0.0) and c.gps[0][0] != 0.0
+    ]
+    if homes and all(in_range(not lat_first)):
+
+        def median_km(lat_first: bool) -> float:
+            dists = [float(haversine_m(*_reading(g, lat_first), h[1], h[0])) for g, h in homes]
+            return float(np.median(dists)) / 1000.0
+
+        far, near = median_km(lat_first), median_km(not lat_first)
+        if far * 1000.0 > SRT_HOME_RADIUS_M >= near * 1000.0:
+            notes.append(
+                f"coordinates swapped: read as {_order_name(lat_first)} the GPS positions lie "
+                f"{far:.0f} km from HOME(lon, lat), read as {_order_name(not lat_first)} "
+                f"{near:.1f} km"
+            )
+            lat_first = not lat_first
+    return lat_first, layout, notes
+
+
+def _srt_cue(start_s: float, fields: _CueFields, lat_first: bool) -> SrtCue:
+    lat, lon, alt = fields.lat, fields.lon, fields.alt
+    if fields.tuple_pos:
+        lat, lon = _reading(fields.gps, lat_first)
+        gps = fields.gps
+        # a third number with a unit is an altitude; a bare one is a satellite count
+        if len(gps) >= 3 and gps[2][1].lower() == "m" and alt is None:
+            alt = gps[2][0]
+    return SrtCue(start_s, lat, lon, alt, fields.stamp)
+
+
+def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
+    """Position, altitude and date-time of one cue, by the fields' meaning.
+
+    ``[latitude: 41.4] [longitude: 2.2] [altitude: 117]`` (also ``latitude :``, ``lat``,
+    the misspelt ``longtitude``, ``abs_alt``), or ``GPS(a, b, c)`` / ``GPS (a, b, c)``,
+    whose order is decided from this cue alone as :func:`parse_dji_srt` does for a file:
+    lon-first unless a metre unit on the third number (``0.0M``, an altitude) marks the
+    lat-first enterprise layout and the first number is within ±90°. A bare third number is
+    a satellite count and ignored. Camera settings and unknown fields are ignored.
+    """
+    fields = _scan_cue(text)
+    lat_first, _, _ = _decide_order([fields])
+    return _srt_cue(start_s, fields, lat_first)
+
+
+@dataclass(frozen=True, slots=True)
+class SrtParse:
+    """What :func:`parse_dji_srt` found in the text of one SRT file."""
+
+    cues: tuple[SrtCue, ...]  # cues with a position, in file order
+    missing: int  # cues without a position
+    notes: tuple[str, ...]  # the layout, a coordinate swap, how untimed cues were timed
+    needs_fps: bool = False  # positions found, but untimed cues and no way to time them
+
+
+def _srt_blocks(norm: str) -> tuple[list[tuple[float | None, str]], bool]:
+    """``([(media start s or None, cue text)], timecoded)``.
+
+    SubRip cues (``00:00:01,000 --> ..``) where there are any; else cues split at each
+    frame-counter line (``FrameCnt : 12``, ``SrtCnt : 12``), else at blank lines.
+    """
+    heads = list(_CUE_RE.finditer(norm))
+    if heads:
+        ends = [h.start() for h in heads[1:]] + [len(norm)]
+        return [
+            (_srt_seconds(*h.groups()[:4]), norm[h.end() : end])
+            for h, end in zip(heads, ends, strict=True)
+        ], True
+    starts = [m.start() for m in _COUNTER_LINE_RE.finditer(norm)]
+    if starts:
+        bounds = [*starts, len(norm)]
+        bodies = [norm[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    else:
+        bodies = re.split(r"\n[ \t]*\n", norm)
+    return [(None, b) for b in bodies if b.strip()], False
+
+
+def _untimed_starts(cues: Sequence[_CueFields], fps: float | None) -> tuple[list[float], str]:
+    """Media start (s) of cues without timecodes, and how; ``([], "")`` when unknowable."""
+    diffs = [c.diff_s for c in cues]
+    if all(d is not None for d in diffs):
+        starts, t = [], 0.0
+        for d in diffs:  # DiffTime is the time since the previous cue: cue 1 starts at 0
+            starts.append(t)
+            t += d or 0.0
+        return starts, "media time of each cue = cumulative DiffTime"
+    counts = [c.counter for c in cues]
+    if fps is not None and all(n is not None for n in counts):
+        first = counts[0] or 0
+        return [
+            ((n or 0) - first) / fps for n in counts
+        ], f"media time of each cue = (frame counter − {first}) / {fps:g} fps"
+    positioned = [c for c in cues if c.named or c.tuple_pos]
+    if all(c.stamp is not None for c in positioned):
+        t0 = next(c.stamp for c in cues if c.stamp is not None)
+        return [
+            (c.stamp - t0).total_seconds() if c.stamp is not None else 0.0 for c in cues
+        ], "media time of each cue = its date-time line − the first"
+    return [], ""
+
+
+def parse_dji_srt(text: str, *, fps: float | None = None) -> SrtParse:
+    """Cues with a position from the text of a DJI SRT file, any layout.
+
+    The ``GPS(a, b, ..)`` order is decided once for the file (see :func:`_decide_order`).
+    Cues without ``-->`` timecodes are timed by the cumulative ``DiffTime``, else by the
+    frame counter and ``fps`` (the video's frame rate, frames/s), else by their date-time
+    lines relative to the first; with none of these ``needs_fps`` is set and no cues are
+    returned.
+    """
+    norm = text.replace("\r\n", "\n").replace("\r", "\n")
+    blocks, timecoded = _srt_blocks(norm)
+    scanned = [(start, _scan_cue(body)) for start, body in blocks]
+    if not timecoded:  # a text block with nothing of a cue is not counted as one
+        scanned = [(start, f) for start, f in scanned if f.is_cue]
+    fields = [f for _, f in scanned]
+    positioned = [f for f in fields if f.named or f.tuple_pos]
+    missing = len(fields) - len(positioned)
+    if not positioned:
+        return SrtParse((), missing, ())
+    lat_first, layout, notes = _decide_order(fields)
+    notes = [f"SRT layout: {layout}", *notes]
+    if timecoded:
+        starts = [s or 0.0 for s, _ in scanned]
+    else:
+        starts, how = _untimed_starts(fields, fps)
+        if not starts:
+            return SrtParse((), missing, tuple(notes), needs_fps=True)
+        notes.append(f"SRT cues have no timecodes: {how}")
+    cues = tuple(
+        _srt_cue(s, f, lat_first)
+        for s, f in zip(starts, fields, strict=True)
+        if f.named or f.tuple_pos
+    )
+    return SrtParse(cues, missing, tuple(notes))
+
+
+def read_dji_srt(
+    path: str | Path,
+    *,
+    max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
+    fps: float | None = None,
+) -> TrackRead:
+    """Fixes from a DJI ``.SRT`` file; media time from each cue's start.
+
+    ``fps``: the video's frame rate (frames/s), which times cues that have neither
+    ``-->`` timecodes nor ``DiffTime`` (see :func:`parse_dji_srt`).
+    """
+    path = Path(path)
+    if fps is not None and not (math.isfinite(fps) and fps > 0):
+        raise FieldtoolError(f"{path}: the video's frame rate must be positive, not {fps!r}")
+    text = read_input_text(path, "SRT")
+    parsed = parse_dji_srt(text, fps=fps)
+    cues, missing = parsed.cues, parsed.missing
+    if parsed.needs_fps:
+        raise FieldtoolError(
+            f"{path}: the SRT cues have no timecodes, DiffTime or date-time lines; "
+            "the video's frame rate is needed to place them (fps)"
+        )
+    if not cues:
+        what = "no subtitle cues" if missing == 0 else f"{missing} cues, none with a position"
+        raise FieldtoolError(f"{path}: no GPS position in the SRT file ({what})")
+    stamps = [(c.stamp - timedelta(seconds=c.start_s)) for c in cues if c.stamp is not None]
+    notes = list(parsed.notes)
+    if stamps:
+        base = stamps[0]
+        offsets = sorted((s - base).total_seconds() for s in stamps)
+        media_start = base + timedelta(seconds=offsets[len(offsets) // 2])
+        clock = "local"
+        notes.append("SRT date-time lines are the camera clock, zone unknown")
+    else:
+        end_s = max(c.start_s for c in cues)
+        mtime = utc_naive(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
+        media_start = mtime - timedelta(seconds=end_s)
+        clock = "file-mtime"
+        notes.append("no date-time in the SRT: media t=0 estimated from the file's mtime")
+    raw = [
+        Fix(media_start + timedelta(seconds=c.start_s), c.lat, c.lon, elevation_m=c.alt_m)
+        for c in cues
+        if c.lat is not None and c.lon is not None
+    ]
+    return finish_track(
+        path,
+        "srt",
+        raw,
+        {"no_position": missing},
+        clock=clock,
+        media_start=media_start,
+        notes=tuple(notes),
+        max_speed_mps=max_speed_mps,
+    )
+
+
+def looks_like_srt(text: str) -> bool:
+    """Whether the start of a file is a DJI SRT (for format detection).
+
+    SubRip cues (``1`` then ``00:00:01,000 --> ..``), or DJI cues without timecodes: a cue
+    number then DJI fields (``<font>``, FrameCnt/SrtCnt, ``[latitude ..``, ``GPS(..)``,
+    ``HOME(..)``), or a file that starts with the frame counter or the bracketed latitude.
+    """
+    if re.match(r"\d+\s*[\r\n]", text) and ("-->" in text or _SRT_HINT_RE.search(text)):
+        return True
+    return _SRT_START_RE.match(text) is not None
