@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from fieldtool.atlas import DEFAULT_ATLAS, IndexedPrior, load_atlas
-from fieldtool.ranges import RangePrior
+from fieldtool.priors import RangePrior
 
 START = (44.56, -123.26)  # Corvallis, Oregon
 END = (44.06, -121.31)  # Bend, Oregon

@@ -30,9 +30,9 @@ from fieldtool.classify import DinoClassifier
 from fieldtool.config import Config
 from fieldtool.model import LoadedModel, ModelInfo, SpeciesClassifier, load_model_folder
 from fieldtool.pipeline import run_session
-from fieldtool.position import FixedPosition
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore
+from fieldtool.tracks import FixedPosition
 from fieldtool.types import Label, LabelSet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from fieldtool.config import load_config  # noqa: E402
 from fieldtool.pipeline import run_from_config  # noqa: E402
-from fieldtool.telemetry import read_track  # noqa: E402
+from fieldtool.tracks import read_track  # noqa: E402
 from fieldtool.types import FieldtoolError  # noqa: E402
 
 

@@ -295,9 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fieldtool model import-plantclef | import-hf | pull``."""
     from fieldtool import importers
+    from fieldtool.model import describe_folder
 
     def done(folder: Path) -> int:
-        print(importers.summary(folder))
+        print(describe_folder(folder))
         return 0
 
     model = sub.add_parser("model", help="import or download models")

@@ -590,19 +590,3 @@ def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool
             raise FieldtoolError(f"cannot download {name}: {type(exc).__name__}: {line}") from None
         import_hf_dinov2(tmp, dest, model_id=name.split("/")[-1], overwrite=True)
     return dest
-
-
-def summary(folder: Path) -> str:
-    """One line on a model folder just written (what the model commands print)."""
-    info = json.loads((folder / "fieldtool.json").read_text(encoding="utf-8"))
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    classes = sum(1 for _ in (folder / "labels.csv").open(encoding="utf-8")) - 1
-    kind = (
-        "backbone only (for a gallery)"
-        if info["extra"].get("backbone_only")
-        else f"{classes} classes"
-    )
-    return (
-        f"wrote {folder}: model {info['model_id']!r}, {config['model_type']} "
-        f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px, {kind}"
-    )

@@ -249,3 +249,19 @@ def save_model_folder(
     write_labels(path / "labels.csv", labels)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     save_file(state, str(path / "model.safetensors"))
+
+
+def describe_folder(folder: Path) -> str:
+    """One line on a model folder just written (what the model commands print)."""
+    info = json.loads((folder / "fieldtool.json").read_text(encoding="utf-8"))
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    classes = sum(1 for _ in (folder / "labels.csv").open(encoding="utf-8")) - 1
+    kind = (
+        "backbone only (for a gallery)"
+        if info["extra"].get("backbone_only")
+        else f"{classes} classes"
+    )
+    return (
+        f"wrote {folder}: model {info['model_id']!r}, {config['model_type']} "
+        f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px, {kind}"
+    )

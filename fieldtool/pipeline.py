@@ -11,17 +11,16 @@ import math
 import socket
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
+from fieldtool.batches import MotionGate, batches, classified_ahead
 from fieldtool.classify import DinoClassifier
 from fieldtool.config import Config
 from fieldtool.gallery import classifier_from_gallery
@@ -33,13 +32,13 @@ from fieldtool.placement import (
     overlap_warning,
     place_session,
 )
-from fieldtool.position import PositionProvider, TrackPositions
 from fieldtool.preview import PreviewVideo, annotate, write_jpeg
-from fieldtool.ranges import RangePriorStage, range_coverage, range_prior_from_config
+from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.sources import Prefetcher, VideoSource
 from fieldtool.store import SightingStore, config_json, top_k
 from fieldtool.timebase import TimeBasis, utc_now
+from fieldtool.tracks import PositionProvider, TrackPositions
 from fieldtool.types import (
     Classifier,
     FieldtoolError,
@@ -55,9 +54,9 @@ from fieldtool.types import (
 
 STAGES: tuple[str, ...] = (
     "source",  # sources.VideoSource: decode and sample frames
-    "classify",  # classify.Classifier: (C,) probabilities per frame, batched
-    "locate",  # position.PositionProvider: where the frame was taken
-    "prior",  # ranges.RangePriorStage: reweight by species ranges
+    "classify",  # types.Classifier (classify.DinoClassifier, gallery): (C,) per frame, batched
+    "locate",  # tracks.PositionProvider: where the frame was taken (placement: and when)
+    "prior",  # priors.RangePriorStage: reweight by species ranges and records
     "smooth",  # smoothing.TemporalSmoother: EMA over time
     "track",  # smoothing.SightingTracker: start / update / end sightings
     "store",  # store.SightingStore: DuckDB, snapshots
@@ -65,8 +64,6 @@ STAGES: tuple[str, ...] = (
 __doc__ = (__doc__ or "") + "\n" + "\n".join(f"{i + 1}. {s}" for i, s in enumerate(STAGES))
 
 SNAPSHOT_MAX_WIDTH = 640  # px
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass
@@ -91,113 +88,6 @@ class SessionResult:
     unwritten_rows: int = 0  # rows still buffered (the file stayed locked)
     model_busy_s: float = 0.0  # wall seconds the model thread spent classifying
     wall_s: float = 0.0  # wall seconds of the whole session
-
-
-def _batches(frames: Iterator[T], size: int) -> Iterator[list[T]]:
-    """Group frames; if the source fails, the frames already decoded are still analysed."""
-    batch: list[T] = []
-    try:
-        for frame in frames:
-            batch.append(frame)
-            if len(batch) >= size:
-                yield batch
-                batch = []
-    except (Exception, KeyboardInterrupt):  # not GeneratorExit: a closed generator yields no more
-        if batch:
-            yield batch
-        raise
-    if batch:
-        yield batch
-
-
-def _classified_ahead(
-    batches: Iterator[list[T]], classify: Callable[[list[T]], R], *, live: bool
-) -> Iterator[tuple[list[T], R]]:
-    """(batch, classify(batch)) pairs, in order, with the next batch's classification
-    running on a model thread while the caller handles the one before it (prior, tracker,
-    DuckDB writes, snapshots), so the model does not wait on them.
-
-    Live sources take their next frame only once the model is free, so the frame it gets
-    is the newest one. When the source fails (or Ctrl-C arrives while waiting on it), the
-    batches already taken from it are still classified and yielded before the error.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldtool-model") as model:
-        taken: deque[tuple[list[T], Future[R]]] = deque()
-        while True:
-            if live and taken:
-                wait([taken[-1][1]])
-            try:
-                batch = next(batches, None)
-            except (Exception, KeyboardInterrupt):
-                for done, future in taken:
-                    if future.exception() is None:
-                        yield done, future.result()
-                raise
-            if batch is None:
-                break
-            taken.append((batch, model.submit(classify, batch)))
-            if len(taken) > 1:
-                done, future = taken.popleft()
-                yield done, future.result()
-        for done, future in taken:
-            yield done, future.result()
-
-
-class MotionGate:
-    """Skips the model for views that did not change (a camera trap on a still scene).
-
-    Compares 32 x 32 grey thumbnails of a frame and the last classified frame; a mean
-    absolute difference below ``threshold`` (0-255 grey levels) reuses that frame's
-    probabilities.
-    """
-
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-        self._thumb: np.ndarray | None = None
-        self._probs: tuple[np.ndarray, np.ndarray] | None = None
-
-    def _thumbnail(self, image: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
-
-    def classify(
-        self,
-        classifier: Classifier,
-        images: list[np.ndarray],
-        prepared: Sequence[np.ndarray | None] | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Like ``classifier.predict``; also returns how many frames reused a prediction.
-
-        ``prepared``: the classifier's ``prepare`` output per frame, made on the reader thread.
-        """
-
-        def predict(indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
-            if prepared is None or all(p is None for p in prepared):
-                return classifier.predict([images[i] for i in indices])
-            return classifier.predict([images[i] for i in indices], [prepared[i] for i in indices])
-
-        if self.threshold <= 0:
-            return (*predict(list(range(len(images)))), 0)
-        source: list[int] = []  # per frame: index into the classified list, -1 = earlier batch
-        classify: list[int] = []
-        for i, image in enumerate(images):
-            thumb = self._thumbnail(image)
-            changed = self._thumb is None or np.abs(thumb - self._thumb).mean() >= self.threshold
-            if changed:
-                classify.append(i)
-                self._thumb = thumb
-            source.append(len(classify) - 1)
-        if classify:
-            probs, tiles = predict(classify)
-        else:
-            assert self._probs is not None  # the first frame ever is always classified
-            probs, tiles = self._probs[0][None][:0], self._probs[1][None][:0]
-        if self._probs is not None:
-            probs = np.concatenate([self._probs[0][None], probs])
-            tiles = np.concatenate([self._probs[1][None], tiles])
-            source = [s + 1 for s in source]
-        self._probs = (probs[-1], tiles[-1])
-        return probs[source], tiles[source], len(images) - len(classify)
 
 
 class FrameViews:
@@ -431,8 +321,8 @@ def run_session(
         return out
 
     try:
-        for pairs, (probs, tile_probs, reused) in _classified_ahead(
-            _batches(iter(reader), batch_size), classify, live=source.live
+        for pairs, (probs, tile_probs, reused) in classified_ahead(
+            batches(iter(reader), batch_size), classify, live=source.live
         ):
             result.frames_reused += reused
             for i, (frame, _) in enumerate(pairs):

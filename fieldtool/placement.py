@@ -16,12 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from fieldtool.config import Config
-from fieldtool.position import (
-    PositionProvider,
-    TrackPositions,
-    positions_from_config,
-)
-from fieldtool.telemetry import TrackRead, has_gpmf, mp4_creation_time, read_track
 from fieldtool.timebase import (
     TimeBasis,
     ZoneChoice,
@@ -30,6 +24,15 @@ from fieldtool.timebase import (
     to_utc,
     utc_naive,
     utc_now,
+)
+from fieldtool.tracks import (
+    PositionProvider,
+    TrackPositions,
+    TrackRead,
+    has_gpmf,
+    mp4_creation_time,
+    positions_from_config,
+    read_track,
 )
 from fieldtool.types import FieldtoolError
 

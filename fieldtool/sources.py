@@ -242,7 +242,7 @@ class Prefetcher:
     batch); the reader blocks when it is full, so no frame is lost. Live sources: only the
     newest frame is kept; a frame replaced before the pipeline took it is counted in
     ``dropped`` (the model always gets the newest frame when it is free; see
-    ``pipeline._classified_ahead``). Errors in the reader are
+    ``batches.classified_ahead``). Errors in the reader are
     raised in the consumer, after the frames decoded before them. ``prepare`` runs on the
     reader thread too (the classifier's resize), overlapping it with inference.
     """

@@ -11,8 +11,7 @@ import pytest
 
 from fieldtool.cli import main
 from fieldtool.store import query
-
-from .conftest import write_video
+from tests.conftest import write_video
 
 
 def run_cli(capsys, *argv):

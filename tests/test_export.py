@@ -174,7 +174,7 @@ def test_export_command(db, tmp_path, capsys):
 
 
 def test_export_upgrades_an_old_file(tmp_path):
-    from .test_store import make_v1_file
+    from tests.store.test_writer import make_v1_file
 
     db = tmp_path / "old.duckdb"
     make_v1_file(db)
@@ -284,7 +284,7 @@ def test_writers_import_without_the_command_line():
 
 
 def test_a_reader_that_must_not_write_refuses_an_old_file(tmp_path):
-    from .test_store import make_v1_file
+    from tests.store.test_writer import make_v1_file
 
     db = tmp_path / "old.duckdb"
     make_v1_file(db)

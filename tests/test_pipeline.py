@@ -7,14 +7,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 
+from fieldtool.batches import classified_ahead
 from fieldtool.config import Config, SmoothingConfig
-from fieldtool.pipeline import STAGES, _classified_ahead, run_session
-from fieldtool.position import FixedPosition
+from fieldtool.pipeline import STAGES, run_session
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore, query
+from fieldtool.tracks import FixedPosition
 from fieldtool.types import Classifier, FieldtoolError, Frame
-
-from .conftest import write_video
+from tests.conftest import write_video
 
 START = datetime(2026, 6, 1, 9, 0, 0)
 # species 0 (3 s), background (2 s), species 1 (3 s), background (1 s), one frame of species 2
@@ -208,7 +208,7 @@ def _timed_classify(log: list, seconds: float = 0.05):
 def test_the_next_batch_is_classified_while_the_caller_handles_one():
     log: list = []
     handled = []
-    for batch, result in _classified_ahead(
+    for batch, result in classified_ahead(
         iter([[0, 1], [2, 3], [4, 5]]), _timed_classify(log), live=False
     ):
         log.append(("handling", batch[0], threading.current_thread().name, time.monotonic()))
@@ -232,7 +232,7 @@ def test_a_live_source_is_read_only_when_the_model_is_free():
             pulled[first] = time.monotonic()
             yield [first]
 
-    results = [r for _, r in _classified_ahead(frames(), _timed_classify(log), live=True)]
+    results = [r for _, r in classified_ahead(frames(), _timed_classify(log), live=True)]
     assert results == [[0], [10], [20], [30]]
     ended = {first: t for kind, first, _, t in log if kind == "end"}
     assert all(pulled[i + 1] >= ended[i] for i in range(3))
@@ -247,7 +247,7 @@ def test_a_failing_source_still_hands_over_every_batch_taken(error):
 
     seen = []
     with pytest.raises(type(error)):
-        for batch, _ in _classified_ahead(batches(), _timed_classify([], 0.01), live=False):
+        for batch, _ in classified_ahead(batches(), _timed_classify([], 0.01), live=False):
             seen.append(batch)
     assert seen == [[0], [1]]
 
@@ -260,7 +260,7 @@ def test_a_model_error_reaches_the_caller():
 
     seen = []
     with pytest.raises(ValueError, match="out of memory"):
-        for batch, _ in _classified_ahead(iter([[0], [1], [2]]), classify, live=False):
+        for batch, _ in classified_ahead(iter([[0], [1], [2]]), classify, live=False):
             seen.append(batch)
     assert seen == [[0]]
 

@@ -13,8 +13,8 @@ from fieldtool.config import load_config
 from fieldtool.pipeline import inputs_from_config, run_from_config
 from fieldtool.placement import place_session
 from fieldtool.store import query
-from fieldtool.telemetry import mp4_creation_time, read_track
 from fieldtool.timebase import parse_zone, to_utc, utc_naive
+from fieldtool.tracks import mp4_creation_time, read_track
 from fieldtool.types import FieldtoolError
 from tests.conftest import SHARED_DATA, write_video
 
@@ -154,7 +154,7 @@ def test_a_matching_track_gives_no_warning_and_the_summary_counts_positioned(
 
 def test_a_zone_error_of_whole_hours_is_named(tmp_path: Path) -> None:
     gpx = DEMO / "walk_west.gpx"
-    from fieldtool.position import read_gpx
+    from fieldtool.tracks import read_gpx
 
     first = read_gpx(gpx).fixes[0].time
     lines, log = _logs()
@@ -269,8 +269,8 @@ def test_live_source_is_checked_once_after_its_first_minute(
     tmp_path: Path, colour_classifier, track_year: int, warned: bool
 ) -> None:
     from fieldtool.pipeline import run_session
-    from fieldtool.position import TrackPositions
     from fieldtool.store import SightingStore
+    from fieldtool.tracks import TrackPositions
     from fieldtool.types import Fix
 
     start = datetime(2026, 6, 1, 9, 0, 0)

@@ -7,8 +7,7 @@ import pytest
 
 from fieldtool.sources import Prefetcher, VideoSource, is_live
 from fieldtool.types import FieldtoolError, Frame
-
-from .conftest import write_video
+from tests.conftest import write_video
 
 
 def test_file_frames_are_sampled_with_media_time(tmp_path):

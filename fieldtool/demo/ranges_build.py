@@ -75,7 +75,7 @@ def build_frame(atlas: Path, tolerance_deg: float = 0.01):  # -> geopandas.GeoDa
 
 def check_origins(path: Path) -> list[str]:
     """Problems with REGION_ORIGINS against the built file (empty list: all good)."""
-    from fieldtool.ranges import load_ranges
+    from fieldtool.priors import load_ranges
 
     prior = load_ranges(path)
     problems = []

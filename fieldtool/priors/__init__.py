@@ -31,6 +31,7 @@ from fieldtool.priors.indexed import IndexedPrior
 from fieldtool.priors.occurrences import (
     OccurrencePrior,
     OccurrenceTable,
+    detect_delimiter,
     is_occurrence_file,
     load_occurrences,
     read_occurrence_files,
@@ -59,6 +60,7 @@ __all__ = [
     "RangePriorStage",
     "SpeciesPrior",
     "combiner",
+    "detect_delimiter",
     "fuse",
     "is_occurrence_file",
     "keep_expected",

@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         top_k,
     )
 
-# Submodule of each name above (keep in step with the imports; tests/test_store.py checks).
+# Submodule of each name above (keep in step with the imports; tests/store/test_writer.py checks).
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "locking": ("StoreLocked", "connect", "query"),
     "maintenance": ("prune_detections",),

@@ -1,4 +1,4 @@
-"""Tests for fieldtool.position: GPX reading, interpolation, the gap rule."""
+"""Tests for fieldtool.tracks.gpx and positions: GPX reading, interpolation, the gap rule."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from fieldtool.config import PositionConfig
-from fieldtool.position import (
+from fieldtool.tracks import (
     FixedPosition,
     PositionProvider,
     TrackPositions,
@@ -18,8 +18,9 @@ from fieldtool.position import (
     read_gpx,
 )
 from fieldtool.types import FieldtoolError, Fix
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 
 

@@ -16,8 +16,9 @@ from fieldtool import dashboard as dash
 from fieldtool import sqlbox
 from fieldtool.store import SightingStore, add_review
 from fieldtool.types import FieldtoolError, Position, SessionInfo, Sighting
+from tests.conftest import REPO_ROOT
 
-APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+APP = REPO_ROOT / "streamlit_app.py"
 T0 = datetime(2024, 5, 1, 12, 0, 0)
 SPECIES = {
     "Acer rubrum": "red maple",

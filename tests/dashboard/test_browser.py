@@ -23,9 +23,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_dashboard import build_db
+from tests.conftest import REPO_ROOT
+from tests.dashboard.test_pages import build_db
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 CHROMIUM = os.environ.get("FIELDTOOL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",

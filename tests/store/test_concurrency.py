@@ -18,8 +18,7 @@ from pathlib import Path
 import duckdb
 
 from fieldtool.store import SightingStore, query
-
-from .conftest import REPO_ROOT, write_video
+from tests.conftest import REPO_ROOT, write_video
 
 BENCH = REPO_ROOT / "benchmarks" / "store_contention.py"
 
@@ -71,7 +70,7 @@ import json, sys, time
 from datetime import datetime
 from fieldtool.config import Config, SmoothingConfig
 from fieldtool.pipeline import run_session
-from fieldtool.position import FixedPosition
+from fieldtool.tracks import FixedPosition
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore
 from fieldtool.types import Label, LabelSet

@@ -21,10 +21,11 @@ from fieldtool.atlas import (
     species_here,
 )
 from fieldtool.config import PriorConfig
-from fieldtool.ranges import RangePrior, RangePriorStage
+from fieldtool.priors import RangePrior, RangePriorStage
 from fieldtool.types import FieldtoolError, Label, LabelSet, Position
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 needs_atlas = pytest.mark.skipif(not DEFAULT_ATLAS.exists(), reason="bundled atlas not built")
 CORVALLIS = (44.56, -123.26)  # Willamette Valley, Oregon
 MACON = (32.84, -83.63)  # central Georgia
@@ -74,7 +75,7 @@ def test_absence_island_and_another_continent(atlas) -> None:
 @needs_atlas
 @pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")
 def test_bundled_atlas_agrees_with_the_source_shapefiles(atlas) -> None:
-    from fieldtool.ranges import load_ranges
+    from fieldtool.priors import load_ranges
 
     shp = SHARED / "ranges" / "little_us_trees" / "shp"
     for code, name in (("pinupond", "Pinus ponderosa"), ("pinucont", "Pinus contorta")):

@@ -213,7 +213,7 @@ def test_views_apply_reviews_and_measure_effort(tmp_path):
     import h3
 
     from fieldtool.store import add_review
-    from fieldtool.views import VIEW_NAMES
+    from fieldtool.store.views import VIEW_NAMES
 
     db = tmp_path / "s.duckdb"
     store = SightingStore(db)
@@ -490,7 +490,7 @@ def test_the_package_exports_its_names_lazily():
     with pytest.raises(AttributeError):
         package.no_such_name  # noqa: B018
     code = (
-        "import sys, fieldtool.views, fieldtool.store.views, fieldtool.store; "
+        "import sys, fieldtool.store.views, fieldtool.store; "
         "print(sorted(m for m in ('duckdb', 'pandas', 'pyarrow', 'h3') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

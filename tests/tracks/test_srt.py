@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from fieldtool.telemetry import TrackRead, detect_format, read_dji_srt, read_track
+from fieldtool.tracks import TrackRead, detect_format, read_dji_srt, read_track
 from fieldtool.types import FieldtoolError
-
-from .conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA
 
 DJI_SRT = SHARED_DATA / "telemetry" / "dji_srt"
 needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared data folder absent")

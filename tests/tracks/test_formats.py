@@ -1,4 +1,4 @@
-"""Tests for fieldtool.telemetry: NMEA, GoPro GPMF, DJI SRT, EXIF, plausibility, dispatch."""
+"""Tests for fieldtool.tracks formats: NMEA, GoPro GPMF, DJI SRT, EXIF, plausibility, dispatch."""
 
 from __future__ import annotations
 
@@ -9,22 +9,24 @@ from pathlib import Path
 import pytest
 
 from fieldtool.config import Config, PositionConfig
-from fieldtool.position import TrackPositions, positions_from_config
-from fieldtool.telemetry import (
+from fieldtool.tracks import (
     NmeaParser,
+    TrackPositions,
     clean_fixes,
     detect_format,
     nmea_checksum,
     parse_dji_srt_cue,
     parse_nmea,
     plausible_mask,
+    positions_from_config,
     read_exif_fix,
     read_gpmf_samples,
     read_track,
 )
 from fieldtool.types import FieldtoolError, Fix
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 TELEMETRY = SHARED / "telemetry"
 GOPRO = TELEMETRY / "gopro" / "max-heromode.mp4"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")

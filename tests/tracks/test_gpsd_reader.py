@@ -10,8 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from fieldtool.config import PositionConfig
-from fieldtool.gpsd import GpsdPositions, parse_address, parse_tpv
-from fieldtool.position import positions_from_config
+from fieldtool.tracks import GpsdPositions, parse_address, parse_tpv, positions_from_config
 from fieldtool.types import FieldtoolError
 
 T0 = datetime(2026, 6, 1, 9, 0, 0)

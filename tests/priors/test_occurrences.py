@@ -1,4 +1,4 @@
-"""Tests for fieldtool.occurrences: reading GBIF/plain tables, the H3 occurrence prior."""
+"""Tests for fieldtool.priors.occurrences: GBIF and plain tables, the H3 occurrence prior."""
 
 from __future__ import annotations
 
@@ -9,23 +9,22 @@ import pandas as pd
 import pytest
 
 from fieldtool.config import PriorConfig
-from fieldtool.occurrences import (
+from fieldtool.priors import (
     CombinedPrior,
     OccurrencePrior,
+    RangePrior,
+    RangePriorStage,
     detect_delimiter,
     load_occurrences,
+    range_coverage,
+    range_prior_from_config,
     read_occurrence_files,
     read_occurrences,
 )
-from fieldtool.ranges import (
-    RangePrior,
-    RangePriorStage,
-    range_coverage,
-    range_prior_from_config,
-)
 from fieldtool.types import FieldtoolError, Label, LabelSet, Position
+from tests.conftest import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 GBIF = SHARED / "occurrences" / "gbif_vaccinium"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")
 DAR, SHA = "Vaccinium darrowii", "Vaccinium shastense"

@@ -1,4 +1,4 @@
-"""Tests for fieldtool.ranges (loading, distance prior, fusion) and the shipped demo ranges."""
+"""Tests for fieldtool.priors.polygons (loading, distance prior, fusion) and the shipped demo ranges."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shapely.geometry import Polygon, box
 
 from fieldtool.config import PriorConfig
 from fieldtool.demo.species import DEMO_SPECIES, REGION_ORIGINS
-from fieldtool.ranges import (
+from fieldtool.priors import (
     RangePrior,
     RangePriorStage,
     fuse,
@@ -24,8 +24,9 @@ from fieldtool.ranges import (
     range_prior_from_config,
 )
 from fieldtool.types import FieldtoolError, Label, LabelSet, Position
+from tests.conftest import REPO_ROOT
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = REPO_ROOT
 SHARED = REPO.parent / "shared" / "data"
 ATLAS = SHARED / "ranges" / "little_us_trees"
 SHIPPED = REPO / "data" / "ranges" / "demo_ranges.geojson"
@@ -359,7 +360,7 @@ def test_ranges_build_writes_geojson_and_licence(tmp_path: Path) -> None:
 
 def test_filter_mode_keeps_only_species_expected_here() -> None:
     from fieldtool.config import PriorConfig
-    from fieldtool.ranges import RangePriorStage
+    from fieldtool.priors import RangePriorStage
     from fieldtool.types import Label, LabelSet, Position
 
     labels = LabelSet(
