@@ -1,4 +1,4 @@
-# Two front doors: `make demo` runs the offline demo, `make test` runs lint and the tests.
+# Two front doors: `make demo` runs the offline demo, `make test` runs lint, types and the tests.
 # Each creates the virtual environment on first use (pip install -e '.[dev]').
 VENV ?= .venv
 PYTHON ?= python3
@@ -17,8 +17,9 @@ demo: $(VENV)/.installed
 	$(BIN)/fieldtool demo --db demo.duckdb
 
 dashboard: $(VENV)/.installed
-	$(BIN)/streamlit run streamlit_app.py -- --db demo.duckdb  # localhost only, no telemetry
+	$(BIN)/fieldtool dashboard --db demo.duckdb  # 127.0.0.1 only, no usage statistics
 
 test: $(VENV)/.installed
-	$(BIN)/ruff check fieldtool tests benchmarks streamlit_app.py
+	$(BIN)/ruff check fieldtool tests benchmarks streamlit_app.py setup.py
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

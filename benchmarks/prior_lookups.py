@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from fieldtool.atlas import DEFAULT_ATLAS, IndexedPrior, load_atlas
+from fieldtool.atlas import DEFAULT_ATLAS, load_atlas
+from fieldtool.priors import IndexedPrior
 from fieldtool.priors import RangePrior
 
 START = (44.56, -123.26)  # Corvallis, Oregon

@@ -1,8 +1,7 @@
 """Little's *Atlas of United States Trees*, bundled, and "which species are expected here".
 
-    python -m fieldtool.atlas build [--source DIR] [--out FILE] [--tolerance DEG]
-    python -m fieldtool.atlas species --lat 44.06 --lon -121.3 [--ranges FILE ...]
-    fieldtool species --lat L --lon L [--ranges FILE ...]     (once cli.py registers it)
+    fieldtool atlas build [--source DIR] [--out FILE] [--tolerance DEG]
+    fieldtool species --lat 44.06 --lon -121.3 [--ranges FILE ...]
 
 The build turns the 679 per-species shapefiles (NAD27, no ``.prj``) into one GeoPackage,
 ``data/ranges/little_atlas.gpkg`` (layer ``little_atlas``, R-tree indexed, EPSG:4326),
@@ -23,7 +22,6 @@ This module uses :mod:`fieldtool.priors`, never the reverse.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -39,15 +37,16 @@ from shapely.geometry.base import BaseGeometry
 from fieldtool.config import PriorConfig
 from fieldtool.names import canonical
 from fieldtool.priors.files import prior_from_files
-from fieldtool.priors.indexed import IndexedPrior  # also re-exported: fieldtool.atlas.IndexedPrior
+from fieldtool.priors.indexed import IndexedPrior
 from fieldtool.priors.occurrences import is_occurrence_file
 from fieldtool.priors.polygons import RangePrior
 from fieldtool.priors.stage import SpeciesPrior
+from fieldtool.resources import shipped
 from fieldtool.types import FieldtoolError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ATLAS = REPO_ROOT / "data" / "ranges" / "little_atlas.gpkg"
-DEFAULT_SOURCE = REPO_ROOT.parent / "shared" / "data" / "ranges" / "little_us_trees"
+DEFAULT_ATLAS = shipped("data", "ranges", "little_atlas.gpkg")
+# Little's shapefiles, where a checkout keeps them beside the repository (build only).
+DEFAULT_SOURCE = shipped("data").parent.parent / "shared" / "data" / "ranges" / "little_us_trees"
 LAYER = "little_atlas"
 ATLAS_CRS = "EPSG:4267"  # NAD27 geographic; the atlas ships no .prj
 
@@ -219,7 +218,7 @@ def write_licence(source: Path, out: Path, settings: Mapping[str, float]) -> Pat
         f"{settings['tolerance_deg']:g}° tolerance (topology preserved); parts smaller than "
         f"{settings['min_part_deg2']:g} square degrees within {settings['near_deg']:g}° of a "
         "larger part of the same species dropped; coordinates snapped to a "
-        f"{settings['grid_deg']:g}° grid. Built by `python -m fieldtool.atlas build`. USGS "
+        f"{settings['grid_deg']:g}° grid. Built by `fieldtool atlas build`. USGS "
         "notes digitising errors in the original maps.\n",
         encoding="utf-8",
     )
@@ -253,7 +252,7 @@ def load_atlas(
     started = time.perf_counter()
     path = Path(path)
     if not path.exists():
-        hint = " (build it: python -m fieldtool.atlas build)" if path == DEFAULT_ATLAS else ""
+        hint = " (build it: fieldtool atlas build)" if path == DEFAULT_ATLAS else ""
         raise FieldtoolError(f"{path}: atlas file not found{hint}")
     try:
         frame = pyogrio.read_dataframe(path)
@@ -310,23 +309,32 @@ def species_here(
     return ranked[:limit] if limit is not None else ranked
 
 
-def _load_for_command(args: argparse.Namespace) -> tuple[SpeciesPrior, dict[str, str], str]:
-    """(prior, common names, description) for ``species``: --ranges files or the atlas."""
-    if not args.ranges:
-        atlas = load_atlas(args.atlas, decay_km=args.decay_km)
+def species_prior(
+    ranges: Sequence[Path] | None,
+    *,
+    atlas: Path = DEFAULT_ATLAS,
+    species_field: str = "species",
+    presence_field: str | None = "presence",
+    crs: str | None = None,
+    decay_km: float = 50.0,
+) -> tuple[SpeciesPrior, dict[str, str], str]:
+    """(prior, common names, description) for ``fieldtool species``: the ``ranges`` files
+    (polygons and/or occurrence tables), else the bundled atlas."""
+    if not ranges:
+        loaded = load_atlas(atlas, decay_km=decay_km)
         return (
-            atlas.prior,
-            atlas.common_names,
-            f"{atlas.path.name} (loaded in {atlas.load_s:.2f} s)",
+            loaded.prior,
+            loaded.common_names,
+            f"{loaded.path.name} (loaded in {loaded.load_s:.2f} s)",
         )
-    cfg = PriorConfig(species_field=args.species_field, presence_field=args.presence_field,
-                      crs=args.ranges_crs, decay_km=args.decay_km)  # fmt: skip
-    prior = prior_from_files(args.ranges, cfg)
-    if prior is None:  # args.ranges is not empty
+    cfg = PriorConfig(species_field=species_field, presence_field=presence_field, crs=crs,
+                      decay_km=decay_km)  # fmt: skip
+    prior = prior_from_files(ranges, cfg)
+    if prior is None:  # ranges is not empty
         raise FieldtoolError("species: no --ranges files given")
-    polygons = [p for p in args.ranges if not is_occurrence_file(p)]
-    commons = _common_names(polygons, args.species_field) if polygons else {}
-    return prior, commons, ", ".join(str(p) for p in args.ranges)
+    polygons = [p for p in ranges if not is_occurrence_file(p)]
+    commons = _common_names(polygons, species_field) if polygons else {}
+    return prior, commons, ", ".join(str(p) for p in ranges)
 
 
 def _common_names(paths: Sequence[Path], species_field: str) -> dict[str, str]:
@@ -348,70 +356,25 @@ def _common_names(paths: Sequence[Path], species_field: str) -> dict[str, str]:
     return out
 
 
-def cmd_species(args: argparse.Namespace) -> int:
-    """Print the species expected at --lat/--lon, ranked; what the files gave (rows read,
-    skipped by reason, names merged) goes to stderr, so stdout stays the list."""
-    prior, commons, what = _load_for_command(args)
-    for note in getattr(prior, "notes", ()):
-        print(note, file=sys.stderr)
+def species_report(
+    lat: float,
+    lon: float,
+    prior: SpeciesPrior,
+    commons: Mapping[str, str],
+    what: str,
+    *,
+    min_prior: float = 0.05,
+    limit: int | None = None,
+) -> list[str]:
+    """The lines ``fieldtool species`` prints: a heading, then rank, prior, name, common
+    name of each species expected at (``lat``, ``lon``) degrees."""
     common_by_key = {canonical(s): c for s, c in commons.items()}
     started = time.perf_counter()
-    ranked = species_here(args.lat, args.lon, prior, min_prior=args.min_prior, limit=args.limit)
+    ranked = species_here(lat, lon, prior, min_prior=min_prior, limit=limit)
     took = time.perf_counter() - started
-    print(f"{len(ranked)} species expected at {args.lat:.4f}, {args.lon:.4f} "
-          f"(prior >= {args.min_prior:g}; {what}; query {took:.2f} s)")  # fmt: skip
+    lines = [f"{len(ranked)} species expected at {lat:.4f}, {lon:.4f} "
+             f"(prior >= {min_prior:g}; {what}; query {took:.2f} s)"]  # fmt: skip
     for rank, (name, value) in enumerate(ranked, 1):
         common = commons.get(name) or common_by_key.get(canonical(name), "")
-        print(f"{rank:4d}  {value:5.3f}  {name:<32} {common}")
-    return 0
-
-
-def add_species_command(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``species --lat L --lon L [--ranges FILE ...]`` on a CLI's subparsers."""
-    p = subparsers.add_parser(
-        "species",
-        help="species expected at a place, ranked by range prior",
-        description="Species expected at a place, ranked by prior then name (bundled "
-        "Little atlas unless --ranges is given).",
-    )
-    p.add_argument("--lat", type=float, required=True, help="latitude, degrees")
-    p.add_argument("--lon", type=float, required=True, help="longitude, degrees")
-    p.add_argument("--ranges", type=Path, nargs="+",
-                   help="range polygon files and/or occurrence tables (.csv/.tsv)")  # fmt: skip
-    p.add_argument("--ranges-crs", help="CRS for range files that carry none, e.g. EPSG:4267")
-    p.add_argument("--species-field", default="species", help="range attribute with the name")
-    p.add_argument("--presence-field", default="presence", help="range attribute: 1 / 0")
-    p.add_argument("--atlas", type=Path, default=DEFAULT_ATLAS, help="bundled atlas file")
-    p.add_argument("--decay-km", type=float, default=50.0, help="prior decay outside a range")
-    p.add_argument("--min-prior", type=float, default=0.05, help="list species at least this")
-    p.add_argument("--limit", type=int, help="at most this many lines")
-    p.set_defaults(func=cmd_species)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fieldtool.atlas", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build data/ranges/little_atlas.gpkg from Little's atlas")
-    b.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="atlas folder")
-    b.add_argument("--out", type=Path, default=DEFAULT_ATLAS, help="GeoPackage to write")
-    b.add_argument("--tolerance", type=float, default=0.05, help="simplify tolerance, degrees")
-    b.add_argument("--min-part", type=float, default=0.01, help="small part, square degrees")
-    b.add_argument("--near", type=float, default=0.1, help="drop small parts this near, degrees")
-    b.set_defaults(func=None)
-    add_species_command(sub)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "build":
-            built = build_atlas(args.source, args.out, tolerance_deg=args.tolerance,
-                                min_part_deg2=args.min_part, near_deg=args.near, progress=True)  # fmt: skip
-            print(built.summary())
-            return 0
-        return args.func(args)
-    except FieldtoolError as exc:
-        print(f"fieldtool: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+        lines.append(f"{rank:4d}  {value:5.3f}  {name:<32} {common}")
+    return lines

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import torch
 
-from fieldtool.model import LoadedModel
+from fieldtool.model import LoadedModel, SpeciesClassifier
 from fieldtool.types import Classifier, FieldtoolError, LabelSet
 
 
@@ -121,7 +121,9 @@ class DinoClassifier(Classifier):
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.device = pick_device(device)
-        self.network = model.network.to(self.device).eval()
+        network = model.network.to(self.device).eval()
+        # torch.compile (below) swaps in a wrapper that is called the same way
+        self.network: SpeciesClassifier | Callable[..., torch.Tensor] = network
         self.labels: LabelSet = model.labels
         self.model_id = model.info.model_id
         self.model_sha256 = model.sha256
@@ -156,6 +158,10 @@ class DinoClassifier(Classifier):
         crops, or None where the device does it (CUDA). Thread-safe: the reader calls it."""
         if self.device.type == "cuda":
             return None
+        return self._host_crops(image)
+
+    def _host_crops(self, image: np.ndarray) -> np.ndarray:
+        """(T, S, S, 3) uint8 RGB crops of one (H, W, 3) BGR frame, resized by OpenCV."""
         size = (self.image_size, self.image_size)
         crops = [
             cv2.cvtColor(
@@ -175,8 +181,11 @@ class DinoClassifier(Classifier):
         if self.device.type == "cuda" and len({im.shape for im in images}) == 1:
             return self._preprocess_on_device(images)
         if prepared is None or any(p is None for p in prepared):
-            prepared = [self.prepare(image) for image in images]
-        batch = torch.from_numpy(np.concatenate(prepared))  # (N*T, S, S, 3) uint8 RGB
+            # not `prepare`: on CUDA it gives None, and mixed-size frames on CUDA come here
+            crops = [self._host_crops(image) for image in images]
+        else:
+            crops = [p for p in prepared if p is not None]  # all of them, as checked above
+        batch = torch.from_numpy(np.concatenate(crops))  # (N*T, S, S, 3) uint8 RGB
         batch = batch.to(self.device).permute(0, 3, 1, 2).float()
         return (batch - self._mean) / self._std
 

@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fieldtool.config import DEMO_MODEL, Config, config_fields, load_config, parse_override
+from pydantic.fields import FieldInfo
+
+from fieldtool.config import (
+    DEMO_MODEL,
+    Config,
+    Flags,
+    config_fields,
+    load_config,
+    parse_override,
+)
 from fieldtool.resources import shipped
 from fieldtool.types import FieldtoolError
 
@@ -54,15 +63,14 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("session settings (override the config file)")
     g.add_argument("--config", type=Path, help="TOML config file")
     for dotted, info in config_fields():
-        meta = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        names, switch = meta.get("flags", []), meta.get("switch", {})
+        flags = Flags.of(info)
         dest = f"{_CFG}{dotted}"
-        if names:
-            kind = _argparse_kind(info, meta)
+        if flags.names:
+            kind = _argparse_kind(info, flags)
             if "choices" not in kind and kind.get("action") != "store_true":
                 kind.setdefault("metavar", dotted.partition(".")[2].upper())
-            g.add_argument(*names, dest=dest, help=f"{info.description} [{dotted}]", **kind)
-        for option, (value, help_text) in switch.items():
+            g.add_argument(*flags.names, dest=dest, help=f"{info.description} [{dotted}]", **kind)
+        for option, (value, help_text) in flags.switch.items():
             g.add_argument(option, dest=dest, action="store_const", const=value, help=help_text)
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="any config value, e.g. --set smoothing.enter=0.6")  # fmt: skip
@@ -71,14 +79,14 @@ def _session_flags(parser: argparse.ArgumentParser) -> None:
 _CFG = "config:"  # argparse dest prefix of flags that set a config field
 
 
-def _argparse_kind(info: Any, meta: dict[str, Any]) -> dict[str, Any]:
+def _argparse_kind(info: FieldInfo, flags: Flags) -> dict[str, Any]:
     """argparse keywords for a config field: choices, nargs, a numeric type, or a switch."""
     annotation = info.annotation
     args = typing.get_args(annotation)
     if annotation is bool:
         return {"action": "store_true", "default": None}
-    if "const" in meta:
-        return {"nargs": "?", "const": meta["const"], "metavar": "VALUE"}
+    if flags.has_const:
+        return {"nargs": "?", "const": flags.const, "metavar": "VALUE"}
     if typing.get_origin(annotation) is typing.Literal:
         return {"choices": list(args)}
     if typing.get_origin(annotation) is list:
@@ -284,12 +292,106 @@ def build_parser() -> argparse.ArgumentParser:
 
     _model_commands(sub)
     _gallery_commands(sub)
-    from fieldtool.atlas import add_species_command
-    from fieldtool.export import add_export_command
-
-    add_species_command(sub)
-    add_export_command(sub)
+    _place_commands(sub)
+    _output_commands(sub)
     return parser
+
+
+def _place_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fieldtool species`` (expected at a place) and ``fieldtool atlas build``."""
+    from fieldtool import atlas
+
+    def species(a: argparse.Namespace) -> int:
+        prior, commons, what = atlas.species_prior(
+            a.ranges, atlas=a.atlas, species_field=a.species_field,
+            presence_field=a.presence_field, crs=a.ranges_crs, decay_km=a.decay_km,
+        )  # fmt: skip
+        for note in getattr(prior, "notes", ()):  # rows read/skipped, names merged: stderr
+            print(note, file=sys.stderr)
+        for line in atlas.species_report(a.lat, a.lon, prior, commons, what,
+                                         min_prior=a.min_prior, limit=a.limit):  # fmt: skip
+            print(line)
+        return 0
+
+    def build(a: argparse.Namespace) -> int:
+        built = atlas.build_atlas(a.source, a.out, tolerance_deg=a.tolerance,
+                                  min_part_deg2=a.min_part, near_deg=a.near, progress=True)  # fmt: skip
+        print(built.summary())
+        return 0
+
+    p = sub.add_parser("species", help="species expected at a place, ranked by range prior",
+                       description="Species expected at a place, ranked by prior then name "
+                       "(bundled Little atlas unless --ranges is given).")  # fmt: skip
+    p.add_argument("--lat", type=float, required=True, help="latitude, degrees")
+    p.add_argument("--lon", type=float, required=True, help="longitude, degrees")
+    p.add_argument("--ranges", type=Path, nargs="+",
+                   help="range polygon files and/or occurrence tables (.csv/.tsv)")  # fmt: skip
+    p.add_argument("--ranges-crs", help="CRS for range files that carry none, e.g. EPSG:4267")
+    p.add_argument("--species-field", default="species", help="range attribute with the name")
+    p.add_argument("--presence-field", default="presence", help="range attribute: 1 / 0")
+    p.add_argument("--atlas", type=Path, default=atlas.DEFAULT_ATLAS, help="bundled atlas file")
+    p.add_argument("--decay-km", type=float, default=50.0, help="prior decay outside a range")
+    p.add_argument("--min-prior", type=float, default=0.05, help="list species at least this")
+    p.add_argument("--limit", type=int, help="at most this many lines")
+    p.set_defaults(func=species)
+    top = sub.add_parser("atlas", help="the bundled range atlas")
+    b = top.add_subparsers(dest="atlas_command", required=True).add_parser(
+        "build", help="build data/ranges/little_atlas.gpkg from Little's shapefiles"
+    )
+    b.add_argument("--source", type=Path, default=atlas.DEFAULT_SOURCE, help="atlas folder")
+    b.add_argument("--out", type=Path, default=atlas.DEFAULT_ATLAS, help="GeoPackage to write")
+    b.add_argument("--tolerance", type=float, default=0.05, help="simplify tolerance, degrees")
+    b.add_argument("--min-part", type=float, default=0.01, help="small part, square degrees")
+    b.add_argument("--near", type=float, default=0.1, help="drop small parts this near, degrees")
+    b.set_defaults(func=build)
+
+
+def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fieldtool export`` and ``fieldtool dashboard``."""
+    from fieldtool import export as ex
+
+    def export(a: argparse.Namespace) -> int:
+        filters = ex.ExportFilter(
+            session_id=a.session, species=a.species,
+            since=ex.parse_time(a.since, "--since") if a.since else None,
+            until=ex.parse_time(a.until, "--until") if a.until else None,
+            reviewed_only=a.reviewed_only,
+        )  # fmt: skip
+        n = ex.export(a.db, a.fmt, a.out, filters, title=a.title, creator=a.creator)
+        print(f"fieldtool: {n} sightings written to {a.out} ({a.fmt})", file=sys.stderr)
+        return 0
+
+    p = sub.add_parser("export", help="write sightings as a Darwin Core Archive, GeoJSON, "
+                       "GeoParquet or CSV", description=(ex.__doc__ or "").split("\n\n")[0])  # fmt: skip
+    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    p.add_argument("--format", required=True, choices=ex.FORMATS, dest="fmt",
+                   help="dwca: Darwin Core Archive zip; parquet: GeoParquet")  # fmt: skip
+    p.add_argument("-o", "--out", type=Path, required=True, help="output file")
+    p.add_argument("--session", help="only this session id")
+    p.add_argument("--species", action="append", help="only this species (repeatable)")
+    p.add_argument("--since", help="only sightings ending at or after (ISO 8601, UTC)")
+    p.add_argument("--until", help="only sightings starting at or before (ISO 8601, UTC)")
+    p.add_argument("--reviewed-only", action="store_true",
+                   help="only sightings a reviewer confirmed or relabelled")  # fmt: skip
+    p.add_argument("--title", help="dataset title (dwca)")
+    p.add_argument("--creator", default="fieldtool user", help="dataset creator (dwca)")
+    p.set_defaults(func=export)
+
+    d = sub.add_parser("dashboard", help="the map and review dashboard (Streamlit, this machine)")
+    d.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    d.add_argument("--port", type=int, default=8501)
+    d.set_defaults(func=cmd_dashboard)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard on 127.0.0.1 only, usage statistics off (no outside requests)."""
+    import subprocess
+
+    app = Path(__file__).resolve().parent / "dashboard" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
+               "127.0.0.1", "--server.port", str(args.port), "--browser.gatherUsageStats",
+               "false", "--", "--db", str(Path(args.db).resolve())]  # fmt: skip
+    return subprocess.call(command)
 
 
 def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

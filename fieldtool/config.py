@@ -6,7 +6,8 @@ silently ignored setting.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -291,6 +292,34 @@ SECTIONS: tuple[tuple[str, type[_Section]], ...] = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Flags:
+    """The CLI flags a config field declares (:func:`flag`)."""
+
+    names: tuple[str, ...] = ()
+    switch: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
+    const: Any = None
+    has_const: bool = False
+
+    @classmethod
+    def of(cls, info: FieldInfo) -> Flags:
+        """The flags :func:`flag` stored in a field's ``json_schema_extra``."""
+        meta = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        names = meta.get("flags")
+        switch: dict[str, tuple[Any, str]] = {}
+        raw = meta.get("switch")
+        if isinstance(raw, dict):
+            for option, pair in raw.items():
+                if isinstance(pair, list | tuple) and len(pair) == 2:
+                    switch[str(option)] = (pair[0], str(pair[1]))
+        return cls(
+            tuple(str(n) for n in names) if isinstance(names, list) else (),
+            switch,
+            meta.get("const"),
+            "const" in meta,
+        )
+
+
 def config_fields() -> Iterator[tuple[str, FieldInfo]]:
     """Every setting as ``("section.key", field)``, in the order of the config file."""
     for section, model in SECTIONS:
@@ -327,8 +356,8 @@ def reference_markdown() -> str:
         lines += ["", f"## [{section}]", "", (model.__doc__ or "").strip(), ""]
         lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
         for key, info in model.model_fields.items():
-            meta = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-            flags = ", ".join(f"`{f}`" for f in [*meta.get("flags", []), *meta.get("switch", {})])
+            declared = Flags.of(info)
+            flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])
             text = (info.description or "").replace("|", "\\|")
             lines.append(f"| `{key}` | `{_default_text(info)}` | {flags} | {text} |")
     return "\n".join(lines) + "\n"

@@ -10,8 +10,8 @@ confirmed or relabelled one counts as a human observation. Filters: session, spe
 The writers (:func:`write_csv`, :func:`write_geojson`, :func:`write_parquet`,
 :func:`write_dwca`) and their in-memory forms (:func:`csv_bytes`, :func:`geojson_bytes`,
 :func:`dwca_bytes`) take the frame :func:`load_occurrences` returns; the dashboard's
-downloads call them too, so both give the same columns. Importing this module registers
-nothing: :func:`add_export_command` adds the command when the CLI asks.
+downloads call them too, so both give the same columns. The command line is in
+:mod:`fieldtool.cli`.
 
 Times are UTC, written with a ``Z``, except where a session's ``time_zone_known`` is false:
 its sighting times (``first_seen``, ``last_seen``, ``eventDate``) are a camera's local
@@ -35,7 +35,6 @@ import io
 import json
 import os
 import re
-import sys
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -58,7 +57,6 @@ from fieldtool.export_rows import (
 from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:  # pandas and the store load when an export runs, not with the CLI
-    import argparse
 
     import pandas as pd
 
@@ -71,8 +69,6 @@ __all__ = [
     "SESSION_TIME_COLUMNS",
     "TIME_COLUMNS",
     "ExportFilter",
-    "add_export_command",
-    "cmd_export",
     "csv_bytes",
     "dwc_rows",
     "dwca_bytes",
@@ -482,36 +478,3 @@ def export(
 
 
 # Command line -----------------------------------------------------------------------
-def add_export_command(subparsers: argparse._SubParsersAction) -> None:
-    """Register ``fieldtool export``."""
-    p = subparsers.add_parser(
-        "export",
-        help="write sightings as a Darwin Core Archive, GeoJSON, GeoParquet or CSV",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
-    )
-    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
-    p.add_argument("--format", required=True, choices=FORMATS, dest="fmt",
-                   help="dwca: Darwin Core Archive zip; parquet: GeoParquet")  # fmt: skip
-    p.add_argument("-o", "--out", type=Path, required=True, help="output file")
-    p.add_argument("--session", help="only this session id")
-    p.add_argument("--species", action="append", help="only this species (repeatable)")
-    p.add_argument("--since", help="only sightings ending at or after (ISO 8601, UTC)")
-    p.add_argument("--until", help="only sightings starting at or before (ISO 8601, UTC)")
-    p.add_argument("--reviewed-only", action="store_true",
-                   help="only sightings a reviewer confirmed or relabelled")  # fmt: skip
-    p.add_argument("--title", help="dataset title (dwca)")
-    p.add_argument("--creator", default="fieldtool user", help="dataset creator (dwca)")
-    p.set_defaults(func=cmd_export)
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    filters = ExportFilter(
-        session_id=args.session,
-        species=args.species,
-        since=parse_time(args.since, "--since") if args.since else None,
-        until=parse_time(args.until, "--until") if args.until else None,
-        reviewed_only=args.reviewed_only,
-    )
-    n = export(args.db, args.fmt, args.out, filters, title=args.title, creator=args.creator)
-    print(f"fieldtool: {n} sightings written to {args.out} ({args.fmt})", file=sys.stderr)
-    return 0

@@ -131,7 +131,7 @@ class Embedder:
         self.tiles = tiles
         self.batch_size = batch_size
         self._classifier = DinoClassifier(model, device=device, batch_size=batch_size, tiles=tiles)
-        self.network = self._classifier.network
+        self.network = model.network  # moved to the device by the classifier (not compiled)
         self.dim = model.network.backbone.config.hidden_size * (2 if kind == "cls+mean" else 1)
 
     def __call__(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -556,7 +556,9 @@ def describe(gallery: Gallery) -> str:
     if not gallery.entries:
         return "\n".join([*lines, "(no species enrolled)"])
     loo = gallery.leave_one_out()
-    lines.append(f"{'species':<32} {'photos':>6}  {'same-species sim':>16}  {'other-species sim':>17}")
+    lines.append(
+        f"{'species':<32} {'photos':>6}  {'same-species sim':>16}  {'other-species sim':>17}"
+    )
     for species, count in gallery.list():
         same, other = loo[species]
         lines.append(f"{species:<32} {count:>6}  {same:>16.3f}  {other:>17.3f}")

@@ -28,7 +28,7 @@ import socket
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -69,9 +69,10 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
 # --------------------------------------------------------------------------- timm checkpoints
 
 
-def _safe_globals() -> list:
+def _safe_globals() -> list[Any]:
     """Classes ``weights_only`` may rebuild: timm's ``args`` Namespace and numpy scalars."""
-    scalar = np._core.multiarray.scalar
+    from numpy._core.multiarray import scalar  # numpy's stubs do not export ``np._core``
+
     return [
         argparse.Namespace,
         scalar,
@@ -233,7 +234,7 @@ def convert_timm_vit(
         raise FieldtoolError(f"hidden size {hidden} is not divisible by {num_heads} heads")
     mlp_hidden = f32["blocks.0.mlp.fc1.weight"].shape[0]
     mlp_ratio = mlp_hidden / hidden
-    common = dict(
+    common: dict[str, Any] = dict(  # keyword arguments of either config class
         hidden_size=hidden,
         num_hidden_layers=depth,
         num_attention_heads=num_heads,
@@ -248,6 +249,7 @@ def convert_timm_vit(
     )
     if int(hidden * common["mlp_ratio"]) != mlp_hidden:
         raise FieldtoolError(f"MLP width {mlp_hidden} is not hidden size {hidden} x a ratio")
+    config: Dinov2Config | Dinov2WithRegistersConfig
     if registers:
         config = Dinov2WithRegistersConfig(num_register_tokens=registers, **common)
     else:
@@ -313,20 +315,21 @@ def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> L
         id_col, name_col = header.index("species_id"), header.index("species")
         taxa_cols = {rank: header.index(rank) for rank in ("genus", "family") if rank in header}
     names: dict[str, str] = {}
-    taxa: dict[str, dict[str, str]] = {}  # species_id -> genus, family (when given)
+    taxa: dict[str, tuple[str, str]] = {}  # species_id -> (genus, family), "" where not given
     for n, row in enumerate(rows):
         if len(row) <= max(id_col, name_col):
             raise FieldtoolError(f"{names_file}: row {n + 1} has {len(row)} columns, expected 2")
         names[row[id_col].strip()] = row[name_col].strip()
-        taxa[row[id_col].strip()] = {
-            rank: row[col].strip() for rank, col in taxa_cols.items() if col < len(row)
-        }
+        cells = {rank: row[col].strip() for rank, col in taxa_cols.items() if col < len(row)}
+        taxa[row[id_col].strip()] = (cells.get("genus", ""), cells.get("family", ""))
     unnamed = [i for i in ids if not names.get(i)]
     if unnamed:
         raise FieldtoolError(
             f"{names_file}: no name for {len(unnamed)} species ids: {_few(unnamed)}"
         )
-    return LabelSet(tuple(Label(i, names[sid], **taxa[sid]) for i, sid in enumerate(ids)))
+    return LabelSet(
+        tuple(Label(i, names[s], genus=taxa[s][0], family=taxa[s][1]) for i, s in enumerate(ids))
+    )
 
 
 def import_plantclef(
@@ -363,6 +366,8 @@ def import_plantclef(
             f"{checkpoint}: head has {classes} outputs but {classes_file} lists {len(labels)} classes"
         )
     network = _network(config, converted, len(labels), "cls", str(checkpoint))
+    if not isinstance(config.image_size, int):  # convert_timm_vit sets one side (square)
+        raise FieldtoolError(f"{checkpoint}: input size {config.image_size} is not one number")
     info = ModelInfo(
         model_id=model_id or out_dir.name,
         image_size=int(config.image_size),
@@ -382,7 +387,8 @@ def import_plantclef(
     return out_dir
 
 
-def _network(config, state: dict, classes: int, head_input: str, source: str) -> SpeciesClassifier:
+def _network(config: Dinov2Config | Dinov2WithRegistersConfig, state: dict[str, torch.Tensor],
+             classes: int, head_input: str, source: str) -> SpeciesClassifier:  # fmt: skip
     from fieldtool.model import SpeciesClassifier, match_parameter_names
 
     network = SpeciesClassifier(config, classes, head_input)
@@ -447,7 +453,7 @@ def _hf_state(
     return state, classifier
 
 
-def _preprocessor(folder: Path) -> dict:
+def _preprocessor(folder: Path) -> dict[str, Any]:
     path = folder / "preprocessor_config.json"
     try:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}

@@ -51,7 +51,9 @@ class ModelInfo:
     extra: dict = field(default_factory=dict)  # free-form notes (training, accuracy)
 
 
-def build_backbone(config: Dinov2Config | Dinov2WithRegistersConfig) -> nn.Module:
+def build_backbone(
+    config: Dinov2Config | Dinov2WithRegistersConfig,
+) -> Dinov2Model | Dinov2WithRegistersModel:
     config._attn_implementation = "sdpa"
     if isinstance(config, Dinov2WithRegistersConfig):
         return Dinov2WithRegistersModel(config)
@@ -64,12 +66,17 @@ class SpeciesClassifier(nn.Module):
     Input: (B, 3, S, S) float, normalised RGB. Output: (B, C) logits.
     """
 
-    def __init__(self, backbone_config, num_classes: int, head_input: str = "cls") -> None:
+    def __init__(
+        self,
+        backbone_config: Dinov2Config | Dinov2WithRegistersConfig,
+        num_classes: int,
+        head_input: str = "cls",
+    ) -> None:
         super().__init__()
         if head_input not in ("cls", "cls+mean"):
             raise ValueError(f"head_input must be 'cls' or 'cls+mean', not {head_input!r}")
         self.head_input = head_input
-        self.backbone = build_backbone(backbone_config)
+        self.backbone: Dinov2Model | Dinov2WithRegistersModel = build_backbone(backbone_config)
         hidden = backbone_config.hidden_size
         self.num_prefix = 1 + int(getattr(backbone_config, "num_register_tokens", 0) or 0)
         self.head = nn.Linear(hidden * (2 if head_input == "cls+mean" else 1), num_classes)

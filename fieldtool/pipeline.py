@@ -112,9 +112,10 @@ class FrameViews:
             return
         where = f"{item.position.lat:.5f}, {item.position.lon:.5f}" if item.position else "no fix"
         caption = f"t {item.frame.t:6.1f} s  {where}"
-        drawn = annotate(
-            item.frame.image, self.labels, item.fused, item.tile_probs, caption=caption
-        )
+        fused = item.fused if item.fused is not None else item.raw
+        if fused is None:
+            return  # nothing classified yet: nothing to draw
+        drawn = annotate(item.frame.image, self.labels, fused, item.tile_probs, caption=caption)
         if self.video:
             self.video.write(drawn)
         if live:
@@ -428,9 +429,10 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
             "sightings are dated at the processing time; give --start-time"
         )
     source.start_time = placement.time.start
-    if isinstance(positions, TrackPositions) and source.frame_count and fps:
+    start = placement.time.start  # set for every file
+    if isinstance(positions, TrackPositions) and source.frame_count and fps and start:
         duration = source.frame_count / fps
-        share = overlap_share(positions, placement.time.start, duration, source.sample_fps)
+        share = overlap_share(positions, start, duration, source.sample_fps)
         warning = overlap_warning(positions, placement.time, duration, share)
         if warning:
             log(warning)

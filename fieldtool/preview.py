@@ -86,7 +86,7 @@ class PreviewVideo:
         if self._writer is None:
             height, width = frame.shape[:2]
             self._writer = cv2.VideoWriter(
-                str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height)
+                str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (width, height)
             )
             if not self._writer.isOpened():
                 raise FieldtoolError(f"{self.path}: cannot write a preview video here")

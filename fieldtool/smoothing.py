@@ -21,6 +21,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import numpy as np
 
@@ -148,6 +149,7 @@ class SightingTracker:
         return [self._close(i) for i, tr in list(self._tracks.items()) if tr.sighting is not None]
 
     def _open(self, key: int | str, track: _Track, frame: Frame) -> Sighting:
+        rank: Literal["species", "genus"]
         if isinstance(key, str):  # a genus
             name, common, rank = f"{key} sp.", "", "genus"
         else:

@@ -167,6 +167,7 @@ class VideoSource:
         return None
 
     def _live_frames(self) -> Iterator[Frame]:
+        cap: cv2.VideoCapture | None  # None once the stream is gone for good
         try:
             cap = self._open()
         except FieldtoolError:  # a camera still booting, a network not up yet: keep trying

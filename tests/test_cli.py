@@ -180,3 +180,40 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path, argv, lines, read_patt
     assert "Exception ignored" not in err, err
     assert code == 141, err  # 128 + SIGPIPE: what a shell reports for a writer whose reader went
     assert re.fullmatch(read_pattern, read), read
+
+
+def test_dashboard_command_serves_the_app_on_localhost(tmp_path):
+    """``fieldtool dashboard`` starts Streamlit on 127.0.0.1 with the packaged app."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.dashboard.test_pages import build_db
+
+    db = build_db(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fieldtool", "dashboard", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120  # a bound for a slow machine, not a measurement
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/_stcore/health"
+                with urllib.request.urlopen(url, timeout=5) as reply:
+                    assert reply.read() == b"ok"
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "dashboard did not come up"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as page:
+            assert b"<html" in page.read().lower()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

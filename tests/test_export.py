@@ -1,15 +1,14 @@
 from __future__ import annotations
 
-import argparse
 import json
 from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
 
+from fieldtool.cli import build_parser
 from fieldtool.export import (
     ExportFilter,
-    add_export_command,
     dwca_bytes,
     export,
     load_occurrences,
@@ -156,8 +155,7 @@ def test_geojson_geoparquet_and_csv_agree(db, tmp_path):
 
 
 def test_export_command(db, tmp_path, capsys):
-    parser = argparse.ArgumentParser()
-    add_export_command(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     out = tmp_path / "a.zip"
     args = parser.parse_args(["export", "--db", str(db), "--format", "dwca", "-o", str(out),
                               "--session", "b", "--since", "2026-06-02T00:00:00+00:00"])  # fmt: skip

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -14,12 +13,12 @@ from shapely.geometry import Point, box
 from fieldtool.atlas import (
     DEFAULT_ATLAS,
     IndexedPrior,
-    add_species_command,
     build_atlas,
     licence_path,
     load_atlas,
     species_here,
 )
+from fieldtool.cli import build_parser
 from fieldtool.config import PriorConfig
 from fieldtool.priors import RangePrior, RangePriorStage
 from fieldtool.types import FieldtoolError, Label, LabelSet, Position
@@ -158,8 +157,7 @@ def test_build_a_small_atlas_and_query_it_from_the_cli(tmp_path: Path, capsys) -
     assert atlas.prior.prior(35.0, -85.0, ["Acer rubrum"])[0] < 1.0  # absence island
     assert atlas.prior.prior(32.0, -88.0, ["Acer rubrum"])[0] == 1.0
 
-    parser = argparse.ArgumentParser()
-    add_species_command(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(["species", "--lat", "38", "--lon", "-88", "--atlas", str(out)])
     assert args.func(args) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -217,8 +215,7 @@ def test_species_command_prints_occurrence_rows_skipped_to_stderr(tmp_path: Path
         "Pinus taeda,,\n,38.0,-88.0\nPinus taeda,0,0\n",
         encoding="utf-8",
     )
-    parser = argparse.ArgumentParser()
-    add_species_command(parser.add_subparsers(dest="command"))
+    parser = build_parser()
     args = parser.parse_args(
         ["species", "--lat", "38", "--lon", "-88", "--ranges", str(out), str(occ)]
     )
