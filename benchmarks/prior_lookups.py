@@ -20,8 +20,7 @@ import time
 import numpy as np
 
 from fieldtool.atlas import DEFAULT_ATLAS, load_atlas
-from fieldtool.priors import IndexedPrior
-from fieldtool.priors import RangePrior
+from fieldtool.priors import IndexedPrior, RangePrior
 
 START = (44.56, -123.26)  # Corvallis, Oregon
 END = (44.06, -121.31)  # Bend, Oregon

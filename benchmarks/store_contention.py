@@ -51,6 +51,7 @@ from fieldtool.store import (  # noqa: E402
     connect,
     query,
 )
+from fieldtool.store.views import LATEST_REVIEW_SQL  # noqa: E402
 from fieldtool.types import Position, SessionInfo, Sighting  # noqa: E402
 
 SPECIES = [
@@ -61,14 +62,12 @@ SPECIES = [
     "Liquidambar styraciflua",
 ]
 
-# What the dashboard asks on each refresh (see fieldtool/dashboard.py).
+# What the dashboard asks on each refresh (see fieldtool/dashboard/data.py).
 DASHBOARD_QUERIES = {
     "sessions": "SELECT session_id, source, status, started_at FROM sessions ORDER BY started_at DESC",
-    "sightings": """
-        SELECT s.*, r.review FROM sightings s LEFT JOIN (
-            SELECT sighting_id, arg_max(decision, reviewed_at) AS review FROM reviews
-            GROUP BY sighting_id) r USING (sighting_id)
-        WHERE peak_score >= 0 ORDER BY first_seen DESC LIMIT 5000""",
+    "sightings": f"""
+        SELECT s.*, r.decision AS review FROM sightings s LEFT JOIN ({LATEST_REVIEW_SQL}) r
+        USING (sighting_id) WHERE peak_score >= 0 ORDER BY first_seen DESC LIMIT 5000""",
     "species": "SELECT species, count(*) AS n FROM sightings GROUP BY species ORDER BY species",
     "track": """
         SELECT session_id, list([longitude, latitude] ORDER BY time) AS path FROM track
@@ -187,7 +186,7 @@ def dashboard(db: Path, seconds: float) -> dict:
                 time.sleep(0.1)
                 continue
             t0 = time.perf_counter()
-            for sql in DASHBOARD_QUERIES.values():  # one short connection each, as dashboard.py
+            for sql in DASHBOARD_QUERIES.values():  # one short connection each, as the dashboard does
                 t1 = time.perf_counter()
                 with connect(db, read_only=True, timeout_s=10.0) as con:
                     waits.append(time.perf_counter() - t1)

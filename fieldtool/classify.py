@@ -226,7 +226,7 @@ class DinoClassifier(Classifier):
     def precision(self) -> str:
         """The precision the network runs in: "fp32", "bf16" or "fp16"."""
         names = {torch.bfloat16: "bf16", torch.float16: "fp16"}
-        return names.get(self.autocast_dtype, "fp32")  # type: ignore[arg-type]
+        return "fp32" if self.autocast_dtype is None else names.get(self.autocast_dtype, "fp32")
 
     def run_settings(self) -> Mapping[str, str]:
         """The device and precision that actually run ("auto" resolved)."""

@@ -3,14 +3,14 @@
 The range's nearest point is found in a local equirectangular frame centred on the place
 (km per degree of latitude, and of longitude scaled by cos(latitude), longitudes taken
 the short way round from the place); the distance to that point is then the WGS84
-geodesic (:func:`geodesic_km`). Within a few hundred km, where the prior matters, the
+geodesic (:func:`fieldtool.geo.geodesic_km`). Within a few hundred km, where the prior matters, the
 nearest point found this way is the geodesically nearest to within about a percent of
 the distance; far away the distance can come out slightly large, where
 ``exp(-d / decay_km)`` is ~0 anyway.
 
-The geodesic is WGS84 (pyproj), not :func:`fieldtool.geo.haversine_m`: range distances
-are specified (and tested) against the ellipsoid to 0.2 %, and the sphere is up to 0.56 %
-off near the equator.
+The geodesic is WGS84, not the sphere of :func:`fieldtool.geo.haversine_m`: range
+distances are specified (and tested) against the ellipsoid to 0.2 %, and the sphere is up
+to 0.56 % off near the equator.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ import math
 
 import numpy as np
 import shapely
-from numpy.typing import ArrayLike, NDArray
-from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
+
+from fieldtool.geo import geodesic_km
 
 KM_PER_DEG_LAT = 110.574  # WGS84 at the equator (111.69 at the poles)
 KM_PER_DEG_LON_EQ = 111.320  # WGS84 at the equator, times cos(latitude) elsewhere
-_GEOD = Geod(ellps="WGS84")
 _ORIGIN = shapely.Point(0.0, 0.0)
 
 
@@ -45,14 +44,6 @@ def nearest_point(geom: BaseGeometry, lat: float, lon: float) -> tuple[float, fl
 
     _, near = shapely.shortest_line(_ORIGIN, shapely.transform(geom, to_local)).coords
     return min(90.0, max(-90.0, lat + near[1] / ky)), lon + near[0] / kx
-
-
-def geodesic_km(lat: float, lon: float, lats: ArrayLike, lons: ArrayLike) -> NDArray[np.float64]:
-    """WGS84 geodesic distances in km from (lat, lon) to each of (lats, lons), degrees."""
-    lats_a = np.atleast_1d(np.asarray(lats, dtype=np.float64))
-    lons_a = np.atleast_1d(np.asarray(lons, dtype=np.float64))
-    _, _, metres = _GEOD.inv(np.full(lons_a.shape, lon), np.full(lats_a.shape, lat), lons_a, lats_a)
-    return np.asarray(metres, dtype=np.float64) / 1000.0
 
 
 def distance_km(geom: BaseGeometry, lat: float, lon: float) -> float:

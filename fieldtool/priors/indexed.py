@@ -18,8 +18,9 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from fieldtool.geo import geodesic_km
 from fieldtool.names import canonical, group_names, merge_note
-from fieldtool.priors.distance import geodesic_km, km_per_degree, nearest_point
+from fieldtool.priors.distance import km_per_degree, nearest_point
 from fieldtool.priors.polygons import RangePrior
 
 

@@ -68,7 +68,6 @@ SELECT sighting_id, arg_max(decision, reviewed_at) AS decision,
        max(reviewed_at) AS reviewed_at, arg_max(note, reviewed_at) AS note
 FROM reviews GROUP BY sighting_id
 """
-LATEST_REVIEW = LATEST_REVIEW_SQL  # the name fieldtool.export imports
 
 # (name, comment, SELECT), in dependency order.
 VIEWS: tuple[tuple[str, str, str], ...] = (
