@@ -18,7 +18,23 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "fieldtool"
 MAX_LINES = 600
 LONGER_ALLOWED = {"fieldtool/demo/render.py"}  # the demo world's renderer: one drawing
-STAGE_ORDER = ("types", "geo", "timebase", "resources", "inputs", "names", "config")
+# Layers, lowest first: a module imports only from its own layer or lower ones, so the
+# folder listing reads as the pipeline and nothing reaches back up. Longest prefix wins.
+LAYERS = {
+    "fieldtool.types": 0, "fieldtool.geo": 0, "fieldtool.resources": 0,
+    "fieldtool.store.process": 0,
+    "fieldtool.inputs": 1, "fieldtool.timebase": 1, "fieldtool.names": 1,
+    "fieldtool.config": 2,
+    "fieldtool.tracks": 3, "fieldtool.priors": 3, "fieldtool.store": 3, "fieldtool.sources": 3,
+    "fieldtool.smoothing": 3, "fieldtool.model": 3, "fieldtool.batches": 3,
+    "fieldtool.preview": 3,
+    "fieldtool.classify": 4, "fieldtool.gallery": 4, "fieldtool.importers": 4,
+    "fieldtool.placement": 4, "fieldtool.export_rows": 4, "fieldtool.export": 4,
+    "fieldtool.sqlbox": 4, "fieldtool.atlas": 4, "fieldtool.evaluate": 4,
+    "fieldtool.pipeline": 5, "fieldtool.demo": 5,
+    "fieldtool.dashboard": 6,
+    "fieldtool.cli": 7, "fieldtool.__main__": 7, "fieldtool": 8,
+}  # fmt: skip
 
 
 def _module_name(path: Path) -> str:
@@ -89,6 +105,20 @@ def test_no_import_circles() -> None:
     # A package's own __init__ is the only way in from outside; nothing imports the
     # package root back (it only lists the public API, lazily).
     assert not [m for m, deps in graph.items() if "fieldtool" in deps and m != "fieldtool"]
+
+
+def _layer(module: str) -> int:
+    best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
+    return LAYERS[best]
+
+
+def test_no_import_runs_back_up() -> None:
+    graph = _import_graph()
+    upward = [
+        (m, d) for m, deps in graph.items() for d in deps
+        if _layer(d) > _layer(m) and m != "fieldtool"  # the package root lists the API
+    ]  # fmt: skip
+    assert upward == []
 
 
 def test_nothing_below_the_dashboard_imports_it() -> None:
