@@ -7,12 +7,12 @@
 #                                        # figures on stdout and in ${OUT:-.}/gpu_throughput.txt
 #
 # The GPU machine's Python 3.12 has torch, transformers, numpy, pandas, pyarrow and OpenCV but
-# not duckdb, h3, pydantic, shapely or pyproj; the fetched wheels (about 40 MB) fill the gap.
+# not duckdb, h3, pydantic, shapely, pyproj or tzfpy; the fetched wheels (about 43 MB) fill the gap.
 # Each run stays under 9 minutes (two benchmarks of at most 280 s).
 set -u
 cd "$(dirname "$0")/.."
 wheels="duckdb==2.0.1 h3==4.5.0 pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0
-        typing-inspection==0.4.5 pyproj==3.7.2 shapely==2.2.0"
+        typing-inspection==0.4.5 pyproj==3.7.2 shapely==2.2.0 tzfpy==2.1.1"
 if [ "${1:-}" = fetch ]; then
   # shellcheck disable=SC2086
   exec python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
