@@ -29,6 +29,7 @@ class SessionStatus(StrEnum):
     FINISHED = "finished"  # the source ended
     FAILED = "failed"  # an error stopped it (re-raised to the caller)
     INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM, or found dead by the next writer
+    STREAM_LOST = "stream_lost"  # a live source did not come back within its retries
 
 
 class ReviewDecision(StrEnum):
@@ -173,6 +174,7 @@ class SessionInfo:
     frames_analysed: int = 0
     frames_dropped: int = 0
     frames_positioned: int = 0  # analysed frames that got a position
+    end_reason: str | None = None  # why it ended when not "finished": one line
     # Where the times of this session come from (see docs/time.md): "start-time",
     # "gpmf-gpsu", "srt-clock", "mp4-creation-time", "track-start", "wall-clock", ...
     time_source: str = "wall-clock"
