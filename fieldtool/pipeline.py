@@ -94,10 +94,13 @@ class FrameViews:
     """What the camera sees, annotated: ``latest`` (a JPEG for the dashboard's live view,
     rewritten every ``store.live_frame_interval_s``) and the ``--preview`` video."""
 
-    def __init__(self, latest: Path, labels: LabelSet, config: Config) -> None:
+    def __init__(
+        self, latest: Path, labels: LabelSet, config: Config, images: SnapshotWriter | None = None
+    ) -> None:
         self.latest = latest
         self.labels = labels
         self.interval_s = config.store.live_frame_interval_s
+        self.images = images or SnapshotWriter(None)
         self._last = -np.inf
         self.video = (
             PreviewVideo(config.store.preview, config.source.sample_fps)
@@ -119,7 +122,7 @@ class FrameViews:
         if self.video:
             self.video.write(drawn)
         if live:
-            write_jpeg(self.latest, drawn)
+            self.images.write(self.latest, drawn)
             self._last = now
 
     def close(self) -> None:
@@ -127,15 +130,39 @@ class FrameViews:
             self.video.close()
 
 
-def _write_snapshot(store: SightingStore, sighting: Sighting, frame: Frame) -> str:
-    """Save a JPEG of the frame; returns its path relative to the store's folder."""
-    image = frame.image
-    if image.shape[1] > SNAPSHOT_MAX_WIDTH:
-        scale = SNAPSHOT_MAX_WIDTH / image.shape[1]
-        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    target = store.snapshot_dir(sighting.session_id) / f"{sighting.sighting_id}.jpg"
-    write_jpeg(target, image)
-    return target.relative_to(store.folder).as_posix()
+class SnapshotWriter:
+    """JPEGs of sightings and of the live view. A folder that cannot take them (disk full,
+    no permission) costs the pictures, said once, never the session or its sightings."""
+
+    def __init__(self, log: Callable[[str], None] | None) -> None:
+        self._log = log
+        self.failed: str | None = None  # the first error, once writing has failed
+
+    def write(self, target: Path, image: np.ndarray) -> bool:
+        """Write ``image`` (H, W, 3) BGR to ``target``; False when it could not be written."""
+        try:
+            write_jpeg(target, image)
+            return True
+        except OSError as exc:
+            if self.failed is None:
+                self.failed = f"{target.parent}: {exc.strerror or exc}"
+                if self._log:
+                    self._log(f"warning: snapshots skipped from now on ({self.failed}); "
+                              "sightings are still recorded")  # fmt: skip
+            return False
+
+    def snapshot(self, store: SightingStore, sighting: Sighting, frame: Frame) -> str | None:
+        """Save a sighting's frame; its path relative to the store's folder, or None."""
+        if self.failed is not None:
+            return None
+        image = frame.image
+        if image.shape[1] > SNAPSHOT_MAX_WIDTH:
+            scale = SNAPSHOT_MAX_WIDTH / image.shape[1]
+            image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        target = store.snapshot_dir(sighting.session_id) / f"{sighting.sighting_id}.jpg"
+        if not self.write(target, image):
+            return None
+        return target.relative_to(store.folder).as_posix()
 
 
 def _settings_as_run(config: Config, classifier: Classifier) -> dict[str, Any]:
@@ -254,7 +281,9 @@ class FrameStep:
                 and event.frame is not None
                 and event.kind in ("start", "end")
             ):
-                sighting.snapshot_path = _write_snapshot(self.store, sighting, event.frame)
+                path = self.views.images.snapshot(self.store, sighting, event.frame)
+                if path is not None:
+                    sighting.snapshot_path = path
             self.store.record_sighting(sighting)
             if event.kind == "end":
                 self.result.sightings.append(sighting)
@@ -297,7 +326,7 @@ def run_session(
         session, store, config, positions or NoPositions(), prior or NoPrior(),
         TemporalSmoother(config.smoothing.tau_s), tracker,
         FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", classifier.labels,
-                   config),
+                   config, SnapshotWriter(log)),
         result, names, min(config.model.top_k, len(names)),
     )  # fmt: skip
     live_check_pending = source.live and positions is not None

@@ -53,3 +53,19 @@ def test_missing_config_file(tmp_path):
 )  # fmt: skip
 def test_parse_override(text, expected):
     assert parse_override(text) == expected
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [("--sample-fps", "inf"), ("--time-offset", "nan"), ("--prior-weight", "inf"),
+     ("--set", "store.flush_interval_s=inf"), ("--set", "smoothing.tau_s=nan")],
+)  # fmt: skip
+def test_non_finite_numbers_are_one_line_errors(tmp_path, capsys, flag, value):
+    """inf and NaN used to pass the config: a ZeroDivisionError, 0 positions, NaN scores."""
+    from fieldtool.cli import main
+
+    code = main(["run", str(tmp_path / "missing.mp4"), flag, value, "--db",
+                 str(tmp_path / "s.duckdb")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("fieldtool: error: config: ") and "finite" in err[0]

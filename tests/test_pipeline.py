@@ -344,3 +344,21 @@ def test_every_classifier_meets_the_contract(colour_classifier, tiny_model_dir):
     assert dict(dino.run_settings()) == {"device": "cpu", "precision": dino.precision}
     assert colour_classifier.prepare(np.zeros((4, 4, 3), np.uint8)) is None
     assert not isinstance(object(), Classifier)
+
+
+def test_snapshots_that_cannot_be_written_are_skipped_with_one_warning(tmp_path, colour_classifier):
+    """A full or unwritable snapshot folder used to fail the session after one frame."""
+    video = write_video(tmp_path / "walk.avi", SCHEDULE)
+    db = tmp_path / "s.duckdb"
+    (tmp_path / "s_snapshots").write_text("a file where the snapshot folder should be")
+    config = make_config(db)
+    config.store.live_frame_interval_s = 0.001
+    lines: list[str] = []
+    result = run_session(VideoSource(str(video), sample_fps=10, start_time=START),
+                         colour_classifier, SightingStore(db), config, log=lines.append)  # fmt: skip
+    assert result.session.status == "finished"
+    assert len(result.sightings) >= 2
+    assert all(s.snapshot_path is None for s in result.sightings)
+    warnings = [line for line in lines if "snapshots" in line and "skipped" in line]
+    assert len(warnings) == 1, lines
+    assert query(db, "SELECT count(*) FROM sightings WHERE status = 'closed'").iloc[0, 0] >= 2
