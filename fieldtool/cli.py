@@ -22,7 +22,7 @@ from fieldtool.config import (
     parse_override,
 )
 from fieldtool.resources import shipped
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, SessionStatus
 
 DEMO_DATA = shipped("data", "demo")
 DEMO_RANGES = shipped("data", "ranges", "demo_ranges.geojson")
@@ -129,13 +129,17 @@ def _run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = Fa
         if s.frames_analysed
         else "none positioned"
     )
+    why = f" ({s.end_reason})" if s.end_reason else ""
     _log(
-        f"{label}: {s.status}; {s.frames_analysed} frames analysed of {s.frames_read} read, "
-        f"{placed}; {len(result.sightings)} sightings written to {config.store.db} "
-        f"(session {s.session_id})"
+        f"{label}: {s.status}{why}; {s.frames_analysed} frames analysed of {s.frames_read} "
+        f"read, {placed}; {len(result.sightings)} sightings (session {s.session_id})"
     )
-    if result.unwritten_rows:
-        _log(f"{result.unwritten_rows} rows could not be written: {config.store.db} stayed locked")
+    if result.unwritten_rows:  # never claim the file has what it has not
+        _log(f"{result.unwritten_rows} rows are not in {config.store.db} yet: "
+             f"{result.unwritten_where}; `fieldtool recover --db {config.store.db}` writes "
+             "them once the file can be written")  # fmt: skip
+    else:
+        _log(f"all rows written to {config.store.db}")
     return result
 
 
@@ -149,7 +153,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{s.species:<28} {s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
             f"frames {s.frames}"
         )
-    return 130 if result.session.status == "interrupted" else 0
+    return _exit_code(result.session.status, result.unwritten_rows)
+
+
+def _exit_code(status: str, unwritten_rows: int) -> int:
+    """0 for a clean end with everything written; 130 interrupted; 1 otherwise (failed,
+    stream lost, rows not in the file), so unattended scripts notice."""
+    if status == SessionStatus.INTERRUPTED:
+        return 130
+    return 0 if status == SessionStatus.FINISHED and not unwritten_rows else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -253,6 +265,19 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Replay the journals that can be replayed now; say what was done and what is left."""
+    from fieldtool.store import recover_file
+
+    done = recover_file(args.db, log=_log)
+    for journal, rows in done.left.items():
+        _log(f"{journal.name}: {rows} rows left (its writer still runs, or it was written on "
+             "another host or for another file)")  # fmt: skip
+    if not done.replayed and not done.interrupted and not done.left:
+        _log(f"{args.db}: nothing to recover")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fieldtool", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -289,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
     prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS")
     prune.set_defaults(func=cmd_prune)
+
+    rec = sub.add_parser("recover", help="write rows left in journals beside the file (after a "
+                         "crash, a full disk or a held file) and end sessions whose writer died")  # fmt: skip
+    rec.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    rec.set_defaults(func=cmd_recover)
 
     _model_commands(sub)
     _gallery_commands(sub)
@@ -483,6 +513,15 @@ def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         command.add_argument("--gallery", type=Path, required=True, help=required)
 
 
+def _one_line(exc: BaseException, first_only: bool = False) -> str:
+    """An error as one line: its lines joined, or (DuckDB's, which run on with hints and
+    links) its first line."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    return lines[0] if first_only else " ".join(lines)
+
+
 def _terminate(signum, frame) -> None:  # noqa: ARG001
     raise KeyboardInterrupt  # SIGTERM ends the session like Ctrl-C: flush and close
 
@@ -497,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except FieldtoolError as exc:
-        print(f"fieldtool: error: {exc}", file=sys.stderr)
+        print(f"fieldtool: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fieldtool: interrupted", file=sys.stderr)
@@ -513,6 +552,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):  # stdout replaced, e.g. in tests
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE: what a shell reports for a writer whose reader left
+    except Exception as exc:
+        if not type(exc).__module__.startswith(("duckdb", "_duckdb")):
+            raise
+        # A database error no fieldtool check turned into a FieldtoolError: one line too.
+        db = getattr(args, "db", None)
+        where = f"{db}: " if db else ""
+        print(f"fieldtool: error: {where}{_one_line(exc, first_only=True)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomllib
 from pydantic import (
@@ -77,12 +77,69 @@ class SourceConfig(_Section):
         json_schema_extra=flag("--tz"),
     )
     max_frames: int | None = Field(None, gt=0, description="stop after this many decoded frames")
-    reconnect_attempts: int = Field(
-        5, ge=0, description="live sources: reopen tries after the stream drops"
+    assume_fps: float | None = Field(
+        None, gt=0, lt=1000,
+        description="frame rate of a file that gives none (raw .h264/.h265, an AVI with rate "
+        "0), which is then timed by frame number; default: FFmpeg's 25 (a log line says so)",
+        json_schema_extra=flag("--assume-fps"),
+    )  # fmt: skip
+    retry: Literal["forever"] | Annotated[int, Field(ge=0)] = Field(
+        "forever",
+        description="cameras and streams: reopen tries after the stream drops or does not "
+        "answer, or forever (until stopped); a stream not back within them ends the session "
+        "as stream_lost",
+        json_schema_extra=flag("--retry"),
+    )
+    reconnect_attempts: int | None = Field(
+        None, ge=0, description="older name of `retry` as a number of tries (set from it)"
     )
     reconnect_backoff_s: float = Field(
         1.0, ge=0, description="seconds before the first reopen try, doubled each try"
     )
+    reconnect_backoff_max_s: float = Field(
+        30.0, gt=0, description="seconds; the longest wait between two reopen tries"
+    )
+    open_timeout_s: float = Field(
+        10.0, gt=0, description="network streams: seconds an open may take before it fails"
+    )
+    read_timeout_s: float = Field(
+        10.0, gt=0,
+        description="network streams: seconds without a frame before the stream counts as "
+        "dropped (a frozen server) and is reopened",
+        json_schema_extra=flag("--read-timeout"),
+    )  # fmt: skip
+    read_ahead_mb: float = Field(
+        256.0, gt=0, description="MiB of decoded frames queued ahead of the model (files)"
+    )
+    keep_max_side: int = Field(
+        1280, ge=0,
+        description="px; once the model's crops are cut from the whole frame (on the CPU), "
+        "frames go on to the views, snapshots and preview scaled to this longer side, so "
+        "batches of 4K frames fit in memory; 0: keep them whole",
+    )  # fmt: skip
+
+    @field_validator("retry", mode="before")
+    @classmethod
+    def _forever_or_tries(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if value == "forever" or (type(value) is int and value >= 0):
+            return value
+        raise ValueError(f"expected forever or a number of tries (0 or more), not {value!r}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retry_and_its_old_name(cls, data: Any) -> Any:
+        """An old file's ``reconnect_attempts`` is the ``retry`` count (unless both are
+        given); a count in ``retry`` is copied to it, for callers that read the old name."""
+        if not isinstance(data, dict):
+            return data
+        old, tries = data.get("reconnect_attempts"), data.get("retry")
+        if old is not None and tries is None:
+            return {**data, "retry": old}
+        if old is None and (type(tries) is int or (isinstance(tries, str) and tries.isdigit())):
+            return {**data, "reconnect_attempts": int(tries)}
+        return data
 
     @field_validator("tz")
     @classmethod

@@ -35,7 +35,9 @@ import io
 import json
 import os
 import re
+import sys
 import zipfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -78,6 +80,7 @@ __all__ = [
     "iso_time",
     "load_occurrences",
     "parse_time",
+    "replay_pending",
     "select_columns",
     "time_text",
     "write_csv",
@@ -88,6 +91,7 @@ __all__ = [
 ]
 
 FORMATS = ("dwca", "geojson", "parquet", "csv")
+REPLAY_TIMEOUT_S = 2.0  # how long an export waits for the write lock to replay journals
 DWC = "http://rs.tdwg.org/dwc/terms/"
 HUMAN_DECISIONS = ("confirm", "relabel")
 _DONE = {"confirm": "confirmed", "relabel": "relabelled"}
@@ -441,6 +445,32 @@ class _atomic:
             self.tmp.unlink(missing_ok=True)
 
 
+def _stderr(message: str) -> None:
+    print(f"fieldtool: {message}", file=sys.stderr, flush=True)
+
+
+def replay_pending(db: Path, log: Callable[[str], None]) -> None:
+    """Rows still in journals beside ``db`` reach the file before an export reads it: they
+    are replayed when the write lock can be had within :data:`REPLAY_TIMEOUT_S`; what stays
+    pending (the file is held, or the journal's writer still runs) is said in one line."""
+    from fieldtool.store import StoreLocked
+    from fieldtool.store.journal import journals_of
+    from fieldtool.store.maintenance import pending_rows, recover_file
+
+    if not journals_of(db):
+        return
+    try:
+        done = recover_file(db, log=log, timeout_s=REPLAY_TIMEOUT_S)
+        rows, journals = done.pending_rows, len(done.left)
+        why = "their writers still run or wrote them elsewhere"
+    except StoreLocked:
+        rows, journals = pending_rows(db)
+        why = "the file is held by another process"
+    if rows:
+        log(f"{db}: {rows} rows in {journals} journal(s) are not in the file yet ({why}); "
+            "this export lacks them")  # fmt: skip
+
+
 def export(
     db: Path | str,
     fmt: str,
@@ -450,17 +480,24 @@ def export(
     title: str | None = None,
     creator: str = "fieldtool user",
     timeout_s: float = 10.0,
+    log: Callable[[str], None] | None = None,
 ) -> int:
-    """Write the filtered sightings of ``db`` to ``out`` in ``fmt``; returns the row count."""
+    """Write the filtered sightings of ``db`` to ``out`` in ``fmt``; returns the row count.
+
+    Journals still beside the file are replayed first when the write lock can be had, else
+    ``log`` (default: stderr, ``fieldtool: ...``) says how many rows the export lacks."""
     db, out = Path(db), Path(out)
     if fmt not in FORMATS:
         raise FieldtoolError(f"export format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if db.is_dir():
+        raise FieldtoolError(f"{db}: is a folder, expected a database file")
     if not db.is_file():
         raise FieldtoolError(f"{db}: sightings database not found")
     if not out.parent.is_dir():
         raise FieldtoolError(f"{out}: folder {out.parent} does not exist")
     if out.is_dir():
         raise FieldtoolError(f"{out}: is a folder, expected a file name")
+    replay_pending(db, log or _stderr)
     frame = load_occurrences(db, filters, timeout_s=timeout_s)
     try:
         if fmt == "dwca":

@@ -92,7 +92,7 @@ def _stale(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
     """Whether the file predates this fieldtool's schema or lacks the reviewed view."""
     from fieldtool.store import SCHEMA_VERSION, schema_version
 
-    version = schema_version(con)
+    version = schema_version(con, db)
     if version is None:
         raise FieldtoolError(f"{db}: not a fieldtool sightings database (no tables)")
     found = con.execute(

@@ -11,7 +11,7 @@ import math
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -35,8 +35,8 @@ from fieldtool.placement import (
 from fieldtool.preview import PreviewVideo, annotate, write_jpeg
 from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
-from fieldtool.sources import Prefetcher, VideoSource
-from fieldtool.store import SightingStore, config_json, top_k
+from fieldtool.sources import Gap, Prefetcher, VideoSource
+from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider, TrackPositions
 from fieldtool.types import (
@@ -85,7 +85,8 @@ class SessionResult:
     sightings: list[Sighting] = field(default_factory=list)
     frames_reused: int = 0  # unchanged views that reused the previous prediction
     reconnects: int = 0
-    unwritten_rows: int = 0  # rows still buffered (the file stayed locked)
+    unwritten_rows: int = 0  # rows not in the file at the end (locked, or writes failed)
+    unwritten_where: str = ""  # where they are: the journal, or "memory only: ..."
     model_busy_s: float = 0.0  # wall seconds the model thread spent classifying
     wall_s: float = 0.0  # wall seconds of the whole session
 
@@ -249,7 +250,9 @@ class FrameStep:
     result: SessionResult
     names: list[str]
     k: int  # top-k classes stored per detection
+    log: Callable[[str], None] | None = None
     last_track_t: float = -math.inf  # media seconds of the last stored track point
+    gaps_stored: int = 0  # source outages written so far
 
     def step(self, frame: Frame, raw: np.ndarray, tile_probs: np.ndarray) -> None:
         """Run one classified frame through the stages. ``raw``: (C,) probabilities,
@@ -287,7 +290,29 @@ class FrameStep:
             self.store.record_sighting(sighting)
             if event.kind == "end":
                 self.result.sightings.append(sighting)
-                self.store.flush(timeout_s=0.5)  # a closed sighting reaches the file at once
+                self.flush(0.5)  # a closed sighting reaches the file at once
+
+    def flush(self, timeout_s: float | None = None, *, due_only: bool = False) -> None:
+        """Write buffered rows (``due_only``: when the flush interval has passed). A file
+        that stops taking writes (disk full) does not stop the session: the store keeps
+        the rows (journal, else memory) and retries; the error is logged once."""
+        try:
+            if due_only:
+                self.store.maybe_flush()
+            else:
+                self.store.flush(timeout_s=timeout_s)
+        except StoreWriteError as exc:
+            if self.log:
+                self.log(f"warning: {exc}")
+
+    def record_gaps(self, gaps: Sequence[Gap], *, final: bool = False) -> None:
+        """Store the source's outages not stored yet (``final``: also one still going)."""
+        for gap in gaps[self.gaps_stored :]:
+            if gap.ended_at is None and not final:
+                break
+            self.store.record_gap(self.session.session_id, gap.start_t, gap.end_t,
+                                  gap.started_at, gap.ended_at, gap.reason)  # fmt: skip
+            self.gaps_stored += 1
 
 
 def run_session(
@@ -327,7 +352,7 @@ def run_session(
         TemporalSmoother(config.smoothing.tau_s), tracker,
         FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", classifier.labels,
                    config, SnapshotWriter(log)),
-        result, names, min(config.model.top_k, len(names)),
+        result, names, min(config.model.top_k, len(names)), log,
     )  # fmt: skip
     live_check_pending = source.live and positions is not None
     batch_size = 1 if source.live else config.model.batch_size
@@ -340,7 +365,8 @@ def run_session(
 
     reader = Prefetcher(
         source.frames(), live=source.live, depth=4 * batch_size, min_depth=batch_size,
-        prepare=prepare,
+        max_bytes=int(config.source.read_ahead_mb * 2**20),
+        keep_max_side=config.source.keep_max_side or None, prepare=prepare,
     )  # fmt: skip
     gate = MotionGate(config.source.motion_threshold)
 
@@ -369,27 +395,44 @@ def run_session(
                     log(warning)
             session.frames_read = source.stats.frames_read
             session.frames_dropped = reader.dropped
+            step.record_gaps(source.stats.gaps)
             store.record_session(session)  # live counters for the dashboard
-            store.maybe_flush()
+            step.flush(due_only=True)
             now = time.monotonic()
             if progress and now - last_progress >= progress_interval_s:
                 last_progress = now
                 progress(_progress(source, session, tracker, t, now - wall_start))
-        session.status = SessionStatus.FINISHED
+        if source.stats.lost:  # a live source that did not come back: not a clean end
+            session.status = SessionStatus.STREAM_LOST
+            session.end_reason = source.stats.end_reason
+        else:
+            session.status = SessionStatus.FINISHED
     except KeyboardInterrupt:
         session.status = SessionStatus.INTERRUPTED
-    except BaseException:
+    except BaseException as exc:
         session.status = SessionStatus.FAILED
+        session.end_reason = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
         raise
     finally:
         step.views.close()
         step.handle(tracker.finish())
+        step.record_gaps(source.stats.gaps, final=True)
         session.frames_read = source.stats.frames_read
         session.ended_at = utc_now()
         result.reconnects = source.stats.reconnects
         store.record_session(session)
+        step.flush()
+        if store.failed is not None:  # the file stopped taking writes and still does
+            if session.status == SessionStatus.FINISHED:
+                session.status = SessionStatus.FAILED
+            session.end_reason = session.end_reason or f"writes failed: {store.failed}"
+            store.record_session(session)  # into the journal with the rest
         flushed = store.close()
-        result.unwritten_rows = 0 if flushed.written else flushed.rows
+        result.unwritten_rows = flushed.unwritten
+        result.unwritten_where = (
+            str(flushed.journal) if flushed.journal and not flushed.memory_only else
+            "memory only: lost when this process ends" if flushed.unwritten else ""
+        )  # fmt: skip
         result.wall_s = time.monotonic() - wall_start
         if progress:
             progress(_progress(source, session, tracker, t, time.monotonic() - wall_start))
@@ -438,12 +481,17 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     (:func:`fieldtool.placement.place_session`); before a file runs, a warning says when
     fewer than half of its frames can get a position from the track.
     """
+    src = config.source
     source = VideoSource(
-        config.source.uri,
-        sample_fps=config.source.sample_fps,
-        max_frames=config.source.max_frames,
-        reconnect_attempts=config.source.reconnect_attempts,
-        reconnect_backoff_s=config.source.reconnect_backoff_s,
+        src.uri,
+        sample_fps=src.sample_fps,
+        max_frames=src.max_frames,
+        retry=src.retry,
+        reconnect_backoff_s=src.reconnect_backoff_s,
+        reconnect_backoff_max_s=src.reconnect_backoff_max_s,
+        open_timeout_s=src.open_timeout_s,
+        read_timeout_s=src.read_timeout_s,
+        assume_fps=src.assume_fps,
         log=log,
     )
     fps = source.probe()

@@ -73,26 +73,49 @@ def write_jpeg(path: Path, image: np.ndarray, quality: int = 85) -> None:
 
 
 class PreviewVideo:
-    """Annotated frames to an MP4 file, opened on the first frame (its size sets the video's)."""
+    """Annotated frames to an MP4 file, opened on the first frame (its size sets the video's).
+
+    A later frame of another size (a stream that renegotiated, a camera that switched
+    mode) is scaled to fit the first size, with black bars where the shapes differ, so
+    no frame is dropped; ``resized`` counts them."""
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path = Path(path)
         self.fps = fps
         self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None  # (width, height) of the video
+        self.resized = 0
         if not self.path.parent.is_dir():
             raise FieldtoolError(f"{self.path}: folder {self.path.parent} does not exist")
 
     def write(self, frame: np.ndarray) -> None:
         if self._writer is None:
             height, width = frame.shape[:2]
+            self._size = (width, height)
             self._writer = cv2.VideoWriter(
                 str(self.path), cv2.VideoWriter.fourcc(*"mp4v"), self.fps, (width, height)
             )
             if not self._writer.isOpened():
                 raise FieldtoolError(f"{self.path}: cannot write a preview video here")
+        assert self._size is not None
+        if (frame.shape[1], frame.shape[0]) != self._size:
+            frame = letterbox(frame, self._size)  # the writer drops frames of another size
+            self.resized += 1
         self._writer.write(np.ascontiguousarray(frame))  # OpenCV 5 crashes on strided arrays
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` scaled to fit (width, height) ``size``, centred on black."""
+    width, height = size
+    scale = min(width / image.shape[1], height / image.shape[0])
+    fit = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    small = cv2.resize(image, fit, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - fit[0]) // 2, (height - fit[1]) // 2
+    out[y : y + fit[1], x : x + fit[0]] = small
+    return out

@@ -1,20 +1,28 @@
 """Pipeline stage "source": frames from a video file, a camera or a network stream (OpenCV).
 
-Files give media time from the decode position (frame index / fps) and are read as fast
-as they decode; frames between analysis samples are skipped with ``grab()`` (no pixel
-conversion). Cameras and URLs give wall-clock time since the stream opened, and a
-dropped stream is reopened with exponential backoff; each outage is recorded as a gap.
+Files: a frame's media time is its presentation timestamp (``CAP_PROP_POS_MSEC``: the
+container's PTS), so variable-rate video keeps true times; without timestamps, or when
+FFmpeg only assumes the rate (raw .h264, AVI with rate 0), index / rate, said in the log.
+Unsampled frames are only ``grab()``-ed. A decode failing before the end is damage: seek
+past it, record a :class:`Gap`. Frame counts (often estimates) never decide where a file ends.
+Cameras and URLs: wall-clock time since opening; network streams have open and read
+timeouts; a dropped stream is reopened with capped exponential backoff, forever or
+``retry`` times; each outage is a :class:`Gap`; one that stays away sets ``stats.lost``.
 """
 
 from __future__ import annotations
 
-import queue
+import dataclasses
+import math
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Literal, cast
 
 import cv2
 import numpy as np
@@ -23,27 +31,64 @@ from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
+RAW_SUFFIXES = (".h264", ".264", ".avc", ".h265", ".265", ".hevc")  # elementary streams
+FFMPEG_ASSUMED_FPS = 25.0  # what FFmpeg times a stream by when it carries no frame rate
+MAX_PTS_STEP_S = 60.0  # a longer step between two frames' timestamps is a discontinuity
+Retry = int | Literal["forever"]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """An outage: no frames from media time ``start_t`` to ``end_t`` (seconds), wall time
+    ``started_at`` to ``ended_at`` (UTC, naive; None: never came back), why (one line)."""
+
+    start_t: float
+    end_t: float
+    started_at: datetime
+    ended_at: datetime | None
+    reason: str
 
 
 @dataclass
 class SourceStats:
-    """Counters a source keeps while it runs."""
+    """Counters and the outcome of a source, kept while it runs."""
 
     frames_read: int = 0  # frames decoded or grabbed
     frames_yielded: int = 0  # frames handed to the pipeline
-    reconnects: int = 0
-    gaps: list[tuple[float, float]] = field(default_factory=list)  # (from_t, to_t) outages, s
+    reconnects: int = 0  # outages a live stream came back from
+    gaps: list[Gap] = field(default_factory=list)  # outages and skipped damage, in order
+    lost: bool = False  # a live stream did not come back within its retries
+    end_reason: str | None = None  # why the source ended early (lost, "stopped"): one line
+    timing: str = ""  # frame times: "pts", "frame rate", "assumed frame rate", "wall clock"
 
 
 def is_live(uri: str) -> bool:
     return uri.isdigit() or uri.lower().startswith(LIVE_PREFIXES)
 
 
+class FrameStream(Iterator[Frame]):
+    """A source's frames; ``stop()``, from any thread, ends them at the next frame or
+    reconnect try (the :class:`Prefetcher` calls it when its consumer stops)."""
+
+    def __init__(self, frames: Generator[Frame, None, None], stop: Callable[[], None]) -> None:
+        self._frames = frames
+        self.stop = stop
+
+    def __next__(self) -> Frame:
+        return next(self._frames)
+
+    def close(self) -> None:
+        self._frames.close()
+
+
 class VideoSource:
     """Frames sampled at ``sample_fps`` from one OpenCV source.
 
-    ``start_time`` anchors media time 0 of a file to UTC (default: now). For live
-    sources it is ignored: frames carry the wall clock.
+    ``start_time`` anchors a file's media time 0 to UTC (default: now; live sources carry
+    the wall clock). ``assume_fps``: the rate of a file that gives none (default: 25).
+    Live: ``retry`` "forever" (default) or a number of reopen tries (``reconnect_attempts``
+    is its old name), backoff ``reconnect_backoff_s`` doubling up to ``..._max_s``.
+    ``sleep`` and ``clock`` (tests) stand in for the backoff wait and ``time.monotonic``.
     """
 
     def __init__(
@@ -53,25 +98,49 @@ class VideoSource:
         sample_fps: float = 5.0,
         start_time: datetime | None = None,
         max_frames: int | None = None,
-        reconnect_attempts: int = 5,
+        retry: Retry | None = None,
+        reconnect_attempts: int | None = None,
         reconnect_backoff_s: float = 1.0,
+        reconnect_backoff_max_s: float = 30.0,
+        open_timeout_s: float | None = 10.0,
+        read_timeout_s: float | None = 10.0,
+        assume_fps: float | None = None,
         log: Callable[[str], None] | None = None,
         open_capture: Callable[[str | int], cv2.VideoCapture] | None = None,
+        sleep: Callable[[float], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uri = uri
         self.live = is_live(uri)
         self.sample_fps = sample_fps
         self.start_time = start_time
         self.max_frames = max_frames
-        self.reconnect_attempts = reconnect_attempts
+        if retry is None:
+            retry = "forever" if reconnect_attempts is None else reconnect_attempts
+        if retry != "forever" and not (type(retry) is int and retry >= 0):
+            raise FieldtoolError(f"source.retry {retry!r}: expected forever or a number >= 0")
+        self.retry: Retry = retry
         self.reconnect_backoff_s = reconnect_backoff_s
+        self.reconnect_backoff_max_s = reconnect_backoff_max_s
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self.assume_fps = assume_fps
         self.stats = SourceStats()
         self._log = log or (lambda message: None)
-        self._open_capture = open_capture or _default_capture
-        self.fps: float | None = None
-        self.frame_count: int | None = None
+        self._open_capture = open_capture or self._capture
+        self._stop = threading.Event()
+        self._sleep = sleep or self._stop.wait
+        self._clock = clock
+        self.fps: float | None = None  # the rate times fall back on (assumed when unknown)
+        self.fps_known = False  # the file gives its frame rate
+        self.frame_count: int | None = None  # as OpenCV reports it: often an estimate
+        self._invented = False  # FFmpeg makes the file's timestamps up from a rate it assumes
         if not self.live:
             self._check_file()
+
+    def stop(self) -> None:
+        """Ask the running source to end, from any thread: a live source stops retrying."""
+        self._stop.set()
 
     def _check_file(self) -> None:
         path = Path(self.uri)
@@ -84,6 +153,17 @@ class VideoSource:
         if cv2.haveImageReader(str(path)):  # FFmpeg would play a photo as a 1-frame video
             raise FieldtoolError(f"{self.uri}: is a still image, not a video")
 
+    def _capture(self, target: str | int) -> cv2.VideoCapture:
+        """OpenCV's capture; network streams through FFmpeg, with open and read timeouts."""
+        if isinstance(target, int) or not self.live:
+            return cv2.VideoCapture(target)
+        params: list[int] = []
+        if self.open_timeout_s:
+            params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(self.open_timeout_s * 1000)]
+        if self.read_timeout_s:
+            params += [cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(self.read_timeout_s * 1000)]
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, params)
+
     def _open(self) -> cv2.VideoCapture:
         target: str | int = int(self.uri) if self.uri.isdigit() else self.uri
         cap = self._open_capture(target)
@@ -92,7 +172,13 @@ class VideoSource:
             kind = "stream" if self.live else "video file"
             raise FieldtoolError(f"{self.uri}: cannot open {kind} (unsupported or unreadable)")
         fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = fps if fps and 0 < fps < 1000 else None
+        valid = bool(fps) and math.isfinite(fps) and 0 < fps < 1000
+        self._invented = not self.live and _invented_timing(Path(self.uri))
+        self.fps_known = valid and not self._invented
+        if self.fps_known:
+            self.fps = fps
+        elif not self.live:  # FFmpeg's own guess when it made one, as it times frames by it
+            self.fps = self.assume_fps or (fps if valid else FFMPEG_ASSUMED_FPS)
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
         return cap
@@ -105,28 +191,38 @@ class VideoSource:
         self._open().release()
         return self.fps
 
-    def frames(self) -> Iterator[Frame]:
-        """Yield sampled frames until the source ends (files) or cannot be reopened (live)."""
-        return self._live_frames() if self.live else self._file_frames()
+    def frames(self) -> FrameStream:
+        """Sampled frames until the file ends, or the stream is lost or stopped."""
+        self._stop.clear()
+        frames = self._live_frames() if self.live else self._file_frames()
+        return FrameStream(frames, self.stop)
 
-    def _file_frames(self) -> Iterator[Frame]:
+    # files
+
+    def _file_frames(self) -> Generator[Frame, None, None]:
         cap = self._open()
         start = self.start_time or utc_now()
-        fps = self.fps or 30.0
+        clock = MediaClock(self.uri, self.fps or FFMPEG_ASSUMED_FPS, known=self.fps_known,
+                           invented=self._invented, log=self._log)  # fmt: skip
         step = 1.0 / self.sample_fps
         next_t = 0.0
         index = -1
+        resumed: int | None = None  # a frame the damage seek grabbed, not yet handled
         try:
             while self.max_frames is None or index + 1 < self.max_frames:
-                if not cap.grab():
-                    resumed = self._skip_damage(cap, index, fps)
+                if resumed is None and not cap.grab():
+                    resumed = self._skip_damage(cap, clock, index) if index >= 0 else None
                     if resumed is None:
                         break
-                    index = resumed - 1
-                    continue
-                index += 1
+                before = clock.last_t
+                index = resumed if resumed is not None else index + 1
                 self.stats.frames_read += 1
-                t = index / fps
+                t = clock.time(index, cap.get(cv2.CAP_PROP_POS_MSEC))
+                if resumed is not None:
+                    self.stats.gaps.append(Gap(before, t, start + timedelta(seconds=before),
+                                               start + timedelta(seconds=t),
+                                               f"damaged data; resumed at frame {index}"))  # fmt: skip
+                    resumed = None
                 if t + 1e-9 < next_t:
                     continue
                 ok, image = cap.retrieve()
@@ -137,62 +233,78 @@ class VideoSource:
                 yield Frame(index, t, start + timedelta(seconds=t), image)
         finally:
             cap.release()
+            self.stats.timing = clock.timing
         if index < 0:
             raise FieldtoolError(f"{self.uri}: no frame could be decoded (corrupt or not a video)")
-        if self.frame_count and index + 1 < self.frame_count - 1 and self.max_frames is None:
+        duration = self.frame_count / self.fps if self.frame_count and self.fps else 0.0
+        if self.max_frames is None and clock.last_t < duration - max(1.0, duration / 20):
             self._log(
-                f"{self.uri}: decoding stopped at frame {index + 1} of {self.frame_count} "
+                f"{self.uri}: decoding stopped at {clock.last_t:.1f} s of about {duration:.1f} s "
                 "(file truncated or damaged); sightings so far are kept"
             )
 
-    def _skip_damage(self, cap: cv2.VideoCapture, index: int, fps: float) -> int | None:
-        """After a failed decode inside a file, seek past the damage; the frame to resume at.
+    def _skip_damage(self, cap: cv2.VideoCapture, clock: MediaClock, index: int) -> int | None:
+        """grab() failed inside the file: seek 1 frame, 1 s, then 5 s past the last frame
+        read and grab the first frame later than it; its index, None at the real end.
 
-        Tries 1 frame, 1 s and 5 s further on; None at the real end of the file.
-        """
-        if not self.frame_count or index + 2 >= self.frame_count:
-            return None
-        for skip in (1, round(fps), round(5 * fps)):
-            target = index + 1 + skip
-            if target >= self.frame_count:
-                break
-            if cap.set(cv2.CAP_PROP_POS_FRAMES, target) and cap.grab():
-                self._log(
-                    f"{self.uri}: damaged data at frame {index + 1}; resumed at frame {target}"
-                )
-                self.stats.gaps.append(((index + 1) / fps, target / fps))
-                # the grab above consumed frame ``target``; step back so it is read again
-                cap.set(cv2.CAP_PROP_POS_FRAMES, target)
-                return target
+        A seek lands on the key frame before its target, so frames read before are passed
+        over (never read twice); a frame count, often an estimate, plays no part."""
+        fps = clock.fps
+        for skip in (1.0 / fps, 1.0, 5.0):
+            if clock.mode == "pts":
+                moved = cap.set(cv2.CAP_PROP_POS_MSEC, (clock.last_pts + skip) * 1000.0)
+            else:
+                moved = cap.set(cv2.CAP_PROP_POS_FRAMES, index + 1 + round(skip * fps))
+            if not moved:
+                continue
+            for _ in range(round(fps * (skip + 10)) + 2):
+                if not cap.grab():
+                    break
+                if clock.mode == "pts":
+                    later = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 > clock.last_pts + 1e-6
+                else:
+                    later = cap.get(cv2.CAP_PROP_POS_FRAMES) - 1 > index
+                if later:
+                    at = max(index + 1, int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
+                    self._log(
+                        f"{self.uri}: damaged data after frame {index}; resumed at frame {at}"
+                    )
+                    return at
         return None
 
-    def _live_frames(self) -> Iterator[Frame]:
-        cap: cv2.VideoCapture | None  # None once the stream is gone for good
-        try:
-            cap = self._open()
-        except FieldtoolError:  # a camera still booting, a network not up yet: keep trying
-            if not self.reconnect_attempts:
-                raise
-            cap = self._reconnect(0.0, time.monotonic(), why="not answering")
-            if cap is None:
-                raise FieldtoolError(
-                    f"{self.uri}: cannot open stream ({self.reconnect_attempts + 1} tries)"
-                ) from None
-        opened = time.monotonic()
+    # live sources
+
+    def _live_frames(self) -> Generator[Frame, None, None]:
+        self.stats.timing = "wall clock"
+        cap: cv2.VideoCapture | None = self._first_open()
+        if cap is None:
+            return
+        opened = self._clock()
         opened_wall = utc_now()
         step = 1.0 / self.sample_fps
         next_t = 0.0
         index = -1
+        outage: _Outage | None = None
         try:
-            while self.max_frames is None or index + 1 < self.max_frames:
+            while not self._stop.is_set() and (
+                self.max_frames is None or index + 1 < self.max_frames
+            ):
+                asked = self._clock()
                 ok, image = cap.read()
-                now = time.monotonic() - opened
+                now = self._clock() - opened
                 if not ok or image is None:
                     cap.release()
-                    cap = self._reconnect(now, opened)
+                    if outage is None:
+                        outage = _Outage(asked - opened, self._why_dropped(self._clock() - asked))
+                    cap = self._reopen(outage)
                     if cap is None:
+                        self._end_outage(outage, self._clock() - opened, opened_wall)
                         return
                     continue
+                if outage is not None:  # frames again: the outage ends at this one
+                    self._gap(outage, now, opened_wall, outage.reason)
+                    self.stats.reconnects += 1
+                    outage = None
                 index += 1
                 self.stats.frames_read += 1
                 if now + 1e-9 < next_t:
@@ -200,52 +312,196 @@ class VideoSource:
                 next_t = now + step
                 self.stats.frames_yielded += 1
                 yield Frame(index, now, opened_wall + timedelta(seconds=now), image)
+            if self._stop.is_set():
+                self.stats.end_reason = "stopped"
         finally:
             if cap is not None:
                 cap.release()
 
-    def _reconnect(
-        self, lost_at: float, opened: float, why: str = "stream dropped"
-    ) -> cv2.VideoCapture | None:
-        """Reopen with exponential backoff; None when the stream stays away."""
-        delay = self.reconnect_backoff_s
-        for attempt in range(1, self.reconnect_attempts + 1):
-            self._log(
-                f"{self.uri}: {why}; reconnect {attempt}/{self.reconnect_attempts} in {delay:.1f} s"
-            )
-            time.sleep(delay)
-            delay *= 2
+    def _first_open(self) -> cv2.VideoCapture | None:
+        """The stream, opened; a camera still booting is retried. None when stopped."""
+        try:
+            return self._open()
+        except FieldtoolError:
+            if self.retry == 0:
+                raise
+        if (cap := self._reopen(outage := _Outage(0.0, "not answering"))) is None:
+            if not self._stop.is_set():
+                raise FieldtoolError(f"{self.uri}: cannot open stream ({outage.tries + 1} tries)")
+            self.stats.end_reason = "stopped"
+        return cap
+
+    def _why_dropped(self, waited: float) -> str:
+        timeout = self.read_timeout_s
+        if timeout and waited >= 0.9 * timeout and not self.uri.isdigit():
+            return f"no frame for {waited:.0f} s (read timeout)"
+        return "stream dropped"
+
+    def _reopen(self, outage: _Outage) -> cv2.VideoCapture | None:
+        """Reopen with backoff doubling up to its cap; None when the tries run out or the
+        source is stopped. ``outage`` counts the tries across reopens that gave no frame."""
+        while self.retry == "forever" or outage.tries < self.retry:
+            outage.tries += 1
+            delay = outage.next_delay or self.reconnect_backoff_s
+            outage.next_delay = min(delay * 2, self.reconnect_backoff_max_s)
+            delay = min(delay, self.reconnect_backoff_max_s)
+            of = "" if self.retry == "forever" else f"/{self.retry}"
+            self._log(f"{self.uri}: {outage.reason}; reconnect try {outage.tries}{of} "
+                      f"in {delay:.1f} s")  # fmt: skip
+            self._sleep(delay)
+            if self._stop.is_set():
+                return None
             try:
-                cap = self._open()
-            except FieldtoolError:
-                continue
-            self.stats.reconnects += 1
-            self.stats.gaps.append((lost_at, time.monotonic() - opened))
-            return cap
-        self._log(
-            f"{self.uri}: stream did not come back after {self.reconnect_attempts} tries; ending session"
-        )
+                return self._open()
+            except FieldtoolError as exc:
+                outage.last_error = str(exc).removeprefix(f"{self.uri}: ")
         return None
 
+    def _gap(self, outage: _Outage, end_t: float, opened_wall: datetime, reason: str,
+             back: bool = True) -> None:  # fmt: skip
+        started = opened_wall + timedelta(seconds=outage.start_t)
+        ended = opened_wall + timedelta(seconds=end_t) if back else None
+        self.stats.gaps.append(Gap(outage.start_t, end_t, started, ended, reason))
 
-def _default_capture(target: str | int) -> cv2.VideoCapture:
-    return cv2.VideoCapture(target)
+    def _end_outage(self, outage: _Outage, end_t: float, opened_wall: datetime) -> None:
+        """The stream is gone for good (tries spent) or the source was stopped meanwhile."""
+        tries = f"{outage.tries} {'try' if outage.tries == 1 else 'tries'}"
+        stopped = self._stop.is_set()
+        why = "stopped while away" if stopped else f"not back after {tries}"
+        self._gap(outage, end_t, opened_wall, f"{outage.reason}; {why}", back=False)
+        if stopped:
+            self.stats.end_reason = "stopped"
+            return
+        self.stats.lost = True
+        since = (opened_wall + timedelta(seconds=outage.start_t)).strftime("%Y-%m-%d %H:%M:%S")
+        last = f"; last: {outage.last_error}" if outage.last_error else ""
+        self.stats.end_reason = (f"stream lost: {outage.reason} at {since} UTC "
+                                 f"(t {outage.start_t:.1f} s), not back after {tries}{last}")  # fmt: skip
+        self._log(f"{self.uri}: stream did not come back after {tries}; ending session")
+
+
+@dataclass
+class _Outage:
+    start_t: float  # media seconds when the stream went away
+    reason: str
+    tries: int = 0
+    next_delay: float = 0.0
+    last_error: str = ""
+
+
+class MediaClock:
+    """Media time of each decoded frame of a file: its presentation timestamp while those
+    are monotonic and sane, else frame index / ``fps``, said once in the log."""
+
+    def __init__(self, uri: str, fps: float, *, known: bool, invented: bool,
+                 log: Callable[[str], None]) -> None:  # fmt: skip
+        self.uri = uri
+        self.fps = fps
+        self.known = known  # the file gives its frame rate
+        self._log = log
+        self.mode: Literal["pts", "frame rate"] = "pts"
+        self.last_pts = 0.0  # the last frame's own timestamp, s
+        self.last_t = 0.0  # the last frame's media time, s
+        self._frames = 0
+        self._offset = 0.0  # media time - timestamp, moved at each discontinuity
+        self._jumped = False
+        if invented:  # FFmpeg made the timestamps up from a rate it assumed
+            self._fall_back()
+
+    @property
+    def timing(self) -> str:
+        if self.mode == "pts":
+            return "pts"
+        return "frame rate" if self.known else "assumed frame rate"
+
+    def _fall_back(self) -> None:
+        self.mode = "frame rate"
+        if self.known:
+            self._log(f"{self.uri}: no timestamps: times from the frame rate ({self.fps:g} fps)")
+        else:
+            self._log(
+                f"{self.uri}: frame rate unknown, assumed {self.fps:g} fps: times are frame "
+                f"number / {self.fps:g} (give the true rate as source.assume_fps)"
+            )
+
+    def time(self, index: int, msec: float) -> float:
+        """Media time of frame ``index`` whose ``CAP_PROP_POS_MSEC`` is ``msec``."""
+        self._frames += 1
+        pts = msec / 1000.0 if math.isfinite(msec) and msec >= 0 else None
+        if self.mode == "pts":
+            if self._frames == 1:
+                t = pts if pts is not None else index / self.fps
+            elif self._frames == 2 and (pts is None or pts <= self.last_pts):
+                self._fall_back()  # every frame at 0 (or none): the file has no timestamps
+                t = index / self.fps
+            elif pts is not None and 0 < pts - self.last_pts <= MAX_PTS_STEP_S:
+                t = pts + self._offset
+            else:
+                t = self.last_t + 1.0 / self.fps
+                if pts is not None:
+                    self._offset = t - pts
+                if not self._jumped:
+                    self._jumped = True
+                    self._log(f"{self.uri}: timestamps jump at frame {index} ({self.last_pts:.3f} "
+                              f"s to {msec / 1000:.3f} s); times go on from there")  # fmt: skip
+            if pts is not None and self.mode == "pts":
+                self.last_pts = pts
+        else:
+            t = index / self.fps
+        self.last_t = t
+        return t
+
+
+def _invented_timing(path: Path) -> bool:
+    """True for files whose frame times FFmpeg makes up from a rate it assumes (25 fps):
+    raw H.264 / H.265 streams and AVIs whose headers give no frame rate."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    if path.suffix.lower() in RAW_SUFFIXES:
+        return True
+    body = head.lstrip(b"\0")
+    if 2 <= len(head) - len(body) <= 3 and body[:1] == b"\x01" and len(body) > 1:
+        # an Annex B start code: H.264 (AUD, SPS, SEI, IDR) or H.265 (VPS, SPS, AUD, SEI)
+        return body[1] in (0x09, 0x67, 0x27, 0x47, 0x06, 0x65, 0x25, 0x40, 0x42, 0x46, 0x4E)
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        avih = head.find(b"avih")
+        usec = struct.unpack_from("<I", head, avih + 8)[0] if 0 <= avih < len(head) - 12 else 0
+        strh = head.find(b"strh")
+        while 0 <= strh < len(head) - 36:
+            if head[strh + 8 : strh + 12] == b"vids":
+                scale, rate = struct.unpack_from("<II", head, strh + 28)
+                return not ((scale and rate) or usec)
+            strh = head.find(b"strh", strh + 4)
+    return False
 
 
 _END = object()
 
 
+def _shrunk(frame: Frame, max_side: int) -> Frame:
+    height, width = frame.image.shape[:2]
+    if max(height, width) <= max_side:
+        return frame
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    image = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
+    return dataclasses.replace(frame, image=image)
+
+
 class Prefetcher:
     """Decodes on a background thread so the model never waits on a faster decoder.
 
-    Files: a bounded queue of ``depth`` frames, fewer when they would take more than
-    ``max_bytes`` (4K frames are 25 MB each) but never fewer than ``min_depth`` (a full
-    batch); the reader blocks when it is full, so no frame is lost. Live sources: only the
-    newest frame is kept; a frame replaced before the pipeline took it is counted in
-    ``dropped`` (the model always gets the newest frame when it is free; see
-    ``batches.classified_ahead``). Errors in the reader are
-    raised in the consumer, after the frames decoded before them. ``prepare`` runs on the
-    reader thread too (the classifier's resize), overlapping it with inference.
+    Files: a queue of at most ``depth`` frames and ``max_bytes`` (4K frames are 25 MB; the
+    cap wins over ``min_depth``, a batch the caller would like queued; one frame larger
+    than the cap passes alone); the reader blocks when it is full, so no frame is lost.
+    Live: only the newest frame is kept; one replaced before the pipeline took it counts
+    in ``dropped``. Reader errors are raised in the consumer, after the frames before them.
+    ``prepare`` runs on the reader thread (the classifier's crops, beside inference); a
+    frame it made something of goes on scaled to ``keep_max_side`` px (views, snapshots
+    and the motion gate need no more), so batches of 4K frames fit in memory.
     """
 
     def __init__(
@@ -255,51 +511,55 @@ class Prefetcher:
         live: bool,
         depth: int = 64,
         min_depth: int = 1,
-        max_bytes: int = 512 * 2**20,
+        max_bytes: int = 256 * 2**20,
+        keep_max_side: int | None = 1280,
         prepare: Callable[[Frame], object] | None = None,
     ) -> None:
         self._frames = frames
         self._prepare = prepare
         self.live = live
         self.dropped = 0
-        self.depth = 1 if live else depth  # queued frames at most; set from the first frame
-        self._min_depth = min_depth
+        self.depth = 1 if live else max(1, depth)  # queued frames at most
+        self.min_depth = min_depth  # wished for; the byte cap wins
         self._max_bytes = max_bytes
-        self._queue: queue.Queue = queue.Queue(maxsize=self.depth)
+        self._keep_max_side = keep_max_side
+        self._items: deque[tuple[object, int]] = deque()  # (item, bytes)
+        self.queued_bytes = 0
+        self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fieldtool-reader", daemon=True)
 
-    def _put(self, item: object) -> bool:
-        """Hand over one item; False when the consumer has stopped."""
-        replace_stale = self.live and isinstance(item, tuple)
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0 if replace_stale else 0.1)
-                return True
-            except queue.Full:
-                if replace_stale:
-                    try:
-                        self._queue.get_nowait()
-                        self.dropped += 1
-                    except queue.Empty:
-                        pass
-        return False
+    def _has_room(self, size: int) -> bool:
+        if not self._items:
+            return True  # a frame larger than the cap goes alone
+        return len(self._items) < self.depth and self.queued_bytes + size <= self._max_bytes
 
-    def _fit_depth(self, frame: Frame, prepared: object) -> None:
-        """Lower the queue's length so that it holds at most ``max_bytes`` of frames."""
-        size = frame.image.nbytes + (prepared.nbytes if isinstance(prepared, np.ndarray) else 0)
-        fit = max(self._min_depth, self._max_bytes // max(1, size))
-        if fit < self.depth:
-            with self._queue.mutex:  # nothing is queued yet; put() reads maxsize under it
-                self._queue.maxsize = self.depth = fit
+    def _put(self, item: object, size: int = 0) -> bool:
+        """Hand over one item; False when the consumer has stopped."""
+        with self._cond:
+            if self.live and isinstance(item, tuple):
+                while self._items:  # only frames can be queued before a frame
+                    self.queued_bytes -= self._items.pop()[1]
+                    self.dropped += 1
+            else:
+                while not self._stop.is_set() and not self._has_room(size):
+                    self._cond.wait()
+            if self._stop.is_set():
+                return False
+            self._items.append((item, size))
+            self.queued_bytes += size
+            self._cond.notify_all()
+            return True
 
     def _run(self) -> None:
         try:
-            for i, frame in enumerate(self._frames):
+            for frame in self._frames:
                 prepared = self._prepare(frame) if self._prepare else None
-                if i == 0 and not self.live:
-                    self._fit_depth(frame, prepared)
-                if not self._put((frame, prepared)):
+                if prepared is not None and self._keep_max_side:
+                    frame = _shrunk(frame, self._keep_max_side)
+                size = frame.image.nbytes
+                size += prepared.nbytes if isinstance(prepared, np.ndarray) else 0
+                if not self._put((frame, prepared), size):
                     return
         except BaseException as exc:  # handed to the consumer, which re-raises it
             self._put(exc)
@@ -315,12 +575,22 @@ class Prefetcher:
         self._thread.start()
         try:
             while True:
-                item = self._queue.get()
+                with self._cond:
+                    while not self._items:
+                        self._cond.wait()
+                    item, size = self._items.popleft()
+                    self.queued_bytes -= size
+                    self._cond.notify_all()
                 if item is _END:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                yield cast(tuple[Frame, object], item)
         finally:
-            self._stop.set()
+            with self._cond:
+                self._stop.set()
+                self._cond.notify_all()
+            stop = getattr(self._frames, "stop", None)
+            if callable(stop):
+                stop()  # a live source waiting to reconnect wakes and ends
             self._thread.join(timeout=5)

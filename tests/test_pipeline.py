@@ -362,3 +362,58 @@ def test_snapshots_that_cannot_be_written_are_skipped_with_one_warning(tmp_path,
     warnings = [line for line in lines if "snapshots" in line and "skipped" in line]
     assert len(warnings) == 1, lines
     assert query(db, "SELECT count(*) FROM sightings WHERE status = 'closed'").iloc[0, 0] >= 2
+
+
+def test_a_file_that_stops_taking_writes_fails_the_session_but_keeps_its_rows(
+    tmp_path, colour_classifier, monkeypatch
+):
+    """Disk full mid-session: the session goes on, ends `failed` with the reason, and its
+    rows (sightings included) are in the journal and reach the file on recovery."""
+    import duckdb
+
+    from fieldtool.store import recover_file, writer
+
+    video = write_video(tmp_path / "walk.avi", SCHEDULE)
+    db = tmp_path / "s.duckdb"
+    store = SightingStore(db)
+    real = writer.insert_rows
+
+    def full(con, table, rows, **kwargs):
+        if rows and (table != "sessions" or any(r[8] != "running" for r in rows)):  # start in
+            raise duckdb.IOException("No space left on device")
+        return real(con, table, rows, **kwargs)
+
+    monkeypatch.setattr(writer, "insert_rows", full)
+    lines: list[str] = []
+    result = run_session(VideoSource(str(video), sample_fps=10, start_time=START),
+                         colour_classifier, store, make_config(db), log=lines.append)  # fmt: skip
+    assert result.session.status == "failed"
+    assert "No space left on device" in (result.session.end_reason or "")
+    assert result.unwritten_rows > 0 and len(result.sightings) >= 2
+    monkeypatch.setattr(writer, "insert_rows", real)  # space again
+    recover_file(db)
+    rows = query(db, "SELECT status, end_reason FROM sessions").iloc[0]
+    assert rows["status"] == "failed" and "No space left" in rows["end_reason"]
+    closed = query(db, "SELECT count(*) FROM sightings WHERE status = 'closed'").iloc[0, 0]
+    assert closed == len(result.sightings)
+
+
+def test_a_live_source_that_is_lost_ends_the_session_as_stream_lost_with_its_gaps(
+    tmp_path, colour_classifier
+):
+    from fieldtool.sources import Gap
+
+    class Lost(FakeCamera):
+        def frames(self):
+            yield from super().frames()
+            self.stats.gaps.append(Gap(0.5, 1.5, START, None, "connection refused"))
+            self.stats.lost, self.stats.end_reason = True, "stream lost: connection refused"
+
+    db = tmp_path / "s.duckdb"
+    result = run_session(Lost(count=5, interval_s=0.0), colour_classifier, SightingStore(db),
+                         make_config(db))  # fmt: skip
+    assert result.session.status == "stream_lost"
+    row = query(db, "SELECT status, end_reason FROM sessions").iloc[0]
+    assert row["status"] == "stream_lost" and "connection refused" in row["end_reason"]
+    gaps = query(db, "SELECT start_t, end_t, reason FROM source_gaps")
+    assert gaps.values.tolist() == [[0.5, 1.5, "connection refused"]]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -120,9 +121,10 @@ def test_live_stream_reconnects_records_gap_then_ends():
     )
     frames = list(src.frames())
     assert len(frames) == 6
-    assert src.stats.reconnects == 1 and len(src.stats.gaps) == 1
-    lost, back = src.stats.gaps[0]
-    assert back >= lost
+    assert src.stats.reconnects == 1 and len(src.stats.gaps) == 2
+    back, gone = src.stats.gaps  # the outage it came back from, then the one it did not
+    assert back.end_t >= back.start_t and back.reason == "stream dropped"
+    assert src.stats.lost and gone.reason == "stream dropped; not back after 3 tries"
     assert len(opens) == 2 + 3  # two good opens, then three failed tries
     assert "did not come back" in logs[-1]
 
@@ -186,22 +188,84 @@ def test_prefetcher_prepares_on_the_reader_thread():
     assert [p for _, p in pairs] == [0, 2, 4, 6, 8] and threads == {"fieldtool-reader"}
 
 
-def test_prefetcher_holds_a_bounded_number_of_bytes_of_big_frames():
-    """4K frames are 25 MB: the queue shortens so a long file cannot fill the memory."""
-    import time as _time
+class BigFrames:
+    """A fake file source of 3 MiB frames that counts, on the reader thread, the frames made
+    and not yet taken by the consumer (those queued plus the one in the reader's hands)."""
 
-    def big_frames(n: int, side: int = 1024):  # 3 MiB each
-        for i in range(n):
-            yield Frame(i, i / 10, datetime(2026, 6, 1), np.zeros((side, side, 3), np.uint8))
+    def __init__(self, n: int, side: int = 1024) -> None:
+        self.n = n
+        self.side = side
+        self.frame_bytes = side * side * 3
+        self.made = 0
+        self.taken = 0
+        self.most_held = 0
+        self.lock = threading.Condition()
 
-    reader = Prefetcher(big_frames(100), live=False, depth=64, min_depth=4, max_bytes=16 * 2**20)
+    def __iter__(self):
+        for i in range(self.n):
+            image = np.zeros((self.side, self.side, 3), np.uint8)
+            with self.lock:
+                self.made += 1
+                self.most_held = max(self.most_held, self.made - self.taken)
+                self.lock.notify_all()
+            yield Frame(i, i / 10, datetime(2026, 6, 1), image)
+
+    def took_one(self) -> None:
+        with self.lock:
+            self.taken += 1
+
+    def wait_made(self, count: int, timeout: float) -> None:
+        with self.lock:
+            self.lock.wait_for(lambda: self.made >= count, timeout=timeout)
+
+
+def test_prefetcher_never_holds_more_than_its_byte_cap_plus_one_frame():
+    """4K frames are 25 MB: a batch of 64 must not be queued whole when the cap is smaller
+    (the pipeline asks for a batch as ``min_depth``)."""
+    source = BigFrames(60)
+    cap = 16 * 2**20  # five 3 MiB frames
+    reader = Prefetcher(iter(source), live=False, depth=256, min_depth=64, max_bytes=cap)
     frames = iter(reader)
-    assert next(frames)[0].index == 0
-    _time.sleep(0.3)  # the reader fills the queue meanwhile
-    assert reader.depth == 5 and reader._queue.qsize() <= 5
-    assert [f.index for f, _ in frames] == list(range(1, 100))  # and nothing is lost
+    first, _ = next(frames)
+    source.took_one()
+    # A reader that ignores the cap fills the queue at once; one that keeps it stops at
+    # 5 queued + 1 in hand, and this bounded wait only decides how soon the test goes on.
+    source.wait_made(1 + cap // source.frame_bytes + 2, timeout=2.0)
+    got = [first.index]
+    for frame, _ in frames:
+        source.took_one()
+        got.append(frame.index)
+    assert got == list(range(60))  # nothing lost
+    assert source.most_held * source.frame_bytes <= cap + 2 * source.frame_bytes
+    #   queued (at most the cap) + the frame the reader holds + the one the consumer took
 
-    small = Prefetcher(big_frames(3, side=2), live=False, depth=64, max_bytes=16 * 2**20)
-    assert len(list(small)) == 3 and small.depth == 64
-    batch_floor = Prefetcher(big_frames(3), live=False, depth=64, min_depth=16, max_bytes=2**20)
-    assert len(list(batch_floor)) == 3 and batch_floor.depth == 16  # one full batch at least
+
+def test_prefetcher_takes_a_frame_larger_than_its_cap_alone():
+    source = BigFrames(4)
+    reader = Prefetcher(iter(source), live=False, max_bytes=2**20)  # 1 MiB: under one frame
+    got = []
+    for frame, _ in reader:
+        source.took_one()
+        got.append(frame.index)
+    assert got == [0, 1, 2, 3]
+    assert source.most_held <= 3  # one queued, one in the reader's hands, one just taken
+
+
+def test_prefetcher_shrinks_big_frames_once_the_model_has_its_crops():
+    """The classifier cuts its crops from the whole frame on the reader thread; what the
+    pipeline keeps afterwards (views, snapshots, motion gate) is the frame scaled down."""
+    seen: list[tuple[int, ...]] = []
+
+    def prepare(frame):
+        seen.append(frame.image.shape)
+        return np.zeros((4, 8, 8, 3), np.uint8)  # the crops
+
+    frames = [Frame(i, i / 10, datetime(2026, 6, 1), np.zeros((2160, 3840, 3), np.uint8))
+              for i in range(3)]  # fmt: skip
+    out = list(Prefetcher(iter(frames), live=False, prepare=prepare, keep_max_side=1280))
+    assert seen == [(2160, 3840, 3)] * 3  # the crops came from the whole frame
+    assert [f.image.shape for f, _ in out] == [(720, 1280, 3)] * 3
+    assert all(p.shape == (4, 8, 8, 3) for _, p in out)
+    # no crops made ahead (CUDA, a classifier without prepare): the model needs the frame
+    whole = list(Prefetcher(iter(frames), live=False, keep_max_side=1280))
+    assert [f.image.shape for f, _ in whole] == [(2160, 3840, 3)] * 3

@@ -9,9 +9,14 @@ See ``docs/storage.md`` for the design and its measurements. By concept:
 - :mod:`~fieldtool.store.schema`: tables, schema version and migrations, in one place;
 - :mod:`~fieldtool.store.views`: named views and the review in force (``LATEST_REVIEW_SQL``);
 - :mod:`~fieldtool.store.writer`: :class:`SightingStore`, the buffered writer;
+- :mod:`~fieldtool.store.outcome`: what a write did (:class:`FlushResult`,
+  :class:`StoreWriteError`) and where unwritten rows are;
 - :mod:`~fieldtool.store.journal`: the writer's journal file;
+- :mod:`~fieldtool.store.files`: whether a file is a sound DuckDB file, before and after
+  DuckDB opens it;
 - :mod:`~fieldtool.store.process`: writer processes and whether they are alive;
-- :mod:`~fieldtool.store.maintenance`: recovery after dead writers, pruning, forgetting;
+- :mod:`~fieldtool.store.maintenance`: recovery after dead writers (:func:`recover_file`:
+  ``fieldtool recover``), pruning, forgetting;
 - :mod:`~fieldtool.store.reviews`: :func:`add_review`.
 
 The names below are importable from ``fieldtool.store`` and load their module on first
@@ -26,11 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from fieldtool.store.locking import StoreLocked, connect, query
-    from fieldtool.store.maintenance import prune_detections
+    from fieldtool.store.maintenance import prune_detections, recover_file
+    from fieldtool.store.outcome import FlushResult, StoreWriteError
     from fieldtool.store.process import HOST, process_alive, process_started_at
     from fieldtool.store.reviews import REVIEW_DECISIONS, add_review
     from fieldtool.store.schema import (
         DETECTION_COLUMNS,
+        GAP_COLUMNS,
         H3_RESOLUTION,
         MIGRATIONS,
         SCHEMA_V1,
@@ -43,32 +50,28 @@ if TYPE_CHECKING:
         schema_version,
     )
     from fieldtool.store.views import LATEST_REVIEW_SQL
-    from fieldtool.store.writer import (
-        HELD_RETRY_S,
-        FlushResult,
-        SightingStore,
-        config_json,
-        top_k,
-    )
+    from fieldtool.store.writer import HELD_RETRY_S, SightingStore, config_json, top_k
 
 # Submodule of each name above (keep in step with the imports; tests/store/test_writer.py checks).
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "locking": ("StoreLocked", "connect", "query"),
-    "maintenance": ("prune_detections",),
+    "maintenance": ("prune_detections", "recover_file"),
+    "outcome": ("FlushResult", "StoreWriteError"),
     "process": ("HOST", "process_alive", "process_started_at"),
     "reviews": ("REVIEW_DECISIONS", "add_review"),
     "schema": (
         "DETECTION_COLUMNS", "H3_RESOLUTION", "MIGRATIONS", "SCHEMA_V1", "SCHEMA_VERSION",
-        "SESSION_COLUMNS", "SIGHTING_COLUMNS", "TABLES", "TRACK_COLUMNS", "ensure_schema",
-        "schema_version",
+        "SESSION_COLUMNS", "SIGHTING_COLUMNS", "TABLES", "TRACK_COLUMNS", "GAP_COLUMNS",
+        "ensure_schema", "schema_version",
     ),
     "views": ("LATEST_REVIEW_SQL",),
-    "writer": ("HELD_RETRY_S", "FlushResult", "SightingStore", "config_json", "top_k"),
+    "writer": ("HELD_RETRY_S", "SightingStore", "config_json", "top_k"),
 }  # fmt: skip
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = [
     "DETECTION_COLUMNS",
+    "GAP_COLUMNS",
     "H3_RESOLUTION",
     "HELD_RETRY_S",
     "HOST",
@@ -84,6 +87,7 @@ __all__ = [
     "FlushResult",
     "SightingStore",
     "StoreLocked",
+    "StoreWriteError",
     "add_review",
     "config_json",
     "connect",
@@ -92,6 +96,7 @@ __all__ = [
     "process_started_at",
     "prune_detections",
     "query",
+    "recover_file",
     "schema_version",
     "top_k",
 ]

@@ -8,7 +8,10 @@ takes a turnstile (``<db>.turnstile``) so that fieldtool readers let it in befor
 new reads.
 
 Every connection gets :data:`DUCKDB_SETTINGS`: DuckDB never installs or loads extensions
-by itself (from the network or the extension folder) when a query names one.
+by itself (from the network or the extension folder) when a query names one. What is not
+a DuckDB file (a SQLite one would make DuckDB fetch its extension while connecting) never
+reaches DuckDB, and a damaged file is refused before anything reads or writes it
+(:mod:`fieldtool.store.files`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ except ImportError:  # Windows: no turnstile
 import duckdb
 import pandas as pd
 
+from fieldtool.store.files import check_before_open, check_opened, first_line, open_error
 from fieldtool.types import FieldtoolError
 
 # Set on each connection once open, not passed to duckdb.connect(config=...): DuckDB
@@ -88,7 +92,8 @@ class Turnstile:
     """Writer preference among fieldtool processes on one host (no-op without flock)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path.with_name(f"{path.name}.turnstile")
+        real = path.resolve()  # one turnstile per file, whatever name opened it
+        self.path = real.with_name(f"{real.name}.turnstile")
         self.fd: int | None = None
         self.claimed_at: float | None = None
         self.spent = False
@@ -161,7 +166,13 @@ def open_connection(
     path: Path, read_only: bool, timeout_s: float, gate: Turnstile
 ) -> duckdb.DuckDBPyConnection:
     """Connect, retrying with backoff while the file is held; a waiting writer claims
-    ``gate``, a reader honours it for one window at most. Raises :class:`StoreLocked`."""
+    ``gate``, a reader honours it for one window at most. Raises :class:`StoreLocked`,
+    or FieldtoolError (one line naming ``path``) for what is not a sound DuckDB file."""
+    maybe_short = check_before_open(path)
+    if maybe_short and not read_only:
+        # Shorter than its header says: look read-only first, so that a file cut short is
+        # refused before a writer (or DuckDB's WAL replay) writes into it.
+        open_connection(path, True, timeout_s, gate).close()
     now = time.monotonic()
     deadline, bypass = now + timeout_s, now + TURNSTILE_PRIORITY_S
     delay, cap = 0.01, (0.25 if read_only else 0.05)
@@ -174,13 +185,14 @@ def open_connection(
             # ConnectionException: this process already holds the file in the other mode.
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not is_lock_error(exc):
-                    raise FieldtoolError(f"{path}: cannot open database ({exc})") from None
+                    raise FieldtoolError(f"{path}: {open_error(exc)}") from None
                 error = exc
             except duckdb.Error as exc:
-                raise FieldtoolError(f"{path}: not a readable DuckDB file ({exc})") from None
+                raise FieldtoolError(f"{path}: {open_error(exc)}") from None
             else:
                 try:
                     apply_settings(con)
+                    check_opened(con, path, maybe_short)
                 except BaseException:
                     con.close()
                     raise
@@ -208,6 +220,8 @@ def connect(
     A writer that has to wait takes the turnstile, so fieldtool readers let it in first.
     """
     path = Path(path)
+    if read_only and path.is_dir():
+        raise FieldtoolError(f"{path}: is a folder, expected a database file")
     if read_only and not path.is_file():
         raise FieldtoolError(f"{path}: sightings database not found")
     gate = Turnstile(path)
@@ -229,5 +243,4 @@ def query(
         try:
             return con.execute(sql, params).df() if params else con.execute(sql).df()
         except duckdb.Error as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise FieldtoolError(f"query failed: {first}") from None
+            raise FieldtoolError(f"{path}: query failed: {first_line(exc)}") from None

@@ -2,60 +2,111 @@
 
 Crash safety: a SIGKILLed writer loses at most the rows buffered since its last flush
 (sighting starts and ends are flushed at once). The next writer opened on the same host
-replays the journals of dead processes and marks sessions left ``running`` by a dead
-process (``sessions.host``, ``pid``, ``pid_started_at``) as ``interrupted``, closing their
-open sightings (:func:`recover`, in its first transaction). See ``docs/storage.md``.
+(or ``fieldtool recover``, or ``fieldtool export``) replays the journals of dead processes
+and of closed stores of its own process, and marks sessions left ``running`` by a dead
+process as ``interrupted``, closing their open sightings (:func:`recover`, in its first
+transaction). A process is dead when its boot is over or its pid now names a process
+that started at another clock tick (:mod:`fieldtool.store.process`). See
+``docs/storage.md``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from fieldtool.store.journal import journal_owner, journals_of, read_journal
+from fieldtool.store import journal as journals
 from fieldtool.store.locking import connect
-from fieldtool.store.process import HOST, process_alive
-from fieldtool.store.schema import insert_rows
+from fieldtool.store.process import HOST, ProcessIdentity, process_alive
+from fieldtool.store.schema import ensure_schema, insert_rows
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, SessionStatus
 
 
-def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]) -> list[Path]:
+@dataclass
+class Replayed:
+    """A journal whose rows went into the file: once the transaction commits,
+    :meth:`finish` sets its damaged lines aside and deletes it."""
+
+    path: Path
+    rows: int
+    damaged: list[bytes] = field(default_factory=list)
+
+    def finish(self) -> Path | None:
+        """Quarantine the damaged lines (returns where), then delete the journal. Raises
+        OSError when the damaged lines cannot be set aside: the journal stays (its good
+        rows are in the file; replaying them again changes nothing)."""
+        target = journals.quarantine(self.path, self.damaged) if self.damaged else None
+        self.path.unlink(missing_ok=True)
+        journals.forget(self.path)
+        return target
+
+
+@dataclass
+class Recovery:
+    """What :func:`recover` did: journals replayed, journals left (a live writer's,
+    another host's or another file's: their rows are not in the file), sessions ended."""
+
+    replayed: list[Replayed] = field(default_factory=list)
+    left: dict[Path, int] = field(default_factory=dict)  # journal -> rows it holds
+    interrupted: list[str] = field(default_factory=list)
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(self.left.values())
+
+
+def _alive(owner: ProcessIdentity, path: Path) -> bool:
+    """Whether the journal's writer may still append to it."""
+    if owner.pid == os.getpid() and journals.released(path):
+        return False  # a store of this process closed it: nobody appends any more
+    return owner.alive
+
+
+def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]) -> Recovery:
     """Replay journals of dead writers on this host; end their sessions as interrupted.
 
-    Runs inside the caller's transaction. Returns the journals replayed: the caller
-    deletes them once the transaction commits. Journals of live processes (this one
-    included) and of other hosts are left alone.
+    Runs inside the caller's transaction. The journals replayed are finished
+    (:meth:`Replayed.finish`) by the caller once the transaction commits. Journals of live
+    processes (this one included, unless its store closed), of other hosts and of
+    another file that had this name are left alone.
     """
-    replayed: list[Path] = []
-    for journal in journals_of(db):
+    done = Recovery()
+    for path in journals.journals_of(db):
         try:
-            header, rows, damaged = read_journal(journal)
+            contents = journals.read_journal(path)
         except OSError as exc:
-            log(f"{journal}: cannot read ({exc}); left alone")
+            log(f"{path}: cannot read ({exc.strerror or exc}); left alone")
             continue
-        owner = journal_owner(journal, header)
+        owner = journals.journal_owner(path, contents.header)
         if owner is None or owner.host != HOST:
-            log(f"{journal}: written on host {owner.host if owner else None!r}; left alone")
+            log(f"{path}: written on host {owner.host if owner else None!r}; left alone")
+            done.left[path] = contents.row_count
             continue
-        if process_alive(owner.pid, owner.started_at):
-            continue  # a live writer's buffer
-        for table, table_rows in rows.items():
+        if journals.other_file(contents.header, db):
+            log(f"{path}: written for another file that had the name {db.name} "
+                "(device and inode differ); left alone")  # fmt: skip
+            done.left[path] = contents.row_count
+            continue
+        if _alive(owner, path):
+            done.left[path] = contents.row_count  # a live writer's buffer
+            continue
+        for table, table_rows in contents.rows.items():
             insert_rows(con, table, table_rows, idempotent=True)
-        n = sum(len(r) for r in rows.values())
-        extra = f", {damaged} damaged line(s) skipped" if damaged else ""
-        log(f"{db}: recovered {n} rows from {journal.name}{extra}")
-        replayed.append(journal)
+        done.replayed.append(Replayed(path, contents.row_count, contents.damaged))
     running = con.execute(
-        "SELECT session_id, pid, pid_started_at FROM sessions "
+        "SELECT session_id, pid, pid_started_at, boot_id, pid_start_ticks FROM sessions "
         "WHERE status = ? AND host = ? AND pid IS NOT NULL",
         [SessionStatus.RUNNING.value, HOST],
     ).fetchall()
-    for session_id, pid, pid_started in running:
-        if process_alive(int(pid), pid_started):
+    for session_id, pid, pid_started, boot, ticks in running:
+        if process_alive(int(pid), pid_started, boot_id=boot, start_ticks=ticks):
             continue
         con.execute(
             "UPDATE sessions SET status = ?, "
@@ -68,11 +119,62 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
             [utc_now(), session_id],
         ).fetchone()
         closed = row[0] if row is not None else 0  # DuckDB answers an UPDATE with its count
+        done.interrupted.append(session_id)
         log(
             f"{db}: session {session_id} was left running by process {pid}, which "
             f"is gone: marked interrupted, {closed} open sighting(s) closed"
         )
-    return replayed
+    return done
+
+
+def finish(db: Path, done: Recovery, log: Callable[[str], None]) -> None:
+    """After the commit: quarantine damaged lines, delete the replayed journals, say so."""
+    for replayed in done.replayed:
+        try:
+            target = replayed.finish()
+        except OSError as exc:
+            log(f"{db}: recovered {replayed.rows} rows from {replayed.path.name}; its "
+                f"{len(replayed.damaged)} damaged line(s) cannot be set aside "
+                f"({exc.strerror or exc}): the journal stays")  # fmt: skip
+            continue
+        extra = (f", {len(replayed.damaged)} damaged line(s) moved to {target.name}"
+                 if target else "")  # fmt: skip
+        log(f"{db}: recovered {replayed.rows} rows from {replayed.path.name}{extra}")
+
+
+def recover_file(
+    path: Path | str, *, log: Callable[[str], None] | None = None, timeout_s: float = 30.0
+) -> Recovery:
+    """``fieldtool recover``: replay what can be replayed now (one short write, which also
+    upgrades an older schema); raises StoreLocked when the file stays held."""
+    path = Path(path)
+    say = log or (lambda message: None)
+    if not path.is_file():
+        what = (
+            "is a folder, expected a database file"
+            if path.is_dir()
+            else "sightings database not found"
+        )
+        raise FieldtoolError(f"{path}: {what}")
+    with connect(path, read_only=False, timeout_s=timeout_s) as con:
+        con.execute("BEGIN TRANSACTION")
+        old, new = ensure_schema(con, path)
+        done = recover(con, path, say)
+        con.execute("COMMIT")
+    if 0 < old < new:
+        say(f"{path}: schema upgraded from version {old} to {new}")
+    finish(path, done, say)
+    return done
+
+
+def pending_rows(path: Path | str) -> tuple[int, int]:
+    """(rows, journals) waiting in journals beside ``path``; unreadable ones count as 0 rows."""
+    rows = 0
+    found = journals.journals_of(Path(path))
+    for journal in found:
+        with suppress(OSError):
+            rows += journals.read_journal(journal).row_count
+    return rows, len(found)
 
 
 def forget_source(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
@@ -103,6 +205,8 @@ def prune_detections(
     """
     if not older_than_days >= 0:
         raise FieldtoolError(f"{path}: older_than_days must be >= 0, got {older_than_days}")
+    if Path(path).is_dir():
+        raise FieldtoolError(f"{path}: is a folder, expected a database file")
     if not Path(path).is_file():
         raise FieldtoolError(f"{path}: sightings database not found")
     cutoff = (now or utc_now()) - timedelta(days=older_than_days)

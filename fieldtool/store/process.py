@@ -1,8 +1,12 @@
 """Which process writes, and whether a writer process is still alive.
 
-A writer records its host, pid and the pid's start time (``sessions.host``, ``pid``,
-``pid_started_at`` and its journal's header), so that the next writer on the same host
-can tell a live writer from a dead one, also when the pid has since been reused.
+A writer records its host, pid, the boot it runs in (``/proc/sys/kernel/random/boot_id``)
+and the pid's start in clock ticks since that boot (``/proc/PID/stat`` field 22), in
+``sessions`` (``host``, ``pid``, ``boot_id``, ``pid_start_ticks``) and its journal's
+header, so that the next writer on the same host can tell a live writer from a dead one,
+also when the pid has since been reused. Neither depends on the wall clock: a board
+without a real-time clock that syncs its clock later does not make a live writer look
+dead. (``pid_started_at``, a wall time, is kept for people and for older rows.)
 
 The pid is read when it is needed (:meth:`ProcessIdentity.current`), never at import:
 workers forked after the import (multiprocessing, Ray) are other processes.
@@ -31,26 +35,67 @@ def _boot_time() -> float | None:
     return None
 
 
-def process_started_at(pid: int) -> datetime | None:
-    """Start time (UTC, naive) of process ``pid`` from /proc; None where unknown."""
+def current_boot_id() -> str | None:
+    """This boot's id (Linux: changes at every boot); None where unknown."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """Fields 3.. of /proc/PID/stat (after the command name); None where unreadable."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    boot = _boot_time()
-    fields = stat.rsplit(")", 1)[-1].split()
-    if boot is None or len(fields) < 20:
+    return stat.rsplit(")", 1)[-1].split()
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (/proc/PID/stat field 22)."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 20:
         return None
-    start = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    try:
+        return int(fields[19])
+    except ValueError:
+        return None
+
+
+def process_started_at(pid: int) -> datetime | None:
+    """Start time (UTC, naive) of process ``pid`` from /proc; None where unknown.
+
+    A wall time: it moves when the clock is stepped. Liveness uses the start ticks."""
+    ticks = process_start_ticks(pid)
+    boot = _boot_time()
+    if boot is None or ticks is None:
+        return None
+    start = boot + ticks / os.sysconf("SC_CLK_TCK")
     return datetime.fromtimestamp(start, timezone.utc).replace(tzinfo=None)
 
 
-def process_alive(pid: int, started_at: datetime | None = None) -> bool:
-    """Whether ``pid`` on this host is still the process that started at ``started_at``.
+def process_alive(
+    pid: int,
+    started_at: datetime | None = None,
+    *,
+    boot_id: str | None = None,
+    start_ticks: int | None = None,
+) -> bool:
+    """Whether ``pid`` on this host is still the writer recorded as (boot, start ticks).
 
-    A missing or zombie process is dead; so is a live one whose start time differs by
-    more than 2 s (the pid was reused). Without /proc only the pid is checked.
+    A writer of another boot is dead, whatever runs under its pid now; in this boot, a
+    missing or zombie process is dead, and so is one whose start ticks differ (the pid was
+    reused). Records without a boot id (older ones) fall back to ``started_at``, a wall
+    time compared within 2 s. Without /proc only the pid is checked.
     """
+    same_boot = False
+    if boot_id is not None:
+        current = current_boot_id()
+        if current is not None:
+            if current != boot_id:
+                return False
+            same_boot = True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,12 +104,13 @@ def process_alive(pid: int, started_at: datetime | None = None) -> bool:
         pass  # exists, another user's
     except OSError:
         return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
+    fields = _stat_fields(pid)
+    if fields and fields[0] in ("Z", "X"):
+        return False
+    if same_boot and start_ticks is not None:
+        ticks = process_start_ticks(pid)
+        if ticks is not None:
+            return ticks == start_ticks
     if started_at is not None:
         actual = process_started_at(pid)
         if actual is not None and abs((actual - started_at).total_seconds()) > 2.0:
@@ -74,17 +120,27 @@ def process_alive(pid: int, started_at: datetime | None = None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class ProcessIdentity:
-    """A writer process: host, pid and the pid's start time (None where unknown)."""
+    """A writer process: host, pid, the pid's start time (a wall time), the boot it runs
+    in and its start in clock ticks since that boot (None where unknown)."""
 
     host: str
     pid: int
     started_at: datetime | None
+    boot_id: str | None = None
+    start_ticks: int | None = None
 
     @classmethod
     def current(cls) -> ProcessIdentity:
         """This process, read now (after a fork, the child's own pid)."""
         pid = os.getpid()
-        return cls(HOST, pid, process_started_at(pid))
+        return cls(HOST, pid, process_started_at(pid), current_boot_id(), process_start_ticks(pid))
+
+    @property
+    def alive(self) -> bool:
+        """Whether this writer still runs (on this host; see :func:`process_alive`)."""
+        return process_alive(
+            self.pid, self.started_at, boot_id=self.boot_id, start_ticks=self.start_ticks
+        )
 
     @property
     def is_current(self) -> bool:

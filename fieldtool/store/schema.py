@@ -1,6 +1,6 @@
 """The file's tables, their migrations, and how rows go into them.
 
-Schema version 5; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
+Schema version 6; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
 first transaction), so a new file and an upgraded one are identical. Times are naive
 TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's local
 clock of unknown zone; see docs/time.md); media times are in seconds.
@@ -20,6 +20,8 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
   resolution 8 cell of latitude/longitude), rank (species, or genus when congeners shared
   the score: species is then "Genus sp.").
 - ``track``: session_id, time, t, latitude, longitude, source, accuracy_m.
+- ``source_gaps``: session_id, start_t, end_t (media seconds the source was away),
+  started_at, ended_at (wall times; ended_at NULL when it never came back), reason.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
   raw_scores[], fused_species[], fused_scores[] (top-k per analysed frame, best first).
 - ``reviews``: review_id, sighting_id, decision (confirm / reject / relabel), species (the
@@ -46,7 +48,7 @@ import pyarrow as pa
 from fieldtool.store.views import create_views
 from fieldtool.types import FieldtoolError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
 # The first schema, verbatim: new files are created with it and then migrated, so a new
@@ -147,29 +149,54 @@ def _v4_to_v5(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("UPDATE sessions SET time_source = 'unrecorded'")
 
 
+def _v5_to_v6(con: duckdb.DuckDBPyConnection) -> None:
+    """Outages of a source (``source_gaps``); why a session ended; the writer's boot and
+    start ticks (liveness independent of the wall clock)."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS source_gaps (session_id VARCHAR, start_t DOUBLE, "
+        "end_t DOUBLE, started_at TIMESTAMP, ended_at TIMESTAMP, reason VARCHAR)"
+    )
+    con.execute("ALTER TABLE sessions ADD COLUMN end_reason VARCHAR")
+    con.execute("ALTER TABLE sessions ADD COLUMN boot_id VARCHAR")
+    con.execute("ALTER TABLE sessions ADD COLUMN pid_start_ticks BIGINT")
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v1_to_v2,
     _v2_to_v3,
     _v3_to_v4,
     _v4_to_v5,
+    _v5_to_v6,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
 
-def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The file's schema version; None for an empty file."""
+def schema_version(con: duckdb.DuckDBPyConnection, path: Path | str = "database") -> int | None:
+    """The file's schema version; None for an empty file. Raises FieldtoolError (naming
+    ``path``) when ``meta.schema_version`` is not a version number."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "meta" in tables:
         row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None:
-            return int(row[0])
+            return parse_version(row[0], path)
     return 1 if tables & {"sessions", "sightings"} else None
+
+
+def parse_version(value: object, path: Path | str) -> int:
+    """``meta.schema_version`` as a number, or FieldtoolError naming ``path``."""
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise FieldtoolError(
+            f"{path}: meta.schema_version is {str(value)[:40]!r}, not a schema version number; "
+            "the file was changed by something other than fieldtool"
+        )
+    return int(text)
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path | str) -> tuple[int, int]:
     """Create or migrate the schema and (re)create the views; returns (old, new) version."""
-    found = schema_version(con)
+    found = schema_version(con, path)
     if found is not None and found > SCHEMA_VERSION:
         raise FieldtoolError(
             f"{path}: schema version {found} is newer than this fieldtool ({SCHEMA_VERSION})"
@@ -200,7 +227,8 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "config_json": _STR, "host": _STR, "started_at": _TS, "ended_at": _TS, "status": _STR,
         "frames_read": _I64, "frames_analysed": _I64, "frames_dropped": _I64, "pid": _I64,
         "pid_started_at": _TS, "updated_at": _TS, "time_source": _STR, "time_zone": _STR,
-        "time_zone_known": pa.bool_(), "frames_positioned": _I64,
+        "time_zone_known": pa.bool_(), "frames_positioned": _I64, "end_reason": _STR,
+        "boot_id": _STR, "pid_start_ticks": _I64,
     },
     "sightings": {
         "sighting_id": _STR, "session_id": _STR, "species": _STR, "common_name": _STR,
@@ -219,15 +247,24 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "fused_species": pa.list_(_STR), "fused_scores": pa.list_(pa.float32()),
     },
     "species": {"species": _STR, "common_name": _STR, "genus": _STR, "family": _STR},
+    "source_gaps": {
+        "session_id": _STR, "start_t": _F64, "end_t": _F64, "started_at": _TS, "ended_at": _TS,
+        "reason": _STR,
+    },
 }  # fmt: skip
 UPSERT_KEYS = {"sessions": "session_id", "sightings": "sighting_id", "species": "species"}
-# Appended tables: the natural key that makes a journal replay idempotent.
-APPEND_KEYS = {"track": ("session_id", "t"), "detections": ("session_id", "frame_index")}
+# Appended tables: the natural key that makes a replay (or a rewrite) idempotent.
+APPEND_KEYS = {
+    "track": ("session_id", "t"),
+    "detections": ("session_id", "frame_index"),
+    "source_gaps": ("session_id", "start_t"),
+}
 
 SIGHTING_COLUMNS = list(TABLES["sightings"])
 SESSION_COLUMNS = list(TABLES["sessions"])
 TRACK_COLUMNS = list(TABLES["track"])
 DETECTION_COLUMNS = list(TABLES["detections"])
+GAP_COLUMNS = list(TABLES["source_gaps"])
 
 
 def _arrow(table: str, rows: list[dict] | list[tuple]) -> pa.Table:
@@ -244,12 +281,16 @@ def _arrow(table: str, rows: list[dict] | list[tuple]) -> pa.Table:
 def insert_rows(
     con: duckdb.DuckDBPyConnection, table: str, rows: list, *, idempotent: bool = False
 ) -> None:
-    """Upsert (sessions, sightings, species) or append (track, detections) ``rows``:
-    tuples in :data:`TABLES` column order, or dicts by column name (a journal's).
-    ``idempotent``: appended rows already in the table (by :data:`APPEND_KEYS`) are skipped."""
+    """Upsert (sessions, sightings, species) or append (track, detections, source_gaps)
+    ``rows``: tuples in :data:`TABLES` column order, or dicts by column name (a journal's).
+    ``idempotent``: appended rows already in the table (by :data:`APPEND_KEYS`) are skipped.
+
+    A failed insert raises its own error: the clean-up that follows it (unregistering the
+    rows, refused in an aborted transaction) never replaces it."""
     if not rows:
         return
     con.register("incoming", _arrow(table, rows))
+    failed = True
     try:
         if table in UPSERT_KEYS:
             con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming")
@@ -264,5 +305,10 @@ def insert_rows(
             con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM incoming")
         if table == "sightings":
             con.execute(f"INSERT INTO species {SPECIES_FROM.format(src='incoming')}")
+        failed = False
     finally:
-        con.unregister("incoming")
+        try:
+            con.unregister("incoming")
+        except duckdb.Error:
+            if not failed:
+                raise  # after a failure, the first error is the one that counts

@@ -143,9 +143,10 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
     (
         "effort",
         "Survey effort per session: surveyed_s (media seconds covered by analysed frames and "
-        "track), distance_m along the GPS track (haversine between consecutive points), "
-        "track_points, frames_analysed, processing_s (wall time of the run), sightings and "
-        "species (reviews applied).",
+        "track, less gap_s: the time the source was away, from source_gaps), distance_m along "
+        "the GPS track (haversine between consecutive points), track_points, frames_analysed, "
+        "processing_s (wall time of the run), end_reason, sightings and species (reviews "
+        "applied).",
         f"""
         WITH points AS (
             SELECT session_id, time, t, latitude, longitude,
@@ -167,18 +168,34 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
         seen AS (
             SELECT session_id, count(*) AS sightings, count(DISTINCT species) AS species
             FROM sightings_reviewed GROUP BY session_id
+        ),
+        span AS (
+            SELECT s.session_id, least(a.t0, w.t0) AS t0, greatest(a.t1, w.t1) AS t1
+            FROM sessions s
+            LEFT JOIN walked w USING (session_id)
+            LEFT JOIN analysed a USING (session_id)
+        ),
+        away AS (  -- gap time inside the surveyed span (gaps clipped to it)
+            SELECT p.session_id,
+                   sum(greatest(least(g.end_t, p.t1) - greatest(g.start_t, p.t0), 0)) AS gap_s
+            FROM span p JOIN source_gaps g USING (session_id)
+            WHERE g.end_t > g.start_t
+            GROUP BY p.session_id
         )
-        SELECT s.session_id, s.source, s.status, s.started_at, s.ended_at,
+        SELECT s.session_id, s.source, s.status, s.end_reason, s.started_at, s.ended_at,
                a.first_frame, a.last_frame,
-               coalesce(greatest(a.t1, w.t1) - least(a.t0, w.t0), 0) AS surveyed_s,
+               greatest(coalesce(p.t1 - p.t0, 0) - coalesce(g.gap_s, 0), 0) AS surveyed_s,
+               coalesce(g.gap_s, 0) AS gap_s,
                coalesce(w.distance_m, 0) AS distance_m, coalesce(w.track_points, 0) AS track_points,
                s.frames_analysed,
                epoch(coalesce(s.ended_at, s.updated_at) - s.started_at) AS processing_s,
                coalesce(n.sightings, 0) AS sightings, coalesce(n.species, 0) AS species
         FROM sessions s
+        LEFT JOIN span p USING (session_id)
         LEFT JOIN walked w USING (session_id)
         LEFT JOIN analysed a USING (session_id)
         LEFT JOIN seen n USING (session_id)
+        LEFT JOIN away g USING (session_id)
         ORDER BY s.started_at, s.session_id
         """,
     ),

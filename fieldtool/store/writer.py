@@ -8,9 +8,17 @@ waits at most :data:`HELD_RETRY_S` per flush, so the session never stalls; once 
 is free it writes everything and deletes the journal. Its first transaction creates or
 migrates the schema and recovers what dead writers left (:mod:`fieldtool.store.maintenance`).
 
-The writer process (pid and start time, in ``sessions`` rows and the journal) is read when
-it writes, so a worker forked after the import, or after the store was made, writes under
-its own pid and to its own journal.
+A write that fails for another reason (a full disk, a damaged file) is handled the same
+way: the rows are journaled (or, when the journal cannot be written either, kept in
+memory only, at most ``max_memory_rows`` track/detection rows), every later flush tries
+again, and the error is raised once (:class:`StoreWriteError`) with where the rows are.
+``close()`` never raises for either: its :class:`FlushResult` says what is unwritten and
+where. Rows that may already be in the file (journaled, or a commit whose outcome is
+unknown) are written idempotently.
+
+The writer process (pid, boot and start ticks, in ``sessions`` rows and the journal) is
+read when it writes, so a worker forked after the import, or after the store was made,
+writes under its own pid and to its own journal.
 """
 
 from __future__ import annotations
@@ -26,7 +34,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -34,9 +41,11 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 
 from fieldtool.store import journal, maintenance
 from fieldtool.store.locking import StoreLocked, Turnstile, connect, open_connection
+from fieldtool.store.outcome import FlushResult, StoreWriteError, kept, left_behind
 from fieldtool.store.process import HOST, ProcessIdentity
 from fieldtool.store.schema import (
     APPEND_KEYS,
@@ -50,13 +59,9 @@ from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, SessionStatus, Sighting
 
 HELD_RETRY_S = 0.1  # how long a flush waits while the file is known to be held
-
-
-@dataclass
-class FlushResult:
-    written: bool
-    rows: int
-    waited_s: float
+MAX_MEMORY_ROWS = 100_000  # track/detection rows kept when neither file nor journal takes them
+# Errors of a write that are not a lock: the rows stay, in the journal where it can be written.
+WRITE_ERRORS = (duckdb.Error, OSError, FieldtoolError, pa.ArrowException)
 
 
 class SightingStore:
@@ -68,25 +73,31 @@ class SightingStore:
         *,
         lock_timeout_s: float = 30.0,
         flush_interval_s: float = 2.0,
+        max_memory_rows: int = MAX_MEMORY_ROWS,
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         self.flush_interval_s = flush_interval_s
+        self.max_memory_rows = max_memory_rows
         self._log = log or (lambda message: None)
         self._sessions: dict[str, SessionInfo] = {}
         self._sightings: dict[str, Sighting] = {}
         self._species: dict[str, tuple] = {}
-        self._track: list[tuple] = []
-        self._detections: list[tuple] = []
+        self._appends: dict[str, list[tuple]] = {t: [] for t in APPEND_KEYS}
         self._running: set[str] = set()  # sessions of this store still running (heartbeat)
         self._dirty: dict[str, set[str]] = {t: set() for t in UPSERT_KEYS}  # not yet journaled
-        self._journaled = {t: 0 for t in APPEND_KEYS}
+        self._journaled = {t: 0 for t in APPEND_KEYS}  # leading rows already journaled
+        self._journal_error: str | None = None  # why the last journal append failed
         self._writer = ProcessIdentity.current()  # read again after a fork: _process()
         self._journal_token = uuid.uuid4().hex[:8]  # this store's journal, within the process
         self._gate = Turnstile(self.path)
         self._held_since: float | None = None  # monotonic time the file was first found held
         self._held_logged = 0.0
+        self._failed: str | None = None  # the write error of the current episode
+        self._failed_since = self._failed_logged = 0.0
+        self._uncertain = False  # rows buffered may be in the file already: write idempotently
+        self._dropped = 0
         self._schema_ready = False
         self._last_flush = time.monotonic()
         self._pending_since: float | None = None
@@ -124,7 +135,8 @@ class SightingStore:
 
     @property
     def journal_path(self) -> Path:
-        """Where this store journals rows it cannot write yet (in this process)."""
+        """Where this store journals rows it cannot write yet (in this process): beside
+        the file itself, symlinks resolved."""
         return journal.journal_path(self.path, self._process(), self._journal_token)
 
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -133,10 +145,9 @@ class SightingStore:
         old, new = ensure_schema(con, self.path)
         done = maintenance.recover(con, self.path, self._log)
         con.execute("COMMIT")
-        for replayed in done:
-            replayed.unlink(missing_ok=True)
         if 0 < old < new:
             self._log(f"{self.path}: schema upgraded from version {old} to {new}")
+        maintenance.finish(self.path, done, self._log)
         self._schema_ready = True
 
     @property
@@ -179,7 +190,8 @@ class SightingStore:
     def record_track(self, session_id: str, when: datetime, t: float, position: Position) -> None:
         acc = position.accuracy_m
         acc = None if acc is None or not math.isfinite(acc) else float(acc)
-        self._track.append((session_id, when, t, position.lat, position.lon, position.source, acc))
+        row = (session_id, when, t, position.lat, position.lon, position.source, acc)
+        self._appends["track"].append(row)
         self._mark()
 
     def record_detection(
@@ -194,7 +206,24 @@ class SightingStore:
     ) -> None:
         lat = position.lat if position else None
         lon = position.lon if position else None
-        self._detections.append((session_id, frame_index, t, when, lat, lon, *raw, *fused))
+        row = (session_id, frame_index, t, when, lat, lon, *raw, *fused)
+        self._appends["detections"].append(row)
+        self._mark()
+
+    def record_gap(
+        self,
+        session_id: str,
+        start_t: float,
+        end_t: float,
+        started_at: datetime | None,
+        ended_at: datetime | None,
+        reason: str,
+    ) -> None:
+        """A time the source was away (media seconds ``start_t``..``end_t``; wall times,
+        ``ended_at`` None when it never came back): the ``effort`` view leaves it out.
+        Buffered like track points; one gap per (session, start_t)."""
+        row = (session_id, float(start_t), float(end_t), started_at, ended_at, reason)
+        self._appends["source_gaps"].append(row)
         self._mark()
 
     def _mark(self) -> None:
@@ -205,13 +234,18 @@ class SightingStore:
     def pending_rows(self) -> int:
         return (
             len(self._sessions) + len(self._sightings) + len(self._species)
-            + len(self._track) + len(self._detections)
+            + sum(len(rows) for rows in self._appends.values())
         )  # fmt: skip
 
     @property
     def held(self) -> bool:
         """Whether the last write found the file held by another process."""
         return self._held_since is not None
+
+    @property
+    def failed(self) -> str | None:
+        """The error of the last write when it failed for another reason than a lock."""
+        return self._failed
 
     # Writing ----------------------------------------------------------------------
     def maybe_flush(self) -> FlushResult | None:
@@ -226,27 +260,36 @@ class SightingStore:
         Waits up to ``timeout_s`` (default ``lock_timeout_s``) for the file, but at most
         ``HELD_RETRY_S`` while the file is known to be held, so a session never stalls on
         it. Rows that cannot be written are kept in memory and appended to the journal.
+        A write that fails for another reason raises :class:`StoreWriteError`, once: the
+        flushes after it (a clean-up path's) try again and return the error in their
+        result instead, until a write succeeds.
         """
         rows = self.pending_rows
         if not rows and self._schema_ready:
-            return FlushResult(True, 0, 0.0)
+            return FlushResult(True, 0, 0.0, dropped=self._dropped)
         start = time.monotonic()
         timeout = self.lock_timeout_s if timeout_s is None else timeout_s
         if self._held_since is not None:
             timeout = min(timeout, HELD_RETRY_S)
-        return self._flush(rows, timeout, start)
+        return self._flush(rows, timeout, start, raise_first=True)
 
     @contextmanager
     def _writing(self, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The write connection: the turnstile claim outlives a failed attempt."""
+        """The write connection: the turnstile claim outlives a failed attempt. Closing
+        never replaces an error of the work (an aborted transaction is rolled back)."""
         con = open_connection(self.path, False, timeout_s, self._gate)
         self._gate.reset()
         try:
             yield con
+        except BaseException:
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
         finally:
-            con.close()
+            with suppress(duckdb.Error):
+                con.close()
 
-    def _flush(self, rows: int, timeout: float, start: float) -> FlushResult:
+    def _flush(self, rows: int, timeout: float, start: float, *, raise_first: bool) -> FlushResult:
         batch = self._batch()
         try:
             with self._writing(timeout) as con:
@@ -254,7 +297,7 @@ class SightingStore:
                     self._prepare(con)
                 con.execute("BEGIN TRANSACTION")
                 for table, table_rows in batch.items():
-                    insert_rows(con, table, table_rows)
+                    insert_rows(con, table, table_rows, idempotent=self._uncertain)
                 beat = sorted(self._running - {s[0] for s in batch["sessions"]})
                 if beat:  # heartbeat of running sessions not rewritten in this batch
                     con.execute(
@@ -266,35 +309,111 @@ class SightingStore:
                     con.execute("COMMIT")
                     self._written(rows)
         except StoreLocked as exc:
-            self._last_flush = now = time.monotonic()
-            self._journal(batch)
-            if self._held_since is None:
-                self._held_since = self._held_logged = now
-                self._log(
-                    f"{self.path}: held by another process{self._by(exc)}; keeping {rows} rows "
-                    f"in memory and in {self.journal_path.name} until it is free"
-                )
-            elif now - self._held_logged >= 30.0:
-                self._held_logged = now
-                self._log(
-                    f"{self.path}: still held{self._by(exc)} after {now - self._held_since:.0f} s; "
-                    f"{rows} rows waiting"
-                )
-            return FlushResult(False, rows, now - start)
-        except duckdb.Error as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise FieldtoolError(f"{self.path}: write failed ({first}); {rows} rows kept") from None
-        return FlushResult(True, rows, self._last_flush - start)
+            return self._held(exc, batch, rows, start)
+        except WRITE_ERRORS as exc:
+            return self._write_failed(exc, batch, rows, start, raise_first)
+        return FlushResult(True, rows, self._last_flush - start, dropped=self._dropped)
+
+    def _held(
+        self, exc: StoreLocked, batch: dict[str, list[tuple]], rows: int, start: float
+    ) -> FlushResult:
+        self._last_flush = now = time.monotonic()
+        self._keep(batch)
+        result = self._result(rows, start)
+        if self._held_since is None:
+            self._held_since = self._held_logged = now
+            self._log(f"{self.path}: held by another process{self._by(exc)}; {self._kept(result)}")
+        elif now - self._held_logged >= 30.0:
+            self._held_logged = now
+            self._log(
+                f"{self.path}: still held{self._by(exc)} after {now - self._held_since:.0f} s; "
+                f"{rows} rows waiting"
+            )
+        return result
+
+    def _write_failed(
+        self,
+        exc: BaseException,
+        batch: dict[str, list[tuple]],
+        rows: int,
+        start: float,
+        raise_first: bool,
+    ) -> FlushResult:
+        """Keep the rows (journal, else memory), say where, raise once per episode."""
+        if isinstance(exc, FieldtoolError):
+            reason = str(exc).removeprefix(f"{self.path}: ")
+        elif isinstance(exc, OSError):
+            reason = exc.strerror or str(exc)
+        else:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        self._uncertain = True  # the commit may have gone through before the error
+        self._last_flush = now = time.monotonic()
+        self._keep(batch)
+        first = self._failed is None
+        if first:
+            self._failed_since = now
+        self._failed = reason
+        result = self._result(rows, start, reason)
+        message = f"{self.path}: write failed ({reason}); {self._kept(result)}"
+        if first or now - self._failed_logged >= 30.0:
+            self._failed_logged = now
+            self._log(message)
+        if raise_first and first:
+            raise StoreWriteError(message, result)
+        return result
+
+    def _keep(self, batch: dict[str, list[tuple]]) -> None:
+        """Rows that could not be written: into the journal, and within the memory bound."""
+        self._uncertain = self._journal(batch) or self._uncertain
+        self._bound()
+
+    def _result(self, rows: int, start: float, error: str | None = None) -> FlushResult:
+        unwritten = self.pending_rows
+        memory_only = self._memory_only()
+        path = self.journal_path
+        on_disk = unwritten > memory_only and path.exists()
+        return FlushResult(False, rows, time.monotonic() - start, unwritten,
+                           path if on_disk else None, memory_only, error, self._dropped,
+                           self._journal_error if memory_only else None)  # fmt: skip
+
+    def _kept(self, result: FlushResult) -> str:
+        return kept(result, self.max_memory_rows)
+
+    def _memory_only(self) -> int:
+        """Buffered rows that no journal holds."""
+        upserts = sum(len(keys) for keys in self._dirty.values())
+        return upserts + sum(len(self._appends[t]) - self._journaled[t] for t in APPEND_KEYS)
+
+    def _bound(self) -> None:
+        """Drop the oldest track/detection rows held in memory only beyond the bound."""
+        excess = sum(len(self._appends[t]) - self._journaled[t] for t in APPEND_KEYS)
+        excess -= self.max_memory_rows
+        dropped = 0
+        for table in ("detections", "track", "source_gaps"):
+            if excess <= 0:
+                break
+            first = self._journaled[table]
+            k = min(excess, len(self._appends[table]) - first)
+            del self._appends[table][first : first + k]
+            excess, dropped = excess - k, dropped + k
+        if dropped:
+            self._dropped += dropped
+            self._log(
+                f"{self.path}: neither the file nor the journal can be written: dropped the "
+                f"{dropped} oldest track/detection rows kept in memory only ({self._dropped} "
+                f"in all; at most {self.max_memory_rows} are kept)"
+            )
 
     def _written(self, rows: int) -> None:
         """Forget the rows just committed."""
         self._sessions.clear()
         self._sightings.clear()
         self._species.clear()
-        self._track.clear()
-        self._detections.clear()
+        for table_rows in self._appends.values():
+            table_rows.clear()
         self._pending_since = None
         self._last_flush = time.monotonic()
+        self._uncertain = False
         self._drop_journal()
         if self._held_since is not None:
             self._log(
@@ -302,6 +421,12 @@ class SightingStore:
                 f"wrote {rows} waiting rows"
             )
             self._held_since = None
+        if self._failed is not None:
+            self._log(
+                f"{self.path}: written again after {self._last_flush - self._failed_since:.1f} "
+                f"s ({self._failed} before); wrote {rows} waiting rows"
+            )
+            self._failed = None
 
     def _batch(self) -> dict[str, list[tuple]]:
         now = utc_now()
@@ -310,7 +435,7 @@ class SightingStore:
             (s.session_id, s.source, s.model_id, s.model_sha256, s.config_json, s.host or HOST,
              s.started_at, s.ended_at, s.status, s.frames_read, s.frames_analysed,
              s.frames_dropped, me.pid, me.started_at, now, s.time_source, s.time_zone,
-             s.time_zone_known, s.frames_positioned)
+             s.time_zone_known, s.frames_positioned, s.end_reason, me.boot_id, me.start_ticks)
             for s in self._sessions.values()
         ]  # fmt: skip
         sightings = [
@@ -324,34 +449,39 @@ class SightingStore:
             "sessions": sessions,
             "species": list(self._species.values()),
             "sightings": sightings,
-            "track": self._track,
-            "detections": self._detections,
+            **{table: list(rows) for table, rows in self._appends.items()},
         }
 
-    def _journal(self, batch: dict[str, list[tuple]]) -> None:
-        """Append the rows not yet journaled to this store's journal (fsynced)."""
+    def _journal(self, batch: dict[str, list[tuple]]) -> bool:
+        """Append the rows not yet journaled to this store's journal (fsynced, all or
+        nothing); False when it cannot be written (they stay marked for the next try)."""
         me = self._process()
         lines: list[str] = []
         for table, key in UPSERT_KEYS.items():
             names = list(TABLES[table])
-            for row in batch[table]:
-                if row[names.index(key)] in self._dirty[table]:
-                    lines.append(journal.journal_line(table, names, row))
-            self._dirty[table].clear()
+            at = names.index(key)
+            lines += [journal.journal_line(table, names, row)
+                      for row in batch[table] if row[at] in self._dirty[table]]  # fmt: skip
         for table in APPEND_KEYS:
             names = list(TABLES[table])
             lines += [
                 journal.journal_line(table, names, row)
                 for row in batch[table][self._journaled[table] :]
             ]
-            self._journaled[table] = len(batch[table])
         if not lines:
-            return
+            return self.journal_path.exists()
         path = journal.journal_path(self.path, me, self._journal_token)
         try:
             journal.append_journal(path, self.path, me, lines)
         except OSError as exc:
-            self._log(f"{path}: cannot write the journal ({exc}); rows kept in memory")
+            self._journal_error = exc.strerror or str(exc)
+            return path.exists()
+        self._journal_error = None
+        for table in UPSERT_KEYS:
+            self._dirty[table].clear()
+        for table in APPEND_KEYS:
+            self._journaled[table] = len(batch[table])
+        return True
 
     def _drop_journal(self) -> None:
         for table in self._dirty:
@@ -370,25 +500,27 @@ class SightingStore:
         return ids
 
     def close(self) -> FlushResult:
-        """Final flush, waiting up to the full lock timeout.
+        """Final flush, waiting up to the full lock timeout; never raises for a lock or a
+        write error: the result says what is unwritten and where.
 
-        Rows still unwritten stay in the journal: the next store opened on this file
-        after this process ends writes them.
+        Rows still unwritten stay in the journal: ``fieldtool recover``, an export, or the
+        next store opened on this file (in this process too) writes them. Rows the journal
+        could not take either are lost when the process ends; the log says so.
         """
-        if not self.pending_rows and self._schema_ready:
+        try:
+            if not self.pending_rows and self._schema_ready:
+                return FlushResult(True, 0, 0.0, dropped=self._dropped)
+            if self._held_since is not None or self._failed is not None:
+                self._keep(self._batch())  # safe on disk before a possibly long wait
+            start = time.monotonic()
+            result = self._flush(self.pending_rows, self.lock_timeout_s, start, raise_first=False)
+            if not result.written:
+                if result.journal is not None:
+                    journal.release(result.journal)  # a later store of this process may replay it
+                self._log(left_behind(self.path, result))
+            return result
+        finally:
             self._gate.close()
-            return FlushResult(True, 0, 0.0)
-        if self._held_since is not None:
-            self._journal(self._batch())  # safe on disk before a possibly long wait
-        start = time.monotonic()
-        result = self._flush(self.pending_rows, self.lock_timeout_s, start)
-        self._gate.close()
-        if not result.written:
-            self._log(
-                f"{self.path}: {result.rows} rows are kept in {self.journal_path.name}; the next "
-                "fieldtool run on this file writes them"
-            )
-        return result
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from fieldtool.config import Config, SmoothingConfig
 from fieldtool.pipeline import run_session
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore, query
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, SessionStatus
 
 from ..conftest import COLOURS, REPO_ROOT, write_video
 
@@ -25,30 +25,39 @@ DEMO_WALK = REPO_ROOT / "data" / "demo" / "walk_west.mp4"
 
 class MjpegServer:
     """An MJPEG-over-HTTP camera on 127.0.0.1 that serves ``frames_per_connection`` red
-    frames per connection, then drops it; ``stop()`` takes the camera away for good."""
+    frames per connection, then drops it; ``stop()`` takes the camera away for good.
+
+    ``freeze``: a frozen server: after its frames it keeps the connection open and sends
+    nothing (until ``stop()``), and connections after the first get no frame at all."""
 
     @classmethod
     def on_port(cls, port: int, **kw) -> MjpegServer:
         return cls(port=port, **kw)
 
-    def __init__(self, frames_per_connection: int = 20, fps: float = 40.0, port: int = 0) -> None:
+    def __init__(self, frames_per_connection: int = 20, fps: float = 40.0, port: int = 0,
+                 freeze: bool = False) -> None:  # fmt: skip
         jpeg = cv2.imencode(".jpg", np.full((48, 64, 3), COLOURS[0], np.uint8))[1].tobytes()
         part = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(jpeg)
         self.connections = 0
+        self.released = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 server.connections += 1
+                frames = frames_per_connection if server.connections == 1 or not freeze else 0
                 self.send_response(200)
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 try:
-                    for _ in range(frames_per_connection):
+                    for _ in range(frames):
                         self.wfile.write(part + jpeg + b"\r\n")
                         time.sleep(1 / fps)
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
+                if freeze:
+                    server.released.wait(120)  # frozen: connected, silent
 
             def log_message(self, *args) -> None:
                 pass
@@ -59,6 +68,7 @@ class MjpegServer:
         self.thread.start()
 
     def stop(self) -> None:
+        self.released.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 
@@ -86,9 +96,11 @@ def test_dropped_stream_reconnects_keeps_its_sighting_and_ends_cleanly(tmp_path,
         stopper.cancel()
         server.stop()
     assert server.connections >= 2 and result.reconnects >= 1
-    assert len(source.stats.gaps) == result.reconnects
+    assert len(source.stats.gaps) == result.reconnects + 1  # the last outage: not back
+    assert source.stats.lost and "stream lost" in (source.stats.end_reason or "")
     assert any("did not come back" in line for line in logs)
-    assert result.session.status == "finished"
+    assert result.session.status == SessionStatus.STREAM_LOST  # not "finished", exit 1
+    assert len(query(db, "SELECT * FROM source_gaps")) == len(source.stats.gaps)
     rows = query(db, "SELECT species, status FROM sightings")
     assert rows.values.tolist() == [["Acer rubrum", "closed"]]  # gaps < max_gap: one sighting
 
@@ -100,6 +112,26 @@ def test_a_stream_that_never_answers_is_retried_then_a_clear_error(colour_classi
     with pytest.raises(FieldtoolError, match="cannot open stream \\(3 tries\\)"):
         list(source.frames())
     assert sum("not answering" in line for line in logs) == 2
+
+
+def test_a_frozen_stream_times_out_instead_of_hanging_and_is_lost():
+    """A server that stops sending but keeps the connection: FFmpeg's own read timeout is
+    30 s; read_timeout_s (1 s here) notices it, the outage is a gap with its reason, and a
+    server that stays frozen (its reopen gives no frame) ends the source as lost."""
+    server = MjpegServer(frames_per_connection=5, freeze=True)
+    logs: list[str] = []
+    source = VideoSource(server.url, sample_fps=1000, retry=1, reconnect_backoff_s=0.05,
+                         open_timeout_s=1.0, read_timeout_s=1.0, log=logs.append)  # fmt: skip
+    began = time.monotonic()
+    try:
+        frames = list(source.frames())
+    finally:
+        server.stop()
+    assert len(frames) >= 3
+    assert source.stats.lost and source.stats.reconnects == 0
+    (gap,) = source.stats.gaps
+    assert "read timeout" in gap.reason and "not back after 1 try" in gap.reason
+    assert time.monotonic() - began < 25  # a bounded wait: 1 s timeouts, not 30 s ones
 
 
 def test_a_camera_that_comes_up_late_is_used(colour_classifier):

@@ -1,0 +1,62 @@
+"""What a write did: :class:`FlushResult`, :class:`StoreWriteError`, and the sentences
+that say where unwritten rows are (the writer never claims more than it kept)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fieldtool.types import FieldtoolError
+
+
+@dataclass
+class FlushResult:
+    """What a flush (or ``SightingStore.close()``) did, and where the rows it could not
+    write are: ``unwritten`` in all, of which ``memory_only`` are in no journal (lost if
+    the process ends) and the rest in ``journal``."""
+
+    written: bool  # everything buffered is in the file now
+    rows: int  # rows this flush was to write
+    waited_s: float
+    unwritten: int = 0  # rows not in the file: in the journal and/or in memory only
+    journal: Path | None = None  # the journal holding (some of) them; None: none on disk
+    memory_only: int = 0  # unwritten rows in no journal: lost if this process ends
+    error: str | None = None  # why the write failed, when not a lock (one line)
+    dropped: int = 0  # rows given up by this store (memory bound reached), in all
+    journal_error: str | None = None  # why the journal could not be written, if it could not
+
+
+class StoreWriteError(FieldtoolError):
+    """A write failed for another reason than a lock (raised once per episode); ``result``
+    says what is unwritten and where."""
+
+    def __init__(self, message: str, result: FlushResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def kept(result: FlushResult, max_memory_rows: int) -> str:
+    """Where the unwritten rows of ``result`` are, as a clause of a log line."""
+    n, only = result.unwritten, result.memory_only
+    if result.journal is not None and not only:
+        return f"keeping {n} rows in memory and in {result.journal.name} until it can be written"
+    cannot = f"the journal cannot be written either ({result.journal_error or 'unknown'})"
+    bound = f"at most {max_memory_rows} track/detection rows are kept"
+    if result.journal is not None:
+        return (f"keeping {n} rows in memory, {n - only} of them in {result.journal.name}; "
+                f"{cannot}: {only} in memory only ({bound})")  # fmt: skip
+    return f"{cannot}: keeping {n} rows in memory only ({bound})"
+
+
+def left_behind(db: Path, result: FlushResult) -> str:
+    """What a store that closed without writing everything leaves, and what becomes of it."""
+    on_disk = ""
+    if result.journal is not None:
+        on_disk = (f"{result.unwritten - result.memory_only} rows are kept in "
+                   f"{result.journal.name}; `fieldtool recover --db {db}` or the next "
+                   "fieldtool run on this file writes them")  # fmt: skip
+    if not result.memory_only:
+        return f"{db}: {on_disk}"
+    lost = (f"{result.memory_only} rows are in memory only (the journal cannot be written: "
+            f"{result.journal_error or 'unknown'}) and are lost when this process ends")  # fmt: skip
+    return f"{db}: {on_disk}; {lost}" if on_disk else f"{db}: {lost}"
