@@ -421,7 +421,7 @@ def run_session(
         session.ended_at = utc_now()
         result.reconnects = source.stats.reconnects
         store.record_session(session)
-        step.flush()
+        step.flush(0.5)  # short: a held file is waited for once, by close()
         if store.failed is not None:  # the file stopped taking writes and still does
             if session.status == SessionStatus.FINISHED:
                 session.status = SessionStatus.FAILED
