@@ -243,7 +243,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     from fieldtool.sqlbox import run_readonly_sql  # no Streamlit, no pydeck
 
-    if not Path(args.db).is_file():
+    if not Path(args.db).exists():
         raise FieldtoolError(f"{args.db}: sightings database not found")
     frame, truncated = run_readonly_sql(args.db, args.query, max_rows=args.max_rows,
                                         time_limit_s=args.time_limit)  # fmt: skip
