@@ -36,10 +36,10 @@ def _log(message: str) -> None:
 class ProgressPrinter:
     """One status line per report; rewritten in place on a terminal."""
 
-    def __init__(self, label: str, stream=sys.stderr) -> None:
+    def __init__(self, label: str, stream: typing.TextIO | None = None) -> None:
         self.label = label
-        self.stream = stream
-        self.tty = stream.isatty()
+        self.stream = stream or sys.stderr  # the one in force now, not the one at import
+        self.tty = self.stream.isatty()
 
     def __call__(self, p) -> None:
         done = f"{p.t:7.1f} s"

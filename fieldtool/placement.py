@@ -31,6 +31,7 @@ from fieldtool.tracks import (
     TrackRead,
     has_gpmf,
     mp4_creation_time,
+    one_position_source,
     positions_from_config,
     read_track,
 )
@@ -112,6 +113,7 @@ def place_session(
             TimeBasis(None, "wall-clock", "UTC", True, "the machine's clock at each frame"),
             (),
         )
+    one_position_source(pos)  # files too: their track is read here, not by positions_from_config
     video = Path(src.uri)
     track_path = pos.track
     if track_path is None and pos.lat is None and pos.gpsd is None and pos.auto_track:

@@ -299,3 +299,15 @@ def test_a_track_timed_before_gps_existed_is_refused(tmp_path: Path) -> None:
     gpx.write_text(f'<gpx version="1.0"><trk><trkseg>{points}</trkseg></trk></gpx>')
     with pytest.raises(FieldtoolError, match=r"noclock.gpx: no plausible fixes .*5 before_1980"):
         read_track(gpx)
+
+
+@pytest.mark.parametrize("extra", [["--lat", "44.5", "--lon", "-123.3"], ["--gpsd"]])
+def test_a_track_and_another_position_source_is_a_one_line_error(tmp_path, capsys, extra):
+    """For files the track was read and the other source silently ignored."""
+    from fieldtool.cli import main
+
+    code = main(["run", str(DEMO / "walk_west.mp4"), "--track", str(DEMO / "walk_west.gpx"),
+                 *extra, "--db", str(tmp_path / "s.duckdb")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "give one of lat/lon, a track or gpsd" in err[0]
+    assert not (tmp_path / "s.duckdb").exists()

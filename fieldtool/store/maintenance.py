@@ -24,7 +24,7 @@ import duckdb
 from fieldtool.store import journal as journals
 from fieldtool.store.locking import connect
 from fieldtool.store.process import HOST, ProcessIdentity, process_alive
-from fieldtool.store.schema import ensure_schema, insert_rows
+from fieldtool.store.schema import TABLES, ensure_schema, insert_rows
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, SessionStatus
 
@@ -186,7 +186,9 @@ def forget_source(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
         "WHERE session_id IN (SELECT unnest(?)))",
         [ids],
     )
-    for table in ("detections", "track", "sightings", "sessions"):
+    # every table with a session_id, sessions last (from the schema: new tables included)
+    tables = [t for t, cols in TABLES.items() if "session_id" in cols and t != "sessions"]
+    for table in (*tables, "sessions"):
         con.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT unnest(?))", [ids])
     return ids
 

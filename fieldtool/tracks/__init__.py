@@ -23,7 +23,7 @@ Live positions come from a gpsd daemon (:class:`GpsdPositions`).
 Times are naive ``datetime`` values, UTC where the file says so. Tracks embedded in a
 video (GPMF, SRT) also give ``media_start``: the time of media t=0 on the fixes' clock, and
 each fix's time is ``media_start + its media time``, so the video and its own track match
-exactly, whatever the clock. :func:`positions_from_config` hands ``media_start`` to the
+exactly, whatever the clock. :func:`fieldtool.placement.place_session` hands ``media_start`` to the
 pipeline as the video's start, which is how ``fieldtool run clip.mp4 --track clip.mp4``
 places frames.
 
@@ -77,7 +77,13 @@ from fieldtool.tracks.positions import (
     TrackPositions,
     interpolate,
 )
-from fieldtool.tracks.read import FORMATS, detect_format, positions_from_config, read_track
+from fieldtool.tracks.read import (
+    FORMATS,
+    detect_format,
+    one_position_source,
+    positions_from_config,
+    read_track,
+)
 from fieldtool.tracks.srt import (
     SRT_HOME_RADIUS_M,
     SrtCue,
@@ -119,6 +125,7 @@ __all__ = [
     "parse_nmea",
     "parse_tpv",
     "plausible_mask",
+    "one_position_source",
     "positions_from_config",
     "read_dji_srt",
     "read_exif",

@@ -104,12 +104,8 @@ def read_track(
     return read_exif(path)
 
 
-def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
-    """The provider a config asks for: fixed lat/lon, a track file, gpsd, or None (no position).
-
-    ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
-    see :func:`read_track`); implausible fixes are dropped there.
-    """
+def one_position_source(cfg: PositionConfig) -> None:
+    """Refuse a config that names more than one of lat/lon, a track and gpsd (one line)."""
     given = [
         name
         for name, v in (("lat/lon", cfg.lat), ("track", cfg.track), ("gpsd", cfg.gpsd))
@@ -119,6 +115,15 @@ def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
         raise FieldtoolError(
             f"position: give one of lat/lon, a track or gpsd, not {' and '.join(given)}"
         )
+
+
+def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
+    """The provider a config asks for: fixed lat/lon, a track file, gpsd, or None (no position).
+
+    ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
+    see :func:`read_track`); implausible fixes are dropped there.
+    """
+    one_position_source(cfg)
     if cfg.gpsd is not None:
         return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s)
     if cfg.track is not None:

@@ -101,3 +101,22 @@ def test_a_gap_is_buffered_like_track_points(tmp_path):
     store.record_sighting(Sighting("s1", "cam", "Acer rubrum", "", T0, T0, 0.0, 1.0, 3, 0.9, 2.4))
     assert store.flush().written
     assert query(db, "SELECT count(*) FROM source_gaps").iloc[0, 0] == 1
+
+
+def test_forgetting_a_source_forgets_its_gaps_too(tmp_path):
+    """`replace_earlier` (the demo) left the gap rows of the sessions it deleted."""
+    from datetime import datetime
+
+    from fieldtool.store import SightingStore, connect, query
+    from fieldtool.store.maintenance import forget_source
+    from fieldtool.types import SessionInfo
+
+    db = tmp_path / "s.duckdb"
+    store = SightingStore(db)
+    when = datetime(2026, 6, 1, 9)
+    store.record_session(SessionInfo("a", "cam", "m", when))
+    store.record_gap("a", 1.0, 2.0, when, when, "gone")
+    store.close()
+    with connect(db, read_only=False) as con:
+        assert forget_source(con, "cam") == ["a"]
+    assert query(db, "SELECT count(*) FROM source_gaps").iloc[0, 0] == 0
