@@ -73,12 +73,17 @@ def own_track(video: Path, track: Path) -> bool:
     )
 
 
-def _discover(video: Path, notes: list[str]) -> Path | None:
+def _is_gopro(video: Path) -> bool:
+    """An MP4/MOV with a GPMF track: a GoPro camera's file."""
+    return video.suffix.lower() in _MP4_SUFFIXES and has_gpmf(video)
+
+
+def _discover(video: Path, gopro: bool, notes: list[str]) -> Path | None:
     srt = sidecar_srt(video)
     if srt is not None:
         notes.append(f"position: using {srt.name}, the DJI telemetry beside the video")
         return srt
-    if video.suffix.lower() in _MP4_SUFFIXES and has_gpmf(video):
+    if gopro:
         notes.append(f"position: using the GoPro GPMF track inside {video.name}")
         return video
     return None
@@ -115,9 +120,10 @@ def place_session(
         )
     one_position_source(pos)  # files too: their track is read here, not by positions_from_config
     video = Path(src.uri)
+    gopro = _is_gopro(video)  # read once: discovery and the creation time's zone ask
     track_path = pos.track
     if track_path is None and pos.lat is None and pos.gpsd is None and pos.auto_track:
-        track_path = _discover(video, notes)
+        track_path = _discover(video, gopro, notes)
     track: TrackRead | None = None
     clock_was = "utc"
     positions: PositionProvider | None = None
@@ -146,13 +152,14 @@ def place_session(
                 media_start=track.media_start, notes=(track.summary(), *track.notes),
                 by_media_time=mine,
             )  # fmt: skip
-    basis = _time_basis(config, video, track, choice, positions, now, clock_was)
+    basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was)
     return Placement(positions, basis, tuple(notes))
 
 
 def _time_basis(
     config: Config,
     video: Path,
+    gopro: bool,
     track: TrackRead | None,
     choice: ZoneChoice,
     positions: PositionProvider | None,
@@ -185,16 +192,11 @@ def _time_basis(
         return TimeBasis(track.media_start, source, choice.zone, choice.zone is not None, how)
     created = mp4_creation_time(video) if video.suffix.lower() in _MP4_SUFFIXES else None
     if created is not None:
-        if has_gpmf(video):  # GoPro cameras write their local clock into mvhd
-            gopro = (
-                choice
-                if choice.zone
-                else local_zone(src.tz, track.fixes if track is not None else ())
-            )
-            if gopro.zone is None:
+        if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
+            if choice.zone is None:
                 return TimeBasis(created, "mp4-creation-time", None, False, "GoPro camera clock")
-            return TimeBasis(to_utc(created, gopro.zone), "mp4-creation-time", gopro.zone, True,
-                             f"GoPro camera clock, zone {gopro.how}")  # fmt: skip
+            return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone,
+                             True, f"GoPro camera clock, zone {choice.how}")  # fmt: skip
         return TimeBasis(created, "mp4-creation-time", "UTC", True, "mvhd, UTC by the MP4 spec")
     if isinstance(positions, TrackPositions):
         return TimeBasis(positions.start, "track-start", "UTC", True,

@@ -1,8 +1,8 @@
 """When was each frame taken: one rule for every input (``docs/time.md``).
 
 A session's frames are timed as ``start + media time`` (files) or by the wall clock
-(live sources). :func:`video_time_basis` decides ``start`` for a video file and says where
-it came from (:class:`TimeBasis`), in this order:
+(live sources). :func:`fieldtool.placement.place_session` decides ``start`` for a video
+file and says where it came from (:class:`TimeBasis`), in this order:
 
 1. ``source.start_time`` (``--start-time``): an ISO 8601 time; one with an offset is
    converted to UTC, one without is taken in ``source.tz`` when given, else as UTC.
@@ -59,6 +59,10 @@ class TimeBasis:
     zone: str | None
     zone_known: bool
     how: str
+
+    def __post_init__(self) -> None:
+        if self.source not in TIME_SOURCES:  # the stored vocabulary (sessions.time_source)
+            raise ValueError(f"time source {self.source!r} is not one of {TIME_SOURCES}")
 
     def describe(self) -> str:
         """One log line: the time, its source and its zone."""

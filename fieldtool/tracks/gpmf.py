@@ -121,9 +121,7 @@ def _find_gpmd(moov: bytes) -> tuple[_Samples, datetime | None] | None:
     head = 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
     for kind, s, e in _boxes(moov, head, len(moov)):
         if kind == b"mvhd":
-            secs = struct.unpack_from(">I" if moov[s] == 0 else ">Q", moov, s + 4)[0]
-            if secs:
-                created = _MP4_EPOCH + timedelta(seconds=secs)
+            created = _mvhd_created(moov, s)
         if kind != b"trak":
             continue
         for k2, s2, e2 in _boxes(moov, s, e):
@@ -327,10 +325,16 @@ def mp4_creation_time(path: str | Path) -> datetime | None:
     head = 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
     for kind, s, _ in _boxes(moov, head, len(moov)):
         if kind == b"mvhd":
-            secs = struct.unpack_from(">I" if moov[s] == 0 else ">Q", moov, s + 4)[0]
-            when = _MP4_EPOCH + timedelta(seconds=secs)
-            return when if secs and when.year >= 1970 else None
+            return _mvhd_created(moov, s)
     return None
+
+
+def _mvhd_created(moov: bytes, at: int) -> datetime | None:
+    """The creation time in the ``mvhd`` box whose payload starts at ``at``; None when
+    unset (0) or before 1970 (a camera without a clock)."""
+    secs = struct.unpack_from(">I" if moov[at] == 0 else ">Q", moov, at + 4)[0]
+    when = _MP4_EPOCH + timedelta(seconds=secs)
+    return when if secs and when.year >= 1970 else None
 
 
 def has_gpmf(path: str | Path) -> bool:
