@@ -432,9 +432,14 @@ def test_a_signal_during_a_commit_is_delivered_after_it():
     from fieldtool.store.writer import _signals_deferred
 
     done: list[str] = []
-    with pytest.raises(KeyboardInterrupt), _signals_deferred():
-        signal.raise_signal(signal.SIGINT)
-        done.append("committed and forgotten")
+    # A process started in the background inherits SIGINT ignored; make it Python's Ctrl-C.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), _signals_deferred():
+            signal.raise_signal(signal.SIGINT)
+            done.append("committed and forgotten")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert done == ["committed and forgotten"]
 
 
