@@ -42,12 +42,16 @@ class ReviewDecision(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One decoded frame."""
+    """One decoded frame (or one photo)."""
 
     index: int  # frame number in the source, 0-based
     t: float  # media time, seconds
     wall_time: datetime  # UTC, naive
     image: np.ndarray  # (H, W, 3) uint8 BGR
+    path: str | None = None  # photos: the file the frame is
+    # Frames of one segment are continuous in time; when the segment changes (the next
+    # photo sequence, the next file of a batch) smoothing restarts and open sightings end.
+    segment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,7 @@ class Sighting:
     snapshot_path: str | None = None  # relative to the store's folder
     status: Literal["open", "closed"] = "open"
     rank: Literal["species", "genus"] = "species"  # genus: congeners shared the score
+    event_id: str | None = None  # photos: the sequence the sighting belongs to
 
     @property
     def mean_score(self) -> float:
@@ -180,6 +185,7 @@ class SessionInfo:
     time_source: str = "wall-clock"
     time_zone: str | None = "UTC"  # zone the stored times were converted from; None: unknown
     time_zone_known: bool = True  # False: times are a local clock of unknown zone, not UTC
+    source_name: str | None = None  # a station's camera name, a Camtrap DP deploymentID
     extra: dict[str, str] = field(default_factory=dict)
 
 

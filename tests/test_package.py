@@ -159,7 +159,8 @@ def test_every_setting_is_described_and_the_reference_is_current() -> None:
 
 
 def test_flags_come_from_the_config_fields() -> None:
-    from fieldtool.cli import _overrides, build_parser
+    from fieldtool.cli import build_parser
+    from fieldtool.cli import overrides as _overrides
 
     args = build_parser().parse_args(
         ["run", "v.mp4", "--sample-fps", "2", "--gpx", "w.gpx", "--ignore-location",

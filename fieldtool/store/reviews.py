@@ -44,7 +44,8 @@ def add_review(
             raise FieldtoolError(f"{path}: no sighting {sighting_id!r}")
         review_id = uuid.uuid4().hex
         con.execute(
-            "INSERT INTO reviews VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reviews (review_id, sighting_id, decision, species, reviewer, "
+            "reviewed_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [review_id, sighting_id, str(decision), species or row[0], reviewer.strip(),
              utc_now(), note],
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """The file's tables, their migrations, and how rows go into them.
 
-Schema version 6; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
+Schema version 7; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
 first transaction), so a new file and an upgraded one are identical. Times are naive
 TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's local
 clock of unknown zone; see docs/time.md); media times are in seconds.
@@ -12,20 +12,33 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
   time came from: start-time, gpmf-gpsu, srt-clock, mp4-creation-time, track-start,
   wall-clock, ...; "unrecorded" for sessions older than version 5), time_zone (IANA name or
   UTC the times were converted from; NULL when unknown), time_zone_known,
-  frames_positioned (analysed frames that got a position).
+  frames_positioned (analysed frames that got a position), end_reason, boot_id,
+  pid_start_ticks, source_name (a name for the source: a station's camera, a Camtrap DP
+  deploymentID; NULL when the source is only its path/URL).
 - ``sightings``: sighting_id, session_id, species, common_name, first_seen, last_seen,
   first_t, last_t, frames, peak_score, mean_score, latitude, longitude, model_id,
   snapshot_path (relative to the database's folder), status (open / closed), updated_at,
   peak_t (media seconds of the peak, where latitude/longitude were taken), h3_cell (H3
   resolution 8 cell of latitude/longitude), rank (species, or genus when congeners shared
-  the score: species is then "Genus sp.").
+  the score: species is then "Genus sp."), event_id (photos: the sequence of photos the
+  sighting belongs to; NULL for video).
 - ``track``: session_id, time, t, latitude, longitude, source, accuracy_m.
 - ``source_gaps``: session_id, start_t, end_t (media seconds the source was away),
   started_at, ended_at (wall times; ended_at NULL when it never came back), reason.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
   raw_scores[], fused_species[], fused_scores[] (top-k per analysed frame, best first).
+- ``media``: session_id, frame_index, path (the photo as given), captured_at, event_id
+  (photos of one camera closer than ``photos.sequence_gap_s``), camera (make/model/serial or
+  folder), latitude, longitude (the photo's own EXIF GPS; NULL without), width, height,
+  time_source (exif-offset, exif-local, file-mtime, deployment, ...). One row per photo.
+- ``sighting_frames``: sighting_id, session_id, frame_index, t, path (a JPEG kept for
+  learning, relative to the database's folder), sha256 (of the JPEG's bytes): the snapshot and
+  up to k frames spread over each closed sighting.
+- ``batch_files``: batch_key (sha256 of content hash and settings hash), path,
+  content_sha256, settings_sha256, status (done / failed), error, session_id, finished_at:
+  what ``fieldtool batch`` did with each input file (reruns skip done ones).
 - ``reviews``: review_id, sighting_id, decision (confirm / reject / relabel), species (the
-  reviewer's species: the predicted one when confirming), reviewer, reviewed_at, note. A
+  reviewer's species: the predicted one when confirming), reviewer, reviewed_at, note, supersedes (the review_id an undo takes back). A
   review never changes the sighting row: the prediction stays beside the decision, and the
   newest review of a sighting is the one in force (:data:`~fieldtool.store.views.LATEST_REVIEW_SQL`).
 - ``species``: species (scientific name), common_name, genus, family; filled from the
@@ -48,7 +61,7 @@ import pyarrow as pa
 from fieldtool.store.views import create_views
 from fieldtool.types import FieldtoolError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
 # The first schema, verbatim: new files are created with it and then migrated, so a new
@@ -161,6 +174,29 @@ def _v5_to_v6(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE sessions ADD COLUMN pid_start_ticks BIGINT")
 
 
+def _v6_to_v7(con: duckdb.DuckDBPyConnection) -> None:
+    """Photos (``media``, ``sightings.event_id``), frames kept for learning
+    (``sighting_frames``), ``fieldtool batch`` bookkeeping (``batch_files``), a source's name,
+    and review undo (``reviews.supersedes``)."""
+    con.execute("ALTER TABLE sessions ADD COLUMN source_name VARCHAR")
+    con.execute("ALTER TABLE sightings ADD COLUMN event_id VARCHAR")
+    con.execute("ALTER TABLE reviews ADD COLUMN supersedes VARCHAR")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS media (session_id VARCHAR, frame_index BIGINT, "
+        "path VARCHAR, captured_at TIMESTAMP, event_id VARCHAR, camera VARCHAR, "
+        "latitude DOUBLE, longitude DOUBLE, width INTEGER, height INTEGER, time_source VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS sighting_frames (sighting_id VARCHAR, session_id VARCHAR, "
+        "frame_index BIGINT, t DOUBLE, path VARCHAR, sha256 VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS batch_files (batch_key VARCHAR PRIMARY KEY, path VARCHAR, "
+        "content_sha256 VARCHAR, settings_sha256 VARCHAR, status VARCHAR, error VARCHAR, "
+        "session_id VARCHAR, finished_at TIMESTAMP)"
+    )
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v1_to_v2,
@@ -168,6 +204,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v3_to_v4,
     _v4_to_v5,
     _v5_to_v6,
+    _v6_to_v7,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
@@ -228,14 +265,14 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "frames_read": _I64, "frames_analysed": _I64, "frames_dropped": _I64, "pid": _I64,
         "pid_started_at": _TS, "updated_at": _TS, "time_source": _STR, "time_zone": _STR,
         "time_zone_known": pa.bool_(), "frames_positioned": _I64, "end_reason": _STR,
-        "boot_id": _STR, "pid_start_ticks": _I64,
+        "boot_id": _STR, "pid_start_ticks": _I64, "source_name": _STR,
     },
     "sightings": {
         "sighting_id": _STR, "session_id": _STR, "species": _STR, "common_name": _STR,
         "first_seen": _TS, "last_seen": _TS, "first_t": _F64, "last_t": _F64,
         "frames": pa.int32(), "peak_score": _F64, "mean_score": _F64, "latitude": _F64,
         "longitude": _F64, "model_id": _STR, "snapshot_path": _STR, "status": _STR,
-        "updated_at": _TS, "peak_t": _F64, "h3_cell": _STR, "rank": _STR,
+        "updated_at": _TS, "peak_t": _F64, "h3_cell": _STR, "rank": _STR, "event_id": _STR,
     },
     "track": {
         "session_id": _STR, "time": _TS, "t": _F64, "latitude": _F64, "longitude": _F64,
@@ -251,6 +288,15 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "session_id": _STR, "start_t": _F64, "end_t": _F64, "started_at": _TS, "ended_at": _TS,
         "reason": _STR,
     },
+    "media": {
+        "session_id": _STR, "frame_index": _I64, "path": _STR, "captured_at": _TS,
+        "event_id": _STR, "camera": _STR, "latitude": _F64, "longitude": _F64,
+        "width": pa.int32(), "height": pa.int32(), "time_source": _STR,
+    },
+    "sighting_frames": {
+        "sighting_id": _STR, "session_id": _STR, "frame_index": _I64, "t": _F64, "path": _STR,
+        "sha256": _STR,
+    },
 }  # fmt: skip
 UPSERT_KEYS = {"sessions": "session_id", "sightings": "sighting_id", "species": "species"}
 # Appended tables: the natural key that makes a replay (or a rewrite) idempotent.
@@ -258,6 +304,8 @@ APPEND_KEYS = {
     "track": ("session_id", "t"),
     "detections": ("session_id", "frame_index"),
     "source_gaps": ("session_id", "start_t"),
+    "media": ("session_id", "frame_index"),
+    "sighting_frames": ("sighting_id", "frame_index"),
 }
 
 SIGHTING_COLUMNS = list(TABLES["sightings"])
@@ -265,6 +313,8 @@ SESSION_COLUMNS = list(TABLES["sessions"])
 TRACK_COLUMNS = list(TABLES["track"])
 DETECTION_COLUMNS = list(TABLES["detections"])
 GAP_COLUMNS = list(TABLES["source_gaps"])
+MEDIA_COLUMNS = list(TABLES["media"])
+SIGHTING_FRAME_COLUMNS = list(TABLES["sighting_frames"])
 
 
 def _arrow(table: str, rows: list[dict] | list[tuple]) -> pa.Table:

@@ -226,6 +226,38 @@ class SightingStore:
         self._appends["source_gaps"].append(row)
         self._mark()
 
+    def record_media(
+        self,
+        session_id: str,
+        frame_index: int,
+        path: str,
+        captured_at: datetime | None,
+        *,
+        event_id: str | None = None,
+        camera: str | None = None,
+        position: Position | None = None,
+        size: tuple[int, int] | None = None,
+        time_source: str | None = None,
+    ) -> None:
+        """One photo of a session: its file, capture time (UTC naive), sequence, camera,
+        its own EXIF position (None without GPS) and ``size`` as (width, height) px."""
+        width, height = size if size is not None else (None, None)
+        row = (session_id, frame_index, path, captured_at, event_id, camera,
+               position.lat if position else None, position.lon if position else None,
+               width, height, time_source)  # fmt: skip
+        self._appends["media"].append(row)
+        self._mark()
+
+    def record_sighting_frame(
+        self, sighting_id: str, session_id: str, frame_index: int, t: float, path: str,
+        sha256: str,
+    ) -> None:  # fmt: skip
+        """A frame kept for learning: ``path`` relative to :attr:`folder`, ``sha256`` of
+        the JPEG's bytes."""
+        row = (sighting_id, session_id, frame_index, float(t), path, sha256)
+        self._appends["sighting_frames"].append(row)
+        self._mark()
+
     def _mark(self) -> None:
         if self._pending_since is None:
             self._pending_since = time.monotonic()
@@ -435,14 +467,15 @@ class SightingStore:
             (s.session_id, s.source, s.model_id, s.model_sha256, s.config_json, s.host or HOST,
              s.started_at, s.ended_at, s.status, s.frames_read, s.frames_analysed,
              s.frames_dropped, me.pid, me.started_at, now, s.time_source, s.time_zone,
-             s.time_zone_known, s.frames_positioned, s.end_reason, me.boot_id, me.start_ticks)
+             s.time_zone_known, s.frames_positioned, s.end_reason, me.boot_id, me.start_ticks,
+             s.source_name)
             for s in self._sessions.values()
         ]  # fmt: skip
         sightings = [
             (s.sighting_id, s.session_id, s.species, s.common_name, s.first_seen, s.last_seen,
              s.first_t, s.last_t, s.frames, s.peak_score, s.mean_score, s.latitude,
              s.longitude, s.model_id, s.snapshot_path, s.status, now, s.peak_t,
-             h3_cell(s.latitude, s.longitude), s.rank)
+             h3_cell(s.latitude, s.longitude), s.rank, s.event_id)
             for s in self._sightings.values()
         ]  # fmt: skip
         return {

@@ -1,53 +1,24 @@
-"""Typed configuration, read from TOML and overridden by CLI flags.
-
-Every section rejects unknown keys, so a typo in a config file is an error, not a
-silently ignored setting.
-"""
+"""The session's config sections: source, model, position, prior, smoothing, store."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import tomllib
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 
-from fieldtool.resources import demo_model, shipped
+from fieldtool.config.base import Section as _Section
+from fieldtool.config.base import flag
+from fieldtool.resources import demo_model
 from fieldtool.timebase import parse_zone
 from fieldtool.types import FieldtoolError
 
 DEMO_MODEL = demo_model()
-
-
-def flag(
-    *names: str, switch: dict[str, tuple[Any, str]] | None = None, const: Any = None
-) -> dict[str, Any]:
-    """Field metadata naming the CLI flags that set a field (``fieldtool run --help``).
-
-    ``names``: the option strings (``--sample-fps``); ``switch``: extra options that set
-    a fixed value, ``{"--ignore-location": (0.0, "help")}``; ``const``: the value of a
-    flag given without one (``--gpsd`` alone: ``localhost:2947``).
-    """
-    meta: dict[str, Any] = {"flags": list(names), "switch": dict(switch or {})}
-    if const is not None:
-        meta["const"] = const
-    return meta
-
-
-class _Section(BaseModel):
-    # Unknown keys are errors; infinities and NaN are refused for every number.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class SourceConfig(_Section):
@@ -331,139 +302,3 @@ class StoreConfig(_Section):
         json_schema_extra=flag("--preview"),
     )  # fmt: skip
 
-
-class Config(_Section):
-    """A whole session's settings."""
-
-    source: SourceConfig = Field(default_factory=SourceConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    position: PositionConfig = Field(default_factory=PositionConfig)
-    prior: PriorConfig = Field(default_factory=PriorConfig)
-    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-
-
-SECTIONS: tuple[tuple[str, type[_Section]], ...] = (
-    ("source", SourceConfig), ("model", ModelConfig), ("position", PositionConfig),
-    ("prior", PriorConfig), ("smoothing", SmoothingConfig), ("store", StoreConfig),
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Flags:
-    """The CLI flags a config field declares (:func:`flag`)."""
-
-    names: tuple[str, ...] = ()
-    switch: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
-    const: Any = None
-    has_const: bool = False
-
-    @classmethod
-    def of(cls, info: FieldInfo) -> Flags:
-        """The flags :func:`flag` stored in a field's ``json_schema_extra``."""
-        meta = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        names = meta.get("flags")
-        switch: dict[str, tuple[Any, str]] = {}
-        raw = meta.get("switch")
-        if isinstance(raw, dict):
-            for option, pair in raw.items():
-                if isinstance(pair, list | tuple) and len(pair) == 2:
-                    switch[str(option)] = (pair[0], str(pair[1]))
-        return cls(
-            tuple(str(n) for n in names) if isinstance(names, list) else (),
-            switch,
-            meta.get("const"),
-            "const" in meta,
-        )
-
-
-def config_fields() -> Iterator[tuple[str, FieldInfo]]:
-    """Every setting as ``("section.key", field)``, in the order of the config file."""
-    for section, model in SECTIONS:
-        for key, info in model.model_fields.items():
-            yield f"{section}.{key}", info
-
-
-def _default_text(info: FieldInfo) -> str:
-    if info.default_factory is not None:
-        return "[]"
-    value = info.default
-    if value is None:
-        return "(none)"
-    if isinstance(value, Path):
-        root = shipped("models").parent  # shipped paths shown relative to where they ship
-        value = value.relative_to(root) if value.is_relative_to(root) else value
-        return f'"{value.as_posix()}"'
-    if isinstance(value, bool):
-        return str(value).lower()
-    return f'"{value}"' if isinstance(value, str) else str(value)
-
-
-def reference_markdown() -> str:
-    """``docs/config.md``: every setting with its default, flags and description."""
-    lines = [
-        "# Configuration reference",
-        "",
-        "Generated from `fieldtool/config.py` by `python -m fieldtool.config > docs/config.md`",
-        "(a test fails when this file and the code differ). Settings are read from a TOML file",
-        "(`--config`), then flags, then `--set section.key=value`; unknown keys and",
-        "non-finite numbers are errors.",
-    ]
-    for section, model in SECTIONS:
-        lines += ["", f"## [{section}]", "", (model.__doc__ or "").strip(), ""]
-        lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
-        for key, info in model.model_fields.items():
-            declared = Flags.of(info)
-            flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])
-            text = (info.description or "").replace("|", "\\|")
-            lines.append(f"| `{key}` | `{_default_text(info)}` | {flags} | {text} |")
-    return "\n".join(lines) + "\n"
-
-
-def _one_line(err: ValidationError, where: str) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "config"
-        parts.append(f"{loc}: {e['msg']}")
-    return f"{where}: " + "; ".join(parts)
-
-
-def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a TOML file (optional) and apply dotted overrides such as ``{"model.tiles": 2}``."""
-    data: dict[str, Any] = {}
-    where = "config"
-    if path is not None:
-        where = str(path)
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise FieldtoolError(f"{path}: config file not found") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise FieldtoolError(f"{path}: not valid TOML ({exc})") from None
-    for dotted, value in (overrides or {}).items():
-        if value is None:
-            continue
-        section, _, key = dotted.partition(".")
-        if not key:
-            raise FieldtoolError(f"override {dotted!r}: expected section.key")
-        data.setdefault(section, {})[key] = value
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise FieldtoolError(_one_line(exc, where)) from None
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """Parse ``section.key=value`` with a TOML value (bare words are taken as strings)."""
-    key, sep, raw = text.partition("=")
-    if not sep:
-        raise FieldtoolError(f"--set {text!r}: expected section.key=value")
-    try:
-        value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw
-    return key.strip(), value
-
-
-if __name__ == "__main__":
-    print(reference_markdown(), end="")

@@ -1,0 +1,144 @@
+"""What the commands share: log lines, progress, the session flags from the config, one session run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+from fieldtool.config import (
+    Config,
+    Flags,
+    config_fields,
+    parse_override,
+)
+from fieldtool.resources import shipped
+from fieldtool.types import SessionStatus
+
+DEMO_DATA = shipped("data", "demo")
+DEMO_RANGES = shipped("data", "ranges", "demo_ranges.geojson")
+DEMO_REGIONS = ("west", "east")
+
+
+def log(message: str) -> None:
+    print(f"fieldtool: {message}", file=sys.stderr, flush=True)
+
+
+class ProgressPrinter:
+    """One status line per report; rewritten in place on a terminal."""
+
+    def __init__(self, label: str, stream: typing.TextIO | None = None) -> None:
+        self.label = label
+        self.stream = stream or sys.stderr  # the one in force now, not the one at import
+        self.tty = self.stream.isatty()
+
+    def __call__(self, p) -> None:
+        done = f"{p.t:7.1f} s"
+        if p.duration_s:
+            done += f" / {p.duration_s:.1f} s ({100 * min(p.t / p.duration_s, 1):3.0f}%)"
+        line = (
+            f"{self.label}: {done}  analysed {p.frames_analysed} frames "
+            f"({p.analysis_fps:.1f}/s)  sightings {p.closed_sightings} closed, {p.open_sightings} open"
+        )
+        end = "\r" if self.tty else "\n"
+        print(line.ljust(100) if self.tty else line, end=end, file=self.stream, flush=True)
+
+    def done(self) -> None:
+        if self.tty:
+            print(file=self.stream)
+
+
+def session_flags(parser: argparse.ArgumentParser) -> None:
+    """The session's config flags, generated from the config's fields (their ``flags``
+    metadata and descriptions: :func:`fieldtool.config.config_fields`)."""
+    g = parser.add_argument_group("session settings (override the config file)")
+    g.add_argument("--config", type=Path, help="TOML config file")
+    for dotted, info in config_fields():
+        flags = Flags.of(info)
+        dest = f"{_CFG}{dotted}"
+        if flags.names:
+            kind = _argparse_kind(info, flags)
+            if "choices" not in kind and kind.get("action") != "store_true":
+                kind.setdefault("metavar", dotted.partition(".")[2].upper())
+            g.add_argument(*flags.names, dest=dest, help=f"{info.description} [{dotted}]", **kind)
+        for option, (value, help_text) in flags.switch.items():
+            g.add_argument(option, dest=dest, action="store_const", const=value, help=help_text)
+    g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="any config value, e.g. --set smoothing.enter=0.6")  # fmt: skip
+
+
+_CFG = "config:"  # argparse dest prefix of flags that set a config field
+
+
+def _argparse_kind(info: FieldInfo, flags: Flags) -> dict[str, Any]:
+    """argparse keywords for a config field: choices, nargs, a numeric type, or a switch."""
+    annotation = info.annotation
+    args = typing.get_args(annotation)
+    if annotation is bool:
+        return {"action": "store_true", "default": None}
+    if flags.has_const:
+        return {"nargs": "?", "const": flags.const, "metavar": "VALUE"}
+    if typing.get_origin(annotation) is typing.Literal:
+        return {"choices": list(args)}
+    if typing.get_origin(annotation) is list:
+        return {"nargs": "+", "metavar": "FILE"}
+    inner = [a for a in args if a is not type(None)] or [annotation]
+    if inner[0] in (int, float):
+        return {"type": inner[0]}
+    return {}
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Dotted config overrides from the flags given (``--set`` last, so it wins)."""
+    pairs: dict[str, Any] = {}
+    for dest, value in vars(args).items():
+        if dest.startswith(_CFG) and value is not None:
+            if isinstance(value, list):
+                value = [str(v) for v in value]
+            pairs[dest.removeprefix(_CFG)] = str(value) if isinstance(value, Path) else value
+    for text in args.set:
+        key, value = parse_override(text)
+        pairs[key] = value
+    return pairs
+
+
+def run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = False):
+    from fieldtool.pipeline import run_from_config
+
+    printer = None if quiet else ProgressPrinter(label)
+    try:
+        result = run_from_config(config, log=log, progress=printer, replace_earlier=replace_earlier)
+    finally:
+        if printer:
+            printer.done()
+    s = result.session
+    placed = (
+        f"{s.frames_positioned} of {s.frames_analysed} positioned "
+        f"({100 * s.frames_positioned / s.frames_analysed:.0f}%)"
+        if s.frames_analysed
+        else "none positioned"
+    )
+    why = f" ({s.end_reason})" if s.end_reason else ""
+    log(
+        f"{label}: {s.status}{why}; {s.frames_analysed} frames analysed of {s.frames_read} "
+        f"read, {placed}; {len(result.sightings)} sightings (session {s.session_id})"
+    )
+    if result.unwritten_rows:  # never claim the file has what it has not
+        log(f"{result.unwritten_rows} rows are not in {config.store.db} yet: "
+             f"{result.unwritten_where}; `fieldtool recover --db {config.store.db}` writes "
+             "them once the file can be written")  # fmt: skip
+    else:
+        log(f"all rows written to {config.store.db}")
+    return result
+
+
+def exit_code(status: str, unwritten_rows: int) -> int:
+    """0 for a clean end with everything written; 130 interrupted; 1 otherwise (failed,
+    stream lost, rows not in the file), so unattended scripts notice."""
+    if status == SessionStatus.INTERRUPTED:
+        return 130
+    return 0 if status == SessionStatus.FINISHED and not unwritten_rows else 1

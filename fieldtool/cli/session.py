@@ -1,0 +1,124 @@
+"""``fieldtool run``, ``demo`` and ``eval``: sessions and their scores."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fieldtool.cli.common import DEMO_DATA, DEMO_RANGES, DEMO_REGIONS
+from fieldtool.cli.common import exit_code as _exit_code
+from fieldtool.cli.common import overrides as _overrides
+from fieldtool.cli.common import run_one as _run_one
+from fieldtool.cli.common import session_flags as _session_flags
+from fieldtool.config import (
+    DEMO_MODEL,
+    Config,
+    load_config,
+)
+from fieldtool.types import FieldtoolError
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    overrides = _overrides(args)
+    overrides["source.uri"] = args.source
+    config = load_config(args.config, overrides)
+    result = _run_one(config, Path(args.source).name or args.source, args.quiet)
+    for s in result.sightings:
+        print(
+            f"{s.species:<28} {s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
+            f"frames {s.frames}"
+        )
+    return _exit_code(result.session.status, result.unwritten_rows)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fieldtool.evaluate import evaluate_session, format_scores, read_truth
+
+    overrides = _overrides(args)
+    db = Path(overrides.get("store.db") or "demo.duckdb")
+    overrides["store.db"] = str(db)
+    overrides["model.path"] = overrides.get("model.path") or str(DEMO_MODEL)
+    if not overrides.get("prior.ranges"):
+        overrides["prior.ranges"] = [str(DEMO_RANGES)]
+    needed = [Path(overrides["model.path"]) / "model.safetensors", DEMO_RANGES]
+    needed += [DEMO_DATA / f"walk_{r}.{ext}" for r in DEMO_REGIONS for ext in ("mp4", "gpx")]
+    missing = [str(p) for p in needed if not p.exists()]
+    if missing:
+        raise FieldtoolError(
+            f"demo files missing ({', '.join(missing)}); rebuild them with "
+            "'python -m fieldtool.demo.world' and 'python -m fieldtool.demo.train'"
+        )
+    for region in DEMO_REGIONS:
+        walk = dict(overrides)
+        walk["source.uri"] = str(DEMO_DATA / f"walk_{region}.mp4")
+        walk["position.track"] = str(DEMO_DATA / f"walk_{region}.gpx")
+        config = load_config(args.config, walk)
+        result = _run_one(config, f"walk_{region}", args.quiet, replace_earlier=True)
+        truth = read_truth(DEMO_DATA / f"walk_{region}_truth.csv")
+        print(f"\nwalk_{region} ({len(result.sightings)} sightings):")
+        for s in result.sightings:
+            print(
+                f"  {s.species:<26} {s.first_t:6.1f}-{s.last_t:6.1f} s  peak {s.peak_score:.2f}  "
+                f"at {s.latitude:.5f}, {s.longitude:.5f}"
+                if s.latitude is not None
+                else f"  {s.species:<26} {s.first_t:6.1f}-{s.last_t:6.1f} s  peak {s.peak_score:.2f}"
+            )
+        rows = evaluate_session(db, result.session.session_id, truth, config.smoothing)
+        print("\n" + format_scores(rows))
+    bin_dir = Path(sys.executable).parent  # the environment fieldtool runs in
+    print(
+        f"\nSightings are in {db}. Look at them with:\n"
+        f"  {bin_dir / 'fieldtool'} dashboard --db {db.resolve()}\n"
+        f'  {bin_dir / "fieldtool"} sql --db {db} "SELECT species, count(*) FROM sightings GROUP BY species"'
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from fieldtool.evaluate import evaluate_session, format_scores, read_truth
+    from fieldtool.store import query
+
+    truth = read_truth(args.truth)
+    session_id = args.session
+    if session_id is None:
+        rows = query(
+            args.db, "SELECT session_id, config_json FROM sessions ORDER BY started_at DESC LIMIT 1"
+        )
+        if rows.empty:
+            raise FieldtoolError(f"{args.db}: no sessions")
+        session_id = rows.iloc[0, 0]
+    else:
+        rows = query(
+            args.db,
+            "SELECT session_id, config_json FROM sessions WHERE session_id = ?",
+            [session_id],
+        )
+        if rows.empty:
+            raise FieldtoolError(f"{args.db}: no session {session_id!r}")
+    config = Config.model_validate_json(rows.iloc[0, 1])
+    # Scored over the session's own species (evaluate reads them from the store); say
+    # which classifier named them, as a gallery's species are not its model's.
+    gallery = f" (gallery {config.model.gallery})" if config.model.gallery else ""
+    print(f"session {session_id}: {config.source.uri}{gallery}")
+    print(format_scores(evaluate_session(args.db, session_id, truth, config.smoothing)))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser("run", help="run a session on a video file, camera index or stream URL")
+    run.add_argument("source", help="video path, camera index (0) or http/rtsp URL")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    _session_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="run the bundled offline demo walks and score them")
+    demo.add_argument("--quiet", action="store_true")
+    _session_flags(demo)
+    demo.set_defaults(func=cmd_demo)
+
+    ev = sub.add_parser("eval", help="score a stored session against a ground-truth file")
+    ev.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    ev.add_argument("--session", help="session id (default: the latest)")
+    ev.add_argument("--truth", type=Path, required=True, help="CSV species,start_s,end_s")
+    ev.set_defaults(func=cmd_eval)

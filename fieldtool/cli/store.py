@@ -1,0 +1,124 @@
+"""``fieldtool sql``, ``prune``, ``recover``, ``export`` and ``dashboard``: the sightings file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from fieldtool.cli.common import log as _log
+from fieldtool.types import FieldtoolError
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    """Read-only: one query; writes, ATTACH, file and URL access are refused."""
+    import pandas as pd
+
+    from fieldtool.sqlbox import run_readonly_sql  # no Streamlit, no pydeck
+
+    if not Path(args.db).exists():
+        raise FieldtoolError(f"{args.db}: sightings database not found")
+    frame, truncated = run_readonly_sql(args.db, args.query, max_rows=args.max_rows,
+                                        time_limit_s=args.time_limit)  # fmt: skip
+    with pd.option_context("display.max_rows", args.max_rows, "display.width", 200,
+                           "display.max_columns", 50):  # fmt: skip
+        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+    if truncated:
+        print(f"(first {args.max_rows} rows; raise --max-rows or use fieldtool export)")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    """Delete old per-frame detections; sightings, sessions, track and reviews stay."""
+    from fieldtool.store import prune_detections
+
+    deleted = prune_detections(args.db, args.older_than_days)
+    print(f"fieldtool: {deleted} detections older than {args.older_than_days:g} days deleted "
+          f"from {args.db}; sightings kept", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    """Replay the journals that can be replayed now; say what was done and what is left."""
+    from fieldtool.store import recover_file
+
+    done = recover_file(args.db, log=_log)
+    for journal, rows in done.left.items():
+        _log(f"{journal.name}: {rows} rows left (its writer still runs, or it was written on "
+             "another host or for another file)")  # fmt: skip
+    if not done.replayed and not done.interrupted and not done.left:
+        _log(f"{args.db}: nothing to recover")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sql = sub.add_parser("sql", help="run a read-only SQL query on the sightings file")
+    sql.add_argument("query")
+    sql.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    sql.add_argument("--max-rows", type=int, default=200)
+    sql.add_argument(
+        "--time-limit", type=float, default=300.0, help="seconds before the query stops"
+    )
+    sql.set_defaults(func=cmd_sql)
+
+    prune = sub.add_parser(
+        "prune", help="delete per-frame detections older than N days (sightings are kept)"
+    )
+    prune.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS")
+    prune.set_defaults(func=cmd_prune)
+
+    rec = sub.add_parser("recover", help="write rows left in journals beside the file (after a "
+                         "crash, a full disk or a held file) and end sessions whose writer died")  # fmt: skip
+    rec.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    rec.set_defaults(func=cmd_recover)
+
+    _output_commands(sub)
+
+
+def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``fieldtool export`` and ``fieldtool dashboard``."""
+    from fieldtool import export as ex
+
+    def export(a: argparse.Namespace) -> int:
+        filters = ex.ExportFilter(
+            session_id=a.session, species=a.species,
+            since=ex.parse_time(a.since, "--since") if a.since else None,
+            until=ex.parse_time(a.until, "--until") if a.until else None,
+            reviewed_only=a.reviewed_only,
+        )  # fmt: skip
+        n = ex.export(a.db, a.fmt, a.out, filters, title=a.title, creator=a.creator)
+        print(f"fieldtool: {n} sightings written to {a.out} ({a.fmt})", file=sys.stderr)
+        return 0
+
+    p = sub.add_parser("export", help="write sightings as a Darwin Core Archive, GeoJSON, "
+                       "GeoParquet or CSV", description=(ex.__doc__ or "").split("\n\n")[0])  # fmt: skip
+    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    p.add_argument("--format", required=True, choices=ex.FORMATS, dest="fmt",
+                   help="dwca: Darwin Core Archive zip; parquet: GeoParquet")  # fmt: skip
+    p.add_argument("-o", "--out", type=Path, required=True, help="output file")
+    p.add_argument("--session", help="only this session id")
+    p.add_argument("--species", action="append", help="only this species (repeatable)")
+    p.add_argument("--since", help="only sightings ending at or after (ISO 8601, UTC)")
+    p.add_argument("--until", help="only sightings starting at or before (ISO 8601, UTC)")
+    p.add_argument("--reviewed-only", action="store_true",
+                   help="only sightings a reviewer confirmed or relabelled")  # fmt: skip
+    p.add_argument("--title", help="dataset title (dwca)")
+    p.add_argument("--creator", default="fieldtool user", help="dataset creator (dwca)")
+    p.set_defaults(func=export)
+
+    d = sub.add_parser("dashboard", help="the map and review dashboard (Streamlit, this machine)")
+    d.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    d.add_argument("--port", type=int, default=8501)
+    d.set_defaults(func=cmd_dashboard)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard on 127.0.0.1 only, usage statistics off (no outside requests)."""
+    import subprocess
+
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
+               "127.0.0.1", "--server.port", str(args.port), "--browser.gatherUsageStats",
+               "false", "--", "--db", str(Path(args.db).resolve())]  # fmt: skip
+    return subprocess.call(command)

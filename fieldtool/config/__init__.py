@@ -1,0 +1,155 @@
+"""Typed configuration, read from TOML and overridden by CLI flags.
+
+Every section rejects unknown keys, so a typo in a config file is an error, not a
+silently ignored setting.
+
+One module per group of sections (:mod:`fieldtool.config.sections` for a session's);
+a new concept's section is a :class:`~fieldtool.config.base.Section` subclass in its own
+module here, added to :class:`Config` and :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import tomllib
+from pydantic import Field, ValidationError
+from pydantic.fields import FieldInfo
+
+from fieldtool.config.base import Flags, Section, flag
+from fieldtool.config.sections import (
+    DEMO_MODEL,
+    ModelConfig,
+    PositionConfig,
+    PriorConfig,
+    SmoothingConfig,
+    SourceConfig,
+    StoreConfig,
+)
+from fieldtool.resources import shipped
+from fieldtool.types import FieldtoolError
+
+__all__ = [
+    "DEMO_MODEL",
+    "Config",
+    "Flags",
+    "ModelConfig",
+    "PositionConfig",
+    "PriorConfig",
+    "Section",
+    "SmoothingConfig",
+    "SourceConfig",
+    "StoreConfig",
+    "config_fields",
+    "flag",
+    "load_config",
+    "parse_override",
+    "reference_markdown",
+]
+
+
+class Config(Section):
+    """A whole session's settings."""
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    position: PositionConfig = Field(default_factory=PositionConfig)
+    prior: PriorConfig = Field(default_factory=PriorConfig)
+    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+
+
+SECTIONS: tuple[tuple[str, type[Section]], ...] = (
+    ("source", SourceConfig), ("model", ModelConfig), ("position", PositionConfig),
+    ("prior", PriorConfig), ("smoothing", SmoothingConfig), ("store", StoreConfig),
+)  # fmt: skip
+
+
+def config_fields() -> Iterator[tuple[str, FieldInfo]]:
+    """Every setting as ``("section.key", field)``, in the order of the config file."""
+    for section, model in SECTIONS:
+        for key, info in model.model_fields.items():
+            yield f"{section}.{key}", info
+
+
+def _default_text(info: FieldInfo) -> str:
+    if info.default_factory is not None:
+        return "[]"
+    value = info.default
+    if value is None:
+        return "(none)"
+    if isinstance(value, Path):
+        root = shipped("models").parent  # shipped paths shown relative to where they ship
+        value = value.relative_to(root) if value.is_relative_to(root) else value
+        return f'"{value.as_posix()}"'
+    if isinstance(value, bool):
+        return str(value).lower()
+    return f'"{value}"' if isinstance(value, str) else str(value)
+
+
+def reference_markdown() -> str:
+    """``docs/config.md``: every setting with its default, flags and description."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `fieldtool/config/` by `python -m fieldtool.config > docs/config.md`",
+        "(a test fails when this file and the code differ). Settings are read from a TOML file",
+        "(`--config`), then flags, then `--set section.key=value`; unknown keys and",
+        "non-finite numbers are errors.",
+    ]
+    for section, model in SECTIONS:
+        lines += ["", f"## [{section}]", "", (model.__doc__ or "").strip(), ""]
+        lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
+        for key, info in model.model_fields.items():
+            declared = Flags.of(info)
+            flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])
+            text = (info.description or "").replace("|", "\\|")
+            lines.append(f"| `{key}` | `{_default_text(info)}` | {flags} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(err: ValidationError, where: str) -> str:
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "config"
+        parts.append(f"{loc}: {e['msg']}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read a TOML file (optional) and apply dotted overrides such as ``{"model.tiles": 2}``."""
+    data: dict[str, Any] = {}
+    where = "config"
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FieldtoolError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise FieldtoolError(f"{path}: not valid TOML ({exc})") from None
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        section, _, key = dotted.partition(".")
+        if not key:
+            raise FieldtoolError(f"override {dotted!r}: expected section.key")
+        data.setdefault(section, {})[key] = value
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise FieldtoolError(_one_line(exc, where)) from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``section.key=value`` with a TOML value (bare words are taken as strings)."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise FieldtoolError(f"--set {text!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key.strip(), value
