@@ -55,6 +55,27 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class Deployment:
+    """A camera placed somewhere for a while (a Camtrap DP deployment, or one given on the
+    command line): where and when photos without their own GPS or clock were taken."""
+
+    deployment_id: str
+    lat: float  # degrees, WGS84
+    lon: float  # degrees, WGS84
+    start: datetime | None = None  # UTC, naive; None: open
+    end: datetime | None = None  # UTC, naive; None: open
+    camera_id: str | None = None
+    camera_model: str | None = None
+    location_name: str | None = None
+    time_zone: str | None = None  # IANA zone of the camera's clock, when known
+    uncertainty_m: float | None = None  # radius of the location's uncertainty
+
+    def covers(self, when: datetime) -> bool:
+        """Whether ``when`` (UTC, naive) falls inside the deployment's interval."""
+        return (self.start is None or self.start <= when) and (self.end is None or when <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
 class Fix:
     """One GPS fix from a track or receiver."""
 
