@@ -39,13 +39,12 @@ def make_v5_file(db) -> None:
     con.close()
 
 
-def test_a_v5_file_is_migrated_to_v6_and_keeps_its_rows(tmp_path):
-    assert SCHEMA_VERSION == 6
+def test_a_v5_file_is_migrated_to_the_current_version_and_keeps_its_rows(tmp_path):
     db = tmp_path / "old.duckdb"
     make_v5_file(db)
     logs: list[str] = []
     SightingStore(db, log=logs.append).close()
-    assert logs == [f"{db}: schema upgraded from version 5 to 6"]
+    assert logs == [f"{db}: schema upgraded from version 5 to {SCHEMA_VERSION}"]
     session = query(db, "SELECT * FROM sessions").iloc[0]
     assert session.session_id == "old" and session.status == "finished"
     assert session.end_reason is None and session.frames_analysed == 3

@@ -27,7 +27,7 @@ def dead_pid() -> int:
 
 def sighting_row(sighting_id: str, **changes) -> dict:
     values = ["x", "sess", "Quercus alba", "", T0.isoformat(), T0.isoformat(), 5.0, 6.0, 3, 0.9,
-              0.8, None, None, "m", None, "closed", T0.isoformat(), 5.5, None, "species"]  # fmt: skip
+              0.8, None, None, "m", None, "closed", T0.isoformat(), 5.5, None, "species", None]  # fmt: skip
     row = dict(zip(SIGHTING_COLUMNS, values, strict=True))
     row.update(sighting_id=sighting_id, **changes)
     return row

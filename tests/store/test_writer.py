@@ -334,7 +334,7 @@ def test_a_dead_writers_journal_and_running_session_are_recovered(tmp_path):
     rows = [{"journal": 1, "host": HOST, "pid": pid, "pid_started_at": None}]
     closed = {c: v for c, v in zip(SIGHTING_COLUMNS, [
         "s3", "sess", "Quercus alba", "", T0.isoformat(), T0.isoformat(), 5.0, 6.0, 3, 0.9, 0.8,
-        None, None, "m", None, "closed", T0.isoformat(), 5.5, None, "species"], strict=True)}  # fmt: skip
+        None, None, "m", None, "closed", T0.isoformat(), 5.5, None, "species", None], strict=True)}  # fmt: skip
     rows.append({"table": "sightings", "row": closed})
     for i in range(3):
         det = {"session_id": "sess", "frame_index": i, "t": i / 10, "time": T0.isoformat(),
