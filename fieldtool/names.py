@@ -31,10 +31,13 @@ import functools
 import logging
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+
+import numpy as np
 
 from fieldtool.resources import shipped
 from fieldtool.types import FieldtoolError
@@ -305,3 +308,33 @@ def _bundled() -> Synonyms:
 def canonical(name: str, synonyms: Synonyms | None = None) -> str:
     """:meth:`Synonyms.canonical` with ``synonyms``, by default the bundled table."""
     return (synonyms if synonyms is not None else _bundled()).canonical(name)
+
+
+class NameRows:
+    """Rows of species by their key (:func:`canonical`): ``rows(labels)`` gives a model's
+    label list as (C,) row numbers, -1 for names without a row. A session asks with the
+    same label list every frame, so the answer for the last few lists is remembered."""
+
+    def __init__(self, keys: Iterable[str], remember: int = 8) -> None:
+        self.index: dict[str, int] = {key: i for i, key in enumerate(keys)}
+        self._remember = max(1, int(remember))
+        self._rows: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()
+
+    def __contains__(self, name: str) -> bool:
+        return canonical(name) in self.index
+
+    def get(self, name: str) -> int | None:
+        """Row of one name, None without one."""
+        return self.index.get(canonical(name))
+
+    def rows(self, names: Sequence[str]) -> np.ndarray:
+        """(C,) int64 row of each name, -1 where there is none."""
+        key = tuple(names)
+        found = self._rows.get(key)
+        if found is None:
+            found = np.array([self.index.get(canonical(n), -1) for n in key], dtype=np.int64)
+            self._rows[key] = found
+            if len(self._rows) > self._remember:
+                self._rows.popitem(last=False)
+        return found
+

@@ -188,3 +188,14 @@ def test_bundled_synonyms_keep_the_679_atlas_species_apart() -> None:
     keys = {species_key(n) for n in names}
     little = [s for s, a, _ in Synonyms.bundled().rows if species_key(s) in keys]
     assert len(little) >= 40 and "Lithocarpus densiflorus" in little
+
+
+def test_name_rows_find_each_label_by_its_key_and_remember_the_list():
+    from fieldtool.names import NameRows
+
+    rows = NameRows([canonical("Acer rubrum"), canonical("Quercus alba")])
+    labels = ["Quercus alba", "ACER RUBRUM L.", "Pinus taeda", "background"]
+    first = rows.rows(labels)
+    assert first.tolist() == [1, 0, -1, -1]
+    assert rows.rows(labels) is first  # the same list again: not resolved again
+    assert "acer rubrum" in rows and rows.get("Pinus taeda") is None

@@ -19,7 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from fieldtool.geo import geodesic_km
-from fieldtool.names import canonical, group_names, merge_note
+from fieldtool.names import NameRows, canonical, group_names, merge_note
 from fieldtool.priors.distance import km_per_degree, nearest_point
 from fieldtool.priors.polygons import RangePrior
 
@@ -59,13 +59,12 @@ class IndexedPrior:
         chosen, merged = group_names(n for n, _ in items)
         self.notes: tuple[str, ...] = tuple(notes) + tuple(merge_note("ranges", merged))
         self._names = [chosen[key] for key in united]
-        self._index = {key: i for i, key in enumerate(united)}
+        self._index = NameRows(united)
         self._geoms = np.array(list(united.values()), dtype=object)
         shapely.prepare(self._geoms)
         self._tree = shapely.STRtree(self._geoms)
         self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
         self._cache_size = max(1, int(cache_size))
-        self._lookups: OrderedDict[tuple[str, ...], np.ndarray] = OrderedDict()  # names → idx
 
     @classmethod
     def from_range_prior(
@@ -85,10 +84,10 @@ class IndexedPrior:
         return set(self._names)
 
     def has(self, species: str) -> bool:
-        return canonical(species) in self._index
+        return species in self._index
 
     def geometry(self, species: str) -> BaseGeometry | None:
-        i = self._index.get(canonical(species))
+        i = self._index.get(species)
         return None if i is None else self._geoms[i]
 
     def __len__(self) -> int:
@@ -149,21 +148,10 @@ class IndexedPrior:
         1 without data."""
         decay = self.decay_km if decay_km is None else float(decay_km)
         values = self._at(lat, lon, decay)
-        idx = self._indices(species)
+        idx = self._index.rows(species)
         if len(idx) == 0:
             return np.zeros(0, dtype=np.float64)
         return np.where(idx >= 0, values[np.maximum(idx, 0)], 1.0)
-
-    def _indices(self, species: Sequence[str]) -> np.ndarray:
-        """(C,) row of each name, -1 without data; remembered for the last few label lists."""
-        names = tuple(species)
-        idx = self._lookups.get(names)
-        if idx is None:
-            idx = np.array([self._index.get(canonical(s), -1) for s in names], dtype=np.int64)
-            self._lookups[names] = idx
-            if len(self._lookups) > 8:
-                self._lookups.popitem(last=False)
-        return idx
 
     def all_priors(self, lat: float, lon: float, decay_km: float | None = None) -> dict[str, float]:
         """Prior of every species with data at a place (cached like :meth:`prior`)."""

@@ -40,7 +40,7 @@ import pandas as pd
 
 from fieldtool.geo import haversine_m
 from fieldtool.inputs import read_input_text
-from fieldtool.names import binomial, canonical, group_names, merge_note
+from fieldtool.names import NameRows, binomial, canonical, group_names, merge_note
 from fieldtool.types import FieldtoolError
 
 DEFAULT_RESOLUTION = 5  # H3 resolution of the count grid
@@ -300,14 +300,14 @@ class OccurrencePrior:
         self.notes: tuple[str, ...] = tuple(notes) + tuple(
             merge_note("occurrences", merged, kind="record")
         )
-        self._index = {key: i for i, key in enumerate(self._names)}
+        self._index = NameRows(self._names)  # its keys
         # counts: one row per (cell, species) in CSR order by cell
         cells = [
             h3.latlng_to_cell(float(a), float(o), self.resolution)
             for a, o in zip(records["lat"], records["lon"], strict=True)
         ]
         # one key per distinct name, not per record: downloads run to millions of rows
-        codes = {name: self._index[canonical(name)] for name in pd.unique(records["species"])}
+        codes = {name: self._index.index[canonical(name)] for name in pd.unique(records["species"])}
         sp = records["species"].map(codes).to_numpy(dtype=np.int64)
         table = pd.DataFrame({"cell": cells, "sp": sp, "w": records["weight"].to_numpy(float)})
         grouped = table.groupby(["cell", "sp"], sort=True)["w"].sum().reset_index()
@@ -328,7 +328,7 @@ class OccurrencePrior:
         return set(self._names.values())
 
     def has(self, species: str) -> bool:
-        return canonical(species) in self._index
+        return species in self._index
 
     def __len__(self) -> int:
         return len(self._names)
@@ -371,12 +371,10 @@ class OccurrencePrior:
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise ValueError(f"not a position: {lat}, {lon}")
         dens = self._density(h3.latlng_to_cell(float(lat), float(lon), self.resolution), decay)
-        out = np.full(len(species), np.nan, dtype=np.float64)
-        for i, name in enumerate(species):
-            j = self._index.get(canonical(name))
-            if j is not None:
-                out[i] = dens[j]
-        return out
+        rows = self._index.rows(species)
+        return np.where(rows >= 0, dens[np.maximum(rows, 0)], np.nan) if len(rows) else (
+            np.zeros(0, dtype=np.float64)
+        )
 
     def prior(
         self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None

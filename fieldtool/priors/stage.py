@@ -144,6 +144,8 @@ class CombinedPrior:
 
     def __init__(self, parts: Sequence[SpeciesPrior]) -> None:
         self.parts = list(parts)
+        # Which part knows which label: asked with the same label list every frame.
+        self._known: dict[tuple[str, ...], list[np.ndarray]] = {}
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -168,8 +170,12 @@ class CombinedPrior:
         self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
     ) -> np.ndarray:
         out = np.full(len(species), -np.inf)
-        for p in self.parts:
-            known = np.array([p.has(s) for s in species], dtype=np.bool_)
+        key = tuple(species)
+        if key not in self._known:
+            if len(self._known) >= 8:
+                self._known.clear()
+            self._known[key] = [np.array([p.has(s) for s in key], np.bool_) for p in self.parts]
+        for p, known in zip(self.parts, self._known[key], strict=True):
             if known.any():
                 vals = p.prior(lat, lon, species, decay_km)
                 out = np.where(known, np.maximum(out, vals), out)
