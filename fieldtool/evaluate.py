@@ -27,8 +27,9 @@ import numpy as np
 
 from fieldtool.config import SmoothingConfig
 from fieldtool.gallery import UNKNOWN
-from fieldtool.inputs import read_csv_rows
+from fieldtool.inputs import read_csv_rows, read_input_text
 from fieldtool.model import read_labels
+from fieldtool.photos import stored_set
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.store import query
 from fieldtool.types import FieldtoolError, Frame, FrameResult, Label, LabelSet, Sighting
@@ -205,4 +206,114 @@ def format_scores(rows: list[Scores]) -> str:
             f"{r.name:<16}{r.predicted:>10}{r.true:>6}{r.precision:>11.3f}{r.recall:>8.3f}"
             f"{r.f1:>7.3f}{r.frame_top1:>13.3f}"
         )
+    return "\n".join(lines)
+
+
+# Multi-label: photo -> species set (plot mode, PlantCLEF) -----------------------------
+
+
+@dataclass
+class SetScores:
+    """Species sets per photo against the truth, as PlantCLEF scores them."""
+
+    photos: int  # photos scored (in the truth and in the session)
+    missing: int  # photos of the truth the session has no detection for (scored as empty)
+    sample_f1: float  # mean over photos of each photo's F1 ("macro F1 per sample")
+    macro_f1: float  # mean over species (in truth or predicted) of each species' F1
+    precision: float  # micro: over all (photo, species) pairs
+    recall: float
+
+
+def read_photo_truth(path: Path | str) -> dict[str, set[str]]:
+    """A multi-label truth CSV: ``photo,species``; one row per species of a photo, or the
+    species ``;``-separated in one row; a photo with an empty species holds none.
+    ``photo``: a file name, or a path ending the stored one."""
+    path = Path(path)
+    truth: dict[str, set[str]] = {}
+    for n, row in enumerate(read_csv_rows(path, "ground-truth"), start=2):
+        photo = (row.get("photo") or "").strip()
+        if not photo or "species" not in row:
+            raise FieldtoolError(f"{path}: line {n} needs photo,species")
+        names = {s.strip() for s in (row["species"] or "").split(";") if s.strip()}
+        truth.setdefault(photo, set()).update(names)
+    return truth
+
+
+def is_photo_truth(path: Path | str) -> bool:
+    """Whether a truth CSV is multi-label (a ``photo`` column) rather than intervals."""
+    lines = read_input_text(Path(path), "ground-truth").splitlines()
+    return bool(lines) and "photo" in [c.strip().lower() for c in lines[0].split(",")]
+
+
+def photo_sets(db: Path | str, session_id: str) -> dict[str, set[str]]:
+    """Each photo's predicted species set, from its stored detection (the fused scores:
+    plot mode's per-tile maximum with the prior) by the session's plot threshold and top-n."""
+    rows = query(
+        db,
+        "SELECT m.path, d.fused_species, d.fused_scores FROM media m JOIN detections d "
+        "ON d.session_id = m.session_id AND d.frame_index = m.frame_index "
+        "WHERE m.session_id = ? ORDER BY m.frame_index",
+        [session_id],
+    )
+    if rows.empty:
+        raise FieldtoolError(f"{db}: session {session_id!r} has no photos with detections")
+    settings = query(db, "SELECT config_json FROM sessions WHERE session_id = ?", [session_id])
+    photos = json.loads(settings.iloc[0, 0] or "{}").get("photos", {})
+    threshold, top_n = float(photos.get("plot_threshold", 0.5)), int(photos.get("plot_top_n", 10))
+    names = {n for ns in rows["fused_species"] for n in ns}
+    labels = _session_labels(Path(db), session_id, names)
+    background = {label.species for label in labels.labels if label.is_background}
+    return {
+        path: stored_set(list(species), list(scores), threshold, top_n, background)
+        for path, species, scores in zip(
+            rows["path"], rows["fused_species"], rows["fused_scores"], strict=True
+        )
+    }
+
+
+def _f1(hits: int, predicted: int, true: int) -> float:
+    return 2 * hits / (predicted + true) if predicted + true else 1.0
+
+
+def score_sets(truth: dict[str, set[str]], predicted: dict[str, set[str]]) -> SetScores:
+    """Sample-averaged F1 (per photo, then the mean: PlantCLEF's "macro F1 per sample";
+    a photo with no species, none predicted, scores 1) and macro F1 (per species over all
+    photos, then the mean). A truth photo matches the stored path it names (file name, or
+    the path's end); one the session lacks counts as predicted empty."""
+    by_name: dict[str, list[str]] = {}
+    for stored in predicted:
+        by_name.setdefault(Path(stored).name, []).append(stored)
+    pairs: list[tuple[set[str], set[str]]] = []
+    missing = 0
+    for photo, species in truth.items():
+        key = photo.replace("\\", "/")
+        found = [s for s in by_name.get(Path(key).name, []) if Path(s).as_posix().endswith(key)]
+        if len(found) > 1:
+            raise FieldtoolError(
+                f"truth photo {photo!r} matches {len(found)} photos; give more path"
+            )
+        missing += not found
+        pairs.append((species, predicted[found[0]] if found else set()))
+    if not pairs:
+        raise FieldtoolError("the truth names no photo")
+    sample = float(np.mean([_f1(len(t & p), len(p), len(t)) for t, p in pairs]))
+    every = sorted({s for t, p in pairs for s in t | p})
+    per_species = [
+        _f1(sum(s in t and s in p for t, p in pairs), sum(s in p for _, p in pairs),
+            sum(s in t for t, _ in pairs))
+        for s in every
+    ]  # fmt: skip
+    hits = sum(len(t & p) for t, p in pairs)
+    n_pred, n_true = sum(len(p) for _, p in pairs), sum(len(t) for t, _ in pairs)
+    return SetScores(
+        len(pairs) - missing, missing, sample, float(np.mean(per_species)) if every else 1.0,
+        hits / n_pred if n_pred else 0.0, hits / n_true if n_true else 0.0,
+    )  # fmt: skip
+
+
+def format_set_scores(s: SetScores) -> str:
+    lines = [f"{'photos':>7}{'missing':>9}{'sample F1':>11}{'macro F1':>10}{'precision':>11}"
+             f"{'recall':>8}",
+             f"{s.photos:>7}{s.missing:>9}{s.sample_f1:>11.3f}{s.macro_f1:>10.3f}"
+             f"{s.precision:>11.3f}{s.recall:>8.3f}"]  # fmt: skip
     return "\n".join(lines)

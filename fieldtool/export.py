@@ -26,6 +26,8 @@ core), ``meta.xml`` and ``eml.xml``. ``eventDate`` is the ISO 8601 interval firs
 peak where the receiver reported one, ``identifiedBy`` the reviewer or the model,
 ``identificationRemarks`` the model, its weights hash and scores. GeoParquet: a WKB
 ``geometry`` column (points, lon/lat WGS84) and the ``geo`` file metadata (version 1.1.0).
+Camtrap DP (``camtrap-dp``): a folder with ``datapackage.json``, its CSVs and the photos,
+written by :mod:`fieldtool.camtrap.write`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ if TYPE_CHECKING:  # pandas and the store load when an export runs, not with the
 
 # What this module offers; the rows and time helpers are re-exported from export_rows.
 __all__ = [
+    "CAMTRAP_DP",
     "COLUMNS",
     "DWC_TERMS",
     "FORMATS",
@@ -90,7 +93,8 @@ __all__ = [
     "zone_known",
 ]
 
-FORMATS = ("dwca", "geojson", "parquet", "csv")
+FORMATS = ("dwca", "geojson", "parquet", "csv", "camtrap-dp")
+CAMTRAP_DP = "camtrap-dp"  # a folder, written by fieldtool.camtrap.write
 REPLAY_TIMEOUT_S = 2.0  # how long an export waits for the write lock to replay journals
 DWC = "http://rs.tdwg.org/dwc/terms/"
 HUMAN_DECISIONS = ("confirm", "relabel")
@@ -481,8 +485,10 @@ def export(
     creator: str = "fieldtool user",
     timeout_s: float = 10.0,
     log: Callable[[str], None] | None = None,
+    license: str = "CC-BY-4.0",
 ) -> int:
     """Write the filtered sightings of ``db`` to ``out`` in ``fmt``; returns the row count.
+    ``license``: of the data and the photos (Camtrap DP only).
 
     Journals still beside the file are replayed first when the write lock can be had, else
     ``log`` (default: stderr, ``fieldtool: ...``) says how many rows the export lacks."""
@@ -493,6 +499,12 @@ def export(
         raise FieldtoolError(f"{db}: is a folder, expected a database file")
     if not db.is_file():
         raise FieldtoolError(f"{db}: sightings database not found")
+    if fmt == CAMTRAP_DP:
+        from fieldtool.camtrap.write import write_package
+
+        replay_pending(db, log or _stderr)
+        return write_package(db, out, filters, title=title, creator=creator, license=license,
+                             timeout_s=timeout_s, log=log or _stderr)  # fmt: skip
     if not out.parent.is_dir():
         raise FieldtoolError(f"{out}: folder {out.parent} does not exist")
     if out.is_dir():

@@ -112,6 +112,7 @@ class VideoSource:
     ) -> None:
         self.uri = uri
         self.live = is_live(uri)
+        self.name: str | None = None  # a name for the source beside its URI (a station's)
         self.sample_fps = sample_fps
         self.start_time = start_time
         self.max_frames = max_frames

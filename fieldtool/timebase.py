@@ -40,6 +40,7 @@ TIME_SOURCES = (
     "mp4-creation-time",  # MP4/MOV mvhd creation_time
     "track-start",  # first fix of a separate track (GPX, NMEA, EXIF)
     "processing-time",  # nothing known: the time the session ran
+    "photos",  # still photos: each its own time (media.time_source; docs/photos.md)
     "wall-clock",  # live sources: the machine's clock at each frame
 )
 _OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?$")

@@ -13,9 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:  # only for the FrameSource protocol's annotations
+    from fieldtool.sources import FrameStream, SourceStats
 
 
 class FieldtoolError(Exception):
@@ -208,6 +211,28 @@ class SessionInfo:
     time_zone_known: bool = True  # False: times are a local clock of unknown zone, not UTC
     source_name: str | None = None  # a station's camera name, a Camtrap DP deploymentID
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class FrameSource(Protocol):
+    """What a session needs of its source: ``sources.VideoSource`` (files, cameras,
+    streams) and ``photos.PhotoSource`` (still photos) both are one.
+
+    ``name``: stored as the session's ``source_name``; ``start_time``: UTC time of media t=0 (naive); ``frame_count`` and ``fps`` when known
+    (progress), ``stats`` the counters kept while it runs; ``probe`` reads what can be
+    read ahead (a video's rate), ``frames`` yields the frames until the source ends.
+    """
+
+    uri: str
+    name: str | None  # a name beside the URI: a station's camera, a photo deployment
+    live: bool
+    start_time: datetime | None
+    frame_count: int | None
+    fps: float | None
+    stats: SourceStats
+
+    def probe(self) -> float | None: ...
+
+    def frames(self) -> FrameStream: ...
 
 
 @runtime_checkable

@@ -10,6 +10,7 @@ import math
 import numbers
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,81 @@ def _dms(value: object, ref: object) -> float | None:
     return -out if str(ref).strip().upper() in ("S", "W") else out
 
 
+@dataclass(frozen=True, slots=True)
+class PhotoExif:
+    """What a photo's EXIF says about when, where and with what it was taken.
+
+    ``taken``: DateTimeOriginal (else DateTime) with SubSecTimeOriginal, as written (the
+    camera's clock); ``offset``: OffsetTimeOriginal (else OffsetTime), the clock's offset
+    from UTC, None when not written. ``fix``: the GPS block (None without one; its time is
+    GPS UTC, else ``taken``). ``orientation``: the EXIF Orientation tag, 1 (upright) to 8.
+    """
+
+    taken: datetime | None = None
+    offset: timedelta | None = None
+    fix: Fix | None = None
+    orientation: int = 1
+    make: str = ""
+    model: str = ""
+    serial: str = ""
+
+    @property
+    def camera(self) -> str:
+        """Make, model and serial number, as far as written ("" when none is)."""
+        model = self.model
+        if self.make and model.lower().startswith(self.make.lower()):
+            model = model[len(self.make) :].strip()  # "Canon" + "Canon EOS 5D"
+        return " ".join(p for p in (self.make, model, self.serial) if p)
+
+    @property
+    def taken_utc(self) -> datetime | None:
+        """``taken`` in UTC when the offset is written, else None."""
+        if self.taken is None or self.offset is None:
+            return None
+        return self.taken - self.offset
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value or "").replace("\x00", "").strip()
+
+
+def _offset(text: object) -> timedelta | None:
+    found = _OFFSET_RE.fullmatch(_text(text)) if text else None
+    if not found:
+        return None
+    sign = 1 if found.group(1) == "+" else -1
+    return sign * timedelta(hours=int(found.group(2)), minutes=int(found.group(3)))
+
+
+def photo_exif(exif: Exif) -> PhotoExif:
+    """The time, place, orientation and camera in an image's EXIF (Pillow's ``getexif()``);
+    unreadable or absent tags are left at their defaults."""
+    sub: Mapping[int, object] = exif.get_ifd(0x8769)
+    taken = None
+    raw = sub.get(0x9003) or exif.get(0x0132)
+    if raw:
+        try:
+            taken = datetime.strptime(_text(raw), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            taken = None
+    subsec = _text(sub.get(0x9291) or sub.get(0x9290))
+    if taken is not None and subsec.isdigit():
+        taken += timedelta(seconds=int(subsec) / 10 ** len(subsec))
+    offset = _offset(sub.get(0x9011) or sub.get(0x9010))
+    gps: Mapping[int, object] = exif.get_ifd(0x8825)
+    fix = _gps_fix(exif, gps)[0] if gps else None
+    try:
+        orientation = int(_number(exif.get(0x0112, 1)))
+    except (TypeError, ValueError):
+        orientation = 1
+    return PhotoExif(
+        taken, offset, fix, orientation if 1 <= orientation <= 8 else 1,
+        _text(exif.get(0x010F)), _text(exif.get(0x0110)), _text(sub.get(0xA431)),
+    )  # fmt: skip
+
+
 def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
     """The GPS position of a photo as a Fix, and its clock ("utc" or "local").
 
@@ -73,7 +149,11 @@ def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
         raise FieldtoolError(f"{path}: photo not found") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
-    gps: Mapping[int, object] = exif.get_ifd(0x8825)
+    return _gps_fix(exif, exif.get_ifd(0x8825))
+
+
+def _gps_fix(exif: Exif, gps: Mapping[int, object]) -> tuple[Fix | None, str]:
+    """The GPS block as a Fix and its clock (see :func:`read_exif_fix`)."""
     if not gps or 2 not in gps or 4 not in gps:
         return None, "utc"
     lat, lon = _dms(gps[2], gps.get(1, "N")), _dms(gps[4], gps.get(3, "E"))

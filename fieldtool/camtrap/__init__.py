@@ -1,0 +1,66 @@
+"""Camtrap DP (TDWG's Camera Trap Data Package, the standard GBIF recommends for camera-trap
+data), out and in. See ``docs/camtrap.md``. By concept:
+
+- :mod:`~fieldtool.camtrap.standard`: the version, URLs, columns and time format;
+- :mod:`~fieldtool.camtrap.rows`: what a sightings file holds, read for an export;
+- :mod:`~fieldtool.camtrap.write`: :func:`write_package` (``fieldtool export --format
+  camtrap-dp``);
+- :mod:`~fieldtool.camtrap.read`: :func:`read_package`, :func:`package_photos` (a
+  package as ``fieldtool run`` input);
+- :mod:`~fieldtool.camtrap.validate`: :func:`serve_standard`, :func:`validate_package`
+  (frictionless, offline).
+
+The names below load their module on first use (PEP 562): the CLI stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fieldtool.camtrap.read import (
+        CamtrapPackage,
+        Media,
+        Observation,
+        PackagePhoto,
+        is_package,
+        package_photos,
+        read_package,
+    )
+    from fieldtool.camtrap.validate import serve_standard, validate_package
+    from fieldtool.camtrap.write import write_package
+
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "read": ("CamtrapPackage", "Media", "Observation", "PackagePhoto", "is_package",
+             "package_photos", "read_package"),
+    "validate": ("serve_standard", "validate_package"),
+    "write": ("write_package",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [
+    "CamtrapPackage",
+    "Media",
+    "Observation",
+    "PackagePhoto",
+    "is_package",
+    "package_photos",
+    "read_package",
+    "serve_standard",
+    "validate_package",
+    "write_package",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,235 @@
+"""What a sightings file holds, read for a Camtrap DP export: one :class:`SessionRows` per
+session (its deployment's place and times, its photos with their top fused species, the
+sightings' event ids) and the sightings in force (:func:`fieldtool.export_rows.load_occurrences`:
+closed, newest review applied, rejected ones left out).
+
+Where a deployment's place comes from, first found: the photos' own EXIF GPS, the
+session's GPS track, its sightings' positions. The place is their centroid and
+``uncertainty_m`` the farthest of them from it (None for a single point): a walk or a
+scatter of phone photos is one circle, as the standard's ``coordinateUncertainty`` asks.
+Its times: the first and last photo; without photos, the first and last of its analysed
+frames, track points and sightings; else the session's own start and end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fieldtool.export_rows import ExportFilter, load_occurrences
+
+if TYPE_CHECKING:
+    import duckdb
+    import pandas as pd
+
+EXIT_DEFAULT = 0.3  # smoothing.exit when a session's settings lack it (SmoothingConfig's)
+
+
+@dataclass
+class Photo:
+    """One ``media`` row with the top fused species of its detection (None without one)."""
+
+    frame_index: int
+    path: str
+    captured_at: datetime | None  # naive: UTC when the session's zone is known
+    event_id: str | None
+    camera: str | None
+    top_species: str | None = None  # best fused name that is a taxon (not background)
+    top_score: float | None = None
+    detected: bool = False  # a detections row exists for the photo
+
+
+@dataclass
+class SessionRows:
+    """A session as a deployment: place, times, photos, and the event ids of its sightings."""
+
+    session_id: str
+    source: str
+    source_name: str | None
+    model_id: str
+    time_zone: str | None
+    time_zone_known: bool
+    classified_at: datetime | None  # when the model ran: the session's end, else last write
+    exit_threshold: float
+    lat: float | None = None
+    lon: float | None = None
+    uncertainty_m: float | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    photos: list[Photo] = field(default_factory=list)
+    sighted_events: set[str] = field(default_factory=set)  # of any sighting, any review
+
+
+def _exit(config_json: str | None) -> float:
+    """``smoothing.exit`` of a session's stored settings."""
+    try:
+        value = json.loads(config_json or "{}").get("smoothing", {}).get("exit", EXIT_DEFAULT)
+        return float(value)
+    except (ValueError, TypeError, AttributeError):
+        return EXIT_DEFAULT
+
+
+def _is_taxon(name: str, known: set[str]) -> bool:
+    """A fused class name that names a taxon: in the species table, or a binomial (a
+    model's background class, "background", is neither)."""
+    from fieldtool.names import binomial
+
+    return name in known or binomial(name) is not None
+
+
+def _centre(points: list[tuple[float, float]]) -> tuple[float, float, float | None]:
+    """(lat, lon, radius m): the points' centroid and the farthest point's distance."""
+    import numpy as np
+
+    from fieldtool.geo import haversine_m
+
+    lats = np.array([p[0] for p in points], dtype=np.float64)
+    lons = np.array([p[1] for p in points], dtype=np.float64)
+    lat, lon = float(lats.mean()), float(lons.mean())
+    radius = float(haversine_m(lat, lon, lats, lons).max())
+    return lat, lon, (radius if len(points) > 1 else None)
+
+
+def _sessions(con: duckdb.DuckDBPyConnection, session_id: str | None) -> list[SessionRows]:
+    where, params = ("WHERE session_id = ?", [session_id]) if session_id else ("", [])
+    rows = con.execute(
+        "SELECT session_id, source, source_name, model_id, time_zone, "
+        "coalesce(time_zone_known, TRUE), coalesce(ended_at, updated_at, started_at), "
+        f"config_json FROM sessions {where} ORDER BY started_at, session_id",
+        params,
+    ).fetchall()
+    return [
+        SessionRows(r[0], r[1] or "", r[2], r[3] or "", r[4], bool(r[5]), r[6], _exit(r[7]))
+        for r in rows
+    ]
+
+
+def _photos(
+    con: duckdb.DuckDBPyConnection, s: SessionRows, f: ExportFilter, known: set[str]
+) -> None:
+    clauses = ["m.session_id = $sid"]
+    params: dict[str, Any] = {"sid": s.session_id}
+    if f.since is not None:
+        clauses.append("coalesce(m.captured_at, d.time) >= $since")
+        params["since"] = f.since
+    if f.until is not None:
+        clauses.append("coalesce(m.captured_at, d.time) <= $until")
+        params["until"] = f.until
+    rows = con.execute(
+        "SELECT m.frame_index, m.path, coalesce(m.captured_at, d.time), m.event_id, m.camera, "
+        "d.fused_species, d.fused_scores, d.session_id IS NOT NULL "
+        "FROM media m LEFT JOIN detections d "
+        "ON d.session_id = m.session_id AND d.frame_index = m.frame_index "
+        f"WHERE {' AND '.join(clauses)} ORDER BY 3, m.frame_index",
+        params,
+    ).fetchall()
+    seen: set[int] = set()
+    for index, path, when, event, camera, names, scores, detected in rows:
+        if index in seen:  # one photo, one row (a replayed detection is the same)
+            continue
+        seen.add(index)
+        photo = Photo(int(index), str(path), when, event, camera, detected=bool(detected))
+        for name, score in zip(names or [], scores or [], strict=False):
+            if _is_taxon(str(name), known):
+                photo.top_species, photo.top_score = str(name), float(score)
+                break  # fused lists are best first
+        s.photos.append(photo)
+
+
+def _place(con: duckdb.DuckDBPyConnection, s: SessionRows) -> None:
+    """The deployment's place: photos' GPS, else the track, else the sightings."""
+    for table in ("media", "track", "sightings"):
+        points = con.execute(
+            f"SELECT latitude, longitude FROM {table} WHERE session_id = ? AND latitude "
+            "IS NOT NULL AND longitude IS NOT NULL AND isfinite(latitude) AND "
+            "isfinite(longitude)",
+            [s.session_id],
+        ).fetchall()
+        if points:
+            s.lat, s.lon, s.uncertainty_m = _centre([(float(a), float(b)) for a, b in points])
+            return
+
+
+def _span(con: duckdb.DuckDBPyConnection, s: SessionRows) -> None:
+    """The deployment's start and end (naive, the session's clock)."""
+    times = [p.captured_at for p in s.photos if p.captured_at is not None]
+    if times:
+        s.start, s.end = min(times), max(times)
+        return
+    spans = [
+        row
+        for sql in (
+            "SELECT min(time), max(time) FROM detections WHERE session_id = ?",
+            "SELECT min(time), max(time) FROM track WHERE session_id = ?",
+            "SELECT min(first_seen), max(last_seen) FROM sightings WHERE session_id = ?",
+        )
+        if (row := con.execute(sql, [s.session_id]).fetchone()) is not None and row[0] is not None
+    ]
+    if not spans:  # the run's own clock: for a file, when it was processed
+        spans = con.execute(
+            "SELECT started_at, coalesce(ended_at, updated_at, started_at) FROM sessions "
+            "WHERE session_id = ? AND started_at IS NOT NULL",
+            [s.session_id],
+        ).fetchall()
+    if spans:
+        s.start = min(r[0] for r in spans)
+        s.end = max(r[1] or r[0] for r in spans)
+
+
+def load_sessions(
+    db: Path, filters: ExportFilter, *, timeout_s: float = 10.0
+) -> tuple[list[SessionRows], pd.DataFrame, dict[str, tuple[str | None, datetime | None]],
+           dict[str, tuple[str, str | None, str | None]]]:  # fmt: skip
+    """Sessions (as deployments), the sightings to export (``load_occurrences`` rows), each
+    sighting's (event_id, updated_at), and the species table (species -> (common name,
+    genus, family)). One read-only connection after ``load_occurrences``' own."""
+    from fieldtool.store import connect
+
+    occurrences = load_occurrences(db, filters, timeout_s=timeout_s)  # upgrades an old file
+    with connect(db, read_only=True, timeout_s=timeout_s) as con:
+        species = {
+            r[0]: (r[1] or "", r[2], r[3])
+            for r in con.execute(
+                "SELECT species, common_name, genus, family FROM species"
+            ).fetchall()
+        }
+        sessions = _sessions(con, filters.session_id)
+        for s in sessions:
+            _photos(con, s, filters, set(species))
+            _place(con, s)
+            _span(con, s)
+            s.sighted_events = {
+                r[0]
+                for r in con.execute(
+                    "SELECT DISTINCT event_id FROM sightings WHERE session_id = ? AND "
+                    "event_id IS NOT NULL",
+                    [s.session_id],
+                ).fetchall()
+            }
+        extra = {
+            r[0]: (r[1], r[2])
+            for r in con.execute("SELECT sighting_id, event_id, updated_at FROM sightings")
+            .fetchall()
+        }  # fmt: skip
+    return sessions, occurrences, extra, species
+
+
+def main_camera(photos: list[Photo]) -> str | None:
+    """The camera most of a session's photos name (None without any)."""
+    counts = Counter(p.camera for p in photos if p.camera)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def as_float(value: Any) -> float | None:
+    """A number from a frame cell; None for a missing one (None, NaN)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if number != number else number

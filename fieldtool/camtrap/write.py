@@ -1,0 +1,479 @@
+"""``fieldtool export --format camtrap-dp -o FOLDER``: a Camtrap DP 1.0.2 package.
+
+The folder gets ``datapackage.json``, ``deployments.csv``, ``media.csv``,
+``observations.csv`` and ``media/`` (the photos, hard-linked where the file system allows,
+else copied, so ``media.filePath`` is a relative path inside the package as the standard
+asks). What goes where is in ``docs/camtrap.md``; in short:
+
+- one deployment per session with a position (``deploymentID``: the session's
+  ``source_name``, else its id); sessions without any position are left out (the standard
+  requires a place) and said so in one log line;
+- one media row per photo (``media`` table); video sessions have none: their media file
+  is the video, which fieldtool does not copy, and the stills it keeps are a sample the
+  classifier chose, not what the camera recorded;
+- event-level observations: one per sighting in force (rejected ones left out), plus one
+  ``blank`` per photo sequence without any sighting; media-level observations: one per
+  photo with a detection, its top fused species when that reaches the session's
+  ``smoothing.exit``, else ``blank``.
+
+Times are written in the session's zone with its offset; a session whose zone is unknown
+(a camera's local clock) is written as read, with ``Z``, and its deployment says
+``timestampIssues = true``, the standard's flag for "unknown timezone".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import mimetypes
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fieldtool.camtrap.rows import Photo, SessionRows, as_float, load_sessions, main_camera
+from fieldtool.camtrap.standard import (
+    COLUMNS,
+    PROFILE_URL,
+    RESOURCES,
+    format_time,
+    parse_time,
+    schema_url,
+)
+from fieldtool.export_rows import ExportFilter
+from fieldtool.types import FieldtoolError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HUMAN_DECISIONS = ("confirm", "relabel")
+DEFAULT_LICENSE = "CC-BY-4.0"
+_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
+# A session's media rows: frame_index -> (mediaID, row).
+MediaRows = dict[int, tuple[str, dict[str, str]]]
+
+
+def _zone(s: SessionRows) -> str | None:
+    """The zone the session's times are written in: None (``Z``) when unknown or UTC."""
+    return s.time_zone if s.time_zone_known and s.time_zone else None
+
+
+def _time(when: Any, s: SessionRows) -> str:
+    import pandas as pd
+
+    if when is None or pd.isna(when):
+        return ""
+    return format_time(pd.Timestamp(when).to_pydatetime(), _zone(s))
+
+
+def _utc(when: Any) -> str:
+    """A machine-clock time (review, classification): always UTC."""
+    import pandas as pd
+
+    if when is None or pd.isna(when):
+        return ""
+    return format_time(pd.Timestamp(when).to_pydatetime())
+
+
+def _num(value: float | None, digits: int) -> str:
+    if value is None or not math.isfinite(value):
+        return ""
+    return f"{value:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return re.sub(r"[\r\n]+", " ", str(value)).strip()
+
+
+def _deployment_ids(sessions: list[SessionRows]) -> dict[str, str]:
+    """session id -> deploymentID: the source name, else the session id; a name two
+    sessions share gets the later session's id appended (deploymentID is a primary key)."""
+    ids: dict[str, str] = {}
+    taken: set[str] = set()
+    for s in sessions:
+        name = (s.source_name or "").strip() or s.session_id
+        if name in taken:
+            name = f"{name}-{s.session_id[:8]}"
+        taken.add(name)
+        ids[s.session_id] = name
+    return ids
+
+
+def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
+    comments = f"fieldtool session {s.session_id}, source {s.source}"
+    if not s.time_zone_known:
+        comments += ("; timestamps are the camera's local clock (time zone unknown), "
+                     "written as read with Z")  # fmt: skip
+    uncertainty = s.uncertainty_m
+    return {
+        "deploymentID": dep,
+        "latitude": _num(s.lat, 7),
+        "longitude": _num(s.lon, 7),
+        "coordinateUncertainty": str(max(1, math.ceil(uncertainty))) if uncertainty else "",
+        "deploymentStart": _time(s.start, s),
+        "deploymentEnd": _time(s.end, s),
+        "cameraID": _text(main_camera(s.photos)),
+        "timestampIssues": "false" if s.time_zone_known else "true",
+        "deploymentComments": comments,
+    }
+
+
+def _media_type(path: str) -> str:
+    kind = mimetypes.guess_type(path)[0]
+    if kind and kind.split("/")[0] in ("image", "video", "audio"):
+        return kind
+    return f"image/{Path(path).suffix.lstrip('.').lower() or 'unknown'}"
+
+
+def _source_file(path: str, db: Path) -> Path | None:
+    """The photo's file: as given, else relative to the database's folder."""
+    for candidate in (Path(path), db.parent / path):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _place_file(src: Path, dst: Path) -> None:
+    """Hard link (no copy on one file system), else a copy."""
+    dst.unlink(missing_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _media_rows(
+    s: SessionRows, dep: str, out: Path, db: Path, missing: list[str]
+) -> MediaRows:
+    """Media rows of a session's photos (files placed under ``out/media/<deployment>/``);
+    returns frame_index -> (mediaID, row)."""
+    folder = _SAFE.sub("_", dep).strip("_") or "deployment"
+    used: set[str] = set()
+    rows: MediaRows = {}
+    for p in s.photos:
+        if p.captured_at is None:
+            continue  # the standard requires a timestamp
+        name = Path(p.path).name
+        target = name if name not in used else f"{p.frame_index}_{name}"
+        used.add(target)
+        rel = f"media/{folder}/{target}"
+        src = _source_file(p.path, db)
+        comment = ""
+        if src is None:
+            missing.append(p.path)
+            comment = f"file not found at export: {p.path}"
+        else:
+            (out / "media" / folder).mkdir(parents=True, exist_ok=True)
+            _place_file(src, out / rel)
+        media_id = f"{dep}_{p.frame_index}"
+        rows[p.frame_index] = (media_id, {
+            "mediaID": media_id, "deploymentID": dep, "timestamp": _time(p.captured_at, s),
+            "filePath": rel, "filePublic": "false", "fileName": name,
+            "fileMediatype": _media_type(name), "mediaComments": comment,
+        })  # fmt: skip
+    return rows
+
+
+def _observation_type(species: str) -> str:
+    from fieldtool.names import species_key
+
+    return "human" if species_key(species) == "homo sapiens" else "animal"
+
+
+def _scientific(species: str) -> str:
+    """A genus-level sighting ("Acer sp.") is the genus."""
+    return species[:-4] if species.endswith(" sp.") else species
+
+
+def _event_rows(
+    frame: pd.DataFrame, deps: dict[str, str], sessions: dict[str, SessionRows],
+    extra: dict[str, tuple[str | None, datetime | None]],
+) -> list[dict[str, str]]:  # fmt: skip
+    """One event-level observation per sighting in force."""
+    rows = []
+    for r in frame.itertuples(index=False):
+        s = sessions.get(r.session_id)
+        if s is None or r.session_id not in deps:
+            continue
+        event_id, updated_at = extra.get(r.sighting_id, (None, None))
+        human = r.review in HUMAN_DECISIONS
+        tags = [f"peakScore:{r.peak_score:.4f}", f"meanScore:{r.mean_score:.4f}",
+                f"frames:{r.frames}"]  # fmt: skip
+        if r.review == "relabel":
+            tags.append(f"predicted:{r.predicted_species}")
+        rows.append({
+            "observationID": str(r.sighting_id), "deploymentID": deps[r.session_id],
+            "eventID": _text(event_id) or str(r.sighting_id),
+            "eventStart": _time(r.first_seen, s), "eventEnd": _time(r.last_seen, s),
+            "observationLevel": "event", "observationType": _observation_type(str(r.species)),
+            "scientificName": _scientific(str(r.species)),
+            "classificationMethod": "human" if human else "machine",
+            "classifiedBy": _text(r.reviewer) if human else _text(r.model_id),
+            "classificationTimestamp": _utc(r.reviewed_at) if human else _utc(updated_at),
+            "classificationProbability": "" if human else _num(as_float(r.mean_score), 4),
+            "observationTags": "|".join(tags), "observationComments": _text(r.review_note),
+        })  # fmt: skip
+    return rows
+
+
+def _blank_events(s: SessionRows, dep: str, media: MediaRows) -> list[dict[str, str]]:
+    """A ``blank`` event-level observation per photo sequence without any sighting."""
+    events: dict[str, list[Photo]] = {}
+    for p in s.photos:
+        if p.event_id and p.event_id not in s.sighted_events and p.frame_index in media:
+            events.setdefault(p.event_id, []).append(p)
+    rows = []
+    for event_id, photos in events.items():
+        times = [p.captured_at for p in photos if p.captured_at is not None]
+        rows.append({
+            "observationID": f"{dep}_{event_id}_blank", "deploymentID": dep,
+            "eventID": event_id, "eventStart": _time(min(times), s),
+            "eventEnd": _time(max(times), s), "observationLevel": "event",
+            "observationType": "blank", "classificationMethod": "machine",
+            "classifiedBy": s.model_id, "classificationTimestamp": _utc(s.classified_at),
+        })  # fmt: skip
+    return rows
+
+
+def _media_observations(
+    s: SessionRows, dep: str, media: MediaRows
+) -> list[dict[str, str]]:
+    """One media-level observation per photo with a detection."""
+    rows = []
+    for p in s.photos:
+        if not p.detected or p.frame_index not in media:
+            continue
+        media_id = media[p.frame_index][0]
+        species = p.top_species if (p.top_score or 0.0) >= s.exit_threshold else None
+        rows.append({
+            "observationID": f"{media_id}_1", "deploymentID": dep, "mediaID": media_id,
+            "eventID": _text(p.event_id), "eventStart": _time(p.captured_at, s),
+            "eventEnd": _time(p.captured_at, s), "observationLevel": "media",
+            "observationType": _observation_type(species) if species else "blank",
+            "scientificName": _scientific(species) if species else "",
+            "classificationMethod": "machine", "classifiedBy": s.model_id,
+            "classificationTimestamp": _utc(s.classified_at),
+            "classificationProbability": _num(p.top_score, 4) if species else "",
+        })  # fmt: skip
+    return rows
+
+
+def _csv(rows: list[dict[str, str]], resource: str) -> bytes:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=COLUMNS[resource], lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in COLUMNS[resource]})
+    return text.getvalue().encode("utf-8")
+
+
+def _taxonomic(
+    observations: list[dict[str, str]], species: dict[str, tuple[str, str | None, str | None]]
+) -> list[dict[str, Any]]:
+    from fieldtool.names import binomial
+
+    taxa = []
+    for name in sorted({o["scientificName"] for o in observations if o.get("scientificName")}):
+        common, genus, family = species.get(name) or species.get(f"{name} sp.") or ("", None, None)
+        taxon: dict[str, Any] = {"scientificName": name,
+                                 "taxonRank": "species" if binomial(name) else "genus"}  # fmt: skip
+        if family:
+            taxon["family"] = family
+        if genus or binomial(name):
+            taxon["genus"] = genus or name.split(" ")[0]
+        if common:
+            taxon["vernacularNames"] = {"eng": common}
+        taxa.append(taxon)
+    return taxa
+
+
+def _spatial(deployments: list[dict[str, str]]) -> dict[str, Any]:
+    """GeoJSON: the deployments' point, or the bounding box around them."""
+    lats = [float(d["latitude"]) for d in deployments]
+    lons = [float(d["longitude"]) for d in deployments]
+    if min(lats) == max(lats) and min(lons) == max(lons):
+        return {"type": "Point", "coordinates": [lons[0], lats[0]]}
+    w, e, s, n = min(lons), max(lons), min(lats), max(lats)
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+def _utc_of(text: str) -> datetime:
+    return parse_time(text, "deployments.csv")[0]
+
+
+def _version() -> str:
+    """fieldtool's version, as installed (the package root is not imported from below)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fieldtool")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _descriptor(
+    db: Path, title: str, creator: str, license: str, deployments: list[dict[str, str]],
+    observations: list[dict[str, str]], species: dict[str, tuple[str, str | None, str | None]],
+) -> dict[str, Any]:  # fmt: skip
+    levels = sorted({o["observationLevel"] for o in observations}) or ["event"]
+    name = re.sub(r"[^a-z0-9._-]+", "-", f"fieldtool-{db.stem}".lower()).strip("-")
+    return {
+        "resources": [
+            {"name": r, "path": f"{r}.csv", "profile": "tabular-data-resource", "format": "csv",
+             "mediatype": "text/csv", "encoding": "utf-8", "schema": schema_url(r)}
+            for r in RESOURCES
+        ],
+        "profile": PROFILE_URL,
+        "name": name,
+        "id": str(uuid.uuid4()),
+        "created": format_time(datetime.now(timezone.utc).replace(tzinfo=None)),
+        "title": title,
+        "contributors": [{"title": creator, "role": "contact"}],
+        "description": f"Sightings recorded by fieldtool from photos and video, exported "
+        f"from {db.name}. Event-level observations are sightings (machine, or human where a "
+        "reviewer confirmed or relabelled them); media-level observations are the model's "
+        "top species per photo.",
+        "version": "1.0",
+        "sources": [{"title": "fieldtool", "version": _version()}],
+        "licenses": [{"name": license, "scope": "data"}, {"name": license, "scope": "media"}],
+        "project": {
+            "title": title, "samplingDesign": "opportunistic",
+            "captureMethod": ["activityDetection"], "individualAnimals": False,
+            "observationLevel": levels,
+        },  # fmt: skip
+        "spatial": _spatial(deployments),
+        "temporal": {  # dates as written (the deployment's zone), earliest and latest in UTC
+            "start": min((d["deploymentStart"] for d in deployments), key=_utc_of)[:10],
+            "end": max((d["deploymentEnd"] for d in deployments), key=_utc_of)[:10],
+        },
+        "taxonomic": _taxonomic(observations, species),
+    }
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Any:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _written_by_fieldtool(descriptor: Path) -> bool:
+    try:
+        sources = json.loads(descriptor.read_text(encoding="utf-8")).get("sources") or []
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(isinstance(s, dict) and s.get("title") == "fieldtool" for s in sources)
+
+
+def _check_out(out: Path) -> None:
+    """``out`` is new, empty, or an earlier fieldtool export (which the export replaces
+    whole, its media/ included)."""
+    if out.exists() and not out.is_dir():
+        raise FieldtoolError(f"{out}: is a file; Camtrap DP is written to a folder")
+    if not out.parent.is_dir():
+        raise FieldtoolError(f"{out}: folder {out.parent} does not exist")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    descriptor = out / "datapackage.json"
+    if not descriptor.is_file():
+        raise FieldtoolError(
+            f"{out}: folder holds other files; give a new or empty folder (or an earlier "
+            "fieldtool Camtrap DP export to replace)"
+        )
+    if not _written_by_fieldtool(descriptor):
+        raise FieldtoolError(f"{out}: holds a data package fieldtool did not write; give a "
+                             "new or empty folder")  # fmt: skip
+
+
+def write_package(
+    db: Path | str,
+    out: Path | str,
+    filters: ExportFilter | None = None,
+    *,
+    title: str | None = None,
+    creator: str = "fieldtool user",
+    license: str = DEFAULT_LICENSE,
+    timeout_s: float = 10.0,
+    log: Callable[[str], None] | None = None,
+) -> int:
+    """Write ``db``'s sessions as a Camtrap DP package in the folder ``out`` (created;
+    an earlier export there is replaced). Returns the number of event-level observations
+    from sightings. Filters: the session filter applies to every table, since/until to
+    photos and sightings, species and reviewed-only to the sightings (and then no
+    ``blank`` events are written). ``log`` gets one line per thing left out."""
+    db, out = Path(db), Path(out)
+    filters = filters or ExportFilter()
+    say = log or (lambda _line: None)
+    _check_out(out)
+    sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s)
+    placed = [s for s in sessions if s.lat is not None and s.start is not None]
+    if len(placed) < len(sessions):
+        unplaced = [s.session_id for s in sessions if s not in placed]
+        say(f"{db}: {len(unplaced)} session(s) without a position left out of the Camtrap "
+            f"DP export (a deployment needs one): {', '.join(unplaced[:3])}"
+            f"{' ...' if len(unplaced) > 3 else ''}")  # fmt: skip
+    if not placed:
+        raise FieldtoolError(f"{db}: nothing to export as Camtrap DP: no session with a "
+                             "position (a deployment needs latitude and longitude)")  # fmt: skip
+    try:
+        return _write(db, out, filters, placed, frame, extra, species, title=title,
+                      creator=creator, license=license, say=say)  # fmt: skip
+    except OSError as exc:
+        raise FieldtoolError(f"{out}: cannot write ({exc.strerror or exc})") from None
+
+
+def _write(
+    db: Path, out: Path, filters: ExportFilter, placed: list[SessionRows], frame: pd.DataFrame,
+    extra: dict[str, tuple[str | None, datetime | None]],
+    species: dict[str, tuple[str, str | None, str | None]], *, title: str | None,
+    creator: str, license: str, say: Callable[[str], None],
+) -> int:  # fmt: skip
+    """The files of :func:`write_package` (an earlier export's photos go first)."""
+    shutil.rmtree(out / "media", ignore_errors=True)
+    out.mkdir(exist_ok=True)
+    deps = _deployment_ids(placed)
+    by_id = {s.session_id: s for s in placed}
+    deployments: list[dict[str, str]] = []
+    media: list[dict[str, str]] = []
+    media_obs: list[dict[str, str]] = []
+    blanks: list[dict[str, str]] = []
+    missing: list[str] = []
+    all_sightings = not filters.species and not filters.reviewed_only
+    for s in placed:
+        dep = deps[s.session_id]
+        deployments.append(_deployment_row(s, dep))
+        rows = _media_rows(s, dep, out, db, missing)
+        media.extend(row for _, row in rows.values())
+        media_obs.extend(_media_observations(s, dep, rows))
+        if all_sightings:
+            blanks.extend(_blank_events(s, dep, rows))
+    events = _event_rows(frame, deps, by_id, extra)
+    observations = events + blanks + media_obs
+    if missing:
+        say(f"{db}: {len(missing)} photo file(s) not found, media rows written without "
+            f"their file: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")  # fmt: skip
+    descriptor = _descriptor(db, title or f"fieldtool sightings from {db.name}", creator,
+                             license, deployments, observations, species)  # fmt: skip
+    for name, rows_ in (("deployments", deployments), ("media", media),
+                        ("observations", observations)):  # fmt: skip
+        with _atomic(out / f"{name}.csv") as tmp:
+            tmp.write_bytes(_csv(rows_, name))
+    with _atomic(out / "datapackage.json") as tmp:
+        tmp.write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n",
+                       encoding="utf-8")  # fmt: skip
+    say(f"{out}: {len(deployments)} deployments, {len(media)} media, {len(events)} event "
+        f"observations from sightings, {len(blanks)} blank events, {len(media_obs)} media "
+        "observations")  # fmt: skip
+    return len(events)

@@ -1,0 +1,303 @@
+"""Pipeline stage "source" for still photos: each photo is a frame, each sequence a segment.
+
+:class:`PhotoSource` reads every photo's EXIF once when built (no pixels), decides its time
+and place (``docs/photos.md``), groups the photos into events (:mod:`.sequences`) and then
+yields them as frames, event by event, each photo upright (EXIF orientation applied). A
+photo that cannot be read is a one-line warning naming it; it is skipped and counted in
+:meth:`PhotoSource.skipped_summary`, and the others go on.
+
+Time of a photo, first that exists: a timestamp given with it (:class:`PhotoItem`);
+EXIF DateTimeOriginal (+ SubSecTimeOriginal) with OffsetTimeOriginal (``exif-offset``,
+UTC); DateTimeOriginal alone, a local clock, converted from ``tz`` (``--tz``), else the
+deployment's zone, else the zone at the photo's place (``exif-zone``), else kept local
+(``exif-local``, zone unknown); no EXIF time: the file's modification time (``file-mtime``).
+Place: the photo's EXIF GPS, else its deployment's coordinates, else whatever the session's
+positions say at its time (``--lat/--lon`` or a track).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from fieldtool.photos.sequences import event_id, sequence_numbers
+from fieldtool.sources import FrameStream, SourceStats
+from fieldtool.timebase import TimeBasis, to_utc, utc_naive, zone_at
+from fieldtool.tracks.exif import PhotoExif, photo_exif
+from fieldtool.types import Deployment, FieldtoolError, Frame, Position
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoItem:
+    """One photo to run, with what is known about it besides its file (a Camtrap DP media
+    row): ``deployment_id`` names one of the source's deployments; ``timestamp`` replaces
+    the EXIF time (aware: converted to UTC; naive: taken as UTC)."""
+
+    path: str | Path
+    deployment_id: str | None = None
+    timestamp: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """One readable photo of a source, as the session sees it."""
+
+    index: int  # frame index in the session: events in time order, photos in time order
+    path: Path
+    captured_at: datetime  # naive: UTC when ``zone`` is known, else the camera's clock
+    time_source: str  # given, exif-offset, exif-zone, exif-local, file-mtime
+    zone: str | None  # the zone the time was converted from; None: unknown (local clock)
+    camera: str  # EXIF make/model/serial, else the folder's name
+    own_position: Position | None  # the photo's EXIF GPS
+    position: Position | None  # its own, else its deployment's
+    deployment_id: str | None
+    size: tuple[int, int]  # (width, height) px, upright
+    event_id: str  # the sequence it belongs to
+    t: float  # seconds after the session's earliest photo
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A photo's file facts, before sequencing."""
+
+    path: Path
+    item: PhotoItem
+    exif: PhotoExif
+    size: tuple[int, int]
+    mtime: datetime
+
+
+def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+
+
+def read_upright(path: Path) -> np.ndarray:
+    """The photo's pixels, (H, W, 3) uint8 BGR, turned upright by its EXIF orientation.
+    OSError / ValueError for a file Pillow cannot decode fully (truncated, not an image)."""
+    from PIL import Image, ImageOps  # heavy, optional at import time
+
+    with Image.open(path) as image:
+        upright = ImageOps.exif_transpose(image) or image
+        rgb = np.asarray(upright.convert("RGB"))
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+class PhotoSource:
+    """Frames from still photos (see the module doc).
+
+    ``photos``: paths or :class:`PhotoItem` (path, deployment id, timestamp), in any order.
+    ``deployments``: where and when photos without GPS were taken (a photo names one, or
+    takes the first whose interval covers its time and whose ``camera_id``, when both are
+    known, is its serial number). ``sequence_gap_s``: the sequence rule's gap. ``tz``: the
+    zone of local camera clocks (``--tz``). ``place``: (lat, lon) of the session's fallback
+    position, for the zone of photos that have neither GPS nor a deployment. ``uri``: the
+    session's source name (default: the one photo, or the photos' common folder).
+    """
+
+    live = False
+    fps: float | None = None  # no frame rate: each photo has its own time
+
+    def __init__(
+        self,
+        photos: Sequence[str | Path | PhotoItem],
+        *,
+        deployments: Sequence[Deployment] = (),
+        sequence_gap_s: float = 60.0,
+        tz: str | None = None,
+        place: tuple[float, float] | None = None,
+        uri: str | None = None,
+        max_frames: int | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        items = [p if isinstance(p, PhotoItem) else PhotoItem(p) for p in photos]
+        if not items:
+            raise FieldtoolError(f"{uri or 'photos'}: no photos given")
+        self.uri = uri or _common_uri([Path(i.path) for i in items])
+        self.deployments = {d.deployment_id: d for d in deployments}
+        self.sequence_gap_s = sequence_gap_s
+        self.tz = tz
+        self.place = place
+        self.max_frames = max_frames
+        self.stats = SourceStats(timing="photo times")
+        self.skipped: list[tuple[str, str]] = []  # (path, why)
+        self._log = log or (lambda message: None)
+        self._stop = threading.Event()
+        self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
+        if not self.photos:
+            raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read")
+        self.frame_count: int | None = len(self.photos)
+        self.start_time: datetime | None = min(p.captured_at for p in self.photos)
+        used = {p.deployment_id for p in self.photos}
+        # The session's source name: its deployment, when all the photos are of one.
+        self.name: str | None = used.pop() if len(used) == 1 else None
+
+    # what the pipeline asks of every source
+
+    def probe(self) -> float | None:
+        """Nothing to open ahead: the photos' facts were read when the source was built."""
+        return None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def frames(self) -> FrameStream:
+        """The readable photos as frames, event after event; ``frame.segment`` is the event."""
+        self._stop.clear()
+        return FrameStream(self._frames(), self.stop)
+
+    def photo(self, index: int) -> Photo:
+        """The photo that is frame ``index``."""
+        return self.photos[index]
+
+    def time_basis(self) -> TimeBasis:
+        """The session's time basis: each photo's own (``media.time_source`` says which)."""
+        zones = {p.zone for p in self.photos}
+        known = None not in zones
+        zone = (zones.pop() if len(zones) == 1 else "UTC") if known else None
+        kinds = Counter(p.time_source for p in self.photos)
+        how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+        start = self.start_time
+        return TimeBasis(start, "photos", zone, known, f"per photo: {how}")
+
+    def skipped_summary(self) -> str | None:
+        """One line naming the photos skipped so far, or None."""
+        if not self.skipped:
+            return None
+        names = ", ".join(f"{Path(p).name} ({why})" for p, why in self.skipped[:5])
+        more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
+        return f"{len(self.skipped)} photo(s) skipped: {names}{more}"
+
+    # reading
+
+    def _skip(self, path: Path, why: str) -> None:
+        self.skipped.append((str(path), why))
+        self._log(f"warning: {path}: {why}; skipped")
+
+    def _read(self, item: PhotoItem) -> _Read | None:
+        from PIL import Image, UnidentifiedImageError
+
+        path = Path(item.path)
+        try:
+            with Image.open(path) as image:
+                exif = photo_exif(image.getexif())
+                size = _upright_size(image.size, exif.orientation)
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        except FileNotFoundError:
+            self._skip(path, "photo not found")
+            return None
+        except UnidentifiedImageError:
+            self._skip(path, "not an image Pillow can read")
+            return None
+        except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on bad TIFFs
+            self._skip(path, f"unreadable ({str(exc).splitlines()[0][:120]})")
+            return None
+        if item.deployment_id is not None and item.deployment_id not in self.deployments:
+            raise FieldtoolError(
+                f"{path}: deployment {item.deployment_id!r} is not one of the deployments given"
+            )
+        return _Read(path, item, exif, size, mtime.replace(tzinfo=None))
+
+    def _catalog(self, reads: list[_Read]) -> list[Photo]:
+        """Time, place and event of every photo, in the order they will run."""
+        if not reads:
+            return []
+        placed = [self._place(r) for r in reads]
+        cameras = [(dep or str(r.path.parent), camera) for r, (_, _, _, camera, dep, *_) in
+                   zip(reads, placed, strict=True)]  # fmt: skip
+        times = [p[0] for p in placed]
+        numbers = sequence_numbers(cameras, times, self.sequence_gap_s)
+        order = sorted(range(len(reads)), key=lambda i: (numbers[i], times[i], str(reads[i].path)))
+        first: dict[int, str] = {}
+        for i in order:  # an event's id: its camera and first photo
+            if numbers[i] not in first:
+                first[numbers[i]] = event_id(str(cameras[i]), str(reads[i].path), times[i])
+        earliest = min(times)
+        photos = []
+        for n, i in enumerate(order):
+            when, source, zone, camera, dep, own, position = placed[i]
+            photos.append(Photo(n, reads[i].path, when, source, zone, camera, own, position, dep,
+                                reads[i].size, first[numbers[i]],
+                                (when - earliest).total_seconds()))  # fmt: skip
+        return photos
+
+    def _place(
+        self, r: _Read
+    ) -> tuple[datetime, str, str | None, str, str | None, Position | None, Position | None]:
+        """(time, time source, zone, camera, deployment id, own position, position)."""
+        fix = r.exif.fix
+        own = Position(fix.lat, fix.lon, fix.accuracy_m, "exif") if fix is not None else None
+        camera = r.exif.camera or r.path.parent.name
+        deployment = None
+        if r.item.deployment_id is not None:
+            deployment = self.deployments[r.item.deployment_id]
+            when = self._time(r, own, deployment)
+        else:
+            when = self._time(r, own, None)
+            for candidate in self.deployments.values():
+                guess = self._time(r, own, candidate)
+                serial = r.exif.serial
+                if candidate.covers(guess[0]) and not (
+                    candidate.camera_id and serial and candidate.camera_id != serial
+                ):
+                    deployment, when = candidate, guess
+                    break
+        position = own
+        if position is None and deployment is not None:
+            position = Position(deployment.lat, deployment.lon, deployment.uncertainty_m,
+                                "deployment")  # fmt: skip
+        dep_id = deployment.deployment_id if deployment else None
+        return (*when, camera, dep_id, own, position)
+
+    def _time(
+        self, r: _Read, own: Position | None, deployment: Deployment | None
+    ) -> tuple[datetime, str, str | None]:
+        """(time, time source, zone) by the module doc's rule."""
+        if r.item.timestamp is not None:
+            return utc_naive(r.item.timestamp), "given", "UTC"
+        exif = r.exif
+        if exif.taken is None:
+            return r.mtime, "file-mtime", "UTC"
+        if (utc := exif.taken_utc) is not None:
+            return utc, "exif-offset", "UTC"
+        zone = self.tz or (deployment.time_zone if deployment else None)
+        where = own or (Position(deployment.lat, deployment.lon) if deployment else None)
+        if zone is None and where is not None:
+            zone = zone_at(where.lat, where.lon)
+        if zone is None and self.place is not None:
+            zone = zone_at(*self.place)
+        if zone is None:
+            return exif.taken, "exif-local", None
+        return to_utc(exif.taken, zone), "exif-zone", zone
+
+    def _frames(self) -> Generator[Frame, None, None]:
+        for photo in self.photos:
+            if self._stop.is_set():
+                self.stats.end_reason = "stopped"
+                return
+            if self.max_frames is not None and self.stats.frames_read >= self.max_frames:
+                return
+            self.stats.frames_read += 1
+            try:
+                image = read_upright(photo.path)
+            except (OSError, ValueError, SyntaxError) as exc:  # truncated, damaged
+                self._skip(photo.path, f"cannot be decoded ({str(exc).splitlines()[0][:120]})")
+                continue
+            self.stats.frames_yielded += 1
+            yield Frame(photo.index, photo.t, photo.captured_at, image, str(photo.path),
+                        photo.event_id)  # fmt: skip
+
+
+def _common_uri(paths: list[Path]) -> str:
+    if len(paths) == 1:
+        return str(paths[0])
+    try:
+        return os.path.commonpath([str(p.parent) for p in paths])
+    except ValueError:  # relative and absolute, or other drives
+        return str(paths[0].parent)
