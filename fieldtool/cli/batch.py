@@ -1,0 +1,46 @@
+"""``fieldtool batch``: many video files on Ray Data into one DuckDB file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fieldtool.cli.common import log, overrides, session_flags
+from fieldtool.config import load_config
+from fieldtool.types import FieldtoolError
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise FieldtoolError("fieldtool batch needs Ray: pip install 'fieldtool[scale]'") from exc
+    from fieldtool.scale import BatchOptions, run_batch
+
+    config = load_config(args.config, overrides(args))  # --db: the file the batch merges into
+    options = BatchOptions(
+        address=args.address, actors=args.actors, decode_cpus=args.decode_cpus,
+        parts=args.parts, object_store_mb=args.object_store_mb,
+    )  # fmt: skip
+    summary = run_batch(args.input, config.store.db, config, options, log=log)
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.failed else 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    batch = sub.add_parser(
+        "batch", help="run many video files on Ray Data (local cluster or --address) into one db"
+    )
+    batch.add_argument("input", help="folder (recursive), glob, or manifest .csv/.parquet; "
+                       "local paths or URIs (s3://, gs://)")  # fmt: skip
+    batch.add_argument("--address", help="Ray cluster (ray://host:10001, or auto); "
+                       "default: a local cluster sized to this machine")  # fmt: skip
+    batch.add_argument("--actors", type=int, help="classify actors (default: one per GPU, else 1)")
+    batch.add_argument("--decode-cpus", type=float, default=1.0, help="CPUs per decode task")
+    batch.add_argument("--parts", type=Path, help="folder for the Parquet parts "
+                       "(default: <db>.parts beside the db; on a cluster a shared folder)")  # fmt: skip
+    batch.add_argument("--object-store-mb", type=int,
+                       help="object store of the local cluster, MiB (default: Ray's)")  # fmt: skip
+    session_flags(batch)
+    batch.set_defaults(func=cmd_batch)

@@ -1,0 +1,146 @@
+"""CPU decode: one plan row -> its sampled frames, as Ray Data rows (a ``flat_map`` task).
+
+Frames come from :class:`fieldtool.sources.VideoSource`, built from the file's config as
+``fieldtool run`` builds it, so the frames sampled and their media times are ``run``'s.
+A file that cannot be read gives one row with ``index`` -1 and its ``error``: it fails
+alone, the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from fieldtool.config import Config
+from fieldtool.placement import Placement, place_session
+from fieldtool.sources import VideoSource
+from fieldtool.types import FieldtoolError
+
+SNAPSHOT_MAX_WIDTH = 640  # px: the width fieldtool.pipeline saves snapshots at
+JPEG_QUALITY = 90
+
+
+def file_config(config: Config, row: dict[str, Any], local: str, track: str | None) -> Config:
+    """The config ``fieldtool run`` would get for this file: its path, and the manifest's
+    track and start time where given. No live view or preview in a batch."""
+    data = config.model_dump()
+    data["source"]["uri"] = local
+    if row.get("start_time"):
+        data["source"]["start_time"] = datetime.fromisoformat(row["start_time"])
+    if track:
+        data["position"]["track"] = Path(track)
+    data["store"]["live_frame_interval_s"] = 0.0
+    data["store"]["preview"] = None
+    return Config.model_validate(data)
+
+
+def open_file(config: Config, log: Callable[[str], None]) -> tuple[VideoSource, Placement]:
+    """The file's source and placement, as :func:`fieldtool.pipeline.inputs_from_config`
+    opens them (its first half; the model is loaded once per actor instead)."""
+    src = config.source
+    source = VideoSource(
+        src.uri, sample_fps=src.sample_fps, max_frames=src.max_frames, retry=src.retry,
+        reconnect_backoff_s=src.reconnect_backoff_s,
+        reconnect_backoff_max_s=src.reconnect_backoff_max_s,
+        open_timeout_s=src.open_timeout_s, read_timeout_s=src.read_timeout_s,
+        assume_fps=src.assume_fps, log=log,
+    )  # fmt: skip
+    fps = source.probe()
+    placement = place_session(config, live=False, fps=fps)
+    for note in (*placement.notes, *getattr(placement.positions, "notes", ())):
+        log(note)
+    source.start_time = placement.time.start
+    return source, placement
+
+
+@contextmanager
+def local_file(uri: str) -> Iterator[str]:
+    """A local path for ``uri``: the path itself, or a temporary copy of a remote file
+    (OpenCV reads local files only), removed afterwards."""
+    if "://" not in uri or uri.startswith("file://"):
+        yield uri.removeprefix("file://")
+        return
+    from pyarrow import fs
+
+    filesystem, path = fs.FileSystem.from_uri(uri)
+    folder = tempfile.mkdtemp(prefix="fieldtool-batch-")
+    target = os.path.join(folder, os.path.basename(path))
+    try:
+        with filesystem.open_input_stream(path) as src, open(target, "wb") as dst:
+            shutil.copyfileobj(src, dst, 2**20)
+        yield target
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def thumbnail(image: np.ndarray, keep_max_side: int) -> bytes:
+    """JPEG of a frame as the pipeline would snapshot it: scaled to ``keep_max_side`` (as
+    the reader keeps frames), then to :data:`SNAPSHOT_MAX_WIDTH`."""
+    h, w = image.shape[:2]
+    scale = 1.0
+    if keep_max_side and max(h, w) > keep_max_side:
+        scale = keep_max_side / max(h, w)
+    if w * scale > SNAPSHOT_MAX_WIDTH:
+        scale = SNAPSHOT_MAX_WIDTH / w
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    return data.tobytes() if ok else b""
+
+
+def _row(key: str, **values: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {"batch_key": key, "index": -1, "t": 0.0, "height": 0, "width": 0,
+                           "image": b"", "thumb": b"", "frames_read": 0, "end": "", "error": ""}  # fmt: skip
+    row.update(values)
+    return row
+
+
+def decode_frames(row: dict[str, Any], config: Config) -> Iterator[dict[str, Any]]:
+    """Sampled frames of one plan row: ``index``, ``t`` (media s), the BGR image as bytes
+    with ``height`` x ``width`` (x 3), a snapshot JPEG (``thumb``, when snapshots are on)
+    and ``frames_read`` so far. The last row of a file has ``end``: JSON with the media
+    length and the source's damage gaps; a file that fails gives one row with ``error``."""
+    key = row["batch_key"]
+    notes: list[str] = []
+    try:
+        with local_file(row["path"]) as local, local_file(row["track"] or "") as track:
+            source, _ = open_file(file_config(config, row, local, track or None), notes.append)
+            keep = config.source.keep_max_side
+            last = None
+            for frame in source.frames():
+                if last is not None:
+                    yield last
+                h, w = frame.image.shape[:2]
+                thumb = thumbnail(frame.image, keep) if config.store.snapshots else b""
+                last = _row(key, index=frame.index, t=frame.t, height=h, width=w,
+                            image=np.ascontiguousarray(frame.image).tobytes(), thumb=thumb,
+                            frames_read=source.stats.frames_read)  # fmt: skip
+            if last is None:
+                raise FieldtoolError(f"{row['path']}: no frame decoded")
+            gaps = [(g.start_t, g.end_t, g.reason) for g in source.stats.gaps]
+            # Media time decoded (all of it, unless max_frames stopped early).
+            read = source.stats.frames_read
+            duration = read / source.fps if source.fps else last["t"]
+            last["frames_read"] = read
+            last["end"] = json.dumps({"duration_s": duration, "gaps": gaps, "notes": notes})
+            yield last
+    except Exception as exc:  # the file fails alone; its error is recorded
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        yield _row(key, error=message[:1000])
+
+
+def frame_image(row: dict[str, Any]) -> np.ndarray:
+    """(H, W, 3) uint8 BGR image of a decoded row."""
+    data = np.frombuffer(row["image"], np.uint8)
+    return data.reshape(int(row["height"]), int(row["width"]), 3)

@@ -1,0 +1,114 @@
+"""Parquet parts -> the batch's DuckDB file, through one writer, idempotently.
+
+The driver merges each finished part in one transaction of its own: the part's rows
+(:func:`fieldtool.store.schema.insert_rows`, idempotent: a part merged twice adds
+nothing) and its ``batch_files`` row, so a file is either wholly in the database and
+marked done, or not at all. A file that failed gets its ``batch_files`` row with the
+error. Snapshots move beside the database, where the sightings' relative paths expect them.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fieldtool.scale.post import part_dir
+from fieldtool.timebase import utc_now
+
+BATCH_FILE_COLUMNS = ("batch_key", "path", "content_sha256", "settings_sha256", "status",
+                      "error", "session_id", "finished_at")  # fmt: skip
+
+
+@dataclass
+class FileOutcome:
+    """What the batch did with one file (a ``batch_files`` row to be)."""
+
+    batch_key: str
+    path: str
+    content_sha256: str
+    settings_sha256: str
+    status: str  # done / failed
+    error: str = ""
+    session_id: str = ""
+    frames: int = 0
+    sightings: int = 0
+    duration_s: float = 0.0
+
+
+def prepare_db(db: Path, log: Callable[[str], None]) -> None:
+    """Create or migrate the database and recover what killed writers left (the store's
+    own first transaction), before anything is merged or read from it."""
+    from fieldtool.store import SightingStore
+
+    SightingStore(db, log=log).close()
+
+
+def done_keys(db: Path) -> set[str]:
+    """Keys of the files already done in ``db``."""
+    from fieldtool.store import connect
+
+    if not db.exists():
+        return set()
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT batch_key FROM batch_files WHERE status = 'done'").fetchall()
+    return {r[0] for r in rows}
+
+
+def merge(
+    db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0
+) -> int:
+    """Merge the parts of ``outcomes`` done and record every outcome; returns the number
+    of files merged."""
+    import pyarrow.parquet as pq
+
+    from fieldtool.store import TABLES, connect
+    from fieldtool.store.schema import insert_rows
+
+    merged = 0
+    with connect(db, read_only=False, timeout_s=lock_timeout_s) as con:
+        for outcome in outcomes:
+            folder = part_dir(parts, outcome.batch_key)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if outcome.status == "done":
+                    for table in TABLES:
+                        path = folder / f"{table}.parquet"
+                        if path.exists():
+                            rows = pq.read_table(path).to_pylist()
+                            insert_rows(con, table, rows, idempotent=True)
+                _record(con, outcome)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            if outcome.status == "done":
+                _move_snapshots(folder, db)
+                merged += 1
+    return merged
+
+
+def _record(con: Any, outcome: FileOutcome) -> None:
+    values = [outcome.batch_key, outcome.path, outcome.content_sha256, outcome.settings_sha256,
+              outcome.status, outcome.error or None, outcome.session_id or None, utc_now()]  # fmt: skip
+    marks = ", ".join("?" for _ in BATCH_FILE_COLUMNS)
+    con.execute(
+        f"INSERT OR REPLACE INTO batch_files ({', '.join(BATCH_FILE_COLUMNS)}) VALUES ({marks})",
+        values,
+    )
+
+
+def _move_snapshots(folder: Path, db: Path) -> None:
+    """Snapshot folders of a part to ``<db stem>_snapshots/<session>/`` beside ``db``."""
+    source = folder / f"{db.stem}_snapshots"
+    if not source.is_dir():
+        return
+    target = db.parent / f"{db.stem}_snapshots"
+    target.mkdir(parents=True, exist_ok=True)
+    for session in source.iterdir():
+        dest = target / session.name
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.move(str(session), str(dest))

@@ -1,0 +1,193 @@
+"""The plan: what a batch input names, as one row per (file, segment), and each file's key.
+
+An input is a folder (searched recursively for videos), a glob (``clips/**/*.mp4``), or a
+manifest (CSV or Parquet with a ``path`` column and optional ``track``, ``start_time``,
+``place``, ``camera_id``), local or any URI pyarrow's filesystems read (``s3://``,
+``gs://``). A file's key (``batch_files.batch_key``) is the sha256 of its content hash and
+the settings hash, so a rerun with the same settings skips it and a changed setting runs
+it again.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import PurePosixPath
+from typing import Any
+
+from fieldtool.config import Config
+from fieldtool.types import FieldtoolError
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".mts", ".webm", ".mpg"})
+MANIFEST_COLUMNS = ("path", "track", "start_time", "place", "camera_id")
+CHUNK = 2**20  # bytes read at a time while hashing
+# Settings that differ per file or only say where rows go: not part of the settings hash.
+PER_FILE = {"source": ("uri", "start_time"), "position": ("track",), "store": None}
+
+
+@dataclass
+class PlanRow:
+    """One unit of work: a whole file (``segment`` 0; media seconds ``start_s``..``end_s``,
+    ``end_s`` None: to the end). ``track``, ``start_time`` (ISO 8601), ``place`` and
+    ``camera_id`` come from a manifest row ("" where not given)."""
+
+    path: str
+    track: str = ""
+    start_time: str = ""
+    place: str = ""
+    camera_id: str = ""
+    segment: int = 0
+    start_s: float = 0.0
+    end_s: float | None = None
+    content_sha256: str = ""
+    batch_key: str = ""
+
+    def as_row(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _filesystem(uri: str) -> tuple[Any, str]:
+    """pyarrow filesystem and path of ``uri`` (a local path or any URI pyarrow knows)."""
+    from pyarrow import fs
+
+    if "://" not in uri:
+        return fs.LocalFileSystem(), uri
+    try:
+        return fs.FileSystem.from_uri(uri)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for unknown schemes
+        raise FieldtoolError(f"{uri}: cannot open ({str(exc).splitlines()[0]})") from exc
+
+
+def _joined(uri: str, path: str) -> str:
+    """``path`` (as its filesystem names it) with ``uri``'s scheme put back."""
+    if "://" not in uri:
+        return path
+    return f"{uri.split('://', 1)[0]}://{path}"
+
+
+def find_inputs(input_uri: str) -> list[PlanRow]:
+    """The rows an input names, sorted by path; a FieldtoolError when it names none."""
+    from pyarrow import fs
+
+    suffix = PurePosixPath(input_uri.split("?", 1)[0]).suffix.lower()
+    if suffix in (".csv", ".parquet"):
+        return read_manifest(input_uri)
+    glob = any(c in input_uri for c in "*?[")
+    base = input_uri
+    pattern = ""
+    if glob:
+        parts = PurePosixPath(input_uri).parts
+        cut = next(i for i, p in enumerate(parts) if any(c in p for c in "*?["))
+        base = str(PurePosixPath(*parts[:cut])) if cut else "."
+        pattern = input_uri
+    filesystem, path = _filesystem(base)
+    info = filesystem.get_file_info(path)
+    if info.type == fs.FileType.NotFound:
+        raise FieldtoolError(f"{input_uri}: not found")
+    if info.type == fs.FileType.File:
+        return [PlanRow(_joined(base, path))]
+    found = filesystem.get_file_info(fs.FileSelector(path, recursive=True))
+    rows = []
+    for item in found:
+        if item.type != fs.FileType.File:
+            continue
+        name = _joined(base, item.path)
+        if glob:
+            if not fnmatch.fnmatch(name, pattern):
+                continue
+        elif PurePosixPath(item.path).suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        rows.append(PlanRow(name))
+    if not rows:
+        raise FieldtoolError(f"{input_uri}: no video files found")
+    return sorted(rows, key=lambda r: r.path)
+
+
+def read_manifest(uri: str) -> list[PlanRow]:
+    """Rows of a CSV or Parquet manifest: ``path`` required; relative paths are taken
+    from the manifest's folder."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    filesystem, path = _filesystem(uri)
+    try:
+        with filesystem.open_input_file(path) as handle:
+            if path.lower().endswith(".parquet"):
+                table = pq.read_table(handle)
+            else:
+                options = pcsv.ConvertOptions(
+                    strings_can_be_null=False, column_types={c: "string" for c in MANIFEST_COLUMNS}
+                )
+                table = pcsv.read_csv(handle, convert_options=options)
+    except FileNotFoundError as exc:
+        raise FieldtoolError(f"{uri}: manifest not found") from exc
+    except Exception as exc:  # Arrow's parse errors
+        raise FieldtoolError(
+            f"{uri}: not a readable manifest ({str(exc).splitlines()[0]})"
+        ) from exc
+    if "path" not in table.column_names:
+        raise FieldtoolError(f"{uri}: manifest has no 'path' column")
+    unknown = set(table.column_names) - set(MANIFEST_COLUMNS)
+    if unknown:
+        raise FieldtoolError(f"{uri}: unknown manifest columns {sorted(unknown)}; "
+                             f"expected {', '.join(MANIFEST_COLUMNS)}")  # fmt: skip
+    folder = str(PurePosixPath(path).parent)
+    rows = []
+    for record in table.to_pylist():
+        values: dict[str, Any] = {k: "" if v is None else str(v) for k, v in record.items()}
+        for key in ("path", "track"):
+            value = values.get(key, "")
+            if value and "://" not in value and not value.startswith("/"):
+                values[key] = _joined(uri, f"{folder}/{value}")
+        if not values["path"]:
+            raise FieldtoolError(f"{uri}: a row without a path")
+        rows.append(PlanRow(**values))
+    if not rows:
+        raise FieldtoolError(f"{uri}: manifest lists no files")
+    return rows
+
+
+def content_sha256(uri: str) -> str:
+    """sha256 of a file's bytes (hex), read in 1 MiB chunks."""
+    filesystem, path = _filesystem(uri)
+    digest = hashlib.sha256()
+    with filesystem.open_input_stream(path) as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def settings_sha256(config: Config, model_sha256: str) -> str:
+    """sha256 of the settings that change a file's results (hex): the config less the
+    per-file and storage fields, and the model's weights."""
+    data = config.model_dump(mode="json")
+    for section, keys in PER_FILE.items():
+        if keys is None:
+            data.pop(section, None)
+        else:
+            for key in keys:
+                data[section].pop(key, None)
+    text = json.dumps({"config": data, "model_sha256": model_sha256}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def batch_key(content: str, settings: str, row: PlanRow) -> str:
+    """The key of one file's work: content and settings hashes, and the manifest's
+    per-file values (a different track is different work)."""
+    extra = f"{row.track}|{row.start_time}|{row.segment}"
+    return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
+
+
+def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
+    """A plan row with its content hash and batch key (a Ray Data ``map`` step: hashing
+    reads every byte, so it runs spread over the cluster). An unreadable file keeps an
+    empty hash; its decode fails and records why."""
+    plan = PlanRow(**row)
+    try:
+        plan.content_sha256 = content_sha256(plan.path)
+    except OSError:
+        plan.content_sha256 = ""
+    plan.batch_key = batch_key(plan.content_sha256 or plan.path, settings, plan)
+    return plan.as_row()

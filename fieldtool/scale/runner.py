@@ -1,0 +1,202 @@
+"""``fieldtool batch``: plan, then one Ray Data pipeline, then the merge.
+
+::
+
+    from_items(plan)                       one row per (file, segment)
+      .map(with_hash)                      content hash + settings hash -> batch_key
+    (files done in the database, or with a finished part, are skipped here)
+      .flat_map(decode_frames)             CPU tasks: sampled frames (retried if a worker dies)
+      .map_batches(ClassifyActor, ...)     actor pool, one model each (num_gpus=1 on GPUs)
+      .groupby("batch_key")
+      .map_groups(post_file)               per file in time order: run's stages -> Parquet parts
+    merge                                  parts -> the DuckDB file, one writer
+
+Ray Data streams blocks between the stages (decode feeds the model while it runs), shows
+its progress bars, and retries tasks and restarts actors whose worker process died.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fieldtool.config import Config
+from fieldtool.scale.classify import ClassifierFactory, ClassifyActor, load_classifier
+from fieldtool.scale.decode import decode_frames
+from fieldtool.scale.merge import FileOutcome, done_keys, merge, prepare_db
+from fieldtool.scale.plan import PlanRow, find_inputs, settings_sha256, with_hash
+from fieldtool.scale.post import ModelInfo, finished_part, post_file
+from fieldtool.types import FieldtoolError
+
+
+@dataclass
+class BatchOptions:
+    """How the batch runs on Ray. ``actors``: classify actors (default: one per GPU, else
+    one); ``decode_cpus``: CPUs per decode task; ``parts``: where the Parquet parts go
+    (default ``<db>.parts/`` beside the database; on a cluster, a folder every node sees).
+    ``factory`` loads the classifier in each actor (tests wrap it)."""
+
+    address: str | None = None
+    actors: int | None = None
+    decode_cpus: float = 1.0
+    parts: Path | None = None
+    object_store_mb: int | None = None
+    factory: ClassifierFactory | None = None
+
+
+@dataclass
+class BatchSummary:
+    files: list[FileOutcome] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # paths already done
+    wall_s: float = 0.0
+
+    @property
+    def done(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "done"]
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "failed"]
+
+    def lines(self) -> list[str]:
+        frames = sum(f.frames for f in self.done)
+        hours = sum(f.duration_s for f in self.done) / 3600
+        fps = frames / self.wall_s if self.wall_s > 0 else 0.0
+        out = [
+            f"batch: {len(self.done)} done, {len(self.skipped)} skipped (done before), "
+            f"{len(self.failed)} failed; {hours:.3f} h of video, {frames} frames, "
+            f"{sum(f.sightings for f in self.done)} sightings; {self.wall_s:.1f} s "
+            f"({fps:.1f} frames/s)"
+        ]
+        out += [
+            f"failed: {f.error}" if f.error.startswith(f.path) else f"failed: {f.path}: {f.error}"
+            for f in self.failed
+        ]
+        return out
+
+
+def _ray_init(options: BatchOptions) -> None:
+    import ray
+
+    if ray.is_initialized():
+        return
+    if options.address:
+        ray.init(address=options.address)
+    else:  # a local cluster sized to the machine
+        memory = options.object_store_mb * 2**20 if options.object_store_mb else None
+        ray.init(object_store_memory=memory, include_dashboard=False)
+
+
+def run_batch(
+    input_uri: str, db: Path, config: Config, options: BatchOptions | None = None,
+    log: Callable[[str], None] = print,
+) -> BatchSummary:  # fmt: skip
+    """Every file ``input_uri`` names through the pipeline into ``db``."""
+    import ray
+
+    options = options or BatchOptions()
+    if config.source.motion_threshold > 0:
+        raise FieldtoolError("source.motion_threshold: fieldtool batch classifies every frame "
+                             "(frames of a file reach different actors); set it to 0")  # fmt: skip
+    start = time.monotonic()
+    db = Path(db)
+    parts = options.parts or db.with_name(db.name + ".parts")
+    plan = [row.as_row() for row in find_inputs(input_uri)]
+    prepare_db(db, log)
+    # Once here, on the CPU, for its labels and identity; the actors' own resolved settings
+    # (device, precision) reach the session rows with their output.
+    on_cpu = config.model_copy(update={"model": config.model.model_copy(update={"device": "cpu"})})
+    classifier = (options.factory or load_classifier)(on_cpu)
+    model = ModelInfo(classifier.labels, classifier.model_id, classifier.model_sha256)
+    del classifier
+    settings = settings_sha256(config, model.model_sha256)
+    _ray_init(options)
+    planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
+    hashed = planned.map(with_hash, fn_kwargs={"settings": settings}).take_all()
+    summary = BatchSummary()
+    seen: set[str] = set()
+    done_before = done_keys(db)
+    todo: list[dict[str, Any]] = []
+    finished: list[FileOutcome] = []
+    for row in hashed:
+        key = row["batch_key"]
+        if key in done_before or key in seen:
+            summary.skipped.append(row["path"])
+        elif (part := finished_part(parts, key)) is not None:  # a killed run's finished work
+            finished.append(_outcome(row, settings, part))
+        else:
+            todo.append(row)
+        seen.add(key)
+    if todo:
+        finished += _pipeline(todo, config, model, parts, db.stem, settings, options)
+    merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s)
+    summary.files = sorted(finished, key=lambda f: f.path)
+    summary.wall_s = time.monotonic() - start
+    return summary
+
+
+def _pipeline(
+    todo: list[dict[str, Any]], config: Config, model: ModelInfo, parts: Path, db_stem: str,
+    settings: str, options: BatchOptions,
+) -> list[FileOutcome]:  # fmt: skip
+    import ray
+
+    gpus = ray.cluster_resources().get("GPU", 0) if config.model.device != "cpu" else 0
+    cpus = ray.cluster_resources().get("CPU", 1)
+    actors = options.actors or (int(gpus) or 1)
+    share = 1.0 if cpus >= 2 else 0.5  # one CPU: decode and model take turns
+    config_json = config.model_dump_json()
+    plans = {row["batch_key"]: row for row in todo}
+    ctx = ray.data.DataContext.get_current()
+    if hasattr(ctx, "shuffle_strategy"):  # Ray >= 2.46; older ones sort-shuffle already
+        from ray.data.context import ShuffleStrategy
+
+        # The groupby by file: a sort shuffle runs in tasks; the hash shuffle starts
+        # aggregator actors (seconds each) that a batch of small groups does not repay.
+        ctx.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED
+    if hasattr(ctx, "max_consecutive_actor_init_deaths"):
+        ctx.max_consecutive_actor_init_deaths = 3  # a worker lost while loading the model
+    ds: Any = ray.data.from_items(todo, override_num_blocks=len(todo))
+    # Retries: a task whose worker died runs again (Ray's default, 3 times); an actor that
+    # died restarts and its batch runs again (Ray Data's default for actor pools: no limit).
+    ds = ds.flat_map(decode_frames, fn_kwargs={"config": config},
+                     num_cpus=min(options.decode_cpus, share))  # fmt: skip
+    ds = ds.map_batches(
+        ClassifyActor, fn_constructor_args=(config_json, options.factory),
+        batch_size=config.model.batch_size, batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_gpus=1 if gpus else None, num_cpus=None if gpus else share,
+    )  # fmt: skip
+    ds = ds.groupby("batch_key", num_partitions=min(len(todo), 4 * int(cpus) or 1)).map_groups(
+        post_file, batch_format="numpy", num_cpus=share,
+        fn_kwargs={"plans": plans, "config_json": config_json, "model": model,
+                   "parts": str(parts), "db_stem": db_stem},
+    )  # fmt: skip
+    rows = ds.take_all()
+    got = {r["batch_key"]: r for r in rows}
+    return [_outcome(row, settings, got.get(row["batch_key"], _lost())) for row in todo]
+
+
+def _lost() -> dict[str, Any]:
+    return {"status": "failed", "error": "no result came back from the pipeline"}
+
+
+def _outcome(row: dict[str, Any], settings: str, result: dict[str, Any]) -> FileOutcome:
+    return FileOutcome(
+        row["batch_key"],
+        row["path"],
+        row["content_sha256"],
+        settings,
+        str(result["status"]),
+        str(result.get("error") or ""),
+        str(result.get("session_id") or ""),
+        int(result.get("frames") or 0),
+        int(result.get("sightings") or 0),
+        float(result.get("duration_s") or 0.0),
+    )
+
+
+__all__ = ["BatchOptions", "BatchSummary", "PlanRow", "run_batch"]

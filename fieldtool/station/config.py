@@ -1,0 +1,166 @@
+"""A station's TOML: the session sections every source shares, the sources (each with
+its own overrides), the model worker and the notification targets.
+
+The session sections (``[source]``, ``[model]``, ``[position]``, ``[prior]``,
+``[smoothing]``, ``[store]``) are :class:`fieldtool.config.Config`'s, defaults for every
+source; a ``[[sources]]`` entry overrides ``source``, ``position``, ``prior`` and
+``smoothing`` keys for itself (:meth:`StationConfig.session_config`). The model and the
+store are the station's: one of each.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tomllib
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from fieldtool.config import (
+    Config,
+    ModelConfig,
+    PositionConfig,
+    PriorConfig,
+    Section,
+    SmoothingConfig,
+    SourceConfig,
+    StoreConfig,
+)
+from fieldtool.notify.config import TOPIC_PART, NotifyConfig
+from fieldtool.types import FieldtoolError
+
+OVERRIDABLE = ("source", "position", "prior", "smoothing")  # a source's own sections
+
+
+class StationSection(Section):
+    """The station itself."""
+
+    name: str = Field("station", description="station name: an MQTT topic level, in logs")
+    status_file: Path | None = Field(
+        None,
+        description="JSON file the station rewrites with every source's live figures "
+        "(newest frame, rate, lag, dropped, last sighting); default: "
+        "`<db stem>_station.json` beside the database",
+    )
+    status_interval_s: float = Field(
+        1.0, gt=0, description="seconds between two rewrites of the status file"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _topic_level(cls, value: str) -> str:
+        if not TOPIC_PART.match(value):
+            raise ValueError("use letters, digits, '.', '_' or '-' only")
+        return value
+
+
+class WorkerConfig(Section):
+    """The one model worker: frames of every source in dynamic batches."""
+
+    max_batch: int = Field(
+        8, ge=1, le=1024, description="frames per model call at most (across sources)"
+    )
+    max_wait_ms: float = Field(
+        20.0, ge=0, le=10_000,
+        description="milliseconds a batch waits for more frames once it has one; a live "
+        "frame's lag stays within one batch plus this",
+    )  # fmt: skip
+    queue_batches: int = Field(
+        4, ge=1, description="classified batches waiting for the sessions' stages at most"
+    )
+
+
+class SourceEntry(Section):
+    """One source of the station, with its own overrides of the session sections."""
+
+    name: str = Field(description="the source's name: an MQTT topic level, the session's "
+                      "`source_name`")  # fmt: skip
+    uri: str = Field(description="video path, camera index or http/rtsp URL")
+    source: dict[str, Any] = Field(
+        default_factory=dict, description="this source's `[source]` keys (sample_fps, ...)"
+    )
+    position: dict[str, Any] = Field(
+        default_factory=dict, description="this source's `[position]` keys (lat, lon, ...)"
+    )
+    prior: dict[str, Any] = Field(default_factory=dict, description="this source's `[prior]`")
+    smoothing: dict[str, Any] = Field(
+        default_factory=dict, description="this source's `[smoothing]` keys"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _topic_level(cls, value: str) -> str:
+        if not TOPIC_PART.match(value):
+            raise ValueError("use letters, digits, '.', '_' or '-' only")
+        return value
+
+
+class StationConfig(Section):
+    """A whole station."""
+
+    station: StationSection = Field(default_factory=StationSection)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
+    notify: NotifyConfig = Field(default_factory=NotifyConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    position: PositionConfig = Field(default_factory=PositionConfig)
+    prior: PriorConfig = Field(default_factory=PriorConfig)
+    smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    sources: list[SourceEntry] = Field(default_factory=list, description="the sources")
+
+    @model_validator(mode="after")
+    def _sources_valid(self) -> StationConfig:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"source names must differ: {', '.join(twice)} more than once")
+        for entry in self.sources:
+            self.session_config(entry)  # each source's merged settings are valid
+        return self
+
+    def session_config(self, entry: SourceEntry) -> Config:
+        """The session settings of one source: the shared sections with its overrides."""
+        data = {k: getattr(self, k).model_dump() for k in (*OVERRIDABLE, "model", "store")}
+        for section in OVERRIDABLE:
+            data[section].update(getattr(entry, section))
+        data["source"]["uri"] = entry.uri
+        try:
+            config = Config.model_validate(data)
+        except ValidationError as exc:
+            where = "; ".join(
+                f"sources.{entry.name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ValueError(where) from None
+        if config.source.motion_threshold > 0:
+            raise ValueError(f"sources.{entry.name}.source.motion_threshold: not supported in "
+                             "a station (every frame is classified)")  # fmt: skip
+        return config
+
+    def entry(self, name: str) -> SourceEntry:
+        for entry in self.sources:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+
+def load_station_config(path: Path) -> StationConfig:
+    """Read and check a station TOML (a one-line :class:`FieldtoolError` when it is bad)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: station file not found") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FieldtoolError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        config = StationConfig.model_validate(data)
+    except ValidationError as exc:
+        parts = []
+        for e in exc.errors():
+            loc = ".".join(str(p) for p in e["loc"])
+            parts.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
+        raise FieldtoolError(f"{path}: " + "; ".join(parts)) from None
+    if not config.sources:
+        raise FieldtoolError(f"{path}: no [[sources]]: a station needs at least one")
+    return config

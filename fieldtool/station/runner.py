@@ -1,0 +1,370 @@
+"""The station: N sources, one model worker, one store writer, notifications.
+
+Threads: one reader per source (:mod:`fieldtool.station.feed`), the model worker
+(:mod:`fieldtool.station.worker`), and the station thread, the only one that touches the
+:class:`~fieldtool.store.SightingStore` (it is not thread-safe: every store call, session
+rows included, is routed through this thread's queue, no lock) and the notifiers' filters.
+The caller's thread (:meth:`Station.run`) adds and removes sources (reload) and stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from fieldtool.notify import Notice, Notifiers
+from fieldtool.pipeline import (
+    FrameViews,
+    NoPositions,
+    NoPrior,
+    SessionResult,
+    SnapshotWriter,
+    classifier_from_config,
+    finish_session,
+    start_session,
+)
+from fieldtool.placement import place_session
+from fieldtool.priors import RangePriorStage, range_prior_from_config
+from fieldtool.smoothing import TemporalSmoother
+from fieldtool.sources import VideoSource
+from fieldtool.station.config import SourceEntry, StationConfig
+from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
+from fieldtool.station.worker import Batch, ModelWorker, Slot
+from fieldtool.store import SightingStore, query
+from fieldtool.timebase import utc_now
+from fieldtool.types import Classifier, FieldtoolError, SessionStatus
+
+_STOP = "stop"
+
+
+class Station:
+    """Runs a :class:`StationConfig`. ``classifier`` (tests, benchmarks): the model to use
+    instead of the one ``config.model`` names. Thread-safe entry points: :meth:`stop`,
+    :meth:`request_reload`; :meth:`run` blocks until stopped (or every source has ended)."""
+
+    def __init__(
+        self,
+        config: StationConfig,
+        *,
+        path: Path | None = None,
+        classifier: Classifier | None = None,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.path = path  # the TOML, re-read on reload
+        self.name = config.station.name
+        self._log = log or (lambda message: None)
+        base = config.session_config(config.sources[0]) if config.sources else None
+        if classifier is None:
+            if base is None:
+                raise FieldtoolError("station: no sources")
+            classifier = classifier_from_config(base, self._log)
+        self.classifier = classifier
+        store_cfg = config.store
+        self.store = SightingStore(
+            store_cfg.db, lock_timeout_s=store_cfg.lock_timeout_s,
+            flush_interval_s=store_cfg.flush_interval_s, log=self._log,
+        )  # fmt: skip
+        self.status_file = config.station.status_file or (
+            self.store.folder / f"{self.store.path.stem}_station.json"
+        )
+        self.notifiers = Notifiers.from_config(
+            config.notify, self.name, self.store.folder, seen_today=self._seen_today(),
+            log=self._log,
+        )  # fmt: skip
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.worker.queue_batches)
+        self.worker = ModelWorker(
+            classifier, self._queue.put, max_batch=config.worker.max_batch,
+            max_wait_ms=config.worker.max_wait_ms, on_error=self._model_failed,
+        )  # fmt: skip
+        self.feeds: dict[str, Feed] = {}  # by key, running; the station thread removes ended
+        self.by_name: dict[str, Feed] = {}  # the newest run of each name (status file)
+        self.results: list[SessionResult] = []  # sessions ended, in order
+        self.notices = 0  # notices handed to at least one target
+        self._generation = 0
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._wake = threading.Event()
+        self.error: BaseException | None = None
+        self._last_status = 0.0
+        self._thread = threading.Thread(target=self._serve, name="fieldtool-station",
+                                        daemon=True)  # fmt: skip
+
+    # -- the caller's thread ---------------------------------------------------------------
+    def run(self) -> list[SessionResult]:
+        """Start every source and serve until :meth:`stop` (or every source has ended);
+        every session is then closed with its open sightings written."""
+        self.worker.start()
+        self._thread.start()
+        try:
+            for entry in self.config.sources:
+                self.add(entry)
+            while not self._stop.is_set():
+                self._wake.wait(0.5)
+                self._wake.clear()
+                if self._reload.is_set():
+                    self._reload.clear()
+                    self.reload()
+                if self.error is not None or not self._live_feeds():
+                    break
+        finally:
+            self._shutdown()
+        if self.error is not None:
+            raise self.error
+        return self.results
+
+    def stop(self) -> None:
+        """End the station (any thread, a signal handler too)."""
+        self._stop.set()
+        self._wake.set()
+
+    def request_reload(self) -> None:
+        """Re-read the TOML at the next turn of :meth:`run` (any thread, SIGHUP)."""
+        self._reload.set()
+        self._wake.set()
+
+    def _live_feeds(self) -> list[Feed]:
+        return [f for f in list(self.feeds.values()) if f.status != "ended"]
+
+    def add(self, entry: SourceEntry) -> Feed:
+        """Open a source and start its reader; its session opens on the station thread."""
+        config = self.config.session_config(entry)
+        src = config.source
+        source = VideoSource(
+            src.uri, sample_fps=src.sample_fps, max_frames=src.max_frames, retry=src.retry,
+            reconnect_backoff_s=src.reconnect_backoff_s,
+            reconnect_backoff_max_s=src.reconnect_backoff_max_s,
+            open_timeout_s=src.open_timeout_s, read_timeout_s=src.read_timeout_s,
+            assume_fps=src.assume_fps, log=lambda m: self._log(f"{entry.name}: {m}"),
+        )  # fmt: skip
+        placement = place_session(config, live=source.live, fps=source.probe())
+        for note in placement.notes:
+            self._log(f"{entry.name}: {note}")
+        source.start_time = placement.time.start
+        ranges = range_prior_from_config(config.prior)
+        prior = RangePriorStage(ranges, self.classifier.labels, config.prior) if ranges else None
+        self._generation += 1
+        key = f"{entry.name}#{self._generation}"
+        depth = max(2, self.config.worker.max_batch)
+        feed = Feed(key, entry.name, config, source, Slot(key, source.live, depth),
+                    placement.positions, prior, placement.time)  # fmt: skip
+        self.feeds[key] = feed
+        self.by_name[entry.name] = feed
+        self._queue.put(("open", feed))  # before any of its frames can be classified
+        feed.start_reader(self.worker, self.classifier)
+        self._log(f"{entry.name}: started ({source.uri})")
+        return feed
+
+    def remove(self, name: str, reason: str) -> None:
+        for feed in list(self.feeds.values()):
+            if feed.name == name and feed.status != "ended":
+                feed.stop(self.worker, reason)
+
+    def reload(self) -> None:
+        """Re-read the TOML: start added sources, stop removed ones, restart changed ones;
+        the others keep running untouched."""
+        from fieldtool.station.reload import plan_reload
+
+        if self.path is None:
+            return
+        from fieldtool.station.config import load_station_config
+
+        try:
+            new = load_station_config(self.path)
+        except FieldtoolError as exc:
+            self._log(f"reload refused, the station runs on unchanged: {exc}")
+            return
+        plan = plan_reload(self.config, new)
+        for line in plan.notes:
+            self._log(line)
+        for name in (*plan.removed, *plan.changed):
+            self.remove(name, "removed from the station" if name in plan.removed else
+                        "restarted with new settings")  # fmt: skip
+        # the station keeps its own sections (model, store, worker, notify): a restart
+        self.config = self.config.model_copy(update={"sources": new.sources})
+        for name in (*plan.changed, *plan.added):
+            try:
+                self.add(new.entry(name))
+            except FieldtoolError as exc:
+                self._log(f"{name}: not started: {exc}")
+        self._log(f"reloaded: {len(plan.added)} added, {len(plan.removed)} removed, "
+                  f"{len(plan.changed)} restarted, {len(plan.unchanged)} untouched")  # fmt: skip
+
+    def _shutdown(self) -> None:
+        for feed in list(self.feeds.values()):
+            feed.stop(self.worker, "station stopped")
+        for feed in list(self.feeds.values()):
+            if feed.thread is not None:
+                feed.thread.join(feed.config.source.read_timeout_s + 5)
+        self.worker.close()
+        self._queue.put(_STOP)
+        self._thread.join()
+        self.notifiers.close(10.0)
+        flushed = self.store.close()
+        if flushed.unwritten:
+            self._log(f"{flushed.unwritten} rows are not in {self.store.path} yet "
+                      f"({flushed.journal or 'memory only'})")  # fmt: skip
+        self._write_status(final=True)
+
+    def _model_failed(self, exc: BaseException) -> None:
+        self.error = exc
+        self._log(f"the model failed: {exc}; the station stops")
+        for feed in list(self.feeds.values()):
+            feed.stop(self.worker, "model failed", discard=True)
+        self._queue.put(Batch([], 0.0, [f.slot for f in list(self.feeds.values())]))
+        self.stop()
+
+    def _seen_today(self) -> list[str]:
+        """Species sighted today (UTC) in the store already: not 'new today'."""
+        start = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            rows = query(self.store.path, "SELECT DISTINCT species FROM sightings "
+                         "WHERE first_seen >= ?", [start])  # fmt: skip
+        except Exception:  # a held or new file: nothing known
+            return []
+        return [str(s) for s in rows["species"]]
+
+    # -- the station thread: every store call ---------------------------------------------
+    def _serve(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self.config.station.status_interval_s)
+            except queue.Empty:
+                item = None
+            try:
+                if item == _STOP:
+                    for feed in list(self.feeds.values()):  # a reader that hung: end anyway
+                        self._finish(feed)
+                    return
+                if isinstance(item, tuple) and item[0] == "open":
+                    self._open(item[1])
+                elif isinstance(item, Batch):
+                    self._handle(item)
+                self._write_status()
+            except BaseException as exc:  # noqa: BLE001 - the station must stop, not hang
+                self.error = self.error or exc
+                self._log(f"station thread failed: {exc}")
+                self.stop()
+
+    def _open(self, feed: Feed) -> None:
+        config = feed.config
+        session = start_session(feed.source, self.classifier, self.store, config,
+                                time_basis=feed.time_basis)  # fmt: skip
+        session.source_name = feed.name
+        self.store.record_session(session)
+        labels = self.classifier.labels
+        names = labels.species
+        tracker = ScoredTracker(labels, config.smoothing, session_id=session.session_id,
+                                model_id=session.model_id)  # fmt: skip
+        feed.step = StationStep(
+            session, self.store, config, feed.positions or NoPositions(), feed.prior or NoPrior(),
+            TemporalSmoother(config.smoothing.tau_s), tracker,
+            FrameViews(self.store.snapshot_dir(session.session_id) / "latest.jpg", labels,
+                       config, SnapshotWriter(self._log)),
+            SessionResult(session), names, min(config.model.top_k, len(names)), self._log,
+            tell=self._tell, station=self.name, source_name=feed.name,
+            dashboard_url=self.config.notify.dashboard_url,
+        )  # fmt: skip
+        feed.status = "running"
+
+    def _tell(self, notice: Notice) -> None:
+        self.notices += bool(self.notifiers.send(notice))
+
+    def _handle(self, batch: Batch) -> None:
+        touched: dict[str, Feed] = {}
+        for item in batch.items:
+            feed = self.feeds.get(item.key)
+            if feed is None or feed.step is None:
+                continue
+            feed.step.step(item.frame, item.probs, item.tile_probs)
+            feed.analysed(item.lag_s, item.frame.wall_time)
+            touched[item.key] = feed
+        for feed in touched.values():
+            assert feed.step is not None
+            session = feed.step.session
+            session.frames_read = feed.source.stats.frames_read
+            session.frames_dropped = feed.slot.dropped
+            feed.step.record_gaps(feed.source.stats.gaps)
+            self.store.record_session(session)  # live counters for the dashboard
+        for slot in batch.ended:
+            feed = self.feeds.get(slot.key)
+            if feed is not None:
+                self._finish(feed)
+        if touched:
+            next(iter(touched.values())).step.flush(due_only=True)  # type: ignore[union-attr]
+
+    def _finish(self, feed: Feed) -> None:
+        """The source ended: close its session (open sightings written and told)."""
+        self.feeds.pop(feed.key, None)
+        feed.status = "ended"
+        self._wake.set()
+        if feed.step is None:
+            return
+        session = feed.step.session
+        stats = feed.source.stats
+        if feed.slot.error is not None:
+            session.status = SessionStatus.FAILED
+            session.end_reason = str(feed.slot.error).splitlines()[0][:500] if str(
+                feed.slot.error) else type(feed.slot.error).__name__  # fmt: skip
+            self._log(f"{feed.name}: failed: {session.end_reason}")
+        elif stats.lost:
+            session.status, session.end_reason = SessionStatus.STREAM_LOST, stats.end_reason
+        elif feed.stop_reason is not None:
+            session.status, session.end_reason = SessionStatus.INTERRUPTED, feed.stop_reason
+        else:
+            session.status = SessionStatus.FINISHED
+        session.frames_dropped = feed.slot.dropped
+        finish_session(feed.step, feed.source)
+        close = getattr(feed.positions, "close", None)  # live receivers hold a thread
+        if close is not None:
+            close()
+        self.results.append(feed.step.result)
+        self._log(f"{feed.name}: {session.status}; {session.frames_analysed} frames analysed, "
+                  f"{len(feed.step.result.sightings)} sightings")  # fmt: skip
+
+    def _write_status(self, *, final: bool = False) -> None:
+        """Rewrite the status file (every ``status_interval_s``): atomically, for readers."""
+        now = time.monotonic()
+        if not final and now - self._last_status < self.config.station.status_interval_s:
+            return
+        self._last_status = now
+        w = self.worker
+        data = {
+            "station": self.name, "updated_at": now_iso(), "running": not final,
+            "pid": os.getpid(), "db": str(self.store.path),
+            "worker": {"batches": w.batches, "frames": w.frames,
+                       "model_busy_s": round(w.model_s, 3),
+                       "mean_batch": round(w.frames / w.batches, 2) if w.batches else 0.0,
+                       "max_batch": w.max_batch,
+                       "max_wait_ms": round(w.max_wait_s * 1000, 3)},
+            "notify": {"targets": [t.name for _, t in self.notifiers.targets],
+                       "pending": sum(t.pending() for _, t in self.notifiers.targets),
+                       "sent": self.notices},
+            "sources": [feed.figures() for feed in list(self.by_name.values())],
+        }  # fmt: skip
+        tmp = self.status_file.with_name(self.status_file.name + ".tmp")
+        try:
+            tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
+            os.replace(tmp, self.status_file)
+        except OSError as exc:
+            if final:
+                self._log(f"{self.status_file}: not written ({exc.strerror or exc})")
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The status a station wrote (None: none, or being replaced); for the dashboard."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+STALE_AFTER = timedelta(seconds=30)  # a status older than this: the station is not running

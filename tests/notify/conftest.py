@@ -1,0 +1,1 @@
+from ..station.conftest import broker, subscriber  # noqa: F401 (fixtures shared with station)

@@ -1,0 +1,72 @@
+"""MQTT against a real mosquitto on 127.0.0.1: topics, retained status and last will,
+messages kept in the dead letter while the broker is away and replayed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+from fieldtool.notify import MqttConfig
+from fieldtool.notify.mqtt import MqttNotifier
+
+from ..station.conftest import wait_for
+from .test_webhook import sighting_notice
+
+
+def test_sightings_on_their_topic_and_the_status_retained(tmp_path, broker, subscriber):
+    notifier = MqttNotifier(MqttConfig(port=broker.port), "ridge", tmp_path / "dead.jsonl")
+    wait_for(notifier.connected.is_set, 30, "the connection")
+    notifier.send(sighting_notice("start"))
+    wait_for(lambda: subscriber.sightings(), 30, "the message")
+    notifier.close(30)
+    assert subscriber.sightings()[0]["sighting_id"] == "sid1"
+    assert [t for t, _, _ in subscriber.messages if t.endswith("sighting")] == [
+        "fieldtool/ridge/feeder/sighting"]
+    wait_for(lambda: subscriber.on("fieldtool/ridge/status")[-1:] == [b"offline"], 30,
+             "offline")  # fmt: skip
+    assert not (tmp_path / "dead.jsonl").exists()
+
+
+def test_unsent_messages_wait_in_the_dead_letter_for_the_next_start(tmp_path, broker, subscriber):
+    letter = tmp_path / "dead.jsonl"
+    broker.stop()
+    notifier = MqttNotifier(MqttConfig(port=broker.port), "ridge", letter)
+    notifier.send(sighting_notice("start"))
+    notifier.send(sighting_notice("end"))
+    notifier.close(0.5)
+    assert notifier.dead_lettered == 2
+    assert [json.loads(line)["payload"]["event"] for line in letter.read_text().splitlines()] \
+        == ["start", "end"]  # fmt: skip
+    broker.start()
+    again = MqttNotifier(MqttConfig(port=broker.port), "ridge", letter)
+    wait_for(lambda: len(subscriber.sightings()) == 2, 60, "the replayed messages")
+    again.close(30)
+    assert [m["event"] for m in subscriber.sightings()] == ["start", "end"]
+    assert not letter.exists()
+
+
+def test_the_last_will_says_offline_when_the_station_vanishes(tmp_path, broker, subscriber):
+    script = textwrap.dedent(f"""
+        import time
+        from fieldtool.notify import MqttConfig
+        from fieldtool.notify.mqtt import MqttNotifier
+        n = MqttNotifier(MqttConfig(port={broker.port}, keepalive_s=5), "gone",
+                         __import__("pathlib").Path({str(tmp_path / "d.jsonl")!r}))
+        n.connected.wait(30)
+        print("up", flush=True)
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"up"
+        wait_for(lambda: subscriber.on("fieldtool/gone/status")[-1:] == [b"online"], 30, "online")
+        os.kill(proc.pid, signal.SIGKILL)  # no clean disconnect: the broker sends the will
+        wait_for(lambda: subscriber.on("fieldtool/gone/status")[-1:] == [b"offline"], 60,
+                 "the last will")  # fmt: skip
+    finally:
+        proc.kill()
+        proc.wait()

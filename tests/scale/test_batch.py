@@ -1,0 +1,113 @@
+"""``fieldtool batch`` on real Ray (local mode): the same sightings as ``fieldtool run``,
+failed files recorded, reruns skip what is done, a killed run's finished parts are kept."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pandas as pd
+
+from fieldtool.cli import DEMO_REGIONS, main
+from fieldtool.pipeline import run_from_config
+from fieldtool.scale import run_batch
+from fieldtool.scale.merge import merge
+from fieldtool.store import query
+from tests.scale.conftest import demo_config
+
+SIGHTINGS = (
+    "SELECT species, first_t, last_t, frames, peak_score, mean_score FROM sightings "
+    "JOIN sessions USING (session_id) WHERE source = ? ORDER BY first_t, species"
+)
+
+
+def test_demo_walks_give_the_sightings_run_gives(ray_local, walks, tmp_path, capsys):
+    run_db, batch_db = tmp_path / "run.duckdb", tmp_path / "batch.duckdb"
+    for region in DEMO_REGIONS:
+        config = demo_config(run_db, **{"source.uri": str(walks / f"walk_{region}.mp4"),
+                                        "position.track": str(walks / f"walk_{region}.gpx")})  # fmt: skip
+        run_from_config(config, log=lambda message: None)
+    capsys.readouterr()
+    code = main(["batch", str(walks / "manifest.csv"), "--db", str(batch_db),
+                 "--model", str(demo_config(batch_db).model.path),
+                 "--ranges", str(demo_config(batch_db).prior.ranges[0])])  # fmt: skip
+    assert code == 0
+    assert "2 done, 0 skipped (done before), 0 failed" in capsys.readouterr().out
+    for region in DEMO_REGIONS:
+        source = str(walks / f"walk_{region}.mp4")
+        ran = query(run_db, SIGHTINGS, [source])
+        batched = query(batch_db, SIGHTINGS, [source])
+        assert len(ran) >= 5
+        exact = ["species", "first_t", "last_t", "frames"]
+        assert batched[exact].equals(ran[exact])
+        for score in ("peak_score", "mean_score"):
+            assert (batched[score] - ran[score]).abs().max() <= 1e-5
+        placed = query(batch_db, "SELECT count(*) FROM sightings JOIN sessions USING (session_id) "
+                       "WHERE source = ? AND latitude IS NOT NULL", [source]).iloc[0, 0]  # fmt: skip
+        assert placed == len(ran)  # the manifest's track placed them
+        counts = (
+            "SELECT frames_read, frames_analysed, frames_positioned, time_source, status, "
+            "(SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS detections, "
+            "(SELECT count(*) FROM track k WHERE k.session_id = s.session_id) AS track "
+            "FROM sessions s WHERE source = ?"
+        )
+        assert query(batch_db, counts, [source]).equals(query(run_db, counts, [source]))
+    files = query(batch_db, "SELECT status, session_id FROM batch_files")
+    assert (files.status == "done").all() and len(files) == len(DEMO_REGIONS)
+    sessions = query(batch_db, "SELECT session_id, status FROM sessions")
+    assert set(sessions.session_id) == set(files.session_id)
+    assert (sessions.status == "finished").all()
+
+
+def test_corrupt_and_truncated_files_fail_alone_and_reruns_skip_done_files(
+    ray_local, walks, tmp_path
+):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    data = (walks / "walk_west.mp4").read_bytes()
+    (folder / "good.mp4").write_bytes(data)
+    (folder / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    (folder / "corrupt.mp4").write_bytes(random.Random(0).randbytes(200_000))
+    db = tmp_path / "mixed.duckdb"
+    config = demo_config(db, **{"source.max_frames": 60})
+    summary = run_batch(str(folder), db, config, log=lambda message: None)
+    assert [f.path for f in summary.done] == [str(folder / "good.mp4")]
+    assert sorted(f.path for f in summary.failed) == [str(folder / "corrupt.mp4"),
+                                                       str(folder / "truncated.mp4")]  # fmt: skip
+    lines = summary.lines()
+    assert lines[0].startswith("batch: 1 done, 0 skipped (done before), 2 failed")
+    assert any("corrupt.mp4" in line for line in lines[1:])
+    files = query(db, "SELECT path, status, error FROM batch_files ORDER BY path")
+    assert list(files.status) == ["failed", "done", "failed"]
+    assert "cannot open" in files.error[0] and "cannot open" in files.error[2]
+    assert pd.isna(files.error[1])
+    assert query(db, "SELECT frames_analysed FROM sessions").iloc[0, 0] > 0
+
+    again = run_batch(str(folder), db, config, log=lambda message: None)
+    assert again.skipped == [str(folder / "good.mp4")]
+    assert len(again.failed) == 2 and not again.done  # failed files are tried again
+    assert query(db, "SELECT count(*) FROM sessions").iloc[0, 0] == 1
+
+
+def test_a_killed_runs_finished_parts_are_merged_not_redone_and_merging_is_idempotent(
+    ray_local, walks, tmp_path
+):
+    db = tmp_path / "first.duckdb"
+    config = demo_config(db, **{"source.max_frames": 150})
+    first = run_batch(str(walks / "walk_east.mp4"), db, config, log=lambda message: None)
+    assert len(first.done) == 1
+    parts = db.with_name(db.name + ".parts")
+    (marker,) = parts.glob("*/_SUCCESS.json")
+    stamp = os.stat(marker).st_mtime_ns
+    rows = "SELECT species, first_t, frames, snapshot_path FROM sightings ORDER BY ALL"
+    before = query(db, rows)
+    assert len(before) and query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 50
+    db.unlink()  # as if the run was killed after the part was written, before the merge
+    again = run_batch(str(walks / "walk_east.mp4"), db, config, log=lambda message: None)
+    assert len(again.done) == 1 and os.stat(marker).st_mtime_ns == stamp  # not run again
+    assert query(db, rows).equals(before)
+    assert all((db.parent / p).is_file() for p in before.snapshot_path)
+    merge(db, parts, again.done)  # the same part once more: nothing doubles
+    assert query(db, rows).equals(before)
+    assert query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 50
+    assert query(db, "SELECT count(*) FROM batch_files").iloc[0, 0] == 1
