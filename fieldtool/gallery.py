@@ -18,7 +18,7 @@ its rows, or its nearest row) and returns softmax([s_1..s_S, threshold] / temper
 the last class, ``unknown`` (a background class), wins exactly when no species reaches
 ``threshold``.
 
-Genus-level reporting (:func:`report_rank`) sums species scores per genus.
+Genus-level reporting (summed species scores per genus) is :mod:`fieldtool.ranks`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -172,6 +172,22 @@ def expand_photos(paths: Iterable[Path | str]) -> list[Path]:
         else:
             raise FieldtoolError(f"{p}: photo not found")
     return out
+
+
+def species_folders(folders: Iterable[Path | str]) -> dict[str, list[Path]]:
+    """Species -> photo files, from folders of species sub-folders (``Acer_rubrum/``:
+    "Acer rubrum"). An error for a path that is not a folder or holds no photos at all."""
+    groups: dict[str, list[Path]] = {}
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            raise FieldtoolError(f"{folder}: not a folder of species sub-folders")
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            photos = expand_photos([sub])
+            if photos:
+                groups.setdefault(" ".join(sub.name.replace("_", " ").split()), []).extend(photos)
+        if not any(expand_photos([sub]) for sub in folder.iterdir() if sub.is_dir()):
+            raise FieldtoolError(f"{folder}: no species sub-folders with photos")
+    return groups
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -327,6 +343,63 @@ class Gallery:
         self.save()
         return len(new)
 
+    def enroll_folders(
+        self,
+        model_folder: Path | str,
+        folders: Sequence[Path | str],
+        *,
+        embedding: str | None = None,
+        device: str = "auto",
+        batch_size: int = 16,
+        progress: Callable[[str, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Enroll every species sub-folder of ``folders`` (``<folder>/<Genus_epithet>/*.jpg``;
+        underscores in the name become spaces), loading the model once. Returns the photos
+        added per species; ``progress(species, added)`` hears after each."""
+        groups = species_folders(folders)
+        from fieldtool.model import load_model_folder
+
+        model = load_model_folder(model_folder)
+        added: dict[str, int] = {}
+        for species, photos in groups.items():
+            added[species] = self.enroll(model_folder, species, photos, embedding=embedding,
+                                         device=device, batch_size=batch_size, model=model)  # fmt: skip
+            embedding = None  # chosen with the first species
+            if progress:
+                progress(species, added[species])
+        return added
+
+    def separability(self) -> dict[str, tuple[float, str, float]]:
+        """Per species with 2+ photos and another species: (mean cosine between its own
+        photos, the other species its photos are most alike, their mean cosine to that
+        species' photos)."""
+        names = self.species
+        owner = np.array([names.index(e.species) for e in self.entries])
+        sims = self.embeddings @ self.embeddings.T
+        out = {}
+        for k, name in enumerate(names):
+            mine = owner == k
+            if mine.sum() < 2 or len(names) < 2:
+                continue
+            block = sims[np.ix_(mine, mine)]
+            same = float((block.sum() - np.trace(block)) / (mine.sum() * (mine.sum() - 1)))
+            other = {j: float(sims[np.ix_(mine, owner == j)].mean())
+                     for j in range(len(names)) if j != k}  # fmt: skip
+            j = max(other, key=lambda i: other[i])
+            out[name] = (same, names[j], other[j])
+        return out
+
+    def warnings(self) -> tuple[str, ...]:
+        """One line per species whose photos are less alike than they are to another
+        species' photos: the gallery cannot tell those two apart."""
+        return tuple(
+            f"warning: {name}: its photos are less alike ({same:.3f}) than they are to "
+            f"{other}'s ({to_other:.3f}); the gallery cannot tell them apart (add photos, "
+            "or use cls+mean embeddings or another model)"
+            for name, (same, other, to_other) in self.separability().items()
+            if same < to_other
+        )
+
     def remove(self, species: str) -> int:
         """Drop every row of ``species``; returns how many."""
         keep = [i for i, e in enumerate(self.entries) if e.species != species]
@@ -470,79 +543,6 @@ def classifier_from_gallery(
     )
 
 
-# ------------------------------------------------------------------------- genus reporting
-
-
-@dataclass(frozen=True)
-class RankedName:
-    """What to report for one frame: a species, or a genus when only the genus is sure."""
-
-    name: str
-    rank: str  # "species" or "genus"
-    score: float  # probability (summed over the genus for rank "genus")
-    species: tuple[str, ...] = field(default=())  # the genus' species that contributed
-
-
-def genus_of(label: Label) -> str | None:
-    """``label.genus`` where labels carry it, else the first word of a binomial name."""
-    genus = getattr(label, "genus", None)
-    if genus:
-        return str(genus)
-    words = label.species.split()
-    if label.is_background or len(words) < 2 or not words[0][:1].isupper():
-        return None
-    return words[0]
-
-
-def genus_scores(
-    probs: np.ndarray, labels: LabelSet, genera: Mapping[str, str] | None = None
-) -> tuple[list[str], np.ndarray]:
-    """(N, C) or (C,) probabilities -> (genus names, (N, G) or (G,) summed probabilities).
-
-    ``genera`` maps species to genus, overriding :func:`genus_of`.
-    """
-    names: list[str] = []
-    columns: list[list[int]] = []
-    for label in labels.labels:
-        genus = (genera or {}).get(label.species) or genus_of(label)
-        if genus is None:
-            continue
-        if genus not in names:
-            names.append(genus)
-            columns.append([])
-        columns[names.index(genus)].append(label.index)
-    scores = np.stack([probs[..., cols].sum(axis=-1) for cols in columns], axis=-1) if names else (
-        np.zeros((*probs.shape[:-1], 0), np.float32)
-    )  # fmt: skip
-    return names, scores
-
-
-def report_rank(
-    probs: np.ndarray,
-    labels: LabelSet,
-    threshold: float,
-    genera: Mapping[str, str] | None = None,
-) -> RankedName | None:
-    """(C,) probabilities -> the best species if it reaches ``threshold``; else the best
-    genus whose summed score does (unsure between congeners); else None."""
-    species_probs = np.where(labels.background_mask, -np.inf, probs)
-    best = int(np.argmax(species_probs))
-    if species_probs[best] >= threshold:
-        return RankedName(labels.labels[best].species, "species", float(probs[best]))
-    names, scores = genus_scores(probs, labels, genera)
-    if not names:
-        return None
-    g = int(np.argmax(scores))
-    if scores[g] < threshold:
-        return None
-    members = tuple(
-        label.species
-        for label in labels.labels
-        if ((genera or {}).get(label.species) or genus_of(label)) == names[g]
-    )
-    return RankedName(names[g], "genus", float(scores[g]), members)
-
-
 def describe(gallery: Gallery) -> str:
     """What ``fieldtool gallery list`` prints: model, settings, and per species the photo
     count with its leave-one-out same- and other-species similarities."""
@@ -562,4 +562,4 @@ def describe(gallery: Gallery) -> str:
     for species, count in gallery.list():
         same, other = loo[species]
         lines.append(f"{species:<32} {count:>6}  {same:>16.3f}  {other:>17.3f}")
-    return "\n".join(lines)
+    return "\n".join([*lines, *gallery.warnings()])

@@ -11,11 +11,10 @@ from fieldtool.gallery import (
     Gallery,
     GalleryClassifier,
     classifier_from_gallery,
-    genus_scores,
     probs_from_similarities,
-    report_rank,
 )
 from fieldtool.model import load_model_folder
+from fieldtool.ranks import genus_scores, report_rank
 from fieldtool.types import FieldtoolError, Label, LabelSet
 
 SIZE = 160  # px, synthetic photos
@@ -260,3 +259,49 @@ def test_genus_level_report_when_congeners_split_the_score():
         report_rank(np.array([0.2, 0.1, 0.3, 0.4]), labels, 0.5, {"Acer rubrum": "Quercus"}).name
         == "Quercus"
     )
+
+
+def test_gallery_add_takes_species_subfolders_and_loads_the_model_once(
+    tmp_path, backbone, capsys, monkeypatch
+):
+    import fieldtool.model
+    from fieldtool.cli import build_parser
+
+    root = tmp_path / "photos"
+    for species, draw in (("Festuca_ovina", stripes), ("Acer_rubrum", checker)):
+        (root / species).mkdir(parents=True)
+        for s in range(3):
+            cv2.imwrite(str(root / species / f"{s}.png"), draw(s))
+    (root / "empty").mkdir()  # a sub-folder without photos is no species
+    loads = []
+    real = fieldtool.model.load_model_folder
+    monkeypatch.setattr(fieldtool.model, "load_model_folder",
+                        lambda path: loads.append(path) or real(path))  # fmt: skip
+    g = tmp_path / "g"
+    args = build_parser().parse_args(
+        ["gallery", "add", "--gallery", str(g), "--model", str(backbone), "--device", "cpu",
+         str(root)]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    assert len(loads) == 1
+    assert sorted(Gallery(g).list()) == [("Acer rubrum", 3), ("Festuca ovina", 3)]
+    out = capsys.readouterr().out
+    assert "6 photos of 2 species" in out and "warning" not in out
+    with pytest.raises(FieldtoolError, match="no species sub-folders"):
+        Gallery(g).enroll_folders(backbone, [root / "empty"], device="cpu")
+
+
+def test_gallery_list_warns_when_a_species_is_not_separable(tmp_path, backbone, gallery):
+    from fieldtool.gallery import describe
+
+    assert gallery.warnings() == () and "warning" not in describe(gallery)
+    mixed = Gallery(tmp_path / "mixed", create=True)
+    model = load_model_folder(backbone)
+    # "Festuca ovina" photos that are half checkerboards: less alike than to the stripes
+    mixed.enroll(backbone, "Festuca ovina", [stripes(0), checker(0)], device="cpu", model=model)
+    mixed.enroll(backbone, "Poa annua", [stripes(1), stripes(2)], device="cpu", model=model)
+    same, other, to_other = mixed.separability()["Festuca ovina"]
+    assert other == "Poa annua" and same < to_other
+    warnings = mixed.warnings()
+    assert len(warnings) == 1 and warnings[0].startswith("warning: Festuca ovina:")
+    assert warnings[0] in describe(mixed)

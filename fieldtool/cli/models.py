@@ -55,6 +55,16 @@ def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     def add(a: argparse.Namespace) -> int:
         gallery = g.Gallery(a.gallery, create=True)
+        if a.species is None:  # folders of species sub-folders, the model loaded once
+            counts = gallery.enroll_folders(
+                a.model, a.photos, embedding=a.embedding, device=a.device,
+                progress=lambda species, n: print(f"{gallery.path}: enrolled {n} photos of "
+                                                  f"{species}", flush=True),
+            )  # fmt: skip
+            print(f"{gallery.path}: {sum(counts.values())} photos of {len(counts)} species")
+            for line in gallery.warnings():
+                print(line)
+            return 0
         added = gallery.enroll(a.model, a.species, g.expand_photos(a.photos),
                                common_name=a.common_name or "", embedding=a.embedding,
                                device=a.device)  # fmt: skip
@@ -79,9 +89,11 @@ def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     top = sub.add_parser("gallery", help="few-shot species gallery from your photos")
     gsub = top.add_subparsers(dest="gallery_command", required=True)
-    ad = gsub.add_parser("add", help="enroll reference photos of one species")
+    ad = gsub.add_parser("add", help="enroll reference photos of one species, or folders "
+                         "of species sub-folders (Acer_rubrum/*.jpg, ...) at once")
     ad.add_argument("--model", type=Path, required=True, help="model folder for embeddings")
-    ad.add_argument("--species", required=True, help='scientific name, e.g. "Acer rubrum"')
+    ad.add_argument("--species", help='scientific name, e.g. "Acer rubrum" (without it: '
+                    "each photos folder holds one sub-folder per species)")
     ad.add_argument("--common-name", help="common name shown with sightings")
     ad.add_argument("--embedding", choices=g.EMBEDDING_KINDS, help="new galleries only (cls)")
     ad.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")

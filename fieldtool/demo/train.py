@@ -386,6 +386,68 @@ def train(out: Path, settings: TrainSettings, log=print) -> dict:
     return report
 
 
+def train_head(
+    backbone: Path | str,
+    out: Path | str,
+    *,
+    leave_out: Sequence[str] = (),
+    per_class: int = 60,
+    seed: int = 0,
+    workers: int = 1,
+    model_id: str | None = None,
+    prototypes_per_class: int = 32,
+) -> dict:
+    """A model folder with ``backbone``'s frozen backbone and a new linear head fitted on
+    ``per_class`` fresh renders of each demo class but ``leave_out`` (a model that has never
+    been taught those species), with ``prototypes_per_class`` of its training features per
+    class as prototypes (:mod:`fieldtool.learn.head`). Returns per-class accuracy on
+    held-out renders (seed ``seed + HELDOUT_SEED_OFFSET``).
+    """
+    from fieldtool.learn.embed import FeatureExtractor
+    from fieldtool.learn.head import Prototypes, fit_head, head_probs
+    from fieldtool.model import load_model_folder
+
+    model = load_model_folder(backbone)
+    names = class_names()
+    keep = [c for c, name in enumerate(names) if name not in set(leave_out)]
+    every = label_set().labels
+    labels = LabelSet(tuple(Label(i, every[c].species, every[c].common_name,
+                                  every[c].is_background) for i, c in enumerate(keep)))  # fmt: skip
+    size = int(model.info.image_size)
+    extract = FeatureExtractor(model)
+
+    def features(seed_: int, stream: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        items = [(c, i) for i in range(count) for c in keep]
+        with _render_pool(workers) as pool:
+            rgb = render_set(seed_, stream, items, size, pool)
+        feats = extract([np.ascontiguousarray(x[..., ::-1]) for x in rgb])  # as BGR frames
+        return feats, np.array([keep.index(c) for c, _ in items])
+
+    x, y = features(seed, _TRAIN, per_class)
+    weight, bias = fit_head(x, y, len(keep))
+    x_test, y_test = features(seed + HELDOUT_SEED_OFFSET, _TEST, max(10, per_class // 2))
+    pred = head_probs(weight, bias, x_test).argmax(1)
+    network = model.network
+    with torch.no_grad():
+        network.head = nn.Linear(weight.shape[1], weight.shape[0])
+        network.head.weight.copy_(torch.from_numpy(weight))
+        network.head.bias.copy_(torch.from_numpy(bias))
+    report = {
+        labels.labels[c].species: round(float((pred[y_test == c] == c).mean()), 4)
+        for c in range(len(keep))
+    }
+    info = ModelInfo(
+        model_id=model_id or f"{model.info.model_id}-head{len(keep)}-s{seed}",
+        image_size=size, mean=model.info.mean, std=model.info.std,
+        head_input=model.info.head_input,
+        extra={"description": f"demo backbone, head fitted on renders without {list(leave_out)}",
+               "heldout_per_class": report},
+    )  # fmt: skip
+    save_model_folder(out, network, labels, info)
+    Prototypes.from_features(x, y, len(keep), per_class=prototypes_per_class).save(out)
+    return report
+
+
 @contextlib.contextmanager
 def _render_pool(workers: int) -> Iterator[multiprocessing.pool.Pool | None]:
     """A pool of ``workers`` spawned render processes, or None (render in-process) for 1."""

@@ -1,0 +1,56 @@
+"""Confirmed data for those who train elsewhere: an ImageFolder of frames with labels.csv.
+
+Layout: ``<out>/<species>/<sha256[:16]>.jpg`` (the species folder named by the scientific
+name, spaces as underscores), one copy per distinct frame, and ``<out>/labels.csv`` with
+``path`` (relative to ``<out>``), ``species``, ``decision`` (confirm / relabel / reject),
+``predicted`` (the model's species), ``sighting_id``, ``session_id``, ``sha256``.
+Rejected sightings go under ``background/`` only when asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from pathlib import Path
+
+from fieldtool.learn.collect import collect
+from fieldtool.types import FieldtoolError
+
+BACKGROUND_FOLDER = "background"
+LABELS_FILE = "labels.csv"
+
+
+def folder_name(species: str) -> str:
+    """A species as a folder name: letters, digits, ``-`` and ``.`` kept, the rest ``_``."""
+    return re.sub(r"[^A-Za-z0-9.\-]+", "_", species.strip()).strip("_") or "unnamed"
+
+
+def export_confirmed(db: Path | str, out: Path | str, *, include_rejected: bool = False) -> int:
+    """Write the frames of confirmed and relabelled sightings of ``db`` (and rejected ones'
+    with ``include_rejected``) to ``out``; returns the frames written."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FieldtoolError(f"{out}: exists and is not empty; give a new folder")
+    frames, _ = collect(db)
+    rows = []
+    seen: set[tuple[str, str]] = set()
+    for frame in frames:
+        if frame.is_background and not include_rejected:
+            continue
+        folder = BACKGROUND_FOLDER if frame.is_background else folder_name(frame.label)
+        if (folder, frame.sha256) in seen:
+            continue
+        seen.add((folder, frame.sha256))
+        rel = f"{folder}/{frame.sha256[:16]}.jpg"
+        (out / folder).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(frame.path, out / rel)
+        rows.append([rel, frame.label or BACKGROUND_FOLDER, frame.decision, frame.predicted,
+                     frame.sighting_id, frame.session_id, frame.sha256])  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / LABELS_FILE).open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["path", "species", "decision", "predicted", "sighting_id",
+                         "session_id", "sha256"])  # fmt: skip
+        writer.writerows(rows)
+    return len(rows)

@@ -1,0 +1,245 @@
+"""``fieldtool learn``: reviewed sightings -> a new model folder, measured before it is used.
+
+1. :func:`~fieldtool.learn.collect.collect` the frames of reviewed sightings;
+2. embed them with the model's frozen backbone (cached by frame hash:
+   :class:`~fieldtool.learn.embed.FeatureCache`);
+3. hold out a share of the sessions (:func:`~fieldtool.learn.collect.split_sessions`);
+4. fit a new head on the rest (:func:`~fieldtool.learn.head.fit_head`): the old classes
+   start from the old head and are rehearsed from the model's prototypes, species named
+   by relabels are added;
+5. score parent and new head on the held-out sightings; write the new folder (model,
+   prototypes, model card) unless it is worse and ``force`` is off.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from fieldtool.learn.card import ModelCard, Scores
+from fieldtool.learn.collect import LabelledFrame, collect, split_sessions
+from fieldtool.learn.embed import FeatureCache, FeatureExtractor, backbone_key
+from fieldtool.learn.head import HeadSettings, Prototypes, fit_head, head_probs, read_prototypes
+from fieldtool.model import LoadedModel, load_model_folder, save_model_folder
+from fieldtool.names import species_key
+from fieldtool.types import FieldtoolError, Label, LabelSet
+
+BACKGROUND = "background"
+
+
+@dataclass
+class LearnResult:
+    card: ModelCard
+    written: bool  # the model folder was written
+    message: str  # one line for the user
+    skipped: list[str]  # frames that could not be read
+
+
+def _label_set(old: LabelSet, frames: list[LabelledFrame]) -> tuple[LabelSet, dict[str, int]]:
+    """The old labels plus new species from relabels (and a background class when the old
+    model has none but rejections need one); index of each frame label."""
+    labels = list(old.labels)
+    by_key = {species_key(x.species): x.index for x in labels if not x.is_background}
+    background = next((x.index for x in labels if x.is_background), None)
+    index: dict[str, int] = {}
+    for frame in frames:
+        if frame.label in index:
+            continue
+        if frame.is_background:
+            if background is None:
+                background = len(labels)
+                labels.append(Label(background, BACKGROUND, "no species", is_background=True))
+            index[frame.label] = background
+            continue
+        key = species_key(frame.label)
+        if key not in by_key:
+            by_key[key] = len(labels)
+            labels.append(Label(len(labels), frame.label))
+        index[frame.label] = by_key[key]
+    return LabelSet(tuple(labels)), index
+
+
+def _per_sighting(
+    probs: np.ndarray, sightings: list[str], truth: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frame probabilities (N, C) -> (true, predicted) class per sighting (mean of frames)."""
+    order = list(dict.fromkeys(sightings))
+    where = {s: i for i, s in enumerate(order)}
+    rows = np.array([where[s] for s in sightings])
+    mean = np.zeros((len(order), probs.shape[1]))
+    np.add.at(mean, rows, probs)
+    first = {s: i for i, s in reversed(list(enumerate(sightings)))}
+    return truth[[first[s] for s in order]], mean.argmax(axis=1)
+
+
+def _counts(frames: list[LabelledFrame], heldout: set[str], names: list[str],
+            index: dict[str, int]) -> dict[str, dict[str, int]]:  # fmt: skip
+    counts: dict[str, dict[str, int]] = {}
+    for part, keep in (("train", False), ("heldout", True)):
+        seen: set[str] = set()
+        for f in frames:
+            if (f.session_id in heldout) != keep:
+                continue
+            c = counts.setdefault(names[index[f.label]], {
+                "train_sightings": 0, "train_frames": 0,
+                "heldout_sightings": 0, "heldout_frames": 0})  # fmt: skip
+            c[f"{part}_frames"] += 1
+            if f.sighting_id not in seen:
+                seen.add(f.sighting_id)
+                c[f"{part}_sightings"] += 1
+    return counts
+
+
+def _read_bgr(path: Path) -> np.ndarray:
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FieldtoolError(f"{path}: not a readable image")
+    return image
+
+
+def learn(
+    db: Path | str,
+    model_folder: Path | str,
+    out: Path | str,
+    *,
+    force: bool = False,
+    holdout: float = 0.25,
+    heldout_sessions: Sequence[str] | None = None,
+    cache_dir: Path | str | None = None,
+    device: str = "cpu",
+    settings: HeadSettings | None = None,
+    model_id: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> LearnResult:
+    """Learn a new head from the reviews in ``db``; write it to ``out`` when it is not
+    worse than ``model_folder`` on the held-out sessions (or ``force``).
+
+    ``heldout_sessions``: the sessions to measure on (default: a share ``holdout`` of them,
+    picked by :func:`~fieldtool.learn.collect.split_sessions`)."""
+    say = log or (lambda line: None)
+    db, out = Path(db), Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FieldtoolError(f"{out}: exists and is not empty; give a new folder")
+    model = load_model_folder(model_folder)
+    frames, skipped = collect(db)
+    if not frames:
+        raise FieldtoolError(f"{db}: no reviewed sightings with frames to learn from")
+    labels, index = _label_set(model.labels, frames)
+    names = labels.species
+    sessions = [f.session_id for f in frames]
+    if heldout_sessions is None:
+        train_s, held_s = split_sessions(sessions, holdout)
+    else:
+        unknown = set(heldout_sessions) - set(sessions)
+        if unknown:
+            raise FieldtoolError(f"{db}: no reviewed sightings in session {sorted(unknown)[0]!r}")
+        held_s = set(heldout_sessions)
+        train_s = set(sessions) - held_s
+    say(f"{len(frames)} frames of {len({f.sighting_id for f in frames})} reviewed sightings "
+        f"in {len(train_s) + len(held_s)} sessions ({len(held_s)} held out)")  # fmt: skip
+
+    cache = FeatureCache(cache_dir or db.resolve().parent / f"{db.stem}_learn_cache",
+                         backbone_key(model))  # fmt: skip
+    extract = FeatureExtractor(model, device=device)
+    feats = cache.features(
+        [f.sha256 for f in frames], lambda i: _read_bgr(frames[i].path), extract,
+        progress=lambda done, total: say(f"embedded {done}/{total} frames"),
+    )  # fmt: skip
+    say(f"features: {cache.hits} cached, {cache.misses} computed")
+    targets = np.array([index[f.label] for f in frames])
+    held = np.array([f.session_id in held_s for f in frames])
+    sightings = [f.sighting_id for f in frames]
+    # each sighting weighs one example, however many frames it kept
+    per_sighting = {s: sightings.count(s) for s in set(sightings)}
+    weights = np.array([1.0 / per_sighting[s] for s in sightings], np.float32)
+
+    head = model.network.head
+    old_w = head.weight.detach().cpu().numpy()
+    old_b = head.bias.detach().cpu().numpy()
+    protos = read_prototypes(model.path, len(model.labels), old_w.shape[1])
+    if protos is not None:
+        protos = protos.grown(len(labels))
+    settings = settings or HeadSettings()
+    train = ~held
+    if not train.any():
+        raise FieldtoolError(f"{db}: every reviewed sighting is in the held-out sessions")
+    weight, bias = fit_head(feats[train], targets[train], len(labels), weights=weights[train],
+                            init=(old_w, old_b), prototypes=protos, settings=settings)  # fmt: skip
+
+    def scores(w: np.ndarray, b: np.ndarray) -> Scores:
+        if not held.any():
+            return Scores.of(np.zeros(0, int), np.zeros(0, int), names)
+        probs = head_probs(w, b, feats[held])
+        truth, pred = _per_sighting(probs, [s for s, h in zip(sightings, held, strict=True) if h],
+                                    targets[held])  # fmt: skip
+        return Scores.of(truth, pred, names)
+
+    pad_w = np.vstack([old_w, np.zeros((len(labels) - len(old_w), old_w.shape[1]), np.float32)])
+    # the parent cannot name the new classes: their logits are -inf
+    pad_b = np.concatenate([old_b, np.full(len(labels) - len(old_b), -1e9, np.float32)])
+    before, after = scores(pad_w, pad_b), scores(weight, bias)
+    if not held.any():
+        accepted, reason = False, "no held-out session to measure it on (needs reviews from 2+ sessions)"
+    elif after.accuracy < before.accuracy:
+        accepted = False
+        reason = (f"held-out accuracy {after.accuracy:.3f} < parent's {before.accuracy:.3f} "
+                  f"on {after.sightings} sightings")  # fmt: skip
+    else:
+        accepted = True
+        reason = (f"held-out accuracy {before.accuracy:.3f} -> {after.accuracy:.3f}, "
+                  f"macro F1 {before.macro_f1:.3f} -> {after.macro_f1:.3f} "
+                  f"on {after.sightings} sightings")  # fmt: skip
+    now = datetime.now(UTC).replace(tzinfo=None)
+    new_id = model_id or f"{model.info.model_id}+learn-{now:%Y%m%dT%H%M%S}"
+    card = ModelCard(
+        model_id=new_id, parent_model_id=model.info.model_id, parent_sha256=model.sha256,
+        parent_path=str(model.path.resolve()), database=str(db.resolve()),
+        created_at=now.isoformat(timespec="seconds"), classes=names,
+        new_classes=names[len(model.labels):], train_sessions=sorted(train_s),
+        heldout_sessions=sorted(held_s), counts=_counts(frames, held_s, names, index),
+        before=before, after=after, accepted=accepted, forced=force and not accepted,
+        reason=reason, settings=asdict(settings) | {"holdout": holdout},
+    )  # fmt: skip
+    if not accepted and not force:
+        return LearnResult(card, False, f"not written: {reason} (--force writes it anyway)",
+                           skipped)  # fmt: skip
+    _write(out, model, labels, weight, bias, card, protos, feats[train], targets[train])
+    return LearnResult(card, True, f"wrote {out}: {reason}", skipped)
+
+
+def _write(out: Path, model: LoadedModel, labels: LabelSet, weight: np.ndarray,
+           bias: np.ndarray, card: ModelCard, protos: Prototypes | None,
+           feats: np.ndarray, targets: np.ndarray) -> None:  # fmt: skip
+    network = copy.deepcopy(model.network)
+    network.head = torch.nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        network.head.weight.copy_(torch.from_numpy(weight))
+        network.head.bias.copy_(torch.from_numpy(bias))
+    info = copy.deepcopy(model.info)
+    info.model_id = card.model_id
+    info.extra = {
+        "description": f"head learnt from reviews; parent {card.parent_model_id}",
+        "parent_model_id": card.parent_model_id,
+        "parent_sha256": card.parent_sha256,
+        "learnt_at": card.created_at,
+        "heldout_before": asdict(card.before),
+        "heldout_after": asdict(card.after),
+    } | {k: v for k, v in model.info.extra.items() if k in ("resize",)}
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model_folder(tmp, network, labels, info)
+    fresh = Prototypes.from_features(feats, targets, len(labels))
+    (protos.merged(fresh) if protos is not None else fresh).save(tmp)
+    card.write(tmp)
+    if out.exists():
+        out.rmdir()  # checked empty above
+    tmp.rename(out)

@@ -1,0 +1,94 @@
+"""FrameKeeper: the snapshot plus up to k frames spread over each closed sighting."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from fieldtool.learn.keep import FrameKeeper, spread
+from fieldtool.preview import write_jpeg
+from fieldtool.types import Frame, Sighting, SightingEvent
+
+T0 = datetime(2026, 6, 1, 9)
+
+
+@dataclass
+class FakeStore:
+    """What the keeper needs of a SightingStore: its folder and the rows it records."""
+
+    folder: Path
+    rows: list[tuple] = field(default_factory=list)
+
+    def snapshot_dir(self, session_id: str) -> Path:
+        return self.folder / "snaps" / session_id
+
+    def record_sighting_frame(self, *row) -> None:
+        self.rows.append(row)
+
+
+def _frame(i: int) -> Frame:
+    image = np.full((120, 160, 3), i % 256, np.uint8)  # each frame its own grey
+    return Frame(i, i / 10, T0, image)
+
+
+def _run(keeper: FrameKeeper, store: FakeStore, k: int, frames: int, snapshot: bool = True):
+    sighting = Sighting("s1", "sess", "Acer rubrum", "", T0, T0, 0.5, (frames - 1) / 10)
+    keeper.observe(_frame(0))
+    keeper.handle(SightingEvent("start", sighting, _frame(0)), store, k)  # before: t=0 < first_t
+    for i in range(1, frames):
+        keeper.observe(_frame(i))
+    peak = _frame(frames // 2)
+    if snapshot:
+        target = store.snapshot_dir("sess") / "s1.jpg"
+        write_jpeg(target, peak.image)
+        sighting.snapshot_path = target.relative_to(store.folder).as_posix()
+    keeper.handle(SightingEvent("end", sighting, peak), store, k)
+    return sighting
+
+
+def test_a_closed_sighting_keeps_its_snapshot_and_k_frames_spread_over_it(tmp_path):
+    store, keeper = FakeStore(tmp_path), FrameKeeper()
+    sighting = _run(keeper, store, k=4, frames=200)
+    snapshot = [r for r in store.rows if r[4] == sighting.snapshot_path]
+    kept = [r for r in store.rows if r[4] != sighting.snapshot_path]
+    assert len(snapshot) == 1 and snapshot[0][2] == 100  # the peak frame's index
+    assert len(kept) == 4 and keeper.kept == 4
+    times = sorted(r[3] for r in kept)
+    assert sighting.first_t <= times[0] and times[-1] <= sighting.last_t
+    assert times[-1] - times[0] > 0.6 * (sighting.last_t - sighting.first_t)  # spread out
+    for _, _, _, _, path, sha in store.rows:
+        data = (tmp_path / path).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == sha
+    assert len({r[4] for r in store.rows}) == 5
+
+
+def test_a_long_sighting_holds_a_bounded_sample(tmp_path):
+    store, keeper = FakeStore(tmp_path), FrameKeeper()
+    sighting = Sighting("s1", "sess", "Acer rubrum", "", T0, T0, 0.0, 1e9)
+    keeper.handle(SightingEvent("start", sighting, _frame(0)), store, 3)
+    for i in range(1, 5000):
+        keeper.observe(_frame(i))
+        assert len(keeper._open["s1"].frames) <= 6  # 2k, however long it runs
+
+
+def test_keeping_off_or_failing_costs_nothing_else(tmp_path):
+    store = FakeStore(tmp_path)
+    _run(FrameKeeper(), store, k=0, frames=50, snapshot=False)
+    assert store.rows == []
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    lines: list[str] = []
+    keeper = FrameKeeper(log=lines.append)
+    store = FakeStore(blocked)  # snapshots and frames would go under a file: OSError
+    _run(keeper, store, k=4, frames=50, snapshot=False)
+    assert store.rows == [] and keeper.failed and len(lines) == 1
+
+
+def test_spread_picks_first_and_last():
+    assert spread(3, 4) == [0, 1, 2]
+    assert spread(10, 4) == [0, 3, 6, 9]
+    assert spread(0, 4) == []
