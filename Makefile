@@ -8,7 +8,7 @@ BIN = $(VENV)/bin
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e '.[dev,browser]'
+	$(BIN)/pip install -q -e '.[dev,browser,scale]'
 	touch $@
 
 install: $(VENV)/.installed

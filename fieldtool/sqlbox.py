@@ -2,9 +2,11 @@
 
 A query runs only if it is one SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE that neither
 writes nor reaches files, URLs, extensions or other databases (:func:`check_readonly_sql`).
-Past the check, :func:`run_readonly_sql` opens the file read-only, switches external access
-off and locks the configuration, stops the query after a time limit and returns at most a
-given number of rows.
+Past the check, :func:`run_readonly_sql` runs it on a fresh engine (:func:`open_engine`: an
+in-memory DuckDB of its own with the file attached read-only, memory and thread limits,
+external access off, configuration locked), stops it after a time limit and returns at
+most a given number of rows and bytes. :class:`SqlGate` queues a process's queries and
+lets its writes (reviews) in between them.
 
 Imports neither Streamlit nor pydeck: the command line runs SQL without the dashboard.
 """
@@ -13,17 +15,24 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from fieldtool.store import connect
+from fieldtool.store import locking
+from fieldtool.store.files import check_before_open, check_opened, first_line, open_error
 from fieldtool.types import FieldtoolError
 
 SQL_ALLOWED_FIRST = ("select", "with", "describe", "show", "summarize")
 SQL_MAX_ROWS = 10_000
+SQL_MAX_BYTES = 64 * 1024 * 1024  # about this much of a result is kept (pandas' in-memory size)
 SQL_TIME_LIMIT_S = 20.0
+SQL_MEMORY_LIMIT = "1GB"  # DuckDB's memory_limit of each query's engine
+SQL_THREADS = 2
 # Statements and functions that reach files, URLs, other databases or extensions, or write.
 _SQL_REFUSED = re.compile(
     r"\b(read_\w+|\w+_scan|\w+_attach|glob|sniff_csv|parquet_\w+|iceberg_\w+|delta_\w+|st_read\w*"
@@ -136,45 +145,235 @@ def _mask_sql(sql: str) -> tuple[str, list[str]]:
     return "".join(out), literals
 
 
+class SqlGate:
+    """Queues read-only queries of one process and lets a write in between them.
+
+    At most ``slots`` queries run at once; more wait their turn (up to ``queue_s``) rather
+    than fail. DuckDB lets a process hold a file read-only or read-write, not both, so a
+    write of the same process (a review) calls :meth:`writing`: no query starts, the
+    running ones are interrupted (their callers are told to run them again) and the write
+    goes ahead at once instead of waiting for them.
+    """
+
+    def __init__(self, slots: int = 2, queue_s: float = 60.0) -> None:
+        if slots < 1:
+            raise FieldtoolError(f"SQL query slots: {slots}, expected at least 1")
+        self.slots = slots
+        self.queue_s = queue_s
+        self._cond = threading.Condition()
+        self._running: dict[int, duckdb.DuckDBPyConnection] = {}
+        self._stopped: set[int] = set()
+        self._writers = 0
+        self._next = 0
+
+    @contextmanager
+    def turn(self) -> Iterator[Callable[[duckdb.DuckDBPyConnection], int]]:
+        """Wait for a free slot; yields ``register(con)``, which makes ``con`` one a write
+        may interrupt and returns its ticket (for :meth:`stopped_for_write`)."""
+        tickets: list[int] = []
+        with self._cond:
+            free = self._cond.wait_for(
+                lambda: self._writers == 0 and len(self._running) < self.slots, self.queue_s
+            )
+            if not free:
+                raise FieldtoolError(
+                    f"Query not run: {self.slots} queries kept the database busy for "
+                    f"{self.queue_s:g} s; run it again."
+                )
+            self._next += 1
+            ticket = self._next
+            self._running[ticket] = None  # type: ignore[assignment]  # slot taken, no engine yet
+
+        def register(con: duckdb.DuckDBPyConnection) -> int:
+            with self._cond:
+                self._running[ticket] = con
+            tickets.append(ticket)
+            return ticket
+
+        try:
+            yield register
+        finally:
+            with self._cond:
+                self._running.pop(ticket, None)
+                self._cond.notify_all()
+
+    def engines(self) -> int:
+        """Queries whose engine is open now."""
+        with self._cond:
+            return sum(con is not None for con in self._running.values())
+
+    def stopped_for_write(self, ticket: int) -> bool:
+        """Whether the query of ``ticket`` was interrupted by :meth:`writing`."""
+        with self._cond:
+            return ticket in self._stopped
+
+    @contextmanager
+    def writing(self, wait_s: float = 5.0) -> Iterator[None]:
+        """Hold queries back and interrupt the running ones for the length of a write."""
+        deadline = time.monotonic() + wait_s
+        with self._cond:
+            self._writers += 1
+            # Again and again: a query may have been between connecting and starting.
+            while self._running and time.monotonic() < deadline:
+                for ticket, con in self._running.items():
+                    if con is not None:
+                        self._stopped.add(ticket)
+                        with suppress(duckdb.Error):  # closed already, on its way out
+                            con.interrupt()
+                self._cond.wait(0.05)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writers -= 1
+                self._stopped.clear()
+                self._cond.notify_all()
+
+
+def _held(exc: Exception) -> bool:
+    """Whether an ATTACH failed because the file is held read-write: by another process
+    (a file lock) or by a writer of this one (DuckDB's one handle per file)."""
+    text = str(exc).lower()
+    return any(
+        words in text
+        for words in ("could not set lock", "conflicting lock", "lock on file",
+                      "unique file handle conflict", "already attached")
+    )  # fmt: skip
+
+
+def open_engine(
+    db_path: Path | str,
+    *,
+    memory_limit: str = SQL_MEMORY_LIMIT,
+    threads: int = SQL_THREADS,
+    timeout_s: float = 10.0,
+) -> duckdb.DuckDBPyConnection:
+    """A fresh in-memory DuckDB with ``db_path`` attached read-only as the default database.
+
+    Its own instance, so its limits (``memory_limit``, ``threads``) and locked settings
+    (external access off, extensions never installed or loaded by themselves) touch no
+    other connection of the process. Retries while another process writes the file.
+    """
+    path = Path(db_path)
+    if path.is_dir():
+        raise FieldtoolError(f"{path}: is a folder, expected a database file")
+    if not path.is_file():
+        raise FieldtoolError(f"{path}: sightings database not found")
+    maybe_short = check_before_open(path)  # a SQLite file would make DuckDB fetch its extension
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "threads": int(threads),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+    }
+    literal = str(path.resolve()).replace("'", "''")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        con = duckdb.connect(":memory:", config=config)
+        try:
+            locking.apply_settings(con)  # what every connection of fieldtool gets
+            con.execute(f"ATTACH '{literal}' AS db (READ_ONLY)")
+            con.execute("USE db")
+        except duckdb.Error as exc:
+            con.close()
+            if not _held(exc):
+                raise FieldtoolError(f"{path}: {open_error(exc)}") from None
+            if time.monotonic() >= deadline:
+                raise FieldtoolError(
+                    f"{path}: held by a writer for {timeout_s:g} s; run the query again"
+                ) from None
+            time.sleep(0.05)
+            continue
+        try:  # a file cut short, a schema version that is not a number: refused
+            check_opened(con, path, maybe_short)
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+
 def run_readonly_sql(
     db_path: Path | str,
     sql: str,
     *,
     max_rows: int = SQL_MAX_ROWS,
+    max_bytes: int = SQL_MAX_BYTES,
     time_limit_s: float = SQL_TIME_LIMIT_S,
     timeout_s: float = 10.0,
+    memory_limit: str = SQL_MEMORY_LIMIT,
+    threads: int = SQL_THREADS,
+    gate: SqlGate | None = None,
 ) -> tuple[pd.DataFrame, bool]:
     """Run a checked query (:func:`check_readonly_sql`); returns (rows, truncated).
 
-    Besides the check: the file is opened read-only, external access (files, URLs,
-    extensions, ATTACH) is switched off and locked for the connection, the query is
-    stopped after ``time_limit_s`` and at most ``max_rows`` rows are returned.
+    Besides the check: a fresh engine per query (:func:`open_engine`: the file read-only,
+    ``memory_limit`` and ``threads``, external access off and locked), stopped after
+    ``time_limit_s``, at most ``max_rows`` rows and about ``max_bytes`` bytes returned.
+    ``gate`` queues the query behind others of the process (:class:`SqlGate`).
     """
     statement = check_readonly_sql(sql)
-    chunks: list[pd.DataFrame] = []
-    with connect(db_path, read_only=True, timeout_s=timeout_s) as con:
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        timer = threading.Timer(time_limit_s, con.interrupt)
-        timer.daemon = True
-        timer.start()
+    try:  # again past the check: one read-only statement, whatever the check let through
+        parsed = duckdb.extract_statements(statement)
+    except duckdb.Error as exc:
+        raise FieldtoolError(f"SQL error: {first_line(exc)}") from None
+    if len(parsed) != 1 or parsed[0].type != duckdb.StatementType.SELECT:
+        raise FieldtoolError("Refused: one read-only query at a time.")
+    with gate.turn() if gate is not None else nullcontext(None) as register:
+        con = open_engine(db_path, memory_limit=memory_limit, threads=threads,
+                          timeout_s=timeout_s)  # fmt: skip
+        ticket = register(con) if register is not None else None
         try:
-            result = con.execute(statement)
-            rows = 0
-            while rows <= max_rows:
-                chunk = result.fetch_df_chunk()
-                if chunk.empty:
-                    break
-                chunks.append(chunk)
-                rows += len(chunk)
-        except duckdb.InterruptException:
-            raise FieldtoolError(f"Query stopped after {time_limit_s:g} s.") from None
-        except duckdb.Error as exc:
-            raise FieldtoolError(f"Query failed: {str(exc).strip().splitlines()[0]}") from None
+            return _fetch(con, statement, max_rows, max_bytes, time_limit_s, gate, ticket)
         finally:
-            timer.cancel()
+            con.close()
+
+
+def _fetch(
+    con: duckdb.DuckDBPyConnection,
+    statement: str,
+    max_rows: int,
+    max_bytes: int,
+    time_limit_s: float,
+    gate: SqlGate | None,
+    ticket: int | None,
+) -> tuple[pd.DataFrame, bool]:
+    chunks: list[pd.DataFrame] = []
+    timer = threading.Timer(time_limit_s, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    size = 0
+    try:
+        result = con.execute(statement)
+        rows = 0
+        while rows <= max_rows and size <= max_bytes:
+            chunk = result.fetch_df_chunk()
+            if chunk.empty:
+                break
+            chunks.append(chunk)
+            rows += len(chunk)
+            size += int(chunk.memory_usage(deep=True).sum())
+    except duckdb.InterruptException:
+        if gate is not None and ticket is not None and gate.stopped_for_write(ticket):
+            raise FieldtoolError(
+                "Query stopped so that a review could be stored; run it again."
+            ) from None
+        raise FieldtoolError(f"Query stopped after {time_limit_s:g} s.") from None
+    except duckdb.OutOfMemoryException:
+        raise FieldtoolError(
+            "Query stopped: it needed more memory than the SQL page allows "
+            "(aggregate or filter more, or use `fieldtool sql`)."
+        ) from None
+    except duckdb.Error as exc:
+        raise FieldtoolError(f"Query failed: {first_line(exc)}") from None
+    finally:
+        timer.cancel()
     if not chunks:
         columns = [d[0] for d in result.description or []]
         return pd.DataFrame(columns=columns), False
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
-    return frame.iloc[:max_rows].reset_index(drop=True), len(frame) > max_rows
+    keep = min(max_rows, len(frame))
+    if size > max_bytes:  # keep the rows that fit (rows of a frame are about equal in size)
+        keep = min(keep, max(1, int(len(frame) * max_bytes / size)))
+    return frame.iloc[:keep].reset_index(drop=True), len(frame) > keep

@@ -23,7 +23,7 @@ LONGER_ALLOWED = {"fieldtool/demo/render.py"}  # the demo world's renderer: one 
 LAYERS = {
     "fieldtool.types": 0, "fieldtool.geo": 0, "fieldtool.resources": 0,
     "fieldtool.store.process": 0,
-    "fieldtool.inputs": 1, "fieldtool.timebase": 1, "fieldtool.names": 1,
+    "fieldtool.inputs": 1, "fieldtool.timebase": 1, "fieldtool.names": 1, "fieldtool.ranks": 1,
     "fieldtool.config": 2,
     "fieldtool.tracks": 3, "fieldtool.priors": 3, "fieldtool.store": 3, "fieldtool.sources": 3,
     "fieldtool.smoothing": 3, "fieldtool.model": 3, "fieldtool.batches": 3,
@@ -31,8 +31,13 @@ LAYERS = {
     "fieldtool.classify": 4, "fieldtool.gallery": 4, "fieldtool.importers": 4,
     "fieldtool.placement": 4, "fieldtool.export_rows": 4, "fieldtool.export": 4,
     "fieldtool.sqlbox": 4, "fieldtool.atlas": 4, "fieldtool.evaluate": 4,
+    "fieldtool.learn": 4,
+    "fieldtool.photos": 4, "fieldtool.snapshots": 4,
+    "fieldtool.camtrap": 4,
+    "fieldtool.notify": 4,
     "fieldtool.pipeline": 5, "fieldtool.demo": 5,
-    "fieldtool.dashboard": 6,
+    "fieldtool.station": 6,
+    "fieldtool.dashboard": 6, "fieldtool.scale": 6,
     "fieldtool.cli": 7, "fieldtool.__main__": 7, "fieldtool": 8,
 }  # fmt: skip
 

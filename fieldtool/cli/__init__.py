@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from fieldtool.cli import models, place, session, store
+from fieldtool.cli import batch, learn, models, place, session, station, store
 from fieldtool.cli.common import DEMO_DATA, DEMO_RANGES, DEMO_REGIONS, overrides
 from fieldtool.types import FieldtoolError
 
@@ -32,11 +32,18 @@ COMMANDS: tuple[Register, ...] = (
     store.register,
     models.register,
     place.register,
+    batch.register,
+    station.register,
+    learn.register,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fieldtool", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="fieldtool",
+        description="Species sightings from video, cameras and photos: classify, smooth, place, "
+        "store in DuckDB, map and review.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for register in COMMANDS:
         register(sub)

@@ -23,12 +23,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = _overrides(args)
     overrides["source.uri"] = args.source
     config = load_config(args.config, overrides)
+    if getattr(args, "more_sources", None):  # several: one station, one model (station.md)
+        from fieldtool.cli.station import run_sources
+
+        return run_sources(config, [args.source, *args.more_sources])
     result = _run_one(config, Path(args.source).name or args.source, args.quiet)
     for s in result.sightings:
         print(
             f"{s.species:<28} {s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
             f"frames {s.frames}"
         )
+    for photo, species in result.photo_species:  # plot mode: each photo's species set
+        print(f"{photo}: " + ("; ".join(f"{name} {p:.2f}" for name, p in species) or "-"))
     return _exit_code(result.session.status, result.unwritten_rows)
 
 
@@ -76,10 +82,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from fieldtool.evaluate import evaluate_session, format_scores, read_truth
+    from fieldtool.evaluate import evaluate_session, format_scores, is_photo_truth, read_truth
     from fieldtool.store import query
 
-    truth = read_truth(args.truth)
+    photo_truth = is_photo_truth(args.truth)  # photo,species: multi-label (plot mode)
+    truth = [] if photo_truth else read_truth(args.truth)
     session_id = args.session
     if session_id is None:
         rows = query(
@@ -101,13 +108,28 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # which classifier named them, as a gallery's species are not its model's.
     gallery = f" (gallery {config.model.gallery})" if config.model.gallery else ""
     print(f"session {session_id}: {config.source.uri}{gallery}")
+    if photo_truth:
+        from fieldtool.evaluate import format_set_scores, photo_sets, read_photo_truth, score_sets
+
+        scores = score_sets(read_photo_truth(args.truth), photo_sets(args.db, session_id))
+        print(format_set_scores(scores))
+        return 0
     print(format_scores(evaluate_session(args.db, session_id, truth, config.smoothing)))
     return 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    run = sub.add_parser("run", help="run a session on a video file, camera index or stream URL")
-    run.add_argument("source", help="video path, camera index (0) or http/rtsp URL")
+    run = sub.add_parser(
+        "run", help="run a session on a video file, camera index, stream URL or photos"
+    )
+    run.add_argument(
+        "source",
+        help="video path, camera index (0), http/rtsp URL, or photos: a JPEG/PNG/TIFF, a "
+        "folder of them (recursive) or a quoted glob (docs/photos.md)",
+    )
+    run.add_argument("more_sources", nargs="*", metavar="SOURCE",
+                     help="more sources: all run as one station on one model "
+                     "(docs/station.md)")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     _session_flags(run)
     run.set_defaults(func=cmd_run)
@@ -120,5 +142,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev = sub.add_parser("eval", help="score a stored session against a ground-truth file")
     ev.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
     ev.add_argument("--session", help="session id (default: the latest)")
-    ev.add_argument("--truth", type=Path, required=True, help="CSV species,start_s,end_s")
+    ev.add_argument(
+        "--truth", type=Path, required=True,
+        help="CSV species,start_s,end_s (a video's intervals) or photo,species (each photo's "
+        "species set: sample-averaged and macro F1, as PlantCLEF)",
+    )  # fmt: skip
     ev.set_defaults(func=cmd_eval)

@@ -87,16 +87,20 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
             until=ex.parse_time(a.until, "--until") if a.until else None,
             reviewed_only=a.reviewed_only,
         )  # fmt: skip
-        n = ex.export(a.db, a.fmt, a.out, filters, title=a.title, creator=a.creator)
+        n = ex.export(a.db, a.fmt, a.out, filters, title=a.title, creator=a.creator,
+                      license=a.license)  # fmt: skip
         print(f"fieldtool: {n} sightings written to {a.out} ({a.fmt})", file=sys.stderr)
         return 0
 
     p = sub.add_parser("export", help="write sightings as a Darwin Core Archive, GeoJSON, "
-                       "GeoParquet or CSV", description=(ex.__doc__ or "").split("\n\n")[0])  # fmt: skip
+                       "GeoParquet, CSV or a Camtrap DP package",
+                       description=(ex.__doc__ or "").split("\n\n")[0])  # fmt: skip
     p.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
     p.add_argument("--format", required=True, choices=ex.FORMATS, dest="fmt",
-                   help="dwca: Darwin Core Archive zip; parquet: GeoParquet")  # fmt: skip
-    p.add_argument("-o", "--out", type=Path, required=True, help="output file")
+                   help="dwca: Darwin Core Archive zip; parquet: GeoParquet; camtrap-dp: "
+                   "a Camtrap DP package folder (docs/camtrap.md)")  # fmt: skip
+    p.add_argument("-o", "--out", type=Path, required=True,
+                   help="output file (camtrap-dp: a folder)")  # fmt: skip
     p.add_argument("--session", help="only this session id")
     p.add_argument("--species", action="append", help="only this species (repeatable)")
     p.add_argument("--since", help="only sightings ending at or after (ISO 8601, UTC)")
@@ -104,21 +108,52 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--reviewed-only", action="store_true",
                    help="only sightings a reviewer confirmed or relabelled")  # fmt: skip
     p.add_argument("--title", help="dataset title (dwca)")
-    p.add_argument("--creator", default="fieldtool user", help="dataset creator (dwca)")
+    p.add_argument("--creator", default="fieldtool user",
+                   help="dataset creator (dwca; camtrap-dp: the contact)")  # fmt: skip
+    p.add_argument("--license", default="CC-BY-4.0",
+                   help="licence of the data and the photos (camtrap-dp)")  # fmt: skip
     p.set_defaults(func=export)
 
     d = sub.add_parser("dashboard", help="the map and review dashboard (Streamlit, this machine)")
-    d.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
-    d.add_argument("--port", type=int, default=8501)
+    d.add_argument("--config", type=Path, help="TOML file; its [dashboard] section is used")
+    d.add_argument("--db", type=Path, help="the database shown (default: dashboard.db)")
+    d.add_argument("--port", type=int, help="TCP port (default: dashboard.port)")
+    d.add_argument("--address", help="address to serve on (default: dashboard.address, "
+                   "127.0.0.1); any other needs $FIELDTOOL_DASHBOARD_TOKEN")  # fmt: skip
     d.set_defaults(func=cmd_dashboard)
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    """Serve the dashboard on 127.0.0.1 only, usage statistics off (no outside requests)."""
-    import subprocess
+def dashboard_command(args: argparse.Namespace, environ: dict[str, str]) -> list[str]:
+    """The ``streamlit run`` command line of ``fieldtool dashboard``: the database fixed by
+    the server (``--db`` or ``dashboard.db``), usage statistics off, error details (and
+    their "ask Google / ChatGPT" links) off; refuses an address beyond this machine
+    without the shared secret (:func:`fieldtool.config.dashboard.check_exposure`)."""
+    from fieldtool.config import load_config
+    from fieldtool.config.dashboard import check_exposure
 
+    settings = load_config(args.config).dashboard
+    update = {k: v for k, v in (("db", args.db), ("port", args.port),
+                                ("address", args.address)) if v is not None}  # fmt: skip
+    settings = settings.model_copy(update=update)
+    check_exposure(settings, environ)
+    db = Path(settings.db).resolve()
+    if not db.is_file():
+        raise FieldtoolError(f"{settings.db}: sightings database not found")
     app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
-               "127.0.0.1", "--server.port", str(args.port), "--browser.gatherUsageStats",
-               "false", "--", "--db", str(Path(args.db).resolve())]  # fmt: skip
-    return subprocess.call(command)
+               settings.address, "--server.port", str(settings.port),
+               "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",
+               "--client.toolbarMode", "minimal", "--server.headless", "true",
+               "--server.fileWatcherType", "none",
+               "--", "--db", str(db)]  # fmt: skip
+    if args.config is not None:
+        command += ["--config", str(Path(args.config).resolve())]
+    return command
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard (127.0.0.1 unless configured otherwise, with a token then)."""
+    import os
+    import subprocess
+
+    return subprocess.call(dashboard_command(args, dict(os.environ)))

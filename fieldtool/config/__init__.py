@@ -19,6 +19,8 @@ from pydantic import Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from fieldtool.config.base import Flags, Section, flag
+from fieldtool.config.dashboard import DashboardConfig
+from fieldtool.config.photos import PhotosConfig
 from fieldtool.config.sections import (
     DEMO_MODEL,
     ModelConfig,
@@ -34,8 +36,10 @@ from fieldtool.types import FieldtoolError
 __all__ = [
     "DEMO_MODEL",
     "Config",
+    "DashboardConfig",
     "Flags",
     "ModelConfig",
+    "PhotosConfig",
     "PositionConfig",
     "PriorConfig",
     "Section",
@@ -59,11 +63,14 @@ class Config(Section):
     prior: PriorConfig = Field(default_factory=PriorConfig)
     smoothing: SmoothingConfig = Field(default_factory=SmoothingConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    photos: PhotosConfig = Field(default_factory=PhotosConfig)
 
 
 SECTIONS: tuple[tuple[str, type[Section]], ...] = (
     ("source", SourceConfig), ("model", ModelConfig), ("position", PositionConfig),
     ("prior", PriorConfig), ("smoothing", SmoothingConfig), ("store", StoreConfig),
+    ("photos", PhotosConfig), ("dashboard", DashboardConfig),
 )  # fmt: skip
 
 

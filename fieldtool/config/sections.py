@@ -297,6 +297,11 @@ class StoreConfig(_Section):
         description="seconds between annotated frames for the dashboard's live view "
         "(<snapshots>/<session>/latest.jpg); 0: off",
     )  # fmt: skip
+    learn_frames: int = Field(
+        4, ge=0, le=64,
+        description="frames kept per closed sighting for learning from reviews (besides its "
+        "snapshot), spread over it, as JPEGs in <snapshots>/<session>/learn/; 0: off",
+    )  # fmt: skip
     preview: Path | None = Field(
         None, description="also write every analysed frame, annotated, to this MP4",
         json_schema_extra=flag("--preview"),

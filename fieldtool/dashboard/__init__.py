@@ -4,10 +4,15 @@ Run with ``streamlit run streamlit_app.py -- --db PATH``. The package, by concep
 module imports only those listed before it; the pages import them, never the reverse):
 
     data        database path, filters and the loaders (one read-only query each)
+    aggregate   exact figures over every row in SQL: counts, species, H3 cells, curves,
+                the review queue's pages
     summaries   tables, metrics and notes computed from loaded frames
-    reviews     the review queue and what the classifier and the range prior said
+    reviews     the review queue, relabel names, what the classifier and prior said
+    palette     one colour per species on every page
     deck        the offline pydeck map (basemap, ranges, tracks, sightings)
+    mapview     the map at any zoom: H3 cells from afar, points and tracks up close
     downloads   the map page's files, written by :mod:`fieldtool.export`
+    access      which database the browser may open, tokens and roles
     pages/      the Streamlit page scripts and what they share (``pages.common``)
 
 Read-only SQL lives in :mod:`fieldtool.sqlbox`, which ``fieldtool sql`` uses without
@@ -17,6 +22,13 @@ and the benchmarks use; importing this package loads pydeck but not Streamlit.
 
 from __future__ import annotations
 
+from fieldtool.dashboard.aggregate import (
+    load_accumulation,
+    load_cells,
+    load_review_page,
+    load_species_summary,
+    load_totals,
+)
 from fieldtool.dashboard.data import (
     DB_ENV_VAR,
     DEFAULT_DB,
@@ -64,11 +76,14 @@ from fieldtool.dashboard.downloads import (
     export_geojson,
     map_downloads,
 )
+from fieldtool.dashboard.mapview import map_deck
+from fieldtool.dashboard.palette import SpeciesColours
 from fieldtool.dashboard.reviews import (
     apply_reviews,
     load_alternatives,
     load_review_queue,
     prior_changes,
+    resolve_relabel,
 )
 from fieldtool.dashboard.summaries import (
     accumulation_curve,
@@ -104,6 +119,7 @@ __all__ = [
     "CompactDeck",
     "Downloads",
     "SightingFilter",
+    "SpeciesColours",
     "accumulation_curve",
     "analysis_rate",
     "apply_reviews",
@@ -119,21 +135,28 @@ __all__ = [
     "export_frame",
     "export_geojson",
     "fit_view",
+    "load_accumulation",
     "load_alternatives",
+    "load_cells",
     "load_geojson",
     "load_live",
+    "load_review_page",
     "load_review_queue",
     "load_schema",
     "load_sessions",
     "load_sightings",
     "load_species",
+    "load_species_summary",
     "load_time_bounds",
+    "load_totals",
     "load_tracks",
+    "map_deck",
     "map_downloads",
     "position_warnings",
     "prior_changes",
     "range_geojson",
     "recent_cutoff",
+    "resolve_relabel",
     "resolve_snapshot",
     "run_readonly_sql",
     "session_prior_settings",

@@ -31,7 +31,7 @@ from fieldtool.types import FieldtoolError
 
 DEFAULT_DB = "sightings.duckdb"
 DB_ENV_VAR = "FIELDTOOL_DB"
-MAX_SIGHTINGS = 20_000  # newest rows loaded per refresh; a bigger file is for SQL and export
+MAX_SIGHTINGS = 500  # rows of one page of a table; counts and maps are computed in SQL
 MAX_TRACK_POINTS = 2000  # per session path; longer tracks are thinned evenly
 
 SIGHTING_FIELDS = (
@@ -141,6 +141,11 @@ def load_sessions(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFra
     )
 
 
+def relation_columns(db_path: Path | str, timeout_s: float = 10.0) -> dict[str, set[str]]:
+    """Columns of ``reviews``, ``sessions`` and the reviewed view, by relation."""
+    return _tables(db_path, timeout_s)
+
+
 def _tables(db_path: Path | str, timeout_s: float) -> dict[str, set[str]]:
     """Columns of the relations whose presence or shape depends on the schema version (a
     file no writer has migrated may lack ``reviews``, the reviewed view or the newer
@@ -148,7 +153,7 @@ def _tables(db_path: Path | str, timeout_s: float) -> dict[str, set[str]]:
     found = query(
         db_path,
         "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name IN ('reviews', 'sessions', $view)",
+        "WHERE table_schema = 'main' AND table_name IN ('reviews', 'sessions', 'species', $view)",
         {"view": REVIEWED_VIEW},
         timeout_s=timeout_s,
     )
@@ -200,27 +205,8 @@ def load_time_bounds(
     return pd.Timestamp(lo).to_pydatetime(), pd.Timestamp(hi).to_pydatetime()
 
 
-def load_sightings(
-    db_path: Path | str,
-    filters: SightingFilter | None = None,
-    *,
-    reviewed: bool = False,
-    timeout_s: float = 10.0,
-    limit: int = MAX_SIGHTINGS,
-) -> pd.DataFrame:
-    """The newest ``limit`` sightings matching ``filters``, with ``duration_s`` (media seconds)
-    and their session's ``time_zone_known`` (false: first_seen and last_seen are a camera's
-    local clock of unknown zone) and ``time_source``.
-
-    ``reviewed=False`` (map, review queue): every sighting as recorded (``species`` is the
-    model's), with the review in force beside it: ``review`` (decision or None),
-    ``review_species``, ``reviewer``, ``reviewed_at``.
-
-    ``reviewed=True`` (species page): the rows of the ``sightings_reviewed`` view, the read
-    model ``fieldtool export`` shares: rejected sightings left out, ``species`` is the
-    reviewer's for relabelled ones and ``predicted_species`` the model's; ``review``,
-    ``reviewer``, ``reviewed_at``. The species filter then matches the species in force.
-    """
+def filter_clauses(filters: SightingFilter | None) -> tuple[list[str], dict[str, Any]]:
+    """WHERE clauses (over :func:`filtered_sightings_sql`'s columns) and parameters."""
     filters = filters or SightingFilter()
     clauses, params = sighting_filter_sql(
         session_id=filters.session_id, species=filters.species, start=filters.start,
@@ -240,18 +226,52 @@ def load_sightings(
         else:
             clauses.append("review = $review")
             params["review"] = filters.review
+    return clauses, params
+
+
+def load_sightings(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    reviewed: bool = False,
+    timeout_s: float = 10.0,
+    limit: int = MAX_SIGHTINGS,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """The newest ``limit`` sightings matching ``filters`` after skipping ``offset`` (one page
+    of a table; counts come from :mod:`fieldtool.dashboard.aggregate`), with ``duration_s``
+    (media seconds) and their session's ``time_zone_known`` (false: first_seen and last_seen are a camera's
+    local clock of unknown zone) and ``time_source``.
+
+    ``reviewed=False`` (map, review queue): every sighting as recorded (``species`` is the
+    model's), with the review in force beside it: ``review`` (decision or None),
+    ``review_species``, ``reviewer``, ``reviewed_at``.
+
+    ``reviewed=True`` (species page): the rows of the ``sightings_reviewed`` view, the read
+    model ``fieldtool export`` shares: rejected sightings left out, ``species`` is the
+    reviewer's for relabelled ones and ``predicted_species`` the model's; ``review``,
+    ``reviewer``, ``reviewed_at``. The species filter then matches the species in force.
+    """
+    clauses, params = filter_clauses(filters)
     tables = _tables(db_path, timeout_s)
+    sql = filtered_sightings_sql(db_path, tables, clauses, reviewed)
+    order = f" ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)} OFFSET {int(offset)}"
+    return query(db_path, sql + order, params, timeout_s=timeout_s)
+
+
+def filtered_sightings_sql(
+    db_path: Path | str, tables: dict[str, set[str]], clauses: list[str], reviewed: bool
+) -> str:
+    """SELECT of :func:`load_sightings` rows meeting ``clauses``, without order or limit."""
     source, review_fields = _review_source(db_path, tables, reviewed)
     times = _session_time_sql(tables, ("time_zone_known", "time_source"))
     # A sighting without a session row: no zone was recorded, and it always claimed UTC.
     source += f" LEFT JOIN (SELECT session_id, {times} FROM sessions) USING (session_id)"
     time_fields = "coalesce(time_zone_known, TRUE) AS time_zone_known, time_source"
-    sql = (
+    return (
         f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields}, {time_fields} "
-        f"FROM {source}) "
-        f"WHERE {' AND '.join(clauses)} ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)}"
+        f"FROM {source}) WHERE {' AND '.join(clauses)}"
     )
-    return query(db_path, sql, params, timeout_s=timeout_s)
 
 
 def _review_source(
@@ -278,27 +298,42 @@ def load_tracks(
     session_id: str | None = None,
     *,
     max_points: int = MAX_TRACK_POINTS,
+    tolerance_deg: float = 0.0,
     timeout_s: float = 10.0,
 ) -> pd.DataFrame:
     """One row per session: session_id, path ([[lon, lat], ...] in time order), points, start, end.
 
     Repeated positions (a fixed position logs the same point every frame) are dropped and
-    paths longer than ``max_points`` are thinned evenly, keeping both ends.
+    paths longer than ``max_points`` are thinned evenly, keeping both ends. With
+    ``tolerance_deg`` > 0 (about a screen pixel at the map's zoom) positions are first
+    snapped to a grid of that many degrees and each grid square keeps its first visit, so
+    a path keeps about one point per pixel it crosses.
     """
     where, params = _session_clause(session_id, "AND")
+    step = float(tolerance_deg) if tolerance_deg > 0 else 0.0
+    if step:
+        # Snapped to the grid, each grid square keeps its first visit (one GROUP BY, no
+        # window over every fix): at a pixel's tolerance a return through a square already
+        # drawn adds nothing visible.
+        lat, lon = f"round(latitude / {step!r}) * {step!r}", f"round(longitude / {step!r}) * {step!r}"
+        fixes = f"""
+            SELECT session_id, {lat} AS latitude, {lon} AS longitude, min(time) AS time,
+                   min(t) AS t
+            FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL {where}
+            GROUP BY ALL"""
+    else:
+        fixes = f"""
+            SELECT * FROM (
+                SELECT session_id, time, t, latitude, longitude,
+                       lag(latitude) OVER w AS prev_lat, lag(longitude) OVER w AS prev_lon
+                FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL {where}
+                WINDOW w AS (PARTITION BY session_id ORDER BY time, t))
+            WHERE prev_lat IS NULL OR prev_lat <> latitude OR prev_lon <> longitude"""
     sql = f"""
-        WITH fixes AS (
-            SELECT session_id, time, t, latitude, longitude,
-                   lag(latitude) OVER w AS prev_lat, lag(longitude) OVER w AS prev_lon
-            FROM track
-            WHERE latitude IS NOT NULL AND longitude IS NOT NULL {where}
-            WINDOW w AS (PARTITION BY session_id ORDER BY time, t)
-        )
         SELECT session_id,
-               list([longitude, latitude] ORDER BY time, t) AS path,
+               list([round(longitude, 6), round(latitude, 6)] ORDER BY time, t) AS path,
                min(time) AS start, max(time) AS "end"
-        FROM fixes
-        WHERE prev_lat IS NULL OR prev_lat <> latitude OR prev_lon <> longitude
+        FROM ({fixes})
         GROUP BY session_id
         ORDER BY min(time), session_id
     """

@@ -199,22 +199,27 @@ TOOLTIP = {
 
 
 def fit_view(
-    points: Iterable[Sequence[float]], *, width_px: int = 900, height_px: int = 520
+    points: Iterable[Sequence[float]],
+    *,
+    width_px: int = 900,
+    height_px: int = 520,
+    max_zoom: float = 13.0,
 ) -> pdk.ViewState:
-    """A view that shows all ``(lon, lat)`` points, or the USA when there are none."""
+    """A view that shows all ``(lon, lat)`` points (zoomed in at most to ``max_zoom``), or
+    the USA when there are none."""
     pts = [(float(lon), float(lat)) for lon, lat in points]
     if not pts:
         lat, lon, zoom = US_VIEW
         return pdk.ViewState(latitude=lat, longitude=lon, zoom=zoom, pitch=0, bearing=0)
     lons = [p[0] for p in pts]
     lats = [max(-85.0, min(85.0, p[1])) for p in pts]
-    lon_span = max(max(lons) - min(lons), 0.01) * 1.2
+    lon_span = max(max(lons) - min(lons), 0.0005) * 1.2  # a 50 m walk still fits
     y_lo, y_hi = _merc_y(min(lats)), _merc_y(max(lats))
-    y_span = max(y_hi - y_lo, math.radians(0.01)) * 1.2
+    y_span = max(y_hi - y_lo, math.radians(0.0005)) * 1.2
     # At zoom z the world is 512 * 2**z pixels wide (2*pi in Mercator y units).
     zoom_lon = math.log2(width_px * 360.0 / (512.0 * lon_span))
     zoom_lat = math.log2(height_px * 2 * math.pi / (512.0 * y_span))
-    zoom = max(1.0, min(13.0, zoom_lon, zoom_lat))
+    zoom = max(1.0, min(max_zoom, zoom_lon, zoom_lat))
     center_lat = math.degrees(math.atan(math.sinh((y_lo + y_hi) / 2)))
     return pdk.ViewState(
         latitude=round(center_lat, 6),

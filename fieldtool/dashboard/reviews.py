@@ -7,12 +7,52 @@ reads it from :mod:`fieldtool.store.views` (the newest review of each sighting).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
+from fieldtool.dashboard.aggregate import species_group_key
 from fieldtool.dashboard.data import SightingFilter, load_sightings
+from fieldtool.names import binomial
 from fieldtool.store import query
+from fieldtool.types import FieldtoolError
+
+
+def resolve_relabel(
+    text: str, known: Mapping[str, str], *, allow_new: bool = False
+) -> tuple[str, bool]:
+    """The species a relabel stores for what a reviewer chose or typed: (name, is new).
+
+    ``known``: the file's species names (and their labels, "common name (Species)").
+    A name that is one of them by :func:`~fieldtool.dashboard.aggregate.species_group_key`
+    (another spelling, a synonym, or a label) is stored as the known name. Anything else
+    is refused unless ``allow_new`` (the reviewer ticked "new species"), and then only a
+    scientific binomial (``Genus epithet``), stored as :func:`fieldtool.names.binomial`
+    writes it.
+    """
+    chosen = text.strip()
+    if not chosen:
+        raise FieldtoolError("Choose the species to relabel it as.")
+    keys: dict[str, str] = {}
+    for name, label in known.items():
+        keys.setdefault(species_group_key(name), name)
+        keys.setdefault(species_group_key(label), name)
+    match = keys.get(species_group_key(chosen))
+    if match is not None:
+        return match, False
+    if not allow_new:
+        raise FieldtoolError(
+            f"{chosen!r} is not a species of this file: pick one from the list, or tick "
+            "'New species' to add it."
+        )
+    found = binomial(chosen)
+    if found is None:
+        raise FieldtoolError(
+            f"{chosen!r} is not a scientific name: a new species needs Genus and epithet "
+            "(e.g. Cornus kousa)."
+        )
+    return found, True
 
 
 def load_review_queue(

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from fieldtool.config import Config
-from fieldtool.placement import Placement, place_session
+from fieldtool.placement import Placement
 from fieldtool.sources import VideoSource
 from fieldtool.types import FieldtoolError
 
@@ -45,22 +45,11 @@ def file_config(config: Config, row: dict[str, Any], local: str, track: str | No
 
 
 def open_file(config: Config, log: Callable[[str], None]) -> tuple[VideoSource, Placement]:
-    """The file's source and placement, as :func:`fieldtool.pipeline.inputs_from_config`
-    opens them (its first half; the model is loaded once per actor instead)."""
-    src = config.source
-    source = VideoSource(
-        src.uri, sample_fps=src.sample_fps, max_frames=src.max_frames, retry=src.retry,
-        reconnect_backoff_s=src.reconnect_backoff_s,
-        reconnect_backoff_max_s=src.reconnect_backoff_max_s,
-        open_timeout_s=src.open_timeout_s, read_timeout_s=src.read_timeout_s,
-        assume_fps=src.assume_fps, log=log,
-    )  # fmt: skip
-    fps = source.probe()
-    placement = place_session(config, live=False, fps=fps)
-    for note in (*placement.notes, *getattr(placement.positions, "notes", ())):
-        log(note)
-    source.start_time = placement.time.start
-    return source, placement
+    """The file's source and placement, as ``fieldtool run`` opens them
+    (:func:`fieldtool.pipeline.video_placement`; the model is loaded once per actor)."""
+    from fieldtool.pipeline import video_placement
+
+    return video_placement(config, log)
 
 
 @contextmanager

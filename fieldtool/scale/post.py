@@ -119,17 +119,8 @@ def _run_stages(
     group: dict[str, np.ndarray], plan: dict[str, Any], config: Config, model: ModelInfo,
     target: Path, db_stem: str,
 ) -> dict[str, Any]:  # fmt: skip
-    from fieldtool.pipeline import (
-        FrameStep,
-        FrameViews,
-        NoPositions,
-        NoPrior,
-        SessionResult,
-        SnapshotWriter,
-        start_session,
-    )
+    from fieldtool.pipeline import FrameStep, start_session
     from fieldtool.priors import RangePriorStage, range_prior_from_config
-    from fieldtool.smoothing import SightingTracker, TemporalSmoother
     from fieldtool.store import TABLES, SightingStore, connect
     from fieldtool.timebase import utc_now
 
@@ -146,19 +137,11 @@ def _run_stages(
     model = dataclasses.replace(model, settings=ran)
     session = start_session(source, model, store, file_cfg, time_basis=placement.time,
                             session_id=plan["batch_key"][:32])  # fmt: skip
-    result = SessionResult(session)
-    tracker = SightingTracker(model.labels, file_cfg.smoothing, session_id=session.session_id,
-                              model_id=session.model_id)  # fmt: skip
     ranges = range_prior_from_config(file_cfg.prior)
-    prior = RangePriorStage(ranges, model.labels, file_cfg.prior) if ranges else NoPrior()
-    names = model.labels.species
-    step = FrameStep(
-        session, store, file_cfg, placement.positions or NoPositions(), prior,
-        TemporalSmoother(file_cfg.smoothing.tau_s), tracker,
-        FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", model.labels,
-                   file_cfg, SnapshotWriter(None)),
-        result, names, min(file_cfg.model.top_k, len(names)),
-    )  # fmt: skip
+    prior = RangePriorStage(ranges, model.labels, file_cfg.prior) if ranges else None
+    step = FrameStep.for_session(session, store, file_cfg, model.labels,
+                                 positions=placement.positions, prior=prior)  # fmt: skip
+    tracker, result = step.tracker, step.result
     order = np.argsort(group["index"], kind="stable")
     end: dict[str, Any] = {}
     for i in order:

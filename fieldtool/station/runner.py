@@ -21,18 +21,13 @@ from typing import Any
 
 from fieldtool.notify import Notice, Notifiers
 from fieldtool.pipeline import (
-    FrameViews,
-    NoPositions,
-    NoPrior,
     SessionResult,
-    SnapshotWriter,
     classifier_from_config,
     finish_session,
     start_session,
 )
 from fieldtool.placement import place_session
 from fieldtool.priors import RangePriorStage, range_prior_from_config
-from fieldtool.smoothing import TemporalSmoother
 from fieldtool.sources import VideoSource
 from fieldtool.station.config import SourceEntry, StationConfig
 from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
@@ -260,17 +255,12 @@ class Station:
         session.source_name = feed.name
         self.store.record_session(session)
         labels = self.classifier.labels
-        names = labels.species
         tracker = ScoredTracker(labels, config.smoothing, session_id=session.session_id,
                                 model_id=session.model_id)  # fmt: skip
-        feed.step = StationStep(
-            session, self.store, config, feed.positions or NoPositions(), feed.prior or NoPrior(),
-            TemporalSmoother(config.smoothing.tau_s), tracker,
-            FrameViews(self.store.snapshot_dir(session.session_id) / "latest.jpg", labels,
-                       config, SnapshotWriter(self._log)),
-            SessionResult(session), names, min(config.model.top_k, len(names)), self._log,
-            tell=self._tell, station=self.name, source_name=feed.name,
-            dashboard_url=self.config.notify.dashboard_url,
+        feed.step = StationStep.for_session(
+            session, self.store, config, labels, positions=feed.positions, prior=feed.prior,
+            log=self._log, tracker=tracker, tell=self._tell, station=self.name,
+            source_name=feed.name, dashboard_url=self.config.notify.dashboard_url,
         )  # fmt: skip
         feed.status = "running"
 

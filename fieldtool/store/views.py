@@ -59,14 +59,21 @@ def sighting_filter_sql(
     return clauses, params
 
 
+# The decision of an undo that takes back a sighting's only review: no review in force.
+NO_DECISION = "unreviewed"
+
 # The review in force: the newest review of each sighting (one row per reviewed sighting:
 # sighting_id, decision, species, reviewer, reviewed_at, note). Reviews never change the
 # sighting row; join this to apply them. The one definition: views, export and dashboard.
-LATEST_REVIEW_SQL = """
-SELECT sighting_id, arg_max(decision, reviewed_at) AS decision,
-       arg_max(species, reviewed_at) AS species, arg_max(reviewer, reviewed_at) AS reviewer,
-       max(reviewed_at) AS reviewed_at, arg_max(note, reviewed_at) AS note
-FROM reviews GROUP BY sighting_id
+# An undo is a newer row (``supersedes`` names the review it takes back) that carries the
+# decision it restores, or NO_DECISION: such a sighting has no review in force.
+LATEST_REVIEW_SQL = f"""
+SELECT * FROM (
+    SELECT sighting_id, arg_max(decision, reviewed_at) AS decision,
+           arg_max(species, reviewed_at) AS species, arg_max(reviewer, reviewed_at) AS reviewer,
+           max(reviewed_at) AS reviewed_at, arg_max(note, reviewed_at) AS note
+    FROM reviews GROUP BY sighting_id
+) WHERE decision <> '{NO_DECISION}'
 """
 
 # (name, comment, SELECT), in dependency order.

@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -55,23 +56,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard over a fresh copy of the test database; yields its base URL."""
-    db = build_db(tmp_path_factory.mktemp("browser"))
+@contextmanager
+def run_server(db: Path, folder: Path, *extra: str) -> Iterator[str]:
+    """``streamlit run streamlit_app.py`` over ``db`` on a free port; yields its base URL.
+    ``extra``: more app arguments (after ``--db``)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("log") / "streamlit.log"
+    log = folder / "streamlit.log"
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
              "--server.port", str(port), "--server.headless", "true",
-             "--server.address", "127.0.0.1", "--", "--db", str(db)],
+             "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
+             "--", "--db", str(db), *extra],
             cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env=env,
         )  # fmt: skip
     base = f"http://localhost:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/_stcore/health", timeout=1) as reply:
@@ -89,6 +91,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard over a fresh copy of the test database; yields its base URL."""
+    db = build_db(tmp_path_factory.mktemp("browser"))
+    with run_server(db, tmp_path_factory.mktemp("log")) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -475,7 +475,7 @@ def test_sql_refused(db: Path, sql: str) -> None:
         ("WITH c AS (SELECT * FROM sightings WHERE status = 'closed') SELECT * FROM c", 9),
         ("DESCRIBE sightings", "columns of sightings"),
         ("SHOW TABLES", "tables and views"),
-        ("SUMMARIZE reviews", 7),
+        ("SUMMARIZE reviews", "columns of reviews"),
         ("select * from sightings where species = 'Acer rubrum' -- read_csv('/x')\n", 3),
         ('SELECT 1 AS "copy";', 1),
     ],
@@ -483,8 +483,8 @@ def test_sql_refused(db: Path, sql: str) -> None:
 def test_sql_allowed(db: Path, sql: str, rows: int | str) -> None:
     frame, truncated = dash.run_readonly_sql(db, sql)
     schema = dash.load_schema(db)
-    if rows == "columns of sightings":
-        rows = int((schema["table_name"] == "sightings").sum())
+    if isinstance(rows, str) and rows.startswith("columns of "):
+        rows = int((schema["table_name"] == rows.removeprefix("columns of ")).sum())
     elif rows == "tables and views":
         rows = schema["table_name"].nunique()
     assert len(frame) == rows and not truncated
@@ -639,10 +639,17 @@ def test_app_review_is_stored_and_leaves_the_queue(
     assert at.button(key="review_confirm").disabled  # no reviewer name yet
     queue.select("s1-2").run()
     assert any("Cornus florida" in w.value and "demoted" in w.value for w in at.warning)
-    assert at.selectbox(key="relabel_s1-2").value == "Cornus florida"  # the rescued rarity first
-    at.sidebar.text_input(key="reviewer").input("zoe").run()
-    at.text_input(key="note_s1-2").input("flowers visible")
+    assert at.selectbox(key="relabel_s1-2").value is None  # no species chosen in advance
+    at.text_input(key="reviewer").input("zoe").run()
     at.button(key="review_relabel").click().run()
+    assert "Choose the species" in at.error[0].value
+    at.selectbox(key="relabel_s1-2").select("Cornus florida").run()
+    at.text_input(key="note_s1-2").input("flowers visible")
+    at.button(key="review_relabel").click().run()  # the L key: asks, stores nothing
+    assert not at.exception
+    assert any("Relabel this Pinus taeda sighting" in w.value for w in at.warning)
+    assert "s1-2" in set(dash.load_review_queue(db)["sighting_id"])
+    at.button(key="review_relabel_yes").click().run()
     assert not at.exception and not at.error
     assert "Relabelled" in at.success[0].value
     assert "s1-2" not in set(dash.load_review_queue(db)["sighting_id"])
@@ -657,6 +664,37 @@ def test_app_review_is_stored_and_leaves_the_queue(
     assert at.selectbox(key="review_pick").value == "s2-0"
     at.button(key="review_skip").click().run()
     assert at.selectbox(key="review_pick").value == "s1-5"
+
+    rows_before = dash.run_readonly_sql(db, "SELECT * FROM reviews")[0]
+    at.button(key="review_undo").click().run()  # takes back the reject of s2-2
+    assert not at.exception and "Undone" in at.success[0].value
+    assert "s2-2" in set(dash.load_review_queue(db)["sighting_id"])
+    at.button(key="review_undo").click().run()  # then the relabel of s1-2
+    assert "s1-2" in set(dash.load_review_queue(db)["sighting_id"])
+    rows_after = dash.run_readonly_sql(db, "SELECT * FROM reviews")[0]
+    assert set(rows_before["review_id"]) < set(rows_after["review_id"])  # nothing deleted
+    assert len(rows_after) == len(rows_before) + 2
+    assert set(rows_after["supersedes"].dropna()) == set(
+        rows_before.loc[rows_before["reviewer"] == "zoe", "review_id"]
+    )
+
+
+def test_relabel_accepts_known_names_or_an_explicit_new_species() -> None:
+    from fieldtool.dashboard.reviews import resolve_relabel
+
+    known = {"Acer rubrum": "red maple (Acer rubrum)", "Cornus florida": "Cornus florida"}
+    assert resolve_relabel("Acer rubrum", known) == ("Acer rubrum", False)
+    assert resolve_relabel("ACER  rubrum L.", known) == ("Acer rubrum", False)
+    assert resolve_relabel("red maple (Acer rubrum)", known) == ("Acer rubrum", False)
+    with pytest.raises(FieldtoolError, match="not a species of this file"):
+        resolve_relabel("Cornus kousa", known)
+    with pytest.raises(FieldtoolError, match="Choose the species"):
+        resolve_relabel("  ", known)
+    assert resolve_relabel("cornus  KOUSA Buerger", known, allow_new=True) == (
+        "Cornus kousa", True)  # fmt: skip
+    for text in ("dogwood", "Cornus sp.", "12 stems"):
+        with pytest.raises(FieldtoolError, match="not a scientific name"):
+            resolve_relabel(text, known, allow_new=True)
 
 
 def test_app_species_page_follows_filters(app) -> None:

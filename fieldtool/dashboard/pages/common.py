@@ -9,15 +9,27 @@ mirrored in the URL query (``?session=..&species=..&species=..&review=..&min_sco
 
 from __future__ import annotations
 
+import functools
+import importlib
+import logging
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from fieldtool.config.dashboard import DashboardConfig
+from fieldtool.dashboard.aggregate import (
+    MARK_PARTS,
+    change_mark,
+    load_all_species,
+    load_running,
+    species_group_key,
+)
 from fieldtool.dashboard.data import (
     REVIEW_STATES,
     SightingFilter,
@@ -25,8 +37,13 @@ from fieldtool.dashboard.data import (
     load_time_bounds,
     resolve_snapshot,
 )
+from fieldtool.dashboard.palette import SpeciesColours
+from fieldtool.sqlbox import SqlGate
 from fieldtool.types import FieldtoolError
 
+T = TypeVar("T")
+LOG = logging.getLogger(__name__)
+ERROR_KEY = "_fieldtool_callback_error"
 QUERY_TIMEOUT_S = 3.0  # a refresh waits at most this long for a writer to let go
 PAGES_DIR = Path(__file__).resolve().parent
 URL_KEYS = ("session", "species", "review", "min_score", "start", "end")
@@ -45,6 +62,12 @@ class Context:
 
     db_path: Path
     filters: SightingFilter | None = None  # None on pages without the filter sidebar
+    role: str = "reviewer"  # "viewer": may look, may not review
+    settings: DashboardConfig = field(default_factory=DashboardConfig)
+
+    @property
+    def may_review(self) -> bool:
+        return self.role == "reviewer"
 
 
 def set_context(ctx: Context) -> None:
@@ -57,6 +80,50 @@ def context() -> Context:
     if ctx is None:
         raise FieldtoolError("open the dashboard with `streamlit run streamlit_app.py`")
     return ctx
+
+
+def show_unexpected(exc: BaseException) -> None:
+    """An error nobody foresaw, as one line in the page (the traceback goes to the server's
+    log): Streamlit's own error view would add search-engine and chatbot links."""
+    LOG.error("dashboard error", exc_info=exc)
+    st.error(f"Something went wrong ({type(exc).__name__}); the server's log has the details.")
+
+
+def guarded(callback: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback whose unforeseen errors become one line at the next run."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            callback(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001  (a callback's error would show a traceback)
+            LOG.error("dashboard callback error", exc_info=exc)
+            st.session_state[ERROR_KEY] = (
+                f"Something went wrong ({type(exc).__name__}); the server's log has the details."
+            )
+
+    return run
+
+
+def safe(function: Callable[..., None]) -> Callable[..., None]:
+    """A fragment's function whose unforeseen errors show as one line (a fragment's rerun
+    runs outside the app's own guard)."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            show_unexpected(exc)
+
+    return run
+
+
+def show_callback_error() -> None:
+    """The error a :func:`guarded` callback left for this run, if any."""
+    message = st.session_state.pop(ERROR_KEY, None)
+    if message:
+        st.error(message)
 
 
 def filters_or_all(ctx: Context) -> SightingFilter:
@@ -223,13 +290,121 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 # Shared widgets -----------------------------------------------------------------------
-def refresh_controls(key: str, default_s: int = 5) -> float | None:
-    """Sidebar auto-refresh toggle and interval; seconds between refreshes, or None."""
+def refresh_controls(key: str, ctx: Context, default_s: float | None = None) -> float | None:
+    """Sidebar auto-refresh toggle and interval; seconds between refreshes, or None: off,
+    or paused while no session is running (nothing can change then but reviews, which
+    this browser's own actions show at once)."""
     auto = st.sidebar.toggle("Auto-refresh", value=True, key=f"{key}_auto")
+    every = int(default_s if default_s is not None else ctx.settings.refresh_s)
     interval = st.sidebar.number_input(
-        "Refresh every (s)", 1, 300, default_s, 1, disabled=not auto, key=f"{key}_every"
+        "Refresh every (s)", 1, 3600, every, 1, disabled=not auto, key=f"{key}_every"
     )
-    return float(interval) if auto else None
+    if not auto:
+        return None
+    try:
+        running = load_running(ctx.db_path, timeout_s=QUERY_TIMEOUT_S)
+    except FieldtoolError:
+        running = 1  # cannot tell: keep refreshing, the next read says why
+    if not running:
+        st.sidebar.caption("Auto-refresh paused: no session is running.")
+        return None
+    return float(interval)
+
+
+_MARK_KEY = "_fieldtool_mark"  # (db, change mark) read at the start of this run
+
+
+def refresh_mark(db_path: Path) -> tuple:
+    """Read the database's change mark (:func:`~fieldtool.dashboard.aggregate.change_mark`)
+    for the reads of this run: the app does at the start of every run, a refreshing
+    fragment at the start of its own."""
+    mark = change_mark(db_path, timeout_s=QUERY_TIMEOUT_S)
+    st.session_state[_MARK_KEY] = (str(db_path), mark)
+    return mark
+
+
+def current_mark(db_path: Path) -> tuple:
+    """The change mark read at the start of this run (read now if there was none)."""
+    seen = st.session_state.get(_MARK_KEY)
+    if seen is not None and seen[0] == str(db_path):
+        return seen[1]
+    return refresh_mark(db_path)
+
+
+@st.cache_data(show_spinner=False, max_entries=256, ttl=3600)
+def _cached(name: str, db_path: str, mark: tuple, args: tuple, kwargs: tuple) -> Any:
+    module, _, attr = name.partition(":")
+    function = getattr(importlib.import_module(module), attr)
+    return function(Path(db_path), *args, **dict(kwargs))
+
+
+def mark_of(db_path: Path, depends: tuple[str, ...] | None = None) -> tuple:
+    """The part of this run's change mark that the tables ``depends`` (names of
+    :data:`~fieldtool.dashboard.aggregate.MARK_PARTS`; None: all) account for."""
+    mark = current_mark(db_path)
+    if depends is None:
+        return mark
+    return tuple(mark[i] for part in depends for i in MARK_PARTS[part])
+
+
+def read(
+    function: Callable[..., T],
+    db_path: Path,
+    *args: Any,
+    depends: tuple[str, ...] | None = None,
+    **kwargs: Any,
+) -> T:
+    """``function(db_path, *args, **kwargs)`` of a loader, shared by every browser session
+    and reused until the tables it ``depends`` on change (all tables by default): a
+    refresh reads again only what changed."""
+    name = f"{function.__module__}:{function.__qualname__}"
+    kwargs.setdefault("timeout_s", QUERY_TIMEOUT_S)
+    found: T = _cached(name, str(db_path), mark_of(db_path, depends), args,
+                       tuple(sorted(kwargs.items())))  # fmt: skip
+    return found
+
+
+@st.cache_resource(show_spinner=False)
+def sql_gate(slots: int) -> SqlGate:
+    """The process's one queue of SQL page queries (shared by every browser session)."""
+    return SqlGate(slots=slots)
+
+
+def write_review(ctx: Context, action: Callable[[], Any]) -> Any:
+    """Run a review write of this process: the SQL page's queries make way for it
+    (:meth:`fieldtool.sqlbox.SqlGate.writing`), so it never waits on them."""
+    if not ctx.may_review:
+        raise FieldtoolError("signed in as a viewer: reviews are not allowed")
+    with sql_gate(ctx.settings.sql_slots).writing():
+        return action()
+
+
+@st.cache_data(ttl=60, show_spinner=False, max_entries=16)
+def _species_names(db_path: str, mark: tuple) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (str(sp), str(cn) if isinstance(cn, str) else "")
+        for sp, cn in load_all_species(db_path, timeout_s=QUERY_TIMEOUT_S).itertuples(
+            index=False
+        )
+    )
+
+
+def known_species(db_path: Path) -> list[str]:
+    """Every species name of the file (what a relabel may pick without "new species")."""
+    return [sp for sp, _ in _species_names(str(db_path), (db_path.stat().st_mtime_ns,))]
+
+
+def species_colours(db_path: Path) -> tuple[SpeciesColours, Callable[[str], str]]:
+    """(colour of each species, its label "common name (Species)") for the whole file, the
+    same on every page: names from the ``species`` table and every sighting and review."""
+    names = _species_names(str(db_path), (db_path.stat().st_mtime_ns,))
+    common_names = {sp: cn for sp, cn in names if cn}
+
+    def label(species: str) -> str:
+        name = common_names.get(species)
+        return f"{name} ({species})" if name else species
+
+    return SpeciesColours((sp for sp, _ in names), species_group_key), label
 
 
 def show_snapshot(

@@ -110,8 +110,8 @@ def main() -> None:
     minutes = st.sidebar.number_input(
         "Sightings opened in the last (min)", 1, 1440, 10, 1, key="live_minutes"
     )
-    refresh_s = common.refresh_controls("live", default_s=2)
-    st.fragment(run_every=refresh_s)(show_live)(ctx.db_path, float(minutes), refresh_s)
+    refresh_s = common.refresh_controls("live", ctx, default_s=2)
+    st.fragment(run_every=refresh_s)(common.safe(show_live))(ctx.db_path, float(minutes), refresh_s)
 
 
 if __name__ == "__main__":  # run by st.navigation; importing has no effect

@@ -1,18 +1,31 @@
 """Map page: sightings on the offline map, table, snapshot and exports of the current filter.
 
-Says so when a session's sightings have no position (rather than an empty map) and when a
+Every figure is exact, computed in SQL over all matching sightings
+(:mod:`fieldtool.dashboard.aggregate`); the map follows its zoom (:mod:`.mapview`); the
+table shows one page at a time and says which. Says so when a session's sightings have no position (rather than an empty map) and when a
 session's times are a camera's local clock of unknown zone rather than UTC.
 """
 
 from __future__ import annotations
 
-import html
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+import pydeck as pdk
 import streamlit as st
 
+from fieldtool.config.dashboard import DashboardConfig
+from fieldtool.dashboard.aggregate import (
+    load_bounds,
+    load_cells,
+    load_points,
+    load_session_marks,
+    load_species_summary,
+    load_totals,
+)
 from fieldtool.dashboard.data import (
     SightingFilter,
     load_sessions,
@@ -20,14 +33,22 @@ from fieldtool.dashboard.data import (
     load_tracks,
     session_prior_settings,
 )
-from fieldtool.dashboard.deck import build_deck, range_geojson, species_color
+from fieldtool.dashboard.deck import range_geojson
 from fieldtool.dashboard.downloads import dwca_download, map_downloads
+from fieldtool.dashboard.mapview import (
+    cell_resolution,
+    legend_html,
+    map_deck,
+    track_tolerance,
+    view_of,
+    zoom_text,
+)
 from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.palette import SpeciesColours
 from fieldtool.dashboard.summaries import (
     position_warnings,
     sessions_table,
     sightings_table,
-    summarize,
     zone_notes,
 )
 from fieldtool.types import FieldtoolError
@@ -41,6 +62,8 @@ TABLE_COLUMNS = {
     "Latitude": st.column_config.NumberColumn(format="%.5f"),
     "Longitude": st.column_config.NumberColumn(format="%.5f"),
 }
+PAGE_ROWS = 200  # table rows a page
+_CACHE_KEY = "_map_read"  # ((db, filters, change mark), MapData) of the last read
 SESSION_COLUMNS = {
     "Started (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
     "Time zone known": st.column_config.CheckboxColumn(
@@ -49,60 +72,162 @@ SESSION_COLUMNS = {
 }
 
 
-def show_data(db_path: Path, filters: SightingFilter, refresh_s: float | None) -> None:
-    """Metrics, map, table, exports and snapshot; reruns on its own every ``refresh_s`` s."""
+@dataclass(frozen=True)
+class MapData:
+    """What one read of the database gave the map page (reused while nothing changed)."""
+
+    totals: dict[str, int]
+    sessions: pd.DataFrame
+    marks: pd.DataFrame
+    deck: pdk.Deck
+    deck_bytes: int
+    points_drawn: int
+    view_text: str
+    legend: str
+    tracks: pd.DataFrame
+
+
+def map_depends(filters: SightingFilter) -> tuple[str, ...]:
+    """Tables the map's figures follow: reviews only when the review filter is set (the
+    map shows sightings as recorded), so a review leaves the map's reads as they were."""
+    return ("sightings", "track", "sessions") + (("reviews",) if filters.review else ())
+
+
+def _read(db_path: Path, filters: SightingFilter, settings: DashboardConfig) -> MapData:
+    """Every figure of the page, in SQL over all matching sightings."""
+    deps = map_depends(filters)
+
+    def read(function: Any, *args: Any, **kwargs: Any) -> Any:
+        return common.read(function, db_path, *args, depends=deps, **kwargs)
+
+    totals = read(load_totals, filters)
+    sessions = common.read(load_sessions, db_path, depends=("sessions",))
+    if filters.session_id is not None:
+        sessions = sessions[sessions["session_id"] == filters.session_id]
+    marks = read(load_session_marks, filters)
+    # One session, or few enough sightings to draw: the view may zoom in to a single site.
+    few = totals["placed"] <= settings.map_points
+    site = filters.session_id is not None or few
+    view = view_of(read(load_bounds, filters), site=site)
+    zoom = float(view.zoom)
+    cells = read(load_cells, filters, cell_resolution(zoom))
+    # Single sightings: all when few enough; at site zoom the newest, said to be a sample.
+    draw = few or (site and settings.map_points > 0)
+    points = read(load_points, filters, settings.map_points) if draw else None
+    tracks = common.read(load_tracks, db_path, filters.session_id, depends=("track",),
+                         tolerance_deg=track_tolerance(zoom))  # fmt: skip
+    colours, labels = common.species_colours(db_path)
+    extra = _range_layer(db_path, filters, colours)
+    deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra)
+    deck_bytes = len(deck.to_json().encode("utf-8"))
+    shown = read(load_species_summary, filters, reviewed=False)
+    chips = [(str(sp), labels(str(sp))) for sp in shown["species"].head(24)]
+    legend = legend_html(colours.hex, chips, max(len(shown) - len(chips), 0))
+    if points is None:
+        drawn = (
+            f"{totals['placed']:,} placed sightings are more than the "
+            f"{settings.map_points:,} drawn one by one: the map shows them as H3 cells "
+            "(counts in the tooltip); choose a session or species to see single sightings."
+        )
+    elif few:
+        drawn = f"All {len(points):,} placed sightings drawn."
+    else:
+        drawn = (
+            f"A sample: the newest {len(points):,} of {totals['placed']:,} placed sightings "
+            "drawn; the cells' outlines count all of them."
+        )
+    return MapData(totals, sessions, marks, deck, deck_bytes,
+                   0 if points is None else len(points), f"{drawn} View: {zoom_text(zoom)}.",
+                   legend, tracks)  # fmt: skip
+
+
+def _range_layer(
+    db_path: Path, filters: SightingFilter, colours: SpeciesColours
+) -> list[pdk.Layer]:
+    if filters.species is None or len(filters.species) != 1:
+        return []
+    name = filters.species[0]
+    shape = range_geojson(session_prior_settings(db_path, filters.session_id), name)
+    if shape is None:
+        return []
+    r, g, b = colours(name)
+    return [
+        pdk.Layer(
+            "GeoJsonLayer", id="species-range", data=shape, filled=True, stroked=True,
+            get_fill_color=[r, g, b, 60], get_line_color=[r, g, b, 200], get_line_width=1,
+            line_width_units=pdk.types.String("pixels"), pickable=False,
+        )
+    ]  # fmt: skip
+
+
+def show_data(
+    db_path: Path, filters: SightingFilter, settings: DashboardConfig, refresh_s: float | None
+) -> None:
+    """Metrics, map, a page of the table, exports and snapshot. A refresh first reads the
+    database's change mark and reuses the last read while it is the same."""
     try:
-        sessions = load_sessions(db_path, timeout_s=common.QUERY_TIMEOUT_S)
-        sightings = load_sightings(db_path, filters, timeout_s=common.QUERY_TIMEOUT_S)
-        tracks = load_tracks(db_path, filters.session_id, timeout_s=common.QUERY_TIMEOUT_S)
+        common.refresh_mark(db_path)  # a refresh reruns only this fragment
+        key = (str(db_path), filters, common.mark_of(db_path, map_depends(filters)))
+        cached = st.session_state.get(_CACHE_KEY)
+        if cached is not None and cached[0] == key:
+            data = cached[1]
+        else:
+            data = _read(db_path, filters, settings)
+            st.session_state[_CACHE_KEY] = (key, data)
     except FieldtoolError as exc:
         st.warning(f"Could not read the database: {exc}. Retrying at the next refresh.")
         return
-    if filters.session_id is not None:
-        sessions = sessions[sessions["session_id"] == filters.session_id]
-    summary = summarize(sightings, sessions)
-
+    totals = data.totals
     cols = st.columns(4)
-    cols[0].metric("Sightings", summary["sightings"], help=f"{summary['open']} open")
-    cols[1].metric("Species", summary["species"])
-    cols[2].metric("Sessions", summary["sessions"])
-    cols[3].metric("Running sessions", summary["running"])
+    cols[0].metric("Sightings", f"{totals['sightings']:,}", help=f"{totals['open']:,} open")
+    cols[1].metric("Species", f"{totals['species']:,}")
+    cols[2].metric("Sessions", f"{totals['sessions']:,}", help="sessions with a matching sighting")
+    cols[3].metric("Running sessions", f"{totals['running']:,}")
 
-    unplaced = position_warnings(sightings, sessions, tracks)
+    unplaced = position_warnings(data.marks, data.sessions, data.tracks)
     for message in unplaced:
         st.warning(message)
-    notes = zone_notes(sightings, sessions)
+    notes = zone_notes(data.marks, data.sessions)
     for note in notes:
         st.info(note)
-
-    species_range = None
-    if filters.species is not None and len(filters.species) == 1:
-        name = filters.species[0]
-        shape = range_geojson(session_prior_settings(db_path, filters.session_id), name)
-        if shape is not None:
-            species_range = (name, shape)
-            st.caption(f"Shaded: the range of {name} from the session's range files.")
-    placed = sightings["latitude"].notna() & sightings["longitude"].notna()
-    # An empty map reads as "nothing was seen"; the warnings above say why instead.
-    if not unplaced or placed.any() or not tracks.empty or species_range is not None:
-        deck = build_deck(sightings, tracks, species_range=species_range)
-        st.pydeck_chart(deck, height=520)
-    _legend(sightings)
+    if totals["placed"] or not data.tracks.empty:
+        st.pydeck_chart(data.deck, height=520, key="map_deck")
+    st.markdown(data.legend, unsafe_allow_html=True)
     now = datetime.now(timezone.utc)
-    every = f", refreshing every {refresh_s:g} s" if refresh_s else ""
-    st.caption(f"Read at {now:%H:%M:%S} UTC{every}. Open sightings have a dark outline.")
-
+    every = f", refreshing every {refresh_s:g} s" if refresh_s else ", not refreshing"
+    st.caption(
+        f"{data.view_text} Read at {now:%H:%M:%S} UTC{every}. Open sightings have a dark "
+        "outline."
+    )
     st.subheader("Sightings")
-    st.dataframe(sightings_table(sightings), hide_index=True, column_config=TABLE_COLUMNS)
-    _exports(db_path, sightings)
+    rows = _table_page(db_path, filters, totals["sightings"])
+    _exports(db_path, rows)
     with st.expander("Sessions", expanded=bool(unplaced or notes)):
         st.dataframe(
-            sessions_table(sessions),
+            sessions_table(data.sessions),
             hide_index=True,
             column_config=SESSION_COLUMNS,
             key="sessions_table",
         )
-    _snapshot(db_path, sightings)
+    _snapshot(db_path, rows)
+
+
+def _table_page(db_path: Path, filters: SightingFilter, total: int) -> pd.DataFrame:
+    """One page of the matching sightings, newest first, and where it lies in the whole."""
+    pages = max(1, -(-total // PAGE_ROWS))
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="map_page"))
+    offset = (page - 1) * PAGE_ROWS
+    rows = common.read(load_sightings, db_path, filters, limit=PAGE_ROWS, offset=offset)
+    if total:
+        st.caption(
+            f"Rows {offset + 1:,}–{offset + len(rows):,} of {total:,}, newest first "
+            f"({PAGE_ROWS} a page)."
+        )
+    st.dataframe(sightings_table(rows), hide_index=True, column_config=TABLE_COLUMNS,
+                 key="map_table")  # fmt: skip
+    return rows
 
 
 def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
@@ -117,7 +242,7 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     """
     ids = tuple(str(i) for i in sightings["sighting_id"]) if not sightings.empty else ()
     try:
-        files = map_downloads(db_path, ids, timeout_s=common.QUERY_TIMEOUT_S)
+        files = common.read(map_downloads, db_path, ids)
     except FieldtoolError as exc:
         st.caption(f"Downloads unavailable: {exc}")
         return
@@ -149,24 +274,10 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
         "rejected ones left out",
     )
     st.caption(
-        f"Downloads hold {files.rows} of the {len(ids)} sightings shown, as `fieldtool "
-        "export` writes them: the closed ones, reviews applied, rejected ones left out."
+        f"Downloads hold {files.rows} of the {len(ids)} sightings of this table page, as "
+        "`fieldtool export` writes them: the closed ones, reviews applied, rejected ones "
+        "left out. `fieldtool export` writes all of them."
     )
-
-
-def _legend(sightings: pd.DataFrame) -> None:
-    if sightings.empty:
-        return
-    names = sightings.drop_duplicates("species").sort_values("species")
-    items = []
-    for row in names.itertuples(index=False):
-        r, g, b = species_color(str(row.species))
-        label = html.escape(str(row.common_name or row.species))
-        items.append(
-            f'<span style="white-space:nowrap;margin-right:1em">'
-            f'<span style="color:rgb({r},{g},{b})">&#9679;</span> {label}</span>'
-        )
-    st.markdown(" ".join(items), unsafe_allow_html=True)
 
 
 def _snapshot(db_path: Path, sightings: pd.DataFrame) -> None:
@@ -193,9 +304,11 @@ def _snapshot(db_path: Path, sightings: pd.DataFrame) -> None:
 def main() -> None:
     ctx = common.context()
     st.title("fieldtool sightings")
-    refresh_s = common.refresh_controls("map")
+    refresh_s = common.refresh_controls("map", ctx)
     filters = common.filters_or_all(ctx)
-    st.fragment(run_every=refresh_s)(show_data)(ctx.db_path, filters, refresh_s)
+    st.fragment(run_every=refresh_s)(common.safe(show_data))(
+        ctx.db_path, filters, ctx.settings, refresh_s
+    )
 
 
 if __name__ == "__main__":  # run by st.navigation; importing has no effect

@@ -1,48 +1,84 @@
-"""Review queue: closed sightings nobody has reviewed yet, newest first.
+"""Review queue: closed sightings nobody has reviewed yet, one at a time, safe on a phone.
 
-For each: the snapshot, the facts, the classifier's scores against the scores after the
-range prior over the sighting's frames (so a rare species the prior demoted can be
-rescued), the map position, and confirm / reject / relabel buttons (keys Y, N, L; S skips).
-A decision is stored as a review row; the sighting row itself never changes.
+The decision buttons come first (keys Y confirm, N reject, S skip); the reviewer's name is
+on the page. A relabel has no species chosen in advance: pick a known species (or tick
+"new species" for a name not in the file), press Relabel (key L), then confirm it. Every
+decision can be undone: an undo is a new review row that supersedes the last one
+(:func:`fieldtool.store.reviews.undo_review`), nothing is deleted. The queue's size is
+exact (SQL over every sighting) and it pages through the queue.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from fieldtool.dashboard.data import load_species, load_tracks
+from fieldtool.dashboard.aggregate import QUEUE_ORDERS, load_review_page
+from fieldtool.dashboard.data import load_tracks
 from fieldtool.dashboard.deck import build_deck, fit_view
 from fieldtool.dashboard.pages import common
-from fieldtool.dashboard.reviews import load_alternatives, load_review_queue, prior_changes
+from fieldtool.dashboard.reviews import load_alternatives, prior_changes, resolve_relabel
 from fieldtool.store import add_review
+from fieldtool.store.reviews import undo_review
 from fieldtool.types import FieldtoolError
 
+QUEUE_PAGE = 50
 _MESSAGE_KEY = "_review_message"
+_PENDING_KEY = "_review_pending"  # (sighting_id, species, new) of a relabel awaiting "yes"
+_DONE_KEY = "_review_done"  # sighting ids this browser reviewed, newest last (for undo)
 _DECIDED = {"confirm": "Confirmed", "reject": "Rejected", "relabel": "Relabelled"}
 
 
-def _decide(db_path: Path, row: dict, decision: str) -> None:
+def _priority() -> Callable[..., Any] | None:
+    """The learning side's queue order (``fieldtool.learn.queue.review_priority``) where it
+    is installed; without it the queue is newest first only."""
+    try:
+        module = importlib.import_module("fieldtool.learn.queue")
+    except ImportError:
+        return None
+    found = getattr(module, "review_priority", None)
+    return found if callable(found) else None
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def _ranked(db_path: str, mark: tuple) -> pd.DataFrame:
+    """``review_priority`` of the file, computed once per change of its sightings (a
+    review only takes a sighting out, which the queue query does by itself)."""
+    priority = _priority()
+    items = priority(db_path, order="teach") if priority is not None else []
+    return pd.DataFrame(
+        {
+            "sighting_id": [i.sighting_id for i in items],
+            "score": [i.score for i in items],
+            "reasons": ["; ".join(i.reasons) for i in items],
+        }
+    )
+
+
+def _reviewer() -> str:
+    return str(st.session_state.get("reviewer") or "").strip()
+
+
+@common.guarded
+def _store(ctx: common.Context, row: dict, decision: str, species: str | None = None) -> None:
     """Button callback: store the review before the page reruns (so the queue updates)."""
-    reviewer = str(st.session_state.get("reviewer") or "").strip()
     sighting_id = row["sighting_id"]
-    species = None
-    if decision == "relabel":
-        species = str(st.session_state.get(f"relabel_{sighting_id}") or "").strip()
-        if not species:
-            st.session_state[_MESSAGE_KEY] = ("error", "Choose the species to relabel it as.")
-            return
     note = str(st.session_state.get(f"note_{sighting_id}") or "")
     try:
-        add_review(
-            db_path, sighting_id, decision, reviewer=reviewer, species=species, note=note,
-            timeout_s=common.QUERY_TIMEOUT_S,
-        )  # fmt: skip
+        common.write_review(ctx, lambda: add_review(
+            ctx.db_path, sighting_id, decision, reviewer=_reviewer(), species=species,
+            note=note, timeout_s=common.QUERY_TIMEOUT_S,
+        ))  # fmt: skip
     except FieldtoolError as exc:
         st.session_state[_MESSAGE_KEY] = ("error", f"Review not stored: {exc}")
         return
+    st.session_state.setdefault(_DONE_KEY, []).append(sighting_id)
+    st.session_state.pop(_PENDING_KEY, None)
     what = f" as {species}" if species else ""
     st.session_state[_MESSAGE_KEY] = (
         "success",
@@ -51,12 +87,101 @@ def _decide(db_path: Path, row: dict, decision: str) -> None:
     )
 
 
+@common.guarded
+def _ask_relabel(row: dict, known: dict[str, str]) -> None:
+    """Relabel button (key L): check the chosen name; a confirmation is asked next."""
+    sighting_id = row["sighting_id"]
+    typed = st.session_state.get(f"relabel_{sighting_id}")
+    new = bool(st.session_state.get(f"relabel_new_{sighting_id}"))
+    try:
+        species, is_new = resolve_relabel(str(typed or ""), known, allow_new=new)
+    except FieldtoolError as exc:
+        st.session_state[_MESSAGE_KEY] = ("error", str(exc))
+        return
+    if species == row["species"]:
+        st.session_state[_MESSAGE_KEY] = (
+            "error", f"{species} is the predicted species: use Confirm.")  # fmt: skip
+        return
+    st.session_state[_PENDING_KEY] = (sighting_id, species, is_new)
+
+
+@common.guarded
+def _undo(ctx: common.Context) -> None:
+    done = st.session_state.get(_DONE_KEY) or []
+    if not done:
+        return
+    sighting_id = done[-1]
+    try:
+        _, now = common.write_review(ctx, lambda: undo_review(
+            ctx.db_path, sighting_id, reviewer=_reviewer() or "dashboard",
+            timeout_s=common.QUERY_TIMEOUT_S))  # fmt: skip
+    except FieldtoolError as exc:
+        st.session_state[_MESSAGE_KEY] = ("error", f"Undo not stored: {exc}")
+        return
+    done.pop()
+    state = "back in the queue" if now == "unreviewed" else f"back to {now}"
+    st.session_state[_MESSAGE_KEY] = ("success", f"Undone: sighting {sighting_id} is {state}.")
+    st.session_state["review_pick"] = sighting_id
+
+
+@common.guarded
 def _skip(next_id: str) -> None:
     st.session_state["review_pick"] = next_id
+    st.session_state.pop(_PENDING_KEY, None)
 
 
-def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[str]:
-    """Show raw vs fused scores; returns the species a relabel should offer first."""
+def _decisions(ctx: common.Context, row: pd.Series, known: dict[str, str], next_id: str) -> None:
+    """Confirm / reject / skip / undo, then the relabel with its confirmation."""
+    reviewer = _reviewer()
+    off = not reviewer or not ctx.may_review
+    record = {k: row[k] for k in ("sighting_id", "species", "first_seen")}
+    sid = str(row["sighting_id"])
+    buttons = st.container(horizontal=True)
+    buttons.button(
+        "Confirm", key="review_confirm", shortcut="Y", type="primary", disabled=off,
+        on_click=_store, args=(ctx, record, "confirm"), help=f"Yes, this is {row['species']}",
+    )  # fmt: skip
+    buttons.button(
+        "Reject", key="review_reject", shortcut="N", disabled=off,
+        on_click=_store, args=(ctx, record, "reject"),
+        help="No plant of this species in view (false detection)",
+    )  # fmt: skip
+    buttons.button("Skip", key="review_skip", shortcut="S", on_click=_skip, args=(next_id,))
+    done = st.session_state.get(_DONE_KEY) or []
+    buttons.button(
+        "Undo last review", key="review_undo", disabled=not done or not ctx.may_review,
+        on_click=_undo, args=(ctx,),
+        help="Take back this browser's last decision (a new review row; nothing is deleted)",
+    )  # fmt: skip
+    pending = st.session_state.get(_PENDING_KEY)
+    if pending and pending[0] == sid:
+        _, species, is_new = pending
+        what = f"the new species {species}" if is_new else known.get(species, species)
+        st.warning(f"Relabel this {row['species']} sighting as {what}?")
+        ask = st.container(horizontal=True)
+        ask.button(
+            "Yes, relabel", key="review_relabel_yes", type="primary", disabled=off,
+            on_click=_store, args=(ctx, record, "relabel", species),
+        )  # fmt: skip
+        ask.button("Cancel", key="review_relabel_no",
+                   on_click=lambda: st.session_state.pop(_PENDING_KEY, None))  # fmt: skip
+        return
+    options = sorted((s for s in known if s != row["species"]), key=str.casefold)
+    relabel = st.container(horizontal=True, vertical_alignment="bottom")
+    relabel.selectbox(
+        "Relabel as", options, index=None, key=f"relabel_{sid}", accept_new_options=True,
+        placeholder="Choose or type a species", format_func=lambda s: known.get(s) or s,
+    )  # fmt: skip
+    relabel.button(
+        "Relabel…", key="review_relabel", shortcut="L", disabled=off,
+        on_click=_ask_relabel, args=(record, known),
+        help="Asks for confirmation before anything is stored",
+    )  # fmt: skip
+    st.checkbox("New species (not yet in this file)", key=f"relabel_new_{sid}")
+
+
+def _alternatives(db_path: Path, row: pd.Series, labels: Callable[[str], str]) -> None:
+    """Raw (classifier) versus fused (after the range prior) scores over the sighting."""
     st.markdown("**What the classifier and the range prior said**")
     try:
         alts = load_alternatives(
@@ -65,14 +190,14 @@ def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[
         )  # fmt: skip
     except FieldtoolError as exc:
         st.warning(f"Per-frame scores unavailable: {exc}")
-        return []
+        return
     if alts.empty:
         st.info("No per-frame scores stored for this sighting (store.detections was off).")
-        return []
+        return
     top = alts[(alts["fused_rank"] <= 3) | (alts["raw_rank"] <= 3)]
     table = pd.DataFrame(
         {
-            "Species": [f"{names[sp]} ({sp})" if names.get(sp) else sp for sp in top["species"]],
+            "Species": [labels(sp) for sp in top["species"]],
             "Classifier": top["raw_mean"],
             "After range prior": top["fused_mean"],
             "Change": top["fused_mean"] - top["raw_mean"],
@@ -80,14 +205,10 @@ def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[
         }
     )
     st.dataframe(
-        table,
-        hide_index=True,
-        key="review_alternatives",
-        column_config={
-            c: st.column_config.NumberColumn(format="%.2f")
-            for c in ("Classifier", "After range prior", "Change")
-        },
-    )
+        table, hide_index=True, key="review_alternatives",
+        column_config={c: st.column_config.NumberColumn(format="%.2f")
+                       for c in ("Classifier", "After range prior", "Change")},
+    )  # fmt: skip
     st.caption(
         f"Mean score over the {int(alts['frames'].iloc[0])} analysed frames of the sighting "
         "(a frame where a species was not in the stored top-k counts as 0)."
@@ -97,10 +218,6 @@ def _alternatives(db_path: Path, row: pd.Series, names: dict[str, str]) -> list[
         st.warning(f"{line} If the snapshot shows it, relabel the sighting.")
     if not changes:
         st.caption("The range prior did not demote any of the classifier's top 3.")
-    demoted = [s for s in alts.sort_values("raw_rank")["species"] if any(
-        line.startswith(f"{s}:") for line in changes)]  # fmt: skip
-    others = [s for s in alts["species"] if s != row["species"]]
-    return list(dict.fromkeys(demoted + others))
 
 
 def _position(db_path: Path, row: pd.Series) -> None:
@@ -112,97 +229,99 @@ def _position(db_path: Path, row: pd.Series) -> None:
     except FieldtoolError:
         tracks = None
     deck = build_deck(row.to_frame().T, tracks)
-    deck.initial_view_state = fit_view([(row["longitude"], row["latitude"])])
-    deck.initial_view_state.zoom = min(deck.initial_view_state.zoom, 12.0)
-    st.pydeck_chart(deck, height=300)
+    deck.initial_view_state = fit_view([(row["longitude"], row["latitude"])], max_zoom=16)
+    deck.initial_view_state.max_zoom = 20
+    st.pydeck_chart(deck, height=260)
     st.caption(f"{row['latitude']:.5f}, {row['longitude']:.5f}")
+
+
+def _queue(ctx: common.Context) -> tuple[pd.DataFrame, int] | None:
+    order = "newest"
+    if _priority() is not None:
+        order = st.radio("Order", list(QUEUE_ORDERS), format_func=QUEUE_ORDERS.get,
+                         horizontal=True, key="review_order")  # fmt: skip
+    page_no = int(st.session_state.get("review_queue_page", 1))
+    try:
+        ranked = None
+        if order == "teach":
+            mark = common.current_mark(ctx.db_path)[:2]
+            with st.spinner("Ranking the queue (once per change of the sightings)…"):
+                ranked = _ranked(str(ctx.db_path), mark)
+        page, total = common.read(
+            load_review_page, ctx.db_path, common.filters_or_all(ctx),
+            offset=(page_no - 1) * QUEUE_PAGE, limit=QUEUE_PAGE, ranked=ranked,
+        )  # fmt: skip
+    except FieldtoolError as exc:
+        st.error(f"Could not read the database: {exc}")
+        return None
+    pages = max(1, -(-total // QUEUE_PAGE))
+    st.caption(
+        f"{total:,} closed sightings without a review. The sidebar filters apply (review "
+        "state aside); a review never changes the sighting itself."
+    )
+    if pages > 1:
+        st.number_input(f"Queue page ({QUEUE_PAGE} a page, of {pages:,})", 1, pages,
+                        key="review_queue_page")  # fmt: skip
+    return page, total
 
 
 def main() -> None:
     ctx = common.context()
     st.title("Review queue")
-    reviewer = st.sidebar.text_input(
-        "Reviewer name", key="reviewer", persist_state="session", placeholder="Your name"
-    ).strip()
+    if ctx.may_review:
+        st.text_input("Reviewer name", key="reviewer", placeholder="Your name (needed to review)")
+    else:
+        st.info("Signed in as a viewer: you can look through the queue but not review.")
+    common.show_callback_error()
     message = st.session_state.pop(_MESSAGE_KEY, None)
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
-    try:
-        queue = load_review_queue(
-            ctx.db_path, common.filters_or_all(ctx), timeout_s=common.QUERY_TIMEOUT_S
-        )
-        names = dict(
-            load_species(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)[
-                ["species", "common_name"]
-            ].itertuples(index=False)
-        )
-    except FieldtoolError as exc:
-        st.error(f"Could not read the database: {exc}")
+    found = _queue(ctx)
+    if found is None:
         return
+    queue, total = found
+    colours, labels = common.species_colours(ctx.db_path)
+    known = {sp: labels(sp) for sp in common.known_species(ctx.db_path)}
     if queue.empty:
         st.info("Nothing to review: every closed sighting that matches the filters has a review.")
+        if st.session_state.get(_DONE_KEY):
+            st.button("Undo last review", key="review_undo_empty", on_click=_undo, args=(ctx,))
         return
-    st.caption(
-        f"{len(queue)} closed sightings without a review, newest first. The sidebar filters "
-        "apply (review state aside); a review never changes the sighting itself."
-    )
     rows = {row.sighting_id: row for row in queue.itertuples(index=False)}
     ids = list(rows)
+    if st.session_state.get("review_pick") not in rows:
+        st.session_state.pop("review_pick", None)
     pick = st.selectbox(
         "Sighting", ids, format_func=lambda s: common.sighting_label(rows[s]), key="review_pick"
     )
     row = queue.iloc[ids.index(pick)]
-
+    title = labels(str(row["species"]))
+    r, g, b = colours(str(row["species"]))
+    st.markdown(
+        f'<span style="color:rgb({r},{g},{b});font-size:1.4em">&#9679;</span> '
+        f"**{title}** · peak {common.score_text(row['peak_score'])} · "
+        f"{pd.Timestamp(row['first_seen']):%Y-%m-%d %H:%M:%S} {common.time_zone_text(row)}",
+        unsafe_allow_html=True,
+    )
+    if "reasons" in row and isinstance(row["reasons"], str) and row["reasons"]:
+        st.caption(f"Why here: {row['reasons']}.")
+    if not _reviewer() and ctx.may_review:
+        st.caption("Enter your name above to review.")
+    next_id = ids[(ids.index(pick) + 1) % len(ids)]
+    _decisions(ctx, row, known, next_id)
+    st.text_input("Note (optional)", key=f"note_{pick}")
+    st.caption("Keys: Y confirm · N reject · L relabel (asks first) · S skip.")
+    common.show_snapshot(ctx.db_path, row["snapshot_path"], str(row["species"]), "stretch")
+    st.markdown(
+        f"{float(row['duration_s']):.1f} s, {int(row['frames'])} frames, mean score "
+        f"{common.score_text(row['mean_score'])} · session `{row['session_id']}` · "
+        f"sighting `{row['sighting_id']}`"
+    )
     left, right = st.columns([1, 1])
     with left:
-        title = f"{row['common_name']} ({row['species']})" if row["common_name"] else row["species"]
-        st.subheader(str(title))
-        st.markdown(
-            f"First seen **{pd.Timestamp(row['first_seen']):%Y-%m-%d %H:%M:%S} "
-            f"{common.time_zone_text(row)}**, "
-            f"{float(row['duration_s']):.1f} s, {int(row['frames'])} frames, "
-            f"peak score **{common.score_text(row['peak_score'])}**, "
-            f"mean {common.score_text(row['mean_score'])}  \n"
-            f"Session `{row['session_id']}` · sighting `{row['sighting_id']}`"
-        )
-        common.show_snapshot(ctx.db_path, row["snapshot_path"], str(row["species"]), "stretch")
+        _alternatives(ctx.db_path, row, labels)
     with right:
-        offered = _alternatives(ctx.db_path, row, names)
         _position(ctx.db_path, row)
-
-    st.subheader("Decision")
-    if not reviewer:
-        st.warning("Enter your name under Reviewer name in the sidebar to review.")
-    choices = list(dict.fromkeys(offered + sorted(s for s in names if s != row["species"])))
-    record = {k: row[k] for k in ("sighting_id", "species", "first_seen")}
-    c1, c2, c3, c4, c5 = st.columns([1, 1, 2, 1, 1], vertical_alignment="bottom")
-    c1.button(
-        "Confirm", key="review_confirm", shortcut="Y", type="primary", disabled=not reviewer,
-        on_click=_decide, args=(ctx.db_path, record, "confirm"),
-        help=f"Yes, this is {row['species']}",
-    )  # fmt: skip
-    c2.button(
-        "Reject", key="review_reject", shortcut="N", disabled=not reviewer,
-        on_click=_decide, args=(ctx.db_path, record, "reject"),
-        help="No plant of this species in view (false detection)",
-    )  # fmt: skip
-    c3.selectbox(
-        "Relabel as",
-        choices,
-        key=f"relabel_{pick}",
-        accept_new_options=True,
-        placeholder="Species (type to add)",
-        format_func=lambda s: f"{names[s]} ({s})" if names.get(s) else s,
-    )
-    c4.button(
-        "Relabel", key="review_relabel", shortcut="L", disabled=not reviewer,
-        on_click=_decide, args=(ctx.db_path, record, "relabel"),
-        help="Store the species chosen beside this button",
-    )  # fmt: skip
-    next_id = ids[(ids.index(pick) + 1) % len(ids)]
-    c5.button("Skip", key="review_skip", shortcut="S", on_click=_skip, args=(next_id,))
-    st.text_input("Note (optional)", key=f"note_{pick}")
-    st.caption("Keys: Y confirm · N reject · L relabel · S skip to the next sighting.")
 
 
 if __name__ == "__main__":  # run by st.navigation; importing has no effect

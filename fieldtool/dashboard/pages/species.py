@@ -1,4 +1,9 @@
-"""Species page: counts, accumulation curve over survey time, timeline, first/last seen, gallery."""
+"""Species page: exact counts per species, accumulation over survey effort, timeline, gallery.
+
+Every figure is SQL over all matching sightings (:mod:`fieldtool.dashboard.aggregate`),
+reviews applied by default; names that are one species (:func:`species_group_key`) are
+one row; colours are the map's (:mod:`fieldtool.dashboard.palette`).
+"""
 
 from __future__ import annotations
 
@@ -8,135 +13,159 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from fieldtool.dashboard.data import load_sessions, load_sightings
+from fieldtool.dashboard.aggregate import (
+    load_accumulation,
+    load_snapshots,
+    load_species_summary,
+    load_timeline,
+    load_totals,
+    species_group_key,
+)
+from fieldtool.dashboard.data import SightingFilter
 from fieldtool.dashboard.pages import common
-from fieldtool.dashboard.summaries import accumulation_curve, species_summary
+from fieldtool.dashboard.palette import SpeciesColours
 from fieldtool.types import FieldtoolError
 
 GALLERY_MAX = 12
+_EFFORT = {"hours": "Survey time (media hours)", "km": "Distance walked (km)"}
 
 
-def _timeline(sightings: pd.DataFrame) -> None:
-    """One mark per sighting on a time axis, a row per species."""
-    data = sightings.assign(
-        name=[
-            f"{c} ({s})" if isinstance(c, str) and c else s
-            for s, c in zip(sightings["species"], sightings["common_name"], strict=True)
-        ],
-        peak=sightings["peak_score"].round(2),
-        first=[f"{pd.Timestamp(t):%Y-%m-%d %H:%M:%S}" for t in sightings["first_seen"]],
-        last=[f"{pd.Timestamp(t):%Y-%m-%d %H:%M:%S}" for t in sightings["last_seen"]],
-    )[["name", "species", "first_seen", "last_seen", "first", "last", "peak", "status"]]
-    base = alt.Chart(data).encode(
-        y=alt.Y("name:N", title=None, sort="ascending", axis=alt.Axis(labelLimit=320)),
-        color=alt.Color("species:N", legend=None),
-        tooltip=[
-            alt.Tooltip("name:N", title="Species"),
-            alt.Tooltip("first:N", title="First seen (UTC)"),
-            alt.Tooltip("last:N", title="Last seen (UTC)"),
-            alt.Tooltip("peak:Q", title="Peak score"),
-            alt.Tooltip("status:N", title="Status"),
-        ],
+def _scale(names: list[str], colours: SpeciesColours) -> alt.Scale:
+    return alt.Scale(domain=names, range=[colours.hex(n) for n in names])
+
+
+def _timeline(frame: pd.DataFrame, unit: str, colours: SpeciesColours) -> None:
+    """Sightings per species and time bin: a dot per bin, its size the count."""
+    data = frame.assign(
+        key=[species_group_key(str(s)) for s in frame["species"]],
+        when=[f"{pd.Timestamp(t):%Y-%m-%d %H:%M}" for t in frame["bin"]],
     )
-    # Stored times are UTC: a UTC scale keeps the browser from shifting them to local time.
-    x = alt.X("first_seen:T", title="Time (UTC)", scale=alt.Scale(type="utc"))
-    bars = base.mark_rule(strokeWidth=4).encode(x=x, x2="last_seen:T")
-    dots = base.mark_circle(size=60).encode(x=x)
-    height = 60 + 32 * data["name"].nunique()
-    st.altair_chart(bars + dots, height=height)
-
-
-def _gallery(db_path: Path, sightings: pd.DataFrame, summary: pd.DataFrame) -> None:
-    names = dict(zip(summary["species"], summary["common_name"], strict=True))
-    chosen = st.selectbox(
-        "Species",
-        list(summary["species"]),
-        format_func=lambda s: f"{names[s]} ({s})" if names.get(s) else s,
-        key="gallery_species",
+    names = sorted(data["species"].unique())
+    chart = (
+        alt.Chart(data)
+        .mark_circle(opacity=0.8)
+        .encode(
+            x=alt.X("bin:T", title=f"Time (UTC, per {unit})", scale=alt.Scale(type="utc")),
+            y=alt.Y("species:N", title=None, sort="ascending", axis=alt.Axis(labelLimit=260)),
+            size=alt.Size("sightings:Q", title="Sightings", scale=alt.Scale(range=[15, 300])),
+            color=alt.Color("species:N", legend=None, scale=_scale(names, colours)),
+            tooltip=[
+                alt.Tooltip("species:N", title="Species"),
+                alt.Tooltip("when:N", title=f"{unit.title()} (UTC)"),
+                alt.Tooltip("sightings:Q", title="Sightings"),
+                alt.Tooltip("best_score:Q", title="Best peak", format=".2f"),
+            ],
+        )
     )
-    shots = sightings[(sightings["species"] == chosen) & sightings["snapshot_path"].notna()]
+    st.altair_chart(chart, height=60 + 22 * len(names))
+
+
+def _accumulation(db_path: Path, filters: SightingFilter, reviewed: bool) -> None:
+    st.subheader("Species accumulation")
+    axis = st.radio("Effort", list(_EFFORT), format_func=_EFFORT.get, horizontal=True,
+                    key="species_effort")  # fmt: skip
+    curve = common.read(load_accumulation, db_path, filters, reviewed=reviewed)
+    chart = (
+        alt.Chart(curve)
+        .mark_line(interpolate="step-after", point=True)
+        .encode(
+            x=alt.X(f"{axis}:Q", title=_EFFORT[str(axis)]),
+            y=alt.Y("species:Q", title="Species found"),
+            tooltip=[alt.Tooltip("name:N", title="New species"), f"{axis}:Q", "species:Q"],
+        )
+    )
+    st.altair_chart(chart, height=280)
+    st.caption(
+        "Distinct species against survey effort: the sessions' surveyed media time (or GPS "
+        "distance walked) laid end to end in start order, gaps in a source left out. Names "
+        "of one species count once. A curve still rising means more species are likely."
+    )
+
+
+def _gallery(db_path: Path, filters: SightingFilter, summary: pd.DataFrame, labels) -> None:
+    chosen = st.selectbox("Species", list(summary["species"]), format_func=labels,
+                          key="gallery_species")  # fmt: skip
+    if chosen is None:
+        return
+    shots, total = common.read(load_snapshots, db_path, filters, str(chosen), limit=GALLERY_MAX)
     if shots.empty:
         st.info("No snapshots stored for this species.")
         return
-    st.caption(f"{len(shots)} snapshots, newest first" + (
-        f"; showing {GALLERY_MAX}" if len(shots) > GALLERY_MAX else ""))  # fmt: skip
+    st.caption(f"{total:,} snapshots, newest first" + (
+        f"; showing {GALLERY_MAX}" if total > GALLERY_MAX else ""))  # fmt: skip
     columns = st.columns(4)
-    for i, row in enumerate(shots.head(GALLERY_MAX).itertuples(index=False)):
+    for i, row in enumerate(shots.itertuples(index=False)):
         with columns[i % 4]:
             caption = (
                 f"{pd.Timestamp(row.first_seen):%Y-%m-%d %H:%M:%S} · peak "
                 f"{common.score_text(row.peak_score)}"
             )
-            common.show_snapshot(db_path, row.snapshot_path, caption, width=300)
+            common.show_snapshot(db_path, row.snapshot_path, caption, width="stretch")
 
 
 def main() -> None:
     ctx = common.context()
     st.title("Species")
-    use_reviews = st.toggle(
+    reviewed = st.toggle(
         "Apply review decisions (rejected sightings left out, relabelled ones counted as the "
         "reviewer's species)",
         value=True,
         key="species_use_reviews",
     )
+    filters = common.filters_or_all(ctx)
     try:
-        # With reviews: the sightings_reviewed view, the read model `fieldtool export` uses.
-        sightings = load_sightings(
-            ctx.db_path,
-            common.filters_or_all(ctx),
-            reviewed=use_reviews,
-            timeout_s=common.QUERY_TIMEOUT_S,
-        )
-        sessions = load_sessions(ctx.db_path, timeout_s=common.QUERY_TIMEOUT_S)
+        totals = common.read(load_totals, ctx.db_path, filters, reviewed=reviewed)
+        summary = common.read(load_species_summary, ctx.db_path, filters, reviewed=reviewed)
+        colours, labels = common.species_colours(ctx.db_path)
     except FieldtoolError as exc:
         st.error(f"Could not read the database: {exc}")
         return
-    summary = species_summary(sightings)
     cols = st.columns(3)
-    cols[0].metric("Species", len(summary))
-    cols[1].metric("Sightings", len(sightings))
-    cols[2].metric("Sessions", sightings["session_id"].nunique() if len(sightings) else 0)
-    if sightings.empty:
+    cols[0].metric("Species", f"{len(summary):,}", help="names of one species count once")
+    cols[1].metric("Sightings", f"{totals['sightings']:,}")
+    cols[2].metric("Sessions", f"{totals['sessions']:,}")
+    if summary.empty:
         st.info("No sightings match the filters.")
         return
-
     st.subheader("Sightings per species")
+    table = summary.assign(common_name=summary["common_name"].fillna("")).rename(
+        columns={
+            "species": "Species", "common_name": "Common name", "sightings": "Sightings",
+            "sessions": "Sessions", "first_seen": "First seen (UTC)",
+            "last_seen": "Last seen (UTC)", "best_score": "Best peak score", "names": "Names",
+        }
+    )  # fmt: skip
     st.dataframe(
-        summary.rename(
-            columns={
-                "species": "Species",
-                "common_name": "Common name",
-                "sightings": "Sightings",
-                "first_seen": "First seen (UTC)",
-                "last_seen": "Last seen (UTC)",
-                "best_score": "Best peak score",
-            }
-        ),
+        table,
         hide_index=True,
         key="species_summary",
         column_config={
             "First seen (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
             "Last seen (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
             "Best peak score": st.column_config.NumberColumn(format="%.2f"),
+            "Names": st.column_config.NumberColumn(help="spellings counted as this species"),
         },
     )
-    st.bar_chart(summary, x="species", y="sightings", x_label="", y_label="Sightings", height=260)
-
-    st.subheader("Species accumulation")
-    curve = accumulation_curve(sightings, sessions)
-    st.line_chart(
-        curve, x="survey_min", y="species", x_label="Survey time (min)", y_label="Species seen"
+    names = list(summary["species"])
+    bars = (
+        alt.Chart(summary)
+        .mark_bar()
+        .encode(
+            x=alt.X("species:N", sort="-y", title=None),
+            y=alt.Y("sightings:Q", title="Sightings"),
+            color=alt.Color("species:N", legend=None, scale=_scale(names, colours)),
+        )
     )
-    st.caption(
-        "Distinct species against recording time: the sessions laid end to end, gaps between "
-        "them left out. A curve still rising means more species are likely to be found."
-    )
-
-    st.subheader("Timeline")
-    _timeline(sightings)
-
-    st.subheader("Snapshots")
-    _gallery(ctx.db_path, sightings, summary)
+    st.altair_chart(bars, height=260)
+    try:
+        _accumulation(ctx.db_path, filters, reviewed)
+        st.subheader("Timeline")
+        frame, unit = common.read(load_timeline, ctx.db_path, filters, reviewed=reviewed)
+        _timeline(frame, unit, colours)
+        st.subheader("Snapshots")
+        _gallery(ctx.db_path, filters, summary, labels)
+    except FieldtoolError as exc:
+        st.error(f"Could not read the database: {exc}")
 
 
 if __name__ == "__main__":  # run by st.navigation; importing has no effect

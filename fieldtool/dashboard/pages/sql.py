@@ -2,8 +2,10 @@
 
 Only one SELECT / WITH / DESCRIBE / SHOW / SUMMARIZE at a time; anything that writes or
 reaches files, URLs, extensions or other databases is refused before it runs, and the
-file is opened read-only with external access switched off (see
-:func:`fieldtool.sqlbox.run_readonly_sql`, which ``fieldtool sql`` runs too).
+query runs on an engine of its own (the file attached read-only, memory and thread limits
+of the ``dashboard`` settings, external access off; see
+:func:`fieldtool.sqlbox.run_readonly_sql`, which ``fieldtool sql`` runs too). Queries of
+all browsers queue for a few slots; a review makes running ones stop and says so.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import streamlit as st
 
 from fieldtool.dashboard.data import load_schema
 from fieldtool.dashboard.pages import common
-from fieldtool.sqlbox import SQL_MAX_ROWS, SQL_TIME_LIMIT_S, run_readonly_sql
+from fieldtool.sqlbox import run_readonly_sql
 from fieldtool.types import FieldtoolError
 
 EXAMPLE = """SELECT species, any_value(common_name) AS common_name, count(*) AS sightings,
@@ -47,17 +49,26 @@ def _schema(ctx: common.Context) -> None:
 def main() -> None:
     ctx = common.context()
     st.title("SQL")
+    cfg = ctx.settings
     st.caption(
         "Read-only DuckDB SQL over the sightings file: one SELECT, WITH, DESCRIBE, SHOW or "
-        f"SUMMARIZE at a time, at most {SQL_MAX_ROWS:,} rows, stopped after "
-        f"{SQL_TIME_LIMIT_S:g} s. Writes, file and network access are refused."
+        f"SUMMARIZE at a time, at most {cfg.sql_max_rows:,} rows, stopped after "
+        f"{cfg.sql_time_limit_s:g} s, {cfg.sql_memory_limit} of memory and "
+        f"{cfg.sql_threads} threads each; {cfg.sql_slots} run at once, more wait their "
+        "turn. Writes, file and network access are refused."
     )
     with st.expander("Tables and columns"):
         _schema(ctx)
     sql = st.text_area("Query", value=EXAMPLE, height=180, key="sql_text")
     if st.button("Run query", key="sql_run", type="primary", shortcut="Ctrl+Enter"):
         try:
-            rows, truncated = run_readonly_sql(ctx.db_path, sql, timeout_s=common.QUERY_TIMEOUT_S)
+            with st.spinner("Running (or waiting for a free slot)…"):
+                rows, truncated = run_readonly_sql(
+                    ctx.db_path, sql, max_rows=cfg.sql_max_rows,
+                    time_limit_s=cfg.sql_time_limit_s, timeout_s=common.QUERY_TIMEOUT_S,
+                    memory_limit=cfg.sql_memory_limit, threads=cfg.sql_threads,
+                    gate=common.sql_gate(cfg.sql_slots),
+                )  # fmt: skip
         except FieldtoolError as exc:
             st.session_state.pop(_RESULT_KEY, None)
             st.error(str(exc))
@@ -68,7 +79,7 @@ def main() -> None:
         st.caption("Run the query to see its rows (Ctrl+Enter).")
         return
     _, rows, truncated = result
-    more = f" (first {SQL_MAX_ROWS:,}; the query returned more)" if truncated else ""
+    more = " (cut at the page's row or size limit; the query returned more)" if truncated else ""
     st.caption(f"{len(rows):,} rows{more}.")
     st.dataframe(rows, hide_index=True, key="sql_result")
     st.download_button(

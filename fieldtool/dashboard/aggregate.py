@@ -1,0 +1,445 @@
+"""Exact numbers over every row: counts, species lists, map cells and curves, in SQL.
+
+The pages never count loaded rows: each figure here is one read-only query over all the
+sightings that match the filters (:func:`fieldtool.dashboard.data.filter_clauses`), so a
+file of a million sightings gives the same numbers as ``fieldtool sql``. Tables show one
+page of rows at a time (:func:`fieldtool.dashboard.data.load_sightings` with ``offset``).
+
+Map cells: ``sightings.h3_cell`` is the H3 cell of resolution 8; a coarser cell is
+computed in SQL from the cell's 64-bit index (resolution in bits 52-55, one 3-bit digit per
+finer resolution, unused digits all ones), so no H3 extension is needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fieldtool.dashboard.data import (
+    SightingFilter,
+    filter_clauses,
+    filtered_sightings_sql,
+    relation_columns,
+)
+from fieldtool.names import canonical
+from fieldtool.store import query
+from fieldtool.store.schema import H3_RESOLUTION
+from fieldtool.store.views import haversine_sql
+
+QUEUE_ORDERS = {"newest": "Newest first", "teach": "Teaches the model most"}
+
+
+def _filtered(
+    db_path: Path | str, filters: SightingFilter | None, reviewed: bool, timeout_s: float
+) -> tuple[str, dict[str, Any]]:
+    clauses, params = filter_clauses(filters)
+    tables = relation_columns(db_path, timeout_s)
+    return filtered_sightings_sql(db_path, tables, clauses, reviewed), params
+
+
+def load_totals(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    reviewed: bool = False,
+    timeout_s: float = 10.0,
+) -> dict[str, int]:
+    """Exact figures of the sightings matching ``filters``: sightings, species, sessions
+    (with a sighting), open (sightings), placed (with a position), running (sessions
+    running now: the chosen one, or any)."""
+    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    one = "AND session_id = $session_id" if "session_id" in params else ""
+    row = query(
+        db_path,
+        f"""SELECT count(*) AS sightings, count(DISTINCT species) AS species,
+                   count(DISTINCT session_id) AS sessions,
+                   count(*) FILTER (WHERE status = 'open') AS open,
+                   count(*) FILTER (WHERE latitude IS NOT NULL AND longitude IS NOT NULL)
+                       AS placed,
+                   (SELECT count(*) FROM sessions WHERE status = 'running' {one}) AS running
+            FROM ({sql})""",
+        params,
+        timeout_s=timeout_s,
+    ).iloc[0]
+    return {key: int(row[key]) for key in row.index}
+
+
+def load_session_marks(
+    db_path: Path | str, filters: SightingFilter | None = None, *, timeout_s: float = 10.0
+) -> pd.DataFrame:
+    """One row per session with matching sightings, in the columns the position and zone
+    notes read (:mod:`fieldtool.dashboard.summaries`): session_id, latitude and longitude
+    (of some placed sighting; NULL when none has a position), time_zone_known, time_source.
+    """
+    sql, params = _filtered(db_path, filters, False, timeout_s)
+    return query(
+        db_path,
+        f"""SELECT session_id, max(latitude) AS latitude, max(longitude) AS longitude,
+                   bool_and(time_zone_known) AS time_zone_known,
+                   any_value(time_source) AS time_source
+            FROM ({sql}) GROUP BY session_id ORDER BY session_id""",
+        params,
+        timeout_s=timeout_s,
+    )
+
+
+def load_running(db_path: Path | str, *, timeout_s: float = 10.0) -> int:
+    """Sessions running now."""
+    frame = query(db_path, "SELECT count(*) AS n FROM sessions WHERE status = 'running'",
+                  timeout_s=timeout_s)  # fmt: skip
+    return int(frame.iloc[0]["n"])
+
+
+def load_all_species(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
+    """Every species name of the file (species table, sightings, reviews' relabels) with
+    a common name where one is known: species, common_name; by name."""
+    tables = relation_columns(db_path, timeout_s)
+    relabels = (
+        "UNION ALL SELECT species, NULL FROM reviews WHERE decision = 'relabel'"
+        if "reviews" in tables
+        else ""
+    )
+    # The species table holds every species the writer stored; older files lack it.
+    names = (
+        "SELECT species, common_name FROM species"
+        if "species" in tables
+        else "SELECT DISTINCT species, common_name FROM sightings"
+    )
+    return query(
+        db_path,
+        f"""SELECT species, max(common_name) FILTER (WHERE common_name <> '') AS common_name
+            FROM ({names} {relabels})
+            WHERE species IS NOT NULL GROUP BY species ORDER BY species""",
+        timeout_s=timeout_s,
+    )
+
+
+# Which values of change_mark() follow which tables (a reader names what it depends on).
+MARK_PARTS = {"sightings": (0, 1), "reviews": (2, 3), "track": (4,), "sessions": (5, 6)}
+
+
+def change_mark(db_path: Path | str, *, timeout_s: float = 10.0) -> tuple[Any, ...]:
+    """What changes when anything the pages show changes (rows written, reviews stored):
+    a refresh that finds the same mark reuses what it read last time. The values by
+    table: :data:`MARK_PARTS`."""
+    row = query(
+        db_path,
+        """SELECT (SELECT count(*) FROM sightings), (SELECT max(updated_at) FROM sightings),
+                  (SELECT count(*) FROM reviews), (SELECT max(reviewed_at) FROM reviews),
+                  (SELECT count(*) FROM track), (SELECT max(updated_at) FROM sessions),
+                  (SELECT count(*) FROM sessions WHERE status = 'running')""",
+        timeout_s=timeout_s,
+    ).iloc[0]
+    return tuple(None if pd.isna(v) else str(v) for v in row)
+
+
+def load_species_summary(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    reviewed: bool = True,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """Per species (most seen first): species, common_name, sightings, sessions, first_seen,
+    last_seen, best_score, over every matching row.
+
+    Names that are one species by :func:`fieldtool.names.canonical` (case, authorship, a
+    synonym, or a common name written before the scientific one in brackets) are one row,
+    under the name with the most sightings.
+    """
+    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    frame = query(
+        db_path,
+        f"""SELECT species, any_value(common_name) FILTER (WHERE common_name <> '')
+                       AS common_name, count(*) AS sightings,
+                   count(DISTINCT session_id) AS sessions, min(first_seen) AS first_seen,
+                   max(last_seen) AS last_seen, max(peak_score) AS best_score
+            FROM ({sql}) WHERE species IS NOT NULL GROUP BY species""",
+        params,
+        timeout_s=timeout_s,
+    )
+    if frame.empty:
+        return frame
+    frame["key"] = [species_group_key(str(s)) for s in frame["species"]]
+    frame = frame.sort_values(["sightings", "species"], ascending=[False, True])
+    merged = frame.groupby("key", sort=False).agg(
+        species=("species", "first"),
+        common_name=("common_name", lambda s: next(iter(s.dropna()), None)),
+        sightings=("sightings", "sum"),
+        sessions=("sessions", "max"),  # a lower bound when names were merged
+        first_seen=("first_seen", "min"),
+        last_seen=("last_seen", "max"),
+        best_score=("best_score", "max"),
+        names=("species", lambda s: len(s)),
+    )
+    return (
+        merged.reset_index(drop=True)
+        .sort_values(["sightings", "species"], ascending=[False, True])
+        .reset_index(drop=True)
+    )
+
+
+def species_group_key(name: str) -> str:
+    """The key species are merged by: :func:`fieldtool.names.canonical` of the scientific
+    name, which is the text in brackets for a "common name (Scientific name)" label."""
+    text = name.strip()
+    if text.endswith(")") and "(" in text:
+        text = text[text.rindex("(") + 1 : -1]
+    return canonical(text)
+
+
+def h3_parent_sql(cell: str, resolution: int) -> str:
+    """SQL of the hex text of the H3 cell of ``resolution`` (≤ 8) holding the resolution-8
+    cell whose hex text is the expression ``cell``."""
+    res = max(0, min(int(resolution), H3_RESOLUTION))
+    unused = (1 << (3 * (15 - res))) - 1  # the digits finer than ``res``: all ones
+    index = f"('0x' || {cell})::UBIGINT"
+    clear = ~(0xF << 52) & 0xFFFFFFFFFFFFFFFF
+    return (
+        f"lower(printf('%x', (({index} & {clear}::UBIGINT) | "
+        f"{res << 52}::UBIGINT | {unused}::UBIGINT)))"
+    )
+
+
+def load_cells(
+    db_path: Path | str,
+    filters: SightingFilter | None,
+    resolution: int,
+    *,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """Sightings per H3 cell of ``resolution``: hex, sightings, species (distinct), top
+    (the most seen species). Sightings without a cell are not counted."""
+    sql, params = _filtered(db_path, filters, False, timeout_s)
+    parent = h3_parent_sql("h3_cell", resolution)
+    return query(
+        db_path,
+        f"""WITH f AS (SELECT species, h3_cell FROM sightings
+                       WHERE sighting_id IN (SELECT sighting_id FROM ({sql}))
+                         AND h3_cell IS NOT NULL),
+            c AS (SELECT h3_cell, species, count(*) AS n FROM f GROUP BY ALL),
+            p AS (SELECT {parent} AS hex, species, sum(n) AS n FROM c GROUP BY ALL)
+            SELECT hex, sum(n)::BIGINT AS sightings, count(DISTINCT species) AS species,
+                   arg_max(species, n) AS top
+            FROM p GROUP BY hex ORDER BY hex""",
+        params,
+        timeout_s=timeout_s,
+    )
+
+
+def load_bounds(
+    db_path: Path | str, filters: SightingFilter | None, *, timeout_s: float = 10.0
+) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of the placed sightings matching ``filters`` and
+    of their sessions' tracks; None when nothing has a position."""
+    sql, params = _filtered(db_path, filters, False, timeout_s)
+    session = "" if filters is None or filters.session_id is None else (
+        "AND session_id = $session_id")  # fmt: skip
+    row = query(
+        db_path,
+        f"""WITH pts AS (
+                SELECT longitude AS x, latitude AS y FROM ({sql})
+                WHERE latitude IS NOT NULL AND longitude IS NOT NULL
+                UNION ALL
+                SELECT longitude, latitude FROM track
+                WHERE latitude IS NOT NULL AND longitude IS NOT NULL {session})
+            SELECT min(x) AS x0, min(y) AS y0, max(x) AS x1, max(y) AS y1 FROM pts""",
+        params,
+        timeout_s=timeout_s,
+    ).iloc[0]
+    if pd.isna(row["x0"]):
+        return None
+    return float(row["x0"]), float(row["y0"]), float(row["x1"]), float(row["y1"])
+
+
+def load_points(
+    db_path: Path | str,
+    filters: SightingFilter | None,
+    limit: int,
+    *,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """Up to ``limit`` placed sightings (newest first) for the map's point layer: sighting_id,
+    species, common_name, first_seen, peak_score, status, latitude, longitude."""
+    sql, params = _filtered(db_path, filters, False, timeout_s)
+    return query(
+        db_path,
+        f"""SELECT sighting_id, species, common_name, first_seen, peak_score, frames, status,
+                   latitude, longitude
+            FROM ({sql}) WHERE latitude IS NOT NULL AND longitude IS NOT NULL
+            ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)}""",
+        params,
+        timeout_s=timeout_s,
+    )
+
+
+def load_accumulation(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    reviewed: bool = True,
+    timeout_s: float = 10.0,
+) -> pd.DataFrame:
+    """Species accumulation over survey effort: one row per species, in the order found,
+    with ``hours`` (media time surveyed until its first sighting) and ``km`` (distance walked
+    until then), and ``species`` (distinct species found so far); the last row is the total
+    effort (``species`` unchanged).
+
+    Effort is the ``effort`` view's: each session's surveyed media time and GPS distance,
+    sessions laid end to end in start order. Within a session a sighting is placed at its
+    media time (``first_t``) and at the distance walked by the last track point before it.
+    Species are counted by :func:`species_group_key`.
+    """
+    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    dist = haversine_sql("lat0", "lon0", "latitude", "longitude")
+    frame = query(
+        db_path,
+        f"""WITH eff AS (
+                SELECT session_id, started_at, surveyed_s, distance_m,
+                       coalesce(sum(surveyed_s) OVER w, 0) AS s0,
+                       coalesce(sum(distance_m) OVER w, 0) AS m0
+                FROM effort
+                WINDOW w AS (ORDER BY started_at, session_id
+                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
+            firsts AS (
+                SELECT session_id, species, min(first_t) AS t FROM ({sql}) GROUP BY ALL),
+            pts AS (
+                SELECT session_id, t, latitude, longitude,
+                       lag(latitude) OVER v AS lat0, lag(longitude) OVER v AS lon0
+                FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL
+                  AND session_id IN (SELECT session_id FROM firsts)
+                WINDOW v AS (PARTITION BY session_id ORDER BY time, t)),
+            walked AS (
+                SELECT session_id, t,
+                       sum(coalesce({dist}, 0)) OVER (PARTITION BY session_id ORDER BY t
+                           ROWS UNBOUNDED PRECEDING) AS m
+                FROM pts),
+            placed AS (
+                SELECT f.species, e.s0 + least(greatest(f.t, 0), e.surveyed_s) AS at_s,
+                       e.m0 + coalesce(w.m, 0) AS at_m
+                FROM firsts f JOIN eff e USING (session_id)
+                ASOF LEFT JOIN walked w ON w.session_id = f.session_id AND f.t >= w.t)
+            SELECT species, min(at_s) AS at_s, min(at_m) AS at_m,
+                   (SELECT sum(surveyed_s) FROM eff) AS total_s,
+                   (SELECT sum(distance_m) FROM eff) AS total_m
+            FROM placed GROUP BY species""",
+        params,
+        timeout_s=timeout_s,
+    )
+    return accumulation_steps(frame, species_group_key)
+
+
+def accumulation_steps(frame: pd.DataFrame, key: Callable[[str], str]) -> pd.DataFrame:
+    """Rows of :func:`load_accumulation` from per-name first sightings (species, at_s,
+    at_m, total_s, total_m): names with one ``key`` count once, at their earliest."""
+    columns = ["hours", "km", "species", "name"]
+    if frame.empty:
+        return pd.DataFrame([(0.0, 0.0, 0, "")], columns=columns)
+    frame = frame.assign(key=[key(str(s)) for s in frame["species"]])
+    first = frame.sort_values("at_s").drop_duplicates("key")
+    rows = [(0.0, 0.0, 0, "")]
+    for i, row in enumerate(first.itertuples(index=False), start=1):
+        rows.append((float(row.at_s) / 3600, float(row.at_m) / 1000, i, str(row.species)))
+    total_s = float(frame["total_s"].max() or 0.0)
+    total_m = float(frame["total_m"].max() or 0.0)
+    rows.append(
+        (max(total_s / 3600, rows[-1][0]), max(total_m / 1000, rows[-1][1]), len(first), "")
+    )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_review_page(
+    db_path: Path | str,
+    filters: SightingFilter | None,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    ranked: pd.DataFrame | None = None,
+    timeout_s: float = 10.0,
+) -> tuple[pd.DataFrame, int]:
+    """(one page of the review queue, how many closed sightings wait for a review in all).
+
+    The queue: closed sightings matching ``filters`` (review state aside) without a review
+    in force, newest first; or, with ``ranked`` (sighting_id, score, reasons: the learning
+    side's ``review_priority``, best first), in that order (sightings it does not rank
+    last, newest first) with its ``score`` and ``reasons`` beside each row.
+    """
+    unreviewed = dataclasses.replace(filters or SightingFilter(), review="unreviewed")
+    sql, params = _filtered(db_path, unreviewed, False, timeout_s)
+    queue = f"SELECT * FROM ({sql}) WHERE status = 'closed'"
+    total = int(query(db_path, f"SELECT count(*) AS n FROM ({queue})", params,
+                      timeout_s=timeout_s).iloc[0]["n"])  # fmt: skip
+    newest = "ORDER BY first_seen DESC, sighting_id"
+    if ranked is None:
+        page = query(db_path, f"{queue} {newest} LIMIT {int(limit)} OFFSET {int(offset)}",
+                     params, timeout_s=timeout_s)  # fmt: skip
+        return page.reset_index(drop=True), total
+    ids = query(db_path, f"SELECT sighting_id FROM ({queue}) {newest}", params,
+                timeout_s=timeout_s)  # fmt: skip
+    order = ranked.reset_index(drop=True).reset_index(names="rank")
+    ids = ids.reset_index(names="age").merge(order, on="sighting_id", how="left")
+    ids = ids.sort_values(["rank", "age"], na_position="last").iloc[offset : offset + limit]
+    if ids.empty:
+        return query(db_path, f"{queue} LIMIT 0", params, timeout_s=timeout_s), total
+    page = query(
+        db_path, f"{queue} AND list_contains(CAST($ids AS VARCHAR[]), sighting_id)",
+        {**params, "ids": [str(i) for i in ids["sighting_id"]]}, timeout_s=timeout_s,
+    )  # fmt: skip
+    page = ids[["sighting_id", "score", "reasons"]].merge(page, on="sighting_id")
+    return page.reset_index(drop=True), total
+
+
+def load_timeline(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    reviewed: bool = True,
+    timeout_s: float = 10.0,
+) -> tuple[pd.DataFrame, str]:
+    """Sightings per species per time bin: (rows of species, bin (UTC start), sightings,
+    best_score; the bin's unit: minute, hour or day, whichever keeps the bins under 400)."""
+    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    span = query(
+        db_path, f"SELECT epoch(max(first_seen) - min(first_seen)) AS s FROM ({sql})", params,
+        timeout_s=timeout_s,
+    ).iloc[0]["s"]  # fmt: skip
+    seconds = 0.0 if pd.isna(span) else float(span)
+    unit = "minute" if seconds <= 400 * 60 else "hour" if seconds <= 400 * 3600 else "day"
+    frame = query(
+        db_path,
+        f"""SELECT species, date_trunc('{unit}', first_seen) AS bin, count(*) AS sightings,
+                   max(peak_score) AS best_score
+            FROM ({sql}) WHERE species IS NOT NULL GROUP BY ALL ORDER BY bin, species""",
+        params,
+        timeout_s=timeout_s,
+    )
+    return frame, unit
+
+
+def load_snapshots(
+    db_path: Path | str,
+    filters: SightingFilter | None,
+    species: str,
+    *,
+    limit: int = 12,
+    reviewed: bool = True,
+    timeout_s: float = 10.0,
+) -> tuple[pd.DataFrame, int]:
+    """(the newest ``limit`` sightings of ``species`` with a snapshot, how many have one)."""
+    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    params = {**params, "chosen": species}
+    where = "WHERE species = $chosen AND snapshot_path IS NOT NULL"
+    total = int(query(db_path, f"SELECT count(*) AS n FROM ({sql}) {where}", params,
+                      timeout_s=timeout_s).iloc[0]["n"])  # fmt: skip
+    rows = query(
+        db_path,
+        f"SELECT sighting_id, first_seen, peak_score, snapshot_path FROM ({sql}) {where} "
+        f"ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)}",
+        params,
+        timeout_s=timeout_s,
+    )
+    return rows, total

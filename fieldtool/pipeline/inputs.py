@@ -1,0 +1,188 @@
+"""A session from a config: the source, positions, time basis, classifier and range prior it
+names (:func:`inputs_from_config`), and the run of it into its store (:func:`run_from_config`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fieldtool.classify import DinoClassifier
+from fieldtool.config import Config
+from fieldtool.gallery import classifier_from_gallery
+from fieldtool.importers import is_backbone_only
+from fieldtool.model import load_model_folder
+from fieldtool.photos import is_photos, photo_source_from_config
+from fieldtool.pipeline.session import run_session
+from fieldtool.pipeline.steps import Progress, SessionResult
+from fieldtool.placement import (
+    Placement,
+    overlap_share,
+    overlap_warning,
+    place_session,
+)
+from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
+from fieldtool.sources import VideoSource, is_live
+from fieldtool.store import SightingStore
+from fieldtool.timebase import TimeBasis
+from fieldtool.tracks import PositionProvider, TrackPositions, positions_from_config
+from fieldtool.types import (
+    Classifier,
+    FieldtoolError,
+    FrameSource,
+)
+
+
+@dataclass
+class SessionInputs:
+    """Everything a session needs besides the store, built from a config."""
+
+    source: FrameSource
+    classifier: Classifier
+    positions: PositionProvider | None
+    prior: RangePriorStage | None
+    time: TimeBasis | None = None  # where the session's times come from
+
+
+def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInputs:
+    """Open the source, model, positions and ranges that ``config`` names.
+
+    A file's media time 0 gets its time by the rule of ``docs/time.md``
+    (:func:`fieldtool.placement.place_session`); before a file runs, a warning says when
+    fewer than half of its frames can get a position from the track. Photos (a photo, a
+    folder, a glob, a Camtrap DP package: :func:`fieldtool.photos.is_photos`) take each its own time and
+    place (``docs/photos.md``).
+    """
+    if not is_live(config.source.uri) and is_photos(config.source.uri):
+        source, positions, basis = _photo_placement(config, log)
+    else:
+        video, placement = video_placement(config, log)
+        source, positions, basis = video, placement.positions, placement.time
+    classifier = classifier_from_config(config, log)
+    prior = None
+    ranges = range_prior_from_config(config.prior)
+    if ranges is not None:
+        for line in range_coverage(ranges, classifier.labels).lines():
+            log(line)
+        prior = RangePriorStage(ranges, classifier.labels, config.prior)
+    return SessionInputs(source, classifier, positions, prior, basis)
+
+
+def _photo_placement(
+    config: Config, log: Callable[[str], None]
+) -> tuple[FrameSource, PositionProvider | None, TimeBasis]:
+    """Photos: each its own time and place; the config's positions (``--lat/--lon``, a
+    track) place those with neither EXIF GPS nor a deployment."""
+    source = photo_source_from_config(config, log)
+    basis = source.time_basis()
+    gps = sum(p.own_position is not None for p in source.photos)
+    events = len({p.event_id for p in source.photos})
+    log(f"photos: {len(source.photos)} in {events} event(s) (gap "
+        f"{source.sequence_gap_s:g} s), {gps} placed by their EXIF GPS")  # fmt: skip
+    log(basis.describe())
+    return source, positions_from_config(config.position), basis
+
+
+def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSource, Placement]:
+    """A video file, camera or stream, and its placement: positions and the time of media
+    t=0 (``docs/time.md``; ``source.start_time`` is set from it). Notes and warnings go
+    to ``log``."""
+    src = config.source
+    source = VideoSource(
+        src.uri,
+        sample_fps=src.sample_fps,
+        max_frames=src.max_frames,
+        retry=src.retry,
+        reconnect_backoff_s=src.reconnect_backoff_s,
+        reconnect_backoff_max_s=src.reconnect_backoff_max_s,
+        open_timeout_s=src.open_timeout_s,
+        read_timeout_s=src.read_timeout_s,
+        assume_fps=src.assume_fps,
+        log=log,
+    )
+    fps = source.probe()
+    placement = place_session(config, live=source.live, fps=fps)
+    positions = placement.positions
+    for note in (*placement.notes, *getattr(positions, "notes", ())):
+        log(note)
+    log(placement.time.describe())
+    if placement.time.source == "processing-time":
+        log(
+            f"warning: {config.source.uri} carries no recording time and no track: its "
+            "sightings are dated at the processing time; give --start-time"
+        )
+    source.start_time = placement.time.start
+    start = placement.time.start  # set for every file
+    if isinstance(positions, TrackPositions) and source.frame_count and fps and start:
+        duration = source.frame_count / fps
+        share = overlap_share(positions, start, duration, source.sample_fps)
+        warning = overlap_warning(positions, placement.time, duration, share)
+        if warning:
+            log(warning)
+    return source, placement
+
+
+def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classifier:
+    """The classifier ``config.model`` names: a gallery, or a model folder with its head."""
+    if config.model.gallery is not None:
+        return classifier_from_gallery(
+            config.model.gallery, config.model.device, config.model.batch_size,
+            tiles=config.model.tiles, tile_reduce=config.model.tile_reduce,
+        )  # fmt: skip
+    model = load_model_folder(config.model.path)
+    if is_backbone_only(model.info):
+        raise FieldtoolError(
+            f"{config.model.path}: a backbone without a species head; use it with a "
+            "gallery ('fieldtool gallery add --model ...', then 'run --gallery')"
+        )
+    return DinoClassifier(
+        model,
+        device=config.model.device,
+        batch_size=config.model.batch_size,
+        tiles=config.model.tiles,
+        tile_reduce=config.model.tile_reduce,
+        precision=config.model.precision,
+        compile=config.model.compile,
+        micro_batch=config.model.cpu_micro_batch,
+        log=log,
+    )
+
+
+def run_from_config(
+    config: Config,
+    *,
+    log: Callable[[str], None],
+    progress: Callable[[Progress], None] | None = None,
+    session_id: str | None = None,
+    replace_earlier: bool = False,
+) -> SessionResult:
+    """Build the inputs named by ``config`` and run one session into its store.
+
+    ``replace_earlier`` first deletes earlier sessions of the same source (the demo
+    uses it so that running it twice does not double its sightings).
+    """
+    inputs = inputs_from_config(config, log)
+    store = SightingStore(
+        config.store.db,
+        lock_timeout_s=config.store.lock_timeout_s,
+        flush_interval_s=config.store.flush_interval_s,
+        log=log,
+    )
+    if replace_earlier and (gone := store.forget_source(str(inputs.source.uri))):
+        log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
+    try:
+        return run_session(
+            inputs.source,
+            inputs.classifier,
+            store,
+            config,
+            positions=inputs.positions,
+            prior=inputs.prior,
+            time_basis=inputs.time,
+            log=log,
+            session_id=session_id,
+            progress=progress,
+        )
+    finally:
+        close = getattr(inputs.positions, "close", None)  # live receivers hold a thread
+        if close is not None:
+            close()

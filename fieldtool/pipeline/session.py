@@ -1,0 +1,180 @@
+"""One session over one source: read, classify in batches beside the reader, and run
+every classified frame through :class:`~fieldtool.pipeline.steps.FrameStep`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from fieldtool.batches import MotionGate, batches, classified_ahead
+from fieldtool.config import Config
+from fieldtool.photos import PhotoMedia, PhotoSteps
+from fieldtool.pipeline.steps import (
+    FrameStep,
+    Progress,
+    SessionResult,
+    start_session,
+)
+from fieldtool.placement import (
+    live_overlap_warning,
+)
+from fieldtool.priors import RangePriorStage
+from fieldtool.sources import Prefetcher
+from fieldtool.store import SightingStore
+from fieldtool.timebase import TimeBasis, utc_now
+from fieldtool.tracks import PositionProvider
+from fieldtool.types import (
+    Classifier,
+    Frame,
+    FrameSource,
+    SessionInfo,
+    SessionStatus,
+)
+
+
+def run_session(
+    source: FrameSource,
+    classifier: Classifier,
+    store: SightingStore,
+    config: Config,
+    *,
+    positions: PositionProvider | None = None,
+    prior: RangePriorStage | None = None,
+    session_id: str | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    progress_interval_s: float = 2.0,
+    time_basis: TimeBasis | None = None,
+    log: Callable[[str], None] | None = None,
+) -> SessionResult:
+    """Run every stage over ``source`` and write sightings, track and detections to ``store``.
+
+    Ends cleanly on end of source, KeyboardInterrupt (status ``interrupted``) or an
+    error (status ``failed``, re-raised): open sightings are closed and everything
+    buffered is flushed first. ``time_basis``: where the frames' times come from (stored
+    on the session row; default: wall clock for live sources, ``start-time`` for files).
+    A frame is placed at its wall time, or by media time when the track is the video's
+    own (:meth:`TrackPositions.lookup_time`). ``log``: where the live overlap warning goes.
+    """
+    photos = None
+    if isinstance(source, PhotoMedia):  # a photo source: its own place, media rows, plot mode
+        photos = PhotoSteps(source, classifier.labels, config)
+        config = photos.session_config(config)
+    session = start_session(
+        source, classifier, store, config, time_basis=time_basis, session_id=session_id
+    )
+    step = FrameStep.for_session(session, store, config, classifier.labels,
+                                 positions=positions, prior=prior, log=log, photos=photos)  # fmt: skip
+    result = step.result
+    live_check_pending = source.live and positions is not None
+    batch_size = 1 if source.live else config.model.batch_size
+    wall_start = time.monotonic()
+    last_progress = wall_start
+    t = 0.0
+
+    def prepare(frame: Frame) -> np.ndarray | None:  # on the reader thread, beside inference
+        return classifier.prepare(frame.image)
+
+    reader = Prefetcher(
+        source.frames(), live=source.live, depth=4 * batch_size, min_depth=batch_size,
+        max_bytes=int(config.source.read_ahead_mb * 2**20),
+        keep_max_side=config.source.keep_max_side or None, prepare=prepare,
+    )  # fmt: skip
+    gate = MotionGate(config.source.motion_threshold)
+
+    def classify(pairs: list[tuple[Frame, Any]]) -> tuple[np.ndarray, np.ndarray, int]:
+        start = time.monotonic()
+        out = gate.classify(classifier, [f.image for f, _ in pairs], [p for _, p in pairs])
+        result.model_busy_s += time.monotonic() - start  # one model thread: no race
+        return out
+
+    try:
+        for pairs, (probs, tile_probs, reused) in classified_ahead(
+            batches(iter(reader), batch_size), classify, live=source.live
+        ):
+            result.frames_reused += reused
+            for i, (frame, _) in enumerate(pairs):
+                step.step(frame, probs[i], tile_probs[i])
+                t = frame.t
+            if live_check_pending and t >= 60.0:
+                live_check_pending = False  # once, after the first minute
+                warning = live_overlap_warning(
+                    str(getattr(positions, "source", "the positions")),
+                    session.frames_analysed,
+                    session.frames_positioned,
+                )
+                if warning and log:
+                    log(warning)
+            session.frames_read = source.stats.frames_read
+            session.frames_dropped = reader.dropped
+            step.record_gaps(source.stats.gaps)
+            store.record_session(session)  # live counters for the dashboard
+            step.flush(due_only=True)
+            now = time.monotonic()
+            if progress and now - last_progress >= progress_interval_s:
+                last_progress = now
+                progress(_progress(source, session, step, t, now - wall_start))
+        if source.stats.lost:  # a live source that did not come back: not a clean end
+            session.status = SessionStatus.STREAM_LOST
+            session.end_reason = source.stats.end_reason
+        else:
+            session.status = SessionStatus.FINISHED
+    except KeyboardInterrupt:
+        session.status = SessionStatus.INTERRUPTED
+    except BaseException as exc:
+        session.status = SessionStatus.FAILED
+        session.end_reason = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+        raise
+    finally:
+        if photos is not None and (skipped := photos.media.skipped_summary()):
+            session.end_reason = session.end_reason or skipped  # in the end summary
+        finish_session(step, source)
+        flushed = store.close()
+        result.unwritten_rows = flushed.unwritten
+        result.unwritten_where = (
+            str(flushed.journal) if flushed.journal and not flushed.memory_only else
+            "memory only: lost when this process ends" if flushed.unwritten else ""
+        )  # fmt: skip
+        result.wall_s = time.monotonic() - wall_start
+        if progress:
+            progress(_progress(source, session, step, t, time.monotonic() - wall_start))
+    return result
+
+
+def finish_session(step: FrameStep, source: FrameSource) -> None:
+    """End a session whose ``session.status`` is set: close its open sightings and write
+    them, store the source's outages and the ended session row, flush. The store stays
+    open (a station shares one among its sessions; :func:`run_session` closes its own)."""
+    session, store = step.session, step.store
+    step.views.close()
+    step.handle(step.tracker.finish())
+    step.record_gaps(source.stats.gaps, final=True)
+    session.frames_read = source.stats.frames_read
+    session.ended_at = utc_now()
+    step.result.reconnects = source.stats.reconnects
+    store.record_session(session)
+    step.flush(0.5)  # short: a held file is waited for once, by close()
+    if store.failed is not None:  # the file stopped taking writes and still does
+        if session.status == SessionStatus.FINISHED:
+            session.status = SessionStatus.FAILED
+        session.end_reason = session.end_reason or f"writes failed: {store.failed}"
+        store.record_session(session)  # into the journal with the rest
+
+
+def _progress(
+    source: FrameSource, session: SessionInfo, step: FrameStep, t: float, wall_s: float
+) -> Progress:
+    duration = None
+    if source.frame_count and source.fps:
+        duration = source.frame_count / source.fps
+    return Progress(
+        t=t,
+        frames_read=source.stats.frames_read,
+        frames_analysed=session.frames_analysed,
+        open_sightings=len(step.tracker.open_sightings),
+        closed_sightings=len(step.result.sightings),
+        analysis_fps=session.frames_analysed / wall_s if wall_s > 0 else 0.0,
+        duration_s=duration,
+    )

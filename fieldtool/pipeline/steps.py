@@ -1,0 +1,286 @@
+"""The stages after the model, per frame: :class:`FrameStep` (position, prior, smoothing,
+tracker, store, views), the session row it writes into (:func:`start_session`), and the null
+objects of absent stages."""
+
+from __future__ import annotations
+
+import math
+import socket
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, Self
+
+import numpy as np
+
+from fieldtool.config import Config
+from fieldtool.learn.keep import FrameKeeper
+from fieldtool.photos import PhotoSteps
+from fieldtool.smoothing import SightingTracker, TemporalSmoother
+from fieldtool.snapshots import FrameViews, SnapshotWriter
+from fieldtool.sources import Gap
+from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
+from fieldtool.timebase import TimeBasis, utc_now
+from fieldtool.tracks import PositionProvider, TrackPositions
+from fieldtool.types import (
+    Classifier,
+    Frame,
+    FrameResult,
+    FrameSource,
+    LabelSet,
+    Position,
+    SessionInfo,
+    Sighting,
+    SightingEvent,
+)
+
+STAGES: tuple[str, ...] = (
+    "source",  # sources.VideoSource: decode and sample frames
+    "classify",  # types.Classifier (classify.DinoClassifier, gallery): (C,) per frame, batched
+    "locate",  # tracks.PositionProvider: where the frame was taken (placement: and when)
+    "prior",  # priors.RangePriorStage: reweight by species ranges and records
+    "smooth",  # smoothing.TemporalSmoother: EMA over time
+    "track",  # smoothing.SightingTracker: start / update / end sightings
+    "store",  # store.SightingStore: DuckDB, snapshots
+)
+
+
+@dataclass
+class Progress:
+    """What a running session reports, about every ``progress_interval_s``."""
+
+    t: float  # media seconds reached
+    frames_read: int
+    frames_analysed: int
+    open_sightings: int
+    closed_sightings: int
+    analysis_fps: float  # analysed frames per wall second so far
+    duration_s: float | None  # media length, when known
+
+
+@dataclass
+class SessionResult:
+    session: SessionInfo
+    sightings: list[Sighting] = field(default_factory=list)
+    frames_reused: int = 0  # unchanged views that reused the previous prediction
+    reconnects: int = 0
+    unwritten_rows: int = 0  # rows not in the file at the end (locked, or writes failed)
+    unwritten_where: str = ""  # where they are: the journal, or "memory only: ..."
+    model_busy_s: float = 0.0  # wall seconds the model thread spent classifying
+    wall_s: float = 0.0  # wall seconds of the whole session
+    # plot mode: (photo path, [(species, score), ...]) per photo, in frame order
+    photo_species: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+
+
+def _settings_as_run(config: Config, classifier: Classifier) -> dict[str, Any]:
+    """The session's config as JSON data, with ``auto`` device and precision resolved to
+    what actually ran (so a stored session says whether it ran in bf16 on a CPU)."""
+    settings: dict[str, Any] = config.model_dump(mode="json")
+    settings["model"].update(classifier.run_settings())
+    return settings
+
+
+def start_session(
+    source: FrameSource,
+    classifier: Classifier,
+    store: SightingStore,
+    config: Config,
+    *,
+    time_basis: TimeBasis | None = None,
+    session_id: str | None = None,
+) -> SessionInfo:
+    """Set-up: the session row (with its time basis) and the model's taxonomy, written."""
+    if time_basis is None:
+        time_basis = (
+            TimeBasis(None, "wall-clock", "UTC", True, "live")
+            if source.live
+            else TimeBasis(source.start_time, "start-time", "UTC", True, "given")
+        )
+    session = SessionInfo(
+        session_id=session_id or uuid.uuid4().hex,
+        source=str(source.uri),
+        model_id=classifier.model_id,
+        model_sha256=classifier.model_sha256,
+        started_at=utc_now(),
+        config_json=config_json(_settings_as_run(config, classifier)),
+        host=socket.gethostname(),
+        time_source=time_basis.source,
+        time_zone=time_basis.zone,
+        time_zone_known=time_basis.zone_known,
+        source_name=source.name,
+    )
+    store.record_session(session)
+    for label in classifier.labels.labels:
+        if label.genus or label.family:  # the model's taxonomy, for the species table
+            store.record_species(label.species, label.common_name, label.genus or None,
+                                 label.family or None)  # fmt: skip
+    store.flush()
+    return session
+
+
+class NoPositions:
+    """Position provider of a session without one: no frame has a position."""
+
+    source = "none"
+
+    def position_at(self, when: datetime) -> Position | None:
+        return None
+
+
+class NoPrior:
+    """Prior stage of a session without one: predictions pass unchanged."""
+
+    def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray:
+        return probs
+
+
+class PriorStep(Protocol):
+    """What the loop needs of a prior stage (:class:`RangePriorStage` or :class:`NoPrior`)."""
+
+    def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray: ...
+
+
+@dataclass
+class FrameStep:
+    """The stages after the model for one frame, in order (position, prior, smoothing,
+    tracker, store, views): one verb, :meth:`step`. Built once per session; every field
+    is set (no stage is optional: absent ones are null objects)."""
+
+    session: SessionInfo
+    store: SightingStore
+    config: Config
+    positions: PositionProvider
+    prior: PriorStep
+    smoother: TemporalSmoother
+    tracker: SightingTracker
+    views: FrameViews
+    result: SessionResult
+    names: list[str]
+    k: int  # top-k classes stored per detection
+    log: Callable[[str], None] | None = None
+    last_track_t: float = -math.inf  # media seconds of the last stored track point
+    gaps_stored: int = 0  # source outages written so far
+    keeper: FrameKeeper = field(default_factory=FrameKeeper)  # frames kept for learning
+    photos: PhotoSteps | None = None  # a photo session's own work (place, media rows, plot)
+    segment: str | None = None  # the frames' segment running now (photos: the event)
+
+    @classmethod
+    def for_session(
+        cls,
+        session: SessionInfo,
+        store: SightingStore,
+        config: Config,
+        labels: LabelSet,
+        *,
+        positions: PositionProvider | None = None,
+        prior: PriorStep | None = None,
+        log: Callable[[str], None] | None = None,
+        photos: PhotoSteps | None = None,
+        tracker: SightingTracker | None = None,
+        **extra: Any,
+    ) -> Self:
+        """The steps of a started session (:func:`start_session`): a fresh smoother, tracker
+        (unless one is given), views and result; absent stages are null objects.
+        ``extra``: the fields of a subclass (a station's notifications)."""
+        if tracker is None:
+            tracker = SightingTracker(labels, config.smoothing, session_id=session.session_id,
+                                      model_id=session.model_id)  # fmt: skip
+        names = labels.species
+        views = FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", labels,
+                           config, SnapshotWriter(log))  # fmt: skip
+        result = SessionResult(session, photo_species=photos.species_sets if photos else [])
+        return cls(
+            session, store, config, positions or NoPositions(), prior or NoPrior(),
+            TemporalSmoother(config.smoothing.tau_s), tracker, views, result, names,
+            min(config.model.top_k, len(names)), log, photos=photos, **extra,
+        )  # fmt: skip
+
+    def step(self, frame: Frame, raw: np.ndarray, tile_probs: np.ndarray) -> None:
+        """Run one classified frame through the stages. ``raw``: (C,) probabilities,
+        ``tile_probs``: (T, C)."""
+        self.keeper.observe(frame)
+        if frame.segment != self.segment:
+            self.new_segment(frame.segment)
+        photos = self.photos
+        position = photos.position(frame) if photos else None
+        position = position or _where(self.positions, frame)
+        if photos is not None:  # its media row; plot mode: tile maxima, the prior per tile
+            raw, fused = photos.scores(frame, raw, tile_probs, self.prior, position)
+            photos.record(self.store, self.session.session_id, frame)
+        else:
+            fused = self.prior.apply(raw, position)
+        smoothed = self.smoother.update(fused, frame.t)
+        item = FrameResult(frame, raw, tile_probs, position, fused, smoothed)
+        self.handle(self.tracker.update(item))
+        session = self.session
+        session.frames_analysed += 1
+        session.frames_positioned += position is not None
+        if self.config.store.detections:
+            self.store.record_detection(
+                session.session_id, frame.index, frame.t, frame.wall_time, position,
+                top_k(raw, self.names, self.k), top_k(fused, self.names, self.k),
+            )  # fmt: skip
+        self.views.show(item)
+        if position is not None and frame.t - self.last_track_t >= 1.0:
+            self.store.record_track(session.session_id, frame.wall_time, frame.t, position)
+            self.last_track_t = frame.t
+
+    def new_segment(self, segment: str | None) -> None:
+        """The frames' segment changed (the next photo event): open sightings end, the
+        smoother and the tracker start afresh."""
+        self.handle(self.tracker.finish())
+        old = self.tracker
+        self.tracker = SightingTracker(old.labels, old.cfg, session_id=old.session_id,
+                                       model_id=old.model_id, keep_frames=old.keep_frames)  # fmt: skip
+        self.smoother.reset()
+        self.segment = segment
+
+    def handle(self, events: list[SightingEvent]) -> None:
+        """Snapshots and store rows for sighting events; a closed sighting is flushed."""
+        for event in events:
+            sighting = event.sighting
+            if sighting.event_id is None:
+                sighting.event_id = self.segment
+            if (
+                self.config.store.snapshots
+                and event.frame is not None
+                and event.kind in ("start", "end")
+            ):
+                path = self.views.images.snapshot(self.store, sighting, event.frame)
+                if path is not None:
+                    sighting.snapshot_path = path
+            self.keeper.handle(event, self.store, self.config.store.learn_frames)
+            self.store.record_sighting(sighting)
+            if event.kind == "end":
+                self.result.sightings.append(sighting)
+                self.flush(0.5)  # a closed sighting reaches the file at once
+
+    def flush(self, timeout_s: float | None = None, *, due_only: bool = False) -> None:
+        """Write buffered rows (``due_only``: when the flush interval has passed). A file
+        that stops taking writes (disk full) does not stop the session: the store keeps
+        the rows (journal, else memory) and retries; the error is logged once."""
+        try:
+            if due_only:
+                self.store.maybe_flush()
+            else:
+                self.store.flush(timeout_s=timeout_s)
+        except StoreWriteError as exc:
+            if self.log:
+                self.log(f"warning: {exc}")
+
+    def record_gaps(self, gaps: Sequence[Gap], *, final: bool = False) -> None:
+        """Store the source's outages not stored yet (``final``: also one still going)."""
+        for gap in gaps[self.gaps_stored :]:
+            if gap.ended_at is None and not final:
+                break
+            self.store.record_gap(self.session.session_id, gap.start_t, gap.end_t,
+                                  gap.started_at, gap.ended_at, gap.reason)  # fmt: skip
+            self.gaps_stored += 1
+
+
+def _where(positions: PositionProvider, frame: Frame) -> Position | None:
+    """Where ``frame`` was taken: by media time for the video's own track, else by clock."""
+    if isinstance(positions, TrackPositions):
+        return positions.position_at(positions.lookup_time(frame.t, frame.wall_time))
+    return positions.position_at(frame.wall_time)
