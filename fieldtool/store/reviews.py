@@ -13,8 +13,16 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import duckdb
+
 from fieldtool.store.locking import connect
-from fieldtool.store.schema import SPECIES_FROM, has_table
+from fieldtool.store.schema import (
+    SCHEMA_VERSION,
+    SPECIES_FROM,
+    ensure_schema,
+    has_table,
+    schema_version,
+)
 from fieldtool.store.views import NO_DECISION
 from fieldtool.timebase import utc_naive, utc_now
 from fieldtool.types import FieldtoolError, ReviewDecision
@@ -41,6 +49,7 @@ def add_review(
     if not reviewer.strip():
         raise FieldtoolError("review needs a reviewer name")
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
+        _up_to_date(con, path)
         row = con.execute(
             "SELECT species FROM sightings WHERE sighting_id = ?", [sighting_id]
         ).fetchone()
@@ -71,6 +80,7 @@ def undo_review(
     if not reviewer.strip():
         raise FieldtoolError("undo needs a reviewer name")
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
+        _up_to_date(con, path)
         rows = con.execute(
             "SELECT review_id, decision, species, supersedes, reviewed_at FROM reviews "
             "WHERE sighting_id = ? ORDER BY reviewed_at, review_id",
@@ -94,3 +104,12 @@ def undo_review(
              f"undo of {target[1]}", target[0]],
         )  # fmt: skip
     return review_id, decision
+
+
+def _up_to_date(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
+    """Migrate an older file first: a review may be the first write of a new fieldtool
+    into it (the dashboard's), and undo needs ``reviews.supersedes``."""
+    if schema_version(con, path) != SCHEMA_VERSION:
+        con.execute("BEGIN")
+        ensure_schema(con, path)
+        con.execute("COMMIT")

@@ -64,3 +64,19 @@ def test_the_writer_fills_media_and_kept_frames(tmp_path):
     assert query(db, "SELECT source_name FROM sessions").source_name[0] == "cam-A"
     kept = query(db, "SELECT sighting_id, path FROM sighting_frames").iloc[0]
     assert (kept.sighting_id, kept.path) == ("g1", "new_snapshots/s/g1_0.jpg")
+
+
+def test_a_review_into_a_v6_file_upgrades_it_first_so_undo_works(tmp_path):
+    """The dashboard may be the first v7 writer of an old file: a review migrates it."""
+    from fieldtool.store.reviews import add_review, undo_review
+
+    db = tmp_path / "v6.duckdb"
+    make_v6_file(db)
+    add_review(db, "s1", "reject", reviewer="bo")
+    review_id, decision = undo_review(db, "s1", reviewer="bo")
+    assert decision == "confirm"  # the review before the rejection is in force again
+    rows = query(db, "SELECT decision, supersedes FROM reviews ORDER BY reviewed_at")
+    assert rows.decision.tolist() == ["confirm", "reject", "confirm"]
+    assert rows.supersedes.isna().tolist() == [True, True, False]
+    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'").value[0] == "7"
+    assert query(db, "SELECT review FROM sightings_reviewed").review[0] == "confirm"
