@@ -36,6 +36,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+
 from tests.dashboard.generate import Season, generate  # noqa: E402
 
 APP = REPO / "streamlit_app.py"
@@ -43,11 +45,6 @@ CHROMIUM = os.environ.get("FIELDTOOL_CHROMIUM") or shutil.which("chromium") or "
 PAGES = ("map", "review", "species")
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
 def _timed(action) -> tuple[float, object]:

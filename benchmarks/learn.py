@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import platform
 import resource
 import sys
 import tempfile
@@ -26,18 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 from fieldtool.resources import demo_model  # noqa: E402
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def build_db(db: Path, sightings: int, sessions: int, frames: int, seed: int = 0) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 from fieldtool.classify import DinoClassifier
 from fieldtool.model import load_model_folder
@@ -38,14 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 WALK = ROOT / "data" / "demo" / "walk_west.mp4"
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def rss_mb() -> float:

@@ -144,3 +144,29 @@ def apply_reviews(sightings: pd.DataFrame) -> pd.DataFrame:
     kept.loc[relabel, "species"] = kept.loc[relabel, "review_species"]
     kept.loc[changed, "common_name"] = None  # the predicted species' name no longer applies
     return kept.reset_index(drop=True)
+
+@dataclasses.dataclass(frozen=True)
+class Strip:
+    """What a sighting shows as a strip: its kept frames (JPEGs relative to the database's
+    folder, in media-time order) and, for photos, how many photos its sequence has."""
+
+    frames: tuple[str, ...]
+    event_photos: int  # photos of the sighting's sequence (0: not photos)
+
+
+def load_strip(db_path: Path | str, sighting_id: str, *, timeout_s: float = 10.0) -> Strip:
+    """The frames kept for a sighting (``sighting_frames``; a file older than schema 7 has
+    none) and the photo count of its sequence (``media`` rows of its ``event_id``)."""
+    tables = set(query(db_path, "SELECT table_name FROM duckdb_tables()",
+                       timeout_s=timeout_s)["table_name"])  # fmt: skip
+    if not {"sighting_frames", "media"} <= tables:
+        return Strip((), 0)
+    frames = query(db_path, "SELECT path FROM sighting_frames WHERE sighting_id = ? "
+                   "ORDER BY t, frame_index", [sighting_id], timeout_s=timeout_s)  # fmt: skip
+    photos = query(
+        db_path,
+        "SELECT count(*) AS n FROM media m JOIN sightings s USING (session_id) "
+        "WHERE s.sighting_id = ? AND m.event_id = s.event_id",
+        [sighting_id], timeout_s=timeout_s,
+    )  # fmt: skip
+    return Strip(tuple(str(p) for p in frames["path"]), int(photos["n"].iloc[0]))

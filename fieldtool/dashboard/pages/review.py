@@ -19,15 +19,21 @@ import pandas as pd
 import streamlit as st
 
 from fieldtool.dashboard.aggregate import QUEUE_ORDERS, load_review_page
-from fieldtool.dashboard.data import load_tracks
+from fieldtool.dashboard.data import load_tracks, resolve_snapshot
 from fieldtool.dashboard.deck import build_deck, fit_view
 from fieldtool.dashboard.pages import common
-from fieldtool.dashboard.reviews import load_alternatives, prior_changes, resolve_relabel
+from fieldtool.dashboard.reviews import (
+    load_alternatives,
+    load_strip,
+    prior_changes,
+    resolve_relabel,
+)
 from fieldtool.store import add_review
 from fieldtool.store.reviews import undo_review
 from fieldtool.types import FieldtoolError
 
 QUEUE_PAGE = 50
+STRIP_MAX = 6  # frames side by side under the snapshot
 _MESSAGE_KEY = "_review_message"
 _PENDING_KEY = "_review_pending"  # (sighting_id, species, new) of a relabel awaiting "yes"
 _DONE_KEY = "_review_done"  # sighting ids this browser reviewed, newest last (for undo)
@@ -220,6 +226,27 @@ def _alternatives(db_path: Path, row: pd.Series, labels: Callable[[str], str]) -
         st.caption("The range prior did not demote any of the classifier's top 3.")
 
 
+def _strip(db_path: Path, row: pd.Series) -> None:
+    """The frames kept over the sighting, side by side: a photo sequence's photos, or a
+    video sighting's frames spread over its span."""
+    strip = load_strip(db_path, str(row["sighting_id"]))
+    shown = []
+    for rel in strip.frames[:STRIP_MAX]:
+        try:
+            path = resolve_snapshot(db_path, rel)
+        except FieldtoolError:
+            continue
+        if path.is_file():
+            shown.append(str(path))
+    if not shown:
+        return
+    what = (f"{len(shown)} of the sequence's {strip.event_photos} photos"
+            if strip.event_photos else f"{len(shown)} frames over the sighting")  # fmt: skip
+    st.caption(what)
+    for column, image in zip(st.columns(len(shown)), shown, strict=True):
+        column.image(image, width="stretch")
+
+
 def _position(db_path: Path, row: pd.Series) -> None:
     if pd.isna(row["latitude"]) or pd.isna(row["longitude"]):
         st.info("No GPS position for this sighting.")
@@ -312,6 +339,7 @@ def main() -> None:
     st.text_input("Note (optional)", key=f"note_{pick}")
     st.caption("Keys: Y confirm · N reject · L relabel (asks first) · S skip.")
     common.show_snapshot(ctx.db_path, row["snapshot_path"], str(row["species"]), "stretch")
+    _strip(ctx.db_path, row)
     st.markdown(
         f"{float(row['duration_s']):.1f} s, {int(row['frames'])} frames, mean score "
         f"{common.score_text(row['mean_score'])} · session `{row['session_id']}` · "
