@@ -252,6 +252,7 @@ class _SyntheticLiveCamera:
 
         self.uri, self.live, self.stats = "rtsp://127.0.0.1/synthetic", True, SourceStats()
         self.fps, self.frame_count, self.start = None, None, start
+        self.name: str | None = None  # no name beside its URI
 
     def frames(self):
         import numpy as np
