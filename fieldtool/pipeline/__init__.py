@@ -9,6 +9,7 @@ from fieldtool.pipeline.inputs import (
     SessionInputs,
     classifier_from_config,
     inputs_from_config,
+    photo_placement,
     run_from_config,
     video_placement,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "classifier_from_config",
     "finish_session",
     "inputs_from_config",
+    "photo_placement",
     "run_from_config",
     "run_session",
     "start_session",

@@ -11,7 +11,7 @@ from fieldtool.config import Config
 from fieldtool.gallery import classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
-from fieldtool.photos import is_photos, photo_source_from_config
+from fieldtool.photos import PhotoSource, is_photos, photo_source_from_config
 from fieldtool.pipeline.session import run_session
 from fieldtool.pipeline.steps import Progress, SessionResult
 from fieldtool.placement import (
@@ -53,7 +53,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     place (``docs/photos.md``).
     """
     if not is_live(config.source.uri) and is_photos(config.source.uri):
-        source, positions, basis = _photo_placement(config, log)
+        source, positions, basis = photo_placement(config, log)
     else:
         video, placement = video_placement(config, log)
         source, positions, basis = video, placement.positions, placement.time
@@ -67,11 +67,12 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     return SessionInputs(source, classifier, positions, prior, basis)
 
 
-def _photo_placement(
+def photo_placement(
     config: Config, log: Callable[[str], None]
-) -> tuple[FrameSource, PositionProvider | None, TimeBasis]:
+) -> tuple[PhotoSource, PositionProvider | None, TimeBasis]:
     """Photos: each its own time and place; the config's positions (``--lat/--lon``, a
-    track) place those with neither EXIF GPS nor a deployment."""
+    track) place those with neither EXIF GPS nor a deployment. Notes go to ``log``
+    (``fieldtool run`` and ``fieldtool batch`` set up a photo session with it)."""
     source = photo_source_from_config(config, log)
     basis = source.time_basis()
     gps = sum(p.own_position is not None for p in source.photos)

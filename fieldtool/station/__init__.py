@@ -11,10 +11,27 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from fieldtool.station.config import SourceEntry, StationConfig, WorkerConfig, load_station_config
-from fieldtool.station.runner import Station, read_status
+# Lazy: the dashboard reads a station's status (``status``) without loading the model,
+# the pipeline or paho.
+if TYPE_CHECKING:
+    from fieldtool.station.config import (
+        SourceEntry,
+        StationConfig,
+        WorkerConfig,
+        load_station_config,
+    )
+    from fieldtool.station.runner import Station
+    from fieldtool.station.status import read_status, running_status, status_file_of
+
+_MODULE_OF = {
+    "SourceEntry": "config", "StationConfig": "config", "WorkerConfig": "config",
+    "load_station_config": "config", "Station": "runner", "read_status": "status",
+    "running_status": "status", "status_file_of": "status",
+}  # fmt: skip
 
 __all__ = [
     "SourceEntry",
@@ -24,6 +41,8 @@ __all__ = [
     "load_station_config",
     "notify_review",
     "read_status",
+    "running_status",
+    "status_file_of",
 ]
 
 
@@ -32,6 +51,7 @@ def notify_review(station_file: Path, review_id: str, *, timeout_s: float = 10.0
     :func:`fieldtool.store.add_review`): the station file names the targets and the
     database. Returns how many targets were sent it (filters may hold it back)."""
     from fieldtool.notify import Notifiers, review_notice
+    from fieldtool.station.config import load_station_config
 
     config = load_station_config(station_file)
     notice = review_notice(config.store.db, review_id, station=config.station.name,
@@ -42,3 +62,16 @@ def notify_review(station_file: Path, review_id: str, *, timeout_s: float = 10.0
         return notifiers.send(notice)
     finally:
         notifiers.close(timeout_s)
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

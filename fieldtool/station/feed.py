@@ -174,7 +174,7 @@ class Feed:
             "gaps": len(self.source.stats.gaps),
             "open_sightings": len(self.step.tracker.open_sightings) if self.step else 0,
             "last_sighting": self.step.last_sighting if self.step else None,
-            "latest_jpeg": str(self.step.views.latest) if self.step else None,
+            "latest_jpeg": str(self.step.views.latest.resolve()) if self.step else None,
         }  # fmt: skip
 
 

@@ -15,7 +15,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from fieldtool.priors import RangePriorStage, range_prior_from_config
 from fieldtool.sources import VideoSource
 from fieldtool.station.config import SourceEntry, StationConfig
 from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
+from fieldtool.station.status import status_file_of
 from fieldtool.station.worker import Batch, ModelWorker, Slot
 from fieldtool.store import SightingStore, query
 from fieldtool.timebase import utc_now
@@ -67,9 +67,7 @@ class Station:
             store_cfg.db, lock_timeout_s=store_cfg.lock_timeout_s,
             flush_interval_s=store_cfg.flush_interval_s, log=self._log,
         )  # fmt: skip
-        self.status_file = config.station.status_file or (
-            self.store.folder / f"{self.store.path.stem}_station.json"
-        )
+        self.status_file = config.station.status_file or status_file_of(self.store.path)
         self.notifiers = Notifiers.from_config(
             config.notify, self.name, self.store.folder, seen_today=self._seen_today(),
             log=self._log,
@@ -346,15 +344,3 @@ class Station:
         except OSError as exc:
             if final:
                 self._log(f"{self.status_file}: not written ({exc.strerror or exc})")
-
-
-def read_status(path: Path) -> dict[str, Any] | None:
-    """The status a station wrote (None: none, or being replaced); for the dashboard."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-STALE_AFTER = timedelta(seconds=30)  # a status older than this: the station is not running

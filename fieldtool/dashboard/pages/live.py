@@ -34,9 +34,62 @@ def _ago(seconds: float | None) -> str:
     return f"{max(seconds, 0):.0f} s ago"
 
 
+def _age_s(when: object, now: datetime) -> float | None:
+    """Seconds from an ISO time (a station's, UTC) to ``now``; None without one."""
+    try:
+        then = datetime.fromisoformat(str(when).removesuffix("Z"))
+    except ValueError:
+        return None
+    return (now.replace(tzinfo=None) - then).total_seconds()
+
+
+def show_station(db_path: Path, now: datetime) -> bool:
+    """Every source of a station running into this file on one screen (its status file):
+    newest frame, rate, lag, dropped, reconnects, last sighting. False: no station runs."""
+    from fieldtool.station import running_status  # light: the status file only
+
+    status = running_status(db_path, now.replace(tzinfo=None))
+    if status is None:
+        return False
+    worker = status.get("worker", {})
+    st.subheader(f"Station {status.get('station', '')}")
+    st.caption(
+        f"One model for {len(status.get('sources', []))} sources: {worker.get('frames', 0)} "
+        f"frames in {worker.get('batches', 0)} batches (mean {worker.get('mean_batch', 0)}, "
+        f"at most {worker.get('max_batch', '?')}, waits up to {worker.get('max_wait_ms', '?')} "
+        f"ms) · notifications sent {status.get('notify', {}).get('sent', 0)}, pending "
+        f"{status.get('notify', {}).get('pending', 0)}"
+    )
+    rows = []
+    for src in status.get("sources", []):
+        last = src.get("last_sighting") or {}
+        rows.append({
+            "Source": src.get("name"), "Status": src.get("status"),
+            "Newest frame": _ago(_age_s(src.get("newest_frame_at"), now)),
+            "Rate (/s)": src.get("rate_fps"), "Lag (s)": src.get("lag_s"),
+            "Lag p95 (s)": src.get("lag_p95_s"), "Dropped": src.get("dropped"),
+            "Reconnects": src.get("reconnects"), "Gaps": src.get("gaps"),
+            "Open": src.get("open_sightings"),
+            "Last sighting": f"{last.get('species', '')} ({last.get('event', '')})" if last else "",
+        })  # fmt: skip
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="station_sources")
+    frames = []
+    for src in status.get("sources", []):
+        latest = Path(str(src.get("latest_jpeg") or ""))
+        inside = latest.resolve().is_relative_to(db_path.resolve().parent)
+        if src.get("latest_jpeg") and inside and latest.is_file():
+            frames.append((str(latest), str(src.get("name"))))
+    for start in range(0, len(frames), 4):  # four newest frames a row
+        for column, (image, name) in zip(st.columns(4), frames[start : start + 4], strict=False):
+            column.image(image, caption=name, width="stretch")
+    return True
+
+
 def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
-    """Running sessions with their counters and newest frame, and the recent sightings."""
+    """Running sessions with their counters and newest frame, and the recent sightings; a
+    running station's sources first, on one screen."""
     now = datetime.now(timezone.utc)
+    station = show_station(db_path, now)
     try:
         sessions, newest, recent = load_live(
             db_path, since=recent_cutoff(now, minutes), timeout_s=common.QUERY_TIMEOUT_S
@@ -46,7 +99,7 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
         return
     every = f", refreshing every {refresh_s:g} s" if refresh_s else ""
     st.caption(f"Read at {now:%H:%M:%S} UTC{every}.")
-    if sessions.empty:
+    if sessions.empty and not station:
         st.info("No session is running. Start one with `fieldtool run`; it shows here at once.")
     naive_now = now.replace(tzinfo=None)
     for row in sessions.itertuples(index=False):
