@@ -62,6 +62,14 @@ class DashboardConfig(_Section):
     )
     sql_time_limit_s: float = Field(20.0, gt=0, le=3600, description="SQL query time limit")
     sql_max_rows: int = Field(10_000, ge=1, le=1_000_000, description="rows an SQL result keeps")
+    learn_model: Path | None = Field(
+        None, description="model folder the review page's \"Learn a new model\" starts from "
+        "(`fieldtool learn --model`); default: none, no such control",
+    )  # fmt: skip
+    learn_output: Path | None = Field(
+        None, description="folder the review page writes each learned model into, as a new "
+        "sub-folder named by time beside its log; needs `learn_model`",
+    )  # fmt: skip
 
 
 def is_loopback(address: str) -> bool:

@@ -1,4 +1,4 @@
-"""The Streamlit + pydeck dashboard: map, review queue, species, live session and SQL.
+"""The Streamlit + pydeck dashboard: map, review queue, species, models, live session and SQL.
 
 Run with ``streamlit run streamlit_app.py -- --db PATH``. The package, by concept (each
 module imports only those listed before it; the pages import them, never the reverse):
@@ -13,6 +13,9 @@ module imports only those listed before it; the pages import them, never the rev
     mapview     the map at any zoom: H3 cells from afar, points and tracks up close
     downloads   the map page's files, written by :mod:`fieldtool.export`
     access      which database the browser may open, tokens and roles
+    trust       model versions and, per species, how many machine sightings reviewers
+                confirmed (the precision a user trusts)
+    learnjob    the review page's "learn a new model": ``fieldtool learn`` in the background
     pages/      the Streamlit page scripts and what they share (``pages.common``)
 
 Read-only SQL lives in :mod:`fieldtool.sqlbox`, which ``fieldtool sql`` uses without

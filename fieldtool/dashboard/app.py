@@ -25,6 +25,7 @@ PAGES = (
     ("map.py", "Map", True),
     ("review.py", "Review queue", True),
     ("species.py", "Species", True),
+    ("models.py", "Models", False),
     ("live.py", "Live session", False),
     ("sql.py", "SQL", False),
 )

@@ -166,6 +166,6 @@ def load_model_versions(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.D
     for column in ("sessions", "sightings", "reviewed", "confirmed"):
         table[column] = table[column].fillna(0).astype("int64")
     table["precision"] = _precision(table["confirmed"], table["reviewed"])
-    return table.sort_values(["first_used", "model_id"], na_position="last").reset_index(
-        drop=True
-    )[list(VERSION_COLUMNS)]
+    return table.sort_values(["first_used", "model_id"], na_position="last").reset_index(drop=True)[
+        list(VERSION_COLUMNS)
+    ]

@@ -52,6 +52,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     folder, a glob, a Camtrap DP package: :func:`fieldtool.photos.is_photos`) take each its own time and
     place (``docs/photos.md``).
     """
+    source: FrameSource
     if not is_live(config.source.uri) and is_photos(config.source.uri):
         source, positions, basis = photo_placement(config, log)
     else:

@@ -1,9 +1,11 @@
 """CPU decode: one plan row -> its sampled frames, as Ray Data rows (a ``flat_map`` task).
 
 Frames come from :class:`fieldtool.sources.VideoSource`, built from the file's config as
-``fieldtool run`` builds it, so the frames sampled and their media times are ``run``'s.
-A file that cannot be read gives one row with ``index`` -1 and its ``error``: it fails
-alone, the batch goes on.
+``fieldtool run`` builds it, so the frames sampled and their media times are ``run``'s; a
+photo unit's from :class:`fieldtool.photos.PhotoSource` (:func:`fieldtool.pipeline.photo_placement`,
+as ``run`` sets up a photo session), each photo a frame with its ``photo`` path and its
+event as ``segment``. A file that cannot be read gives one row with ``index`` -1 and its
+``error``: it fails alone, the batch goes on.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,9 +24,12 @@ import cv2
 import numpy as np
 
 from fieldtool.config import Config
+from fieldtool.photos import PhotoMedia, PhotoSource
 from fieldtool.placement import Placement
 from fieldtool.sources import VideoSource
-from fieldtool.types import FieldtoolError
+from fieldtool.timebase import TimeBasis
+from fieldtool.tracks import PositionProvider
+from fieldtool.types import FieldtoolError, FrameSource
 
 SNAPSHOT_MAX_WIDTH = 640  # px: the width fieldtool.pipeline saves snapshots at
 JPEG_QUALITY = 90
@@ -50,6 +55,29 @@ def open_file(config: Config, log: Callable[[str], None]) -> tuple[VideoSource, 
     from fieldtool.pipeline import video_placement
 
     return video_placement(config, log)
+
+
+def open_photos(
+    config: Config, log: Callable[[str], None]
+) -> tuple[PhotoSource, PositionProvider | None, TimeBasis]:
+    """A photo unit's source, positions and time basis, as ``fieldtool run`` sets up a
+    photo session (:func:`fieldtool.pipeline.photo_placement`)."""
+    from fieldtool.pipeline import photo_placement
+
+    return photo_placement(config, log)
+
+
+def open_unit(
+    config: Config, row: dict[str, Any], log: Callable[[str], None]
+) -> tuple[FrameSource, PositionProvider | None, TimeBasis]:
+    """A plan row's source, positions and time basis: a video file's (its placement) or a
+    photo unit's."""
+    if row.get("kind") == "photos":
+        if "://" in row["path"] and not row["path"].startswith("file://"):
+            raise FieldtoolError(f"{row['path']}: photos are read from local paths only")
+        return open_photos(config, log)
+    video, placement = open_file(config, log)
+    return video, placement.positions, placement.time
 
 
 @contextmanager
@@ -90,21 +118,27 @@ def thumbnail(image: np.ndarray, keep_max_side: int) -> bytes:
 
 def _row(key: str, **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {"batch_key": key, "index": -1, "t": 0.0, "height": 0, "width": 0,
-                           "image": b"", "thumb": b"", "frames_read": 0, "end": "", "error": ""}  # fmt: skip
+                           "image": b"", "thumb": b"", "frames_read": 0, "end": "", "error": "",
+                           "photo": "", "segment": ""}  # fmt: skip
     row.update(values)
     return row
 
 
 def decode_frames(row: dict[str, Any], config: Config) -> Iterator[dict[str, Any]]:
     """Sampled frames of one plan row: ``index``, ``t`` (media s), the BGR image as bytes
-    with ``height`` x ``width`` (x 3), a snapshot JPEG (``thumb``, when snapshots are on)
-    and ``frames_read`` so far. The last row of a file has ``end``: JSON with the media
-    length and the source's damage gaps; a file that fails gives one row with ``error``."""
+    with ``height`` x ``width`` (x 3), a snapshot JPEG (``thumb``, when snapshots are on),
+    ``frames_read`` so far, and for photos the ``photo`` (its path) and ``segment`` (its
+    event). The last row of a file has ``end``: JSON with the media length, the source's
+    damage gaps and (photos) the skipped ones; a file that fails gives one row with
+    ``error``."""
     key = row["batch_key"]
     notes: list[str] = []
     try:
-        with local_file(row["path"]) as local, local_file(row["track"] or "") as track:
-            source, _ = open_file(file_config(config, row, local, track or None), notes.append)
+        photos = row.get("kind") == "photos"
+        unit = nullcontext(row["path"]) if photos else local_file(row["path"])
+        with unit as local, local_file(row["track"] or "") as track:
+            cfg = file_config(config, row, local, track or None)
+            source, _, _ = open_unit(cfg, row, notes.append)
             keep = config.source.keep_max_side
             last = None
             for frame in source.frames():
@@ -114,15 +148,19 @@ def decode_frames(row: dict[str, Any], config: Config) -> Iterator[dict[str, Any
                 thumb = thumbnail(frame.image, keep) if config.store.snapshots else b""
                 last = _row(key, index=frame.index, t=frame.t, height=h, width=w,
                             image=np.ascontiguousarray(frame.image).tobytes(), thumb=thumb,
-                            frames_read=source.stats.frames_read)  # fmt: skip
+                            frames_read=source.stats.frames_read, photo=frame.path or "",
+                            segment=frame.segment or "")  # fmt: skip
             if last is None:
                 raise FieldtoolError(f"{row['path']}: no frame decoded")
             gaps = [(g.start_t, g.end_t, g.reason) for g in source.stats.gaps]
             # Media time decoded (all of it, unless max_frames stopped early).
             read = source.stats.frames_read
-            duration = read / source.fps if source.fps else last["t"]
+            # Photos: no media length (no hours of video); the photos skipped, for the session.
+            duration = read / source.fps if source.fps else 0.0 if photos else last["t"]
+            skipped = source.skipped_summary() if isinstance(source, PhotoMedia) else None
             last["frames_read"] = read
-            last["end"] = json.dumps({"duration_s": duration, "gaps": gaps, "notes": notes})
+            last["end"] = json.dumps({"duration_s": duration, "gaps": gaps, "notes": notes,
+                                      "skipped": skipped})  # fmt: skip
             yield last
     except Exception as exc:  # the file fails alone; its error is recorded
         message = " ".join(str(exc).split()) or type(exc).__name__

@@ -1,11 +1,18 @@
 """The plan: what a batch input names, as one row per (file, segment), and each file's key.
 
-An input is a folder (searched recursively for videos), a glob (``clips/**/*.mp4``), or a
-manifest (CSV or Parquet with a ``path`` column and optional ``track``, ``start_time``,
-``place``, ``camera_id``), local or any URI pyarrow's filesystems read (``s3://``,
-``gs://``). A file's key (``batch_files.batch_key``) is the sha256 of its content hash and
-the settings hash, so a rerun with the same settings skips it and a changed setting runs
-it again.
+An input is a folder (searched recursively for videos and photo folders), a glob
+(``clips/**/*.mp4``), or a manifest (CSV or Parquet with a ``path`` column and optional
+``track``, ``start_time``, ``place``, ``camera_id``), local or any URI pyarrow's filesystems
+read (``s3://``, ``gs://``). A file's key (``batch_files.batch_key``) is the sha256 of its
+content hash and the settings hash, so a rerun with the same settings skips it and a changed
+setting runs it again.
+
+Photos (``kind`` "photos") are units as ``fieldtool run`` makes sessions of them: in a
+folder, each topmost folder holding photos is one unit with every photo below it (as
+``fieldtool run FOLDER``); the photos a glob matches are one unit (as ``fieldtool run
+'GLOB'``); a manifest row naming a photo folder, glob, photo or Camtrap DP package
+(:func:`fieldtool.photos.is_photos`) is one unit, and so is an input that is a package.
+Photo units are local paths (PhotoSource reads local files).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import fnmatch
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fieldtool.config import Config
@@ -30,8 +37,9 @@ PER_FILE = {"source": ("uri", "start_time"), "position": ("track",), "store": No
 @dataclass
 class PlanRow:
     """One unit of work: a whole file (``segment`` 0; media seconds ``start_s``..``end_s``,
-    ``end_s`` None: to the end). ``track``, ``start_time`` (ISO 8601), ``place`` and
-    ``camera_id`` come from a manifest row ("" where not given)."""
+    ``end_s`` None: to the end), or for ``kind`` "photos" a photo folder, glob or package
+    (one session). ``track``, ``start_time`` (ISO 8601), ``place`` and ``camera_id`` come
+    from a manifest row ("" where not given)."""
 
     path: str
     track: str = ""
@@ -43,6 +51,7 @@ class PlanRow:
     end_s: float | None = None
     content_sha256: str = ""
     batch_key: str = ""
+    kind: str = "video"  # video / photos
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,9 +80,14 @@ def find_inputs(input_uri: str) -> list[PlanRow]:
     """The rows an input names, sorted by path; a FieldtoolError when it names none."""
     from pyarrow import fs
 
+    from fieldtool.camtrap.read import is_package
+    from fieldtool.photos.files import is_photo
+
     suffix = PurePosixPath(input_uri.split("?", 1)[0]).suffix.lower()
     if suffix in (".csv", ".parquet"):
         return read_manifest(input_uri)
+    if "://" not in input_uri and is_package(input_uri):
+        return [PlanRow(input_uri, kind="photos")]
     glob = any(c in input_uri for c in "*?[")
     base = input_uri
     pattern = ""
@@ -87,22 +101,38 @@ def find_inputs(input_uri: str) -> list[PlanRow]:
     if info.type == fs.FileType.NotFound:
         raise FieldtoolError(f"{input_uri}: not found")
     if info.type == fs.FileType.File:
-        return [PlanRow(_joined(base, path))]
+        single = _joined(base, path)
+        return [PlanRow(single, kind="photos" if is_photo(Path(path)) else "video")]
     found = filesystem.get_file_info(fs.FileSelector(path, recursive=True))
     rows = []
+    photo_folders: set[str] = set()  # folders holding photos directly (filesystem paths)
     for item in found:
         if item.type != fs.FileType.File:
             continue
         name = _joined(base, item.path)
-        if glob:
-            if not fnmatch.fnmatch(name, pattern):
-                continue
-        elif PurePosixPath(item.path).suffix.lower() not in VIDEO_SUFFIXES:
+        if glob and not fnmatch.fnmatch(name, pattern):
             continue
-        rows.append(PlanRow(name))
+        if is_photo(Path(item.path)):
+            photo_folders.add(str(PurePosixPath(item.path).parent))
+        elif glob or PurePosixPath(item.path).suffix.lower() in VIDEO_SUFFIXES:
+            rows.append(PlanRow(name))
+    if glob and photo_folders:  # what it matches is one session, as with `run 'GLOB'`
+        rows.append(PlanRow(input_uri, kind="photos"))
+    elif photo_folders:
+        rows += [PlanRow(_joined(base, f), kind="photos") for f in _topmost(photo_folders)]
     if not rows:
-        raise FieldtoolError(f"{input_uri}: no video files found")
+        raise FieldtoolError(f"{input_uri}: no video files or photos found")
+    if any(r.kind == "photos" and "://" in r.path for r in rows):
+        raise FieldtoolError(f"{input_uri}: photos are read from local paths only; "
+                             "copy or mount them")  # fmt: skip
     return sorted(rows, key=lambda r: r.path)
+
+
+def _topmost(folders: set[str]) -> list[str]:
+    """The folders none of whose parents is among ``folders``: each one session, with the
+    photos below it (``fieldtool run FOLDER`` searches a folder recursively)."""
+    return sorted(f for f in folders
+                  if not any(str(p) in folders for p in PurePosixPath(f).parents))  # fmt: skip
 
 
 def read_manifest(uri: str) -> list[PlanRow]:
@@ -110,6 +140,8 @@ def read_manifest(uri: str) -> list[PlanRow]:
     from the manifest's folder."""
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
+
+    from fieldtool.photos import is_photos
 
     filesystem, path = _filesystem(uri)
     try:
@@ -143,6 +175,8 @@ def read_manifest(uri: str) -> list[PlanRow]:
                 values[key] = _joined(uri, f"{folder}/{value}")
         if not values["path"]:
             raise FieldtoolError(f"{uri}: a row without a path")
+        if "://" not in values["path"] and is_photos(values["path"]):
+            values["kind"] = "photos"  # a photo folder, glob, photo or package: one session
         rows.append(PlanRow(**values))
     if not rows:
         raise FieldtoolError(f"{uri}: manifest lists no files")
@@ -156,6 +190,23 @@ def content_sha256(uri: str) -> str:
     with filesystem.open_input_stream(path) as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def photos_sha256(uri: str) -> str:
+    """sha256 (hex) of a photo unit: every photo's path and bytes, in path order; of a
+    Camtrap DP package, every file in its folder (the tables time and place the photos)."""
+    from fieldtool.camtrap.read import is_package
+    from fieldtool.photos import expand_photos
+
+    if is_package(uri):
+        folder = Path(uri) if Path(uri).is_dir() else Path(uri).parent
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+    else:
+        files = expand_photos(uri)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(f"{path}\0{content_sha256(str(path))}\0".encode())
     return digest.hexdigest()
 
 
@@ -182,12 +233,14 @@ def batch_key(content: str, settings: str, row: PlanRow) -> str:
 
 def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
     """A plan row with its content hash and batch key (a Ray Data ``map`` step: hashing
-    reads every byte, so it runs spread over the cluster). An unreadable file keeps an
-    empty hash; its decode fails and records why."""
+    reads every byte, so it runs spread over the cluster). An unreadable file (or a photo
+    unit without photos) keeps an empty hash; its decode fails and records why."""
     plan = PlanRow(**row)
     try:
-        plan.content_sha256 = content_sha256(plan.path)
-    except OSError:
+        plan.content_sha256 = (
+            photos_sha256(plan.path) if plan.kind == "photos" else content_sha256(plan.path)
+        )
+    except (OSError, FieldtoolError):  # no photos there: the decode says so
         plan.content_sha256 = ""
     plan.batch_key = batch_key(plan.content_sha256 or plan.path, settings, plan)
     return plan.as_row()

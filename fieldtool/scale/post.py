@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -30,7 +31,7 @@ import cv2
 import numpy as np
 
 from fieldtool.config import Config
-from fieldtool.scale.decode import file_config, local_file, open_file
+from fieldtool.scale.decode import file_config, local_file, open_unit
 from fieldtool.types import Frame, LabelSet, SessionStatus
 
 SUCCESS = "_SUCCESS.json"
@@ -119,40 +120,52 @@ def _run_stages(
     group: dict[str, np.ndarray], plan: dict[str, Any], config: Config, model: ModelInfo,
     target: Path, db_stem: str,
 ) -> dict[str, Any]:  # fmt: skip
+    from fieldtool.photos import PhotoSource, PhotoSteps
     from fieldtool.pipeline import FrameStep, start_session
     from fieldtool.priors import RangePriorStage, range_prior_from_config
     from fieldtool.store import TABLES, SightingStore, connect
     from fieldtool.timebase import utc_now
 
     notes: list[str] = []
-    with local_file(plan["path"]) as local, local_file(plan["track"] or "") as track:
+    kind = plan.get("kind")
+    unit = nullcontext(plan["path"]) if kind == "photos" else local_file(plan["path"])
+    with unit as local, local_file(plan["track"] or "") as track:
         file_cfg = file_config(config, plan, local, track or None)
-        source, placement = open_file(file_cfg, notes.append)
+        # Photos: the catalog again (EXIF only, no pixels): each photo's place, time, event.
+        source, positions, basis = open_unit(file_cfg, plan, notes.append)
     source.uri = plan["path"]  # the session names the file as the batch was given it
-    start = placement.time.start
+    start = basis.start
     assert start is not None  # a file always gets a start time (docs/time.md)
+    photos = None
+    if isinstance(source, PhotoSource):  # as run_session sets up a photo session
+        photos = PhotoSteps(source, model.labels, file_cfg)
+        file_cfg = photos.session_config(file_cfg)
     scratch = target / f"{db_stem}.duckdb"
     store = SightingStore(scratch, flush_interval_s=3600.0)
     ran = json.loads(str(group["model_settings"][0]))  # what the actor resolved "auto" to
     model = dataclasses.replace(model, settings=ran)
-    session = start_session(source, model, store, file_cfg, time_basis=placement.time,
+    session = start_session(source, model, store, file_cfg, time_basis=basis,
                             session_id=plan["batch_key"][:32])  # fmt: skip
     ranges = range_prior_from_config(file_cfg.prior)
     prior = RangePriorStage(ranges, model.labels, file_cfg.prior) if ranges else None
     step = FrameStep.for_session(session, store, file_cfg, model.labels,
-                                 positions=placement.positions, prior=prior)  # fmt: skip
-    tracker, result = step.tracker, step.result
+                                 positions=positions, prior=prior, photos=photos)  # fmt: skip
+    result = step.result
     order = np.argsort(group["index"], kind="stable")
     end: dict[str, Any] = {}
     for i in order:
-        t = float(group["t"][i])
-        frame = Frame(int(group["index"][i]), t, start + timedelta(seconds=t),
-                      _image(group["thumb"][i]))  # fmt: skip
+        index, t = int(group["index"][i]), float(group["t"][i])
+        # A photo's time is its own (t is seconds after the earliest, rounded to a float).
+        when = photos.media.photo(index).captured_at if photos else start + timedelta(seconds=t)
+        frame = Frame(index, t, when, _image(group["thumb"][i]),
+                      str(group["photo"][i]) or None, str(group["segment"][i]) or None)  # fmt: skip
         step.step(frame, group["probs"][i], group["tile_probs"][i])
         session.frames_read = max(session.frames_read, int(group["frames_read"][i]))
         if group["end"][i]:
             end = json.loads(str(group["end"][i]))
-    step.handle(tracker.finish())
+    step.handle(step.tracker.finish())  # the tracker of the last segment (photos: event)
+    if end.get("skipped"):  # photos skipped, in the session's end summary as run puts it
+        session.end_reason = session.end_reason or end["skipped"]
     for start_t, end_t, reason in end.get("gaps", []):
         store.record_gap(session.session_id, start_t, end_t, start + timedelta(seconds=start_t),
                          start + timedelta(seconds=end_t), reason)  # fmt: skip

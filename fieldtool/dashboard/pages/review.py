@@ -21,6 +21,7 @@ import streamlit as st
 from fieldtool.dashboard.aggregate import QUEUE_ORDERS, load_review_page
 from fieldtool.dashboard.data import load_tracks, resolve_snapshot
 from fieldtool.dashboard.deck import build_deck, fit_view
+from fieldtool.dashboard.learnjob import LearnRunner, tail
 from fieldtool.dashboard.pages import common
 from fieldtool.dashboard.reviews import (
     load_alternatives,
@@ -30,6 +31,7 @@ from fieldtool.dashboard.reviews import (
 )
 from fieldtool.store import add_review
 from fieldtool.store.reviews import undo_review
+from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError
 
 QUEUE_PAGE = 50
@@ -292,6 +294,57 @@ def _queue(ctx: common.Context) -> tuple[pd.DataFrame, int] | None:
     return page, total
 
 
+@st.cache_resource(show_spinner=False)
+def _learn_runner(folder: str) -> LearnRunner:
+    """The server's one runner of ``fieldtool learn`` into ``folder`` (every browser's)."""
+    return LearnRunner(Path(folder))
+
+
+@common.guarded
+def _start_learning(ctx: common.Context) -> None:
+    model, folder = ctx.settings.learn_model, ctx.settings.learn_output
+    if not ctx.may_review or model is None or folder is None:
+        return
+    try:
+        job = _learn_runner(str(folder)).start(ctx.db_path, model, utc_now())
+    except FieldtoolError as exc:
+        st.session_state[_MESSAGE_KEY] = ("error", f"Learning not started: {exc}")
+        return
+    st.session_state[_MESSAGE_KEY] = ("success", f"Learning {job.out.name} in the background.")
+
+
+def _learn_control(ctx: common.Context) -> None:
+    """The "Learn a new model" control (reviewers only, when the server's config names the
+    model and output folders): ``fieldtool learn`` in the background, its log's tail below."""
+    model, folder = ctx.settings.learn_model, ctx.settings.learn_output
+    if not ctx.may_review or model is None or folder is None:
+        return
+    runner = _learn_runner(str(folder))
+    with st.expander("Learn a new model from the reviews"):
+        st.caption(
+            f"Runs `fieldtool learn` from {model.name} over this file's reviews; the new "
+            f"model goes to {folder}, and only when it is not worse on held-out sessions."
+        )
+        running = runner.running()
+        row = st.container(horizontal=True)
+        row.button("Learn a new model", key="learn_start", disabled=running,
+                   on_click=_start_learning, args=(ctx,))  # fmt: skip
+        row.button("Show progress", key="learn_refresh")  # a rerun reads the log again
+        job = runner.last()
+        if job is None:
+            return
+        state = runner.state(job)
+        lines = tail(job.log)
+        if state == "running":
+            st.info(f"Learning {job.out.name}…")
+        elif state == "written":
+            st.success(f"{job.out.name}: {lines[-1] if lines else 'written'}")
+        else:
+            st.warning(f"{job.out.name} not written: {lines[-1] if lines else 'no output'}")
+        if lines:
+            st.code("\n".join(lines), language=None)
+
+
 def main() -> None:
     ctx = common.context()
     st.title("Review queue")
@@ -303,6 +356,7 @@ def main() -> None:
     message = st.session_state.pop(_MESSAGE_KEY, None)
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
+    _learn_control(ctx)
     found = _queue(ctx)
     if found is None:
         return

@@ -1,0 +1,141 @@
+"""Photo folders in ``fieldtool batch``: each one session, as ``fieldtool run FOLDER`` makes
+it, with the same sightings, media rows and detections."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import cv2
+import pytest
+
+from fieldtool.cli import DEMO_DATA, main
+from fieldtool.pipeline import run_from_config
+from fieldtool.scale import run_batch
+from fieldtool.scale.plan import PlanRow, find_inputs, photos_sha256, with_hash
+from fieldtool.store import query
+from tests.photos.conftest import RECONYX, make_photo
+from tests.scale.conftest import demo_config
+
+PLACE = {"position.lat": 51.18, "position.lon": 5.65}  # where the Reconyx photos have no GPS
+SIGHTINGS = (
+    "SELECT species, first_t, last_t, frames, event_id, first_seen, last_seen, latitude, "
+    "longitude, peak_score, mean_score FROM sightings JOIN sessions USING (session_id) "
+    "WHERE source = ? ORDER BY first_t, species"
+)
+MEDIA = (
+    "SELECT frame_index, path, event_id, captured_at, m.time_source, camera, m.latitude "
+    "FROM media m "
+    "JOIN sessions USING (session_id) WHERE source = ? ORDER BY frame_index"
+)
+SESSION = (
+    "SELECT frames_read, frames_analysed, frames_positioned, time_source, time_zone, status, "
+    "source_name, (SELECT count(*) FROM detections d WHERE d.session_id = s.session_id) AS det, "
+    "(SELECT count(*) FROM track k WHERE k.session_id = s.session_id) AS track "
+    "FROM sessions s WHERE source = ?"
+)
+
+
+def demo_photos(folder: Path, count: int = 24, second_event_from: int = 14) -> Path:
+    """``count`` frames of the west demo walk as JPEGs with EXIF time (UTC+2) and GPS:
+    5 s apart, a second event ten minutes after the first's last photo."""
+    video = cv2.VideoCapture(str(DEMO_DATA / "walk_west.mp4"))
+    frames = int(video.get(cv2.CAP_PROP_FRAME_COUNT))
+    start = datetime(2026, 6, 1, 9, 0, 0)
+    for k in range(count):
+        video.set(cv2.CAP_PROP_POS_FRAMES, k * frames // count)
+        ok, image = video.read()
+        assert ok
+        taken = start + timedelta(seconds=5 * k + (600 if k >= second_event_from else 0))
+        make_photo(folder / f"plant_{k:02d}.jpg", image=image, taken=taken, offset="+02:00",
+                   gps=(47.37 + k * 1e-4, 8.54))  # fmt: skip
+    video.release()
+    return folder
+
+
+@pytest.fixture
+def photo_root(tmp_path) -> Path:
+    """``photos/traps`` (the ten Reconyx photos: one burst, no GPS) and ``photos/plants``
+    (demo frames with GPS, two events)."""
+    root = tmp_path / "photos"
+    shutil.copytree(RECONYX, root / "traps")
+    demo_photos(root / "plants")
+    return root
+
+
+def test_photo_folders_give_the_sightings_media_and_detections_run_gives(
+    ray_local, photo_root, tmp_path, capsys
+):
+    run_db, batch_db = tmp_path / "run.duckdb", tmp_path / "batch.duckdb"
+    folders = [str(photo_root / "plants"), str(photo_root / "traps")]
+    for folder in folders:
+        run_from_config(demo_config(run_db, **{"source.uri": folder, **PLACE}),
+                        log=lambda message: None)  # fmt: skip
+    capsys.readouterr()
+    config = demo_config(batch_db)
+    code = main(["batch", str(photo_root), "--db", str(batch_db), "--model",
+                 str(config.model.path), "--ranges", str(config.prior.ranges[0]),
+                 "--lat", "51.18", "--lon", "5.65"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2 done, 0 skipped (done before), 0 failed" in out
+    assert "0.000 h of video, 34 frames" in out  # photos are frames, not hours of video
+    for folder in folders:
+        ran, batched = query(run_db, SIGHTINGS, [folder]), query(batch_db, SIGHTINGS, [folder])
+        exact = [c for c in ran.columns if not c.endswith("_score")]
+        assert batched[exact].equals(ran[exact])
+        for score in ("peak_score", "mean_score"):
+            assert (batched[score] - ran[score]).abs().max() <= 1e-5 or ran.empty
+        assert query(batch_db, MEDIA, [folder]).equals(query(run_db, MEDIA, [folder]))
+        assert query(batch_db, SESSION, [folder]).equals(query(run_db, SESSION, [folder]))
+    plants = query(batch_db, SIGHTINGS, [folders[0]])
+    assert len(plants) >= 3 and plants.event_id.nunique() == 2  # sightings in both events
+    assert plants.latitude.min() > 47  # placed by the photos' own GPS, not --lat
+    media = query(batch_db, MEDIA, [folders[1]])
+    assert len(media) == 10 and media.event_id.nunique() == 1 and media.latitude.isna().all()
+    traps = query(batch_db, SESSION, [folders[1]])
+    assert traps.det[0] == 10 and traps.frames_positioned[0] == 10  # by --lat/--lon
+
+    # A manifest naming the same folders: done already (same photos, same settings).
+    (photo_root / "manifest.csv").write_text("path\nplants\ntraps\n")
+    again = run_batch(str(photo_root / "manifest.csv"), batch_db,
+                      demo_config(batch_db, **PLACE), log=lambda message: None)  # fmt: skip
+    assert again.skipped == folders and not again.files
+
+
+def test_a_folder_plans_each_topmost_photo_folder_as_one_unit(tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"video")
+    for name in ("cam1/100RECNX/1.JPG", "cam1/100RECNX/2.JPG", "cam1/3.jpg", "cam2/x/4.png",
+                 "cam2/x/._4.png", "notes/readme.txt"):  # fmt: skip
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(name.encode())
+    rows = find_inputs(str(tmp_path))
+    assert [(r.path, r.kind) for r in rows] == [
+        (str(tmp_path / "cam1"), "photos"),  # with its 100RECNX folder, as `run cam1`
+        (str(tmp_path / "cam2" / "x"), "photos"),
+        (str(tmp_path / "clips" / "a.mp4"), "video"),
+    ]
+    (glob_row,) = find_inputs(str(tmp_path / "cam1" / "**" / "*.JPG"))
+    assert glob_row == PlanRow(str(tmp_path / "cam1" / "**" / "*.JPG"), kind="photos")
+    (one,) = find_inputs(str(tmp_path / "cam1" / "3.jpg"))
+    assert one.kind == "photos"
+    (tmp_path / "m.csv").write_text("path\ncam1\nclips/a.mp4\ncam2/x/*.png\n")
+    assert [r.kind for r in find_inputs(str(tmp_path / "m.csv"))] == ["photos", "video", "photos"]
+
+
+def test_a_photo_units_key_follows_its_photos(tmp_path):
+    for name in ("a.jpg", "deep/b.jpg"):
+        (tmp_path / "f" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "f" / name).write_bytes(name.encode())
+    row = PlanRow(str(tmp_path / "f"), kind="photos").as_row()
+    before = with_hash(row, "settings")
+    assert before["content_sha256"] == photos_sha256(str(tmp_path / "f")) != ""
+    assert with_hash(row, "settings") == before  # the same photos: the same key
+    (tmp_path / "f" / "deep" / "b.jpg").write_bytes(b"retouched")
+    retouched = with_hash(row, "settings")
+    assert retouched["batch_key"] != before["batch_key"]
+    (tmp_path / "f" / "c.jpg").write_bytes(b"one more")
+    assert with_hash(row, "settings")["batch_key"] != retouched["batch_key"]
+    assert with_hash(row, "other settings")["batch_key"] != with_hash(row, "settings")["batch_key"]
