@@ -600,7 +600,7 @@ def _page(at, name: str):
 def test_app_every_page_renders(app) -> None:
     at = app.run()
     for name, title in [("review", "Review queue"), ("species", "Species"),
-                        ("live", "Live session"), ("sql", "SQL"), ("map", "fieldtool sightings")]:  # fmt: skip
+                        ("live", "Live session"), ("sql", "SQL"), ("models", "Models"), ("map", "fieldtool sightings")]:  # fmt: skip
         _page(at, name)
         assert not at.exception, name
         assert not at.error, name
