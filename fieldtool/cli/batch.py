@@ -1,4 +1,4 @@
-"""``fieldtool batch``: many video files on Ray Data into one DuckDB file."""
+"""``fieldtool batch``: many video files and photo folders on Ray Data into one DuckDB file."""
 
 from __future__ import annotations
 
@@ -30,10 +30,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     batch = sub.add_parser(
-        "batch", help="run many video files on Ray Data (local cluster or --address) into one db"
-    )
-    batch.add_argument("input", help="folder (recursive), glob, or manifest .csv/.parquet; "
-                       "local paths or URIs (s3://, gs://)")  # fmt: skip
+        "batch", help="run many video files and photo folders on Ray Data (local cluster or "
+        "--address) into one db",
+    )  # fmt: skip
+    batch.add_argument("input", help="folder (recursive: each video, and each topmost folder "
+                       "of photos, is one session), glob, or manifest .csv/.parquet (a row may "
+                       "name a photo folder, glob or Camtrap DP package); local paths or URIs "
+                       "(s3://, gs://; photos: local only)")  # fmt: skip
     batch.add_argument("--address", help="Ray cluster (ray://host:10001, or auto); "
                        "default: a local cluster sized to this machine")  # fmt: skip
     batch.add_argument("--actors", type=int, help="classify actors (default: one per GPU, else 1)")

@@ -18,7 +18,9 @@ from fieldtool.store import query
 from tests.photos.conftest import RECONYX, make_photo
 from tests.scale.conftest import demo_config
 
-PLACE = {"position.lat": 51.18, "position.lon": 5.65}  # where the Reconyx photos have no GPS
+# Where the Reconyx photos have no GPS; batches of 4 photos: a batch of the 3 MP Reconyx
+# frames (8.8 MB each, raw) fits the decode's share of the tests' small object store.
+PLACE = {"position.lat": 51.18, "position.lon": 5.65, "model.batch_size": 4}
 SIGHTINGS = (
     "SELECT species, first_t, last_t, frames, event_id, first_seen, last_seen, latitude, "
     "longitude, peak_score, mean_score FROM sightings JOIN sessions USING (session_id) "
@@ -76,7 +78,7 @@ def test_photo_folders_give_the_sightings_media_and_detections_run_gives(
     config = demo_config(batch_db)
     code = main(["batch", str(photo_root), "--db", str(batch_db), "--model",
                  str(config.model.path), "--ranges", str(config.prior.ranges[0]),
-                 "--lat", "51.18", "--lon", "5.65"])  # fmt: skip
+                 "--lat", "51.18", "--lon", "5.65", "--set", "model.batch_size=4"])  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
     assert "2 done, 0 skipped (done before), 0 failed" in out
