@@ -187,7 +187,10 @@ class DinoClassifier(Classifier):
             crops = [p for p in prepared if p is not None]  # all of them, as checked above
         batch = torch.from_numpy(np.concatenate(crops))  # (N*T, S, S, 3) uint8 RGB
         batch = batch.to(self.device).permute(0, 3, 1, 2).float()
-        return (batch - self._mean) / self._std
+        # Contiguous like the device path and a padded batch (torch.cat): a compiled network
+        # guards on strides, and channels-last strides here made it compile a second graph
+        # for the same shape in the middle of a session.
+        return ((batch - self._mean) / self._std).contiguous()
 
     def _preprocess_on_device(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         """Same-sized BGR frames -> (N*T, 3, S, S) on the device, a few frames at a time so

@@ -282,3 +282,34 @@ def test_micro_batches_give_the_same_probabilities(tiny_model_dir):
     images = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), np.uint8) for i in range(7)]
     np.testing.assert_allclose(micro.predict(images)[0], whole.predict(images)[0], atol=1e-5)
     assert calls == [3, 3, 1]  # one batch of 7 frames, network calls of at most 3
+
+
+def test_a_compiled_model_does_not_recompile_when_the_session_calls_it(tiny_model_dir):
+    """After the first batches, the session's calls (on the model thread, with frames
+    prepared on the reader thread, a short last batch) reuse the graphs: dynamo's counters
+    do not move (issue 13: a recompile inside a session cost ~25 s on the GPU)."""
+    import threading
+
+    from torch._dynamo.utils import counters
+
+    model = load_model_folder(tiny_model_dir)
+    classifier = DinoClassifier(model, device="cpu", batch_size=4, precision="fp32", compile=True)
+    images = [np.random.default_rng(i).integers(0, 255, (40, 56, 3), np.uint8) for i in range(7)]
+    classifier.predict(images[:4])  # warm-up: a full batch, on this thread, not prepared
+    classifier.predict(images[:1])  # and one frame (a live source's batch)
+    graphs = counters["stats"]["unique_graphs"]
+    recompiles = sum(counters["recompiles"].values())
+    out: list = []
+
+    def session_calls() -> None:
+        prepared = [classifier.prepare(image) for image in images]
+        out.append(classifier.predict(images[:4], prepared[:4]))
+        out.append(classifier.predict(images[4:], prepared[4:]))  # 3 frames: padded to 4
+        out.append(classifier.predict(images[:1], prepared[:1]))
+
+    worker = threading.Thread(target=session_calls)
+    worker.start()
+    worker.join()
+    assert len(out) == 3
+    assert counters["stats"]["unique_graphs"] == graphs
+    assert sum(counters["recompiles"].values()) == recompiles
