@@ -3,6 +3,7 @@ names (:func:`inputs_from_config`), and the run of it into its store (:func:`run
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,6 +82,13 @@ def photo_placement(
     log(f"photos: {len(source.photos)} in {events} event(s) (gap "
         f"{source.sequence_gap_s:g} s), {gps} placed by their EXIF GPS")  # fmt: skip
     log(basis.describe())
+    kinds = Counter(p.time_source for p in source.photos)
+    if kinds["file-mtime"]:  # a copy to or from the card may have set it
+        log(f"warning: {kinds['file-mtime']} photo(s) carry no EXIF time: dated by their file's "
+            "modification time, which copying can change")  # fmt: skip
+    if kinds["exif-local"]:
+        log(f"warning: {kinds['exif-local']} photo(s) carry a local clock time of unknown zone "
+            "(no offset in EXIF, no place): stored as the camera's clock, not UTC; give --tz")  # fmt: skip
     return source, positions_from_config(config.position), basis
 
 

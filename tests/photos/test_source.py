@@ -134,3 +134,19 @@ def test_a_bad_photo_is_a_warning_and_is_skipped(tmp_path) -> None:
     assert "text.jpg" in summary and "truncated.jpg" in summary
     with pytest.raises(FieldtoolError, match="none of the 1 photos"):
         PhotoSource([text])
+
+
+def test_photos_dated_by_their_file_or_a_local_clock_are_warned_about(tmp_path):
+    """A file's modification time is often the copy's, and a clock of unknown zone is not
+    UTC: the session says how many photos have such times, in one line each."""
+    from fieldtool.config import load_config
+    from fieldtool.pipeline import photo_placement
+
+    make_photo(tmp_path / "a.jpg", taken=None)
+    make_photo(tmp_path / "b.jpg", taken=datetime(2026, 5, 1, 6, 0, 0))  # no offset, no place
+    make_photo(tmp_path / "c.jpg", taken=datetime(2026, 5, 1, 6, 0, 5), offset="+02:00")
+    lines: list[str] = []
+    photo_placement(load_config(None, {"source.uri": str(tmp_path)}), lines.append)
+    warned = [line for line in lines if line.startswith("warning:")]
+    assert any("1 photo(s) carry no EXIF time" in line for line in warned), lines
+    assert any("1 photo(s) carry a local clock time of unknown zone" in line for line in warned)
