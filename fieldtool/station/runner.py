@@ -24,10 +24,9 @@ from fieldtool.pipeline import (
     classifier_from_config,
     finish_session,
     start_session,
+    video_placement,
 )
-from fieldtool.placement import place_session
 from fieldtool.priors import RangePriorStage, range_prior_from_config
-from fieldtool.sources import VideoSource
 from fieldtool.station.config import SourceEntry, StationConfig
 from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
 from fieldtool.station.status import status_file_of
@@ -129,18 +128,9 @@ class Station:
     def add(self, entry: SourceEntry) -> Feed:
         """Open a source and start its reader; its session opens on the station thread."""
         config = self.config.session_config(entry)
-        src = config.source
-        source = VideoSource(
-            src.uri, sample_fps=src.sample_fps, max_frames=src.max_frames, retry=src.retry,
-            reconnect_backoff_s=src.reconnect_backoff_s,
-            reconnect_backoff_max_s=src.reconnect_backoff_max_s,
-            open_timeout_s=src.open_timeout_s, read_timeout_s=src.read_timeout_s,
-            assume_fps=src.assume_fps, log=lambda m: self._log(f"{entry.name}: {m}"),
-        )  # fmt: skip
-        placement = place_session(config, live=source.live, fps=source.probe())
-        for note in placement.notes:
-            self._log(f"{entry.name}: {note}")
-        source.start_time = placement.time.start
+        # The source and its placement as `fieldtool run` opens them (notes and warnings too).
+        source, placement = video_placement(config, lambda m: self._log(f"{entry.name}: {m}"))
+        source.name = entry.name  # the session's source_name
         ranges = range_prior_from_config(config.prior)
         prior = RangePriorStage(ranges, self.classifier.labels, config.prior) if ranges else None
         self._generation += 1
@@ -250,8 +240,6 @@ class Station:
         config = feed.config
         session = start_session(feed.source, self.classifier, self.store, config,
                                 time_basis=feed.time_basis)  # fmt: skip
-        session.source_name = feed.name
-        self.store.record_session(session)
         labels = self.classifier.labels
         tracker = ScoredTracker(labels, config.smoothing, session_id=session.session_id,
                                 model_id=session.model_id)  # fmt: skip
