@@ -62,6 +62,21 @@ class DashboardConfig(_Section):
     )
     sql_time_limit_s: float = Field(20.0, gt=0, le=3600, description="SQL query time limit")
     sql_max_rows: int = Field(10_000, ge=1, le=1_000_000, description="rows an SQL result keeps")
+    tiles: Path | None = Field(
+        None, description="local basemap tiles the dashboard serves itself, drawn over the "
+        "bundled Natural Earth: an XYZ folder ({z}/{x}/{y}.png|jpg|webp) or an .mbtiles "
+        "file (PMTiles are not read: convert them with `pmtiles convert`); default: none",
+    )  # fmt: skip
+    online_basemap: str | None = Field(
+        None, pattern=r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$",
+        description="XYZ tile URL template of an online basemap, e.g. "
+        "`https://tile.openstreetmap.org/{z}/{x}/{y}.png`; the browser fetches from it only "
+        "when set (default: none, nothing online)",
+    )  # fmt: skip
+    tiles_attribution: str | None = Field(
+        None, max_length=300, description="credit line shown under the map for `tiles` or "
+        "`online_basemap` (default: an MBTiles file's own attribution, else none)",
+    )  # fmt: skip
     learn_model: Path | None = Field(
         None, description="model folder the review page's \"Learn a new model\" starts from "
         "(`fieldtool learn --model`); default: none, no such control",

@@ -123,6 +123,69 @@ def basemap_layers(basemap_dir: Path | str = BASEMAP_DIR) -> list[pdk.Layer]:
     return layers
 
 
+def tile_layers(
+    url: str,
+    view: pdk.ViewState,
+    *,
+    min_zoom: int = 0,
+    max_zoom: int = 19,
+    layer_id: str = "tiles",
+    width_px: int = 900,
+    height_px: int = 520,
+) -> list[pdk.Layer]:
+    """Raster XYZ tiles from ``url`` (``{z}``, ``{x}``, ``{y}`` template) around ``view``:
+    one BitmapLayer per 256-px tile, at the view's zoom and two and four levels coarser
+    (each covering 1.5 views, so about 5 x 4 tiles a level; the coarse ones reach 6 and
+    24 views around), clamped to ``min_zoom``-``max_zoom`` (overzoomed past it).
+
+    Not deck.gl's TileLayer: it needs a JavaScript ``renderSubLayers``, which Streamlit's
+    JSON deck cannot carry (deck.gl issues 4637, 9615), and TerrainLayer, which textures
+    tiles by itself, parses in a web worker that loaders.gl fetches from a CDN. So the
+    tiles are chosen here for the view the page opens with: zooming in far past it shows
+    them coarser, panning far away shows the Natural Earth basemap beneath.
+    """
+    zoom = float(view.zoom)
+    top = int(max(min_zoom, min(max_zoom, math.floor(zoom) + 1)))  # 256-px tiles: zoom + 1
+    levels = sorted({max(min_zoom, top - 4), max(min_zoom, top - 2), top})
+    # View centre in world pixels at deck zoom ``zoom`` (the world is 512 * 2**zoom wide).
+    cx = (float(view.longitude) + 180.0) / 360.0
+    cy = (math.pi - _merc_y(max(-85.0, min(85.0, float(view.latitude))))) / (2 * math.pi)
+    layers = []
+    for level in levels:
+        n = 1 << level
+        # Half the covered span, as a fraction of the world: 1.5 views, more when coarser.
+        spread = 1.5 * 2.0 ** (top - level) / (512.0 * 2.0**zoom) / 2
+        x0, x1 = int((cx - spread * width_px) * n), int((cx + spread * width_px) * n)
+        y0, y1 = int((cy - spread * height_px) * n), int((cy + spread * height_px) * n)
+        for x in range(max(0, x0), min(n - 1, x1) + 1):
+            for y in range(max(0, y0), min(n - 1, y1) + 1):
+                tile = url.replace("{z}", str(level)).replace("{x}", str(x))
+                layers.append(
+                    pdk.Layer(
+                        "BitmapLayer", id=f"{layer_id}-{level}-{x}-{y}", data=None,
+                        image=pdk.types.String(tile.replace("{y}", str(y))),
+                        bounds=list(tile_bounds(level, x, y)), pickable=False,
+                    )
+                )  # fmt: skip
+    return layers
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """(west, south, east, north) degrees of XYZ tile ``z/x/y`` (Web Mercator, y from the
+    north)."""
+    n = 1 << z
+
+    def lat(row: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return (
+        round(x / n * 360.0 - 180.0, 9),
+        round(lat(y + 1), 9),
+        round((x + 1) / n * 360.0 - 180.0, 9),
+        round(lat(y), 9),
+    )
+
+
 def track_records(tracks: pd.DataFrame) -> list[dict[str, Any]]:
     """PathLayer rows: session_id, path, colour."""
     return [

@@ -24,7 +24,15 @@ from typing import Any
 import pandas as pd
 import pydeck as pdk
 
-from fieldtool.dashboard.deck import BASEMAP_DIR, CompactDeck, basemap_layers, fit_view
+from fieldtool.config.dashboard import DashboardConfig
+from fieldtool.dashboard.deck import (
+    BASEMAP_DIR,
+    CompactDeck,
+    basemap_layers,
+    fit_view,
+    tile_layers,
+)
+from fieldtool.dashboard.tiles import TileSource
 
 MAX_ZOOM = 20.0
 SITE_ZOOM = 12.0  # from here on the view is one site: cells outlined, points and track drawn
@@ -104,11 +112,13 @@ def map_deck(
     label: Callable[[str], str],
     basemap_dir: Path | str = BASEMAP_DIR,
     extra: list[pdk.Layer] | None = None,
+    tiles: list[pdk.Layer] | None = None,
 ) -> CompactDeck:
-    """The deck: basemap, ``extra`` layers (a species' range), cells, points, and the
-    tracks on top (a thin line, so a walk stays visible through dense points)."""
+    """The deck: basemap, ``tiles`` over it (:func:`basemap_tiles`), ``extra`` layers (a
+    species' range), cells, points, and the tracks on top (a thin line, so a walk stays
+    visible through dense points)."""
     site = float(view.zoom) >= SITE_ZOOM
-    layers = basemap_layers(basemap_dir) + list(extra or [])
+    layers = basemap_layers(basemap_dir) + list(tiles or []) + list(extra or [])
     if not cells.empty:
         layers.append(
             pdk.Layer(
@@ -142,6 +152,34 @@ def map_deck(
     view.max_zoom = MAX_ZOOM
     return CompactDeck(layers=layers, initial_view_state=view, map_provider=None,
                        tooltip=TOOLTIP)  # fmt: skip
+
+
+def basemap_tiles(
+    settings: DashboardConfig,
+    view: pdk.ViewState,
+    local_url: str | None = None,
+    local: TileSource | None = None,
+) -> tuple[list[pdk.Layer], str]:
+    """Tile layers around ``view`` over the Natural Earth basemap, and the caption
+    crediting them (:func:`fieldtool.dashboard.deck.tile_layers`).
+
+    ``local_url``: the URL template of the dashboard's own tile server for ``local``
+    (``dashboard.tiles``); the online basemap only when ``dashboard.online_basemap`` is
+    set. Online tiles go under local ones, which are usually the finer, site-scale map.
+    """
+    layers: list[pdk.Layer] = []
+    credits = ["Natural Earth"]
+    own = settings.tiles_attribution
+    if settings.online_basemap:
+        layers += tile_layers(settings.online_basemap, view, layer_id="online-tiles")
+        host = settings.online_basemap.split("/")[2]
+        credits.append(f"online tiles from {host}" + (f" ({own})" if own else ""))
+    if local_url is not None and local is not None:
+        layers += tile_layers(local_url, view, min_zoom=local.min_zoom, max_zoom=local.max_zoom)
+        credit = own or local.attribution
+        credits.append(f"tiles {local.name}, zoom {local.min_zoom}–{local.max_zoom}"
+                       + (f" ({credit})" if credit else ""))  # fmt: skip
+    return layers, "Basemap: " + "; ".join(credits) + "."
 
 
 def view_of(bounds: tuple[float, float, float, float] | None, *, site: bool) -> pdk.ViewState:

@@ -8,6 +8,8 @@ session's times are a camera's local clock of unknown zone rather than UTC.
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,7 +19,7 @@ import pandas as pd
 import pydeck as pdk
 import streamlit as st
 
-from fieldtool.config.dashboard import DashboardConfig
+from fieldtool.config.dashboard import DashboardConfig, tokens
 from fieldtool.dashboard.aggregate import (
     load_bounds,
     load_cells,
@@ -36,6 +38,7 @@ from fieldtool.dashboard.data import (
 from fieldtool.dashboard.deck import range_geojson
 from fieldtool.dashboard.downloads import dwca_download, map_downloads
 from fieldtool.dashboard.mapview import (
+    basemap_tiles,
     cell_resolution,
     legend_html,
     map_deck,
@@ -51,6 +54,7 @@ from fieldtool.dashboard.summaries import (
     sightings_table,
     zone_notes,
 )
+from fieldtool.dashboard.tiles import TileServer, browser_host, open_source
 from fieldtool.types import FieldtoolError
 
 TABLE_COLUMNS = {
@@ -85,6 +89,7 @@ class MapData:
     view_text: str
     legend: str
     tracks: pd.DataFrame
+    basemap: str = ""  # the caption crediting the basemap
 
 
 def map_depends(filters: SightingFilter) -> tuple[str, ...]:
@@ -118,7 +123,9 @@ def _read(db_path: Path, filters: SightingFilter, settings: DashboardConfig) -> 
                          tolerance_deg=track_tolerance(zoom))  # fmt: skip
     colours, labels = common.species_colours(db_path)
     extra = _range_layer(db_path, filters, colours)
-    deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra)
+    tiles, basemap = _basemap(settings, view)
+    deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra,
+                    tiles=tiles)  # fmt: skip
     deck_bytes = len(deck.to_json().encode("utf-8"))
     shown = read(load_species_summary, filters, reviewed=False)
     chips = [(str(sp), labels(str(sp))) for sp in shown["species"].head(24)]
@@ -138,7 +145,30 @@ def _read(db_path: Path, filters: SightingFilter, settings: DashboardConfig) -> 
         )
     return MapData(totals, sessions, marks, deck, deck_bytes,
                    0 if points is None else len(points), f"{drawn} View: {zoom_text(zoom)}.",
-                   legend, tracks)  # fmt: skip
+                   legend, tracks, basemap)  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False)
+def _tile_server(tiles: str, address: str, protected: bool) -> TileServer:
+    """The dashboard's own server of ``dashboard.tiles``: one per process and source, on
+    the address Streamlit serves on; with a random key when the dashboard asks for a token
+    (the sign-in secrets never go into a URL)."""
+    key = secrets.token_urlsafe(24) if protected else None
+    return TileServer(open_source(Path(tiles)), address, key=key).start()
+
+
+def _basemap(settings: DashboardConfig, view: pdk.ViewState) -> tuple[list[pdk.Layer], str]:
+    """Tile layers over Natural Earth (local tiles, an online basemap) and their credit."""
+    if settings.tiles is None:
+        return basemap_tiles(settings, view)
+    address = st.get_option("server.address") or settings.address
+    try:
+        server = _tile_server(str(settings.tiles), address, bool(tokens(settings, os.environ)))
+    except FieldtoolError as exc:
+        layers, credit = basemap_tiles(settings, view)
+        return layers, f"{credit} Local tiles not shown: {exc}."
+    host = browser_host(st.context.headers.get("Host"), address)
+    return basemap_tiles(settings, view, server.url(host), server.source)
 
 
 def _range_layer(
@@ -197,7 +227,7 @@ def show_data(
     every = f", refreshing every {refresh_s:g} s" if refresh_s else ", not refreshing"
     st.caption(
         f"{data.view_text} Read at {now:%H:%M:%S} UTC{every}. Open sightings have a dark "
-        "outline."
+        f"outline. {data.basemap}"
     )
     st.subheader("Sightings")
     rows = _table_page(db_path, filters, totals["sightings"])
