@@ -19,6 +19,10 @@ def _learn(a: argparse.Namespace) -> int:
         from fieldtool.types import FieldtoolError
 
         raise FieldtoolError("learn needs --model (the model to start from) and -o (new folder)")
+    if a.gallery is not None:
+        from fieldtool.learn.update import check_gallery
+
+        check_gallery(a.gallery)  # raises: a gallery holds no photos to re-embed
     from fieldtool.learn.head import HeadSettings
 
     settings = HeadSettings() if a.anchor is None else HeadSettings(anchor=a.anchor)
@@ -58,8 +62,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--heldout-session", action="append", metavar="SESSION_ID",
                    help="measure on this session (repeatable; default: --holdout of them)")
     p.add_argument("--anchor", type=float,
-                   help="how strongly the old classes keep their weights (1.0; lower learns "
+                   help="how strongly the old classes keep their weights (4.0; lower learns "
                    "more from reviews of known species and risks more drift)")
+    p.add_argument("--gallery", type=Path,
+                   help="not supported: a gallery keeps no photos to re-embed (an error)")
     p.add_argument("--model-id", help="name of the new model (default: parent+learn-<time>)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

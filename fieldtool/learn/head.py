@@ -103,7 +103,10 @@ class HeadSettings:
     weight_decay: float = 1e-4
     rehearsal_per_class: int = 32  # samples drawn from each prototype
     rehearsal_weight: float = 4.0  # of the rehearsal loss against the new examples' loss
-    anchor: float = 1.0  # pull of the old classes' weights towards their old values
+    # pull of the old classes' weights towards their old values; at 1.0 reviewed east species
+    # grew over their untouched west look-alikes (head alone: -1.7 points on the untouched
+    # classes of the demo test), at 4.0 -0.3 points with the same held-out gains
+    anchor: float = 4.0
     rehearsal_noise: float = 0.1  # rehearsal sample: a stored point + noise x its class' std
     distill: bool = True  # rehearsal targets: the old head's probabilities, not the class
     freeze_untouched: bool = True  # old classes without new examples keep their rows

@@ -97,6 +97,23 @@ def _counts(frames: list[LabelledFrame], heldout: set[str], names: list[str],
     return counts
 
 
+def check_gallery(path: Path | str) -> None:
+    """``learn --gallery``: always a one-line error, since a gallery cannot teach a head.
+
+    A gallery (:mod:`fieldtool.gallery`) keeps unit-length backbone embeddings and each
+    photo's file name only: no photo copy or path to re-embed, and the head reads other
+    features (unnormalised CLS, or CLS + mean patch token), whose norm the gallery's rows
+    lost. An error naming what is wrong also when ``path`` is no gallery."""
+    from fieldtool.gallery import Gallery
+
+    gallery = Gallery(path)  # its own error when there is no gallery
+    raise FieldtoolError(
+        f"{path}: a gallery keeps normalised embeddings and photo file names only "
+        f"({len(gallery.entries)} rows), no photos to re-embed for a head; learn from "
+        "reviews of its species instead"
+    )
+
+
 def _read_bgr(path: Path) -> np.ndarray:
     import cv2
 
