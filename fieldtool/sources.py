@@ -482,7 +482,9 @@ def _invented_timing(path: Path) -> bool:
 _END = object()
 
 
-def _shrunk(frame: Frame, max_side: int) -> Frame:
+def shrunk(frame: Frame, max_side: int) -> Frame:
+    """The frame scaled down to ``max_side`` px on its longer side (once its crops are cut,
+    views and snapshots need no more); the frame itself when it is no larger."""
     height, width = frame.image.shape[:2]
     if max(height, width) <= max_side:
         return frame
@@ -557,7 +559,7 @@ class Prefetcher:
             for frame in self._frames:
                 prepared = self._prepare(frame) if self._prepare else None
                 if prepared is not None and self._keep_max_side:
-                    frame = _shrunk(frame, self._keep_max_side)
+                    frame = shrunk(frame, self._keep_max_side)
                 size = frame.image.nbytes
                 size += prepared.nbytes if isinstance(prepared, np.ndarray) else 0
                 if not self._put((frame, prepared), size):

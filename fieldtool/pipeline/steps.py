@@ -164,6 +164,9 @@ class FrameStep:
     keeper: FrameKeeper = field(default_factory=FrameKeeper)  # frames kept for learning
     photos: PhotoSteps | None = None  # a photo session's own work (place, media rows, plot)
     segment: str | None = None  # the frames' segment running now (photos: the event)
+    # A closed sighting is written at once (a live session's file shows it); a batch task
+    # writes a scratch file it exports at its end, and turns this off.
+    flush_closed: bool = True
 
     @classmethod
     def for_session(
@@ -254,7 +257,8 @@ class FrameStep:
             self.store.record_sighting(sighting)
             if event.kind == "end":
                 self.result.sightings.append(sighting)
-                self.flush(0.5)  # a closed sighting reaches the file at once
+                if self.flush_closed:
+                    self.flush(0.5)  # a closed sighting reaches the file at once
 
     def flush(self, timeout_s: float | None = None, *, due_only: bool = False) -> None:
         """Write buffered rows (``due_only``: when the flush interval has passed). A file

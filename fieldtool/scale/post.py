@@ -148,8 +148,8 @@ def _run_stages(
                             session_id=plan["batch_key"][:32])  # fmt: skip
     ranges = range_prior_from_config(file_cfg.prior)
     prior = RangePriorStage(ranges, model.labels, file_cfg.prior) if ranges else None
-    step = FrameStep.for_session(session, store, file_cfg, model.labels,
-                                 positions=positions, prior=prior, photos=photos)  # fmt: skip
+    step = FrameStep.for_session(session, store, file_cfg, model.labels, positions=positions,
+                                 prior=prior, photos=photos, flush_closed=False)  # fmt: skip
     result = step.result
     order = np.argsort(group["index"], kind="stable")
     end: dict[str, Any] = {}

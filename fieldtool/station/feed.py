@@ -16,14 +16,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from fieldtool.config import Config
 from fieldtool.notify import Notice, notice_of
 from fieldtool.pipeline import FrameStep
 from fieldtool.smoothing import SightingTracker
-from fieldtool.sources import VideoSource
+from fieldtool.sources import VideoSource, shrunk
 from fieldtool.station.worker import Item, ModelWorker, Slot
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
@@ -127,7 +126,7 @@ class Feed:
                         break
                     prepared = classifier.prepare(frame.image)
                     if prepared is not None and keep:
-                        frame = _shrunk(frame, keep)
+                        frame = shrunk(frame, keep)
                     if not worker.put(self.slot, Item(frame, prepared, time.monotonic())):
                         break
             finally:
@@ -176,19 +175,6 @@ class Feed:
             "last_sighting": self.step.last_sighting if self.step else None,
             "latest_jpeg": str(self.step.views.latest.resolve()) if self.step else None,
         }  # fmt: skip
-
-
-def _shrunk(frame: Any, max_side: int) -> Any:
-    """The frame scaled down to ``max_side`` px (views and snapshots need no more)."""
-    import dataclasses
-
-    height, width = frame.image.shape[:2]
-    if max(height, width) <= max_side:
-        return frame
-    scale = max_side / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return dataclasses.replace(frame, image=cv2.resize(frame.image, size,
-                                                       interpolation=cv2.INTER_AREA))  # fmt: skip
 
 
 def now_iso() -> str:
