@@ -26,12 +26,12 @@ import numpy as np
 from fieldtool.config import Config
 from fieldtool.photos import PhotoMedia, PhotoSource
 from fieldtool.placement import Placement
+from fieldtool.snapshots import SNAPSHOT_MAX_WIDTH
 from fieldtool.sources import VideoSource
 from fieldtool.timebase import TimeBasis
 from fieldtool.tracks import PositionProvider
 from fieldtool.types import FieldtoolError, FrameSource
 
-SNAPSHOT_MAX_WIDTH = 640  # px: the width fieldtool.pipeline saves snapshots at
 JPEG_QUALITY = 90
 
 
