@@ -11,7 +11,8 @@ then measures:
 - the deck the map sends (bytes of its JSON, as Streamlit puts it in the message);
 - in headless Chromium (Playwright, Debian's ``/usr/bin/chromium``; never downloads a
   browser): first paint of each page in a fresh browser session (from ``goto`` until the
-  page's figures and map or chart are drawn) against a running ``streamlit run``.
+  page's figures and map or chart are drawn; for the map, until its first sightings and
+  track tiles have arrived) against a running ``streamlit run``.
 
 Targets (issue 19): map first paint ≤ 5 s, refresh ≤ 1 s server time, deck ≤ 2 MB.
 Prints the CPU it ran on. No asserts.
@@ -128,10 +129,16 @@ def browser_times(db: Path, folder: Path) -> dict[str, float]:
                     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
                     tab = context.new_page()
                     tab.set_default_timeout(120_000)
+                    tiles: list[str] = []  # the map's data tiles that arrived
+                    tab.on("response", lambda r, seen=tiles: seen.append(r.url)
+                           if "/map/" in r.url and r.status == 200 else None)  # fmt: skip
                     path = "" if page == "map" else page
                     began = time.perf_counter()
                     tab.goto(f"{base}/{path}")
                     tab.wait_for_selector(ready[page])
+                    while page == "map" and not (any("/s/" in u for u in tiles)
+                                                 and any("/t/" in u for u in tiles)):
+                        tab.wait_for_timeout(20)  # drawn = canvas and first data tiles in
                     painted = time.perf_counter() - began
                     tab.wait_for_function(
                         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')")

@@ -52,6 +52,16 @@ class DashboardConfig(_Section):
         5000, ge=0, le=100_000, description="the map draws single sightings when at most "
         "this many match; more are shown as H3 cells with counts",
     )  # fmt: skip
+    map_tiles: bool = Field(
+        True, description="draw the map's sightings and tracks as tiles the browser fetches "
+        "at the zoom it is at, from the dashboard's own tile server on a second port on the "
+        "same address (the browser must reach it); false: drawn once for the opening view",
+    )  # fmt: skip
+    map_tile_points: int = Field(
+        1500, ge=0, le=20_000, description="a map tile (512 px) draws single sightings when at "
+        "most this many fall in it; more are drawn as H3 cells with counts, or at site zoom "
+        "as dots of 8-px squares with counts",
+    )  # fmt: skip
     sql_memory_limit: str = Field(
         "1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
         description="DuckDB memory limit of each SQL page query",

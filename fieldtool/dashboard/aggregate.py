@@ -33,9 +33,15 @@ from fieldtool.store.views import haversine_sql
 QUEUE_ORDERS = {"newest": "Newest first", "teach": "Teaches the model most"}
 
 
-def _filtered(
-    db_path: Path | str, filters: SightingFilter | None, reviewed: bool, timeout_s: float
+def filtered_sql(
+    db_path: Path | str,
+    filters: SightingFilter | None,
+    *,
+    reviewed: bool = False,
+    timeout_s: float = 10.0,
 ) -> tuple[str, dict[str, Any]]:
+    """(SELECT of the sightings matching ``filters``, its parameters): the rows every
+    figure here counts (:func:`fieldtool.dashboard.data.load_sightings` without order)."""
     clauses, params = filter_clauses(filters)
     tables = relation_columns(db_path, timeout_s)
     return filtered_sightings_sql(db_path, tables, clauses, reviewed), params
@@ -51,7 +57,7 @@ def load_totals(
     """Exact figures of the sightings matching ``filters``: sightings, species, sessions
     (with a sighting), open (sightings), placed (with a position), running (sessions
     running now: the chosen one, or any)."""
-    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=reviewed, timeout_s=timeout_s)
     one = "AND session_id = $session_id" if "session_id" in params else ""
     row = query(
         db_path,
@@ -75,7 +81,7 @@ def load_session_marks(
     notes read (:mod:`fieldtool.dashboard.summaries`): session_id, latitude and longitude
     (of some placed sighting; NULL when none has a position), time_zone_known, time_source.
     """
-    sql, params = _filtered(db_path, filters, False, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=False, timeout_s=timeout_s)
     return query(
         db_path,
         f"""SELECT session_id, max(latitude) AS latitude, max(longitude) AS longitude,
@@ -151,7 +157,7 @@ def load_species_summary(
     synonym, or a common name written before the scientific one in brackets) are one row,
     under the name with the most sightings.
     """
-    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=reviewed, timeout_s=timeout_s)
     frame = query(
         db_path,
         f"""SELECT species, any_value(common_name) FILTER (WHERE common_name <> '')
@@ -214,7 +220,7 @@ def load_cells(
 ) -> pd.DataFrame:
     """Sightings per H3 cell of ``resolution``: hex, sightings, species (distinct), top
     (the most seen species). Sightings without a cell are not counted."""
-    sql, params = _filtered(db_path, filters, False, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=False, timeout_s=timeout_s)
     parent = h3_parent_sql("h3_cell", resolution)
     return query(
         db_path,
@@ -236,7 +242,7 @@ def load_bounds(
 ) -> tuple[float, float, float, float] | None:
     """(min lon, min lat, max lon, max lat) of the placed sightings matching ``filters`` and
     of their sessions' tracks; None when nothing has a position."""
-    sql, params = _filtered(db_path, filters, False, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=False, timeout_s=timeout_s)
     session = "" if filters is None or filters.session_id is None else (
         "AND session_id = $session_id")  # fmt: skip
     row = query(
@@ -265,7 +271,7 @@ def load_points(
 ) -> pd.DataFrame:
     """Up to ``limit`` placed sightings (newest first) for the map's point layer: sighting_id,
     species, common_name, first_seen, peak_score, status, latitude, longitude."""
-    sql, params = _filtered(db_path, filters, False, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=False, timeout_s=timeout_s)
     return query(
         db_path,
         f"""SELECT sighting_id, species, common_name, first_seen, peak_score, frames, status,
@@ -294,7 +300,7 @@ def load_accumulation(
     media time (``first_t``) and at the distance walked by the last track point before it.
     Species are counted by :func:`species_group_key`.
     """
-    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=reviewed, timeout_s=timeout_s)
     dist = haversine_sql("lat0", "lon0", "latitude", "longitude")
     frame = query(
         db_path,
@@ -369,7 +375,7 @@ def load_review_page(
     last, newest first) with its ``score`` and ``reasons`` beside each row.
     """
     unreviewed = dataclasses.replace(filters or SightingFilter(), review="unreviewed")
-    sql, params = _filtered(db_path, unreviewed, False, timeout_s)
+    sql, params = filtered_sql(db_path, unreviewed, reviewed=False, timeout_s=timeout_s)
     queue = f"SELECT * FROM ({sql}) WHERE status = 'closed'"
     total = int(query(db_path, f"SELECT count(*) AS n FROM ({queue})", params,
                       timeout_s=timeout_s).iloc[0]["n"])  # fmt: skip
@@ -402,7 +408,7 @@ def load_timeline(
 ) -> tuple[pd.DataFrame, str]:
     """Sightings per species per time bin: (rows of species, bin (UTC start), sightings,
     best_score; the bin's unit: minute, hour or day, whichever keeps the bins under 400)."""
-    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=reviewed, timeout_s=timeout_s)
     span = query(
         db_path, f"SELECT epoch(max(first_seen) - min(first_seen)) AS s FROM ({sql})", params,
         timeout_s=timeout_s,
@@ -430,7 +436,7 @@ def load_snapshots(
     timeout_s: float = 10.0,
 ) -> tuple[pd.DataFrame, int]:
     """(the newest ``limit`` sightings of ``species`` with a snapshot, how many have one)."""
-    sql, params = _filtered(db_path, filters, reviewed, timeout_s)
+    sql, params = filtered_sql(db_path, filters, reviewed=reviewed, timeout_s=timeout_s)
     params = {**params, "chosen": species}
     where = "WHERE species = $chosen AND snapshot_path IS NOT NULL"
     total = int(query(db_path, f"SELECT count(*) AS n FROM ({sql}) {where}", params,

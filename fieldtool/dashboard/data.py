@@ -346,6 +346,15 @@ def load_tracks(
     return frame
 
 
+def load_track_sessions(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.DataFrame:
+    """session_id of each session with at least one placed track fix."""
+    return query(
+        db_path,
+        "SELECT DISTINCT session_id FROM track WHERE latitude IS NOT NULL ORDER BY session_id",
+        timeout_s=timeout_s,
+    )
+
+
 def _session_clause(session_id: str | None, keyword: str) -> tuple[str, dict[str, Any] | None]:
     if session_id is None:
         return "", None

@@ -86,20 +86,23 @@ def point_records(
 ) -> list[dict[str, Any]]:
     """ScatterplotLayer rows: p ([lon, lat], 6 decimals: 0.1 m), c (species colour, dark
     outline for an open sighting in o), n (tooltip line)."""
-    rows = []
-    for row in points.itertuples(index=False):
-        name = row.common_name if isinstance(row.common_name, str) and row.common_name else ""
-        title = f"{name} ({row.species})" if name else str(row.species)
-        when = pd.Timestamp(row.first_seen).strftime("%Y-%m-%d %H:%M:%S")
-        rows.append(
-            {
-                "p": [round(float(row.longitude), 6), round(float(row.latitude), 6)],
-                "c": list(colour(str(row.species))),
-                "o": 1 if row.status == "open" else 0,
-                "n": f"{title} · {when} UTC · peak {float(row.peak_score):.2f} · {row.status}",
-            }
-        )
-    return rows
+    return [
+        {
+            "p": [round(float(row.longitude), 6), round(float(row.latitude), 6)],
+            "c": list(colour(str(row.species))),
+            "o": 1 if row.status == "open" else 0,
+            "n": point_text(row),
+        }
+        for row in points.itertuples(index=False)
+    ]
+
+
+def point_text(row: Any) -> str:
+    """Tooltip line of one sighting (a row of ``load_points``): name, time, peak, status."""
+    name = row.common_name if isinstance(row.common_name, str) and row.common_name else ""
+    title = f"{name} ({row.species})" if name else str(row.species)
+    when = pd.Timestamp(row.first_seen).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{title} · {when} UTC · peak {float(row.peak_score):.2f} · {row.status}"
 
 
 def map_deck(
@@ -113,10 +116,12 @@ def map_deck(
     basemap_dir: Path | str = BASEMAP_DIR,
     extra: list[pdk.Layer] | None = None,
     tiles: list[pdk.Layer] | None = None,
+    data: list[pdk.Layer] | None = None,
 ) -> CompactDeck:
     """The deck: basemap, ``tiles`` over it (:func:`basemap_tiles`), ``extra`` layers (a
-    species' range), cells, points, and the tracks on top (a thin line, so a walk stays
-    visible through dense points)."""
+    species' range), cells, points, the tracks on top (a thin line, so a walk stays
+    visible through dense points), then ``data`` (:func:`data_tile_layers`, which draw
+    cells, points and tracks by the user's zoom in place of the three before)."""
     site = float(view.zoom) >= SITE_ZOOM
     layers = basemap_layers(basemap_dir) + list(tiles or []) + list(extra or [])
     if not cells.empty:
@@ -149,9 +154,36 @@ def map_deck(
                 width_min_pixels=2, joint_rounded=True, cap_rounded=True, pickable=False,
             )
         )  # fmt: skip
+    layers += list(data or [])
     view.max_zoom = MAX_ZOOM
     return CompactDeck(layers=layers, initial_view_state=view, map_provider=None,
                        tooltip=TOOLTIP)  # fmt: skip
+
+
+def data_tile_layers(sightings_url: str, tracks_url: str) -> list[pdk.Layer]:
+    """The map's data as deck.gl TileLayers fetching GeoJSON tiles
+    (:mod:`fieldtool.dashboard.maptiles`) at the zoom the user is at: sightings (points,
+    dots or H3 cells, each feature carrying its colours ``c``/``l``, radius ``r`` and
+    tooltip ``n``), then the tracks on top. The TileLayer's default sub-layer is a
+    GeoJsonLayer, so the layer needs no JavaScript callback."""
+    common: dict[str, Any] = {
+        "min_zoom": 0, "max_zoom": int(MAX_ZOOM), "tile_size": 512,
+        "max_cache_size": 200, "refinement_strategy": pdk.types.String("no-overlap"),
+    }  # fmt: skip
+    return [
+        pdk.Layer(
+            "TileLayer", id="sighting-tiles", data=sightings_url, get_fill_color="properties.c",
+            get_line_color="properties.l", get_point_radius="properties.r", filled=True,
+            stroked=True, point_type=pdk.types.String("circle"),
+            point_radius_units=_PIXELS, line_width_units=_PIXELS, get_line_width=1,
+            pickable=True, auto_highlight=True, **common,
+        ),
+        pdk.Layer(
+            "TileLayer", id="track-tiles", data=tracks_url, get_line_color=[40, 40, 55, 220],
+            line_width_units=_PIXELS, get_line_width=2, line_width_min_pixels=2,
+            line_joint_rounded=True, line_cap_rounded=True, pickable=False, **common,
+        ),
+    ]  # fmt: skip
 
 
 def basemap_tiles(

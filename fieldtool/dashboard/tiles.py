@@ -9,6 +9,10 @@ tile server asks for its own random key in ``?key=``: the page sends it to signe
 browsers inside the tile URL, and it opens nothing but tiles (the sign-in secrets are
 never put in a URL, so a viewer cannot learn the reviewers' one).
 
+The same server answers the map's own data tiles, ``GET /map/{view}/{kind}/{z}/{x}/{y}.json``
+(:mod:`fieldtool.dashboard.maptiles`), so the map's cells, points and tracks follow the
+zoom the user picks; one server per dashboard process serves both.
+
 PMTiles files are not read: convert one with ``pmtiles convert in.pmtiles out.mbtiles``.
 Pure Python (no Streamlit), so the server is tested on its own.
 """
@@ -32,6 +36,8 @@ from fieldtool.types import FieldtoolError
 MAX_Z = 24  # deepest zoom level a request may name
 # /{z}/{x}/{y} with an optional image extension; integers only.
 _TILE_PATH = re.compile(r"^/(\d{1,2})/(\d{1,8})/(\d{1,8})(?:\.(?:png|jpe?g|webp))?$")
+# /map/{view}/{kind}/{z}/{x}/{y}.json: a view id (hex), a kind letter, integers.
+_DATA_PATH = re.compile(r"^/map/([0-9a-f]{8,64})/([a-z])/(\d{1,2})/(\d{1,8})/(\d{1,8})\.json$")
 _EXTENSIONS = (("png", "image/png"), ("jpg", "image/jpeg"), ("jpeg", "image/jpeg"),
                ("webp", "image/webp"))  # fmt: skip
 
@@ -64,6 +70,13 @@ class TileSource(Protocol):
     def max_zoom(self) -> int: ...
 
     def tile(self, z: int, x: int, y: int) -> tuple[bytes, str] | None: ...
+
+
+class DataTiles(Protocol):
+    """The map's data tiles (:class:`fieldtool.dashboard.maptiles.MapTiles`): GeoJSON bytes
+    of tile ``(z, x, y)`` of ``kind`` of a registered ``view``, or None."""
+
+    def tile(self, view: str, kind: str, z: int, x: int, y: int) -> bytes | None: ...
 
 
 @dataclass(frozen=True)
@@ -165,7 +178,21 @@ def parse_tile_path(path: str) -> tuple[int, int, int] | None:
     match = _TILE_PATH.match(path)
     if match is None:
         return None
-    z, x, y = (int(g) for g in match.groups())
+    return _in_grid(*(int(g) for g in match.groups()))
+
+
+def parse_data_path(path: str) -> tuple[str, str, int, int, int] | None:
+    """``(view, kind, z, x, y)`` of a request path ``/map/{view}/{kind}/{z}/{x}/{y}.json``
+    inside the tile grid, else None."""
+    match = _DATA_PATH.match(path)
+    if match is None:
+        return None
+    view, kind = match.group(1), match.group(2)
+    zxy = _in_grid(*(int(g) for g in match.groups()[2:]))
+    return None if zxy is None else (view, kind, *zxy)
+
+
+def _in_grid(z: int, x: int, y: int) -> tuple[int, int, int] | None:
     if z > MAX_Z or x >= 1 << z or y >= 1 << z:
         return None
     return z, x, y
@@ -176,18 +203,26 @@ class _ServerV6(ThreadingHTTPServer):
 
 
 class TileServer:
-    """An HTTP server of one tile source in a daemon thread.
+    """An HTTP server of a tile source and of the map's data tiles in a daemon thread.
 
-    ``host``: the address to bind (the dashboard's); ``port``: 0 lets the OS choose;
-    ``key``: when set, every request needs ``?key=<key>`` (403 otherwise).
+    ``source``: basemap tiles (``/{z}/{x}/{y}``), or None; ``data``: the map's data tiles
+    (``/map/...``), or None; ``host``: the address to bind (the dashboard's); ``port``: 0
+    lets the OS choose; ``key``: when set, every request needs ``?key=<key>`` (403 otherwise).
     """
 
     def __init__(
-        self, source: TileSource, host: str = "127.0.0.1", port: int = 0, key: str | None = None
+        self,
+        source: TileSource | None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        key: str | None = None,
+        *,
+        data: DataTiles | None = None,
     ) -> None:
         self.source = source
+        self.data = data
         self.key = key
-        handler = _handler(source, key)
+        handler = _handler(source, data, key)
         bind = host.strip("[]")
         server_class = _ServerV6 if ":" in bind else ThreadingHTTPServer
         try:
@@ -222,12 +257,17 @@ class TileServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def url(self, host: str) -> str:
-        """The XYZ URL template a browser reaching this machine as ``host`` fetches."""
+    def url(self, host: str, prefix: str = "", suffix: str = "") -> str:
+        """The XYZ URL template a browser reaching this machine as ``host`` fetches:
+        ``/{prefix}{z}/{x}/{y}{suffix}`` (a prefix ends in ``/``)."""
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"  # an IPv6 address
         query = f"?key={quote(self.key)}" if self.key else ""
-        return f"http://{host}:{self.port}/{{z}}/{{x}}/{{y}}{query}"
+        return f"http://{host}:{self.port}/{prefix}{{z}}/{{x}}/{{y}}{suffix}{query}"
+
+    def data_url(self, host: str, view: str, kind: str) -> str:
+        """The URL template of the data tiles of ``kind`` of registered ``view``."""
+        return self.url(host, f"map/{view}/{kind}/", ".json")
 
 
 def browser_host(host_header: str | None, fallback: str) -> str:
@@ -248,7 +288,23 @@ def browser_host(host_header: str | None, fallback: str) -> str:
     return host
 
 
-def _handler(source: TileSource, key: str | None) -> type[BaseHTTPRequestHandler]:
+def _found(
+    source: TileSource | None, data: DataTiles | None, path: str
+) -> tuple[bytes, str] | None:
+    """What the server answers for request ``path``: a basemap tile or a data tile."""
+    zxy = parse_tile_path(path)
+    if zxy is not None:
+        return source.tile(*zxy) if source is not None else None
+    request = parse_data_path(path)
+    if request is None or data is None:
+        return None
+    body = data.tile(*request)
+    return None if body is None else (body, "application/json")
+
+
+def _handler(
+    source: TileSource | None, data: DataTiles | None, key: str | None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "fieldtool-tiles"
         sys_version = ""
@@ -266,21 +322,25 @@ def _handler(source: TileSource, key: str | None) -> type[BaseHTTPRequestHandler
                 if not hmac.compare_digest(given.encode(), key.encode()):
                     self._status(HTTPStatus.FORBIDDEN, body)
                     return
-            zxy = parse_tile_path(parts.path)
-            found = source.tile(*zxy) if zxy is not None else None
+            try:
+                found = _found(source, data, parts.path)
+            except FieldtoolError:  # the database is busy or gone: the browser retries
+                self._status(HTTPStatus.SERVICE_UNAVAILABLE, body)
+                return
             if found is None:
                 self._status(HTTPStatus.NOT_FOUND, body)
                 return
-            data, mime = found
+            payload, mime = found
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", mime)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(payload)))
+            # Data tiles change with the data, but then their URL changes (the view id).
             self.send_header("Cache-Control", "max-age=3600")
             # deck.gl fetches tiles from the dashboard's page, another origin (port).
             self.send_header("Access-Control-Allow-Origin", "*")
             self.end_headers()
             if body:
-                self.wfile.write(data)
+                self.wfile.write(payload)
 
         def _status(self, status: HTTPStatus, body: bool) -> None:
             text = f"{status.value} {status.phrase}\n".encode()

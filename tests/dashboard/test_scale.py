@@ -11,7 +11,9 @@ $FIELDTOOL_SCREENSHOT_DIR when set (docs/screenshots), else a temporary folder.
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +21,9 @@ import duckdb
 import pytest
 from PIL import Image
 
+from fieldtool.dashboard.aggregate import load_bounds
+from fieldtool.dashboard.data import SightingFilter
+from fieldtool.dashboard.mapview import view_of
 from fieldtool.store import query
 from fieldtool.store.views import LATEST_REVIEW_SQL
 from tests.dashboard.generate import Season, generate
@@ -97,7 +102,7 @@ def test_every_count_is_exact(server: str, season_db: Path, tab, tmp_path: Path)
     assert _metric(page, "Species") == f"{species:,}"
     assert _metric(page, "Sessions") == "40"
     page.get_by_text(f"Rows 1–200 of {sightings:,}").wait_for()
-    page.get_by_text("shows them as H3 cells").wait_for()  # says it does not draw each one
+    page.get_by_text("drawn by the zoom you are at").wait_for()  # says what it draws
     _map_drawn(page)
     _screenshot(page, "map_season", tmp_path)
 
@@ -121,29 +126,112 @@ def test_every_count_is_exact(server: str, season_db: Path, tab, tmp_path: Path)
     _assert_local(requests)
 
 
+def _tile_answers(page) -> list[tuple[int, str, dict]]:  # noqa: ANN001
+    """(z, kind, GeoJSON) of every map data tile the page fetches, as they arrive."""
+    answers: list[tuple[int, str, dict]] = []
+
+    def seen(response) -> None:  # noqa: ANN001
+        match = re.search(r"/map/[0-9a-f]+/([st])/(\d+)/\d+/\d+\.json", response.url)
+        if match and response.status == 200:
+            answers.append((int(match.group(2)), match.group(1), response.json()))
+
+    page.on("response", seen)
+    return answers
+
+
+def _kinds(answers: list[tuple[int, str, dict]], kind: str, z_min: int = 0) -> set[str]:
+    return {f["geometry"]["type"] for z, k, body in list(answers) if k == kind and z >= z_min
+            for f in body["features"]}  # fmt: skip
+
+
+def _wait(page, test, what: str) -> None:  # noqa: ANN001
+    """Poll ``test`` (no fixed sleeps: the browser's own pace decides) up to a generous limit."""
+    for _ in range(600):
+        if test():
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"not seen: {what}")
+
+
+def _canvas_colours(chart) -> tuple[int, int]:  # noqa: ANN001
+    """(track-coloured pixels, vivid species-coloured pixels) of the map's canvas."""
+    image = Image.open(io.BytesIO(chart.locator("canvas").first.screenshot())).convert("RGB")
+    pixels = list(image.get_flattened_data())
+    track = sum(1 for r, g, b in pixels if abs(r - 40) < 25 and abs(g - 40) < 25
+                and abs(b - 55) < 25)  # fmt: skip
+    vivid = sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 120)
+    return track, vivid
+
+
 def test_site_zoom_draws_points_and_track(server: str, season_db: Path, browser) -> None:  # noqa: F811
     requests: list[str] = []
     context = _context(browser, PHONE, requests)
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS * 2)
+    answers = _tile_answers(page)
     try:
         page.goto(f"{server}/?session=s000")
         page.get_by_text("fieldtool sightings").first.wait_for()
         _settle(page)
         placed = _one(season_db, "SELECT count(*) FROM sightings WHERE session_id = 's000'")
-        page.get_by_text(f"All {placed:,} placed sightings drawn").wait_for()
+        page.get_by_text(f"{placed:,} placed sightings, drawn by the zoom").wait_for()
         chart = page.locator("[data-testid='stDeckGlJsonChart']").first
         chart.scroll_into_view_if_needed()
         _map_drawn(page)
-        image = Image.open(io.BytesIO(chart.locator("canvas").first.screenshot())).convert("RGB")
-        pixels = list(image.get_flattened_data())
-        track = sum(1 for r, g, b in pixels if abs(r - 40) < 25 and abs(g - 40) < 25
-                    and abs(b - 55) < 25)  # fmt: skip
-        vivid = sum(1 for r, g, b in pixels if max(r, g, b) - min(r, g, b) > 120)
-        assert track > 200, "no track drawn at site zoom"
-        assert vivid > 200, "no sighting points drawn at site zoom"
+        _wait(page, lambda: "LineString" in _kinds(answers, "t"), "track tiles")
+        _wait(page, lambda: _kinds(answers, "s") & {"Point"}, "sighting tiles with points")
+        _wait(page, lambda: min(_canvas_colours(chart)) > 200, "points and track on the map")
         folder = Path(os.environ.get("FIELDTOOL_SCREENSHOT_DIR") or "/tmp")
         page.screenshot(path=str(folder / "map_phone.png"))
+    finally:
+        context.close()
+    _assert_local(requests)
+
+
+def test_map_follows_the_users_zoom(server: str, season_db: Path, browser) -> None:  # noqa: F811
+    """Cells from afar; wheel-zoomed into a site, single sightings and the walk arrive as
+    tiles of the deeper zoom, without a rerun of the page."""
+    requests: list[str] = []
+    context = _context(browser, {"width": 1400, "height": 1000}, requests)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS * 2)
+    answers = _tile_answers(page)
+    try:
+        page.goto(f"{server}/?session=s000")
+        _settle(page)
+        chart = page.locator("[data-testid='stDeckGlJsonChart']").first
+        chart.scroll_into_view_if_needed()
+        _map_drawn(page)
+        _wait(page, lambda: any(k == "s" for _, k, _b in answers), "the first tiles")
+        opened = max(z for z, _, _b in answers)
+        # Where the walk starts, on the screen: the view the page opens with (the same
+        # function) and Web Mercator pixels (the world is 512 * 2**zoom px wide).
+        view = view_of(load_bounds(season_db, SightingFilter(session_id="s000")), site=True)
+        lon, lat = query(season_db, "SELECT longitude, latitude FROM track WHERE session_id "
+                         "= 's000' ORDER BY time LIMIT 1").iloc[0]  # fmt: skip
+
+        def pixel(x: float, y: float) -> tuple[float, float]:
+            world = 512 * 2 ** float(view.zoom)
+            merc = math.asinh(math.tan(math.radians(y)))
+            return (x + 180) / 360 * world, (1 - merc / math.pi) / 2 * world
+
+        (px, py), (cx, cy) = pixel(lon, lat), pixel(view.longitude, view.latitude)
+        box = chart.locator("canvas").first.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2 + px - cx,
+                        box["y"] + box["height"] / 2 + py - cy)  # fmt: skip
+        for _ in range(12):  # zoom in where the walk starts (the cursor stays on it)
+            page.mouse.wheel(0, -240)
+            page.wait_for_timeout(100)
+        _wait(page, lambda: max(z for z, _, _b in answers) >= opened + 2, "deeper tiles")
+        deeper = max(z for z, _, _b in answers)
+        assert deeper <= 20
+        _wait(page, lambda: "LineString" in _kinds(answers, "t", deeper), "the walk, zoomed in")
+        folder = Path(os.environ.get("FIELDTOOL_SCREENSHOT_DIR") or "/tmp")
+        page.screenshot(path=str(folder / "map_site_zoom.png"))
+
+        page.goto(f"{server}/")  # the whole season from afar: too many for points
+        _settle(page)
+        _wait(page, lambda: "Polygon" in _kinds(answers, "s"), "H3 cells from afar")
     finally:
         context.close()
     _assert_local(requests)

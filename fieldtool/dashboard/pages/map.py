@@ -32,14 +32,17 @@ from fieldtool.dashboard.data import (
     SightingFilter,
     load_sessions,
     load_sightings,
+    load_track_sessions,
     load_tracks,
     session_prior_settings,
 )
 from fieldtool.dashboard.deck import range_geojson
 from fieldtool.dashboard.downloads import dwca_download, map_downloads
+from fieldtool.dashboard.maptiles import DOT_PX, MapTiles
 from fieldtool.dashboard.mapview import (
     basemap_tiles,
     cell_resolution,
+    data_tile_layers,
     legend_html,
     map_deck,
     track_tolerance,
@@ -88,7 +91,7 @@ class MapData:
     points_drawn: int
     view_text: str
     legend: str
-    tracks: pd.DataFrame
+    tracks: pd.DataFrame  # session_id of the sessions with a track
     basemap: str = ""  # the caption crediting the basemap
 
 
@@ -98,8 +101,11 @@ def map_depends(filters: SightingFilter) -> tuple[str, ...]:
     return ("sightings", "track", "sessions") + (("reviews",) if filters.review else ())
 
 
-def _read(db_path: Path, filters: SightingFilter, settings: DashboardConfig) -> MapData:
-    """Every figure of the page, in SQL over all matching sightings."""
+def _read(
+    db_path: Path, filters: SightingFilter, settings: DashboardConfig, host: str | None
+) -> MapData:
+    """Every figure of the page, in SQL over all matching sightings. ``host``: the name the
+    browser reached the dashboard by (the data tiles are fetched from it)."""
     deps = map_depends(filters)
 
     def read(function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -115,58 +121,104 @@ def _read(db_path: Path, filters: SightingFilter, settings: DashboardConfig) -> 
     site = filters.session_id is not None or few
     view = view_of(read(load_bounds, filters), site=site)
     zoom = float(view.zoom)
-    cells = read(load_cells, filters, cell_resolution(zoom))
-    # Single sightings: all when few enough; at site zoom the newest, said to be a sample.
-    draw = few or (site and settings.map_points > 0)
-    points = read(load_points, filters, settings.map_points) if draw else None
-    tracks = common.read(load_tracks, db_path, filters.session_id, depends=("track",),
-                         tolerance_deg=track_tolerance(zoom))  # fmt: skip
     colours, labels = common.species_colours(db_path)
     extra = _range_layer(db_path, filters, colours)
-    tiles, basemap = _basemap(settings, view)
+    server, problem = _server(settings) if settings.map_tiles else (None, None)
+    if server is not None:
+        tiles = server.data
+        assert isinstance(tiles, MapTiles)  # noqa: S101  (_server always gives it)
+        key = tiles.register(db_path, filters, common.mark_of(db_path, deps), colour=colours,
+                             label=labels, points=settings.map_tile_points,
+                             timeout_s=common.QUERY_TIMEOUT_S)  # fmt: skip
+        where = browser_host(host, st.get_option("server.address") or settings.address)
+        data = data_tile_layers(server.data_url(where, key, "s"), server.data_url(where, key, "t"))
+        cells, points, tracks = pd.DataFrame(), None, None
+        track_sessions = common.read(load_track_sessions, db_path, depends=("track",))
+        drawn = (
+            f"{totals['placed']:,} placed sightings, drawn by the zoom you are at: one by one "
+            f"where at most {settings.map_tile_points:,} fall in a tile, else as H3 cells "
+            f"with counts (dots of {DOT_PX}-px squares at site zoom); hover for counts."
+        )
+        view_text = f"{drawn} Opened at zoom {zoom:.1f}."
+    else:
+        data = []
+        cells = read(load_cells, filters, cell_resolution(zoom))
+        # Single sightings: all when few enough; at site zoom the newest, said to be a sample.
+        draw = few or (site and settings.map_points > 0)
+        points = read(load_points, filters, settings.map_points) if draw else None
+        tracks = common.read(load_tracks, db_path, filters.session_id, depends=("track",),
+                             tolerance_deg=track_tolerance(zoom))  # fmt: skip
+        track_sessions = tracks[["session_id"]]
+        view_text = f"{_drawn_text(totals, points, few, settings)} View: {zoom_text(zoom)}."
+        if settings.map_tiles:
+            view_text += f" Map tiles not served: {problem}."
+    tiles_layers, basemap = _basemap(settings, view)
     deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra,
-                    tiles=tiles)  # fmt: skip
+                    tiles=tiles_layers, data=data)  # fmt: skip
     deck_bytes = len(deck.to_json().encode("utf-8"))
     shown = read(load_species_summary, filters, reviewed=False)
     chips = [(str(sp), labels(str(sp))) for sp in shown["species"].head(24)]
     legend = legend_html(colours.hex, chips, max(len(shown) - len(chips), 0))
+    return MapData(totals, sessions, marks, deck, deck_bytes,
+                   0 if points is None else len(points), view_text, legend, track_sessions,
+                   basemap)  # fmt: skip
+
+
+def _drawn_text(
+    totals: dict[str, int], points: pd.DataFrame | None, few: bool, settings: DashboardConfig
+) -> str:
+    """What the map drawn once for its opening view shows (``dashboard.map_tiles`` off)."""
     if points is None:
-        drawn = (
+        return (
             f"{totals['placed']:,} placed sightings are more than the "
             f"{settings.map_points:,} drawn one by one: the map shows them as H3 cells "
             "(counts in the tooltip); choose a session or species to see single sightings."
         )
-    elif few:
-        drawn = f"All {len(points):,} placed sightings drawn."
-    else:
-        drawn = (
-            f"A sample: the newest {len(points):,} of {totals['placed']:,} placed sightings "
-            "drawn; the cells' outlines count all of them."
-        )
-    return MapData(totals, sessions, marks, deck, deck_bytes,
-                   0 if points is None else len(points), f"{drawn} View: {zoom_text(zoom)}.",
-                   legend, tracks, basemap)  # fmt: skip
+    if few:
+        return f"All {len(points):,} placed sightings drawn."
+    return (
+        f"A sample: the newest {len(points):,} of {totals['placed']:,} placed sightings "
+        "drawn; the cells' outlines count all of them."
+    )
 
 
 @st.cache_resource(show_spinner=False)
-def _tile_server(tiles: str, address: str, protected: bool) -> TileServer:
-    """The dashboard's own server of ``dashboard.tiles``: one per process and source, on
-    the address Streamlit serves on; with a random key when the dashboard asks for a token
-    (the sign-in secrets never go into a URL)."""
+def _tile_server(tiles: str | None, address: str, protected: bool) -> TileServer:
+    """The dashboard's own tile server: the map's data tiles and ``dashboard.tiles`` (if
+    set), one per process, on the address Streamlit serves on; with a random key when the
+    dashboard asks for a token (the sign-in secrets never go into a URL)."""
     key = secrets.token_urlsafe(24) if protected else None
-    return TileServer(open_source(Path(tiles)), address, key=key).start()
+    source = open_source(Path(tiles)) if tiles is not None else None
+    return TileServer(source, address, key=key, data=MapTiles()).start()
+
+
+def _server(settings: DashboardConfig) -> tuple[TileServer | None, str | None]:
+    """This process's tile server, and a one-line message of what it lacks: the local
+    tiles that did not open (then it serves the data tiles alone), or the server itself."""
+    address = st.get_option("server.address") or settings.address
+    protected = bool(tokens(settings, os.environ))
+    tiles = str(settings.tiles) if settings.tiles is not None else None
+    try:
+        return _tile_server(tiles, address, protected), None
+    except FieldtoolError as exc:
+        if tiles is None:
+            return None, str(exc)
+        problem = str(exc)
+    try:
+        return _tile_server(None, address, protected), problem
+    except FieldtoolError as exc:
+        return None, f"{problem}; {exc}"
 
 
 def _basemap(settings: DashboardConfig, view: pdk.ViewState) -> tuple[list[pdk.Layer], str]:
     """Tile layers over Natural Earth (local tiles, an online basemap) and their credit."""
     if settings.tiles is None:
         return basemap_tiles(settings, view)
-    address = st.get_option("server.address") or settings.address
-    try:
-        server = _tile_server(str(settings.tiles), address, bool(tokens(settings, os.environ)))
-    except FieldtoolError as exc:
+    server, problem = _server(settings)
+    if server is None or server.source is None:
         layers, credit = basemap_tiles(settings, view)
-        return layers, f"{credit} Local tiles not shown: {exc}."
+        return layers, f"{credit} Local tiles not shown: {problem}."
+    address = st.get_option("server.address") or settings.address
     host = browser_host(st.context.headers.get("Host"), address)
     return basemap_tiles(settings, view, server.url(host), server.source)
 
@@ -202,7 +254,7 @@ def show_data(
         if cached is not None and cached[0] == key:
             data = cached[1]
         else:
-            data = _read(db_path, filters, settings)
+            data = _read(db_path, filters, settings, st.context.headers.get("Host"))
             st.session_state[_CACHE_KEY] = (key, data)
     except FieldtoolError as exc:
         st.warning(f"Could not read the database: {exc}. Retrying at the next refresh.")

@@ -1,0 +1,334 @@
+"""The map's data as tiles, so what is drawn follows the zoom the user chooses.
+
+The page registers the current filter (:meth:`MapTiles.register`) and puts two deck.gl
+``TileLayer`` s in the deck (:func:`fieldtool.dashboard.mapview.data_tile_layers`); the
+browser then fetches, for each 512-px tile of the view at its zoom ``z``,
+``/map/{view}/s/{z}/{x}/{y}.json`` (sightings) and ``/map/{view}/t/{z}/{x}/{y}.json``
+(tracks) from the dashboard's own tile server (:class:`fieldtool.dashboard.tiles.TileServer`).
+Each answer is a GeoJSON FeatureCollection, which the TileLayer draws with its default
+sub-layer (a GeoJsonLayer), so no JavaScript callback is needed in Streamlit's JSON deck.
+
+A sightings tile holds one of (each placed sighting counted in exactly one tile, so the
+tiles of a view add up to the page's exact figures):
+
+- points: every sighting in the tile, coloured by species, when at most ``points`` fall in it;
+- dots (site zoom, :data:`~fieldtool.dashboard.mapview.SITE_ZOOM` and deeper): sightings
+  grouped into squares of :data:`DOT_PX` screen pixels, one dot each at their mean
+  position, coloured by the most seen species, with count and species in the tooltip;
+- cells (coarser zooms): sightings per H3 cell of the resolution
+  :func:`~fieldtool.dashboard.mapview.cell_resolution` gives for ``z``, coloured on the
+  legend's count scale. A cell belongs to the tile holding its centre and counts all its
+  sightings, also those across the tile's edge.
+
+A tracks tile: each session's fixes in the tile (and a margin of :data:`TRACK_MARGIN_PX`),
+snapped to one pixel at ``z``, as lines broken where the walk leaves the tile
+(:func:`track_features`).
+
+Answers are cached per (view, kind, z, x, y); a view's id holds the database's change mark,
+so new data gets new URLs and the browser fetches only when something changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import h3
+import pandas as pd
+
+from fieldtool.dashboard.aggregate import filtered_sql, h3_parent_sql
+from fieldtool.dashboard.data import SightingFilter
+from fieldtool.dashboard.deck import tile_bounds
+from fieldtool.dashboard.mapview import (
+    SITE_ZOOM,
+    cell_resolution,
+    count_colour,
+    degrees_per_pixel,
+    point_text,
+)
+from fieldtool.store import query
+
+DOT_PX = 8  # side of the squares sightings are grouped into at site zoom, screen pixels
+TRACK_MARGIN_PX = 16  # track fixes this far outside a tile still draw its lines
+# Coarser than site zoom, a longer step between first visits breaks a line: the walk left
+# the tile's margin (or the fixes have a gap). A track whose fixes lie farther apart than
+# this on the screen would be drawn broken; 8 px is 600 m at zoom 11, 5 km at zoom 8.
+TRACK_JUMP_PX = 8
+KINDS = ("s", "t")  # sightings, tracks
+_COLUMNS = "sighting_id, species, common_name, first_seen, peak_score, status, latitude, longitude"
+Colour = Callable[[str], tuple[int, int, int]]
+
+
+@dataclass(frozen=True)
+class MapView:
+    """One registered filter: the SQL of its sightings and how to draw them."""
+
+    db_path: Path
+    sql: str  # SELECT of the filtered sightings (:func:`filtered_sql`)
+    params: dict[str, Any]
+    session_id: str | None  # tracks: this session's, or every session's
+    colour: Colour
+    label: Callable[[str], str]
+    points: int  # most sightings a tile draws one by one
+    timeout_s: float
+
+
+def _half_open(bounds: tuple[float, float, float, float]) -> tuple[str, dict[str, float]]:
+    """WHERE clause placing a sighting in exactly one tile: west edge and north edge in."""
+    w, s, e, n = bounds
+    return (
+        "longitude >= $w AND longitude < $e AND latitude > $s AND latitude <= $n",
+        {"w": w, "e": e, "s": s, "n": n},
+    )
+
+
+def _margin(bounds: tuple[float, float, float, float], dlat: float) -> dict[str, float]:
+    w, s, e, n = bounds
+    dlon = dlat / max(math.cos(math.radians(max(abs(s), abs(n)))), 0.01)
+    return {"w": w - dlon, "e": e + dlon, "s": s - dlat, "n": n + dlat}
+
+
+def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def point_features(rows: pd.DataFrame, view: MapView) -> list[dict[str, Any]]:
+    """One Point per sighting: c (species colour), l (dark outline when open), n (tooltip)."""
+    return [
+        _feature(
+            {"type": "Point",
+             "coordinates": [round(float(r.longitude), 6), round(float(r.latitude), 6)]},
+            c=list(view.colour(str(r.species))),
+            l=[20, 20, 20, 255] if r.status == "open" else [255, 255, 255, 0],
+            r=5, n=point_text(r),
+        )  # fmt: skip
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def dot_features(view: MapView, z: int, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sightings grouped into :data:`DOT_PX`-pixel squares: one dot per square."""
+    step = degrees_per_pixel(z) * DOT_PX
+    rows = query(
+        view.db_path,
+        f"""WITH f AS (SELECT species, latitude, longitude,
+                              floor(longitude / {step!r}) AS gx, floor(latitude / {step!r}) AS gy
+                       FROM ({view.sql}) WHERE {where}),
+            g AS (SELECT gx, gy, species, count(*) AS n, sum(longitude) AS sx,
+                         sum(latitude) AS sy FROM f GROUP BY ALL)
+            SELECT sum(n)::BIGINT AS sightings, count(*) AS species, arg_max(species, n) AS top,
+                   sum(sx) / sum(n) AS longitude, sum(sy) / sum(n) AS latitude
+            FROM g GROUP BY gx, gy""",
+        {**view.params, **params},
+        timeout_s=view.timeout_s,
+    )
+    return [
+        _feature(
+            {"type": "Point",
+             "coordinates": [round(float(r.longitude), 6), round(float(r.latitude), 6)]},
+            c=list(view.colour(str(r.top))), l=[40, 40, 40, 200],
+            r=min(4 + 2 * math.log10(int(r.sightings)), 12),
+            n=f"{int(r.sightings):,} sightings · {int(r.species)} species · most seen: "
+            f"{view.label(str(r.top))}",
+        )  # fmt: skip
+        for r in rows.itertuples(index=False)
+    ]
+
+
+def cell_features(
+    view: MapView, z: int, bounds: tuple[float, float, float, float]
+) -> list[dict[str, Any]]:
+    """H3 cells whose centre lies in the tile, with all their sightings counted."""
+    res = cell_resolution(z)
+    # A cell's sightings lie within about two edges of its centre (an H3 parent does not
+    # exactly contain its children), so a margin of three edges finds all of them.
+    edge_deg = h3.average_hexagon_edge_length(res, unit="km") / 111.0
+    params = _margin(bounds, 3 * edge_deg)
+    parent = h3_parent_sql("h3_cell", res)
+    rows = query(
+        view.db_path,
+        f"""WITH f AS (SELECT species, h3_cell FROM sightings JOIN
+                         (SELECT sighting_id FROM ({view.sql})
+                          WHERE longitude BETWEEN $w AND $e AND latitude BETWEEN $s AND $n)
+                         USING (sighting_id)
+                       WHERE h3_cell IS NOT NULL),
+            -- Counted per stored cell first: the parent's text is then computed once a
+            -- cell and species, not once a sighting.
+            c AS (SELECT h3_cell, species, count(*) AS n FROM f GROUP BY ALL),
+            p AS (SELECT {parent} AS hex, species, sum(n) AS n FROM c GROUP BY ALL)
+            SELECT hex, sum(n)::BIGINT AS sightings, count(*) AS species,
+                   arg_max(species, n) AS top
+            FROM p GROUP BY hex""",
+        {**view.params, **params},
+        timeout_s=view.timeout_s,
+    )
+    w, s, e, n = bounds
+    features = []
+    for r in rows.itertuples(index=False):
+        lat, lon = h3.cell_to_latlng(str(r.hex))
+        if not (w <= lon < e and s < lat <= n):
+            continue  # the neighbouring tile draws it
+        ring = [[round(x, 6), round(y, 6)] for y, x in h3.cell_to_boundary(str(r.hex))]
+        if max(x for x, _ in ring) - min(x for x, _ in ring) > 180:
+            continue  # a cell across the antimeridian: not drawn rather than drawn wrong
+        features.append(
+            _feature(
+                {"type": "Polygon", "coordinates": [ring + ring[:1]]},
+                c=count_colour(int(r.sightings)), l=[90, 90, 90, 160], r=0,
+                n=f"{int(r.sightings):,} sightings · {int(r.species)} species · most seen: "
+                f"{view.label(str(r.top))}",
+            )  # fmt: skip
+        )
+    return features
+
+
+def sighting_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, Any]]:
+    """The features of sightings tile ``z/x/y`` (points, dots or cells; module docstring)."""
+    bounds = tile_bounds(z, x, y)
+    where, params = _half_open(bounds)
+    args = {**view.params, **params}
+    count = query(view.db_path, f"SELECT count(*) AS n FROM ({view.sql}) WHERE {where}", args,
+                  timeout_s=view.timeout_s).iloc[0, 0]  # fmt: skip
+    if count == 0:
+        return []
+    if count <= view.points:
+        rows = query(view.db_path, f"SELECT {_COLUMNS} FROM ({view.sql}) WHERE {where}", args,
+                     timeout_s=view.timeout_s)  # fmt: skip
+        return point_features(rows, view)
+    if z >= SITE_ZOOM:
+        return dot_features(view, z, where, params)
+    return cell_features(view, z, bounds)
+
+
+def track_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, Any]]:
+    """LineStrings of the tracks in tile ``z/x/y`` (and a margin), at a pixel's resolution.
+
+    Fixes are snapped to the pixel grid. At site zoom (a pixel may be shorter than the way
+    between two fixes) the fixes here and the one before and after each are kept (so a
+    segment crossing the tile's edge is drawn), a fix when its pixel differs from the one
+    before, and a line breaks where the session's next fix is not here. Coarser, each
+    pixel keeps its first visit (one GROUP BY, no window over every fix), and a line breaks
+    at a jump of more than :data:`TRACK_JUMP_PX` pixels: the walk left the tile's margin.
+    Either way no straight line crosses ground never walked.
+    """
+    step = degrees_per_pixel(z)
+    params: dict[str, Any] = _margin(tile_bounds(z, x, y), TRACK_MARGIN_PX * step)
+    session = ""
+    if view.session_id is not None:
+        session, params["session_id"] = "AND session_id = $session_id", view.session_id
+    inside = "longitude BETWEEN $w AND $e AND latitude BETWEEN $s AND $n"
+    grid = f"round(longitude / {step!r}) AS gx, round(latitude / {step!r}) AS gy"
+    if z >= SITE_ZOOM:
+        sql = f"""
+            WITH here AS (SELECT DISTINCT session_id FROM track WHERE {inside} {session}),
+            seq AS (SELECT session_id, longitude, latitude, ({inside}) AS here,
+                           row_number() OVER (PARTITION BY session_id ORDER BY time, t) AS rn
+                    FROM track WHERE session_id IN (SELECT session_id FROM here)
+                      AND latitude IS NOT NULL AND longitude IS NOT NULL),
+            near AS (SELECT *, coalesce(lag(here) OVER w, FALSE) AS before,
+                            coalesce(lead(here) OVER w, FALSE) AS after
+                     FROM seq WINDOW w AS (PARTITION BY session_id ORDER BY rn)),
+            f AS (SELECT session_id, rn, {grid} FROM near WHERE here OR before OR after),
+            g AS (SELECT *, rn - lag(rn) OVER w AS gap, lag(gx) OVER w AS px,
+                         lag(gy) OVER w AS py
+                  FROM f WINDOW w AS (PARTITION BY session_id ORDER BY rn))
+            SELECT session_id, gx, gy, coalesce(gap <> 1, TRUE) AS broken FROM g
+            WHERE gap IS NULL OR gap <> 1 OR gx <> px OR gy <> py
+            ORDER BY session_id, rn"""
+    else:
+        sql = f"""
+            SELECT session_id, gx, gy, FALSE AS broken FROM (
+                SELECT session_id, {grid}, min(time) AS time, min(t) AS t FROM track
+                WHERE {inside} {session} GROUP BY ALL)
+            ORDER BY session_id, time, t"""
+    rows = query(view.db_path, sql, params, timeout_s=view.timeout_s)
+    features: list[dict[str, Any]] = []
+    line: list[list[float]] = []
+    last: tuple[str, float, float] | None = None
+    for r in rows.itertuples(index=False):
+        gx, gy = float(r.gx), float(r.gy)
+        jump = last is not None and max(abs(gx - last[1]), abs(gy - last[2])) > TRACK_JUMP_PX
+        if r.broken or last is None or last[0] != r.session_id or (jump and z < SITE_ZOOM):
+            if len(line) >= 2:
+                features.append(_feature({"type": "LineString", "coordinates": line}))
+            line = []
+        line.append([round(gx * step, 7), round(gy * step, 7)])
+        last = (str(r.session_id), gx, gy)
+    if len(line) >= 2:
+        features.append(_feature({"type": "LineString", "coordinates": line}))
+    return features
+
+
+def view_id(db_path: Path, filters: SightingFilter, mark: tuple[Any, ...], points: int) -> str:
+    """A short id of (file, filter, change mark, points a tile): new data, new id."""
+    text = repr((str(db_path), filters, mark, points))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class MapTiles:
+    """Registered map views and the tiles of each, cached (one per dashboard process).
+
+    ``max_views``: views kept (oldest dropped: its tiles then answer 404 until the page
+    registers it again); ``max_tiles``: answers kept.
+    """
+
+    def __init__(self, *, max_views: int = 64, max_tiles: int = 2048) -> None:
+        self._lock = threading.Lock()
+        self._views: OrderedDict[str, MapView] = OrderedDict()
+        self._tiles: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+        self._max_views, self._max_tiles = max_views, max_tiles
+
+    def register(
+        self,
+        db_path: Path,
+        filters: SightingFilter,
+        mark: tuple[Any, ...],
+        *,
+        colour: Colour,
+        label: Callable[[str], str],
+        points: int,
+        timeout_s: float = 10.0,
+    ) -> str:
+        """The id of the view of ``filters`` over ``db_path`` at change mark ``mark``."""
+        key = view_id(db_path, filters, mark, points)
+        with self._lock:
+            if key in self._views:
+                self._views.move_to_end(key)
+                return key
+        sql, params = filtered_sql(db_path, filters, timeout_s=timeout_s)
+        view = MapView(Path(db_path), sql, params, filters.session_id, colour, label,
+                       int(points), timeout_s)  # fmt: skip
+        with self._lock:
+            self._views[key] = view
+            while len(self._views) > self._max_views:
+                self._views.popitem(last=False)
+        return key
+
+    def tile(self, view: str, kind: str, z: int, x: int, y: int) -> bytes | None:
+        """GeoJSON bytes of tile ``z/x/y`` of ``kind`` (``s`` or ``t``) of a registered
+        view; None for an unknown view or kind."""
+        key = (view, kind, z, x, y)
+        with self._lock:
+            found = self._tiles.get(key)
+            if found is not None:
+                self._tiles.move_to_end(key)
+                return found
+            registered = self._views.get(view)
+        if registered is None or kind not in KINDS:
+            return None
+        build = sighting_features if kind == "s" else track_features
+        features = build(registered, z, x, y)
+        data = json.dumps({"type": "FeatureCollection", "features": features},
+                          separators=(",", ":")).encode()  # fmt: skip
+        with self._lock:
+            self._tiles[key] = data
+            while len(self._tiles) > self._max_tiles:
+                self._tiles.popitem(last=False)
+        return data
