@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# The GPU measurements in one call of under 6 minutes: ViT-B/14-reg4 (random weights) at 518 px,
-# bf16 + torch.compile, batch 256, without and with 4x4 tiles (benchmarks/throughput.py), then a
-# station of 1 and 8 live sources on one model (benchmarks/station.py, issue 14).
+# The GPU checks and measurements in one call of under 6 minutes (issue 13), most wanted first:
+#   (1) the demo walks on cuda bf16 give the CPU's fp32 sightings (benchmarks/device_equal.py);
+#   (3)+(4) a 1080p H.264 clip made here with PyAV's libx264: decode only and the whole session
+#       with each decoder (opencv, pyav, nvdec), one file and four files at once on one model,
+#       beside model-only eager (benchmarks/decoders.py; ViT-B/14-reg4 518 px bf16, eager);
+#   (2) model-only and pipeline compiled, (5) 4x4 tiles at 518 px (benchmarks/throughput.py);
+#   then a station of 1 and 8 live sources on one model (benchmarks/station.py, issue 14).
 #
 #   bash benchmarks/gpu_check.sh fetch   # here, online: wheels the GPU machine lacks -> .whl/
-#   bash benchmarks/gpu_check.sh         # on the GPU machine (device tool: carry [".whl"]);
-#                                        # figures on stdout and in ${OUT:-.}/gpu_throughput.txt
+#   bash benchmarks/gpu_check.sh         # on the GPU machine (device tool: carry [".whl"],
+#                                        # timeout_s 360); figures on stdout and in
+#                                        # ${OUT:-.}/gpu_throughput.txt
 #
-# The GPU machine's Python 3.12 has torch, transformers, numpy, pandas, pyarrow and OpenCV but
-# not duckdb, h3, pydantic, shapely, pyproj or tzfpy; the fetched wheels (about 43 MB) fill the gap.
-# Each run stays under 6 minutes (two benchmarks of at most 120 s, one of at most 100 s).
+# The GPU machine's Python 3.12 has torch, transformers, numpy, pandas, pyarrow, OpenCV and PyAV
+# (with NVDEC) but not duckdb, h3, pydantic, shapely, pyproj or tzfpy; the fetched wheels (about
+# 43 MB) fill the gap. Nothing here imports the dashboard (pydeck is absent there).
+# Time: every step runs under `timeout`, at most its own limit and never past BUDGET_S seconds
+# from the start (330 s, so the call ends within 6 minutes); a step left with under 15 s is
+# skipped and says so. Limits: device_equal 50 s, decoders 80 s, throughput 90 s and 60 s
+# (were 120 s and 120 s: 768 frames and 1 round instead of 1500 and 2), station 45 s (was 100 s:
+# 5 s a row instead of 10).
 set -u
 cd "$(dirname "$0")/.."
 wheels="duckdb==2.0.1 h3==4.5.0 pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0
@@ -22,25 +32,57 @@ if [ "${1:-}" = fetch ]; then
     --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
     --platform manylinux2014_x86_64 -d .whl $wheels
 fi
+BUDGET_S=${BUDGET_S:-330}
 if ls .whl/*.whl >/dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+  timeout 60 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/fieldtool-site .whl/*.whl || exit 1
   export PYTHONPATH="/tmp/fieldtool-site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 out="${OUT:-.}/gpu_throughput.txt"
+
+step() {  # step NAME LIMIT_S COMMAND...: at most LIMIT_S seconds and within the budget
+  local name=$1 limit=$2 left started rc
+  shift 2
+  left=$(( BUDGET_S - SECONDS ))
+  (( left < limit )) && limit=$left
+  if (( limit < 15 )); then
+    echo "=== $name: skipped, $(( BUDGET_S - SECONDS )) s of the budget left"
+    return
+  fi
+  echo "=== $name (at most $limit s)"
+  started=$SECONDS
+  timeout -k 3 "$limit" "$@" 2>&1 | grep -v -i -e warn -e '^\s*$'
+  rc=${PIPESTATUS[0]}
+  if (( rc == 124 || rc == 137 )); then echo "... stopped by its time limit ($limit s)"; fi
+  echo "--- $name: $(( SECONDS - started )) s, exit $rc"
+}
+
 {
   date -u
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  python3 -c "import torch, transformers, cv2; print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', transformers.__version__, '| opencv', cv2.__version__)"
+  python3 -c "
+import torch, transformers, cv2
+try:
+    import av; pyav = 'PyAV ' + av.__version__ + ' hw ' + ','.join(av.codec.hwaccel.hwdevices_available())
+except Exception as exc:
+    pyav = 'PyAV: ' + repr(exc)
+print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', transformers.__version__, '| opencv', cv2.__version__, '|', pyav)"
+  step "(1) demo walks: cuda bf16 vs cpu fp32 sightings" 50 \
+    python3 benchmarks/device_equal.py --device cuda --precision bf16
+  step "(3)+(4) 1080p H.264: decoders, 1 file and 4 files, ViT-B/14-reg4 518 px bf16 eager" 80 \
+    python3 benchmarks/decoders.py --arch vitb14reg4 --image-size 518 --device cuda \
+      --precision bf16 --batch-size 128 --size 1920x1080 --frames 300 --files 4
   for tiles in 1 4; do
-    frames=$(( tiles == 1 ? 1500 : 200 ))
-    echo "=== ViT-B/14-reg4 518 px, tiles ${tiles}x${tiles}, bf16, compile, batch 256"
-    timeout 120 python3 benchmarks/throughput.py --arch vitb14reg4 --image-size 518 \
-      --device cuda --precision bf16 --compile --batch-size 256 --tiles "$tiles" \
-      --frames "$frames" --rounds 2 2>&1 | grep -v -i warn
+    frames=$(( tiles == 1 ? 768 : 200 ))
+    limit=$(( tiles == 1 ? 90 : 60 ))
+    step "(2)/(5) ViT-B/14-reg4 518 px, tiles ${tiles}x${tiles}, bf16, compile, batch 256" "$limit" \
+      python3 benchmarks/throughput.py --arch vitb14reg4 --image-size 518 \
+        --device cuda --precision bf16 --compile --batch-size 256 --tiles "$tiles" \
+        --frames "$frames" --rounds 1
   done
-  echo "=== station: 1 and 8 live sources, ViT-S/14 224 px, one model on cuda"
-  timeout 100 python3 benchmarks/station.py --arch vits14 --image-size 224 --device cuda \
-    --sources 1 8 --seconds 10 --camera-fps 60 --max-batch 64 2>&1 | grep -v -i warn
+  step "station: 1 and 8 live sources, ViT-S/14 224 px, one model on cuda" 45 \
+    python3 benchmarks/station.py --arch vits14 --image-size 224 --device cuda \
+      --sources 1 8 --seconds 5 --camera-fps 60 --max-batch 64
+  echo "total: $SECONDS s"
 } 2>&1 | tee "$out"

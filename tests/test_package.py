@@ -35,6 +35,7 @@ LAYERS = {
     "fieldtool.photos": 4, "fieldtool.snapshots": 4,
     "fieldtool.camtrap": 4,
     "fieldtool.notify": 4,
+    "fieldtool.decode": 4,
     "fieldtool.pipeline": 5, "fieldtool.demo": 5,
     "fieldtool.station": 6,
     "fieldtool.dashboard": 6, "fieldtool.scale": 6,

@@ -48,6 +48,15 @@ class SourceConfig(_Section):
         json_schema_extra=flag("--tz"),
     )
     max_frames: int | None = Field(None, gt=0, description="stop after this many decoded frames")
+    decoder: Literal["opencv", "pyav", "nvdec", "auto"] = Field(
+        "opencv",
+        description="video files' decoder: opencv (FFmpeg through OpenCV); pyav (FFmpeg "
+        "through PyAV, frame threads, times from each frame's pts; `pip install av`); nvdec "
+        "(PyAV on the GPU's video decoder, CUDA; an error where there is none); auto (nvdec "
+        "where it works, else pyav, else opencv, with a warning). Cameras and streams use "
+        "OpenCV",
+        json_schema_extra=flag("--decoder"),
+    )  # fmt: skip
     assume_fps: float | None = Field(
         None, gt=0, lt=1000,
         description="frame rate of a file that gives none (raw .h264/.h265, an AVI with rate "

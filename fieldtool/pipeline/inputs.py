@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from fieldtool.classify import DinoClassifier
 from fieldtool.config import Config
+from fieldtool.decode import video_source
 from fieldtool.gallery import classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
@@ -97,8 +98,9 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     t=0 (``docs/time.md``; ``source.start_time`` is set from it). Notes and warnings go
     to ``log``."""
     src = config.source
-    source = VideoSource(
+    source = video_source(
         src.uri,
+        decoder=src.decoder,
         sample_fps=src.sample_fps,
         max_frames=src.max_frames,
         retry=src.retry,

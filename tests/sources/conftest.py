@@ -65,3 +65,31 @@ def presentation_times(path: Path) -> list[float]:
         check=True, capture_output=True, text=True, timeout=60,
     ).stdout  # fmt: skip
     return [float(line.strip().strip(",")) for line in out.splitlines() if line.strip(", ")]
+
+
+def write_h264_pyav(path: Path, frames: int = 60, fps: int = 30, size=(320, 240),
+                    bframes: bool = True) -> Path:
+    """An H.264 MP4 encoded by PyAV's bundled libx264 (no ffmpeg binary needed): a colour
+    gradient with a box moving across it, key frame every 30 frames, B-frames unless
+    ``bframes`` is False (so presentation order differs from decode order)."""
+    import av
+
+    width, height = size
+    ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    rows = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast", "g": "30", "crf": "18",
+                          "bf": "2" if bframes else "0"}  # fmt: skip
+        for i in range(frames):
+            image = np.empty((height, width, 3), np.uint8)
+            image[..., 0] = ramp
+            image[..., 1] = rows
+            image[..., 2] = (ramp + rows + 8 * i) % 256
+            x = (i * 5) % (width - 40)
+            image[height // 3 : height // 3 + 40, x : x + 40] = (0, 0, 255)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path

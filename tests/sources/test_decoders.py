@@ -1,0 +1,177 @@
+"""``source.decoder``: PyAV (frame threads, NVDEC) reads a file as OpenCV does: the same
+frames at the same media times, the same pixels within rounding, the same sightings."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from fieldtool.cli import DEMO_DATA
+from fieldtool.config import DEMO_MODEL, Config, load_config
+from fieldtool.decode import PyAVSource, nvdec_unavailable, video_source
+from fieldtool.pipeline import inputs_from_config, run_from_config
+from fieldtool.sources import VideoSource
+from fieldtool.types import FieldtoolError
+
+from .conftest import presentation_times, write_h264_pyav, write_vfr
+
+NO_GPU = 99  # a CUDA device index no machine has: NVDEC is unavailable there everywhere
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_h264_pyav(tmp_path / "clip.mp4", frames=60, fps=30)
+
+
+def _frames(source: VideoSource):
+    return list(source.frames())
+
+
+@pytest.mark.parametrize("sample_fps", [1000.0, 7.0])
+def test_pyav_gives_opencv_frames_times_and_pixels(clip, sample_fps):
+    cv = _frames(VideoSource(str(clip), sample_fps=sample_fps))
+    pyav_source = video_source(str(clip), decoder="pyav", sample_fps=sample_fps)
+    assert isinstance(pyav_source, PyAVSource) and pyav_source.decoder == "pyav"
+    av = _frames(pyav_source)
+    assert len(av) == len(cv) and len(cv) == (60 if sample_fps > 30 else 14)
+    assert [f.index for f in av] == [f.index for f in cv]
+    period = 1 / 30
+    assert max(abs(a.t - c.t) for a, c in zip(av, cv, strict=True)) < period / 2
+    for a, c in zip(av, cv, strict=True):
+        assert a.image.dtype == np.uint8 and a.image.shape == c.image.shape == (240, 320, 3)
+        assert np.abs(a.image.astype(int) - c.image.astype(int)).mean() < 2.0
+    # the moving box is red (BGR) in PyAV's frames too: channels are not swapped
+    box = av[-1].image[80 + 10 : 80 + 30]
+    assert (box[..., 2] > 200).any() and pyav_source.stats.frames_read == 60
+    assert pyav_source.stats.frames_yielded == len(av) and pyav_source.stats.timing == "pts"
+
+
+def test_pyav_keeps_a_variable_rate_files_presentation_times(tmp_path, ffmpeg):
+    durations = [0.04, 0.12, 0.28, 0.04, 0.08] * 6
+    video = write_vfr(ffmpeg, tmp_path / "phone.mp4", durations)
+    truth = presentation_times(video)
+    frames = _frames(video_source(str(video), decoder="pyav", sample_fps=1000))
+    assert len(frames) == len(truth) == len(durations)
+    assert max(abs(f.t - pts) for f, pts in zip(frames, truth, strict=True)) < 0.02 / 2
+
+
+def test_max_frames_and_start_time_are_kept(clip):
+    start = datetime(2026, 5, 1, 6, 0, 0)
+    frames = _frames(video_source(str(clip), decoder="pyav", sample_fps=1000, max_frames=10,
+                                  start_time=start))  # fmt: skip
+    assert [f.index for f in frames] == list(range(10))
+    assert all(f.wall_time == start + timedelta(seconds=f.t) for f in frames)
+    assert abs(frames[3].t - 3 / 30) < 1e-3
+
+
+def test_damaged_data_is_skipped_with_a_gap(tmp_path):
+    video = write_h264_pyav(tmp_path / "long.mp4", frames=150, fps=30, bframes=False)
+    data = bytearray(video.read_bytes())
+    middle, size = len(data) // 2, len(data) // 20  # zeros over 1/20 of the file, half way
+    data[middle : middle + size] = bytes(size)
+    video.write_bytes(bytes(data))
+    logs: list[str] = []
+    source = video_source(str(video), decoder="pyav", sample_fps=1000, log=logs.append)
+    frames = _frames(source)
+    times = [f.t for f in frames]
+    assert times == sorted(times) and frames[-1].t > 4.5  # read on to the end after the damage
+    assert len(frames) < 150 and [f.index for f in frames] == list(range(len(frames)))
+    (gap,) = source.stats.gaps
+    assert 1.0 < gap.start_t < gap.end_t < 4.5 and "damaged data" in gap.reason
+    skipped = [f for f in frames if gap.start_t < f.t < gap.end_t]
+    assert skipped == [] and gap.ended_at is not None
+    span = (gap.ended_at - gap.started_at).total_seconds()
+    assert abs(span - (gap.end_t - gap.start_t)) < 1e-5
+    assert len(logs) == 1 and "damaged data" in logs[0]
+
+
+def test_nvdec_without_a_gpu_decoder_is_a_one_line_error(clip):
+    with pytest.raises(FieldtoolError) as info:
+        video_source(str(clip), decoder="nvdec", gpu=NO_GPU)
+    message = str(info.value)
+    assert "\n" not in message and "nvdec" in message and str(clip) in message
+
+
+def test_auto_falls_back_to_the_cpu_with_a_warning(clip):
+    logs: list[str] = []
+    source = video_source(str(clip), decoder="auto", gpu=NO_GPU, sample_fps=1000,
+                          log=logs.append)  # fmt: skip
+    assert isinstance(source, PyAVSource) and source.decoder == "pyav"
+    assert len(logs) == 1 and logs[0].startswith("warning:") and "NVDEC unavailable" in logs[0]
+    assert len(_frames(source)) == 60
+
+
+def test_nvdec_where_it_works_decodes_through_pyavs_hwaccel(clip, monkeypatch):
+    """The wiring without a GPU: NVDEC said available, its settings recorded (None here:
+    av.open then decodes in software), the frames as PyAV's on the CPU."""
+    import fieldtool.decode.pyav as pyav_module
+
+    asked: list[int] = []
+    monkeypatch.setattr(pyav_module, "nvdec_unavailable", lambda uri, gpu: None)
+    monkeypatch.setattr(pyav_module, "_hwaccel", lambda gpu: asked.append(gpu))
+    logs: list[str] = []
+    source = video_source(str(clip), decoder="auto", gpu=1, sample_fps=1000, log=logs.append)
+    assert isinstance(source, PyAVSource) and source.decoder == "nvdec"
+    frames = _frames(source)
+    cpu = _frames(video_source(str(clip), decoder="pyav", sample_fps=1000))
+    assert asked == [1] and [f.t for f in frames] == [f.t for f in cpu]
+    assert len(logs) == 1 and "NVDEC" in logs[0]
+
+
+def test_nvdec_is_said_unavailable_with_a_reason(clip):
+    why = nvdec_unavailable(str(clip), gpu=NO_GPU)
+    assert why and "\n" not in why
+
+
+def test_without_pyav_pyav_is_an_error_and_auto_falls_back_to_opencv(clip, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)  # import av raises ImportError
+    with pytest.raises(FieldtoolError, match="needs PyAV"):
+        video_source(str(clip), decoder="pyav")
+    logs: list[str] = []
+    source = video_source(str(clip), decoder="auto", log=logs.append)
+    assert type(source) is VideoSource and "PyAV is not installed" in logs[0]
+
+
+@pytest.mark.parametrize("uri", ["0", "rtsp://127.0.0.1:9/cam"])
+def test_live_sources_keep_opencv(uri):
+    source = video_source(uri, decoder="pyav")
+    assert type(source) is VideoSource and source.live
+
+
+def test_unknown_decoder_is_refused():
+    with pytest.raises(FieldtoolError, match="source.decoder"):
+        video_source("x.mp4", decoder="gpu")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Config.model_validate({"source": {"decoder": "gpu"}})
+
+
+def test_the_config_picks_the_decoder(tmp_path, clip):
+    config = load_config(None, {"source.uri": str(clip), "source.decoder": "pyav",
+                                "store.db": str(tmp_path / "s.duckdb"),
+                                "model.path": str(DEMO_MODEL)})  # fmt: skip
+    source = inputs_from_config(config, lambda message: None).source
+    assert isinstance(source, PyAVSource) and source.decoder == "pyav"
+
+
+def test_a_session_with_pyav_finds_the_sightings_opencv_finds(tmp_path):
+    """The demo walk, demo model and its ranges: the same sightings, spans and peaks."""
+    found = {}
+    for decoder in ("opencv", "pyav"):
+        config = load_config(None, {
+            "source.uri": str(DEMO_DATA / "walk_west.mp4"), "source.decoder": decoder,
+            "position.track": str(DEMO_DATA / "walk_west.gpx"), "model.path": str(DEMO_MODEL),
+            "store.db": str(tmp_path / f"{decoder}.duckdb"), "store.snapshots": False,
+        })  # fmt: skip
+        result = run_from_config(config, log=lambda message: None)
+        found[decoder] = [(s.species, s.first_t, s.last_t, s.peak_score) for s in result.sightings]
+    assert len(found["opencv"]) >= 3
+    assert len(found["pyav"]) == len(found["opencv"])
+    for (sp_a, first_a, last_a, peak_a), (sp_c, first_c, last_c, peak_c) in zip(
+        found["pyav"], found["opencv"], strict=True
+    ):
+        assert sp_a == sp_c
+        assert abs(first_a - first_c) < 0.5 / 15 and abs(last_a - last_c) < 0.5 / 15
+        assert abs(peak_a - peak_c) < 0.02
