@@ -1,4 +1,5 @@
-"""``fieldtool learn`` time and peak memory per 1,000 reviewed sightings.
+"""``fieldtool learn`` time and peak memory per 1,000 reviewed sightings (or, with
+``--photos N``, per 1,000 photos in species folders: ``learn --photos``).
 
 Builds a synthetic database of N reviewed sightings in S sessions, each with its snapshot
 and k kept frames (demo renders, made unique per frame by a little noise so that every
@@ -8,6 +9,7 @@ figures and the CPU (and GPU) it ran on; no asserts.
 
     python benchmarks/learn.py                       # 1,000 sightings, demo model, CPU
     python benchmarks/learn.py --sightings 3000 --model models/demo --device cuda
+    python benchmarks/learn.py --photos 1000         # learn --photos, no database
 """
 
 from __future__ import annotations
@@ -76,22 +78,43 @@ def build_db(db: Path, sightings: int, sessions: int, frames: int, seed: int = 0
     return written
 
 
-def _child(args: tuple[str, str, str, str], queue: multiprocessing.Queue) -> None:
-    db, model, out, device = args
+def build_photos(folder: Path, photos: int, seed: int = 0) -> int:
+    """``folder/<Genus_epithet>/<i>.jpg``: ``photos`` unique demo renders over the demo
+    species (noise makes each one distinct, so each is embedded once)."""
+    from fieldtool.demo.render import FRAME_SIZE, class_names, render_sample
+    from fieldtool.preview import write_jpeg
+
+    names = [n for n in class_names() if n != "background"]
+    gen = np.random.default_rng(seed)
+    pool = [render_sample(names[i % len(names)], np.random.default_rng([seed, i]), FRAME_SIZE)
+            for i in range(len(names) * 8)]  # fmt: skip
+    for i in range(photos):
+        base = pool[i % len(pool)]
+        image = np.clip(base.astype(np.int16) + gen.integers(-6, 7, base.shape), 0, 255)
+        write_jpeg(folder / names[i % len(pool) % len(names)].replace(" ", "_") / f"{i}.jpg",
+                   image.astype(np.uint8))  # fmt: skip
+    return photos
+
+
+def _child(args: tuple[str, str, str, str, str], queue: multiprocessing.Queue) -> None:
+    db, model, out, device, photos = args
     from fieldtool.learn.update import learn
 
     start = time.perf_counter()
-    result = learn(db, model, out, force=True, device=device)
+    result = learn(db or None, model, out, photos=[photos] if photos else (), force=True,
+                   device=device)  # fmt: skip
     queue.put((time.perf_counter() - start,
                resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # KiB -> MiB
                result.message))  # fmt: skip
 
 
-def run_learn(db: Path, model: str, out: Path, device: str) -> tuple[float, float, str]:
+def run_learn(db: Path | None, model: str, out: Path, device: str,
+              photos: Path | None = None) -> tuple[float, float, str]:  # fmt: skip
     """(seconds, peak RSS MiB, message) of one learn in a fresh process."""
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=((str(db), model, str(out), device), queue))
+    job = (str(db or ""), model, str(out), device, str(photos or ""))
+    proc = ctx.Process(target=_child, args=(job, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -105,6 +128,8 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=4, help="kept frames per sighting (k)")
     parser.add_argument("--model", default=str(demo_model()))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--photos", type=int, default=0,
+                        help="learn from this many photos in species folders instead")
     args = parser.parse_args()
     import torch
 
@@ -112,6 +137,17 @@ def main() -> int:
     print(f"CPU: {cpu_name()} ({multiprocessing.cpu_count()} cores), GPU: {gpu}, "
           f"torch threads {torch.get_num_threads()}, device {args.device}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
+        if args.photos:
+            folder = Path(tmp) / "photos"
+            start = time.perf_counter()
+            build_photos(folder, args.photos)
+            print(f"wrote {args.photos} photos in {time.perf_counter() - start:.0f} s")
+            for run in ("cold", "warm"):
+                seconds, rss, message = run_learn(None, args.model, Path(tmp) / f"out-{run}",
+                                                  args.device, folder)  # fmt: skip
+                print(f"{run:>5} cache: {seconds:7.1f} s ({seconds * 1000 / args.photos:7.1f} s "
+                      f"per 1,000 photos), peak RSS {rss:7.0f} MiB; {message[:80]}")  # fmt: skip
+            return 0
         db = Path(tmp) / "bench.duckdb"
         start = time.perf_counter()
         frames = build_db(db, args.sightings, args.sessions, args.frames)

@@ -5,7 +5,8 @@ A gallery is a folder:
 - ``gallery.safetensors``: ``embeddings``, (M, D) float32, one unit-length row per photo;
 - ``gallery.json``: the model that made them (folder, ``model_id``, SHA-256 of its
   ``model.safetensors``), the embedding kind, the matching settings and, per row, the
-  species and the photo it came from.
+  species and the photo it came from (file name, and its absolute path at enrollment, which
+  ``fieldtool learn --gallery`` reads to fit a head: :mod:`fieldtool.learn.photos`).
 
 An embedding is the backbone's L2-normalised CLS token after the final norm
 (``"cls"``), or CLS and mean patch token, each normalised, concatenated and scaled by
@@ -81,6 +82,9 @@ class Entry:
     species: str
     source: str  # file name, or "image #i" for arrays
     added: str = ""  # UTC, ISO 8601
+    # the photo's absolute path at enrollment ("" for arrays and rows enrolled before paths
+    # were kept): ``fieldtool learn --gallery`` re-embeds the photos for a head
+    path: str = ""
 
 
 @dataclass
@@ -320,23 +324,26 @@ class Gallery:
         model = model or load_model_folder(model_folder)
         ref = self.check_model(model_folder, model_ref(model_folder, model.info.model_id))
         embed = Embedder(model, self.settings.embedding, device=device, batch_size=batch_size)
-        chunks, sources = [], []
+        chunks, sources, paths = [], [], []
         for start in range(0, len(images), batch_size):  # photos are read a batch at a time
             arrays = []
             for i, item in enumerate(images[start : start + batch_size], start):
                 if isinstance(item, np.ndarray):
                     arrays.append(item)
                     sources.append(f"image #{i}")
+                    paths.append("")
                 else:
                     arrays.append(read_image(item))
                     sources.append(Path(item).name)
+                    paths.append(str(Path(item).resolve()))
             chunks.append(embed(arrays))
         new = np.concatenate(chunks)
         if self.entries and new.shape[1] != self.embeddings.shape[1]:
             raise FieldtoolError(f"{self.path}: embedding size {new.shape[1]} != stored")
         self.embeddings = np.concatenate([self.embeddings, new]) if self.entries else new
         now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
-        self.entries += [Entry(species, source, now) for source in sources]
+        self.entries += [Entry(species, source, now, path)
+                         for source, path in zip(sources, paths, strict=True)]  # fmt: skip
         if common_name:
             self.common_names[species] = common_name
         self.model = ref

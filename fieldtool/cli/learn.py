@@ -1,5 +1,5 @@
-"""``fieldtool learn``: a new model from reviewed sightings; ``learn export``: confirmed
-frames for training elsewhere."""
+"""``fieldtool learn``: a new model from reviewed sightings and/or photos (a gallery, folders
+of species sub-folders); ``learn export``: confirmed frames for training elsewhere."""
 
 from __future__ import annotations
 
@@ -19,15 +19,13 @@ def _learn(a: argparse.Namespace) -> int:
         from fieldtool.types import FieldtoolError
 
         raise FieldtoolError("learn needs --model (the model to start from) and -o (new folder)")
-    if a.gallery is not None:
-        from fieldtool.learn.update import check_gallery
-
-        check_gallery(a.gallery)  # raises: a gallery holds no photos to re-embed
     from fieldtool.learn.head import HeadSettings
 
+    # the default database only when no photos are given: photos alone need none
+    db = a.db if a.db is not None or a.gallery or a.photos else Path("sightings.duckdb")
     settings = HeadSettings() if a.anchor is None else HeadSettings(anchor=a.anchor)
-    result = learn(a.db, a.model, a.out, force=a.force, holdout=a.holdout, device=a.device,
-                   settings=settings,
+    result = learn(db, a.model, a.out, gallery=a.gallery, photos=a.photos or (),
+                   force=a.force, holdout=a.holdout, device=a.device, settings=settings,
                    heldout_sessions=a.heldout_session,
                    model_id=a.model_id, log=log)  # fmt: skip
     for line in result.skipped[:5]:
@@ -47,25 +45,36 @@ def _export(a: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "learn",
-        help="learn a new model head from reviewed sightings (refused when it is worse)",
+        help="learn a new model head from reviewed sightings or photos (refused when worse)",
         description="Fit a new linear head on the frames of reviewed sightings (confirmed: "
         "the species; relabelled: the new species, added when the model lacks it; rejected: "
-        "background), measured against the parent on held-out sessions. Exit status 1 when "
-        "the new model is worse and was not written.",
+        "background) and/or on photos of species (--gallery: the photos a gallery was "
+        "enrolled from, read again; --photos: folders of species sub-folders; a species the "
+        "model lacks becomes a new class), measured against the parent on what is held out: "
+        "a share of the review sessions, and every k-th photo of each species (k = "
+        "1/holdout, in order of file name). Exit status 1 when the new model is worse and "
+        "was not written.",
     )
-    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    p.add_argument("--db", type=Path,
+                   help="database of reviewed sightings (sightings.duckdb unless --gallery "
+                   "or --photos is given)")  # fmt: skip
     p.add_argument("--model", type=Path, help="model folder to start from")
     p.add_argument("-o", "--out", type=Path, help="new model folder to write")
     p.add_argument("--force", action="store_true", help="write it even when it is worse")
     p.add_argument("--holdout", type=float, default=0.25,
-                   help="share of sessions held out to measure on (0.25)")  # fmt: skip
+                   help="share of sessions, and of each species' photos, held out to "
+                   "measure on (0.25: every 4th photo)")  # fmt: skip
     p.add_argument("--heldout-session", action="append", metavar="SESSION_ID",
                    help="measure on this session (repeatable; default: --holdout of them)")
     p.add_argument("--anchor", type=float,
                    help="how strongly the old classes keep their weights (4.0; lower learns "
                    "more from reviews of known species and risks more drift)")
     p.add_argument("--gallery", type=Path,
-                   help="not supported: a gallery keeps no photos to re-embed (an error)")
+                   help="learn from the photos this gallery was enrolled from (read again "
+                   "from where they were; an error when any is gone)")
+    p.add_argument("--photos", type=Path, action="append", metavar="FOLDER",
+                   help="learn from a folder of species sub-folders of photos, as `gallery "
+                   "add` takes (Acer_rubrum/*.jpg; background/ for no species; repeatable)")
     p.add_argument("--model-id", help="name of the new model (default: parent+learn-<time>)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="cpu")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

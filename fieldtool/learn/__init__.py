@@ -1,4 +1,5 @@
-"""Learning from reviews: confirmed and relabelled sightings become a new model head.
+"""Learning from reviews: confirmed and relabelled sightings (and photos of species) become a
+new model head.
 
 By concept:
 
@@ -6,6 +7,8 @@ By concept:
   each sighting (``sighting_frames``);
 - :mod:`~fieldtool.learn.collect`: reviewed sightings -> labelled frames; the split of
   sessions into learnt-from and held-out;
+- :mod:`~fieldtool.learn.photos`: photos of a gallery or of folders of species
+  sub-folders -> labelled photos, split by photo;
 - :mod:`~fieldtool.learn.embed`: frozen-backbone features, cached by frame hash;
 - :mod:`~fieldtool.learn.head`: fitting a linear head; class prototypes for rehearsal;
 - :mod:`~fieldtool.learn.card`: the model card;

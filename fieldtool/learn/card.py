@@ -1,8 +1,9 @@
 """The model card written beside a learnt model: ``model_card.json`` and ``MODEL_CARD.md``.
 
-What it was learnt from (reviewed sightings and frames per class, train and held-out),
-its parent (model id and SHA-256 of ``model.safetensors``), and the parent's and the new
-head's scores on the held-out sessions.
+What it was learnt from (the database and the photo sources: a gallery or folders of species
+sub-folders; reviewed sightings, their frames and photos per class, train and held-out), its
+parent (model id and SHA-256 of ``model.safetensors``), and the parent's and the new head's
+scores on what was held out (sightings of the held-out sessions, held-out photos).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ class Scores:
     """Sighting-level scores of one head on the held-out sightings.
 
     A sighting's prediction is the top class of the mean of its frames' probabilities;
-    its truth the review's label (background for a rejected one).
+    its truth the review's label (background for a rejected one). A held-out photo is a
+    sighting of one frame, its truth its species.
     """
 
-    sightings: int
+    sightings: int  # held-out examples: reviewed sightings and photos
     accuracy: float  # share of sightings predicted right
     macro_f1: float  # mean F1 over the classes in truth or prediction
     per_class: dict[str, dict[str, float]] = field(default_factory=dict)  # f1, support
@@ -56,19 +58,27 @@ class ModelCard:
     parent_model_id: str
     parent_sha256: str
     parent_path: str
-    database: str
+    database: str  # the reviews' database, absolute; "" when learnt from photos alone
     created_at: str  # UTC, ISO 8601
     classes: list[str]
     new_classes: list[str]
     train_sessions: list[str]
     heldout_sessions: list[str]
-    counts: dict[str, dict[str, int]]  # class -> train/heldout sightings and frames
+    # class -> train_/heldout_ sightings, frames (of reviewed sightings) and photos
+    counts: dict[str, dict[str, int]]
     before: Scores
     after: Scores
     accepted: bool  # better (or as good) on the held-out sessions
     forced: bool  # written although worse (--force)
     reason: str  # one line: why accepted or refused
     settings: dict = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)  # "gallery:<folder>", "photos:<folder>"
+
+    def learnt_from(self) -> str:
+        """What the head was learnt from, in words."""
+        parts = [f"reviews in {self.database}"] * bool(self.database)
+        parts += [s.replace(":", " ", 1) for s in self.sources]
+        return " and ".join(parts) or "nothing"
 
     def write(self, folder: Path | str) -> None:
         folder = Path(folder)
@@ -80,7 +90,8 @@ class ModelCard:
     def markdown(self) -> str:
         rows = "\n".join(
             f"| {name or 'background'} | {c['train_sightings']} | {c['train_frames']} | "
-            f"{c['heldout_sightings']} | {c['heldout_frames']} |"
+            f"{c.get('train_photos', 0)} | {c['heldout_sightings']} | {c['heldout_frames']} | "
+            f"{c.get('heldout_photos', 0)} |"
             for name, c in self.counts.items()
         )
         per_class = "\n".join(
@@ -90,31 +101,34 @@ class ModelCard:
             for name in sorted(set(self.before.per_class) | set(self.after.per_class))
         )
         new = ", ".join(self.new_classes) or "none"
+        rule = self.settings.get("photo_heldout", "")
+        photos = f"from {', '.join(self.sources)}; held out: {rule}" if self.sources else "none"
         return f"""# Model card: `{self.model_id}`
 
-Learnt from reviewed sightings of `{self.database}` on {self.created_at} UTC: a new linear
-head over the frozen backbone of its parent.
+Learnt from {self.learnt_from()} on {self.created_at} UTC: a new linear head over the
+frozen backbone of its parent.
 
 - parent: `{self.parent_model_id}` (`{self.parent_path}`), model.safetensors SHA-256
   `{self.parent_sha256}`
 - classes: {len(self.classes)}; new: {new}
-- sessions: {len(self.train_sessions)} to learn from, {len(self.heldout_sessions)} held out
+- review sessions: {len(self.train_sessions)} to learn from, {len(self.heldout_sessions)} held out
+- photos: {photos}
 - verdict: {"accepted" if self.accepted else "worse than the parent"}{" (written with --force)" if self.forced else ""}: {self.reason}
 
-## Data (reviewed sightings and their frames per class)
+## Data (reviewed sightings, their frames, and photos per class)
 
-| class | train sightings | train frames | held-out sightings | held-out frames |
-|---|---|---|---|---|
+| class | train sightings | train frames | train photos | held-out sightings | held-out frames | held-out photos |
+|---|---|---|---|---|---|---|
 {rows}
 
-## Held-out sessions, before and after
+## Held out (sightings of held-out sessions, held-out photos), before and after
 
-| | sightings | accuracy | macro F1 |
+| | examples | accuracy | macro F1 |
 |---|---|---|---|
 | parent | {self.before.sightings} | {self.before.accuracy:.3f} | {self.before.macro_f1:.3f} |
 | this model | {self.after.sightings} | {self.after.accuracy:.3f} | {self.after.macro_f1:.3f} |
 
-| class | F1 before | F1 after | held-out sightings |
+| class | F1 before | F1 after | held-out examples |
 |---|---|---|---|
 {per_class}
 """

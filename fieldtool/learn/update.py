@@ -1,14 +1,21 @@
-"""``fieldtool learn``: reviewed sightings -> a new model folder, measured before it is used.
+"""``fieldtool learn``: reviewed sightings and/or photos -> a new model folder, measured
+before it is used.
 
-1. :func:`~fieldtool.learn.collect.collect` the frames of reviewed sightings;
+1. :func:`~fieldtool.learn.collect.collect` the frames of reviewed sightings (``db``),
+   and :func:`~fieldtool.learn.photos.read_photos` the photos of a gallery or of folders
+   of species sub-folders (``gallery``, ``photos``): each photo a positive of its species;
 2. embed them with the model's frozen backbone (cached by frame hash:
    :class:`~fieldtool.learn.embed.FeatureCache`);
-3. hold out a share of the sessions (:func:`~fieldtool.learn.collect.split_sessions`);
+3. hold out a share of the review sessions
+   (:func:`~fieldtool.learn.collect.split_sessions`) and, of the photos, every k-th
+   photo of each species (:mod:`~fieldtool.learn.photos`);
 4. fit a new head on the rest (:func:`~fieldtool.learn.head.fit_head`): the old classes
    start from the old head and are rehearsed from the model's prototypes, species named
-   by relabels are added;
-5. score parent and new head on the held-out sightings; write the new folder (model,
-   prototypes, model card) unless it is worse and ``force`` is off.
+   by relabels or photos that the model lacks (by :func:`fieldtool.names.species_key`)
+   are added;
+5. score parent and new head on everything held out (a reviewed sighting or a photo is
+   one example each); write the new folder (model, prototypes, model card) unless it is
+   worse and ``force`` is off.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from fieldtool.learn.card import ModelCard, Scores
 from fieldtool.learn.collect import LabelledFrame, collect, split_sessions
 from fieldtool.learn.embed import FeatureCache, FeatureExtractor, backbone_key
 from fieldtool.learn.head import HeadSettings, Prototypes, fit_head, head_probs, read_prototypes
+from fieldtool.learn.photos import PHOTO_DECISION, PhotoSet, heldout_rule, read_photos
 from fieldtool.model import LoadedModel, load_model_folder, save_model_folder
 from fieldtool.names import species_key
 from fieldtool.types import FieldtoolError, Label, LabelSet
@@ -79,55 +87,42 @@ def _per_sighting(
     return truth[[first[s] for s in order]], mean.argmax(axis=1)
 
 
-def _counts(frames: list[LabelledFrame], heldout: set[str], names: list[str],
+def _counts(frames: list[LabelledFrame], held: np.ndarray, names: list[str],
             index: dict[str, int]) -> dict[str, dict[str, int]]:  # fmt: skip
+    """Per class with data: reviewed sightings and their frames, and photos, learnt from
+    (train) and held out."""
     counts: dict[str, dict[str, int]] = {}
-    for part, keep in (("train", False), ("heldout", True)):
-        seen: set[str] = set()
-        for f in frames:
-            if (f.session_id in heldout) != keep:
-                continue
-            c = counts.setdefault(names[index[f.label]], {
-                "train_sightings": 0, "train_frames": 0,
-                "heldout_sightings": 0, "heldout_frames": 0})  # fmt: skip
-            c[f"{part}_frames"] += 1
-            if f.sighting_id not in seen:
-                seen.add(f.sighting_id)
-                c[f"{part}_sightings"] += 1
+    seen: set[str] = set()
+    for f, is_held in zip(frames, held, strict=True):
+        part = "heldout" if is_held else "train"
+        c = counts.setdefault(names[index[f.label]], {
+            "train_sightings": 0, "train_frames": 0, "heldout_sightings": 0,
+            "heldout_frames": 0, "train_photos": 0, "heldout_photos": 0})  # fmt: skip
+        if f.decision == PHOTO_DECISION:
+            c[f"{part}_photos"] += 1
+            continue
+        c[f"{part}_frames"] += 1
+        if f.sighting_id not in seen:
+            seen.add(f.sighting_id)
+            c[f"{part}_sightings"] += 1
     return counts
 
 
-def check_gallery(path: Path | str) -> None:
-    """``learn --gallery``: always a one-line error, since a gallery cannot teach a head.
-
-    A gallery (:mod:`fieldtool.gallery`) keeps unit-length backbone embeddings and each
-    photo's file name only: no photo copy or path to re-embed, and the head reads other
-    features (unnormalised CLS, or CLS + mean patch token), whose norm the gallery's rows
-    lost. An error naming what is wrong also when ``path`` is no gallery."""
-    from fieldtool.gallery import Gallery
-
-    gallery = Gallery(path)  # its own error when there is no gallery
-    raise FieldtoolError(
-        f"{path}: a gallery keeps normalised embeddings and photo file names only "
-        f"({len(gallery.entries)} rows), no photos to re-embed for a head; learn from "
-        "reviews of its species instead"
-    )
-
-
-def _read_bgr(path: Path) -> np.ndarray:
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FieldtoolError(f"{path}: not a readable image")
-    return image
+def _say_photos(say: Callable[[str], None], photos: PhotoSet, holdout: float) -> None:
+    rule = heldout_rule(holdout)
+    species = len({species_key(f.label) for f in photos.frames})
+    say(f"{len(photos.frames)} photos of {species} species from {', '.join(photos.sources)} "
+        f"({len(photos.heldout)} held out: {rule})"
+        + (f"; {photos.duplicates} given twice, counted once" if photos.duplicates else ""))
 
 
 def learn(
-    db: Path | str,
+    db: Path | str | None,
     model_folder: Path | str,
     out: Path | str,
     *,
+    gallery: Path | str | None = None,
+    photos: Sequence[Path | str] = (),
     force: bool = False,
     holdout: float = 0.25,
     heldout_sessions: Sequence[str] | None = None,
@@ -137,46 +132,68 @@ def learn(
     model_id: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> LearnResult:
-    """Learn a new head from the reviews in ``db``; write it to ``out`` when it is not
-    worse than ``model_folder`` on the held-out sessions (or ``force``).
+    """Learn a new head from the reviews in ``db`` and/or the photos of ``gallery`` and of
+    ``photos`` (folders of species sub-folders); write it to ``out`` when it is not worse
+    than ``model_folder`` on what is held out (or ``force``).
 
-    ``heldout_sessions``: the sessions to measure on (default: a share ``holdout`` of them,
-    picked by :func:`~fieldtool.learn.collect.split_sessions`)."""
+    ``heldout_sessions``: the review sessions to measure on (default: a share ``holdout``
+    of them, picked by :func:`~fieldtool.learn.collect.split_sessions`); photos are held
+    out by photo, every k-th of each species with k = round(1 / ``holdout``)
+    (:mod:`~fieldtool.learn.photos`). ``cache_dir``: where features are cached (default:
+    beside ``db``, or ``learn_cache/`` beside ``out`` without a database)."""
     say = log or (lambda line: None)
-    db, out = Path(db), Path(out)
+    out = Path(out)
+    db = Path(db) if db is not None else None
+    if db is None and gallery is None and not photos:
+        raise FieldtoolError("learn needs reviewed sightings (--db) or photos (--gallery, --photos)")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FieldtoolError(f"{out}: exists and is not empty; give a new folder")
+    # photos first: a gone photo or a bad folder is reported before the model loads
+    shots = read_photos(gallery, photos, holdout=holdout,
+                        progress=lambda done, total: say(f"hashed {done}/{total} photos"))  # fmt: skip
     model = load_model_folder(model_folder)
-    frames, skipped = collect(db)
-    if not frames:
+    reviewed, skipped = collect(db) if db is not None else ([], [])
+    if db is not None and not reviewed and not shots.frames:
         raise FieldtoolError(f"{db}: no reviewed sightings with frames to learn from")
+    frames = reviewed + shots.frames
     labels, index = _label_set(model.labels, frames)
     names = labels.species
-    sessions = [f.session_id for f in frames]
+    sessions = [f.session_id for f in reviewed]
     if heldout_sessions is None:
         train_s, held_s = split_sessions(sessions, holdout)
     else:
         unknown = set(heldout_sessions) - set(sessions)
+        if db is None:
+            raise FieldtoolError("a held-out session needs reviewed sightings (--db)")
         if unknown:
             raise FieldtoolError(f"{db}: no reviewed sightings in session {sorted(unknown)[0]!r}")
         held_s = set(heldout_sessions)
         train_s = set(sessions) - held_s
-    say(f"{len(frames)} frames of {len({f.sighting_id for f in frames})} reviewed sightings "
-        f"in {len(train_s) + len(held_s)} sessions ({len(held_s)} held out)")  # fmt: skip
+    if reviewed:
+        say(f"{len(reviewed)} frames of {len({f.sighting_id for f in reviewed})} reviewed "
+            f"sightings in {len(train_s) + len(held_s)} sessions ({len(held_s)} held out)")  # fmt: skip
+    if shots.frames:
+        _say_photos(say, shots, holdout)
 
-    cache = FeatureCache(cache_dir or db.resolve().parent / f"{db.stem}_learn_cache",
-                         backbone_key(model))  # fmt: skip
+    default_cache = (db.resolve().parent / f"{db.stem}_learn_cache" if db is not None
+                     else out.resolve().parent / "learn_cache")  # fmt: skip
+    cache = FeatureCache(cache_dir or default_cache, backbone_key(model))
     extract = FeatureExtractor(model, device=device)
+    what = "frames" if not shots.frames else "photos" if not reviewed else "frames and photos"
+    from fieldtool.gallery import read_image
+
     feats = cache.features(
-        [f.sha256 for f in frames], lambda i: _read_bgr(frames[i].path), extract,
-        progress=lambda done, total: say(f"embedded {done}/{total} frames"),
+        [f.sha256 for f in frames], lambda i: read_image(frames[i].path), extract,
+        progress=lambda done, total: say(f"embedded {done}/{total} {what}"),
     )  # fmt: skip
     say(f"features: {cache.hits} cached, {cache.misses} computed")
     targets = np.array([index[f.label] for f in frames])
-    held = np.array([f.session_id in held_s for f in frames])
+    held = np.array([f.session_id in held_s or f.sighting_id in shots.heldout for f in frames])
     sightings = [f.sighting_id for f in frames]
-    # each sighting weighs one example, however many frames it kept
-    per_sighting = {s: sightings.count(s) for s in set(sightings)}
+    # each sighting (or photo) weighs one example, however many frames it kept
+    per_sighting: dict[str, int] = {}
+    for s in sightings:
+        per_sighting[s] = per_sighting.get(s, 0) + 1
     weights = np.array([1.0 / per_sighting[s] for s in sightings], np.float32)
 
     head = model.network.head
@@ -188,7 +205,7 @@ def learn(
     settings = settings or HeadSettings()
     train = ~held
     if not train.any():
-        raise FieldtoolError(f"{db}: every reviewed sighting is in the held-out sessions")
+        raise FieldtoolError(f"{db or gallery or photos[0]}: everything to learn from is held out")
     weight, bias = fit_head(feats[train], targets[train], len(labels), weights=weights[train],
                             init=(old_w, old_b), prototypes=protos, settings=settings)  # fmt: skip
 
@@ -204,27 +221,33 @@ def learn(
     # the parent cannot name the new classes: their logits are -inf
     pad_b = np.concatenate([old_b, np.full(len(labels) - len(old_b), -1e9, np.float32)])
     before, after = scores(pad_w, pad_b), scores(weight, bias)
+    measured = "sightings" if not shots.frames else "photos" if not reviewed else "examples"
     if not held.any():
-        accepted, reason = False, "no held-out session to measure it on (needs reviews from 2+ sessions)"
+        accepted = False
+        reason = ("nothing held out to measure it on (needs reviews from 2+ sessions, or 2+ "
+                  "photos of a species)")  # fmt: skip
     elif after.accuracy < before.accuracy:
         accepted = False
         reason = (f"held-out accuracy {after.accuracy:.3f} < parent's {before.accuracy:.3f} "
-                  f"on {after.sightings} sightings")  # fmt: skip
+                  f"on {after.sightings} {measured}")  # fmt: skip
     else:
         accepted = True
         reason = (f"held-out accuracy {before.accuracy:.3f} -> {after.accuracy:.3f}, "
                   f"macro F1 {before.macro_f1:.3f} -> {after.macro_f1:.3f} "
-                  f"on {after.sightings} sightings")  # fmt: skip
+                  f"on {after.sightings} {measured}")  # fmt: skip
     now = datetime.now(UTC).replace(tzinfo=None)
     new_id = model_id or f"{model.info.model_id}+learn-{now:%Y%m%dT%H%M%S}"
     card = ModelCard(
         model_id=new_id, parent_model_id=model.info.model_id, parent_sha256=model.sha256,
-        parent_path=str(model.path.resolve()), database=str(db.resolve()),
+        parent_path=str(model.path.resolve()),
+        database=str(db.resolve()) if db is not None else "",
         created_at=now.isoformat(timespec="seconds"), classes=names,
         new_classes=names[len(model.labels):], train_sessions=sorted(train_s),
-        heldout_sessions=sorted(held_s), counts=_counts(frames, held_s, names, index),
+        heldout_sessions=sorted(held_s), counts=_counts(frames, held, names, index),
         before=before, after=after, accepted=accepted, forced=force and not accepted,
-        reason=reason, settings=asdict(settings) | {"holdout": holdout},
+        reason=reason, sources=shots.sources,
+        settings=asdict(settings) | {"holdout": holdout,
+                                     "photo_heldout": heldout_rule(holdout)},
     )  # fmt: skip
     if not accepted and not force:
         return LearnResult(card, False, f"not written: {reason} (--force writes it anyway)",
@@ -244,7 +267,8 @@ def _write(out: Path, model: LoadedModel, labels: LabelSet, weight: np.ndarray,
     info = copy.deepcopy(model.info)
     info.model_id = card.model_id
     info.extra = {
-        "description": f"head learnt from reviews; parent {card.parent_model_id}",
+        "description": f"head learnt from {card.learnt_from()}; parent {card.parent_model_id}",
+        "learnt_from": [card.database] * bool(card.database) + card.sources,
         "parent_model_id": card.parent_model_id,
         "parent_sha256": card.parent_sha256,
         "learnt_at": card.created_at,

@@ -1,5 +1,6 @@
 """The demo world for learning: a model that was never taught one species, review walks
-run through the pipeline and reviewed from their truth, and a held-out walk."""
+run through the pipeline and reviewed from their truth, a held-out walk, and folders of
+rendered species photos."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fieldtool.config import load_config
@@ -90,15 +92,67 @@ def copy_db(db: Path, to: Path) -> Path:
     return to / db.name
 
 
+def write_species_photos(folder: Path, counts: dict[str, int], seed: int = 7) -> Path:
+    """``folder/<Genus_epithet>/<i>.jpg``: ``counts[species]`` fresh demo renders (walk
+    frames, BGR, JPEG) of each species, from a render stream no model was fitted on."""
+    import cv2
+
+    from fieldtool.demo.render import FRAME_SIZE, class_names, render_sample
+
+    names = class_names()
+    for species, n in counts.items():
+        sub = folder / species.replace(" ", "_")
+        sub.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            rng = np.random.default_rng([seed, names.index(species), i])
+            image = render_sample(species, rng, FRAME_SIZE)
+            cv2.imwrite(str(sub / f"{species.split()[0].lower()}_{i:03d}.jpg"), image,
+                        [cv2.IMWRITE_JPEG_QUALITY, 90])  # fmt: skip
+    return folder
+
+
+def render_accuracy(folders, per_class: int = 50) -> list[dict[str, float]]:
+    """Top-1 per class of each model's head on the same fresh renders (no prior, no
+    smoothing); the models share one frozen backbone, so the renders are embedded once."""
+    import torch
+
+    from fieldtool.demo.render import class_names
+    from fieldtool.demo.train import _TEST, HELDOUT_SEED_OFFSET, render_set
+    from fieldtool.learn.embed import FeatureExtractor
+    from fieldtool.model import load_model_folder
+
+    models = [load_model_folder(f) for f in folders]
+    names = class_names()
+    items = [(c, i) for i in range(per_class) for c in range(len(names))]
+    rgb = render_set(77 + HELDOUT_SEED_OFFSET, _TEST, items, models[0].info.image_size, None)
+    feats = torch.from_numpy(
+        FeatureExtractor(models[0])([np.ascontiguousarray(x[..., ::-1]) for x in rgb])
+    )
+    truth = np.array([names[c] for c, _ in items])
+    out = []
+    for model in models:
+        with torch.no_grad():
+            pred = model.network.head(feats).argmax(1).numpy()
+        said = np.array([model.labels.species[p] for p in pred])
+        out.append({n: float((said[truth == n] == n).mean()) for n in names})
+    return out
+
+
 @pytest.fixture(scope="session")
-def learn_world(tmp_path_factory) -> LearnWorld:
-    """~2-3 minutes on 2 busy cores: a head without MISSING fitted on renders over the demo
-    backbone, four reviewed east walks, one held-out walk."""
+def old_model(tmp_path_factory) -> Path:
+    """~30 s: a head without MISSING fitted on renders over the demo backbone."""
     from fieldtool.demo.train import train_head
 
+    folder = tmp_path_factory.mktemp("old_model") / "old-model"
+    train_head(demo_model(), folder, leave_out=[MISSING], per_class=40, model_id="demo-11")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def learn_world(tmp_path_factory, old_model: Path) -> LearnWorld:
+    """~2-3 minutes on 2 busy cores: ``old_model``, four reviewed east walks, one held-out
+    walk."""
     root = tmp_path_factory.mktemp("learn_world")
-    old_model = root / "old-model"
-    train_head(demo_model(), old_model, leave_out=[MISSING], per_class=40, model_id="demo-11")
     db = root / "reviews" / "r.duckdb"
     db.parent.mkdir()
     sessions, walks = {}, {}

@@ -23,6 +23,7 @@ from tests.learn.conftest import (
     MISSING,
     LearnWorld,
     copy_db,
+    render_accuracy,
     review_from_truth,
     run_walk,
     truth_rows,
@@ -44,32 +45,6 @@ def _scores(db, session_id, walk):
     config = Config.model_validate_json(row.config_json[0])
     rows = evaluate_session(db, session_id, read_truth(f"{walk}_truth.csv"), config.smoothing)
     return {s.name: s for s in rows}["smoothed+prior"]
-
-
-def _render_accuracy(folders, per_class: int = 50) -> list[dict[str, float]]:
-    """Top-1 per class of each model's head on the same fresh renders (no prior, no
-    smoothing); the models share one frozen backbone, so the renders are embedded once."""
-    import torch
-
-    from fieldtool.demo.render import class_names
-    from fieldtool.demo.train import _TEST, HELDOUT_SEED_OFFSET, render_set
-    from fieldtool.learn.embed import FeatureExtractor
-
-    models = [load_model_folder(f) for f in folders]
-    names = class_names()
-    items = [(c, i) for i in range(per_class) for c in range(len(names))]
-    rgb = render_set(77 + HELDOUT_SEED_OFFSET, _TEST, items, models[0].info.image_size, None)
-    feats = torch.from_numpy(
-        FeatureExtractor(models[0])([np.ascontiguousarray(x[..., ::-1]) for x in rgb])
-    )
-    truth = np.array([names[c] for c, _ in items])
-    out = []
-    for model in models:
-        with torch.no_grad():
-            pred = model.network.head(feats).argmax(1).numpy()
-        said = np.array([model.labels.species[p] for p in pred])
-        out.append({n: float((said[truth == n] == n).mean()) for n in names})
-    return out
 
 
 def _in_view_hits(db, session_id, truth) -> tuple[int, int]:
@@ -144,7 +119,7 @@ def test_learning_from_reviews_finds_the_missing_species(learn_world: LearnWorld
     assert new_hits / new_n >= old_hits / old_n - 0.01
 
     # every class but the missing one, head alone (fresh renders, no prior, no smoothing)
-    old_acc, new_acc = _render_accuracy([learn_world.old_model, out])
+    old_acc, new_acc = render_accuracy([learn_world.old_model, out])
     untouched = [n for n in old_acc if n not in card.counts and n != MISSING]
     others = [n for n in old_acc if n != MISSING]
     print("render top-1 per class, old -> new: " + ", ".join(

@@ -1,0 +1,153 @@
+"""Photos to learn from besides reviews: a gallery's photos, or folders of species sub-folders.
+
+``fieldtool learn --gallery G`` re-embeds the photos a gallery (:mod:`fieldtool.gallery`)
+was enrolled from: its rows keep unit-length embeddings, which the head cannot read (it
+reads unnormalised head features, :class:`~fieldtool.learn.embed.FeatureExtractor`), so
+the photos themselves are read again. A row's photo is the absolute path recorded at
+enrollment (:attr:`fieldtool.gallery.Entry.path`), or, for rows enrolled before paths were
+recorded, its file name in the gallery folder. Any photo that is gone is an error naming how
+many and the first one: a head learnt from part of a gallery would silently lose species or
+balance, so the user decides (learn from the photos' folders with ``--photos`` instead,
+or ``gallery remove`` / ``gallery add`` the species again).
+
+``--photos FOLDER`` takes what ``gallery add`` takes: a folder of species sub-folders
+(:func:`fieldtool.gallery.species_folders`; ``Acer_rubrum/`` is "Acer rubrum"). A
+sub-folder named ``background`` gives photos without any species.
+
+Each photo is one example (a "sighting" of one frame) in a pseudo-session named by its
+source (``gallery:<folder>`` or ``photos:<folder>``). The same photo (by SHA-256 of its
+bytes) given twice for one species counts once. Photos are held out **by photo**: of each
+species' photos, in order of file name, every k-th (k = round(1 / holdout): the 4th, 8th,
+... at the default 0.25) is held out; a species with 2 to k-1 photos has its last one held
+out, a species with one photo none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fieldtool.learn.collect import BACKGROUND_LABEL, LabelledFrame
+from fieldtool.names import species_key
+from fieldtool.types import FieldtoolError
+
+PHOTO_DECISION = "photo"  # LabelledFrame.decision of a photo (not a review)
+BACKGROUND_FOLDER = "background"  # a species folder of photos without any species
+
+
+@dataclass
+class PhotoSet:
+    """Labelled photos, and which of them are held out."""
+
+    frames: list[LabelledFrame] = field(default_factory=list)
+    heldout: set[str] = field(default_factory=set)  # sighting ids of held-out photos
+    sources: list[str] = field(default_factory=list)  # "gallery:<folder>", "photos:<folder>"
+    duplicates: int = 0  # photos given more than once for one species, counted once
+
+    @property
+    def species(self) -> list[str]:
+        return sorted({f.label for f in self.frames if not f.is_background})
+
+
+def gallery_photos(path: Path | str) -> dict[str, list[Path]]:
+    """Species -> the photo files a gallery was enrolled from; an error when the folder is
+    no gallery, holds no rows, or when any photo is gone (how many, and the first)."""
+    from fieldtool.gallery import Gallery
+
+    gallery = Gallery(path)
+    if not gallery.entries:
+        raise FieldtoolError(f"{path}: the gallery is empty; nothing to learn from")
+    groups: dict[str, list[Path]] = {}
+    gone: list[Path] = []
+    for entry in gallery.entries:
+        photo = Path(entry.path) if entry.path else gallery.path / entry.source
+        if photo.is_file():
+            groups.setdefault(entry.species, []).append(photo)
+        else:
+            gone.append(photo)
+    if gone:
+        raise FieldtoolError(
+            f"{path}: {len(gone)} of {len(gallery.entries)} enrolled photos are gone "
+            f"(first: {gone[0]}); learn from their folders with --photos instead, or enroll "
+            "them again"
+        )
+    return groups
+
+
+def folder_photos(folder: Path | str) -> dict[str, list[Path]]:
+    """Species -> photo files of a folder of species sub-folders (``gallery add``'s input);
+    ``background/`` becomes :data:`~fieldtool.learn.collect.BACKGROUND_LABEL`."""
+    from fieldtool.gallery import species_folders
+
+    groups = species_folders([folder])  # its own one-line errors for a bad folder
+    return {(BACKGROUND_LABEL if name.lower() == BACKGROUND_FOLDER else name): photos
+            for name, photos in groups.items()}  # fmt: skip
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def heldout_every(holdout: float) -> int:
+    """k of "every k-th photo of a species is held out"; 0 when none is (holdout <= 0)."""
+    if not holdout > 0:
+        return 0
+    return max(2, round(1.0 / min(holdout, 0.5)))
+
+
+def heldout_rule(holdout: float) -> str:
+    """The photo split in words: "every 4th photo of each species"."""
+    k = heldout_every(holdout)
+    if not k:
+        return "no photo (holdout is 0)"
+    return f"every {k}{'nd' if k == 2 else 'rd' if k == 3 else 'th'} photo of each species"
+
+
+def read_photos(
+    gallery: Path | str | None = None,
+    folders: Sequence[Path | str] = (),
+    *,
+    holdout: float = 0.25,
+    progress: Callable[[int, int], None] | None = None,
+) -> PhotoSet:
+    """The labelled photos of ``gallery`` and ``folders``, split by photo (module doc).
+    ``progress(done, total)`` hears while the photos are hashed."""
+    sources: list[tuple[str, dict[str, list[Path]]]] = []
+    if gallery is not None:
+        sources.append((f"gallery:{Path(gallery).resolve()}", gallery_photos(gallery)))
+    for folder in folders:
+        sources.append((f"photos:{Path(folder).resolve()}", folder_photos(folder)))
+    out = PhotoSet(sources=[name for name, _ in sources])
+    total = sum(len(p) for _, groups in sources for p in groups.values())
+    seen: set[tuple[str, str]] = set()
+    by_species: dict[str, list[LabelledFrame]] = {}
+    done = 0
+    for source, groups in sources:
+        for species, photos in groups.items():
+            key = species_key(species) if species != BACKGROUND_LABEL else BACKGROUND_LABEL
+            for photo in photos:
+                sha = _sha256(photo)
+                done += 1
+                if progress and (done % 256 == 0 or done == total):
+                    progress(done, total)
+                if (sha, key) in seen:
+                    out.duplicates += 1
+                    continue
+                seen.add((sha, key))
+                photo = photo.resolve()
+                frame = LabelledFrame(f"{source}:{photo}", source, species, "", PHOTO_DECISION,
+                                      photo, sha)  # fmt: skip
+                by_species.setdefault(key, []).append(frame)
+    k = heldout_every(holdout)
+    for frames in by_species.values():
+        frames.sort(key=lambda f: (f.path.name, str(f.path)))
+        out.frames += frames
+        if k and len(frames) >= 2:
+            held = frames[k - 1 :: k] or frames[-1:]
+            out.heldout.update(f.sighting_id for f in held)
+    return out
