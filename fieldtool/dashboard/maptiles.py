@@ -53,6 +53,7 @@ from fieldtool.dashboard.mapview import (
     degrees_per_pixel,
     point_text,
 )
+from fieldtool.dashboard.tilechanges import DataState, changed_areas, grow, read_state, touches
 from fieldtool.store import query
 
 DOT_PX = 8  # side of the squares sightings are grouped into at site zoom, screen pixels
@@ -90,9 +91,21 @@ def _half_open(bounds: tuple[float, float, float, float]) -> tuple[str, dict[str
 
 
 def _margin(bounds: tuple[float, float, float, float], dlat: float) -> dict[str, float]:
-    w, s, e, n = bounds
-    dlon = dlat / max(math.cos(math.radians(max(abs(s), abs(n)))), 0.01)
-    return {"w": w - dlon, "e": e + dlon, "s": s - dlat, "n": n + dlat}
+    w, s, e, n = grow(bounds, dlat)
+    return {"w": w, "e": e, "s": s, "n": n}
+
+
+def _cell_margin(z: int) -> float:
+    """Degrees of latitude within which a cell tile's sightings lie around it: three edges
+    of its cells (an H3 parent does not exactly contain its children)."""
+    return 3 * h3.average_hexagon_edge_length(cell_resolution(z), unit="km") / 111.0
+
+
+def tile_margin(kind: str, z: int) -> float:
+    """Degrees of latitude around tile ``z`` of ``kind`` whose data it draws."""
+    if kind == "t":
+        return (TRACK_MARGIN_PX + 1) * degrees_per_pixel(z)
+    return _cell_margin(z) if z < SITE_ZOOM else degrees_per_pixel(z)
 
 
 def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
@@ -125,7 +138,7 @@ def dot_features(view: MapView, z: int, where: str, params: dict[str, Any]) -> l
                          sum(latitude) AS sy FROM f GROUP BY ALL)
             SELECT sum(n)::BIGINT AS sightings, count(*) AS species, arg_max(species, n) AS top,
                    sum(sx) / sum(n) AS longitude, sum(sy) / sum(n) AS latitude
-            FROM g GROUP BY gx, gy""",
+            FROM g GROUP BY gx, gy ORDER BY gx, gy""",
         {**view.params, **params},
         timeout_s=view.timeout_s,
     )
@@ -146,12 +159,8 @@ def cell_features(
     view: MapView, z: int, bounds: tuple[float, float, float, float]
 ) -> list[dict[str, Any]]:
     """H3 cells whose centre lies in the tile, with all their sightings counted."""
-    res = cell_resolution(z)
-    # A cell's sightings lie within about two edges of its centre (an H3 parent does not
-    # exactly contain its children), so a margin of three edges finds all of them.
-    edge_deg = h3.average_hexagon_edge_length(res, unit="km") / 111.0
-    params = _margin(bounds, 3 * edge_deg)
-    parent = h3_parent_sql("h3_cell", res)
+    params = _margin(bounds, _cell_margin(z))
+    parent = h3_parent_sql("h3_cell", cell_resolution(z))
     rows = query(
         view.db_path,
         f"""WITH f AS (SELECT species, h3_cell FROM sightings JOIN
@@ -165,7 +174,7 @@ def cell_features(
             p AS (SELECT {parent} AS hex, species, sum(n) AS n FROM c GROUP BY ALL)
             SELECT hex, sum(n)::BIGINT AS sightings, count(*) AS species,
                    arg_max(species, n) AS top
-            FROM p GROUP BY hex""",
+            FROM p GROUP BY hex ORDER BY hex""",
         {**view.params, **params},
         timeout_s=view.timeout_s,
     )
@@ -199,7 +208,8 @@ def sighting_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, A
     if count == 0:
         return []
     if count <= view.points:
-        rows = query(view.db_path, f"SELECT {_COLUMNS} FROM ({view.sql}) WHERE {where}", args,
+        rows = query(view.db_path, f"SELECT {_COLUMNS} FROM ({view.sql}) WHERE {where} "
+                     "ORDER BY first_seen DESC, sighting_id", args,
                      timeout_s=view.timeout_s)  # fmt: skip
         return point_features(rows, view)
     if z >= SITE_ZOOM:
@@ -275,6 +285,11 @@ def view_id(db_path: Path, filters: SightingFilter, mark: tuple[Any, ...], point
 class MapTiles:
     """Registered map views and the tiles of each, cached (one per dashboard process).
 
+    A view registered again after the data changed (a new change mark) keeps the cached
+    tiles of its previous read that the change does not touch
+    (:mod:`fieldtool.dashboard.tilechanges`), so a refresh during a live session rebuilds
+    the tiles where the session is, not the season's.
+
     ``max_views``: views kept (oldest dropped: its tiles then answer 404 until the page
     registers it again); ``max_tiles``: answers kept.
     """
@@ -283,6 +298,8 @@ class MapTiles:
         self._lock = threading.Lock()
         self._views: OrderedDict[str, MapView] = OrderedDict()
         self._tiles: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
+        # The latest read of each (file, filter, points): its view id and data state.
+        self._latest: dict[str, tuple[str, DataState]] = {}
         self._max_views, self._max_tiles = max_views, max_tiles
 
     def register(
@@ -294,10 +311,13 @@ class MapTiles:
         colour: Colour,
         label: Callable[[str], str],
         points: int,
+        style: str = "",
         timeout_s: float = 10.0,
     ) -> str:
-        """The id of the view of ``filters`` over ``db_path`` at change mark ``mark``."""
-        key = view_id(db_path, filters, mark, points)
+        """The id of the view of ``filters`` over ``db_path`` at change mark ``mark``.
+        ``style``: a fingerprint of ``colour`` and ``label`` (tiles drawn with other colours
+        or names are not carried over to this view)."""
+        key = view_id(db_path, filters, (mark, style), points)
         with self._lock:
             if key in self._views:
                 self._views.move_to_end(key)
@@ -305,11 +325,27 @@ class MapTiles:
         sql, params = filtered_sql(db_path, filters, timeout_s=timeout_s)
         view = MapView(Path(db_path), sql, params, filters.session_id, colour, label,
                        int(points), timeout_s)  # fmt: skip
+        family = view_id(db_path, filters, (style,), points)
+        state = read_state(Path(db_path), timeout_s)
         with self._lock:
+            previous = self._latest.get(family)
+        areas = None
+        if previous is not None and filters.review is None:  # reviews move no tile's box
+            areas = changed_areas(Path(db_path), previous[1], state, timeout_s)
+        with self._lock:
+            if previous is not None and areas is not None:
+                self._carry(previous[0], key, areas)
+            self._latest[family] = (key, state)
             self._views[key] = view
             while len(self._views) > self._max_views:
                 self._views.popitem(last=False)
         return key
+
+    def _carry(self, old: str, new: str, areas: dict[str, Any]) -> None:
+        """Copy the cached tiles of view ``old`` that ``areas`` do not touch to ``new``."""
+        for view, kind, z, x, y in [k for k in self._tiles if k[0] == old]:
+            if not touches(tile_bounds(z, x, y), tile_margin(kind, z), areas[kind]):
+                self._tiles[(new, kind, z, x, y)] = self._tiles[(view, kind, z, x, y)]
 
     def tile(self, view: str, kind: str, z: int, x: int, y: int) -> bytes | None:
         """GeoJSON bytes of tile ``z/x/y`` of ``kind`` (``s`` or ``t``) of a registered

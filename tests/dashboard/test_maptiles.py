@@ -212,3 +212,51 @@ def test_deck_layers_carry_no_data() -> None:
     assert [s["@@type"] for s in spec] == ["TileLayer", "TileLayer"]
     assert spec[0]["data"].endswith("{z}/{x}/{y}.json") and spec[0]["maxZoom"] == 20
     assert spec[0]["getFillColor"] == "@@=properties.c" and spec[0]["pickable"]
+
+
+def test_a_refresh_rebuilds_only_the_tiles_where_data_changed(
+    season: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live session adds sightings and fixes at its site: the refreshed view carries over
+    the other tiles (no query for them) and every answer equals a fresh build."""
+    db = tmp_path / "live.duckdb"
+    shutil.copy(season, db)
+    z = 9
+    where = "latitude IS NOT NULL"
+    grid = _tiles_over(db, where, z)
+    tiles = MapTiles()
+    before = tiles.register(db, SightingFilter(), ("1",), colour=_colour, label=str, points=50)
+    for x, y in grid:
+        for kind in ("s", "t"):
+            tiles.tile(before, kind, z, x, y)
+    lon, lat = query(db, "SELECT longitude, latitude FROM track WHERE session_id = 's003' "
+                         "ORDER BY time DESC LIMIT 1").iloc[0]  # fmt: skip
+    with duckdb.connect(str(db)) as con:  # the session walks on and sees 30 more
+        con.execute(
+            "INSERT INTO track (session_id, time, t, latitude, longitude, source) "
+            "SELECT 's003', TIMESTAMP '2027-01-01' + INTERVAL 1 SECOND * i, 1e6 + i, "
+            "$lat + 0.0001 * i, $lon, 'gpx' FROM range(20) r(i)", {"lat": lat, "lon": lon})
+        con.execute(
+            "INSERT INTO sightings (sighting_id, session_id, species, first_seen, last_seen, "
+            "peak_score, latitude, longitude, status, updated_at, h3_cell) "
+            "SELECT 'new' || i, 's003', 'Acer rubrum', TIMESTAMP '2027-01-01', "
+            "TIMESTAMP '2027-01-01', 0.9, $lat, $lon, 'open', TIMESTAMP '2027-01-01', "
+            "(SELECT h3_cell FROM sightings WHERE session_id = 's003' LIMIT 1) "
+            "FROM range(30) r(i)", {"lat": lat, "lon": lon})  # fmt: skip
+    after = tiles.register(db, SightingFilter(), ("2",), colour=_colour, label=str, points=50)
+    assert after != before
+    import fieldtool.dashboard.maptiles as maptiles
+
+    calls: list[str] = []
+    real = maptiles.query
+    monkeypatch.setattr(maptiles, "query", lambda *a, **k: calls.append("q") or real(*a, **k))
+    answers = {(k, x, y): tiles.tile(after, k, z, x, y) for x, y in grid for k in ("s", "t")}
+    rebuilt = len(calls)
+    monkeypatch.setattr(maptiles, "query", real)
+    fresh = MapTiles()
+    check = fresh.register(db, SightingFilter(), ("2",), colour=_colour, label=str, points=50)
+    assert all(answers[(k, x, y)] == fresh.tile(check, k, z, x, y) for k, x, y in answers)
+    assert 0 < rebuilt <= 3 * 4  # a few tiles where the session is, not the other sites'
+    counted = sum(_count(f) for (k, _x, _y), data in answers.items() if k == "s"
+                  for f in json.loads(data)["features"])  # fmt: skip
+    assert counted == int(query(db, f"SELECT count(*) FROM sightings WHERE {where}").iloc[0, 0])

@@ -10,6 +10,7 @@ mirrored in the URL query (``?session=..&species=..&species=..&review=..&min_sco
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib
 import logging
 import math
@@ -392,6 +393,13 @@ def _species_names(db_path: str, mark: tuple) -> tuple[tuple[str, str], ...]:
 def known_species(db_path: Path) -> list[str]:
     """Every species name of the file (what a relabel may pick without "new species")."""
     return [sp for sp, _ in _species_names(str(db_path), (db_path.stat().st_mtime_ns,))]
+
+
+def species_style(db_path: Path) -> str:
+    """A short fingerprint of the names :func:`species_colours` builds on: equal
+    fingerprints, equal colours and labels (drawn tiles may be reused)."""
+    names = _species_names(str(db_path), (db_path.stat().st_mtime_ns,))
+    return hashlib.sha256(repr(names).encode()).hexdigest()[:16]
 
 
 def species_colours(db_path: Path) -> tuple[SpeciesColours, Callable[[str], str]]:

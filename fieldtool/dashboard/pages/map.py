@@ -129,6 +129,7 @@ def _read(
         assert isinstance(tiles, MapTiles)  # noqa: S101  (_server always gives it)
         key = tiles.register(db_path, filters, common.mark_of(db_path, deps), colour=colours,
                              label=labels, points=settings.map_tile_points,
+                             style=common.species_style(db_path),
                              timeout_s=common.QUERY_TIMEOUT_S)  # fmt: skip
         where = browser_host(host, st.get_option("server.address") or settings.address)
         data = data_tile_layers(server.data_url(where, key, "s"), server.data_url(where, key, "t"))
