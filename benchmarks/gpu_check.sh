@@ -6,6 +6,7 @@
 #       beside model-only eager (benchmarks/decoders.py; ViT-B/14-reg4 518 px bf16, eager);
 #   (2) model-only and pipeline compiled, (5) 4x4 tiles at 518 px (benchmarks/throughput.py);
 #   then a station of 1 and 8 live sources on one model (benchmarks/station.py, issue 14).
+#   (6) last, in what the budget leaves: one file by N decode processes (benchmarks/segments.py).
 #
 #   bash benchmarks/gpu_check.sh fetch   # here, online: wheels the GPU machine lacks -> .whl/
 #   bash benchmarks/gpu_check.sh         # on the GPU machine (device tool: carry [".whl"],
@@ -84,5 +85,7 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', 
   step "station: 1 and 8 live sources, ViT-S/14 224 px, one model on cuda" 45 \
     python3 benchmarks/station.py --arch vits14 --image-size 224 --device cuda \
       --sources 1 8 --seconds 5 --camera-fps 60 --max-batch 64
+  step "(6) one 1080p H.264 file decoded by 1-16 worker processes (decode only)" 40 \
+    python3 benchmarks/segments.py --frames 600 --workers 1 4 8 16 --sample-fps 1000
   echo "total: $SECONDS s"
 } 2>&1 | tee "$out"

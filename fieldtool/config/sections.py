@@ -57,6 +57,14 @@ class SourceConfig(_Section):
         "OpenCV",
         json_schema_extra=flag("--decoder"),
     )  # fmt: skip
+    decode_workers: int = Field(
+        1, ge=1, le=64,
+        description="video files: processes decoding one file at once, each a segment between "
+        "key frames, frames in order as one decoder gives them (PyAV on the CPU; shared "
+        "memory for a GOP's analysed frames a worker, at most 4 GiB); 1: one decoder. "
+        "Cameras, streams and nvdec keep one",
+        json_schema_extra=flag("--decode-workers"),
+    )  # fmt: skip
     assume_fps: float | None = Field(
         None, gt=0, lt=1000,
         description="frame rate of a file that gives none (raw .h264/.h265, an AVI with rate "

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from fieldtool.classify import DinoClassifier
 from fieldtool.config import Config
-from fieldtool.decode import video_source
+from fieldtool.decode.segments import segmented_source
 from fieldtool.gallery import classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
@@ -98,8 +98,9 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     t=0 (``docs/time.md``; ``source.start_time`` is set from it). Notes and warnings go
     to ``log``."""
     src = config.source
-    source = video_source(
+    source = segmented_source(
         src.uri,
+        workers=src.decode_workers,
         decoder=src.decoder,
         sample_fps=src.sample_fps,
         max_frames=src.max_frames,
