@@ -6,15 +6,29 @@ transformers image processor, the model, one frame at a time.
     python benchmarks/throughput.py                                  # demo model, demo walk
     python benchmarks/throughput.py --arch vits14 --image-size 224 --frames 96
     python benchmarks/throughput.py --arch vitb14reg4 --image-size 518 --tiles 4 --device cuda
+    python benchmarks/throughput.py --arch vits14 --image-size 56 --inputs demo   # post-model work
+
+(c) runs the stages after the model batch-wise (``FrameStep.step_batch``) and writes the file on
+its writer thread; with ``--per-frame`` each round also runs (c') the old way (one
+``FrameStep.step`` per frame, flushes on the session's thread), for comparison. For each it
+prints the main thread's share: seconds the session's own thread spent on the stages after
+the model per second the model thread spent classifying, and that time per frame.
+``--inputs demo`` gives the session what the demo gives it: the walk's GPX track and the demo
+range prior (``fixed``: one fixed position, no prior).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import platform
 import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -27,13 +41,16 @@ except ImportError:  # transformers releases before the PIL / torchvision split
     from transformers import BitImageProcessor as PlainImageProcessor
 
 from fieldtool.classify import DinoClassifier
+from fieldtool.cli.common import DEMO_RANGES
 from fieldtool.config import Config
 from fieldtool.model import LoadedModel, ModelInfo, SpeciesClassifier, load_model_folder
-from fieldtool.pipeline import run_session
+from fieldtool.pipeline import FrameStep, run_session
+from fieldtool.pipeline.inputs import video_placement
+from fieldtool.priors import RangePriorStage, range_prior_from_config
 from fieldtool.sources import VideoSource
 from fieldtool.store import SightingStore
 from fieldtool.tracks import FixedPosition
-from fieldtool.types import Label, LabelSet
+from fieldtool.types import Frame, Label, LabelSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -93,22 +110,76 @@ def model_only(classifier: DinoClassifier, frames: list) -> float:
     return reps * pixels.shape[0] / tiles / (time.perf_counter() - start)
 
 
-def pipeline(classifier: DinoClassifier, args: argparse.Namespace) -> tuple[float, float]:
-    """Frames/s of a whole session (reader, model, prior, smoothing, tracker, DuckDB), and
-    the fraction of its wall time the model thread was classifying."""
+@dataclass
+class PipelineRun:
+    fps: float  # analysed frames per wall second of the whole session
+    busy: float  # fraction of the session's wall time the model thread was classifying
+    share: float  # main-thread post-model seconds per model-thread second
+    post_us: float  # main-thread post-model microseconds per frame
+    write_share: float  # seconds writing the DuckDB file (any thread) per model second
+    sightings: int
+
+
+@contextmanager
+def per_frame_steps() -> Iterator[None]:
+    """The stages after the model as sessions ran them before ``FrameStep.step_batch`` and
+    the writer thread: one frame at a time, each closed sighting and the periodic flush
+    written on the session's own thread. A baseline for (c), in this process only."""
+    batch_wise = FrameStep.step_batch
+
+    def one_by_one(self: FrameStep, frames: list[Frame], probs, tile_probs) -> None:  # type: ignore[no-untyped-def]
+        self.flush_by_caller = False
+        try:
+            for i, frame in enumerate(frames):
+                self.step(frame, probs[i], tile_probs[i])
+            self.flush(due_only=True)  # here, not on the writer thread (nothing left due)
+        finally:
+            self.flush_by_caller = True
+
+    FrameStep.step_batch = one_by_one  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        FrameStep.step_batch = batch_wise  # type: ignore[method-assign]
+
+
+def pipeline(
+    classifier: DinoClassifier, args: argparse.Namespace, *, per_frame: bool = False
+) -> PipelineRun:
+    """A whole session (reader, model, prior, smoothing, tracker, DuckDB): frames/s, how busy
+    the model thread was, and the main thread's post-model work per model second and per frame."""
     every_frame = 1000.0
     with tempfile.TemporaryDirectory() as tmp:
         config = Config()
+        config.source.uri = str(args.video)
         config.source.sample_fps = every_frame
+        config.source.max_frames = args.frames
         config.model.batch_size = args.batch_size
         config.store.db = Path(tmp) / "bench.duckdb"
         config.store.snapshots = False
-        source = VideoSource(str(args.video), sample_fps=every_frame, max_frames=args.frames)
-        start = time.perf_counter()
-        result = run_session(source, classifier, SightingStore(config.store.db), config,
-                             positions=FixedPosition(44.5, -123.3))  # fmt: skip
-        fps = result.session.frames_analysed / (time.perf_counter() - start)
-        return fps, result.model_busy_s / result.wall_s
+        prior = None
+        if args.inputs == "demo":
+            config.position.track = args.video.with_suffix(".gpx")
+            config.prior.ranges = [DEMO_RANGES]
+            source, placement = video_placement(config, lambda line: None)
+            positions = placement.positions
+            ranges = range_prior_from_config(config.prior)
+            prior = RangePriorStage(ranges, classifier.labels, config.prior) if ranges else None
+        else:
+            source, placement = video_placement(config, lambda line: None)
+            positions = FixedPosition(44.5, -123.3)
+        with per_frame_steps() if per_frame else contextlib.nullcontext():
+            start = time.perf_counter()
+            result = run_session(source, classifier, SightingStore(config.store.db), config,
+                                 positions=positions, prior=prior, time_basis=placement.time)  # fmt: skip
+            wall = time.perf_counter() - start
+        frames = max(1, result.session.frames_analysed)
+        return PipelineRun(
+            frames / wall, result.model_busy_s / result.wall_s,
+            result.post_busy_s / max(result.model_busy_s, 1e-9),
+            1e6 * result.post_busy_s / frames,
+            result.store_write_s / max(result.model_busy_s, 1e-9), len(result.sightings),
+        )  # fmt: skip
 
 
 def main() -> None:
@@ -133,6 +204,11 @@ def main() -> None:
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (b), (c), (d); medians")
+    parser.add_argument("--inputs", choices=["fixed", "demo"], default="fixed",
+                        help="(c)'s positions and prior: one fixed place and none, or the "
+                             "video's GPX track and the demo range prior")  # fmt: skip
+    parser.add_argument("--per-frame", action="store_true",
+                        help="also run (c) with the post-model stages one frame at a time")  # fmt: skip
     args = parser.parse_args()
 
     model = random_model(args.arch, args.image_size) if args.arch else load_model_folder(args.model)
@@ -150,28 +226,49 @@ def main() -> None:
     # hits one round of each rather than one measurement.
     rounds = [
         (model_only(classifier, frames), pipeline(classifier, args), plain_loop(
-            model, args.video, min(args.frames, 200), classifier.device))
+            model, args.video, min(args.frames, 200), classifier.device),
+         pipeline(classifier, args, per_frame=True) if args.per_frame else None)
         for _ in range(args.rounds)
     ]  # fmt: skip
     model_fps, loop_fps = (statistics.median(r[i] for r in rounds) for i in (0, 2))
-    pipeline_fps, busy = statistics.median_low(r[1] for r in rounds)
+    runs = {"(c) full pipeline": [r[1] for r in rounds]}
+    if args.per_frame:
+        runs["(c') same, per frame"] = [r[3] for r in rounds if r[3] is not None]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     gpu = torch.cuda.get_device_name() if classifier.device.type == "cuda" else "none"
     print(f"model {model.info.model_id} at {model.info.image_size}px, tiles {args.tiles}x{args.tiles}, "
           f"precision {classifier.precision}{' compiled' if classifier.compiled else ''}, "
           f"batch {args.batch_size} (network calls of {classifier.micro_batch}); "
-          f"video {args.video.name}; device {classifier.device} (GPU: {gpu}); "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+          f"video {args.video.name}, inputs {args.inputs}; device {classifier.device} (GPU: {gpu}); "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads; CPU {cpu_name()}; "
           f"medians of {args.rounds} rounds")  # fmt: skip
     print(f"{'measurement':<34}{'frames/s':>10}")
-    for name, fps in (("(a) decode only", decode_fps), ("(b) model only (pre-made tensors)", model_fps),
-                      ("(c) full pipeline", pipeline_fps), ("(d) plain transformers loop", loop_fps)):  # fmt: skip
+    for name, fps in (("(a) decode only", decode_fps), ("(b) model only (pre-made tensors)", model_fps)):  # fmt: skip
         print(f"{name:<34}{fps:>10.1f}")
-    print(f"(c)/(b) = {pipeline_fps / model_fps:.2f}   (c)/(d) = {pipeline_fps / loop_fps:.2f}   "
-          f"model thread busy {100 * busy:.0f}% of (c)")  # fmt: skip
+    medians = {}
+    for name, values in runs.items():
+        medians[name] = run = sorted(values, key=lambda r: r.fps)[(len(values) - 1) // 2]
+        print(f"{name:<34}{run.fps:>10.1f}")
+    print(f"{'(d) plain transformers loop':<34}{loop_fps:>10.1f}")
+    for name, run in medians.items():
+        print(f"{name[:4]}: (c)/(b) = {run.fps / model_fps:.2f}   (c)/(d) = {run.fps / loop_fps:.2f}   "
+              f"model thread busy {100 * run.busy:.0f}%   main thread post-model "
+              f"{100 * run.share:.1f}% of the model time, {run.post_us:.0f} us/frame; file "
+              f"writes (any thread) {100 * run.write_share:.1f}%; {run.sightings} sightings")  # fmt: skip
     print(
         f"first batch (warm-up, compile): {warm_up_s:.1f} s; peak resident memory: {peak_mb:.0f} MiB"
     )
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -47,6 +48,22 @@ class TemporalSmoother:
             self._state += alpha * (probs - self._state)
         self._last_t = t
         return self._state.astype(np.float32)
+
+    def update_batch(self, probs: np.ndarray, ts: Sequence[float]) -> np.ndarray:
+        """(N, C) probabilities at media times ``ts`` (s, N of them) -> (N, C) float32
+        smoothed: row for row what N calls of :meth:`update` give (the same operations in
+        the same order: each row's EMA step depends on the row before it)."""
+        out = np.empty(probs.shape, dtype=np.float32)
+        for i, t in enumerate(ts):
+            row = probs[i]
+            if self._state is None or self.tau_s <= 0 or self._last_t is None:
+                self._state = row.astype(np.float64, copy=True)
+            else:
+                alpha = 1.0 - math.exp(-max(t - self._last_t, 0.0) / self.tau_s)
+                self._state += alpha * (row - self._state)
+            self._last_t = t
+            out[i] = self._state  # cast to float32 as update's astype does
+        return out
 
     def reset(self) -> None:
         self._state = None
@@ -105,10 +122,54 @@ class SightingTracker:
         scores = result.smoothed
         if scores is None:
             raise ValueError("frame result has no smoothed scores")
-        events: list[SightingEvent] = []
-        for i in self._species:
-            events += self._step(i, float(scores[i]), result)
+        species = [float(scores[i]) for i in self._species]
+        genera: list[tuple[str, list[int], float | None]] = [
+            (g, members, None) for g, members in self._genera.items()
+        ]
+        return self._advance(result, list(zip(self._species, species, strict=True)), genera)
+
+    def update_batch(
+        self, results: Sequence[FrameResult], smoothed: np.ndarray
+    ) -> Iterator[list[SightingEvent]]:
+        """Each frame's events, in order, as :meth:`update` of each result in turn gives them
+        (the same sightings, events and state); ``smoothed``: (N, C), the results' smoothed
+        scores. Lazy: frame n's state is advanced when its events are asked for.
+
+        Only the species (and genera) that can change state in the batch are stepped frame
+        by frame: those with a candidate or open sighting, and those that reach ``enter``
+        in some frame. A species below ``enter`` all batch long without a track stays idle.
+        """
+        if len(results) != len(smoothed):
+            raise ValueError(f"{len(results)} frame results but {len(smoothed)} score rows")
+        near = ~(smoothed < self.cfg.enter)  # (N, C): at or above enter (NaN too, as _step)
+        active = np.asarray(near.any(axis=0))
+        active[[k for k in self._tracks if isinstance(k, int)]] = True
+        keys = np.asarray(self._species, dtype=np.int64)
+        species = keys[active[keys]].tolist()
+        scores = smoothed[:, species].tolist()  # (N, S') Python floats, as float(scores[i])
+        genera: list[tuple[str, list[int], list[float]]] = []
         for genus, members in self._genera.items():
+            total = np.zeros(len(smoothed), dtype=smoothed.dtype)
+            for m in members:  # in member order, as update's sum() adds them
+                total += smoothed[:, m]
+            if genus in self._tracks or not (total < self.cfg.enter).all():
+                genera.append((genus, members, total.tolist()))
+        for n, result in enumerate(results):
+            pairs = list(zip(species, scores[n], strict=True))
+            yield self._advance(result, pairs, [(g, m, s[n]) for g, m, s in genera])
+
+    def _advance(
+        self,
+        result: FrameResult,
+        species: list[tuple[int, float]],
+        genera: list[tuple[str, list[int], float | None]],
+    ) -> list[SightingEvent]:
+        """One frame: ``species`` as (index, score), then ``genera`` as (genus, members,
+        score; None: the sum of the members' scores in ``result.smoothed``)."""
+        events: list[SightingEvent] = []
+        for i, score in species:
+            events += self._step(i, score, result)
+        for genus, members, total in genera:
             if any(m in self._tracks for m in members):  # a species of it is seen or rising
                 track = self._tracks.get(genus)
                 if track is not None and track.sighting is not None:
@@ -116,7 +177,11 @@ class SightingTracker:
                 else:
                     self._tracks.pop(genus, None)
                 continue
-            events += self._step(genus, float(sum(scores[m] for m in members)), result)
+            if total is None:
+                scores = result.smoothed
+                assert scores is not None  # update checked it
+                total = float(sum(scores[m] for m in members))
+            events += self._step(genus, total, result)
         return events
 
     def _step(self, key: int | str, score: float, result: FrameResult) -> list[SightingEvent]:

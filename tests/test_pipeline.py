@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fieldtool.batches import classified_ahead
@@ -119,8 +120,11 @@ def test_prior_changes_the_winner(tmp_path, colour_classifier, labels):
     class ForceSpecies2:
         def apply(self, probs, position):
             out = np.zeros_like(probs)
-            out[2] = 1.0
+            out[..., 2] = 1.0
             return out
+
+        def apply_batch(self, probs, positions):
+            return self.apply(probs, None)
 
     video = write_video(tmp_path / "walk.avi", [(0, 2.0)])
     db = tmp_path / "s.duckdb"
@@ -271,6 +275,7 @@ def test_session_reports_how_busy_the_model_was(tmp_path, colour_classifier):
     source = VideoSource(str(video), sample_fps=10.0, start_time=START)
     result = run_session(source, colour_classifier, SightingStore(config.store.db), config)
     assert 0 < result.model_busy_s < result.wall_s
+    assert 0 < result.post_busy_s < result.wall_s  # the stages after the model, timed too
 
 
 class FakeCamera(VideoSource):
@@ -417,3 +422,173 @@ def test_a_live_source_that_is_lost_ends_the_session_as_stream_lost_with_its_gap
     assert row["status"] == "stream_lost" and "connection refused" in row["end_reason"]
     gaps = query(db, "SELECT start_t, end_t, reason FROM source_gaps")
     assert gaps.values.tolist() == [[0.5, 1.5, "connection refused"]]
+
+
+class WalkPositions:
+    """A walk east from 40 N, 100 W at ``km_per_s``, without a fix for ``gaps`` (seconds)."""
+
+    source = "test-walk"
+
+    def __init__(self, km_per_s: float, gaps: list[tuple[float, float]]) -> None:
+        self.km_per_s, self.gaps = km_per_s, gaps
+
+    def position_at(self, when: datetime):
+        from fieldtool.types import Position
+
+        s = (when - START).total_seconds()
+        if any(a <= s < b for a, b in self.gaps):
+            return None
+        return Position(40.0, -100.0 + s * self.km_per_s / 85.0)
+
+
+def _session_rows(tmp_path, name, labels, frames, probs, cuts):
+    """Run ``frames`` through a FrameStep (per frame when ``cuts`` is None, else in those
+    batches) and return what its file holds, without ids and write times."""
+    from shapely.geometry import box
+
+    from fieldtool.pipeline import FrameStep
+    from fieldtool.priors import IndexedPrior, RangePriorStage
+    from fieldtool.types import SessionInfo
+
+    config = make_config(tmp_path / f"{name}.duckdb")
+    config.store.live_frame_interval_s = 0.0
+    config.store.learn_frames = 3
+    store = SightingStore(config.store.db)
+    session = SessionInfo("s1", "walk.mp4", "test-model", START)
+    store.record_session(session)
+    ranges = {"Acer rubrum": box(-100.2, 39, -99.9, 41), "Quercus alba": box(-99.8, 39, -99, 41)}
+    prior = RangePriorStage(IndexedPrior(ranges, decay_km=5.0), labels, config.prior)
+    step = FrameStep.for_session(session, store, config, labels, prior=prior,
+                                 positions=WalkPositions(0.05, [(30.0, 50.0)]))  # fmt: skip
+    if cuts is None:
+        for i, frame in enumerate(frames):
+            step.step(frame, probs[i], probs[i][None])
+    else:
+        for a, b in cuts:
+            step.step_batch(frames[a:b], probs[a:b], probs[a:b, None])
+    step.handle(step.tracker.finish())
+    store.record_session(session)
+    store.close()
+    db = config.store.db
+    return {
+        "sightings": query(db, "SELECT * EXCLUDE (sighting_id, updated_at, snapshot_path) "
+                               "FROM sightings ORDER BY first_t, species"),
+        "detections": query(db, "SELECT * FROM detections ORDER BY frame_index"),
+        "track": query(db, "SELECT * FROM track ORDER BY t"),
+        "kept": query(db, "SELECT frame_index, t FROM sighting_frames ORDER BY t"),
+        "session": query(db, "SELECT frames_analysed, frames_positioned FROM sessions"),
+        "snapshots": sorted(p.parent.name for p in (tmp_path / f"{name}_snapshots").rglob("*.jpg")),
+        "sightings_closed": len(step.result.sightings),
+    }  # fmt: skip
+
+
+def test_a_batch_of_frames_gives_the_rows_of_frame_by_frame(tmp_path, labels):
+    """FrameStep.step_batch (prior, fusion, smoothing, tracker, top-k over (N, C)) writes
+    exactly what step writes frame by frame: sightings, detections, track, kept frames."""
+    rng = np.random.default_rng(2)
+    n = 700  # 70 s at 10 frames/s, a walk of 3.5 km across two ranges, 20 s without a fix
+    walk = np.clip(np.sin(rng.normal(0, 0.12, size=(n, 3)).cumsum(axis=0) * 2), 0.02, None)
+    probs = np.concatenate([walk, np.full((n, 1), 0.3)], axis=1)
+    probs = (probs / probs.sum(axis=1, keepdims=True)).astype(np.float32)
+    image = np.zeros((8, 8, 3), np.uint8)
+    frames = [Frame(i, i / 10, START + timedelta(seconds=i / 10), image) for i in range(n)]
+    cuts, at = [], 0
+    while at < n:
+        cuts.append((at, min(n, at := at + int(rng.integers(1, 64)))))
+    expected = _session_rows(tmp_path, "frame", labels, frames, probs, None)
+    got = _session_rows(tmp_path, "batch", labels, frames, probs, cuts)
+    assert expected["sightings_closed"] >= 6 and len(expected["kept"]) >= 6
+    assert len(expected["snapshots"]) >= expected["sightings_closed"]
+    assert len(expected["track"]) > 40 and expected["session"].frames_positioned[0] < n
+    det = expected["detections"]
+    assert any(r[0] != f[0] for r, f in zip(det.raw_species, det.fused_species, strict=True))
+    for key, value in expected.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(got[key], value, check_exact=True)
+        else:
+            assert got[key] == value, key
+
+
+def test_top_k_of_a_batch_is_each_rows_own(labels):
+    """The stored top-k of a batch is row for row what a sort of that row alone gives,
+    ties and all."""
+    from fieldtool.store import top_k
+    from fieldtool.store.writer_rows import top_k_rows
+
+    rng = np.random.default_rng(9)
+    probs = rng.choice([0.0, 0.1, 0.25, 0.5], size=(50, 30)).astype(np.float32)  # many ties
+    names = [f"species {i}" for i in range(30)]
+    for k in (1, 5, 30):
+        rows = top_k_rows(probs, names, k)
+        for row, (got_names, got_scores) in zip(probs, rows, strict=True):
+            order = np.argsort(-row)[:k]
+            assert got_names == [names[i] for i in order]
+            assert got_scores == [float(row[i]) for i in order]
+            assert top_k(row, names, k) == (got_names, got_scores)
+
+
+@pytest.mark.parametrize("by_media_time", [False, True])
+def test_a_batch_is_placed_on_a_track_as_each_frame_is(by_media_time):
+    """One interpolation for the batch gives each frame's own position (or none, in a gap
+    or past the track's ends), accuracy and source."""
+    from fieldtool.pipeline.steps import _where, _where_batch
+    from fieldtool.tracks import TrackPositions
+    from fieldtool.types import Fix
+
+    rng = np.random.default_rng(4)
+    t = np.cumsum(rng.choice([0.5, 1.0, 40.0], size=60))  # a 40 s jump is a gap
+    fixes = [Fix(START + timedelta(seconds=float(s)), 40 + s / 1e4, -100 - s / 1e4,
+                 accuracy_m=None if i % 3 else 5.0 + i) for i, s in enumerate(t)]  # fmt: skip
+    track = TrackPositions(fixes, max_gap_s=10.0, source="gpx", media_start=START,
+                           by_media_time=by_media_time)  # fmt: skip
+    image = np.zeros((2, 2, 3), np.uint8)
+    frames = [Frame(i, s, START + timedelta(seconds=s + 0.3), image)
+              for i, s in enumerate(np.arange(-20.0, float(t[-1]) + 20, 0.7).tolist())]  # fmt: skip
+    expected = [_where(track, frame) for frame in frames]
+    assert sum(p is None for p in expected) > 10 and sum(p is not None for p in expected) > 100
+    assert {p.accuracy_m is None for p in expected if p is not None} == {True, False}
+    assert _where_batch(track, frames) == expected
+
+
+class WatchedStore(SightingStore):
+    """A store that notes which thread flushes, what closed sightings each flush writes,
+    and any row recorded while a flush is running (the store is one thread's at a time)."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.flushes: list[tuple[str, set[str]]] = []
+        self.overlaps: list[str] = []
+        self._flushing = False
+
+    def flush(self, timeout_s=None):
+        closed = {s.sighting_id for s in self._sightings.values() if s.status == "closed"}
+        self._flushing = True
+        try:
+            time.sleep(0.02)  # a slow disk: a record made meanwhile would show
+            return super().flush(timeout_s)
+        finally:
+            self._flushing = False
+            self.flushes.append((threading.current_thread().name, closed))
+
+    def _mark(self) -> None:
+        if self._flushing:
+            self.overlaps.append(threading.current_thread().name)
+        super()._mark()
+
+
+def test_the_file_is_written_beside_the_model_and_each_closed_sighting_at_once(
+    tmp_path, colour_classifier
+):
+    video = write_video(tmp_path / "walk.avi", SCHEDULE)
+    config = make_config(tmp_path / "s.duckdb")
+    config.model.batch_size = 4
+    store = WatchedStore(config.store.db)
+    source = VideoSource(str(video), sample_fps=10, start_time=START)
+    result = run_session(source, colour_classifier, store, config)
+    assert [s.species for s in result.sightings] == ["Acer rubrum", "Quercus alba"]
+    assert store.overlaps == []
+    beside = [closed for name, closed in store.flushes if name.startswith("fieldtool-store")]
+    assert beside, store.flushes
+    # both end within the video (background after each): written by the writer thread
+    assert {s.sighting_id for s in result.sightings} <= set().union(*beside)
+    assert result.store_write_s > 0 and result.post_busy_s < result.wall_s

@@ -1,10 +1,11 @@
 """One session over one source: read, classify in batches beside the reader, and run
-every classified frame through :class:`~fieldtool.pipeline.steps.FrameStep`."""
+every classified batch through :class:`~fieldtool.pipeline.steps.FrameStep` at once."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -90,14 +91,23 @@ def run_session(
         result.model_busy_s += time.monotonic() - start  # one model thread: no race
         return out
 
+    # The file is written on a thread of its own while the model classifies the next batch
+    # (DuckDB waits on the disk without the GIL); the store is the session's again before
+    # the next batch is handled, so only one thread uses it at a time.
+    step.flush_by_caller = True
+    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fieldtool-store")
+    writing: Future[None] | None = None
     try:
         for pairs, (probs, tile_probs, reused) in classified_ahead(
             batches(iter(reader), batch_size), classify, live=source.live
         ):
+            post_start = time.monotonic()
+            if writing is not None:
+                done, writing = writing, None
+                done.result()  # a write error that is not the file's own ends the session
             result.frames_reused += reused
-            for i, (frame, _) in enumerate(pairs):
-                step.step(frame, probs[i], tile_probs[i])
-                t = frame.t
+            step.step_batch([frame for frame, _ in pairs], probs, tile_probs)
+            t = pairs[-1][0].t
             if live_check_pending and t >= 60.0:
                 live_check_pending = False  # once, after the first minute
                 warning = live_overlap_warning(
@@ -111,8 +121,13 @@ def run_session(
             session.frames_dropped = reader.dropped
             step.record_gaps(source.stats.gaps)
             store.record_session(session)  # live counters for the dashboard
-            step.flush(due_only=True)
+            if step.closed_unflushed:  # a closed sighting reaches the file at once
+                step.closed_unflushed = False
+                writing = writer.submit(step.flush, 0.5)
+            else:
+                writing = writer.submit(step.flush, due_only=True)
             now = time.monotonic()
+            result.post_busy_s += now - post_start
             if progress and now - last_progress >= progress_interval_s:
                 last_progress = now
                 progress(_progress(source, session, step, t, now - wall_start))
@@ -128,6 +143,10 @@ def run_session(
         session.end_reason = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
         raise
     finally:
+        if writing is not None:
+            wait([writing])  # its error, if any, comes again from the last flush's own
+        writer.shutdown()
+        step.flush_by_caller = False
         if photos is not None and (skipped := photos.media.skipped_summary()):
             session.end_reason = session.end_reason or skipped  # in the end summary
         finish_session(step, source)

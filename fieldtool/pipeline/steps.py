@@ -1,11 +1,12 @@
-"""The stages after the model, per frame: :class:`FrameStep` (position, prior, smoothing,
-tracker, store, views), the session row it writes into (:func:`start_session`), and the null
-objects of absent stages."""
+"""The stages after the model, per frame or per batch of frames: :class:`FrameStep`
+(position, prior, smoothing, tracker, store, views), the session row it writes into
+(:func:`start_session`), and the null objects of absent stages."""
 
 from __future__ import annotations
 
 import math
 import socket
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
 from fieldtool.sources import Gap
 from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
+from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider, TrackPositions
 from fieldtool.types import (
@@ -68,6 +70,10 @@ class SessionResult:
     unwritten_rows: int = 0  # rows not in the file at the end (locked, or writes failed)
     unwritten_where: str = ""  # where they are: the journal, or "memory only: ..."
     model_busy_s: float = 0.0  # wall seconds the model thread spent classifying
+    # wall seconds the session's own thread spent on the stages after the model (prior,
+    # smoothing, tracker, store rows and flushes, views), batch by batch
+    post_busy_s: float = 0.0
+    store_write_s: float = 0.0  # wall seconds writing rows to the file, on any thread
     wall_s: float = 0.0  # wall seconds of the whole session
     # plot mode: (photo path, [(species, score), ...]) per photo, in frame order
     photo_species: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
@@ -134,11 +140,19 @@ class NoPrior:
     def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray:
         return probs
 
+    def apply_batch(self, probs: np.ndarray, positions: Sequence[Position | None]) -> np.ndarray:
+        return probs
+
 
 class PriorStep(Protocol):
-    """What the loop needs of a prior stage (:class:`RangePriorStage` or :class:`NoPrior`)."""
+    """What the loop needs of a prior stage (:class:`RangePriorStage` or :class:`NoPrior`):
+    (C,) probabilities of one frame, or (N, C) of a batch, combined with the prior."""
 
     def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray: ...
+
+    def apply_batch(
+        self, probs: np.ndarray, positions: Sequence[Position | None]
+    ) -> np.ndarray: ...
 
 
 @dataclass
@@ -164,9 +178,15 @@ class FrameStep:
     keeper: FrameKeeper = field(default_factory=FrameKeeper)  # frames kept for learning
     photos: PhotoSteps | None = None  # a photo session's own work (place, media rows, plot)
     segment: str | None = None  # the frames' segment running now (photos: the event)
-    # A closed sighting is written at once (a live session's file shows it); a batch task
-    # writes a scratch file it exports at its end, and turns this off.
+    # A closed sighting is written at once (a live session's file shows it; in a batch of
+    # frames, at the batch's end); a batch task writes a scratch file it exports at its
+    # end, and turns this off.
     flush_closed: bool = True
+    # The caller flushes after each batch (run_session: on its writer thread, beside the
+    # model) when ``closed_unflushed`` says a sighting closed, instead of this step at once.
+    flush_by_caller: bool = False
+    closed_unflushed: bool = False  # a sighting closed that no flush has written yet
+    holding_flush: bool = False  # inside step_batch: one flush at the batch's end
 
     @classmethod
     def for_session(
@@ -229,6 +249,64 @@ class FrameStep:
             self.store.record_track(session.session_id, frame.wall_time, frame.t, position)
             self.last_track_t = frame.t
 
+    def step_batch(self, frames: Sequence[Frame], raw: np.ndarray, tile_probs: np.ndarray) -> None:
+        """Run a batch of classified frames through the stages: the same rows, sightings and
+        events as :meth:`step` of each frame in turn, with the per-frame work done over the
+        batch's arrays. ``raw``: (N, C) probabilities, ``tile_probs``: (N, T, C).
+
+        Prior look-up and fusion, smoothing, the tracker's idle species and the stored top-k
+        run once over (N, C); a sighting closed in the batch is flushed once, at its end.
+        Photos (their own place, media rows, plot mode), a change of segment, and a tracker
+        that watches every update (a station's) go frame by frame.
+        """
+        per_frame = (
+            self.photos is not None
+            or any(frame.segment != self.segment for frame in frames)
+            or type(self.tracker).update is not SightingTracker.update
+        )
+        if per_frame:
+            for i, frame in enumerate(frames):
+                self.step(frame, raw[i], tile_probs[i])
+            return
+        positions = _where_batch(self.positions, frames)
+        fused = self.prior.apply_batch(raw, positions)
+        smoothed = self.smoother.update_batch(fused, [frame.t for frame in frames])
+        items = [
+            FrameResult(frame, raw[i], tile_probs[i], positions[i], fused[i], smoothed[i])
+            for i, frame in enumerate(frames)
+        ]
+        top: list[tuple[tuple[list[str], list[float]], tuple[list[str], list[float]]]] = []
+        # (raw, fused) top-k per frame; none when detections are not kept
+        if self.config.store.detections:
+            raw_top = top_k_rows(raw, self.names, self.k)
+            top = list(zip(raw_top, raw_top if fused is raw else
+                           top_k_rows(fused, self.names, self.k), strict=True))  # fmt: skip
+        session, done = self.session, 0
+        self.holding_flush = True
+        try:
+            for item, events in zip(items, self.tracker.update_batch(items, smoothed),
+                                    strict=True):  # fmt: skip
+                self.keeper.observe(item.frame)  # before its events, as step does
+                self.handle(events)
+                self.views.show(item)
+                position, frame = item.position, item.frame
+                if position is not None and frame.t - self.last_track_t >= 1.0:
+                    self.store.record_track(session.session_id, frame.wall_time, frame.t,
+                                            position)  # fmt: skip
+                    self.last_track_t = frame.t
+                done += 1
+        finally:  # the frames handled so far count and keep their rows, as step's do
+            session.frames_analysed += done
+            session.frames_positioned += sum(p is not None for p in positions[:done])
+            for item, (raw_k, fused_k) in zip(items[:done], top[:done], strict=False):  # fmt: skip
+                frame = item.frame
+                self.store.record_detection(session.session_id, frame.index, frame.t,
+                                            frame.wall_time, item.position, raw_k, fused_k)  # fmt: skip
+            self.holding_flush = False
+            if self.closed_unflushed and not self.flush_by_caller:
+                self.closed_unflushed = False
+                self.flush(0.5)  # the batch's closed sightings reach the file now
+
     def new_segment(self, segment: str | None) -> None:
         """The frames' segment changed (the next photo event): open sightings end, the
         smoother and the tracker start afresh."""
@@ -257,13 +335,16 @@ class FrameStep:
             self.store.record_sighting(sighting)
             if event.kind == "end":
                 self.result.sightings.append(sighting)
-                if self.flush_closed:
-                    self.flush(0.5)  # a closed sighting reaches the file at once
+                self.closed_unflushed = self.closed_unflushed or self.flush_closed
+        if self.closed_unflushed and not (self.holding_flush or self.flush_by_caller):
+            self.closed_unflushed = False
+            self.flush(0.5)  # a closed sighting reaches the file at once
 
     def flush(self, timeout_s: float | None = None, *, due_only: bool = False) -> None:
         """Write buffered rows (``due_only``: when the flush interval has passed). A file
         that stops taking writes (disk full) does not stop the session: the store keeps
         the rows (journal, else memory) and retries; the error is logged once."""
+        start = time.monotonic()
         try:
             if due_only:
                 self.store.maybe_flush()
@@ -272,6 +353,8 @@ class FrameStep:
         except StoreWriteError as exc:
             if self.log:
                 self.log(f"warning: {exc}")
+        finally:
+            self.result.store_write_s += time.monotonic() - start
 
     def record_gaps(self, gaps: Sequence[Gap], *, final: bool = False) -> None:
         """Store the source's outages not stored yet (``final``: also one still going)."""
@@ -288,3 +371,17 @@ def _where(positions: PositionProvider, frame: Frame) -> Position | None:
     if isinstance(positions, TrackPositions):
         return positions.position_at(positions.lookup_time(frame.t, frame.wall_time))
     return positions.position_at(frame.wall_time)
+
+
+def _where_batch(positions: PositionProvider, frames: Sequence[Frame]) -> list[Position | None]:
+    """:func:`_where` of each frame; a track is interpolated for the batch at once."""
+    if not isinstance(positions, TrackPositions):
+        return [_where(positions, frame) for frame in frames]
+    when = [positions.lookup_time(frame.t, frame.wall_time) for frame in frames]
+    lats, lons, accs = (a.tolist() for a in positions.interpolate(positions.seconds(when)))
+    # as TrackPositions.position_at builds one: NaN latitude, no position; NaN accuracy, None
+    return [
+        None if math.isnan(lat) else
+        Position(lat, lon, None if math.isnan(acc) else acc, positions.source)
+        for lat, lon, acc in zip(lats, lons, accs, strict=True)
+    ]  # fmt: skip

@@ -47,6 +47,7 @@ from fieldtool.priors.stage import (
     fuse,
     keep_expected,
     notes_of,
+    prior_rows,
 )
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "load_ranges",
     "notes_of",
     "prior_from_files",
+    "prior_rows",
     "range_coverage",
     "range_prior_from_config",
     "read_occurrence_files",

@@ -126,9 +126,15 @@ class IndexedPrior:
         return out
 
     def _at(self, lat: float, lon: float, decay: float) -> np.ndarray:
+        return self._in_cell(self._cell(lat, lon), decay)
+
+    def _cell(self, lat: float, lon: float) -> str:
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise ValueError(f"not a position: {lat}, {lon}")
-        cell = h3.latlng_to_cell(float(lat), float(lon), self.h3_resolution)
+        return str(h3.latlng_to_cell(float(lat), float(lon), self.h3_resolution))
+
+    def _in_cell(self, cell: str, decay: float) -> np.ndarray:
+        """(S,) prior of every species at a cell's centre, cached."""
         key = (cell, decay)
         hit = self._cache.get(key)
         if hit is not None:
@@ -152,6 +158,24 @@ class IndexedPrior:
         if len(idx) == 0:
             return np.zeros(0, dtype=np.float64)
         return np.where(idx >= 0, values[np.maximum(idx, 0)], 1.0)
+
+    def priors(
+        self,
+        lats: Sequence[float],
+        lons: Sequence[float],
+        species: Sequence[str],
+        decay_km: float | None = None,
+    ) -> np.ndarray:
+        """(N, C): :meth:`prior` at N places, each H3 cell among them looked up once."""
+        decay = self.decay_km if decay_km is None else float(decay_km)
+        cells: dict[str, int] = {}
+        inverse = [cells.setdefault(self._cell(a, o), len(cells))
+                   for a, o in zip(lats, lons, strict=True)]  # fmt: skip
+        idx = self._index.rows(species)
+        if not inverse or len(idx) == 0:
+            return np.zeros((len(inverse), len(idx)), dtype=np.float64)
+        values = np.stack([self._in_cell(cell, decay) for cell in cells])  # (cells, S)
+        return np.where(idx >= 0, values[:, np.maximum(idx, 0)], 1.0)[inverse]
 
     def all_priors(self, lat: float, lon: float, decay_km: float | None = None) -> dict[str, float]:
         """Prior of every species with data at a place (cached like :meth:`prior`)."""

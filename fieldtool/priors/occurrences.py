@@ -367,20 +367,46 @@ class OccurrencePrior:
         self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
     ) -> np.ndarray:
         """(C,) kernel-weighted record counts near (lat, lon); NaN for species without records."""
+        return self.densities([lat], [lon], species, decay_km)[0]
+
+    def densities(
+        self,
+        lats: Sequence[float],
+        lons: Sequence[float],
+        species: Sequence[str],
+        decay_km: float | None = None,
+    ) -> np.ndarray:
+        """(N, C): :meth:`density` at N places, each H3 cell among them looked up once."""
         decay = self.decay_km if decay_km is None else float(decay_km)
+        cells: dict[str, int] = {}
+        inverse = [cells.setdefault(self._cell(a, o), len(cells))
+                   for a, o in zip(lats, lons, strict=True)]  # fmt: skip
+        rows = self._index.rows(species)
+        if not inverse or len(rows) == 0:
+            return np.zeros((len(inverse), len(rows)), dtype=np.float64)
+        dens = np.stack([self._density(cell, decay) for cell in cells])  # (cells, S)
+        return np.where(rows >= 0, dens[:, np.maximum(rows, 0)], np.nan)[inverse]
+
+    def _cell(self, lat: float, lon: float) -> str:
         if not (math.isfinite(lat) and math.isfinite(lon)):
             raise ValueError(f"not a position: {lat}, {lon}")
-        dens = self._density(h3.latlng_to_cell(float(lat), float(lon), self.resolution), decay)
-        rows = self._index.rows(species)
-        return np.where(rows >= 0, dens[np.maximum(rows, 0)], np.nan) if len(rows) else (
-            np.zeros(0, dtype=np.float64)
-        )
+        return str(h3.latlng_to_cell(float(lat), float(lon), self.resolution))
 
     def prior(
         self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
     ) -> np.ndarray:
         """(C,) float64 in [0, 1]: ``1 - exp(-S / saturation)``, 1 for species without records."""
-        d = self.density(lat, lon, species, decay_km)
+        return self.priors([lat], [lon], species, decay_km)[0]
+
+    def priors(
+        self,
+        lats: Sequence[float],
+        lons: Sequence[float],
+        species: Sequence[str],
+        decay_km: float | None = None,
+    ) -> np.ndarray:
+        """(N, C): :meth:`prior` at N places (:meth:`densities`)."""
+        d = self.densities(lats, lons, species, decay_km)
         return np.where(np.isnan(d), 1.0, 1.0 - np.exp(-np.nan_to_num(d) / self.saturation))
 
 

@@ -19,7 +19,8 @@ from fieldtool.config import PriorConfig
 from fieldtool.names import canonical, group_names
 from fieldtool.types import LabelSet, Position
 
-# (probs (C,) or (..., C), prior (C,) in [0, 1]) -> combined probabilities, same shape
+# (probs (C,) or (..., C), prior (C,) or probs' shape, in [0, 1]) -> combined probabilities,
+# probs' shape; a (N, C) prior gives row n of probs row n of the prior
 Combine = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -28,7 +29,9 @@ class SpeciesPrior(Protocol):
 
     Priors may also have ``notes``, lines for the log (files read, rows skipped, names
     merged), which :func:`notes_of` reads and :func:`fieldtool.priors.range_coverage`
-    passes on.
+    passes on; and ``priors(lats, lons, species, decay_km)``, the (N, C) rows of
+    :meth:`prior` at N places at once (cell-cached priors look each cell up once), which
+    :func:`prior_rows` uses.
     """
 
     @property
@@ -48,10 +51,30 @@ def notes_of(prior: object) -> tuple[str, ...]:
     return tuple(getattr(prior, "notes", ()))
 
 
+def prior_rows(
+    prior: SpeciesPrior,
+    lats: Sequence[float],
+    lons: Sequence[float],
+    species: Sequence[str],
+    decay_km: float | None = None,
+) -> np.ndarray:
+    """(N, C) float64: row n is ``prior.prior(lats[n], lons[n], species, decay_km)``, each
+    distinct place asked once (or all at once, where the prior has ``priors``)."""
+    many = getattr(prior, "priors", None)
+    if many is not None:
+        return np.asarray(many(lats, lons, species, decay_km))
+    places: dict[tuple[float, float], int] = {}
+    inverse = [places.setdefault(p, len(places)) for p in zip(lats, lons, strict=True)]
+    if not inverse:
+        return np.zeros((0, len(species)), dtype=np.float64)
+    rows = np.stack([prior.prior(lat, lon, species, decay_km) for lat, lon in places])
+    return rows[inverse]
+
+
 def fuse(probs: np.ndarray, prior: np.ndarray, weight: float, floor: float) -> np.ndarray:
     """posterior ∝ probs · (prior + floor) ** weight, renormalised over the last axis.
 
-    ``probs``: (C,) or (..., C); ``prior``: (C,) in [0, 1]. ``weight`` 0 gives ``probs``
+    ``probs``: (C,) or (..., C); ``prior``: (C,) or probs' shape, in [0, 1]. ``weight`` 0 gives ``probs``
     back unchanged (a copy). ``floor`` > 0, so no class is ever set to 0 by the prior.
     """
     probs = np.asarray(probs)
@@ -127,12 +150,36 @@ class RangePriorStage:
         p[self._background] = 1.0
         return p
 
+    def priors_at(self, positions: Sequence[Position]) -> np.ndarray:
+        """(N, C) priors at N positions, row n as :meth:`prior_at` of ``positions[n]``."""
+        if self.prior is None:
+            return np.ones((len(positions), len(self._species)))
+        lats, lons = [p.lat for p in positions], [p.lon for p in positions]
+        rows = prior_rows(self.prior, lats, lons, self._species, self.cfg.decay_km)
+        rows[:, self._background] = 1.0
+        return rows
+
     def apply(self, probs: np.ndarray, position: Position | None) -> np.ndarray:
         """Combined (C,) (or (..., C)) probabilities; ``probs`` itself without a position
         or an active prior (none, weight 0, or no species)."""
         if position is None or not self.active:
             return probs
         return self.combine(probs, self.prior_at(position))
+
+    def apply_batch(self, probs: np.ndarray, positions: Sequence[Position | None]) -> np.ndarray:
+        """(N, C) probabilities of N frames at their positions -> (N, C), row for row what
+        :meth:`apply` gives: the priors of the placed rows looked up together
+        (:meth:`priors_at`) and combined in one call; ``probs`` itself when nothing changes."""
+        placed = [i for i, p in enumerate(positions) if p is not None]
+        if not placed or not self.active:
+            return probs
+        prior = self.priors_at([p for p in positions if p is not None])
+        if len(placed) == len(probs):
+            return self.combine(probs, prior)
+        combined = self.combine(probs[placed], prior)
+        out = probs.astype(combined.dtype)  # a copy: rows without a position stay as given
+        out[placed] = combined
+        return out
 
 
 class CombinedPrior:
@@ -166,17 +213,36 @@ class CombinedPrior:
     def __len__(self) -> int:
         return len({canonical(s) for s in self.species})
 
-    def prior(
-        self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
-    ) -> np.ndarray:
-        out = np.full(len(species), -np.inf)
+    def _known_by(self, species: Sequence[str]) -> list[np.ndarray]:
+        """Per part, (C,) whether it has data for each of ``species``."""
         key = tuple(species)
         if key not in self._known:
             if len(self._known) >= 8:
                 self._known.clear()
             self._known[key] = [np.array([p.has(s) for s in key], np.bool_) for p in self.parts]
-        for p, known in zip(self.parts, self._known[key], strict=True):
+        return self._known[key]
+
+    def prior(
+        self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
+    ) -> np.ndarray:
+        out = np.full(len(species), -np.inf)
+        for p, known in zip(self.parts, self._known_by(species), strict=True):
             if known.any():
                 vals = p.prior(lat, lon, species, decay_km)
+                out = np.where(known, np.maximum(out, vals), out)
+        return np.where(np.isfinite(out), out, 1.0)
+
+    def priors(
+        self,
+        lats: Sequence[float],
+        lons: Sequence[float],
+        species: Sequence[str],
+        decay_km: float | None = None,
+    ) -> np.ndarray:
+        """(N, C): :meth:`prior` at N places, each part asked for all of them at once."""
+        out = np.full((len(lats), len(species)), -np.inf)
+        for p, known in zip(self.parts, self._known_by(species), strict=True):
+            if known.any():
+                vals = prior_rows(p, lats, lons, species, decay_km)
                 out = np.where(known, np.maximum(out, vals), out)
         return np.where(np.isfinite(out), out, 1.0)

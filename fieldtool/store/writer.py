@@ -55,6 +55,7 @@ from fieldtool.store.schema import (
     h3_cell,
     insert_rows,
 )
+from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, SessionStatus, Sighting
 
@@ -589,8 +590,7 @@ def _signals_deferred() -> Iterator[None]:
 # What the pipeline records --------------------------------------------------------------
 def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> tuple[list[str], list[float]]:
     """The k best classes of a (C,) probability vector, best first."""
-    order = np.argsort(-probs)[:k]
-    return [names[i] for i in order], [float(probs[i]) for i in order]
+    return top_k_rows(probs[None], names, k)[0]  # one way to rank, for one frame or a batch
 
 
 def config_json(data: dict) -> str:

@@ -1,0 +1,20 @@
+"""What the pipeline records per frame, for a batch of frames at once: the top-k classes
+of (N, C) probabilities (:func:`top_k_rows`), which ``detections`` rows hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def top_k_rows(
+    probs: np.ndarray, names: Sequence[str], k: int
+) -> list[tuple[list[str], list[float]]]:
+    """The k best classes of each row of (N, C) probabilities, best first: per row the
+    names and the scores (Python floats). One sort over the whole batch; row n is what a
+    sort of row n alone gives (ties included: each row is sorted on its own)."""
+    order = np.argsort(-probs, axis=-1)[:, :k]  # (N, k)
+    scores = np.take_along_axis(probs, order, axis=-1).tolist()
+    return [([names[i] for i in row], row_scores)
+            for row, row_scores in zip(order.tolist(), scores, strict=True)]  # fmt: skip
