@@ -7,6 +7,8 @@
 #   (2) model-only and pipeline compiled, (5) 4x4 tiles at 518 px (benchmarks/throughput.py);
 #   then a station of 1 and 8 live sources on one model (benchmarks/station.py, issue 14).
 #   (6) last, in what the budget leaves: one file by N decode processes (benchmarks/segments.py).
+#   (7) then, if 15 s or more are left (at most 30 s): PyAV and NVDEC decode-only to BGR
+#       against YUV planes, and the planes' conversion on the GPU (benchmarks/yuv_decode.py).
 #
 #   bash benchmarks/gpu_check.sh fetch   # here, online: wheels the GPU machine lacks -> .whl/
 #   bash benchmarks/gpu_check.sh         # on the GPU machine (device tool: carry [".whl"],
@@ -87,5 +89,7 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', 
       --sources 1 8 --seconds 5 --camera-fps 60 --max-batch 64
   step "(6) one 1080p H.264 file decoded by 1-16 worker processes (decode only)" 40 \
     python3 benchmarks/segments.py --frames 600 --workers 1 4 8 16 --sample-fps 1000
+  step "(7) 1080p H.264 decode only: frames as BGR vs YUV planes (pyav, nvdec); YUV->RGB on cuda" 30 \
+    python3 benchmarks/yuv_decode.py --frames 240 --decoders pyav nvdec --device cuda
   echo "total: $SECONDS s"
 } 2>&1 | tee "$out"

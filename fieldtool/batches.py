@@ -15,6 +15,7 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from fieldtool.colour import YuvImage
 from fieldtool.types import Classifier
 
 T = TypeVar("T")
@@ -84,14 +85,19 @@ class MotionGate:
         self._thumb: np.ndarray | None = None
         self._probs: tuple[np.ndarray, np.ndarray] | None = None
 
-    def _thumbnail(self, image: np.ndarray) -> np.ndarray:
-        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    def _thumbnail(self, image: np.ndarray | YuvImage) -> np.ndarray:
+        # YUV planes: the luma plane is the grey image (limited-range luma differs from
+        # BGR2GRAY by a scale, the same for every frame of a stream, so changes compare).
+        if isinstance(image, YuvImage):
+            grey = image.data[: image.height]
+        else:
+            grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
 
     def classify(
         self,
         classifier: Classifier,
-        images: list[np.ndarray],
+        images: Sequence[np.ndarray | YuvImage],
         prepared: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """Like ``classifier.predict``; also returns how many frames reused a prediction.

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 import torch
 
+from fieldtool.colour import YuvImage, yuv_to_rgb
 from fieldtool.model import LoadedModel, SpeciesClassifier
 from fieldtool.types import Classifier, FieldtoolError, LabelSet
 
@@ -153,12 +154,25 @@ class DinoClassifier(Classifier):
         enlarge = min(tile.shape[:2]) < self.image_size
         return cv2.INTER_CUBIC if enlarge and self.bicubic else cv2.INTER_AREA
 
-    def prepare(self, image: np.ndarray) -> np.ndarray | None:
-        """CPU half of preprocessing for one (H, W, 3) BGR frame: (T, S, S, 3) uint8 RGB
-        crops, or None where the device does it (CUDA). Thread-safe: the reader calls it."""
-        if self.device.type == "cuda":
+    # Whether frames are cut, resized and normalised by torch on the model's device (and
+    # YUV planes converted there): None on CUDA only; True also on the CPU (tests run the
+    # CUDA path's arithmetic so), False never.
+    device_preprocess: bool | None = None
+    takes_yuv = True  # the pipeline hands over YUV planes as decoded (types.classifier_input)
+
+    @property
+    def _on_device(self) -> bool:
+        if self.device_preprocess is None:
+            return self.device.type == "cuda"
+        return self.device_preprocess
+
+    def prepare(self, image: np.ndarray | YuvImage) -> np.ndarray | None:
+        """CPU half of preprocessing for one (H, W, 3) BGR frame or its YUV planes: (T, S, S,
+        3) uint8 RGB crops, or None where the device does it (CUDA). Thread-safe: the reader
+        calls it."""
+        if self._on_device:
             return None
-        return self._host_crops(image)
+        return self._host_crops(image.to_bgr() if isinstance(image, YuvImage) else image)
 
     def _host_crops(self, image: np.ndarray) -> np.ndarray:
         """(T, S, S, 3) uint8 RGB crops of one (H, W, 3) BGR frame, resized by OpenCV."""
@@ -172,17 +186,25 @@ class DinoClassifier(Classifier):
         return np.stack(crops)
 
     def preprocess(
-        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+        self,
+        images: Sequence[np.ndarray | YuvImage],
+        prepared: Sequence[np.ndarray | None] | None = None,
     ) -> torch.Tensor:
-        """BGR uint8 frames (H, W, 3) -> (N*T, 3, S, S) float tensor on the device.
+        """BGR uint8 frames (H, W, 3), or YUV planes -> (N*T, 3, S, S) float tensor on the
+        device. Same-sized frames of one kind go to the device as they are (YUV: half the
+        bytes, converted there); others are converted to BGR on the CPU first.
 
         ``prepared``: what :meth:`prepare` already made of each frame (skips that work).
         """
-        if self.device.type == "cuda" and len({im.shape for im in images}) == 1:
+        kinds = {im.kind if isinstance(im, YuvImage) else im.shape for im in images}
+        if self._on_device and len(kinds) == 1:
             return self._preprocess_on_device(images)
         if prepared is None or any(p is None for p in prepared):
             # not `prepare`: on CUDA it gives None, and mixed-size frames on CUDA come here
-            crops = [self._host_crops(image) for image in images]
+            bgr = [im.to_bgr() if isinstance(im, YuvImage) else im for im in images]
+            if self._on_device and len({im.shape for im in bgr}) == 1:
+                return self._preprocess_on_device(bgr)  # YUV and BGR frames of one size
+            crops = [self._host_crops(image) for image in bgr]
         else:
             crops = [p for p in prepared if p is not None]  # all of them, as checked above
         batch = torch.from_numpy(np.concatenate(crops))  # (N*T, S, S, 3) uint8 RGB
@@ -192,11 +214,12 @@ class DinoClassifier(Classifier):
         # for the same shape in the middle of a session.
         return ((batch - self._mean) / self._std).contiguous()
 
-    def _preprocess_on_device(self, images: Sequence[np.ndarray]) -> torch.Tensor:
-        """Same-sized BGR frames -> (N*T, 3, S, S) on the device, a few frames at a time so
-        that their float copies stay under ``DEVICE_CHUNK_BYTES`` (a 4K frame is 100 MB as
-        float32; a batch of 256 at once would be 25 GB)."""
-        height, width = images[0].shape[:2]
+    def _preprocess_on_device(self, images: Sequence[np.ndarray | YuvImage]) -> torch.Tensor:
+        """Same-sized BGR frames (or YUV planes of one kind) -> (N*T, 3, S, S) on the device,
+        a few frames at a time so that their float copies stay under ``DEVICE_CHUNK_BYTES``
+        (a 4K frame is 100 MB as float32; a batch of 256 at once would be 25 GB)."""
+        first = images[0]
+        height, width = first.size if isinstance(first, YuvImage) else first.shape[:2]
         per_chunk = max(1, DEVICE_CHUNK_BYTES // (height * width * 3 * 4))
         chunks = [
             self._crops_on_device(images[start : start + per_chunk])
@@ -204,12 +227,17 @@ class DinoClassifier(Classifier):
         ]
         return (torch.cat(chunks) - self._mean) / self._std
 
-    def _crops_on_device(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+    def _crops_on_device(self, images: Sequence[np.ndarray | YuvImage]) -> torch.Tensor:
         """(N*T, 3, S, S) float crops in 0-255, frame-major like the CPU path."""
-        frames = torch.from_numpy(np.stack(images))  # (N, H, W, 3) uint8
+        first = images[0]
+        planes = [im.data if isinstance(im, YuvImage) else im for im in images]
+        uploaded = torch.from_numpy(np.stack(planes))  # (N, H, W, 3) or (N, H*3/2, W) uint8
         if self.device.type == "cuda":
-            frames = frames.pin_memory().to(self.device, non_blocking=True)
-        frames = frames[..., [2, 1, 0]].permute(0, 3, 1, 2).float()  # RGB, (N, 3, H, W)
+            uploaded = uploaded.pin_memory().to(self.device, non_blocking=True)
+        if isinstance(first, YuvImage):  # one kind (preprocess checked): RGB (N, 3, H, W)
+            frames = yuv_to_rgb(uploaded, first.layout, first.matrix, first.color_range)
+        else:
+            frames = uploaded[..., [2, 1, 0]].permute(0, 3, 1, 2).float()  # RGB, (N, 3, H, W)
         height, width = frames.shape[2:]
         ys = np.linspace(0, height, self.tiles + 1).astype(int)
         xs = np.linspace(0, width, self.tiles + 1).astype(int)
@@ -283,7 +311,9 @@ class DinoClassifier(Classifier):
 
     @torch.inference_mode()
     def predict(
-        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+        self,
+        images: Sequence[np.ndarray | YuvImage],
+        prepared: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities)."""
         if not images:

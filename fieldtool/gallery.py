@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
+from fieldtool.colour import YuvImage, as_bgr
 from fieldtool.types import Classifier, FieldtoolError, Label, LabelSet
 
 if TYPE_CHECKING:  # torch, transformers and cv2 load on first use: the CLI parser stays fast
@@ -505,7 +506,9 @@ class GalleryClassifier(Classifier):
             )
 
     def predict(
-        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+        self,
+        images: Sequence[np.ndarray | YuvImage],
+        prepared: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Frames -> ((N, C) frame probabilities, (N, T, C) tile probabilities).
 
@@ -515,7 +518,7 @@ class GalleryClassifier(Classifier):
             return np.zeros((0, count), np.float32), np.zeros((0, self.tiles**2, count), np.float32)
         from fieldtool.classify import reduce_tiles
 
-        sims = self.gallery.similarities(self.embed(images))  # (N*T, S)
+        sims = self.gallery.similarities(self.embed([as_bgr(i) for i in images]))  # (N*T, S)
         tile_probs = probs_from_similarities(sims, self.threshold, self.temperature)
         tile_probs = tile_probs.reshape(n, self.tiles**2, count)
         frame = reduce_tiles(tile_probs.copy(), self.labels.background_mask, self.tile_reduce)

@@ -560,7 +560,7 @@ class Prefetcher:
                 prepared = self._prepare(frame) if self._prepare else None
                 if prepared is not None and self._keep_max_side:
                     frame = shrunk(frame, self._keep_max_side)
-                size = frame.image.nbytes
+                size = frame.nbytes  # YUV planes stay unconverted
                 size += prepared.nbytes if isinstance(prepared, np.ndarray) else 0
                 if not self._put((frame, prepared), size):
                     return

@@ -13,9 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, overload, runtime_checkable
 
 import numpy as np
+
+from fieldtool.colour import YuvImage
 
 if TYPE_CHECKING:  # only for the FrameSource protocol's annotations
     from fieldtool.sources import FrameStream, SourceStats
@@ -43,18 +45,76 @@ class ReviewDecision(StrEnum):
     RELABEL = "relabel"  # another species: ``reviews.species``
 
 
-@dataclass(frozen=True, slots=True)
+class _LazyBGR:
+    """``Frame.image``: the BGR array the frame was made with, or, for a frame made of YUV
+    planes only, their conversion on first use, kept for the next (a data descriptor, so
+    the frozen dataclass's ``__init__`` and :func:`dataclasses.replace` still set it)."""
+
+    @overload
+    def __get__(self, frame: None, owner: type) -> None: ...  # the dataclass's default
+    @overload
+    def __get__(self, frame: Frame, owner: type) -> np.ndarray: ...
+    def __get__(self, frame: Frame | None, owner: type) -> np.ndarray | None:
+        if frame is None:
+            return None
+        image: np.ndarray | None = frame.__dict__.get("_bgr")
+        if image is None:
+            yuv: YuvImage | None = frame.__dict__.get("yuv")
+            if yuv is None:
+                raise ValueError(f"frame {frame.index} has neither a BGR image nor YUV planes")
+            image = yuv.to_bgr()
+            frame.__dict__["_bgr"] = image  # one conversion, whoever asks first
+        return image
+
+    def __set__(self, frame: Frame, image: np.ndarray | None) -> None:
+        frame.__dict__["_bgr"] = image
+
+
+@dataclass(frozen=True)
 class Frame:
-    """One decoded frame (or one photo)."""
+    """One decoded frame (or one photo).
+
+    Made with ``image`` (BGR), or with ``yuv`` only (a video decoder's YUV 4:2:0 planes,
+    :class:`~fieldtool.colour.YuvImage`): then ``image`` is converted from them on first
+    use and kept, so consumers that need BGR (snapshots, views, the motion gate) pay only
+    for the frames they touch, and the classifier can convert on its device instead
+    (:attr:`pixels`).
+    """
 
     index: int  # frame number in the source, 0-based
     t: float  # media time, seconds
     wall_time: datetime  # UTC, naive
-    image: np.ndarray  # (H, W, 3) uint8 BGR
+    image: _LazyBGR = _LazyBGR()  # (H, W, 3) uint8 BGR; from ``yuv`` when not given
     path: str | None = None  # photos: the file the frame is
     # Frames of one segment are continuous in time; when the segment changes (the next
     # photo sequence, the next file of a batch) smoothing restarts and open sightings end.
     segment: str | None = None
+    yuv: YuvImage | None = None  # the decoder's planes, when it handed them over
+
+    def __post_init__(self) -> None:
+        if self.__dict__.get("_bgr") is None and self.yuv is None:
+            raise ValueError(f"frame {self.index}: give a BGR image or YUV planes")
+
+    @property
+    def pixels(self) -> np.ndarray | YuvImage:
+        """What the classifier should upload: the YUV planes when the frame has them (half
+        the bytes of BGR, converted on the device), else the (H, W, 3) BGR image."""
+        return self.yuv if self.yuv is not None else self.image
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of pixels the frame holds now (planes, and BGR once made)."""
+        image: np.ndarray | None = self.__dict__.get("_bgr")
+        yuv = self.yuv.nbytes if self.yuv is not None else 0
+        return yuv + (int(image.nbytes) if image is not None else 0)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) in pixels, without converting YUV planes."""
+        if self.yuv is not None:
+            return self.yuv.height, self.yuv.width
+        height, width = self.image.shape[:2]
+        return int(height), int(width)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,21 +302,27 @@ class Classifier(Protocol):
 
     ``predict`` takes BGR uint8 frames, each (H, W, 3), and returns ``(probs, tile_probs)``:
     (N, C) frame probabilities in ``labels`` order and (N, T, C) per tile (T = 1 without
-    tiles). ``prepare`` may do the CPU half of preprocessing for one frame on the reader
-    thread; its result (or None) comes back to ``predict`` as ``prepared``. A class that
-    names this Protocol as a base inherits the defaults below.
+    tiles). A classifier with ``takes_yuv = True`` also takes a frame's YUV planes
+    (:class:`fieldtool.colour.YuvImage`) and converts them itself, on its device
+    (:func:`classifier_input` decides what it gets). ``prepare`` may do the CPU half of
+    preprocessing for one frame on the reader thread; its result (or None) comes back to
+    ``predict`` as ``prepared``. A class that names this Protocol as a base inherits the
+    defaults below.
     """
 
     labels: LabelSet
     model_id: str
     model_sha256: str  # of the weights file; "" when not applicable
+    takes_yuv: bool = False
 
-    def prepare(self, image: np.ndarray) -> np.ndarray | None:
+    def prepare(self, image: np.ndarray | YuvImage) -> np.ndarray | None:
         """Per-frame preprocessing off the model thread; None: nothing to do ahead."""
         return None
 
     def predict(
-        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+        self,
+        images: Sequence[np.ndarray | YuvImage],
+        prepared: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(N, C) frame probabilities and (N, T, C) tile probabilities."""
         ...
@@ -264,3 +330,10 @@ class Classifier(Protocol):
     def run_settings(self) -> Mapping[str, str]:
         """Settings resolved at run time (device, precision) for the session's config."""
         return {}
+
+
+def classifier_input(classifier: Classifier, frame: Frame) -> np.ndarray | YuvImage:
+    """What ``classifier`` gets of ``frame``: its YUV planes when the classifier converts
+    them itself (``takes_yuv``: on its device, half the bytes to copy, no CPU conversion),
+    else the BGR image (converted once and kept on the frame for snapshots and views)."""
+    return frame.pixels if getattr(classifier, "takes_yuv", False) else frame.image

@@ -65,6 +65,14 @@ class SourceConfig(_Section):
         "Cameras, streams and nvdec keep one",
         json_schema_extra=flag("--decode-workers"),
     )  # fmt: skip
+    pixels: Literal["bgr", "yuv", "auto"] = Field(
+        "auto",
+        description="what PyAV and NVDEC hand over: bgr (converted on the CPU by swscale); yuv "
+        "(the decoder's 4:2:0 planes, half the bytes, converted to RGB on the classifier's "
+        "device; snapshots and views convert only the frames they use); auto (yuv when the "
+        "model runs on a CUDA GPU, else bgr). OpenCV, and decode_workers > 1, give bgr",
+        json_schema_extra=flag("--pixels"),
+    )  # fmt: skip
     assume_fps: float | None = Field(
         None, gt=0, lt=1000,
         description="frame rate of a file that gives none (raw .h264/.h265, an AVI with rate "

@@ -17,6 +17,12 @@ swscale on the CPU, which then bounds the rate (measured on an H200: 1,400 frame
 NV12 surface on the GPU (PyAV's ``is_hw_owned``, DLPack) and convert it to RGB there,
 beside the model's resize.
 
+``pixels`` ("yuv"): frames go on as the decoder's YUV 4:2:0 planes
+(:class:`~fieldtool.colour.YuvImage`, ``VideoFrame.to_ndarray()`` in its own ``yuv420p``
+or ``nv12`` format, no swscale), with the stream's colour matrix and range; the classifier
+converts them on its device and ``Frame.image`` only when something asks for BGR. Frames
+the planes cannot carry (odd sizes, 10-bit or 4:2:2/4:4:4 formats, BT.2020) go on as BGR.
+
 PyAV (``pip install av``; the ``video`` extra) is imported only when a file is opened
 with it: without it, ``pyav`` and ``nvdec`` are a one-line error and ``auto`` falls back
 to OpenCV with a warning.
@@ -30,6 +36,7 @@ from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, MediaClock, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
@@ -41,6 +48,27 @@ if TYPE_CHECKING:
 
 Decoder = Literal["opencv", "pyav", "nvdec", "auto"]
 DECODERS: tuple[str, ...] = get_args(Decoder)
+Pixels = Literal["bgr", "yuv"]  # what PyAV hands over ("auto" is resolved by the caller)
+
+# FFmpeg's AVPixelFormat names whose to_ndarray() is one (H * 3 / 2, W) 4:2:0 array;
+# the "j" formats are full range whatever the frame says
+_LAYOUTS: dict[str, tuple[Layout, Range | None]] = {
+    "yuv420p": ("i420", None), "yuvj420p": ("i420", "full"), "nv12": ("nv12", None),
+}  # fmt: skip
+# AVColorSpace: 1 BT.709; 5 BT.470BG and 6 SMPTE 170M are BT.601; 2 unspecified, which
+# swscale converts as BT.601
+_MATRICES: dict[int, Matrix] = {1: "bt709", 2: "bt601", 5: "bt601", 6: "bt601"}
+
+
+def yuv_planes(frame: VideoFrame) -> YuvImage | None:
+    """The frame's 4:2:0 planes as one array with the stream's matrix and range (AVColorRange
+    2 is full, else limited), or None where they cannot go on as planes (see above)."""
+    layout = _LAYOUTS.get(frame.format.name)
+    matrix = _MATRICES.get(int(frame.colorspace))
+    if layout is None or matrix is None or frame.width % 2 or frame.height % 2:
+        return None
+    full = layout[1] == "full" or int(frame.color_range) == 2
+    return YuvImage(frame.to_ndarray(), layout[0], matrix, "full" if full else "limited")
 
 
 def _import_av(uri: str, decoder: str) -> ModuleType:
@@ -92,11 +120,13 @@ def video_source(
     *,
     decoder: Decoder = "opencv",
     gpu: int = 0,
+    pixels: Pixels = "bgr",
     log: Callable[[str], None] | None = None,
     **options: Any,
 ) -> VideoSource:
     """The source of ``uri`` read by ``decoder`` (see the package docstring); ``options``
-    are :class:`~fieldtool.sources.VideoSource`'s. Live sources always read with OpenCV."""
+    are :class:`~fieldtool.sources.VideoSource`'s. Live sources always read with OpenCV,
+    and OpenCV gives BGR whatever ``pixels`` says; PyAV gives what ``pixels`` says."""
     say = log or (lambda message: None)
     if decoder not in DECODERS:
         raise FieldtoolError(f"source.decoder {decoder!r}: expected one of {', '.join(DECODERS)}")
@@ -108,22 +138,32 @@ def video_source(
         except FieldtoolError:
             say(f"warning: {uri}: PyAV is not installed (pip install av): decoding with OpenCV")
             return VideoSource(uri, log=log, **options)
-    return PyAVSource(uri, decoder=decoder, gpu=gpu, log=log, **options)
+    return PyAVSource(uri, decoder=decoder, gpu=gpu, pixels=pixels, log=log, **options)
 
 
 class PyAVSource(VideoSource):
     """Frames of a video file decoded by PyAV (``decoder`` "pyav", "nvdec" or "auto").
 
-    ``gpu``: the CUDA device NVDEC runs on. After construction ``decoder`` says what
+    ``gpu``: the CUDA device NVDEC runs on. ``pixels``: "bgr" frames, or "yuv": the
+    decoder's planes (module docstring). After construction ``decoder`` says what
     decodes: "nvdec" or "pyav" ("auto" resolved, with a warning when NVDEC is missing).
     Frame rate and frame count come from :meth:`probe` as for OpenCV, so both decoders
     time a file's frames alike.
     """
 
     def __init__(
-        self, uri: str, *, decoder: Decoder = "pyav", gpu: int = 0, **options: Any
+        self,
+        uri: str,
+        *,
+        decoder: Decoder = "pyav",
+        gpu: int = 0,
+        pixels: Pixels = "bgr",
+        **options: Any,
     ) -> None:
         super().__init__(uri, **options)  # checks the file
+        if pixels not in get_args(Pixels):
+            raise FieldtoolError(f"source.pixels {pixels!r}: expected bgr or yuv")
+        self.pixels: Pixels = pixels
         if self.live:
             raise FieldtoolError(f"{uri}: live sources decode with OpenCV, not PyAV")
         self._av = _import_av(uri, decoder)
@@ -206,10 +246,14 @@ class PyAVSource(VideoSource):
                     damaged = False
                 if t + 1e-9 < next_t:
                     continue
-                image = decoded.to_ndarray(format="bgr24")  # NV12 / YUV -> BGR on the CPU
                 next_t += step * max(1, int((t - next_t) / step) + 1)
                 self.stats.frames_yielded += 1
-                yield Frame(index, t, start + timedelta(seconds=t), image)
+                wall = start + timedelta(seconds=t)
+                planes = yuv_planes(decoded) if self.pixels == "yuv" else None
+                if planes is not None:  # converted where it is used (classifier's device)
+                    yield Frame(index, t, wall, yuv=planes)
+                else:  # NV12 / YUV -> BGR on the CPU (swscale)
+                    yield Frame(index, t, wall, decoded.to_ndarray(format="bgr24"))
         except self._av.FFmpegError as exc:  # the container itself unreadable from here on
             self._log(f"{self.uri}: cannot read on after frame {index} ({exc})")
         finally:

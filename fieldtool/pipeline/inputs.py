@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-from fieldtool.classify import DinoClassifier
+from fieldtool.classify import DinoClassifier, pick_device
 from fieldtool.config import Config
 from fieldtool.decode.segments import segmented_source
 from fieldtool.gallery import classifier_from_gallery
@@ -93,6 +94,14 @@ def photo_placement(
     return source, positions_from_config(config.position), basis
 
 
+def decoded_pixels(config: Config) -> Literal["bgr", "yuv"]:
+    """``source.pixels`` resolved: "auto" is YUV planes when the model runs on a CUDA GPU
+    (converted there, beside its resize), else BGR (the CPU converts either way)."""
+    if config.source.pixels != "auto":
+        return config.source.pixels
+    return "yuv" if pick_device(config.model.device).type == "cuda" else "bgr"
+
+
 def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSource, Placement]:
     """A video file, camera or stream, and its placement: positions and the time of media
     t=0 (``docs/time.md``; ``source.start_time`` is set from it). Notes and warnings go
@@ -102,6 +111,7 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
         src.uri,
         workers=src.decode_workers,
         decoder=src.decoder,
+        pixels=decoded_pixels(config),
         sample_fps=src.sample_fps,
         max_frames=src.max_frames,
         retry=src.retry,

@@ -33,6 +33,7 @@ from fieldtool.types import (
     FrameSource,
     SessionInfo,
     SessionStatus,
+    classifier_input,
 )
 
 
@@ -76,7 +77,7 @@ def run_session(
     t = 0.0
 
     def prepare(frame: Frame) -> np.ndarray | None:  # on the reader thread, beside inference
-        return classifier.prepare(frame.image)
+        return classifier.prepare(classifier_input(classifier, frame))
 
     reader = Prefetcher(
         source.frames(), live=source.live, depth=4 * batch_size, min_depth=batch_size,
@@ -87,7 +88,8 @@ def run_session(
 
     def classify(pairs: list[tuple[Frame, Any]]) -> tuple[np.ndarray, np.ndarray, int]:
         start = time.monotonic()
-        out = gate.classify(classifier, [f.image for f, _ in pairs], [p for _, p in pairs])
+        out = gate.classify(classifier, [classifier_input(classifier, f) for f, _ in pairs],
+                            [p for _, p in pairs])  # fmt: skip
         result.model_busy_s += time.monotonic() - start  # one model thread: no race
         return out
 

@@ -30,6 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from fieldtool.colour import YuvImage
 from fieldtool.config import Config
 from fieldtool.scale.decode import file_config, local_file, open_unit
 from fieldtool.types import Frame, LabelSet, SessionStatus
@@ -47,11 +48,15 @@ class ModelInfo:
     model_sha256: str
     settings: dict[str, str] = field(default_factory=dict)
 
-    def prepare(self, image: np.ndarray) -> np.ndarray | None:
+    takes_yuv: bool = False
+
+    def prepare(self, image: np.ndarray | YuvImage) -> np.ndarray | None:
         return None
 
     def predict(
-        self, images: Sequence[np.ndarray], prepared: Sequence[np.ndarray | None] | None = None
+        self,
+        images: Sequence[np.ndarray | YuvImage],
+        prepared: Sequence[np.ndarray | None] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError("the model runs in the classify actors")
 

@@ -26,7 +26,7 @@ from fieldtool.sources import VideoSource, shrunk
 from fieldtool.station.worker import Item, ModelWorker, Slot
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
-from fieldtool.types import Classifier, FrameResult, SightingEvent
+from fieldtool.types import Classifier, FrameResult, SightingEvent, classifier_input
 
 RATE_WINDOW_S = 10.0  # seconds of analysed frames the rate is taken over
 LAG_WINDOW = 200  # recent frames the lag percentile is taken over
@@ -124,7 +124,7 @@ class Feed:
                 for frame in frames:
                     if self.slot.stopped:
                         break
-                    prepared = classifier.prepare(frame.image)
+                    prepared = classifier.prepare(classifier_input(classifier, frame))
                     if prepared is not None and keep:
                         frame = shrunk(frame, keep)
                     if not worker.put(self.slot, Item(frame, prepared, time.monotonic())):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fieldtool.types import Classifier, Frame
+from fieldtool.types import Classifier, Frame, classifier_input
 
 
 @dataclass
@@ -196,7 +196,7 @@ class ModelWorker:
         if not taken:
             return Batch([], 0.0, ended)
         start = self._clock()
-        images = [item.frame.image for _, item in taken]
+        images = [classifier_input(self.classifier, item.frame) for _, item in taken]
         prepared = [item.prepared for _, item in taken]
         if any(p is not None for p in prepared):
             probs, tiles = self.classifier.predict(images, prepared)

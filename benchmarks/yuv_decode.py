@@ -1,0 +1,122 @@
+"""Decode-only frames/s of an H.264 file through PyAV, frames handed over as BGR (swscale on
+the CPU, what every decoder gave before) against the decoder's own YUV 4:2:0 planes
+(``source.pixels = "yuv"``), per decoder (pyav on the CPU, nvdec where there is one); then
+what converting the planes costs where it happens instead: OpenCV on the CPU (a frame that
+a snapshot or view touches) and torch on ``--device`` (the classifier's preprocessing,
+upload included). Prints a table and what it ran on; no asserts. The clip is made here with
+PyAV's libx264 (benchmarks/make_clip.py) unless ``--video`` names one.
+
+    python benchmarks/yuv_decode.py --frames 120                     # 1080p, this CPU
+    python benchmarks/yuv_decode.py --frames 300 --device cuda       # the GPU machine
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe  # noqa: E402  (benchmarks/machine.py)
+from make_clip import make_clip, parse_size  # noqa: E402
+
+from fieldtool.colour import YuvImage, yuv_to_rgb  # noqa: E402
+from fieldtool.decode import video_source  # noqa: E402
+from fieldtool.types import FieldtoolError, Frame  # noqa: E402
+
+EVERY_FRAME = 1000.0  # sample_fps above any video rate: every frame is handed over
+
+
+def decode_only(video: Path, decoder: str, pixels: str, limit: int) -> tuple[float, list[Frame]]:
+    """Frames/s of one source read to its end (or ``limit`` frames), and its first frames."""
+    source = video_source(str(video), decoder=decoder, pixels=pixels,  # type: ignore[arg-type]
+                          sample_fps=EVERY_FRAME, max_frames=limit)  # fmt: skip
+    kept: list[Frame] = []
+    count = 0
+    start = time.perf_counter()
+    for frame in source.frames():
+        count += 1
+        if len(kept) < 16:
+            kept.append(frame)
+    return count / (time.perf_counter() - start), kept
+
+
+def convert_rates(planes: list[YuvImage], device: torch.device, rounds: int) -> tuple[float, float]:
+    """Frames/s of OpenCV's YUV -> BGR on the CPU, and of torch's upload + YUV -> RGB on
+    ``device`` for batches of the given planes."""
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for p in planes:
+            p.to_bgr()
+    cpu = rounds * len(planes) / (time.perf_counter() - start)
+    batch = torch.from_numpy(np.stack([p.data for p in planes]))
+    if device.type == "cuda":
+        batch = batch.pin_memory()
+    first = planes[0]
+
+    def once() -> None:
+        rgb = yuv_to_rgb(batch.to(device, non_blocking=True), first.layout, first.matrix,
+                         first.color_range)  # fmt: skip
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        del rgb
+
+    once()  # warm-up (kernels, allocator)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        once()
+    return cpu, rounds * len(planes) / (time.perf_counter() - start)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--video", type=Path, help="an H.264 file (default: one made here)")
+    p.add_argument("--size", type=parse_size, default=(1920, 1080), help="WxH of the made clip")
+    p.add_argument("--frames", type=int, default=120, help="frames of the clip / decoded")
+    p.add_argument("--decoders", nargs="+", default=["pyav", "nvdec"], choices=["pyav", "nvdec"])
+    p.add_argument("--device", default="cpu", help="where torch converts the planes")
+    p.add_argument("--rounds", type=int, default=3, help="conversion rounds of 16 frames")
+    args = p.parse_args()
+    import av
+
+    device = torch.device(args.device)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
+    with tempfile.TemporaryDirectory() as tmp:
+        video = args.video
+        made = "given"
+        if video is None:
+            start = time.perf_counter()
+            video = make_clip(Path(tmp) / "clip.mp4", *args.size, frames=args.frames)
+            made = f"made in {time.perf_counter() - start:.1f} s"
+        print(f"CPU: {describe()}; torch {torch.__version__} ({torch.get_num_threads()} threads);"
+              f" OpenCV {cv2.__version__}; PyAV {av.__version__}; conversion on {device} "
+              f"(GPU: {gpu}); video {video.name}, {args.frames} frames ({made})")  # fmt: skip
+        print("| decoder | to BGR (swscale) | to YUV planes | YUV/BGR | bytes/frame BGR -> YUV |"
+              " YUV->BGR OpenCV (CPU) | YUV->RGB torch + upload |")  # fmt: skip
+        print("|---|---:|---:|---:|---|---:|---:|")
+        for decoder in args.decoders:
+            try:
+                bgr_fps, bgr = decode_only(video, decoder, "bgr", args.frames)
+            except FieldtoolError as exc:
+                print(f"| {decoder} | unavailable: {str(exc)[:120]} ||||||", flush=True)
+                continue
+            yuv_fps, yuv = decode_only(video, decoder, "yuv", args.frames)
+            planes = [f.yuv for f in yuv if f.yuv is not None]
+            if not planes:
+                print(f"| {decoder} | {bgr_fps:.1f} | no planes ({yuv[0].image.shape}) ||||||")
+                continue
+            cpu_fps, torch_fps = convert_rates(planes, device, args.rounds)
+            print(f"| {decoder} | {bgr_fps:.1f} | {yuv_fps:.1f} | {yuv_fps / bgr_fps:.2f} | "
+                  f"{bgr[0].image.nbytes:,} -> {planes[0].nbytes:,} ({planes[0].layout}, "
+                  f"{planes[0].matrix} {planes[0].color_range}) | {cpu_fps:.1f} | "
+                  f"{torch_fps:.1f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
