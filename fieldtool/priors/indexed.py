@@ -20,6 +20,7 @@ from shapely.geometry.base import BaseGeometry
 
 from fieldtool.geo import geodesic_km
 from fieldtool.names import NameRows, canonical, group_names, merge_note
+from fieldtool.priors.cells import distinct_cells
 from fieldtool.priors.distance import km_per_degree, nearest_point
 from fieldtool.priors.polygons import RangePrior
 
@@ -152,12 +153,7 @@ class IndexedPrior:
     ) -> np.ndarray:
         """(C,) float64 in [0, 1]: 1 inside, exp(-d/decay_km) outside, 0 beyond reach,
         1 without data."""
-        decay = self.decay_km if decay_km is None else float(decay_km)
-        values = self._at(lat, lon, decay)
-        idx = self._index.rows(species)
-        if len(idx) == 0:
-            return np.zeros(0, dtype=np.float64)
-        return np.where(idx >= 0, values[np.maximum(idx, 0)], 1.0)
+        return self.priors([lat], [lon], species, decay_km)[0]
 
     def priors(
         self,
@@ -168,9 +164,7 @@ class IndexedPrior:
     ) -> np.ndarray:
         """(N, C): :meth:`prior` at N places, each H3 cell among them looked up once."""
         decay = self.decay_km if decay_km is None else float(decay_km)
-        cells: dict[str, int] = {}
-        inverse = [cells.setdefault(self._cell(a, o), len(cells))
-                   for a, o in zip(lats, lons, strict=True)]  # fmt: skip
+        cells, inverse = distinct_cells(lats, lons, self._cell)
         idx = self._index.rows(species)
         if not inverse or len(idx) == 0:
             return np.zeros((len(inverse), len(idx)), dtype=np.float64)

@@ -41,6 +41,7 @@ import pandas as pd
 from fieldtool.geo import haversine_m
 from fieldtool.inputs import read_input_text
 from fieldtool.names import NameRows, binomial, canonical, group_names, merge_note
+from fieldtool.priors.cells import distinct_cells
 from fieldtool.types import FieldtoolError
 
 DEFAULT_RESOLUTION = 5  # H3 resolution of the count grid
@@ -378,9 +379,7 @@ class OccurrencePrior:
     ) -> np.ndarray:
         """(N, C): :meth:`density` at N places, each H3 cell among them looked up once."""
         decay = self.decay_km if decay_km is None else float(decay_km)
-        cells: dict[str, int] = {}
-        inverse = [cells.setdefault(self._cell(a, o), len(cells))
-                   for a, o in zip(lats, lons, strict=True)]  # fmt: skip
+        cells, inverse = distinct_cells(lats, lons, self._cell)
         rows = self._index.rows(species)
         if not inverse or len(rows) == 0:
             return np.zeros((len(inverse), len(rows)), dtype=np.float64)

@@ -225,12 +225,7 @@ class CombinedPrior:
     def prior(
         self, lat: float, lon: float, species: Sequence[str], decay_km: float | None = None
     ) -> np.ndarray:
-        out = np.full(len(species), -np.inf)
-        for p, known in zip(self.parts, self._known_by(species), strict=True):
-            if known.any():
-                vals = p.prior(lat, lon, species, decay_km)
-                out = np.where(known, np.maximum(out, vals), out)
-        return np.where(np.isfinite(out), out, 1.0)
+        return self.priors([lat], [lon], species, decay_km)[0]
 
     def priors(
         self,
