@@ -26,6 +26,7 @@ LAYERS = {
     "fieldtool.inputs": 1, "fieldtool.timebase": 1, "fieldtool.names": 1, "fieldtool.ranks": 1,
     "fieldtool.config": 2,
     "fieldtool.tracks": 3, "fieldtool.priors": 3, "fieldtool.store": 3, "fieldtool.sources": 3,
+    "fieldtool.mediaclock": 2,
     "fieldtool.smoothing": 3, "fieldtool.model": 3, "fieldtool.batches": 3,
     "fieldtool.preview": 3,
     "fieldtool.classify": 4, "fieldtool.gallery": 4, "fieldtool.importers": 4,

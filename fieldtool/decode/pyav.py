@@ -3,7 +3,7 @@
 :class:`PyAVSource` is a :class:`~fieldtool.sources.VideoSource` whose files are read by
 PyAV instead of OpenCV; cameras and streams stay with OpenCV. What the session sees is the
 same: uint8 BGR frames (H, W, 3), sampled at ``sample_fps`` of media time, timed by the
-same :class:`~fieldtool.sources.MediaClock` (the presentation timestamp,
+same :class:`~fieldtool.mediaclock.MediaClock` (the presentation timestamp,
 ``pts * time_base`` from the stream's start, while it is sane, else index / rate), damage
 skipped with a :class:`~fieldtool.sources.Gap`.
 
@@ -37,7 +37,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
-from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, MediaClock, VideoSource, is_live
+from fieldtool.mediaclock import MediaClock
+from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 
@@ -259,11 +260,4 @@ class PyAVSource(VideoSource):
         finally:
             container.close()
             self.stats.timing = clock.timing
-        if index < 0:
-            raise FieldtoolError(f"{self.uri}: no frame could be decoded (corrupt or not a video)")
-        duration = self.frame_count / self.fps if self.frame_count and self.fps else 0.0
-        if self.max_frames is None and clock.last_t < duration - max(1.0, duration / 20):
-            self._log(
-                f"{self.uri}: decoding stopped at {clock.last_t:.1f} s of about {duration:.1f} s "
-                "(file truncated or damaged); sightings so far are kept"
-            )
+        clock.check_end(index, self.frame_count, self.max_frames)

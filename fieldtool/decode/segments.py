@@ -3,7 +3,7 @@
 ``source.decode_workers`` N > 1: :class:`SegmentedSource` reads the file's packets once
 without decoding them (PyAV's demuxer: each packet's pts and key-frame flag), and from those
 alone knows every frame the single decoder would give: its index (presentation order), its
-media time (the same :class:`~fieldtool.sources.MediaClock` over ``pts * time_base``) and
+media time (the same :class:`~fieldtool.mediaclock.MediaClock` over ``pts * time_base``) and
 whether sampling (``sample_fps``, ``max_frames``) keeps it. The frames kept are cut into
 segments that each start at a key frame (runs of whole GOPs; a GOP with no kept frame is not
 decoded at all); segment j goes to worker process j mod N, which seeks to its key frame,
@@ -48,7 +48,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source
-from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, MediaClock, VideoSource, is_live
+from fieldtool.mediaclock import MediaClock
+from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 

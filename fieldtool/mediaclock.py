@@ -1,0 +1,117 @@
+"""Media time of a file's frames, whichever decoder reads it (OpenCV, PyAV, decoding
+processes): the presentation timestamps while they are sane, else frame number / rate."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+from fieldtool.types import FieldtoolError
+
+RAW_SUFFIXES = (".h264", ".264", ".avc", ".h265", ".265", ".hevc")  # elementary streams
+MAX_PTS_STEP_S = 60.0  # a longer step between two frames' timestamps is a discontinuity
+
+
+class MediaClock:
+    """Media time of each decoded frame of a file: its presentation timestamp while those
+    are monotonic and sane, else frame index / ``fps``, said once in the log."""
+
+    def __init__(self, uri: str, fps: float, *, known: bool, invented: bool,
+                 log: Callable[[str], None]) -> None:  # fmt: skip
+        self.uri = uri
+        self.fps = fps
+        self.known = known  # the file gives its frame rate
+        self._log = log
+        self.mode: Literal["pts", "frame rate"] = "pts"
+        self.last_pts = 0.0  # the last frame's own timestamp, s
+        self.last_t = 0.0  # the last frame's media time, s
+        self._frames = 0
+        self._offset = 0.0  # media time - timestamp, moved at each discontinuity
+        self._jumped = False
+        if invented:  # FFmpeg made the timestamps up from a rate it assumed
+            self._fall_back()
+
+    @property
+    def timing(self) -> str:
+        if self.mode == "pts":
+            return "pts"
+        return "frame rate" if self.known else "assumed frame rate"
+
+    def _fall_back(self) -> None:
+        self.mode = "frame rate"
+        if self.known:
+            self._log(f"{self.uri}: no timestamps: times from the frame rate ({self.fps:g} fps)")
+        else:
+            self._log(
+                f"{self.uri}: frame rate unknown, assumed {self.fps:g} fps: times are frame "
+                f"number / {self.fps:g} (give the true rate as source.assume_fps)"
+            )
+
+    def check_end(self, last_index: int, frame_count: int | None, max_frames: int | None) -> None:
+        """At the end of decoding: a one-line error when no frame was decoded
+        (``last_index`` < 0); said in the log when the frames stopped well before the
+        file's length (``frame_count`` / ``fps``) without ``max_frames`` asking so."""
+        if last_index < 0:
+            raise FieldtoolError(f"{self.uri}: no frame could be decoded (corrupt or not a video)")
+        duration = frame_count / self.fps if frame_count and self.fps else 0.0
+        if max_frames is None and self.last_t < duration - max(1.0, duration / 20):
+            self._log(
+                f"{self.uri}: decoding stopped at {self.last_t:.1f} s of about {duration:.1f} s "
+                "(file truncated or damaged); sightings so far are kept"
+            )
+
+    def time(self, index: int, msec: float) -> float:
+        """Media time of frame ``index`` whose ``CAP_PROP_POS_MSEC`` is ``msec``."""
+        self._frames += 1
+        pts = msec / 1000.0 if math.isfinite(msec) and msec >= 0 else None
+        if self.mode == "pts":
+            if self._frames == 1:
+                t = pts if pts is not None else index / self.fps
+            elif self._frames == 2 and (pts is None or pts <= self.last_pts):
+                self._fall_back()  # every frame at 0 (or none): the file has no timestamps
+                t = index / self.fps
+            elif pts is not None and 0 < pts - self.last_pts <= MAX_PTS_STEP_S:
+                t = pts + self._offset
+            else:
+                t = self.last_t + 1.0 / self.fps
+                if pts is not None:
+                    self._offset = t - pts
+                if not self._jumped:
+                    self._jumped = True
+                    self._log(f"{self.uri}: timestamps jump at frame {index} ({self.last_pts:.3f} "
+                              f"s to {msec / 1000:.3f} s); times go on from there")  # fmt: skip
+            if pts is not None and self.mode == "pts":
+                self.last_pts = pts
+        else:
+            t = index / self.fps
+        self.last_t = t
+        return t
+
+
+def invented_timing(path: Path) -> bool:
+    """True for files whose frame times FFmpeg makes up from a rate it assumes (25 fps):
+    raw H.264 / H.265 streams and AVIs whose headers give no frame rate."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError:
+        return False
+    if path.suffix.lower() in RAW_SUFFIXES:
+        return True
+    body = head.lstrip(b"\0")
+    if 2 <= len(head) - len(body) <= 3 and body[:1] == b"\x01" and len(body) > 1:
+        # an Annex B start code: H.264 (AUD, SPS, SEI, IDR) or H.265 (VPS, SPS, AUD, SEI)
+        return body[1] in (0x09, 0x67, 0x27, 0x47, 0x06, 0x65, 0x25, 0x40, 0x42, 0x46, 0x4E)
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        avih = head.find(b"avih")
+        usec = struct.unpack_from("<I", head, avih + 8)[0] if 0 <= avih < len(head) - 12 else 0
+        strh = head.find(b"strh")
+        while 0 <= strh < len(head) - 36:
+            if head[strh + 8 : strh + 12] == b"vids":
+                scale, rate = struct.unpack_from("<II", head, strh + 28)
+                return not ((scale and rate) or usec)
+            strh = head.find(b"strh", strh + 4)
+    return False
