@@ -114,10 +114,12 @@ class MqttNotifier:
 
     def _publish(self, topic: str, body: dict[str, Any]) -> None:
         payload = json.dumps(body).encode()
+        # Not connected: paho keeps the message (rc MQTT_ERR_NO_CONN) and sends it after
+        # the reconnect; only a full queue refuses it. Called without our lock: paho's
+        # network thread calls _on_publish (our lock) while it holds paho's message lock,
+        # which publish takes too; an acknowledgement that comes first is in _acked_early.
+        info = self.client.publish(topic, payload, qos=self.config.qos)
         with self._lock:
-            # Not connected: paho keeps the message (rc MQTT_ERR_NO_CONN) and sends it after
-            # the reconnect; only a full queue refuses it.
-            info = self.client.publish(topic, payload, qos=self.config.qos)
             if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                 self._bury(topic, payload)
             elif info.mid in self._acked_early:

@@ -70,3 +70,44 @@ def test_the_last_will_says_offline_when_the_station_vanishes(tmp_path, broker, 
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_publish_acknowledged_meanwhile_does_not_deadlock(tmp_path):
+    """paho's network thread calls on_publish while it holds paho's own message lock; a
+    publish from the session's thread takes that lock too. The notifier must not hold its
+    own lock across ``publish``, or the two threads wait on each other for ever (this hung
+    a CI run when the broker came back during the dead letter's replay)."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    notifier = MqttNotifier(MqttConfig(port=1), "ridge", tmp_path / "dead.jsonl")
+    notifier.client.loop_stop()
+    finished: list[bool] = []
+
+    class PahoLike:
+        """publish() holds its message lock while the network thread acknowledges."""
+
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.mid = 0
+
+        def publish(self, topic, payload, qos=0, retain=False):  # noqa: ANN001, ANN202
+            with self.lock:
+                self.mid += 1
+                ack = threading.Thread(target=notifier._on_publish,
+                                       args=(self, None, self.mid, None, None))  # fmt: skip
+                ack.start()
+                ack.join(60)  # generous: a live thread after this means a deadlock
+                finished.append(not ack.is_alive())
+                return mqtt.MQTTMessageInfo(self.mid)
+
+    real = notifier.client
+    notifier.client = PahoLike()  # type: ignore[assignment]
+    try:
+        notifier.send(sighting_notice("start"))
+        assert finished == [True]
+        assert notifier.pending() == 0  # acknowledged before publish returned: not pending
+    finally:
+        notifier.client = real
+        real.disconnect()
