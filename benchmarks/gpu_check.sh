@@ -91,5 +91,10 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', 
     python3 benchmarks/segments.py --frames 600 --workers 1 4 8 16 --sample-fps 1000
   step "(7) 1080p H.264 decode only: frames as BGR vs YUV planes (pyav, nvdec); YUV->RGB on cuda" 30 \
     python3 benchmarks/yuv_decode.py --frames 240 --decoders pyav nvdec --device cuda
+  for mode in max-autotune-no-cudagraphs reduce-overhead; do
+    step "(8) ViT-B/14-reg4 518 px, compile mode $mode (issue 13: keep what measures faster)" 60 \
+      python3 benchmarks/throughput.py --arch vitb14reg4 --image-size 518 --device cuda \
+        --precision bf16 --compile --compile-mode "$mode" --batch-size 256 --frames 512 --rounds 1
+  done
   echo "total: $SECONDS s"
 } 2>&1 | tee "$out"

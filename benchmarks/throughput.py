@@ -203,6 +203,10 @@ def main() -> None:
         help="auto: bf16 on GPUs and on CPUs with AVX512-BF16/AMX, else fp32",
     )
     parser.add_argument("--compile", action="store_true", help="torch.compile the network")
+    parser.add_argument("--compile-mode", default="default",
+                        choices=["default", "reduce-overhead", "max-autotune",
+                                 "max-autotune-no-cudagraphs"],
+                        help="torch.compile's mode with --compile")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (b), (c), (d); medians")
     parser.add_argument("--inputs", choices=["fixed", "demo"], default="fixed",
                         help="(c)'s positions and prior: one fixed place and none, or the "
@@ -213,7 +217,8 @@ def main() -> None:
 
     model = random_model(args.arch, args.image_size) if args.arch else load_model_folder(args.model)
     classifier = DinoClassifier(model, device=args.device, batch_size=args.batch_size, tiles=args.tiles,
-                            precision=args.precision, compile=args.compile)  # fmt: skip
+                            precision=args.precision, compile=args.compile,
+                            compile_mode=args.compile_mode)  # fmt: skip
     start = time.perf_counter()
     source = VideoSource(str(args.video), sample_fps=1000.0, max_frames=args.frames)
     frames = [f.image for f in source.frames()]

@@ -118,6 +118,7 @@ class DinoClassifier(Classifier):
         tile_reduce: str = "max",
         precision: str = "auto",
         compile: bool = False,
+        compile_mode: str = "default",
         micro_batch: int | None = None,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -145,7 +146,8 @@ class DinoClassifier(Classifier):
         self.compiled = compile
         self._compiled_sizes: set[int] = set()
         if compile:
-            self.network = torch.compile(self.network)
+            mode = None if compile_mode == "default" else compile_mode
+            self.network = torch.compile(self.network, mode=mode)
         self._mean = torch.tensor(model.info.mean, device=self.device).view(1, 3, 1, 1) * 255
         self._std = torch.tensor(model.info.std, device=self.device).view(1, 3, 1, 1) * 255
         self._background = model.labels.background_mask

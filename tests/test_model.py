@@ -160,6 +160,24 @@ def test_a_failing_compile_falls_back_to_the_eager_model(tiny_model_dir, monkeyp
     assert "\n" not in failed[0]
 
 
+def test_the_configured_compile_mode_reaches_torch_compile(tiny_model_dir, monkeypatch):
+    from fieldtool.config import load_config
+    from fieldtool.pipeline.inputs import classifier_from_config
+
+    modes: list[str | None] = []
+
+    def recording_compile(network, mode=None, **kwargs):
+        modes.append(mode)
+        return network
+
+    monkeypatch.setattr(torch, "compile", recording_compile)
+    for mode in ("default", "max-autotune-no-cudagraphs"):
+        config = load_config(None, {"model.path": str(tiny_model_dir), "model.compile": True,
+                                    "model.compile_mode": mode, "model.device": "cpu"})
+        classifier_from_config(config, log=lambda line: None)
+    assert modes == [None, "max-autotune-no-cudagraphs"]  # "default": torch's own default
+
+
 def test_cut_tiles_covers_the_frame():
     image = np.arange(7 * 10 * 3, dtype=np.uint8).reshape(7, 10, 3)
     tiles = cut_tiles(image, 3)

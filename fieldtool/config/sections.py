@@ -187,6 +187,14 @@ class ModelConfig(_Section):
         False, description="torch.compile the network: 15-60 s start-up, then faster",
         json_schema_extra=flag("--compile"),
     )  # fmt: skip
+    compile_mode: Literal[
+        "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"
+    ] = Field(
+        "default", description="torch.compile's mode with `compile`: reduce-overhead adds "
+        "CUDA graphs, max-autotune also tunes the matrix kernels (minutes of start-up); "
+        "`benchmarks/gpu_check.sh` measures them",
+        json_schema_extra=flag("--compile-mode"),
+    )  # fmt: skip
     cpu_micro_batch: int | None = Field(
         None, ge=1, description="crops per network call on the CPU; default: sized to the caches"
     )

@@ -165,6 +165,7 @@ def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classi
         tile_reduce=config.model.tile_reduce,
         precision=config.model.precision,
         compile=config.model.compile,
+        compile_mode=config.model.compile_mode,
         micro_batch=config.model.cpu_micro_batch,
         log=log,
     )
