@@ -102,6 +102,15 @@ def _stale(con: duckdb.DuckDBPyConnection, db: Path) -> bool:
     return version < SCHEMA_VERSION or not (found and found[0])
 
 
+def needs_upgrade(db: Path | str, *, timeout_s: float = 10.0) -> bool:
+    """Whether :func:`load_occurrences` must first upgrade ``db`` (a reader that may not
+    write says so before it offers the rows)."""
+    from fieldtool.store import connect
+
+    with connect(Path(db), read_only=True, timeout_s=timeout_s) as con:
+        return _stale(con, Path(db))
+
+
 def _upgrade(db: Path, timeout_s: float) -> None:
     from fieldtool.store import connect, ensure_schema
 

@@ -760,19 +760,17 @@ def test_app_export_downloads_the_filtered_rows(
     at = app.run()
     at.sidebar.multiselect[0].select("Cornus florida").run()
 
-    def download(key: str) -> bytes:
+    def download(key: str) -> bytes:  # built when clicked: run the click's deferred callable
         button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
-        return stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+        assert button.proto.deferred_file_id and not button.proto.url
+        url = managers[-1].execute_deferred(button.proto.deferred_file_id)
+        return stores[-1].get_file(url.rsplit("/", 1)[-1]).content
 
     csv = pd.read_csv(io.BytesIO(download("export_csv")))
     assert sorted(csv["sighting_id"]) == ["s2-0", "s2-2"]
     geo = json.loads(download("export_geojson"))
     assert sorted(f["properties"]["sighting_id"] for f in geo["features"]) == ["s2-0", "s2-2"]
-    # The Darwin Core Archive is made only when clicked: run the click's deferred callable.
-    button = next(b for b in at.get("download_button") if b.proto.id.endswith("export_dwca"))
-    assert button.proto.deferred_file_id and not button.proto.url
-    url = managers[-1].execute_deferred(button.proto.deferred_file_id)
-    archive = zipfile.ZipFile(io.BytesIO(stores[-1].get_file(url.rsplit("/", 1)[-1]).content))
+    archive = zipfile.ZipFile(io.BytesIO(download("export_dwca")))
     occurrences = archive.read("occurrence.txt").decode().splitlines()
     closed = query(db, "SELECT count(*) FROM sightings WHERE sighting_id IN ('s2-0', 's2-2') "
                        "AND status = 'closed'").iloc[0, 0]  # fmt: skip
@@ -950,25 +948,53 @@ def test_app_without_position_problems_does_not_warn(app) -> None:
 
 # One read model, one set of writers ------------------------------------------------------
 def _map_downloads(at, monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes]:
-    """The CSV and GeoJSON the map page offers, as a browser would download them."""
+    """The CSV and GeoJSON the map page offers, as a browser would download them (each
+    built when clicked: the click's deferred callable is run)."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.testing.v1 import app_test
 
     stores: list[MemoryMediaFileStorage] = []
+    managers: list[MediaFileManager] = []
 
     class Recording(MemoryMediaFileStorage):
         def __init__(self, endpoint: str) -> None:
             super().__init__(endpoint)
             stores.append(self)
 
+    class RecordingManager(MediaFileManager):
+        def __init__(self, storage: MemoryMediaFileStorage) -> None:
+            super().__init__(storage)
+            managers.append(self)
+
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", Recording)
+    monkeypatch.setattr(app_test, "MediaFileManager", RecordingManager)
     at.run()
     assert not at.exception
     files = {}
     for key in ("export_csv", "export_geojson"):
         button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
-        files[key] = stores[-1].get_file(button.proto.url.rsplit("/", 1)[-1]).content
+        url = managers[-1].execute_deferred(button.proto.deferred_file_id)
+        files[key] = stores[-1].get_file(url.rsplit("/", 1)[-1]).content
     return files
+
+
+def test_map_of_an_older_file_offers_no_downloads_and_says_why(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page only reads: a file without the reviewed view (an older fieldtool's) gets no
+    download buttons whose click would fail, and a one-line reason."""
+    import duckdb
+    from streamlit.testing.v1 import AppTest
+
+    old = _copy(db, tmp_path)
+    with duckdb.connect(str(old)) as con:
+        con.execute("DROP VIEW sightings_reviewed")
+    monkeypatch.setenv("FIELDTOOL_DB", str(old))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception and not at.get("download_button")
+    said = [c.value for c in at.caption if "Downloads unavailable" in c.value]
+    assert len(said) == 1 and "`fieldtool export` upgrades it once" in said[0]
 
 
 def test_map_download_and_fieldtool_export_write_the_same_columns(

@@ -37,7 +37,7 @@ from fieldtool.dashboard.data import (
     session_prior_settings,
 )
 from fieldtool.dashboard.deck import range_geojson
-from fieldtool.dashboard.downloads import dwca_download, map_downloads
+from fieldtool.dashboard.downloads import Downloads, dwca_download, map_downloads
 from fieldtool.dashboard.maptiles import DOT_PX, MapTiles
 from fieldtool.dashboard.mapview import (
     basemap_tiles,
@@ -58,6 +58,7 @@ from fieldtool.dashboard.summaries import (
     zone_notes,
 )
 from fieldtool.dashboard.tiles import TileServer, browser_host, open_source
+from fieldtool.export_rows import needs_upgrade
 from fieldtool.types import FieldtoolError
 
 TABLE_COLUMNS = {
@@ -319,20 +320,31 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     The files come from the export module (:func:`downloads.map_downloads`): the same rows
     (closed sightings, newest review applied, rejected ones left out), columns and bytes as
     ``fieldtool export`` of these sightings; times get no ``Z`` for a session's local clock
-    of unknown zone. Fixed file names: a refresh with unchanged rows then serves the same
-    file, so a click during a refresh still finds it. The Darwin Core Archive is built only
-    when clicked.
+    of unknown zone. Each file is built when its button is clicked (a page load or refresh
+    reads none of them: a quarter of a second on a season's file).
     """
     ids = tuple(str(i) for i in sightings["sighting_id"]) if not sightings.empty else ()
     try:
-        files = common.read(map_downloads, db_path, ids)
+        stale = needs_upgrade(db_path, timeout_s=common.QUERY_TIMEOUT_S)  # a 10-ms read
     except FieldtoolError as exc:
-        st.caption(f"Downloads unavailable: {exc}")
+        stale, problem = True, str(exc)
+    else:
+        problem = f"{db_path}: written by an older fieldtool; `fieldtool export` upgrades it once"
+    if stale:
+        st.caption(f"Downloads unavailable: {problem}")
         return
+    # What the files will hold, from the rows at hand: closed, and not rejected in force.
+    rows = 0
+    if not sightings.empty:
+        rows = int(((sightings["status"] == "closed") & (sightings["review"] != "reject")).sum())
+
+    def files() -> Downloads:
+        return map_downloads(db_path, ids, timeout_s=common.QUERY_TIMEOUT_S)
+
     row = st.container(horizontal=True)
     row.download_button(
         "Download CSV",
-        files.csv,
+        lambda: files().csv,
         file_name="sightings.csv",
         mime="text/csv",
         key="export_csv",
@@ -340,7 +352,7 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     )
     row.download_button(
         "Download GeoJSON",
-        files.geojson,
+        lambda: files().geojson,
         file_name="sightings.geojson",
         mime="application/geo+json",
         key="export_geojson",
@@ -357,7 +369,7 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
         "rejected ones left out",
     )
     st.caption(
-        f"Downloads hold {files.rows} of the {len(ids)} sightings of this table page, as "
+        f"Downloads hold {rows} of the {len(ids)} sightings of this table page, as "
         "`fieldtool export` writes them: the closed ones, reviews applied, rejected ones "
         "left out. `fieldtool export` writes all of them."
     )
