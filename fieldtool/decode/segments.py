@@ -38,7 +38,9 @@ import os
 import queue
 import shutil
 import signal
+import sys
 import time
+import types
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -158,6 +160,21 @@ def _seek(container: InputContainer, stream: VideoStream, pts: int) -> None:
             container.seek(target, stream=stream, backward=True, any_frame=False)  # again
             return
         back = max(ticks, 2 * back)
+
+
+@contextlib.contextmanager
+def _neutral_main() -> Iterator[None]:
+    """While a worker starts: a ``__main__`` without a file, so the spawned process does
+    not import the parent's script again (spawn runs ``__main__.__file__`` in the child: a
+    Streamlit page, a ``python -c`` or a script without a main guard would run there).
+    The worker's code is all in this module, which the child imports by name."""
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
 
 
 def _work(
@@ -374,7 +391,8 @@ class SegmentedSource(PyAVSource):
                     target=_work, name=f"fieldtool-decode-{w}", daemon=True,
                     args=(self.uri, mine, shm.name, plan.shape, threads, free, out, self._decode),
                 )  # fmt: skip
-                proc.start()
+                with _neutral_main():
+                    proc.start()
                 procs.append(proc)
             self.stats.frames_read = plan.frames_read
             last_t: float | None = None

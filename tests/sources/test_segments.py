@@ -106,6 +106,24 @@ def test_workers_give_the_single_decoders_frames(clip, sample_fps, max_frames, e
     assert many[1].wall_time == start + timedelta(seconds=many[1].t)
 
 
+def test_workers_do_not_run_the_parents_main_script(clip, tmp_path, monkeypatch):
+    """A spawned process imports the parent's ``__main__`` script again; a Streamlit page or
+    a script without a main guard (a test run that ran one before) must not run in the
+    decoding processes: they need only fieldtool."""
+    import sys
+    import types
+
+    script = tmp_path / "page.py"
+    script.write_text("raise SystemExit('the parent's script ran in a decoding process')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    one = list(PyAVSource(str(clip), decoder="pyav", sample_fps=7.0).frames())
+    many = list(SegmentedSource(str(clip), workers=2, sample_fps=7.0).frames())
+    _same(one, many)
+    assert sys.modules["__main__"] is main  # the parent's own is left as it was
+
+
 @pytest.mark.parametrize("sample_fps", [1000.0, 7.0])
 def test_a_transport_stream_without_an_index_gives_the_same_frames(tmp_path, sample_fps):
     """MPEG-TS: seeking guesses from the byte rate and may land after the key frame; the
