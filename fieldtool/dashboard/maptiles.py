@@ -299,7 +299,7 @@ class MapTiles:
         self._views: OrderedDict[str, MapView] = OrderedDict()
         self._tiles: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
         # The latest read of each (file, filter, points): its view id and data state.
-        self._latest: dict[str, tuple[str, DataState]] = {}
+        self._latest: OrderedDict[str, tuple[str, DataState]] = OrderedDict()
         self._max_views, self._max_tiles = max_views, max_tiles
 
     def register(
@@ -336,6 +336,9 @@ class MapTiles:
             if previous is not None and areas is not None:
                 self._carry(previous[0], key, areas)
             self._latest[family] = (key, state)
+            self._latest.move_to_end(family)
+            while len(self._latest) > self._max_views:
+                self._latest.popitem(last=False)
             self._views[key] = view
             while len(self._views) > self._max_views:
                 self._views.popitem(last=False)
