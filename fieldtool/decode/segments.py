@@ -49,7 +49,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source
+from fieldtool.colour import Layout, Matrix, Range, YuvImage
+from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source, yuv_planes
 from fieldtool.mediaclock import MediaClock
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
 from fieldtool.timebase import utc_now
@@ -93,16 +94,19 @@ class Planned:
 @dataclass(frozen=True)
 class Plan:
     """The kept frames in order, cut into segments; ``frames_read``: frames decoded in all
-    (as the single decoder counts them); ``shape``: (H, W, 3) of every frame; ``slots``:
-    frame slots per worker."""
+    (as the single decoder counts them); ``shape``: (H, W, 3) of every BGR frame, or
+    (H * 3 / 2, W) of its YUV planes; ``slots``: frame slots per worker."""
 
     frames: tuple[tuple[Planned, ...], ...]  # per segment
     segments: tuple[Segment, ...]
     frames_read: int
-    shape: tuple[int, int, int]
+    shape: tuple[int, ...]
     timing: str
     slots: int
     scan_s: float  # seconds the packets took to read ahead
+    # YUV planes as decoded (``pixels`` yuv): the pixel format's name and the frames'
+    # (layout, matrix, range); None: BGR
+    planes: tuple[str, tuple[Layout, Matrix, Range]] | None = None
 
 
 DecodeSegment = Callable[
@@ -181,15 +185,17 @@ def _work(
     uri: str,
     segments: list[Segment],
     shm_name: str,
-    shape: tuple[int, int, int],
+    shape: tuple[int, ...],
     threads: int,
     free: Queue[int],
     out: Queue[tuple[str, int, Any, int]],
     decode: DecodeSegment,
+    planes: str | None = None,
 ) -> None:
     """A worker process: each of its segments' wanted frames into a free slot of its ring,
     ("frame", segment, pts, slot) on ``out``; ("end", segment, None, -1) after each
-    segment; ("error", segment, one line, -1) and return on any failure."""
+    segment; ("error", segment, one line, -1) and return on any failure. ``planes``: the
+    pixel format whose planes go into the ring as decoded (no conversion), or None: BGR."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us on Ctrl-C
     parent = mp.parent_process()
     shm = SharedMemory(name=shm_name)
@@ -211,10 +217,12 @@ def _work(
         for segment in segments:
             number = segment.number
             for pts, frame in decode(container, stream, segment):
-                image = frame.to_ndarray(format="bgr24")
+                if planes is not None and frame.format.name != planes:
+                    raise RuntimeError(f"pixel format changes to {frame.format.name} from "
+                                       f"{planes}")  # fmt: skip
+                image = frame.to_ndarray() if planes else frame.to_ndarray(format="bgr24")
                 if image.shape != shape:
-                    raise RuntimeError(f"frame size changes to {image.shape[1]}x{image.shape[0]}"
-                                       f" from {shape[1]}x{shape[0]}")  # fmt: skip
+                    raise RuntimeError(f"frame size changes to {image.shape} from {shape}")
                 while True:
                     try:
                         slot = free.get(timeout=POLL_S)
@@ -309,7 +317,7 @@ class SegmentedSource(PyAVSource):
         try:
             with av.open(self.uri) as container:
                 stream = container.streams.video[0]
-                shape = (stream.codec_context.height, stream.codec_context.width, 3)
+                shape: tuple[int, ...] = (stream.codec_context.height, stream.codec_context.width, 3)
                 zero = stream.start_time or 0
                 base = float(stream.time_base or 0)
                 packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.size]
@@ -331,6 +339,9 @@ class SegmentedSource(PyAVSource):
         # slots for a GOP's kept frames: a worker decodes on while the parent takes those
         # before its segment (module docstring), within the memory there is
         gops = [bisect.bisect_right(keys, f.pts) for f in kept]
+        planes = self._planes() if self.pixels == "yuv" else None
+        if planes is not None:  # 4:2:0: half the bytes of BGR a frame
+            shape = (shape[0] * 3 // 2, shape[1])
         slots = self._slots(math.prod(shape), max(gops.count(g) for g in set(gops)))
         if slots < MIN_SLOTS:
             self._log(f"{why_not} shared memory (/dev/shm) has no room for {MIN_SLOTS} frames "
@@ -347,7 +358,20 @@ class SegmentedSource(PyAVSource):
             for n, group in enumerate(groups)
         )  # fmt: skip
         return Plan(tuple(tuple(g) for g in groups), segments, read, shape, clock_timing, slots,
-                    time.perf_counter() - scan)  # fmt: skip
+                    time.perf_counter() - scan, planes)  # fmt: skip
+
+    def _planes(self) -> tuple[str, tuple[Layout, Matrix, Range]] | None:
+        """The pixel format and (layout, matrix, range) of the file's first frame when its
+        planes can go on as decoded (:func:`~fieldtool.decode.pyav.yuv_planes`); else None,
+        said: the workers convert to BGR as one decoder would."""
+        with self._av.open(self.uri) as container:
+            for frame in container.decode(video=0):
+                first = yuv_planes(frame)
+                if first is None:
+                    self._log(f"{self.uri}: {frame.format.name} frames go on as BGR, not planes")
+                    return None
+                return frame.format.name, (first.layout, first.matrix, first.color_range)
+        return None
 
     def _slots(self, frame_bytes: int, need: int) -> int:
         """Frame slots per worker: ``need`` (at least 2, at most 64) within ``ring_bytes``
@@ -389,7 +413,8 @@ class SegmentedSource(PyAVSource):
                 mine = list(plan.segments[w::workers])
                 proc = ctx.Process(
                     target=_work, name=f"fieldtool-decode-{w}", daemon=True,
-                    args=(self.uri, mine, shm.name, plan.shape, threads, free, out, self._decode),
+                    args=(self.uri, mine, shm.name, plan.shape, threads, free, out, self._decode,
+                          plan.planes[0] if plan.planes else None),
                 )  # fmt: skip
                 with _neutral_main():
                     proc.start()
@@ -412,8 +437,12 @@ class SegmentedSource(PyAVSource):
                     missed = False
                     last_t = planned.t
                     self.stats.frames_yielded += 1
-                    yield Frame(planned.index, planned.t,
-                                start + timedelta(seconds=planned.t), image)  # fmt: skip
+                    wall = start + timedelta(seconds=planned.t)
+                    if plan.planes is not None:  # converted where used (the model's device)
+                        yield Frame(planned.index, planned.t, wall,
+                                    yuv=YuvImage(image, *plan.planes[1]))  # fmt: skip
+                    else:
+                        yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
         finally:
             self._stop_workers(procs, frees + outs)

@@ -106,6 +106,25 @@ def test_workers_give_the_single_decoders_frames(clip, sample_fps, max_frames, e
     assert many[1].wall_time == start + timedelta(seconds=many[1].t)
 
 
+@pytest.mark.parametrize("sample_fps", [1000.0, 7.0])
+def test_workers_hand_over_yuv_planes_as_one_decoder_does(clip, sample_fps):
+    """``pixels`` yuv: the processes put the decoded planes in their rings (half the bytes,
+    no conversion) and the frames carry them with the stream's matrix and range."""
+    one = list(PyAVSource(str(clip), decoder="pyav", pixels="yuv",
+                          sample_fps=sample_fps).frames())  # fmt: skip
+    logs: list[str] = []
+    many = list(SegmentedSource(str(clip), workers=3, pixels="yuv", sample_fps=sample_fps,
+                                log=logs.append).frames())  # fmt: skip
+    assert any("worker processes" in line for line in logs), logs
+    assert len(many) == len(one) > 0 and [f.t for f in many] == [f.t for f in one]
+    for a, b in zip(one, many, strict=True):
+        assert a.yuv is not None and b.yuv is not None
+        assert b.yuv.data.shape == (180, 160)  # (H * 3 / 2, W): 4:2:0 planes, not BGR
+        assert (b.yuv.layout, b.yuv.matrix, b.yuv.color_range) == (
+            a.yuv.layout, a.yuv.matrix, a.yuv.color_range)
+        assert np.array_equal(a.yuv.data, b.yuv.data)
+
+
 def test_workers_do_not_run_the_parents_main_script(clip, tmp_path, monkeypatch):
     """A spawned process imports the parent's ``__main__`` script again; a Streamlit page or
     a script without a main guard (a test run that ran one before) must not run in the
