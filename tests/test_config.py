@@ -69,3 +69,12 @@ def test_non_finite_numbers_are_one_line_errors(tmp_path, capsys, flag, value):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
     assert err[0].startswith("fieldtool: error: config: ") and "finite" in err[0]
+
+
+def test_a_compile_mode_without_compile_is_refused():
+    from fieldtool.config import load_config
+    from fieldtool.types import FieldtoolError
+
+    with pytest.raises((FieldtoolError, ValueError), match="compile_mode max-autotune needs compile"):
+        load_config(None, {"model.compile_mode": "max-autotune"})
+    assert load_config(None, {"model.compile_mode": "max-autotune", "model.compile": True})

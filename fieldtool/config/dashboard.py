@@ -49,13 +49,15 @@ class DashboardConfig(_Section):
         "pages while a session is running (paused otherwise)",
     )  # fmt: skip
     map_points: int = Field(
-        5000, ge=0, le=100_000, description="the map draws single sightings when at most "
-        "this many match; more are shown as H3 cells with counts",
+        5000, ge=0, le=100_000, description="when at most this many sightings match, the map "
+        "opens zoomed in to them (a site); with `map_tiles` false also the most it draws one "
+        "by one, more are H3 cells with counts (with tiles, `map_tile_points` decides per tile)",
     )  # fmt: skip
     map_tiles: bool = Field(
-        True, description="draw the map's sightings and tracks as tiles the browser fetches "
-        "at the zoom it is at, from the dashboard's own tile server on a second port on the "
-        "same address (the browser must reach it); false: drawn once for the opening view",
+        True, description="draw the map's sightings and tracks (not the basemap: see `tiles`) "
+        "as tiles the browser fetches at the zoom it is at, from the dashboard's own tile "
+        "server on a second port on the same address, said in the log and under the map (the "
+        "browser must reach it); false: drawn with the page, once for the opening view",
     )  # fmt: skip
     map_tile_points: int = Field(
         1500, ge=0, le=20_000, description="a map tile (512 px) draws single sightings when at "

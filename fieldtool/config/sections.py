@@ -199,6 +199,12 @@ class ModelConfig(_Section):
         None, ge=1, description="crops per network call on the CPU; default: sized to the caches"
     )
 
+    @model_validator(mode="after")
+    def _mode_needs_compile(self) -> ModelConfig:
+        if self.compile_mode != "default" and not self.compile:
+            raise ValueError(f"compile_mode {self.compile_mode} needs compile (--compile)")
+        return self
+
 
 class PositionConfig(_Section):
     """Where each frame was taken: a fixed point, a track file, or a live GPS."""

@@ -11,7 +11,8 @@ sub-layer (a GeoJsonLayer), so no JavaScript callback is needed in Streamlit's J
 A sightings tile holds one of (each placed sighting counted in exactly one tile, so the
 tiles of a view add up to the page's exact figures):
 
-- points: every sighting in the tile, coloured by species, when at most ``points`` fall in it;
+- points: every sighting in the tile, coloured by species, when at most ``points`` fall in
+  it; sightings that share a :data:`DOT_PX`-pixel square are one dot with their count;
 - dots (site zoom, :data:`~fieldtool.dashboard.mapview.SITE_ZOOM` and deeper): sightings
   grouped into squares of :data:`DOT_PX` screen pixels, one dot each at their mean
   position, coloured by the most seen species, with count and species in the tooltip;
@@ -112,22 +113,51 @@ def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
     return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
-def point_features(rows: pd.DataFrame, view: MapView) -> list[dict[str, Any]]:
-    """One Point per sighting: c (species colour), l (dark outline when open), n (tooltip)."""
-    return [
-        _feature(
+def _dot(view: MapView, lon: float, lat: float, n: int, species: int, top: str) -> dict[str, Any]:
+    """A dot for ``n`` sightings of ``species`` species near (lon, lat), coloured by ``top``
+    (the most seen), larger with more sightings."""
+    return _feature(
+        {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
+        c=list(view.colour(top)), l=[40, 40, 40, 200], r=min(4 + 2 * math.log10(n), 12),
+        n=f"{n:,} sightings · {species} species · most seen: {view.label(top)}",
+    )  # fmt: skip
+
+
+def point_features(rows: pd.DataFrame, view: MapView, z: int) -> list[dict[str, Any]]:
+    """Each sighting as a Point (c: species colour, l: dark outline when open, n: its
+    tooltip), except where several fall within the same :data:`DOT_PX`-pixel square at
+    ``z``: there one dot with their count (:func:`_dot`), so none hides under another."""
+    step = degrees_per_pixel(z) * DOT_PX
+    squares: dict[tuple[int, int], list[Any]] = {}
+    for r in rows.itertuples(index=False):
+        key = (math.floor(float(r.longitude) / step), math.floor(float(r.latitude) / step))
+        squares.setdefault(key, []).append(r)
+    features = []
+    for key in sorted(squares):
+        group = squares[key]
+        if len(group) > 1:
+            counts: dict[str, int] = {}
+            for r in group:
+                counts[str(r.species)] = counts.get(str(r.species), 0) + 1
+            top = min(counts, key=lambda sp: (-counts[sp], sp))
+            lon = sum(float(r.longitude) for r in group) / len(group)
+            lat = sum(float(r.latitude) for r in group) / len(group)
+            features.append(_dot(view, lon, lat, len(group), len(counts), top))
+            continue
+        r = group[0]
+        features.append(_feature(
             {"type": "Point",
              "coordinates": [round(float(r.longitude), 6), round(float(r.latitude), 6)]},
             c=list(view.colour(str(r.species))),
             l=[20, 20, 20, 255] if r.status == "open" else [255, 255, 255, 0],
             r=5, n=point_text(r),
-        )  # fmt: skip
-        for r in rows.itertuples(index=False)
-    ]
+        ))  # fmt: skip
+    return features
 
 
 def dot_features(view: MapView, z: int, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sightings grouped into :data:`DOT_PX`-pixel squares: one dot per square."""
+    """Sightings grouped into :data:`DOT_PX`-pixel squares: one dot per square (in SQL,
+    for more sightings than a tile draws one by one)."""
     step = degrees_per_pixel(z) * DOT_PX
     rows = query(
         view.db_path,
@@ -142,17 +172,8 @@ def dot_features(view: MapView, z: int, where: str, params: dict[str, Any]) -> l
         {**view.params, **params},
         timeout_s=view.timeout_s,
     )
-    return [
-        _feature(
-            {"type": "Point",
-             "coordinates": [round(float(r.longitude), 6), round(float(r.latitude), 6)]},
-            c=list(view.colour(str(r.top))), l=[40, 40, 40, 200],
-            r=min(4 + 2 * math.log10(int(r.sightings)), 12),
-            n=f"{int(r.sightings):,} sightings · {int(r.species)} species · most seen: "
-            f"{view.label(str(r.top))}",
-        )  # fmt: skip
-        for r in rows.itertuples(index=False)
-    ]
+    return [_dot(view, float(r.longitude), float(r.latitude), int(r.sightings), int(r.species),
+                 str(r.top)) for r in rows.itertuples(index=False)]  # fmt: skip
 
 
 def cell_features(
@@ -211,7 +232,7 @@ def sighting_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, A
         rows = query(view.db_path, f"SELECT {_COLUMNS} FROM ({view.sql}) WHERE {where} "
                      "ORDER BY first_seen DESC, sighting_id", args,
                      timeout_s=view.timeout_s)  # fmt: skip
-        return point_features(rows, view)
+        return point_features(rows, view, z)
     if z >= SITE_ZOOM:
         return dot_features(view, z, where, params)
     return cell_features(view, z, bounds)

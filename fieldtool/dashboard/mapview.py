@@ -256,7 +256,8 @@ def legend_html(colour_of: Callable[[str], str], names: list[tuple[str, str]], m
         )
     return (
         " ".join(chips)
-        + '<br><span style="font-size:.85em">Sightings per cell: '
+        + '<br><span style="font-size:.85em">H3 cells (where too many to draw one by one), '
+        "sightings per cell: "
         + " ".join(steps)
         + "</span>"
     )

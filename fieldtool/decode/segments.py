@@ -390,8 +390,8 @@ class SegmentedSource(PyAVSource):
         slots = plan.slots
         threads = max(1, (os.cpu_count() or 1) // workers)
         self._log(f"{self.uri}: decoding {len(plan.segments)} segments on {workers} worker "
-                  f"processes ({slots} frame slots each; packets read ahead in "
-                  f"{plan.scan_s:.1f} s)")  # fmt: skip
+                  f"processes with PyAV ({slots} frame slots each; the file's packets "
+                  f"indexed in {plan.scan_s:.1f} s{'; YUV planes' if plan.planes else ''})")
         ctx = mp.get_context("spawn")
         shms: list[SharedMemory] = []
         procs: list[BaseProcess] = []

@@ -98,7 +98,7 @@ def decoded_pixels(config: Config) -> Literal["bgr", "yuv"]:
     """``source.pixels`` resolved: "auto" is YUV planes when the model runs on a CUDA GPU
     (converted there, beside its resize), else BGR (the CPU converts either way)."""
     if config.source.pixels != "auto":
-        return config.source.pixels
+        return config.source.pixels  # OpenCV decodes to BGR whatever it says (video_placement)
     return "yuv" if pick_device(config.model.device).type == "cuda" else "bgr"
 
 
@@ -107,6 +107,9 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     t=0 (``docs/time.md``; ``source.start_time`` is set from it). Notes and warnings go
     to ``log``."""
     src = config.source
+    if src.pixels == "yuv" and src.decoder == "opencv" and src.decode_workers <= 1:
+        log(f"{src.uri}: source.pixels yuv: OpenCV decodes to BGR; YUV planes need "
+            "--decoder pyav or nvdec")  # fmt: skip
     source = segmented_source(
         src.uri,
         workers=src.decode_workers,

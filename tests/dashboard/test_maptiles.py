@@ -107,14 +107,41 @@ def test_site_zoom_groups_into_dots_with_exact_counts(season: Path) -> None:
     assert {f["geometry"]["type"] for f in dots} == {"Point"}
     assert sum(_count(f) for f in dots) == inside
     assert len(dots) < inside  # grouped, not one by one
-    one = _features(tiles, _view(tiles, season, SightingFilter(), inside), "s", z, x, y)
-    assert len(one) == inside  # few enough: each sighting, with its own tooltip
+    few = _features(tiles, _view(tiles, season, SightingFilter(), inside), "s", z, x, y)
+    assert sum(_count(f) for f in few) == inside  # few enough: one by one where apart
+    single = [f["properties"] for f in few if " sightings ·" not in f["properties"]["n"]]
     names = {str(v) for v in query(season, "SELECT DISTINCT species FROM sightings").iloc[:, 0]}
-    first = one[0]["properties"]
-    title = first["n"].split(" · ")[0]  # "common name (Species)"
+    assert single, "no sighting drawn on its own"
+    title = single[0]["n"].split(" · ")[0]  # "common name (Species)"
     species = title[title.rindex("(") + 1 : -1]
-    assert species in names and "UTC · peak" in first["n"]
-    assert first["c"][:3] == list(_colour(species))
+    assert species in names and "UTC · peak" in single[0]["n"]
+    assert single[0]["c"][:3] == list(_colour(species))
+    # No feature hides another: any two lie more than a few pixels apart at this zoom.
+    step = degrees_per_pixel(z)
+    spots = sorted(tuple(f["geometry"]["coordinates"]) for f in few)
+    assert all(max(abs(a[0] - b[0]), abs(a[1] - b[1])) > step
+               for a, b in zip(spots[:-1], spots[1:], strict=True))  # fmt: skip
+
+
+def test_sightings_at_one_place_are_one_dot_with_their_count(season: Path, tmp_path: Path) -> None:
+    """From afar, sightings of one stop share a spot: one dot saying how many, not a
+    top point hiding the rest."""
+    db = tmp_path / "stack.duckdb"
+    shutil.copy(season, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "INSERT INTO sightings (sighting_id, session_id, species, first_seen, last_seen, "
+            "peak_score, latitude, longitude, status, updated_at) "
+            "SELECT 'stop' || i, 'stop', CASE WHEN i < 6 THEN 'Acer rubrum' ELSE 'Thuja plicata' "
+            "END, TIMESTAMP '2027-01-01', TIMESTAMP '2027-01-01', 0.9, 10.0 + i * 1e-5, "
+            "20.0, 'closed', TIMESTAMP '2027-01-01' FROM range(9) r(i)")  # fmt: skip
+    tiles = MapTiles()
+    view = _view(tiles, db, SightingFilter(session_id="stop"), 100)
+    x, y = _tile_xy(20.0, 10.0, 6)
+    (dot,) = _features(tiles, view, "s", 6, x, y)
+    assert dot["properties"]["n"] == "9 sightings · 2 species · most seen: ACER RUBRUM"
+    x, y = _tile_xy(20.0, 10.0, 22)  # at the deepest zoom they stand apart again
+    assert len(_features(tiles, view, "s", 20, x >> 2, y >> 2)) == 9
 
 
 def test_tracks_are_lines_that_stay_in_their_tile(season: Path) -> None:

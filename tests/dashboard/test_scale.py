@@ -102,7 +102,7 @@ def test_every_count_is_exact(server: str, season_db: Path, tab, tmp_path: Path)
     assert _metric(page, "Species") == f"{species:,}"
     assert _metric(page, "Sessions") == "40"
     page.get_by_text(f"Rows 1–200 of {sightings:,}").wait_for()
-    page.get_by_text("drawn by the zoom you are at").wait_for()  # says what it draws
+    page.get_by_text("drawn for the zoom you are at").wait_for()  # says what it draws
     _map_drawn(page)
     _screenshot(page, "map_season", tmp_path)
 
@@ -174,7 +174,7 @@ def test_site_zoom_draws_points_and_track(server: str, season_db: Path, browser)
         page.get_by_text("fieldtool sightings").first.wait_for()
         _settle(page)
         placed = _one(season_db, "SELECT count(*) FROM sightings WHERE session_id = 's000'")
-        page.get_by_text(f"{placed:,} placed sightings, drawn by the zoom").wait_for()
+        page.get_by_text(f"{placed:,} placed sightings, drawn for the zoom").wait_for()
         chart = page.locator("[data-testid='stDeckGlJsonChart']").first
         chart.scroll_into_view_if_needed()
         _map_drawn(page)

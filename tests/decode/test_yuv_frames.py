@@ -189,3 +189,16 @@ def test_a_yuv_session_finds_the_bgr_sightings_and_writes_bgr_snapshots(tmp_path
         assert from_yuv is not None and from_bgr is not None
         assert from_yuv.shape == from_bgr.shape and from_yuv.shape[2] == 3
         assert np.abs(from_yuv.astype(int) - from_bgr).mean() < 2.0  # not swapped, not grey
+
+
+def test_yuv_asked_of_opencv_is_said_not_ignored():
+    """OpenCV decodes to BGR only: asking it for planes says so (the frames stay BGR)."""
+    from fieldtool.pipeline.inputs import video_placement
+
+    lines: list[str] = []
+    config = load_config(None, {"source.uri": str(DEMO_DATA / "walk_west.mp4"),
+                                "source.pixels": "yuv", "position.lat": 45.0,
+                                "position.lon": -122.0})  # fmt: skip
+    source, _ = video_placement(config, lines.append)
+    assert isinstance(source, VideoSource) and not isinstance(source, PyAVSource)
+    assert any("OpenCV decodes to BGR" in line and "--decoder pyav" in line for line in lines)

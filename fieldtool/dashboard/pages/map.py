@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,12 +137,16 @@ def _read(
         data = data_tile_layers(server.data_url(where, key, "s"), server.data_url(where, key, "t"))
         cells, points, tracks = pd.DataFrame(), None, None
         track_sessions = common.read(load_track_sessions, db_path, depends=("track",))
-        drawn = (
-            f"{totals['placed']:,} placed sightings, drawn by the zoom you are at: one by one "
-            f"where at most {settings.map_tile_points:,} fall in a tile, else as H3 cells "
-            f"with counts (dots of {DOT_PX}-px squares at site zoom); hover for counts."
+        view_text = (
+            f"{totals['placed']:,} placed sightings, drawn for the zoom you are at: each on "
+            f"its own where there is room, sightings closer than {DOT_PX} px as one dot with "
+            f"their count, and where a map tile holds more than "
+            f"{settings.map_tile_points:,}, H3 cells with counts (dots when zoomed in to a "
+            "site); hover for details. The sightings and tracks come from this dashboard's "
+            f"tile server on port {server.port}: if the map stays empty, your browser cannot "
+            "reach that port (e.g. only the dashboard's port is forwarded); set "
+            "`dashboard.map_tiles = false` to draw them with the page."
         )
-        view_text = f"{drawn} Opened at zoom {zoom:.1f}."
     else:
         data = []
         cells = read(load_cells, filters, cell_resolution(zoom))
@@ -191,7 +196,11 @@ def _tile_server(tiles: str | None, address: str, protected: bool) -> TileServer
     dashboard asks for a token (the sign-in secrets never go into a URL)."""
     key = secrets.token_urlsafe(24) if protected else None
     source = open_source(Path(tiles)) if tiles is not None else None
-    return TileServer(source, address, key=key, data=MapTiles()).start()
+    server = TileServer(source, address, key=key, data=MapTiles()).start()
+    # Said once in the server's log: the browser must reach this port too.
+    print(f"fieldtool: map tiles served on {address} port {server.port}", file=sys.stderr,
+          flush=True)  # fmt: skip
+    return server
 
 
 def _server(settings: DashboardConfig) -> tuple[TileServer | None, str | None]:
