@@ -31,6 +31,7 @@ so new data gets new URLs and the browser fetches only when something changed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -321,6 +322,7 @@ class MapTiles:
         self._tiles: OrderedDict[tuple[str, str, int, int, int], bytes] = OrderedDict()
         # The latest read of each (file, filter, points): its view id and data state.
         self._latest: OrderedDict[str, tuple[str, DataState]] = OrderedDict()
+        self._building: dict[tuple[str, str, int, int, int], threading.Event] = {}
         self._max_views, self._max_tiles = max_views, max_tiles
 
     def register(
@@ -375,20 +377,57 @@ class MapTiles:
         """GeoJSON bytes of tile ``z/x/y`` of ``kind`` (``s`` or ``t``) of a registered
         view; None for an unknown view or kind."""
         key = (view, kind, z, x, y)
-        with self._lock:
-            found = self._tiles.get(key)
-            if found is not None:
-                self._tiles.move_to_end(key)
-                return found
-            registered = self._views.get(view)
-        if registered is None or kind not in KINDS:
-            return None
-        build = sighting_features if kind == "s" else track_features
-        features = build(registered, z, x, y)
-        data = json.dumps({"type": "FeatureCollection", "features": features},
-                          separators=(",", ":")).encode()  # fmt: skip
-        with self._lock:
-            self._tiles[key] = data
-            while len(self._tiles) > self._max_tiles:
-                self._tiles.popitem(last=False)
-        return data
+        while True:
+            with self._lock:
+                found = self._tiles.get(key)
+                if found is not None:
+                    self._tiles.move_to_end(key)
+                    return found
+                registered = self._views.get(view)
+                if registered is None or kind not in KINDS:
+                    return None
+                # One build a tile: a request meeting the warm-up's build waits for it.
+                building = self._building.get(key)
+                if building is None:
+                    building = self._building[key] = threading.Event()
+                    break
+            building.wait()
+        try:
+            build = sighting_features if kind == "s" else track_features
+            features = build(registered, z, x, y)
+            data = json.dumps({"type": "FeatureCollection", "features": features},
+                              separators=(",", ":")).encode()  # fmt: skip
+            with self._lock:
+                self._tiles[key] = data
+                while len(self._tiles) > self._max_tiles:
+                    self._tiles.popitem(last=False)
+            return data
+        finally:
+            with self._lock:
+                del self._building[key]
+            building.set()
+
+    def warm(self, view: str, lon: float, lat: float, zoom: float, *,
+             width_px: int = 1200, height_px: int = 520) -> threading.Thread:
+        """Build, on a thread, the tiles a browser opening ``view`` at (lon, lat, zoom) in
+        a map of about ``width_px`` × ``height_px`` will ask for first (deck.gl's 512-px
+        tiles at the rounded zoom), while it is still loading the page."""
+        z = max(0, min(int(round(zoom)), 20))
+        n = 1 << z
+        scale = 2.0 ** (z - zoom)  # tile pixels per screen pixel
+        cx = (lon + 180.0) / 360.0 * n
+        cy = (1 - math.asinh(math.tan(math.radians(max(-85.0, min(85.0, lat))))) / math.pi) / 2 * n
+        dx, dy = width_px * scale / 512 / 2, height_px * scale / 512 / 2
+        tiles = [(x % n, y) for x in range(math.floor(cx - dx), math.floor(cx + dx) + 1)
+                 for y in range(max(0, math.floor(cy - dy)), min(n - 1, math.floor(cy + dy)) + 1)]
+        order = sorted(tiles, key=lambda t: (t[0] + 0.5 - cx) ** 2 + (t[1] + 0.5 - cy) ** 2)
+
+        def run() -> None:
+            for x, y in order[:64]:
+                for kind in KINDS:
+                    with contextlib.suppress(Exception):  # the browser's request says it
+                        self.tile(view, kind, z, x, y)
+
+        thread = threading.Thread(target=run, name="fieldtool-map-warm", daemon=True)
+        thread.start()
+        return thread

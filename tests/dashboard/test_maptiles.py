@@ -287,3 +287,64 @@ def test_a_refresh_rebuilds_only_the_tiles_where_data_changed(
     counted = sum(_count(f) for (k, _x, _y), data in answers.items() if k == "s"
                   for f in json.loads(data)["features"])  # fmt: skip
     assert counted == int(query(db, f"SELECT count(*) FROM sightings WHERE {where}").iloc[0, 0])
+
+
+def test_the_opening_view_is_built_while_the_browser_loads(
+    season: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fieldtool.dashboard.maptiles as maptiles
+
+    tiles = MapTiles()
+    view = _view(tiles, season, SightingFilter(), 100)
+    lon, lat = query(season, "SELECT longitude, latitude FROM sightings LIMIT 1").iloc[0]
+    tiles.warm(view, float(lon), float(lat), 9.3).join()
+    x, y = _tile_xy(lon, lat, 9)  # deck.gl asks for 512-px tiles at the rounded zoom
+    calls: list[int] = []
+    real = maptiles.query
+    monkeypatch.setattr(maptiles, "query", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for kind in ("s", "t"):
+        assert tiles.tile(view, kind, 9, x, y) is not None
+        assert tiles.tile(view, kind, 9, x + 1, y) is not None  # the view is wider than a tile
+    assert calls == []  # all built before they were asked for
+
+
+def test_a_tile_asked_twice_at_once_is_built_once(
+    season: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import fieldtool.dashboard.maptiles as maptiles
+
+    tiles = MapTiles()
+    view = _view(tiles, season, SightingFilter(), 100)
+    started, release, builds = threading.Event(), threading.Event(), []
+    real = maptiles.sighting_features
+
+    def slow(*args):  # noqa: ANN002, ANN202
+        builds.append(1)
+        started.set()
+        release.wait(60)
+        return real(*args)
+
+    monkeypatch.setattr(maptiles, "sighting_features", slow)
+    joined = threading.Event()  # the second request found the first one's build
+
+    class Seen(dict):
+        def get(self, key, default=None):  # noqa: ANN001, ANN202
+            found = super().get(key, default)
+            if found is not None:
+                joined.set()
+            return found
+
+    tiles._building = Seen()
+    answers: list[bytes | None] = []
+    first = threading.Thread(target=lambda: answers.append(tiles.tile(view, "s", 3, 1, 3)))
+    first.start()
+    assert started.wait(60)
+    second = threading.Thread(target=lambda: answers.append(tiles.tile(view, "s", 3, 1, 3)))
+    second.start()
+    assert joined.wait(60)  # asked while the first build runs
+    release.set()
+    first.join(60)
+    second.join(60)
+    assert builds == [1] and len(answers) == 2 and answers[0] == answers[1] is not None

@@ -133,6 +133,8 @@ def _read(
                              label=labels, points=settings.map_tile_points,
                              style=common.species_style(db_path),
                              timeout_s=common.QUERY_TIMEOUT_S)  # fmt: skip
+        # The opening view's tiles are built while the browser loads the page.
+        tiles.warm(key, float(view.longitude), float(view.latitude), zoom)
         where = browser_host(host, st.get_option("server.address") or settings.address)
         data = data_tile_layers(server.data_url(where, key, "s"), server.data_url(where, key, "t"))
         cells, points, tracks = pd.DataFrame(), None, None
