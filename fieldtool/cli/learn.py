@@ -52,15 +52,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "enrolled from, read again; --photos: folders of species sub-folders; a species the "
         "model lacks becomes a new class), measured against the parent on what is held out: "
         "a share of the review sessions, and every k-th photo of each species (k = "
-        "1/holdout, in order of file name). Exit status 1 when the new model is worse and "
-        "was not written.",
+        "1/holdout, in order of file name). Exit status 1 when the new model is worse, or "
+        "too little is held out to judge it (under 5 examples, or a new species with none), "
+        "and was not written.",
     )
     p.add_argument("--db", type=Path,
                    help="database of reviewed sightings (sightings.duckdb unless --gallery "
                    "or --photos is given)")  # fmt: skip
     p.add_argument("--model", type=Path, help="model folder to start from")
     p.add_argument("-o", "--out", type=Path, help="new model folder to write")
-    p.add_argument("--force", action="store_true", help="write it even when it is worse")
+    p.add_argument("--force", action="store_true", help="write it even when refused (worse, or too little "
+                   "held out to judge it; the card says so)")
     p.add_argument("--holdout", type=float, default=0.25,
                    help="share of sessions, and of each species' photos, held out to "
                    "measure on (0.25: every 4th photo)")  # fmt: skip

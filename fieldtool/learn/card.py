@@ -68,8 +68,8 @@ class ModelCard:
     counts: dict[str, dict[str, int]]
     before: Scores
     after: Scores
-    accepted: bool  # better (or as good) on the held-out sessions
-    forced: bool  # written although worse (--force)
+    accepted: bool  # better (or as good) on enough held out (update.MIN_HELDOUT)
+    forced: bool  # written although refused (worse, or too little held out; --force)
     reason: str  # one line: why accepted or refused
     settings: dict = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)  # "gallery:<folder>", "photos:<folder>"
@@ -113,7 +113,7 @@ frozen backbone of its parent.
 - classes: {len(self.classes)}; new: {new}
 - review sessions: {len(self.train_sessions)} to learn from, {len(self.heldout_sessions)} held out
 - photos: {photos}
-- verdict: {"accepted" if self.accepted else "worse than the parent"}{" (written with --force)" if self.forced else ""}: {self.reason}
+- verdict: {"accepted" if self.accepted else "refused"}{" (written with --force)" if self.forced else ""}: {self.reason}
 
 ## Data (reviewed sightings, their frames, and photos per class)
 

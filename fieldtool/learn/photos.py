@@ -14,6 +14,14 @@ or ``gallery remove`` / ``gallery add`` the species again).
 (:func:`fieldtool.gallery.species_folders`; ``Acer_rubrum/`` is "Acer rubrum"). A
 sub-folder named ``background`` gives photos without any species.
 
+Names: a species is learnt as its binomial (:func:`fieldtool.names.binomial`), because the
+species key (:func:`fieldtool.names.species_key`) drops ranks below species by design:
+``Pinus_contorta_var._contorta/`` and ``Pinus_contorta_var._latifolia/`` are both "Pinus
+contorta", one class (:attr:`PhotoSet.read_as` lists such names, and ``learn`` logs them).
+A sub-folder (or gallery species) that is neither a species the model knows (by the key)
+nor a scientific name (``images/``, ``Acer sp./``) is an error naming it
+(:func:`check_species`): it would become a class of its own.
+
 Each photo is one example (a "sighting" of one frame) in a pseudo-session named by its
 source (``gallery:<folder>`` or ``photos:<folder>``). The same photo (by SHA-256 of its
 bytes) given twice for one species counts once. Photos are held out **by photo**: of each
@@ -30,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldtool.learn.collect import BACKGROUND_LABEL, LabelledFrame
-from fieldtool.names import species_key
+from fieldtool.names import binomial, species_key
 from fieldtool.types import FieldtoolError
 
 PHOTO_DECISION = "photo"  # LabelledFrame.decision of a photo (not a review)
@@ -45,6 +53,11 @@ class PhotoSet:
     heldout: set[str] = field(default_factory=set)  # sighting ids of held-out photos
     sources: list[str] = field(default_factory=list)  # "gallery:<folder>", "photos:<folder>"
     duplicates: int = 0  # photos given more than once for one species, counted once
+    # species name as given (folder, gallery species) -> the species it is learnt as, where
+    # they differ ("Pinus contorta var. latifolia" -> "Pinus contorta")
+    read_as: dict[str, str] = field(default_factory=dict)
+    # (source, species name as given, where: the sub-folder or the gallery), each once
+    given: list[tuple[str, str, Path]] = field(default_factory=list)
 
     @property
     def species(self) -> list[str]:
@@ -84,6 +97,42 @@ def folder_photos(folder: Path | str) -> dict[str, list[Path]]:
     groups = species_folders([folder])  # its own one-line errors for a bad folder
     return {(BACKGROUND_LABEL if name.lower() == BACKGROUND_FOLDER else name): photos
             for name, photos in groups.items()}  # fmt: skip
+
+
+def species_label(name: str) -> str:
+    """The species a folder (or gallery species) ``name`` is learnt as: its binomial
+    (``"Pinus contorta var. latifolia"`` -> ``"Pinus contorta"``; the species key merges
+    ranks below species), the name itself when it is no scientific name."""
+    if name == BACKGROUND_LABEL:
+        return name
+    return binomial(name) or name
+
+
+def check_species(shots: PhotoSet, known: Sequence[str]) -> None:
+    """A one-line error naming every photo folder (or gallery species) whose name is neither
+    a species in ``known`` (the model's labels, matched by the species key) nor a
+    scientific name (Genus epithet, optionally a rank below): it would become a class."""
+    keys = {species_key(name) for name in known}
+    bad = [(source, name, where) for source, name, where in shots.given
+           if name != BACKGROUND_LABEL and species_key(name) not in keys
+           and binomial(name) is None]  # fmt: skip
+    if not bad:
+        return
+    folders = [str(where) for source, _, where in bad if source.startswith("photos:")]
+    species = [f"{name!r} of gallery {where}" for source, name, where in bad
+               if source.startswith("gallery:")]  # fmt: skip
+    what = ", ".join(folders + species)
+    fix = []
+    if folders:
+        fix.append("rename each folder to its species' scientific name (Acer_rubrum/) or "
+                   f"move it out (photos of no species go in {BACKGROUND_FOLDER}/)")
+    if species:
+        fix.append("`gallery remove` each such species and add its photos again from a "
+                   "folder named by the species")
+    raise FieldtoolError(
+        f"{what}: not a species the model knows nor a scientific name (Genus epithet); "
+        + "; ".join(fix)
+    )
 
 
 def _sha256(path: Path) -> str:
@@ -128,7 +177,14 @@ def read_photos(
     by_species: dict[str, list[LabelledFrame]] = {}
     done = 0
     for source, groups in sources:
-        for species, photos in groups.items():
+        for given, photos in groups.items():
+            where = Path(source.split(":", 1)[1])
+            if source.startswith("photos:"):
+                where = photos[0].parent if photos else where
+            out.given.append((source, given, where))
+            species = species_label(given)
+            if species != given:
+                out.read_as[given] = species
             key = species_key(species) if species != BACKGROUND_LABEL else BACKGROUND_LABEL
             for photo in photos:
                 sha = _sha256(photo)

@@ -1,17 +1,23 @@
 """``learn --photos``: folders of species sub-folders, split by photo, alone or beside
-reviews; a bad folder is a one-line error."""
+reviews; a bad folder, or a sub-folder that is no species, is a one-line error; variety
+folders are their species, said; too little held out is refused unless forced."""
 
 from __future__ import annotations
 
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from fieldtool.cli import main
+from fieldtool.gallery import Entry, Gallery
 from fieldtool.learn.collect import BACKGROUND_LABEL
 from fieldtool.learn.photos import read_photos
+from fieldtool.learn.update import learn
 from tests.learn.conftest import HELDOUT_REVIEW_SEED, MISSING, LearnWorld, write_species_photos
+
+KNOWN = "Acer rubrum"  # a species the old model has
 
 
 def _files(folder, counts):
@@ -85,3 +91,90 @@ def test_photos_beside_reviews(learn_world: LearnWorld, tmp_path, capsys):
     examples = sum(c["heldout_sightings"] + c["heldout_photos"] for c in card["counts"].values())
     assert card["after"]["sightings"] == examples > 3
     assert card["new_classes"] == [MISSING] and card["accepted"]
+
+
+def _old_labels(model) -> list[str]:
+    from fieldtool.model import read_labels
+
+    return list(read_labels(model / "labels.csv").species)
+
+
+@pytest.mark.parametrize("name", ["images", "Acer sp.", "photos 2"])
+def test_a_sub_folder_that_is_no_species_is_a_one_line_error(old_model, tmp_path, capsys,
+                                                              name):  # fmt: skip
+    """A folder beside its labels.csv (``images/``) would become a class "images"."""
+    folder = _files(tmp_path / "in", {name: 3, "Acer_rubrum": 2, "Pinus_contorta_var._murrayana": 1,
+                                      "background": 1})  # fmt: skip
+    out = tmp_path / "new"
+    args = ["learn", "--model", str(old_model), "-o", str(out), "--photos", str(folder),
+            "--quiet"]  # fmt: skip
+    assert main(args) == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(folder / name) in err
+    assert "not a species the model knows nor a scientific name" in err and "rename" in err
+    for fine in ("Acer_rubrum", "Pinus_contorta", "background"):
+        assert str(folder / fine) not in err
+
+
+def test_a_gallery_species_that_is_no_species_is_a_one_line_error(old_model, tmp_path, capsys):
+    """`gallery add` names species by folder too, so a gallery can hold "images"."""
+    gallery = Gallery(tmp_path / "g", create=True)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    gallery.entries = [Entry("images", "a.jpg", path=str(photo))]
+    gallery.embeddings = np.ones((1, 8), np.float32) / np.sqrt(8)
+    gallery.save()
+    args = ["learn", "--model", str(old_model), "-o", str(tmp_path / "new"), "--gallery",
+            str(gallery.path), "--quiet"]  # fmt: skip
+    assert main(args) == 2 and not (tmp_path / "new").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'images' of gallery" in err and "gallery remove" in err
+
+
+def test_variety_folders_are_one_species_named_by_it_and_said(old_model, tmp_path):
+    """The species key merges ranks below species: both variety folders are the species,
+    the class is named by it (not by the first folder), and a log line says so."""
+    folder = write_species_photos(tmp_path / "photos", {MISSING: 20})
+    var = folder / MISSING.replace(" ", "_")
+    a, b = folder / f"{var.name}_var._alpha", folder / f"{var.name}_var._beta"
+    a.mkdir(), b.mkdir()
+    for i, photo in enumerate(sorted(var.iterdir())):
+        photo.rename((a if i % 2 else b) / photo.name)
+    var.rmdir()
+    shots = read_photos(None, [folder])
+    assert {f.label for f in shots.frames} == {MISSING}
+    assert shots.read_as == {f"{MISSING} var. alpha": MISSING, f"{MISSING} var. beta": MISSING}
+    lines: list[str] = []
+    out = tmp_path / "new"
+    result = learn(None, old_model, out, photos=[folder], log=lines.append)
+    assert result.written, result.message
+    assert result.card.new_classes == [MISSING] and set(result.card.counts) == {MISSING}
+    assert _old_labels(out) == [*_old_labels(old_model), MISSING]
+    said = [line for line in lines if "merges ranks below species" in line]
+    assert said == [f"photos learnt as their species (the species key merges ranks below "
+                    f"species): {MISSING} var. alpha + {MISSING} var. beta -> {MISSING}"]
+    assert any("20 photos of 1 species" in line for line in lines)
+
+
+@pytest.mark.parametrize("counts, says", [
+    ({MISSING: 1, KNOWN: 8}, ["2 held-out examples (needs 5)",
+                              "1 of 1 new species without a held-out example"]),
+    ({MISSING: 1, KNOWN: 40}, ["1 of 1 new species without a held-out example"]),
+    ({MISSING: 12}, ["3 held-out examples (needs 5)"]),
+])  # fmt: skip
+def test_too_little_held_out_is_refused_unless_forced(old_model, tmp_path, capsys, counts,
+                                                      says):  # fmt: skip
+    folder = write_species_photos(tmp_path / "photos", counts)
+    out = tmp_path / "new"
+    args = ["learn", "--model", str(old_model), "-o", str(out), "--photos", str(folder),
+            "--quiet"]  # fmt: skip
+    assert main(args) == 1 and not out.exists()
+    printed = capsys.readouterr().out
+    assert printed.startswith("not written: too little held out to judge it: ")
+    assert printed.count("\n") == 1 and all(s in printed for s in says), printed
+    assert printed.rstrip().endswith("(--force writes it anyway)")
+    assert main([*args, "--force"]) == 0
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["forced"] is True and card["accepted"] is False
+    assert card["reason"].startswith("too little held out") and all(s in card["reason"] for s in says)
+    assert "refused (written with --force): too little held out" in (out / "MODEL_CARD.md").read_text()
