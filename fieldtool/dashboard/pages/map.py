@@ -89,10 +89,8 @@ class MapData:
     sessions: pd.DataFrame
     marks: pd.DataFrame
     deck: pdk.Deck
-    deck_bytes: int
     points_drawn: int
     view_text: str
-    legend: str
     tracks: pd.DataFrame  # session_id of the sessions with a track
     basemap: str = ""  # the caption crediting the basemap
 
@@ -164,13 +162,18 @@ def _read(
     tiles_layers, basemap = _basemap(settings, view)
     deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra,
                     tiles=tiles_layers, data=data)  # fmt: skip
-    deck_bytes = len(deck.to_json().encode("utf-8"))
-    shown = read(load_species_summary, filters, reviewed=False)
+    return MapData(totals, sessions, marks, deck, 0 if points is None else len(points),
+                   view_text, track_sessions, basemap)  # fmt: skip
+
+
+def _legend(db_path: Path, filters: SightingFilter) -> str:
+    """Species chips of the matching sightings (the most seen 24) and the cell scale; read
+    after the map is on its way to the browser."""
+    colours, labels = common.species_colours(db_path)
+    shown = common.read(load_species_summary, db_path, filters, reviewed=False,
+                        depends=map_depends(filters))  # fmt: skip
     chips = [(str(sp), labels(str(sp))) for sp in shown["species"].head(24)]
-    legend = legend_html(colours.hex, chips, max(len(shown) - len(chips), 0))
-    return MapData(totals, sessions, marks, deck, deck_bytes,
-                   0 if points is None else len(points), view_text, legend, track_sessions,
-                   basemap)  # fmt: skip
+    return legend_html(colours.hex, chips, max(len(shown) - len(chips), 0))
 
 
 def _drawn_text(
@@ -287,7 +290,7 @@ def show_data(
         st.info(note)
     if totals["placed"] or not data.tracks.empty:
         st.pydeck_chart(data.deck, height=520, key="map_deck")
-    st.markdown(data.legend, unsafe_allow_html=True)
+    st.markdown(_legend(db_path, filters), unsafe_allow_html=True)
     now = datetime.now(timezone.utc)
     every = f", refreshing every {refresh_s:g} s" if refresh_s else ", not refreshing"
     st.caption(
