@@ -117,13 +117,14 @@ def map_deck(
     extra: list[pdk.Layer] | None = None,
     tiles: list[pdk.Layer] | None = None,
     data: list[pdk.Layer] | None = None,
+    basemap_url: Callable[[str], str] | None = None,
 ) -> CompactDeck:
     """The deck: basemap, ``tiles`` over it (:func:`basemap_tiles`), ``extra`` layers (a
     species' range), cells, points, the tracks on top (a thin line, so a walk stays
     visible through dense points), then ``data`` (:func:`data_tile_layers`, which draw
     cells, points and tracks by the user's zoom in place of the three before)."""
     site = float(view.zoom) >= SITE_ZOOM
-    layers = basemap_layers(basemap_dir) + list(tiles or []) + list(extra or [])
+    layers = basemap_layers(basemap_dir, basemap_url) + list(tiles or []) + list(extra or [])
     if not cells.empty:
         layers.append(
             pdk.Layer(

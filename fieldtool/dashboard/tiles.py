@@ -24,12 +24,13 @@ import re
 import socket
 import sqlite3
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from fieldtool.types import FieldtoolError
 
@@ -218,11 +219,12 @@ class TileServer:
         key: str | None = None,
         *,
         data: DataTiles | None = None,
+        files: Mapping[str, Callable[[], bytes]] | None = None,
     ) -> None:
         self.source = source
         self.data = data
         self.key = key
-        handler = _handler(source, data, key)
+        handler = _handler(source, data, key, dict(files or {}))
         bind = host.strip("[]")
         server_class = _ServerV6 if ":" in bind else ThreadingHTTPServer
         try:
@@ -265,6 +267,10 @@ class TileServer:
         query = f"?key={quote(self.key)}" if self.key else ""
         return f"http://{host}:{self.port}/{prefix}{{z}}/{{x}}/{{y}}{suffix}{query}"
 
+    def file_url(self, host: str, name: str) -> str:
+        """The URL of file ``name`` the server was given (``files``)."""
+        return self.url(host, "files/", "").replace("{z}/{x}/{y}", quote(name))
+
     def data_url(self, host: str, view: str, kind: str) -> str:
         """The URL template of the data tiles of ``kind`` of registered ``view``."""
         return self.url(host, f"map/{view}/{kind}/", ".json")
@@ -289,9 +295,16 @@ def browser_host(host_header: str | None, fallback: str) -> str:
 
 
 def _found(
-    source: TileSource | None, data: DataTiles | None, path: str
+    source: TileSource | None,
+    data: DataTiles | None,
+    files: dict[str, Callable[[], bytes]],
+    path: str,
 ) -> tuple[bytes, str] | None:
-    """What the server answers for request ``path``: a basemap tile or a data tile."""
+    """What the server answers for request ``path``: a basemap tile, a data tile, or one
+    of its ``files`` (by name only: no path reaches the disk)."""
+    if path.startswith("/files/"):
+        make = files.get(unquote(path[len("/files/") :]))
+        return None if make is None else (make(), "application/json")
     zxy = parse_tile_path(path)
     if zxy is not None:
         return source.tile(*zxy) if source is not None else None
@@ -303,7 +316,10 @@ def _found(
 
 
 def _handler(
-    source: TileSource | None, data: DataTiles | None, key: str | None
+    source: TileSource | None,
+    data: DataTiles | None,
+    key: str | None,
+    files: dict[str, Callable[[], bytes]],
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "fieldtool-tiles"
@@ -323,7 +339,7 @@ def _handler(
                     self._status(HTTPStatus.FORBIDDEN, body)
                     return
             try:
-                found = _found(source, data, parts.path)
+                found = _found(source, data, files, parts.path)
             except FieldtoolError:  # the database is busy or gone: the browser retries
                 self._status(HTTPStatus.SERVICE_UNAVAILABLE, body)
                 return

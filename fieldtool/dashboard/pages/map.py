@@ -8,6 +8,7 @@ session's times are a camera's local clock of unknown zone rather than UTC.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import sys
@@ -37,7 +38,7 @@ from fieldtool.dashboard.data import (
     load_tracks,
     session_prior_settings,
 )
-from fieldtool.dashboard.deck import range_geojson
+from fieldtool.dashboard.deck import basemap_bytes, basemap_files, range_geojson
 from fieldtool.dashboard.downloads import Downloads, dwca_download, map_downloads
 from fieldtool.dashboard.maptiles import DOT_PX, MapTiles
 from fieldtool.dashboard.mapview import (
@@ -135,6 +136,7 @@ def _read(
         tiles.warm(key, float(view.longitude), float(view.latitude), zoom)
         where = browser_host(host, st.get_option("server.address") or settings.address)
         data = data_tile_layers(server.data_url(where, key, "s"), server.data_url(where, key, "t"))
+        basemap_url = functools.partial(server.file_url, where)
         cells, points, tracks = pd.DataFrame(), None, None
         track_sessions = common.read(load_track_sessions, db_path, depends=("track",))
         view_text = (
@@ -148,7 +150,7 @@ def _read(
             "`dashboard.map_tiles = false` to draw them with the page."
         )
     else:
-        data = []
+        data, basemap_url = [], None
         cells = read(load_cells, filters, cell_resolution(zoom))
         # Single sightings: all when few enough; at site zoom the newest, said to be a sample.
         draw = few or (site and settings.map_points > 0)
@@ -161,7 +163,7 @@ def _read(
             view_text += f" Map tiles not served: {problem}."
     tiles_layers, basemap = _basemap(settings, view)
     deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra,
-                    tiles=tiles_layers, data=data)  # fmt: skip
+                    tiles=tiles_layers, data=data, basemap_url=basemap_url)  # fmt: skip
     return MapData(totals, sessions, marks, deck, 0 if points is None else len(points),
                    view_text, track_sessions, basemap)  # fmt: skip
 
@@ -201,11 +203,19 @@ def _tile_server(tiles: str | None, address: str, protected: bool) -> TileServer
     dashboard asks for a token (the sign-in secrets never go into a URL)."""
     key = secrets.token_urlsafe(24) if protected else None
     source = open_source(Path(tiles)) if tiles is not None else None
-    server = TileServer(source, address, key=key, data=MapTiles()).start()
+    # The basemap's files too: fetched by the browser, not walked in the deck (deck.py).
+    files = {name: functools.partial(_basemap_file, path)
+             for name, path in basemap_files().items()}  # fmt: skip
+    server = TileServer(source, address, key=key, data=MapTiles(), files=files).start()
     # Said once in the server's log: the browser must reach this port too.
     print(f"fieldtool: map tiles served on {address} port {server.port}", file=sys.stderr,
           flush=True)  # fmt: skip
     return server
+
+
+@functools.cache
+def _basemap_file(path: Path) -> bytes:
+    return basemap_bytes(path)
 
 
 def _server(settings: DashboardConfig) -> tuple[TileServer | None, str | None]:
