@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import platform
 import resource
 import statistics
 import tempfile
@@ -39,6 +38,8 @@ try:  # the PIL image processor, what AutoImageProcessor gives without torchvisi
     from transformers import BitImageProcessorPil as PlainImageProcessor
 except ImportError:  # transformers releases before the PIL / torchvision split
     from transformers import BitImageProcessor as PlainImageProcessor
+
+from machine import cpu_name  # benchmarks/machine.py (this script's folder is on the path)
 
 from fieldtool.classify import DinoClassifier
 from fieldtool.cli.common import DEMO_RANGES
@@ -263,17 +264,6 @@ def main() -> None:
     print(
         f"first batch (warm-up, compile): {warm_up_s:.1f} s; peak resident memory: {peak_mb:.0f} MiB"
     )
-
-
-def cpu_name() -> str:
-    """The CPU's model name (Linux), else the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
