@@ -101,6 +101,10 @@ def nvdec_unavailable(uri: str, gpu: int = 0) -> str | None:
         import av
     except ImportError:
         return "PyAV is not installed"
+    import torch
+
+    if not torch.cuda.is_available():  # said plainly, not as FFmpeg's error of a missing device
+        return "no NVIDIA GPU here (CUDA sees no device)"
     try:
         hwaccel = _hwaccel(gpu)
     except (ImportError, AttributeError) as exc:

@@ -126,6 +126,14 @@ def test_nvdec_is_said_unavailable_with_a_reason(clip):
     assert why and "\n" not in why
 
 
+def test_no_gpu_is_said_plainly(clip, monkeypatch):
+    """A machine without a CUDA device: said so, not as FFmpeg's PermissionError."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert nvdec_unavailable(str(clip)) == "no NVIDIA GPU here (CUDA sees no device)"
+
+
 def test_without_pyav_pyav_is_an_error_and_auto_falls_back_to_opencv(clip, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)  # import av raises ImportError
     with pytest.raises(FieldtoolError, match="needs PyAV"):
