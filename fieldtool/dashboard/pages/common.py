@@ -216,8 +216,11 @@ def _time_filter(db_path: Path, session_id: str | None) -> tuple[datetime | None
         max_value=hi,
         value=(start or lo, end or hi),
         step=step,
-        format="YYYY-MM-DD HH:mm:ss",
+        # Short labels: the ends' labels overflow a phone's or the sidebar's width; the
+        # caption below gives the full range with seconds.
+        format="MM-DD HH:mm" if lo.year == hi.year else "YYYY-MM-DD",
     )
+    st.sidebar.caption(f"{picked[0]:%Y-%m-%d %H:%M:%S} to {picked[1]:%Y-%m-%d %H:%M:%S} UTC")
     chosen = (picked[0] if picked[0] > lo else None, picked[1] if picked[1] < hi else None)
     st.session_state[_TIME_KEY] = chosen
     return chosen
