@@ -21,7 +21,7 @@ LONGER_ALLOWED = {"fieldtool/demo/render.py"}  # the demo world's renderer: one 
 # Layers, lowest first: a module imports only from its own layer or lower ones, so the
 # folder listing reads as the pipeline and nothing reaches back up. Longest prefix wins.
 LAYERS = {
-    "fieldtool.types": 0, "fieldtool.geo": 0, "fieldtool.resources": 0, "fieldtool.colour": 0,
+    "fieldtool.types": 0, "fieldtool.lazy": 0, "fieldtool.geo": 0, "fieldtool.resources": 0, "fieldtool.colour": 0,
     "fieldtool.store.process": 0,
     "fieldtool.inputs": 1, "fieldtool.timebase": 1, "fieldtool.names": 1, "fieldtool.ranks": 1,
     "fieldtool.config": 2,

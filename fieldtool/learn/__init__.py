@@ -22,8 +22,9 @@ which must not load torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldtool.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from fieldtool.learn.export import export_confirmed
@@ -42,7 +43,4 @@ _WHERE = {
 __all__ = ["FrameKeeper", "LearnResult", "export_confirmed", "learn", "review_priority"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"fieldtool.learn.{_WHERE[name]}"), name)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -17,8 +17,9 @@ level, and the names below load their module on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldtool.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from fieldtool.scale.runner import BatchOptions, BatchSummary, run_batch
@@ -26,7 +27,4 @@ if TYPE_CHECKING:
 __all__ = ["BatchOptions", "BatchSummary", "run_batch"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module("fieldtool.scale.runner"), name)
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "runner"))

@@ -11,9 +11,10 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldtool.lazy import lazy_exports
 
 # Lazy: the dashboard reads a station's status (``status``) without loading the model,
 # the pipeline or paho.
@@ -64,14 +65,4 @@ def notify_review(station_file: Path, review_id: str, *, timeout_s: float = 10.0
         notifiers.close(timeout_s)
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)
