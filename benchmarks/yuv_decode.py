@@ -3,7 +3,9 @@ the CPU, what every decoder gave before) against the decoder's own YUV 4:2:0 pla
 (``source.pixels = "yuv"``), per decoder (pyav on the CPU, nvdec where there is one); then
 what converting the planes costs where it happens instead: OpenCV on the CPU (a frame that
 a snapshot or view touches) and torch on ``--device`` (the classifier's preprocessing,
-upload included). Prints a table and what it ran on; no asserts. The clip is made here with
+upload included; NVDEC's planes are on the GPU already). The planes of each decoder are
+compared with the first's (PyAV's software decoder): H.264 decodes bit-exactly, so NVDEC's
+must be equal (PASS/FAIL in the table). Prints a table and what it ran on; no asserts. The clip is made here with
 PyAV's libx264 (benchmarks/make_clip.py) unless ``--video`` names one.
 
     python benchmarks/yuv_decode.py --frames 120                     # 1080p, this CPU
@@ -55,9 +57,12 @@ def convert_rates(planes: list[YuvImage], device: torch.device, rounds: int) -> 
         for p in planes:
             p.to_bgr()
     cpu = rounds * len(planes) / (time.perf_counter() - start)
-    batch = torch.from_numpy(np.stack([p.data for p in planes]))
-    if device.type == "cuda":
-        batch = batch.pin_memory()
+    if isinstance(planes[0].data, torch.Tensor):  # NVDEC's planes, already on the GPU
+        batch = torch.stack([torch.as_tensor(p.data) for p in planes])
+    else:
+        batch = torch.from_numpy(np.stack([p.host for p in planes]))
+        if device.type == "cuda":
+            batch = batch.pin_memory()
     first = planes[0]
 
     def once() -> None:
@@ -72,6 +77,29 @@ def convert_rates(planes: list[YuvImage], device: torch.device, rounds: int) -> 
     for _ in range(rounds):
         once()
     return cpu, rounds * len(planes) / (time.perf_counter() - start)
+
+
+def samples(planes: YuvImage) -> list[np.ndarray]:
+    """The Y, U and V samples of one frame's planes, whatever their layout, on the host."""
+    data = planes.host
+    height, width = planes.size
+    packed = data[height:].reshape(-1)
+    if planes.layout == "nv12":
+        return [data[:height], packed[0::2], packed[1::2]]
+    quarter = (height // 2) * (width // 2)
+    return [data[:height], packed[:quarter], packed[quarter:]]
+
+
+def same_as(reference: list[YuvImage], planes: list[YuvImage]) -> str:
+    """Whether ``planes`` hold the reference decoder's samples, frame for frame."""
+    worst = 0
+    for ref, ours in zip(reference, planes, strict=False):
+        for a, b in zip(samples(ref), samples(ours), strict=True):
+            worst = max(worst, int(np.abs(a.astype(int) - b.reshape(a.shape).astype(int)).max()))
+    data = planes[0].data
+    where = f"torch on {data.device}" if isinstance(data, torch.Tensor) else "numpy on the host"
+    verdict = "PASS equal" if worst == 0 else f"FAIL differ by up to {worst}"
+    return f"{verdict} ({len(planes)} frames, planes in {where})"
 
 
 def main() -> None:
@@ -98,8 +126,9 @@ def main() -> None:
               f" OpenCV {cv2.__version__}; PyAV {av.__version__}; conversion on {device} "
               f"(GPU: {gpu}); video {video.name}, {args.frames} frames ({made})")  # fmt: skip
         print("| decoder | to BGR (swscale) | to YUV planes | YUV/BGR | bytes/frame BGR -> YUV |"
-              " YUV->BGR OpenCV (CPU) | YUV->RGB torch + upload |")  # fmt: skip
-        print("|---|---:|---:|---:|---|---:|---:|")
+              " YUV->BGR OpenCV (CPU) | YUV->RGB torch + upload | planes = PyAV's |")  # fmt: skip
+        print("|---|---:|---:|---:|---|---:|---:|---|")
+        reference: list[YuvImage] = []
         for decoder in args.decoders:
             try:
                 bgr_fps, bgr = decode_only(video, decoder, "bgr", args.frames)
@@ -111,11 +140,12 @@ def main() -> None:
             if not planes:
                 print(f"| {decoder} | {bgr_fps:.1f} | no planes ({yuv[0].image.shape}) ||||||")
                 continue
+            reference = reference or planes  # the first decoder's (pyav: software)
             cpu_fps, torch_fps = convert_rates(planes, device, args.rounds)
             print(f"| {decoder} | {bgr_fps:.1f} | {yuv_fps:.1f} | {yuv_fps / bgr_fps:.2f} | "
                   f"{bgr[0].image.nbytes:,} -> {planes[0].nbytes:,} ({planes[0].layout}, "
                   f"{planes[0].matrix} {planes[0].color_range}) | {cpu_fps:.1f} | "
-                  f"{torch_fps:.1f} |", flush=True)  # fmt: skip
+                  f"{torch_fps:.1f} | {same_as(reference, planes)} |", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -89,7 +89,14 @@ class MotionGate:
         # YUV planes: the luma plane is the grey image (limited-range luma differs from
         # BGR2GRAY by a scale, the same for every frame of a stream, so changes compare).
         if isinstance(image, YuvImage):
-            grey = image.data[: image.height]
+            luma = image.data[: image.height]
+            if not isinstance(luma, np.ndarray):  # planes on the GPU: shrunk there, 1 KB back
+                import torch
+
+                small = torch.nn.functional.interpolate(luma[None, None].float(), size=(32, 32),
+                                                        mode="area")  # fmt: skip
+                return small[0, 0].round().to(torch.int16).cpu().numpy()
+            grey = luma
         else:
             grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)

@@ -233,9 +233,13 @@ class DinoClassifier(Classifier):
         """(N*T, 3, S, S) float crops in 0-255, frame-major like the CPU path."""
         first = images[0]
         planes = [im.data if isinstance(im, YuvImage) else im for im in images]
-        uploaded = torch.from_numpy(np.stack(planes))  # (N, H, W, 3) or (N, H*3/2, W) uint8
-        if self.device.type == "cuda":
-            uploaded = uploaded.pin_memory().to(self.device, non_blocking=True)
+        if all(isinstance(p, np.ndarray) for p in planes):
+            # (N, H, W, 3) or (N, H*3/2, W) uint8, uploaded in one copy
+            uploaded = torch.from_numpy(np.stack(planes))
+            if self.device.type == "cuda":
+                uploaded = uploaded.pin_memory().to(self.device, non_blocking=True)
+        else:  # planes the decoder left on the device (NVDEC), host ones uploaded beside
+            uploaded = torch.stack([torch.as_tensor(p).to(self.device) for p in planes])
         if isinstance(first, YuvImage):  # one kind (preprocess checked): RGB (N, 3, H, W)
             frames = yuv_to_rgb(uploaded, first.layout, first.matrix, first.color_range)
         else:

@@ -62,16 +62,22 @@ def yuv_coefficients(matrix: Matrix, color_range: Range) -> tuple[float, float, 
 @dataclass(frozen=True)
 class YuvImage:
     """One frame's YUV 4:2:0 planes as one (H * 3 / 2, W) uint8 array (module docstring),
-    with the stream's colour matrix and range. H and W are even."""
+    with the stream's colour matrix and range. H and W are even.
 
-    data: np.ndarray  # (H * 3 / 2, W) uint8
+    ``data`` is a numpy array in host memory, or a torch tensor where the decoder left the
+    planes (NVDEC: on the GPU, :func:`fieldtool.decode.pyav.device_planes`); the classifier
+    takes either, and :meth:`to_bgr` copies a tensor to the host first."""
+
+    data: np.ndarray | torch.Tensor  # (H * 3 / 2, W) uint8
     layout: Layout = "i420"
     matrix: Matrix = "bt601"
     color_range: Range = "limited"
 
     def __post_init__(self) -> None:
-        rows, width = self.data.shape if self.data.ndim == 2 else (0, 0)
-        if self.data.dtype != np.uint8 or rows % 3 or (rows * 2 // 3) % 2 or width % 2 or not rows:
+        rows, width = tuple(self.data.shape) if self.data.ndim == 2 else (0, 0)
+        uint8 = (self.data.dtype == np.uint8 if isinstance(self.data, np.ndarray)
+                 else str(self.data.dtype) == "torch.uint8")  # fmt: skip
+        if not uint8 or rows % 3 or (rows * 2 // 3) % 2 or width % 2 or not rows:
             raise ValueError(
                 f"YUV 4:2:0 planes: expected (H * 3 / 2, W) uint8 with even H and W, got "
                 f"{self.data.shape} {self.data.dtype}"
@@ -95,8 +101,15 @@ class YuvImage:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the planes (half of the same frame as BGR)."""
+        """Bytes of the planes (half of the same frame as BGR), wherever they are."""
         return int(self.data.nbytes)
+
+    @property
+    def host(self) -> np.ndarray:
+        """The planes as a host (numpy) array: ``data`` itself, or a tensor's copy."""
+        if isinstance(self.data, np.ndarray):
+            return self.data
+        return self.data.cpu().numpy()
 
     @property
     def kind(self) -> tuple[int, int, str, str, str]:
@@ -109,7 +122,7 @@ class YuvImage:
         pixels (``cv2.transform``: rounded, saturated) with :func:`yuv_coefficients`."""
         import cv2
 
-        data = np.ascontiguousarray(self.data)
+        data = np.ascontiguousarray(self.host)
         if self.matrix == "bt601" and self.color_range == "limited":
             code = cv2.COLOR_YUV2BGR_I420 if self.layout == "i420" else cv2.COLOR_YUV2BGR_NV12
             return cv2.cvtColor(data, code)

@@ -11,11 +11,12 @@ Speed: ``thread_type="AUTO"`` (FFmpeg's frame and slice threads) decodes one fil
 several cores; OpenCV's FFmpeg backend threads its decoder too, so on the CPU the two are
 close (on a shared 2-core Xeon, 1080p H.264 decoded to BGR: OpenCV 93-106 frames/s, PyAV
 81; the BGR pixels are identical, both through swscale). PyAV's gain is NVDEC: the GPU
-decodes, but each frame still comes back to host memory as NV12 and is converted to BGR by
-swscale on the CPU, which then bounds the rate (measured on an H200: 1,400 frames/s of
-1080p H.264 decoded over 8 processes, 450 once converted). The next step is to keep the
-NV12 surface on the GPU (PyAV's ``is_hw_owned``, DLPack) and convert it to RGB there,
-beside the model's resize.
+decodes, but a frame asked for as BGR comes back to host memory as NV12 and is converted
+by swscale on the CPU, which then bounds the rate (measured on an H200: 1,400 frames/s of
+1080p H.264 decoded over 8 processes, 450 once converted). With ``pixels`` "yuv" the NV12
+surface stays on the GPU instead (PyAV's ``is_hw_owned``; :func:`device_planes` copies it
+through DLPack into a torch tensor there) and the classifier converts it to RGB beside its
+resize: no frame crosses to host memory unless a snapshot or view asks for its BGR.
 
 ``pixels`` ("yuv"): frames go on as the decoder's YUV 4:2:0 planes
 (:class:`~fieldtool.colour.YuvImage`, ``VideoFrame.to_ndarray()`` in its own ``yuv420p``
@@ -30,6 +31,7 @@ to OpenCV with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Generator, Iterator
 from datetime import timedelta
@@ -61,15 +63,53 @@ _LAYOUTS: dict[str, tuple[Layout, Range | None]] = {
 _MATRICES: dict[int, Matrix] = {1: "bt709", 2: "bt601", 5: "bt601", 6: "bt601"}
 
 
-def yuv_planes(frame: VideoFrame) -> YuvImage | None:
-    """The frame's 4:2:0 planes as one array with the stream's matrix and range (AVColorRange
-    2 is full, else limited), or None where they cannot go on as planes (see above)."""
-    layout = _LAYOUTS.get(frame.format.name)
+def _planes_kind(frame: VideoFrame, format_name: str) -> tuple[Layout, Matrix, Range] | None:
+    """(layout, matrix, range) of a frame whose pixels are ``format_name`` (AVColorRange 2
+    is full, else limited), or None where they cannot go on as planes (see above)."""
+    layout = _LAYOUTS.get(format_name)
     matrix = _MATRICES.get(int(frame.colorspace))
     if layout is None or matrix is None or frame.width % 2 or frame.height % 2:
         return None
     full = layout[1] == "full" or int(frame.color_range) == 2
-    return YuvImage(frame.to_ndarray(), layout[0], matrix, "full" if full else "limited")
+    return layout[0], matrix, "full" if full else "limited"
+
+
+def yuv_planes(frame: VideoFrame) -> YuvImage | None:
+    """The frame's 4:2:0 planes as one host array with the stream's matrix and range, or
+    None where they cannot go on as planes (see above)."""
+    kind = _planes_kind(frame, frame.format.name)
+    return YuvImage(frame.to_ndarray(), *kind) if kind is not None else None
+
+
+def device_planes(frame: VideoFrame) -> YuvImage | None:
+    """An NV12 frame's planes, where they are (NVDEC's surface on its GPU; a host frame in
+    tests), copied through DLPack into one (H * 3 / 2, W) uint8 torch tensor on the same
+    device: no trip through host memory. None where the frame is not 8-bit NV12 (10-bit
+    P010, odd sizes...): the caller converts it on the CPU instead.
+
+    The copy is made at once, not kept as a view: the decoder's pool of surfaces is small
+    and reused as soon as the frame is released. Ordering without a synchronisation: FFmpeg
+    writes NVDEC's output on CUDA's legacy default stream and the copy runs on torch's
+    default stream, the same stream, so the copy sees the frame and a later decode into the
+    same surface waits for the copy.
+    """
+    import torch
+
+    hardware = frame.sw_format is not None  # a device frame: its pixels are sw_format's
+    name = frame.sw_format.name if frame.sw_format is not None else frame.format.name
+    kind = _planes_kind(frame, name)
+    if kind is None or kind[0] != "nv12":
+        return None
+    height, width = frame.height, frame.width
+    # PyAV exports a plane only with stream=None, so the capsule is asked for here rather
+    # than by torch.from_dlpack (which passes its current stream)
+    luma = torch.from_dlpack(frame.planes[0].__dlpack__())  # (H, W), rows pitched
+    chroma = torch.from_dlpack(frame.planes[1].__dlpack__())  # (H/2, W/2, 2) U, V pairs
+    with torch.cuda.stream(torch.cuda.default_stream(luma.device)) if hardware else contextlib.nullcontext():
+        data = torch.empty((height * 3 // 2, width), dtype=torch.uint8, device=luma.device)
+        data[:height].copy_(luma)
+        data[height:].view(height // 2, width // 2, 2).copy_(chroma)
+    return YuvImage(data, *kind)
 
 
 def _import_av(uri: str, decoder: str) -> ModuleType:
@@ -84,12 +124,15 @@ def _import_av(uri: str, decoder: str) -> ModuleType:
     return av
 
 
-def _hwaccel(gpu: int) -> Any:
+def _hwaccel(gpu: int, *, on_device: bool = False) -> Any:
     """PyAV's NVDEC settings for GPU ``gpu``: decode on the device or fail (no silent
-    software decoding: ``auto`` says when it falls back)."""
+    software decoding: ``auto`` says when it falls back). ``on_device``: frames stay in GPU
+    memory (``is_hw_owned``, in CUDA's primary context, torch's) for :func:`device_planes`;
+    else FFmpeg copies each to host memory."""
     from av.codec.hwaccel import HWAccel
 
-    return HWAccel("cuda", device=str(gpu), allow_software_fallback=False)
+    return HWAccel("cuda", device=str(gpu), allow_software_fallback=False,
+                   is_hw_owned=on_device)  # fmt: skip
 
 
 def nvdec_unavailable(uri: str, gpu: int = 0) -> str | None:
@@ -174,11 +217,15 @@ class PyAVSource(VideoSource):
         self._av = _import_av(uri, decoder)
         self.gpu = gpu
         self.decoder: Literal["pyav", "nvdec"] = "pyav"
+        # NVDEC's planes stay on the GPU (device_planes): set below where NVDEC decodes
+        self.device_planes = False
         if decoder in ("nvdec", "auto"):
             why = nvdec_unavailable(uri, gpu)
             if why is None:
                 self.decoder = "nvdec"
-                self._log(f"{uri}: decoding on the GPU's video decoder (NVDEC, CUDA {gpu})")
+                self.device_planes = pixels == "yuv"
+                self._log(f"{uri}: decoding on the GPU's video decoder (NVDEC, CUDA {gpu})"
+                          f"{'; frames stay on the GPU' if self.device_planes else ''}")  # fmt: skip
             elif decoder == "nvdec":
                 raise FieldtoolError(f"{uri}: source.decoder nvdec: no GPU video decoder here "
                                      f"({why}); use pyav or auto")  # fmt: skip
@@ -190,7 +237,8 @@ class PyAVSource(VideoSource):
         av = self._av
         try:
             if self.decoder == "nvdec":
-                container = av.open(self.uri, hwaccel=_hwaccel(self.gpu))
+                container = av.open(self.uri,
+                                    hwaccel=_hwaccel(self.gpu, on_device=self.device_planes))  # fmt: skip
             else:
                 container = av.open(self.uri)
             stream = container.streams.video[0]
@@ -254,10 +302,12 @@ class PyAVSource(VideoSource):
                 next_t += step * max(1, int((t - next_t) / step) + 1)
                 self.stats.frames_yielded += 1
                 wall = start + timedelta(seconds=t)
-                planes = yuv_planes(decoded) if self.pixels == "yuv" else None
+                planes = None
+                if self.pixels == "yuv":
+                    planes = device_planes(decoded) if self.device_planes else yuv_planes(decoded)
                 if planes is not None:  # converted where it is used (classifier's device)
                     yield Frame(index, t, wall, yuv=planes)
-                else:  # NV12 / YUV -> BGR on the CPU (swscale)
+                else:  # NV12 / YUV -> BGR on the CPU (swscale; a GPU frame is copied first)
                     yield Frame(index, t, wall, decoded.to_ndarray(format="bgr24"))
         except self._av.FFmpegError as exc:  # the container itself unreadable from here on
             self._log(f"{self.uri}: cannot read on after frame {index} ({exc})")
