@@ -29,10 +29,11 @@ from throughput import ARCHS, model_only, random_model  # noqa: E402
 
 from fieldtool.classify import DinoClassifier  # noqa: E402
 from fieldtool.config import Config  # noqa: E402
-from fieldtool.decode import video_source  # noqa: E402
+from fieldtool.decode import segmented_source, video_source  # noqa: E402
 from fieldtool.model import load_model_folder  # noqa: E402
 from fieldtool.pipeline import run_session  # noqa: E402
 from fieldtool.resources import demo_model  # noqa: E402
+from fieldtool.sources import VideoSource  # noqa: E402
 from fieldtool.station import Station, StationConfig  # noqa: E402
 from fieldtool.store import SightingStore  # noqa: E402
 from fieldtool.tracks import FixedPosition  # noqa: E402
@@ -41,11 +42,18 @@ from fieldtool.types import FieldtoolError  # noqa: E402
 EVERY_FRAME = 1000.0  # sample_fps above any video rate: every frame is analysed
 
 
-def decode_only(decoder: str, videos: list[Path], limit: int) -> float:
+def open_source(decoder: str, video: Path, args: argparse.Namespace) -> VideoSource:
+    """The source a session would read ``video`` with: ``--pixels``, and ``--decode-workers``
+    processes for PyAV (the other decoders' rows stay theirs: one decoder each)."""
+    workers = args.decode_workers if decoder == "pyav" else 1
+    return segmented_source(str(video), workers=workers, decoder=decoder,  # type: ignore[arg-type]
+                            pixels=args.pixels, sample_fps=EVERY_FRAME, max_frames=args.frames)  # fmt: skip
+
+
+def decode_only(decoder: str, videos: list[Path], args: argparse.Namespace) -> float:
     """Frames/s of ``len(videos)`` sources read at once, each on its own thread."""
     counts = [0] * len(videos)
-    sources = [video_source(str(v), decoder=decoder, sample_fps=EVERY_FRAME,  # type: ignore[arg-type]
-                            max_frames=limit) for v in videos]  # fmt: skip
+    sources = [open_source(decoder, v, args) for v in videos]
 
     def read(i: int) -> None:
         for _ in sources[i].frames():
@@ -69,8 +77,7 @@ def one_session(decoder: str, video: Path, classifier: DinoClassifier, args: arg
     config.model.batch_size = args.batch_size
     config.store.db = folder / f"one-{decoder}.duckdb"
     config.store.snapshots = False
-    source = video_source(str(video), decoder=decoder, sample_fps=EVERY_FRAME,  # type: ignore[arg-type]
-                          max_frames=args.frames)  # fmt: skip
+    source = open_source(decoder, video, args)
     start = time.perf_counter()
     result = run_session(source, classifier, SightingStore(config.store.db), config,
                          positions=FixedPosition(44.5, -123.3))  # fmt: skip
@@ -86,7 +93,9 @@ def station_of_files(decoder: str, videos: list[Path], classifier: DinoClassifie
     config = StationConfig.model_validate({
         "station": {"name": f"files-{decoder}"},
         "worker": {"max_batch": args.batch_size},
-        "source": {"sample_fps": EVERY_FRAME, "decoder": decoder, "max_frames": args.frames},
+        "source": {"sample_fps": EVERY_FRAME, "decoder": decoder, "max_frames": args.frames,
+                   "pixels": args.pixels,
+                   "decode_workers": args.decode_workers if decoder == "pyav" else 1},
         "store": {"db": str(folder / f"files-{decoder}.duckdb"), "snapshots": False,
                   "live_frame_interval_s": 0},
         "sources": [{"name": f"file{i}", "uri": str(v)} for i, v in enumerate(videos)],
@@ -115,6 +124,11 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--skip", nargs="*", default=[], choices=["session", "station"],
                    help="measurements to leave out")  # fmt: skip
+    p.add_argument("--pixels", default="auto", choices=["auto", "bgr", "yuv"],
+                   help="frames as BGR or as the decoder's YUV planes (auto: yuv on CUDA, "
+                        "where NVDEC's stay on the GPU)")  # fmt: skip
+    p.add_argument("--decode-workers", type=int, default=1,
+                   help="processes decoding one file for the pyav rows (source.decode_workers)")
     args = p.parse_args()
 
     model = random_model(args.arch, args.image_size) if args.arch else load_model_folder(
@@ -122,6 +136,8 @@ def main() -> None:
     classifier = DinoClassifier(model, device=args.device, batch_size=args.batch_size,
                                 tiles=args.tiles, precision=args.precision)  # fmt: skip
     gpu = torch.cuda.get_device_name() if classifier.device.type == "cuda" else "none"
+    if args.pixels == "auto":  # as the session resolves it (fieldtool.pipeline.inputs)
+        args.pixels = "yuv" if classifier.device.type == "cuda" else "bgr"
     try:
         import av
 
@@ -148,7 +164,8 @@ def main() -> None:
               f"(GPU: {gpu}); model {model.info.model_id} at {model.info.image_size} px, "
               f"tiles {args.tiles}x{args.tiles}, precision {classifier.precision}, batch "
               f"{args.batch_size}; video {video.name} {w}x{h}, {args.frames} frames ({made}); "
-              f"{args.files} files at once")  # fmt: skip
+              f"{args.files} files at once; pixels {args.pixels}; pyav with {args.decode_workers} "
+              "decoding process(es) a file")  # fmt: skip
         frames = [f.image for f in video_source(str(video), sample_fps=EVERY_FRAME,
                                                 max_frames=args.batch_size).frames()]  # fmt: skip
         classifier.predict(frames)  # warm-up
@@ -160,11 +177,11 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for decoder in args.decoders:
             try:
-                one = decode_only(decoder, videos[:1], args.frames)
+                one = decode_only(decoder, videos[:1], args)
             except FieldtoolError as exc:
                 print(f"| {decoder} | unavailable: {exc} |||||||", flush=True)
                 continue
-            many = decode_only(decoder, videos, args.frames)
+            many = decode_only(decoder, videos, args)
             row = f"| {decoder} | {one:.1f} | {many:.1f} |"
             if "session" not in args.skip:
                 fps, busy = one_session(decoder, video, classifier, args, folder)

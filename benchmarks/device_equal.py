@@ -6,6 +6,11 @@ Prints PASS or FAIL with every difference and what it ran on; exit status 1 on F
 
     python benchmarks/device_equal.py --device cuda --precision bf16   # the GPU machine
     python benchmarks/device_equal.py --device cpu --precision fp32    # the check, on itself
+    python benchmarks/device_equal.py --decoder nvdec --h264 --regions west   # NVDEC's path
+
+``--h264``: the walks (MPEG-4 Part 2, which NVDEC may not decode) are first re-encoded to
+H.264 by PyAV's libx264, and both runs read the re-encoded files: with ``--decoder nvdec``
+on CUDA the checked run's frames stay on the GPU as NVDEC's planes, converted there.
 """
 
 from __future__ import annotations
@@ -29,12 +34,29 @@ REGIONS = ("west", "east")  # the demo walks (fieldtool demo)
 Row = tuple[str, float, float, float]  # species, first_t, last_t, peak_score
 
 
+def as_h264(video: Path, out_path: Path) -> Path:
+    """``video`` re-encoded to H.264 (libx264, yuv420p, CRF 18) with its frame rate, frame
+    times and container metadata (the walk's start time)."""
+    import av
+
+    with av.open(str(video)) as source, av.open(str(out_path), "w") as out:
+        out.metadata.update(source.metadata)
+        given = source.streams.video[0]
+        stream = out.add_stream("libx264", rate=given.average_rate)
+        stream.width, stream.height, stream.pix_fmt = given.width, given.height, "yuv420p"
+        stream.options = {"crf": "18", "preset": "veryfast"}
+        for frame in source.decode(given):
+            out.mux(stream.encode(frame.reformat(format="yuv420p")))
+        out.mux(stream.encode(None))
+    return out_path
+
+
 def sightings(region: str, device: str, precision: str, decoder: str,
-              folder: Path) -> tuple[list[Row], float, float]:  # fmt: skip
+              folder: Path, video: Path) -> tuple[list[Row], float, float]:  # fmt: skip
     """The walk's sightings on ``device``, its sample interval (s) and the run's seconds."""
     demo = shipped("data", "demo")
     config = load_config(None, {
-        "source.uri": str(demo / f"walk_{region}.mp4"), "source.decoder": decoder,
+        "source.uri": str(video), "source.decoder": decoder,
         "position.track": str(demo / f"walk_{region}.gpx"), "model.path": str(demo_model()),
         "prior.ranges": [str(shipped("data", "ranges", "demo_ranges.geojson"))],
         "model.device": device, "model.precision": precision,
@@ -70,16 +92,22 @@ def main() -> None:
                    help="source.decoder of the checked run (the CPU reference: opencv)")
     p.add_argument("--score-tol", type=float, default=0.02)
     p.add_argument("--regions", nargs="+", default=list(REGIONS), choices=REGIONS)
+    p.add_argument("--h264", action="store_true", help="both runs read the walks re-encoded "
+                   "to H.264 (what NVDEC decodes everywhere)")  # fmt: skip
     args = p.parse_args()
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
     print(f"CPU: {describe()}; torch {torch.__version__}; checked: {args.device} "
-          f"{args.precision} (GPU: {gpu}), decoder {args.decoder}; reference: cpu fp32 opencv")
+          f"{args.precision} (GPU: {gpu}), decoder {args.decoder}; reference: cpu fp32 opencv; "
+          f"walks {'re-encoded to H.264' if args.h264 else 'as shipped'}")  # fmt: skip
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         for region in args.regions:
-            ref, sample_s, ref_s = sightings(region, "cpu", "fp32", "opencv", Path(tmp))
+            video = shipped("data", "demo") / f"walk_{region}.mp4"
+            if args.h264:
+                video = as_h264(video, Path(tmp) / f"walk_{region}_h264.mp4")
+            ref, sample_s, ref_s = sightings(region, "cpu", "fp32", "opencv", Path(tmp), video)
             got, _, got_s = sightings(region, args.device, args.precision, args.decoder,
-                                      Path(tmp))  # fmt: skip
+                                      Path(tmp), video)  # fmt: skip
             found = differences(ref, got, sample_s, args.score_tol)
             failed |= bool(found)
             worst = max((abs(a[3] - b[3]) for a, b in zip(ref, got, strict=False)), default=0.0)

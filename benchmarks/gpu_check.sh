@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The GPU checks and measurements in one call of under 6 minutes (issue 13), most wanted first:
 #   (1) the demo walks on cuda bf16 give the CPU's fp32 sightings (benchmarks/device_equal.py);
+#       (1b) so does the west walk re-encoded to H.264 and decoded by NVDEC, its frames kept
+#       on the GPU;
 #   (3)+(4) a 1080p H.264 clip made here with PyAV's libx264: decode only and the whole session
-#       with each decoder (opencv, pyav, nvdec), one file and four files at once on one model,
-#       beside model-only eager (benchmarks/decoders.py; ViT-B/14-reg4 518 px bf16, eager);
+#       with each decoder (opencv; pyav with 8 decoding processes a file; nvdec, its frames
+#       left on the GPU), frames as YUV planes converted on the GPU, one file and four files
+#       at once on one model, beside model-only eager (benchmarks/decoders.py; ViT-B/14-reg4
+#       518 px bf16, eager);
+#   (7) NVDEC's planes on the GPU equal to PyAV's software decode (PASS/FAIL), decode-only
+#       frames/s to BGR against YUV planes, and the planes' conversion on the GPU
+#       (benchmarks/yuv_decode.py);
 #   (2) model-only and pipeline compiled, (5) 4x4 tiles at 518 px (benchmarks/throughput.py);
 #   then a station of 1 and 8 live sources on one model (benchmarks/station.py, issue 14).
-#   (6) last, in what the budget leaves: one file by N decode processes (benchmarks/segments.py).
-#   (7) then, if 15 s or more are left (at most 30 s): PyAV and NVDEC decode-only to BGR
-#       against YUV planes, and the planes' conversion on the GPU (benchmarks/yuv_decode.py).
+#   (6) last, in what the budget leaves: one file by N decode processes (benchmarks/segments.py),
+#   (8) then compile modes.
 #
 #   bash benchmarks/gpu_check.sh fetch   # here, online: wheels the GPU machine lacks -> .whl/
 #   bash benchmarks/gpu_check.sh         # on the GPU machine (device tool: carry [".whl"],
@@ -73,9 +79,15 @@ except Exception as exc:
 print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', transformers.__version__, '| opencv', cv2.__version__, '|', pyav)"
   step "(1) demo walks: cuda bf16 vs cpu fp32 sightings" 50 \
     python3 benchmarks/device_equal.py --device cuda --precision bf16
+  step "(1b) the west walk as H.264: NVDEC, frames kept on the GPU, vs cpu fp32 sightings" 35 \
+    python3 benchmarks/device_equal.py --device cuda --precision bf16 --decoder nvdec --h264 \
+      --regions west
   step "(3)+(4) 1080p H.264: decoders, 1 file and 4 files, ViT-B/14-reg4 518 px bf16 eager" 80 \
     python3 benchmarks/decoders.py --arch vitb14reg4 --image-size 518 --device cuda \
-      --precision bf16 --batch-size 128 --size 1920x1080 --frames 300 --files 4
+      --precision bf16 --batch-size 128 --size 1920x1080 --frames 300 --files 4 \
+      --decode-workers 8
+  step "(7) 1080p H.264 decode only: NVDEC's planes = PyAV's; BGR vs YUV planes; YUV->RGB on cuda" 30 \
+    python3 benchmarks/yuv_decode.py --frames 240 --decoders pyav nvdec --device cuda
   for tiles in 1 4; do
     frames=$(( tiles == 1 ? 768 : 200 ))
     limit=$(( tiles == 1 ? 90 : 60 ))
@@ -89,8 +101,6 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', 
       --sources 1 8 --seconds 5 --camera-fps 60 --max-batch 64
   step "(6) one 1080p H.264 file decoded by 1-16 worker processes (decode only)" 40 \
     python3 benchmarks/segments.py --frames 600 --workers 1 4 8 16 --sample-fps 1000
-  step "(7) 1080p H.264 decode only: frames as BGR vs YUV planes (pyav, nvdec); YUV->RGB on cuda" 30 \
-    python3 benchmarks/yuv_decode.py --frames 240 --decoders pyav nvdec --device cuda
   for mode in max-autotune-no-cudagraphs reduce-overhead; do
     step "(8) ViT-B/14-reg4 518 px, compile mode $mode (issue 13: keep what measures faster)" 60 \
       python3 benchmarks/throughput.py --arch vitb14reg4 --image-size 518 --device cuda \

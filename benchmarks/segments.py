@@ -29,14 +29,16 @@ from fieldtool.sources import VideoSource  # noqa: E402
 EVERY_FRAME = 1000.0  # sample_fps above any video rate: every frame is converted
 
 
-def decode_rate(source: VideoSource) -> tuple[float, int]:
+def decode_rate(source: VideoSource) -> tuple[float, int, float]:
     """Frames/s of reading ``source`` to its end (worker start-up and the packet scan
-    included) and the frames read."""
-    start = time.perf_counter()
+    included), the frames read, and this process's CPU milliseconds a frame (all its
+    threads, not the decoding processes': the parent's share, the hand-off included)."""
+    start, cpu = time.perf_counter(), time.process_time()
     count = 0
     for _ in source.frames():
         count += 1
-    return count / (time.perf_counter() - start), count
+    used = (time.process_time() - cpu) * 1000.0 / max(count, 1)
+    return count / (time.perf_counter() - start), count, used
 
 
 def main() -> None:
@@ -67,24 +69,29 @@ def main() -> None:
         print(f"CPU: {describe()}; {os.cpu_count()} cores; OpenCV {cv2.__version__}; PyAV "
               f"{av.__version__}; video {video.name} {w}x{h}, {frames} frames ({made})")  # fmt: skip
         print(
-            "\n| sample_fps | decoder | workers | frames | frames/s | vs one PyAV decoder | how |"
+            "\n| sample_fps | decoder | workers | frames | frames/s | vs one PyAV decoder | "
+            "this process's CPU ms/frame | how |"
         )
-        print("|---:|---|---:|---:|---:|---:|---|")
+        print("|---:|---|---:|---:|---:|---:|---:|---|")
         for fps in args.sample_fps:
-            rate, count = decode_rate(VideoSource(str(video), sample_fps=fps))
-            print(f"| {fps:g} | opencv | 1 | {count} | {rate:.1f} | - | one decoder |", flush=True)
+            rate, count, used = decode_rate(VideoSource(str(video), sample_fps=fps))
+            print(f"| {fps:g} | opencv | 1 | {count} | {rate:.1f} | - | {used:.2f} | one decoder |",
+                  flush=True)  # fmt: skip
             base = None
             for workers in args.workers:
                 logs: list[str] = []
                 source = segmented_source(str(video), workers=workers, decoder="pyav",
                                           sample_fps=fps, log=logs.append)  # fmt: skip
-                rate, count = decode_rate(source)
+                rate, count, used = decode_rate(source)
                 base = base or rate
                 how = next((line.split(": ", 1)[1] for line in logs
                             if "worker processes" in line or "one decoder" in line),
                            "one decoder")  # fmt: skip
+                lent = next((line.split(": ", 1)[1] for line in logs if "without a copy" in line),
+                            "")  # fmt: skip
                 print(f"| {fps:g} | pyav | {workers} | {count} | {rate:.1f} | "
-                      f"{rate / base:.2f}x | {how} |", flush=True)  # fmt: skip
+                      f"{rate / base:.2f}x | {used:.2f} | {how}{'; ' + lent if lent else ''} |",
+                      flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

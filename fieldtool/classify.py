@@ -90,6 +90,18 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def stacked_upload(arrays: Sequence[np.ndarray], device: torch.device) -> torch.Tensor:
+    """N same-shaped uint8 host arrays -> one (N, ...) uint8 tensor on ``device``, with one
+    host copy: on CUDA they are stacked straight into page-locked memory (torch's caching
+    host allocator: the block is not reused before the asynchronous upload has read it)
+    and uploaded without waiting; stacking into pageable memory and pinning it after was
+    two copies of every frame (6 MB of 1080p BGR) on the thread that feeds the model."""
+    pinned = device.type == "cuda"
+    host = torch.empty((len(arrays), *arrays[0].shape), dtype=torch.uint8, pin_memory=pinned)
+    np.stack(arrays, out=host.numpy())
+    return host.to(device, non_blocking=True) if pinned else host
+
+
 class DinoClassifier(Classifier):
     """Runs a loaded model on frames, in batches, under ``torch.inference_mode``.
 
@@ -233,11 +245,9 @@ class DinoClassifier(Classifier):
         """(N*T, 3, S, S) float crops in 0-255, frame-major like the CPU path."""
         first = images[0]
         planes = [im.data if isinstance(im, YuvImage) else im for im in images]
-        if all(isinstance(p, np.ndarray) for p in planes):
-            # (N, H, W, 3) or (N, H*3/2, W) uint8, uploaded in one copy
-            uploaded = torch.from_numpy(np.stack(planes))
-            if self.device.type == "cuda":
-                uploaded = uploaded.pin_memory().to(self.device, non_blocking=True)
+        on_host = [p for p in planes if isinstance(p, np.ndarray)]
+        if len(on_host) == len(planes):  # (N, H, W, 3) or (N, H*3/2, W) uint8
+            uploaded = stacked_upload(on_host, self.device)
         else:  # planes the decoder left on the device (NVDEC), host ones uploaded beside
             uploaded = torch.stack([torch.as_tensor(p).to(self.device) for p in planes])
         if isinstance(first, YuvImage):  # one kind (preprocess checked): RGB (N, 3, H, W)

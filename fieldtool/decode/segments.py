@@ -14,12 +14,15 @@ worker 1, ... and yields :class:`~fieldtool.types.Frame` s in order with the ind
 times a single PyAV decoder gives (tests/sources/test_segments.py compares them pixel for
 pixel).
 
-Memory: each worker has as many frame slots as the most kept frames in one GOP (2 to 64),
-within ``ring_bytes`` in all (default at most 4 GiB) and half of /dev/shm's free space; a
-worker with its slots full waits. Why so many: worker j+1 decodes ahead only as far as its
-slots hold while the parent still takes segment j, so N workers keep busy when a segment's
-kept frames fit in a worker's slots (every frame of 1080p with 1 s GOPs at 30 frames/s:
-30 slots of 6.2 MB a worker; at ``sample_fps`` 5, 5 slots); with fewer, they wait.
+Memory: each worker has frame slots for decoding ahead, as many as the most kept frames in
+one GOP, and as many again to lend to frames (2 to 128 in all), within ``ring_bytes`` in all
+(default at most 4 GiB) and half of /dev/shm's free space; a worker with its slots full
+waits. Why so many: worker j+1 decodes ahead only as far as its slots hold while the parent
+still takes segment j, so N workers keep busy when a segment's kept frames fit in a worker's
+slots (every frame of 1080p with 1 s GOPs at 30 frames/s: 30 slots of 6.2 MB a worker; at
+``sample_fps`` 5, 5 slots); with fewer, they wait. Frames are handed over without a copy
+(:class:`_Ring`): a frame's pixels are its slot, which goes back to its worker when the
+frame is let go, while the frames held stay within the lending half; past it, copies.
 Workers are spawned (never forked from a process holding torch's threads) and stopped, and
 the shared memory unlinked, on close, on error and on KeyboardInterrupt; a worker that fails
 or dies is a one-line :class:`~fieldtool.types.FieldtoolError` naming the file and the
@@ -33,14 +36,17 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import mmap
 import multiprocessing as mp
 import os
 import queue
 import shutil
 import signal
 import sys
+import threading
 import time
 import types
+import weakref
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -65,8 +71,77 @@ if TYPE_CHECKING:
     from av.video.stream import VideoStream
 
 RING_BYTES = 4 << 30  # shared memory for decoded frames at most, all workers together
-MIN_SLOTS, MAX_SLOTS = 2, 64  # frame slots per worker
+MIN_SLOTS, MAX_SLOTS = 2, 128  # frame slots per worker
 POLL_S = 0.5  # how often a waiting side checks that the other is still there
+
+
+class _Ring:
+    """One worker's frame slots in shared memory, as the parent hands them to frames.
+
+    :meth:`take` lends a slot's pixels without a copy while more than ``ahead`` slots (the
+    worker's room to decode ahead) would stay unlent: the frame's array is a view of a second mapping of the block, and a finalizer on
+    the one array every view of it is based on (numpy bases a view of a view on the first
+    array, here the one made over the mapping) gives the slot back to the worker when the
+    last of them is gone, so a frame the pipeline still holds (a batch not yet uploaded, a
+    sighting's peak frame) is never overwritten. Past that, ``take`` copies and gives the
+    slot back at once, so the worker always has ``ahead`` slots to decode into. At
+    :meth:`close` the block is unlinked; frames still held keep the second mapping, which
+    goes when they do (an ``mmap`` with views on it cannot be closed, but is unmapped
+    when collected). Where the block cannot be mapped again (no /dev/shm), every frame
+    is a copy.
+    """
+
+    def __init__(self, slots: int, ahead: int, shape: tuple[int, ...], free: Queue[int]) -> None:
+        self.slots, self.ahead, self.shape = slots, ahead, shape
+        self.frame_bytes = math.prod(shape)
+        self.shm = SharedMemory(create=True, size=slots * self.frame_bytes)
+        self.array = np.ndarray((slots, *shape), np.uint8, buffer=self.shm.buf)
+        self.free = free
+        self.lent = 0  # slots lent to frames now
+        self.lent_total = 0  # frames handed over without a copy, in all
+        self._lock = threading.Lock()
+        self._open = True
+        self._mapping: mmap.mmap | None = None
+        with contextlib.suppress(OSError):  # not Linux: copies only
+            fd = os.open(os.path.join("/dev/shm", self.shm.name.lstrip("/")), os.O_RDWR)
+            try:
+                self._mapping = mmap.mmap(fd, slots * self.frame_bytes)
+            finally:
+                os.close(fd)
+
+    def take(self, slot: int) -> np.ndarray:
+        """The pixels of ``slot`` for one frame: lent, or a copy (class docstring)."""
+        with self._lock:
+            mapping = self._mapping
+            lend = mapping is not None and self._open and self.lent < self.slots - self.ahead
+            if lend:
+                self.lent += 1
+                self.lent_total += 1
+        if not lend or mapping is None:
+            image = self.array[slot].copy()
+            self.free.put(slot)
+            return image
+        base = np.frombuffer(mapping, np.uint8, self.frame_bytes, slot * self.frame_bytes)
+        weakref.finalize(base, self._give_back, slot).atexit = False  # nothing to give at exit
+        return base.reshape(self.shape)
+
+    def _give_back(self, slot: int) -> None:
+        """The last array over a lent slot is gone (any thread): the worker may refill it."""
+        with self._lock:
+            self.lent -= 1
+            still_open = self._open
+        if still_open:
+            with contextlib.suppress(ValueError, OSError):  # closed meanwhile: nobody waits
+                self.free.put(slot)
+
+    def close(self) -> None:
+        """Unlink the block; frames still held keep their pixels (class docstring)."""
+        with self._lock:
+            self._open = False
+            self._mapping = None  # held frames keep it; it goes with the last of them
+        del self.array
+        self.shm.close()
+        self.shm.unlink()
 
 
 @dataclass(frozen=True)
@@ -95,7 +170,8 @@ class Planned:
 class Plan:
     """The kept frames in order, cut into segments; ``frames_read``: frames decoded in all
     (as the single decoder counts them); ``shape``: (H, W, 3) of every BGR frame, or
-    (H * 3 / 2, W) of its YUV planes; ``slots``: frame slots per worker."""
+    (H * 3 / 2, W) of its YUV planes; ``slots``: frame slots per worker, ``ahead`` of them
+    kept for decoding ahead (the rest lent to frames)."""
 
     frames: tuple[tuple[Planned, ...], ...]  # per segment
     segments: tuple[Segment, ...]
@@ -103,6 +179,7 @@ class Plan:
     shape: tuple[int, ...]
     timing: str
     slots: int
+    ahead: int
     scan_s: float  # seconds the packets took to read ahead
     # YUV planes as decoded (``pixels`` yuv): the pixel format's name and the frames'
     # (layout, matrix, range); None: BGR
@@ -293,6 +370,7 @@ class SegmentedSource(PyAVSource):
         self.workers = workers
         self.ring_bytes = ring_bytes
         self._decode = decode
+        self.lent_frames = 0  # frames of the last read handed over without a copy
 
     def _file_frames(self) -> Generator[Frame, None, None]:
         if self.fps is None:
@@ -342,13 +420,14 @@ class SegmentedSource(PyAVSource):
         planes = self._planes() if self.pixels == "yuv" else None
         if planes is not None:  # 4:2:0: half the bytes of BGR a frame
             shape = (shape[0] * 3 // 2, shape[1])
-        slots = self._slots(math.prod(shape), max(gops.count(g) for g in set(gops)))
-        if slots < MIN_SLOTS:
+        need = max(gops.count(g) for g in set(gops))
+        ahead = self._slots(math.prod(shape), need)
+        if ahead < MIN_SLOTS:
             self._log(f"{why_not} shared memory (/dev/shm) has no room for {MIN_SLOTS} frames "
                       "per worker")  # fmt: skip
             return None
         # at most a worker's slots a segment (module docstring), and 2+ segments a worker
-        groups = _cut(kept, keys, min(slots, math.ceil(len(kept) / (2 * self.workers))))
+        groups = _cut(kept, keys, min(ahead, math.ceil(len(kept) / (2 * self.workers))))
         if len(groups) < 2:
             self._log(f"{why_not} its kept frames lie in fewer than 2 segments")
             return None
@@ -357,8 +436,9 @@ class SegmentedSource(PyAVSource):
                     tuple(f.pts for f in group), group[0].t, group[-1].t)
             for n, group in enumerate(groups)
         )  # fmt: skip
+        slots = self._slots(math.prod(shape), 2 * need)  # as many again to lend to frames
         return Plan(tuple(tuple(g) for g in groups), segments, read, shape, clock_timing, slots,
-                    time.perf_counter() - scan, planes)  # fmt: skip
+                    ahead, time.perf_counter() - scan, planes)  # fmt: skip
 
     def _planes(self) -> tuple[str, tuple[Layout, Matrix, Range]] | None:
         """The pixel format and (layout, matrix, range) of the file's first frame when its
@@ -374,7 +454,7 @@ class SegmentedSource(PyAVSource):
         return None
 
     def _slots(self, frame_bytes: int, need: int) -> int:
-        """Frame slots per worker: ``need`` (at least 2, at most 64) within ``ring_bytes``
+        """Frame slots per worker: ``need`` (at least 2, at most 128) within ``ring_bytes``
         and half of /dev/shm's free space."""
         budget = self.ring_bytes
         with contextlib.suppress(OSError):  # no /dev/shm to ask (not Linux): ring_bytes alone
@@ -386,25 +466,23 @@ class SegmentedSource(PyAVSource):
     def _parallel(self, plan: Plan) -> Generator[Frame, None, None]:
         start = self.start_time or utc_now()
         workers = min(self.workers, len(plan.segments))
-        frame_bytes = math.prod(plan.shape)
         slots = plan.slots
         threads = max(1, (os.cpu_count() or 1) // workers)
         self._log(f"{self.uri}: decoding {len(plan.segments)} segments on {workers} worker "
-                  f"processes with PyAV ({slots} frame slots each; the file's packets "
+                  f"processes with PyAV ({slots} frame slots each, {plan.ahead} to decode "
+                  f"ahead into; the file's packets "
                   f"indexed in {plan.scan_s:.1f} s{'; YUV planes' if plan.planes else ''})")
         ctx = mp.get_context("spawn")
-        shms: list[SharedMemory] = []
         procs: list[BaseProcess] = []
         frees: list[Queue[int]] = []
         outs: list[Queue[tuple[str, int, Any, int]]] = []
-        rings: list[np.ndarray] = []
+        rings: list[_Ring] = []
         self.stats.timing = plan.timing
         try:
             for w in range(workers):
-                shm = SharedMemory(create=True, size=slots * frame_bytes)
-                shms.append(shm)
-                rings.append(np.ndarray((slots, *plan.shape), np.uint8, buffer=shm.buf))
                 free: Queue[int] = ctx.Queue()
+                ring = _Ring(slots, plan.ahead, plan.shape, free)
+                rings.append(ring)
                 for slot in range(slots):
                     free.put(slot)
                 out: Queue[tuple[str, int, Any, int]] = ctx.Queue()
@@ -413,8 +491,8 @@ class SegmentedSource(PyAVSource):
                 mine = list(plan.segments[w::workers])
                 proc = ctx.Process(
                     target=_work, name=f"fieldtool-decode-{w}", daemon=True,
-                    args=(self.uri, mine, shm.name, plan.shape, threads, free, out, self._decode,
-                          plan.planes[0] if plan.planes else None),
+                    args=(self.uri, mine, ring.shm.name, plan.shape, threads, free, out,
+                          self._decode, plan.planes[0] if plan.planes else None),
                 )  # fmt: skip
                 with _neutral_main():
                     proc.start()
@@ -428,8 +506,7 @@ class SegmentedSource(PyAVSource):
                 got = 0
                 while (item := self._receive(outs[w], procs[w], segment)) is not None:
                     pts, slot = item
-                    image = rings[w][slot].copy()
-                    frees[w].put(slot)
+                    image = rings[w].take(slot)  # lent without a copy, or copied
                     planned = by_pts[pts]  # the worker sends only pts it was given, in order
                     if missed or planned is not wanted[got]:
                         self._damage(last_t, planned, start)
@@ -444,12 +521,13 @@ class SegmentedSource(PyAVSource):
                     else:
                         yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
+            self._log(f"{self.uri}: {sum(r.lent_total for r in rings)} of "
+                      f"{self.stats.frames_yielded} frames handed over without a copy")  # fmt: skip
         finally:
+            for ring in rings:
+                ring.close()  # first: a frame released from here on gives nothing back
             self._stop_workers(procs, frees + outs)
-            del rings
-            for shm in shms:
-                shm.unlink()
-                shm.close()
+            self.lent_frames = sum(ring.lent_total for ring in rings)
 
     def _receive(
         self, out: Queue[tuple[str, int, Any, int]], proc: BaseProcess, segment: Segment

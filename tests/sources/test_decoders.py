@@ -109,16 +109,20 @@ def test_nvdec_where_it_works_decodes_through_pyavs_hwaccel(clip, monkeypatch):
     av.open then decodes in software), the frames as PyAV's on the CPU."""
     import fieldtool.decode.pyav as pyav_module
 
-    asked: list[int] = []
+    asked: list[tuple[int, bool]] = []
     monkeypatch.setattr(pyav_module, "nvdec_unavailable", lambda uri, gpu: None)
-    monkeypatch.setattr(pyav_module, "_hwaccel", lambda gpu: asked.append(gpu))
+    monkeypatch.setattr(pyav_module, "_hwaccel",
+                        lambda gpu, on_device=False: asked.append((gpu, on_device)))  # fmt: skip
     logs: list[str] = []
     source = video_source(str(clip), decoder="auto", gpu=1, sample_fps=1000, log=logs.append)
     assert isinstance(source, PyAVSource) and source.decoder == "nvdec"
     frames = _frames(source)
     cpu = _frames(video_source(str(clip), decoder="pyav", sample_fps=1000))
-    assert asked == [1] and [f.t for f in frames] == [f.t for f in cpu]
+    assert asked == [(1, False)] and [f.t for f in frames] == [f.t for f in cpu]
     assert len(logs) == 1 and "NVDEC" in logs[0]
+    # YUV planes: the frames are asked to stay on the GPU (copied there by device_planes)
+    yuv = video_source(str(clip), decoder="nvdec", gpu=1, pixels="yuv", sample_fps=1000)
+    assert [f.t for f in _frames(yuv)] == [f.t for f in cpu] and asked[-1] == (1, True)
 
 
 def test_nvdec_is_said_unavailable_with_a_reason(clip):

@@ -268,3 +268,57 @@ def test_ctrl_c_stops_the_workers_and_unlinks_the_shared_memory(clip):
     with pytest.raises(KeyboardInterrupt):
         list(Interrupted(str(clip), workers=3, sample_fps=1000).frames())
     assert _names() - before == set() and multiprocessing.active_children() == []
+
+
+def test_frames_are_lent_without_a_copy_and_their_slots_come_back(clip):
+    """A frame's pixels are its slot in shared memory, not a copy: a consumer that lets each
+    frame go gets every frame so (its slot went back to the worker), and the pixels are the
+    single decoder's."""
+    one = list(PyAVSource(str(clip), decoder="pyav", sample_fps=1000).frames())
+    logs: list[str] = []
+    source = SegmentedSource(str(clip), workers=2, sample_fps=1000, log=logs.append)
+    count = 0
+    for frame, reference in zip(source.frames(), one, strict=True):
+        assert not frame.image.flags.owndata  # a view of the ring
+        assert np.array_equal(frame.image, reference.image)
+        count += 1
+    assert count == FRAMES and source.lent_frames == FRAMES
+    assert f"{FRAMES} of {FRAMES} frames handed over without a copy" in "\n".join(logs)
+
+
+def test_held_frames_keep_their_pixels_and_the_workers_their_room(clip):
+    """Frames the pipeline holds (a batch, a sighting's peak frame) are never overwritten:
+    past the slots a worker may lend (it keeps a GOP's kept frames to decode ahead into),
+    frames are copies, so the workers decode on; frames held after the end keep their
+    pixels, and letting them go then raises nothing."""
+    import gc
+    import sys
+
+    one = list(PyAVSource(str(clip), decoder="pyav", sample_fps=1000).frames())
+    before = _names()
+    source = SegmentedSource(str(clip), workers=2, sample_fps=1000)
+    held = list(source.frames())  # 2 x GOP slots a worker, one GOP's worth lent at most
+    _same(one, held)
+    assert 0 < source.lent_frames <= 2 * GOP
+    assert _names() - before == set()  # unlinked while frames still use it
+    assert sum(not f.image.flags.owndata for f in held) == source.lent_frames
+    _same(one, held)  # still intact after the workers and the queues are gone
+    raised: list[Any] = []
+    hook, sys.unraisablehook = sys.unraisablehook, raised.append
+    try:
+        del held
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert raised == []
+
+
+def test_yuv_planes_are_lent_too(clip):
+    one = list(PyAVSource(str(clip), decoder="pyav", pixels="yuv", sample_fps=7.0).frames())
+    source = SegmentedSource(str(clip), workers=2, pixels="yuv", sample_fps=7.0)
+    count = 0
+    for frame, reference in zip(source.frames(), one, strict=True):
+        assert frame.yuv is not None and not frame.yuv.data.flags.owndata
+        assert np.array_equal(frame.yuv.data, reference.yuv.data)
+        count += 1
+    assert source.lent_frames == count == len(one)
