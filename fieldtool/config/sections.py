@@ -69,8 +69,8 @@ class SourceConfig(_Section):
         "auto",
         description="what PyAV and NVDEC hand over: bgr (converted on the CPU by swscale); yuv "
         "(the decoder's 4:2:0 planes, half the bytes, converted to RGB on the classifier's "
-        "device; snapshots and views convert only the frames they use); auto (yuv when the "
-        "model runs on a CUDA GPU, else bgr). OpenCV, and decode_workers > 1, give bgr",
+        "device; NVDEC's stay on the GPU; snapshots and views convert only the frames they "
+        "use); auto (yuv when the model runs on a CUDA GPU, else bgr). OpenCV gives bgr",
         json_schema_extra=flag("--pixels"),
     )  # fmt: skip
     assume_fps: float | None = Field(

@@ -322,3 +322,51 @@ def test_yuv_planes_are_lent_too(clip):
         assert np.array_equal(frame.yuv.data, reference.yuv.data)
         count += 1
     assert source.lent_frames == count == len(one)
+
+
+def test_a_ring_that_cannot_be_mapped_again_hands_over_copies(monkeypatch):
+    """No /dev/shm to map the block a second time (not Linux): every frame is a copy and
+    its slot goes back at once."""
+    import queue
+
+    from fieldtool.decode import segments
+
+    def no_shm(path: str, flags: int) -> int:
+        raise FileNotFoundError(path)
+
+    monkeypatch.setattr(segments.os, "open", no_shm)
+    free: queue.Queue[int] = queue.Queue()
+    ring = segments._Ring(4, 2, (2, 3), free)  # type: ignore[arg-type]
+    try:
+        ring.array[1] = 7
+        image = ring.take(1)
+        assert image.flags.owndata and (image == 7).all() and free.get_nowait() == 1
+        assert ring.lent == ring.lent_total == 0
+    finally:
+        ring.close()
+
+
+def test_a_ring_lends_past_its_room_to_decode_ahead_no_slot():
+    import gc
+    import queue
+
+    from fieldtool.decode import segments
+
+    free: queue.Queue[int] = queue.Queue()
+    ring = segments._Ring(4, 2, (2, 3), free)  # type: ignore[arg-type]
+    try:
+        for slot in range(4):
+            ring.array[slot] = slot
+        first, second = ring.take(0), ring.take(1)[1:]  # a view of a view holds it too
+        assert not first.flags.owndata and ring.lent == 2 and free.empty()
+        third = ring.take(2)  # 4 slots, 2 kept to decode ahead into: a copy
+        assert third.flags.owndata and free.get_nowait() == 2 and (third == 2).all()
+        del first
+        gc.collect()
+        assert free.get_nowait() == 0 and ring.lent == 1  # back to the worker
+        assert (second == 1).all() and free.empty()
+        del second
+        gc.collect()
+        assert free.get_nowait() == 1 and ring.lent == 0 and ring.lent_total == 2
+    finally:
+        ring.close()
