@@ -23,7 +23,7 @@ from fieldtool.placement import (
     live_overlap_warning,
 )
 from fieldtool.priors import RangePriorStage
-from fieldtool.sources import Prefetcher
+from fieldtool.sources import Prefetcher, SourceStats
 from fieldtool.store import SightingStore
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
@@ -151,7 +151,7 @@ def run_session(
         step.flush_by_caller = False
         if photos is not None and (skipped := photos.media.skipped_summary()):
             session.end_reason = session.end_reason or skipped  # in the end summary
-        finish_session(step, source)
+        finish_session(step, source.stats)
         flushed = store.close()
         result.unwritten_rows = flushed.unwritten
         result.unwritten_where = (
@@ -164,17 +164,18 @@ def run_session(
     return result
 
 
-def finish_session(step: FrameStep, source: FrameSource) -> None:
+def finish_session(step: FrameStep, stats: SourceStats) -> None:
     """End a session whose ``session.status`` is set: close its open sightings and write
-    them, store the source's outages and the ended session row, flush. The store stays
-    open (a station shares one among its sessions; :func:`run_session` closes its own)."""
+    them, store the source's outages (``stats``: its counters and gaps) and the ended
+    session row, flush. The store stays open (a station shares one among its sessions;
+    :func:`run_session` and an archive's part close their own)."""
     session, store = step.session, step.store
     step.views.close()
     step.handle(step.tracker.finish())
-    step.record_gaps(source.stats.gaps, final=True)
-    session.frames_read = source.stats.frames_read
+    step.record_gaps(stats.gaps, final=True)
+    session.frames_read = stats.frames_read
     session.ended_at = utc_now()
-    step.result.reconnects = source.stats.reconnects
+    step.result.reconnects = stats.reconnects
     store.record_session(session)
     step.flush(0.5)  # short: a held file is waited for once, by close()
     if store.failed is not None:  # the file stopped taking writes and still does

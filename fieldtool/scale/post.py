@@ -126,10 +126,10 @@ def _run_stages(
     target: Path, db_stem: str,
 ) -> dict[str, Any]:  # fmt: skip
     from fieldtool.photos import PhotoSource, PhotoSteps
-    from fieldtool.pipeline import FrameStep, start_session
+    from fieldtool.pipeline import FrameStep, finish_session, start_session
     from fieldtool.priors import RangePriorStage, range_prior_from_config
+    from fieldtool.sources import Gap, SourceStats
     from fieldtool.store import TABLES, SightingStore, connect
-    from fieldtool.timebase import utc_now
 
     notes: list[str] = []
     kind = plan.get("kind")
@@ -168,15 +168,14 @@ def _run_stages(
         session.frames_read = max(session.frames_read, int(group["frames_read"][i]))
         if group["end"][i]:
             end = json.loads(str(group["end"][i]))
-    step.handle(step.tracker.finish())  # the tracker of the last segment (photos: event)
     if end.get("skipped"):  # photos skipped, in the session's end summary as run puts it
         session.end_reason = session.end_reason or end["skipped"]
-    for start_t, end_t, reason in end.get("gaps", []):
-        store.record_gap(session.session_id, start_t, end_t, start + timedelta(seconds=start_t),
-                         start + timedelta(seconds=end_t), reason)  # fmt: skip
     session.status = SessionStatus.FINISHED
-    session.ended_at = utc_now()
-    store.record_session(session)
+    # the decoding task's counters and damage gaps, as the source kept them in one process
+    gaps = [Gap(start_t, end_t, start + timedelta(seconds=start_t),
+                start + timedelta(seconds=end_t), reason)
+            for start_t, end_t, reason in end.get("gaps", [])]  # fmt: skip
+    finish_session(step, SourceStats(frames_read=session.frames_read, gaps=gaps))
     flushed = store.close()
     if not flushed.written:
         raise OSError(f"{scratch}: rows not written ({flushed.error})")

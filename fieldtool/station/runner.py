@@ -297,7 +297,7 @@ class Station:
         else:
             session.status = SessionStatus.FINISHED
         session.frames_dropped = feed.slot.dropped
-        finish_session(feed.step, feed.source)
+        finish_session(feed.step, feed.source.stats)
         close = getattr(feed.positions, "close", None)  # live receivers hold a thread
         if close is not None:
             close()

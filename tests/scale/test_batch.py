@@ -111,3 +111,28 @@ def test_a_killed_runs_finished_parts_are_merged_not_redone_and_merging_is_idemp
     assert query(db, rows).equals(before)
     assert query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 50
     assert query(db, "SELECT count(*) FROM batch_files").iloc[0, 0] == 1
+
+
+def test_a_damaged_files_gap_is_recorded_as_run_records_it(ray_local, tmp_path):
+    """The decoding task's damage gap reaches ``source_gaps`` through the same session end
+    as a run in one process (``finish_session``)."""
+    from tests.sources.conftest import write_h264_pyav
+
+    video = write_h264_pyav(tmp_path / "long.mp4", frames=150, fps=30, bframes=False)
+    data = bytearray(video.read_bytes())
+    middle, size = len(data) // 2, len(data) // 20  # zeros over 1/20 of the file, half way
+    data[middle : middle + size] = bytes(size)
+    video.write_bytes(bytes(data))
+    run_db, batch_db = tmp_path / "run.duckdb", tmp_path / "batch.duckdb"
+    settings = {"source.decoder": "pyav", "prior.ranges": []}
+    run_from_config(demo_config(run_db, **{"source.uri": str(video), **settings}),
+                    log=lambda message: None)  # fmt: skip
+    summary = run_batch(str(video), batch_db, demo_config(batch_db, **settings),
+                        log=lambda message: None)  # fmt: skip
+    assert [f.path for f in summary.done] == [str(video)]
+    gaps = "SELECT start_t, end_t, reason FROM source_gaps ORDER BY start_t"
+    ran, batched = query(run_db, gaps), query(batch_db, gaps)
+    assert len(ran) == 1 and "damaged data" in ran.reason[0]
+    assert batched.equals(ran)
+    ended = "SELECT status, frames_read, frames_analysed FROM sessions"
+    assert query(batch_db, ended).equals(query(run_db, ended))
