@@ -87,8 +87,8 @@ def main() -> None:
                 how = next((line.split(": ", 1)[1] for line in logs
                             if "worker processes" in line or "one decoder" in line),
                            "one decoder")  # fmt: skip
-                lent = next((line.split(": ", 1)[1] for line in logs if "without a copy" in line),
-                            "")  # fmt: skip
+                lent_frames = getattr(source, "lent_frames", None)  # decoding processes only
+                lent = f"{lent_frames} of {count} frames lent, not copied" if lent_frames else ""
                 print(f"| {fps:g} | pyav | {workers} | {count} | {rate:.1f} | "
                       f"{rate / base:.2f}x | {used:.2f} | {how}{'; ' + lent if lent else ''} |",
                       flush=True)  # fmt: skip

@@ -521,8 +521,6 @@ class SegmentedSource(PyAVSource):
                     else:
                         yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
-            self._log(f"{self.uri}: {sum(r.lent_total for r in rings)} of "
-                      f"{self.stats.frames_yielded} frames handed over without a copy")  # fmt: skip
         finally:
             for ring in rings:
                 ring.close()  # first: a frame released from here on gives nothing back
