@@ -74,10 +74,15 @@ def _planes_kind(frame: VideoFrame, format_name: str) -> tuple[Layout, Matrix, R
     return layout[0], matrix, "full" if full else "limited"
 
 
+def _pixel_format(frame: VideoFrame) -> str:
+    """The name of the frame's pixel format; a GPU frame's is its surface's (nv12, p010le)."""
+    return frame.sw_format.name if frame.sw_format is not None else frame.format.name
+
+
 def yuv_planes(frame: VideoFrame) -> YuvImage | None:
-    """The frame's 4:2:0 planes as one host array with the stream's matrix and range, or
-    None where they cannot go on as planes (see above)."""
-    kind = _planes_kind(frame, frame.format.name)
+    """The frame's 4:2:0 planes as one host array with the stream's matrix and range (a GPU
+    frame is copied to host memory), or None where they cannot go on as planes (see above)."""
+    kind = _planes_kind(frame, _pixel_format(frame))
     return YuvImage(frame.to_ndarray(), *kind) if kind is not None else None
 
 
@@ -95,9 +100,8 @@ def device_planes(frame: VideoFrame) -> YuvImage | None:
     """
     import torch
 
-    hardware = frame.sw_format is not None  # a device frame: its pixels are sw_format's
-    name = frame.sw_format.name if frame.sw_format is not None else frame.format.name
-    kind = _planes_kind(frame, name)
+    hardware = frame.sw_format is not None  # a device frame
+    kind = _planes_kind(frame, _pixel_format(frame))
     if kind is None or kind[0] != "nv12":
         return None
     height, width = frame.height, frame.width
@@ -233,6 +237,19 @@ class PyAVSource(VideoSource):
                 self._log(f"warning: {uri}: NVDEC unavailable ({why}); decoding on the CPU "
                           "with PyAV")  # fmt: skip
 
+    def _device_planes(self, frame: VideoFrame) -> YuvImage | None:
+        """:func:`device_planes`; where the GPU's frames cannot be taken so (a PyAV, driver
+        or torch that refuses), said once and the rest of the file comes through host memory
+        (FFmpeg copies a device frame there when asked for its pixels)."""
+        try:
+            return device_planes(frame)
+        except (RuntimeError, TypeError, ValueError, NotImplementedError, BufferError) as exc:
+            self.device_planes = False
+            self._log(f"warning: {self.uri}: NVDEC's frames cannot stay on the GPU "
+                      f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                      "copying them to host memory")  # fmt: skip
+            return None
+
     def _open_av(self) -> tuple[InputContainer, VideoStream]:
         av = self._av
         try:
@@ -304,7 +321,8 @@ class PyAVSource(VideoSource):
                 wall = start + timedelta(seconds=t)
                 planes = None
                 if self.pixels == "yuv":
-                    planes = device_planes(decoded) if self.device_planes else yuv_planes(decoded)
+                    planes = self._device_planes(decoded) if self.device_planes else None
+                    planes = planes or yuv_planes(decoded)
                 if planes is not None:  # converted where it is used (classifier's device)
                     yield Frame(index, t, wall, yuv=planes)
                 else:  # NV12 / YUV -> BGR on the CPU (swscale; a GPU frame is copied first)

@@ -131,3 +131,26 @@ def test_the_motion_gate_shrinks_planes_on_their_device(tmp_path):
         # 7.5 rows a cell), torch's by whole pixels: grey levels within about one, far
         # under a gate's threshold, and the gate compares one stream's thumbnails only
         assert np.abs(ours - theirs).mean() < 1.0 and np.abs(ours - theirs).max() <= 3
+
+
+def test_frames_that_cannot_stay_on_the_gpu_come_through_host_memory(tmp_path, monkeypatch):
+    """A PyAV or driver that refuses DLPack: said once, and the session goes on with the
+    same frames through host memory."""
+    clip = str(_write_nv12(tmp_path / "nv12.mkv"))
+    host = list(video_source(clip, decoder="pyav", pixels="yuv", sample_fps=5).frames())
+    calls: list[int] = []
+
+    def refuses(frame):
+        calls.append(frame.pts)
+        raise NotImplementedError("DLPack export is only implemented for CUDA hw frames\nmore")
+
+    monkeypatch.setattr(pyav_module, "device_planes", refuses)
+    logs: list[str] = []
+    source = video_source(clip, decoder="pyav", pixels="yuv", sample_fps=5, log=logs.append)
+    source.device_planes = True
+    frames = list(source.frames())
+    assert len(calls) == 1 and not source.device_planes  # asked once, not per frame
+    assert [f.t for f in frames] == [f.t for f in host]
+    assert all(np.array_equal(a.yuv.data, b.yuv.data) for a, b in zip(frames, host, strict=True))
+    (line,) = logs
+    assert line.startswith("warning:") and "cannot stay on the GPU" in line and "\n" not in line
