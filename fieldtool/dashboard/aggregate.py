@@ -198,6 +198,17 @@ def species_group_key(name: str) -> str:
     return canonical(text)
 
 
+# The most seen species of a group of rows (species, n): most sightings first, a tie to the
+# first by name, so a dot or cell names and colours the same species however it is built
+# (:func:`top_species` is the same rule in Python).
+TOP_SPECIES_SQL = "first(species ORDER BY n DESC, species)"
+
+
+def top_species(counts: dict[str, int]) -> str:
+    """The most seen species of ``counts`` (species -> sightings), as :data:`TOP_SPECIES_SQL`."""
+    return min(counts, key=lambda species: (-counts[species], species))
+
+
 def h3_parent_sql(cell: str, resolution: int) -> str:
     """SQL of the hex text of the H3 cell of ``resolution`` (≤ 8) holding the resolution-8
     cell whose hex text is the expression ``cell``."""
@@ -230,7 +241,7 @@ def load_cells(
             c AS (SELECT h3_cell, species, count(*) AS n FROM f GROUP BY ALL),
             p AS (SELECT {parent} AS hex, species, sum(n) AS n FROM c GROUP BY ALL)
             SELECT hex, sum(n)::BIGINT AS sightings, count(DISTINCT species) AS species,
-                   arg_max(species, n) AS top
+                   {TOP_SPECIES_SQL} AS top
             FROM p GROUP BY hex ORDER BY hex""",
         params,
         timeout_s=timeout_s,

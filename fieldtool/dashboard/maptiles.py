@@ -45,7 +45,12 @@ from typing import Any
 import h3
 import pandas as pd
 
-from fieldtool.dashboard.aggregate import filtered_sql, h3_parent_sql
+from fieldtool.dashboard.aggregate import (
+    TOP_SPECIES_SQL,
+    filtered_sql,
+    h3_parent_sql,
+    top_species,
+)
 from fieldtool.dashboard.data import SightingFilter
 from fieldtool.dashboard.deck import tile_bounds
 from fieldtool.dashboard.mapview import (
@@ -140,7 +145,7 @@ def point_features(rows: pd.DataFrame, view: MapView, z: int) -> list[dict[str, 
             counts: dict[str, int] = {}
             for r in group:
                 counts[str(r.species)] = counts.get(str(r.species), 0) + 1
-            top = min(counts, key=lambda sp: (-counts[sp], sp))
+            top = top_species(counts)
             lon = sum(float(r.longitude) for r in group) / len(group)
             lat = sum(float(r.latitude) for r in group) / len(group)
             features.append(_dot(view, lon, lat, len(group), len(counts), top))
@@ -167,7 +172,7 @@ def dot_features(view: MapView, z: int, where: str, params: dict[str, Any]) -> l
                        FROM ({view.sql}) WHERE {where}),
             g AS (SELECT gx, gy, species, count(*) AS n, sum(longitude) AS sx,
                          sum(latitude) AS sy FROM f GROUP BY ALL)
-            SELECT sum(n)::BIGINT AS sightings, count(*) AS species, arg_max(species, n) AS top,
+            SELECT sum(n)::BIGINT AS sightings, count(*) AS species, {TOP_SPECIES_SQL} AS top,
                    sum(sx) / sum(n) AS longitude, sum(sy) / sum(n) AS latitude
             FROM g GROUP BY gx, gy ORDER BY gx, gy""",
         {**view.params, **params},
@@ -195,7 +200,7 @@ def cell_features(
             c AS (SELECT h3_cell, species, count(*) AS n FROM f GROUP BY ALL),
             p AS (SELECT {parent} AS hex, species, sum(n) AS n FROM c GROUP BY ALL)
             SELECT hex, sum(n)::BIGINT AS sightings, count(*) AS species,
-                   arg_max(species, n) AS top
+                   {TOP_SPECIES_SQL} AS top
             FROM p GROUP BY hex ORDER BY hex""",
         {**view.params, **params},
         timeout_s=view.timeout_s,

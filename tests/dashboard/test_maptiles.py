@@ -384,3 +384,30 @@ def test_the_basemap_is_fetched_not_carried_in_the_deck(tmp_path: Path) -> None:
             conn.request("GET", path)
             assert conn.getresponse().status == 404
             conn.close()
+
+
+@pytest.mark.parametrize("first", ["Thuja plicata", "Acer rubrum"])
+def test_a_dot_is_the_same_built_in_python_or_in_sql(
+    season: Path, tmp_path: Path, first: str
+) -> None:
+    """Few sightings in a tile are grouped in Python, many in SQL: one rule, the same dot
+    (place, count, colour, and the species named on a tie: the first by name)."""
+    db = tmp_path / "tie.duckdb"
+    shutil.copy(season, db)
+    other = "Acer rubrum" if first == "Thuja plicata" else "Thuja plicata"
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "INSERT INTO sightings (sighting_id, session_id, species, first_seen, last_seen, "
+            "peak_score, latitude, longitude, status, updated_at) "
+            f"SELECT 'tie' || i, 'tie', CASE WHEN i % 2 = 0 THEN '{first}' ELSE '{other}' "
+            "END, TIMESTAMP '2027-01-01', TIMESTAMP '2027-01-01', 0.9, 10.0 + i * 1e-5, "
+            "20.0, 'closed', TIMESTAMP '2027-01-01' FROM range(4) r(i)")  # fmt: skip
+    tiles = MapTiles()
+    z = math.ceil(SITE_ZOOM)
+    x, y = _tile_xy(20.0, 10.0, z)
+    in_python = _features(tiles, _view(tiles, db, SightingFilter(session_id="tie"), 100),
+                          "s", z, x, y)  # fmt: skip
+    in_sql = _features(tiles, _view(tiles, db, SightingFilter(session_id="tie"), 1),
+                       "s", z, x, y)  # fmt: skip
+    assert len(in_python) == 1 and in_python == in_sql
+    assert in_sql[0]["properties"]["n"] == "4 sightings · 2 species · most seen: ACER RUBRUM"
