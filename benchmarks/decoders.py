@@ -51,9 +51,12 @@ def open_source(decoder: str, video: Path, args: argparse.Namespace) -> VideoSou
 
 
 def decode_only(decoder: str, videos: list[Path], args: argparse.Namespace) -> float:
-    """Frames/s of ``len(videos)`` sources read at once, each on its own thread."""
+    """Frames/s of ``len(videos)`` sources read at once, each on its own thread. Where NVDEC's
+    frames were meant to stay on the GPU and did not (said in the session's log, which this
+    leaves out), ``args.host_copies`` says so for the table."""
     counts = [0] * len(videos)
     sources = [open_source(decoder, v, args) for v in videos]
+    meant = [getattr(s, "device_planes", False) for s in sources]
 
     def read(i: int) -> None:
         for _ in sources[i].frames():
@@ -65,7 +68,11 @@ def decode_only(decoder: str, videos: list[Path], args: argparse.Namespace) -> f
         t.start()
     for t in threads:
         t.join()
-    return sum(counts) / (time.perf_counter() - start)
+    rate = sum(counts) / (time.perf_counter() - start)
+    if any(m and not getattr(s, "device_planes", False) for m, s in zip(meant, sources,
+                                                                        strict=True)):  # fmt: skip
+        args.host_copies = True
+    return rate
 
 
 def one_session(decoder: str, video: Path, classifier: DinoClassifier, args: argparse.Namespace,
@@ -182,7 +189,11 @@ def main() -> None:
                 print(f"| {decoder} | unavailable: {exc} |||||||", flush=True)
                 continue
             many = decode_only(decoder, videos, args)
-            row = f"| {decoder} | {one:.1f} | {many:.1f} |"
+            where = ""
+            if decoder == "nvdec" and args.pixels == "yuv":
+                where = (" (frames copied to host: they could not stay on the GPU)"
+                         if getattr(args, "host_copies", False) else " (frames kept on the GPU)")  # fmt: skip
+            row = f"| {decoder}{where} | {one:.1f} | {many:.1f} |"
             if "session" not in args.skip:
                 fps, busy = one_session(decoder, video, classifier, args, folder)
                 row += f" {fps:.1f} | {fps / model_fps:.2f} | {100 * busy:.0f}% |"

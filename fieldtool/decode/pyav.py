@@ -86,11 +86,16 @@ def yuv_planes(frame: VideoFrame) -> YuvImage | None:
     return YuvImage(frame.to_ndarray(), *kind) if kind is not None else None
 
 
+class PlanesRefused(Exception):
+    """PyAV, torch or the driver would not hand a frame's planes over through DLPack."""
+
+
 def device_planes(frame: VideoFrame) -> YuvImage | None:
     """An NV12 frame's planes, where they are (NVDEC's surface on its GPU; a host frame in
     tests), copied through DLPack into one (H * 3 / 2, W) uint8 torch tensor on the same
     device: no trip through host memory. None where the frame is not 8-bit NV12 (10-bit
-    P010, odd sizes...): the caller converts it on the CPU instead.
+    P010, odd sizes...): the caller converts it on the CPU instead. :class:`PlanesRefused`
+    where the export itself is refused (the copy's own errors, out of memory, pass).
 
     The copy is made at once, not kept as a view: the decoder's pool of surfaces is small
     and reused as soon as the frame is released. Ordering without a synchronisation: FFmpeg
@@ -107,9 +112,14 @@ def device_planes(frame: VideoFrame) -> YuvImage | None:
     height, width = frame.height, frame.width
     # PyAV exports a plane only with stream=None, so the capsule is asked for here rather
     # than by torch.from_dlpack (which passes its current stream)
-    luma = torch.from_dlpack(frame.planes[0].__dlpack__())  # (H, W), rows pitched
-    chroma = torch.from_dlpack(frame.planes[1].__dlpack__())  # (H/2, W/2, 2) U, V pairs
-    with torch.cuda.stream(torch.cuda.default_stream(luma.device)) if hardware else contextlib.nullcontext():
+    try:
+        luma = torch.from_dlpack(frame.planes[0].__dlpack__())  # (H, W), rows pitched
+        chroma = torch.from_dlpack(frame.planes[1].__dlpack__())  # (H/2, W/2, 2) U, V pairs
+    except (TypeError, ValueError, NotImplementedError, BufferError, RuntimeError) as exc:
+        raise PlanesRefused(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                            ) from exc  # fmt: skip
+    on_default = torch.cuda.stream(torch.cuda.default_stream(luma.device)) if hardware else None
+    with on_default or contextlib.nullcontext():
         data = torch.empty((height * 3 // 2, width), dtype=torch.uint8, device=luma.device)
         data[:height].copy_(luma)
         data[height:].view(height // 2, width // 2, 2).copy_(chroma)
@@ -131,12 +141,28 @@ def _import_av(uri: str, decoder: str) -> ModuleType:
 def _hwaccel(gpu: int, *, on_device: bool = False) -> Any:
     """PyAV's NVDEC settings for GPU ``gpu``: decode on the device or fail (no silent
     software decoding: ``auto`` says when it falls back). ``on_device``: frames stay in GPU
-    memory (``is_hw_owned``, in CUDA's primary context, torch's) for :func:`device_planes`;
-    else FFmpeg copies each to host memory."""
+    memory (``is_hw_owned``) for :func:`device_planes`, in torch's own CUDA context, the one
+    current on the opening thread (:func:`_torch_context_current`): FFmpeg's other way to
+    share it, the device's primary context, refuses one torch made already (FFmpeg asks
+    for blocking-sync scheduling, torch's has the default). Else FFmpeg has a context of
+    its own and copies each frame to host memory."""
     from av.codec.hwaccel import HWAccel
 
-    return HWAccel("cuda", device=str(gpu), allow_software_fallback=False,
+    shared: dict[str, object] | None = None
+    if on_device:
+        shared = {"primary_ctx": "0", "current_ctx": "1"}
+    return HWAccel("cuda", device=str(gpu), allow_software_fallback=False, options=shared,
                    is_hw_owned=on_device)  # fmt: skip
+
+
+def _torch_context_current(gpu: int) -> None:
+    """Make torch's CUDA context of GPU ``gpu`` current on this thread (a runtime call that
+    needs a context binds the device's primary context, which torch uses), for FFmpeg to
+    decode into (:func:`_hwaccel`)."""
+    import torch
+
+    torch.cuda.set_device(gpu)
+    torch.cuda.synchronize()
 
 
 def nvdec_unavailable(uri: str, gpu: int = 0) -> str | None:
@@ -243,19 +269,29 @@ class PyAVSource(VideoSource):
         (FFmpeg copies a device frame there when asked for its pixels)."""
         try:
             return device_planes(frame)
-        except (RuntimeError, TypeError, ValueError, NotImplementedError, BufferError) as exc:
-            self.device_planes = False
-            self._log(f"warning: {self.uri}: NVDEC's frames cannot stay on the GPU "
-                      f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-                      "copying them to host memory")  # fmt: skip
+        except PlanesRefused as exc:
+            self._no_device_planes(str(exc))
             return None
+
+    def _no_device_planes(self, why: str) -> None:
+        """NVDEC's frames cannot stay on the GPU here: said once, host memory from now on."""
+        self.device_planes = False
+        self._log(f"warning: {self.uri}: NVDEC's frames cannot stay on the GPU "
+                  f"({why.splitlines()[0] if why else 'no reason given'}); copying them to "
+                  "host memory")  # fmt: skip
 
     def _open_av(self) -> tuple[InputContainer, VideoStream]:
         av = self._av
         try:
-            if self.decoder == "nvdec":
-                container = av.open(self.uri,
-                                    hwaccel=_hwaccel(self.gpu, on_device=self.device_planes))  # fmt: skip
+            if self.decoder == "nvdec" and self.device_planes:
+                try:
+                    _torch_context_current(self.gpu)
+                    container = av.open(self.uri, hwaccel=_hwaccel(self.gpu, on_device=True))
+                except Exception as exc:  # noqa: BLE001  (any: decoding goes on, said once)
+                    self._no_device_planes(f"{type(exc).__name__}: {exc}")
+                    container = av.open(self.uri, hwaccel=_hwaccel(self.gpu))
+            elif self.decoder == "nvdec":
+                container = av.open(self.uri, hwaccel=_hwaccel(self.gpu))
             else:
                 container = av.open(self.uri)
             stream = container.streams.video[0]

@@ -79,11 +79,12 @@ class _Ring:
     """One worker's frame slots in shared memory, as the parent hands them to frames.
 
     :meth:`take` lends a slot's pixels without a copy while more than ``ahead`` slots (the
-    worker's room to decode ahead) would stay unlent: the frame's array is a view of a second mapping of the block, and a finalizer on
-    the one array every view of it is based on (numpy bases a view of a view on the first
-    array, here the one made over the mapping) gives the slot back to the worker when the
-    last of them is gone, so a frame the pipeline still holds (a batch not yet uploaded, a
-    sighting's peak frame) is never overwritten. Past that, ``take`` copies and gives the
+    worker's room to decode ahead) would stay unlent: the frame's array is a view of a
+    second mapping of the block, and a finalizer on the one array every view of it is based
+    on (numpy bases a view of a view on the first array, here the one made over the
+    mapping) gives the slot back to the worker when the last of them is gone, so a frame
+    the pipeline still holds (a batch not yet uploaded, a sighting's peak frame) is never
+    overwritten. Past that, ``take`` copies and gives the
     slot back at once, so the worker always has ``ahead`` slots to decode into. At
     :meth:`close` the block is unlinked; frames still held keep the second mapping, which
     goes when they do (an ``mmap`` with views on it cannot be closed, but is unmapped
@@ -96,7 +97,7 @@ class _Ring:
         self.frame_bytes = math.prod(shape)
         self.shm = SharedMemory(create=True, size=slots * self.frame_bytes)
         self.array = np.ndarray((slots, *shape), np.uint8, buffer=self.shm.buf)
-        self.free = free
+        self.free: Queue[int] | None = free  # None once closed
         self.lent = 0  # slots lent to frames now
         self.lent_total = 0  # frames handed over without a copy, in all
         self._lock = threading.Lock()
@@ -119,7 +120,8 @@ class _Ring:
                 self.lent_total += 1
         if not lend or mapping is None:
             image = self.array[slot].copy()
-            self.free.put(slot)
+            if self.free is not None:
+                self.free.put(slot)
             return image
         base = np.frombuffer(mapping, np.uint8, self.frame_bytes, slot * self.frame_bytes)
         weakref.finalize(base, self._give_back, slot).atexit = False  # nothing to give at exit
@@ -129,25 +131,29 @@ class _Ring:
         """The last array over a lent slot is gone (any thread): the worker may refill it."""
         with self._lock:
             self.lent -= 1
-            still_open = self._open
-        if still_open:
+            free = self.free if self._open else None
+        if free is not None:
             with contextlib.suppress(ValueError, OSError):  # closed meanwhile: nobody waits
-                self.free.put(slot)
+                free.put(slot)
 
     def close(self) -> None:
         """Unlink the block; frames still held keep their pixels (class docstring)."""
         with self._lock:
             self._open = False
             self._mapping = None  # held frames keep it; it goes with the last of them
-        del self.array
-        self.shm.close()
-        self.shm.unlink()
+            self.free = None  # frames held on keep the ring, not the worker's queue
+        try:
+            self.shm.unlink()  # first: the name goes whatever closing says
+        finally:
+            del self.array
+            self.shm.close()
 
 
 @dataclass(frozen=True)
 class Segment:
     """Frames one worker decodes: from the key frame at ``seek_pts`` (None: the file's
-    start; only segment 0, its worker's first) on, the frames whose pts are in ``pts`` (sorted) converted and handed over.
+    start; only segment 0, its worker's first) on, the frames whose pts are in ``pts``
+    (sorted) converted and handed over.
     ``start_t``/``end_t``: the media time span (s) of the kept frames, for messages."""
 
     number: int
@@ -436,7 +442,8 @@ class SegmentedSource(PyAVSource):
                     tuple(f.pts for f in group), group[0].t, group[-1].t)
             for n, group in enumerate(groups)
         )  # fmt: skip
-        slots = self._slots(math.prod(shape), 2 * need)  # as many again to lend to frames
+        # as many again to lend to frames (never fewer than ahead: /dev/shm read twice)
+        slots = max(ahead, self._slots(math.prod(shape), 2 * need))
         return Plan(tuple(tuple(g) for g in groups), segments, read, shape, clock_timing, slots,
                     ahead, time.perf_counter() - scan, planes)  # fmt: skip
 

@@ -18,7 +18,7 @@ from fieldtool.classify import DinoClassifier
 from fieldtool.colour import YuvImage
 from fieldtool.decode import PyAVSource, video_source
 from fieldtool.decode import pyav as pyav_module
-from fieldtool.decode.pyav import device_planes, yuv_planes
+from fieldtool.decode.pyav import PlanesRefused, device_planes, yuv_planes
 from fieldtool.model import load_model_folder
 
 from .test_yuv_frames import _write
@@ -93,7 +93,8 @@ def test_nvdec_with_yuv_pixels_keeps_frames_on_the_gpu(tmp_path, monkeypatch):
     assert not PyAVSource(clip, decoder="nvdec", pixels="bgr").device_planes
     assert not PyAVSource(clip, decoder="pyav", pixels="yuv").device_planes
     settings = pyav_module._hwaccel(0, on_device=True)
-    assert settings.is_hw_owned and settings.options.get("primary_ctx") == "1"
+    assert settings.is_hw_owned  # in torch's context, current on the opening thread:
+    assert settings.options == {"primary_ctx": "0", "current_ctx": "1"}
     assert not pyav_module._hwaccel(0).is_hw_owned
 
 
@@ -142,7 +143,7 @@ def test_frames_that_cannot_stay_on_the_gpu_come_through_host_memory(tmp_path, m
 
     def refuses(frame):
         calls.append(frame.pts)
-        raise NotImplementedError("DLPack export is only implemented for CUDA hw frames\nmore")
+        raise PlanesRefused("NotImplementedError: DLPack export is only for CUDA hw frames")
 
     monkeypatch.setattr(pyav_module, "device_planes", refuses)
     logs: list[str] = []
@@ -154,3 +155,48 @@ def test_frames_that_cannot_stay_on_the_gpu_come_through_host_memory(tmp_path, m
     assert all(np.array_equal(a.yuv.data, b.yuv.data) for a, b in zip(frames, host, strict=True))
     (line,) = logs
     assert line.startswith("warning:") and "cannot stay on the GPU" in line and "\n" not in line
+
+
+def test_a_refused_export_is_said_as_such_and_other_errors_pass(tmp_path):
+    """Only the DLPack export's refusal becomes :class:`PlanesRefused` (the source then
+    goes on through host memory); the frame's own data and the copy are not second-guessed."""
+    import types
+
+    clip = _write_nv12(tmp_path / "nv12.mkv")
+    with av.open(str(clip)) as container:
+        real = next(container.decode(video=0))
+
+    class Plane:
+        def __dlpack__(self, stream=None):
+            raise NotImplementedError("DLPack export is only implemented for CUDA hw frames")
+
+    fake = types.SimpleNamespace(sw_format=None, format=real.format, colorspace=real.colorspace,
+                                 color_range=real.color_range, width=real.width,
+                                 height=real.height, planes=(Plane(), Plane()))  # fmt: skip
+    with pytest.raises(PlanesRefused, match=r"^NotImplementedError: DLPack export is only"):
+        device_planes(fake)
+
+
+def test_a_decoder_that_cannot_share_torchs_context_decodes_through_host_memory(
+    tmp_path, monkeypatch
+):
+    """NVDEC opened to keep frames on the GPU fails (no CUDA context to share): said once,
+    and the file is opened again with frames copied to host memory."""
+    clip = str(_write_nv12(tmp_path / "nv12.mkv"))
+    asked: list[bool] = []
+    monkeypatch.setattr(pyav_module, "nvdec_unavailable", lambda uri, gpu=0: None)
+    monkeypatch.setattr(pyav_module, "_hwaccel",
+                        lambda gpu, on_device=False: asked.append(on_device))  # fmt: skip
+
+    def no_context(gpu: int) -> None:
+        raise RuntimeError("No current CUDA context")
+
+    monkeypatch.setattr(pyav_module, "_torch_context_current", no_context)
+    logs: list[str] = []
+    source = PyAVSource(clip, decoder="nvdec", pixels="yuv", sample_fps=5, log=logs.append)
+    assert source.device_planes
+    frames = list(source.frames())
+    assert len(frames) == 3 and all(isinstance(f.yuv.data, np.ndarray) for f in frames)
+    assert asked == [False] and not source.device_planes
+    warnings = [line for line in logs if line.startswith("warning:")]
+    assert len(warnings) == 1 and "No current CUDA context" in warnings[0]

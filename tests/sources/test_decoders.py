@@ -113,6 +113,8 @@ def test_nvdec_where_it_works_decodes_through_pyavs_hwaccel(clip, monkeypatch):
     monkeypatch.setattr(pyav_module, "nvdec_unavailable", lambda uri, gpu: None)
     monkeypatch.setattr(pyav_module, "_hwaccel",
                         lambda gpu, on_device=False: asked.append((gpu, on_device)))  # fmt: skip
+    bound: list[int] = []
+    monkeypatch.setattr(pyav_module, "_torch_context_current", bound.append)
     logs: list[str] = []
     source = video_source(str(clip), decoder="auto", gpu=1, sample_fps=1000, log=logs.append)
     assert isinstance(source, PyAVSource) and source.decoder == "nvdec"
@@ -123,6 +125,7 @@ def test_nvdec_where_it_works_decodes_through_pyavs_hwaccel(clip, monkeypatch):
     # YUV planes: the frames are asked to stay on the GPU (copied there by device_planes)
     yuv = video_source(str(clip), decoder="nvdec", gpu=1, pixels="yuv", sample_fps=1000)
     assert [f.t for f in _frames(yuv)] == [f.t for f in cpu] and asked[-1] == (1, True)
+    assert bound == [1]  # torch's context made current on the opening thread first
 
 
 def test_nvdec_is_said_unavailable_with_a_reason(clip):
