@@ -21,8 +21,9 @@ waits. Why so many: worker j+1 decodes ahead only as far as its slots hold while
 still takes segment j, so N workers keep busy when a segment's kept frames fit in a worker's
 slots (every frame of 1080p with 1 s GOPs at 30 frames/s: 30 slots of 6.2 MB a worker; at
 ``sample_fps`` 5, 5 slots); with fewer, they wait. Frames are handed over without a copy
-(:class:`_Ring`): a frame's pixels are its slot, which goes back to its worker when the
-frame is let go, while the frames held stay within the lending half; past it, copies.
+(:class:`~fieldtool.decode.ring.FrameRing`): a frame's pixels are its slot, which goes back
+to its worker when the frame is let go, while the frames held stay within the slots a
+worker may lend; past them, copies.
 Workers are spawned (never forked from a process holding torch's threads) and stopped, and
 the shared memory unlinked, on close, on error and on KeyboardInterrupt; a worker that fails
 or dies is a one-line :class:`~fieldtool.types.FieldtoolError` naming the file and the
@@ -36,17 +37,14 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
-import mmap
 import multiprocessing as mp
 import os
 import queue
 import shutil
 import signal
 import sys
-import threading
 import time
 import types
-import weakref
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,6 +55,7 @@ import numpy as np
 
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source, yuv_planes
+from fieldtool.decode.ring import FrameRing
 from fieldtool.mediaclock import MediaClock
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
 from fieldtool.timebase import utc_now
@@ -73,80 +72,6 @@ if TYPE_CHECKING:
 RING_BYTES = 4 << 30  # shared memory for decoded frames at most, all workers together
 MIN_SLOTS, MAX_SLOTS = 2, 128  # frame slots per worker
 POLL_S = 0.5  # how often a waiting side checks that the other is still there
-
-
-class _Ring:
-    """One worker's frame slots in shared memory, as the parent hands them to frames.
-
-    :meth:`take` lends a slot's pixels without a copy while more than ``ahead`` slots (the
-    worker's room to decode ahead) would stay unlent: the frame's array is a view of a
-    second mapping of the block, and a finalizer on the one array every view of it is based
-    on (numpy bases a view of a view on the first array, here the one made over the
-    mapping) gives the slot back to the worker when the last of them is gone, so a frame
-    the pipeline still holds (a batch not yet uploaded, a sighting's peak frame) is never
-    overwritten. Past that, ``take`` copies and gives the
-    slot back at once, so the worker always has ``ahead`` slots to decode into. At
-    :meth:`close` the block is unlinked; frames still held keep the second mapping, which
-    goes when they do (an ``mmap`` with views on it cannot be closed, but is unmapped
-    when collected). Where the block cannot be mapped again (no /dev/shm), every frame
-    is a copy.
-    """
-
-    def __init__(self, slots: int, ahead: int, shape: tuple[int, ...], free: Queue[int]) -> None:
-        self.slots, self.ahead, self.shape = slots, ahead, shape
-        self.frame_bytes = math.prod(shape)
-        self.shm = SharedMemory(create=True, size=slots * self.frame_bytes)
-        self.array = np.ndarray((slots, *shape), np.uint8, buffer=self.shm.buf)
-        self.free: Queue[int] | None = free  # None once closed
-        self.lent = 0  # slots lent to frames now
-        self.lent_total = 0  # frames handed over without a copy, in all
-        self._lock = threading.Lock()
-        self._open = True
-        self._mapping: mmap.mmap | None = None
-        with contextlib.suppress(OSError):  # not Linux: copies only
-            fd = os.open(os.path.join("/dev/shm", self.shm.name.lstrip("/")), os.O_RDWR)
-            try:
-                self._mapping = mmap.mmap(fd, slots * self.frame_bytes)
-            finally:
-                os.close(fd)
-
-    def take(self, slot: int) -> np.ndarray:
-        """The pixels of ``slot`` for one frame: lent, or a copy (class docstring)."""
-        with self._lock:
-            mapping = self._mapping
-            lend = mapping is not None and self._open and self.lent < self.slots - self.ahead
-            if lend:
-                self.lent += 1
-                self.lent_total += 1
-        if not lend or mapping is None:
-            image = self.array[slot].copy()
-            if self.free is not None:
-                self.free.put(slot)
-            return image
-        base = np.frombuffer(mapping, np.uint8, self.frame_bytes, slot * self.frame_bytes)
-        weakref.finalize(base, self._give_back, slot).atexit = False  # nothing to give at exit
-        return base.reshape(self.shape)
-
-    def _give_back(self, slot: int) -> None:
-        """The last array over a lent slot is gone (any thread): the worker may refill it."""
-        with self._lock:
-            self.lent -= 1
-            free = self.free if self._open else None
-        if free is not None:
-            with contextlib.suppress(ValueError, OSError):  # closed meanwhile: nobody waits
-                free.put(slot)
-
-    def close(self) -> None:
-        """Unlink the block; frames still held keep their pixels (class docstring)."""
-        with self._lock:
-            self._open = False
-            self._mapping = None  # held frames keep it; it goes with the last of them
-            self.free = None  # frames held on keep the ring, not the worker's queue
-        try:
-            self.shm.unlink()  # first: the name goes whatever closing says
-        finally:
-            del self.array
-            self.shm.close()
 
 
 @dataclass(frozen=True)
@@ -483,12 +408,12 @@ class SegmentedSource(PyAVSource):
         procs: list[BaseProcess] = []
         frees: list[Queue[int]] = []
         outs: list[Queue[tuple[str, int, Any, int]]] = []
-        rings: list[_Ring] = []
+        rings: list[FrameRing] = []
         self.stats.timing = plan.timing
         try:
             for w in range(workers):
                 free: Queue[int] = ctx.Queue()
-                ring = _Ring(slots, plan.ahead, plan.shape, free)
+                ring = FrameRing(slots, plan.ahead, plan.shape, free)
                 rings.append(ring)
                 for slot in range(slots):
                     free.put(slot)

@@ -327,14 +327,14 @@ def test_a_ring_that_cannot_be_mapped_again_hands_over_copies(monkeypatch):
     its slot goes back at once."""
     import queue
 
-    from fieldtool.decode import segments
+    from fieldtool.decode import ring as rings
 
     def no_shm(path: str, flags: int) -> int:
         raise FileNotFoundError(path)
 
-    monkeypatch.setattr(segments.os, "open", no_shm)
+    monkeypatch.setattr(rings.os, "open", no_shm)
     free: queue.Queue[int] = queue.Queue()
-    ring = segments._Ring(4, 2, (2, 3), free)  # type: ignore[arg-type]
+    ring = rings.FrameRing(4, 2, (2, 3), free)  # type: ignore[arg-type]
     try:
         ring.array[1] = 7
         image = ring.take(1)
@@ -348,10 +348,10 @@ def test_a_ring_lends_past_its_room_to_decode_ahead_no_slot():
     import gc
     import queue
 
-    from fieldtool.decode import segments
+    from fieldtool.decode import ring as rings
 
     free: queue.Queue[int] = queue.Queue()
-    ring = segments._Ring(4, 2, (2, 3), free)  # type: ignore[arg-type]
+    ring = rings.FrameRing(4, 2, (2, 3), free)  # type: ignore[arg-type]
     try:
         for slot in range(4):
             ring.array[slot] = slot
