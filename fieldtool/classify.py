@@ -99,7 +99,7 @@ def stacked_upload(arrays: Sequence[np.ndarray], device: torch.device) -> torch.
     pinned = device.type == "cuda"
     host = torch.empty((len(arrays), *arrays[0].shape), dtype=torch.uint8, pin_memory=pinned)
     np.stack(arrays, out=host.numpy())
-    return host.to(device, non_blocking=True) if pinned else host
+    return host.to(device, non_blocking=pinned)  # the CPU's: itself
 
 
 class DinoClassifier(Classifier):

@@ -32,12 +32,11 @@ class FrameRing:
     on (numpy bases a view of a view on the first array, here the one made over the
     mapping) gives the slot back to the worker when the last of them is gone, so a frame
     the pipeline still holds (a batch not yet uploaded, a sighting's peak frame) is never
-    overwritten. Past that, ``take`` copies and gives the
-    slot back at once, so the worker always has ``ahead`` slots to decode into. At
-    :meth:`close` the block is unlinked; frames still held keep the second mapping, which
-    goes when they do (an ``mmap`` with views on it cannot be closed, but is unmapped
-    when collected). Where the block cannot be mapped again (no /dev/shm), every frame
-    is a copy.
+    overwritten. Past that, ``take`` copies and gives the slot back at once, so the worker
+    always has ``ahead`` slots to decode into. At :meth:`close` the block is unlinked;
+    frames still held keep the second mapping, which goes when they do (an ``mmap`` with
+    views on it cannot be closed, but is unmapped when collected). Where the block cannot
+    be mapped again (no /dev/shm), every frame is a copy.
     """
 
     def __init__(self, slots: int, ahead: int, shape: tuple[int, ...], free: Queue[int]) -> None:
