@@ -31,6 +31,7 @@ to OpenCV with a warning.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 from collections.abc import Callable, Generator, Iterator
@@ -302,12 +303,15 @@ class PyAVSource(VideoSource):
         return container, stream
 
     def _decoded(
-        self, container: InputContainer, stream: VideoStream
+        self, container: InputContainer, stream: VideoStream, seen: list[int]
     ) -> Iterator[VideoFrame | None]:
         """Decoded frames in presentation order; None where a packet failed to decode
-        (damage: FFmpeg goes on at the next one it can read)."""
+        (damage: FFmpeg goes on at the next one it can read). ``seen`` gets every packet's
+        timestamp, sorted, decoded or not (a frame's number is its rank among them)."""
         av = self._av
         for packet in container.demux(stream):
+            if packet.pts is not None and packet.size:
+                bisect.insort(seen, packet.pts)  # packets come nearly in order: cheap
             try:
                 frames = packet.decode()
             except av.FFmpegError:
@@ -330,21 +334,30 @@ class PyAVSource(VideoSource):
         next_t = 0.0
         index = -1
         damaged = False
+        seen: list[int] = []  # the timestamps of the packets demuxed so far, sorted
+        rank_offset: int | None = None  # frame number - rank (frames an edit list drops)
         try:
-            for decoded in self._decoded(container, stream):
+            for decoded in self._decoded(container, stream, seen):
                 if decoded is None:
                     damaged = index >= 0
                     continue
                 if self.max_frames is not None and index + 1 >= self.max_frames:
                     break
-                before = clock.last_t
+                before, previous = clock.last_t, index
                 index += 1
-                self.stats.frames_read += 1
                 pts = decoded.pts
+                if pts is not None and not self._invented:
+                    # A frame's number is its rank among the packets' timestamps, so the
+                    # frames damage took are not numbered away (as OpenCV and the decoding
+                    # processes number them); counted frames until the first fixes the offset
+                    rank = bisect.bisect_left(seen, pts)
+                    rank_offset = index - rank if rank_offset is None else rank_offset
+                    index = max(index, rank + rank_offset)
+                self.stats.frames_read += 1
                 msec = (pts - zero) * base * 1000.0 if pts is not None and base else math.nan
                 t = clock.time(index, msec)
                 if damaged:
-                    self._log(f"{self.uri}: damaged data after frame {index - 1}; resumed at "
+                    self._log(f"{self.uri}: damaged data after frame {previous}; resumed at "
                               f"frame {index} ({before:.2f} s to {t:.2f} s)")  # fmt: skip
                     self.stats.gaps.append(Gap(before, t, start + timedelta(seconds=before),
                                                start + timedelta(seconds=t),
