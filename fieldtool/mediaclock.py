@@ -15,6 +15,19 @@ RAW_SUFFIXES = (".h264", ".264", ".avc", ".h265", ".265", ".hevc")  # elementary
 MAX_PTS_STEP_S = 60.0  # a longer step between two frames' timestamps is a discontinuity
 
 
+def stopped_early(uri: str, last_t: float, frame_count: int | None, fps: float,
+                  max_frames: int | None, log: Callable[[str], None]) -> float | None:  # fmt: skip
+    """The file's stated length (``frame_count`` / ``fps``, s) when its frames stopped at
+    ``last_t`` (s) well before it without ``max_frames`` asking so (a file cut short: said
+    in the log); else None."""
+    duration = frame_count / fps if frame_count and fps else 0.0
+    if max_frames is None and last_t < duration - max(1.0, duration / 20):
+        log(f"{uri}: decoding stopped at {last_t:.1f} s of about {duration:.1f} s (file "
+            "truncated or damaged); sightings so far are kept")  # fmt: skip
+        return duration
+    return None
+
+
 class MediaClock:
     """Media time of each decoded frame of a file: its presentation timestamp while those
     are monotonic and sane, else frame index / ``fps``, said once in the log."""
@@ -50,18 +63,14 @@ class MediaClock:
                 f"number / {self.fps:g} (give the true rate as source.assume_fps)"
             )
 
-    def check_end(self, last_index: int, frame_count: int | None, max_frames: int | None) -> None:
+    def check_end(
+        self, last_index: int, frame_count: int | None, max_frames: int | None
+    ) -> float | None:
         """At the end of decoding: a one-line error when no frame was decoded
-        (``last_index`` < 0); said in the log when the frames stopped well before the
-        file's length (``frame_count`` / ``fps``) without ``max_frames`` asking so."""
+        (``last_index`` < 0); else :func:`stopped_early` of the last frame's time."""
         if last_index < 0:
             raise FieldtoolError(f"{self.uri}: no frame could be decoded (corrupt or not a video)")
-        duration = frame_count / self.fps if frame_count and self.fps else 0.0
-        if max_frames is None and self.last_t < duration - max(1.0, duration / 20):
-            self._log(
-                f"{self.uri}: decoding stopped at {self.last_t:.1f} s of about {duration:.1f} s "
-                "(file truncated or damaged); sightings so far are kept"
-            )
+        return stopped_early(self.uri, self.last_t, frame_count, self.fps, max_frames, self._log)
 
     def time(self, index: int, msec: float) -> float:
         """Media time of frame ``index`` whose ``CAP_PROP_POS_MSEC`` is ``msec``."""

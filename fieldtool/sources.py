@@ -233,7 +233,19 @@ class VideoSource:
         finally:
             cap.release()
             self.stats.timing = clock.timing
-        clock.check_end(index, self.frame_count, self.max_frames)
+        self._ended_early(clock.last_t, clock.check_end(index, self.frame_count,
+                                                         self.max_frames), start)  # fmt: skip
+
+    def _ended_early(self, last_t: float, length: float | None, start: datetime) -> None:
+        """A file whose frames stopped at ``last_t`` before its stated ``length`` (s; None:
+        they did not): the rest is a gap in ``source_gaps``, not only a line in the log
+        (the effort view takes gaps out of a session's surveyed time)."""
+        if length is None:
+            return
+        self.stats.gaps.append(Gap(last_t, length, start + timedelta(seconds=last_t),
+                                   start + timedelta(seconds=length),
+                                   f"file ends early: no frames after {last_t:.1f} s of about "
+                                   f"{length:.1f} s (truncated or damaged)"))  # fmt: skip
 
     def _skip_damage(self, cap: cv2.VideoCapture, clock: MediaClock, index: int) -> int | None:
         """grab() failed inside the file: seek 1 frame, 1 s, then 5 s past the last frame

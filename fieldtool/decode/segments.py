@@ -56,7 +56,7 @@ import numpy as np
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source, yuv_planes
 from fieldtool.decode.ring import FrameRing
-from fieldtool.mediaclock import MediaClock
+from fieldtool.mediaclock import MediaClock, stopped_early
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
@@ -115,6 +115,7 @@ class Plan:
     # YUV planes as decoded (``pixels`` yuv): the pixel format's name and the frames'
     # (layout, matrix, range); None: BGR
     planes: tuple[str, tuple[Layout, Matrix, Range]] | None = None
+    last_t: float = 0.0  # media time of the file's last frame (its packets'), s
 
 
 DecodeSegment = Callable[
@@ -344,7 +345,7 @@ class SegmentedSource(PyAVSource):
         frames = _timeline(self, sorted(pts_all), zero, base)
         if frames is None:
             return None
-        kept, clock_timing, read = frames
+        kept, clock_timing, read, last_t = frames
         # slots for a GOP's kept frames: a worker decodes on while the parent takes those
         # before its segment (module docstring), within the memory there is
         gops = [bisect.bisect_right(keys, f.pts) for f in kept]
@@ -370,7 +371,7 @@ class SegmentedSource(PyAVSource):
         # as many again to lend to frames (never fewer than ahead: /dev/shm read twice)
         slots = max(ahead, self._slots(math.prod(shape), 2 * need))
         return Plan(tuple(tuple(g) for g in groups), segments, read, shape, clock_timing, slots,
-                    ahead, time.perf_counter() - scan, planes)  # fmt: skip
+                    ahead, time.perf_counter() - scan, planes, last_t)  # fmt: skip
 
     def _planes(self) -> tuple[str, tuple[Layout, Matrix, Range]] | None:
         """The pixel format and (layout, matrix, range) of the file's first frame when its
@@ -453,6 +454,10 @@ class SegmentedSource(PyAVSource):
                     else:
                         yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
+            # a file cut short: its packets end before its stated length, as one decoder says
+            self._ended_early(plan.last_t, stopped_early(
+                self.uri, plan.last_t, self.frame_count, self.fps or FFMPEG_ASSUMED_FPS,
+                self.max_frames, self._log), start)  # fmt: skip
         finally:
             for ring in rings:
                 ring.close()  # first: a frame released from here on gives nothing back
@@ -511,9 +516,10 @@ class SegmentedSource(PyAVSource):
 
 def _timeline(
     source: SegmentedSource, pts_sorted: list[int], zero: int, base: float
-) -> tuple[list[Planned], str, int] | None:
+) -> tuple[list[Planned], str, int, float] | None:
     """The frames :class:`PyAVSource` would keep, from the sorted pts: (kept frames, the
-    clock's timing, frames decoded), the same clock and sampling as its ``_file_frames``."""
+    clock's timing, frames decoded, the last frame's media time in s), the same clock and
+    sampling as its ``_file_frames``."""
     clock = MediaClock(source.uri, source.fps or FFMPEG_ASSUMED_FPS, known=source.fps_known,
                        invented=False, log=lambda message: None)  # fmt: skip
     step = 1.0 / source.sample_fps
@@ -535,7 +541,7 @@ def _timeline(
         source._log(f"{source.uri}: decoding with one decoder, not {source.workers} workers: "
                     "its timestamps are not usable")  # fmt: skip
         return None
-    return kept, clock.timing, read
+    return kept, clock.timing, read, clock.last_t
 
 
 def _cut(kept: list[Planned], keys: list[int], size: int) -> list[list[Planned]]:

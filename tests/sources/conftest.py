@@ -68,16 +68,18 @@ def presentation_times(path: Path) -> list[float]:
 
 
 def write_h264_pyav(path: Path, frames: int = 60, fps: int = 30, size=(320, 240),
-                    bframes: bool = True) -> Path:
+                    bframes: bool = True, index_first: bool = False) -> Path:
     """An H.264 MP4 encoded by PyAV's bundled libx264 (no ffmpeg binary needed): a colour
     gradient with a box moving across it, key frame every 30 frames, B-frames unless
-    ``bframes`` is False (so presentation order differs from decode order)."""
+    ``bframes`` is False (so presentation order differs from decode order). ``index_first``:
+    the MP4's index before the frames (``faststart``), so a file cut short still opens."""
     import av
 
     width, height = size
     ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :]
     rows = np.linspace(0, 255, height, dtype=np.float32)[:, None]
-    with av.open(str(path), "w") as out:
+    options = {"movflags": "faststart"} if index_first else {}
+    with av.open(str(path), "w", options=options) as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "veryfast", "g": "30", "crf": "18",

@@ -195,3 +195,27 @@ def test_a_session_with_pyav_finds_the_sightings_opencv_finds(tmp_path):
         assert sp_a == sp_c
         assert abs(first_a - first_c) < 0.5 / 15 and abs(last_a - last_c) < 0.5 / 15
         assert abs(peak_a - peak_c) < 0.02
+
+
+@pytest.mark.parametrize("how", ["opencv", "pyav", "workers"])
+def test_a_file_cut_short_records_the_missing_end_as_a_gap(tmp_path, how):
+    """A file cut at half its bytes (an SD card that filled up): the frames up to the cut,
+    and the rest of its stated length a gap, whichever decoder reads it: said in the log and
+    kept in ``source_gaps``."""
+    from fieldtool.decode import segmented_source
+
+    video = write_h264_pyav(tmp_path / "cut.mp4", frames=300, fps=30, bframes=False,
+                            index_first=True)  # fmt: skip
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    logs: list[str] = []
+    decoder = "opencv" if how == "opencv" else "pyav"
+    source = segmented_source(str(video), workers=2 if how == "workers" else 1,
+                              decoder=decoder, sample_fps=5, log=logs.append)  # fmt: skip
+    frames = _frames(source)
+    assert 2.0 < frames[-1].t < 8.0  # the frames before the cut
+    end = source.stats.gaps[-1]
+    assert "file ends early" in end.reason
+    assert frames[-1].t <= end.start_t < frames[-1].t + 0.5 and end.end_t == pytest.approx(10.0)
+    assert end.ended_at is not None and end.started_at < end.ended_at
+    assert sum("decoding stopped at" in line for line in logs) == 1
