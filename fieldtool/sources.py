@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from fieldtool.types import FieldtoolError, Frame
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
 FFMPEG_ASSUMED_FPS = 25.0  # what FFmpeg times a stream by when it carries no frame rate
+FFMPEG_LOG_FATAL = 8  # FFmpeg's AV_LOG_FATAL: the messages OpenCV's FFmpeg still prints
 Retry = int | Literal["forever"]
 
 
@@ -154,6 +156,11 @@ class VideoSource:
 
     def _capture(self, target: str | int) -> cv2.VideoCapture:
         """OpenCV's capture; network streams through FFmpeg, with open and read timeouts."""
+        # FFmpeg's own lines on damaged data (a few hundred "[mpeg4 @ 0x..] ac-tex damaged"
+        # for one damaged stretch) buried the one line fieldtool says of it: only FFmpeg's
+        # fatal ones are printed. OpenCV reads this as its FFmpeg backend starts; a
+        # user's own setting (to debug a stream) stands.
+        os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", str(FFMPEG_LOG_FATAL))
         if isinstance(target, int) or not self.live:
             return cv2.VideoCapture(target)
         params: list[int] = []
