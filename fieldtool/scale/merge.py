@@ -36,6 +36,8 @@ class FileOutcome:
     frames: int = 0
     sightings: int = 0
     duration_s: float = 0.0
+    gaps: int = 0  # stretches the file's decoding skipped (damage, a cut-short end)
+    gap_s: float = 0.0  # their media seconds
 
 
 def prepare_db(db: Path, log: Callable[[str], None]) -> None:

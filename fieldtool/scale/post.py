@@ -96,12 +96,12 @@ def post_file(
 ) -> dict[str, list[Any]]:
     """One file's classified frames (a numpy batch, any order) -> its Parquet parts and a
     one-row summary: batch_key, status (done / failed), error, session_id, frames,
-    sightings, duration_s."""
+    sightings, duration_s, gaps and gap_s (stretches not decoded, their media seconds)."""
     key = str(group["batch_key"][0])
     errors = [str(e) for e in group["error"] if e]
     summary: dict[str, Any] = {"batch_key": key, "status": "failed", "error": "",
                                "session_id": "", "frames": 0, "sightings": 0,
-                               "duration_s": 0.0}  # fmt: skip
+                               "duration_s": 0.0, "gaps": 0, "gap_s": 0.0}  # fmt: skip
     if errors:
         summary["error"] = errors[0]
         return {k: [v] for k, v in summary.items()}
@@ -187,4 +187,5 @@ def _run_stages(
         leftover.unlink()
     return {"status": "done", "session_id": session.session_id,
             "frames": session.frames_analysed, "sightings": len(result.sightings),
-            "duration_s": float(end.get("duration_s", 0.0))}  # fmt: skip
+            "duration_s": float(end.get("duration_s", 0.0)), "gaps": len(gaps),
+            "gap_s": float(sum(g.end_t - g.start_t for g in gaps))}  # fmt: skip

@@ -75,6 +75,11 @@ class BatchSummary:
             f"failed: {f.error}" if f.error.startswith(f.path) else f"failed: {f.path}: {f.error}"
             for f in self.failed
         ]
+        out += [  # done, but not whole: said here, not only in source_gaps
+            f"gaps: {f.path}: {f.gaps} stretch(es), {f.gap_s:.1f} s of media not decoded "
+            "(damaged or cut short; see source_gaps)"
+            for f in self.done if f.gaps
+        ]  # fmt: skip
         return out
 
 
@@ -196,6 +201,8 @@ def _outcome(row: dict[str, Any], settings: str, result: dict[str, Any]) -> File
         int(result.get("frames") or 0),
         int(result.get("sightings") or 0),
         float(result.get("duration_s") or 0.0),
+        int(result.get("gaps") or 0),
+        float(result.get("gap_s") or 0.0),
     )
 
 

@@ -130,6 +130,8 @@ def test_a_damaged_files_gap_is_recorded_as_run_records_it(ray_local, tmp_path):
     summary = run_batch(str(video), batch_db, demo_config(batch_db, **settings),
                         log=lambda message: None)  # fmt: skip
     assert [f.path for f in summary.done] == [str(video)]
+    (said,) = [line for line in summary.lines() if line.startswith("gaps:")]  # not only in SQL
+    assert str(video) in said and "1 stretch(es)" in said
     gaps = "SELECT start_t, end_t, reason FROM source_gaps ORDER BY start_t"
     ran, batched = query(run_db, gaps), query(batch_db, gaps)
     assert len(ran) == 1 and "damaged data" in ran.reason[0]
