@@ -592,3 +592,22 @@ def test_the_file_is_written_beside_the_model_and_each_closed_sighting_at_once(
     # both end within the video (background after each): written by the writer thread
     assert {s.sighting_id for s in result.sightings} <= set().union(*beside)
     assert result.store_write_s > 0 and result.post_busy_s < result.wall_s
+
+
+def test_a_placed_session_without_ranges_says_it_has_no_range_prior(tmp_path):
+    """A user who gives a place but no range maps is told that species are not weighed by
+    where they live (a western walk otherwise reports eastern trees without a word)."""
+    from fieldtool.cli import DEMO_DATA, DEMO_RANGES
+    from fieldtool.config import DEMO_MODEL, load_config
+    from fieldtool.pipeline import inputs_from_config
+
+    settings = {"source.uri": str(DEMO_DATA / "walk_west.mp4"), "model.path": str(DEMO_MODEL),
+                "store.db": str(tmp_path / "s.duckdb"), "position.lat": 44.5,
+                "position.lon": -123.3}  # fmt: skip
+    logs: list[str] = []
+    inputs_from_config(load_config(None, settings), logs.append)
+    assert sum(line.startswith("no range prior") for line in logs) == 1
+    logs.clear()
+    inputs_from_config(load_config(None, {**settings, "prior.ranges": [str(DEMO_RANGES)]}),
+                       logs.append)  # fmt: skip
+    assert not any("no range prior" in line for line in logs)

@@ -68,6 +68,9 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
         for line in range_coverage(ranges, classifier.labels).lines():
             log(line)
         prior = RangePriorStage(ranges, classifier.labels, config.prior)
+    elif positions is not None:  # placed, yet nothing to weigh species by where they live
+        log("no range prior: species are not weighed by where they live (give range maps "
+            "with --ranges, e.g. data/ranges/little_atlas.gpkg for US trees)")  # fmt: skip
     return SessionInputs(source, classifier, positions, prior, basis)
 
 
