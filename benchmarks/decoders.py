@@ -50,13 +50,14 @@ def open_source(decoder: str, video: Path, args: argparse.Namespace) -> VideoSou
                             pixels=args.pixels, sample_fps=EVERY_FRAME, max_frames=args.frames)  # fmt: skip
 
 
-def decode_only(decoder: str, videos: list[Path], args: argparse.Namespace) -> float:
-    """Frames/s of ``len(videos)`` sources read at once, each on its own thread. Where NVDEC's
-    frames were meant to stay on the GPU and did not (said in the session's log, which this
-    leaves out), ``args.host_copies`` says so for the table."""
+def decode_only(
+    decoder: str, videos: list[Path], args: argparse.Namespace
+) -> tuple[float, bool]:
+    """Frames/s of ``len(videos)`` sources read at once, each on its own thread, and whether
+    every source's frames stayed on the GPU to the end (NVDEC with YUV planes; a source that
+    could not keep them there says so in the session's log, which this leaves out)."""
     counts = [0] * len(videos)
     sources = [open_source(decoder, v, args) for v in videos]
-    meant = [getattr(s, "device_planes", False) for s in sources]
 
     def read(i: int) -> None:
         for _ in sources[i].frames():
@@ -69,10 +70,7 @@ def decode_only(decoder: str, videos: list[Path], args: argparse.Namespace) -> f
     for t in threads:
         t.join()
     rate = sum(counts) / (time.perf_counter() - start)
-    if any(m and not getattr(s, "device_planes", False) for m, s in zip(meant, sources,
-                                                                        strict=True)):  # fmt: skip
-        args.host_copies = True
-    return rate
+    return rate, all(getattr(s, "device_planes", False) for s in sources)
 
 
 def one_session(decoder: str, video: Path, classifier: DinoClassifier, args: argparse.Namespace,
@@ -184,15 +182,15 @@ def main() -> None:
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for decoder in args.decoders:
             try:
-                one = decode_only(decoder, videos[:1], args)
+                one, one_on_gpu = decode_only(decoder, videos[:1], args)
             except FieldtoolError as exc:
                 print(f"| {decoder} | unavailable: {exc} |||||||", flush=True)
                 continue
-            many = decode_only(decoder, videos, args)
+            many, many_on_gpu = decode_only(decoder, videos, args)
             where = ""
             if decoder == "nvdec" and args.pixels == "yuv":
-                where = (" (frames copied to host: they could not stay on the GPU)"
-                         if getattr(args, "host_copies", False) else " (frames kept on the GPU)")  # fmt: skip
+                where = (" (frames kept on the GPU)" if one_on_gpu and many_on_gpu else
+                         " (frames copied to host: they could not stay on the GPU)")  # fmt: skip
             row = f"| {decoder}{where} | {one:.1f} | {many:.1f} |"
             if "session" not in args.skip:
                 fps, busy = one_session(decoder, video, classifier, args, folder)

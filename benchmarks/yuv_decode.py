@@ -79,23 +79,12 @@ def convert_rates(planes: list[YuvImage], device: torch.device, rounds: int) -> 
     return cpu, rounds * len(planes) / (time.perf_counter() - start)
 
 
-def samples(planes: YuvImage) -> list[np.ndarray]:
-    """The Y, U and V samples of one frame's planes, whatever their layout, on the host."""
-    data = planes.host
-    height, width = planes.size
-    packed = data[height:].reshape(-1)
-    if planes.layout == "nv12":
-        return [data[:height], packed[0::2], packed[1::2]]
-    quarter = (height // 2) * (width // 2)
-    return [data[:height], packed[:quarter], packed[quarter:]]
-
-
 def same_as(reference: list[YuvImage], planes: list[YuvImage]) -> str:
     """Whether ``planes`` hold the reference decoder's samples, frame for frame."""
     worst = 0
     for ref, ours in zip(reference, planes, strict=False):
-        for a, b in zip(samples(ref), samples(ours), strict=True):
-            worst = max(worst, int(np.abs(a.astype(int) - b.reshape(a.shape).astype(int)).max()))
+        for a, b in zip(ref.samples(), ours.samples(), strict=True):
+            worst = max(worst, int(np.abs(a.astype(int) - b.astype(int)).max()))
     data = planes[0].data
     where = f"torch on {data.device}" if isinstance(data, torch.Tensor) else "numpy on the host"
     verdict = "PASS equal" if worst == 0 else f"FAIL differ by up to {worst}"

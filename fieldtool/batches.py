@@ -10,13 +10,16 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 import numpy as np
 
 from fieldtool.colour import YuvImage
 from fieldtool.types import Classifier
+
+if TYPE_CHECKING:  # torch is imported where planes on the GPU are shrunk
+    import torch
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,17 +89,34 @@ class MotionGate:
         self._probs: tuple[np.ndarray, np.ndarray] | None = None
 
     def _thumbnail(self, image: np.ndarray | YuvImage) -> np.ndarray:
+        return self._thumbnails([image])[0]
+
+    def _thumbnails(self, images: Sequence[np.ndarray | YuvImage]) -> list[np.ndarray]:
+        """(32, 32) int16 grey thumbnails of a batch's frames. Planes on the GPU are shrunk
+        there, those of one size together, and come back in one copy (not one wait each)."""
+        thumbs: dict[int, np.ndarray] = {}
+        on_gpu: dict[tuple[int, ...], list[tuple[int, torch.Tensor]]] = {}
+        for i, image in enumerate(images):
+            if isinstance(image, YuvImage) and not isinstance(image.data, np.ndarray):
+                luma = image.data[: image.height]
+                on_gpu.setdefault(tuple(luma.shape), []).append((i, luma))
+            else:
+                thumbs[i] = self._host_thumbnail(image)
+        if on_gpu:
+            import torch
+        for group in on_gpu.values():
+            stacked = torch.stack([luma for _, luma in group])[:, None].float()  # (N, 1, H, W)
+            small = torch.nn.functional.interpolate(stacked, size=(32, 32), mode="area")
+            grey = small[:, 0].round().to(torch.int16).cpu().numpy()  # one copy back
+            thumbs.update((i, g) for (i, _), g in zip(group, grey, strict=True))
+        return [thumbs[i] for i in range(len(images))]
+
+    @staticmethod
+    def _host_thumbnail(image: np.ndarray | YuvImage) -> np.ndarray:
         # YUV planes: the luma plane is the grey image (limited-range luma differs from
         # BGR2GRAY by a scale, the same for every frame of a stream, so changes compare).
         if isinstance(image, YuvImage):
-            luma = image.data[: image.height]
-            if not isinstance(luma, np.ndarray):  # planes on the GPU: shrunk there, 1 KB back
-                import torch
-
-                small = torch.nn.functional.interpolate(luma[None, None].float(), size=(32, 32),
-                                                        mode="area")  # fmt: skip
-                return small[0, 0].round().to(torch.int16).cpu().numpy()
-            grey = luma
+            grey = np.asarray(image.data[: image.height])
         else:
             grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         return cv2.resize(grey, (32, 32), interpolation=cv2.INTER_AREA).astype(np.int16)
@@ -121,8 +141,7 @@ class MotionGate:
             return (*predict(list(range(len(images)))), 0)
         source: list[int] = []  # per frame: index into the classified list, -1 = earlier batch
         classify: list[int] = []
-        for i, image in enumerate(images):
-            thumb = self._thumbnail(image)
+        for i, thumb in enumerate(self._thumbnails(images)):
             changed = self._thumb is None or np.abs(thumb - self._thumb).mean() >= self.threshold
             if changed:
                 classify.append(i)

@@ -172,13 +172,19 @@ class DinoClassifier(Classifier):
     # YUV planes converted there): None on CUDA only; True also on the CPU (tests run the
     # CUDA path's arithmetic so), False never.
     device_preprocess: bool | None = None
-    takes_yuv = True  # the pipeline hands over YUV planes as decoded (types.classifier_input)
 
     @property
     def _on_device(self) -> bool:
         if self.device_preprocess is None:
             return self.device.type == "cuda"
         return self.device_preprocess
+
+    @property
+    def takes_yuv(self) -> bool:  # type: ignore[override]  # read here, never set
+        """YUV planes as decoded (types.classifier_input) where they are converted on the
+        device; the host path takes the frame's BGR, made once and kept on the frame (for
+        its crops, its shrunk copy, snapshots), not once for each."""
+        return self._on_device
 
     def prepare(self, image: np.ndarray | YuvImage) -> np.ndarray | None:
         """CPU half of preprocessing for one (H, W, 3) BGR frame or its YUV planes: (T, S, S,

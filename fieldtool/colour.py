@@ -116,6 +116,19 @@ class YuvImage:
         """What frames must share to be converted in one batch: size, layout, matrix, range."""
         return (self.height, self.width, self.layout, self.matrix, self.color_range)
 
+    def samples(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Y (H, W), Cb (H/2, W/2), Cr (H/2, W/2)) uint8 on the host, whatever the layout."""
+        data = np.ascontiguousarray(self.host)
+        height, width = self.size
+        half = (height // 2, width // 2)
+        packed = data[height:].reshape(-1)
+        if self.layout == "i420":
+            quarter = half[0] * half[1]
+            cb, cr = packed[:quarter], packed[quarter:]
+        else:
+            cb, cr = packed[0::2], packed[1::2]
+        return data[:height], cb.reshape(half), cr.reshape(half)
+
     def to_bgr(self) -> np.ndarray:
         """(H, W, 3) uint8 BGR on the CPU, by OpenCV: its own conversion for BT.601 limited
         range; else chroma repeated to full size and one affine map of the (Y, Cb, Cr)
@@ -126,26 +139,15 @@ class YuvImage:
         if self.matrix == "bt601" and self.color_range == "limited":
             code = cv2.COLOR_YUV2BGR_I420 if self.layout == "i420" else cv2.COLOR_YUV2BGR_NV12
             return cv2.cvtColor(data, code)
+        luma, *chroma = self.samples()
         height, width = self.size
-        half = (width // 2, height // 2)
-        packed = data[height:].reshape(-1)
-        if self.layout == "i420":
-            quarter = half[0] * half[1]
-            chroma = [packed[:quarter], packed[quarter:]]
-        else:
-            chroma = [packed[0::2], packed[1::2]]
-        full = [
-            cv2.resize(
-                c.reshape(half[1], half[0]), (width, height), interpolation=cv2.INTER_NEAREST
-            )
-            for c in chroma
-        ]
+        full = [cv2.resize(c, (width, height), interpolation=cv2.INTER_NEAREST) for c in chroma]
         y_scale, y_offset, weights = yuv_coefficients(self.matrix, self.color_range)
         affine = np.zeros((3, 4), np.float64)  # rows B, G, R over (Y, Cb, Cr, 1)
         affine[:, 0] = y_scale
         affine[:, 1:3] = weights[::-1]
         affine[:, 3] = -y_scale * y_offset - 128.0 * weights[::-1].sum(axis=1)
-        return cv2.transform(cv2.merge([data[:height], *full]), affine)
+        return cv2.transform(cv2.merge([luma, *full]), affine)
 
 
 def yuv_to_rgb(

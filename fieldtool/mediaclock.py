@@ -63,14 +63,11 @@ class MediaClock:
                 f"number / {self.fps:g} (give the true rate as source.assume_fps)"
             )
 
-    def check_end(
-        self, last_index: int, frame_count: int | None, max_frames: int | None
-    ) -> float | None:
+    def check_end(self, last_index: int) -> None:
         """At the end of decoding: a one-line error when no frame was decoded
-        (``last_index`` < 0); else :func:`stopped_early` of the last frame's time."""
+        (``last_index`` < 0)."""
         if last_index < 0:
             raise FieldtoolError(f"{self.uri}: no frame could be decoded (corrupt or not a video)")
-        return stopped_early(self.uri, self.last_t, frame_count, self.fps, max_frames, self._log)
 
     def time(self, index: int, msec: float) -> float:
         """Media time of frame ``index`` whose ``CAP_PROP_POS_MSEC`` is ``msec``."""

@@ -27,7 +27,7 @@ from typing import Literal, cast
 import cv2
 import numpy as np
 
-from fieldtool.mediaclock import MediaClock, invented_timing
+from fieldtool.mediaclock import MediaClock, invented_timing, stopped_early
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 
@@ -240,13 +240,15 @@ class VideoSource:
         finally:
             cap.release()
             self.stats.timing = clock.timing
-        self._ended_early(clock.last_t, clock.check_end(index, self.frame_count,
-                                                         self.max_frames), start)  # fmt: skip
+        clock.check_end(index)
+        self._ended_early(clock.last_t, start)
 
-    def _ended_early(self, last_t: float, length: float | None, start: datetime) -> None:
-        """A file whose frames stopped at ``last_t`` before its stated ``length`` (s; None:
-        they did not): the rest is a gap in ``source_gaps``, not only a line in the log
-        (the effort view takes gaps out of a session's surveyed time)."""
+    def _ended_early(self, last_t: float, start: datetime) -> None:
+        """A file whose frames stopped at ``last_t`` (s) well before its stated length
+        (:func:`~fieldtool.mediaclock.stopped_early`, said in the log): the rest is a gap
+        in ``source_gaps`` too (the effort view takes gaps out of a session's surveyed time)."""
+        length = stopped_early(self.uri, last_t, self.frame_count,
+                               self.fps or FFMPEG_ASSUMED_FPS, self.max_frames, self._log)  # fmt: skip
         if length is None:
             return
         self.stats.gaps.append(Gap(last_t, length, start + timedelta(seconds=last_t),
@@ -406,13 +408,14 @@ _END = object()
 def shrunk(frame: Frame, max_side: int) -> Frame:
     """The frame scaled down to ``max_side`` px on its longer side (once its crops are cut,
     views and snapshots need no more); the frame itself when it is no larger."""
-    height, width = frame.image.shape[:2]
+    height, width = frame.size  # YUV planes are not converted to learn it
     if max(height, width) <= max_side:
         return frame
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     image = cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA)
-    return dataclasses.replace(frame, image=image)
+    # the full-size planes go with the full-size frame (and a decoding process's slot back)
+    return dataclasses.replace(frame, image=image, yuv=None)
 
 
 class Prefetcher:

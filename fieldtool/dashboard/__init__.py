@@ -72,12 +72,11 @@ from fieldtool.dashboard.deck import (
 )
 from fieldtool.dashboard.downloads import (
     EXPORT_COLUMNS,
-    Downloads,
     dwca_download,
     export_csv,
     export_frame,
     export_geojson,
-    map_downloads,
+    map_download,
 )
 from fieldtool.dashboard.mapview import map_deck
 from fieldtool.dashboard.palette import SpeciesColours
@@ -120,7 +119,6 @@ __all__ = [
     "TOOLTIP",
     "US_VIEW",
     "CompactDeck",
-    "Downloads",
     "SightingFilter",
     "SpeciesColours",
     "accumulation_curve",
@@ -154,7 +152,7 @@ __all__ = [
     "load_totals",
     "load_tracks",
     "map_deck",
-    "map_downloads",
+    "map_download",
     "position_warnings",
     "prior_changes",
     "range_geojson",

@@ -14,9 +14,8 @@ same writers: the columns of :data:`fieldtool.export_rows.COLUMNS` it has, times
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -32,27 +31,23 @@ from fieldtool.export_rows import (
 EXPORT_COLUMNS = tuple(COLUMNS)
 
 
-@dataclass(frozen=True)
-class Downloads:
-    """The CSV and GeoJSON files of some sightings, and how many rows they hold."""
-
-    csv: bytes
-    geojson: bytes
-    rows: int
-
-
-def map_downloads(
-    db_path: Path | str, sighting_ids: Sequence[str], *, timeout_s: float = 10.0
-) -> Downloads:
-    """CSV and GeoJSON of ``sighting_ids`` exactly as ``fieldtool export`` writes them.
+def map_download(
+    db_path: Path | str,
+    sighting_ids: Sequence[str],
+    kind: Literal["csv", "geojson"],
+    *,
+    timeout_s: float = 10.0,
+) -> bytes:
+    """The CSV or GeoJSON of ``sighting_ids`` exactly as ``fieldtool export`` writes it
+    (built when its button is clicked, that format only).
 
     Reads only: a file from an older fieldtool is refused (:class:`FieldtoolError`) rather
-    than upgraded, since the page builds these on every refresh.
+    than upgraded.
     """
     frame = load_occurrences(
         db_path, ExportFilter(sighting_ids=list(sighting_ids)), timeout_s=timeout_s, upgrade=False
     )
-    return Downloads(csv_bytes(frame), geojson_bytes(frame), len(frame))
+    return csv_bytes(frame) if kind == "csv" else geojson_bytes(frame)
 
 
 def dwca_download(db_path: Path | str, sighting_ids: Sequence[str]) -> bytes:

@@ -381,5 +381,5 @@ class PyAVSource(VideoSource):
         finally:
             container.close()
             self.stats.timing = clock.timing
-        self._ended_early(clock.last_t, clock.check_end(index, self.frame_count,
-                                                         self.max_frames), start)  # fmt: skip
+        clock.check_end(index)
+        self._ended_early(clock.last_t, start)

@@ -56,7 +56,7 @@ import numpy as np
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source, yuv_planes
 from fieldtool.decode.ring import FrameRing
-from fieldtool.mediaclock import MediaClock, stopped_early
+from fieldtool.mediaclock import MediaClock
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
@@ -455,9 +455,7 @@ class SegmentedSource(PyAVSource):
                         yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
             # a file cut short: its packets end before its stated length, as one decoder says
-            self._ended_early(plan.last_t, stopped_early(
-                self.uri, plan.last_t, self.frame_count, self.fps or FFMPEG_ASSUMED_FPS,
-                self.max_frames, self._log), start)  # fmt: skip
+            self._ended_early(plan.last_t, start)
         finally:
             for ring in rings:
                 ring.close()  # first: a frame released from here on gives nothing back

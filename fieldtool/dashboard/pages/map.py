@@ -39,7 +39,7 @@ from fieldtool.dashboard.data import (
     session_prior_settings,
 )
 from fieldtool.dashboard.deck import basemap_bytes, basemap_files, range_geojson
-from fieldtool.dashboard.downloads import Downloads, dwca_download, map_downloads
+from fieldtool.dashboard.downloads import dwca_download, map_download
 from fieldtool.dashboard.maptiles import DOT_PX, MapTiles
 from fieldtool.dashboard.mapview import (
     basemap_tiles,
@@ -341,7 +341,7 @@ def _table_page(db_path: Path, filters: SightingFilter, total: int) -> pd.DataFr
 def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     """Download buttons: ``fieldtool export`` of the sightings shown.
 
-    The files come from the export module (:func:`downloads.map_downloads`): the same rows
+    The files come from the export module (:func:`downloads.map_download`): the same rows
     (closed sightings, newest review applied, rejected ones left out), columns and bytes as
     ``fieldtool export`` of these sightings; times get no ``Z`` for a session's local clock
     of unknown zone. Each file is built when its button is clicked (a page load or refresh
@@ -362,13 +362,10 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     if not sightings.empty:
         rows = int(((sightings["status"] == "closed") & (sightings["review"] != "reject")).sum())
 
-    def files() -> Downloads:
-        return map_downloads(db_path, ids, timeout_s=common.QUERY_TIMEOUT_S)
-
     row = st.container(horizontal=True)
     row.download_button(
         "Download CSV",
-        lambda: files().csv,
+        lambda: map_download(db_path, ids, "csv", timeout_s=common.QUERY_TIMEOUT_S),
         file_name="sightings.csv",
         mime="text/csv",
         key="export_csv",
@@ -376,7 +373,7 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     )
     row.download_button(
         "Download GeoJSON",
-        lambda: files().geojson,
+        lambda: map_download(db_path, ids, "geojson", timeout_s=common.QUERY_TIMEOUT_S),
         file_name="sightings.geojson",
         mime="application/geo+json",
         key="export_geojson",
