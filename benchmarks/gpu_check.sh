@@ -10,7 +10,7 @@
 #       518 px bf16, eager);
 #   (7) NVDEC's planes on the GPU equal to PyAV's software decode (PASS/FAIL), decode-only
 #       frames/s to BGR against YUV planes, and the planes' conversion on the GPU
-#       (benchmarks/yuv_decode.py);
+#       (benchmarks/yuv_decode.py); (7b) the same on a phone's portrait clip, turned upright;
 #   (2) model-only and pipeline compiled, (5) 4x4 tiles at 518 px (benchmarks/throughput.py);
 #   then a station of 1 and 8 live sources on one model (benchmarks/station.py, issue 14).
 #   (6) last, in what the budget leaves: one file by N decode processes (benchmarks/segments.py),
@@ -88,6 +88,9 @@ print('torch', torch.__version__, 'cuda', torch.version.cuda, '| transformers', 
       --decode-workers 8
   step "(7) 1080p H.264 decode only: NVDEC's planes = PyAV's; BGR vs YUV planes; YUV->RGB on cuda" 30 \
     python3 benchmarks/yuv_decode.py --frames 240 --decoders pyav nvdec --device cuda
+  step "(7b) a phone's portrait clip (display matrix 90 degrees): NVDEC's planes turned = PyAV's" 15 \
+    python3 benchmarks/yuv_decode.py --frames 30 --size 640x360 --rotation 90 --rounds 1 \
+      --decoders pyav nvdec --device cuda
   for tiles in 1 4; do
     frames=$(( tiles == 1 ? 768 : 200 ))
     limit=$(( tiles == 1 ? 90 : 60 ))

@@ -17,8 +17,10 @@ import numpy as np
 
 
 def make_clip(path: Path, width: int = 1920, height: int = 1080, frames: int = 300,
-              fps: int = 30, preset: str = "veryfast", crf: int = 23) -> Path:  # fmt: skip
-    """Write the clip to ``path`` (MP4) and return it."""
+              fps: int = 30, preset: str = "veryfast", crf: int = 23,
+              rotation: int = 0) -> Path:  # fmt: skip
+    """Write the clip to ``path`` (MP4) and return it; ``rotation``: degrees counter-clockwise
+    its display matrix says to turn the frames by (a phone's portrait video)."""
     import av
 
     rng = np.random.default_rng(0)
@@ -30,6 +32,8 @@ def make_clip(path: Path, width: int = 1920, height: int = 1080, frames: int = 3
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": preset, "crf": str(crf), "g": str(fps), "bf": "2"}
+        if rotation:
+            stream.set_display_rotation(rotation)
         for i in range(frames):
             base[..., 0] = (x + 2 * i) % 256
             base[..., 1] = (y + i) % 256

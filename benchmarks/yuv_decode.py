@@ -82,6 +82,8 @@ def convert_rates(planes: list[YuvImage], device: torch.device, rounds: int) -> 
 def same_as(reference: list[YuvImage], planes: list[YuvImage]) -> str:
     """Whether ``planes`` hold the reference decoder's samples, frame for frame."""
     worst = 0
+    if reference[0].size != planes[0].size:  # not turned alike (a phone's portrait clip)
+        return f"FAIL sizes differ: {reference[0].size} vs {planes[0].size}"
     for ref, ours in zip(reference, planes, strict=False):
         for a, b in zip(ref.samples(), ours.samples(), strict=True):
             worst = max(worst, int(np.abs(a.astype(int) - b.astype(int)).max()))
@@ -99,6 +101,8 @@ def main() -> None:
     p.add_argument("--decoders", nargs="+", default=["pyav", "nvdec"], choices=["pyav", "nvdec"])
     p.add_argument("--device", default="cpu", help="where torch converts the planes")
     p.add_argument("--rounds", type=int, default=3, help="conversion rounds of 16 frames")
+    p.add_argument("--rotation", type=int, default=0,
+                   help="the made clip's display rotation, degrees (90: a phone's portrait)")
     args = p.parse_args()
     import av
 
@@ -109,11 +113,13 @@ def main() -> None:
         made = "given"
         if video is None:
             start = time.perf_counter()
-            video = make_clip(Path(tmp) / "clip.mp4", *args.size, frames=args.frames)
+            video = make_clip(Path(tmp) / "clip.mp4", *args.size, frames=args.frames,
+                              rotation=args.rotation)
             made = f"made in {time.perf_counter() - start:.1f} s"
         print(f"CPU: {describe()}; torch {torch.__version__} ({torch.get_num_threads()} threads);"
               f" OpenCV {cv2.__version__}; PyAV {av.__version__}; conversion on {device} "
-              f"(GPU: {gpu}); video {video.name}, {args.frames} frames ({made})")  # fmt: skip
+              f"(GPU: {gpu}); video {video.name}, {args.frames} frames ({made}"
+              f"{f', turned {args.rotation} degrees' if args.rotation else ''})")  # fmt: skip
         print("| decoder | to BGR (swscale) | to YUV planes | YUV/BGR | bytes/frame BGR -> YUV |"
               " YUV->BGR OpenCV (CPU) | YUV->RGB torch + upload | planes = PyAV's |")  # fmt: skip
         print("|---|---:|---:|---:|---|---:|---:|---|")

@@ -24,7 +24,7 @@ do, so the results agree with theirs to about one grey level.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -128,6 +128,41 @@ class YuvImage:
         else:
             cb, cr = packed[0::2], packed[1::2]
         return data[:height], cb.reshape(half), cr.reshape(half)
+
+    def turned(self, turns: int) -> YuvImage:
+        """The planes of the picture turned ``turns`` quarter turns counter-clockwise (as
+        ``np.rot90``), where they are (a tensor stays on its device): (W * 3 / 2, H) planes
+        for an odd number of turns. Each chroma sample stays with its 2 x 2 pixels."""
+        turns %= 4
+        if not turns:
+            return self
+        height, width = self.size
+        tall, wide = (width, height) if turns % 2 else (height, width)
+        data = self.data
+        if isinstance(data, np.ndarray):
+            out: np.ndarray | torch.Tensor = np.empty((tall * 3 // 2, wide), np.uint8)
+
+            def turn(plane: Any) -> Any:
+                return np.rot90(plane, turns, axes=(0, 1))
+        else:
+            import torch
+
+            out = torch.empty((tall * 3 // 2, wide), dtype=torch.uint8, device=data.device)
+
+            def turn(plane: Any) -> Any:
+                return torch.rot90(plane, turns, dims=(0, 1))
+
+        out[:tall] = turn(data[:height])
+        chroma, turned = data[height:].reshape(-1), out[tall:].reshape(-1)  # views
+        if self.layout == "nv12":  # (H/2, W/2) pairs of U, V turned as one
+            turned.reshape(tall // 2, wide // 2, 2)[...] = turn(
+                chroma.reshape(height // 2, width // 2, 2))  # fmt: skip
+        else:  # U then V, each (H/2, W/2) packed row after row
+            quarter = (height // 2) * (width // 2)
+            for part in (slice(0, quarter), slice(quarter, None)):
+                turned[part].reshape(tall // 2, wide // 2)[...] = turn(
+                    chroma[part].reshape(height // 2, width // 2))  # fmt: skip
+        return YuvImage(out, self.layout, self.matrix, self.color_range)
 
     def to_bgr(self) -> np.ndarray:
         """(H, W, 3) uint8 BGR on the CPU, by OpenCV: its own conversion for BT.601 limited

@@ -2,7 +2,10 @@
 
 :class:`PyAVSource` is a :class:`~fieldtool.sources.VideoSource` whose files are read by
 PyAV instead of OpenCV; cameras and streams stay with OpenCV. What the session sees is the
-same: uint8 BGR frames (H, W, 3), sampled at ``sample_fps`` of media time, timed by the
+same: uint8 BGR frames (H, W, 3), upright (a phone held upright stores its frames sideways
+and says in the container's display matrix how to turn them: OpenCV turns them by default,
+PyAV hands them over as stored, so they are turned here, as BGR or as planes wherever those
+are), sampled at ``sample_fps`` of media time, timed by the
 same :class:`~fieldtool.mediaclock.MediaClock` (the presentation timestamp,
 ``pts * time_base`` from the stream's start, while it is sane, else index / rate), damage
 skipped with a :class:`~fieldtool.sources.Gap`.
@@ -39,6 +42,9 @@ from datetime import timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+import cv2
+import numpy as np
+
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.mediaclock import MediaClock
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
@@ -62,6 +68,8 @@ _LAYOUTS: dict[str, tuple[Layout, Range | None]] = {
 # AVColorSpace: 1 BT.709; 5 BT.470BG and 6 SMPTE 170M are BT.601; 2 unspecified, which
 # swscale converts as BT.601
 _MATRICES: dict[int, Matrix] = {1: "bt709", 2: "bt601", 5: "bt601", 6: "bt601"}
+# cv2.rotate's code for each number of quarter turns counter-clockwise
+_CV_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
 def _planes_kind(frame: VideoFrame, format_name: str) -> tuple[Layout, Matrix, Range] | None:
@@ -85,6 +93,21 @@ def yuv_planes(frame: VideoFrame) -> YuvImage | None:
     frame is copied to host memory), or None where they cannot go on as planes (see above)."""
     kind = _planes_kind(frame, _pixel_format(frame))
     return YuvImage(frame.to_ndarray(), *kind) if kind is not None else None
+
+
+def quarter_turns(frame: VideoFrame) -> int:
+    """Quarter turns counter-clockwise, 0-3, that the stream's display matrix says to show
+    ``frame`` by (a phone held upright stores its frames sideways and says so there); the
+    nearest quarter turn to its ``rotation``. OpenCV turns its frames so itself."""
+    return round((frame.rotation or 0) / 90) % 4
+
+
+def upright_bgr(frame: VideoFrame) -> np.ndarray:
+    """(H, W, 3) uint8 BGR of ``frame``, turned upright as :func:`quarter_turns` says
+    (swscale converts it; a GPU frame is copied to host memory first)."""
+    image = frame.to_ndarray(format="bgr24")
+    turns = quarter_turns(frame)
+    return cv2.rotate(image, _CV_TURNS[turns]) if turns else image
 
 
 class PlanesRefused(Exception):
@@ -373,9 +396,9 @@ class PyAVSource(VideoSource):
                     planes = self._device_planes(decoded) if self.device_planes else None
                     planes = planes or yuv_planes(decoded)
                 if planes is not None:  # converted where it is used (classifier's device)
-                    yield Frame(index, t, wall, yuv=planes)
+                    yield Frame(index, t, wall, yuv=planes.turned(quarter_turns(decoded)))
                 else:  # NV12 / YUV -> BGR on the CPU (swscale; a GPU frame is copied first)
-                    yield Frame(index, t, wall, decoded.to_ndarray(format="bgr24"))
+                    yield Frame(index, t, wall, upright_bgr(decoded))
         except self._av.FFmpegError as exc:  # the container itself unreadable from here on
             self._log(f"{self.uri}: cannot read on after frame {index} ({exc})")
         finally:

@@ -54,7 +54,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
-from fieldtool.decode.pyav import Decoder, PyAVSource, _import_av, video_source, yuv_planes
+from fieldtool.decode.pyav import (
+    Decoder,
+    PyAVSource,
+    _import_av,
+    quarter_turns,
+    upright_bgr,
+    video_source,
+    yuv_planes,
+)
 from fieldtool.decode.ring import FrameRing
 from fieldtool.mediaclock import MediaClock
 from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
@@ -229,7 +237,12 @@ def _work(
                 if planes is not None and frame.format.name != planes:
                     raise RuntimeError(f"pixel format changes to {frame.format.name} from "
                                        f"{planes}")  # fmt: skip
-                image = frame.to_ndarray() if planes else frame.to_ndarray(format="bgr24")
+                if planes is not None:  # the decoder's planes as they are, turned upright
+                    layout: Layout = "nv12" if planes == "nv12" else "i420"
+                    yuv = YuvImage(frame.to_ndarray(), layout)  # matrix: the parent's
+                    image = yuv.turned(quarter_turns(frame)).host
+                else:
+                    image = upright_bgr(frame)
                 if image.shape != shape:
                     raise RuntimeError(f"frame size changes to {image.shape} from {shape}")
                 while True:
@@ -349,7 +362,9 @@ class SegmentedSource(PyAVSource):
         # slots for a GOP's kept frames: a worker decodes on while the parent takes those
         # before its segment (module docstring), within the memory there is
         gops = [bisect.bisect_right(keys, f.pts) for f in kept]
-        planes = self._planes() if self.pixels == "yuv" else None
+        turns, planes = self._first_frame()
+        if turns % 2:  # stored sideways (a phone's portrait video): frames come turned
+            shape = (shape[1], shape[0], 3)
         if planes is not None:  # 4:2:0: half the bytes of BGR a frame
             shape = (shape[0] * 3 // 2, shape[1])
         need = max(gops.count(g) for g in set(gops))
@@ -373,18 +388,22 @@ class SegmentedSource(PyAVSource):
         return Plan(tuple(tuple(g) for g in groups), segments, read, shape, clock_timing, slots,
                     ahead, time.perf_counter() - scan, planes, last_t)  # fmt: skip
 
-    def _planes(self) -> tuple[str, tuple[Layout, Matrix, Range]] | None:
-        """The pixel format and (layout, matrix, range) of the file's first frame when its
-        planes can go on as decoded (:func:`~fieldtool.decode.pyav.yuv_planes`); else None,
-        said: the workers convert to BGR as one decoder would."""
+    def _first_frame(self) -> tuple[int, tuple[str, tuple[Layout, Matrix, Range]] | None]:
+        """From the file's first frame: the quarter turns that make frames upright
+        (:func:`~fieldtool.decode.pyav.quarter_turns`), and with ``pixels`` yuv the pixel
+        format and (layout, matrix, range) when its planes can go on as decoded
+        (:func:`~fieldtool.decode.pyav.yuv_planes`); else None, said: the workers convert to
+        BGR as one decoder would."""
         with self._av.open(self.uri) as container:
             for frame in container.decode(video=0):
-                first = yuv_planes(frame)
-                if first is None:
+                first = yuv_planes(frame) if self.pixels == "yuv" else None
+                if first is None and self.pixels == "yuv":
                     self._log(f"{self.uri}: {frame.format.name} frames go on as BGR, not planes")
-                    return None
-                return frame.format.name, (first.layout, first.matrix, first.color_range)
-        return None
+                if first is None:
+                    return quarter_turns(frame), None
+                return quarter_turns(frame), (frame.format.name, (first.layout, first.matrix,
+                                                                  first.color_range))  # fmt: skip
+        return 0, None
 
     def _slots(self, frame_bytes: int, need: int) -> int:
         """Frame slots per worker: ``need`` (at least 2, at most 128) within ``ring_bytes``
