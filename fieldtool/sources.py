@@ -189,6 +189,11 @@ class VideoSource:
         self.frame_count = count if count > 0 else None
         return cap
 
+    def run_settings(self) -> dict[str, str]:
+        """The decoder and pixels that actually decode (``source.decoder`` "auto" and
+        ``source.pixels`` resolved): OpenCV gives BGR whatever was asked."""
+        return {"decoder": "opencv", "pixels": "bgr"}
+
     def probe(self) -> float | None:
         """Open a file once to read its frame rate and frame count (``fps``,
         ``frame_count``); returns the frame rate, None when unknown or live."""

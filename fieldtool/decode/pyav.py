@@ -287,6 +287,11 @@ class PyAVSource(VideoSource):
                 self._log(f"warning: {uri}: NVDEC unavailable ({why}); decoding on the CPU "
                           "with PyAV")  # fmt: skip
 
+    def run_settings(self) -> dict[str, str]:
+        """The decoder and pixels that actually decode (PyAV's, or NVDEC's where it was
+        found; decoding processes decode with PyAV whatever ``source.decoder`` said)."""
+        return {"decoder": self.decoder, "pixels": self.pixels}
+
     def _device_planes(self, frame: VideoFrame) -> YuvImage | None:
         """:func:`device_planes`; where the GPU's frames cannot be taken so (a PyAV, driver
         or torch that refuses), said once and the rest of the file comes through host memory

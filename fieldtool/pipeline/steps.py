@@ -20,7 +20,7 @@ from fieldtool.learn.keep import FrameKeeper
 from fieldtool.photos import PhotoSteps
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
-from fieldtool.sources import Gap
+from fieldtool.sources import Gap, VideoSource
 from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
 from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import TimeBasis, utc_now
@@ -79,11 +79,16 @@ class SessionResult:
     photo_species: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
 
 
-def _settings_as_run(config: Config, classifier: Classifier) -> dict[str, Any]:
-    """The session's config as JSON data, with ``auto`` device and precision resolved to
-    what actually ran (so a stored session says whether it ran in bf16 on a CPU)."""
+def _settings_as_run(
+    config: Config, classifier: Classifier, source: FrameSource
+) -> dict[str, Any]:
+    """The session's config as JSON data, with ``auto`` device, precision, decoder and
+    pixels resolved to what actually ran (so a stored session says whether it ran in bf16
+    on a CPU, and which decoder read its file)."""
     settings: dict[str, Any] = config.model_dump(mode="json")
     settings["model"].update(classifier.run_settings())
+    if isinstance(source, VideoSource):  # photos have no decoder to say
+        settings["source"].update(source.run_settings())
     return settings
 
 
@@ -109,7 +114,7 @@ def start_session(
         model_id=classifier.model_id,
         model_sha256=classifier.model_sha256,
         started_at=utc_now(),
-        config_json=config_json(_settings_as_run(config, classifier)),
+        config_json=config_json(_settings_as_run(config, classifier, source)),
         host=socket.gethostname(),
         time_source=time_basis.source,
         time_zone=time_basis.zone,

@@ -3,6 +3,7 @@ between key frames, gives exactly the frames of one PyAV decoder: indices, times
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ import pytest
 
 from fieldtool.cli import DEMO_DATA, build_parser
 from fieldtool.cli.common import overrides
-from fieldtool.config import DEMO_MODEL, load_config
+from fieldtool.config import DEMO_MODEL, Config, load_config
 from fieldtool.decode import PyAVSource
 from fieldtool.decode.segments import (
     Segment,
@@ -26,6 +27,7 @@ from fieldtool.decode.segments import (
 )
 from fieldtool.pipeline import inputs_from_config, run_from_config
 from fieldtool.sources import VideoSource
+from fieldtool.store import query
 from fieldtool.types import FieldtoolError, Frame
 
 from .conftest import write_h264_pyav
@@ -251,6 +253,26 @@ def test_a_session_with_two_workers_finds_the_sightings_of_one(tmp_path):
         found[workers] = [(s.species, s.first_t, s.last_t, s.peak_score)
                           for s in result.sightings]  # fmt: skip
     assert len(found[1]) >= 3 and found[2] == found[1]
+
+
+@pytest.mark.parametrize(("decoder", "workers", "pixels", "ran"), [
+    ("opencv", 2, "auto", ("pyav", "bgr")),  # the workers decode with PyAV
+    ("auto", 1, "auto", ("pyav", "bgr")),  # no NVDEC here; auto pixels on the CPU: BGR
+    ("opencv", 1, "yuv", ("opencv", "bgr")),  # OpenCV gives BGR whatever pixels says
+])  # fmt: skip
+def test_the_session_records_the_decoder_that_decoded(tmp_path, clip, decoder, workers, pixels,
+                                                      ran):  # fmt: skip
+    db = tmp_path / "s.duckdb"
+    config = load_config(None, {
+        "source.uri": str(clip), "source.decoder": decoder, "source.decode_workers": workers,
+        "source.pixels": pixels, "model.path": str(DEMO_MODEL), "store.db": str(db),
+        "store.snapshots": False,
+    })  # fmt: skip
+    run_from_config(config, log=lambda message: None)
+    stored = json.loads(query(db, "SELECT config_json FROM sessions").config_json[0])
+    assert (stored["source"]["decoder"], stored["source"]["pixels"]) == ran
+    assert stored["source"]["decode_workers"] == workers  # as configured
+    Config.model_validate(stored)  # still a config that runs again (fieldtool eval reads it)
 
 
 class Interrupted(SegmentedSource):
