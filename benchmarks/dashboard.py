@@ -41,7 +41,7 @@ from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 from tests.dashboard.generate import Season, generate  # noqa: E402
 
-APP = REPO / "streamlit_app.py"
+APP = REPO / "fieldtool" / "dashboard" / "fieldtool_app.py"  # as fieldtool dashboard runs it
 CHROMIUM = os.environ.get("FIELDTOOL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 PAGES = ("map", "review", "species")
 

@@ -139,7 +139,7 @@ def dashboard_command(args: argparse.Namespace, environ: dict[str, str]) -> list
     db = Path(settings.db).resolve()
     if not db.is_file():
         raise FieldtoolError(f"{settings.db}: sightings database not found")
-    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "fieldtool_app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
                settings.address, "--server.port", str(settings.port),
                "--browser.gatherUsageStats", "false", "--client.showErrorDetails", "none",

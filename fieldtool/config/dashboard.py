@@ -55,9 +55,10 @@ class DashboardConfig(_Section):
     )  # fmt: skip
     map_tiles: bool = Field(
         True, description="draw the map's sightings and tracks (not the basemap: see `tiles`) "
-        "as tiles the browser fetches at the zoom it is at, from the dashboard's own tile "
-        "server on a second port on the same address, said in the log and under the map (the "
-        "browser must reach it); false: drawn with the page, once for the opening view",
+        "as tiles the browser fetches at the zoom it is at, from the dashboard itself on its "
+        "own port (`fieldtool dashboard`; run by `streamlit run` on another script, from a "
+        "tile server on a second port of the same address, said in the log and under the "
+        "map); false: drawn with the page, once for the opening view",
     )  # fmt: skip
     map_tile_points: int = Field(
         1500, ge=0, le=20_000, description="a map tile (512 px) draws single sightings when at "

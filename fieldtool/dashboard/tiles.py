@@ -203,12 +203,89 @@ class _ServerV6(ThreadingHTTPServer):
     address_family = socket.AF_INET6  # the dashboard serves on an IPv6 address (::1, ::)
 
 
-class TileServer:
-    """An HTTP server of a tile source and of the map's data tiles in a daemon thread.
+class TileService:
+    """What the dashboard's tiles answer, wherever they are served (Streamlit's own port,
+    :mod:`fieldtool.dashboard.tileroute`, or a :class:`TileServer` of their own).
 
     ``source``: basemap tiles (``/{z}/{x}/{y}``), or None; ``data``: the map's data tiles
-    (``/map/...``), or None; ``host``: the address to bind (the dashboard's); ``port``: 0
-    lets the OS choose; ``key``: when set, every request needs ``?key=<key>`` (403 otherwise).
+    (``/map/...``), or None; ``files``: named files (``/files/{name}``, by name only: no
+    path reaches the disk); ``key``: when set, every request needs ``?key=<key>``.
+    """
+
+    def __init__(
+        self,
+        source: TileSource | None,
+        *,
+        data: DataTiles | None = None,
+        key: str | None = None,
+        files: Mapping[str, Callable[[], bytes]] | None = None,
+    ) -> None:
+        self.source = source
+        self.data = data
+        self.key = key
+        self.files = dict(files or {})
+
+    def answer(self, path: str, query: str = "") -> tuple[HTTPStatus, bytes, str]:
+        """(status, body, Content-Type) for request ``path`` with ``query`` (``key=...``):
+        200 and the tile, 403 without the key, 404 for what is not there, 503 when the
+        database is busy or gone (the browser asks again)."""
+        if self.key is not None:
+            given = parse_qs(query).get("key", [""])[0]
+            if not hmac.compare_digest(given.encode(), self.key.encode()):
+                return _status(HTTPStatus.FORBIDDEN)
+        try:
+            found = _found(self.source, self.data, self.files, path)
+        except FieldtoolError:
+            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
+        if found is None:
+            return _status(HTTPStatus.NOT_FOUND)
+        return HTTPStatus.OK, *found
+
+    def url(self, base: str, prefix: str = "", suffix: str = "") -> str:
+        """The XYZ URL template at ``base`` (``http://host:port``, or a path on the page's
+        own server): ``{base}/{prefix}{z}/{x}/{y}{suffix}`` (a prefix ends in ``/``)."""
+        query = f"?key={quote(self.key)}" if self.key else ""
+        return f"{base}/{prefix}{{z}}/{{x}}/{{y}}{suffix}{query}"
+
+    def file_url(self, base: str, name: str) -> str:
+        """The URL of file ``name`` (``files``) at ``base``."""
+        return self.url(base, "files/", "").replace("{z}/{x}/{y}", quote(name))
+
+    def data_url(self, base: str, view: str, kind: str) -> str:
+        """The URL template of the data tiles of ``kind`` of registered ``view`` at ``base``."""
+        return self.url(base, f"map/{view}/{kind}/", ".json")
+
+
+def _status(status: HTTPStatus) -> tuple[HTTPStatus, bytes, str]:
+    return status, f"{status.value} {status.phrase}\n".encode(), "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class TileEndpoint:
+    """A :class:`TileService` and the base URL a browser fetches it at: the URLs the page
+    puts in its deck. ``port``: the tile server's own port, or None on the page's."""
+
+    service: TileService
+    base: str
+    port: int | None = None
+
+    def url(self, prefix: str = "", suffix: str = "") -> str:
+        return self.service.url(self.base, prefix, suffix)
+
+    def file_url(self, name: str) -> str:
+        return self.service.file_url(self.base, name)
+
+    def data_url(self, view: str, kind: str) -> str:
+        return self.service.data_url(self.base, view, kind)
+
+
+class TileServer:
+    """A :class:`TileService` on an HTTP server of its own, in a daemon thread: for a
+    dashboard Streamlit runs without fieldtool's routes (``streamlit run app.py``), so the
+    browser must reach a second port.
+
+    ``host``: the address to bind (the dashboard's); ``port``: 0 lets the OS choose; the
+    rest is :class:`TileService`'s.
     """
 
     def __init__(
@@ -221,14 +298,14 @@ class TileServer:
         data: DataTiles | None = None,
         files: Mapping[str, Callable[[], bytes]] | None = None,
     ) -> None:
+        self.service = TileService(source, data=data, key=key, files=files)
         self.source = source
         self.data = data
         self.key = key
-        handler = _handler(source, data, key, dict(files or {}))
         bind = host.strip("[]")
         server_class = _ServerV6 if ":" in bind else ThreadingHTTPServer
         try:
-            self._httpd = server_class((bind, port), handler)
+            self._httpd = server_class((bind, port), _handler(self.service))
         except OSError as exc:
             raise FieldtoolError(f"dashboard.tiles: cannot serve tiles on {host} ({exc})") from None
         self._httpd.daemon_threads = True
@@ -259,21 +336,23 @@ class TileServer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def url(self, host: str, prefix: str = "", suffix: str = "") -> str:
-        """The XYZ URL template a browser reaching this machine as ``host`` fetches:
-        ``/{prefix}{z}/{x}/{y}{suffix}`` (a prefix ends in ``/``)."""
+    def endpoint(self, host: str) -> TileEndpoint:
+        """Where a browser reaching this machine as ``host`` fetches the tiles."""
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"  # an IPv6 address
-        query = f"?key={quote(self.key)}" if self.key else ""
-        return f"http://{host}:{self.port}/{prefix}{{z}}/{{x}}/{{y}}{suffix}{query}"
+        return TileEndpoint(self.service, f"http://{host}:{self.port}", self.port)
+
+    def url(self, host: str, prefix: str = "", suffix: str = "") -> str:
+        """The XYZ URL template a browser reaching this machine as ``host`` fetches."""
+        return self.endpoint(host).url(prefix, suffix)
 
     def file_url(self, host: str, name: str) -> str:
         """The URL of file ``name`` the server was given (``files``)."""
-        return self.url(host, "files/", "").replace("{z}/{x}/{y}", quote(name))
+        return self.endpoint(host).file_url(name)
 
     def data_url(self, host: str, view: str, kind: str) -> str:
         """The URL template of the data tiles of ``kind`` of registered ``view``."""
-        return self.url(host, f"map/{view}/{kind}/", ".json")
+        return self.endpoint(host).data_url(view, kind)
 
 
 def browser_host(host_header: str | None, fallback: str) -> str:
@@ -315,12 +394,7 @@ def _found(
     return None if body is None else (body, "application/json")
 
 
-def _handler(
-    source: TileSource | None,
-    data: DataTiles | None,
-    key: str | None,
-    files: dict[str, Callable[[], bytes]],
-) -> type[BaseHTTPRequestHandler]:
+def _handler(service: TileService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "fieldtool-tiles"
         sys_version = ""
@@ -333,42 +407,26 @@ def _handler(
 
         def _answer(self, *, body: bool) -> None:
             parts = urlsplit(self.path)
-            if key is not None:
-                given = parse_qs(parts.query).get("key", [""])[0]
-                if not hmac.compare_digest(given.encode(), key.encode()):
-                    self._status(HTTPStatus.FORBIDDEN, body)
-                    return
-            try:
-                found = _found(source, data, files, parts.path)
-            except FieldtoolError:  # the database is busy or gone: the browser retries
-                self._status(HTTPStatus.SERVICE_UNAVAILABLE, body)
-                return
-            if found is None:
-                self._status(HTTPStatus.NOT_FOUND, body)
-                return
-            payload, mime = found
-            self.send_response(HTTPStatus.OK)
+            status, payload, mime = service.answer(parts.path, parts.query)
+            self.send_response(status)
             self.send_header("Content-Type", mime)
             self.send_header("Content-Length", str(len(payload)))
-            # Data tiles change with the data, but then their URL changes (the view id).
-            self.send_header("Cache-Control", "max-age=3600")
-            # deck.gl fetches tiles from the dashboard's page, another origin (port).
-            self.send_header("Access-Control-Allow-Origin", "*")
+            for name, value in tile_headers(status).items():
+                self.send_header(name, value)
             self.end_headers()
             if body:
                 self.wfile.write(payload)
-
-        def _status(self, status: HTTPStatus, body: bool) -> None:
-            text = f"{status.value} {status.phrase}\n".encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(text)))
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.end_headers()
-            if body:
-                self.wfile.write(text)
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass  # a request per tile would flood the dashboard's log
 
     return Handler
+
+
+def tile_headers(status: HTTPStatus) -> dict[str, str]:
+    """Headers of a tile answer besides its type and length, on either server."""
+    headers = {"Access-Control-Allow-Origin": "*"}  # the tile server's is another origin
+    if status == HTTPStatus.OK:
+        # Data tiles change with the data, but then their URL changes (the view id).
+        headers["Cache-Control"] = "max-age=3600"
+    return headers

@@ -1,6 +1,7 @@
 """The dashboard in a real browser: headless Chromium (Debian's ``chromium``) via Playwright.
 
-Starts ``streamlit run streamlit_app.py`` on a free port over the test database of
+Starts the dashboard as ``fieldtool dashboard`` does (``streamlit run
+fieldtool/dashboard/fieldtool_app.py``, the map's tiles on the same port) on a free port over the test database of
 ``test_dashboard``, opens every page, checks that the map canvas and the tables render
 with the expected row counts, and records every request the pages make: none may leave
 localhost. Skips only when Chromium or Playwright is missing. Screenshots go to
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from fieldtool.dashboard.tileroute import ROUTE
 from tests.conftest import REPO_ROOT
 from tests.dashboard.test_pages import build_db
 
@@ -58,14 +61,15 @@ def _free_port() -> int:
 
 @contextmanager
 def run_server(db: Path, folder: Path, *extra: str) -> Iterator[str]:
-    """``streamlit run streamlit_app.py`` over ``db`` on a free port; yields its base URL.
+    """``streamlit run fieldtool/dashboard/fieldtool_app.py`` over ``db`` on a free port;
+    yields its base URL.
     ``extra``: more app arguments (after ``--db``)."""
     port = _free_port()
     log = folder / "streamlit.log"
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py",
+            [sys.executable, "-m", "streamlit", "run", "fieldtool/dashboard/fieldtool_app.py",
              "--server.port", str(port), "--server.headless", "true",
              "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
              "--", "--db", str(db), *extra],
@@ -208,11 +212,23 @@ def _metric(tab, label: str) -> str:
 
 def test_map_page(server: str, page, tmp_path: Path) -> None:
     tab, requests = page
-    tab.goto(f"{server}/")
+    tiles: list[tuple[str, int]] = []  # (URL, status) of the map's tiles and files
+
+    def is_tile(response) -> bool:  # noqa: ANN001
+        return re.search(r"/(map|files)/", urlsplit(response.url).path) is not None
+
+    tab.on("response", lambda r: tiles.append((r.url, r.status)) if is_tile(r) else None)
+    with tab.expect_response(is_tile):  # the basemap's file at least
+        tab.goto(f"{server}/")
     tab.get_by_text("fieldtool sightings").first.wait_for()
     _settle(tab)
     assert _metric(tab, "Sightings") == "10"
     _map_drawn(tab)
+    # the tiles come from the dashboard's own port (one port to forward, same origin)
+    assert tiles, "the map fetched no tiles"
+    assert all(url.startswith(f"{server}{ROUTE}/") and status == 200 for url, status in tiles), (
+        tiles
+    )
     assert _grid_rows(tab, expected=10) == 10
     assert tab.get_by_text("Download GeoJSON").count() == 1
     _screenshot(tab, "map", tmp_path)

@@ -59,7 +59,14 @@ from fieldtool.dashboard.summaries import (
     sightings_table,
     zone_notes,
 )
-from fieldtool.dashboard.tiles import TileServer, browser_host, open_source
+from fieldtool.dashboard.tileroute import tile_services
+from fieldtool.dashboard.tiles import (
+    TileEndpoint,
+    TileServer,
+    TileService,
+    browser_host,
+    open_source,
+)
 from fieldtool.export_rows import needs_upgrade
 from fieldtool.types import FieldtoolError
 
@@ -124,9 +131,9 @@ def _read(
     zoom = float(view.zoom)
     colours, labels = common.species_colours(db_path)
     extra = _range_layer(db_path, filters, colours)
-    server, problem = _server(settings) if settings.map_tiles else (None, None)
+    server, problem = _server(settings, host) if settings.map_tiles else (None, None)
     if server is not None:
-        tiles = server.data
+        tiles = server.service.data
         assert isinstance(tiles, MapTiles)  # noqa: S101  (_server always gives it)
         key = tiles.register(db_path, filters, common.mark_of(db_path, deps), colour=colours,
                              label=labels, points=settings.map_tile_points,
@@ -134,9 +141,8 @@ def _read(
                              timeout_s=common.QUERY_TIMEOUT_S)  # fmt: skip
         # The opening view's tiles are built while the browser loads the page.
         tiles.warm(key, float(view.longitude), float(view.latitude), zoom)
-        where = browser_host(host, st.get_option("server.address") or settings.address)
-        data = data_tile_layers(server.data_url(where, key, "s"), server.data_url(where, key, "t"))
-        basemap_url = functools.partial(server.file_url, where)
+        data = data_tile_layers(server.data_url(key, "s"), server.data_url(key, "t"))
+        basemap_url = server.file_url
         cells, points, tracks = pd.DataFrame(), None, None
         track_sessions = common.read(load_track_sessions, db_path, depends=("track",))
         view_text = (
@@ -144,11 +150,15 @@ def _read(
             f"its own where there is room, sightings closer than {DOT_PX} px as one dot with "
             f"their count, and where a map tile holds more than "
             f"{settings.map_tile_points:,}, H3 cells with counts (dots when zoomed in to a "
-            "site); hover for details. The sightings and tracks come from this dashboard's "
-            f"tile server on port {server.port}: if the map stays empty, your browser cannot "
-            "reach that port (e.g. only the dashboard's port is forwarded); set "
-            "`dashboard.map_tiles = false` to draw them with the page."
+            "site); hover for details."
         )
+        if server.port is not None:  # Streamlit runs without the tile route: a second port
+            view_text += (
+                f" The sightings and tracks come from this dashboard's tile server on port "
+                f"{server.port}: if the map stays empty, your browser cannot reach that port "
+                "(start the dashboard with `fieldtool dashboard` to serve them on its own "
+                "port, or set `dashboard.map_tiles = false` to draw them with the page)."
+            )
     else:
         data, basemap_url = [], None
         cells = read(load_cells, filters, cell_resolution(zoom))
@@ -161,7 +171,7 @@ def _read(
         view_text = f"{_drawn_text(totals, points, few, settings)} View: {zoom_text(zoom)}."
         if settings.map_tiles:
             view_text += f" Map tiles not served: {problem}."
-    tiles_layers, basemap = _basemap(settings, view)
+    tiles_layers, basemap = _basemap(settings, view, host)
     deck = map_deck(cells, points, tracks, view, colour=colours, label=labels, extra=extra,
                     tiles=tiles_layers, data=data, basemap_url=basemap_url)  # fmt: skip
     return MapData(totals, sessions, marks, deck, 0 if points is None else len(points),
@@ -196,17 +206,25 @@ def _drawn_text(
     )
 
 
-@st.cache_resource(show_spinner=False)
-def _tile_server(tiles: str | None, address: str, protected: bool) -> TileServer:
-    """The dashboard's own tile server: the map's data tiles and ``dashboard.tiles`` (if
-    set), one per process, on the address Streamlit serves on; with a random key when the
-    dashboard asks for a token (the sign-in secrets never go into a URL)."""
+def _service(tiles: str | None, protected: bool) -> TileService:
+    """The dashboard's tiles: the map's data tiles, the basemap's files and
+    ``dashboard.tiles`` (if set); with a random key when the dashboard asks for a token
+    (the sign-in secrets never go into a URL)."""
     key = secrets.token_urlsafe(24) if protected else None
     source = open_source(Path(tiles)) if tiles is not None else None
     # The basemap's files too: fetched by the browser, not walked in the deck (deck.py).
     files = {name: functools.partial(_basemap_file, path)
              for name, path in basemap_files().items()}  # fmt: skip
-    server = TileServer(source, address, key=key, data=MapTiles(), files=files).start()
+    return TileService(source, data=MapTiles(), key=key, files=files)
+
+
+@st.cache_resource(show_spinner=False)
+def _tile_server(tiles: str | None, address: str, protected: bool) -> TileServer:
+    """A tile server of the page's own, on a second port of the address Streamlit serves on
+    (one per process): where Streamlit runs without the tile route."""
+    service = _service(tiles, protected)
+    server = TileServer(service.source, address, key=service.key, data=service.data,
+                        files=service.files).start()  # fmt: skip
     # Said once in the server's log: the browser must reach this port too.
     print(f"fieldtool: map tiles served on {address} port {server.port}", file=sys.stderr,
           flush=True)  # fmt: skip
@@ -218,35 +236,48 @@ def _basemap_file(path: Path) -> bytes:
     return basemap_bytes(path)
 
 
-def _server(settings: DashboardConfig) -> tuple[TileServer | None, str | None]:
-    """This process's tile server, and a one-line message of what it lacks: the local
-    tiles that did not open (then it serves the data tiles alone), or the server itself."""
-    address = st.get_option("server.address") or settings.address
+def _endpoint(tiles: str | None, settings: DashboardConfig, host: str | None) -> TileEndpoint:
+    """Where the browser fetches the tiles: the dashboard's own port (the tile route), or
+    a tile server on a second one of ``host`` (the name the browser reached the dashboard
+    by). A :class:`FieldtoolError` when ``tiles`` do not open or the second server cannot
+    start."""
     protected = bool(tokens(settings, os.environ))
+    routes = tile_services()
+    if routes.mounted:
+        return routes.endpoint(f"{tiles}|{protected}", lambda: _service(tiles, protected))
+    address = st.get_option("server.address") or settings.address
+    return _tile_server(tiles, address, protected).endpoint(browser_host(host, address))
+
+
+def _server(
+    settings: DashboardConfig, host: str | None
+) -> tuple[TileEndpoint | None, str | None]:
+    """This process's tiles, and a one-line message of what it lacks: the local tiles that
+    did not open (then it serves the data tiles alone), or the tiles altogether."""
     tiles = str(settings.tiles) if settings.tiles is not None else None
     try:
-        return _tile_server(tiles, address, protected), None
+        return _endpoint(tiles, settings, host), None
     except FieldtoolError as exc:
         if tiles is None:
             return None, str(exc)
         problem = str(exc)
     try:
-        return _tile_server(None, address, protected), problem
+        return _endpoint(None, settings, host), problem
     except FieldtoolError as exc:
         return None, f"{problem}; {exc}"
 
 
-def _basemap(settings: DashboardConfig, view: pdk.ViewState) -> tuple[list[pdk.Layer], str]:
+def _basemap(
+    settings: DashboardConfig, view: pdk.ViewState, host: str | None
+) -> tuple[list[pdk.Layer], str]:
     """Tile layers over Natural Earth (local tiles, an online basemap) and their credit."""
     if settings.tiles is None:
         return basemap_tiles(settings, view)
-    server, problem = _server(settings)
-    if server is None or server.source is None:
+    server, problem = _server(settings, host)
+    if server is None or server.service.source is None:
         layers, credit = basemap_tiles(settings, view)
         return layers, f"{credit} Local tiles not shown: {problem}."
-    address = st.get_option("server.address") or settings.address
-    host = browser_host(st.context.headers.get("Host"), address)
-    return basemap_tiles(settings, view, server.url(host), server.source)
+    return basemap_tiles(settings, view, server.url(), server.service.source)
 
 
 def _range_layer(
