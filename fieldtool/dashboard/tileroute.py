@@ -1,7 +1,7 @@
 """The map's tiles on Streamlit's own port: one address for the whole dashboard.
 
-``fieldtool dashboard`` (and ``streamlit run streamlit_app.py``) start the dashboard as an
-``st.App`` (:mod:`fieldtool.dashboard.serve`) with one more route, :data:`ROUTE`
+``fieldtool dashboard`` starts the dashboard as an ``st.App``
+(:mod:`fieldtool.dashboard.fieldtool_app`) with one more route, :data:`ROUTE`
 ``/{service}/...``, that answers the map's data tiles, the basemap's files and local
 basemap tiles from the page's own :class:`~fieldtool.dashboard.tiles.TileService`. So a
 browser that reaches the dashboard reaches its tiles: through an SSH tunnel or a reverse
@@ -31,6 +31,7 @@ from starlette.routing import Route
 from fieldtool.dashboard.tiles import TileEndpoint, TileService, tile_headers
 
 ROUTE = "/fieldtool/tiles"  # outside Streamlit's reserved /_stcore/, /media/, /component/
+# (under ``server.baseUrlPath`` when one is set: :func:`route_path`)
 
 
 class TileServices:
@@ -53,11 +54,19 @@ class TileServices:
                 sid = secrets.token_hex(8)
                 self._services[sid] = make()
                 self._ids[settings] = sid
-            return TileEndpoint(self._services[sid], f"{ROUTE}/{sid}")
+            return TileEndpoint(self._services[sid], f"{route_path()}/{sid}")
 
     def get(self, sid: str) -> TileService | None:
         with self._lock:
             return self._services.get(sid)
+
+
+def route_path() -> str:
+    """:data:`ROUTE` under Streamlit's ``server.baseUrlPath`` (a proxy that forwards the
+    dashboard's path forwards its tiles too); the same when the route is made and when a
+    page writes its URLs (Streamlit has read its config before either)."""
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}{ROUTE}" if base else ROUTE
 
 
 @st.cache_resource(show_spinner=False)
@@ -83,4 +92,4 @@ def _answer(request: Request) -> Response:
 def tile_routes() -> list[Route]:
     """The route to give ``st.App``; marks this process's pages to use it."""
     tile_services().mounted = True
-    return [Route(ROUTE + "/{service}/{path:path}", _answer, methods=["GET"])]
+    return [Route(route_path() + "/{service}/{path:path}", _answer, methods=["GET"])]

@@ -80,3 +80,18 @@ def test_routes_mark_the_process_to_use_them(services) -> None:
     assert not services.mounted  # pages start a tile server of their own then
     tile_routes()
     assert tile_services().mounted
+
+
+def test_under_a_base_path_the_route_and_the_urls_move_alike(services, xyz: Path) -> None:  # noqa: F811
+    # a proxy that forwards the dashboard's path (server.baseUrlPath) forwards its tiles too
+    from streamlit import config
+
+    before = config.get_option("server.baseUrlPath")
+    config.set_option("server.baseUrlPath", "/field/dash/")
+    try:
+        endpoint = services.endpoint("tiles", lambda: TileService(open_source(xyz)))
+        url = endpoint.url(suffix=".png").replace("{z}/{x}/{y}", "3/2/5")
+        assert url.startswith(f"/field/dash{ROUTE}/")
+        assert _get(url)[0] == 200
+    finally:
+        config.set_option("server.baseUrlPath", before)
