@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import glob
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from fieldtool.types import FieldtoolError
@@ -29,20 +31,47 @@ def is_photo_input(uri: str) -> bool:
     return bool(_GLOB_CHARS & set(uri)) or is_photo(path)
 
 
-def expand_photos(uri: str) -> list[Path]:
+# what a card or phone folder holds beside photos, and what to do with it
+_ADVICE = {".heic": "convert to JPEG", ".heif": "convert to JPEG", ".dng": "raw: export JPEG",
+           ".cr2": "raw: export JPEG", ".nef": "raw: export JPEG", ".arw": "raw: export JPEG",
+           ".mp4": "a video: run it as a file", ".mov": "a video: run it as a file",
+           ".avi": "a video: run it as a file"}  # fmt: skip
+
+
+def left_out(files: list[Path]) -> str | None:
+    """One line on the files of a photo folder that are not photos fieldtool reads (by
+    suffix, with what to do where known), or None when there are none; hidden files
+    (``.DS_Store``, ``._IMG_1.JPG``) are not counted."""
+    counts = Counter(p.suffix.lower() or "(no suffix)" for p in files
+                     if not is_photo(p) and not p.name.startswith("."))  # fmt: skip
+    if not counts:
+        return None
+    kinds = ", ".join(
+        f"{n} {suffix}" + (f" ({_ADVICE[suffix]})" if suffix in _ADVICE else "")
+        for suffix, n in counts.most_common()
+    )
+    return f"{sum(counts.values())} files left out, not photos fieldtool reads: {kinds}"
+
+
+def expand_photos(uri: str, log: Callable[[str], None] | None = None) -> list[Path]:
     """The photo files ``uri`` names, in path order (capture-time order is the source's):
     a folder is searched recursively, a pattern is expanded (``**`` spans folders).
+    ``log`` hears of a folder's files that are not photos fieldtool reads (:func:`left_out`).
 
     A :class:`FieldtoolError` when nothing is found; a named photo that does not exist is
     "not found", like a video.
     """
     path = Path(uri)
     if path.is_dir():
-        found = sorted(p for p in path.rglob("*") if p.is_file() and is_photo(p))
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        found = [p for p in files if is_photo(p)]
+        skipped = left_out(files)
+        if skipped is not None and log is not None:
+            log(f"{uri}: {skipped}")
         if not found:
             raise FieldtoolError(
                 f"{uri}: is a folder without photos ({', '.join(PHOTO_SUFFIXES)}); "
-                "give a video file or a folder of photos"
+                f"give a video file or a folder of photos{f' ({skipped})' if skipped else ''}"
             )
         return found
     if path.is_file():

@@ -61,7 +61,7 @@ def photo_source_from_config(
         log(f"{src.uri}: Camtrap DP package, {len(photos)} local photos, "
             f"{len(package_deployments)} deployments")  # fmt: skip
     else:
-        photos = expand_photos(src.uri)
+        photos = expand_photos(src.uri, log)
     return PhotoSource(
         photos, deployments=deployments,
         sequence_gap_s=config.photos.sequence_gap_s, tz=src.tz, place=place, uri=src.uri,
