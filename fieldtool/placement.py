@@ -1,7 +1,8 @@
 """Time and place of a session's frames, decided once before the run (``docs/time.md``).
 
 :func:`place_session` picks the positions (fixed point, gpsd, a track file, or the video's
-own track found by itself: the GoPro GPMF inside it, the DJI ``.SRT`` beside it), brings a
+own track found by itself: the GoPro GPMF inside it, the DJI ``.SRT`` beside it, else the
+one place a phone recorded in it), brings a
 local camera clock to UTC where its zone can be known, and decides the time of media t=0
 (:class:`fieldtool.timebase.TimeBasis`). :func:`overlap_warning` is the check that the
 video and the track meet: before a file runs, and after the first minute of a live source.
@@ -26,6 +27,7 @@ from fieldtool.timebase import (
     utc_now,
 )
 from fieldtool.tracks import (
+    FixedPosition,
     PositionProvider,
     TrackPositions,
     TrackRead,
@@ -35,6 +37,7 @@ from fieldtool.tracks import (
     positions_from_config,
     read_track,
 )
+from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError
 
 OVERLAP_MIN_SHARE = 0.5  # fewer frames than this with a position: warn
@@ -89,6 +92,18 @@ def _discover(video: Path, gopro: bool, notes: list[str]) -> Path | None:
     return None
 
 
+def _recorded_place(video: Path, notes: list[str]) -> FixedPosition | None:
+    """The place a phone wrote into ``video`` as the session's fixed point, said; None
+    where it wrote none."""
+    place = video_place(video)
+    if place is None:
+        return None
+    notes.append(f"position: {place[0]:.5f}, {place[1]:.5f}, the place recorded in "
+                 f"{video.name} (where recording began: one point for the whole video; "
+                 "--track or --lat/--lon to place it otherwise)")  # fmt: skip
+    return FixedPosition(*place, source="video-place")
+
+
 def _to_utc_track(track: TrackRead, choice: ZoneChoice) -> TrackRead:
     """A local-clock track moved to UTC with ``choice.zone``; unchanged if unknown."""
     if track.clock != "local" or choice.zone is None or not track.fixes:
@@ -130,6 +145,8 @@ def place_session(
     choice = ZoneChoice(src.tz, "--tz") if src.tz else ZoneChoice(None, "unknown")
     if track_path is None:
         positions = positions_from_config(pos)
+        if positions is None and pos.auto_track and video.suffix.lower() in _MP4_SUFFIXES:
+            positions = _recorded_place(video, notes)
     else:
         try:
             track = read_track(track_path, pos.track_format, fps=fps)

@@ -239,7 +239,8 @@ class PositionConfig(_Section):
     auto_track: bool = Field(
         True,
         description="with no lat/lon, track or gpsd: use the video's own GPS track, the GoPro "
-        "GPMF inside it or the DJI .SRT beside it",
+        "GPMF inside it or the DJI .SRT beside it, else the place a phone wrote into it "
+        "(one point: where recording began)",
     )
 
     @model_validator(mode="after")

@@ -17,6 +17,8 @@ Formats (:func:`read_track` picks one from the file's extension and content):
   (:mod:`fieldtool.tracks.srt`).
 * ``exif`` — the GPS block of a photo (JPEG/TIFF/...), one fix (Pillow;
   :mod:`fieldtool.tracks.exif`).
+* the place a phone writes into its video (ISO 6709 in the MP4/MOV), one point, no time
+  (:mod:`fieldtool.tracks.videoplace`; not a track: placement uses it as a fixed point).
 
 Live positions come from a gpsd daemon (:class:`GpsdPositions`).
 

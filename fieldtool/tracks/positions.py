@@ -56,6 +56,7 @@ class FixedPosition:
     lat: float  # degrees, WGS84
     lon: float  # degrees, WGS84
     accuracy_m: float | None = None
+    source: str = "fixed"  # each position's source ("video-place": the video's own point)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
@@ -64,7 +65,7 @@ class FixedPosition:
             raise FieldtoolError(f"position: longitude {self.lon} is outside -180..180")
 
     def position_at(self, when: datetime) -> Position | None:
-        return Position(self.lat, self.lon, self.accuracy_m, "fixed")
+        return Position(self.lat, self.lon, self.accuracy_m, self.source)
 
 
 def interpolate(
