@@ -24,8 +24,8 @@ PLACE = "+44.5646-123.2620+071.000/"  # Corvallis, Oregon: ISO 6709, as phones w
 
 def _clip(path: Path, location: str | None = None, apple: bool = False) -> Path:
     """A 3-frame H.264 clip; ``location``: the ISO 6709 place FFmpeg writes (MP4: a 3GPP
-    ``loci`` box; MOV with ``apple``: Apple's ``com.apple.quicktime.location.ISO6709`` key
-    only, as an iPhone writes it)."""
+    ``loci`` box; MOV: ``udta/©xyz``, as Android writes it; MOV with ``apple``: Apple's
+    ``com.apple.quicktime.location.ISO6709`` key only, as an iPhone writes it)."""
     options = {"movflags": "use_metadata_tags"} if apple else {}
     with av.open(str(path), "w", options=options) as out:
         if location is not None and apple:
@@ -60,9 +60,14 @@ def test_iso6709_strings(text, place) -> None:
     assert got == place if place is None else got == pytest.approx(place)
 
 
-@pytest.mark.parametrize("apple", [False, True])
-def test_a_phones_place_is_read_from_its_box(tmp_path: Path, apple: bool) -> None:
-    video = _clip(tmp_path / ("IMG_0001.MOV" if apple else "VID_0001.mp4"), PLACE, apple)
+@pytest.mark.parametrize(("name", "apple", "box"), [
+    ("VID_0001.mp4", False, b"loci"), ("VID_0001.mov", False, b"\xa9xyz"),
+    ("IMG_0001.MOV", True, b"com.apple.quicktime.location.ISO6709"),
+])  # fmt: skip
+def test_a_phones_place_is_read_from_its_box(tmp_path: Path, name: str, apple: bool,
+                                             box: bytes) -> None:  # fmt: skip
+    video = _clip(tmp_path / name, PLACE, apple)
+    assert box in video.read_bytes()  # the box this case is for
     # 3GPP loci holds 16.16 fixed-point degrees: within 2e-5 degrees (2 m)
     assert video_place(video) == pytest.approx((44.5646, -123.262), abs=2e-5)
     assert video_place(_clip(tmp_path / "none.mp4")) is None
