@@ -6,11 +6,14 @@ snapshots are sideways: the same file must give the same upright frames whatever
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from fieldtool.cli import DEMO_DATA
 from fieldtool.colour import YuvImage
 from fieldtool.decode import PyAVSource, SegmentedSource, video_source
 from fieldtool.decode import pyav as pyav_module
@@ -120,3 +123,39 @@ def test_turned_planes_are_the_turned_picture(layout, turns):
         assert type(turned.data) is type(data)
         assert turned.size == want.shape[:2]
         assert np.array_equal(turned.to_bgr(), want)
+
+
+def _sideways_walk(path: Path) -> Path:
+    """The demo's west walk as a phone held upright stores it: each frame turned a quarter
+    clockwise, the display matrix saying to turn it back (H.264, as phones write)."""
+    with av.open(str(DEMO_DATA / "walk_west.mp4")) as src, av.open(str(path), "w") as out:
+        rate = src.streams.video[0].average_rate
+        stream = out.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 240, 320, "yuv420p"
+        stream.options = {"preset": "veryfast", "crf": "18"}
+        stream.set_display_rotation(90)
+        for frame in src.decode(video=0):
+            stored = cv2.rotate(frame.to_ndarray(format="bgr24"), cv2.ROTATE_90_CLOCKWISE)
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="bgr24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_a_phones_portrait_walk_is_upright_whatever_decodes_it(tmp_path):
+    """The demo walk stored sideways, H.264 with B-frames as phones write it: PyAV (one
+    decoder; two decoding processes, as BGR and as planes) gives OpenCV's upright frames,
+    the same pixels (swscale converts for both), every one of the 375 kept."""
+    clip = str(_sideways_walk(tmp_path / "portrait.mp4"))
+    with av.open(clip) as container:
+        assert next(container.decode(video=0)).to_ndarray(format="bgr24").shape == (320, 240, 3)
+    want = list(video_source(clip, decoder="opencv", sample_fps=5).frames())
+    assert len(want) == 375 and want[0].image.shape == (240, 320, 3)  # upright: landscape
+    for name, source in [
+        ("pyav", video_source(clip, decoder="pyav", sample_fps=5)),
+        ("2 workers", SegmentedSource(clip, workers=2, sample_fps=5)),
+    ]:
+        got = list(source.frames())
+        assert [f.index for f in got] == [f.index for f in want], name
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(got, want, strict=True)), name
+    planes = list(SegmentedSource(clip, workers=2, pixels="yuv", sample_fps=5).frames())
+    _assert_same_frames(planes, want, "2 workers, planes")
