@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from fieldtool.config import Config, load_config, parse_override
@@ -18,7 +20,8 @@ def test_toml_is_read_and_overrides_win(tmp_path):
     )
     cfg = load_config(path, {"model.tiles": 3, "store.db": "x.duckdb"})
     assert cfg.model.tiles == 3 and cfg.smoothing.enter == 0.7
-    assert [str(p) for p in cfg.prior.ranges] == ["a.geojson"] and str(cfg.store.db) == "x.duckdb"
+    # the file's relative paths are its folder's; a flag's stays as typed
+    assert cfg.prior.ranges == [tmp_path / "a.geojson"] and str(cfg.store.db) == "x.duckdb"
 
 
 @pytest.mark.parametrize(
@@ -78,3 +81,23 @@ def test_a_compile_mode_without_compile_is_refused():
     with pytest.raises((FieldtoolError, ValueError), match="compile_mode max-autotune needs compile"):
         load_config(None, {"model.compile_mode": "max-autotune"})
     assert load_config(None, {"model.compile_mode": "max-autotune", "model.compile": True})
+
+
+def test_relative_paths_in_a_config_file_are_the_files_folders(tmp_path, monkeypatch):
+    # a field.toml beside its GPX and ranges works from any working folder; flags given
+    # on the command line stay relative to where they are typed
+    folder = tmp_path / "survey"
+    folder.mkdir()
+    (folder / "field.toml").write_text(
+        '[position]\ntrack = "walk.gpx"\n[prior]\nranges = ["ranges/trees.gpkg", "/abs/r.gpkg"]\n'
+        '[store]\ndb = "out/s.duckdb"\n[dashboard]\ntiles = "~/tiles"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = load_config(folder / "field.toml", {"model.path": "models/mine"})
+    assert config.position.track == folder / "walk.gpx"
+    assert config.prior.ranges == [folder / "ranges" / "trees.gpkg", Path("/abs/r.gpkg")]
+    assert config.store.db == folder / "out" / "s.duckdb"
+    assert config.dashboard.tiles == Path("~/tiles").expanduser()
+    assert config.model.path == Path("models/mine")  # a flag: as typed
+    again = load_config(Path("survey/field.toml"))  # a relative config path too
+    assert again.position.track == (folder / "walk.gpx")
+    assert load_config(None, {"position.track": "walk.gpx"}).position.track == Path("walk.gpx")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import tomllib
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from fieldtool.config.base import Flags, Section, flag
@@ -126,7 +126,9 @@ def _one_line(err: ValidationError, where: str) -> str:
 
 
 def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
-    """Read a TOML file (optional) and apply dotted overrides such as ``{"model.tiles": 2}``."""
+    """Read a TOML file (optional) and apply dotted overrides such as ``{"model.tiles": 2}``.
+    Relative paths in the file are its folder's (:func:`anchor_paths`); overrides (flags)
+    stay as typed, relative to the working folder."""
     data: dict[str, Any] = {}
     where = "config"
     if path is not None:
@@ -137,6 +139,7 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
             raise FieldtoolError(f"{path}: config file not found") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise FieldtoolError(f"{path}: not valid TOML ({exc})") from None
+        anchor_paths(data, Config, Path(path).absolute().parent)
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue
@@ -148,6 +151,39 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
         return Config.model_validate(data)
     except ValidationError as exc:
         raise FieldtoolError(_one_line(exc, where)) from None
+
+
+def anchor_paths(data: dict[str, Any], model: type[BaseModel], folder: Path) -> None:
+    """In ``data`` (a config file's tables, for ``model``), each relative path a path
+    setting names made ``folder``'s (the file's), ``~`` expanded; in place. A field.toml
+    beside its GPX and ranges then works from any working folder. Only settings typed as
+    paths: ``source.uri`` (a file, a camera or a URL) stays as written."""
+    for name, info in model.model_fields.items():
+        value = data.get(name)
+        kind = _path_kind(info.annotation)
+        if isinstance(value, dict) and isinstance(info.annotation, type) and issubclass(
+            info.annotation, BaseModel
+        ):
+            anchor_paths(value, info.annotation, folder)
+        elif kind == "path" and isinstance(value, str):
+            data[name] = _anchored(value, folder)
+        elif kind == "paths" and isinstance(value, list):
+            data[name] = [_anchored(v, folder) if isinstance(v, str) else v for v in value]
+
+
+def _path_kind(annotation: Any) -> str | None:
+    """"path" for ``Path`` / ``Path | None``, "paths" for ``list[Path]``, else None."""
+    args = get_args(annotation)
+    if get_origin(annotation) is list:
+        return "paths" if args == (Path,) else None
+    if annotation is Path or (Path in args and all(a in (Path, type(None)) for a in args)):
+        return "path"
+    return None
+
+
+def _anchored(text: str, folder: Path) -> str:
+    path = Path(text).expanduser()
+    return str(path if path.is_absolute() else folder / path)
 
 
 def parse_override(text: str) -> tuple[str, Any]:

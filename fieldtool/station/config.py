@@ -17,6 +17,7 @@ import tomllib
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from fieldtool.config import (
+    SECTIONS,
     Config,
     ModelConfig,
     PositionConfig,
@@ -25,6 +26,7 @@ from fieldtool.config import (
     SmoothingConfig,
     SourceConfig,
     StoreConfig,
+    anchor_paths,
 )
 from fieldtool.notify.config import TOPIC_PART, NotifyConfig
 from fieldtool.types import FieldtoolError
@@ -153,6 +155,12 @@ def load_station_config(path: Path) -> StationConfig:
         raise FieldtoolError(f"{path}: station file not found") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise FieldtoolError(f"{path}: not valid TOML ({exc})") from None
+    folder = Path(path).absolute().parent
+    anchor_paths(data, StationConfig, folder)  # relative paths: the station file's folder
+    for entry in data.get("sources", []) if isinstance(data.get("sources"), list) else []:
+        for section in OVERRIDABLE:  # a source's own sections, typed as Config's
+            if isinstance(entry, dict) and isinstance(entry.get(section), dict):
+                anchor_paths(entry[section], dict(SECTIONS)[section], folder)
     try:
         config = StationConfig.model_validate(data)
     except ValidationError as exc:

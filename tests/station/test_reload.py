@@ -188,3 +188,17 @@ def test_the_documented_station_file_is_valid(tmp_path):
     assert north.source.sample_fps == 2 and north.position.lat == 45.5102
     assert config.notify.mqtt is not None and config.notify.mqtt.password_env
     assert config.notify.webhooks[0].filters.new_today_only
+
+
+def test_a_station_files_relative_paths_are_its_folders(tmp_path, monkeypatch):
+    folder = tmp_path / "station"
+    folder.mkdir()
+    path = folder / "s.toml"
+    path.write_text('[store]\ndb = "s.duckdb"\n[[sources]]\nname = "a"\nuri = "a.mp4"\n'
+                    '[sources.position]\ntrack = "a.gpx"\n', encoding="utf-8")  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    config = load_station_config(path)
+    assert config.store.db == folder / "s.duckdb"
+    session = config.session_config(config.entry("a"))
+    assert session.position.track == folder / "a.gpx"  # a source's own section too
+    assert session.source.uri == "a.mp4"  # a file, camera or URL: as written
