@@ -41,6 +41,7 @@ from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError
 
 OVERLAP_MIN_SHARE = 0.5  # fewer frames than this with a position: warn
+HELD_WARN_S = 2.0  # video beyond either end of its track for longer than this: warn
 _MP4_SUFFIXES = (".mp4", ".mov", ".360", ".lrv")
 _GPMF_SOURCES = {"utc": "gpmf-gpsu", "local": "gpmf-creation-time"}
 _SRT_SOURCES = {"local": "srt-clock", "file-mtime": "srt-file-mtime", "utc": "srt-clock"}
@@ -270,6 +271,31 @@ def overlap_warning(
         f"video {video} ({basis.source}, {'UTC' if basis.zone_known else 'local time'}), "
         f"track {track} ({positions.source}); {hint}"
     )
+
+
+def held_warning(positions: TrackPositions, start: datetime, duration_s: float) -> str | None:
+    """One warning line when the video runs past either end of the track by more than
+    :data:`HELD_WARN_S`: by the gap rule the end fix is held for ``max_fix_gap_s`` there,
+    so those frames are placed where the track ended while the camera may have moved on
+    (a drone's short SRT: hundreds of metres), and counted as positioned. None otherwise.
+
+    ``start``: time of media t=0 on the session's clock; ``duration_s``: the video's length.
+    """
+    ends = [positions.lookup_time(t, start + timedelta(seconds=t)) for t in (0.0, duration_s)]
+    first, last = (float(v) for v in positions.seconds(ends))  # s since the first fix
+    track_s = (positions.end - positions.fixes[0].time).total_seconds()
+    parts = []
+    for beyond, what, fix in ((-first, "starts {s:.1f} s after the video begins", "first"),
+                              (last - track_s, "ends {s:.1f} s before the video", "last")):
+        held = min(beyond, positions.max_gap_s)
+        if beyond > HELD_WARN_S and held > HELD_WARN_S:
+            none = f", the {beyond - held:.1f} s beyond get none" if beyond > held else ""
+            parts.append(f"the track {what.format(s=beyond)}: {held:.1f} s of video are "
+                         f"placed at its {fix} fix (position.max_fix_gap_s){none}")  # fmt: skip
+    if not parts:
+        return None
+    return (f"warning: {'; '.join(parts)}; a moving camera was elsewhere by then: give a "
+            "track that covers the video")  # fmt: skip
 
 
 def live_overlap_warning(source: str, analysed: int, positioned: int) -> str | None:

@@ -312,3 +312,35 @@ def test_a_track_and_another_position_source_is_a_one_line_error(tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "give one of lat/lon, a track or gpsd" in err[0]
     assert not (tmp_path / "s.duckdb").exists()
+
+
+def test_a_track_that_ends_before_the_video_is_said(tmp_path: Path) -> None:
+    # a drone's SRT 55 s long beside a 75 s clip: the last fix is held for 20 s of video
+    from fieldtool.placement import held_warning
+    from fieldtool.tracks import TrackPositions
+    from fieldtool.types import Fix
+
+    t0 = datetime(2026, 6, 1, 9)
+    fixes = [Fix(t0 + timedelta(seconds=s), 44.0 + s * 1e-4, -123.0) for s in range(0, 56)]
+    track = TrackPositions(fixes, 30.0, 0.0, source="srt")
+    warning = held_warning(track, t0, 75.0)
+    assert warning is not None and "ends 20.0 s before the video" in warning
+    assert "20.0 s of video are placed at its last fix" in warning and "get none" not in warning
+    late = held_warning(track, t0 - timedelta(seconds=5), 100.0)  # starts late, ends early
+    assert late is not None and "starts 5.0 s after the video begins" in late
+    assert "30.0 s of video are placed at its last fix" in late
+    assert "the 10.0 s beyond get none" in late
+    assert held_warning(track, t0, 55.0) is None  # the track covers the video
+    assert held_warning(track, t0, 56.5) is None  # a second and a half: a fix's spacing
+
+
+def test_the_run_says_its_track_ends_early(tmp_path: Path) -> None:
+    video = _mp4(tmp_path / "walk.mp4", seconds=8.0, created=datetime(2026, 6, 1, 9))
+    gpx = tmp_path / "short.gpx"
+    points = "".join(f'<trkpt lat="{44 + i * 1e-4}" lon="-123"><time>2026-06-01T09:00:0{i}Z'
+                     "</time></trkpt>" for i in range(4))  # fmt: skip
+    gpx.write_text('<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1">'
+                   f"<trk><trkseg>{points}</trkseg></trk></gpx>")  # fmt: skip
+    lines, log = _logs()
+    inputs_from_config(_config(tmp_path, video, **{"position.track": str(gpx)}), log)
+    assert any("the track ends 5.0 s before the video" in line for line in lines), lines

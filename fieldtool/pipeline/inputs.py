@@ -19,6 +19,7 @@ from fieldtool.pipeline.session import run_session
 from fieldtool.pipeline.steps import Progress, SessionResult
 from fieldtool.placement import (
     Placement,
+    held_warning,
     overlap_share,
     overlap_warning,
     place_session,
@@ -144,9 +145,10 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     if isinstance(positions, TrackPositions) and source.frame_count and fps and start:
         duration = source.frame_count / fps
         share = overlap_share(positions, start, duration, source.sample_fps)
-        warning = overlap_warning(positions, placement.time, duration, share)
-        if warning:
-            log(warning)
+        for warning in (overlap_warning(positions, placement.time, duration, share),
+                        held_warning(positions, start, duration)):  # fmt: skip
+            if warning:
+                log(warning)
     return source, placement
 
 
