@@ -217,3 +217,10 @@ def test_dashboard_command_serves_the_app_on_localhost(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_run_replace_flag():
+    from fieldtool.cli import build_parser
+
+    assert build_parser().parse_args(["run", "clip.mp4", "--replace"]).replace is True
+    assert build_parser().parse_args(["run", "clip.mp4"]).replace is False

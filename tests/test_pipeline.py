@@ -611,3 +611,30 @@ def test_a_placed_session_without_ranges_says_it_has_no_range_prior(tmp_path):
     inputs_from_config(load_config(None, {**settings, "prior.ranges": [str(DEMO_RANGES)]}),
                        logs.append)  # fmt: skip
     assert not any("no range prior" in line for line in logs)
+
+
+def test_a_file_run_again_into_the_same_database_is_said_and_replace_deletes_the_first(
+    tmp_path,
+):
+    # run twice, a file's sightings were counted twice in per-day totals without a word
+    from fieldtool.config import DEMO_MODEL, load_config
+    from fieldtool.pipeline import run_from_config
+
+    video = write_video(tmp_path / "clip.avi", [(0, 2.0), (1, 2.0)])
+    db = tmp_path / "s.duckdb"
+    config = load_config(None, {"source.uri": str(video), "model.path": str(DEMO_MODEL),
+                                "store.db": str(db), "store.snapshots": False,
+                                "position.lat": 44.5, "position.lon": -123.3})  # fmt: skip
+    first: list[str] = []
+    run_from_config(config, log=first.append)
+    assert not any("already holds" in line for line in first)
+    again: list[str] = []
+    run_from_config(config, log=again.append)
+    said = [line for line in again if "already holds 1 session(s) of" in line]
+    assert len(said) == 1 and "--replace" in said[0], again
+    assert len(query(db, "SELECT * FROM sessions")) == 2  # added beside, as said
+    replaced: list[str] = []
+    result = run_from_config(config, log=replaced.append, replace_earlier=True)
+    sessions = query(db, "SELECT session_id FROM sessions")
+    assert list(sessions["session_id"]) == [result.session.session_id]
+    assert any("replaced 2 earlier session(s)" in line for line in replaced), replaced

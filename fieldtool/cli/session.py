@@ -27,7 +27,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         from fieldtool.cli.station import run_sources
 
         return run_sources(config, [args.source, *args.more_sources])
-    result = _run_one(config, Path(args.source).name or args.source, args.quiet)
+    result = _run_one(config, Path(args.source).name or args.source, args.quiet,
+                      replace_earlier=args.replace)  # fmt: skip
     for s in result.sightings:
         print(
             f"{s.species:<28} {s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
@@ -131,6 +132,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                      help="more sources: all run as one station on one model "
                      "(docs/station.md)")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--replace", action="store_true",
+                     help="first delete the database's earlier sessions of this source (a "
+                     "run again adds its sightings beside theirs otherwise, said)")  # fmt: skip
     _session_flags(run)
     run.set_defaults(func=cmd_run)
 

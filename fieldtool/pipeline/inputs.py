@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
+
+import pandas as pd
 
 from fieldtool.classify import DinoClassifier, pick_device
 from fieldtool.config import Config
@@ -26,7 +29,7 @@ from fieldtool.placement import (
 )
 from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.sources import VideoSource, is_live
-from fieldtool.store import SightingStore
+from fieldtool.store import SightingStore, query
 from fieldtool.timebase import TimeBasis
 from fieldtool.tracks import PositionProvider, TrackPositions, positions_from_config
 from fieldtool.types import (
@@ -179,6 +182,26 @@ def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classi
     )
 
 
+def earlier_runs(db: Path, uri: str) -> str | None:
+    """A warning when ``db`` already holds sessions of the file ``uri`` (run again, its
+    sightings are added beside theirs: per-species and per-day counts hold both), else
+    None; a file that does not exist yet, or that another process holds, says nothing."""
+    if not Path(db).is_file():
+        return None
+    try:
+        found = query(db, "SELECT count(*) AS n, max(started_at) AS last FROM sessions "
+                          "WHERE source = ?", [str(uri)])  # fmt: skip
+    except FieldtoolError:
+        return None
+    count = int(found["n"].iloc[0])
+    if not count:
+        return None
+    last = pd.Timestamp(found["last"].iloc[0]).isoformat(sep=" ", timespec="seconds")
+    return (f"warning: {db} already holds {count} session(s) of {uri} (the last started "
+            f"{last} UTC): this run's sightings are added beside them, so counts include "
+            "both; --replace deletes the earlier ones first, another --db keeps them apart")  # fmt: skip
+
+
 def run_from_config(
     config: Config,
     *,
@@ -201,6 +224,8 @@ def run_from_config(
     )
     if replace_earlier and (gone := store.forget_source(str(inputs.source.uri))):
         log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
+    elif not inputs.source.live and (said := earlier_runs(config.store.db, inputs.source.uri)):
+        log(said)
     try:
         return run_session(
             inputs.source,
