@@ -13,12 +13,15 @@ The writers (:func:`write_csv`, :func:`write_geojson`, :func:`write_parquet`,
 downloads call them too, so both give the same columns. The command line is in
 :mod:`fieldtool.cli`.
 
-Times are UTC, written with a ``Z``, except where a session's ``time_zone_known`` is false:
-its sighting times (``first_seen``, ``last_seen``, ``eventDate``) are a camera's local
-clock of unknown zone and are written without a zone, so no format claims UTC for them
-(the ``since``/``until`` filters compare them as they are). Every format carries the
-session's ``time_zone_known`` and ``time_source`` (Darwin Core: ``eventRemarks``). Review
-times are always UTC: the reviewer's clock is the machine's.
+Times are UTC, written with a ``Z`` to the nearest second (rounded, in every text format:
+:func:`~fieldtool.export_rows.iso_time`; GeoParquet keeps the fraction), except where a
+sighting's ``time_zone_known`` is false: its times (``first_seen``, ``last_seen``,
+``eventDate``) are a camera's local clock of unknown zone and are written without a zone,
+so no format claims UTC for them (the ``since``/``until`` filters compare them as they
+are). The label is per sighting: its session's, or in a photo session its own photos'
+(:mod:`fieldtool.export_rows`). Every format carries ``time_zone_known`` and
+``time_source`` (Darwin Core: ``eventRemarks``). Review times are always UTC: the
+reviewer's clock is the machine's.
 
 Darwin Core (``dwca``): a zip with ``occurrence.txt`` (tab-separated, UTF-8, the occurrence
 core), ``meta.xml`` and ``eml.xml``. ``eventDate`` is the ISO 8601 interval first/last seen,
@@ -253,8 +256,6 @@ def _meta_xml() -> str:
 
 
 def _eml_xml(frame: pd.DataFrame, title: str, creator: str, db: Path) -> str:
-    import pandas as pd
-
     now = datetime.now(timezone.utc)
     models = ", ".join(sorted({str(m) for m in frame["model_id"].dropna()})) or "none"
     coverage = ""
@@ -272,9 +273,9 @@ def _eml_xml(frame: pd.DataFrame, title: str, creator: str, db: Path) -> str:
     if len(frame):
         coverage += (
             "<temporalCoverage><rangeOfDates>"
-            f"<beginDate><calendarDate>{pd.Timestamp(frame.first_seen.min()):%Y-%m-%d}"
+            f"<beginDate><calendarDate>{iso_time(frame.first_seen.min())[:10]}"
             "</calendarDate></beginDate>"
-            f"<endDate><calendarDate>{pd.Timestamp(frame.last_seen.max()):%Y-%m-%d}"
+            f"<endDate><calendarDate>{iso_time(frame.last_seen.max())[:10]}"
             "</calendarDate></endDate></rangeOfDates></temporalCoverage>"
         )
     coverage = f"<coverage>{coverage}</coverage>" if coverage else ""

@@ -8,9 +8,14 @@ keeps the model's). Filters: session, species (after review), time (sightings ov
 read-only connection (a file from an older fieldtool is first upgraded with one short
 write, unless the caller forbids it).
 
-Times are UTC, written with a ``Z``, except where a session's ``time_zone_known`` is false:
-its sighting times are a camera's local clock of unknown zone and are written without a
-zone (:func:`time_text`). Review times are always UTC: the reviewer's clock is the machine's.
+Times are UTC, written with a ``Z`` and rounded to the nearest second, except where a
+sighting's ``time_zone_known`` is false: its times are a camera's local clock of unknown
+zone and are written without a zone (:func:`time_text`). The label is the session's,
+except in a photo session: there each sighting's own photos decide (their
+``media.time_source``, :func:`sighting_clocks_sql`), so one photo of unknown zone labels
+its own sightings, not the session's UTC ones, and ``time_source`` names the photos'
+sources (``photos: exif-offset``). Review times are always UTC: the reviewer's clock is the
+machine's.
 The writers of every format are in :mod:`fieldtool.export`.
 """
 
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +47,30 @@ class ExportFilter:
     sighting_ids: Sequence[str] | None = None  # only these (e.g. what a dashboard shows)
 
 
+# media.time_source of a photo whose time is a camera's clock of unknown zone (photos).
+LOCAL_CLOCK_SOURCES = ("exif-local",)
+_LOCAL_SQL = ", ".join(f"'{source}'" for source in LOCAL_CLOCK_SOURCES)
+
+
+def sighting_clocks_sql(chosen: str) -> str:
+    """SQL: the clocks of the photos behind each sighting of the relation ``chosen`` (with
+    ``sighting_id``): ``photos`` (how many have a ``media.time_source``), ``local`` (how many
+    of them are a local clock of unknown zone, :data:`LOCAL_CLOCK_SOURCES`) and ``sources``
+    (their time sources, "exif-local, exif-offset"). A sighting's photos: its event's photos
+    analysed from its ``first_t`` to its ``last_t``. Sightings without photos (video) have
+    no row. One unknown-zone photo so labels its own sightings, not its whole session."""
+    return f"""
+    SELECT s.sighting_id, count(DISTINCT m.frame_index) AS photos,
+           count(DISTINCT m.frame_index) FILTER (WHERE m.time_source IN ({_LOCAL_SQL})) AS local,
+           string_agg(DISTINCT m.time_source, ', ' ORDER BY m.time_source) AS sources
+    FROM {chosen} c JOIN sightings s USING (sighting_id)
+    JOIN media m ON m.session_id = s.session_id AND m.event_id = s.event_id
+    JOIN detections d ON d.session_id = m.session_id AND d.frame_index = m.frame_index
+    WHERE m.time_source IS NOT NULL AND d.t BETWEEN s.first_t AND s.last_t
+    GROUP BY s.sighting_id
+    """
+
+
 # The view every reader of reviews shares (fieldtool.store.views): newest review applied.
 REVIEWED_VIEW = "sightings_reviewed"
 # Closed sightings of the view that match ``{where}`` (columns qualified with ``v.``), then
@@ -60,16 +89,23 @@ peaks AS (
     FROM (SELECT c.sighting_id, c.session_id, coalesce(s.peak_t, s.first_t) AS at
           FROM chosen c JOIN sightings s USING (sighting_id)) x
     ASOF LEFT JOIN track tr ON tr.session_id = x.session_id AND x.at >= tr.t
-)
+),
+clocks AS ({sighting_clocks_sql("chosen")})
 SELECT c.*, p.accuracy_m AS coordinate_uncertainty_m, se.model_sha256, se.source,
-       -- Sessions from before schema 5 (NULL) always claimed UTC: keep that claim.
-       coalesce(se.time_zone_known, TRUE) AS time_zone_known,
-       coalesce(se.time_source, 'unrecorded') AS time_source, se.time_zone,
+       -- The session's label, except that a sighting whose own photos all have a known
+       -- zone is UTC in a session of mixed photos. Sessions from before schema 5 (NULL)
+       -- always claimed UTC: keep that claim.
+       coalesce(se.time_zone_known, TRUE) OR coalesce(k.photos > 0 AND k.local = 0, FALSE)
+           AS time_zone_known,
+       CASE WHEN k.photos > 0 THEN coalesce(se.time_source, 'photos') || ': ' || k.sources
+            ELSE coalesce(se.time_source, 'unrecorded') END AS time_source,
+       se.time_zone,
        coalesce(sp.genus, CASE WHEN regexp_matches(c.species, '^[A-Z][a-z-]+ [a-z]')
                                THEN split_part(c.species, ' ', 1) END) AS genus,
        sp.family
 FROM chosen c
 LEFT JOIN peaks p USING (sighting_id)
+LEFT JOIN clocks k USING (sighting_id)
 LEFT JOIN sessions se USING (session_id)
 LEFT JOIN species sp USING (species)
 ORDER BY c.first_seen, c.sighting_id
@@ -189,14 +225,22 @@ def parse_time(text: str, flag: str = "time") -> datetime:
     return naive_utc(value)
 
 
+def nearest_second(value: datetime) -> datetime:
+    """``value`` rounded to the nearest whole second, half a second up (09:00:34.6 ->
+    09:00:35): every export writes whole seconds, rounded here, never cut."""
+    return (value + timedelta(microseconds=500_000)).replace(microsecond=0)
+
+
 def iso_time(value: Any, utc: bool = True) -> str:
-    """ISO 8601 to the second: UTC with a Z, or with no zone at all when ``utc`` is false (a
-    local clock of unknown zone); '' for a missing time."""
+    """ISO 8601 to the nearest second (:func:`nearest_second`): UTC with a Z, or with no
+    zone at all when ``utc`` is false (a local clock of unknown zone); '' for a missing
+    time."""
     import pandas as pd
 
     if value is None or pd.isna(value):
         return ""
-    return pd.Timestamp(value).strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S")
+    when = nearest_second(pd.Timestamp(value).to_pydatetime(warn=False))
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S")
 
 
 def zone_known(frame: pd.DataFrame) -> pd.Series:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fieldtool.export_rows import ExportFilter, load_occurrences
+from fieldtool.export_rows import LOCAL_CLOCK_SOURCES, ExportFilter, load_occurrences
 
 if TYPE_CHECKING:
     import duckdb
@@ -35,12 +35,13 @@ class Photo:
 
     frame_index: int
     path: str
-    captured_at: datetime | None  # naive: UTC when the session's zone is known
+    captured_at: datetime | None  # naive: UTC unless ``local_clock``
     event_id: str | None
     camera: str | None
     top_species: str | None = None  # best fused name that is a taxon (not background)
     top_score: float | None = None
     detected: bool = False  # a detections row exists for the photo
+    local_clock: bool = False  # captured_at is the camera's clock of unknown zone, not UTC
 
 
 @dataclass
@@ -108,6 +109,15 @@ def _sessions(con: duckdb.DuckDBPyConnection, session_id: str | None) -> list[Se
     ]
 
 
+def _local_clock(s: SessionRows, time_source: str | None) -> bool:
+    """Whether a photo's time is a camera's clock of unknown zone: only in a session whose
+    zone is unknown, per photo by ``media.time_source`` (the session's label without one),
+    the rule of :func:`fieldtool.export_rows.load_occurrences`."""
+    if s.time_zone_known:
+        return False
+    return time_source is None or time_source in LOCAL_CLOCK_SOURCES
+
+
 def _photos(
     con: duckdb.DuckDBPyConnection, s: SessionRows, f: ExportFilter, known: set[str]
 ) -> None:
@@ -121,18 +131,19 @@ def _photos(
         params["until"] = f.until
     rows = con.execute(
         "SELECT m.frame_index, m.path, coalesce(m.captured_at, d.time), m.event_id, m.camera, "
-        "d.fused_species, d.fused_scores, d.session_id IS NOT NULL "
+        "d.fused_species, d.fused_scores, d.session_id IS NOT NULL, m.time_source "
         "FROM media m LEFT JOIN detections d "
         "ON d.session_id = m.session_id AND d.frame_index = m.frame_index "
         f"WHERE {' AND '.join(clauses)} ORDER BY 3, m.frame_index",
         params,
     ).fetchall()
     seen: set[int] = set()
-    for index, path, when, event, camera, names, scores, detected in rows:
+    for index, path, when, event, camera, names, scores, detected, clock in rows:
         if index in seen:  # one photo, one row (a replayed detection is the same)
             continue
         seen.add(index)
-        photo = Photo(int(index), str(path), when, event, camera, detected=bool(detected))
+        photo = Photo(int(index), str(path), when, event, camera, detected=bool(detected),
+                      local_clock=_local_clock(s, clock))  # fmt: skip
         for name, score in zip(names or [], scores or [], strict=False):
             if _is_taxon(str(name), known):
                 photo.top_species, photo.top_score = str(name), float(score)

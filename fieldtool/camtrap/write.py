@@ -16,9 +16,14 @@ asks). What goes where is in ``docs/camtrap.md``; in short:
   photo with a detection, its top fused species when that reaches the session's
   ``smoothing.exit``, else ``blank``.
 
-Times are written in the session's zone with its offset; a session whose zone is unknown
-(a camera's local clock) is written as read, with ``Z``, and its deployment says
-``timestampIssues = true``, the standard's flag for "unknown timezone".
+Times are written in the session's zone with its offset, rounded to the nearest second.
+A photo whose zone is unknown (``media.time_source`` ``exif-local``: a camera's local
+clock) is written as read, with ``Z`` (the standard requires a zone), and flagged where it
+is: its media row's ``mediaComments``, and each observation of it (``observationTags``
+``timestampIssues:unknownTimezone`` and ``observationComments``); the other photos of its
+session stay UTC, unflagged. The deployment's ``timestampIssues`` (the standard's flag for
+"unknown timezone", one per deployment) is true when any of its exported photos (a video
+session: the session) has an unknown zone, and ``deploymentComments`` says how many.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ from fieldtool.camtrap.standard import (
     parse_time,
     schema_url,
 )
-from fieldtool.export_rows import ExportFilter
+from fieldtool.export_rows import ExportFilter, zone_known
 from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:
@@ -58,6 +63,9 @@ DEFAULT_LICENSE = "CC-BY-4.0"
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # A session's media rows: frame_index -> (mediaID, row).
 MediaRows = dict[int, tuple[str, dict[str, str]]]
+# How a time of unknown zone is flagged (observationTags is "key:value|key:value").
+LOCAL_CLOCK = "the camera's local clock (time zone unknown), written as read with Z"
+LOCAL_CLOCK_TAG = "timestampIssues:unknownTimezone"
 
 
 def _zone(s: SessionRows) -> str | None:
@@ -108,11 +116,22 @@ def _deployment_ids(sessions: list[SessionRows]) -> dict[str, str]:
     return ids
 
 
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
+    """The deployment of a session; ``timestampIssues`` true when any of its photos (a
+    session without photos: the session) is a local clock of unknown zone."""
     comments = f"fieldtool session {s.session_id}, source {s.source}"
-    if not s.time_zone_known:
-        comments += ("; timestamps are the camera's local clock (time zone unknown), "
-                     "written as read with Z")  # fmt: skip
+    dated = [p for p in s.photos if p.captured_at is not None]  # the media rows written
+    local = sum(p.local_clock for p in dated)
+    issues = local > 0 if dated else not s.time_zone_known
+    if issues and local < len(dated):
+        comments += (f"; {local} of {len(dated)} photos' timestamps are {LOCAL_CLOCK} "
+                     "(their mediaComments say so); the others are UTC")  # fmt: skip
+    elif issues:
+        comments += f"; timestamps are {LOCAL_CLOCK}"
     uncertainty = s.uncertainty_m
     return {
         "deploymentID": dep,
@@ -122,7 +141,7 @@ def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
         "deploymentStart": _time(s.start, s),
         "deploymentEnd": _time(s.end, s),
         "cameraID": _text(main_camera(s.photos)),
-        "timestampIssues": "false" if s.time_zone_known else "true",
+        "timestampIssues": "true" if issues else "false",
         "deploymentComments": comments,
     }
 
@@ -174,6 +193,8 @@ def _media_rows(
         else:
             (out / "media" / folder).mkdir(parents=True, exist_ok=True)
             _place_file(src, out / rel)
+        if p.local_clock:
+            comment = _joined(f"timestamp is {LOCAL_CLOCK}", comment)
         media_id = f"{dep}_{p.frame_index}"
         rows[p.frame_index] = (media_id, {
             "mediaID": media_id, "deploymentID": dep, "timestamp": _time(p.captured_at, s),
@@ -181,6 +202,15 @@ def _media_rows(
             "fileMediatype": _media_type(name), "mediaComments": comment,
         })  # fmt: skip
     return rows
+
+
+def _clock_flags(local: bool, tags: list[str], comments: str = "") -> tuple[str, str]:
+    """(observationTags, observationComments) of an observation, flagged when its times are
+    a local clock of unknown zone."""
+    if not local:
+        return "|".join(tags), comments
+    return "|".join([*tags, LOCAL_CLOCK_TAG]), _joined(f"eventStart/eventEnd are {LOCAL_CLOCK}",
+                                                       comments)  # fmt: skip
 
 
 def _observation_type(species: str) -> str:
@@ -198,9 +228,10 @@ def _event_rows(
     frame: pd.DataFrame, deps: dict[str, str], sessions: dict[str, SessionRows],
     extra: dict[str, tuple[str | None, datetime | None]],
 ) -> list[dict[str, str]]:  # fmt: skip
-    """One event-level observation per sighting in force."""
+    """One event-level observation per sighting in force, flagged when its times are a
+    local clock (the sighting's own label: its photos' clocks, :func:`zone_known`)."""
     rows = []
-    for r in frame.itertuples(index=False):
+    for r, known in zip(frame.itertuples(index=False), zone_known(frame), strict=True):
         s = sessions.get(r.session_id)
         if s is None or r.session_id not in deps:
             continue
@@ -210,6 +241,7 @@ def _event_rows(
                 f"frames:{r.frames}"]  # fmt: skip
         if r.review == "relabel":
             tags.append(f"predicted:{r.predicted_species}")
+        tag_text, comments = _clock_flags(not bool(known), tags, _text(r.review_note))
         rows.append({
             "observationID": str(r.sighting_id), "deploymentID": deps[r.session_id],
             "eventID": _text(event_id) or str(r.sighting_id),
@@ -220,7 +252,7 @@ def _event_rows(
             "classifiedBy": _text(r.reviewer) if human else _text(r.model_id),
             "classificationTimestamp": _utc(r.reviewed_at) if human else _utc(updated_at),
             "classificationProbability": "" if human else _num(as_float(r.mean_score), 4),
-            "observationTags": "|".join(tags), "observationComments": _text(r.review_note),
+            "observationTags": tag_text, "observationComments": comments,
         })  # fmt: skip
     return rows
 
@@ -234,12 +266,14 @@ def _blank_events(s: SessionRows, dep: str, media: MediaRows) -> list[dict[str, 
     rows = []
     for event_id, photos in events.items():
         times = [p.captured_at for p in photos if p.captured_at is not None]
+        tags, comments = _clock_flags(any(p.local_clock for p in photos), [])
         rows.append({
             "observationID": f"{dep}_{event_id}_blank", "deploymentID": dep,
             "eventID": event_id, "eventStart": _time(min(times), s),
             "eventEnd": _time(max(times), s), "observationLevel": "event",
             "observationType": "blank", "classificationMethod": "machine",
             "classifiedBy": s.model_id, "classificationTimestamp": _utc(s.classified_at),
+            "observationTags": tags, "observationComments": comments,
         })  # fmt: skip
     return rows
 
@@ -254,6 +288,7 @@ def _media_observations(
             continue
         media_id = media[p.frame_index][0]
         species = p.top_species if (p.top_score or 0.0) >= s.exit_threshold else None
+        tags, comments = _clock_flags(p.local_clock, [])
         rows.append({
             "observationID": f"{media_id}_1", "deploymentID": dep, "mediaID": media_id,
             "eventID": _text(p.event_id), "eventStart": _time(p.captured_at, s),
@@ -263,6 +298,7 @@ def _media_observations(
             "classificationMethod": "machine", "classifiedBy": s.model_id,
             "classificationTimestamp": _utc(s.classified_at),
             "classificationProbability": _num(p.top_score, 4) if species else "",
+            "observationTags": tags, "observationComments": comments,
         })  # fmt: skip
     return rows
 
