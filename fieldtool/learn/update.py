@@ -192,7 +192,10 @@ def learn(
     check_species(shots, model.labels.species)
     reviewed, skipped = collect(db) if db is not None else ([], [])
     if db is not None and not reviewed and not shots.frames:
-        raise FieldtoolError(f"{db}: no reviewed sightings with frames to learn from")
+        gone = (f": {len(skipped)} frame(s) of reviewed sightings are not where the "
+                f"database says (e.g. {skipped[0].split(': ')[0]}); they are read beside the "
+                "database, so move its snapshot folders with it") if skipped else ""  # fmt: skip
+        raise FieldtoolError(f"{db}: no reviewed sightings with frames to learn from{gone}")
     frames = reviewed + shots.frames
     labels, index = _label_set(model.labels, frames)
     names = labels.species

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from fieldtool.learn.head import HeadSettings
 from fieldtool.learn.update import learn
 from fieldtool.model import load_model_folder
 from fieldtool.store import query
+from fieldtool.types import FieldtoolError
 from tests.learn.conftest import (
     EVAL_SEEDS,
     HELDOUT_REVIEW_SEED,
@@ -175,3 +177,15 @@ def test_a_worse_model_is_refused_unless_forced(learn_world: LearnWorld, tmp_pat
     printed = capsys.readouterr().out
     assert printed.startswith("not written: held-out accuracy") and printed.count("\n") == 1
     assert main([*args, "--force"]) == 0 and load_model_folder(cli_out).labels is not None
+
+
+def test_a_database_moved_without_its_snapshots_says_where_the_frames_were(
+    learn_world: LearnWorld, tmp_path
+):
+    # the reviews are there, the frames not beside the copy: say so, not "no reviews"
+    moved = tmp_path / "moved" / learn_world.db.name
+    moved.parent.mkdir()
+    shutil.copyfile(learn_world.db, moved)
+    with pytest.raises(FieldtoolError, match=r"are not where the database says .*move its "
+                                             r"snapshot folders with it"):  # fmt: skip
+        learn(moved, learn_world.old_model, tmp_path / "out")
