@@ -10,6 +10,7 @@ evidence by itself) and bridges gaps up to the sequence gap (:meth:`PhotoSteps.s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -21,6 +22,7 @@ from fieldtool.photos.files import expand_photos, is_photo_input
 from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
 from fieldtool.store import SightingStore
+from fieldtool.tracks import TrackPositions, read_track
 from fieldtool.types import Deployment, Frame, LabelSet, Position
 
 
@@ -50,7 +52,11 @@ def photo_source_from_config(
     config: Config, log: Callable[[str], None], deployments: Sequence[Deployment] = ()
 ) -> PhotoSource:
     """The photos ``config.source.uri`` names (a photo, a folder, a glob), or the local
-    photos of a Camtrap DP package with its deployments (their places and times)."""
+    photos of a Camtrap DP package with its deployments (their places and times).
+
+    With a track (``--track``/``--gpx``) its first fix gives local clocks without any other
+    zone theirs (``docs/time.md``), and a warning names the photos without a place of
+    their own that the track cannot place (:func:`track_overlap_warning`)."""
     src, pos = config.source, config.position
     place = (pos.lat, pos.lon) if pos.lat is not None and pos.lon is not None else None
     photos: list[Path] | list[PhotoItem]
@@ -62,11 +68,48 @@ def photo_source_from_config(
             f"{len(package_deployments)} deployments")  # fmt: skip
     else:
         photos = expand_photos(src.uri, log)
-    return PhotoSource(
+    track = read_track(pos.track, pos.track_format) if pos.track is not None else None
+    source = PhotoSource(
         photos, deployments=deployments,
         sequence_gap_s=config.photos.sequence_gap_s, tz=src.tz, place=place, uri=src.uri,
-        max_frames=src.max_frames, log=log,
+        max_frames=src.max_frames, log=log, track=track.fixes if track else (),
     )  # fmt: skip
+    if track is not None and track.fixes:
+        positions = TrackPositions(track.fixes, pos.max_fix_gap_s, pos.time_offset_s,
+                                   source=track.format)  # fmt: skip
+        if (warning := track_overlap_warning(source.photos, positions)) is not None:
+            log(warning)
+    return source
+
+
+def _when(time: datetime) -> str:
+    return time.isoformat(sep=" ", timespec="seconds")
+
+
+def track_overlap_warning(photos: Sequence[Photo], positions: TrackPositions) -> str | None:
+    """One warning line naming the photos without a place of their own (EXIF GPS,
+    deployment) that get no position from the track at their time, with both spans and
+    the fix; None when the track places them all (the photos' check of ``docs/time.md``)."""
+    asking = [p for p in photos if p.position is None]
+    missed = [p for p in asking if positions.position_at(p.captured_at) is None]
+    if not missed:
+        return None
+    times = sorted(p.captured_at for p in asking)
+    clock = "UTC" if all(p.zone is not None for p in asking) else "local time"
+    hint = "fix with --time-offset SECONDS (added to photo times) or --tz"
+    lead = positions.fixes[0].time - (times[0] + timedelta(seconds=positions.time_offset_s))
+    hours = lead.total_seconds() / 3600.0
+    if 2 * len(missed) >= len(asking) and round(hours) != 0 and abs(hours - round(hours)) < 0.05:
+        hint = f"the track starts ~{round(hours):+d} h from the photos: a time zone error? {hint}"
+    names = [f"{p.path.name} ({_when(p.captured_at)})" for p in missed[:5]]
+    more = f" and {len(missed) - 5} more" if len(missed) > 5 else ""
+    return (
+        f"warning: {len(missed)} of {len(asking)} photos without a place of their own fall "
+        f"outside the track and get no position: {', '.join(names)}{more}; photos "
+        f"{_when(times[0])} .. {_when(times[-1])} ({clock}), track "
+        f"{_when(positions.fixes[0].time)} .. {_when(positions.end)} ({positions.source}); "
+        f"{hint}"
+    )
 
 
 class PhotoSteps:

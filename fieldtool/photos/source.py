@@ -6,13 +6,18 @@ yields them as frames, event by event, each photo upright (EXIF orientation appl
 photo that cannot be read is a one-line warning naming it; it is skipped and counted in
 :meth:`PhotoSource.skipped_summary`, and the others go on.
 
-Time of a photo, first that exists: a timestamp given with it (:class:`PhotoItem`);
-EXIF DateTimeOriginal (+ SubSecTimeOriginal) with OffsetTimeOriginal (``exif-offset``,
-UTC); DateTimeOriginal alone, a local clock, converted from ``tz`` (``--tz``), else the
-deployment's zone, else the zone at the photo's place (``exif-zone``), else kept local
-(``exif-local``, zone unknown); no EXIF time: the file's modification time (``file-mtime``).
-Place: the photo's EXIF GPS, else its deployment's coordinates, else whatever the session's
-positions say at its time (``--lat/--lon`` or a track).
+Time of a photo, first that exists: a timestamp given with it (:class:`PhotoItem`); EXIF
+GPSDateStamp + GPSTimeStamp (``exif-gps``, UTC; a camera clock more than
+:data:`CLOCK_DISAGREES_S` off it is said); EXIF DateTimeOriginal (+ SubSecTimeOriginal) with
+OffsetTimeOriginal (``exif-offset``, converted from that offset); DateTimeOriginal alone, a
+local clock, converted from ``tz`` (``--tz``), else the deployment's zone, else the zone at
+the photo's place (its GPS, its deployment, ``--lat/--lon``), else the zone where the
+session's track starts (``exif-zone``), else kept local (``exif-local``, zone unknown); no
+EXIF time (none, or one that is no time such as ``0000:00:00 00:00:00``): the file's
+modification time (``file-mtime``).
+Place: the photo's EXIF GPS (never 0, 0; whatever its time), else its deployment's
+coordinates, else whatever the session's positions say at its time (``--lat/--lon`` or a
+track).
 """
 
 from __future__ import annotations
@@ -22,16 +27,18 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
 
 from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.sources import FrameStream, SourceStats
-from fieldtool.timebase import TimeBasis, to_utc, utc_naive, zone_at
+from fieldtool.timebase import TimeBasis, ZoneChoice, local_zone, to_utc, utc_naive, zone_at
 from fieldtool.tracks.exif import PhotoExif, photo_exif
-from fieldtool.types import Deployment, FieldtoolError, Frame, Position
+from fieldtool.types import Deployment, FieldtoolError, Fix, Frame, Position
+
+CLOCK_DISAGREES_S = 60.0  # s; a camera clock this far from the photo's GPS time is said
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +59,8 @@ class Photo:
     index: int  # frame index in the session: events in time order, photos in time order
     path: Path
     captured_at: datetime  # naive: UTC when ``zone`` is known, else the camera's clock
-    time_source: str  # given, exif-offset, exif-zone, exif-local, file-mtime
-    zone: str | None  # the zone the time was converted from; None: unknown (local clock)
+    time_source: str  # given, exif-gps, exif-offset, exif-zone, exif-local, file-mtime
+    zone: str | None  # the zone (IANA, offset, UTC) the time was converted from; None: unknown
     camera: str  # EXIF make/model/serial, else the folder's name
     own_position: Position | None  # the photo's EXIF GPS
     position: Position | None  # its own, else its deployment's
@@ -72,6 +79,31 @@ class _Read:
     exif: PhotoExif
     size: tuple[int, int]
     mtime: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _When:
+    """A photo's time and how it was found."""
+
+    time: datetime  # naive: UTC when ``zone`` is known, else the camera's clock
+    source: str  # Photo.time_source
+    zone: str | None
+    how: str = ""  # where a local clock's zone came from
+    camera_utc: datetime | None = None  # exif-gps: the camera's clock in UTC, when known
+
+
+def _offset_name(offset: timedelta) -> str:
+    """An EXIF offset as the zone it names (``-07:00``; ``UTC`` for +00:00)."""
+    minutes = round(offset.total_seconds() / 60)
+    if minutes == 0:
+        return "UTC"
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _names(items: list[str], most: int = 5) -> str:
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return ", ".join(items[:most]) + more
 
 
 def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
@@ -99,6 +131,8 @@ class PhotoSource:
     zone of local camera clocks (``--tz``). ``place``: (lat, lon) of the session's fallback
     position, for the zone of photos that have neither GPS nor a deployment. ``uri``: the
     session's source name (default: the one photo, or the photos' common folder).
+    ``track``: the session's track (``--track``), whose first fix gives the zone of local
+    clocks that have no other (as for a video, ``docs/time.md``).
     """
 
     live = False
@@ -115,6 +149,7 @@ class PhotoSource:
         uri: str | None = None,
         max_frames: int | None = None,
         log: Callable[[str], None] | None = None,
+        track: Sequence[Fix] = (),
     ) -> None:
         items = [p if isinstance(p, PhotoItem) else PhotoItem(p) for p in photos]
         if not items:
@@ -129,6 +164,7 @@ class PhotoSource:
         self.skipped: list[tuple[str, str]] = []  # (path, why)
         self._log = log or (lambda message: None)
         self._stop = threading.Event()
+        self._track_zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
         self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
         if not self.photos:
             raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read")
@@ -158,9 +194,11 @@ class PhotoSource:
 
     def time_basis(self) -> TimeBasis:
         """The session's time basis: each photo's own (``media.time_source`` says which)."""
-        zones = {p.zone for p in self.photos}
-        known = None not in zones
-        zone = (zones.pop() if len(zones) == 1 else "UTC") if known else None
+        known = all(p.zone is not None for p in self.photos)
+        # the zone the times were converted from: UTC-timed photos (GPS, file times) were
+        # not converted; several zones: the stored times are UTC
+        converted = {p.zone for p in self.photos if p.zone not in (None, "UTC")}
+        zone = (converted.pop() if len(converted) == 1 else "UTC") if known else None
         kinds = Counter(p.time_source for p in self.photos)
         how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
         start = self.start_time
@@ -209,9 +247,10 @@ class PhotoSource:
         if not reads:
             return []
         placed = [self._place(r) for r in reads]
-        cameras = [(dep or str(r.path.parent), camera) for r, (_, _, _, camera, dep, *_) in
+        self._say(reads, placed)
+        cameras = [(dep or str(r.path.parent), camera) for r, (_, camera, dep, *_) in
                    zip(reads, placed, strict=True)]  # fmt: skip
-        times = [p[0] for p in placed]
+        times = [p[0].time for p in placed]
         numbers = sequence_numbers(cameras, times, self.sequence_gap_s)
         order = sorted(range(len(reads)), key=lambda i: (numbers[i], times[i], str(reads[i].path)))
         first: dict[int, str] = {}
@@ -221,18 +260,52 @@ class PhotoSource:
         earliest = min(times)
         photos = []
         for n, i in enumerate(order):
-            when, source, zone, camera, dep, own, position = placed[i]
-            photos.append(Photo(n, reads[i].path, when, source, zone, camera, own, position, dep,
-                                reads[i].size, first[numbers[i]],
-                                (when - earliest).total_seconds()))  # fmt: skip
+            when, camera, dep, own, position = placed[i]
+            photos.append(Photo(n, reads[i].path, when.time, when.source, when.zone, camera, own,
+                                position, dep, reads[i].size, first[numbers[i]],
+                                (when.time - earliest).total_seconds()))  # fmt: skip
         return photos
 
-    def _place(
-        self, r: _Read
-    ) -> tuple[datetime, str, str | None, str, str | None, Position | None, Position | None]:
-        """(time, time source, zone, camera, deployment id, own position, position)."""
-        fix = r.exif.fix
-        own = Position(fix.lat, fix.lon, fix.accuracy_m, "exif") if fix is not None else None
+    def _say(
+        self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
+                                                       Position | None]]
+    ) -> None:  # fmt: skip
+        """The log's lines on what the photos' EXIF did not say plainly."""
+        by_track = sum(w.how == "track" for w, *_ in placed)
+        if by_track:
+            choice = self._track_zone
+            self._log(f"time: {by_track} photo(s) with a local clock, no GPS and no deployment: "
+                      f"zone {choice.zone} ({choice.how})")  # fmt: skip
+        off = []
+        for r, (w, *_) in zip(reads, placed, strict=True):
+            if w.camera_utc is not None:
+                ahead = (w.camera_utc - w.time).total_seconds()
+                if abs(ahead) > CLOCK_DISAGREES_S:
+                    off.append(f"{r.path.name} (camera {w.camera_utc:%Y-%m-%d %H:%M:%S} UTC, "
+                               f"GPS {w.time:%H:%M:%S}: camera {abs(ahead):.0f} s "
+                               f"{'ahead' if ahead > 0 else 'behind'})")  # fmt: skip
+        if off:
+            self._log(f"time: {len(off)} photo(s) whose camera clock and EXIF GPS time differ by "
+                      f"more than {CLOCK_DISAGREES_S:g} s; GPS time used: {_names(off)}")  # fmt: skip
+        unset = [(r, own) for r, (w, _, _, own, _) in zip(reads, placed, strict=True)
+                 if r.exif.taken_text is not None and w.source == "file-mtime"]  # fmt: skip
+        if unset:
+            kept = sum(own is not None for _, own in unset)
+            names = _names([f"{r.path.name} {r.exif.taken_text!r}" for r, _ in unset])
+            self._log(f"warning: {len(unset)} photo(s) whose EXIF DateTimeOriginal is no time "
+                      f"(a camera clock never set?): {names}; dated by the file's time; "
+                      f"{kept} of them keep their EXIF GPS position")  # fmt: skip
+        problems: dict[str, list[str]] = {}
+        for r in reads:
+            if r.exif.gps_problem is not None:
+                problems.setdefault(r.exif.gps_problem, []).append(r.path.name)
+        for problem, paths in problems.items():
+            self._log(f"warning: {len(paths)} photo(s) with {problem}: no position or zone taken "
+                      f"from it: {_names(paths)}")  # fmt: skip
+
+    def _place(self, r: _Read) -> tuple[_When, str, str | None, Position | None, Position | None]:
+        """(time, camera, deployment id, own position, position)."""
+        own = r.exif.place
         camera = r.exif.camera or r.path.parent.name
         deployment = None
         if r.item.deployment_id is not None:
@@ -243,7 +316,7 @@ class PhotoSource:
             for candidate in self.deployments.values():
                 guess = self._time(r, own, candidate)
                 serial = r.exif.serial
-                if candidate.covers(guess[0]) and not (
+                if candidate.covers(guess.time) and not (
                     candidate.camera_id and serial and candidate.camera_id != serial
                 ):
                     deployment, when = candidate, guess
@@ -253,28 +326,38 @@ class PhotoSource:
             position = Position(deployment.lat, deployment.lon, deployment.uncertainty_m,
                                 "deployment")  # fmt: skip
         dep_id = deployment.deployment_id if deployment else None
-        return (*when, camera, dep_id, own, position)
+        return when, camera, dep_id, own, position
 
-    def _time(
-        self, r: _Read, own: Position | None, deployment: Deployment | None
-    ) -> tuple[datetime, str, str | None]:
-        """(time, time source, zone) by the module doc's rule."""
+    def _time(self, r: _Read, own: Position | None, deployment: Deployment | None) -> _When:
+        """The photo's time by the module doc's rule."""
         if r.item.timestamp is not None:
-            return utc_naive(r.item.timestamp), "given", "UTC"
+            return _When(utc_naive(r.item.timestamp), "given", "UTC")
+        camera = self._camera_time(r, own, deployment)
+        if (gps := r.exif.gps_time) is not None:  # the receiver's clock: UTC, and set
+            in_utc = camera.source in ("exif-offset", "exif-zone")  # a camera clock, zone known
+            return _When(gps, "exif-gps", "UTC", camera_utc=camera.time if in_utc else None)
+        return camera
+
+    def _camera_time(self, r: _Read, own: Position | None, deployment: Deployment | None) -> _When:
+        """The camera clock's time (DateTimeOriginal), else the file's."""
         exif = r.exif
         if exif.taken is None:
-            return r.mtime, "file-mtime", "UTC"
-        if (utc := exif.taken_utc) is not None:
-            return utc, "exif-offset", "UTC"
-        zone = self.tz or (deployment.time_zone if deployment else None)
+            return _When(r.mtime, "file-mtime", "UTC")
+        if (utc := exif.taken_utc) is not None and exif.offset is not None:
+            return _When(utc, "exif-offset", _offset_name(exif.offset))
+        zone, how = self.tz, "--tz"
+        if zone is None and deployment is not None:
+            zone, how = deployment.time_zone, "deployment"
         where = own or (Position(deployment.lat, deployment.lon) if deployment else None)
         if zone is None and where is not None:
-            zone = zone_at(where.lat, where.lon)
+            zone, how = zone_at(where.lat, where.lon), "place"
         if zone is None and self.place is not None:
-            zone = zone_at(*self.place)
+            zone, how = zone_at(*self.place), "place"
         if zone is None:
-            return exif.taken, "exif-local", None
-        return to_utc(exif.taken, zone), "exif-zone", zone
+            zone, how = self._track_zone.zone, "track"
+        if zone is None:
+            return _When(exif.taken, "exif-local", None)
+        return _When(to_utc(exif.taken, zone), "exif-zone", zone, how)
 
     def _frames(self) -> Generator[Frame, None, None]:
         for photo in self.photos:

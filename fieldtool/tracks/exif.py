@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fieldtool.tracks.base import UERE_M, TrackRead, finish_track
-from fieldtool.types import FieldtoolError, Fix
+from fieldtool.tracks.base import GPS_EPOCH, UERE_M, TrackRead, finish_track, valid_fix
+from fieldtool.types import FieldtoolError, Fix, Position
 
 if TYPE_CHECKING:
     from PIL.Image import Exif
@@ -62,17 +62,26 @@ class PhotoExif:
 
     ``taken``: DateTimeOriginal (else DateTime) with SubSecTimeOriginal, as written (the
     camera's clock); ``offset``: OffsetTimeOriginal (else OffsetTime), the clock's offset
-    from UTC, None when not written. ``fix``: the GPS block (None without one; its time is
-    GPS UTC, else ``taken``). ``orientation``: the EXIF Orientation tag, 1 (upright) to 8.
+    from UTC, None when not written. ``taken_text``: the DateTimeOriginal written when it
+    is no time (``0000:00:00 00:00:00`` from a clock never set, blank), else None.
+    ``place``: the GPS block's position (``source`` ``exif``, accuracy in m), with or
+    without any time: None without a GPS block or with an implausible one (then
+    ``gps_problem`` says why, e.g. 0, 0). ``gps_time``: GPSDateStamp + GPSTimeStamp (UTC),
+    None when absent or not a time after GPS time began (1980-01-06).
+    ``orientation``: the EXIF Orientation tag, 1 (upright) to 8.
     """
 
     taken: datetime | None = None
     offset: timedelta | None = None
-    fix: Fix | None = None
+    place: Position | None = None
+    gps_time: datetime | None = None
     orientation: int = 1
     make: str = ""
     model: str = ""
     serial: str = ""
+    taken_text: str | None = None
+    gps_problem: str | None = None
+    elevation_m: float | None = None  # m above sea level, with ``place``
 
     @property
     def camera(self) -> str:
@@ -104,61 +113,57 @@ def _offset(text: object) -> timedelta | None:
     return sign * timedelta(hours=int(found.group(2)), minutes=int(found.group(3)))
 
 
-def photo_exif(exif: Exif) -> PhotoExif:
-    """The time, place, orientation and camera in an image's EXIF (Pillow's ``getexif()``);
-    unreadable or absent tags are left at their defaults."""
-    sub: Mapping[int, object] = exif.get_ifd(0x8769)
-    taken = None
-    raw = sub.get(0x9003) or exif.get(0x0132)
-    if raw:
+def _taken(exif: Exif, sub: Mapping[int, object]) -> tuple[datetime | None, str | None]:
+    """(DateTimeOriginal, else DateTime, as a time; the text written when neither is one)."""
+    unreadable = None
+    for raw in (sub.get(0x9003), exif.get(0x0132)):
+        if raw is None:
+            continue
         try:
-            taken = datetime.strptime(_text(raw), "%Y:%m:%d %H:%M:%S")
+            return datetime.strptime(_text(raw), "%Y:%m:%d %H:%M:%S"), None
         except ValueError:
-            taken = None
-    subsec = _text(sub.get(0x9291) or sub.get(0x9290))
-    if taken is not None and subsec.isdigit():
-        taken += timedelta(seconds=int(subsec) / 10 ** len(subsec))
-    offset = _offset(sub.get(0x9011) or sub.get(0x9010))
-    gps: Mapping[int, object] = exif.get_ifd(0x8825)
-    fix = _gps_fix(exif, gps)[0] if gps else None
+            unreadable = _text(raw) if unreadable is None else unreadable
+    return None, unreadable
+
+
+def _gps_time(gps: Mapping[int, object]) -> datetime | None:
+    """GPSDateStamp + GPSTimeStamp (UTC); None when absent, no time, or before GPS time
+    began (a receiver that never had a fix writes 1970 or 0000)."""
+    if 29 not in gps or 7 not in gps:
+        return None
     try:
-        orientation = int(_number(exif.get(0x0112, 1)))
-    except (TypeError, ValueError):
-        orientation = 1
-    return PhotoExif(
-        taken, offset, fix, orientation if 1 <= orientation <= 8 else 1,
-        _text(exif.get(0x010F)), _text(exif.get(0x0110)), _text(sub.get(0xA431)),
-    )  # fmt: skip
+        day = datetime.strptime(_text(gps[29]), "%Y:%m:%d")
+        h, m, s = _triple(gps[7])
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 61):  # NaN fails too
+        return None
+    when = day + timedelta(hours=h, minutes=m, seconds=s)
+    return when if when >= GPS_EPOCH else None
 
 
-def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
-    """The GPS position of a photo as a Fix, and its clock ("utc" or "local").
-
-    Time: GPSDateStamp + GPSTimeStamp (UTC), else DateTimeOriginal with
-    OffsetTimeOriginal (UTC), else DateTimeOriginal as the camera's local clock. Accuracy:
-    GPSHPositioningError, else GPSDOP × ``UERE_M``. None when the photo has no GPS block
-    or no time.
-    """
-    from PIL import Image, UnidentifiedImageError  # heavy, optional: only to read a photo
-
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            exif = image.getexif()
-    except FileNotFoundError:
-        raise FieldtoolError(f"{path}: photo not found") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
-    return _gps_fix(exif, exif.get_ifd(0x8825))
+def _place_problem(lat: float, lon: float) -> str | None:
+    """Why a GPS block's position is no place, by the tracks' one rule (:func:`valid_fix`:
+    finite, in range, not exactly 0, 0); None when it is one."""
+    if valid_fix(Fix(GPS_EPOCH, lat, lon)):  # the rule looks at the place; any time will do
+        return None
+    if lat == 0 and lon == 0:
+        return "EXIF GPS 0, 0 (a receiver without a fix, not a place)"
+    return f"EXIF GPS {lat:g}, {lon:g} is not a place"
 
 
-def _gps_fix(exif: Exif, gps: Mapping[int, object]) -> tuple[Fix | None, str]:
-    """The GPS block as a Fix and its clock (see :func:`read_exif_fix`)."""
+def _gps_place(
+    gps: Mapping[int, object],
+) -> tuple[Position | None, float | None, str | None]:
+    """(position, elevation in m, why there is none) of a GPS block."""
     if not gps or 2 not in gps or 4 not in gps:
-        return None, "utc"
+        return None, None, None
     lat, lon = _dms(gps[2], gps.get(1, "N")), _dms(gps[4], gps.get(3, "E"))
     if lat is None or lon is None:
-        return None, "utc"
+        return None, None, "EXIF GPS latitude/longitude unreadable"
+    problem = _place_problem(lat, lon)
+    if problem is not None:
+        return None, None, problem
     alt = None
     if 6 in gps:
         try:
@@ -173,35 +178,69 @@ def _gps_fix(exif: Exif, gps: Mapping[int, object]) -> tuple[Fix | None, str]:
                 break
             except (TypeError, ValueError, ZeroDivisionError):
                 continue
-    when, clock = _exif_time(exif, gps)
-    if when is None:
-        return None, clock
-    return Fix(when, lat, lon, elevation_m=alt, accuracy_m=acc), clock
+    return Position(lat, lon, acc, "exif"), alt, None
 
 
-def _exif_time(exif: Exif, gps: Mapping[int, object]) -> tuple[datetime | None, str]:
-    if 29 in gps and 7 in gps:
-        try:
-            day = datetime.strptime(str(gps[29]).strip(), "%Y:%m:%d")
-            h, m, s = _triple(gps[7])
-            return day + timedelta(hours=h, minutes=m, seconds=s), "utc"
-        except (TypeError, ValueError, ZeroDivisionError):
-            pass
+def photo_exif(exif: Exif) -> PhotoExif:
+    """The time, place, orientation and camera in an image's EXIF (Pillow's ``getexif()``);
+    unreadable or absent tags are left at their defaults. The place is read whatever the
+    times say: a photo's place does not need its time."""
     sub: Mapping[int, object] = exif.get_ifd(0x8769)
-    text = sub.get(0x9003) or exif.get(0x0132)
-    if not text:
-        return None, "utc"
+    taken, taken_text = _taken(exif, sub)
+    subsec = _text(sub.get(0x9291) or sub.get(0x9290))
+    if taken is not None and subsec.isdigit():
+        taken += timedelta(seconds=int(subsec) / 10 ** len(subsec))
+    offset = _offset(sub.get(0x9011) or sub.get(0x9010))
+    gps: Mapping[int, object] = exif.get_ifd(0x8825)
+    place, elevation, problem = _gps_place(gps)
     try:
-        when = datetime.strptime(str(text).strip(), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
+        orientation = int(_number(exif.get(0x0112, 1)))
+    except (TypeError, ValueError):
+        orientation = 1
+    return PhotoExif(
+        taken, offset, place, _gps_time(gps) if gps else None,
+        orientation if 1 <= orientation <= 8 else 1,
+        _text(exif.get(0x010F)), _text(exif.get(0x0110)), _text(sub.get(0xA431)),
+        taken_text, problem, elevation,
+    )  # fmt: skip
+
+
+def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
+    """The GPS position of a photo as a Fix, and its clock ("utc" or "local").
+
+    Time: GPSDateStamp + GPSTimeStamp (UTC), else DateTimeOriginal with
+    OffsetTimeOriginal (UTC), else DateTimeOriginal as the camera's local clock. Accuracy:
+    GPSHPositioningError, else GPSDOP × ``UERE_M``. None when the photo has no plausible
+    GPS position (none, 0, 0) or no time (a fix needs one; :func:`photo_exif` keeps the
+    place without).
+    """
+    from PIL import Image, UnidentifiedImageError  # heavy, optional: only to read a photo
+
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            exif = image.getexif()
+    except FileNotFoundError:
+        raise FieldtoolError(f"{path}: photo not found") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
+    return _gps_fix(photo_exif(exif))
+
+
+def _gps_fix(read: PhotoExif) -> tuple[Fix | None, str]:
+    """The GPS place as a Fix and its clock (see :func:`read_exif_fix`)."""
+    place = read.place
+    if place is None:
         return None, "utc"
-    zone = sub.get(0x9011)
-    offset = _OFFSET_RE.fullmatch(str(zone).strip()) if zone else None
-    if offset:
-        sign = 1 if offset.group(1) == "+" else -1
-        delta = timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
-        return when - sign * delta, "utc"
-    return when, "local"
+    if read.gps_time is not None:
+        when, clock = read.gps_time, "utc"
+    elif read.taken_utc is not None:
+        when, clock = read.taken_utc, "utc"
+    elif read.taken is not None:
+        when, clock = read.taken, "local"
+    else:
+        return None, "utc"
+    return Fix(when, place.lat, place.lon, read.elevation_m, place.accuracy_m), clock
 
 
 def read_exif(path: str | Path) -> TrackRead:

@@ -34,12 +34,14 @@ def make_photo(
     offset: str | None = None,
     subsec: str | None = None,
     gps: tuple[float, float] | None = None,
+    gps_time: datetime | None = None,
     orientation: int | None = None,
     make: str = "",
     model: str = "",
 ) -> Path:
     """A JPEG (or PNG/TIFF by suffix) of one colour (index into COLOURS, or BGR) or of
-    ``image`` (BGR), with the EXIF tags given."""
+    ``image`` (BGR), with the EXIF tags given (``gps_time``: GPSDateStamp + GPSTimeStamp,
+    UTC, written with ``gps``)."""
     if image is None:
         bgr = COLOURS[colour] if isinstance(colour, int) else colour
         image = np.full((size[1], size[0], 3), bgr, np.uint8)
@@ -64,6 +66,10 @@ def make_photo(
         block[2] = _dms(gps[0])
         block[3] = "E" if gps[1] >= 0 else "W"
         block[4] = _dms(gps[1])
+        if gps_time is not None:
+            block[29] = gps_time.strftime("%Y:%m:%d")
+            block[7] = (IFDRational(gps_time.hour), IFDRational(gps_time.minute),
+                        IFDRational(gps_time.second))  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
     extra = {"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}
     picture.save(path, exif=exif, **extra)

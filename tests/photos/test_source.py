@@ -68,7 +68,7 @@ def test_time_from_offset_and_subseconds(tmp_path) -> None:
     path = make_photo(tmp_path / "p.jpg", taken=T0, offset="+02:00", subsec="25")
     photo = PhotoSource([path], tz="Asia/Tokyo").photos[0]  # --tz does not beat an offset
     assert photo.captured_at == T0 - timedelta(hours=2) + timedelta(milliseconds=250)
-    assert photo.time_source == "exif-offset" and photo.zone == "UTC"
+    assert photo.time_source == "exif-offset" and photo.zone == "+02:00"  # converted from
 
 
 def test_local_clock_zone_from_place_else_unknown(tmp_path) -> None:
