@@ -97,7 +97,8 @@ def photo_placement(
             "modification time, which copying can change")  # fmt: skip
     if kinds["exif-local"]:
         log(f"warning: {kinds['exif-local']} photo(s) carry a local clock time of unknown zone "
-            "(no offset in EXIF, no place): stored as the camera's clock, not UTC; give --tz")  # fmt: skip
+            "(no offset in EXIF, no zone from a place or track): stored as the camera's "
+            "clock, not UTC; give --tz")  # fmt: skip
     return source, positions_from_config(config.position), basis
 
 
