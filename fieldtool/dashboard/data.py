@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from fieldtool.export_rows import REVIEWED_VIEW
+from fieldtool.export_rows import REVIEWED_VIEW, sighting_clocks_sql
 from fieldtool.store import query
 from fieldtool.store.views import LATEST_REVIEW_SQL, sighting_filter_sql
 from fieldtool.timebase import utc_naive as naive_utc
@@ -153,7 +153,8 @@ def _tables(db_path: Path | str, timeout_s: float) -> dict[str, set[str]]:
     found = query(
         db_path,
         "SELECT table_name, column_name FROM information_schema.columns "
-        "WHERE table_schema = 'main' AND table_name IN ('reviews', 'sessions', 'species', $view)",
+        "WHERE table_schema = 'main' AND table_name IN ('reviews', 'sessions', 'species', "
+        "'media', $view)",
         {"view": REVIEWED_VIEW},
         timeout_s=timeout_s,
     )
@@ -267,7 +268,15 @@ def filtered_sightings_sql(
     times = _session_time_sql(tables, ("time_zone_known", "time_source"))
     # A sighting without a session row: no zone was recorded, and it always claimed UTC.
     source += f" LEFT JOIN (SELECT session_id, {times} FROM sessions) USING (session_id)"
-    time_fields = "coalesce(time_zone_known, TRUE) AS time_zone_known, time_source"
+    known = "coalesce(time_zone_known, TRUE)"
+    if "media" in tables and "time_zone_known" in tables.get("sessions", set()):
+        # a photo sighting by its own photos' clocks, as the exports label it; only in the
+        # sessions that have an unknown-zone clock at all (a video file's need no join)
+        mixed = ("(SELECT sighting_id FROM sightings WHERE session_id IN (SELECT session_id "
+                 "FROM sessions WHERE NOT coalesce(time_zone_known, TRUE)))")  # fmt: skip
+        source += f" LEFT JOIN ({sighting_clocks_sql(mixed)}) clocks USING (sighting_id)"
+        known = f"({known} OR coalesce(clocks.local = 0, FALSE))"
+    time_fields = f"{known} AS time_zone_known, time_source"
     return (
         f"SELECT * FROM (SELECT {SIGHTING_FIELDS}, {review_fields}, {time_fields} "
         f"FROM {source}) WHERE {' AND '.join(clauses)}"
