@@ -62,8 +62,9 @@ class SnapshotWriter:
     """JPEGs of sightings and of the live view. A folder that cannot take them (disk full,
     no permission) costs the pictures, said once, never the session or its sightings."""
 
-    def __init__(self, log: Callable[[str], None] | None) -> None:
+    def __init__(self, log: Callable[[str], None] | None, what: str = "snapshots") -> None:
         self._log = log
+        self.what = what  # what it writes, as the warning names it ("live view frames")
         self.failed: str | None = None  # the first error, once writing has failed
 
     def write(self, target: Path, image: np.ndarray) -> bool:
@@ -75,7 +76,7 @@ class SnapshotWriter:
             if self.failed is None:
                 self.failed = f"{target.parent}: {exc.strerror or exc}"
                 if self._log:
-                    self._log(f"warning: snapshots skipped from now on ({self.failed}); "
+                    self._log(f"warning: {self.what} skipped from now on ({self.failed}); "
                               "sightings are still recorded")  # fmt: skip
             return False
 

@@ -127,10 +127,9 @@ def run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = Fal
         f"{label}: {s.status}{why}; {s.frames_analysed} frames analysed of {s.frames_read} "
         f"read, {placed}; {len(result.sightings)} sightings (session {s.session_id})"
     )
-    if result.unwritten_rows:  # never claim the file has what it has not
-        log(f"{result.unwritten_rows} rows are not in {config.store.db} yet: "
-             f"{result.unwritten_where}; `fieldtool recover --db {config.store.db}` writes "
-             "them once the file can be written")  # fmt: skip
+    if result.unwritten_rows:  # never claim the file has what it has not, nor recover
+        log(result.unwritten_note or f"{result.unwritten_rows} rows are not in "
+            f"{config.store.db}: {result.unwritten_where}")  # fmt: skip
     else:
         log(f"all rows written to {config.store.db}")
     return result

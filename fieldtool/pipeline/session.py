@@ -25,6 +25,7 @@ from fieldtool.placement import (
 from fieldtool.priors import RangePriorStage
 from fieldtool.sources import Prefetcher, SourceStats
 from fieldtool.store import SightingStore
+from fieldtool.store.outcome import final_note
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
 from fieldtool.types import (
@@ -158,6 +159,9 @@ def run_session(
             str(flushed.journal) if flushed.journal and not flushed.memory_only else
             "memory only: lost when this process ends" if flushed.unwritten else ""
         )  # fmt: skip
+        if flushed.unwritten or flushed.ends_unrecorded:
+            end = session.status + (f": {session.end_reason}" if session.end_reason else "")
+            result.unwritten_note = final_note(store.path, flushed, session.session_id, end)
         result.wall_s = time.monotonic() - wall_start
         if progress:
             progress(_progress(source, session, step, t, time.monotonic() - wall_start))

@@ -69,6 +69,8 @@ class SessionResult:
     reconnects: int = 0
     unwritten_rows: int = 0  # rows not in the file at the end (locked, or writes failed)
     unwritten_where: str = ""  # where they are: the journal, or "memory only: ..."
+    # the sentence the run ends with about them: where they are, or that they are lost
+    unwritten_note: str = ""
     model_busy_s: float = 0.0  # wall seconds the model thread spent classifying
     # wall seconds the session's own thread spent on the stages after the model (prior,
     # smoothing, tracker, store rows and flushes, views), batch by batch
@@ -215,8 +217,10 @@ class FrameStep:
             tracker = SightingTracker(labels, config.smoothing, session_id=session.session_id,
                                       model_id=session.model_id)  # fmt: skip
         names = labels.species
+        pictures = [name for name, on in (("snapshots", config.store.snapshots),
+                    ("live view frames", config.store.live_frame_interval_s > 0)) if on]  # fmt: skip
         views = FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", labels,
-                           config, SnapshotWriter(log))  # fmt: skip
+                           config, SnapshotWriter(log, " and ".join(pictures) or "pictures"))  # fmt: skip
         result = SessionResult(session, photo_species=photos.species_sets if photos else [])
         return cls(
             session, store, config, positions or NoPositions(), prior or NoPrior(),
@@ -356,7 +360,7 @@ class FrameStep:
             else:
                 self.store.flush(timeout_s=timeout_s)
         except StoreWriteError as exc:
-            if self.log:
+            if self.log and not exc.logged:  # the store's log has said it already
                 self.log(f"warning: {exc}")
         finally:
             self.result.store_write_s += time.monotonic() - start

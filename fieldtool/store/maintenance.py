@@ -108,10 +108,11 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
     for session_id, pid, pid_started, boot, ticks in running:
         if process_alive(int(pid), pid_started, boot_id=boot, start_ticks=ticks):
             continue
+        why = f"its writer (process {pid}) ended without recording how the session ended"
         con.execute(
-            "UPDATE sessions SET status = ?, "
+            "UPDATE sessions SET status = ?, end_reason = coalesce(end_reason, ?), "
             "ended_at = coalesce(ended_at, updated_at, started_at) WHERE session_id = ?",
-            [SessionStatus.INTERRUPTED.value, session_id],
+            [SessionStatus.INTERRUPTED.value, why, session_id],
         )
         row = con.execute(
             "UPDATE sightings SET status = 'closed', updated_at = ? "

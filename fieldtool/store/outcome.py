@@ -24,15 +24,18 @@ class FlushResult:
     error: str | None = None  # why the write failed, when not a lock (one line)
     dropped: int = 0  # rows given up by this store (memory bound reached), in all
     journal_error: str | None = None  # why the journal could not be written, if it could not
+    # ended sessions whose last row is neither in the file nor in a journal (close() only)
+    ends_unrecorded: tuple[str, ...] = ()
 
 
 class StoreWriteError(FieldtoolError):
     """A write failed for another reason than a lock (raised once per episode); ``result``
     says what is unwritten and where."""
 
-    def __init__(self, message: str, result: FlushResult) -> None:
+    def __init__(self, message: str, result: FlushResult, logged: bool = False) -> None:
         super().__init__(message)
         self.result = result
+        self.logged = logged  # the store's own log has said it already: do not say it again
 
 
 def kept(result: FlushResult, max_memory_rows: int) -> str:
@@ -60,3 +63,29 @@ def left_behind(db: Path, result: FlushResult) -> str:
     lost = (f"{result.memory_only} rows are in memory only (the journal cannot be written: "
             f"{result.journal_error or 'unknown'}) and are lost when this process ends")  # fmt: skip
     return f"{db}: {on_disk}; {lost}" if on_disk else f"{db}: {lost}"
+
+
+def final_note(db: Path, result: FlushResult, session_id: str, end: str) -> str:
+    """What the end of a run says about the rows ``result`` (its store's ``close()``) left
+    unwritten: where they are, and only where they are. ``recover`` is named only for rows
+    a journal holds; rows in memory only are said lost, how many and of which session.
+    ``end``: the session's status (and why) as the run ended, for an end not recorded."""
+    parts = []
+    journaled = result.unwritten - result.memory_only
+    if result.journal is not None and journaled > 0:
+        parts.append(f"{journaled} are kept in {result.journal.name} beside it; `fieldtool "
+                     f"recover --db {db}` (or the next run on this file) writes them once the "
+                     "file can be written")  # fmt: skip
+    if result.memory_only:
+        why = f" ({result.journal_error})" if result.journal_error else ""
+        parts.append(f"{result.memory_only} could be written neither to the file nor to a "
+                     f"journal{why} and are lost")  # fmt: skip
+    if result.dropped:
+        parts.append(f"{result.dropped} track/detection rows more were dropped from memory "
+                     "before (the memory bound) and are lost")  # fmt: skip
+    note = f"{db}: {result.unwritten} rows of session {session_id} are not in the file: "
+    note += "; ".join(parts) if parts else "they are in memory only and are lost"
+    if session_id in result.ends_unrecorded:
+        note += (f"; the session's end ({end}) is not recorded in the file either: the file "
+                 "shows it running until the next writer marks it interrupted")  # fmt: skip
+    return note

@@ -16,10 +16,16 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 HOST = socket.gethostname()
 SAFE_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", HOST) or "host"  # the host in file names
@@ -146,3 +152,33 @@ class ProcessIdentity:
     def is_current(self) -> bool:
         """Whether this is still the calling process (False in a forked child)."""
         return self.pid == os.getpid()
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (main thread only) and deliver them after the block."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append(signum)
+
+    old: dict[signal.Signals, Any] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with suppress(ValueError, OSError):
+            old[sig] = signal.signal(sig, hold)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for signum in caught[:1]:
+            previous = old.get(signal.Signals(signum))
+            if callable(previous):
+                previous(signum, None)
+            elif signum == signal.SIGINT and previous != signal.SIG_IGN:
+                raise KeyboardInterrupt
+            elif previous == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)

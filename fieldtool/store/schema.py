@@ -50,6 +50,7 @@ Named views for ``fieldtool sql`` are in :mod:`fieldtool.store.views`.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -58,7 +59,7 @@ import duckdb
 import h3
 import pyarrow as pa
 
-from fieldtool.store.views import create_views
+from fieldtool.store.views import VIEW_NAMES, create_views
 from fieldtool.types import FieldtoolError
 
 SCHEMA_VERSION = 7
@@ -232,19 +233,63 @@ def parse_version(value: object, path: Path | str) -> int:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path | str) -> tuple[int, int]:
-    """Create or migrate the schema and (re)create the views; returns (old, new) version."""
+    """Create or migrate the schema and make the views; returns (old, new) version.
+
+    Changes only what is missing or differs: opening an up-to-date file changes no catalog
+    entry and no row. DuckDB 2.0.1 damages a file whose catalog changed when it cannot
+    write the checkpoint on close (a file-size limit, ``ulimit -f``), so a writer that
+    only appends rows must not change the catalog in passing."""
     found = schema_version(con, path)
     if found is not None and found > SCHEMA_VERSION:
         raise FieldtoolError(
             f"{path}: schema version {found} is newer than this fieldtool ({SCHEMA_VERSION})"
         )
-    version = found or 1
+    if found != SCHEMA_VERSION:
+        _migrate(con, found or 1)
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+    stale = stale_views(con)
+    if stale:
+        create_views(con, stale)
+    return found or 0, SCHEMA_VERSION
+
+
+def _migrate(con: duckdb.DuckDBPyConnection, version: int) -> None:
+    """Take a file (or an empty one: ``version`` 1) from ``version`` to the current one."""
     con.execute(SCHEMA_V1)  # a new file, or a v1 file missing a table
     for migrate in MIGRATIONS[version - 1 :]:
         migrate(con)
-    con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-    create_views(con)
-    return found or 0, SCHEMA_VERSION
+
+
+def _views(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str | None]]:
+    """fieldtool's views in ``con``'s file: name -> (SQL as DuckDB keeps it, comment)."""
+    rows = con.execute(
+        "SELECT view_name, sql, comment FROM duckdb_views() "
+        "WHERE NOT internal AND view_name IN (SELECT unnest(?))",
+        [list(VIEW_NAMES)],
+    ).fetchall()
+    return {name: (sql, comment) for name, sql, comment in rows}
+
+
+@functools.cache  # a pure function of this fieldtool's schema: computed once per process
+def new_file_views() -> tuple[tuple[str, tuple[str, str | None]], ...]:
+    """A new file's views as DuckDB keeps them (see :func:`_views`); about 0.1 s the first
+    time in a process, so a writer calls it before it holds the file."""
+    with duckdb.connect(":memory:") as fresh:
+        _migrate(fresh, 1)
+        create_views(fresh)
+        return tuple(_views(fresh).items())
+
+
+def stale_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The views of ``con``'s file (schema current) that are missing or differ from those of
+    a new file (SQL as DuckDB renders it, and comment), in :data:`VIEWS` order."""
+    want = dict(new_file_views())
+    have = _views(con)
+    return [name for name in VIEW_NAMES if have.get(name) != want[name]]
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:

@@ -11,7 +11,7 @@ This module is light (no DuckDB at run time): the CLI imports it with ``fieldtoo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -210,8 +210,10 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
 VIEW_NAMES = tuple(name for name, _, _ in VIEWS)
 
 
-def create_views(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or replace every view, with its comment."""
+def create_views(con: duckdb.DuckDBPyConnection, names: Collection[str] | None = None) -> None:
+    """Create or replace every view (``names``: only these), with its comment."""
     for name, comment, select in VIEWS:
+        if names is not None and name not in names:
+            continue
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {select}")
         con.execute(f"COMMENT ON VIEW {name} IS '{comment.replace(chr(39), chr(39) * 2)}'")

@@ -25,19 +25,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
-import signal
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -47,6 +42,7 @@ from fieldtool.store import journal, maintenance
 from fieldtool.store.locking import StoreLocked, Turnstile, connect, open_connection
 from fieldtool.store.outcome import FlushResult, StoreWriteError, kept, left_behind
 from fieldtool.store.process import HOST, ProcessIdentity
+from fieldtool.store.process import signals_deferred as _signals_deferred
 from fieldtool.store.schema import (
     APPEND_KEYS,
     TABLES,
@@ -54,6 +50,7 @@ from fieldtool.store.schema import (
     ensure_schema,
     h3_cell,
     insert_rows,
+    new_file_views,
 )
 from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import utc_now
@@ -82,6 +79,7 @@ class SightingStore:
         self.flush_interval_s = flush_interval_s
         self.max_memory_rows = max_memory_rows
         self._log = log or (lambda message: None)
+        self._logs = log is not None  # whether what this store logs is heard
         self._sessions: dict[str, SessionInfo] = {}
         self._sightings: dict[str, Sighting] = {}
         self._species: dict[str, tuple] = {}
@@ -106,6 +104,7 @@ class SightingStore:
             raise FieldtoolError(f"{self.path}: folder {self.path.parent} does not exist")
         if self.path.exists() and self.path.is_dir():
             raise FieldtoolError(f"{self.path}: is a folder, expected a database file")
+        new_file_views()  # rendered by DuckDB once per process, before the file is held
         try:
             with connect(self.path, read_only=False, timeout_s=min(lock_timeout_s, 2.0)) as con:
                 self._prepare(con)
@@ -392,7 +391,7 @@ class SightingStore:
             self._failed_logged = now
             self._log(message)
         if raise_first and first:
-            raise StoreWriteError(message, result)
+            raise StoreWriteError(message, result, logged=self._logs)
         return result
 
     def _keep(self, batch: dict[str, list[tuple]]) -> None:
@@ -548,6 +547,8 @@ class SightingStore:
                 self._keep(self._batch())  # safe on disk before a possibly long wait
             start = time.monotonic()
             result = self._flush(self.pending_rows, self.lock_timeout_s, start, raise_first=False)
+            if not result.written and result.memory_only:
+                self._record_ends(result)
             if not result.written:
                 if result.journal is not None:
                     journal.release(result.journal)  # a later store of this process may replay it
@@ -556,35 +557,32 @@ class SightingStore:
         finally:
             self._gate.close()
 
-
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (main thread only) and deliver them after the block."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        caught.append(signum)
-
-    old: dict[signal.Signals, Any] = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with suppress(ValueError, OSError):
-            old[sig] = signal.signal(sig, hold)
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-        for signum in caught[:1]:
-            previous = old.get(signal.Signals(signum))
-            if callable(previous):
-                previous(signum, None)
-            elif signum == signal.SIGINT and previous != signal.SIG_IGN:
-                raise KeyboardInterrupt
-            elif previous == signal.SIG_DFL:
-                os.kill(os.getpid(), signum)
+    def _record_ends(self, result: FlushResult) -> None:
+        """Write the last rows of ended sessions held in memory only, alone: a few bytes
+        may fit where the whole batch did not, and the file then says why they ended.
+        ``result`` is updated: those rows leave its counts; ``ends_unrecorded`` lists the
+        sessions whose end is neither in the file nor in a journal."""
+        ended = sorted(sid for sid in self._dirty["sessions"]
+                       if self._sessions[sid].status != SessionStatus.RUNNING)  # fmt: skip
+        # A journal holding an older row of theirs would undo this write when replayed.
+        free = self._schema_ready and self._held_since is None
+        if ended and free and not self.journal_path.exists():
+            rows = [row for row in self._batch()["sessions"] if row[0] in ended]
+            try:
+                with self._writing(min(self.lock_timeout_s, 2.0)) as con:
+                    con.execute("BEGIN TRANSACTION")
+                    insert_rows(con, "sessions", rows)
+                    con.execute("COMMIT")
+            except (StoreLocked, *WRITE_ERRORS):
+                pass
+            else:
+                for sid in ended:
+                    del self._sessions[sid]
+                    self._dirty["sessions"].discard(sid)
+                result.unwritten -= len(ended)
+                result.memory_only -= len(ended)
+                ended = []
+        result.ends_unrecorded = tuple(ended)
 
 
 # What the pipeline records --------------------------------------------------------------
