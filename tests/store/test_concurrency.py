@@ -61,7 +61,9 @@ def test_an_external_reader_holding_the_file_stops_nothing():
     logs = r["writer_logs"]
     assert any("held by another process (PID" in line and "journal" in line for line in logs), logs
     assert any("free again after" in line for line in logs), logs
-    assert r["writer_stall_max_s"] < 1.0  # one 0.5 s retry, then single tries: no stall
+    # one 0.5 s retry, then single tries: the writer never waits the hold out (a bound
+    # far from the 3 s hold, not a pace: busy cores stretched the 0.5 s to 1.2 s once)
+    assert r["writer_stall_max_s"] < 0.6 * r["held_s"]
 
 
 # SIGKILL -------------------------------------------------------------------------------
