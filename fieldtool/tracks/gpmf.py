@@ -310,19 +310,29 @@ def read_gpmf_samples(path: str | Path) -> tuple[list[GpmfSample], datetime | No
     return samples, created
 
 
+def moov_box(path: str | Path) -> tuple[bytes, int] | None:
+    """The ``moov`` box of an MP4/MOV file and where its children start (its header's
+    size), reading the box headers and ``moov`` only; None where there is none to read
+    (not an MP4/MOV, cut short, unreadable)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            moov = _read_moov(fh, path)
+        return moov, 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
+    except (OSError, FieldtoolError, struct.error):
+        return None
+
+
 def mp4_creation_time(path: str | Path) -> datetime | None:
     """The ``mvhd`` creation time of an MP4/MOV file (naive, as written), None if unset.
 
     Reads the box headers and the ``moov`` box only. Zero (unset: encoders that do not
     know the time write it) and times before 1970 are None.
     """
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            moov = _read_moov(fh, path)
-    except (OSError, FieldtoolError, struct.error):
+    found = moov_box(path)
+    if found is None:
         return None
-    head = 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
+    moov, head = found
     for kind, s, _ in _boxes(moov, head, len(moov)):
         if kind == b"mvhd":
             return _mvhd_created(moov, s)

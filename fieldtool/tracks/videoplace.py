@@ -18,8 +18,7 @@ import re
 import struct
 from pathlib import Path
 
-from fieldtool.tracks.gpmf import _boxes, _read_moov
-from fieldtool.types import FieldtoolError
+from fieldtool.tracks.gpmf import _boxes, moov_box
 
 _APPLE_KEY = b"com.apple.quicktime.location.ISO6709"
 # decimal degrees, the form phones write: ±DD.DDDD±DDD.DDDD[±AAA.AAA][CRS...]/ (the
@@ -44,16 +43,13 @@ def parse_iso6709(text: str) -> tuple[float, float] | None:
 def video_place(path: str | Path) -> tuple[float, float] | None:
     """(lat, lon) a video's own metadata records (module doc), None where it records none
     or is not an MP4/MOV; a recorded value that is no place is None too."""
-    path = Path(path)
-    try:
-        with path.open("rb") as fh:
-            moov = _read_moov(fh, path)
-    except (OSError, FieldtoolError, struct.error):
+    found = moov_box(path)
+    if found is None:
         return None
+    moov, head = found
     try:
-        head = 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
         return next(iter(_places(moov, head, len(moov))), None)
-    except (struct.error, IndexError, UnicodeDecodeError):
+    except (struct.error, IndexError, UnicodeDecodeError, ValueError):
         return None  # a damaged box: as if none
 
 
