@@ -381,7 +381,11 @@ def read_dji_srt(
         clock = "local"
         notes.append("SRT date-time lines are the camera clock, zone unknown")
     else:
-        end_s = max(c.start_s for c in cues)
+        # the file is closed when recording ends: after the last cue's own span (the cues'
+        # usual step), not at its start (that put t=0 one cue late)
+        starts = sorted({c.start_s for c in cues})
+        steps = sorted(b - a for a, b in zip(starts, starts[1:], strict=False))
+        end_s = starts[-1] + (steps[len(steps) // 2] if steps else 0.0)
         mtime = utc_naive(datetime.fromtimestamp(path.stat().st_mtime, timezone.utc))
         media_start = mtime - timedelta(seconds=end_s)
         clock = "file-mtime"

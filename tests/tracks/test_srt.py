@@ -7,7 +7,7 @@ and the latitude range; a swap is said in ``TrackRead.notes``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -444,3 +444,16 @@ def test_real_dji_srt_first_fix_and_layout(name: str) -> None:
     assert track.fixes[0].lon == pytest.approx(lon, abs=1e-4)
     assert layout in _layout(track)
     assert _swaps(track) == []
+
+
+def test_without_dates_t0_is_the_mtime_less_the_whole_recording(tmp_path: Path) -> None:
+    # the SRT is closed when recording ends, after its last cue's second: 3 cues a second
+    # apart end 3 s after t=0, not 2 s (t=0 was one cue late)
+    import os
+
+    path = _write(tmp_path, "DJI_0002.SRT", MAVIC_MINI)
+    closed = datetime(2026, 6, 1, 9, 0, 3)
+    stamp = closed.replace(tzinfo=timezone.utc).timestamp()
+    os.utime(path, (stamp, stamp))
+    track = read_track(path)
+    assert track.clock == "file-mtime" and track.media_start == datetime(2026, 6, 1, 9)
