@@ -101,3 +101,10 @@ def test_relative_paths_in_a_config_file_are_the_files_folders(tmp_path, monkeyp
     again = load_config(Path("survey/field.toml"))  # a relative config path too
     assert again.position.track == (folder / "walk.gpx")
     assert load_config(None, {"position.track": "walk.gpx"}).position.track == Path("walk.gpx")
+
+
+def test_one_range_file_as_a_string_is_a_list_of_one(tmp_path):
+    path = tmp_path / "field.toml"
+    path.write_text('[prior]\nranges = "trees.gpkg"\n', encoding="utf-8")
+    assert load_config(path).prior.ranges == [tmp_path / "trees.gpkg"]
+    assert load_config(None, {"prior.ranges": "a.gpkg"}).prior.ranges == [Path("a.gpkg")]

@@ -167,8 +167,9 @@ def anchor_paths(data: dict[str, Any], model: type[BaseModel], folder: Path) -> 
             anchor_paths(value, info.annotation, folder)
         elif kind == "path" and isinstance(value, str):
             data[name] = _anchored(value, folder)
-        elif kind == "paths" and isinstance(value, list):
-            data[name] = [_anchored(v, folder) if isinstance(v, str) else v for v in value]
+        elif kind == "paths" and isinstance(value, (list, str)):
+            many = value if isinstance(value, list) else [value]  # one file for a list
+            data[name] = [_anchored(v, folder) if isinstance(v, str) else v for v in many]
 
 
 def _path_kind(annotation: Any) -> str | None:

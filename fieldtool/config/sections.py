@@ -270,6 +270,12 @@ class PriorConfig(_Section):
         None, description="CRS of range files that carry none, e.g. EPSG:4267",
         json_schema_extra=flag("--ranges-crs"),
     )  # fmt: skip
+
+    @field_validator("ranges", mode="before")
+    @classmethod
+    def _one_file_is_a_list(cls, value: Any) -> Any:
+        """``ranges = "trees.gpkg"`` in a config file: one file, as ``["trees.gpkg"]``."""
+        return [value] if isinstance(value, (str, Path)) else value
     weight: float = Field(
         1.0, ge=0, description="strength of the prior; 0 turns it off",
         json_schema_extra=flag("--prior-weight", switch={"--ignore-location": (
