@@ -297,11 +297,10 @@ class TileServer:
         *,
         data: DataTiles | None = None,
         files: Mapping[str, Callable[[], bytes]] | None = None,
+        service: TileService | None = None,
     ) -> None:
-        self.service = TileService(source, data=data, key=key, files=files)
-        self.source = source
-        self.data = data
-        self.key = key
+        # ``service``: one made already (the page's), served as it is; else made of the rest
+        self.service = service or TileService(source, data=data, key=key, files=files)
         bind = host.strip("[]")
         server_class = _ServerV6 if ":" in bind else ThreadingHTTPServer
         try:
@@ -310,6 +309,18 @@ class TileServer:
             raise FieldtoolError(f"dashboard.tiles: cannot serve tiles on {host} ({exc})") from None
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    @property
+    def source(self) -> TileSource | None:
+        return self.service.source
+
+    @property
+    def data(self) -> DataTiles | None:
+        return self.service.data
+
+    @property
+    def key(self) -> str | None:
+        return self.service.key
 
     @property
     def port(self) -> int:

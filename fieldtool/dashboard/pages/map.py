@@ -222,9 +222,7 @@ def _service(tiles: str | None, protected: bool) -> TileService:
 def _tile_server(tiles: str | None, address: str, protected: bool) -> TileServer:
     """A tile server of the page's own, on a second port of the address Streamlit serves on
     (one per process): where Streamlit runs without the tile route."""
-    service = _service(tiles, protected)
-    server = TileServer(service.source, address, key=service.key, data=service.data,
-                        files=service.files).start()  # fmt: skip
+    server = TileServer(None, address, service=_service(tiles, protected)).start()
     # Said once in the server's log: the browser must reach this port too.
     print(f"fieldtool: map tiles served on {address} port {server.port}", file=sys.stderr,
           flush=True)  # fmt: skip
