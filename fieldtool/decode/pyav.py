@@ -8,7 +8,11 @@ PyAV hands them over as stored, so they are turned here, as BGR or as planes whe
 are), sampled at ``sample_fps`` of media time, timed by the
 same :class:`~fieldtool.mediaclock.MediaClock` (the presentation timestamp,
 ``pts * time_base`` from the stream's start, while it is sane, else index / rate), damage
-skipped with a :class:`~fieldtool.sources.Gap`.
+skipped with a :class:`~fieldtool.sources.Gap`. Frames come in presentation order: FFmpeg
+puts a B-frame out late where it underestimated a stream's reorder depth (H.264 that does
+not state it; timestamps rewritten by a remux), and :func:`in_presentation_order` puts it
+back among the next :data:`REORDER_FRAMES`, so no frame is passed over and the decoding
+processes (:mod:`fieldtool.decode.segments`), which plan from the sorted timestamps, agree.
 
 Speed: ``thread_type="AUTO"`` (FFmpeg's frame and slice threads) decodes one file on
 several cores; OpenCV's FFmpeg backend threads its decoder too, so on the CPU the two are
@@ -36,11 +40,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import math
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args
 
 import cv2
 import numpy as np
@@ -70,6 +75,47 @@ _LAYOUTS: dict[str, tuple[Layout, Range | None]] = {
 _MATRICES: dict[int, Matrix] = {1: "bt709", 2: "bt601", 5: "bt601", 6: "bt601"}
 # cv2.rotate's code for each number of quarter turns counter-clockwise
 _CV_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
+# Decoded frames held to put a late one back in order. FFmpeg's own reorder buffer covers
+# what a stream states; a late frame trails by what it underestimated (1-2 frames seen,
+# H.264 allows 16 in all). 8 frames of 1080p 4:2:0 are 25 MB a decoder.
+REORDER_FRAMES = 8
+
+
+class _Timed(Protocol):
+    @property
+    def pts(self) -> int | None: ...
+
+
+_F = TypeVar("_F", bound=_Timed)
+
+
+def in_presentation_order(frames: Iterable[_F | None], depth: int) -> Iterator[_F | None]:
+    """``frames`` as a decoder puts them out (None: a packet that failed to decode), in
+    presentation order: each frame is held until ``depth`` more have come, and the one with
+    the earliest timestamp goes first. Nothing is held across a None or a frame without a
+    timestamp, nor across timestamps that go back behind a frame already put out (a second
+    recording appended, or a frame later than ``depth``): those come out where they came,
+    for the media clock to judge. ``depth`` 0: as decoded."""
+    if depth <= 0:
+        yield from frames
+        return
+    held: list[tuple[int, int, _F]] = []  # (pts, arrival, frame): a min-heap
+    last: int | None = None  # the timestamp of the frame put out last
+    for arrival, frame in enumerate(frames):
+        if frame is None or frame.pts is None or (last is not None and frame.pts < last):
+            while held:
+                last, _, earlier = heapq.heappop(held)
+                yield earlier
+            if frame is not None and frame.pts is not None:
+                last = frame.pts
+            yield frame
+            continue
+        heapq.heappush(held, (frame.pts, arrival, frame))
+        if len(held) > depth:
+            last, _, first = heapq.heappop(held)
+            yield first
+    while held:
+        yield heapq.heappop(held)[2]
 
 
 def _planes_kind(frame: VideoFrame, format_name: str) -> tuple[Layout, Matrix, Range] | None:
@@ -364,8 +410,11 @@ class PyAVSource(VideoSource):
         damaged = False
         seen: list[int] = []  # the timestamps of the packets demuxed so far, sorted
         rank_offset: int | None = None  # frame number - rank (frames an edit list drops)
+        # NVDEC's parser puts frames out in presentation order itself, from a small pool
+        # of GPU surfaces that held frames would drain; made-up timestamps order nothing
+        depth = REORDER_FRAMES if self.decoder == "pyav" and not self._invented else 0
         try:
-            for decoded in self._decoded(container, stream, seen):
+            for decoded in in_presentation_order(self._decoded(container, stream, seen), depth):
                 if decoded is None:
                     damaged = index >= 0
                     continue

@@ -55,9 +55,11 @@ import numpy as np
 
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.decode.pyav import (
+    REORDER_FRAMES,
     Decoder,
     PyAVSource,
     _import_av,
+    in_presentation_order,
     quarter_turns,
     upright_bgr,
     video_source,
@@ -142,26 +144,30 @@ def decode_segment(
 
     if segment.seek_pts is not None:  # None: the file's start, where a fresh container is
         _seek(container, stream, segment.seek_pts)
+
+    def decoded() -> Iterator[VideoFrame | None]:
+        for packet in container.demux(stream):
+            try:
+                yield from packet.decode()
+            except av.FFmpegError:
+                yield None  # damage: the frames it held are missing, the parent says so
+
     wanted = iter(segment.pts)
     want = next(wanted, None)
-    for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except av.FFmpegError:
-            continue  # damage: the frames it held are missing, the parent says so
-        for frame in frames:
-            pts = frame.pts
-            if pts is None:
-                continue
-            while want is not None and want < pts:
-                want = next(wanted, None)
+    # in presentation order, as one decoder gives them: the plan is the sorted timestamps
+    for frame in in_presentation_order(decoded(), REORDER_FRAMES):
+        if frame is None or frame.pts is None:
+            continue
+        pts = frame.pts
+        while want is not None and want < pts:
+            want = next(wanted, None)
+        if want is None:
+            return
+        if pts == want:
+            yield pts, frame
+            want = next(wanted, None)
             if want is None:
                 return
-            if pts == want:
-                yield pts, frame
-                want = next(wanted, None)
-                if want is None:
-                    return
 
 
 def _seek(container: InputContainer, stream: VideoStream, pts: int) -> None:

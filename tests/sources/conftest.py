@@ -99,3 +99,22 @@ def write_h264_pyav(path: Path, frames: int = 60, fps: int = 30, size=(320, 240)
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
     return path
+
+
+@pytest.fixture(scope="module")
+def late_clip(tmp_path_factory) -> Path:
+    """90 B-frame H.264 frames at 30 fps with every timestamp doubled (``setts=ts=TS*2``)
+    in an MKV: the container still says 30 fps, the frames are 1/15 s apart, and the
+    decoder puts out about one frame in three after a later one."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None or shutil.which("ffprobe") is None:
+        pytest.skip(NO_FFMPEG)
+    folder = tmp_path_factory.mktemp("late")
+    encoded = write_h264_pyav(folder / "b.mp4", frames=90, fps=30, size=(160, 120))
+    slow = folder / "slow.mkv"
+    subprocess.run(
+        [ffmpeg, "-v", "error", "-nostdin", "-y", "-i", str(encoded), "-c", "copy",
+         "-bsf:v", "setts=ts=TS*2", str(slow)],
+        check=True, timeout=120,
+    )  # fmt: skip
+    return slow

@@ -4,36 +4,15 @@ only timestamps that really go back or leap ahead are a discontinuity."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from fieldtool.decode import PyAVSource
 from fieldtool.mediaclock import MediaClock
 from fieldtool.sources import VideoSource
 
-from .conftest import NO_FFMPEG, presentation_times, write_h264_pyav
-
-
-@pytest.fixture(scope="module")
-def late_clip(tmp_path_factory) -> Path:
-    """90 B-frame H.264 frames at 30 fps with every timestamp doubled (``setts=ts=TS*2``)
-    in an MKV: the container still says 30 fps, the frames are 1/15 s apart, and the
-    decoder puts out about one frame in three after a later one."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None or shutil.which("ffprobe") is None:
-        pytest.skip(NO_FFMPEG)
-    folder = tmp_path_factory.mktemp("late")
-    encoded = write_h264_pyav(folder / "b.mp4", frames=90, fps=30, size=(160, 120))
-    slow = folder / "slow.mkv"
-    subprocess.run(
-        [ffmpeg, "-v", "error", "-nostdin", "-y", "-i", str(encoded), "-c", "copy",
-         "-bsf:v", "setts=ts=TS*2", str(slow)],
-        check=True, timeout=120,
-    )  # fmt: skip
-    return slow
+from .conftest import presentation_times
 
 
 def _duration(path: Path) -> float:
@@ -45,22 +24,21 @@ def _duration(path: Path) -> float:
     return float(out)
 
 
-@pytest.mark.parametrize("decoder", ["opencv", "pyav"])
-def test_frames_put_out_late_keep_every_frames_presentation_time(late_clip, decoder):
+def test_frames_put_out_late_keep_every_frames_presentation_time(late_clip):
+    """OpenCV's frames as FFmpeg puts them out (PyAV's are put in presentation order
+    first: tests/sources/test_late_frames.py)."""
     truth = presentation_times(late_clip)  # in the order the decoder puts frames out
     backward = sum(b <= a for a, b in zip(truth, truth[1:], strict=False))
     assert len(truth) == 90 and backward >= 10  # the file this test is about
     logs: list[str] = []
-    kind = VideoSource if decoder == "opencv" else PyAVSource
-    source = kind(str(late_clip), sample_fps=1000, log=logs.append)
+    source = VideoSource(str(late_clip), sample_fps=1000, log=logs.append)
     frames = list(source.frames())
     # each frame at its own timestamp; one put out after a later one is passed over
     on_time = [p for i, p in enumerate(truth) if all(p > q for q in truth[:i])]
     assert [f.t for f in frames] == pytest.approx(on_time, abs=1e-6)
     assert len(frames) == len(truth) - backward
-    if decoder == "opencv":  # OpenCV numbers frames as they come out, as ffprobe lists them
-        one_frame = 1.0 / source.fps
-        assert all(abs(f.t - truth[f.index]) <= one_frame for f in frames)
+    one_frame = 1.0 / source.fps  # OpenCV numbers frames as they come out, as ffprobe does
+    assert all(abs(f.t - truth[f.index]) <= one_frame for f in frames)
     assert frames[-1].t <= _duration(late_clip)
     assert source.stats.timing == "pts"
     assert len(logs) == 1 and "came out of order" in logs[0] and "jump" not in logs[0]
