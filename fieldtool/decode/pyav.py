@@ -410,8 +410,9 @@ class PyAVSource(VideoSource):
         damaged = False
         seen: list[int] = []  # the timestamps of the packets demuxed so far, sorted
         rank_offset: int | None = None  # frame number - rank (frames an edit list drops)
-        # NVDEC's parser puts frames out in presentation order itself, from a small pool
-        # of GPU surfaces that held frames would drain; made-up timestamps order nothing
+        # NVDEC's frames each hold one of the decoder's few surfaces (FFmpeg's nvdec: a hard
+        # limit, "no decoder surfaces left"): none are held, a late one is passed over as
+        # before; timestamps FFmpeg made up order nothing
         depth = REORDER_FRAMES if self.decoder == "pyav" and not self._invented else 0
         try:
             for decoded in in_presentation_order(self._decoded(container, stream, seen), depth):
