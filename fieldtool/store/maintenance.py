@@ -28,6 +28,25 @@ from fieldtool.store.schema import TABLES, ensure_schema, insert_rows
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, SessionStatus
 
+# What DuckDB (2.0) raises when the checkpoint that follows a commit fails (a full disk):
+# the commit itself went through, its rows are in the file (its WAL, folded in at the next
+# open). Taken for a failed write, its rows would be journaled, said unwritten, and
+# replayed again by recover.
+DURABLE = "COMMIT succeeded and is durable"
+
+
+def commit(con: duckdb.DuckDBPyConnection) -> str | None:
+    """COMMIT the open transaction. Returns None, or the first line of the error of the
+    checkpoint that failed after a commit that went through; any other error is raised
+    (the transaction did not commit)."""
+    try:
+        con.execute("COMMIT")
+    except duckdb.Error as exc:
+        if DURABLE not in str(exc):
+            raise
+        return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return None
+
 
 @dataclass
 class Replayed:
@@ -161,7 +180,8 @@ def recover_file(
         con.execute("BEGIN TRANSACTION")
         old, new = ensure_schema(con, path)
         done = recover(con, path, say)
-        con.execute("COMMIT")
+        if (unchecked := commit(con)) is not None:
+            say(f"{path}: written; the checkpoint after it failed ({unchecked})")
     if 0 < old < new:
         say(f"{path}: schema upgraded from version {old} to {new}")
     finish(path, done, say)

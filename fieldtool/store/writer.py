@@ -23,24 +23,22 @@ writes under its own pid and to its own journal.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 
 from fieldtool.store import journal, maintenance
 from fieldtool.store.locking import StoreLocked, Turnstile, connect, open_connection
-from fieldtool.store.outcome import FlushResult, StoreWriteError, kept, left_behind
+from fieldtool.store.outcome import FlushResult, StoreWriteError, kept, left_behind, reason_of
 from fieldtool.store.process import HOST, ProcessIdentity
 from fieldtool.store.process import signals_deferred as _signals_deferred
 from fieldtool.store.schema import (
@@ -52,7 +50,8 @@ from fieldtool.store.schema import (
     insert_rows,
     new_file_views,
 )
-from fieldtool.store.writer_rows import top_k_rows
+from fieldtool.store.writer_rows import config_json as config_json  # re-exported: what
+from fieldtool.store.writer_rows import top_k as top_k  # the pipeline records
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, SessionStatus, Sighting
 
@@ -86,6 +85,8 @@ class SightingStore:
         self._appends: dict[str, list[tuple]] = {t: [] for t in APPEND_KEYS}
         self._running: set[str] = set()  # sessions of this store still running (heartbeat)
         self._dirty: dict[str, set[str]] = {t: set() for t in UPSERT_KEYS}  # not yet journaled
+        # keys of upserted rows the journal holds (a version; a dirty one's is earlier)
+        self._in_journal: dict[str, set[str]] = {t: set() for t in UPSERT_KEYS}
         self._journaled = {t: 0 for t in APPEND_KEYS}  # leading rows already journaled
         self._journal_error: str | None = None  # why the last journal append failed
         self._writer = ProcessIdentity.current()  # read again after a fork: _process()
@@ -97,6 +98,7 @@ class SightingStore:
         self._failed_since = self._failed_logged = 0.0
         self._uncertain = False  # rows buffered may be in the file already: write idempotently
         self._dropped = 0
+        self._unchecked = False  # a checkpoint after a commit has failed (said once)
         self._schema_ready = False
         self._last_flush = time.monotonic()
         self._pending_since: float | None = None
@@ -126,6 +128,7 @@ class SightingStore:
         if not self._writer.is_current:
             self._writer = ProcessIdentity.current()
             self._journaled = {t: 0 for t in APPEND_KEYS}
+            self._in_journal = {t: set() for t in UPSERT_KEYS}
             self._dirty = {
                 "sessions": set(self._sessions),
                 "sightings": set(self._sightings),
@@ -144,7 +147,7 @@ class SightingStore:
         con.execute("BEGIN TRANSACTION")
         old, new = ensure_schema(con, self.path)
         done = maintenance.recover(con, self.path, self._log)
-        con.execute("COMMIT")
+        self._commit(con)
         if 0 < old < new:
             self._log(f"{self.path}: schema upgraded from version {old} to {new}")
         maintenance.finish(self.path, done, self._log)
@@ -338,7 +341,7 @@ class SightingStore:
                         [utc_now(), SessionStatus.RUNNING.value, beat],
                     )
                 with _signals_deferred():  # committed rows leave the buffer, uninterrupted
-                    con.execute("COMMIT")
+                    self._commit(con)
                     self._written(rows)
         except StoreLocked as exc:
             return self._held(exc, batch, rows, start)
@@ -363,6 +366,13 @@ class SightingStore:
             )
         return result
 
+    def _commit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """COMMIT; a commit that went through before its checkpoint failed is written (and
+        said once): DuckDB folds its WAL into the file at the next open with room."""
+        if (unchecked := maintenance.commit(con)) is not None and not self._unchecked:
+            self._unchecked = True
+            self._log(f"{self.path}: written; the checkpoint after it failed ({unchecked})")
+
     def _write_failed(
         self,
         exc: BaseException,
@@ -372,12 +382,7 @@ class SightingStore:
         raise_first: bool,
     ) -> FlushResult:
         """Keep the rows (journal, else memory), say where, raise once per episode."""
-        if isinstance(exc, FieldtoolError):
-            reason = str(exc).removeprefix(f"{self.path}: ")
-        elif isinstance(exc, OSError):
-            reason = exc.strerror or str(exc)
-        else:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = reason_of(exc, self.path)
         self._uncertain = True  # the commit may have gone through before the error
         self._last_flush = now = time.monotonic()
         self._keep(batch)
@@ -404,16 +409,19 @@ class SightingStore:
         memory_only = self._memory_only()
         path = self.journal_path
         on_disk = unwritten > memory_only and path.exists()
+        stale = sum(len(self._dirty[t] & self._in_journal[t]) for t in UPSERT_KEYS)
         return FlushResult(False, rows, time.monotonic() - start, unwritten,
                            path if on_disk else None, memory_only, error, self._dropped,
-                           self._journal_error if memory_only else None)  # fmt: skip
+                           self._journal_error if memory_only or stale else None,
+                           stale=stale if on_disk else 0)  # fmt: skip
 
     def _kept(self, result: FlushResult) -> str:
         return kept(result, self.max_memory_rows)
 
     def _memory_only(self) -> int:
-        """Buffered rows that no journal holds."""
-        upserts = sum(len(keys) for keys in self._dirty.values())
+        """Buffered rows that no journal holds (in any version: recover replays an earlier
+        one, so it is counted as journaled; :attr:`FlushResult.stale` says how many)."""
+        upserts = sum(len(self._dirty[t] - self._in_journal[t]) for t in UPSERT_KEYS)
         return upserts + sum(len(self._appends[t]) - self._journaled[t] for t in APPEND_KEYS)
 
     def _bound(self) -> None:
@@ -490,11 +498,13 @@ class SightingStore:
         nothing); False when it cannot be written (they stay marked for the next try)."""
         me = self._process()
         lines: list[str] = []
+        keys: dict[str, set[str]] = {}  # the upserted rows journaled now, by key
         for table, key in UPSERT_KEYS.items():
             names = list(TABLES[table])
             at = names.index(key)
-            lines += [journal.journal_line(table, names, row)
-                      for row in batch[table] if row[at] in self._dirty[table]]  # fmt: skip
+            rows = [row for row in batch[table] if row[at] in self._dirty[table]]
+            keys[table] = {row[at] for row in rows}
+            lines += [journal.journal_line(table, names, row) for row in rows]
         for table in APPEND_KEYS:
             names = list(TABLES[table])
             lines += [
@@ -510,8 +520,9 @@ class SightingStore:
             self._journal_error = exc.strerror or str(exc)
             return path.exists()
         self._journal_error = None
-        for table in UPSERT_KEYS:
-            self._dirty[table].clear()
+        for table in UPSERT_KEYS:  # keys dirtied after the batch was taken stay dirty
+            self._dirty[table] -= keys[table]
+            self._in_journal[table] |= keys[table]
         for table in APPEND_KEYS:
             self._journaled[table] = len(batch[table])
         return True
@@ -519,6 +530,7 @@ class SightingStore:
     def _drop_journal(self) -> None:
         for table in self._dirty:
             self._dirty[table].clear()
+            self._in_journal[table].clear()
         self._journaled = {t: 0 for t in APPEND_KEYS}
         self.journal_path.unlink(missing_ok=True)
 
@@ -547,7 +559,7 @@ class SightingStore:
                 self._keep(self._batch())  # safe on disk before a possibly long wait
             start = time.monotonic()
             result = self._flush(self.pending_rows, self.lock_timeout_s, start, raise_first=False)
-            if not result.written and result.memory_only:
+            if not result.written and (result.memory_only or result.stale):
                 self._record_ends(result)
             if not result.written:
                 if result.journal is not None:
@@ -572,7 +584,7 @@ class SightingStore:
                 with self._writing(min(self.lock_timeout_s, 2.0)) as con:
                     con.execute("BEGIN TRANSACTION")
                     insert_rows(con, "sessions", rows)
-                    con.execute("COMMIT")
+                    self._commit(con)
             except (StoreLocked, *WRITE_ERRORS):
                 pass
             else:
@@ -583,14 +595,3 @@ class SightingStore:
                 result.memory_only -= len(ended)
                 ended = []
         result.ends_unrecorded = tuple(ended)
-
-
-# What the pipeline records --------------------------------------------------------------
-def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> tuple[list[str], list[float]]:
-    """The k best classes of a (C,) probability vector, best first."""
-    return top_k_rows(probs[None], names, k)[0]  # one way to rank, for one frame or a batch
-
-
-def config_json(data: dict) -> str:
-    """A session's settings as ``sessions.config_json`` holds them (sorted keys)."""
-    return json.dumps(data, default=str, sort_keys=True)

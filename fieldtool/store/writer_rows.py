@@ -1,8 +1,10 @@
-"""What the pipeline records per frame, for a batch of frames at once: the top-k classes
-of (N, C) probabilities (:func:`top_k_rows`), which ``detections`` rows hold."""
+"""What the pipeline records: per frame, for a batch of frames at once, the top-k classes
+of (N, C) probabilities (:func:`top_k_rows`), which ``detections`` rows hold; a session's
+settings as ``sessions.config_json`` holds them (:func:`config_json`)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,3 +20,13 @@ def top_k_rows(
     scores = np.take_along_axis(probs, order, axis=-1).tolist()
     return [([names[i] for i in row], row_scores)
             for row, row_scores in zip(order.tolist(), scores, strict=True)]  # fmt: skip
+
+
+def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> tuple[list[str], list[float]]:
+    """The k best classes of a (C,) probability vector, best first."""
+    return top_k_rows(probs[None], names, k)[0]  # one way to rank, for one frame or a batch
+
+
+def config_json(data: dict) -> str:
+    """A session's settings as ``sessions.config_json`` holds them (sorted keys)."""
+    return json.dumps(data, default=str, sort_keys=True)
