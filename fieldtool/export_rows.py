@@ -149,11 +149,12 @@ def needs_upgrade(db: Path | str, *, timeout_s: float = 10.0) -> bool:
 
 def _upgrade(db: Path, timeout_s: float) -> None:
     from fieldtool.store import connect, ensure_schema
+    from fieldtool.store.maintenance import commit
 
     with connect(db, read_only=False, timeout_s=timeout_s) as con:
         con.execute("BEGIN TRANSACTION")
         ensure_schema(con, db)
-        con.execute("COMMIT")
+        commit(con)  # a checkpoint failing after it: migrated all the same
 
 
 def _fetch(

@@ -17,6 +17,7 @@ from typing import Any
 
 from fieldtool.scale.post import part_dir
 from fieldtool.timebase import utc_now
+from fieldtool.types import FieldtoolError
 
 BATCH_FILE_COLUMNS = ("batch_key", "path", "content_sha256", "settings_sha256", "status",
                       "error", "session_id", "finished_at")  # fmt: skip
@@ -66,12 +67,13 @@ def merge(
     of files merged."""
     import pyarrow.parquet as pq
 
-    from fieldtool.store import TABLES, connect
+    from fieldtool.store import TABLES, connect, maintenance
     from fieldtool.store.schema import insert_rows
 
     merged = 0
+    todo = list(outcomes)
     with connect(db, read_only=False, timeout_s=lock_timeout_s) as con:
-        for outcome in outcomes:
+        for number, outcome in enumerate(todo):
             folder = part_dir(parts, outcome.batch_key)
             con.execute("BEGIN TRANSACTION")
             try:
@@ -82,13 +84,21 @@ def merge(
                             rows = pq.read_table(path).to_pylist()
                             insert_rows(con, table, rows, idempotent=True)
                 _record(con, outcome)
-                con.execute("COMMIT")
+                checkpoint = maintenance.commit(con)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
             if outcome.status == "done":
                 _move_snapshots(folder, db)
                 merged += 1
+            if checkpoint is not None:  # DuckDB closes the database after it: stop, say so
+                rest = [o.path for o in todo[number + 1 :]]
+                left = f"; not recorded: {', '.join(rest)}" if rest else ""
+                raise FieldtoolError(
+                    f"{db}: {outcome.path} recorded ({outcome.status}), then the file's "
+                    f"checkpoint failed ({checkpoint}){left}: free disk space and run the "
+                    "batch again (what is recorded is skipped)"
+                )
     return merged
 
 
