@@ -310,6 +310,15 @@ def canonical(name: str, synonyms: Synonyms | None = None) -> str:
     return (synonyms if synonyms is not None else _bundled()).canonical(name)
 
 
+def label_key(name: str) -> str:
+    """The key species are merged and matched by: :func:`canonical` of the scientific name,
+    which is the text in brackets for a "common name (Scientific name)" label."""
+    text = name.strip()
+    if text.endswith(")") and "(" in text:
+        text = text[text.rindex("(") + 1 : -1]
+    return canonical(text)
+
+
 class NameRows:
     """Rows of species by their key (:func:`canonical`): ``rows(labels)`` gives a model's
     label list as (C,) row numbers, -1 for names without a row. A session asks with the

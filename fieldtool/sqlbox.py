@@ -19,9 +19,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from fieldtool.store import locking
 from fieldtool.store.files import check_before_open, check_opened, first_line, open_error
@@ -305,8 +307,13 @@ def run_readonly_sql(
     memory_limit: str = SQL_MEMORY_LIMIT,
     threads: int = SQL_THREADS,
     gate: SqlGate | None = None,
+    nullable: bool = False,
 ) -> tuple[pd.DataFrame, bool]:
     """Run a checked query (:func:`check_readonly_sql`); returns (rows, truncated).
+
+    ``nullable``: columns of pandas' Arrow types (``pd.ArrowDtype``), in which a NULL is
+    ``pd.NA`` and a NaN stays a value; by default pandas' own types, in which a NULL
+    double, decimal or text is NaN (``fieldtool sql`` prints NULL, so it asks for these).
 
     Besides the check: a fresh engine per query (:func:`open_engine`: the file read-only,
     ``memory_limit`` and ``threads``, external access off and locked), stopped after
@@ -325,7 +332,8 @@ def run_readonly_sql(
                           timeout_s=timeout_s)  # fmt: skip
         ticket = register(con) if register is not None else None
         try:
-            return _fetch(con, statement, max_rows, max_bytes, time_limit_s, gate, ticket)
+            return _fetch(con, statement, max_rows, max_bytes, time_limit_s, gate, ticket,
+                          nullable)  # fmt: skip
         finally:
             con.close()
 
@@ -338,22 +346,21 @@ def _fetch(
     time_limit_s: float,
     gate: SqlGate | None,
     ticket: int | None,
+    nullable: bool = False,
 ) -> tuple[pd.DataFrame, bool]:
     chunks: list[pd.DataFrame] = []
+    columns: list[str] = []
     timer = threading.Timer(time_limit_s, con.interrupt)
     timer.daemon = True
     timer.start()
-    size = 0
+    size = rows = 0
     try:
-        result = con.execute(statement)
-        rows = 0
-        while rows <= max_rows and size <= max_bytes:
-            chunk = result.fetch_df_chunk()
-            if chunk.empty:
-                break
+        for chunk, nbytes in _chunks(con, statement, nullable, columns):
             chunks.append(chunk)
             rows += len(chunk)
-            size += int(chunk.memory_usage(deep=True).sum())
+            size += nbytes
+            if rows > max_rows or size > max_bytes:
+                break
     except duckdb.InterruptException:
         if gate is not None and ticket is not None and gate.stopped_for_write(ticket):
             raise FieldtoolError(
@@ -370,10 +377,49 @@ def _fetch(
     finally:
         timer.cancel()
     if not chunks:
-        columns = [d[0] for d in result.description or []]
         return pd.DataFrame(columns=columns), False
     frame = pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
     keep = min(max_rows, len(frame))
     if size > max_bytes:  # keep the rows that fit (rows of a frame are about equal in size)
         keep = min(keep, max(1, int(len(frame) * max_bytes / size)))
     return frame.iloc[:keep].reset_index(drop=True), len(frame) > keep
+
+
+def _chunks(
+    con: duckdb.DuckDBPyConnection, statement: str, nullable: bool, columns: list[str]
+) -> Iterator[tuple[pd.DataFrame, int]]:
+    """The result's rows a chunk at a time (DuckDB's vector size, 2,048 rows) with their
+    size in bytes; its column names into ``columns`` (an empty result has no chunk)."""
+    if nullable:  # Arrow keeps NULL (a null) apart from NaN (a value); pandas' types do not
+        reader = con.sql(statement).to_arrow_reader(2048)
+        columns += reader.schema.names
+        for batch in reader:
+            if batch.num_rows:
+                yield _nullable_frame(batch), batch.nbytes
+        return
+    result = con.execute(statement)
+    columns += [d[0] for d in result.description or []]
+    while not (chunk := result.fetch_df_chunk()).empty:
+        yield chunk, int(chunk.memory_usage(deep=True).sum())
+
+
+def _nullable_frame(batch: pa.RecordBatch) -> pd.DataFrame:
+    """A batch as columns of pandas' Arrow types; an INTERVAL column, which pandas cannot
+    hold so, as objects: a ``pd.Timedelta`` (as pandas' own types give it), a text with
+    its months when it has some, None for NULL."""
+    intervals = [i for i, f in enumerate(batch.schema) if pa.types.is_interval(f.type)]
+    frame = batch.to_pandas(
+        types_mapper=lambda kind: None if pa.types.is_interval(kind) else pd.ArrowDtype(kind)
+    )
+    for i in intervals:
+        values = [_interval(v) for v in batch.column(i).to_pylist()]
+        frame.isetitem(i, pd.Series(values, dtype=object))
+    return frame
+
+
+def _interval(value: Any) -> pd.Timedelta | str | None:
+    """An Arrow month-day-nanosecond interval (or None) for display."""
+    if value is None:
+        return None
+    span = pd.Timedelta(days=value.days, nanoseconds=value.nanoseconds)
+    return f"{value.months} months {span}" if value.months else span

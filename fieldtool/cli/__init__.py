@@ -11,8 +11,8 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 
-from fieldtool.cli import batch, learn, models, place, session, station, store
-from fieldtool.cli.common import DEMO_DATA, DEMO_RANGES, DEMO_REGIONS, overrides
+from fieldtool.cli import batch, learn, models, place, review, session, station, store
+from fieldtool.cli.common import DEMO_DATA, DEMO_RANGES, DEMO_REGIONS, HelpParser, overrides
 from fieldtool.types import FieldtoolError
 
 __all__ = [
@@ -35,11 +35,13 @@ COMMANDS: tuple[Register, ...] = (
     batch.register,
     station.register,
     learn.register,
+    review.register,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Its sub-commands' parsers are HelpParsers too (argparse makes them of its class).
+    parser: argparse.ArgumentParser = HelpParser(
         prog="fieldtool",
         description="Species sightings from video, cameras and photos: classify, smooth, place, "
         "store in DuckDB, map and review.",

@@ -20,7 +20,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides(args))  # --db: the file the batch merges into
     options = BatchOptions(
         address=args.address, actors=args.actors, decode_cpus=args.decode_cpus,
-        parts=args.parts, object_store_mb=args.object_store_mb,
+        parts=args.parts, object_store_mb=args.object_store_mb, verbose=args.verbose,
     )  # fmt: skip
     summary = run_batch(args.input, config.store.db, config, options, log=log)
     for line in summary.lines():
@@ -45,5 +45,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        "(default: <db>.parts beside the db; on a cluster a shared folder)")  # fmt: skip
     batch.add_argument("--object-store-mb", type=int,
                        help="object store of the local cluster, MiB (default: Ray's)")  # fmt: skip
+    batch.add_argument("--verbose", action="store_true", help="Ray's own log lines, its "
+                       "workers' output, and progress bars off a terminal too (default: "
+                       "fieldtool's lines, Ray's warnings and errors, bars on a terminal)")  # fmt: skip
     session_flags(batch)
     batch.set_defaults(func=cmd_batch)

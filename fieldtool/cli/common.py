@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import typing
 from pathlib import Path
@@ -14,6 +15,7 @@ from fieldtool.config import (
     Config,
     Flags,
     config_fields,
+    default_text,
     parse_override,
 )
 from fieldtool.resources import shipped
@@ -22,6 +24,43 @@ from fieldtool.types import SessionStatus
 DEMO_DATA = shipped("data", "demo")
 DEMO_RANGES = shipped("data", "ranges", "demo_ranges.geojson")
 DEMO_REGIONS = ("west", "east")
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends each option's text with its default, ``(default: 200)``, where it has
+    one: not for None (no default), a switch's False or an empty list, nor where the text
+    names its default already. An option without help text gets the default alone."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and _default_shown(action):
+            action = copy.copy(action)  # the parser's own action keeps its (empty) help
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if _default_shown(action) and "default" not in text.lower():
+            text += " (default: %(default)s)"
+        return text
+
+
+def _default_shown(action: argparse.Action) -> bool:
+    default = action.default
+    if default is None or default is argparse.SUPPRESS or action.help is argparse.SUPPRESS:
+        return False
+    if isinstance(default, bool | list) and not default:  # a switch off, --set none
+        return False
+    optional = action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE)  # a positional's
+    return bool(action.option_strings) or optional
+
+
+class HelpParser(argparse.ArgumentParser):
+    """An argument parser whose help shows defaults (:class:`DefaultsHelpFormatter`); the
+    parsers of its sub-commands are of its class too (argparse's ``add_subparsers``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def log(message: str) -> None:
@@ -64,7 +103,8 @@ def session_flags(parser: argparse.ArgumentParser) -> None:
             kind = _argparse_kind(info, flags)
             if "choices" not in kind and kind.get("action") != "store_true":
                 kind.setdefault("metavar", dotted.partition(".")[2].upper())
-            g.add_argument(*flags.names, dest=dest, help=f"{info.description} [{dotted}]", **kind)
+            text = f"{info.description} [{dotted}]{_config_default(info)}"
+            g.add_argument(*flags.names, dest=dest, help=text, **kind)
         for option, (value, help_text) in flags.switch.items():
             g.add_argument(option, dest=dest, action="store_const", const=value, help=help_text)
     g.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -72,6 +112,16 @@ def session_flags(parser: argparse.ArgumentParser) -> None:
 
 
 _CFG = "config:"  # argparse dest prefix of flags that set a config field
+
+
+def _config_default(info: FieldInfo) -> str:
+    """`` (default: 5.0)`` for a config field's help: its default in the config, which the
+    flag overrides (the flag's own argparse default is None: not given). Nothing for a
+    field without one, an empty list or a switch's false."""
+    text = default_text(info)
+    if text in ("(none)", "[]", "false") or "default" in (info.description or "").lower():
+        return ""  # none, or the description says it in words
+    return f" (default: {text.strip(chr(34))})".replace("%", "%%")  # argparse expands %
 
 
 def _argparse_kind(info: FieldInfo, flags: Flags) -> dict[str, Any]:

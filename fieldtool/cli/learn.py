@@ -78,7 +78,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="learn from a folder of species sub-folders of photos, as `gallery "
                    "add` takes (Acer_rubrum/*.jpg; background/ for no species; repeatable)")
     p.add_argument("--model-id", help="name of the new model (default: parent+learn-<time>)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="cpu")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="cpu",
+                   help="where the training runs")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_learn)
     lsub = p.add_subparsers(dest="learn_command")

@@ -139,12 +139,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="run the bundled offline demo walks and score them")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--quiet", action="store_true", help="no progress lines")
     _session_flags(demo)
     demo.set_defaults(func=cmd_demo)
 
     ev = sub.add_parser("eval", help="score a stored session against a ground-truth file")
-    ev.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    ev.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
+                    help="the sightings DuckDB file")  # fmt: skip
     ev.add_argument("--session", help="session id (default: the latest)")
     ev.add_argument(
         "--truth", type=Path, required=True,

@@ -19,10 +19,14 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if not Path(args.db).exists():
         raise FieldtoolError(f"{args.db}: sightings database not found")
     frame, truncated = run_readonly_sql(args.db, args.query, max_rows=args.max_rows,
-                                        time_limit_s=args.time_limit)  # fmt: skip
+                                        time_limit_s=args.time_limit, nullable=True)  # fmt: skip
+    # NULL as DuckDB's own CLI shows it; a NaN (a value of a double) stays NaN. Arrow types
+    # tell them apart (pandas' own turn a NULL double into NaN); to_string's na_rep would
+    # not: it names NaN, not <NA>.
+    shown = frame.astype(object).where(frame.notna(), "NULL")
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200,
                            "display.max_columns", 50):  # fmt: skip
-        print(frame.to_string(index=False) if len(frame) else "(no rows)")
+        print(shown.to_string(index=False) if len(frame) else "(no rows)")
     if truncated:
         print(f"(first {args.max_rows} rows; raise --max-rows or use fieldtool export)")
     return 0
@@ -53,9 +57,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = sub.add_parser("sql", help="run a read-only SQL query on the sightings file")
-    sql.add_argument("query")
-    sql.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
-    sql.add_argument("--max-rows", type=int, default=200)
+    sql.add_argument("query", help="one SELECT, WITH, DESCRIBE, SHOW or SUMMARIZE statement")
+    sql.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
+                     help="the sightings DuckDB file")  # fmt: skip
+    sql.add_argument("--max-rows", type=int, default=200, help="rows printed at most")
     sql.add_argument(
         "--time-limit", type=float, default=300.0, help="seconds before the query stops"
     )
@@ -64,13 +69,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     prune = sub.add_parser(
         "prune", help="delete per-frame detections older than N days (sightings are kept)"
     )
-    prune.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
-    prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS")
+    prune.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
+                       help="the sightings DuckDB file")  # fmt: skip
+    prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS",
+                       help="delete detections whose frame time is older than this")  # fmt: skip
     prune.set_defaults(func=cmd_prune)
 
     rec = sub.add_parser("recover", help="write rows left in journals beside the file (after a "
                          "crash, a full disk or a held file) and end sessions whose writer died")  # fmt: skip
-    rec.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    rec.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
+                     help="the sightings DuckDB file")  # fmt: skip
     rec.set_defaults(func=cmd_recover)
 
     _output_commands(sub)
@@ -95,7 +103,8 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p = sub.add_parser("export", help="write sightings as a Darwin Core Archive, GeoJSON, "
                        "GeoParquet, CSV or a Camtrap DP package",
                        description=(ex.__doc__ or "").split("\n\n")[0])  # fmt: skip
-    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"))
+    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
+                   help="the sightings DuckDB file")  # fmt: skip
     p.add_argument("--format", required=True, choices=ex.FORMATS, dest="fmt",
                    help="dwca: Darwin Core Archive zip; parquet: GeoParquet; camtrap-dp: "
                    "a Camtrap DP package folder (docs/camtrap.md)")  # fmt: skip

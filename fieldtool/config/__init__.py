@@ -18,7 +18,7 @@ import tomllib
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from fieldtool.config.base import Flags, Section, flag
+from fieldtool.config.base import Flags, Section, flag, validation_line
 from fieldtool.config.dashboard import DashboardConfig
 from fieldtool.config.photos import PhotosConfig
 from fieldtool.config.sections import (
@@ -47,6 +47,7 @@ __all__ = [
     "SourceConfig",
     "StoreConfig",
     "config_fields",
+    "default_text",
     "flag",
     "load_config",
     "parse_override",
@@ -81,7 +82,8 @@ def config_fields() -> Iterator[tuple[str, FieldInfo]]:
             yield f"{section}.{key}", info
 
 
-def _default_text(info: FieldInfo) -> str:
+def default_text(info: FieldInfo) -> str:
+    """A setting's default as the reference shows it (TOML: `"opencv"`, `false`, `(none)`)."""
     if info.default_factory is not None:
         return "[]"
     value = info.default
@@ -113,16 +115,12 @@ def reference_markdown() -> str:
             declared = Flags.of(info)
             flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])
             text = (info.description or "").replace("|", "\\|")
-            lines.append(f"| `{key}` | `{_default_text(info)}` | {flags} | {text} |")
+            lines.append(f"| `{key}` | `{default_text(info)}` | {flags} | {text} |")
     return "\n".join(lines) + "\n"
 
 
 def _one_line(err: ValidationError, where: str) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "config"
-        parts.append(f"{loc}: {e['msg']}")
-    return f"{where}: " + "; ".join(parts)
+    return f"{where}: {validation_line(err, Config, 'config')}"  # a typo: "did you mean ..."
 
 
 def load_config(path: Path | None = None, overrides: dict[str, Any] | None = None) -> Config:

@@ -25,7 +25,7 @@ from fieldtool.dashboard.data import (
     filtered_sightings_sql,
     relation_columns,
 )
-from fieldtool.names import canonical
+from fieldtool.names import label_key as species_group_key  # the dashboard's name for it
 from fieldtool.store import query
 from fieldtool.store.schema import H3_RESOLUTION
 from fieldtool.store.views import haversine_sql
@@ -187,15 +187,6 @@ def load_species_summary(
         .sort_values(["sightings", "species"], ascending=[False, True])
         .reset_index(drop=True)
     )
-
-
-def species_group_key(name: str) -> str:
-    """The key species are merged by: :func:`fieldtool.names.canonical` of the scientific
-    name, which is the text in brackets for a "common name (Scientific name)" label."""
-    text = name.strip()
-    if text.endswith(")") and "(" in text:
-        text = text[text.rindex("(") + 1 : -1]
-    return canonical(text)
 
 
 # The most seen species of a group of rows (species, n): most sightings first, a tie to the

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from fieldtool.dashboard.aggregate import species_group_key
 from fieldtool.dashboard.data import SightingFilter, load_sightings
 from fieldtool.names import binomial
 from fieldtool.store import query
+from fieldtool.store.reviews import same_species
 from fieldtool.types import FieldtoolError
 
 
@@ -25,8 +25,9 @@ def resolve_relabel(
     """The species a relabel stores for what a reviewer chose or typed: (name, is new).
 
     ``known``: the file's species names (and their labels, "common name (Species)").
-    A name that is one of them by :func:`~fieldtool.dashboard.aggregate.species_group_key`
-    (another spelling, a synonym, or a label) is stored as the known name. Anything else
+    A name that is one of them by :func:`fieldtool.store.reviews.same_species` (another
+    spelling, a synonym, or a label; ``fieldtool review relabel`` matches so too) is stored
+    as the known name. Anything else
     is refused unless ``allow_new`` (the reviewer ticked "new species"), and then only a
     scientific binomial (``Genus epithet``), stored as :func:`fieldtool.names.binomial`
     writes it.
@@ -34,13 +35,9 @@ def resolve_relabel(
     chosen = text.strip()
     if not chosen:
         raise FieldtoolError("Choose the species to relabel it as.")
-    keys: dict[str, str] = {}
-    for name, label in known.items():
-        keys.setdefault(species_group_key(name), name)
-        keys.setdefault(species_group_key(label), name)
-    match = keys.get(species_group_key(chosen))
-    if match is not None:
-        return match, False
+    matches = same_species(chosen, known)
+    if matches:
+        return matches[0], False
     if not allow_new:
         raise FieldtoolError(
             f"{chosen!r} is not a species of this file: pick one from the list, or tick "

@@ -147,7 +147,8 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     source.start_time = placement.time.start
     start = placement.time.start  # set for every file
     if isinstance(positions, TrackPositions) and source.frame_count and fps and start:
-        duration = source.frame_count / fps
+        # The span that will be analysed: max_frames stops the run after its first frames.
+        duration = min(source.frame_count, src.max_frames or source.frame_count) / fps
         share = overlap_share(positions, start, duration, source.sample_fps)
         for warning in (overlap_warning(positions, placement.time, duration, share),
                         held_warning(positions, start, duration)):  # fmt: skip

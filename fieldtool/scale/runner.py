@@ -11,14 +11,20 @@
       .map_groups(post_file)               per file in time order: run's stages -> Parquet parts
     merge                                  parts -> the DuckDB file, one writer
 
-Ray Data streams blocks between the stages (decode feeds the model while it runs), shows
-its progress bars, and retries tasks and restarts actors whose worker process died.
+Ray Data streams blocks between the stages (decode feeds the model while it runs), and
+retries tasks and restarts actors whose worker process died. Ray's INFO lines and its
+workers' output stay off the terminal (:func:`ray_quiet`) unless ``BatchOptions.verbose``,
+and its progress bars show only on a terminal: fieldtool says what it runs and each file as
+it ends; Ray's warnings and errors still print.
 """
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,8 @@ class BatchOptions:
     """How the batch runs on Ray. ``actors``: classify actors (default: one per GPU, else
     one); ``decode_cpus``: CPUs per decode task; ``parts``: where the Parquet parts go
     (default ``<db>.parts/`` beside the database; on a cluster, a folder every node sees).
-    ``factory`` loads the classifier in each actor (tests wrap it)."""
+    ``factory`` loads the classifier in each actor (tests wrap it). ``verbose``: Ray's own
+    log lines, its workers' output and its progress bars on the terminal too."""
 
     address: str | None = None
     actors: int | None = None
@@ -45,6 +52,7 @@ class BatchOptions:
     parts: Path | None = None
     object_store_mb: int | None = None
     factory: ClassifierFactory | None = None
+    verbose: bool = False
 
 
 @dataclass
@@ -83,16 +91,69 @@ class BatchSummary:
         return out
 
 
+def ray_init_kwargs(options: BatchOptions) -> dict[str, Any]:
+    """``ray.init``'s arguments: the cluster at ``options.address``, else a local one sized
+    to the machine; quiet (the "ray" logger at WARNING, workers' output not forwarded)
+    unless ``options.verbose``. Errors of tasks still reach the driver as exceptions."""
+    quiet: dict[str, Any] = {
+        "logging_level": logging.INFO if options.verbose else logging.WARNING,
+        "log_to_driver": options.verbose,
+    }
+    if options.address:
+        return {"address": options.address, **quiet}
+    memory = options.object_store_mb * 2**20 if options.object_store_mb else None
+    return {"object_store_memory": memory, "include_dashboard": False, **quiet}
+
+
 def _ray_init(options: BatchOptions) -> None:
     import ray
 
-    if ray.is_initialized():
+    if not ray.is_initialized():  # a caller's own cluster (tests, a notebook) is used as is
+        ray.init(**ray_init_kwargs(options))
+
+
+_RAY_LOGGERS = ("ray", "ray.data")  # their console handlers print INFO lines by default
+_RAY_BARS_LOGGER = "ray.data._internal.progress"  # "Progress bars disabled. To enable ..."
+
+
+def _not_about_bars(record: logging.LogRecord) -> bool:
+    """False for Ray Data's notes that its bars are off (fieldtool turned them off)."""
+    return not record.name.startswith(_RAY_BARS_LOGGER) or record.levelno >= logging.ERROR
+
+
+@contextmanager
+def ray_quiet(verbose: bool) -> Iterator[None]:
+    """For its length: Ray's console log handlers at WARNING (their INFO lines, e.g. each
+    dataset's execution plan, go only to Ray's log files) and Ray Data's progress bars
+    only on a terminal (elsewhere, a log file, they are lines by the hundred; on a
+    terminal they are the one progress there is while the files' frames are classified:
+    fieldtool's own per-file lines come after), its note that the bars are off dropped;
+    all set back after. Nothing changes when ``verbose``."""
+    if verbose:
+        yield
         return
-    if options.address:
-        ray.init(address=options.address)
-    else:  # a local cluster sized to the machine
-        memory = options.object_store_mb * 2**20 if options.object_store_mb else None
-        ray.init(object_store_memory=memory, include_dashboard=False)
+    from ray.data import DataContext
+
+    ctx = DataContext.get_current()
+    bars = ctx.enable_progress_bars
+    consoles = [
+        h
+        for name in _RAY_LOGGERS
+        for h in logging.getLogger(name).handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+    levels = [h.level for h in consoles]
+    ctx.enable_progress_bars = bars and sys.stderr.isatty()
+    for handler in consoles:
+        handler.setLevel(max(handler.level, logging.WARNING))
+        handler.addFilter(_not_about_bars)
+    try:
+        yield
+    finally:
+        ctx.enable_progress_bars = bars
+        for handler, level in zip(consoles, levels, strict=True):
+            handler.setLevel(level)
+            handler.removeFilter(_not_about_bars)
 
 
 def run_batch(
@@ -118,9 +179,10 @@ def run_batch(
     model = ModelInfo(classifier.labels, classifier.model_id, classifier.model_sha256)
     del classifier
     settings = settings_sha256(config, model.model_sha256)
-    _ray_init(options)
-    planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
-    hashed = planned.map(with_hash, fn_kwargs={"settings": settings}).take_all()
+    with ray_quiet(options.verbose):
+        _ray_init(options)
+        planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
+        hashed = planned.map(with_hash, fn_kwargs={"settings": settings}).take_all()
     summary = BatchSummary()
     seen: set[str] = set()
     done_before = done_keys(db)
@@ -136,7 +198,10 @@ def run_batch(
             todo.append(row)
         seen.add(key)
     if todo:
-        finished += _pipeline(todo, config, model, parts, db.stem, settings, options)
+        log(f"batch: {len(todo)} file(s) to decode and classify on Ray, "
+            f"{len(summary.skipped) + len(finished)} done before")  # fmt: skip
+        with ray_quiet(options.verbose):
+            finished += _pipeline(todo, config, model, parts, db.stem, settings, options, log)
     merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s)
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
@@ -145,7 +210,7 @@ def run_batch(
 
 def _pipeline(
     todo: list[dict[str, Any]], config: Config, model: ModelInfo, parts: Path, db_stem: str,
-    settings: str, options: BatchOptions,
+    settings: str, options: BatchOptions, log: Callable[[str], None],
 ) -> list[FileOutcome]:  # fmt: skip
     import ray
 
@@ -180,8 +245,11 @@ def _pipeline(
         fn_kwargs={"plans": plans, "config_json": config_json, "model": model,
                    "parts": str(parts), "db_stem": db_stem},
     )  # fmt: skip
-    rows = ds.take_all()
-    got = {r["batch_key"]: r for r in rows}
+    got: dict[str, dict[str, Any]] = {}
+    for r in ds.iter_rows():  # one per file, as its stages end (after every file's frames)
+        got[r["batch_key"]] = r
+        log(f"batch: {len(got)} of {len(todo)} file(s) done: {plans[r['batch_key']]['path']} "
+            f"({r['status']})")  # fmt: skip
     return [_outcome(row, settings, got.get(row["batch_key"], _lost())) for row in todo]
 
 

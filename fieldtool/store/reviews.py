@@ -5,17 +5,24 @@ changes the sighting row. The newest review of a sighting is the one in force:
 :data:`fieldtool.store.views.LATEST_REVIEW_SQL`. An undo deletes nothing: it is a newer row
 whose ``supersedes`` names the review taken back and whose decision is the one that was in
 force before it (:data:`~fieldtool.store.views.NO_DECISION` when there was none).
+
+What a reviewer's input is checked against before a write (``fieldtool review``): the
+sightings of the ids given (:func:`sighting_species`) and the file's species names
+(:func:`species_names`, matched by :func:`same_species`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 
+from fieldtool.names import label_key
 from fieldtool.store.locking import connect
+from fieldtool.store.maintenance import commit
 from fieldtool.store.schema import (
     SCHEMA_VERSION,
     SPECIES_FROM,
@@ -106,10 +113,61 @@ def undo_review(
     return review_id, decision
 
 
+def sighting_species(
+    path: Path | str, sighting_ids: Sequence[str], *, timeout_s: float = 10.0
+) -> dict[str, str]:
+    """The predicted species of each of ``sighting_ids`` the file holds (one read-only
+    query); an id the file lacks is left out. What a review checks before it writes."""
+    with connect(path, read_only=True, timeout_s=timeout_s) as con:
+        _has_sightings(con, path)
+        rows = con.execute(
+            "SELECT sighting_id, species FROM sightings "
+            "WHERE list_contains(CAST(? AS VARCHAR[]), sighting_id)",
+            [[str(s) for s in sighting_ids]],
+        ).fetchall()
+    return {str(sighting_id): str(species) for sighting_id, species in rows}
+
+
+def species_names(path: Path | str, *, timeout_s: float = 10.0) -> list[str]:
+    """Every species name of the file, sorted: the ``species`` table (the model's labels
+    and every species written), the sightings' and the relabels' species. A relabel to one
+    of these (by :func:`same_species`) is to a species the file knows."""
+    with connect(path, read_only=True, timeout_s=timeout_s) as con:
+        _has_sightings(con, path)
+        parts = ["SELECT species FROM sightings"]
+        if has_table(con, "species"):
+            parts.append("SELECT species FROM species")
+        if has_table(con, "reviews"):
+            parts.append("SELECT species FROM reviews WHERE decision = 'relabel'")
+        rows = con.execute(
+            f"SELECT DISTINCT species FROM ({' UNION ALL '.join(parts)}) "
+            "WHERE species IS NOT NULL ORDER BY species"
+        ).fetchall()
+    return [str(row[0]) for row in rows]
+
+
+def same_species(text: str, known: Mapping[str, str] | Iterable[str]) -> list[str]:
+    """The names of ``known`` that are ``text``'s species by :func:`fieldtool.names.label_key`
+    (another case, spacing, authorship, rank or a synonym, or a "common name (Species)"
+    label), in ``known``'s order. ``known``: names, or names mapped to their labels (a
+    name whose label matches counts too). What a relabel stores, dashboard and CLI alike,
+    is the first of them."""
+    key = label_key(text)
+    if not key:
+        return []
+    labels = known if isinstance(known, Mapping) else {name: name for name in known}
+    return [name for name, label in labels.items() if key in (label_key(name), label_key(label))]
+
+
+def _has_sightings(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
+    if not has_table(con, "sightings"):
+        raise FieldtoolError(f"{path}: no sightings table: not a fieldtool sightings database")
+
+
 def _up_to_date(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
     """Migrate an older file first: a review may be the first write of a new fieldtool
     into it (the dashboard's), and undo needs ``reviews.supersedes``."""
     if schema_version(con, path) != SCHEMA_VERSION:
         con.execute("BEGIN")
         ensure_schema(con, path)
-        con.execute("COMMIT")
+        commit(con)  # a checkpoint failing after it: migrated all the same
