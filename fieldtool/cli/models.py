@@ -14,10 +14,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fieldtool model import-plantclef | import-hf | pull``."""
-    from fieldtool import importers
-    from fieldtool.model import describe_folder
+    from fieldtool import importers  # light: torch and transformers come with a command
 
     def done(folder: Path) -> int:
+        from fieldtool.model import describe_folder  # torch: 10-30 s on a field laptop
+
         print(describe_folder(folder))
         return 0
 
