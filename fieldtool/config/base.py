@@ -66,14 +66,18 @@ class Flags:
         )
 
 
-def validation_line(err: ValidationError, model: type[BaseModel], whole: str = "") -> str:
+def validation_line(
+    err: ValidationError, model: type[BaseModel], whole: str = "", prefix: str = ""
+) -> str:
     """pydantic's errors of ``model`` as one line, ``loc: message; ...``. An unknown key
     (pydantic's "Extra inputs are not permitted") reads ``source.decodr: unknown key (did
     you mean 'decoder'?)``: the closest known name at its level, else where they are.
-    ``whole``: the ``loc`` of an error of the whole model (none: the message alone)."""
+    ``whole``: the ``loc`` of an error of the whole model (none: the message alone);
+    ``prefix``: put before each ``loc`` (where ``model`` is a part of a file)."""
     parts = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or whole
+        loc = prefix + loc if loc else loc
         message = str(e["msg"])
         if e["type"] == "extra_forbidden" and e["loc"]:
             message = _unknown_key(model, e["loc"])

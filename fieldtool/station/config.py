@@ -28,6 +28,7 @@ from fieldtool.config import (
     StoreConfig,
     anchor_paths,
 )
+from fieldtool.config.base import validation_line
 from fieldtool.notify.config import TOPIC_PART, NotifyConfig
 from fieldtool.types import FieldtoolError
 
@@ -130,11 +131,7 @@ class StationConfig(Section):
         try:
             config = Config.model_validate(data)
         except ValidationError as exc:
-            where = "; ".join(
-                f"sources.{entry.name}.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in exc.errors()
-            )
-            raise ValueError(where) from None
+            raise ValueError(validation_line(exc, Config, prefix=f"sources.{entry.name}.")) from None
         if config.source.motion_threshold > 0:
             raise ValueError(f"sources.{entry.name}.source.motion_threshold: not supported in "
                              "a station (every frame is classified)")  # fmt: skip
@@ -164,11 +161,7 @@ def load_station_config(path: Path) -> StationConfig:
     try:
         config = StationConfig.model_validate(data)
     except ValidationError as exc:
-        parts = []
-        for e in exc.errors():
-            loc = ".".join(str(p) for p in e["loc"])
-            parts.append(f"{loc}: {e['msg']}" if loc else str(e["msg"]))
-        raise FieldtoolError(f"{path}: " + "; ".join(parts)) from None
+        raise FieldtoolError(f"{path}: {validation_line(exc, StationConfig)}") from None
     if not config.sources:
         raise FieldtoolError(f"{path}: no [[sources]]: a station needs at least one")
     return config

@@ -114,7 +114,13 @@ def test_bad_station_files_are_one_line_errors(tmp_path):
         load_station_config(path)
     path.write_text(toml(tmp_path / "s.duckdb", {"a": "x.mp4"}) +
                     "[sources.smoothing]\nenterr = 0.7\n")  # fmt: skip
-    with pytest.raises(FieldtoolError, match=r"sources\.a\.smoothing\.enterr: Extra inputs"):
+    with pytest.raises(FieldtoolError, match=r"sources\.a\.smoothing\.enterr: unknown key "
+                       r"\(did you mean 'enter'\?\)"):  # fmt: skip
+        load_station_config(path)
+    path.write_text(toml(tmp_path / "s.duckdb", {"a": "x.mp4"}).replace("[[sources]]",
+                    "[smoothin]\nenter = 0.7\n\n[[sources]]", 1))  # fmt: skip
+    with pytest.raises(FieldtoolError, match=r"smoothin: unknown section \(did you mean "
+                       r"'smoothing'\?\)"):  # fmt: skip
         load_station_config(path)
     path.write_text(toml(tmp_path / "s.duckdb", {}))
     with pytest.raises(FieldtoolError, match="no \\[\\[sources\\]\\]"):
