@@ -327,7 +327,10 @@ class StoreConfig(_Section):
     )
     snapshots: bool = Field(
         True, description="save a JPEG of each sighting's best frame",
-        json_schema_extra=flag(switch={"--no-snapshots": (False, "do not save snapshot JPEGs")}),
+        json_schema_extra=flag(switch={"--no-snapshots": (
+            False, "do not save sightings' snapshot JPEGs (the live view's frame and learning "
+            "frames have their own settings: store.live_frame_interval_s 0, "
+            "store.learn_frames 0)")}),
     )  # fmt: skip
     flush_interval_s: float = Field(
         2.0, gt=0, description="seconds; buffered rows reach the file this often"
