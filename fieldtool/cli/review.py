@@ -358,7 +358,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _db(p: argparse.ArgumentParser) -> None:
-    p.add_argument("db", type=Path, metavar="DB", help="the sightings database (.duckdb)")
+    p.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
+                   help="the sightings database")  # fmt: skip
 
 
 def _ids(p: argparse.ArgumentParser) -> None:

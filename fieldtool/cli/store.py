@@ -16,9 +16,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     from fieldtool.sqlbox import run_readonly_sql  # no Streamlit, no pydeck
 
-    if not Path(args.db).exists():
-        raise FieldtoolError(f"{args.db}: sightings database not found")
-    frame, truncated = run_readonly_sql(args.db, args.query, max_rows=args.max_rows,
+    db, query = _db_and_query(args.db, args.query)
+    if not db.exists():
+        raise FieldtoolError(f"{db}: sightings database not found")
+    frame, truncated = run_readonly_sql(db, query, max_rows=args.max_rows,
                                         time_limit_s=args.time_limit, nullable=True)  # fmt: skip
     # NULL as DuckDB's own CLI shows it; a NaN (a value of a double) stays NaN. Arrow types
     # tell them apart (pandas' own turn a NULL double into NaN); to_string's na_rep would
@@ -30,6 +31,20 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if truncated:
         print(f"(first {args.max_rows} rows; raise --max-rows or use fieldtool export)")
     return 0
+
+
+def _db_and_query(db: Path | None, words: list[str]) -> tuple[Path, str]:
+    """``[DB] QUERY``: the file before the query, as DuckDB's and SQLite's own shells take
+    it, or ``--db`` (default sightings.duckdb)."""
+    if len(words) > 2 or (len(words) == 2 and " " not in words[1].strip()):
+        raise FieldtoolError(f"fieldtool sql: {' '.join(words)!r}: quote the query as one "
+                             "argument (\"SELECT ...\")")  # fmt: skip
+    if len(words) == 1:
+        return db or Path("sightings.duckdb"), words[0]
+    if db is not None:
+        raise FieldtoolError(f"fieldtool sql: the database given twice (--db {db} and "
+                             f"{words[0]})")  # fmt: skip
+    return Path(words[0]), words[1]
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
@@ -57,9 +72,11 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql = sub.add_parser("sql", help="run a read-only SQL query on the sightings file")
-    sql.add_argument("query", help="one SELECT, WITH, DESCRIBE, SHOW or SUMMARIZE statement")
-    sql.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
-                     help="the sightings DuckDB file")  # fmt: skip
+    sql.add_argument("query", nargs="+", metavar="[DB] QUERY",
+                     help="one SELECT, WITH, DESCRIBE, SHOW or SUMMARIZE statement, quoted; "
+                     "the database file may come before it")  # fmt: skip
+    sql.add_argument("--db", type=Path,
+                     help="the sightings DuckDB file (default: sightings.duckdb)")  # fmt: skip
     sql.add_argument("--max-rows", type=int, default=200, help="rows printed at most")
     sql.add_argument(
         "--time-limit", type=float, default=300.0, help="seconds before the query stops"

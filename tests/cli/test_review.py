@@ -73,7 +73,7 @@ def review_rows(db: Path) -> int:
 
 
 def listed(db: Path, capsys, *extra: str) -> dict[str, list[str]]:
-    assert main(["review", "list", str(db), *extra]) == 0
+    assert main(["review", "list", "--db", str(db), *extra]) == 0
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split("\t")[0]: line.split("\t") for line in lines}
     assert len(rows) == len(lines)  # one line per sighting
@@ -88,12 +88,12 @@ def one_error(capsys) -> str:
 
 
 def test_confirm_then_reject_the_latest_is_in_force_and_both_are_kept(db, capsys):
-    assert main(["review", "confirm", str(db), "s1", "s2", "--by", "ana", "--note", "leaf"]) == 0
+    assert main(["review", "confirm", "--db", str(db), "s1", "s2", "--by", "ana", "--note", "leaf"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in out] == ["s1", "s2"]
     assert in_force(db) == {"s1": ("confirm", "Acer rubrum", "ana", "leaf"),
                             "s2": ("confirm", "Quercus alba", "ana", "leaf")}  # fmt: skip
-    assert main(["review", "reject", str(db), "s1", "--by", "ben"]) == 0
+    assert main(["review", "reject", "--db", str(db), "s1", "--by", "ben"]) == 0
     assert in_force(db)["s1"] == ("reject", "Acer rubrum", "ben", "")
     assert review_rows(db) == 3  # appended: the confirm of s1 is still there
     history = query(
@@ -104,43 +104,43 @@ def test_confirm_then_reject_the_latest_is_in_force_and_both_are_kept(db, capsys
 
 def test_relabel_stores_the_files_spelling_of_the_species(db, capsys):
     assert (
-        main(["review", "relabel", str(db), "s1", "--species", "quercus  ALBA", "--by", "ana"]) == 0
+        main(["review", "relabel", "--db", str(db), "s1", "--species", "quercus  ALBA", "--by", "ana"]) == 0
     )
     assert in_force(db)["s1"][:2] == ("relabel", "Quercus alba")
     # A synonym with authorship is the file's accepted name (fieldtool.names.canonical).
-    assert main(["review", "relabel", str(db), "s2", "--species",
+    assert main(["review", "relabel", "--db", str(db), "s2", "--species",
                  "Lithocarpus densiflorus (Hook. & Arn.) Rehder", "--by", "ana"]) == 0  # fmt: skip
     assert in_force(db)["s2"][:2] == ("relabel", "Notholithocarpus densiflorus")
     # The model's species never seen in a sighting is known too.
     assert (
-        main(["review", "relabel", str(db), "s3", "--species", "PINUS TAEDA", "--by", "ana"]) == 0
+        main(["review", "relabel", "--db", str(db), "s3", "--species", "PINUS TAEDA", "--by", "ana"]) == 0
     )
     assert in_force(db)["s3"][:2] == ("relabel", "Pinus taeda")
 
 
 def test_a_species_new_to_the_file_needs_new_species_and_a_binomial(db, capsys):
-    code = main(["review", "relabel", str(db), "s1", "--species", "cornus kousa", "--by", "ana"])
+    code = main(["review", "relabel", "--db", str(db), "s1", "--species", "cornus kousa", "--by", "ana"])
     assert code == 2
     line = one_error(capsys)
     assert "'cornus kousa'" in line and "--new-species" in line
     assert review_rows(db) == 0
-    code = main(["review", "relabel", str(db), "s1", "--species", "Cornus", "--new-species",
+    code = main(["review", "relabel", "--db", str(db), "s1", "--species", "Cornus", "--new-species",
                  "--by", "ana"])  # fmt: skip
     assert code == 2
     assert "'Cornus'" in one_error(capsys)
     assert review_rows(db) == 0
-    assert main(["review", "relabel", str(db), "s1", "--species", "cornus  KOUSA Hance",
+    assert main(["review", "relabel", "--db", str(db), "s1", "--species", "cornus  KOUSA Hance",
                  "--new-species", "--by", "ana"]) == 0  # fmt: skip
     assert in_force(db)["s1"][:2] == ("relabel", "Cornus kousa")
     # Now a species of the file: a second relabel to it needs no --new-species.
     assert (
-        main(["review", "relabel", str(db), "s2", "--species", "Cornus kousa", "--by", "bo"]) == 0
+        main(["review", "relabel", "--db", str(db), "s2", "--species", "Cornus kousa", "--by", "bo"]) == 0
     )
     assert in_force(db)["s2"][:2] == ("relabel", "Cornus kousa")
 
 
 def test_relabel_to_the_predicted_species_is_refused(db, capsys):
-    assert main(["review", "relabel", str(db), "s1", "--species", "acer rubrum", "--by", "a"]) == 2
+    assert main(["review", "relabel", "--db", str(db), "s1", "--species", "acer rubrum", "--by", "a"]) == 2
     line = one_error(capsys)
     assert "s1" in line and "confirm" in line
     assert review_rows(db) == 0
@@ -161,9 +161,9 @@ def test_list_shows_each_sighting_with_time_place_score_and_review(db, capsys):
     assert "open" in rows["s4"][3] and "open" not in s1[3]
     assert list(rows) == ["s1", "s2", "s3", "s4"]  # by first seen
 
-    assert main(["review", "relabel", str(db), "s1", "--species", "Quercus alba", "--by", "ana",
+    assert main(["review", "relabel", "--db", str(db), "s1", "--species", "Quercus alba", "--by", "ana",
                  "--note", "bark\tand\nleaves"]) == 0  # fmt: skip
-    assert main(["review", "reject", str(db), "s3", "--by", "ben"]) == 0
+    assert main(["review", "reject", "--db", str(db), "s3", "--by", "ben"]) == 0
     capsys.readouterr()
     rows = listed(db, capsys)
     review = rows["s1"][6]
@@ -174,9 +174,9 @@ def test_list_shows_each_sighting_with_time_place_score_and_review(db, capsys):
 
 
 def test_list_filters(db, capsys):
-    assert main(["review", "confirm", str(db), "s2", "--by", "ana"]) == 0
+    assert main(["review", "confirm", "--db", str(db), "s2", "--by", "ana"]) == 0
     assert (
-        main(["review", "relabel", str(db), "s3", "--species", "Quercus alba", "--by", "ana"]) == 0
+        main(["review", "relabel", "--db", str(db), "s3", "--species", "Quercus alba", "--by", "ana"]) == 0
     )
     capsys.readouterr()
     assert sorted(listed(db, capsys, "--unreviewed")) == ["s1", "s4"]
@@ -193,14 +193,14 @@ def test_list_filters(db, capsys):
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
-        (["review", "list", "{db}", "--session", "nowhere"], "'nowhere'"),
-        (["review", "list", "{db}", "--species", "Quercus albus"], "'Quercus albus'"),
-        (["review", "list", "{db}", "--limit", "0"], "--limit"),
-        (["review", "confirm", "{db}", "s1", "nope", "--by", "ana"], "'nope'"),
-        (["review", "reject", "{db}", "nope", "--by", "ana"], "'nope'"),
-        (["review", "relabel", "{db}", "nope", "--species", "Quercus alba", "--by", "a"], "'nope'"),
-        (["review", "confirm", "{db}", "s1", "--by", "  "], "--by"),
-        (["review", "undo", "{db}", "s1", "--by", "ana"], "'s1'"),
+        (["review", "list", "--db", "{db}", "--session", "nowhere"], "'nowhere'"),
+        (["review", "list", "--db", "{db}", "--species", "Quercus albus"], "'Quercus albus'"),
+        (["review", "list", "--db", "{db}", "--limit", "0"], "--limit"),
+        (["review", "confirm", "--db", "{db}", "s1", "nope", "--by", "ana"], "'nope'"),
+        (["review", "reject", "--db", "{db}", "nope", "--by", "ana"], "'nope'"),
+        (["review", "relabel", "--db", "{db}", "nope", "--species", "Quercus alba", "--by", "a"], "'nope'"),
+        (["review", "confirm", "--db", "{db}", "s1", "--by", "  "], "--by"),
+        (["review", "undo", "--db", "{db}", "s1", "--by", "ana"], "'s1'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(db, capsys, argv, named):
@@ -212,8 +212,8 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(db, capsys, argv, name
 
 def test_a_missing_file_is_one_line_and_not_created(tmp_path, capsys):
     missing = tmp_path / "none.duckdb"
-    for argv in (["review", "list", str(missing)],
-                 ["review", "confirm", str(missing), "s1", "--by", "ana"]):  # fmt: skip
+    for argv in (["review", "list", "--db", str(missing)],
+                 ["review", "confirm", "--db", str(missing), "s1", "--by", "ana"]):  # fmt: skip
         assert main(argv) == 2
         assert str(missing) in one_error(capsys)
     assert list(tmp_path.iterdir()) == []
@@ -227,8 +227,8 @@ def test_a_file_held_read_write_by_another_process_is_one_line(db, capsys):
     )  # fmt: skip
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        for argv in (["review", "confirm", str(db), "s1", "--by", "ana", "--wait", "0"],
-                     ["review", "list", str(db), "--wait", "0"]):  # fmt: skip
+        for argv in (["review", "confirm", "--db", str(db), "s1", "--by", "ana", "--wait", "0"],
+                     ["review", "list", "--db", str(db), "--wait", "0"]):  # fmt: skip
             assert main(argv) == 2
             line = one_error(capsys)
             assert str(db) in line and "another process" in line and "one writer" in line, line
@@ -242,15 +242,15 @@ def test_a_file_held_read_write_by_another_process_is_one_line(db, capsys):
 
 def test_the_reviewer_defaults_to_the_environment_then_the_login_name(db, capsys, monkeypatch):
     monkeypatch.setenv("FIELDTOOL_REVIEWER", "cleo")
-    assert main(["review", "confirm", str(db), "s1"]) == 0
+    assert main(["review", "confirm", "--db", str(db), "s1"]) == 0
     assert in_force(db)["s1"][2] == "cleo"
     monkeypatch.delenv("FIELDTOOL_REVIEWER")
     for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("LOGNAME", "dora")
-    assert main(["review", "reject", str(db), "s2"]) == 0
+    assert main(["review", "reject", "--db", str(db), "s2"]) == 0
     assert in_force(db)["s2"][2] == "dora"
-    assert main(["review", "confirm", str(db), "s3", "--by", "eve"]) == 0  # --by wins
+    assert main(["review", "confirm", "--db", str(db), "s3", "--by", "eve"]) == 0  # --by wins
     assert in_force(db)["s3"][2] == "eve"
 
 
@@ -262,13 +262,13 @@ def test_help_says_where_the_reviewer_name_comes_from(capsys):
 
 
 def test_undo_takes_the_latest_back_and_keeps_every_row(db, capsys):
-    assert main(["review", "confirm", str(db), "s1", "--by", "ana"]) == 0
+    assert main(["review", "confirm", "--db", str(db), "s1", "--by", "ana"]) == 0
     assert (
-        main(["review", "relabel", str(db), "s1", "--species", "Quercus alba", "--by", "ben"]) == 0
+        main(["review", "relabel", "--db", str(db), "s1", "--species", "Quercus alba", "--by", "ben"]) == 0
     )
-    assert main(["review", "undo", str(db), "s1", "--by", "ben"]) == 0
+    assert main(["review", "undo", "--db", str(db), "s1", "--by", "ben"]) == 0
     assert in_force(db)["s1"][:2] == ("confirm", "Acer rubrum")
-    assert main(["review", "undo", str(db), "s1", "--by", "ben"]) == 0
+    assert main(["review", "undo", "--db", str(db), "s1", "--by", "ben"]) == 0
     assert "s1" not in in_force(db)
     capsys.readouterr()
     assert "s1" in listed(db, capsys, "--unreviewed")
@@ -277,9 +277,9 @@ def test_undo_takes_the_latest_back_and_keeps_every_row(db, capsys):
 
 def test_an_error_partway_says_what_was_stored_before_it(db, capsys):
     """s1 has a review to undo, s2 none: s1's undo is kept and the one line says so."""
-    assert main(["review", "confirm", str(db), "s1", "--by", "ana"]) == 0
+    assert main(["review", "confirm", "--db", str(db), "s1", "--by", "ana"]) == 0
     capsys.readouterr()
-    assert main(["review", "undo", str(db), "s1", "s2", "--by", "ana"]) == 2
+    assert main(["review", "undo", "--db", str(db), "s1", "s2", "--by", "ana"]) == 2
     line = one_error(capsys)
     assert "'s2'" in line and "1 of 2 stored before it (s1)" in line, line
     assert "s1" not in in_force(db)

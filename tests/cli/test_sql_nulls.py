@@ -77,3 +77,16 @@ def test_sql_prints_intervals_and_their_nulls(db, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
     assert [line.strip() for line in lines] == ["took", "0 days 00:59:30", "NULL"]
+
+
+def test_the_database_may_come_before_the_query_as_duckdbs_own_cli_takes_it(db, capsys):
+    """``fieldtool sql FILE "QUERY"`` (as ``duckdb FILE`` and ``sqlite3 FILE`` take it) is
+    ``fieldtool sql --db FILE "QUERY"``; both at once, or a query not quoted, is one line."""
+    assert main(["sql", str(db), "SELECT 41 + 1 AS answer"]) == 0
+    assert capsys.readouterr().out.split() == ["answer", "42"]
+    assert main(["sql", "--db", str(db), str(db), "SELECT 1"]) == 2
+    err = capsys.readouterr().err
+    assert "given twice" in err and len(err.strip().splitlines()) == 1
+    assert main(["sql", "--db", str(db), "SELECT", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "quote" in err and len(err.strip().splitlines()) == 1
