@@ -10,6 +10,7 @@ video and the track meet: before a file runs, and after the first minute of a li
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -119,18 +120,24 @@ def _to_utc_track(track: TrackRead, choice: ZoneChoice) -> TrackRead:
 
 
 def place_session(
-    config: Config, *, live: bool, fps: float | None = None, now: datetime | None = None
+    config: Config,
+    *,
+    live: bool,
+    fps: float | None = None,
+    now: datetime | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Placement:
     """Positions and time basis for ``config``'s source (see the module doc).
 
     ``fps``: the video's frame rate (SRT files that count frames need it). ``now``: the
-    processing time (UTC), used only when a file carries no time at all.
+    processing time (UTC), used only when a file carries no time at all. ``log``: lines
+    gpsd's connection says while the session runs.
     """
     pos, src = config.position, config.source
     notes: list[str] = []
     if live:
         return Placement(
-            positions_from_config(pos),
+            positions_from_config(pos, log),
             TimeBasis(None, "wall-clock", "UTC", True, "the machine's clock at each frame"),
             (),
         )
@@ -145,7 +152,12 @@ def place_session(
     positions: PositionProvider | None = None
     choice = ZoneChoice(src.tz, "--tz") if src.tz else ZoneChoice(None, "unknown")
     if track_path is None:
-        positions = positions_from_config(pos)
+        positions = positions_from_config(pos, log)
+        if pos.gpsd is not None:  # its fixes are now's; a file's frames carry the file's times
+            notes.append(f"warning: position: gpsd gives live fixes at this machine's clock; "
+                         f"{video.name}'s frames are placed only where their times are now's "
+                         "(a file being recorded now): for a recorded file give its track "
+                         "(--gpx/--track) or --lat/--lon")  # fmt: skip
         if positions is None and pos.auto_track and video.suffix.lower() in _MP4_SUFFIXES:
             positions = _recorded_place(video, notes)
     else:

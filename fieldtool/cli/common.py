@@ -55,11 +55,14 @@ def _default_shown(action: argparse.Action) -> bool:
 
 
 class HelpParser(argparse.ArgumentParser):
-    """An argument parser whose help shows defaults (:class:`DefaultsHelpFormatter`); the
-    parsers of its sub-commands are of its class too (argparse's ``add_subparsers``)."""
+    """An argument parser whose help shows defaults (:class:`DefaultsHelpFormatter`) and
+    that takes no prefix of a flag for the flag (argparse's ``allow_abbrev``: ``--gps``,
+    a typo of ``--gpx``, was ``--gpsd``); the parsers of its sub-commands are of its class
+    too (argparse's ``add_subparsers``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
 

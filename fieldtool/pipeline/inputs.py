@@ -99,7 +99,7 @@ def photo_placement(
         log(f"warning: {kinds['exif-local']} photo(s) carry a local clock time of unknown zone "
             "(no offset in EXIF, no zone from a place or track): stored as the camera's "
             "clock, not UTC; give --tz")  # fmt: skip
-    return source, positions_from_config(config.position), basis
+    return source, positions_from_config(config.position, log), basis
 
 
 def decoded_pixels(config: Config) -> Literal["bgr", "yuv"]:
@@ -134,7 +134,7 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
         log=log,
     )
     fps = source.probe()
-    placement = place_session(config, live=source.live, fps=fps)
+    placement = place_session(config, live=source.live, fps=fps, log=log)
     positions = placement.positions
     for note in (*placement.notes, *getattr(positions, "notes", ())):
         log(note)

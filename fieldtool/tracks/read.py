@@ -3,6 +3,7 @@ asks for (:func:`positions_from_config`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -117,15 +118,18 @@ def one_position_source(cfg: PositionConfig) -> None:
         )
 
 
-def positions_from_config(cfg: PositionConfig) -> PositionProvider | None:
+def positions_from_config(
+    cfg: PositionConfig, log: Callable[[str], None] | None = None
+) -> PositionProvider | None:
     """The provider a config asks for: fixed lat/lon, a track file, gpsd, or None (no position).
 
     ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
-    see :func:`read_track`); implausible fixes are dropped there.
+    see :func:`read_track`); implausible fixes are dropped there. ``log``: gpsd's lines
+    (a connection refused or lost), which come from its thread while the session runs.
     """
     one_position_source(cfg)
     if cfg.gpsd is not None:
-        return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s)
+        return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log)
     if cfg.track is not None:
         track = read_track(cfg.track, cfg.track_format)
         return TrackPositions(

@@ -67,3 +67,13 @@ def test_sql_help_shows_its_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: sightings.duckdb)" in text
     assert "(default: 200)" in text and "(default: 300.0)" in text
+
+
+def test_a_shortened_flag_is_no_other_flag():
+    """argparse takes a prefix of a flag as the flag: ``--gps FILE`` (for ``--gpx``) was
+    ``--gpsd FILE``, a live gpsd at a GPX file's name. Every flag is spelt out."""
+    with pytest.raises(SystemExit) as raised:
+        build_parser().parse_args(["run", "clip.mp4", "--gps", "walk.gpx"])
+    assert raised.value.code == 2
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["review", "list", "--unrev"])
