@@ -66,6 +66,21 @@ def is_live(uri: str) -> bool:
     return uri.isdigit() or uri.lower().startswith(LIVE_PREFIXES)
 
 
+def source_key(uri: str) -> str:
+    """What a session records as its source: a camera or stream (``0``, a URL) as given; a
+    local file, folder or glob as its absolute, normalised path, so ``./walk.mp4`` from its
+    folder, ``../x/walk.mp4`` and ``/data/x/walk.mp4`` are one file (symbolic links are not
+    followed: the path is the one the user gave, made whole), and a Camtrap DP package's
+    ``datapackage.json`` is its folder. A rerun named otherwise is then known as one
+    (the "already holds" warning, ``--replace``)."""
+    if is_live(uri) or "://" in uri:
+        return uri
+    path = Path(os.path.normpath(os.path.abspath(os.path.expanduser(uri))))
+    if path.name == "datapackage.json":
+        path = path.parent
+    return str(path)
+
+
 class FrameStream(Iterator[Frame]):
     """A source's frames; ``stop()``, from any thread, ends them at the next frame or
     reconnect try (the :class:`Prefetcher` calls it when its consumer stops)."""

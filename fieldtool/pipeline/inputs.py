@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -17,7 +17,12 @@ from fieldtool.decode.segments import segmented_source
 from fieldtool.gallery import classifier_from_gallery
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import load_model_folder
-from fieldtool.photos import PhotoSource, is_photos, photo_source_from_config
+from fieldtool.photos import (
+    PhotoSource,
+    is_photos,
+    photo_source_from_config,
+    photo_sources_from_config,
+)
 from fieldtool.pipeline.session import run_session
 from fieldtool.pipeline.steps import Progress, SessionResult
 from fieldtool.placement import (
@@ -28,7 +33,7 @@ from fieldtool.placement import (
     place_session,
 )
 from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
-from fieldtool.sources import VideoSource, is_live
+from fieldtool.sources import VideoSource, is_live, source_key
 from fieldtool.store import SightingStore, query
 from fieldtool.timebase import TimeBasis
 from fieldtool.tracks import PositionProvider, TrackPositions, positions_from_config
@@ -36,6 +41,7 @@ from fieldtool.types import (
     Classifier,
     FieldtoolError,
     FrameSource,
+    SessionStatus,
 )
 
 
@@ -48,6 +54,13 @@ class SessionInputs:
     positions: PositionProvider | None
     prior: RangePriorStage | None
     time: TimeBasis | None = None  # where the session's times come from
+    # A Camtrap DP package with photos of several deployments: (source, time basis) of each,
+    # each run as a session of its own (source and time above are the first's); else empty.
+    deployments: list[tuple[PhotoSource, TimeBasis]] = field(default_factory=list)
+
+    def sessions(self) -> list[tuple[FrameSource, TimeBasis | None]]:
+        """(source, time basis) of each session these inputs run, in order."""
+        return list(self.deployments) or [(self.source, self.time)]
 
 
 def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInputs:
@@ -60,8 +73,12 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     place (``docs/photos.md``).
     """
     source: FrameSource
+    deployments: list[tuple[PhotoSource, TimeBasis]] = []
     if not is_live(config.source.uri) and is_photos(config.source.uri):
-        source, positions, basis = photo_placement(config, log)
+        placed, positions = photo_placements(config, log)
+        source, basis = placed[0]
+        if len(placed) > 1:
+            deployments = placed
     else:
         video, placement = video_placement(config, log)
         source, positions, basis = video, placement.positions, placement.time
@@ -75,16 +92,51 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     elif positions is not None:  # placed, yet nothing to weigh species by where they live
         log("no range prior: species are not weighed by where they live (give range maps "
             "with --ranges, e.g. data/ranges/little_atlas.gpkg for US trees)")  # fmt: skip
-    return SessionInputs(source, classifier, positions, prior, basis)
+    return SessionInputs(source, classifier, positions, prior, basis, deployments)
 
 
 def photo_placement(
     config: Config, log: Callable[[str], None]
 ) -> tuple[PhotoSource, PositionProvider | None, TimeBasis]:
-    """Photos: each its own time and place; the config's positions (``--lat/--lon``, a
-    track) place those with neither EXIF GPS nor a deployment. Notes go to ``log``
-    (``fieldtool run`` and ``fieldtool batch`` set up a photo session with it)."""
+    """Photos as one set: each its own time and place; the config's positions
+    (``--lat/--lon``, a track) place those with neither EXIF GPS nor a deployment. Notes go
+    to ``log`` (``fieldtool batch`` sets up a photo unit with it; ``fieldtool run`` runs a
+    Camtrap DP package one deployment at a time: :func:`photo_placements`)."""
     source = photo_source_from_config(config, log)
+    return source, positions_from_config(config.position), _describe_photos(source, log)
+
+
+def photo_placements(
+    config: Config, log: Callable[[str], None]
+) -> tuple[list[tuple[PhotoSource, TimeBasis]], PositionProvider | None]:
+    """Photos as the sessions ``fieldtool run`` makes of them: (source, time basis) of each
+    (a Camtrap DP package: one per deployment with local photos, in ``deployments.csv``
+    order; any other photo input: one), and the config's positions. A package's deployment
+    is introduced in ``log`` by a line of its own: its number, deploymentID, camera, place,
+    photos and their span."""
+    sources = photo_sources_from_config(config, log)
+    placed = []
+    for n, source in enumerate(sources, start=1):
+        if len(sources) > 1 or source.deployment is not None:
+            log(_deployment_line(source, n, len(sources)))
+        placed.append((source, _describe_photos(source, log)))
+    return placed, positions_from_config(config.position)
+
+
+def _deployment_line(source: PhotoSource, n: int, count: int) -> str:
+    """``deployment 1 of 2: dep-north, camera SN01 at 44.5601, -123.2999: 4 photos ...``
+    (its place as deployments.csv writes it; the photos' span in UTC)."""
+    dep = source.deployment
+    assert dep is not None  # a package's set: one deployment
+    camera = dep.camera_id or dep.camera_model or "camera not named"
+    times = [p.captured_at for p in source.photos]
+    return (f"deployment {n} of {count}: {dep.deployment_id}, camera {camera} at "
+            f"{dep.lat}, {dep.lon}: {len(source.photos)} photos "
+            f"{min(times):%Y-%m-%d %H:%M:%S} .. {max(times):%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
+
+
+def _describe_photos(source: PhotoSource, log: Callable[[str], None]) -> TimeBasis:
+    """The photo set's lines (events, EXIF GPS, time basis, time warnings); its basis."""
     basis = source.time_basis()
     gps = sum(p.own_position is not None for p in source.photos)
     events = len({p.event_id for p in source.photos})
@@ -99,7 +151,7 @@ def photo_placement(
         log(f"warning: {kinds['exif-local']} photo(s) carry a local clock time of unknown zone "
             "(no offset in EXIF, no zone from a place or track): stored as the camera's "
             "clock, not UTC; give --tz")  # fmt: skip
-    return source, positions_from_config(config.position, log), basis
+    return basis
 
 
 def decoded_pixels(config: Config) -> Literal["bgr", "yuv"]:
@@ -192,7 +244,7 @@ def earlier_runs(db: Path, uri: str) -> str | None:
         return None
     try:
         found = query(db, "SELECT count(*) AS n, max(started_at) AS last FROM sessions "
-                          "WHERE source = ?", [str(uri)])  # fmt: skip
+                          "WHERE source IN (?, ?)", [source_key(str(uri)), str(uri)])  # fmt: skip
     except FieldtoolError:
         return None
     count = int(found["n"].iloc[0])
@@ -212,36 +264,111 @@ def run_from_config(
     session_id: str | None = None,
     replace_earlier: bool = False,
 ) -> SessionResult:
-    """Build the inputs named by ``config`` and run one session into its store.
+    """Build the inputs named by ``config`` and run one session into its store; a Camtrap
+    DP package with photos of several deployments runs one session per deployment, one
+    after the other, and returns their summary (:func:`combined`; ``session_id``, when
+    given, gets ``-1``, ``-2``, ... appended). A session that does not finish stops the
+    deployments after it (they are named in ``log``).
 
     ``replace_earlier`` first deletes earlier sessions of the same source (the demo
-    uses it so that running it twice does not double its sightings).
+    uses it so that running it twice does not double its sightings; a package's
+    deployments: all of them, before the first runs).
     """
     inputs = inputs_from_config(config, log)
-    store = SightingStore(
+    store = _store(config, log)
+    uri = str(inputs.source.uri)
+    if replace_earlier and (gone := [session for name in dict.fromkeys((source_key(uri), uri))
+                                     for session in store.forget_source(name)]):  # fmt: skip
+        # the text as typed too: files before sessions recorded the path made whole
+        log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
+    elif not inputs.source.live and (said := earlier_runs(config.store.db, inputs.source.uri)):
+        log(said)
+    runs = inputs.sessions()
+    results: list[SessionResult] = []
+    try:
+        for n, (source, basis) in enumerate(runs, start=1):
+            if n > 1:
+                store = _store(config, log)  # run_session closed the one before
+            if len(runs) > 1:
+                log(f"running deployment {n} of {len(runs)}: {source.name}")
+            result = run_session(
+                source,
+                inputs.classifier,
+                store,
+                config,
+                positions=inputs.positions,
+                prior=inputs.prior,
+                time_basis=basis,
+                log=log,
+                session_id=f"{session_id}-{n}" if session_id and len(runs) > 1 else session_id,
+                progress=progress,
+            )
+            results.append(result)
+            if len(runs) == 1:
+                return result
+            done = getattr(progress, "done", None)  # a terminal's status line: end it
+            if done is not None:
+                done()
+            log(_part_line(source.name, result))
+            if result.session.status != SessionStatus.FINISHED and n < len(runs):
+                rest = ", ".join(str(s.name) for s, _ in runs[n:])
+                log(f"{inputs.source.uri}: deployment(s) not run: {rest}")
+                break
+    finally:
+        close = getattr(inputs.positions, "close", None)  # live receivers hold a thread
+        if close is not None:
+            close()
+    return combined(results)
+
+
+def _store(config: Config, log: Callable[[str], None]) -> SightingStore:
+    return SightingStore(
         config.store.db,
         lock_timeout_s=config.store.lock_timeout_s,
         flush_interval_s=config.store.flush_interval_s,
         log=log,
     )
-    if replace_earlier and (gone := store.forget_source(str(inputs.source.uri))):
-        log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
-    elif not inputs.source.live and (said := earlier_runs(config.store.db, inputs.source.uri)):
-        log(said)
-    try:
-        return run_session(
-            inputs.source,
-            inputs.classifier,
-            store,
-            config,
-            positions=inputs.positions,
-            prior=inputs.prior,
-            time_basis=inputs.time,
-            log=log,
-            session_id=session_id,
-            progress=progress,
-        )
-    finally:
-        close = getattr(inputs.positions, "close", None)  # live receivers hold a thread
-        if close is not None:
-            close()
+
+
+def _part_line(name: str | None, result: SessionResult) -> str:
+    """A deployment's session in one line: ``dep-north: finished; 4 of 4 photos ...``."""
+    s = result.session
+    why = f" ({s.end_reason})" if s.end_reason else ""
+    return (f"{name}: {s.status}{why}; {s.frames_analysed} of {s.frames_read} photos analysed, "
+            f"{len(result.sightings)} sightings (session {s.session_id})")  # fmt: skip
+
+
+_WORST = (SessionStatus.FAILED, SessionStatus.STREAM_LOST, SessionStatus.INTERRUPTED,
+          SessionStatus.RUNNING, SessionStatus.FINISHED)  # fmt: skip
+
+
+def combined(results: list[SessionResult]) -> SessionResult:
+    """One result for the sessions of one run (a package's deployments), for a caller that
+    reports one: ``parts`` holds each session's own. Its ``session`` is their summary, not
+    a stored row: ids joined by ``", "``, frame counts summed, the worst status (failed,
+    stream lost, interrupted, finished), end reasons named by deployment, no
+    ``source_name``; sightings, plot-mode species and unwritten rows of all of them."""
+    sessions = [r.session for r in results]
+    status = min((s.status for s in sessions), key=lambda x: _WORST.index(SessionStatus(x)))
+    reasons = "; ".join(f"{s.source_name}: {s.end_reason}" for s in sessions if s.end_reason)
+    summary = replace(
+        sessions[-1], session_id=", ".join(s.session_id for s in sessions), source_name=None,
+        status=status, end_reason=reasons or None, started_at=sessions[0].started_at,
+        frames_read=sum(s.frames_read for s in sessions),
+        frames_analysed=sum(s.frames_analysed for s in sessions),
+        frames_dropped=sum(s.frames_dropped for s in sessions),
+        frames_positioned=sum(s.frames_positioned for s in sessions),
+    )  # fmt: skip
+    return SessionResult(
+        summary, [x for r in results for x in r.sightings],
+        frames_reused=sum(r.frames_reused for r in results),
+        unwritten_rows=sum(r.unwritten_rows for r in results),
+        unwritten_where="; ".join(r.unwritten_where for r in results if r.unwritten_where),
+        unwritten_note=" ".join(r.unwritten_note for r in results if r.unwritten_note),
+        model_busy_s=sum(r.model_busy_s for r in results),
+        post_busy_s=sum(r.post_busy_s for r in results),
+        store_write_s=sum(r.store_write_s for r in results),
+        wall_s=sum(r.wall_s for r in results),
+        photo_species=[x for r in results for x in r.photo_species],
+        parts=results,
+    )  # fmt: skip

@@ -20,7 +20,7 @@ from fieldtool.learn.keep import FrameKeeper
 from fieldtool.photos import PhotoSteps
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
-from fieldtool.sources import Gap, VideoSource
+from fieldtool.sources import Gap, VideoSource, source_key
 from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
 from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import TimeBasis, utc_now
@@ -79,6 +79,9 @@ class SessionResult:
     wall_s: float = 0.0  # wall seconds of the whole session
     # plot mode: (photo path, [(species, score), ...]) per photo, in frame order
     photo_species: list[tuple[str, list[tuple[str, float]]]] = field(default_factory=list)
+    # a run of several sessions (a Camtrap DP package's deployments): each one's result,
+    # in order, this one their summary (fieldtool.pipeline.inputs.combined); else empty
+    parts: list[SessionResult] = field(default_factory=list)
 
 
 def _settings_as_run(
@@ -112,7 +115,7 @@ def start_session(
         )
     session = SessionInfo(
         session_id=session_id or uuid.uuid4().hex,
-        source=str(source.uri),
+        source=source_key(str(source.uri)),  # one file however it was named
         model_id=classifier.model_id,
         model_sha256=classifier.model_sha256,
         started_at=utc_now(),
