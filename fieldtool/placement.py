@@ -46,6 +46,9 @@ HELD_WARN_S = 2.0  # video beyond either end of its track for longer than this: 
 _MP4_SUFFIXES = (".mp4", ".mov", ".360", ".lrv")
 _GPMF_SOURCES = {"utc": "gpmf-gpsu", "local": "gpmf-creation-time"}
 _SRT_SOURCES = {"local": "srt-clock", "file-mtime": "srt-file-mtime", "utc": "srt-clock"}
+# A file's modification time this much after the video's creation time is a copy's: more
+# than any time zone (14 h) and a flight apart
+COPIED_AFTER = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ def place_session(
                 media_start=track.media_start, notes=(track.summary(), *track.notes),
                 by_media_time=mine,
             )  # fmt: skip
-    basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was)
+    basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was, notes)
     return Placement(positions, basis, tuple(notes))
 
 
@@ -195,9 +198,10 @@ def _time_basis(
     positions: PositionProvider | None,
     now: datetime | None,
     clock_was: str,
+    notes: list[str],
 ) -> TimeBasis:
     """The time basis (module doc order); ``clock_was``: the track's clock before any
-    conversion to UTC ("utc", "local", "file-mtime")."""
+    conversion to UTC ("utc", "local", "file-mtime"). A warning goes to ``notes``."""
     src = config.source
     if src.start_time is not None:
         given = src.start_time
@@ -216,6 +220,9 @@ def _time_basis(
     ):
         table = _GPMF_SOURCES if track.format == "gpmf" else _SRT_SOURCES
         source = table.get(clock_was, table["local"])
+        copied = _copied_file_time(video, track, clock_was, notes)
+        if copied is not None:
+            return copied
         if clock_was != "local":  # GPS time, or a file time: UTC already
             return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
         how = f"{track.path.name}, local clock, zone {choice.how}"
@@ -234,6 +241,30 @@ def _time_basis(
                          "logger started together")  # fmt: skip
     return TimeBasis(now or utc_now(), "processing-time", "UTC", True,
                      "no time in the video: the time of processing, not of the event")  # fmt: skip
+
+
+def _copied_file_time(
+    video: Path, track: TrackRead, clock_was: str, notes: list[str]
+) -> TimeBasis | None:
+    """The MP4's creation time where a track dated by its file's modification time (a DJI
+    SRT without dates) is later than it by more than :data:`COPIED_AFTER`: copying the card
+    reset that time, and the video's own clock, if hours off in zone, is years nearer.
+    Said in a warning; None where they agree (the file time stays: UTC, where DJI's mvhd
+    is often the drone's local clock) or the MP4 carries none."""
+    if clock_was != "file-mtime" or track.media_start is None:
+        return None
+    created = mp4_creation_time(video) if video.suffix.lower() in _MP4_SUFFIXES else None
+    if created is None or track.media_start - created <= COPIED_AFTER:
+        return None
+    modified, made = (f"{when:%Y-%m-%d %H:%M}" for when in (track.media_start, created))
+    notes.append(
+        f"warning: time: {track.path.name}'s modification time ({modified}) is "
+        f"{(track.media_start - created).days} days after {video.name}'s creation time "
+        f"({made}): the files were copied; dated by the creation time (the drone's clock, "
+        "possibly its local time): give --start-time if you know better"
+    )
+    return TimeBasis(created, "mp4-creation-time", "UTC", True,
+                     f"mvhd ({track.path.name}'s file time is a copy's)")  # fmt: skip
 
 
 def _span(start: datetime, end: datetime) -> str:

@@ -344,3 +344,33 @@ def test_the_run_says_its_track_ends_early(tmp_path: Path) -> None:
     lines, log = _logs()
     inputs_from_config(_config(tmp_path, video, **{"position.track": str(gpx)}), log)
     assert any("the track ends 5.0 s before the video" in line for line in lines), lines
+
+
+# --------------------------------------------------------------- a copied drone file
+
+
+@needs_shared
+@pytest.mark.parametrize("copied_days", [0.0, 1900.0])
+def test_a_copied_srts_file_time_does_not_beat_the_mp4s_creation_time(tmp_path, copied_days):
+    """A DJI SRT without dates is dated by its modification time, which copying the card
+    resets to the day of the copy (years after the flight). Where it is later than the
+    MP4's own creation time by more than any time zone and the flight, the creation time
+    dates the video, said in a warning; a file time that agrees stays (UTC, and DJI's
+    mvhd is often the drone's local clock)."""
+    import os
+
+    created = datetime(2021, 5, 1, 17, 0, 0)
+    video = _mp4(tmp_path / "DJI_0001.MP4", created=created)
+    srt = shutil.copy(SRT_DIR / "mavic_mini.SRT", tmp_path / "DJI_0001.SRT")
+    closed = created + timedelta(hours=2, days=copied_days)  # 2 h: a zone's worth
+    stamp = (closed - datetime(1970, 1, 1)).total_seconds()
+    os.utime(srt, (stamp, stamp))
+    place = place_session(_config(tmp_path, video), live=False, fps=10.0)
+    warned = [n for n in place.notes if "modification time" in n]
+    if copied_days:
+        assert (place.time.start, place.time.source) == (created, "mp4-creation-time")
+        assert len(warned) == 1 and "2021-05-01" in warned[0] and warned[0].startswith("warning")
+        assert "--start-time" in warned[0]
+    else:
+        assert place.time.source == "srt-file-mtime" and warned == []
+        assert abs(place.time.start - created) < timedelta(hours=3)
