@@ -102,6 +102,12 @@ def to_utc(local: datetime, zone: str) -> datetime:
     return aware.astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def utc_offset(zone: str, local: datetime) -> timedelta:
+    """The UTC offset of ``zone`` at the naive local time ``local`` (daylight saving time
+    applied): two zones that give the same offset give a clock the same UTC time."""
+    return parse_zone(zone).utcoffset(local) or timedelta(0)
+
+
 def utc_now() -> datetime:
     """The current time, naive UTC (the store's convention)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)

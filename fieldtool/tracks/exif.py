@@ -47,13 +47,28 @@ def _triple(value: object) -> tuple[float, float, float]:
     return _rational(a), _rational(b), _rational(c)
 
 
-def _dms(value: object, ref: object) -> float | None:
+NO_HEMISPHERE = "EXIF GPS without N/S/E/W reference (hemisphere unknown)"
+
+
+def _dms(value: object) -> float | None:
+    """Degrees, minutes, seconds as degrees (unsigned, as EXIF writes them); None unreadable."""
     try:
         d, m, s = _triple(value)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
-    out = d + m / 60.0 + s / 3600.0
-    return -out if str(ref).strip().upper() in ("S", "W") else out
+    return abs(d + m / 60.0 + s / 3600.0)
+
+
+def _signed(degrees: float, ref: object, hemispheres: str) -> float | None:
+    """``degrees`` signed by its ref (``"NS"`` or ``"EW"``: the second is negative). EXIF
+    rationals are unsigned and the ref has no default, so without a ref (or with one that
+    is no hemisphere of this axis) the sign is unknown: None, unless the value is 0."""
+    hemisphere = _text(ref).upper()[:1] if ref is not None else ""
+    if hemisphere == hemispheres[1]:
+        return -degrees
+    if hemisphere == hemispheres[0] or degrees == 0:
+        return degrees
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +81,8 @@ class PhotoExif:
     is no time (``0000:00:00 00:00:00`` from a clock never set, blank), else None.
     ``place``: the GPS block's position (``source`` ``exif``, accuracy in m), with or
     without any time: None without a GPS block or with an implausible one (then
-    ``gps_problem`` says why, e.g. 0, 0). ``gps_time``: GPSDateStamp + GPSTimeStamp (UTC),
+    ``gps_problem`` says why, e.g. 0, 0, or no N/S/E/W reference: EXIF
+    rationals are unsigned, so the hemisphere is unknown). ``gps_time``: GPSDateStamp + GPSTimeStamp (UTC),
     None when absent or not a time after GPS time began (1980-01-06).
     ``orientation``: the EXIF Orientation tag, 1 (upright) to 8.
     """
@@ -158,15 +174,20 @@ def _gps_place(
     """(position, elevation in m, why there is none) of a GPS block."""
     if not gps or 2 not in gps or 4 not in gps:
         return None, None, None
-    lat, lon = _dms(gps[2], gps.get(1, "N")), _dms(gps[4], gps.get(3, "E"))
+    lat, lon = _dms(gps[2]), _dms(gps[4])
     if lat is None or lon is None:
         return None, None, "EXIF GPS latitude/longitude unreadable"
+    lat, lon = _signed(lat, gps.get(1), "NS"), _signed(lon, gps.get(3), "EW")
+    if lat is None or lon is None:  # not north and east by default: China for Oregon
+        return None, None, NO_HEMISPHERE
     problem = _place_problem(lat, lon)
     if problem is not None:
         return None, None, problem
     alt = None
     if 6 in gps:
         try:
+            # GPSAltitudeRef 1: below sea level; absent: 0, above (EXIF 2.3 gives it that
+            # default, unlike the latitude/longitude refs, which have none)
             alt = _rational(gps[6]) * (-1.0 if gps.get(5) in (1, b"\x01") else 1.0)
         except (TypeError, ValueError, ZeroDivisionError):
             alt = None
@@ -214,9 +235,12 @@ def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
     GPS position (none, 0, 0) or no time (a fix needs one; :func:`photo_exif` keeps the
     place without).
     """
+    return _gps_fix(_read_photo(Path(path)))
+
+
+def _read_photo(path: Path) -> PhotoExif:
     from PIL import Image, UnidentifiedImageError  # heavy, optional: only to read a photo
 
-    path = Path(path)
     try:
         with Image.open(path) as image:
             exif = image.getexif()
@@ -224,7 +248,7 @@ def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
         raise FieldtoolError(f"{path}: photo not found") from None
     except (UnidentifiedImageError, OSError) as exc:
         raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
-    return _gps_fix(photo_exif(exif))
+    return photo_exif(exif)
 
 
 def _gps_fix(read: PhotoExif) -> tuple[Fix | None, str]:
@@ -246,7 +270,9 @@ def _gps_fix(read: PhotoExif) -> tuple[Fix | None, str]:
 def read_exif(path: str | Path) -> TrackRead:
     """A one-fix track from a photo's EXIF GPS block."""
     path = Path(path)
-    fix, clock = read_exif_fix(path)
+    read = _read_photo(path)
+    fix, clock = _gps_fix(read)
     if fix is None:
-        raise FieldtoolError(f"{path}: no EXIF GPS position with a time in the photo")
+        why = f" ({read.gps_problem})" if read.gps_problem else ""
+        raise FieldtoolError(f"{path}: no EXIF GPS position with a time in the photo{why}")
     return finish_track(path, "exif", [fix], {}, clock=clock)
