@@ -299,6 +299,14 @@ def overlap_warning(
     offset = positions.time_offset_s
     video = _span(start, start + timedelta(seconds=duration_s))
     track = _span(positions.fixes[0].time, positions.end)
+    if positions.by_media_time:  # the video's own: no offset or start time moves it
+        covers = (positions.end - positions.fixes[0].time).total_seconds()
+        return (
+            f"warning: only {100 * share:.0f}% of the video's frames can get a position: "
+            f"its track is the video's own ({positions.source}), matched by media time, and "
+            f"covers {covers:.0f} s of the video's {duration_s:.0f} s (--time-offset and "
+            "--start-time do not move it); give a track that covers the video"
+        )
     lead = (positions.fixes[0].time - (start + timedelta(seconds=offset))).total_seconds()
     hint = "fix with --time-offset SECONDS (added to frame times), --start-time or --tz"
     if abs(lead) >= 60:
@@ -314,6 +322,23 @@ def overlap_warning(
         f"video {video} ({basis.source}, {'UTC' if basis.zone_known else 'local time'}), "
         f"track {track} ({positions.source}); {hint}"
     )
+
+
+def start_time_warning(positions: TrackPositions, basis: TimeBasis) -> str | None:
+    """A warning when ``--start-time`` puts a video whose own track has a clock (a DJI
+    SRT's dates, a GoPro's GPS time) a whole number of hours from that clock: a local time
+    written as UTC (or the reverse). The track still places the frames by media time; the
+    sightings' times are the start time's. None otherwise."""
+    own = positions.media_start
+    if basis.source != "start-time" or basis.start is None or own is None:
+        return None
+    hours = (basis.start - own).total_seconds() / 3600.0
+    if abs(hours) < 0.95 or abs(hours - round(hours)) > 0.05:
+        return None
+    return (f"warning: --start-time {basis.start:%Y-%m-%d %H:%M:%S} UTC is {round(hours):+d} h "
+            f"from the clock of the video's own track ({positions.source}: "
+            f"{own:%Y-%m-%d %H:%M:%S} UTC): a time zone error? (a time with Z or no --tz "
+            "is UTC; give the offset, e.g. +10:00, or leave --start-time out)")  # fmt: skip
 
 
 def held_warning(positions: TrackPositions, start: datetime, duration_s: float) -> str | None:

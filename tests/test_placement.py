@@ -374,3 +374,28 @@ def test_a_copied_srts_file_time_does_not_beat_the_mp4s_creation_time(tmp_path, 
     else:
         assert place.time.source == "srt-file-mtime" and warned == []
         assert abs(place.time.start - created) < timedelta(hours=3)
+
+
+def test_the_videos_own_track_gets_no_time_offset_advice(tmp_path: Path) -> None:
+    """A DJI SRT beside its video is matched by media time: --time-offset moves nothing
+    there, so a short SRT's warning must not advise one (following it placed no frame at
+    all), and a --start-time whole hours from the SRT's own clock asks about the zone."""
+    from fieldtool.placement import overlap_share, overlap_warning, start_time_warning
+    from fieldtool.timebase import TimeBasis
+    from fieldtool.tracks import TrackPositions
+    from fieldtool.types import Fix
+
+    clock = datetime(2017, 8, 5, 4, 11, 50)  # the SRT's own clock (UTC after its zone)
+    fixes = [Fix(clock + timedelta(seconds=s), -20.0 + s * 1e-5, 149.0) for s in range(117)]
+    track = TrackPositions(fixes, 2.0, 0.0, source="srt", media_start=clock,
+                           by_media_time=True)  # fmt: skip
+    given = datetime(2017, 8, 5, 14, 11, 50)  # local time written with a Z: 10 h off
+    basis = TimeBasis(given, "start-time", "UTC", True, "--start-time")
+    share = overlap_share(track, given, 300.0, 1.0)
+    assert 0.3 < share < 0.5  # 117 s of 300 s, wherever --start-time puts the video
+    warning = overlap_warning(track, basis, 300.0, share)
+    assert warning is not None and "fix with --time-offset" not in warning
+    assert "own" in warning and "116 s of the video's 300 s" in warning  # 117 fixes a second apart
+    zone = start_time_warning(track, basis)
+    assert zone is not None and "+10 h" in zone and "time zone" in zone
+    assert start_time_warning(track, TimeBasis(clock, "start-time", "UTC", True, "")) is None

@@ -31,6 +31,7 @@ from fieldtool.placement import (
     overlap_share,
     overlap_warning,
     place_session,
+    start_time_warning,
 )
 from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.sources import VideoSource, is_live, source_key
@@ -203,7 +204,8 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
         duration = min(source.frame_count, src.max_frames or source.frame_count) / fps
         share = overlap_share(positions, start, duration, source.sample_fps)
         for warning in (overlap_warning(positions, placement.time, duration, share),
-                        held_warning(positions, start, duration)):  # fmt: skip
+                        held_warning(positions, start, duration),
+                        start_time_warning(positions, placement.time)):  # fmt: skip
             if warning:
                 log(warning)
     return source, placement
@@ -291,18 +293,23 @@ def run_from_config(
                 store = _store(config, log)  # run_session closed the one before
             if len(runs) > 1:
                 log(f"running deployment {n} of {len(runs)}: {source.name}")
-            result = run_session(
-                source,
-                inputs.classifier,
-                store,
-                config,
-                positions=inputs.positions,
-                prior=inputs.prior,
-                time_basis=basis,
-                log=log,
-                session_id=f"{session_id}-{n}" if session_id and len(runs) > 1 else session_id,
-                progress=progress,
-            )
+            try:
+                result = run_session(
+                    source,
+                    inputs.classifier,
+                    store,
+                    config,
+                    positions=inputs.positions,
+                    prior=inputs.prior,
+                    time_basis=basis,
+                    log=log,
+                    session_id=f"{session_id}-{n}" if session_id and len(runs) > 1 else session_id,
+                    progress=progress,
+                )
+            except BaseException:  # recorded as failed; the deployments after it do not run
+                if n < len(runs):
+                    log(_not_run(inputs.source.uri, runs[n:]))
+                raise
             results.append(result)
             if len(runs) == 1:
                 return result
@@ -311,8 +318,7 @@ def run_from_config(
                 done()
             log(_part_line(source.name, result))
             if result.session.status != SessionStatus.FINISHED and n < len(runs):
-                rest = ", ".join(str(s.name) for s, _ in runs[n:])
-                log(f"{inputs.source.uri}: deployment(s) not run: {rest}")
+                log(_not_run(inputs.source.uri, runs[n:]))
                 break
     finally:
         close = getattr(inputs.positions, "close", None)  # live receivers hold a thread
@@ -328,6 +334,10 @@ def _store(config: Config, log: Callable[[str], None]) -> SightingStore:
         flush_interval_s=config.store.flush_interval_s,
         log=log,
     )
+
+
+def _not_run(uri: str, rest: list[tuple[FrameSource, TimeBasis | None]]) -> str:
+    return f"{uri}: deployment(s) not run: {', '.join(str(s.name) for s, _ in rest)}"
 
 
 def _part_line(name: str | None, result: SessionResult) -> str:
