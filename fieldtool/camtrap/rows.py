@@ -3,10 +3,15 @@ session (its deployment's place and times, its photos with their top fused speci
 sightings' event ids) and the sightings in force (:func:`fieldtool.export_rows.load_occurrences`:
 closed, newest review applied, rejected ones left out).
 
-Where a deployment's place comes from, first found: the photos' own EXIF GPS, the
-session's GPS track, its sightings' positions. The place is their centroid and
-``uncertainty_m`` the farthest of them from it (None for a single point): a walk or a
-scatter of phone photos is one circle, as the standard's ``coordinateUncertainty`` asks.
+Where a deployment's place comes from, first found: where its exported photos were placed
+(each photo's own EXIF GPS, else where the run placed it: ``detections``, whatever the
+source: a fixed point, a track, a package's deployment), the session's GPS track, its
+sightings' positions. The place is their centroid and ``uncertainty_m`` the farthest of
+them from it (a spread under :data:`ONE_POINT_M` is one point) plus the largest accuracy
+the track states for it (a Camtrap DP package's own ``coordinateUncertainty`` arrives so);
+None for one point without a stated accuracy. A walk or a scatter of phone photos is one
+circle, as the standard's ``coordinateUncertainty`` asks; ``spread_m`` (the radius alone)
+beyond :data:`WIDE_SPREAD_M` is not a camera trap's place, and the export says so.
 Its times: the first and last photo; without photos, the first and last of its analysed
 frames, track points and sightings; else the session's own start and end.
 """
@@ -14,6 +19,7 @@ frames, track points and sightings; else the session's own start and end.
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +33,19 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXIT_DEFAULT = 0.3  # smoothing.exit when a session's settings lack it (SmoothingConfig's)
+# m: points closer than this to their centroid are one point (float error in a mean of
+# equal coordinates is ~1e-9 m; a GPS fix is no better than metres).
+ONE_POINT_M = 1.0
+# m: a deployment whose positions lie farther than this from their centroid is not one
+# camera's place (a trap is moved metres, not kilometres): the export warns.
+WIDE_SPREAD_M = 1000.0
+# Time sources (``sessions.time_source``, ``media.time_source``) that are not when the
+# media was recorded: the export flags them as the standard's timestampIssues.
+GUESSED_TIME_SOURCES: dict[str, str] = {
+    "processing-time": "the time fieldtool processed the file, which has no clock",
+    "srt-file-mtime": "the SRT file's modification time, the file has no date",
+    "file-mtime": "the file's modification time, the photo has no EXIF time",
+}
 
 
 @dataclass
@@ -42,6 +61,8 @@ class Photo:
     top_score: float | None = None
     detected: bool = False  # a detections row exists for the photo
     local_clock: bool = False  # captured_at is the camera's clock of unknown zone, not UTC
+    time_source: str | None = None  # media.time_source
+    place: tuple[float, float] | None = None  # (lat, lon): own EXIF GPS, else where placed
 
 
 @dataclass
@@ -56,9 +77,12 @@ class SessionRows:
     time_zone_known: bool
     classified_at: datetime | None  # when the model ran: the session's end, else last write
     exit_threshold: float
+    time_source: str | None = None  # sessions.time_source
     lat: float | None = None
     lon: float | None = None
-    uncertainty_m: float | None = None
+    uncertainty_m: float | None = None  # m: spread plus stated accuracy; None: one point
+    spread_m: float = 0.0  # m: the farthest position from (lat, lon)
+    place_from: str = ""  # what the place is the centroid of ("28 photos", "track", ...)
     start: datetime | None = None
     end: datetime | None = None
     photos: list[Photo] = field(default_factory=list)
@@ -82,8 +106,9 @@ def _is_taxon(name: str, known: set[str]) -> bool:
     return name in known or binomial(name) is not None
 
 
-def _centre(points: list[tuple[float, float]]) -> tuple[float, float, float | None]:
-    """(lat, lon, radius m): the points' centroid and the farthest point's distance."""
+def _centre(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """(lat, lon, radius m): the points' centroid and the farthest point's distance (0 for
+    a spread under :data:`ONE_POINT_M`)."""
     import numpy as np
 
     from fieldtool.geo import haversine_m
@@ -92,7 +117,7 @@ def _centre(points: list[tuple[float, float]]) -> tuple[float, float, float | No
     lons = np.array([p[1] for p in points], dtype=np.float64)
     lat, lon = float(lats.mean()), float(lons.mean())
     radius = float(haversine_m(lat, lon, lats, lons).max())
-    return lat, lon, (radius if len(points) > 1 else None)
+    return lat, lon, (radius if radius >= ONE_POINT_M else 0.0)
 
 
 def _sessions(con: duckdb.DuckDBPyConnection, session_id: str | None) -> list[SessionRows]:
@@ -100,11 +125,12 @@ def _sessions(con: duckdb.DuckDBPyConnection, session_id: str | None) -> list[Se
     rows = con.execute(
         "SELECT session_id, source, source_name, model_id, time_zone, "
         "coalesce(time_zone_known, TRUE), coalesce(ended_at, updated_at, started_at), "
-        f"config_json FROM sessions {where} ORDER BY started_at, session_id",
+        f"config_json, time_source FROM sessions {where} ORDER BY started_at, session_id",
         params,
     ).fetchall()
     return [
-        SessionRows(r[0], r[1] or "", r[2], r[3] or "", r[4], bool(r[5]), r[6], _exit(r[7]))
+        SessionRows(r[0], r[1] or "", r[2], r[3] or "", r[4], bool(r[5]), r[6], _exit(r[7]),
+                    r[8])  # fmt: skip
         for r in rows
     ]
 
@@ -131,19 +157,21 @@ def _photos(
         params["until"] = f.until
     rows = con.execute(
         "SELECT m.frame_index, m.path, coalesce(m.captured_at, d.time), m.event_id, m.camera, "
-        "d.fused_species, d.fused_scores, d.session_id IS NOT NULL, m.time_source "
+        "d.fused_species, d.fused_scores, d.session_id IS NOT NULL, m.time_source, "
+        "m.latitude, m.longitude, d.latitude, d.longitude "
         "FROM media m LEFT JOIN detections d "
         "ON d.session_id = m.session_id AND d.frame_index = m.frame_index "
         f"WHERE {' AND '.join(clauses)} ORDER BY 3, m.frame_index",
         params,
     ).fetchall()
     seen: set[int] = set()
-    for index, path, when, event, camera, names, scores, detected, clock in rows:
+    for index, path, when, event, camera, names, scores, detected, clock, *at in rows:
         if index in seen:  # one photo, one row (a replayed detection is the same)
             continue
         seen.add(index)
         photo = Photo(int(index), str(path), when, event, camera, detected=bool(detected),
-                      local_clock=_local_clock(s, clock))  # fmt: skip
+                      local_clock=_local_clock(s, clock), time_source=clock,
+                      place=_point(*at[:2]) or _point(*at[2:]))  # fmt: skip
         for name, score in zip(names or [], scores or [], strict=False):
             if _is_taxon(str(name), known):
                 photo.top_species, photo.top_score = str(name), float(score)
@@ -151,18 +179,41 @@ def _photos(
         s.photos.append(photo)
 
 
+def _point(lat: Any, lon: Any) -> tuple[float, float] | None:
+    """(lat, lon) when both are finite numbers, else None."""
+    if lat is None or lon is None:
+        return None
+    lat, lon = float(lat), float(lon)
+    return (lat, lon) if math.isfinite(lat) and math.isfinite(lon) else None
+
+
 def _place(con: duckdb.DuckDBPyConnection, s: SessionRows) -> None:
-    """The deployment's place: photos' GPS, else the track, else the sightings."""
-    for table in ("media", "track", "sightings"):
-        points = con.execute(
-            f"SELECT latitude, longitude FROM {table} WHERE session_id = ? AND latitude "
-            "IS NOT NULL AND longitude IS NOT NULL AND isfinite(latitude) AND "
-            "isfinite(longitude)",
-            [s.session_id],
-        ).fetchall()
+    """The deployment's place (module doc): where the exported photos were placed, else
+    the track, else the sightings; the track's largest stated accuracy is added."""
+    points = [p.place for p in s.photos if p.place is not None]
+    s.place_from = f"{len(points)} photos"
+    for table in ("track", "sightings"):
         if points:
-            s.lat, s.lon, s.uncertainty_m = _centre([(float(a), float(b)) for a, b in points])
-            return
+            break
+        s.place_from = table
+        points = [
+            (float(a), float(b))
+            for a, b in con.execute(
+                f"SELECT latitude, longitude FROM {table} WHERE session_id = ? AND latitude "
+                "IS NOT NULL AND longitude IS NOT NULL AND isfinite(latitude) AND "
+                "isfinite(longitude)",
+                [s.session_id],
+            ).fetchall()
+        ]
+    if not points:
+        return
+    s.lat, s.lon, s.spread_m = _centre(points)
+    row = con.execute(
+        "SELECT max(accuracy_m) FROM track WHERE session_id = ? AND isfinite(accuracy_m)",
+        [s.session_id],
+    ).fetchone()
+    stated = float(row[0]) if row and row[0] is not None and row[0] > 0 else 0.0
+    s.uncertainty_m = (s.spread_m + stated) or None
 
 
 def _span(con: duckdb.DuckDBPyConnection, s: SessionRows) -> None:

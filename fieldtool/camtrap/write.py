@@ -1,12 +1,16 @@
 """``fieldtool export --format camtrap-dp -o FOLDER``: a Camtrap DP 1.0.2 package.
 
 The folder gets ``datapackage.json``, ``deployments.csv``, ``media.csv``,
-``observations.csv`` and ``media/`` (the photos, hard-linked where the file system allows,
-else copied, so ``media.filePath`` is a relative path inside the package as the standard
-asks). What goes where is in ``docs/camtrap.md``; in short:
+``observations.csv`` and ``media/`` (the photos, copied, never hard-linked: the package is
+edited in place, e.g. to blur people, which must not change the camera's originals; a
+reflink where the file system offers one), so ``media.filePath`` is a relative path inside
+the package as the standard asks. What goes where is in ``docs/camtrap.md``; in short:
 
 - one deployment per session with a position (``deploymentID``: the session's
-  ``source_name``, else its id); sessions without any position are left out (the standard
+  ``source_name``, else its id), placed where its photos were placed (all of them:
+  :mod:`fieldtool.camtrap.rows`); positions spread wider than
+  :data:`~fieldtool.camtrap.rows.WIDE_SPREAD_M` are said in a warning and in
+  ``deploymentComments``; sessions without any position are left out (the standard
   requires a place) and said so in one log line;
 - one media row per photo (``media`` table); video sessions have none: their media file
   is the video, which fieldtool does not copy, and the stills it keeps are a sample the
@@ -23,7 +27,10 @@ is: its media row's ``mediaComments``, and each observation of it (``observation
 ``timestampIssues:unknownTimezone`` and ``observationComments``); the other photos of its
 session stay UTC, unflagged. The deployment's ``timestampIssues`` (the standard's flag for
 "unknown timezone", one per deployment) is true when any of its exported photos (a video
-session: the session) has an unknown zone, and ``deploymentComments`` says how many.
+session: the session) has an unknown zone, and ``deploymentComments`` says how many. It
+is also true when the times are not when the media was recorded: the session's or a
+photo's time source in :data:`~fieldtool.camtrap.rows.GUESSED_TIME_SOURCES` (processing
+time, a file's modification time), those photos' ``mediaComments`` saying so.
 """
 
 from __future__ import annotations
@@ -37,13 +44,23 @@ import mimetypes
 import os
 import re
 import shutil
+import stat
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fieldtool.camtrap.rows import Photo, SessionRows, as_float, load_sessions, main_camera
+from fieldtool.camtrap.rows import (
+    GUESSED_TIME_SOURCES,
+    WIDE_SPREAD_M,
+    Photo,
+    SessionRows,
+    as_float,
+    load_sessions,
+    main_camera,
+)
 from fieldtool.camtrap.standard import (
     COLUMNS,
     PROFILE_URL,
@@ -66,6 +83,7 @@ MediaRows = dict[int, tuple[str, dict[str, str]]]
 # How a time of unknown zone is flagged (observationTags is "key:value|key:value").
 LOCAL_CLOCK = "the camera's local clock (time zone unknown), written as read with Z"
 LOCAL_CLOCK_TAG = "timestampIssues:unknownTimezone"
+FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (copy-on-write copy)
 
 
 def _zone(s: SessionRows) -> str | None:
@@ -120,18 +138,40 @@ def _joined(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
-    """The deployment of a session; ``timestampIssues`` true when any of its photos (a
-    session without photos: the session) is a local clock of unknown zone."""
-    comments = f"fieldtool session {s.session_id}, source {s.source}"
-    dated = [p for p in s.photos if p.captured_at is not None]  # the media rows written
+def _spread_note(s: SessionRows) -> str:
+    """Said of a deployment whose positions lie wider apart than a camera trap's place."""
+    if s.spread_m <= WIDE_SPREAD_M:
+        return ""
+    return (f"its positions ({s.place_from}) spread up to {s.spread_m / 1000:.1f} km from "
+            f"their centroid, more than a camera trap's {WIDE_SPREAD_M / 1000:g} km: not one "
+            "camera's place; coordinateUncertainty covers them all")  # fmt: skip
+
+
+def _clock_note(s: SessionRows, dated: list[Photo]) -> tuple[bool, str]:
+    """(timestampIssues, what deploymentComments says of it): a local clock of unknown zone
+    (any photo; a session without photos: the session), or times that are not when the
+    media was recorded (:data:`GUESSED_TIME_SOURCES`: the session's, or a photo's)."""
+    notes = []
+    if s.time_source in GUESSED_TIME_SOURCES:
+        notes.append(f"timestamps are {GUESSED_TIME_SOURCES[s.time_source]} "
+                     f"(time source {s.time_source}), not when the media was recorded")  # fmt: skip
+    guessed = Counter(p.time_source for p in dated if p.time_source in GUESSED_TIME_SOURCES)
+    for source, n in sorted(guessed.items()):
+        notes.append(f"{n} of {len(dated)} photos' timestamps are {GUESSED_TIME_SOURCES[source]} "
+                     f"(time source {source}; their mediaComments say so)")  # fmt: skip
     local = sum(p.local_clock for p in dated)
-    issues = local > 0 if dated else not s.time_zone_known
-    if issues and local < len(dated):
-        comments += (f"; {local} of {len(dated)} photos' timestamps are {LOCAL_CLOCK} "
+    if local and local < len(dated):
+        notes.append(f"{local} of {len(dated)} photos' timestamps are {LOCAL_CLOCK} "
                      "(their mediaComments say so); the others are UTC")  # fmt: skip
-    elif issues:
-        comments += f"; timestamps are {LOCAL_CLOCK}"
+    elif local or (not dated and not s.time_zone_known):
+        notes.append(f"timestamps are {LOCAL_CLOCK}")
+    return bool(notes), _joined(*notes)
+
+
+def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
+    """The deployment of a session; ``timestampIssues`` by :func:`_clock_note`."""
+    dated = [p for p in s.photos if p.captured_at is not None]  # the media rows written
+    issues, clock = _clock_note(s, dated)
     uncertainty = s.uncertainty_m
     return {
         "deploymentID": dep,
@@ -142,7 +182,8 @@ def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
         "deploymentEnd": _time(s.end, s),
         "cameraID": _text(main_camera(s.photos)),
         "timestampIssues": "true" if issues else "false",
-        "deploymentComments": comments,
+        "deploymentComments": _joined(f"fieldtool session {s.session_id}, source {s.source}",
+                                      clock, _spread_note(s)),  # fmt: skip
     }
 
 
@@ -161,20 +202,36 @@ def _source_file(path: str, db: Path) -> Path | None:
     return None
 
 
-def _place_file(src: Path, dst: Path) -> None:
-    """Hard link (no copy on one file system), else a copy."""
+def _place_file(src: Path, dst: Path) -> int:
+    """A copy of ``src`` at ``dst`` (a reflink where the file system offers one, else
+    bytes), writable by the user; returns its size in bytes. Never a hard link: the
+    package is edited in place (blurring people), which must not change the originals."""
     dst.unlink(missing_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
+    if not _reflink(src, dst):
         shutil.copy2(src, dst)
+    os.chmod(dst, dst.stat().st_mode | stat.S_IWUSR)
+    return dst.stat().st_size
+
+
+def _reflink(src: Path, dst: Path) -> bool:
+    """A copy-on-write clone (Linux FICLONE: btrfs, XFS); False where not offered."""
+    try:
+        import fcntl  # POSIX only
+
+        with src.open("rb") as a, dst.open("wb") as b:
+            fcntl.ioctl(b.fileno(), FICLONE, a.fileno())
+    except (ImportError, OSError):
+        dst.unlink(missing_ok=True)
+        return False
+    shutil.copystat(src, dst)
+    return True
 
 
 def _media_rows(
-    s: SessionRows, dep: str, out: Path, db: Path, missing: list[str]
+    s: SessionRows, dep: str, out: Path, db: Path, missing: list[str], copied: list[int]
 ) -> MediaRows:
-    """Media rows of a session's photos (files placed under ``out/media/<deployment>/``);
-    returns frame_index -> (mediaID, row)."""
+    """Media rows of a session's photos (files copied under ``out/media/<deployment>/``,
+    their sizes appended to ``copied``); returns frame_index -> (mediaID, row)."""
     folder = _SAFE.sub("_", dep).strip("_") or "deployment"
     used: set[str] = set()
     rows: MediaRows = {}
@@ -192,7 +249,9 @@ def _media_rows(
             comment = f"file not found at export: {p.path}"
         else:
             (out / "media" / folder).mkdir(parents=True, exist_ok=True)
-            _place_file(src, out / rel)
+            copied.append(_place_file(src, out / rel))
+        if p.time_source in GUESSED_TIME_SOURCES:
+            comment = _joined(f"timestamp is {GUESSED_TIME_SOURCES[p.time_source]}", comment)
         if p.local_clock:
             comment = _joined(f"timestamp is {LOCAL_CLOCK}", comment)
         media_id = f"{dep}_{p.frame_index}"
@@ -486,11 +545,14 @@ def _write(
     media_obs: list[dict[str, str]] = []
     blanks: list[dict[str, str]] = []
     missing: list[str] = []
+    copied: list[int] = []  # bytes of each photo copied into the package
     all_sightings = not filters.species and not filters.reviewed_only
     for s in placed:
         dep = deps[s.session_id]
         deployments.append(_deployment_row(s, dep))
-        rows = _media_rows(s, dep, out, db, missing)
+        if (note := _spread_note(s)):
+            say(f"{db}: warning: deployment {dep}: {note}")
+        rows = _media_rows(s, dep, out, db, missing, copied)
         media.extend(row for _, row in rows.values())
         media_obs.extend(_media_observations(s, dep, rows))
         if all_sightings:
@@ -509,7 +571,7 @@ def _write(
     with _atomic(out / "datapackage.json") as tmp:
         tmp.write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n",
                        encoding="utf-8")  # fmt: skip
-    say(f"{out}: {len(deployments)} deployments, {len(media)} media, {len(events)} event "
-        f"observations from sightings, {len(blanks)} blank events, {len(media_obs)} media "
-        "observations")  # fmt: skip
+    say(f"{out}: {len(deployments)} deployments, {len(media)} media ({len(copied)} files, "
+        f"{sum(copied):,} bytes copied), {len(events)} event observations from sightings, "
+        f"{len(blanks)} blank events, {len(media_obs)} media observations")  # fmt: skip
     return len(events)
