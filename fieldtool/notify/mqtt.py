@@ -64,6 +64,7 @@ class MqttNotifier:
         self._unacked: dict[int, tuple[str, bytes]] = {}  # mid -> message, until acked
         self._acked_early: set[int] = set()  # acked before publish() returned its mid
         self.dead_lettered = 0
+        self._closing = threading.Event()  # our own disconnect: no "connection lost"
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id or f"fieldtool-{self.station}",
@@ -102,7 +103,7 @@ class MqttNotifier:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
     ) -> None:
-        if self.connected.is_set():
+        if self.connected.is_set() and not self._closing.is_set():
             self._log(f"{self.name}: connection lost ({reason}); reconnecting, messages wait")
         self.connected.clear()
 
@@ -161,5 +162,6 @@ class MqttNotifier:
         if left:
             self._log(f"{self.name}: {len(left)} message(s) unsent, kept in "
                       f"{self.dead_letter.path} for the next start")  # fmt: skip
+        self._closing.set()
         self.client.disconnect()  # a clean disconnect: the broker does not send the will
         self.client.loop_stop()

@@ -18,11 +18,14 @@ from .test_webhook import sighting_notice
 
 
 def test_sightings_on_their_topic_and_the_status_retained(tmp_path, broker, subscriber):
-    notifier = MqttNotifier(MqttConfig(port=broker.port), "ridge", tmp_path / "dead.jsonl")
+    said: list[str] = []
+    notifier = MqttNotifier(MqttConfig(port=broker.port), "ridge", tmp_path / "dead.jsonl",
+                            log=said.append)  # fmt: skip
     wait_for(notifier.connected.is_set, 30, "the connection")
     notifier.send(sighting_notice("start"))
     wait_for(lambda: subscriber.sightings(), 30, "the message")
     notifier.close(30)
+    assert not any("connection lost" in line or "reconnecting" in line for line in said), said
     assert subscriber.sightings()[0]["sighting_id"] == "sid1"
     assert [t for t, _, _ in subscriber.messages if t.endswith("sighting")] == [
         "fieldtool/ridge/feeder/sighting"]
