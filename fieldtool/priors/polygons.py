@@ -140,8 +140,8 @@ def _read_one(path: Path, crs: str | None) -> gpd.GeoDataFrame:
     if frame.crs is None:
         if crs is None:
             raise FieldtoolError(
-                f"{path}: the file has no CRS (.prj missing?); pass its CRS, "
-                'e.g. crs="EPSG:4267" (prior.crs) for Little\'s atlas'
+                f"{path}: the file has no CRS (.prj missing?); give its CRS, e.g. "
+                "--ranges-crs EPSG:4267 (prior.crs in a config file) for Little's atlas"
             )
         try:
             frame = frame.set_crs(crs)

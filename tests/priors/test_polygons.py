@@ -88,7 +88,7 @@ def test_shapefile_without_prj_needs_crs(tmp_path: Path) -> None:
     assert not path.with_suffix(".prj").exists()
     with pytest.raises(FieldtoolError) as info:
         load_ranges(path)
-    assert str(path) in str(info.value) and "crs" in str(info.value)
+    assert str(path) in str(info.value) and "--ranges-crs" in str(info.value)  # the flag to give
     prior = load_ranges(path, crs="EPSG:4267", presence_field=None)
     bounds = prior.geometry("Quercus alba").bounds
     assert bounds == pytest.approx((-84, 33, -83, 34), abs=0.01)  # NAD27 → WGS84 shift
