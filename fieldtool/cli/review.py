@@ -166,13 +166,10 @@ def _species_filter(db: Path, text: str, known: list[str]) -> list[str]:
 
 def _close(text: str, known: list[str]) -> str:
     """' (did you mean 'X'?)' for a near spelling of a known name, else ''."""
-    import difflib
+    from fieldtool.store.reviews import closest_species
 
-    from fieldtool.names import canonical
-
-    keys = {canonical(name): name for name in reversed(known)}
-    near = difflib.get_close_matches(canonical(text), list(keys), n=1, cutoff=0.8)
-    return f" (did you mean {keys[near[0]]!r}?)" if near else ""
+    near = closest_species(text, known)
+    return f" (did you mean {near!r}?)" if near else ""
 
 
 def _has_session(con: Any, session_id: str) -> bool:

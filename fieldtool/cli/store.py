@@ -101,13 +101,36 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _output_commands(sub)
 
 
+def _file_species(db: Path, given: list[str] | None) -> list[str] | None:
+    """The file's names of each ``--species`` in any spelling (case, spacing, authorship, a
+    synonym: :func:`fieldtool.store.reviews.same_species`); a name the file lacks is a
+    one-line error with the nearest one. None: no filter."""
+    if not given:
+        return None
+    from fieldtool.store.reviews import closest_species, same_species, species_names
+
+    if not Path(db).exists():
+        raise FieldtoolError(f"{db}: sightings database not found")
+    known = species_names(db)
+    names: list[str] = []
+    for text in given:
+        found = same_species(text, known)
+        if not found:
+            near = closest_species(text, known)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            raise FieldtoolError(f"--species {text!r}: no such species in {db}{hint}; "
+                                 "nothing was written")  # fmt: skip
+        names += found
+    return names
+
+
 def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fieldtool export`` and ``fieldtool dashboard``."""
     from fieldtool import export as ex
 
     def export(a: argparse.Namespace) -> int:
         filters = ex.ExportFilter(
-            session_id=a.session, species=a.species,
+            session_id=a.session, species=_file_species(a.db, a.species),
             since=ex.parse_time(a.since, "--since") if a.since else None,
             until=ex.parse_time(a.until, "--until") if a.until else None,
             reviewed_only=a.reviewed_only,

@@ -159,6 +159,15 @@ def same_species(text: str, known: Mapping[str, str] | Iterable[str]) -> list[st
     return [name for name, label in labels.items() if key in (label_key(name), label_key(label))]
 
 
+def closest_species(text: str, known: Iterable[str]) -> str | None:
+    """The name of ``known`` nearest ``text``'s key (a typo's "did you mean"), or None."""
+    import difflib
+
+    keys = {label_key(name): name for name in reversed(list(known))}
+    near = difflib.get_close_matches(label_key(text), list(keys), n=1, cutoff=0.8)
+    return keys[near[0]] if near else None
+
+
 def _has_sightings(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
     if not has_table(con, "sightings"):
         raise FieldtoolError(f"{path}: no sightings table: not a fieldtool sightings database")
