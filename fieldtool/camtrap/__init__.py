@@ -6,7 +6,7 @@ data), out and in. See ``docs/camtrap.md``. By concept:
 - :mod:`~fieldtool.camtrap.write`: :func:`write_package` (``fieldtool export --format
   camtrap-dp``);
 - :mod:`~fieldtool.camtrap.read`: :func:`read_package`, :func:`package_photos` (a
-  package as ``fieldtool run`` input);
+  package as ``fieldtool run`` input: one session per deployment, :func:`by_deployment`);
 - :mod:`~fieldtool.camtrap.validate`: :func:`serve_standard`, :func:`validate_package`
   (frictionless, offline).
 
@@ -25,16 +25,19 @@ if TYPE_CHECKING:
         Media,
         Observation,
         PackagePhoto,
+        by_deployment,
         is_package,
         package_photos,
         read_package,
+        skipped_line,
+        skipped_media,
     )
     from fieldtool.camtrap.validate import serve_standard, validate_package
     from fieldtool.camtrap.write import write_package
 
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "read": ("CamtrapPackage", "Media", "Observation", "PackagePhoto", "is_package",
-             "package_photos", "read_package"),
+    "read": ("CamtrapPackage", "Media", "Observation", "PackagePhoto", "by_deployment",
+             "is_package", "package_photos", "read_package", "skipped_line", "skipped_media"),
     "validate": ("serve_standard", "validate_package"),
     "write": ("write_package",),
 }
@@ -45,10 +48,13 @@ __all__ = [
     "Media",
     "Observation",
     "PackagePhoto",
+    "by_deployment",
     "is_package",
     "package_photos",
     "read_package",
     "serve_standard",
+    "skipped_line",
+    "skipped_media",
     "validate_package",
     "write_package",
 ]

@@ -1,5 +1,7 @@
 """Reading a Camtrap DP package: :func:`read_package` -> :class:`CamtrapPackage`, and
-:func:`package_photos`, a package's local photos as input for ``fieldtool run``.
+:func:`package_photos`, a package's local photos as input for ``fieldtool run``
+(:func:`by_deployment`: one session per deployment; :func:`skipped_media`: the media rows
+that are not run, and why).
 
 Deployments become :class:`fieldtool.types.Deployment` (times naive UTC; ``time_zone``
 the offset the package wrote ``deploymentStart`` in, which camera-trap platforms write as
@@ -289,3 +291,51 @@ def package_photos(pkg: CamtrapPackage) -> tuple[list[PackagePhoto], list[Deploy
                              f"{', '.join(stray[:3])} that deployments.csv lacks")  # fmt: skip
     found = [PackagePhoto(Path(m.file_path), m.deployment_id, m.timestamp) for m in photos]
     return found, list(pkg.deployments)
+
+
+def by_deployment(
+    pkg: CamtrapPackage, photos: list[PackagePhoto]
+) -> list[tuple[Deployment, list[PackagePhoto]]]:
+    """``photos`` (:func:`package_photos`) grouped by deployment, each group in time order:
+    the deployments that have any, in the order of ``deployments.csv``. Each is one session
+    of ``fieldtool run PACKAGE`` (a camera at one place: its sightings never mix with
+    another camera's)."""
+    groups: dict[str, list[PackagePhoto]] = {}
+    for photo in photos:
+        groups.setdefault(photo.deployment_id, []).append(photo)
+    return [(d, groups[d.deployment_id]) for d in pkg.deployments if d.deployment_id in groups]
+
+
+def skipped_media(pkg: CamtrapPackage) -> dict[str, int]:
+    """Why media rows are not run, and how many each: ``remote`` (filePath a URL),
+    ``not photos`` (another fileMediatype: videos), ``missing`` (a local filePath with no
+    file there); empty when every row is a local photo."""
+    why: dict[str, int] = {}
+    for m in pkg.media:
+        if not isinstance(m.file_path, Path):
+            reason = "remote"
+        elif not m.file_mediatype.startswith("image/"):
+            reason = "not photos"
+        elif not m.file_path.is_file():
+            reason = "missing"
+        else:
+            continue
+        why[reason] = why.get(reason, 0) + 1
+    return why
+
+
+_SKIP_WHY = {
+    "remote": "filePath a URL; download the files beside the package to run them",
+    "not photos": "fileMediatype not image/*: run videos as files",
+    "missing": "no file at their filePath",
+}
+
+
+def skipped_line(skipped: dict[str, int]) -> str | None:
+    """``skipped`` (:func:`skipped_media`) as one clause, or None when nothing is skipped:
+    ``413 media rows skipped: 413 remote (filePath a URL; ...)``."""
+    total = sum(skipped.values())
+    if not total:
+        return None
+    parts = ", ".join(f"{n} {reason} ({_SKIP_WHY[reason]})" for reason, n in skipped.items())
+    return f"{total} media row{'s' if total != 1 else ''} skipped: {parts}"

@@ -10,7 +10,13 @@ sequence rule: photos of one camera closer than ``photos.sequence_gap_s`` are on
 from fieldtool.photos.files import PHOTO_SUFFIXES, expand_photos, is_photo_input
 from fieldtool.photos.plot import plot_scores, species_set, stored_set
 from fieldtool.photos.sequences import event_id, sequence_numbers
-from fieldtool.photos.session import PhotoMedia, PhotoSteps, is_photos, photo_source_from_config
+from fieldtool.photos.session import (
+    PhotoMedia,
+    PhotoSteps,
+    is_photos,
+    photo_source_from_config,
+    photo_sources_from_config,
+)
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource, read_upright
 
 __all__ = [
@@ -25,6 +31,7 @@ __all__ = [
     "is_photo_input",
     "is_photos",
     "photo_source_from_config",
+    "photo_sources_from_config",
     "plot_scores",
     "read_upright",
     "sequence_numbers",

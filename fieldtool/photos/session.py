@@ -16,14 +16,21 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from fieldtool.camtrap.read import is_package, package_photos, read_package
+from fieldtool.camtrap.read import (
+    by_deployment,
+    is_package,
+    package_photos,
+    read_package,
+    skipped_line,
+    skipped_media,
+)
 from fieldtool.config import Config
 from fieldtool.photos.files import expand_photos, is_photo_input
 from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
 from fieldtool.store import SightingStore
-from fieldtool.tracks import TrackPositions, read_track
-from fieldtool.types import Deployment, Frame, LabelSet, Position
+from fieldtool.tracks import TrackPositions, TrackRead, read_track
+from fieldtool.types import Deployment, FieldtoolError, Frame, LabelSet, Position
 
 
 class Prior(Protocol):
@@ -48,27 +55,83 @@ def is_photos(uri: str) -> bool:
     return is_photo_input(uri) or is_package(uri)
 
 
+def _package_photos(
+    uri: str, log: Callable[[str], None]
+) -> tuple[list[tuple[Deployment, list[PhotoItem]]], list[Deployment]]:
+    """A Camtrap DP package's local photos, one group per deployment that has any (in
+    ``deployments.csv`` order), and all its deployments; the package's line goes to ``log``
+    (photos, deployments, the media rows skipped and why)."""
+    pkg = read_package(uri)
+    found, deployments = package_photos(pkg)
+    groups = [(d, [PhotoItem(p.path, p.deployment_id, p.timestamp) for p in photos])
+              for d, photos in by_deployment(pkg, found)]  # fmt: skip
+    with_photos = f" ({len(groups)} with local photos)" if len(groups) < len(deployments) else ""
+    skipped = skipped_line(skipped_media(pkg))
+    log(f"{uri}: Camtrap DP package, {len(found)} local photos, {len(deployments)} deployments"
+        f"{with_photos}" + (f"; {skipped}" if skipped else ""))  # fmt: skip
+    return groups, deployments
+
+
+def photo_sources_from_config(config: Config, log: Callable[[str], None]) -> list[PhotoSource]:
+    """The photo sets ``config.source.uri`` names, one per session: a Camtrap DP package's
+    local photos one set per deployment (each its own session: ``source_name`` its
+    deploymentID, its place and times; ``docs/camtrap.md``), any other photo input one set
+    (:func:`photo_source_from_config`). ``fieldtool run`` runs them one after the other.
+    A deployment none of whose photos can be read is left out with a warning (the others
+    run); the error is raised when that leaves none."""
+    if not is_package(config.source.uri):
+        return [photo_source_from_config(config, log)]
+    groups, _ = _package_photos(config.source.uri, log)
+    track = _track(config)
+    sources, unread = [], []
+    for deployment, items in groups:
+        try:
+            sources.append(_source(config, items, [deployment], log, track))
+        except FieldtoolError as exc:  # none of its photos could be read
+            unread.append(exc)
+            log(f"warning: deployment {deployment.deployment_id} left out: {exc}")
+    if not sources:
+        raise unread[0]
+    return sources
+
+
 def photo_source_from_config(
     config: Config, log: Callable[[str], None], deployments: Sequence[Deployment] = ()
 ) -> PhotoSource:
-    """The photos ``config.source.uri`` names (a photo, a folder, a glob), or the local
-    photos of a Camtrap DP package with its deployments (their places and times).
+    """The photos ``config.source.uri`` names (a photo, a folder, a glob) as one set, or the
+    local photos of a Camtrap DP package with its deployments (their places and times) —
+    all its deployments in one set: ``fieldtool run`` takes a package's deployments one
+    set each (:func:`photo_sources_from_config`).
 
     With a track (``--track``/``--gpx``) its first fix gives local clocks without any other
     zone theirs (``docs/time.md``), and a warning names the photos without a place of
     their own that the track cannot place (:func:`track_overlap_warning`)."""
-    src, pos = config.source, config.position
-    place = (pos.lat, pos.lon) if pos.lat is not None and pos.lon is not None else None
+    src = config.source
     photos: list[Path] | list[PhotoItem]
     if is_package(src.uri):
-        found, package_deployments = package_photos(read_package(src.uri))
-        photos = [PhotoItem(p.path, p.deployment_id, p.timestamp) for p in found]
+        groups, package_deployments = _package_photos(src.uri, log)
+        photos = [item for _, items in groups for item in items]
         deployments = [*deployments, *package_deployments]
-        log(f"{src.uri}: Camtrap DP package, {len(photos)} local photos, "
-            f"{len(package_deployments)} deployments")  # fmt: skip
+        if len(groups) > 1:
+            log(f"warning: {src.uri}: photos of {len(groups)} deployments in one session (its "
+                "source_name empty); 'fieldtool run' runs one session per deployment")  # fmt: skip
     else:
         photos = expand_photos(src.uri, log)
-    track = read_track(pos.track, pos.track_format) if pos.track is not None else None
+    return _source(config, photos, deployments, log, _track(config))
+
+
+def _track(config: Config) -> TrackRead | None:
+    pos = config.position
+    return read_track(pos.track, pos.track_format) if pos.track is not None else None
+
+
+def _source(
+    config: Config, photos: Sequence[Path | PhotoItem], deployments: Sequence[Deployment],
+    log: Callable[[str], None], track: TrackRead | None,
+) -> PhotoSource:  # fmt: skip
+    """One photo set as a source; with a track, its overlap warning goes to ``log``."""
+    src, pos = config.source, config.position
+    place = (pos.lat, pos.lon) if pos.lat is not None and pos.lon is not None else None
     source = PhotoSource(
         photos, deployments=deployments,
         sequence_gap_s=config.photos.sequence_gap_s, tz=src.tz, place=place, uri=src.uri,

@@ -10,14 +10,15 @@ Time of a photo, first that exists: a timestamp given with it (:class:`PhotoItem
 GPSDateStamp + GPSTimeStamp (``exif-gps``, UTC; a camera clock more than
 :data:`CLOCK_DISAGREES_S` off it is said); EXIF DateTimeOriginal (+ SubSecTimeOriginal) with
 OffsetTimeOriginal (``exif-offset``, converted from that offset); DateTimeOriginal alone, a
-local clock, converted from ``tz`` (``--tz``), else the deployment's zone, else the zone at
+local clock, converted from ``tz`` (``--tz``; a warning where it disagrees with the zone of
+the photos' place or the EXIF offsets of the set), else the deployment's zone, else the zone at
 the photo's place (its GPS, its deployment, ``--lat/--lon``), else the zone where the
 session's track starts (``exif-zone``), else kept local (``exif-local``, zone unknown); no
 EXIF time (none, or one that is no time such as ``0000:00:00 00:00:00``): the file's
 modification time (``file-mtime``).
-Place: the photo's EXIF GPS (never 0, 0; whatever its time), else its deployment's
-coordinates, else whatever the session's positions say at its time (``--lat/--lon`` or a
-track).
+Place: the photo's EXIF GPS (never 0, 0 nor without its N/S/E/W refs; whatever its
+time), else its deployment's coordinates, else whatever the session's positions say at its
+time (``--lat/--lon`` or a track).
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ import numpy as np
 
 from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.sources import FrameStream, SourceStats
-from fieldtool.timebase import TimeBasis, ZoneChoice, local_zone, to_utc, utc_naive, zone_at
+from fieldtool.timebase import (
+    TimeBasis,
+    ZoneChoice,
+    local_zone,
+    to_utc,
+    utc_naive,
+    utc_offset,
+    zone_at,
+)
 from fieldtool.tracks.exif import PhotoExif, photo_exif
 from fieldtool.types import Deployment, FieldtoolError, Fix, Frame, Position
 
@@ -132,7 +141,8 @@ class PhotoSource:
     position, for the zone of photos that have neither GPS nor a deployment. ``uri``: the
     session's source name (default: the one photo, or the photos' common folder).
     ``track``: the session's track (``--track``), whose first fix gives the zone of local
-    clocks that have no other (as for a video, ``docs/time.md``).
+    clocks that have no other (as for a video, ``docs/time.md``). ``name`` and
+    ``deployment``: the deployment all the photos are of (None: none, or several).
     """
 
     live = False
@@ -173,6 +183,7 @@ class PhotoSource:
         used = {p.deployment_id for p in self.photos}
         # The session's source name: its deployment, when all the photos are of one.
         self.name: str | None = used.pop() if len(used) == 1 else None
+        self.deployment: Deployment | None = self.deployments.get(self.name or "")
 
     # what the pipeline asks of every source
 
@@ -302,6 +313,46 @@ class PhotoSource:
         for problem, paths in problems.items():
             self._log(f"warning: {len(paths)} photo(s) with {problem}: no position or zone taken "
                       f"from it: {_names(paths)}")  # fmt: skip
+        if self.tz is not None:
+            self._say_tz(reads, placed)
+
+    def _say_tz(
+        self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
+                                                       Position | None]]
+    ) -> None:  # fmt: skip
+        """Warnings where ``--tz``, which comes first for a local clock (``docs/time.md``),
+        gives the photos it converted another UTC offset than the zone of their place or
+        than the EXIF offsets written in photos of the same set: a silent shift otherwise."""
+        tz = str(self.tz)
+        by_tz = [(r.path.name, taken, dep, own)
+                 for r, (w, _, dep, own, _) in zip(reads, placed, strict=True)
+                 if w.how == "--tz" and (taken := r.exif.taken) is not None]  # fmt: skip
+        if not by_tz:
+            return
+        names = _names([name for name, *_ in by_tz])
+        apart: dict[str, list[tuple[str, float]]] = {}  # the place's zone: (photo, hours off)
+        for name, taken, dep, own in by_tz:
+            zone, _ = self._clock_zone(own, self.deployments.get(dep or ""), None)
+            if zone is not None:
+                off = utc_offset(zone, taken) - utc_offset(tz, taken)
+                if off:
+                    apart.setdefault(zone, []).append((name, off.total_seconds() / 3600))
+        for zone, found in apart.items():
+            by = "/".join(f"{h:g}" for h in sorted({abs(h) for _, h in found}))
+            self._log(f"warning: --tz {tz} disagrees with the zone of the photos' place, {zone} "
+                      f"({by} h apart), for {len(found)} photo(s) with a local clock; --tz used "
+                      f"(it comes first): {_names([n for n, _ in found])}; leave --tz out if "
+                      "their clocks were set to the local time")  # fmt: skip
+        written: Counter[str] = Counter()
+        for r in reads:
+            offset, taken = r.exif.offset, r.exif.taken
+            if offset is not None and taken is not None and offset != utc_offset(tz, taken):
+                written[_offset_name(offset)] += 1
+        if written:
+            offsets = ", ".join(f"{name} in {n} photo(s)" for name, n in written.most_common())
+            self._log(f"warning: --tz {tz} disagrees with the EXIF offset written in the same "
+                      f"set ({offsets}: their own offset used); {len(by_tz)} photo(s) without "
+                      f"an offset converted from --tz {tz}: {names}")  # fmt: skip
 
     def _place(self, r: _Read) -> tuple[_When, str, str | None, Position | None, Position | None]:
         """(time, camera, deployment id, own position, position)."""
@@ -345,7 +396,17 @@ class PhotoSource:
             return _When(r.mtime, "file-mtime", "UTC")
         if (utc := exif.taken_utc) is not None and exif.offset is not None:
             return _When(utc, "exif-offset", _offset_name(exif.offset))
-        zone, how = self.tz, "--tz"
+        zone, how = self._clock_zone(own, deployment, self.tz)
+        if zone is None:
+            return _When(exif.taken, "exif-local", None)
+        return _When(to_utc(exif.taken, zone), "exif-zone", zone, how)
+
+    def _clock_zone(
+        self, own: Position | None, deployment: Deployment | None, tz: str | None
+    ) -> tuple[str | None, str]:
+        """(zone, how) of a local camera clock: ``tz`` (``--tz``), else the deployment's
+        zone, else the zone at the photo's place, the session's place, the track's start."""
+        zone, how = tz, "--tz"
         if zone is None and deployment is not None:
             zone, how = deployment.time_zone, "deployment"
         where = own or (Position(deployment.lat, deployment.lon) if deployment else None)
@@ -355,9 +416,7 @@ class PhotoSource:
             zone, how = zone_at(*self.place), "place"
         if zone is None:
             zone, how = self._track_zone.zone, "track"
-        if zone is None:
-            return _When(exif.taken, "exif-local", None)
-        return _When(to_utc(exif.taken, zone), "exif-zone", zone, how)
+        return zone, how
 
     def _frames(self) -> Generator[Frame, None, None]:
         for photo in self.photos:
