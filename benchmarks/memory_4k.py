@@ -53,13 +53,13 @@ def make_clip(path: Path, seconds: float) -> Path:
 
 def child(video: Path, db: Path, device: str, flags: list[str]) -> None:
     """One session in this process; prints its peak RSS in MiB as the last line."""
-    from fieldtool.cli import _overrides, build_parser
+    from fieldtool.cli import build_parser, overrides
     from fieldtool.config import load_config
     from fieldtool.pipeline import run_from_config
 
     args = build_parser().parse_args(["run", str(video), "--db", str(db), "--no-snapshots",
                                       "--device", device, *flags])  # fmt: skip
-    config = load_config(None, {"source.uri": str(video), **_overrides(args)})
+    config = load_config(None, {"source.uri": str(video), **overrides(args)})
     config.store.live_frame_interval_s = 0.0
     start = time.monotonic()
     result = run_from_config(config, log=lambda line: None)
