@@ -3,7 +3,8 @@
 What it was learnt from (the database and the photo sources: a gallery or folders of species
 sub-folders; reviewed sightings, their frames and photos per class, train and held-out), its
 parent (model id and SHA-256 of ``model.safetensors``), and the parent's and the new head's
-scores on what was held out (sightings of the held-out sessions, held-out photos).
+scores on what was held out (sightings of the held-out sessions, held-out photos), and
+the duplicate frames found (by SHA-256) and how the split handled them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,17 @@ import numpy as np
 
 CARD_JSON = "model_card.json"
 CARD_MD = "MODEL_CARD.md"
+
+
+def duplicates_text(duplicates: dict[str, int]) -> str:
+    """A card's ``duplicates`` in words, one line."""
+    d = {k: duplicates.get(k, 0) for k in ("copies", "linked_sessions",
+         "heldout_copies_of_train", "heldout_repeats")}  # fmt: skip
+    return (f"{d['copies']} frame{'s' * (d['copies'] != 1)} copy another (same SHA-256); "
+            f"{d['linked_sessions']} review sessions share frames or a source file with "
+            "another and are learnt from or held out together; dropped from the held-out "
+            f"part: {d['heldout_copies_of_train']} copies of frames learnt from, "
+            f"{d['heldout_repeats']} repeats")  # fmt: skip
 
 
 @dataclass
@@ -73,6 +85,11 @@ class ModelCard:
     reason: str  # one line: why accepted or refused
     settings: dict = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)  # "gallery:<folder>", "photos:<folder>"
+    # frames that copy another (same SHA-256): "copies" (frames beyond the first of each
+    # content), "linked_sessions" (review sessions sharing frames or a source file with
+    # another, kept on one side), "heldout_copies_of_train" and "heldout_repeats" (held-out
+    # frames dropped: copies of a frame learnt from, repeats of an earlier held-out frame)
+    duplicates: dict[str, int] = field(default_factory=dict)
 
     def learnt_from(self) -> str:
         """What the head was learnt from, in words."""
@@ -113,6 +130,7 @@ frozen backbone of its parent.
 - classes: {len(self.classes)}; new: {new}
 - review sessions: {len(self.train_sessions)} to learn from, {len(self.heldout_sessions)} held out
 - photos: {photos}
+- duplicate frames: {duplicates_text(self.duplicates)}
 - verdict: {"accepted" if self.accepted else "refused"}{" (written with --force)" if self.forced else ""}: {self.reason}
 
 ## Data (reviewed sightings, their frames, and photos per class)

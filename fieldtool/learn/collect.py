@@ -6,11 +6,20 @@ sighting's label: ``confirm`` -> its species, ``relabel`` -> the reviewer's spec
 are its ``sighting_frames`` rows (the snapshot and frames spread over it, kept by
 :class:`fieldtool.learn.keep.FrameKeeper`); sightings from before those rows existed
 give their snapshot alone.
+
+"The same frame" is one rule, here: the SHA-256 of its JPEG's bytes
+(:func:`frame_sha256`, recorded in ``sighting_frames``). :func:`first_copies` keeps the first
+frame of each content (``learn export`` writes one file per species and content), and the
+split keeps copies apart from what they copy: :func:`session_groups` joins sessions that
+share a frame or read the same file (a video run twice), each group goes wholly to one
+side, and :func:`heldout_copies` finds the held-out frames that are still copies (of a
+frame learnt from, e.g. a photo exported from a review session, or of each other).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,24 +41,46 @@ class LabelledFrame:
     predicted: str  # the sighting's species as the model said
     decision: str  # confirm / reject / relabel
     path: Path  # the JPEG, absolute
-    sha256: str  # of the JPEG's bytes
+    sha256: str  # of the JPEG's bytes (frame_sha256)
+    # the footage its session read: the file's content SHA-256 where a batch recorded it,
+    # else the session's source as recorded (a path, a stream URL, a camera); "" for photos
+    source: str = ""
 
     @property
     def is_background(self) -> bool:
         return self.label == BACKGROUND_LABEL
 
 
-def _frames_sql(kept: bool) -> str:
+def frame_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a frame file's bytes: two frames are the same when these match."""
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def _frames_sql(kept: bool, batch: bool) -> str:
     frames = (
         "SELECT sighting_id, path, sha256 FROM sighting_frames"
         if kept
         else "SELECT NULL::VARCHAR AS sighting_id, NULL::VARCHAR AS path, "
         "NULL::VARCHAR AS sha256 WHERE false"
     )
+    content = (
+        "SELECT session_id, min(content_sha256) AS content FROM batch_files "
+        "WHERE content_sha256 <> '' GROUP BY 1"
+        if batch
+        else "SELECT NULL::VARCHAR AS session_id, NULL::VARCHAR AS content WHERE false"
+    )
     # a sighting with kept frames gives those (its snapshot among them); others their snapshot
     return f"""
     WITH r AS ({LATEST_REVIEW_SQL}),
-    f AS ({frames})
+    f AS ({frames}),
+    src AS (SELECT s.session_id, coalesce(b.content, s.source, '') AS source
+            FROM sessions s LEFT JOIN ({content}) b USING (session_id))
+    SELECT u.sighting_id, u.session_id, u.species, u.decision, u.reviewed, u.path, u.sha256,
+           src.source
+    FROM (
     SELECT s.sighting_id, s.session_id, s.species, r.decision, r.species AS reviewed,
            f.path, f.sha256
     FROM sightings s JOIN r USING (sighting_id) JOIN f USING (sighting_id)
@@ -58,6 +89,7 @@ def _frames_sql(kept: bool) -> str:
            NULL
     FROM sightings s JOIN r USING (sighting_id)
     WHERE s.snapshot_path IS NOT NULL AND s.sighting_id NOT IN (SELECT sighting_id FROM f)
+    ) u LEFT JOIN src ON src.session_id = u.session_id
     ORDER BY 2, 1, 6
     """
 
@@ -69,11 +101,12 @@ def collect(db: Path | str, *, timeout_s: float = 10.0) -> tuple[list[LabelledFr
     with connect(db, read_only=True, timeout_s=timeout_s) as con:
         if not has_table(con, "reviews"):
             return [], []
-        rows = con.execute(_frames_sql(has_table(con, "sighting_frames"))).fetchall()
+        sql = _frames_sql(has_table(con, "sighting_frames"), has_table(con, "batch_files"))
+        rows = con.execute(sql).fetchall()
     folder = db.resolve().parent
     frames: list[LabelledFrame] = []
     skipped: list[str] = []
-    for sighting_id, session_id, species, decision, reviewed, rel, sha in rows:
+    for sighting_id, session_id, species, decision, reviewed, rel, sha, source in rows:
         path = folder / rel
         if not path.is_file():
             skipped.append(f"{path}: frame of sighting {sighting_id} is gone")
@@ -84,10 +117,9 @@ def collect(db: Path | str, *, timeout_s: float = 10.0) -> tuple[list[LabelledFr
             label = " ".join(str(reviewed or species).split())
         else:
             raise FieldtoolError(f"{db}: sighting {sighting_id} has unknown decision {decision!r}")
-        sha = sha or hashlib.sha256(path.read_bytes()).hexdigest()
-        frames.append(
-            LabelledFrame(sighting_id, session_id, label, species, decision, path, sha)
-        )
+        sha = sha or frame_sha256(path)
+        frames.append(LabelledFrame(sighting_id, session_id, label, species, decision, path,
+                                    sha, source or ""))  # fmt: skip
     return frames, skipped
 
 
@@ -100,3 +132,71 @@ def split_sessions(sessions: list[str], holdout: float = 0.25) -> tuple[set[str]
         return set(ordered), set()
     n = min(len(ordered) - 1, max(1, round(holdout * len(ordered))))
     return set(ordered[n:]), set(ordered[:n])
+
+
+def _order(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def _same_footage(source: str) -> bool:
+    """Whether two sessions with this source read the same footage: a file (or a file's
+    content hash) yes; a live stream (``rtsp://``, ``frigate://``), a camera device
+    (``/dev/video0``, ``0``) or nothing recorded no (each session is new footage)."""
+    return bool(source) and "://" not in source and not source.startswith("/dev/") and \
+        not source.isdigit()  # fmt: skip
+
+
+def session_groups(frames: Sequence[LabelledFrame]) -> dict[str, str]:
+    """Session id -> its group: sessions that share a frame (:attr:`LabelledFrame.sha256`)
+    or read the same file (:attr:`LabelledFrame.source`: a video run twice, whose kept
+    frames may differ by a frame or two) are one group, named by the member that
+    :func:`split_sessions` orders first (a session without copies is its own group)."""
+    parent: dict[str, str] = {f.session_id: f.session_id for f in frames}
+
+    def root(s: str) -> str:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
+
+    first: dict[str, str] = {}  # frame hash or source -> the first session that had it
+    for f in frames:
+        keys = ["sha256:" + f.sha256] + ["source:" + f.source] * _same_footage(f.source)
+        for key in keys:
+            other = first.setdefault(key, f.session_id)
+            a, b = root(other), root(f.session_id)
+            if a != b:  # the representative is the one split_sessions orders first
+                a, b = sorted((a, b), key=_order)
+                parent[b] = a
+    return {s: root(s) for s in parent}
+
+
+def first_copies(
+    frames: Sequence[LabelledFrame], scope: Callable[[LabelledFrame], str] | None = None
+) -> list[bool]:
+    """Per frame: whether it is the first of its content (SHA-256) within its ``scope``
+    (e.g. the species folder it is written to; default: all frames are one scope)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for f in frames:
+        key = (scope(f) if scope else "", f.sha256)
+        out.append(key not in seen)
+        seen.add(key)
+    return out
+
+
+def heldout_copies(
+    frames: Sequence[LabelledFrame], held: Sequence[bool]
+) -> tuple[list[bool], list[bool]]:
+    """Per frame, (a held-out copy of a frame learnt from, a held-out copy of an earlier
+    held-out frame): the held-out frames to drop so that nothing is measured on a frame
+    the head was fitted on, and each held-out frame counts once."""
+    learnt = {f.sha256 for f, h in zip(frames, held, strict=True) if not h}
+    kept = [f for f, h in zip(frames, held, strict=True) if h and f.sha256 not in learnt]
+    first = iter(first_copies(kept))
+    copy_of_learnt, repeated = [], []
+    for f, h in zip(frames, held, strict=True):
+        is_copy = bool(h) and f.sha256 in learnt
+        copy_of_learnt.append(is_copy)
+        repeated.append(bool(h) and not is_copy and not next(first))
+    return copy_of_learnt, repeated

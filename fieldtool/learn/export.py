@@ -14,7 +14,7 @@ import re
 import shutil
 from pathlib import Path
 
-from fieldtool.learn.collect import collect
+from fieldtool.learn.collect import LabelledFrame, collect, first_copies
 from fieldtool.types import FieldtoolError
 
 BACKGROUND_FOLDER = "background"
@@ -33,15 +33,17 @@ def export_confirmed(db: Path | str, out: Path | str, *, include_rejected: bool 
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FieldtoolError(f"{out}: exists and is not empty; give a new folder")
     frames, _ = collect(db)
+    frames = [f for f in frames if include_rejected or not f.is_background]
     rows = []
-    seen: set[tuple[str, str]] = set()
-    for frame in frames:
-        if frame.is_background and not include_rejected:
+
+    def folder_of(frame: LabelledFrame) -> str:
+        return BACKGROUND_FOLDER if frame.is_background else folder_name(frame.label)
+
+    # one file per species folder and content (the same frame, by SHA-256, once)
+    for frame, first in zip(frames, first_copies(frames, folder_of), strict=True):
+        if not first:
             continue
-        folder = BACKGROUND_FOLDER if frame.is_background else folder_name(frame.label)
-        if (folder, frame.sha256) in seen:
-            continue
-        seen.add((folder, frame.sha256))
+        folder = folder_of(frame)
         rel = f"{folder}/{frame.sha256[:16]}.jpg"
         (out / folder).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(frame.path, out / rel)

@@ -32,12 +32,11 @@ out, a species with one photo none.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fieldtool.learn.collect import BACKGROUND_LABEL, LabelledFrame
+from fieldtool.learn.collect import BACKGROUND_LABEL, LabelledFrame, frame_sha256
 from fieldtool.names import binomial, species_key
 from fieldtool.types import FieldtoolError
 
@@ -135,13 +134,6 @@ def check_species(shots: PhotoSet, known: Sequence[str]) -> None:
     )
 
 
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise FieldtoolError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
 def heldout_every(holdout: float) -> int:
     """k of "every k-th photo of a species is held out"; 0 when none is (holdout <= 0)."""
     if not holdout > 0:
@@ -187,7 +179,7 @@ def read_photos(
                 out.read_as[given] = species
             key = species_key(species) if species != BACKGROUND_LABEL else BACKGROUND_LABEL
             for photo in photos:
-                sha = _sha256(photo)
+                sha = frame_sha256(photo)
                 done += 1
                 if progress and (done % 256 == 0 or done == total):
                     progress(done, total)

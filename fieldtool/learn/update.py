@@ -8,15 +8,21 @@ before it is used.
    :class:`~fieldtool.learn.embed.FeatureCache`);
 3. hold out a share of the review sessions
    (:func:`~fieldtool.learn.collect.split_sessions`) and, of the photos, every k-th
-   photo of each species (:mod:`~fieldtool.learn.photos`);
+   photo of each species (:mod:`~fieldtool.learn.photos`); sessions that share a frame (by
+   SHA-256) or read the same file are one group, held out or learnt from together
+   (:func:`~fieldtool.learn.collect.session_groups`), and held-out frames that still copy
+   a frame learnt from, or an earlier held-out frame, are dropped
+   (:func:`~fieldtool.learn.collect.heldout_copies`): nothing is measured on a frame the
+   head was fitted on, and each frame counts once;
 4. fit a new head on the rest (:func:`~fieldtool.learn.head.fit_head`): the old classes
    start from the old head and are rehearsed from the model's prototypes, species named
    by relabels or photos that the model lacks (by :func:`fieldtool.names.species_key`)
    are added;
 5. score parent and new head on everything held out (a reviewed sighting or a photo is
    one example each); write the new folder (model, prototypes, model card) unless it is
-   worse, or the held-out part is too small to judge it (fewer than :data:`MIN_HELDOUT`
-   examples, or a new species without any held-out example), and ``force`` is off.
+   worse, or the held-out part is too small to judge it after de-duplication (fewer than
+   :data:`MIN_HELDOUT` examples, or a new species without any held-out example), and
+   ``force`` is off.
 """
 
 from __future__ import annotations
@@ -31,8 +37,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fieldtool.learn.card import ModelCard, Scores
-from fieldtool.learn.collect import LabelledFrame, collect, split_sessions
+from fieldtool.learn.card import ModelCard, Scores, duplicates_text
+from fieldtool.learn.collect import (
+    LabelledFrame,
+    collect,
+    heldout_copies,
+    session_groups,
+    split_sessions,
+)
 from fieldtool.learn.embed import FeatureCache, FeatureExtractor, backbone_key
 from fieldtool.learn.head import HeadSettings, Prototypes, fit_head, head_probs, read_prototypes
 from fieldtool.learn.photos import (
@@ -49,7 +61,8 @@ from fieldtool.types import FieldtoolError, Label, LabelSet
 BACKGROUND = "background"
 # Fewer held-out examples (sightings and photos) than this judge nothing: one photo more or
 # less right swings accuracy by 20 points or more. The demo's honest cases hold out 6 (one
-# review session) and 13 (a gallery's every 4th photo).
+# review session) and 13 (a gallery's every 4th photo). Counted after de-duplication: a
+# copy of a frame learnt from is no example, and copies within the held-out part count once.
 MIN_HELDOUT = 5
 
 
@@ -120,14 +133,15 @@ def _counts(frames: list[LabelledFrame], held: np.ndarray, names: list[str],
 
 
 def _too_few_heldout(labels: LabelSet, old: int, held_targets: np.ndarray,
-                     examples: int) -> str:  # fmt: skip
+                     examples: int, dropped: int = 0) -> str:  # fmt: skip
     """Why the held-out part is too small to judge a head, in words; "" when it is not:
     fewer than :data:`MIN_HELDOUT` examples, or a new species (class index >= ``old``)
     without any held-out example (its row would be written unmeasured)."""
     new = [x for x in labels.labels[old:] if not x.is_background]
     held = set(held_targets.tolist())
     unjudged = [x.species for x in new if x.index not in held]
-    parts = [f"{examples} held-out example{'s' * (examples != 1)} (needs {MIN_HELDOUT})"]
+    after = f" after dropping {dropped} held-out copies (same SHA-256)" * bool(dropped)
+    parts = [f"{examples} held-out example{'s' * (examples != 1)} (needs {MIN_HELDOUT}){after}"]
     parts = parts * (examples < MIN_HELDOUT)
     fix = ["give more photos (or reviewed sessions)"] * (examples < MIN_HELDOUT)
     if unjudged:
@@ -137,6 +151,49 @@ def _too_few_heldout(labels: LabelSet, old: int, held_targets: np.ndarray,
     if not parts:
         return ""
     return "too little held out to judge it: " + ", ".join(parts) + "; " + fix[0]
+
+
+def _split_reviews(reviewed: list[LabelledFrame], holdout: float,
+                   heldout_sessions: Sequence[str] | None, db: Path | None,
+                   say: Callable[[str], None]) -> tuple[set[str], set[str], int]:  # fmt: skip
+    """(train, held-out) review sessions, whole groups of sessions that share frames or a
+    source file (:func:`~fieldtool.learn.collect.session_groups`) on one side; and how many
+    sessions are in such groups of two or more."""
+    groups = session_groups(reviewed)
+    sizes: dict[str, int] = {}
+    for g in groups.values():
+        sizes[g] = sizes.get(g, 0) + 1
+    linked = sum(n for n in sizes.values() if n > 1)
+    if heldout_sessions is None:
+        _, held_g = split_sessions(list(groups.values()), holdout)
+    else:
+        if db is None:
+            raise FieldtoolError("a held-out session needs reviewed sightings (--db)")
+        unknown = set(heldout_sessions) - set(groups)
+        if unknown:
+            raise FieldtoolError(f"{db}: no reviewed sightings in session {sorted(unknown)[0]!r}")
+        held_g = {groups[s] for s in heldout_sessions}
+    held_s = {s for s, g in groups.items() if g in held_g}
+    joined = sorted(held_s - set(heldout_sessions or held_s))
+    if joined:
+        say(f"also held out, as they share frames (same SHA-256) or a source file with a "
+            f"named session: {len(joined)} session{'s' * (len(joined) != 1)} "
+            f"({', '.join(joined)})")  # fmt: skip
+    return set(groups) - held_s, held_s, linked
+
+
+def _nothing_heldout(sessions: int, linked: int, dropped: int) -> str:
+    """Why nothing is held out, in one line."""
+    if dropped:
+        return (f"nothing held out to measure it on: all {dropped} held-out frames are copies "
+                "of frames learnt from or of each other (same SHA-256)")  # fmt: skip
+    if sessions >= 2 and linked == sessions:
+        return (f"nothing held out to measure it on: the {sessions} review sessions are runs "
+                "of the same footage (they share frames, same SHA-256, or a source file), so "
+                "none can be held out without its copies being learnt from; needs reviews "
+                "of 2+ different recordings, or 2+ photos of a species")  # fmt: skip
+    return ("nothing held out to measure it on (needs reviews from 2+ sessions, or 2+ "
+            "photos of a species)")
 
 
 def _say_photos(say: Callable[[str], None], photos: PhotoSet, holdout: float) -> None:
@@ -199,22 +256,25 @@ def learn(
     frames = reviewed + shots.frames
     labels, index = _label_set(model.labels, frames)
     names = labels.species
-    sessions = [f.session_id for f in reviewed]
-    if heldout_sessions is None:
-        train_s, held_s = split_sessions(sessions, holdout)
-    else:
-        unknown = set(heldout_sessions) - set(sessions)
-        if db is None:
-            raise FieldtoolError("a held-out session needs reviewed sightings (--db)")
-        if unknown:
-            raise FieldtoolError(f"{db}: no reviewed sightings in session {sorted(unknown)[0]!r}")
-        held_s = set(heldout_sessions)
-        train_s = set(sessions) - held_s
+    train_s, held_s, linked = _split_reviews(reviewed, holdout, heldout_sessions, db, say)
     if reviewed:
         say(f"{len(reviewed)} frames of {len({f.sighting_id for f in reviewed})} reviewed "
             f"sightings in {len(train_s) + len(held_s)} sessions ({len(held_s)} held out)")  # fmt: skip
     if shots.frames:
         _say_photos(say, shots, holdout)
+    split = [f.session_id in held_s or f.sighting_id in shots.heldout for f in frames]
+    copy_of_learnt, repeated = heldout_copies(frames, split)
+    duplicates = {
+        "copies": len(frames) - len({f.sha256 for f in frames}),
+        "linked_sessions": linked,
+        "heldout_copies_of_train": sum(copy_of_learnt),
+        "heldout_repeats": sum(repeated),
+    }
+    dropped = duplicates["heldout_copies_of_train"] + duplicates["heldout_repeats"]
+    if duplicates["copies"] or linked:
+        say(f"duplicate frames: {duplicates_text(duplicates)}")
+    keep = [not (a or b) for a, b in zip(copy_of_learnt, repeated, strict=True)]
+    frames = [f for f, k in zip(frames, keep, strict=True) if k]
 
     default_cache = (db.resolve().parent / f"{db.stem}_learn_cache" if db is not None
                      else out.resolve().parent / "learn_cache")  # fmt: skip
@@ -229,7 +289,7 @@ def learn(
     )  # fmt: skip
     say(f"features: {cache.hits} cached, {cache.misses} computed")
     targets = np.array([index[f.label] for f in frames])
-    held = np.array([f.session_id in held_s or f.sighting_id in shots.heldout for f in frames])
+    held = np.array([h for h, k in zip(split, keep, strict=True) if k], dtype=bool)
     sightings = [f.sighting_id for f in frames]
     # each sighting (or photo) weighs one example, however many frames it kept
     per_sighting: dict[str, int] = {}
@@ -246,7 +306,9 @@ def learn(
     settings = settings or HeadSettings()
     train = ~held
     if not train.any():
-        raise FieldtoolError(f"{db or gallery or photos[0]}: everything to learn from is held out")
+        why = " (with the sessions that share frames or a source file with it)" * bool(linked)
+        raise FieldtoolError(f"{db or gallery or photos[0]}: everything to learn from is held "
+                             f"out{why}")  # fmt: skip
     weight, bias = fit_head(feats[train], targets[train], len(labels), weights=weights[train],
                             init=(old_w, old_b), prototypes=protos, settings=settings)  # fmt: skip
 
@@ -263,11 +325,11 @@ def learn(
     pad_b = np.concatenate([old_b, np.full(len(labels) - len(old_b), -1e9, np.float32)])
     before, after = scores(pad_w, pad_b), scores(weight, bias)
     measured = "sightings" if not shots.frames else "photos" if not reviewed else "examples"
-    too_few = _too_few_heldout(labels, len(model.labels), targets[held], after.sightings)
+    too_few = _too_few_heldout(labels, len(model.labels), targets[held], after.sightings,
+                               dropped)  # fmt: skip
     if not held.any():
         accepted = False
-        reason = ("nothing held out to measure it on (needs reviews from 2+ sessions, or 2+ "
-                  "photos of a species)")  # fmt: skip
+        reason = _nothing_heldout(len(train_s) + len(held_s), linked, dropped)
     elif too_few:
         accepted = False
         reason = too_few
@@ -290,7 +352,7 @@ def learn(
         new_classes=names[len(model.labels):], train_sessions=sorted(train_s),
         heldout_sessions=sorted(held_s), counts=_counts(frames, held, names, index),
         before=before, after=after, accepted=accepted, forced=force and not accepted,
-        reason=reason, sources=shots.sources,
+        reason=reason, sources=shots.sources, duplicates=duplicates,
         settings=asdict(settings) | {"holdout": holdout,
                                      "photo_heldout": heldout_rule(holdout)},
     )  # fmt: skip
@@ -329,3 +391,4 @@ def _write(out: Path, model: LoadedModel, labels: LabelSet, weight: np.ndarray,
     if out.exists():
         out.rmdir()  # checked empty above
     tmp.rename(out)
+
