@@ -79,9 +79,9 @@ class ProgressPrinter:
         self.tty = self.stream.isatty()
 
     def __call__(self, p) -> None:
-        done = f"{p.t:7.1f} s"
+        done = _span(p.t).rjust(9)
         if p.duration_s:
-            done += f" / {p.duration_s:.1f} s ({100 * min(p.t / p.duration_s, 1):3.0f}%)"
+            done += f" / {_span(p.duration_s)} ({100 * min(p.t / p.duration_s, 1):3.0f}%)"
         line = (
             f"{self.label}: {done}  analysed {p.frames_analysed} frames "
             f"({p.analysis_fps:.1f}/s)  sightings {p.closed_sightings} closed, {p.open_sightings} open"
@@ -92,6 +92,17 @@ class ProgressPrinter:
     def done(self) -> None:
         if self.tty:
             print(file=self.stream)
+
+
+def _span(seconds: float) -> str:
+    """Media seconds as a person reads them: ``12.5 s`` under an hour, ``1:02:03`` under a
+    day, ``994 d 05:16:51`` beyond (a camera trap's photos span months)."""
+    if seconds < 3600:
+        return f"{seconds:.1f} s"
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = f"{rest // 60:02d}:{rest % 60:02d}"
+    return f"{days} d {hours:02d}:{minutes}" if days else f"{hours}:{minutes}"
 
 
 def session_flags(parser: argparse.ArgumentParser) -> None:
