@@ -39,7 +39,7 @@ def cmd_list(a: argparse.Namespace) -> int:
     with _held_says_so(a.db, "nothing was read"):
         names = None
         if a.species is not None:  # the file's names of that species
-            names = _species_filter(a.db, a.species, species_names(a.db, timeout_s=a.wait))
+            names = species_filter(a.db, a.species, species_names(a.db, timeout_s=a.wait))
         with connect(a.db, read_only=True, timeout_s=a.wait) as con:
             if a.session is not None and not _has_session(con, a.session):
                 raise FieldtoolError(f"--session {a.session!r}: no such session in {a.db}")
@@ -154,7 +154,7 @@ def _relabel_species(text: str, known: list[str], new: bool) -> str:
     return str(found)
 
 
-def _species_filter(db: Path, text: str, known: list[str]) -> list[str]:
+def species_filter(db: Path, text: str, known: list[str]) -> list[str]:
     """The file's names of ``--species``."""
     from fieldtool.store.reviews import same_species
 

@@ -107,21 +107,13 @@ def _file_species(db: Path, given: list[str] | None) -> list[str] | None:
     one-line error with the nearest one. None: no filter."""
     if not given:
         return None
-    from fieldtool.store.reviews import closest_species, same_species, species_names
+    from fieldtool.cli.review import species_filter  # one rule: any spelling, else nearest
+    from fieldtool.store.reviews import species_names
 
     if not Path(db).exists():
         raise FieldtoolError(f"{db}: sightings database not found")
     known = species_names(db)
-    names: list[str] = []
-    for text in given:
-        found = same_species(text, known)
-        if not found:
-            near = closest_species(text, known)
-            hint = f" (did you mean {near!r}?)" if near else ""
-            raise FieldtoolError(f"--species {text!r}: no such species in {db}{hint}; "
-                                 "nothing was written")  # fmt: skip
-        names += found
-    return names
+    return [name for text in given for name in species_filter(db, text, known)]
 
 
 def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
