@@ -31,3 +31,10 @@ class PhotosConfig(Section):
         10, ge=1, description="plot mode: the most species one photo's set holds",
         json_schema_extra=flag("--plot-top-n"),
     )  # fmt: skip
+    deployment: str | None = Field(
+        None, min_length=1,
+        description="a Camtrap DP package: run only the deployment with this deploymentID "
+        "(one session; `--replace` then replaces only its earlier sessions); default: every "
+        "deployment with local photos, one session each",
+        json_schema_extra=flag("--deployment"),
+    )  # fmt: skip

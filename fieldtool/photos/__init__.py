@@ -14,6 +14,8 @@ from fieldtool.photos.session import (
     PhotoMedia,
     PhotoSteps,
     is_photos,
+    only_deployment,
+    package_deployments,
     photo_source_from_config,
     photo_sources_from_config,
 )
@@ -30,6 +32,8 @@ __all__ = [
     "expand_photos",
     "is_photo_input",
     "is_photos",
+    "only_deployment",
+    "package_deployments",
     "photo_source_from_config",
     "photo_sources_from_config",
     "plot_scores",

@@ -55,12 +55,21 @@ def is_photos(uri: str) -> bool:
     return is_photo_input(uri) or is_package(uri)
 
 
+def package_deployments(uri: str) -> list[str]:
+    """The deploymentIDs of a Camtrap DP package that have local photos, in
+    ``deployments.csv`` order (``fieldtool batch`` plans a unit for each)."""
+    pkg = read_package(uri)
+    found, _ = package_photos(pkg)
+    return [d.deployment_id for d, _ in by_deployment(pkg, found)]
+
+
 def _package_photos(
-    uri: str, log: Callable[[str], None]
+    uri: str, log: Callable[[str], None], only: str | None = None
 ) -> tuple[list[tuple[Deployment, list[PhotoItem]]], list[Deployment]]:
     """A Camtrap DP package's local photos, one group per deployment that has any (in
-    ``deployments.csv`` order), and all its deployments; the package's line goes to ``log``
-    (photos, deployments, the media rows skipped and why)."""
+    ``deployments.csv`` order; ``only``: that deploymentID's group alone, a FieldtoolError
+    naming the others when it has none), and all its deployments; the package's line goes
+    to ``log`` (photos, deployments, the media rows skipped and why)."""
     pkg = read_package(uri)
     found, deployments = package_photos(pkg)
     groups = [(d, [PhotoItem(p.path, p.deployment_id, p.timestamp) for p in photos])
@@ -69,19 +78,38 @@ def _package_photos(
     skipped = skipped_line(skipped_media(pkg))
     log(f"{uri}: Camtrap DP package, {len(found)} local photos, {len(deployments)} deployments"
         f"{with_photos}" + (f"; {skipped}" if skipped else ""))  # fmt: skip
+    if only is not None:
+        chosen = [(d, items) for d, items in groups if d.deployment_id == only]
+        if not chosen:
+            known = ", ".join(d.deployment_id for d, _ in groups) or "none"
+            raise FieldtoolError(f"{uri}: no deployment {only!r} with local photos "
+                                 f"(deployments with local photos: {known})")  # fmt: skip
+        groups = chosen
     return groups, deployments
+
+
+def only_deployment(config: Config) -> str | None:
+    """``photos.deployment`` (a deploymentID or None); a FieldtoolError when it is given
+    and ``source.uri`` is not a Camtrap DP package."""
+    only = config.photos.deployment
+    if only is not None and not is_package(config.source.uri):
+        raise FieldtoolError(f"{config.source.uri}: not a Camtrap DP package; --deployment "
+                             f"({only!r}) names one of a package's deployments")  # fmt: skip
+    return only
 
 
 def photo_sources_from_config(config: Config, log: Callable[[str], None]) -> list[PhotoSource]:
     """The photo sets ``config.source.uri`` names, one per session: a Camtrap DP package's
     local photos one set per deployment (each its own session: ``source_name`` its
-    deploymentID, its place and times; ``docs/camtrap.md``), any other photo input one set
+    deploymentID, its place and times; ``docs/camtrap.md``; ``photos.deployment``: that
+    one's set only), any other photo input one set
     (:func:`photo_source_from_config`). ``fieldtool run`` runs them one after the other.
     A deployment none of whose photos can be read is left out with a warning (the others
     run); the error is raised when that leaves none."""
+    only = only_deployment(config)
     if not is_package(config.source.uri):
         return [photo_source_from_config(config, log)]
-    groups, _ = _package_photos(config.source.uri, log)
+    groups, _ = _package_photos(config.source.uri, log, only)
     track = _track(config)
     sources, unread = [], []
     for deployment, items in groups:
@@ -108,10 +136,11 @@ def photo_source_from_config(
     their own that the track cannot place (:func:`track_overlap_warning`)."""
     src = config.source
     photos: list[Path] | list[PhotoItem]
+    only = only_deployment(config)
     if is_package(src.uri):
-        groups, package_deployments = _package_photos(src.uri, log)
+        groups, in_package = _package_photos(src.uri, log, only)
         photos = [item for _, items in groups for item in items]
-        deployments = [*deployments, *package_deployments]
+        deployments = [*deployments, *in_package]
         if len(groups) > 1:
             log(f"warning: {src.uri}: photos of {len(groups)} deployments in one session (its "
                 "source_name empty); 'fieldtool run' runs one session per deployment")  # fmt: skip

@@ -20,6 +20,7 @@ from fieldtool.model import load_model_folder
 from fieldtool.photos import (
     PhotoSource,
     is_photos,
+    only_deployment,
     photo_source_from_config,
     photo_sources_from_config,
 )
@@ -75,6 +76,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     """
     source: FrameSource
     deployments: list[tuple[PhotoSource, TimeBasis]] = []
+    only_deployment(config)  # --deployment names a package's deployment: fail before opening
     if not is_live(config.source.uri) and is_photos(config.source.uri):
         placed, positions = photo_placements(config, log)
         source, basis = placed[0]
@@ -238,22 +240,25 @@ def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classi
     )
 
 
-def earlier_runs(db: Path, uri: str) -> str | None:
-    """A warning when ``db`` already holds sessions of the file ``uri`` (run again, its
-    sightings are added beside theirs: per-species and per-day counts hold both), else
-    None; a file that does not exist yet, or that another process holds, says nothing."""
+def earlier_runs(db: Path, uri: str, source_name: str | None = None) -> str | None:
+    """A warning when ``db`` already holds sessions of the file ``uri`` (with
+    ``source_name``: of that name, a package's deployment) (run again, its sightings are
+    added beside theirs: per-species and per-day counts hold both), else None; a file that
+    does not exist yet, or that another process holds, says nothing."""
     if not Path(db).is_file():
         return None
     try:
         found = query(db, "SELECT count(*) AS n, max(started_at) AS last FROM sessions "
-                          "WHERE source IN (?, ?)", [source_key(str(uri)), str(uri)])  # fmt: skip
+                          "WHERE source IN (?, ?) AND (? IS NULL OR source_name = ?)",
+                      [source_key(str(uri)), str(uri), source_name, source_name])  # fmt: skip
     except FieldtoolError:
         return None
     count = int(found["n"].iloc[0])
     if not count:
         return None
     last = pd.Timestamp(found["last"].iloc[0]).isoformat(sep=" ", timespec="seconds")
-    return (f"warning: {db} already holds {count} session(s) of {uri} (the last started "
+    of = f"{uri} [deployment {source_name}]" if source_name else uri
+    return (f"warning: {db} already holds {count} session(s) of {of} (the last started "
             f"{last} UTC): this run's sightings are added beside them, so counts include "
             "both; --replace deletes the earlier ones first, another --db keeps them apart")  # fmt: skip
 
@@ -279,11 +284,13 @@ def run_from_config(
     inputs = inputs_from_config(config, log)
     store = _store(config, log)
     uri = str(inputs.source.uri)
+    only = config.photos.deployment  # a package's one deployment (none for other inputs)
     if replace_earlier and (gone := [session for name in dict.fromkeys((source_key(uri), uri))
-                                     for session in store.forget_source(name)]):  # fmt: skip
+                                     for session in store.forget_source(name, only)]):  # fmt: skip
         # the text as typed too: files before sessions recorded the path made whole
-        log(f"replaced {len(gone)} earlier session(s) of {inputs.source.uri}")
-    elif not inputs.source.live and (said := earlier_runs(config.store.db, inputs.source.uri)):
+        of = f"{uri} [deployment {only}]" if only else uri
+        log(f"replaced {len(gone)} earlier session(s) of {of}")
+    elif not inputs.source.live and (said := earlier_runs(config.store.db, uri, only)):
         log(said)
     runs = inputs.sessions()
     results: list[SessionResult] = []

@@ -37,13 +37,15 @@ JPEG_QUALITY = 90
 
 def file_config(config: Config, row: dict[str, Any], local: str, track: str | None) -> Config:
     """The config ``fieldtool run`` would get for this file: its path, and the manifest's
-    track and start time where given. No live view or preview in a batch."""
+    track and start time (and a package's deployment) where given. No live view or preview in a batch."""
     data = config.model_dump()
     data["source"]["uri"] = local
     if row.get("start_time"):
         data["source"]["start_time"] = datetime.fromisoformat(row["start_time"])
     if track:
         data["position"]["track"] = Path(track)
+    if row.get("deployment"):  # a package's unit: the photos of one deployment
+        data["photos"]["deployment"] = row["deployment"]
     data["store"]["live_frame_interval_s"] = 0.0
     data["store"]["preview"] = None
     return Config.model_validate(data)

@@ -10,9 +10,11 @@ setting runs it again.
 Photos (``kind`` "photos") are units as ``fieldtool run`` makes sessions of them: in a
 folder, each topmost folder holding photos is one unit with every photo below it (as
 ``fieldtool run FOLDER``); the photos a glob matches are one unit (as ``fieldtool run
-'GLOB'``); a manifest row naming a photo folder, glob, photo or Camtrap DP package
-(:func:`fieldtool.photos.is_photos`) is one unit, and so is an input that is a package.
-Photo units are local paths (PhotoSource reads local files).
+'GLOB'``); a manifest row naming a photo folder, glob or photo
+(:func:`fieldtool.photos.is_photos`) is one unit. A Camtrap DP package (the input, or a
+manifest row) is a unit per deployment with local photos (``deployment``; a manifest's
+``deployment`` column names one), as ``fieldtool run PACKAGE`` runs a session per
+deployment. Photo units are local paths (PhotoSource reads local files).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from fieldtool.config import Config
 from fieldtool.types import FieldtoolError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".mts", ".webm", ".mpg"})
-MANIFEST_COLUMNS = ("path", "track", "start_time", "place", "camera_id")
+MANIFEST_COLUMNS = ("path", "track", "start_time", "place", "camera_id", "deployment")
 CHUNK = 2**20  # bytes read at a time while hashing
 # Settings that differ per file or only say where rows go: not part of the settings hash.
 PER_FILE = {"source": ("uri", "start_time"), "position": ("track",), "store": None}
@@ -39,7 +41,8 @@ class PlanRow:
     """One unit of work: a whole file (``segment`` 0; media seconds ``start_s``..``end_s``,
     ``end_s`` None: to the end), or for ``kind`` "photos" a photo folder, glob or package
     (one session). ``track``, ``start_time`` (ISO 8601), ``place`` and ``camera_id`` come
-    from a manifest row ("" where not given)."""
+    from a manifest row ("" where not given); ``deployment``: a Camtrap DP package's
+    deploymentID, the unit its photos ("": all of the package's)."""
 
     path: str
     track: str = ""
@@ -52,9 +55,30 @@ class PlanRow:
     content_sha256: str = ""
     batch_key: str = ""
     kind: str = "video"  # video / photos
+    deployment: str = ""
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def unit_name(row: dict[str, Any]) -> str:
+    """A plan row as the batch's lines name it: its path, and a package's deployment."""
+    deployment = row.get("deployment")
+    return f"{row['path']} [deployment {deployment}]" if deployment else str(row["path"])
+
+
+def _per_deployment(row: PlanRow) -> list[PlanRow]:
+    """A photo row naming a Camtrap DP package without a deployment: a row per deployment
+    with local photos when it has several (one: the row as it is, keyed as before)."""
+    from dataclasses import replace
+
+    from fieldtool.camtrap.read import is_package
+    from fieldtool.photos import package_deployments
+
+    if row.kind != "photos" or row.deployment or not is_package(row.path):
+        return [row]
+    found = package_deployments(row.path)
+    return [replace(row, deployment=d) for d in found] if len(found) > 1 else [row]
 
 
 def _filesystem(uri: str) -> tuple[Any, str]:
@@ -87,7 +111,7 @@ def find_inputs(input_uri: str) -> list[PlanRow]:
     if suffix in (".csv", ".parquet"):
         return read_manifest(input_uri)
     if "://" not in input_uri and is_package(input_uri):
-        return [PlanRow(input_uri, kind="photos")]
+        return _per_deployment(PlanRow(input_uri, kind="photos"))
     glob = any(c in input_uri for c in "*?[")
     base = input_uri
     pattern = ""
@@ -176,8 +200,8 @@ def read_manifest(uri: str) -> list[PlanRow]:
         if not values["path"]:
             raise FieldtoolError(f"{uri}: a row without a path")
         if "://" not in values["path"] and is_photos(values["path"]):
-            values["kind"] = "photos"  # a photo folder, glob, photo or package: one session
-        rows.append(PlanRow(**values))
+            values["kind"] = "photos"  # a photo folder, glob, photo or package's deployment
+        rows += _per_deployment(PlanRow(**values))
     if not rows:
         raise FieldtoolError(f"{uri}: manifest lists no files")
     return rows
@@ -226,8 +250,11 @@ def settings_sha256(config: Config, model_sha256: str) -> str:
 
 def batch_key(content: str, settings: str, row: PlanRow) -> str:
     """The key of one file's work: content and settings hashes, and the manifest's
-    per-file values (a different track is different work)."""
+    per-file values (a different track is different work; a package's deployment only
+    where named, so a unit of all its photos keeps the key it had before deployments)."""
     extra = f"{row.track}|{row.start_time}|{row.segment}"
+    if row.deployment:
+        extra += f"|{row.deployment}"
     return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
 
 

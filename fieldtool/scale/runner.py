@@ -33,7 +33,7 @@ from fieldtool.config import Config
 from fieldtool.scale.classify import ClassifierFactory, ClassifyActor, load_classifier
 from fieldtool.scale.decode import decode_frames
 from fieldtool.scale.merge import FileOutcome, done_keys, merge, prepare_db
-from fieldtool.scale.plan import PlanRow, find_inputs, settings_sha256, with_hash
+from fieldtool.scale.plan import PlanRow, find_inputs, settings_sha256, unit_name, with_hash
 from fieldtool.scale.post import ModelInfo, finished_part, post_file
 from fieldtool.types import FieldtoolError
 
@@ -58,7 +58,7 @@ class BatchOptions:
 @dataclass
 class BatchSummary:
     files: list[FileOutcome] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # paths already done
+    skipped: list[str] = field(default_factory=list)  # units already done (unit_name)
     wall_s: float = 0.0
 
     @property
@@ -191,7 +191,7 @@ def run_batch(
     for row in hashed:
         key = row["batch_key"]
         if key in done_before or key in seen:
-            summary.skipped.append(row["path"])
+            summary.skipped.append(unit_name(row))
         elif (part := finished_part(parts, key)) is not None:  # a killed run's finished work
             finished.append(_outcome(row, settings, part))
         else:
@@ -248,7 +248,7 @@ def _pipeline(
     got: dict[str, dict[str, Any]] = {}
     for r in ds.iter_rows():  # one per file, as its stages end (after every file's frames)
         got[r["batch_key"]] = r
-        log(f"batch: {len(got)} of {len(todo)} file(s) done: {plans[r['batch_key']]['path']} "
+        log(f"batch: {len(got)} of {len(todo)} file(s) done: {unit_name(plans[r['batch_key']])} "
             f"({r['status']})")  # fmt: skip
     return [_outcome(row, settings, got.get(row["batch_key"], _lost())) for row in todo]
 

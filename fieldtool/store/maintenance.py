@@ -198,10 +198,14 @@ def pending_rows(path: Path | str) -> tuple[int, int]:
     return rows, len(found)
 
 
-def forget_source(con: duckdb.DuckDBPyConnection, source: str) -> list[str]:
-    """Delete every session of ``source`` and its rows (reviews too); returns their ids."""
+def forget_source(
+    con: duckdb.DuckDBPyConnection, source: str, source_name: str | None = None
+) -> list[str]:
+    """Delete every session of ``source`` (with ``source_name``: only those of that name, a
+    Camtrap DP package's deployment) and its rows (reviews too); returns their ids."""
     ids = [r[0] for r in con.execute(
-        "SELECT session_id FROM sessions WHERE source = ?", [source]).fetchall()]  # fmt: skip
+        "SELECT session_id FROM sessions WHERE source = ? AND (? IS NULL OR source_name = ?)",
+        [source, source_name, source_name]).fetchall()]  # fmt: skip
     con.execute(
         "DELETE FROM reviews WHERE sighting_id IN (SELECT sighting_id FROM sightings "
         "WHERE session_id IN (SELECT unnest(?)))",

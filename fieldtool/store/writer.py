@@ -534,12 +534,13 @@ class SightingStore:
         self._journaled = {t: 0 for t in APPEND_KEYS}
         self.journal_path.unlink(missing_ok=True)
 
-    def forget_source(self, source: str) -> list[str]:
-        """Delete every earlier session of ``source`` and its rows; returns their ids."""
+    def forget_source(self, source: str, source_name: str | None = None) -> list[str]:
+        """Delete every earlier session of ``source`` (with ``source_name``: of that name
+        only) and its rows; returns their ids."""
         with connect(self.path, read_only=False, timeout_s=self.lock_timeout_s) as con:
             if not self._schema_ready:
                 self._prepare(con)
-            ids = maintenance.forget_source(con, source)
+            ids = maintenance.forget_source(con, source, source_name)
         for session_id in ids:
             shutil.rmtree(self.snapshot_dir(session_id), ignore_errors=True)
         return ids

@@ -251,3 +251,42 @@ def test_a_deployment_without_a_readable_photo_is_left_out(tmp_path):
         photo.write_bytes(b"not a JPEG")
     with pytest.raises(FieldtoolError, match="none of the 4 photos could be read"):
         photo_sources_from_config(config, lines.append)
+
+
+def test_deployment_runs_one_and_replace_touches_only_its_sessions(tmp_path, colour_run, capsys):
+    """``--deployment ID``: that deployment's session only; ``--replace`` beside it deletes
+    that deployment's earlier sessions, never the package's other deployments'."""
+    package = two_deployment_package(tmp_path / "pkg")
+    db = tmp_path / "run.duckdb"
+    _run(package, db)
+    first = _sessions(db)
+    capsys.readouterr()
+    _run(package, db, "--deployment", "dep-south", "--replace")
+    err = capsys.readouterr().err
+    assert "replaced 1 earlier session(s) of" in err and "[deployment dep-south]" in err
+    assert "deployment 1 of 1: dep-south" in err
+    again = _sessions(db)
+    assert again["dep-north"] == first["dep-north"]  # untouched
+    assert again["dep-south"] != first["dep-south"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        per_session = dict(con.execute(
+            "SELECT session_id, count(*) FROM media GROUP BY ALL").fetchall())  # fmt: skip
+    assert per_session == {first["dep-north"][0]: NORTH[-1], again["dep-south"][0]: SOUTH[-1]}
+    _run(package, db, "--deployment", "dep-north")  # without --replace: warned of its own
+    assert "already holds 1 session(s)" in capsys.readouterr().err
+
+
+def test_an_unknown_deployment_is_a_one_line_error(tmp_path, colour_run, capsys):
+    package = two_deployment_package(tmp_path / "pkg")
+    db = tmp_path / "run.duckdb"
+    assert main(["run", str(package), "--db", str(db), "--deployment", "dep-east"]) == 2
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert "'dep-east'" in err and "dep-north, dep-south" in err
+    assert not db.exists() or _sessions(db) == {}
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for src in (package / "images" / "dep-north").iterdir():
+        (photos / src.name).write_bytes(src.read_bytes())
+    assert main(["run", str(photos), "--db", str(db), "--deployment", "dep-north"]) == 2
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert "not a Camtrap DP package" in err and str(photos) in err

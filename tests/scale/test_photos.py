@@ -13,8 +13,9 @@ import pytest
 from fieldtool.cli import DEMO_DATA, main
 from fieldtool.pipeline import run_from_config
 from fieldtool.scale import run_batch
-from fieldtool.scale.plan import PlanRow, find_inputs, photos_sha256, with_hash
+from fieldtool.scale.plan import PlanRow, batch_key, find_inputs, photos_sha256, with_hash
 from fieldtool.store import query
+from tests.camtrap.test_import_deployments import NORTH, SOUTH, two_deployment_package
 from tests.photos.conftest import RECONYX, make_photo
 from tests.scale.conftest import demo_config
 
@@ -141,3 +142,48 @@ def test_a_photo_units_key_follows_its_photos(tmp_path):
     (tmp_path / "f" / "c.jpg").write_bytes(b"one more")
     assert with_hash(row, "settings")["batch_key"] != retouched["batch_key"]
     assert with_hash(row, "other settings")["batch_key"] != with_hash(row, "settings")["batch_key"]
+
+
+def test_a_package_of_several_deployments_plans_one_unit_each(tmp_path):
+    """As ``fieldtool run`` makes one session per deployment: the input, and a manifest
+    row naming it, plan a unit per deployment with local photos; a manifest's
+    ``deployment`` column names one."""
+    package = two_deployment_package(tmp_path / "pkg")
+    rows = find_inputs(str(package))
+    assert [(r.path, r.kind, r.deployment) for r in rows] == [
+        (str(package), "photos", "dep-north"), (str(package), "photos", "dep-south")]  # fmt: skip
+    keys = {with_hash(r.as_row(), "settings")["batch_key"] for r in rows}
+    assert len(keys) == 2
+    (tmp_path / "m.csv").write_text("path\npkg\n")
+    assert [r.deployment for r in find_inputs(str(tmp_path / "m.csv"))] == [
+        "dep-north", "dep-south"]  # fmt: skip
+    (tmp_path / "one.csv").write_text("path,deployment\npkg,dep-south\n")
+    assert [r.deployment for r in find_inputs(str(tmp_path / "one.csv"))] == ["dep-south"]
+    # a package of one deployment: one unit, keyed as before (no deployment named)
+    for photo in (package / "images" / "dep-south").iterdir():
+        photo.unlink()
+    (single,) = find_inputs(str(package))
+    assert single.deployment == ""
+    assert with_hash(single.as_row(), "s")["batch_key"] == batch_key(
+        photos_sha256(str(package)), "s", PlanRow(str(package), kind="photos"))
+
+
+def test_a_package_batch_gives_a_session_per_deployment(ray_local, tmp_path, capsys):
+    package = two_deployment_package(tmp_path / "pkg")
+    db = tmp_path / "batch.duckdb"
+    config = demo_config(db)
+    code = main(["batch", str(package), "--db", str(db), "--model", str(config.model.path),
+                 "--set", "model.batch_size=4"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured
+    assert "2 done, 0 skipped (done before), 0 failed" in captured.out
+    assert "in one session" not in captured.out + captured.err
+    media = query(db, "SELECT source_name, count(*) AS n, (SELECT max(d.latitude) FROM "
+                      "detections d WHERE d.session_id = s.session_id) AS lat FROM media m "
+                      "JOIN sessions s USING (session_id) GROUP BY ALL ORDER BY ALL")  # fmt: skip
+    assert media.values.tolist() == [["dep-north", NORTH[-1], NORTH[2]],
+                                     ["dep-south", SOUTH[-1], SOUTH[2]]]  # fmt: skip
+    settings = {"model.batch_size": 4, "prior.ranges": []}  # as the command line gave them
+    again = run_batch(str(package), db, demo_config(db, **settings), log=lambda message: None)
+    assert again.skipped == [f"{package} [deployment dep-north]",
+                             f"{package} [deployment dep-south]"]  # fmt: skip
