@@ -203,11 +203,24 @@ def match_parameter_names(
     return out
 
 
-def load_model_folder(path: Path | str) -> LoadedModel:
-    """Load a model folder onto the CPU (the classifier moves it to its device)."""
+def check_model_folder(path: Path | str) -> None:
+    """A FieldtoolError naming what ``path`` lacks to be a model folder (its four files;
+    module doc), read from the listing only: a session checks it before it opens its
+    source, so a wrong ``--model`` is said first and not after the video was read."""
     path = Path(path)
     if not path.is_dir():
         raise FieldtoolError(f"{path}: model folder not found")
+    if not (path / "config.json").is_file():
+        raise FieldtoolError(f"{path}: not a model folder (no config.json)")
+    for name in ("fieldtool.json", "labels.csv", "model.safetensors"):
+        if not (path / name).is_file():
+            raise FieldtoolError(f"{path}: model folder lacks {name}")
+
+
+def load_model_folder(path: Path | str) -> LoadedModel:
+    """Load a model folder onto the CPU (the classifier moves it to its device)."""
+    path = Path(path)
+    check_model_folder(path)
     config = read_backbone_config(path)
     try:
         info_data = json.loads((path / "fieldtool.json").read_text(encoding="utf-8"))
@@ -218,8 +231,6 @@ def load_model_folder(path: Path | str) -> LoadedModel:
         raise FieldtoolError(f"{path / 'fieldtool.json'}: invalid ({exc})") from None
     labels = read_labels(path / "labels.csv")
     weights_path = path / "model.safetensors"
-    if not weights_path.is_file():
-        raise FieldtoolError(f"{path}: model folder lacks model.safetensors")
     try:
         state = load_file(str(weights_path))
     except Exception as exc:  # safetensors raises several types for a damaged file

@@ -55,7 +55,7 @@ def _garble(folder, name):
     [
         (_drop, "model.safetensors", "lacks model.safetensors"),
         (_drop, "config.json", "no config.json"),
-        (_drop, "labels.csv", "labels file not found"),
+        (_drop, "labels.csv", "model folder lacks labels.csv"),
         (_truncate_labels, None, "head has 4 outputs but labels.csv lists 3"),
         (_extra_key, None, "weights do not fit"),
         (_garble, "model.safetensors", "cannot read weights"),

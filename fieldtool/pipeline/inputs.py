@@ -16,7 +16,7 @@ from fieldtool.config import Config
 from fieldtool.decode.segments import segmented_source
 from fieldtool.gallery import classifier_from_gallery
 from fieldtool.importers import is_backbone_only
-from fieldtool.model import load_model_folder
+from fieldtool.model import check_model_folder, load_model_folder
 from fieldtool.photos import (
     PhotoSource,
     is_photos,
@@ -77,6 +77,8 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     source: FrameSource
     deployments: list[tuple[PhotoSource, TimeBasis]] = []
     only_deployment(config)  # --deployment names a package's deployment: fail before opening
+    if config.model.gallery is None:  # a wrong --model is said before the source is read
+        check_model_folder(config.model.path)
     if not is_live(config.source.uri) and is_photos(config.source.uri):
         placed, positions = photo_placements(config, log)
         source, basis = placed[0]

@@ -171,13 +171,14 @@ def run_batch(
     db = Path(db)
     parts = options.parts or db.with_name(db.name + ".parts")
     plan = [row.as_row() for row in find_inputs(input_uri)]
-    prepare_db(db, log)
     # Once here, on the CPU, for its labels and identity; the actors' own resolved settings
-    # (device, precision) reach the session rows with their output.
+    # (device, precision) reach the session rows with their output. Before the database is
+    # made: a model that does not load leaves no file behind.
     on_cpu = config.model_copy(update={"model": config.model.model_copy(update={"device": "cpu"})})
     classifier = (options.factory or load_classifier)(on_cpu)
     model = ModelInfo(classifier.labels, classifier.model_id, classifier.model_sha256)
     del classifier
+    prepare_db(db, log)
     settings = settings_sha256(config, model.model_sha256)
     with ray_quiet(options.verbose):
         _ray_init(options)
