@@ -26,6 +26,8 @@ from fieldtool.timebase import (
     to_utc,
     utc_naive,
     utc_now,
+    utc_offset,
+    zone_at,
 )
 from fieldtool.tracks import (
     FixedPosition,
@@ -39,7 +41,7 @@ from fieldtool.tracks import (
     read_track,
 )
 from fieldtool.tracks.videoplace import video_place
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, Fix
 
 OVERLAP_MIN_SHARE = 0.5  # fewer frames than this with a position: warn
 HELD_WARN_S = 2.0  # video beyond either end of its track for longer than this: warn
@@ -186,7 +188,37 @@ def place_session(
                 by_media_time=mine,
             )  # fmt: skip
     basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was, notes)
+    if src.tz and (basis.zone == src.tz or clock_was == "local"):  # --tz converted a clock
+        where = track.fixes[0] if track is not None and track.fixes else positions
+        if isinstance(where, Fix | FixedPosition):
+            what = {"start-time": "--start-time",
+                    "mp4-creation-time": f"{video.name}'s camera clock"}.get(basis.source)
+            if what is None or clock_was == "local":
+                what = f"{track.path.name if track else video.name}'s local clock"
+            warning = tz_place_warning(src.tz, (where.lat, where.lon), basis.start, what,
+                                       "the track's" if track is not None else "the")  # fmt: skip
+            if warning is not None:
+                notes.append(warning)
     return Placement(positions, basis, tuple(notes))
+
+
+def tz_place_warning(
+    tz: str, place: tuple[float, float], when: datetime | None, what: str, whose: str = "the"
+) -> str | None:
+    """A warning when ``--tz`` gives a clock another UTC offset than the zone at ``place``
+    (lat, lon, degrees) at ``when`` (UTC, naive; None: now) does: --tz comes first for a
+    local clock (``docs/time.md``), so a slip shifts every time by whole hours. ``what``:
+    the clock it converted. None where they agree, or the place's zone is not known."""
+    zone = zone_at(*place)
+    if zone is None:
+        return None
+    moment = when or utc_now()
+    apart = (utc_offset(zone, moment) - utc_offset(tz, moment)).total_seconds() / 3600.0
+    if not apart:
+        return None
+    return (f"warning: --tz {tz} disagrees with the zone of {whose} place, {zone} "
+            f"({abs(apart):g} h apart), for {what}; --tz used (it comes first): leave it "
+            "out if the clock was set to the local time there")  # fmt: skip
 
 
 def _time_basis(

@@ -399,3 +399,35 @@ def test_the_videos_own_track_gets_no_time_offset_advice(tmp_path: Path) -> None
     zone = start_time_warning(track, basis)
     assert zone is not None and "+10 h" in zone and "time zone" in zone
     assert start_time_warning(track, TimeBasis(clock, "start-time", "UTC", True, "")) is None
+
+
+@needs_shared
+@pytest.mark.parametrize(("tz", "apart"), [("+02:00", "8"), ("Australia/Brisbane", None),
+                                           ("+10:00", None)])  # fmt: skip
+def test_tz_that_disagrees_with_the_tracks_place_is_said(tmp_path: Path, tz, apart) -> None:
+    """--tz comes first for a local clock (the SRT's, Queensland, UTC+10); a --tz that gives
+    another UTC offset than the zone where the track is shifts every time: said."""
+    video = _mp4(tmp_path / "DJI_0002.mp4", seconds=3.0)
+    shutil.copy(SRT_DIR / "mavic_pro.SRT", tmp_path / "DJI_0002.srt")
+    place = place_session(_config(tmp_path, video, **{"source.tz": tz}), live=False, fps=10.0)
+    said = [n for n in place.notes if n.startswith("warning: --tz")]
+    if apart is None:
+        assert not said, said
+    else:
+        (line,) = said
+        assert f"--tz {tz} disagrees with the zone of the track's place, Australia/" in line
+        assert f"({apart} h apart)" in line and "DJI_0002.srt" in line
+
+
+@pytest.mark.parametrize(("tz", "warned"), [("Europe/Madrid", True), ("America/Los_Angeles",
+                                                                      False)])  # fmt: skip
+def test_start_time_in_a_tz_far_from_the_track_is_said(tmp_path: Path, tz, warned) -> None:
+    """A local --start-time taken in --tz Europe/Madrid for a walk in Oregon: 9 h off."""
+    config = _config(tmp_path, DEMO / "walk_west.mp4", **{
+        "position.track": str(DEMO / "walk_west.gpx"), "source.tz": tz,
+        "source.start_time": "2026-06-01T09:00:00"})  # fmt: skip
+    place = place_session(config, live=False, fps=10.0)
+    said = [n for n in place.notes if n.startswith("warning: --tz")]
+    assert bool(said) == warned, said
+    if warned:
+        assert "America/Los_Angeles (9 h apart)" in said[0] and "--start-time" in said[0]
