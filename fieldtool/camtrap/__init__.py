@@ -7,6 +7,8 @@ data), out and in. See ``docs/camtrap.md``. By concept:
   camtrap-dp``);
 - :mod:`~fieldtool.camtrap.read`: :func:`read_package`, :func:`package_photos` (a
   package as ``fieldtool run`` input: one session per deployment, :func:`by_deployment`);
+- :mod:`~fieldtool.camtrap.reviews`: a package's observations by people as reviews of a
+  run's sightings;
 - :mod:`~fieldtool.camtrap.validate`: :func:`serve_standard`, :func:`validate_package`
   (frictionless, offline).
 

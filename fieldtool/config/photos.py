@@ -38,3 +38,12 @@ class PhotosConfig(Section):
         "deployment with local photos, one session each",
         json_schema_extra=flag("--deployment"),
     )  # fmt: skip
+    package_reviews: bool = Field(
+        True,
+        description="a Camtrap DP package: its observations classified by people "
+        "(classificationMethod human) become reviews of the sightings they overlap in its "
+        "deployment (the same species: confirm; one other: relabel; blank, human or vehicle: "
+        "reject), reviewer their classifiedBy (docs/camtrap.md)",
+        json_schema_extra=flag(switch={"--no-package-reviews": (
+            False, "do not take a Camtrap DP package's observations by people as reviews")}),
+    )  # fmt: skip

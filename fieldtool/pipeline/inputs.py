@@ -320,6 +320,7 @@ def run_from_config(
                     log(_not_run(inputs.source.uri, runs[n:]))
                 raise
             results.append(result)
+            _package_reviews(config, uri, source, result, log)
             if len(runs) == 1:
                 return result
             done = getattr(progress, "done", None)  # a terminal's status line: end it
@@ -334,6 +335,27 @@ def run_from_config(
         if close is not None:
             close()
     return combined(results)
+
+
+def _package_reviews(
+    config: Config, uri: str, source: FrameSource, result: SessionResult,
+    log: Callable[[str], None],
+) -> None:  # fmt: skip
+    """A Camtrap DP package's observations by people as reviews of the deployment's
+    sightings (:mod:`fieldtool.camtrap.reviews`), when ``photos.package_reviews``; a file
+    that cannot take them is said (the sightings stay, unreviewed)."""
+    deployment = getattr(source, "deployment", None)
+    if deployment is None or not config.photos.package_reviews:
+        return
+    from fieldtool.camtrap.reviews import review_session
+
+    try:
+        review_session(config.store.db, result.session.session_id, uri,
+                       deployment.deployment_id, log,
+                       timeout_s=config.store.lock_timeout_s)  # fmt: skip
+    except FieldtoolError as exc:
+        log(f"warning: {uri}: the package's observations by people were not stored as "
+            f"reviews ({exc}); the sightings are stored unreviewed")  # fmt: skip
 
 
 def _store(config: Config, log: Callable[[str], None]) -> SightingStore:

@@ -17,7 +17,7 @@ See ``docs/storage.md`` for the design and its measurements. By concept:
 - :mod:`~fieldtool.store.process`: writer processes and whether they are alive;
 - :mod:`~fieldtool.store.maintenance`: recovery after dead writers (:func:`recover_file`:
   ``fieldtool recover``), pruning, forgetting;
-- :mod:`~fieldtool.store.reviews`: :func:`add_review`.
+- :mod:`~fieldtool.store.reviews`: :func:`add_review`, :func:`add_reviews`.
 
 The names below are importable from ``fieldtool.store`` and load their module on first
 use (PEP 562): ``fieldtool export`` imports :mod:`fieldtool.store.views` with every CLI
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from fieldtool.store.maintenance import prune_detections, recover_file
     from fieldtool.store.outcome import FlushResult, StoreWriteError
     from fieldtool.store.process import HOST, process_alive, process_started_at
-    from fieldtool.store.reviews import REVIEW_DECISIONS, add_review
+    from fieldtool.store.reviews import REVIEW_DECISIONS, ReviewRow, add_review, add_reviews
     from fieldtool.store.schema import (
         DETECTION_COLUMNS,
         GAP_COLUMNS,
@@ -59,7 +59,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "maintenance": ("prune_detections", "recover_file"),
     "outcome": ("FlushResult", "StoreWriteError"),
     "process": ("HOST", "process_alive", "process_started_at"),
-    "reviews": ("REVIEW_DECISIONS", "add_review"),
+    "reviews": ("REVIEW_DECISIONS", "ReviewRow", "add_review", "add_reviews"),
     "schema": (
         "DETECTION_COLUMNS", "H3_RESOLUTION", "MIGRATIONS", "SCHEMA_V1", "SCHEMA_VERSION",
         "SESSION_COLUMNS", "SIGHTING_COLUMNS", "TABLES", "TRACK_COLUMNS", "GAP_COLUMNS",
@@ -86,10 +86,12 @@ __all__ = [
     "TABLES",
     "TRACK_COLUMNS",
     "FlushResult",
+    "ReviewRow",
     "SightingStore",
     "StoreLocked",
     "StoreWriteError",
     "add_review",
+    "add_reviews",
     "config_json",
     "connect",
     "ensure_schema",

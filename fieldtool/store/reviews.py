@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -62,17 +63,62 @@ def add_review(
         ).fetchone()
         if row is None:
             raise FieldtoolError(f"{path}: no sighting {sighting_id!r}")
-        review_id = uuid.uuid4().hex
-        con.execute(
-            "INSERT INTO reviews (review_id, sighting_id, decision, species, reviewer, "
-            "reviewed_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [review_id, sighting_id, str(decision), species or row[0], reviewer.strip(),
-             utc_now(), note],
-        )  # fmt: skip
-        if relabel and has_table(con, "species"):
-            new = SPECIES_FROM.format(src="(SELECT ? AS species, '' AS common_name)")
-            con.execute(f"INSERT INTO species {new}", [species])
-    return review_id
+        review = ReviewRow(sighting_id, str(decision), species or row[0], reviewer.strip(),
+                           utc_now(), note)  # fmt: skip
+        return _insert(con, [review])[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    """A decision to store: ``species`` the reviewer's (the predicted one when confirming);
+    ``reviewed_at`` UTC, naive (the newest review of a sighting is the one in force)."""
+
+    sighting_id: str
+    decision: str
+    species: str
+    reviewer: str
+    reviewed_at: datetime
+    note: str = ""
+
+
+def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: float = 10.0
+                ) -> list[str]:  # fmt: skip
+    """Store many decisions in one transaction (an imported package's observations by
+    people: :mod:`fieldtool.camtrap.reviews`); returns their review ids. Each names a
+    sighting of the file, a decision and a reviewer, checked before anything is written."""
+    for review in reviews:
+        if review.decision not in REVIEW_DECISIONS or not review.reviewer.strip():
+            raise FieldtoolError(f"review of {review.sighting_id}: decision "
+                                 f"{review.decision!r} by {review.reviewer!r} is not one to store")  # fmt: skip
+    if not reviews:
+        return []
+    with connect(path, read_only=False, timeout_s=timeout_s) as con:
+        _up_to_date(con, path)
+        known = {r[0] for r in con.execute(
+            "SELECT sighting_id FROM sightings WHERE list_contains(CAST(? AS VARCHAR[]), "
+            "sighting_id)", [[r.sighting_id for r in reviews]]).fetchall()}  # fmt: skip
+        if missing := [r.sighting_id for r in reviews if r.sighting_id not in known]:
+            raise FieldtoolError(f"{path}: no sighting {missing[0]!r}")
+        con.execute("BEGIN")
+        ids = _insert(con, reviews)
+        commit(con)
+    return ids
+
+
+def _insert(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> list[str]:
+    """Insert ``reviews`` (and the species rows a relabel names); their review ids."""
+    ids = [uuid.uuid4().hex for _ in reviews]
+    con.executemany(
+        "INSERT INTO reviews (review_id, sighting_id, decision, species, reviewer, "
+        "reviewed_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [[i, r.sighting_id, r.decision, r.species, r.reviewer.strip(), r.reviewed_at, r.note]
+         for i, r in zip(ids, reviews, strict=True)],
+    )  # fmt: skip
+    relabelled = sorted({r.species for r in reviews if r.decision == ReviewDecision.RELABEL})
+    if relabelled and has_table(con, "species"):
+        new = SPECIES_FROM.format(src="(SELECT unnest(?) AS species, '' AS common_name)")
+        con.execute(f"INSERT INTO species {new}", [relabelled])
+    return ids
 
 
 def undo_review(

@@ -154,3 +154,14 @@ def _write(path: Path, rows: list[dict[str, str]], header: list[str] | None = No
         writer = csv.DictWriter(handle, fieldnames=names)
         writer.writeheader()
         writer.writerows(rows)
+
+
+@pytest.fixture
+def colour_run(monkeypatch, labels):
+    """``fieldtool run`` with the colour classifier in place of a model (fast, and its
+    species follow the photos' colours)."""
+    from fieldtool.pipeline import inputs
+    from tests.conftest import ColourClassifier
+
+    monkeypatch.setattr(inputs, "classifier_from_config",
+                        lambda config, log: ColourClassifier(labels))  # fmt: skip

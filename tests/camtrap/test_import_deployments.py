@@ -77,16 +77,6 @@ def two_deployment_package(folder: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def colour_run(monkeypatch, labels):
-    """``fieldtool run`` with the colour classifier in place of a model (fast, and its
-    species follow the photos' colours)."""
-    from fieldtool.pipeline import inputs
-
-    monkeypatch.setattr(inputs, "classifier_from_config",
-                        lambda config, log: ColourClassifier(labels))  # fmt: skip
-
-
 def _run(package: Path, db: Path, *extra: str) -> None:
     code = main(["run", str(package), "--db", str(db), "--quiet", *extra])
     assert code == 0
