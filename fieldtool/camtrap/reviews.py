@@ -30,7 +30,7 @@ from fieldtool.camtrap.read import Observation, read_package
 from fieldtool.names import label_key
 from fieldtool.store import ReviewRow, add_reviews, query
 from fieldtool.timebase import utc_now
-from fieldtool.types import ReviewDecision
+from fieldtool.types import FieldtoolError, ReviewDecision
 
 NOT_THERE = frozenset({"blank", "human", "vehicle"})  # observation types: no animal species
 UNNAMED = "Camtrap DP package"  # the reviewer where classifiedBy is empty
@@ -118,12 +118,32 @@ def reviews_from_observations(
 
 
 def review_session(
-    db: Path | str, session_id: str, package: Path | str, deployment_id: str,
+    db: Path | str, session_id: str, package: Path | str, deployment_id: str | None,
     log: Callable[[str], None], *, timeout_s: float = 10.0,
-) -> ImportedReviews:  # fmt: skip
+) -> ImportedReviews | None:  # fmt: skip
     """Store the reviews the package's observations by people decide for one session's
-    sightings (those of ``deployment_id``): its observations within the span of the photos
-    the session read; its line goes to ``log`` where there are any by people."""
+    sightings (``deployment_id``'s; None: the session's ``source_name``): its observations
+    within the span of the photos the session read; its line goes to ``log`` where there
+    are any by people. A file that cannot take them is said, not raised (None): the
+    sightings stay, unreviewed."""
+    try:
+        return _review_session(db, session_id, package, deployment_id, log, timeout_s)
+    except FieldtoolError as exc:
+        log(f"warning: {package}: the package's observations by people were not stored as "
+            f"reviews ({exc}); the sightings are stored unreviewed")  # fmt: skip
+        return None
+
+
+def _review_session(
+    db: Path | str, session_id: str, package: Path | str, deployment_id: str | None,
+    log: Callable[[str], None], timeout_s: float,
+) -> ImportedReviews:  # fmt: skip
+    if deployment_id is None:
+        named = query(db, "SELECT source_name FROM sessions WHERE session_id = ?",
+                      [session_id], timeout_s=timeout_s)  # fmt: skip
+        deployment_id = None if named.empty else named["source_name"].iloc[0]
+        if not isinstance(deployment_id, str) or not deployment_id:
+            return ImportedReviews()  # photos of several deployments in one session
     pkg = read_package(package)
     rows = query(db, "SELECT sighting_id, species, first_seen, last_seen FROM sightings "
                      "WHERE session_id = ?", [session_id], timeout_s=timeout_s)  # fmt: skip

@@ -342,20 +342,14 @@ def _package_reviews(
     log: Callable[[str], None],
 ) -> None:  # fmt: skip
     """A Camtrap DP package's observations by people as reviews of the deployment's
-    sightings (:mod:`fieldtool.camtrap.reviews`), when ``photos.package_reviews``; a file
-    that cannot take them is said (the sightings stay, unreviewed)."""
+    sightings (:mod:`fieldtool.camtrap.reviews`), when ``photos.package_reviews``."""
     deployment = getattr(source, "deployment", None)
     if deployment is None or not config.photos.package_reviews:
         return
     from fieldtool.camtrap.reviews import review_session
 
-    try:
-        review_session(config.store.db, result.session.session_id, uri,
-                       deployment.deployment_id, log,
-                       timeout_s=config.store.lock_timeout_s)  # fmt: skip
-    except FieldtoolError as exc:
-        log(f"warning: {uri}: the package's observations by people were not stored as "
-            f"reviews ({exc}); the sightings are stored unreviewed")  # fmt: skip
+    review_session(config.store.db, result.session.session_id, uri, deployment.deployment_id,
+                   log, timeout_s=config.store.lock_timeout_s)  # fmt: skip
 
 
 def _store(config: Config, log: Callable[[str], None]) -> SightingStore:

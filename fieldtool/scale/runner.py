@@ -204,6 +204,10 @@ def run_batch(
         with ray_quiet(options.verbose):
             finished += _pipeline(todo, config, model, parts, db.stem, settings, options, log)
     merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s)
+    if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
+        units = {row["batch_key"]: row for row in hashed}
+        _package_reviews(db, [(units[f.batch_key], f.session_id) for f in finished
+                              if f.status == "done"], config, log)  # fmt: skip
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
     return summary
@@ -252,6 +256,21 @@ def _pipeline(
         log(f"batch: {len(got)} of {len(todo)} file(s) done: {unit_name(plans[r['batch_key']])} "
             f"({r['status']})")  # fmt: skip
     return [_outcome(row, settings, got.get(row["batch_key"], _lost())) for row in todo]
+
+
+def _package_reviews(
+    db: Path, units: list[tuple[dict[str, Any], str]], config: Config,
+    log: Callable[[str], None],
+) -> None:  # fmt: skip
+    """The observations by people of each Camtrap DP package unit just merged, as reviews
+    of its session's sightings (:mod:`fieldtool.camtrap.reviews`)."""
+    from fieldtool.camtrap.read import is_package
+    from fieldtool.camtrap.reviews import review_session
+
+    for row, session_id in units:
+        if row.get("kind") == "photos" and session_id and is_package(row["path"]):
+            review_session(db, session_id, row["path"], row.get("deployment") or None, log,
+                           timeout_s=config.store.lock_timeout_s)  # fmt: skip
 
 
 def _lost() -> dict[str, Any]:

@@ -69,7 +69,7 @@ def test_each_rule_of_the_decision():
     assert [(r.decision, r.species) for r in relabel.reviews] == [("relabel", "Vulpes vulpes")]
 
 
-def _add_observations(package: Path, rows: list[dict[str, str]]) -> None:
+def add_observations(package: Path, rows: list[dict[str, str]]) -> None:
     path = package / "observations.csv"
     with path.open(encoding="utf-8") as handle:
         header = next(csv.reader(handle))
@@ -81,7 +81,7 @@ def _add_observations(package: Path, rows: list[dict[str, str]]) -> None:
         writer.writerows(rows)
 
 
-def _event(n: int, dep: str, kind: str, name: str, photos: int, method: str = "human",
+def observed_event(n: int, dep: str, kind: str, name: str, photos: int, method: str = "human",
            later: timedelta = timedelta(0)):  # fmt: skip
     start, end = T0 + later, T0 + later + timedelta(seconds=photos - 1)
     return {
@@ -104,12 +104,12 @@ def _reviews(db: Path) -> dict[str, tuple[str, str, str]]:
 
 def test_a_run_of_an_annotated_package_stores_the_peoples_decisions(tmp_path, colour_run, capsys):
     package = two_deployment_package(tmp_path / "pkg")
-    _add_observations(package, [
-        _event(1, NORTH[0], "animal", "Acer rubrum", NORTH[-1]),  # what the colour says
-        _event(2, SOUTH[0], "animal", "Quercus rubra", SOUTH[-1]),  # the colour says Q. alba
-        _event(3, SOUTH[0], "animal", "Quercus alba", SOUTH[-1], method="machine"),
+    add_observations(package, [
+        observed_event(1, NORTH[0], "animal", "Acer rubrum", NORTH[-1]),  # what the colour says
+        observed_event(2, SOUTH[0], "animal", "Quercus rubra", SOUTH[-1]),  # the colour says Q. alba
+        observed_event(3, SOUTH[0], "animal", "Quercus alba", SOUTH[-1], method="machine"),
         # of photos this run did not read (the package's remote ones): not counted
-        _event(4, NORTH[0], "animal", "Vulpes vulpes", 2, later=timedelta(hours=2)),
+        observed_event(4, NORTH[0], "animal", "Vulpes vulpes", 2, later=timedelta(hours=2)),
     ])  # fmt: skip
     assert len(read_package(package).observations) == 4
     db = tmp_path / "run.duckdb"

@@ -16,6 +16,7 @@ from fieldtool.scale import run_batch
 from fieldtool.scale.plan import PlanRow, batch_key, find_inputs, photos_sha256, with_hash
 from fieldtool.store import query
 from tests.camtrap.test_import_deployments import NORTH, SOUTH, two_deployment_package
+from tests.camtrap.test_import_reviews import add_observations, observed_event
 from tests.photos.conftest import RECONYX, make_photo
 from tests.scale.conftest import demo_config
 
@@ -169,7 +170,10 @@ def test_a_package_of_several_deployments_plans_one_unit_each(tmp_path):
 
 
 def test_a_package_batch_gives_a_session_per_deployment(ray_local, tmp_path, capsys):
+    """Each deployment its own session, and the people's observations (here: a blank over
+    the south camera's photos) reviews of its sightings, as ``fieldtool run`` makes them."""
     package = two_deployment_package(tmp_path / "pkg")
+    add_observations(package, [observed_event(1, SOUTH[0], "blank", "", SOUTH[-1])])
     db = tmp_path / "batch.duckdb"
     config = demo_config(db)
     code = main(["batch", str(package), "--db", str(db), "--model", str(config.model.path),
@@ -183,6 +187,10 @@ def test_a_package_batch_gives_a_session_per_deployment(ray_local, tmp_path, cap
                       "JOIN sessions s USING (session_id) GROUP BY ALL ORDER BY ALL")  # fmt: skip
     assert media.values.tolist() == [["dep-north", NORTH[-1], NORTH[2]],
                                      ["dep-south", SOUTH[-1], SOUTH[2]]]  # fmt: skip
+    reviews = query(db, "SELECT DISTINCT s.source_name, r.decision, r.reviewer FROM reviews r "
+                        "JOIN sightings USING (sighting_id) JOIN sessions s USING (session_id)")
+    assert reviews.values.tolist() == [["dep-south", "reject", "Ana Ruiz"]]
+    assert "dep-south: 1 of the package's observations by people: 1 rejected" in captured.err
     settings = {"model.batch_size": 4, "prior.ranges": []}  # as the command line gave them
     again = run_batch(str(package), db, demo_config(db, **settings), log=lambda message: None)
     assert again.skipped == [f"{package} [deployment dep-north]",
