@@ -56,7 +56,7 @@ class ImportedReviews:
     reviews: list[ReviewRow] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)
     unmatched: int = 0
-    observations: int = 0  # by people, of the deployments given
+    observations: int = 0  # by people, of those given
 
     def line(self, name: str) -> str:
         """``dep-north: 3 of the package's observations by people: 1 confirmed, ...``"""
@@ -81,9 +81,10 @@ def _by_people(observation: Observation) -> bool:
 def reviews_from_observations(
     observations: Sequence[Observation], sightings: Sequence[Span], source: str = ""
 ) -> ImportedReviews:
-    """The decisions of the module doc; ``source`` names the package in each note."""
-    people = [o for o in observations if _by_people(o)
-              and o.deployment_id in {s.deployment_id for s in sightings}]  # fmt: skip
+    """The decisions of the module doc over ``observations`` (those by people count; the
+    caller picks the ones of the photos its sightings are of); ``source`` names the
+    package in each note."""
+    people = [o for o in observations if _by_people(o)]
     out = ImportedReviews(observations=len(people))
     met: set[str] = set()
     for s in sightings:
@@ -159,8 +160,6 @@ def _review_session(
     mine = [o for o in pkg.observations if o.deployment_id == deployment_id
             and o.event_start <= last and o.event_end >= first]  # fmt: skip
     found = reviews_from_observations(mine, spans, str(package))
-    found.observations = sum(_by_people(o) for o in mine)
-    found.unmatched = found.observations if not spans else found.unmatched
     if found.observations:
         add_reviews(db, found.reviews, timeout_s=timeout_s)
         log(found.line(deployment_id))

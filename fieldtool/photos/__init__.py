@@ -13,6 +13,7 @@ from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.photos.session import (
     PhotoMedia,
     PhotoSteps,
+    deployment_name,
     is_photos,
     only_deployment,
     package_deployments,
@@ -28,6 +29,7 @@ __all__ = [
     "PhotoMedia",
     "PhotoSource",
     "PhotoSteps",
+    "deployment_name",
     "event_id",
     "expand_photos",
     "is_photo_input",

@@ -88,6 +88,12 @@ def _package_photos(
     return groups, deployments
 
 
+def deployment_name(uri: str, deployment: str | None) -> str:
+    """``uri`` as lines name it: with `` [deployment ID]`` where one of a package's
+    deployments is meant (``--deployment``, a batch unit)."""
+    return f"{uri} [deployment {deployment}]" if deployment else uri
+
+
 def only_deployment(config: Config) -> str | None:
     """``photos.deployment`` (a deploymentID or None); a FieldtoolError when it is given
     and ``source.uri`` is not a Camtrap DP package."""

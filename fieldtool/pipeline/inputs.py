@@ -19,6 +19,7 @@ from fieldtool.importers import is_backbone_only
 from fieldtool.model import check_model_folder, load_model_folder
 from fieldtool.photos import (
     PhotoSource,
+    deployment_name,
     is_photos,
     only_deployment,
     photo_source_from_config,
@@ -259,8 +260,8 @@ def earlier_runs(db: Path, uri: str, source_name: str | None = None) -> str | No
     if not count:
         return None
     last = pd.Timestamp(found["last"].iloc[0]).isoformat(sep=" ", timespec="seconds")
-    of = f"{uri} [deployment {source_name}]" if source_name else uri
-    return (f"warning: {db} already holds {count} session(s) of {of} (the last started "
+    return (f"warning: {db} already holds {count} session(s) of "
+            f"{deployment_name(uri, source_name)} (the last started "
             f"{last} UTC): this run's sightings are added beside them, so counts include "
             "both; --replace deletes the earlier ones first, another --db keeps them apart")  # fmt: skip
 
@@ -290,8 +291,7 @@ def run_from_config(
     if replace_earlier and (gone := [session for name in dict.fromkeys((source_key(uri), uri))
                                      for session in store.forget_source(name, only)]):  # fmt: skip
         # the text as typed too: files before sessions recorded the path made whole
-        of = f"{uri} [deployment {only}]" if only else uri
-        log(f"replaced {len(gone)} earlier session(s) of {of}")
+        log(f"replaced {len(gone)} earlier session(s) of {deployment_name(uri, only)}")
     elif not inputs.source.live and (said := earlier_runs(config.store.db, uri, only)):
         log(said)
     runs = inputs.sessions()

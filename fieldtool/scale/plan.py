@@ -63,8 +63,9 @@ class PlanRow:
 
 def unit_name(row: dict[str, Any]) -> str:
     """A plan row as the batch's lines name it: its path, and a package's deployment."""
-    deployment = row.get("deployment")
-    return f"{row['path']} [deployment {deployment}]" if deployment else str(row["path"])
+    from fieldtool.photos import deployment_name
+
+    return deployment_name(str(row["path"]), row.get("deployment"))
 
 
 def _per_deployment(row: PlanRow) -> list[PlanRow]:
