@@ -72,11 +72,15 @@ def _frames_sql(kept: bool, batch: bool) -> str:
         if batch
         else "SELECT NULL::VARCHAR AS session_id, NULL::VARCHAR AS content WHERE false"
     )
-    # a sighting with kept frames gives those (its snapshot among them); others their snapshot
+    # sessions.source_name came with sighting_frames (schema v7)
+    named = " || coalesce(' #' || s.source_name, '')" if kept else ""
+    # a sighting with kept frames gives those (its snapshot among them); others their
+    # snapshot. Its source: the file (or batch content hash) and the session's name: one
+    # package's deployments are different cameras' footage, not one file read twice.
     return f"""
     WITH r AS ({LATEST_REVIEW_SQL}),
     f AS ({frames}),
-    src AS (SELECT s.session_id, coalesce(b.content, s.source, '') AS source
+    src AS (SELECT s.session_id, coalesce(b.content, s.source, ''){named} AS source
             FROM sessions s LEFT JOIN ({content}) b USING (session_id))
     SELECT u.sighting_id, u.session_id, u.species, u.decision, u.reviewed, u.path, u.sha256,
            src.source
@@ -141,7 +145,9 @@ def _order(session_id: str) -> str:
 def _same_footage(source: str) -> bool:
     """Whether two sessions with this source read the same footage: a file (or a file's
     content hash) yes; a live stream (``rtsp://``, ``frigate://``), a camera device
-    (``/dev/video0``, ``0``) or nothing recorded no (each session is new footage)."""
+    (``/dev/video0``, ``0``) or nothing recorded no (each session is new footage). A
+    session's name after `` #`` (a package's deployment, a station's camera) is not asked."""
+    source = source.split(" #", 1)[0]
     return bool(source) and "://" not in source and not source.startswith("/dev/") and \
         not source.isdigit()  # fmt: skip
 

@@ -132,3 +132,26 @@ def test_a_run_of_an_annotated_package_stores_the_peoples_decisions(tmp_path, co
     db2 = tmp_path / "plain.duckdb"
     assert main(["run", str(package), "--db", str(db2), "--quiet", "--no-package-reviews"]) == 0
     assert _reviews(db2) == {}
+
+
+def test_each_deployments_reviews_are_footage_of_their_own_for_learn(tmp_path, colour_run):
+    """Two cameras of one package are different footage: learn's split may hold one
+    deployment's reviews out while it learns from the other's (one package path is no
+    one file read twice)."""
+    from fieldtool.learn.collect import collect, session_groups
+
+    package = two_deployment_package(tmp_path / "pkg")
+    add_observations(package, [
+        observed_event(1, NORTH[0], "animal", "Acer rubrum", NORTH[-1]),
+        observed_event(2, SOUTH[0], "animal", "Quercus alba", SOUTH[-1]),
+    ])  # fmt: skip
+    db = tmp_path / "run.duckdb"
+    assert main(["run", str(package), "--db", str(db), "--quiet"]) == 0
+    frames, skipped = collect(db)
+    assert not skipped and {f.label for f in frames} == {"Acer rubrum", "Quercus alba"}
+    groups = session_groups(frames)
+    assert len(set(groups.values())) == 2
+    # and a rerun of one deployment is the same footage as its first run
+    assert main(["run", str(package), "--db", str(db), "--quiet", "--deployment",
+                 NORTH[0]]) == 0  # fmt: skip
+    assert len(set(session_groups(collect(db)[0]).values())) == 2

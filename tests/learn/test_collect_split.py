@@ -28,11 +28,12 @@ def test_sessions_sharing_a_frame_or_a_source_file_are_one_group():
         _frame("c", "c1", "y1", "/v/walk.mp4"),  # the same file as a, other frames
         _frame("d", "d1", "z1", "rtsp://cam/1"), _frame("e", "e1", "z2", "rtsp://cam/1"),
         _frame("f", "f1", "w1", "/dev/video0"), _frame("g", "g1", "w2", "/dev/video0"),
+        _frame("h", "h1", "v1", "0 #gate"), _frame("i", "i1", "v2", "0 #gate"),  # named camera
     ]  # fmt: skip
     groups = session_groups(frames)
     assert groups["a"] == groups["b"] == groups["c"]
     # a live stream or a camera is no file: its sessions are different footage
-    assert len({groups["a"], groups["d"], groups["e"], groups["f"], groups["g"]}) == 5
+    assert len({groups[s] for s in "adefghi"}) == 7
     # the group is named by the member split_sessions orders first, so sessions without
     # copies split as before
     order = sorted("abc", key=lambda s: hashlib.sha256(s.encode()).hexdigest())
