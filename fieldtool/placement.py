@@ -45,7 +45,8 @@ from fieldtool.types import FieldtoolError, Fix
 
 OVERLAP_MIN_SHARE = 0.5  # fewer frames than this with a position: warn
 HELD_WARN_S = 2.0  # video beyond either end of its track for longer than this: warn
-_MP4_SUFFIXES = (".mp4", ".mov", ".360", ".lrv")
+# ISO base media files with an mvhd: phones' .3gp/.3g2, iTunes-style .m4v, GoPro's .360/.lrv
+_MP4_SUFFIXES = (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".360", ".lrv")
 _GPMF_SOURCES = {"utc": "gpmf-gpsu", "local": "gpmf-creation-time"}
 _SRT_SOURCES = {"local": "srt-clock", "file-mtime": "srt-file-mtime", "utc": "srt-clock"}
 # A file's modification time this much after the video's creation time is a copy's: more

@@ -431,3 +431,24 @@ def test_start_time_in_a_tz_far_from_the_track_is_said(tmp_path: Path, tz, warne
     assert bool(said) == warned, said
     if warned:
         assert "America/Los_Angeles (9 h apart)" in said[0] and "--start-time" in said[0]
+
+
+@pytest.mark.parametrize("clock", [datetime(1970, 1, 1), datetime(1970, 1, 1, 0, 5),
+                                   datetime(1990, 6, 1)])  # fmt: skip
+def test_a_creation_time_before_video_files_existed_is_no_time(tmp_path: Path, clock) -> None:
+    """A camera whose clock was never set writes the Unix epoch: not a recording time."""
+    video = _mp4(tmp_path / "cam.mp4", created=clock)
+    assert mp4_creation_time(video) is None
+    lines, log = _logs()
+    inputs = inputs_from_config(_config(tmp_path, video), log)
+    assert inputs.time is not None and inputs.time.source == "processing-time"
+    assert any("carries no recording time" in line and "never set" in line for line in lines)
+
+
+@pytest.mark.parametrize("suffix", [".m4v", ".3gp", ".3g2", ".MP4", ".M4V"])
+def test_every_iso_media_container_is_dated_by_its_creation_time(tmp_path: Path, suffix) -> None:
+    """Phones write .3gp, iTunes-style copies .m4v: the same mvhd as an .mp4."""
+    created = datetime(2026, 6, 1, 9, 0, 0)
+    video = _mp4(tmp_path / "phone.mp4", created=created).rename(tmp_path / f"phone{suffix}")
+    place = place_session(_config(tmp_path, video), live=False, fps=10.0)
+    assert (place.time.start, place.time.source) == (created, "mp4-creation-time")

@@ -199,8 +199,9 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     log(placement.time.describe())
     if placement.time.source == "processing-time":
         log(
-            f"warning: {config.source.uri} carries no recording time and no track: its "
-            "sightings are dated at the processing time; give --start-time"
+            f"warning: {config.source.uri} carries no recording time (none written, or a "
+            "camera clock never set: before 1992) and no track: its sightings are dated at "
+            "the processing time; give --start-time"
         )
     source.start_time = placement.time.start
     start = placement.time.start  # set for every file

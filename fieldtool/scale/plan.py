@@ -29,7 +29,8 @@ from typing import Any
 from fieldtool.config import Config
 from fieldtool.types import FieldtoolError
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".mts", ".webm", ".mpg"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".mts", ".webm", ".mpg", ".3gp",
+                            ".3g2"})
 MANIFEST_COLUMNS = ("path", "track", "start_time", "place", "camera_id", "deployment")
 CHUNK = 2**20  # bytes read at a time while hashing
 # Settings that differ per file or only say where rows go: not part of the settings hash.

@@ -21,6 +21,9 @@ from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, UERE_M, TrackRead, fini
 from fieldtool.types import FieldtoolError, Fix
 
 _MP4_EPOCH = datetime(1904, 1, 1)
+# QuickTime 1.0 (December 1991), the first of these files: an earlier creation time is a
+# camera whose clock was never set (1970-01-01, the Unix epoch, is the usual one).
+EARLIEST_VIDEO = datetime(1991, 12, 1)
 
 
 def _boxes(data: bytes, off: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -327,7 +330,8 @@ def mp4_creation_time(path: str | Path) -> datetime | None:
     """The ``mvhd`` creation time of an MP4/MOV file (naive, as written), None if unset.
 
     Reads the box headers and the ``moov`` box only. Zero (unset: encoders that do not
-    know the time write it) and times before 1970 are None.
+    know the time write it) and times before :data:`EARLIEST_VIDEO` (a clock never set)
+    are None.
     """
     found = moov_box(path)
     if found is None:
@@ -341,10 +345,10 @@ def mp4_creation_time(path: str | Path) -> datetime | None:
 
 def _mvhd_created(moov: bytes, at: int) -> datetime | None:
     """The creation time in the ``mvhd`` box whose payload starts at ``at``; None when
-    unset (0) or before 1970 (a camera without a clock)."""
+    unset (0) or before :data:`EARLIEST_VIDEO` (a camera whose clock was never set)."""
     secs = struct.unpack_from(">I" if moov[at] == 0 else ">Q", moov, at + 4)[0]
     when = _MP4_EPOCH + timedelta(seconds=secs)
-    return when if secs and when.year >= 1970 else None
+    return when if secs and when >= EARLIEST_VIDEO else None
 
 
 def has_gpmf(path: str | Path) -> bool:
