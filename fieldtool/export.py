@@ -24,7 +24,9 @@ are). The label is per sighting: its session's, or in a photo session its own ph
 reviewer's clock is the machine's.
 
 Darwin Core (``dwca``): a zip with ``occurrence.txt`` (tab-separated, UTF-8, the occurrence
-core), ``meta.xml`` and ``eml.xml``. ``eventDate`` is the ISO 8601 interval first/last seen,
+core), ``meta.xml`` and ``eml.xml``. ``eventDate`` is the ISO 8601 interval first/last seen
+(empty for a session dated at processing time, whose file carried no recording time: a
+warning says so and ``eventRemarks`` says when it was processed),
 ``coordinateUncertaintyInMeters`` the GPS accuracy of the track point at the sighting's
 peak where the receiver reported one, ``identifiedBy`` the reviewer or the model,
 ``identificationRemarks`` the model, its weights hash and scores. GeoParquet: a WKB
@@ -170,6 +172,12 @@ def _time_remarks(known: bool, source: Any, zone: Any) -> str:
     return f"times UTC ({how})"
 
 
+def undated(time_source: Any) -> bool:
+    """Whether a session's times are fieldtool's processing time: its file carried no
+    recording time and nothing else dated it (``docs/time.md``)."""
+    return _text(time_source) == "processing-time"
+
+
 def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
     """Darwin Core occurrence records (term -> text) of :func:`load_occurrences` rows.
 
@@ -214,8 +222,12 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 if genus_only
                 else "",
                 "eventID": _text(row.session_id),
-                "eventDate": f"{iso_time(row.first_seen, known)}/{iso_time(row.last_seen, known)}",
-                "eventRemarks": _time_remarks(known, row.time_source, row.time_zone),
+                "eventDate": "" if undated(row.time_source)
+                else f"{iso_time(row.first_seen, known)}/{iso_time(row.last_seen, known)}",
+                "eventRemarks": _time_remarks(known, row.time_source, row.time_zone)
+                + (f"; no recording time in the file: fieldtool processed it at "
+                   f"{iso_time(row.first_seen)}, which is not the event's time"
+                   if undated(row.time_source) else ""),
                 "decimalLatitude": _num(row.latitude, 7) if placed else "",
                 "decimalLongitude": _num(row.longitude, 7) if placed else "",
                 "geodeticDatum": "WGS84" if placed else "",
@@ -516,6 +528,13 @@ def export(
         if fmt == "dwca":
             write_dwca(frame, out, title=title or f"fieldtool sightings from {db.name}",
                        creator=creator, db=db)  # fmt: skip
+            if n := sum(undated(t) for t in frame["time_source"]):
+                sessions = frame.loc[[undated(t) for t in frame["time_source"]], "session_id"]
+                (log or _stderr)(
+                    f"warning: {out}: {n} record(s) of {sessions.nunique()} session(s) have no "
+                    "event time (their files carried no recording time; fieldtool dated them "
+                    "when it processed them): eventDate left empty, eventRemarks says so; run "
+                    "them again with --start-time (and --replace) to date them")  # fmt: skip
         elif fmt == "geojson":
             write_geojson(frame, out)
         elif fmt == "parquet":

@@ -95,3 +95,32 @@ def test_a_video_session_keeps_its_session_label(mixed, tmp_path):
     frame = load_occurrences(mixed.db).set_index("sighting_id")
     assert not frame.loc["v1", "time_zone_known"]
     assert frame.loc["v1", "time_source"] == "srt-clock"
+
+
+def test_a_sighting_dated_at_processing_is_published_without_an_event_date(mixed, tmp_path):
+    """A file without any recording time was dated when fieldtool processed it: Darwin Core
+    gets no eventDate for it (not the processing day as the event's), a remark, a warning."""
+    from fieldtool.store import SightingStore
+    from fieldtool.types import SessionInfo, Sighting
+
+    store = SightingStore(mixed.db)
+    ran = datetime(2026, 11, 29, 15, 50, 45)
+    store.record_session(SessionInfo("bare", "/v/bare.mp4", "tiny", ran,
+                                     time_source="processing-time", time_zone="UTC",
+                                     time_zone_known=True))  # fmt: skip
+    store.record_sighting(Sighting("p1", "bare", "Acer rubrum", "red maple", ran, ran, 0.0, 6.0,
+                                   frames=3, peak_score=0.9, score_sum=2.7, peak_t=0.0,
+                                   model_id="tiny", status="closed"))  # fmt: skip
+    store.close()
+    said: list[str] = []
+    export(mixed.db, "dwca", tmp_path / "occ.zip", log=said.append)
+    with zipfile.ZipFile(tmp_path / "occ.zip") as archive:
+        text = archive.read("occurrence.txt").decode()
+    rows = {r["eventID"]: r for r in csv.DictReader(io.StringIO(text), delimiter="\t",
+                                                    quoting=csv.QUOTE_NONE)}  # fmt: skip
+    assert rows["bare"]["eventDate"] == ""
+    assert "no recording time" in rows["bare"]["eventRemarks"]
+    assert "2026-11-29T15:50:45Z" in rows["bare"]["eventRemarks"]  # when it was processed
+    assert all(r["eventDate"] for k, r in rows.items() if k != "bare")  # the others dated
+    (line,) = [s for s in said if "eventDate" in s]
+    assert "1 record(s)" in line and "--start-time" in line

@@ -28,6 +28,7 @@ from fieldtool.config import Config
 from fieldtool.photos.files import expand_photos, is_photo_input
 from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
+from fieldtool.sources import source_key
 from fieldtool.store import SightingStore
 from fieldtool.tracks import TrackPositions, TrackRead, read_track
 from fieldtool.types import Deployment, FieldtoolError, Frame, LabelSet, Position
@@ -254,9 +255,10 @@ class PhotoSteps:
         return raw, fused
 
     def record(self, store: SightingStore, session_id: str, frame: Frame) -> None:
-        """The photo's ``media`` row."""
+        """The photo's ``media`` row; its path absolute (normalised, links not followed),
+        so an export from another folder than the run's finds the photo."""
         p = self.media.photo(frame.index)
         store.record_media(
-            session_id, frame.index, str(p.path), p.captured_at, event_id=p.event_id,
+            session_id, frame.index, source_key(str(p.path)), p.captured_at, event_id=p.event_id,
             camera=p.camera, position=p.own_position, size=p.size, time_source=p.time_source,
         )  # fmt: skip

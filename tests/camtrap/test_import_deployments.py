@@ -280,3 +280,26 @@ def test_an_unknown_deployment_is_a_one_line_error(tmp_path, colour_run, capsys)
     assert main(["run", str(photos), "--db", str(db), "--deployment", "dep-north"]) == 2
     (err,) = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert "not a Camtrap DP package" in err and str(photos) in err
+
+
+def test_photos_run_by_a_relative_path_are_found_by_an_export_from_elsewhere(
+    tmp_path, colour_run, capsys, monkeypatch
+):
+    """media.path is where the photo is, whatever folder the run was typed in: an export
+    from another folder copies every photo."""
+    two_deployment_package(tmp_path / "pkg")
+    monkeypatch.chdir(tmp_path)
+    _run(Path("pkg"), Path("run.duckdb"))
+    elsewhere = tmp_path / "exports"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with duckdb.connect("../run.duckdb", read_only=True) as con:
+        paths = [r[0] for r in con.execute("SELECT path FROM media").fetchall()]
+    assert len(paths) == NORTH[-1] + SOUTH[-1] and all(Path(p).is_absolute() for p in paths)
+    capsys.readouterr()
+    assert main(["export", "--db", "../run.duckdb", "--format", "camtrap-dp", "--out",
+                 "pkg_out"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "not found" not in err, err
+    copied = list((elsewhere / "pkg_out" / "media").rglob("*.JPG"))
+    assert len(copied) == NORTH[-1] + SOUTH[-1]
