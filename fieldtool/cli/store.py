@@ -116,13 +116,31 @@ def _file_species(db: Path, given: list[str] | None) -> list[str] | None:
     return [name for text in given for name in species_filter(db, text, known)]
 
 
+def _file_session(db: Path, given: str | None) -> str | None:
+    """``--session`` checked against the file: an id it lacks is a one-line error naming
+    its newest sessions, not an empty export."""
+    if given is None:
+        return None
+    from fieldtool.store import query
+
+    if not Path(db).exists():
+        raise FieldtoolError(f"{db}: sightings database not found")
+    found = query(db, "SELECT session_id FROM sessions ORDER BY started_at DESC")
+    ids = [str(s) for s in found["session_id"]]
+    if given not in ids:
+        newest = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        raise FieldtoolError(f"{db}: no session {given!r} (its sessions, newest first: "
+                             f"{newest or 'none'})")  # fmt: skip
+    return given
+
+
 def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fieldtool export`` and ``fieldtool dashboard``."""
     from fieldtool import export as ex
 
     def export(a: argparse.Namespace) -> int:
         filters = ex.ExportFilter(
-            session_id=a.session, species=_file_species(a.db, a.species),
+            session_id=_file_session(a.db, a.session), species=_file_species(a.db, a.species),
             since=ex.parse_time(a.since, "--since") if a.since else None,
             until=ex.parse_time(a.until, "--until") if a.until else None,
             reviewed_only=a.reviewed_only,

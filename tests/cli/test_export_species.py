@@ -50,3 +50,15 @@ def test_a_species_the_file_lacks_is_one_line_with_the_nearest(db, tmp_path, cap
     assert code == 2 and len(err) == 1
     assert "'Acer rubum'" in err[0] and "did you mean 'Acer rubrum'" in err[0]
     assert not out.exists()  # nothing written
+
+
+def test_a_session_the_file_lacks_is_one_line_not_an_empty_export(db, tmp_path, capsys):
+    out = tmp_path / "none.csv"
+    assert main(["export", "--db", str(db), "--format", "csv", "-o", str(out),
+                 "--session", "walk2"]) == 2  # fmt: skip
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no session 'walk2'" in line and "walk1" in line
+    assert not out.exists()
+    assert main(["export", "--db", str(db), "--format", "csv", "-o", str(out),
+                 "--session", "walk1"]) == 0  # fmt: skip
+    assert len(_rows(out)) == 3
