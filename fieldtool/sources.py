@@ -277,32 +277,57 @@ class VideoSource:
                                    f"{length:.1f} s (truncated or damaged)"))  # fmt: skip
 
     def _skip_damage(self, cap: cv2.VideoCapture, clock: MediaClock, index: int) -> int | None:
-        """grab() failed inside the file: seek 1 frame, 1 s, then 5 s past the last frame
-        read and grab the first frame later than it; its index, None at the real end.
+        """grab() failed inside the file: seek 1 frame, 1 s, 5 s, 15 s, then 60 s past the
+        last frame read and grab the first frame later than it; its index, None at the real
+        end. The long skips reach past a GOP of 10 s or more (many cameras write one): a
+        seek lands on the key frame before its target and decodes on to it, so a target
+        short of the next key frame runs into the damage again. Past a long skip, the
+        earliest target that reads is narrowed down (halving, to 1/8 s), so what lies
+        between that key frame and the skip's target is read, not passed over.
 
-        A seek lands on the key frame before its target, so frames read before are passed
-        over (never read twice); a frame count, often an estimate, plays no part."""
-        fps = clock.fps
-        for skip in (1.0 / fps, 1.0, 5.0):
-            if clock.mode == "pts":
-                moved = cap.set(cv2.CAP_PROP_POS_MSEC, (clock.last_pts + skip) * 1000.0)
-            else:
-                moved = cap.set(cv2.CAP_PROP_POS_FRAMES, index + 1 + round(skip * fps))
-            if not moved:
+        Frames read before are passed over (never read twice); a frame count, often an
+        estimate, plays no part."""
+        failed = 0.0  # seconds past the last frame: the longest skip that found nothing
+        for skip in (1.0 / clock.fps, 1.0, 5.0, 15.0, 60.0):
+            at = self._resume_at(cap, clock, index, skip)
+            if at is None:
+                failed = skip
                 continue
-            for _ in range(round(fps * (skip + 10)) + 2):
-                if not cap.grab():
-                    break
-                if clock.mode == "pts":
-                    later = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 > clock.last_pts + 1e-6
+            reads, earliest = skip, at
+            while reads - failed > 0.125:
+                middle = (failed + reads) / 2
+                found = self._resume_at(cap, clock, index, middle)
+                if found is None:
+                    failed = middle
                 else:
-                    later = cap.get(cv2.CAP_PROP_POS_FRAMES) - 1 > index
-                if later:
-                    at = max(index + 1, int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
-                    self._log(
-                        f"{self.uri}: damaged data after frame {index}; resumed at frame {at}"
-                    )
-                    return at
+                    reads, earliest = middle, found
+            if reads != skip or earliest != at:  # leave the capture at the earliest one
+                earliest = self._resume_at(cap, clock, index, reads) or earliest
+            self._log(f"{self.uri}: damaged data after frame {index}; resumed at frame {earliest}")
+            return earliest
+        return None
+
+    def _resume_at(
+        self, cap: cv2.VideoCapture, clock: MediaClock, index: int, skip: float
+    ) -> int | None:
+        """Seek ``skip`` s past the last frame read and grab on to the first frame later
+        than it; its index (the capture left there), or None where nothing reads."""
+        fps = clock.fps
+        if clock.mode == "pts":
+            moved = cap.set(cv2.CAP_PROP_POS_MSEC, (clock.last_pts + skip) * 1000.0)
+        else:
+            moved = cap.set(cv2.CAP_PROP_POS_FRAMES, index + 1 + round(skip * fps))
+        if not moved:
+            return None
+        for _ in range(round(fps * (skip + 10)) + 2):
+            if not cap.grab():
+                return None
+            if clock.mode == "pts":
+                later = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 > clock.last_pts + 1e-6
+            else:
+                later = cap.get(cv2.CAP_PROP_POS_FRAMES) - 1 > index
+            if later:
+                return max(index + 1, int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
         return None
 
     # live sources

@@ -68,9 +68,10 @@ def presentation_times(path: Path) -> list[float]:
 
 
 def write_h264_pyav(path: Path, frames: int = 60, fps: int = 30, size=(320, 240),
-                    bframes: bool = True, index_first: bool = False, rotation: int = 0) -> Path:
+                    bframes: bool = True, index_first: bool = False, rotation: int = 0,
+                    gop: int = 30) -> Path:
     """An H.264 MP4 encoded by PyAV's bundled libx264 (no ffmpeg binary needed): a colour
-    gradient with a box moving across it, key frame every 30 frames, B-frames unless
+    gradient with a box moving across it, key frame every ``gop`` frames, B-frames unless
     ``bframes`` is False (so presentation order differs from decode order). ``index_first``:
     the MP4's index before the frames (``faststart``), so a file cut short still opens.
     ``rotation``: degrees counter-clockwise the container's display matrix says to turn the
@@ -84,7 +85,7 @@ def write_h264_pyav(path: Path, frames: int = 60, fps: int = 30, size=(320, 240)
     with av.open(str(path), "w", options=options) as out:
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast", "g": "30", "crf": "18",
+        stream.options = {"preset": "veryfast", "g": str(gop), "crf": "18",
                           "bf": "2" if bframes else "0"}  # fmt: skip
         if rotation:
             stream.set_display_rotation(rotation)

@@ -219,3 +219,27 @@ def test_a_file_cut_short_records_the_missing_end_as_a_gap(tmp_path, how):
     assert frames[-1].t <= end.start_t < frames[-1].t + 0.5 and end.end_t == pytest.approx(10.0)
     assert end.ended_at is not None and end.started_at < end.ended_at
     assert sum("decoding stopped at" in line for line in logs) == 1
+
+
+def test_opencv_reads_on_past_damage_far_from_the_next_key_frame(tmp_path):
+    """Damage early in a long GOP (a key frame every 10 s, as many cameras write): OpenCV's
+    decoder found no frame within 5 s past it, so it took the rest of the file (28 of
+    40 s) for cut short. It reads on from about the next key frame, with a gap for the
+    stretch."""
+    video = write_h264_pyav(tmp_path / "gop10s.mp4", frames=600, fps=15, size=(160, 120),
+                            bframes=False, gop=150)  # fmt: skip
+    data = bytearray(video.read_bytes())
+    at = int(len(data) * 0.30)  # about 12 s in: 8 s before the key frame at 20 s
+    data[at : at + 2000] = np.random.default_rng(1).integers(0, 255, 2000, np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    logs: list[str] = []
+    source = VideoSource(str(video), sample_fps=1000, log=logs.append)
+    frames = list(source.frames())
+    assert frames[-1].t > 39.0  # read on to the end
+    (gap,) = source.stats.gaps
+    # from the damage to the key frame at 20 s, and no more than a little past it (OpenCV
+    # seeks a little before its target, so one just past a key frame still lands before)
+    assert 5.0 < gap.start_t < 20.0 <= gap.end_t < 22.0 and "damaged" in gap.reason
+    assert not [f for f in frames if gap.start_t < f.t < gap.end_t]
+    assert any("damaged data after frame" in line for line in logs), logs
+    assert not any("stopped at" in line for line in logs), logs
