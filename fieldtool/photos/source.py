@@ -306,6 +306,13 @@ class PhotoSource:
             self._log(f"warning: {len(unset)} photo(s) whose EXIF DateTimeOriginal is no time "
                       f"(a camera clock never set?): {names}; dated by the file's time; "
                       f"{kept} of them keep their EXIF GPS position")  # fmt: skip
+        changed = [r.path.name for r, (w, *_) in zip(reads, placed, strict=True)
+                   if r.exif.taken_changed and w.source.startswith("exif-")
+                   and w.source != "exif-gps"]  # fmt: skip
+        if changed:
+            self._log(f"warning: {len(changed)} photo(s) without EXIF DateTimeOriginal are dated "
+                      "by EXIF DateTime, when the file was last changed (an editor's export "
+                      f"sets it), which may not be when it was taken: {_names(changed)}")  # fmt: skip
         problems: dict[str, list[str]] = {}
         for r in reads:
             if r.exif.gps_problem is not None:

@@ -75,7 +75,8 @@ def _signed(degrees: float, ref: object, hemispheres: str) -> float | None:
 class PhotoExif:
     """What a photo's EXIF says about when, where and with what it was taken.
 
-    ``taken``: DateTimeOriginal (else DateTime) with SubSecTimeOriginal, as written (the
+    ``taken``: DateTimeOriginal (else DateTime, ``taken_changed``: when the file was last
+    changed, which an editor's export sets) with SubSecTimeOriginal, as written (the
     camera's clock); ``offset``: OffsetTimeOriginal (else OffsetTime), the clock's offset
     from UTC, None when not written. ``taken_text``: the DateTimeOriginal written when it
     is no time (``0000:00:00 00:00:00`` from a clock never set, blank), else None.
@@ -98,6 +99,8 @@ class PhotoExif:
     taken_text: str | None = None
     gps_problem: str | None = None
     elevation_m: float | None = None  # m above sea level, with ``place``
+    # ``taken`` is IFD0 DateTime, when the file was last changed (no DateTimeOriginal)
+    taken_changed: bool = False
 
     @property
     def camera(self) -> str:
@@ -129,17 +132,18 @@ def _offset(text: object) -> timedelta | None:
     return sign * timedelta(hours=int(found.group(2)), minutes=int(found.group(3)))
 
 
-def _taken(exif: Exif, sub: Mapping[int, object]) -> tuple[datetime | None, str | None]:
-    """(DateTimeOriginal, else DateTime, as a time; the text written when neither is one)."""
+def _taken(exif: Exif, sub: Mapping[int, object]) -> tuple[datetime | None, str | None, bool]:
+    """(DateTimeOriginal, else DateTime, as a time; the text written when neither is one;
+    whether the time is DateTime's: when the file was last changed)."""
     unreadable = None
-    for raw in (sub.get(0x9003), exif.get(0x0132)):
+    for raw, changed in ((sub.get(0x9003), False), (exif.get(0x0132), True)):
         if raw is None:
             continue
         try:
-            return datetime.strptime(_text(raw), "%Y:%m:%d %H:%M:%S"), None
+            return datetime.strptime(_text(raw), "%Y:%m:%d %H:%M:%S"), None, changed
         except ValueError:
             unreadable = _text(raw) if unreadable is None else unreadable
-    return None, unreadable
+    return None, unreadable, False
 
 
 def _gps_time(gps: Mapping[int, object]) -> datetime | None:
@@ -207,7 +211,7 @@ def photo_exif(exif: Exif) -> PhotoExif:
     unreadable or absent tags are left at their defaults. The place is read whatever the
     times say: a photo's place does not need its time."""
     sub: Mapping[int, object] = exif.get_ifd(0x8769)
-    taken, taken_text = _taken(exif, sub)
+    taken, taken_text, changed = _taken(exif, sub)
     subsec = _text(sub.get(0x9291) or sub.get(0x9290))
     if taken is not None and subsec.isdigit():
         taken += timedelta(seconds=int(subsec) / 10 ** len(subsec))
@@ -222,7 +226,7 @@ def photo_exif(exif: Exif) -> PhotoExif:
         taken, offset, place, _gps_time(gps) if gps else None,
         orientation if 1 <= orientation <= 8 else 1,
         _text(exif.get(0x010F)), _text(exif.get(0x0110)), _text(sub.get(0xA431)),
-        taken_text, problem, elevation,
+        taken_text, problem, elevation, changed,
     )  # fmt: skip
 
 

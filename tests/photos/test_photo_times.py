@@ -189,3 +189,22 @@ def test_the_sessions_zone_is_the_zone_its_photos_were_converted_from(tmp_path) 
     assert mixed.time_basis().zone == "America/Los_Angeles"  # GPS time was UTC already
     two = PhotoSource([local, pdt[0]], tz="Europe/Madrid")
     assert two.time_basis().zone == "UTC"  # two zones: the stored times are UTC
+
+
+def test_a_photo_dated_only_by_exif_datetime_is_said(tmp_path):
+    """EXIF DateTime (IFD0) is when the file was last changed (an editor's export sets it):
+    a photo without DateTimeOriginal is still dated by it, but the log names it, so an
+    edit date is not taken silently for the day it was taken."""
+    folder = tmp_path / "edited"
+    folder.mkdir()
+    make_photo(folder / "original.jpg", taken=datetime(2022, 8, 1, 9, 0, 0))
+    exif = Image.Exif()
+    exif[0x0132] = "2022:08:16 12:27:55"  # DateTime only
+    Image.new("RGB", (64, 48)).save(folder / "exported.jpg", exif=exif)
+    lines: list[str] = []
+    source = PhotoSource(sorted(folder.iterdir()), place=(44.5, -123.3), log=lines.append)
+    exported = next(p for p in source.photos if p.path.name == "exported.jpg")
+    assert exported.captured_at.date().isoformat() == "2022-08-16"  # still dated by it
+    (line,) = [x for x in lines if "DateTimeOriginal" in x]
+    assert line.startswith("warning: 1 photo(s)") and "exported.jpg" in line
+    assert "original.jpg" not in line and "last changed" in line
