@@ -71,7 +71,7 @@ def test_non_finite_numbers_are_one_line_errors(tmp_path, capsys, flag, value):
                  str(tmp_path / "s.duckdb")])  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1
-    assert err[0].startswith("fieldtool: error: config: ") and "finite" in err[0]
+    assert err[0].startswith("fieldtool: error: command line: ") and "finite" in err[0]
 
 
 def test_a_compile_mode_without_compile_is_refused():

@@ -148,6 +148,11 @@ def load_config(path: Path | None = None, overrides: dict[str, Any] | None = Non
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
+        # A value a flag or --set gave is the command line's, not the file's to blame.
+        given = {k for k, v in (overrides or {}).items() if v is not None}
+        keys = {".".join(str(p) for p in e["loc"][:2]) for e in exc.errors()}
+        if given and keys <= given:
+            where = "command line"
         raise FieldtoolError(_one_line(exc, where)) from None
 
 

@@ -23,6 +23,8 @@ time (``--lat/--lon`` or a track).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
 from collections import Counter
@@ -175,6 +177,7 @@ class PhotoSource:
         self._log = log or (lambda message: None)
         self._stop = threading.Event()
         self._track_zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
+        items = self._without_copies(items)
         self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
         if not self.photos:
             raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read")
@@ -228,6 +231,37 @@ class PhotoSource:
     def _skip(self, path: Path, why: str) -> None:
         self.skipped.append((str(path), why))
         self._log(f"warning: {path}: {why}; skipped")
+
+    def _without_copies(self, items: list[PhotoItem]) -> list[PhotoItem]:
+        """``items`` less byte-identical copies of an earlier one (a card's folder copied
+        twice into the folder run would count every photo twice), said in one warning and
+        kept in :attr:`skipped`. Only files of the same size are hashed (SHA-256). A
+        package's media rows are records of their own (each its own time): kept."""
+        by_size: dict[int, list[PhotoItem]] = {}
+        for item in items:
+            if item.timestamp is None and item.deployment_id is None:
+                with contextlib.suppress(OSError):  # not there: _read says so
+                    by_size.setdefault(Path(item.path).stat().st_size, []).append(item)
+        first: dict[str, Path] = {}
+        copies: dict[int, Path] = {}  # id(item) -> the photo it copies
+        for group in (g for g in by_size.values() if len(g) > 1):
+            for item in group:
+                try:
+                    digest = hashlib.sha256(Path(item.path).read_bytes()).hexdigest()
+                except OSError:
+                    continue
+                if digest in first:
+                    copies[id(item)] = first[digest]
+                else:
+                    first[digest] = Path(item.path)
+        if not copies:
+            return items
+        named = [(Path(i.path), copies[id(i)]) for i in items if id(i) in copies]
+        self.skipped += [(str(path), f"a copy of {of}") for path, of in named]
+        self._log(f"warning: {len(named)} photo(s) are byte-identical copies of another in this "
+                  "set, left out (each photo counts once): "
+                  f"{_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
+        return [i for i in items if id(i) not in copies]
 
     def _read(self, item: PhotoItem) -> _Read | None:
         from PIL import Image, UnidentifiedImageError

@@ -57,3 +57,24 @@ def test_the_cli_prints_the_hint_on_one_line(tmp_path, capsys):
     assert code == 2
     hint = "source.decodr: unknown key (did you mean 'decoder'?)"
     assert err == f"fieldtool: error: {path}: {hint}\n"
+
+
+@pytest.mark.parametrize(("overrides", "key"), [
+    ({"source.sample_fps": float("nan")}, "source.sample_fps"),
+    ({"smoothing.entr": 0.5}, "smoothing.entr"),
+    ({"position.lat": 91.0, "position.lon": 0.0}, "position.lat"),
+])  # fmt: skip
+def test_a_bad_value_from_the_command_line_is_not_blamed_on_the_file(tmp_path, overrides, key):
+    """The file says sample_fps 2.0; the flag said nan: the line names the command line."""
+    path = tmp_path / "o.toml"
+    path.write_text("[source]\nsample_fps = 2.0\n[smoothing]\nenter = 0.6\n")
+    with pytest.raises(FieldtoolError) as caught:
+        load_config(path, overrides)
+    message = str(caught.value)
+    assert message.startswith(f"command line: {key}"), message
+    assert str(path) not in message
+    # and the file's own mistake still names the file, beside a good flag
+    path.write_text("[source]\nsample_fps = -1.0\n")
+    with pytest.raises(FieldtoolError) as caught:
+        load_config(path, {"smoothing.enter": 0.6})
+    assert str(caught.value).startswith(f"{path}: source.sample_fps")

@@ -208,3 +208,22 @@ def test_a_photo_dated_only_by_exif_datetime_is_said(tmp_path):
     (line,) = [x for x in lines if "DateTimeOriginal" in x]
     assert line.startswith("warning: 1 photo(s)") and "exported.jpg" in line
     assert "original.jpg" not in line and "last changed" in line
+
+
+def test_a_byte_identical_copy_in_the_set_counts_once(tmp_path):
+    """A card's DCIM folder copied twice into the folder run: each photo once (the first
+    by path), the copies named in one warning and in the skipped list."""
+    folder = tmp_path / "card"
+    (folder / "backup").mkdir(parents=True)
+    for n in range(3):
+        make_photo(folder / f"IMG_{n}.jpg", colour=n, taken=datetime(2026, 6, 1, 9, 0, n))
+    for n in (0, 2):
+        (folder / "backup" / f"IMG_{n}.jpg").write_bytes((folder / f"IMG_{n}.jpg").read_bytes())
+    lines: list[str] = []
+    paths = sorted(p for p in folder.rglob("*.jpg"))
+    source = PhotoSource(paths, place=(44.5, -123.3), log=lines.append)
+    assert sorted(p.path.name for p in source.photos) == ["IMG_0.jpg", "IMG_1.jpg", "IMG_2.jpg"]
+    assert {p.path.parent for p in source.photos} == {folder}  # the first by path kept
+    (line,) = [x for x in lines if "copies" in x]
+    assert line.startswith("warning: 2 photo(s) are byte-identical copies") and "left out" in line
+    assert len(source.skipped) == 2 and all("copy of" in why for _, why in source.skipped)
