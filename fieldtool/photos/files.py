@@ -50,7 +50,8 @@ def left_out(files: list[Path]) -> str | None:
         f"{n} {suffix}" + (f" ({_ADVICE[suffix]})" if suffix in _ADVICE else "")
         for suffix, n in counts.most_common()
     )
-    return f"{sum(counts.values())} files left out, not photos fieldtool reads: {kinds}"
+    total = sum(counts.values())
+    return f"{total} file{'s' if total != 1 else ''} left out, not photos fieldtool reads: {kinds}"
 
 
 def expand_photos(uri: str, log: Callable[[str], None] | None = None) -> list[Path]:

@@ -170,3 +170,13 @@ def test_photos_dated_by_their_file_or_a_local_clock_are_warned_about(tmp_path):
     warned = [line for line in lines if line.startswith("warning:")]
     assert any("1 photo(s) carry no EXIF time" in line for line in warned), lines
     assert any("1 photo(s) carry a local clock time of unknown zone" in line for line in warned)
+
+
+def test_one_file_left_out_reads_in_the_singular(tmp_path):
+    card = tmp_path / "card"
+    card.mkdir()
+    jpeg = make_photo(card / "IMG_0001.JPG")
+    (card / "IMG_0002.HEIC").write_bytes(b"x")
+    logs: list[str] = []
+    assert expand_photos(str(card), logs.append) == [jpeg]
+    assert len(logs) == 1 and logs[0].startswith(f"{card}: 1 file left out, "), logs
