@@ -27,6 +27,7 @@ from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider, TrackPositions
 from fieldtool.types import (
     Classifier,
+    FieldtoolError,
     Frame,
     FrameResult,
     FrameSource,
@@ -131,7 +132,18 @@ def start_session(
         if label.genus or label.family:  # the model's taxonomy, for the species table
             store.record_species(label.species, label.common_name, label.genus or None,
                                  label.family or None)  # fmt: skip
-    store.flush()
+    try:
+        store.flush()
+    except StoreWriteError as exc:  # nothing has run yet: stop here, saying what is kept
+        kept = exc.result
+        where = (f"its first rows are kept in {kept.journal.name} (`fieldtool recover --db "
+                 f"{store.path}` writes them)" if kept.journal is not None and
+                 not kept.memory_only else "nothing of it was recorded")  # fmt: skip
+        raise FieldtoolError(
+            f"{store.path}: the session did not start: its first write failed "
+            f"({kept.error or 'unknown'}); {where}; free space (or give another --db) and "
+            "run again"
+        ) from None
     return session
 
 
