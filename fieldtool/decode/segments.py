@@ -455,7 +455,6 @@ class SegmentedSource(PyAVSource):
                 with _neutral_main():
                     proc.start()
                 procs.append(proc)
-            self.stats.frames_read = plan.frames_read
             last_t: float | None = None
             missed = False  # kept frames the worker could not decode (damage) since last_t
             for segment, wanted in zip(plan.segments, plan.frames, strict=True):
@@ -471,6 +470,9 @@ class SegmentedSource(PyAVSource):
                     got = wanted.index(planned) + 1
                     missed = False
                     last_t = planned.t
+                    # the frames up to this one, as one decoder counts them (stopped here:
+                    # no more were read), the whole file's once its segments are done
+                    self.stats.frames_read = planned.index + 1
                     self.stats.frames_yielded += 1
                     wall = start + timedelta(seconds=planned.t)
                     if plan.planes is not None:  # converted where used (the model's device)
@@ -479,6 +481,7 @@ class SegmentedSource(PyAVSource):
                     else:
                         yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
+            self.stats.frames_read = plan.frames_read
             # a file cut short: its packets end before its stated length, as one decoder says
             self._ended_early(plan.last_t, start)
         finally:

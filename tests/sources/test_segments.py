@@ -390,3 +390,15 @@ def test_a_ring_lends_past_its_room_to_decode_ahead_no_slot():
         assert free.get_nowait() == 1 and ring.lent == 0 and ring.lent_total == 2
     finally:
         ring.close()
+
+
+def test_frames_read_counts_what_was_reached_when_stopped_early(clip):
+    """Stopped after a few frames (Ctrl-C), the session's frames_read is the frames up to
+    there, as one decoder counts them, not the whole file's."""
+    source = SegmentedSource(str(clip), workers=2, sample_fps=1000.0)
+    stream = source.frames()
+    taken = [next(stream) for _ in range(12)]
+    stream.close()
+    assert source.stats.frames_read == taken[-1].index + 1 < FRAMES
+    whole = SegmentedSource(str(clip), workers=2, sample_fps=1000.0)
+    assert len(list(whole.frames())) == FRAMES == whole.stats.frames_read
