@@ -79,6 +79,9 @@ _CV_TURNS = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE
 # what a stream states; a late frame trails by what it underestimated (1-2 frames seen,
 # H.264 allows 16 in all). 8 frames of 1080p 4:2:0 are 25 MB a decoder.
 REORDER_FRAMES = 8
+# More frames than this missing between two decoded ones (their packets were read): damage
+# the decoder passed over without an error (one or two: a stream's own quirks)
+MISSING_FRAMES = 2
 
 
 class _Timed(Protocol):
@@ -434,6 +437,9 @@ class PyAVSource(VideoSource):
                 self.stats.frames_read += 1
                 msec = (pts - zero) * base * 1000.0 if pts is not None and base else math.nan
                 t = clock.time(index, msec)
+                # frames whose packets were read but never came out of the decoder (damage
+                # it passed over without an error): a gap as well, not a silent hole
+                damaged = damaged or (previous >= 0 and index - previous > MISSING_FRAMES)
                 if damaged:
                     self._log(f"{self.uri}: damaged data after frame {previous}; resumed at "
                               f"frame {index} ({before:.2f} s to {t:.2f} s)")  # fmt: skip

@@ -243,3 +243,22 @@ def test_opencv_reads_on_past_damage_far_from_the_next_key_frame(tmp_path):
     assert not [f for f in frames if gap.start_t < f.t < gap.end_t]
     assert any("damaged data after frame" in line for line in logs), logs
     assert not any("stopped at" in line for line in logs), logs
+
+
+def test_frames_the_decoder_passes_over_without_an_error_are_a_gap(tmp_path):
+    """Random bytes over an eighth of a file: FFmpeg reports the first broken packets, then
+    passes 60 more frames over without a word. Those 4 s were recorded as surveyed; every
+    stretch of frames that never came out is a gap now."""
+    video = write_h264_pyav(tmp_path / "g.mp4", frames=450, fps=15, size=(320, 240), gop=250)
+    data = bytearray(video.read_bytes())
+    at, size = int(len(data) * 0.37), len(data) // 8
+    data[at : at + size] = np.random.default_rng(2).integers(0, 255, size, np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    source = video_source(str(video), decoder="pyav", sample_fps=1000)
+    frames = _frames(source)
+    pairs = zip(frames, frames[1:], strict=False)
+    holes = [(a.t, b.t) for a, b in pairs if b.index - a.index > 2]
+    assert holes and max(b - a for a, b in holes) > 2.0  # the silent stretch is there
+    for a, b in holes:
+        assert any(g.start_t <= a + 1e-6 and g.end_t >= b - 1e-6 for g in source.stats.gaps), (
+            a, b, [(g.start_t, g.end_t) for g in source.stats.gaps])
