@@ -293,15 +293,16 @@ class VideoSource:
             if at is None:
                 failed = skip
                 continue
-            reads, earliest = skip, at
+            reads, earliest, probed = skip, at, False
             while reads - failed > 0.125:
+                probed = True
                 middle = (failed + reads) / 2
                 found = self._resume_at(cap, clock, index, middle)
                 if found is None:
                     failed = middle
                 else:
                     reads, earliest = middle, found
-            if reads != skip or earliest != at:  # leave the capture at the earliest one
+            if probed:  # the last probe may have failed: leave the capture at the earliest
                 earliest = self._resume_at(cap, clock, index, reads) or earliest
             self._log(f"{self.uri}: damaged data after frame {index}; resumed at frame {earliest}")
             return earliest
