@@ -204,6 +204,7 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
             remarks += f"; {_DONE[row.review]} by {row.reviewer}"
             if _text(row.review_note):
                 remarks += f": {_text(row.review_note)}"
+        no_time = undated(row.time_source)  # dated at processing: no event time to publish
         # A genus-level sighting ("Acer sp."): congeners shared the score.
         genus_only = str(row.species)[:-4] if str(row.species).endswith(" sp.") else None
         records.append(
@@ -222,12 +223,12 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 if genus_only
                 else "",
                 "eventID": _text(row.session_id),
-                "eventDate": "" if undated(row.time_source)
+                "eventDate": "" if no_time
                 else f"{iso_time(row.first_seen, known)}/{iso_time(row.last_seen, known)}",
                 "eventRemarks": _time_remarks(known, row.time_source, row.time_zone)
                 + (f"; no recording time in the file: fieldtool processed it at "
                    f"{iso_time(row.first_seen)}, which is not the event's time"
-                   if undated(row.time_source) else ""),
+                   if no_time else ""),
                 "decimalLatitude": _num(row.latitude, 7) if placed else "",
                 "decimalLongitude": _num(row.longitude, 7) if placed else "",
                 "geodeticDatum": "WGS84" if placed else "",
@@ -528,8 +529,9 @@ def export(
         if fmt == "dwca":
             write_dwca(frame, out, title=title or f"fieldtool sightings from {db.name}",
                        creator=creator, db=db)  # fmt: skip
-            if n := sum(undated(t) for t in frame["time_source"]):
-                sessions = frame.loc[[undated(t) for t in frame["time_source"]], "session_id"]
+            no_time = [undated(t) for t in frame["time_source"]]
+            if n := sum(no_time):
+                sessions = frame.loc[no_time, "session_id"]
                 (log or _stderr)(
                     f"warning: {out}: {n} record(s) of {sessions.nunique()} session(s) have no "
                     "event time (their files carried no recording time; fieldtool dated them "

@@ -121,14 +121,22 @@ def reviews_from_observations(
 def review_session(
     db: Path | str, session_id: str, package: Path | str, deployment_id: str | None,
     log: Callable[[str], None], *, timeout_s: float = 10.0,
+    read: dict[str, tuple[Observation, ...]] | None = None,
 ) -> ImportedReviews | None:  # fmt: skip
     """Store the reviews the package's observations by people decide for one session's
     sightings (``deployment_id``'s; None: the session's ``source_name``): its observations
     within the span of the photos the session read; its line goes to ``log`` where there
     are any by people. A file that cannot take them is said, not raised (None): the
-    sightings stay, unreviewed."""
+    sightings stay, unreviewed. ``read``: packages' observations read already, by path
+    (a caller reviewing each deployment of a package reads its tables once)."""
     try:
-        return _review_session(db, session_id, package, deployment_id, log, timeout_s)
+        if read is None:
+            read = {}
+        if str(package) not in read:
+            read[str(package)] = read_package(package).observations
+        observations = read[str(package)]
+        return _review_session(db, session_id, observations, str(package), deployment_id,
+                               log, timeout_s)  # fmt: skip
     except FieldtoolError as exc:
         log(f"warning: {package}: the package's observations by people were not stored as "
             f"reviews ({exc}); the sightings are stored unreviewed")  # fmt: skip
@@ -136,8 +144,8 @@ def review_session(
 
 
 def _review_session(
-    db: Path | str, session_id: str, package: Path | str, deployment_id: str | None,
-    log: Callable[[str], None], timeout_s: float,
+    db: Path | str, session_id: str, observations: Sequence[Observation], package: str,
+    deployment_id: str | None, log: Callable[[str], None], timeout_s: float,
 ) -> ImportedReviews:  # fmt: skip
     if deployment_id is None:
         named = query(db, "SELECT source_name FROM sessions WHERE session_id = ?",
@@ -145,7 +153,6 @@ def _review_session(
         deployment_id = None if named.empty else named["source_name"].iloc[0]
         if not isinstance(deployment_id, str) or not deployment_id:
             return ImportedReviews()  # photos of several deployments in one session
-    pkg = read_package(package)
     rows = query(db, "SELECT sighting_id, species, first_seen, last_seen FROM sightings "
                      "WHERE session_id = ?", [session_id], timeout_s=timeout_s)  # fmt: skip
     spans = [Span(str(r.sighting_id), deployment_id, str(r.species),
@@ -157,9 +164,9 @@ def _review_session(
         return ImportedReviews()
     first, last = (ran[c].iloc[0].to_pydatetime() for c in ("first", "last"))
     # the observations of the photos this run read (not of the package's remote ones)
-    mine = [o for o in pkg.observations if o.deployment_id == deployment_id
+    mine = [o for o in observations if o.deployment_id == deployment_id
             and o.event_start <= last and o.event_end >= first]  # fmt: skip
-    found = reviews_from_observations(mine, spans, str(package))
+    found = reviews_from_observations(mine, spans, package)
     if found.observations:
         add_reviews(db, found.reviews, timeout_s=timeout_s)
         log(found.line(deployment_id))

@@ -11,6 +11,7 @@ from typing import Literal
 
 import pandas as pd
 
+from fieldtool.camtrap.read import Observation
 from fieldtool.classify import DinoClassifier, pick_device
 from fieldtool.config import Config
 from fieldtool.decode.segments import segmented_source
@@ -297,6 +298,7 @@ def run_from_config(
         log(said)
     runs = inputs.sessions()
     results: list[SessionResult] = []
+    read: dict[str, tuple[Observation, ...]] = {}  # a package's observations, read once
     try:
         for n, (source, basis) in enumerate(runs, start=1):
             if n > 1:
@@ -321,7 +323,7 @@ def run_from_config(
                     log(_not_run(inputs.source.uri, runs[n:]))
                 raise
             results.append(result)
-            _package_reviews(config, uri, source, result, log)
+            _package_reviews(config, uri, source, result, log, read)
             if len(runs) == 1:
                 return result
             done = getattr(progress, "done", None)  # a terminal's status line: end it
@@ -340,7 +342,7 @@ def run_from_config(
 
 def _package_reviews(
     config: Config, uri: str, source: FrameSource, result: SessionResult,
-    log: Callable[[str], None],
+    log: Callable[[str], None], read: dict[str, tuple[Observation, ...]],
 ) -> None:  # fmt: skip
     """A Camtrap DP package's observations by people as reviews of the deployment's
     sightings (:mod:`fieldtool.camtrap.reviews`), when ``photos.package_reviews``."""
@@ -350,7 +352,7 @@ def _package_reviews(
     from fieldtool.camtrap.reviews import review_session
 
     review_session(config.store.db, result.session.session_id, uri, deployment.deployment_id,
-                   log, timeout_s=config.store.lock_timeout_s)  # fmt: skip
+                   log, timeout_s=config.store.lock_timeout_s, read=read)  # fmt: skip
 
 
 def _store(config: Config, log: Callable[[str], None]) -> SightingStore:

@@ -267,10 +267,11 @@ def _package_reviews(
     from fieldtool.camtrap.read import is_package
     from fieldtool.camtrap.reviews import review_session
 
+    read: dict[str, Any] = {}  # each package's observations, read once for its units
     for row, session_id in units:
         if row.get("kind") == "photos" and session_id and is_package(row["path"]):
             review_session(db, session_id, row["path"], row.get("deployment") or None, log,
-                           timeout_s=config.store.lock_timeout_s)  # fmt: skip
+                           timeout_s=config.store.lock_timeout_s, read=read)  # fmt: skip
 
 
 def _lost() -> dict[str, Any]:
