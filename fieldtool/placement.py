@@ -40,6 +40,7 @@ from fieldtool.tracks import (
     positions_from_config,
     read_track,
 )
+from fieldtool.tracks.qtmeta import quicktime_creation_date
 from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError, Fix
 
@@ -52,6 +53,9 @@ _SRT_SOURCES = {"local": "srt-clock", "file-mtime": "srt-file-mtime", "utc": "sr
 # A file's modification time this much after the video's creation time is a copy's: more
 # than any time zone (14 h) and a flight apart
 COPIED_AFTER = timedelta(days=1)
+# An mvhd time this far from Apple's creationdate is a later save's (an edit, an export),
+# not the recording's: longer than most phone clips, whose mvhd may mark their end
+SAVED_APART = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -260,20 +264,57 @@ def _time_basis(
             return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
         how = f"{track.path.name}, local clock, zone {choice.how}"
         return TimeBasis(track.media_start, source, choice.zone, choice.zone is not None, how)
-    created = mp4_creation_time(video) if video.suffix.lower() in _MP4_SUFFIXES else None
-    if created is not None:
-        if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
-            if choice.zone is None:
-                return TimeBasis(created, "mp4-creation-time", None, False, "GoPro camera clock")
-            return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone,
-                             True, f"GoPro camera clock, zone {choice.how}")  # fmt: skip
-        return TimeBasis(created, "mp4-creation-time", "UTC", True, "mvhd, UTC by the MP4 spec")
+    own = _file_time(video, gopro, choice, notes)
+    if own is not None:
+        return own
     if isinstance(positions, TrackPositions):
         return TimeBasis(positions.start, "track-start", "UTC", True,
                          f"first fix of {track.path.name if track else 'the track'}: camera and "
                          "logger started together")  # fmt: skip
     return TimeBasis(now or utc_now(), "processing-time", "UTC", True,
                      "no time in the video: the time of processing, not of the event")  # fmt: skip
+
+
+def _file_time(video: Path, gopro: bool, choice: ZoneChoice, notes: list[str]) -> TimeBasis | None:
+    """The time an MP4/MOV records of itself: Apple's creationdate key (when recording
+    began, with the phone's offset; an edit or export on the phone rewrites ``mvhd`` and
+    keeps it), else the ``mvhd`` creation time. None where it records neither."""
+    if video.suffix.lower() not in _MP4_SUFFIXES:
+        return None
+    created = mp4_creation_time(video)
+    apple = None if gopro else quicktime_creation_date(video)
+    if apple is not None:
+        key = "com.apple.quicktime.creationdate"
+        if apple.zone is not None and created is not None and abs(created - apple.time) > SAVED_APART:
+            later = "after" if created > apple.time else "before"
+            notes.append(
+                f"time: {video.name}'s mvhd time ({created:%Y-%m-%d %H:%M} UTC) is "
+                f"{_apart(created - apple.time)} {later} its {key} ({apple.time:%Y-%m-%d %H:%M} "
+                "UTC): mvhd is when the file was last saved (an edit or an export); dated by "
+                "the creationdate, when recording began"
+            )
+        if apple.zone is not None:
+            return TimeBasis(apple.time, "quicktime-creationdate", apple.zone, True,
+                             f"{key}, offset {apple.zone}")  # fmt: skip
+        if choice.zone is None:
+            return TimeBasis(apple.time, "quicktime-creationdate", None, False,
+                             f"{key} without an offset: the phone's local clock")  # fmt: skip
+        return TimeBasis(to_utc(apple.time, choice.zone), "quicktime-creationdate", choice.zone,
+                         True, f"{key}, local clock, zone {choice.how}")  # fmt: skip
+    if created is None:
+        return None
+    if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
+        if choice.zone is None:
+            return TimeBasis(created, "mp4-creation-time", None, False, "GoPro camera clock")
+        return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone,
+                         True, f"GoPro camera clock, zone {choice.how}")  # fmt: skip
+    return TimeBasis(created, "mp4-creation-time", "UTC", True, "mvhd, UTC by the MP4 spec")
+
+
+def _apart(delta: timedelta) -> str:
+    """A time difference in words: whole days, else hours (one decimal)."""
+    seconds = abs(delta.total_seconds())
+    return f"{seconds / 86400:.0f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} h"
 
 
 def _copied_file_time(

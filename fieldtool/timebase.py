@@ -8,8 +8,10 @@ file and says where it came from (:class:`TimeBasis`), in this order:
    converted to UTC, one without is taken in ``source.tz`` when given, else as UTC.
 2. The video's own track: GoPro GPMF (GPSU, UTC) or the DJI SRT beside the video (the
    drone's local clock). Positions from these are matched by media time, not by clock.
-3. The MP4/MOV ``creation_time`` (``mvhd``): UTC by the ISO base media file format, which
-   phones follow; GoPro cameras write their local clock there instead.
+3. The MP4/MOV's own time: Apple's ``com.apple.quicktime.creationdate`` key (iPhones:
+   when recording began, with the phone's UTC offset), else the ``creation_time``
+   (``mvhd``): UTC by the ISO base media file format, which phones follow; GoPro cameras
+   write their local clock there instead.
 4. The start of a separate track (GPX, NMEA): the camera and the logger started together.
 5. Nothing: the processing time, with a warning (the event time is then wrong).
 
@@ -37,6 +39,7 @@ TIME_SOURCES = (
     "gpmf-creation-time",  # GoPro without GPS time: the camera's clock
     "srt-clock",  # DJI SRT date lines (the drone's local clock)
     "srt-file-mtime",  # DJI SRT without any date: the file's modification time
+    "quicktime-creationdate",  # Apple's com.apple.quicktime.creationdate key (iPhones)
     "mp4-creation-time",  # MP4/MOV mvhd creation_time
     "track-start",  # first fix of a separate track (GPX, NMEA, EXIF)
     "processing-time",  # nothing known: the time the session ran

@@ -43,7 +43,7 @@ import contextlib
 import heapq
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, get_args
 
@@ -82,6 +82,35 @@ REORDER_FRAMES = 8
 # More frames than this missing between two decoded ones (their packets were read): damage
 # the decoder passed over without an error (one or two: a stream's own quirks)
 MISSING_FRAMES = 2
+# After damage, the frames up to the next key frame are decoded from references it took
+# (smeared pictures FFmpeg does not flag corrupt): passed over, inside the damage's gap, for
+# at most this long (s of media time), then read on (a stream may have no later key frame)
+DAMAGE_SETTLE_S = 5.0
+
+
+class AfterDamage:
+    """Which frames after damage are whole again (:data:`DAMAGE_SETTLE_S`): :meth:`hit`
+    at the damage, then :meth:`passes` for each frame decoded after it, in order."""
+
+    def __init__(self) -> None:
+        self.hit_pending = False  # damage seen, no frame decoded after it yet
+        self.until: float | None = None  # media time (s) frames are passed over up to
+
+    def hit(self) -> None:
+        if self.until is None:  # more damage while settling keeps the first bound
+            self.hit_pending = True
+
+    def passes(self, t: float, key_frame: bool) -> bool:
+        """Whether the frame at media time ``t`` (s) is used: no damage before it, a key
+        frame, or :data:`DAMAGE_SETTLE_S` past the first frame after the damage."""
+        if self.hit_pending:
+            self.hit_pending, self.until = False, t + DAMAGE_SETTLE_S
+        if self.until is None:
+            return True
+        if key_frame or t >= self.until:
+            self.until = None
+            return True
+        return False
 
 
 class _Timed(Protocol):
@@ -379,6 +408,16 @@ class PyAVSource(VideoSource):
             stream.thread_type = "AUTO"  # frame and slice threads: one file on several cores
         return container, stream
 
+    def _damage_gap(self, since: tuple[int, float], index: int, t: float, start: datetime) -> None:
+        """The gap from the last whole frame ``since`` (frame, s) to frame ``index`` at
+        ``t`` (s), said in the log."""
+        previous, before = since
+        self._log(f"{self.uri}: damaged data after frame {previous}; resumed at frame "
+                  f"{index} ({before:.2f} s to {t:.2f} s)")  # fmt: skip
+        self.stats.gaps.append(Gap(before, t, start + timedelta(seconds=before),
+                                   start + timedelta(seconds=t),
+                                   f"damaged data; resumed at frame {index}"))  # fmt: skip
+
     def _decoded(
         self, container: InputContainer, stream: VideoStream, seen: list[int]
     ) -> Iterator[VideoFrame | None]:
@@ -412,6 +451,8 @@ class PyAVSource(VideoSource):
         index = -1
         damaged = False
         seen: list[int] = []  # the timestamps of the packets demuxed so far, sorted
+        settle = AfterDamage()
+        gap_from: tuple[int, float] | None = None  # (frame, s) the damage's gap runs from
         rank_offset: int | None = None  # frame number - rank (frames an edit list drops)
         # NVDEC's frames each hold one of the decoder's few surfaces (FFmpeg's nvdec: a hard
         # limit, "no decoder surfaces left"): none are held, a late one is passed over as
@@ -441,12 +482,14 @@ class PyAVSource(VideoSource):
                 # it passed over without an error): a gap as well, not a silent hole
                 damaged = damaged or (previous >= 0 and index - previous > MISSING_FRAMES)
                 if damaged:
-                    self._log(f"{self.uri}: damaged data after frame {previous}; resumed at "
-                              f"frame {index} ({before:.2f} s to {t:.2f} s)")  # fmt: skip
-                    self.stats.gaps.append(Gap(before, t, start + timedelta(seconds=before),
-                                               start + timedelta(seconds=t),
-                                               f"damaged data; resumed at frame {index}"))  # fmt: skip
+                    settle.hit()
+                    gap_from = gap_from or (previous, before)
                     damaged = False
+                if not settle.passes(t, bool(decoded.key_frame)):
+                    continue  # decoded from references the damage took: in its gap
+                if gap_from is not None:
+                    self._damage_gap(gap_from, index, t, start)
+                    gap_from = None
                 if t + 1e-9 < next_t:
                     continue
                 next_t += step * max(1, int((t - next_t) / step) + 1)
@@ -465,5 +508,7 @@ class PyAVSource(VideoSource):
         finally:
             container.close()
             self.stats.timing = clock.timing
+        if gap_from is not None and clock.last_t > gap_from[1]:  # the file ended settling
+            self._damage_gap(gap_from, index, clock.last_t, start)
         clock.check_end(index)
         self._ended_early(clock.last_t, start)

@@ -56,6 +56,7 @@ import numpy as np
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.decode.pyav import (
     REORDER_FRAMES,
+    AfterDamage,
     Decoder,
     PyAVSource,
     _import_av,
@@ -154,9 +155,14 @@ def decode_segment(
 
     wanted = iter(segment.pts)
     want = next(wanted, None)
+    base = float(stream.time_base or 0)
+    settle = AfterDamage()  # frames decoded from references damage took: missing too
     # in presentation order, as one decoder gives them: the plan is the sorted timestamps
     for frame in in_presentation_order(decoded(), REORDER_FRAMES):
-        if frame is None or frame.pts is None:
+        if frame is None:
+            settle.hit()
+            continue
+        if frame.pts is None or not settle.passes(frame.pts * base, bool(frame.key_frame)):
             continue
         pts = frame.pts
         while want is not None and want < pts:

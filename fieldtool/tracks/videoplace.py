@@ -9,7 +9,8 @@ metres): Android's ``MediaRecorder`` in ``udta/©xyz``, iPhones (and FFmpeg with
 session's fixed point when nothing better places the video (a track, a DJI sidecar, GoPro
 GPS, ``--lat/--lon``), and says so: for a walk it is the start, not a track.
 
-Pure Python, reading the ``moov`` box only (the box walker of :mod:`fieldtool.tracks.gpmf`).
+Pure Python, reading the ``moov`` box only (the box walker of :mod:`fieldtool.tracks.gpmf`,
+Apple's keys by :mod:`fieldtool.tracks.qtmeta`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import struct
 from pathlib import Path
 
 from fieldtool.tracks.gpmf import _boxes, moov_box
+from fieldtool.tracks.qtmeta import apple_values
 
 _APPLE_KEY = b"com.apple.quicktime.location.ISO6709"
 # decimal degrees, the form phones write: ±DD.DDDD±DDD.DDDD[±AAA.AAA][CRS...]/ (the
@@ -60,7 +62,7 @@ def _places(moov: bytes, start: int, end: int) -> list[tuple[float, float]]:
     other: list[tuple[float, float]] = []
     for kind, s, e in _boxes(moov, start, end):
         if kind == b"meta":
-            apple += [p for t in _apple_location(moov, s, e) if (p := parse_iso6709(t))]
+            apple += [p for t in apple_values(moov, s, e, _APPLE_KEY) if (p := parse_iso6709(t))]
         elif kind == b"udta":
             other += _places(moov, s, e)
         elif kind == b"\xa9xyz" and e - s >= 4:  # (length, language, ISO 6709 text)
@@ -74,27 +76,3 @@ def _places(moov: bytes, start: int, end: int) -> list[tuple[float, float]]:
             other += [(lat, lon)] if ok else []
     return apple + other
 
-
-def _apple_location(moov: bytes, start: int, end: int) -> list[str]:
-    """The value of Apple's location key in a QuickTime ``meta`` box (``keys`` names the
-    entries, ``ilst`` holds them by 1-based index, each in a ``data`` box)."""
-    if moov[start + 4 : start + 8] != b"hdlr":  # an ISO ``meta`` is a full box: 4 more bytes
-        start += 4
-    keys: list[bytes] = []
-    values: dict[int, bytes] = {}
-    for kind, s, e in _boxes(moov, start, end):
-        if kind == b"keys":
-            at = s + 8  # version, flags, entry count
-            while at + 8 <= e:
-                size = struct.unpack_from(">I", moov, at)[0]
-                if size < 8:
-                    break
-                keys.append(moov[at + 8 : at + size])  # after size and namespace
-                at += size
-        elif kind == b"ilst":
-            for item, s2, e2 in _boxes(moov, s, e):
-                for inner, s3, e3 in _boxes(moov, s2, e2):
-                    if inner == b"data":  # type indicator, locale, value
-                        values[struct.unpack(">I", item)[0]] = moov[s3 + 8 : e3]
-    return [values[i + 1].decode("utf-8") for i, key in enumerate(keys)
-            if key == _APPLE_KEY and i + 1 in values]  # fmt: skip

@@ -264,3 +264,55 @@ def test_frames_the_decoder_passes_over_without_an_error_are_a_gap(tmp_path):
     for a, b in holes:
         assert any(g.start_t <= a + 1e-6 and g.end_t >= b - 1e-6 for g in source.stats.gaps), (
             a, b, [(g.start_t, g.end_t) for g in source.stats.gaps])
+
+
+def _damaged_mid_gop(tmp_path, gop: int, share: float = 0.52):
+    """A 30 s clip at 15 fps, a key frame every ``gop`` frames, random bytes over 1,500
+    bytes ``share`` of the way in (an error FFmpeg reports, mid-GOP), and the key frames'
+    times of the clean clip (s)."""
+    import av
+
+    video = write_h264_pyav(tmp_path / f"gop{gop}.mp4", frames=450, fps=15, size=(320, 240),
+                            bframes=False, gop=gop)  # fmt: skip
+    with av.open(str(video)) as clean:
+        stream = clean.streams.video[0]
+        keys = [float(f.pts * stream.time_base) for f in clean.decode(stream) if f.key_frame]
+    data = bytearray(video.read_bytes())
+    at = int(len(data) * share)
+    data[at : at + 1500] = np.random.default_rng(52).integers(0, 255, 1500, np.uint8).tobytes()
+    video.write_bytes(bytes(data))
+    return video, keys
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_frames_decoded_from_damaged_references_are_not_classified(tmp_path, workers):
+    """After damage mid-GOP, FFmpeg goes on decoding P-frames whose references the damage
+    took (smeared pictures, not flagged corrupt) until the next key frame: they were
+    classified, and counted as surveyed. They are passed over now, in the gap, up to the
+    next key frame (here 3 s on)."""
+    from fieldtool.decode.segments import SegmentedSource
+
+    video, keys = _damaged_mid_gop(tmp_path, gop=45)
+    source = (video_source(str(video), decoder="pyav", sample_fps=1000) if workers == 1
+              else SegmentedSource(str(video), workers=workers, sample_fps=1000))  # fmt: skip
+    frames = _frames(source)
+    (gap,) = source.stats.gaps
+    assert 10.0 < gap.start_t < 20.0 and "damaged" in gap.reason
+    after = [f for f in frames if f.t > gap.start_t]
+    assert after and min(abs(after[0].t - k) for k in keys) < 1e-3, (gap, after[0].t, keys)
+    assert after[0].t == pytest.approx(gap.end_t)
+    assert frames[-1].t > 29.0  # read on to the end
+
+
+def test_a_long_gop_after_damage_is_passed_over_for_a_bounded_time(tmp_path):
+    """No key frame for 16 s after the damage (a long GOP): frames are passed over for at
+    most DAMAGE_SETTLE_S, then classified again (a stream may have no later key frame)."""
+    from fieldtool.decode.pyav import DAMAGE_SETTLE_S
+
+    video, keys = _damaged_mid_gop(tmp_path, gop=250, share=0.2)
+    source = video_source(str(video), decoder="pyav", sample_fps=1000)
+    frames = _frames(source)
+    (gap,) = source.stats.gaps
+    assert not any(gap.start_t < k <= gap.end_t for k in keys)  # no key frame to wait for
+    assert DAMAGE_SETTLE_S <= gap.end_t - gap.start_t < DAMAGE_SETTLE_S + 1.0
+    assert frames[-1].t > 29.0
