@@ -6,6 +6,7 @@ Used for the dashboard's live view (the newest frame, saved about once a second)
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -68,8 +69,13 @@ def write_jpeg(path: Path, image: np.ndarray, quality: int = 85) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data.tobytes())
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(data.tobytes())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # a part written to a full disk: its room back
+        raise
 
 
 class PreviewVideo:
