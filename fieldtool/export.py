@@ -380,7 +380,7 @@ def geojson_collection(frame: pd.DataFrame) -> dict[str, Any]:
     import pandas as pd
 
     features = []
-    for record in time_text(frame).to_dict("records"):
+    for record in time_text(frame, missing=None).to_dict("records"):  # no time: null
         lat, lon = record["latitude"], record["longitude"]
         geometry = None
         if not (lat is None or lon is None or pd.isna(lat) or pd.isna(lon)):

@@ -56,6 +56,8 @@ COPIED_AFTER = timedelta(days=1)
 # An mvhd time this far from Apple's creationdate is a later save's (an edit, an export),
 # not the recording's: longer than most phone clips, whose mvhd may mark their end
 SAVED_APART = timedelta(hours=1)
+# A given start time, named by its config key: it comes from --start-time or a TOML file
+_GIVEN = "source.start_time (--start-time)"
 
 
 @dataclass(frozen=True)
@@ -243,12 +245,12 @@ def _time_basis(
     if src.start_time is not None:
         given = src.start_time
         if given.tzinfo is not None:
-            return TimeBasis(utc_naive(given), "start-time", "UTC", True, "--start-time")
+            return TimeBasis(utc_naive(given), "start-time", "UTC", True, _GIVEN)
         if src.tz:
             return TimeBasis(
-                to_utc(given, src.tz), "start-time", src.tz, True, "--start-time, --tz"
+                to_utc(given, src.tz), "start-time", src.tz, True, f"{_GIVEN} in source.tz"
             )
-        return TimeBasis(given, "start-time", "UTC", True, "--start-time without offset: UTC")
+        return TimeBasis(given, "start-time", "UTC", True, f"{_GIVEN} without offset: UTC")
     if (
         track is not None
         and track.media_start is not None

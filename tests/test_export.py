@@ -145,6 +145,9 @@ def test_geojson_geoparquet_and_csv_agree(db, tmp_path):
     assert features[hexid(2)]["geometry"] is None
     assert features[hexid(4)]["properties"]["species"] == "Acer saccharum"
     assert features[hexid(1)]["properties"]["first_seen"] == "2026-06-01T09:00:01Z"
+    # a missing value is null, times too (an unreviewed sighting has no review time)
+    unreviewed = [f["properties"] for f in features.values() if f["properties"]["review"] is None]
+    assert unreviewed and all(p["reviewed_at"] is None for p in unreviewed)
     frame = gpd.read_parquet(tmp_path / "s.parquet")  # checks the GeoParquet metadata
     assert frame.crs.to_epsg() == 4326 or "CRS84" in frame.crs.to_string()
     assert frame.geometry.iloc[0].x == -123.0 and frame.geometry.iloc[1] is None
