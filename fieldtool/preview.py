@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,9 @@ from fieldtool.types import FieldtoolError, LabelSet
 
 WHITE = (255, 255, 255)
 DARK = (20, 20, 20)
+# After a failed write, pictures are skipped this long (s) before one is tried again: a full
+# card is not asked once per frame, and a card with room again gets pictures again
+RETRY_S = 60.0
 
 
 def annotate(
@@ -62,11 +67,12 @@ def _text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float) -
     cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, WHITE, 1, cv2.LINE_AA)
 
 
-def write_jpeg(path: Path, image: np.ndarray, quality: int = 85) -> None:
-    """Write atomically, so a reader never sees half a file."""
+def write_jpeg(path: Path, image: np.ndarray, quality: int = 85) -> bytes | None:
+    """Write atomically, so a reader never sees half a file; the bytes written, None where
+    the image does not encode. OSError where the file cannot be written."""
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
-        return
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     try:
@@ -76,6 +82,65 @@ def write_jpeg(path: Path, image: np.ndarray, quality: int = 85) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)  # a part written to a full disk: its room back
         raise
+    return data.tobytes()
+
+
+class JpegWriter:
+    """JPEGs into a folder that may stop taking them for a while (a card full, then
+    emptied; no permission): they cost the pictures while it fails, said once, never the
+    session. After a failure nothing is written for :data:`RETRY_S`, then a write is tried
+    again, and once one succeeds the log says how many were skipped. ``clock``: seconds
+    (monotonic; a test's own)."""
+
+    def __init__(
+        self,
+        log: Callable[[str], None] | None,
+        what: str,
+        *,
+        quality: int = 85,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._log = log
+        self.what = what  # what it writes, as the log names it ("snapshots")
+        self.quality = quality
+        self.failed: str | None = None  # the last error while writing fails; None: it works
+        self.tries = 0  # writes tried (those skipped during a pause are not tried)
+        self._clock = clock
+        self._retry_at = 0.0  # clock time (s) before which no write is tried
+        self._skipped = 0  # pictures not written since writing failed
+        self._warned = False
+
+    def paused(self) -> bool:
+        """Whether writing failed and is not to be tried yet."""
+        return self.failed is not None and self._clock() < self._retry_at
+
+    def write(self, target: Path, image: np.ndarray) -> bytes | None:
+        """Write ``image`` (H, W, 3) BGR to ``target``; the JPEG's bytes, or None when it
+        was not written."""
+        if self.paused():
+            self._skipped += 1
+            return None
+        self.tries += 1
+        try:
+            data = write_jpeg(target, image, self.quality)
+            if data is None:
+                raise OSError("JPEG encoding failed")
+        except OSError as exc:
+            self.failed = f"{target.parent}: {exc.strerror or exc}"
+            self._retry_at = self._clock() + RETRY_S
+            self._skipped += 1
+            if self._log and not self._warned:
+                self._log(f"warning: {self.what} skipped while they cannot be written "
+                          f"({self.failed}; tried again every {RETRY_S:g} s); sightings are "
+                          "still recorded")  # fmt: skip
+            self._warned = True
+            return None
+        if self.failed is not None:
+            if self._log:
+                self._log(f"{self.what} written again to {target.parent} ({self._skipped} "
+                          f"skipped while it failed: {self.failed})")  # fmt: skip
+            self.failed, self._skipped = None, 0
+        return data
 
 
 class PreviewVideo:

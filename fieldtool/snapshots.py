@@ -11,14 +11,11 @@ import cv2
 import numpy as np
 
 from fieldtool.config import Config
-from fieldtool.preview import PreviewVideo, annotate, write_jpeg
+from fieldtool.preview import JpegWriter, PreviewVideo, annotate
 from fieldtool.store import SightingStore
 from fieldtool.types import Frame, FrameResult, LabelSet, Sighting
 
 SNAPSHOT_MAX_WIDTH = 640  # px
-# After a failed write, pictures are skipped this long (s) before one is tried again: a full
-# card is not asked once per frame, and a card with room again gets pictures again
-RETRY_S = 60.0
 
 
 class FrameViews:
@@ -61,11 +58,10 @@ class FrameViews:
             self.video.close()
 
 
-class SnapshotWriter:
+class SnapshotWriter(JpegWriter):
     """JPEGs of sightings and of the live view. A folder that cannot take them (disk full,
-    no permission) costs the pictures while it fails, said once, never the session or its
-    sightings: after a failure nothing is written for :data:`RETRY_S`, then a write is
-    tried again, and once one succeeds the log says how many were skipped."""
+    no permission) costs the pictures while it fails, never the session or its sightings
+    (:class:`~fieldtool.preview.JpegWriter`)."""
 
     def __init__(
         self,
@@ -73,39 +69,7 @@ class SnapshotWriter:
         what: str = "snapshots",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._log = log
-        self.what = what  # what it writes, as the warning names it ("live view frames")
-        self.failed: str | None = None  # the last error while writing fails; None: it works
-        self.tries = 0  # writes tried (those skipped during a pause are not tried)
-        self._clock = clock
-        self._retry_at = 0.0  # clock time (s) before which no write is tried
-        self._skipped = 0  # pictures not written since writing failed
-        self._warned = False
-
-    def write(self, target: Path, image: np.ndarray) -> bool:
-        """Write ``image`` (H, W, 3) BGR to ``target``; False when it was not written."""
-        if self.failed is not None and self._clock() < self._retry_at:
-            self._skipped += 1
-            return False
-        self.tries += 1
-        try:
-            write_jpeg(target, image)
-        except OSError as exc:
-            self.failed = f"{target.parent}: {exc.strerror or exc}"
-            self._retry_at = self._clock() + RETRY_S
-            self._skipped += 1
-            if self._log and not self._warned:
-                self._log(f"warning: {self.what} skipped while they cannot be written "
-                          f"({self.failed}; tried again every {RETRY_S:g} s); sightings are "
-                          "still recorded")  # fmt: skip
-            self._warned = True
-            return False
-        if self.failed is not None:
-            if self._log:
-                self._log(f"{self.what} written again to {target.parent} ({self._skipped} "
-                          f"skipped while it failed: {self.failed})")  # fmt: skip
-            self.failed, self._skipped = None, 0
-        return True
+        super().__init__(log, what, clock=clock)
 
     def snapshot(self, store: SightingStore, sighting: Sighting, frame: Frame) -> str | None:
         """Save a sighting's frame; its path relative to the store's folder, or None."""

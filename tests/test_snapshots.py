@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fieldtool.snapshots import RETRY_S, SnapshotWriter
+from fieldtool.preview import RETRY_S
+from fieldtool.snapshots import SnapshotWriter
 
 IMAGE = np.zeros((8, 8, 3), np.uint8)
 

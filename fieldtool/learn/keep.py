@@ -13,7 +13,7 @@ folder, these JPEGs included.
 from __future__ import annotations
 
 import hashlib
-import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fieldtool.preview import JpegWriter
 from fieldtool.types import Frame, SightingEvent
 
 if TYPE_CHECKING:
@@ -67,15 +68,22 @@ def spread(count: int, k: int) -> list[int]:
 class FrameKeeper:
     """Keeps frames of open sightings; writes k of them when a sighting ends.
 
-    ``log`` hears once when frames cannot be written (disk full): keeping stops then, the
-    session goes on.
+    ``log`` hears once when frames cannot be written (disk full): frames are not kept
+    while writing fails, and kept again once it works
+    (:class:`~fieldtool.preview.JpegWriter`); the session goes on.
     """
 
-    def __init__(self, log: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, log: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._open: dict[str, _Sample] = {}
-        self._log = log
-        self.failed: str | None = None
+        self._jpegs = JpegWriter(log, "frames for learning", quality=JPEG_QUALITY, clock=clock)
         self.kept = 0  # frames written, snapshots not counted
+
+    @property
+    def failed(self) -> str | None:
+        """The last error while writing frames fails; None while it works."""
+        return self._jpegs.failed
 
     def observe(self, frame: Frame) -> None:
         """Offer one analysed frame to every open sighting (before its events)."""
@@ -85,7 +93,7 @@ class FrameKeeper:
     def handle(self, event: SightingEvent, store: SightingStore, k: int) -> None:
         """A sighting event: "start" begins a sample, "end" writes and records it."""
         sighting = event.sighting
-        if event.kind == "start" and k > 0 and self.failed is None:
+        if event.kind == "start" and k > 0 and not self._jpegs.paused():
             sample = _Sample(capacity=max(2 * k, 2))
             if event.frame is not None:
                 sample.add(event.frame)
@@ -126,23 +134,6 @@ class FrameKeeper:
             self.kept += 1
 
     def _write(self, target: Path, image: np.ndarray) -> str | None:
-        """Write a JPEG atomically; its bytes' SHA-256, or None once writing fails."""
-        import cv2
-
-        if self.failed is not None:
-            return None
-        ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        try:
-            if not ok:
-                raise OSError("JPEG encoding failed")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_bytes(data.tobytes())
-            os.replace(tmp, target)
-        except OSError as exc:
-            self.failed = f"{target.parent}: {exc.strerror or exc}"
-            self._open.clear()
-            if self._log:
-                self._log(f"warning: frames for learning not kept from now on ({self.failed})")
-            return None
-        return hashlib.sha256(data.tobytes()).hexdigest()
+        """Write a JPEG atomically; its bytes' SHA-256, or None where it was not written."""
+        data = self._jpegs.write(target, image)
+        return None if data is None else hashlib.sha256(data).hexdigest()

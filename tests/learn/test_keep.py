@@ -92,3 +92,22 @@ def test_spread_picks_first_and_last():
     assert spread(3, 4) == [0, 1, 2]
     assert spread(10, 4) == [0, 3, 6, 9]
     assert spread(0, 4) == []
+
+
+def test_frames_are_kept_again_once_the_disk_takes_them(tmp_path):
+    """Defect: one failed write (a card briefly full) stopped keeping frames for learning
+    for the rest of the session."""
+    from fieldtool.preview import RETRY_S
+
+    now = [0.0]
+    lines: list[str] = []
+    keeper = FrameKeeper(log=lines.append, clock=lambda: now[0])
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    _run(keeper, FakeStore(blocked), k=4, frames=50, snapshot=False)
+    assert keeper.failed and keeper.kept == 0
+    now[0] = RETRY_S + 1.0  # a minute on, with room again
+    store = FakeStore(tmp_path / "room")
+    _run(keeper, store, k=4, frames=50, snapshot=False)
+    assert keeper.kept == 4 and len(store.rows) == 4 and keeper.failed is None
+    assert [line.startswith("warning") for line in lines] == [True, False], lines
