@@ -219,12 +219,15 @@ def content_sha256(uri: str) -> str:
     return digest.hexdigest()
 
 
-def photos_sha256(uri: str) -> str:
+def photos_sha256(uri: str, deployment: str = "") -> str:
     """sha256 (hex) of a photo unit: every photo's path and bytes, in path order; of a
-    Camtrap DP package, every file in its folder (the tables time and place the photos)."""
+    Camtrap DP package, every file in its folder (the tables time and place the photos);
+    of one ``deployment`` of a package, what its run reads (:func:`_deployment_sha256`)."""
     from fieldtool.camtrap.read import is_package
     from fieldtool.photos import expand_photos
 
+    if is_package(uri) and deployment:
+        return _deployment_sha256(uri, deployment)
     if is_package(uri):
         folder = Path(uri) if Path(uri).is_dir() else Path(uri).parent
         files = sorted(p for p in folder.rglob("*") if p.is_file())
@@ -233,6 +236,27 @@ def photos_sha256(uri: str) -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(f"{path}\0{content_sha256(str(path))}\0".encode())
+    return digest.hexdigest()
+
+
+def _deployment_sha256(uri: str, deployment: str) -> str:
+    """sha256 (hex) of what a run of one deployment of a package reads: its row of
+    ``deployments``, its ``media`` rows and their files' bytes, its ``observations`` (the
+    people's become reviews). A change in another deployment leaves it as it was."""
+    from fieldtool.camtrap.read import read_package
+
+    pkg = read_package(uri)
+    try:
+        digest = hashlib.sha256(repr(pkg.deployment(deployment)).encode())
+    except KeyError:  # the unit's decode names the package's deployments
+        raise FieldtoolError(f"{uri}: no deployment {deployment!r}") from None
+    for media in sorted((m for m in pkg.media if m.deployment_id == deployment),
+                        key=lambda m: m.media_id):  # fmt: skip
+        content = content_sha256(str(media.file_path)) if media.local else ""
+        digest.update(f"{media!r}\0{content}\0".encode())
+    for seen in sorted((o for o in pkg.observations if o.deployment_id == deployment),
+                       key=lambda o: o.observation_id):  # fmt: skip
+        digest.update(f"{seen!r}\0".encode())
     return digest.hexdigest()
 
 
@@ -267,7 +291,9 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
     plan = PlanRow(**row)
     try:
         plan.content_sha256 = (
-            photos_sha256(plan.path) if plan.kind == "photos" else content_sha256(plan.path)
+            photos_sha256(plan.path, plan.deployment)
+            if plan.kind == "photos"
+            else content_sha256(plan.path)
         )
     except (OSError, FieldtoolError):  # no photos there: the decode says so
         plan.content_sha256 = ""

@@ -169,6 +169,31 @@ def test_a_package_of_several_deployments_plans_one_unit_each(tmp_path):
         photos_sha256(str(package)), "s", PlanRow(str(package), kind="photos"))
 
 
+def test_a_package_deployments_key_follows_what_its_run_reads(tmp_path):
+    """Defect: each deployment's key hashed the whole package, so a photo retouched in one
+    camera's folder ran every camera again. A deployment's key follows its own photos and
+    rows (deployment, media, observations); the other deployments keep theirs."""
+    package = two_deployment_package(tmp_path / "pkg")
+
+    def keys() -> dict[str, str]:
+        return {r.deployment: with_hash(r.as_row(), "settings")["batch_key"]
+                for r in find_inputs(str(package))}  # fmt: skip
+
+    before = keys()
+    (package / "images" / "dep-north" / "IMG_0000.JPG").write_bytes(b"retouched")
+    north = keys()
+    assert north["dep-north"] != before["dep-north"]
+    assert north["dep-south"] == before["dep-south"]
+    with (package / "observations.csv").open("a", encoding="utf-8") as table:
+        table.write("obs-1,dep-south,,,2026-06-01T09:00:00Z,2026-06-01T09:00:05Z,event,blank\n")
+    south = keys()
+    assert south["dep-south"] != north["dep-south"]  # the people's observations: reviews
+    assert south["dep-north"] == north["dep-north"]
+    # a deployment the package lacks: no hash (its decode says what is wrong), no crash
+    row = PlanRow(str(package), kind="photos", deployment="dep-west").as_row()
+    assert with_hash(row, "settings")["content_sha256"] == ""
+
+
 def test_a_package_batch_gives_a_session_per_deployment(ray_local, tmp_path, capsys):
     """Each deployment its own session, and the people's observations (here: a blank over
     the south camera's photos) reviews of its sightings, as ``fieldtool run`` makes them."""
