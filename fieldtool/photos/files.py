@@ -7,17 +7,24 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from fieldtool.tracks.exif import HEIF_SUFFIXES, heif_readable
 from fieldtool.types import FieldtoolError
 
-# What Pillow reads without plug-ins. HEIC needs the pillow-heif wheel (not a dependency):
-# convert HEIC photos to JPEG first.
+# What Pillow reads without plug-ins; HEIC/HEIF (iPhones' photos) with the ``heic`` extra
+# (pillow-heif, not a dependency: its wheel bundles codecs under the GPL/LGPL)
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff")
 _GLOB_CHARS = set("*?[")
 
 
+def photo_suffixes() -> tuple[str, ...]:
+    """The suffixes of the photos fieldtool reads here: :data:`PHOTO_SUFFIXES`, and
+    :data:`~fieldtool.tracks.exif.HEIF_SUFFIXES` where pillow-heif is installed."""
+    return PHOTO_SUFFIXES + (HEIF_SUFFIXES if heif_readable() else ())
+
+
 def is_photo(path: Path) -> bool:
     """A photo by its name (the suffix); hidden files (``._IMG_1.JPG``) are not."""
-    return path.suffix.lower() in PHOTO_SUFFIXES and not path.name.startswith(".")
+    return path.suffix.lower() in photo_suffixes() and not path.name.startswith(".")
 
 
 def is_photo_input(uri: str) -> bool:
@@ -32,7 +39,8 @@ def is_photo_input(uri: str) -> bool:
 
 
 # what a card or phone folder holds beside photos, and what to do with it
-_ADVICE = {".heic": "convert to JPEG", ".heif": "convert to JPEG", ".dng": "raw: export JPEG",
+_HEIF_ADVICE = "pip install 'fieldtool[heic]', or convert to JPEG"
+_ADVICE = {".heic": _HEIF_ADVICE, ".heif": _HEIF_ADVICE, ".dng": "raw: export JPEG",
            ".cr2": "raw: export JPEG", ".nef": "raw: export JPEG", ".arw": "raw: export JPEG",
            ".mp4": "a video: run it as a file", ".mov": "a video: run it as a file",
            ".avi": "a video: run it as a file"}  # fmt: skip
@@ -71,7 +79,7 @@ def expand_photos(uri: str, log: Callable[[str], None] | None = None) -> list[Pa
             log(f"{uri}: {skipped}")
         if not found:
             raise FieldtoolError(
-                f"{uri}: is a folder without photos ({', '.join(PHOTO_SUFFIXES)}); "
+                f"{uri}: is a folder without photos ({', '.join(photo_suffixes())}); "
                 f"give a video file or a folder of photos{f' ({skipped})' if skipped else ''}"
             )
         return found
@@ -80,6 +88,6 @@ def expand_photos(uri: str, log: Callable[[str], None] | None = None) -> list[Pa
     if _GLOB_CHARS & set(uri):
         found = sorted(Path(p) for p in glob.glob(uri, recursive=True) if is_photo(Path(p)))
         if not found:
-            raise FieldtoolError(f"{uri}: no photos ({', '.join(PHOTO_SUFFIXES)}) match")
+            raise FieldtoolError(f"{uri}: no photos ({', '.join(photo_suffixes())}) match")
         return [p for p in found if p.is_file()]
     raise FieldtoolError(f"{uri}: photo not found")

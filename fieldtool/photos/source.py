@@ -46,7 +46,7 @@ from fieldtool.timebase import (
     utc_offset,
     zone_at,
 )
-from fieldtool.tracks.exif import PhotoExif, photo_exif
+from fieldtool.tracks.exif import PhotoExif, open_image, photo_exif
 from fieldtool.types import Deployment, FieldtoolError, Fix, Frame, Position
 
 CLOCK_DISAGREES_S = 60.0  # s; a camera clock this far from the photo's GPS time is said
@@ -124,9 +124,9 @@ def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
 def read_upright(path: Path) -> np.ndarray:
     """The photo's pixels, (H, W, 3) uint8 BGR, turned upright by its EXIF orientation.
     OSError / ValueError for a file Pillow cannot decode fully (truncated, not an image)."""
-    from PIL import Image, ImageOps  # heavy, optional at import time
+    from PIL import ImageOps  # heavy, optional at import time
 
-    with Image.open(path) as image:
+    with open_image(path) as image:
         upright = ImageOps.exif_transpose(image) or image
         rgb = np.asarray(upright.convert("RGB"))
     return np.ascontiguousarray(rgb[:, :, ::-1])
@@ -264,11 +264,11 @@ class PhotoSource:
         return [i for i in items if id(i) not in copies]
 
     def _read(self, item: PhotoItem) -> _Read | None:
-        from PIL import Image, UnidentifiedImageError
+        from PIL import UnidentifiedImageError
 
         path = Path(item.path)
         try:
-            with Image.open(path) as image:
+            with open_image(path) as image:
                 exif = photo_exif(image.getexif())
                 size = _upright_size(image.size, exif.orientation)
             mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)

@@ -19,8 +19,11 @@ from fieldtool.tracks.base import GPS_EPOCH, UERE_M, TrackRead, finish_track, va
 from fieldtool.types import FieldtoolError, Fix, Position
 
 if TYPE_CHECKING:
+    import PIL.Image
     from PIL.Image import Exif
 
+# iPhones' photos: read through pillow-heif (the ``heic`` extra), where it is installed
+HEIF_SUFFIXES = (".heic", ".heif")
 _OFFSET_RE = re.compile(r"([+-])(\d{2}):(\d{2})")
 
 
@@ -242,11 +245,36 @@ def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
     return _gps_fix(_read_photo(Path(path)))
 
 
+def heif_readable() -> bool:
+    """Whether HEIC/HEIF photos can be read here (the ``heic`` extra: pillow-heif)."""
+    try:
+        import pillow_heif  # noqa: F401  (imported once; later a look-up in sys.modules)
+    except ImportError:
+        return False
+    return True
+
+
+def open_image(path: Path) -> PIL.Image.Image:
+    """Pillow's image of a photo file; a HEIC/HEIF one through pillow-heif (its opener is
+    registered with Pillow here, where it is needed). FieldtoolError for a HEIC photo
+    without it; OSError / ``UnidentifiedImageError`` as Pillow raises them."""
+    from PIL import Image  # heavy, optional: only to read a photo
+
+    if path.suffix.lower() in HEIF_SUFFIXES:
+        try:
+            import pillow_heif
+        except ImportError:
+            raise FieldtoolError(f"{path}: a HEIC photo: pip install 'fieldtool[heic]' "
+                                 "(pillow-heif), or convert it to JPEG") from None  # fmt: skip
+        pillow_heif.register_heif_opener()  # idempotent
+    return Image.open(path)
+
+
 def _read_photo(path: Path) -> PhotoExif:
-    from PIL import Image, UnidentifiedImageError  # heavy, optional: only to read a photo
+    from PIL import UnidentifiedImageError  # heavy, optional: only to read a photo
 
     try:
-        with Image.open(path) as image:
+        with open_image(path) as image:
             exif = image.getexif()
     except FileNotFoundError:
         raise FieldtoolError(f"{path}: photo not found") from None

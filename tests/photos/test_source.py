@@ -29,23 +29,23 @@ def test_folder_glob_and_single_photo_are_photo_inputs(tmp_path) -> None:
 
 
 def test_a_folders_files_that_are_not_photos_are_said_not_dropped_silently(tmp_path):
-    # a phone's or trail camera's card: HEIC photos and videos beside the JPEGs
+    # a camera's card: raw photos and videos beside the JPEGs (HEIC: tests/photos/test_heic.py)
     card = tmp_path / "DCIM"
     (card / "100MEDIA").mkdir(parents=True)
     jpeg = make_photo(card / "100MEDIA" / "IMG_0001.JPG")
-    for name in ("IMG_0002.HEIC", "IMG_0003.heic", "CLIP_0004.MP4", "notes"):
+    for name in ("IMG_0002.DNG", "IMG_0003.dng", "CLIP_0004.MP4", "notes"):
         (card / "100MEDIA" / name).write_bytes(b"x")
     (card / ".DS_Store").write_bytes(b"x")  # hidden: not counted
     logs: list[str] = []
     assert expand_photos(str(card), logs.append) == [jpeg]
     assert len(logs) == 1 and logs[0].startswith(f"{card}: 4 files left out"), logs
-    assert "2 .heic (convert to JPEG)" in logs[0] and "1 .mp4 (a video" in logs[0]
+    assert "2 .dng (raw: export JPEG)" in logs[0] and "1 .mp4 (a video" in logs[0]
     assert "1 (no suffix)" in logs[0]
-    only_heic = tmp_path / "phone"
-    only_heic.mkdir()
-    (only_heic / "IMG_1.heic").write_bytes(b"x")
-    with pytest.raises(FieldtoolError, match=r"folder without photos.*1 \.heic \(convert"):
-        expand_photos(str(only_heic))
+    only_raw = tmp_path / "raw"
+    only_raw.mkdir()
+    (only_raw / "IMG_1.dng").write_bytes(b"x")
+    with pytest.raises(FieldtoolError, match=r"folder without photos.*1 \.dng \(raw"):
+        expand_photos(str(only_raw))
 
 
 def test_the_reconyx_burst_is_one_event_in_capture_order() -> None:
@@ -176,7 +176,7 @@ def test_one_file_left_out_reads_in_the_singular(tmp_path):
     card = tmp_path / "card"
     card.mkdir()
     jpeg = make_photo(card / "IMG_0001.JPG")
-    (card / "IMG_0002.HEIC").write_bytes(b"x")
+    (card / "IMG_0002.DNG").write_bytes(b"x")
     logs: list[str] = []
     assert expand_photos(str(card), logs.append) == [jpeg]
     assert len(logs) == 1 and logs[0].startswith(f"{card}: 1 file left out, "), logs
