@@ -287,7 +287,8 @@ def _file_time(video: Path, gopro: bool, choice: ZoneChoice, notes: list[str]) -
     apple = None if gopro else quicktime_creation_date(video)
     if apple is not None:
         key = "com.apple.quicktime.creationdate"
-        if apple.zone is not None and created is not None and abs(created - apple.time) > SAVED_APART:
+        saved = created is not None and abs(created - apple.time) > SAVED_APART
+        if apple.zone is not None and created is not None and saved:
             later = "after" if created > apple.time else "before"
             notes.append(
                 f"time: {video.name}'s mvhd time ({created:%Y-%m-%d %H:%M} UTC) is "
@@ -316,7 +317,10 @@ def _file_time(video: Path, gopro: bool, choice: ZoneChoice, notes: list[str]) -
 def _apart(delta: timedelta) -> str:
     """A time difference in words: whole days, else hours (one decimal)."""
     seconds = abs(delta.total_seconds())
-    return f"{seconds / 86400:.0f} days" if seconds >= 86400 else f"{seconds / 3600:.1f} h"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    days = round(seconds / 86400)
+    return f"{days} day{'s' if days != 1 else ''}"
 
 
 def _copied_file_time(

@@ -10,8 +10,9 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
   frames_analysed, frames_dropped, pid, pid_started_at (the writer process and its start
   time), updated_at (the writer's last flush: a heartbeat), time_source (where media t=0's
   time came from: start-time, gpmf-gpsu, srt-clock, quicktime-creationdate,
-  mp4-creation-time, track-start, wall-clock, ...; "unrecorded" for sessions older than version 5), time_zone (IANA name or
-  UTC the times were converted from; NULL when unknown), time_zone_known,
+  mp4-creation-time, track-start, wall-clock, ...; "unrecorded" for sessions older than
+  version 5), time_zone (IANA name or UTC the times were converted from; NULL when
+  unknown), time_zone_known,
   frames_positioned (analysed frames that got a position), end_reason, boot_id,
   pid_start_ticks, source_name (a name for the source: a station's camera, a Camtrap DP
   deploymentID; NULL when the source is only its path/URL).
