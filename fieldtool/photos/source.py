@@ -356,6 +356,28 @@ class PhotoSource:
                       f"from it: {_names(paths)}")  # fmt: skip
         if self.tz is not None:
             self._say_tz(reads, placed)
+        self._say_dst(reads, placed)
+
+    def _say_dst(
+        self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
+                                                       Position | None]]
+    ) -> None:  # fmt: skip
+        """A warning per camera (deployment, else folder) whose local clock was converted by
+        a zone that changes its UTC offset within its photos (daylight saving time): trail
+        cameras mostly keep one offset, so one side of the change may be an hour off."""
+        groups: dict[str, list[tuple[datetime, str]]] = {}
+        for r, (w, _, dep, *_) in zip(reads, placed, strict=True):
+            if w.source == "exif-zone" and w.zone is not None and r.exif.taken is not None:
+                groups.setdefault(dep or str(r.path.parent), []).append((r.exif.taken, w.zone))
+        for where, found in groups.items():
+            found.sort()
+            offsets = list(dict.fromkeys(_offset_name(utc_offset(z, t)) for t, z in found))
+            if len(offsets) > 1:
+                zones = ", ".join(sorted({z for _, z in found}))
+                self._log(f"warning: time: {len(found)} photo(s) of {where} span a daylight "
+                          f"saving change in {zones}: converted with {' and '.join(offsets)}; "
+                          "trail cameras often keep one offset all year: if this one did, give "
+                          f"--tz {offsets[0]} (its offset when it was set)")  # fmt: skip
 
     def _say_tz(
         self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,

@@ -100,3 +100,38 @@ def test_the_run_says_both_disagreements(tmp_path, capsys, tiny_model_dir) -> No
     with duckdb.connect(str(db), read_only=True) as con:
         hours = con.execute("SELECT time_source, hour(captured_at) FROM media").fetchall()
     assert sorted(set(hours)) == [("exif-offset", 17), ("exif-zone", 8)]
+
+
+# ------------------------------------ 3: a camera's clock across a daylight saving change
+
+BRUSSELS = (50.85, 4.35)  # Europe/Brussels: summer time from 2026-03-29 01:00 UTC
+
+
+def test_a_cameras_photos_across_a_daylight_saving_change_are_said(tmp_path) -> None:
+    """Trail cameras mostly keep one UTC offset all year. A deployment's photos with a
+    local clock, converted by a zone that changes offset within them, are an hour off on
+    one side of the change if the camera did not change with it: nothing can tell which,
+    so the log says so, with the offset to give."""
+    cam = [make_photo(tmp_path / "trap_07" / f"IMG_{i}.JPG", taken=when)
+           for i, when in enumerate((datetime(2026, 3, 27, 12), datetime(2026, 3, 28, 12),
+                                     datetime(2026, 3, 30, 12)))]  # fmt: skip
+    lines: list[str] = []
+    source = PhotoSource(cam, place=BRUSSELS, log=lines.append)
+    assert [p.captured_at.hour for p in source.photos] == [11, 11, 10]  # +01:00, +01:00, +02:00
+    said = [line for line in lines if "daylight saving" in line]
+    assert len(said) == 1, lines
+    assert "3 photo(s)" in said[0] and "trap_07" in said[0] and "Europe/Brussels" in said[0]
+    assert "+01:00" in said[0] and "+02:00" in said[0] and "--tz" in said[0]
+
+
+def test_photos_on_one_side_of_a_change_or_with_offsets_say_nothing(tmp_path) -> None:
+    winter = [make_photo(tmp_path / "trap_08" / f"IMG_{i}.JPG", taken=datetime(2026, 3, 2 + i, 12))
+              for i in range(3)]  # fmt: skip
+    written = [make_photo(tmp_path / "trap_09" / f"IMG_{i}.JPG", offset="+01:00",
+                          taken=datetime(2026, 3, 27 + 2 * i, 12)) for i in range(2)]  # fmt: skip
+    fixed = [make_photo(tmp_path / "trap_10" / f"IMG_{i}.JPG",
+                        taken=datetime(2026, 3, 27 + 2 * i, 12)) for i in range(2)]  # fmt: skip
+    lines: list[str] = []
+    PhotoSource(winter + written, place=BRUSSELS, log=lines.append)
+    PhotoSource(fixed, place=BRUSSELS, tz="+01:00", log=lines.append)  # the advice taken
+    assert not [line for line in lines if "daylight saving" in line], lines
