@@ -40,7 +40,7 @@ from fieldtool.tracks import (
     positions_from_config,
     read_track,
 )
-from fieldtool.tracks.qtmeta import quicktime_creation_date
+from fieldtool.tracks.qtmeta import offset_name, quicktime_creation_date
 from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError, Fix
 
@@ -299,6 +299,13 @@ def _file_time(video: Path, gopro: bool, choice: ZoneChoice, notes: list[str]) -
         if apple.zone is not None:
             return TimeBasis(apple.time, "quicktime-creationdate", apple.zone, True,
                              f"{key}, offset {apple.zone}")  # fmt: skip
+        if choice.zone is None and created is not None:  # an mvhd (UTC) of the same moment
+            step = round((apple.time - created).total_seconds() / 900) * 900  # whole 15 min
+            if abs(step) <= 14 * 3600 and abs((apple.time - created).total_seconds() - step) < 120:
+                offset = offset_name(timedelta(seconds=step))
+                return TimeBasis(apple.time - timedelta(seconds=step), "quicktime-creationdate",
+                                 offset, True, f"{key} without an offset, {offset} by the file's "
+                                 "mvhd (UTC)")  # fmt: skip
         if choice.zone is None:
             return TimeBasis(apple.time, "quicktime-creationdate", None, False,
                              f"{key} without an offset: the phone's local clock")  # fmt: skip

@@ -89,7 +89,8 @@ class JpegWriter:
     """JPEGs into a folder that may stop taking them for a while (a card full, then
     emptied; no permission): they cost the pictures while it fails, said once, never the
     session. After a failure nothing is written for :data:`RETRY_S`, then a write is tried
-    again, and once one succeeds the log says how many were skipped. ``clock``: seconds
+    again, and once one succeeds the log says how many were skipped (``counted``; a caller
+    that stops asking while writing fails says none were written). ``clock``: seconds
     (monotonic; a test's own)."""
 
     def __init__(
@@ -99,8 +100,10 @@ class JpegWriter:
         *,
         quality: int = 85,
         clock: Callable[[], float] = time.monotonic,
+        counted: bool = True,
     ) -> None:
         self._log = log
+        self.counted = counted  # whether the pictures skipped are one per write asked for
         self.what = what  # what it writes, as the log names it ("snapshots")
         self.quality = quality
         self.failed: str | None = None  # the last error while writing fails; None: it works
@@ -137,9 +140,10 @@ class JpegWriter:
             return None
         if self.failed is not None:
             if self._log:
-                self._log(f"{self.what} written again to {target.parent} ({self._skipped} "
-                          f"skipped while it failed: {self.failed})")  # fmt: skip
-            self.failed, self._skipped = None, 0
+                skipped = f"{self._skipped} skipped" if self.counted else "none written"
+                self._log(f"{self.what} written again to {target.parent} ({skipped} while it "
+                          f"failed: {self.failed})")  # fmt: skip
+            self.failed, self._skipped, self._warned = None, 0, False  # a later outage: said
         return data
 
 

@@ -245,9 +245,7 @@ class VideoSource:
                 self.stats.frames_read += 1
                 t = clock.time(index, cap.get(cv2.CAP_PROP_POS_MSEC))
                 if resumed is not None:
-                    self.stats.gaps.append(Gap(before, t, start + timedelta(seconds=before),
-                                               start + timedelta(seconds=t),
-                                               f"damaged data; resumed at frame {index}"))  # fmt: skip
+                    self._damage_gap(before, t, f"resumed at frame {index}", start)
                     resumed = None
                 if t + 1e-9 < next_t:
                     continue
@@ -262,6 +260,12 @@ class VideoSource:
             self.stats.timing = clock.timing
         clock.check_end(index)
         self._ended_early(clock.last_t, start)
+
+    def _damage_gap(self, before: float, after: float, then: str, start: datetime) -> None:
+        """Frames from ``before`` to ``after`` (s) lost to damaged data: a gap in
+        ``source_gaps``; ``then``: what came after ("resumed at frame 12", ...)."""
+        self.stats.gaps.append(Gap(before, after, start + timedelta(seconds=before),
+                                   start + timedelta(seconds=after), f"damaged data; {then}"))
 
     def _ended_early(self, last_t: float, start: datetime) -> None:
         """A file whose frames stopped at ``last_t`` (s) well before its stated length

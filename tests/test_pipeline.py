@@ -364,8 +364,11 @@ def test_snapshots_that_cannot_be_written_are_skipped_with_one_warning(tmp_path,
     assert result.session.status == "finished"
     assert len(result.sightings) >= 2
     assert all(s.snapshot_path is None for s in result.sightings)
-    warnings = [line for line in lines if "snapshots" in line and "skipped" in line]
+    warnings = [line for line in lines
+                if line.startswith("warning: snapshots") and "skipped" in line]  # fmt: skip
     assert len(warnings) == 1, lines
+    # the frames kept for learning, in the same folder, say so once too
+    assert sum(line.startswith("warning: frames for learning") for line in lines) == 1, lines
     assert query(db, "SELECT count(*) FROM sightings WHERE status = 'closed'").iloc[0, 0] >= 2
 
 

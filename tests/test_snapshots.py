@@ -53,3 +53,22 @@ def test_a_folder_that_keeps_failing_is_tried_once_per_pause_and_said_once(
     assert tries == 10  # once at the start and once after each pause, not per frame
     assert len(lines) == 1 and "skipped" in lines[0], lines
     assert not list(tmp_path.glob("**/*.tmp"))
+
+
+def test_a_second_outage_is_said_again(tmp_path: Path) -> None:
+    """A review found: after writing came back, a second failure said nothing, so the
+    log's last word on pictures was "written again"."""
+    now = [0.0]
+    lines: list[str] = []
+    writer = SnapshotWriter(lines.append, clock=lambda: now[0])
+    folder = tmp_path / "snaps"
+    folder.write_text("not a folder")
+    assert not writer.write(folder / "1.jpg", IMAGE)
+    folder.unlink()
+    now[0] = RETRY_S
+    assert writer.write(folder / "2.jpg", IMAGE)
+    (folder / "2.jpg").unlink()
+    folder.rmdir()
+    folder.write_text("not a folder again")
+    assert not writer.write(folder / "3.jpg", IMAGE)
+    assert [line.startswith("warning") for line in lines] == [True, False, True], lines

@@ -52,7 +52,7 @@ import numpy as np
 
 from fieldtool.colour import Layout, Matrix, Range, YuvImage
 from fieldtool.mediaclock import MediaClock
-from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
+from fieldtool.sources import FFMPEG_ASSUMED_FPS, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 
@@ -97,7 +97,9 @@ class AfterDamage:
         self.until: float | None = None  # media time (s) frames are passed over up to
 
     def hit(self) -> None:
-        if self.until is None:  # more damage while settling keeps the first bound
+        """Damage (a failed decode, frames missing): frames after it wait for a key frame.
+        More damage while they wait keeps the first bound."""
+        if self.until is None:
             self.hit_pending = True
 
     def passes(self, t: float, key_frame: bool) -> bool:
@@ -408,15 +410,17 @@ class PyAVSource(VideoSource):
             stream.thread_type = "AUTO"  # frame and slice threads: one file on several cores
         return container, stream
 
-    def _damage_gap(self, since: tuple[int, float], index: int, t: float, start: datetime) -> None:
+    def _say_damage(
+        self, since: tuple[int, float], index: int, t: float, start: datetime, *, end: bool = False
+    ) -> None:
         """The gap from the last whole frame ``since`` (frame, s) to frame ``index`` at
-        ``t`` (s), said in the log."""
+        ``t`` (s), said in the log; ``end``: no whole frame came after the damage (the
+        file, or the frames asked for, ended first)."""
         previous, before = since
-        self._log(f"{self.uri}: damaged data after frame {previous}; resumed at frame "
-                  f"{index} ({before:.2f} s to {t:.2f} s)")  # fmt: skip
-        self.stats.gaps.append(Gap(before, t, start + timedelta(seconds=before),
-                                   start + timedelta(seconds=t),
-                                   f"damaged data; resumed at frame {index}"))  # fmt: skip
+        then = "no whole frame after it" if end else f"resumed at frame {index}"
+        self._log(f"{self.uri}: damaged data after frame {previous}; {then} "
+                  f"({before:.2f} s to {t:.2f} s)")  # fmt: skip
+        self._damage_gap(before, t, then, start)
 
     def _decoded(
         self, container: InputContainer, stream: VideoStream, seen: list[int]
@@ -488,7 +492,7 @@ class PyAVSource(VideoSource):
                 if not settle.passes(t, bool(decoded.key_frame)):
                     continue  # decoded from references the damage took: in its gap
                 if gap_from is not None:
-                    self._damage_gap(gap_from, index, t, start)
+                    self._say_damage(gap_from, index, t, start)
                     gap_from = None
                 if t + 1e-9 < next_t:
                     continue
@@ -509,6 +513,6 @@ class PyAVSource(VideoSource):
             container.close()
             self.stats.timing = clock.timing
         if gap_from is not None and clock.last_t > gap_from[1]:  # the file ended settling
-            self._damage_gap(gap_from, index, clock.last_t, start)
+            self._say_damage(gap_from, index, clock.last_t, start, end=True)
         clock.check_end(index)
         self._ended_early(clock.last_t, start)

@@ -68,7 +68,7 @@ from fieldtool.decode.pyav import (
 )
 from fieldtool.decode.ring import FrameRing
 from fieldtool.mediaclock import MediaClock
-from fieldtool.sources import FFMPEG_ASSUMED_FPS, Gap, VideoSource, is_live
+from fieldtool.sources import FFMPEG_ASSUMED_FPS, VideoSource, is_live
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
 
@@ -139,8 +139,9 @@ def decode_segment(
 ) -> Iterator[tuple[int, VideoFrame]]:
     """(pts, frame) of the segment's wanted frames, in order, decoded by PyAV from the key
     frame at ``segment.seek_pts`` (the container is the worker's, open for all its
-    segments). A wanted frame that does not decode (damage) is passed over: the parent
-    sees it missing."""
+    segments). A wanted frame that does not decode (damage) is passed over, as are those
+    decoded from references the damage took, up to the next key frame (``AfterDamage``):
+    the parent sees them missing."""
     import av
 
     if segment.seek_pts is not None:  # None: the file's start, where a fresh container is
@@ -472,7 +473,8 @@ class SegmentedSource(PyAVSource):
                     image = rings[w].take(slot)  # lent without a copy, or copied
                     planned = by_pts[pts]  # the worker sends only pts it was given, in order
                     if missed or planned is not wanted[got]:
-                        self._damage(last_t, planned, start)
+                        self._damage(last_t or 0.0, planned.t,
+                                     f"resumed at frame {planned.index}", start)  # fmt: skip
                     got = wanted.index(planned) + 1
                     missed = False
                     last_t = planned.t
@@ -488,6 +490,8 @@ class SegmentedSource(PyAVSource):
                         yield Frame(planned.index, planned.t, wall, image)
                 missed = missed or got < len(wanted)
             self.stats.frames_read = plan.frames_read
+            if missed and last_t is not None and plan.last_t > last_t:  # damage to the end
+                self._damage(last_t, plan.last_t, "no whole frame after it", start)
             # a file cut short: its packets end before its stated length, as one decoder says
             self._ended_early(plan.last_t, start)
         finally:
@@ -522,14 +526,11 @@ class SegmentedSource(PyAVSource):
                 return None
             return int(payload), slot
 
-    def _damage(self, last_t: float | None, resumed: Planned, start: Any) -> None:
-        """Wanted frames before ``resumed`` did not decode: a gap, said in the log."""
-        before = last_t if last_t is not None else 0.0
-        self._log(f"{self.uri}: damaged data before frame {resumed.index}; resumed there "
-                  f"({before:.2f} s to {resumed.t:.2f} s)")  # fmt: skip
-        self.stats.gaps.append(Gap(before, resumed.t, start + timedelta(seconds=before),
-                                   start + timedelta(seconds=resumed.t),
-                                   f"damaged data; resumed at frame {resumed.index}"))  # fmt: skip
+    def _damage(self, before: float, after: float, then: str, start: Any) -> None:
+        """Wanted frames from ``before`` to ``after`` (s) did not decode: a gap, said."""
+        self._log(f"{self.uri}: damaged data after {before:.2f} s; {then} ({before:.2f} s to "
+                  f"{after:.2f} s)")  # fmt: skip
+        self._damage_gap(before, after, then, start)
 
     @staticmethod
     def _stop_workers(procs: list[BaseProcess], queues: list[Queue[Any]]) -> None:

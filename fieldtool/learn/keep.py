@@ -77,7 +77,10 @@ class FrameKeeper:
         self, log: Callable[[str], None] | None = None, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._open: dict[str, _Sample] = {}
-        self._jpegs = JpegWriter(log, "frames for learning", quality=JPEG_QUALITY, clock=clock)
+        # not counted: a sighting stops writing at its first failure, and none starts its
+        # sample while writing is paused, so the writes skipped are no count of frames
+        self._jpegs = JpegWriter(log, "frames for learning", quality=JPEG_QUALITY, clock=clock,
+                                 counted=False)  # fmt: skip
         self.kept = 0  # frames written, snapshots not counted
 
     @property

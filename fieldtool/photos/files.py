@@ -22,9 +22,11 @@ def photo_suffixes() -> tuple[str, ...]:
     return PHOTO_SUFFIXES + (HEIF_SUFFIXES if heif_readable() else ())
 
 
-def is_photo(path: Path) -> bool:
-    """A photo by its name (the suffix); hidden files (``._IMG_1.JPG``) are not."""
-    return path.suffix.lower() in photo_suffixes() and not path.name.startswith(".")
+def is_photo(path: Path, suffixes: tuple[str, ...] | None = None) -> bool:
+    """A photo by its name (the suffix, one of ``suffixes``, default
+    :func:`photo_suffixes`); hidden files (``._IMG_1.JPG``) are not."""
+    known = photo_suffixes() if suffixes is None else suffixes
+    return path.suffix.lower() in known and not path.name.startswith(".")
 
 
 def is_photo_input(uri: str) -> bool:
@@ -33,9 +35,11 @@ def is_photo_input(uri: str) -> bool:
     path = Path(uri)
     if path.is_dir():
         return True
+    # a HEIC is a photo whether or not it can be read here: reading it says what to do
+    every = PHOTO_SUFFIXES + HEIF_SUFFIXES
     if path.exists():
-        return is_photo(path)
-    return bool(_GLOB_CHARS & set(uri)) or is_photo(path)
+        return is_photo(path, every)
+    return bool(_GLOB_CHARS & set(uri)) or is_photo(path, every)
 
 
 # what a card or phone folder holds beside photos, and what to do with it
@@ -46,12 +50,12 @@ _ADVICE = {".heic": _HEIF_ADVICE, ".heif": _HEIF_ADVICE, ".dng": "raw: export JP
            ".avi": "a video: run it as a file"}  # fmt: skip
 
 
-def left_out(files: list[Path]) -> str | None:
+def left_out(files: list[Path], suffixes: tuple[str, ...] | None = None) -> str | None:
     """One line on the files of a photo folder that are not photos fieldtool reads (by
     suffix, with what to do where known), or None when there are none; hidden files
     (``.DS_Store``, ``._IMG_1.JPG``) are not counted."""
     counts = Counter(p.suffix.lower() or "(no suffix)" for p in files
-                     if not is_photo(p) and not p.name.startswith("."))  # fmt: skip
+                     if not is_photo(p, suffixes) and not p.name.startswith("."))  # fmt: skip
     if not counts:
         return None
     kinds = ", ".join(
@@ -71,23 +75,27 @@ def expand_photos(uri: str, log: Callable[[str], None] | None = None) -> list[Pa
     "not found", like a video.
     """
     path = Path(uri)
+    suffixes = photo_suffixes()  # once: without pillow-heif each look asks the importer again
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
-        found = [p for p in files if is_photo(p)]
-        skipped = left_out(files)
+        found = [p for p in files if is_photo(p, suffixes)]
+        skipped = left_out(files, suffixes)
         if skipped is not None and log is not None:
             log(f"{uri}: {skipped}")
         if not found:
             raise FieldtoolError(
-                f"{uri}: is a folder without photos ({', '.join(photo_suffixes())}); "
+                f"{uri}: is a folder without photos ({', '.join(suffixes)}); "
                 f"give a video file or a folder of photos{f' ({skipped})' if skipped else ''}"
             )
         return found
     if path.is_file():
+        if path.suffix.lower() in HEIF_SUFFIXES and path.suffix.lower() not in suffixes:
+            raise FieldtoolError(f"{path}: a HEIC photo: {_HEIF_ADVICE}")
         return [path]
     if _GLOB_CHARS & set(uri):
-        found = sorted(Path(p) for p in glob.glob(uri, recursive=True) if is_photo(Path(p)))
+        found = sorted(Path(p) for p in glob.glob(uri, recursive=True)
+                       if is_photo(Path(p), suffixes))  # fmt: skip
         if not found:
-            raise FieldtoolError(f"{uri}: no photos ({', '.join(photo_suffixes())}) match")
+            raise FieldtoolError(f"{uri}: no photos ({', '.join(suffixes)}) match")
         return [p for p in found if p.is_file()]
     raise FieldtoolError(f"{uri}: photo not found")

@@ -281,6 +281,9 @@ class PhotoSource:
         except (OSError, ValueError, SyntaxError) as exc:  # PIL raises SyntaxError on bad TIFFs
             self._skip(path, f"unreadable ({str(exc).splitlines()[0][:120]})")
             return None
+        except FieldtoolError as exc:  # a HEIC without pillow-heif: what to do, the rest run
+            self._skip(path, str(exc).removeprefix(f"{path}: "))
+            return None
         if item.deployment_id is not None and item.deployment_id not in self.deployments:
             raise FieldtoolError(
                 f"{path}: deployment {item.deployment_id!r} is not one of the deployments given"
@@ -365,17 +368,18 @@ class PhotoSource:
         """A warning per camera (deployment, else folder) whose local clock was converted by
         a zone that changes its UTC offset within its photos (daylight saving time): trail
         cameras mostly keep one offset, so one side of the change may be an hour off."""
-        groups: dict[str, list[tuple[datetime, str]]] = {}
+        groups: dict[tuple[str, str], list[datetime]] = {}  # (camera, zone): local times
         for r, (w, _, dep, *_) in zip(reads, placed, strict=True):
             if w.source == "exif-zone" and w.zone is not None and r.exif.taken is not None:
-                groups.setdefault(dep or str(r.path.parent), []).append((r.exif.taken, w.zone))
-        for where, found in groups.items():
-            found.sort()
-            offsets = list(dict.fromkeys(_offset_name(utc_offset(z, t)) for t, z in found))
+                where = dep or str(r.path.parent)
+                groups.setdefault((where, w.zone), []).append(r.exif.taken)
+        for (where, zone), found in groups.items():
+            # the zone's offsets over the camera's photos, in time order (one zone each:
+            # several zones in a folder are places, not a change of clock)
+            offsets = list(dict.fromkeys(_offset_name(utc_offset(zone, t)) for t in sorted(found)))
             if len(offsets) > 1:
-                zones = ", ".join(sorted({z for _, z in found}))
                 self._log(f"warning: time: {len(found)} photo(s) of {where} span a daylight "
-                          f"saving change in {zones}: converted with {' and '.join(offsets)}; "
+                          f"saving change in {zone}: converted with {' and '.join(offsets)}; "
                           "trail cameras often keep one offset all year: if this one did, give "
                           f"--tz {offsets[0]} (its offset when it was set)")  # fmt: skip
 

@@ -240,7 +240,8 @@ class FrameStep:
         return cls(
             session, store, config, positions or NoPositions(), prior or NoPrior(),
             TemporalSmoother(config.smoothing.tau_s), tracker, views, result, names,
-            min(config.model.top_k, len(names)), log, photos=photos, **extra,
+            min(config.model.top_k, len(names)), log, keeper=FrameKeeper(log), photos=photos,
+            **extra,
         )  # fmt: skip
 
     def step(self, frame: Frame, raw: np.ndarray, tile_probs: np.ndarray) -> None:

@@ -248,7 +248,7 @@ def read_exif_fix(path: str | Path) -> tuple[Fix | None, str]:
 def heif_readable() -> bool:
     """Whether HEIC/HEIF photos can be read here (the ``heic`` extra: pillow-heif)."""
     try:
-        import pillow_heif  # noqa: F401  (imported once; later a look-up in sys.modules)
+        import pillow_heif  # noqa: F401  (installed: a look-up in sys.modules after the first)
     except ImportError:
         return False
     return True

@@ -21,10 +21,10 @@ from fieldtool.tracks.gpmf import EARLIEST_VIDEO, _boxes, moov_box
 
 CREATIONDATE_KEY = b"com.apple.quicktime.creationdate"
 # ISO 8601 as phones write it: date, time, optional fraction, optional offset (Z, ±HHMM,
-# ±HH:MM, ±HH)
+# ±HH:MM, ±HH; a space before it is tolerated)
 _ISO = re.compile(
     r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?"
-    r"(Z|[+-]\d{2}(?::?\d{2})?)?\s*$"
+    r"\s?(Z|[+-]\d{2}(?::?\d{2})?)?\s*$"
 )
 
 
@@ -40,7 +40,7 @@ class CreationDate:
 def parse_creationdate(text: str) -> CreationDate | None:
     """The :class:`CreationDate` of an ISO 8601 creation date, None where the text is no
     time or one before :data:`~fieldtool.tracks.gpmf.EARLIEST_VIDEO` (a clock never set)."""
-    m = _ISO.match(text)
+    m = _ISO.match(text.replace("\x00", ""))  # a C string's NUL kept in the value
     if m is None:
         return None
     try:
@@ -54,16 +54,21 @@ def parse_creationdate(text: str) -> CreationDate | None:
     if offset is None:
         return None if local < EARLIEST_VIDEO else CreationDate(local, None)
     digits = offset.replace(":", "")
-    minutes = 0 if digits == "Z" else int(digits[1:3]) * 60 + int(digits[3:5] or 0)
-    if minutes > 14 * 60:
+    hours, minutes = (0, 0) if digits == "Z" else (int(digits[1:3]), int(digits[3:5] or 0))
+    if hours * 60 + minutes > 14 * 60 or minutes > 59:
         return None
-    sign = -1 if digits.startswith("-") else 1
-    delta = timedelta(minutes=sign * minutes)
+    delta = timedelta(hours=hours, minutes=minutes) * (-1 if digits.startswith("-") else 1)
     utc = local - delta
     if utc < EARLIEST_VIDEO:
         return None
-    zone = timezone(delta).tzname(None).removeprefix("UTC") or "+00:00"
-    return CreationDate(utc, zone)
+    if digits == "-0000":  # RFC 3339: the time is UTC, the place's offset unknown
+        return CreationDate(utc, "UTC")
+    return CreationDate(utc, offset_name(delta))
+
+
+def offset_name(delta: timedelta) -> str:
+    """A UTC offset as ``±HH:MM`` (``+00:00`` for none)."""
+    return timezone(delta).tzname(None).removeprefix("UTC") or "+00:00"
 
 
 def quicktime_creation_date(path: str | Path) -> CreationDate | None:

@@ -70,3 +70,29 @@ def test_without_the_heic_extra_a_heic_folder_says_what_to_do(tmp_path, monkeypa
     lines: list[str] = []
     assert photo not in expand_photos(str(tmp_path), log=lines.append)
     assert len(lines) == 1 and "1 .heic" in lines[0] and "fieldtool[heic]" in lines[0], lines
+
+
+def test_without_the_heic_extra_one_heic_is_said_and_the_others_run(tmp_path, monkeypatch):
+    """A review found: without pillow-heif, a .HEIC given by itself ran as a video (dated
+    at processing time), and a HEIC among JPEGs (a package's media) stopped the run."""
+    from fieldtool.photos import is_photo_input
+    from fieldtool.types import FieldtoolError
+
+    photo = _heic(tmp_path / "IMG_0006.HEIC")
+    jpeg = make_photo(tmp_path / "IMG_0007.JPG")
+    real_import = builtins.__import__
+
+    def no_heif(name: str, *args: object, **kwargs: object):
+        if name.startswith("pillow_heif"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pillow_heif", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_heif)
+    assert is_photo_input(str(photo))  # a photo, not a video
+    with pytest.raises(FieldtoolError, match=r"IMG_0006.HEIC.*fieldtool\[heic\]"):
+        expand_photos(str(photo))
+    lines: list[str] = []
+    source = PhotoSource([photo, jpeg], log=lines.append)
+    assert [p.path for p in source.photos] == [jpeg]
+    assert any("IMG_0006.HEIC" in line and "fieldtool[heic]" in line for line in lines), lines

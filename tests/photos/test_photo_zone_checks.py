@@ -135,3 +135,16 @@ def test_photos_on_one_side_of_a_change_or_with_offsets_say_nothing(tmp_path) ->
     PhotoSource(winter + written, place=BRUSSELS, log=lines.append)
     PhotoSource(fixed, place=BRUSSELS, tz="+01:00", log=lines.append)  # the advice taken
     assert not [line for line in lines if "daylight saving" in line], lines
+
+
+def test_photos_of_two_zones_in_one_folder_are_no_daylight_saving_change(tmp_path) -> None:
+    """A review found: one folder of a traveller's photos, one in Denver and one in San
+    Francisco, was said to span a daylight saving change, with advice (--tz -06:00) that
+    would have moved the San Francisco photo an hour. Each zone is asked on its own."""
+    photos = [make_photo(tmp_path / "trip" / "den.jpg", taken=datetime(2026, 6, 14, 12),
+                         gps=(39.74, -104.99)),
+              make_photo(tmp_path / "trip" / "sf.jpg", taken=datetime(2026, 6, 15, 12),
+                         gps=(37.77, -122.42))]  # fmt: skip
+    lines: list[str] = []
+    PhotoSource(photos, log=lines.append)
+    assert not [line for line in lines if "daylight saving" in line], lines

@@ -316,3 +316,20 @@ def test_a_long_gop_after_damage_is_passed_over_for_a_bounded_time(tmp_path):
     assert not any(gap.start_t < k <= gap.end_t for k in keys)  # no key frame to wait for
     assert DAMAGE_SETTLE_S <= gap.end_t - gap.start_t < DAMAGE_SETTLE_S + 1.0
     assert frames[-1].t > 29.0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_damage_near_the_end_is_a_gap_to_the_end(tmp_path, workers):
+    """A review found: with the decoding processes, frames passed over after damage in the
+    file's last key-frame interval left no gap (the gap was only made where a frame came
+    after it), and one decoder's gap said it "resumed" where nothing did."""
+    from fieldtool.decode.segments import SegmentedSource
+
+    video, keys = _damaged_mid_gop(tmp_path, gop=250, share=0.9)
+    source = (video_source(str(video), decoder="pyav", sample_fps=1000) if workers == 1
+              else SegmentedSource(str(video), workers=workers, sample_fps=1000))  # fmt: skip
+    frames = _frames(source)
+    (gap,) = source.stats.gaps
+    assert 20.0 < gap.start_t < 29.0 and gap.end_t > 29.5, gap
+    assert "damaged" in gap.reason and "resumed" not in gap.reason, gap.reason
+    assert not [f for f in frames if f.t > gap.start_t]

@@ -45,6 +45,10 @@ def _config(tmp_path: Path, video: Path, **overrides: object):
     ("2026-06-14T09:12:33Z", datetime(2026, 6, 14, 9, 12, 33), "+00:00"),
     ("2026-06-14T09:12:33.250+0530", datetime(2026, 6, 14, 3, 42, 33, 250000), "+05:30"),
     ("2026-06-14 09:12:33", datetime(2026, 6, 14, 9, 12, 33), None),  # no offset: local
+    ("2026-06-14T09:12:33 +0200\x00", datetime(2026, 6, 14, 7, 12, 33), "+02:00"),
+    ("2026-06-14T09:12:33-00:00", datetime(2026, 6, 14, 9, 12, 33), "UTC"),  # offset unknown
+    ("2026-06-14T09:12:33+02:60", None, None),  # no offset has 60 minutes
+    ("2026-06-14T09:12:33+0299", None, None),
     ("1970-01-01T00:00:00+0000", None, None),  # a clock never set
     ("June 14", None, None),
     ("", None, None),
@@ -108,3 +112,21 @@ def test_a_creationdate_without_offset_is_the_phones_local_clock(tmp_path: Path)
     given = place_session(_config(tmp_path, video, **{"source.tz": "America/Los_Angeles"}),
                           live=False, fps=10.0)  # fmt: skip
     assert (given.time.start, given.time.zone_known) == (datetime(2026, 6, 14, 16, 12, 33), True)
+
+
+def test_a_creationdate_without_offset_takes_its_offset_from_an_agreeing_mvhd(
+    tmp_path: Path,
+) -> None:
+    """A review found: a local creationdate with no zone known was used as a local clock of
+    unknown zone, though the file's mvhd (UTC) was there and agreed to the minute but for
+    a whole offset: that offset is the phone's."""
+    video = _clip(tmp_path / "IMG_0005.MOV", {KEY: "2026-06-14T09:12:33",
+                                              "creation_time": "2026-06-14T16:12:34Z"})  # fmt: skip
+    place = place_session(_config(tmp_path, video), live=False, fps=10.0)
+    assert (place.time.start, place.time.zone, place.time.zone_known) == (
+        datetime(2026, 6, 14, 16, 12, 33), "-07:00", True)  # fmt: skip
+    # an mvhd days away (an edit's): no offset from it; the local clock stays unknown
+    edited = _clip(tmp_path / "IMG_0006.MOV", {KEY: "2026-06-14T09:12:33",
+                                               "creation_time": "2026-07-30T18:00:00Z"})  # fmt: skip
+    left = place_session(_config(tmp_path, edited), live=False, fps=10.0)
+    assert left.time.start == datetime(2026, 6, 14, 9, 12, 33) and not left.time.zone_known
