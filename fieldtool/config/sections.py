@@ -259,7 +259,8 @@ class PriorConfig(_Section):
         json_schema_extra=flag("--ranges"),
     )
     species_field: str = Field(
-        "species", description="range attribute holding the species name",
+        "species", description="range attribute (or occurrence table column) holding the "
+        "species name",
         json_schema_extra=flag("--species-field"),
     )  # fmt: skip
     presence_field: str | None = Field(

@@ -40,7 +40,8 @@ def prior_from_files(paths: Iterable[str | Path], cfg: PriorConfig) -> SpeciesPr
         )
         parts.append(IndexedPrior.from_range_prior(ranges))
     if tables:
-        parts.append(load_occurrences(tables, decay_km=cfg.decay_km))
+        parts.append(load_occurrences(tables, decay_km=cfg.decay_km,
+                                      species_field=cfg.species_field))  # fmt: skip
     if not parts:
         return None
     return parts[0] if len(parts) == 1 else CombinedPrior(parts)

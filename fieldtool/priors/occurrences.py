@@ -4,8 +4,9 @@ Reading: the delimiter (tab, comma, semicolon, pipe) is taken from the header li
 text is decoded as UTF-8 (a BOM is dropped), else as Latin-1. Columns are matched by name,
 ignoring case: species from ``species`` (GBIF), else ``scientificName`` and the like cut
 to the binomial (:func:`fieldtool.names.binomial`: authorship and infraspecific rank
-dropped); position from ``decimalLatitude``/``decimalLongitude`` or ``lat``/``lon``
-and the like. Rows are skipped and counted, never fatal: lines that do not parse, no
+dropped), or the column ``species_field`` names (``--species-field``); position from
+``decimalLatitude``/``decimalLongitude`` or ``lat``/``lon`` and the like (a decimal comma,
+``46,5``, is read in a table not separated by commas: European exports). Rows are skipped and counted, never fatal: lines that do not parse, no
 species, bad or (0, 0) coordinates, ``occurrenceStatus`` ABSENT, GBIF geospatial issues,
 fossils and living (garden, zoo) specimens; :meth:`OccurrenceTable.lines` gives a line
 per file (rows read, records kept, skipped by reason) for the log. Names are one species
@@ -61,6 +62,9 @@ GEO_ISSUES = frozenset(
 )
 _SPECIES_COLS = ("species", "scientificname", "acceptedscientificname", "verbatimscientificname",
                  "scientific_name", "taxon", "name")  # fmt: skip
+# as a message names them (the look-up ignores case)
+_SPECIES_NAMES = ("species", "scientificName", "acceptedScientificName",
+                  "verbatimScientificName", "scientific_name", "taxon", "name")  # fmt: skip
 _LAT_COLS = ("decimallatitude", "latitude", "lat", "y")
 _LON_COLS = ("decimallongitude", "longitude", "lon", "lng", "long", "x")
 # skip reason → (one, several), as the log lines say it
@@ -140,6 +144,16 @@ def _strict_binomial(value: object) -> str | None:
     return binomial(value)
 
 
+def _coordinates(values: pd.Series, sep: str) -> np.ndarray:
+    """Degrees of a coordinate column (NaN where no number); in a table not separated by
+    commas, a decimal comma (``46,5``: European exports) is a decimal point."""
+    text = values.str.strip()
+    if sep != ",":
+        comma = text.str.fullmatch(r"[+-]?\d+,\d+")
+        text = text.where(~comma, text.str.replace(",", ".", regex=False))
+    return pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+
+
 def read_occurrences(
     path: str | Path,
     *,
@@ -177,9 +191,11 @@ def read_occurrences(
     sp_col = species_field if species_field in frame.columns else _column(frame, _SPECIES_COLS)
     lat_col, lon_col = _column(frame, _LAT_COLS), _column(frame, _LON_COLS)
     if sp_col is None or lat_col is None or lon_col is None:
-        need = [n for n, c in (("species", sp_col), ("latitude", lat_col), ("longitude", lon_col))
-                if c is None]  # fmt: skip
-        raise FieldtoolError(f"{path}: no {' / '.join(need)} column in the header")
+        need = [f"{n} column (one of {', '.join(names)})"
+                for n, c, names in (("species", sp_col, _SPECIES_NAMES + ("--species-field",)),
+                                    ("latitude", lat_col, _LAT_COLS),
+                                    ("longitude", lon_col, _LON_COLS)) if c is None]  # fmt: skip
+        raise FieldtoolError(f"{path}: no {' / '.join(need)} in the header")
 
     n = len(frame)
     skipped: dict[str, int] = {"bad_line": bad_lines}
@@ -214,8 +230,7 @@ def read_occurrences(
         flagged |= frame[issue].map(lambda v: bool(GEO_ISSUES & set(str(v).split(";")))).to_numpy()
     drop(flagged, "geospatial_issue")
 
-    lat = pd.to_numeric(frame[lat_col].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
-    lon = pd.to_numeric(frame[lon_col].str.strip(), errors="coerce").to_numpy(dtype=np.float64)
+    lat, lon = (_coordinates(frame[col], sep) for col in (lat_col, lon_col))
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(lat) | ~np.isfinite(lon) | (np.abs(lat) > 90) | (np.abs(lon) > 180)
         bad |= (lat == 0) & (lon == 0)

@@ -73,9 +73,9 @@ def test_latin1_semicolon_table_and_uncertainty_weight(tmp_path: Path) -> None:
     path.write_bytes(text.encode("latin-1"))
     table = read_occurrences(path, max_uncertainty_m=10_000)
     recs = table.records
-    assert recs["species"].tolist() == ["Crataegus mollis", "Sorbus aucuparia"]
-    assert recs["weight"].tolist() == [0.2, 1.0]  # 10 km / 50 km
-    assert table.skipped["bad_coords"] == 1  # "45,0" is not a decimal number
+    assert recs["species"].tolist() == ["Crataegus mollis"] * 2 + ["Sorbus aucuparia"]
+    assert recs["weight"].tolist() == [1.0, 0.2, 1.0]  # 10 km / 50 km
+    assert "bad_coords" not in table.skipped  # "45,0": a decimal comma in a ; table
     assert table.skipped["basis_of_record"] == 1 and table.skipped["absent"] == 1
 
 
@@ -97,7 +97,7 @@ def test_gbif_tsv_with_geospatial_issues(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [(None, "not found"), ("", "empty"), ("species,foo\nA b,1\n", "latitude / longitude")],
+    [(None, "not found"), ("", "empty"), ("species,foo\nA b,1\n", "latitude column (one of")],
 )
 def test_unusable_files_give_one_line(tmp_path: Path, text: str | None, fragment: str) -> None:
     path = tmp_path / "x.csv"
@@ -212,7 +212,7 @@ def test_latin1_table_reports_rows_read_kept_and_skipped_by_reason(tmp_path: Pat
     path = tmp_path / "relevés.csv"
     text = (
         "espèce;latitude;longitude;remarque\n"
-        "Sorbus aucuparia L.;46,5;7,0;près du lac\n"  # decimal commas: bad coordinates
+        "Sorbus aucuparia L.;46,5;7,0;près du lac\n"  # decimal commas (a ; table): read
         "Sorbus aucuparia L.;46.5;7.0;forêt\n"
         "Sorbus aucuparia subsp. praemorsa;46.6;7.1;arête\n"
         ";46.5;7.0;sans nom\n"
@@ -222,11 +222,12 @@ def test_latin1_table_reports_rows_read_kept_and_skipped_by_reason(tmp_path: Pat
     )
     path.write_bytes(text.encode("latin-1"))
     table = read_occurrences(path, species_field="espèce")
-    assert table.records["species"].tolist() == ["Sorbus aucuparia"] * 2 + ["Pinus cembra"]
-    assert table.rows == 7 and table.skipped == {"no_species": 1, "bad_coords": 3}
+    assert table.records["species"].tolist() == ["Sorbus aucuparia"] * 3 + ["Pinus cembra"]
+    assert table.records["lat"].tolist()[0] == 46.5 and table.records["lon"].tolist()[0] == 7.0
+    assert table.rows == 7 and table.skipped == {"no_species": 1, "bad_coords": 2}
     assert table.summary() == (
-        f"{path}: 3 records of 2 species from 7 rows read, "
-        "4 skipped: 3 bad coordinates, 1 no species"
+        f"{path}: 4 records of 2 species from 7 rows read, "
+        "3 skipped: 2 bad coordinates, 1 no species"
     )
     assert table.lines() == [table.summary()]
     prior = load_occurrences([path], species_field="espèce")
@@ -278,3 +279,18 @@ def test_combined_prior_lists_a_species_once_under_its_accepted_name() -> None:
     both = CombinedPrior([ranges, occ])
     assert both.species == {"Notholithocarpus densiflorus"} and len(both) == 1
     assert both.has("Lithocarpus densiflorus") and both.has("notholithocarpus densiflorus")
+
+
+def test_a_species_column_of_another_name_is_taken_from_species_field(tmp_path: Path) -> None:
+    """A new-user trial found: `--species-field taxon_name` reached range polygons but not
+    occurrence tables ("no species column in the header", without saying which names are
+    looked for). A comma table keeps its commas as separators, not decimal commas."""
+    from fieldtool.config import PriorConfig
+    from fieldtool.priors.files import prior_from_files
+
+    path = tmp_path / "occ.csv"
+    path.write_text("taxon_name,X,Y\nPseudotsuga menziesii,-122.95,44.19\n", encoding="utf-8")
+    with pytest.raises(FieldtoolError, match=r"no species column.*scientificName.*--species-field"):
+        prior_from_files([path], PriorConfig())
+    prior = prior_from_files([path], PriorConfig(species_field="taxon_name"))
+    assert prior is not None and "Pseudotsuga menziesii" in prior.species
