@@ -56,6 +56,8 @@ COPIED_AFTER = timedelta(days=1)
 # An mvhd time this far from Apple's creationdate is a later save's (an edit, an export),
 # not the recording's: longer than most phone clips, whose mvhd may mark their end
 SAVED_APART = timedelta(hours=1)
+# A track this much longer than the video it dates by its first fix (s): said
+TRACK_LONGER_S = 600.0
 # A given start time, named by its config key: it comes from --start-time or a TOML file
 _GIVEN = "source.start_time (--start-time)"
 
@@ -409,6 +411,26 @@ def overlap_warning(
         f"video {video} ({basis.source}, {'UTC' if basis.zone_known else 'local time'}), "
         f"track {track} ({positions.source}); {hint}"
     )
+
+
+def track_start_warning(
+    positions: TrackPositions, basis: TimeBasis, duration_s: float, track: str
+) -> str | None:
+    """A warning when a video with no time of its own is dated by the first fix of a
+    track (``track``, its name) that runs more than :data:`TRACK_LONGER_S` beyond the
+    video's ``duration_s`` (s): "camera and logger started together" is then a guess, and
+    the video could lie anywhere in the track (a day's walk, several days' tracks in one
+    GPX). None otherwise."""
+    if basis.source != "track-start" or basis.start is None:
+        return None
+    span = (positions.end - positions.fixes[0].time).total_seconds()
+    if span - duration_s <= TRACK_LONGER_S:
+        return None
+    return (f"warning: time: the video has no time of its own: dated by the first fix of "
+            f"{track} ({positions.fixes[0].time:%Y-%m-%d %H:%M:%S} UTC), as if camera and "
+            f"logger started together; the track runs {span / 3600:.1f} h, the video "
+            f"{duration_s:.0f} s, so it may lie anywhere in it: give --start-time if it did "
+            "not start with the track")  # fmt: skip
 
 
 def start_time_warning(positions: TrackPositions, basis: TimeBasis) -> str | None:

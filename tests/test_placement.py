@@ -452,3 +452,34 @@ def test_every_iso_media_container_is_dated_by_its_creation_time(tmp_path: Path,
     video = _mp4(tmp_path / "phone.mp4", created=created).rename(tmp_path / f"phone{suffix}")
     place = place_session(_config(tmp_path, video), live=False, fps=10.0)
     assert (place.time.start, place.time.source) == (created, "mp4-creation-time")
+
+
+def test_a_video_dated_by_a_much_longer_track_says_so(tmp_path: Path) -> None:
+    """A new-user trial found: a GPX of several days' tracks dated a 75 s video without a
+    time of its own by the first fix of the first day, placed it there too (100% of
+    frames "positioned"), and said nothing. The first fix is a guess when the track runs
+    far longer than the video: said, with the fix."""
+    from fieldtool.tracks import read_gpx
+
+    walk = read_gpx(DEMO / "walk_west.gpx").fixes
+    day_before = [(walk[0].time - timedelta(hours=26) + timedelta(seconds=s), 44.86, -123.30)
+                  for s in range(0, 600, 10)]  # fmt: skip
+    tracks = [day_before, [(f.time, f.lat, f.lon) for f in walk]]
+    body = "".join(
+        "<trk><trkseg>" + "".join(
+            f'<trkpt lat="{lat}" lon="{lon}"><time>{t:%Y-%m-%dT%H:%M:%S}Z</time></trkpt>'
+            for t, lat, lon in points) + "</trkseg></trk>" for points in tracks)  # fmt: skip
+    gpx = tmp_path / "week.gpx"
+    gpx.write_text(f'<gpx version="1.1" creator="t">{body}</gpx>', encoding="utf-8")
+    lines, log = _logs()
+    inputs = inputs_from_config(_config(tmp_path, DEMO / "walk_west.mp4",
+                                        **{"position.track": str(gpx)}), log)  # fmt: skip
+    assert inputs.time is not None and inputs.time.source == "track-start"
+    said = [line for line in lines if line.startswith("warning") and "first fix" in line]
+    assert len(said) == 1, lines
+    assert "week.gpx" in said[0] and "26" in said[0] and "--start-time" in said[0]
+    # a track about as long as the video: the usual case, nothing said
+    lines2, log2 = _logs()
+    inputs_from_config(_config(tmp_path, DEMO / "walk_west.mp4",
+                               **{"position.track": str(DEMO / "walk_west.gpx")}), log2)  # fmt: skip
+    assert not [line for line in lines2 if "first fix" in line and "warning" in line], lines2

@@ -35,6 +35,7 @@ from fieldtool.placement import (
     overlap_warning,
     place_session,
     start_time_warning,
+    track_start_warning,
 )
 from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
 from fieldtool.sources import VideoSource, is_live, source_key
@@ -210,9 +211,11 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
         # The span that will be analysed: max_frames stops the run after its first frames.
         duration = min(source.frame_count, src.max_frames or source.frame_count) / fps
         share = overlap_share(positions, start, duration, source.sample_fps)
+        name = Path(config.position.track).name if config.position.track else "the track"
         for warning in (overlap_warning(positions, placement.time, duration, share),
                         held_warning(positions, start, duration),
-                        start_time_warning(positions, placement.time)):  # fmt: skip
+                        start_time_warning(positions, placement.time),
+                        track_start_warning(positions, placement.time, duration, name)):  # fmt: skip
             if warning:
                 log(warning)
     return source, placement
