@@ -176,7 +176,7 @@ def place_session(
             positions = _recorded_place(video, notes)
     else:
         try:
-            track = read_track(track_path, pos.track_format, fps=fps)
+            track = read_track(track_path, pos.track_format, fps=fps, nmea_date=pos.track_date)
         except FieldtoolError as exc:
             if pos.track is not None:
                 raise  # the user named this file: its error stops the run

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -220,6 +220,10 @@ class PositionConfig(_Section):
     track: Path | None = Field(
         None, description="GPS track: GPX, NMEA, GoPro MP4/MOV, DJI SRT, photo EXIF",
         json_schema_extra=flag("--track", "--gpx"),
+    )  # fmt: skip
+    track_date: date | None = Field(
+        None, description="UTC date (YYYY-MM-DD) of the first fix of an NMEA log that gives "
+        "none (GGA only; RMC with an empty date)", json_schema_extra=flag("--track-date"),
     )  # fmt: skip
     track_format: Literal["auto", "gpx", "nmea", "srt", "gpmf", "exif"] = Field(
         "auto", description="auto: from the file's extension and content",

@@ -158,7 +158,9 @@ def photo_source_from_config(
 
 def _track(config: Config) -> TrackRead | None:
     pos = config.position
-    return read_track(pos.track, pos.track_format) if pos.track is not None else None
+    if pos.track is None:
+        return None
+    return read_track(pos.track, pos.track_format, nmea_date=pos.track_date)
 
 
 def _source(

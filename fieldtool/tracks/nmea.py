@@ -300,7 +300,8 @@ def read_nmea(
     if not raw:
         if counts.get("no_date"):
             raise FieldtoolError(
-                f"{path}: NMEA fixes without a date (no RMC/ZDA sentence); give the date"
+                f"{path}: NMEA fixes without a date (no RMC or ZDA sentence gives one); give "
+                "the UTC date of its first fix: --track-date YYYY-MM-DD (position.track_date)"
             )
         raise FieldtoolError(
             f"{path}: no NMEA position fixes ({count_text(counts, ('lines', 'sentences'))})"

@@ -131,7 +131,7 @@ def positions_from_config(
     if cfg.gpsd is not None:
         return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log)
     if cfg.track is not None:
-        track = read_track(cfg.track, cfg.track_format)
+        track = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date)
         return TrackPositions(
             track.fixes,
             cfg.max_fix_gap_s,
