@@ -355,10 +355,14 @@ class VideoSource:
                 asked = self._clock()
                 ok, image = cap.read()
                 now = self._clock() - opened
-                if not ok or image is None:
+                waited = self._clock() - asked
+                # a frame that came only as the read timed out is a stalled stream's stale
+                # one, timed 'now': no frame, and the outage starts when it was asked for
+                timed_out = bool(self.read_timeout_s) and waited >= 0.9 * self.read_timeout_s
+                if not ok or image is None or timed_out:
                     cap.release()
                     if outage is None:
-                        outage = _Outage(asked - opened, self._why_dropped(self._clock() - asked))
+                        outage = _Outage(asked - opened, self._why_dropped(waited))
                     cap = self._reopen(outage)
                     if cap is None:
                         self._end_outage(outage, self._clock() - opened, opened_wall)
@@ -367,12 +371,17 @@ class VideoSource:
                 if outage is not None:  # frames again: the outage ends at this one
                     self._gap(outage, now, opened_wall, outage.reason)
                     self.stats.reconnects += 1
+                    self._log(f"{self.uri}: frames again after {now - outage.start_t:.1f} s "
+                              f"({outage.reason})")  # fmt: skip
                     outage = None
                 index += 1
                 self.stats.frames_read += 1
                 if now + 1e-9 < next_t:
                     continue
-                next_t = now + step
+                # on a grid of 1/sample_fps, as for files: a frame a little early for its
+                # slot does not push the next one a whole frame later; after a pause the
+                # grid restarts at this frame
+                next_t = next_t + step if now - next_t < step else now + step
                 self.stats.frames_yielded += 1
                 yield Frame(index, now, opened_wall + timedelta(seconds=now), image)
             if self._stop.is_set():

@@ -31,7 +31,9 @@ class FakeClock:
 class Camera:
     """A live capture scripted per connection: ``plan[k]`` is what the k-th open gives,
     an int (that many frames, then the stream drops), ``"frozen"`` (one frame, then a read
-    that lasts ``read_s`` on the clock and fails: a read timeout) or None (not answering).
+    that lasts ``read_s`` on the clock and fails: a read timeout), ``"late"`` (one frame,
+    then a read that lasts ``read_s`` and gives a stale frame, then drops) or None (not
+    answering).
     Opens past the plan are not answered. Each read moves the clock ``frame_s``."""
 
     def __init__(self, plan, clock: FakeClock, frame_s: float = 0.1, read_s: float = 10.0):
@@ -51,7 +53,7 @@ class Connection:
     def __init__(self, step, camera: Camera) -> None:
         self.step = step
         self.camera = camera
-        self.left = 1 if step == "frozen" else (step or 0)
+        self.left = 1 if step in ("frozen", "late") else (step or 0)
 
     def isOpened(self) -> bool:  # noqa: N802 (OpenCV's name)
         return self.step is not None
@@ -60,6 +62,10 @@ class Connection:
         return 0.0
 
     def read(self):
+        if self.step == "late" and self.left == 0:  # a stalled stream's stale frame, late
+            self.left = -1
+            self.camera.clock.now += self.camera.read_s
+            return True, np.full((4, 4, 3), 7, np.uint8)
         if self.left <= 0:
             self.camera.clock.now += self.camera.read_s if self.step == "frozen" else 0.01
             return False, None
@@ -265,3 +271,37 @@ def test_the_configured_retry_reaches_a_source_built_from_either_name(given, tri
     assert VideoSource(URL, retry=config.retry).retry == tries
     # a caller that still passes only the old name gets the same
     assert VideoSource(URL, reconnect_attempts=config.reconnect_attempts).retry == tries
+
+
+def test_a_live_stream_is_analysed_at_the_sample_rate():
+    """A new-user trial found: a 15 fps stream at --sample-fps 5 was analysed at about 4
+    frames/s (each interval rounded up to the next frame). Frames are kept on a grid of
+    1/sample_fps, as files are."""
+    clock = FakeClock()
+    camera = Camera([152], clock, frame_s=0.0657)  # a camera's 15 fps, a little fast
+    source = VideoSource(URL, sample_fps=5.0, open_capture=camera, clock=clock,
+                         sleep=lambda s: None, retry=0, log=lambda line: None)  # fmt: skip
+    frames = list(source.frames())
+    assert len(frames) in (49, 50, 51)  # 10 s at 5 frames/s
+    steps = np.diff([f.t for f in frames])
+    assert steps.min() > 0.13 and steps.max() < 0.27  # never two frames' worth late
+
+
+def test_a_frame_that_comes_only_at_the_read_timeout_is_no_frame_and_starts_the_outage():
+    """A new-user trial found: a frozen stream gave one more frame when the read timed out
+    (5 s after the last), analysed at that late time with a stale picture, and the outage
+    began there, 5 s late: dead time counted as surveyed. No line said the stream came
+    back."""
+    clock = FakeClock()
+    sleeps: list[float] = []
+    camera = Camera([3, "late", 4], clock, frame_s=0.1, read_s=5.0)
+    logs: list[str] = []
+    source = _source(camera, clock, sleeps, retry=3, reconnect_backoff_s=1.0,
+                     read_timeout_s=5.0, log=logs.append)  # fmt: skip
+    frames = list(source.frames())
+    assert not any(int(f.image[0, 0, 0]) == 7 for f in frames)  # the stale frame: not used
+    late = [g for g in source.stats.gaps if "read timeout" in g.reason]
+    assert len(late) == 1, source.stats.gaps
+    before = [f for f in frames if f.t <= late[0].start_t + 1e-9]
+    assert late[0].start_t - before[-1].t < 0.2  # from the last good frame, not 5 s on
+    assert any("frames again" in line for line in logs), logs
