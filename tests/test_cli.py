@@ -224,3 +224,25 @@ def test_run_replace_flag():
 
     assert build_parser().parse_args(["run", "clip.mp4", "--replace"]).replace is True
     assert build_parser().parse_args(["run", "clip.mp4"]).replace is False
+
+
+def test_library_warnings_reach_stderr_as_fieldtool_warnings(capsys, monkeypatch):
+    """A new-user trial found: a range file's "no presence field" warning (Python logging
+    in fieldtool.priors) came out bare, without the "fieldtool: warning:" every other
+    warning has."""
+    import argparse
+    import logging
+
+    from fieldtool import cli
+
+    def func(args) -> int:
+        logging.getLogger("fieldtool.priors.polygons").warning("%s: no presence field", "r.gpkg")
+        logging.getLogger("fieldtool.priors.polygons").info("not shown")
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(func=func)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    assert cli.main([]) == 0
+    assert capsys.readouterr().err == "fieldtool: warning: r.gpkg: no presence field\n"
+    assert not logging.getLogger("fieldtool").handlers  # nothing left behind after main

@@ -7,6 +7,7 @@ A new group adds its module to :data:`COMMANDS`.
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -68,6 +69,20 @@ def _terminate(signum, frame) -> None:  # noqa: ARG001
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    # the library's logging warnings (fieldtool.priors, fieldtool.names) as every other
+    # warning reads, for this command only
+    said = logging.StreamHandler(sys.stderr)
+    said.setLevel(logging.WARNING)
+    said.setFormatter(logging.Formatter("fieldtool: warning: %(message)s"))
+    library = logging.getLogger("fieldtool")
+    library.addHandler(said)
+    try:
+        return _run(args)
+    finally:
+        library.removeHandler(said)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         code = args.func(args)
         # Now rather than at interpreter exit, where a reader gone (| head) would only be
