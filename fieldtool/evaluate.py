@@ -19,6 +19,7 @@ background class when none is.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -180,10 +181,20 @@ def score(
 
 
 def evaluate_session(
-    db: Path | str, session_id: str, truth: list[TruthInterval], cfg: SmoothingConfig
+    db: Path | str,
+    session_id: str,
+    truth: list[TruthInterval],
+    cfg: SmoothingConfig,
+    log: Callable[[str], None] | None = None,
 ) -> list[Scores]:
-    """The three rows (raw, smoothed, smoothed+prior) for one stored session."""
+    """The three rows (raw, smoothed, smoothed+prior) for one stored session. ``log``
+    hears a warning when truth intervals lie outside the session's frames."""
     det = load_detections(db, session_id)
+    outside = [i for i in truth if det.t.size and (i.start_s > det.t[-1] or i.end_s < det.t[0])]
+    if outside and log is not None:
+        log(f"warning: {len(outside)} of {len(truth)} truth intervals lie outside the "
+            f"session's frames ({det.t[0]:.1f} s to {det.t[-1]:.1f} s of media time): truth "
+            "for another clip or span? They count as missed")  # fmt: skip
     per_frame = cfg.model_copy(
         update={"tau_s": 0.0, "exit": cfg.enter, "min_duration_s": 0.0, "max_gap_s": 0.0}
     )

@@ -88,3 +88,17 @@ def test_eval_command_on_a_gallery_session(gallery_session, capsys, tmp_path):
     finally:
         moved.rename(gallery.path)
     assert capsys.readouterr().out.splitlines()[1:] == out.splitlines()[1:]
+
+
+def test_truth_outside_the_sessions_frames_is_said(gallery_session, capsys, tmp_path):
+    """A new-user trial found: truth for another span of the clip (a cut clip scored
+    against the whole walk's truth) scored zeros without a word."""
+    db, session_id, _, _, _ = gallery_session
+    other = tmp_path / "other.csv"
+    other.write_text("species,start_s,end_s\nAcer saccharum,1.0,2.5\nAcer rubrum,30.0,40.0\n"
+                     "Acer rubrum,50.0,60.0\n")  # fmt: skip
+    assert main(["eval", "--db", str(db), "--session", session_id, "--truth", str(other)]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "outside" in line]
+    assert len(said) == 1 and said[0].startswith("fieldtool: warning: 2 of 3 truth"), err
+    assert "other.csv" in said[0]

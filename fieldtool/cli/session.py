@@ -26,7 +26,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "more_sources", None):  # several: one station, one model (station.md)
         from fieldtool.cli.station import run_sources
 
-        return run_sources(config, [args.source, *args.more_sources])
+        return run_sources(config, [args.source, *args.more_sources], quiet=args.quiet,
+                           replace=args.replace)
     result = _run_one(config, Path(args.source).name or args.source, args.quiet,
                       replace_earlier=args.replace)  # fmt: skip
     for s in result.sightings:
@@ -115,7 +116,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         scores = score_sets(read_photo_truth(args.truth), photo_sets(args.db, session_id))
         print(format_set_scores(scores))
         return 0
-    print(format_scores(evaluate_session(args.db, session_id, truth, config.smoothing)))
+    def warn(message: str) -> None:
+        print(f"fieldtool: {message} ({args.truth})", file=sys.stderr)
+
+    print(format_scores(evaluate_session(args.db, session_id, truth, config.smoothing, warn)))
     return 0
 
 
