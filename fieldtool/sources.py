@@ -358,7 +358,8 @@ class VideoSource:
                 waited = self._clock() - asked
                 # a frame that came only as the read timed out is a stalled stream's stale
                 # one, timed 'now': no frame, and the outage starts when it was asked for
-                timed_out = bool(self.read_timeout_s) and waited >= 0.9 * self.read_timeout_s
+                limit = self.read_timeout_s
+                timed_out = limit is not None and limit > 0 and waited >= 0.9 * limit
                 if not ok or image is None or timed_out:
                     cap.release()
                     if outage is None:
