@@ -178,6 +178,10 @@ class VideoSource:
         os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", str(FFMPEG_LOG_FATAL))
         if isinstance(target, int) or not self.live:
             return cv2.VideoCapture(target)
+        if not os.environ.get("OPENCV_LOG_LEVEL"):  # a user's own setting stands
+            # OpenCV's own warning on each try at a stream that does not answer ("can't be
+            # used to capture by name") beside fieldtool's line on the same try: errors only
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
         params: list[int] = []
         if self.open_timeout_s:
             params += [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(self.open_timeout_s * 1000)]

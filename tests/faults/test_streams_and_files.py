@@ -221,3 +221,24 @@ def test_damage_is_said_by_fieldtool_once_not_by_ffmpeg_line_by_line(tmp_path):
     assert "damaged data" in done.stdout and "gaps 1" in done.stdout
     ffmpeg_lines = [line for line in done.stderr.splitlines() if line.startswith("[")]
     assert ffmpeg_lines == [], ffmpeg_lines[:5]
+
+
+def test_a_stream_that_does_not_answer_is_said_by_fieldtool_not_by_opencv(tmp_path):
+    """A new-user trial found: every reconnect try printed OpenCV's own "[ WARN:0@...]
+    ... can't be used to capture by name" beside fieldtool's line on the same try."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from fieldtool.sources import VideoSource\n"
+        "s = VideoSource('tcp://127.0.0.1:9', sample_fps=1, retry=1, reconnect_backoff_s=0.1,"
+        " log=print)\n"
+        "try:\n    list(s.frames())\nexcept Exception as exc:\n    print('error', exc)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}  # as users have it
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=env)  # fmt: skip
+    assert "reconnect try 1/1" in done.stdout and "cannot open stream" in done.stdout
+    warned = [line for line in done.stderr.splitlines() if line.startswith("[ WARN")]
+    assert warned == [], warned
