@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
-from fieldtool.cli.common import log
+from fieldtool.cli.common import ProgressPrinter, log
 from fieldtool.config import Config
 from fieldtool.types import FieldtoolError
 
@@ -25,12 +24,20 @@ def cmd_station(args: argparse.Namespace) -> int:
     return _exit(results)
 
 
-def run_sources(config: Config, uris: list[str]) -> int:
+def run_sources(
+    config: Config, uris: list[str], *, quiet: bool = False, replace: bool = False
+) -> int:
     """``fieldtool run SRC1 SRC2 ...``: the sources as one station on one model, with the
-    session settings of ``config`` for each (no notifications); Ctrl-C / SIGTERM stop."""
+    session settings of ``config`` for each (no notifications); Ctrl-C / SIGTERM stop.
+    ``quiet``: no progress lines; ``replace``: first delete the earlier sessions of each
+    source (as ``fieldtool run --replace``). A file that is missing, or any source that
+    cannot open, is a one-line error before any source starts."""
     import cv2  # here: the CLI's import stays light
+    from pydantic import ValidationError
 
+    from fieldtool.config.base import validation_line
     from fieldtool.station import Station, StationConfig
+    from fieldtool.station.config import source_names
     from fieldtool.station.reload import station_signals
 
     for uri in uris:
@@ -39,28 +46,43 @@ def run_sources(config: Config, uris: list[str]) -> int:
                 f"{uri}: photos run one set at a time; several sources run as a station of "
                 "videos and streams (quote a photo glob)"
             )
-    names: list[str] = []
-    for uri in uris:
-        base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(uri).stem or uri).strip("_") or "source"
-        name, n = base, 1
-        while name in names:
-            n += 1
-            name = f"{base}-{n}"
-        names.append(name)
+    missing = [u for u in uris if "://" not in u and not u.isdigit() and not Path(u).exists()]
+    if missing:  # before the model loads: nothing started, no session written
+        raise FieldtoolError(f"{', '.join(missing)}: video file not found; no source was started")
+    names = source_names(uris)
     shared = ("source", "model", "position", "prior", "smoothing", "store")  # a station's
     sections = config.model_dump(include=set(shared), exclude={"source": {"uri"}})
-    station_config = StationConfig.model_validate(
-        {**sections, "sources": [{"name": n, "uri": u} for n, u in zip(names, uris, strict=True)]}
-    )
-    station = Station(station_config, log=log)
-    with station_signals(station):
-        results = station.run()
+    sources = [{"name": n, "uri": u} for n, u in zip(names, uris, strict=True)]
+    try:
+        station_config = StationConfig.model_validate({**sections, "sources": sources})
+    except ValidationError as exc:  # settings fine for one source, not for a station
+        raise FieldtoolError(validation_line(exc, StationConfig)) from None
+    printer = None if quiet else SourcesProgress("progress")
+    station = Station(station_config, log=log, replace_earlier=replace, progress=printer)
+    try:
+        with station_signals(station):
+            results = station.run()
+    finally:
+        if printer is not None:
+            printer.done()
     for result in results:
         for s in result.sightings:
             print(f"{result.session.source_name:<16} {s.species:<28} "
                   f"{s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
                   f"frames {s.frames}")  # fmt: skip
     return _exit(results)
+
+
+class SourcesProgress(ProgressPrinter):
+    """One status line for all the sources of a station run (rewritten in place on a
+    terminal, as a single session's): each source's analysed frames, rate and sightings."""
+
+    def __call__(self, figures: list[dict[str, Any]]) -> None:
+        parts = [f"{f['name']} {f['frames_analysed']} frames ({f['rate_fps']:.1f}/s), "
+                 f"{f['open_sightings']} open" for f in figures]  # fmt: skip
+        line = f"{self.label}: " + ("; ".join(parts) or "starting")
+        end = "\r" if self.tty else "\n"
+        print(line.ljust(100) if self.tty else line, end=end, file=self.stream, flush=True)
 
 
 def _exit(results: list[Any]) -> int:

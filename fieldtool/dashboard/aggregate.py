@@ -28,7 +28,7 @@ from fieldtool.dashboard.data import (
 from fieldtool.names import label_key as species_group_key  # the dashboard's name for it
 from fieldtool.store import query
 from fieldtool.store.schema import H3_RESOLUTION
-from fieldtool.store.views import haversine_sql
+from fieldtool.store.views import haversine_sql, sighting_filter_sql
 
 QUEUE_ORDERS = {"newest": "Newest first", "teach": "Teaches the model most"}
 
@@ -298,20 +298,46 @@ def load_accumulation(
     effort (``species`` unchanged).
 
     Effort is the ``effort`` view's: each session's surveyed media time and GPS distance,
-    sessions laid end to end in start order. Within a session a sighting is placed at its
-    media time (``first_t``) and at the distance walked by the last track point before it.
+    the sessions laid end to end in survey order: by when each survey began (its first
+    analysed frame or GPS fix, whichever is earlier; ``started_at``, the processing time,
+    only for a session with neither). Within a session a sighting is placed at its media
+    time (``first_t``) and at the distance walked by the last track point before it.
     Species are counted by :func:`species_group_key`.
+
+    Filters: every filter decides which sightings count (as on the other figures). The
+    effort axis holds the sessions the session and time filters select: the one session,
+    and the sessions whose survey (first to last frame or fix) overlaps the time window,
+    each whole: the ``effort`` view has one row per session, not effort per time, so a
+    session across the window's edge adds all its effort but only its sightings inside the
+    window. Species, score and review filters leave the effort as it is (the survey looked
+    for every species).
     """
     sql, params = filtered_sql(db_path, filters, reviewed=reviewed, timeout_s=timeout_s)
+    chosen = filters or SightingFilter()
+    # The filters' own rule (overlap with [start, end], one session) over each survey's span.
+    clauses, survey_params = sighting_filter_sql(
+        session_id=chosen.session_id, start=chosen.start, end=chosen.end
+    )
+    params = {**params, **survey_params}  # the same names and values as the sightings'
+    chosen_sessions = " AND ".join(clauses) or "TRUE"
     dist = haversine_sql("lat0", "lon0", "latitude", "longitude")
     frame = query(
         db_path,
-        f"""WITH eff AS (
-                SELECT session_id, started_at, surveyed_s, distance_m,
+        f"""WITH fixes AS (
+                SELECT session_id, min(time) AS t0, max(time) AS t1 FROM track
+                WHERE latitude IS NOT NULL AND longitude IS NOT NULL GROUP BY session_id),
+            surveys AS (
+                SELECT e.session_id, e.surveyed_s, e.distance_m,
+                       coalesce(least(e.first_frame, x.t0), e.started_at) AS first_seen,
+                       coalesce(greatest(e.last_frame, x.t1), e.ended_at, e.started_at)
+                           AS last_seen
+                FROM effort e LEFT JOIN fixes x USING (session_id)),
+            eff AS (
+                SELECT session_id, surveyed_s, distance_m,
                        coalesce(sum(surveyed_s) OVER w, 0) AS s0,
                        coalesce(sum(distance_m) OVER w, 0) AS m0
-                FROM effort
-                WINDOW w AS (ORDER BY started_at, session_id
+                FROM surveys WHERE {chosen_sessions}
+                WINDOW w AS (ORDER BY first_seen, session_id
                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
             firsts AS (
                 SELECT session_id, species, min(first_t) AS t FROM ({sql}) GROUP BY ALL),
@@ -334,7 +360,9 @@ def load_accumulation(
             SELECT species, min(at_s) AS at_s, min(at_m) AS at_m,
                    (SELECT sum(surveyed_s) FROM eff) AS total_s,
                    (SELECT sum(distance_m) FROM eff) AS total_m
-            FROM placed GROUP BY species""",
+            FROM placed GROUP BY species
+            UNION ALL  -- the effort even where no sighting counts
+            SELECT NULL, NULL, NULL, sum(surveyed_s), sum(distance_m) FROM eff""",
         params,
         timeout_s=timeout_s,
     )
@@ -343,17 +371,19 @@ def load_accumulation(
 
 def accumulation_steps(frame: pd.DataFrame, key: Callable[[str], str]) -> pd.DataFrame:
     """Rows of :func:`load_accumulation` from per-name first sightings (species, at_s,
-    at_m, total_s, total_m): names with one ``key`` count once, at their earliest."""
+    at_m, total_s, total_m; a row without species carries only the totals): names with one
+    ``key`` count once, at their earliest."""
     columns = ["hours", "km", "species", "name"]
-    if frame.empty:
+    total_s = float(frame["total_s"].max()) if frame["total_s"].notna().any() else 0.0
+    total_m = float(frame["total_m"].max()) if frame["total_m"].notna().any() else 0.0
+    found = frame[frame["species"].notna()]
+    if found.empty and total_s == 0 and total_m == 0:
         return pd.DataFrame([(0.0, 0.0, 0, "")], columns=columns)
-    frame = frame.assign(key=[key(str(s)) for s in frame["species"]])
-    first = frame.sort_values("at_s").drop_duplicates("key")
+    found = found.assign(key=[key(str(s)) for s in found["species"]])
+    first = found.sort_values("at_s").drop_duplicates("key")
     rows = [(0.0, 0.0, 0, "")]
     for i, row in enumerate(first.itertuples(index=False), start=1):
         rows.append((float(row.at_s) / 3600, float(row.at_m) / 1000, i, str(row.species)))
-    total_s = float(frame["total_s"].max() or 0.0)
-    total_m = float(frame["total_m"].max() or 0.0)
     rows.append(
         (max(total_s / 3600, rows[-1][0]), max(total_m / 1000, rows[-1][1]), len(first), "")
     )

@@ -16,10 +16,17 @@ tiles of a view add up to the page's exact figures):
 - dots (site zoom, :data:`~fieldtool.dashboard.mapview.SITE_ZOOM` and deeper): sightings
   grouped into squares of :data:`DOT_PX` screen pixels, one dot each at their mean
   position, coloured by the most seen species, with count and species in the tooltip;
-- cells (coarser zooms): sightings per H3 cell of the resolution
+- cells (coarser zooms): the tile's sightings per H3 cell of the resolution
   :func:`~fieldtool.dashboard.mapview.cell_resolution` gives for ``z``, coloured on the
-  legend's count scale. A cell belongs to the tile holding its centre and counts all its
-  sightings, also those across the tile's edge.
+  legend's count scale. A cell across the tile's edge is cut there (:func:`clip_ring`): each
+  tile draws its part of the cell with the sightings that lie in that part, so a neighbour
+  in another mode (points beside cells) neither counts them again nor misses them. A cell
+  part too thin to draw (an H3 parent does not exactly contain its children) is a dot at its
+  sightings' mean position.
+
+Every mode counts the same sightings: those whose own position is in the tile, west and
+north edges in (:func:`_half_open`), so whatever mode each tile is in, each placed
+sighting is counted in exactly one tile at each zoom.
 
 A tracks tile: each session's fixes in the tile (and a margin of :data:`TRACK_MARGIN_PX`),
 snapped to one pixel at ``z``, as lines broken where the walk leaves the tile
@@ -102,17 +109,12 @@ def _margin(bounds: tuple[float, float, float, float], dlat: float) -> dict[str,
     return {"w": w, "e": e, "s": s, "n": n}
 
 
-def _cell_margin(z: int) -> float:
-    """Degrees of latitude within which a cell tile's sightings lie around it: three edges
-    of its cells (an H3 parent does not exactly contain its children)."""
-    return 3 * h3.average_hexagon_edge_length(cell_resolution(z), unit="km") / 111.0
-
-
 def tile_margin(kind: str, z: int) -> float:
-    """Degrees of latitude around tile ``z`` of ``kind`` whose data it draws."""
+    """Degrees of latitude around tile ``z`` of ``kind`` whose data it draws (a sightings
+    tile draws only its own sightings: a pixel, for rounding)."""
     if kind == "t":
         return (TRACK_MARGIN_PX + 1) * degrees_per_pixel(z)
-    return _cell_margin(z) if z < SITE_ZOOM else degrees_per_pixel(z)
+    return degrees_per_pixel(z)
 
 
 def _feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
@@ -182,44 +184,96 @@ def dot_features(view: MapView, z: int, where: str, params: dict[str, Any]) -> l
                  str(r.top)) for r in rows.itertuples(index=False)]  # fmt: skip
 
 
+def clip_ring(
+    ring: list[tuple[float, float]], bounds: tuple[float, float, float, float]
+) -> list[tuple[float, float]]:
+    """The part of the convex polygon ``ring`` ((lon, lat) degrees, not closed) inside the
+    box ``bounds`` (west, south, east, north): Sutherland-Hodgman against each edge; the
+    empty list when they do not overlap. Longitudes are first unwrapped around the box, so
+    a cell across the antimeridian is cut, not lost."""
+    w, s, e, n = bounds
+    unwrapped: list[tuple[float, float]] = []
+    for lon, lat in ring:  # each vertex within 180 degrees of the one before
+        if unwrapped:
+            lon += 360.0 * round((unwrapped[-1][0] - lon) / 360.0)
+        unwrapped.append((lon, lat))
+    if unwrapped:  # then the whole ring to the turn of the world nearest the box
+        mid = sum(lon for lon, _ in unwrapped) / len(unwrapped)
+        shift = 360.0 * round(((w + e) / 2 - mid) / 360.0)
+        unwrapped = [(lon + shift, lat) for lon, lat in unwrapped]
+    # (axis: 0 lon / 1 lat, edge value, keep the side >= edge)
+    planes = ((0, w, True), (0, e, False), (1, s, True), (1, n, False))
+    out = unwrapped
+    for axis, edge, above in planes:
+        if not out:
+            break
+        points, out = out, []
+        for i, cur in enumerate(points):
+            prev = points[i - 1]
+            cur_in = (cur[axis] >= edge) if above else (cur[axis] <= edge)
+            prev_in = (prev[axis] >= edge) if above else (prev[axis] <= edge)
+            if cur_in != prev_in:  # the side crosses the edge: keep the crossing point
+                f = (edge - prev[axis]) / (cur[axis] - prev[axis])
+                cross = [prev[0] + f * (cur[0] - prev[0]), prev[1] + f * (cur[1] - prev[1])]
+                cross[axis] = edge
+                out.append((cross[0], cross[1]))
+            if cur_in:
+                out.append(cur)
+    return out
+
+
+def _area(ring: list[list[float]]) -> float:
+    """Absolute shoelace area of ``ring`` (square degrees)."""
+    pairs = zip(ring, ring[1:] + ring[:1], strict=True)
+    return abs(sum(a[0] * b[1] - b[0] * a[1] for a, b in pairs)) / 2
+
+
 def cell_features(
-    view: MapView, z: int, bounds: tuple[float, float, float, float]
+    view: MapView,
+    z: int,
+    where: str,
+    params: dict[str, Any],
+    bounds: tuple[float, float, float, float],
 ) -> list[dict[str, Any]]:
-    """H3 cells whose centre lies in the tile, with all their sightings counted."""
-    params = _margin(bounds, _cell_margin(z))
+    """The tile's sightings (``where``) per H3 cell, each cell cut to the tile (module
+    docstring); sightings without a cell, or in a part of a cell too thin to draw, are a
+    dot at their mean position."""
     parent = h3_parent_sql("h3_cell", cell_resolution(z))
     rows = query(
         view.db_path,
-        f"""WITH f AS (SELECT species, h3_cell FROM sightings JOIN
-                         (SELECT sighting_id FROM ({view.sql})
-                          WHERE longitude BETWEEN $w AND $e AND latitude BETWEEN $s AND $n)
-                         USING (sighting_id)
-                       WHERE h3_cell IS NOT NULL),
+        f"""WITH f AS (SELECT species, h3_cell, longitude, latitude FROM sightings JOIN
+                         (SELECT sighting_id FROM ({view.sql}) WHERE {where})
+                         USING (sighting_id)),
             -- Counted per stored cell first: the parent's text is then computed once a
             -- cell and species, not once a sighting.
-            c AS (SELECT h3_cell, species, count(*) AS n FROM f GROUP BY ALL),
-            p AS (SELECT {parent} AS hex, species, sum(n) AS n FROM c GROUP BY ALL)
+            c AS (SELECT h3_cell, species, count(*) AS n, sum(longitude) AS sx,
+                         sum(latitude) AS sy FROM f GROUP BY ALL),
+            p AS (SELECT {parent} AS hex, species, sum(n) AS n, sum(sx) AS sx, sum(sy) AS sy
+                  FROM c GROUP BY ALL)
             SELECT hex, sum(n)::BIGINT AS sightings, count(*) AS species,
-                   {TOP_SPECIES_SQL} AS top
-            FROM p GROUP BY hex ORDER BY hex""",
+                   {TOP_SPECIES_SQL} AS top, sum(sx) / sum(n) AS longitude,
+                   sum(sy) / sum(n) AS latitude
+            FROM p GROUP BY hex ORDER BY hex NULLS LAST""",
         {**view.params, **params},
         timeout_s=view.timeout_s,
     )
-    w, s, e, n = bounds
+    pixel = degrees_per_pixel(z)
     features = []
     for r in rows.itertuples(index=False):
-        lat, lon = h3.cell_to_latlng(str(r.hex))
-        if not (w <= lon < e and s < lat <= n):
-            continue  # the neighbouring tile draws it
-        ring = [[round(x, 6), round(y, 6)] for y, x in h3.cell_to_boundary(str(r.hex))]
-        if max(x for x, _ in ring) - min(x for x, _ in ring) > 180:
-            continue  # a cell across the antimeridian: not drawn rather than drawn wrong
+        count, kinds, top = int(r.sightings), int(r.species), str(r.top)
+        ring: list[list[float]] = []
+        if not pd.isna(r.hex):
+            whole = [(lon, lat) for lat, lon in h3.cell_to_boundary(str(r.hex))]
+            ring = [[round(x, 6), round(y, 6)] for x, y in clip_ring(whole, bounds)]
+        if len(ring) < 3 or _area(ring) < pixel * pixel:  # nothing to see: a dot says it
+            features.append(_dot(view, float(r.longitude), float(r.latitude), count, kinds,
+                                 top))  # fmt: skip
+            continue
         features.append(
             _feature(
                 {"type": "Polygon", "coordinates": [ring + ring[:1]]},
-                c=count_colour(int(r.sightings)), l=[90, 90, 90, 160], r=0,
-                n=f"{int(r.sightings):,} sightings · {int(r.species)} species · most seen: "
-                f"{view.label(str(r.top))}",
+                c=count_colour(count), l=[90, 90, 90, 160], r=0,
+                n=f"{count:,} sightings · {kinds} species · most seen: {view.label(top)}",
             )  # fmt: skip
         )
     return features
@@ -241,7 +295,7 @@ def sighting_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, A
         return point_features(rows, view, z)
     if z >= SITE_ZOOM:
         return dot_features(view, z, where, params)
-    return cell_features(view, z, bounds)
+    return cell_features(view, z, where, params, bounds)
 
 
 def track_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, Any]]:

@@ -4,17 +4,21 @@ its own overrides), the model worker and the notification targets.
 The session sections (``[source]``, ``[model]``, ``[position]``, ``[prior]``,
 ``[smoothing]``, ``[store]``) are :class:`fieldtool.config.Config`'s, defaults for every
 source; a ``[[sources]]`` entry overrides ``source``, ``position``, ``prior`` and
-``smoothing`` keys for itself (:meth:`StationConfig.session_config`). The model and the
-store are the station's: one of each.
+``smoothing`` keys for itself (:meth:`StationConfig.session_config`); its own position
+source (lat/lon, a track or gpsd) replaces the shared one. The model and the store are
+the station's: one of each (a ``store.preview`` video: one per source).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import tomllib
 from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from fieldtool.config import (
     SECTIONS,
@@ -33,6 +37,11 @@ from fieldtool.notify.config import TOPIC_PART, NotifyConfig
 from fieldtool.types import FieldtoolError
 
 OVERRIDABLE = ("source", "position", "prior", "smoothing")  # a source's own sections
+# A position source: a source naming any of these replaces the shared one whole (a shared
+# lat/lon beside a source's own track would be two sources of position); a track's
+# format goes with its track.
+POSITION_SOURCE = ("lat", "lon", "track", "gpsd")
+POSITION_SOURCE_WITH = ("track_format",)
 
 
 class StationSection(Section):
@@ -118,20 +127,36 @@ class StationConfig(Section):
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"source names must differ: {', '.join(twice)} more than once")
-        for entry in self.sources:
-            self.session_config(entry)  # each source's merged settings are valid
+        try:
+            if any(not _own_position_source(entry) for entry in self.sources):
+                _one_position_source(self.position, "")  # the shared one: said once, as such
+            for entry in self.sources:  # each source's merged settings, before any starts
+                self.session_config(entry)
+        except ValueError as exc:  # its own line, without pydantic's "Value error, "
+            raise PydanticCustomError("source_settings", "{line}", {"line": str(exc)}) from None
         return self
 
     def session_config(self, entry: SourceEntry) -> Config:
         """The session settings of one source: the shared sections with its overrides."""
         data = {k: getattr(self, k).model_dump() for k in (*OVERRIDABLE, "model", "store")}
+        if _own_position_source(entry):
+            for key in (*POSITION_SOURCE, *POSITION_SOURCE_WITH):
+                data["position"].pop(key, None)  # its own position source replaces the shared
         for section in OVERRIDABLE:
             data[section].update(getattr(entry, section))
         data["source"]["uri"] = entry.uri
+        preview = data["store"].get("preview")
+        if preview is not None:  # one video per source: sources' frames in one file are junk
+            preview = Path(preview)
+            data["store"]["preview"] = preview.with_name(
+                f"{preview.stem}-{entry.name}{preview.suffix}"
+            )
         try:
             config = Config.model_validate(data)
         except ValidationError as exc:
-            raise ValueError(validation_line(exc, Config, prefix=f"sources.{entry.name}.")) from None
+            line = validation_line(exc, Config, prefix=f"sources.{entry.name}.")
+            raise ValueError(line) from None
+        _one_position_source(config.position, f"source {entry.name}: ")
         if config.source.motion_threshold > 0:
             raise ValueError(f"sources.{entry.name}.source.motion_threshold: not supported in "
                              "a station (every frame is classified)")  # fmt: skip
@@ -142,6 +167,44 @@ class StationConfig(Section):
             if entry.name == name:
                 return entry
         raise KeyError(name)
+
+
+def _own_position_source(entry: SourceEntry) -> bool:
+    """Whether an entry names a position source of its own (replacing the shared one)."""
+    return any(entry.position.get(key) is not None for key in POSITION_SOURCE)
+
+
+def _one_position_source(position: PositionConfig, prefix: str) -> None:
+    """As ``fieldtool run`` checks it (when it opens the source), but at load: a
+    ValueError ``<prefix>position: give one of ...``."""
+    from fieldtool.tracks import one_position_source  # here: reading a status stays light
+
+    try:
+        one_position_source(position)
+    except FieldtoolError as exc:
+        raise ValueError(f"{prefix}{exc}") from None
+
+
+def source_names(uris: list[str]) -> list[str]:
+    """A distinct, readable name for each of several sources (``fieldtool run SRC1 SRC2``),
+    an MQTT topic level and the sessions' ``source_name``: a file's stem (``walk``), a
+    URL's host, port and path (``127.0.0.1-9011``, ``a-stream``; never its user or
+    password), a camera index as given; ``-2``, ``-3`` ... after a name taken before."""
+    names: list[str] = []
+    for uri in uris:
+        if "://" in uri:
+            url = urlsplit(uri)
+            parts = (url.hostname, str(url.port or ""), url.path.strip("/"))
+            text = "-".join(p for p in parts if p)
+        else:
+            text = Path(uri).stem or uri
+        base = re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-_.") or "source"
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base}-{n}"
+        names.append(name)
+    return names
 
 
 def load_station_config(path: Path) -> StationConfig:

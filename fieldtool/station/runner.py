@@ -26,7 +26,9 @@ from fieldtool.pipeline import (
     start_session,
     video_placement,
 )
+from fieldtool.pipeline.inputs import earlier_runs
 from fieldtool.priors import RangePriorStage, range_prior_from_config
+from fieldtool.sources import source_key
 from fieldtool.station.config import SourceEntry, StationConfig
 from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
 from fieldtool.station.status import status_file_of
@@ -36,11 +38,16 @@ from fieldtool.timebase import utc_now
 from fieldtool.types import Classifier, FieldtoolError, SessionStatus
 
 _STOP = "stop"
+PROGRESS_INTERVAL_S = 2.0  # as a single session's progress lines
 
 
 class Station:
     """Runs a :class:`StationConfig`. ``classifier`` (tests, benchmarks): the model to use
-    instead of the one ``config.model`` names. Thread-safe entry points: :meth:`stop`,
+    instead of the one ``config.model`` names; ``replace_earlier``: first delete the
+    store's earlier sessions of each source's file or stream (``fieldtool run --replace``),
+    else a file's earlier sessions are warned about; ``progress``: called with every
+    source's live figures (:meth:`Feed.figures`) about every ``PROGRESS_INTERVAL_S`` and
+    once at the end. Thread-safe entry points: :meth:`stop`,
     :meth:`request_reload`; :meth:`run` blocks until stopped (or every source has ended)."""
 
     def __init__(
@@ -50,6 +57,8 @@ class Station:
         path: Path | None = None,
         classifier: Classifier | None = None,
         log: Callable[[str], None] | None = None,
+        replace_earlier: bool = False,
+        progress: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.config = config
         self.path = path  # the TOML, re-read on reload
@@ -86,6 +95,9 @@ class Station:
         self._wake = threading.Event()
         self.error: BaseException | None = None
         self._last_status = 0.0
+        self._replace_earlier = replace_earlier
+        self._progress = progress
+        self._last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._serve, name="fieldtool-station",
                                         daemon=True)  # fmt: skip
 
@@ -93,11 +105,12 @@ class Station:
     def run(self) -> list[SessionResult]:
         """Start every source and serve until :meth:`stop` (or every source has ended);
         every session is then closed with its open sightings written."""
+        ready = self._prepare_all()  # every source opens, or none starts (no session rows)
         self.worker.start()
         self._thread.start()
         try:
-            for entry in self.config.sources:
-                self.add(entry)
+            for feed in ready:
+                self._start(feed)
             while not self._stop.is_set():
                 self._wake.wait(0.5)
                 self._wake.clear()
@@ -127,6 +140,48 @@ class Station:
 
     def add(self, entry: SourceEntry) -> Feed:
         """Open a source and start its reader; its session opens on the station thread."""
+        feed = self._prepare(entry)
+        self._start(feed)
+        return feed
+
+    def _prepare_all(self) -> list[Feed]:
+        """Every source opened (files probed, tracks read), none started: a source that
+        cannot open is a one-line error naming it, and the station ends with no session."""
+        ready: list[Feed] = []
+        try:
+            for entry in self.config.sources:
+                try:
+                    ready.append(self._prepare(entry))
+                except FieldtoolError as exc:
+                    raise FieldtoolError(f"source {entry.name}: {exc}") from None
+            self._earlier_sessions(ready)
+        except BaseException:
+            for feed in ready:
+                close = getattr(feed.positions, "close", None)  # a live receiver's thread
+                if close is not None:
+                    close()
+            self.notifiers.close(10.0)
+            self.store.close()
+            raise
+        return ready
+
+    def _earlier_sessions(self, feeds: list[Feed]) -> None:
+        """``replace_earlier``: delete the earlier sessions of each source (before the
+        station thread starts: this thread is then the store's only user); else a line for
+        each file the store already holds sessions of, as ``fieldtool run`` says it."""
+        for feed in feeds:
+            uri = str(feed.source.uri)
+            if self._replace_earlier:
+                # the text as typed too: files before sessions recorded the path made whole
+                gone = [session for name in dict.fromkeys((source_key(uri), uri))
+                        for session in self.store.forget_source(name)]  # fmt: skip
+                if gone:
+                    self._log(f"{feed.name}: replaced {len(gone)} earlier session(s) of {uri}")
+            elif not feed.source.live and (said := earlier_runs(self.store.path, uri)):
+                self._log(f"{feed.name}: {said}")
+
+    def _prepare(self, entry: SourceEntry) -> Feed:
+        """A source, its placement and its stages, not yet started."""
         config = self.config.session_config(entry)
         # The source and its placement as `fieldtool run` opens them (notes and warnings too).
         source, placement = video_placement(config, lambda m: self._log(f"{entry.name}: {m}"))
@@ -136,14 +191,17 @@ class Station:
         self._generation += 1
         key = f"{entry.name}#{self._generation}"
         depth = max(2, self.config.worker.max_batch)
-        feed = Feed(key, entry.name, config, source, Slot(key, source.live, depth),
+        return Feed(key, entry.name, config, source, Slot(key, source.live, depth),
                     placement.positions, prior, placement.time)  # fmt: skip
-        self.feeds[key] = feed
-        self.by_name[entry.name] = feed
+
+    def _start(self, feed: Feed) -> None:
+        self.feeds[feed.key] = feed
+        self.by_name[feed.name] = feed
         self._queue.put(("open", feed))  # before any of its frames can be classified
         feed.start_reader(self.worker, self.classifier)
-        self._log(f"{entry.name}: started ({source.uri})")
-        return feed
+        self._log(f"{feed.name}: started ({feed.source.uri})")
+        if feed.config.store.preview is not None:
+            self._log(f"{feed.name}: preview video {feed.config.store.preview}")
 
     def remove(self, name: str, reason: str) -> None:
         for feed in list(self.feeds.values()):
@@ -312,6 +370,7 @@ class Station:
             return
         self._last_status = now
         w = self.worker
+        sources = [feed.figures() for feed in list(self.by_name.values())]
         data = {
             "station": self.name, "updated_at": now_iso(), "running": not final,
             "pid": os.getpid(), "db": str(self.store.path),
@@ -323,8 +382,13 @@ class Station:
             "notify": {"targets": [t.name for _, t in self.notifiers.targets],
                        "pending": sum(t.pending() for _, t in self.notifiers.targets),
                        "sent": self.notices},
-            "sources": [feed.figures() for feed in list(self.by_name.values())],
+            "sources": sources,
         }  # fmt: skip
+        if self._progress is not None and (
+            final or now - self._last_progress >= PROGRESS_INTERVAL_S
+        ):
+            self._last_progress = now
+            self._progress(sources)
         tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
             tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")

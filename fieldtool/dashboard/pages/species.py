@@ -76,9 +76,11 @@ def _accumulation(db_path: Path, filters: SightingFilter, reviewed: bool) -> Non
     )
     st.altair_chart(chart, height=280)
     st.caption(
-        "Distinct species against survey effort: the sessions' surveyed media time (or GPS "
-        "distance walked) laid end to end in start order, gaps in a source left out. Names "
-        "of one species count once. A curve still rising means more species are likely."
+        "Distinct species against survey effort: the surveyed media time (or GPS distance "
+        "walked) of the sessions the session and time filters select (a session the time "
+        "window overlaps counts whole), laid end to end in survey order, gaps in a source "
+        "left out. Species, score and review filters choose the sightings, not the effort. "
+        "Names of one species count once. A curve still rising means more species are likely."
     )
 
 
