@@ -248,6 +248,26 @@ def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classi
     )
 
 
+def earlier_sessions(
+    store: SightingStore,
+    uri: str,
+    *,
+    live: bool,
+    replace: bool,
+    log: Callable[[str], None],
+    only: str | None = None,
+) -> None:
+    """Before a source runs: ``replace`` deletes the store's earlier sessions of ``uri``
+    (``only``: of that package deployment), said in ``log``; else a file the store already
+    holds sessions of is said (:func:`earlier_runs`)."""
+    # the text as typed too: files before sessions recorded the path made whole
+    if replace and (gone := [session for name in dict.fromkeys((source_key(uri), uri))
+                             for session in store.forget_source(name, only)]):  # fmt: skip
+        log(f"replaced {len(gone)} earlier session(s) of {deployment_name(uri, only)}")
+    elif not live and (said := earlier_runs(store.path, uri, only)):
+        log(said)
+
+
 def earlier_runs(db: Path, uri: str, source_name: str | None = None) -> str | None:
     """A warning when ``db`` already holds sessions of the file ``uri`` (with
     ``source_name``: of that name, a package's deployment) (run again, its sightings are
@@ -293,12 +313,8 @@ def run_from_config(
     store = _store(config, log)
     uri = str(inputs.source.uri)
     only = config.photos.deployment  # a package's one deployment (none for other inputs)
-    if replace_earlier and (gone := [session for name in dict.fromkeys((source_key(uri), uri))
-                                     for session in store.forget_source(name, only)]):  # fmt: skip
-        # the text as typed too: files before sessions recorded the path made whole
-        log(f"replaced {len(gone)} earlier session(s) of {deployment_name(uri, only)}")
-    elif not inputs.source.live and (said := earlier_runs(config.store.db, uri, only)):
-        log(said)
+    earlier_sessions(store, uri, live=inputs.source.live, replace=replace_earlier, log=log,
+                     only=only)  # fmt: skip
     runs = inputs.sessions()
     results: list[SessionResult] = []
     read: dict[str, tuple[Observation, ...]] = {}  # a package's observations, read once

@@ -26,9 +26,8 @@ from fieldtool.pipeline import (
     start_session,
     video_placement,
 )
-from fieldtool.pipeline.inputs import earlier_runs
+from fieldtool.pipeline.inputs import earlier_sessions
 from fieldtool.priors import RangePriorStage, range_prior_from_config
-from fieldtool.sources import source_key
 from fieldtool.station.config import SourceEntry, StationConfig
 from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
 from fieldtool.station.status import status_file_of
@@ -170,15 +169,12 @@ class Station:
         station thread starts: this thread is then the store's only user); else a line for
         each file the store already holds sessions of, as ``fieldtool run`` says it."""
         for feed in feeds:
-            uri = str(feed.source.uri)
-            if self._replace_earlier:
-                # the text as typed too: files before sessions recorded the path made whole
-                gone = [session for name in dict.fromkeys((source_key(uri), uri))
-                        for session in self.store.forget_source(name)]  # fmt: skip
-                if gone:
-                    self._log(f"{feed.name}: replaced {len(gone)} earlier session(s) of {uri}")
-            elif not feed.source.live and (said := earlier_runs(self.store.path, uri)):
-                self._log(f"{feed.name}: {said}")
+            earlier_sessions(self.store, str(feed.source.uri), live=feed.source.live,
+                             replace=self._replace_earlier, log=self._named(feed.name))  # fmt: skip
+
+    def _named(self, name: str) -> Callable[[str], None]:
+        """The log, each line after ``name:`` (a source's)."""
+        return lambda line: self._log(f"{name}: {line}")
 
     def _prepare(self, entry: SourceEntry) -> Feed:
         """A source, its placement and its stages, not yet started."""

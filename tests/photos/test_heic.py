@@ -23,6 +23,19 @@ def _heic(path: Path, **exif: object) -> Path:
     return make_photo(path, **exif)  # type: ignore[arg-type]
 
 
+def _without_pillow_heif(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As where the heic extra is not installed: importing pillow_heif fails."""
+    real_import = builtins.__import__
+
+    def no_heif(name: str, *args: object, **kwargs: object):
+        if name.startswith("pillow_heif"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "pillow_heif", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_heif)
+
+
 def test_an_iphone_heic_photo_is_read_with_its_time_place_and_pixels(tmp_path) -> None:
     """Defect: a phone's folder of HEIC photos was "left out, not photos fieldtool reads"."""
     photo = _heic(tmp_path / "IMG_0001.HEIC", colour=(30, 30, 200), size=(64, 48),
@@ -58,15 +71,7 @@ def test_a_heics_exif_orientation_is_not_applied_again(tmp_path) -> None:
 def test_without_the_heic_extra_a_heic_folder_says_what_to_do(tmp_path, monkeypatch) -> None:
     photo = _heic(tmp_path / "IMG_0004.HEIC")
     make_photo(tmp_path / "IMG_0005.JPG")
-    real_import = builtins.__import__
-
-    def no_heif(name: str, *args: object, **kwargs: object):
-        if name.startswith("pillow_heif"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.delitem(sys.modules, "pillow_heif", raising=False)
-    monkeypatch.setattr(builtins, "__import__", no_heif)
+    _without_pillow_heif(monkeypatch)
     lines: list[str] = []
     assert photo not in expand_photos(str(tmp_path), log=lines.append)
     assert len(lines) == 1 and "1 .heic" in lines[0] and "fieldtool[heic]" in lines[0], lines
@@ -80,15 +85,7 @@ def test_without_the_heic_extra_one_heic_is_said_and_the_others_run(tmp_path, mo
 
     photo = _heic(tmp_path / "IMG_0006.HEIC")
     jpeg = make_photo(tmp_path / "IMG_0007.JPG")
-    real_import = builtins.__import__
-
-    def no_heif(name: str, *args: object, **kwargs: object):
-        if name.startswith("pillow_heif"):
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.delitem(sys.modules, "pillow_heif", raising=False)
-    monkeypatch.setattr(builtins, "__import__", no_heif)
+    _without_pillow_heif(monkeypatch)
     assert is_photo_input(str(photo))  # a photo, not a video
     with pytest.raises(FieldtoolError, match=r"IMG_0006.HEIC.*fieldtool\[heic\]"):
         expand_photos(str(photo))
