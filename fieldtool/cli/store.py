@@ -196,8 +196,13 @@ def dashboard_command(args: argparse.Namespace, environ: dict[str, str]) -> list
     settings = settings.model_copy(update=update)
     check_exposure(settings, environ)
     db = Path(settings.db).resolve()
-    if not db.is_file():
-        raise FieldtoolError(f"{settings.db}: sightings database not found")
+    if db.is_dir():
+        raise FieldtoolError(f"{settings.db}: is a folder; give the sightings database file")
+    if not db.parent.is_dir():
+        raise FieldtoolError(f"{settings.db}: folder {db.parent} not found")
+    if not db.exists():  # started before the session that writes it, to watch it live
+        _log(f"{settings.db}: no sightings database yet; the dashboard shows it once a "
+             "session writes it")  # fmt: skip
     app = Path(__file__).resolve().parent.parent / "dashboard" / "fieldtool_app.py"
     command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.address",
                settings.address, "--server.port", str(settings.port),

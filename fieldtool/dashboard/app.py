@@ -30,6 +30,12 @@ PAGES = (
     ("sql.py", "SQL", False),
 )
 _ROLE_KEY = "_fieldtool_role"
+WAIT_FOR_DB_S = 3.0  # s between looks for a database not written yet
+
+
+def _rerun_once_written(path: Path) -> None:
+    if path.exists():
+        st.rerun()  # the whole app, now with the file
 
 
 def _signed_in(secrets: dict) -> access.Role | None:
@@ -92,6 +98,9 @@ def main() -> None:
     problem = database_problem(db_path)
     if problem:
         st.error(problem)
+        if not Path(db_path).exists() and Path(db_path).parent.is_dir():
+            # Started before the session that writes it: look again, no reload needed.
+            st.fragment(run_every=WAIT_FOR_DB_S)(_rerun_once_written)(Path(db_path))
         return
     try:
         common.refresh_mark(db_path)

@@ -21,10 +21,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from fieldtool.export_rows import REVIEWED_VIEW, sighting_clocks_sql
 from fieldtool.store import query
+from fieldtool.store.files import first_line
 from fieldtool.store.views import LATEST_REVIEW_SQL, sighting_filter_sql
 from fieldtool.timebase import utc_naive as naive_utc
 from fieldtool.types import FieldtoolError
@@ -108,9 +110,9 @@ def database_problem(path: Path | str) -> str | None:
         return f"{path} is a folder; give the path of a sightings database file (.duckdb)."
     if not path.exists():
         return (
-            f"No sightings database at {path}. Record a session with fieldtool to create it, "
-            f"or choose another file (sidebar, ${DB_ENV_VAR}, or `streamlit run "
-            "streamlit_app.py -- --db PATH`)."
+            f"No sightings database at {path} yet: this page shows it once a session writes "
+            f"it. Record a session with fieldtool to create it, or choose another file "
+            f"(sidebar, ${DB_ENV_VAR}, or `streamlit run streamlit_app.py -- --db PATH`)."
         )
     return None
 
@@ -253,11 +255,42 @@ def load_sightings(
     reviewer's for relabelled ones and ``predicted_species`` the model's; ``review``,
     ``reviewer``, ``reviewed_at``. The species filter then matches the species in force.
     """
-    clauses, params = filter_clauses(filters)
-    tables = _tables(db_path, timeout_s)
-    sql = filtered_sightings_sql(db_path, tables, clauses, reviewed)
+    sql, params = _page_sql(db_path, filters, reviewed, timeout_s)
     order = f" ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)} OFFSET {int(offset)}"
     return query(db_path, sql + order, params, timeout_s=timeout_s)
+
+
+def load_sightings_page(
+    db_path: Path | str,
+    filters: SightingFilter | None = None,
+    *,
+    limit: int,
+    offset: int = 0,
+    timeout_s: float = 10.0,
+) -> tuple[pd.DataFrame, int]:
+    """A page of :func:`load_sightings` (``reviewed=False``) and the number of sightings
+    matching ``filters``, from one read: a session writing between two reads would make a
+    table's "rows 1–23 of 22"."""
+    from fieldtool.store import connect
+
+    sql, params = _page_sql(db_path, filters, False, timeout_s)
+    order = f" ORDER BY first_seen DESC, sighting_id LIMIT {int(limit)} OFFSET {int(offset)}"
+    # One connection: no writer opens the file while a reader holds it (DuckDB's lock).
+    with connect(db_path, read_only=True, timeout_s=timeout_s) as con:
+        try:
+            rows = con.execute(sql + order, params or None).df()
+            total = con.execute(f"SELECT count(*) FROM ({sql})", params or None).fetchone()
+        except duckdb.Error as exc:
+            raise FieldtoolError(f"{db_path}: query failed: {first_line(exc)}") from None
+    return rows, int(total[0]) if total else 0
+
+
+def _page_sql(
+    db_path: Path | str, filters: SightingFilter | None, reviewed: bool, timeout_s: float
+) -> tuple[str, dict[str, Any]]:
+    clauses, params = filter_clauses(filters)
+    tables = _tables(db_path, timeout_s)
+    return filtered_sightings_sql(db_path, tables, clauses, reviewed), params
 
 
 def filtered_sightings_sql(

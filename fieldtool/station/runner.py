@@ -152,7 +152,8 @@ class Station:
                 try:
                     ready.append(self._prepare(entry))
                 except FieldtoolError as exc:
-                    raise FieldtoolError(f"source {entry.name}: {exc}") from None
+                    where = f"{self.path}: " if self.path is not None else ""  # the TOML
+                    raise FieldtoolError(f"{where}source {entry.name}: {exc}") from None
             self._earlier_sessions(ready)
         except BaseException:
             for feed in ready:

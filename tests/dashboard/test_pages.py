@@ -593,6 +593,24 @@ def test_app_missing_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert not at.metric and not at.dataframe
 
 
+def test_app_shows_a_database_written_after_it_started(tmp_path: Path, monkeypatch) -> None:
+    """Started before the session that writes the file (live use): the page says it waits,
+    then shows the file once it is there, without a restart."""
+    from streamlit.testing.v1 import AppTest
+
+    folder = tmp_path / "later"
+    folder.mkdir()
+    monkeypatch.setenv("FIELDTOOL_DB", str(folder / "field.duckdb"))
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception
+    assert "once a session writes it" in at.error[0].value
+    assert not at.metric
+    build_db(folder)
+    at.run()
+    assert not at.exception and not at.error
+    assert int(_metrics(at)["Sightings"]) > 0
+
+
 def _page(at, name: str):
     return at.switch_page(f"fieldtool/dashboard/pages/{name}.py").run()
 
@@ -1053,3 +1071,33 @@ def test_sql_runs_without_streamlit_or_pydeck(db: Path) -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert "10" in run.stdout
+
+
+def test_map_table_caption_is_one_read_while_a_session_writes(db, tmp_path, monkeypatch) -> None:
+    """A sighting written between the page's figures and its table (a live session flushes
+    at any moment): the table's "Rows a–b of N" counts the rows it shows, never "1–23 of 22"."""
+    import functools
+
+    from streamlit.testing.v1 import AppTest
+
+    from fieldtool.dashboard import aggregate
+
+    db = _copy(db, tmp_path)
+    monkeypatch.setenv("FIELDTOOL_DB", str(db))
+
+    original = aggregate.load_totals
+
+    @functools.wraps(original)
+    def totals_then_a_write(*args, **kwargs):
+        found = original(*args, **kwargs)
+        store = SightingStore(db, lock_timeout_s=2.0)
+        store.record_sighting(_sighting("s2", 42, "Pinus taeda", T0 + timedelta(hours=3), 0.9))
+        assert store.flush().written
+        return found
+
+    monkeypatch.setattr(aggregate, "load_totals", totals_then_a_write)
+    at = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert not at.exception
+    shown = len(at.dataframe[0].value)
+    [caption] = [c.value for c in at.caption if c.value.startswith("Rows ")]
+    assert re.match(rf"Rows 1–{shown} of {shown},", caption), caption

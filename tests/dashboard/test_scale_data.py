@@ -287,3 +287,22 @@ def test_dashboard_command_refuses_a_public_address_without_a_token(tmp_path: Pa
     local = dashboard_command(argparse.Namespace(config=None, db=db, port=None, address=None),
                               {})  # fmt: skip
     assert local[local.index("--server.address") + 1] == "127.0.0.1"
+
+
+def test_dashboard_command_waits_for_a_database_not_yet_written(tmp_path: Path, capsys) -> None:
+    """Started before the first session (to watch it live): served, and said once; a folder
+    that does not exist, or a folder given as the file, is still a one-line error."""
+    import argparse
+
+    from fieldtool.cli.store import dashboard_command
+
+    later = tmp_path / "later.duckdb"
+    command = dashboard_command(argparse.Namespace(config=None, db=later, port=None,
+                                                   address=None), {})  # fmt: skip
+    assert command[command.index("--db") + 1] == str(later.resolve())
+    assert f"{later}: no sightings database yet" in capsys.readouterr().err
+    for bad, message in [(tmp_path / "nope" / "f.duckdb", "folder .*nope.* not found"),
+                         (tmp_path, "is a folder")]:  # fmt: skip
+        with pytest.raises(FieldtoolError, match=message):
+            dashboard_command(argparse.Namespace(config=None, db=bad, port=None, address=None),
+                              {})  # fmt: skip

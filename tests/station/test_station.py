@@ -146,3 +146,23 @@ def test_four_cameras_and_a_file_over_mqtt_through_a_camera_death_and_a_broker_r
     figures = {s["name"]: s for s in status["sources"]}
     assert figures["cam0"]["frames_analysed"] > 0 and figures["cam0"]["lag_p95_s"] is not None
     assert figures["cam3"]["gaps"] >= 1
+
+
+def test_a_source_that_cannot_open_names_the_station_file(tmp_path, labels):
+    """A station that cannot start says which file holds the source (a station may be one of
+    several TOML files on a machine); nothing is written."""
+    import pytest
+
+    from fieldtool.types import FieldtoolError
+
+    good = write_video(tmp_path / "good.avi", [(0, 1.0)])
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"garbage")
+    db = tmp_path / "s.duckdb"
+    toml = tmp_path / "ridge.toml"
+    cfg = station_config(db, [{"name": "good", "uri": str(good)},
+                              {"name": "cam2", "uri": str(broken)}])  # fmt: skip
+    station = Station(cfg, path=toml, classifier=ColourClassifier(labels), log=lambda _: None)
+    with pytest.raises(FieldtoolError, match=rf"^{toml}: source cam2: .*broken\.mp4"):
+        station.run()
+    assert query(db, "SELECT count(*) FROM sessions").iloc[0, 0] == 0

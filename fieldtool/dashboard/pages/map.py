@@ -33,7 +33,7 @@ from fieldtool.dashboard.aggregate import (
 from fieldtool.dashboard.data import (
     SightingFilter,
     load_sessions,
-    load_sightings,
+    load_sightings_page,
     load_track_sessions,
     load_tracks,
     session_prior_settings,
@@ -356,10 +356,12 @@ def _table_page(db_path: Path, filters: SightingFilter, total: int) -> pd.DataFr
     if pages > 1:
         page = int(st.number_input(f"Page (of {pages:,})", 1, pages, 1, key="map_page"))
     offset = (page - 1) * PAGE_ROWS
-    rows = common.read(load_sightings, db_path, filters, limit=PAGE_ROWS, offset=offset)
-    if total:
+    # The caption's count from the rows' own read: ``total`` (the figures) may be a write older.
+    rows, matching = common.read(load_sightings_page, db_path, filters, limit=PAGE_ROWS,
+                                 offset=offset)  # fmt: skip
+    if matching:
         st.caption(
-            f"Rows {offset + 1:,}–{offset + len(rows):,} of {total:,}, newest first "
+            f"Rows {offset + 1:,}–{offset + len(rows):,} of {matching:,}, newest first "
             f"({PAGE_ROWS} a page)."
         )
     st.dataframe(sightings_table(rows), hide_index=True, column_config=TABLE_COLUMNS,
