@@ -50,7 +50,15 @@ FORMAT_VERSION = 1
 UNKNOWN = "unknown"
 EMBEDDING_KINDS = ("cls", "cls+mean")
 MODES = ("prototype", "nearest")
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")  # OpenCV reads
+
+
+def image_suffixes() -> tuple[str, ...]:
+    """The suffixes of the photos a gallery or ``learn --photos`` reads here:
+    :data:`IMAGE_SUFFIXES`, and HEIC/HEIF (phones) where the ``heic`` extra is installed."""
+    from fieldtool.tracks.exif import HEIF_SUFFIXES, heif_readable
+
+    return IMAGE_SUFFIXES + (HEIF_SUFFIXES if heif_readable() else ())
 
 
 @dataclass
@@ -157,9 +165,19 @@ class Embedder:
 
 
 def read_image(path: Path | str) -> np.ndarray:
-    """A photo as (H, W, 3) uint8 BGR."""
+    """A photo as (H, W, 3) uint8 BGR, upright by its EXIF orientation (OpenCV's reading
+    turns it; a HEIC/HEIF photo is read through Pillow and pillow-heif, as sessions read it)."""
     import cv2
 
+    from fieldtool.tracks.exif import HEIF_SUFFIXES
+
+    if Path(path).suffix.lower() in HEIF_SUFFIXES:  # OpenCV has no HEIC reader
+        from fieldtool.photos import read_upright
+
+        try:
+            return read_upright(Path(path))
+        except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
+            raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise FieldtoolError(f"{path}: not a readable image")
@@ -167,11 +185,15 @@ def read_image(path: Path | str) -> np.ndarray:
 
 
 def expand_photos(paths: Iterable[Path | str]) -> list[Path]:
-    """Files as given; folders become their image files, sorted."""
+    """Files as given; folders become their image files (:func:`image_suffixes`; not
+    hidden ones, as a Mac's ``._IMG_1.JPG``), sorted."""
+    from fieldtool.photos.files import is_photo
+
+    suffixes = image_suffixes()
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            out += sorted(f for f in p.iterdir() if is_photo(f, suffixes))
         elif p.is_file():
             out.append(p)
         else:
