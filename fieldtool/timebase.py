@@ -75,7 +75,17 @@ class TimeBasis:
             zone = f"UTC (converted from {self.zone})" if self.zone not in (None, "UTC") else "UTC"
         else:
             zone = "local time, zone unknown: stored without a zone (give --tz to fix)"
-        return f"time: media t=0 = {when} from {self.source} ({self.how}); {zone}"
+        line = f"time: media t=0 = {when} from {self.source} ({self.how}); {zone}"
+        twice = None
+        if self.zone_known and self.start is not None and self.zone is not None:
+            twice = repeated_local_time(self.start, self.zone)
+        if twice is not None and self.zone is not None:
+            first, second = repeated_offsets(twice, self.zone)
+            line += (f"; warning: the local time {twice:%Y-%m-%d %H:%M:%S} occurs twice in "
+                     f"{self.zone} (the hour repeated when daylight saving time ends): taken "
+                     f"as the first ({first}); if the clock meant the second ({second}), times "
+                     "are an hour later (--start-time with an offset settles it)")  # fmt: skip
+        return line
 
 
 def parse_zone(text: str) -> tzinfo:
@@ -109,6 +119,31 @@ def utc_offset(zone: str, local: datetime) -> timedelta:
     """The UTC offset of ``zone`` at the naive local time ``local`` (daylight saving time
     applied): two zones that give the same offset give a clock the same UTC time."""
     return parse_zone(zone).utcoffset(local) or timedelta(0)
+
+
+def repeated_local_time(utc: datetime, zone: str) -> datetime | None:
+    """The wall time of naive-UTC ``utc`` in ``zone`` where that wall time occurs twice
+    there (the hour repeated when daylight saving time ends), else None. A local clock read
+    then is ambiguous: :func:`to_utc` takes the first of the two."""
+    tz = parse_zone(zone)
+    local = utc.replace(tzinfo=timezone.utc).astimezone(tz)
+    if local.replace(fold=1 - local.fold).utcoffset() == local.utcoffset():
+        return None
+    return local.replace(tzinfo=None, fold=0)
+
+
+def repeated_offsets(local: datetime, zone: str) -> tuple[str, str]:
+    """The UTC offsets (``±HH:MM``) of the first and second occurrence of a repeated wall
+    time ``local`` in ``zone`` (:func:`repeated_local_time`)."""
+    tz = parse_zone(zone)
+    first, second = (local.replace(tzinfo=tz, fold=f).utcoffset() for f in (0, 1))
+    return _offset_text(first or timedelta(0)), _offset_text(second or timedelta(0))
+
+
+def _offset_text(delta: timedelta) -> str:
+    minutes = round(delta.total_seconds() / 60)
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def utc_now() -> datetime:

@@ -483,3 +483,27 @@ def test_a_video_dated_by_a_much_longer_track_says_so(tmp_path: Path) -> None:
     inputs_from_config(_config(tmp_path, DEMO / "walk_west.mp4",
                                **{"position.track": str(DEMO / "walk_west.gpx")}), log2)  # fmt: skip
     assert not [line for line in lines2 if "first fix" in line and "warning" in line], lines2
+
+
+def test_a_local_start_in_the_hour_repeated_when_summer_time_ends_is_said(tmp_path) -> None:
+    """A local clock read in the hour that occurs twice is taken as the first (summer
+    time); the time line says so, and which offset the other would have had."""
+    from fieldtool.timebase import repeated_local_time
+
+    video = _mp4(tmp_path / "v.mp4")
+    config = _config(tmp_path, video, **{"source.start_time": "2026-11-01T01:30:00",
+                                         "source.tz": "America/New_York"})  # fmt: skip
+    basis = place_session(config, live=False, fps=10.0).time
+    assert basis.start == datetime(2026, 11, 1, 5, 30)  # EDT, -04:00
+    line = basis.describe()
+    assert "2026-11-01 01:30:00 occurs twice in America/New_York" in line, line
+    assert "-04:00" in line and "-05:00" in line
+    assert repeated_local_time(datetime(2026, 11, 1, 6, 30), "America/New_York") == datetime(
+        2026, 11, 1, 1, 30)  # the second one, EST
+    for utc, zone in [(datetime(2026, 11, 1, 4, 30), "America/New_York"),  # 00:30 EDT
+                      (datetime(2026, 11, 1, 5, 30), "-04:00"), (datetime(2026, 11, 1, 5), "UTC")]:  # fmt: skip
+        assert repeated_local_time(utc, zone) is None
+    plain = place_session(_config(tmp_path, video, **{"source.start_time": "2026-06-01T01:30:00",
+                                                     "source.tz": "America/New_York"}),
+                          live=False, fps=10.0).time  # fmt: skip
+    assert "occurs twice" not in plain.describe()

@@ -41,6 +41,8 @@ from fieldtool.timebase import (
     TimeBasis,
     ZoneChoice,
     local_zone,
+    repeated_local_time,
+    repeated_offsets,
     to_utc,
     utc_naive,
     utc_offset,
@@ -360,6 +362,7 @@ class PhotoSource:
         if self.tz is not None:
             self._say_tz(reads, placed)
         self._say_dst(reads, placed)
+        self._say_repeated(placed, reads)
 
     def _say_dst(
         self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
@@ -382,6 +385,25 @@ class PhotoSource:
                           f"saving change in {zone}: converted with {' and '.join(offsets)}; "
                           "trail cameras often keep one offset all year: if this one did, give "
                           f"--tz {offsets[0]} (its offset when it was set)")  # fmt: skip
+
+    def _say_repeated(
+        self, placed: list[tuple[_When, str, str | None, Position | None, Position | None]],
+        reads: list[_Read],
+    ) -> None:  # fmt: skip
+        """A warning per zone naming the photos whose local clock reads a time that occurs
+        twice there (the hour repeated when summer time ends): taken as the first."""
+        by_zone: dict[str, list[tuple[str, datetime]]] = {}
+        for r, (w, *_) in zip(reads, placed, strict=True):
+            if w.source == "exif-zone" and w.zone is not None:
+                twice = repeated_local_time(w.time, w.zone)
+                if twice is not None:
+                    by_zone.setdefault(w.zone, []).append((r.path.name, twice))
+        for zone, found in by_zone.items():
+            first, second = repeated_offsets(found[0][1], zone)
+            self._log(f"warning: time: {len(found)} photo(s) at a local time that occurs twice "
+                      f"in {zone} (the hour repeated when daylight saving time ends), taken as "
+                      f"the first ({first}); if the camera meant the second ({second}), an hour "
+                      f"later: {_names([name for name, _ in found])}")  # fmt: skip
 
     def _say_tz(
         self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,

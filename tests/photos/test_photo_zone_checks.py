@@ -148,3 +148,22 @@ def test_photos_of_two_zones_in_one_folder_are_no_daylight_saving_change(tmp_pat
     lines: list[str] = []
     PhotoSource(photos, log=lines.append)
     assert not [line for line in lines if "daylight saving" in line], lines
+
+
+def test_photos_in_the_hour_repeated_when_summer_time_ends_are_said(tmp_path) -> None:
+    """Defect: a local time in the hour that occurs twice (2026-10-25 02:00–03:00 in
+    Brussels) was taken as the first of the two without a word: an hour off if the camera
+    meant the second. Only those photos are named, with how they were taken."""
+    fold = make_photo(tmp_path / "trap_11" / "IMG_1.JPG", taken=datetime(2026, 10, 25, 2, 30))
+    clear = make_photo(tmp_path / "trap_11" / "IMG_2.JPG", colour=1,
+                       taken=datetime(2026, 10, 25, 1, 30))  # fmt: skip
+    lines: list[str] = []
+    source = PhotoSource([fold, clear], place=BRUSSELS, log=lines.append)
+    by = {p.path.name: p for p in source.photos}
+    assert by["IMG_1.JPG"].captured_at == datetime(2026, 10, 25, 0, 30)  # the first: +02:00
+    said = [line for line in lines if "occurs twice" in line]
+    assert len(said) == 1, lines
+    assert "1 photo(s)" in said[0] and "IMG_1.JPG" in said[0] and "IMG_2.JPG" not in said[0]
+    assert "Europe/Brussels" in said[0] and "+02:00" in said[0] and "+01:00" in said[0]
+    PhotoSource([fold], place=BRUSSELS, tz="+01:00", log=lines.append)  # an offset: one time
+    assert len([line for line in lines if "occurs twice" in line]) == 1
