@@ -13,6 +13,7 @@ from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.photos.session import (
     PhotoMedia,
     PhotoSteps,
+    config_track,
     deployment_name,
     is_photos,
     only_deployment,
@@ -29,6 +30,7 @@ __all__ = [
     "PhotoMedia",
     "PhotoSource",
     "PhotoSteps",
+    "config_track",
     "deployment_name",
     "event_id",
     "expand_photos",

@@ -105,19 +105,22 @@ def only_deployment(config: Config) -> str | None:
     return only
 
 
-def photo_sources_from_config(config: Config, log: Callable[[str], None]) -> list[PhotoSource]:
+def photo_sources_from_config(
+    config: Config, log: Callable[[str], None], track: TrackRead | None = None
+) -> list[PhotoSource]:
     """The photo sets ``config.source.uri`` names, one per session: a Camtrap DP package's
     local photos one set per deployment (each its own session: ``source_name`` its
     deploymentID, its place and times; ``docs/camtrap.md``; ``photos.deployment``: that
     one's set only), any other photo input one set
     (:func:`photo_source_from_config`). ``fieldtool run`` runs them one after the other.
     A deployment none of whose photos can be read is left out with a warning (the others
-    run); the error is raised when that leaves none."""
+    run); the error is raised when that leaves none. ``track``: :func:`config_track`, read
+    already (else read here)."""
     only = only_deployment(config)
     if not is_package(config.source.uri):
-        return [photo_source_from_config(config, log)]
+        return [photo_source_from_config(config, log, track=track)]
     groups, _ = _package_photos(config.source.uri, log, only)
-    track = _track(config)
+    track = track if track is not None else config_track(config)
     sources, unread = [], []
     for deployment, items in groups:
         try:
@@ -131,7 +134,10 @@ def photo_sources_from_config(config: Config, log: Callable[[str], None]) -> lis
 
 
 def photo_source_from_config(
-    config: Config, log: Callable[[str], None], deployments: Sequence[Deployment] = ()
+    config: Config,
+    log: Callable[[str], None],
+    deployments: Sequence[Deployment] = (),
+    track: TrackRead | None = None,
 ) -> PhotoSource:
     """The photos ``config.source.uri`` names (a photo, a folder, a glob) as one set, or the
     local photos of a Camtrap DP package with its deployments (their places and times) —
@@ -140,7 +146,8 @@ def photo_source_from_config(
 
     With a track (``--track``/``--gpx``) its first fix gives local clocks without any other
     zone theirs (``docs/time.md``), and a warning names the photos without a place of
-    their own that the track cannot place (:func:`track_overlap_warning`)."""
+    their own that the track cannot place (:func:`track_overlap_warning`); ``track``:
+    :func:`config_track`, read already (else read here)."""
     src = config.source
     photos: list[Path] | list[PhotoItem]
     only = only_deployment(config)
@@ -153,10 +160,12 @@ def photo_source_from_config(
                 "source_name empty); 'fieldtool run' runs one session per deployment")  # fmt: skip
     else:
         photos = expand_photos(src.uri, log)
-    return _source(config, photos, deployments, log, _track(config))
+    return _source(config, photos, deployments, log,
+                   track if track is not None else config_track(config))
 
 
-def _track(config: Config) -> TrackRead | None:
+def config_track(config: Config) -> TrackRead | None:
+    """``position.track`` read (its format and NMEA date as configured); None without one."""
     pos = config.position
     if pos.track is None:
         return None

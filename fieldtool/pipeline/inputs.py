@@ -20,6 +20,7 @@ from fieldtool.importers import is_backbone_only
 from fieldtool.model import check_model_folder, load_model_folder
 from fieldtool.photos import (
     PhotoSource,
+    config_track,
     deployment_name,
     is_photos,
     only_deployment,
@@ -110,8 +111,10 @@ def photo_placement(
     (``--lat/--lon``, a track) place those with neither EXIF GPS nor a deployment. Notes go
     to ``log`` (``fieldtool batch`` sets up a photo unit with it; ``fieldtool run`` runs a
     Camtrap DP package one deployment at a time: :func:`photo_placements`)."""
-    source = photo_source_from_config(config, log)
-    return source, positions_from_config(config.position), _describe_photos(source, log)
+    track = config_track(config)  # once: the photos' zone and the session's positions
+    source = photo_source_from_config(config, log, track=track)
+    positions = positions_from_config(config.position, track=track)
+    return source, positions, _describe_photos(source, log)
 
 
 def photo_placements(
@@ -122,13 +125,14 @@ def photo_placements(
     order; any other photo input: one), and the config's positions. A package's deployment
     is introduced in ``log`` by a line of its own: its number, deploymentID, camera, place,
     photos and their span."""
-    sources = photo_sources_from_config(config, log)
+    track = config_track(config)  # once: the photos' zone and the session's positions
+    sources = photo_sources_from_config(config, log, track)
     placed = []
     for n, source in enumerate(sources, start=1):
         if len(sources) > 1 or source.deployment is not None:
             log(_deployment_line(source, n, len(sources)))
         placed.append((source, _describe_photos(source, log)))
-    return placed, positions_from_config(config.position)
+    return placed, positions_from_config(config.position, track=track)
 
 
 def _deployment_line(source: PhotoSource, n: int, count: int) -> str:

@@ -119,19 +119,21 @@ def one_position_source(cfg: PositionConfig) -> None:
 
 
 def positions_from_config(
-    cfg: PositionConfig, log: Callable[[str], None] | None = None
+    cfg: PositionConfig, log: Callable[[str], None] | None = None, track: TrackRead | None = None
 ) -> PositionProvider | None:
     """The provider a config asks for: fixed lat/lon, a track file, gpsd, or None (no position).
 
     ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
     see :func:`read_track`); implausible fixes are dropped there. ``log``: gpsd's lines
     (a connection refused or lost), which come from its thread while the session runs.
+    ``track``: ``cfg.track`` as the caller has read it already (a photo session's zone).
     """
     one_position_source(cfg)
     if cfg.gpsd is not None:
         return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log)
     if cfg.track is not None:
-        track = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date)
+        if track is None:
+            track = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date)
         return TrackPositions(
             track.fixes,
             cfg.max_fix_gap_s,

@@ -104,6 +104,31 @@ def test_photos_with_a_gpx_are_placed_in_the_tracks_zone_and_the_rest_said(
     assert "--time-offset" in overlap
 
 
+def test_a_photo_session_reads_its_track_once(tmp_path, monkeypatch, tiny_model_dir) -> None:
+    """A day's NMEA log is read in seconds: the photos' zone and the session's positions
+    come from one reading of it."""
+    import fieldtool.photos.session
+    import fieldtool.tracks.read
+
+    calls: list[str] = []
+    real = fieldtool.tracks.read.read_track
+
+    def counted(path, *args, **kwargs):
+        calls.append(str(path))
+        return real(path, *args, **kwargs)
+
+    for module in (fieldtool.tracks.read, fieldtool.photos.session):
+        monkeypatch.setattr(module, "read_track", counted)
+    _raw_photo(tmp_path / "ph" / "p1.jpg", "2026:06:01 02:00:05", None)
+    gpx = _gpx(tmp_path / "walk.gpx")
+    db = tmp_path / "x.duckdb"
+    code = main(["run", str(tmp_path / "ph"), "--gpx", str(gpx), "--db", str(db),
+                 "--model", str(tiny_model_dir), "--no-snapshots", "--quiet"])  # fmt: skip
+    assert code == 0
+    assert calls == [str(gpx)]
+    assert _rows(db, "SELECT count(latitude) FROM detections") == [(1,)]
+
+
 # ---------------------------------------------------------------- 2: GPS time first
 
 
