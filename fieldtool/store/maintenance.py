@@ -97,6 +97,8 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
     another file that had this name are left alone.
     """
     done = Recovery()
+    whole: set[str] = set()  # sessions of journals replayed without a damaged line
+    elsewhere: set[str] = set()  # sessions with rows in a journal left alone
     for path in journals.journals_of(db):
         try:
             contents = journals.read_journal(path)
@@ -107,18 +109,24 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
         if owner is None or owner.host != HOST:
             log(f"{path}: written on host {owner.host if owner else None!r}; left alone")
             done.left[path] = contents.row_count
+            elsewhere.update(_session_ids(contents))
             continue
         if journals.other_file(contents.header, db):
             log(f"{path}: written for another file that had the name {db.name} "
                 "(device and inode differ); left alone")  # fmt: skip
             done.left[path] = contents.row_count
+            elsewhere.update(_session_ids(contents))
             continue
         if _alive(owner, path):
             done.left[path] = contents.row_count  # a live writer's buffer
+            elsewhere.update(_session_ids(contents))
             continue
         for table, table_rows in contents.rows.items():
             insert_rows(con, table, table_rows, idempotent=True)
         done.replayed.append(Replayed(path, contents.row_count, contents.damaged))
+        if not contents.damaged:
+            whole.update(_session_ids(contents))
+    _finished_once_written(con, db, whole - elsewhere, log)
     running = con.execute(
         "SELECT session_id, pid, pid_started_at, boot_id, pid_start_ticks FROM sessions "
         "WHERE status = ? AND host = ? AND pid IS NOT NULL",
@@ -145,6 +153,29 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
             f"is gone: marked interrupted, {closed} open sighting(s) closed"
         )
     return done
+
+
+def _session_ids(contents: journals.JournalContents) -> set[str]:
+    """The sessions whose own row a journal holds."""
+    return {str(row["session_id"]) for row in contents.rows.get("sessions", ())}
+
+
+def _finished_once_written(
+    con: duckdb.DuckDBPyConnection, db: Path, sessions: set[str], log: Callable[[str], None]
+) -> None:
+    """A session that failed for its writes alone (the source had ended: ``finish_session``
+    turned finished into failed, "writes failed: ..."), all of whose rows are now in the
+    file, reads finished, its end_reason saying so: complete, not to be thrown away."""
+    for session_id in sorted(sessions):
+        row = con.execute(
+            "UPDATE sessions SET status = ?, end_reason = end_reason || ? WHERE session_id = ? "
+            "AND status = ? AND starts_with(end_reason, 'writes failed:') RETURNING session_id",
+            [SessionStatus.FINISHED.value, f"; every row written by fieldtool recover at "
+             f"{utc_now():%Y-%m-%d %H:%M:%S} UTC", session_id, SessionStatus.FAILED.value],
+        ).fetchone()  # fmt: skip
+        if row is not None:
+            log(f"{db}: session {session_id} had failed for its writes alone; every row is "
+                "written now: marked finished")  # fmt: skip
 
 
 def finish(db: Path, done: Recovery, log: Callable[[str], None]) -> None:

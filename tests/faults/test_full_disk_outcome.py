@@ -154,6 +154,52 @@ def test_a_journaled_remainder_is_sent_to_recover(tmp_path, colour_classifier, m
     assert f"recover --db {db}" in note and "lost" not in note, note
 
 
+def test_a_session_whose_every_row_is_recovered_reads_finished(
+    tmp_path, colour_classifier, monkeypatch
+):
+    """Defect (trial): after ``recover`` wrote every journaled row, the session still read
+    "failed" ("writes failed: File too large"): a complete session an ecologist may throw
+    away. It reads finished now, its end_reason saying the rows came by recovery."""
+    db = tmp_path / "f.duckdb"
+    lines: list[str] = []
+    real = writer.insert_rows
+
+    def insert(con, table, rows, **kwargs):
+        if rows and not (table == "sessions" and all(r[8] == "running" for r in rows)):
+            raise duckdb.IOException("IO Error: File too large")
+        return real(con, table, rows, **kwargs)
+
+    monkeypatch.setattr(writer, "insert_rows", insert)
+    result = run(tmp_path, colour_classifier, make_config(db, snapshots=False), lines)
+    assert result.session.status == "failed"
+    monkeypatch.setattr(writer, "insert_rows", real)  # the space is back
+    said: list[str] = []
+    recover_file(db, log=said.append)
+    row = session_row(db)
+    assert row["status"] == "finished", row
+    assert "File too large" in row["end_reason"] and "recover" in row["end_reason"], row
+    assert query(db, "SELECT count(*) FROM sightings").iloc[0, 0] == len(result.sightings) > 0
+    assert any("finished" in line for line in said), said
+
+
+def test_a_session_that_failed_otherwise_stays_failed_after_recovery(
+    tmp_path, colour_classifier, monkeypatch
+):
+    """Only a session that failed for its writes alone reads finished once they are
+    written: a model error stays what it was."""
+    from fieldtool.types import SessionInfo
+
+    db = tmp_path / "g.duckdb"
+    store = SightingStore(db)
+    session = SessionInfo(session_id="s1", source="x.mp4", model_id="m", started_at=START,
+                          status="failed", end_reason="model error: out of memory")  # fmt: skip
+    store.record_session(session)
+    assert store.flush().written
+    store.close()
+    recover_file(db)
+    assert session_row(db)["status"] == "failed"
+
+
 def test_the_cli_prints_the_note_as_it_is(tmp_path, monkeypatch, capsys):
     from fieldtool import pipeline
     from fieldtool.types import SessionInfo
