@@ -234,10 +234,14 @@ class PhotoSteps:
         self.species_sets: list[tuple[str, list[tuple[str, float]]]] = []
 
     def session_config(self, config: Config) -> Config:
-        """``config`` as a photo session runs it: a sighting may open on one photo and
-        bridges gaps up to the sequence gap; plot mode keeps at least ``plot_top_n``
-        species per detection (so ``fieldtool eval`` sees the whole set)."""
+        """``config`` as a photo session runs it: each photo's scores count on their own
+        (no moving average over photos: a burst is often written within one second, and
+        one photo may show another species than the one before), a sighting may open on one
+        photo and bridges gaps up to the sequence gap, so a species' photos of one event are
+        one sighting; plot mode keeps at least ``plot_top_n`` species per detection (so
+        ``fieldtool eval`` sees the whole set)."""
         smoothing = config.smoothing.model_copy(update={
+            "tau_s": 0.0,
             "min_duration_s": 0.0,
             "max_gap_s": max(config.smoothing.max_gap_s, self.media.sequence_gap_s),
         })  # fmt: skip

@@ -137,3 +137,20 @@ def test_a_bad_photo_is_skipped_and_named_in_the_end_summary(
     assert "1 photo(s) skipped: c.jpg" in summary[0]
     assert _rows(db, "SELECT count(*) FROM media") == [(2,)]
     assert "skipped" in _rows(db, "SELECT end_reason FROM sessions")[0][0]
+
+
+def test_photos_taken_in_the_same_second_each_count(tmp_path, labels) -> None:
+    """Defect (trial): a burst written in one second (a trap's EXIF has whole seconds), or
+    photos whose only times are file times milliseconds apart, were smoothed as a video's
+    frames: with no time between them the later photos did not move the smoothed score, and
+    their species were lost (background, then three photos of one species: no sighting).
+    Each photo now counts on its own; a species' photos of one event are one sighting."""
+    folder = tmp_path / "burst"
+    shades = [(0, 0, 250), (0, 0, 252), (0, 0, 254)]  # species 0, three distinct files
+    make_photo(folder / "P0.jpg", colour=3, taken=T0, offset="+00:00")  # the empty frame
+    for n, bgr in enumerate(shades, start=1):
+        make_photo(folder / f"P{n}.jpg", colour=bgr, taken=T0, offset="+00:00")
+    make_photo(folder / "P4.jpg", colour=1, taken=T0, offset="+00:00")  # another species
+    result, db, _ = _run_photos(tmp_path, folder, labels)
+    found = _rows(db, "SELECT species, frames FROM sightings ORDER BY species")
+    assert found == [(labels.labels[0].species, 3), (labels.labels[1].species, 1)], found
