@@ -12,8 +12,8 @@ class PhotosConfig(Section):
 
     sequence_gap_s: float = Field(
         60.0, ge=0,
-        description="seconds; photos of one camera closer than this form one event "
-        "(sequence): smoothing and sightings run over an event as over a video",
+        description="seconds; photos of one camera at most this far apart form one event "
+        "(sequence): a species' photos of an event are one sighting",
         json_schema_extra=flag("--sequence-gap"),
     )  # fmt: skip
     plot: bool = Field(

@@ -120,6 +120,7 @@ def photo_sources_from_config(
     if not is_package(config.source.uri):
         return [photo_source_from_config(config, log, track=track)]
     groups, _ = _package_photos(config.source.uri, log, only)
+    _say_unused_place(config, log)
     track = track if track is not None else config_track(config)
     sources, unread = [], []
     for deployment, items in groups:
@@ -153,6 +154,7 @@ def photo_source_from_config(
     only = only_deployment(config)
     if is_package(src.uri):
         groups, in_package = _package_photos(src.uri, log, only)
+        _say_unused_place(config, log)
         photos = [item for _, items in groups for item in items]
         deployments = [*deployments, *in_package]
         if len(groups) > 1:
@@ -162,6 +164,15 @@ def photo_source_from_config(
         photos = expand_photos(src.uri, log)
     return _source(config, photos, deployments, log,
                    track if track is not None else config_track(config))
+
+
+def _say_unused_place(config: Config, log: Callable[[str], None]) -> None:
+    """A package's deployments place its photos (each has its place): --lat/--lon, which
+    would place only photos with no place of their own, place none; said, not silent."""
+    pos = config.position
+    if pos.lat is not None and pos.lon is not None:
+        log(f"position: --lat/--lon ({pos.lat}, {pos.lon}) not used: each deployment of "
+            f"{config.source.uri} places its photos (EXIF GPS first)")  # fmt: skip
 
 
 def config_track(config: Config) -> TrackRead | None:

@@ -154,3 +154,23 @@ def test_photos_taken_in_the_same_second_each_count(tmp_path, labels) -> None:
     result, db, _ = _run_photos(tmp_path, folder, labels)
     found = _rows(db, "SELECT species, frames FROM sightings ORDER BY species")
     assert found == [(labels.labels[0].species, 3), (labels.labels[1].species, 1)], found
+
+
+def test_a_package_run_with_lat_lon_says_its_deployments_place_the_photos(tmp_path) -> None:
+    """A package's deployments place its photos; --lat/--lon given beside it placed none
+    without a word (the trial): now one line says so."""
+    from fieldtool.photos import photo_sources_from_config
+    from tests.photos.conftest import CAMTRAP_EXAMPLE
+
+    lines: list[str] = []
+    config = load_config(None, {"source.uri": str(CAMTRAP_EXAMPLE / "datapackage.json"),
+                                "position.lat": 51.0, "position.lon": 5.0,
+                                "store.db": str(tmp_path / "p.duckdb")})  # fmt: skip
+    photo_sources_from_config(config, lines.append)
+    [said] = [line for line in lines if "--lat/--lon" in line]
+    assert "deployment" in said and "not used" in said, said
+    lines.clear()
+    plain = load_config(None, {"source.uri": str(CAMTRAP_EXAMPLE / "datapackage.json"),
+                               "store.db": str(tmp_path / "p.duckdb")})  # fmt: skip
+    photo_sources_from_config(plain, lines.append)
+    assert not [line for line in lines if "--lat/--lon" in line]
