@@ -157,6 +157,7 @@ class Position:
     lon: float  # degrees, WGS84
     accuracy_m: float | None = None
     source: str = "fixed"  # "fixed", "gpx", ...
+    elevation_m: float | None = None  # of the camera, m above sea level, as its track says
 
 
 @dataclass(frozen=True, slots=True)

@@ -376,7 +376,8 @@ def test_a_file_that_stops_taking_writes_fails_the_session_but_keeps_its_rows(
     tmp_path, colour_classifier, monkeypatch
 ):
     """Disk full mid-session: the session goes on, ends `failed` with the reason, and its
-    rows (sightings included) are in the journal and reach the file on recovery."""
+    rows (sightings included) are in the journal and reach the file on recovery, after
+    which it reads finished, the reason kept (it failed for its writes alone)."""
     import duckdb
 
     from fieldtool.store import recover_file, writer
@@ -401,7 +402,8 @@ def test_a_file_that_stops_taking_writes_fails_the_session_but_keeps_its_rows(
     monkeypatch.setattr(writer, "insert_rows", real)  # space again
     recover_file(db)
     rows = query(db, "SELECT status, end_reason FROM sessions").iloc[0]
-    assert rows["status"] == "failed" and "No space left" in rows["end_reason"]
+    assert rows["status"] == "finished" and "No space left" in rows["end_reason"]
+    assert "fieldtool recover" in rows["end_reason"]
     closed = query(db, "SELECT count(*) FROM sightings WHERE status = 'closed'").iloc[0, 0]
     assert closed == len(result.sightings)
 
@@ -541,6 +543,7 @@ def test_a_batch_is_placed_on_a_track_as_each_frame_is(by_media_time):
     rng = np.random.default_rng(4)
     t = np.cumsum(rng.choice([0.5, 1.0, 40.0], size=60))  # a 40 s jump is a gap
     fixes = [Fix(START + timedelta(seconds=float(s)), 40 + s / 1e4, -100 - s / 1e4,
+                 elevation_m=None if i % 4 else 80.0 + i,
                  accuracy_m=None if i % 3 else 5.0 + i) for i, s in enumerate(t)]  # fmt: skip
     track = TrackPositions(fixes, max_gap_s=10.0, source="gpx", media_start=START,
                            by_media_time=by_media_time)  # fmt: skip
@@ -550,6 +553,7 @@ def test_a_batch_is_placed_on_a_track_as_each_frame_is(by_media_time):
     expected = [_where(track, frame) for frame in frames]
     assert sum(p is None for p in expected) > 10 and sum(p is not None for p in expected) > 100
     assert {p.accuracy_m is None for p in expected if p is not None} == {True, False}
+    assert len({p.elevation_m for p in expected if p is not None}) > 10
     assert _where_batch(track, frames) == expected
 
 

@@ -60,6 +60,7 @@ class Progress:
     closed_sightings: int
     analysis_fps: float  # analysed frames per wall second so far
     duration_s: float | None  # media length, when known
+    frames_total: int | None = None  # photos: how many the set holds (None: not photos)
 
 
 @dataclass
@@ -403,10 +404,14 @@ def _where_batch(positions: PositionProvider, frames: Sequence[Frame]) -> list[P
     if not isinstance(positions, TrackPositions):
         return [_where(positions, frame) for frame in frames]
     when = [positions.lookup_time(frame.t, frame.wall_time) for frame in frames]
-    lats, lons, accs = (a.tolist() for a in positions.interpolate(positions.seconds(when)))
-    # as TrackPositions.position_at builds one: NaN latitude, no position; NaN accuracy, None
+    seconds = positions.seconds(when)
+    lats, lons, accs = (a.tolist() for a in positions.interpolate(seconds))
+    eles = positions.elevation(seconds).tolist()
+    # as TrackPositions.position_at builds one: NaN latitude, no position; NaN accuracy or
+    # elevation, None
     return [
         None if math.isnan(lat) else
-        Position(lat, lon, None if math.isnan(acc) else acc, positions.source)
-        for lat, lon, acc in zip(lats, lons, accs, strict=True)
+        Position(lat, lon, None if math.isnan(acc) else acc, positions.source,
+                 None if math.isnan(ele) else ele)
+        for lat, lon, acc, ele in zip(lats, lons, accs, eles, strict=True)
     ]  # fmt: skip

@@ -1,6 +1,6 @@
 """The file's tables, their migrations, and how rows go into them.
 
-Schema version 7; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
+Schema version 8; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
 first transaction), so a new file and an upgraded one are identical. Times are naive
 TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's local
 clock of unknown zone; see docs/time.md); media times are in seconds.
@@ -23,7 +23,9 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
   resolution 8 cell of latitude/longitude), rank (species, or genus when congeners shared
   the score: species is then "Genus sp."), event_id (photos: the sequence of photos the
   sighting belongs to; NULL for video).
-- ``track``: session_id, time, t, latitude, longitude, source, accuracy_m.
+- ``track``: session_id, time, t, latitude, longitude, source, accuracy_m, elevation_m (the
+  camera's, m above sea level, as its track gives it: a drone's altitude, a GPX <ele>; NULL
+  where none).
 - ``source_gaps``: session_id, start_t, end_t (media seconds the source was away),
   started_at, ended_at (wall times; ended_at NULL when it never came back), reason.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
@@ -63,7 +65,7 @@ import pyarrow as pa
 from fieldtool.store.views import VIEW_NAMES, create_views
 from fieldtool.types import FieldtoolError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
 # The first schema, verbatim: new files are created with it and then migrated, so a new
@@ -199,6 +201,12 @@ def _v6_to_v7(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _v7_to_v8(con: duckdb.DuckDBPyConnection) -> None:
+    """The camera's elevation along its track (drone altitude, GPX <ele>), read and lost
+    before."""
+    con.execute("ALTER TABLE track ADD COLUMN elevation_m DOUBLE")
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v1_to_v2,
@@ -207,6 +215,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v4_to_v5,
     _v5_to_v6,
     _v6_to_v7,
+    _v7_to_v8,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
@@ -322,7 +331,7 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
     },
     "track": {
         "session_id": _STR, "time": _TS, "t": _F64, "latitude": _F64, "longitude": _F64,
-        "source": _STR, "accuracy_m": _F64,
+        "source": _STR, "accuracy_m": _F64, "elevation_m": _F64,
     },
     "detections": {
         "session_id": _STR, "frame_index": _I64, "t": _F64, "time": _TS, "latitude": _F64,

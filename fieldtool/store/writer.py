@@ -191,9 +191,10 @@ class SightingStore:
         self._mark()
 
     def record_track(self, session_id: str, when: datetime, t: float, position: Position) -> None:
-        acc = position.accuracy_m
+        acc, ele = position.accuracy_m, position.elevation_m
         acc = None if acc is None or not math.isfinite(acc) else float(acc)
-        row = (session_id, when, t, position.lat, position.lon, position.source, acc)
+        ele = None if ele is None or not math.isfinite(ele) else float(ele)
+        row = (session_id, when, t, position.lat, position.lon, position.source, acc, ele)
         self._appends["track"].append(row)
         self._mark()
 

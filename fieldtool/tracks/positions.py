@@ -165,6 +165,9 @@ class TrackPositions:
         self._lon = np.array([f.lon for f in ordered], dtype=np.float64)
         acc = [f.accuracy_m for f in ordered]
         self._acc = np.array([np.nan if a is None else a for a in acc], dtype=np.float64)
+        ele = [f.elevation_m for f in ordered]
+        self._ele = np.array([np.nan if e is None else e for e in ele], dtype=np.float64)
+        self._has_ele = bool(np.isfinite(self._ele).any())
         self.max_gap_s = float(max_gap_s)
         self.time_offset_s = float(time_offset_s)
         self.source = source
@@ -212,6 +215,15 @@ class TrackPositions:
         """
         return interpolate(self._t, self._lat, self._lon, self._acc, t, self.max_gap_s)
 
+    def elevation(self, t: ArrayLike) -> Floats:
+        """(N,) float64 elevations (m above sea level) at ``t`` (seconds since the first fix),
+        NaN where there is no position or no fix near it has one. Interpolated as accuracy
+        is (:func:`interpolate`'s third value): linearly by the gap rule, a fix that has one
+        lending it where its neighbour lacks it."""
+        if not self._has_ele:
+            return np.full(np.asarray(t, dtype=np.float64).reshape(-1).shape, np.nan)
+        return interpolate(self._t, self._lat, self._lon, self._ele, t, self.max_gap_s)[2]
+
     def latlon_at(self, times: Iterable[datetime]) -> Floats:
         """(N, 2) float64 ``[lat, lon]`` for UTC times, NaN rows where there is no position."""
         lat, lon, _ = self.interpolate(self.seconds(times))
@@ -230,8 +242,11 @@ class TrackPositions:
         return float(np.mean(~np.isnan(lat))) if len(lat) else 0.0
 
     def position_at(self, when: datetime) -> Position | None:
-        lat, lon, acc = self.interpolate(self.seconds([when]))
+        t = self.seconds([when])
+        lat, lon, acc = self.interpolate(t)
         if np.isnan(lat[0]):
             return None
         accuracy = None if np.isnan(acc[0]) else float(acc[0])
-        return Position(float(lat[0]), float(lon[0]), accuracy, self.source)
+        ele = self.elevation(t)[0]
+        return Position(float(lat[0]), float(lon[0]), accuracy, self.source,
+                        None if np.isnan(ele) else float(ele))  # fmt: skip

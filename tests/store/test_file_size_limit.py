@@ -169,7 +169,7 @@ def test_a_view_that_differs_or_is_missing_is_made_again(db):
     with duckdb.connect(str(db)) as con:
         con.execute("DROP VIEW effort")
         con.execute("CREATE OR REPLACE VIEW species_per_day AS SELECT 1 AS x")
-        con.execute("UPDATE meta SET value = ' 7' WHERE key = 'schema_version'")
+        con.execute(f"UPDATE meta SET value = ' {SCHEMA_VERSION}' WHERE key = 'schema_version'")
     damaged = catalog(db)
     assert "effort" not in {row[0] for row in damaged}
     SightingStore(db).close()

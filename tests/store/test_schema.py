@@ -7,7 +7,7 @@ from datetime import datetime
 
 import duckdb
 
-from fieldtool.store import MIGRATIONS, SCHEMA_V1, SightingStore, query
+from fieldtool.store import MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION, SightingStore, query
 from fieldtool.types import Position, SessionInfo, Sighting
 
 T0 = datetime(2026, 6, 1, 9)
@@ -37,7 +37,7 @@ def test_a_v6_file_gains_the_v7_tables_and_keeps_its_rows(tmp_path):
     make_v6_file(db)
     logs: list[str] = []
     SightingStore(db, log=logs.append).close()
-    assert logs == [f"{db}: schema upgraded from version 6 to 7"]
+    assert logs == [f"{db}: schema upgraded from version 6 to {SCHEMA_VERSION}"]
     review = query(db, "SELECT review_id, decision, supersedes FROM reviews").iloc[0]
     assert review.review_id == "r1" and review.decision == "confirm" and review.supersedes is None
     sighting = query(db, "SELECT sighting_id, event_id FROM sightings").iloc[0]
@@ -78,5 +78,6 @@ def test_a_review_into_a_v6_file_upgrades_it_first_so_undo_works(tmp_path):
     rows = query(db, "SELECT decision, supersedes FROM reviews ORDER BY reviewed_at")
     assert rows.decision.tolist() == ["confirm", "reject", "confirm"]
     assert rows.supersedes.isna().tolist() == [True, True, False]
-    assert query(db, "SELECT value FROM meta WHERE key = 'schema_version'").value[0] == "7"
+    version = query(db, "SELECT value FROM meta WHERE key = 'schema_version'").value[0]
+    assert version == str(SCHEMA_VERSION)
     assert query(db, "SELECT review FROM sightings_reviewed").review[0] == "confirm"

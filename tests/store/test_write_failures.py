@@ -166,9 +166,9 @@ def test_an_insert_error_is_not_hidden_by_the_cleanup():
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE track (session_id VARCHAR, time TIMESTAMP, t DOUBLE CHECK (t < 100), "
-        "latitude DOUBLE, longitude DOUBLE, source VARCHAR, accuracy_m DOUBLE)"
+        "latitude DOUBLE, longitude DOUBLE, source VARCHAR, accuracy_m DOUBLE, elevation_m DOUBLE)"
     )
     con.execute("BEGIN TRANSACTION")
     with pytest.raises(duckdb.ConstraintException):
-        insert_rows(con, "track", [("sess", T0, 500.0, 44.0, -123.0, "gps", None)])
+        insert_rows(con, "track", [("sess", T0, 500.0, 44.0, -123.0, "gps", None, None)])
     con.close()

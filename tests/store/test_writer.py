@@ -30,13 +30,14 @@ def test_rows_reach_the_file_and_sightings_upsert(tmp_path):
     store.record_session(SessionInfo("sess", "walk.mp4", "m", T0))
     store.record_sighting(sighting(1))
     store.record_track("sess", T0, 0.0, Position(44.0, -123.0))
+    store.record_track("sess", T0, 1.0, Position(44.0, -123.0, elevation_m=117.5))  # a drone's
     store.record_detection("sess", 0, 0.0, T0, None, (["a", "b"], [0.6, 0.3]), (["a"], [0.9]))
     assert store.flush().written
     store.record_sighting(sighting(1, "closed"))
     store.close()
     rows = query(db, "SELECT sighting_id, status, mean_score FROM sightings")
     assert rows.values.tolist() == [["s1", "closed", pytest.approx(0.8)]]
-    assert query(db, "SELECT count(*) FROM track").iloc[0, 0] == 1
+    assert query(db, "SELECT elevation_m FROM track ORDER BY t").elevation_m.tolist()[1] == 117.5
     det = query(db, "SELECT raw_species, fused_scores FROM detections").iloc[0]
     assert list(det.raw_species) == ["a", "b"] and list(det.fused_scores) == [pytest.approx(0.9)]
     assert query(db, "SELECT value FROM meta").iloc[0, 0] == str(SCHEMA_VERSION)
@@ -179,6 +180,7 @@ def test_a_v1_file_is_migrated_on_open(tmp_path):
                .column_name)  # fmt: skip
     assert {"pid", "pid_started_at", "updated_at"} <= cols
     assert query(db, "SELECT count(*) FROM track WHERE accuracy_m IS NULL").iloc[0, 0] == 1
+    assert query(db, "SELECT count(*) FROM track WHERE elevation_m IS NULL").iloc[0, 0] == 1
     # A session left running by a pre-pid fieldtool cannot be checked: it stays as it was.
     assert query(db, "SELECT status FROM sessions").iloc[0, 0] == "running"
     # Opening again changes nothing and says nothing.

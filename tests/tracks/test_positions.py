@@ -57,3 +57,16 @@ def test_track_positions_uses_interpolate():
     np.testing.assert_array_equal(mine[1], lon)
     np.testing.assert_array_equal(mine[2], acc)
     assert abs(lon[1]) == pytest.approx(180.0)
+
+
+def test_a_tracks_elevation_is_interpolated_with_its_position():
+    """Drone and walking tracks carry altitude (SRT, GPMF, GPX <ele>, NMEA GGA); a frame's
+    position keeps it (m above sea level), interpolated by the gap rule; a fix without one
+    lends the other's; none where no fix has one."""
+    fixes = [Fix(T0, 44.0, -123.0, 100.0), Fix(T0 + timedelta(seconds=2), 44.0, -123.0, 120.0),
+             Fix(T0 + timedelta(seconds=4), 44.0, -123.0, None)]  # fmt: skip
+    track = TrackPositions(fixes, max_gap_s=5.0)
+    at = [track.position_at(T0 + timedelta(seconds=s)) for s in (0.0, 1.0, 3.0, 60.0)]
+    assert [p.elevation_m if p else None for p in at] == [100.0, 110.0, 120.0, None]
+    flat = TrackPositions([Fix(T0, 44.0, -123.0)], max_gap_s=5.0)
+    assert flat.position_at(T0).elevation_m is None
