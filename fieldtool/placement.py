@@ -58,6 +58,10 @@ COPIED_AFTER = timedelta(days=1)
 SAVED_APART = timedelta(hours=1)
 # A track this much longer than the video it dates by its first fix (s): said
 TRACK_LONGER_S = 600.0
+# The video's own track (a DJI SRT) this much longer than the video (s, and share of the
+# video): drone and SRT stop together, so it is another recording's (or a trimmed video)
+OWN_TRACK_LONGER_S = 5.0
+OWN_TRACK_LONGER_SHARE = 0.1
 # A given start time, named by its config key: it comes from --start-time or a TOML file
 _GIVEN = "source.start_time (--start-time)"
 
@@ -69,6 +73,7 @@ class Placement:
     positions: PositionProvider | None
     time: TimeBasis
     notes: tuple[str, ...]
+    track_name: str | None = None  # the track file's name (given, or found beside the video)
 
 
 def sidecar_srt(video: Path) -> Path | None:
@@ -208,7 +213,7 @@ def place_session(
                                        "the track's" if track is not None else "the")  # fmt: skip
             if warning is not None:
                 notes.append(warning)
-    return Placement(positions, basis, tuple(notes))
+    return Placement(positions, basis, tuple(notes), track.path.name if track else None)
 
 
 def tz_place_warning(
@@ -261,9 +266,11 @@ def _time_basis(
     ):
         table = _GPMF_SOURCES if track.format == "gpmf" else _SRT_SOURCES
         source = table.get(clock_was, table["local"])
-        copied = _copied_file_time(video, track, clock_was, notes)
+        copied = _copied_file_time(video, track, clock_was, choice, notes)
         if copied is not None:
             return copied
+        if clock_was == "file-mtime":
+            _file_mtime_warning(video, track, notes)
         if clock_was != "local":  # GPS time, or a file time: UTC already
             return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
         how = f"{track.path.name}, local clock, zone {choice.how}"
@@ -333,27 +340,46 @@ def _apart(delta: timedelta) -> str:
 
 
 def _copied_file_time(
-    video: Path, track: TrackRead, clock_was: str, notes: list[str]
+    video: Path, track: TrackRead, clock_was: str, choice: ZoneChoice, notes: list[str]
 ) -> TimeBasis | None:
     """The MP4's creation time where a track dated by its file's modification time (a DJI
     SRT without dates) is later than it by more than :data:`COPIED_AFTER`: copying the card
     reset that time, and the video's own clock, if hours off in zone, is years nearer.
-    Said in a warning; None where they agree (the file time stays: UTC, where DJI's mvhd
-    is often the drone's local clock) or the MP4 carries none."""
+    Said in a warning; None where they agree (the file time stays: UTC) or the MP4 carries
+    none. The drone writes its own clock into ``mvhd``, as into its SRT's date lines: a
+    local clock, converted with ``choice`` (``--tz``, else the zone where the SRT starts)
+    as a GoPro's is; with no zone it stays local, zone unknown (``docs/time.md``)."""
     if clock_was != "file-mtime" or track.media_start is None:
         return None
     created = mp4_creation_time(video) if video.suffix.lower() in _MP4_SUFFIXES else None
     if created is None or track.media_start - created <= COPIED_AFTER:
         return None
     modified, made = (f"{when:%Y-%m-%d %H:%M}" for when in (track.media_start, created))
+    zone = f"zone {choice.zone} ({choice.how})" if choice.zone else "zone unknown"
     notes.append(
         f"warning: time: {track.path.name}'s modification time ({modified}) is "
         f"{(track.media_start - created).days} days after {video.name}'s creation time "
-        f"({made}): the files were copied; dated by the creation time (the drone's clock, "
-        "possibly its local time): give --start-time if you know better"
+        f"({made}): the files were copied; dated by the creation time, the drone's clock "
+        f"read as its local time, {zone}: give --start-time if you know better"
     )
-    return TimeBasis(created, "mp4-creation-time", "UTC", True,
-                     f"mvhd ({track.path.name}'s file time is a copy's)")  # fmt: skip
+    how = f"mvhd, the drone's local clock ({track.path.name}'s file time is a copy's)"
+    if choice.zone is None:
+        return TimeBasis(created, "mp4-creation-time", None, False, how)
+    return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone, True,
+                     f"{how}, zone {choice.how}")  # fmt: skip
+
+
+def _file_mtime_warning(video: Path, track: TrackRead, notes: list[str]) -> None:
+    """A warning (to ``notes``) where the video is dated by its SRT's modification time
+    and the MP4 carries no creation time to check it by: copying the file sets that time
+    (as for photos dated by their file)."""
+    if video.suffix.lower() in _MP4_SUFFIXES and mp4_creation_time(video) is not None:
+        return  # checked against it by _copied_file_time: within a day
+    notes.append(
+        f"warning: time: {video.name} carries no creation time and {track.path.name} no "
+        f"date lines: dated by {track.path.name}'s modification time (less its length), "
+        "which copying the file changes: give --start-time if you know when it was recorded"
+    )
 
 
 def _span(start: datetime, end: datetime) -> str:
@@ -416,14 +442,23 @@ def overlap_warning(
 def track_start_warning(
     positions: TrackPositions, basis: TimeBasis, duration_s: float, track: str
 ) -> str | None:
-    """A warning when a video with no time of its own is dated by the first fix of a
-    track (``track``, its name) that runs more than :data:`TRACK_LONGER_S` beyond the
-    video's ``duration_s`` (s): "camera and logger started together" is then a guess, and
-    the video could lie anywhere in the track (a day's walk, several days' tracks in one
-    GPX). None otherwise."""
+    """A warning when a track (``track``, its name) runs much longer than the video
+    (``duration_s``, s) it places. A video with no time of its own dated by the first fix
+    of a track more than :data:`TRACK_LONGER_S` longer: "camera and logger started
+    together" is then a guess, and the video could lie anywhere in it (a day's walk,
+    several days' tracks in one GPX). The video's own track (a DJI SRT, matched by media
+    time) more than :data:`OWN_TRACK_LONGER_S` and :data:`OWN_TRACK_LONGER_SHARE` longer:
+    drone and SRT stop together, so it is likely another recording's. None otherwise."""
+    span = (positions.end - positions.fixes[0].time).total_seconds()
+    if positions.by_media_time:
+        if span - duration_s <= max(OWN_TRACK_LONGER_S, OWN_TRACK_LONGER_SHARE * duration_s):
+            return None
+        return (f"warning: position: {track} runs {span:.0f} s, the video only "
+                f"{duration_s:.0f} s: the video's own track is written with it and ends with "
+                "it, so a much longer one is likely another recording's (or the video was "
+                f"trimmed): check that {track} belongs to this video")  # fmt: skip
     if basis.source != "track-start" or basis.start is None:
         return None
-    span = (positions.end - positions.fixes[0].time).total_seconds()
     if span - duration_s <= TRACK_LONGER_S:
         return None
     return (f"warning: time: the video has no time of its own: dated by the first fix of "

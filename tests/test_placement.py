@@ -355,8 +355,8 @@ def test_a_copied_srts_file_time_does_not_beat_the_mp4s_creation_time(tmp_path, 
     """A DJI SRT without dates is dated by its modification time, which copying the card
     resets to the day of the copy (years after the flight). Where it is later than the
     MP4's own creation time by more than any time zone and the flight, the creation time
-    dates the video, said in a warning; a file time that agrees stays (UTC, and DJI's
-    mvhd is often the drone's local clock)."""
+    dates the video, said in a warning: the drone's local clock, converted with the zone
+    of the SRT's place (Washington: UTC-7 in May); a file time that agrees stays (UTC)."""
     import os
 
     created = datetime(2021, 5, 1, 17, 0, 0)
@@ -368,7 +368,9 @@ def test_a_copied_srts_file_time_does_not_beat_the_mp4s_creation_time(tmp_path, 
     place = place_session(_config(tmp_path, video), live=False, fps=10.0)
     warned = [n for n in place.notes if "modification time" in n]
     if copied_days:
-        assert (place.time.start, place.time.source) == (created, "mp4-creation-time")
+        assert place.time.source == "mp4-creation-time"
+        assert place.time.start == created + timedelta(hours=7)
+        assert place.time.zone == "America/Los_Angeles" and place.time.zone_known
         assert len(warned) == 1 and "2021-05-01" in warned[0] and warned[0].startswith("warning")
         assert "--start-time" in warned[0]
     else:

@@ -3,8 +3,10 @@
 The position is found by the fields' meaning (``[latitude: ..] [longitude: ..]``, consumer
 ``GPS(lon, lat, sats)``, enterprise ``GPS(lat, lon, altM)``), the coordinate order decided
 once per file and checked against ``HOME(lon, lat)``; cues with or without SubRip ``-->``
-timecodes. The date-time lines are the drone's local clock (no zone); a file without any
-is anchored at its modification time.
+timecodes (then timed by DiffTime, their date lines, else a counter at the frame rate). A
+decimal comma inside a bracketed field is read (a comma-decimal locale's re-export); a
+number with no single reading is an error naming the line. The date-time lines are the
+drone's local clock (no zone); a file without any is anchored at its modification time.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ _CUE_RE = re.compile(
 )
 _TAG_RE = re.compile(r"<[^>]*>")
 _PAIR_RE = re.compile(r"([A-Za-z][A-Za-z_.]*(?: [A-Za-z_.]+)?)\s*:\s*(-?\d+(?:\.\d+)?)")
+# a bracketed field group, "[latitude: 41.4]" or "[rel_alt: 1.2 abs_alt: 117.0]", and its keys
+_BRACKET_RE = re.compile(r"\[([^\[\]\n]*)\]")
+_BRACKET_KEY_RE = re.compile(r"(?:^|(?<=\s))([A-Za-z][A-Za-z_.]*)\s*:\s*")
+_DOT_VALUE_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[A-Za-z°]*")
+_COMMA_VALUE_RE = re.compile(r"(-?\d+),(\d+)\s*[A-Za-z°]*")  # a decimal comma, in brackets
 _GPS_RE = re.compile(r"\bGPS\s*\(([^)]*)\)", re.IGNORECASE)
 _GPS_COMMA_RE = re.compile(r"\bGPS\s*\([^)]*\)\s*,", re.IGNORECASE)
 _HOME_RE = re.compile(r"\bHOME\s*\(([^)]*)\)", re.IGNORECASE)
@@ -39,7 +46,7 @@ _DATE_RE = re.compile(
     r"(\d{4})[-./](\d{1,2})[-./](\d{1,2})[ T]+(\d{1,2}):(\d{2}):(\d{2})"
     r"(?:[,.](\d{1,3}))?(?:,(\d{1,3}))?"
 )
-_COUNTER_RE = re.compile(r"\b(?:FrameCnt|SrtCnt)\s*:\s*(\d+)", re.IGNORECASE)
+_COUNTER_RE = re.compile(r"\b(FrameCnt|SrtCnt)\s*:\s*(\d+)", re.IGNORECASE)
 _COUNTER_LINE_RE = re.compile(
     r"^[^\n]*\b(?:FrameCnt|SrtCnt)\s*:\s*\d+", re.IGNORECASE | re.MULTILINE
 )
@@ -56,6 +63,9 @@ _SRT_START_RE = re.compile(
 _LAT_KEYS = {"latitude", "lat"}
 _LON_KEYS = {"longitude", "longtitude", "lon", "lng", "long"}
 _ALT_KEYS = {"altitude", "abs_alt", "absalt", "alt"}
+# Counter-timed cues whose span differs from their date lines' by more than this share
+# (and more than the dates' resolution) are said: a wrong frame rate, or no frame counter
+SRT_TIMING_TOLERANCE = 0.05
 # m; a drone flies within this of its HOME point (consumer range ~10-15 km, with margin),
 # so GPS positions farther than this from HOME in one order, and nearer in the other, are
 # read in the wrong order
@@ -93,9 +103,11 @@ class _CueFields:
     gps: tuple[tuple[float, str], ...]  # the numbers of GPS(a, b, c) and their unit suffixes
     home: tuple[float, float] | None  # HOME(lon, lat), degrees: always written lon-first
     stamp: datetime | None  # the date-time line (camera clock, no zone)
-    counter: int | None  # FrameCnt / SrtCnt, else the cue's SubRip number
+    frames: tuple[str, int] | None  # the drone's counter: (FrameCnt or SrtCnt, its value)
+    index: int | None  # the cue's SubRip number (a subtitle's, not a frame's)
     diff_s: float | None  # DiffTime: seconds since the previous cue
     comma: bool  # "GPS (..), D ..": the consumer comma layout
+    decimal_comma: bool = False  # a bracketed value written with a decimal comma
 
     @property
     def named(self) -> bool:
@@ -113,32 +125,108 @@ class _CueFields:
             self.named
             or len(self.gps) >= 2
             or self.stamp is not None
-            or self.counter is not None
+            or self.frames is not None
+            or self.index is not None
             or self.diff_s is not None
         )
 
 
+class _Unreadable(ValueError):
+    """A field whose number cannot be read unambiguously, at ``at`` (a cue text offset)."""
+
+    def __init__(self, at: int, field: str, why: str) -> None:
+        super().__init__(f"{field}: {why}")
+        self.at = at
+
+
+def _bracket_value(value: str) -> tuple[float | None, bool]:
+    """``(number, decimal comma)`` of a bracketed field's value; None where it is no number
+    (``n/a``). Raises ValueError where digits are written in no single reading."""
+    if m := _DOT_VALUE_RE.fullmatch(value):
+        return float(m.group(1)), False
+    if m := _COMMA_VALUE_RE.fullmatch(value):  # inside [ ] no comma separates values
+        return float(f"{m.group(1)}.{m.group(2)}"), True
+    if re.match(r"-?\d", value):
+        raise ValueError(value)
+    return None, False
+
+
+def _bracket_fields(body: str) -> tuple[dict[str, float], bool]:
+    """``({lat|lon|alt: value}, decimal comma seen)`` from the bracketed fields of a cue."""
+    found: dict[str, float] = {}
+    comma = False
+    for group in _BRACKET_RE.finditer(body):
+        inner = group.group(1)
+        keys = list(_BRACKET_KEY_RE.finditer(inner))
+        for key, nxt in zip(keys, [*keys[1:], None], strict=True):
+            k = key.group(1).lower()
+            if k not in _LAT_KEYS | _LON_KEYS | _ALT_KEYS:
+                continue
+            what = "lat" if k in _LAT_KEYS else "lon" if k in _LON_KEYS else "alt"
+            value = inner[key.end() : nxt.start() if nxt else len(inner)].strip()
+            try:
+                number, decimal = _bracket_value(value)
+            except ValueError:
+                raise _Unreadable(
+                    group.start(), group.group(0),
+                    "the number cannot be read unambiguously (a decimal comma and a point, "
+                    "or digit groups); write it with one decimal point, e.g. 41.424724",
+                ) from None  # fmt: skip
+            if number is not None:
+                found[what] = number
+                comma = comma or decimal
+    return found, comma
+
+
+def _group_numbers(body: str, pattern: re.Pattern[str]) -> list[tuple[str, str]] | None:
+    """The numbers (and unit suffixes) of ``GPS(..)`` / ``HOME(..)``; None where absent.
+    Four or more numbers led by a whole one are decimal commas in a layout whose commas
+    separate values (``GPS (-121,7458, 48,0771, 17)``): unreadable."""
+    m = pattern.search(body)
+    if m is None:
+        return None
+    nums: list[tuple[str, str]] = _NUM_RE.findall(m.group(1))
+    if len(nums) >= 4 and "." not in nums[0][0]:
+        raise _Unreadable(
+            m.start(), m.group(0),
+            f"{len(nums)} numbers where 2-3 are written: decimal commas in a layout whose "
+            "commas separate the values cannot be read; re-export the file with decimal points",
+        )  # fmt: skip
+    return nums
+
+
 def _scan_cue(text: str) -> _CueFields:
-    body = _TAG_RE.sub(" ", text)
-    lat = lon = alt = None
-    for key, value in _PAIR_RE.findall(body):
-        k = key.strip().lower().replace(" ", "_")
+    # tags blanked, not removed: an offset in ``body`` is one in ``text`` (for line numbers)
+    body = _TAG_RE.sub(lambda m: re.sub(r"[^\n]", " ", m.group()), text)
+    named, decimal_comma = _bracket_fields(body)
+    lat, lon, alt = named.get("lat"), named.get("lon"), named.get("alt")
+    bare = _BRACKET_RE.sub(lambda m: " " * len(m.group()), body)
+    for pair in _PAIR_RE.finditer(bare):
+        k = pair.group(1).strip().lower().replace(" ", "_")
+        if k not in _LAT_KEYS | _LON_KEYS | _ALT_KEYS:
+            continue
+        tail = re.match(r"[.,]\d[\d.,]*", bare[pair.end() :])
+        if tail:  # "latitude: 41,424724" outside [ ]
+            raise _Unreadable(
+                pair.start(), pair.group(0) + tail.group(0),
+                "a comma between digits outside [key: value] brackets may be a decimal comma "
+                "or a separator between values; write it with a decimal point",
+            )  # fmt: skip
+        value = float(pair.group(2))
         if k in _LAT_KEYS:
-            lat = float(value)
+            lat = value
         elif k in _LON_KEYS:
-            lon = float(value)
-        elif k in _ALT_KEYS:
-            alt = float(value)
+            lon = value
+        else:
+            alt = value
     gps: tuple[tuple[float, str], ...] = ()
-    m = _GPS_RE.search(body)
-    if m:
-        gps = tuple((float(v), unit) for v, unit in _NUM_RE.findall(m.group(1)))
+    nums = _group_numbers(body, _GPS_RE)
+    if nums:
+        gps = tuple((float(v), unit) for v, unit in nums)
     home = None
-    m = _HOME_RE.search(body)
-    if m:
-        nums = _NUM_RE.findall(m.group(1))
-        if len(nums) >= 2:
-            home = (float(nums[0][0]), float(nums[1][0]))
+    nums = _group_numbers(body, _HOME_RE)
+    if nums and len(nums) >= 2:
+        home = (float(nums[0][0]), float(nums[1][0]))
     stamp = None
     d = _DATE_RE.search(body)
     if d:
@@ -148,16 +236,16 @@ def _scan_cue(text: str) -> _CueFields:
             stamp = datetime(y, mo, day, h, mi, s, micro)
         except ValueError:
             stamp = None
-    counter = None
-    m = _COUNTER_RE.search(body) or _INDEX_RE.match(text)
-    if m:
-        counter = int(m.group(1))
+    m = _COUNTER_RE.search(body)
+    frames = (m.group(1), int(m.group(2))) if m else None
+    m = _INDEX_RE.match(text)
+    index = int(m.group(1)) if m else None
     diff_s = None
     m = _DIFFTIME_RE.search(body)
     if m:
         diff_s = float(m.group(1)) / (1.0 if (m.group(2) or "ms").lower() == "s" else 1000.0)
     comma = _GPS_COMMA_RE.search(body) is not None
-    return _CueFields(lat, lon, alt, gps, home, stamp, counter, diff_s, comma)
+    return _CueFields(lat, lon, alt, gps, home, stamp, frames, index, diff_s, comma, decimal_comma)
 
 
 def _reading(gps: tuple[tuple[float, str], ...], lat_first: bool) -> tuple[float, float]:
@@ -248,9 +336,14 @@ def parse_dji_srt_cue(start_s: float, text: str) -> SrtCue:
     whose order is decided from this cue alone as :func:`parse_dji_srt` does for a file:
     lon-first unless a metre unit on the third number (``0.0M``, an altitude) marks the
     lat-first enterprise layout and the first number is within ±90°. A bare third number is
-    a satellite count and ignored. Camera settings and unknown fields are ignored.
+    a satellite count and ignored. Camera settings and unknown fields are ignored. A
+    decimal comma inside ``[ ]`` is read; a number with no single reading is an error.
     """
-    fields = _scan_cue(text)
+    try:
+        fields = _scan_cue(text)
+    except _Unreadable as exc:
+        line = text.count("\n", 0, exc.at) + 1
+        raise FieldtoolError(f"SRT cue line {line}: {exc}") from None
     lat_first, _, _ = _decide_order([fields])
     return _srt_cue(start_s, fields, lat_first)
 
@@ -263,10 +356,11 @@ class SrtParse:
     missing: int  # cues without a position
     notes: tuple[str, ...]  # the layout, a coordinate swap, how untimed cues were timed
     needs_fps: bool = False  # positions found, but untimed cues and no way to time them
+    clash: str | None = None  # untimed cues: a frame counter and the dates disagree
 
 
-def _srt_blocks(norm: str) -> tuple[list[tuple[float | None, str]], bool]:
-    """``([(media start s or None, cue text)], timecoded)``.
+def _srt_blocks(norm: str) -> tuple[list[tuple[float | None, int, str]], bool]:
+    """``([(media start s or None, offset of the text in norm, cue text)], timecoded)``.
 
     SubRip cues (``00:00:01,000 --> ..``) where there are any; else cues split at each
     frame-counter line (``FrameCnt : 12``, ``SrtCnt : 12``), else at blank lines.
@@ -275,54 +369,103 @@ def _srt_blocks(norm: str) -> tuple[list[tuple[float | None, str]], bool]:
     if heads:
         ends = [h.start() for h in heads[1:]] + [len(norm)]
         return [
-            (_srt_seconds(*h.groups()[:4]), norm[h.end() : end])
+            (_srt_seconds(*h.groups()[:4]), h.end(), norm[h.end() : end])
             for h, end in zip(heads, ends, strict=True)
         ], True
     starts = [m.start() for m in _COUNTER_LINE_RE.finditer(norm)]
-    if starts:
-        bounds = [*starts, len(norm)]
-        bodies = [norm[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
-    else:
-        bodies = re.split(r"\n[ \t]*\n", norm)
-    return [(None, b) for b in bodies if b.strip()], False
+    if not starts:
+        starts = [0, *(m.end() for m in re.finditer(r"\n[ \t]*\n", norm))]
+    bounds = [*starts, len(norm)]
+    return [
+        (None, a, norm[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if norm[a:b].strip()
+    ], False
 
 
-def _untimed_starts(cues: Sequence[_CueFields], fps: float | None) -> tuple[list[float], str]:
-    """Media start (s) of cues without timecodes, and how; ``([], "")`` when unknowable."""
+def _dates_time_cues(stamps: Sequence[datetime]) -> bool:
+    """Whether date lines can time the cues: never backwards, and (nearly) every cue
+    later than the one before (dates to the second cannot time 30 cues a second)."""
+    steps = [(b - a).total_seconds() for a, b in zip(stamps, stamps[1:], strict=False)]
+    return all(d >= 0 for d in steps) and sum(d == 0 for d in steps) <= 0.1 * len(steps)
+
+
+def _untimed_starts(
+    cues: Sequence[_CueFields], fps: float | None
+) -> tuple[list[float], str, str | None]:
+    """Media start (s) of cues without timecodes, how, and where a counter and the date
+    lines disagree, what they say (else None); ``([], "", None)`` when unknowable.
+
+    Cumulative DiffTime, else the date lines where they time every cue, else a counter at
+    ``fps``: the drone's FrameCnt/SrtCnt, else the SubRip cue number; else coarse dates.
+    """
     diffs = [c.diff_s for c in cues]
     if all(d is not None for d in diffs):
         starts, t = [], 0.0
         for d in diffs:  # DiffTime is the time since the previous cue: cue 1 starts at 0
             starts.append(t)
             t += d or 0.0
-        return starts, "media time of each cue = cumulative DiffTime"
-    counts = [c.counter for c in cues]
-    if fps is not None and all(n is not None for n in counts):
-        first = counts[0] or 0
-        return [
-            ((n or 0) - first) / fps for n in counts
-        ], f"media time of each cue = (frame counter − {first}) / {fps:g} fps"
-    positioned = [c for c in cues if c.named or c.tuple_pos]
-    if all(c.stamp is not None for c in positioned):
+        return starts, "media time of each cue = cumulative DiffTime", None
+    placed = [i for i, c in enumerate(cues) if c.named or c.tuple_pos]
+    stamps = [cues[i].stamp for i in placed]
+    by_date: list[float] | None = None
+    if all(s is not None for s in stamps):
         t0 = next(c.stamp for c in cues if c.stamp is not None)
-        return [
-            (c.stamp - t0).total_seconds() if c.stamp is not None else 0.0 for c in cues
-        ], "media time of each cue = its date-time line − the first"
-    return [], ""
+        by_date = [(c.stamp - t0).total_seconds() if c.stamp is not None else 0.0 for c in cues]
+    frames = [c.frames for c in cues if c.frames is not None]
+    counted: tuple[list[int], str, bool] | None = None  # (counts, what, a frame counter)
+    if len(frames) == len(cues):
+        counted = [n for _, n in frames], f"frame counter ({frames[0][0]})", True
+    elif all(c.index is not None for c in cues):
+        counted = [c.index or 0 for c in cues], "SubRip cue number", False
+    by_count = None
+    if counted is not None and fps is not None:
+        by_count = [(n - counted[0][0]) / fps for n in counted[0]]
+    dated = "its date line − the first cue's"
+    if by_date is not None and _dates_time_cues([s for s in stamps if s is not None]):
+        starts, how = by_date, f"media time of each cue = {dated}"
+        check = by_count if counted is not None and counted[2] else None
+    elif by_count is not None and counted is not None:
+        starts = by_count
+        how = f"media time of each cue = ({counted[1]} − {counted[0][0]}) / {fps:g} fps"
+        check = by_date
+    elif by_date is not None:
+        return by_date, f"media time of each cue = {dated} (to the dates' resolution)", None
+    else:
+        return [], "", None
+    clash = None
+    if check is not None and by_date is not None and by_count is not None and counted:
+        a, b = placed[0], placed[-1]
+        said, counts = by_date[b] - by_date[a], by_count[b] - by_count[a]
+        coarse = all(s is not None and s.microsecond == 0 for s in stamps)
+        if abs(counts - said) > max(SRT_TIMING_TOLERANCE * said, 1.0 if coarse else 0.001):
+            used = "the dates" if starts is by_date else f"the {counted[1]}"
+            clash = (f"the {counted[1]} at {fps:g} fps spans {counts:.3g} s of cues, their date "
+                     f"lines {said:.3g} s; {used} used: check the video's frame rate and that "
+                     "this SRT is the video's")  # fmt: skip
+    return starts, how, clash
 
 
-def parse_dji_srt(text: str, *, fps: float | None = None) -> SrtParse:
+def parse_dji_srt(text: str, *, fps: float | None = None, name: str = "SRT") -> SrtParse:
     """Cues with a position from the text of a DJI SRT file, any layout.
 
     The ``GPS(a, b, ..)`` order is decided once for the file (see :func:`_decide_order`).
-    Cues without ``-->`` timecodes are timed by the cumulative ``DiffTime``, else by the
-    frame counter and ``fps`` (the video's frame rate, frames/s), else by their date-time
-    lines relative to the first; with none of these ``needs_fps`` is set and no cues are
-    returned.
+    A comma between digits inside a bracketed field (``[latitude: 41,424724]``, a
+    re-export in a comma-decimal locale) is a decimal comma; a number with no single
+    reading is a :class:`FieldtoolError` naming ``name`` (the file), the line and the field.
+    Cues without ``-->`` timecodes are timed by the cumulative ``DiffTime``, else by their
+    date lines (each cue's date − the first's) where those time every cue, else by a
+    counter and ``fps`` (the video's frame rate, frames/s): FrameCnt/SrtCnt, else the
+    SubRip cue number; else by dates to their resolution; with none of these ``needs_fps``
+    is set and no cues are returned.
     """
     norm = text.replace("\r\n", "\n").replace("\r", "\n")
     blocks, timecoded = _srt_blocks(norm)
-    scanned = [(start, _scan_cue(body)) for start, body in blocks]
+    scanned = []
+    for start, at, body in blocks:
+        try:
+            scanned.append((start, _scan_cue(body)))
+        except _Unreadable as exc:
+            line = norm.count("\n", 0, at + exc.at) + 1
+            raise FieldtoolError(f"{name}: line {line}: field {exc}") from None
     if not timecoded:  # a text block with nothing of a cue is not counted as one
         scanned = [(start, f) for start, f in scanned if f.is_cue]
     fields = [f for _, f in scanned]
@@ -332,10 +475,13 @@ def parse_dji_srt(text: str, *, fps: float | None = None) -> SrtParse:
         return SrtParse((), missing, ())
     lat_first, layout, notes = _decide_order(fields)
     notes = [f"SRT layout: {layout}", *notes]
+    if any(f.decimal_comma for f in fields):
+        notes.append("SRT numbers with a decimal comma ([latitude: 41,424724]) read as decimals")
+    clash = None
     if timecoded:
         starts = [s or 0.0 for s, _ in scanned]
     else:
-        starts, how = _untimed_starts(fields, fps)
+        starts, how, clash = _untimed_starts(fields, fps)
         if not starts:
             return SrtParse((), missing, tuple(notes), needs_fps=True)
         notes.append(f"SRT cues have no timecodes: {how}")
@@ -344,7 +490,7 @@ def parse_dji_srt(text: str, *, fps: float | None = None) -> SrtParse:
         for s, f in zip(starts, fields, strict=True)
         if f.named or f.tuple_pos
     )
-    return SrtParse(cues, missing, tuple(notes))
+    return SrtParse(cues, missing, tuple(notes), clash=clash)
 
 
 def read_dji_srt(
@@ -356,13 +502,14 @@ def read_dji_srt(
     """Fixes from a DJI ``.SRT`` file; media time from each cue's start.
 
     ``fps``: the video's frame rate (frames/s), which times cues that have neither
-    ``-->`` timecodes nor ``DiffTime`` (see :func:`parse_dji_srt`).
+    ``-->`` timecodes, ``DiffTime`` nor date lines that tell them apart (see
+    :func:`parse_dji_srt`); where that counter and the dates disagree a warning is a note.
     """
     path = Path(path)
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise FieldtoolError(f"{path}: the video's frame rate must be positive, not {fps!r}")
     text = read_input_text(path, "SRT")
-    parsed = parse_dji_srt(text, fps=fps)
+    parsed = parse_dji_srt(text, fps=fps, name=str(path))
     cues, missing = parsed.cues, parsed.missing
     if parsed.needs_fps:
         raise FieldtoolError(
@@ -374,6 +521,8 @@ def read_dji_srt(
         raise FieldtoolError(f"{path}: no GPS position in the SRT file ({what})")
     stamps = [(c.stamp - timedelta(seconds=c.start_s)) for c in cues if c.stamp is not None]
     notes = list(parsed.notes)
+    if parsed.clash is not None:
+        notes.append(f"warning: {path.name}: SRT cues without timecodes: {parsed.clash}")
     if stamps:
         base = stamps[0]
         offsets = sorted((s - base).total_seconds() for s in stamps)

@@ -363,12 +363,25 @@ def _strip(text: str, *, difftime: bool = True, dates: bool = False) -> str:
 
 
 def test_cues_without_difftime_take_the_frame_rate(tmp_path: Path) -> None:
-    text = _strip(MAVIC_2_NO_TIMECODES).replace("FrameCnt : ", "FrameCnt : 1")  # 11, 12, 13
-    path = _write(tmp_path, "DJI_0007.SRT", text)
+    # no dates: (frame counter − first counter) / fps
+    text = _strip(MAVIC_2_NO_TIMECODES, dates=True).replace("FrameCnt : ", "FrameCnt : 1")
+    path = _write(tmp_path, "DJI_0007.SRT", text)  # FrameCnt 11, 12, 13
     track = read_track(path, fps=30.0)
-    # (frame counter − first counter) / fps, even when the date lines say otherwise
     assert _media_times(track) == pytest.approx([0.0, 1 / 30, 2 / 30], abs=1e-6)
     assert _media_times(read_dji_srt(path, fps=25.0)) == pytest.approx([0.0, 0.04, 0.08])
+
+
+def test_cues_with_dates_take_the_dates_over_the_frame_counter(tmp_path: Path) -> None:
+    # dates that time every cue come first; a frame counter at another rate is said
+    text = _strip(MAVIC_2_NO_TIMECODES).replace("FrameCnt : ", "FrameCnt : 1")
+    path = _write(tmp_path, "DJI_0007.SRT", text)
+    track = read_track(path, fps=30.0)  # the counter agrees with the dates (within 1 %)
+    assert _media_times(track) == pytest.approx([0.0, 0.033544, 0.066544], abs=1e-9)
+    assert not [n for n in track.notes if n.startswith("warning:")]
+    other = read_dji_srt(path, fps=25.0)  # 80 ms by the counter, 67 ms by the dates
+    assert _media_times(other) == pytest.approx([0.0, 0.033544, 0.066544], abs=1e-9)
+    (warning,) = [n for n in other.notes if n.startswith("warning:")]
+    assert "DJI_0007.SRT" in warning and "25 fps" in warning and "dates used" in warning
 
 
 def test_cues_without_difftime_or_fps_take_the_date_lines(tmp_path: Path) -> None:
