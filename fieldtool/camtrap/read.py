@@ -20,7 +20,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -87,6 +87,9 @@ class CamtrapPackage:
     deployments: tuple[Deployment, ...]
     media: tuple[Media, ...]
     observations: tuple[Observation, ...]
+    # Each table's rows as written (every column, a missing value ""), in the order of
+    # ``deployments``, ``media``, ``observations``: what an export writes back unchanged.
+    tables: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)
 
     def deployment(self, deployment_id: str) -> Deployment:
         for d in self.deployments:
@@ -262,9 +265,12 @@ def read_package(path: Path | str) -> CamtrapPackage:
     descriptor = _load_descriptor(descriptor_path)
     files = {name: _resource_files(descriptor, descriptor_path, name) for name in RESOURCES}
     folder = descriptor_path.parent
+    tables = {name: tuple({k: v or "" for k, v in row.items()} for _, row in _rows(found, name))
+              for name, found in files.items()}  # fmt: skip
     return CamtrapPackage(
         path=folder, descriptor=descriptor, deployments=_deployments(files["deployments"]),
         media=_media(files["media"], folder), observations=_observations(files["observations"]),
+        tables=tables,
     )  # fmt: skip
 
 

@@ -21,6 +21,7 @@ observation's ``classifiedBy`` (else "Camtrap DP package"), the time its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,20 @@ from fieldtool.types import FieldtoolError, ReviewDecision
 
 NOT_THERE = frozenset({"blank", "human", "vehicle"})  # observation types: no animal species
 UNNAMED = "Camtrap DP package"  # the reviewer where classifiedBy is empty
+# A review's note when a package's observations decided it (:func:`package_note`).
+_NOTE = re.compile(r"^from .*: observation\(s\) (?P<ids>.+)$")
+
+
+def package_note(source: str, ids: Sequence[str]) -> str:
+    """The note of a review the package ``source``'s observations ``ids`` decided."""
+    return f"from {source or 'a Camtrap DP package'}: observation(s) {', '.join(sorted(ids))}"
+
+
+def noted_observations(note: object) -> frozenset[str]:
+    """The observation ids a review's note names when a package's observations decided
+    it (:func:`package_note`); empty for any other note (None, NaN: none)."""
+    found = _NOTE.match(note) if isinstance(note, str) else None
+    return frozenset(found["ids"].split(", ")) if found else frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +122,11 @@ def reviews_from_observations(
             out.ambiguous.append(s.sighting_id)
             continue
         newest = max(basis, key=lambda o: o.classification_timestamp or datetime.min)
-        ids = ", ".join(sorted({o.observation_id for o in basis}))
         out.reviews.append(ReviewRow(
             s.sighting_id, str(decision), species,
             (newest.classified_by or "").strip() or UNNAMED,
             newest.classification_timestamp or utc_now(),
-            f"from {source or 'a Camtrap DP package'}: observation(s) {ids}",
+            package_note(source, list({o.observation_id for o in basis})),
         ))  # fmt: skip
     out.unmatched = sum(o.observation_id not in met for o in people)
     return out

@@ -18,7 +18,10 @@ the package as the standard asks. What goes where is in ``docs/camtrap.md``; in 
 - event-level observations: one per sighting in force (rejected ones left out), plus one
   ``blank`` per photo sequence without any sighting; media-level observations: one per
   photo with a detection, its top fused species when that reaches the session's
-  ``smoothing.exit``, else ``blank``.
+  ``smoothing.exit``, else ``blank``;
+- a session that ran a Camtrap DP package's deployment gets back what the package said
+  (:mod:`fieldtool.camtrap.origin`): its deployment's columns, its media ids, its own
+  observations of the photos run; no sighting they decided and no ``blank`` over them.
 
 Times are written in the session's zone with its offset, rounded to the nearest second.
 A photo whose zone is unknown (``media.time_source`` ``exif-local``: a camera's local
@@ -44,7 +47,6 @@ import mimetypes
 import os
 import re
 import shutil
-import stat
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -52,6 +54,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fieldtool.camtrap import origin as package
+from fieldtool.camtrap.files import place_file, source_file
 from fieldtool.camtrap.rows import (
     GUESSED_TIME_SOURCES,
     WIDE_SPREAD_M,
@@ -83,7 +87,6 @@ MediaRows = dict[int, tuple[str, dict[str, str]]]
 # How a time of unknown zone is flagged (observationTags is "key:value|key:value").
 LOCAL_CLOCK = "the camera's local clock (time zone unknown), written as read with Z"
 LOCAL_CLOCK_TAG = "timestampIssues:unknownTimezone"
-FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (copy-on-write copy)
 
 
 def _zone(s: SessionRows) -> str | None:
@@ -168,8 +171,9 @@ def _clock_note(s: SessionRows, dated: list[Photo]) -> tuple[bool, str]:
     return bool(notes), _joined(*notes)
 
 
-def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
-    """The deployment of a session; ``timestampIssues`` by :func:`_clock_note`."""
+def _deployment_row(s: SessionRows, dep: str, period: str = "") -> dict[str, str]:
+    """The deployment of a session; ``timestampIssues`` by :func:`_clock_note`;
+    ``period``: what the comments say of its start and end."""
     dated = [p for p in s.photos if p.captured_at is not None]  # the media rows written
     issues, clock = _clock_note(s, dated)
     uncertainty = s.uncertainty_m
@@ -183,7 +187,7 @@ def _deployment_row(s: SessionRows, dep: str) -> dict[str, str]:
         "cameraID": _text(main_camera(s.photos)),
         "timestampIssues": "true" if issues else "false",
         "deploymentComments": _joined(f"fieldtool session {s.session_id}, source {s.source}",
-                                      clock, _spread_note(s)),  # fmt: skip
+                                      period, clock, _spread_note(s)),  # fmt: skip
     }
 
 
@@ -192,39 +196,6 @@ def _media_type(path: str) -> str:
     if kind and kind.split("/")[0] in ("image", "video", "audio"):
         return kind
     return f"image/{Path(path).suffix.lstrip('.').lower() or 'unknown'}"
-
-
-def _source_file(path: str, db: Path) -> Path | None:
-    """The photo's file: as given, else relative to the database's folder."""
-    for candidate in (Path(path), db.parent / path):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _place_file(src: Path, dst: Path) -> int:
-    """A copy of ``src`` at ``dst`` (a reflink where the file system offers one, else
-    bytes), writable by the user; returns its size in bytes. Never a hard link: the
-    package is edited in place (blurring people), which must not change the originals."""
-    dst.unlink(missing_ok=True)
-    if not _reflink(src, dst):
-        shutil.copy2(src, dst)
-    os.chmod(dst, dst.stat().st_mode | stat.S_IWUSR)
-    return dst.stat().st_size
-
-
-def _reflink(src: Path, dst: Path) -> bool:
-    """A copy-on-write clone (Linux FICLONE: btrfs, XFS); False where not offered."""
-    try:
-        import fcntl  # POSIX only
-
-        with src.open("rb") as a, dst.open("wb") as b:
-            fcntl.ioctl(b.fileno(), FICLONE, a.fileno())
-    except (ImportError, OSError):
-        dst.unlink(missing_ok=True)
-        return False
-    shutil.copystat(src, dst)
-    return True
 
 
 def _media_rows(
@@ -242,14 +213,14 @@ def _media_rows(
         target = name if name not in used else f"{p.frame_index}_{name}"
         used.add(target)
         rel = f"media/{folder}/{target}"
-        src = _source_file(p.path, db)
+        src = source_file(p.path, db)
         comment = ""
         if src is None:
             missing.append(p.path)
             comment = f"file not found at export: {p.path}"
         else:
             (out / "media" / folder).mkdir(parents=True, exist_ok=True)
-            copied.append(_place_file(src, out / rel))
+            copied.append(place_file(src, out / rel))
         if p.time_source in GUESSED_TIME_SOURCES:
             comment = _joined(f"timestamp is {GUESSED_TIME_SOURCES[p.time_source]}", comment)
         if p.local_clock:
@@ -285,14 +256,22 @@ def _scientific(species: str) -> str:
 
 def _event_rows(
     frame: pd.DataFrame, deps: dict[str, str], sessions: dict[str, SessionRows],
-    extra: dict[str, tuple[str | None, datetime | None]],
-) -> list[dict[str, str]]:  # fmt: skip
+    extra: dict[str, tuple[str | None, datetime | None]], written: set[str],
+) -> tuple[list[dict[str, str]], int]:  # fmt: skip
     """One event-level observation per sighting in force, flagged when its times are a
-    local clock (the sighting's own label: its photos' clocks, :func:`zone_known`)."""
-    rows = []
+    local clock (the sighting's own label: its photos' clocks, :func:`zone_known`). A
+    sighting whose review in force the package's observations ``written`` back decided
+    is theirs: not written twice (``docs/camtrap.md``); returns the rows and how many
+    sightings are so carried by the package's rows."""
+    from fieldtool.camtrap.reviews import noted_observations
+
+    rows, carried = [], 0
     for r, known in zip(frame.itertuples(index=False), zone_known(frame), strict=True):
         s = sessions.get(r.session_id)
         if s is None or r.session_id not in deps:
+            continue
+        if (decided := noted_observations(r.review_note)) and decided <= written:
+            carried += 1
             continue
         event_id, updated_at = extra.get(r.sighting_id, (None, None))
         human = r.review in HUMAN_DECISIONS
@@ -313,17 +292,22 @@ def _event_rows(
             "classificationProbability": "" if human else _num(as_float(r.mean_score), 4),
             "observationTags": tag_text, "observationComments": comments,
         })  # fmt: skip
-    return rows
+    return rows, carried
 
 
-def _blank_events(s: SessionRows, dep: str, media: MediaRows) -> list[dict[str, str]]:
-    """A ``blank`` event-level observation per photo sequence without any sighting."""
+def _blank_events(
+    s: SessionRows, dep: str, media: MediaRows, theirs: set[int]
+) -> list[dict[str, str]]:
+    """A ``blank`` event-level observation per photo sequence without any sighting (none
+    where a package's observation classifies a photo of it: frame indices ``theirs``)."""
     events: dict[str, list[Photo]] = {}
     for p in s.photos:
         if p.event_id and p.event_id not in s.sighted_events and p.frame_index in media:
             events.setdefault(p.event_id, []).append(p)
     rows = []
     for event_id, photos in events.items():
+        if any(p.frame_index in theirs for p in photos):
+            continue
         times = [p.captured_at for p in photos if p.captured_at is not None]
         tags, comments = _clock_flags(any(p.local_clock for p in photos), [])
         rows.append({
@@ -338,15 +322,18 @@ def _blank_events(s: SessionRows, dep: str, media: MediaRows) -> list[dict[str, 
 
 
 def _media_observations(
-    s: SessionRows, dep: str, media: MediaRows
+    s: SessionRows, dep: str, media: MediaRows, theirs: set[int]
 ) -> list[dict[str, str]]:
-    """One media-level observation per photo with a detection."""
+    """One media-level observation per photo with a detection (no ``blank`` over a
+    package's observation of it: frame indices ``theirs``)."""
     rows = []
     for p in s.photos:
         if not p.detected or p.frame_index not in media:
             continue
         media_id = media[p.frame_index][0]
         species = p.top_species if (p.top_score or 0.0) >= s.exit_threshold else None
+        if species is None and p.frame_index in theirs:
+            continue
         tags, comments = _clock_flags(p.local_clock, [])
         rows.append({
             "observationID": f"{media_id}_1", "deploymentID": dep, "mediaID": media_id,
@@ -504,8 +491,8 @@ def write_package(
     log: Callable[[str], None] | None = None,
 ) -> int:
     """Write ``db``'s sessions as a Camtrap DP package in the folder ``out`` (created;
-    an earlier export there is replaced). Returns the number of event-level observations
-    from sightings. Filters: the session filter applies to every table, since/until to
+    an earlier export there is replaced). Returns the number of sightings exported: their
+    event-level observations, and those a package's observations written back carry. Filters: the session filter applies to every table, since/until to
     photos and sightings, species and reviewed-only to the sightings (and then no
     ``blank`` events are written). ``log`` gets one line per thing left out."""
     db, out = Path(db), Path(out)
@@ -544,21 +531,36 @@ def _write(
     media: list[dict[str, str]] = []
     media_obs: list[dict[str, str]] = []
     blanks: list[dict[str, str]] = []
+    back: list[dict[str, str]] = []  # the packages' own observations, written back
     missing: list[str] = []
     copied: list[int] = []  # bytes of each photo copied into the package
     all_sightings = not filters.species and not filters.reviewed_only
+    packages: dict[str, Any] = {}  # each package read once
+    taken: set[str] = set()  # mediaIDs written
     for s in placed:
         dep = deps[s.session_id]
-        deployments.append(_deployment_row(s, dep))
+        origin = package.session_origin(s, packages)
+        row = _deployment_row(s, dep, package.period_note(s, origin))
         if (note := _spread_note(s)):
             say(f"{db}: warning: deployment {dep}: {note}")
         rows = _media_rows(s, dep, out, db, missing, copied)
+        theirs: set[int] = set()
+        if isinstance(origin, package.Origin):
+            row = package.deployment_row(row, origin, s)
+            rows, ids = package.media_rows(rows, s, origin, taken)
+            back.extend(kept := package.written_back(origin, s, dep, rows, ids, filters))
+            theirs = package.covered(kept, s, rows)
+        else:
+            taken.update(media_id for media_id, _ in rows.values())
+            if isinstance(origin, str):
+                say(f"{db}: deployment {dep}: {origin}")
+        deployments.append(row)
         media.extend(row for _, row in rows.values())
-        media_obs.extend(_media_observations(s, dep, rows))
+        media_obs.extend(_media_observations(s, dep, rows, theirs))
         if all_sightings:
-            blanks.extend(_blank_events(s, dep, rows))
-    events = _event_rows(frame, deps, by_id, extra)
-    observations = events + blanks + media_obs
+            blanks.extend(_blank_events(s, dep, rows, theirs))
+    events, carried = _event_rows(frame, deps, by_id, extra, {r["observationID"] for r in back})
+    observations = package.unique_ids(back + events + blanks + media_obs)
     if missing:
         say(f"{db}: {len(missing)} photo file(s) not found, media rows written without "
             f"their file: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")  # fmt: skip
@@ -573,5 +575,6 @@ def _write(
                        encoding="utf-8")  # fmt: skip
     say(f"{out}: {len(deployments)} deployments, {len(media)} media ({len(copied)} files, "
         f"{sum(copied):,} bytes copied), {len(events)} event observations from sightings, "
-        f"{len(blanks)} blank events, {len(media_obs)} media observations")  # fmt: skip
-    return len(events)
+        f"{len(blanks)} blank events, {len(media_obs)} media observations"
+        + (f", {len(back)} of the packages' own observations" if back else ""))  # fmt: skip
+    return len(events) + carried

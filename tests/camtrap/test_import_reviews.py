@@ -121,13 +121,15 @@ def test_a_run_of_an_annotated_package_stores_the_peoples_decisions(tmp_path, co
     }
     assert "dep-north: 1 of the package's observations by people: 1 confirmed\n" in err
     assert "dep-south: 1 of the package's observations by people: 1 relabelled" in err
-    # the export writes them back as the people's, with the person's name
+    # the export writes the package's observations of the photos run back as they were
+    # (the people's, and the other tool's machine one), the sightings they decided not twice
     out = tmp_path / "out"
     assert main(["export", "--db", str(db), "--format", "camtrap-dp", "--out", str(out)]) == 0
-    back = {(o.deployment_id, o.scientific_name, o.classification_method, o.classified_by)
-            for o in read_package(out).observations if o.level == "event"}  # fmt: skip
-    assert back == {("dep-north", "Acer rubrum", "human", "Ana Ruiz"),
-                    ("dep-south", "Quercus rubra", "human", "Ana Ruiz")}  # fmt: skip
+    back = {(o.observation_id, o.deployment_id, o.scientific_name, o.classification_method,
+             o.classified_by) for o in read_package(out).observations if o.level == "event"}  # fmt: skip
+    assert back == {("obs-1", "dep-north", "Acer rubrum", "human", "Ana Ruiz"),
+                    ("obs-2", "dep-south", "Quercus rubra", "human", "Ana Ruiz"),
+                    ("obs-3", "dep-south", "Quercus alba", "machine", "Ana Ruiz")}  # fmt: skip
     # asked not to: no reviews
     db2 = tmp_path / "plain.duckdb"
     assert main(["run", str(package), "--db", str(db2), "--quiet", "--no-package-reviews"]) == 0
