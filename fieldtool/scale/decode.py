@@ -26,6 +26,7 @@ import numpy as np
 from fieldtool.config import Config
 from fieldtool.photos import PhotoMedia, PhotoSource
 from fieldtool.placement import Placement
+from fieldtool.scale.plan import parse_place
 from fieldtool.snapshots import SNAPSHOT_MAX_WIDTH
 from fieldtool.sources import VideoSource
 from fieldtool.timebase import TimeBasis
@@ -37,13 +38,17 @@ JPEG_QUALITY = 90
 
 def file_config(config: Config, row: dict[str, Any], local: str, track: str | None) -> Config:
     """The config ``fieldtool run`` would get for this file: its path, and the manifest's
-    track and start time (and a package's deployment) where given. No live view or preview in a batch."""
+    track, place (as ``--lat/--lon``), start time (and a package's deployment) where given.
+    No live view or preview in a batch. (``camera_id`` names the session: the source's
+    name, :mod:`fieldtool.scale.post`.)"""
     data = config.model_dump()
     data["source"]["uri"] = local
     if row.get("start_time"):
         data["source"]["start_time"] = datetime.fromisoformat(row["start_time"])
     if track:
         data["position"]["track"] = Path(track)
+    if row.get("place"):  # a fixed camera: every frame at this point (read_manifest checked it)
+        data["position"]["lat"], data["position"]["lon"] = parse_place(row["place"])
     if row.get("deployment"):  # a package's unit: the photos of one deployment
         data["photos"]["deployment"] = row["deployment"]
     data["store"]["live_frame_interval_s"] = 0.0

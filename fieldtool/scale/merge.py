@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,30 @@ class FileOutcome:
     duration_s: float = 0.0
     gaps: int = 0  # stretches the file's decoding skipped (damage, a cut-short end)
     gap_s: float = 0.0  # their media seconds
+    positioned: int | None = None  # analysed frames that got a position (None: not said)
+    time_source: str = ""  # the session's (sessions.time_source): "processing-time", ...
+    warnings: list[str] = field(default_factory=list)  # as `fieldtool run` would print them
+    resumed: bool = False  # a killed run's finished part, merged now (not processed now)
 
 
-def prepare_db(db: Path, log: Callable[[str], None]) -> None:
+def prepare_db(db: Path, log: Callable[[str], None], lock_timeout_s: float = 30.0) -> None:
     """Create or migrate the database and recover what killed writers left (the store's
-    own first transaction), before anything is merged or read from it."""
+    own first transaction), before anything is merged or read from it. A file another
+    process holds past ``lock_timeout_s`` is said, and the batch goes on: its merge waits
+    for the file again."""
     from fieldtool.store import SightingStore
 
-    SightingStore(db, log=log).close()
+    def said(line: str) -> None:
+        # The store's line for "nothing left behind" is its name alone (no rows were
+        # pending here): not a line to print.
+        if line.strip() and line.strip() != f"{db}:":
+            log(line)
+
+    store = SightingStore(db, log=said, lock_timeout_s=lock_timeout_s)
+    store.close()
+    if store.held:
+        log(f"{db}: still held by another process after {lock_timeout_s:g} s; the batch "
+            "runs now, and its merge waits for the file again (store.lock_timeout_s)")  # fmt: skip
 
 
 def done_keys(db: Path) -> set[str]:

@@ -3,9 +3,12 @@
 An input is a folder (searched recursively for videos and photo folders), a glob
 (``clips/**/*.mp4``), or a manifest (CSV or Parquet with a ``path`` column and optional
 ``track``, ``start_time``, ``place``, ``camera_id``), local or any URI pyarrow's filesystems
-read (``s3://``, ``gs://``). A file's key (``batch_files.batch_key``) is the sha256 of its
-content hash and the settings hash, so a rerun with the same settings skips it and a changed
-setting runs it again.
+read (``s3://``, ``gs://``). A manifest's ``place`` is a fixed camera's position, "lat,lon"
+(or "lat lon") in decimal degrees (:func:`parse_place`); its ``camera_id`` names the session
+(``sessions.source_name``). A file's key (``batch_files.batch_key``) is the sha256 of its
+content hash, the settings hash and what else its run reads (:func:`batch_key`: the
+manifest's values, the content of its track and of a sidecar SRT beside the video), so a
+rerun with the same settings and inputs skips it and a changed one runs it again.
 
 Photos (``kind`` "photos") are units as ``fieldtool run`` makes sessions of them: in a
 folder, each topmost folder holding photos is one unit with every photo below it (as
@@ -22,6 +25,8 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -57,6 +62,8 @@ class PlanRow:
     batch_key: str = ""
     kind: str = "video"  # video / photos
     deployment: str = ""
+    track_sha256: str = ""  # the track file's content (with_hash)
+    sidecar_sha256: str = ""  # a DJI .SRT beside the video: its content (with_hash)
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -193,8 +200,9 @@ def read_manifest(uri: str) -> list[PlanRow]:
                              f"expected {', '.join(MANIFEST_COLUMNS)}")  # fmt: skip
     folder = str(PurePosixPath(path).parent)
     rows = []
-    for record in table.to_pylist():
+    for number, record in enumerate(table.to_pylist(), start=1):
         values: dict[str, Any] = {k: "" if v is None else str(v) for k, v in record.items()}
+        _check_place(uri, number, values)
         for key in ("path", "track"):
             value = values.get(key, "")
             if value and "://" not in value and not value.startswith("/"):
@@ -207,6 +215,37 @@ def read_manifest(uri: str) -> list[PlanRow]:
     if not rows:
         raise FieldtoolError(f"{uri}: manifest lists no files")
     return rows
+
+
+def parse_place(text: str) -> tuple[float, float]:
+    """A manifest's ``place``: "lat,lon", "lat lon" or "lat;lon" in decimal degrees (WGS84)
+    -> (lat, lon); a ValueError saying what is wrong otherwise."""
+    parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
+    if len(parts) != 2:
+        raise ValueError("expected 'lat,lon' in decimal degrees, e.g. 44.56,-123.30")
+    try:
+        lat, lon = float(parts[0]), float(parts[1])
+    except ValueError:
+        raise ValueError("expected 'lat,lon' in decimal degrees, e.g. 44.56,-123.30") from None
+    if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
+        raise ValueError("latitude must be within -90..90 and longitude within -180..180")
+    return lat, lon
+
+
+def _check_place(uri: str, number: int, values: dict[str, Any]) -> None:
+    """A manifest row's ``place`` readable, and not beside a ``track`` (one position source,
+    as ``fieldtool run`` takes one of --lat/--lon and --track): else a one-line error naming
+    the manifest, the row (``number``, from 1, the header not counted) and the value."""
+    place = values.get("place", "")
+    if not place:
+        return
+    try:
+        parse_place(place)
+    except ValueError as exc:
+        raise FieldtoolError(f"{uri}: row {number}: place {place!r}: {exc}") from None
+    if values.get("track"):
+        raise FieldtoolError(f"{uri}: row {number}: give a track or a place, not both "
+                             f"(track {values['track']!r}, place {place!r})")  # fmt: skip
 
 
 def content_sha256(uri: str) -> str:
@@ -275,13 +314,34 @@ def settings_sha256(config: Config, model_sha256: str) -> str:
 
 
 def batch_key(content: str, settings: str, row: PlanRow) -> str:
-    """The key of one file's work: content and settings hashes, and the manifest's
-    per-file values (a different track is different work; a package's deployment only
-    where named, so a unit of all its photos keeps the key it had before deployments)."""
+    """The key of one file's work: content and settings hashes, the manifest's per-file
+    values (a different track, place or camera_id is different work) and the content of
+    the track and of a sidecar SRT (``row.track_sha256``, ``row.sidecar_sha256``: an edited
+    track or a corrected SRT is different work). Each of deployment, place, camera_id and
+    the two content hashes only where there is one, so a row with none keeps the key it had
+    before they were keyed (a database of those does not run them again)."""
     extra = f"{row.track}|{row.start_time}|{row.segment}"
     if row.deployment:
         extra += f"|{row.deployment}"
+    if row.place:
+        lat, lon = parse_place(row.place)  # "44.56,-123.3" and "44.56 -123.30": one place
+        extra += f"|place={lat!r},{lon!r}"
+    for name in ("camera_id", "track_sha256", "sidecar_sha256"):
+        if value := getattr(row, name):
+            extra += f"|{name}={value}"
     return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
+
+
+def sidecar_sha256(uri: str) -> str:
+    """sha256 (hex) of the DJI SRT beside a local video (what ``run`` finds and reads:
+    :func:`fieldtool.placement.sidecar_srt`); "" where there is none, or the video is
+    remote (only the video is copied to the worker). A GoPro's GPMF is in its own bytes."""
+    from fieldtool.placement import sidecar_srt
+
+    if "://" in uri and not uri.startswith("file://"):
+        return ""
+    srt = sidecar_srt(Path(uri.removeprefix("file://")))
+    return content_sha256(str(srt)) if srt is not None else ""
 
 
 def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
@@ -297,5 +357,13 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
         )
     except (OSError, FieldtoolError):  # no photos there: the decode says so
         plan.content_sha256 = ""
+    try:  # a track that cannot be read keeps its path only: its decode fails and says why
+        plan.track_sha256 = content_sha256(plan.track) if plan.track else ""
+    except (OSError, FieldtoolError):
+        plan.track_sha256 = ""
+    try:
+        plan.sidecar_sha256 = sidecar_sha256(plan.path) if plan.kind == "video" else ""
+    except OSError:
+        plan.sidecar_sha256 = ""
     plan.batch_key = batch_key(plan.content_sha256 or plan.path, settings, plan)
     return plan.as_row()

@@ -96,12 +96,15 @@ def post_file(
 ) -> dict[str, list[Any]]:
     """One file's classified frames (a numpy batch, any order) -> its Parquet parts and a
     one-row summary: batch_key, status (done / failed), error, session_id, frames,
-    sightings, duration_s, gaps and gap_s (stretches not decoded, their media seconds)."""
+    sightings, duration_s, gaps and gap_s (stretches not decoded, their media seconds),
+    positioned (frames that got a position), time_source (the session's) and warnings
+    (JSON list: the lines ``fieldtool run`` would print as warnings for this file)."""
     key = str(group["batch_key"][0])
     errors = [str(e) for e in group["error"] if e]
     summary: dict[str, Any] = {"batch_key": key, "status": "failed", "error": "",
                                "session_id": "", "frames": 0, "sightings": 0,
-                               "duration_s": 0.0, "gaps": 0, "gap_s": 0.0}  # fmt: skip
+                               "duration_s": 0.0, "gaps": 0, "gap_s": 0.0, "positioned": 0,
+                               "time_source": "", "warnings": "[]"}  # fmt: skip
     if errors:
         summary["error"] = errors[0]
         return {k: [v] for k, v in summary.items()}
@@ -139,6 +142,8 @@ def _run_stages(
         # Photos: the catalog again (EXIF only, no pixels): each photo's place, time, event.
         source, positions, basis = open_unit(file_cfg, plan, notes.append)
     source.uri = plan["path"]  # the session names the file as the batch was given it
+    if plan.get("camera_id") and not source.name:  # a package's deployment names its own
+        source.name = plan["camera_id"]  # the session's source_name, as a station's camera
     start = basis.start
     assert start is not None  # a file always gets a start time (docs/time.md)
     photos = None
@@ -154,7 +159,8 @@ def _run_stages(
     ranges = range_prior_from_config(file_cfg.prior)
     prior = RangePriorStage(ranges, model.labels, file_cfg.prior) if ranges else None
     step = FrameStep.for_session(session, store, file_cfg, model.labels, positions=positions,
-                                 prior=prior, photos=photos, flush_closed=False)  # fmt: skip
+                                 prior=prior, photos=photos, flush_closed=False,
+                                 log=notes.append)  # fmt: skip
     result = step.result
     order = np.argsort(group["index"], kind="stable")
     end: dict[str, Any] = {}
@@ -185,7 +191,20 @@ def _run_stages(
             con.execute(f"COPY (SELECT * FROM {table}) TO '{path}' (FORMAT parquet)")
     for leftover in target.glob(f"{db_stem}.duckdb*"):
         leftover.unlink()
+    said = [*notes, *end.get("notes", [])]  # placement's (here and in decode), decoding's
     return {"status": "done", "session_id": session.session_id,
             "frames": session.frames_analysed, "sightings": len(result.sightings),
             "duration_s": float(end.get("duration_s", 0.0)), "gaps": len(gaps),
-            "gap_s": float(sum(g.end_t - g.start_t for g in gaps))}  # fmt: skip
+            "gap_s": float(sum(g.end_t - g.start_t for g in gaps)),
+            "positioned": session.frames_positioned, "time_source": basis.source,
+            "warnings": json.dumps(warning_lines(said))}  # fmt: skip
+
+
+def warning_lines(notes: Sequence[str]) -> list[str]:
+    """The warnings among a file's notes, each once, in order: lines that start with
+    "warning" and lines that carry one after their first part ("...; warning: ...")."""
+    out: list[str] = []
+    for note in notes:
+        if (note.startswith("warning") or "warning:" in note) and note not in out:
+            out.append(note)
+    return out

@@ -20,13 +20,17 @@ it ends; Ray's warnings and errors still print.
 
 from __future__ import annotations
 
+import json
 import logging
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from fieldtool.config import Config
@@ -55,10 +59,62 @@ class BatchOptions:
     verbose: bool = False
 
 
+NAMED = 10  # files a summary line names before "and N more"
+
+
+def named(paths: Sequence[str], most: int = NAMED) -> str:
+    """``paths`` joined, at most ``most`` of them, then "and N more"."""
+    shown = ", ".join(paths[:most])
+    return f"{shown} and {len(paths) - most} more" if len(paths) > most else shown
+
+
+def identical_line(path: str, first: str) -> str:
+    return f"{path}: identical to {first} (same bytes, track and settings): not run twice"
+
+
+@dataclass
+class PlanSort:
+    """The hashed plan rows sorted for the run: ``todo`` (to decode), ``finished`` (a killed
+    run's complete parts, merged without decoding), ``done_before`` (keys the database
+    holds as done: their names) and ``identical`` ((path, the first path with its key):
+    the same work as a row before it in this batch)."""
+
+    todo: list[dict[str, Any]] = field(default_factory=list)
+    finished: list[FileOutcome] = field(default_factory=list)
+    done_before: list[str] = field(default_factory=list)
+    identical: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        return [identical_line(path, first) for path, first in self.identical]
+
+
+def sort_plan(
+    hashed: Sequence[dict[str, Any]], done_before: set[str], parts: Path, settings: str
+) -> PlanSort:
+    """Hashed plan rows, in order, as :class:`PlanSort`: "done before" only for keys the
+    database holds; a row whose key an earlier row of this batch has is identical to it
+    (a byte copy at another path, with the same track, place and settings)."""
+    out = PlanSort()
+    first: dict[str, str] = {}  # key -> the name of its first row in this batch
+    for row in hashed:
+        key, name = row["batch_key"], unit_name(row)
+        if key in done_before:
+            out.done_before.append(name)
+        elif key in first:
+            out.identical.append((name, first[key]))
+        elif (part := finished_part(parts, key)) is not None:  # a killed run's finished work
+            out.finished.append(_outcome(row, settings, part, resumed=True))
+        else:
+            out.todo.append(row)
+        first.setdefault(key, name)
+    return out
+
+
 @dataclass
 class BatchSummary:
     files: list[FileOutcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # units already done (unit_name)
+    identical: list[tuple[str, str]] = field(default_factory=list)  # (unit, the same as)
     wall_s: float = 0.0
 
     @property
@@ -72,17 +128,31 @@ class BatchSummary:
     def lines(self) -> list[str]:
         frames = sum(f.frames for f in self.done)
         hours = sum(f.duration_s for f in self.done) / 3600
-        fps = frames / self.wall_s if self.wall_s > 0 else 0.0
+        resumed = sum(f.frames for f in self.done if f.resumed)  # not processed in wall_s
+        fps = (frames - resumed) / self.wall_s if self.wall_s > 0 else 0.0
+        same = f"{len(self.identical)} identical to another, " if self.identical else ""
+        merged = f"; {resumed} merged from a killed run's finished parts" if resumed else ""
         out = [
             f"batch: {len(self.done)} done, {len(self.skipped)} skipped (done before), "
-            f"{len(self.failed)} failed; {hours:.3f} h of video, {frames} frames, "
+            f"{same}{len(self.failed)} failed; {hours:.3f} h of video, {frames} frames, "
             f"{sum(f.sightings for f in self.done)} sightings; {self.wall_s:.1f} s "
-            f"({fps:.1f} frames/s)"
+            f"({fps:.1f} frames/s{merged})"
         ]
+        if self.skipped:
+            out.append(f"skipped (done before): {named(self.skipped)}")
+        out += [f"identical: {identical_line(path, first)}" for path, first in self.identical]
         out += [
             f"failed: {f.error}" if f.error.startswith(f.path) else f"failed: {f.path}: {f.error}"
             for f in self.failed
         ]
+        undated = [f.path for f in self.done if f.time_source == "processing-time"]
+        if undated:
+            out.append(f"warning: {len(undated)} session(s) dated at the processing time (no "
+                       f"recording time; give start_time in a manifest): {named(undated)}")  # fmt: skip
+        unplaced = [f.path for f in self.done if f.frames and f.positioned == 0]
+        if unplaced:
+            out.append(f"warning: {len(unplaced)} session(s) with no frame positioned (give a "
+                       f"track or place in a manifest): {named(unplaced)}")  # fmt: skip
         out += [  # done, but not whole: said here, not only in source_gaps
             f"gaps: {f.path}: {f.gaps} stretch(es), {f.gap_s:.1f} s of media not decoded "
             "(damaged or cut short; see source_gaps)"
@@ -105,11 +175,40 @@ def ray_init_kwargs(options: BatchOptions) -> dict[str, Any]:
     return {"object_store_memory": memory, "include_dashboard": False, **quiet}
 
 
+def _interrupted(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
+    raise KeyboardInterrupt  # SIGTERM ends the batch like Ctrl-C (`fieldtool: interrupted`)
+
+
+def _sigterm_interrupts_now() -> None:
+    if threading.current_thread() is threading.main_thread():  # signals: main thread only
+        signal.signal(signal.SIGTERM, _interrupted)
+
+
+@contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """For its length (in the main thread): SIGTERM raises KeyboardInterrupt, as Ctrl-C
+    does, so a stopped batch ends as an interrupted one (finished parts stay for the
+    rerun); the handler before it is set back after. :func:`_ray_init` sets it again after
+    ``ray.init``, which installs Ray's own (``sys.exit``; and the driver's core worker dumps
+    a C++ stack on SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    _sigterm_interrupts_now()
+    try:
+        yield
+    finally:
+        if before is not None:  # None: a handler not set from Python, left as it is
+            signal.signal(signal.SIGTERM, before)
+
+
 def _ray_init(options: BatchOptions) -> None:
     import ray
 
     if not ray.is_initialized():  # a caller's own cluster (tests, a notebook) is used as is
         ray.init(**ray_init_kwargs(options))
+        _sigterm_interrupts_now()  # after Ray's: ours decides what SIGTERM does
 
 
 _RAY_LOGGERS = ("ray", "ray.data")  # their console handlers print INFO lines by default
@@ -160,7 +259,16 @@ def run_batch(
     input_uri: str, db: Path, config: Config, options: BatchOptions | None = None,
     log: Callable[[str], None] = print,
 ) -> BatchSummary:  # fmt: skip
-    """Every file ``input_uri`` names through the pipeline into ``db``."""
+    """Every file ``input_uri`` names through the pipeline into ``db``. SIGTERM interrupts
+    it as Ctrl-C does (KeyboardInterrupt; :func:`sigterm_interrupts`)."""
+    with sigterm_interrupts():
+        return _run_batch(input_uri, db, config, options, log)
+
+
+def _run_batch(
+    input_uri: str, db: Path, config: Config, options: BatchOptions | None,
+    log: Callable[[str], None],
+) -> BatchSummary:  # fmt: skip
     import ray
 
     options = options or BatchOptions()
@@ -178,31 +286,32 @@ def run_batch(
     classifier = (options.factory or load_classifier)(on_cpu)
     model = ModelInfo(classifier.labels, classifier.model_id, classifier.model_sha256)
     del classifier
-    prepare_db(db, log)
+    prepare_db(db, log, lock_timeout_s=config.store.lock_timeout_s)
     settings = settings_sha256(config, model.model_sha256)
     with ray_quiet(options.verbose):
         _ray_init(options)
         planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
         hashed = planned.map(with_hash, fn_kwargs={"settings": settings}).take_all()
-    summary = BatchSummary()
-    seen: set[str] = set()
-    done_before = done_keys(db)
-    todo: list[dict[str, Any]] = []
-    finished: list[FileOutcome] = []
-    for row in hashed:
-        key = row["batch_key"]
-        if key in done_before or key in seen:
-            summary.skipped.append(unit_name(row))
-        elif (part := finished_part(parts, key)) is not None:  # a killed run's finished work
-            finished.append(_outcome(row, settings, part))
-        else:
-            todo.append(row)
-        seen.add(key)
+    plan_sort = sort_plan(hashed, done_keys(db), parts, settings)
+    summary = BatchSummary(skipped=plan_sort.done_before, identical=plan_sort.identical)
+    todo, finished = plan_sort.todo, plan_sort.finished
+    for line in plan_sort.lines():
+        log(f"batch: {line}")
+    for outcome in finished:
+        log(f"batch: {outcome.path}: finished by an earlier run (its part is merged now)")
+        _say_warnings(outcome, log)
     if todo:
+        same = f", {len(summary.identical)} identical to another" if summary.identical else ""
         log(f"batch: {len(todo)} file(s) to decode and classify on Ray, "
-            f"{len(summary.skipped) + len(finished)} done before")  # fmt: skip
-        with ray_quiet(options.verbose):
-            finished += _pipeline(todo, config, model, parts, db.stem, settings, options, log)
+            f"{len(summary.skipped) + len(finished)} done before{same}")  # fmt: skip
+        try:
+            with ray_quiet(options.verbose):
+                finished += _pipeline(todo, config, model, parts, db.stem, settings, options,
+                                      log)  # fmt: skip
+        except KeyboardInterrupt:
+            log(f"batch: interrupted; the files finished so far are kept in {parts} and "
+                "merged by the next run of this batch")  # fmt: skip
+            raise
     merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s)
     if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
         units = {row["batch_key"]: row for row in hashed}
@@ -255,7 +364,15 @@ def _pipeline(
         got[r["batch_key"]] = r
         log(f"batch: {len(got)} of {len(todo)} file(s) done: {unit_name(plans[r['batch_key']])} "
             f"({r['status']})")  # fmt: skip
+        _say_warnings(_outcome(plans[r["batch_key"]], settings, r), log)
     return [_outcome(row, settings, got.get(row["batch_key"], _lost())) for row in todo]
+
+
+def _say_warnings(outcome: FileOutcome, log: Callable[[str], None]) -> None:
+    """A file's warnings, each with its name (as ``fieldtool run`` says them for one file)."""
+    name = outcome.path
+    for line in outcome.warnings:
+        log(line if name in line else f"{name}: {line}")
 
 
 def _package_reviews(
@@ -278,7 +395,14 @@ def _lost() -> dict[str, Any]:
     return {"status": "failed", "error": "no result came back from the pipeline"}
 
 
-def _outcome(row: dict[str, Any], settings: str, result: dict[str, Any]) -> FileOutcome:
+def _outcome(
+    row: dict[str, Any], settings: str, result: dict[str, Any], resumed: bool = False
+) -> FileOutcome:
+    """A plan row's outcome from its post task's summary (or a finished part's)."""
+    try:
+        warnings = [str(w) for w in json.loads(str(result.get("warnings") or "[]"))]
+    except ValueError:
+        warnings = []
     return FileOutcome(
         row["batch_key"],
         row["path"],
@@ -292,6 +416,10 @@ def _outcome(row: dict[str, Any], settings: str, result: dict[str, Any]) -> File
         float(result.get("duration_s") or 0.0),
         int(result.get("gaps") or 0),
         float(result.get("gap_s") or 0.0),
+        None if result.get("positioned") is None else int(result["positioned"]),  # old parts: none
+        str(result.get("time_source") or ""),
+        warnings,
+        resumed,
     )
 
 

@@ -138,3 +138,51 @@ def test_a_damaged_files_gap_is_recorded_as_run_records_it(ray_local, tmp_path):
     assert batched.equals(ran)
     ended = "SELECT status, frames_read, frames_analysed FROM sessions"
     assert query(batch_db, ended).equals(query(run_db, ended))
+
+
+def test_a_manifests_place_and_camera_id_identical_copies_and_each_files_warnings(
+    ray_local, walks, tmp_path, capsys
+):
+    """A fixed camera's row: ``place`` positions every frame, ``camera_id`` names the
+    session. A byte copy with the same place and camera is said identical, not "done
+    before". A file with no recording time nor position is warned about, by name, as
+    ``fieldtool run`` warns, and counted in the summary."""
+    import shutil
+
+    shutil.copy(walks / "walk_east.mp4", walks / "east_copy.mp4")
+    (walks / "fixed.csv").write_text(
+        "path,track,start_time,place,camera_id\n"
+        'walk_east.mp4,,2026-06-02T09:00:00Z,"44.56,-123.30",cam-east\n'
+        "east_copy.mp4,,2026-06-02T09:00:00Z,44.56 -123.30,cam-east\n"
+        "walk_west.mp4,,,,\n"
+    )
+    db = tmp_path / "fixed.duckdb"
+    config = demo_config(db)
+    code = main(["batch", str(walks / "fixed.csv"), "--db", str(db),
+                 "--model", str(config.model.path), "--ranges", str(config.prior.ranges[0]),
+                 "--set", "source.max_frames=30"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    east, copy, west = (str(walks / n) for n in ("walk_east.mp4", "east_copy.mp4",
+                                                   "walk_west.mp4"))  # fmt: skip
+    sessions = query(db, "SELECT source, source_name, frames_analysed, frames_positioned, "
+                     "time_source FROM sessions ORDER BY source")  # fmt: skip
+    assert list(sessions.source) == [east, west]  # the copy did not run twice
+    placed = sessions.iloc[0]
+    assert placed.source_name == "cam-east"
+    assert placed.frames_positioned == placed.frames_analysed > 0
+    track = query(db, "SELECT DISTINCT round(latitude, 4) AS lat, round(longitude, 4) AS lon "
+                  "FROM track")  # fmt: skip
+    assert track.values.tolist() == [[44.56, -123.3]]
+    assert pd.isna(sessions.iloc[1].source_name) and sessions.iloc[1].frames_positioned == 0
+    assert f"{copy}: identical to {east} (same bytes, track and settings): not run twice" in (
+        out + err
+    )
+    assert "batch: 2 done, 0 skipped (done before), 1 identical to another, 0 failed" in out
+    warned = [line for line in err.splitlines() if "warning" in line]
+    assert any(west in line and "carries no recording time" in line for line in warned), err
+    assert not any(east in line for line in warned), err
+    summary = out.splitlines()
+    for what in ("dated at the processing time", "with no frame positioned"):
+        (line,) = [x for x in summary if x.startswith(f"warning: 1 session(s) {what}")]
+        assert line.endswith(f": {west}")

@@ -79,3 +79,69 @@ def test_the_key_changes_with_content_settings_and_track_but_not_with_the_store(
     assert hashed["batch_key"] == batch_key(content, same, row)
     (tree / "three.mp4").write_bytes(b"changed")
     assert with_hash(row.as_row(), same)["batch_key"] != hashed["batch_key"]
+
+
+def test_a_manifest_place_is_read_as_lat_lon_and_a_bad_one_names_the_row(tmp_path):
+    """``place`` is "lat,lon" (or "lat lon") in decimal degrees: the file's fixed position."""
+    from fieldtool.scale.decode import file_config
+    from fieldtool.scale.plan import parse_place
+
+    assert parse_place("44.56,-123.30") == (44.56, -123.30)
+    assert parse_place(" 33.95 -83.38 ") == (33.95, -83.38)
+    assert parse_place("33.95; -83.38") == (33.95, -83.38)
+    (tmp_path / "m.csv").write_text('path,place,camera_id\na.mp4,"44.56,-123.30",cam-west\n'
+                                    "b.mp4,33.95 -83.38,\n")  # fmt: skip
+    rows = find_inputs(str(tmp_path / "m.csv"))
+    assert [r.place for r in rows] == ["44.56,-123.30", "33.95 -83.38"]
+    config = file_config(demo_config(tmp_path / "x.duckdb"), rows[1].as_row(), "b.mp4", None)
+    assert (config.position.lat, config.position.lon) == (33.95, -83.38)
+    for bad in ("44.56", "north", "95,10", "44.5,-190", "1,2,3"):
+        (tmp_path / "bad.csv").write_text(f'path,place\na.mp4,\nb.mp4,"{bad}"\n')
+        with pytest.raises(FieldtoolError) as raised:
+            find_inputs(str(tmp_path / "bad.csv"))
+        message = str(raised.value)
+        assert "bad.csv" in message and "row 2" in message and repr(bad) in message, message
+        assert "\n" not in message
+    (tmp_path / "both.csv").write_text('path,track,place\na.mp4,a.gpx,"1,2"\n')
+    with pytest.raises(FieldtoolError, match=r"row 1.*track.*place"):
+        find_inputs(str(tmp_path / "both.csv"))
+
+
+def test_the_key_follows_the_tracks_and_the_sidecar_srts_content(tmp_path):
+    """A corrected track or sidecar SRT runs the file again; a row with neither keeps the
+    key it had before tracks were hashed (existing databases do not rerun it)."""
+    import hashlib
+
+    video = tmp_path / "DJI_0001.MP4"
+    video.write_bytes(b"video bytes")
+    track = tmp_path / "walk.gpx"
+    track.write_text("<gpx>first</gpx>")
+    plain = with_hash(PlanRow(str(video), start_time="2026-06-01T09:00:00").as_row(), "s")
+    content = content_sha256(str(video))
+    legacy = hashlib.sha256(f"{content}|s||2026-06-01T09:00:00|0".encode()).hexdigest()
+    assert plain["batch_key"] == legacy  # unchanged for a row without track or sidecar
+
+    tracked = PlanRow(str(video), track=str(track)).as_row()
+    before = with_hash(tracked, "s")["batch_key"]
+    track.write_text("<gpx>edited: latitudes moved</gpx>")
+    assert with_hash(tracked, "s")["batch_key"] != before
+
+    srt = video.with_suffix(".SRT")
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,033\n[latitude: 41,424724]\n")
+    with_srt = with_hash(PlanRow(str(video)).as_row(), "s")["batch_key"]
+    assert with_srt != with_hash(PlanRow(str(video)).as_row(), "t")["batch_key"]
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,033\n[latitude: 41.424724]\n")
+    corrected = with_hash(PlanRow(str(video)).as_row(), "s")["batch_key"]
+    assert corrected != with_srt
+    srt.unlink()
+    assert with_hash(PlanRow(str(video)).as_row(), "s")["batch_key"] not in (with_srt, corrected)
+
+
+def test_the_key_follows_a_rows_place_and_camera_id(tree):
+    row = PlanRow(str(tree / "three.mp4"))
+    keys = {with_hash(r.as_row(), "s")["batch_key"] for r in (
+        row, PlanRow(row.path, place="1,2"), PlanRow(row.path, place="1,3"),
+        PlanRow(row.path, camera_id="cam-a"), PlanRow(row.path, camera_id="cam-b"))}  # fmt: skip
+    assert len(keys) == 5
+    same = with_hash(PlanRow(row.path, place="1.0 2").as_row(), "s")["batch_key"]
+    assert same == with_hash(PlanRow(row.path, place="1,2").as_row(), "s")["batch_key"]
