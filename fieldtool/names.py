@@ -347,3 +347,16 @@ class NameRows:
                 self._rows.popitem(last=False)
         return found
 
+
+def looks_scientific(name: str) -> bool:
+    """True when ``name`` is spelt as a scientific name is: a capitalised genus
+    (``Cornus``), then, if any, a lowercase epithet (``kousa``); a hybrid marker may stand
+    before either. ``red maple``, ``Cornus KOUSA`` and ``CORNUS`` are not; what follows
+    the epithet (authorship, rank) is not looked at."""
+    words = [t for t in _tokens(name) if not _is_hybrid(t)]
+    if not words or _WORD.fullmatch(words[0]) is None:
+        return False
+    genus = words[0]
+    if not (genus[:1].isupper() and (len(genus) == 1 or genus[1:].islower())):
+        return False
+    return len(words) < 2 or not _is_epithet(words[1]) or words[1].islower()

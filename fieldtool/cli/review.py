@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -32,19 +33,23 @@ _WAIT_S = 10.0
 def cmd_list(a: argparse.Namespace) -> int:
     """One tab-separated line per sighting, by first seen."""
     from fieldtool.store import connect
-    from fieldtool.store.reviews import species_names
+    from fieldtool.store.reviews import common_names, species_names, unknown_decisions
 
     if a.limit is not None and a.limit < 1:
         raise FieldtoolError(f"--limit {a.limit}: expected 1 or more sightings")
     with _held_says_so(a.db, "nothing was read"):
         names = None
         if a.species is not None:  # the file's names of that species
-            names = species_filter(a.db, a.species, species_names(a.db, timeout_s=a.wait))
+            names = species_filter(a.db, a.species, species_names(a.db, timeout_s=a.wait),
+                                   common_names(a.db, timeout_s=a.wait))  # fmt: skip
         with connect(a.db, read_only=True, timeout_s=a.wait) as con:
             if a.session is not None and not _has_session(con, a.session):
                 raise FieldtoolError(f"--session {a.session!r}: no such session in {a.db}")
             sql, params = _list_sql(con, a.session, names, a.unreviewed, a.limit)
             rows = con.execute(sql, params).fetchall()
+            unknown = unknown_decisions(con)
+    if unknown:
+        print(f"fieldtool: warning: {_unknown_note(unknown)}", file=sys.stderr)
     for row in rows:
         print(_line(row))
     return 0
@@ -54,7 +59,7 @@ def cmd_review(a: argparse.Namespace) -> int:
     """Confirm, reject or relabel: every id checked, then one review each."""
     from fieldtool.names import canonical
     from fieldtool.store import add_review
-    from fieldtool.store.reviews import sighting_species, species_names
+    from fieldtool.store.reviews import common_names, sighting_species, species_names
 
     reviewer = _reviewer(a.by)
     ids = list(dict.fromkeys(a.ids))
@@ -63,7 +68,8 @@ def cmd_review(a: argparse.Namespace) -> int:
         predicted = _known_ids(a.db, ids, sighting_species(a.db, ids, timeout_s=a.wait))
         if a.decision == "relabel":
             known = species_names(a.db, timeout_s=a.wait)
-            species = _relabel_species(a.species, known, a.new_species)
+            commons = common_names(a.db, timeout_s=a.wait)
+            species = _relabel_species(a.species, known, a.new_species, commons)
             same = [sid for sid in ids if canonical(predicted[sid]) == canonical(species)]
             if same:
                 raise FieldtoolError(
@@ -128,48 +134,122 @@ def _known_ids(db: Path, ids: Sequence[str], found: dict[str, str]) -> dict[str,
     return found
 
 
-def _relabel_species(text: str, known: list[str], new: bool) -> str:
-    """The name a relabel stores: the file's spelling of a species it knows (by
-    :func:`fieldtool.store.reviews.same_species`), or, with ``--new-species`` (or when the file knows
-    no species), the scientific binomial of ``text``."""
-    from fieldtool.names import binomial
-    from fieldtool.store.reviews import same_species
+def _relabel_species(
+    text: str, known: list[str], new: bool, commons: Mapping[str, str] | None = None
+) -> str:
+    """The name a relabel stores:
+
+    - the file's spelling of a species it knows (by
+      :func:`fieldtool.store.reviews.same_species`), or of the species whose common name
+      ``text`` is (``commons``: species -> common name; said on stderr);
+    - a genus (``Acer``, ``Acer sp.``, ``Acer spp.``) as the pipeline writes genus-level
+      sightings, ``Acer sp.``: of a genus of the file's species, or with ``--new-species``;
+    - with ``--new-species`` (or when the file knows no species), the scientific binomial
+      of ``text``, which must be spelt as one (:func:`fieldtool.names.looks_scientific`).
+    """
+    from fieldtool.names import binomial, looks_scientific
+    from fieldtool.store.reviews import by_common_name, same_species
 
     if not text.strip():
         raise FieldtoolError("--species '': give the species to relabel as")
     matches = same_species(text, known)
     if matches:
         return str(matches[0])
+    named = by_common_name(text, commons or {})
+    if len(named) > 1:
+        raise FieldtoolError(f"--species {text!r} is the common name of {len(named)} species "
+                             f"of this file ({', '.join(named)}): give the scientific name")  # fmt: skip
+    if named:
+        print(f"fieldtool: {text}: {named[0]} (its common name in this file)", file=sys.stderr)
+        return named[0]
+    genus = _genus_level(text)
+    if genus is not None:
+        ours = {g.casefold(): g for g in _genera(known)}
+        if genus.casefold() in ours:
+            return f"{ours[genus.casefold()]} sp."
     if known and not new:
+        kind = "a genus of" if genus else "one of"
         raise FieldtoolError(
-            f"--species {text!r} is not one of the {len(known)} species of this file"
-            f"{_close(text, known)}: add --new-species to store it as a new species"
+            f"--species {text!r} is not {kind} the {len(known)} species of this file"
+            f"{_close(text, known, commons)}: "
+            "add --new-species to store it as a new species"
         )
+    if genus is not None and looks_scientific(genus):
+        return f"{genus} sp."
     found = binomial(text)
-    if found is None:
+    if found is None or not looks_scientific(text):
         raise FieldtoolError(
-            f"--species {text!r} is not a scientific name: a new species needs a genus and "
-            "an epithet (e.g. Cornus kousa)"
+            f"--species {text!r} does not look like a scientific name: give the species' "
+            "scientific name, a capitalised genus and a lowercase epithet (e.g. Cornus kousa), "
+            "or a genus (e.g. Cornus sp.)"
         )
     return str(found)
 
 
-def species_filter(db: Path, text: str, known: list[str]) -> list[str]:
-    """The file's names of ``--species``."""
-    from fieldtool.store.reviews import same_species
+def _genus_level(text: str) -> str | None:
+    """The genus of a genus-level name, ``Acer``, ``Acer sp.`` or ``Acer spp.``, else None."""
+    import re
 
-    names = same_species(text, known)
+    found = re.fullmatch(r"\s*([^\W\d_]+(?:-[^\W\d_]+)*)(?:\s+spp?\.?)?\s*", text,
+                         flags=re.IGNORECASE)  # fmt: skip
+    return found.group(1) if found else None
+
+
+def _genera(known: Sequence[str]) -> list[str]:
+    """The genera of ``known``, as the file spells them (a species' first word, or a
+    genus-level name's genus)."""
+    from fieldtool.names import is_species_key, looks_scientific, species_key
+
+    genera: list[str] = []
+    for name in known:
+        words = name.split()
+        key = species_key(name)
+        named = words and looks_scientific(name) and key.split()[0] == words[0].casefold()
+        if named and (is_species_key(key) or _genus_level(name) is not None):
+            genera.append(words[0])
+    return list(dict.fromkeys(genera))
+
+
+def species_filter(
+    db: Path, text: str, known: list[str], commons: Mapping[str, str] | None = None
+) -> list[str]:
+    """The file's names of ``--species``: any spelling of a name of ``known``, else the
+    species whose common name it is (``commons``: species -> common name)."""
+    from fieldtool.store.reviews import by_common_name, same_species
+
+    names = same_species(text, known) or by_common_name(text, commons or {})
     if not names:
-        raise FieldtoolError(f"--species {text!r}: no such species in {db}{_close(text, known)}")
+        raise FieldtoolError(
+            f"--species {text!r}: no such species in {db}{_close(text, known, commons)}"
+        )
     return names
 
 
-def _close(text: str, known: list[str]) -> str:
-    """' (did you mean 'X'?)' for a near spelling of a known name, else ''."""
+def _close(text: str, known: list[str], commons: Mapping[str, str] | None = None) -> str:
+    """' (did you mean 'X'?)' for a near spelling of a known name or common name, else ''."""
+    import difflib
+
+    from fieldtool.names import plain_key
     from fieldtool.store.reviews import closest_species
 
     near = closest_species(text, known)
-    return f" (did you mean {near!r}?)" if near else ""
+    if near:
+        return f" (did you mean {near!r}?)"
+    keys = {plain_key(common): species for species, common in (commons or {}).items()}
+    found = difflib.get_close_matches(plain_key(text), list(keys), n=1, cutoff=0.8)
+    return f" (did you mean {found[0]!r}, {keys[found[0]]}?)" if found else ""
+
+
+def _unknown_note(unknown: Sequence[tuple[str, str]]) -> str:
+    """One line on reviews whose decision fieldtool does not know (none of them in force)."""
+    from fieldtool.store.reviews import REVIEW_DECISIONS
+
+    shown = ", ".join(f"{decision!r} of {sid}" for sid, decision in unknown[:3])
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    return (
+        f"{len(unknown)} review(s) with a decision fieldtool does not know, not in force: "
+        f"{shown}{more} (decisions are {', '.join(REVIEW_DECISIONS)}, in any case)"
+    )
 
 
 def _has_session(con: Any, session_id: str) -> bool:
@@ -330,12 +410,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "relabel",
         help="relabel sightings as another species",
         description="Relabel sightings as another species. The name may be spelt any way "
-        "(case, spacing, authorship, a synonym): a species of the file is stored as the file "
-        "spells it; a species new to the file needs --new-species and a scientific binomial.",
+        "(case, spacing, authorship, a synonym) or be a common name of the file's species "
+        "table: a species of the file is stored as the file spells it. A genus (Acer, "
+        "Acer sp., Acer spp.) is stored as 'Acer sp.', as the pipeline writes genus-level "
+        "sightings. A species or genus new to the file needs --new-species and a scientific "
+        "name spelt as one (Cornus kousa).",
     )
     _ids(r)
     r.add_argument("--species", required=True, metavar="'GENUS EPITHET'",
-                   help="the species the sightings are")  # fmt: skip
+                   help="the species the sightings are (or its common name, or a genus)")  # fmt: skip
     r.add_argument("--new-species", action="store_true",
                    help="the species is not in this file yet (not among the model's species "
                    "nor any sighting's): store it as a new species")  # fmt: skip

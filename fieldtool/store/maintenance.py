@@ -229,23 +229,32 @@ def pending_rows(path: Path | str) -> tuple[int, int]:
     return rows, len(found)
 
 
+class Forgotten(list[str]):
+    """The session ids :func:`forget_source` deleted; ``reviews``: how many reviews of
+    their sightings went with them."""
+
+    reviews: int = 0
+
+
 def forget_source(
     con: duckdb.DuckDBPyConnection, source: str, source_name: str | None = None
-) -> list[str]:
+) -> Forgotten:
     """Delete every session of ``source`` (with ``source_name``: only those of that name, a
-    Camtrap DP package's deployment) and its rows (reviews too); returns their ids."""
-    ids = [r[0] for r in con.execute(
+    Camtrap DP package's deployment) and its rows (reviews too); returns their ids, with
+    the count of reviews deleted (``.reviews``)."""
+    ids = Forgotten(r[0] for r in con.execute(
         "SELECT session_id FROM sessions WHERE source = ? AND (? IS NULL OR source_name = ?)",
-        [source, source_name, source_name]).fetchall()]  # fmt: skip
-    con.execute(
+        [source, source_name, source_name]).fetchall())  # fmt: skip
+    row = con.execute(
         "DELETE FROM reviews WHERE sighting_id IN (SELECT sighting_id FROM sightings "
         "WHERE session_id IN (SELECT unnest(?)))",
-        [ids],
-    )
+        [list(ids)],
+    ).fetchone()
+    ids.reviews = int(row[0]) if row is not None else 0  # DuckDB answers a DELETE with its count
     # every table with a session_id, sessions last (from the schema: new tables included)
     tables = [t for t, cols in TABLES.items() if "session_id" in cols and t != "sessions"]
     for table in (*tables, "sessions"):
-        con.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT unnest(?))", [ids])
+        con.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT unnest(?))", [list(ids)])
     return ids
 
 

@@ -13,6 +13,7 @@ sightings of the ids given (:func:`sighting_species`) and the file's species nam
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from fieldtool.names import label_key
+from fieldtool.names import label_key, plain_key
 from fieldtool.store.locking import connect
 from fieldtool.store.maintenance import commit
 from fieldtool.store.schema import (
@@ -31,9 +32,17 @@ from fieldtool.store.schema import (
     has_table,
     schema_version,
 )
-from fieldtool.store.views import NO_DECISION
+from fieldtool.store.views import (
+    KNOWN_DECISIONS,
+    NO_DECISION,
+    UNKNOWN_DECISIONS_SQL,
+    decision_sql,
+    normal_decision,
+)
 from fieldtool.timebase import utc_naive, utc_now
 from fieldtool.types import FieldtoolError, ReviewDecision
+
+log = logging.getLogger(__name__)
 
 REVIEW_DECISIONS: tuple[str, ...] = tuple(decision.value for decision in ReviewDecision)
 
@@ -48,7 +57,13 @@ def add_review(
     note: str = "",
     timeout_s: float = 10.0,
 ) -> str:
-    """Store a person's decision on a sighting (one short write); returns the review id."""
+    """Store a person's decision on a sighting (one short write); returns the review id.
+
+    The review is the newest of its sighting, so it is the one in force: stamped now, or
+    1 µs after the sighting's newest review where that one is stamped later (a package's
+    timestamps in the future, this clock behind), which a warning then says.
+    """
+    decision = normal_decision(decision)
     if decision not in REVIEW_DECISIONS:
         raise FieldtoolError(f"review decision {decision!r}: expected one of {REVIEW_DECISIONS}")
     relabel = decision == ReviewDecision.RELABEL
@@ -63,9 +78,33 @@ def add_review(
         ).fetchone()
         if row is None:
             raise FieldtoolError(f"{path}: no sighting {sighting_id!r}")
-        review = ReviewRow(sighting_id, str(decision), species or row[0], reviewer.strip(),
-                           utc_now(), note)  # fmt: skip
+        when = _newest_time(con, sighting_id, say=True)
+        review = ReviewRow(sighting_id, decision, species or row[0], reviewer.strip(), when,
+                           note)  # fmt: skip
         return _insert(con, [review])[0]
+
+
+def _newest_time(con: duckdb.DuckDBPyConnection, sighting_id: str, *, say: bool = False
+                 ) -> datetime:  # fmt: skip
+    """When a new review of ``sighting_id`` is stamped (UTC, naive): now, or 1 µs after the
+    sighting's newest review if that one is later (then ``say`` logs a warning)."""
+    now = utc_now()
+    last = con.execute(
+        "SELECT reviewed_at, reviewer FROM reviews WHERE sighting_id = ? "
+        "ORDER BY reviewed_at DESC, review_id DESC LIMIT 1",
+        [sighting_id],
+    ).fetchone()
+    if last is None or last[0] is None or utc_naive(last[0]) < now:
+        return now
+    when = utc_naive(last[0]) + timedelta(microseconds=1)
+    if say:
+        log.warning(
+            "review of %s stamped %sZ, past this clock (%sZ), to be the newest of the "
+            "sighting: %s's review of it is stamped %sZ",
+            sighting_id, when.isoformat(), now.isoformat(timespec="seconds"), last[1],
+            utc_naive(last[0]).isoformat(),
+        )  # fmt: skip
+    return when
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +126,7 @@ def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: fl
     people: :mod:`fieldtool.camtrap.reviews`); returns their review ids. Each names a
     sighting of the file, a decision and a reviewer, checked before anything is written."""
     for review in reviews:
-        if review.decision not in REVIEW_DECISIONS or not review.reviewer.strip():
+        if normal_decision(review.decision) not in REVIEW_DECISIONS or not review.reviewer.strip():
             raise FieldtoolError(f"review of {review.sighting_id}: decision "
                                  f"{review.decision!r} by {review.reviewer!r} is not one to store")  # fmt: skip
     if not reviews:
@@ -111,10 +150,11 @@ def _insert(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> lis
     con.executemany(
         "INSERT INTO reviews (review_id, sighting_id, decision, species, reviewer, "
         "reviewed_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [[i, r.sighting_id, r.decision, r.species, r.reviewer.strip(), r.reviewed_at, r.note]
-         for i, r in zip(ids, reviews, strict=True)],
+        [[i, r.sighting_id, normal_decision(r.decision), r.species, r.reviewer.strip(),
+          r.reviewed_at, r.note] for i, r in zip(ids, reviews, strict=True)],
     )  # fmt: skip
-    relabelled = sorted({r.species for r in reviews if r.decision == ReviewDecision.RELABEL})
+    relabelled = sorted({r.species for r in reviews
+                         if normal_decision(r.decision) == ReviewDecision.RELABEL})  # fmt: skip
     if relabelled and has_table(con, "species"):
         new = SPECIES_FROM.format(src="(SELECT unnest(?) AS species, '' AS common_name)")
         con.execute(f"INSERT INTO species {new}", [relabelled])
@@ -135,20 +175,21 @@ def undo_review(
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
         _up_to_date(con, path)
         rows = con.execute(
-            "SELECT review_id, decision, species, supersedes, reviewed_at FROM reviews "
+            f"SELECT review_id, {decision_sql()}, species, supersedes, reviewed_at FROM reviews "
             "WHERE sighting_id = ? ORDER BY reviewed_at, review_id",
             [sighting_id],
         ).fetchall()
         taken_back = {row[3] for row in rows if row[3]}
-        standing = [row for row in rows if not row[3] and row[0] not in taken_back]
+        # a decision fieldtool does not know was never in force: nothing to take back
+        standing = [row for row in rows if not row[3] and row[0] not in taken_back
+                    and row[1] in KNOWN_DECISIONS and row[1] != NO_DECISION]  # fmt: skip
         if not standing:
             raise FieldtoolError(f"sighting {sighting_id!r} has no review to undo")
         target = standing[-1]
         before = standing[-2] if len(standing) > 1 else None
         decision = before[1] if before else NO_DECISION
         species = before[2] if before else None
-        # Newer than every row of the sighting even if the clock stepped back.
-        when = max(utc_now(), utc_naive(rows[-1][4]) + timedelta(microseconds=1))
+        when = _newest_time(con, sighting_id)  # newer than every row of the sighting
         review_id = uuid.uuid4().hex
         con.execute(
             "INSERT INTO reviews (review_id, sighting_id, decision, species, reviewer, "
@@ -184,12 +225,43 @@ def species_names(path: Path | str, *, timeout_s: float = 10.0) -> list[str]:
         if has_table(con, "species"):
             parts.append("SELECT species FROM species")
         if has_table(con, "reviews"):
-            parts.append("SELECT species FROM reviews WHERE decision = 'relabel'")
+            parts.append(f"SELECT species FROM reviews WHERE {decision_sql()} = 'relabel'")
         rows = con.execute(
             f"SELECT DISTINCT species FROM ({' UNION ALL '.join(parts)}) "
             "WHERE species IS NOT NULL ORDER BY species"
         ).fetchall()
     return [str(row[0]) for row in rows]
+
+
+def common_names(path: Path | str, *, timeout_s: float = 10.0) -> dict[str, str]:
+    """Each species of the file's ``species`` table that has a common name -> that name
+    (what :func:`by_common_name` matches a reviewer's text against)."""
+    with connect(path, read_only=True, timeout_s=timeout_s) as con:
+        _has_sightings(con, path)
+        if not has_table(con, "species"):
+            return {}
+        rows = con.execute(
+            "SELECT species, common_name FROM species WHERE species IS NOT NULL "
+            "AND trim(coalesce(common_name, '')) <> '' ORDER BY species"
+        ).fetchall()
+    return {str(species): str(common) for species, common in rows}
+
+
+def by_common_name(text: str, commons: Mapping[str, str]) -> list[str]:
+    """The species of ``commons`` (species -> common name) whose common name is ``text``,
+    in any case and spacing ("Red  Maple" is "red maple"), in ``commons``' order."""
+    key = plain_key(text)
+    return [species for species, common in commons.items() if key and plain_key(common) == key]
+
+
+def unknown_decisions(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(sighting id, decision as stored) of each review whose decision fieldtool does not
+    know, oldest first: none of them is in force (:data:`~fieldtool.store.views.
+    LATEST_REVIEW_SQL`); a reader says so."""
+    if not has_table(con, "reviews"):
+        return []
+    rows = con.execute(UNKNOWN_DECISIONS_SQL).fetchall()
+    return [(str(sighting_id), str(decision)) for sighting_id, decision in rows]
 
 
 def same_species(text: str, known: Mapping[str, str] | Iterable[str]) -> list[str]:

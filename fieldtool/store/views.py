@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldtool.geo import EARTH_RADIUS_M
 from fieldtool.timebase import utc_naive
+from fieldtool.types import ReviewDecision
 
 if TYPE_CHECKING:
     import duckdb
@@ -62,18 +63,47 @@ def sighting_filter_sql(
 # The decision of an undo that takes back a sighting's only review: no review in force.
 NO_DECISION = "unreviewed"
 
+# The decisions a review row may carry (an undo carries the one it restores, or NO_DECISION).
+KNOWN_DECISIONS: tuple[str, ...] = (*(d.value for d in ReviewDecision), NO_DECISION)
+
+
+def decision_sql(column: str = "decision") -> str:
+    """SQL expression: a stored decision as fieldtool reads it, ``lower(trim(column))``
+    (a SQL user's ``'Reject'`` is a reject). The one rule: :func:`normal_decision` too."""
+    return f"lower(trim({column}))"
+
+
+def normal_decision(decision: object) -> str:
+    """A stored decision as fieldtool reads it (:func:`decision_sql` in Python): trimmed of
+    spaces, lower case; one outside :data:`KNOWN_DECISIONS` is not in force."""
+    return str(decision).strip(" ").lower()
+
+
+_KNOWN = ", ".join(f"'{d}'" for d in KNOWN_DECISIONS)
+
 # The review in force: the newest review of each sighting (one row per reviewed sighting:
-# sighting_id, decision, species, reviewer, reviewed_at, note). Reviews never change the
-# sighting row; join this to apply them. The one definition: views, export and dashboard.
-# An undo is a newer row (``supersedes`` names the review it takes back) that carries the
-# decision it restores, or NO_DECISION: such a sighting has no review in force.
+# sighting_id, decision, species, reviewer, reviewed_at, note), its decision normalised
+# (decision_sql); rows with a decision fieldtool does not know are not in force (the
+# newest known one before them is). Ties of reviewed_at: the greater review_id, as undo
+# orders them. Reviews never change the sighting row; join this to apply them. The one
+# definition: views, export, learn and dashboard. An undo is a newer row (``supersedes``
+# names the review it takes back) that carries the decision it restores, or NO_DECISION:
+# such a sighting has no review in force.
 LATEST_REVIEW_SQL = f"""
-SELECT * FROM (
-    SELECT sighting_id, arg_max(decision, reviewed_at) AS decision,
-           arg_max(species, reviewed_at) AS species, arg_max(reviewer, reviewed_at) AS reviewer,
-           max(reviewed_at) AS reviewed_at, arg_max(note, reviewed_at) AS note
-    FROM reviews GROUP BY sighting_id
+SELECT sighting_id, decision, species, reviewer, reviewed_at, note FROM (
+    SELECT sighting_id, {decision_sql()} AS decision, species, reviewer, reviewed_at, note
+    FROM reviews WHERE {decision_sql()} IN ({_KNOWN})
+    QUALIFY row_number() OVER (PARTITION BY sighting_id
+                               ORDER BY reviewed_at DESC, review_id DESC) = 1
 ) WHERE decision <> '{NO_DECISION}'
+"""
+
+# Reviews whose decision fieldtool does not know (sighting_id, decision as stored): not in
+# force; a reader says so (``fieldtool review list``).
+UNKNOWN_DECISIONS_SQL = f"""
+SELECT sighting_id, decision FROM reviews
+WHERE decision IS NULL OR {decision_sql()} NOT IN ({_KNOWN})
+ORDER BY reviewed_at, review_id
 """
 
 # (name, comment, SELECT), in dependency order.
