@@ -36,6 +36,7 @@ from shapely.geometry.base import BaseGeometry
 
 from fieldtool.config import PriorConfig
 from fieldtool.names import canonical
+from fieldtool.priors.extent import outside_coverage
 from fieldtool.priors.files import prior_from_files
 from fieldtool.priors.indexed import IndexedPrior
 from fieldtool.priors.occurrences import is_occurrence_file
@@ -369,6 +370,10 @@ def species_report(
     """The lines ``fieldtool species`` prints: a heading, then rank, prior, name, common
     name of each species expected at (``lat``, ``lon``) degrees."""
     common_by_key = {canonical(s): c for s, c in commons.items()}
+    away = outside_coverage(prior, lat, lon)
+    if away is not None:  # "0 species expected" would read as an ecological answer
+        return [f"{what} does not cover this place: {away}; no species can be ranked here "
+                "(unknown, not absent); give --ranges that cover it"]
     started = time.perf_counter()
     ranked = species_here(lat, lon, prior, min_prior=min_prior, limit=limit)
     took = time.perf_counter() - started

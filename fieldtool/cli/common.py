@@ -80,7 +80,10 @@ class ProgressPrinter:
 
     def __call__(self, p) -> None:
         done = _span(p.t).rjust(9)
-        if p.duration_s:
+        photos = getattr(p, "frames_total", None)  # photos: each its own time, no media span
+        if photos:
+            done = f"photo {p.frames_read} of {photos}"
+        elif p.duration_s:
             done += f" / {_span(p.duration_s)} ({100 * min(p.t / p.duration_s, 1):3.0f}%)"
         line = (
             f"{self.label}: {done}  analysed {p.frames_analysed} frames "

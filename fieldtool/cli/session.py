@@ -16,7 +16,7 @@ from fieldtool.config import (
     Config,
     load_config,
 )
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, Sighting
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -30,14 +30,26 @@ def cmd_run(args: argparse.Namespace) -> int:
                            replace=args.replace)
     result = _run_one(config, Path(args.source).name or args.source, args.quiet,
                       replace_earlier=args.replace)  # fmt: skip
+    photos = result.session.time_source == "photos"  # each photo its own time
     for s in result.sightings:
-        print(
-            f"{s.species:<28} {s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
-            f"frames {s.frames}"
-        )
+        print(sighting_line(s, photos=photos, zone_known=result.session.time_zone_known))
     for photo, species in result.photo_species:  # plot mode: each photo's species set
         print(f"{photo}: " + ("; ".join(f"{name} {p:.2f}" for name, p in species) or "-"))
     return _exit_code(result.session.status, result.unwritten_rows)
+
+
+def sighting_line(s: Sighting, *, photos: bool, zone_known: bool) -> str:
+    """A sighting as ``run`` prints it: a video's media seconds; photos' capture times
+    (their seconds after the set's earliest photo say nothing), UTC, or the camera's local
+    clock where its zone is unknown (``zone_known`` False), as stored."""
+    if not photos:
+        return (f"{s.species:<28} {s.first_t:7.1f}-{s.last_t:7.1f} s  peak {s.peak_score:.2f}  "
+                f"frames {s.frames}")  # fmt: skip
+    last = (f"{s.last_seen:%H:%M:%S}" if s.last_seen.date() == s.first_seen.date()
+            else f"{s.last_seen:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+    clock = "UTC" if zone_known else "local"
+    return (f"{s.species:<28} {s.first_seen:%Y-%m-%d %H:%M:%S}-{last} {clock}  "
+            f"peak {s.peak_score:.2f}  photos {s.frames}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import glob
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -93,9 +95,25 @@ def expand_photos(uri: str, log: Callable[[str], None] | None = None) -> list[Pa
             raise FieldtoolError(f"{path}: a HEIC photo: {_HEIF_ADVICE}")
         return [path]
     if _GLOB_CHARS & set(uri):
-        found = sorted(Path(p) for p in glob.glob(uri, recursive=True)
-                       if is_photo(Path(p), suffixes))  # fmt: skip
+        files = _glob_files(uri)
+        found = [p for p in files if is_photo(p, suffixes)]
+        skipped = left_out(files, suffixes)
+        if skipped is not None and log is not None:
+            log(f"{uri}: {skipped}")
         if not found:
-            raise FieldtoolError(f"{uri}: no photos ({', '.join(suffixes)}) match")
-        return [p for p in found if p.is_file()]
+            raise FieldtoolError(f"{uri}: no photos ({', '.join(suffixes)}) match"
+                                 f"{f' ({skipped})' if skipped else ''}")  # fmt: skip
+        return found
     raise FieldtoolError(f"{uri}: photo not found")
+
+
+def _glob_files(pattern: str) -> list[Path]:
+    """The files ``pattern`` matches, in path order, its file-name part matched without
+    regard to case (a camera trap's ``RCNX0001.JPG`` by ``*.jpg``, as a folder's suffixes
+    are); its folders as typed (``**`` spans folders)."""
+    folder, name = os.path.split(pattern)
+    wanted = (name or "*").lower()  # "photos/*/": the folders' files
+    every = glob.glob(os.path.join(folder, "*") if folder else "*", recursive=True)
+    return sorted(path for p in every
+                  if (path := Path(p)).is_file()
+                  and fnmatch.fnmatchcase(path.name.lower(), wanted))  # fmt: skip

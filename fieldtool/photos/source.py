@@ -180,10 +180,16 @@ class PhotoSource:
         self._stop = threading.Event()
         self._track_zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
         items = self._without_copies(items)
+        copies = len(self.skipped)
         self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
         if not self.photos:
             raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read")
-        self.frame_count: int | None = len(self.photos)
+        self._unread = len(self.skipped) - copies  # tried and not read: counted as read
+        self._undecodable = self._first_decodes(len(items))
+        self.stats.frames_read = self._unread
+        # the photos a run tries (frames_read at its end): those not read when built too
+        runs = len(self.photos) if max_frames is None else min(len(self.photos), max_frames)
+        self.frame_count: int | None = self._unread + runs
         self.start_time: datetime | None = min(p.captured_at for p in self.photos)
         used = {p.deployment_id for p in self.photos}
         # The session's source name: its deployment, when all the photos are of one.
@@ -264,6 +270,26 @@ class PhotoSource:
                   "set, left out (each photo counts once): "
                   f"{_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
         return [i for i in items if id(i) not in copies]
+
+    def _first_decodes(self, tried: int) -> set[int]:
+        """The indices of the photos before the first that decodes (each skipped, said),
+        so that a set of which not one photo decodes is an error before its session starts
+        (as a video that cannot be opened), not a session "finished" with nothing in it.
+        One photo's pixels are read twice (here and when it runs): not kept, since a
+        package's sources are all built before the first runs."""
+        bad: set[int] = set()
+        for photo in self.photos:
+            try:
+                read_upright(photo.path)
+            except (OSError, ValueError, SyntaxError) as exc:  # truncated, damaged
+                self._skip(photo.path, f"cannot be decoded ({str(exc).splitlines()[0][:120]})")
+                bad.add(photo.index)
+                continue
+            return bad
+        whys = [f"{Path(path).name} ({why})" for path, why in self.skipped
+                if not why.startswith("a copy of")]  # fmt: skip
+        raise FieldtoolError(f"{self.uri}: none of the {tried} photos can be decoded: "
+                             f"{_names(whys)}")  # fmt: skip
 
     def _read(self, item: PhotoItem) -> _Read | None:
         from PIL import UnidentifiedImageError
@@ -508,13 +534,17 @@ class PhotoSource:
         return zone, how
 
     def _frames(self) -> Generator[Frame, None, None]:
-        for photo in self.photos:
+        # frames_read: every photo tried, those that could not be read when built included
+        self.stats.frames_read = self._unread
+        for n, photo in enumerate(self.photos):
             if self._stop.is_set():
                 self.stats.end_reason = "stopped"
                 return
-            if self.max_frames is not None and self.stats.frames_read >= self.max_frames:
+            if self.max_frames is not None and n >= self.max_frames:
                 return
             self.stats.frames_read += 1
+            if photo.index in self._undecodable:  # tried when built: skipped and said then
+                continue
             try:
                 image = read_upright(photo.path)
             except (OSError, ValueError, SyntaxError) as exc:  # truncated, damaged

@@ -203,4 +203,5 @@ def _progress(
         closed_sightings=len(step.result.sightings),
         analysis_fps=session.frames_analysed / wall_s if wall_s > 0 else 0.0,
         duration_s=duration,
+        frames_total=source.frame_count if isinstance(source, PhotoMedia) else None,
     )

@@ -22,10 +22,12 @@ Modules: :mod:`~fieldtool.priors.stage` (the stage, the combining functions, the
 the fast one used at run time), :mod:`~fieldtool.priors.occurrences` (occurrence
 tables, ``OccurrencePrior``), :mod:`~fieldtool.priors.files` (``prior_from_files``:
 any mix of files as one prior), :mod:`~fieldtool.priors.coverage` (labels vs prior,
-for the log), :mod:`~fieldtool.priors.distance` (place-to-range distance).
+for the log), :mod:`~fieldtool.priors.extent` (where the data lies: a place it cannot
+judge), :mod:`~fieldtool.priors.distance` (place-to-range distance).
 """
 
 from fieldtool.priors.coverage import RangeCoverage, range_coverage
+from fieldtool.priors.extent import extent_of, outside_coverage
 from fieldtool.priors.files import prior_from_files, range_prior_from_config
 from fieldtool.priors.indexed import IndexedPrior
 from fieldtool.priors.occurrences import (
@@ -62,12 +64,14 @@ __all__ = [
     "SpeciesPrior",
     "combiner",
     "detect_delimiter",
+    "extent_of",
     "fuse",
     "is_occurrence_file",
     "keep_expected",
     "load_occurrences",
     "load_ranges",
     "notes_of",
+    "outside_coverage",
     "prior_from_files",
     "prior_rows",
     "range_coverage",

@@ -94,6 +94,14 @@ class IndexedPrior:
     def __len__(self) -> int:
         return len(self._names)
 
+    @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(west, south, east, north) lon/lat degrees of all the ranges; None without any."""
+        if not len(self._geoms):
+            return None
+        west, south, east, north = (float(v) for v in shapely.total_bounds(self._geoms))
+        return west, south, east, north
+
     def reach_km(self, decay_km: float | None = None) -> float:
         """Distance beyond which the prior is below ``cutoff`` (and given as 0)."""
         decay = self.decay_km if decay_km is None else float(decay_km)

@@ -339,6 +339,14 @@ class OccurrencePrior:
         self._cache_size = max(1, int(cache_size))
 
     @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(west, south, east, north) lon/lat degrees of the records' cells; None without."""
+        if not len(self._clat):
+            return None
+        return (float(self._clon.min()), float(self._clat.min()), float(self._clon.max()),
+                float(self._clat.max()))  # fmt: skip
+
+    @property
     def species(self) -> set[str]:
         """Names of the species that have records."""
         return set(self._names.values())

@@ -83,6 +83,15 @@ class RangePrior:
     def __len__(self) -> int:
         return len(self._geoms)
 
+    @property
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """(west, south, east, north) lon/lat degrees of all the ranges; None without any."""
+        if not self._geoms:
+            return None
+        bounds = shapely.total_bounds(list(self._geoms.values()))
+        west, south, east, north = (float(v) for v in bounds)
+        return west, south, east, north
+
     def distances_km(self, lat: float, lon: float, species: Sequence[str]) -> np.ndarray:
         """(C,) float64: km from (lat, lon) to each species' range; 0 inside, NaN without data."""
         pos = (round(float(lat), self._decimals), round(float(lon), self._decimals))

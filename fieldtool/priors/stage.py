@@ -17,6 +17,7 @@ import numpy as np
 
 from fieldtool.config import PriorConfig
 from fieldtool.names import canonical, group_names
+from fieldtool.priors.extent import outside_coverage
 from fieldtool.types import LabelSet, Position
 
 # (probs (C,) or (..., C), prior (C,) or probs' shape, in [0, 1]) -> combined probabilities,
@@ -122,6 +123,8 @@ class RangePriorStage:
 
     ``combine``: the one function that combines probabilities and prior; by default
     :func:`combiner` of ``cfg`` (``soft``: :func:`fuse`, ``filter``: :func:`keep_expected`).
+    ``log`` hears, once, that a place the session reaches lies outside all of the prior's
+    data (:func:`~fieldtool.priors.extent.outside_coverage`): the prior cannot judge there.
     """
 
     def __init__(
@@ -130,13 +133,41 @@ class RangePriorStage:
         labels: LabelSet,
         cfg: PriorConfig,
         combine: Combine | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.prior = prior
         self.labels = labels
         self.cfg = cfg
         self.combine: Combine = combine if combine is not None else combiner(cfg)
+        self.log = log
         self._background = labels.background_mask
         self._species = labels.species
+        self._place_said = log is None  # the warning below: once a session
+
+    def check_place(self, position: Position) -> str | None:
+        """The warning that ``position`` lies outside all of the prior's data (every species
+        there gets about 0: with ``filter`` all would be dropped), or None."""
+        if self.prior is None:
+            return None
+        where = outside_coverage(self.prior, position.lat, position.lon, self.cfg.decay_km)
+        if where is None:
+            return None
+        drop = ("with --prior-mode filter every species with range data is dropped there"
+                if self.cfg.mode == "filter" else
+                "each species with range data is weighed down to the floor there")  # fmt: skip
+        return (f"warning: range prior: {where}: the prior cannot judge species there; "
+                f"{drop}; give range data that covers the place, or --ignore-location")
+
+    def say_place(self, position: Position) -> None:
+        """Say :meth:`check_place` of ``position`` in ``log``: only the first position is
+        looked at (a session calls it with its fixed place before it runs; else its first
+        placed frame), so the frames after it cost nothing."""
+        if self._place_said or self.log is None:
+            return
+        self._place_said = True
+        said = self.check_place(position)
+        if said is not None:
+            self.log(said)
 
     @property
     def active(self) -> bool:
@@ -164,6 +195,7 @@ class RangePriorStage:
         or an active prior (none, weight 0, or no species)."""
         if position is None or not self.active:
             return probs
+        self.say_place(position)
         return self.combine(probs, self.prior_at(position))
 
     def apply_batch(self, probs: np.ndarray, positions: Sequence[Position | None]) -> np.ndarray:
@@ -173,7 +205,9 @@ class RangePriorStage:
         placed = [i for i, p in enumerate(positions) if p is not None]
         if not placed or not self.active:
             return probs
-        prior = self.priors_at([p for p in positions if p is not None])
+        at = [p for p in positions if p is not None]
+        self.say_place(at[0])
+        prior = self.priors_at(at)
         if len(placed) == len(probs):
             return self.combine(probs, prior)
         combined = self.combine(probs[placed], prior)

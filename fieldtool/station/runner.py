@@ -184,7 +184,9 @@ class Station:
         source, placement = video_placement(config, lambda m: self._log(f"{entry.name}: {m}"))
         source.name = entry.name  # the session's source_name
         ranges = range_prior_from_config(config.prior)
-        prior = RangePriorStage(ranges, self.classifier.labels, config.prior) if ranges else None
+        say = (lambda m: self._log(f"{entry.name}: {m}"))  # noqa: E731  (the prior's warning)
+        prior = (RangePriorStage(ranges, self.classifier.labels, config.prior, log=say)
+                 if ranges else None)  # fmt: skip
         self._generation += 1
         key = f"{entry.name}#{self._generation}"
         depth = max(2, self.config.worker.max_batch)
