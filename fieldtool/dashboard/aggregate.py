@@ -28,7 +28,7 @@ from fieldtool.dashboard.data import (
 from fieldtool.names import label_key as species_group_key  # the dashboard's name for it
 from fieldtool.store import query
 from fieldtool.store.schema import H3_RESOLUTION
-from fieldtool.store.views import haversine_sql, sighting_filter_sql
+from fieldtool.store.views import decision_sql, haversine_sql, sighting_filter_sql
 
 QUEUE_ORDERS = {"newest": "Newest first", "teach": "Teaches the model most"}
 
@@ -105,7 +105,7 @@ def load_all_species(db_path: Path | str, *, timeout_s: float = 10.0) -> pd.Data
     a common name where one is known: species, common_name; by name."""
     tables = relation_columns(db_path, timeout_s)
     relabels = (
-        "UNION ALL SELECT species, NULL FROM reviews WHERE decision = 'relabel'"
+        f"UNION ALL SELECT species, NULL FROM reviews WHERE {decision_sql()} = 'relabel'"
         if "reviews" in tables
         else ""
     )

@@ -79,8 +79,11 @@ def kept(result: FlushResult, max_memory_rows: int) -> str:
     return f"{cannot}: keeping {n} rows in memory only ({bound})"
 
 
-def left_behind(db: Path, result: FlushResult) -> str:
-    """What a store that closed without writing everything leaves, and what becomes of it."""
+def left_behind(db: Path, result: FlushResult) -> str | None:
+    """What a store that closed without writing everything leaves, and what becomes of it;
+    None where it left nothing (no row was waiting: the file was only held)."""
+    if result.journal is None and not result.memory_only:
+        return None
     on_disk = ""
     if result.journal is not None:
         on_disk = (f"{result.journaled} rows are kept in {result.journal.name}"

@@ -535,9 +535,11 @@ class SightingStore:
         self._journaled = {t: 0 for t in APPEND_KEYS}
         self.journal_path.unlink(missing_ok=True)
 
-    def forget_source(self, source: str, source_name: str | None = None) -> list[str]:
+    def forget_source(
+        self, source: str, source_name: str | None = None
+    ) -> maintenance.Forgotten:
         """Delete every earlier session of ``source`` (with ``source_name``: of that name
-        only) and its rows; returns their ids."""
+        only) and its rows; returns their ids, with the number of reviews that went."""
         with connect(self.path, read_only=False, timeout_s=self.lock_timeout_s) as con:
             if not self._schema_ready:
                 self._prepare(con)
@@ -566,7 +568,8 @@ class SightingStore:
             if not result.written:
                 if result.journal is not None:
                     journal.release(result.journal)  # a later store of this process may replay it
-                self._log(left_behind(self.path, result))
+                if (said := left_behind(self.path, result)) is not None:
+                    self._log(said)
             return result
         finally:
             self._gate.close()

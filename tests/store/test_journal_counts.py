@@ -330,3 +330,14 @@ def test_recover_whose_commit_went_through_deletes_the_journal_it_replayed(
     assert recovered == 0 and "nothing to recover" in text, text
     frames = query(db, "SELECT frame_index FROM detections ORDER BY 1").frame_index.tolist()
     assert frames == [0, 1]
+
+
+def test_a_close_that_left_nothing_behind_says_nothing(tmp_path):
+    """Defect (trial): a store closed while a reader held the file, with no row to write,
+    logged an empty line ("fieldtool: b4.duckdb: ")."""
+    from fieldtool.store.outcome import FlushResult, left_behind
+
+    db = tmp_path / "b4.duckdb"
+    assert left_behind(db, FlushResult(False, 0, 1.0)) is None
+    said = left_behind(db, FlushResult(False, 3, 1.0, unwritten=3, journal=tmp_path / "j"))
+    assert said is not None and "3 rows are kept in j" in said
