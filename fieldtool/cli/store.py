@@ -103,17 +103,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _file_species(db: Path, given: list[str] | None) -> list[str] | None:
     """The file's names of each ``--species`` in any spelling (case, spacing, authorship, a
-    synonym: :func:`fieldtool.store.reviews.same_species`); a name the file lacks is a
-    one-line error with the nearest one. None: no filter."""
+    synonym: :func:`fieldtool.store.reviews.same_species`) or by its common name in the
+    file; a name the file lacks is a one-line error with the nearest one. None: no filter."""
     if not given:
         return None
     from fieldtool.cli.review import species_filter  # one rule: any spelling, else nearest
-    from fieldtool.store.reviews import species_names
+    from fieldtool.store.reviews import common_names, species_names
 
     if not Path(db).exists():
         raise FieldtoolError(f"{db}: sightings database not found")
-    known = species_names(db)
-    return [name for text in given for name in species_filter(db, text, known)]
+    known, commons = species_names(db), common_names(db)
+    return [name for text in given for name in species_filter(db, text, known, commons)]
 
 
 def _file_session(db: Path, given: str | None) -> str | None:

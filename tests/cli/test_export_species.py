@@ -62,3 +62,14 @@ def test_a_session_the_file_lacks_is_one_line_not_an_empty_export(db, tmp_path, 
     assert main(["export", "--db", str(db), "--format", "csv", "-o", str(out),
                  "--session", "walk1"]) == 0  # fmt: skip
     assert len(_rows(out)) == 3
+
+
+def test_a_common_name_of_the_file_exports_its_species(db, tmp_path, capsys):
+    """As ``review --species`` takes it: the species table's common name is its species."""
+    store = SightingStore(db)
+    store.record_species("Acer rubrum", "red maple")
+    store.close()
+    out = tmp_path / "red.csv"
+    assert main(["export", "--db", str(db), "--format", "csv", "-o", str(out),
+                 "--species", "Red  Maple"]) == 0  # fmt: skip
+    assert len(_rows(out)) == 2
