@@ -24,6 +24,7 @@ Genus-level reporting (summed species scores per genus) is :mod:`fieldtool.ranks
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -94,6 +95,7 @@ class Entry:
     # the photo's absolute path at enrollment ("" for arrays and rows enrolled before paths
     # were kept): ``fieldtool learn --gallery`` re-embeds the photos for a head
     path: str = ""
+    sha256: str = ""  # of the photo file ("" for arrays, older rows): enrolled once, one species
 
 
 @dataclass
@@ -165,23 +167,15 @@ class Embedder:
 
 
 def read_image(path: Path | str) -> np.ndarray:
-    """A photo as (H, W, 3) uint8 BGR, upright by its EXIF orientation (OpenCV's reading
-    turns it; a HEIC/HEIF photo is read through Pillow and pillow-heif, as sessions read it)."""
-    import cv2
+    """A photo as (H, W, 3) uint8 BGR, upright, read as sessions read photos
+    (:func:`fieldtool.photos.read_upright`); an error where its pixels do not decode fully (a
+    truncated JPEG, which OpenCV returned in part, without an error)."""
+    from fieldtool.photos import read_upright
 
-    from fieldtool.tracks.exif import HEIF_SUFFIXES
-
-    if Path(path).suffix.lower() in HEIF_SUFFIXES:  # OpenCV has no HEIC reader
-        from fieldtool.photos import read_upright
-
-        try:
-            return read_upright(Path(path))
-        except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
-            raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise FieldtoolError(f"{path}: not a readable image")
-    return image
+    try:
+        return read_upright(Path(path))
+    except (OSError, ValueError, SyntaxError) as exc:  # what Pillow raises
+        raise FieldtoolError(f"{path}: not a readable image ({exc})") from None
 
 
 def expand_photos(paths: Iterable[Path | str]) -> list[Path]:
@@ -215,6 +209,14 @@ def species_folders(folders: Iterable[Path | str]) -> dict[str, list[Path]]:
         if not any(expand_photos([sub]) for sub in folder.iterdir() if sub.is_dir()):
             raise FieldtoolError(f"{folder}: no species sub-folders with photos")
     return groups
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 of a photo file's bytes (as ``fieldtool.learn``'s rule); "" if it is gone."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
@@ -324,11 +326,13 @@ class Gallery:
         device: str = "auto",
         batch_size: int = 16,
         model: LoadedModel | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> int:
         """Embed ``images`` (BGR arrays or photo paths) as ``species``; returns rows added.
 
         ``embedding`` ("cls" or "cls+mean") can be chosen while the gallery is empty.
-        ``model``: the already loaded ``model_folder``, to skip loading it again.
+        ``model``: the already loaded ``model_folder``, to skip loading it again. A photo file
+        already enrolled (same SHA-256) is skipped, or left out if as another species (said).
         """
         species = " ".join(species.split())
         if not species or species.lower() == UNKNOWN:
@@ -346,11 +350,14 @@ class Gallery:
 
         model = model or load_model_folder(model_folder)
         ref = self.check_model(model_folder, model_ref(model_folder, model.info.model_id))
+        items, hashes = _new_photos(self, species, images, log or (lambda line: None))
+        if not items:
+            return 0
         embed = Embedder(model, self.settings.embedding, device=device, batch_size=batch_size)
         chunks, sources, paths = [], [], []
-        for start in range(0, len(images), batch_size):  # photos are read a batch at a time
+        for start in range(0, len(items), batch_size):  # photos are read a batch at a time
             arrays = []
-            for i, item in enumerate(images[start : start + batch_size], start):
+            for i, item in items[start : start + batch_size]:
                 if isinstance(item, np.ndarray):
                     arrays.append(item)
                     sources.append(f"image #{i}")
@@ -365,8 +372,8 @@ class Gallery:
             raise FieldtoolError(f"{self.path}: embedding size {new.shape[1]} != stored")
         self.embeddings = np.concatenate([self.embeddings, new]) if self.entries else new
         now = datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
-        self.entries += [Entry(species, source, now, path)
-                         for source, path in zip(sources, paths, strict=True)]  # fmt: skip
+        self.entries += [Entry(species, source, now, path, sha)
+                         for source, path, sha in zip(sources, paths, hashes, strict=True)]  # fmt: skip
         if common_name:
             self.common_names[species] = common_name
         self.model = ref
@@ -382,6 +389,7 @@ class Gallery:
         device: str = "auto",
         batch_size: int = 16,
         progress: Callable[[str, int], None] | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> dict[str, int]:
         """Enroll every species sub-folder of ``folders`` (``<folder>/<Genus_epithet>/*.jpg``;
         underscores in the name become spaces), loading the model once. Returns the photos
@@ -393,42 +401,12 @@ class Gallery:
         added: dict[str, int] = {}
         for species, photos in groups.items():
             added[species] = self.enroll(model_folder, species, photos, embedding=embedding,
-                                         device=device, batch_size=batch_size, model=model)  # fmt: skip
+                                         device=device, batch_size=batch_size, model=model,
+                                         log=log)  # fmt: skip
             embedding = None  # chosen with the first species
             if progress:
                 progress(species, added[species])
         return added
-
-    def separability(self) -> dict[str, tuple[float, str, float]]:
-        """Per species with 2+ photos and another species: (mean cosine between its own
-        photos, the other species its photos are most alike, their mean cosine to that
-        species' photos)."""
-        names = self.species
-        owner = np.array([names.index(e.species) for e in self.entries])
-        sims = self.embeddings @ self.embeddings.T
-        out = {}
-        for k, name in enumerate(names):
-            mine = owner == k
-            if mine.sum() < 2 or len(names) < 2:
-                continue
-            block = sims[np.ix_(mine, mine)]
-            same = float((block.sum() - np.trace(block)) / (mine.sum() * (mine.sum() - 1)))
-            other = {j: float(sims[np.ix_(mine, owner == j)].mean())
-                     for j in range(len(names)) if j != k}  # fmt: skip
-            j = max(other, key=lambda i: other[i])
-            out[name] = (same, names[j], other[j])
-        return out
-
-    def warnings(self) -> tuple[str, ...]:
-        """One line per species whose photos are less alike than they are to another
-        species' photos: the gallery cannot tell those two apart."""
-        return tuple(
-            f"warning: {name}: its photos are less alike ({same:.3f}) than they are to "
-            f"{other}'s ({to_other:.3f}); the gallery cannot tell them apart (add photos, "
-            "or use cls+mean embeddings or another model)"
-            for name, (same, other, to_other) in self.separability().items()
-            if same < to_other
-        )
 
     def remove(self, species: str) -> int:
         """Drop every row of ``species``; returns how many."""
@@ -460,22 +438,42 @@ class Gallery:
             out[:, k] = sims[:, owner == k].max(axis=1)
         return out
 
-    def leave_one_out(self) -> dict[str, tuple[float, float]]:
-        """Per species: (mean best similarity of its photos to the rest of the gallery's
-        same-species photos, mean best similarity to any other species), photo against photo.
-        NaN where a species has one photo or is alone. Helps to pick ``threshold``."""
-        names = self.species
-        owner = np.array([names.index(e.species) for e in self.entries])
-        sims = self.embeddings @ self.embeddings.T
-        np.fill_diagonal(sims, -np.inf)
-        out = {}
-        for k, name in enumerate(names):
-            rows = sims[owner == k]
-            same, other = rows[:, owner == k], rows[:, owner != k]
-            best_same = same.max(axis=1) if same.shape[1] > 1 else np.array([np.nan])
-            best_other = other.max(axis=1) if other.shape[1] else np.array([np.nan])
-            out[name] = (float(np.mean(best_same)), float(np.mean(best_other)))
-        return out
+
+
+def _new_photos(
+    gallery: Gallery, species: str, images: Sequence[np.ndarray | Path | str],
+    log: Callable[[str], None],
+) -> tuple[list[tuple[int, np.ndarray | Path | str]], list[str]]:
+    """(index, image) of ``images`` to enroll as ``species``, and their SHA-256 ("" for arrays):
+    photo files already enrolled (or given twice) are dropped, said."""
+    enrolled: dict[str, str] = {}  # sha256 -> species
+    for e in gallery.entries:
+        known = e.sha256 or (_file_sha256(Path(e.path)) if e.path else "")
+        if known:
+            enrolled.setdefault(known, e.species)
+    keep: list[tuple[int, np.ndarray | Path | str]] = []
+    hashes, again = [], 0
+    other: dict[str, list[str]] = {}  # the other species -> the photos left out
+    for i, item in enumerate(images):
+        sha = "" if isinstance(item, np.ndarray) else _file_sha256(Path(item))
+        if sha and enrolled.get(sha, species) != species:
+            other.setdefault(enrolled[sha], []).append(Path(str(item)).name)
+            continue
+        if sha and sha in enrolled:
+            again += 1
+            continue
+        if sha:
+            enrolled[sha] = species
+        keep.append((i, item))
+        hashes.append(sha)
+    if again:
+        log(f"{gallery.path}: {again} photos already enrolled as {species}, not enrolled again "
+            "(same SHA-256)")  # fmt: skip
+    for name, files in other.items():
+        log(f"{gallery.path}: left out {len(files)} photos given as {species} that are enrolled "
+            f"as {name} (same SHA-256; first: {files[0]}); a photo is one species: "
+            f"`gallery remove --species \"{name}\"` first if that was wrong")  # fmt: skip
+    return keep, hashes
 
 
 def probs_from_similarities(sims: np.ndarray, threshold: float, temperature: float) -> np.ndarray:
@@ -575,23 +573,15 @@ def classifier_from_gallery(
     )
 
 
-def describe(gallery: Gallery) -> str:
-    """What ``fieldtool gallery list`` prints: model, settings, and per species the photo
-    count with its leave-one-out same- and other-species similarities."""
-    s = gallery.settings
-    model = f"{gallery.model.model_id} ({gallery.model.path})" if gallery.model else "none yet"
-    lines = [
-        f"gallery {gallery.path}: model {model}",
-        f"embedding {s.embedding}, mode {s.mode}, threshold {s.threshold}, "
-        f"temperature {s.temperature}",
-    ]
-    if not gallery.entries:
-        return "\n".join([*lines, "(no species enrolled)"])
-    loo = gallery.leave_one_out()
-    lines.append(
-        f"{'species':<32} {'photos':>6}  {'same-species sim':>16}  {'other-species sim':>17}"
-    )
-    for species, count in gallery.list():
-        same, other = loo[species]
-        lines.append(f"{species:<32} {count:>6}  {same:>16.3f}  {other:>17.3f}")
-    return "\n".join([*lines, *gallery.warnings()])
+def model_not_used(path: Path | str, model: Path | str) -> str:
+    """What a session says of a ``--model`` beside a gallery: not used, the gallery's own is;
+    "" for the gallery's own folder or the bundled demo model (the default)."""
+    from fieldtool.config import DEMO_MODEL
+
+    gallery = Gallery(path)
+    own = Path(gallery.model.path) if gallery.model else None
+    given = Path(model).resolve()
+    if own is None or given in (own.resolve(), Path(DEMO_MODEL).resolve()):
+        return ""
+    return (f"--model {model} is not used: the gallery {gallery.path} classifies with its own "
+            f"model {own} (its embeddings were made with it)")

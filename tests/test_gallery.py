@@ -193,8 +193,9 @@ def test_gallery_commands(tmp_path, backbone, capsys):
         "gallery", "add", "--gallery", g, "--model", str(backbone), "--species", "Festuca ovina",
         "--embedding", "cls+mean", "--device", "cpu", str(photos),
     )  # fmt: skip
+    cv2.imwrite(str(tmp_path / "acer.png"), checker(0))  # a photo is one species' only
     run("gallery", "add", "--gallery", g, "--model", str(backbone), "--species", "Acer rubrum",
-        "--common-name", "red maple", "--device", "cpu", str(photos / "0.png"))  # fmt: skip
+        "--common-name", "red maple", "--device", "cpu", str(tmp_path / "acer.png"))  # fmt: skip
     listing = run("gallery", "list", "--gallery", g)
     assert "Festuca ovina" in listing and "Acer rubrum" in listing and "cls+mean" in listing
     assert "threshold 0.7" in run("gallery", "set", "--gallery", g, "--threshold", "0.7").replace(
@@ -292,16 +293,89 @@ def test_gallery_add_takes_species_subfolders_and_loads_the_model_once(
 
 
 def test_gallery_list_warns_when_a_species_is_not_separable(tmp_path, backbone, gallery):
-    from fieldtool.gallery import describe
+    from fieldtool.cli.models import describe, separability, warnings
 
-    assert gallery.warnings() == () and "warning" not in describe(gallery)
+    assert warnings(gallery) == () and "warning" not in describe(gallery)
     mixed = Gallery(tmp_path / "mixed", create=True)
     model = load_model_folder(backbone)
     # "Festuca ovina" photos that are half checkerboards: less alike than to the stripes
     mixed.enroll(backbone, "Festuca ovina", [stripes(0), checker(0)], device="cpu", model=model)
     mixed.enroll(backbone, "Poa annua", [stripes(1), stripes(2)], device="cpu", model=model)
-    same, other, to_other = mixed.separability()["Festuca ovina"]
+    same, other, to_other = separability(mixed)["Festuca ovina"]
     assert other == "Poa annua" and same < to_other
-    warnings = mixed.warnings()
-    assert len(warnings) == 1 and warnings[0].startswith("warning: Festuca ovina:")
-    assert warnings[0] in describe(mixed)
+    said = warnings(mixed)
+    assert len(said) == 1 and said[0].startswith("warning: Festuca ovina:")
+    assert said[0] in describe(mixed)
+
+
+def test_gallery_add_skips_photos_already_enrolled_and_leaves_out_contradictions(
+    tmp_path, backbone, capsys
+):
+    """The same photo (SHA-256) again for its species is not enrolled again, said with a
+    count; for another species it is left out, said with both species."""
+    from fieldtool.cli import build_parser
+
+    photos = tmp_path / "festuca"
+    photos.mkdir()
+    for s in range(3):
+        cv2.imwrite(str(photos / f"{s}.png"), stripes(s))
+    cv2.imwrite(str(tmp_path / "checker.png"), checker(0))
+    parser = build_parser()
+    g = str(tmp_path / "g")
+
+    def run(*argv: str) -> str:
+        args = parser.parse_args(["gallery", "add", "--gallery", g, "--model", str(backbone),
+                                  "--device", "cpu", *argv])  # fmt: skip
+        assert args.func(args) == 0
+        return capsys.readouterr().out
+
+    assert "enrolled 3 photos of Festuca ovina (3 in all)" in run("--species", "Festuca ovina",
+                                                                  str(photos))  # fmt: skip
+    again = run("--species", "Festuca ovina", str(photos))
+    assert "enrolled 0 photos of Festuca ovina (3 in all)" in again
+    assert "3 photos already enrolled as Festuca ovina, not enrolled again" in again
+    other = run("--species", "Poa annua", str(photos / "0.png"), str(tmp_path / "checker.png"))
+    assert "enrolled 1 photos of Poa annua (1 in all)" in other
+    said = [line for line in other.splitlines() if "left out" in line]
+    assert len(said) == 1 and "Festuca ovina" in said[0] and "Poa annua" in said[0]
+    assert "0.png" in said[0]
+    assert Gallery(g).list() == [("Festuca ovina", 3), ("Poa annua", 1)]
+    assert all(len(e.sha256) == 64 for e in Gallery(g).entries)
+
+
+def test_gallery_list_says_what_each_figure_measures(tmp_path, backbone):
+    """The table's figures (each photo's nearest other photo) and the warning's (means over
+    all photos) are different measures: worded apart, so 1.000 beside 0.878 is no riddle."""
+    from fieldtool.cli.models import describe, warnings
+
+    mixed = Gallery(tmp_path / "mixed", create=True)
+    model = load_model_folder(backbone)
+    mixed.enroll(backbone, "Festuca ovina", [stripes(0), checker(0)], device="cpu", model=model)
+    mixed.enroll(backbone, "Poa annua", [stripes(1), stripes(2)], device="cpu", model=model)
+    text = describe(mixed)
+    header = next(line for line in text.splitlines() if line.startswith("species"))
+    assert "nearest same-species" in header and "nearest other-species" in header
+    assert "each photo's most similar other photo" in text
+    warning = warnings(mixed)[0]
+    assert "mean similarity among its photos" in warning and "nearest" not in warning
+
+
+def test_a_session_with_a_gallery_says_its_model_is_not_the_one_given(tmp_path, backbone,
+                                                                      gallery):  # fmt: skip
+    from fieldtool.config import Config
+    from fieldtool.pipeline.inputs import classifier_from_config
+
+    other = _model(tmp_path / "other-model", seed=1)
+    config = Config()
+    config.model.gallery = gallery.path
+    config.model.path = other
+    config.model.device = "cpu"
+    lines: list[str] = []
+    clf = classifier_from_config(config, lines.append)
+    assert clf.model_path == backbone.resolve() or clf.model_path == backbone
+    said = [line for line in lines if str(other) in line]
+    assert len(said) == 1 and "is not used" in said[0] and str(backbone) in said[0]
+    config.model.path = backbone  # the gallery's own model: nothing to say
+    lines.clear()
+    classifier_from_config(config, lines.append)
+    assert lines == []

@@ -54,7 +54,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "a share of the review sessions, and every k-th photo of each species (k = "
         "1/holdout, in order of file name). Exit status 1 when the new model is worse, or "
         "too little is held out to judge it (under 5 examples, or a new species with none), "
-        "and was not written.",
+        "or it gives an old class under 0.9 of the parent's prototypes of it that the parent "
+        "gives it (a parent without prototypes.safetensors cannot be judged so), and was not "
+        "written.",
     )
     p.add_argument("--db", type=Path,
                    help="database of reviewed sightings (sightings.duckdb unless --gallery "

@@ -1,10 +1,17 @@
-"""``fieldtool model`` and ``gallery``: classifiers."""
+"""``fieldtool model`` and ``gallery``: classifiers; what ``gallery list`` and ``add`` say of
+a gallery (how alike its species' photos are)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fieldtool.gallery import Gallery
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,15 +68,16 @@ def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                 a.model, a.photos, embedding=a.embedding, device=a.device,
                 progress=lambda species, n: print(f"{gallery.path}: enrolled {n} photos of "
                                                   f"{species}", flush=True),
+                log=print,
             )  # fmt: skip
             print(f"{gallery.path}: {sum(counts.values())} photos of {len(counts)} species")
-            for line in gallery.warnings():
+            for line in warnings(gallery):
                 print(line)
             return 0
         added = gallery.enroll(a.model, a.species, g.expand_photos(a.photos),
                                common_name=a.common_name or "", embedding=a.embedding,
-                               device=a.device)  # fmt: skip
-        total = dict(gallery.list())[" ".join(a.species.split())]
+                               device=a.device, log=print)  # fmt: skip
+        total = dict(gallery.list()).get(" ".join(a.species.split()), 0)
         print(f"{gallery.path}: enrolled {added} photos of {a.species} ({total} in all)")
         return 0
 
@@ -101,7 +109,7 @@ def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     ad.add_argument("photos", nargs="+", type=Path, help="photo files or folders")
     ad.set_defaults(func=add)
     ls = gsub.add_parser("list", help="enrolled species, photo counts and similarities")
-    ls.set_defaults(func=lambda a: print(g.describe(g.Gallery(a.gallery))) or 0)
+    ls.set_defaults(func=lambda a: print(describe(g.Gallery(a.gallery))) or 0)
     rm = gsub.add_parser("remove", help="remove a species and its photos")
     rm.add_argument("--species", required=True)
     rm.set_defaults(func=remove)
@@ -112,3 +120,78 @@ def _gallery_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     st.set_defaults(func=settings)
     for command, required in ((ad, "gallery folder (created)"), (ls, None), (rm, None), (st, None)):
         command.add_argument("--gallery", type=Path, required=True, help=required)
+
+
+def separability(gallery: Gallery) -> dict[str, tuple[float, str, float]]:
+    """Per species with 2+ photos and another species: (mean cosine between its own
+    photos, the other species its photos are most alike, their mean cosine to that
+    species' photos)."""
+    names = gallery.species
+    owner = np.array([names.index(e.species) for e in gallery.entries])
+    sims = gallery.embeddings @ gallery.embeddings.T
+    out = {}
+    for k, name in enumerate(names):
+        mine = owner == k
+        if mine.sum() < 2 or len(names) < 2:
+            continue
+        block = sims[np.ix_(mine, mine)]
+        same = float((block.sum() - np.trace(block)) / (mine.sum() * (mine.sum() - 1)))
+        other = {j: float(sims[np.ix_(mine, owner == j)].mean())
+                 for j in range(len(names)) if j != k}  # fmt: skip
+        j = max(other, key=lambda i: other[i])
+        out[name] = (same, names[j], other[j])
+    return out
+
+
+def warnings(gallery: Gallery) -> tuple[str, ...]:
+    """One line per species whose photos are less alike than they are to another
+    species' photos: the gallery cannot tell those two apart."""
+    return tuple(
+        f"warning: {name}: the mean similarity among its photos ({same:.3f}) is below "
+        f"their mean similarity to {other}'s photos ({to_other:.3f}); the gallery cannot "
+        "tell them apart (add photos, or use cls+mean embeddings or another model)"
+        for name, (same, other, to_other) in separability(gallery).items()
+        if same < to_other
+    )
+
+
+def leave_one_out(gallery: Gallery) -> dict[str, tuple[float, float]]:
+    """Per species: (mean best similarity of its photos to the rest of the gallery's
+    same-species photos, mean best similarity to any other species), photo against photo.
+    NaN where a species has one photo or is alone. Helps to pick ``threshold``."""
+    names = gallery.species
+    owner = np.array([names.index(e.species) for e in gallery.entries])
+    sims = gallery.embeddings @ gallery.embeddings.T
+    np.fill_diagonal(sims, -np.inf)
+    out = {}
+    for k, name in enumerate(names):
+        rows = sims[owner == k]
+        same, other = rows[:, owner == k], rows[:, owner != k]
+        best_same = same.max(axis=1) if same.shape[1] > 1 else np.array([np.nan])
+        best_other = other.max(axis=1) if other.shape[1] else np.array([np.nan])
+        out[name] = (float(np.mean(best_same)), float(np.mean(best_other)))
+    return out
+
+
+def describe(gallery: Gallery) -> str:
+    """What ``fieldtool gallery list`` prints: model, settings, and per species the photo
+    count with its leave-one-out same- and other-species similarities."""
+    s = gallery.settings
+    model = f"{gallery.model.model_id} ({gallery.model.path})" if gallery.model else "none yet"
+    lines = [
+        f"gallery {gallery.path}: model {model}",
+        f"embedding {s.embedding}, mode {s.mode}, threshold {s.threshold}, "
+        f"temperature {s.temperature}",
+    ]
+    if not gallery.entries:
+        return "\n".join([*lines, "(no species enrolled)"])
+    loo = leave_one_out(gallery)
+    lines.append(
+        f"{'species':<32} {'photos':>6}  {'nearest same-species':>20}  {'nearest other-species':>21}"
+    )
+    for species, count in gallery.list():
+        same, other = loo[species]
+        lines.append(f"{species:<32} {count:>6}  {same:>20.3f}  {other:>21.3f}")
+    lines.append("(nearest: each photo's most similar other photo of its own species, or of any "
+                 "other species, cosine, averaged over the species' photos)")  # fmt: skip
+    return "\n".join([*lines, *warnings(gallery)])

@@ -38,7 +38,7 @@ from transformers import Dinov2Config
 from fieldtool.demo.render import FRAME_SIZE, class_names, render_sample
 from fieldtool.demo.species import BACKGROUND, DEMO_SPECIES
 from fieldtool.model import ModelInfo, SpeciesClassifier, save_model_folder
-from fieldtool.types import Label, LabelSet
+from fieldtool.types import FieldtoolError, Label, LabelSet
 
 _TRAIN, _VAL, _TEST, _REFRESH = 0, 1, 2, 3  # sample streams
 HELDOUT_SEED_OFFSET = 1000
@@ -535,6 +535,29 @@ The full confusion matrix and the training history are in `fieldtool.json` (`ext
     (out / "README.md").write_text(text, encoding="utf-8")
 
 
+def write_prototypes(folder: Path | str, per_class: int = 32, seed: int = 0) -> float:
+    """``prototypes.safetensors`` for a demo model folder: ``per_class`` training-pool
+    renders of each class, embedded with its own backbone (what ``fieldtool learn``
+    measures a new head's retention of the old classes on). Returns the model's top-1 on
+    them (its head's own verdict, for the log)."""
+    from fieldtool.learn.embed import FeatureExtractor
+    from fieldtool.learn.head import Prototypes, head_probs
+    from fieldtool.model import load_model_folder
+
+    model = load_model_folder(folder)
+    names = class_names()
+    if names != model.labels.species:
+        raise FieldtoolError(f"{folder}: not the demo model (its classes differ)")
+    items = _grid(len(names), per_class)
+    rgb = render_set(seed, _TRAIN, items, int(model.info.image_size), None)
+    x = FeatureExtractor(model)([np.ascontiguousarray(a[..., ::-1]) for a in rgb])  # BGR
+    y = np.array([c for c, _ in items])
+    Prototypes.from_features(x, y, len(names), per_class=per_class).save(Path(folder))
+    head = model.network.head
+    weight, bias = head.weight.detach().numpy(), head.bias.detach().numpy()
+    return float((head_probs(weight, bias, x).argmax(1) == y).mean())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = TrainSettings()
     parser = argparse.ArgumentParser(
@@ -563,6 +586,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         walks=args.walks if args.walks and Path(args.walks).is_dir() else "",
     )
     train(args.out, settings, log=lambda msg: print(msg, flush=True))
+    top1 = write_prototypes(args.out, seed=args.seed)
+    print(f"prototypes written: the model's top-1 on them {top1:.3f}", flush=True)
     return 0
 
 

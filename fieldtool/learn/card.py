@@ -90,6 +90,9 @@ class ModelCard:
     # another, kept on one side), "heldout_copies_of_train" and "heldout_repeats" (held-out
     # frames dropped: copies of a frame learnt from, repeats of an earlier held-out frame)
     duplicates: dict[str, int] = field(default_factory=dict)
+    # old class -> (share of the parent's prototypes of it that the parent gives it, share of
+    # those the new head gives it too): what it keeps of the classes it knew (update.RETAIN)
+    retention: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def learnt_from(self) -> str:
         """What the head was learnt from, in words."""
@@ -103,6 +106,13 @@ class ModelCard:
             json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
         (folder / CARD_MD).write_text(self.markdown(), encoding="utf-8")
+
+    def _kept(self) -> str:
+        if not self.retention:
+            return "not measured (the parent has no prototypes)"
+        lowest = min(self.retention, key=lambda n: self.retention[n][1])
+        return (f"{len(self.retention)} classes, lowest {lowest or 'background'} "
+                f"{self.retention[lowest][1]:.3f}")
 
     def markdown(self) -> str:
         rows = "\n".join(
@@ -131,6 +141,7 @@ frozen backbone of its parent.
 - review sessions: {len(self.train_sessions)} to learn from, {len(self.heldout_sessions)} held out
 - photos: {photos}
 - duplicate frames: {duplicates_text(self.duplicates)}
+- old classes kept on the parent's prototypes: {self._kept()}
 - verdict: {"accepted" if self.accepted else "refused"}{" (written with --force)" if self.forced else ""}: {self.reason}
 
 ## Data (reviewed sightings, their frames, and photos per class)

@@ -72,6 +72,10 @@ class FeatureCache:
         self.hits = 0
         self.misses = 0
 
+    def has(self, key: str) -> bool:
+        """Whether the frame with hash ``key`` has cached features."""
+        return key in self._rows
+
     def features(
         self,
         hashes: Sequence[str],

@@ -57,6 +57,9 @@ class PhotoSet:
     read_as: dict[str, str] = field(default_factory=dict)
     # (source, species name as given, where: the sub-folder or the gallery), each once
     given: list[tuple[str, str, Path]] = field(default_factory=list)
+    # one line per photo given under two labels or more (a species and background, or two
+    # species): such a photo is left out of all of them, as it would teach both
+    conflicts: list[str] = field(default_factory=list)
 
     @property
     def species(self) -> list[str]:
@@ -191,6 +194,7 @@ def read_photos(
                 frame = LabelledFrame(f"{source}:{photo}", source, species, "", PHOTO_DECISION,
                                       photo, sha)  # fmt: skip
                 by_species.setdefault(key, []).append(frame)
+    _leave_out_conflicts(out, by_species)
     k = heldout_every(holdout)
     for frames in by_species.values():
         frames.sort(key=lambda f: (f.path.name, str(f.path)))
@@ -199,3 +203,23 @@ def read_photos(
             held = frames[k - 1 :: k] or frames[-1:]
             out.heldout.update(f.sighting_id for f in held)
     return out
+
+
+def _leave_out_conflicts(out: PhotoSet, by_species: dict[str, list[LabelledFrame]]) -> None:
+    """Drop from ``by_species`` every photo (by SHA-256) given under two labels or more, and
+    say each in ``out.conflicts``: the labels and where each copy is."""
+    where: dict[str, list[LabelledFrame]] = {}
+    for frames in by_species.values():
+        for f in frames:
+            where.setdefault(f.sha256, []).append(f)
+    both = {sha: fs for sha, fs in where.items() if len({f.label for f in fs}) > 1}
+    if not both:
+        return
+    for key, frames in by_species.items():
+        by_species[key] = [f for f in frames if f.sha256 not in both]
+    for fs in both.values():
+        given = " and ".join(f"{f.label or BACKGROUND_FOLDER} ({f.path})" for f in fs)
+        out.conflicts.append(f"left out: one photo (same SHA-256) is given as {given}; a photo "
+                             "under two labels would teach both, so it is learnt as neither")
+    for key in [k for k, frames in by_species.items() if not frames]:
+        del by_species[key]

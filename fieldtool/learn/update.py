@@ -21,8 +21,9 @@ before it is used.
 5. score parent and new head on everything held out (a reviewed sighting or a photo is
    one example each); write the new folder (model, prototypes, model card) unless it is
    worse, or the held-out part is too small to judge it after de-duplication (fewer than
-   :data:`MIN_HELDOUT` examples, or a new species without any held-out example), and
-   ``force`` is off.
+   :data:`MIN_HELDOUT` examples, or a new species without any held-out example), or it
+   loses an old class on the parent's prototypes (:func:`retention`, :data:`RETAIN`; a
+   parent without them cannot be judged so), and ``force`` is off.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fieldtool.gallery import read_image
 from fieldtool.learn.card import ModelCard, Scores, duplicates_text
 from fieldtool.learn.collect import (
     LabelledFrame,
@@ -46,7 +48,14 @@ from fieldtool.learn.collect import (
     split_sessions,
 )
 from fieldtool.learn.embed import FeatureCache, FeatureExtractor, backbone_key
-from fieldtool.learn.head import HeadSettings, Prototypes, fit_head, head_probs, read_prototypes
+from fieldtool.learn.head import (
+    PROTOTYPES_FILE,
+    HeadSettings,
+    Prototypes,
+    fit_head,
+    head_probs,
+    read_prototypes,
+)
 from fieldtool.learn.photos import (
     PHOTO_DECISION,
     PhotoSet,
@@ -64,6 +73,11 @@ BACKGROUND = "background"
 # review session) and 13 (a gallery's every 4th photo). Counted after de-duplication: a
 # copy of a frame learnt from is no example, and copies within the held-out part count once.
 MIN_HELDOUT = 5
+# Of the parent's prototypes of an old class that the parent itself gives that class, the
+# share the new head must still give it. Held-out examples may all be of new species (the
+# parent scores 0 on them by construction): without this the verdict never looks at the old
+# classes, and photos of new species alone took the demo's west walk from F1 1.000 to 0.476.
+RETAIN = 0.9
 
 
 @dataclass
@@ -153,6 +167,56 @@ def _too_few_heldout(labels: LabelSet, old: int, held_targets: np.ndarray,
     return "too little held out to judge it: " + ", ".join(parts) + "; " + fix[0]
 
 
+def retention(protos: Prototypes | None, old: tuple[np.ndarray, np.ndarray],
+              new: tuple[np.ndarray, np.ndarray], names: Sequence[str],
+              classes: int) -> dict[str, tuple[float, float]]:  # fmt: skip
+    """Per old class (the first ``classes`` of ``names``) with prototypes: (the share of
+    its prototypes the parent head ``old`` gives it, the share of those that the new head
+    ``new`` gives it too; 1.0 when the parent gives it none, as there is nothing to keep).
+    Heads are (weight (C, D), bias (C,)); the new one may have more classes."""
+    if protos is None or not len(protos.points):
+        return {}
+    parent = head_probs(old[0], old[1], protos.points).argmax(1)
+    after = head_probs(new[0], new[1], protos.points).argmax(1)
+    out: dict[str, tuple[float, float]] = {}
+    for c in range(classes):
+        mine = protos.owner == c
+        if not mine.any():
+            continue
+        agreed = mine & (parent == c)
+        kept = float((after[agreed] == c).mean()) if agreed.any() else 1.0
+        out[names[c]] = (round(float(agreed.sum() / mine.sum()), 4), round(kept, 4))
+    return out
+
+
+def _retention_verdict(kept: dict[str, tuple[float, float]], names: Sequence[str],
+                       classes: int, parent: Path) -> tuple[str, str]:  # fmt: skip
+    """(why the new head is refused for what it loses of the parent's old classes, or "";
+    what it keeps, in words)."""
+    where = parent / PROTOTYPES_FILE
+    unmeasured = [n or BACKGROUND for n in names[:classes] if n not in kept]
+    if len(unmeasured) == classes:
+        return (f"cannot measure what it keeps of the parent's {classes} classes: {where} "
+                "(stored examples of each class) is missing, so a head that gains new species "
+                "may silently lose old ones; learn from a model folder that has one (written "
+                "by every `fieldtool learn`)", "")  # fmt: skip
+    if unmeasured:
+        return (f"cannot measure what it keeps of {len(unmeasured)} of the parent's "
+                f"{classes} classes (first: {unmeasured[0]}): {where} holds no stored "
+                "examples of them", "")  # fmt: skip
+    lowest = min(kept, key=lambda n: kept[n][1])
+    said = (f"old classes kept on the parent's prototypes: {len(kept)}, lowest "
+            f"{lowest or BACKGROUND} {kept[lowest][1]:.3f} (needs {RETAIN})")  # fmt: skip
+    lost = sorted((n for n, (_, k) in kept.items() if k < RETAIN), key=lambda n: kept[n][1])
+    if not lost:
+        return "", said
+    what = ", ".join(f"{n or BACKGROUND} ({kept[n][1]:.3f})" for n in lost[:3])
+    more = f" and {len(lost) - 3} more" * (len(lost) > 3)
+    return (f"it would lose {len(lost)} old class{'es' * (len(lost) != 1)}: {what}{more} "
+            "(share of the parent's prototypes of it, those the parent gives it, that the new "
+            f"head still gives it; needs {RETAIN}, {where})", said)  # fmt: skip
+
+
 def _split_reviews(reviewed: list[LabelledFrame], holdout: float,
                    heldout_sessions: Sequence[str] | None, db: Path | None,
                    say: Callable[[str], None]) -> tuple[set[str], set[str], int]:  # fmt: skip
@@ -196,10 +260,32 @@ def _nothing_heldout(sessions: int, linked: int, dropped: int) -> str:
             "photos of a species)")
 
 
+def _readable(frames: list[LabelledFrame], cache: FeatureCache, photos: bool = False,
+              say: Callable[[str], None] | None = None) -> tuple[list[LabelledFrame], list[str]]:
+    """The frames whose pixels decode fully, and one line per frame left out. Checked: the
+    frames not in ``cache``, and every photo (``photos``; a user's file, whose features may
+    have been cached from a partial decode before truncated files were refused). ``say``
+    hears progress."""
+    kept, bad = [], []
+    for i, f in enumerate(frames, 1):
+        if say and (i % 256 == 0 or i == len(frames)):
+            say(f"decoded {i}/{len(frames)} {'photos' if photos else 'frames'}")
+        if photos or not cache.has(f.sha256):
+            try:
+                read_image(f.path)
+            except FieldtoolError as exc:
+                bad.append(f"{exc}; left out")
+                continue
+        kept.append(f)
+    return kept, bad
+
+
 def _say_photos(say: Callable[[str], None], photos: PhotoSet, holdout: float) -> None:
     rule = heldout_rule(holdout)
-    species = len({species_key(f.label) for f in photos.frames})
-    say(f"{len(photos.frames)} photos of {species} species from {', '.join(photos.sources)} "
+    species = len({species_key(f.label) for f in photos.frames if not f.is_background})
+    background = sum(f.is_background for f in photos.frames)
+    also = f" and {background} background" * bool(background)
+    say(f"{len(photos.frames)} photos of {species} species{also} from {', '.join(photos.sources)} "
         f"({len(photos.heldout)} held out: {rule})"
         + (f"; {photos.duplicates} given twice, counted once" if photos.duplicates else ""))
     if photos.read_as:
@@ -247,7 +333,16 @@ def learn(
                         progress=lambda done, total: say(f"hashed {done}/{total} photos"))  # fmt: skip
     model = load_model_folder(model_folder)
     check_species(shots, model.labels.species)
+    for line in shots.conflicts:
+        say(line)
     reviewed, skipped = collect(db) if db is not None else ([], [])
+    default_cache = (db.resolve().parent / f"{db.stem}_learn_cache" if db is not None
+                     else out.resolve().parent / "learn_cache")  # fmt: skip
+    cache = FeatureCache(cache_dir or default_cache, backbone_key(model))
+    # a frame whose pixels do not decode fully (a truncated JPEG) is left out, said
+    reviewed, bad = _readable(reviewed, cache)
+    shots.frames, bad_photos = _readable(shots.frames, cache, photos=True, say=say)
+    skipped += bad + bad_photos
     if db is not None and not reviewed and not shots.frames:
         gone = (f": {len(skipped)} frame(s) of reviewed sightings are not where the "
                 f"database says (e.g. {skipped[0].split(': ')[0]}); they are read beside the "
@@ -276,13 +371,8 @@ def learn(
     keep = [not (a or b) for a, b in zip(copy_of_learnt, repeated, strict=True)]
     frames = [f for f, k in zip(frames, keep, strict=True) if k]
 
-    default_cache = (db.resolve().parent / f"{db.stem}_learn_cache" if db is not None
-                     else out.resolve().parent / "learn_cache")  # fmt: skip
-    cache = FeatureCache(cache_dir or default_cache, backbone_key(model))
     extract = FeatureExtractor(model, device=device)
     what = "frames" if not shots.frames else "photos" if not reviewed else "frames and photos"
-    from fieldtool.gallery import read_image
-
     feats = cache.features(
         [f.sha256 for f in frames], lambda i: read_image(frames[i].path), extract,
         progress=lambda done, total: say(f"embedded {done}/{total} {what}"),
@@ -325,6 +415,11 @@ def learn(
     pad_b = np.concatenate([old_b, np.full(len(labels) - len(old_b), -1e9, np.float32)])
     before, after = scores(pad_w, pad_b), scores(weight, bias)
     measured = "sightings" if not shots.frames else "photos" if not reviewed else "examples"
+    # what the new head keeps of the old classes: the held-out part may hold none of them
+    kept = retention(protos, (old_w, old_b), (weight, bias), names, len(model.labels))
+    lost, kept_text = _retention_verdict(kept, names, len(model.labels), model.path)
+    if kept_text:
+        say(kept_text)
     too_few = _too_few_heldout(labels, len(model.labels), targets[held], after.sightings,
                                dropped)  # fmt: skip
     if not held.any():
@@ -337,11 +432,14 @@ def learn(
         accepted = False
         reason = (f"held-out accuracy {after.accuracy:.3f} < parent's {before.accuracy:.3f} "
                   f"on {after.sightings} {measured}")  # fmt: skip
+    elif lost:
+        accepted = False
+        reason = lost
     else:
         accepted = True
         reason = (f"held-out accuracy {before.accuracy:.3f} -> {after.accuracy:.3f}, "
                   f"macro F1 {before.macro_f1:.3f} -> {after.macro_f1:.3f} "
-                  f"on {after.sightings} {measured}")  # fmt: skip
+                  f"on {after.sightings} {measured}; {kept_text}")  # fmt: skip
     now = datetime.now(UTC).replace(tzinfo=None)
     new_id = model_id or f"{model.info.model_id}+learn-{now:%Y%m%dT%H%M%S}"
     card = ModelCard(
@@ -352,7 +450,7 @@ def learn(
         new_classes=names[len(model.labels):], train_sessions=sorted(train_s),
         heldout_sessions=sorted(held_s), counts=_counts(frames, held, names, index),
         before=before, after=after, accepted=accepted, forced=force and not accepted,
-        reason=reason, sources=shots.sources, duplicates=duplicates,
+        reason=reason, sources=shots.sources, duplicates=duplicates, retention=kept,
         settings=asdict(settings) | {"holdout": holdout,
                                      "photo_heldout": heldout_rule(holdout)},
     )  # fmt: skip

@@ -15,7 +15,7 @@ from fieldtool.camtrap.read import Observation
 from fieldtool.classify import DinoClassifier, pick_device
 from fieldtool.config import Config
 from fieldtool.decode.segments import segmented_source
-from fieldtool.gallery import classifier_from_gallery
+from fieldtool.gallery import classifier_from_gallery, model_not_used
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import check_model_folder, load_model_folder
 from fieldtool.photos import (
@@ -27,6 +27,7 @@ from fieldtool.photos import (
     photo_source_from_config,
     photo_sources_from_config,
 )
+from fieldtool.photos.held import held_elsewhere
 from fieldtool.pipeline.session import run_session
 from fieldtool.pipeline.steps import Progress, SessionResult
 from fieldtool.placement import (
@@ -47,6 +48,7 @@ from fieldtool.types import (
     Classifier,
     FieldtoolError,
     FrameSource,
+    Position,
     SessionStatus,
 )
 
@@ -97,7 +99,9 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     if ranges is not None:
         for line in range_coverage(ranges, classifier.labels).lines():
             log(line)
-        prior = RangePriorStage(ranges, classifier.labels, config.prior)
+        prior = RangePriorStage(ranges, classifier.labels, config.prior, log=log)
+        if config.position.lat is not None and config.position.lon is not None:
+            prior.say_place(Position(config.position.lat, config.position.lon))  # before it runs
     elif positions is not None:  # placed, yet nothing to weigh species by where they live
         log("no range prior: species are not weighed by where they live (give range maps "
             "with --ranges, e.g. data/ranges/little_atlas.gpkg for US trees)")  # fmt: skip
@@ -215,11 +219,12 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
         # The span that will be analysed: max_frames stops the run after its first frames.
         duration = min(source.frame_count, src.max_frames or source.frame_count) / fps
         share = overlap_share(positions, start, duration, source.sample_fps)
-        name = Path(config.position.track).name if config.position.track else "the track"
+        name = placement.track_name or "the track"
         for warning in (overlap_warning(positions, placement.time, duration, share),
                         held_warning(positions, start, duration),
                         start_time_warning(positions, placement.time),
-                        track_start_warning(positions, placement.time, duration, name)):  # fmt: skip
+                        track_start_warning(positions, placement.time,  # the whole video
+                                            source.frame_count / fps, name)):  # fmt: skip
             if warning:
                 log(warning)
     return source, placement
@@ -228,6 +233,8 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
 def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classifier:
     """The classifier ``config.model`` names: a gallery, or a model folder with its head."""
     if config.model.gallery is not None:
+        if note := model_not_used(config.model.gallery, config.model.path):
+            log(note)  # the gallery's own model classifies: a --model beside it is not used
         return classifier_from_gallery(
             config.model.gallery, config.model.device, config.model.batch_size,
             tiles=config.model.tiles, tile_reduce=config.model.tile_reduce,
@@ -265,9 +272,12 @@ def earlier_sessions(
     (``only``: of that package deployment), said in ``log``; else a file the store already
     holds sessions of is said (:func:`earlier_runs`)."""
     # the text as typed too: files before sessions recorded the path made whole
-    if replace and (gone := [session for name in dict.fromkeys((source_key(uri), uri))
-                             for session in store.forget_source(name, only)]):  # fmt: skip
-        log(f"replaced {len(gone)} earlier session(s) of {deployment_name(uri, only)}")
+    names = dict.fromkeys((source_key(uri), uri)) if replace else {}
+    forgotten = [store.forget_source(name, only) for name in names]
+    if gone := [session for ids in forgotten for session in ids]:
+        reviews = sum(ids.reviews for ids in forgotten)  # deleted with their sightings
+        also = f" and their {reviews} review(s)" if reviews else ""
+        log(f"replaced {len(gone)} earlier session(s){also} of {deployment_name(uri, only)}")
     elif not live and (said := earlier_runs(store.path, uri, only)):
         log(said)
 
@@ -320,6 +330,9 @@ def run_from_config(
     earlier_sessions(store, uri, live=inputs.source.live, replace=replace_earlier, log=log,
                      only=only)  # fmt: skip
     runs = inputs.sessions()
+    for source, _ in runs:  # the same photos run before from another path (a card's copy)
+        if isinstance(source, PhotoSource) and (said := held_elsewhere(config.store.db, source)):
+            log(said)
     results: list[SessionResult] = []
     read: dict[str, tuple[Observation, ...]] = {}  # a package's observations, read once
     try:

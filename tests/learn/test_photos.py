@@ -178,3 +178,43 @@ def test_too_little_held_out_is_refused_unless_forced(old_model, tmp_path, capsy
     assert card["forced"] is True and card["accepted"] is False
     assert card["reason"].startswith("too little held out") and all(s in card["reason"] for s in says)
     assert "refused (written with --force): too little held out" in (out / "MODEL_CARD.md").read_text()
+
+
+def test_a_photo_under_two_labels_is_left_out_of_both_and_said(tmp_path):
+    a = _files(tmp_path / "a", {"Acer_rubrum": 3, "Quercus_alba": 2, "background": 2})
+    shutil.copyfile(a / "Acer_rubrum" / "p00.jpg", a / "background" / "also.jpg")
+    shutil.copyfile(a / "Quercus_alba" / "p01.jpg", a / "Acer_rubrum" / "p99.jpg")
+    shots = read_photos(None, [a])
+    left = {f.path.name for f in shots.frames}
+    assert len(shots.frames) == 3 + 2 + 2 + 2 - 2 * 2  # 2 copies given, 2 photos under 2 labels
+    assert not {"also.jpg", "p99.jpg"} & left
+    assert [f.path for f in shots.frames if f.label == "Acer rubrum"] == [
+        (a / "Acer_rubrum" / "p01.jpg").resolve(), (a / "Acer_rubrum" / "p02.jpg").resolve()]
+    assert len(shots.conflicts) == 2
+    line = next(c for c in shots.conflicts if "also.jpg" in c)
+    assert "Acer rubrum (" in line and "background (" in line
+    assert str((a / "Acer_rubrum" / "p00.jpg").resolve()) in line and "neither" in line
+
+
+def test_a_truncated_photo_is_left_out_and_background_is_no_species(old_model, tmp_path):
+    """A JPEG cut short decodes partly (OpenCV gave its top and grey below, learnt from):
+    left out, named. Background photos are counted as such, not as a species."""
+    import cv2
+
+    folder = write_species_photos(tmp_path / "photos", {MISSING: 12})
+    sub = folder / MISSING.replace(" ", "_")
+    whole = sorted(sub.iterdir())[0].read_bytes()
+    cut = sub / "zz_cut.jpg"
+    cut.write_bytes(whole[: len(whole) // 2])
+    (folder / "background").mkdir()
+    for i in range(2):
+        grey = np.full((120, 160, 3), 60 + 40 * i, np.uint8)
+        cv2.imwrite(str(folder / "background" / f"ground_{i}.jpg"), grey)
+    lines: list[str] = []
+    result = learn(None, old_model, tmp_path / "new", photos=[folder], log=lines.append,
+                   force=True)  # fmt: skip
+    assert [s for s in result.skipped if str(cut) in s and "truncated" in s]
+    counts = result.card.counts
+    assert counts[MISSING]["train_photos"] + counts[MISSING]["heldout_photos"] == 12
+    assert counts["background"]["train_photos"] + counts["background"]["heldout_photos"] == 2
+    assert any(line.startswith("14 photos of 1 species and 2 background from") for line in lines)
