@@ -77,7 +77,9 @@ class TimeBasis:
             zone = "local time, zone unknown: stored without a zone (give --tz to fix)"
         line = f"time: media t=0 = {when} from {self.source} ({self.how}); {zone}"
         twice = None
-        if self.zone_known and self.start is not None and self.zone is not None:
+        # photos: said per zone for the photos in it (their basis is only the first photo)
+        if (self.zone_known and self.start is not None and self.zone is not None
+                and self.source != "photos"):  # fmt: skip
             twice = repeated_local_time(self.start, self.zone)
         if twice is not None and self.zone is not None:
             first, second = repeated_offsets(twice, self.zone)

@@ -13,7 +13,7 @@ from fieldtool.config import load_config
 from fieldtool.pipeline import inputs_from_config, run_from_config
 from fieldtool.placement import place_session
 from fieldtool.store import query
-from fieldtool.timebase import parse_zone, to_utc, utc_naive
+from fieldtool.timebase import TimeBasis, parse_zone, to_utc, utc_naive
 from fieldtool.tracks import mp4_creation_time, read_track
 from fieldtool.types import FieldtoolError
 from tests.conftest import SHARED_DATA, write_video
@@ -509,3 +509,6 @@ def test_a_local_start_in_the_hour_repeated_when_summer_time_ends_is_said(tmp_pa
                                                      "source.tz": "America/New_York"}),
                           live=False, fps=10.0).time  # fmt: skip
     assert "occurs twice" not in plain.describe()
+    # a photo set's basis is its first photo, maybe GPS-timed: its photos say it per zone
+    photos = TimeBasis(datetime(2026, 11, 1, 5, 30), "photos", "America/New_York", True, "x")
+    assert "occurs twice" not in photos.describe()

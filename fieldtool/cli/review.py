@@ -147,6 +147,8 @@ def _relabel_species(
     - with ``--new-species`` (or when the file knows no species), the scientific binomial
       of ``text``, which must be spelt as one (:func:`fieldtool.names.looks_scientific`).
     """
+    import re
+
     from fieldtool.names import binomial, looks_scientific
     from fieldtool.store.reviews import by_common_name, same_species
 
@@ -174,7 +176,10 @@ def _relabel_species(
             f"{_close(text, known, commons)}: "
             "add --new-species to store it as a new species"
         )
-    if genus is not None and looks_scientific(genus):
+    # a genus new to the file only as "Genus sp.": a bare capitalised word may be a
+    # common name ("Badger")
+    explicit = re.search(r"\s+spp?\.?\s*$", text, flags=re.IGNORECASE) is not None
+    if genus is not None and explicit and looks_scientific(genus):
         return f"{genus} sp."
     found = binomial(text)
     if found is None or not looks_scientific(text):

@@ -112,6 +112,8 @@ def _glob_files(pattern: str) -> list[Path]:
     regard to case (a camera trap's ``RCNX0001.JPG`` by ``*.jpg``, as a folder's suffixes
     are); its folders as typed (``**`` spans folders)."""
     folder, name = os.path.split(pattern)
+    if name == "**":  # "photos/**": every file below, as glob's recursive ** gives them
+        folder, name = pattern, "*"
     wanted = (name or "*").lower()  # "photos/*/": the folders' files
     every = glob.glob(os.path.join(folder, "*") if folder else "*", recursive=True)
     return sorted(path for p in every

@@ -25,6 +25,7 @@ from fieldtool.placement import (
 from fieldtool.priors import RangePriorStage
 from fieldtool.sources import Prefetcher, SourceStats
 from fieldtool.store import SightingStore
+from fieldtool.store.maintenance import DROPPED
 from fieldtool.store.outcome import final_note
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
@@ -186,6 +187,8 @@ def finish_session(step: FrameStep, stats: SourceStats) -> None:
         if session.status == SessionStatus.FINISHED:
             session.status = SessionStatus.FAILED
         session.end_reason = session.end_reason or f"writes failed: {store.failed}"
+        if store.dropped_rows:  # lost for good: recovery must not call the session whole
+            session.end_reason += f"; {store.dropped_rows} {DROPPED} (memory bound)"
         store.record_session(session)  # into the journal with the rest
 
 

@@ -77,10 +77,12 @@ def done_keys(db: Path) -> set[str]:
 
 
 def merge(
-    db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0
+    db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0,
+    log: Callable[[str], None] | None = None,
 ) -> int:
     """Merge the parts of ``outcomes`` done and record every outcome; returns the number
-    of files merged."""
+    of files merged. A file done again under another key (its content, track or SRT
+    changed) replaces its earlier session (:func:`_replace_earlier`), said in ``log``."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import TABLES, connect, maintenance
@@ -88,12 +90,14 @@ def merge(
 
     merged = 0
     todo = list(outcomes)
+    this_batch = [o.batch_key for o in todo]
     with connect(db, read_only=False, timeout_s=lock_timeout_s) as con:
         for number, outcome in enumerate(todo):
             folder = part_dir(parts, outcome.batch_key)
             con.execute("BEGIN TRANSACTION")
             try:
                 if outcome.status == "done":
+                    _replace_earlier(con, outcome, folder, this_batch, log or (lambda m: None))
                     for table in TABLES:
                         path = folder / f"{table}.parquet"
                         if path.exists():
@@ -116,6 +120,42 @@ def merge(
                     "batch again (what is recorded is skipped)"
                 )
     return merged
+
+
+def _replace_earlier(
+    con: Any, outcome: FileOutcome, folder: Path, this_batch: list[str],
+    log: Callable[[str], None],
+) -> None:
+    """Before ``outcome``'s rows go in: the sessions an earlier batch recorded for the same
+    file (path, and source name: a package's deployment, a camera) under another key are
+    deleted, so a rerun does not double every sighting; one whose sightings were reviewed
+    is kept, said (deleting it would lose the reviews). Keys of this batch stay (a manifest
+    may run one video with two tracks)."""
+    import pyarrow.parquet as pq
+
+    from fieldtool.store import maintenance
+
+    sessions = folder / "sessions.parquet"
+    names = pq.read_table(sessions, columns=["source_name"]).column(0).to_pylist() \
+        if sessions.exists() else []  # fmt: skip
+    earlier = con.execute(
+        "SELECT b.batch_key, b.session_id, (SELECT count(*) FROM reviews r JOIN sightings g "
+        "USING (sighting_id) WHERE g.session_id = b.session_id) AS reviews "
+        "FROM batch_files b JOIN sessions s USING (session_id) WHERE b.path = ? AND "
+        "b.status = 'done' AND NOT list_contains(?, b.batch_key) "
+        "AND s.source_name IS NOT DISTINCT FROM ?",
+        [outcome.path, this_batch, names[0] if names else None],
+    ).fetchall()
+    for key, session_id, reviews in earlier:
+        if reviews:
+            log(f"warning: batch: {outcome.path}: its earlier session {session_id} is kept "
+                f"beside the new one, so their sightings count twice: deleting it would lose "
+                f"the {reviews} review(s) of its sightings")  # fmt: skip
+            continue
+        maintenance.forget_sessions(con, [session_id])
+        con.execute("DELETE FROM batch_files WHERE batch_key = ?", [key])
+        log(f"batch: {outcome.path}: replaced its earlier session {session_id} (run again: its "
+            "content, track or settings changed)")  # fmt: skip
 
 
 def _record(con: Any, outcome: FileOutcome) -> None:

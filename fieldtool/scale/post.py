@@ -157,7 +157,8 @@ def _run_stages(
     session = start_session(source, model, store, file_cfg, time_basis=basis,
                             session_id=plan["batch_key"][:32])  # fmt: skip
     ranges = range_prior_from_config(file_cfg.prior)
-    prior = RangePriorStage(ranges, model.labels, file_cfg.prior) if ranges else None
+    prior = (RangePriorStage(ranges, model.labels, file_cfg.prior, log=notes.append)
+             if ranges else None)  # fmt: skip
     step = FrameStep.for_session(session, store, file_cfg, model.labels, positions=positions,
                                  prior=prior, photos=photos, flush_closed=False,
                                  log=notes.append)  # fmt: skip

@@ -312,7 +312,7 @@ def _run_batch(
             log(f"batch: interrupted; the files finished so far are kept in {parts} and "
                 "merged by the next run of this batch")  # fmt: skip
             raise
-    merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s)
+    merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s, log=log)
     if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
         units = {row["batch_key"]: row for row in hashed}
         _package_reviews(db, [(units[f.batch_key], f.session_id) for f in finished

@@ -13,7 +13,7 @@ that started at another clock tick (:mod:`fieldtool.store.process`). See
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -99,11 +99,13 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
     done = Recovery()
     whole: set[str] = set()  # sessions of journals replayed without a damaged line
     elsewhere: set[str] = set()  # sessions with rows in a journal left alone
+    unreadable = False
     for path in journals.journals_of(db):
         try:
             contents = journals.read_journal(path)
         except OSError as exc:
             log(f"{path}: cannot read ({exc.strerror or exc}); left alone")
+            unreadable = True  # its sessions are unknown: none is said to be whole
             continue
         owner = journals.journal_owner(path, contents.header)
         if owner is None or owner.host != HOST:
@@ -126,7 +128,8 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
         done.replayed.append(Replayed(path, contents.row_count, contents.damaged))
         if not contents.damaged:
             whole.update(_session_ids(contents))
-    _finished_once_written(con, db, whole - elsewhere, log)
+    if not unreadable:
+        _finished_once_written(con, db, whole - elsewhere, log)
     running = con.execute(
         "SELECT session_id, pid, pid_started_at, boot_id, pid_start_ticks FROM sessions "
         "WHERE status = ? AND host = ? AND pid IS NOT NULL",
@@ -155,6 +158,11 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
     return done
 
 
+# In a session's end_reason: rows the writer gave up (memory bound, no journal): recovery
+# cannot write them, so such a session is never said to be whole.
+DROPPED = "rows dropped"
+
+
 def _session_ids(contents: journals.JournalContents) -> set[str]:
     """The sessions whose own row a journal holds."""
     return {str(row["session_id"]) for row in contents.rows.get("sessions", ())}
@@ -169,7 +177,8 @@ def _finished_once_written(
     for session_id in sorted(sessions):
         row = con.execute(
             "UPDATE sessions SET status = ?, end_reason = end_reason || ? WHERE session_id = ? "
-            "AND status = ? AND starts_with(end_reason, 'writes failed:') RETURNING session_id",
+            "AND status = ? AND starts_with(end_reason, 'writes failed:') "
+            f"AND NOT contains(end_reason, '{DROPPED}') RETURNING session_id",
             [SessionStatus.FINISHED.value, f"; every row written by fieldtool recover at "
              f"{utc_now():%Y-%m-%d %H:%M:%S} UTC", session_id, SessionStatus.FAILED.value],
         ).fetchone()  # fmt: skip
@@ -245,6 +254,13 @@ def forget_source(
     ids = Forgotten(r[0] for r in con.execute(
         "SELECT session_id FROM sessions WHERE source = ? AND (? IS NULL OR source_name = ?)",
         [source, source_name, source_name]).fetchall())  # fmt: skip
+    return forget_sessions(con, ids)
+
+
+def forget_sessions(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str]) -> Forgotten:
+    """Delete the sessions ``session_ids`` and their rows in every table (reviews of their
+    sightings too); returns the ids, with the count of reviews deleted (``.reviews``)."""
+    ids = Forgotten(session_ids)
     row = con.execute(
         "DELETE FROM reviews WHERE sighting_id IN (SELECT sighting_id FROM sightings "
         "WHERE session_id IN (SELECT unnest(?)))",

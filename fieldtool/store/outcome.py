@@ -82,7 +82,7 @@ def kept(result: FlushResult, max_memory_rows: int) -> str:
 def left_behind(db: Path, result: FlushResult) -> str | None:
     """What a store that closed without writing everything leaves, and what becomes of it;
     None where it left nothing (no row was waiting: the file was only held)."""
-    if result.journal is None and not result.memory_only:
+    if not result.unwritten:
         return None
     on_disk = ""
     if result.journal is not None:

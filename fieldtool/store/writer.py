@@ -283,6 +283,11 @@ class SightingStore:
         """The error of the last write when it failed for another reason than a lock."""
         return self._failed
 
+    @property
+    def dropped_rows(self) -> int:
+        """Rows this store gave up (its memory bound reached with no journal to take them)."""
+        return self._dropped
+
     # Writing ----------------------------------------------------------------------
     def maybe_flush(self) -> FlushResult | None:
         """Flush when the interval has passed since the last write."""

@@ -35,7 +35,7 @@ _TAG_RE = re.compile(r"<[^>]*>")
 _PAIR_RE = re.compile(r"([A-Za-z][A-Za-z_.]*(?: [A-Za-z_.]+)?)\s*:\s*(-?\d+(?:\.\d+)?)")
 # a bracketed field group, "[latitude: 41.4]" or "[rel_alt: 1.2 abs_alt: 117.0]", and its keys
 _BRACKET_RE = re.compile(r"\[([^\[\]\n]*)\]")
-_BRACKET_KEY_RE = re.compile(r"(?:^|(?<=\s))([A-Za-z][A-Za-z_.]*)\s*:\s*")
+_BRACKET_KEY_RE = re.compile(r"(?:^|(?<=[\s,;]))([A-Za-z][A-Za-z_.]*)\s*:\s*")
 _DOT_VALUE_RE = re.compile(r"(-?\d+(?:\.\d+)?)\s*[A-Za-z°]*")
 _COMMA_VALUE_RE = re.compile(r"(-?\d+),(\d+)\s*[A-Za-z°]*")  # a decimal comma, in brackets
 _GPS_RE = re.compile(r"\bGPS\s*\(([^)]*)\)", re.IGNORECASE)
@@ -163,7 +163,8 @@ def _bracket_fields(body: str) -> tuple[dict[str, float], bool]:
             if k not in _LAT_KEYS | _LON_KEYS | _ALT_KEYS:
                 continue
             what = "lat" if k in _LAT_KEYS else "lon" if k in _LON_KEYS else "alt"
-            value = inner[key.end() : nxt.start() if nxt else len(inner)].strip()
+            # keys may be a comma apart in one bracket: "[lat: 41.4, lon: 2.1]"
+            value = inner[key.end() : nxt.start() if nxt else len(inner)].strip().rstrip(",;")
             try:
                 number, decimal = _bracket_value(value)
             except ValueError:

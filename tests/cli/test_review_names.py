@@ -166,6 +166,11 @@ def test_a_genus_new_to_the_file_needs_new_species(db, capsys):
     assert code == 0, err
     assert in_force(db)["s2"][:2] == ("relabel", "Cornus sp.")
     assert "Cornus sp." in species_rows(db)
+    # a bare capitalised word new to the file may be a common name: not taken as a genus
+    code, _, err = run(capsys, "review", "relabel", "--db", str(db), "s2", "--species",
+                       "Badger", "--new-species", "--by", "ana")  # fmt: skip
+    assert code == 2 and "scientific name" in err
+    assert "Badger sp." not in species_rows(db)
 
 
 def test_relabel_of_a_genus_level_sighting_to_its_genus_is_a_confirm(db, capsys):

@@ -8,6 +8,7 @@ recorded is lost.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import subprocess
 import sys
@@ -190,14 +191,29 @@ def test_a_session_that_failed_otherwise_stays_failed_after_recovery(
     from fieldtool.types import SessionInfo
 
     db = tmp_path / "g.duckdb"
+    real = writer.insert_rows
+
+    def insert(con, table, rows, **kwargs):  # the ended session's row goes to the journal
+        if rows and not (table == "sessions" and all(r[8] == "running" for r in rows)):
+            raise duckdb.IOException("IO Error: File too large")
+        return real(con, table, rows, **kwargs)
+
     store = SightingStore(db)
-    session = SessionInfo(session_id="s1", source="x.mp4", model_id="m", started_at=START,
-                          status="failed", end_reason="model error: out of memory")  # fmt: skip
+    session = SessionInfo(session_id="s1", source="x.mp4", model_id="m", started_at=START)
     store.record_session(session)
     assert store.flush().written
+    monkeypatch.setattr(writer, "insert_rows", insert)
+    for reason in ("model error: out of memory",
+                   "writes failed: File too large; 40 rows dropped (memory bound)"):  # fmt: skip
+        session.status, session.end_reason = "failed", reason
+        store.record_session(session)
+        with contextlib.suppress(Exception):  # said once per episode; the row is kept
+            store.flush()
     store.close()
+    assert list(tmp_path.glob("g.duckdb.journal-*"))  # the row is journaled
+    monkeypatch.setattr(writer, "insert_rows", real)
     recover_file(db)
-    assert session_row(db)["status"] == "failed"
+    assert session_row(db)["status"] == "failed"  # rows were dropped: not all are written
 
 
 def test_the_cli_prints_the_note_as_it_is(tmp_path, monkeypatch, capsys):

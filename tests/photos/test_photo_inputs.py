@@ -31,6 +31,9 @@ def test_a_globs_file_name_matches_the_suffix_in_any_case(tmp_path) -> None:
     assert found == sorted([upper, lower, mixed])
     # the folders of the pattern stay as typed; only the file name's case is ignored
     assert expand_photos(str(tmp_path / "camA" / "rcnx*.jpg")) == [upper]
+    # a pattern ending in ** is every file below, as glob's recursive ** gives them (review)
+    assert expand_photos(str(tmp_path / "**")) == sorted([upper, lower, mixed, tmp_path / "camB" /
+                                                          "other.png"])  # fmt: skip
 
 
 def test_a_glob_names_the_files_it_matched_that_are_not_photos(tmp_path) -> None:

@@ -226,3 +226,14 @@ def test_trial_untimed_mavic_pro_spans_its_dates(tmp_path: Path) -> None:
     timed_span = _media_times(timed)[-1] - _media_times(timed)[0]
     assert span == pytest.approx(timed_span, rel=0.01)
     assert span > 400  # 7.8 min, not 31 s
+
+
+def test_keys_separated_by_commas_in_one_bracket_are_read(tmp_path: Path) -> None:
+    """A review found: ``[latitude: 41.4, longitude: 2.1]`` (keys a comma apart in one
+    bracket) became an error though the old reader read it."""
+    for line in ("[latitude: 41.424724, longitude: 2.234156, altitude: 117]",
+                 "[lat: 41.424724,lon: 2.234156;alt: 117]"):  # fmt: skip
+        text = AIR_2S_COMMA.split("[iso", 1)[0] + line + " </font>\n"
+        track = read_track(_write(tmp_path, "DJI_0007.srt", text))
+        first = track.fixes[0]
+        assert (first.lat, first.lon, first.elevation_m) == (41.424724, 2.234156, 117.0), line
