@@ -23,7 +23,6 @@ writes under its own pid and to its own journal.
 
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import time
@@ -52,6 +51,7 @@ from fieldtool.store.schema import (
 )
 from fieldtool.store.writer_rows import config_json as config_json  # re-exported: what
 from fieldtool.store.writer_rows import top_k as top_k  # the pipeline records
+from fieldtool.store.writer_rows import track_row
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Position, SessionInfo, SessionStatus, Sighting
 
@@ -191,11 +191,7 @@ class SightingStore:
         self._mark()
 
     def record_track(self, session_id: str, when: datetime, t: float, position: Position) -> None:
-        acc, ele = position.accuracy_m, position.elevation_m
-        acc = None if acc is None or not math.isfinite(acc) else float(acc)
-        ele = None if ele is None or not math.isfinite(ele) else float(ele)
-        row = (session_id, when, t, position.lat, position.lon, position.source, acc, ele)
-        self._appends["track"].append(row)
+        self._appends["track"].append(track_row(session_id, when, t, position))
         self._mark()
 
     def record_detection(
@@ -540,11 +536,8 @@ class SightingStore:
         self._journaled = {t: 0 for t in APPEND_KEYS}
         self.journal_path.unlink(missing_ok=True)
 
-    def forget_source(
-        self, source: str, source_name: str | None = None
-    ) -> maintenance.Forgotten:
-        """Delete every earlier session of ``source`` (with ``source_name``: of that name
-        only) and its rows; returns their ids, with the number of reviews that went."""
+    def forget_source(self, source: str, source_name: str | None = None) -> maintenance.Forgotten:
+        """Delete the sessions of ``source`` (``source_name``: of that name) and their rows."""
         with connect(self.path, read_only=False, timeout_s=self.lock_timeout_s) as con:
             if not self._schema_ready:
                 self._prepare(con)

@@ -1,13 +1,17 @@
 """What the pipeline records: per frame, for a batch of frames at once, the top-k classes
 of (N, C) probabilities (:func:`top_k_rows`), which ``detections`` rows hold; a session's
-settings as ``sessions.config_json`` holds them (:func:`config_json`)."""
+settings as ``sessions.config_json`` holds them (:func:`config_json`); a ``track`` row."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
+from datetime import datetime
 
 import numpy as np
+
+from fieldtool.types import Position
 
 
 def top_k_rows(
@@ -30,3 +34,11 @@ def top_k(probs: np.ndarray, names: Sequence[str], k: int) -> tuple[list[str], l
 def config_json(data: dict) -> str:
     """A session's settings as ``sessions.config_json`` holds them (sorted keys)."""
     return json.dumps(data, default=str, sort_keys=True)
+
+
+def track_row(session_id: str, when: datetime, t: float, position: Position) -> tuple:
+    """A ``track`` row (TABLES order); accuracy and elevation None unless finite numbers."""
+    acc, ele = position.accuracy_m, position.elevation_m
+    acc = None if acc is None or not math.isfinite(acc) else float(acc)
+    ele = None if ele is None or not math.isfinite(ele) else float(ele)
+    return (session_id, when, t, position.lat, position.lon, position.source, acc, ele)
