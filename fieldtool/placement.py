@@ -22,6 +22,7 @@ from fieldtool.timebase import (
     TimeBasis,
     ZoneChoice,
     local_zone,
+    offset_name,
     shift_fixes,
     to_utc,
     utc_naive,
@@ -40,7 +41,7 @@ from fieldtool.tracks import (
     positions_from_config,
     read_track,
 )
-from fieldtool.tracks.qtmeta import offset_name, quicktime_creation_date
+from fieldtool.tracks.qtmeta import quicktime_creation_date
 from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError, Fix
 

@@ -139,13 +139,12 @@ def repeated_offsets(local: datetime, zone: str) -> tuple[str, str]:
     time ``local`` in ``zone`` (:func:`repeated_local_time`)."""
     tz = parse_zone(zone)
     first, second = (local.replace(tzinfo=tz, fold=f).utcoffset() for f in (0, 1))
-    return _offset_text(first or timedelta(0)), _offset_text(second or timedelta(0))
+    return offset_name(first or timedelta(0)), offset_name(second or timedelta(0))
 
 
-def _offset_text(delta: timedelta) -> str:
-    minutes = round(delta.total_seconds() / 60)
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+def offset_name(delta: timedelta) -> str:
+    """A UTC offset as ``±HH:MM`` (``+00:00`` for none)."""
+    return timezone(delta).tzname(None).removeprefix("UTC") or "+00:00"
 
 
 def utc_now() -> datetime:

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import struct
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from fieldtool.timebase import offset_name
 from fieldtool.tracks.gpmf import EARLIEST_VIDEO, _boxes, moov_box
 
 CREATIONDATE_KEY = b"com.apple.quicktime.creationdate"
@@ -64,11 +65,6 @@ def parse_creationdate(text: str) -> CreationDate | None:
     if digits == "-0000":  # RFC 3339: the time is UTC, the place's offset unknown
         return CreationDate(utc, "UTC")
     return CreationDate(utc, offset_name(delta))
-
-
-def offset_name(delta: timedelta) -> str:
-    """A UTC offset as ``±HH:MM`` (``+00:00`` for none)."""
-    return timezone(delta).tzname(None).removeprefix("UTC") or "+00:00"
 
 
 def quicktime_creation_date(path: str | Path) -> CreationDate | None:

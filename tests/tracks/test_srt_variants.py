@@ -19,16 +19,7 @@ import pytest
 
 from fieldtool.tracks import TrackRead, read_track
 from fieldtool.types import FieldtoolError
-from tests.conftest import SHARED_DATA
-
-DJI_SRT = SHARED_DATA / "telemetry" / "dji_srt"
-needs_shared = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared data folder absent")
-
-
-def _write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
+from tests.tracks.test_srt import DJI_SRT, _write, needs_shared
 
 
 def _media_times(track: TrackRead) -> list[float]:
