@@ -37,7 +37,8 @@ def _learn(a: argparse.Namespace) -> int:
 def _export(a: argparse.Namespace) -> int:
     from fieldtool.learn.export import export_confirmed
 
-    written = export_confirmed(a.db, a.out, include_rejected=a.rejected)
+    written = export_confirmed(a.db, a.out, include_rejected=a.rejected,
+                               log=lambda line: print(f"fieldtool: {line}", file=sys.stderr))
     print(f"wrote {written} frames to {a.out} (labels in {Path(a.out) / 'labels.csv'})")
     return 0
 
@@ -52,9 +53,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "enrolled from, read again; --photos: folders of species sub-folders; a species the "
         "model lacks becomes a new class), measured against the parent on what is held out: "
         "a share of the review sessions, and every k-th photo of each species (k = "
-        "1/holdout, in order of file name). Exit status 1 when the new model is worse, or "
-        "too little is held out to judge it (under 5 examples, or a new species with none), "
-        "or it gives an old class under 0.9 of the parent's prototypes of it that the parent "
+        "1/holdout, in order of file name). Reviews at genus level (Acer sp.) are left out: "
+        "they cannot teach a species. Exit status 1 when the new model is worse or no "
+        "better (the same accuracy, no higher macro F1), or too little is held out to "
+        "judge it (under 5 examples, or a new species with none), or it gives an old class under 0.9 of the parent's prototypes of it that the parent "
         "gives it (a parent without prototypes.safetensors cannot be judged so), and was not "
         "written.",
     )
@@ -63,8 +65,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "or --photos is given)")  # fmt: skip
     p.add_argument("--model", type=Path, help="model folder to start from")
     p.add_argument("-o", "--out", type=Path, help="new model folder to write")
-    p.add_argument("--force", action="store_true", help="write it even when refused (worse, or too little "
-                   "held out to judge it; the card says so)")
+    p.add_argument("--force", action="store_true",
+                   help="write it even when refused (worse or no better, too little held "
+                   "out to judge it, ...; the card says so)")  # fmt: skip
     p.add_argument("--holdout", type=float, default=0.25,
                    help="share of sessions, and of each species' photos, held out to "
                    "measure on (0.25: every 4th photo)")  # fmt: skip

@@ -137,82 +137,16 @@ def _known_ids(db: Path, ids: Sequence[str], found: dict[str, str]) -> dict[str,
 def _relabel_species(
     text: str, known: list[str], new: bool, commons: Mapping[str, str] | None = None
 ) -> str:
-    """The name a relabel stores:
+    """The name a relabel stores (:func:`fieldtool.store.reviews.relabel_species`, as the
+    dashboard reads it); how a common name was read is said on stderr."""
+    from fieldtool.atlas import atlas_common_names
+    from fieldtool.store.reviews import relabel_species
 
-    - the file's spelling of a species it knows (by
-      :func:`fieldtool.store.reviews.same_species`), or of the species whose common name
-      ``text`` is (``commons``: species -> common name; said on stderr);
-    - a genus (``Acer``, ``Acer sp.``, ``Acer spp.``) as the pipeline writes genus-level
-      sightings, ``Acer sp.``: of a genus of the file's species, or with ``--new-species``;
-    - with ``--new-species`` (or when the file knows no species), the scientific binomial
-      of ``text``, which must be spelt as one (:func:`fieldtool.names.looks_scientific`).
-    """
-    import re
-
-    from fieldtool.names import binomial, looks_scientific
-    from fieldtool.store.reviews import by_common_name, same_species
-
-    if not text.strip():
-        raise FieldtoolError("--species '': give the species to relabel as")
-    matches = same_species(text, known)
-    if matches:
-        return str(matches[0])
-    named = by_common_name(text, commons or {})
-    if len(named) > 1:
-        raise FieldtoolError(f"--species {text!r} is the common name of {len(named)} species "
-                             f"of this file ({', '.join(named)}): give the scientific name")  # fmt: skip
-    if named:
-        print(f"fieldtool: {text}: {named[0]} (its common name in this file)", file=sys.stderr)
-        return named[0]
-    genus = _genus_level(text)
-    if genus is not None:
-        ours = {g.casefold(): g for g in _genera(known)}
-        if genus.casefold() in ours:
-            return f"{ours[genus.casefold()]} sp."
-    if known and not new:
-        kind = "a genus of" if genus else "one of"
-        raise FieldtoolError(
-            f"--species {text!r} is not {kind} the {len(known)} species of this file"
-            f"{_close(text, known, commons)}: "
-            "add --new-species to store it as a new species"
-        )
-    # a genus new to the file only as "Genus sp.": a bare capitalised word may be a
-    # common name ("Badger")
-    explicit = re.search(r"\s+spp?\.?\s*$", text, flags=re.IGNORECASE) is not None
-    if genus is not None and explicit and looks_scientific(genus):
-        return f"{genus} sp."
-    found = binomial(text)
-    if found is None or not looks_scientific(text):
-        raise FieldtoolError(
-            f"--species {text!r} does not look like a scientific name: give the species' "
-            "scientific name, a capitalised genus and a lowercase epithet (e.g. Cornus kousa), "
-            "or a genus (e.g. Cornus sp.)"
-        )
-    return str(found)
-
-
-def _genus_level(text: str) -> str | None:
-    """The genus of a genus-level name, ``Acer``, ``Acer sp.`` or ``Acer spp.``, else None."""
-    import re
-
-    found = re.fullmatch(r"\s*([^\W\d_]+(?:-[^\W\d_]+)*)(?:\s+spp?\.?)?\s*", text,
-                         flags=re.IGNORECASE)  # fmt: skip
-    return found.group(1) if found else None
-
-
-def _genera(known: Sequence[str]) -> list[str]:
-    """The genera of ``known``, as the file spells them (a species' first word, or a
-    genus-level name's genus)."""
-    from fieldtool.names import is_species_key, looks_scientific, species_key
-
-    genera: list[str] = []
-    for name in known:
-        words = name.split()
-        key = species_key(name)
-        named = words and looks_scientific(name) and key.split()[0] == words[0].casefold()
-        if named and (is_species_key(key) or _genus_level(name) is not None):
-            genera.append(words[0])
-    return list(dict.fromkeys(genera))
+    found = relabel_species(text, known, commons or {}, atlas=atlas_common_names(), new=new,
+                            given=f"--species {text!r}")  # fmt: skip
+    if found.said:
+        print(f"fieldtool: {found.said}", file=sys.stderr)
+    return found.species
 
 
 def species_filter(
@@ -220,29 +154,14 @@ def species_filter(
 ) -> list[str]:
     """The file's names of ``--species``: any spelling of a name of ``known``, else the
     species whose common name it is (``commons``: species -> common name)."""
-    from fieldtool.store.reviews import by_common_name, same_species
+    from fieldtool.store.reviews import by_common_name, close_hint, same_species
 
     names = same_species(text, known) or by_common_name(text, commons or {})
     if not names:
         raise FieldtoolError(
-            f"--species {text!r}: no such species in {db}{_close(text, known, commons)}"
+            f"--species {text!r}: no such species in {db}{close_hint(text, known, commons)}"
         )
     return names
-
-
-def _close(text: str, known: list[str], commons: Mapping[str, str] | None = None) -> str:
-    """' (did you mean 'X'?)' for a near spelling of a known name or common name, else ''."""
-    import difflib
-
-    from fieldtool.names import plain_key
-    from fieldtool.store.reviews import closest_species
-
-    near = closest_species(text, known)
-    if near:
-        return f" (did you mean {near!r}?)"
-    keys = {plain_key(common): species for species, common in (commons or {}).items()}
-    found = difflib.get_close_matches(plain_key(text), list(keys), n=1, cutoff=0.8)
-    return f" (did you mean {found[0]!r}, {keys[found[0]]}?)" if found else ""
 
 
 def _unknown_note(unknown: Sequence[tuple[str, str]]) -> str:

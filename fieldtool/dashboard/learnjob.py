@@ -24,7 +24,7 @@ LOG_SUFFIX = ".log"
 
 @dataclass(frozen=True)
 class LearnJob:
-    """One run: the new model folder ``out`` (written only when the model is not worse),
+    """One run: the new model folder ``out`` (written only when the model is better than its parent),
     its ``log`` (stdout and stderr of the command) and the ``command``."""
 
     out: Path

@@ -13,9 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from fieldtool.dashboard.data import SightingFilter, load_sightings
-from fieldtool.names import binomial
 from fieldtool.store import query
-from fieldtool.store.reviews import same_species
+from fieldtool.store.reviews import relabel_species
 from fieldtool.types import FieldtoolError
 
 
@@ -24,32 +23,34 @@ def resolve_relabel(
 ) -> tuple[str, bool]:
     """The species a relabel stores for what a reviewer chose or typed: (name, is new).
 
-    ``known``: the file's species names (and their labels, "common name (Species)").
-    A name that is one of them by :func:`fieldtool.store.reviews.same_species` (another
-    spelling, a synonym, or a label; ``fieldtool review relabel`` matches so too) is stored
-    as the known name. Anything else
-    is refused unless ``allow_new`` (the reviewer ticked "new species"), and then only a
-    scientific binomial (``Genus epithet``), stored as :func:`fieldtool.names.binomial`
-    writes it.
+    ``known``: the file's species names mapped to their labels, "common name (Species)"
+    where the file has a common name (as the review page shows them). Read as
+    ``fieldtool review relabel`` reads ``--species``, by the same function
+    (:func:`fieldtool.store.reviews.relabel_species`): another spelling, a synonym, a label
+    or a common name (the file's, or the bundled atlas's) of a known species is that
+    species; a genus ("Acer", "Acer sp.") of the file's species is "Acer sp.". Anything
+    else is refused unless ``allow_new`` (the reviewer ticked "New species"), and then
+    only a scientific name (``Genus epithet``, or ``Genus sp.``).
     """
-    chosen = text.strip()
-    if not chosen:
+    from fieldtool.atlas import atlas_common_names
+
+    if not text.strip():
         raise FieldtoolError("Choose the species to relabel it as.")
-    matches = same_species(chosen, known)
-    if matches:
-        return matches[0], False
-    if not allow_new:
-        raise FieldtoolError(
-            f"{chosen!r} is not a species of this file: pick one from the list, or tick "
-            "'New species' to add it."
-        )
-    found = binomial(chosen)
-    if found is None:
-        raise FieldtoolError(
-            f"{chosen!r} is not a scientific name: a new species needs Genus and epithet "
-            "(e.g. Cornus kousa)."
-        )
-    return found, True
+    found = relabel_species(text.strip(), known, label_commons(known),
+                            atlas=atlas_common_names(), new=allow_new,
+                            new_hint="tick 'New species'")  # fmt: skip
+    return found.species, found.new
+
+
+def label_commons(known: Mapping[str, str]) -> dict[str, str]:
+    """Species -> common name, from labels "common name (Species)" (a label that is the
+    species alone has none)."""
+    out: dict[str, str] = {}
+    for species, label in known.items():
+        tail = f" ({species})"
+        if label.endswith(tail) and label[: -len(tail)].strip():
+            out[species] = label[: -len(tail)].strip()
+    return out
 
 
 def load_review_queue(

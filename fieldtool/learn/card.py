@@ -80,8 +80,8 @@ class ModelCard:
     counts: dict[str, dict[str, int]]
     before: Scores
     after: Scores
-    accepted: bool  # better (or as good) on enough held out (update.MIN_HELDOUT)
-    forced: bool  # written although refused (worse, or too little held out; --force)
+    accepted: bool  # better on enough held out (update.verdict, update.MIN_HELDOUT)
+    forced: bool  # written although refused (worse or no better, too little held out; --force)
     reason: str  # one line: why accepted or refused
     settings: dict = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)  # "gallery:<folder>", "photos:<folder>"

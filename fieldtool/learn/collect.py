@@ -127,6 +127,41 @@ def collect(db: Path | str, *, timeout_s: float = 10.0) -> tuple[list[LabelledFr
     return frames, skipped
 
 
+def species_level(
+    frames: Sequence[LabelledFrame], classes: Sequence[str] = ()
+) -> tuple[list[LabelledFrame], list[LabelledFrame]]:
+    """(frames whose label is a species, or background; frames reviewed as a genus only).
+
+    A confirm or relabel to a genus ("Acer sp.", as smoothing writes a genus-level sighting
+    and a reviewer may relabel one) says "a maple, species unknown": it cannot teach a
+    species, and learnt as it is it would become a class of its own. Such frames are left
+    out, unless the genus is one of ``classes`` (a model with a genus-level class; matched
+    by :func:`fieldtool.names.species_key`). ``learn export`` gives no classes: a genus is
+    never a folder."""
+    from fieldtool.names import is_species_key, species_key
+
+    ours = {species_key(name) for name in classes}
+    kept: list[LabelledFrame] = []
+    genus: list[LabelledFrame] = []
+    for f in frames:
+        key = species_key(f.label)
+        at_genus = not f.is_background and not is_species_key(key) and key not in ours
+        (genus if at_genus else kept).append(f)
+    return kept, genus
+
+
+def genus_note(frames: Sequence[LabelledFrame]) -> str:
+    """One line on the frames :func:`species_level` left out; "" when none."""
+    if not frames:
+        return ""
+    sightings = len({f.sighting_id for f in frames})
+    names = list(dict.fromkeys(f.label for f in frames))
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return (f"left out: {len(frames)} frame{'s' * (len(frames) != 1)} of {sightings} "
+            f"sighting{'s' * (sightings != 1)} reviewed as a genus only ({shown}): a genus "
+            "(species unknown) cannot teach a species class")  # fmt: skip
+
+
 def split_sessions(sessions: list[str], holdout: float = 0.25) -> tuple[set[str], set[str]]:
     """(train, held-out) session ids: a fixed share of the sessions, picked by a hash of
     their ids (the same sessions every run, whatever order they come in); at least one in

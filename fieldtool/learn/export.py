@@ -4,7 +4,8 @@ Layout: ``<out>/<species>/<sha256[:16]>.jpg`` (the species folder named by the s
 name, spaces as underscores), one copy per distinct frame, and ``<out>/labels.csv`` with
 ``path`` (relative to ``<out>``), ``species``, ``decision`` (confirm / relabel / reject),
 ``predicted`` (the model's species), ``sighting_id``, ``session_id``, ``sha256``.
-Rejected sightings go under ``background/`` only when asked for.
+Rejected sightings go under ``background/`` only when asked for. Sightings reviewed as a
+genus only ("Acer sp.") are left out, said: a genus is no species class.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from __future__ import annotations
 import csv
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from fieldtool.learn.collect import LabelledFrame, collect, first_copies
+from fieldtool.learn.collect import (
+    LabelledFrame,
+    collect,
+    first_copies,
+    genus_note,
+    species_level,
+)
 from fieldtool.types import FieldtoolError
 
 BACKGROUND_FOLDER = "background"
@@ -26,13 +34,19 @@ def folder_name(species: str) -> str:
     return re.sub(r"[^A-Za-z0-9.\-]+", "_", species.strip()).strip("_") or "unnamed"
 
 
-def export_confirmed(db: Path | str, out: Path | str, *, include_rejected: bool = False) -> int:
+def export_confirmed(db: Path | str, out: Path | str, *, include_rejected: bool = False,
+                     log: Callable[[str], None] | None = None) -> int:  # fmt: skip
     """Write the frames of confirmed and relabelled sightings of ``db`` (and rejected ones'
-    with ``include_rejected``) to ``out``; returns the frames written."""
+    with ``include_rejected``) to ``out``; returns the frames written. Frames reviewed as
+    a genus only ("Acer sp.") are left out, as ``learn`` leaves them out (a genus folder
+    would be a class of its own), and ``log`` hears one line on them."""
     out = Path(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FieldtoolError(f"{out}: exists and is not empty; give a new folder")
     frames, _ = collect(db)
+    frames, genus = species_level(frames)
+    if genus and log is not None:
+        log(genus_note(genus))
     frames = [f for f in frames if include_rejected or not f.is_background]
     rows = []
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fieldtool.learn.collect import BACKGROUND_LABEL, LabelledFrame, frame_sha256
-from fieldtool.names import binomial, species_key
+from fieldtool.names import binomial, looks_scientific, species_key
 from fieldtool.types import FieldtoolError
 
 PHOTO_DECISION = "photo"  # LabelledFrame.decision of a photo (not a review)
@@ -113,11 +113,17 @@ def species_label(name: str) -> str:
 def check_species(shots: PhotoSet, known: Sequence[str]) -> None:
     """A one-line error naming every photo folder (or gallery species) whose name is neither
     a species in ``known`` (the model's labels, matched by the species key) nor a
-    scientific name (Genus epithet, optionally a rank below): it would become a class."""
+    scientific name (Genus epithet, optionally a rank below; spelt as one, and not a common
+    name of the bundled atlas: "Red_maple/" is no species "Red maple"): it would become a
+    class."""
+    from fieldtool.atlas import atlas_common_names
+
     keys = {species_key(name) for name in known}
+    commons = {common.lower() for common in atlas_common_names().values()}
     bad = [(source, name, where) for source, name, where in shots.given
            if name != BACKGROUND_LABEL and species_key(name) not in keys
-           and binomial(name) is None]  # fmt: skip
+           and (binomial(name) is None or not looks_scientific(name)
+                or name.lower() in commons)]  # fmt: skip
     if not bad:
         return
     folders = [str(where) for source, _, where in bad if source.startswith("photos:")]

@@ -19,11 +19,15 @@ before it is used.
    by relabels or photos that the model lacks (by :func:`fieldtool.names.species_key`)
    are added;
 5. score parent and new head on everything held out (a reviewed sighting or a photo is
-   one example each); write the new folder (model, prototypes, model card) unless it is
-   worse, or the held-out part is too small to judge it after de-duplication (fewer than
-   :data:`MIN_HELDOUT` examples, or a new species without any held-out example), or it
-   loses an old class on the parent's prototypes (:func:`retention`, :data:`RETAIN`; a
-   parent without them cannot be judged so), and ``force`` is off.
+   one example each); write the new folder (model, prototypes, model card) unless
+   :func:`verdict` refuses it: it is worse or no better, or the held-out part is too small
+   to judge it after de-duplication (fewer than :data:`MIN_HELDOUT` examples, or a new
+   species without any held-out example), or it loses an old class on the parent's
+   prototypes (:func:`retention`, :data:`RETAIN`; a parent without them cannot be judged
+   so), and ``force`` is off.
+
+Reviews at genus level ("Acer sp.") are left out, as they cannot teach a species
+(:func:`~fieldtool.learn.collect.species_level`).
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from fieldtool.learn.card import ModelCard, Scores, duplicates_text
 from fieldtool.learn.collect import (
     LabelledFrame,
     collect,
+    genus_note,
     heldout_copies,
     session_groups,
+    species_level,
     split_sessions,
 )
 from fieldtool.learn.embed import FeatureCache, FeatureExtractor, backbone_key
@@ -217,6 +223,31 @@ def _retention_verdict(kept: dict[str, tuple[float, float]], names: Sequence[str
             f"head still gives it; needs {RETAIN}, {where})", said)  # fmt: skip
 
 
+def verdict(before: Scores, after: Scores, measured: str, *, unjudged: str = "",
+            lost: str = "", kept: str = "") -> tuple[bool, str]:  # fmt: skip
+    """Whether ``learn`` writes a new head, and why in one line: the one place it decides.
+
+    Refused when what is held out cannot judge it (``unjudged``: the reason, e.g. nothing
+    or too little held out), when it is worse than the parent on the held-out examples
+    (``before``/``after``: the parent's and its scores on them, ``measured`` names them), or
+    no better (the same accuracy and no higher macro F1: a head that learnt nothing, "0.000
+    -> 0.000", would replace its parent for nothing), or when it loses an old class on the
+    parent's prototypes (``lost``, :func:`retention`); ``kept`` says what it keeps of them."""
+    if unjudged:
+        return False, unjudged
+    on = f"on {after.sightings} {measured}"
+    if after.accuracy < before.accuracy:
+        return False, (f"held-out accuracy {after.accuracy:.3f} < parent's "
+                       f"{before.accuracy:.3f} {on}")  # fmt: skip
+    figures = (f"held-out accuracy {before.accuracy:.3f} -> {after.accuracy:.3f}, macro F1 "
+               f"{before.macro_f1:.3f} -> {after.macro_f1:.3f} {on}")  # fmt: skip
+    if after.accuracy == before.accuracy and not after.macro_f1 > before.macro_f1:
+        return False, f"{figures}: no better than the parent"
+    if lost:
+        return False, lost
+    return True, f"{figures}; {kept}" if kept else figures
+
+
 def _split_reviews(reviewed: list[LabelledFrame], holdout: float,
                    heldout_sessions: Sequence[str] | None, db: Path | None,
                    say: Callable[[str], None]) -> tuple[set[str], set[str], int]:  # fmt: skip
@@ -313,8 +344,8 @@ def learn(
     log: Callable[[str], None] | None = None,
 ) -> LearnResult:
     """Learn a new head from the reviews in ``db`` and/or the photos of ``gallery`` and of
-    ``photos`` (folders of species sub-folders); write it to ``out`` when it is not worse
-    than ``model_folder`` on what is held out (or ``force``).
+    ``photos`` (folders of species sub-folders); write it to ``out`` when :func:`verdict`
+    accepts it (better than ``model_folder`` on what is held out, ...) or ``force``.
 
     ``heldout_sessions``: the review sessions to measure on (default: a share ``holdout``
     of them, picked by :func:`~fieldtool.learn.collect.split_sessions`); photos are held
@@ -336,6 +367,9 @@ def learn(
     for line in shots.conflicts:
         say(line)
     reviewed, skipped = collect(db) if db is not None else ([], [])
+    reviewed, genus = species_level(reviewed, model.labels.species)
+    if genus:
+        say(genus_note(genus))
     default_cache = (db.resolve().parent / f"{db.stem}_learn_cache" if db is not None
                      else out.resolve().parent / "learn_cache")  # fmt: skip
     cache = FeatureCache(cache_dir or default_cache, backbone_key(model))
@@ -347,6 +381,8 @@ def learn(
         gone = (f": {len(skipped)} frame(s) of reviewed sightings are not where the "
                 f"database says (e.g. {skipped[0].split(': ')[0]}); they are read beside the "
                 "database, so move its snapshot folders with it") if skipped else ""  # fmt: skip
+        left = len({f.sighting_id for f in genus})
+        gone += f" ({left} sightings reviewed as a genus only are left out)" * bool(left)
         raise FieldtoolError(f"{db}: no reviewed sightings with frames to learn from{gone}")
     frames = reviewed + shots.frames
     labels, index = _label_set(model.labels, frames)
@@ -422,24 +458,10 @@ def learn(
         say(kept_text)
     too_few = _too_few_heldout(labels, len(model.labels), targets[held], after.sightings,
                                dropped)  # fmt: skip
-    if not held.any():
-        accepted = False
-        reason = _nothing_heldout(len(train_s) + len(held_s), linked, dropped)
-    elif too_few:
-        accepted = False
-        reason = too_few
-    elif after.accuracy < before.accuracy:
-        accepted = False
-        reason = (f"held-out accuracy {after.accuracy:.3f} < parent's {before.accuracy:.3f} "
-                  f"on {after.sightings} {measured}")  # fmt: skip
-    elif lost:
-        accepted = False
-        reason = lost
-    else:
-        accepted = True
-        reason = (f"held-out accuracy {before.accuracy:.3f} -> {after.accuracy:.3f}, "
-                  f"macro F1 {before.macro_f1:.3f} -> {after.macro_f1:.3f} "
-                  f"on {after.sightings} {measured}; {kept_text}")  # fmt: skip
+    unjudged = (too_few if held.any()
+                else _nothing_heldout(len(train_s) + len(held_s), linked, dropped))  # fmt: skip
+    accepted, reason = verdict(before, after, measured, unjudged=unjudged, lost=lost,
+                               kept=kept_text)  # fmt: skip
     now = datetime.now(UTC).replace(tzinfo=None)
     new_id = model_id or f"{model.info.model_id}+learn-{now:%Y%m%dT%H%M%S}"
     card = ModelCard(

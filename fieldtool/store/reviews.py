@@ -14,6 +14,7 @@ sightings of the ids given (:func:`sighting_species`) and the file's species nam
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -284,6 +285,137 @@ def closest_species(text: str, known: Iterable[str]) -> str | None:
     keys = {label_key(name): name for name in reversed(list(known))}
     near = difflib.get_close_matches(label_key(text), list(keys), n=1, cutoff=0.8)
     return keys[near[0]] if near else None
+
+
+@dataclass(frozen=True, slots=True)
+class Relabel:
+    """What a relabel stores for a reviewer's text (:func:`relabel_species`)."""
+
+    species: str  # the name stored: the file's spelling, "Genus sp.", or a new binomial
+    new: bool  # a species or genus new to the file (stored only when the reviewer said so)
+    said: str = ""  # how the text was read, for the reviewer ("" when as typed)
+
+
+def relabel_species(
+    text: str,
+    known: Mapping[str, str] | Iterable[str],
+    commons: Mapping[str, str],
+    *,
+    atlas: Mapping[str, str],
+    new: bool = False,
+    given: str | None = None,
+    new_hint: str = "add --new-species",
+) -> Relabel:
+    """The species a relabel stores for ``text``, dashboard and CLI alike:
+
+    - the file's spelling of a species it knows (``known``: names, or names mapped to their
+      labels; by :func:`same_species`), or of the species whose common name ``text`` is
+      (``commons``: species -> common name, the file's);
+    - a genus (``Acer``, ``Acer sp.``, ``Acer spp.``) as the pipeline writes genus-level
+      sightings, ``Acer sp.``: of a genus of the file's species, or with ``new``;
+    - a common name of ``atlas`` (species -> common name: the bundled atlas of US trees),
+      in any case: its species where the file knows it, else refused naming the scientific
+      name to pass ("Red maple" is shaped like a binomial, but is no new species);
+    - with ``new`` (or when the file knows no species), the scientific binomial of
+      ``text``, which must be spelt as one (:func:`fieldtool.names.looks_scientific`:
+      "Red Maple", "cornus kousa" are not).
+
+    Anything else is a one-line :class:`FieldtoolError` naming ``given`` (how the caller
+    names the input, default ``text`` quoted); ``new_hint`` says how to mark a name new.
+    """
+    from fieldtool.names import binomial, looks_scientific
+
+    given = given if given is not None else repr(text)
+    labels = known if isinstance(known, Mapping) else {name: name for name in known}
+    if not text.strip():
+        raise FieldtoolError(f"{given}: give the species to relabel as")
+    matches = same_species(text, labels)
+    if matches:
+        return Relabel(matches[0], False)
+    named = by_common_name(text, commons)
+    if len(named) > 1:
+        raise FieldtoolError(f"{given} is the common name of {len(named)} species of this "
+                             f"file ({', '.join(named)}): give the scientific name")  # fmt: skip
+    if named:
+        return Relabel(named[0], False, f"{text}: {named[0]} (its common name in this file)")
+    genus = genus_level(text)
+    if genus is not None:
+        ours = {g.casefold(): g for g in genera(labels)}
+        if genus.casefold() in ours:
+            return Relabel(f"{ours[genus.casefold()]} sp.", False)
+    found = _atlas_species(text, labels, atlas, given, new, new_hint)
+    if found is not None:
+        return found
+    if labels and not new:
+        kind = f"a genus of this file's {len(labels)} species" if genus else (
+            f"a species of this file (it has {len(labels)})")  # fmt: skip
+        what = "genus" if genus else "species"
+        raise FieldtoolError(f"{given} is not {kind}{close_hint(text, labels, commons)}: "
+                             f"{new_hint} to store it as a new {what}")  # fmt: skip
+    # a genus new to the file only as "Genus sp.": a bare capitalised word may be a
+    # common name ("Badger")
+    explicit = re.search(r"\s+spp?\.?\s*$", text, flags=re.IGNORECASE) is not None
+    if genus is not None and explicit and looks_scientific(genus):
+        return Relabel(f"{genus} sp.", True)
+    binom = binomial(text)
+    if binom is None or not looks_scientific(text):
+        raise FieldtoolError(
+            f"{given} is not a scientific name: give the species' scientific name, a "
+            "capitalised genus and a lowercase epithet (e.g. Cornus kousa), or a genus "
+            "(e.g. Cornus sp.)"
+        )
+    return Relabel(binom, True)
+
+
+def _atlas_species(text: str, labels: Mapping[str, str], atlas: Mapping[str, str],
+                   given: str, new: bool, new_hint: str) -> Relabel | None:  # fmt: skip
+    """The file's species whose ``atlas`` common name ``text`` is; None when it is no
+    common name there; an error naming the species when the file has none of them."""
+    named = by_common_name(text, atlas)
+    if not named:
+        return None
+    ours = list(dict.fromkeys(n for sp in named for n in same_species(sp, labels)))
+    if len(ours) == 1:
+        said = f"{text}: {ours[0]} (its common name in the bundled atlas of US trees)"
+        return Relabel(ours[0], False, said)
+    which = " and ".join(ours or named)
+    how = "" if new or ours else f", and {new_hint} to store it as a new species"
+    raise FieldtoolError(f"{given} is the common name of {which} (pass the scientific "
+                         f"name{how})")  # fmt: skip
+
+
+def genus_level(text: str) -> str | None:
+    """The genus of a genus-level name, ``Acer``, ``Acer sp.`` or ``Acer spp.``, else None."""
+    found = re.fullmatch(r"\s*([^\W\d_]+(?:-[^\W\d_]+)*)(?:\s+spp?\.?)?\s*", text,
+                         flags=re.IGNORECASE)  # fmt: skip
+    return found.group(1) if found else None
+
+
+def genera(known: Iterable[str]) -> list[str]:
+    """The genera of ``known``, as the file spells them (a species' first word, or a
+    genus-level name's genus)."""
+    from fieldtool.names import is_species_key, looks_scientific, species_key
+
+    out: list[str] = []
+    for name in known:
+        words = name.split()
+        key = species_key(name)
+        named = words and looks_scientific(name) and key.split()[0] == words[0].casefold()
+        if named and (is_species_key(key) or genus_level(name) is not None):
+            out.append(words[0])
+    return list(dict.fromkeys(out))
+
+
+def close_hint(text: str, known: Iterable[str], commons: Mapping[str, str] | None = None) -> str:
+    """' (did you mean 'X'?)' for a near spelling of a known name or common name, else ''."""
+    import difflib
+
+    near = closest_species(text, known)
+    if near:
+        return f" (did you mean {near!r}?)"
+    keys = {plain_key(common): species for species, common in (commons or {}).items()}
+    found = difflib.get_close_matches(plain_key(text), list(keys), n=1, cutoff=0.8)
+    return f" (did you mean {found[0]!r}, {keys[found[0]]}?)" if found else ""
 
 
 def _has_sightings(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:

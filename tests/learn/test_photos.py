@@ -99,10 +99,12 @@ def _old_labels(model) -> list[str]:
     return list(read_labels(model / "labels.csv").species)
 
 
-@pytest.mark.parametrize("name", ["images", "Acer sp.", "photos 2"])
+@pytest.mark.parametrize("name", ["images", "Acer sp.", "photos 2", "Red_maple", "Sugar maple",
+                                  "Red_Maple"])
 def test_a_sub_folder_that_is_no_species_is_a_one_line_error(old_model, tmp_path, capsys,
                                                               name):  # fmt: skip
-    """A folder beside its labels.csv (``images/``) would become a class "images"."""
+    """A folder beside its labels.csv (``images/``) would become a class "images"; so would a
+    common name spelt as a binomial ("Red_maple", a common name of the bundled atlas)."""
     folder = _files(tmp_path / "in", {name: 3, "Acer_rubrum": 2, "Pinus_contorta_var._murrayana": 1,
                                       "background": 1})  # fmt: skip
     out = tmp_path / "new"

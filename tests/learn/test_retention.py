@@ -31,7 +31,8 @@ def test_a_parent_without_prototypes_is_refused_unless_forced(old_model, tmp_pat
     printed = capsys.readouterr().out
     assert printed.count("\n") == 1 and printed.startswith("not written: ")
     assert "cannot measure what it keeps of the parent's 12 classes" in printed
-    assert PROTOTYPES_FILE in printed and printed.rstrip().endswith("(--force writes it anyway)")
+    assert f"{parent / PROTOTYPES_FILE} (stored examples of each class) is missing" in printed
+    assert printed.rstrip().endswith("(--force writes it anyway)")
     assert main([*args, "--force"]) == 0
     card = json.loads((out / "model_card.json").read_text())
     assert card["forced"] is True and card["accepted"] is False
