@@ -6,7 +6,9 @@ only in what they feed the tracker:
 
 - ``raw``: raw probabilities, no smoothing, no hysteresis (enter = exit, no minimum
   duration, no gap bridging): what a per-frame classifier reports;
-- ``smoothed``: raw probabilities through the session's smoothing and hysteresis;
+- ``smoothed``: raw probabilities through the session's smoothing and hysteresis (a
+  photo session's as its run applied them: each photo's scores on their own, whatever
+  ``tau_s`` says; :func:`fieldtool.photos.session.photo_smoothing`);
 - ``smoothed+prior``: the range-prior-fused probabilities through the same.
 
 Sighting level: a predicted sighting is correct if it overlaps in media time a true
@@ -26,11 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fieldtool.config import SmoothingConfig
+from fieldtool.config import PhotosConfig, SmoothingConfig
 from fieldtool.gallery import UNKNOWN
 from fieldtool.inputs import read_csv_rows, read_input_text
 from fieldtool.model import read_labels
 from fieldtool.photos import stored_set
+from fieldtool.photos.session import photo_smoothing
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.store import query
 from fieldtool.types import FieldtoolError, Frame, FrameResult, Label, LabelSet, Sighting
@@ -180,6 +183,21 @@ def score(
     return Scores(name, len(sightings), len(truth), precision, recall, f1, top1, len(t))
 
 
+def smoothing_as_run(db: Path | str, session_id: str, cfg: SmoothingConfig) -> SmoothingConfig:
+    """``cfg`` as the stored session's run applied it: a photo session (``time_source``
+    photos) scores each photo on its own, by the run's own rule
+    (:func:`~fieldtool.photos.session.photo_smoothing`, with the session's stored sequence
+    gap); a video session's as given."""
+    rows = query(
+        db, "SELECT time_source, config_json FROM sessions WHERE session_id = ?", [session_id]
+    )
+    if rows.empty or rows.iloc[0, 0] != "photos":
+        return cfg
+    photos = json.loads(rows.iloc[0, 1] or "{}").get("photos", {})
+    gap = float(photos.get("sequence_gap_s", PhotosConfig().sequence_gap_s))
+    return photo_smoothing(cfg, gap)
+
+
 def evaluate_session(
     db: Path | str,
     session_id: str,
@@ -187,9 +205,11 @@ def evaluate_session(
     cfg: SmoothingConfig,
     log: Callable[[str], None] | None = None,
 ) -> list[Scores]:
-    """The three rows (raw, smoothed, smoothed+prior) for one stored session. ``log``
+    """The three rows (raw, smoothed, smoothed+prior) for one stored session, replayed
+    with ``cfg`` as the session's run applied it (:func:`smoothing_as_run`). ``log``
     hears a warning when truth intervals lie outside the session's frames."""
     det = load_detections(db, session_id)
+    cfg = smoothing_as_run(db, session_id, cfg)
     outside = [i for i in truth if det.t.size and (i.start_s > det.t[-1] or i.end_s < det.t[0])]
     if outside and log is not None:
         log(f"warning: {len(outside)} of {len(truth)} truth intervals lie outside the "

@@ -2,8 +2,8 @@
 
 :func:`place_session` picks the positions (fixed point, gpsd, a track file, or the video's
 own track found by itself: the GoPro GPMF inside it, the DJI ``.SRT`` beside it, else the
-one place a phone recorded in it), brings a
-local camera clock to UTC where its zone can be known, and decides the time of media t=0
+one place a phone recorded in it), brings a local camera clock (a DJI SRT's or a GoPro's or
+a DJI drone's ``mvhd``) to UTC where its zone can be known, and decides the time of media t=0
 (:class:`fieldtool.timebase.TimeBasis`). :func:`overlap_warning` is the check that the
 video and the track meet: before a file runs, and after the first minute of a live source.
 """
@@ -41,6 +41,7 @@ from fieldtool.tracks import (
     positions_from_config,
     read_track,
 )
+from fieldtool.tracks.dji import dji_file
 from fieldtool.tracks.qtmeta import quicktime_creation_date
 from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError, Fix
@@ -276,7 +277,7 @@ def _time_basis(
             return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
         how = f"{track.path.name}, local clock, zone {choice.how}"
         return TimeBasis(track.media_start, source, choice.zone, choice.zone is not None, how)
-    own = _file_time(video, gopro, choice, notes)
+    own = _file_time(video, gopro, choice, positions, notes)
     if own is not None:
         return own
     if isinstance(positions, TrackPositions):
@@ -287,10 +288,18 @@ def _time_basis(
                      "no time in the video: the time of processing, not of the event")  # fmt: skip
 
 
-def _file_time(video: Path, gopro: bool, choice: ZoneChoice, notes: list[str]) -> TimeBasis | None:
+def _file_time(
+    video: Path,
+    gopro: bool,
+    choice: ZoneChoice,
+    positions: PositionProvider | None,
+    notes: list[str],
+) -> TimeBasis | None:
     """The time an MP4/MOV records of itself: Apple's creationdate key (when recording
     began, with the phone's offset; an edit or export on the phone rewrites ``mvhd`` and
-    keeps it), else the ``mvhd`` creation time. None where it records neither."""
+    keeps it), else the ``mvhd`` creation time: UTC, but a GoPro's or a DJI drone's local
+    clock (:mod:`fieldtool.tracks.dji`), whose zone is ``choice``'s, else a DJI's fixed
+    point's. None where it records neither."""
     if video.suffix.lower() not in _MP4_SUFFIXES:
         return None
     created = mp4_creation_time(video)
@@ -324,11 +333,39 @@ def _file_time(video: Path, gopro: bool, choice: ZoneChoice, notes: list[str]) -
     if created is None:
         return None
     if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
-        if choice.zone is None:
-            return TimeBasis(created, "mp4-creation-time", None, False, "GoPro camera clock")
-        return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone,
-                         True, f"GoPro camera clock, zone {choice.how}")  # fmt: skip
+        return _local_mvhd(created, choice, "GoPro camera clock")
+    dji = dji_file(video)
+    if dji is not None and not dji.telemetry:  # the drone's clock, as in its SRT's dates
+        how = f"mvhd, the DJI camera's local clock ({dji.marker} in the file, no SRT)"
+        return _local_mvhd(created, _place_zone(choice, positions), how)
+    if dji is not None:
+        return TimeBasis(created, "mp4-creation-time", "UTC", True,
+                         f"mvhd, UTC: a DJI file with {dji.marker} and a djmd/dbgi telemetry "
+                         "track, whose generation writes UTC there")  # fmt: skip
     return TimeBasis(created, "mp4-creation-time", "UTC", True, "mvhd, UTC by the MP4 spec")
+
+
+def _local_mvhd(created: datetime, choice: ZoneChoice, how: str) -> TimeBasis:
+    """An ``mvhd`` time (naive) that is a camera's local clock: converted to UTC with
+    ``choice``'s zone; without one it stays the local clock, zone unknown."""
+    if choice.zone is None:
+        return TimeBasis(created, "mp4-creation-time", None, False, how)
+    return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone, True,
+                     f"{how}, zone {choice.how}")  # fmt: skip
+
+
+def _place_zone(choice: ZoneChoice, positions: PositionProvider | None) -> ZoneChoice:
+    """``choice`` (``--tz``, else the track's start) where it has a zone, else the zone of
+    the session's fixed point (``--lat/--lon``, or the place recorded in the video), where
+    the camera stood: from the offline tzfpy map, as for a track."""
+    if choice.zone is not None or not isinstance(positions, FixedPosition):
+        return choice
+    zone = zone_at(positions.lat, positions.lon)
+    if zone is None:
+        return choice
+    recorded = positions.source == "video-place"
+    where = "the place recorded in the video" if recorded else "--lat/--lon"
+    return ZoneChoice(zone, f"from {where} (tzfpy)")
 
 
 def _apart(delta: timedelta) -> str:
@@ -364,10 +401,7 @@ def _copied_file_time(
         f"read as its local time, {zone}: give --start-time if you know better"
     )
     how = f"mvhd, the drone's local clock ({track.path.name}'s file time is a copy's)"
-    if choice.zone is None:
-        return TimeBasis(created, "mp4-creation-time", None, False, how)
-    return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone, True,
-                     f"{how}, zone {choice.how}")  # fmt: skip
+    return _local_mvhd(created, choice, how)
 
 
 def _file_mtime_warning(video: Path, track: TrackRead, notes: list[str]) -> None:

@@ -25,6 +25,7 @@ period is then the photos' span, as for a folder of photos.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -41,6 +42,9 @@ GIVEN = "given"
 MediaRows = dict[int, tuple[str, dict[str, str]]]
 # Observation types that classify what a photo shows (not "unclassified": nobody did).
 CLASSIFIED = frozenset({"animal", "human", "vehicle", "blank", "unknown"})
+# How fieldtool's note in deploymentComments begins (write.py), after the package's own.
+SESSION_NOTE = "fieldtool session "
+_EARLIER_NOTE = re.compile(f"(?:^|; ){SESSION_NOTE}")
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,14 @@ def _utc(text: str) -> datetime | None:
         return None
 
 
+def own_comments(text: str) -> str:
+    """A package's own ``deploymentComments``: what an earlier fieldtool export appended
+    (its note, from "fieldtool session ..." to the end, and the notes after it) left out,
+    since this export writes its own; so a round trip says fieldtool's note once."""
+    found = _EARLIER_NOTE.search(text)
+    return text[: found.start()] if found else text
+
+
 def deployment_row(row: dict[str, str], origin: Origin, s: SessionRows) -> dict[str, str]:
     """``row`` (fieldtool's deployment of ``s``) with every column the package gave, as it
     wrote it (module doc)."""
@@ -125,7 +137,8 @@ def deployment_row(row: dict[str, str], origin: Origin, s: SessionRows) -> dict[
     out["deploymentID"] = row["deploymentID"]
     issues = "true" in (given.get("timestampIssues", "").lower(), row.get("timestampIssues"))
     out["timestampIssues"] = "true" if issues else "false"
-    notes = [given.get("deploymentComments", ""), row.get("deploymentComments", "")]
+    notes = [own_comments(given.get("deploymentComments", "")),
+             row.get("deploymentComments", "")]
     start, end = _utc(out["deploymentStart"]), _utc(out["deploymentEnd"])
     times = [p.captured_at for p in s.photos if p.captured_at is not None and not p.local_clock]
     outside = sum((start is not None and t < start) or (end is not None and t > end)

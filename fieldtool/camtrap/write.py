@@ -186,7 +186,7 @@ def _deployment_row(s: SessionRows, dep: str, period: str = "") -> dict[str, str
         "deploymentEnd": _time(s.end, s),
         "cameraID": _text(main_camera(s.photos)),
         "timestampIssues": "true" if issues else "false",
-        "deploymentComments": _joined(f"fieldtool session {s.session_id}, source {s.source}",
+        "deploymentComments": _joined(f"{package.SESSION_NOTE}{s.session_id}, source {s.source}",
                                       period, clock, _spread_note(s)),  # fmt: skip
     }
 

@@ -24,7 +24,7 @@ from fieldtool.camtrap.read import (
     skipped_line,
     skipped_media,
 )
-from fieldtool.config import Config
+from fieldtool.config import Config, SmoothingConfig
 from fieldtool.photos.files import expand_photos, is_photo_input
 from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
@@ -131,6 +131,8 @@ def photo_sources_from_config(
             log(f"warning: deployment {deployment.deployment_id} left out: {exc}")
     if not sources:
         raise unread[0]
+    for later in sources[1:]:  # one photo's pixels held, not one per deployment
+        later.forget_kept()
     return sources
 
 
@@ -233,6 +235,18 @@ def track_overlap_warning(photos: Sequence[Photo], positions: TrackPositions) ->
     )
 
 
+def photo_smoothing(smoothing: SmoothingConfig, sequence_gap_s: float) -> SmoothingConfig:
+    """``smoothing`` as a photo session runs it (the one rule: the run and ``fieldtool
+    eval`` take it): no moving average over photos (``tau_s`` 0: each photo's scores on
+    their own), no minimum duration, and gaps bridged up to the sequence gap
+    (``sequence_gap_s``, s)."""
+    return smoothing.model_copy(update={
+        "tau_s": 0.0,
+        "min_duration_s": 0.0,
+        "max_gap_s": max(smoothing.max_gap_s, sequence_gap_s),
+    })  # fmt: skip
+
+
 class PhotoSteps:
     """One session's photo work (module doc). ``species_sets``: plot mode's output, one
     (photo path, [(species, score), ...]) per photo, in frame order."""
@@ -251,11 +265,7 @@ class PhotoSteps:
         photo and bridges gaps up to the sequence gap, so a species' photos of one event are
         one sighting; plot mode keeps at least ``plot_top_n`` species per detection (so
         ``fieldtool eval`` sees the whole set)."""
-        smoothing = config.smoothing.model_copy(update={
-            "tau_s": 0.0,
-            "min_duration_s": 0.0,
-            "max_gap_s": max(config.smoothing.max_gap_s, self.media.sequence_gap_s),
-        })  # fmt: skip
+        smoothing = photo_smoothing(config.smoothing, self.media.sequence_gap_s)
         model = config.model
         if self.cfg.plot:
             model = model.model_copy(update={"top_k": max(model.top_k, self.cfg.plot_top_n)})

@@ -177,15 +177,23 @@ class PhotoSource:
         self.stats = SourceStats(timing="photo times")
         self.skipped: list[tuple[str, str]] = []  # (path, why)
         self._log = log or (lambda message: None)
+        # Skip warnings while the source is built: said once a photo decodes; when none
+        # does, the error alone says the faults (each once).
+        self._held: list[str] | None = []
+        self._kept: tuple[int, np.ndarray] | None = None  # the first decoded: (index, pixels)
         self._stop = threading.Event()
         self._track_zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
         items = self._without_copies(items)
         copies = len(self.skipped)
         self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
         if not self.photos:
-            raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read")
+            raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read: "
+                                 f"{self._faults()}")  # fmt: skip
         self._unread = len(self.skipped) - copies  # tried and not read: counted as read
-        self._undecodable = self._first_decodes(len(items))
+        self._undecodable, self._kept = self._first_decodes(len(items))
+        for line in self._held:
+            self._log(line)
+        self._held = None
         self.stats.frames_read = self._unread
         # the photos a run tries (frames_read at its end): those not read when built too
         runs = len(self.photos) if max_frames is None else min(len(self.photos), max_frames)
@@ -236,9 +244,24 @@ class PhotoSource:
 
     # reading
 
+    def forget_kept(self) -> None:
+        """Let go of the pixels kept from the check that a photo decodes (that photo is
+        decoded again when it runs): a source built long before it runs (a package's
+        later deployments) holds no photo meanwhile."""
+        self._kept = None
+
     def _skip(self, path: Path, why: str) -> None:
         self.skipped.append((str(path), why))
-        self._log(f"warning: {path}: {why}; skipped")
+        line = f"warning: {path}: {why}; skipped"
+        if self._held is None:
+            self._log(line)
+        else:
+            self._held.append(line)
+
+    def _faults(self) -> str:
+        """The photos skipped (copies aside) and why, the first few, for an error."""
+        return _names([f"{Path(path).name} ({why})" for path, why in self.skipped
+                       if not why.startswith("a copy of")])  # fmt: skip
 
     def _without_copies(self, items: list[PhotoItem]) -> list[PhotoItem]:
         """``items`` less byte-identical copies of an earlier one (a card's folder copied
@@ -271,25 +294,22 @@ class PhotoSource:
                   f"{_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
         return [i for i in items if id(i) not in copies]
 
-    def _first_decodes(self, tried: int) -> set[int]:
-        """The indices of the photos before the first that decodes (each skipped, said),
-        so that a set of which not one photo decodes is an error before its session starts
-        (as a video that cannot be opened), not a session "finished" with nothing in it.
-        One photo's pixels are read twice (here and when it runs): not kept, since a
-        package's sources are all built before the first runs."""
+    def _first_decodes(self, tried: int) -> tuple[set[int], tuple[int, np.ndarray]]:
+        """The indices of the photos before the first that decodes (each skipped), and
+        that photo's index and pixels, kept for its frame (decoded once), so that a set of
+        which not one photo decodes is an error before its session starts (as a video that
+        cannot be opened), not a session "finished" with nothing in it."""
         bad: set[int] = set()
         for photo in self.photos:
             try:
-                read_upright(photo.path)
+                image = read_upright(photo.path)
             except (OSError, ValueError, SyntaxError) as exc:  # truncated, damaged
                 self._skip(photo.path, f"cannot be decoded ({str(exc).splitlines()[0][:120]})")
                 bad.add(photo.index)
                 continue
-            return bad
-        whys = [f"{Path(path).name} ({why})" for path, why in self.skipped
-                if not why.startswith("a copy of")]  # fmt: skip
+            return bad, (photo.index, image)
         raise FieldtoolError(f"{self.uri}: none of the {tried} photos can be decoded: "
-                             f"{_names(whys)}")  # fmt: skip
+                             f"{self._faults()}")  # fmt: skip
 
     def _read(self, item: PhotoItem) -> _Read | None:
         from PIL import UnidentifiedImageError
@@ -545,11 +565,15 @@ class PhotoSource:
             self.stats.frames_read += 1
             if photo.index in self._undecodable:  # tried when built: skipped and said then
                 continue
-            try:
-                image = read_upright(photo.path)
-            except (OSError, ValueError, SyntaxError) as exc:  # truncated, damaged
-                self._skip(photo.path, f"cannot be decoded ({str(exc).splitlines()[0][:120]})")
-                continue
+            if self._kept is not None and self._kept[0] == photo.index:
+                image, self._kept = self._kept[1], None  # decoded when built
+            else:
+                try:
+                    image = read_upright(photo.path)
+                except (OSError, ValueError, SyntaxError) as exc:  # truncated, damaged
+                    why = str(exc).splitlines()[0][:120]
+                    self._skip(photo.path, f"cannot be decoded ({why})")
+                    continue
             self.stats.frames_yielded += 1
             yield Frame(photo.index, photo.t, photo.captured_at, image, str(photo.path),
                         photo.event_id)  # fmt: skip

@@ -277,7 +277,10 @@ def earlier_sessions(
     if gone := [session for ids in forgotten for session in ids]:
         reviews = sum(ids.reviews for ids in forgotten)  # deleted with their sightings
         also = f" and their {reviews} review(s)" if reviews else ""
-        log(f"replaced {len(gone)} earlier session(s){also} of {deployment_name(uri, only)}")
+        files = sum(ids.removed for ids in forgotten)  # snapshot files only they named
+        snaps = f"; {files} snapshot file(s) deleted with them" if files else ""
+        log(f"replaced {len(gone)} earlier session(s){also} of {deployment_name(uri, only)}"
+            f"{snaps}")  # fmt: skip
     elif not live and (said := earlier_runs(store.path, uri, only)):
         log(said)
 

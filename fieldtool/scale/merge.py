@@ -4,23 +4,32 @@ The driver merges each finished part in one transaction of its own: the part's r
 (:func:`fieldtool.store.schema.insert_rows`, idempotent: a part merged twice adds
 nothing) and its ``batch_files`` row, so a file is either wholly in the database and
 marked done, or not at all. A file that failed gets its ``batch_files`` row with the
-error. Snapshots move beside the database, where the sightings' relative paths expect them.
+error, and an identical copy of another path (not run) a row naming that path. Snapshots
+move beside the database, where the sightings' relative paths expect them; those of a
+session a rerun replaces are deleted once the merge that replaced it is committed.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldtool.scale.post import part_dir
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError
 
+if TYPE_CHECKING:
+    from fieldtool.store.maintenance import Forgotten
+
+    # What to say of a replaced session once committed: a line, or the session deleted
+    # and the paths of its identical copies whose rows went with it.
+    Replaced = str | tuple[Forgotten, list[str]]
+
 BATCH_FILE_COLUMNS = ("batch_key", "path", "content_sha256", "settings_sha256", "status",
-                      "error", "session_id", "finished_at")  # fmt: skip
+                      "error", "session_id", "finished_at", "identical_to")  # fmt: skip
 
 
 @dataclass
@@ -31,7 +40,7 @@ class FileOutcome:
     path: str
     content_sha256: str
     settings_sha256: str
-    status: str  # done / failed
+    status: str  # done / failed (identical: a copy of another path, not run; merge's copies)
     error: str = ""
     session_id: str = ""
     frames: int = 0
@@ -78,11 +87,14 @@ def done_keys(db: Path) -> set[str]:
 
 def merge(
     db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0,
-    log: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None, copies: Sequence[FileOutcome] = (),
 ) -> int:
     """Merge the parts of ``outcomes`` done and record every outcome; returns the number
     of files merged. A file done again under another key (its content, track or SRT
-    changed) replaces its earlier session (:func:`_replace_earlier`), said in ``log``."""
+    changed) replaces its earlier session (:func:`_replace_earlier`), said in ``log``.
+    ``copies``: the batch's paths not run because their key is another path's (identical
+    to a file of this batch, or done before), each recorded after the outcomes
+    (:func:`_record_copies`)."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import TABLES, connect, maintenance
@@ -91,23 +103,27 @@ def merge(
     merged = 0
     todo = list(outcomes)
     this_batch = [o.batch_key for o in todo]
+    say = log or (lambda m: None)
     with connect(db, read_only=False, timeout_s=lock_timeout_s) as con:
         for number, outcome in enumerate(todo):
             folder = part_dir(parts, outcome.batch_key)
             con.execute("BEGIN TRANSACTION")
             try:
+                replaced: list[Replaced] = []
                 if outcome.status == "done":
-                    _replace_earlier(con, outcome, folder, this_batch, log or (lambda m: None))
+                    replaced = _replace_earlier(con, outcome, folder, this_batch)
                     for table in TABLES:
                         path = folder / f"{table}.parquet"
                         if path.exists():
                             rows = pq.read_table(path).to_pylist()
                             insert_rows(con, table, rows, idempotent=True)
-                _record(con, outcome)
+                _record(con, outcome, this_batch)
                 checkpoint = maintenance.commit(con)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            # said (and their snapshots deleted) once committed: nothing claimed undone
+            _say_replaced(con, db, outcome, replaced, checkpoint is None, say)
             if outcome.status == "done":
                 _move_snapshots(folder, db)
                 merged += 1
@@ -119,18 +135,31 @@ def merge(
                     f"checkpoint failed ({checkpoint}){left}: free disk space and run the "
                     "batch again (what is recorded is skipped)"
                 )
+        if copies:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                _record_copies(con, copies)
+                checkpoint = maintenance.commit(con)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            if checkpoint is not None:
+                raise FieldtoolError(f"{db}: the rows of the identical copies recorded, then the "
+                                     f"file's checkpoint failed ({checkpoint}): free disk "
+                                     "space")  # fmt: skip
     return merged
 
 
 def _replace_earlier(
-    con: Any, outcome: FileOutcome, folder: Path, this_batch: list[str],
-    log: Callable[[str], None],
-) -> None:
+    con: Any, outcome: FileOutcome, folder: Path, this_batch: list[str]
+) -> list[Replaced]:
     """Before ``outcome``'s rows go in: the sessions an earlier batch recorded for the same
     file (path, and source name: a package's deployment, a camera) under another key are
-    deleted, so a rerun does not double every sighting; one whose sightings were reviewed
-    is kept, said (deleting it would lose the reviews). Keys of this batch stay (a manifest
-    may run one video with two tracks)."""
+    deleted with their key's rows (keyed by content: its identical copies' rows too, whose
+    session it was), so a rerun does not double every sighting; one whose sightings were
+    reviewed is kept (deleting it would lose the reviews). Keys of this batch stay (a
+    manifest may run one video with two tracks). Returns what to say once committed
+    (:func:`_say_replaced`)."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import maintenance
@@ -146,21 +175,55 @@ def _replace_earlier(
         "AND s.source_name IS NOT DISTINCT FROM ?",
         [outcome.path, this_batch, names[0] if names else None],
     ).fetchall()
+    said: list[Replaced] = []
     for key, session_id, reviews in earlier:
         if reviews:
-            log(f"warning: batch: {outcome.path}: its earlier session {session_id} is kept "
-                f"beside the new one, so their sightings count twice: deleting it would lose "
-                f"the {reviews} review(s) of its sightings")  # fmt: skip
+            said.append(f"warning: batch: {outcome.path}: its earlier session {session_id} is "
+                        "kept beside the new one, so their sightings count twice: deleting it "
+                        f"would lose the {reviews} review(s) of its sightings")  # fmt: skip
             continue
-        maintenance.forget_sessions(con, [session_id])
-        con.execute("DELETE FROM batch_files WHERE batch_key = ?", [key])
-        log(f"batch: {outcome.path}: replaced its earlier session {session_id} (run again: its "
-            "content, track or settings changed)")  # fmt: skip
+        gone = maintenance.forget_sessions(con, [session_id])
+        copies = con.execute("DELETE FROM batch_files WHERE batch_key = ? RETURNING path, status",
+                             [key]).fetchall()  # fmt: skip
+        said.append((gone, sorted(str(p) for p, status in copies if status == "identical")))
+    return said
 
 
-def _record(con: Any, outcome: FileOutcome) -> None:
+def _say_replaced(
+    con: Any, db: Path, outcome: FileOutcome, replaced: list[Replaced], committed: bool,
+    log: Callable[[str], None],
+) -> None:
+    """After the commit: each replaced session said, its snapshot files that no row names
+    now deleted and counted (not when the checkpoint failed: DuckDB closed the file)."""
+    from fieldtool.store import maintenance
+
+    for item in replaced:
+        if isinstance(item, str):
+            log(item)
+            continue
+        gone, copies = item
+        files = maintenance.remove_snapshots(con, db, gone) if committed else 0
+        also = f" and its {files} snapshot file(s)" if files else ""
+        if not committed and gone.snapshots:
+            also = " (its snapshot files are left: the file's checkpoint failed)"
+        rows = (f"; the row(s) of its identical copy {', '.join(copies)} went with it (run "
+                "again by the next batch that names it)" if copies else "")  # fmt: skip
+        log(f"batch: {outcome.path}: replaced its earlier session {gone[0]}{also} (run again: "
+            f"its content, track or settings changed){rows}")  # fmt: skip
+
+
+def _record(con: Any, outcome: FileOutcome, this_batch: list[str]) -> None:
+    """``outcome``'s row; a row of its path as an identical copy under another key (its
+    content changed since) goes: each path one row of what it is now."""
     values = [outcome.batch_key, outcome.path, outcome.content_sha256, outcome.settings_sha256,
-              outcome.status, outcome.error or None, outcome.session_id or None, utc_now()]  # fmt: skip
+              outcome.status, outcome.error or None, outcome.session_id or None, utc_now(),
+              None]  # fmt: skip
+    con.execute("DELETE FROM batch_files WHERE path = ? AND status = 'identical' AND NOT "
+                "list_contains(?, batch_key)", [outcome.path, this_batch])  # fmt: skip
+    _insert(con, values)
+
+
+def _insert(con: Any, values: list[Any]) -> None:
     marks = ", ".join("?" for _ in BATCH_FILE_COLUMNS)
     con.execute(
         f"INSERT OR REPLACE INTO batch_files ({', '.join(BATCH_FILE_COLUMNS)}) VALUES ({marks})",
@@ -168,12 +231,44 @@ def _record(con: Any, outcome: FileOutcome) -> None:
     )
 
 
+def _record_copies(con: Any, copies: Sequence[FileOutcome]) -> None:
+    """A row for each path whose key another path's row holds (done before failed, then the
+    newest): status ``identical``, ``identical_to`` that path, its session. A path whose own
+    row holds the key done (the same path run before) keeps it; a copy's row that says so
+    already stays as it was. One statement for all (a rerun skips thousands)."""
+    import pyarrow as pa
+
+    unique = {(c.batch_key, c.path): c for c in copies}.values()
+    columns = ("batch_key", "path", "content_sha256", "settings_sha256")
+    con.register("copies", pa.table({k: [getattr(c, k) for c in unique] for k in columns},
+                                    schema=pa.schema([(k, pa.string()) for k in columns])))  # fmt: skip
+    try:
+        con.execute(f"""
+            INSERT OR REPLACE INTO batch_files ({', '.join(BATCH_FILE_COLUMNS)})
+            SELECT c.batch_key, c.path, c.content_sha256, c.settings_sha256, 'identical', NULL,
+                   o.session_id, ?, o.path
+            FROM copies c
+            JOIN (SELECT batch_key, path, session_id, row_number() OVER (PARTITION BY batch_key
+                      ORDER BY status = 'done' DESC, finished_at DESC) AS n
+                  FROM batch_files WHERE status <> 'identical'
+                  AND batch_key IN (SELECT batch_key FROM copies)) o
+              ON o.batch_key = c.batch_key AND o.n = 1 AND o.path <> c.path
+            LEFT JOIN batch_files b ON b.batch_key = c.batch_key AND b.path = c.path
+            WHERE b.status IS NULL OR b.status = 'failed' OR (b.status = 'identical' AND (
+                b.identical_to IS DISTINCT FROM o.path OR b.session_id IS DISTINCT FROM o.session_id))
+        """, [utc_now()])  # fmt: skip
+    finally:
+        con.unregister("copies")
+
+
 def _move_snapshots(folder: Path, db: Path) -> None:
     """Snapshot folders of a part to ``<db stem>_snapshots/<session>/`` beside ``db``."""
-    source = folder / f"{db.stem}_snapshots"
+    from fieldtool.store.maintenance import snapshot_folder
+
+    target = snapshot_folder(db)
+    source = folder / target.name
     if not source.is_dir():
         return
-    target = db.parent / f"{db.stem}_snapshots"
     target.mkdir(parents=True, exist_ok=True)
     for session in source.iterdir():
         dest = target / session.name

@@ -77,12 +77,14 @@ class PlanSort:
     """The hashed plan rows sorted for the run: ``todo`` (to decode), ``finished`` (a killed
     run's complete parts, merged without decoding), ``done_before`` (keys the database
     holds as done: their names) and ``identical`` ((path, the first path with its key):
-    the same work as a row before it in this batch)."""
+    the same work as a row before it in this batch); ``copies``: the rows of both, whose
+    path may be a copy of another path with their key (its ``batch_files`` row to be)."""
 
     todo: list[dict[str, Any]] = field(default_factory=list)
     finished: list[FileOutcome] = field(default_factory=list)
     done_before: list[str] = field(default_factory=list)
     identical: list[tuple[str, str]] = field(default_factory=list)
+    copies: list[dict[str, Any]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [identical_line(path, first) for path, first in self.identical]
@@ -100,8 +102,10 @@ def sort_plan(
         key, name = row["batch_key"], unit_name(row)
         if key in done_before:
             out.done_before.append(name)
+            out.copies.append(row)
         elif key in first:
             out.identical.append((name, first[key]))
+            out.copies.append(row)
         elif (part := finished_part(parts, key)) is not None:  # a killed run's finished work
             out.finished.append(_outcome(row, settings, part, resumed=True))
         else:
@@ -312,7 +316,9 @@ def _run_batch(
             log(f"batch: interrupted; the files finished so far are kept in {parts} and "
                 "merged by the next run of this batch")  # fmt: skip
             raise
-    merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s, log=log)
+    copies = [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies]
+    merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s, log=log,
+          copies=copies)  # fmt: skip
     if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
         units = {row["batch_key"]: row for row in hashed}
         _package_reviews(db, [(units[f.batch_key], f.session_id) for f in finished

@@ -240,9 +240,13 @@ def pending_rows(path: Path | str) -> tuple[int, int]:
 
 class Forgotten(list[str]):
     """The session ids :func:`forget_source` deleted; ``reviews``: how many reviews of
-    their sightings went with them."""
+    their sightings went with them; ``snapshots``: the files their rows named (relative to
+    the database's folder), for :func:`remove_snapshots`; ``removed``: how many of those it
+    deleted."""
 
     reviews: int = 0
+    snapshots: tuple[str, ...] = ()
+    removed: int = 0
 
 
 def forget_source(
@@ -259,8 +263,16 @@ def forget_source(
 
 def forget_sessions(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str]) -> Forgotten:
     """Delete the sessions ``session_ids`` and their rows in every table (reviews of their
-    sightings too); returns the ids, with the count of reviews deleted (``.reviews``)."""
+    sightings too); returns the ids, with the count of reviews deleted (``.reviews``) and
+    the files their rows named (``.snapshots``: once committed, :func:`remove_snapshots`)."""
     ids = Forgotten(session_ids)
+    named = con.execute(
+        "SELECT DISTINCT p FROM (SELECT snapshot_path AS p FROM sightings WHERE session_id IN "
+        "(SELECT unnest(?)) UNION ALL SELECT path FROM sighting_frames WHERE session_id IN "
+        "(SELECT unnest(?))) WHERE p IS NOT NULL ORDER BY p",
+        [list(ids), list(ids)],
+    ).fetchall()
+    ids.snapshots = tuple(str(r[0]) for r in named)
     row = con.execute(
         "DELETE FROM reviews WHERE sighting_id IN (SELECT sighting_id FROM sightings "
         "WHERE session_id IN (SELECT unnest(?)))",
@@ -272,6 +284,46 @@ def forget_sessions(con: duckdb.DuckDBPyConnection, session_ids: Iterable[str]) 
     for table in (*tables, "sessions"):
         con.execute(f"DELETE FROM {table} WHERE session_id IN (SELECT unnest(?))", [list(ids)])
     return ids
+
+
+def snapshot_folder(db: Path) -> Path:
+    """The folder of ``db``'s snapshots and kept frames: ``<db stem>_snapshots/`` beside it
+    (``<session>/<sighting>.jpg``, ``<session>/learn/``, ``<session>/latest.jpg``)."""
+    return db.parent / f"{db.stem}_snapshots"
+
+
+def remove_snapshots(con: duckdb.DuckDBPyConnection, db: Path, forgotten: Forgotten) -> int:
+    """Once the forgetting of ``forgotten`` is committed: delete the files its rows named
+    (``.snapshots``) and each session's live-view frame, only inside ``db``'s
+    :func:`snapshot_folder` and only those no row names now (a snapshot, a kept frame, a
+    photo in ``media``); then the folders that leaves empty. Returns (and sets
+    ``.removed``) the files deleted; one that cannot be deleted is left, not counted."""
+    root = snapshot_folder(db)
+    names = [*forgotten.snapshots, *(f"{root.name}/{s}/latest.jpg" for s in forgotten)]
+    whole = {name: os.path.abspath(db.parent / name) for name in names}  # media: absolute
+    still = {r[0] for r in con.execute(
+        "SELECT p FROM (SELECT snapshot_path AS p FROM sightings UNION ALL SELECT path FROM "
+        "sighting_frames UNION ALL SELECT path FROM media) WHERE p IN (SELECT unnest(?))",
+        [[*names, *whole.values()]]).fetchall()} if names else set()  # fmt: skip
+    top, emptied = root.resolve(), set()
+    for name in dict.fromkeys(names):
+        if name in still or whole[name] in still:
+            continue
+        target = Path(whole[name]).parent.resolve() / Path(whole[name]).name  # a link itself
+        if not target.is_relative_to(top) or target.is_dir():
+            continue
+        with suppress(OSError):  # gone already, or not deletable: left
+            target.unlink()
+            forgotten.removed += 1
+            emptied.add(target.parent)
+    for folder in sorted(emptied, key=lambda f: len(f.parts), reverse=True):
+        while folder != top and folder.is_relative_to(top):  # learn/, then the session's
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something else is in it
+                break
+            folder = folder.parent
+    return forgotten.removed
 
 
 def prune_detections(

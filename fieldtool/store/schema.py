@@ -1,6 +1,6 @@
 """The file's tables, their migrations, and how rows go into them.
 
-Schema version 8; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
+Schema version 9; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
 first transaction), so a new file and an upgraded one are identical. Times are naive
 TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's local
 clock of unknown zone; see docs/time.md); media times are in seconds.
@@ -38,8 +38,10 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
   learning, relative to the database's folder), sha256 (of the JPEG's bytes): the snapshot and
   up to k frames spread over each closed sighting.
 - ``batch_files``: batch_key (sha256 of content hash and settings hash), path,
-  content_sha256, settings_sha256, status (done / failed), error, session_id, finished_at:
-  what ``fieldtool batch`` did with each input file (reruns skip done ones).
+  content_sha256, settings_sha256, status (done / failed / identical), error, session_id,
+  finished_at, identical_to: what ``fieldtool batch`` did with each input path (reruns skip
+  done keys); one row per (batch_key, path): an identical copy of another path (the same
+  key) was not run, its row names that path (``identical_to``) and its session.
 - ``reviews``: review_id, sighting_id, decision (confirm / reject / relabel), species (the
   reviewer's species: the predicted one when confirming), reviewer, reviewed_at, note, supersedes (the review_id an undo takes back). A
   review never changes the sighting row: the prediction stays beside the decision, and the
@@ -65,7 +67,7 @@ import pyarrow as pa
 from fieldtool.store.views import VIEW_NAMES, create_views
 from fieldtool.types import FieldtoolError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
 # The first schema, verbatim: new files are created with it and then migrated, so a new
@@ -207,6 +209,20 @@ def _v7_to_v8(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE track ADD COLUMN elevation_m DOUBLE")
 
 
+def _v8_to_v9(con: duckdb.DuckDBPyConnection) -> None:
+    """``batch_files``: a row per path, keyed by (batch_key, path), so an identical copy of
+    another path has a row of its own (``identical_to`` that path). DuckDB cannot change a
+    primary key in place: the table is made anew, its rows kept."""
+    con.execute(
+        "CREATE TABLE batch_files_v9 (batch_key VARCHAR, path VARCHAR, content_sha256 VARCHAR, "
+        "settings_sha256 VARCHAR, status VARCHAR, error VARCHAR, session_id VARCHAR, "
+        "finished_at TIMESTAMP, identical_to VARCHAR, PRIMARY KEY (batch_key, path))"
+    )
+    con.execute("INSERT INTO batch_files_v9 BY NAME SELECT * FROM batch_files")
+    con.execute("DROP TABLE batch_files")
+    con.execute("ALTER TABLE batch_files_v9 RENAME TO batch_files")
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v1_to_v2,
@@ -216,6 +232,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v5_to_v6,
     _v6_to_v7,
     _v7_to_v8,
+    _v8_to_v9,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 

@@ -24,7 +24,6 @@ writes under its own pid and to its own journal.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -159,7 +158,7 @@ class SightingStore:
         return self.path.parent
 
     def snapshot_dir(self, session_id: str) -> Path:
-        return self.folder / f"{self.path.stem}_snapshots" / session_id
+        return maintenance.snapshot_folder(self.path) / session_id
 
     # Buffered records -------------------------------------------------------------
     def record_session(self, info: SessionInfo) -> None:
@@ -537,13 +536,13 @@ class SightingStore:
         self.journal_path.unlink(missing_ok=True)
 
     def forget_source(self, source: str, source_name: str | None = None) -> maintenance.Forgotten:
-        """Delete the sessions of ``source`` (``source_name``: of that name) and their rows."""
+        """Delete the sessions of ``source`` (``source_name``: of that name), their rows and
+        the snapshot files only they named (``.removed``: :func:`maintenance.remove_snapshots`)."""
         with connect(self.path, read_only=False, timeout_s=self.lock_timeout_s) as con:
             if not self._schema_ready:
                 self._prepare(con)
-            ids = maintenance.forget_source(con, source, source_name)
-        for session_id in ids:
-            shutil.rmtree(self.snapshot_dir(session_id), ignore_errors=True)
+            ids = maintenance.forget_source(con, source, source_name)  # each DELETE commits
+            maintenance.remove_snapshots(con, self.path, ids)
         return ids
 
     def close(self) -> FlushResult:

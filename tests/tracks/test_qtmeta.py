@@ -20,12 +20,15 @@ av = pytest.importorskip("av")
 KEY = "com.apple.quicktime.creationdate"
 
 
-def _clip(path: Path, metadata: dict[str, str]) -> Path:
+def _clip(path: Path, metadata: dict[str, str], handler: str | None = None) -> Path:
     """A 3-frame H.264 MOV whose metadata FFmpeg writes as Apple's keys (``mdta``), as an
-    iPhone writes them; ``creation_time`` in ``metadata`` sets the ``mvhd`` time."""
+    iPhone writes them; ``creation_time`` in ``metadata`` sets the ``mvhd`` time.
+    ``handler``: the video track's ``hdlr`` name (a DJI drone's ``DJI.AVC``)."""
     with av.open(str(path), "w", options={"movflags": "use_metadata_tags"}) as out:
         out.metadata.update(metadata)
         stream = out.add_stream("libx264", rate=10)
+        if handler is not None:
+            stream.metadata["handler_name"] = handler
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
         for _ in range(3):
             image = np.zeros((48, 64, 3), np.uint8)
