@@ -64,6 +64,7 @@ class PlanRow:
     deployment: str = ""
     track_sha256: str = ""  # the track file's content (with_hash)
     sidecar_sha256: str = ""  # a DJI .SRT beside the video: its content (with_hash)
+    size_bytes: int = 0  # bytes hashed: the video, or a photo unit's photos (with_hash)
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -258,6 +259,21 @@ def content_sha256(uri: str) -> str:
     return digest.hexdigest()
 
 
+def unit_size(plan: PlanRow) -> int:
+    """Bytes of a plan row's input: the video's size, a photo unit's photos' sizes summed
+    (a package: the files in its folder). What the batch cuts its work into chunks by."""
+    from fieldtool.camtrap.read import is_package
+    from fieldtool.photos import expand_photos
+
+    if plan.kind != "photos":
+        filesystem, path = _filesystem(plan.path)
+        return int(filesystem.get_file_info(path).size or 0)
+    if is_package(plan.path):
+        folder = Path(plan.path) if Path(plan.path).is_dir() else Path(plan.path).parent
+        return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    return sum(Path(p).stat().st_size for p in expand_photos(plan.path))
+
+
 def photos_sha256(uri: str, deployment: str = "") -> str:
     """sha256 (hex) of a photo unit: every photo's path and bytes, in path order; of a
     Camtrap DP package, every file in its folder (the tables time and place the photos);
@@ -355,6 +371,7 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
             if plan.kind == "photos"
             else content_sha256(plan.path)
         )
+        plan.size_bytes = unit_size(plan)
     except (OSError, FieldtoolError):  # no photos there: the decode says so
         plan.content_sha256 = ""
     try:  # a track that cannot be read keeps its path only: its decode fails and says why

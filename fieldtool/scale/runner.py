@@ -1,15 +1,17 @@
-"""``fieldtool batch``: plan, then one Ray Data pipeline, then the merge.
+"""``fieldtool batch``: plan, then a Ray Data pipeline and a merge per chunk of files.
 
 ::
 
     from_items(plan)                       one row per (file, segment)
       .map(with_hash)                      content hash + settings hash -> batch_key
     (files done in the database, or with a finished part, are skipped here)
+    for each chunk (chunks: so many files, about so many bytes):
+      from_items(chunk)
       .flat_map(decode_frames)             CPU tasks: sampled frames (retried if a worker dies)
       .map_batches(ClassifyActor, ...)     actor pool, one model each (num_gpus=1 on GPUs)
       .groupby("batch_key")
       .map_groups(post_file)               per file in time order: run's stages -> Parquet parts
-    merge                                  parts -> the DuckDB file, one writer
+      merge                                the chunk's parts -> the DuckDB file, one writer
 
 Ray Data streams blocks between the stages (decode feeds the model while it runs), and
 retries tasks and restarts actors whose worker process died. Ray's INFO lines and its
@@ -48,7 +50,10 @@ class BatchOptions:
     one); ``decode_cpus``: CPUs per decode task; ``parts``: where the Parquet parts go
     (default ``<db>.parts/`` beside the database; on a cluster, a folder every node sees).
     ``factory`` loads the classifier in each actor (tests wrap it). ``verbose``: Ray's own
-    log lines, its workers' output and its progress bars on the terminal too."""
+    log lines, its workers' output and its progress bars on the terminal too.
+    ``chunk_files``, ``chunk_bytes``: the files run on Ray in chunks of at most this many
+    files and about this many bytes (:func:`chunks`); each chunk is merged into the database
+    as it ends, so an interrupted batch keeps every chunk before the one it stopped in."""
 
     address: str | None = None
     actors: int | None = None
@@ -57,6 +62,8 @@ class BatchOptions:
     object_store_mb: int | None = None
     factory: ClassifierFactory | None = None
     verbose: bool = False
+    chunk_files: int = 64
+    chunk_bytes: int = 8 * 2**30
 
 
 NAMED = 10  # files a summary line names before "and N more"
@@ -304,33 +311,85 @@ def _run_batch(
     for outcome in finished:
         log(f"batch: {outcome.path}: finished by an earlier run (its part is merged now)")
         _say_warnings(outcome, log)
+    units = {row["batch_key"]: row for row in hashed}
+
+    def merged(outcomes: list[FileOutcome], copies: list[FileOutcome] | None = None) -> None:
+        if not outcomes and not copies:
+            return
+        merge(db, parts, outcomes, lock_timeout_s=config.store.lock_timeout_s, log=log,
+              copies=copies or [])  # fmt: skip
+        if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
+            _package_reviews(db, [(units[f.batch_key], f.session_id) for f in outcomes
+                                  if f.status == "done"], config, log)  # fmt: skip
+
+    merged(finished)  # a killed run's finished parts first: in the file whatever comes next
     if todo:
         same = f", {len(summary.identical)} identical to another" if summary.identical else ""
         log(f"batch: {len(todo)} file(s) to decode and classify on Ray, "
             f"{len(summary.skipped) + len(finished)} done before{same}")  # fmt: skip
-        try:
-            with ray_quiet(options.verbose):
-                finished += _pipeline(todo, config, model, parts, db.stem, settings, options,
-                                      log)  # fmt: skip
-        except KeyboardInterrupt:
-            log(f"batch: interrupted; the files finished so far are kept in {parts} and "
-                "merged by the next run of this batch")  # fmt: skip
-            raise
-    copies = [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies]
-    merge(db, parts, finished, lock_timeout_s=config.store.lock_timeout_s, log=log,
-          copies=copies)  # fmt: skip
-    if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
-        units = {row["batch_key"]: row for row in hashed}
-        _package_reviews(db, [(units[f.batch_key], f.session_id) for f in finished
-                              if f.status == "done"], config, log)  # fmt: skip
+        groups = chunks(todo, options.chunk_files, options.chunk_bytes)
+        progress = Progress(len(todo))
+        for number, group in enumerate(groups, 1):
+            if len(groups) > 1:
+                log(f"batch: chunk {number} of {len(groups)}: {len(group)} file(s), "
+                    f"{_gib(group)} GiB")  # fmt: skip
+            try:
+                with ray_quiet(options.verbose):
+                    outcomes = _pipeline(group, config, model, parts, db.stem, settings, options,
+                                         log, progress)  # fmt: skip
+            except KeyboardInterrupt:
+                kept = (f"the {progress.merged} file(s) of the chunks before are in {db}; "
+                        if progress.merged else "")  # fmt: skip
+                log(f"batch: interrupted; {kept}the files of this chunk finished so far are "
+                    f"kept in {parts} and merged by the next run of this batch")  # fmt: skip
+                raise
+            merged(outcomes)
+            progress.merged += len(outcomes)
+            finished += outcomes
+    merged([], [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies])
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
     return summary
 
 
+@dataclass
+class Progress:
+    """Files of a batch's Ray work: ``total`` to do in this run, ``done`` come back from
+    the pipeline, ``merged`` into the database (whole chunks)."""
+
+    total: int
+    done: int = 0
+    merged: int = 0
+
+
+def chunks(
+    todo: Sequence[dict[str, Any]], files: int, size_bytes: int
+) -> list[list[dict[str, Any]]]:
+    """``todo`` (plan rows, in order) cut into chunks of at most ``files`` rows and at most
+    ``size_bytes`` bytes (``size_bytes`` of each row; a row larger than that is a chunk of its
+    own). A chunk runs on Ray from its first decode to its last file's stages before the next
+    starts: the group-by of a file's frames waits for every frame of the chunk, so what a
+    killed batch loses is the chunk it was in, not the whole batch."""
+    out: list[list[dict[str, Any]]] = []
+    size = 0
+    for row in todo:
+        grows = int(row.get("size_bytes") or 0)
+        if not out or len(out[-1]) >= max(1, files) or (out[-1] and size + grows > size_bytes):
+            out.append([])
+            size = 0
+        out[-1].append(row)
+        size += grows
+    return out
+
+
+def _gib(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows' bytes in GiB, two significant figures (for the chunk's line)."""
+    return f"{sum(int(r.get('size_bytes') or 0) for r in rows) / 2**30:.2g}"
+
+
 def _pipeline(
     todo: list[dict[str, Any]], config: Config, model: ModelInfo, parts: Path, db_stem: str,
-    settings: str, options: BatchOptions, log: Callable[[str], None],
+    settings: str, options: BatchOptions, log: Callable[[str], None], progress: Progress,
 ) -> list[FileOutcome]:  # fmt: skip
     import ray
 
@@ -368,8 +427,9 @@ def _pipeline(
     got: dict[str, dict[str, Any]] = {}
     for r in ds.iter_rows():  # one per file, as its stages end (after every file's frames)
         got[r["batch_key"]] = r
-        log(f"batch: {len(got)} of {len(todo)} file(s) done: {unit_name(plans[r['batch_key']])} "
-            f"({r['status']})")  # fmt: skip
+        progress.done += 1
+        log(f"batch: {progress.done} of {progress.total} file(s) done: "
+            f"{unit_name(plans[r['batch_key']])} ({r['status']})")  # fmt: skip
         _say_warnings(_outcome(plans[r["batch_key"]], settings, r), log)
     return [_outcome(row, settings, got.get(row["batch_key"], _lost())) for row in todo]
 
