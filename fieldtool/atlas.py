@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -38,6 +37,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from fieldtool.config import PriorConfig
+from fieldtool.config.sections import check_place
 from fieldtool.names import canonical
 from fieldtool.priors.extent import outside_coverage
 from fieldtool.priors.files import prior_from_files
@@ -298,8 +298,7 @@ def species_here(
     ``prior``: an :class:`IndexedPrior` (fast), a :class:`RangePrior` (indexed for the
     query), an occurrence prior, or any other :class:`SpeciesPrior`.
     """
-    if not (math.isfinite(lat) and -90 <= lat <= 90 and math.isfinite(lon) and -180 <= lon <= 180):
-        raise FieldtoolError(f"species: position {lat}, {lon} is out of range")
+    check_place(lat, lon)
     if isinstance(prior, RangePrior):
         prior = IndexedPrior.from_range_prior(prior)
     if isinstance(prior, IndexedPrior):
@@ -384,19 +383,23 @@ def species_report(
     min_prior: float = 0.05,
     limit: int | None = None,
 ) -> list[str]:
-    """The lines ``fieldtool species`` prints: a heading, then rank, prior, name, common
-    name of each species expected at (``lat``, ``lon``) degrees."""
+    """The lines ``fieldtool species`` prints: a heading (how many species are expected,
+    and how many of them ``limit`` shows), then rank, prior, name, common name of each
+    species expected at (``lat``, ``lon``) degrees."""
+    check_place(lat, lon)  # before the extent: an impossible place is "nan km" from any
     common_by_key = {canonical(s): c for s, c in commons.items()}
     away = outside_coverage(prior, lat, lon)
     if away is not None:  # "0 species expected" would read as an ecological answer
         return [f"{what} does not cover this place: {away}; no species can be ranked here "
                 "(unknown, not absent); give --ranges that cover it"]
     started = time.perf_counter()
-    ranked = species_here(lat, lon, prior, min_prior=min_prior, limit=limit)
+    ranked = species_here(lat, lon, prior, min_prior=min_prior)
     took = time.perf_counter() - started
-    lines = [f"{len(ranked)} species expected at {lat:.4f}, {lon:.4f} "
+    shown = ranked[:limit] if limit is not None else ranked
+    cut = f", the first {len(shown)} shown" if len(shown) < len(ranked) else ""
+    lines = [f"{len(ranked)} species expected at {lat:.4f}, {lon:.4f}{cut} "
              f"(prior >= {min_prior:g}; {what}; query {took:.2f} s)"]  # fmt: skip
-    for rank, (name, value) in enumerate(ranked, 1):
+    for rank, (name, value) in enumerate(shown, 1):
         common = commons.get(name) or common_by_key.get(canonical(name), "")
         lines.append(f"{rank:4d}  {value:5.3f}  {name:<32} {common}")
     return lines

@@ -11,6 +11,8 @@ only in what they feed the tracker:
   ``tau_s`` says; :func:`fieldtool.photos.session.photo_smoothing`);
 - ``smoothed+prior``: the range-prior-fused probabilities through the same.
 
+Species are matched by :func:`fieldtool.names.label_key` (the key the range prior
+matches by): a truth file's "Thuja plicata" is a model's "Thuja plicata Donn ex D.Don".
 Sighting level: a predicted sighting is correct if it overlaps in media time a true
 interval of the same species; precision = correct / predicted, recall = true intervals
 overlapped by some predicted sighting of their species / true intervals. Frame level:
@@ -21,7 +23,7 @@ background class when none is.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +34,8 @@ from fieldtool.config import PhotosConfig, SmoothingConfig
 from fieldtool.gallery import UNKNOWN
 from fieldtool.inputs import read_csv_rows, read_input_text
 from fieldtool.model import read_labels
+from fieldtool.names import _first as first_names  # "a, b and 3 more"
+from fieldtool.names import label_key
 from fieldtool.photos import stored_set
 from fieldtool.photos.session import photo_smoothing
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
@@ -71,6 +75,7 @@ class Detections:
     raw: np.ndarray
     fused: np.ndarray
     labels: LabelSet
+    labels_csv: Path | None = None  # the model's full label list they came from; None: stored names
 
 
 def read_truth(path: Path | str) -> list[TruthInterval]:
@@ -88,8 +93,9 @@ def read_truth(path: Path | str) -> list[TruthInterval]:
     return truth
 
 
-def _session_labels(db: Path, session_id: str, names: set[str]) -> LabelSet:
-    """The labels the session's classifier had, as far as the store can tell.
+def _session_labels(db: Path, session_id: str, names: set[str]) -> tuple[LabelSet, Path | None]:
+    """The labels the session's classifier had, as far as the store can tell, and the
+    ``labels.csv`` they were read from (None: the stored names, not the full list).
 
     A session run on a model's species head: that model folder's ``labels.csv`` (its
     order and background class), while it still names every stored species; else (folder
@@ -111,9 +117,10 @@ def _session_labels(db: Path, session_id: str, names: set[str]) -> LabelSet:
     if not gallery and labels_csv is not None and labels_csv.is_file():
         labels = read_labels(labels_csv)
         if names <= set(labels.species):
-            return labels
+            return labels, labels_csv
     background = {"background", UNKNOWN} if gallery else {"background"}
-    return LabelSet(tuple(Label(i, n, "", n in background) for i, n in enumerate(sorted(names))))
+    stored = tuple(Label(i, n, "", n in background) for i, n in enumerate(sorted(names)))
+    return LabelSet(stored), None
 
 
 def load_detections(db: Path | str, session_id: str) -> Detections:
@@ -127,7 +134,7 @@ def load_detections(db: Path | str, session_id: str) -> Detections:
     if rows.empty:
         raise FieldtoolError(f"{db}: session {session_id!r} has no stored detections")
     names = {n for column in ("raw_species", "fused_species") for ns in rows[column] for n in ns}
-    labels = _session_labels(db, session_id, names)
+    labels, labels_csv = _session_labels(db, session_id, names)
     index = {label.species: label.index for label in labels.labels}
     raw = np.zeros((len(rows), len(labels)), np.float32)
     fused = np.zeros_like(raw)
@@ -138,7 +145,7 @@ def load_detections(db: Path | str, session_id: str) -> Detections:
                 if name in index:
                     target[r, index[name]] = score
     wall = [ts.to_pydatetime() for ts in rows["time"]]
-    return Detections(rows["t"].to_numpy(float), wall, raw, fused, labels)
+    return Detections(rows["t"].to_numpy(float), wall, raw, fused, labels, labels_csv)
 
 
 def replay(
@@ -164,8 +171,11 @@ def score(
     labels: LabelSet,
     truth: list[TruthInterval],
 ) -> Scores:
+    keys = {iv.species: label_key(iv.species) for iv in truth}
+
     def overlaps(s: Sighting, iv: TruthInterval) -> bool:
-        return s.species == iv.species and s.first_t <= iv.end_s and iv.start_s <= s.last_t
+        same = label_key(s.species) == keys[iv.species]
+        return same and s.first_t <= iv.end_s and iv.start_s <= s.last_t
 
     correct = sum(any(overlaps(s, iv) for iv in truth) for s in sightings)
     found = sum(any(overlaps(s, iv) for s in sightings) for iv in truth)
@@ -173,12 +183,13 @@ def score(
     recall = found / len(truth) if truth else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     names = labels.species
-    background = [label.species for label in labels.labels if label.is_background]
+    label_keys = [label_key(n) for n in names]
+    background = {label.species for label in labels.labels if label.is_background}
     hits = 0
     for i, ti in enumerate(t):
-        in_view = {iv.species for iv in truth if iv.start_s <= ti <= iv.end_s}
-        expected = in_view or set(background)
-        hits += names[int(np.argmax(probs[i]))] in expected
+        top = int(np.argmax(probs[i]))
+        in_view = {keys[iv.species] for iv in truth if iv.start_s <= ti <= iv.end_s}
+        hits += label_keys[top] in in_view if in_view else names[top] in background
     top1 = hits / len(t) if len(t) else 0.0
     return Scores(name, len(sightings), len(truth), precision, recall, f1, top1, len(t))
 
@@ -207,7 +218,8 @@ def evaluate_session(
 ) -> list[Scores]:
     """The three rows (raw, smoothed, smoothed+prior) for one stored session, replayed
     with ``cfg`` as the session's run applied it (:func:`smoothing_as_run`). ``log``
-    hears a warning when truth intervals lie outside the session's frames."""
+    hears a warning when truth intervals lie outside the session's frames, and those of
+    :func:`truth_warnings` (truth species the model lacks, or none of them predicted)."""
     det = load_detections(db, session_id)
     cfg = smoothing_as_run(db, session_id, cfg)
     outside = [i for i in truth if det.t.size and (i.start_s > det.t[-1] or i.end_s < det.t[0])]
@@ -219,14 +231,61 @@ def evaluate_session(
         update={"tau_s": 0.0, "exit": cfg.enter, "min_duration_s": 0.0, "max_gap_s": 0.0}
     )
     rows = []
+    predicted: set[str] = set()
     for name, probs, settings in (
         ("raw", det.raw, per_frame),
         ("smoothed", det.raw, cfg),
         ("smoothed+prior", det.fused, cfg),
     ):
         sightings, smoothed = replay(det.t, det.wall, probs, det.labels, settings)
+        predicted.update(s.species for s in sightings)
         rows.append(score(name, sightings, det.t, smoothed, det.labels, truth))
+    if log is not None:
+        for line in truth_warnings([i.species for i in truth], det.labels, det.labels_csv,
+                                   predicted, session_id, "no sighting, raw or smoothed"):  # fmt: skip
+            log(line)
     return rows
+
+
+def truth_warnings(
+    truth: Iterable[str],
+    labels: LabelSet,
+    labels_csv: Path | None,
+    predicted: Iterable[str],
+    session_id: str,
+    what: str,
+) -> list[str]:
+    """One-line warnings about the truth's species (matched by
+    :func:`~fieldtool.names.label_key`): those the model's labels lack, which can never be
+    predicted (from ``labels_csv``, the model's full list; without it, the session's
+    stored names: then only "in none of its stored predictions" is claimed), and, where
+    some could be, none of them among ``predicted`` (``what``: how that was judged)."""
+    by_key: dict[str, str] = {}
+    for name in truth:  # one spelling per species: the truth's first
+        if name:
+            by_key.setdefault(label_key(name), name)
+    names = list(by_key.values())
+    if not names:
+        return []
+    known = {label_key(label.species) for label in labels.labels if not label.is_background}
+    lacking = [n for n in names if label_key(n) not in known]
+    out = []
+    if lacking:
+        listed = first_names(lacking, 8)
+        out.append(
+            f"warning: the model's labels ({labels_csv}) lack {len(lacking)} of the "
+            f"{len(names)} truth species, so they can never be predicted: {listed}"
+            if labels_csv is not None
+            else f"warning: {len(lacking)} of the {len(names)} truth species are in none of "
+            f"session {session_id}'s stored predictions (its model's label list is not at "
+            f"hand): {listed}"
+        )
+    found = {label_key(p) for p in predicted}
+    if len(lacking) < len(names) and not any(label_key(n) in found for n in names):
+        out.append(f"warning: none of the {len(names)} truth species ({first_names(names, 8)}) "
+                   f"was ever predicted in session {session_id} ({what}): truth for another "
+                   "session? (--session)")  # fmt: skip
+    return out
 
 
 def format_scores(rows: list[Scores]) -> str:
@@ -279,6 +338,32 @@ def is_photo_truth(path: Path | str) -> bool:
 def photo_sets(db: Path | str, session_id: str) -> dict[str, set[str]]:
     """Each photo's predicted species set, from its stored detection (the fused scores:
     plot mode's per-tile maximum with the prior) by the session's plot threshold and top-n."""
+    return _photo_sets(db, session_id)[0]
+
+
+def evaluate_photos(
+    db: Path | str,
+    session_id: str,
+    truth: dict[str, set[str]],
+    log: Callable[[str], None] | None = None,
+) -> SetScores:
+    """:func:`score_sets` of the stored session's :func:`photo_sets` against ``truth``;
+    ``log`` hears :func:`truth_warnings` (truth species the model lacks, or none of them
+    in any photo's set)."""
+    predicted, labels, labels_csv = _photo_sets(db, session_id)
+    if log is not None:
+        every = [s for species in truth.values() for s in sorted(species)]
+        found = [s for species in predicted.values() for s in species]
+        for line in truth_warnings(every, labels, labels_csv, found, session_id,
+                                   "in no photo's species set"):  # fmt: skip
+            log(line)
+    return score_sets(truth, predicted)
+
+
+def _photo_sets(
+    db: Path | str, session_id: str
+) -> tuple[dict[str, set[str]], LabelSet, Path | None]:
+    """:func:`photo_sets`, and the session's labels and their ``labels.csv`` (or None)."""
     rows = query(
         db,
         "SELECT m.path, d.fused_species, d.fused_scores FROM media m JOIN detections d "
@@ -292,14 +377,15 @@ def photo_sets(db: Path | str, session_id: str) -> dict[str, set[str]]:
     photos = json.loads(settings.iloc[0, 0] or "{}").get("photos", {})
     threshold, top_n = float(photos.get("plot_threshold", 0.5)), int(photos.get("plot_top_n", 10))
     names = {n for ns in rows["fused_species"] for n in ns}
-    labels = _session_labels(Path(db), session_id, names)
+    labels, labels_csv = _session_labels(Path(db), session_id, names)
     background = {label.species for label in labels.labels if label.is_background}
-    return {
+    sets = {
         path: stored_set(list(species), list(scores), threshold, top_n, background)
         for path, species, scores in zip(
             rows["path"], rows["fused_species"], rows["fused_scores"], strict=True
         )
     }
+    return sets, labels, labels_csv
 
 
 def _f1(hits: int, predicted: int, true: int) -> float:
@@ -310,7 +396,10 @@ def score_sets(truth: dict[str, set[str]], predicted: dict[str, set[str]]) -> Se
     """Sample-averaged F1 (per photo, then the mean: PlantCLEF's "macro F1 per sample";
     a photo with no species, none predicted, scores 1) and macro F1 (per species over all
     photos, then the mean). A truth photo matches the stored path it names (file name, or
-    the path's end); one the session lacks counts as predicted empty."""
+    the path's end); one the session lacks counts as predicted empty. Species match by
+    :func:`~fieldtool.names.label_key` ("Thuja plicata" is "Thuja plicata Donn ex D.Don")."""
+    truth = {photo: {label_key(s) for s in species} for photo, species in truth.items()}
+    predicted = {path: {label_key(s) for s in species} for path, species in predicted.items()}
     by_name: dict[str, list[str]] = {}
     for stored in predicted:
         by_name.setdefault(Path(stored).name, []).append(stored)

@@ -13,9 +13,12 @@ The writers (:func:`write_csv`, :func:`write_geojson`, :func:`write_parquet`,
 downloads call them too, so both give the same columns. The command line is in
 :mod:`fieldtool.cli`.
 
-Times are UTC, written with a ``Z`` to the nearest second (rounded, in every text format:
-:func:`~fieldtool.export_rows.iso_time`; GeoParquet keeps the fraction), except where a
-sighting's ``time_zone_known`` is false: its times (``first_seen``, ``last_seen``,
+Times are UTC, written with a ``Z`` in whole seconds in every text format
+(:func:`~fieldtool.export_rows.iso_time`; GeoParquet keeps the fraction): a sighting's
+interval (``first_seen``/``last_seen``, ``eventDate``) with its start rounded down and its
+end rounded up, so it holds every detection, a single time (a review's) to the nearest
+second; the EML's dates are the days the first and last sightings fall on. Where a
+sighting's ``time_zone_known`` is false, its times (``first_seen``, ``last_seen``,
 ``eventDate``) are a camera's local clock of unknown zone and are written without a zone,
 so no format claims UTC for them (the ``since``/``until`` filters compare them as they
 are). The label is per sighting: its session's, or in a photo session its own photos'
@@ -224,7 +227,8 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 else "",
                 "eventID": _text(row.session_id),
                 "eventDate": "" if no_time
-                else f"{iso_time(row.first_seen, known)}/{iso_time(row.last_seen, known)}",
+                else f"{iso_time(row.first_seen, known, 'down')}/"
+                f"{iso_time(row.last_seen, known, 'up')}",
                 "eventRemarks": _time_remarks(known, row.time_source, row.time_zone)
                 + (f"; no recording time in the file: fieldtool processed it at "
                    f"{iso_time(row.first_seen)}, which is not the event's time"
@@ -286,9 +290,9 @@ def _eml_xml(frame: pd.DataFrame, title: str, creator: str, db: Path) -> str:
     if len(frame):
         coverage += (
             "<temporalCoverage><rangeOfDates>"
-            f"<beginDate><calendarDate>{iso_time(frame.first_seen.min())[:10]}"
+            f"<beginDate><calendarDate>{iso_time(frame.first_seen.min(), rounding='down')[:10]}"
             "</calendarDate></beginDate>"
-            f"<endDate><calendarDate>{iso_time(frame.last_seen.max())[:10]}"
+            f"<endDate><calendarDate>{iso_time(frame.last_seen.max(), rounding='down')[:10]}"
             "</calendarDate></endDate></rangeOfDates></temporalCoverage>"
         )
     coverage = f"<coverage>{coverage}</coverage>" if coverage else ""

@@ -8,14 +8,16 @@ keeps the model's). Filters: session, species (after review), time (sightings ov
 read-only connection (a file from an older fieldtool is first upgraded with one short
 write, unless the caller forbids it).
 
-Times are UTC, written with a ``Z`` and rounded to the nearest second, except where a
-sighting's ``time_zone_known`` is false: its times are a camera's local clock of unknown
-zone and are written without a zone (:func:`time_text`). The label is the session's,
-except in a photo session: there each sighting's own photos decide (their
-``media.time_source``, :func:`sighting_clocks_sql`), so one photo of unknown zone labels
-its own sightings, not the session's UTC ones, and ``time_source`` names the photos'
-sources (``photos: exif-offset``). Review times are always UTC: the reviewer's clock is the
-machine's.
+Times are whole seconds: a sighting's interval is written so that it holds every
+detection, ``first_seen`` rounded down and ``last_seen`` rounded up to the second
+(:data:`INTERVAL_ROUNDING`); a single time (``reviewed_at``) to the nearest second. They
+are UTC, written with a ``Z``, except where a sighting's ``time_zone_known`` is false: its
+times are a camera's local clock of unknown zone and are written without a zone
+(:func:`time_text`). The label is the session's, except in a photo session: there each
+sighting's own photos decide (their ``media.time_source``, :func:`sighting_clocks_sql`), so
+one photo of unknown zone labels its own sightings, not the session's UTC ones, and
+``time_source`` names the photos' sources (``photos: exif-offset``). Review times are always
+UTC: the reviewer's clock is the machine's.
 The writers of every format are in :mod:`fieldtool.export`.
 """
 
@@ -25,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fieldtool.store.views import sighting_filter_sql
 from fieldtool.types import FieldtoolError
@@ -119,6 +121,10 @@ COLUMNS = [
     "snapshot_path", "review", "reviewer", "reviewed_at", "review_note",
 ]  # fmt: skip
 TIME_COLUMNS = ("first_seen", "last_seen", "reviewed_at")
+Rounding = Literal["nearest", "down", "up"]
+# A sighting's interval, written whole seconds that hold it: start down, end up (a detection
+# at 09:00:02.533 is inside 09:00:02/..., not before 09:00:03/...). Other times: nearest.
+INTERVAL_ROUNDING: dict[str, Rounding] = {"first_seen": "down", "last_seen": "up"}
 # Times of the session's clock: UTC only where its time_zone_known is true. The others
 # (reviewed_at) are the machine's clock, always UTC.
 SESSION_TIME_COLUMNS = ("first_seen", "last_seen")
@@ -228,19 +234,29 @@ def parse_time(text: str, flag: str = "time") -> datetime:
 
 def nearest_second(value: datetime) -> datetime:
     """``value`` rounded to the nearest whole second, half a second up (09:00:34.6 ->
-    09:00:35): every export writes whole seconds, rounded here, never cut."""
+    09:00:35): how the exports write a single time (an interval's ends:
+    :func:`whole_second`)."""
     return (value + timedelta(microseconds=500_000)).replace(microsecond=0)
 
 
-def iso_time(value: Any, utc: bool = True) -> str:
-    """ISO 8601 to the nearest second (:func:`nearest_second`): UTC with a Z, or with no
-    zone at all when ``utc`` is false (a local clock of unknown zone); '' for a missing
-    time."""
+def whole_second(value: datetime, rounding: Rounding = "nearest") -> datetime:
+    """``value`` in whole seconds: :func:`nearest_second`, or rounded ``down`` (09:00:02.5
+    -> 09:00:02) or ``up`` (09:00:08.4 -> 09:00:09; a whole second stays)."""
+    if rounding == "nearest":
+        return nearest_second(value)
+    down = value.replace(microsecond=0)
+    return down + timedelta(seconds=1) if rounding == "up" and down != value else down
+
+
+def iso_time(value: Any, utc: bool = True, rounding: Rounding = "nearest") -> str:
+    """ISO 8601 in whole seconds (:func:`whole_second`; the start of an interval ``down``,
+    its end ``up``): UTC with a Z, or with no zone at all when ``utc`` is false (a local
+    clock of unknown zone); '' for a missing time."""
     import pandas as pd
 
     if value is None or pd.isna(value):
         return ""
-    when = nearest_second(pd.Timestamp(value).to_pydatetime(warn=False))
+    when = whole_second(pd.Timestamp(value).to_pydatetime(warn=False), rounding)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ" if utc else "%Y-%m-%dT%H:%M:%S")
 
 
@@ -261,7 +277,9 @@ def time_text(frame: pd.DataFrame, missing: str | None = "") -> pd.DataFrame:
     """A copy with the time columns present (:data:`TIME_COLUMNS`) as ISO 8601 text.
 
     Sighting times end in ``Z`` only where the session's zone is known (:func:`zone_known`);
-    review times always do. ``missing`` stands for a missing time. Shared by the writers of
+    review times always do. ``first_seen`` is rounded down and ``last_seen`` up to the
+    second (:data:`INTERVAL_ROUNDING`), review times to the nearest. ``missing`` stands for
+    a missing time. Shared by the writers of
     :mod:`fieldtool.export` and the dashboard, so none of them claims UTC for a camera's
     local clock.
     """
@@ -273,6 +291,8 @@ def time_text(frame: pd.DataFrame, missing: str | None = "") -> pd.DataFrame:
         if name not in out.columns:
             continue
         utc = known if name in SESSION_TIME_COLUMNS else [True] * len(out)
-        text = [iso_time(v, bool(k)) or missing for v, k in zip(out[name], utc, strict=True)]
+        rounding = INTERVAL_ROUNDING.get(name, "nearest")
+        text = [iso_time(v, bool(k), rounding) or missing
+                for v, k in zip(out[name], utc, strict=True)]  # fmt: skip
         out[name] = pd.Series(text, index=out.index, dtype=object)  # object: None stays None
     return out

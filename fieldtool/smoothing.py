@@ -12,6 +12,13 @@ smooths the same per second. The tracker keeps one state per species:
   stayed below ``exit`` for more than ``max_gap_s`` (last_seen is the last time at or
   above ``exit``), so shorter dips do not split it.
 
+A sighting's frames are every analysed frame of its span, first_t to last_t: the frames
+while it was a candidate, those at or above ``exit``, and those of a dip below ``exit`` it
+outlasted (bridged; counted once the score is back at ``exit``). The frames below ``exit``
+after last_t, the gap that ended it, are not its frames. ``frames``, ``score_sum`` (so
+``mean_score``) and the peak (score, time, place, snapshot frame) are over those frames,
+so ``frames`` equals the stored detections in [first_t, last_t] (one per analysed frame).
+
 Events follow a start / update (new peak) / end lifecycle.
 """
 
@@ -21,7 +28,6 @@ import math
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 import numpy as np
@@ -72,11 +78,15 @@ class TemporalSmoother:
 
 @dataclass
 class _Track:
-    candidate_t: float
-    candidate_wall: datetime
-    sighting: Sighting | None = None
-    last_above_t: float = 0.0
-    peak_frame: Frame | None = None
+    """One species' (or genus') sighting from its first frame at or above ``enter``:
+    a candidate until ``opened``."""
+
+    sighting: Sighting
+    opened: bool = False
+    last_above_t: float = 0.0  # media s of the last frame at or above exit
+    peak: FrameResult | None = None  # the peak frame's result (kept with keep_frames)
+    dip_frames: int = 0  # frames below exit since last_above_t: its frames if it goes on
+    dip_sum: float = 0.0  # their smoothed scores' sum
 
 
 class SightingTracker:
@@ -115,7 +125,15 @@ class SightingTracker:
 
     @property
     def open_sightings(self) -> list[Sighting]:
-        return [tr.sighting for tr in self._tracks.values() if tr.sighting is not None]
+        return [tr.sighting for tr in self._tracks.values() if tr.opened]
+
+    def peak_result(self, sighting: Sighting) -> FrameResult | None:
+        """The frame result at the peak of ``sighting`` while it is open (its raw and fused
+        scores there); None once closed, or when frames are not kept (``keep_frames``)."""
+        for track in self._tracks.values():
+            if track.opened and track.sighting is sighting:
+                return track.peak
+        return None
 
     def update(self, result: FrameResult) -> list[SightingEvent]:
         """Advance every species' (and genus') state with one analysed frame's smoothed scores."""
@@ -172,7 +190,7 @@ class SightingTracker:
         for genus, members, total in genera:
             if any(m in self._tracks for m in members):  # a species of it is seen or rising
                 track = self._tracks.get(genus)
-                if track is not None and track.sighting is not None:
+                if track is not None and track.opened:
                     events.append(self._close(genus))
                 else:
                     self._tracks.pop(genus, None)
@@ -191,15 +209,18 @@ class SightingTracker:
         if track is None:
             if score < self.cfg.enter:
                 return []
-            track = self._tracks[key] = _Track(t, frame.wall_time)
-        if track.sighting is None:
+            track = self._tracks[key] = _Track(self._new(key, frame))
+        if not track.opened:
             if score < self.cfg.enter:
                 del self._tracks[key]
-            elif t - track.candidate_t + 1e-9 >= self.cfg.min_duration_s:
-                track.sighting = self._open(key, track, frame)
-                track.last_above_t = t
-                self._extend(track, score, result)
-                return [SightingEvent("start", track.sighting, frame)]
+                return []
+            track.last_above_t = t
+            self._extend(track, score, result)  # a candidate's frames are the sighting's
+            if t - track.sighting.first_t + 1e-9 >= self.cfg.min_duration_s:
+                track.opened = True
+                # the snapshot at the start: the peak so far, else this frame
+                shown = track.peak.frame if track.peak is not None else frame
+                return [SightingEvent("start", track.sighting, shown)]
             return []
         if score >= self.cfg.exit:
             track.last_above_t = t
@@ -207,13 +228,17 @@ class SightingTracker:
                 return [SightingEvent("update", track.sighting, frame)]
         elif t - track.last_above_t > self.cfg.max_gap_s:
             return [self._close(key)]
+        else:  # a dip: its frames count if the score comes back to exit before the gap ends
+            track.dip_frames += 1
+            track.dip_sum += score
         return []
 
     def finish(self) -> list[SightingEvent]:
         """End every open sighting (end of source, or shutdown)."""
-        return [self._close(i) for i, tr in list(self._tracks.items()) if tr.sighting is not None]
+        return [self._close(i) for i, tr in list(self._tracks.items()) if tr.opened]
 
-    def _open(self, key: int | str, track: _Track, frame: Frame) -> Sighting:
+    def _new(self, key: int | str, frame: Frame) -> Sighting:
+        """The sighting a candidate becomes, from its first frame (``frame``) on."""
         rank: Literal["species", "genus"]
         if isinstance(key, str):  # a genus
             name, common, rank = f"{key} sp.", "", "genus"
@@ -226,38 +251,39 @@ class SightingTracker:
             species=name,
             common_name=common,
             rank=rank,
-            first_seen=track.candidate_wall,
+            first_seen=frame.wall_time,
             last_seen=frame.wall_time,
-            first_t=track.candidate_t,
+            first_t=frame.t,
             last_t=frame.t,
             model_id=self.model_id,
         )
 
     def _extend(self, track: _Track, score: float, result: FrameResult) -> bool:
-        """Add one frame to an open sighting; True if it is a new peak."""
+        """Add one frame at or above exit (a candidate's: at or above enter), and a dip
+        before it, to the sighting; True if it is a new peak."""
         sighting = track.sighting
-        assert sighting is not None
         frame = result.frame
         sighting.last_seen = frame.wall_time
         sighting.last_t = frame.t
-        sighting.frames += 1
-        sighting.score_sum += score
+        sighting.frames += track.dip_frames + 1
+        sighting.score_sum += track.dip_sum + score
+        track.dip_frames, track.dip_sum = 0, 0.0
         if score <= sighting.peak_score:
             return False
         sighting.peak_score = score
         sighting.peak_t = frame.t
         _set_place(sighting, result.position)
         if self.keep_frames:
-            track.peak_frame = frame
+            track.peak = result
         return True
 
     def _close(self, key: int | str) -> SightingEvent:
         track = self._tracks.pop(key)
         sighting = track.sighting
-        assert sighting is not None
+        assert track.opened
         sighting.status = "closed"
         self.closed.append(sighting)
-        return SightingEvent("end", sighting, track.peak_frame)
+        return SightingEvent("end", sighting, track.peak.frame if track.peak is not None else None)
 
 
 def _set_place(sighting: Sighting, position: Position | None) -> None:

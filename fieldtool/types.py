@@ -221,8 +221,10 @@ class Sighting:
     last_seen: datetime  # UTC
     first_t: float  # media seconds
     last_t: float  # media seconds
-    frames: int = 0  # analysed frames with the species above the exit threshold
-    peak_score: float = 0.0  # max smoothed score
+    # Analysed frames from first_t to last_t: while a candidate, at or above exit, and in a
+    # dip below exit it outlasted (fieldtool.smoothing); the detections in its span.
+    frames: int = 0
+    peak_score: float = 0.0  # max smoothed score over ``frames``
     score_sum: float = 0.0  # sum of smoothed scores over ``frames``
     peak_t: float = 0.0  # media seconds of the peak
     latitude: float | None = None  # position at the peak

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import pytest
 
@@ -102,3 +104,156 @@ def test_truth_outside_the_sessions_frames_is_said(gallery_session, capsys, tmp_
     said = [line for line in err.splitlines() if "outside" in line]
     assert len(said) == 1 and said[0].startswith("fieldtool: warning: 2 of 3 truth"), err
     assert "other.csv" in said[0]
+
+
+# Stored sessions written directly (no model run): a model folder whose labels.csv spells
+# species with their authors, as a PlantCLEF import does (trial 10d).
+AUTHORED = ("Thuja plicata Donn ex D.Don", "Pinus taeda L.")
+
+
+def _labels_folder(tmp_path):
+    folder = tmp_path / "plantclef-model"
+    folder.mkdir(exist_ok=True)
+    rows = [f"{i},{name},,0" for i, name in enumerate(AUTHORED)]
+    (folder / "labels.csv").write_text("index,species,common_name,is_background\n"
+                                       + "\n".join([*rows, "2,background,,1"]) + "\n")  # fmt: skip
+    return folder
+
+
+def _store(db, model, sessions):
+    """Write ``sessions`` into a fresh store: each (id, source, top species per frame:
+    [(t, name)], photos: stored paths or None), started a minute apart in that order."""
+    from datetime import datetime, timedelta
+
+    import duckdb
+
+    from fieldtool.config import Config
+    from fieldtool.store import SightingStore
+
+    SightingStore(db).close()
+    con = duckdb.connect(str(db))
+    t0 = datetime(2026, 6, 1, 9)
+    for n, (sid, source, frames, photos) in enumerate(sessions):
+        config = Config.model_validate({"source": {"uri": source}, "model": {"path": str(model)}})
+        con.execute("INSERT INTO sessions (session_id, source, model_id, config_json, started_at, "
+                    "status, time_source) VALUES (?, ?, 'm', ?, ?, 'finished', ?)",
+                    [sid, source, config.model_dump_json(), t0 + timedelta(minutes=n),
+                     "photos" if photos else "start-time"])  # fmt: skip
+        for i, (t, top) in enumerate(frames):
+            others = [name for name in (*AUTHORED, "background") if name != top]
+            species, scores = [top, *others], [0.9, 0.06, 0.04]
+            con.execute("INSERT INTO detections (session_id, frame_index, t, time, raw_species, "
+                        "raw_scores, fused_species, fused_scores) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [sid, i, t, t0 + timedelta(seconds=t), species, scores, species, scores])  # fmt: skip
+            if photos:
+                con.execute("INSERT INTO media (session_id, frame_index, path) VALUES (?, ?, ?)",
+                            [sid, i, photos[i]])  # fmt: skip
+    con.close()
+
+
+def _frames(top, seconds=4.0, fps=10, then="background", rest=4.0):
+    """(t, top species) at ``fps``: ``top`` for ``seconds``, then ``then`` for ``rest``."""
+    count = round((seconds + rest) * fps)
+    return [(i / fps, top if i / fps < seconds else then) for i in range(count)]
+
+
+def _row(out, name):
+    return next(line.split() for line in out.splitlines() if line.startswith(f"{name} "))
+
+
+def test_eval_matches_authored_labels_and_names_truth_species_the_model_lacks(tmp_path, capsys):
+    """Trial 10d: labels "Thuja plicata Donn ex D.Don" against truth "Thuja plicata" scored
+    0.000 everywhere, and a truth species the model cannot name was not said."""
+    model = _labels_folder(tmp_path)
+    db = tmp_path / "pc.duckdb"
+    _store(db, model, [("s1", "/v/walk.mp4", _frames(AUTHORED[0]), None)])
+    truth = tmp_path / "truth.csv"
+    truth.write_text("species,start_s,end_s\nThuja plicata,0,3.95\n")
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    captured = capsys.readouterr()
+    for name in ("raw", "smoothed", "smoothed+prior"):
+        assert float(_row(captured.out, name)[5]) == pytest.approx(1.0), captured.out
+    assert float(_row(captured.out, "raw")[6]) == pytest.approx(1.0)  # frame top-1
+    assert "warning" not in captured.err, captured.err
+    truth.write_text("species,start_s,end_s\nTHUJA PLICATA,0,4\nNotaspecies foo,4,8\n")
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    captured = capsys.readouterr()
+    assert float(_row(captured.out, "smoothed")[4]) == pytest.approx(0.5)  # recall: 1 of 2
+    said = [line for line in captured.err.splitlines() if "Notaspecies foo" in line]
+    assert len(said) == 1 and "never be predicted" in said[0], captured.err
+    assert "THUJA" not in said[0] and str(model / "labels.csv") in said[0]
+
+
+def test_eval_of_photo_sets_matches_authored_labels(tmp_path, capsys):
+    model = _labels_folder(tmp_path)
+    db = tmp_path / "plots.duckdb"
+    photos = ["/plots/a.jpg", "/plots/b.jpg"]
+    _store(db, model, [("p1", "/plots", [(0.0, AUTHORED[0]), (1.0, AUTHORED[1])], photos)])
+    truth = tmp_path / "plots_truth.csv"
+    truth.write_text("photo,species\na.jpg,Thuja plicata\nb.jpg,Pinus taeda\n")
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    captured = capsys.readouterr()
+    numbers = captured.out.splitlines()[-1].split()
+    assert [float(x) for x in numbers[2:]] == pytest.approx([1.0] * 4), captured.out
+    truth.write_text("photo,species\na.jpg,Thuja plicata;Abies grandis\nb.jpg,Pinus taeda\n")
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "Abies grandis" in line]
+    assert len(said) == 1 and "never be predicted" in said[0], said
+
+
+def _two_walks(tmp_path):
+    model = _labels_folder(tmp_path)
+    db = tmp_path / "demo.duckdb"
+    _store(db, model, [("west1", "/data/walk_west.mp4", _frames(AUTHORED[0]), None),
+                       ("east1", "/data/walk_east.mp4", _frames(AUTHORED[1]), None)])  # fmt: skip
+    truth = tmp_path / "walk_west_truth.csv"
+    truth.write_text("species,start_s,end_s\nThuja plicata,0,4\n")
+    return db, truth
+
+
+def test_eval_without_session_takes_the_walk_the_truth_file_is_named_for(tmp_path, capsys):
+    """Trial 10d: the README's command (no --session) scored the latest session, walk_east,
+    against walk_west's truth: F1 0.000 without a word."""
+    db, truth = _two_walks(tmp_path)
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("session west1: /data/walk_west.mp4"), out
+    assert float(_row(out, "smoothed")[5]) == pytest.approx(1.0)
+    other = tmp_path / "truth.csv"  # names no session's source: which one is not guessed
+    other.write_text(truth.read_text())
+    assert main(["eval", "--db", str(db), "--truth", str(other)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert captured.out == "" and len(lines) == 1, captured
+    for text in ("west1", "/data/walk_west.mp4", "east1", "/data/walk_east.mp4", "--session"):
+        assert text in lines[0], lines
+
+
+def test_eval_says_when_no_truth_species_was_predicted(tmp_path, capsys):
+    db, truth = _two_walks(tmp_path)
+    assert main(["eval", "--db", str(db), "--session", "east1", "--truth", str(truth)]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "predicted" in line]
+    assert len(said) == 1 and "Thuja plicata" in said[0] and "east1" in said[0], err
+    assert main(["eval", "--db", str(db), "--session", "west1", "--truth", str(truth)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_run_with_a_gallery_stores_the_model_that_ran(gallery_session, tmp_path, capfd):
+    """Trial 10d: ``run --gallery G --model M`` classified with G's own model but stored
+    ``model.path = M``: the session's settings named a model that never ran."""
+    from fieldtool.config import Config
+
+    from .test_gallery import _model
+
+    db, _, _, backbone, gallery = gallery_session
+    other = _model(tmp_path / "other-model", seed=1)
+    out_db = tmp_path / "other.duckdb"
+    assert main(["run", str(db.parent / "walk.avi"), "--gallery", str(gallery.path),
+                 "--model", str(other), "--device", "cpu", "--sample-fps", "2",
+                 "--db", str(out_db), "--no-snapshots", "--quiet"]) == 0  # fmt: skip
+    err = capfd.readouterr().err
+    said = [line for line in err.splitlines() if str(other) in line]
+    assert len(said) == 1 and "not used" in said[0], err
+    stored = query(out_db, "SELECT config_json FROM sessions").config_json[0]
+    assert Path(Config.model_validate_json(stored).model.path) == backbone.resolve()

@@ -1,5 +1,7 @@
-"""Time labels per sighting, not per session, and times to the nearest second, in every
-export format (a photo session whose photos' clocks differ: tests/export_photos.py)."""
+"""Time labels per sighting, not per session, and times in whole seconds, in every export
+format (a photo session whose photos' clocks differ: tests/export_photos.py): a single time to
+the nearest second, a sighting's interval from its start rounded down to its end rounded up
+(tests/test_export_intervals.py)."""
 
 from __future__ import annotations
 
@@ -36,9 +38,9 @@ def test_one_unknown_zone_photo_labels_only_its_own_sighting(mixed, tmp_path):
     assert frame.time_zone_known.tolist() == [True, False, True]
 
     gps, local, offset = _dwc(mixed, tmp_path / "occ.zip")
-    assert gps["eventDate"] == "2024-06-01T15:00:35Z/2024-06-01T15:00:35Z"
-    assert offset["eventDate"] == "2024-06-03T16:01:03Z/2024-06-03T16:01:03Z"
-    assert local["eventDate"] == "2024-06-02T11:01:03/2024-06-02T11:01:03"
+    assert gps["eventDate"] == "2024-06-01T15:00:34Z/2024-06-01T15:00:35Z"  # holds :34.6
+    assert offset["eventDate"] == "2024-06-03T16:01:02Z/2024-06-03T16:01:03Z"
+    assert local["eventDate"] == "2024-06-02T11:01:02/2024-06-02T11:01:03"
     for utc in (gps, offset):
         assert utc["eventRemarks"].startswith("times UTC")
         assert "unknown" not in utc["eventRemarks"] and "local clock" not in utc["eventRemarks"]
@@ -50,16 +52,18 @@ def test_one_unknown_zone_photo_labels_only_its_own_sighting(mixed, tmp_path):
     props = [f["properties"] for f in json.loads((tmp_path / "s.geojson").read_text())["features"]]
     assert [p["time_zone_known"] for p in props] == [True, False, True]
     assert [p["first_seen"] for p in props] == [
-        "2024-06-01T15:00:35Z", "2024-06-02T11:01:03", "2024-06-03T16:01:03Z"]  # fmt: skip
+        "2024-06-01T15:00:34Z", "2024-06-02T11:01:02", "2024-06-03T16:01:02Z"]  # fmt: skip
 
 
-def test_csv_rounds_sub_seconds_to_the_nearest_second(mixed, tmp_path):
+def test_csv_rounds_a_sightings_start_down_and_its_end_up(mixed, tmp_path):
     export(mixed.db, "csv", tmp_path / "s.csv", log=lambda _: None)
     table = pd.read_csv(tmp_path / "s.csv", dtype=str)
-    # 15:00:34.6 -> :35, 11:01:02.8 -> :03, 16:01:02.8 -> :03 (not cut to :34, :02)
+    # one photo each, at 15:00:34.6, 11:01:02.8, 16:01:02.8: first_seen down, last_seen up,
+    # so the interval holds the photo (nearest would write :35 .. :35, after it)
     assert table.first_seen.tolist() == [
+        "2024-06-01T15:00:34Z", "2024-06-02T11:01:02", "2024-06-03T16:01:02Z"]  # fmt: skip
+    assert table.last_seen.tolist() == [
         "2024-06-01T15:00:35Z", "2024-06-02T11:01:03", "2024-06-03T16:01:03Z"]  # fmt: skip
-    assert table.last_seen.tolist() == table.first_seen.tolist()
     assert table.time_zone_known.tolist() == ["True", "False", "True"]
 
 

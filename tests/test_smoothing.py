@@ -63,7 +63,8 @@ def test_sustained_score_starts_at_first_crossing(labels):
     assert s.first_t == pytest.approx(1.0) and s.last_t == pytest.approx(2.8)
     assert s.first_seen == T0 + timedelta(seconds=1.0)
     assert s.peak_score == pytest.approx(0.8)
-    assert s.frames == 5  # frames from the start (t=2.0) to the last above exit (t=2.8)
+    assert s.frames == 10  # every frame of its span: from the first crossing (t=1.0, a
+    # candidate until t=2.0) to the last above exit (t=2.8)
 
 
 @pytest.mark.parametrize(
@@ -248,9 +249,9 @@ def test_batch_tracker_keeps_stepping_what_it_tracks_below_enter():
     expected = _events_of(SightingTracker(labels, cfg), results, smoothed, None)
     got = _events_of(SightingTracker(labels, cfg), results, smoothed, cuts)
     ends = [e for events in expected for e in events if e[0] == "end"]
-    assert [(e[2], e[4], e[6]) for e in ends] == [
-        ("Pinus taeda", 0.0, 14),
-        ("Acer sp.", 0.0, 14),
-        ("Pinus taeda", 28 * 0.2, 2),
+    assert [(e[2], e[4], e[6]) for e in ends] == [  # frames 0..15, 0..15 and 28..31
+        ("Pinus taeda", 0.0, 16),
+        ("Acer sp.", 0.0, 16),
+        ("Pinus taeda", 28 * 0.2, 4),
     ]
     assert got == expected

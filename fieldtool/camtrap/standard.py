@@ -6,15 +6,16 @@ tdwg/camtrap-dp). The profile's ``$defs.version`` pattern (``1\\.0\\.2``) is che
 against each resource's ``schema`` URL, so the URLs name the patch version: a package
 whose schema URLs say ``1.0`` does not validate against this profile.
 
-Times: the table schemas' format ``%Y-%m-%dT%H:%M:%S%z``: whole seconds (rounded to the
-nearest) with a zone designator, ``Z`` or ``±hh:mm``.
+Times: the table schemas' format ``%Y-%m-%dT%H:%M:%S%z``: whole seconds with a zone
+designator, ``Z`` or ``±hh:mm``; a single time rounded to the nearest second, an interval's
+start down and its end up (it holds what it spans).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from fieldtool.export_rows import nearest_second
+from fieldtool.export_rows import Rounding, whole_second
 from fieldtool.timebase import parse_zone
 from fieldtool.types import FieldtoolError
 
@@ -62,12 +63,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 MISSING = ("", "NA", "NaN", "nan")  # the table schemas' missingValues
 
 
-def format_time(utc: datetime, zone: str | None = None) -> str:
+def format_time(utc: datetime, zone: str | None = None, rounding: Rounding = "nearest") -> str:
     """A naive UTC time as the standard writes it: in ``zone`` (IANA name or offset) with
     its offset (``2021-04-05T21:08:33+02:00``), or with ``Z`` when ``zone`` is None or
-    UTC. Whole seconds (the format has no fraction): rounded to the nearest, as every
-    export writes them (:func:`fieldtool.export_rows.nearest_second`)."""
-    aware = nearest_second(utc).replace(tzinfo=timezone.utc)
+    UTC. Whole seconds (the format has no fraction), as the other exports write them
+    (:func:`fieldtool.export_rows.whole_second`): to the nearest, or an interval's start
+    ``down`` and end ``up``."""
+    aware = whole_second(utc, rounding).replace(tzinfo=timezone.utc)
     if zone and zone.strip().upper() not in ("UTC", "Z", "GMT", "ETC/UTC"):
         aware = aware.astimezone(parse_zone(zone))
     offset = aware.utcoffset() or timedelta(0)

@@ -23,7 +23,9 @@ the package as the standard asks. What goes where is in ``docs/camtrap.md``; in 
   (:mod:`fieldtool.camtrap.origin`): its deployment's columns, its media ids, its own
   observations of the photos run; no sighting they decided and no ``blank`` over them.
 
-Times are written in the session's zone with its offset, rounded to the nearest second.
+Times are written in the session's zone with its offset, in whole seconds: a photo's to the
+nearest, an interval (an event's, a deployment's) from its start rounded down to its end
+rounded up, so it holds what it spans.
 A photo whose zone is unknown (``media.time_source`` ``exif-local``: a camera's local
 clock) is written as read, with ``Z`` (the standard requires a zone), and flagged where it
 is: its media row's ``mediaComments``, and each observation of it (``observationTags``
@@ -73,7 +75,7 @@ from fieldtool.camtrap.standard import (
     parse_time,
     schema_url,
 )
-from fieldtool.export_rows import ExportFilter, zone_known
+from fieldtool.export_rows import ExportFilter, Rounding, zone_known
 from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:
@@ -94,12 +96,13 @@ def _zone(s: SessionRows) -> str | None:
     return s.time_zone if s.time_zone_known and s.time_zone else None
 
 
-def _time(when: Any, s: SessionRows) -> str:
+def _time(when: Any, s: SessionRows, rounding: Rounding = "nearest") -> str:
+    """``when`` in the session's zone; ``rounding``: an interval's start "down", end "up"."""
     import pandas as pd
 
     if when is None or pd.isna(when):
         return ""
-    return format_time(pd.Timestamp(when).to_pydatetime(), _zone(s))
+    return format_time(pd.Timestamp(when).to_pydatetime(), _zone(s), rounding)
 
 
 def _utc(when: Any) -> str:
@@ -182,8 +185,8 @@ def _deployment_row(s: SessionRows, dep: str, period: str = "") -> dict[str, str
         "latitude": _num(s.lat, 7),
         "longitude": _num(s.lon, 7),
         "coordinateUncertainty": str(max(1, math.ceil(uncertainty))) if uncertainty else "",
-        "deploymentStart": _time(s.start, s),
-        "deploymentEnd": _time(s.end, s),
+        "deploymentStart": _time(s.start, s, "down"),
+        "deploymentEnd": _time(s.end, s, "up"),
         "cameraID": _text(main_camera(s.photos)),
         "timestampIssues": "true" if issues else "false",
         "deploymentComments": _joined(f"{package.SESSION_NOTE}{s.session_id}, source {s.source}",
@@ -283,7 +286,7 @@ def _event_rows(
         rows.append({
             "observationID": str(r.sighting_id), "deploymentID": deps[r.session_id],
             "eventID": _text(event_id) or str(r.sighting_id),
-            "eventStart": _time(r.first_seen, s), "eventEnd": _time(r.last_seen, s),
+            "eventStart": _time(r.first_seen, s, "down"), "eventEnd": _time(r.last_seen, s, "up"),
             "observationLevel": "event", "observationType": _observation_type(str(r.species)),
             "scientificName": _scientific(str(r.species)),
             "classificationMethod": "human" if human else "machine",
@@ -312,8 +315,8 @@ def _blank_events(
         tags, comments = _clock_flags(any(p.local_clock for p in photos), [])
         rows.append({
             "observationID": f"{dep}_{event_id}_blank", "deploymentID": dep,
-            "eventID": event_id, "eventStart": _time(min(times), s),
-            "eventEnd": _time(max(times), s), "observationLevel": "event",
+            "eventID": event_id, "eventStart": _time(min(times), s, "down"),
+            "eventEnd": _time(max(times), s, "up"), "observationLevel": "event",
             "observationType": "blank", "classificationMethod": "machine",
             "classifiedBy": s.model_id, "classificationTimestamp": _utc(s.classified_at),
             "observationTags": tags, "observationComments": comments,

@@ -63,7 +63,7 @@ def _one_line(exc: BaseException, first_only: bool = False) -> str:
 
 
 def _terminate(signum, frame) -> None:  # noqa: ARG001
-    raise KeyboardInterrupt  # SIGTERM ends the session like Ctrl-C: flush and close
+    raise KeyboardInterrupt("SIGTERM")  # ends the session like Ctrl-C, said as SIGTERM
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,13 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``fieldtool species`` (expected at a place) and ``fieldtool atlas build``."""
     from fieldtool import atlas
+    from fieldtool.config.sections import check_place
+    from fieldtool.types import FieldtoolError
 
     def species(a: argparse.Namespace) -> int:
+        check_place(a.lat, a.lon, prefix="--")  # as run --lat/--lon; before reading ranges
+        if a.limit is not None and a.limit < 1:
+            raise FieldtoolError(f"--limit {a.limit}: give 1 or more lines")
         prior, commons, what = atlas.species_prior(
             a.ranges, atlas=a.atlas, species_field=a.species_field,
             presence_field=a.presence_field, crs=a.ranges_crs, decay_km=a.decay_km,
@@ -42,7 +47,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--atlas", type=Path, default=atlas.DEFAULT_ATLAS, help="bundled atlas file")
     p.add_argument("--decay-km", type=float, default=50.0, help="prior decay outside a range")
     p.add_argument("--min-prior", type=float, default=0.05, help="list species at least this")
-    p.add_argument("--limit", type=int, help="at most this many lines")
+    p.add_argument("--limit", type=int, help="show at most this many species (the heading "
+                   "still counts all)")
     p.set_defaults(func=species)
     top = sub.add_parser("atlas", help="the bundled range atlas")
     b = top.add_subparsers(dest="atlas_command", required=True).add_parser(

@@ -28,7 +28,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return run_sources(config, [args.source, *args.more_sources], quiet=args.quiet,
                            replace=args.replace)
-    result = _run_one(config, Path(args.source).name or args.source, args.quiet,
+    from fieldtool.station.config import source_names  # one camera, one name (station.md)
+
+    result = _run_one(config, source_names([args.source])[0], args.quiet,
                       replace_earlier=args.replace)  # fmt: skip
     photos = result.session.time_source == "photos"  # each photo its own time
     for s in result.sightings:
@@ -101,38 +103,54 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     photo_truth = is_photo_truth(args.truth)  # photo,species: multi-label (plot mode)
     truth = [] if photo_truth else read_truth(args.truth)
-    session_id = args.session
-    if session_id is None:
-        rows = query(
-            args.db, "SELECT session_id, config_json FROM sessions ORDER BY started_at DESC LIMIT 1"
-        )
-        if rows.empty:
-            raise FieldtoolError(f"{args.db}: no sessions")
-        session_id = rows.iloc[0, 0]
-    else:
-        rows = query(
-            args.db,
-            "SELECT session_id, config_json FROM sessions WHERE session_id = ?",
-            [session_id],
-        )
-        if rows.empty:
-            raise FieldtoolError(f"{args.db}: no session {session_id!r}")
+    session_id = args.session or session_for_truth(args.db, args.truth)
+    rows = query(
+        args.db, "SELECT session_id, config_json FROM sessions WHERE session_id = ?", [session_id]
+    )
+    if rows.empty:
+        raise FieldtoolError(f"{args.db}: no session {session_id!r}")
     config = Config.model_validate_json(rows.iloc[0, 1])
     # Scored over the session's own species (evaluate reads them from the store); say
     # which classifier named them, as a gallery's species are not its model's.
     gallery = f" (gallery {config.model.gallery})" if config.model.gallery else ""
     print(f"session {session_id}: {config.source.uri}{gallery}")
-    if photo_truth:
-        from fieldtool.evaluate import format_set_scores, photo_sets, read_photo_truth, score_sets
 
-        scores = score_sets(read_photo_truth(args.truth), photo_sets(args.db, session_id))
-        print(format_set_scores(scores))
-        return 0
     def warn(message: str) -> None:
         print(f"fieldtool: {message} ({args.truth})", file=sys.stderr)
 
+    if photo_truth:
+        from fieldtool.evaluate import evaluate_photos, format_set_scores, read_photo_truth
+
+        photos = read_photo_truth(args.truth)
+        print(format_set_scores(evaluate_photos(args.db, session_id, photos, warn)))
+        return 0
     print(format_scores(evaluate_session(args.db, session_id, truth, config.smoothing, warn)))
     return 0
+
+
+def session_for_truth(db: Path, truth: Path) -> str:
+    """The session ``eval`` scores without ``--session``: the database's only one, else the
+    one whose source's file stem the truth file's name starts with (walk_west_truth.csv:
+    walk_west.mp4) when exactly one does; else a one-line error listing them."""
+    from fieldtool.names import _first as first_names  # "a, b and 3 more"
+    from fieldtool.store import query
+
+    rows = query(db, "SELECT session_id, source FROM sessions ORDER BY started_at, session_id")
+    if rows.empty:
+        raise FieldtoolError(f"{db}: no sessions")
+    if len(rows) == 1:
+        return str(rows.iloc[0, 0])
+    sessions = [(str(sid), str(source or "")) for sid, source in rows.itertuples(index=False)]
+    name = truth.name.casefold()
+    named = [(sid, source) for sid, source in sessions
+             if (stem := Path(source).stem.casefold()) and name.startswith(stem)]  # fmt: skip
+    if len(named) == 1:
+        return named[0][0]
+    how = f"the names of {len(named)} of their sources" if named else "none of their sources' names"
+    listed = first_names([f"{sid} ({source})" for sid, source in named or sessions], 8)
+    raise FieldtoolError(f"{db} holds {len(sessions)} sessions and the truth file's name "
+                         f"({truth.name}) starts with {how}; give --session, one of: "
+                         f"{listed}")  # fmt: skip
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -162,7 +180,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev = sub.add_parser("eval", help="score a stored session against a ground-truth file")
     ev.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
                     help="the sightings DuckDB file")  # fmt: skip
-    ev.add_argument("--session", help="session id (default: the latest)")
+    ev.add_argument("--session", help="session id (default: the database's only one, else "
+                    "the one whose source's file name the truth file's name starts with: "
+                    "walk_west_truth.csv scores walk_west.mp4)")  # fmt: skip
     ev.add_argument(
         "--truth", type=Path, required=True,
         help="CSV species,start_s,end_s (a video's intervals) or photo,species (each photo's "

@@ -15,13 +15,25 @@ def cmd_station(args: argparse.Namespace) -> int:
     from fieldtool.station import Station, load_station_config
     from fieldtool.station.reload import station_signals
 
-    config = load_station_config(args.station_file)
-    station = Station(config, path=args.station_file, log=log)
-    with station_signals(station):
+    with station_signals(log) as signals:  # from before start-up: a SIGHUP never kills it
+        try:
+            config = load_station_config(args.station_file)
+            station = Station(config, path=args.station_file, log=log,
+                              replace_earlier=args.replace)  # fmt: skip
+        except KeyboardInterrupt as exc:
+            return _stopped_starting(exc)
+        signals.attach(station)
         results = station.run()
     log(f"station {config.station.name}: {len(results)} sessions ended; status in "
         f"{station.status_file}")  # fmt: skip
     return _exit(results)
+
+
+def _stopped_starting(exc: KeyboardInterrupt) -> int:
+    """SIGTERM or Ctrl-C while a station (or a run of several sources) started: stopped
+    as asked, before it wrote anything (exit 0, as a station stopped later)."""
+    log(f"stopped during start-up ({exc or 'SIGINT'}); nothing was written to the database")
+    return 0
 
 
 def run_sources(
@@ -53,14 +65,20 @@ def run_sources(
     shared = ("source", "model", "position", "prior", "smoothing", "store")  # a station's
     sections = config.model_dump(include=set(shared), exclude={"source": {"uri"}})
     sources = [{"name": n, "uri": u} for n, u in zip(names, uris, strict=True)]
+    data = {**sections, "sources": sources}
     try:
-        station_config = StationConfig.model_validate({**sections, "sources": sources})
+        station_config = StationConfig.model_validate(data)
     except ValidationError as exc:  # settings fine for one source, not for a station
-        raise FieldtoolError(validation_line(exc, StationConfig)) from None
+        raise FieldtoolError(validation_line(exc, StationConfig, data=data)) from None
     printer = None if quiet else SourcesProgress("progress")
-    station = Station(station_config, log=log, replace_earlier=replace, progress=printer)
     try:
-        with station_signals(station):
+        with station_signals(log) as signals:  # from before the model loads
+            try:
+                station = Station(station_config, log=log, replace_earlier=replace,
+                                  progress=printer)  # fmt: skip
+            except KeyboardInterrupt as exc:
+                return _stopped_starting(exc)
+            signals.attach(station)
             results = station.run()
     finally:
         if printer is not None:
@@ -100,4 +118,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "webhook notifications (SIGHUP reloads the file, Ctrl-C / SIGTERM stop)",
     )
     p.add_argument("station_file", type=Path, help="station TOML (docs/station.md)")
+    p.add_argument("--replace", action="store_true",
+                   help="first delete the database's earlier sessions of each file source (a "
+                   "restart adds a file's sightings beside theirs otherwise, said); a live "
+                   "source's earlier sessions stay; [station] replace_earlier = true in the "
+                   "file does it at every start")  # fmt: skip
     p.set_defaults(func=cmd_station)

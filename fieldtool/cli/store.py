@@ -48,12 +48,13 @@ def _db_and_query(db: Path | None, words: list[str]) -> tuple[Path, str]:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    """Delete old per-frame detections; sightings, sessions, track and reviews stay."""
+    """Delete per-frame detections written long ago; sightings, sessions, track and reviews
+    stay."""
     from fieldtool.store import prune_detections
 
     deleted = prune_detections(args.db, args.older_than_days)
-    print(f"fieldtool: {deleted} detections older than {args.older_than_days:g} days deleted "
-          f"from {args.db}; sightings kept", file=sys.stderr)  # fmt: skip
+    print(f"fieldtool: {deleted} detections written more than {args.older_than_days:g} days "
+          f"ago deleted from {args.db}; sightings kept", file=sys.stderr)  # fmt: skip
     return 0
 
 
@@ -84,12 +85,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sql.set_defaults(func=cmd_sql)
 
     prune = sub.add_parser(
-        "prune", help="delete per-frame detections older than N days (sightings are kept)"
-    )
+        "prune", help="delete per-frame detections written into the file more than N days ago "
+        "(sightings are kept)",
+        description="Delete per-frame detections written into the file more than DAYS days "
+        "ago: a file's when it was processed, however long ago it was recorded (footage "
+        "imported today keeps its detections); a live stream's when its frames arrived. "
+        "Sightings, sessions, track and reviews are kept.",
+    )  # fmt: skip
     prune.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
                        help="the sightings DuckDB file")  # fmt: skip
     prune.add_argument("--older-than-days", type=float, required=True, metavar="DAYS",
-                       help="delete detections whose frame time is older than this")  # fmt: skip
+                       help="delete detections written more than this many days ago (not "
+                       "recorded: see above)")  # fmt: skip
     prune.set_defaults(func=cmd_prune)
 
     rec = sub.add_parser("recover", help="write rows left in journals beside the file (after a "

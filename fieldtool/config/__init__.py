@@ -10,6 +10,7 @@ module here, added to :class:`Config` and :data:`SECTIONS`.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -18,7 +19,7 @@ import tomllib
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from fieldtool.config.base import Flags, Section, flag, validation_line
+from fieldtool.config.base import Flags, Section, _model_of, flag, validation_line
 from fieldtool.config.dashboard import DashboardConfig
 from fieldtool.config.photos import PhotosConfig
 from fieldtool.config.sections import (
@@ -52,6 +53,7 @@ __all__ = [
     "load_config",
     "parse_override",
     "reference_markdown",
+    "section_table",
 ]
 
 
@@ -83,9 +85,17 @@ def config_fields() -> Iterator[tuple[str, FieldInfo]]:
 
 
 def default_text(info: FieldInfo) -> str:
-    """A setting's default as the reference shows it (TOML: `"opencv"`, `false`, `(none)`)."""
+    """A setting's default as the reference shows it (TOML: `"opencv"`, `false`, `(none)`,
+    `[]`, `{}`; `(required)` for a key that has none)."""
     if info.default_factory is not None:
-        return "[]"
+        made = info.get_default(call_default_factory=True, validated_data={})
+        if isinstance(made, dict):
+            return "{}" if not made else "(a table)"
+        if isinstance(made, list):
+            return "[" + ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in made) + "]"
+        return "(a table)"
+    if info.is_required():
+        return "(required)"
     value = info.default
     if value is None:
         return "(none)"
@@ -99,24 +109,35 @@ def default_text(info: FieldInfo) -> str:
 
 
 def reference_markdown() -> str:
-    """``docs/config.md``: every setting with its default, flags and description."""
+    """The session settings of ``docs/config.md``: every setting with its default, flags
+    and description (the whole file, a station file's sections too:
+    :func:`fieldtool.station.config.reference_markdown`)."""
     lines = [
         "# Configuration reference",
         "",
-        "Generated from `fieldtool/config/` by `python -m fieldtool.config > docs/config.md`",
-        "(a test fails when this file and the code differ). Settings are read from a TOML file",
-        "(`--config`), then flags, then `--set section.key=value`; unknown keys and",
-        "non-finite numbers are errors.",
+        "Generated from `fieldtool/config/` and `fieldtool/station/config.py` by",
+        "`python -m fieldtool.station.config > docs/config.md` (a test fails when this file",
+        "and the code differ). Settings are read from a TOML file (`--config`), then flags,",
+        "then `--set section.key=value`; unknown keys and non-finite numbers are errors.",
     ]
     for section, model in SECTIONS:
-        lines += ["", f"## [{section}]", "", (model.__doc__ or "").strip(), ""]
-        lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
-        for key, info in model.model_fields.items():
-            declared = Flags.of(info)
-            flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])
-            text = (info.description or "").replace("|", "\\|")
-            lines.append(f"| `{key}` | `{default_text(info)}` | {flags} | {text} |")
+        lines += section_table(f"[{section}]", model)
     return "\n".join(lines) + "\n"
+
+
+def section_table(title: str, model: type[BaseModel]) -> list[str]:
+    """One section of the reference: a heading, the model's docstring and a table of its
+    keys (a key that is a table of its own, like ``filters``, has its own section)."""
+    lines = ["", f"## {title}", "", inspect.cleandoc(model.__doc__ or ""), ""]
+    lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
+    for key, info in model.model_fields.items():
+        if _model_of(info.annotation) is not None:
+            continue
+        declared = Flags.of(info)
+        flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])
+        text = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `{key}` | `{default_text(info)}` | {flags} | {text} |")
+    return lines
 
 
 def _one_line(err: ValidationError, where: str) -> str:

@@ -8,12 +8,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 from fieldtool.config.base import Section as _Section
-from fieldtool.config.base import flag
+from fieldtool.config.base import flag, validation_line
 from fieldtool.resources import demo_model
 from fieldtool.timebase import parse_zone
 from fieldtool.types import FieldtoolError
@@ -247,11 +248,32 @@ class PositionConfig(_Section):
         "(one point: where recording began)",
     )
 
+    @field_validator("lon", mode="before")
+    @classmethod
+    def _lon_not_0_to_360(cls, value: Any) -> Any:
+        """A longitude in the 0..360 form (236.74 for -123.26 in Oregon) is refused with
+        its -180..180 value: read as given it would lie half a world away."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 180 < value <= 360:
+            raise ValueError(f"{value:g} is outside -180..180 (a longitude in the 0..360 form? "
+                             f"give {value - 360:.6g})")  # fmt: skip
+        return value
+
     @model_validator(mode="after")
     def _lat_lon_together(self) -> PositionConfig:
         if (self.lat is None) != (self.lon is None):
             raise ValueError("give both lat and lon, or neither")
         return self
+
+
+def check_place(lat: float, lon: float, prefix: str = "") -> None:
+    """A FieldtoolError, one line, unless (``lat``, ``lon``) degrees is a place
+    :class:`PositionConfig` accepts (finite, -90..90, -180..180; the one place these rules
+    live); ``prefix`` goes before the names ``lat``/``lon`` (``--`` for flags)."""
+    try:
+        PositionConfig(lat=lat, lon=lon)
+    except ValidationError as err:
+        why = validation_line(err, PositionConfig, prefix=prefix)
+        raise FieldtoolError(f"position {lat:g}, {lon:g} is out of range: {why}") from None
 
 
 class PriorConfig(_Section):

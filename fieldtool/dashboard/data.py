@@ -447,8 +447,9 @@ def load_live(
                    max(t) AS last_t
             FROM detections WHERE session_id IN (SELECT session_id FROM running)
             GROUP BY session_id)
-        SELECT session_id, source, model_id, host, started_at, status, frames_read,
-               frames_analysed, frames_dropped, coalesce(frames_logged, 0) AS frames_logged,
+        SELECT session_id, source, source_name, model_id, host, started_at, status,
+               frames_read, frames_analysed, frames_dropped,
+               coalesce(frames_logged, 0) AS frames_logged,
                last_frame_at, last_t, {times}
         FROM running LEFT JOIN logged USING (session_id)
         ORDER BY started_at DESC, session_id

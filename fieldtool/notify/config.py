@@ -8,8 +8,9 @@ import os
 import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fieldtool.config.base import Section
 from fieldtool.types import FieldtoolError
@@ -99,6 +100,14 @@ class WebhookConfig(Section):
     )
     filters: FilterConfig = Field(default_factory=FilterConfig)
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
     def token(self) -> str | None:
         return secret(self.token_env, "webhook.token_env")
 
@@ -113,6 +122,16 @@ class NotifyConfig(Section):
     dashboard_url: str = Field(
         "", description="the dashboard's address; events link to the sighting there"
     )
+
+
+def unset_secrets(config: NotifyConfig) -> list[tuple[str, str]]:
+    """``(key, variable)`` for each secret ``config`` names whose environment variable is
+    not set (``("notify.webhooks.0.token_env", "HOOK_TOKEN")``): checked before a station
+    starts, so it is refused before anything is written."""
+    named = [("notify.mqtt.password_env", config.mqtt.password_env if config.mqtt else None)]
+    named += [(f"notify.webhooks.{i}.token_env", hook.token_env)
+              for i, hook in enumerate(config.webhooks)]  # fmt: skip
+    return [(key, var) for key, var in named if var is not None and var not in os.environ]
 
 
 def secret(variable: str | None, setting: str) -> str | None:

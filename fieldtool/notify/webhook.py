@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from fieldtool.notify.config import WebhookConfig
 from fieldtool.notify.deadletter import DeadLetter
 from fieldtool.notify.events import Notice
-from fieldtool.types import FieldtoolError
 
 _STOP = object()
 
@@ -41,9 +40,7 @@ class WebhookNotifier:
         log: Callable[[str], None] | None = None,
         sleep: Callable[[float], object] | None = None,
     ) -> None:
-        parts = urlsplit(config.url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise FieldtoolError(f"webhook url {config.url!r}: expected an http(s) URL")
+        parts = urlsplit(config.url)  # an http(s) URL: WebhookConfig checks it
         self.config = config
         self.name = f"webhook {parts.scheme}://{parts.netloc}{parts.path}"  # no query: secrets
         self._token = config.token()

@@ -267,10 +267,11 @@ def earlier_sessions(
     replace: bool,
     log: Callable[[str], None],
     only: str | None = None,
+    remedy: str | None = None,
 ) -> None:
     """Before a source runs: ``replace`` deletes the store's earlier sessions of ``uri``
     (``only``: of that package deployment), said in ``log``; else a file the store already
-    holds sessions of is said (:func:`earlier_runs`)."""
+    holds sessions of is said (:func:`earlier_runs`, with ``remedy``)."""
     # the text as typed too: files before sessions recorded the path made whole
     names = dict.fromkeys((source_key(uri), uri)) if replace else {}
     forgotten = [store.forget_source(name, only) for name in names]
@@ -281,15 +282,21 @@ def earlier_sessions(
         snaps = f"; {files} snapshot file(s) deleted with them" if files else ""
         log(f"replaced {len(gone)} earlier session(s){also} of {deployment_name(uri, only)}"
             f"{snaps}")  # fmt: skip
-    elif not live and (said := earlier_runs(store.path, uri, only)):
+    elif not live and (said := earlier_runs(store.path, uri, only, remedy=remedy)):
         log(said)
 
 
-def earlier_runs(db: Path, uri: str, source_name: str | None = None) -> str | None:
+RUN_REMEDY = "--replace deletes the earlier ones first, another --db keeps them apart"
+
+
+def earlier_runs(
+    db: Path, uri: str, source_name: str | None = None, *, remedy: str | None = None
+) -> str | None:
     """A warning when ``db`` already holds sessions of the file ``uri`` (with
     ``source_name``: of that name, a package's deployment) (run again, its sightings are
     added beside theirs: per-species and per-day counts hold both), else None; a file that
-    does not exist yet, or that another process holds, says nothing."""
+    does not exist yet, or that another process holds, says nothing. ``remedy``: what
+    keeps them apart for the command that says it (default: ``fieldtool run``'s flags)."""
     if not Path(db).is_file():
         return None
     try:
@@ -305,7 +312,7 @@ def earlier_runs(db: Path, uri: str, source_name: str | None = None) -> str | No
     return (f"warning: {db} already holds {count} session(s) of "
             f"{deployment_name(uri, source_name)} (the last started "
             f"{last} UTC): this run's sightings are added beside them, so counts include "
-            "both; --replace deletes the earlier ones first, another --db keeps them apart")  # fmt: skip
+            f"both; {remedy or RUN_REMEDY}")  # fmt: skip
 
 
 def run_from_config(

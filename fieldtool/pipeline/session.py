@@ -140,8 +140,9 @@ def run_session(
             session.end_reason = source.stats.end_reason
         else:
             session.status = SessionStatus.FINISHED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (the CLI raises it named)
         session.status = SessionStatus.INTERRUPTED
+        session.end_reason = f"stopped by {exc}" if str(exc) else "stopped by SIGINT (Ctrl-C)"
     except BaseException as exc:
         session.status = SessionStatus.FAILED
         session.end_reason = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__

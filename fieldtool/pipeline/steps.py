@@ -283,7 +283,7 @@ class FrameStep:
         Prior look-up and fusion, smoothing, the tracker's idle species and the stored top-k
         run once over (N, C); a sighting closed in the batch is flushed once, at its end.
         Photos (their own place, media rows, plot mode), a change of segment, and a tracker
-        that watches every update (a station's) go frame by frame.
+        whose own update watches every frame (a subclass's) go frame by frame.
         """
         per_frame = (
             self.photos is not None

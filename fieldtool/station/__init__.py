@@ -26,12 +26,12 @@ if TYPE_CHECKING:
         load_station_config,
     )
     from fieldtool.station.runner import Station
-    from fieldtool.station.status import read_status, running_status, status_file_of
+    from fieldtool.station.status import read_status, running_statuses, status_file_of
 
 _MODULE_OF = {
     "SourceEntry": "config", "StationConfig": "config", "WorkerConfig": "config",
     "load_station_config": "config", "Station": "runner", "read_status": "status",
-    "running_status": "status", "status_file_of": "status",
+    "running_statuses": "status", "status_file_of": "status",
 }  # fmt: skip
 
 __all__ = [
@@ -42,7 +42,7 @@ __all__ = [
     "load_station_config",
     "notify_review",
     "read_status",
-    "running_status",
+    "running_statuses",
     "status_file_of",
 ]
 

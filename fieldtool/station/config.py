@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import tomllib
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
 from fieldtool.config import (
     SECTIONS,
@@ -52,10 +51,18 @@ class StationSection(Section):
         None,
         description="JSON file the station rewrites with every source's live figures "
         "(newest frame, rate, lag, dropped, last sighting); default: "
-        "`<db stem>_station.json` beside the database",
+        "`<db stem>_station-<name>.json` beside the database, where the dashboard's live "
+        "page finds every station of the database",
     )
     status_interval_s: float = Field(
         1.0, gt=0, description="seconds between two rewrites of the status file"
+    )
+    replace_earlier: bool = Field(
+        False,
+        description="at each start, first delete the database's earlier sessions of each "
+        "file source (as `fieldtool station --replace`), so a restart does not add a "
+        "file's sightings again beside them; a live source's earlier sessions are its "
+        "history and stay",
     )
 
     @field_validator("name")
@@ -89,14 +96,21 @@ class SourceEntry(Section):
                       "`source_name`")  # fmt: skip
     uri: str = Field(description="video path, camera index or http/rtsp URL")
     source: dict[str, Any] = Field(
-        default_factory=dict, description="this source's `[source]` keys (sample_fps, ...)"
+        default_factory=dict,
+        description="`[sources.source]`: this source's `[source]` keys (sample_fps, tz, "
+        "retry, ...)",
     )
     position: dict[str, Any] = Field(
-        default_factory=dict, description="this source's `[position]` keys (lat, lon, ...)"
+        default_factory=dict,
+        description="`[sources.position]`: this source's `[position]` keys (lat and lon, "
+        "track or gpsd replace the shared position source whole; time_offset_s, ...)",
     )
-    prior: dict[str, Any] = Field(default_factory=dict, description="this source's `[prior]`")
+    prior: dict[str, Any] = Field(
+        default_factory=dict, description="`[sources.prior]`: this source's `[prior]` keys"
+    )
     smoothing: dict[str, Any] = Field(
-        default_factory=dict, description="this source's `[smoothing]` keys"
+        default_factory=dict,
+        description="`[sources.smoothing]`: this source's `[smoothing]` keys",
     )
 
     @field_validator("name")
@@ -127,13 +141,10 @@ class StationConfig(Section):
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"source names must differ: {', '.join(twice)} more than once")
-        try:
-            if any(not _own_position_source(entry) for entry in self.sources):
-                _one_position_source(self.position, "")  # the shared one: said once, as such
-            for entry in self.sources:  # each source's merged settings, before any starts
-                self.session_config(entry)
-        except ValueError as exc:  # its own line, without pydantic's "Value error, "
-            raise PydanticCustomError("source_settings", "{line}", {"line": str(exc)}) from None
+        if any(not _own_position_source(entry) for entry in self.sources):
+            _one_position_source(self.position, "")  # the shared one: said once, as such
+        for entry in self.sources:  # each source's merged settings, before any starts
+            self.session_config(entry)
         return self
 
     def session_config(self, entry: SourceEntry) -> Config:
@@ -154,7 +165,8 @@ class StationConfig(Section):
         try:
             config = Config.model_validate(data)
         except ValidationError as exc:
-            line = validation_line(exc, Config, prefix=f"sources.{entry.name}.")
+            line = validation_line(exc, Config, prefix=f"sources.{entry.name}.",
+                                   tables="sources.")  # fmt: skip
             raise ValueError(line) from None
         _one_position_source(config.position, f"source {entry.name}: ")
         if config.source.motion_threshold > 0:
@@ -187,24 +199,58 @@ def _one_position_source(position: PositionConfig, prefix: str) -> None:
 
 def source_names(uris: list[str]) -> list[str]:
     """A distinct, readable name for each of several sources (``fieldtool run SRC1 SRC2``),
-    an MQTT topic level and the sessions' ``source_name``: a file's stem (``walk``), a
-    URL's host, port and path (``127.0.0.1-9011``, ``a-stream``; never its user or
-    password), a camera index as given; ``-2``, ``-3`` ... after a name taken before."""
+    an MQTT topic level and the sessions' ``source_name``, and for one source (``fieldtool
+    run SRC``'s lines, the dashboard's heading of a session without one): a file's stem
+    (``walk``), a URL's host, port and path (``127.0.0.1-9011``, ``a-stream``; never its
+    user or password), a camera index as given, a photo glob or a Camtrap DP package's
+    ``datapackage.json`` its folder's name; ``-2``,
+    ``-3`` ... after a name taken before."""
     names: list[str] = []
     for uri in uris:
         if "://" in uri:
             url = urlsplit(uri)
             parts = (url.hostname, str(url.port or ""), url.path.strip("/"))
-            text = "-".join(p for p in parts if p)
+            texts = ["-".join(p for p in parts if p)]
         else:
-            text = Path(uri).stem or uri
-        base = re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-_.") or "source"
+            path = Path(uri)
+            if path.name == "datapackage.json":  # a Camtrap DP package: its folder
+                path = path.parent
+            texts = [path.stem or uri, *(p.name for p in path.parents)]  # a glob: its folder
+        base = next((t for t in (_topic_text(t) for t in texts) if t), "source")
         name, n = base, 1
         while name in names:
             n += 1
             name = f"{base}-{n}"
         names.append(name)
     return names
+
+
+def reference_markdown() -> str:
+    """``docs/config.md``: the session settings (:func:`fieldtool.config.reference_markdown`)
+    and a station file's own sections (``python -m fieldtool.station.config``)."""
+    from fieldtool.config import reference_markdown as session_reference
+    from fieldtool.config import section_table
+    from fieldtool.notify.config import FilterConfig, MqttConfig, WebhookConfig
+
+    lines = ["", "# A station file", "",
+             "`fieldtool station station.toml` ([station.md](station.md)) reads `[source]`, "
+             "`[model]`, `[position]`, `[prior]`, `[smoothing]` and `[store]` above, each a "
+             "default for every source, and the sections below. A `[[sources]]` entry's "
+             "`[sources.source]`, `[sources.position]`, `[sources.prior]` and "
+             "`[sources.smoothing]` tables take the keys of `[source]`, `[position]`, "
+             "`[prior]` and `[smoothing]` for that source alone."]  # fmt: skip
+    tables = (("[station]", StationSection), ("[worker]", WorkerConfig),
+              ("[[sources]]", SourceEntry), ("[notify]", NotifyConfig),
+              ("[notify.mqtt]", MqttConfig), ("[[notify.webhooks]]", WebhookConfig),
+              ("[notify.mqtt.filters], [notify.webhooks.filters]", FilterConfig))  # fmt: skip
+    for title, model in tables:
+        lines += section_table(title, model)
+    return session_reference() + "\n".join(lines) + "\n"
+
+
+def _topic_text(text: str) -> str:
+    """``text`` as an MQTT topic level (letters, digits, ``_``, ``.``, ``-``)."""
+    return re.sub(r"[^A-Za-z0-9_.]+", "-", text).strip("-_.")
 
 
 def load_station_config(path: Path) -> StationConfig:
@@ -224,7 +270,11 @@ def load_station_config(path: Path) -> StationConfig:
     try:
         config = StationConfig.model_validate(data)
     except ValidationError as exc:
-        raise FieldtoolError(f"{path}: {validation_line(exc, StationConfig)}") from None
+        raise FieldtoolError(f"{path}: {validation_line(exc, StationConfig, data=data)}") from None
     if not config.sources:
         raise FieldtoolError(f"{path}: no [[sources]]: a station needs at least one")
     return config
+
+
+if __name__ == "__main__":  # python -m fieldtool.station.config > docs/config.md
+    print(reference_markdown(), end="")

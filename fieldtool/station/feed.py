@@ -21,26 +21,14 @@ import numpy as np
 from fieldtool.config import Config
 from fieldtool.notify import Notice, notice_of
 from fieldtool.pipeline import FrameStep
-from fieldtool.smoothing import SightingTracker
 from fieldtool.sources import VideoSource, shrunk
 from fieldtool.station.worker import Item, ModelWorker, Slot
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
-from fieldtool.types import Classifier, FrameResult, SightingEvent, classifier_input
+from fieldtool.types import Classifier, SightingEvent, classifier_input
 
 RATE_WINDOW_S = 10.0  # seconds of analysed frames the rate is taken over
 LAG_WINDOW = 200  # recent frames the lag percentile is taken over
-
-
-class ScoredTracker(SightingTracker):
-    """The session's tracker, keeping the frame result it saw last, so that a sighting
-    event can say its species' raw and fused scores."""
-
-    last: FrameResult | None = None
-
-    def update(self, result: FrameResult) -> list[SightingEvent]:
-        self.last = result
-        return super().update(result)
 
 
 @dataclass
@@ -57,13 +45,14 @@ class StationStep(FrameStep):
 
     def handle(self, events: list[SightingEvent]) -> None:
         super().handle(events)  # snapshots and store rows first: the notice names them
-        last = self.tracker.last if isinstance(self.tracker, ScoredTracker) else None
         for event in events:
             sighting = event.sighting
             sid = sighting.sighting_id
-            if event.kind in ("start", "update") and last is not None:
-                self.peaks[sid] = (_score(last.raw, self.names, sighting.species),
-                                   _score(last.fused, self.names, sighting.species))  # fmt: skip
+            # the raw and fused scores at the peak frame (a candidate's frame, it may be)
+            peak = self.tracker.peak_result(sighting) if event.kind != "end" else None
+            if peak is not None:
+                self.peaks[sid] = (_score(peak.raw, self.names, sighting.species),
+                                   _score(peak.fused, self.names, sighting.species))  # fmt: skip
             if event.kind == "update":
                 continue
             raw, fused = self.peaks.pop(sid, (None, None)) if event.kind == "end" else \

@@ -10,7 +10,7 @@ says a change to them needs a restart).
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
@@ -59,24 +59,54 @@ def _merged(old: StationConfig, new: StationConfig, entry: Any) -> Any:
     return kept.session_config(entry)
 
 
+class StationSignals:
+    """The signals of a station's process from before its start-up (the model's load, the
+    sources' opening) to its end (main thread): SIGTERM and SIGINT stop it, SIGHUP reloads
+    it. Before :meth:`attach` (start-up) a SIGHUP is kept and acted on once the station
+    runs; a SIGTERM or SIGINT ends the start-up at once (``KeyboardInterrupt`` with the
+    signal's name: nothing has been written yet)."""
+
+    def __init__(self, log: Callable[[str], None] | None = None) -> None:
+        self.station: Station | None = None
+        self._log = log or (lambda message: None)
+        self._hup = False
+
+    def attach(self, station: Station) -> None:
+        """The station now exists: signals go to it (a SIGHUP kept from start-up too)."""
+        self.station = station
+        if self._hup:
+            self._hup = False
+            self._log("SIGHUP during start-up: acted on now that the station runs")
+            station.request_reload()
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.station is None:
+            raise KeyboardInterrupt(name)  # start-up ends here
+        self.station.stop(f"station stopped ({name})")
+
+    def _reload(self, signum: int, frame: FrameType | None) -> None:
+        if self.station is None:
+            self._hup = True  # a log line from a handler could interleave: said at attach
+        else:
+            self.station.request_reload()
+
+
 @contextmanager
-def station_signals(station: Station) -> Iterator[None]:
+def station_signals(log: Callable[[str], None] | None = None) -> Iterator[StationSignals]:
     """While the block runs (main thread): SIGHUP reloads, SIGTERM and SIGINT stop the
-    station; the handlers before are put back after."""
-    def stop(signum: int, frame: FrameType | None) -> None:
-        station.stop()
-
-    def reload(signum: int, frame: FrameType | None) -> None:
-        station.request_reload()
-
-    wanted = {signal.SIGTERM: stop, signal.SIGINT: stop}
+    station :meth:`StationSignals.attach` names, from before it exists; the handlers
+    before are put back after."""
+    signals = StationSignals(log)
+    wanted: dict[signal.Signals, Any] = {signal.SIGTERM: signals._stop,
+                                         signal.SIGINT: signals._stop}  # fmt: skip
     if hasattr(signal, "SIGHUP"):
-        wanted[signal.SIGHUP] = reload
+        wanted[signal.SIGHUP] = signals._reload
     old: dict[signal.Signals, Any] = {}
     for sig, handler in wanted.items():
         old[sig] = signal.signal(sig, handler)
     try:
-        yield
+        yield signals
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldtool.notify import Notice, Notifiers
+from fieldtool.notify.config import unset_secrets
 from fieldtool.pipeline import (
     SessionResult,
     classifier_from_config,
@@ -29,21 +30,23 @@ from fieldtool.pipeline import (
 from fieldtool.pipeline.inputs import earlier_sessions
 from fieldtool.priors import RangePriorStage, range_prior_from_config
 from fieldtool.station.config import SourceEntry, StationConfig
-from fieldtool.station.feed import Feed, ScoredTracker, StationStep, now_iso
-from fieldtool.station.status import status_file_of
+from fieldtool.station.feed import Feed, StationStep, now_iso
+from fieldtool.station.status import alive, running_statuses, status_file_of
 from fieldtool.station.worker import Batch, ModelWorker, Slot
 from fieldtool.store import SightingStore, query
 from fieldtool.timebase import utc_now
 from fieldtool.types import Classifier, FieldtoolError, SessionStatus
 
 _STOP = "stop"
+STATION_REMEDY = ("fieldtool station --replace (or [station] replace_earlier = true) deletes "
+                  "the earlier ones first, another [store] db keeps them apart")  # fmt: skip
 PROGRESS_INTERVAL_S = 2.0  # as a single session's progress lines
 
 
 class Station:
     """Runs a :class:`StationConfig`. ``classifier`` (tests, benchmarks): the model to use
     instead of the one ``config.model`` names; ``replace_earlier``: first delete the
-    store's earlier sessions of each source's file or stream (``fieldtool run --replace``),
+    store's earlier sessions of each file source (``--replace``; a live source's stay),
     else a file's earlier sessions are warned about; ``progress``: called with every
     source's live figures (:meth:`Feed.figures`) about every ``PROGRESS_INTERVAL_S`` and
     once at the end. Thread-safe entry points: :meth:`stop`,
@@ -63,20 +66,22 @@ class Station:
         self.path = path  # the TOML, re-read on reload
         self.name = config.station.name
         self._log = log or (lambda message: None)
+        where = f"{path}: " if path is not None else ""
+        for key, variable in unset_secrets(config.notify):  # before anything loads or opens
+            raise FieldtoolError(f"{where}{key}: environment variable {variable!r} is not set")
         base = config.session_config(config.sources[0]) if config.sources else None
         if classifier is None:
             if base is None:
                 raise FieldtoolError("station: no sources")
             classifier = classifier_from_config(base, self._log)
         self.classifier = classifier
-        store_cfg = config.store
-        self.store = SightingStore(
-            store_cfg.db, lock_timeout_s=store_cfg.lock_timeout_s,
-            flush_interval_s=store_cfg.flush_interval_s, log=self._log,
-        )  # fmt: skip
-        self.status_file = config.station.status_file or status_file_of(self.store.path)
+        self.db = Path(config.store.db)
+        # opened by run() once every source has opened: a station refused at start-up
+        # (a missing file, a bad entry) creates no database file
+        self._store: SightingStore | None = None
+        self.status_file = config.station.status_file or status_file_of(self.db, self.name)
         self.notifiers = Notifiers.from_config(
-            config.notify, self.name, self.store.folder, seen_today=self._seen_today(),
+            config.notify, self.name, self.db.parent, seen_today=self._seen_today(),
             log=self._log,
         )  # fmt: skip
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.worker.queue_batches)
@@ -90,6 +95,7 @@ class Station:
         self.notices = 0  # notices handed to at least one target
         self._generation = 0
         self._stop = threading.Event()
+        self._stop_reason = "station stopped"
         self._reload = threading.Event()
         self._wake = threading.Event()
         self.error: BaseException | None = None
@@ -100,11 +106,23 @@ class Station:
         self._thread = threading.Thread(target=self._serve, name="fieldtool-station",
                                         daemon=True)  # fmt: skip
 
+    @property
+    def store(self) -> SightingStore:
+        """The one store, opened by :meth:`run` once every source has opened."""
+        if self._store is None:
+            raise RuntimeError("the station's store opens when it runs")
+        return self._store
+
     # -- the caller's thread ---------------------------------------------------------------
     def run(self) -> list[SessionResult]:
         """Start every source and serve until :meth:`stop` (or every source has ended);
         every session is then closed with its open sightings written."""
         ready = self._prepare_all()  # every source opens, or none starts (no session rows)
+        if self._stop.is_set():  # stopped while the sources opened: none starts
+            self._log(f"{self._stop_reason} before any source started")
+            self._close_unstarted(ready)
+            return []
+        self._other_stations()
         self.worker.start()
         self._thread.start()
         try:
@@ -124,8 +142,10 @@ class Station:
             raise self.error
         return self.results
 
-    def stop(self) -> None:
-        """End the station (any thread, a signal handler too)."""
+    def stop(self, reason: str = "station stopped") -> None:
+        """End the station (any thread, a signal handler too); ``reason``: its sessions'
+        end reason (``station stopped (SIGTERM)``)."""
+        self._stop_reason = reason
         self._stop.set()
         self._wake.set()
 
@@ -144,8 +164,9 @@ class Station:
         return feed
 
     def _prepare_all(self) -> list[Feed]:
-        """Every source opened (files probed, tracks read), none started: a source that
-        cannot open is a one-line error naming it, and the station ends with no session."""
+        """Every source opened (files probed, tracks read), none started, then the store:
+        a source that cannot open is a one-line error naming it, and the station ends with
+        no session and no database file made."""
         ready: list[Feed] = []
         try:
             for entry in self.config.sources:
@@ -154,24 +175,59 @@ class Station:
                 except FieldtoolError as exc:
                     where = f"{self.path}: " if self.path is not None else ""  # the TOML
                     raise FieldtoolError(f"{where}source {entry.name}: {exc}") from None
+            store_cfg = self.config.store
+            self._store = SightingStore(
+                self.db, lock_timeout_s=store_cfg.lock_timeout_s,
+                flush_interval_s=store_cfg.flush_interval_s, log=self._log,
+            )  # fmt: skip
             self._earlier_sessions(ready)
         except BaseException:
-            for feed in ready:
-                close = getattr(feed.positions, "close", None)  # a live receiver's thread
-                if close is not None:
-                    close()
-            self.notifiers.close(10.0)
-            self.store.close()
+            self._close_unstarted(ready)
             raise
         return ready
 
+    def _close_unstarted(self, ready: list[Feed]) -> None:
+        """Sources opened but not started, the targets and the store: closed."""
+        for feed in ready:
+            close = getattr(feed.positions, "close", None)  # a live receiver's thread
+            if close is not None:
+                close()
+        self.notifiers.close(10.0)
+        if self._store is not None:
+            self._store.close()
+
+    def _other_stations(self) -> None:
+        """One line when other stations run into this database (each keeps its own status
+        file, which the dashboard reads); one of this station's name (in another live
+        process) keeps its file, and this one writes ``<its name>-<pid>.json``."""
+        found = running_statuses(self.db)
+        mine = [s for s in found if Path(s["status_file"]) == self.status_file]
+        others = [s for s in found if s not in mine and alive(s)]
+        if taken := [s for s in mine if alive(s, elsewhere_than=os.getpid())]:
+            pid = taken[0]["pid"]
+            self.status_file = self.status_file.with_name(
+                f"{self.status_file.stem}-{os.getpid()}{self.status_file.suffix}")
+            self._log(f"another station named {self.name} (pid {pid}) runs into {self.db}: "
+                      f"this one's status is in {self.status_file}; give it another [station] "
+                      "name (its MQTT client id and dead-letter files are named by it)")  # fmt: skip
+        if others:
+            names = ", ".join(f"{s.get('station')} (pid {s.get('pid')})" for s in others)
+            self._log(f"station {names} runs into {self.db} too: each station keeps its own "
+                      "status file beside it")  # fmt: skip
+
     def _earlier_sessions(self, feeds: list[Feed]) -> None:
-        """``replace_earlier``: delete the earlier sessions of each source (before the
-        station thread starts: this thread is then the store's only user); else a line for
-        each file the store already holds sessions of, as ``fieldtool run`` says it."""
+        """``replace_earlier`` (or ``[station] replace_earlier``): delete the earlier
+        sessions of each file source (before the station thread starts: this thread is
+        then the store's only user); a live source's are its history, kept. Else a line for
+        each file the store already holds sessions of, naming what works for the command
+        (a station file's, or ``fieldtool run``'s flags)."""
+        replace = self._replace_earlier or self.config.station.replace_earlier
+        remedy = None if self.path is None else STATION_REMEDY
         for feed in feeds:
-            earlier_sessions(self.store, str(feed.source.uri), live=feed.source.live,
-                             replace=self._replace_earlier, log=self._named(feed.name))  # fmt: skip
+            live = feed.source.live
+            earlier_sessions(self.store, str(feed.source.uri), live=live,
+                             replace=replace and not live, log=self._named(feed.name),
+                             remedy=remedy)  # fmt: skip
 
     def _named(self, name: str) -> Callable[[str], None]:
         """The log, each line after ``name:`` (a source's)."""
@@ -213,6 +269,8 @@ class Station:
         from fieldtool.station.reload import plan_reload
 
         if self.path is None:
+            self._log("reload: no station file to read again (several sources of "
+                      "`fieldtool run`): nothing changes")  # fmt: skip
             return
         from fieldtool.station.config import load_station_config
 
@@ -239,7 +297,7 @@ class Station:
 
     def _shutdown(self) -> None:
         for feed in list(self.feeds.values()):
-            feed.stop(self.worker, "station stopped")
+            feed.stop(self.worker, self._stop_reason)
         for feed in list(self.feeds.values()):
             if feed.thread is not None:
                 feed.thread.join(feed.config.source.read_timeout_s + 5)
@@ -264,8 +322,10 @@ class Station:
     def _seen_today(self) -> list[str]:
         """Species sighted today (UTC) in the store already: not 'new today'."""
         start = utc_now().replace(hour=0, minute=0, second=0, microsecond=0)
+        if not self.db.is_file():
+            return []
         try:
-            rows = query(self.store.path, "SELECT DISTINCT species FROM sightings "
+            rows = query(self.db, "SELECT DISTINCT species FROM sightings "
                          "WHERE first_seen >= ?", [start])  # fmt: skip
         except Exception:  # a held or new file: nothing known
             return []
@@ -298,11 +358,9 @@ class Station:
         session = start_session(feed.source, self.classifier, self.store, config,
                                 time_basis=feed.time_basis)  # fmt: skip
         labels = self.classifier.labels
-        tracker = ScoredTracker(labels, config.smoothing, session_id=session.session_id,
-                                model_id=session.model_id)  # fmt: skip
         feed.step = StationStep.for_session(
             session, self.store, config, labels, positions=feed.positions, prior=feed.prior,
-            log=self._log, tracker=tracker, tell=self._tell, station=self.name,
+            log=self._log, tell=self._tell, station=self.name,
             source_name=feed.name, dashboard_url=self.config.notify.dashboard_url,
         )  # fmt: skip
         feed.status = "running"
@@ -372,7 +430,7 @@ class Station:
         sources = [feed.figures() for feed in list(self.by_name.values())]
         data = {
             "station": self.name, "updated_at": now_iso(), "running": not final,
-            "pid": os.getpid(), "db": str(self.store.path),
+            "pid": os.getpid(), "db": str(self.db),
             "worker": {"batches": w.batches, "frames": w.frames,
                        "model_busy_s": round(w.model_s, 3),
                        "mean_batch": round(w.frames / w.batches, 2) if w.batches else 0.0,

@@ -326,6 +326,16 @@ def remove_snapshots(con: duckdb.DuckDBPyConnection, db: Path, forgotten: Forgot
     return forgotten.removed
 
 
+# When detection ``d`` of session ``s`` was written into the file (UTC): its frame's time
+# where that lies within its session's run (a live source stamps each frame as it arrives),
+# else when the session ended, or its last heartbeat while it runs or after it died (a file's
+# frames carry their recording time, months old it may be, and were written while it was
+# processed). NULL without a session row: its age is not known.
+WRITTEN_AT_SQL = """
+CASE WHEN d.time >= s.started_at AND d.time <= coalesce(s.ended_at, s.updated_at, d.time)
+     THEN d.time ELSE coalesce(s.ended_at, s.updated_at, s.started_at) END"""
+
+
 def prune_detections(
     path: Path | str,
     older_than_days: float,
@@ -333,10 +343,14 @@ def prune_detections(
     now: datetime | None = None,
     timeout_s: float = 30.0,
 ) -> int:
-    """Delete per-frame detections whose frame time is older than ``older_than_days``.
+    """Delete per-frame detections written into the file more than ``older_than_days``
+    days before ``now`` (UTC; default: the machine's clock).
 
-    Sightings, sessions, track and reviews are never pruned. Returns the rows deleted;
-    DuckDB reuses the freed space for later rows.
+    The age is the row's in this file (:data:`WRITTEN_AT_SQL`), not its recording's: a
+    file processed today keeps its detections however old its footage, so ``fieldtool
+    eval`` and ``learn`` find them; a live stream's are as old as their frames. Detections
+    without a session row are kept (their age is not known). Sightings, sessions, track and
+    reviews are never pruned. Returns the rows deleted; DuckDB reuses the freed space.
     """
     if not older_than_days >= 0:
         raise FieldtoolError(f"{path}: older_than_days must be >= 0, got {older_than_days}")
@@ -346,6 +360,10 @@ def prune_detections(
         raise FieldtoolError(f"{path}: sightings database not found")
     cutoff = (now or utc_now()) - timedelta(days=older_than_days)
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
-        row = con.execute("DELETE FROM detections WHERE time < ?", [cutoff]).fetchone()
+        row = con.execute(
+            "DELETE FROM detections d USING sessions s WHERE d.session_id = s.session_id "
+            f"AND {WRITTEN_AT_SQL} < ?",
+            [cutoff],
+        ).fetchone()
         con.execute("CHECKPOINT")
     return int(row[0]) if row is not None else 0  # DuckDB answers a DELETE with its count

@@ -31,3 +31,28 @@ def test_several_photo_sources_are_refused_with_a_hint(tmp_path, capsys):
     cv2.imwrite(str(photo), np.zeros((8, 8, 3), np.uint8))
     assert main(["run", str(photo), str(photo)]) == 2
     assert "quote a photo glob" in capsys.readouterr().err
+
+
+def test_one_source_is_named_as_in_a_run_of_several(tmp_path, monkeypatch):
+    """One camera, one name: a single run's lines name its source as a run of several
+    (and its sessions' ``source_name``, the MQTT topics) do (``source_names``)."""
+    from types import SimpleNamespace
+
+    from fieldtool.station.config import source_names
+    from fieldtool.types import SessionStatus
+
+    labels: list[str] = []
+
+    def run_one(config, label, quiet, replace_earlier=False):
+        labels.append(label)
+        session = SimpleNamespace(time_source="video", time_zone_known=True,
+                                  status=SessionStatus.FINISHED)  # fmt: skip
+        return SimpleNamespace(session=session, sightings=[], photo_species=[],
+                               unwritten_rows=0)  # fmt: skip
+
+    monkeypatch.setattr("fieldtool.cli.session._run_one", run_one)
+    video = write_video(tmp_path / "walk.avi", [(0, 1.0)])
+    for uri in ("rtsp://127.0.0.1:8554/walk", str(video)):
+        assert main(["run", uri, "--db", str(tmp_path / "s.duckdb")]) == 0
+    assert labels == ["127.0.0.1-8554-walk", "walk"]
+    assert labels == [source_names([u])[0] for u in ("rtsp://127.0.0.1:8554/walk", str(video))]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fieldtool.station import Station, load_station_config, read_status
+from fieldtool.station import Station, load_station_config, read_status, status_file_of
 from fieldtool.station.reload import plan_reload
 from fieldtool.store import query
 from fieldtool.types import FieldtoolError, SessionStatus
@@ -146,7 +146,7 @@ def test_the_cli_reloads_on_sighup_stops_on_sigterm_and_stores_no_secret(
         [sys.executable, "-m", "fieldtool.cli", "station", str(path)], cwd=REPO_ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
-    status_file = tmp_path / "s_station.json"
+    status_file = status_file_of(db, "ridge")  # <db stem>_station-<station>.json
     try:
         def sighting_open() -> bool:
             status = read_status(status_file)

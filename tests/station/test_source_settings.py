@@ -10,7 +10,6 @@ import pytest
 
 from fieldtool.station import Station, StationConfig, load_station_config
 from fieldtool.station.config import source_names
-from fieldtool.store import query
 from fieldtool.types import FieldtoolError
 
 from ..conftest import ColourClassifier, write_video
@@ -91,7 +90,7 @@ def test_a_source_that_cannot_open_stops_the_station_before_any_starts(tmp_path,
         with pytest.raises(FieldtoolError, match=r"^source bad: "):
             station.run()
         assert not any("started" in line for line in logs), logs
-        assert query(db, "SELECT count(*) AS n FROM sessions")["n"].iloc[0] == 0
+        assert not db.exists()  # no session, not even an empty database file
 
 
 def test_each_source_gets_its_own_preview_video(tmp_path):
@@ -128,3 +127,18 @@ def test_a_shared_section_with_two_position_sources_is_said_once_as_shared(tmp_p
                '[sources.position]\ntrack = "a.gpx"\n')  # fmt: skip
     cfg = load_station_config(ok)
     assert cfg.session_config(cfg.sources[0]).position.gpsd is None
+
+
+def test_the_config_reference_lists_a_station_files_keys():
+    """docs/config.md (generated: tests/test_package.py holds it to the code) has every key
+    of a station file: [station], [worker], [[sources]] and the notification targets'."""
+    from fieldtool.notify.config import MqttConfig, WebhookConfig
+    from fieldtool.station.config import SourceEntry, StationSection, WorkerConfig
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text("utf-8")
+    for title, model in (("[station]", StationSection), ("[worker]", WorkerConfig),
+                         ("[[sources]]", SourceEntry), ("[notify.mqtt]", MqttConfig),
+                         ("[[notify.webhooks]]", WebhookConfig)):  # fmt: skip
+        section = text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+        keys = [k for k, info in model.model_fields.items() if k != "filters"]
+        assert all(f"| `{k}` |" in section for k in keys), (title, keys)

@@ -1,31 +1,91 @@
-"""A running station's status, as the dashboard finds it: fresh and running, or nothing."""
+"""A running station's status, as the dashboard finds it: fresh and running, or nothing;
+each station on a database its own file, so two stations on one file are both seen."""
 
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timedelta
 
-from fieldtool.station import running_status, status_file_of
+from fieldtool.station import Station, read_status, running_statuses, status_file_of
+from fieldtool.timebase import utc_now
+
+from ..conftest import ColourClassifier, write_video
+from .conftest import wait_for
+from .test_station import Running, station_config
 
 NOW = datetime(2026, 6, 1, 12, 0, 0)
 
 
-def _write(db, *, running: bool, updated: datetime) -> None:
-    status = {"station": "ridge", "running": running, "updated_at": updated.isoformat() + "Z",
-              "sources": [{"name": "cam1"}]}  # fmt: skip
-    status_file_of(db).write_text(json.dumps(status), encoding="utf-8")
+def _write(into, *, running: bool, updated: datetime, station: str = "ridge", **extra) -> None:
+    status = {"station": station, "running": running, "updated_at": updated.isoformat() + "Z",
+              "sources": [{"name": "cam1"}], **extra}  # fmt: skip
+    status_file_of(into, station).write_text(json.dumps(status), encoding="utf-8")
 
 
 def test_only_a_fresh_running_station_counts(tmp_path):
     db = tmp_path / "station.duckdb"
-    assert status_file_of(db) == tmp_path / "station_station.json"
-    assert running_status(db, NOW) is None  # no file
+    assert status_file_of(db, "ridge") == tmp_path / "station_station-ridge.json"
+    assert running_statuses(db, NOW) == []  # no file
     _write(db, running=True, updated=NOW - timedelta(seconds=5))
-    status = running_status(db, NOW)
-    assert status is not None and status["station"] == "ridge"
+    assert [s["station"] for s in running_statuses(db, NOW)] == ["ridge"]
     _write(db, running=True, updated=NOW - timedelta(minutes=5))  # died without a last write
-    assert running_status(db, NOW) is None
+    assert running_statuses(db, NOW) == []
     _write(db, running=False, updated=NOW)  # ended
-    assert running_status(db, NOW) is None
-    status_file_of(db).write_text("{half", encoding="utf-8")  # being replaced
-    assert running_status(db, NOW) is None
+    assert running_statuses(db, NOW) == []
+    status_file_of(db, "ridge").write_text("{half", encoding="utf-8")  # being replaced
+    assert running_statuses(db, NOW) == []
+
+
+def test_every_station_of_a_database_is_found_and_no_other(tmp_path):
+    db = tmp_path / "s.duckdb"
+    _write(db, running=True, updated=NOW, station="north", db=str(db))
+    _write(db, running=True, updated=NOW, station="south")  # older files carry no db
+    other = tmp_path / "s_station-x.duckdb"  # a database whose stem starts as s's files do
+    _write(other, running=True, updated=NOW, station="y", db=str(other))
+    assert status_file_of(other, "y").name.startswith("s_station-")  # s's pattern: its db says
+    found = running_statuses(db, NOW)
+    assert [s["station"] for s in found] == ["north", "south"]
+    assert found[0]["status_file"] == str(status_file_of(db, "north"))
+
+
+def test_two_stations_on_one_database_write_two_status_files(tmp_path, labels, cameras):
+    db = tmp_path / "s.duckdb"
+    logs: dict[str, list[str]] = {"s1": [], "s2": []}
+    runs = []
+    try:
+        for name, cam in (("s1", cameras(0)), ("s2", cameras(1))):
+            cfg = station_config(db, [{"name": f"cam-{name}", "uri": cam.url}],
+                                 station={"name": name, "status_interval_s": 0.2})  # fmt: skip
+            station = Station(cfg, classifier=ColourClassifier(labels), log=logs[name].append)
+            runs.append(Running(station))
+            wait_for(lambda s=station: (read_status(s.status_file) or {}).get("running"),
+                     what=f"{name}'s status")  # fmt: skip
+        wait_for(lambda: {s["station"] for s in running_statuses(db, utc_now())}
+                 == {"s1", "s2"}, what="both stations' status")  # fmt: skip
+    finally:
+        for run in runs:
+            run.stop()
+    files = [run.station.status_file for run in runs]
+    assert files == [status_file_of(db, "s1"), status_file_of(db, "s2")]
+    assert [read_status(f)["sources"][0]["name"] for f in files] == ["cam-s1", "cam-s2"]
+    said = [line for line in logs["s2"] if "s1" in line and "runs into" in line]
+    assert len(said) == 1, logs["s2"]
+    assert not any("runs into" in line for line in logs["s1"])
+
+
+def test_a_second_station_of_the_same_name_gets_a_status_file_of_its_own(tmp_path, labels):
+    """Another live process (here: this test's parent) already writes ridge's file."""
+    db = tmp_path / "s.duckdb"
+    _write(db, running=True, updated=utc_now(), db=str(db), pid=os.getppid())
+    theirs = status_file_of(db, "ridge").read_text()
+    video = write_video(tmp_path / "walk.avi", [(0, 1.0)])
+    logs: list[str] = []
+    station = Station(station_config(db, [{"name": "walk", "uri": str(video)}]),
+                      classifier=ColourClassifier(labels), log=logs.append)  # fmt: skip
+    station.run()
+    assert station.status_file == tmp_path / f"s_station-ridge-{os.getpid()}.json"
+    assert read_status(station.status_file)["sources"][0]["name"] == "walk"
+    assert status_file_of(db, "ridge").read_text() == theirs  # not overwritten
+    said = [line for line in logs if "another station named ridge" in line]
+    assert len(said) == 1 and str(station.status_file) in said[0], logs

@@ -260,6 +260,9 @@ def test_prune_detections_keeps_sightings(tmp_path):
 
     db = tmp_path / "s.duckdb"
     store = SightingStore(db)
+    # a live source's session: its detections were written as their frames arrived (an age
+    # by when rows were written: tests/store/test_prune_age.py)
+    store.record_session(SessionInfo("sess", "rtsp://cam/1", "m", T0))
     store.record_sighting(sighting(1, "closed"))
     for day in range(10):
         store.record_detection("sess", day, float(day), T0 + timedelta(days=day), None,
@@ -281,11 +284,12 @@ def test_prune_command(tmp_path, capsys):
     store = SightingStore(db)
     store.record_sighting(sighting(1, "closed"))
     old, new = utc_now() - timedelta(days=40), utc_now()
+    store.record_session(SessionInfo("sess", "rtsp://cam/1", "m", old - timedelta(days=1)))
     for i, when in enumerate([old, old, new]):
         store.record_detection("sess", i, float(i), when, None, (["a"], [0.5]), (["a"], [0.5]))
     store.close()
     assert main(["prune", "--db", str(db), "--older-than-days", "30"]) == 0
-    assert "2 detections older than 30 days deleted" in capsys.readouterr().err
+    assert "2 detections written more than 30 days ago deleted" in capsys.readouterr().err
     assert query(db, "SELECT count(*) FROM detections").iloc[0, 0] == 1
     assert query(db, "SELECT count(*) FROM sightings").iloc[0, 0] == 1
     assert main(["prune", "--db", str(tmp_path / "nope.duckdb"), "--older-than-days", "1"]) == 2

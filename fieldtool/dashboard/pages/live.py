@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -15,6 +16,7 @@ import streamlit as st
 from fieldtool.dashboard.data import analysis_rate, load_live, recent_cutoff
 from fieldtool.dashboard.pages import common
 from fieldtool.dashboard.summaries import sightings_table
+from fieldtool.station.config import source_names
 from fieldtool.types import FieldtoolError
 
 
@@ -43,14 +45,20 @@ def _age_s(when: object, now: datetime) -> float | None:
     return (now.replace(tzinfo=None) - then).total_seconds()
 
 
-def show_station(db_path: Path, now: datetime) -> bool:
-    """Every source of a station running into this file on one screen (its status file):
-    newest frame, rate, lag, dropped, reconnects, last sighting. False: no station runs."""
-    from fieldtool.station import running_status  # light: the status file only
+def show_stations(db_path: Path, now: datetime) -> bool:
+    """Every station running into this file (each its own status file), each with every
+    source on one screen. False: no station runs."""
+    from fieldtool.station import running_statuses  # light: the status files only
 
-    status = running_status(db_path, now.replace(tzinfo=None))
-    if status is None:
-        return False
+    statuses = running_statuses(db_path, now.replace(tzinfo=None))
+    for status in statuses:
+        show_station(db_path, now, status)
+    return bool(statuses)
+
+
+def show_station(db_path: Path, now: datetime, status: dict[str, Any]) -> None:
+    """A running station's sources (its status): newest frame, rate, lag, dropped,
+    reconnects, last sighting, and their newest frames."""
     worker = status.get("worker", {})
     st.subheader(f"Station {status.get('station', '')}")
     st.caption(
@@ -72,7 +80,8 @@ def show_station(db_path: Path, now: datetime) -> bool:
             "Open": src.get("open_sightings"),
             "Last sighting": f"{last.get('species', '')} ({last.get('event', '')})" if last else "",
         })  # fmt: skip
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="station_sources")
+    st.dataframe(pd.DataFrame(rows), hide_index=True,
+                 key=f"station_sources_{status.get('status_file', '')}")  # fmt: skip
     frames = []
     for src in status.get("sources", []):
         latest = Path(str(src.get("latest_jpeg") or ""))
@@ -82,14 +91,13 @@ def show_station(db_path: Path, now: datetime) -> bool:
     for start in range(0, len(frames), 4):  # four newest frames a row
         for column, (image, name) in zip(st.columns(4), frames[start : start + 4], strict=False):
             column.image(image, caption=name, width="stretch")
-    return True
 
 
 def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
     """Running sessions with their counters and newest frame, and the recent sightings; a
     running station's sources first, on one screen."""
     now = datetime.now(timezone.utc)
-    station = show_station(db_path, now)
+    station = show_stations(db_path, now)
     try:
         sessions, newest, recent = load_live(
             db_path, since=recent_cutoff(now, minutes), timeout_s=common.QUERY_TIMEOUT_S
@@ -103,7 +111,8 @@ def show_live(db_path: Path, minutes: float, refresh_s: float | None) -> None:
         st.info("No session is running. Start one with `fieldtool run`; it shows here at once.")
     naive_now = now.replace(tzinfo=None)
     for row in sessions.itertuples(index=False):
-        st.subheader(f"{Path(str(row.source)).name or row.source}")
+        named = isinstance(row.source_name, str) and row.source_name  # a station's source
+        st.subheader(str(row.source_name) if named else source_names([str(row.source)])[0])
         st.caption(
             f"Session `{row.session_id}` · model {row.model_id} · host {row.host or '?'} · started "
             f"{pd.Timestamp(row.started_at):%Y-%m-%d %H:%M:%S} UTC · {row.status} · times from "

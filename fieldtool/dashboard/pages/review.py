@@ -395,7 +395,7 @@ def main() -> None:
     common.show_snapshot(ctx.db_path, row["snapshot_path"], str(row["species"]), "stretch")
     _strip(ctx.db_path, row)
     st.markdown(
-        f"{float(row['duration_s']):.1f} s, {int(row['frames'])} frames, mean score "
+        f"{float(row['duration_s']):.1f} s, {int(row['frames'])} analysed frames, mean score "
         f"{common.score_text(row['mean_score'])} · session `{row['session_id']}` · "
         f"sighting `{row['sighting_id']}`"
     )
