@@ -1,7 +1,9 @@
 """Pipeline stage "classify": species probabilities for batches of frames.
 
-Preprocessing is array work (OpenCV resize, then one tensor normalisation on the model's
-device), with no PIL in the hot path. With ``tiles`` > 1 each frame is also cut into a
+Preprocessing is array work (a resize, then one tensor normalisation on the model's
+device), with no PIL in the hot path. Each frame (or tile) is resized and centre-cropped
+as the model's own preprocessing does (:mod:`fieldtool.preprocessing`; a folder without
+that record is squashed to the input size). With ``tiles`` > 1 each frame is also cut into a
 tiles x tiles grid (PlantCLEF style: one view holds several plants); a frame's
 probability for a species is then its maximum over tiles, the background class its
 minimum (a frame is plant-free only if every tile is), renormalised.
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -20,6 +23,7 @@ import torch
 
 from fieldtool.colour import YuvImage, yuv_to_rgb
 from fieldtool.model import LoadedModel, SpeciesClassifier
+from fieldtool.preprocessing import Geometry, geometry, seen_share
 from fieldtool.types import Classifier, FieldtoolError, LabelSet
 
 
@@ -40,14 +44,19 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
+def tile_bounds(height: int, width: int, tiles: int) -> list[tuple[int, int, int, int]]:
+    """(y0, y1, x0, x1) px of a tiles x tiles grid over an image, row by row."""
+    ys = np.linspace(0, height, tiles + 1).astype(int)
+    xs = np.linspace(0, width, tiles + 1).astype(int)
+    return [(ys[r], ys[r + 1], xs[c], xs[c + 1]) for r in range(tiles) for c in range(tiles)]
+
+
 def cut_tiles(image: np.ndarray, tiles: int) -> list[np.ndarray]:
     """Split (H, W, 3) into tiles*tiles crops, row by row; the last row/column takes the rest."""
     if tiles == 1:
         return [image]
     height, width = image.shape[:2]
-    ys = np.linspace(0, height, tiles + 1).astype(int)
-    xs = np.linspace(0, width, tiles + 1).astype(int)
-    return [image[ys[r] : ys[r + 1], xs[c] : xs[c + 1]] for r in range(tiles) for c in range(tiles)]
+    return [image[y0:y1, x0:x1] for y0, y1, x0, x1 in tile_bounds(height, width, tiles)]
 
 
 def reduce_tiles(tile_probs: np.ndarray, background: np.ndarray, how: str) -> np.ndarray:
@@ -141,7 +150,8 @@ class DinoClassifier(Classifier):
         self.labels: LabelSet = model.labels
         self.model_id = model.info.model_id
         self.model_sha256 = model.sha256
-        self.bicubic = model.info.extra.get("resize") == "bicubic"  # PlantCLEF-style checkpoints
+        self.bicubic = model.info.extra.get("resize") == "bicubic"  # older PlantCLEF folders
+        self.fit = model.info.preprocessing  # None: squash (older folders, the demo model)
         self.image_size = int(model.info.image_size)
         self.batch_size = batch_size
         self.tiles = tiles
@@ -160,13 +170,48 @@ class DinoClassifier(Classifier):
         if compile:
             mode = None if compile_mode == "default" else compile_mode
             self.network = torch.compile(self.network, mode=mode)
-        self._mean = torch.tensor(model.info.mean, device=self.device).view(1, 3, 1, 1) * 255
-        self._std = torch.tensor(model.info.std, device=self.device).view(1, 3, 1, 1) * 255
+        # (x * rescale - mean) / std, on 0-255 pixel values x
+        per_unit = 255 if self.fit is None else 1 / self.fit.rescale_factor
+        self._mean = torch.tensor(model.info.mean, device=self.device).view(1, 3, 1, 1) * per_unit
+        self._std = torch.tensor(model.info.std, device=self.device).view(1, 3, 1, 1) * per_unit
         self._background = model.labels.background_mask
+        self._view_said = False  # the unseen share of a frame: said once (_say_view)
+        self._view_lock = threading.Lock()  # prepare runs on readers' threads
 
     def _interpolation(self, tile: np.ndarray) -> int:
         enlarge = min(tile.shape[:2]) < self.image_size
         return cv2.INTER_CUBIC if enlarge and self.bicubic else cv2.INTER_AREA
+
+    def _geometry(self, height: int, width: int) -> Geometry:
+        return geometry(height, width, self.image_size, self.fit)
+
+    def view_note(self, height: int, width: int) -> str | None:
+        """One line on how much of an ``height`` x ``width`` px frame the model's centre
+        crop leaves unseen, or None where it sees (almost) all of it."""
+        bounds = tile_bounds(height, width, self.tiles)
+        seen, share_w, share_h = seen_share(bounds, self.image_size, self.fit)
+        if self.fit is None or seen > 0.995:
+            return None
+        part = "tile" if self.tiles > 1 else "frame"
+        g = self._geometry(bounds[0][1] - bounds[0][0], bounds[0][3] - bounds[0][2])
+        return (
+            f"model {self.model_id}: it sees the centre {self.image_size}x{self.image_size} px "
+            f"of each {part} resized to {g.width}x{g.height} px ({share_w:.0%} of its width, "
+            f"{share_h:.0%} of its height): {1 - seen:.0%} of each {width}x{height} frame is "
+            "not seen; tiles keep the frame's shape and are cropped alike, so tiles do not "
+            "cover it"
+        )
+
+    def _say_view(self, image: np.ndarray | YuvImage) -> None:
+        """:meth:`view_note` once for the classifier's first frame, at its full size (the
+        reader's :meth:`prepare` sees it before the frame it keeps is shrunk)."""
+        with self._view_lock:
+            if self._view_said:
+                return
+            self._view_said = True
+        height, width = image.size if isinstance(image, YuvImage) else image.shape[:2]
+        if note := self.view_note(height, width):
+            self._log(note)
 
     # Whether frames are cut, resized and normalised by torch on the model's device (and
     # YUV planes converted there): None on CUDA only; True also on the CPU (tests run the
@@ -190,19 +235,33 @@ class DinoClassifier(Classifier):
         """CPU half of preprocessing for one (H, W, 3) BGR frame or its YUV planes: (T, S, S,
         3) uint8 RGB crops, or None where the device does it (CUDA). Thread-safe: the reader
         calls it."""
+        self._say_view(image)
         if self._on_device:
             return None
         return self._host_crops(image.to_bgr() if isinstance(image, YuvImage) else image)
 
     def _host_crops(self, image: np.ndarray) -> np.ndarray:
-        """(T, S, S, 3) uint8 RGB crops of one (H, W, 3) BGR frame, resized by OpenCV."""
-        size = (self.image_size, self.image_size)
-        crops = [
-            cv2.cvtColor(
-                cv2.resize(tile, size, interpolation=self._interpolation(tile)), cv2.COLOR_BGR2RGB
-            )
-            for tile in cut_tiles(image, self.tiles)
-        ]
+        """(T, S, S, 3) uint8 RGB crops of one (H, W, 3) BGR frame: squashed by OpenCV
+        (no recorded preprocessing), else resized by torch on uint8 (antialiased, rounded:
+        as PIL's resize, within one step on a few pixels) and centre-cropped."""
+        tiles = cut_tiles(image, self.tiles)
+        if self.fit is None:
+            size = (self.image_size, self.image_size)
+            return np.stack([
+                cv2.cvtColor(cv2.resize(tile, size, interpolation=self._interpolation(tile)),
+                             cv2.COLOR_BGR2RGB)
+                for tile in tiles
+            ])  # fmt: skip
+        crops = []
+        for tile in tiles:
+            g = self._geometry(*tile.shape[:2])
+            pixels = torch.from_numpy(tile if tile.flags.writeable else tile.copy())
+            resized = torch.nn.functional.interpolate(
+                pixels.permute(2, 0, 1)[None], size=(g.height, g.width),
+                mode=self.fit.interpolation, antialias=True, align_corners=False,
+            )  # fmt: skip
+            crop = resized[0, [2, 1, 0], g.top : g.top + g.size, g.left : g.left + g.size]
+            crops.append(crop.permute(1, 2, 0).numpy())
         return np.stack(crops)
 
     def preprocess(
@@ -261,19 +320,23 @@ class DinoClassifier(Classifier):
         else:
             frames = uploaded[..., [2, 1, 0]].permute(0, 3, 1, 2).float()  # RGB, (N, 3, H, W)
         height, width = frames.shape[2:]
-        ys = np.linspace(0, height, self.tiles + 1).astype(int)
-        xs = np.linspace(0, width, self.tiles + 1).astype(int)
-        size = (self.image_size, self.image_size)
-        mode = "bicubic" if self.bicubic else "bilinear"
         crops = [
-            torch.nn.functional.interpolate(
-                frames[:, :, ys[r] : ys[r + 1], xs[c] : xs[c + 1]], size=size, mode=mode,
-                antialias=True, align_corners=False,
-            )
-            for r in range(self.tiles)
-            for c in range(self.tiles)
-        ]  # fmt: skip
+            self._fit_on_device(frames[:, :, y0:y1, x0:x1])
+            for y0, y1, x0, x1 in tile_bounds(height, width, self.tiles)
+        ]
         return torch.stack(crops, dim=1).flatten(0, 1).clamp(0, 255)
+
+    def _fit_on_device(self, tiles: torch.Tensor) -> torch.Tensor:
+        """(N, 3, h, w) float tiles -> (N, 3, S, S): resized and cropped by the same
+        :class:`Geometry` as the host path; rounded like it where a preprocessing is
+        recorded (PIL's resize gives whole pixel values)."""
+        g = self._geometry(*tiles.shape[2:])
+        mode = self.fit.interpolation if self.fit else "bicubic" if self.bicubic else "bilinear"
+        resized = torch.nn.functional.interpolate(
+            tiles, size=(g.height, g.width), mode=mode, antialias=True, align_corners=False
+        )
+        crop = resized[:, :, g.top : g.top + g.size, g.left : g.left + g.size]
+        return crop if self.fit is None else crop.clamp(0, 255).round()
 
     @property
     def precision(self) -> str:
@@ -341,6 +404,7 @@ class DinoClassifier(Classifier):
         if not images:
             n = len(self.labels)
             return np.zeros((0, n), np.float32), np.zeros((0, self.tiles**2, n), np.float32)
+        self._say_view(images[0])  # once a session: a centre crop leaves out a wide frame's sides
         chunks = []
         per_batch = max(1, self.batch_size // (self.tiles**2))
         for start in range(0, len(images), per_batch):

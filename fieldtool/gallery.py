@@ -28,7 +28,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,13 +105,15 @@ class ModelRef:
     path: str  # absolute model folder at enrollment
     model_id: str
     sha256: str  # of model.safetensors
+    inputs: str = ""  # how it sees a frame (model.inputs_sha256); "" in older galleries
 
 
 def model_ref(folder: Path | str, model_id: str) -> ModelRef:
     folder = Path(folder).resolve()
-    from fieldtool.model import file_sha256
+    from fieldtool.model import file_sha256, inputs_sha256
 
-    return ModelRef(str(folder), model_id, file_sha256(folder / "model.safetensors"))
+    return ModelRef(str(folder), model_id, file_sha256(folder / "model.safetensors"),
+                    inputs_sha256(folder))  # fmt: skip
 
 
 def embed_tokens(tokens: torch.Tensor, num_prefix: int, kind: str) -> torch.Tensor:
@@ -313,6 +315,10 @@ class Gallery:
                 f"(sha256 {self.model.sha256[:12]}), not {folder} (sha256 {ref.sha256[:12]}); "
                 "use a new gallery for another model"
             )
+        if self.model and self.entries and ref.inputs not in ("", self.model.inputs or ref.inputs):
+            raise FieldtoolError(f"{self.path}: {folder} has the weights of its embeddings but "
+                                 "sees frames otherwise (fieldtool.json's size, normalisation "
+                                 "or preprocessing: a re-import?); use a new gallery for it")  # fmt: skip
         return ref
 
     def enroll(
@@ -543,6 +549,12 @@ class GalleryClassifier(Classifier):
         tile_probs = tile_probs.reshape(n, self.tiles**2, count)
         frame = reduce_tiles(tile_probs.copy(), self.labels.background_mask, self.tile_reduce)
         return frame, tile_probs
+
+    def run_settings(self) -> Mapping[str, str]:
+        """The backbone folder that ran, for the session's stored config: the gallery's
+        own model, whatever ``model.path`` a ``--model`` beside ``--gallery`` gave (said
+        by :func:`model_not_used`), so the stored settings name the model that ran."""
+        return {"path": str(self.model_path)}
 
 
 def classifier_from_gallery(

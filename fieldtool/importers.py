@@ -27,12 +27,14 @@ import re
 import socket
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
+from fieldtool import import_hints as hints
 from fieldtool.types import FieldtoolError, Label, LabelSet
 
 if TYPE_CHECKING:  # torch and transformers load on first use: the CLI parser stays fast
@@ -42,7 +44,7 @@ if TYPE_CHECKING:  # torch and transformers load on first use: the CLI parser st
     from fieldtool.model import ModelInfo, SpeciesClassifier
 
 TIMM_WEIGHT_KEYS = ("state_dict_ema", "model_ema", "state_dict", "model")  # preference order
-WRAPPER_PREFIXES = ("module.", "_orig_mod.")  # DDP / torch.compile wrappers
+WRAPPER_PREFIXES = ("module.", "_orig_mod.", "model.")  # DDP / torch.compile / Lightning
 HF_MODELS = tuple(
     f"facebook/dinov2-{size}{reg}"
     for size in ("small", "base", "large")
@@ -99,7 +101,7 @@ def read_checkpoint(path: Path | str) -> tuple[dict[str, torch.Tensor], str]:
     """Weights of a timm checkpoint (``.pth``/``.pth.tar``/``.safetensors``).
 
     Returns (state dict, where it was found: a key of :data:`TIMM_WEIGHT_KEYS`, ``"bare"``
-    or ``"safetensors"``). Wrapper prefixes (``module.``, ``_orig_mod.``) are removed.
+    or ``"safetensors"``). Wrapper prefixes (``module.``, ``_orig_mod.``, ``model.``) go.
     """
     import torch
     from safetensors.torch import load_file
@@ -178,9 +180,8 @@ def convert_timm_vit(
     blocks = sorted({int(m.group(1)) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))})
     depth = len(blocks)
     if blocks != list(range(depth)) or depth == 0:
-        raise FieldtoolError(
-            f"checkpoint has no consecutive transformer blocks (found {blocks[:5]})"
-        )
+        raise FieldtoolError((not depth and hints.not_timm(list(state)))
+                             or f"checkpoint has no consecutive transformer blocks (found {blocks[:5]})")
     has_ls = "blocks.0.ls1.gamma" in state
     has_qkv_bias = "blocks.0.attn.qkv.bias" in state
     per_block = ["norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.proj.weight",
@@ -318,7 +319,8 @@ def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> L
     taxa: dict[str, tuple[str, str]] = {}  # species_id -> (genus, family), "" where not given
     for n, row in enumerate(rows):
         if len(row) <= max(id_col, name_col):
-            raise FieldtoolError(f"{names_file}: row {n + 1} has {len(row)} columns, expected 2")
+            raise FieldtoolError(f"{names_file}: row {n + 1} has {len(row)} columns, expected 2"
+                                 + hints.swapped_labels(classes_file, names_file))
         names[row[id_col].strip()] = row[name_col].strip()
         cells = {rank: row[col].strip() for rank, col in taxa_cols.items() if col < len(row)}
         taxa[row[id_col].strip()] = (cells.get("genus", ""), cells.get("family", ""))
@@ -341,20 +343,22 @@ def import_plantclef(
     *,
     num_heads: int | None = None,
     overwrite: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Convert the PlantCLEF 2024 timm checkpoint into a model folder; returns ``out_dir``.
 
     Input size is taken from ``pos_embed`` (518 px for the real model: 37x37 patches of
-    14 px). PlantCLEF preprocessing (bicubic resize, crop_pct 1.0) is noted in
-    ``ModelInfo.extra``.
+    14 px); timm's eval transform at crop_pct 1.0 is recorded (``preprocessing.timm_crop``).
     """
-    from fieldtool.model import IMAGENET_MEAN, IMAGENET_STD, ModelInfo, save_model_folder
+    from fieldtool.model import ModelInfo, background_by_name, save_model_folder
+    from fieldtool.preprocessing import IMAGENET_MEAN, IMAGENET_STD, timm_crop
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
     for f in (checkpoint, Path(classes_file), Path(names_file)):
         if not f.is_file():
             raise FieldtoolError(f"{f}: file not found")
-    labels = read_plantclef_labels(classes_file, names_file)
+    notes: list[str] = []  # said once the folder is written
+    labels = background_by_name(read_plantclef_labels(classes_file, names_file), notes.append)
     state, where = read_checkpoint(checkpoint)
     try:
         config, converted = convert_timm_vit(state, num_heads)
@@ -378,12 +382,14 @@ def import_plantclef(
             "source": "timm vit_*_patch14_reg4_dinov2 training checkpoint (PlantCLEF 2024)",
             "checkpoint": checkpoint.name,
             "weights": where,
-            "resize": "bicubic",
-            "crop_pct": 1.0,
         },
+        preprocessing=timm_crop(int(config.image_size)),
     )
     _prepare_out_dir(out_dir, overwrite)
     save_model_folder(out_dir, network, labels, info)
+    if log is not None:
+        for note in notes:
+            log(note)
     return out_dir
 
 
@@ -393,11 +399,13 @@ def _network(config: Dinov2Config | Dinov2WithRegistersConfig, state: dict[str, 
 
     network = SpeciesClassifier(config, classes, head_input)
     state = match_parameter_names(state, set(network.state_dict()))
+    if detail := hints.key_mismatch(set(network.state_dict()), set(state)):  # names, then shapes
+        raise FieldtoolError(f"{source}: converted weights do not fit: {detail}")
     try:
         network.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        detail = " ".join(line.strip() for line in str(exc).splitlines()[1:3])[:300]
-        raise FieldtoolError(f"{source}: converted weights do not fit ({detail})") from None
+        detail = hints.shape_mismatch(str(exc))
+        raise FieldtoolError(f"{source}: converted weights do not fit: {detail}") from None
     return network.eval()
 
 
@@ -453,14 +461,6 @@ def _hf_state(
     return state, classifier
 
 
-def _preprocessor(folder: Path) -> dict[str, Any]:
-    path = folder / "preprocessor_config.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except json.JSONDecodeError as exc:
-        raise FieldtoolError(f"{path}: not valid JSON ({exc})") from None
-
-
 def import_hf_dinov2(
     folder: Path | str,
     out_dir: Path | str,
@@ -469,6 +469,7 @@ def import_hf_dinov2(
     model_id: str | None = None,
     image_size: int | None = None,
     overwrite: bool = False,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Convert a Hugging Face DINOv2 folder (``Dinov2Model``, ``Dinov2WithRegistersModel`` or
     their ``...ForImageClassification``, keys possibly prefixed ``dinov2.``) into a model folder.
@@ -477,22 +478,22 @@ def import_hf_dinov2(
     ``labels.csv`` format) or ``config.id2label``; the head reads CLS + mean patch token
     (as transformers' classifier does). Without one the folder is *backbone-only*: a single
     ``background`` class with a zero head, ``extra["backbone_only"] = True``; use it with a
-    gallery. Input size: ``image_size``, else the preprocessor's crop size, else 224 px.
+    gallery. Classes named as no species (``background``, ``empty``...) are marked so, and
+    preprocessing is :func:`fieldtool.preprocessing.from_hf_processor`'s (said via ``log``).
     """
     import torch
 
-    from fieldtool.model import (
-        IMAGENET_MEAN,
-        IMAGENET_STD,
-        ModelInfo,
-        read_labels,
-        save_model_folder,
-    )
+    from fieldtool.model import ModelInfo, background_by_name, read_labels, save_model_folder
+    from fieldtool.preprocessing import from_hf_processor
 
     folder, out_dir = Path(folder), Path(out_dir)
     if not folder.is_dir():
         raise FieldtoolError(f"{folder}: folder not found")
+    if already := hints.fieldtool_folder(folder):
+        raise FieldtoolError(already)
     config = _hf_config(folder)
+    notes: list[str] = []  # said once the folder is written
+    record, size, mean, std = from_hf_processor(folder, image_size, notes.append)  # or refused
     state, classifier = _hf_state(_read_hf_weights(folder))
     hidden = config.hidden_size
     state.setdefault("embeddings.mask_token", torch.zeros(1, hidden))
@@ -513,6 +514,7 @@ def import_hf_dinov2(
             raise FieldtoolError(
                 f"{folder}: classifier has {weight.shape[0]} outputs but {len(labels)} labels"
             )
+        labels = background_by_name(labels, notes.append)
     else:
         if labels_csv is not None:
             raise FieldtoolError(
@@ -525,21 +527,13 @@ def import_hf_dinov2(
     full = {f"backbone.{k}": v.to(torch.float32) for k, v in state.items()}
     full["head.weight"], full["head.bias"] = weight.to(torch.float32), bias.to(torch.float32)
     network = _network(config, full, len(labels), head_input, str(folder))
-    pre = _preprocessor(folder)
-    crop = pre.get("crop_size")
-    crop = crop.get("height") if isinstance(crop, dict) else crop
-    if pre.get("resample") == 3:
-        extra["resize"] = "bicubic"
-    info = ModelInfo(
-        model_id=model_id or out_dir.name,
-        image_size=int(image_size or crop or 224),
-        mean=tuple(pre.get("image_mean", IMAGENET_MEAN)),
-        std=tuple(pre.get("image_std", IMAGENET_STD)),
-        head_input=head_input,
-        extra=extra,
-    )
+    info = ModelInfo(model_id=model_id or out_dir.name, image_size=size, mean=mean, std=std,
+                     head_input=head_input, extra=extra, preprocessing=record)  # fmt: skip
     _prepare_out_dir(out_dir, overwrite)
     save_model_folder(out_dir, network, labels, info)
+    if log is not None:
+        for note in notes:
+            log(note)
     return out_dir
 
 
@@ -564,7 +558,8 @@ def _offline_reason(timeout_s: float) -> str | None:
     return None
 
 
-def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool = False) -> Path:
+def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool = False,
+         log: Callable[[str], None] | None = None) -> Path:  # fmt: skip
     """Download ``name`` (one of :data:`HF_MODELS`) and import it as a backbone-only folder.
 
     Fails at once (``FieldtoolError``) when ``huggingface_hub`` is missing or the hub cannot
@@ -594,5 +589,5 @@ def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool
         except Exception as exc:  # network errors come in many types
             line = (str(exc).strip().splitlines() or [""])[0][:200]
             raise FieldtoolError(f"cannot download {name}: {type(exc).__name__}: {line}") from None
-        import_hf_dinov2(tmp, dest, model_id=name.split("/")[-1], overwrite=True)
+        import_hf_dinov2(tmp, dest, model_id=name.split("/")[-1], overwrite=True, log=log)
     return dest

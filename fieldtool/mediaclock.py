@@ -19,14 +19,15 @@ RECENT_PTS = 32  # timestamps a late frame is placed among (a decoder reorders f
 
 
 def stopped_early(uri: str, last_t: float, frame_count: int | None, fps: float,
-                  max_frames: int | None, log: Callable[[str], None]) -> float | None:  # fmt: skip
+                  max_frames: int | None, log: Callable[[str], None],
+                  cause: str = "file truncated or damaged") -> float | None:  # fmt: skip
     """The file's stated length (``frame_count`` / ``fps``, s) when its frames stopped at
-    ``last_t`` (s) well before it without ``max_frames`` asking so (a file cut short: said
-    in the log); else None."""
+    ``last_t`` (s) well before it without ``max_frames`` asking so (a file cut short or
+    damaged to its end, ``cause`` says which where known: said in the log); else None."""
     duration = frame_count / fps if frame_count and fps else 0.0
     if max_frames is None and last_t < duration - max(1.0, duration / 20):
-        log(f"{uri}: decoding stopped at {last_t:.1f} s of about {duration:.1f} s (file "
-            "truncated or damaged); sightings so far are kept")  # fmt: skip
+        log(f"{uri}: decoding stopped at {last_t:.1f} s of about {duration:.1f} s ({cause}); "
+            "sightings so far are kept")  # fmt: skip
         return duration
     return None
 

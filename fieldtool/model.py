@@ -6,7 +6,9 @@ A model folder holds:
   ``dinov2_with_registers``);
 - ``fieldtool.json``: ``model_id``, ``image_size`` (px, square input), ``mean``/``std``
   (RGB, 0-1 scale), ``head_input`` (``"cls"`` or ``"cls+mean"``: CLS token, optionally
-  concatenated with the mean patch token, after the final norm);
+  concatenated with the mean patch token, after the final norm), and ``preprocessing``
+  where the model's own preprocessing is known (:mod:`fieldtool.preprocessing`: resize and
+  centre crop; without it frames are squashed to ``image_size``);
 - ``labels.csv``: ``index,species,common_name,is_background`` in output order;
 - ``model.safetensors``: ``backbone.*`` (the transformers ``Dinov2Model`` /
   ``Dinov2WithRegistersModel`` state dict) and ``head.weight``/``head.bias``.
@@ -17,12 +19,16 @@ Nothing here downloads: a folder that is missing or incomplete is an error.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import (
@@ -33,10 +39,10 @@ from transformers import (
 )
 
 from fieldtool.inputs import read_csv_rows
+from fieldtool.preprocessing import IMAGENET_MEAN as IMAGENET_MEAN  # its home; kept here too
+from fieldtool.preprocessing import IMAGENET_STD as IMAGENET_STD
+from fieldtool.preprocessing import Preprocessing
 from fieldtool.types import FieldtoolError, Label, LabelSet
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass
@@ -49,6 +55,31 @@ class ModelInfo:
     std: tuple[float, float, float] = IMAGENET_STD
     head_input: str = "cls"  # "cls" or "cls+mean"
     extra: dict = field(default_factory=dict)  # free-form notes (training, accuracy)
+    # the model's own resize/crop/rescale; None (older folders, the demo): squash to image_size
+    preprocessing: Preprocessing | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.preprocessing, dict):  # as read from fieldtool.json
+            self.preprocessing = Preprocessing.model_validate(self.preprocessing)
+        if self.preprocessing is not None and self.preprocessing.resize < self.image_size:
+            raise ValueError(
+                f"preprocessing.resize {self.preprocessing.resize} px is smaller than "
+                f"image_size {self.image_size} px (the crop would not fit)"
+            )
+
+    def to_json(self) -> dict:
+        """What ``fieldtool.json`` holds (no ``preprocessing`` key where there is none, so
+        a folder without one reads as before)."""
+        data = asdict(self)
+        del data["preprocessing"]
+        if self.preprocessing is not None:
+            data["preprocessing"] = self.preprocessing.model_dump()
+        return data
+
+
+# Class names that mean "no species" in other projects' label files (case, spaces and
+# hyphens aside); fieldtool's own is "background" with is_background set.
+BACKGROUND_NAMES = frozenset({"background", "empty", "blank", "none", "no_plant"})
 
 
 def build_backbone(
@@ -111,6 +142,18 @@ def file_sha256(path: Path | str, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def inputs_sha256(folder: Path | str) -> str:
+    """sha256 (hex) of how a model folder sees a frame: its ``fieldtool.json``'s input size,
+    mean, std and preprocessing record. The same weights re-imported to centre-crop where
+    they squashed embed a photo otherwise. "" when the file cannot be read."""
+    try:
+        info = json.loads((Path(folder) / "fieldtool.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    seen = {key: info.get(key) for key in ("image_size", "mean", "std", "preprocessing")}
+    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()
+
+
 def read_labels(path: Path) -> LabelSet:
     rows = read_csv_rows(path, "labels")
     labels = []
@@ -132,6 +175,25 @@ def read_labels(path: Path) -> LabelSet:
     if not labels:
         raise FieldtoolError(f"{path}: no labels")
     return LabelSet(tuple(labels))
+
+
+def background_by_name(labels: LabelSet, log: Callable[[str], None] | None = None) -> LabelSet:
+    """``labels`` with the classes named as no species (:data:`BACKGROUND_NAMES`) marked
+    as background, where the set marks none itself (a hub model's ``id2label``, a labels
+    file without ``is_background``); said through ``log`` in one line."""
+    if labels.background_mask.any():
+        return labels
+    marked = [
+        label for label in labels.labels
+        if re.sub(r"[\s-]+", "_", label.species.strip().lower()) in BACKGROUND_NAMES
+    ]  # fmt: skip
+    if marked and log is not None:
+        names = ", ".join(f"{label.index} {label.species!r}" for label in marked)
+        log(f"class {names} taken for the model's background class (no species) by its name")
+    return LabelSet(tuple(
+        dataclasses.replace(label, is_background=True) if label in marked else label
+        for label in labels.labels
+    ))  # fmt: skip
 
 
 def write_labels(path: Path, labels: LabelSet) -> None:
@@ -227,7 +289,13 @@ def load_model_folder(path: Path | str) -> LoadedModel:
         info = ModelInfo(**info_data)
     except FileNotFoundError:
         raise FieldtoolError(f"{path}: model folder lacks fieldtool.json") from None
-    except (json.JSONDecodeError, TypeError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise FieldtoolError(
+            f"{path / 'fieldtool.json'}: invalid preprocessing.{where} ({first['msg']})"
+        ) from None
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
         raise FieldtoolError(f"{path / 'fieldtool.json'}: invalid ({exc})") from None
     labels = read_labels(path / "labels.csv")
     weights_path = path / "model.safetensors"
@@ -262,7 +330,7 @@ def save_model_folder(
     info.head_input = network.head_input
     network.backbone.config.to_json_file(str(path / "config.json"))
     (path / "fieldtool.json").write_text(
-        json.dumps(asdict(info), indent=2) + "\n", encoding="utf-8"
+        json.dumps(info.to_json(), indent=2) + "\n", encoding="utf-8"
     )
     write_labels(path / "labels.csv", labels)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
@@ -279,7 +347,11 @@ def describe_folder(folder: Path) -> str:
         if info["extra"].get("backbone_only")
         else f"{classes} classes"
     )
+    record = info.get("preprocessing")
+    pre = Preprocessing.model_validate(record) if record else None
+    frames = pre.describe(info["image_size"]) if pre else "squashed"
     return (
         f"wrote {folder}: model {info['model_id']!r}, {config['model_type']} "
-        f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px, {kind}"
+        f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px "
+        f"(frames: {frames}), {kind}"
     )

@@ -34,6 +34,7 @@ from fieldtool.types import FieldtoolError, Frame
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
 FFMPEG_ASSUMED_FPS = 25.0  # what FFmpeg times a stream by when it carries no frame rate
 FFMPEG_LOG_FATAL = 8  # FFmpeg's AV_LOG_FATAL: the messages OpenCV's FFmpeg still prints
+DAMAGE_STEP_S = 15.0  # the longest step of the search past damage (see _skip_damage)
 Retry = int | Literal["forever"]
 
 
@@ -195,7 +196,11 @@ class VideoSource:
         if not cap.isOpened():
             cap.release()
             kind = "stream" if self.live else "video file"
-            raise FieldtoolError(f"{self.uri}: cannot open {kind} (unsupported or unreadable)")
+            from fieldtool.tracks.mp4layout import why_unopenable  # (its import costs 0.1 s)
+
+            why = None if self.live else why_unopenable(self.uri)  # no moov, audio only
+            why = why or f"cannot open {kind} (unsupported or unreadable)"
+            raise FieldtoolError(f"{self.uri}: {why}")
         fps = cap.get(cv2.CAP_PROP_FPS)
         valid = bool(fps) and math.isfinite(fps) and 0 < fps < 1000
         self._invented = not self.live and invented_timing(Path(self.uri))
@@ -275,28 +280,36 @@ class VideoSource:
         """A file whose frames stopped at ``last_t`` (s) well before its stated length
         (:func:`~fieldtool.mediaclock.stopped_early`, said in the log): the rest is a gap
         in ``source_gaps`` too (the effort view takes gaps out of a session's surveyed time)."""
-        length = stopped_early(self.uri, last_t, self.frame_count,
-                               self.fps or FFMPEG_ASSUMED_FPS, self.max_frames, self._log)  # fmt: skip
-        if length is None:
-            return
-        self.stats.gaps.append(Gap(last_t, length, start + timedelta(seconds=last_t),
-                                   start + timedelta(seconds=length),
-                                   f"file ends early: no frames after {last_t:.1f} s of about "
-                                   f"{length:.1f} s (truncated or damaged)"))  # fmt: skip
+        from fieldtool.tracks.mp4layout import cut_short
+
+        cut = cut_short(self.uri)  # None: the file's structure does not say
+        cause = ("file truncated or damaged" if cut is None else "file truncated: cut short"
+                 if cut else "file damaged: whole, nothing after the damage decodes")  # fmt: skip
+        length = stopped_early(self.uri, last_t, self.frame_count, self.fps or FFMPEG_ASSUMED_FPS,
+                               self.max_frames, self._log, cause=cause)  # fmt: skip
+        if length is not None:
+            ends = "damaged data to the end" if cut is False else "file ends early"
+            self.stats.gaps.append(Gap(last_t, length, start + timedelta(seconds=last_t),
+                                       start + timedelta(seconds=length), f"{ends}: no frames "
+                                       f"after {last_t:.1f} s of about {length:.1f} s ({cause})"))
 
     def _skip_damage(self, cap: cv2.VideoCapture, clock: MediaClock, index: int) -> int | None:
-        """grab() failed inside the file: seek 1 frame, 1 s, 5 s, 15 s, then 60 s past the
-        last frame read and grab the first frame later than it; its index, None at the real
-        end. The long skips reach past a GOP of 10 s or more (many cameras write one): a
-        seek lands on the key frame before its target and decodes on to it, so a target
-        short of the next key frame runs into the damage again. Past a long skip, the
-        earliest target that reads is narrowed down (halving, to 1/8 s), so what lies
-        between that key frame and the skip's target is read, not passed over.
-
-        Frames read before are passed over (never read twice); a frame count, often an
-        estimate, plays no part."""
+        """grab() failed inside the file: seek 1 frame, 1 s, 5 s, then on in steps of
+        :data:`DAMAGE_STEP_S` past the last frame read, to past the file's stated length
+        (60 s at least), and grab the first frame later than it; its index, None where
+        nothing after the damage reads. A seek lands on the key frame before its target and
+        decodes on to it, so a target short of the next good key frame runs into the damage
+        again; 15 s steps try each key frame of x264's default GOP (16.7 s at 15 fps), one
+        after a damaged key frame too. Past a skip that reads, the earliest target that
+        reads is narrowed down (halving, to 1/8 s): what lies between that key frame and
+        the skip's target is read. A frame count (an estimate) only stretches the search."""
+        last = clock.last_pts if clock.mode == "pts" else index / clock.fps
+        stated = (self.frame_count or 0) / clock.fps - last  # seconds left, as stated
+        skips = [1.0 / clock.fps, 1.0, 5.0]
+        while skips[-1] < max(60.0, stated + DAMAGE_STEP_S):
+            skips.append(skips[-1] + min(DAMAGE_STEP_S, skips[-1] * 2))
         failed = 0.0  # seconds past the last frame: the longest skip that found nothing
-        for skip in (1.0 / clock.fps, 1.0, 5.0, 15.0, 60.0):
+        for skip in skips:
             at = self._resume_at(cap, clock, index, skip)
             if at is None:
                 failed = skip

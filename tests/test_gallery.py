@@ -379,3 +379,21 @@ def test_a_session_with_a_gallery_says_its_model_is_not_the_one_given(tmp_path, 
     lines.clear()
     classifier_from_config(config, lines.append)
     assert lines == []
+
+
+def test_a_model_reimported_to_see_frames_otherwise_is_no_longer_the_gallerys(tmp_path, gallery):
+    """Same weights, other preprocessing (a re-import that centre-crops where the first
+    squashed): its embeddings of the same photo differ, so mixing them is refused."""
+    import json
+    import shutil
+
+    copy = tmp_path / "reimported"
+    shutil.copytree(gallery.model.path, copy)
+    info = json.loads((copy / "fieldtool.json").read_text())
+    info["preprocessing"] = {"fit": "crop", "resize": 73, "interpolation": "bicubic",
+                             "rescale_factor": 1 / 255}  # fmt: skip
+    (copy / "fieldtool.json").write_text(json.dumps(info))
+    again = Gallery(gallery.path)
+    again.check_model(gallery.model.path)  # the same folder as enrolled: fine
+    with pytest.raises(FieldtoolError, match="sees frames otherwise"):
+        again.check_model(copy)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -19,6 +20,7 @@ from fieldtool.importers import (
     read_checkpoint,
 )
 from fieldtool.model import load_model_folder
+from fieldtool.preprocessing import timm_crop
 from fieldtool.types import FieldtoolError
 
 # Tiny stand-in for vit_base_patch14_reg4_dinov2 (768 wide, 12 blocks, 12 heads, 518 px).
@@ -135,9 +137,8 @@ def test_plantclef_conversion_matches_timm_reference(plantclef_files, tmp_path):
     model = load_model_folder(out)
     assert model.labels.species == list(SPECIES.values())
     assert model.info.image_size == GRID * PATCH and model.info.head_input == "cls"
-    assert (
-        model.info.extra["resize"] == "bicubic" and model.info.extra["weights"] == "state_dict_ema"
-    )
+    assert model.info.extra["weights"] == "state_dict_ema"
+    assert model.info.preprocessing == timm_crop(GRID * PATCH)  # bicubic, crop_pct 1.0
     assert model.network.backbone.config.num_register_tokens == REGS
     x = torch.randn(3, 3, GRID * PATCH, GRID * PATCH, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -289,6 +290,45 @@ def test_plantclef_folder_runs_end_to_end(plantclef_files, tmp_path):
     assert code == 0
 
 
+def test_plantclef_frames_are_resized_and_centre_cropped_as_timms_eval(plantclef_files,
+                                                                       tmp_path):  # fmt: skip
+    """timm's eval transform at crop_pct 1.0: shorter side bicubic (PIL) to the input size,
+    centre crop; done here by hand and compared with the classifier, frame and tiles."""
+    from PIL import Image
+
+    from fieldtool.classify import DinoClassifier, cut_tiles
+    from fieldtool.model import IMAGENET_MEAN, IMAGENET_STD
+
+    _, ckpt, classes, names = plantclef_files
+    model = load_model_folder(import_plantclef(ckpt, classes, names, tmp_path / "pc",
+                                               num_heads=HEADS))  # fmt: skip
+    size = GRID * PATCH
+    rng = np.random.default_rng(4)
+    rgb = np.kron(rng.integers(0, 256, (9, 16, 3)), np.ones((10, 10, 1))).astype(np.uint8)
+
+    def by_hand(image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        short, long = sorted((height, width))
+        new_long = int(size * long / short)
+        new = (new_long, size) if width >= height else (size, new_long)  # PIL: (w, h)
+        resized = np.asarray(Image.fromarray(image).resize(new, Image.BICUBIC), np.float32)
+        top, left = (resized.shape[0] - size) // 2, (resized.shape[1] - size) // 2
+        crop = resized[top : top + size, left : left + size] / 255
+        x = (crop - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+        with torch.no_grad():
+            logits = model.network(torch.from_numpy(x).permute(2, 0, 1)[None].float())
+        return torch.softmax(logits, -1)[0].numpy()
+
+    for tiles in (1, 2):
+        clf = DinoClassifier(model, device="cpu", precision="fp32", tiles=tiles)
+        probs, tile_probs = clf.predict([np.ascontiguousarray(rgb[..., ::-1])])
+        for k, tile in enumerate(cut_tiles(rgb, tiles)):
+            # within a rounding step of PIL on a few pixels (as in test_hf_preprocessing)
+            assert np.abs(tile_probs[0, k] - by_hand(np.ascontiguousarray(tile))).max() < 1e-3
+    squashed = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+    assert np.abs(by_hand(squashed) - by_hand(rgb)).max() > 5e-3  # the crop matters here
+
+
 # --------------------------------------------------------------------- Hugging Face folders
 
 
@@ -324,7 +364,7 @@ def test_hf_backbone_becomes_backbone_only_folder(tmp_path):
     out = import_hf_dinov2(folder, tmp_path / "out", model_id="tiny-hf")
     model = load_model_folder(out)
     assert model.info.extra["backbone_only"] and model.labels.background_mask.all()
-    assert model.info.image_size == 32 and model.info.extra["resize"] == "bicubic"
+    assert model.info.image_size == 32 and model.info.preprocessing.interpolation == "bicubic"
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         want = reference(pixel_values=x).last_hidden_state

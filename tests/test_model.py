@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 
 import cv2
@@ -207,18 +208,38 @@ def test_model_folder_copy_is_self_contained(tiny_model_dir, tmp_path):
     assert load_model_folder(copy).info.image_size == 32
 
 
+FITS = {  # fieldtool.json "preprocessing" records (none: squash, as older folders)
+    "squash (no record)": None,
+    "crop": {"fit": "crop", "resize": 36, "interpolation": "bicubic", "rescale_factor": 1 / 255},
+    "squash 40, crop": {"fit": "squash", "resize": 40, "interpolation": "bilinear",
+                        "rescale_factor": 1 / 255},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fit", FITS)
 @pytest.mark.parametrize("tiles", [1, 2])
-def test_device_preprocessing_matches_the_opencv_path(tiny_model_dir, tiles):
-    """The GPU path (tensor resize) agrees with the CPU path (OpenCV); run here on the CPU."""
+def test_device_preprocessing_matches_the_opencv_path(tiny_model_dir, tiles, fit):
+    """The GPU path (tensor resize) agrees with the CPU path (OpenCV, or torch's uint8
+    resize for a recorded fit); run here on the CPU. The crop is in the same place."""
+    if FITS[fit] is not None:
+        info = json.loads((tiny_model_dir / "fieldtool.json").read_text())
+        (tiny_model_dir / "fieldtool.json").write_text(json.dumps(info | {"preprocessing": FITS[fit]}))
     clf = DinoClassifier(load_model_folder(tiny_model_dir), device="cpu", tiles=tiles)
     rng = np.random.default_rng(1)
     base = rng.integers(0, 255, (12, 16, 3)).astype(np.uint8)
     images = [cv2.resize(base, (160, 120), interpolation=cv2.INTER_LINEAR) for _ in range(3)]
     images[1] = images[1][:, ::-1].copy()
+    images[2][:60, :80] = 255  # a corner the crop cuts into: misplaced crops differ there
     on_device = clf._preprocess_on_device(images)
     with_cv2 = clf.preprocess(images)
     assert on_device.shape == with_cv2.shape == (3 * tiles * tiles, 3, 32, 32)
-    assert (on_device - with_cv2).abs().mean() < 0.05
+    if FITS[fit] is None:
+        assert (on_device - with_cv2).abs().mean() < 0.05
+    else:  # the same resize and crop: float (device) against uint8 passes (CPU), a few
+        # 0-255 steps apart at most, at sharp edges; a misplaced crop is tens of steps off
+        step = 1 / (255 * min(IMAGENET_STD))
+        assert (on_device - with_cv2).abs().max() < 4 * step
+        assert (on_device - with_cv2).abs().mean() < 0.25 * step
 
 
 def test_device_preprocessing_in_chunks_matches_all_at_once(tiny_model_dir, monkeypatch):

@@ -38,18 +38,18 @@ def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--heads", type=int, help="attention heads (default: hidden size / 64)")
     p.set_defaults(func=lambda a: done(importers.import_plantclef(
         a.checkpoint, a.classes, a.names, a.out, model_id=a.model_id, num_heads=a.heads,
-        overwrite=a.force)))  # fmt: skip
+        overwrite=a.force, log=print)))  # fmt: skip
     h = msub.add_parser("import-hf", help="convert a Hugging Face DINOv2 folder")
     h.add_argument("folder", type=Path, help="folder with config.json and model.safetensors")
     h.add_argument("--labels", type=Path, help="labels.csv for a classifier head")
     h.add_argument("--image-size", type=int, help="input size in px (default: preprocessor's)")
     h.set_defaults(func=lambda a: done(importers.import_hf_dinov2(
         a.folder, a.out, a.labels, model_id=a.model_id, image_size=a.image_size,
-        overwrite=a.force)))  # fmt: skip
+        overwrite=a.force, log=print)))  # fmt: skip
     d = msub.add_parser("pull", help="download a DINOv2 backbone from the Hugging Face hub")
     d.add_argument("name", choices=importers.HF_MODELS, metavar="NAME",
                    help=", ".join(importers.HF_MODELS))  # fmt: skip
-    d.set_defaults(func=lambda a: done(importers.pull(a.name, a.out, overwrite=a.force)))
+    d.set_defaults(func=lambda a: done(importers.pull(a.name, a.out, overwrite=a.force, log=print)))
     for command in (p, h, d):
         command.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
         command.add_argument("--force", action="store_true", help="replace a non-empty folder")

@@ -28,6 +28,8 @@ def backbone_key(model: LoadedModel) -> str:
     info = model.info
     digest.update(repr((info.image_size, tuple(info.mean), tuple(info.std),
                         info.head_input, info.extra.get("resize"))).encode())  # fmt: skip
+    if info.preprocessing is not None:  # a re-import that crops: other features than squash
+        digest.update(info.preprocessing.model_dump_json().encode())
     for name, tensor in sorted(model.network.backbone.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().float().numpy().tobytes())
