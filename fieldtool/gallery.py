@@ -566,12 +566,13 @@ def classifier_from_gallery(
     tile_reduce: str = "max",
     model: Path | str | None = None,
 ) -> GalleryClassifier:
-    """Open the gallery at ``path`` with the model that made it (or ``model``, which must be
-    the same weights, e.g. after the folder moved)."""
+    """Open the gallery at ``path`` with the model that made it, or where that folder is
+    gone (moved) with ``model``, which must have the same weights (checked)."""
     gallery = Gallery(path)
     if gallery.model is None or not gallery.entries:
         raise FieldtoolError(f"{gallery.path}: the gallery is empty; enroll species first")
-    folder = Path(model) if model is not None else Path(gallery.model.path)
+    own = Path(gallery.model.path)
+    folder = Path(model) if model is not None and not own.is_dir() else own
     if not folder.is_dir():
         raise FieldtoolError(
             f"{gallery.path}: its model folder {folder} is gone; give the folder with --model"
@@ -593,7 +594,7 @@ def model_not_used(path: Path | str, model: Path | str) -> str:
     gallery = Gallery(path)
     own = Path(gallery.model.path) if gallery.model else None
     given = Path(model).resolve()
-    if own is None or given in (own.resolve(), Path(DEMO_MODEL).resolve()):
-        return ""
+    if own is None or not own.is_dir() or given in (own.resolve(), Path(DEMO_MODEL).resolve()):
+        return ""  # none given, the same, or the own folder gone: --model stands in for it
     return (f"--model {model} is not used: the gallery {gallery.path} classifies with its own "
             f"model {own} (its embeddings were made with it)")

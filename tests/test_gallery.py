@@ -397,3 +397,27 @@ def test_a_model_reimported_to_see_frames_otherwise_is_no_longer_the_gallerys(tm
     again.check_model(gallery.model.path)  # the same folder as enrolled: fine
     with pytest.raises(FieldtoolError, match="sees frames otherwise"):
         again.check_model(copy)
+
+
+def test_a_session_takes_the_model_given_where_the_gallerys_own_folder_moved(tmp_path, backbone,
+                                                                             gallery):  # fmt: skip
+    """The gone-folder error says "give the folder with --model": a session does take it
+    then (the weights are checked), and does not call it unused."""
+    from fieldtool.config import Config
+    from fieldtool.pipeline.inputs import classifier_from_config
+
+    moved = tmp_path / "moved-model"
+    backbone.rename(moved)
+    try:
+        config = Config()
+        config.model.gallery = gallery.path
+        config.model.path = moved
+        config.model.device = "cpu"
+        lines: list[str] = []
+        clf = classifier_from_config(config, lines.append)
+        assert clf.model_path in (moved, moved.resolve()) and lines == []
+        config.model.path = Config().model.path  # no --model: the error asks for one
+        with pytest.raises(FieldtoolError, match="is gone; give the folder with --model"):
+            classifier_from_config(config, lines.append)
+    finally:
+        moved.rename(backbone)

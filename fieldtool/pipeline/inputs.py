@@ -13,7 +13,7 @@ import pandas as pd
 
 from fieldtool.camtrap.read import Observation
 from fieldtool.classify import DinoClassifier, pick_device
-from fieldtool.config import Config
+from fieldtool.config import DEMO_MODEL, Config
 from fieldtool.decode.segments import segmented_source
 from fieldtool.gallery import classifier_from_gallery, model_not_used
 from fieldtool.importers import is_backbone_only
@@ -238,6 +238,7 @@ def classifier_from_config(config: Config, log: Callable[[str], None]) -> Classi
         return classifier_from_gallery(
             config.model.gallery, config.model.device, config.model.batch_size,
             tiles=config.model.tiles, tile_reduce=config.model.tile_reduce,
+            model=None if Path(config.model.path) == DEMO_MODEL else config.model.path,
         )  # fmt: skip
     model = load_model_folder(config.model.path)
     if is_backbone_only(model.info):
