@@ -360,16 +360,23 @@ def test_gallery_list_says_what_each_figure_measures(tmp_path, backbone):
     assert "mean similarity among its photos" in warning and "nearest" not in warning
 
 
+def _session_config(gallery, model):
+    """A session's settings with ``gallery`` and ``--model model``, on the CPU."""
+    from fieldtool.config import Config
+
+    config = Config()
+    config.model.gallery = gallery.path
+    config.model.path = model
+    config.model.device = "cpu"
+    return config
+
+
 def test_a_session_with_a_gallery_says_its_model_is_not_the_one_given(tmp_path, backbone,
                                                                       gallery):  # fmt: skip
-    from fieldtool.config import Config
     from fieldtool.pipeline.inputs import classifier_from_config
 
     other = _model(tmp_path / "other-model", seed=1)
-    config = Config()
-    config.model.gallery = gallery.path
-    config.model.path = other
-    config.model.device = "cpu"
+    config = _session_config(gallery, other)
     lines: list[str] = []
     clf = classifier_from_config(config, lines.append)
     assert clf.model_path == backbone.resolve() or clf.model_path == backbone
@@ -409,10 +416,7 @@ def test_a_session_takes_the_model_given_where_the_gallerys_own_folder_moved(tmp
     moved = tmp_path / "moved-model"
     backbone.rename(moved)
     try:
-        config = Config()
-        config.model.gallery = gallery.path
-        config.model.path = moved
-        config.model.device = "cpu"
+        config = _session_config(gallery, moved)
         lines: list[str] = []
         clf = classifier_from_config(config, lines.append)
         assert clf.model_path in (moved, moved.resolve()) and lines == []
