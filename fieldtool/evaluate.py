@@ -34,7 +34,7 @@ from fieldtool.config import PhotosConfig, SmoothingConfig
 from fieldtool.gallery import UNKNOWN
 from fieldtool.inputs import read_csv_rows, read_input_text
 from fieldtool.model import read_labels
-from fieldtool.names import _first as first_names  # "a, b and 3 more"
+from fieldtool.names import first_few as first_names
 from fieldtool.names import label_key
 from fieldtool.photos import stored_set
 from fieldtool.photos.session import photo_smoothing

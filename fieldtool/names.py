@@ -191,12 +191,13 @@ def merge_note(
     n = len(pairs)
     return [
         f"{where}: {n} {kind} {'name' if n == 1 else 'names'} read as the species of "
-        f"another (case, authorship, rank or synonym): {_first(pairs, limit)}"
+        f"another (case, authorship, rank or synonym): {first_few(pairs, limit)}"
     ]
 
 
-def _first(items: Sequence[str], limit: int) -> str:
-    """The first ``limit`` items, and how many more."""
+def first_few(items: Sequence[str], limit: int) -> str:
+    """The first ``limit`` items, and how many more: "a, b and 3 more" (for one-line
+    messages that name what they count)."""
     shown = ", ".join(items[:limit])
     return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
 

@@ -132,7 +132,7 @@ def session_for_truth(db: Path, truth: Path) -> str:
     """The session ``eval`` scores without ``--session``: the database's only one, else the
     one whose source's file stem the truth file's name starts with (walk_west_truth.csv:
     walk_west.mp4) when exactly one does; else a one-line error listing them."""
-    from fieldtool.names import _first as first_names  # "a, b and 3 more"
+    from fieldtool.names import first_few as first_names
     from fieldtool.store import query
 
     rows = query(db, "SELECT session_id, source FROM sessions ORDER BY started_at, session_id")

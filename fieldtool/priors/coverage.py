@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fieldtool.names import canonical, plain_key, species_key
+from fieldtool.names import canonical, first_few, plain_key, species_key
 from fieldtool.priors.stage import SpeciesPrior, notes_of
 from fieldtool.types import LabelSet
 
@@ -47,8 +47,7 @@ class RangeCoverage:
 
 def _some(names: Sequence[str], limit: int = 8) -> str:
     """The first ``limit`` names, and how many more."""
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+    return first_few(names, limit)
 
 
 def range_coverage(prior: SpeciesPrior, labels: LabelSet) -> RangeCoverage:

@@ -36,6 +36,7 @@ from types import FrameType
 from typing import Any
 
 from fieldtool.config import Config
+from fieldtool.names import first_few
 from fieldtool.scale.classify import ClassifierFactory, ClassifyActor, load_classifier
 from fieldtool.scale.decode import decode_frames
 from fieldtool.scale.merge import FileOutcome, done_keys, merge, prepare_db
@@ -71,8 +72,7 @@ NAMED = 10  # files a summary line names before "and N more"
 
 def named(paths: Sequence[str], most: int = NAMED) -> str:
     """``paths`` joined, at most ``most`` of them, then "and N more"."""
-    shown = ", ".join(paths[:most])
-    return f"{shown} and {len(paths) - most} more" if len(paths) > most else shown
+    return first_few(paths, most)
 
 
 def identical_line(path: str, first: str) -> str:
