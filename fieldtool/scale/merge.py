@@ -88,13 +88,16 @@ def done_keys(db: Path) -> set[str]:
 def merge(
     db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0,
     log: Callable[[str], None] | None = None, copies: Sequence[FileOutcome] = (),
+    batch_keys: Sequence[str] = (),
 ) -> int:
     """Merge the parts of ``outcomes`` done and record every outcome; returns the number
     of files merged. A file done again under another key (its content, track or SRT
-    changed) replaces its earlier session (:func:`_replace_earlier`), said in ``log``.
-    ``copies``: the batch's paths not run because their key is another path's (identical
-    to a file of this batch, or done before), each recorded after the outcomes
-    (:func:`_record_copies`)."""
+    changed) replaces its earlier session (:func:`_replace_earlier`), said in ``log``;
+    a session of this batch is never earlier: ``batch_keys`` are the whole batch's keys
+    (a batch merged in chunks: a chunk before this one ran the same video with another
+    track), beside those of ``outcomes``. ``copies``: the batch's paths not run because
+    their key is another path's (identical to a file of this batch, or done before), each
+    recorded after the outcomes (:func:`_record_copies`)."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import TABLES, connect, maintenance
@@ -102,7 +105,7 @@ def merge(
 
     merged = 0
     todo = list(outcomes)
-    this_batch = [o.batch_key for o in todo]
+    this_batch = sorted({o.batch_key for o in todo} | set(batch_keys))
     say = log or (lambda m: None)
     with connect(db, read_only=False, timeout_s=lock_timeout_s) as con:
         for number, outcome in enumerate(todo):

@@ -317,7 +317,9 @@ def _deployment_sha256(uri: str, deployment: str) -> str:
 
 def settings_sha256(config: Config, model_sha256: str) -> str:
     """sha256 of the settings that change a file's results (hex): the config less the
-    per-file and storage fields, and the model's weights."""
+    per-file and storage fields, the model's weights, and how the model sees a frame where
+    its folder records it (a re-import that centre-crops the same weights gives other
+    results; a folder without the record keeps the key it had)."""
     data = config.model_dump(mode="json")
     for section, keys in PER_FILE.items():
         if keys is None:
@@ -325,8 +327,23 @@ def settings_sha256(config: Config, model_sha256: str) -> str:
         else:
             for key in keys:
                 data[section].pop(key, None)
-    text = json.dumps({"config": data, "model_sha256": model_sha256}, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    identity: dict[str, Any] = {"config": data, "model_sha256": model_sha256}
+    if (record := _preprocessing_record(config)) is not None:
+        identity["preprocessing"] = record
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+def _preprocessing_record(config: Config) -> Any:
+    """The ``preprocessing`` record of the model folder a session of ``config`` loads (its
+    ``fieldtool.json``; :mod:`fieldtool.preprocessing`); None without one, or with a
+    gallery (whose model a changed record is refused for: ``Gallery.check_model``)."""
+    if config.model.gallery is not None:
+        return None
+    try:
+        info = json.loads((Path(config.model.path) / "fieldtool.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info.get("preprocessing") if isinstance(info, dict) else None
 
 
 def batch_key(content: str, settings: str, row: PlanRow) -> str:
@@ -371,9 +388,12 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
             if plan.kind == "photos"
             else content_sha256(plan.path)
         )
-        plan.size_bytes = unit_size(plan)
     except (OSError, FieldtoolError):  # no photos there: the decode says so
         plan.content_sha256 = ""
+    try:  # only how the batch cuts its chunks: 0 (no size) where it cannot be told
+        plan.size_bytes = unit_size(plan)
+    except (OSError, FieldtoolError):
+        plan.size_bytes = 0
     try:  # a track that cannot be read keeps its path only: its decode fails and says why
         plan.track_sha256 = content_sha256(plan.track) if plan.track else ""
     except (OSError, FieldtoolError):

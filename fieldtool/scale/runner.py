@@ -317,7 +317,7 @@ def _run_batch(
         if not outcomes and not copies:
             return
         merge(db, parts, outcomes, lock_timeout_s=config.store.lock_timeout_s, log=log,
-              copies=copies or [])  # fmt: skip
+              copies=copies or [], batch_keys=list(units))  # fmt: skip
         if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
             _package_reviews(db, [(units[f.batch_key], f.session_id) for f in outcomes
                                   if f.status == "done"], config, log)  # fmt: skip

@@ -145,3 +145,24 @@ def test_the_key_follows_a_rows_place_and_camera_id(tree):
     assert len(keys) == 5
     same = with_hash(PlanRow(row.path, place="1.0 2").as_row(), "s")["batch_key"]
     assert same == with_hash(PlanRow(row.path, place="1,2").as_row(), "s")["batch_key"]
+
+
+def test_a_model_reimported_to_crop_is_other_settings(tmp_path):
+    """Same weights, a preprocessing record added (a re-import that centre-crops where the
+    first squashed): other results, so another key; a folder without a record keeps the
+    key it had (databases made before are not run again)."""
+    import json
+    import shutil
+
+    from fieldtool.config import DEMO_MODEL
+
+    folder = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL, folder)
+    config = demo_config(tmp_path / "a.duckdb", **{"model.path": str(folder)})
+    before = settings_sha256(config, "m")
+    assert before == settings_sha256(config.model_copy(deep=True), "m")
+    info = json.loads((folder / "fieldtool.json").read_text())
+    info["preprocessing"] = {"fit": "crop", "resize": 80, "interpolation": "bicubic",
+                             "rescale_factor": 1 / 255}  # fmt: skip
+    (folder / "fieldtool.json").write_text(json.dumps(info))
+    assert settings_sha256(config, "m") != before
