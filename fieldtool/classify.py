@@ -194,12 +194,14 @@ class DinoClassifier(Classifier):
             return None
         part = "tile" if self.tiles > 1 else "frame"
         g = self._geometry(bounds[0][1] - bounds[0][0], bounds[0][3] - bounds[0][2])
+        # with tiles, why they leave the same share unseen (each is cropped as the frame)
+        tiled = ("; tiles keep the frame's shape and are cropped alike, so tiles do not "
+                 "cover it") if self.tiles > 1 else ""  # fmt: skip
         return (
             f"model {self.model_id}: it sees the centre {self.image_size}x{self.image_size} px "
             f"of each {part} resized to {g.width}x{g.height} px ({share_w:.0%} of its width, "
             f"{share_h:.0%} of its height): {1 - seen:.0%} of each {width}x{height} frame is "
-            "not seen; tiles keep the frame's shape and are cropped alike, so tiles do not "
-            "cover it"
+            f"not seen{tiled}"
         )
 
     def _say_view(self, image: np.ndarray | YuvImage) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fieldtool.names import first_few
+
 HF_KEY = re.compile(r"(^|\.)(embeddings|encoder\.layer\.\d+)\.")  # transformers' DINOv2 names
 LAYER = re.compile(r"encoder\.layer\.(\d+)\.")
 
@@ -30,12 +32,6 @@ def fieldtool_folder(folder: Path) -> str | None:
     return None
 
 
-def _few(keys: list[str], n: int = 3) -> str:
-    """The first ``n`` keys, whole, and how many more."""
-    more = f", and {len(keys) - n} more" if len(keys) > n else ""
-    return ", ".join(keys[:n]) + more
-
-
 def key_mismatch(expected: set[str], given: set[str]) -> str | None:
     """How ``given`` weight names differ from the network's ``expected`` ones: how many
     are missing and unexpected, the first few of each (whole names), after the layer
@@ -43,8 +39,8 @@ def key_mismatch(expected: set[str], given: set[str]) -> str | None:
     missing, unexpected = sorted(expected - given), sorted(given - expected)
     if not missing and not unexpected:
         return None
-    words = [f"{len(missing)} missing ({_few(missing)})" if missing else "0 missing",
-             f"{len(unexpected)} unexpected ({_few(unexpected)})" if unexpected
+    words = [f"{len(missing)} missing ({first_few(missing, 3)})" if missing else "0 missing",
+             f"{len(unexpected)} unexpected ({first_few(unexpected, 3)})" if unexpected
              else "0 unexpected"]  # fmt: skip
     depth = [
         len({m.group(1) for k in keys if (m := LAYER.search(k))}) for keys in (expected, given)

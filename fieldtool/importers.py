@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from fieldtool import import_hints as hints
+from fieldtool.names import first_few
 from fieldtool.types import FieldtoolError, Label, LabelSet
 
 if TYPE_CHECKING:  # torch and transformers load on first use: the CLI parser stays fast
@@ -52,12 +53,6 @@ HF_MODELS = tuple(
 )
 HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 BACKBONE_ONLY_LABEL = "background"
-
-
-def _few(names: list[str] | set[str], n: int = 3) -> str:
-    names = sorted(names)
-    more = f" (and {len(names) - n} more)" if len(names) > n else ""
-    return ", ".join(names[:n]) + more
 
 
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
@@ -153,7 +148,7 @@ def _pick_weights(path: Path, obj: object) -> tuple[dict[str, torch.Tensor], str
                 return tensors, key
     raise FieldtoolError(
         f"{path}: no weights under {', '.join(TIMM_WEIGHT_KEYS[:-1])} or {TIMM_WEIGHT_KEYS[-1]} "
-        f"(checkpoint keys: {_few([str(k) for k in obj], 6)})"
+        f"(checkpoint keys: {first_few(sorted(str(k) for k in obj), 6)})"
     )
 
 
@@ -196,11 +191,14 @@ def convert_timm_vit(
         )
     missing = [k for k in required if k not in state]
     if missing:
-        raise FieldtoolError(f"checkpoint lacks {len(missing)} expected keys: {_few(missing)}")
+        raise FieldtoolError(
+            f"checkpoint lacks {len(missing)} expected keys: {first_few(sorted(missing), 3)}"
+        )
     unexpected = set(state) - set(required) - {"reg_token"}
     if unexpected:
         raise FieldtoolError(
-            f"checkpoint has {len(unexpected)} keys this converter does not know: {_few(unexpected)}"
+            f"checkpoint has {len(unexpected)} keys this converter does not know: "
+            f"{first_few(sorted(unexpected), 3)}"
         )
 
     f32 = {k: v.detach().to(torch.float32) for k, v in state.items()}
@@ -305,7 +303,7 @@ def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> L
         raise FieldtoolError(f"{classes_file}: no species ids")
     if len(set(ids)) != len(ids):
         dupes = [i for i, n in Counter(ids).items() if n > 1]
-        raise FieldtoolError(f"{classes_file}: repeated species ids: {_few(dupes)}")
+        raise FieldtoolError(f"{classes_file}: repeated species ids: {first_few(sorted(dupes), 3)}")
     with names_file.open(newline="", encoding="utf-8-sig") as fh:
         rows = [r for r in csv.reader(fh, delimiter=";") if r and any(c.strip() for c in r)]
     id_col, name_col, taxa_cols = 0, 1, {}
@@ -327,7 +325,7 @@ def read_plantclef_labels(classes_file: Path | str, names_file: Path | str) -> L
     unnamed = [i for i in ids if not names.get(i)]
     if unnamed:
         raise FieldtoolError(
-            f"{names_file}: no name for {len(unnamed)} species ids: {_few(unnamed)}"
+            f"{names_file}: no name for {len(unnamed)} species ids: {first_few(sorted(unnamed), 3)}"
         )
     return LabelSet(
         tuple(Label(i, names[s], genus=taxa[s][0], family=taxa[s][1]) for i, s in enumerate(ids))

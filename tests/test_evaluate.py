@@ -229,6 +229,48 @@ def test_eval_without_session_takes_the_walk_the_truth_file_is_named_for(tmp_pat
         assert text in lines[0], lines
 
 
+def test_eval_without_session_prefers_the_longest_source_name(tmp_path, capsys):
+    """Defect: walk.mp4 and walk_west.mp4 both prefix walk_west_truth.csv: refused, where
+    the longer name is the walk meant."""
+    model = _labels_folder(tmp_path)
+    db = tmp_path / "demo.duckdb"
+    _store(db, model, [("west1", "/data/walk_west.mp4", _frames(AUTHORED[0]), None),
+                       ("walk1", "/data/walk.mp4", _frames(AUTHORED[1]), None)])  # fmt: skip
+    truth = tmp_path / "walk_west_truth.csv"
+    truth.write_text("species,start_s,end_s\nThuja plicata,0,4\n")
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "session west1: /data/walk_west.mp4", out
+    walk = tmp_path / "walk_truth.csv"  # names walk.mp4 alone
+    walk.write_text(truth.read_text())
+    assert main(["eval", "--db", str(db), "--truth", str(walk)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "session walk1: /data/walk.mp4"
+
+
+def test_eval_without_session_takes_the_latest_run_of_the_file_and_says_so(tmp_path, capsys):
+    """Defect: one file run twice (two sessions of one source) was refused, where its
+    latest session is meant; two files of one name in two folders still are."""
+    model = _labels_folder(tmp_path)
+    db = tmp_path / "demo.duckdb"
+    _store(db, model, [("west1", "/data/walk_west.mp4", _frames(AUTHORED[1]), None),
+                       ("east1", "/data/walk_east.mp4", _frames(AUTHORED[1]), None),
+                       ("west2", "/data/walk_west.mp4", _frames(AUTHORED[0]), None)])  # fmt: skip
+    truth = tmp_path / "walk_west_truth.csv"
+    truth.write_text("species,start_s,end_s\nThuja plicata,0,4\n")
+    assert main(["eval", "--db", str(db), "--truth", str(truth)]) == 0
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first.startswith("session west2: /data/walk_west.mp4"), out
+    assert "latest of 2 sessions" in first and "west1" in first, first
+    assert float(_row(out, "smoothed")[5]) == pytest.approx(1.0)
+    other = tmp_path / "other.duckdb"
+    _store(other, model, [("a1", "/a/walk_west.mp4", _frames(AUTHORED[0]), None),
+                          ("b1", "/b/walk_west.mp4", _frames(AUTHORED[0]), None)])  # fmt: skip
+    assert main(["eval", "--db", str(other), "--truth", str(truth)]) == 2
+    err = capsys.readouterr().err
+    assert "a1 (/a/walk_west.mp4)" in err and "b1 (/b/walk_west.mp4)" in err, err
+
+
 def test_eval_says_when_no_truth_species_was_predicted(tmp_path, capsys):
     db, truth = _two_walks(tmp_path)
     assert main(["eval", "--db", str(db), "--session", "east1", "--truth", str(truth)]) == 0

@@ -43,6 +43,7 @@ LAYERS = {
     "fieldtool.station": 6,
     "fieldtool.dashboard": 6, "fieldtool.scale": 6,
     "fieldtool.cli": 7, "fieldtool.__main__": 7, "fieldtool": 8,
+    "fieldtool.config.__main__": 7,  # the old docs/config.md command: the station's reference
 }  # fmt: skip
 
 

@@ -103,7 +103,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     photo_truth = is_photo_truth(args.truth)  # photo,species: multi-label (plot mode)
     truth = [] if photo_truth else read_truth(args.truth)
-    session_id = args.session or session_for_truth(args.db, args.truth)
+    session_id, taken = (args.session, "") if args.session else session_for_truth(
+        args.db, args.truth)  # fmt: skip
     rows = query(
         args.db, "SELECT session_id, config_json FROM sessions WHERE session_id = ?", [session_id]
     )
@@ -113,7 +114,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     # Scored over the session's own species (evaluate reads them from the store); say
     # which classifier named them, as a gallery's species are not its model's.
     gallery = f" (gallery {config.model.gallery})" if config.model.gallery else ""
-    print(f"session {session_id}: {config.source.uri}{gallery}")
+    print(f"session {session_id}: {config.source.uri}{gallery}{taken}")
 
     def warn(message: str) -> None:
         print(f"fieldtool: {message} ({args.truth})", file=sys.stderr)
@@ -128,10 +129,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def session_for_truth(db: Path, truth: Path) -> str:
+def session_for_truth(db: Path, truth: Path) -> tuple[str, str]:
     """The session ``eval`` scores without ``--session``: the database's only one, else the
-    one whose source's file stem the truth file's name starts with (walk_west_truth.csv:
-    walk_west.mp4) when exactly one does; else a one-line error listing them."""
+    one of the source whose file stem the truth file's name starts with (walk_west_truth.csv:
+    walk_west.mp4, not walk.mp4: the longest such stem), the latest where that file was run
+    more than once; else a one-line error listing them. With the id, what the line naming
+    the session adds: "" or which of that file's sessions it is."""
     from fieldtool.names import first_few as first_names
     from fieldtool.store import query
 
@@ -139,15 +142,21 @@ def session_for_truth(db: Path, truth: Path) -> str:
     if rows.empty:
         raise FieldtoolError(f"{db}: no sessions")
     if len(rows) == 1:
-        return str(rows.iloc[0, 0])
+        return str(rows.iloc[0, 0]), ""
     sessions = [(str(sid), str(source or "")) for sid, source in rows.itertuples(index=False)]
     name = truth.name.casefold()
-    named = [(sid, source) for sid, source in sessions
+    named = [(sid, source, len(stem)) for sid, source in sessions
              if (stem := Path(source).stem.casefold()) and name.startswith(stem)]  # fmt: skip
-    if len(named) == 1:
-        return named[0][0]
+    longest = max((n for _, _, n in named), default=0)
+    named = [(sid, source, n) for sid, source, n in named if n == longest]
+    if named and len({source for _, source, _ in named}) == 1:  # one file, run once or more
+        earlier = [sid for sid, _, _ in named[:-1]]  # in the order they started
+        taken = (f" (the latest of {len(named)} sessions of this file; earlier: "
+                 f"{first_names(earlier, 8)}, by --session)") if earlier else ""  # fmt: skip
+        return named[-1][0], taken
     how = f"the names of {len(named)} of their sources" if named else "none of their sources' names"
-    listed = first_names([f"{sid} ({source})" for sid, source in named or sessions], 8)
+    listed = first_names([f"{sid} ({source})" for sid, source, _ in named]
+                         or [f"{sid} ({source})" for sid, source in sessions], 8)  # fmt: skip
     raise FieldtoolError(f"{db} holds {len(sessions)} sessions and the truth file's name "
                          f"({truth.name}) starts with {how}; give --session, one of: "
                          f"{listed}")  # fmt: skip
@@ -182,7 +191,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="the sightings DuckDB file")  # fmt: skip
     ev.add_argument("--session", help="session id (default: the database's only one, else "
                     "the one whose source's file name the truth file's name starts with: "
-                    "walk_west_truth.csv scores walk_west.mp4)")  # fmt: skip
+                    "walk_west_truth.csv scores walk_west.mp4, not walk.mp4; the latest of "
+                    "a file run more than once)")  # fmt: skip
     ev.add_argument(
         "--truth", type=Path, required=True,
         help="CSV species,start_s,end_s (a video's intervals) or photo,species (each photo's "

@@ -16,16 +16,16 @@ def cmd_station(args: argparse.Namespace) -> int:
     from fieldtool.station.reload import station_signals
 
     with station_signals(log) as signals:  # from before start-up: a SIGHUP never kills it
-        try:
+        try:  # the station attaches itself to the signals as it is built: no gap between
             config = load_station_config(args.station_file)
             station = Station(config, path=args.station_file, log=log,
-                              replace_earlier=args.replace)  # fmt: skip
+                              replace_earlier=args.replace, attach=signals.attach)  # fmt: skip
         except KeyboardInterrupt as exc:
             return _stopped_starting(exc)
-        signals.attach(station)
         results = station.run()
-    log(f"station {config.station.name}: {len(results)} sessions ended; status in "
-        f"{station.status_file}")  # fmt: skip
+    # none where it stopped before it started, or removed its own -<pid> file
+    status = f"; status in {station.status_file}" if station.status_written else ""
+    log(f"station {config.station.name}: {len(results)} sessions ended{status}")
     return _exit(results)
 
 
@@ -73,12 +73,11 @@ def run_sources(
     printer = None if quiet else SourcesProgress("progress")
     try:
         with station_signals(log) as signals:  # from before the model loads
-            try:
+            try:  # attached to the signals as it is built (cmd_station)
                 station = Station(station_config, log=log, replace_earlier=replace,
-                                  progress=printer)  # fmt: skip
+                                  progress=printer, attach=signals.attach)  # fmt: skip
             except KeyboardInterrupt as exc:
                 return _stopped_starting(exc)
-            signals.attach(station)
             results = station.run()
     finally:
         if printer is not None:

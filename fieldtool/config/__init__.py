@@ -19,7 +19,7 @@ import tomllib
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.fields import FieldInfo
 
-from fieldtool.config.base import Flags, Section, _model_of, flag, validation_line
+from fieldtool.config.base import Flags, Section, flag, model_of, validation_line
 from fieldtool.config.dashboard import DashboardConfig
 from fieldtool.config.photos import PhotosConfig
 from fieldtool.config.sections import (
@@ -131,7 +131,7 @@ def section_table(title: str, model: type[BaseModel]) -> list[str]:
     lines = ["", f"## {title}", "", inspect.cleandoc(model.__doc__ or ""), ""]
     lines += ["| key | default | flag | meaning |", "|---|---|---|---|"]
     for key, info in model.model_fields.items():
-        if _model_of(info.annotation) is not None:
+        if model_of(info.annotation) is not None:
             continue
         declared = Flags.of(info)
         flags = ", ".join(f"`{f}`" for f in [*declared.names, *declared.switch])

@@ -143,7 +143,7 @@ def _belongs(
     tables (a station's ``[[sources]]``) a section the item overrides is the item's own."""
     key = loc[-1]
     for section, info in model.model_fields.items():
-        found = _model_of(info.annotation)
+        found = model_of(info.annotation)
         if found is None or found is level or key not in found.model_fields:
             continue
         in_item = any(isinstance(p, int) for p in loc[:-1])
@@ -164,16 +164,16 @@ def _model_at(model: type[BaseModel], path: tuple[int | str, ...]) -> type[BaseM
         if isinstance(part, int):  # an item of a list of tables: the list's model already
             continue
         info = current.model_fields.get(part)
-        current = _model_of(info.annotation) if info is not None else None
+        current = model_of(info.annotation) if info is not None else None
     return current
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def model_of(annotation: Any) -> type[BaseModel] | None:
     """The model in ``Model``, ``Model | None`` or ``list[Model]``; None for other types."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        found = _model_of(arg)
+        found = model_of(arg)
         if found is not None:
             return found
     return None
@@ -181,4 +181,4 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
 
 def _sections(model: type[BaseModel]) -> bool:
     """Whether ``model``'s fields are sections (tables), as the root config's are."""
-    return any(_model_of(info.annotation) is not None for info in model.model_fields.values())
+    return any(model_of(info.annotation) is not None for info in model.model_fields.values())

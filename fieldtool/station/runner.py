@@ -49,8 +49,11 @@ class Station:
     store's earlier sessions of each file source (``--replace``; a live source's stay),
     else a file's earlier sessions are warned about; ``progress``: called with every
     source's live figures (:meth:`Feed.figures`) about every ``PROGRESS_INTERVAL_S`` and
-    once at the end. Thread-safe entry points: :meth:`stop`,
-    :meth:`request_reload`; :meth:`run` blocks until stopped (or every source has ended)."""
+    once at the end; ``attach``: called with the station once it can be stopped (the
+    signal handlers' :meth:`~fieldtool.station.reload.StationSignals.attach`), before its
+    notification targets open, so no signal falls between the two. Thread-safe entry
+    points: :meth:`stop`, :meth:`request_reload`; :meth:`run` blocks until stopped (or
+    every source has ended)."""
 
     def __init__(
         self,
@@ -61,6 +64,7 @@ class Station:
         log: Callable[[str], None] | None = None,
         replace_earlier: bool = False,
         progress: Callable[[list[dict[str, Any]]], None] | None = None,
+        attach: Callable[[Station], None] | None = None,
     ) -> None:
         self.config = config
         self.path = path  # the TOML, re-read on reload
@@ -80,10 +84,10 @@ class Station:
         # (a missing file, a bad entry) creates no database file
         self._store: SightingStore | None = None
         self.status_file = config.station.status_file or status_file_of(self.db, self.name)
-        self.notifiers = Notifiers.from_config(
-            config.notify, self.name, self.db.parent, seen_today=self._seen_today(),
-            log=self._log,
-        )  # fmt: skip
+        self._own_status_file = False  # <name>-<pid>.json: no other run writes it again
+        # whether status_file holds this run's last status (not: stopped before any source
+        # started, or its own -<pid> file removed as it stopped)
+        self.status_written = False
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=config.worker.queue_batches)
         self.worker = ModelWorker(
             classifier, self._queue.put, max_batch=config.worker.max_batch,
@@ -105,6 +109,13 @@ class Station:
         self._last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._serve, name="fieldtool-station",
                                         daemon=True)  # fmt: skip
+        if attach is not None:  # from here a signal asks this station to stop (run() says)
+            attach(self)
+        # last: a signal before the attachment interrupts the start-up with nothing to close
+        self.notifiers = Notifiers.from_config(
+            config.notify, self.name, self.db.parent, seen_today=self._seen_today(),
+            log=self._log,
+        )  # fmt: skip
 
     @property
     def store(self) -> SightingStore:
@@ -119,7 +130,9 @@ class Station:
         every session is then closed with its open sightings written."""
         ready = self._prepare_all()  # every source opens, or none starts (no session rows)
         if self._stop.is_set():  # stopped while the sources opened: none starts
-            self._log(f"{self._stop_reason} before any source started")
+            written = ("nothing was written to the database" if self._store is None
+                       else "no session was written")  # fmt: skip
+            self._log(f"{self._stop_reason} before any source started; {written}")
             self._close_unstarted(ready)
             return []
         self._other_stations()
@@ -166,7 +179,8 @@ class Station:
     def _prepare_all(self) -> list[Feed]:
         """Every source opened (files probed, tracks read), none started, then the store:
         a source that cannot open is a one-line error naming it, and the station ends with
-        no session and no database file made."""
+        no session and no database file made. A stop asked meanwhile (a signal) leaves the
+        store unopened, or opened with no earlier session deleted (``replace_earlier``)."""
         ready: list[Feed] = []
         try:
             for entry in self.config.sources:
@@ -175,12 +189,15 @@ class Station:
                 except FieldtoolError as exc:
                     where = f"{self.path}: " if self.path is not None else ""  # the TOML
                     raise FieldtoolError(f"{where}source {entry.name}: {exc}") from None
+            if self._stop.is_set():  # run() says so: no database file made
+                return ready
             store_cfg = self.config.store
             self._store = SightingStore(
                 self.db, lock_timeout_s=store_cfg.lock_timeout_s,
                 flush_interval_s=store_cfg.flush_interval_s, log=self._log,
             )  # fmt: skip
-            self._earlier_sessions(ready)
+            if not self._stop.is_set():  # a stop asked as it opened: nothing deleted
+                self._earlier_sessions(ready)
         except BaseException:
             self._close_unstarted(ready)
             raise
@@ -199,7 +216,8 @@ class Station:
     def _other_stations(self) -> None:
         """One line when other stations run into this database (each keeps its own status
         file, which the dashboard reads); one of this station's name (in another live
-        process) keeps its file, and this one writes ``<its name>-<pid>.json``."""
+        process) keeps its file, and this one writes ``<its name>-<pid>.json``, which no
+        other run writes again: removed when this one stops (:meth:`_write_status`)."""
         found = running_statuses(self.db)
         mine = [s for s in found if Path(s["status_file"]) == self.status_file]
         others = [s for s in found if s not in mine and alive(s)]
@@ -207,6 +225,7 @@ class Station:
             pid = taken[0]["pid"]
             self.status_file = self.status_file.with_name(
                 f"{self.status_file.stem}-{os.getpid()}{self.status_file.suffix}")
+            self._own_status_file = True  # removed when the station stops
             self._log(f"another station named {self.name} (pid {pid}) runs into {self.db}: "
                       f"this one's status is in {self.status_file}; give it another [station] "
                       "name (its MQTT client id and dead-letter files are named by it)")  # fmt: skip
@@ -421,7 +440,10 @@ class Station:
                   f"{len(feed.step.result.sightings)} sightings")  # fmt: skip
 
     def _write_status(self, *, final: bool = False) -> None:
-        """Rewrite the status file (every ``status_interval_s``): atomically, for readers."""
+        """Rewrite the status file (every ``status_interval_s``): atomically, for readers.
+        ``final``: the last write (``running`` false), but a ``<name>-<pid>.json`` file of
+        this process alone (another live station has the name's) is removed instead: one
+        left by every such run would pile up, and a stopped station is not live."""
         now = time.monotonic()
         if not final and now - self._last_status < self.config.station.status_interval_s:
             return
@@ -446,10 +468,19 @@ class Station:
         ):
             self._last_progress = now
             self._progress(sources)
+        if final and self._own_status_file:
+            self.status_written = False
+            try:
+                self.status_file.unlink(missing_ok=True)
+            except OSError as exc:
+                self._log(f"{self.status_file}: not removed ({exc.strerror or exc})")
+            return
         tmp = self.status_file.with_name(self.status_file.name + ".tmp")
         try:
             tmp.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
             os.replace(tmp, self.status_file)
+            self.status_written = True
         except OSError as exc:
             if final:
+                self.status_written = False  # what is there is not its last status
                 self._log(f"{self.status_file}: not written ({exc.strerror or exc})")

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fieldtool.cli import main
 from fieldtool.store import query
 
@@ -129,3 +131,115 @@ def test_both_docs_state_the_one_rule():
     assert "exit status is **0**" in station
     assert "exit 0, `end_reason` `station stopped (SIGTERM)`" in " ".join(reliability.split())
     assert "`stopped by SIGTERM`" in reliability
+
+
+def _stopping_while_sources_open(monkeypatch, labels) -> None:
+    """The model loads; then a SIGTERM arrives while the first source opens (the station
+    is attached to the signals by then: the stop is asked, not raised)."""
+    import fieldtool.station.runner as runner
+
+    monkeypatch.setattr(runner, "classifier_from_config",
+                        lambda config, log: ColourClassifier(labels))  # fmt: skip
+    opening = runner.video_placement
+
+    def video_placement(config, log):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return opening(config, log)
+
+    monkeypatch.setattr(runner, "video_placement", video_placement)
+
+
+def test_a_sigterm_while_the_sources_open_writes_no_database(tmp_path, labels, monkeypatch,
+                                                             capsys):  # fmt: skip
+    """Defect: a stop asked while the sources opened still created the database (the store
+    opened after them) before the station said it stopped."""
+    video = write_video(tmp_path / "walk.avi", [(0, 1.0)])
+    db = tmp_path / "s.duckdb"
+    path = tmp_path / "st.toml"
+    path.write_text(toml(db, {"walk": str(video)}))
+    _stopping_while_sources_open(monkeypatch, labels)
+    assert main(["station", str(path)]) == 0
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if "before any source started" in line]
+    assert len(said) == 1 and "station stopped (SIGTERM)" in said[0], err
+    assert "nothing was written to the database" in said[0]
+    assert "status in" not in err  # no status file was written either
+    assert not db.exists() and not list(tmp_path.glob("s_*")), list(tmp_path.iterdir())
+
+
+def test_a_sigterm_while_the_sources_open_replaces_no_earlier_session(
+    tmp_path, labels, monkeypatch, capsys
+):
+    """Defect: with --replace, a stop asked while the sources opened still deleted the file's
+    earlier sessions and their snapshot files."""
+    video = write_video(tmp_path / "walk.avi", [(3, 0.5), (0, 2.0), (3, 0.5)])
+    db = tmp_path / "s.duckdb"
+    path = tmp_path / "st.toml"
+    path.write_text(toml(db, {"walk": str(video)}))
+    monkeypatch.setattr("fieldtool.station.runner.classifier_from_config",
+                        lambda config, log: ColourClassifier(labels))  # fmt: skip
+    assert main(["station", str(path)]) == 0
+    before = _sessions(db)
+    snapshots = sorted(p for p in tmp_path.rglob("*.jpg"))
+    assert before == [("finished", None)] and snapshots, list(tmp_path.rglob("*"))
+    capsys.readouterr()
+    _stopping_while_sources_open(monkeypatch, labels)
+    assert main(["station", str(path), "--replace"]) == 0
+    err = capsys.readouterr().err
+    assert "replaced" not in err and "before any source started" in err, err
+    assert "status in" not in err  # the file there is the first run's
+    assert _sessions(db) == before
+    assert sorted(p for p in tmp_path.rglob("*.jpg")) == snapshots
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("command", ["station", "run"])
+def test_a_sigterm_as_the_station_is_attached_to_its_signals_stops_it(
+    tmp_path, labels, monkeypatch, capsys, when, command
+):
+    """Defect: a signal between the Station's construction and its attachment to the
+    signals escaped as a plain interrupt (exit 130, its notifiers left open). Either side
+    of the attachment it is a station stopped during start-up: exit 0, nothing written,
+    every notifier set built closed."""
+    from fieldtool.notify import Notifiers
+    from fieldtool.station.reload import StationSignals
+
+    monkeypatch.setattr("fieldtool.station.runner.classifier_from_config",
+                        lambda config, log: ColourClassifier(labels))  # fmt: skip
+    attach = StationSignals.attach
+
+    def attaching(self, station):
+        if when == "before":
+            os.kill(os.getpid(), signal.SIGTERM)
+        attach(self, station)
+        if when == "after":
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(StationSignals, "attach", attaching)
+    built: list[int] = []
+    closed: list[int] = []
+    init, close = Notifiers.__init__, Notifiers.close
+
+    def initialising(self, *args, **kwargs):
+        built.append(id(self))
+        init(self, *args, **kwargs)
+
+    def closing(self, *args, **kwargs):
+        closed.append(id(self))
+        close(self, *args, **kwargs)
+
+    monkeypatch.setattr(Notifiers, "__init__", initialising)
+    monkeypatch.setattr(Notifiers, "close", closing)
+    videos = [write_video(tmp_path / f"{n}.avi", [(0, 1.0)]) for n in ("walk", "pond")]
+    db = tmp_path / "s.duckdb"
+    if command == "station":
+        path = tmp_path / "st.toml"
+        path.write_text(toml(db, {"walk": str(videos[0])}))
+        code = main(["station", str(path)])
+    else:
+        code = main(["run", *map(str, videos), "--db", str(db), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "interrupted" not in err and "SIGTERM" in err, err
+    assert not db.exists()
+    assert set(closed) >= set(built), (built, closed)

@@ -7,6 +7,8 @@ import json
 import os
 from datetime import datetime, timedelta
 
+import pytest
+
 from fieldtool.station import Station, read_status, running_statuses, status_file_of
 from fieldtool.timebase import utc_now
 
@@ -74,18 +76,47 @@ def test_two_stations_on_one_database_write_two_status_files(tmp_path, labels, c
     assert not any("runs into" in line for line in logs["s1"])
 
 
-def test_a_second_station_of_the_same_name_gets_a_status_file_of_its_own(tmp_path, labels):
-    """Another live process (here: this test's parent) already writes ridge's file."""
+@pytest.mark.parametrize("configured", [False, True])
+def test_a_second_station_of_the_same_name_gets_a_status_file_of_its_own(tmp_path, labels,
+                                                                         configured):  # fmt: skip
+    """Another live process (here: this test's parent) already writes ridge's file (the
+    default one, or the one [station] status_file names). The second station's own
+    ``-<pid>`` file is removed when it stops: one left by every such run piled up."""
     db = tmp_path / "s.duckdb"
     _write(db, running=True, updated=utc_now(), db=str(db), pid=os.getppid())
-    theirs = status_file_of(db, "ridge").read_text()
+    shared = status_file_of(db, "ridge")
+    if configured:
+        shared = shared.rename(tmp_path / "s_station-ridge-west.json")  # found as theirs
+    theirs = shared.read_text()
     video = write_video(tmp_path / "walk.avi", [(0, 1.0)])
     logs: list[str] = []
-    station = Station(station_config(db, [{"name": "walk", "uri": str(video)}]),
-                      classifier=ColourClassifier(labels), log=logs.append)  # fmt: skip
+    seen: list[dict | None] = []  # its status file as the station stops (its last progress)
+    station_table = {"name": "ridge", "status_interval_s": 0.2,
+                     **({"status_file": str(shared)} if configured else {})}  # fmt: skip
+    def progress(sources: list[dict]) -> None:
+        seen.append(read_status(station.status_file))
+
+    station = Station(station_config(db, [{"name": "walk", "uri": str(video)}],
+                                     station=station_table),
+                      classifier=ColourClassifier(labels), log=logs.append,
+                      progress=progress)  # fmt: skip
     station.run()
-    assert station.status_file == tmp_path / f"s_station-ridge-{os.getpid()}.json"
-    assert read_status(station.status_file)["sources"][0]["name"] == "walk"
-    assert status_file_of(db, "ridge").read_text() == theirs  # not overwritten
+    assert station.status_file == tmp_path / f"{shared.stem}-{os.getpid()}.json"
+    assert seen and seen[-1] is not None and seen[-1]["sources"][0]["name"] == "walk"
+    assert not station.status_file.exists() and not station.status_written  # removed
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == [shared.name]
+    assert shared.read_text() == theirs  # not overwritten
     said = [line for line in logs if "another station named ridge" in line]
     assert len(said) == 1 and str(station.status_file) in said[0], logs
+
+
+def test_a_station_alone_keeps_its_final_status(tmp_path, labels):
+    """The name's own file is written again by the next run: its final write stays."""
+    db = tmp_path / "s.duckdb"
+    video = write_video(tmp_path / "walk.avi", [(0, 1.0)])
+    station = Station(station_config(db, [{"name": "walk", "uri": str(video)}]),
+                      classifier=ColourClassifier(labels))  # fmt: skip
+    station.run()
+    final = read_status(status_file_of(db, "ridge"))
+    assert final is not None and final["running"] is False and final["pid"] == os.getpid()
+    assert station.status_written  # the CLI's last line names it

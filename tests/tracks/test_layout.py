@@ -12,7 +12,7 @@ import fieldtool.tracks
 PACKAGE = Path(fieldtool.tracks.__file__).parent
 MODULES = sorted(PACKAGE.glob("*.py"))
 FORBIDDEN = ("fieldtool.pipeline", "fieldtool.store", "fieldtool.priors", "fieldtool.dashboard")
-OPTIONAL_HEAVY = ("PIL", "pillow_heif")  # may be imported inside a function (optional)
+OPTIONAL_HEAVY = ("PIL", "pillow_heif", "av")  # may be imported inside a function (optional)
 
 
 def _imports(tree: ast.AST) -> list[tuple[ast.stmt, str]]:
