@@ -12,11 +12,13 @@ from fieldtool.types import FieldtoolError
 
 
 def cmd_station(args: argparse.Namespace) -> int:
-    from fieldtool.station import Station, load_station_config
-    from fieldtool.station.reload import station_signals
+    from fieldtool.station.reload import station_signals  # light: its handlers go in first
 
     with station_signals(log) as signals:  # from before start-up: a SIGHUP never kills it
         try:  # the station attaches itself to the signals as it is built: no gap between
+            # Loading the station's code (torch, the pipeline) takes seconds: in the block.
+            from fieldtool.station import Station, load_station_config
+
             config = load_station_config(args.station_file)
             station = Station(config, path=args.station_file, log=log,
                               replace_earlier=args.replace, attach=signals.attach)  # fmt: skip
@@ -48,8 +50,7 @@ def run_sources(
     from pydantic import ValidationError
 
     from fieldtool.config.base import validation_line
-    from fieldtool.station import Station, StationConfig
-    from fieldtool.station.config import source_names
+    from fieldtool.station.config import StationConfig, source_names
     from fieldtool.station.reload import station_signals
 
     for uri in uris:
@@ -74,6 +75,8 @@ def run_sources(
     try:
         with station_signals(log) as signals:  # from before the model loads
             try:  # attached to the signals as it is built (cmd_station)
+                from fieldtool.station import Station  # seconds (torch): in the block
+
                 station = Station(station_config, log=log, replace_earlier=replace,
                                   progress=printer, attach=signals.attach)  # fmt: skip
             except KeyboardInterrupt as exc:

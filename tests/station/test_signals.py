@@ -121,6 +121,39 @@ def test_a_sigterm_during_start_up_stops_it_before_anything_is_written(tmp_path)
     assert not db.exists()
 
 
+IMPORTING = """
+import importlib.abc, signal, sys
+
+class Hook(importlib.abc.MetaPathFinder):  # the signal arrives while the station's code loads
+    def find_spec(self, name, path, target=None):
+        if name == "fieldtool.station.runner":
+            sys.meta_path.remove(self)
+            signal.raise_signal(signal.{signal})
+        return None
+
+sys.meta_path.insert(0, Hook())
+from fieldtool.cli import main
+sys.exit(main(["station", sys.argv[1]]))
+"""
+
+
+@pytest.mark.parametrize(("signum", "code", "said"), [
+    ("SIGHUP", 2, "video file not found"),  # kept for the station, which is then refused
+    ("SIGTERM", 0, "stopped during start-up (SIGTERM); nothing was written to the database"),
+])  # fmt: skip
+def test_a_signal_while_the_station_code_loads_is_a_station_signal(tmp_path, signum, code,
+                                                                   said):  # fmt: skip
+    """Loading the station's code (torch, the pipeline) takes seconds: a SIGHUP then must
+    not kill the process (its default action), nor a SIGTERM end it as an interruption."""
+    path = tmp_path / "st.toml"
+    path.write_text(toml(tmp_path / "s.duckdb", {"walk": str(tmp_path / "gone.mp4")}))
+    done = subprocess.run([sys.executable, "-c", IMPORTING.replace("{signal}", signum),
+                           str(path)], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == code, done.stderr[-2000:]
+    assert said in done.stderr and not (tmp_path / "s.duckdb").exists()
+
+
 def test_both_docs_state_the_one_rule():
     """docs/station.md and docs/reliability.md say what the tests above hold."""
     station = (REPO_ROOT / "docs" / "station.md").read_text(encoding="utf-8")
