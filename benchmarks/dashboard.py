@@ -74,7 +74,7 @@ def server_times(db: Path) -> dict[str, float]:
     for page in ("review", "species"):
         fresh = AppTest.from_file(str(APP), default_timeout=300)
         fresh.run()
-        fresh.switch_page(f"fieldtool/dashboard/pages/{page}.py")
+        fresh.switch_page(f"fieldtool/dashboard/screens/{page}.py")
         out[f"{page} first run (s)"], _ = _timed(fresh.run)
         out[f"{page} refresh (s)"], _ = _timed(fresh.run)
     site = AppTest.from_file(str(APP), default_timeout=300)

@@ -16,7 +16,8 @@ module imports only those listed before it; the pages import them, never the rev
     trust       model versions and, per species, how many machine sightings reviewers
                 confirmed (the precision a user trusts)
     learnjob    the review page's "learn a new model": ``fieldtool learn`` in the background
-    pages/      the Streamlit page scripts and what they share (``pages.common``)
+    screens/    the Streamlit page scripts and what they share (``screens.common``; not
+                ``pages/``: Streamlit would run such a folder's scripts by themselves)
 
 Read-only SQL lives in :mod:`fieldtool.sqlbox`, which ``fieldtool sql`` uses without
 importing Streamlit or pydeck. The names below are what ``streamlit_app.py``, the tests

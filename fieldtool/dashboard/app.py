@@ -2,7 +2,7 @@
 
 ``fieldtool dashboard --db PATH`` runs this script with Streamlit (``streamlit run
 fieldtool/dashboard/app.py -- --db PATH [--config FILE]`` is the same); the repository's
-``streamlit_app.py`` runs it too. The pages are scripts in ``fieldtool/dashboard/pages``.
+``streamlit_app.py`` runs it too. The pages are scripts in ``fieldtool/dashboard/screens``.
 The database and who may use the app are the server's settings (:mod:`.access`).
 """
 
@@ -16,10 +16,10 @@ import streamlit as st
 
 from fieldtool.dashboard import access
 from fieldtool.dashboard.data import database_problem, load_sessions
-from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.screens import common
 from fieldtool.types import FieldtoolError
 
-# (file in fieldtool/dashboard/pages, title, uses the sidebar filters). No page icons:
+# (file in fieldtool/dashboard/screens, title, uses the sidebar filters). No page icons:
 # Streamlit fetches Material icons for the navigation from Google Fonts.
 PAGES = (
     ("map.py", "Map", True),

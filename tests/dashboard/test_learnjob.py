@@ -74,7 +74,7 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def _review_page(at):
-    return at.switch_page("fieldtool/dashboard/pages/review.py").run()
+    return at.switch_page("fieldtool/dashboard/screens/review.py").run()
 
 
 def test_learn_control_absent_without_the_config(served, fake_popen) -> None:
@@ -172,7 +172,7 @@ def test_runner_refuses_a_second_run_and_reads_old_logs(tmp_path: Path, fake_pop
 
 def test_models_page_renders(served) -> None:
     _, _, _, start = served
-    at = start(learn=False).run().switch_page("fieldtool/dashboard/pages/models.py").run()
+    at = start(learn=False).run().switch_page("fieldtool/dashboard/screens/models.py").run()
     assert not at.exception and not at.error
     assert [t.value for t in at.title] == ["Models"]
     versions = at.dataframe[0].value

@@ -612,7 +612,7 @@ def test_app_shows_a_database_written_after_it_started(tmp_path: Path, monkeypat
 
 
 def _page(at, name: str):
-    return at.switch_page(f"fieldtool/dashboard/pages/{name}.py").run()
+    return at.switch_page(f"fieldtool/dashboard/screens/{name}.py").run()
 
 
 def test_app_every_page_renders(app) -> None:

@@ -47,7 +47,7 @@ def test_the_live_page_lists_every_station_source(tmp_path, monkeypatch):
     status_file_of(db, "pond").write_text(json.dumps(pond), encoding="utf-8")
     monkeypatch.setenv("FIELDTOOL_DB", str(db))
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at = at.switch_page("fieldtool/dashboard/pages/live.py").run()
+    at = at.switch_page("fieldtool/dashboard/screens/live.py").run()
     assert not at.exception
     assert [h.value for h in at.subheader][:2] == ["Station pond", "Station ridge"]
     tables = {str(t.value["Source"].iloc[0]): t.value for t in at.dataframe[:2]}
@@ -75,7 +75,7 @@ def test_a_running_station_source_is_headed_by_its_name(tmp_path, monkeypatch):
     store.close()
     monkeypatch.setenv("FIELDTOOL_DB", str(db))
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at = at.switch_page("fieldtool/dashboard/pages/live.py").run()
+    at = at.switch_page("fieldtool/dashboard/screens/live.py").run()
     assert not at.exception
     heads = [h.value for h in at.subheader]
     assert "cam" in heads and "127.0.0.1-8554-walk" in heads and "walk" not in heads, heads

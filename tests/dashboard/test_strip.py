@@ -54,7 +54,7 @@ def test_the_review_page_shows_the_strip(photo_db, monkeypatch):
 
     monkeypatch.setenv("FIELDTOOL_DB", str(photo_db))
     at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at = at.switch_page("fieldtool/dashboard/pages/review.py").run()
+    at = at.switch_page("fieldtool/dashboard/screens/review.py").run()
     assert not at.exception
     assert len(at.image) >= 3  # the three kept photos (no snapshot stored)
     assert any("3 of the sequence's 3 photos" in c.value for c in at.caption)

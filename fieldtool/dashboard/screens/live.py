@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from fieldtool.dashboard.data import analysis_rate, load_live, recent_cutoff
-from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.screens import common
 from fieldtool.dashboard.summaries import sightings_table
 from fieldtool.station.config import source_names
 from fieldtool.types import FieldtoolError

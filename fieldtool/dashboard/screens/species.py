@@ -22,8 +22,8 @@ from fieldtool.dashboard.aggregate import (
     species_group_key,
 )
 from fieldtool.dashboard.data import SightingFilter
-from fieldtool.dashboard.pages import common
 from fieldtool.dashboard.palette import SpeciesColours
+from fieldtool.dashboard.screens import common
 from fieldtool.types import FieldtoolError
 
 GALLERY_MAX = 12

@@ -51,8 +51,8 @@ from fieldtool.dashboard.mapview import (
     view_of,
     zoom_text,
 )
-from fieldtool.dashboard.pages import common
 from fieldtool.dashboard.palette import SpeciesColours
+from fieldtool.dashboard.screens import common
 from fieldtool.dashboard.summaries import (
     position_warnings,
     sessions_table,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fieldtool.dashboard.data import load_schema
-from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.screens import common
 from fieldtool.sqlbox import run_readonly_sql
 from fieldtool.types import FieldtoolError
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from fieldtool.dashboard.pages import common
+from fieldtool.dashboard.screens import common
 from fieldtool.dashboard.trust import load_model_versions, load_trust
 from fieldtool.types import FieldtoolError
 

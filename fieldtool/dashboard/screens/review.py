@@ -22,13 +22,13 @@ from fieldtool.dashboard.aggregate import QUEUE_ORDERS, load_review_page
 from fieldtool.dashboard.data import load_tracks, resolve_snapshot
 from fieldtool.dashboard.deck import build_deck, fit_view
 from fieldtool.dashboard.learnjob import LearnRunner, tail
-from fieldtool.dashboard.pages import common
 from fieldtool.dashboard.reviews import (
     load_alternatives,
     load_strip,
     prior_changes,
     resolve_relabel,
 )
+from fieldtool.dashboard.screens import common
 from fieldtool.store import add_review
 from fieldtool.store.reviews import undo_review
 from fieldtool.timebase import utc_now
