@@ -32,6 +32,16 @@ def fieldtool_folder(folder: Path) -> str | None:
     return None
 
 
+def timm_folder(folder: Path) -> str:
+    """A hint for a folder without ``config.json`` that holds a timm checkpoint (``.pth``,
+    ``.pth.tar``, ``.pt``; PlantCLEF's are): it is ``import-plantclef``'s input; else ""."""
+    found = sorted(p.name for p in folder.glob("*") if p.name.endswith((".pth", ".pth.tar", ".pt")))
+    if (folder / "config.json").exists() or not found:
+        return ""
+    return (f"; {first_few(found, 2)} looks like a timm checkpoint: `fieldtool model "
+            "import-plantclef CHECKPOINT --classes ... --names ...`")
+
+
 def key_mismatch(expected: set[str], given: set[str]) -> str | None:
     """How ``given`` weight names differ from the network's ``expected`` ones: how many
     are missing and unexpected, the first few of each (whole names), after the layer

@@ -489,7 +489,10 @@ def import_hf_dinov2(
         raise FieldtoolError(f"{folder}: folder not found")
     if already := hints.fieldtool_folder(folder):
         raise FieldtoolError(already)
-    config = _hf_config(folder)
+    try:
+        config = _hf_config(folder)
+    except FieldtoolError as exc:
+        raise FieldtoolError(f"{exc}{hints.timm_folder(folder)}") from None
     notes: list[str] = []  # said once the folder is written
     record, size, mean, std = from_hf_processor(folder, image_size, notes.append)  # or refused
     state, classifier = _hf_state(_read_hf_weights(folder))

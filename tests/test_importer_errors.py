@@ -138,3 +138,11 @@ def test_a_fieldtool_models_weights_given_to_import_plantclef_say_so(plantclef_f
     message = _error(import_plantclef, tiny_model_dir / "model.safetensors", classes, names,
                      tmp_path / "out")  # fmt: skip
     assert "a fieldtool model's weights: use its folder with --model" in message, message
+
+
+def test_a_timm_checkpoint_folder_given_to_import_hf_points_at_import_plantclef(plantclef_files,
+                                                                                tmp_path):  # fmt: skip
+    ckpt, _, _ = plantclef_files
+    message = _error(import_hf_dinov2, ckpt.parent, tmp_path / "out")
+    assert "not a Hugging Face model folder (no config.json)" in message, message
+    assert "model_best.pth.tar" in message and "import-plantclef" in message, message
