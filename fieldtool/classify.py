@@ -150,7 +150,6 @@ class DinoClassifier(Classifier):
         self.labels: LabelSet = model.labels
         self.model_id = model.info.model_id
         self.model_sha256 = model.sha256
-        self.bicubic = model.info.extra.get("resize") == "bicubic"  # older PlantCLEF folders
         self.fit = model.info.preprocessing  # None: squash (older folders, the demo model)
         self.image_size = int(model.info.image_size)
         self.batch_size = batch_size
@@ -177,10 +176,6 @@ class DinoClassifier(Classifier):
         self._background = model.labels.background_mask
         self._view_said = False  # the unseen share of a frame: said once (_say_view)
         self._view_lock = threading.Lock()  # prepare runs on readers' threads
-
-    def _interpolation(self, tile: np.ndarray) -> int:
-        enlarge = min(tile.shape[:2]) < self.image_size
-        return cv2.INTER_CUBIC if enlarge and self.bicubic else cv2.INTER_AREA
 
     def _geometry(self, height: int, width: int) -> Geometry:
         return geometry(height, width, self.image_size, self.fit)
@@ -250,7 +245,7 @@ class DinoClassifier(Classifier):
         if self.fit is None:
             size = (self.image_size, self.image_size)
             return np.stack([
-                cv2.cvtColor(cv2.resize(tile, size, interpolation=self._interpolation(tile)),
+                cv2.cvtColor(cv2.resize(tile, size, interpolation=cv2.INTER_AREA),
                              cv2.COLOR_BGR2RGB)
                 for tile in tiles
             ])  # fmt: skip
@@ -333,7 +328,7 @@ class DinoClassifier(Classifier):
         :class:`Geometry` as the host path; rounded like it where a preprocessing is
         recorded (PIL's resize gives whole pixel values)."""
         g = self._geometry(*tiles.shape[2:])
-        mode = self.fit.interpolation if self.fit else "bicubic" if self.bicubic else "bilinear"
+        mode = self.fit.interpolation if self.fit else "bilinear"
         resized = torch.nn.functional.interpolate(
             tiles, size=(g.height, g.width), mode=mode, antialias=True, align_corners=False
         )

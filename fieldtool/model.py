@@ -26,6 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -41,7 +42,7 @@ from transformers import (
 from fieldtool.inputs import read_csv_rows
 from fieldtool.preprocessing import IMAGENET_MEAN as IMAGENET_MEAN  # its home; kept here too
 from fieldtool.preprocessing import IMAGENET_STD as IMAGENET_STD
-from fieldtool.preprocessing import Preprocessing
+from fieldtool.preprocessing import Preprocessing, folder_record, read_folder_info
 from fieldtool.types import FieldtoolError, Label, LabelSet
 
 
@@ -59,8 +60,11 @@ class ModelInfo:
     preprocessing: Preprocessing | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.preprocessing, dict):  # as read from fieldtool.json
-            self.preprocessing = Preprocessing.model_validate(self.preprocessing)
+        record: Any = self.preprocessing
+        if record is None:  # an older PlantCLEF folder's note (folder_record)
+            record = folder_record({"extra": self.extra, "image_size": self.image_size})
+        if isinstance(record, dict):  # as read from fieldtool.json
+            self.preprocessing = Preprocessing.model_validate(record)
         if self.preprocessing is not None and self.preprocessing.resize < self.image_size:
             raise ValueError(
                 f"preprocessing.resize {self.preprocessing.resize} px is smaller than "
@@ -146,11 +150,10 @@ def inputs_sha256(folder: Path | str) -> str:
     """sha256 (hex) of how a model folder sees a frame: its ``fieldtool.json``'s input size,
     mean, std and preprocessing record. The same weights re-imported to centre-crop where
     they squashed embed a photo otherwise. "" when the file cannot be read."""
-    try:
-        info = json.loads((Path(folder) / "fieldtool.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    if (info := read_folder_info(folder)) is None:
         return ""
-    seen = {key: info.get(key) for key in ("image_size", "mean", "std", "preprocessing")}
+    seen = {key: info.get(key) for key in ("image_size", "mean", "std")}
+    seen["preprocessing"] = folder_record(info)
     return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()
 
 

@@ -120,6 +120,33 @@ def timm_crop(size: int) -> Preprocessing:
     return Preprocessing(fit="crop", resize=size, interpolation="bicubic")
 
 
+def folder_record(info: Any) -> dict | None:
+    """The preprocessing record (:class:`Preprocessing` as a dict) that a model folder's
+    ``fieldtool.json``, read as ``info``, stands for; None: squash. The one reading of it
+    for the classifier (:class:`fieldtool.model.ModelInfo`), a gallery's input check and a
+    batch's key. A PlantCLEF folder imported before the record was written notes only
+    ``extra.resize = "bicubic"``: that import meant timm's eval transform, so it reads as
+    :func:`timm_crop` at its input size (it squashed then, which timm never did)."""
+    if not isinstance(info, dict):
+        return None
+    record = info.get("preprocessing")
+    if isinstance(record, dict):
+        return record
+    extra = info.get("extra")
+    if isinstance(extra, dict) and extra.get("resize") == "bicubic":
+        return timm_crop(int(info.get("image_size") or 224)).model_dump()
+    return None
+
+
+def read_folder_info(folder: Path | str) -> dict | None:
+    """A model folder's ``fieldtool.json`` as a dict, or None where it cannot be read."""
+    try:
+        info = json.loads((Path(folder) / "fieldtool.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
 def _field(container: Any, key: str) -> Any:
     """A key of transformers' ``SizeDict`` (5.x) or of a plain dict (older releases)."""
     if isinstance(container, dict):

@@ -352,3 +352,31 @@ def test_a_compiled_model_does_not_recompile_when_the_session_calls_it(tiny_mode
     assert len(out) == 3
     assert counters["stats"]["unique_graphs"] == graphs
     assert sum(counters["recompiles"].values()) == recompiles
+
+
+def test_an_older_plantclef_folder_is_cropped_as_timm_and_keyed_so(tiny_model_dir, tmp_path):
+    """A PlantCLEF folder imported before fieldtool.json recorded preprocessing says only
+    ``extra.resize = "bicubic"`` (timm's eval transform, crop_pct 1.0). It is read as that
+    record everywhere: the classifier crops it, and how it sees a frame (a gallery's input
+    check, a batch's key) is that of a folder that records it."""
+    from fieldtool.model import inputs_sha256
+    from fieldtool.preprocessing import timm_crop
+
+    info = json.loads((tiny_model_dir / "fieldtool.json").read_text())
+    older = tmp_path / "older"
+    shutil.copytree(tiny_model_dir, older)
+    (older / "fieldtool.json").write_text(json.dumps(info | {"extra": {"resize": "bicubic"}}))
+    recorded = tmp_path / "recorded"
+    shutil.copytree(tiny_model_dir, recorded)
+    record = timm_crop(info["image_size"]).model_dump()
+    (recorded / "fieldtool.json").write_text(json.dumps(info | {"preprocessing": record}))
+
+    assert load_model_folder(older).info.preprocessing == timm_crop(info["image_size"])
+    assert inputs_sha256(older) == inputs_sha256(recorded) != inputs_sha256(tiny_model_dir)
+    frames = [np.random.default_rng(3).integers(0, 255, (40, 64, 3)).astype(np.uint8)]
+    crops = {
+        name: DinoClassifier(load_model_folder(folder), device="cpu").preprocess(frames)
+        for name, folder in (("older", older), ("recorded", recorded), ("squash", tiny_model_dir))
+    }
+    torch.testing.assert_close(crops["older"], crops["recorded"])
+    assert (crops["older"] - crops["squash"]).abs().max() > 0.1

@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fieldtool.config import Config
+from fieldtool.preprocessing import folder_record, read_folder_info
 from fieldtool.types import FieldtoolError
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".mts", ".webm", ".mpg", ".3gp",
@@ -339,11 +340,7 @@ def _preprocessing_record(config: Config) -> Any:
     gallery (whose model a changed record is refused for: ``Gallery.check_model``)."""
     if config.model.gallery is not None:
         return None
-    try:
-        info = json.loads((Path(config.model.path) / "fieldtool.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return info.get("preprocessing") if isinstance(info, dict) else None
+    return folder_record(read_folder_info(config.model.path))
 
 
 def batch_key(content: str, settings: str, row: PlanRow) -> str:

@@ -166,3 +166,29 @@ def test_a_model_reimported_to_crop_is_other_settings(tmp_path):
                              "rescale_factor": 1 / 255}  # fmt: skip
     (folder / "fieldtool.json").write_text(json.dumps(info))
     assert settings_sha256(config, "m") != before
+
+
+def test_an_older_plantclef_folder_is_keyed_as_the_crop_it_is_read_as(tmp_path):
+    """An older PlantCLEF import (``extra.resize = "bicubic"``, no record) is cropped as
+    timm's eval transform (fieldtool.preprocessing.folder_record): its batch key is that of
+    the folder that records the crop, not the squash it was read as before."""
+    import json
+    import shutil
+
+    from fieldtool.config import DEMO_MODEL
+    from fieldtool.preprocessing import timm_crop
+
+    folder = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL, folder)
+    config = demo_config(tmp_path / "a.duckdb", **{"model.path": str(folder)})
+    info = json.loads((folder / "fieldtool.json").read_text())
+    squashed = settings_sha256(config, "m")
+    keys = []
+    for older in (True, False):  # the same folder, as older imports wrote it and as now
+        if older:
+            written = info | {"extra": info["extra"] | {"resize": "bicubic"}}
+        else:
+            written = info | {"preprocessing": timm_crop(info["image_size"]).model_dump()}
+        (folder / "fieldtool.json").write_text(json.dumps(written))
+        keys.append(settings_sha256(config, "m"))
+    assert keys[0] == keys[1] != squashed
