@@ -17,7 +17,8 @@ Sighting level: a predicted sighting is correct if it overlaps in media time a t
 interval of the same species; precision = correct / predicted, recall = true intervals
 overlapped by some predicted sighting of their species / true intervals. Frame level:
 top-1 of each analysed frame is correct if it is a species in view at that time, or the
-background class when none is.
+background class when none is; for a model without a background class, over the frames
+with a species in view only (it cannot be right on the others), and said.
 """
 
 from __future__ import annotations
@@ -185,13 +186,16 @@ def score(
     names = labels.species
     label_keys = [label_key(n) for n in names]
     background = {label.species for label in labels.labels if label.is_background}
-    hits = 0
+    hits = counted = 0
     for i, ti in enumerate(t):
-        top = int(np.argmax(probs[i]))
         in_view = {keys[iv.species] for iv in truth if iv.start_s <= ti <= iv.end_s}
+        if not in_view and not background:
+            continue  # expects "background", which a model without that class never says
+        top = int(np.argmax(probs[i]))
         hits += label_keys[top] in in_view if in_view else names[top] in background
-    top1 = hits / len(t) if len(t) else 0.0
-    return Scores(name, len(sightings), len(truth), precision, recall, f1, top1, len(t))
+        counted += 1
+    top1 = hits / counted if counted else 0.0
+    return Scores(name, len(sightings), len(truth), precision, recall, f1, top1, counted)
 
 
 def smoothing_as_run(db: Path | str, session_id: str, cfg: SmoothingConfig) -> SmoothingConfig:
@@ -240,6 +244,9 @@ def evaluate_session(
         sightings, smoothed = replay(det.t, det.wall, probs, det.labels, settings)
         predicted.update(s.species for s in sightings)
         rows.append(score(name, sightings, det.t, smoothed, det.labels, truth))
+    if log is not None and rows and rows[0].frames < det.t.size:
+        log(f"note: frame top-1 is over the {rows[0].frames} of {det.t.size} frames with a "
+            "truth species in view: the model has no background class for the others")
     if log is not None:
         for line in truth_warnings([i.species for i in truth], det.labels, det.labels_csv,
                                    predicted, session_id, "no sighting, raw or smoothed"):  # fmt: skip

@@ -299,3 +299,25 @@ def test_run_with_a_gallery_stores_the_model_that_ran(gallery_session, tmp_path,
     assert len(said) == 1 and "not used" in said[0], err
     stored = query(out_db, "SELECT config_json FROM sessions").config_json[0]
     assert Path(Config.model_validate_json(stored).model.path) == backbone.resolve()
+
+
+def test_frame_top1_of_a_model_without_a_background_class_counts_frames_with_a_species():
+    """Frames with no species in view expect "background": a model without that class
+    can never be right there, so its frame top-1 is scored over the frames that show a
+    species (and says how many), not capped below 1 by frames it could not get."""
+    import numpy as np
+
+    from fieldtool.evaluate import TruthInterval, score
+    from fieldtool.types import Label, LabelSet
+
+    t = np.arange(10, dtype=float)  # s; Acer in view 0-4 s, nothing after
+    truth = [TruthInterval("Acer rubrum", 0.0, 4.0)]
+    probs = np.zeros((10, 2))
+    probs[:, 0] = 1.0  # always Acer: right on every frame that shows it
+    plain = LabelSet((Label(0, "Acer rubrum L."), Label(1, "Thuja plicata")))
+    scored = score("raw", [], t, probs, plain, truth)
+    assert (scored.frame_top1, scored.frames) == (1.0, 5)
+    with_background = LabelSet(plain.labels + (Label(2, "background", is_background=True),))
+    probs3 = np.concatenate([probs, np.zeros((10, 1))], axis=1)
+    scored = score("raw", [], t, probs3, with_background, truth)
+    assert (scored.frame_top1, scored.frames) == (0.5, 10)  # the 5 empty frames: wrong
