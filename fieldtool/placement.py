@@ -183,7 +183,8 @@ def place_session(
             positions = _recorded_place(video, notes)
     else:
         try:
-            track = read_track(track_path, pos.track_format, fps=fps, nmea_date=pos.track_date)
+            track = read_track(track_path, pos.track_format, fps=fps, nmea_date=pos.track_date,
+                               srt_order=pos.srt_order)  # fmt: skip
         except FieldtoolError as exc:
             if pos.track is not None:
                 raise  # the user named this file: its error stops the run

@@ -27,6 +27,11 @@ class FieldtoolError(Exception):
     """A user-facing error: one line that names the input and what is wrong."""
 
 
+# The order of the two numbers of a DJI SRT's GPS(a, b, ..) group (``--srt-order``):
+# decided from the file, or as given.
+SrtOrder = Literal["auto", "lat-lon", "lon-lat"]
+
+
 class SessionStatus(StrEnum):
     """``sessions.status``: a session runs, then ends in one of three ways."""
 
@@ -157,7 +162,7 @@ class Position:
     lon: float  # degrees, WGS84
     accuracy_m: float | None = None
     source: str = "fixed"  # "fixed", "gpx", ...
-    elevation_m: float | None = None  # of the camera, m above sea level, as its track says
+    elevation_m: float | None = None  # of the camera, m, as its track says (fieldtool.store.track)
 
 
 @dataclass(frozen=True, slots=True)

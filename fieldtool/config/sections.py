@@ -17,7 +17,7 @@ from fieldtool.config.base import Section as _Section
 from fieldtool.config.base import flag, validation_line
 from fieldtool.resources import demo_model
 from fieldtool.timebase import parse_zone
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, SrtOrder
 
 DEMO_MODEL = demo_model()
 
@@ -229,6 +229,12 @@ class PositionConfig(_Section):
     track_format: Literal["auto", "gpx", "nmea", "srt", "gpmf", "exif"] = Field(
         "auto", description="auto: from the file's extension and content",
         json_schema_extra=flag("--track-format"),
+    )  # fmt: skip
+    srt_order: SrtOrder = Field(
+        "auto", description="order of the two numbers of a DJI SRT's GPS(a, b, ..) group: "
+        "auto decides from the file (a HOME line, a value beyond ±90°, a metre altitude "
+        "marks the lat-first enterprise layout) and warns where nothing decides",
+        json_schema_extra=flag("--srt-order"),
     )  # fmt: skip
     gpsd: str | None = Field(
         None, description="live fixes from a gpsd daemon, host[:port] (port 2947)",

@@ -182,7 +182,8 @@ def config_track(config: Config) -> TrackRead | None:
     pos = config.position
     if pos.track is None:
         return None
-    return read_track(pos.track, pos.track_format, nmea_date=pos.track_date)
+    return read_track(pos.track, pos.track_format, nmea_date=pos.track_date,
+                      srt_order=pos.srt_order)
 
 
 def _source(

@@ -41,6 +41,11 @@ MANIFEST_COLUMNS = ("path", "track", "start_time", "place", "camera_id", "deploy
 CHUNK = 2**20  # bytes read at a time while hashing
 # Settings that differ per file or only say where rows go: not part of the settings hash.
 PER_FILE = {"source": ("uri", "start_time"), "position": ("track",), "store": None}
+# Settings added after batch keys were first stored, with the default they had before
+# (their behaviour then): left out of the key at that value, so that an upgrade does not
+# make every file of an earlier batch "other settings" and run it again. Add each new
+# field of a section the key reads here.
+ADDED_LATER = {("position", "srt_order"): "auto"}
 
 
 @dataclass
@@ -328,6 +333,9 @@ def settings_sha256(config: Config, model_sha256: str) -> str:
         else:
             for key in keys:
                 data[section].pop(key, None)
+    for (section, key), default in ADDED_LATER.items():
+        if data.get(section, {}).get(key, default) == default:
+            data.get(section, {}).pop(key, None)
     identity: dict[str, Any] = {"config": data, "model_sha256": model_sha256}
     if (record := _preprocessing_record(config)) is not None:
         identity["preprocessing"] = record

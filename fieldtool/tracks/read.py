@@ -17,7 +17,7 @@ from fieldtool.tracks.gpx import read_gpx_track
 from fieldtool.tracks.nmea import looks_like_nmea, read_nmea
 from fieldtool.tracks.positions import FixedPosition, PositionProvider, TrackPositions
 from fieldtool.tracks.srt import looks_like_srt, read_dji_srt
-from fieldtool.types import FieldtoolError
+from fieldtool.types import FieldtoolError, SrtOrder
 
 FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif")
 _ALIASES = MappingProxyType(
@@ -80,13 +80,15 @@ def read_track(
     max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
     nmea_date: date | None = None,
     fps: float | None = None,
+    srt_order: SrtOrder = "auto",
 ) -> TrackRead:
     """Plausible fixes from a track file of any supported format (see :mod:`fieldtool.tracks`).
 
     ``fmt``: "auto" (extension and content), or one of ``FORMATS`` (also "gopro"/"mp4"
     for gpmf). ``nmea_date`` dates NMEA logs that carry no RMC/ZDA sentence. ``fps``: the
     video's frame rate (frames/s), when known; it times DJI SRT cues that have neither
-    timecodes nor DiffTime (see :func:`fieldtool.tracks.srt.read_dji_srt`).
+    timecodes nor DiffTime (see :func:`fieldtool.tracks.srt.read_dji_srt`); ``srt_order``
+    that of their ``GPS(a, b, ..)`` groups (else decided from the file).
     """
     path = Path(path)
     name = _ALIASES.get(fmt.lower(), fmt.lower())
@@ -99,7 +101,7 @@ def read_track(
     if name == "nmea":
         return read_nmea(path, nmea_date, max_speed_mps=max_speed_mps)
     if name == "srt":
-        return read_dji_srt(path, max_speed_mps=max_speed_mps, fps=fps)
+        return read_dji_srt(path, max_speed_mps=max_speed_mps, fps=fps, order=srt_order)
     if name == "gpmf":
         return read_gpmf(path, max_speed_mps=max_speed_mps)
     return read_exif(path)
@@ -133,7 +135,8 @@ def positions_from_config(
         return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log)
     if cfg.track is not None:
         if track is None:
-            track = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date)
+            track = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date,
+                               srt_order=cfg.srt_order)  # fmt: skip
         return TrackPositions(
             track.fixes,
             cfg.max_fix_gap_s,

@@ -24,7 +24,7 @@ from fieldtool.geo import haversine_m
 from fieldtool.inputs import read_input_text
 from fieldtool.timebase import utc_naive
 from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, TrackRead, finish_track
-from fieldtool.types import FieldtoolError, Fix
+from fieldtool.types import FieldtoolError, Fix, SrtOrder
 
 _CUE_RE = re.compile(
     r"^\s*\d+\s*\n\s*(\d+):(\d{2}):(\d{2})[,.](\d{1,3})\s*-->\s*"
@@ -259,8 +259,11 @@ def _order_name(lat_first: bool) -> str:
     return "GPS(lat, lon)" if lat_first else "GPS(lon, lat)"
 
 
-def _decide_order(cues: Sequence[_CueFields]) -> tuple[bool, str, list[str]]:
-    """The file's ``GPS(a, b, ..)`` order: ``(lat_first, layout, notes)``.
+def _decide_order(
+    cues: Sequence[_CueFields], order: SrtOrder = "auto"
+) -> tuple[bool, str, list[str]]:
+    """The file's ``GPS(a, b, ..)`` order: ``(lat_first, layout, notes)``; ``order``
+    "lat-lon" or "lon-lat" (``--srt-order``) is followed as given.
 
     Decided once for the whole file, so that one cue cannot be read lat-first and its
     neighbour lon-first. Evidence, strongest first: a first value beyond ±90° is a
@@ -268,10 +271,16 @@ def _decide_order(cues: Sequence[_CueFields]) -> tuple[bool, str, list[str]]:
     lat-first enterprise layout; otherwise DJI's consumer lon-first. Then two checks that
     catch a wrong guess, each said in ``notes``: a latitude beyond ±90°, and GPS positions
     far (> ``SRT_HOME_RADIUS_M``) from ``HOME(lon, lat)`` that lie near it when swapped.
+    A metre altitude with both numbers within ±90° and no HOME line is a guess, warned
+    with both readings: DJI writes that group in either order (enterprise lat-first,
+    other firmware lon-first).
     """
     groups = [c.gps for c in cues if c.tuple_pos]
     if not groups:
         return False, _LAYOUT_KEYS, []
+    if order != "auto":
+        lat_first = order == "lat-lon"
+        return lat_first, f"{_order_name(lat_first)} as given (--srt-order {order})", []
     alt_third = 2 * sum(len(g) >= 3 and g[2][1].lower() == "m" for g in groups) > len(groups)
     # a latitude cannot exceed 90°: a first value beyond it is a longitude, in every cue
     lat_first = alt_third and not any(abs(g[0][0]) > 90 for g in groups)
@@ -315,6 +324,13 @@ def _decide_order(cues: Sequence[_CueFields]) -> tuple[bool, str, list[str]]:
                 f"{near:.1f} km"
             )
             lat_first = not lat_first
+    if alt_third and not homes and not notes and all(in_range(not lat_first)):
+        a, b = _reading(groups[0], lat_first)
+        notes.append(
+            f"warning: SRT GPS order is a guess: read as {_order_name(lat_first)} the first "
+            f"fix is at {a:.4f}, {b:.4f} (lat, lon), read the other way at {b:.4f}, {a:.4f}; "
+            "no HOME line or value beyond ±90° decides (--srt-order lat-lon or lon-lat)"
+        )
     return lat_first, layout, notes
 
 
@@ -445,10 +461,13 @@ def _untimed_starts(
     return starts, how, clash
 
 
-def parse_dji_srt(text: str, *, fps: float | None = None, name: str = "SRT") -> SrtParse:
+def parse_dji_srt(
+    text: str, *, fps: float | None = None, name: str = "SRT", order: SrtOrder = "auto"
+) -> SrtParse:
     """Cues with a position from the text of a DJI SRT file, any layout.
 
-    The ``GPS(a, b, ..)`` order is decided once for the file (see :func:`_decide_order`).
+    The ``GPS(a, b, ..)`` order is decided once for the file (see :func:`_decide_order`),
+    or ``order`` as given.
     A comma between digits inside a bracketed field (``[latitude: 41,424724]``, a
     re-export in a comma-decimal locale) is a decimal comma; a number with no single
     reading is a :class:`FieldtoolError` naming ``name`` (the file), the line and the field.
@@ -474,7 +493,7 @@ def parse_dji_srt(text: str, *, fps: float | None = None, name: str = "SRT") -> 
     missing = len(fields) - len(positioned)
     if not positioned:
         return SrtParse((), missing, ())
-    lat_first, layout, notes = _decide_order(fields)
+    lat_first, layout, notes = _decide_order(fields, order)
     notes = [f"SRT layout: {layout}", *notes]
     if any(f.decimal_comma for f in fields):
         notes.append("SRT numbers with a decimal comma ([latitude: 41,424724]) read as decimals")
@@ -499,8 +518,10 @@ def read_dji_srt(
     *,
     max_speed_mps: float = DEFAULT_MAX_SPEED_MPS,
     fps: float | None = None,
+    order: SrtOrder = "auto",
 ) -> TrackRead:
-    """Fixes from a DJI ``.SRT`` file; media time from each cue's start.
+    """Fixes from a DJI ``.SRT`` file; media time from each cue's start. ``order``: that
+    of ``GPS(a, b, ..)`` groups (``--srt-order``), else decided from the file.
 
     ``fps``: the video's frame rate (frames/s), which times cues that have neither
     ``-->`` timecodes, ``DiffTime`` nor date lines that tell them apart (see
@@ -510,7 +531,7 @@ def read_dji_srt(
     if fps is not None and not (math.isfinite(fps) and fps > 0):
         raise FieldtoolError(f"{path}: the video's frame rate must be positive, not {fps!r}")
     text = read_input_text(path, "SRT")
-    parsed = parse_dji_srt(text, fps=fps, name=str(path))
+    parsed = parse_dji_srt(text, fps=fps, name=str(path), order=order)
     cues, missing = parsed.cues, parsed.missing
     if parsed.needs_fps:
         raise FieldtoolError(
@@ -529,7 +550,7 @@ def read_dji_srt(
         offsets = sorted((s - base).total_seconds() for s in stamps)
         media_start = base + timedelta(seconds=offsets[len(offsets) // 2])
         clock = "local"
-        notes.append("SRT date-time lines are the camera clock, zone unknown")
+        notes.append("SRT date-time lines are the drone's local clock, which writes no zone")
     else:
         # the file is closed when recording ends: after the last cue's own span (the cues'
         # usual step), not at its start (that put t=0 one cue late)

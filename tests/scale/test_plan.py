@@ -192,3 +192,22 @@ def test_an_older_plantclef_folder_is_keyed_as_the_crop_it_is_read_as(tmp_path):
         (folder / "fieldtool.json").write_text(json.dumps(written))
         keys.append(settings_sha256(config, "m"))
     assert keys[0] == keys[1] != squashed
+
+
+# settings_sha256 of KEYED_CONFIG as the batches of 2026-11-30 (schema 9) stored it
+KEY_OF_EARLIER_BATCHES = "f26b48c4fbe57ceab253324ffa6e624c220d02825efdee16faa8b6ae95017d40"
+KEYED_CONFIG = {"source": {"uri": "x.mp4"}, "model": {"path": "models/demo"},
+                "store": {"db": "a.duckdb"}}  # fmt: skip
+
+
+def test_a_setting_added_later_leaves_earlier_batches_keys_at_its_default():
+    """A new config field enters every batch key: at its default it must not, or an
+    upgrade mid-season would run the whole archive again (every file "other settings").
+    The default config's key is pinned to the one earlier batches stored; a new field's
+    other values do change it."""
+    from fieldtool.config import Config
+
+    config = Config.model_validate(KEYED_CONFIG)
+    assert settings_sha256(config, "m") == KEY_OF_EARLIER_BATCHES
+    swapped = Config.model_validate(KEYED_CONFIG | {"position": {"srt_order": "lon-lat"}})
+    assert settings_sha256(swapped, "m") != KEY_OF_EARLIER_BATCHES

@@ -470,3 +470,51 @@ def test_without_dates_t0_is_the_mtime_less_the_whole_recording(tmp_path: Path) 
     os.utime(path, (stamp, stamp))
     track = read_track(path)
     assert track.clock == "file-mtime" and track.media_start == datetime(2026, 6, 1, 9)
+
+
+# ------------------------------------------ an order nothing in the file decides
+
+LON_FIRST_ALT_BARCELONA = """\
+1
+00:00:00,000 --> 00:00:01,000
+2026.06.10 10:00:00
+GPS(2.234156,41.424724,117.0M) BAROMETER:1.9M
+
+2
+00:00:01,000 --> 00:00:02,000
+2026.06.10 10:00:01
+GPS(2.234256,41.424824,117.5M) BAROMETER:2.0M
+"""
+
+
+def test_an_order_no_home_or_value_decides_is_warned_with_both_places(tmp_path: Path) -> None:
+    """GPS(a, b, altM) with both numbers within ±90° and no HOME line: either order is a
+    place on Earth (Barcelona, or off Somalia). The enterprise reading is kept, but the
+    run says it is a guess, gives both places and the option that settles it."""
+    track = read_track(_write(tmp_path, "DJI_0001.SRT", LON_FIRST_ALT_BARCELONA))
+    guess = [n for n in track.notes if "--srt-order" in n]
+    assert len(guess) == 1 and guess[0].startswith("warning:")
+    assert "2.2342, 41.4247" in guess[0] and "41.4247, 2.2342" in guess[0]
+
+
+def test_the_srt_order_given_is_followed_and_not_warned(tmp_path: Path) -> None:
+    path = _write(tmp_path, "DJI_0001.SRT", LON_FIRST_ALT_BARCELONA)
+    track = read_track(path, srt_order="lon-lat")
+    assert (track.fixes[0].lat, track.fixes[0].lon) == (41.424724, 2.234156)
+    assert not [n for n in track.notes if n.startswith("warning:")]
+    assert any("--srt-order" in n for n in track.notes)  # said how it was read
+    assert read_track(path, srt_order="lat-lon").fixes[0].lat == 2.234156
+
+
+def test_an_order_a_home_line_decides_is_not_warned(tmp_path: Path) -> None:
+    text = M300_SPAIN.replace("2022.06.21 16:06", "HOME(-6.1120,36.6146) 2022.06.21 16:06")
+    track = read_track(_write(tmp_path, "m300_home.SRT", text))
+    assert not [n for n in track.notes if "--srt-order" in n]
+
+
+def test_the_srt_order_is_a_checked_setting() -> None:
+    from fieldtool.config import PositionConfig
+
+    assert PositionConfig(srt_order="lon-lat").srt_order == "lon-lat"
+    with pytest.raises(ValueError, match="srt_order"):
+        PositionConfig(srt_order="latlon")
