@@ -3,8 +3,10 @@
 Preprocessing is array work (a resize, then one tensor normalisation on the model's
 device), with no PIL in the hot path. Each frame (or tile) is resized and centre-cropped
 as the model's own preprocessing does (:mod:`fieldtool.preprocessing`; a folder without
-that record is squashed to the input size). With ``tiles`` > 1 each frame is also cut into a
-tiles x tiles grid (PlantCLEF style: one view holds several plants); a frame's
+that record is squashed to the input size). With ``tiles`` > 1 each frame is also cut into
+tiles x tiles tiles (PlantCLEF style: one view holds several plants): a grid, or where the
+model's crop would cut a grid tile's sides, squares whose seen parts cover the frame
+(:func:`fieldtool.preprocessing.tile_bounds`); a frame's
 probability for a species is then its maximum over tiles, the background class its
 minimum (a frame is plant-free only if every tile is), renormalised.
 """
@@ -23,7 +25,14 @@ import torch
 
 from fieldtool.colour import YuvImage, yuv_to_rgb
 from fieldtool.model import LoadedModel, SpeciesClassifier
-from fieldtool.preprocessing import Geometry, geometry, seen_share
+from fieldtool.preprocessing import (
+    Bounds,
+    Geometry,
+    Preprocessing,
+    geometry,
+    seen_share,
+    tile_bounds,
+)
 from fieldtool.types import Classifier, FieldtoolError, LabelSet
 
 
@@ -44,19 +53,31 @@ def pick_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
-def tile_bounds(height: int, width: int, tiles: int) -> list[tuple[int, int, int, int]]:
-    """(y0, y1, x0, x1) px of a tiles x tiles grid over an image, row by row."""
-    ys = np.linspace(0, height, tiles + 1).astype(int)
-    xs = np.linspace(0, width, tiles + 1).astype(int)
-    return [(ys[r], ys[r + 1], xs[c], xs[c + 1]) for r in range(tiles) for c in range(tiles)]
-
-
-def cut_tiles(image: np.ndarray, tiles: int) -> list[np.ndarray]:
-    """Split (H, W, 3) into tiles*tiles crops, row by row; the last row/column takes the rest."""
+def cut_tiles(
+    image: np.ndarray, tiles: int, size: int = 0, pre: Preprocessing | None = None
+) -> list[np.ndarray]:
+    """Split (H, W, 3) into the tiles*tiles tiles of :func:`tile_bounds` for a model of
+    input ``size`` px and preprocessing ``pre`` (default: the grid), row by row; where a
+    tile reaches past the image its edge pixels are repeated there."""
     if tiles == 1:
         return [image]
     height, width = image.shape[:2]
-    return [image[y0:y1, x0:x1] for y0, y1, x0, x1 in tile_bounds(height, width, tiles)]
+    out = []
+    for bounds in tile_bounds(height, width, tiles, size, pre):
+        (y0, y1, x0, x1), (top, bottom, left, right) = overhang(bounds, height, width)
+        tile = image[y0:y1, x0:x1]
+        if top or bottom or left or right:
+            tile = np.pad(tile, ((top, bottom), (left, right), (0, 0)), mode="edge")
+        out.append(tile)
+    return out
+
+
+def overhang(bounds: Bounds, height: int, width: int) -> tuple[Bounds, tuple[int, int, int, int]]:
+    """A tile's bounds within an ``height`` x ``width`` image and how far (px: top, bottom,
+    left, right) it reaches past it, where both paths repeat the edge pixels."""
+    y0, y1, x0, x1 = bounds
+    inside = (max(y0, 0), min(y1, height), max(x0, 0), min(x1, width))
+    return inside, (max(-y0, 0), max(y1 - height, 0), max(-x0, 0), max(x1 - width, 0))
 
 
 def reduce_tiles(tile_probs: np.ndarray, background: np.ndarray, how: str) -> np.ndarray:
@@ -180,18 +201,25 @@ class DinoClassifier(Classifier):
     def _geometry(self, height: int, width: int) -> Geometry:
         return geometry(height, width, self.image_size, self.fit)
 
+    def tile_bounds(self, height: int, width: int) -> list[Bounds]:
+        """(y0, y1, x0, x1) px of the tiles of an ``height`` x ``width`` px frame, row by
+        row (:func:`fieldtool.preprocessing.tile_bounds`: where the model's crop would
+        leave part of a tile unseen, tiles whose seen parts cover the frame)."""
+        return tile_bounds(height, width, self.tiles, self.image_size, self.fit)
+
     def view_note(self, height: int, width: int) -> str | None:
         """One line on how much of an ``height`` x ``width`` px frame the model's centre
         crop leaves unseen, or None where it sees (almost) all of it."""
-        bounds = tile_bounds(height, width, self.tiles)
-        seen, share_w, share_h = seen_share(bounds, self.image_size, self.fit)
+        bounds = self.tile_bounds(height, width)
+        seen, share_w, share_h = seen_share(bounds, height, width, self.image_size, self.fit)
         if self.fit is None or seen > 0.995:
             return None
         part = "tile" if self.tiles > 1 else "frame"
         g = self._geometry(bounds[0][1] - bounds[0][0], bounds[0][3] - bounds[0][2])
-        # with tiles, why they leave the same share unseen (each is cropped as the frame)
-        tiled = ("; tiles keep the frame's shape and are cropped alike, so tiles do not "
-                 "cover it") if self.tiles > 1 else ""  # fmt: skip
+        # with tiles, why they do not cover it: too long a frame for tiles squares across
+        tiled = (f"; a frame whose longer side is more than {self.tiles} times its shorter "
+                 f"one is too long for {self.tiles} square tiles across, so tiles keep its "
+                 "shape, are cropped alike and do not cover it") if self.tiles > 1 else ""  # fmt: skip
         return (
             f"model {self.model_id}: it sees the centre {self.image_size}x{self.image_size} px "
             f"of each {part} resized to {g.width}x{g.height} px ({share_w:.0%} of its width, "
@@ -241,7 +269,7 @@ class DinoClassifier(Classifier):
         """(T, S, S, 3) uint8 RGB crops of one (H, W, 3) BGR frame: squashed by OpenCV
         (no recorded preprocessing), else resized by torch on uint8 (antialiased, rounded:
         as PIL's resize, within one step on a few pixels) and centre-cropped."""
-        tiles = cut_tiles(image, self.tiles)
+        tiles = cut_tiles(image, self.tiles, self.image_size, self.fit)
         if self.fit is None:
             size = (self.image_size, self.image_size)
             return np.stack([
@@ -317,10 +345,14 @@ class DinoClassifier(Classifier):
         else:
             frames = uploaded[..., [2, 1, 0]].permute(0, 3, 1, 2).float()  # RGB, (N, 3, H, W)
         height, width = frames.shape[2:]
-        crops = [
-            self._fit_on_device(frames[:, :, y0:y1, x0:x1])
-            for y0, y1, x0, x1 in tile_bounds(height, width, self.tiles)
-        ]
+        crops = []
+        for bounds in self.tile_bounds(height, width):
+            (y0, y1, x0, x1), pads = overhang(bounds, height, width)
+            tiles = frames[:, :, y0:y1, x0:x1]
+            if any(pads):  # edge pixels repeated, as the host path's np.pad "edge"
+                top, bottom, left, right = pads
+                tiles = torch.nn.functional.pad(tiles, (left, right, top, bottom), mode="replicate")
+            crops.append(self._fit_on_device(tiles))
         return torch.stack(crops, dim=1).flatten(0, 1).clamp(0, 255)
 
     def _fit_on_device(self, tiles: torch.Tensor) -> torch.Tensor:

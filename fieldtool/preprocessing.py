@@ -24,11 +24,13 @@ squashed to S x S: :func:`geometry` with ``None``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from fieldtool.types import FieldtoolError
@@ -96,22 +98,119 @@ def geometry(height: int, width: int, size: int, pre: Preprocessing | None) -> G
     return Geometry(new_h, new_w, (new_h - size) // 2, (new_w - size) // 2, size)
 
 
+Bounds = tuple[int, int, int, int]  # (y0, y1, x0, x1) px; a tile may reach past its image
+
+
+def tile_bounds(
+    height: int, width: int, tiles: int, size: int = 0, pre: Preprocessing | None = None
+) -> list[Bounds]:
+    """(y0, y1, x0, x1) px of the ``tiles`` x ``tiles`` tiles of an ``height`` x ``width`` px
+    image, row by row, for a model of input ``size`` px and preprocessing ``pre``.
+
+    Where the model shows all of a tile (no record: squash; a squash without a rim cut)
+    they are a grid of the image's shape, without overlap. Where its crop leaves part of a
+    tile out, the parts it keeps cover the image instead: a crop model's are squares of
+    side (longer side / tiles), overlapping along the shorter side (a 16:9 tile would lose
+    its sides); a squash-and-crop model's are the grid's cells. Each tile is its kept part
+    grown by the rim the crop cuts off, so at the image's edges it reaches past the image
+    (cut with the edge pixels repeated there: the model does not see them, but for the
+    resize filter's few pixels at the crop's border). An image more than ``tiles`` times
+    as long as its shorter side cannot be spanned by that many squares: it gets the grid,
+    each tile cropped as the image would be (:func:`seen_share` says how much is seen)."""
+    grid = _grid(height, width, tiles)
+    if tiles == 1 or pre is None or (pre.fit == "squash" and pre.resize <= size):
+        return grid
+    if pre.fit == "squash":  # every tile is squashed to resize x resize: sides apart
+        ys, xs = _span(height, tiles, size, pre), _span(width, tiles, size, pre)
+    else:  # a square tile is resized to resize x resize: one side for both axes
+        long_side, short_side = max(height, width), min(height, width)
+        along = _span(long_side, tiles, size, pre)
+        across = along and _starts(short_side, tiles, along[0], size, pre)
+        if not along or not across:
+            return grid
+        ys, xs = (along, (along[0], across)) if height > width else ((along[0], across), along)
+    if ys is None or xs is None:
+        return grid
+    return [(y, y + ys[0], x, x + xs[0]) for y in ys[1] for x in xs[1]]
+
+
+def _grid(height: int, width: int, tiles: int) -> list[Bounds]:
+    ys = [int(v) for v in np.linspace(0, height, tiles + 1).astype(int)]
+    xs = [int(v) for v in np.linspace(0, width, tiles + 1).astype(int)]
+    return [(ys[r], ys[r + 1], xs[c], xs[c + 1]) for r in range(tiles) for c in range(tiles)]
+
+
+def _span(length: int, tiles: int, size: int, pre: Preprocessing) -> tuple[int, list[int]] | None:
+    """(tile side px, tile starts px) along an image side ``length`` px: the shortest
+    side whose kept parts (``size`` of every ``resize`` px, from ``(resize - size) // 2``)
+    cover it with ``tiles`` tiles."""
+    side = max(1, math.ceil(length * pre.resize / (tiles * size)))
+    for _ in range(tiles + 8):  # rounding the starts to whole pixels costs a pixel or two
+        starts = _starts(length, tiles, side, size, pre)
+        if starts is not None:
+            return side, starts
+        side += 1
+    return None
+
+
+def _starts(length: int, tiles: int, side: int, size: int, pre: Preprocessing) -> list[int] | None:
+    """Starts px of ``tiles`` tiles ``side`` px long, evenly spaced, whose kept parts cover
+    ``0..length`` and reach past it by two pixels at most; None where they cannot."""
+    offset = (pre.resize - size) // 2
+    kept = (offset * side / pre.resize, (offset + size) * side / pre.resize)  # px in a tile
+    if kept[1] - kept[0] > length + 2:  # (rounding to whole pixels: 2 px of slack)
+        return None  # it would show what is not in the image
+    first, last = math.floor(-kept[0]), math.ceil(length - kept[1])
+    if last <= first:  # one tile's kept part spans it all (about tiles times the other side)
+        starts = [first] * tiles
+    else:
+        starts = [int(v) for v in np.rint(np.linspace(first, last, tiles))]
+    reach = 0.0
+    for start in starts:
+        if start + kept[0] > reach:
+            return None
+        reach = max(reach, start + kept[1])
+    return starts if reach >= length else None
+
+
 def seen_share(
-    bounds: list[tuple[int, int, int, int]], size: int, pre: Preprocessing | None
+    bounds: list[Bounds], height: int, width: int, size: int, pre: Preprocessing | None
 ) -> tuple[float, float, float]:
-    """(share of the image's area, of the first tile's width, of its height) that the
-    model's input shows, over tiles ``bounds`` ((y0, y1, x0, x1) px each, covering the
-    image without overlap)."""
-    total = seen = 0.0
+    """(share of an ``height`` x ``width`` px image's area that the model's input shows of
+    some tile, share of the first tile's width it shows, of its height), over tiles
+    ``bounds`` (:func:`tile_bounds`: they may overlap and reach past the image)."""
+    kept = []
     first: tuple[float, float] | None = None
     for y0, y1, x0, x1 in bounds:
         g = geometry(y1 - y0, x1 - x0, size, pre)
-        share_w, share_h = min(1.0, size / g.width), min(1.0, size / g.height)
-        first = first or (share_w, share_h)
-        total += (y1 - y0) * (x1 - x0)
-        seen += (y1 - y0) * (x1 - x0) * share_w * share_h
+        rows = _kept(y0, y1, g.top, g.height, size)
+        cols = _kept(x0, x1, g.left, g.width, size)
+        first = first or (min(1.0, size / g.width), min(1.0, size / g.height))
+        kept.append((max(rows[0], 0), min(rows[1], height), max(cols[0], 0), min(cols[1], width)))
     share_w, share_h = first or (1.0, 1.0)
-    return (seen / total if total else 1.0), share_w, share_h
+    return (_union_area(kept) / (height * width) if height * width else 1.0), share_w, share_h
+
+
+def _kept(start: int, end: int, offset: int, resized: int, size: int) -> tuple[float, float]:
+    """px of the image that a tile ``start..end`` shows when resized to ``resized`` px and
+    cut from ``offset`` for ``size`` px (all of it where that is the whole)."""
+    scale = (end - start) / resized
+    return start + max(0, offset) * scale, start + min(resized, offset + size) * scale
+
+
+def _union_area(boxes: list[tuple[float, float, float, float]]) -> float:
+    """Area covered by (y0, y1, x0, x1) boxes, overlaps counted once."""
+    edges = sorted({x for _, _, x0, x1 in boxes for x in (x0, x1)})
+    area = 0.0
+    for left, right in zip(edges, edges[1:], strict=False):
+        rows = sorted((y0, y1) for y0, y1, x0, x1 in boxes if x0 <= left and x1 >= right)
+        covered, reach = 0.0, -math.inf
+        for y0, y1 in rows:
+            if y1 > reach:
+                covered += y1 - max(y0, reach)
+                reach = y1
+        area += covered * (right - left)
+    return area
 
 
 def timm_crop(size: int) -> Preprocessing:

@@ -322,7 +322,7 @@ def test_plantclef_frames_are_resized_and_centre_cropped_as_timms_eval(plantclef
     for tiles in (1, 2):
         clf = DinoClassifier(model, device="cpu", precision="fp32", tiles=tiles)
         probs, tile_probs = clf.predict([np.ascontiguousarray(rgb[..., ::-1])])
-        for k, tile in enumerate(cut_tiles(rgb, tiles)):
+        for k, tile in enumerate(cut_tiles(rgb, tiles, size, model.info.preprocessing)):
             # within a rounding step of PIL on a few pixels (as in test_hf_preprocessing)
             assert np.abs(tile_probs[0, k] - by_hand(np.ascontiguousarray(tile))).max() < 1e-3
     squashed = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
