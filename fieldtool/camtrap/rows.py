@@ -107,15 +107,16 @@ def _is_taxon(name: str, known: set[str]) -> bool:
 
 
 def _centre(points: list[tuple[float, float]]) -> tuple[float, float, float]:
-    """(lat, lon, radius m): the points' centroid and the farthest point's distance (0 for
-    a spread under :data:`ONE_POINT_M`)."""
+    """(lat, lon, radius m): the points' centroid (longitude the short way round, across
+    180 too: :func:`fieldtool.geo.mean_lon`) and the farthest point's distance (0 for a
+    spread under :data:`ONE_POINT_M`)."""
     import numpy as np
 
-    from fieldtool.geo import haversine_m
+    from fieldtool.geo import haversine_m, mean_lon
 
     lats = np.array([p[0] for p in points], dtype=np.float64)
     lons = np.array([p[1] for p in points], dtype=np.float64)
-    lat, lon = float(lats.mean()), float(lons.mean())
+    lat, lon = float(lats.mean()), mean_lon(lons)
     radius = float(haversine_m(lat, lon, lats, lons).max())
     return lat, lon, (radius if radius >= ONE_POINT_M else 0.0)
 

@@ -39,7 +39,12 @@ from fieldtool.placement import (
     start_time_warning,
     track_start_warning,
 )
-from fieldtool.priors import RangePriorStage, range_coverage, range_prior_from_config
+from fieldtool.priors import (
+    RangePriorStage,
+    prior_off_note,
+    range_coverage,
+    range_prior_from_config,
+)
 from fieldtool.sources import VideoSource, is_live, source_key
 from fieldtool.store import SightingStore, query
 from fieldtool.timebase import TimeBasis
@@ -102,6 +107,8 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
         prior = RangePriorStage(ranges, classifier.labels, config.prior, log=log)
         if config.position.lat is not None and config.position.lon is not None:
             prior.say_place(Position(config.position.lat, config.position.lon))  # before it runs
+    elif (off := prior_off_note(config.prior)) is not None:
+        log(off)
     elif positions is not None:  # placed, yet nothing to weigh species by where they live
         log("no range prior: species are not weighed by where they live (give range maps "
             "with --ranges, e.g. data/ranges/little_atlas.gpkg for US trees)")  # fmt: skip

@@ -28,7 +28,7 @@ judge), :mod:`~fieldtool.priors.distance` (place-to-range distance).
 
 from fieldtool.priors.coverage import RangeCoverage, range_coverage
 from fieldtool.priors.extent import extent_of, outside_coverage
-from fieldtool.priors.files import prior_from_files, range_prior_from_config
+from fieldtool.priors.files import prior_from_files, prior_off_note, range_prior_from_config
 from fieldtool.priors.indexed import IndexedPrior
 from fieldtool.priors.occurrences import (
     OccurrencePrior,
@@ -73,6 +73,7 @@ __all__ = [
     "notes_of",
     "outside_coverage",
     "prior_from_files",
+    "prior_off_note",
     "prior_rows",
     "range_coverage",
     "range_prior_from_config",

@@ -49,7 +49,18 @@ def prior_from_files(paths: Iterable[str | Path], cfg: PriorConfig) -> SpeciesPr
 
 def range_prior_from_config(cfg: PriorConfig) -> SpeciesPrior | None:
     """The prior a config asks for (``cfg.ranges``, see :func:`prior_from_files`), or
-    None when no range files are given or ``cfg.weight`` is 0."""
+    None when no range files are given or ``cfg.weight`` is 0 (the files are then not
+    read: :func:`prior_off_note` says so)."""
     if cfg.weight == 0:
         return None
     return prior_from_files(cfg.ranges, cfg)
+
+
+def prior_off_note(cfg: PriorConfig) -> str | None:
+    """The log line for range files given with the prior turned off (``cfg.weight`` 0:
+    ``--prior-weight 0`` or ``--ignore-location``), which are not read; None otherwise."""
+    if cfg.weight != 0 or not cfg.ranges:
+        return None
+    names = ", ".join(Path(p).name for p in cfg.ranges)
+    return (f"range prior off (prior weight 0: --prior-weight 0 or --ignore-location); "
+            f"range files not read: {names}")  # fmt: skip

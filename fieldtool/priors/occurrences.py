@@ -6,8 +6,12 @@ ignoring case: species from ``species`` (GBIF), else ``scientificName`` and the 
 to the binomial (:func:`fieldtool.names.binomial`: authorship and infraspecific rank
 dropped), or the column ``species_field`` names (``--species-field``); position from
 ``decimalLatitude``/``decimalLongitude`` or ``lat``/``lon`` and the like (a decimal comma,
-``46,5``, is read in a table not separated by commas: European exports). Rows are skipped and counted, never fatal: lines that do not parse, no
-species, bad or (0, 0) coordinates, ``occurrenceStatus`` ABSENT, GBIF geospatial issues,
+``46,5``, is read in a table not separated by commas: European exports). A zip is read as
+GBIF sends it (:mod:`fieldtool.priors.archives`): a Darwin Core Archive by its ``meta.xml``
+(the core file, its delimiter and its columns' terms), or the one table of a simple
+download. Rows are skipped and counted, never fatal: lines that do not parse, no
+species, bad or (0, 0) coordinates, ``occurrenceStatus`` ABSENT (or empty with an
+``individualCount`` of 0, which GBIF reads as absent), GBIF geospatial issues,
 fossils and living (garden, zoo) specimens; :meth:`OccurrenceTable.lines` gives a line
 per file (rows read, records kept, skipped by reason) for the log. Names are one species
 when :func:`fieldtool.names.canonical` says so (case, authorship, rank, synonyms), as for
@@ -42,6 +46,7 @@ import pandas as pd
 from fieldtool.geo import haversine_m
 from fieldtool.inputs import read_input_text
 from fieldtool.names import NameRows, binomial, canonical, group_names, merge_note
+from fieldtool.priors.archives import is_occurrence_zip, read_zipped_table
 from fieldtool.priors.cells import distinct_cells
 from fieldtool.types import FieldtoolError
 
@@ -73,6 +78,7 @@ SKIP_REASONS = {
     "no_species": ("no species", "no species"),
     "bad_coords": ("bad coordinates", "bad coordinates"),
     "absent": ("marked absent", "marked absent"),
+    "zero_count": ("individualCount 0 (absent)", "individualCount 0 (absent)"),
     "basis_of_record": ("fossil/living specimen", "fossil/living specimens"),
     "geospatial_issue": ("GBIF geospatial issue", "GBIF geospatial issues"),
 }
@@ -167,11 +173,19 @@ def read_occurrences(
     unreadable file, or one without species or coordinate columns.
     """
     path = Path(path)
-    text = read_input_text(path, "occurrence")
+    given_sep, quoted, where = None, None, str(path)
+    if path.suffix.lower() == ".zip":  # a GBIF download as it comes (module doc)
+        zipped = read_zipped_table(path)
+        text, given_sep, quoted = zipped.text, zipped.sep, zipped.quoted
+        where = f"{path}: {zipped.member}"
+    else:
+        text = read_input_text(path, "occurrence")
     header = text.split("\n", 1)[0]
     if not header.strip():
-        raise FieldtoolError(f"{path}: empty occurrence file (no header line)")
-    sep = detect_delimiter(header)
+        raise FieldtoolError(f"{where}: empty occurrence file (no header line)")
+    sep = given_sep or detect_delimiter(header)
+    if quoted is None:  # GBIF's TSV: no quoting
+        quoted = not (sep == "\t" and '"' not in header)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -181,11 +195,11 @@ def read_occurrences(
                 dtype=str,
                 keep_default_na=False,
                 on_bad_lines="warn",
-                quoting=3 if sep == "\t" and '"' not in header else 0,  # GBIF TSV: no quoting
+                quoting=0 if quoted else 3,  # csv.QUOTE_MINIMAL, QUOTE_NONE
             )
         except (pd.errors.ParserError, ValueError) as exc:
             msg = " ".join(str(exc).split())
-            raise FieldtoolError(f"{path}: cannot read as CSV/TSV ({msg})") from None
+            raise FieldtoolError(f"{where}: cannot read as CSV/TSV ({msg})") from None
     bad_lines = sum(str(w.message).count("Skipping line") for w in caught)
 
     sp_col = species_field if species_field in frame.columns else _column(frame, _SPECIES_COLS)
@@ -195,7 +209,7 @@ def read_occurrences(
                 for n, c, names in (("species", sp_col, _SPECIES_NAMES + ("--species-field",)),
                                     ("latitude", lat_col, _LAT_COLS),
                                     ("longitude", lon_col, _LON_COLS)) if c is None]  # fmt: skip
-        raise FieldtoolError(f"{path}: no {' / '.join(need)} in the header")
+        raise FieldtoolError(f"{where}: no {' / '.join(need)} in the header")
 
     n = len(frame)
     skipped: dict[str, int] = {"bad_line": bad_lines}
@@ -215,8 +229,15 @@ def read_occurrences(
     drop(names.isna().to_numpy(), "no_species")
 
     status = _column(frame, ("occurrencestatus",))
+    stated = np.zeros(n, dtype=bool)
     if status is not None:
-        drop((frame[status].str.strip().str.upper() == "ABSENT").to_numpy(), "absent")
+        said = frame[status].str.strip().str.upper()
+        drop((said == "ABSENT").to_numpy(), "absent")
+        stated = (said != "").to_numpy()
+    count_col = _column(frame, ("individualcount",))
+    if count_col is not None:  # GBIF: a count of 0 without a status is an absence
+        count = pd.to_numeric(frame[count_col].str.strip(), errors="coerce").to_numpy(np.float64)
+        drop((count == 0) & ~stated, "zero_count")
     basis = _column(frame, ("basisofrecord",))
     skip_set = {b.upper() for b in skip_basis}
     if basis is not None and skip_set:
@@ -455,8 +476,10 @@ OCCURRENCE_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def is_occurrence_file(path: str | Path) -> bool:
-    """True for tables of records (by extension), False for polygon files."""
-    return Path(path).suffix.lower() in OCCURRENCE_SUFFIXES
+    """True for tables of records (by extension; a zip by what it holds:
+    :func:`fieldtool.priors.archives.is_occurrence_zip`), False for polygon files."""
+    suffix = Path(path).suffix.lower()
+    return suffix in OCCURRENCE_SUFFIXES or (suffix == ".zip" and is_occurrence_zip(path))
 
 
 def describe(prior: OccurrencePrior, lat: float, lon: float) -> Mapping[str, float]:

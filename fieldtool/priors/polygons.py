@@ -22,6 +22,7 @@ import shapely
 from pyproj.exceptions import CRSError
 from shapely.geometry.base import BaseGeometry
 
+from fieldtool.geo import split_antimeridian
 from fieldtool.names import canonical, group_names, merge_note
 from fieldtool.priors.distance import distance_km
 from fieldtool.types import FieldtoolError
@@ -176,6 +177,27 @@ def _polygons(geom: BaseGeometry | None) -> list[BaseGeometry]:
     return out
 
 
+def _split_across_180(path: Path, geoms: np.ndarray, names: Sequence[object]) -> int:
+    """Cut, in place, the polygons of ``geoms`` (lon/lat, one per feature) whose rings
+    jump across the antimeridian (:func:`fieldtool.geo.split_antimeridian`: a naive ring
+    177 -> -178 is the strip across 180, not round the world); how many were cut. Only
+    those wider than 180 degrees are looked at. A ring round a pole is refused, naming
+    the feature (1-based) and its species."""
+    bounds = shapely.bounds(geoms)
+    with np.errstate(invalid="ignore"):
+        wide = np.flatnonzero(bounds[:, 2] - bounds[:, 0] > 180.0)
+    cut = 0
+    for i in wide.tolist():
+        try:
+            split = split_antimeridian(geoms[i])
+        except ValueError as exc:
+            raise FieldtoolError(f"{path}: feature {i + 1} ({names[i]}): {exc}") from None
+        if split is not geoms[i]:
+            geoms[i] = split
+            cut += 1
+    return cut
+
+
 def _presence(values: pd.Series) -> np.ndarray:
     """Presence flags: 0 = absence island, anything else (or empty) = range."""
     num = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
@@ -198,8 +220,11 @@ def load_ranges(
     no name field). ``presence_field`` (e.g. ``"CODE"`` for Little's atlas) marks range
     polygons with 1 and absence islands inside a range with 0; None, or a file without
     that field, takes every polygon as range (a warning is logged for the latter).
-    ``crs`` is used for files that carry no CRS. Geometries are repaired with
-    ``make_valid`` and reprojected to EPSG:4326. Per species: union of range polygons
+    ``crs`` is used for files that carry no CRS. Geometries are reprojected to EPSG:4326,
+    split at 180 where a ring has an edge over 180 degrees of longitude (read as crossing
+    the antimeridian: :func:`fieldtool.geo.split_antimeridian`; a note says how many; a
+    ring round a pole so is refused, naming the feature) and repaired with
+    ``make_valid``. Per species: union of range polygons
     minus union of absence polygons, across all files. A species is every name with
     the same :func:`fieldtool.names.canonical` key (``Quercus alba L.``, ``quercus alba
     alba``, a synonym); it goes by the first name seen, and the prior's ``notes`` list
@@ -209,6 +234,7 @@ def load_ranges(
     present: dict[str, list[BaseGeometry]] = {}
     absent: dict[str, list[BaseGeometry]] = {}
     seen: dict[str, None] = {}  # every name with polygons, in the order seen
+    notes: list[str] = []
     for path in files:
         frame = _read_one(path, crs)
         if species is None and species_field not in frame.columns:
@@ -227,6 +253,11 @@ def load_ranges(
             flags = np.ones(len(frame), dtype=bool)
         names_col = [species] * len(frame) if species is not None else frame[species_field]
         geoms = np.asarray(frame.geometry.values, dtype=object)
+        crossed = _split_across_180(path, geoms, list(names_col))
+        if crossed:
+            notes.append(f"{path}: {crossed} polygon{'s' if crossed > 1 else ''} with an edge "
+                         "over 180 degrees of longitude read as crossing the antimeridian "
+                         "and split at 180")  # fmt: skip
         bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
         if bad.any():
             geoms[bad] = shapely.make_valid(geoms[bad])
@@ -261,4 +292,5 @@ def load_ranges(
     for key in absent.keys() - present.keys():
         log.warning("%s has absence polygons but no range polygons; ignored", chosen[key])
     where = ", ".join(str(p) for p in files)
-    return RangePrior(ranges, decay_km=decay_km, notes=merge_note(where, merged))
+    notes += merge_note(where, merged)
+    return RangePrior(ranges, decay_km=decay_km, notes=notes)

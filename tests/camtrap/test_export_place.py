@@ -175,3 +175,20 @@ def test_photos_are_copied_not_linked(tmp_path):
     assert [p.read_bytes() for p in paths] == before
     total = sum(len(b) for b in before)
     assert any(f"{total:,} bytes" in line and "copied" in line for line in lines), lines
+
+
+def test_photos_either_side_of_180_are_placed_between_them(tmp_path):
+    """The trial's set5_fiji: two photos 1.07 km apart at 179.995 and -179.995 (16.5 S).
+    The deployment lies on 180 between them, ~535 m from each, not at longitude 0 with
+    16,346 km of uncertainty; no wide-spread warning."""
+    a, b = (-16.5, 179.995), (-16.5, -179.995)
+    _photo_session(tmp_path / "s.duckdb", [a, b], [a, b])
+    dep, lines = _export(tmp_path / "s.duckdb", tmp_path / "pkg")
+    lat, lon = float(dep["latitude"]), float(dep["longitude"])
+    assert lat == pytest.approx(-16.5, abs=1e-9)
+    assert abs(lon) == pytest.approx(180.0, abs=1e-7)
+    half = _metres(a, b) / 2
+    assert half == pytest.approx(533, abs=5)
+    assert int(dep["coordinateUncertainty"]) == pytest.approx(half, abs=1.01)
+    assert not any("warning" in line for line in lines), lines
+    assert "km from their centroid" not in dep["deploymentComments"]

@@ -294,3 +294,27 @@ def test_a_species_column_of_another_name_is_taken_from_species_field(tmp_path: 
         prior_from_files([path], PriorConfig())
     prior = prior_from_files([path], PriorConfig(species_field="taxon_name"))
     assert prior is not None and "Pseudotsuga menziesii" in prior.species
+
+
+def test_individual_count_0_without_a_status_is_an_absence(tmp_path: Path) -> None:
+    """GBIF reads individualCount 0 as absent when occurrenceStatus is empty (the trial's
+    o1 row 8): skipped and said in the skipped-count line; a stated PRESENT is kept, and
+    an empty count or 3 is a presence."""
+    path = tmp_path / "0001234.csv"
+    rows = [
+        ["gbifID", "occurrenceStatus", "species", "decimalLatitude", "decimalLongitude",
+         "individualCount"],
+        ["1", "", "Acer macrophyllum", "52.09", "5.12", "0"],
+        ["2", "", "Thuja plicata", "52.09", "5.12", ""],
+        ["3", "PRESENT", "Pinus taeda", "52.09", "5.12", "0"],
+        ["4", "", "Quercus alba", "52.09", "5.12", "3"],
+        ["5", "", "Acer rubrum", "52.09", "5.12", " 0.0 "],
+    ]  # fmt: skip
+    path.write_text("\n".join("\t".join(r) for r in rows) + "\n", encoding="utf-8")
+    table = read_occurrences(path)
+    assert sorted(table.records["species"]) == ["Pinus taeda", "Quercus alba", "Thuja plicata"]
+    assert table.skipped == {"zero_count": 2}
+    assert table.summary().endswith("2 skipped: 2 individualCount 0 (absent)")
+    prior = load_occurrences(path)
+    assert prior.prior(52.09, 5.12, ["Acer macrophyllum"])[0] == 1.0  # no records: unknown
+    assert not prior.has("Acer macrophyllum")
