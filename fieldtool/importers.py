@@ -12,6 +12,7 @@ Three sources:
   ``background`` class, zero head), for use with a gallery (:mod:`fieldtool.gallery`).
 - :func:`pull`: download one of :data:`HF_MODELS` and import it (needs the internet).
 
+Each writes its folder with a model card, all or nothing (:mod:`fieldtool.import_card`).
 Nothing here downloads anything except :func:`pull`.
 """
 
@@ -34,6 +35,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from fieldtool import import_card as card
 from fieldtool import import_hints as hints
 from fieldtool.names import first_few
 from fieldtool.types import FieldtoolError, Label, LabelSet
@@ -51,16 +53,8 @@ HF_MODELS = tuple(
     for size in ("small", "base", "large")
     for reg in ("", "-with-registers")
 )
-HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+HF_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "README.md")
 BACKBONE_ONLY_LABEL = "background"
-
-
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FieldtoolError(f"{out_dir}: exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise FieldtoolError(f"{out_dir}: folder exists and is not empty (use --force to replace)")
-    out_dir.mkdir(parents=True, exist_ok=True)
 
 
 # --------------------------------------------------------------------------- timm checkpoints
@@ -348,7 +342,7 @@ def import_plantclef(
     Input size is taken from ``pos_embed`` (518 px for the real model: 37x37 patches of
     14 px); timm's eval transform at crop_pct 1.0 is recorded (``preprocessing.timm_crop``).
     """
-    from fieldtool.model import ModelInfo, background_by_name, save_model_folder
+    from fieldtool.model import ModelInfo, background_by_name
     from fieldtool.preprocessing import IMAGENET_MEAN, IMAGENET_STD, timm_crop
 
     checkpoint, out_dir = Path(checkpoint), Path(out_dir)
@@ -383,8 +377,8 @@ def import_plantclef(
         },
         preprocessing=timm_crop(int(config.image_size)),
     )
-    _prepare_out_dir(out_dir, overwrite)
-    save_model_folder(out_dir, network, labels, info)
+    source = card.plantclef_source(checkpoint, where, Path(classes_file), Path(names_file), notes)
+    card.write_imported(out_dir, network, labels, info, source, overwrite=overwrite)
     if log is not None:
         for note in notes:
             log(note)
@@ -468,6 +462,7 @@ def import_hf_dinov2(
     image_size: int | None = None,
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
+    hub_id: str | None = None,
 ) -> Path:
     """Convert a Hugging Face DINOv2 folder (``Dinov2Model``, ``Dinov2WithRegistersModel`` or
     their ``...ForImageClassification``, keys possibly prefixed ``dinov2.``) into a model folder.
@@ -478,10 +473,11 @@ def import_hf_dinov2(
     ``background`` class with a zero head, ``extra["backbone_only"] = True``; use it with a
     gallery. Classes named as no species (``background``, ``empty``...) are marked so, and
     preprocessing is :func:`fieldtool.preprocessing.from_hf_processor`'s (said via ``log``).
+    ``hub_id``: the hub repository ``folder`` was downloaded from (:func:`pull`), for the card.
     """
     import torch
 
-    from fieldtool.model import ModelInfo, background_by_name, read_labels, save_model_folder
+    from fieldtool.model import ModelInfo, background_by_name, read_labels
     from fieldtool.preprocessing import from_hf_processor
 
     folder, out_dir = Path(folder), Path(out_dir)
@@ -530,8 +526,8 @@ def import_hf_dinov2(
     network = _network(config, full, len(labels), head_input, str(folder))
     info = ModelInfo(model_id=model_id or out_dir.name, image_size=size, mean=mean, std=std,
                      head_input=head_input, extra=extra, preprocessing=record)  # fmt: skip
-    _prepare_out_dir(out_dir, overwrite)
-    save_model_folder(out_dir, network, labels, info)
+    card.write_imported(out_dir, network, labels, info, card.hf_source(folder, hub_id, notes),
+                        overwrite=overwrite)  # fmt: skip
     if log is not None:
         for note in notes:
             log(note)
@@ -581,7 +577,8 @@ def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool
             f"cannot download {name}: offline ({reason}); download it on a connected machine "
             "and use 'fieldtool model import-hf FOLDER -o DIR'"
         )
-    _prepare_out_dir(dest, overwrite)
+    card.check_out_dir(dest, overwrite)  # before the download, not only after it
+    dest.parent.mkdir(parents=True, exist_ok=True)  # the download goes beside it
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".pull-") as tmp:
         try:
             snapshot_download(
@@ -590,5 +587,6 @@ def pull(name: str, dest: Path | str, *, timeout_s: float = 5.0, overwrite: bool
         except Exception as exc:  # network errors come in many types
             line = (str(exc).strip().splitlines() or [""])[0][:200]
             raise FieldtoolError(f"cannot download {name}: {type(exc).__name__}: {line}") from None
-        import_hf_dinov2(tmp, dest, model_id=name.split("/")[-1], overwrite=True, log=log)
+        import_hf_dinov2(tmp, dest, model_id=name.split("/")[-1], overwrite=overwrite, log=log,
+                         hub_id=name)  # fmt: skip
     return dest

@@ -13,6 +13,9 @@ A model folder holds:
 - ``model.safetensors``: ``backbone.*`` (the transformers ``Dinov2Model`` /
   ``Dinov2WithRegistersModel`` state dict) and ``head.weight``/``head.bias``.
 
+and, for people (nothing reads it), ``MODEL_CARD.md``: what the model is and where it came
+from (:mod:`fieldtool.import_card` for an import, :mod:`fieldtool.learn.card` a learnt head).
+
 Nothing here downloads: a folder that is missing or incomplete is an error.
 """
 
@@ -353,8 +356,9 @@ def describe_folder(folder: Path) -> str:
     record = info.get("preprocessing")
     pre = Preprocessing.model_validate(record) if record else None
     frames = pre.describe(info["image_size"]) if pre else "squashed"
+    card = "MODEL_CARD.md"  # learn.card.CARD_MD, which this layer does not import
     return (
         f"wrote {folder}: model {info['model_id']!r}, {config['model_type']} "
         f"{config['hidden_size']}x{config['num_hidden_layers']}, {info['image_size']} px "
-        f"(frames: {frames}), {kind}"
+        f"(frames: {frames}), {kind}" + f", card {card}" * (folder / card).is_file()
     )

@@ -52,7 +52,8 @@ def _model_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     d.set_defaults(func=lambda a: done(importers.pull(a.name, a.out, overwrite=a.force, log=print)))
     for command in (p, h, d):
         command.add_argument("-o", "--out", type=Path, required=True, help="model folder to write")
-        command.add_argument("--force", action="store_true", help="replace a non-empty folder")
+        command.add_argument("--force", action="store_true",
+                             help="replace a model folder already there (whole)")  # fmt: skip
         if command is not d:
             command.add_argument("--model-id", help="name recorded with sessions (default: folder)")
 
