@@ -51,8 +51,9 @@ class StationSection(Section):
         None,
         description="JSON file the station rewrites with every source's live figures "
         "(newest frame, rate, lag, dropped, last sighting); default: "
-        "`<db stem>_station-<name>.json` beside the database, where the dashboard's live "
-        "page finds every station of the database",
+        "`<db stem>_station-<name>.json` beside the database. The dashboard's live page "
+        "finds it anywhere: the running station names it in the database's station "
+        "registry (`<db stem>_stations/`)",
     )
     status_interval_s: float = Field(
         1.0, gt=0, description="seconds between two rewrites of the status file"

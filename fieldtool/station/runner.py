@@ -29,9 +29,16 @@ from fieldtool.pipeline import (
 )
 from fieldtool.pipeline.inputs import earlier_sessions
 from fieldtool.priors import RangePriorStage, range_prior_from_config
+from fieldtool.sources import source_key
 from fieldtool.station.config import SourceEntry, StationConfig
 from fieldtool.station.feed import Feed, StationStep, now_iso
-from fieldtool.station.status import alive, running_statuses, status_file_of
+from fieldtool.station.status import (
+    alive,
+    register_station,
+    running_statuses,
+    status_file_of,
+    unregister_station,
+)
 from fieldtool.station.worker import Batch, ModelWorker, Slot
 from fieldtool.store import SightingStore, query
 from fieldtool.timebase import utc_now
@@ -85,6 +92,7 @@ class Station:
         self._store: SightingStore | None = None
         self.status_file = config.station.status_file or status_file_of(self.db, self.name)
         self._own_status_file = False  # <name>-<pid>.json: no other run writes it again
+        self._entry: Path | None = None  # its entry in the database's station registry
         # whether status_file holds this run's last status (not: stopped before any source
         # started, or its own -<pid> file removed as it stopped)
         self.status_written = False
@@ -105,6 +113,9 @@ class Station:
         self.error: BaseException | None = None
         self._last_status = 0.0
         self._replace_earlier = replace_earlier
+        # the files (source_key) this run has started a source on: a reload starting one
+        # of them again (restarted with new settings) finds this run's session, no earlier one
+        self._files_read: set[str] = set()
         self._progress = progress
         self._last_progress = time.monotonic()
         self._thread = threading.Thread(target=self._serve, name="fieldtool-station",
@@ -136,6 +147,7 @@ class Station:
             self._close_unstarted(ready)
             return []
         self._other_stations()
+        self._register()
         self.worker.start()
         self._thread.start()
         try:
@@ -171,9 +183,15 @@ class Station:
         return [f for f in list(self.feeds.values()) if f.status != "ended"]
 
     def add(self, entry: SourceEntry) -> Feed:
-        """Open a source and start its reader; its session opens on the station thread."""
-        feed = self._prepare(entry)
-        self._start(feed)
+        """Open a source and start its reader (a reload); its session opens on the station
+        thread, after the start-up's check of a file's earlier sessions (:meth:`_earlier_
+        sessions`) where this run has not read the file yet. A source that cannot open
+        raises with none of its lines said."""
+        said: list[str] = []
+        feed = self._prepare(entry, said.append)
+        for line in said:  # it opened: its notes are true of a source that starts
+            self._log(line)
+        self._start(feed, check_earlier=self._file_of(feed) not in self._files_read)
         return feed
 
     def _prepare_all(self) -> list[Feed]:
@@ -182,15 +200,18 @@ class Station:
         no session and no database file made. A stop asked meanwhile (a signal) leaves the
         store unopened, or opened with no earlier session deleted (``replace_earlier``)."""
         ready: list[Feed] = []
+        said: list[str] = []  # the sources' notes: said once every one has opened
         try:
             for entry in self.config.sources:
                 try:
-                    ready.append(self._prepare(entry))
+                    ready.append(self._prepare(entry, said.append))
                 except FieldtoolError as exc:
                     where = f"{self.path}: " if self.path is not None else ""  # the TOML
                     raise FieldtoolError(f"{where}source {entry.name}: {exc}") from None
             if self._stop.is_set():  # run() says so: no database file made
                 return ready
+            for line in said:  # refused or stopped above, none started: none said
+                self._log(line)
             store_cfg = self.config.store
             self._store = SightingStore(
                 self.db, lock_timeout_s=store_cfg.lock_timeout_s,
@@ -219,7 +240,8 @@ class Station:
         process) keeps its file, and this one writes ``<its name>-<pid>.json``, which no
         other run writes again: removed when this one stops (:meth:`_write_status`)."""
         found = running_statuses(self.db)
-        mine = [s for s in found if Path(s["status_file"]) == self.status_file]
+        mine = [s for s in found  # found beside the database or through the registry
+                if Path(s["status_file"]).resolve() == self.status_file.resolve()]
         others = [s for s in found if s not in mine and alive(s)]
         if taken := [s for s in mine if alive(s, elsewhere_than=os.getpid())]:
             pid = taken[0]["pid"]
@@ -232,14 +254,27 @@ class Station:
         if others:
             names = ", ".join(f"{s.get('station')} (pid {s.get('pid')})" for s in others)
             self._log(f"station {names} runs into {self.db} too: each station keeps its own "
-                      "status file beside it")  # fmt: skip
+                      "status file")  # fmt: skip
+
+    def _register(self) -> None:
+        """Say where this station's status file is in the database's station registry
+        (``[station] status_file`` may put it anywhere: the dashboard looks there); the
+        entry is removed as the station stops (:meth:`_shutdown`)."""
+        try:
+            self._entry = register_station(self.db, self.name, self.status_file)
+        except OSError as exc:  # the station runs on; the dashboard may not find its status
+            self._log(f"{self.db.parent}: station registry entry not written "
+                      f"({exc.strerror or exc}); the dashboard finds only a status file "
+                      "named <db stem>_station-*.json beside the database")  # fmt: skip
 
     def _earlier_sessions(self, feeds: list[Feed]) -> None:
         """``replace_earlier`` (or ``[station] replace_earlier``): delete the earlier
-        sessions of each file source (before the station thread starts: this thread is
-        then the store's only user); a live source's are its history, kept. Else a line for
-        each file the store already holds sessions of, naming what works for the command
-        (a station file's, or ``fieldtool run``'s flags)."""
+        sessions of each file source; a live source's are its history, kept. Else a line
+        for each file the store already holds sessions of, naming what works for the
+        command (a station file's, or ``fieldtool run``'s flags). The one check for both: at
+        start-up every source's, before the station thread starts (this thread is then the
+        store's only user); on a reload a started source's, on the station thread before
+        its session opens (:meth:`add`)."""
         replace = self._replace_earlier or self.config.station.replace_earlier
         remedy = None if self.path is None else STATION_REMEDY
         for feed in feeds:
@@ -248,18 +283,25 @@ class Station:
                              replace=replace and not live, log=self._named(feed.name),
                              remedy=remedy)  # fmt: skip
 
+    @staticmethod
+    def _file_of(feed: Feed) -> str:
+        """The source as its sessions record it (a file made whole)."""
+        return source_key(str(feed.source.uri))
+
     def _named(self, name: str) -> Callable[[str], None]:
         """The log, each line after ``name:`` (a source's)."""
         return lambda line: self._log(f"{name}: {line}")
 
-    def _prepare(self, entry: SourceEntry) -> Feed:
-        """A source, its placement and its stages, not yet started."""
+    def _prepare(self, entry: SourceEntry, log: Callable[[str], None]) -> Feed:
+        """A source, its placement and its stages, not yet started; its lines (notes,
+        warnings, each after ``<name>:``) go to ``log``, which says them only once the
+        source starts (a station refused at start-up says none)."""
         config = self.config.session_config(entry)
+        say = (lambda m: log(f"{entry.name}: {m}"))  # noqa: E731
         # The source and its placement as `fieldtool run` opens them (notes and warnings too).
-        source, placement = video_placement(config, lambda m: self._log(f"{entry.name}: {m}"))
+        source, placement = video_placement(config, say)
         source.name = entry.name  # the session's source_name
         ranges = range_prior_from_config(config.prior)
-        say = (lambda m: self._log(f"{entry.name}: {m}"))  # noqa: E731  (the prior's warning)
         prior = (RangePriorStage(ranges, self.classifier.labels, config.prior, log=say)
                  if ranges else None)  # fmt: skip
         self._generation += 1
@@ -268,10 +310,15 @@ class Station:
         return Feed(key, entry.name, config, source, Slot(key, source.live, depth),
                     placement.positions, prior, placement.time)  # fmt: skip
 
-    def _start(self, feed: Feed) -> None:
+    def _start(self, feed: Feed, *, check_earlier: bool = False) -> None:
+        """Start a prepared source; ``check_earlier`` (a reload's): its session opens after
+        :meth:`_earlier_sessions` (on the station thread, the store's one user)."""
         self.feeds[feed.key] = feed
         self.by_name[feed.name] = feed
-        self._queue.put(("open", feed))  # before any of its frames can be classified
+        if not feed.source.live:
+            self._files_read.add(self._file_of(feed))
+        # before any of its frames can be classified
+        self._queue.put(("open", feed, check_earlier))
         feed.start_reader(self.worker, self.classifier)
         self._log(f"{feed.name}: started ({feed.source.uri})")
         if feed.config.store.preview is not None:
@@ -328,7 +375,11 @@ class Station:
         if flushed.unwritten:
             self._log(f"{flushed.unwritten} rows are not in {self.store.path} yet "
                       f"({flushed.journal or 'memory only'})")  # fmt: skip
-        self._write_status(final=True)
+        try:
+            self._write_status(final=True)
+        finally:  # after its final status: a reader between the two sees it not running
+            if self._entry is not None:
+                unregister_station(self._entry)
 
     def _model_failed(self, exc: BaseException) -> None:
         self.error = exc
@@ -363,6 +414,8 @@ class Station:
                         self._finish(feed)
                     return
                 if isinstance(item, tuple) and item[0] == "open":
+                    if item[2]:  # added by a reload: the start-up's check first
+                        self._earlier_sessions([item[1]])
                     self._open(item[1])
                 elif isinstance(item, Batch):
                     self._handle(item)

@@ -114,3 +114,24 @@ def test_errors_carry_no_pydantic_prefix_and_name_sources_by_name(tmp_path):
     assert _error(tmp_path, bad) == (
         "sources.cam.source.sample_fps: Input should be greater than 0"
     )
+
+
+@pytest.mark.usefixtures("colour_model")
+def test_a_refused_station_says_only_the_refusal(tmp_path, capsys):
+    """Defect: a station refused because its third source failed to open printed the lines
+    of the two sources it had opened first (their time notes and warnings), as if they had
+    started. Only the refusal is said, and nothing is written: no database, no status file,
+    no registry entry."""
+    videos = [write_video(tmp_path / f"{n}.avi", [(0, 1.0)]) for n in ("a", "b")]
+    sources = "".join(f'[[sources]]\nname = "{v.stem}"\nuri = "{v.as_posix()}"\n' for v in videos)
+    sources += f'[[sources]]\nname = "c"\nuri = "{(tmp_path / "nope.mp4").as_posix()}"\n'
+    path, db = _station(tmp_path, sources)
+    assert main(["station", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"fieldtool: error: {path}: source c: {(tmp_path / 'nope.mp4').as_posix()}: video file "
+        "not found"
+    ]
+    assert not db.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.avi", "b.avi", "st.toml"]

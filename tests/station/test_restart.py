@@ -84,3 +84,53 @@ def test_replace_leaves_a_live_cameras_history(tmp_path, labels, cameras):
     assert _sessions(db) == ["cam", "cam", "walk"]
     assert any(line.startswith("walk: replaced 1 earlier session(s)") for line in logs), logs
     assert not any(line.startswith("cam: replaced") for line in logs)
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_a_file_source_added_by_reload_is_checked_as_at_start_up(tmp_path, labels, cameras,
+                                                                 replace):  # fmt: skip
+    """Defect: a file source that a SIGHUP reload added was started beside its earlier
+    sessions without a word (and ``--replace`` did not replace them); it gets the start-up's
+    check. A source the reload restarts on a file this run has read already is not checked
+    again: this run's own session of it is no earlier one (and is never deleted)."""
+    cam = cameras(0)
+    video = write_video(tmp_path / "walk.avi", [(0, 2.0)])
+    db = tmp_path / "s.duckdb"
+    path = tmp_path / "st.toml"
+    path.write_text(toml(db, {"walk": str(video)}))
+    Station(load_station_config(path), path=path, classifier=ColourClassifier(labels)).run()
+    assert _sessions(db) == ["walk"]  # an earlier run of the file
+    path.write_text(toml(db, {"cam": cam.url}))
+    logs: list[str] = []
+    station = Station(load_station_config(path), path=path, log=logs.append,
+                      classifier=ColourClassifier(labels), replace_earlier=replace)  # fmt: skip
+
+    def walk_ended(count: int) -> bool:
+        done = [r for r in run.station.results if r.session.source_name == "walk"]
+        return len(done) == count
+
+    run = Running(station)
+    try:
+        wait_for(lambda: run.analysed("cam") > 3, what="the camera")
+        path.write_text(toml(db, {"cam": cam.url, "walk": str(video)}))  # walk added
+        station.request_reload()
+        wait_for(lambda: walk_ended(1), what="the added file to end")
+        path.write_text(toml(db, {"cam": cam.url, "walk": str(video)})
+                        .replace(f'uri = "{video}"', f'uri = "{video}"\nsource = {{sample_fps = 5}}'))
+        station.request_reload()  # walk restarted with new settings, on the file read already
+        wait_for(lambda: walk_ended(2), what="the restarted file to end")
+    finally:
+        run.stop()
+    walk = [line for line in logs if line.startswith("walk: ")]
+    warned = [line for line in walk if "already holds" in line]
+    replaced = [line for line in walk if "replaced" in line and "earlier session" in line]
+    if replace:
+        assert len(replaced) == 1, logs
+        assert replaced[0].startswith(f"walk: replaced 1 earlier session(s) of {video}")
+        assert not warned, logs
+        assert _sessions(db) == ["cam", "walk", "walk"]  # this run's two
+    else:
+        assert len(warned) == 1 and "1 session(s)" in warned[0], logs
+        assert "fieldtool station --replace" in warned[0], warned
+        assert not replaced, logs
+        assert _sessions(db) == ["cam", "walk", "walk", "walk"]

@@ -120,3 +120,73 @@ def test_a_station_alone_keeps_its_final_status(tmp_path, labels):
     final = read_status(status_file_of(db, "ridge"))
     assert final is not None and final["running"] is False and final["pid"] == os.getpid()
     assert station.status_written  # the CLI's last line names it
+
+
+def test_a_status_file_put_elsewhere_is_found_while_its_station_runs(tmp_path, labels,
+                                                                     cameras):  # fmt: skip
+    """Defect: a ``[station] status_file`` outside ``<db stem>_station*.json`` beside the
+    database was never found by the dashboard's Live page. The station says where its
+    status is in an entry of the database's station registry (``<db stem>_stations/``),
+    removed when it stops; the station ended is not live."""
+    db = tmp_path / "data" / "s.duckdb"
+    db.parent.mkdir()
+    elsewhere = tmp_path / "run" / "ridge-live.json"
+    elsewhere.parent.mkdir()
+    cfg = station_config(db, [{"name": "cam", "uri": cameras(0).url}],
+                         station={"name": "ridge", "status_interval_s": 0.2,
+                                  "status_file": str(elsewhere)})  # fmt: skip
+    run = Running(Station(cfg, classifier=ColourClassifier(labels)))
+    try:
+        wait_for(lambda: [s["status_file"] for s in running_statuses(db, utc_now())]
+                 == [str(elsewhere)], what="the status put elsewhere")  # fmt: skip
+        assert running_statuses(db, utc_now())[0]["sources"][0]["name"] == "cam"
+    finally:
+        run.stop()
+    assert read_status(elsewhere)["running"] is False  # its final write, where it was put
+    assert running_statuses(db, utc_now()) == []
+    assert not list((tmp_path / "data").glob("s_stations/*")), "its entry is removed"
+
+
+def test_a_registry_entry_vouches_only_for_its_own_live_station(tmp_path):
+    """An entry left behind (its station killed) or pointing at a status that is not its
+    run's, not running, or old, shows no station; one of a process gone from this host is
+    removed by the next station's entry."""
+    import subprocess
+    import sys
+
+    from fieldtool.station.status import register_station, unregister_station
+
+    db = tmp_path / "s.duckdb"
+    status = tmp_path / "elsewhere" / "ridge.json"
+    status.parent.mkdir()
+    now = utc_now()
+    entry = register_station(db, "ridge", status)
+    assert entry.parent == tmp_path / "s_stations"
+
+    def write(**fields) -> None:
+        data = {"station": "ridge", "running": True, "updated_at": now.isoformat() + "Z",
+                "pid": os.getpid(), "db": str(db), "sources": [], **fields}  # fmt: skip
+        status.write_text(json.dumps(data), encoding="utf-8")
+
+    assert running_statuses(db, now) == []  # no status written yet
+    write()
+    assert [s["status_file"] for s in running_statuses(db, now)] == [str(status)]
+    write(running=False)  # ended
+    assert running_statuses(db, now) == []
+    write(updated_at=(now - timedelta(minutes=5)).isoformat() + "Z")  # died long ago
+    assert running_statuses(db, now) == []
+    write(pid=os.getpid() + 1)  # another run writes that file now: not this entry's
+    assert running_statuses(db, now) == []
+    write(db=str(tmp_path / "other.duckdb"))  # of another database
+    assert running_statuses(db, now) == []
+    unregister_station(entry)
+    write()
+    assert running_statuses(db, now) == [] and not entry.exists()
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a station killed: its entry stays, its process is gone
+    left = register_station(db, "ridge", status, pid=gone.pid)
+    write(pid=gone.pid)
+    assert running_statuses(db, now) == []  # its process is gone: not live
+    mine = register_station(db, "pond", status)  # the next station's start removes it
+    assert not left.exists() and mine.exists()
