@@ -32,7 +32,13 @@ core), ``meta.xml`` and ``eml.xml``. ``eventDate`` is the ISO 8601 interval firs
 warning says so and ``eventRemarks`` says when it was processed),
 ``coordinateUncertaintyInMeters`` the GPS accuracy of the track point at the sighting's
 peak where the receiver reported one, ``identifiedBy`` the reviewer or the model,
-``identificationRemarks`` the model, its weights hash and scores. GeoParquet: a WKB
+``identificationRemarks`` the model, its weights hash and scores, ``minimumElevationInMeters``
+and ``maximumElevationInMeters`` the camera's elevation over the sighting's frames where its
+track's numbers are above sea level (GPX, NMEA, gpsd, EXIF; not a GoPro's ellipsoidal height
+nor a drone's altitude), ``verbatimElevation`` any of them with what it is measured from
+(:mod:`fieldtool.store.track`). The other formats carry ``elevation_m`` (at the peak, where
+the position is), ``elevation_min_m``, ``elevation_max_m`` and ``elevation_reference``, empty
+where the track has none. GeoParquet: a WKB
 ``geometry`` column (points, lon/lat WGS84) and the ``geo`` file metadata (version 1.1.0).
 Camtrap DP (``camtrap-dp``): a folder with ``datapackage.json``, its CSVs and the photos,
 written by :mod:`fieldtool.camtrap.write`.
@@ -66,6 +72,7 @@ from fieldtool.export_rows import (
     time_text,
     zone_known,
 )
+from fieldtool.store.track import above_sea_level
 from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:  # pandas and the store load when an export runs, not with the CLI
@@ -134,6 +141,8 @@ DWC_TERMS = [
     "decimalLatitude", "decimalLongitude", "geodeticDatum", "coordinateUncertaintyInMeters",
     "identifiedBy", "dateIdentified", "identificationVerificationStatus",
     "identificationRemarks", "samplingProtocol", "occurrenceRemarks",
+    # appended: the older terms keep their index in meta.xml
+    "minimumElevationInMeters", "maximumElevationInMeters", "verbatimElevation",
 ]  # fmt: skip
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _BINOMIAL = re.compile(r"^[A-Z][a-z-]+ (?:x |× )?[a-z][a-z-]+$")
@@ -173,6 +182,26 @@ def _time_remarks(known: bool, source: Any, zone: Any) -> str:
     if zone and zone != "UTC":
         how += f", converted from {zone}"
     return f"times UTC ({how})"
+
+
+def _elevations(row: Any) -> dict[str, str]:
+    """The Darwin Core elevation terms of a row: minimum/maximum over the sighting's frames
+    only where the track's numbers are above sea level (Darwin Core's elevation); the
+    verbatim text says what any of them is measured from ("camera at 728.3 to 735.5 m above
+    sea level (gpx)", "... above the WGS84 ellipsoid (gpmf)"). Empty without one."""
+    low, high = getattr(row, "elevation_min_m", None), getattr(row, "elevation_max_m", None)
+    reference = _text(getattr(row, "elevation_reference", None))
+    lo, hi = _num(low, 1), _num(high, 1)
+    if not (lo and hi and reference):
+        return dict.fromkeys(("minimumElevationInMeters", "maximumElevationInMeters",
+                              "verbatimElevation"), "")  # fmt: skip
+    sea = above_sea_level(reference)
+    span = lo if lo == hi else f"{lo} to {hi}"  # "to": an elevation may be negative
+    return {
+        "minimumElevationInMeters": lo if sea else "",
+        "maximumElevationInMeters": hi if sea else "",
+        "verbatimElevation": f"camera at {span} m {reference}",
+    }
 
 
 def undated(time_source: Any) -> bool:
@@ -249,6 +278,7 @@ def dwc_rows(frame: pd.DataFrame) -> list[dict[str, str]]:
                 "occurrenceRemarks": _text(
                     f"seen {row.last_t - row.first_t:.1f} s of video {row.source}"
                 ),
+                **_elevations(row),
             }
         )
     return records

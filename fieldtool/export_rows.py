@@ -18,6 +18,10 @@ sighting's own photos decide (their ``media.time_source``, :func:`sighting_clock
 one photo of unknown zone labels its own sightings, not the session's UTC ones, and
 ``time_source`` names the photos' sources (``photos: exif-offset``). Review times are always
 UTC: the reviewer's clock is the machine's.
+The camera's elevation comes from the session's ``track`` rows
+(:func:`fieldtool.store.track.sighting_elevations_sql`): ``elevation_m`` at the peak,
+``elevation_min_m``/``elevation_max_m`` over the sighting's frames, ``elevation_reference``
+what they are measured from ("above sea level (gpx)"); missing (not 0) without one.
 The writers of every format are in :mod:`fieldtool.export`.
 """
 
@@ -29,6 +33,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from fieldtool.store.track import (
+    ELEVATION_COLUMNS,
+    elevation_reference,
+    sighting_elevations_sql,
+)
 from fieldtool.store.views import sighting_filter_sql
 from fieldtool.types import FieldtoolError
 
@@ -76,7 +85,8 @@ def sighting_clocks_sql(chosen: str) -> str:
 # The view every reader of reviews shares (fieldtool.store.views): newest review applied.
 REVIEWED_VIEW = "sightings_reviewed"
 # Closed sightings of the view that match ``{where}`` (columns qualified with ``v.``), then
-# the GPS accuracy at each one's peak, its session's clock and model, and its taxon.
+# the GPS accuracy at each one's peak, the camera's elevation over its frames, its
+# session's clock and model, and its taxon.
 _OCCURRENCES = f"""
 WITH chosen AS (
     SELECT v.sighting_id, v.session_id, v.species, v.predicted_species, v.common_name,
@@ -92,7 +102,8 @@ peaks AS (
           FROM chosen c JOIN sightings s USING (sighting_id)) x
     ASOF LEFT JOIN track tr ON tr.session_id = x.session_id AND x.at >= tr.t
 ),
-clocks AS ({sighting_clocks_sql("chosen")})
+clocks AS ({sighting_clocks_sql("chosen")}),
+elevations AS ({sighting_elevations_sql("chosen")})
 SELECT c.*, p.accuracy_m AS coordinate_uncertainty_m, se.model_sha256, se.source,
        -- The session's label, except that a sighting whose own photos all have a known
        -- zone is UTC in a session of mixed photos. Sessions from before schema 5 (NULL)
@@ -104,10 +115,11 @@ SELECT c.*, p.accuracy_m AS coordinate_uncertainty_m, se.model_sha256, se.source
        se.time_zone,
        coalesce(sp.genus, CASE WHEN regexp_matches(c.species, '^[A-Z][a-z-]+ [a-z]')
                                THEN split_part(c.species, ' ', 1) END) AS genus,
-       sp.family
+       sp.family, e.elevation_m, e.elevation_min_m, e.elevation_max_m, e.elevation_sources
 FROM chosen c
 LEFT JOIN peaks p USING (sighting_id)
 LEFT JOIN clocks k USING (sighting_id)
+LEFT JOIN elevations e USING (sighting_id)
 LEFT JOIN sessions se USING (session_id)
 LEFT JOIN species sp USING (species)
 ORDER BY c.first_seen, c.sighting_id
@@ -119,6 +131,7 @@ COLUMNS = [
     "first_t", "last_t", "frames", "peak_score", "mean_score", "latitude", "longitude",
     "coordinate_uncertainty_m", "h3_cell", "model_id", "model_sha256", "source",
     "snapshot_path", "review", "reviewer", "reviewed_at", "review_note",
+    *ELEVATION_COLUMNS,  # appended: a reader of the older columns finds them where they were
 ]  # fmt: skip
 TIME_COLUMNS = ("first_seen", "last_seen", "reviewed_at")
 Rounding = Literal["nearest", "down", "up"]
@@ -211,6 +224,7 @@ def load_occurrences(
         _upgrade(db, timeout_s)
         with connect(db, read_only=True, timeout_s=timeout_s) as con:
             frame = _fetch(con, sql, params, db)
+    frame["elevation_reference"] = [elevation_reference(s) for s in frame["elevation_sources"]]
     return frame[COLUMNS]
 
 

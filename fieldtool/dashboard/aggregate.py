@@ -24,6 +24,7 @@ from fieldtool.dashboard.data import (
     filter_clauses,
     filtered_sightings_sql,
     relation_columns,
+    with_elevations,
 )
 from fieldtool.names import label_key as species_group_key  # the dashboard's name for it
 from fieldtool.store import query
@@ -272,9 +273,10 @@ def load_points(
     timeout_s: float = 10.0,
 ) -> pd.DataFrame:
     """Up to ``limit`` placed sightings (newest first) for the map's point layer: sighting_id,
-    species, common_name, first_seen, peak_score, status, latitude, longitude."""
+    species, common_name, first_seen, peak_score, status, latitude, longitude and the
+    camera's elevation (:func:`~fieldtool.dashboard.data.with_elevations`)."""
     sql, params = filtered_sql(db_path, filters, reviewed=False, timeout_s=timeout_s)
-    return query(
+    points = query(
         db_path,
         f"""SELECT sighting_id, species, common_name, first_seen, peak_score, frames, status,
                    latitude, longitude
@@ -283,6 +285,7 @@ def load_points(
         params,
         timeout_s=timeout_s,
     )
+    return with_elevations(db_path, points, timeout_s=timeout_s)
 
 
 def load_accumulation(

@@ -27,6 +27,11 @@ import pandas as pd
 from fieldtool.export_rows import REVIEWED_VIEW, sighting_clocks_sql
 from fieldtool.store import query
 from fieldtool.store.files import first_line
+from fieldtool.store.track import (
+    ELEVATION_COLUMNS,
+    elevation_reference,
+    sighting_elevations_sql,
+)
 from fieldtool.store.views import LATEST_REVIEW_SQL, sighting_filter_sql
 from fieldtool.timebase import utc_naive as naive_utc
 from fieldtool.types import FieldtoolError
@@ -280,9 +285,53 @@ def load_sightings_page(
         try:
             rows = con.execute(sql + order, params or None).df()
             total = con.execute(f"SELECT count(*) FROM ({sql})", params or None).fetchone()
+            rows = _with_elevations(con, rows)
         except duckdb.Error as exc:
             raise FieldtoolError(f"{db_path}: query failed: {first_line(exc)}") from None
     return rows, int(total[0]) if total else 0
+
+
+def with_elevations(
+    db_path: Path | str, rows: pd.DataFrame, *, timeout_s: float = 10.0
+) -> pd.DataFrame:
+    """``rows`` (with ``sighting_id``) and the camera's elevation of each sighting, as
+    ``fieldtool export`` gives it (:func:`fieldtool.store.track.sighting_elevations_sql`):
+    ``elevation_m`` (m, at the peak), ``elevation_min_m``/``elevation_max_m`` (over its
+    frames), ``elevation_reference`` ("above sea level (gpx)"); NaN/None where its track
+    has none, and for every row of a file from before ``track.elevation_m`` (schema 8)."""
+    from fieldtool.store import connect
+
+    if rows.empty:
+        return _with_elevations(None, rows)
+    with connect(db_path, read_only=True, timeout_s=timeout_s) as con:
+        try:
+            return _with_elevations(con, rows)
+        except duckdb.Error as exc:
+            raise FieldtoolError(f"{db_path}: query failed: {first_line(exc)}") from None
+
+
+def _with_elevations(con: duckdb.DuckDBPyConnection | None, rows: pd.DataFrame) -> pd.DataFrame:
+    """:func:`with_elevations` over an open read-only connection (one read with the rows)."""
+    out = rows.drop(columns=[c for c in ELEVATION_COLUMNS if c in rows.columns])
+    found = None
+    if con is not None and not rows.empty:
+        has = con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'main' "
+            "AND table_name = 'track' AND column_name = 'elevation_m'"
+        ).fetchone()
+        if has and has[0]:
+            chosen = "(SELECT unnest(CAST($ids AS VARCHAR[])) AS sighting_id)"
+            found = con.execute(
+                sighting_elevations_sql(chosen), {"ids": [str(i) for i in rows["sighting_id"]]}
+            ).df()
+    if found is None or found.empty:
+        for name in ELEVATION_COLUMNS[:3]:
+            out[name] = float("nan")
+        out["elevation_reference"] = pd.Series(None, index=out.index, dtype=object)
+        return out
+    found["elevation_reference"] = [elevation_reference(s) for s in found["elevation_sources"]]
+    found = found.set_index("sighting_id")[list(ELEVATION_COLUMNS)]
+    return out.join(found, on="sighting_id")
 
 
 def _page_sql(

@@ -58,7 +58,7 @@ from fieldtool.dashboard.aggregate import (
     h3_parent_sql,
     top_species,
 )
-from fieldtool.dashboard.data import SightingFilter
+from fieldtool.dashboard.data import SightingFilter, with_elevations
 from fieldtool.dashboard.deck import tile_bounds
 from fieldtool.dashboard.mapview import (
     SITE_ZOOM,
@@ -292,6 +292,7 @@ def sighting_features(view: MapView, z: int, x: int, y: int) -> list[dict[str, A
         rows = query(view.db_path, f"SELECT {_COLUMNS} FROM ({view.sql}) WHERE {where} "
                      "ORDER BY first_seen DESC, sighting_id", args,
                      timeout_s=view.timeout_s)  # fmt: skip
+        rows = with_elevations(view.db_path, rows, timeout_s=view.timeout_s)  # the tooltip's
         return point_features(rows, view, z)
     if z >= SITE_ZOOM:
         return dot_features(view, z, where, params)

@@ -17,6 +17,7 @@ stays far under 2 MB however many sightings the file holds.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -98,11 +99,41 @@ def point_records(
 
 
 def point_text(row: Any) -> str:
-    """Tooltip line of one sighting (a row of ``load_points``): name, time, peak, status."""
+    """Tooltip line of one sighting (a row of ``load_points``): name, time, peak, status,
+    and the camera's elevation where its track gives one (:func:`elevation_text`)."""
     name = row.common_name if isinstance(row.common_name, str) and row.common_name else ""
     title = f"{name} ({row.species})" if name else str(row.species)
     when = pd.Timestamp(row.first_seen).strftime("%Y-%m-%d %H:%M:%S")
-    return f"{title} · {when} UTC · peak {float(row.peak_score):.2f} · {row.status}"
+    text = f"{title} · {when} UTC · peak {float(row.peak_score):.2f} · {row.status}"
+    elevation = elevation_text(row)
+    return f"{text} · {elevation}" if elevation else text
+
+
+def _metres(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def elevation_text(row: Any) -> str:
+    """The camera's elevation of a sighting row with
+    :func:`~fieldtool.dashboard.data.with_elevations`' columns, whole metres, with what it
+    is measured from: "camera at 736 m above sea level (gpx), 728–736 m over its frames";
+    '' without one (never "0 m")."""
+    at = _metres(getattr(row, "elevation_m", None))
+    low = _metres(getattr(row, "elevation_min_m", None))
+    high = _metres(getattr(row, "elevation_max_m", None))
+    reference = getattr(row, "elevation_reference", None)
+    if not isinstance(reference, str) or (at is None and (low is None or high is None)):
+        return ""
+    span = None
+    if low is not None and high is not None and round(low) != round(high):
+        span = f"{low:.0f}–{high:.0f} m"
+    if at is None:
+        return f"camera at {span or f'{low:.0f} m'} {reference} over its frames"
+    return f"camera at {at:.0f} m {reference}" + (f", {span} over its frames" if span else "")
 
 
 def map_deck(

@@ -34,10 +34,14 @@ def sightings_table(sightings: pd.DataFrame) -> pd.DataFrame:
         "mean_score": "Mean score",
         "latitude": "Latitude",
         "longitude": "Longitude",
+        # where the rows carry it (dashboard.data.with_elevations): m, at the peak
+        "elevation_m": "Elevation (m)",
+        "elevation_reference": "Elevation reference",
         "status": "Status",
         "review": "Review",
     }
-    return sightings[list(columns)].rename(columns=columns).reset_index(drop=True)
+    shown = [c for c in columns if c in sightings.columns or not c.startswith("elevation_")]
+    return sightings[shown].rename(columns=columns).reset_index(drop=True)
 
 
 def sessions_table(sessions: pd.DataFrame) -> pd.DataFrame:

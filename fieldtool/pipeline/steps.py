@@ -22,6 +22,7 @@ from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
 from fieldtool.sources import Gap, VideoSource, source_key
 from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
+from fieldtool.store.track import TRACK_STEP_S
 from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider, TrackPositions
@@ -271,7 +272,7 @@ class FrameStep:
                 top_k(raw, self.names, self.k), top_k(fused, self.names, self.k),
             )  # fmt: skip
         self.views.show(item)
-        if position is not None and frame.t - self.last_track_t >= 1.0:
+        if position is not None and frame.t - self.last_track_t >= TRACK_STEP_S:
             self.store.record_track(session.session_id, frame.wall_time, frame.t, position)
             self.last_track_t = frame.t
 
@@ -316,7 +317,7 @@ class FrameStep:
                 self.handle(events)
                 self.views.show(item)
                 position, frame = item.position, item.frame
-                if position is not None and frame.t - self.last_track_t >= 1.0:
+                if position is not None and frame.t - self.last_track_t >= TRACK_STEP_S:
                     self.store.record_track(session.session_id, frame.wall_time, frame.t,
                                             position)  # fmt: skip
                     self.last_track_t = frame.t

@@ -24,8 +24,9 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
   the score: species is then "Genus sp."), event_id (photos: the sequence of photos the
   sighting belongs to; NULL for video).
 - ``track``: session_id, time, t, latitude, longitude, source, accuracy_m, elevation_m (the
-  camera's, m above sea level, as its track gives it: a drone's altitude, a GPX <ele>; NULL
-  where none).
+  camera's, m, as its track gives it: above sea level for GPX <ele>, NMEA, gpsd and EXIF,
+  above the WGS84 ellipsoid for GoPro, a drone's altitude for DJI SRT (by ``source``:
+  :mod:`fieldtool.store.track`); NULL where none). At most one row a second of media time.
 - ``source_gaps``: session_id, start_t, end_t (media seconds the source was away),
   started_at, ended_at (wall times; ended_at NULL when it never came back), reason.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],

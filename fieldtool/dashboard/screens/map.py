@@ -78,6 +78,7 @@ TABLE_COLUMNS = {
     "Mean score": st.column_config.NumberColumn(format="%.2f"),
     "Latitude": st.column_config.NumberColumn(format="%.5f"),
     "Longitude": st.column_config.NumberColumn(format="%.5f"),
+    "Elevation (m)": st.column_config.NumberColumn(format="%.1f"),
 }
 PAGE_ROWS = 200  # table rows a page
 _CACHE_KEY = "_map_read"  # ((db, filters, change mark), MapData) of the last read

@@ -19,9 +19,10 @@ import pandas as pd
 import streamlit as st
 
 from fieldtool.dashboard.aggregate import QUEUE_ORDERS, load_review_page
-from fieldtool.dashboard.data import load_tracks, resolve_snapshot
+from fieldtool.dashboard.data import load_tracks, resolve_snapshot, with_elevations
 from fieldtool.dashboard.deck import build_deck, fit_view
 from fieldtool.dashboard.learnjob import LearnRunner, tail
+from fieldtool.dashboard.mapview import elevation_text
 from fieldtool.dashboard.reviews import (
     load_alternatives,
     load_strip,
@@ -261,7 +262,14 @@ def _position(db_path: Path, row: pd.Series) -> None:
     deck.initial_view_state = fit_view([(row["longitude"], row["latitude"])], max_zoom=16)
     deck.initial_view_state.max_zoom = 20
     st.pydeck_chart(deck, height=260)
-    st.caption(f"{row['latitude']:.5f}, {row['longitude']:.5f}")
+    try:  # the camera's elevation, as the exports give it; the position stands without it
+        elevation = elevation_text(next(with_elevations(
+            db_path, row.to_frame().T, timeout_s=common.QUERY_TIMEOUT_S
+        ).itertuples(index=False)))  # fmt: skip
+    except FieldtoolError:
+        elevation = ""
+    place = f"{row['latitude']:.5f}, {row['longitude']:.5f}"
+    st.caption(f"{place} · {elevation}" if elevation else place)
 
 
 def _queue(ctx: common.Context) -> tuple[pd.DataFrame, int] | None:
