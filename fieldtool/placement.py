@@ -3,15 +3,16 @@
 :func:`place_session` picks the positions (fixed point, gpsd, a track file, or the video's
 own track found by itself: the GoPro GPMF inside it, the DJI ``.SRT`` beside it, else the
 one place a phone recorded in it), brings a local camera clock (a DJI SRT's or a GoPro's or
-a DJI drone's ``mvhd``) to UTC where its zone can be known, and decides the time of media t=0
-(:class:`fieldtool.timebase.TimeBasis`). :func:`overlap_warning` is the check that the
+a DJI drone's ``mvhd``, a GPX without zones) to UTC where its zone can be known, and decides
+the time of media t=0 (:class:`fieldtool.timebase.TimeBasis`), ``--time-offset`` added: the
+corrected clock is both stored and looked up. :func:`overlap_warning` is the check that the
 video and the track meet: before a file runs, and after the first minute of a live source.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from fieldtool.timebase import (
     ZoneChoice,
     local_zone,
     offset_name,
-    shift_fixes,
     to_utc,
     utc_naive,
     utc_now,
@@ -66,6 +66,8 @@ OWN_TRACK_LONGER_S = 5.0
 OWN_TRACK_LONGER_SHARE = 0.1
 # A given start time, named by its config key: it comes from --start-time or a TOML file
 _GIVEN = "source.start_time (--start-time)"
+# Time sources that are a track's own clock (its reading at media t=0, or its first fix)
+_TRACK_CLOCKS = ("srt-clock", "gpmf-creation-time", "track-start")
 
 
 @dataclass(frozen=True)
@@ -127,19 +129,6 @@ def _recorded_place(video: Path, notes: list[str]) -> FixedPosition | None:
     return FixedPosition(*place, source="video-place")
 
 
-def _to_utc_track(track: TrackRead, choice: ZoneChoice) -> TrackRead:
-    """A local-clock track moved to UTC with ``choice.zone``; unchanged if unknown."""
-    if track.clock != "local" or choice.zone is None or not track.fixes:
-        return track
-    anchor = track.media_start or track.fixes[0].time
-    delta = to_utc(anchor, choice.zone) - anchor
-    start = None if track.media_start is None else track.media_start + delta
-    return TrackRead(
-        track.path, track.format, shift_fixes(track.fixes, delta), "utc", start,
-        track.skipped, track.notes,
-    )  # fmt: skip
-
-
 def place_session(
     config: Config,
     *,
@@ -170,6 +159,7 @@ def place_session(
         track_path = _discover(video, gopro, notes)
     track: TrackRead | None = None
     clock_was = "utc"
+    local: datetime | None = None  # a local-clock track's reading at media t=0 / first fix
     positions: PositionProvider | None = None
     choice = ZoneChoice(src.tz, "--tz") if src.tz else ZoneChoice(None, "unknown")
     if track_path is None:
@@ -193,18 +183,26 @@ def place_session(
             clock_was = track.clock
             choice = local_zone(src.tz, track.fixes)
             if track.clock == "local":
-                notes.append(
-                    f"time: {track.path.name} has a local clock; zone {choice.zone or 'unknown'}"
-                    f" ({choice.how})"
-                )
-            track = _to_utc_track(track, choice)
+                local = track.media_start or track.fixes[0].time
+                zone = (f"zone {choice.zone} ({choice.how})" if choice.zone else "zone unknown: "
+                        "its times are kept as the clock reads, not UTC (give --tz)")  # fmt: skip
+                notes.append(f"time: {track.path.name} has a local clock; {zone}")
+            track = track.in_utc(choice.zone)
             mine = own_track(video, Path(track_path))
-            positions = TrackPositions(
-                track.fixes, pos.max_fix_gap_s, pos.time_offset_s, source=track.format,
+            positions = TrackPositions(  # --time-offset moves the clock (the basis), not this
+                track.fixes, pos.max_fix_gap_s, source=track.format,
                 media_start=track.media_start, notes=(track.summary(), *track.notes),
                 by_media_time=mine,
             )  # fmt: skip
     basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was, notes)
+    if local is not None and basis.zone_known and basis.source in _TRACK_CLOCKS:
+        basis = replace(basis, local=local)  # its reading: one the zone skips is said
+    if pos.time_offset_s and basis.start is not None:  # a camera clock that is off, corrected
+        basis = replace(basis, start=basis.start + timedelta(seconds=pos.time_offset_s),
+                        how=f"{basis.how}; --time-offset {pos.time_offset_s:+g} s added")  # fmt: skip
+    if src.tz and basis.zone != src.tz and clock_was != "local":
+        notes.append(f"time: --tz {src.tz} not used: nothing read is a local clock (media t=0 "
+                     f"from {basis.source}: {basis.how}; zone {basis.zone or 'unknown'})")  # fmt: skip
     if src.tz and (basis.zone == src.tz or clock_was == "local"):  # --tz converted a clock
         where = track.fixes[0] if track is not None and track.fixes else positions
         if isinstance(where, Fix | FixedPosition):
@@ -255,11 +253,10 @@ def _time_basis(
     if src.start_time is not None:
         given = src.start_time
         if given.tzinfo is not None:
-            return TimeBasis(utc_naive(given), "start-time", "UTC", True, _GIVEN)
+            return TimeBasis(utc_naive(given), "start-time", "UTC", True, f"{_GIVEN}, its offset")
         if src.tz:
-            return TimeBasis(
-                to_utc(given, src.tz), "start-time", src.tz, True, f"{_GIVEN} in source.tz"
-            )
+            return TimeBasis(to_utc(given, src.tz), "start-time", src.tz, True,
+                             f"{_GIVEN} in source.tz", local=given)  # fmt: skip
         return TimeBasis(given, "start-time", "UTC", True, f"{_GIVEN} without offset: UTC")
     if (
         track is not None
@@ -282,7 +279,8 @@ def _time_basis(
     if own is not None:
         return own
     if isinstance(positions, TrackPositions):
-        return TimeBasis(positions.start, "track-start", "UTC", True,
+        zone = ("UTC", True) if clock_was != "local" else (choice.zone, choice.zone is not None)
+        return TimeBasis(positions.start, "track-start", *zone,
                          f"first fix of {track.path.name if track else 'the track'}: camera and "
                          "logger started together")  # fmt: skip
     return TimeBasis(now or utc_now(), "processing-time", "UTC", True,
@@ -330,7 +328,7 @@ def _file_time(
             return TimeBasis(apple.time, "quicktime-creationdate", None, False,
                              f"{key} without an offset: the phone's local clock")  # fmt: skip
         return TimeBasis(to_utc(apple.time, choice.zone), "quicktime-creationdate", choice.zone,
-                         True, f"{key}, local clock, zone {choice.how}")  # fmt: skip
+                         True, f"{key}, local clock, zone {choice.how}", apple.time)  # fmt: skip
     if created is None:
         return None
     if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
@@ -352,7 +350,7 @@ def _local_mvhd(created: datetime, choice: ZoneChoice, how: str) -> TimeBasis:
     if choice.zone is None:
         return TimeBasis(created, "mp4-creation-time", None, False, how)
     return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone, True,
-                     f"{how}, zone {choice.how}")  # fmt: skip
+                     f"{how}, zone {choice.how}", created)  # fmt: skip
 
 
 def _place_zone(choice: ZoneChoice, positions: PositionProvider | None) -> ZoneChoice:
@@ -522,27 +520,36 @@ def start_time_warning(positions: TrackPositions, basis: TimeBasis) -> str | Non
 
 
 def held_warning(positions: TrackPositions, start: datetime, duration_s: float) -> str | None:
-    """One warning line when the video runs past either end of the track by more than
-    :data:`HELD_WARN_S`: by the gap rule the end fix is held for ``max_fix_gap_s`` there,
-    so those frames are placed where the track ended while the camera may have moved on
-    (a drone's short SRT: hundreds of metres), and counted as positioned. None otherwise.
+    """One warning line when more than :data:`HELD_WARN_S` of the video is placed at an end
+    fix of the track: beyond either end the end fix is held for ``max_fix_gap_s`` (the gap
+    rule), so those frames are placed where the track ended while the camera may have moved
+    on (a drone's short SRT: hundreds of metres), and counted as positioned. A track wholly
+    before or after the video is said as such. None otherwise, and where no frame is near
+    enough to an end to be held (the overlap warning says that).
 
     ``start``: time of media t=0 on the session's clock; ``duration_s``: the video's length.
     """
     ends = [positions.lookup_time(t, start + timedelta(seconds=t)) for t in (0.0, duration_s)]
-    first, last = (float(v) for v in positions.seconds(ends))  # s since the first fix
-    track_s = (positions.end - positions.fixes[0].time).total_seconds()
+    a, b = (float(v) for v in positions.seconds(ends))  # the video, s since the first fix
+    end, gap = (positions.end - positions.fixes[0].time).total_seconds(), positions.max_gap_s
     parts = []
-    for beyond, what, fix in ((-first, "starts {s:.1f} s after the video begins", "first"),
-                              (last - track_s, "ends {s:.1f} s before the video", "last")):
-        held = min(beyond, positions.max_gap_s)
-        if beyond > HELD_WARN_S and held > HELD_WARN_S:
-            none = f", the {beyond - held:.1f} s beyond get none" if beyond > held else ""
-            parts.append(f"the track {what.format(s=beyond)}: {held:.1f} s of video are "
-                         f"placed at its {fix} fix (position.max_fix_gap_s){none}")  # fmt: skip
-    if not parts:
+    if a < 0:  # video before the first fix: [a, min(b, 0)), held within gap of it
+        held = max(0.0, min(b, 0.0) - max(a, -gap))
+        what = (f"starts {-b:.1f} s after the video ends" if b < 0
+                else f"starts {-a:.1f} s after the video begins")  # fmt: skip
+        parts.append((held, min(b, 0.0) - a - held, what, "first"))
+    if b > end:  # video after the last fix: (max(a, end), b], held within gap of it
+        held = max(0.0, min(b, end + gap) - max(a, end))
+        what = (f"ends {a - end:.1f} s before the video begins" if a > end
+                else f"ends {b - end:.1f} s before the video")  # fmt: skip
+        parts.append((held, b - max(a, end) - held, what, "last"))
+    said = [f"the track {what}: {held:.1f} s of video are placed at its {fix} fix "
+            f"(position.max_fix_gap_s)" + (f", the {none:.1f} s beyond get none"
+                                           if none > 0.05 else "")
+            for held, none, what, fix in parts if held > HELD_WARN_S]  # fmt: skip
+    if not said:
         return None
-    return (f"warning: {'; '.join(parts)}; a moving camera was elsewhere by then: give a "
+    return (f"warning: {'; '.join(said)}; a moving camera was elsewhere by then: give a "
             "track that covers the video")  # fmt: skip
 
 

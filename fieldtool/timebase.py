@@ -15,10 +15,12 @@ file and says where it came from (:class:`TimeBasis`), in this order:
 4. The start of a separate track (GPX, NMEA): the camera and the logger started together.
 5. Nothing: the processing time, with a warning (the event time is then wrong).
 
-Local clocks (SRT, EXIF without OffsetTime, GoPro's creation_time) get their zone from
-``source.tz`` (``--tz``), else from the track's own position (the offline ``tzfpy`` time
-zone map), else stay local with ``zone_known = False``: stored as they are, never
-labelled UTC (exports write them without ``Z`` and say so).
+Local clocks (SRT, EXIF without OffsetTime, GoPro's creation_time, a GPX without zones) get
+their zone from ``source.tz`` (``--tz``), else from the track's own position (the offline
+``tzfpy`` time zone map), else stay local with ``zone_known = False``: stored as they are,
+never labelled UTC (exports write them without ``Z`` and say so). A reading in the hour
+repeated when summer time ends, or in the one skipped when it begins, is said
+(:meth:`TimeBasis.describe`).
 
 All datetimes returned here are naive: UTC when ``zone_known``, else the local clock.
 """
@@ -56,6 +58,8 @@ class TimeBasis:
     ``start``: naive; UTC when ``zone_known``, else the local clock (None for live
     sources and when nothing is known). ``zone``: the IANA name, ``UTC`` or an offset
     the times were converted from; None when unknown. ``how``: one line for the log.
+    ``local``: the local clock's reading ``start`` was converted from (naive), where it
+    was one: a reading the zone skips is said (:func:`skipped_local_time`).
     """
 
     start: datetime | None
@@ -63,6 +67,7 @@ class TimeBasis:
     zone: str | None
     zone_known: bool
     how: str
+    local: datetime | None = None
 
     def __post_init__(self) -> None:
         if self.source not in TIME_SOURCES:  # the stored vocabulary (sessions.time_source)
@@ -87,6 +92,12 @@ class TimeBasis:
                      f"{self.zone} (the hour repeated when daylight saving time ends): taken "
                      f"as the first ({first}); if the clock meant the second ({second}), times "
                      "are an hour later (--start-time with an offset settles it)")  # fmt: skip
+        if self.local is not None and self.zone and skipped_local_time(self.local, self.zone):
+            before, after = repeated_offsets(self.local, self.zone)
+            line += (f"; warning: the local time {self.local:%Y-%m-%d %H:%M:%S} does not occur "
+                     f"in {self.zone} (the hour skipped when daylight saving time begins): taken "
+                     f"as {before}, a clock not yet changed; if it had changed ({after}), times "
+                     "are an hour earlier (--start-time with an offset settles it)")  # fmt: skip
         return line
 
 
@@ -134,9 +145,20 @@ def repeated_local_time(utc: datetime, zone: str) -> datetime | None:
     return local.replace(tzinfo=None, fold=0)
 
 
+def skipped_local_time(local: datetime, zone: str) -> bool:
+    """Whether the naive wall time ``local`` does not occur in ``zone`` (the hour skipped
+    when daylight saving time begins: 02:30 on 2026-03-29 in Europe/Amsterdam). A local
+    clock that reads it was not changed, or is wrong: :func:`to_utc` takes the offset
+    before the change."""
+    tz = parse_zone(zone)
+    back = local.replace(tzinfo=tz).astimezone(timezone.utc).astimezone(tz)
+    return back.replace(tzinfo=None) != local.replace(tzinfo=None)
+
+
 def repeated_offsets(local: datetime, zone: str) -> tuple[str, str]:
     """The UTC offsets (``±HH:MM``) of the first and second occurrence of a repeated wall
-    time ``local`` in ``zone`` (:func:`repeated_local_time`)."""
+    time ``local`` in ``zone`` (:func:`repeated_local_time`); for a skipped one
+    (:func:`skipped_local_time`), the offsets before and after the change."""
     tz = parse_zone(zone)
     first, second = (local.replace(tzinfo=tz, fold=f).utcoffset() for f in (0, 1))
     return offset_name(first or timedelta(0)), offset_name(second or timedelta(0))

@@ -226,7 +226,7 @@ class PositionConfig(_Section):
         None, description="UTC date (YYYY-MM-DD) of the first fix of an NMEA log that gives "
         "none (GGA only; RMC with an empty date)", json_schema_extra=flag("--track-date"),
     )  # fmt: skip
-    track_format: Literal["auto", "gpx", "nmea", "srt", "gpmf", "exif"] = Field(
+    track_format: Literal["auto", "gpx", "nmea", "srt", "gpmf", "exif", "gpsd"] = Field(
         "auto", description="auto: from the file's extension and content",
         json_schema_extra=flag("--track-format"),
     )  # fmt: skip
@@ -241,7 +241,8 @@ class PositionConfig(_Section):
         json_schema_extra=flag("--gpsd", const="localhost:2947"),
     )  # fmt: skip
     time_offset_s: float = Field(
-        0.0, description="seconds added to frame times before looking them up in a track",
+        0.0, description="seconds added to a video's frame times (a camera clock that is "
+        "off), stored and looked up in a track so; photos: their track lookup only",
         json_schema_extra=flag("--time-offset"),
     )  # fmt: skip
     max_fix_gap_s: float = Field(
@@ -287,7 +288,8 @@ class PriorConfig(_Section):
 
     ranges: list[Path] = Field(
         default_factory=list,
-        description="range polygons (shp, geojson, gpkg) or occurrence tables (GBIF csv/tsv)",
+        description="range polygons (shp, geojson, gpkg) or occurrence tables (GBIF csv/tsv; a "
+        "GBIF download zip as it comes)",
         json_schema_extra=flag("--ranges"),
     )
     species_field: str = Field(

@@ -30,6 +30,7 @@ from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
 from fieldtool.sources import source_key
 from fieldtool.store import SightingStore
+from fieldtool.timebase import local_zone
 from fieldtool.tracks import TrackPositions, TrackRead, read_track
 from fieldtool.types import Deployment, FieldtoolError, Frame, LabelSet, Position
 
@@ -178,12 +179,15 @@ def _say_unused_place(config: Config, log: Callable[[str], None]) -> None:
 
 
 def config_track(config: Config) -> TrackRead | None:
-    """``position.track`` read (its format and NMEA date as configured); None without one."""
+    """``position.track`` read (its format and NMEA date as configured), a local clock (a
+    GPX without zones) moved to UTC as a video's is (``--tz``, else where it starts); None
+    without one."""
     pos = config.position
     if pos.track is None:
         return None
-    return read_track(pos.track, pos.track_format, nmea_date=pos.track_date,
-                      srt_order=pos.srt_order)
+    track = read_track(pos.track, pos.track_format, nmea_date=pos.track_date,
+                       srt_order=pos.srt_order)  # fmt: skip
+    return track.in_utc(local_zone(config.source.tz, track.fixes).zone)
 
 
 def _source(

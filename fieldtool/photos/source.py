@@ -43,6 +43,7 @@ from fieldtool.timebase import (
     local_zone,
     repeated_local_time,
     repeated_offsets,
+    skipped_local_time,
     to_utc,
     utc_naive,
     utc_offset,
@@ -437,19 +438,29 @@ class PhotoSource:
         reads: list[_Read],
     ) -> None:  # fmt: skip
         """A warning per zone naming the photos whose local clock reads a time that occurs
-        twice there (the hour repeated when summer time ends): taken as the first."""
+        twice there (the hour repeated when summer time ends): taken as the first; and one
+        naming those at a time it skips (when summer time begins): the offset before."""
         by_zone: dict[str, list[tuple[str, datetime]]] = {}
+        skipped: dict[str, list[tuple[str, datetime]]] = {}
         for r, (w, *_) in zip(reads, placed, strict=True):
             if w.source == "exif-zone" and w.zone is not None:
                 twice = repeated_local_time(w.time, w.zone)
                 if twice is not None:
                     by_zone.setdefault(w.zone, []).append((r.path.name, twice))
+                elif r.exif.taken is not None and skipped_local_time(r.exif.taken, w.zone):
+                    skipped.setdefault(w.zone, []).append((r.path.name, r.exif.taken))
         for zone, found in by_zone.items():
             first, second = repeated_offsets(found[0][1], zone)
             self._log(f"warning: time: {len(found)} photo(s) at a local time that occurs twice "
                       f"in {zone} (the hour repeated when daylight saving time ends), taken as "
                       f"the first ({first}); if the camera meant the second ({second}), an hour "
                       f"later: {_names([name for name, _ in found])}")  # fmt: skip
+        for zone, found in skipped.items():
+            before, after = repeated_offsets(found[0][1], zone)
+            self._log(f"warning: time: {len(found)} photo(s) at a local time that does not occur "
+                      f"in {zone} (the hour skipped when daylight saving time begins), taken as "
+                      f"{before}, a clock not yet changed; if the camera had changed ({after}), "
+                      f"an hour earlier: {_names([name for name, _ in found])}")  # fmt: skip
 
     def _say_tz(
         self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,

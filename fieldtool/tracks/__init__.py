@@ -15,6 +15,8 @@ Formats (:func:`read_track` picks one from the file's extension and content):
   enterprise ``GPS(lat, lon, altM)``), the coordinate order decided once per file and
   checked against ``HOME(lon, lat)``; cues with or without SubRip ``-->`` timecodes
   (:mod:`fieldtool.tracks.srt`).
+* ``gpsd`` — a gpsd JSON log (``gpspipe -w``): its TPV reports, read by the live reader's
+  parser (:func:`fieldtool.tracks.gpsd.read_gpsd_log`).
 * ``exif`` — the GPS block of a photo (JPEG/TIFF/...), one fix (Pillow;
   :mod:`fieldtool.tracks.exif`).
 * the place a phone writes into its video (ISO 6709 in the MP4/MOV), one point, no time
@@ -31,10 +33,11 @@ places frames.
 
 Clocks (``TrackRead.clock``):
 
-* ``"utc"``   — GPS time (GPX, NMEA, GPMF's GPSU, EXIF GPSDateStamp/GPSTimeStamp).
-* ``"local"`` — a camera clock without a zone (DJI SRT date lines, EXIF DateTimeOriginal
-  without OffsetTimeOriginal). Matching a video to its own SRT is unaffected; matching
-  to another device's UTC track needs ``position.time_offset_s`` (the zone's offset).
+* ``"utc"``   — GPS time (GPX, NMEA, gpsd, GPMF's GPSU, EXIF GPSDateStamp/GPSTimeStamp).
+* ``"local"`` — a clock without a zone (DJI SRT date lines, EXIF DateTimeOriginal
+  without OffsetTimeOriginal, a GPX whose times carry none): :meth:`TrackRead.in_utc`
+  moves it to UTC once its zone is known (``--tz``, else where the track starts). Matching
+  a video to its own SRT is unaffected.
 * ``"file-mtime"`` — no time in the file at all (older DJI SRTs): media t=0 is estimated
   as the file's modification time minus the track's duration.
 

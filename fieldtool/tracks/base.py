@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fieldtool.geo import haversine_m
+from fieldtool.timebase import shift_fixes, to_utc
 from fieldtool.types import FieldtoolError, Fix
 
 UERE_M = 5.0  # m; typical user-equivalent range error: accuracy ≈ DOP × UERE_M
@@ -41,6 +42,17 @@ class TrackRead:
     @property
     def total_skipped(self) -> int:
         return sum(self.skipped.values())
+
+    def in_utc(self, zone: str | None) -> TrackRead:
+        """A local-clock track moved to UTC with ``zone`` (one offset: the one at media t=0,
+        else at the first fix); unchanged where its clock is not local or ``zone`` None."""
+        if self.clock != "local" or zone is None or not self.fixes:
+            return self
+        anchor = self.media_start or self.fixes[0].time
+        delta = to_utc(anchor, zone) - anchor
+        start = None if self.media_start is None else self.media_start + delta
+        return TrackRead(self.path, self.format, shift_fixes(self.fixes, delta), "utc", start,
+                         self.skipped, self.notes)  # fmt: skip
 
     def media_time(self, fix: Fix) -> float | None:
         """Seconds from media t=0 to a fix (video-embedded tracks), else None."""

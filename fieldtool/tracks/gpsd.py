@@ -8,6 +8,9 @@ short way round ±180°), or the nearest fix held for up to ``max_gap_s`` (a liv
 usually a little newer than the last fix); older or farther than that gives no position
 rather than a wrong one. A dropped connection is reopened with backoff.
 
+A gpsd JSON log (``gpspipe -w > walk.log``: one report a line) is a track file too
+(:func:`read_gpsd_log`): its TPV reports, read by the same :func:`parse_tpv`.
+
 Each incoming fix meets the plausibility rule of the file readers
 (:func:`fieldtool.tracks.base.fix_problem`: NaN, out of range, (0, 0), before 1980; and
 :func:`fieldtool.tracks.base.consistent`: a step from the last kept fix faster than
@@ -24,8 +27,17 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
-from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, DEFAULT_SLACK_M, consistent, fix_problem
+from fieldtool.inputs import read_input_text
+from fieldtool.tracks.base import (
+    DEFAULT_MAX_SPEED_MPS,
+    DEFAULT_SLACK_M,
+    TrackRead,
+    consistent,
+    finish_track,
+    fix_problem,
+)
 from fieldtool.tracks.gpx import parse_gpx_time
 from fieldtool.tracks.positions import TrackPositions
 from fieldtool.types import FieldtoolError, Fix, Position
@@ -74,6 +86,35 @@ def parse_tpv(line: str) -> Fix | None:
     except (KeyError, TypeError, ValueError):
         return None
     return Fix(when, lat, lon, alt, accuracy)
+
+
+def looks_like_gpsd(text: str) -> bool:
+    """Whether the start of a file is a gpsd JSON log: a report object with a class."""
+    return text.lstrip().startswith("{") and '"class"' in text.split("\n", 1)[0]
+
+
+def read_gpsd_log(path: str | Path, *, max_speed_mps: float = DEFAULT_MAX_SPEED_MPS) -> TrackRead:
+    """The fixes of a gpsd JSON log (``gpspipe -w``; a prefix before a line's ``{``, as
+    ``gpspipe -t`` writes, is skipped): its TPV reports with a 2D/3D fix (:func:`parse_tpv`;
+    times UTC), then the plausibility rule. TPV reports without a fix are counted as
+    ``no_fix``; other reports (VERSION, SKY, ...) are not fixes. Raises
+    :class:`FieldtoolError` (one line naming the file) when no TPV report has a fix."""
+    path = Path(path)
+    text = read_input_text(path, "gpsd log")
+    raw: list[Fix] = []
+    tpv = 0
+    for line in text.splitlines():
+        report = line[line.find("{") :] if "{" in line else ""
+        if '"TPV"' not in report:
+            continue
+        tpv += 1
+        if (fix := parse_tpv(report)) is not None:
+            raw.append(fix)
+    if not raw:
+        raise FieldtoolError(f"{path}: no gpsd position fixes ({tpv} TPV reports, none with a "
+                             "2D/3D fix and a time)")  # fmt: skip
+    return finish_track(path, "gpsd", raw, {"no_fix": tpv - len(raw)},
+                        max_speed_mps=max_speed_mps)  # fmt: skip
 
 
 class GpsdPositions:

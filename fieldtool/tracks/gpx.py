@@ -1,7 +1,9 @@
 """GPX 1.0/1.1 tracks: track points (``trkpt``) and route points (``rtept``).
 
-Times are xsd:dateTime, taken as UTC when they carry no zone (as the GPX schema says).
-The XML is parsed with the standard library after refusing any DTD (no entity expansion).
+Times are xsd:dateTime. GPX 1.1 asks for UTC (written with ``Z``), and most files have it;
+a file whose times all carry no zone (no ``Z``, no offset: some exporters write the
+device's local time) is a local clock (``TrackRead.clock``), zoned as every local clock is
+(``docs/time.md``: ``--tz``, else the zone where the track starts). The XML is parsed with the standard library after refusing any DTD (no entity expansion).
 """
 
 from __future__ import annotations
@@ -25,11 +27,18 @@ _TIME_RE = re.compile(
 
 
 def parse_gpx_time(text: str) -> datetime:
-    """ISO 8601 / xsd:dateTime as in GPX → UTC naive datetime.
+    """ISO 8601 / xsd:dateTime as in GPX → naive datetime: UTC where it carries a zone, else
+    the clock's reading as written (:func:`gpx_time`)."""
+    return gpx_time(text)[0]
+
+
+def gpx_time(text: str) -> tuple[datetime, bool]:
+    """ISO 8601 / xsd:dateTime as in GPX → (naive datetime, whether it carried a zone).
 
     Accepts ``Z``, ``±HH:MM`` / ``±HHMM`` / ``±HH`` offsets and any number of fractional
-    digits (kept to microseconds, truncated). A time without a zone is taken as UTC, which
-    is what the GPX schema prescribes. Raises ValueError on anything else.
+    digits (kept to microseconds, truncated); a time with a zone is converted to UTC, one
+    without is returned as written (a local clock: the caller zones it). Raises
+    ValueError on anything else.
     """
     m = _TIME_RE.match(text)
     if m is None:
@@ -43,7 +52,7 @@ def parse_gpx_time(text: str) -> datetime:
         digits = zone[1:].replace(":", "")
         offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
         dt -= sign * offset
-    return dt
+    return dt, bool(zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class GpxTrack:
     no_time: int  # skipped: no <time>
     bad_time: int  # skipped: <time> that does not parse
     bad_coords: int  # skipped: lat/lon missing, not a number or out of range
+    no_zone: int = 0  # fixes whose time carries no zone (no Z, no offset)
 
     @property
     def skipped(self) -> int:
@@ -63,9 +73,10 @@ class GpxTrack:
 
     def summary(self) -> str:
         """One line for the log."""
+        z = "" if self.no_zone == len(self.fixes) else "Z"  # all zone-less: a local clock
         line = (
             f"{self.path}: {len(self.fixes)} fixes, "
-            f"{self.fixes[0].time.isoformat()}Z .. {self.fixes[-1].time.isoformat()}Z"
+            f"{self.fixes[0].time.isoformat()}{z} .. {self.fixes[-1].time.isoformat()}{z}"
         )
         skips = [
             f"{n} {what}"
@@ -127,7 +138,7 @@ def read_gpx(path: str | Path) -> GpxTrack:
         raise FieldtoolError(f"{path}: not a GPX file (root element <{_local(root.tag)}>)")
 
     fixes: list[Fix] = []
-    points = no_time = bad_time = bad_coords = 0
+    points = no_time = bad_time = bad_coords = no_zone = 0
     for elem in root.iter():
         if _local(elem.tag) not in ("trkpt", "rtept"):
             continue
@@ -146,10 +157,11 @@ def read_gpx(path: str | Path) -> GpxTrack:
             no_time += 1
             continue
         try:
-            when = parse_gpx_time(text)
+            when, zoned = gpx_time(text)
         except ValueError:
             bad_time += 1
             continue
+        no_zone += not zoned
         ele_text = _child_text(elem, "ele")
         try:
             ele = float(ele_text) if ele_text else None
@@ -167,17 +179,30 @@ def read_gpx(path: str | Path) -> GpxTrack:
             f"{bad_time} with a bad time, {bad_coords} with bad coordinates)"
         )
     fixes.sort(key=lambda f: f.time)
-    return GpxTrack(path, tuple(fixes), points, no_time, bad_time, bad_coords)
+    return GpxTrack(path, tuple(fixes), points, no_time, bad_time, bad_coords, no_zone)
 
 
 def read_gpx_track(path: str | Path, *, max_speed_mps: float = DEFAULT_MAX_SPEED_MPS) -> TrackRead:
-    """The plausible fixes of a GPX file (:func:`read_gpx`, then the plausibility rule)."""
+    """The plausible fixes of a GPX file (:func:`read_gpx`, then the plausibility rule).
+    Times that all carry no zone are a local clock (``clock="local"``), said in its notes;
+    some without among others with one are taken as UTC, said too."""
     path = Path(path)
     gpx = read_gpx(path)
+    clock = "utc"
+    notes: tuple[str, ...] = ()
+    if gpx.no_zone == len(gpx.fixes):
+        clock = "local"
+        notes = (f"time: {path.name}: its times are without a zone (no Z or offset; GPX "
+                 "asks for UTC): read as a local clock",)  # fmt: skip
+    elif gpx.no_zone:
+        notes = (f"warning: time: {path.name}: {gpx.no_zone} of {len(gpx.fixes)} times carry "
+                 "no zone (no Z or offset) among times that do: taken as UTC",)  # fmt: skip
     return finish_track(
         path,
         "gpx",
         gpx.fixes,
         {"no_time": gpx.no_time, "bad_time": gpx.bad_time, "bad_coords": gpx.bad_coords},
+        clock=clock,
+        notes=notes,
         max_speed_mps=max_speed_mps,
     )

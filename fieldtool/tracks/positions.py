@@ -134,7 +134,8 @@ class TrackPositions:
     """Positions interpolated from a time-stamped track (see the module doc for the gap rule).
 
     ``time_offset_s`` is added to each asked time before the lookup (camera clock vs GPS
-    clock). Fixes need not be sorted; fixes sharing a time are kept in the given order.
+    clock: a photo set's; a video's offset moves its stored clock instead, in
+    :func:`fieldtool.placement.place_session`). Fixes need not be sorted; fixes sharing a time are kept in the given order.
     ``media_start``: the time of the video's media t=0 on the fixes' clock, when the
     track came from the video file (GoPro GPMF, DJI SRT); it becomes :attr:`start`.
     ``notes``: lines worth logging (the reader's summary, clock assumptions).
@@ -216,7 +217,8 @@ class TrackPositions:
         return interpolate(self._t, self._lat, self._lon, self._acc, t, self.max_gap_s)
 
     def elevation(self, t: ArrayLike) -> Floats:
-        """(N,) float64 elevations (m above sea level) at ``t`` (seconds since the first fix),
+        """(N,) float64 elevations (m, as the fixes give them: :mod:`fieldtool.store.track`
+        says what each format's are measured from) at ``t`` (seconds since the first fix),
         NaN where there is no position or no fix near it has one. Interpolated as accuracy
         is (:func:`interpolate`'s third value): linearly by the gap rule, a fix that has one
         lending it where its neighbour lacks it."""

@@ -12,14 +12,14 @@ from fieldtool.config import PositionConfig
 from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, TrackRead
 from fieldtool.tracks.exif import read_exif
 from fieldtool.tracks.gpmf import read_gpmf
-from fieldtool.tracks.gpsd import GpsdPositions
+from fieldtool.tracks.gpsd import GpsdPositions, looks_like_gpsd, read_gpsd_log
 from fieldtool.tracks.gpx import read_gpx_track
 from fieldtool.tracks.nmea import looks_like_nmea, read_nmea
 from fieldtool.tracks.positions import FixedPosition, PositionProvider, TrackPositions
 from fieldtool.tracks.srt import looks_like_srt, read_dji_srt
 from fieldtool.types import FieldtoolError, SrtOrder
 
-FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif")
+FORMATS = ("gpx", "nmea", "srt", "gpmf", "exif", "gpsd")
 _ALIASES = MappingProxyType(
     {"gopro": "gpmf", "mp4": "gpmf", "mov": "gpmf", "jpeg": "exif", "jpg": "exif"}
 )
@@ -66,6 +66,8 @@ def detect_format(path: str | Path) -> str:
         return "gpx"
     if looks_like_srt(text):
         return "srt"
+    if looks_like_gpsd(text):  # gpspipe -w: JSON reports (often named .log, as NMEA is)
+        return "gpsd"
     if looks_like_nmea(text):
         return "nmea"
     if by_ext is not None:
@@ -104,6 +106,8 @@ def read_track(
         return read_dji_srt(path, max_speed_mps=max_speed_mps, fps=fps, order=srt_order)
     if name == "gpmf":
         return read_gpmf(path, max_speed_mps=max_speed_mps)
+    if name == "gpsd":
+        return read_gpsd_log(path, max_speed_mps=max_speed_mps)
     return read_exif(path)
 
 
