@@ -337,6 +337,10 @@ def settings_sha256(config: Config, model_sha256: str) -> str:
         if data.get(section, {}).get(key, default) == default:
             data.get(section, {}).pop(key, None)
     identity: dict[str, Any] = {"config": data, "model_sha256": model_sha256}
+    if config.position.time_offset_s:
+        # it corrects the stored times since 2026-11-30 (before: the track look-up only),
+        # so a batch run with one before holds other results
+        identity["time_offset"] = "corrects stored times"
     if (record := _preprocessing_record(config)) is not None:
         identity["preprocessing"] = record
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

@@ -211,3 +211,15 @@ def test_a_setting_added_later_leaves_earlier_batches_keys_at_its_default():
     assert settings_sha256(config, "m") == KEY_OF_EARLIER_BATCHES
     swapped = Config.model_validate(KEYED_CONFIG | {"position": {"srt_order": "lon-lat"}})
     assert settings_sha256(swapped, "m") != KEY_OF_EARLIER_BATCHES
+
+
+def test_earlier_batches_run_with_a_time_offset_are_other_settings_now():
+    """--time-offset used to move only the track look-up; it now corrects the stored
+    times too. A batch run with one before stored uncorrected times, so the same settings
+    must key as other work (run again); without an offset the key is the earlier one."""
+    from fieldtool.config import Config
+
+    offset = Config.model_validate(KEYED_CONFIG | {"position": {"time_offset_s": -300}})
+    earlier = "0033826dcd70cea52b9a51ea05e8d6f229c9b25faf89c2579d19226b1270a392"  # 2026-11-30
+    assert settings_sha256(offset, "m") != earlier
+    assert settings_sha256(Config.model_validate(KEYED_CONFIG), "m") == KEY_OF_EARLIER_BATCHES
