@@ -34,6 +34,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fieldtool.geo import wrap_lon
 from fieldtool.timebase import utc_naive
 from fieldtool.types import FieldtoolError, Fix, Position
 
@@ -115,7 +116,7 @@ def interpolate(
         frac = np.where(interp & (span > 0), d_left / np.where(span > 0, span, 1.0), 0.0)
     lat = lat_a[li] + frac * (lat_a[ri] - lat_a[li])
     # longitude the short way round (a track may cross ±180°)
-    dlon = (lon_a[ri] - lon_a[li] + 180.0) % 360.0 - 180.0
+    dlon = wrap_lon(lon_a[ri] - lon_a[li])
     lon = lon_a[li] + frac * dlon
     lon = np.where(lon > 180.0, lon - 360.0, np.where(lon < -180.0, lon + 360.0, lon))
     acc_l, acc_r = acc_a[li], acc_a[ri]
