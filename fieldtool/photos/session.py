@@ -31,7 +31,13 @@ from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
 from fieldtool.sources import source_key
 from fieldtool.store import SightingStore
 from fieldtool.timebase import local_zone
-from fieldtool.tracks import TrackPositions, TrackRead, read_track
+from fieldtool.tracks import (
+    PositionProvider,
+    TrackPositions,
+    TrackRead,
+    positions_from_config,
+    read_track,
+)
 from fieldtool.types import Deployment, FieldtoolError, Frame, LabelSet, Position
 
 
@@ -190,6 +196,16 @@ def config_track(config: Config) -> TrackRead | None:
     return track.in_utc(local_zone(config.source.tz, track.fixes).zone)
 
 
+def photo_positions(config: Config, track: TrackRead | None = None) -> PositionProvider | None:
+    """The session's positions for a photo set (:func:`positions_from_config`; ``track``:
+    :func:`config_track`, read already): each photo is looked up at its stored time as it
+    is. ``--time-offset`` is in that time already where the camera's clock gave it
+    (:class:`PhotoSource`), and is no correction of the other clocks (GPS time): the track
+    adds nothing again."""
+    return positions_from_config(config.position.model_copy(update={"time_offset_s": 0.0}),
+                                 track=track)  # fmt: skip
+
+
 def _source(
     config: Config, photos: Sequence[Path | PhotoItem], deployments: Sequence[Deployment],
     log: Callable[[str], None], track: TrackRead | None,
@@ -201,10 +217,10 @@ def _source(
         photos, deployments=deployments,
         sequence_gap_s=config.photos.sequence_gap_s, tz=src.tz, place=place, uri=src.uri,
         max_frames=src.max_frames, log=log, track=track.fixes if track else (),
+        time_offset_s=pos.time_offset_s,
     )  # fmt: skip
-    if track is not None and track.fixes:
-        positions = TrackPositions(track.fixes, pos.max_fix_gap_s, pos.time_offset_s,
-                                   source=track.format)  # fmt: skip
+    if track is not None and track.fixes:  # looked up as photo_positions does: no offset
+        positions = TrackPositions(track.fixes, pos.max_fix_gap_s, source=track.format)
         if (warning := track_overlap_warning(source.photos, positions)) is not None:
             log(warning)
     return source

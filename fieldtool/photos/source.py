@@ -15,7 +15,8 @@ the photos' place or the EXIF offsets of the set), else the deployment's zone, e
 the photo's place (its GPS, its deployment, ``--lat/--lon``), else the zone where the
 session's track starts (``exif-zone``), else kept local (``exif-local``, zone unknown); no
 EXIF time (none, or one that is no time such as ``0000:00:00 00:00:00``): the file's
-modification time (``file-mtime``).
+modification time (``file-mtime``). ``time_offset_s`` (``--time-offset``) is added to the
+camera clock's times (DateTimeOriginal), not to the others (:mod:`.clock`).
 Place: the photo's EXIF GPS (never 0, 0 nor without its N/S/E/W refs; whatever its
 time), else its deployment's coordinates, else whatever the session's positions say at its
 time (``--lat/--lon`` or a track).
@@ -30,25 +31,15 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from fieldtool.photos.clock import Dated, PhotoClock, PhotoTime, first_names
 from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.sources import FrameStream, SourceStats
-from fieldtool.timebase import (
-    TimeBasis,
-    ZoneChoice,
-    local_zone,
-    repeated_local_time,
-    repeated_offsets,
-    skipped_local_time,
-    to_utc,
-    utc_naive,
-    utc_offset,
-    zone_at,
-)
+from fieldtool.timebase import TimeBasis, ZoneChoice, local_zone
 from fieldtool.tracks.exif import PhotoExif, open_image, photo_exif
 from fieldtool.types import Deployment, FieldtoolError, Fix, Frame, Position
 
@@ -82,6 +73,7 @@ class Photo:
     size: tuple[int, int]  # (width, height) px, upright
     event_id: str  # the sequence it belongs to
     t: float  # seconds after the session's earliest photo
+    offset_s: float = 0.0  # s of --time-offset in ``captured_at`` (a camera clock corrected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,31 +85,6 @@ class _Read:
     exif: PhotoExif
     size: tuple[int, int]
     mtime: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class _When:
-    """A photo's time and how it was found."""
-
-    time: datetime  # naive: UTC when ``zone`` is known, else the camera's clock
-    source: str  # Photo.time_source
-    zone: str | None
-    how: str = ""  # where a local clock's zone came from
-    camera_utc: datetime | None = None  # exif-gps: the camera's clock in UTC, when known
-
-
-def _offset_name(offset: timedelta) -> str:
-    """An EXIF offset as the zone it names (``-07:00``; ``UTC`` for +00:00)."""
-    minutes = round(offset.total_seconds() / 60)
-    if minutes == 0:
-        return "UTC"
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def _names(items: list[str], most: int = 5) -> str:
-    more = f" and {len(items) - most} more" if len(items) > most else ""
-    return ", ".join(items[:most]) + more
 
 
 def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
@@ -146,8 +113,10 @@ class PhotoSource:
     position, for the zone of photos that have neither GPS nor a deployment. ``uri``: the
     session's source name (default: the one photo, or the photos' common folder).
     ``track``: the session's track (``--track``), whose first fix gives the zone of local
-    clocks that have no other (as for a video, ``docs/time.md``). ``name`` and
-    ``deployment``: the deployment all the photos are of (None: none, or several).
+    clocks that have no other (as for a video, ``docs/time.md``). ``time_offset_s``: s
+    added to the times the camera's clock gave (``--time-offset``: a clock that is off).
+    ``name`` and ``deployment``: the deployment all the photos are of (None: none, or
+    several).
     """
 
     live = False
@@ -165,6 +134,7 @@ class PhotoSource:
         max_frames: int | None = None,
         log: Callable[[str], None] | None = None,
         track: Sequence[Fix] = (),
+        time_offset_s: float = 0.0,
     ) -> None:
         items = [p if isinstance(p, PhotoItem) else PhotoItem(p) for p in photos]
         if not items:
@@ -183,7 +153,8 @@ class PhotoSource:
         self._held: list[str] | None = []
         self._kept: tuple[int, np.ndarray] | None = None  # the first decoded: (index, pixels)
         self._stop = threading.Event()
-        self._track_zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
+        zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
+        self._clock = PhotoClock(tz, place, zone, time_offset_s)
         items = self._without_copies(items)
         copies = len(self.skipped)
         self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
@@ -232,8 +203,8 @@ class PhotoSource:
         zone = (converted.pop() if len(converted) == 1 else "UTC") if known else None
         kinds = Counter(p.time_source for p in self.photos)
         how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
-        start = self.start_time
-        return TimeBasis(start, "photos", zone, known, f"per photo: {how}")
+        added = self._clock.added([p.offset_s for p in self.photos])
+        return TimeBasis(self.start_time, "photos", zone, known, f"per photo: {how}{added}")
 
     def skipped_summary(self) -> str | None:
         """One line naming the photos skipped so far, or None."""
@@ -261,7 +232,7 @@ class PhotoSource:
 
     def _faults(self) -> str:
         """The photos skipped (copies aside) and why, the first few, for an error."""
-        return _names([f"{Path(path).name} ({why})" for path, why in self.skipped
+        return first_names([f"{Path(path).name} ({why})" for path, why in self.skipped
                        if not why.startswith("a copy of")])  # fmt: skip
 
     def _without_copies(self, items: list[PhotoItem]) -> list[PhotoItem]:
@@ -292,7 +263,7 @@ class PhotoSource:
         self.skipped += [(str(path), f"a copy of {of}") for path, of in named]
         self._log(f"warning: {len(named)} photo(s) are byte-identical copies of another in this "
                   "set, left out (each photo counts once): "
-                  f"{_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
+                  f"{first_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
         return [i for i in items if id(i) not in copies]
 
     def _first_decodes(self, tried: int) -> tuple[set[int], tuple[int, np.ndarray]]:
@@ -360,17 +331,17 @@ class PhotoSource:
             when, camera, dep, own, position = placed[i]
             photos.append(Photo(n, reads[i].path, when.time, when.source, when.zone, camera, own,
                                 position, dep, reads[i].size, first[numbers[i]],
-                                (when.time - earliest).total_seconds()))  # fmt: skip
+                                (when.time - earliest).total_seconds(), when.offset_s))  # fmt: skip
         return photos
 
     def _say(
-        self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
+        self, reads: list[_Read], placed: list[tuple[PhotoTime, str, str | None, Position | None,
                                                        Position | None]]
     ) -> None:  # fmt: skip
         """The log's lines on what the photos' EXIF did not say plainly."""
         by_track = sum(w.how == "track" for w, *_ in placed)
         if by_track:
-            choice = self._track_zone
+            choice = self._clock.track_zone
             self._log(f"time: {by_track} photo(s) with a local clock, no GPS and no deployment: "
                       f"zone {choice.zone} ({choice.how})")  # fmt: skip
         off = []
@@ -383,12 +354,12 @@ class PhotoSource:
                                f"{'ahead' if ahead > 0 else 'behind'})")  # fmt: skip
         if off:
             self._log(f"time: {len(off)} photo(s) whose camera clock and EXIF GPS time differ by "
-                      f"more than {CLOCK_DISAGREES_S:g} s; GPS time used: {_names(off)}")  # fmt: skip
+                      f"more than {CLOCK_DISAGREES_S:g} s; GPS time used: {first_names(off)}")  # fmt: skip
         unset = [(r, own) for r, (w, _, _, own, _) in zip(reads, placed, strict=True)
                  if r.exif.taken_text is not None and w.source == "file-mtime"]  # fmt: skip
         if unset:
             kept = sum(own is not None for _, own in unset)
-            names = _names([f"{r.path.name} {r.exif.taken_text!r}" for r, _ in unset])
+            names = first_names([f"{r.path.name} {r.exif.taken_text!r}" for r, _ in unset])
             self._log(f"warning: {len(unset)} photo(s) whose EXIF DateTimeOriginal is no time "
                       f"(a camera clock never set?): {names}; dated by the file's time; "
                       f"{kept} of them keep their EXIF GPS position")  # fmt: skip
@@ -398,120 +369,35 @@ class PhotoSource:
         if changed:
             self._log(f"warning: {len(changed)} photo(s) without EXIF DateTimeOriginal are dated "
                       "by EXIF DateTime, when the file was last changed (an editor's export "
-                      f"sets it), which may not be when it was taken: {_names(changed)}")  # fmt: skip
+                      f"sets it), which may not be when it was taken: {first_names(changed)}")  # fmt: skip
         problems: dict[str, list[str]] = {}
         for r in reads:
             if r.exif.gps_problem is not None:
                 problems.setdefault(r.exif.gps_problem, []).append(r.path.name)
         for problem, paths in problems.items():
             self._log(f"warning: {len(paths)} photo(s) with {problem}: no position or zone taken "
-                      f"from it: {_names(paths)}")  # fmt: skip
-        if self.tz is not None:
-            self._say_tz(reads, placed)
-        self._say_dst(reads, placed)
-        self._say_repeated(placed, reads)
+                      f"from it: {first_names(paths)}")  # fmt: skip
+        dated = [Dated(r.path.name, dep or str(r.path.parent), r.exif, w,
+                       self.deployments.get(dep or ""), own)
+                 for r, (w, _, dep, own, _) in zip(reads, placed, strict=True)]  # fmt: skip
+        for line in self._clock.warnings(dated):
+            self._log(line)
 
-    def _say_dst(
-        self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
-                                                       Position | None]]
-    ) -> None:  # fmt: skip
-        """A warning per camera (deployment, else folder) whose local clock was converted by
-        a zone that changes its UTC offset within its photos (daylight saving time): trail
-        cameras mostly keep one offset, so one side of the change may be an hour off."""
-        groups: dict[tuple[str, str], list[datetime]] = {}  # (camera, zone): local times
-        for r, (w, _, dep, *_) in zip(reads, placed, strict=True):
-            if w.source == "exif-zone" and w.zone is not None and r.exif.taken is not None:
-                where = dep or str(r.path.parent)
-                groups.setdefault((where, w.zone), []).append(r.exif.taken)
-        for (where, zone), found in groups.items():
-            # the zone's offsets over the camera's photos, in time order (one zone each:
-            # several zones in a folder are places, not a change of clock)
-            offsets = list(dict.fromkeys(_offset_name(utc_offset(zone, t)) for t in sorted(found)))
-            if len(offsets) > 1:
-                self._log(f"warning: time: {len(found)} photo(s) of {where} span a daylight "
-                          f"saving change in {zone}: converted with {' and '.join(offsets)}; "
-                          "trail cameras often keep one offset all year: if this one did, give "
-                          f"--tz {offsets[0]} (its offset when it was set)")  # fmt: skip
-
-    def _say_repeated(
-        self, placed: list[tuple[_When, str, str | None, Position | None, Position | None]],
-        reads: list[_Read],
-    ) -> None:  # fmt: skip
-        """A warning per zone naming the photos whose local clock reads a time that occurs
-        twice there (the hour repeated when summer time ends): taken as the first; and one
-        naming those at a time it skips (when summer time begins): the offset before."""
-        by_zone: dict[str, list[tuple[str, datetime]]] = {}
-        skipped: dict[str, list[tuple[str, datetime]]] = {}
-        for r, (w, *_) in zip(reads, placed, strict=True):
-            if w.source == "exif-zone" and w.zone is not None:
-                twice = repeated_local_time(w.time, w.zone)
-                if twice is not None:
-                    by_zone.setdefault(w.zone, []).append((r.path.name, twice))
-                elif r.exif.taken is not None and skipped_local_time(r.exif.taken, w.zone):
-                    skipped.setdefault(w.zone, []).append((r.path.name, r.exif.taken))
-        for zone, found in by_zone.items():
-            first, second = repeated_offsets(found[0][1], zone)
-            self._log(f"warning: time: {len(found)} photo(s) at a local time that occurs twice "
-                      f"in {zone} (the hour repeated when daylight saving time ends), taken as "
-                      f"the first ({first}); if the camera meant the second ({second}), an hour "
-                      f"later: {_names([name for name, _ in found])}")  # fmt: skip
-        for zone, found in skipped.items():
-            before, after = repeated_offsets(found[0][1], zone)
-            self._log(f"warning: time: {len(found)} photo(s) at a local time that does not occur "
-                      f"in {zone} (the hour skipped when daylight saving time begins), taken as "
-                      f"{before}, a clock not yet changed; if the camera had changed ({after}), "
-                      f"an hour earlier: {_names([name for name, _ in found])}")  # fmt: skip
-
-    def _say_tz(
-        self, reads: list[_Read], placed: list[tuple[_When, str, str | None, Position | None,
-                                                       Position | None]]
-    ) -> None:  # fmt: skip
-        """Warnings where ``--tz``, which comes first for a local clock (``docs/time.md``),
-        gives the photos it converted another UTC offset than the zone of their place or
-        than the EXIF offsets written in photos of the same set: a silent shift otherwise."""
-        tz = str(self.tz)
-        by_tz = [(r.path.name, taken, dep, own)
-                 for r, (w, _, dep, own, _) in zip(reads, placed, strict=True)
-                 if w.how == "--tz" and (taken := r.exif.taken) is not None]  # fmt: skip
-        if not by_tz:
-            return
-        names = _names([name for name, *_ in by_tz])
-        apart: dict[str, list[tuple[str, float]]] = {}  # the place's zone: (photo, hours off)
-        for name, taken, dep, own in by_tz:
-            zone, _ = self._clock_zone(own, self.deployments.get(dep or ""), None)
-            if zone is not None:
-                off = utc_offset(zone, taken) - utc_offset(tz, taken)
-                if off:
-                    apart.setdefault(zone, []).append((name, off.total_seconds() / 3600))
-        for zone, found in apart.items():
-            by = "/".join(f"{h:g}" for h in sorted({abs(h) for _, h in found}))
-            self._log(f"warning: --tz {tz} disagrees with the zone of the photos' place, {zone} "
-                      f"({by} h apart), for {len(found)} photo(s) with a local clock; --tz used "
-                      f"(it comes first): {_names([n for n, _ in found])}; leave --tz out if "
-                      "their clocks were set to the local time")  # fmt: skip
-        written: Counter[str] = Counter()
-        for r in reads:
-            offset, taken = r.exif.offset, r.exif.taken
-            if offset is not None and taken is not None and offset != utc_offset(tz, taken):
-                written[_offset_name(offset)] += 1
-        if written:
-            offsets = ", ".join(f"{name} in {n} photo(s)" for name, n in written.most_common())
-            self._log(f"warning: --tz {tz} disagrees with the EXIF offset written in the same "
-                      f"set ({offsets}: their own offset used); {len(by_tz)} photo(s) without "
-                      f"an offset converted from --tz {tz}: {names}")  # fmt: skip
-
-    def _place(self, r: _Read) -> tuple[_When, str, str | None, Position | None, Position | None]:
+    def _place(
+        self, r: _Read
+    ) -> tuple[PhotoTime, str, str | None, Position | None, Position | None]:
         """(time, camera, deployment id, own position, position)."""
         own = r.exif.place
         camera = r.exif.camera or r.path.parent.name
         deployment = None
+        time = self._clock.time
         if r.item.deployment_id is not None:
             deployment = self.deployments[r.item.deployment_id]
-            when = self._time(r, own, deployment)
+            when = time(r.exif, r.mtime, r.item.timestamp, own, deployment)
         else:
-            when = self._time(r, own, None)
+            when = time(r.exif, r.mtime, r.item.timestamp, own, None)
             for candidate in self.deployments.values():
-                guess = self._time(r, own, candidate)
+                guess = time(r.exif, r.mtime, r.item.timestamp, own, candidate)
                 serial = r.exif.serial
                 if candidate.covers(guess.time) and not (
                     candidate.camera_id and serial and candidate.camera_id != serial
@@ -524,45 +410,6 @@ class PhotoSource:
                                 "deployment")  # fmt: skip
         dep_id = deployment.deployment_id if deployment else None
         return when, camera, dep_id, own, position
-
-    def _time(self, r: _Read, own: Position | None, deployment: Deployment | None) -> _When:
-        """The photo's time by the module doc's rule."""
-        if r.item.timestamp is not None:
-            return _When(utc_naive(r.item.timestamp), "given", "UTC")
-        camera = self._camera_time(r, own, deployment)
-        if (gps := r.exif.gps_time) is not None:  # the receiver's clock: UTC, and set
-            in_utc = camera.source in ("exif-offset", "exif-zone")  # a camera clock, zone known
-            return _When(gps, "exif-gps", "UTC", camera_utc=camera.time if in_utc else None)
-        return camera
-
-    def _camera_time(self, r: _Read, own: Position | None, deployment: Deployment | None) -> _When:
-        """The camera clock's time (DateTimeOriginal), else the file's."""
-        exif = r.exif
-        if exif.taken is None:
-            return _When(r.mtime, "file-mtime", "UTC")
-        if (utc := exif.taken_utc) is not None and exif.offset is not None:
-            return _When(utc, "exif-offset", _offset_name(exif.offset))
-        zone, how = self._clock_zone(own, deployment, self.tz)
-        if zone is None:
-            return _When(exif.taken, "exif-local", None)
-        return _When(to_utc(exif.taken, zone), "exif-zone", zone, how)
-
-    def _clock_zone(
-        self, own: Position | None, deployment: Deployment | None, tz: str | None
-    ) -> tuple[str | None, str]:
-        """(zone, how) of a local camera clock: ``tz`` (``--tz``), else the deployment's
-        zone, else the zone at the photo's place, the session's place, the track's start."""
-        zone, how = tz, "--tz"
-        if zone is None and deployment is not None:
-            zone, how = deployment.time_zone, "deployment"
-        where = own or (Position(deployment.lat, deployment.lon) if deployment else None)
-        if zone is None and where is not None:
-            zone, how = zone_at(where.lat, where.lon), "place"
-        if zone is None and self.place is not None:
-            zone, how = zone_at(*self.place), "place"
-        if zone is None:
-            zone, how = self._track_zone.zone, "track"
-        return zone, how
 
     def _frames(self) -> Generator[Frame, None, None]:
         # frames_read: every photo tried, those that could not be read when built included

@@ -28,6 +28,7 @@ from fieldtool.photos import (
     photo_sources_from_config,
 )
 from fieldtool.photos.held import held_elsewhere
+from fieldtool.photos.session import photo_positions
 from fieldtool.pipeline.session import run_session
 from fieldtool.pipeline.steps import Progress, SessionResult
 from fieldtool.placement import (
@@ -48,7 +49,7 @@ from fieldtool.priors import (
 from fieldtool.sources import VideoSource, is_live, source_key
 from fieldtool.store import SightingStore, query
 from fieldtool.timebase import TimeBasis
-from fieldtool.tracks import PositionProvider, TrackPositions, positions_from_config
+from fieldtool.tracks import PositionProvider, TrackPositions
 from fieldtool.types import (
     Classifier,
     FieldtoolError,
@@ -124,7 +125,7 @@ def photo_placement(
     Camtrap DP package one deployment at a time: :func:`photo_placements`)."""
     track = config_track(config)  # once: the photos' zone and the session's positions
     source = photo_source_from_config(config, log, track=track)
-    positions = positions_from_config(config.position, track=track)
+    positions = photo_positions(config, track)  # --time-offset: in the photos' times
     return source, positions, _describe_photos(source, log)
 
 
@@ -143,7 +144,7 @@ def photo_placements(
         if len(sources) > 1 or source.deployment is not None:
             log(_deployment_line(source, n, len(sources)))
         placed.append((source, _describe_photos(source, log)))
-    return placed, positions_from_config(config.position, track=track)
+    return placed, photo_positions(config, track)  # --time-offset: in the photos' times
 
 
 def _deployment_line(source: PhotoSource, n: int, count: int) -> str:

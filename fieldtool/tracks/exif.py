@@ -178,7 +178,8 @@ def _place_problem(lat: float, lon: float) -> str | None:
 def _gps_place(
     gps: Mapping[int, object],
 ) -> tuple[Position | None, float | None, str | None]:
-    """(position, elevation in m, why there is none) of a GPS block."""
+    """(position, elevation in m, why there is none) of a GPS block; the elevation (m above
+    sea level, negative below) is the position's too, so a photo's own place keeps it."""
     if not gps or 2 not in gps or 4 not in gps:
         return None, None, None
     lat, lon = _dms(gps[2]), _dms(gps[4])
@@ -198,6 +199,8 @@ def _gps_place(
             alt = _rational(gps[6]) * (-1.0 if gps.get(5) in (1, b"\x01") else 1.0)
         except (TypeError, ValueError, ZeroDivisionError):
             alt = None
+        if alt is not None and not math.isfinite(alt):  # a zero denominator: no altitude
+            alt = None
     acc = None
     for tag, factor in ((31, 1.0), (11, UERE_M)):
         if tag in gps:
@@ -206,7 +209,7 @@ def _gps_place(
                 break
             except (TypeError, ValueError, ZeroDivisionError):
                 continue
-    return Position(lat, lon, acc, "exif"), alt, None
+    return Position(lat, lon, acc, "exif", alt), alt, None
 
 
 def photo_exif(exif: Exif) -> PhotoExif:
