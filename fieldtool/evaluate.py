@@ -202,13 +202,14 @@ def smoothing_as_run(db: Path | str, session_id: str, cfg: SmoothingConfig) -> S
     """``cfg`` as the stored session's run applied it: a photo session (``time_source``
     photos) scores each photo on its own, by the run's own rule
     (:func:`~fieldtool.photos.session.photo_smoothing`, with the session's stored sequence
-    gap); a video session's as given."""
-    rows = query(
-        db, "SELECT time_source, config_json FROM sessions WHERE session_id = ?", [session_id]
-    )
-    if rows.empty or rows.iloc[0, 0] != "photos":
+    gap); a video session's as given. A file of an older schema is read as it is, never
+    migrated: before schema 5 sessions had no ``time_source`` (unrecorded: no photo
+    sessions, which came with schema 7)."""
+    # *: the columns the file has (an older schema lacks time_source), not a fixed list
+    rows = query(db, "SELECT * FROM sessions WHERE session_id = ?", [session_id])
+    if rows.empty or rows.iloc[0].get("time_source") != "photos":
         return cfg
-    photos = json.loads(rows.iloc[0, 1] or "{}").get("photos", {})
+    photos = json.loads(rows.iloc[0]["config_json"] or "{}").get("photos", {})
     gap = float(photos.get("sequence_gap_s", PhotosConfig().sequence_gap_s))
     return photo_smoothing(cfg, gap)
 

@@ -558,7 +558,7 @@ def export(
     if out.is_dir():
         raise FieldtoolError(f"{out}: is a folder, expected a file name")
     replay_pending(db, log or _stderr)
-    frame = load_occurrences(db, filters, timeout_s=timeout_s)
+    frame = load_occurrences(db, filters, timeout_s=timeout_s, log=log or _stderr)
     try:
         if fmt == "dwca":
             write_dwca(frame, out, title=title or f"fieldtool sightings from {db.name}",

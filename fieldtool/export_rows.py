@@ -27,7 +27,7 @@ The writers of every format are in :mod:`fieldtool.export`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -166,14 +166,19 @@ def needs_upgrade(db: Path | str, *, timeout_s: float = 10.0) -> bool:
         return _stale(con, Path(db))
 
 
-def _upgrade(db: Path, timeout_s: float) -> None:
+def _upgrade(db: Path, timeout_s: float, log: Callable[[str], None] | None) -> None:
+    """Migrate ``db`` (one short write); ``log`` hears the one line every migrating command
+    says (:func:`fieldtool.store.schema.upgrade_notice`)."""
     from fieldtool.store import connect, ensure_schema
     from fieldtool.store.maintenance import commit
+    from fieldtool.store.schema import upgrade_notice
 
     with connect(db, read_only=False, timeout_s=timeout_s) as con:
         con.execute("BEGIN TRANSACTION")
-        ensure_schema(con, db)
+        old, new = ensure_schema(con, db)
         commit(con)  # a checkpoint failing after it: migrated all the same
+    if log is not None and (notice := upgrade_notice(db, old, new)):
+        log(notice)
 
 
 def _fetch(
@@ -193,12 +198,14 @@ def load_occurrences(
     *,
     timeout_s: float = 10.0,
     upgrade: bool = True,
+    log: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """The sightings to export (see the module doc), oldest first, columns :data:`COLUMNS`.
 
     One read-only connection. A file from an older fieldtool (or without the reviewed
     view) is first upgraded with one short write; with ``upgrade=False`` (a reader that
-    must not write, such as the dashboard's refresh) it is refused instead.
+    must not write, such as the dashboard's refresh) it is refused instead. ``log`` hears
+    that the file was upgraded (an older fieldtool can no longer write it).
     """
     from fieldtool.store import connect
 
@@ -221,7 +228,7 @@ def load_occurrences(
             raise FieldtoolError(
                 f"{db}: written by an older fieldtool; `fieldtool export` upgrades it once"
             )
-        _upgrade(db, timeout_s)
+        _upgrade(db, timeout_s, log)
         with connect(db, read_only=True, timeout_s=timeout_s) as con:
             frame = _fetch(con, sql, params, db)
     frame["elevation_reference"] = [elevation_reference(s) for s in frame["elevation_sources"]]

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from fieldtool.store import locking
 from fieldtool.store.files import check_before_open, check_opened, first_line, open_error
+from fieldtool.store.schema import older_schema_note, schema_version
 from fieldtool.types import FieldtoolError
 
 SQL_ALLOWED_FIRST = ("select", "with", "describe", "show", "summarize")
@@ -308,6 +309,7 @@ def run_readonly_sql(
     threads: int = SQL_THREADS,
     gate: SqlGate | None = None,
     nullable: bool = False,
+    note: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, bool]:
     """Run a checked query (:func:`check_readonly_sql`); returns (rows, truncated).
 
@@ -319,6 +321,10 @@ def run_readonly_sql(
     ``memory_limit`` and ``threads``, external access off and locked), stopped after
     ``time_limit_s``, at most ``max_rows`` rows and about ``max_bytes`` bytes returned.
     ``gate`` queues the query behind others of the process (:class:`SqlGate`).
+
+    A file of an older schema is read as it is (never migrated here): a query that fails
+    on it says so in its error (a later table or column is missing), and ``note`` hears
+    the same line before the rows of one that runs (:func:`~fieldtool.store.schema.older_schema_note`).
     """
     statement = check_readonly_sql(sql)
     try:  # again past the check: one read-only statement, whatever the check let through
@@ -332,10 +338,14 @@ def run_readonly_sql(
                           timeout_s=timeout_s)  # fmt: skip
         ticket = register(con) if register is not None else None
         try:
-            return _fetch(con, statement, max_rows, max_bytes, time_limit_s, gate, ticket,
-                          nullable)  # fmt: skip
+            older = older_schema_note(db_path, schema_version(con, db_path))
+            found = _fetch(con, statement, max_rows, max_bytes, time_limit_s, gate, ticket,
+                           nullable, older)  # fmt: skip
         finally:
             con.close()
+    if older and note is not None:
+        note(older)
+    return found
 
 
 def _fetch(
@@ -347,7 +357,10 @@ def _fetch(
     gate: SqlGate | None,
     ticket: int | None,
     nullable: bool = False,
+    older: str | None = None,
 ) -> tuple[pd.DataFrame, bool]:
+    """The rows (see :func:`run_readonly_sql`); ``older``: what a failed query adds of a file
+    of an older schema."""
     chunks: list[pd.DataFrame] = []
     columns: list[str] = []
     timer = threading.Timer(time_limit_s, con.interrupt)
@@ -373,7 +386,8 @@ def _fetch(
             "(aggregate or filter more, or use `fieldtool sql`)."
         ) from None
     except duckdb.Error as exc:
-        raise FieldtoolError(f"Query failed: {first_line(exc)}") from None
+        why = f" ({older})" if older else ""
+        raise FieldtoolError(f"Query failed: {first_line(exc)}{why}") from None
     finally:
         timer.cancel()
     if not chunks:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -244,15 +245,21 @@ def _span(con: duckdb.DuckDBPyConnection, s: SessionRows) -> None:
 
 
 def load_sessions(
-    db: Path, filters: ExportFilter, *, timeout_s: float = 10.0
+    db: Path,
+    filters: ExportFilter,
+    *,
+    timeout_s: float = 10.0,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[list[SessionRows], pd.DataFrame, dict[str, tuple[str | None, datetime | None]],
            dict[str, tuple[str, str | None, str | None]]]:  # fmt: skip
     """Sessions (as deployments), the sightings to export (``load_occurrences`` rows), each
     sighting's (event_id, updated_at), and the species table (species -> (common name,
-    genus, family)). One read-only connection after ``load_occurrences``' own."""
+    genus, family)). One read-only connection after ``load_occurrences``' own (``log``: its
+    upgrade line)."""
     from fieldtool.store import connect
 
-    occurrences = load_occurrences(db, filters, timeout_s=timeout_s)  # upgrades an old file
+    # upgrades an old file, and ``log`` hears it
+    occurrences = load_occurrences(db, filters, timeout_s=timeout_s, log=log)
     with connect(db, read_only=True, timeout_s=timeout_s) as con:
         species = {
             r[0]: (r[1] or "", r[2], r[3])

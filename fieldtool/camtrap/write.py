@@ -502,7 +502,7 @@ def write_package(
     filters = filters or ExportFilter()
     say = log or (lambda _line: None)
     _check_out(out)
-    sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s)
+    sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s, log=log)
     placed = [s for s in sessions if s.lat is not None and s.start is not None]
     if len(placed) < len(sessions):
         unplaced = [s.session_id for s in sessions if s not in placed]

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fieldtool.cli.common import log
 from fieldtool.types import FieldtoolError
 
 REVIEWER_ENV = "FIELDTOOL_REVIEWER"
@@ -80,7 +81,7 @@ def cmd_review(a: argparse.Namespace) -> int:
     with _held_says_so(a.db, "", stored, len(ids)):
         for sid in ids:
             add_review(a.db, sid, a.decision, reviewer=reviewer, species=species,
-                       note=a.note or "", timeout_s=a.wait)  # fmt: skip
+                       note=a.note or "", timeout_s=a.wait, log=log)  # fmt: skip
             stored.append(sid)
             what = f"relabel to {species}" if species else a.decision
             print(f"{sid}\t{what}\tby {reviewer}", flush=True)
@@ -99,7 +100,7 @@ def cmd_undo(a: argparse.Namespace) -> int:
     stored: list[str] = []
     with _held_says_so(a.db, "", stored, len(ids)):
         for sid in ids:
-            _, now = undo_review(a.db, sid, reviewer=reviewer, timeout_s=a.wait)
+            _, now = undo_review(a.db, sid, reviewer=reviewer, timeout_s=a.wait, log=log)
             stored.append(sid)
             state = "unreviewed" if now == NO_DECISION else f"{now} in force"
             print(f"{sid}\tundone, now {state}\tby {reviewer}", flush=True)

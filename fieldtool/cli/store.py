@@ -20,7 +20,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
     if not db.exists():
         raise FieldtoolError(f"{db}: sightings database not found")
     frame, truncated = run_readonly_sql(db, query, max_rows=args.max_rows,
-                                        time_limit_s=args.time_limit, nullable=True)  # fmt: skip
+                                        time_limit_s=args.time_limit, nullable=True,
+                                        note=_log)  # fmt: skip
     # NULL as DuckDB's own CLI shows it; a NaN (a value of a double) stays NaN. Arrow types
     # tell them apart (pandas' own turn a NULL double into NaN); to_string's na_rep would
     # not: it names NaN, not <NA>.
@@ -59,16 +60,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_recover(args: argparse.Namespace) -> int:
-    """Replay the journals that can be replayed now; say what was done and what is left."""
+    """Replay the journals that can be replayed now; say what was done and, one line each,
+    the journals left and why. Exit 1 when rows are left unreplayed."""
     from fieldtool.store import recover_file
 
-    done = recover_file(args.db, log=_log)
-    for journal, rows in done.left.items():
-        _log(f"{journal.name}: {rows} rows left (its writer still runs, or it was written on "
-             "another host or for another file)")  # fmt: skip
+    done = recover_file(args.db, log=_log, adopt=args.adopt)
     if not done.replayed and not done.interrupted and not done.left:
         _log(f"{args.db}: nothing to recover")
-    return 0
+    return 1 if done.left else 0
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,6 +102,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          "crash, a full disk or a held file) and end sessions whose writer died")  # fmt: skip
     rec.add_argument("--db", type=Path, default=Path("sightings.duckdb"),
                      help="the sightings DuckDB file")  # fmt: skip
+    rec.add_argument("--adopt", action="store_true",
+                     help="also replay journals written for another file of this name: the "
+                     "file and its journal copied or restored together (new inode); never "
+                     "one whose writer still runs, and only rows the file lacks")  # fmt: skip
     rec.set_defaults(func=cmd_recover)
 
     _output_commands(sub)

@@ -267,3 +267,10 @@ def other_file(header: dict, db: Path) -> bool:
     if dev is None or ino is None:
         return False  # an older journal, or written before the file existed
     return file_identity(db.resolve()) not in (None, (dev, ino))
+
+
+def moved(header: dict, path: Path) -> bool:
+    """Whether the journal at ``path`` lies in another folder than the file it was written
+    for (a writer writes it beside that file only): it was copied or moved with a folder."""
+    written_for = header.get("db_path")
+    return isinstance(written_for, str) and Path(written_for).parent != path.resolve().parent

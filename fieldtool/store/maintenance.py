@@ -24,7 +24,7 @@ import duckdb
 from fieldtool.store import journal as journals
 from fieldtool.store.locking import connect
 from fieldtool.store.process import HOST, ProcessIdentity, process_alive
-from fieldtool.store.schema import TABLES, ensure_schema, insert_rows
+from fieldtool.store.schema import TABLES, UPSERT_KEYS, ensure_schema, insert_rows, upgrade_notice
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, SessionStatus
 
@@ -56,6 +56,8 @@ class Replayed:
     path: Path
     rows: int
     damaged: list[bytes] = field(default_factory=list)
+    adopted_from: str | None = None  # adopted: the file the journal was written for
+    written: int = 0  # adopted: rows written (the others were in the file already)
 
     def finish(self) -> Path | None:
         """Quarantine the damaged lines (returns where), then delete the journal. Raises
@@ -88,13 +90,24 @@ def _alive(owner: ProcessIdentity, path: Path) -> bool:
     return owner.alive
 
 
-def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]) -> Recovery:
+def recover(
+    con: duckdb.DuckDBPyConnection,
+    db: Path,
+    log: Callable[[str], None],
+    *,
+    adopt: bool = False,
+    say_live: bool = False,
+) -> Recovery:
     """Replay journals of dead writers on this host; end their sessions as interrupted.
 
     Runs inside the caller's transaction. The journals replayed are finished
     (:meth:`Replayed.finish`) by the caller once the transaction commits. Journals of live
-    processes (this one included, unless its store closed), of other hosts and of
-    another file that had this name are left alone.
+    processes (this one included, unless its store closed) and of other hosts are left
+    alone, each said in one line (a live writer's only with ``say_live``). A journal
+    written for another file that had this name (device and inode differ) is adopted
+    (:func:`_adopt`) when ``adopt`` asks, or by itself when it was plainly copied with this
+    file: it lies in another folder than it was written in and this file holds a session
+    its rows belong to; else it is left, said in one line naming ``--adopt``.
     """
     done = Recovery()
     whole: set[str] = set()  # sessions of journals replayed without a damaged line
@@ -108,24 +121,22 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
             unreadable = True  # its sessions are unknown: none is said to be whole
             continue
         owner = journals.journal_owner(path, contents.header)
-        if owner is None or owner.host != HOST:
-            log(f"{path}: written on host {owner.host if owner else None!r}; left alone")
+        why = _left_because(con, db, path, contents, owner, adopt)
+        if why is not None:
+            if why or say_live:
+                log(f"{path}: {contents.row_count} rows not replayed: "
+                    f"{why or _live(owner, False, db)}")  # fmt: skip
             done.left[path] = contents.row_count
             elsewhere.update(_session_ids(contents))
             continue
+        replayed = Replayed(path, contents.row_count, contents.damaged)
         if journals.other_file(contents.header, db):
-            log(f"{path}: written for another file that had the name {db.name} "
-                "(device and inode differ); left alone")  # fmt: skip
-            done.left[path] = contents.row_count
-            elsewhere.update(_session_ids(contents))
-            continue
-        if _alive(owner, path):
-            done.left[path] = contents.row_count  # a live writer's buffer
-            elsewhere.update(_session_ids(contents))
-            continue
-        for table, table_rows in contents.rows.items():
-            insert_rows(con, table, table_rows, idempotent=True)
-        done.replayed.append(Replayed(path, contents.row_count, contents.damaged))
+            replayed.adopted_from = str(contents.header.get("db_path") or "another file")
+            replayed.written = _adopt(con, contents)
+        else:
+            for table, table_rows in contents.rows.items():
+                insert_rows(con, table, table_rows, idempotent=True)
+        done.replayed.append(replayed)
         if not contents.damaged:
             whole.update(_session_ids(contents))
     if not unreadable:
@@ -156,6 +167,101 @@ def recover(con: duckdb.DuckDBPyConnection, db: Path, log: Callable[[str], None]
             f"is gone: marked interrupted, {closed} open sighting(s) closed"
         )
     return done
+
+
+def _live(owner: ProcessIdentity | None, adopting: bool, db: Path) -> str:
+    """Why a live writer's journal stays (one clause)."""
+    pid = owner.pid if owner else "?"
+    if adopting:
+        return (f"its writer (process {pid}) still runs: not adopted; once it has ended, "
+                f"fieldtool recover --db {db} --adopt replays them")  # fmt: skip
+    return f"its writer (process {pid}) still runs and writes them itself once it can"
+
+
+def _left_because(
+    con: duckdb.DuckDBPyConnection,
+    db: Path,
+    path: Path,
+    contents: journals.JournalContents,
+    owner: ProcessIdentity | None,
+    adopt: bool,
+) -> str | None:
+    """Why the journal at ``path`` is left alone (one clause); '' for a live writer's own
+    (said only where asked); None when it is to be replayed (or adopted) now."""
+    if owner is None or owner.host != HOST:
+        return (f"written on host {owner.host if owner else None!r}, where its writer may "
+                "still run; fieldtool recover there replays them")  # fmt: skip
+    other = journals.other_file(contents.header, db)
+    if _alive(owner, path):
+        return _live(owner, True, db) if other else ""
+    if not other or adopt:
+        return None
+    if journals.moved(contents.header, path) and _holds_session_of(con, contents):
+        return None  # a copy of the folder: the file holds the sessions the rows extend
+    origin = contents.header.get("db_path") or f"another file named {db.name}"
+    return (f"written for {origin} (device and inode differ from {db.name}'s); if this "
+            f"file is a copy of that one made with the journal, fieldtool recover --db {db} "
+            "--adopt replays them")  # fmt: skip
+
+
+def _row_sessions(contents: journals.JournalContents) -> set[str]:
+    """The sessions a journal's rows belong to."""
+    return {str(row["session_id"]) for rows in contents.rows.values() for row in rows
+            if row.get("session_id") is not None}  # fmt: skip
+
+
+def _holds_session_of(con: duckdb.DuckDBPyConnection, contents: journals.JournalContents) -> bool:
+    """Whether the file holds a session the journal's rows belong to (ids are random 128-bit
+    hex: a match means the journal's file and this one are copies of one file)."""
+    ids = sorted(_row_sessions(contents))
+    if not ids:
+        return False
+    found = con.execute(  # fetched to the end: DuckDB refuses the next statement otherwise
+        "SELECT count(*) FROM sessions WHERE session_id IN (SELECT unnest(?))", [ids]
+    ).fetchall()
+    return found[0][0] > 0
+
+
+def _adopt(con: duckdb.DuckDBPyConnection, contents: journals.JournalContents) -> int:
+    """Write the rows of a journal written for a copy of this file that the file lacks:
+    appended rows not already there (by their natural key), upserted ones where the file has
+    no version of the row or an older one (``updated_at``; without one: none at all), so no
+    row is written twice nor an older version over a newer one. Returns the rows written."""
+    written = 0
+    for table in sorted(contents.rows, key=lambda t: t != "species"):  # before sightings'
+        rows = contents.rows[table]
+        if table in UPSERT_KEYS:
+            rows = _newer(con, table, rows)
+            insert_rows(con, table, rows)
+            written += len(rows)
+        elif rows:
+            before = _count(con, table)
+            insert_rows(con, table, rows, idempotent=True)
+            written += _count(con, table) - before
+    return written
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+
+def _newer(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict]) -> list[dict]:
+    """The upserted ``rows`` of ``table`` the file lacks, or holds in an older version."""
+    if not rows:
+        return []
+    key = UPSERT_KEYS[table]
+    stamped = "updated_at" in TABLES[table]
+    have = dict(con.execute(
+        f"SELECT {key}, {'updated_at' if stamped else 'NULL'} FROM {table} "
+        f"WHERE {key} IN (SELECT unnest(?))", [[r[key] for r in rows]]).fetchall())  # fmt: skip
+
+    def newer(row: dict) -> bool:
+        if row[key] not in have:
+            return True
+        mine, theirs = row.get("updated_at"), have[row[key]]
+        return stamped and mine is not None and (theirs is None or mine > theirs)
+
+    return [r for r in rows if newer(r)]
 
 
 # In a session's end_reason: rows the writer gave up (memory bound, no journal): recovery
@@ -199,14 +305,25 @@ def finish(db: Path, done: Recovery, log: Callable[[str], None]) -> None:
             continue
         extra = (f", {len(replayed.damaged)} damaged line(s) moved to {target.name}"
                  if target else "")  # fmt: skip
-        log(f"{db}: recovered {replayed.rows} rows from {replayed.path.name}{extra}")
+        if replayed.adopted_from is None:
+            log(f"{db}: recovered {replayed.rows} rows from {replayed.path.name}{extra}")
+            continue
+        log(f"{db}: adopted {replayed.path.name} (written for {replayed.adopted_from}): "
+            f"replayed {replayed.written} rows, {replayed.rows - replayed.written} were in "
+            f"the file already{extra}")  # fmt: skip
 
 
 def recover_file(
-    path: Path | str, *, log: Callable[[str], None] | None = None, timeout_s: float = 30.0
+    path: Path | str,
+    *,
+    log: Callable[[str], None] | None = None,
+    timeout_s: float = 30.0,
+    adopt: bool = False,
 ) -> Recovery:
     """``fieldtool recover``: replay what can be replayed now (one short write, which also
-    upgrades an older schema); raises StoreLocked when the file stays held."""
+    upgrades an older schema), each journal left said in one line; ``adopt``: journals
+    written for another file that had this name too (a copy), where their writer is gone
+    (:func:`recover`). Raises StoreLocked when the file stays held."""
     path = Path(path)
     say = log or (lambda message: None)
     if not path.is_file():
@@ -219,11 +336,11 @@ def recover_file(
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
         con.execute("BEGIN TRANSACTION")
         old, new = ensure_schema(con, path)
-        done = recover(con, path, say)
+        done = recover(con, path, say, adopt=adopt, say_live=True)
         if (unchecked := commit(con)) is not None:
             say(f"{path}: written; the checkpoint after it failed ({unchecked})")
-    if 0 < old < new:
-        say(f"{path}: schema upgraded from version {old} to {new}")
+    if notice := upgrade_notice(path, old, new):
+        say(notice)
     finish(path, done, say)
     return done
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from fieldtool.store.schema import (
     ensure_schema,
     has_table,
     schema_version,
+    upgrade_notice,
 )
 from fieldtool.store.views import (
     KNOWN_DECISIONS,
@@ -57,12 +58,14 @@ def add_review(
     species: str | None = None,
     note: str = "",
     timeout_s: float = 10.0,
+    log: Callable[[str], None] | None = None,
 ) -> str:
     """Store a person's decision on a sighting (one short write); returns the review id.
 
     The review is the newest of its sighting, so it is the one in force: stamped now, or
     1 µs after the sighting's newest review where that one is stamped later (a package's
-    timestamps in the future, this clock behind), which a warning then says.
+    timestamps in the future, this clock behind), which a warning then says. An older
+    file is upgraded first; ``log`` hears that it was.
     """
     decision = normal_decision(decision)
     if decision not in REVIEW_DECISIONS:
@@ -73,7 +76,7 @@ def add_review(
     if not reviewer.strip():
         raise FieldtoolError("review needs a reviewer name")
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
-        _up_to_date(con, path)
+        _up_to_date(con, path, log)
         row = con.execute(
             "SELECT species FROM sightings WHERE sighting_id = ?", [sighting_id]
         ).fetchone()
@@ -121,8 +124,8 @@ class ReviewRow:
     note: str = ""
 
 
-def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: float = 10.0
-                ) -> list[str]:  # fmt: skip
+def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: float = 10.0,
+                log: Callable[[str], None] | None = None) -> list[str]:  # fmt: skip
     """Store many decisions in one transaction (an imported package's observations by
     people: :mod:`fieldtool.camtrap.reviews`); returns their review ids. Each names a
     sighting of the file, a decision and a reviewer, checked before anything is written."""
@@ -133,7 +136,7 @@ def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: fl
     if not reviews:
         return []
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
-        _up_to_date(con, path)
+        _up_to_date(con, path, log)
         known = {r[0] for r in con.execute(
             "SELECT sighting_id FROM sightings WHERE list_contains(CAST(? AS VARCHAR[]), "
             "sighting_id)", [[r.sighting_id for r in reviews]]).fetchall()}  # fmt: skip
@@ -163,7 +166,12 @@ def _insert(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> lis
 
 
 def undo_review(
-    path: Path | str, sighting_id: str, *, reviewer: str, timeout_s: float = 10.0
+    path: Path | str,
+    sighting_id: str,
+    *,
+    reviewer: str,
+    timeout_s: float = 10.0,
+    log: Callable[[str], None] | None = None,
 ) -> tuple[str, str]:
     """Take back the newest review of a sighting that is still standing; returns (the new
     row's review id, the decision now in force, :data:`NO_DECISION` for none).
@@ -174,7 +182,7 @@ def undo_review(
     if not reviewer.strip():
         raise FieldtoolError("undo needs a reviewer name")
     with connect(path, read_only=False, timeout_s=timeout_s) as con:
-        _up_to_date(con, path)
+        _up_to_date(con, path, log)
         rows = con.execute(
             f"SELECT review_id, {decision_sql()}, species, supersedes, reviewed_at FROM reviews "
             "WHERE sighting_id = ? ORDER BY reviewed_at, review_id",
@@ -423,10 +431,15 @@ def _has_sightings(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
         raise FieldtoolError(f"{path}: no sightings table: not a fieldtool sightings database")
 
 
-def _up_to_date(con: duckdb.DuckDBPyConnection, path: Path | str) -> None:
+def _up_to_date(
+    con: duckdb.DuckDBPyConnection, path: Path | str, log: Callable[[str], None] | None
+) -> None:
     """Migrate an older file first: a review may be the first write of a new fieldtool
-    into it (the dashboard's), and undo needs ``reviews.supersedes``."""
+    into it (the dashboard's), and undo needs ``reviews.supersedes``. ``log`` hears the
+    upgrade line every migrating command says."""
     if schema_version(con, path) != SCHEMA_VERSION:
         con.execute("BEGIN")
-        ensure_schema(con, path)
+        old, new = ensure_schema(con, path)
         commit(con)  # a checkpoint failing after it: migrated all the same
+        if log is not None and (notice := upgrade_notice(path, old, new)):
+            log(notice)

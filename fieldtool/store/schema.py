@@ -243,9 +243,10 @@ def schema_version(con: duckdb.DuckDBPyConnection, path: Path | str = "database"
     ``path``) when ``meta.schema_version`` is not a version number."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     if "meta" in tables:
-        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None:
-            return parse_version(row[0], path)
+        # fetchall: no result left unfinished on the connection (a streaming query next)
+        rows = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        if rows:
+            return parse_version(rows[0][0], path)
     return 1 if tables & {"sessions", "sightings"} else None
 
 
@@ -283,6 +284,24 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, path: Path | str) -> tuple[int
     if stale:
         create_views(con, stale)
     return found or 0, SCHEMA_VERSION
+
+
+def upgrade_notice(path: Path | str, old: int, new: int) -> str | None:
+    """The one line every command that migrated a file says (``ensure_schema``'s (old,
+    new)); None when nothing was upgraded (a new file, or one up to date)."""
+    return f"{path}: schema upgraded from version {old} to {new}" if 0 < old < new else None
+
+
+def older_schema_note(path: Path | str, found: int | None) -> str | None:
+    """What a reader that may not migrate says of a file of an older schema ``found``;
+    None for a current (or empty) one."""
+    if found is None or found >= SCHEMA_VERSION:
+        return None
+    return (
+        f"{path}: schema {found}, older than this fieldtool's {SCHEMA_VERSION}: tables and "
+        f"columns of later versions are missing (`fieldtool recover --db {path}` upgrades it, "
+        "writing only rows left in journals besides)"
+    )
 
 
 def _migrate(con: duckdb.DuckDBPyConnection, version: int) -> None:

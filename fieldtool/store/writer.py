@@ -47,6 +47,7 @@ from fieldtool.store.schema import (
     h3_cell,
     insert_rows,
     new_file_views,
+    upgrade_notice,
 )
 from fieldtool.store.writer_rows import config_json as config_json  # re-exported: what
 from fieldtool.store.writer_rows import top_k as top_k  # the pipeline records
@@ -147,8 +148,8 @@ class SightingStore:
         old, new = ensure_schema(con, self.path)
         done = maintenance.recover(con, self.path, self._log)
         self._commit(con)
-        if 0 < old < new:
-            self._log(f"{self.path}: schema upgraded from version {old} to {new}")
+        if notice := upgrade_notice(self.path, old, new):
+            self._log(notice)
         maintenance.finish(self.path, done, self._log)
         self._schema_ready = True
 
