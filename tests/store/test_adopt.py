@@ -164,3 +164,30 @@ def test_a_replaced_file_is_not_adopted_by_itself(tmp_path, capsys):
     code, text = recover(db, "--adopt", capsys=capsys)
     assert code == 0 and "replayed 1 rows" in text, text
     assert counts(db) == (0, 1)
+
+
+def test_a_left_journal_keeps_its_session_open_for_adopt_to_extend(tmp_path):
+    """A first recover leaves a copied journal (file replaced in place: new inode) and must
+    not end its session: closing the file's older open sighting stamps it now, and --adopt
+    would then keep that stale row over the journal's later one and call it "in the file
+    already". The session is ended once its journal is adopted."""
+    db = tmp_path / "s.duckdb"
+    new_file(db)
+    pid = dead_pid()
+    row = sighting_row("s1", status="open", updated_at=T0.isoformat())
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE sessions SET status='running', host=?, pid=?, updated_at=?", [HOST, pid, T0])
+    con.execute(f"INSERT INTO sightings ({','.join(row)}) VALUES ({','.join('?' * len(row))})",
+                list(row.values()))  # fmt: skip
+    con.close()
+    later = T0 + timedelta(minutes=10)
+    journal_for(db, [line("sightings", sighting_row(
+        "s1", status="open", last_seen=later.isoformat(), frames=300, updated_at=later.isoformat()
+    ))], pid)  # fmt: skip
+    shutil.copy(db, tmp_path / "t.duckdb")
+    os.replace(tmp_path / "t.duckdb", db)  # replaced in place: another inode
+    assert main(["recover", "--db", str(db)]) == 1
+    assert main(["recover", "--db", str(db), "--adopt"]) == 0
+    frames, status = query(db, "SELECT frames, status FROM sightings").iloc[0]
+    assert (frames, status) == (300, "closed")
+    assert query(db, "SELECT status FROM sessions").iloc[0, 0] == "interrupted"
