@@ -12,7 +12,7 @@ session a rerun replaces are deleted once the merge that replaced it is committe
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +24,11 @@ from fieldtool.types import FieldtoolError
 if TYPE_CHECKING:
     from fieldtool.store.maintenance import Forgotten
 
-    # What to say of a replaced session once committed: a line, or the session deleted
-    # and the paths of its identical copies whose rows went with it.
-    Replaced = str | tuple[Forgotten, list[str]]
+    # What to say of a replaced session once committed: a line, or the session deleted,
+    # the paths of its identical copies whose rows went with it and why it ran again.
+    Replaced = str | tuple[Forgotten, list[str], str]
 
+CHANGED = "its content, track or settings changed"  # why a file under another key ran again
 BATCH_FILE_COLUMNS = ("batch_key", "path", "content_sha256", "settings_sha256", "status",
                       "error", "session_id", "finished_at", "identical_to")  # fmt: skip
 
@@ -88,7 +89,7 @@ def done_keys(db: Path) -> set[str]:
 def merge(
     db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0,
     log: Callable[[str], None] | None = None, copies: Sequence[FileOutcome] = (),
-    batch_keys: Sequence[str] = (),
+    batch_keys: Sequence[str] = (), reasons: Mapping[tuple[str, str], str] | None = None,
 ) -> int:
     """Merge the parts of ``outcomes`` done and record every outcome; returns the number
     of files merged. A file done again under another key (its content, track or SRT
@@ -97,7 +98,9 @@ def merge(
     (a batch merged in chunks: a chunk before this one ran the same video with another
     track), beside those of ``outcomes``. ``copies``: the batch's paths not run because
     their key is another path's (identical to a file of this batch, or done before), each
-    recorded after the outcomes (:func:`_record_copies`)."""
+    recorded after the outcomes (:func:`_record_copies`). ``reasons``: (a key of this
+    batch, an earlier key of its path) -> why it ran again, where not :data:`CHANGED`
+    (the model folder at another path: :func:`fieldtool.scale.earlier.earlier_work`)."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import TABLES, connect, maintenance
@@ -114,7 +117,8 @@ def merge(
             try:
                 replaced: list[Replaced] = []
                 if outcome.status == "done":
-                    replaced = _replace_earlier(con, outcome, folder, this_batch)
+                    replaced = _replace_earlier(con, outcome, folder, this_batch,
+                                                reasons or {})  # fmt: skip
                     for table in TABLES:
                         path = folder / f"{table}.parquet"
                         if path.exists():
@@ -154,8 +158,9 @@ def merge(
 
 
 def _replace_earlier(
-    con: Any, outcome: FileOutcome, folder: Path, this_batch: list[str]
-) -> list[Replaced]:
+    con: Any, outcome: FileOutcome, folder: Path, this_batch: list[str],
+    reasons: Mapping[tuple[str, str], str],
+) -> list[Replaced]:  # fmt: skip
     """Before ``outcome``'s rows go in: the sessions an earlier batch recorded for the same
     file (path, and source name: a package's deployment, a camera) under another key are
     deleted with their key's rows (keyed by content: its identical copies' rows too, whose
@@ -188,7 +193,8 @@ def _replace_earlier(
         gone = maintenance.forget_sessions(con, [session_id])
         copies = con.execute("DELETE FROM batch_files WHERE batch_key = ? RETURNING path, status",
                              [key]).fetchall()  # fmt: skip
-        said.append((gone, sorted(str(p) for p, status in copies if status == "identical")))
+        said.append((gone, sorted(str(p) for p, status in copies if status == "identical"),
+                     reasons.get((outcome.batch_key, key), CHANGED)))  # fmt: skip
     return said
 
 
@@ -204,7 +210,7 @@ def _say_replaced(
         if isinstance(item, str):
             log(item)
             continue
-        gone, copies = item
+        gone, copies, why = item
         files = maintenance.remove_snapshots(con, db, gone) if committed else 0
         also = f" and its {files} snapshot file(s)" if files else ""
         if not committed and gone.snapshots:
@@ -212,7 +218,7 @@ def _say_replaced(
         rows = (f"; the row(s) of its identical copy {', '.join(copies)} went with it (run "
                 "again by the next batch that names it)" if copies else "")  # fmt: skip
         log(f"batch: {outcome.path}: replaced its earlier session {gone[0]}{also} (run again: "
-            f"its content, track or settings changed){rows}")  # fmt: skip
+            f"{why}){rows}")  # fmt: skip
 
 
 def _record(con: Any, outcome: FileOutcome, this_batch: list[str]) -> None:

@@ -321,12 +321,17 @@ def _deployment_sha256(uri: str, deployment: str) -> str:
     return digest.hexdigest()
 
 
-def settings_sha256(config: Config, model_sha256: str) -> str:
+def settings_sha256(config: Config, model_sha256: str, model_path: str | None = None) -> str:
     """sha256 of the settings that change a file's results (hex): the config less the
     per-file and storage fields, the model's weights, and how the model sees a frame where
     its folder records it (a re-import that centre-crops the same weights gives other
-    results; a folder without the record keeps the key it had)."""
+    results; a folder without the record keeps the key it had). ``model_path``: the
+    ``model.path`` the key names instead of ``config``'s (the folder read is still
+    ``config``'s): the key an earlier run of this folder at that path stored
+    (:mod:`fieldtool.scale.earlier`)."""
     data = config.model_dump(mode="json")
+    if model_path is not None:
+        data["model"]["path"] = model_path
     for section, keys in PER_FILE.items():
         if keys is None:
             data.pop(section, None)
@@ -411,5 +416,11 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
         plan.sidecar_sha256 = sidecar_sha256(plan.path) if plan.kind == "video" else ""
     except OSError:
         plan.sidecar_sha256 = ""
-    plan.batch_key = batch_key(plan.content_sha256 or plan.path, settings, plan)
+    plan.batch_key = row_key(plan, settings)
     return plan.as_row()
+
+
+def row_key(plan: PlanRow, settings: str) -> str:
+    """A hashed plan row's :func:`batch_key` under ``settings`` (its path where it has no
+    content hash: an unreadable file)."""
+    return batch_key(plan.content_sha256 or plan.path, settings, plan)

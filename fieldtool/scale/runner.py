@@ -39,7 +39,8 @@ from fieldtool.config import Config
 from fieldtool.names import first_few
 from fieldtool.scale.classify import ClassifierFactory, ClassifyActor, load_classifier
 from fieldtool.scale.decode import decode_frames
-from fieldtool.scale.merge import FileOutcome, done_keys, merge, prepare_db
+from fieldtool.scale.earlier import earlier_work
+from fieldtool.scale.merge import FileOutcome, merge, prepare_db
 from fieldtool.scale.plan import PlanRow, find_inputs, settings_sha256, unit_name, with_hash
 from fieldtool.scale.post import ModelInfo, finished_part, post_file
 from fieldtool.types import FieldtoolError
@@ -85,7 +86,8 @@ class PlanSort:
     run's complete parts, merged without decoding), ``done_before`` (keys the database
     holds as done: their names) and ``identical`` ((path, the first path with its key):
     the same work as a row before it in this batch); ``copies``: the rows of both, whose
-    path may be a copy of another path with their key (its ``batch_files`` row to be)."""
+    path may be a copy of another path with their key (its ``batch_files`` row to be; a
+    row done with the model folder elsewhere: under the key it was done with)."""
 
     todo: list[dict[str, Any]] = field(default_factory=list)
     finished: list[FileOutcome] = field(default_factory=list)
@@ -98,18 +100,22 @@ class PlanSort:
 
 
 def sort_plan(
-    hashed: Sequence[dict[str, Any]], done_before: set[str], parts: Path, settings: str
-) -> PlanSort:
+    hashed: Sequence[dict[str, Any]], done_before: set[str], parts: Path, settings: str,
+    moved: dict[str, str] | None = None,
+) -> PlanSort:  # fmt: skip
     """Hashed plan rows, in order, as :class:`PlanSort`: "done before" only for keys the
-    database holds; a row whose key an earlier row of this batch has is identical to it
-    (a byte copy at another path, with the same track, place and settings)."""
+    database holds, or done under the key ``moved`` gives (the same work with the model
+    folder at another path: :func:`fieldtool.scale.earlier.earlier_work`); a row whose key
+    an earlier row of this batch has is identical to it (a byte copy at another path, with
+    the same track, place and settings)."""
     out = PlanSort()
     first: dict[str, str] = {}  # key -> the name of its first row in this batch
+    moved = moved or {}
     for row in hashed:
         key, name = row["batch_key"], unit_name(row)
-        if key in done_before:
+        if key in done_before or key in moved:
             out.done_before.append(name)
-            out.copies.append(row)
+            out.copies.append(row if key in done_before else {**row, "batch_key": moved[key]})
         elif key in first:
             out.identical.append((name, first[key]))
             out.copies.append(row)
@@ -303,7 +309,10 @@ def _run_batch(
         _ray_init(options)
         planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
         hashed = planned.map(with_hash, fn_kwargs={"settings": settings}).take_all()
-    plan_sort = sort_plan(hashed, done_keys(db), parts, settings)
+    earlier = earlier_work(db, hashed, config, model.model_sha256)
+    for line in earlier.lines():
+        log(f"batch: {line}")
+    plan_sort = sort_plan(hashed, earlier.done, parts, settings, earlier.moved)
     summary = BatchSummary(skipped=plan_sort.done_before, identical=plan_sort.identical)
     todo, finished = plan_sort.todo, plan_sort.finished
     for line in plan_sort.lines():
@@ -312,12 +321,15 @@ def _run_batch(
         log(f"batch: {outcome.path}: finished by an earlier run (its part is merged now)")
         _say_warnings(outcome, log)
     units = {row["batch_key"]: row for row in hashed}
+    # the keys of this batch's work, done before with the model folder elsewhere too: their
+    # sessions are not "earlier" ones another row of the same path replaces
+    keys = list(units) + sorted(set(earlier.moved.values()))
 
     def merged(outcomes: list[FileOutcome], copies: list[FileOutcome] | None = None) -> None:
         if not outcomes and not copies:
             return
         merge(db, parts, outcomes, lock_timeout_s=config.store.lock_timeout_s, log=log,
-              copies=copies or [], batch_keys=list(units))  # fmt: skip
+              copies=copies or [], batch_keys=keys, reasons=earlier.why)  # fmt: skip
         if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
             _package_reviews(db, [(units[f.batch_key], f.session_id) for f in outcomes
                                   if f.status == "done"], config, log)  # fmt: skip
@@ -346,7 +358,8 @@ def _run_batch(
             merged(outcomes)
             progress.merged += len(outcomes)
             finished += outcomes
-    merged([], [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies])
+    merged([], [_outcome(row, earlier.settings.get(row["batch_key"], settings),
+                         {"status": "identical"}) for row in plan_sort.copies])  # fmt: skip
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
     return summary
