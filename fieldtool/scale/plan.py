@@ -69,6 +69,7 @@ class PlanRow:
     kind: str = "video"  # video / photos
     deployment: str = ""
     track_sha256: str = ""  # the track file's content (with_hash)
+    track_clock: str = ""  # "local": a GPX of zone-less times (read as UTC before 2026-11-30)
     sidecar_sha256: str = ""  # a DJI .SRT beside the video: its content (with_hash)
     size_bytes: int = 0  # bytes hashed: the video, or a photo unit's photos (with_hash)
 
@@ -348,6 +349,9 @@ def settings_sha256(config: Config, model_sha256: str, model_path: str | None = 
         identity["time_offset"] = "corrects stored times"
     if (record := _preprocessing_record(config)) is not None:
         identity["preprocessing"] = record
+        if config.model.tiles > 1 and record.get("fit") == "crop":
+            # since 2026-11-30 squares that cover the frame (the frame's shape before)
+            identity["tiles"] = "squares that cover the frame"
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
 
 
@@ -373,7 +377,7 @@ def batch_key(content: str, settings: str, row: PlanRow) -> str:
     if row.place:
         lat, lon = parse_place(row.place)  # "44.56,-123.3" and "44.56 -123.30": one place
         extra += f"|place={lat!r},{lon!r}"
-    for name in ("camera_id", "track_sha256", "sidecar_sha256"):
+    for name in ("camera_id", "track_sha256", "sidecar_sha256", "track_clock"):
         if value := getattr(row, name):
             extra += f"|{name}={value}"
     return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
@@ -412,12 +416,27 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
         plan.track_sha256 = content_sha256(plan.track) if plan.track else ""
     except (OSError, FieldtoolError):
         plan.track_sha256 = ""
+    plan.track_clock = _gpx_clock(plan.track) if plan.track_sha256 else ""
     try:
         plan.sidecar_sha256 = sidecar_sha256(plan.path) if plan.kind == "video" else ""
     except OSError:
         plan.sidecar_sha256 = ""
     plan.batch_key = row_key(plan, settings)
     return plan.as_row()
+
+
+def _gpx_clock(track: str) -> str:
+    """"local" for a GPX track whose times carry no zone (a local clock, converted since
+    2026-11-30; taken as UTC before, so its results differ from an earlier run's), else ""
+    (other formats, a GPX in UTC, one that cannot be read: its decode says why)."""
+    from fieldtool.tracks import detect_format, read_gpx_track
+
+    try:
+        if detect_format(Path(track)) != "gpx":
+            return ""
+        return "local" if read_gpx_track(track).clock == "local" else ""
+    except (OSError, FieldtoolError):
+        return ""
 
 
 def row_key(plan: PlanRow, settings: str) -> str:

@@ -223,3 +223,79 @@ def test_earlier_batches_run_with_a_time_offset_are_other_settings_now():
     earlier = "0033826dcd70cea52b9a51ea05e8d6f229c9b25faf89c2579d19226b1270a392"  # 2026-11-30
     assert settings_sha256(offset, "m") != earlier
     assert settings_sha256(Config.model_validate(KEYED_CONFIG), "m") == KEY_OF_EARLIER_BATCHES
+
+
+GPX_ZONELESS = """<?xml version="1.0"?>
+<gpx version="1.1" creator="t" xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>
+<trkpt lat="44.5" lon="-123.3"><time>2026-06-10T10:00:00{zone}</time></trkpt>
+<trkpt lat="44.6" lon="-123.3"><time>2026-06-10T10:01:00{zone}</time></trkpt>
+</trkseg></trk></gpx>
+"""
+
+
+def test_a_track_of_zoneless_times_keys_other_work_than_before(tmp_path):
+    """A GPX whose times carry no zone is read as a local clock since 2026-11-30 (it was
+    taken as UTC), so a file run with one before holds other times: its key changes. A GPX
+    in UTC (nearly all) keeps the key it had."""
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"not really a video")
+    keys = {}
+    for zone in ("Z", ""):
+        track = tmp_path / f"t{zone or 'local'}.gpx"
+        track.write_text(GPX_ZONELESS.format(zone=zone))
+        row = PlanRow(str(video), track=str(track)).as_row()
+        hashed = PlanRow(**with_hash(row, "s"))
+        earlier = batch_key(hashed.content_sha256, "s", PlanRow(
+            str(video), track=str(track), track_sha256=hashed.track_sha256))  # fmt: skip
+        keys[zone] = (hashed.batch_key, earlier)
+    assert keys["Z"][0] == keys["Z"][1]  # a UTC track: the key it had
+    assert keys[""][0] != keys[""][1]  # a local clock now: other work
+
+
+def test_tiles_of_a_cropping_model_key_other_work_than_before(tmp_path):
+    """Since 2026-11-30 a cropping model's tiles are squares that cover the frame (they
+    were the frame's shape, cropped alike): other results, so another key for tiles > 1;
+    one tile, or a squash model's tiles, keep theirs."""
+    import json
+    import shutil
+
+    from fieldtool.config import DEMO_MODEL
+    from fieldtool.preprocessing import timm_crop
+
+    folder = tmp_path / "model"
+    shutil.copytree(DEMO_MODEL, folder)
+
+    def key(tiles: int, crop: bool) -> str:
+        info = json.loads((DEMO_MODEL / "fieldtool.json").read_text())
+        if crop:
+            info["preprocessing"] = timm_crop(info["image_size"]).model_dump()
+        (folder / "fieldtool.json").write_text(json.dumps(info))
+        return settings_sha256(demo_config(tmp_path / "a.duckdb", **{
+            "model.path": str(folder), "model.tiles": tiles}), "m")  # fmt: skip
+
+    def earlier(tiles: int, crop: bool) -> str:  # the key as computed before the change
+        import hashlib
+
+        from fieldtool.scale import plan
+
+        config = demo_config(tmp_path / "a.duckdb", **{"model.path": str(folder), "model.tiles": tiles})
+        data = config.model_dump(mode="json")
+        for section, keys in plan.PER_FILE.items():
+            if keys is None:
+                data.pop(section, None)
+            else:
+                for k in keys:
+                    data[section].pop(k, None)
+        for (section, k), default in plan.ADDED_LATER.items():
+            if data.get(section, {}).get(k, default) == default:
+                data.get(section, {}).pop(k, None)
+        identity = {"config": data, "model_sha256": "m"}
+        if crop:
+            info = json.loads((DEMO_MODEL / "fieldtool.json").read_text())
+            identity["preprocessing"] = timm_crop(info["image_size"]).model_dump()
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+    assert key(2, crop=False) == earlier(2, crop=False)
+    assert key(1, crop=True) == earlier(1, crop=True)
+    k = key(2, crop=True)
+    assert k != earlier(2, crop=True)
