@@ -22,7 +22,6 @@ from fieldtool.config import Config
 from fieldtool.timebase import (
     TimeBasis,
     ZoneChoice,
-    local_zone,
     offset_name,
     to_utc,
     utc_naive,
@@ -40,6 +39,7 @@ from fieldtool.tracks import (
     one_position_source,
     positions_from_config,
     read_track,
+    track_in_utc,
 )
 from fieldtool.tracks.dji import dji_file
 from fieldtool.tracks.qtmeta import quicktime_creation_date
@@ -145,12 +145,11 @@ def place_session(
     """
     pos, src = config.position, config.source
     notes: list[str] = []
-    if live:
-        return Placement(
-            positions_from_config(pos, log),
-            TimeBasis(None, "wall-clock", "UTC", True, "the machine's clock at each frame"),
-            (),
-        )
+    if live:  # its frames are timed by this computer's clock; --time-offset corrects it
+        added = f"; --time-offset {pos.time_offset_s:+g} s added" if pos.time_offset_s else ""
+        how = f"the machine's clock at each frame{added}"
+        return Placement(positions_from_config(pos, log, tz=src.tz),
+                         TimeBasis(None, "wall-clock", "UTC", True, how), ())  # fmt: skip
     one_position_source(pos)  # files too: their track is read here, not by positions_from_config
     video = Path(src.uri)
     gopro = _is_gopro(video)  # read once: discovery and the creation time's zone ask
@@ -181,13 +180,10 @@ def place_session(
             notes.append(f"position: not used ({exc})")  # a GoPro clip without GPS
         if track is not None:
             clock_was = track.clock
-            choice = local_zone(src.tz, track.fixes)
             if track.clock == "local":
                 local = track.media_start or track.fixes[0].time
-                zone = (f"zone {choice.zone} ({choice.how})" if choice.zone else "zone unknown: "
-                        "its times are kept as the clock reads, not UTC (give --tz)")  # fmt: skip
-                notes.append(f"time: {track.path.name} has a local clock; {zone}")
-            track = track.in_utc(choice.zone)
+            track, choice, note = track_in_utc(track, src.tz)
+            notes += [note] if note else []
             mine = own_track(video, Path(track_path))
             positions = TrackPositions(  # --time-offset moves the clock (the basis), not this
                 track.fixes, pos.max_fix_gap_s, source=track.format,

@@ -100,8 +100,8 @@ class FrameStream(Iterator[Frame]):
 class VideoSource:
     """Frames sampled at ``sample_fps`` from one OpenCV source.
 
-    ``start_time`` anchors a file's media time 0 to UTC (default: now; live sources carry
-    the wall clock). ``assume_fps``: the rate of a file that gives none (default: 25).
+    ``start_time`` anchors a file's media time 0 to UTC (default: now; live: the wall
+    clock + ``clock_offset_s``). ``assume_fps``: the rate of a file that gives none (default: 25).
     Live: ``retry`` "forever" (default) or a number of reopen tries (``reconnect_attempts``
     is its old name), backoff ``reconnect_backoff_s`` doubling up to ``..._max_s``.
     ``sleep`` and ``clock`` (tests) stand in for the backoff wait and ``time.monotonic``.
@@ -130,7 +130,7 @@ class VideoSource:
         self.live = is_live(uri)
         self.name: str | None = None  # a name for the source beside its URI (a station's)
         self.sample_fps = sample_fps
-        self.start_time = start_time
+        self.start_time, self.clock_offset_s = start_time, 0.0  # s: --time-offset, live
         self.max_frames = max_frames
         if retry is None:
             retry = "forever" if reconnect_attempts is None else reconnect_attempts
@@ -360,7 +360,7 @@ class VideoSource:
         if cap is None:
             return
         opened = self._clock()
-        opened_wall = utc_now()
+        opened_wall = utc_now() + timedelta(seconds=self.clock_offset_s)  # frames, gaps
         step = 1.0 / self.sample_fps
         next_t = 0.0
         index = -1

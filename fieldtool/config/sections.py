@@ -241,9 +241,9 @@ class PositionConfig(_Section):
         json_schema_extra=flag("--gpsd", const="localhost:2947"),
     )  # fmt: skip
     time_offset_s: float = Field(
-        0.0, description="seconds added to a video's frame times and to photo times from "
-        "the camera's clock (a clock that is off), stored and looked up in a track so; "
-        "photos' GPS times are kept",
+        0.0, description="seconds added to a video's frame times (a live source's: this "
+        "computer's clock) and to photo times from the camera's clock (a clock that is off), "
+        "stored and looked up in a track so; photos' GPS times are kept",
         json_schema_extra=flag("--time-offset"),
     )  # fmt: skip
     max_fix_gap_s: float = Field(

@@ -30,13 +30,13 @@ from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
 from fieldtool.sources import source_key
 from fieldtool.store import SightingStore
-from fieldtool.timebase import local_zone
 from fieldtool.tracks import (
     PositionProvider,
     TrackPositions,
     TrackRead,
     positions_from_config,
     read_track,
+    track_in_utc,
 )
 from fieldtool.types import Deployment, FieldtoolError, Frame, LabelSet, Position
 
@@ -193,7 +193,7 @@ def config_track(config: Config) -> TrackRead | None:
         return None
     track = read_track(pos.track, pos.track_format, nmea_date=pos.track_date,
                        srt_order=pos.srt_order)  # fmt: skip
-    return track.in_utc(local_zone(config.source.tz, track.fixes).zone)
+    return track_in_utc(track, config.source.tz)[0]
 
 
 def photo_positions(config: Config, track: TrackRead | None = None) -> PositionProvider | None:

@@ -222,6 +222,8 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
             "the processing time; give --start-time"
         )
     source.start_time = placement.time.start
+    if source.live:  # timed by this computer's clock: --time-offset corrects it (docs/time.md)
+        source.clock_offset_s = config.position.time_offset_s
     start = placement.time.start  # set for every file
     if isinstance(positions, TrackPositions) and source.frame_count and fps and start:
         # The span that will be analysed: max_frames stops the run after its first frames.

@@ -88,6 +88,7 @@ from fieldtool.tracks.read import (
     one_position_source,
     positions_from_config,
     read_track,
+    track_in_utc,
 )
 from fieldtool.tracks.srt import (
     SRT_HOME_RADIUS_M,
@@ -141,5 +142,6 @@ __all__ = [
     "read_gpx_track",
     "read_nmea",
     "read_track",
+    "track_in_utc",
     "valid_fix",
 ]

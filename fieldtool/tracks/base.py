@@ -11,14 +11,21 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
 from fieldtool.geo import haversine_m
-from fieldtool.timebase import shift_fixes, to_utc
+from fieldtool.timebase import (
+    offset_name,
+    parse_zone,
+    repeated_offsets,
+    shift_fixes,
+    skipped_local_time,
+    to_utc,
+)
 from fieldtool.types import FieldtoolError, Fix
 
 UERE_M = 5.0  # m; typical user-equivalent range error: accuracy ≈ DOP × UERE_M
@@ -44,15 +51,25 @@ class TrackRead:
         return sum(self.skipped.values())
 
     def in_utc(self, zone: str | None) -> TrackRead:
-        """A local-clock track moved to UTC with ``zone`` (one offset: the one at media t=0,
-        else at the first fix); unchanged where its clock is not local or ``zone`` None."""
+        """A local-clock track moved to UTC with ``zone``; unchanged where its clock is not
+        local or ``zone`` None. A video's own track (``media_start`` set: its fixes are
+        media t=0 + media time, one clock reading) keeps one offset, the one at media t=0.
+        Any other (a GPX of local times) converts each fix with its own offset, as the
+        device wrote each in the zone's time then (sorted again: a fix in the hour skipped
+        in spring can land before the next); its notes say where that offset changes within
+        it (:func:`zone_change_notes`)."""
         if self.clock != "local" or zone is None or not self.fixes:
             return self
-        anchor = self.media_start or self.fixes[0].time
-        delta = to_utc(anchor, zone) - anchor
-        start = None if self.media_start is None else self.media_start + delta
-        return TrackRead(self.path, self.format, shift_fixes(self.fixes, delta), "utc", start,
-                         self.skipped, self.notes)  # fmt: skip
+        if self.media_start is not None:
+            delta = to_utc(self.media_start, zone) - self.media_start
+            return TrackRead(self.path, self.format, shift_fixes(self.fixes, delta), "utc",
+                             self.media_start + delta, self.skipped, self.notes)  # fmt: skip
+        tz = parse_zone(zone)  # each fix less its offset then, as to_utc takes it
+        moved = sorted((replace(f, time=f.time - (tz.utcoffset(f.time) or timedelta(0)))
+                        for f in self.fixes), key=lambda f: f.time)  # fmt: skip
+        notes = zone_change_notes(self.path.name, [f.time for f in self.fixes], zone)
+        return TrackRead(self.path, self.format, tuple(moved), "utc", None, self.skipped,
+                         (*self.notes, *notes))  # fmt: skip
 
     def media_time(self, fix: Fix) -> float | None:
         """Seconds from media t=0 to a fix (video-embedded tracks), else None."""
@@ -72,6 +89,44 @@ class TrackRead:
         if skips:
             line += f"; skipped: {', '.join(skips)}"
         return line
+
+
+def zone_change_notes(name: str, local: Sequence[datetime], zone: str) -> list[str]:
+    """Lines for a local-clock track ``name`` whose fix times ``local`` (naive, sorted)
+    were converted fix by fix in ``zone``: one where the zone's UTC offset changes within
+    them (daylight saving time began or ended: each fix took its own); a warning counting
+    the fixes at a time that occurs twice there (the hour repeated when it ends: taken as
+    the first, :func:`~fieldtool.timebase.to_utc`), and one counting those at a time it
+    skips (when it begins: the offset before). Empty for a fixed offset."""
+    tz = parse_zone(zone)
+    # the two readings of a wall time differ only in the repeated or the skipped hour
+    unclear = [t for t in local if tz.utcoffset(t) != tz.utcoffset(t.replace(fold=1))]
+    skipped = [t for t in unclear if skipped_local_time(t, zone)]
+    twice = [t for t in unclear if not skipped_local_time(t, zone)]
+    offsets: list[timedelta] = []  # in the order the fixes took them
+    for t in local:
+        offset = tz.utcoffset(t) or timedelta(0)
+        if not offsets or offsets[-1] != offset:
+            offsets.append(offset)
+    lines = []
+    if len(offsets) > 1:
+        named = " then ".join(map(offset_name, offsets))
+        lines.append(f"time: {name} spans a daylight saving change in {zone}: each fix "
+                     f"converted with its own offset ({named})")  # fmt: skip
+    if twice:
+        first, second = repeated_offsets(twice[0], zone)
+        lines.append(f"warning: time: {name}: {len(twice)} fix(es) at a local time that occurs "
+                     f"twice in {zone} (the hour repeated when daylight saving time ends, from "
+                     f"{twice[0]:%Y-%m-%d %H:%M:%S}): taken as the first ({first}); fixes the "
+                     f"clock wrote in the second ({second}) are then an hour early, among the "
+                     "first's: a GPX with times in UTC (Z) has no such hour")  # fmt: skip
+    if skipped:
+        before, after = repeated_offsets(skipped[0], zone)
+        lines.append(f"warning: time: {name}: {len(skipped)} fix(es) at a local time that does "
+                     f"not occur in {zone} (the hour skipped when daylight saving time begins, "
+                     f"from {skipped[0]:%Y-%m-%d %H:%M:%S}): taken as {before}, a clock not yet "
+                     f"changed; if it had changed ({after}), they are an hour earlier")  # fmt: skip
+    return lines
 
 
 # ------------------------------------------------------------------ plausibility

@@ -135,9 +135,9 @@ class TrackPositions:
     """Positions interpolated from a time-stamped track (see the module doc for the gap rule).
 
     ``time_offset_s`` is added to each asked time before the lookup (camera clock vs GPS
-    clock); a video's and a photo set's offset moves their stored clock instead
-    (:func:`fieldtool.placement.place_session`, :class:`fieldtool.photos.PhotoSource`), and
-    their track adds none. Fixes need not be sorted; fixes sharing a time are kept in the
+    clock); a video's, a live source's and a photo set's offset moves their stored clock
+    instead (:func:`fieldtool.placement.place_session`, ``VideoSource.clock_offset_s``,
+    :class:`fieldtool.photos.PhotoSource`), and their track adds none. Fixes need not be sorted; fixes sharing a time are kept in the
     given order.
     ``media_start``: the time of the video's media t=0 on the fixes' clock, when the
     track came from the video file (GoPro GPMF, DJI SRT); it becomes :attr:`start`.

@@ -1,5 +1,6 @@
-"""Any track file by its format (:func:`read_track`), and the position source a config
-asks for (:func:`positions_from_config`)."""
+"""Any track file by its format (:func:`read_track`), its clock on UTC
+(:func:`track_in_utc`), and the position source a config asks for
+(:func:`positions_from_config`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from fieldtool.config import PositionConfig
+from fieldtool.timebase import ZoneChoice, local_zone
 from fieldtool.tracks.base import DEFAULT_MAX_SPEED_MPS, TrackRead
 from fieldtool.tracks.exif import read_exif
 from fieldtool.tracks.gpmf import read_gpmf
@@ -124,30 +126,57 @@ def one_position_source(cfg: PositionConfig) -> None:
         )
 
 
+def track_in_utc(track: TrackRead, tz: str | None) -> tuple[TrackRead, ZoneChoice, str | None]:
+    """``track`` with its clock on UTC, the one rule for every session that reads a track
+    (a file's, a live source's, a photo set's; ``docs/time.md``): a local clock (a GPX of
+    zone-less times, a DJI SRT's date lines, ...) converted in its zone, ``tz``
+    (``--tz``) else the zone where its first fix lies (:meth:`TrackRead.in_utc`), kept as
+    it reads where that is unknown. Returns the track, that zone and how it was found
+    (asked of any track: a camera clock beside it takes it), and the log line saying so
+    for a local clock (None for a track in UTC)."""
+    choice = local_zone(tz, track.fixes)
+    if track.clock != "local":
+        return track, choice, None
+    zone = (f"zone {choice.zone} ({choice.how})" if choice.zone else "zone unknown: its "
+            "times are kept as the clock reads, not UTC (give --tz)")  # fmt: skip
+    return track.in_utc(choice.zone), choice, f"time: {track.path.name} has a local clock; {zone}"
+
+
 def positions_from_config(
-    cfg: PositionConfig, log: Callable[[str], None] | None = None, track: TrackRead | None = None
+    cfg: PositionConfig,
+    log: Callable[[str], None] | None = None,
+    track: TrackRead | None = None,
+    *,
+    tz: str | None = None,
 ) -> PositionProvider | None:
     """The provider a config asks for: fixed lat/lon, a track file, gpsd, or None (no position).
 
     ``cfg.track`` is read with ``cfg.track_format`` ("auto": from extension and content;
-    see :func:`read_track`); implausible fixes are dropped there. ``log``: gpsd's lines
-    (a connection refused or lost), which come from its thread while the session runs.
-    ``track``: ``cfg.track`` as the caller has read it already (a photo session's zone).
+    see :func:`read_track`); implausible fixes are dropped there; a local clock is moved
+    to UTC in ``tz`` (``source.tz``), else where the track starts (:func:`track_in_utc`,
+    said in the provider's notes). ``log``: gpsd's lines (a connection refused or lost),
+    which come from its thread while the session runs. ``track``: ``cfg.track`` as the
+    caller has read it and moved to UTC already (a photo session's zone).
+    ``cfg.time_offset_s`` is not added to the look-up here: it corrects the clock that
+    times what is looked up (a video's media t=0, a photo's camera time, a live source's
+    frames), which is then looked up as it is.
     """
     one_position_source(cfg)
     if cfg.gpsd is not None:
         return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log)
     if cfg.track is not None:
+        said: tuple[str, ...] = ()
         if track is None:
-            track = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date,
-                               srt_order=cfg.srt_order)  # fmt: skip
+            read = read_track(cfg.track, cfg.track_format, nmea_date=cfg.track_date,
+                              srt_order=cfg.srt_order)  # fmt: skip
+            track, _, note = track_in_utc(read, tz)
+            said = (note,) if note else ()
         return TrackPositions(
             track.fixes,
             cfg.max_fix_gap_s,
-            cfg.time_offset_s,
             source=track.format,
             media_start=track.media_start,
-            notes=(track.summary(), *track.notes),
+            notes=(*said, track.summary(), *track.notes),
         )
     if cfg.lat is not None and cfg.lon is not None:
         return FixedPosition(cfg.lat, cfg.lon)
