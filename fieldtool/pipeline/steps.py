@@ -22,7 +22,7 @@ from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
 from fieldtool.sources import Gap, VideoSource, source_key
 from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
-from fieldtool.store.track import TRACK_STEP_S
+from fieldtool.store.track import TrackRows
 from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider, TrackPositions
@@ -197,7 +197,7 @@ class FrameStep:
     names: list[str]
     k: int  # top-k classes stored per detection
     log: Callable[[str], None] | None = None
-    last_track_t: float = -math.inf  # media seconds of the last stored track point
+    track_rows: TrackRows = field(default_factory=TrackRows)  # which frames keep one
     gaps_stored: int = 0  # source outages written so far
     keeper: FrameKeeper = field(default_factory=FrameKeeper)  # frames kept for learning
     photos: PhotoSteps | None = None  # a photo session's own work (place, media rows, plot)
@@ -272,9 +272,9 @@ class FrameStep:
                 top_k(raw, self.names, self.k), top_k(fused, self.names, self.k),
             )  # fmt: skip
         self.views.show(item)
-        if position is not None and frame.t - self.last_track_t >= TRACK_STEP_S:
+        if position is not None and self.track_rows.keep(frame.t, position,
+                                                         photo=photos is not None):  # fmt: skip
             self.store.record_track(session.session_id, frame.wall_time, frame.t, position)
-            self.last_track_t = frame.t
 
     def step_batch(self, frames: Sequence[Frame], raw: np.ndarray, tile_probs: np.ndarray) -> None:
         """Run a batch of classified frames through the stages: the same rows, sightings and
@@ -317,10 +317,11 @@ class FrameStep:
                 self.handle(events)
                 self.views.show(item)
                 position, frame = item.position, item.frame
-                if position is not None and frame.t - self.last_track_t >= TRACK_STEP_S:
+                # photos never come here: they go frame by frame (per_frame)
+                if position is not None and self.track_rows.keep(frame.t, position,
+                                                                 photo=False):  # fmt: skip
                     self.store.record_track(session.session_id, frame.wall_time, frame.t,
                                             position)  # fmt: skip
-                    self.last_track_t = frame.t
                 done += 1
         finally:  # the frames handled so far count and keep their rows, as step's do
             session.frames_analysed += done

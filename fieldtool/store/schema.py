@@ -26,7 +26,8 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
 - ``track``: session_id, time, t, latitude, longitude, source, accuracy_m, elevation_m (the
   camera's, m, as its track gives it: above sea level for GPX <ele>, NMEA, gpsd and EXIF,
   above the WGS84 ellipsoid for GoPro, a drone's altitude for DJI SRT (by ``source``:
-  :mod:`fieldtool.store.track`); NULL where none). At most one row a second of media time.
+  :mod:`fieldtool.store.track`); NULL where none). A video's: at most one row a second of
+  media time; a photo session's: one per placed photo (two may share a t).
 - ``source_gaps``: session_id, start_t, end_t (media seconds the source was away),
   started_at, ended_at (wall times; ended_at NULL when it never came back), reason.
 - ``detections``: session_id, frame_index, t, time, latitude, longitude, raw_species[],
@@ -393,7 +394,8 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
 UPSERT_KEYS = {"sessions": "session_id", "sightings": "sighting_id", "species": "species"}
 # Appended tables: the natural key that makes a replay (or a rewrite) idempotent.
 APPEND_KEYS = {
-    "track": ("session_id", "t"),
+    # a place at a time: a photo session's photos of two cameras share a t (store.track)
+    "track": ("session_id", "t", "latitude", "longitude", "elevation_m"),
     "detections": ("session_id", "frame_index"),
     "source_gaps": ("session_id", "start_t"),
     "media": ("session_id", "frame_index"),

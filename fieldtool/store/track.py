@@ -1,10 +1,14 @@
 """What the ``track`` table holds: how often a row is kept, what its ``elevation_m`` is
 measured from, and a sighting's elevation read from it.
 
-The pipeline keeps a frame's position as a ``track`` row at most once every
-:data:`TRACK_STEP_S` media seconds, so the frames of a sighting are stood for by the rows
-from :data:`TRACK_STEP_S` before its first frame to its last frame (the row just before the
-first frame is the one the frames after it did not repeat).
+The pipeline keeps a video frame's position as a ``track`` row at most once every
+:data:`TRACK_STEP_S` media seconds (:class:`TrackRows`), so the frames of a video's sighting
+are stood for by the rows from :data:`TRACK_STEP_S` before its first frame to its last frame
+(the row just before the first frame is the one the frames after it did not repeat). A
+photo keeps a row of its own: a photo session's ``t`` (seconds after its earliest photo) is
+no clock order, as events run one after another and the next may be another camera's that
+began earlier, so a photo sighting's frames are its own photos (``media`` rows of its event
+in its span) and their rows, never a window of ``t``.
 
 ``track.elevation_m`` is the camera's elevation, in metres, as its track gives it; what it
 is measured from depends on the track's format (``track.source``,
@@ -30,10 +34,15 @@ which (``elevation_reference``). Pure Python: ``fieldtool export``'s command lin
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-TRACK_STEP_S = 1.0  # media seconds: the pipeline keeps a frame's position at most this often
+if TYPE_CHECKING:
+    from fieldtool.types import Position
+
+TRACK_STEP_S = 1.0  # media seconds: the pipeline keeps a video frame's position at most this often
 SEA_LEVEL = "above sea level"
 # track.source -> what its elevation_m is measured from (the module doc says why), as the
 # exports write it after the number of metres.
@@ -51,35 +60,91 @@ ELEVATION_COLUMNS = ("elevation_m", "elevation_min_m", "elevation_max_m", "eleva
 _BUCKET_S = 60.0  # media seconds: the join's buckets (sighting_elevations_sql)
 
 
+class TrackRows:
+    """Which positioned frames of one session keep a ``track`` row: a video frame's when its
+    ``t`` is :data:`TRACK_STEP_S` or more after the last row kept (a video's frames come
+    many a second: a row a second is its track, not a copy of every frame's position, which
+    ``detections`` hold); a photo's always (a frame of its own; a photo session's ``t`` may
+    go back, at the next camera's event), unless a photo before it kept the very same row
+    (its ``t``, place and elevation: a burst's second, two cameras placed by one track),
+    which a replay could not tell from it (:data:`fieldtool.store.schema.APPEND_KEYS`)."""
+
+    def __init__(self) -> None:
+        self.last_t = -math.inf  # media seconds of the last video row kept
+        self._photos: set[tuple[float, float, float, float | None]] = set()  # rows kept
+
+    def keep(self, t: float, position: Position, *, photo: bool) -> bool:
+        """Whether the frame at media time ``t`` (s), at ``position``, keeps a row; a row
+        kept is noted."""
+        if photo:
+            row = (t, position.lat, position.lon, position.elevation_m)
+            if row in self._photos:
+                return False
+            self._photos.add(row)
+            return True
+        if t - self.last_t < TRACK_STEP_S:
+            return False
+        self.last_t = t
+        return True
+
+
 def sighting_elevations_sql(chosen: str) -> str:
     """SQL: the camera's elevation (m) for each sighting of the relation ``chosen`` (with
     ``sighting_id``) that has one: ``elevation_m`` at its peak (the row standing for the
     peak frame, as ``latitude``/``longitude`` are taken there), ``elevation_min_m`` and
-    ``elevation_max_m`` over its frames (the rows from :data:`TRACK_STEP_S` before its first
-    frame to its last), ``elevation_sources`` (those rows' ``source``: "gpx"). Rows without
-    an elevation do not count; a sighting without any has no row."""
+    ``elevation_max_m`` over its frames, ``elevation_sources`` (those rows' ``source``:
+    "gpx"). Rows without an elevation do not count; a sighting without any has no row.
+
+    A video's sighting (``event_id`` NULL): its frames are the rows from
+    :data:`TRACK_STEP_S` before its first frame to its last. A photo sighting: the rows of
+    its own photos (the ``media`` rows of its event from ``first_t`` to ``last_t``), each
+    found by its time (``track.time`` is the photo's ``captured_at``) and place: the row
+    at its own EXIF GPS place where it has one, else one at no photo's own place at that
+    time (the session track's; a deployment's has no elevation), so a photo of another
+    camera taken at the same second never lends its row."""
     step, width = repr(TRACK_STEP_S), repr(_BUCKET_S)
     # Track rows are joined by the minute they fall in (a hash join over each sighting's
     # few minutes), then to the sighting's span: a join on the span alone compares every
     # row of a session with every sighting of it (80,000 sightings over 800,000 rows in 4
     # sessions: 41 s that way, 0.9 s this way).
     return f"""
-    WITH spans AS (
-        SELECT s.sighting_id, s.session_id, s.first_t, s.last_t,
-               coalesce(s.peak_t, s.first_t) AS at,
-               unnest(range(CAST(floor((s.first_t - {step}) / {width}) AS BIGINT),
-                            CAST(floor(s.last_t / {width}) AS BIGINT) + 1)) AS bucket
+    WITH picked AS (
+        SELECT s.sighting_id, s.session_id, s.first_t, s.last_t, s.event_id,
+               coalesce(s.peak_t, s.first_t) AS peak_at
         FROM {chosen} c JOIN sightings s USING (sighting_id)
+    ),
+    spans AS (
+        SELECT sighting_id, session_id, first_t, last_t, peak_at,
+               unnest(range(CAST(floor((first_t - {step}) / {width}) AS BIGINT),
+                            CAST(floor(last_t / {width}) AS BIGINT) + 1)) AS bucket
+        FROM picked WHERE event_id IS NULL
+    ),
+    frames AS (
+        SELECT x.sighting_id, tr.t, tr.elevation_m, tr.source,
+               tr.t <= x.peak_at AND tr.t > x.peak_at - {step} AS at_peak
+        FROM spans x JOIN track tr
+          ON tr.session_id = x.session_id AND CAST(floor(tr.t / {width}) AS BIGINT) = x.bucket
+         AND tr.t > x.first_t - {step} AND tr.t <= x.last_t AND tr.elevation_m IS NOT NULL
+        UNION ALL
+        SELECT x.sighting_id, tr.t, tr.elevation_m, tr.source, tr.t = x.peak_at AS at_peak
+        FROM picked x
+        JOIN media m ON m.session_id = x.session_id AND m.event_id = x.event_id
+        JOIN track tr ON tr.session_id = m.session_id AND tr.time = m.captured_at
+        WHERE tr.t >= x.first_t AND tr.t <= x.last_t AND tr.elevation_m IS NOT NULL
+          AND CASE WHEN m.latitude IS NOT NULL
+                   THEN tr.latitude = m.latitude AND tr.longitude = m.longitude
+                   ELSE NOT EXISTS (
+                       SELECT 1 FROM media o
+                       WHERE o.session_id = tr.session_id AND o.captured_at = tr.time
+                         AND o.latitude = tr.latitude AND o.longitude = tr.longitude)
+              END
     )
-    SELECT x.sighting_id,
-           arg_max(tr.elevation_m, tr.t) FILTER (WHERE tr.t <= x.at AND tr.t > x.at - {step})
-               AS elevation_m,
-           min(tr.elevation_m) AS elevation_min_m, max(tr.elevation_m) AS elevation_max_m,
-           string_agg(DISTINCT tr.source, ', ' ORDER BY tr.source) AS elevation_sources
-    FROM spans x JOIN track tr
-      ON tr.session_id = x.session_id AND CAST(floor(tr.t / {width}) AS BIGINT) = x.bucket
-     AND tr.t > x.first_t - {step} AND tr.t <= x.last_t AND tr.elevation_m IS NOT NULL
-    GROUP BY x.sighting_id
+    SELECT sighting_id,
+           arg_max(elevation_m, t) FILTER (WHERE at_peak) AS elevation_m,
+           min(elevation_m) AS elevation_min_m, max(elevation_m) AS elevation_max_m,
+           string_agg(DISTINCT source, ', ' ORDER BY source) AS elevation_sources
+    FROM frames
+    GROUP BY sighting_id
     """
 
 
