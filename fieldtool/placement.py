@@ -432,11 +432,17 @@ def overlap_share(
 
 
 def overlap_warning(
-    positions: TrackPositions, basis: TimeBasis, duration_s: float, share: float
+    positions: TrackPositions,
+    basis: TimeBasis,
+    duration_s: float,
+    share: float,
+    given_offset_s: float = 0.0,
 ) -> str | None:
     """One warning line when fewer than half of the frames can be placed, else None.
 
-    Names the video's span, the track's span (both on the session's clock) and the fix.
+    Names the video's span, the track's span (both on the session's clock) and the fix:
+    the whole ``--time-offset`` that would align their starts, ``given_offset_s`` (one
+    already in ``basis``) included.
     """
     if share >= OVERLAP_MIN_SHARE or basis.start is None:
         return None
@@ -457,10 +463,13 @@ def overlap_warning(
     if abs(lead) >= 60:
         hours = lead / 3600.0
         whole = abs(hours - round(hours)) < 0.05 and round(hours) != 0
+        side = "after" if lead > 0 else "before"
+        given = f" (with --time-offset {given_offset_s:+g} s given)" if given_offset_s else ""
         hint = (
-            f"the track starts {lead:+.0f} s from the video"
+            f"the track starts {abs(lead):.0f} s {side} the video{given}"
             + (f" (~{round(hours):+d} h: a time zone error? try --tz)" if whole else "")
-            + f"; {hint}"
+            + f"; --time-offset {given_offset_s + lead:+.0f} in all aligns their starts, or "
+            "give --start-time or --tz"
         )
     return (
         f"warning: only {100 * share:.0f}% of the video's frames can get a position: "

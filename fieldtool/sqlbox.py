@@ -89,7 +89,8 @@ def check_readonly_sql(sql: str) -> str:
     if re.search(r"\b(from|join)\s*\(?\s*'", masked, re.IGNORECASE):
         raise FieldtoolError("Refused: reading a file or URL named in a string is not allowed.")
     for literal in literals:
-        if _FILE_LITERAL.search(literal.strip()):
+        # a lone separator ('/', as in split_part(path, '/', -1)) names no file
+        if len(literal.strip()) > 1 and _FILE_LITERAL.search(literal.strip()):
             raise FieldtoolError(
                 f"Refused: the string {literal!r} looks like a file path or URL; file and "
                 "network access are not allowed."

@@ -512,3 +512,22 @@ def test_a_local_start_in_the_hour_repeated_when_summer_time_ends_is_said(tmp_pa
     # a photo set's basis is its first photo, maybe GPS-timed: its photos say it per zone
     photos = TimeBasis(datetime(2026, 11, 1, 5, 30), "photos", "America/New_York", True, "x")
     assert "occurs twice" not in photos.describe()
+
+
+def test_the_no_overlap_hint_gives_the_whole_offset_where_one_was_given() -> None:
+    """With --time-offset +600 given, a track starting 1,200 s before the (corrected)
+    video needs a total --time-offset of -600 s: the hint says the total, not -1,200."""
+    from fieldtool.placement import overlap_share, overlap_warning
+    from fieldtool.timebase import TimeBasis
+    from fieldtool.tracks import TrackPositions
+    from fieldtool.types import Fix
+
+    clock = datetime(2026, 3, 29, 0, 25, 0)
+    fixes = [Fix(clock + timedelta(seconds=s), 52.0 + s * 1e-5, 4.9) for s in range(60)]
+    track = TrackPositions(fixes, 2.0, source="gpx")
+    start = clock + timedelta(seconds=1200)  # the camera's clock + 600 s given
+    basis = TimeBasis(start, "mp4-creation-time", "UTC", True, "mvhd; --time-offset +600 s added")
+    warning = overlap_warning(track, basis, 20.0, overlap_share(track, start, 20.0, 1.0),
+                              given_offset_s=600.0)  # fmt: skip
+    assert warning is not None
+    assert "1200 s before the video" in warning and "--time-offset -600" in warning

@@ -230,7 +230,8 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
         duration = min(source.frame_count, src.max_frames or source.frame_count) / fps
         share = overlap_share(positions, start, duration, source.sample_fps)
         name = placement.track_name or "the track"
-        for warning in (overlap_warning(positions, placement.time, duration, share),
+        for warning in (overlap_warning(positions, placement.time, duration, share,
+                                        config.position.time_offset_s),
                         held_warning(positions, start, duration),
                         start_time_warning(positions, placement.time),
                         track_start_warning(positions, placement.time,  # the whole video

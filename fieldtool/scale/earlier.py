@@ -46,7 +46,7 @@ class Earlier:
     now: str = ""
 
     def lines(self) -> list[str]:
-        return [f"{n} file(s) done with the model folder at {path} are done before: "
+        return [f"{n} file(s) done before with the model folder at {path} count as done: "
                 f"{self.now} holds the same weights, labels.csv and fieldtool.json"
                 for path, n in sorted(self.folders.items())]  # fmt: skip
 

@@ -301,7 +301,7 @@ def older_schema_note(path: Path | str, found: int | None) -> str | None:
     return (
         f"{path}: schema {found}, older than this fieldtool's {SCHEMA_VERSION}: tables and "
         f"columns of later versions are missing (`fieldtool recover --db {path}` upgrades it, "
-        "writing only rows left in journals besides)"
+        "writing besides only rows left in journals)"
     )
 
 

@@ -324,6 +324,8 @@ def _decide_order(
                 f"{near:.1f} km"
             )
             lat_first = not lat_first
+    if alt_third:  # the layout named as read, after a swap too
+        layout = _LAYOUT_ENTERPRISE if lat_first else _LAYOUT_LON_ALT
     if alt_third and not homes and not notes and all(in_range(not lat_first)):
         a, b = _reading(groups[0], lat_first)
         notes.append(

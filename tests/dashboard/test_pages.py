@@ -478,6 +478,8 @@ def test_sql_refused(db: Path, sql: str) -> None:
         ("SUMMARIZE reviews", "columns of reviews"),
         ("select * from sightings where species = 'Acer rubrum' -- read_csv('/x')\n", 3),
         ('SELECT 1 AS "copy";', 1),
+        # a lone separator is no path: the last part of a snapshot path
+        ("SELECT split_part(snapshot_path, '/', -1) FROM sightings", 10),
     ],
 )
 def test_sql_allowed(db: Path, sql: str, rows: int | str) -> None:

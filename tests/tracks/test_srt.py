@@ -262,7 +262,7 @@ GPS(-6.1121,36.6147,12.9M) BAROMETER:12.4M
     track = read_track(_write(tmp_path, "swapped.SRT", text))
     assert track.fixes[0].lat == pytest.approx(36.6146)
     assert track.fixes[0].lon == pytest.approx(-6.1120)
-    assert "enterprise" in _layout(track)
+    assert "GPS(lon, lat, altM)" in _layout(track)  # the layout as read, after the swap
     (swap,) = _swaps(track)
     assert "HOME" in swap and "\n" not in swap
 
