@@ -93,7 +93,8 @@ def test_darwin_core_archive_reads_back(db, tmp_path):
     assert one[qn("identifiedBy")] == "fieldtool model tiny"
     remarks = one[qn("identificationRemarks")]
     assert "tiny" in remarks and "abababab" in remarks and "peak score 0.910" in remarks
-    assert two[qn("basisOfRecord")] == "HumanObservation" and two[qn("identifiedBy")] == "ana"
+    # a camera's record whoever identified it: the review is in identifiedBy
+    assert two[qn("basisOfRecord")] == "MachineObservation" and two[qn("identifiedBy")] == "ana"
     assert two[qn("decimalLatitude")] == "" and two[qn("geodeticDatum")] == ""  # unplaced
     assert four[qn("scientificName")] == "Acer saccharum"  # the newest review relabels it
     assert four[qn("identifiedBy")] == "ben" and "predicted Acer rubrum" in four[
@@ -254,11 +255,14 @@ def test_unknown_time_zone_is_never_written_as_utc(zones_db, tmp_path):
 
     export(zones_db, "parquet", tmp_path / "s.parquet")
     parquet = pq.read_table(tmp_path / "s.parquet")
-    assert parquet.schema.field("first_seen").type.tz is None  # not all rows are UTC
+    assert parquet.schema.field("first_seen").type.tz == "UTC"  # one type whatever the rows
     assert parquet.schema.field("reviewed_at").type.tz == "UTC"
+    assert parquet.schema.field("first_seen_local").type.tz is None
     frame = parquet.to_pandas()
     assert frame.time_zone_known.tolist() == [False, True]
-    assert frame.first_seen.iloc[0] == pd.Timestamp("2022-06-21T16:06:17")
+    assert pd.isna(frame.first_seen.iloc[0])  # not claimed UTC: the clock reading is apart
+    assert frame.first_seen_local.iloc[0] == pd.Timestamp("2022-06-21T16:06:17")
+    assert pd.isna(frame.first_seen_local.iloc[1])
 
 
 def test_zone_known_only_exports_keep_utc(zones_db, tmp_path):

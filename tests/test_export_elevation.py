@@ -209,7 +209,8 @@ def test_existing_columns_keep_their_order_and_elevation_comes_after():
     assert COLUMNS[: len(OLD_COLUMNS)] == OLD_COLUMNS
     assert COLUMNS[len(OLD_COLUMNS) :] == ELEVATION_COLUMNS
     assert DWC_TERMS[: len(OLD_DWC_TERMS)] == OLD_DWC_TERMS
-    assert DWC_TERMS[len(OLD_DWC_TERMS) :] == ELEVATION_TERMS
+    after = DWC_TERMS[len(OLD_DWC_TERMS) :]
+    assert after[: len(ELEVATION_TERMS)] == ELEVATION_TERMS
 
 
 def _hexid(i: int) -> str:

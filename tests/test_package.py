@@ -33,7 +33,7 @@ LAYERS = {
     "fieldtool.preview": 3,
     "fieldtool.classify": 4, "fieldtool.gallery": 4, "fieldtool.importers": 4,
     "fieldtool.import_card": 4,
-    "fieldtool.placement": 4, "fieldtool.export_rows": 4, "fieldtool.export": 4,
+    "fieldtool.placement": 4, "fieldtool.export_rows": 4, "fieldtool.export": 4, "fieldtool.export_dwc": 4,
     "fieldtool.sqlbox": 4, "fieldtool.atlas": 4, "fieldtool.evaluate": 4,
     "fieldtool.learn": 4,
     "fieldtool.photos": 4, "fieldtool.snapshots": 4,

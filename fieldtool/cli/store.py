@@ -156,7 +156,8 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
             reviewed_only=a.reviewed_only,
         )  # fmt: skip
         n = ex.export(a.db, a.fmt, a.out, filters, title=a.title, creator=a.creator,
-                      license=a.license)  # fmt: skip
+                      license=a.license, rights_holder=a.rights_holder or "",
+                      dataset_id=a.dataset_id)  # fmt: skip
         print(f"fieldtool: {n} sightings written to {a.out} ({a.fmt})", file=sys.stderr)
         return 0
 
@@ -179,8 +180,13 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--title", help="dataset title (dwca)")
     p.add_argument("--creator", default="fieldtool user",
                    help="dataset creator (dwca; camtrap-dp: the contact)")  # fmt: skip
-    p.add_argument("--license", default="CC-BY-4.0",
-                   help="licence of the data and the photos (camtrap-dp)")  # fmt: skip
+    p.add_argument("--license",
+                   help="licence of the data: dwca: one GBIF registers, "
+                   f"{', '.join(ex.GBIF_LICENSES)} (none given: none named, said); camtrap-dp: "
+                   "of the data and the photos, default CC-BY-4.0")  # fmt: skip
+    p.add_argument("--rights-holder", help="who holds the rights to the data (dwca)")
+    p.add_argument("--dataset-id", help="the dataset's id, EML packageId (dwca; default: a "
+                   "UUID derived from the file's earliest session)")  # fmt: skip
     p.set_defaults(func=export)
 
     d = sub.add_parser("dashboard", help="the map and review dashboard (Streamlit, this machine)")
