@@ -16,8 +16,11 @@ package's own observations), so the export reads the package again from there
   ``exifData``, ``timestamp`` and ``mediaComments`` (:func:`media_rows`);
 - the package's observations of the photos exported (media level: of those photos; event
   level: the deployment's, meeting their times), every column as written, their
-  ``mediaID`` the photo's in the export (:func:`written_back`). The same model's
-  observations (a package fieldtool wrote, run again) are left to the run's own.
+  ``mediaID`` the photo's in the export (:func:`written_back`). A sighting whose review
+  in force they decided (a confirm, a relabel, a reject) is theirs: fieldtool writes no
+  row of its own for it; a reject decided in fieldtool is written as the reviewer's
+  ``unknown`` row beside them. The same model's observations (a package fieldtool wrote,
+  run again) are left to the run's own.
 
 A package no longer readable at the session's source is said (:func:`period_note`): the
 period is then the photos' span, as for a folder of photos.
@@ -44,6 +47,8 @@ MediaRows = dict[int, tuple[str, dict[str, str]]]
 CLASSIFIED = frozenset({"animal", "human", "vehicle", "blank", "unknown"})
 # How fieldtool's note in deploymentComments begins (write.py), after the package's own.
 SESSION_NOTE = "fieldtool session "
+# What deploymentComments says of a period that is the photos' span (period_note).
+UNKNOWN_PERIOD = "the first and last photo's times, not a known deployment period"
 _EARLIER_NOTE = re.compile(f"(?:^|; ){SESSION_NOTE}")
 
 
@@ -109,8 +114,7 @@ def period_note(s: SessionRows, origin: Origin | str | None) -> str:
     package's: the first and last photo's times (and why no package's)."""
     if isinstance(origin, Origin) or not s.photos:
         return ""
-    note = ("deploymentStart/deploymentEnd are the first and last photo's times, not a "
-            "known deployment period")  # fmt: skip
+    note = f"deploymentStart/deploymentEnd are {UNKNOWN_PERIOD}"
     return f"{note}: {origin}" if isinstance(origin, str) else note
 
 
@@ -139,6 +143,8 @@ def deployment_row(row: dict[str, str], origin: Origin, s: SessionRows) -> dict[
     out["timestampIssues"] = "true" if issues else "false"
     notes = [own_comments(given.get("deploymentComments", "")),
              row.get("deploymentComments", "")]
+    if UNKNOWN_PERIOD in given.get("deploymentComments", ""):  # no period known still
+        notes.append(f"deploymentStart/deploymentEnd are {UNKNOWN_PERIOD}")
     start, end = _utc(out["deploymentStart"]), _utc(out["deploymentEnd"])
     times = [p.captured_at for p in s.photos if p.captured_at is not None and not p.local_clock]
     outside = sum((start is not None and t < start) or (end is not None and t > end)
@@ -245,11 +251,14 @@ def covered(
     return found
 
 
-def unique_ids(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+def unique_ids(
+    rows: list[dict[str, str]], reserved: set[str] | frozenset[str] = frozenset()
+) -> list[dict[str, str]]:
     """``rows`` (observations) with each observationID once (the primary key): a later row
-    whose id an earlier one has gets ``_2``, ``_3``, ... (a package fieldtool wrote, run
-    again, holds ids fieldtool makes again)."""
-    seen: set[str] = set()
+    whose id an earlier one has, or one of ``reserved`` (a package's observations a filter
+    left out: an id names the same content in every export), gets ``_2``, ``_3``, ... (a
+    package fieldtool wrote, run again, holds ids fieldtool makes again)."""
+    seen: set[str] = set(reserved)
     for row in rows:
         base, n = row["observationID"], 1
         while row["observationID"] in seen:

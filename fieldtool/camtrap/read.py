@@ -1,7 +1,7 @@
 """Reading a Camtrap DP package: :func:`read_package` -> :class:`CamtrapPackage`, and
 :func:`package_photos`, a package's local photos as input for ``fieldtool run``
 (:func:`by_deployment`: one session per deployment; :func:`skipped_media`: the media rows
-that are not run, and why).
+that are not run, and why; :func:`untaken_line`: the observations no session takes).
 
 Deployments become :class:`fieldtool.types.Deployment` (times naive UTC; ``time_zone``
 the offset the package wrote ``deploymentStart`` in, which camera-trap platforms write as
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -68,6 +68,7 @@ class Observation:
     classified_by: str | None = None
     classification_timestamp: datetime | None = None  # UTC, naive
     classification_probability: float | None = None
+    tags: str | None = None  # observationTags: "key:value|..." as written
 
 
 class PackagePhoto(NamedTuple):
@@ -255,6 +256,7 @@ def _observations(files: list[Path]) -> tuple[Observation, ...]:
             classified_by=row.get("classifiedBy"),
             classification_timestamp=parse_time(stamp, where)[0] if stamp else None,
             classification_probability=_number(row, "classificationProbability", where),
+            tags=row.get("observationTags"),
         ))  # fmt: skip
     return tuple(out)
 
@@ -345,3 +347,24 @@ def skipped_line(skipped: dict[str, int]) -> str | None:
         return None
     parts = ", ".join(f"{n} {reason} ({_SKIP_WHY[reason]})" for reason, n in skipped.items())
     return f"{total} media row{'s' if total != 1 else ''} skipped: {parts}"
+
+
+def untaken_line(pkg: CamtrapPackage, ran: Collection[str], most: int = 5) -> str | None:
+    """One clause on the package's observations of deployments not in ``ran`` (the
+    deploymentIDs with local photos, :func:`by_deployment`), or None when there are none:
+    no session runs those deployments (videos, remote or missing files), so their
+    observations become no reviews and no export writes them back. Names the first
+    ``most`` such deployments with their counts:
+    ``2 of the package's observations not taken (walk-1: 2): ...``."""
+    counts: dict[str, int] = {}
+    for o in pkg.observations:
+        if o.deployment_id not in ran:
+            counts[o.deployment_id] = counts.get(o.deployment_id, 0) + 1
+    if not counts:
+        return None
+    named = ", ".join(f"{dep}: {n}" for dep, n in list(counts.items())[:most])
+    more = f", and {len(counts) - most} more deployments" if len(counts) > most else ""
+    return (f"{sum(counts.values())} of the package's observations not taken ({named}{more}): "
+            "no session runs their deployments, which have no local photos (videos, remote "
+            "or missing files, or no media), so they become no reviews and an export does "
+            "not write them back")  # fmt: skip

@@ -12,7 +12,10 @@ review, so the review in force, the export and ``fieldtool learn`` carry the peo
 - else, no species of theirs but a ``blank``, ``human`` or ``vehicle``: **reject** (the
   species is not there);
 - several other species, or only ``unknown``/``unclassified``: no review (counted as
-  ambiguous; a person decides).
+  ambiguous; a person decides);
+- but a person's ``unknown`` observation tagged ``rejected:<species>`` (how fieldtool
+  exports a rejected sighting: ``docs/camtrap.md``) over a sighting of that species:
+  **reject**, unless an observation naming the species is newer.
 
 Machine observations (another tool's classifier) are not reviews. The reviewer is the
 observation's ``classifiedBy`` (else "Camtrap DP package"), the time its
@@ -34,7 +37,9 @@ from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, ReviewDecision
 
 NOT_THERE = frozenset({"blank", "human", "vehicle"})  # observation types: no animal species
-UNNAMED = "Camtrap DP package"  # the reviewer where classifiedBy is empty
+UNNAMED = "Camtrap DP package"
+# observationTags of a person's ``unknown`` row that rejects a machine's species
+REJECTED_TAG = "rejected:"  # the reviewer where classifiedBy is empty
 # A review's note when a package's observations decided it (:func:`package_note`).
 _NOTE = re.compile(r"^from .*: observation\(s\) (?P<ids>.+)$")
 
@@ -93,6 +98,19 @@ def _by_people(observation: Observation) -> bool:
     return (observation.classification_method or "").strip().lower() == "human"
 
 
+def _rejects(observation: Observation, species: str) -> bool:
+    """Whether ``observation`` is a person's rejection of ``species`` (:data:`REJECTED_TAG`)."""
+    if observation.type != "unknown" or not observation.tags:
+        return False
+    named = [t.strip()[len(REJECTED_TAG):] for t in observation.tags.split("|")
+             if t.strip().startswith(REJECTED_TAG)]  # fmt: skip
+    return any(label_key(n) == label_key(species) for n in named)
+
+
+def _stamp(observation: Observation) -> datetime:
+    return observation.classification_timestamp or datetime.min
+
+
 def reviews_from_observations(
     observations: Sequence[Observation], sightings: Sequence[Span], source: str = ""
 ) -> ImportedReviews:
@@ -111,7 +129,10 @@ def reviews_from_observations(
         named = [o for o in over if o.type == "animal" and o.scientific_name]
         same = [o for o in named if label_key(o.scientific_name or "") == label_key(s.species)]
         others = {label_key(o.scientific_name or ""): o for o in named}
-        if same:
+        rejecting = [o for o in over if _rejects(o, s.species)]
+        if rejecting and not any(_stamp(o) > max(map(_stamp, rejecting)) for o in same):
+            decision, species, basis = ReviewDecision.REJECT, s.species, rejecting
+        elif same:
             decision, species, basis = ReviewDecision.CONFIRM, s.species, same
         elif len(others) == 1:
             (only,) = others.values()
@@ -121,7 +142,7 @@ def reviews_from_observations(
         else:
             out.ambiguous.append(s.sighting_id)
             continue
-        newest = max(basis, key=lambda o: o.classification_timestamp or datetime.min)
+        newest = max(basis, key=_stamp)
         out.reviews.append(ReviewRow(
             s.sighting_id, str(decision), species,
             (newest.classified_by or "").strip() or UNNAMED,

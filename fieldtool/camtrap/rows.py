@@ -27,7 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fieldtool.camtrap.files import source_file
 from fieldtool.export_rows import LOCAL_CLOCK_SOURCES, ExportFilter, load_occurrences
+from fieldtool.tracks.exif import open_image, photo_exif
+from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:
     import duckdb
@@ -67,6 +70,21 @@ class Photo:
 
 
 @dataclass
+class Rejected:
+    """A sighting whose review in force is a reject (the export writes it as the
+    reviewer's ``unknown`` observation naming the rejected species)."""
+
+    sighting_id: str
+    species: str  # the rejected species (the model's)
+    first_seen: datetime  # naive, the session's clock
+    last_seen: datetime
+    event_id: str | None
+    reviewer: str
+    reviewed_at: datetime | None
+    note: str | None
+
+
+@dataclass
 class SessionRows:
     """A session as a deployment: place, times, photos, and the event ids of its sightings."""
 
@@ -88,6 +106,7 @@ class SessionRows:
     end: datetime | None = None
     photos: list[Photo] = field(default_factory=list)
     sighted_events: set[str] = field(default_factory=set)  # of any sighting, any review
+    rejected: list[Rejected] = field(default_factory=list)  # closed, rejected in force
 
 
 def _exit(config_json: str | None) -> float:
@@ -280,6 +299,7 @@ def load_sessions(
                     [s.session_id],
                 ).fetchall()
             }
+        _rejected(con, sessions, filters)
         extra = {
             r[0]: (r[1], r[2])
             for r in con.execute("SELECT sighting_id, event_id, updated_at FROM sightings")
@@ -288,10 +308,58 @@ def load_sessions(
     return sessions, occurrences, extra, species
 
 
+def _rejected(
+    con: duckdb.DuckDBPyConnection, sessions: list[SessionRows], f: ExportFilter
+) -> None:
+    """Each session's closed sightings rejected in force, within the filters on time and
+    species (the rejected species); none for a chosen set of sightings."""
+    from fieldtool.store.views import LATEST_REVIEW_SQL, sighting_filter_sql
+
+    if f.sighting_ids is not None:
+        return
+    clauses, params = sighting_filter_sql(species=f.species or None, start=f.since,
+                                          end=f.until, table="s")  # fmt: skip
+    where = " AND ".join(["s.status = 'closed'", "r.decision = 'reject'", *clauses])
+    by_id = {s.session_id: s for s in sessions}
+    for row in con.execute(
+        "SELECT s.session_id, s.sighting_id, s.species, s.first_seen, s.last_seen, "
+        "s.event_id, r.reviewer, r.reviewed_at, r.note FROM sightings s "
+        f"JOIN ({LATEST_REVIEW_SQL}) r USING (sighting_id) WHERE {where} "
+        "ORDER BY s.first_seen, s.sighting_id", params,
+    ).fetchall():  # fmt: skip
+        if row[0] in by_id:
+            by_id[row[0]].rejected.append(Rejected(*row[1:]))
+
+
 def main_camera(photos: list[Photo]) -> str | None:
     """The camera most of a session's photos name (None without any)."""
     counts = Counter(p.camera for p in photos if p.camera)
     return counts.most_common(1)[0][0] if counts else None
+
+
+def exif_camera(photos: list[Photo], db: Path) -> tuple[str, str] | None:
+    """(cameraID, cameraModel) of a session from the EXIF of the first of its photos at
+    hand (:func:`fieldtool.camtrap.files.source_file`) that names its main camera
+    (:func:`main_camera`): cameraModel the standard's manufacturer-model, ``Make-Model``
+    (``RECONYX-HYPERFIRE 2 COVERT``), cameraID the BodySerialNumber ("" when not written).
+    None when that file is not at hand, unreadable, or now names another camera:
+    ``media.camera`` joins make, model and serial with spaces and cannot be split."""
+    main = main_camera(photos)
+    files = (source_file(p.path, db) for p in photos if main and p.camera == main)
+    src = next((f for f in files if f is not None), None)
+    if src is None:
+        return None
+    try:
+        with open_image(src) as image:
+            read = photo_exif(image.getexif())
+    except (FieldtoolError, OSError):  # Pillow's UnidentifiedImageError is an OSError
+        return None
+    if read.camera != main:
+        return None  # another file at that path since the run
+    model = read.model  # "Canon" + "Canon EOS 5D": the make once (as PhotoExif.camera)
+    if read.make and model.lower().startswith(read.make.lower()):
+        model = model[len(read.make) :].strip()
+    return read.serial, "-".join(part for part in (read.make, model) if part)
 
 
 def as_float(value: Any) -> float | None:

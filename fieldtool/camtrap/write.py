@@ -15,13 +15,18 @@ the package as the standard asks. What goes where is in ``docs/camtrap.md``; in 
 - one media row per photo (``media`` table); video sessions have none: their media file
   is the video, which fieldtool does not copy, and the stills it keeps are a sample the
   classifier chose, not what the camera recorded;
-- event-level observations: one per sighting in force (rejected ones left out), plus one
-  ``blank`` per photo sequence without any sighting; media-level observations: one per
-  photo with a detection, its top fused species when that reaches the session's
-  ``smoothing.exit``, else ``blank``;
+- event-level observations: one per sighting in force; a sighting whose review in force
+  is a reject is its reviewer's ``unknown`` row, tagged ``rejected:<species>`` (read back
+  as a reject: :mod:`fieldtool.camtrap.reviews`); plus one ``blank`` per photo sequence
+  without any sighting; media-level observations: one per photo with a detection, its top
+  fused species when that reaches the session's ``smoothing.exit``, else ``blank``;
+- a deployment's ``cameraModel`` (``Make-Model``) and ``cameraID`` (serial number) are
+  one photo's EXIF where its file is at hand, else ``cameraID`` is ``media.camera`` (make,
+  model and serial joined) and ``cameraModel`` empty;
 - a session that ran a Camtrap DP package's deployment gets back what the package said
   (:mod:`fieldtool.camtrap.origin`): its deployment's columns, its media ids, its own
-  observations of the photos run; no sighting they decided and no ``blank`` over them.
+  observations of the photos run; no row of fieldtool's for a sighting they decided (a
+  confirm, a relabel or a reject: theirs says it) and no ``blank`` over them.
 
 Times are written in the session's zone with its offset, in whole seconds: a photo's to the
 nearest, an interval (an event's, a deployment's) from its start rounded down to its end
@@ -49,14 +54,16 @@ import mimetypes
 import os
 import re
 import shutil
-import uuid
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fieldtool.camtrap import origin as package
+from fieldtool.camtrap.descriptor import DEFAULT_LICENSE, check_license
+from fieldtool.camtrap.descriptor import descriptor as package_descriptor
+from fieldtool.camtrap.events import EventIds, event_ids
 from fieldtool.camtrap.files import place_file, source_file
 from fieldtool.camtrap.rows import (
     GUESSED_TIME_SOURCES,
@@ -64,16 +71,13 @@ from fieldtool.camtrap.rows import (
     Photo,
     SessionRows,
     as_float,
+    exif_camera,
     load_sessions,
     main_camera,
 )
 from fieldtool.camtrap.standard import (
     COLUMNS,
-    PROFILE_URL,
-    RESOURCES,
     format_time,
-    parse_time,
-    schema_url,
 )
 from fieldtool.export_rows import ExportFilter, Rounding, zone_known
 from fieldtool.types import FieldtoolError
@@ -82,7 +86,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 HUMAN_DECISIONS = ("confirm", "relabel")
-DEFAULT_LICENSE = "CC-BY-4.0"
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # A session's media rows: frame_index -> (mediaID, row).
 MediaRows = dict[int, tuple[str, dict[str, str]]]
@@ -174,11 +177,14 @@ def _clock_note(s: SessionRows, dated: list[Photo]) -> tuple[bool, str]:
     return bool(notes), _joined(*notes)
 
 
-def _deployment_row(s: SessionRows, dep: str, period: str = "") -> dict[str, str]:
+def _deployment_row(s: SessionRows, dep: str, db: Path, period: str = "") -> dict[str, str]:
     """The deployment of a session; ``timestampIssues`` by :func:`_clock_note`;
-    ``period``: what the comments say of its start and end."""
+    ``period``: what the comments say of its start and end; cameraID/cameraModel from one
+    photo's EXIF where its file is at hand (:func:`exif_camera`), else ``media.camera``
+    as cameraID."""
     dated = [p for p in s.photos if p.captured_at is not None]  # the media rows written
     issues, clock = _clock_note(s, dated)
+    camera_id, model = exif_camera(s.photos, db) or (_text(main_camera(s.photos)), "")
     uncertainty = s.uncertainty_m
     return {
         "deploymentID": dep,
@@ -187,7 +193,8 @@ def _deployment_row(s: SessionRows, dep: str, period: str = "") -> dict[str, str
         "coordinateUncertainty": str(max(1, math.ceil(uncertainty))) if uncertainty else "",
         "deploymentStart": _time(s.start, s, "down"),
         "deploymentEnd": _time(s.end, s, "up"),
-        "cameraID": _text(main_camera(s.photos)),
+        "cameraID": camera_id,
+        "cameraModel": model,
         "timestampIssues": "true" if issues else "false",
         "deploymentComments": _joined(f"{package.SESSION_NOTE}{s.session_id}, source {s.source}",
                                       period, clock, _spread_note(s)),  # fmt: skip
@@ -260,6 +267,7 @@ def _scientific(species: str) -> str:
 def _event_rows(
     frame: pd.DataFrame, deps: dict[str, str], sessions: dict[str, SessionRows],
     extra: dict[str, tuple[str | None, datetime | None]], written: set[str],
+    events: dict[str, EventIds],
 ) -> tuple[list[dict[str, str]], int]:  # fmt: skip
     """One event-level observation per sighting in force, flagged when its times are a
     local clock (the sighting's own label: its photos' clocks, :func:`zone_known`). A
@@ -277,6 +285,8 @@ def _event_rows(
             carried += 1
             continue
         event_id, updated_at = extra.get(r.sighting_id, (None, None))
+        sequences = events[r.session_id].sequence if r.session_id in events else {}
+        event_id = sequences.get(_text(event_id)) or event_id
         human = r.review in HUMAN_DECISIONS
         tags = [f"peakScore:{r.peak_score:.4f}", f"meanScore:{r.mean_score:.4f}",
                 f"frames:{r.frames}"]  # fmt: skip
@@ -298,8 +308,39 @@ def _event_rows(
     return rows, carried
 
 
+def _rejections(
+    s: SessionRows, dep: str, ids: EventIds, written: set[str]
+) -> list[dict[str, str]]:
+    """A rejected sighting as the reviewer's classification of its event: ``unknown`` (the
+    reviewer said what it is not, not what was recorded), ``classificationMethod`` human,
+    the rejected species in ``observationTags`` (``rejected:<species>``) and
+    ``observationComments``; its observationID the sighting's, as when the machine's row
+    was written (the standard's classification fields are the most recent one's). A
+    rejection the package's observations ``written`` back decided is theirs."""
+    from fieldtool.camtrap.reviews import REJECTED_TAG, noted_observations
+
+    rows = []
+    for r in s.rejected:
+        if (decided := noted_observations(r.note)) and decided <= written:
+            continue
+        local = any(p.local_clock for p in s.photos if r.event_id and p.event_id == r.event_id)
+        said = f"a reviewer rejected the model's {r.species} (what was recorded is not said)"
+        tags, comments = _clock_flags(local, [f"{REJECTED_TAG}{r.species}"],
+                                      _joined(said, _text(r.note)))  # fmt: skip
+        rows.append({
+            "observationID": r.sighting_id, "deploymentID": dep,
+            "eventID": ids.sequence.get(_text(r.event_id)) or _text(r.event_id)
+            or r.sighting_id, "eventStart": _time(r.first_seen, s, "down"),
+            "eventEnd": _time(r.last_seen, s, "up"), "observationLevel": "event",
+            "observationType": "unknown", "classificationMethod": "human",
+            "classifiedBy": _text(r.reviewer), "classificationTimestamp": _utc(r.reviewed_at),
+            "observationTags": tags, "observationComments": comments,
+        })  # fmt: skip
+    return rows
+
+
 def _blank_events(
-    s: SessionRows, dep: str, media: MediaRows, theirs: set[int]
+    s: SessionRows, dep: str, media: MediaRows, theirs: set[int], ids: EventIds
 ) -> list[dict[str, str]]:
     """A ``blank`` event-level observation per photo sequence without any sighting (none
     where a package's observation classifies a photo of it: frame indices ``theirs``)."""
@@ -313,9 +354,10 @@ def _blank_events(
             continue
         times = [p.captured_at for p in photos if p.captured_at is not None]
         tags, comments = _clock_flags(any(p.local_clock for p in photos), [])
+        event = ids.sequence.get(event_id, event_id)
         rows.append({
-            "observationID": f"{dep}_{event_id}_blank", "deploymentID": dep,
-            "eventID": event_id, "eventStart": _time(min(times), s, "down"),
+            "observationID": f"{dep}_{event}_blank", "deploymentID": dep,
+            "eventID": event, "eventStart": _time(min(times), s, "down"),
             "eventEnd": _time(max(times), s, "up"), "observationLevel": "event",
             "observationType": "blank", "classificationMethod": "machine",
             "classifiedBy": s.model_id, "classificationTimestamp": _utc(s.classified_at),
@@ -325,7 +367,7 @@ def _blank_events(
 
 
 def _media_observations(
-    s: SessionRows, dep: str, media: MediaRows, theirs: set[int]
+    s: SessionRows, dep: str, media: MediaRows, theirs: set[int], ids: EventIds
 ) -> list[dict[str, str]]:
     """One media-level observation per photo with a detection (no ``blank`` over a
     package's observation of it: frame indices ``theirs``)."""
@@ -340,7 +382,7 @@ def _media_observations(
         tags, comments = _clock_flags(p.local_clock, [])
         rows.append({
             "observationID": f"{media_id}_1", "deploymentID": dep, "mediaID": media_id,
-            "eventID": _text(p.event_id), "eventStart": _time(p.captured_at, s),
+            "eventID": ids.photo.get(p.frame_index, ""), "eventStart": _time(p.captured_at, s),
             "eventEnd": _time(p.captured_at, s), "observationLevel": "media",
             "observationType": _observation_type(species) if species else "blank",
             "scientificName": _scientific(species) if species else "",
@@ -359,89 +401,6 @@ def _csv(rows: list[dict[str, str]], resource: str) -> bytes:
     for row in rows:
         writer.writerow({k: row.get(k, "") for k in COLUMNS[resource]})
     return text.getvalue().encode("utf-8")
-
-
-def _taxonomic(
-    observations: list[dict[str, str]], species: dict[str, tuple[str, str | None, str | None]]
-) -> list[dict[str, Any]]:
-    from fieldtool.names import binomial
-
-    taxa = []
-    for name in sorted({o["scientificName"] for o in observations if o.get("scientificName")}):
-        common, genus, family = species.get(name) or species.get(f"{name} sp.") or ("", None, None)
-        taxon: dict[str, Any] = {"scientificName": name,
-                                 "taxonRank": "species" if binomial(name) else "genus"}  # fmt: skip
-        if family:
-            taxon["family"] = family
-        if genus or binomial(name):
-            taxon["genus"] = genus or name.split(" ")[0]
-        if common:
-            taxon["vernacularNames"] = {"eng": common}
-        taxa.append(taxon)
-    return taxa
-
-
-def _spatial(deployments: list[dict[str, str]]) -> dict[str, Any]:
-    """GeoJSON: the deployments' point, or the bounding box around them."""
-    lats = [float(d["latitude"]) for d in deployments]
-    lons = [float(d["longitude"]) for d in deployments]
-    if min(lats) == max(lats) and min(lons) == max(lons):
-        return {"type": "Point", "coordinates": [lons[0], lats[0]]}
-    w, e, s, n = min(lons), max(lons), min(lats), max(lats)
-    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
-
-
-def _utc_of(text: str) -> datetime:
-    return parse_time(text, "deployments.csv")[0]
-
-
-def _version() -> str:
-    """fieldtool's version, as installed (the package root is not imported from below)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("fieldtool")
-    except PackageNotFoundError:
-        return "unknown"
-
-
-def _descriptor(
-    db: Path, title: str, creator: str, license: str, deployments: list[dict[str, str]],
-    observations: list[dict[str, str]], species: dict[str, tuple[str, str | None, str | None]],
-) -> dict[str, Any]:  # fmt: skip
-    levels = sorted({o["observationLevel"] for o in observations}) or ["event"]
-    name = re.sub(r"[^a-z0-9._-]+", "-", f"fieldtool-{db.stem}".lower()).strip("-")
-    return {
-        "resources": [
-            {"name": r, "path": f"{r}.csv", "profile": "tabular-data-resource", "format": "csv",
-             "mediatype": "text/csv", "encoding": "utf-8", "schema": schema_url(r)}
-            for r in RESOURCES
-        ],
-        "profile": PROFILE_URL,
-        "name": name,
-        "id": str(uuid.uuid4()),
-        "created": format_time(datetime.now(timezone.utc).replace(tzinfo=None)),
-        "title": title,
-        "contributors": [{"title": creator, "role": "contact"}],
-        "description": f"Sightings recorded by fieldtool from photos and video, exported "
-        f"from {db.name}. Event-level observations are sightings (machine, or human where a "
-        "reviewer confirmed or relabelled them); media-level observations are the model's "
-        "top species per photo.",
-        "version": "1.0",
-        "sources": [{"title": "fieldtool", "version": _version()}],
-        "licenses": [{"name": license, "scope": "data"}, {"name": license, "scope": "media"}],
-        "project": {
-            "title": title, "samplingDesign": "opportunistic",
-            "captureMethod": ["activityDetection"], "individualAnimals": False,
-            "observationLevel": levels,
-        },  # fmt: skip
-        "spatial": _spatial(deployments),
-        "temporal": {  # dates as written (the deployment's zone), earliest and latest in UTC
-            "start": min((d["deploymentStart"] for d in deployments), key=_utc_of)[:10],
-            "end": max((d["deploymentEnd"] for d in deployments), key=_utc_of)[:10],
-        },
-        "taxonomic": _taxonomic(observations, species),
-    }
 
 
 @contextlib.contextmanager
@@ -501,6 +460,7 @@ def write_package(
     db, out = Path(db), Path(out)
     filters = filters or ExportFilter()
     say = log or (lambda _line: None)
+    check_license(license)  # refused before anything is read or written
     _check_out(out)
     sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s, log=log)
     placed = [s for s in sessions if s.lat is not None and s.start is not None]
@@ -540,35 +500,56 @@ def _write(
     all_sightings = not filters.species and not filters.reviewed_only
     packages: dict[str, Any] = {}  # each package read once
     taken: set[str] = set()  # mediaIDs written
+    reserved: set[str] = set()  # the packages' observationIDs not written: never reused
+    events: dict[str, EventIds] = {}
+    rejections: list[dict[str, str]] = []
+    windowed = filters.since is not None or filters.until is not None
+    sighted = set(frame["session_id"])
     for s in placed:
         dep = deps[s.session_id]
+        rows = _media_rows(s, dep, out, db, missing, copied)
+        if windowed and not rows and s.session_id not in sighted and not s.rejected:
+            del deps[s.session_id]  # nothing of it in the window: no deployment
+            continue
         origin = package.session_origin(s, packages)
-        row = _deployment_row(s, dep, package.period_note(s, origin))
+        row = _deployment_row(s, dep, db, package.period_note(s, origin))
         if (note := _spread_note(s)):
             say(f"{db}: warning: deployment {dep}: {note}")
-        rows = _media_rows(s, dep, out, db, missing, copied)
         theirs: set[int] = set()
         if isinstance(origin, package.Origin):
             row = package.deployment_row(row, origin, s)
             rows, ids = package.media_rows(rows, s, origin, taken)
             back.extend(kept := package.written_back(origin, s, dep, rows, ids, filters))
-            theirs = package.covered(kept, s, rows)
+            # all the package says of the photos, whatever the filters show of it
+            said = package.written_back(origin, s, dep, rows, ids, ExportFilter())
+            theirs = package.covered(said, s, rows)
+            reserved |= {r["observationID"] for r in said} - {r["observationID"] for r in kept}
+            events[s.session_id] = event_ids(s, dep, rows, origin, ids)
         else:
             taken.update(media_id for media_id, _ in rows.values())
+            events[s.session_id] = event_ids(s, dep, rows)
             if isinstance(origin, str):
                 say(f"{db}: deployment {dep}: {origin}")
         deployments.append(row)
         media.extend(row for _, row in rows.values())
-        media_obs.extend(_media_observations(s, dep, rows, theirs))
+        media_obs.extend(_media_observations(s, dep, rows, theirs, events[s.session_id]))
         if all_sightings:
-            blanks.extend(_blank_events(s, dep, rows, theirs))
-    events, carried = _event_rows(frame, deps, by_id, extra, {r["observationID"] for r in back})
-    observations = package.unique_ids(back + events + blanks + media_obs)
+            blanks.extend(_blank_events(s, dep, rows, theirs, events[s.session_id]))
+        rejections.extend(_rejections(s, dep, events[s.session_id],
+                                      {r["observationID"] for r in back}))  # fmt: skip
+    if not deployments:
+        raise FieldtoolError(f"{db}: nothing to export as Camtrap DP between --since and "
+                             "--until: no photo or sighting of a placed session")  # fmt: skip
+    events_, carried = _event_rows(frame, deps, by_id, extra,
+                                   {r["observationID"] for r in back}, events)  # fmt: skip
+    observations = package.unique_ids(back + events_ + rejections + blanks + media_obs,
+                                      reserved)  # fmt: skip
     if missing:
         say(f"{db}: {len(missing)} photo file(s) not found, media rows written without "
             f"their file: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")  # fmt: skip
-    descriptor = _descriptor(db, title or f"fieldtool sightings from {db.name}", creator,
-                             license, deployments, observations, species)  # fmt: skip
+    descriptor = package_descriptor(db, title or f"fieldtool sightings from {db.name}",
+                                    creator, license, deployments, observations,
+                                    species)  # fmt: skip
     for name, rows_ in (("deployments", deployments), ("media", media),
                         ("observations", observations)):  # fmt: skip
         with _atomic(out / f"{name}.csv") as tmp:
@@ -577,7 +558,8 @@ def _write(
         tmp.write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n",
                        encoding="utf-8")  # fmt: skip
     say(f"{out}: {len(deployments)} deployments, {len(media)} media ({len(copied)} files, "
-        f"{sum(copied):,} bytes copied), {len(events)} event observations from sightings, "
-        f"{len(blanks)} blank events, {len(media_obs)} media observations"
+        f"{sum(copied):,} bytes copied), {len(events_)} event observations from sightings, "
+        + (f"{len(rejections)} rejected by reviewers, " if rejections else "")
+        + f"{len(blanks)} blank events, {len(media_obs)} media observations"
         + (f", {len(back)} of the packages' own observations" if back else ""))  # fmt: skip
-    return len(events) + carried
+    return len(events_) + carried

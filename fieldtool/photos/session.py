@@ -23,6 +23,7 @@ from fieldtool.camtrap.read import (
     read_package,
     skipped_line,
     skipped_media,
+    untaken_line,
 )
 from fieldtool.config import Config, SmoothingConfig
 from fieldtool.photos.files import expand_photos, is_photo_input
@@ -77,7 +78,8 @@ def _package_photos(
     """A Camtrap DP package's local photos, one group per deployment that has any (in
     ``deployments.csv`` order; ``only``: that deploymentID's group alone, a FieldtoolError
     naming the others when it has none), and all its deployments; the package's line goes
-    to ``log`` (photos, deployments, the media rows skipped and why)."""
+    to ``log`` (photos, deployments, the media rows skipped and why), then a line on the
+    observations of deployments without local photos, which are not taken."""
     pkg = read_package(uri)
     found, deployments = package_photos(pkg)
     groups = [(d, [PhotoItem(p.path, p.deployment_id, p.timestamp) for p in photos])
@@ -86,6 +88,8 @@ def _package_photos(
     skipped = skipped_line(skipped_media(pkg))
     log(f"{uri}: Camtrap DP package, {len(found)} local photos, {len(deployments)} deployments"
         f"{with_photos}" + (f"; {skipped}" if skipped else ""))  # fmt: skip
+    if untaken := untaken_line(pkg, {d.deployment_id for d, _ in groups}):
+        log(f"{uri}: {untaken}")
     if only is not None:
         chosen = [(d, items) for d, items in groups if d.deployment_id == only]
         if not chosen:

@@ -52,7 +52,7 @@ def test_round_trip_of_an_export(store_file: Made, tmp_path):
                      if o.level == "event" and o.type == "animal")  # fmt: skip
     assert species == ["Acer rubrum", "Pinus taeda", "Quercus alba", "Quercus alba"]
     human = {o.observation_id for o in pkg.observations if o.classification_method == "human"}
-    assert human == {"s-confirmed", "s-relabelled"}
+    assert human == {"s-confirmed", "s-relabelled", "s-rejected"}  # a reject: "unknown"
 
 
 def test_package_photos_of_the_reconyx_burst(tmp_path):

@@ -62,12 +62,16 @@ def test_event_observations_follow_the_reviews(store_file: Made, tmp_path):
     obs = read_csv(out / "observations.csv")
     events = {o["observationID"]: o for o in obs if o["observationLevel"] == "event"}
     assert n == 3 + 0 + 1  # confirmed, machine, relabelled (photos) + the walk's
-    assert "s-rejected" not in events  # a rejection says what it is not: left out
+    rejected = events["s-rejected"]  # the reviewer's word: not Pinus taeda (trial 11g)
+    assert (rejected["observationType"], rejected["classificationMethod"]) == ("unknown", "human")
     confirmed = events["s-confirmed"]
     assert confirmed["classificationMethod"] == "human"
     assert confirmed["classifiedBy"] == store_file.reviewer
     assert confirmed["classificationProbability"] == ""  # humans: omitted
-    assert confirmed["eventID"] == "ev1" and confirmed["observationType"] == "animal"
+    from fieldtool.camtrap.events import derived_id
+
+    assert confirmed["eventID"] == derived_id("trap-1", "trap-1_0")  # stable, not the run's
+    assert confirmed["observationType"] == "animal"
     assert confirmed["eventStart"] == "2021-04-11T20:43:09+02:00"
     assert confirmed["classificationTimestamp"].endswith("Z")
     relabelled = events["s-relabelled"]
@@ -81,7 +85,7 @@ def test_event_observations_follow_the_reviews(store_file: Made, tmp_path):
     assert events["s-video"]["eventID"] == "s-video"  # video: no sequence, the sighting
     # ev3 has no sighting at all: a blank event; ev2 has a (rejected) one: no blank.
     blanks = [o for o in events.values() if o["observationType"] == "blank"]
-    assert [b["eventID"] for b in blanks] == ["ev3"]
+    assert [b["eventID"] for b in blanks] == [derived_id("trap-1", "trap-1_7")]  # ev3
     assert blanks[0]["eventEnd"] == "2021-04-11T20:43:18+02:00"
 
 
