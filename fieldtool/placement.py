@@ -1,12 +1,13 @@
 """Time and place of a session's frames, decided once before the run (``docs/time.md``).
 
-:func:`place_session` picks the positions (fixed point, gpsd, a track file, or the video's
-own track found by itself: the GoPro GPMF inside it, the DJI ``.SRT`` beside it, else the
-one place a phone recorded in it), brings a local camera clock (a DJI SRT's or a GoPro's or
-a DJI drone's ``mvhd``, a GPX without zones) to UTC where its zone can be known, and decides
-the time of media t=0 (:class:`fieldtool.timebase.TimeBasis`), ``--time-offset`` added: the
-corrected clock is both stored and looked up. :func:`overlap_warning` is the check that the
-video and the track meet: before a file runs, and after the first minute of a live source.
+:func:`place_session` picks the positions (fixed point, gpsd, a track file, or one found by
+itself: the video's own, the GoPro GPMF inside it or the DJI ``.SRT`` beside it, then a GPS
+logger's ``.gpx`` beside it, else the one place a phone recorded in it), brings a local
+camera clock (a DJI SRT's or a GoPro's or a DJI drone's ``mvhd``, a GPX without zones) to
+UTC where its zone can be known, and decides the time of media t=0
+(:class:`fieldtool.timebase.TimeBasis`), ``--time-offset`` added: the corrected clock is
+both stored and looked up. :func:`overlap_warning` is the check that the video and the
+track meet: before a file runs, and after the first minute of a live source.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +84,18 @@ class Placement:
 
 def sidecar_srt(video: Path) -> Path | None:
     """The DJI subtitle file beside a video (``DJI_0001.MP4`` → ``DJI_0001.SRT``/``.srt``)."""
-    for suffix in (".SRT", ".srt", ".Srt"):
-        candidate = video.with_suffix(suffix)
+    return _beside(video, "srt")
+
+
+def sidecar_gpx(video: Path) -> Path | None:
+    """A GPS logger's track saved beside a video with its name (``walk.mp4`` → ``walk.gpx``/
+    ``.GPX``): not the video's own (:func:`own_track`), so matched by clock as ``--gpx``."""
+    return _beside(video, "gpx")
+
+
+def _beside(video: Path, ext: str) -> Path | None:
+    for suffix in (ext.upper(), ext, ext.capitalize()):
+        candidate = video.with_suffix(f".{suffix}")
         if candidate.is_file():
             return candidate
     return None
@@ -106,14 +118,39 @@ def _is_gopro(video: Path) -> bool:
     return video.suffix.lower() in _MP4_SUFFIXES and has_gpmf(video)
 
 
-def _discover(video: Path, gopro: bool, notes: list[str]) -> Path | None:
-    srt = sidecar_srt(video)
-    if srt is not None:
-        notes.append(f"position: using {srt.name}, the DJI telemetry beside the video")
-        return srt
-    if gopro:
-        notes.append(f"position: using the GoPro GPMF track inside {video.name}")
-        return video
+def _discover(video: Path, gopro: bool) -> list[tuple[Path, str]]:
+    """The tracks ``auto_track`` finds, in the order tried (``docs/time.md``), each with how
+    the log names it: the camera's own (the DJI SRT beside the video, else the GoPro GPMF
+    inside it; matched by media time), then a GPS logger's GPX beside it (by clock)."""
+    found = []
+    if (srt := sidecar_srt(video)) is not None:
+        found.append((srt, f"{srt.name}, the DJI telemetry beside the video"))
+    elif gopro:
+        found.append((video, f"the GoPro GPMF track inside {video.name}"))
+    if (gpx := sidecar_gpx(video)) is not None:
+        found.append((gpx, f"{gpx.name} beside the video"))
+    return found
+
+
+def _read_found(
+    found: list[tuple[Path, str]], read: Callable[[Path], TrackRead], notes: list[str]
+) -> TrackRead | None:
+    """The first of ``found`` (:func:`_discover`) that ``read`` reads, said; one that does
+    not is said not used (a GPX, which the user put there, in a warning), and so is a GPX
+    after the camera's own track that was used. None where none reads."""
+    for i, (path, what) in enumerate(found):
+        gpx = path.suffix.lower() == ".gpx"
+        try:
+            track = read(path)
+        except FieldtoolError as exc:  # a GoPro clip without GPS, a GPX cut off
+            notes.append(f"{'warning: ' if gpx else ''}position: {what} not used ({exc})")
+            continue
+        notes.append(f"position: using {what}" + (" (a GPS logger's track: matched by clock)"
+                                                  if gpx else ""))  # fmt: skip
+        notes += [f"position: {what2} not used: the camera's own track ({what}) places the "
+                  f"video by media time; give --gpx {path2.name} to place it by that instead"
+                  for path2, what2 in found[i + 1:]]  # fmt: skip
+        return track
     return None
 
 
@@ -153,15 +190,16 @@ def place_session(
     one_position_source(pos)  # files too: their track is read here, not by positions_from_config
     video = Path(src.uri)
     gopro = _is_gopro(video)  # read once: discovery and the creation time's zone ask
-    track_path = pos.track
-    if track_path is None and pos.lat is None and pos.gpsd is None and pos.auto_track:
-        track_path = _discover(video, gopro, notes)
-    track: TrackRead | None = None
+    found = _discover(video, gopro) if pos.looks_for_track() else []
     clock_was = "utc"
     local: datetime | None = None  # a local-clock track's reading at media t=0 / first fix
     positions: PositionProvider | None = None
     choice = ZoneChoice(src.tz, "--tz") if src.tz else ZoneChoice(None, "unknown")
-    if track_path is None:
+    read = partial(read_track, fmt=pos.track_format, fps=fps, nmea_date=pos.track_date,
+                   srt_order=pos.srt_order)  # fmt: skip
+    # a track the user named: its error stops the run; one found: said, the next tried
+    track = read(pos.track) if pos.track is not None else _read_found(found, read, notes)
+    if track is None:
         positions = positions_from_config(pos, log)
         if pos.gpsd is not None:  # its fixes are now's; a file's frames carry the file's times
             notes.append(f"warning: position: gpsd gives live fixes at this machine's clock; "
@@ -171,25 +209,16 @@ def place_session(
         if positions is None and pos.auto_track and video.suffix.lower() in _MP4_SUFFIXES:
             positions = _recorded_place(video, notes)
     else:
-        try:
-            track = read_track(track_path, pos.track_format, fps=fps, nmea_date=pos.track_date,
-                               srt_order=pos.srt_order)  # fmt: skip
-        except FieldtoolError as exc:
-            if pos.track is not None:
-                raise  # the user named this file: its error stops the run
-            notes.append(f"position: not used ({exc})")  # a GoPro clip without GPS
-        if track is not None:
-            clock_was = track.clock
-            if track.clock == "local":
-                local = track.media_start or track.fixes[0].time
-            track, choice, note = track_in_utc(track, src.tz)
-            notes += [note] if note else []
-            mine = own_track(video, Path(track_path))
-            positions = TrackPositions(  # --time-offset moves the clock (the basis), not this
-                track.fixes, pos.max_fix_gap_s, source=track.format,
-                media_start=track.media_start, notes=(track.summary(), *track.notes),
-                by_media_time=mine,
-            )  # fmt: skip
+        clock_was = track.clock
+        if track.clock == "local":
+            local = track.media_start or track.fixes[0].time
+        track, choice, note = track_in_utc(track, src.tz)
+        notes += [note] if note else []
+        positions = TrackPositions(  # --time-offset moves the clock (the basis), not this
+            track.fixes, pos.max_fix_gap_s, source=track.format,
+            media_start=track.media_start, notes=(track.summary(), *track.notes),
+            by_media_time=own_track(video, track.path),
+        )  # fmt: skip
     basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was, notes)
     if local is not None and basis.zone_known and basis.source in _TRACK_CLOCKS:
         basis = replace(basis, local=local)  # its reading: one the zone skips is said

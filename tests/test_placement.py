@@ -163,7 +163,8 @@ def test_a_zone_error_of_whole_hours_is_named(tmp_path: Path) -> None:
         "source.start_time": (first - timedelta(hours=2)).isoformat() + "Z"})  # fmt: skip
     inputs_from_config(config, log)
     warning = next(line for line in lines if line.startswith("warning: only"))
-    assert "+7200 s" in warning and "time zone error" in warning
+    assert "7200 s after the video" in warning and "time zone error" in warning
+    assert "--time-offset +7200 in all" in warning  # frames 2 h later meet the track
 
 
 # ------------------------------------------------------- the video's own tracks

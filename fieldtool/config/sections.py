@@ -252,9 +252,15 @@ class PositionConfig(_Section):
     auto_track: bool = Field(
         True,
         description="with no lat/lon, track or gpsd: use the video's own GPS track, the GoPro "
-        "GPMF inside it or the DJI .SRT beside it, else the place a phone wrote into it "
-        "(one point: where recording began)",
+        "GPMF inside it or the DJI .SRT beside it, then a GPS logger's .gpx beside it with "
+        "its name (matched by clock, as --gpx), else the place a phone wrote into it (one "
+        "point: where recording began)",
     )
+
+    def looks_for_track(self) -> bool:
+        """Whether a file's run finds its track by itself (``auto_track`` with no lat/lon,
+        track or gpsd given): the video's own, else a GPX beside it (``docs/time.md``)."""
+        return self.auto_track and self.track is None and self.lat is None and self.gpsd is None
 
     @field_validator("lon", mode="before")
     @classmethod

@@ -7,8 +7,9 @@ read (``s3://``, ``gs://``). A manifest's ``place`` is a fixed camera's position
 (or "lat lon") in decimal degrees (:func:`parse_place`); its ``camera_id`` names the session
 (``sessions.source_name``). A file's key (``batch_files.batch_key``) is the sha256 of its
 content hash, the settings hash and what else its run reads (:func:`batch_key`: the
-manifest's values, the content of its track and of a sidecar SRT beside the video), so a
-rerun with the same settings and inputs skips it and a changed one runs it again.
+manifest's values, the content of its track and of a DJI SRT or a GPX beside the video
+with its name), so a rerun with the same settings and inputs skips it and a changed one runs
+it again.
 
 Photos (``kind`` "photos") are units as ``fieldtool run`` makes sessions of them: in a
 folder, each topmost folder holding photos is one unit with every photo below it (as
@@ -71,6 +72,7 @@ class PlanRow:
     track_sha256: str = ""  # the track file's content (with_hash)
     track_clock: str = ""  # "local": a GPX of zone-less times (read as UTC before 2026-11-30)
     sidecar_sha256: str = ""  # a DJI .SRT beside the video: its content (with_hash)
+    sidecar_gpx_sha256: str = ""  # a GPX beside the video with its name: its content (with_hash)
     size_bytes: int = 0  # bytes hashed: the video, or a photo unit's photos (with_hash)
 
     def as_row(self) -> dict[str, Any]:
@@ -367,38 +369,44 @@ def _preprocessing_record(config: Config) -> Any:
 def batch_key(content: str, settings: str, row: PlanRow) -> str:
     """The key of one file's work: content and settings hashes, the manifest's per-file
     values (a different track, place or camera_id is different work) and the content of
-    the track and of a sidecar SRT (``row.track_sha256``, ``row.sidecar_sha256``: an edited
-    track or a corrected SRT is different work). Each of deployment, place, camera_id and
-    the two content hashes only where there is one, so a row with none keeps the key it had
-    before they were keyed (a database of those does not run them again)."""
+    the track and of the SRT and GPX beside the video (``row.track_sha256``,
+    ``row.sidecar_sha256``, ``row.sidecar_gpx_sha256``: an edited track, a corrected SRT, a
+    GPX that appears is different work). Each of deployment, place, camera_id and the
+    content hashes only where there is one, so a row with none keeps the key it had before
+    they were keyed (a database of those does not run them again)."""
     extra = f"{row.track}|{row.start_time}|{row.segment}"
     if row.deployment:
         extra += f"|{row.deployment}"
     if row.place:
         lat, lon = parse_place(row.place)  # "44.56,-123.3" and "44.56 -123.30": one place
         extra += f"|place={lat!r},{lon!r}"
-    for name in ("camera_id", "track_sha256", "sidecar_sha256", "track_clock"):
+    for name in ("camera_id", "track_sha256", "sidecar_sha256", "track_clock",
+                 "sidecar_gpx_sha256"):  # fmt: skip
         if value := getattr(row, name):
             extra += f"|{name}={value}"
     return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
 
 
-def sidecar_sha256(uri: str) -> str:
-    """sha256 (hex) of the DJI SRT beside a local video (what ``run`` finds and reads:
-    :func:`fieldtool.placement.sidecar_srt`); "" where there is none, or the video is
+def sidecar_sha256(uri: str, ext: str = "srt") -> str:
+    """sha256 (hex) of the file beside a local video that ``run`` finds and reads
+    (``position.auto_track``): the DJI SRT (``ext`` "srt",
+    :func:`fieldtool.placement.sidecar_srt`) or a GPS logger's GPX with its name ("gpx",
+    :func:`fieldtool.placement.sidecar_gpx`); "" where there is none, or the video is
     remote (only the video is copied to the worker). A GoPro's GPMF is in its own bytes."""
-    from fieldtool.placement import sidecar_srt
+    from fieldtool.placement import sidecar_gpx, sidecar_srt
 
     if "://" in uri and not uri.startswith("file://"):
         return ""
-    srt = sidecar_srt(Path(uri.removeprefix("file://")))
-    return content_sha256(str(srt)) if srt is not None else ""
+    found = (sidecar_gpx if ext == "gpx" else sidecar_srt)(Path(uri.removeprefix("file://")))
+    return content_sha256(str(found)) if found is not None else ""
 
 
-def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
+def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[str, Any]:
     """A plan row with its content hash and batch key (a Ray Data ``map`` step: hashing
     reads every byte, so it runs spread over the cluster). An unreadable file (or a photo
-    unit without photos) keeps an empty hash; its decode fails and records why."""
+    unit without photos) keeps an empty hash; its decode fails and records why.
+    ``beside``: the batch's config looks for a track (``PositionConfig.looks_for_track``):
+    a GPX beside a video is keyed where its run reads it (a row with no track or place)."""
     plan = PlanRow(**row)
     try:
         plan.content_sha256 = (
@@ -417,10 +425,13 @@ def with_hash(row: dict[str, Any], settings: str) -> dict[str, Any]:
     except (OSError, FieldtoolError):
         plan.track_sha256 = ""
     plan.track_clock = _gpx_clock(plan.track) if plan.track_sha256 else ""
-    try:
-        plan.sidecar_sha256 = sidecar_sha256(plan.path) if plan.kind == "video" else ""
-    except OSError:
-        plan.sidecar_sha256 = ""
+    gpx = beside and not plan.track and not plan.place  # else its run does not look
+    for name, ext, keyed in (("sidecar_sha256", "srt", True), ("sidecar_gpx_sha256", "gpx", gpx)):
+        try:  # one that cannot be read is not keyed: the run says it is not used, or why
+            found = sidecar_sha256(plan.path, ext) if keyed and plan.kind == "video" else ""
+        except OSError:
+            found = ""
+        setattr(plan, name, found)
     plan.batch_key = row_key(plan, settings)
     return plan.as_row()
 

@@ -308,7 +308,9 @@ def _run_batch(
     with ray_quiet(options.verbose):
         _ray_init(options)
         planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
-        hashed = planned.map(with_hash, fn_kwargs={"settings": settings}).take_all()
+        # a GPX beside a video is keyed where the file's run looks for one
+        kwargs = {"settings": settings, "beside": config.position.looks_for_track()}
+        hashed = planned.map(with_hash, fn_kwargs=kwargs).take_all()
     earlier = earlier_work(db, hashed, config, model.model_sha256)
     for line in earlier.lines():
         log(f"batch: {line}")

@@ -151,6 +151,7 @@ def test_a_manifests_place_and_camera_id_identical_copies_and_each_files_warning
     import shutil
 
     shutil.copy(walks / "walk_east.mp4", walks / "east_copy.mp4")
+    (walks / "walk_west.gpx").unlink()  # else its run is placed by the GPX beside it
     (walks / "fixed.csv").write_text(
         "path,track,start_time,place,camera_id\n"
         'walk_east.mp4,,2026-06-02T09:00:00Z,"44.56,-123.30",cam-east\n'
@@ -187,3 +188,27 @@ def test_a_manifests_place_and_camera_id_identical_copies_and_each_files_warning
     for what in ("dated at the processing time", "with no frame positioned"):
         (line,) = [x for x in summary if x.startswith(f"warning: 1 session(s) {what}")]
         assert line.endswith(f": {west}")
+
+
+def test_a_gpx_beside_a_video_places_its_batch_run_and_an_edited_one_runs_it_again(
+    ray_local, walks, tmp_path
+):
+    """A folder's video with its logger's GPX beside it (walk_west.mp4 + walk_west.gpx)
+    is placed by it, as ``fieldtool run`` places it; the same GPX skips it as done, an
+    edited one runs it again."""
+    folder = tmp_path / "beside"
+    folder.mkdir()
+    for name in ("walk_west.mp4", "walk_west.gpx"):
+        (folder / name).write_bytes((walks / name).read_bytes())
+    db = tmp_path / "beside.duckdb"
+    config = demo_config(db, **{"source.max_frames": 30})
+    first = run_batch(str(folder), db, config, log=lambda message: None)
+    assert [f.path for f in first.done] == [str(folder / "walk_west.mp4")]
+    placed = query(db, "SELECT frames_analysed, frames_positioned FROM sessions").iloc[0]
+    assert placed.frames_positioned == placed.frames_analysed > 0
+    rerun = run_batch(str(folder), db, config, log=lambda message: None)
+    assert rerun.skipped == [str(folder / "walk_west.mp4")] and not rerun.done
+    gpx = folder / "walk_west.gpx"
+    gpx.write_text(gpx.read_text().replace("<ele>70.0</ele>", "<ele>71.5</ele>", 1))  # corrected
+    again = run_batch(str(folder), db, config, log=lambda message: None)
+    assert [f.path for f in again.done] == [str(folder / "walk_west.mp4")] and not again.skipped

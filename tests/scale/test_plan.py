@@ -137,6 +137,42 @@ def test_the_key_follows_the_tracks_and_the_sidecar_srts_content(tmp_path):
     assert with_hash(PlanRow(str(video)).as_row(), "s")["batch_key"] not in (with_srt, corrected)
 
 
+def test_the_key_follows_a_gpx_beside_the_video(tmp_path):
+    """``run`` places a video by the GPX beside it with its name (position.auto_track):
+    one that appears or is edited is other work; a video without one keeps the key it had
+    (earlier batches are not run again); a GPX of another name is not read, not keyed."""
+    import hashlib
+
+    video = tmp_path / "walk_east.mp4"
+    video.write_bytes(b"video bytes")
+    (tmp_path / "walk_west.gpx").write_text("<gpx>another walk's</gpx>")
+    legacy = hashlib.sha256(f"{content_sha256(str(video))}|s|||0".encode()).hexdigest()
+    row = PlanRow(str(video)).as_row()
+    assert with_hash(row, "s")["batch_key"] == legacy
+    gpx = tmp_path / "walk_east.gpx"
+    gpx.write_text("<gpx>logged</gpx>")
+    found = with_hash(row, "s")
+    assert found["batch_key"] != legacy and found["sidecar_gpx_sha256"]
+    gpx.write_text("<gpx>logged, edited</gpx>")
+    edited = with_hash(row, "s")["batch_key"]
+    assert edited not in (legacy, found["batch_key"])
+    gpx.rename(tmp_path / "walk_east.GPX")  # the same content, as a logger names it
+    assert with_hash(row, "s")["batch_key"] == edited
+    (tmp_path / "walk_east.GPX").unlink()
+    assert with_hash(row, "s")["batch_key"] == legacy
+    remote = with_hash(PlanRow("s3://bucket/walk_east.mp4").as_row(), "s")
+    assert remote["sidecar_gpx_sha256"] == ""  # only the video is copied to a worker
+    # where the run does not look for it, it is not keyed: a manifest's track or place, a
+    # config with a track, lat/lon, gpsd or auto_track off (``beside``)
+    gpx.write_text("<gpx>logged</gpx>")
+    placed = PlanRow(str(video), place="44.5,-123.3")
+    assert with_hash(placed.as_row(), "s")["batch_key"] == batch_key(
+        content_sha256(str(video)), "s", placed)  # fmt: skip
+    tracked = with_hash(PlanRow(str(video), track=str(tmp_path / "walk_west.gpx")).as_row(), "s")
+    assert tracked["sidecar_gpx_sha256"] == ""
+    assert with_hash(row, "s", beside=False)["batch_key"] == legacy
+
+
 def test_the_key_follows_a_rows_place_and_camera_id(tree):
     row = PlanRow(str(tree / "three.mp4"))
     keys = {with_hash(r.as_row(), "s")["batch_key"] for r in (
