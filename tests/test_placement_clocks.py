@@ -242,3 +242,25 @@ def test_a_tz_that_converts_nothing_is_said(tmp_path: Path) -> None:
     used = _config(tmp_path, video, **{"source.tz": "Europe/Amsterdam",
                                        "source.start_time": "2026-03-29T03:00:00"})  # fmt: skip
     assert not [n for n in place_session(used, live=False, fps=10.0).notes if "not used" in n]
+
+
+def test_a_photo_run_says_its_zoneless_gpx_is_a_local_clock_as_a_video_run_does(tmp_path):
+    """The "has a local clock; zone ..." line of a video's run is said for a photo set's
+    track too (one rule: tracks.read.track_in_utc)."""
+    from fieldtool.config import Config
+    from fieldtool.photos.session import config_track
+
+    gpx = tmp_path / "local.gpx"
+    gpx.write_text(
+        '<?xml version="1.0"?><gpx version="1.1" creator="t" '
+        'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>'
+        '<trkpt lat="52.09" lon="5.12"><time>2026-06-10T10:00:00</time></trkpt>'
+        '<trkpt lat="52.10" lon="5.12"><time>2026-06-10T10:01:00</time></trkpt>'
+        "</trkseg></trk></gpx>"
+    )
+    config = Config.model_validate({"source": {"uri": str(tmp_path), "tz": "Europe/Amsterdam"},
+                                    "position": {"track": str(gpx)}})  # fmt: skip
+    lines: list[str] = []
+    track = config_track(config, lines.append)
+    assert track is not None and track.fixes[0].time.hour == 8  # 10:00 CEST is 08:00Z
+    assert any("local.gpx has a local clock; zone Europe/Amsterdam" in line for line in lines)

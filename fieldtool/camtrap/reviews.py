@@ -37,9 +37,9 @@ from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, ReviewDecision
 
 NOT_THERE = frozenset({"blank", "human", "vehicle"})  # observation types: no animal species
-UNNAMED = "Camtrap DP package"
+UNNAMED = "Camtrap DP package"  # the reviewer where classifiedBy is empty
 # observationTags of a person's ``unknown`` row that rejects a machine's species
-REJECTED_TAG = "rejected:"  # the reviewer where classifiedBy is empty
+REJECTED_TAG = "rejected:"
 # A review's note when a package's observations decided it (:func:`package_note`).
 _NOTE = re.compile(r"^from .*: observation\(s\) (?P<ids>.+)$")
 

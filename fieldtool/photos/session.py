@@ -188,16 +188,21 @@ def _say_unused_place(config: Config, log: Callable[[str], None]) -> None:
             f"{config.source.uri} places its photos (EXIF GPS first)")  # fmt: skip
 
 
-def config_track(config: Config) -> TrackRead | None:
+def config_track(
+    config: Config, log: Callable[[str], None] | None = None
+) -> TrackRead | None:
     """``position.track`` read (its format and NMEA date as configured), a local clock (a
-    GPX without zones) moved to UTC as a video's is (``--tz``, else where it starts); None
-    without one."""
+    GPX without zones) moved to UTC as a video's is (``--tz``, else where it starts), said
+    in ``log`` as a video's run says it; None without one."""
     pos = config.position
     if pos.track is None:
         return None
     track = read_track(pos.track, pos.track_format, nmea_date=pos.track_date,
                        srt_order=pos.srt_order)  # fmt: skip
-    return track_in_utc(track, config.source.tz)[0]
+    track, _, line = track_in_utc(track, config.source.tz)
+    if line is not None and log is not None:
+        log(line)
+    return track
 
 
 def photo_positions(config: Config, track: TrackRead | None = None) -> PositionProvider | None:

@@ -123,7 +123,7 @@ def photo_placement(
     (``--lat/--lon``, a track) place those with neither EXIF GPS nor a deployment. Notes go
     to ``log`` (``fieldtool batch`` sets up a photo unit with it; ``fieldtool run`` runs a
     Camtrap DP package one deployment at a time: :func:`photo_placements`)."""
-    track = config_track(config)  # once: the photos' zone and the session's positions
+    track = config_track(config, log)  # once: the photos' zone and the session's positions
     source = photo_source_from_config(config, log, track=track)
     positions = photo_positions(config, track)  # --time-offset: in the photos' times
     return source, positions, _describe_photos(source, log)
@@ -137,7 +137,7 @@ def photo_placements(
     order; any other photo input: one), and the config's positions. A package's deployment
     is introduced in ``log`` by a line of its own: its number, deploymentID, camera, place,
     photos and their span."""
-    track = config_track(config)  # once: the photos' zone and the session's positions
+    track = config_track(config, log)  # once: the photos' zone and the session's positions
     sources = photo_sources_from_config(config, log, track)
     placed = []
     for n, source in enumerate(sources, start=1):

@@ -425,15 +425,23 @@ def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[s
     except (OSError, FieldtoolError):
         plan.track_sha256 = ""
     plan.track_clock = _gpx_clock(plan.track) if plan.track_sha256 else ""
-    gpx = beside and not plan.track and not plan.place  # else its run does not look
-    for name, ext, keyed in (("sidecar_sha256", "srt", True), ("sidecar_gpx_sha256", "gpx", gpx)):
-        try:  # one that cannot be read is not keyed: the run says it is not used, or why
-            found = sidecar_sha256(plan.path, ext) if keyed and plan.kind == "video" else ""
-        except OSError:
-            found = ""
-        setattr(plan, name, found)
+    plan.sidecar_sha256 = _beside(plan, "srt")
+    # the camera's own SRT comes first: a GPX beside it is not read (a GoPro's GPMF is in
+    # the video's bytes, told only by reading it: its GPX stays keyed); nor where the run
+    # does not look (a row's track or place, ``beside`` off)
+    gpx = beside and not plan.track and not plan.place and not plan.sidecar_sha256
+    plan.sidecar_gpx_sha256 = _beside(plan, "gpx") if gpx else ""
     plan.batch_key = row_key(plan, settings)
     return plan.as_row()
+
+
+def _beside(plan: PlanRow, ext: str) -> str:
+    """:func:`sidecar_sha256` of a video row's file beside it; "" for photos, or one that
+    cannot be read (the run says it is not used, or why)."""
+    try:
+        return sidecar_sha256(plan.path, ext) if plan.kind == "video" else ""
+    except OSError:
+        return ""
 
 
 def _gpx_clock(track: str) -> str:

@@ -127,7 +127,7 @@ def recover(
                 log(f"{path}: {contents.row_count} rows not replayed: "
                     f"{why or _live(owner, False, db)}")  # fmt: skip
             done.left[path] = contents.row_count
-            elsewhere.update(_sessions_touched(contents))
+            elsewhere.update(_row_sessions(contents))
             continue
         replayed = Replayed(path, contents.row_count, contents.damaged)
         if journals.other_file(contents.header, db):
@@ -276,16 +276,6 @@ DROPPED = "rows dropped"
 def _session_ids(contents: journals.JournalContents) -> set[str]:
     """The sessions whose own row a journal holds."""
     return {str(row["session_id"]) for row in contents.rows.get("sessions", ())}
-
-
-def _sessions_touched(contents: journals.JournalContents) -> set[str]:
-    """The sessions any row of a journal belongs to (its sightings', detections'...)."""
-    return {
-        str(row["session_id"])
-        for rows in contents.rows.values()
-        for row in rows
-        if row.get("session_id") is not None
-    }
 
 
 def _finished_once_written(

@@ -335,3 +335,16 @@ def test_tiles_of_a_cropping_model_key_other_work_than_before(tmp_path):
     assert key(1, crop=True) == earlier(1, crop=True)
     k = key(2, crop=True)
     assert k != earlier(2, crop=True)
+
+
+def test_a_gpx_beside_a_video_with_its_srt_is_not_keyed(tmp_path):
+    """The DJI SRT beside a video comes before a GPX beside it (the camera's own track),
+    so the GPX is not read: adding or editing it must not make the file other work."""
+    video = tmp_path / "DJI_0001.mp4"
+    video.write_bytes(b"video bytes")
+    (tmp_path / "DJI_0001.SRT").write_text("1\n00:00:00,000 --> 00:00:01,000\nGPS(1,2,3)\n")
+    row = PlanRow(str(video)).as_row()
+    before = with_hash(row, "s")
+    (tmp_path / "DJI_0001.gpx").write_text("<gpx>logged</gpx>")
+    after = with_hash(row, "s")
+    assert after["sidecar_gpx_sha256"] == "" and after["batch_key"] == before["batch_key"]
