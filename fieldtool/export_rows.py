@@ -18,6 +18,8 @@ sighting's own photos decide (their ``media.time_source``, :func:`sighting_clock
 one photo of unknown zone labels its own sightings, not the session's UTC ones, and
 ``time_source`` names the photos' sources (``photos: exif-offset``). Review times are always
 UTC: the reviewer's clock is the machine's.
+``coordinate_uncertainty_m`` is the GPS accuracy of the track row at the peak
+(:func:`fieldtool.store.track.sighting_accuracy_sql`: a photo sighting's peak photo's own row).
 The camera's elevation comes from the session's ``track`` rows
 (:func:`fieldtool.store.track.sighting_elevations_sql`): ``elevation_m`` at the peak,
 ``elevation_min_m``/``elevation_max_m`` over the sighting's frames, ``elevation_reference``
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from fieldtool.store.track import (
     ELEVATION_COLUMNS,
     elevation_reference,
+    sighting_accuracy_sql,
     sighting_elevations_sql,
 )
 from fieldtool.store.views import sighting_filter_sql
@@ -96,12 +99,7 @@ WITH chosen AS (
     FROM {REVIEWED_VIEW} v
     WHERE v.status = 'closed' AND {{where}}
 ),
-peaks AS (
-    SELECT x.sighting_id, tr.accuracy_m
-    FROM (SELECT c.sighting_id, c.session_id, coalesce(s.peak_t, s.first_t) AS at
-          FROM chosen c JOIN sightings s USING (sighting_id)) x
-    ASOF LEFT JOIN track tr ON tr.session_id = x.session_id AND x.at >= tr.t
-),
+peaks AS ({sighting_accuracy_sql("chosen")}),
 clocks AS ({sighting_clocks_sql("chosen")}),
 elevations AS ({sighting_elevations_sql("chosen")})
 SELECT c.*, p.accuracy_m AS coordinate_uncertainty_m, se.model_sha256, se.source,

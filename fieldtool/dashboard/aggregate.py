@@ -29,7 +29,7 @@ from fieldtool.dashboard.data import (
 from fieldtool.names import label_key as species_group_key  # the dashboard's name for it
 from fieldtool.store import query
 from fieldtool.store.schema import H3_RESOLUTION
-from fieldtool.store.views import decision_sql, haversine_sql, sighting_filter_sql
+from fieldtool.store.views import decision_sql, sighting_filter_sql, track_legs_sql
 
 QUEUE_ORDERS = {"newest": "Newest first", "teach": "Teaches the model most"}
 
@@ -323,7 +323,6 @@ def load_accumulation(
     )
     params = {**params, **survey_params}  # the same names and values as the sightings'
     chosen_sessions = " AND ".join(clauses) or "TRUE"
-    dist = haversine_sql("lat0", "lon0", "latitude", "longitude")
     frame = query(
         db_path,
         f"""WITH fixes AS (
@@ -344,17 +343,12 @@ def load_accumulation(
                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)),
             firsts AS (
                 SELECT session_id, species, min(first_t) AS t FROM ({sql}) GROUP BY ALL),
-            pts AS (
-                SELECT session_id, t, latitude, longitude,
-                       lag(latitude) OVER v AS lat0, lag(longitude) OVER v AS lon0
-                FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL
-                  AND session_id IN (SELECT session_id FROM firsts)
-                WINDOW v AS (PARTITION BY session_id ORDER BY time, t)),
-            walked AS (
+            walked AS (  -- the effort view's legs (a photo session: each camera's own)
                 SELECT session_id, t,
-                       sum(coalesce({dist}, 0)) OVER (PARTITION BY session_id ORDER BY t
+                       sum(coalesce(leg_m, 0)) OVER (PARTITION BY session_id ORDER BY t
                            ROWS UNBOUNDED PRECEDING) AS m
-                FROM pts),
+                FROM ({track_legs_sql()})
+                WHERE session_id IN (SELECT session_id FROM firsts)),
             placed AS (
                 SELECT f.species, e.s0 + least(greatest(f.t, 0), e.surveyed_s) AS at_s,
                        e.m0 + coalesce(w.m, 0) AS at_m

@@ -1,5 +1,5 @@
 """What the ``track`` table holds: how often a row is kept, what its ``elevation_m`` is
-measured from, and a sighting's elevation read from it.
+measured from, and a sighting's rows (its elevation and GPS accuracy read from them).
 
 The pipeline keeps a video frame's position as a ``track`` row at most once every
 :data:`TRACK_STEP_S` media seconds (:class:`TrackRows`), so the frames of a video's sighting
@@ -88,20 +88,43 @@ class TrackRows:
         return True
 
 
-def sighting_elevations_sql(chosen: str) -> str:
-    """SQL: the camera's elevation (m) for each sighting of the relation ``chosen`` (with
-    ``sighting_id``) that has one: ``elevation_m`` at its peak (the row standing for the
-    peak frame, as ``latitude``/``longitude`` are taken there), ``elevation_min_m`` and
-    ``elevation_max_m`` over its frames, ``elevation_sources`` (those rows' ``source``:
-    "gpx"). Rows without an elevation do not count; a sighting without any has no row.
+def photo_track_rows_sql() -> str:
+    """SQL relation: each photo's own ``track`` row, one per (``media`` row, track row):
+    ``session_id``, ``frame_index``, ``event_id``, ``camera`` (the photo's) and ``t``,
+    ``time``, ``latitude``, ``longitude`` (degrees), ``accuracy_m``, ``elevation_m`` (m),
+    ``source`` (its row's). The one rule matching a photo to its row (a photo session's
+    ``t`` goes back at the next camera's event, so no window of ``t`` will do): its time
+    (``track.time`` is the photo's ``captured_at``) and place, the row at its own EXIF GPS
+    place where it has one, else one at no photo's own place at that time (the session
+    track's, the ``--lat/--lon`` place's), so a photo of another camera taken at the same
+    second never lends its row. A photo without a position has none."""
+    return """
+    SELECT m.session_id, m.frame_index, m.event_id, m.camera, tr.t, tr.time, tr.latitude,
+           tr.longitude, tr.accuracy_m, tr.elevation_m, tr.source
+    FROM media m
+    JOIN track tr ON tr.session_id = m.session_id AND tr.time = m.captured_at
+    WHERE CASE WHEN m.latitude IS NOT NULL
+               THEN tr.latitude = m.latitude AND tr.longitude = m.longitude
+               ELSE NOT EXISTS (
+                   SELECT 1 FROM media o
+                   WHERE o.session_id = tr.session_id AND o.captured_at = tr.time
+                     AND o.latitude = tr.latitude AND o.longitude = tr.longitude)
+          END
+    """
 
-    A video's sighting (``event_id`` NULL): its frames are the rows from
-    :data:`TRACK_STEP_S` before its first frame to its last. A photo sighting: the rows of
-    its own photos (the ``media`` rows of its event from ``first_t`` to ``last_t``), each
-    found by its time (``track.time`` is the photo's ``captured_at``) and place: the row
-    at its own EXIF GPS place where it has one, else one at no photo's own place at that
-    time (the session track's; a deployment's has no elevation), so a photo of another
-    camera taken at the same second never lends its row."""
+
+def sighting_track_rows_sql(chosen: str) -> str:
+    """SQL relation: the ``track`` rows of each sighting of the relation ``chosen`` (with
+    ``sighting_id``): ``sighting_id``, ``t``, ``accuracy_m``, ``elevation_m``, ``source``
+    and ``at_peak`` (the row standing for the peak frame, where ``latitude``/``longitude``
+    are taken). The one place that says which rows are a sighting's
+    (:func:`sighting_elevations_sql`, :func:`sighting_accuracy_sql`).
+
+    A video's sighting (``event_id`` NULL): the rows from :data:`TRACK_STEP_S` before its
+    first frame to its last; at the peak, the one within :data:`TRACK_STEP_S` up to it. A
+    photo sighting: the rows of its own photos (the ``media`` rows of its event from
+    ``first_t`` to ``last_t``, :func:`photo_track_rows_sql`); at the peak, its peak
+    photo's."""
     step, width = repr(TRACK_STEP_S), repr(_BUCKET_S)
     # Track rows are joined by the minute they fall in (a hash join over each sighting's
     # few minutes), then to the sighting's span: a join on the span alone compares every
@@ -118,33 +141,56 @@ def sighting_elevations_sql(chosen: str) -> str:
                unnest(range(CAST(floor((first_t - {step}) / {width}) AS BIGINT),
                             CAST(floor(last_t / {width}) AS BIGINT) + 1)) AS bucket
         FROM picked WHERE event_id IS NULL
-    ),
-    frames AS (
-        SELECT x.sighting_id, tr.t, tr.elevation_m, tr.source,
-               tr.t <= x.peak_at AND tr.t > x.peak_at - {step} AS at_peak
-        FROM spans x JOIN track tr
-          ON tr.session_id = x.session_id AND CAST(floor(tr.t / {width}) AS BIGINT) = x.bucket
-         AND tr.t > x.first_t - {step} AND tr.t <= x.last_t AND tr.elevation_m IS NOT NULL
-        UNION ALL
-        SELECT x.sighting_id, tr.t, tr.elevation_m, tr.source, tr.t = x.peak_at AS at_peak
-        FROM picked x
-        JOIN media m ON m.session_id = x.session_id AND m.event_id = x.event_id
-        JOIN track tr ON tr.session_id = m.session_id AND tr.time = m.captured_at
-        WHERE tr.t >= x.first_t AND tr.t <= x.last_t AND tr.elevation_m IS NOT NULL
-          AND CASE WHEN m.latitude IS NOT NULL
-                   THEN tr.latitude = m.latitude AND tr.longitude = m.longitude
-                   ELSE NOT EXISTS (
-                       SELECT 1 FROM media o
-                       WHERE o.session_id = tr.session_id AND o.captured_at = tr.time
-                         AND o.latitude = tr.latitude AND o.longitude = tr.longitude)
-              END
     )
+    SELECT x.sighting_id, tr.t, tr.accuracy_m, tr.elevation_m, tr.source,
+           tr.t <= x.peak_at AND tr.t > x.peak_at - {step} AS at_peak
+    FROM spans x JOIN track tr
+      ON tr.session_id = x.session_id AND CAST(floor(tr.t / {width}) AS BIGINT) = x.bucket
+     AND tr.t > x.first_t - {step} AND tr.t <= x.last_t
+    UNION ALL
+    SELECT x.sighting_id, p.t, p.accuracy_m, p.elevation_m, p.source, p.t = x.peak_at AS at_peak
+    FROM picked x
+    JOIN ({photo_track_rows_sql()}) p ON p.session_id = x.session_id AND p.event_id = x.event_id
+    WHERE p.t >= x.first_t AND p.t <= x.last_t
+    """
+
+
+def sighting_elevations_sql(chosen: str) -> str:
+    """SQL: the camera's elevation (m) for each sighting of the relation ``chosen`` (with
+    ``sighting_id``) that has one, from its rows (:func:`sighting_track_rows_sql`):
+    ``elevation_m`` at its peak, ``elevation_min_m`` and ``elevation_max_m`` over its
+    frames, ``elevation_sources`` (those rows' ``source``: "gpx"). Rows without an
+    elevation do not count; a sighting without any has no row."""
+    return f"""
     SELECT sighting_id,
            arg_max(elevation_m, t) FILTER (WHERE at_peak) AS elevation_m,
            min(elevation_m) AS elevation_min_m, max(elevation_m) AS elevation_max_m,
            string_agg(DISTINCT source, ', ' ORDER BY source) AS elevation_sources
-    FROM frames
+    FROM ({sighting_track_rows_sql(chosen)})
+    WHERE elevation_m IS NOT NULL
     GROUP BY sighting_id
+    """
+
+
+def sighting_accuracy_sql(chosen: str) -> str:
+    """SQL: ``sighting_id``, ``accuracy_m`` (m: the receiver's horizontal accuracy; NULL
+    where it gave none) for each sighting of the relation ``chosen`` (with ``sighting_id``):
+    a photo sighting's is its peak photo's own row's (:func:`sighting_track_rows_sql`), or
+    none where that photo has no row (never the row of another camera's photo at the same
+    ``t`` or before it). A video sighting's is the nearest row at or before its peak (its
+    rule before photos had rows of their own: a peak frame without a position keeps the
+    place of an earlier one, which that row stands for)."""
+    photos = (f"(SELECT c.sighting_id FROM {chosen} c JOIN sightings s USING (sighting_id) "
+              "WHERE s.event_id IS NOT NULL)")  # fmt: skip
+    return f"""
+    SELECT sighting_id, arg_max(accuracy_m, t) FILTER (WHERE at_peak) AS accuracy_m
+    FROM ({sighting_track_rows_sql(photos)})
+    GROUP BY sighting_id
+    UNION ALL
+    SELECT x.sighting_id, tr.accuracy_m
+    FROM (SELECT c.sighting_id, s.session_id, coalesce(s.peak_t, s.first_t) AS at
+          FROM {chosen} c JOIN sightings s USING (sighting_id) WHERE s.event_id IS NULL) x
+    ASOF LEFT JOIN track tr ON tr.session_id = x.session_id AND x.at >= tr.t
     """
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fieldtool.geo import EARTH_RADIUS_M
+from fieldtool.store.track import photo_track_rows_sql
 from fieldtool.timebase import utc_naive
 from fieldtool.types import ReviewDecision
 
@@ -58,6 +59,36 @@ def sighting_filter_sql(
         clauses.append(f"{col}first_seen <= CAST($end AS TIMESTAMP)")
         params["end"] = utc_naive(end)
     return clauses, params
+
+
+def track_legs_sql() -> str:
+    """SQL relation: each leg walked along a session's GPS track: ``session_id``, ``t``,
+    ``time`` (the row the leg ends at) and ``leg_m`` (metres from the row before it on the
+    same path; NULL at a path's first row). A video session's path is its ``track`` rows in
+    time order. A photo session's paths are its cameras' (``media.camera``), each through
+    its own photos' rows in time order (:func:`fieldtool.store.track.photo_track_rows_sql`):
+    the cameras' rows interleave in time, and the way between two cameras is walked by
+    nobody (fixed traps walk 0 m however they alternate). Rows without a place are left
+    out. The one rule for the ``effort`` view and the dashboard."""
+    points = "latitude IS NOT NULL AND longitude IS NOT NULL"
+    return f"""
+    WITH points AS (
+        SELECT session_id, CAST(NULL AS VARCHAR) AS camera, time, t, latitude, longitude
+        FROM track tr
+        WHERE {points} AND NOT EXISTS (SELECT 1 FROM media m WHERE m.session_id = tr.session_id)
+        UNION ALL
+        SELECT DISTINCT session_id, camera, time, t, latitude, longitude
+        FROM ({photo_track_rows_sql()}) WHERE {points}
+    ),
+    paths AS (
+        SELECT session_id, time, t, latitude, longitude,
+               lag(latitude) OVER w AS lat0, lag(longitude) OVER w AS lon0
+        FROM points
+        WINDOW w AS (PARTITION BY session_id, camera ORDER BY time, t, latitude, longitude)
+    )
+    SELECT session_id, t, time, {haversine_sql("lat0", "lon0", "latitude", "longitude")} AS leg_m
+    FROM paths
+    """
 
 
 # The decision of an undo that takes back a sighting's only review: no review in force.
@@ -181,21 +212,19 @@ VIEWS: tuple[tuple[str, str, str], ...] = (
         "effort",
         "Survey effort per session: surveyed_s (media seconds covered by analysed frames and "
         "track, less gap_s: the time the source was away, from source_gaps), distance_m along "
-        "the GPS track (haversine between consecutive points), track_points, frames_analysed, "
+        "the GPS track (haversine between consecutive points of one path: a video's track, "
+        "each camera's own photos in a photo session), track_points, frames_analysed, "
         "processing_s (wall time of the run), end_reason, sightings and species (reviews "
         "applied).",
         f"""
-        WITH points AS (
-            SELECT session_id, time, t, latitude, longitude,
-                   lag(latitude) OVER w AS lat0, lag(longitude) OVER w AS lon0
-            FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL
-            WINDOW w AS (PARTITION BY session_id ORDER BY time, t)
-        ),
-        walked AS (
-            SELECT session_id, count(*) AS track_points, min(t) AS t0, max(t) AS t1,
-                   coalesce(sum({haversine_sql("lat0", "lon0", "latitude", "longitude")}), 0)
-                       AS distance_m
-            FROM points GROUP BY session_id
+        WITH walked AS (
+            SELECT f.session_id, f.track_points, f.t0, f.t1,
+                   coalesce(l.distance_m, 0) AS distance_m
+            FROM (SELECT session_id, count(*) AS track_points, min(t) AS t0, max(t) AS t1
+                  FROM track WHERE latitude IS NOT NULL AND longitude IS NOT NULL
+                  GROUP BY session_id) f
+            LEFT JOIN (SELECT session_id, sum(leg_m) AS distance_m
+                       FROM ({track_legs_sql()}) GROUP BY session_id) l USING (session_id)
         ),
         analysed AS (
             SELECT session_id, min(t) AS t0, max(t) AS t1, min(time) AS first_frame,

@@ -37,9 +37,9 @@ SPECIES = {0: "Acer rubrum", 1: "Quercus alba"}
 
 
 def _photo(path: Path, make: str, colour: int, place: tuple[float, float], when: datetime,
-           altitude: float) -> Path:  # fmt: skip
-    """A JPEG of one colour with EXIF make, time (UTC offset written), GPS place and
-    GPSAltitude above sea level."""
+           altitude: float, accuracy_m: float | None = None) -> Path:  # fmt: skip
+    """A JPEG of one colour with EXIF make, time (UTC offset written), GPS place,
+    GPSAltitude above sea level and, given ``accuracy_m``, GPSHPositioningError (m)."""
     exif = Image.Exif()
     exif[0x010F] = make
     exif[0x0110] = "Trail"
@@ -49,18 +49,22 @@ def _photo(path: Path, make: str, colour: int, place: tuple[float, float], when:
     lat, lon = place
     exif[0x8825] = {1: "N" if lat >= 0 else "S", 2: _dms(lat), 3: "E" if lon >= 0 else "W",
                     4: _dms(lon), 5: b"\x00", 6: float(altitude)}  # fmt: skip
+    if accuracy_m is not None:
+        exif[0x8825][31] = float(accuracy_m)
     path.parent.mkdir(parents=True, exist_ok=True)
     b, g, r = COLOURS[colour]
     Image.new("RGB", (64, 48), (r, g, b)).save(path, exif=exif, quality=95)
     return path
 
 
-def _run(tmp_path: Path, labels) -> Path:
+def _run(tmp_path: Path, labels, accuracy_m: dict[str, float] | None = None) -> Path:
+    """The session of :data:`CAMERAS`' photos (``accuracy_m``: a camera's
+    GPSHPositioningError, m)."""
     folder = tmp_path / "ph"
     for name, (make, colour, place, seconds, altitudes) in CAMERAS.items():
         for s, alt in zip(seconds, altitudes, strict=True):
             _photo(folder / f"{name}{s:03d}.jpg", make, colour, place, T0 + timedelta(seconds=s),
-                   alt)  # fmt: skip
+                   alt, (accuracy_m or {}).get(name))  # fmt: skip
     db = tmp_path / "s.duckdb"
     config = load_config(None, {"source.uri": str(folder), "store.db": str(db)})
     config.store.snapshots = False
