@@ -323,6 +323,7 @@ def load_accumulation(
     )
     params = {**params, **survey_params}  # the same names and values as the sightings'
     chosen_sessions = " AND ".join(clauses) or "TRUE"
+    photos = "media" in relation_columns(db_path, timeout_s)  # none before schema 7
     frame = query(
         db_path,
         f"""WITH fixes AS (
@@ -347,7 +348,7 @@ def load_accumulation(
                 SELECT session_id, t,
                        sum(coalesce(leg_m, 0)) OVER (PARTITION BY session_id ORDER BY t
                            ROWS UNBOUNDED PRECEDING) AS m
-                FROM ({track_legs_sql()})
+                FROM ({track_legs_sql(photos)})
                 WHERE session_id IN (SELECT session_id FROM firsts)),
             placed AS (
                 SELECT f.species, e.s0 + least(greatest(f.t, 0), e.surveyed_s) AS at_s,

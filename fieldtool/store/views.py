@@ -61,7 +61,7 @@ def sighting_filter_sql(
     return clauses, params
 
 
-def track_legs_sql() -> str:
+def track_legs_sql(photos: bool = True) -> str:
     """SQL relation: each leg walked along a session's GPS track: ``session_id``, ``t``,
     ``time`` (the row the leg ends at) and ``leg_m`` (metres from the row before it on the
     same path; NULL at a path's first row). A video session's path is its ``track`` rows in
@@ -69,16 +69,20 @@ def track_legs_sql() -> str:
     its own photos' rows in time order (:func:`fieldtool.store.track.photo_track_rows_sql`):
     the cameras' rows interleave in time, and the way between two cameras is walked by
     nobody (fixed traps walk 0 m however they alternate). Rows without a place are left
-    out. The one rule for the ``effort`` view and the dashboard."""
+    out. The one rule for the ``effort`` view and the dashboard. ``photos`` False: a file
+    from before the ``media`` table (schema 7), which has no photo sessions, read as it is
+    (the dashboard never upgrades a file)."""
     points = "latitude IS NOT NULL AND longitude IS NOT NULL"
-    return f"""
-    WITH points AS (
+    video = f"""
         SELECT session_id, CAST(NULL AS VARCHAR) AS camera, time, t, latitude, longitude
-        FROM track tr
-        WHERE {points} AND NOT EXISTS (SELECT 1 FROM media m WHERE m.session_id = tr.session_id)
+        FROM track tr WHERE {points}"""
+    if photos:
+        video += f""" AND NOT EXISTS (SELECT 1 FROM media m WHERE m.session_id = tr.session_id)
         UNION ALL
         SELECT DISTINCT session_id, camera, time, t, latitude, longitude
-        FROM ({photo_track_rows_sql()}) WHERE {points}
+        FROM ({photo_track_rows_sql()}) WHERE {points}"""
+    return f"""
+    WITH points AS ({video}
     ),
     paths AS (
         SELECT session_id, time, t, latitude, longitude,

@@ -104,3 +104,36 @@ def test_eval_reads_a_v3_session_without_writing(tmp_path):
     cfg = SmoothingConfig()
     assert smoothing_as_run(db, "old", cfg) == cfg
     assert _version(db) == "3"
+
+
+def test_the_dashboards_accumulation_reads_a_file_from_before_the_media_table(tmp_path):
+    """The dashboard opens a file read-only and never upgrades it: a file from before the
+    media table (schema 7: schema 5 and 6 files have the effort view) has no photo
+    sessions, and its effort is walked as video's."""
+    from datetime import timedelta
+
+    from fieldtool.dashboard.aggregate import load_accumulation
+    from fieldtool.store import SightingStore
+    from fieldtool.store.views import track_legs_sql
+    from fieldtool.types import Position, SessionInfo, Sighting
+
+    db = tmp_path / "v6.duckdb"
+    t0 = datetime(2026, 6, 1, 9)
+    store = SightingStore(db)
+    store.record_session(SessionInfo("s", "/x/walk.mp4", "tiny", t0))
+    for k in range(3):  # 0.001 degrees of latitude a step: ~111 m each
+        store.record_track("s", t0 + timedelta(seconds=k), float(k), Position(44.0 + k / 1e3, -123.0))
+    store.record_sighting(Sighting("a", "s", "Acer rubrum", "", t0, t0, 2.5, 2.5, frames=1,
+                                   peak_score=0.9, score_sum=0.9, status="closed"))  # fmt: skip
+    store.close()
+    from fieldtool.store.views import VIEWS
+
+    (select,) = [sql for name, _, sql in VIEWS if name == "effort"]
+    con = duckdb.connect(str(db))  # as a schema 6 file is: no media table, its own effort view
+    con.execute("DROP VIEW effort")
+    con.execute("DROP TABLE media")
+    con.execute("CREATE VIEW effort AS "
+                + select.replace(track_legs_sql(), track_legs_sql(photos=False)))  # fmt: skip
+    con.close()
+    frame = load_accumulation(db, reviewed=False)
+    assert frame["km"].iloc[-1] * 1000 > 200  # the walk's ~222 m
