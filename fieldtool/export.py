@@ -160,11 +160,14 @@ def write_dwca(
     license: str | None = None,
     rights_holder: str = "",
     dataset_id: str | None = None,
+    filters: ExportFilter | None = None,
 ) -> None:
     """A Darwin Core Archive zip (:mod:`fieldtool.export_dwc`) to a file path (written
     atomically) or to an open binary file; ``license`` one of
-    :data:`~fieldtool.export_dwc.GBIF_LICENSES` or None."""
-    publication = Publication(title, creator, gbif_license(license), rights_holder, dataset_id)
+    :data:`~fieldtool.export_dwc.GBIF_LICENSES` or None; ``filters``: those ``frame`` was
+    loaded with (they make the dataset's id: :func:`~fieldtool.export_dwc.dataset_id`)."""
+    publication = Publication(title, creator, gbif_license(license), rights_holder, dataset_id,
+                              filters)  # fmt: skip
     _write_dwca(frame, out, publication, db, atomic=_atomic)
 
 
@@ -181,7 +184,7 @@ def dwca_bytes(
     frame = load_occurrences(db, filters, timeout_s=timeout_s)
     buffer = io.BytesIO()
     write_dwca(frame, buffer, title=f"fieldtool sightings from {db.name}", creator=creator, db=db,
-               license=license)  # fmt: skip
+               license=license, filters=filters)  # fmt: skip
     return buffer.getvalue()
 
 
@@ -371,7 +374,7 @@ def export(
         if fmt == "dwca":
             write_dwca(frame, out, title=title or f"fieldtool sightings from {db.name}",
                        creator=creator, db=db, license=license, rights_holder=rights_holder,
-                       dataset_id=dataset_id)  # fmt: skip
+                       dataset_id=dataset_id, filters=filters)  # fmt: skip
             if license is None:
                 (log or _stderr)(f"warning: {out}: {NO_LICENSE}")
             by_file = [file_dated(t) for t in frame["time_source"]]

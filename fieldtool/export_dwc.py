@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import uuid
 import zipfile
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from fieldtool.export_rows import iso_time, zone_known
+from fieldtool.export_rows import ExportFilter, iso_time, zone_known
 from fieldtool.store.track import above_sea_level
 from fieldtool.types import FieldtoolError
 
@@ -76,13 +77,15 @@ FILE_TIME_SOURCES = ("file-mtime",)
 @dataclass
 class Publication:
     """What the publisher says of the dataset: ``license`` a :data:`GBIF_LICENSES` id (None:
-    none named), ``rights_holder`` (''), ``dataset_id`` (None: :func:`dataset_id`)."""
+    none named), ``rights_holder`` (''), ``dataset_id`` (None: :func:`dataset_id`);
+    ``subset``: the filters its sightings were chosen by (None: the whole file)."""
 
     title: str
     creator: str
     license: str | None = None
     rights_holder: str = ""
     dataset_id: str | None = None
+    subset: ExportFilter | None = None
 
 
 def gbif_license(given: str | None) -> str | None:
@@ -98,11 +101,17 @@ def gbif_license(given: str | None) -> str | None:
                          "for a Darwin Core Archive")  # fmt: skip
 
 
-def dataset_id(db: Path, given: str | None = None, *, timeout_s: float = 10.0) -> str:
+def dataset_id(
+    db: Path, given: str | None = None, filters: ExportFilter | None = None, *,
+    timeout_s: float = 10.0,
+) -> str:  # fmt: skip
     """The dataset's id, EML ``packageId``: ``given`` (``--dataset-id``), else a UUID derived
     from the file's earliest session (by start, then id), which later sessions leave alone
-    (removing or replacing that session changes it: pin it with ``--dataset-id``); a file
-    without sessions: from its name. Nothing is written to the file."""
+    (removing or replacing that session changes it: pin it with ``--dataset-id``), and from
+    ``filters`` (:func:`_subset`): a ``--since``/``--until``, ``--reviewed-only``, species
+    or chosen sightings' export is another dataset than the whole file's, whose id no
+    filter leaves as it was. A file without sessions: from its name. Nothing is written to
+    the file."""
     if given is not None:
         if not given.strip() or re.search(r"\s", given.strip()):
             raise FieldtoolError(f"--dataset-id {given!r}: expected one word, e.g. a UUID")
@@ -113,19 +122,51 @@ def dataset_id(db: Path, given: str | None = None, *, timeout_s: float = 10.0) -
         row = con.execute("SELECT session_id FROM sessions ORDER BY started_at NULLS LAST, "
                           "session_id LIMIT 1").fetchone()  # fmt: skip
     seed = f"session:{row[0]}" if row else f"file:{db.name}"
-    return str(uuid.uuid5(_DATASET_NS, seed))
+    subset = _subset(filters)
+    return str(uuid.uuid5(_DATASET_NS, f"{seed}|{subset}" if subset else seed))
+
+
+def _subset(filters: ExportFilter | None) -> str:
+    """Which sightings of the file ``filters`` keep, as text for the dataset's id (JSON of
+    the filters set, times as UTC ISO 8601, lists sorted); "" for none (the whole file)."""
+    if filters is None:
+        return ""
+
+    def utc(when: datetime | None) -> str | None:
+        if when is None:
+            return None
+        return (when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else
+                when).isoformat()  # fmt: skip
+
+    chosen = {
+        "session_id": filters.session_id,
+        "species": sorted(filters.species) if filters.species is not None else None,
+        "since": utc(filters.since),
+        "until": utc(filters.until),
+        "reviewed_only": filters.reviewed_only or None,
+        "sighting_ids": sorted(filters.sighting_ids) if filters.sighting_ids is not None
+        else None,
+    }  # fmt: skip
+    kept = {k: v for k, v in chosen.items() if v is not None}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":")) if kept else ""
 
 
 def known_plants(db: Path, *, timeout_s: float = 10.0) -> frozenset[str]:
-    """Names known to be plants: every species a model predicted in ``db`` (its sightings),
-    every species with a family (from a model's labels.csv), and the bundled atlas's trees.
-    A species only a reviewer named (a relabel to a bird) is not among them."""
+    """Names known to be plants: every species a model predicted in ``db`` (the sightings
+    of sessions run without a gallery), every species with a family (from a model's
+    labels.csv), and the bundled atlas's trees. A species only a reviewer named (a relabel
+    to a bird) or only a gallery predicted (it predicts the names its photos were enrolled
+    under: a camera-trap user's fox) is not among them."""
     from fieldtool.atlas import atlas_common_names
     from fieldtool.store import connect
 
     with connect(db, read_only=True, timeout_s=timeout_s) as con:
-        rows = con.execute("SELECT species FROM sightings UNION SELECT species FROM species "
-                           "WHERE family IS NOT NULL AND family <> ''").fetchall()  # fmt: skip
+        rows = con.execute(
+            "SELECT s.species FROM sightings s JOIN sessions USING (session_id) "
+            "WHERE json_extract(coalesce(config_json, '{}'), '$.model.gallery') IS NULL "
+            "   OR json_extract(coalesce(config_json, '{}'), '$.model.gallery') = 'null' "
+            "UNION SELECT species FROM species WHERE family IS NOT NULL AND family <> ''"
+        ).fetchall()
     return frozenset({str(r[0]) for r in rows if r[0]} | set(atlas_common_names()))
 
 
@@ -450,7 +491,8 @@ def write_dwca(
     """A Darwin Core Archive zip (eml.xml, meta.xml, occurrence.txt, in that order, each
     dated :data:`ZIP_DATE`) to a file path (written through ``atomic``, a temporary file
     moved into place) or to an open binary file."""
-    package_id = dataset_id(db, publication.dataset_id, timeout_s=timeout_s)
+    package_id = dataset_id(db, publication.dataset_id, publication.subset,
+                            timeout_s=timeout_s)  # fmt: skip
     text = io.StringIO()
     text.write("\t".join(DWC_TERMS) + "\n")
     for record in dwc_rows(frame, publication, known_plants(db, timeout_s=timeout_s)):

@@ -155,6 +155,37 @@ def test_two_exports_of_the_same_data_are_byte_identical(db, tmp_path):
     assert ida == idb and len(ida) == 36  # a UUID
 
 
+def _package_id(archive: Path | bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(archive) if isinstance(archive, bytes) else archive) as z:
+        return z.read("eml.xml").decode().split('packageId="')[1].split('"')[0]
+
+
+def test_a_filtered_export_is_another_dataset_than_the_full_one(db, tmp_path):
+    """A --since, --reviewed-only or dashboard (chosen sightings) export had the full
+    export's packageId; the full export's id stays as it was; --dataset-id still wins."""
+    import uuid
+
+    from fieldtool.export import dwca_bytes
+    from fieldtool.export_dwc import _DATASET_NS
+    from fieldtool.export_rows import ExportFilter
+
+    def exported(name: str, filters: ExportFilter | None = None, **kw: str) -> str:
+        export(db, "dwca", tmp_path / name, filters, log=lambda _: None, **kw)
+        return _package_id(tmp_path / name)
+
+    whole = exported("all.zip")
+    assert whole == str(uuid.uuid5(_DATASET_NS, "session:dji"))  # earliest: by start, id
+    assert exported("empty.zip", ExportFilter()) == whole  # no filter: the full export
+    since = exported("since.zip", ExportFilter(since=T0 + timedelta(days=1)))
+    until = exported("until.zip", ExportFilter(until=T0 + timedelta(days=1)))
+    reviewed = exported("reviewed.zip", ExportFilter(reviewed_only=True))
+    chosen = _package_id(dwca_bytes(db, ExportFilter(sighting_ids=["v1", "v2"])))
+    assert len({whole, since, until, reviewed, chosen}) == 5
+    assert exported("since2.zip", ExportFilter(since=T0 + timedelta(days=1))) == since
+    assert _package_id(dwca_bytes(db, ExportFilter(sighting_ids=["v2", "v1"]))) == chosen
+    assert exported("pinned.zip", ExportFilter(reviewed_only=True), dataset_id="mine") == "mine"
+
+
 def test_temporal_coverage_leaves_out_local_clock_records(db, tmp_path):
     _, eml, _ = _dwca(db, tmp_path / "o.zip")
     assert "<beginDate><calendarDate>2026-06-01<" in eml  # not u1's 2025 local clock
@@ -187,3 +218,21 @@ def test_parquet_types_are_stable_with_an_unknown_zone_and_empty_columns(db, tmp
     empty = pq.read_schema(tmp_path / "e.parquet")
     assert empty.field("first_seen").type == pa.timestamp("us", tz="UTC")
     assert pa.types.is_large_string(empty.field("species").type)
+
+
+def test_a_gallerys_species_are_no_known_plants(tmp_path):
+    """A gallery predicts whatever names its photos were enrolled under (a camera-trap
+    user's fox): a species only a gallery predicted gets no kingdom, as one only a reviewer
+    named; a model's own species (no gallery) is a plant."""
+    path = tmp_path / "g.duckdb"
+    store = SightingStore(path)
+    store.record_session(SessionInfo("g", "/x/trap.mp4", "gallery", T0,
+                                     config_json='{"model": {"gallery": "/x/foxes"}}'))
+    store.record_session(SessionInfo("m", "/x/walk.mp4", "tiny", T0,
+                                     config_json='{"model": {"gallery": null}}'))
+    store.record_sighting(_sighting("f1", "g", "Vulpes vulpes", T0))
+    store.record_sighting(_sighting("a1", "m", "Thuja plicata", T0))
+    store.close()
+    rows, _, _ = _dwca(path, tmp_path / "o.zip")
+    assert rows["f1"]["kingdom"] == ""
+    assert rows["a1"]["kingdom"] == "Plantae"

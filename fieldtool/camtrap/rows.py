@@ -106,6 +106,9 @@ class SessionRows:
     end: datetime | None = None
     photos: list[Photo] = field(default_factory=list)
     sighted_events: set[str] = field(default_factory=set)  # of any sighting, any review
+    # media.event_id -> (frame index, path) of the sequence's first timed photo in the
+    # whole session, whatever --since/--until keep (its eventID: camtrap.events)
+    firsts: dict[str, tuple[int, str]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)  # closed, rejected in force
 
 
@@ -198,6 +201,22 @@ def _photos(
                 photo.top_species, photo.top_score = str(name), float(score)
                 break  # fused lists are best first
         s.photos.append(photo)
+    s.firsts = {
+        str(r[0]): (int(r[1]), str(r[2]))
+        for r in con.execute(
+            "SELECT m.event_id, m.frame_index, m.path FROM media m LEFT JOIN detections d "
+            "ON d.session_id = m.session_id AND d.frame_index = m.frame_index "
+            "WHERE m.session_id = ? AND m.event_id IS NOT NULL AND "
+            "coalesce(m.captured_at, d.time) IS NOT NULL QUALIFY row_number() OVER ("
+            "PARTITION BY m.event_id ORDER BY coalesce(m.captured_at, d.time), m.frame_index) = 1",
+            [s.session_id],
+        ).fetchall()
+    }
+
+
+def own_media_id(deployment_id: str, frame_index: int) -> str:
+    """fieldtool's mediaID of a session's photo (a package's own mediaID aside)."""
+    return f"{deployment_id}_{frame_index}"
 
 
 def _point(lat: Any, lon: Any) -> tuple[float, float] | None:

@@ -74,6 +74,7 @@ from fieldtool.camtrap.rows import (
     exif_camera,
     load_sessions,
     main_camera,
+    own_media_id,
 )
 from fieldtool.camtrap.standard import (
     COLUMNS,
@@ -235,7 +236,7 @@ def _media_rows(
             comment = _joined(f"timestamp is {GUESSED_TIME_SOURCES[p.time_source]}", comment)
         if p.local_clock:
             comment = _joined(f"timestamp is {LOCAL_CLOCK}", comment)
-        media_id = f"{dep}_{p.frame_index}"
+        media_id = own_media_id(dep, p.frame_index)
         rows[p.frame_index] = (media_id, {
             "mediaID": media_id, "deploymentID": dep, "timestamp": _time(p.captured_at, s),
             "filePath": rel, "filePublic": "false", "fileName": name,

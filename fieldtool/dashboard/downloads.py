@@ -51,7 +51,9 @@ def map_download(
 
 
 def dwca_download(db_path: Path | str, sighting_ids: Sequence[str]) -> bytes:
-    """The Darwin Core Archive of ``sighting_ids`` (built when the button is clicked)."""
+    """The Darwin Core Archive of ``sighting_ids`` (built when the button is clicked): no
+    licence named (the page says so, and that ``fieldtool export --license`` names one);
+    its packageId is that of these sightings (:func:`fieldtool.export_dwc.dataset_id`)."""
     return dwca_bytes(db_path, ExportFilter(sighting_ids=list(sighting_ids)))
 
 

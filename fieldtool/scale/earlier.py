@@ -11,9 +11,12 @@ preprocessing record, :func:`fieldtool.scale.plan.settings_sha256`) is the one s
 
 What the key does not hold is compared between the two folders (:func:`model_change`):
 ``labels.csv`` (the species each output names) and ``fieldtool.json`` (model_id, how the
-model sees a frame). The same: done before, its session kept. Otherwise, or where the
-folder it ran with is not there to compare with, it runs again, and the line that replaces
-its earlier session says why (:attr:`Earlier.why`), not "content, track or settings".
+model sees a frame). The same: done before, its session kept, and its row recorded under
+this batch's key too (:func:`fieldtool.scale.merge.merge`'s ``moved``), so later batches
+with the folder at this path find it by key, the earlier folder gone or not. Otherwise, or
+where the folder it ran with is not there to compare with (a folder moved before any batch
+accepted it at its new path), it runs again, and the line that replaces its earlier
+session says why (:attr:`Earlier.why`), not "content, track or settings".
 """
 
 from __future__ import annotations
@@ -33,14 +36,13 @@ from fieldtool.scale.plan import PlanRow, row_key, settings_sha256
 class Earlier:
     """``done``: keys the database holds done; ``moved``: this batch's key -> the key done
     before with the model folder at another path (the same weights, labels and inputs);
-    ``settings``: such an earlier key's settings_sha256; ``why``: (this batch's key, the
+    ``why``: (this batch's key, the
     earlier key) -> why it runs again though only the folder's path is other in its key;
     ``folders``: earlier model folder path -> this batch's rows done before with it;
     ``now``: the model folder of this batch."""
 
     done: set[str] = field(default_factory=set)
     moved: dict[str, str] = field(default_factory=dict)
-    settings: dict[str, str] = field(default_factory=dict)
     why: dict[tuple[str, str], str] = field(default_factory=dict)
     folders: Counter[str] = field(default_factory=Counter)
     now: str = ""
@@ -72,7 +74,6 @@ def earlier_work(
                 out.why[(plan.batch_key, key)] = change
             else:
                 out.moved[plan.batch_key] = key
-                out.settings[key] = settings
                 out.folders[path] += 1
     return out
 

@@ -90,6 +90,7 @@ def merge(
     db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0,
     log: Callable[[str], None] | None = None, copies: Sequence[FileOutcome] = (),
     batch_keys: Sequence[str] = (), reasons: Mapping[tuple[str, str], str] | None = None,
+    moved: Mapping[str, str] | None = None,
 ) -> int:
     """Merge the parts of ``outcomes`` done and record every outcome; returns the number
     of files merged. A file done again under another key (its content, track or SRT
@@ -100,7 +101,9 @@ def merge(
     their key is another path's (identical to a file of this batch, or done before), each
     recorded after the outcomes (:func:`_record_copies`). ``reasons``: (a key of this
     batch, an earlier key of its path) -> why it ran again, where not :data:`CHANGED`
-    (the model folder at another path: :func:`fieldtool.scale.earlier.earlier_work`)."""
+    (the model folder at another path: :func:`fieldtool.scale.earlier.earlier_work`).
+    ``moved``: a key of ``copies`` -> the key its work was done under with the model
+    folder at another path (accepted as the same model: recorded under both keys)."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import TABLES, connect, maintenance
@@ -145,7 +148,7 @@ def merge(
         if copies:
             con.execute("BEGIN TRANSACTION")
             try:
-                _record_copies(con, copies)
+                _record_copies(con, copies, moved or {})
                 checkpoint = maintenance.commit(con)
             except BaseException:
                 con.execute("ROLLBACK")
@@ -183,18 +186,25 @@ def _replace_earlier(
         "AND s.source_name IS NOT DISTINCT FROM ?",
         [outcome.path, this_batch, names[0] if names else None],
     ).fetchall()
-    said: list[Replaced] = []
+    keys: dict[str, list[str]] = {}  # a session -> its keys (moved: one per folder path)
+    reviewed: dict[str, int] = {}
     for key, session_id, reviews in earlier:
-        if reviews:
+        keys.setdefault(session_id, []).append(key)
+        reviewed[session_id] = reviews
+    said: list[Replaced] = []
+    for session_id, its in keys.items():
+        if reviews := reviewed[session_id]:
             said.append(f"warning: batch: {outcome.path}: its earlier session {session_id} is "
                         "kept beside the new one, so their sightings count twice: deleting it "
                         f"would lose the {reviews} review(s) of its sightings")  # fmt: skip
             continue
         gone = maintenance.forget_sessions(con, [session_id])
-        copies = con.execute("DELETE FROM batch_files WHERE batch_key = ? RETURNING path, status",
-                             [key]).fetchall()  # fmt: skip
-        said.append((gone, sorted(str(p) for p, status in copies if status == "identical"),
-                     reasons.get((outcome.batch_key, key), CHANGED)))  # fmt: skip
+        copies = con.execute("DELETE FROM batch_files WHERE list_contains(?, batch_key) "
+                             "RETURNING path, status", [its]).fetchall()  # fmt: skip
+        why = next((reasons[(outcome.batch_key, k)] for k in its
+                    if (outcome.batch_key, k) in reasons), CHANGED)  # fmt: skip
+        said.append((gone, sorted({str(p) for p, status in copies if status == "identical"}),
+                     why))  # fmt: skip
     return said
 
 
@@ -240,14 +250,23 @@ def _insert(con: Any, values: list[Any]) -> None:
     )
 
 
-def _record_copies(con: Any, copies: Sequence[FileOutcome]) -> None:
+def _record_copies(
+    con: Any, copies: Sequence[FileOutcome], moved: Mapping[str, str] | None = None
+) -> None:
     """A row for each path whose key another path's row holds (done before failed, then the
     newest): status ``identical``, ``identical_to`` that path, its session. A path whose own
     row holds the key done (the same path run before) keeps it; a copy's row that says so
-    already stays as it was. One statement for all (a rerun skips thousands)."""
+    already stays as it was. One statement for all (a rerun skips thousands).
+
+    First, work done with the model folder at another path and accepted as the same model
+    (``moved``: a key of ``copies`` -> the key it was done under) gets its done row under
+    the key of ``copies`` too (:func:`_record_moved`), so a later batch finds it by that key
+    alone, the folder it ran with gone or not; the rows under the earlier key stay."""
     import pyarrow as pa
 
     unique = {(c.batch_key, c.path): c for c in copies}.values()
+    _record_moved(con, {c.batch_key: c.settings_sha256 for c in unique
+                        if c.batch_key in (moved or {})}, moved or {})  # fmt: skip
     columns = ("batch_key", "path", "content_sha256", "settings_sha256")
     con.register("copies", pa.table({k: [getattr(c, k) for c in unique] for k in columns},
                                     schema=pa.schema([(k, pa.string()) for k in columns])))  # fmt: skip
@@ -268,6 +287,22 @@ def _record_copies(con: Any, copies: Sequence[FileOutcome]) -> None:
         """, [utc_now()])  # fmt: skip
     finally:
         con.unregister("copies")
+
+
+def _record_moved(con: Any, settings: Mapping[str, str], moved: Mapping[str, str]) -> None:
+    """For each key of ``settings`` (a key -> its settings_sha256): the done row of the key
+    ``moved`` gives (the newest) copied under it, with those settings and its session."""
+    if not settings:
+        return
+    now = sorted(settings)
+    con.execute(f"""
+        INSERT OR REPLACE INTO batch_files ({', '.join(BATCH_FILE_COLUMNS)})
+        SELECT m.now, o.path, o.content_sha256, m.settings, 'done', NULL, o.session_id, ?, NULL
+        FROM (SELECT unnest(?) AS now, unnest(?) AS earlier, unnest(?) AS settings) m
+        JOIN (SELECT batch_key, path, content_sha256, session_id, row_number() OVER (
+                  PARTITION BY batch_key ORDER BY finished_at DESC, path) AS n
+              FROM batch_files WHERE status = 'done') o ON o.batch_key = m.earlier AND o.n = 1
+    """, [utc_now(), now, [moved[k] for k in now], [settings[k] for k in now]])  # fmt: skip
 
 
 def _move_snapshots(folder: Path, db: Path) -> None:

@@ -87,7 +87,8 @@ class PlanSort:
     holds as done: their names) and ``identical`` ((path, the first path with its key):
     the same work as a row before it in this batch); ``copies``: the rows of both, whose
     path may be a copy of another path with their key (its ``batch_files`` row to be; a
-    row done with the model folder elsewhere: under the key it was done with)."""
+    row done with the model folder elsewhere is recorded under its key here too:
+    :func:`fieldtool.scale.merge.merge`'s ``moved``)."""
 
     todo: list[dict[str, Any]] = field(default_factory=list)
     finished: list[FileOutcome] = field(default_factory=list)
@@ -115,7 +116,7 @@ def sort_plan(
         key, name = row["batch_key"], unit_name(row)
         if key in done_before or key in moved:
             out.done_before.append(name)
-            out.copies.append(row if key in done_before else {**row, "batch_key": moved[key]})
+            out.copies.append(row)
         elif key in first:
             out.identical.append((name, first[key]))
             out.copies.append(row)
@@ -331,7 +332,8 @@ def _run_batch(
         if not outcomes and not copies:
             return
         merge(db, parts, outcomes, lock_timeout_s=config.store.lock_timeout_s, log=log,
-              copies=copies or [], batch_keys=keys, reasons=earlier.why)  # fmt: skip
+              copies=copies or [], batch_keys=keys, reasons=earlier.why,
+              moved=earlier.moved)  # fmt: skip
         if config.photos.package_reviews:  # as `fieldtool run PACKAGE` keeps them
             _package_reviews(db, [(units[f.batch_key], f.session_id) for f in outcomes
                                   if f.status == "done"], config, log)  # fmt: skip
@@ -360,8 +362,7 @@ def _run_batch(
             merged(outcomes)
             progress.merged += len(outcomes)
             finished += outcomes
-    merged([], [_outcome(row, earlier.settings.get(row["batch_key"], settings),
-                         {"status": "identical"}) for row in plan_sort.copies])  # fmt: skip
+    merged([], [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies])
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
     return summary

@@ -135,6 +135,16 @@ def test_event_ids_are_stable_across_exports_and_round_trips(tmp_path, store_fil
     assert dep["deploymentComments"].count("not a known deployment period") == 1
 
 
+def test_a_window_cutting_into_a_sequence_keeps_its_event_id(tmp_path, store_file):
+    """``--since`` after a sequence's first photo gave the rest of it another eventID than
+    a full export (derived from the first photo written, not the sequence's first)."""
+    whole = _media_events(_export(store_file.db, tmp_path / "whole"))
+    since = (T0 + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")  # after ev1's first
+    cut = _media_events(_export(store_file.db, tmp_path / "cut", "--since", since))
+    assert cut and set(cut) < set(whole), (whole, cut)
+    assert cut == {m: whole[m] for m in cut}, (whole, cut)
+
+
 def test_photos_of_a_package_event_keep_its_event_id(tmp_path, colour_run):
     """A photo of the package's event X also got fieldtool's event Y."""
     package = annotated_package(tmp_path / "pkg")

@@ -798,6 +798,10 @@ def test_app_export_downloads_the_filtered_rows(
                        "AND status = 'closed'").iloc[0, 0]  # fmt: skip
     assert closed >= 1 and len(occurrences) == 1 + closed
     assert all("Cornus florida" in row for row in occurrences[1:])
+    # the archive names no licence: the page says so, and what makes a GBIF-ready one
+    assert "intellectualRights" not in archive.read("eml.xml").decode()
+    (note,) = [c.value for c in at.caption if "licence" in c.value]
+    assert "names no licence" in note and "fieldtool export --format dwca --license" in note
 
 
 def test_app_live_page_shows_new_sightings(

@@ -77,7 +77,9 @@ def test_a_batch_with_the_model_folder_elsewhere_skips_what_it_did(ray_local, wa
     again, said = batch("copied")
     assert not again.done and len(again.skipped) == 2, said
     assert sessions() == [session]
-    assert query(db, "SELECT * FROM batch_files ORDER BY path").equals(rows)
+    earlier = query(db, "SELECT * FROM batch_files WHERE list_contains(?, batch_key) ORDER BY "
+                        "path", [list(rows.batch_key)])  # fmt: skip
+    assert earlier.equals(rows)  # the rows it ran under stay as they were
     assert not [line for line in said if "replaced" in line], said
 
     shutil.copytree(models["first"], models["relabelled"])
@@ -96,9 +98,10 @@ def test_a_batch_with_the_model_folder_elsewhere_skips_what_it_did(ray_local, wa
     assert str(models["relabelled"]) in line and "not there" in line, line
 
 
-def test_a_row_done_with_the_folder_elsewhere_is_done_before_under_its_earlier_key(tmp_path):
-    """Its copy (the ``batch_files`` row to be) names the key the database holds, so an
-    identical path gets its row pointing at that work."""
+def test_a_row_done_with_the_folder_elsewhere_is_done_before_under_this_batchs_key(tmp_path):
+    """Its copy (the ``batch_files`` row to be) keeps this batch's key: the merge records
+    the earlier key's done row under it too (``moved``), and an identical path's row
+    points at that."""
     from fieldtool.scale.plan import PlanRow
     from fieldtool.scale.runner import sort_plan
 
@@ -106,4 +109,36 @@ def test_a_row_done_with_the_folder_elsewhere_is_done_before_under_its_earlier_k
               for p in ("a.mp4", "copy_of_a.mp4")]  # fmt: skip
     plan = sort_plan(hashed, set(), tmp_path / "parts", "s", moved={"k-now": "k-then"})
     assert plan.todo == [] and plan.done_before == ["a.mp4", "copy_of_a.mp4"]
-    assert [r["batch_key"] for r in plan.copies] == ["k-then", "k-then"]
+    assert [r["batch_key"] for r in plan.copies] == ["k-now", "k-now"]
+
+
+def test_a_copied_model_folder_once_accepted_needs_no_original(ray_local, walks, tmp_path):
+    """Accepted as the same model, the copy's work stayed recorded under the original
+    folder's key only: once that folder was deleted, the next batch ran everything again
+    ("not there to compare")."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    shutil.copy(walks / "walk_east.mp4", videos / "east.mp4")
+    shutil.copy(walks / "walk_east.mp4", videos / "east_copy.mp4")  # identical: one session
+    db = tmp_path / "copied.duckdb"
+    first, copied = tmp_path / "first", tmp_path / "copied"
+    shutil.copytree(DEMO_MODEL, first)
+
+    def batch(model: Path) -> tuple[object, list[str]]:
+        said: list[str] = []
+        config = demo_config(db, **{"source.max_frames": 20, "store.snapshots": False,
+                                    "model.path": str(model)})  # fmt: skip
+        return run_batch(str(videos), db, config, log=said.append), said
+
+    assert len(batch(first)[0].done) == 1
+    shutil.copytree(first, copied)
+    again, said = batch(copied)
+    assert not again.done and len(again.skipped) == 2, said
+    rows = query(db, "SELECT * FROM batch_files ORDER BY batch_key, path")
+    sessions = query(db, "SELECT session_id FROM sessions").session_id.tolist()
+    shutil.rmtree(first)  # only the copy is left
+    after, said = batch(copied)
+    assert not after.done and len(after.skipped) == 2, said
+    assert not [line for line in said if "not there" in line or "replaced" in line], said
+    assert query(db, "SELECT session_id FROM sessions").session_id.tolist() == sessions
+    assert query(db, "SELECT * FROM batch_files ORDER BY batch_key, path").equals(rows)

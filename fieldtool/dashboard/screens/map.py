@@ -67,6 +67,7 @@ from fieldtool.dashboard.tiles import (
     browser_host,
     open_source,
 )
+from fieldtool.export_dwc import GBIF_LICENSES
 from fieldtool.export_rows import needs_upgrade
 from fieldtool.types import FieldtoolError
 
@@ -424,7 +425,9 @@ def _exports(db_path: Path, sightings: pd.DataFrame) -> None:
     st.caption(
         f"Downloads hold {rows} of the {len(ids)} sightings of this table page, as "
         "`fieldtool export` writes them: the closed ones, reviews applied, rejected ones "
-        "left out. `fieldtool export` writes all of them."
+        "left out. `fieldtool export` writes all of them. The Darwin Core archive names no "
+        "licence, which GBIF requires: `fieldtool export --format dwca --license LICENCE` "
+        f"({' or '.join(GBIF_LICENSES)}) makes a GBIF-ready one."
     )
 
 
