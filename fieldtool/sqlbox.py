@@ -337,9 +337,15 @@ def run_readonly_sql(
     with gate.turn() if gate is not None else nullcontext(None) as register:
         con = open_engine(db_path, memory_limit=memory_limit, threads=threads,
                           timeout_s=timeout_s)  # fmt: skip
+        try:
+            # read before the engine is registered: a review interrupts registered engines,
+            # and that stop is told only around the query (_fetch)
+            older = older_schema_note(db_path, schema_version(con, db_path))
+        except BaseException:
+            con.close()
+            raise
         ticket = register(con) if register is not None else None
         try:
-            older = older_schema_note(db_path, schema_version(con, db_path))
             found = _fetch(con, statement, max_rows, max_bytes, time_limit_s, gate, ticket,
                            nullable, older)  # fmt: skip
         finally:
