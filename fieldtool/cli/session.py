@@ -33,11 +33,33 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = _run_one(config, source_names([args.source])[0], args.quiet,
                       replace_earlier=args.replace)  # fmt: skip
     photos = result.session.time_source == "photos"  # each photo its own time
+    known = result.session.time_zone_known
+    zones = photo_zones_known(config.store.db, result.sightings, known) if photos else {}
     for s in result.sightings:
-        print(sighting_line(s, photos=photos, zone_known=result.session.time_zone_known))
+        print(sighting_line(s, photos=photos, zone_known=zones.get(s.sighting_id, known)))
     for photo, species in result.photo_species:  # plot mode: each photo's species set
         print(f"{photo}: " + ("; ".join(f"{name} {p:.2f}" for name, p in species) or "-"))
     return _exit_code(result.session.status, result.unwritten_rows)
+
+
+def photo_zones_known(
+    db: Path | str, sightings: list[Sighting], session_known: bool
+) -> dict[str, bool]:
+    """Whether each photo sighting's time is UTC, as the exports label it: the session's
+    label, except that a sighting whose own photos all have a known zone is UTC in a
+    session of mixed photos (:func:`fieldtool.export_rows.sighting_clocks_sql`)."""
+    from fieldtool.export_rows import sighting_clocks_sql
+    from fieldtool.store import query
+
+    if not sightings:
+        return {}
+    chosen = "(SELECT unnest(CAST($ids AS VARCHAR[])) AS sighting_id)"
+    found = query(db, f"SELECT sighting_id, photos, local FROM ({sighting_clocks_sql(chosen)})",
+                  {"ids": [s.sighting_id for s in sightings]})  # fmt: skip
+    return {
+        str(row.sighting_id): session_known or (row.photos > 0 and row.local == 0)
+        for row in found.itertuples()
+    }
 
 
 def sighting_line(s: Sighting, *, photos: bool, zone_known: bool) -> str:

@@ -98,3 +98,32 @@ def test_a_camera_that_moves_walks_its_own_path(tmp_path, labels) -> None:
     walked = float(query(db, "SELECT distance_m FROM effort").iloc[0, 0])
     assert walked == pytest.approx(1000.0, rel=0.01)
     assert load_accumulation(db)["km"].max() == pytest.approx(1.0, rel=0.01)
+
+
+def test_run_labels_each_photo_sighting_by_its_own_photos_clock(tmp_path):
+    """As the exports do (export_rows.sighting_clocks_sql): in a session of mixed clocks a
+    sighting whose photos all have a known zone prints UTC; one of an unknown-zone photo
+    prints local."""
+    from datetime import datetime, timedelta
+
+    from fieldtool.cli.session import photo_zones_known
+    from fieldtool.store import SightingStore
+    from fieldtool.types import Position, SessionInfo, Sighting
+
+    t0 = datetime(2026, 6, 1, 9)
+    db = tmp_path / "p.duckdb"
+    store = SightingStore(db)
+    store.record_session(SessionInfo("p", "/x/plots", "tiny", t0, time_source="photos",
+                                     time_zone_known=False))  # fmt: skip
+    sightings = []
+    for k, source in enumerate(("exif-zone", "exif-local")):
+        when = t0 + timedelta(hours=k)
+        store.record_media("p", k, f"/x/plots/{k}.jpg", when, event_id=f"e{k}", time_source=source)
+        store.record_detection("p", k, float(k), when, Position(44.0, -123.0),
+                               (["Acer rubrum"], [0.9]), (["Acer rubrum"], [0.9]))  # fmt: skip
+        s = Sighting(f"s{k}", "p", "Acer rubrum", "", when, when, float(k), float(k), frames=1,
+                     peak_score=0.9, score_sum=0.9, status="closed", event_id=f"e{k}")  # fmt: skip
+        store.record_sighting(s)
+        sightings.append(s)
+    store.close()
+    assert photo_zones_known(db, sightings, session_known=False) == {"s0": True, "s1": False}
