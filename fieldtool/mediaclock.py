@@ -51,6 +51,7 @@ class MediaClock:
         self._log = log
         self.mode: Literal["pts", "frame rate"] = "pts"
         self.last_pts = 0.0  # the latest timestamp so far (late frames aside), s
+        self.furthest_pts = 0.0  # the highest timestamp so far (before any jump back too), s
         self.last_t = 0.0  # the latest media time so far (late frames aside), s
         self.late = 0  # frames put out after a later one, each kept at its own timestamp
         self._frames = 0
@@ -116,6 +117,7 @@ class MediaClock:
         late frame's is below :attr:`last_t` (see the class)."""
         self._frames += 1
         pts = msec / 1000.0 if math.isfinite(msec) and msec >= 0 else None
+        self.furthest_pts = max(self.furthest_pts, pts or 0.0)
         if self.mode != "pts":
             t = index / self.fps
         elif self._frames == 1:

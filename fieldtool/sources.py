@@ -303,7 +303,7 @@ class VideoSource:
         after a damaged key frame too. Past a skip that reads, the earliest target that
         reads is narrowed down (halving, to 1/8 s): what lies between that key frame and
         the skip's target is read. A frame count (an estimate) only stretches the search."""
-        last = clock.last_pts if clock.mode == "pts" else index / clock.fps
+        last = clock.furthest_pts if clock.mode == "pts" else index / clock.fps
         stated = (self.frame_count or 0) / clock.fps - last  # seconds left, as stated
         skips = [1.0 / clock.fps, 1.0, 5.0]
         while skips[-1] < max(60.0, stated + DAMAGE_STEP_S):
@@ -332,11 +332,11 @@ class VideoSource:
     def _resume_at(
         self, cap: cv2.VideoCapture, clock: MediaClock, index: int, skip: float
     ) -> int | None:
-        """Seek ``skip`` s past the last frame read and grab on to the first frame later
-        than it; its index (the capture left there), or None where nothing reads."""
+        """Seek ``skip`` s past the furthest frame read, grab on to the first later one (each
+        resume further on, after timestamps jumping back too: it ends); its index, or None."""
         fps = clock.fps
         if clock.mode == "pts":
-            moved = cap.set(cv2.CAP_PROP_POS_MSEC, (clock.last_pts + skip) * 1000.0)
+            moved = cap.set(cv2.CAP_PROP_POS_MSEC, (clock.furthest_pts + skip) * 1000.0)
         else:
             moved = cap.set(cv2.CAP_PROP_POS_FRAMES, index + 1 + round(skip * fps))
         if not moved:
@@ -345,7 +345,7 @@ class VideoSource:
             if not cap.grab():
                 return None
             if clock.mode == "pts":
-                later = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 > clock.last_pts + 1e-6
+                later = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 > clock.furthest_pts + 1e-6
             else:
                 later = cap.get(cv2.CAP_PROP_POS_FRAMES) - 1 > index
             if later:
