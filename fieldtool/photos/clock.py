@@ -36,6 +36,7 @@ from fieldtool.types import Deployment, Position
 
 # Time sources that are the camera's clock (DateTimeOriginal): --time-offset corrects them
 CAMERA_CLOCKS = ("exif-offset", "exif-zone", "exif-local")
+CLOCK_RESET_S = 86400.0  # s; a camera clock this far behind its previous photo was reset
 # What dates the photos --time-offset leaves as they are, for its line
 _OTHER_CLOCKS = {
     "exif-gps": "their EXIF GPS time stamp (the satellites' clock)",
@@ -59,7 +60,8 @@ class PhotoTime:
 @dataclass(frozen=True, slots=True)
 class Dated:
     """A photo as the clock's warnings see it: its file name, its camera (deployment id,
-    else folder), EXIF, time, deployment and own place (EXIF GPS)."""
+    else folder), EXIF, time, deployment, own place (EXIF GPS) and path (whose order within
+    a camera is the camera's file counter: ``DCIM/100RECNX/IMG_9999`` then ``101RECNX/IMG_0001``)."""
 
     name: str
     camera: str
@@ -67,6 +69,7 @@ class Dated:
     when: PhotoTime
     deployment: Deployment | None
     own: Position | None
+    path: str = ""
 
 
 def zone_name(offset: timedelta) -> str:
@@ -161,9 +164,37 @@ class PhotoClock:
     def warnings(self, dated: list[Dated]) -> list[str]:
         """Lines on the set's clocks: ``--tz`` against the photos' place or the set's EXIF
         offsets; a daylight saving change within a camera's photos; local times repeated or
-        skipped; ``--time-offset`` left out of photos not dated by the camera's clock."""
+        skipped; ``--time-offset`` left out of photos not dated by the camera's clock; a
+        camera clock that went back (reset)."""
         return [*(self._tz(dated) if self.tz is not None else ()), *self._dst(dated),
-                *self._repeated(dated), *self._not_added(dated)]  # fmt: skip
+                *self._repeated(dated), *self._not_added(dated), *self._reset(dated)]  # fmt: skip
+
+    def _reset(self, dated: list[Dated]) -> list[str]:
+        """A warning per camera naming the photos whose camera clock reads more than
+        :data:`CLOCK_RESET_S` before a photo it took earlier, in its file counter's order
+        (path order): a clock set back, mostly to its default after a battery change.
+        Other clocks (GPS, the file's) are left out: they are not the camera's counter's."""
+        by_camera: dict[str, list[Dated]] = {}
+        for d in dated:
+            if d.when.source in CAMERA_CLOCKS:
+                by_camera.setdefault(d.camera, []).append(d)
+        lines = []
+        for camera, found in by_camera.items():
+            back: list[tuple[str, float]] = []  # (photo, days behind the latest before it)
+            latest: datetime | None = None
+            for d in sorted(found, key=lambda d: d.path or d.name):
+                behind = (latest - d.when.time).total_seconds() if latest else 0.0
+                if behind > CLOCK_RESET_S:
+                    back.append((d.name, behind / 86400))
+                latest = d.when.time if latest is None else max(latest, d.when.time)
+            if back:
+                least, most = (f"{f(days for _, days in back):,.0f}" for f in (min, max))
+                span = least if least == most else f"{least} to {most}"
+                lines.append(f"warning: time: {len(back)} photo(s) of {camera} go back {span} "
+                             "days against the photo before them (a camera clock reset? e.g. "
+                             "after a battery change): "
+                             f"{first_names([n for n, _ in back])}; their times are kept as read")  # fmt: skip
+        return lines
 
     def _not_added(self, dated: list[Dated]) -> list[str]:
         """One line naming the photos ``--time-offset`` did not move (another clock dated

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Sequence
@@ -44,6 +45,18 @@ from fieldtool.tracks.exif import PhotoExif, open_image, photo_exif
 from fieldtool.types import Deployment, FieldtoolError, Fix, Frame, Position
 
 CLOCK_DISAGREES_S = 60.0  # s; a camera clock this far from the photo's GPS time is said
+# A DCF folder (the camera file system standard): 100-999 and five free characters, in DCIM
+_DCF_FOLDER = re.compile(r"[1-9][0-9]{2}[0-9A-Za-z_]{5}")
+
+
+def camera_folder(path: Path) -> Path:
+    """The folder that stands for the camera of the photo at ``path``: the card (the DCIM
+    folder's parent) for a photo in a DCF folder (``DCIM/100RECNX``), whose sibling folders
+    (``101RECNX`` after 9999 files) are the same camera's; else the photo's own folder."""
+    folder = path.parent
+    if _DCF_FOLDER.fullmatch(folder.name) and folder.parent.name.upper() == "DCIM":
+        return folder.parent.parent
+    return folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +79,7 @@ class Photo:
     captured_at: datetime  # naive: UTC when ``zone`` is known, else the camera's clock
     time_source: str  # given, exif-gps, exif-offset, exif-zone, exif-local, file-mtime
     zone: str | None  # the zone (IANA, offset, UTC) the time was converted from; None: unknown
-    camera: str  # EXIF make/model/serial, else the folder's name
+    camera: str  # EXIF make/model/serial, else the folder's name (the card's: camera_folder)
     own_position: Position | None  # the photo's EXIF GPS
     position: Position | None  # its own, else its deployment's
     deployment_id: str | None
@@ -316,7 +329,7 @@ class PhotoSource:
             return []
         placed = [self._place(r) for r in reads]
         self._say(reads, placed)
-        cameras = [(dep or str(r.path.parent), camera) for r, (_, camera, dep, *_) in
+        cameras = [(dep or str(camera_folder(r.path)), camera) for r, (_, camera, dep, *_) in
                    zip(reads, placed, strict=True)]  # fmt: skip
         times = [p[0].time for p in placed]
         numbers = sequence_numbers(cameras, times, self.sequence_gap_s)
@@ -377,8 +390,8 @@ class PhotoSource:
         for problem, paths in problems.items():
             self._log(f"warning: {len(paths)} photo(s) with {problem}: no position or zone taken "
                       f"from it: {first_names(paths)}")  # fmt: skip
-        dated = [Dated(r.path.name, dep or str(r.path.parent), r.exif, w,
-                       self.deployments.get(dep or ""), own)
+        dated = [Dated(r.path.name, dep or str(camera_folder(r.path)), r.exif, w,
+                       self.deployments.get(dep or ""), own, str(r.path))
                  for r, (w, _, dep, own, _) in zip(reads, placed, strict=True)]  # fmt: skip
         for line in self._clock.warnings(dated):
             self._log(line)
@@ -388,7 +401,7 @@ class PhotoSource:
     ) -> tuple[PhotoTime, str, str | None, Position | None, Position | None]:
         """(time, camera, deployment id, own position, position)."""
         own = r.exif.place
-        camera = r.exif.camera or r.path.parent.name
+        camera = r.exif.camera or camera_folder(r.path).name
         deployment = None
         time = self._clock.time
         if r.item.deployment_id is not None:

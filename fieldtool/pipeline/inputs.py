@@ -18,6 +18,7 @@ from fieldtool.decode.segments import segmented_source
 from fieldtool.gallery import classifier_from_gallery, model_not_used
 from fieldtool.importers import is_backbone_only
 from fieldtool.model import check_model_folder, load_model_folder
+from fieldtool.names import first_few
 from fieldtool.photos import (
     PhotoSource,
     config_track,
@@ -169,8 +170,9 @@ def _describe_photos(source: PhotoSource, log: Callable[[str], None]) -> TimeBas
     log(basis.describe())
     kinds = Counter(p.time_source for p in source.photos)
     if kinds["file-mtime"]:  # a copy to or from the card may have set it
-        log(f"warning: {kinds['file-mtime']} photo(s) carry no EXIF time: dated by their file's "
-            "modification time, which copying can change")  # fmt: skip
+        unset = [p.path.name for p in source.photos if p.time_source == "file-mtime"]
+        log(f"warning: {len(unset)} photo(s) carry no EXIF time: dated by their file's "
+            f"modification time, which copying can change: {first_few(unset, 5)}")  # fmt: skip
     if kinds["exif-local"]:
         log(f"warning: {kinds['exif-local']} photo(s) carry a local clock time of unknown zone "
             "(no offset in EXIF, no zone from a place or track): stored as the camera's "
