@@ -30,6 +30,7 @@ from fieldtool.preprocessing import (
     Geometry,
     Preprocessing,
     geometry,
+    seen_parts,
     seen_share,
     tile_bounds,
 )
@@ -206,6 +207,14 @@ class DinoClassifier(Classifier):
         row (:func:`fieldtool.preprocessing.tile_bounds`: where the model's crop would
         leave part of a tile unseen, tiles whose seen parts cover the frame)."""
         return tile_bounds(height, width, self.tiles, self.image_size, self.fit)
+
+    def seen_tiles(self, height: int, width: int) -> list[Bounds]:
+        """(y0, y1, x0, x1) px of the part of each tile of an ``height`` x ``width`` px
+        frame that the model sees (:func:`fieldtool.preprocessing.seen_parts`, rounded to
+        whole pixels), row by row as the tile probabilities: where the preview draws them."""
+        parts = seen_parts(self.tile_bounds(height, width), height, width, self.image_size,
+                           self.fit)  # fmt: skip
+        return [(round(y0), round(y1), round(x0), round(x1)) for y0, y1, x0, x1 in parts]
 
     def view_note(self, height: int, width: int) -> str | None:
         """One line on how much of an ``height`` x ``width`` px frame the model's centre

@@ -29,8 +29,9 @@ reviewer's clock is the machine's.
 Darwin Core (``dwca``, written by :mod:`fieldtool.export_dwc`): a zip with ``occurrence.txt``
 (tab-separated, UTF-8, the occurrence core), ``meta.xml`` and ``eml.xml``; licence, photo
 wording, kingdom and a stable ``packageId``: that module's doc. ``eventDate`` is the ISO 8601 interval first/last seen
-(empty for a session dated at processing time, whose file carried no recording time: a
-warning says so and ``eventRemarks`` says when it was processed),
+(empty where a guessed time dates the record, :data:`~fieldtool.export_rows.GUESSED_TIME_SOURCES`:
+a session dated at processing time, a DJI video by its SRT file's modification time, a photo
+by its file's: a warning says so and ``eventRemarks`` says which time it had),
 ``coordinateUncertaintyInMeters`` the GPS accuracy of the track point at the sighting's
 peak where the receiver reported one, ``identifiedBy`` the reviewer or the model,
 ``identificationRemarks`` the model, its weights hash and scores, ``minimumElevationInMeters``
@@ -44,7 +45,8 @@ where the track has none. GeoParquet: a WKB
 times always ``timestamp[us, tz=UTC]`` (null where the zone is unknown, the clock reading then
 in the appended ``first_seen_local``/``last_seen_local``), text columns always strings.
 Camtrap DP (``camtrap-dp``): a folder with ``datapackage.json``, its CSVs and the photos,
-written by :mod:`fieldtool.camtrap.write`.
+written by :mod:`fieldtool.camtrap.write`. Every format makes the folders of ``out`` that do
+not exist yet (:func:`~fieldtool.export_rows.make_parent`), once nothing is refused.
 """
 
 from __future__ import annotations
@@ -64,10 +66,10 @@ from fieldtool.export_dwc import (
     NO_LICENSE,
     Publication,
     dwc_rows,
-    file_dated,
     gbif_license,
-    undated,
+    undated_warnings,
 )
+from fieldtool.export_dwc import dataset_id as dataset_id_of
 from fieldtool.export_dwc import write_dwca as _write_dwca
 from fieldtool.export_rows import (
     COLUMNS,
@@ -77,6 +79,7 @@ from fieldtool.export_rows import (
     ExportFilter,
     iso_time,
     load_occurrences,
+    make_parent,
     parse_time,
     select_columns,
     time_text,
@@ -359,17 +362,18 @@ def export(
         from fieldtool.camtrap.write import DEFAULT_LICENSE, write_package
 
         replay_pending(db, log or _stderr)
+        # the dataset's id, as Darwin Core's packageId: a re-export is the same package
+        package_id = dataset_id_of(db, dataset_id, filters, timeout_s=timeout_s)
         return write_package(db, out, filters, title=title, creator=creator,
-                             license=license or DEFAULT_LICENSE, timeout_s=timeout_s,
-                             log=log or _stderr)  # fmt: skip
+                             license=license or DEFAULT_LICENSE, package_id=package_id,
+                             timeout_s=timeout_s, log=log or _stderr)  # fmt: skip
     if fmt == "dwca":
         license = gbif_license(license)  # refused before anything is read or written
-    if not out.parent.is_dir():
-        raise FieldtoolError(f"{out}: folder {out.parent} does not exist")
     if out.is_dir():
         raise FieldtoolError(f"{out}: is a folder, expected a file name")
     replay_pending(db, log or _stderr)
     frame = load_occurrences(db, filters, timeout_s=timeout_s, log=log or _stderr)
+    make_parent(out)  # -o out/x: out/ made, once nothing is refused
     try:
         if fmt == "dwca":
             write_dwca(frame, out, title=title or f"fieldtool sightings from {db.name}",
@@ -377,22 +381,8 @@ def export(
                        dataset_id=dataset_id, filters=filters)  # fmt: skip
             if license is None:
                 (log or _stderr)(f"warning: {out}: {NO_LICENSE}")
-            by_file = [file_dated(t) for t in frame["time_source"]]
-            if n := sum(by_file):
-                (log or _stderr)(
-                    f"warning: {out}: {n} record(s) of {frame.loc[by_file, 'session_id'].nunique()}"
-                    " session(s) have photos without an EXIF time, dated by their files' "
-                    "modification time (a copy resets it): eventDate left empty, eventRemarks "
-                    "says so")  # fmt: skip
-            no_time = [undated(t) and not f for t, f in zip(frame["time_source"], by_file,
-                                                             strict=True)]  # fmt: skip
-            if n := sum(no_time):
-                sessions = frame.loc[no_time, "session_id"]
-                (log or _stderr)(
-                    f"warning: {out}: {n} record(s) of {sessions.nunique()} session(s) have no "
-                    "event time (their files carried no recording time; fieldtool dated them "
-                    "when it processed them): eventDate left empty, eventRemarks says so; run "
-                    "them again with --start-time (and --replace) to date them")  # fmt: skip
+            for line in undated_warnings(frame):
+                (log or _stderr)(f"warning: {out}: {line}")
         elif fmt == "geojson":
             write_geojson(frame, out)
         elif fmt == "parquet":

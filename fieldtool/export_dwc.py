@@ -8,8 +8,8 @@ a camera recorded it, whatever identified it; a reviewer's confirmation or relab
 records video, naming the file or folder, never a local path. ``kingdom`` is ``Plantae``
 only for a species known to be a plant (a model's label, or the bundled atlas of US trees):
 a species a reviewer added (a heron) has none. ``eventDate`` is empty where no recording
-time dated the record (a file processed without one, a photo dated by its file's
-modification time): ``eventRemarks`` says why.
+time dated the record (:func:`undated`: a file processed without one, a photo or a DJI
+SRT dated by its file's modification time): ``eventRemarks`` says why.
 
 The licence is one GBIF registers (:data:`GBIF_LICENSES`): EML ``intellectualRights`` in
 GBIF's wording and the record-level ``license`` (its URL), ``rightsHolder`` and
@@ -33,7 +33,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from xml.sax.saxutils import escape, quoteattr
 
-from fieldtool.export_rows import ExportFilter, iso_time, zone_known
+from fieldtool.export_rows import (
+    ExportFilter,
+    guessed_sources,
+    iso_time,
+    zone_known,
+)
 from fieldtool.store.track import above_sea_level
 from fieldtool.types import FieldtoolError
 
@@ -70,8 +75,6 @@ ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every member's date: two exports of one data
 _DATASET_NS = uuid.UUID("5b0c3f1e-8a3d-5c39-9a53-6f69656c6474")  # fieldtool's dataset ids
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _BINOMIAL = re.compile(r"^[A-Z][a-z-]+ (?:x |× )?[a-z][a-z-]+$")
-# media.time_source of a photo dated by its file's modification time (no EXIF time).
-FILE_TIME_SOURCES = ("file-mtime",)
 
 
 @dataclass
@@ -219,16 +222,40 @@ def source_name(source: Any) -> str:
 
 
 def undated(time_source: Any) -> bool:
-    """Whether a row's times are fieldtool's processing time (its file carried no recording
-    time, ``docs/time.md``) or any of its photos' file modification time: no event time."""
-    text = _text(time_source)
-    return text == "processing-time" or file_dated(text)
+    """Whether a row has no event time: its session's or any of its photos' time source is
+    one of :data:`~fieldtool.export_rows.GUESSED_TIME_SOURCES` (fieldtool's processing
+    time, an SRT's or a photo's file modification time, ``docs/time.md``), the rule
+    Camtrap DP's timestampIssues follows too."""
+    return bool(guessed_sources(time_source))
 
 
-def file_dated(time_source: Any) -> bool:
-    """Whether a photo row's times include a file's modification time (no EXIF time)."""
-    sources = _text(time_source).partition(": ")[2].split(", ") if is_photo(time_source) else []
-    return any(s in FILE_TIME_SOURCES for s in sources)
+# What the warning of each guessed time source says of its records (after "N record(s)
+# of M session(s) ...").
+_UNDATED_WARNINGS = {
+    "file-mtime": "have photos without an EXIF time, dated by their files' modification time "
+                  "(a copy resets it): eventDate left empty, eventRemarks says so",
+    "srt-file-mtime": "are videos whose DJI SRT has no date, dated by the SRT file's "
+                      "modification time (a copy resets it): eventDate left empty, "
+                      "eventRemarks says so; run them again with --start-time (and --replace) "
+                      "to date them",
+    "processing-time": "have no event time (their files carried no recording time; fieldtool "
+                       "dated them when it processed them): eventDate left empty, eventRemarks "
+                       "says so; run them again with --start-time (and --replace) to date them",
+}  # fmt: skip
+
+
+def undated_warnings(frame: pd.DataFrame) -> list[str]:
+    """One line per guessed time source of the records without an eventDate
+    (:func:`undated`; a record by the first its ``time_source`` names), how many of how
+    many sessions."""
+    first = [next(iter(guessed_sources(t)), None) for t in frame["time_source"]]
+    lines = []
+    for source, said in _UNDATED_WARNINGS.items():
+        chosen = [f == source for f in first]
+        if n := sum(chosen):
+            sessions = frame.loc[chosen, "session_id"].nunique()
+            lines.append(f"{n} record(s) of {sessions} session(s) {said}")
+    return lines
 
 
 def _time_remarks(known: bool, source: Any, zone: Any) -> str:
@@ -243,16 +270,24 @@ def _time_remarks(known: bool, source: Any, zone: Any) -> str:
     return f"times UTC ({how})"
 
 
+# Why a row of each guessed time source has no eventDate ({when}: the time it was given).
+_UNDATED_REMARKS = {
+    "file-mtime": "a photo had no EXIF time: it was dated by its file's modification time "
+                  "({when}), which copying the file resets, so it is not the event's time",
+    "srt-file-mtime": "the video's DJI SRT file has no date: it was dated by the SRT file's "
+                      "modification time ({when}), which copying the file resets, so it is "
+                      "not the event's time",
+    "processing-time": "no recording time in the file: fieldtool processed it at {when}, "
+                       "which is not the event's time",
+}  # fmt: skip
+
+
 def _undated_remark(row: Any) -> str:
     """Why a row has no ``eventDate`` ('' when it has one)."""
-    if file_dated(row.time_source):
-        return ("; a photo had no EXIF time: it was dated by its file's modification time "
-                f"({iso_time(row.first_seen)}), which copying the file resets, so it is not the "
-                "event's time")  # fmt: skip
-    if undated(row.time_source):
-        return (f"; no recording time in the file: fieldtool processed it at "
-                f"{iso_time(row.first_seen)}, which is not the event's time")  # fmt: skip
-    return ""
+    found = guessed_sources(row.time_source)
+    if not found:
+        return ""
+    return "; " + _UNDATED_REMARKS[found[0]].format(when=iso_time(row.first_seen))
 
 
 def _elevations(row: Any) -> dict[str, str]:

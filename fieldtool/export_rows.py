@@ -18,6 +18,7 @@ sighting's own photos decide (their ``media.time_source``, :func:`sighting_clock
 one photo of unknown zone labels its own sightings, not the session's UTC ones, and
 ``time_source`` names the photos' sources (``photos: exif-offset``). Review times are always
 UTC: the reviewer's clock is the machine's.
+A review without a note (or a note of only spaces) has ``review_note`` null: no note.
 ``coordinate_uncertainty_m`` is the GPS accuracy of the track row at the peak
 (:func:`fieldtool.store.track.sighting_accuracy_sql`: a photo sighting's peak photo's own row).
 The camera's elevation comes from the session's ``track`` rows
@@ -42,6 +43,7 @@ from fieldtool.store.track import (
     sighting_elevations_sql,
 )
 from fieldtool.store.views import sighting_filter_sql
+from fieldtool.timebase import UNKNOWN_ZONE_CLOCKS
 from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:  # pandas, duckdb and the store load when an export runs, not with the CLI
@@ -61,9 +63,30 @@ class ExportFilter:
     sighting_ids: Sequence[str] | None = None  # only these (e.g. what a dashboard shows)
 
 
-# media.time_source of a photo whose time is a camera's clock of unknown zone (photos).
-LOCAL_CLOCK_SOURCES = ("exif-local",)
+# media.time_source of a photo whose time is a camera's clock of unknown zone (photos; its
+# EXIF DateTimeOriginal or, failing that, DateTime).
+LOCAL_CLOCK_SOURCES = UNKNOWN_ZONE_CLOCKS
 _LOCAL_SQL = ", ".join(f"'{source}'" for source in LOCAL_CLOCK_SOURCES)
+# Time sources (``sessions.time_source``, ``media.time_source``) that are not when the
+# media was recorded, and what they are: the one rule of every export. Darwin Core
+# publishes no eventDate from them (:func:`fieldtool.export_dwc.undated`); Camtrap DP flags
+# them as the standard's timestampIssues (:mod:`fieldtool.camtrap.write`).
+GUESSED_TIME_SOURCES: dict[str, str] = {
+    "processing-time": "the time fieldtool processed the file, which has no clock",
+    "srt-file-mtime": "the SRT file's modification time, the file has no date",
+    "file-mtime": "the file's modification time, the photo has no EXIF time",
+}
+
+
+def guessed_sources(time_source: object) -> list[str]:
+    """The :data:`GUESSED_TIME_SOURCES` a sighting's ``time_source`` names (its session's,
+    ``srt-file-mtime``; a photo session's photos', ``photos: exif-offset, file-mtime``), in
+    that table's order; empty for any other (None, NaN)."""
+    if not isinstance(time_source, str):
+        return []
+    head, _, photos = time_source.strip().partition(": ")
+    named = {head, *(p.strip() for p in photos.split(",") if p.strip())}
+    return [source for source in GUESSED_TIME_SOURCES if source in named]
 
 
 def sighting_clocks_sql(chosen: str) -> str:
@@ -95,7 +118,9 @@ WITH chosen AS (
     SELECT v.sighting_id, v.session_id, v.species, v.predicted_species, v.common_name,
            v.first_seen, v.last_seen, v.first_t, v.last_t, v.frames, v.peak_score,
            v.mean_score, v.latitude, v.longitude, v.h3_cell, v.model_id, v.snapshot_path,
-           v.review, v.reviewer, v.reviewed_at, v.review_note
+           v.review, v.reviewer, v.reviewed_at,
+           -- an empty note is no note: null, as any missing value
+           CASE WHEN trim(v.review_note) <> '' THEN v.review_note END AS review_note
     FROM {REVIEWED_VIEW} v
     WHERE v.status = 'closed' AND {{where}}
 ),
@@ -231,6 +256,21 @@ def load_occurrences(
             frame = _fetch(con, sql, params, db)
     frame["elevation_reference"] = [elevation_reference(s) for s in frame["elevation_sources"]]
     return frame[COLUMNS]
+
+
+def make_parent(out: Path) -> None:
+    """The folders above ``out`` that do not exist yet, made (``-o out/x``, as ``mkdir -p``),
+    by every format; a file in their way is one line naming it."""
+    for folder in (out.parent, *out.parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise FieldtoolError(f"{out}: {folder} is a file, not a folder")
+            break
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FieldtoolError(f"{out}: cannot make folder {out.parent} "
+                             f"({exc.strerror or exc})") from None  # fmt: skip
 
 
 def select_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -522,9 +522,9 @@ class GalleryClassifier(Classifier):
         self.model_sha256 = gallery.model.sha256 if gallery.model else ""  # its model.safetensors
         self.tiles = tiles
         self.tile_reduce = tile_reduce
-        self.embed = Embedder(
-            model, gallery.settings.embedding, device=device, batch_size=batch_size, tiles=tiles
-        )
+        self.embed = Embedder(model, gallery.settings.embedding, device=device,
+                              batch_size=batch_size, tiles=tiles)  # fmt: skip
+        self.seen_tiles = self.embed._classifier.seen_tiles  # the backbone's tiles: the preview's
         if self.embed.dim != gallery.embeddings.shape[1]:
             raise FieldtoolError(
                 f"{gallery.path}: embeddings have {gallery.embeddings.shape[1]} dims, "

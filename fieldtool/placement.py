@@ -3,10 +3,11 @@
 :func:`place_session` picks the positions (fixed point, gpsd, a track file, or one found by
 itself: the video's own, the GoPro GPMF inside it or the DJI ``.SRT`` beside it, then a GPS
 logger's ``.gpx`` beside it, else the one place a phone recorded in it), brings a local
-camera clock (a DJI SRT's or a GoPro's or a DJI drone's ``mvhd``, a GPX without zones) to
-UTC where its zone can be known, and decides the time of media t=0
-(:class:`fieldtool.timebase.TimeBasis`), ``--time-offset`` added: the corrected clock is
-both stored and looked up. :func:`overlap_warning` is the check that the video and the
+camera clock (a DJI SRT's, a GoPro's, a DJI drone's or another camera's ``mvhd``: a trail
+camera's clip, told by its maker or its card's photos, :func:`dcf_photos`; a GPX without
+zones) to UTC where its zone can be known, and decides the time of media t=0
+(:class:`fieldtool.timebase.TimeBasis`), ``--time-offset`` added to a camera clock (not to
+GPS time): the corrected clock is both stored and looked up. :func:`overlap_warning` is the check that the video and the
 track meet: before a file runs, and after the first minute of a live source.
 """
 
@@ -24,7 +25,6 @@ from fieldtool.config import Config
 from fieldtool.timebase import (
     TimeBasis,
     ZoneChoice,
-    offset_name,
     to_utc,
     utc_naive,
     utc_now,
@@ -37,29 +37,25 @@ from fieldtool.tracks import (
     TrackPositions,
     TrackRead,
     has_gpmf,
-    mp4_creation_time,
     one_position_source,
     positions_from_config,
     read_track,
     track_in_utc,
 )
-from fieldtool.tracks.dji import dji_file
-from fieldtool.tracks.qtmeta import quicktime_creation_date
+from fieldtool.tracks.filetime import (
+    MP4_SUFFIXES,
+    camera_clock_clip,
+    copied_file_time,
+    file_mtime_warning,
+    file_time,
+)
 from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError, Fix
 
 OVERLAP_MIN_SHARE = 0.5  # fewer frames than this with a position: warn
 HELD_WARN_S = 2.0  # video beyond either end of its track for longer than this: warn
-# ISO base media files with an mvhd: phones' .3gp/.3g2, iTunes-style .m4v, GoPro's .360/.lrv
-_MP4_SUFFIXES = (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".360", ".lrv")
 _GPMF_SOURCES = {"utc": "gpmf-gpsu", "local": "gpmf-creation-time"}
 _SRT_SOURCES = {"local": "srt-clock", "file-mtime": "srt-file-mtime", "utc": "srt-clock"}
-# A file's modification time this much after the video's creation time is a copy's: more
-# than any time zone (14 h) and a flight apart
-COPIED_AFTER = timedelta(days=1)
-# An mvhd time this far from Apple's creationdate is a later save's (an edit, an export),
-# not the recording's: longer than most phone clips, whose mvhd may mark their end
-SAVED_APART = timedelta(hours=1)
 # A track this much longer than the video it dates by its first fix (s): said
 TRACK_LONGER_S = 600.0
 # The video's own track (a DJI SRT) this much longer than the video (s, and share of the
@@ -70,6 +66,11 @@ OWN_TRACK_LONGER_SHARE = 0.1
 _GIVEN = "source.start_time (--start-time)"
 # Time sources that are a track's own clock (its reading at media t=0, or its first fix)
 _TRACK_CLOCKS = ("srt-clock", "gpmf-creation-time", "track-start")
+# Time sources that are GPS time: no camera clock's --time-offset applies to them
+_GPS_TIMES = ("gpmf-gpsu",)
+# Photos read beside a clip in a camera card's DCF folder, each side of it in file order:
+# enough to name its camera, few enough for a card of thousands
+PHOTOS_EACH_SIDE = 3
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,39 @@ def _beside(video: Path, ext: str) -> Path | None:
     return None
 
 
+def dcf_photos(video: Path) -> list[Path] | None:
+    """The photos named nearest ``video`` in its folder, up to :data:`PHOTOS_EACH_SIDE`
+    each side in name order (the camera's file counter), where that folder is a camera
+    card's DCF folder (``DCIM/100RECNX``: :func:`fieldtool.photos.source.camera_folder`);
+    None where it is not one. Read by :func:`fieldtool.tracks.filetime.file_time`."""
+    from fieldtool.photos.files import is_photo  # the photos' rules: asked for a clip only
+    from fieldtool.photos.source import camera_folder
+
+    if camera_folder(video) == video.parent:
+        return None
+    try:
+        photos = sorted((p for p in video.parent.iterdir() if is_photo(p)), key=lambda p: p.name)
+    except OSError:  # the folder cannot be listed: no photos beside
+        return []
+    before = [p for p in photos if p.name < video.name][-PHOTOS_EACH_SIDE:]
+    return before + [p for p in photos if p.name > video.name][:PHOTOS_EACH_SIDE]
+
+
+def clock_marker(uri: str) -> str:
+    """The marker ``camera`` for a local video whose ``mvhd`` is read as its camera's local clock by
+    the clip itself or the photos beside it (``mp4-camera-clock``, since 2026-11-30: read as
+    UTC before, so an earlier batch's results differ), else "" (a remote file: only the
+    video is copied to a worker, so only its own metadata could tell; not read here)."""
+    if "://" in uri and not uri.startswith("file://"):
+        return ""
+    video = Path(uri.removeprefix("file://"))
+    try:
+        camera = video.is_file() and camera_clock_clip(video, partial(dcf_photos, video))
+    except OSError:  # cannot be read: its decode says why
+        return ""
+    return "camera" if camera else ""
+
+
 def own_track(video: Path, track: Path) -> bool:
     """Whether ``track`` is the video's own: the same file (GPMF) or its SRT sidecar."""
     try:
@@ -115,7 +149,7 @@ def own_track(video: Path, track: Path) -> bool:
 
 def _is_gopro(video: Path) -> bool:
     """An MP4/MOV with a GPMF track: a GoPro camera's file."""
-    return video.suffix.lower() in _MP4_SUFFIXES and has_gpmf(video)
+    return video.suffix.lower() in MP4_SUFFIXES and has_gpmf(video)
 
 
 def _discover(video: Path, gopro: bool) -> list[tuple[Path, str]]:
@@ -206,7 +240,7 @@ def place_session(
                          f"{video.name}'s frames are placed only where their times are now's "
                          "(a file being recorded now): for a recorded file give its track "
                          "(--gpx/--track) or --lat/--lon")  # fmt: skip
-        if positions is None and pos.auto_track and video.suffix.lower() in _MP4_SUFFIXES:
+        if positions is None and pos.auto_track and video.suffix.lower() in MP4_SUFFIXES:
             positions = _recorded_place(video, notes)
     else:
         clock_was = track.clock
@@ -222,7 +256,11 @@ def place_session(
     basis = _time_basis(config, video, gopro, track, choice, positions, now, clock_was, notes)
     if local is not None and basis.zone_known and basis.source in _TRACK_CLOCKS:
         basis = replace(basis, local=local)  # its reading: one the zone skips is said
-    if pos.time_offset_s and basis.start is not None:  # a camera clock that is off, corrected
+    if pos.time_offset_s and basis.source in _GPS_TIMES:  # the satellites' clock: right
+        notes.append(f"time: time offset not applied: the start is GPS time ({basis.source}, "
+                     f"the satellites' clock, whatever the camera's): --time-offset "
+                     f"{pos.time_offset_s:+g} s corrects a camera clock")  # fmt: skip
+    elif pos.time_offset_s and basis.start is not None:  # a camera clock that is off, corrected
         basis = replace(basis, start=basis.start + timedelta(seconds=pos.time_offset_s),
                         how=f"{basis.how}; --time-offset {pos.time_offset_s:+g} s added")  # fmt: skip
     if src.tz and basis.zone != src.tz and clock_was != "local":
@@ -231,8 +269,9 @@ def place_session(
     if src.tz and (basis.zone == src.tz or clock_was == "local"):  # --tz converted a clock
         where = track.fixes[0] if track is not None and track.fixes else positions
         if isinstance(where, Fix | FixedPosition):
-            what = {"start-time": "--start-time",
-                    "mp4-creation-time": f"{video.name}'s camera clock"}.get(basis.source)
+            camera = f"{video.name}'s camera clock"
+            what = {"start-time": "--start-time", "mp4-creation-time": camera,
+                    "mp4-camera-clock": camera}.get(basis.source)  # fmt: skip
             if what is None or clock_was == "local":
                 what = f"{track.path.name if track else video.name}'s local clock"
             warning = tz_place_warning(src.tz, (where.lat, where.lon), basis.start, what,
@@ -291,16 +330,16 @@ def _time_basis(
     ):
         table = _GPMF_SOURCES if track.format == "gpmf" else _SRT_SOURCES
         source = table.get(clock_was, table["local"])
-        copied = _copied_file_time(video, track, clock_was, choice, notes)
+        copied = copied_file_time(video, track, clock_was, choice, notes)
         if copied is not None:
             return copied
         if clock_was == "file-mtime":
-            _file_mtime_warning(video, track, notes)
+            file_mtime_warning(video, track, notes)
         if clock_was != "local":  # GPS time, or a file time: UTC already
             return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
         how = f"{track.path.name}, local clock, zone {choice.how}"
         return TimeBasis(track.media_start, source, choice.zone, choice.zone is not None, how)
-    own = _file_time(video, gopro, choice, positions, notes)
+    own = file_time(video, gopro, choice, positions, notes, partial(dcf_photos, video))
     if own is not None:
         return own
     if isinstance(positions, TrackPositions):
@@ -310,135 +349,6 @@ def _time_basis(
                          "logger started together")  # fmt: skip
     return TimeBasis(now or utc_now(), "processing-time", "UTC", True,
                      "no time in the video: the time of processing, not of the event")  # fmt: skip
-
-
-def _file_time(
-    video: Path,
-    gopro: bool,
-    choice: ZoneChoice,
-    positions: PositionProvider | None,
-    notes: list[str],
-) -> TimeBasis | None:
-    """The time an MP4/MOV records of itself: Apple's creationdate key (when recording
-    began, with the phone's offset; an edit or export on the phone rewrites ``mvhd`` and
-    keeps it), else the ``mvhd`` creation time: UTC, but a GoPro's or a DJI drone's local
-    clock (:mod:`fieldtool.tracks.dji`), whose zone is ``choice``'s, else a DJI's fixed
-    point's. None where it records neither."""
-    if video.suffix.lower() not in _MP4_SUFFIXES:
-        return None
-    created = mp4_creation_time(video)
-    apple = None if gopro else quicktime_creation_date(video)
-    if apple is not None:
-        key = "com.apple.quicktime.creationdate"
-        saved = created is not None and abs(created - apple.time) > SAVED_APART
-        if apple.zone is not None and created is not None and saved:
-            later = "after" if created > apple.time else "before"
-            notes.append(
-                f"time: {video.name}'s mvhd time ({created:%Y-%m-%d %H:%M} UTC) is "
-                f"{_apart(created - apple.time)} {later} its {key} ({apple.time:%Y-%m-%d %H:%M} "
-                "UTC): mvhd is when the file was last saved (an edit or an export); dated by "
-                "the creationdate, when recording began"
-            )
-        if apple.zone is not None:
-            return TimeBasis(apple.time, "quicktime-creationdate", apple.zone, True,
-                             f"{key}, offset {apple.zone}")  # fmt: skip
-        if choice.zone is None and created is not None:  # an mvhd (UTC) of the same moment
-            step = round((apple.time - created).total_seconds() / 900) * 900  # whole 15 min
-            if abs(step) <= 14 * 3600 and abs((apple.time - created).total_seconds() - step) < 120:
-                offset = offset_name(timedelta(seconds=step))
-                return TimeBasis(apple.time - timedelta(seconds=step), "quicktime-creationdate",
-                                 offset, True, f"{key} without an offset, {offset} by the file's "
-                                 "mvhd (UTC)")  # fmt: skip
-        if choice.zone is None:
-            return TimeBasis(apple.time, "quicktime-creationdate", None, False,
-                             f"{key} without an offset: the phone's local clock")  # fmt: skip
-        return TimeBasis(to_utc(apple.time, choice.zone), "quicktime-creationdate", choice.zone,
-                         True, f"{key}, local clock, zone {choice.how}", apple.time)  # fmt: skip
-    if created is None:
-        return None
-    if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
-        return _local_mvhd(created, choice, "GoPro camera clock")
-    dji = dji_file(video)
-    if dji is not None and not dji.telemetry:  # the drone's clock, as in its SRT's dates
-        how = f"mvhd, the DJI camera's local clock ({dji.marker} in the file, no SRT)"
-        return _local_mvhd(created, _place_zone(choice, positions), how)
-    if dji is not None:
-        return TimeBasis(created, "mp4-creation-time", "UTC", True,
-                         f"mvhd, UTC: a DJI file with {dji.marker} and a djmd/dbgi telemetry "
-                         "track, whose generation writes UTC there")  # fmt: skip
-    return TimeBasis(created, "mp4-creation-time", "UTC", True, "mvhd, UTC by the MP4 spec")
-
-
-def _local_mvhd(created: datetime, choice: ZoneChoice, how: str) -> TimeBasis:
-    """An ``mvhd`` time (naive) that is a camera's local clock: converted to UTC with
-    ``choice``'s zone; without one it stays the local clock, zone unknown."""
-    if choice.zone is None:
-        return TimeBasis(created, "mp4-creation-time", None, False, how)
-    return TimeBasis(to_utc(created, choice.zone), "mp4-creation-time", choice.zone, True,
-                     f"{how}, zone {choice.how}", created)  # fmt: skip
-
-
-def _place_zone(choice: ZoneChoice, positions: PositionProvider | None) -> ZoneChoice:
-    """``choice`` (``--tz``, else the track's start) where it has a zone, else the zone of
-    the session's fixed point (``--lat/--lon``, or the place recorded in the video), where
-    the camera stood: from the offline tzfpy map, as for a track."""
-    if choice.zone is not None or not isinstance(positions, FixedPosition):
-        return choice
-    zone = zone_at(positions.lat, positions.lon)
-    if zone is None:
-        return choice
-    recorded = positions.source == "video-place"
-    where = "the place recorded in the video" if recorded else "--lat/--lon"
-    return ZoneChoice(zone, f"from {where} (tzfpy)")
-
-
-def _apart(delta: timedelta) -> str:
-    """A time difference in words: whole days, else hours (one decimal)."""
-    seconds = abs(delta.total_seconds())
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f} h"
-    days = round(seconds / 86400)
-    return f"{days} day{'s' if days != 1 else ''}"
-
-
-def _copied_file_time(
-    video: Path, track: TrackRead, clock_was: str, choice: ZoneChoice, notes: list[str]
-) -> TimeBasis | None:
-    """The MP4's creation time where a track dated by its file's modification time (a DJI
-    SRT without dates) is later than it by more than :data:`COPIED_AFTER`: copying the card
-    reset that time, and the video's own clock, if hours off in zone, is years nearer.
-    Said in a warning; None where they agree (the file time stays: UTC) or the MP4 carries
-    none. The drone writes its own clock into ``mvhd``, as into its SRT's date lines: a
-    local clock, converted with ``choice`` (``--tz``, else the zone where the SRT starts)
-    as a GoPro's is; with no zone it stays local, zone unknown (``docs/time.md``)."""
-    if clock_was != "file-mtime" or track.media_start is None:
-        return None
-    created = mp4_creation_time(video) if video.suffix.lower() in _MP4_SUFFIXES else None
-    if created is None or track.media_start - created <= COPIED_AFTER:
-        return None
-    modified, made = (f"{when:%Y-%m-%d %H:%M}" for when in (track.media_start, created))
-    zone = f"zone {choice.zone} ({choice.how})" if choice.zone else "zone unknown"
-    notes.append(
-        f"warning: time: {track.path.name}'s modification time ({modified}) is "
-        f"{(track.media_start - created).days} days after {video.name}'s creation time "
-        f"({made}): the files were copied; dated by the creation time, the drone's clock "
-        f"read as its local time, {zone}: give --start-time if you know better"
-    )
-    how = f"mvhd, the drone's local clock ({track.path.name}'s file time is a copy's)"
-    return _local_mvhd(created, choice, how)
-
-
-def _file_mtime_warning(video: Path, track: TrackRead, notes: list[str]) -> None:
-    """A warning (to ``notes``) where the video is dated by its SRT's modification time
-    and the MP4 carries no creation time to check it by: copying the file sets that time
-    (as for photos dated by their file)."""
-    if video.suffix.lower() in _MP4_SUFFIXES and mp4_creation_time(video) is not None:
-        return  # checked against it by _copied_file_time: within a day
-    notes.append(
-        f"warning: time: {video.name} carries no creation time and {track.path.name} no "
-        f"date lines: dated by {track.path.name}'s modification time (less its length), "
-        "which copying the file changes: give --start-time if you know when it was recorded"
-    )
 
 
 def _span(start: datetime, end: datetime) -> str:

@@ -179,16 +179,29 @@ def seen_share(
     """(share of an ``height`` x ``width`` px image's area that the model's input shows of
     some tile, share of the first tile's width it shows, of its height), over tiles
     ``bounds`` (:func:`tile_bounds`: they may overlap and reach past the image)."""
-    kept = []
+    kept = seen_parts(bounds, height, width, size, pre)
     first: tuple[float, float] | None = None
+    if bounds:
+        y0, y1, x0, x1 = bounds[0]
+        g = geometry(y1 - y0, x1 - x0, size, pre)
+        first = (min(1.0, size / g.width), min(1.0, size / g.height))
+    share_w, share_h = first or (1.0, 1.0)
+    return (_union_area(kept) / (height * width) if height * width else 1.0), share_w, share_h
+
+
+def seen_parts(
+    bounds: list[Bounds], height: int, width: int, size: int, pre: Preprocessing | None
+) -> list[tuple[float, float, float, float]]:
+    """(y0, y1, x0, x1) px of the part of each tile of ``bounds`` (:func:`tile_bounds`) that
+    the model's input shows, clipped to the ``height`` x ``width`` px image: what the model
+    saw of it (the whole tile where it is squashed uncut)."""
+    kept = []
     for y0, y1, x0, x1 in bounds:
         g = geometry(y1 - y0, x1 - x0, size, pre)
         rows = _kept(y0, y1, g.top, g.height, size)
         cols = _kept(x0, x1, g.left, g.width, size)
-        first = first or (min(1.0, size / g.width), min(1.0, size / g.height))
         kept.append((max(rows[0], 0), min(rows[1], height), max(cols[0], 0), min(cols[1], width)))
-    share_w, share_h = first or (1.0, 1.0)
-    return (_union_area(kept) / (height * width) if height * width else 1.0), share_w, share_h
+    return kept
 
 
 def _kept(start: int, end: int, offset: int, resized: int, size: int) -> tuple[float, float]:

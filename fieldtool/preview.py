@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fieldtool.preprocessing import Bounds, tile_bounds
 from fieldtool.types import FieldtoolError, LabelSet
 
 WHITE = (255, 255, 255)
@@ -22,36 +23,44 @@ DARK = (20, 20, 20)
 # After a failed write, pictures are skipped this long (s) before one is tried again: a full
 # card is not asked once per frame, and a card with room again gets pictures again
 RETRY_S = 60.0
+# (height, width) px of a frame -> (y0, y1, x0, x1) px of the part of each tile the model
+# saw, in tile_probs order; None: the tiles are a grid of the frame
+SeenTiles = Callable[[int, int], Sequence[Bounds] | None]
+
+
+def tiles_seen_by(classifier: object) -> SeenTiles | None:
+    """A classifier's ``seen_tiles`` (:meth:`fieldtool.classify.DinoClassifier.seen_tiles`,
+    a gallery's), where each tile's label is drawn; None for one that has none (a test's
+    stand-in): its tiles are drawn as a grid."""
+    found = getattr(classifier, "seen_tiles", None)
+    return found if callable(found) else None
 
 
 def annotate(
     image: np.ndarray, labels: LabelSet, probs: np.ndarray, tile_probs: np.ndarray | None = None,
-    *, top: int = 3, caption: str = "",
+    *, top: int = 3, caption: str = "", tile_boxes: Sequence[Bounds] | None = None,
 ) -> np.ndarray:  # fmt: skip
     """A copy of the (H, W, 3) BGR frame with the ``top`` classes of (C,) ``probs`` written on
-    it and, for (T, C) ``tile_probs`` with T > 1, each tile's best species in its box."""
+    it and, for (T, C) ``tile_probs`` with T > 1, each tile's best species in its box.
+
+    ``tile_boxes``: (y0, y1, x0, x1) px of each tile's part the model saw, in ``tile_probs``
+    order (:data:`SeenTiles`: a cropping model's tiles are
+    squares that overlap, not a grid's cells); None: the cells of a grid of the frame."""
     out = np.ascontiguousarray(image).copy()
     names = labels.species
     scale = max(0.35, out.shape[1] / 900)
     if tile_probs is not None and len(tile_probs) > 1:
         tiles = int(round(np.sqrt(len(tile_probs))))
-        height, width = out.shape[:2]
-        ys = np.linspace(0, height, tiles + 1).astype(int)
-        xs = np.linspace(0, width, tiles + 1).astype(int)
-        for k in range(len(tile_probs)):
-            r, c = divmod(k, tiles)
+        boxes = tile_bounds(out.shape[0], out.shape[1], tiles)  # without a crop: the grid
+        if tile_boxes is not None and len(tile_boxes) == len(tile_probs):
+            boxes = list(tile_boxes)
+        for k, (y0, y1, x0, x1) in enumerate(boxes):
             best = int(np.argmax(tile_probs[k]))
             if labels.labels[best].is_background:
                 continue
-            cv2.rectangle(
-                out, (int(xs[c]), int(ys[r])), (int(xs[c + 1]) - 1, int(ys[r + 1]) - 1), WHITE, 1
-            )
-            _text(
-                out,
-                f"{names[best]} {tile_probs[k][best]:.2f}",
-                (int(xs[c]) + 3, int(ys[r]) + 14),
-                scale * 0.8,
-            )
+            cv2.rectangle(out, (int(x0), int(y0)), (int(x1) - 1, int(y1) - 1), WHITE, 1)
+            _text(out, f"{names[best]} {tile_probs[k][best]:.2f}", (int(x0) + 3, int(y0) + 14),
+                  scale * 0.8)  # fmt: skip
     order = np.argsort(-probs)[:top]
     lines = [caption] if caption else []
     lines += [f"{names[i]}  {probs[i]:.2f}" for i in order]

@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 
 from fieldtool.config import Config
-from fieldtool.preview import JpegWriter, PreviewVideo, annotate
+from fieldtool.preview import JpegWriter, PreviewVideo, SeenTiles, annotate
 from fieldtool.store import SightingStore
 from fieldtool.types import Frame, FrameResult, LabelSet, Sighting
 
 SNAPSHOT_MAX_WIDTH = 640  # px
+_NOTHING = np.zeros((0, 0, 3), np.uint8)  # what a paused writer is handed: never encoded
 
 
 class FrameViews:
@@ -23,10 +24,12 @@ class FrameViews:
     rewritten every ``store.live_frame_interval_s``) and the ``--preview`` video."""
 
     def __init__(
-        self, latest: Path, labels: LabelSet, config: Config, images: SnapshotWriter | None = None
-    ) -> None:
+        self, latest: Path, labels: LabelSet, config: Config, images: SnapshotWriter | None = None,
+        seen_tiles: SeenTiles | None = None,
+    ) -> None:  # fmt: skip
         self.latest = latest
         self.labels = labels
+        self.seen_tiles = seen_tiles  # where each tile's label goes; None: a grid
         self.interval_s = config.store.live_frame_interval_s
         self.images = images or SnapshotWriter(None)
         self._last = -np.inf
@@ -39,6 +42,8 @@ class FrameViews:
     def show(self, item: FrameResult) -> None:
         now = time.monotonic()
         live = self.interval_s > 0 and now - self._last >= self.interval_s
+        if live and self.images.dropped(self.latest):  # a paused writer: nothing drawn for it
+            self._last, live = now, False
         if not (live or self.video):
             return
         where = f"{item.position.lat:.5f}, {item.position.lon:.5f}" if item.position else "no fix"
@@ -46,7 +51,10 @@ class FrameViews:
         fused = item.fused if item.fused is not None else item.raw
         if fused is None:
             return  # nothing classified yet: nothing to draw
-        drawn = annotate(item.frame.image, self.labels, fused, item.tile_probs, caption=caption)
+        image = item.frame.image
+        boxes = self.seen_tiles(*image.shape[:2]) if self.seen_tiles is not None else None
+        drawn = annotate(image, self.labels, fused, item.tile_probs, caption=caption,
+                         tile_boxes=boxes)  # fmt: skip
         if self.video:
             self.video.write(drawn)
         if live:
@@ -71,13 +79,25 @@ class SnapshotWriter(JpegWriter):
     ) -> None:
         super().__init__(log, what, clock=clock)
 
+    def dropped(self, target: Path) -> bool:
+        """Whether the picture for ``target`` is dropped unseen: writing is paused after a
+        failure, so it is counted as skipped (as :meth:`write` counts it) and the caller
+        does no work for it (no BGR from a frame's planes, no scaling, no drawing)."""
+        if not self.paused():
+            return False
+        self.write(target, _NOTHING)  # paused: counted, never encoded
+        return True
+
     def snapshot(self, store: SightingStore, sighting: Sighting, frame: Frame) -> str | None:
-        """Save a sighting's frame; its path relative to the store's folder, or None."""
+        """Save a sighting's frame, at most :data:`SNAPSHOT_MAX_WIDTH` px wide; its path
+        relative to the store's folder, or None (nothing done while writing is paused)."""
+        target = store.snapshot_dir(sighting.session_id) / f"{sighting.sighting_id}.jpg"
+        if self.dropped(target):
+            return None
         image = frame.image
         if image.shape[1] > SNAPSHOT_MAX_WIDTH:
             scale = SNAPSHOT_MAX_WIDTH / image.shape[1]
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        target = store.snapshot_dir(sighting.session_id) / f"{sighting.sighting_id}.jpg"
         if not self.write(target, image):
             return None
         return target.relative_to(store.folder).as_posix()

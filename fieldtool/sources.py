@@ -3,11 +3,12 @@
 Files: a frame's media time is its presentation timestamp (``CAP_PROP_POS_MSEC``: the
 container's PTS), so variable-rate video keeps true times; without timestamps, or when
 FFmpeg only assumes the rate (raw .h264, AVI with rate 0), index / rate, said in the log.
-Unsampled frames are only ``grab()``-ed. A decode failing before the end is damage: seek
-past it, record a :class:`Gap`. Frame counts (often estimates) never decide where a file ends.
-Cameras and URLs: wall-clock time since opening; network streams have open and read
-timeouts; a dropped stream is reopened with capped exponential backoff, forever or
-``retry`` times; each outage is a :class:`Gap`; one that stays away sets ``stats.lost``.
+Unsampled frames are only ``grab()``-ed. A decode failing before the end is damage: read on
+to the next key frame (else seek past it), record a :class:`Gap`. Frame counts (often estimates) never decide where a file ends.
+Cameras and URLs: the wall clock at opening + monotonic time since, re-anchored when the
+clock is set meanwhile (:mod:`fieldtool.wallclock`); open and read timeouts; a dropped
+stream is reopened with capped exponential backoff, forever or ``retry`` times; each outage
+is a :class:`Gap`; one that stays away sets ``stats.lost``.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from typing import Literal, cast
 import cv2
 import numpy as np
 
+from fieldtool.keyframes import read_on, resume_at
 from fieldtool.mediaclock import MediaClock, invented_timing, stopped_early
 from fieldtool.timebase import utc_now
 from fieldtool.types import FieldtoolError, Frame
+from fieldtool.wallclock import LiveClock, clock_synchronised
 
 LIVE_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://", "udp://", "tcp://", "rtmp://")
 FFMPEG_ASSUMED_FPS = 25.0  # what FFmpeg times a stream by when it carries no frame rate
@@ -104,7 +107,8 @@ class VideoSource:
     clock + ``clock_offset_s``). ``assume_fps``: the rate of a file that gives none (default: 25).
     Live: ``retry`` "forever" (default) or a number of reopen tries (``reconnect_attempts``
     is its old name), backoff ``reconnect_backoff_s`` doubling up to ``..._max_s``.
-    ``sleep`` and ``clock`` (tests) stand in for the backoff wait and ``time.monotonic``.
+    ``sleep``, ``clock``, ``wall``, ``synchronised`` (tests): the backoff wait, ``time.monotonic``,
+    ``utc_now``, the kernel's word on the clock. ``gps_time``: GPS time now (:class:`LiveClock`).
     """
 
     def __init__(
@@ -125,6 +129,8 @@ class VideoSource:
         open_capture: Callable[[str | int], cv2.VideoCapture] | None = None,
         sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] | None = None,
+        synchronised: Callable[[], bool | None] = clock_synchronised,
     ) -> None:
         self.uri = uri
         self.live = is_live(uri)
@@ -147,7 +153,8 @@ class VideoSource:
         self._open_capture = open_capture or self._capture
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
-        self._clock = clock
+        self._clock, self._wall, self._synchronised = clock, wall, synchronised
+        self.gps_time: Callable[[], datetime | None] | None = None  # GPS time now, or None
         self.fps: float | None = None  # the rate times fall back on (assumed when unknown)
         self.fps_known = False  # the file gives its frame rate
         self.frame_count: int | None = None  # as OpenCV reports it: often an estimate
@@ -294,12 +301,13 @@ class VideoSource:
                                        f"after {last_t:.1f} s of about {length:.1f} s ({cause})"))
 
     def _skip_damage(self, cap: cv2.VideoCapture, clock: MediaClock, index: int) -> int | None:
-        """grab() failed inside the file: seek 1 frame, 1 s, 5 s, then on in steps of
-        :data:`DAMAGE_STEP_S` past the last frame read, to past the file's stated length
-        (60 s at least), and grab the first frame later than it; its index, None where
-        nothing after the damage reads. A seek lands on the key frame before its target and
-        decodes on to it, so a target short of the next good key frame runs into the damage
-        again; 15 s steps try each key frame of x264's default GOP (16.7 s at 15 fps), one
+        """grab() failed inside the file: read on to the first key frame after the damage
+        that decodes (:func:`~fieldtool.keyframes.read_on`; timed by pts); else seek 1
+        frame, 1 s, 5 s, then on in steps of :data:`DAMAGE_STEP_S` past the last frame read,
+        to past the file's stated length (60 s at least), and grab the first frame later
+        than it; its index, None where nothing after the damage reads. A seek lands on the
+        key frame before its target (16 frames before) and decodes on to it, so a target
+        short of the next good key frame runs into the damage again; 15 s steps try each key frame of x264's default GOP (16.7 s at 15 fps), one
         after a damaged key frame too. Past a skip that reads, the earliest target that
         reads is narrowed down (halving, to 1/8 s): what lies between that key frame and
         the skip's target is read. A frame count (an estimate) only stretches the search."""
@@ -309,8 +317,9 @@ class VideoSource:
         while skips[-1] < max(60.0, stated + DAMAGE_STEP_S):
             skips.append(skips[-1] + min(DAMAGE_STEP_S, skips[-1] * 2))
         failed = 0.0  # seconds past the last frame: the longest skip that found nothing
-        for skip in skips:
-            at = self._resume_at(cap, clock, index, skip)
+        resumed = read_on(cap, clock, index, self.uri) if clock.mode == "pts" else None
+        for skip in skips if resumed is None else []:  # the seek search: where read_on is not
+            at = resume_at(cap, clock, index, skip)
             if at is None:
                 failed = skip
                 continue
@@ -318,39 +327,18 @@ class VideoSource:
             while reads - failed > 0.125:
                 probed = True
                 middle = (failed + reads) / 2
-                found = self._resume_at(cap, clock, index, middle)
+                found = resume_at(cap, clock, index, middle)
                 if found is None:
                     failed = middle
                 else:
                     reads, earliest = middle, found
             if probed:  # the last probe may have failed: leave the capture at the earliest
-                earliest = self._resume_at(cap, clock, index, reads) or earliest
-            self._log(f"{self.uri}: damaged data after frame {index}; resumed at frame {earliest}")
-            return earliest
-        return None
-
-    def _resume_at(
-        self, cap: cv2.VideoCapture, clock: MediaClock, index: int, skip: float
-    ) -> int | None:
-        """Seek ``skip`` s past the furthest frame read, grab on to the first later one (each
-        resume further on, after timestamps jumping back too: it ends); its index, or None."""
-        fps = clock.fps
-        if clock.mode == "pts":
-            moved = cap.set(cv2.CAP_PROP_POS_MSEC, (clock.furthest_pts + skip) * 1000.0)
-        else:
-            moved = cap.set(cv2.CAP_PROP_POS_FRAMES, index + 1 + round(skip * fps))
-        if not moved:
-            return None
-        for _ in range(round(fps * (skip + 10)) + 2):
-            if not cap.grab():
-                return None
-            if clock.mode == "pts":
-                later = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 > clock.furthest_pts + 1e-6
-            else:
-                later = cap.get(cv2.CAP_PROP_POS_FRAMES) - 1 > index
-            if later:
-                return max(index + 1, int(cap.get(cv2.CAP_PROP_POS_FRAMES)) - 1)
-        return None
+                earliest = resume_at(cap, clock, index, reads) or earliest
+            resumed = earliest
+            break
+        if resumed is not None:
+            self._log(f"{self.uri}: damaged data after frame {index}; resumed at frame {resumed}")
+        return resumed
 
     # live sources
 
@@ -359,8 +347,9 @@ class VideoSource:
         cap: cv2.VideoCapture | None = self._first_open()
         if cap is None:
             return
-        opened = self._clock()
-        opened_wall = utc_now() + timedelta(seconds=self.clock_offset_s)  # frames, gaps
+        when = LiveClock(self._clock, self._wall, offset_s=self.clock_offset_s,  # frames, gaps
+                         gps=self.gps_time, synchronised=self._synchronised)  # fmt: skip
+        opened = when.start(self.uri, self._log)
         step = 1.0 / self.sample_fps
         next_t = 0.0
         index = -1
@@ -380,14 +369,19 @@ class VideoSource:
                 if not ok or image is None or timed_out:
                     cap.release()
                     if outage is None:
-                        outage = _Outage(asked - opened, self._why_dropped(waited))
+                        why = f"no frame for {waited:.0f} s (read timeout)" if timed_out and \
+                            not self.uri.isdigit() else "stream dropped"  # fmt: skip
+                        outage = _Outage(asked - opened, why)
                     cap = self._reopen(outage)
                     if cap is None:
-                        self._end_outage(outage, self._clock() - opened, opened_wall)
+                        self._end_outage(outage, self._clock() - opened, when)
                         return
                     continue
+                if s := when.check(now, self.stats.frames_yielded, self.uri, self._log):
+                    self.stats.gaps.append(Gap(now, now, s.before, s.after, s.reason))  # a step
                 if outage is not None:  # frames again: the outage ends at this one
-                    self._gap(outage, now, opened_wall, outage.reason)
+                    self.stats.gaps.append(Gap(outage.start_t, now, when.time(outage.start_t),
+                                               when.time(now), outage.reason))  # fmt: skip
                     self.stats.reconnects += 1
                     self._log(f"{self.uri}: frames again after {now - outage.start_t:.1f} s "
                               f"({outage.reason})")  # fmt: skip
@@ -401,7 +395,7 @@ class VideoSource:
                 # grid restarts at this frame
                 next_t = next_t + step if now - next_t < step else now + step
                 self.stats.frames_yielded += 1
-                yield Frame(index, now, opened_wall + timedelta(seconds=now), image)
+                yield Frame(index, now, when.time(now), image)
             if self._stop.is_set():
                 self.stats.end_reason = "stopped"
         finally:
@@ -420,12 +414,6 @@ class VideoSource:
                 raise FieldtoolError(f"{self.uri}: cannot open stream ({outage.tries + 1} tries)")
             self.stats.end_reason = "stopped"
         return cap
-
-    def _why_dropped(self, waited: float) -> str:
-        timeout = self.read_timeout_s
-        if timeout and waited >= 0.9 * timeout and not self.uri.isdigit():
-            return f"no frame for {waited:.0f} s (read timeout)"
-        return "stream dropped"
 
     def _reopen(self, outage: _Outage) -> cv2.VideoCapture | None:
         """Reopen with backoff doubling up to its cap; None when the tries run out or the
@@ -447,23 +435,18 @@ class VideoSource:
                 outage.last_error = str(exc).removeprefix(f"{self.uri}: ")
         return None
 
-    def _gap(self, outage: _Outage, end_t: float, opened_wall: datetime, reason: str,
-             back: bool = True) -> None:  # fmt: skip
-        started = opened_wall + timedelta(seconds=outage.start_t)
-        ended = opened_wall + timedelta(seconds=end_t) if back else None
-        self.stats.gaps.append(Gap(outage.start_t, end_t, started, ended, reason))
-
-    def _end_outage(self, outage: _Outage, end_t: float, opened_wall: datetime) -> None:
+    def _end_outage(self, outage: _Outage, end_t: float, when: LiveClock) -> None:
         """The stream is gone for good (tries spent) or the source was stopped meanwhile."""
         tries = f"{outage.tries} {'try' if outage.tries == 1 else 'tries'}"
         stopped = self._stop.is_set()
         why = "stopped while away" if stopped else f"not back after {tries}"
-        self._gap(outage, end_t, opened_wall, f"{outage.reason}; {why}", back=False)
+        self.stats.gaps.append(Gap(outage.start_t, end_t, when.time(outage.start_t), None,
+                                   f"{outage.reason}; {why}"))  # fmt: skip
         if stopped:
             self.stats.end_reason = "stopped"
             return
         self.stats.lost = True
-        since = (opened_wall + timedelta(seconds=outage.start_t)).strftime("%Y-%m-%d %H:%M:%S")
+        since = when.time(outage.start_t).strftime("%Y-%m-%d %H:%M:%S")
         last = f"; last: {outage.last_error}" if outage.last_error else ""
         self.stats.end_reason = (f"stream lost: {outage.reason} at {since} UTC "
                                  f"(t {outage.start_t:.1f} s), not back after {tries}{last}")  # fmt: skip

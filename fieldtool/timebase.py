@@ -10,12 +10,14 @@ file and says where it came from (:class:`TimeBasis`), in this order:
    drone's local clock). Positions from these are matched by media time, not by clock.
 3. The MP4/MOV's own time: Apple's ``com.apple.quicktime.creationdate`` key (iPhones:
    when recording began, with the phone's UTC offset), else the ``creation_time``
-   (``mvhd``): UTC by the ISO base media file format, which phones follow; GoPro cameras
-   write their local clock there instead.
+   (``mvhd``): UTC by the ISO base media file format, which phones follow; GoPro cameras,
+   DJI drones and other cameras (a trail camera's clip, told by the maker it names or by
+   its camera's photos beside it on the card: ``mp4-camera-clock``) write their local
+   clock there instead.
 4. The start of a separate track (GPX, NMEA): the camera and the logger started together.
 5. Nothing: the processing time, with a warning (the event time is then wrong).
 
-Local clocks (SRT, EXIF without OffsetTime, GoPro's creation_time, a GPX without zones) get
+Local clocks (SRT, EXIF without OffsetTime, a camera's creation_time, a GPX without zones) get
 their zone from ``source.tz`` (``--tz``), else from the track's own position (the offline
 ``tzfpy`` time zone map), else stay local with ``zone_known = False``: stored as they are,
 never labelled UTC (exports write them without ``Z`` and say so). A reading in the hour
@@ -43,11 +45,25 @@ TIME_SOURCES = (
     "srt-file-mtime",  # DJI SRT without any date: the file's modification time
     "quicktime-creationdate",  # Apple's com.apple.quicktime.creationdate key (iPhones)
     "mp4-creation-time",  # MP4/MOV mvhd creation_time
+    "mp4-camera-clock",  # mvhd of a camera's clip (a trail camera's): its local clock
     "track-start",  # first fix of a separate track (GPX, NMEA, EXIF)
     "processing-time",  # nothing known: the time the session ran
     "photos",  # still photos: each its own time (media.time_source; docs/photos.md)
     "wall-clock",  # live sources: the machine's clock at each frame
 )
+# Photos' times (media.time_source; fieldtool.photos.clock decides them):
+# A time from EXIF DateTime (no DateTimeOriginal: when the file was last changed, which an
+# editor's export sets) is named apart from DateTimeOriginal's: ``exif-datetime-zone``
+# beside ``exif-zone``, so media.time_source tells a reader which tag dated the photo.
+EDITED = "exif-datetime-"
+# Time sources that are the camera's clock (DateTimeOriginal, else DateTime): --time-offset
+# corrects them
+CAMERA_CLOCKS = ("exif-offset", "exif-zone", "exif-local",
+                 f"{EDITED}offset", f"{EDITED}zone", f"{EDITED}local")  # fmt: skip
+# ... of them, a local clock converted by a zone found for it (--tz, deployment, place)
+ZONE_CLOCKS = ("exif-zone", f"{EDITED}zone")
+# ... of them, a local clock whose zone is unknown: stored as it reads, not UTC
+UNKNOWN_ZONE_CLOCKS = ("exif-local", f"{EDITED}local")
 _OFFSET_RE = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?$")
 
 

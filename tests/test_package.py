@@ -27,7 +27,7 @@ LAYERS = {
     "fieldtool.import_hints": 1,
     "fieldtool.config": 2,
     "fieldtool.tracks": 3, "fieldtool.priors": 3, "fieldtool.store": 3, "fieldtool.sources": 3,
-    "fieldtool.mediaclock": 2,
+    "fieldtool.mediaclock": 2, "fieldtool.wallclock": 2, "fieldtool.keyframes": 2,
     "fieldtool.smoothing": 3, "fieldtool.model": 3, "fieldtool.batches": 3,
     "fieldtool.preprocessing": 3,
     "fieldtool.preview": 3,

@@ -58,9 +58,7 @@ def test_positions_from_config_reading_a_local_track_converts_it(tmp_path: Path)
 # ------------------------------------------- 2: --time-offset corrects a live source's clock
 
 
-def test_time_offset_corrects_a_live_sources_stored_frame_times(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_time_offset_corrects_a_live_sources_stored_frame_times(tmp_path: Path) -> None:
     """Defect: on a live source --time-offset moved only the track look-up, while the
     frames were stored at the computer's uncorrected clock (docs/time.md: it corrects the
     clock that is off; a live camera's is the computer's). Now the frame times are
@@ -79,9 +77,9 @@ def test_time_offset_corrects_a_live_sources_stored_frame_times(
     assert source.live and source.clock_offset_s == -300.0
     assert any("--time-offset -300 s added" in line for line in lines), lines
     # the computer's clock reads 08:10 when the stream opens: its frames are at 08:05
-    monkeypatch.setattr("fieldtool.sources.utc_now", lambda: datetime(2026, 6, 10, 8, 10))
     ticks = iter(float(i) for i in range(10_000))
     cam = VideoSource(LIVE, sample_fps=1.0, retry=0, clock=lambda: next(ticks),
+                      wall=lambda: datetime(2026, 6, 10, 8, 10), synchronised=lambda: None,
                       open_capture=lambda _: FlakyCapture(3))  # type: ignore[arg-type,return-value]  # fmt: skip
     cam.clock_offset_s = -300.0
     frames = list(cam.frames())
@@ -91,6 +89,32 @@ def test_time_offset_corrects_a_live_sources_stored_frame_times(
     assert gone.started_at == datetime(2026, 6, 10, 8, 5) + timedelta(seconds=gone.start_t)
     where = place.positions.position_at(first.wall_time)
     assert where is not None and where.lat == pytest.approx(WAGENINGEN[0] + (300 + first.t) * 1e-5)
+
+
+def test_a_live_source_with_gpsd_is_offered_gps_time(tmp_path: Path) -> None:
+    """Defect: gpsd's fixes carry GPS time, yet a live source on a computer whose clock was
+    never set timed every frame by that clock, its positions looked up off the fixes. The
+    source is offered GPS time (it takes it when no --time-offset is given and the clock is
+    not known to be synchronised: tests/sources/test_live_clock.py); a file is not."""
+    from fieldtool.pipeline.inputs import video_placement
+    from fieldtool.tracks.gpsd import GpsdPositions
+
+    config = _config(tmp_path, LIVE, **{"position.gpsd": "127.0.0.1:9"})  # nothing answers
+    source, place = video_placement(config, lambda line: None)
+    try:
+        assert isinstance(place.positions, GpsdPositions)
+        assert source.gps_time == place.positions.gps_now
+    finally:
+        place.positions.close()
+    video = _mp4(tmp_path / "v.mp4", created=datetime(2026, 6, 1, 9))
+    file, placed = video_placement(_config(tmp_path, video, **{"position.gpsd": "127.0.0.1:9"}),
+                                   lambda line: None)  # fmt: skip
+    try:
+        assert file.gps_time is None
+    finally:
+        close = getattr(placed.positions, "close", None)
+        if close is not None:
+            close()
 
 
 def test_a_file_source_gets_no_live_clock_offset(tmp_path: Path) -> None:

@@ -72,3 +72,89 @@ def test_a_second_outage_is_said_again(tmp_path: Path) -> None:
     folder.write_text("not a folder again")
     assert not writer.write(folder / "3.jpg", IMAGE)
     assert [line.startswith("warning") for line in lines] == [True, False, True], lines
+
+
+def test_a_paused_writer_does_no_work_for_a_snapshot_it_drops(tmp_path: Path, monkeypatch) -> None:
+    """Defect: a sighting's frame was scaled down for its snapshot while the writer was
+    paused after a failure, and then dropped unwritten. The contract
+    (:class:`~fieldtool.preview.JpegWriter`): pictures asked for during a pause are
+    skipped, counted, and nothing is tried; so nothing is resized either. Once the pause
+    is over the next snapshot is scaled and written as ever."""
+    from datetime import datetime
+
+    import fieldtool.snapshots as snapshots
+    from fieldtool.types import Frame, Sighting
+
+    class Store:  # what SnapshotWriter.snapshot needs of a SightingStore
+        def __init__(self, folder: Path) -> None:
+            self.folder = folder
+
+        def snapshot_dir(self, session_id: str) -> Path:
+            return self.folder / "snaps" / session_id
+
+    resized: list[tuple[int, ...]] = []
+    real_resize = snapshots.cv2.resize
+
+    def counting_resize(image, *args, **kwargs):
+        resized.append(image.shape)
+        return real_resize(image, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots.cv2, "resize", counting_resize)
+    now = [0.0]
+    lines: list[str] = []
+    writer = SnapshotWriter(lines.append, clock=lambda: now[0])
+    blocked = Store(tmp_path / "blocked")
+    blocked.folder.write_text("a file where the folder should be")
+    start = datetime(2026, 6, 1, 9)
+    big = Frame(0, 0.0, start, np.zeros((480, 1280, 3), np.uint8))  # wider than 640 px
+    sighting = Sighting("s1", "sess", "Acer rubrum", "", start, start, 0.0, 1.0)
+    assert writer.snapshot(blocked, sighting, big) is None  # tried: fails, pause begins
+    assert len(resized) == 1 and writer.paused()
+    now[0] = RETRY_S / 2
+    for _ in range(3):  # paused: dropped unseen
+        assert writer.snapshot(blocked, sighting, big) is None
+    assert len(resized) == 1, resized
+    now[0] = RETRY_S + 1.0
+    room = Store(tmp_path / "room")
+    path = writer.snapshot(room, sighting, big)
+    assert path is not None and (room.folder / path).is_file() and len(resized) == 2
+    again = [line for line in lines if "again" in line and not line.startswith("warning")]
+    assert len(again) == 1 and "4 skipped" in again[0], lines
+
+
+def test_the_live_view_is_not_drawn_for_a_paused_writer(tmp_path: Path, monkeypatch) -> None:
+    """The live view's frame, like a snapshot: while writing is paused it is counted as
+    skipped and not drawn (annotating a frame costs more than scaling one)."""
+    from datetime import datetime
+
+    import fieldtool.snapshots as snapshots
+    from fieldtool.config import Config
+    from fieldtool.snapshots import FrameViews
+    from fieldtool.types import Frame, FrameResult, Label, LabelSet
+
+    drawn: list[int] = []
+    real_annotate = snapshots.annotate
+
+    def counting_annotate(image, *args, **kwargs):
+        drawn.append(1)
+        return real_annotate(image, *args, **kwargs)
+
+    monkeypatch.setattr(snapshots, "annotate", counting_annotate)
+    now = [0.0]
+    lines: list[str] = []
+    writer = SnapshotWriter(lines.append, clock=lambda: now[0])
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    assert not writer.write(blocked / "1.jpg", IMAGE)  # fails: paused from now
+    labels = LabelSet((Label(0, "Acer rubrum"), Label(1, "Thuja plicata")))
+    probs = np.array([0.7, 0.3], np.float32)
+    frame = Frame(0, 0.0, datetime(2026, 6, 1, 9), np.zeros((48, 64, 3), np.uint8))
+    FrameViews(blocked / "latest.jpg", labels, Config(), writer).show(
+        FrameResult(frame, raw=probs, fused=probs))  # fmt: skip
+    assert drawn == []
+    now[0] = RETRY_S + 1.0
+    latest = tmp_path / "room" / "latest.jpg"
+    FrameViews(latest, labels, Config(), writer).show(FrameResult(frame, raw=probs, fused=probs))
+    assert drawn == [1] and latest.is_file()
+    again = [line for line in lines if "again" in line and not line.startswith("warning")]
+    assert len(again) == 1 and "2 skipped" in again[0], lines

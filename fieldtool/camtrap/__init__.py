@@ -4,7 +4,9 @@ data), out and in. See ``docs/camtrap.md``. By concept:
 - :mod:`~fieldtool.camtrap.standard`: the version, URLs, columns and time format;
 - :mod:`~fieldtool.camtrap.rows`: what a sightings file holds, read for an export;
 - :mod:`~fieldtool.camtrap.write`: :func:`write_package` (``fieldtool export --format
-  camtrap-dp``);
+  camtrap-dp``); :mod:`~fieldtool.camtrap.files` its file layout and copies;
+  :mod:`~fieldtool.camtrap.origin` what a package run by fieldtool said, written back,
+  :mod:`~fieldtool.camtrap.carry` its media fieldtool did not classify;
 - :mod:`~fieldtool.camtrap.read`: :func:`read_package`, :func:`package_photos` (a
   package as ``fieldtool run`` input: one session per deployment, :func:`by_deployment`);
 - :mod:`~fieldtool.camtrap.reviews`: a package's observations by people as reviews of a

@@ -92,7 +92,10 @@ def _version() -> str:
 def descriptor(
     db: Path, title: str, creator: str, license: str, deployments: list[dict[str, str]],
     observations: list[dict[str, str]], species: dict[str, tuple[str, str | None, str | None]],
+    *, package_id: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
+    """The package's ``datapackage.json``. ``package_id``: its ``id``, the same in every
+    export of one dataset (None: a new UUID); ``created`` is when this one was written."""
     levels = sorted({o["observationLevel"] for o in observations}) or ["event"]
     name = re.sub(r"[^a-z0-9._-]+", "-", f"fieldtool-{db.stem}".lower()).strip("-")
     return {
@@ -103,7 +106,7 @@ def descriptor(
         ],
         "profile": PROFILE_URL,
         "name": name,
-        "id": str(uuid.uuid4()),
+        "id": package_id or str(uuid.uuid4()),
         "created": format_time(datetime.now(timezone.utc).replace(tzinfo=None)),
         "title": title,
         "contributors": [{"title": creator, "role": "contact"}],

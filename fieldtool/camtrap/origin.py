@@ -13,10 +13,12 @@ package's own observations), so the export reads the package again from there
   ``timestampIssues`` is true when the package's or fieldtool's is; ``deploymentComments``
   keeps the package's, then fieldtool's;
 - each photo's media row: its ``mediaID``, ``captureMethod``, ``filePublic``, ``favorite``,
-  ``exifData``, ``timestamp`` and ``mediaComments`` (:func:`media_rows`);
-- the package's observations of the photos exported (media level: of those photos; event
+  ``exifData``, ``fileName``, ``timestamp`` and ``mediaComments`` (:func:`media_rows`);
+- the deployment's media fieldtool did not classify (videos, a photo that did not decode,
+  a URL): their rows as written (:mod:`fieldtool.camtrap.carry`);
+- the package's observations of the media exported (media level: of those media; event
   level: the deployment's, meeting their times), every column as written, their
-  ``mediaID`` the photo's in the export (:func:`written_back`). A sighting whose review
+  ``mediaID`` the media's in the export (:func:`written_back`). A sighting whose review
   in force they decided (a confirm, a relabel, a reject) is theirs: fieldtool writes no
   row of its own for it; a reject decided in fieldtool is written as the reviewer's
   ``unknown`` row beside them. The same model's observations (a package fieldtool wrote,
@@ -29,11 +31,12 @@ period is then the photos' span, as for a folder of photos.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from fieldtool.camtrap.read import CamtrapPackage, Observation, is_package, read_package
+from fieldtool.camtrap.read import CamtrapPackage, Media, Observation, is_package, read_package
 from fieldtool.camtrap.rows import SessionRows
 from fieldtool.camtrap.standard import COLUMNS, parse_time
 from fieldtool.export_rows import ExportFilter
@@ -60,6 +63,8 @@ class Origin:
     deployment: dict[str, str]  # its deployments.csv row, as written
     media: dict[str, dict[str, str]]  # a local photo's file (source_key) -> its media row
     observations: tuple[tuple[Observation, dict[str, str]], ...]  # of the deployment
+    # every media row of the deployment (in the table's order), as read and as written
+    rows: tuple[tuple[Media, dict[str, str]], ...] = ()
 
 
 def _key(path: Path | str) -> str:
@@ -73,17 +78,15 @@ def _origin(pkg: CamtrapPackage, deployment_id: str) -> Origin | None:
     found = [r for r in rows if r.get("deploymentID") == deployment_id]
     if not found:
         return None
-    media = {
-        _key(m.file_path): row
-        for m, row in zip(pkg.media, pkg.tables.get("media", ()), strict=False)
-        if m.deployment_id == deployment_id and isinstance(m.file_path, Path)
-    }
+    rows_ = tuple((m, row) for m, row in zip(pkg.media, pkg.tables.get("media", ()), strict=False)
+                  if m.deployment_id == deployment_id)  # fmt: skip
+    media = {_key(m.file_path): row for m, row in rows_ if isinstance(m.file_path, Path)}
     observations = tuple(
         (o, row)
         for o, row in zip(pkg.observations, pkg.tables.get("observations", ()), strict=False)
         if o.deployment_id == deployment_id
     )
-    return Origin(pkg.path, found[0], media, observations)
+    return Origin(pkg.path, found[0], media, observations, rows_)
 
 
 def session_origin(
@@ -156,6 +159,16 @@ def deployment_row(row: dict[str, str], origin: Origin, s: SessionRows) -> dict[
     return out
 
 
+def merged_comments(given: str, *ours: str) -> str:
+    """A package's ``mediaComments`` with fieldtool's notes (``ours``, each "a; b") after it,
+    each note once: one a package fieldtool wrote says already is not said again (a round
+    trip says it once)."""
+    notes = [n for n in given.split("; ") if n]
+    for text in ours:
+        notes += [n for n in text.split("; ") if n and n not in notes]
+    return "; ".join(notes)
+
+
 def media_rows(
     rows: MediaRows, s: SessionRows, origin: Origin, taken: set[str]
 ) -> tuple[MediaRows, dict[str, str]]:
@@ -175,12 +188,12 @@ def media_rows(
         new = dict(row)
         if given["mediaID"] and given["mediaID"] not in taken:
             new["mediaID"] = given["mediaID"]
-        for column in ("captureMethod", "filePublic", "exifData", "favorite"):
+        for column in ("captureMethod", "filePublic", "exifData", "favorite", "fileName"):
             new[column] = given.get(column, "") or row.get(column, "")
         if _utc(given.get("timestamp", "")) == _utc(row.get("timestamp", "")):
             new["timestamp"] = given["timestamp"]  # the same instant, as the package wrote it
-        new["mediaComments"] = "; ".join(
-            c for c in (given.get("mediaComments", ""), row.get("mediaComments", "")) if c)
+        new["mediaComments"] = merged_comments(given.get("mediaComments", ""),
+                                               row.get("mediaComments", ""))  # fmt: skip
         taken.add(new["mediaID"])
         ids[given["mediaID"]] = new["mediaID"]
         out[frame] = (new["mediaID"], new)
@@ -205,12 +218,13 @@ def _wanted(o: Observation, filters: ExportFilter) -> bool:
 
 def written_back(
     origin: Origin, s: SessionRows, dep: str, media: MediaRows, ids: dict[str, str],
-    filters: ExportFilter,
+    filters: ExportFilter, carried: Sequence[datetime] = (),
 ) -> list[dict[str, str]]:  # fmt: skip
-    """The package's observations of the photos of ``s`` exported (module doc), every
-    column as written; ``ids``: package mediaID -> exported (:func:`media_rows`)."""
+    """The package's observations of the media of ``s`` exported (module doc), every
+    column as written; ``ids``: package mediaID -> exported (:func:`media_rows`, and the
+    media carried through, ``carried`` their times, UTC naive)."""
     times = [p.captured_at for p in s.photos
-             if p.frame_index in media and p.captured_at is not None]  # fmt: skip
+             if p.frame_index in media and p.captured_at is not None] + list(carried)  # fmt: skip
     if not times:
         return []
     first, last = min(times), max(times)
@@ -219,7 +233,7 @@ def written_back(
         if (o.classification_method or "").lower() == "machine" and o.classified_by == s.model_id:
             continue  # this model's earlier say: the run's own rows replace it
         if o.media_id is not None and o.media_id not in ids:
-            continue  # of a photo not exported (remote, missing, filtered out)
+            continue  # of a media row not exported (filtered out)
         if o.media_id is None and not (o.event_start <= last and o.event_end >= first):
             continue
         if not _wanted(o, filters):

@@ -43,13 +43,6 @@ ONE_POINT_M = 1.0
 # m: a deployment whose positions lie farther than this from their centroid is not one
 # camera's place (a trap is moved metres, not kilometres): the export warns.
 WIDE_SPREAD_M = 1000.0
-# Time sources (``sessions.time_source``, ``media.time_source``) that are not when the
-# media was recorded: the export flags them as the standard's timestampIssues.
-GUESSED_TIME_SOURCES: dict[str, str] = {
-    "processing-time": "the time fieldtool processed the file, which has no clock",
-    "srt-file-mtime": "the SRT file's modification time, the file has no date",
-    "file-mtime": "the file's modification time, the photo has no EXIF time",
-}
 
 
 @dataclass
@@ -110,6 +103,9 @@ class SessionRows:
     # whole session, whatever --since/--until keep (its eventID: camtrap.events)
     firsts: dict[str, tuple[int, str]] = field(default_factory=dict)
     rejected: list[Rejected] = field(default_factory=list)  # closed, rejected in force
+    # media.path of every photo of the session, whatever the filters keep (a package's
+    # media rows that are none of them were not run: camtrap.carry)
+    paths: set[str] = field(default_factory=set)
 
 
 def _exit(config_json: str | None) -> float:
@@ -201,6 +197,8 @@ def _photos(
                 photo.top_species, photo.top_score = str(name), float(score)
                 break  # fused lists are best first
         s.photos.append(photo)
+    s.paths = {str(r[0]) for r in con.execute(
+        "SELECT DISTINCT path FROM media WHERE session_id = ?", [s.session_id]).fetchall()}
     s.firsts = {
         str(r[0]): (int(r[1]), str(r[2]))
         for r in con.execute(

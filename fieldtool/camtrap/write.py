@@ -4,7 +4,10 @@ The folder gets ``datapackage.json``, ``deployments.csv``, ``media.csv``,
 ``observations.csv`` and ``media/`` (the photos, copied, never hard-linked: the package is
 edited in place, e.g. to blur people, which must not change the camera's originals; a
 reflink where the file system offers one), so ``media.filePath`` is a relative path inside
-the package as the standard asks. What goes where is in ``docs/camtrap.md``; in short:
+the package as the standard asks: ``media/<deployment>/`` and the photo's path below the
+folder its session ran (a card's ``cardA/DCIM/100RECNX/IMG_0001.JPG``), ``fileName`` its
+own name (:func:`~fieldtool.camtrap.files.package_path`). What goes where is in
+``docs/camtrap.md``; in short:
 
 - one deployment per session with a position (``deploymentID``: the session's
   ``source_name``, else its id), placed where its photos were placed (all of them:
@@ -24,9 +27,11 @@ the package as the standard asks. What goes where is in ``docs/camtrap.md``; in 
   one photo's EXIF where its file is at hand, else ``cameraID`` is ``media.camera`` (make,
   model and serial joined) and ``cameraModel`` empty;
 - a session that ran a Camtrap DP package's deployment gets back what the package said
-  (:mod:`fieldtool.camtrap.origin`): its deployment's columns, its media ids, its own
-  observations of the photos run; no row of fieldtool's for a sighting they decided (a
-  confirm, a relabel or a reject: theirs says it) and no ``blank`` over them.
+  (:mod:`fieldtool.camtrap.origin`): its deployment's columns, its media ids and paths,
+  the media fieldtool did not classify (videos, URLs, a photo that did not decode:
+  :mod:`fieldtool.camtrap.carry`), its own observations of the media exported; no row of
+  fieldtool's for a sighting they decided (a confirm, a relabel or a reject: theirs says
+  it) and no ``blank`` over them.
 
 Times are written in the session's zone with its offset, in whole seconds: a photo's to the
 nearest, an interval (an event's, a deployment's) from its start rounded down to its end
@@ -39,7 +44,7 @@ session stay UTC, unflagged. The deployment's ``timestampIssues`` (the standard'
 "unknown timezone", one per deployment) is true when any of its exported photos (a video
 session: the session) has an unknown zone, and ``deploymentComments`` says how many. It
 is also true when the times are not when the media was recorded: the session's or a
-photo's time source in :data:`~fieldtool.camtrap.rows.GUESSED_TIME_SOURCES` (processing
+photo's time source in :data:`~fieldtool.export_rows.GUESSED_TIME_SOURCES` (processing
 time, a file's modification time), those photos' ``mediaComments`` saying so.
 """
 
@@ -60,13 +65,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fieldtool.camtrap import carry
 from fieldtool.camtrap import origin as package
 from fieldtool.camtrap.descriptor import DEFAULT_LICENSE, check_license
 from fieldtool.camtrap.descriptor import descriptor as package_descriptor
 from fieldtool.camtrap.events import EventIds, event_ids
-from fieldtool.camtrap.files import place_file, source_file
+from fieldtool.camtrap.files import (
+    check_out,
+    package_path,
+    place_file,
+    session_root,
+    source_file,
+)
 from fieldtool.camtrap.rows import (
-    GUESSED_TIME_SOURCES,
     WIDE_SPREAD_M,
     Photo,
     SessionRows,
@@ -80,7 +91,13 @@ from fieldtool.camtrap.standard import (
     COLUMNS,
     format_time,
 )
-from fieldtool.export_rows import ExportFilter, Rounding, zone_known
+from fieldtool.export_rows import (
+    GUESSED_TIME_SOURCES,
+    ExportFilter,
+    Rounding,
+    make_parent,
+    zone_known,
+)
 from fieldtool.types import FieldtoolError
 
 if TYPE_CHECKING:
@@ -209,28 +226,34 @@ def _media_type(path: str) -> str:
     return f"image/{Path(path).suffix.lstrip('.').lower() or 'unknown'}"
 
 
+def _folder(dep: str) -> str:
+    """A deployment's folder below ``media/``."""
+    return _SAFE.sub("_", dep).strip("_") or "deployment"
+
+
 def _media_rows(
-    s: SessionRows, dep: str, out: Path, db: Path, missing: list[str], copied: list[int]
-) -> MediaRows:
-    """Media rows of a session's photos (files copied under ``out/media/<deployment>/``,
+    s: SessionRows, dep: str, out: Path, db: Path, missing: list[str], copied: list[int],
+    used: set[str], origin: package.Origin | str | None = None,
+) -> MediaRows:  # fmt: skip
+    """Media rows of a session's photos (files copied to ``filePath``: ``media/<deployment>/``
+    and their path below the folder the session ran, a package's photo where its package
+    put it, :func:`~fieldtool.camtrap.files.package_path`; ``used``: the paths taken;
     their sizes appended to ``copied``); returns frame_index -> (mediaID, row)."""
-    folder = _SAFE.sub("_", dep).strip("_") or "deployment"
-    used: set[str] = set()
+    own = isinstance(origin, package.Origin)
+    root = origin.package if isinstance(origin, package.Origin) else session_root(s.source)
     rows: MediaRows = {}
     for p in s.photos:
         if p.captured_at is None:
             continue  # the standard requires a timestamp
         name = Path(p.path).name
-        target = name if name not in used else f"{p.frame_index}_{name}"
-        used.add(target)
-        rel = f"media/{folder}/{target}"
+        rel = package_path(p.path, root, _folder(dep), str(p.frame_index), used, own_layout=own)
         src = source_file(p.path, db)
         comment = ""
         if src is None:
             missing.append(p.path)
             comment = f"file not found at export: {p.path}"
         else:
-            (out / "media" / folder).mkdir(parents=True, exist_ok=True)
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
             copied.append(place_file(src, out / rel))
         if p.time_source in GUESSED_TIME_SOURCES:
             comment = _joined(f"timestamp is {GUESSED_TIME_SOURCES[p.time_source]}", comment)
@@ -414,34 +437,6 @@ def _atomic(path: Path) -> Any:
         tmp.unlink(missing_ok=True)
 
 
-def _written_by_fieldtool(descriptor: Path) -> bool:
-    try:
-        sources = json.loads(descriptor.read_text(encoding="utf-8")).get("sources") or []
-    except (OSError, ValueError, AttributeError):
-        return False
-    return any(isinstance(s, dict) and s.get("title") == "fieldtool" for s in sources)
-
-
-def _check_out(out: Path) -> None:
-    """``out`` is new, empty, or an earlier fieldtool export (which the export replaces
-    whole, its media/ included)."""
-    if out.exists() and not out.is_dir():
-        raise FieldtoolError(f"{out}: is a file; Camtrap DP is written to a folder")
-    if not out.parent.is_dir():
-        raise FieldtoolError(f"{out}: folder {out.parent} does not exist")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    descriptor = out / "datapackage.json"
-    if not descriptor.is_file():
-        raise FieldtoolError(
-            f"{out}: folder holds other files; give a new or empty folder (or an earlier "
-            "fieldtool Camtrap DP export to replace)"
-        )
-    if not _written_by_fieldtool(descriptor):
-        raise FieldtoolError(f"{out}: holds a data package fieldtool did not write; give a "
-                             "new or empty folder")  # fmt: skip
-
-
 def write_package(
     db: Path | str,
     out: Path | str,
@@ -450,19 +445,22 @@ def write_package(
     title: str | None = None,
     creator: str = "fieldtool user",
     license: str = DEFAULT_LICENSE,
+    package_id: str | None = None,
     timeout_s: float = 10.0,
     log: Callable[[str], None] | None = None,
 ) -> int:
     """Write ``db``'s sessions as a Camtrap DP package in the folder ``out`` (created;
     an earlier export there is replaced). Returns the number of sightings exported: their
-    event-level observations, and those a package's observations written back carry. Filters: the session filter applies to every table, since/until to
+    event-level observations, and those a package's observations written back carry.
+    ``package_id``: the descriptor's ``id`` (:func:`fieldtool.export.export` gives the
+    dataset's, as Darwin Core's packageId; None: a new UUID). Filters: the session filter applies to every table, since/until to
     photos and sightings, species and reviewed-only to the sightings (and then no
     ``blank`` events are written). ``log`` gets one line per thing left out."""
     db, out = Path(db), Path(out)
     filters = filters or ExportFilter()
     say = log or (lambda _line: None)
     check_license(license)  # refused before anything is read or written
-    _check_out(out)
+    check_out(out)
     sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s, log=log)
     placed = [s for s in sessions if s.lat is not None and s.start is not None]
     if len(placed) < len(sessions):
@@ -475,7 +473,8 @@ def write_package(
                              "position (a deployment needs latitude and longitude)")  # fmt: skip
     try:
         return _write(db, out, filters, placed, frame, extra, species, title=title,
-                      creator=creator, license=license, say=say)  # fmt: skip
+                      creator=creator, license=license, package_id=package_id, say=say,
+                      every=sessions)  # fmt: skip
     except OSError as exc:
         raise FieldtoolError(f"{out}: cannot write ({exc.strerror or exc})") from None
 
@@ -484,9 +483,12 @@ def _write(
     db: Path, out: Path, filters: ExportFilter, placed: list[SessionRows], frame: pd.DataFrame,
     extra: dict[str, tuple[str | None, datetime | None]],
     species: dict[str, tuple[str, str | None, str | None]], *, title: str | None,
-    creator: str, license: str, say: Callable[[str], None],
+    creator: str, license: str, package_id: str | None, say: Callable[[str], None],
+    every: list[SessionRows],
 ) -> int:  # fmt: skip
-    """The files of :func:`write_package` (an earlier export's photos go first)."""
+    """The files of :func:`write_package` (an earlier export's photos go first); ``every``:
+    the file's sessions, placed or not (a package's deployment no session ran is said)."""
+    make_parent(out)  # -o new/pkg: new/ made
     shutil.rmtree(out / "media", ignore_errors=True)
     out.mkdir(exist_ok=True)
     deps = _deployment_ids(placed)
@@ -506,23 +508,33 @@ def _write(
     rejections: list[dict[str, str]] = []
     windowed = filters.since is not None or filters.until is not None
     sighted = set(frame["session_id"])
+    used: set[str] = set()  # the package's file paths, casefolded
+    unclassified = Counter[str]()  # the packages' media carried through, by kind
     for s in placed:
         dep = deps[s.session_id]
-        rows = _media_rows(s, dep, out, db, missing, copied)
-        if windowed and not rows and s.session_id not in sighted and not s.rejected:
+        origin = package.session_origin(s, packages)
+        rows = _media_rows(s, dep, out, db, missing, copied, used, origin)
+        more = carry.Carried()
+        if isinstance(origin, package.Origin):
+            rows, ids = package.media_rows(rows, s, origin, taken)
+            more = carry.carried(origin, s, dep, _folder(dep), out, filters, used=used,
+                                 taken=taken, copied=copied, missing=missing)  # fmt: skip
+        if windowed and not rows and not more.rows and s.session_id not in sighted \
+                and not s.rejected:
             del deps[s.session_id]  # nothing of it in the window: no deployment
             continue
-        origin = package.session_origin(s, packages)
         row = _deployment_row(s, dep, db, package.period_note(s, origin))
         if (note := _spread_note(s)):
             say(f"{db}: warning: deployment {dep}: {note}")
         theirs: set[int] = set()
         if isinstance(origin, package.Origin):
             row = package.deployment_row(row, origin, s)
-            rows, ids = package.media_rows(rows, s, origin, taken)
-            back.extend(kept := package.written_back(origin, s, dep, rows, ids, filters))
-            # all the package says of the photos, whatever the filters show of it
-            said = package.written_back(origin, s, dep, rows, ids, ExportFilter())
+            ids.update(more.ids)
+            unclassified.update(more.kinds)
+            back.extend(kept := package.written_back(origin, s, dep, rows, ids, filters,
+                                                     more.times))  # fmt: skip
+            # all the package says of its media, whatever the filters show of it
+            said = package.written_back(origin, s, dep, rows, ids, ExportFilter(), more.times)
             theirs = package.covered(said, s, rows)
             reserved |= {r["observationID"] for r in said} - {r["observationID"] for r in kept}
             events[s.session_id] = event_ids(s, dep, rows, origin, ids)
@@ -532,7 +544,7 @@ def _write(
             if isinstance(origin, str):
                 say(f"{db}: deployment {dep}: {origin}")
         deployments.append(row)
-        media.extend(row for _, row in rows.values())
+        media.extend([*(row for _, row in rows.values()), *more.rows])
         media_obs.extend(_media_observations(s, dep, rows, theirs, events[s.session_id]))
         if all_sightings:
             blanks.extend(_blank_events(s, dep, rows, theirs, events[s.session_id]))
@@ -541,6 +553,8 @@ def _write(
     if not deployments:
         raise FieldtoolError(f"{db}: nothing to export as Camtrap DP between --since and "
                              "--until: no photo or sighting of a placed session")  # fmt: skip
+    carry.unrun_line([p for p in packages.values() if not isinstance(p, str)], every,
+                     filters, say)  # fmt: skip
     events_, carried = _event_rows(frame, deps, by_id, extra,
                                    {r["observationID"] for r in back}, events)  # fmt: skip
     observations = package.unique_ids(back + events_ + rejections + blanks + media_obs,
@@ -550,7 +564,7 @@ def _write(
             f"their file: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")  # fmt: skip
     descriptor = package_descriptor(db, title or f"fieldtool sightings from {db.name}",
                                     creator, license, deployments, observations,
-                                    species)  # fmt: skip
+                                    species, package_id=package_id)  # fmt: skip
     for name, rows_ in (("deployments", deployments), ("media", media),
                         ("observations", observations)):  # fmt: skip
         with _atomic(out / f"{name}.csv") as tmp:
@@ -562,5 +576,7 @@ def _write(
         f"{sum(copied):,} bytes copied), {len(events_)} event observations from sightings, "
         + (f"{len(rejections)} rejected by reviewers, " if rejections else "")
         + f"{len(blanks)} blank events, {len(media_obs)} media observations"
-        + (f", {len(back)} of the packages' own observations" if back else ""))  # fmt: skip
+        + (f", {len(back)} of the packages' own observations" if back else "")
+        + (f", {sum(unclassified.values())} of the packages' media carried through "
+           f"unclassified ({carry.counted(unclassified)})" if unclassified else ""))  # fmt: skip
     return len(events_) + carried

@@ -118,6 +118,8 @@ def session_flags(parser: argparse.ArgumentParser) -> None:
         dest = f"{_CFG}{dotted}"
         if flags.names:
             kind = _argparse_kind(info, flags)
+            if flags.metavar is not None:
+                kind["metavar"] = flags.metavar
             if "choices" not in kind and kind.get("action") != "store_true":
                 kind.setdefault("metavar", dotted.partition(".")[2].upper())
             text = f"{info.description} [{dotted}]{_config_default(info)}"

@@ -185,8 +185,9 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    f"{', '.join(ex.GBIF_LICENSES)} (none given: none named, said); camtrap-dp: "
                    "of the data and the photos, default CC-BY-4.0")  # fmt: skip
     p.add_argument("--rights-holder", help="who holds the rights to the data (dwca)")
-    p.add_argument("--dataset-id", help="the dataset's id, EML packageId (dwca; default: a "
-                   "UUID derived from the file's earliest session and the filters)")  # fmt: skip
+    p.add_argument("--dataset-id", help="the dataset's id: EML packageId (dwca), the "
+                   "package's id (camtrap-dp); default: a UUID derived from the file's earliest "
+                   "session and the filters")  # fmt: skip
     p.set_defaults(func=export)
 
     d = sub.add_parser("dashboard", help="the map and review dashboard (Streamlit, this machine)")

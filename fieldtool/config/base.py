@@ -19,17 +19,23 @@ from pydantic.fields import FieldInfo
 
 
 def flag(
-    *names: str, switch: dict[str, tuple[Any, str]] | None = None, const: Any = None
+    *names: str,
+    switch: dict[str, tuple[Any, str]] | None = None,
+    const: Any = None,
+    metavar: str | None = None,
 ) -> dict[str, Any]:
     """Field metadata naming the CLI flags that set a field (``fieldtool run --help``).
 
     ``names``: the option strings (``--sample-fps``); ``switch``: extra options that set
     a fixed value, ``{"--ignore-location": (0.0, "help")}``; ``const``: the value of a
-    flag given without one (``--gpsd`` alone: ``localhost:2947``).
+    flag given without one (``--gpsd`` alone: ``localhost:2947``); ``metavar``: the value's
+    name in ``--help`` as the docs write it (``HOST[:PORT]``; default: the key's name).
     """
     meta: dict[str, Any] = {"flags": list(names), "switch": dict(switch or {})}
     if const is not None:
         meta["const"] = const
+    if metavar is not None:
+        meta["metavar"] = metavar
     return meta
 
 
@@ -46,6 +52,7 @@ class Flags:
     switch: Mapping[str, tuple[Any, str]] = field(default_factory=dict)
     const: Any = None
     has_const: bool = False
+    metavar: str | None = None
 
     @classmethod
     def of(cls, info: FieldInfo) -> Flags:
@@ -63,6 +70,7 @@ class Flags:
             switch,
             meta.get("const"),
             "const" in meta,
+            str(meta["metavar"]) if "metavar" in meta else None,
         )
 
 

@@ -238,7 +238,7 @@ class PositionConfig(_Section):
     )  # fmt: skip
     gpsd: str | None = Field(
         None, description="live fixes from a gpsd daemon, host[:port] (port 2947)",
-        json_schema_extra=flag("--gpsd", const="localhost:2947"),
+        json_schema_extra=flag("--gpsd", const="localhost:2947", metavar="HOST[:PORT]"),
     )  # fmt: skip
     time_offset_s: float = Field(
         0.0, description="seconds added to a video's frame times (a live source's: this "

@@ -182,6 +182,24 @@ def quarter_turns(frame: VideoFrame) -> int:
     return round((frame.rotation or 0) / 90) % 4
 
 
+def first_frame_layout(
+    frame: VideoFrame | None, pixels: Pixels, log: Callable[[str], None], uri: str
+) -> tuple[int, tuple[str, tuple[Layout, Matrix, Range]] | None]:
+    """From a file's first ``frame``: the quarter turns that make its frames upright
+    (:func:`quarter_turns`), and with ``pixels`` yuv the pixel format and (layout, matrix,
+    range) when its planes can go on as decoded (:func:`yuv_planes`); else None, said in
+    the ``log``: its frames are converted to BGR. (0, None) without a frame."""
+    if frame is None:
+        return 0, None
+    first = yuv_planes(frame) if pixels == "yuv" else None
+    if first is None and pixels == "yuv":
+        log(f"{uri}: {frame.format.name} frames go on as BGR, not planes")
+    if first is None:
+        return quarter_turns(frame), None
+    return quarter_turns(frame), (frame.format.name, (first.layout, first.matrix,
+                                                      first.color_range))  # fmt: skip
+
+
 def upright_bgr(frame: VideoFrame) -> np.ndarray:
     """(H, W, 3) uint8 BGR of ``frame``, turned upright as :func:`quarter_turns` says
     (swscale converts it; a GPU frame is copied to host memory first)."""

@@ -60,11 +60,11 @@ from fieldtool.decode.pyav import (
     Decoder,
     PyAVSource,
     _import_av,
+    first_frame_layout,
     in_presentation_order,
     quarter_turns,
     upright_bgr,
     video_source,
-    yuv_planes,
 )
 from fieldtool.decode.ring import FrameRing
 from fieldtool.mediaclock import MediaClock
@@ -350,13 +350,20 @@ class SegmentedSource(PyAVSource):
             self._log(f"{why_not} the file carries no timestamps")
             return None
         scan = time.perf_counter()
+        first: VideoFrame | None = None  # the file's first frame, from the same container
         try:
             with av.open(self.uri) as container:
                 stream = container.streams.video[0]
                 shape: tuple[int, ...] = (stream.codec_context.height, stream.codec_context.width, 3)
                 zero = stream.start_time or 0
                 base = float(stream.time_base or 0)
-                packets = [(p.pts, p.is_keyframe) for p in container.demux(stream) if p.size]
+                packets = []
+                for p in container.demux(stream):
+                    if first is None:  # its turn and planes (first_frame_layout): one open
+                        with contextlib.suppress(av.FFmpegError):  # damage: the next one
+                            first = next(iter(p.decode()), None)
+                    if p.size:
+                        packets.append((p.pts, p.is_keyframe))
         except (av.FFmpegError, IndexError) as exc:
             self._log(f"{why_not} its packets cannot be read ahead ({exc})")
             return None
@@ -375,7 +382,7 @@ class SegmentedSource(PyAVSource):
         # slots for a GOP's kept frames: a worker decodes on while the parent takes those
         # before its segment (module docstring), within the memory there is
         gops = [bisect.bisect_right(keys, f.pts) for f in kept]
-        turns, planes = self._first_frame()
+        turns, planes = first_frame_layout(first, self.pixels, self._log, self.uri)
         if turns % 2:  # stored sideways (a phone's portrait video): frames come turned
             shape = (shape[1], shape[0], 3)
         if planes is not None:  # 4:2:0: half the bytes of BGR a frame
@@ -400,23 +407,6 @@ class SegmentedSource(PyAVSource):
         slots = max(ahead, self._slots(math.prod(shape), 2 * need))
         return Plan(tuple(tuple(g) for g in groups), segments, read, shape, clock_timing, slots,
                     ahead, time.perf_counter() - scan, planes, last_t)  # fmt: skip
-
-    def _first_frame(self) -> tuple[int, tuple[str, tuple[Layout, Matrix, Range]] | None]:
-        """From the file's first frame: the quarter turns that make frames upright
-        (:func:`~fieldtool.decode.pyav.quarter_turns`), and with ``pixels`` yuv the pixel
-        format and (layout, matrix, range) when its planes can go on as decoded
-        (:func:`~fieldtool.decode.pyav.yuv_planes`); else None, said: the workers convert to
-        BGR as one decoder would."""
-        with self._av.open(self.uri) as container:
-            for frame in container.decode(video=0):
-                first = yuv_planes(frame) if self.pixels == "yuv" else None
-                if first is None and self.pixels == "yuv":
-                    self._log(f"{self.uri}: {frame.format.name} frames go on as BGR, not planes")
-                if first is None:
-                    return quarter_turns(frame), None
-                return quarter_turns(frame), (frame.format.name, (first.layout, first.matrix,
-                                                                  first.color_range))  # fmt: skip
-        return 0, None
 
     def _slots(self, frame_bytes: int, need: int) -> int:
         """Frame slots per worker: ``need`` (at least 2, at most 128) within ``ring_bytes``

@@ -3,9 +3,11 @@
 :class:`FrameKeeper` sits in the pipeline's frame step. While a sighting is open it holds
 a bounded, evenly thinned sample of its frames (at most ``2k``, downscaled to
 :data:`KEEP_MAX_WIDTH`: a long sighting doubles its stride instead of growing); when the
-sighting closes it writes up to k of them, spread over the sighting, as JPEGs beside the
-snapshots (``<snapshots>/<session>/learn/``) and records them, with the snapshot itself,
-in ``sighting_frames``. Retention: the rows hang on sightings, which pruning keeps;
+sighting closes it writes up to k of them, spread over the sighting (the middles of k
+equal parts of its span, not its ends, where the animal comes into view and leaves partly
+in the frame: :func:`spread`), as JPEGs beside the snapshots
+(``<snapshots>/<session>/learn/``) and records them, with the snapshot itself, in
+``sighting_frames``. Retention: the rows hang on sightings, which pruning keeps;
 forgetting a source deletes the rows (every session table) and the session's snapshot
 folder, these JPEGs included.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,11 +60,21 @@ def _small(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 
 
-def spread(count: int, k: int) -> list[int]:
-    """Up to ``k`` indices into ``count`` items, evenly spread, first and last included."""
-    if count <= k:
-        return list(range(count))
-    return sorted({int(round(x)) for x in np.linspace(0, count - 1, k)})
+def spread(times: Sequence[float], first_t: float, last_t: float, k: int) -> list[int]:
+    """Up to ``k`` indices into ``times`` (s, ascending): for each of ``k`` equal parts of
+    the span ``first_t``..``last_t``, the time nearest the part's middle, each index once
+    and in order (all of them where there are ``k`` or fewer). The span's ends are where
+    the animal comes into view and leaves it, partly in the frame: a pick lies half a part
+    from either end, give or take the spacing of the frames held."""
+    if len(times) <= k:
+        return list(range(len(times)))
+    part = (last_t - first_t) / k
+    picked: list[int] = []
+    for i in range(k):  # the nearest after the last pick that leaves one for each part after
+        middle = first_t + (i + 0.5) * part
+        lo, hi = picked[-1] + 1 if picked else 0, len(times) - (k - i)
+        picked.append(min(range(lo, hi + 1), key=lambda j: abs(times[j] - middle)))
+    return picked
 
 
 class FrameKeeper:
@@ -125,7 +137,7 @@ class FrameKeeper:
         inside = [f for f in sample.frames if f[0] != snap_index
                   and sighting.first_t - 1e-6 <= f[1] <= sighting.last_t + 1e-6]  # fmt: skip
         folder = store.snapshot_dir(sighting.session_id) / "learn"
-        for i in spread(len(inside), k):
+        for i in spread([f[1] for f in inside], sighting.first_t, sighting.last_t, k):
             index, t, image = inside[i]
             target = folder / f"{sighting.sighting_id}_{index}.jpg"
             digest_or_none = self._write(target, image)

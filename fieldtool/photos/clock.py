@@ -6,7 +6,10 @@ GPSTimeStamp (``exif-gps``, UTC: the satellites' clock); EXIF DateTimeOriginal w
 OffsetTimeOriginal (``exif-offset``); DateTimeOriginal alone, a local clock, converted from
 ``--tz``, else the deployment's zone, else the zone at the photo's place, the session's
 place, or where the session's track starts (``exif-zone``), else kept local (``exif-local``,
-zone unknown); no EXIF time: the file's modification time (``file-mtime``).
+zone unknown); without DateTimeOriginal, EXIF DateTime by the same rule, named apart
+(``exif-datetime-offset``, ``exif-datetime-zone``, ``exif-datetime-local``: when the file
+was last changed, which an editor's export sets); no EXIF time: the file's modification
+time (``file-mtime``).
 
 ``--time-offset`` (``position.time_offset_s``) corrects a camera clock that is off: it is
 added to the times the camera's clock gave (:data:`CAMERA_CLOCKS`), so the corrected time is
@@ -22,6 +25,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from fieldtool.timebase import (
+    CAMERA_CLOCKS,
+    EDITED,
+    UNKNOWN_ZONE_CLOCKS,
+    ZONE_CLOCKS,
     ZoneChoice,
     repeated_local_time,
     repeated_offsets,
@@ -34,8 +41,6 @@ from fieldtool.timebase import (
 from fieldtool.tracks.exif import PhotoExif
 from fieldtool.types import Deployment, Position
 
-# Time sources that are the camera's clock (DateTimeOriginal): --time-offset corrects them
-CAMERA_CLOCKS = ("exif-offset", "exif-zone", "exif-local")
 CLOCK_RESET_S = 86400.0  # s; a camera clock this far behind its previous photo was reset
 # What dates the photos --time-offset leaves as they are, for its line
 _OTHER_CLOCKS = {
@@ -111,7 +116,7 @@ class PhotoClock:
             return PhotoTime(utc_naive(given), "given", "UTC")
         camera = self._camera_time(exif, mtime, own, deployment)
         if (gps := exif.gps_time) is not None:  # the receiver's clock: UTC, and set
-            in_utc = camera.source in ("exif-offset", "exif-zone")  # a camera clock, zone known
+            in_utc = camera.source in CAMERA_CLOCKS and camera.source not in UNKNOWN_ZONE_CLOCKS
             return PhotoTime(gps, "exif-gps", "UTC", camera_utc=camera.time if in_utc else None)
         if camera.source in CAMERA_CLOCKS and self.time_offset_s:  # a clock that is off
             shift = self.time_offset_s
@@ -122,15 +127,17 @@ class PhotoClock:
         self, exif: PhotoExif, mtime: datetime, own: Position | None,
         deployment: Deployment | None,
     ) -> PhotoTime:  # fmt: skip
-        """The camera clock's time (DateTimeOriginal) as it reads, else the file's."""
+        """The camera clock's time (DateTimeOriginal, else DateTime: :data:`EDITED`) as it
+        reads, else the file's."""
         if exif.taken is None:
             return PhotoTime(mtime, "file-mtime", "UTC")
+        tag = EDITED if exif.taken_changed else "exif-"
         if (utc := exif.taken_utc) is not None and exif.offset is not None:
-            return PhotoTime(utc, "exif-offset", zone_name(exif.offset))
+            return PhotoTime(utc, f"{tag}offset", zone_name(exif.offset))
         zone, how = self.clock_zone(own, deployment, self.tz)
         if zone is None:
-            return PhotoTime(exif.taken, "exif-local", None)
-        return PhotoTime(to_utc(exif.taken, zone), "exif-zone", zone, how)
+            return PhotoTime(exif.taken, f"{tag}local", None)
+        return PhotoTime(to_utc(exif.taken, zone), f"{tag}zone", zone, how)
 
     def clock_zone(
         self, own: Position | None, deployment: Deployment | None, tz: str | None
@@ -215,7 +222,7 @@ class PhotoClock:
         groups: dict[tuple[str, str], list[datetime]] = {}  # (camera, zone): local times
         for d in dated:
             w = d.when
-            if w.source == "exif-zone" and w.zone is not None and d.exif.taken is not None:
+            if w.source in ZONE_CLOCKS and w.zone is not None and d.exif.taken is not None:
                 groups.setdefault((d.camera, w.zone), []).append(d.exif.taken)
         lines = []
         for (where, zone), found in groups.items():
@@ -237,7 +244,7 @@ class PhotoClock:
         skipped: dict[str, list[tuple[str, datetime]]] = {}
         for d in dated:
             w = d.when
-            if w.source == "exif-zone" and w.zone is not None:
+            if w.source in ZONE_CLOCKS and w.zone is not None:
                 # the clock's reading in UTC: before --time-offset, which does not change it
                 twice = repeated_local_time(w.time - timedelta(seconds=w.offset_s), w.zone)
                 if twice is not None:

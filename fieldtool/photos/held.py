@@ -8,6 +8,7 @@ from pathlib import Path, PurePath
 
 import pandas as pd
 
+from fieldtool.photos.same import photo_key
 from fieldtool.photos.source import PhotoSource
 from fieldtool.sources import source_key
 from fieldtool.store import query
@@ -18,25 +19,27 @@ def held_elsewhere(db: Path | str, source: PhotoSource) -> str | None:
     """A one-line warning when ``db`` holds media rows of ``source``'s photos from sessions
     of another source path: how many of its photos, from which session(s) and path(s), and
     what to do; else None (also for a file that does not exist yet or that another process
-    holds). A photo is the same by file name and capture time (``media.captured_at``, as
-    stored): the media table keeps no hash of the bytes nor the file's size. Sessions of
+    holds). A photo is the same by file name and capture time to the second
+    (``media.captured_at``, as stored; :func:`~fieldtool.photos.same.photo_key`): the media
+    table keeps no hash of the bytes nor the file's size. Sessions of
     ``source``'s own path are left to the "already holds" warning."""
     if not Path(db).is_file() or not source.photos:
         return None
-    ours = {(p.path.name, p.captured_at) for p in source.photos}
-    times = sorted({p.captured_at for p in source.photos})
+    ours = {photo_key(p.path.name, p.captured_at) for p in source.photos}
+    times = sorted({p.captured_at.replace(microsecond=0) for p in source.photos})
     uri = str(source.uri)
     try:
         rows = query(db, "SELECT m.path, m.captured_at, m.session_id, s.source FROM media m "
                          "JOIN sessions s USING (session_id) WHERE s.source NOT IN (?, ?) "
-                         "AND m.captured_at IN (SELECT unnest(?::TIMESTAMP[]))",
+                         "AND date_trunc('second', m.captured_at) IN "
+                         "(SELECT unnest(?::TIMESTAMP[]))",
                      [source_key(uri), uri, times])  # fmt: skip
     except FieldtoolError:
         return None
-    found: set[tuple[str, object]] = set()
+    found: set[object] = set()
     where: Counter[tuple[str, str]] = Counter()  # (session, source path): photos of ours
     for path, at, session_id, held_in in rows.itertuples(index=False):
-        key = (PurePath(str(path)).name, pd.Timestamp(at).to_pydatetime())
+        key = photo_key(PurePath(str(path)).name, pd.Timestamp(at).to_pydatetime())
         if key in ours:
             found.add(key)
             where[(str(session_id), str(held_in))] += 1

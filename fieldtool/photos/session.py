@@ -9,7 +9,7 @@ evidence by itself) and bridges gaps up to the sequence gap (:meth:`PhotoSteps.s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -152,6 +152,7 @@ def photo_source_from_config(
     log: Callable[[str], None],
     deployments: Sequence[Deployment] = (),
     track: TrackRead | None = None,
+    leave_out: Mapping[str, str] | None = None,
 ) -> PhotoSource:
     """The photos ``config.source.uri`` names (a photo, a folder, a glob) as one set, or the
     local photos of a Camtrap DP package with its deployments (their places and times) —
@@ -161,7 +162,8 @@ def photo_source_from_config(
     With a track (``--track``/``--gpx``) its first fix gives local clocks without any other
     zone theirs (``docs/time.md``), and a warning names the photos without a place of
     their own that the track cannot place (:func:`track_overlap_warning`); ``track``:
-    :func:`config_track`, read already (else read here)."""
+    :func:`config_track`, read already (else read here). ``leave_out``: photos run before
+    elsewhere, left out (:class:`PhotoSource`; ``fieldtool batch``'s copies)."""
     src = config.source
     photos: list[Path] | list[PhotoItem]
     only = only_deployment(config)
@@ -176,7 +178,7 @@ def photo_source_from_config(
     else:
         photos = expand_photos(src.uri, log)
     return _source(config, photos, deployments, log,
-                   track if track is not None else config_track(config))
+                   track if track is not None else config_track(config), leave_out)
 
 
 def _say_unused_place(config: Config, log: Callable[[str], None]) -> None:
@@ -218,6 +220,7 @@ def photo_positions(config: Config, track: TrackRead | None = None) -> PositionP
 def _source(
     config: Config, photos: Sequence[Path | PhotoItem], deployments: Sequence[Deployment],
     log: Callable[[str], None], track: TrackRead | None,
+    leave_out: Mapping[str, str] | None = None,
 ) -> PhotoSource:  # fmt: skip
     """One photo set as a source; with a track, its overlap warning goes to ``log``."""
     src, pos = config.source, config.position
@@ -226,7 +229,7 @@ def _source(
         photos, deployments=deployments,
         sequence_gap_s=config.photos.sequence_gap_s, tz=src.tz, place=place, uri=src.uri,
         max_frames=src.max_frames, log=log, track=track.fixes if track else (),
-        time_offset_s=pos.time_offset_s,
+        time_offset_s=pos.time_offset_s, leave_out=leave_out,
     )  # fmt: skip
     if track is not None and track.fixes:  # looked up as photo_positions does: no offset
         positions = TrackPositions(track.fixes, pos.max_fix_gap_s, source=track.format)

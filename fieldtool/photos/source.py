@@ -30,19 +30,24 @@ import os
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fieldtool.photos.clock import Dated, PhotoClock, PhotoTime, first_names
+from fieldtool.photos.same import photo_key
 from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.sources import FrameStream, SourceStats
 from fieldtool.timebase import TimeBasis, ZoneChoice, local_zone
 from fieldtool.tracks.exif import PhotoExif, open_image, photo_exif
 from fieldtool.types import Deployment, FieldtoolError, Fix, Frame, Position
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 CLOCK_DISAGREES_S = 60.0  # s; a camera clock this far from the photo's GPS time is said
 # A DCF folder (the camera file system standard): 100-999 and five free characters, in DCIM
@@ -129,7 +134,8 @@ class PhotoSource:
     clocks that have no other (as for a video, ``docs/time.md``). ``time_offset_s``: s
     added to the times the camera's clock gave (``--time-offset``: a clock that is off).
     ``name`` and ``deployment``: the deployment all the photos are of (None: none, or
-    several).
+    several). ``leave_out``: photos (paths as given) run before elsewhere -> where
+    (``fieldtool batch``: :mod:`fieldtool.scale.copies`), left out as copies.
     """
 
     live = False
@@ -148,6 +154,7 @@ class PhotoSource:
         log: Callable[[str], None] | None = None,
         track: Sequence[Fix] = (),
         time_offset_s: float = 0.0,
+        leave_out: Mapping[str, str] | None = None,
     ) -> None:
         items = [p if isinstance(p, PhotoItem) else PhotoItem(p) for p in photos]
         if not items:
@@ -165,16 +172,18 @@ class PhotoSource:
         # does, the error alone says the faults (each once).
         self._held: list[str] | None = []
         self._kept: tuple[int, np.ndarray] | None = None  # the first decoded: (index, pixels)
+        self._ran: list[str] = []  # the event of each photo run (classified), in order
         self._stop = threading.Event()
         zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
         self._clock = PhotoClock(tz, place, zone, time_offset_s)
-        items = self._without_copies(items)
-        copies = len(self.skipped)
-        self.photos = self._catalog([r for i in items if (r := self._read(i)) is not None])
+        items = self._without_copies(self._run_before(items, leave_out or {}))
+        reads = self._without_retagged([r for i in items if (r := self._read(i)) is not None])
+        self.photos = self._catalog(reads)
         if not self.photos:
             raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read: "
                                  f"{self._faults()}")  # fmt: skip
-        self._unread = len(self.skipped) - copies  # tried and not read: counted as read
+        # tried and not read: counted as read (copies are not tried)
+        self._unread = sum(not _copy(why) for _, why in self.skipped)
         self._undecodable, self._kept = self._first_decodes(len(items))
         for line in self._held:
             self._log(line)
@@ -220,12 +229,29 @@ class PhotoSource:
         return TimeBasis(self.start_time, "photos", zone, known, f"per photo: {how}{added}")
 
     def skipped_summary(self) -> str | None:
-        """One line naming the photos skipped so far, or None."""
+        """One line naming the photos skipped so far, or None; where one was not read or
+        decoded, with the photos run (classified) so far and their events."""
         if not self.skipped:
             return None
         names = ", ".join(f"{Path(p).name} ({why})" for p, why in self.skipped[:5])
         more = f" and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
-        return f"{len(self.skipped)} photo(s) skipped: {names}{more}"
+        ran = ""
+        if self._ran and not all(_copy(why) for _, why in self.skipped):
+            ran = (f"; {len(self._ran)} photo(s) classified in {len(set(self._ran))} "
+                   "event(s)")  # fmt: skip
+        return f"{len(self.skipped)} photo(s) skipped: {names}{more}{ran}"
+
+    def photos_line(self) -> str:
+        """``photos: N in M event(s) (gap G s), K placed by their EXIF GPS``: the photos to
+        run and their events; those found not to decode when the set was read (a truncated
+        JPEG, :func:`_cut_short`) are no photo nor event of it, said apart (one found only
+        when it runs: :meth:`skipped_summary`)."""
+        runs = [p for p in self.photos if p.index not in self._undecodable]
+        gps = sum(p.own_position is not None for p in runs)
+        bad = sum(why.startswith("cannot be decoded") for _, why in self.skipped)
+        return (f"photos: {len(runs)} in {len({p.event_id for p in runs})} event(s) (gap "
+                f"{self.sequence_gap_s:g} s), {gps} placed by their EXIF GPS"
+                + (f"; {bad} more cannot be decoded (skipped)" if bad else ""))  # fmt: skip
 
     # reading
 
@@ -246,7 +272,20 @@ class PhotoSource:
     def _faults(self) -> str:
         """The photos skipped (copies aside) and why, the first few, for an error."""
         return first_names([f"{Path(path).name} ({why})" for path, why in self.skipped
-                       if not why.startswith("a copy of")])  # fmt: skip
+                            if not _copy(why)])  # fmt: skip
+
+    def _run_before(self, items: list[PhotoItem], leave_out: Mapping[str, str]) -> list[PhotoItem]:
+        """``items`` less those ``leave_out`` names (run before elsewhere), said in one line
+        and kept in :attr:`skipped` as copies."""
+        gone = [(Path(i.path), leave_out[str(i.path)]) for i in items if str(i.path) in leave_out]
+        if not gone:
+            return items
+        self.skipped += [(str(path), f"a copy of a photo run in {where}") for path, where in gone]
+        places = Counter(where for _, where in gone)
+        self._log(f"{len(gone)} photo(s) run before (the same bytes) in "
+                  f"{first_names([f'{w} ({n})' for w, n in places.most_common()])}: left out "
+                  "(each photo counts once)")  # fmt: skip
+        return [i for i in items if str(i.path) not in leave_out]
 
     def _without_copies(self, items: list[PhotoItem]) -> list[PhotoItem]:
         """``items`` less byte-identical copies of an earlier one (a card's folder copied
@@ -279,6 +318,34 @@ class PhotoSource:
                   f"{first_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
         return [i for i in items if id(i) not in copies]
 
+    def _without_retagged(self, reads: list[_Read]) -> list[_Read]:
+        """``reads`` less copies of an earlier one whose bytes differ (a card re-tagged: a
+        tagging tool wrote into the same photos), told as across runs
+        (:func:`~fieldtool.photos.same.photo_key`): the same camera (EXIF, else its card),
+        file name and EXIF capture time to the second; said in one warning, kept in
+        :attr:`skipped`. A package's media rows are records of their own: kept."""
+        first: dict[object, Path] = {}
+        named: list[tuple[Path, Path]] = []  # (copy, the photo it copies)
+        kept = []
+        for r in reads:
+            taken = None if r.exif.taken_changed else r.exif.taken
+            camera = r.exif.camera or camera_folder(r.path).name
+            own = r.item.timestamp is None and r.item.deployment_id is None
+            key = photo_key(r.path.name, taken, camera) if own else None
+            if key is not None and key in first:
+                named.append((r.path, first[key]))
+                continue
+            if key is not None:
+                first[key] = r.path
+            kept.append(r)
+        if named:
+            self.skipped += [(str(path), f"a copy of {of}") for path, of in named]
+            self._log(f"warning: {len(named)} photo(s) are copies of another in this set (same "
+                      "camera, file name and EXIF capture time; other bytes), left out (each "
+                      "photo counts once): "
+                      f"{first_names([f'{path} (of {of.parent})' for path, of in named])}")  # fmt: skip
+        return kept
+
     def _first_decodes(self, tried: int) -> tuple[set[int], tuple[int, np.ndarray]]:
         """The indices of the photos before the first that decodes (each skipped), and
         that photo's index and pixels, kept for its frame (decoded once), so that a set of
@@ -304,6 +371,10 @@ class PhotoSource:
             with open_image(path) as image:
                 exif = photo_exif(image.getexif())
                 size = _upright_size(image.size, exif.orientation)
+                cut = _cut_short(image, path)
+            if cut is not None:
+                self._skip(path, f"cannot be decoded ({cut})")
+                return None
             mtime = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
         except FileNotFoundError:
             self._skip(path, "photo not found")
@@ -427,6 +498,7 @@ class PhotoSource:
     def _frames(self) -> Generator[Frame, None, None]:
         # frames_read: every photo tried, those that could not be read when built included
         self.stats.frames_read = self._unread
+        self._ran = []
         for n, photo in enumerate(self.photos):
             if self._stop.is_set():
                 self.stats.end_reason = "stopped"
@@ -446,8 +518,34 @@ class PhotoSource:
                     self._skip(photo.path, f"cannot be decoded ({why})")
                     continue
             self.stats.frames_yielded += 1
+            self._ran.append(photo.event_id)
             yield Frame(photo.index, photo.t, photo.captured_at, image, str(photo.path),
                         photo.event_id)  # fmt: skip
+
+
+def _cut_short(image: PIL.Image.Image, path: Path) -> str | None:
+    """Why a JPEG cut short (a card pulled while the camera wrote it) cannot be decoded, or
+    None. Only a file that does not end in the JPEG end marker is tried, at 1/8 scale (the
+    decoder's DCT scaling: a fraction of a decode's time; a photo with data after its end,
+    a phone's motion photo, decodes); other damage is found when the photo runs."""
+    if image.format != "JPEG":
+        return None
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, handle.tell() - 2))
+        if handle.read(2) == b"\xff\xd9":
+            return None
+    try:
+        image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+    except (OSError, ValueError, SyntaxError) as exc:
+        return str(exc).splitlines()[0][:120]
+    return None
+
+
+def _copy(why: str) -> bool:
+    """Whether a skipped photo's reason says it is a copy of another (not tried)."""
+    return why.startswith("a copy of")
 
 
 def _common_uri(paths: list[Path]) -> str:

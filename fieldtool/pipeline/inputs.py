@@ -4,7 +4,7 @@ names (:func:`inputs_from_config`), and the run of it into its store (:func:`run
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -49,7 +49,7 @@ from fieldtool.priors import (
 )
 from fieldtool.sources import VideoSource, is_live, source_key
 from fieldtool.store import SightingStore, query
-from fieldtool.timebase import TimeBasis
+from fieldtool.timebase import UNKNOWN_ZONE_CLOCKS, TimeBasis
 from fieldtool.tracks import PositionProvider, TrackPositions
 from fieldtool.types import (
     Classifier,
@@ -118,14 +118,15 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
 
 
 def photo_placement(
-    config: Config, log: Callable[[str], None]
+    config: Config, log: Callable[[str], None], leave_out: Mapping[str, str] | None = None
 ) -> tuple[PhotoSource, PositionProvider | None, TimeBasis]:
     """Photos as one set: each its own time and place; the config's positions
     (``--lat/--lon``, a track) place those with neither EXIF GPS nor a deployment. Notes go
     to ``log`` (``fieldtool batch`` sets up a photo unit with it; ``fieldtool run`` runs a
-    Camtrap DP package one deployment at a time: :func:`photo_placements`)."""
+    Camtrap DP package one deployment at a time: :func:`photo_placements`). ``leave_out``:
+    photos run before elsewhere (a batch unit's copies: :mod:`fieldtool.scale.copies`)."""
     track = config_track(config, log)  # once: the photos' zone and the session's positions
-    source = photo_source_from_config(config, log, track=track)
+    source = photo_source_from_config(config, log, track=track, leave_out=leave_out)
     positions = photo_positions(config, track)  # --time-offset: in the photos' times
     return source, positions, _describe_photos(source, log)
 
@@ -163,18 +164,15 @@ def _deployment_line(source: PhotoSource, n: int, count: int) -> str:
 def _describe_photos(source: PhotoSource, log: Callable[[str], None]) -> TimeBasis:
     """The photo set's lines (events, EXIF GPS, time basis, time warnings); its basis."""
     basis = source.time_basis()
-    gps = sum(p.own_position is not None for p in source.photos)
-    events = len({p.event_id for p in source.photos})
-    log(f"photos: {len(source.photos)} in {events} event(s) (gap "
-        f"{source.sequence_gap_s:g} s), {gps} placed by their EXIF GPS")  # fmt: skip
+    log(source.photos_line())  # the photos that run, in their events
     log(basis.describe())
     kinds = Counter(p.time_source for p in source.photos)
     if kinds["file-mtime"]:  # a copy to or from the card may have set it
         unset = [p.path.name for p in source.photos if p.time_source == "file-mtime"]
         log(f"warning: {len(unset)} photo(s) carry no EXIF time: dated by their file's "
             f"modification time, which copying can change: {first_few(unset, 5)}")  # fmt: skip
-    if kinds["exif-local"]:
-        log(f"warning: {kinds['exif-local']} photo(s) carry a local clock time of unknown zone "
+    if local := sum(kinds[kind] for kind in UNKNOWN_ZONE_CLOCKS):
+        log(f"warning: {local} photo(s) carry a local clock time of unknown zone "
             "(no offset in EXIF, no zone from a place or track): stored as the camera's "
             "clock, not UTC; give --tz")  # fmt: skip
     return basis
@@ -226,6 +224,7 @@ def video_placement(config: Config, log: Callable[[str], None]) -> tuple[VideoSo
     source.start_time = placement.time.start
     if source.live:  # timed by this computer's clock: --time-offset corrects it (docs/time.md)
         source.clock_offset_s = config.position.time_offset_s
+        source.gps_time = getattr(positions, "gps_now", None)  # gpsd: for a clock not set
     start = placement.time.start  # set for every file
     if isinstance(positions, TrackPositions) and source.frame_count and fps and start:
         # The span that will be analysed: max_frames stops the run after its first frames.

@@ -22,6 +22,7 @@ from fieldtool.pipeline.steps import (
 from fieldtool.placement import (
     live_overlap_warning,
 )
+from fieldtool.preview import tiles_seen_by
 from fieldtool.priors import RangePriorStage
 from fieldtool.sources import Prefetcher, SourceStats
 from fieldtool.store import SightingStore
@@ -70,7 +71,8 @@ def run_session(
         source, classifier, store, config, time_basis=time_basis, session_id=session_id
     )
     step = FrameStep.for_session(session, store, config, classifier.labels,
-                                 positions=positions, prior=prior, log=log, photos=photos)  # fmt: skip
+                                 positions=positions, prior=prior, log=log, photos=photos,
+                                 seen_tiles=tiles_seen_by(classifier))  # fmt: skip
     result = step.result
     live_check_pending = source.live and positions is not None
     batch_size = 1 if source.live else config.model.batch_size

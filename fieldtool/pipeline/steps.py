@@ -18,6 +18,7 @@ import numpy as np
 from fieldtool.config import Config
 from fieldtool.learn.keep import FrameKeeper
 from fieldtool.photos import PhotoSteps
+from fieldtool.preview import SeenTiles
 from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
 from fieldtool.sources import Gap, VideoSource, source_key
@@ -225,11 +226,14 @@ class FrameStep:
         log: Callable[[str], None] | None = None,
         photos: PhotoSteps | None = None,
         tracker: SightingTracker | None = None,
+        seen_tiles: SeenTiles | None = None,
         **extra: Any,
     ) -> Self:
         """The steps of a started session (:func:`start_session`): a fresh smoother, tracker
         (unless one is given), views and result; absent stages are null objects.
-        ``extra``: the fields of a subclass (a station's notifications)."""
+        ``seen_tiles``: the classifier's (:func:`fieldtool.preview.tiles_seen_by`), where
+        the views draw each tile's label; ``extra``: the fields of a subclass (a station's
+        notifications)."""
         if tracker is None:
             tracker = SightingTracker(labels, config.smoothing, session_id=session.session_id,
                                       model_id=session.model_id)  # fmt: skip
@@ -237,7 +241,8 @@ class FrameStep:
         pictures = [name for name, on in (("snapshots", config.store.snapshots),
                     ("live view frames", config.store.live_frame_interval_s > 0)) if on]  # fmt: skip
         views = FrameViews(store.snapshot_dir(session.session_id) / "latest.jpg", labels,
-                           config, SnapshotWriter(log, " and ".join(pictures) or "pictures"))  # fmt: skip
+                           config, SnapshotWriter(log, " and ".join(pictures) or "pictures"),
+                           seen_tiles)  # fmt: skip
         result = SessionResult(session, photo_species=photos.species_sets if photos else [])
         return cls(
             session, store, config, positions or NoPositions(), prior or NoPrior(),

@@ -26,7 +26,8 @@ import numpy as np
 from fieldtool.config import Config
 from fieldtool.photos import PhotoMedia, PhotoSource
 from fieldtool.placement import Placement
-from fieldtool.scale.plan import parse_place
+from fieldtool.scale import plan
+from fieldtool.scale.plan import parse_place, sidecar_uri
 from fieldtool.snapshots import SNAPSHOT_MAX_WIDTH
 from fieldtool.sources import VideoSource
 from fieldtool.timebase import TimeBasis
@@ -65,13 +66,14 @@ def open_file(config: Config, log: Callable[[str], None]) -> tuple[VideoSource, 
 
 
 def open_photos(
-    config: Config, log: Callable[[str], None]
+    config: Config, log: Callable[[str], None], leave_out: dict[str, str] | None = None
 ) -> tuple[PhotoSource, PositionProvider | None, TimeBasis]:
     """A photo unit's source, positions and time basis, as ``fieldtool run`` sets up a
-    photo session (:func:`fieldtool.pipeline.photo_placement`)."""
+    photo session (:func:`fieldtool.pipeline.photo_placement`), less ``leave_out`` (its
+    photos run before in another unit: :mod:`fieldtool.scale.copies`)."""
     from fieldtool.pipeline import photo_placement
 
-    return photo_placement(config, log)
+    return photo_placement(config, log, leave_out=leave_out)
 
 
 def open_unit(
@@ -82,29 +84,41 @@ def open_unit(
     if row.get("kind") == "photos":
         if "://" in row["path"] and not row["path"].startswith("file://"):
             raise FieldtoolError(f"{row['path']}: photos are read from local paths only")
-        return open_photos(config, log)
+        return open_photos(config, log, json.loads(row.get("leave_out") or "{}"))
     video, placement = open_file(config, log)
     return video, placement.positions, placement.time
 
 
 @contextmanager
-def local_file(uri: str) -> Iterator[str]:
+def local_file(uri: str, beside: bool = False) -> Iterator[str]:
     """A local path for ``uri``: the path itself, or a temporary copy of a remote file
-    (OpenCV reads local files only), removed afterwards."""
+    (OpenCV reads local files only), removed afterwards. ``beside`` (a video): the DJI SRT
+    and the GPX beside a remote one are copied beside it too, as its run reads them there
+    and its key holds them (:func:`~fieldtool.scale.plan.sidecar_uri`)."""
     if "://" not in uri or uri.startswith("file://"):
         yield uri.removeprefix("file://")
         return
-    from pyarrow import fs
-
-    filesystem, path = fs.FileSystem.from_uri(uri)
     folder = tempfile.mkdtemp(prefix="fieldtool-batch-")
-    target = os.path.join(folder, os.path.basename(path))
     try:
-        with filesystem.open_input_stream(path) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 2**20)
+        target = _copy(uri, folder)
+        for ext in ("srt", "gpx") if beside else ():
+            if (found := sidecar_uri(uri, ext)) is not None:
+                _copy(found, folder)
         yield target
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _copy(uri: str, folder: str) -> str:
+    """Copy a remote file into ``folder`` under its own name and modification time (an SRT
+    without dates is timed by it, as a local one); the copy's path."""
+    filesystem, path = plan._filesystem(uri)
+    target = os.path.join(folder, os.path.basename(path))
+    with filesystem.open_input_stream(path) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 2**20)
+    if (mtime := filesystem.get_file_info(path).mtime_ns) is not None:
+        os.utime(target, ns=(mtime, mtime))
+    return target
 
 
 def thumbnail(image: np.ndarray, keep_max_side: int) -> bytes:
@@ -142,7 +156,7 @@ def decode_frames(row: dict[str, Any], config: Config) -> Iterator[dict[str, Any
     notes: list[str] = []
     try:
         photos = row.get("kind") == "photos"
-        unit = nullcontext(row["path"]) if photos else local_file(row["path"])
+        unit = nullcontext(row["path"]) if photos else local_file(row["path"], beside=True)
         with unit as local, local_file(row["track"] or "") as track:
             cfg = file_config(config, row, local, track or None)
             source, _, _ = open_unit(cfg, row, notes.append)

@@ -91,6 +91,7 @@ def merge(
     log: Callable[[str], None] | None = None, copies: Sequence[FileOutcome] = (),
     batch_keys: Sequence[str] = (), reasons: Mapping[tuple[str, str], str] | None = None,
     moved: Mapping[str, str] | None = None,
+    photo_copies: Sequence[tuple[FileOutcome, str]] = (),
 ) -> int:
     """Merge the parts of ``outcomes`` done and record every outcome; returns the number
     of files merged. A file done again under another key (its content, track or SRT
@@ -103,7 +104,10 @@ def merge(
     batch, an earlier key of its path) -> why it ran again, where not :data:`CHANGED`
     (the model folder at another path: :func:`fieldtool.scale.earlier.earlier_work`).
     ``moved``: a key of ``copies`` -> the key its work was done under with the model
-    folder at another path (accepted as the same model: recorded under both keys)."""
+    folder at another path (accepted as the same model: recorded under both keys).
+    ``photo_copies``: (a photo unit not run, every photo of it run before; the unit or
+    source that ran the most of them), each recorded ``identical`` to that, without a
+    session (:mod:`fieldtool.scale.copies`)."""
     import pyarrow.parquet as pq
 
     from fieldtool.store import TABLES, connect, maintenance
@@ -145,10 +149,13 @@ def merge(
                     f"checkpoint failed ({checkpoint}){left}: free disk space and run the "
                     "batch again (what is recorded is skipped)"
                 )
-        if copies:
+        if copies or photo_copies:
             con.execute("BEGIN TRANSACTION")
             try:
-                _record_copies(con, copies, moved or {})
+                if copies:
+                    _record_copies(con, copies, moved or {})
+                for outcome, of in photo_copies:
+                    _record(con, outcome, this_batch, of)
                 checkpoint = maintenance.commit(con)
             except BaseException:
                 con.execute("ROLLBACK")
@@ -231,12 +238,15 @@ def _say_replaced(
             f"{why}){rows}")  # fmt: skip
 
 
-def _record(con: Any, outcome: FileOutcome, this_batch: list[str]) -> None:
-    """``outcome``'s row; a row of its path as an identical copy under another key (its
-    content changed since) goes: each path one row of what it is now."""
+def _record(
+    con: Any, outcome: FileOutcome, this_batch: list[str], identical_to: str | None = None
+) -> None:
+    """``outcome``'s row (``identical_to``: where most photos of a photo unit whose photos
+    were all run before were run); a row of its path as an identical copy under another
+    key (its content changed since) goes: each path one row of what it is now."""
     values = [outcome.batch_key, outcome.path, outcome.content_sha256, outcome.settings_sha256,
               outcome.status, outcome.error or None, outcome.session_id or None, utc_now(),
-              None]  # fmt: skip
+              identical_to]  # fmt: skip
     con.execute("DELETE FROM batch_files WHERE path = ? AND status = 'identical' AND NOT "
                 "list_contains(?, batch_key)", [outcome.path, this_batch])  # fmt: skip
     _insert(con, values)

@@ -13,7 +13,8 @@ it again.
 
 Photos (``kind`` "photos") are units as ``fieldtool run`` makes sessions of them: in a
 folder, each topmost folder holding photos is one unit with every photo below it (as
-``fieldtool run FOLDER``); the photos a glob matches are one unit (as ``fieldtool run
+``fieldtool run FOLDER``), a photo in a DCF folder (``CARD/DCIM/100RECNX``) held by its card
+(``CARD``: its DCF folders are one camera's, one unit); the photos a glob matches are one unit (as ``fieldtool run
 'GLOB'``); a manifest row naming a photo folder, glob or photo
 (:func:`fieldtool.photos.is_photos`) is one unit. A Camtrap DP package (the input, or a
 manifest row) is a unit per deployment with local photos (``deployment``; a manifest's
@@ -74,6 +75,10 @@ class PlanRow:
     sidecar_sha256: str = ""  # a DJI .SRT beside the video: its content (with_hash)
     sidecar_gpx_sha256: str = ""  # a GPX beside the video with its name: its content (with_hash)
     size_bytes: int = 0  # bytes hashed: the video, or a photo unit's photos (with_hash)
+    # a photo unit's photos (not a package's): JSON [[path, sha256, bytes], ...] (with_hash)
+    photo_sha256: str = ""
+    # its photos run before in another unit: JSON {path: where} (fieldtool.scale.copies)
+    leave_out: str = ""
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -156,7 +161,7 @@ def find_inputs(input_uri: str) -> list[PlanRow]:
         if glob and not fnmatch.fnmatch(name, pattern):
             continue
         if is_photo(Path(item.path)):
-            photo_folders.add(str(PurePosixPath(item.path).parent))
+            photo_folders.add(_unit_folder(item.path, path))
         elif glob or PurePosixPath(item.path).suffix.lower() in VIDEO_SUFFIXES:
             rows.append(PlanRow(name))
     if glob and photo_folders:  # what it matches is one session, as with `run 'GLOB'`
@@ -169,6 +174,18 @@ def find_inputs(input_uri: str) -> list[PlanRow]:
         raise FieldtoolError(f"{input_uri}: photos are read from local paths only; "
                              "copy or mount them")  # fmt: skip
     return sorted(rows, key=lambda r: r.path)
+
+
+def _unit_folder(photo: str, base: str) -> str:
+    """The folder whose photos a photo's unit is: the card (the folder holding DCIM) for a
+    photo in a DCF folder (``DCIM/100RECNX``, whose siblings ``101RECNX`` ... are the same
+    camera's, :func:`fieldtool.photos.source.camera_folder`), as ``fieldtool run CARD`` makes
+    one session of it; else the photo's own folder. Never above ``base``, the folder the
+    input names (``batch CARD/DCIM``: that folder, as ``run CARD/DCIM``)."""
+    from fieldtool.photos.source import camera_folder
+
+    folder = PurePosixPath(camera_folder(Path(photo)))
+    return base if folder in PurePosixPath(base).parents else str(folder)
 
 
 def _topmost(folders: set[str]) -> list[str]:
@@ -288,19 +305,31 @@ def photos_sha256(uri: str, deployment: str = "") -> str:
     Camtrap DP package, every file in its folder (the tables time and place the photos);
     of one ``deployment`` of a package, what its run reads (:func:`_deployment_sha256`)."""
     from fieldtool.camtrap.read import is_package
-    from fieldtool.photos import expand_photos
 
     if is_package(uri) and deployment:
         return _deployment_sha256(uri, deployment)
     if is_package(uri):
         folder = Path(uri) if Path(uri).is_dir() else Path(uri).parent
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        files = [(p, content_sha256(str(p))) for p in sorted(folder.rglob("*")) if p.is_file()]
     else:
-        files = expand_photos(uri)
+        files = [(Path(path), sha) for path, sha, _ in each_photo_sha256(uri)]
+    return _unit_sha256(files)
+
+
+def _unit_sha256(files: list[tuple[Path, str]]) -> str:
+    """sha256 (hex) of (path, content sha256) pairs, in their order: a photo unit's."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path}\0{content_sha256(str(path))}\0".encode())
+    for path, sha in files:
+        digest.update(f"{path}\0{sha}\0".encode())
     return digest.hexdigest()
+
+
+def each_photo_sha256(uri: str) -> list[tuple[str, str, int]]:
+    """(path, sha256 of its bytes, bytes) of every photo a photo folder, glob or photo
+    names, in path order (:func:`fieldtool.photos.expand_photos`; paths as it gives them)."""
+    from fieldtool.photos import expand_photos
+
+    return [(str(p), content_sha256(str(p)), p.stat().st_size) for p in expand_photos(uri)]
 
 
 def _deployment_sha256(uri: str, deployment: str) -> str:
@@ -347,8 +376,10 @@ def settings_sha256(config: Config, model_sha256: str, model_path: str | None = 
     identity: dict[str, Any] = {"config": data, "model_sha256": model_sha256}
     if config.position.time_offset_s:
         # it corrects the stored times since 2026-11-30 (before: the track look-up only),
-        # so a batch run with one before holds other results
-        identity["time_offset"] = "corrects stored times"
+        # and no GPS-timed start (a GoPro's GPSU) since 2026-12-01: a batch run with one
+        # before holds other results (a camera clock's clip runs again too: the key cannot
+        # tell it from a GPS-timed one without reading the clip)
+        identity["time_offset"] = "corrects stored camera clocks, not GPS time"
     if (record := _preprocessing_record(config)) is not None:
         identity["preprocessing"] = record
         if config.model.tiles > 1 and record.get("fit") == "crop":
@@ -384,21 +415,40 @@ def batch_key(content: str, settings: str, row: PlanRow) -> str:
                  "sidecar_gpx_sha256"):  # fmt: skip
         if value := getattr(row, name):
             extra += f"|{name}={value}"
+    if row.kind == "video":  # a camera's clip, read as UTC before 2026-11-30: other work
+        from fieldtool.placement import clock_marker
+
+        extra += f"|mvhd_clock={clock}" if (clock := clock_marker(row.path)) else ""
     return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
 
 
 def sidecar_sha256(uri: str, ext: str = "srt") -> str:
-    """sha256 (hex) of the file beside a local video that ``run`` finds and reads
-    (``position.auto_track``): the DJI SRT (``ext`` "srt",
-    :func:`fieldtool.placement.sidecar_srt`) or a GPS logger's GPX with its name ("gpx",
-    :func:`fieldtool.placement.sidecar_gpx`); "" where there is none, or the video is
-    remote (only the video is copied to the worker). A GoPro's GPMF is in its own bytes."""
+    """sha256 (hex) of the file beside a video that ``run`` finds and reads
+    (``position.auto_track``; :func:`sidecar_uri`): the DJI SRT (``ext`` "srt") or a GPS
+    logger's GPX with its name ("gpx"); "" where there is none. A GoPro's GPMF is in its
+    own bytes."""
+    found = sidecar_uri(uri, ext)
+    return content_sha256(found) if found is not None else ""
+
+
+def sidecar_uri(uri: str, ext: str = "srt") -> str | None:
+    """The file beside a video that ``run`` reads with it, as
+    :func:`fieldtool.placement.sidecar_srt` (``ext`` "srt") and ``sidecar_gpx`` ("gpx") find
+    it: the video's name with ``.SRT``, ``.srt`` or ``.Srt``. A remote video's (any URI of a
+    pyarrow filesystem) is looked for through that filesystem, and the batch copies it to
+    the worker beside the video (:func:`fieldtool.scale.decode.local_file`). None: none."""
+    from pyarrow import fs
+
     from fieldtool.placement import sidecar_gpx, sidecar_srt
 
-    if "://" in uri and not uri.startswith("file://"):
-        return ""
-    found = (sidecar_gpx if ext == "gpx" else sidecar_srt)(Path(uri.removeprefix("file://")))
-    return content_sha256(str(found)) if found is not None else ""
+    if "://" not in uri or uri.startswith("file://"):
+        found = (sidecar_gpx if ext == "gpx" else sidecar_srt)(Path(uri.removeprefix("file://")))
+        return None if found is None else str(found)
+    filesystem, path = _filesystem(uri)
+    stem = str(PurePosixPath(path).with_suffix(""))
+    names = [f"{stem}.{suffix}" for suffix in (ext.upper(), ext, ext.capitalize())]
+    infos = filesystem.get_file_info(names)
+    return next((_joined(uri, i.path) for i in infos if i.type == fs.FileType.File), None)
 
 
 def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[str, Any]:
@@ -407,13 +457,18 @@ def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[s
     unit without photos) keeps an empty hash; its decode fails and records why.
     ``beside``: the batch's config looks for a track (``PositionConfig.looks_for_track``):
     a GPX beside a video is keyed where its run reads it (a row with no track or place)."""
+    from fieldtool.camtrap.read import is_package
+
     plan = PlanRow(**row)
     try:
-        plan.content_sha256 = (
-            photos_sha256(plan.path, plan.deployment)
-            if plan.kind == "photos"
-            else content_sha256(plan.path)
-        )
+        if plan.kind == "photos" and not is_package(plan.path):  # each photo's hash kept
+            photos = each_photo_sha256(plan.path)
+            plan.photo_sha256 = json.dumps(photos)
+            plan.content_sha256 = _unit_sha256([(Path(p), sha) for p, sha, _ in photos])
+        elif plan.kind == "photos":
+            plan.content_sha256 = photos_sha256(plan.path, plan.deployment)
+        else:
+            plan.content_sha256 = content_sha256(plan.path)
     except (OSError, FieldtoolError):  # no photos there: the decode says so
         plan.content_sha256 = ""
     try:  # only how the batch cuts its chunks: 0 (no size) where it cannot be told
@@ -436,11 +491,14 @@ def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[s
 
 
 def _beside(plan: PlanRow, ext: str) -> str:
-    """:func:`sidecar_sha256` of a video row's file beside it; "" for photos, or one that
-    cannot be read (the run says it is not used, or why)."""
+    """:func:`sidecar_sha256` of a video row's file beside it; "" for photos, a video that
+    cannot be read (its decode fails), or a file beside it that cannot be (the run says
+    it is not used, or why)."""
+    if plan.kind != "video" or not plan.content_sha256:
+        return ""
     try:
-        return sidecar_sha256(plan.path, ext) if plan.kind == "video" else ""
-    except OSError:
+        return sidecar_sha256(plan.path, ext)
+    except (OSError, FieldtoolError):  # a remote filesystem that cannot be reached
         return ""
 
 

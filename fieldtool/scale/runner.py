@@ -4,7 +4,8 @@
 
     from_items(plan)                       one row per (file, segment)
       .map(with_hash)                      content hash + settings hash -> batch_key
-    (files done in the database, or with a finished part, are skipped here)
+    (files done in the database, or with a finished part, are skipped here; a photo
+     run before is left out of its unit: fieldtool.scale.copies)
     for each chunk (chunks: so many files, about so many bytes):
       from_items(chunk)
       .flat_map(decode_frames)             CPU tasks: sampled frames (retried if a worker dies)
@@ -38,6 +39,7 @@ from typing import Any
 from fieldtool.config import Config
 from fieldtool.names import first_few
 from fieldtool.scale.classify import ClassifierFactory, ClassifyActor, load_classifier
+from fieldtool.scale.copies import UnitCopies, photos_run_before
 from fieldtool.scale.decode import decode_frames
 from fieldtool.scale.earlier import earlier_work
 from fieldtool.scale.merge import FileOutcome, merge, prepare_db
@@ -133,6 +135,7 @@ class BatchSummary:
     files: list[FileOutcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # units already done (unit_name)
     identical: list[tuple[str, str]] = field(default_factory=list)  # (unit, the same as)
+    copies: list[str] = field(default_factory=list)  # photo units not run: their lines
     wall_s: float = 0.0
 
     @property
@@ -149,6 +152,8 @@ class BatchSummary:
         resumed = sum(f.frames for f in self.done if f.resumed)  # not processed in wall_s
         fps = (frames - resumed) / self.wall_s if self.wall_s > 0 else 0.0
         same = f"{len(self.identical)} identical to another, " if self.identical else ""
+        if self.copies:
+            same += f"{len(self.copies)} with every photo run before, "
         merged = f"; {resumed} merged from a killed run's finished parts" if resumed else ""
         out = [
             f"batch: {len(self.done)} done, {len(self.skipped)} skipped (done before), "
@@ -159,6 +164,7 @@ class BatchSummary:
         if self.skipped:
             out.append(f"skipped (done before): {named(self.skipped)}")
         out += [f"identical: {identical_line(path, first)}" for path, first in self.identical]
+        out += [f"copies: {line}" for line in self.copies]
         out += [
             f"failed: {f.error}" if f.error.startswith(f.path) else f"failed: {f.path}: {f.error}"
             for f in self.failed
@@ -317,9 +323,12 @@ def _run_batch(
         log(f"batch: {line}")
     plan_sort = sort_plan(hashed, earlier.done, parts, settings, earlier.moved)
     summary = BatchSummary(skipped=plan_sort.done_before, identical=plan_sort.identical)
-    todo, finished = plan_sort.todo, plan_sort.finished
+    finished = plan_sort.finished
     for line in plan_sort.lines():
         log(f"batch: {line}")
+    copies = photos_run_before(db, hashed, plan_sort.todo, [f.batch_key for f in finished])
+    todo = _leave_out(plan_sort.todo, copies, log)
+    summary.copies = [c.line() for c in copies.values() if c.none_left]
     for outcome in finished:
         log(f"batch: {outcome.path}: finished by an earlier run (its part is merged now)")
         _say_warnings(outcome, log)
@@ -341,6 +350,7 @@ def _run_batch(
     merged(finished)  # a killed run's finished parts first: in the file whatever comes next
     if todo:
         same = f", {len(summary.identical)} identical to another" if summary.identical else ""
+        same += f", {len(summary.copies)} with every photo run before" if summary.copies else ""
         log(f"batch: {len(todo)} file(s) to decode and classify on Ray, "
             f"{len(summary.skipped) + len(finished)} done before{same}")  # fmt: skip
         groups = chunks(todo, options.chunk_files, options.chunk_bytes)
@@ -363,9 +373,39 @@ def _run_batch(
             progress.merged += len(outcomes)
             finished += outcomes
     merged([], [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies])
+    _record_photo_copies(db, parts, config, units, settings, copies)
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
     return summary
+
+
+def _leave_out(
+    todo: list[dict[str, Any]], copies: dict[str, UnitCopies], log: Callable[[str], None]
+) -> list[dict[str, Any]]:
+    """The rows to run: ``todo`` less the photo units with no photo left (each photo run
+    before), the others with the photos they leave out; each said in one line. Their
+    photos' hashes stay here (the decode and post tasks need none)."""
+    out = []
+    for row in todo:
+        unit = copies.get(row["batch_key"])
+        if unit is not None:
+            log(f"batch: {unit.line()}")
+        if unit is None or not unit.none_left:
+            out.append({**row, "photo_sha256": "",
+                        "leave_out": json.dumps(unit.left_out if unit else {})})  # fmt: skip
+    return out
+
+
+def _record_photo_copies(
+    db: Path, parts: Path, config: Config, units: dict[str, dict[str, Any]], settings: str,
+    copies: dict[str, UnitCopies],
+) -> None:  # fmt: skip
+    """A ``batch_files`` row for each photo unit not run (every photo of it run before):
+    ``identical`` to where the most of them were run (:mod:`fieldtool.scale.copies`)."""
+    rows = [(_outcome(units[key], settings, {"status": "identical"}), unit.most)
+            for key, unit in copies.items() if unit.none_left]  # fmt: skip
+    if rows:
+        merge(db, parts, [], lock_timeout_s=config.store.lock_timeout_s, photo_copies=rows)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ from fieldtool.station.worker import Item, ModelWorker, Slot
 from fieldtool.timebase import TimeBasis, utc_now
 from fieldtool.tracks import PositionProvider
 from fieldtool.types import Classifier, SightingEvent, classifier_input
+from fieldtool.wallclock import CLOCK_STEP
 
 RATE_WINDOW_S = 10.0  # seconds of analysed frames the rate is taken over
 LAG_WINDOW = 200  # recent frames the lag percentile is taken over
@@ -93,8 +95,10 @@ class Feed:
     thread: threading.Thread | None = None
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=LAG_WINDOW))
     analysed_at: deque[float] = field(default_factory=deque)  # monotonic, last RATE_WINDOW_S
-    newest_frame_at: str | None = None  # ISO UTC of the newest analysed frame
+    newest_arrived: float | None = None  # monotonic s the newest analysed frame came in
     status: str = "starting"
+    clock: Callable[[], float] = time.monotonic  # (tests) the monotonic clock
+    wall: Callable[[], datetime] = utc_now  # (tests) this computer's clock, naive UTC
 
     def start_reader(self, worker: ModelWorker, classifier: Classifier) -> None:
         worker.add(self.slot)
@@ -133,13 +137,24 @@ class Feed:
         self.source.stop()
         worker.stop_slot(self.slot, discard=discard)
 
-    def analysed(self, lag_s: float, wall_time: Any) -> None:
-        now = time.monotonic()
+    def analysed(self, lag_s: float, arrived: float) -> None:
+        """A frame analysed now: ``lag_s`` old when the model took it, come in at monotonic
+        ``arrived`` (s)."""
+        now = self.clock()
         self.lags.append(lag_s)
         self.analysed_at.append(now)
         while self.analysed_at and now - self.analysed_at[0] > RATE_WINDOW_S:
             self.analysed_at.popleft()
-        self.newest_frame_at = wall_time.isoformat() + "Z"
+        self.newest_arrived = arrived
+
+    def newest_frame_at(self) -> str | None:
+        """When the newest analysed frame came in (ISO UTC): this computer's clock now less
+        the frame's age on the monotonic clock, so a reader's "now minus this" is its true
+        age whatever ``--time-offset`` or a clock step did to the frame's stored time."""
+        if self.newest_arrived is None:
+            return None
+        age = max(0.0, self.clock() - self.newest_arrived)
+        return (self.wall() - timedelta(seconds=age)).isoformat() + "Z"
 
     def figures(self) -> dict[str, Any]:
         """The live figures the dashboard shows for this source."""
@@ -150,7 +165,7 @@ class Feed:
             "name": self.name, "uri": self.source.uri, "live": self.source.live,
             "status": self.status,
             "session_id": session.session_id if session else None,
-            "newest_frame_at": self.newest_frame_at,
+            "newest_frame_at": self.newest_frame_at(),
             "frames_read": self.source.stats.frames_read,
             "frames_analysed": session.frames_analysed if session else 0,
             "rate_fps": round((len(self.analysed_at) - 1) / span, 3) if span > 0 else 0.0,
@@ -159,7 +174,9 @@ class Feed:
             if lags else None,
             "dropped": self.slot.dropped,
             "reconnects": self.source.stats.reconnects,
-            "gaps": len(self.source.stats.gaps),
+            # a clock step is kept with the gaps (source_gaps) but is no outage
+            "gaps": sum(not g.reason.startswith(CLOCK_STEP) for g in self.source.stats.gaps),
+            "clock_steps": sum(g.reason.startswith(CLOCK_STEP) for g in self.source.stats.gaps),
             "open_sightings": len(self.step.tracker.open_sightings) if self.step else 0,
             "last_sighting": self.step.last_sighting if self.step else None,
             "latest_jpeg": str(self.step.views.latest.resolve()) if self.step else None,

@@ -28,6 +28,7 @@ from fieldtool.pipeline import (
     video_placement,
 )
 from fieldtool.pipeline.inputs import earlier_sessions
+from fieldtool.preview import tiles_seen_by
 from fieldtool.priors import RangePriorStage, range_prior_from_config
 from fieldtool.sources import source_key
 from fieldtool.station.config import SourceEntry, StationConfig
@@ -434,6 +435,7 @@ class Station:
             session, self.store, config, labels, positions=feed.positions, prior=feed.prior,
             log=self._log, tell=self._tell, station=self.name,
             source_name=feed.name, dashboard_url=self.config.notify.dashboard_url,
+            seen_tiles=tiles_seen_by(self.classifier),
         )  # fmt: skip
         feed.status = "running"
 
@@ -447,7 +449,7 @@ class Station:
             if feed is None or feed.step is None:
                 continue
             feed.step.step(item.frame, item.probs, item.tile_probs)
-            feed.analysed(item.lag_s, item.frame.wall_time)
+            feed.analysed(item.lag_s, item.arrived)
             touched[item.key] = feed
         for feed in touched.values():
             assert feed.step is not None

@@ -56,6 +56,7 @@ class Classified:
     probs: np.ndarray
     tile_probs: np.ndarray
     lag_s: float  # the frame's age when the model started on it
+    arrived: float  # monotonic seconds when the reader handed it over
 
 
 @dataclass
@@ -207,7 +208,7 @@ class ModelWorker:
         self.frames += len(taken)
         self.model_s += took
         items = [
-            Classified(slot.key, item.frame, probs[i], tiles[i], start - item.arrived)
+            Classified(slot.key, item.frame, probs[i], tiles[i], start - item.arrived, item.arrived)
             for i, (slot, item) in enumerate(taken)
         ]
         return Batch(items, took, ended)

@@ -2,7 +2,8 @@
 
 A review is one short write of its own (the dashboard's, or a SQL user's); it never
 changes the sighting row. The newest review of a sighting is the one in force:
-:data:`fieldtool.store.views.LATEST_REVIEW_SQL`. An undo deletes nothing: it is a newer row
+:data:`fieldtool.store.views.LATEST_REVIEW_SQL`; of two at one time, the later-written
+(fieldtool moves it 1 µs on). An undo deletes nothing: it is a newer row
 whose ``supersedes`` names the review taken back and whose decision is the one that was in
 force before it (:data:`~fieldtool.store.views.NO_DECISION` when there was none).
 
@@ -17,7 +18,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -128,7 +129,9 @@ def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: fl
                 log: Callable[[str], None] | None = None) -> list[str]:  # fmt: skip
     """Store many decisions in one transaction (an imported package's observations by
     people: :mod:`fieldtool.camtrap.reviews`); returns their review ids. Each names a
-    sighting of the file, a decision and a reviewer, checked before anything is written."""
+    sighting of the file, a decision and a reviewer, checked before anything is written.
+    Each keeps its time, but one at the time of another review of its sighting is stamped
+    1 µs after it: the later-written of the two is in force."""
     for review in reviews:
         if normal_decision(review.decision) not in REVIEW_DECISIONS or not review.reviewer.strip():
             raise FieldtoolError(f"review of {review.sighting_id}: decision "
@@ -143,9 +146,27 @@ def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: fl
         if missing := [r.sighting_id for r in reviews if r.sighting_id not in known]:
             raise FieldtoolError(f"{path}: no sighting {missing[0]!r}")
         con.execute("BEGIN")
-        ids = _insert(con, reviews)
+        ids = _insert(con, _apart(con, reviews))
         commit(con)
     return ids
+
+
+def _apart(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> list[ReviewRow]:
+    """``reviews`` with each one stamped at the time of another review of its sighting
+    (stored, or earlier in ``reviews``) moved 1 µs past it: of reviews at one time, the
+    later-written is the newer, so in force (review ids order only a SQL user's ties)."""
+    taken = set(con.execute(
+        "SELECT sighting_id, reviewed_at FROM reviews WHERE reviewed_at IS NOT NULL AND "
+        "list_contains(CAST(? AS VARCHAR[]), sighting_id)",
+        [sorted({r.sighting_id for r in reviews})]).fetchall())  # fmt: skip
+    out: list[ReviewRow] = []
+    for review in reviews:
+        when = utc_naive(review.reviewed_at)
+        while (review.sighting_id, when) in taken:
+            when += timedelta(microseconds=1)
+        taken.add((review.sighting_id, when))
+        out.append(replace(review, reviewed_at=when))
+    return out
 
 
 def _insert(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> list[str]:

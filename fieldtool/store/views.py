@@ -119,8 +119,9 @@ _KNOWN = ", ".join(f"'{d}'" for d in KNOWN_DECISIONS)
 # The review in force: the newest review of each sighting (one row per reviewed sighting:
 # sighting_id, decision, species, reviewer, reviewed_at, note), its decision normalised
 # (decision_sql); rows with a decision fieldtool does not know are not in force (the
-# newest known one before them is). Ties of reviewed_at: the greater review_id, as undo
-# orders them. Reviews never change the sighting row; join this to apply them. The one
+# newest known one before them is). fieldtool writes no ties: of reviews of a sighting at
+# one time the later-written is moved 1 µs on (reviews._apart), so the later-written is in
+# force; a SQL user's ties go to the greater review_id, as undo orders them. Reviews never change the sighting row; join this to apply them. The one
 # definition: views, export, learn and dashboard. An undo is a newer row (``supersedes``
 # names the review it takes back) that carries the decision it restores, or NO_DECISION:
 # such a sighting has no review in force.

@@ -16,6 +16,12 @@ Each incoming fix meets the plausibility rule of the file readers
 :func:`fieldtool.tracks.base.consistent`: a step from the last kept fix faster than
 ``max_speed_mps``); implausible fixes are dropped and counted by reason. Unlike a file,
 a live track cannot look ahead, so every jump is dropped as a spike.
+
+A fix carries GPS time: as each arrives it is compared with this computer's clock, and a
+clock more than 2 s off is warned once, with the ``--time-offset`` that corrects it.
+:meth:`GpsdPositions.gps_now` offers GPS time to a live source, which takes it where the
+clock is not known to be synchronised and no ``--time-offset`` is given
+(:class:`fieldtool.wallclock.LiveClock`).
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fieldtool.inputs import read_input_text
+from fieldtool.timebase import utc_now
 from fieldtool.tracks.base import (
     DEFAULT_MAX_SPEED_MPS,
     DEFAULT_SLACK_M,
@@ -41,6 +48,7 @@ from fieldtool.tracks.base import (
 from fieldtool.tracks.gpx import parse_gpx_time
 from fieldtool.tracks.positions import TrackPositions
 from fieldtool.types import FieldtoolError, Fix, Position
+from fieldtool.wallclock import STEP_S
 
 DEFAULT_PORT = 2947
 WATCH = b'?WATCH={"enable":true,"json":true};\n'
@@ -122,7 +130,10 @@ class GpsdPositions:
 
     ``keep``: how many recent fixes are kept for lookups. ``dropped``: implausible fixes
     dropped, by reason in ``drop_reasons`` (``invalid``, ``before_1980``, ``jump``).
-    ``log``: called with one line when the connection fails (default: silent).
+    ``log``: called with one line when the connection fails or the clock is off GPS time
+    (default: silent). ``wall``, ``clock``: this computer's clock (naive UTC) and the
+    monotonic one, as fixes arrive (tests). ``clock_error_s``: GPS time minus this
+    computer's clock as the newest fix came (s; None before a fix).
     """
 
     def __init__(
@@ -134,6 +145,8 @@ class GpsdPositions:
         keep: int = 3600,
         connect_timeout_s: float = 3.0,
         log: Callable[[str], None] | None = None,
+        wall: Callable[[], datetime] = utc_now,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not max_gap_s > 0:
             raise ValueError(f"max_gap_s must be > 0, got {max_gap_s}")
@@ -146,6 +159,10 @@ class GpsdPositions:
         self.drop_reasons: Counter[str] = Counter()
         self.reconnects = 0
         self._log: Callable[[str], None] = log or (lambda message: None)
+        self._wall, self._clock = wall, clock
+        self.clock_error_s: float | None = None
+        self._gps_at: tuple[datetime, float] | None = None  # newest fix's time, monotonic then
+        self._clock_warned = False
         self._fixes: deque[Fix] = deque(maxlen=keep)
         self._track: TrackPositions | None = None  # lookup over _fixes; None: to rebuild
         self._lock = threading.Lock()
@@ -191,7 +208,33 @@ class GpsdPositions:
             for raw in lines:
                 fix = parse_tpv(raw.decode("utf-8", "replace"))
                 if fix is not None:
+                    self._timed(fix)
                     self.add(fix)
+
+    def _timed(self, fix: Fix) -> None:
+        """A fix as it arrives: its GPS time against this computer's clock (warned once when
+        more than :data:`~fieldtool.wallclock.STEP_S` apart), kept for :meth:`gps_now`. An
+        implausible fix (one before 1980: a receiver without GPS time yet) tells no time."""
+        wall, mono = self._wall(), self._clock()
+        if fix_problem(fix) is not None:
+            return
+        error = (fix.time - wall).total_seconds()
+        with self._lock:
+            self._gps_at, self.clock_error_s = (fix.time, mono), error
+        if abs(error) > STEP_S and not self._clock_warned:
+            self._clock_warned = True
+            self._log(f"warning: time: GPS time from gpsd at {self.host}:{self.port} "
+                      f"({fix.time:%Y-%m-%d %H:%M:%S} UTC) is {error:+.1f} s from this "
+                      f"computer's clock ({wall:%Y-%m-%d %H:%M:%S} UTC as the fix came): times "
+                      "read from the clock are off by as much; set it (NTP, or chrony with "
+                      f"gpsd as a time source) or give --time-offset {error:+.1f}")  # fmt: skip
+
+    def gps_now(self) -> datetime | None:
+        """GPS time now (naive UTC): the newest fix's time + monotonic seconds since it came
+        (gpsd's report delay, under a second, not taken off); None before a fix."""
+        with self._lock:
+            at = self._gps_at
+        return None if at is None else at[0] + timedelta(seconds=self._clock() - at[1])
 
     def add(self, fix: Fix) -> bool:
         """Take one fix (as the reader thread does): False when it is dropped as

@@ -75,7 +75,7 @@ def quicktime_creation_date(path: str | Path) -> CreationDate | None:
         return None
     moov, head = found
     try:
-        for s, e in _meta_boxes(moov, head, len(moov)):
+        for s, e in meta_boxes(moov, head, len(moov)):
             for text in apple_values(moov, s, e, CREATIONDATE_KEY):
                 if (when := parse_creationdate(text)) is not None:
                     return when
@@ -84,7 +84,7 @@ def quicktime_creation_date(path: str | Path) -> CreationDate | None:
     return None
 
 
-def _meta_boxes(moov: bytes, start: int, end: int) -> list[tuple[int, int]]:
+def meta_boxes(moov: bytes, start: int, end: int) -> list[tuple[int, int]]:
     """(payload start, end) of the ``meta`` boxes in ``moov[start:end]`` and in its
     ``udta`` (iPhones write ``moov/meta``; FFmpeg writes ``moov/udta/meta``)."""
     found: list[tuple[int, int]] = []
@@ -92,14 +92,21 @@ def _meta_boxes(moov: bytes, start: int, end: int) -> list[tuple[int, int]]:
         if kind == b"meta":
             found.append((s, e))
         elif kind == b"udta":
-            found += _meta_boxes(moov, s, e)
+            found += meta_boxes(moov, s, e)
     return found
 
 
 def apple_values(moov: bytes, start: int, end: int, key: bytes) -> list[str]:
     """The text values of ``key`` in the QuickTime ``meta`` box ``moov[start:end]``
-    (``keys`` names the entries, ``ilst`` holds them by 1-based index, each in a ``data``
-    box)."""
+    (:func:`apple_items`). UnicodeDecodeError for one that is no UTF-8 text."""
+    return [value.decode("utf-8") for name, value in apple_items(moov, start, end)
+            if name == key]  # fmt: skip
+
+
+def apple_items(moov: bytes, start: int, end: int) -> list[tuple[bytes, bytes]]:
+    """(key, value) of each entry of the QuickTime ``meta`` box ``moov[start:end]``, in
+    order (``keys`` names the entries, ``ilst`` holds them by 1-based index, each in a
+    ``data`` box); a value as written (text, or a number's bytes: decoded by the caller)."""
     if moov[start + 4 : start + 8] != b"hdlr":  # an ISO ``meta`` is a full box: 4 more bytes
         start += 4
     keys: list[bytes] = []
@@ -118,5 +125,4 @@ def apple_values(moov: bytes, start: int, end: int, key: bytes) -> list[str]:
                 for inner, s3, e3 in _boxes(moov, s2, e2):
                     if inner == b"data":  # type indicator, locale, value
                         values[struct.unpack(">I", item)[0]] = moov[s3 + 8 : e3]
-    return [values[i + 1].decode("utf-8") for i, name in enumerate(keys)
-            if name == key and i + 1 in values]  # fmt: skip
+    return [(name, values[i + 1]) for i, name in enumerate(keys) if i + 1 in values]

@@ -156,7 +156,10 @@ def test_each_deployment_is_its_own_session_and_exported_as_one(tmp_path, colour
     media = {m.deployment_id: 0 for m in back.media}
     for m in back.media:
         media[m.deployment_id] += 1
-    assert media == {"dep-north": NORTH[-1], "dep-south": SOUTH[-1]}
+    # the remote row, not run, is carried through as the package wrote it
+    assert media == {"dep-north": NORTH[-1], "dep-south": SOUTH[-1] + 1}
+    (remote,) = [m for m in back.media if m.media_id == "remote-1"]
+    assert remote.file_path == "https://example.org/media/remote-1.jpg"
 
 
 def test_rerun_and_replace_treat_each_deployment(tmp_path, colour_run, capsys):

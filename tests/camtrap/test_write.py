@@ -208,3 +208,21 @@ def test_refuses_to_replace_a_package_fieldtool_did_not_write(store_file: Made, 
     (other / "datapackage.json").write_text('{"resources": []}')
     with pytest.raises(FieldtoolError, match="theirs: holds a data package fieldtool did not"):
         write_package(store_file.db, other)
+
+
+def test_every_export_of_one_dataset_is_one_package_id(store_file: Made, tmp_path):
+    """A re-export is a new version of the same package, not another package: its ``id`` is
+    the dataset's (as Darwin Core's packageId), ``--dataset-id`` where given; a filtered
+    export is another dataset."""
+    from fieldtool.export import export
+    from fieldtool.export_dwc import dataset_id
+
+    def package_id(out, **kwargs) -> str:
+        export(store_file.db, "camtrap-dp", out, log=lambda _: None, **kwargs)
+        return str(json.loads((out / "datapackage.json").read_text())["id"])
+
+    first, again = package_id(tmp_path / "a"), package_id(tmp_path / "b")
+    assert first == again == dataset_id(store_file.db)
+    assert package_id(tmp_path / "c", dataset_id="urn:uuid:abc") == "urn:uuid:abc"
+    only = ExportFilter(session_id=store_file.video_session)
+    assert package_id(tmp_path / "d", filters=only) not in (first, "urn:uuid:abc")

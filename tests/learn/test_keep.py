@@ -88,10 +88,13 @@ def test_keeping_off_or_failing_costs_nothing_else(tmp_path):
     assert store.rows == [] and keeper.failed and len(lines) == 1
 
 
-def test_spread_picks_first_and_last():
-    assert spread(3, 4) == [0, 1, 2]
-    assert spread(10, 4) == [0, 3, 6, 9]
-    assert spread(0, 4) == []
+def test_spread_picks_the_middles_of_equal_parts_not_the_ends():
+    times = [float(t) for t in range(10)]  # frames held at 0..9 s of a sighting 0..9 s
+    assert spread(times, 0.0, 9.0, 4) == [1, 3, 6, 8]  # middles 1.1, 3.4, 5.6, 7.9 s
+    assert spread(times[:3], 0.0, 9.0, 4) == [0, 1, 2]  # k or fewer held: all of them
+    assert spread([], 0.0, 9.0, 4) == []
+    # held frames bunched at the end (a sighting that opened late): still k, in order
+    assert spread([7.0, 7.5, 8.0, 8.5, 9.0], 0.0, 9.0, 4) == [0, 1, 2, 3]
 
 
 def test_frames_are_kept_again_once_the_disk_takes_them(tmp_path):
@@ -111,3 +114,22 @@ def test_frames_are_kept_again_once_the_disk_takes_them(tmp_path):
     _run(keeper, store, k=4, frames=50, snapshot=False)
     assert keeper.kept == 4 and len(store.rows) == 4 and keeper.failed is None
     assert [line.startswith("warning") for line in lines] == [True, False], lines
+
+
+def test_kept_frames_are_the_middles_of_the_sighting_not_its_ends(tmp_path):
+    """Defect: the frames kept for learning were spread from the first frame held to the
+    last inside the sighting, ends included: the frame at ``last_t`` (the last one above
+    the exit score: the animal leaving, partly in view) was always among them, as was the
+    first frame held. Now each of the k frames is the one nearest the middle of one of k
+    equal parts of the sighting's span, so none is at either end."""
+    store, keeper = FakeStore(tmp_path), FrameKeeper()
+    sighting = _run(keeper, store, k=4, frames=200)  # first_t 0.5 s, last_t 19.9 s
+    kept = sorted(r[3] for r in store.rows if r[4] != sighting.snapshot_path)
+    assert len(kept) == 4
+    part = (sighting.last_t - sighting.first_t) / 4
+    ends = [t for t in kept
+            if t < sighting.first_t + part / 4 or t > sighting.last_t - part / 4]  # fmt: skip
+    assert not ends, (kept, sighting.first_t, sighting.last_t)
+    middles = [sighting.first_t + (i + 0.5) * part for i in range(4)]
+    held = 3.2  # s between the frames held (200 frames thinned to at most 8)
+    assert all(abs(t - m) <= held / 2 + 1e-9 for t, m in zip(kept, middles, strict=True)), kept

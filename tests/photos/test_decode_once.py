@@ -57,7 +57,9 @@ def test_a_photo_that_does_not_decode_before_the_first_that_does_is_tried_once(
     lines: list[str] = []
     frames = list(PhotoSource([bad, good], log=lines.append).frames())
     assert [f.path for f in frames] == [str(good)]
-    assert decodes == {str(bad): 1, str(good): 1}, decodes
+    # cut short: found when the set is read (its end marker missing, tried at 1/8 scale),
+    # not decoded again
+    assert decodes == {str(good): 1}, decodes
     assert sum(bad.name in line for line in lines) == 1, lines  # its warning, once
 
 

@@ -258,6 +258,9 @@ def test_earlier_batches_run_with_a_time_offset_are_other_settings_now():
     offset = Config.model_validate(KEYED_CONFIG | {"position": {"time_offset_s": -300}})
     earlier = "0033826dcd70cea52b9a51ea05e8d6f229c9b25faf89c2579d19226b1270a392"  # 2026-11-30
     assert settings_sha256(offset, "m") != earlier
+    # and with it added to a GPS-timed start (a GoPro's GPSU), as later on 2026-11-30
+    added_to_gps = "7bd639e0d8aff4d34703b33f775e84dcb585fb46a6abc5ba163b586ab9364d44"
+    assert settings_sha256(offset, "m") != added_to_gps
     assert settings_sha256(Config.model_validate(KEYED_CONFIG), "m") == KEY_OF_EARLIER_BATCHES
 
 

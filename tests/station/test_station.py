@@ -166,3 +166,30 @@ def test_a_source_that_cannot_open_names_the_station_file(tmp_path, labels):
     with pytest.raises(FieldtoolError, match=rf"^{toml}: source cam2: .*broken\.mp4"):
         station.run()
     assert not db.exists()  # not even an empty database file
+
+
+def test_a_stations_views_draw_each_tile_where_the_model_saw_it(tmp_path, labels,
+                                                                  monkeypatch):  # fmt: skip
+    """A station's sessions are given the classifier's seen tiles, as ``fieldtool run``'s
+    are (fieldtool.preview.tiles_seen_by): their snapshots label each tile at its kept part,
+    not in a grid cell."""
+    from fieldtool.station.feed import StationStep
+
+    def seen(height: int, width: int) -> list[tuple[int, int, int, int]]:
+        return [(0, height, 0, width)]
+
+    classifier = ColourClassifier(labels)
+    classifier.seen_tiles = seen  # type: ignore[attr-defined]
+    given: list[object] = []
+    made = StationStep.for_session.__func__  # type: ignore[attr-defined]
+
+    def for_session(cls, *args, **kwargs):  # type: ignore[no-untyped-def]
+        given.append(kwargs.get("seen_tiles"))
+        return made(cls, *args, **kwargs)
+
+    monkeypatch.setattr(StationStep, "for_session", classmethod(for_session))
+    video = write_video(tmp_path / "v.avi", [(0, 1.0)])
+    cfg = station_config(tmp_path / "s.duckdb", [{"name": "f", "uri": str(video),
+                                                  "source": {"sample_fps": 5}}])  # fmt: skip
+    Station(cfg, classifier=classifier, log=lambda _: None).run()
+    assert given == [seen]

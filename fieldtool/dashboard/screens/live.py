@@ -77,6 +77,7 @@ def show_station(db_path: Path, now: datetime, status: dict[str, Any]) -> None:
             "Rate (/s)": src.get("rate_fps"), "Lag (s)": src.get("lag_s"),
             "Lag p95 (s)": src.get("lag_p95_s"), "Dropped": src.get("dropped"),
             "Reconnects": src.get("reconnects"), "Gaps": src.get("gaps"),
+            "Clock steps": src.get("clock_steps"),
             "Open": src.get("open_sightings"),
             "Last sighting": f"{last.get('species', '')} ({last.get('event', '')})" if last else "",
         })  # fmt: skip
