@@ -65,11 +65,11 @@ from fieldtool.export_dwc import (
     GBIF_LICENSES,
     NO_LICENSE,
     Publication,
+    check_dataset_id,
     dwc_rows,
     gbif_license,
     undated_warnings,
 )
-from fieldtool.export_dwc import dataset_id as dataset_id_of
 from fieldtool.export_dwc import write_dwca as _write_dwca
 from fieldtool.export_rows import (
     COLUMNS,
@@ -354,6 +354,8 @@ def export(
     db, out = Path(db), Path(out)
     if fmt not in FORMATS:
         raise FieldtoolError(f"export format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if dataset_id is not None:
+        dataset_id = check_dataset_id(dataset_id)  # refused before anything is read or made
     if db.is_dir():
         raise FieldtoolError(f"{db}: is a folder, expected a database file")
     if not db.is_file():
@@ -362,10 +364,9 @@ def export(
         from fieldtool.camtrap.write import DEFAULT_LICENSE, write_package
 
         replay_pending(db, log or _stderr)
-        # the dataset's id, as Darwin Core's packageId: a re-export is the same package
-        package_id = dataset_id_of(db, dataset_id, filters, timeout_s=timeout_s)
+        # its id: --dataset-id, else the dataset's (a package read back: its package's)
         return write_package(db, out, filters, title=title, creator=creator,
-                             license=license or DEFAULT_LICENSE, package_id=package_id,
+                             license=license or DEFAULT_LICENSE, package_id=dataset_id,
                              timeout_s=timeout_s, log=log or _stderr)  # fmt: skip
     if fmt == "dwca":
         license = gbif_license(license)  # refused before anything is read or written

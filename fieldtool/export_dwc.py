@@ -15,7 +15,8 @@ The licence is one GBIF registers (:data:`GBIF_LICENSES`): EML ``intellectualRig
 GBIF's wording and the record-level ``license`` (its URL), ``rightsHolder`` and
 ``datasetName`` (the title). Two exports of the same rows are byte-identical except EML
 ``pubDate`` (the day of export): members are written sorted with a fixed date, and
-``packageId`` is the dataset's id (:func:`dataset_id`).
+``packageId`` is the dataset's id (:func:`dataset_id`: the one rule Camtrap DP's ``id``
+follows too, so a file that is one package run is that package's id in both).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ GBIF_LICENSES = {
 NO_LICENSE = ("GBIF registers only data under a licence: pass --license CC0-1.0, CC-BY-4.0 "
               "or CC-BY-NC-4.0 (this archive names none)")  # fmt: skip
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # every member's date: two exports of one dataset are equal
-_DATASET_NS = uuid.UUID("5b0c3f1e-8a3d-5c39-9a53-6f69656c6474")  # fieldtool's dataset ids
+DATASET_NS = uuid.UUID("5b0c3f1e-8a3d-5c39-9a53-6f69656c6474")  # fieldtool's dataset ids
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 _BINOMIAL = re.compile(r"^[A-Z][a-z-]+ (?:x |× )?[a-z][a-z-]+$")
 
@@ -104,32 +105,71 @@ def gbif_license(given: str | None) -> str | None:
                          "for a Darwin Core Archive")  # fmt: skip
 
 
-def dataset_id(
-    db: Path, given: str | None = None, filters: ExportFilter | None = None, *,
-    timeout_s: float = 10.0,
-) -> str:  # fmt: skip
-    """The dataset's id, EML ``packageId``: ``given`` (``--dataset-id``), else a UUID derived
-    from the file's earliest session (by start, then id), which later sessions leave alone
-    (removing or replacing that session changes it: pin it with ``--dataset-id``), and from
-    ``filters`` (:func:`_subset`): a ``--since``/``--until``, ``--reviewed-only``, species
-    or chosen sightings' export is another dataset than the whole file's, whose id no
-    filter leaves as it was. A file without sessions: from its name. Nothing is written to
-    the file."""
-    if given is not None:
-        if not given.strip() or re.search(r"\s", given.strip()):
-            raise FieldtoolError(f"--dataset-id {given!r}: expected one word, e.g. a UUID")
-        return given.strip()
+@dataclass(frozen=True)
+class DatasetOrigin:
+    """What a sightings file's dataset is (:func:`dataset_origin`)."""
+
+    earliest: str | None  # its earliest session's id (by start, then id); None: no session
+    package: dict[str, Any] | None  # the datapackage.json of the one package it all is
+
+
+def dataset_origin(db: Path, *, timeout_s: float = 10.0) -> DatasetOrigin:
+    """The file's earliest session, and the Camtrap DP package every session of the file
+    ran (``fieldtool run PACKAGE``: each session's source that package's folder, its
+    ``source_name`` a deploymentID), its ``datapackage.json`` as read now; ``package`` None
+    where the file holds any other session (a folder of photos, a video, another package),
+    none, or the package cannot be read now. Nothing is written to the file."""
+    from fieldtool.camtrap.read import package_descriptor
     from fieldtool.store import connect
 
     with connect(db, read_only=True, timeout_s=timeout_s) as con:
-        row = con.execute("SELECT session_id FROM sessions ORDER BY started_at NULLS LAST, "
-                          "session_id LIMIT 1").fetchone()  # fmt: skip
-    seed = f"session:{row[0]}" if row else f"file:{db.name}"
-    subset = _subset(filters)
-    return str(uuid.uuid5(_DATASET_NS, f"{seed}|{subset}" if subset else seed))
+        first = con.execute("SELECT session_id FROM sessions ORDER BY started_at NULLS LAST, "
+                            "session_id LIMIT 1").fetchone()  # fmt: skip
+        sources = con.execute("SELECT DISTINCT source, coalesce(trim(source_name), '') = '' "
+                              "FROM sessions LIMIT 2").fetchall()  # fmt: skip
+    package = None
+    if len(sources) == 1 and not sources[0][1] and sources[0][0]:
+        with contextlib.suppress(FieldtoolError):
+            package = package_descriptor(str(sources[0][0]))
+    return DatasetOrigin(str(first[0]) if first else None, package)
 
 
-def _subset(filters: ExportFilter | None) -> str:
+def check_dataset_id(given: str) -> str:
+    """``--dataset-id``, stripped: one word (a UUID, a DOI, a URN), else refused in one line
+    (before anything is read or written)."""
+    if not given.strip() or re.search(r"\s", given.strip()):
+        raise FieldtoolError(f"--dataset-id {given!r}: expected one word, e.g. a UUID")
+    return given.strip()
+
+
+def dataset_id(
+    db: Path, given: str | None = None, filters: ExportFilter | None = None, *,
+    timeout_s: float = 10.0, origin: DatasetOrigin | None = None,
+) -> str:  # fmt: skip
+    """The dataset's id, the one rule of every export (Darwin Core's EML ``packageId``,
+    Camtrap DP's ``id``): ``given`` (``--dataset-id``, :func:`check_dataset_id`); else, a
+    file all of whose sessions ran one Camtrap DP package (:func:`dataset_origin`), that
+    package's ``id``, so a package run and exported again is the same dataset in any file;
+    else a UUID derived from the file's earliest session (by start, then id), which later
+    sessions leave alone (removing or replacing that session changes it: pin it with
+    ``--dataset-id``); a file without sessions: from its name. ``filters``
+    (:func:`subset`): a ``--since``/``--until``, ``--reviewed-only``, species, session or
+    chosen sightings' export is another dataset than the whole file's, a UUID derived
+    from that id and the filters. ``origin``: :func:`dataset_origin` of ``db`` where read
+    already. Nothing is written to the file."""
+    if given is not None:
+        return check_dataset_id(given)
+    origin = origin or dataset_origin(db, timeout_s=timeout_s)
+    chosen = subset(filters)
+    own = (origin.package or {}).get("id")
+    if isinstance(own, str) and own.strip():
+        return str(uuid.uuid5(DATASET_NS, f"package:{own.strip()}|{chosen}")) if chosen \
+            else own.strip()
+    seed = f"session:{origin.earliest}" if origin.earliest else f"file:{db.name}"
+    return str(uuid.uuid5(DATASET_NS, f"{seed}|{chosen}" if chosen else seed))
+
+
+def subset(filters: ExportFilter | None) -> str:
     """Which sightings of the file ``filters`` keep, as text for the dataset's id (JSON of
     the filters set, times as UTC ISO 8601, lists sorted); "" for none (the whole file)."""
     if filters is None:

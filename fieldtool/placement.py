@@ -13,11 +13,14 @@ track meet: before a file runs, and after the first minute of a live source.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -42,6 +45,8 @@ from fieldtool.tracks import (
     read_track,
     track_in_utc,
 )
+from fieldtool.tracks.camclock import read_photo_exif
+from fieldtool.tracks.exif import PhotoExif
 from fieldtool.tracks.filetime import (
     MP4_SUFFIXES,
     camera_clock_clip,
@@ -49,6 +54,7 @@ from fieldtool.tracks.filetime import (
     file_mtime_warning,
     file_time,
 )
+from fieldtool.tracks.gpmf import gps_timed, read_moov
 from fieldtool.tracks.videoplace import video_place
 from fieldtool.types import FieldtoolError, Fix
 
@@ -102,37 +108,111 @@ def _beside(video: Path, ext: str) -> Path | None:
     return None
 
 
-def dcf_photos(video: Path) -> list[Path] | None:
-    """The photos named nearest ``video`` in its folder, up to :data:`PHOTOS_EACH_SIDE`
-    each side in name order (the camera's file counter), where that folder is a camera
-    card's DCF folder (``DCIM/100RECNX``: :func:`fieldtool.photos.source.camera_folder`);
-    None where it is not one. Read by :func:`fieldtool.tracks.filetime.file_time`."""
-    from fieldtool.photos.files import is_photo  # the photos' rules: asked for a clip only
-    from fieldtool.photos.source import camera_folder
+class DcfFolders:
+    """The photos of the camera cards' DCF folders clips lie in (``DCIM/100RECNX``:
+    :func:`fieldtool.photos.source.camera_folder`), for :func:`clock_markers` of many clips:
+    each folder listed and sorted once, a clip's neighbours found in it by bisection, each
+    photo's EXIF read once for the clips beside it. One per batch plan, its folders listed
+    before its rows go to the tasks that hash them, each with a copy
+    (:func:`fieldtool.scale.plan.hash_options`); none kept between plans."""
 
-    if camera_folder(video) == video.parent:
-        return None
-    try:
-        photos = sorted((p for p in video.parent.iterdir() if is_photo(p)), key=lambda p: p.name)
+    def __init__(self) -> None:
+        self._names: dict[Path, list[str]] = {}  # folder -> its photos' names, sorted
+        self._exif: dict[Path, PhotoExif | None] = {}
+
+    def beside(self, video: Path) -> list[Path] | None:
+        """The photos named nearest ``video`` in its folder, up to :data:`PHOTOS_EACH_SIDE`
+        each side in name order (the camera's file counter), where that folder is a camera
+        card's DCF folder; None where it is not one (no photos: a folder not listed)."""
+        from fieldtool.photos.source import camera_folder  # the photos' rules: for a clip only
+
+        folder = video.parent
+        if camera_folder(video) == folder:
+            return None
+        if (names := self._names.get(folder)) is None:
+            names = self._names[folder] = _photo_names(folder)
+        before, after = bisect_left(names, video.name), bisect_right(names, video.name)
+        near = names[max(0, before - PHOTOS_EACH_SIDE) : before]
+        return [folder / name for name in near + names[after : after + PHOTOS_EACH_SIDE]]
+
+    def listing(self, videos: Iterable[Path]) -> DcfFolders:
+        """These folders, with the DCF folders of ``videos`` listed now."""
+        for video in videos:
+            self.beside(video)
+        return self
+
+    def exif(self, photo: Path) -> PhotoExif | None:
+        """``photo``'s EXIF, read once (:func:`~fieldtool.tracks.camclock.read_photo_exif`)."""
+        if photo not in self._exif:
+            self._exif[photo] = read_photo_exif(photo)
+        return self._exif[photo]
+
+
+def _photo_names(folder: Path) -> list[str]:
+    """The names of the photos in ``folder`` (:func:`fieldtool.photos.files.is_photo`),
+    sorted; none where it cannot be listed."""
+    from fieldtool.photos.files import is_photo, photo_suffixes
+
+    known = photo_suffixes()
+    try:  # the names' ends first: a path made only of a photo's (thousands on a card)
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries
+                          if e.name.lower().endswith(known) and is_photo(Path(e.name), known))
     except OSError:  # the folder cannot be listed: no photos beside
         return []
-    before = [p for p in photos if p.name < video.name][-PHOTOS_EACH_SIDE:]
-    return before + [p for p in photos if p.name > video.name][:PHOTOS_EACH_SIDE]
 
 
-def clock_marker(uri: str) -> str:
-    """The marker ``camera`` for a local video whose ``mvhd`` is read as its camera's local clock by
-    the clip itself or the photos beside it (``mp4-camera-clock``, since 2026-11-30: read as
-    UTC before, so an earlier batch's results differ), else "" (a remote file: only the
-    video is copied to a worker, so only its own metadata could tell; not read here)."""
-    if "://" in uri and not uri.startswith("file://"):
-        return ""
+def dcf_photos(video: Path) -> list[Path] | None:
+    """:meth:`DcfFolders.beside` of one clip (its run's): read by
+    :func:`fieldtool.tracks.filetime.file_time`."""
+    return DcfFolders().beside(video)
+
+
+def clock_markers(
+    uri: str,
+    folders: DcfFolders | None = None,
+    *,
+    mvhd: bool = True,
+    gps: bool = False,
+    remote: Callable[[str], tuple[Any, str]] | None = None,
+) -> tuple[str, str]:
+    """What a batch key says of how a video's start is read where its results differ from
+    those batches stored before (:func:`fieldtool.scale.plan.batch_key`), from one read of
+    its ``moov``: ``camera`` where its ``mvhd`` is read as its camera's local clock, by the
+    clip or the photos beside it (``mp4-camera-clock`` since 2026-11-30: UTC before), asked
+    with ``mvhd`` (no start time given); ``no_offset`` where its start is GPS time (a
+    GoPro's GPSU: ``--time-offset`` not added since 2026-12-01), asked with ``gps`` (an
+    offset given, and the clip's own GPMF read: no start time, track, place or SRT). ""
+    each otherwise, and for a file that cannot be read (its decode says why).
+    ``folders``: a plan's :class:`DcfFolders`. ``remote``: the pyarrow filesystem and path
+    of a remote URI (its run has the clip alone: no photos beside); None: "" for one."""
+    local = "://" not in uri or uri.startswith("file://")
     video = Path(uri.removeprefix("file://"))
+    if not (mvhd or gps) or video.suffix.lower() not in MP4_SUFFIXES:
+        return "", ""
     try:
-        camera = video.is_file() and camera_clock_clip(video, partial(dcf_photos, video))
-    except OSError:  # cannot be read: its decode says why
-        return ""
-    return "camera" if camera else ""
+        if local:
+            with video.open("rb") as fh:
+                return _markers(video, fh, folders or DcfFolders(), mvhd, gps)
+        if remote is None:
+            return "", ""
+        filesystem, path = remote(uri)
+        with filesystem.open_input_file(path) as fh:
+            return _markers(Path(path), fh, None, mvhd, gps)
+    except (OSError, FieldtoolError):  # cannot be read: its decode says why
+        return "", ""
+
+
+def _markers(
+    video: Path, fh: BinaryIO, folders: DcfFolders | None, mvhd: bool, gps: bool
+) -> tuple[str, str]:
+    """:func:`clock_markers` of a clip open as ``fh`` (``folders``: None: no photos beside)."""
+    if (moov := read_moov(fh, video)) is None:
+        return "", ""
+    beside = partial(folders.beside, video) if folders is not None else lambda: None
+    read = folders.exif if folders is not None else read_photo_exif
+    camera = mvhd and camera_clock_clip(video, beside, moov, read)
+    return "camera" if camera else "", "no_offset" if gps and gps_timed(fh, moov[0]) else ""
 
 
 def own_track(video: Path, track: Path) -> bool:
@@ -339,7 +419,8 @@ def _time_basis(
             return TimeBasis(track.media_start, source, "UTC", True, track.path.name)
         how = f"{track.path.name}, local clock, zone {choice.how}"
         return TimeBasis(track.media_start, source, choice.zone, choice.zone is not None, how)
-    own = file_time(video, gopro, choice, positions, notes, partial(dcf_photos, video))
+    own = file_time(video, gopro, choice, positions, notes, partial(dcf_photos, video),
+                    config.position.time_offset_s)  # fmt: skip
     if own is not None:
         return own
     if isinstance(positions, TrackPositions):

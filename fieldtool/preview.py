@@ -126,11 +126,18 @@ class JpegWriter:
         """Whether writing failed and is not to be tried yet."""
         return self.failed is not None and self._clock() < self._retry_at
 
+    def skip(self) -> bool:
+        """Count a picture as skipped when writing is paused (as :meth:`write` does),
+        so the caller does no work for it; whether it was."""
+        if self.paused():
+            self._skipped += 1
+            return True
+        return False
+
     def write(self, target: Path, image: np.ndarray) -> bytes | None:
         """Write ``image`` (H, W, 3) BGR to ``target``; the JPEG's bytes, or None when it
         was not written."""
-        if self.paused():
-            self._skipped += 1
+        if self.skip():
             return None
         self.tries += 1
         try:

@@ -16,7 +16,6 @@ from fieldtool.store import SightingStore
 from fieldtool.types import Frame, FrameResult, LabelSet, Sighting
 
 SNAPSHOT_MAX_WIDTH = 640  # px
-_NOTHING = np.zeros((0, 0, 3), np.uint8)  # what a paused writer is handed: never encoded
 
 
 class FrameViews:
@@ -83,10 +82,9 @@ class SnapshotWriter(JpegWriter):
         """Whether the picture for ``target`` is dropped unseen: writing is paused after a
         failure, so it is counted as skipped (as :meth:`write` counts it) and the caller
         does no work for it (no BGR from a frame's planes, no scaling, no drawing)."""
-        if not self.paused():
-            return False
-        self.write(target, _NOTHING)  # paused: counted, never encoded
-        return True
+        # one reading of the clock: a pause that ends between two readings would hand
+        # write() a picture never made
+        return self.skip()
 
     def snapshot(self, store: SightingStore, sighting: Sighting, frame: Frame) -> str | None:
         """Save a sighting's frame, at most :data:`SNAPSHOT_MAX_WIDTH` px wide; its path

@@ -5,8 +5,8 @@ container's PTS), so variable-rate video keeps true times; without timestamps, o
 FFmpeg only assumes the rate (raw .h264, AVI with rate 0), index / rate, said in the log.
 Unsampled frames are only ``grab()``-ed. A decode failing before the end is damage: read on
 to the next key frame (else seek past it), record a :class:`Gap`. Frame counts (often estimates) never decide where a file ends.
-Cameras and URLs: the wall clock at opening + monotonic time since, re-anchored when the
-clock is set meanwhile (:mod:`fieldtool.wallclock`); open and read timeouts; a dropped
+Cameras and URLs: the wall clock at opening + monotonic time since (and time asleep),
+re-anchored when the clock is set meanwhile (:mod:`fieldtool.wallclock`); open and read timeouts; a dropped
 stream is reopened with capped exponential backoff, forever or ``retry`` times; each outage
 is a :class:`Gap`; one that stays away sets ``stats.lost``.
 """
@@ -107,8 +107,9 @@ class VideoSource:
     clock + ``clock_offset_s``). ``assume_fps``: the rate of a file that gives none (default: 25).
     Live: ``retry`` "forever" (default) or a number of reopen tries (``reconnect_attempts``
     is its old name), backoff ``reconnect_backoff_s`` doubling up to ``..._max_s``.
-    ``sleep``, ``clock``, ``wall``, ``synchronised`` (tests): the backoff wait, ``time.monotonic``,
-    ``utc_now``, the kernel's word on the clock. ``gps_time``: GPS time now (:class:`LiveClock`).
+    ``sleep``, ``clock``, ``wall``, ``synchronised``, ``boot`` (tests): the backoff wait,
+    ``time.monotonic``, ``utc_now``, the kernel's word on the clock, ``CLOCK_BOOTTIME``.
+    ``gps_time``: GPS time now (:class:`LiveClock`).
     """
 
     def __init__(
@@ -131,6 +132,7 @@ class VideoSource:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] | None = None,
         synchronised: Callable[[], bool | None] = clock_synchronised,
+        boot: Callable[[], float | None] | None = None,
     ) -> None:
         self.uri = uri
         self.live = is_live(uri)
@@ -154,6 +156,7 @@ class VideoSource:
         self._stop = threading.Event()
         self._sleep = sleep or self._stop.wait
         self._clock, self._wall, self._synchronised = clock, wall, synchronised
+        self._boot = boot  # CLOCK_BOOTTIME (tests); None: the machine's, beside its clocks
         self.gps_time: Callable[[], datetime | None] | None = None  # GPS time now, or None
         self.fps: float | None = None  # the rate times fall back on (assumed when unknown)
         self.fps_known = False  # the file gives its frame rate
@@ -347,9 +350,9 @@ class VideoSource:
         cap: cv2.VideoCapture | None = self._first_open()
         if cap is None:
             return
-        when = LiveClock(self._clock, self._wall, offset_s=self.clock_offset_s,  # frames, gaps
+        when = LiveClock(self._clock, self._wall, boot=self._boot, offset_s=self.clock_offset_s,
                          gps=self.gps_time, synchronised=self._synchronised)  # fmt: skip
-        opened = when.start(self.uri, self._log)
+        when.start(self.uri, self._log)  # media time: when.media (a sleep counted in)
         step = 1.0 / self.sample_fps
         next_t = 0.0
         index = -1
@@ -360,7 +363,7 @@ class VideoSource:
             ):
                 asked = self._clock()
                 ok, image = cap.read()
-                now = self._clock() - opened
+                now = when.media(self._clock())
                 waited = self._clock() - asked
                 # a frame that came only as the read timed out is a stalled stream's stale
                 # one, timed 'now': no frame, and the outage starts when it was asked for
@@ -371,13 +374,19 @@ class VideoSource:
                     if outage is None:
                         why = f"no frame for {waited:.0f} s (read timeout)" if timed_out and \
                             not self.uri.isdigit() else "stream dropped"  # fmt: skip
-                        outage = _Outage(asked - opened, why)
+                        outage = _Outage(when.media(asked), why)
                     cap = self._reopen(outage)
                     if cap is None:
-                        self._end_outage(outage, self._clock() - opened, when)
+                        self._end_outage(outage, when.media(self._clock()), when)
                         return
                     continue
-                if s := when.check(now, self.stats.frames_yielded, self.uri, self._log):
+                now, slept, s = when.check(now, self.stats.frames_yielded, self.uri, self._log)
+                if slept is not None and outage is not None:  # asleep while away: one gap
+                    outage.reason += f"; {slept.reason}"
+                elif slept is not None:  # no frames while asleep: time away, as an outage
+                    self.stats.gaps.append(Gap(slept.t, slept.end_t, slept.at, slept.ended_at,
+                                               slept.reason))  # fmt: skip
+                if s is not None:
                     self.stats.gaps.append(Gap(now, now, s.before, s.after, s.reason))  # a step
                 if outage is not None:  # frames again: the outage ends at this one
                     self.stats.gaps.append(Gap(outage.start_t, now, when.time(outage.start_t),

@@ -166,7 +166,7 @@ def test_a_filtered_export_is_another_dataset_than_the_full_one(db, tmp_path):
     import uuid
 
     from fieldtool.export import dwca_bytes
-    from fieldtool.export_dwc import _DATASET_NS
+    from fieldtool.export_dwc import DATASET_NS
     from fieldtool.export_rows import ExportFilter
 
     def exported(name: str, filters: ExportFilter | None = None, **kw: str) -> str:
@@ -174,7 +174,7 @@ def test_a_filtered_export_is_another_dataset_than_the_full_one(db, tmp_path):
         return _package_id(tmp_path / name)
 
     whole = exported("all.zip")
-    assert whole == str(uuid.uuid5(_DATASET_NS, "session:dji"))  # earliest: by start, id
+    assert whole == str(uuid.uuid5(DATASET_NS, "session:dji"))  # earliest: by start, id
     assert exported("empty.zip", ExportFilter()) == whole  # no filter: the full export
     since = exported("since.zip", ExportFilter(since=T0 + timedelta(days=1)))
     until = exported("until.zip", ExportFilter(until=T0 + timedelta(days=1)))

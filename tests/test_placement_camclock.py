@@ -7,19 +7,28 @@ keeps its time whatever ``--time-offset`` (a camera clock's correction) says."""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import os
+import pathlib
+import pickle
 import shutil
+from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from fieldtool.pipeline import run_from_config
-from fieldtool.placement import place_session
-from fieldtool.scale.plan import PlanRow, with_hash
+from fieldtool.placement import DcfFolders, place_session
+from fieldtool.scale.decode import file_config, local_file
+from fieldtool.scale.plan import PlanRow, batch_key, hash_options, with_hash
 from fieldtool.store import query
 from fieldtool.tracks.gpmf import mp4_creation_time
+from tests.scale.test_remote_sidecars import bucket  # noqa: F401  (a fixture: mem:// URIs)
 from tests.test_placement import GOPRO, _config, _mp4, needs_shared
 
 av = pytest.importorskip("av")
@@ -185,6 +194,27 @@ def test_a_clip_whole_hours_from_the_photos_beside_it_is_said(
     assert f"{said} h" in warned[0] and f"--time-offset {-3600 * said:+d}" in warned[0]
 
 
+@pytest.mark.parametrize(("offset", "advised"), [(-7200.0, None), (-3600.0, -7200)])
+def test_the_advice_taken_is_not_given_again(tmp_path: Path, offset: float,
+                                             advised: int | None) -> None:  # fmt: skip
+    """Defect (a user's trial): after following the warning's advice (--time-offset -7200)
+    the clip sat with its photos, yet the same warning came again: the offset the run adds
+    is counted, and a partial one is advised to the whole."""
+    folder = tmp_path / "DCIM" / "100MEDIA"
+    folder.mkdir(parents=True)
+    _photo(folder / "IMAG0001.JPG", datetime(2026, 6, 1, 10, 0, 0))  # 08:00 UTC at +02:00
+    video = _clip(folder / "IMAG0002.MP4", datetime(2026, 6, 1, 10, 0, 5))
+    config = _config(tmp_path, video, **{"source.tz": "+02:00",
+                                          "position.time_offset_s": offset})  # fmt: skip
+    place = place_session(config, live=False, fps=10.0)
+    warned = [n for n in place.notes if "IMAG0002.MP4" in n and "IMAG0001.JPG" in n]
+    if advised is None:
+        assert warned == [], place.notes
+    else:
+        assert len(warned) == 1 and f"--time-offset {advised:+d} puts" in warned[0], warned
+        assert "--time-offset -3600 s added" in warned[0]
+
+
 @needs_shared
 def test_the_run_stores_the_traps_clip_in_its_zone(tmp_path: Path) -> None:
     video = _trap_card(tmp_path)
@@ -246,3 +276,153 @@ def test_a_gps_timed_gopro_start_keeps_its_time_whatever_the_time_offset(
     assert len([line for line in lines if NOT_APPLIED in line]) == 1, lines
     first = query(tmp_path / "s.duckdb", "SELECT min(time) AS t FROM detections").iloc[0, 0]
     assert abs(first.to_pydatetime() - plain.time.start) < timedelta(seconds=2)
+
+
+def _keys(tmp_path: Path, row: PlanRow, **overrides: object) -> tuple[str, str]:
+    """(the batch key of ``row`` in a batch of ``_config(**overrides)``, the key earlier
+    batches stored for it: without what the clip's start is read as)."""
+    options = hash_options(_config(tmp_path, row.path, **overrides))
+    hashed = PlanRow(**with_hash(row.as_row(), "s", **options))
+    earlier = replace(hashed, mvhd_clock="", gps_start="")
+    if not hashed.place:  # as earlier batches wrote it
+        assert batch_key(hashed.content_sha256, "s", earlier) == _earlier_key(hashed, "s")
+    return hashed.batch_key, batch_key(hashed.content_sha256, "s", earlier)
+
+
+@needs_shared
+def test_only_a_gps_timed_start_under_a_time_offset_is_keyed_as_other_work(
+    tmp_path: Path,
+    bucket: Path,  # noqa: F811
+) -> None:
+    """Defect: --time-offset is no longer added to a GPS-timed start, and every batch with
+    an offset ran all its files again (its settings key changed). Only such a clip holds
+    other results: its key changes; a GoPro clip without GPS time (a camera clock, offset
+    added as before), a clip dated otherwise (a start time; a fixed place, its GPMF not
+    read) and any clip of a batch without an offset keep the keys earlier batches stored."""
+    gps = tmp_path / "GX010042.MP4"
+    shutil.copy(GOPRO, gps)
+    no_gps = tmp_path / "GX010043.MP4"  # the same clip, its GPMF without GPSU
+    no_gps.write_bytes(GOPRO.read_bytes().replace(b"GPSU", b"GPSX"))
+    phone = _clip(tmp_path / "VID_0001.MP4", TRAP_CLOCK, {"com.android.version": "14"},
+                  keys=True)  # fmt: skip
+    offset: dict[str, object] = {"position.time_offset_s": -300.0}
+    sources = {video.name: place_session(_config(tmp_path, video, **offset), live=False,
+                                         fps=30.0).time.source for video in (gps, no_gps)}
+    assert sources == {"GX010042.MP4": "gpmf-gpsu", "GX010043.MP4": "gpmf-creation-time"}
+    shutil.copy(GOPRO, bucket / "flights" / "GX010042.MP4")  # read through its filesystem
+    for video in (str(gps), "mem://flights/GX010042.MP4"):
+        now, before = _keys(tmp_path, PlanRow(video), **offset)
+        assert now != before, video
+    given = "2024-05-01T10:00:00+00:00"
+    for row, overrides in [
+        (PlanRow(str(gps)), {}),
+        (PlanRow(str(no_gps)), offset),
+        (PlanRow(str(phone)), offset),
+        (PlanRow(str(gps), start_time=given), offset),
+        (PlanRow(str(gps)), {**offset, "source.start_time": given}),
+        (PlanRow(str(gps), place="44.56,-123.30"), offset),
+        (PlanRow(str(gps)), {**offset, "position.lat": 44.56, "position.lon": -123.3}),
+    ]:  # fmt: skip
+        now, before = _keys(tmp_path, row, **overrides)
+        assert now == before, (row, overrides)
+
+
+@needs_shared
+def test_a_camera_clip_dated_by_a_start_time_keeps_its_key(tmp_path: Path) -> None:
+    """Defect: a trap's clip was keyed as read by its camera's clock (other results than
+    earlier batches') where a start time dates it and its mvhd is not read: a manifest
+    row's, or the batch's --start-time. Its results are the same: the key earlier batches
+    stored. Without one it is other work (the clock marker)."""
+    trap = _trap_card(tmp_path)
+    given = "2021-04-12T00:43:12+00:00"
+    for row, overrides in [(PlanRow(str(trap), start_time=given), {}),
+                           (PlanRow(str(trap)), {"source.start_time": given})]:  # fmt: skip
+        run = file_config(_config(tmp_path, trap, **overrides), row.as_row(), str(trap), None)
+        assert place_session(run, live=False, fps=10.0).time.source == "start-time"
+        now, before = _keys(tmp_path, row, **overrides)
+        assert now == before, (row, overrides)
+    now, before = _keys(tmp_path, PlanRow(str(trap)))
+    assert now != before
+
+
+def test_a_remote_clip_is_keyed_by_the_clock_its_run_reads(
+    bucket: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Defect: a remote clip was never keyed as a camera's clock, though its run (on a
+    copy of the clip alone) reads the maker the clip names as one: the key earlier
+    batches stored, other results. Keyed now by the clip's own moov, read through its
+    filesystem; a remote clip beside its camera's photos, which its run does not see (UTC),
+    keeps its key."""
+    named = _clip(tmp_path / "IMG_0041.MP4", TRAP_CLOCK, {"make": "Browning", "model": "BTC-8E"})
+    shutil.copy(named, bucket / "flights" / "IMG_0041.MP4")
+    card = bucket / "card" / "DCIM" / "100MEDIA"
+    card.mkdir(parents=True)
+    _photo(card / "IMAG0040.JPG", TRAP_CLOCK - timedelta(seconds=2), "Browning", "BTC-8E")
+    _clip(card / "IMAG0041.MP4", TRAP_CLOCK)
+    for uri, source in [("mem://flights/IMG_0041.MP4", "mp4-camera-clock"),
+                        ("mem://card/DCIM/100MEDIA/IMAG0041.MP4", "mp4-creation-time")]:
+        with local_file(uri, beside=True) as copy:
+            place = place_session(_config(tmp_path, Path(copy)), live=False, fps=10.0)
+        assert place.time.source == source, uri
+        hashed = PlanRow(**with_hash(PlanRow(uri).as_row(), "s"))
+        assert hashed.content_sha256
+        keyed_other = hashed.batch_key != _earlier_key(hashed, "s")
+        assert keyed_other is (source == "mp4-camera-clock"), uri
+
+
+def test_a_cards_clips_list_its_folder_once_and_read_each_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect: each clip's key listed and sorted its whole DCF folder (a card of thousands
+    of clips and photos: quadratic) and opened the clip five times. A batch's plan lists a
+    folder once, before its rows go to the tasks that hash them (each a copy of the
+    options: Ray's map), which find each clip's neighbours in that listing; each clip is
+    opened once, and a task reads each photo's EXIF once for the clips beside it."""
+    folder = tmp_path / "card" / "DCIM" / "100MEDIA"
+    folder.mkdir(parents=True)
+    photo = _photo(tmp_path / "p.JPG", TRAP_CLOCK, "Browning", "BTC-8E")
+    clip = _clip(tmp_path / "c.MP4", TRAP_CLOCK)
+    n = 10
+    for i in range(n):  # a trap in hybrid mode: a photo, then a clip, at each trigger
+        shutil.copy(photo, folder / f"IMAG{2 * i:04d}.JPG")
+        shutil.copy(clip, folder / f"IMAG{2 * i + 1:04d}.MP4")
+    rows = [PlanRow(str(folder / f"IMAG{2 * i + 1:04d}.MP4")).as_row() for i in range(n)]
+    listed: Counter[str] = Counter()
+    opened: Counter[str] = Counter()
+
+    def counted(real: Any, what: str) -> Any:
+        def call(target: Any = ".", *args: Any, **kwargs: Any) -> Any:
+            name = os.fspath(target) if isinstance(target, str | os.PathLike) else ""
+            (listed if what == "list" else opened)[name] += 1
+            return real(target, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(os, "scandir", counted(os.scandir, "list"))
+    monkeypatch.setattr(os, "listdir", counted(os.listdir, "list"))
+    monkeypatch.setattr(builtins, "open", counted(builtins.open, "open"))
+    monkeypatch.setattr(pathlib.Path, "open", counted(pathlib.Path.open, "open"))
+    options = hash_options(_config(tmp_path, folder), rows)  # the plan's, on the driver
+    assert listed[str(folder)] == 1, listed
+
+    def in_folder() -> dict[str, int]:
+        return {name: count for name, count in opened.items() if Path(name).parent == folder}
+
+    listed.clear()
+    hashed = [PlanRow(**with_hash(row, "s", **pickle.loads(pickle.dumps(options))))
+              for row in rows]  # fmt: skip
+    assert [r.mvhd_clock for r in hashed] == ["camera"] * n  # read by the photos beside
+    assert listed[str(folder)] == 0, listed
+    assert {name: count for name, count in in_folder().items() if name.endswith(".MP4")} == {
+        row["path"]: 1 for row in rows}  # fmt: skip
+    opened.clear()
+    for row in rows:  # one task's rows
+        assert with_hash(row, "s", **options)["mvhd_clock"] == "camera"
+    assert set(in_folder().values()) == {1} and len(in_folder()) == 2 * n, in_folder()
+    folders = DcfFolders()
+    assert folders.beside(folder / "IMAG0011.MP4") == [
+        folder / f"IMAG{k:04d}.JPG" for k in (6, 8, 10, 12, 14, 16)]  # fmt: skip
+    assert folders.beside(folder / "IMAG0001.MP4") == [
+        folder / f"IMAG{k:04d}.JPG" for k in (0, 2, 4, 6)]  # fmt: skip
+    assert folders.beside(tmp_path / "c.MP4") is None  # no DCF folder

@@ -158,3 +158,22 @@ def test_the_live_view_is_not_drawn_for_a_paused_writer(tmp_path: Path, monkeypa
     assert drawn == [1] and latest.is_file()
     again = [line for line in lines if "again" in line and not line.startswith("warning")]
     assert len(again) == 1 and "2 skipped" in again[0], lines
+
+
+def test_a_pause_ending_while_a_dropped_picture_is_counted_writes_nothing_broken(
+    tmp_path: Path,
+) -> None:
+    """Defect (a reviewer's race): ``dropped`` read the clock to see the pause, then
+    ``write`` read it again; a pause that ended between the two readings had ``write``
+    encode the empty stand-in picture, and OpenCV raised (a station crashed at a retry
+    boundary while its card was full). The clock is read once: the picture is counted
+    as skipped, nothing is written."""
+    # the failure sets the pause (0.0); the next readings: just before, then just after it ends
+    now = iter([0.0, RETRY_S - 0.0005, RETRY_S + 0.0005, RETRY_S + 1.0])
+    writer = SnapshotWriter(lambda _: None, clock=lambda: next(now))
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the folder should be")
+    assert writer.write(blocked / "a.jpg", np.zeros((8, 8, 3), np.uint8)) is None  # fails
+    target = tmp_path / "b.jpg"
+    assert writer.dropped(target) is True  # paused at the first reading, only one taken
+    assert not target.exists()

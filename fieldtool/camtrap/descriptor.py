@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldtool.camtrap.standard import PROFILE_URL, RESOURCES, format_time, parse_time, schema_url
+from fieldtool.export_rows import ExportFilter
 from fieldtool.types import FieldtoolError
 
 DEFAULT_LICENSE = "CC-BY-4.0"
@@ -89,15 +90,38 @@ def _version() -> str:
         return "unknown"
 
 
+def _slug(text: str) -> str:
+    """A Data Package ``name``: lower case, alphanumerics, ``.``, ``_`` and ``-``."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower()).strip("-")
+
+
+def identity(
+    db: Path, given: str | None, filters: ExportFilter, *, timeout_s: float = 10.0
+) -> tuple[str, str]:  # fmt: skip
+    """The export's ``(id, name)``. The ``id`` is the dataset's, as Darwin Core's
+    ``packageId`` (:func:`fieldtool.export_dwc.dataset_id`: ``given``, ``--dataset-id``;
+    a file all of whose sessions ran one package, that package's ``id``, so a package read
+    back keeps it; else derived from the file's earliest session; filtered: derived from
+    that and the filters). The ``name``: that package's, else ``fieldtool-<file name>``."""
+    from fieldtool.export_dwc import dataset_id, dataset_origin
+
+    origin = dataset_origin(db, timeout_s=timeout_s)
+    named = (origin.package or {}).get("name")
+    name = _slug(named) if isinstance(named, str) and _slug(named) else _slug(
+        f"fieldtool-{db.stem}")  # fmt: skip
+    return dataset_id(db, given, filters, timeout_s=timeout_s, origin=origin), name
+
+
 def descriptor(
     db: Path, title: str, creator: str, license: str, deployments: list[dict[str, str]],
     observations: list[dict[str, str]], species: dict[str, tuple[str, str | None, str | None]],
-    *, package_id: str | None = None,
+    *, package_id: str | None = None, name: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The package's ``datapackage.json``. ``package_id``: its ``id``, the same in every
-    export of one dataset (None: a new UUID); ``created`` is when this one was written."""
+    export of one dataset (None: a new UUID); ``name`` (None: ``fieldtool-<file name>``;
+    both: :func:`identity`); ``created`` is when this one was written."""
     levels = sorted({o["observationLevel"] for o in observations}) or ["event"]
-    name = re.sub(r"[^a-z0-9._-]+", "-", f"fieldtool-{db.stem}".lower()).strip("-")
+    name = name or _slug(f"fieldtool-{db.stem}")
     return {
         "resources": [
             {"name": r, "path": f"{r}.csv", "profile": "tabular-data-resource", "format": "csv",

@@ -1,15 +1,24 @@
 """The media files of a Camtrap DP export: found where a run read them, laid out in the
 package below ``media/`` by their path in the folder the session ran (:func:`package_path`:
-a card's ``cardA/DCIM/100RECNX/IMG_0001.JPG`` stays that, its name kept), copied there (a
-copy-on-write reflink where the file system offers one, never a hard link)."""
+a card's ``cardA/DCIM/100RECNX/IMG_0001.JPG`` stays that, its name kept), each path one
+file on every file system (:class:`Layout`: in any case, in any Unicode form, folders
+too), planned before any file is copied, then copied (a copy-on-write reflink where the
+file system offers one, never a hard link) into a folder beside ``-o`` that takes its
+place once complete (:func:`write_folder`): a refusal or a failure leaves an earlier export
+whole, and an export never replaces a folder holding what it reads (:func:`refuse_inside`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import stat
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 
 from fieldtool.types import FieldtoolError
@@ -18,6 +27,87 @@ FICLONE = 0x40049409  # Linux ioctl: clone a file's extents (copy-on-write copy)
 _GLOB = re.compile(r"[*?\[]")
 # The media schema's filePath pattern forbids ".." anywhere (and /, ., ~ first).
 _DOTS = re.compile(r"\.{2,}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")  # not in a deployment's folder name
+
+
+def deployment_folder(dep: str) -> str:
+    """A deployment's folder below ``media/``: its deploymentID, other characters as ``_``."""
+    return _UNSAFE.sub("_", dep).strip("_") or "deployment"
+
+
+def fold(path: str) -> str:
+    """``path`` as macOS and Windows compare names: case-blind (casefolded) and blind to
+    Unicode's forms (NFC before and after: an ``é`` typed and one from a Mac's name)."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+@dataclass
+class Layout:
+    """The files of one export, planned before any is copied: the paths taken (one file or
+    folder per :func:`fold`, folders in the spelling first given), each deployment's folder
+    below ``media/``, the files to copy (``copies``: file, filePath, whose: "session X" or
+    "package P"), the media rows written without their file (``missing``: not there at
+    export; ``outside``: a package's row naming a file outside it, never copied)."""
+
+    files: set[str] = field(default_factory=set)  # folded filePaths
+    folders: dict[str, str] = field(default_factory=dict)  # folded -> as spelled
+    deployments: dict[str, str] = field(default_factory=dict)  # deploymentID -> folder
+    copies: list[tuple[Path, str, str]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+
+    def folder(self, dep: str) -> str:
+        """Deployment ``dep``'s folder below ``media/`` (:func:`deployment_folder`), the
+        same for each call; one another deployment's folder is in any case (Trap1, trap1)
+        gets ``_2``, ``_3``, ... appended."""
+        if dep not in self.deployments:
+            name, n = deployment_folder(dep), 1
+            while fold(f"media/{name}") in self.folders or fold(f"media/{name}") in self.files:
+                n += 1
+                name = f"{deployment_folder(dep)}_{n}"
+            self.folders.setdefault(fold("media"), "media")
+            self.folders[fold(f"media/{name}")] = f"media/{name}"
+            self.deployments[dep] = name
+        return self.deployments[dep]
+
+    def claim(self, path: str) -> str | None:
+        """``path`` (POSIX) taken as a file, its folders spelled as first given (``cardA/``
+        then ``carda/``: one folder, ``cardA``); None where it is a file or folder already
+        in any case or Unicode form, or a folder of it is a file."""
+        parts = path.split("/")
+        for i in range(1, len(parts)):
+            key = fold("/".join(parts[:i]))
+            if key in self.files:
+                return None
+            if key in self.folders:
+                parts[:i] = self.folders[key].split("/")
+        spelled = "/".join(parts)
+        if fold(spelled) in self.files or fold(spelled) in self.folders:
+            return None
+        for i in range(1, len(parts)):
+            self.folders.setdefault(fold("/".join(parts[:i])), "/".join(parts[:i]))
+        self.files.add(fold(spelled))
+        return spelled
+
+
+def inside(path: Path | str, folder: Path | str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it, both resolved (``..`` and links
+    followed: a link in a package to a file outside it is outside)."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
+def refuse_inside(out: Path, sources: Iterable[tuple[str | Path | None, str]]) -> None:
+    """Refuse an export into ``out`` where ``out`` holds what it reads: ``sources``, each
+    (a session's folder or file, or a file to copy; whose: "session X", "package P"). The
+    export replaces ``out`` whole, so they would be gone (a package run, exported into
+    itself)."""
+    for path, whose in sources:
+        if path is not None and inside(path, out):
+            raise FieldtoolError(f"{out}: holds what {whose} ran ({path}), which an export "
+                                 "there replaces: give another folder")  # fmt: skip
 
 
 def source_file(path: str, db: Path) -> Path | None:
@@ -83,17 +173,18 @@ def _below(path: str, root: Path | None) -> PurePosixPath:
 
 
 def package_path(
-    path: str, root: Path | None, folder: str, key: str, used: set[str], *,
+    path: str, root: Path | None, folder: str, key: str, used: Layout, *,
     own_layout: bool = False,
 ) -> str:  # fmt: skip
     """Where a media file goes in the package (``filePath``): ``media/<folder>/`` and its
     path below the session's ``root`` (:func:`session_root`), the file's name always kept;
     ``own_layout`` (a package's photo, ``root`` the package's folder): its own path there
-    where that is below ``media/`` (a round trip moves nothing). A path ``used`` already,
-    in any case (one file on macOS or Windows), goes below a folder of its own,
-    ``media/<folder>/_<key>/`` (``key``: the photo's frame index, a carried row's mediaID),
-    then ``_<key>_2``, ...; the path chosen is added to ``used`` (casefolded). ``..`` in a
-    name (the schema forbids it) becomes ``.``."""
+    where that is below ``media/`` (a round trip moves nothing). A path ``used`` already
+    (:meth:`Layout.claim`: in any case or Unicode form, one file on macOS or Windows; a
+    file where a folder is, or a folder where a file is) goes below a folder of its own,
+    ``media/<folder>/_<key>/`` (``key``: the photo's frame index, a carried row's
+    mediaID), then ``_<key>_2``, ...; a folder given in another case is written as first
+    given. ``..`` in a name (the schema forbids it) becomes ``.``."""
     rel = PurePosixPath(*(_DOTS.sub(".", p) for p in _below(path, root).parts))
     base = f"media/{folder}"
     candidate = (
@@ -102,12 +193,11 @@ def package_path(
         else f"{base}/{rel}"
     )
     n = 1
-    while candidate.casefold() in used:
+    while (claimed := used.claim(candidate)) is None:
         n += 1
         tag = _DOTS.sub(".", re.sub(r"[^A-Za-z0-9_.-]+", "_", key))
         candidate = f"{base}/_{tag}{'' if n == 2 else f'_{n - 1}'}/{rel}"
-    used.add(candidate.casefold())
-    return candidate
+    return claimed
 
 
 def written_by_fieldtool(descriptor: Path) -> bool:
@@ -134,3 +224,48 @@ def check_out(out: Path) -> None:
     if not written_by_fieldtool(descriptor):
         raise FieldtoolError(f"{out}: holds a data package fieldtool did not write; give a "
                              "new or empty folder")  # fmt: skip
+
+
+def write_folder(out: Path, tables: dict[str, bytes], used: Layout) -> list[int]:
+    """The package in the folder ``out``: ``used.copies`` copied and ``tables`` (file name
+    -> bytes) written into a folder beside it (``.<name>.tmp-<pid>``), which then takes
+    ``out``'s place, an earlier export there removed only then. On any error the folder
+    beside is removed and ``out`` is as it was (made folders above it stay). Returns the
+    copied files' sizes (bytes)."""
+    from fieldtool.export_rows import make_parent
+
+    target = out.resolve()  # "-o .": the folder's own name; a link: the folder it names
+    make_parent(target)  # -o new/pkg: new/ made
+    stage = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed export of this process id
+    try:
+        stage.mkdir()
+        sizes = []
+        for src, rel, _ in used.copies:
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            sizes.append(place_file(src, stage / rel))
+        for name, data in tables.items():
+            (stage / name).write_bytes(data)
+        _swap(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return sizes
+
+
+def _swap(stage: Path, out: Path) -> None:
+    """``stage`` (a complete package) renamed to ``out``; an earlier ``out`` is moved aside
+    first (a folder cannot be renamed over one that holds files) and put back should the
+    rename fail, removed once the new one is in place."""
+    if not out.exists():
+        os.replace(stage, out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    os.replace(out, old)
+    try:
+        os.replace(stage, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    with contextlib.suppress(OSError):
+        shutil.rmtree(old)

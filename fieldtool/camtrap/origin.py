@@ -30,6 +30,8 @@ period is then the photos' span, as for a folder of photos.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +67,10 @@ class Origin:
     observations: tuple[tuple[Observation, dict[str, str]], ...]  # of the deployment
     # every media row of the deployment (in the table's order), as read and as written
     rows: tuple[tuple[Media, dict[str, str]], ...] = ()
+    # (UTC naive, zone as written: "UTC" or "±hh:mm") of each time the package wrote for
+    # the deployment (its media's timestamps, its start and end), by time: the session's
+    # times are written in these offsets (:func:`offset_at`)
+    zones: tuple[tuple[datetime, str], ...] = ()
 
 
 def _key(path: Path | str) -> str:
@@ -73,7 +79,8 @@ def _key(path: Path | str) -> str:
     return source_key(str(path))
 
 
-def _origin(pkg: CamtrapPackage, deployment_id: str) -> Origin | None:
+def package_origin(pkg: CamtrapPackage, deployment_id: str) -> Origin | None:
+    """The deployment ``deployment_id`` of ``pkg`` as it wrote it; None when it has none."""
     rows = pkg.tables.get("deployments", ())
     found = [r for r in rows if r.get("deploymentID") == deployment_id]
     if not found:
@@ -86,7 +93,23 @@ def _origin(pkg: CamtrapPackage, deployment_id: str) -> Origin | None:
         for o, row in zip(pkg.observations, pkg.tables.get("observations", ()), strict=False)
         if o.deployment_id == deployment_id
     )
-    return Origin(pkg.path, found[0], media, observations, rows_)
+    zones = [(m.timestamp, m.zone) for m, _ in rows_]
+    for column in ("deploymentStart", "deploymentEnd"):
+        with contextlib.suppress(FieldtoolError):  # read_package checked them; a gap is none
+            zones.append(parse_time(found[0].get(column, ""), "package"))
+    return Origin(pkg.path, found[0], media, observations, rows_, tuple(sorted(zones)))
+
+
+def offset_at(zones: Sequence[tuple[datetime, str]], when: datetime) -> str | None:
+    """The zone the package wrote its time nearest ``when`` in (the earlier on a tie), so a
+    time fieldtool writes of a package's deployment reads as the package's beside it (a
+    camera at -05:00 stays at -05:00; a package written across a daylight saving change
+    keeps each side's offset); None without ``zones``. ``when``: UTC naive."""
+    if not zones:
+        return None
+    i = bisect.bisect_left(zones, when, key=lambda z: z[0])
+    near = [zones[k] for k in (i - 1, i) if 0 <= k < len(zones)]
+    return min(near, key=lambda z: abs((z[0] - when).total_seconds()))[1]
 
 
 def session_origin(
@@ -106,7 +129,7 @@ def session_origin(
     pkg = cache[s.source]
     if isinstance(pkg, str):
         return f"its Camtrap DP package cannot be read at export ({pkg})"
-    found = _origin(pkg, s.source_name)
+    found = package_origin(pkg, s.source_name)
     if found is None:
         return f"its Camtrap DP package {s.source} has no deployment {s.source_name} now"
     return found
@@ -200,7 +223,7 @@ def media_rows(
     return out, ids
 
 
-def _wanted(o: Observation, filters: ExportFilter) -> bool:
+def wanted(o: Observation, filters: ExportFilter) -> bool:
     """An observation of the package within the export's filters on sightings: a species
     filter keeps its species (no blanks), reviewed-only the people's, a chosen set of
     sightings none."""
@@ -236,7 +259,7 @@ def written_back(
             continue  # of a media row not exported (filtered out)
         if o.media_id is None and not (o.event_start <= last and o.event_end >= first):
             continue
-        if not _wanted(o, filters):
+        if not wanted(o, filters):
             continue
         back = {c: row.get(c, "") for c in COLUMNS["observations"]}
         back["deploymentID"] = dep

@@ -128,6 +128,12 @@ def _load_descriptor(path: Path) -> dict[str, Any]:
     return data
 
 
+def package_descriptor(path: Path | str) -> dict[str, Any]:
+    """The ``datapackage.json`` of the package at ``path`` (its folder or the file), its
+    tables unread; a FieldtoolError naming it where there is none or it is not one."""
+    return _load_descriptor(_descriptor_path(Path(path)))
+
+
 def _resource_files(descriptor: dict[str, Any], path: Path, name: str) -> list[Path]:
     """The local CSV file(s) of resource ``name``."""
     found = [r for r in descriptor["resources"] if isinstance(r, dict) and r.get("name") == name]
@@ -353,7 +359,8 @@ def untaken_line(pkg: CamtrapPackage, ran: Collection[str], most: int = 5) -> st
     """One clause on the package's observations of deployments not in ``ran`` (the
     deploymentIDs with local photos, :func:`by_deployment`), or None when there are none:
     no session runs those deployments (videos, remote or missing files), so their
-    observations become no reviews and no export writes them back. Names the first
+    observations become no reviews (an export writes them back as they were, with their
+    deployment: :func:`fieldtool.camtrap.carry.unrun`). Names the first
     ``most`` such deployments with their counts:
     ``2 of the package's observations not taken (walk-1: 2): ...``."""
     counts: dict[str, int] = {}
@@ -366,5 +373,5 @@ def untaken_line(pkg: CamtrapPackage, ran: Collection[str], most: int = 5) -> st
     more = f", and {len(counts) - most} more deployments" if len(counts) > most else ""
     return (f"{sum(counts.values())} of the package's observations not taken ({named}{more}): "
             "no session runs their deployments, which have no local photos (videos, remote "
-            "or missing files, or no media), so they become no reviews and an export does "
-            "not write them back")  # fmt: skip
+            "or missing files, or no media), so they become no reviews; an export writes "
+            "them back as they were, with their deployments")  # fmt: skip

@@ -106,6 +106,10 @@ class SessionRows:
     # media.path of every photo of the session, whatever the filters keep (a package's
     # media rows that are none of them were not run: camtrap.carry)
     paths: set[str] = field(default_factory=set)
+    # a package's deployment: (UTC naive, zone) of the times its package wrote, by time
+    # (:attr:`fieldtool.camtrap.origin.Origin.zones`); its times are written in those
+    # offsets, not the session's zone (a run of a package is timed in UTC)
+    zones: tuple[tuple[datetime, str], ...] = ()
 
 
 def _exit(config_json: str | None) -> float:

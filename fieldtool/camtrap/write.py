@@ -29,9 +29,9 @@ own name (:func:`~fieldtool.camtrap.files.package_path`). What goes where is in
 - a session that ran a Camtrap DP package's deployment gets back what the package said
   (:mod:`fieldtool.camtrap.origin`): its deployment's columns, its media ids and paths,
   the media fieldtool did not classify (videos, URLs, a photo that did not decode:
-  :mod:`fieldtool.camtrap.carry`), its own observations of the media exported; no row of
-  fieldtool's for a sighting they decided (a confirm, a relabel or a reject: theirs says
-  it) and no ``blank`` over them.
+  :mod:`fieldtool.camtrap.carry`; a deployment no session ran: whole), its observations
+  of the media exported; no row of fieldtool's for a sighting they decided (a confirm, a
+  relabel, a reject: theirs says it), no ``blank`` over them; its times in its offsets.
 
 Times are written in the session's zone with its offset, in whole seconds: a photo's to the
 nearest, an interval (an event's, a deployment's) from its start rounded down to its end
@@ -50,15 +50,12 @@ time, a file's modification time), those photos' ``mediaComments`` saying so.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import mimetypes
-import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -67,15 +64,17 @@ from typing import TYPE_CHECKING, Any
 
 from fieldtool.camtrap import carry
 from fieldtool.camtrap import origin as package
-from fieldtool.camtrap.descriptor import DEFAULT_LICENSE, check_license
+from fieldtool.camtrap.descriptor import DEFAULT_LICENSE, check_license, identity
 from fieldtool.camtrap.descriptor import descriptor as package_descriptor
 from fieldtool.camtrap.events import EventIds, event_ids
 from fieldtool.camtrap.files import (
+    Layout,
     check_out,
     package_path,
-    place_file,
+    refuse_inside,
     session_root,
     source_file,
+    write_folder,
 )
 from fieldtool.camtrap.rows import (
     WIDE_SPREAD_M,
@@ -95,7 +94,6 @@ from fieldtool.export_rows import (
     GUESSED_TIME_SOURCES,
     ExportFilter,
     Rounding,
-    make_parent,
     zone_known,
 )
 from fieldtool.types import FieldtoolError
@@ -104,7 +102,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 HUMAN_DECISIONS = ("confirm", "relabel")
-_SAFE = re.compile(r"[^A-Za-z0-9_-]+")
 # A session's media rows: frame_index -> (mediaID, row).
 MediaRows = dict[int, tuple[str, dict[str, str]]]
 # How a time of unknown zone is flagged (observationTags is "key:value|key:value").
@@ -112,9 +109,13 @@ LOCAL_CLOCK = "the camera's local clock (time zone unknown), written as read wit
 LOCAL_CLOCK_TAG = "timestampIssues:unknownTimezone"
 
 
-def _zone(s: SessionRows) -> str | None:
-    """The zone the session's times are written in: None (``Z``) when unknown or UTC."""
-    return s.time_zone if s.time_zone_known and s.time_zone else None
+def _zone(s: SessionRows, when: datetime) -> str | None:
+    """The zone the time ``when`` (UTC naive) is written in: None (``Z``) when unknown or
+    UTC; a package's deployment: the offset the package wrote its nearest time in
+    (:func:`~fieldtool.camtrap.origin.offset_at`: -05:00 stays, not the run's UTC)."""
+    if not s.time_zone_known:
+        return None
+    return package.offset_at(s.zones, when) or s.time_zone or None
 
 
 def _time(when: Any, s: SessionRows, rounding: Rounding = "nearest") -> str:
@@ -123,7 +124,8 @@ def _time(when: Any, s: SessionRows, rounding: Rounding = "nearest") -> str:
 
     if when is None or pd.isna(when):
         return ""
-    return format_time(pd.Timestamp(when).to_pydatetime(), _zone(s), rounding)
+    utc = pd.Timestamp(when).to_pydatetime()
+    return format_time(utc, _zone(s, utc), rounding)
 
 
 def _utc(when: Any) -> str:
@@ -226,19 +228,13 @@ def _media_type(path: str) -> str:
     return f"image/{Path(path).suffix.lstrip('.').lower() or 'unknown'}"
 
 
-def _folder(dep: str) -> str:
-    """A deployment's folder below ``media/``."""
-    return _SAFE.sub("_", dep).strip("_") or "deployment"
-
-
 def _media_rows(
-    s: SessionRows, dep: str, out: Path, db: Path, missing: list[str], copied: list[int],
-    used: set[str], origin: package.Origin | str | None = None,
+    s: SessionRows, dep: str, db: Path, used: Layout, origin: package.Origin | str | None = None
 ) -> MediaRows:  # fmt: skip
-    """Media rows of a session's photos (files copied to ``filePath``: ``media/<deployment>/``
+    """Media rows of a session's photos (files to copy to ``filePath``: ``media/<deployment>/``
     and their path below the folder the session ran, a package's photo where its package
-    put it, :func:`~fieldtool.camtrap.files.package_path`; ``used``: the paths taken;
-    their sizes appended to ``copied``); returns frame_index -> (mediaID, row)."""
+    put it, :func:`~fieldtool.camtrap.files.package_path`; ``used``: the paths taken, the
+    copies planned, gets theirs); returns frame_index -> (mediaID, row)."""
     own = isinstance(origin, package.Origin)
     root = origin.package if isinstance(origin, package.Origin) else session_root(s.source)
     rows: MediaRows = {}
@@ -246,15 +242,15 @@ def _media_rows(
         if p.captured_at is None:
             continue  # the standard requires a timestamp
         name = Path(p.path).name
-        rel = package_path(p.path, root, _folder(dep), str(p.frame_index), used, own_layout=own)
+        rel = package_path(p.path, root, used.folder(dep), str(p.frame_index), used,
+                           own_layout=own)  # fmt: skip
         src = source_file(p.path, db)
         comment = ""
         if src is None:
-            missing.append(p.path)
+            used.missing.append(p.path)
             comment = f"file not found at export: {p.path}"
         else:
-            (out / rel).parent.mkdir(parents=True, exist_ok=True)
-            copied.append(place_file(src, out / rel))
+            used.copies.append((src, rel, f"session {s.session_id}"))
         if p.time_source in GUESSED_TIME_SOURCES:
             comment = _joined(f"timestamp is {GUESSED_TIME_SOURCES[p.time_source]}", comment)
         if p.local_clock:
@@ -427,16 +423,6 @@ def _csv(rows: list[dict[str, str]], resource: str) -> bytes:
     return text.getvalue().encode("utf-8")
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Any:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_package(
     db: Path | str,
     out: Path | str,
@@ -452,17 +438,25 @@ def write_package(
     """Write ``db``'s sessions as a Camtrap DP package in the folder ``out`` (created;
     an earlier export there is replaced). Returns the number of sightings exported: their
     event-level observations, and those a package's observations written back carry.
-    ``package_id``: the descriptor's ``id`` (:func:`fieldtool.export.export` gives the
-    dataset's, as Darwin Core's packageId; None: a new UUID). Filters: the session filter applies to every table, since/until to
-    photos and sightings, species and reviewed-only to the sightings (and then no
-    ``blank`` events are written). ``log`` gets one line per thing left out."""
+    ``package_id``: the ``id`` (``--dataset-id``); None: the dataset's, as Darwin Core's
+    packageId (a file that is one package run keeps its id: :func:`~.descriptor.identity`).
+    An export never replaces a folder holding what it reads (the package its sessions ran:
+    :func:`~fieldtool.camtrap.files.refuse_inside`), and writes beside ``out`` first: a
+    refusal or failure leaves an earlier export there whole. Filters:
+    session to every table, since/until to photos and sightings, species and reviewed-only
+    to the sightings (no ``blank`` events then). ``log`` gets a line per thing left out."""
+    from fieldtool.export_dwc import check_dataset_id
+
     db, out = Path(db), Path(out)
     filters = filters or ExportFilter()
     say = log or (lambda _line: None)
+    if package_id is not None:
+        package_id = check_dataset_id(package_id)  # one word, else refused
     check_license(license)  # refused before anything is read or written
     check_out(out)
     sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s, log=log)
     placed = [s for s in sessions if s.lat is not None and s.start is not None]
+    refuse_inside(out, ((session_root(s.source), f"session {s.session_id}") for s in placed))
     if len(placed) < len(sessions):
         unplaced = [s.session_id for s in sessions if s not in placed]
         say(f"{db}: {len(unplaced)} session(s) without a position left out of the Camtrap "
@@ -471,12 +465,16 @@ def write_package(
     if not placed:
         raise FieldtoolError(f"{db}: nothing to export as Camtrap DP: no session with a "
                              "position (a deployment needs latitude and longitude)")  # fmt: skip
+    said: list[str] = []  # said once the package is written: a refusal claims none of it
     try:
-        return _write(db, out, filters, placed, frame, extra, species, title=title,
-                      creator=creator, license=license, package_id=package_id, say=say,
-                      every=sessions)  # fmt: skip
+        count = _write(db, out, filters, placed, frame, extra, species, title=title,
+                       creator=creator, license=license, package_id=package_id,
+                       say=said.append, every=sessions, timeout_s=timeout_s)  # fmt: skip
     except OSError as exc:
         raise FieldtoolError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    for line in said:
+        say(line)
+    return count
 
 
 def _write(
@@ -484,13 +482,11 @@ def _write(
     extra: dict[str, tuple[str | None, datetime | None]],
     species: dict[str, tuple[str, str | None, str | None]], *, title: str | None,
     creator: str, license: str, package_id: str | None, say: Callable[[str], None],
-    every: list[SessionRows],
+    every: list[SessionRows], timeout_s: float = 10.0,
 ) -> int:  # fmt: skip
-    """The files of :func:`write_package` (an earlier export's photos go first); ``every``:
-    the file's sessions, placed or not (a package's deployment no session ran is said)."""
-    make_parent(out)  # -o new/pkg: new/ made
-    shutil.rmtree(out / "media", ignore_errors=True)
-    out.mkdir(exist_ok=True)
+    """The files of :func:`write_package`, every row decided (and anything refused) before
+    a file is written (:func:`~fieldtool.camtrap.files.write_folder`); ``every``: the
+    file's sessions, placed or not (a package's deployment no session ran is said)."""
     deps = _deployment_ids(placed)
     by_id = {s.session_id: s for s in placed}
     deployments: list[dict[str, str]] = []
@@ -498,8 +494,6 @@ def _write(
     media_obs: list[dict[str, str]] = []
     blanks: list[dict[str, str]] = []
     back: list[dict[str, str]] = []  # the packages' own observations, written back
-    missing: list[str] = []
-    copied: list[int] = []  # bytes of each photo copied into the package
     all_sightings = not filters.species and not filters.reviewed_only
     packages: dict[str, Any] = {}  # each package read once
     taken: set[str] = set()  # mediaIDs written
@@ -508,17 +502,18 @@ def _write(
     rejections: list[dict[str, str]] = []
     windowed = filters.since is not None or filters.until is not None
     sighted = set(frame["session_id"])
-    used: set[str] = set()  # the package's file paths, casefolded
+    used = Layout()  # the package's file paths, the files to copy
     unclassified = Counter[str]()  # the packages' media carried through, by kind
     for s in placed:
         dep = deps[s.session_id]
         origin = package.session_origin(s, packages)
-        rows = _media_rows(s, dep, out, db, missing, copied, used, origin)
+        if isinstance(origin, package.Origin):
+            s.zones = origin.zones  # its times in the package's offsets
+        rows = _media_rows(s, dep, db, used, origin)
         more = carry.Carried()
         if isinstance(origin, package.Origin):
             rows, ids = package.media_rows(rows, s, origin, taken)
-            more = carry.carried(origin, s, dep, _folder(dep), out, filters, used=used,
-                                 taken=taken, copied=copied, missing=missing)  # fmt: skip
+            more = carry.carried(origin, s, dep, filters, used=used, taken=taken)
         if windowed and not rows and not more.rows and s.session_id not in sighted \
                 and not s.rejected:
             del deps[s.session_id]  # nothing of it in the window: no deployment
@@ -553,30 +548,36 @@ def _write(
     if not deployments:
         raise FieldtoolError(f"{db}: nothing to export as Camtrap DP between --since and "
                              "--until: no photo or sighting of a placed session")  # fmt: skip
-    carry.unrun_line([p for p in packages.values() if not isinstance(p, str)], every,
-                     filters, say)  # fmt: skip
+    unrun = carry.unrun([p for p in packages.values() if not isinstance(p, str)], every,
+                        filters, say, deployments=set(deps.values()), used=used,
+                        taken=taken)  # fmt: skip
+    deployments, media = deployments + unrun.deployments, media + unrun.media
+    unclassified.update(unrun.kinds)
     events_, carried = _event_rows(frame, deps, by_id, extra,
                                    {r["observationID"] for r in back}, events)  # fmt: skip
-    observations = package.unique_ids(back + events_ + rejections + blanks + media_obs,
-                                      reserved)  # fmt: skip
-    if missing:
-        say(f"{db}: {len(missing)} photo file(s) not found, media rows written without "
-            f"their file: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")  # fmt: skip
+    observations = package.unique_ids(back + unrun.observations + events_ + rejections
+                                      + blanks + media_obs, reserved)  # fmt: skip
+    refuse_inside(out, ((src, whose) for src, _, whose in used.copies))
+    for lost, why in ((used.missing, "not found"), (used.outside, "outside their package "
+                      "not copied (a package's filePath must lie inside it)")):  # fmt: skip
+        if lost:
+            say(f"{db}: {len(lost)} media file(s) {why}, media rows written without their "
+                f"file: {', '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}")  # fmt: skip
+    package_id, pkg_name = identity(db, package_id, filters, timeout_s=timeout_s)
     descriptor = package_descriptor(db, title or f"fieldtool sightings from {db.name}",
                                     creator, license, deployments, observations,
-                                    species, package_id=package_id)  # fmt: skip
-    for name, rows_ in (("deployments", deployments), ("media", media),
-                        ("observations", observations)):  # fmt: skip
-        with _atomic(out / f"{name}.csv") as tmp:
-            tmp.write_bytes(_csv(rows_, name))
-    with _atomic(out / "datapackage.json") as tmp:
-        tmp.write_text(json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n",
-                       encoding="utf-8")  # fmt: skip
+                                    species, package_id=package_id, name=pkg_name)  # fmt: skip
+    tables = {f"{name}.csv": _csv(rows_, name) for name, rows_ in (
+        ("deployments", deployments), ("media", media), ("observations", observations))}
+    tables["datapackage.json"] = (json.dumps(descriptor, indent=2, ensure_ascii=False)
+                                  + "\n").encode("utf-8")  # fmt: skip
+    copied = write_folder(out, tables, used)
     say(f"{out}: {len(deployments)} deployments, {len(media)} media ({len(copied)} files, "
         f"{sum(copied):,} bytes copied), {len(events_)} event observations from sightings, "
         + (f"{len(rejections)} rejected by reviewers, " if rejections else "")
         + f"{len(blanks)} blank events, {len(media_obs)} media observations"
-        + (f", {len(back)} of the packages' own observations" if back else "")
+        + (f", {len(back) + len(unrun.observations)} of the packages' own observations"
+           if back or unrun.observations else "")
         + (f", {sum(unclassified.values())} of the packages' media carried through "
            f"unclassified ({carry.counted(unclassified)})" if unclassified else ""))  # fmt: skip
     return len(events_) + carried

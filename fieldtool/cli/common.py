@@ -150,7 +150,8 @@ def _argparse_kind(info: FieldInfo, flags: Flags) -> dict[str, Any]:
     if annotation is bool:
         return {"action": "store_true", "default": None}
     if flags.has_const:
-        return {"nargs": "?", "const": flags.const, "metavar": "VALUE"}
+        return {"nargs": "?", "const": flags.const, "metavar": "VALUE",
+                "type": _not_a_source(flags.names[0], flags.metavar or "VALUE")}  # fmt: skip
     if typing.get_origin(annotation) is typing.Literal:
         return {"choices": list(args)}
     if typing.get_origin(annotation) is list:
@@ -159,6 +160,46 @@ def _argparse_kind(info: FieldInfo, flags: Flags) -> dict[str, Any]:
     if inner[0] in (int, float):
         return {"type": inner[0]}
     return {}
+
+
+def _not_a_source(option: str, metavar: str) -> typing.Callable[[str], str]:
+    """argparse type of a flag whose value may be left out (``--gpsd`` alone: its const).
+    argparse gives such a flag the next word, so a source written after it (``run --gpsd
+    walk.mp4``) would be taken for its value, and the source then found missing: a word
+    that cannot be the value, by :func:`source_like`, is refused, saying how to write it."""
+
+    def value(text: str) -> str:
+        if what := source_like(text):
+            raise argparse.ArgumentTypeError(
+                f"{text} looks like {what}, not a {metavar}: put {option} after the source, "
+                f"or give {option}={metavar}"
+            )
+        return text
+
+    return value
+
+
+def source_like(text: str) -> str:
+    """What ``text`` looks like when it names a source (a URL, a path, a video or photo file,
+    an existing file, a camera index), which no HOST[:PORT] is; else ""."""
+    import os
+
+    from fieldtool.photos.files import PHOTO_SUFFIXES
+    from fieldtool.scale.plan import VIDEO_SUFFIXES
+    from fieldtool.tracks.exif import HEIF_SUFFIXES
+
+    suffix = os.path.splitext(text)[1].lower()
+    if "://" in text:
+        return "a stream URL"
+    if suffix in VIDEO_SUFFIXES:
+        return "a video file"
+    if suffix in PHOTO_SUFFIXES + HEIF_SUFFIXES:
+        return "a photo"
+    if "/" in text or os.sep in text:
+        return "a path"
+    if text.isdigit():
+        return "a camera index"
+    return "a file" if os.path.isfile(text) else ""
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -175,12 +216,14 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return pairs
 
 
-def run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = False):
+def run_one(config: Config, label: str, quiet: bool, replace_earlier: bool = False,
+            run_held: bool = False):  # fmt: skip
     from fieldtool.pipeline import run_from_config
 
     printer = None if quiet else ProgressPrinter(label)
     try:
-        result = run_from_config(config, log=log, progress=printer, replace_earlier=replace_earlier)
+        result = run_from_config(config, log=log, progress=printer, replace_earlier=replace_earlier,
+                                 run_held=run_held)  # fmt: skip
     finally:
         if printer:
             printer.done()

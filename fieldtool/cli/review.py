@@ -81,7 +81,7 @@ def cmd_review(a: argparse.Namespace) -> int:
     with _held_says_so(a.db, "", stored, len(ids)):
         for sid in ids:
             add_review(a.db, sid, a.decision, reviewer=reviewer, species=species,
-                       note=a.note or "", timeout_s=a.wait, log=log)  # fmt: skip
+                       note=a.note, timeout_s=a.wait, log=log)  # fmt: skip
             stored.append(sid)
             what = f"relabel to {species}" if species else a.decision
             print(f"{sid}\t{what}\tby {reviewer}", flush=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fieldtool.cli.common import DEMO_DATA, DEMO_RANGES, DEMO_REGIONS
 from fieldtool.cli.common import exit_code as _exit_code
+from fieldtool.cli.common import log as _log
 from fieldtool.cli.common import overrides as _overrides
 from fieldtool.cli.common import run_one as _run_one
 from fieldtool.cli.common import session_flags as _session_flags
@@ -28,10 +29,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return run_sources(config, [args.source, *args.more_sources], quiet=args.quiet,
                            replace=args.replace)
+    from fieldtool.photos.held import PhotosHeld
     from fieldtool.station.config import source_names  # one camera, one name (station.md)
 
-    result = _run_one(config, source_names([args.source])[0], args.quiet,
-                      replace_earlier=args.replace)  # fmt: skip
+    try:
+        result = _run_one(config, source_names([args.source])[0], args.quiet,
+                          replace_earlier=args.replace, run_held=args.run_again)  # fmt: skip
+    except PhotosHeld as held:  # every photo run before from another path: nothing to do
+        _log(str(held))
+        return 0
     photos = result.session.time_source == "photos"  # each photo its own time
     known = result.session.time_zone_known
     zones = photo_zones_known(config.store.db, result.sightings, known) if photos else {}
@@ -193,13 +199,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="video path, camera index (0), http/rtsp URL, or photos: a JPEG/PNG/TIFF, a "
         "folder of them (recursive) or a quoted glob (docs/photos.md)",
     )
-    run.add_argument("more_sources", nargs="*", metavar="SOURCE",
+    # default=[]: not required (argparse requires a '*' positional without a default, and
+    # its missing-arguments error named the sources twice, "source, SOURCE")
+    run.add_argument("more_sources", nargs="*", default=[], metavar="SOURCE",
                      help="more sources: all run as one station on one model "
                      "(docs/station.md)")  # fmt: skip
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.add_argument("--replace", action="store_true",
                      help="first delete the database's earlier sessions of this source (a "
                      "run again adds its sightings beside theirs otherwise, said)")  # fmt: skip
+    run.add_argument("--run-again", action="store_true",
+                     help="photos: run those the database already holds from another path "
+                     "(a card's folder renamed, moved or copied) too, their sightings added "
+                     "beside the earlier ones (left out otherwise, said)")  # fmt: skip
     _session_flags(run)
     run.set_defaults(func=cmd_run)
 

@@ -186,8 +186,10 @@ def _output_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    "of the data and the photos, default CC-BY-4.0")  # fmt: skip
     p.add_argument("--rights-holder", help="who holds the rights to the data (dwca)")
     p.add_argument("--dataset-id", help="the dataset's id: EML packageId (dwca), the "
-                   "package's id (camtrap-dp); default: a UUID derived from the file's earliest "
-                   "session and the filters")  # fmt: skip
+                   "package's id (camtrap-dp), one word; default: the id of the Camtrap DP "
+                   "package all the file's sessions were read from, else a UUID derived from "
+                   "the file's earliest session; filtered: derived from that and the "
+                   "filters")  # fmt: skip
     p.set_defaults(func=export)
 
     d = sub.add_parser("dashboard", help="the map and review dashboard (Streamlit, this machine)")

@@ -237,7 +237,10 @@ class PositionConfig(_Section):
         json_schema_extra=flag("--srt-order"),
     )  # fmt: skip
     gpsd: str | None = Field(
-        None, description="live fixes from a gpsd daemon, host[:port] (port 2947)",
+        None, description="live fixes from a gpsd daemon at HOST[:PORT] (port 2947; --gpsd "
+        "alone: localhost:2947), its connection reopened if it drops; on a clock not known to "
+        "be synchronised (and no --time-offset) live frames are timed by GPS time from the "
+        "first fix (docs/time.md, A live source's clock)",
         json_schema_extra=flag("--gpsd", const="localhost:2947", metavar="HOST[:PORT]"),
     )  # fmt: skip
     time_offset_s: float = Field(

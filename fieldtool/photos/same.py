@@ -1,27 +1,124 @@
 """When two photo files are one photo: the rule that counts each photo once.
 
-Byte-identical files are one photo (:meth:`fieldtool.photos.PhotoSource` hashes them;
-``fieldtool batch`` keys units by them). A copy whose bytes differ (a card re-tagged: a
-tagging tool wrote its keywords into the same photos) is told by :func:`photo_key`: the same
-file name and capture time to the second (a tagging tool keeps both; its sub-seconds may go)
-and, where known, the same camera. ``fieldtool run`` warns of a set whose photos a database
-holds from another path by it (:mod:`fieldtool.photos.held`), and a set leaves out such a
-copy of another of its photos (:class:`fieldtool.photos.PhotoSource`).
+A photo is its picture, not its file: :func:`photo_hashes` reads a file once and gives the
+sha256 of its bytes (what ``fieldtool batch`` keys a unit by) and of its picture
+(``media.picture_sha256``): for a JPEG, the compressed image data from its first SOS marker
+to its EOI (:func:`picture_span`), which tagging tools (keywords, ratings, a species written
+into the EXIF or XMP) never rewrite, as they rewrite the APPn and COM segments before it;
+for any other format, or a JPEG whose segments do not parse, the whole file. So a card
+copied twice, or copied and re-tagged, is the same photos, while two cameras of one model
+that wrote the same file name in the same second (paired traps at a station; two phones of
+a model in a bioblitz) took two photos. A set leaves out a copy of another of its photos
+(:class:`fieldtool.photos.PhotoSource`), a database knows a photo it holds wherever it now
+lives (:mod:`fieldtool.photos.held`) and a batch runs each once
+(:mod:`fieldtool.scale.copies`).
+
+Rows stored before ``media.picture_sha256`` (schema 10) whose file is gone are told by
+:func:`photo_key`: the same file name and capture time to the second (a tagging tool keeps
+both) and, where both name one by EXIF, the same camera.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
+from pathlib import Path, PurePath
 
 PhotoKey = tuple[str, datetime, str]
+CHUNK = 2**20  # bytes read at a time while hashing a file that is not a JPEG
+_SOI, _SOS, _EOI = 0xD8, 0xDA, 0xD9
+# Markers without a length: TEM and RST0-7 (SOI, EOI are told apart where they are met)
+_STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+# In entropy-coded data a marker is 0xFF then a byte that is none of 0x00 (a stuffed 0xFF),
+# RST0-7 (restart markers, part of the scan) or 0xFF (fill)
+_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
+
+
+def photo_hashes(path: str | Path) -> tuple[str, str]:
+    """(sha256 of the file's bytes, sha256 of its picture) (hex), the file read once (a
+    JPEG whole, for its segments; any other file in 1 MiB chunks). OSError where it cannot
+    be read."""
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+        if head == bytes((0xFF, _SOI)):
+            data = head + handle.read()
+            span = picture_span(data)
+            whole = hashlib.sha256(data).hexdigest()
+            if span is None:
+                return whole, whole
+            return whole, hashlib.sha256(memoryview(data)[span[0] : span[1]]).hexdigest()
+        digest = hashlib.sha256(head)
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest(), digest.hexdigest()
+
+
+def picture_sha256(path: str | Path) -> str:
+    """sha256 (hex) of a photo's picture (:func:`photo_hashes`); OSError where it cannot be read."""
+    return photo_hashes(path)[1]
+
+
+def picture_span(data: bytes) -> tuple[int, int] | None:
+    """(start, end) byte offsets of a JPEG's compressed picture: from its first SOS marker
+    to the end of the EOI that closes its last scan (the end of the data where it is cut
+    short); None where ``data`` is no JPEG or its segments do not parse (a marker missing
+    where one must be, a length past the end, EOI before any scan). The segments before it
+    (APPn: EXIF with its thumbnail, XMP, ICC; COM; DQT, SOF, DHT) are stepped over by their
+    lengths, never searched; data after the EOI (a phone's trailer) is not the picture."""
+    if data[:2] != bytes((0xFF, _SOI)):
+        return None
+    pos, size = 2, len(data)
+    while pos + 4 <= size:
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill before a marker
+            pos += 1
+        elif marker == _SOS:
+            return pos, _scans_end(data, pos)
+        elif marker in (_EOI, _SOI):
+            return None
+        elif marker in _STANDALONE:
+            pos += 2
+        else:
+            length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+            if length < 2:
+                return None
+            pos += 2 + length
+    return None
+
+
+def _scans_end(data: bytes, sos: int) -> int:
+    """The end (exclusive) of the EOI after the scan at ``sos``: each scan's header stepped
+    over by its length, its entropy-coded data searched for the next marker (a progressive
+    JPEG's DHT and next SOS between scans are segments of their own); ``len(data)`` where no
+    EOI comes."""
+    pos = sos
+    while True:
+        marker = data[pos + 1]
+        if marker == _EOI:
+            return pos + 2
+        length = 0 if marker in _STANDALONE else int.from_bytes(data[pos + 2 : pos + 4], "big")
+        found = _MARKER.search(data, pos + 2 + length)
+        if found is None:
+            return len(data)
+        pos = found.start()
 
 
 def photo_key(name: str, taken: datetime | None, camera: str = "") -> PhotoKey | None:
-    """(file name, capture time to the second, camera) of a photo; None without a time
-    (a photo dated by its file's time: copying sets that anew). ``camera``: its EXIF
-    make/model/serial or the card it is on (a set's photos); "" where the stored camera of
-    a copy at another path may differ (across runs: a camera without EXIF make is named by
-    its folder)."""
+    """(file name, capture time to the second, camera) of a photo stored without a picture
+    hash; None without a time (a photo dated by its file's time: copying sets that anew).
+    ``camera``: as :func:`told_camera` gives it ("" where unknown)."""
     if taken is None:
         return None
     return name, taken.replace(microsecond=0), camera
+
+
+def told_camera(path: str, camera: str | None) -> str:
+    """``camera`` (``media.camera``) as photos are told apart across runs: "" where it is
+    the name of a folder of ``path`` (a camera without EXIF make is named by its folder,
+    which a rename renames), else as stored."""
+    if not camera or camera in PurePath(path).parts[:-1]:
+        return ""
+    return camera

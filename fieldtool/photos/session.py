@@ -27,6 +27,7 @@ from fieldtool.camtrap.read import (
 )
 from fieldtool.config import Config, SmoothingConfig
 from fieldtool.photos.files import expand_photos, is_photo_input
+from fieldtool.photos.held import HeldCheck
 from fieldtool.photos.plot import plot_scores, species_set
 from fieldtool.photos.source import Photo, PhotoItem, PhotoSource
 from fieldtool.sources import source_key
@@ -55,6 +56,8 @@ class PhotoMedia(Protocol):
     sequence_gap_s: float
 
     def photo(self, index: int) -> Photo: ...
+
+    def picture_sha256(self, path: str | Path) -> str: ...
 
     def skipped_summary(self) -> str | None: ...
 
@@ -117,8 +120,9 @@ def only_deployment(config: Config) -> str | None:
 
 
 def photo_sources_from_config(
-    config: Config, log: Callable[[str], None], track: TrackRead | None = None
-) -> list[PhotoSource]:
+    config: Config, log: Callable[[str], None], track: TrackRead | None = None,
+    held: HeldCheck | None = None,
+) -> list[PhotoSource]:  # fmt: skip
     """The photo sets ``config.source.uri`` names, one per session: a Camtrap DP package's
     local photos one set per deployment (each its own session: ``source_name`` its
     deploymentID, its place and times; ``docs/camtrap.md``; ``photos.deployment``: that
@@ -126,10 +130,11 @@ def photo_sources_from_config(
     (:func:`photo_source_from_config`). ``fieldtool run`` runs them one after the other.
     A deployment none of whose photos can be read is left out with a warning (the others
     run); the error is raised when that leaves none. ``track``: :func:`config_track`, read
-    already (else read here)."""
+    already (else read here). ``held``: the photos a database holds from another path are
+    left out (:class:`~fieldtool.photos.held.HeldCheck`; a package's are records of their own)."""
     only = only_deployment(config)
     if not is_package(config.source.uri):
-        return [photo_source_from_config(config, log, track=track)]
+        return [photo_source_from_config(config, log, track=track, held=held)]
     groups, _ = _package_photos(config.source.uri, log, only)
     _say_unused_place(config, log)
     track = track if track is not None else config_track(config)
@@ -153,6 +158,7 @@ def photo_source_from_config(
     deployments: Sequence[Deployment] = (),
     track: TrackRead | None = None,
     leave_out: Mapping[str, str] | None = None,
+    held: HeldCheck | None = None,
 ) -> PhotoSource:
     """The photos ``config.source.uri`` names (a photo, a folder, a glob) as one set, or the
     local photos of a Camtrap DP package with its deployments (their places and times) —
@@ -163,7 +169,8 @@ def photo_source_from_config(
     zone theirs (``docs/time.md``), and a warning names the photos without a place of
     their own that the track cannot place (:func:`track_overlap_warning`); ``track``:
     :func:`config_track`, read already (else read here). ``leave_out``: photos run before
-    elsewhere, left out (:class:`PhotoSource`; ``fieldtool batch``'s copies)."""
+    elsewhere, left out (:class:`PhotoSource`; ``fieldtool batch``'s copies); ``held``: those
+    a database holds from another path (``fieldtool run``'s)."""
     src = config.source
     photos: list[Path] | list[PhotoItem]
     only = only_deployment(config)
@@ -178,7 +185,7 @@ def photo_source_from_config(
     else:
         photos = expand_photos(src.uri, log)
     return _source(config, photos, deployments, log,
-                   track if track is not None else config_track(config), leave_out)
+                   track if track is not None else config_track(config), leave_out, held)
 
 
 def _say_unused_place(config: Config, log: Callable[[str], None]) -> None:
@@ -220,7 +227,7 @@ def photo_positions(config: Config, track: TrackRead | None = None) -> PositionP
 def _source(
     config: Config, photos: Sequence[Path | PhotoItem], deployments: Sequence[Deployment],
     log: Callable[[str], None], track: TrackRead | None,
-    leave_out: Mapping[str, str] | None = None,
+    leave_out: Mapping[str, str] | None = None, held: HeldCheck | None = None,
 ) -> PhotoSource:  # fmt: skip
     """One photo set as a source; with a track, its overlap warning goes to ``log``."""
     src, pos = config.source, config.position
@@ -229,7 +236,7 @@ def _source(
         photos, deployments=deployments,
         sequence_gap_s=config.photos.sequence_gap_s, tz=src.tz, place=place, uri=src.uri,
         max_frames=src.max_frames, log=log, track=track.fixes if track else (),
-        time_offset_s=pos.time_offset_s, leave_out=leave_out,
+        time_offset_s=pos.time_offset_s, leave_out=leave_out, held=held,
     )  # fmt: skip
     if track is not None and track.fixes:  # looked up as photo_positions does: no offset
         positions = TrackPositions(track.fixes, pos.max_fix_gap_s, source=track.format)
@@ -325,9 +332,11 @@ class PhotoSteps:
 
     def record(self, store: SightingStore, session_id: str, frame: Frame) -> None:
         """The photo's ``media`` row; its path absolute (normalised, links not followed),
-        so an export from another folder than the run's finds the photo."""
+        so an export from another folder than the run's finds the photo; its picture hash,
+        so a later run knows it wherever it lives then (:mod:`fieldtool.photos.held`)."""
         p = self.media.photo(frame.index)
         store.record_media(
             session_id, frame.index, source_key(str(p.path)), p.captured_at, event_id=p.event_id,
             camera=p.camera, position=p.own_position, size=p.size, time_source=p.time_source,
+            picture_sha256=self.media.picture_sha256(p.path) or None,
         )  # fmt: skip

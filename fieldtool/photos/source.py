@@ -24,8 +24,6 @@ time (``--lat/--lon`` or a track).
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import re
 import threading
@@ -39,7 +37,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from fieldtool.photos.clock import Dated, PhotoClock, PhotoTime, first_names
-from fieldtool.photos.same import photo_key
+from fieldtool.photos.held import Asked
+from fieldtool.photos.same import photo_hashes, picture_sha256
 from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.sources import FrameStream, SourceStats
 from fieldtool.timebase import TimeBasis, ZoneChoice, local_zone
@@ -105,6 +104,15 @@ class _Read:
     mtime: datetime
 
 
+# How PhotoSource says copies of another photo of its set, by what it knows of them
+_COPIES = {"byte-identical": "byte-identical copies of another in this set",
+           "re-tagged": "copies of another in this set with other metadata (the same picture: "
+                        "re-tagged)",
+           "": "copies of another in this set (the same picture)"}  # fmt: skip
+# A photo's (time, camera, deployment id, own position, position): PhotoSource._place
+_Placed = tuple[PhotoTime, str, str | None, Position | None, Position | None]
+
+
 def _upright_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
@@ -134,8 +142,14 @@ class PhotoSource:
     clocks that have no other (as for a video, ``docs/time.md``). ``time_offset_s``: s
     added to the times the camera's clock gave (``--time-offset``: a clock that is off).
     ``name`` and ``deployment``: the deployment all the photos are of (None: none, or
-    several). ``leave_out``: photos (paths as given) run before elsewhere -> where
-    (``fieldtool batch``: :mod:`fieldtool.scale.copies`), left out as copies.
+    several). Each photo counts once: a copy of another in the set (the same picture:
+    :mod:`.same`) is left out, each photo read once for its picture hash (:attr:`hashes`),
+    unless ``leave_out`` is given: the photos (paths as given) not to run, told by their
+    hashes already (``fieldtool batch``: :mod:`fieldtool.scale.copies`) -> where they were
+    run, or the path of the photo of this set they copy. ``held``: asked with the uri and
+    the photos once timed, returns those a database holds from another path (path ->
+    where), left out as copies (``fieldtool run``: :class:`fieldtool.photos.held.HeldCheck`,
+    which says them).
     """
 
     live = False
@@ -155,6 +169,7 @@ class PhotoSource:
         track: Sequence[Fix] = (),
         time_offset_s: float = 0.0,
         leave_out: Mapping[str, str] | None = None,
+        held: Callable[[str, list[Asked]], Mapping[str, str]] | None = None,
     ) -> None:
         items = [p if isinstance(p, PhotoItem) else PhotoItem(p) for p in photos]
         if not items:
@@ -174,10 +189,14 @@ class PhotoSource:
         self._kept: tuple[int, np.ndarray] | None = None  # the first decoded: (index, pixels)
         self._ran: list[str] = []  # the event of each photo run (classified), in order
         self._stop = threading.Event()
+        # path as given -> its picture hash: given (fieldtool batch hashed them) or read once
+        self.hashes: dict[str, str] = {}
+        self._check = held
         zone = local_zone(None, list(track)) if track else ZoneChoice(None, "unknown")
         self._clock = PhotoClock(tz, place, zone, time_offset_s)
-        items = self._without_copies(self._run_before(items, leave_out or {}))
-        reads = self._without_retagged([r for i in items if (r := self._read(i)) is not None])
+        items = self._without_copies(items) if leave_out is None else self._run_before(items,
+                                                                                     leave_out)
+        reads = [r for i in items if (r := self._read(i)) is not None]
         self.photos = self._catalog(reads)
         if not self.photos:
             raise FieldtoolError(f"{self.uri}: none of the {len(items)} photos could be read: "
@@ -215,6 +234,16 @@ class PhotoSource:
     def photo(self, index: int) -> Photo:
         """The photo that is frame ``index``."""
         return self.photos[index]
+
+    def picture_sha256(self, path: str | Path) -> str:
+        """A photo's picture hash (``media.picture_sha256``, :mod:`.same`): from
+        :attr:`hashes`, else read once; "" where it cannot be read."""
+        if str(path) not in self.hashes:
+            try:
+                self.hashes[str(path)] = picture_sha256(path)
+            except OSError:
+                return ""
+        return self.hashes[str(path)]
 
     def time_basis(self) -> TimeBasis:
         """The session's time basis: each photo's own (``media.time_source`` says which)."""
@@ -275,76 +304,74 @@ class PhotoSource:
                             if not _copy(why)])  # fmt: skip
 
     def _run_before(self, items: list[PhotoItem], leave_out: Mapping[str, str]) -> list[PhotoItem]:
-        """``items`` less those ``leave_out`` names (run before elsewhere), said in one line
-        and kept in :attr:`skipped` as copies."""
+        """``items`` less those ``leave_out`` names: run before elsewhere, said in one line,
+        or copies of a photo of this set that runs (its path), said as :meth:`_without_copies`
+        says them; kept in :attr:`skipped` as copies."""
+        runs = {str(i.path) for i in items} - set(leave_out)
         gone = [(Path(i.path), leave_out[str(i.path)]) for i in items if str(i.path) in leave_out]
-        if not gone:
-            return items
-        self.skipped += [(str(path), f"a copy of a photo run in {where}") for path, where in gone]
-        places = Counter(where for _, where in gone)
-        self._log(f"{len(gone)} photo(s) run before (the same bytes) in "
-                  f"{first_names([f'{w} ({n})' for w, n in places.most_common()])}: left out "
-                  "(each photo counts once)")  # fmt: skip
+        before = [(path, where) for path, where in gone if where not in runs]
+        self.skipped += [(str(path), f"a copy of a photo run in {where}") for path, where in before]
+        if before:
+            places = Counter(where for _, where in before)
+            self._log(f"{len(before)} photo(s) run before in "
+                      f"{first_names([f'{w} ({n})' for w, n in places.most_common()])}: left "
+                      "out (each photo counts once)")  # fmt: skip
+        self._say_copies([(path, Path(of)) for path, of in gone if of in runs], "")
         return [i for i in items if str(i.path) not in leave_out]
 
     def _without_copies(self, items: list[PhotoItem]) -> list[PhotoItem]:
-        """``items`` less byte-identical copies of an earlier one (a card's folder copied
-        twice into the folder run would count every photo twice), said in one warning and
-        kept in :attr:`skipped`. Only files of the same size are hashed (SHA-256). A
-        package's media rows are records of their own (each its own time): kept."""
-        by_size: dict[int, list[PhotoItem]] = {}
+        """``items`` less copies of an earlier one: the same picture (:mod:`.same`), its bytes
+        the same (a card's folder copied twice into the folder run) or not (re-tagged: a
+        tagging tool rewrote its metadata), each kind said in one warning and kept in
+        :attr:`skipped`. Each photo is read once here: its picture hash is kept
+        (:attr:`hashes`) for its ``media`` row and the database's check. A package's media
+        rows are records of their own: kept."""
+        first: dict[str, tuple[Path, str]] = {}  # picture -> (its first photo, that file's hash)
+        same: list[tuple[Path, Path]] = []  # (byte-identical copy, the photo it copies)
+        tagged: list[tuple[Path, Path]] = []  # (copy with other metadata, the photo)
         for item in items:
-            if item.timestamp is None and item.deployment_id is None:
-                with contextlib.suppress(OSError):  # not there: _read says so
-                    by_size.setdefault(Path(item.path).stat().st_size, []).append(item)
-        first: dict[str, Path] = {}
-        copies: dict[int, Path] = {}  # id(item) -> the photo it copies
-        for group in (g for g in by_size.values() if len(g) > 1):
-            for item in group:
-                try:
-                    digest = hashlib.sha256(Path(item.path).read_bytes()).hexdigest()
-                except OSError:
-                    continue
-                if digest in first:
-                    copies[id(item)] = first[digest]
-                else:
-                    first[digest] = Path(item.path)
-        if not copies:
-            return items
-        named = [(Path(i.path), copies[id(i)]) for i in items if id(i) in copies]
-        self.skipped += [(str(path), f"a copy of {of}") for path, of in named]
-        self._log(f"warning: {len(named)} photo(s) are byte-identical copies of another in this "
-                  "set, left out (each photo counts once): "
-                  f"{first_names([f'{path} (of {of.name})' for path, of in named])}")  # fmt: skip
-        return [i for i in items if id(i) not in copies]
-
-    def _without_retagged(self, reads: list[_Read]) -> list[_Read]:
-        """``reads`` less copies of an earlier one whose bytes differ (a card re-tagged: a
-        tagging tool wrote into the same photos), told as across runs
-        (:func:`~fieldtool.photos.same.photo_key`): the same camera (EXIF, else its card),
-        file name and EXIF capture time to the second; said in one warning, kept in
-        :attr:`skipped`. A package's media rows are records of their own: kept."""
-        first: dict[object, Path] = {}
-        named: list[tuple[Path, Path]] = []  # (copy, the photo it copies)
-        kept = []
-        for r in reads:
-            taken = None if r.exif.taken_changed else r.exif.taken
-            camera = r.exif.camera or camera_folder(r.path).name
-            own = r.item.timestamp is None and r.item.deployment_id is None
-            key = photo_key(r.path.name, taken, camera) if own else None
-            if key is not None and key in first:
-                named.append((r.path, first[key]))
+            if item.timestamp is not None or item.deployment_id is not None:
                 continue
-            if key is not None:
-                first[key] = r.path
-            kept.append(r)
-        if named:
-            self.skipped += [(str(path), f"a copy of {of}") for path, of in named]
-            self._log(f"warning: {len(named)} photo(s) are copies of another in this set (same "
-                      "camera, file name and EXIF capture time; other bytes), left out (each "
-                      "photo counts once): "
-                      f"{first_names([f'{path} (of {of.parent})' for path, of in named])}")  # fmt: skip
-        return kept
+            try:
+                whole, picture = photo_hashes(item.path)
+            except OSError:  # not there, unreadable: _read says so
+                continue
+            self.hashes[str(item.path)] = picture
+            if picture not in first:
+                first[picture] = (Path(item.path), whole)
+                continue
+            of, its = first[picture]
+            (same if whole == its else tagged).append((Path(item.path), of))
+        self._say_copies(same, "byte-identical")
+        self._say_copies(tagged, "re-tagged")
+        copies = {str(path) for path, _ in same + tagged}
+        return [i for i in items if str(i.path) not in copies]
+
+    def _say_copies(self, named: list[tuple[Path, Path]], kind: str) -> None:
+        """Copies of other photos of this set, of a ``kind`` (byte-identical, re-tagged, ""
+        where not told), left out: one warning, each kept in :attr:`skipped`."""
+        if not named:
+            return
+        self.skipped += [(str(path), f"a copy of {of}") for path, of in named]
+        self._log(f"warning: {len(named)} photo(s) are {_COPIES[kind]}, left out (each photo "
+                  f"counts once): {first_names([f'{path} (of {of})' for path, of in named])}")
+
+    def _not_held(
+        self, reads: list[_Read], placed: list[_Placed]
+    ) -> tuple[list[_Read], list[_Placed]]:
+        """``reads`` (and their ``placed``) less the photos :attr:`_check` finds held from
+        another path (which says them, or raises when it holds them all), kept in
+        :attr:`skipped` as copies. A package's media rows are records of their own: kept."""
+        if self._check is None:  # nothing read to hash (fieldtool batch gives its hashes)
+            return reads, placed
+        asked = [Asked(str(r.path), self.picture_sha256(r.path), r.path.stat().st_size,
+                       None if w.source == "file-mtime" else w.time, camera)
+                 for r, (w, camera, *_) in zip(reads, placed, strict=True)
+                 if r.item.timestamp is None and r.item.deployment_id is None]  # fmt: skip
+        gone = self._check(str(self.uri), asked) if asked else {}
+        self.skipped += [(p, f"a copy of a photo run in {where}") for p, where in gone.items()]
+        kept = [i for i, r in enumerate(reads) if str(r.path) not in gone]
+        return [reads[i] for i in kept], [placed[i] for i in kept]
 
     def _first_decodes(self, tried: int) -> tuple[set[int], tuple[int, np.ndarray]]:
         """The indices of the photos before the first that decodes (each skipped), and
@@ -399,6 +426,9 @@ class PhotoSource:
         if not reads:
             return []
         placed = [self._place(r) for r in reads]
+        reads, placed = self._not_held(reads, placed)
+        if not reads:
+            return []
         self._say(reads, placed)
         cameras = [(dep or str(camera_folder(r.path)), camera) for r, (_, camera, dep, *_) in
                    zip(reads, placed, strict=True)]  # fmt: skip
@@ -418,10 +448,7 @@ class PhotoSource:
                                 (when.time - earliest).total_seconds(), when.offset_s))  # fmt: skip
         return photos
 
-    def _say(
-        self, reads: list[_Read], placed: list[tuple[PhotoTime, str, str | None, Position | None,
-                                                       Position | None]]
-    ) -> None:  # fmt: skip
+    def _say(self, reads: list[_Read], placed: list[_Placed]) -> None:
         """The log's lines on what the photos' EXIF did not say plainly."""
         by_track = sum(w.how == "track" for w, *_ in placed)
         if by_track:
@@ -467,9 +494,7 @@ class PhotoSource:
         for line in self._clock.warnings(dated):
             self._log(line)
 
-    def _place(
-        self, r: _Read
-    ) -> tuple[PhotoTime, str, str | None, Position | None, Position | None]:
+    def _place(self, r: _Read) -> _Placed:
         """(time, camera, deployment id, own position, position)."""
         own = r.exif.place
         camera = r.exif.camera or camera_folder(r.path).name

@@ -28,7 +28,7 @@ from fieldtool.photos import (
     photo_source_from_config,
     photo_sources_from_config,
 )
-from fieldtool.photos.held import held_elsewhere
+from fieldtool.photos.held import HeldCheck
 from fieldtool.photos.session import photo_positions
 from fieldtool.pipeline.session import run_session
 from fieldtool.pipeline.steps import Progress, SessionResult
@@ -78,14 +78,17 @@ class SessionInputs:
         return list(self.deployments) or [(self.source, self.time)]
 
 
-def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInputs:
+def inputs_from_config(
+    config: Config, log: Callable[[str], None], *, leave_held: bool = True
+) -> SessionInputs:
     """Open the source, model, positions and ranges that ``config`` names.
 
     A file's media time 0 gets its time by the rule of ``docs/time.md``
     (:func:`fieldtool.placement.place_session`); before a file runs, a warning says when
     fewer than half of its frames can get a position from the track. Photos (a photo, a
     folder, a glob, a Camtrap DP package: :func:`fieldtool.photos.is_photos`) take each its own time and
-    place (``docs/photos.md``).
+    place (``docs/photos.md``); ``leave_held``: those ``config.store.db`` holds from
+    another path are left out, said (:class:`~fieldtool.photos.held.HeldCheck`).
     """
     source: FrameSource
     deployments: list[tuple[PhotoSource, TimeBasis]] = []
@@ -93,7 +96,7 @@ def inputs_from_config(config: Config, log: Callable[[str], None]) -> SessionInp
     if config.model.gallery is None:  # a wrong --model is said before the source is read
         check_model_folder(config.model.path)
     if not is_live(config.source.uri) and is_photos(config.source.uri):
-        placed, positions = photo_placements(config, log)
+        placed, positions = photo_placements(config, log, leave_held=leave_held)
         source, basis = placed[0]
         if len(placed) > 1:
             deployments = placed
@@ -132,15 +135,16 @@ def photo_placement(
 
 
 def photo_placements(
-    config: Config, log: Callable[[str], None]
+    config: Config, log: Callable[[str], None], *, leave_held: bool = True
 ) -> tuple[list[tuple[PhotoSource, TimeBasis]], PositionProvider | None]:
     """Photos as the sessions ``fieldtool run`` makes of them: (source, time basis) of each
     (a Camtrap DP package: one per deployment with local photos, in ``deployments.csv``
     order; any other photo input: one), and the config's positions. A package's deployment
     is introduced in ``log`` by a line of its own: its number, deploymentID, camera, place,
-    photos and their span."""
+    photos and their span. ``leave_held``: as :func:`inputs_from_config`."""
     track = config_track(config, log)  # once: the photos' zone and the session's positions
-    sources = photo_sources_from_config(config, log, track)
+    held = HeldCheck(Path(config.store.db), log) if leave_held else None
+    sources = photo_sources_from_config(config, log, track, held)
     placed = []
     for n, source in enumerate(sources, start=1):
         if len(sources) > 1 or source.deployment is not None:
@@ -335,6 +339,7 @@ def run_from_config(
     progress: Callable[[Progress], None] | None = None,
     session_id: str | None = None,
     replace_earlier: bool = False,
+    run_held: bool = False,
 ) -> SessionResult:
     """Build the inputs named by ``config`` and run one session into its store; a Camtrap
     DP package with photos of several deployments runs one session per deployment, one
@@ -344,18 +349,17 @@ def run_from_config(
 
     ``replace_earlier`` first deletes earlier sessions of the same source (the demo
     uses it so that running it twice does not double its sightings; a package's
-    deployments: all of them, before the first runs).
+    deployments: all of them, before the first runs). Photos the store holds from another
+    path (a card's folder renamed) are left out, said in one line (every one held:
+    :class:`~fieldtool.photos.held.PhotosHeld`, nothing run), unless ``run_held``.
     """
-    inputs = inputs_from_config(config, log)
+    inputs = inputs_from_config(config, log, leave_held=not run_held)
     store = _store(config, log)
     uri = str(inputs.source.uri)
     only = config.photos.deployment  # a package's one deployment (none for other inputs)
     earlier_sessions(store, uri, live=inputs.source.live, replace=replace_earlier, log=log,
                      only=only)  # fmt: skip
     runs = inputs.sessions()
-    for source, _ in runs:  # the same photos run before from another path (a card's copy)
-        if isinstance(source, PhotoSource) and (said := held_elsewhere(config.store.db, source)):
-            log(said)
     results: list[SessionResult] = []
     read: dict[str, tuple[Observation, ...]] = {}  # a package's observations, read once
     try:

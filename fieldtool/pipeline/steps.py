@@ -23,6 +23,7 @@ from fieldtool.smoothing import SightingTracker, TemporalSmoother
 from fieldtool.snapshots import FrameViews, SnapshotWriter
 from fieldtool.sources import Gap, VideoSource, source_key
 from fieldtool.store import SightingStore, StoreWriteError, config_json, top_k
+from fieldtool.store.species import model_species
 from fieldtool.store.track import TrackRows
 from fieldtool.store.writer_rows import top_k_rows
 from fieldtool.timebase import TimeBasis, utc_now
@@ -131,10 +132,6 @@ def start_session(
         source_name=source.name,
     )
     store.record_session(session)
-    for label in classifier.labels.labels:
-        if label.genus or label.family:  # the model's taxonomy, for the species table
-            store.record_species(label.species, label.common_name, label.genus or None,
-                                 label.family or None)  # fmt: skip
     try:
         store.flush()
     except StoreWriteError as exc:  # nothing has run yet: stop here, saying what is kept
@@ -147,6 +144,12 @@ def start_session(
             f"({kept.error or 'unknown'}); {where}; free space (or give another --db) and "
             "run again"
         ) from None
+    # every species of the model, sighted or not: a relabel to one is to a known species
+    # (the file read once where another process holds it: the session starts all the same).
+    # Written with the session's first rows, not its start: their write is the session's.
+    for row in model_species(store.path, classifier.labels,
+                             timeout_s=0.0 if store.held else 1.0):  # fmt: skip
+        store.record_species(*row)
     return session
 
 

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from fieldtool.config import Config
-from fieldtool.photos import PhotoMedia, PhotoSource
+from fieldtool.photos import Photo, PhotoMedia, PhotoSource
 from fieldtool.placement import Placement
 from fieldtool.scale import plan
 from fieldtool.scale.plan import parse_place, sidecar_uri
@@ -74,6 +74,19 @@ def open_photos(
     from fieldtool.pipeline import photo_placement
 
     return photo_placement(config, log, leave_out=leave_out)
+
+
+def unit_photos(config: Config, row: dict[str, Any]) -> list[Photo]:
+    """A photo unit's photos as its run times them (EXIF only, no pixels but the first
+    photo's), for the copy check's file name and capture time rule
+    (:mod:`fieldtool.scale.copies`); none where the unit cannot be read (its decode says why)."""
+    try:
+        with local_file(row["track"] or "") as track:
+            cfg = file_config(config, row, row["path"], track or None)
+            source, _, _ = open_photos(cfg, lambda line: None)
+    except (OSError, FieldtoolError):
+        return []
+    return list(source.photos)
 
 
 def open_unit(

@@ -86,6 +86,24 @@ def done_keys(db: Path) -> set[str]:
     return {r[0] for r in rows}
 
 
+def recorded_paths(db: Path) -> dict[str, list[str]]:
+    """Key -> the paths ``db``'s ``batch_files`` holds under it, done or as its identical
+    copies, the newest done first: a path with a key done before is itself "done before"
+    only where it has its row (else it is a copy of the first, met now)."""
+    from fieldtool.store import connect
+
+    if not db.exists():
+        return {}
+    with connect(db, read_only=True) as con:
+        rows = con.execute("SELECT batch_key, path FROM batch_files WHERE status IN ('done', "
+                           "'identical') ORDER BY status <> 'done', finished_at DESC, "
+                           "path").fetchall()  # fmt: skip
+    out: dict[str, list[str]] = {}
+    for key, path in rows:
+        out.setdefault(str(key), []).append(str(path))
+    return out
+
+
 def merge(
     db: Path, parts: Path, outcomes: Iterable[FileOutcome], *, lock_timeout_s: float = 30.0,
     log: Callable[[str], None] | None = None, copies: Sequence[FileOutcome] = (),

@@ -29,13 +29,17 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldtool.config import Config
 from fieldtool.preprocessing import folder_record, read_folder_info
 from fieldtool.types import FieldtoolError
+
+if TYPE_CHECKING:
+    from fieldtool.placement import DcfFolders
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".m4v", ".mts", ".webm", ".mpg", ".3gp",
                             ".3g2"})
@@ -75,10 +79,16 @@ class PlanRow:
     sidecar_sha256: str = ""  # a DJI .SRT beside the video: its content (with_hash)
     sidecar_gpx_sha256: str = ""  # a GPX beside the video with its name: its content (with_hash)
     size_bytes: int = 0  # bytes hashed: the video, or a photo unit's photos (with_hash)
-    # a photo unit's photos (not a package's): JSON [[path, sha256, bytes], ...] (with_hash)
+    # a photo unit's photos (not a package's): JSON [[path, sha256, bytes, picture sha256],
+    # ...] (with_hash; fieldtool.photos.same.photo_hashes)
     photo_sha256: str = ""
-    # its photos run before in another unit: JSON {path: where} (fieldtool.scale.copies)
+    # its photos not to run: JSON {path: where it ran, or the unit's photo it copies}
+    # (fieldtool.scale.copies)
     leave_out: str = ""
+    # how a video's start is read where results differ from earlier batches' (with_hash):
+    # "camera": its mvhd as its camera's clock; "no_offset": GPS time, --time-offset not added
+    mvhd_clock: str = ""
+    gps_start: str = ""
 
     def as_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -312,7 +322,7 @@ def photos_sha256(uri: str, deployment: str = "") -> str:
         folder = Path(uri) if Path(uri).is_dir() else Path(uri).parent
         files = [(p, content_sha256(str(p))) for p in sorted(folder.rglob("*")) if p.is_file()]
     else:
-        files = [(Path(path), sha) for path, sha, _ in each_photo_sha256(uri)]
+        files = [(Path(path), sha) for path, sha, *_ in each_photo_sha256(uri)]
     return _unit_sha256(files)
 
 
@@ -324,12 +334,18 @@ def _unit_sha256(files: list[tuple[Path, str]]) -> str:
     return digest.hexdigest()
 
 
-def each_photo_sha256(uri: str) -> list[tuple[str, str, int]]:
-    """(path, sha256 of its bytes, bytes) of every photo a photo folder, glob or photo
-    names, in path order (:func:`fieldtool.photos.expand_photos`; paths as it gives them)."""
+def each_photo_sha256(uri: str) -> list[tuple[str, str, int, str]]:
+    """(path, sha256 of its bytes, bytes, its picture hash) of every photo a photo folder,
+    glob or photo names, in path order (:func:`fieldtool.photos.expand_photos`; paths as it
+    gives them), each read once (:func:`fieldtool.photos.same.photo_hashes`)."""
     from fieldtool.photos import expand_photos
+    from fieldtool.photos.same import photo_hashes
 
-    return [(str(p), content_sha256(str(p)), p.stat().st_size) for p in expand_photos(uri)]
+    out = []
+    for path in expand_photos(uri):
+        whole, picture = photo_hashes(path)
+        out.append((str(path), whole, path.stat().st_size, picture))
+    return out
 
 
 def _deployment_sha256(uri: str, deployment: str) -> str:
@@ -375,11 +391,10 @@ def settings_sha256(config: Config, model_sha256: str, model_path: str | None = 
             data.get(section, {}).pop(key, None)
     identity: dict[str, Any] = {"config": data, "model_sha256": model_sha256}
     if config.position.time_offset_s:
-        # it corrects the stored times since 2026-11-30 (before: the track look-up only),
-        # and no GPS-timed start (a GoPro's GPSU) since 2026-12-01: a batch run with one
-        # before holds other results (a camera clock's clip runs again too: the key cannot
-        # tell it from a GPS-timed one without reading the clip)
-        identity["time_offset"] = "corrects stored camera clocks, not GPS time"
+        # it corrects the stored times since 2026-11-30 (before: the track look-up only), so
+        # a batch run with one before holds other results; not a GPS-timed start (a GoPro's
+        # GPSU) since 2026-12-01: those clips alone are keyed so (batch_key's gps_start)
+        identity["time_offset"] = "corrects stored times"
     if (record := _preprocessing_record(config)) is not None:
         identity["preprocessing"] = record
         if config.model.tiles > 1 and record.get("fit") == "crop":
@@ -412,13 +427,9 @@ def batch_key(content: str, settings: str, row: PlanRow) -> str:
         lat, lon = parse_place(row.place)  # "44.56,-123.3" and "44.56 -123.30": one place
         extra += f"|place={lat!r},{lon!r}"
     for name in ("camera_id", "track_sha256", "sidecar_sha256", "track_clock",
-                 "sidecar_gpx_sha256"):  # fmt: skip
-        if value := getattr(row, name):
+                 "sidecar_gpx_sha256", "mvhd_clock", "gps_start"):  # fmt: skip
+        if value := getattr(row, name):  # mvhd_clock, gps_start: set by with_hash
             extra += f"|{name}={value}"
-    if row.kind == "video":  # a camera's clip, read as UTC before 2026-11-30: other work
-        from fieldtool.placement import clock_marker
-
-        extra += f"|mvhd_clock={clock}" if (clock := clock_marker(row.path)) else ""
     return hashlib.sha256(f"{content}|{settings}|{extra}".encode()).hexdigest()
 
 
@@ -451,12 +462,31 @@ def sidecar_uri(uri: str, ext: str = "srt") -> str | None:
     return next((_joined(uri, i.path) for i in infos if i.type == fs.FileType.File), None)
 
 
-def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[str, Any]:
+def hash_options(config: Config, rows: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """What :func:`with_hash` takes of a batch's ``config`` besides its settings hash, for
+    its plan ``rows``: the camera cards' DCF folders its local videos lie in listed once,
+    here (:class:`fieldtool.placement.DcfFolders`; each task hashing rows gets a copy)."""
+    from fieldtool.placement import DcfFolders
+
+    given = config.source.start_time is not None
+    videos = [Path(r["path"]) for r in rows if r.get("kind", "video") == "video"
+              and "://" not in r["path"] and not (given or r.get("start_time"))]  # fmt: skip
+    return {"beside": config.position.looks_for_track(), "time_offset":
+            bool(config.position.time_offset_s), "start_time": given,
+            "folders": DcfFolders().listing(videos)}  # fmt: skip
+
+
+def with_hash(
+    row: dict[str, Any], settings: str, beside: bool = True, time_offset: bool = False,
+    start_time: bool = False, folders: DcfFolders | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """A plan row with its content hash and batch key (a Ray Data ``map`` step: hashing
     reads every byte, so it runs spread over the cluster). An unreadable file (or a photo
     unit without photos) keeps an empty hash; its decode fails and records why.
     ``beside``: the batch's config looks for a track (``PositionConfig.looks_for_track``):
-    a GPX beside a video is keyed where its run reads it (a row with no track or place)."""
+    a GPX beside a video is keyed where its run reads it (a row with no track or place).
+    ``time_offset``, ``start_time``: the batch gives --time-offset, --start-time;
+    ``folders``: the plan's, else one per row (:func:`hash_options`, :func:`_clock_markers`)."""
     from fieldtool.camtrap.read import is_package
 
     plan = PlanRow(**row)
@@ -464,7 +494,7 @@ def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[s
         if plan.kind == "photos" and not is_package(plan.path):  # each photo's hash kept
             photos = each_photo_sha256(plan.path)
             plan.photo_sha256 = json.dumps(photos)
-            plan.content_sha256 = _unit_sha256([(Path(p), sha) for p, sha, _ in photos])
+            plan.content_sha256 = _unit_sha256([(Path(p), sha) for p, sha, *_ in photos])
         elif plan.kind == "photos":
             plan.content_sha256 = photos_sha256(plan.path, plan.deployment)
         else:
@@ -486,6 +516,8 @@ def with_hash(row: dict[str, Any], settings: str, beside: bool = True) -> dict[s
     # does not look (a row's track or place, ``beside`` off)
     gpx = beside and not plan.track and not plan.place and not plan.sidecar_sha256
     plan.sidecar_gpx_sha256 = _beside(plan, "gpx") if gpx else ""
+    plan.mvhd_clock, plan.gps_start = _clock_markers(plan, beside and time_offset, start_time,
+                                                     folders)  # fmt: skip
     plan.batch_key = row_key(plan, settings)
     return plan.as_row()
 
@@ -500,6 +532,23 @@ def _beside(plan: PlanRow, ext: str) -> str:
         return sidecar_sha256(plan.path, ext)
     except (OSError, FieldtoolError):  # a remote filesystem that cannot be reached
         return ""
+
+
+def _clock_markers(
+    plan: PlanRow, gps: bool, start_time: bool, folders: DcfFolders | None
+) -> tuple[str, str]:
+    """A video row's (``mvhd_clock``, ``gps_start``) (:func:`fieldtool.placement.clock_markers`):
+    its ``mvhd`` is read where no start time (``start_time``: the batch's; the row's) dates
+    it; a GPS-timed start is told where the batch gives an offset and the run reads the
+    clip's own GPMF (``gps``: it looks for a track; the row names no track or place, and
+    no SRT beside comes first)."""
+    from fieldtool.placement import clock_markers
+
+    if plan.kind != "video" or not plan.content_sha256:
+        return "", ""
+    mvhd = not (start_time or plan.start_time)
+    gps = gps and mvhd and not (plan.track or plan.place or plan.sidecar_sha256)
+    return clock_markers(plan.path, folders, mvhd=mvhd, gps=gps, remote=_filesystem)
 
 
 def _gpx_clock(track: str) -> str:

@@ -148,6 +148,9 @@ def _run_stages(
     assert start is not None  # a file always gets a start time (docs/time.md)
     photos = None
     if isinstance(source, PhotoSource):  # as run_session sets up a photo session
+        # each photo's picture hash, read when the plan was hashed: its media row's
+        hashed = json.loads(plan.get("photo_sha256") or "[]")
+        source.hashes.update((path, picture) for path, *_, picture in hashed)
         photos = PhotoSteps(source, model.labels, file_cfg)
         file_cfg = photos.session_config(file_cfg)
     scratch = target / f"{db_stem}.duckdb"

@@ -4,9 +4,10 @@
 
     from_items(plan)                       one row per (file, segment)
       .map(with_hash)                      content hash + settings hash -> batch_key
-    (files done in the database, or with a finished part, are skipped here; a photo
-     run before is left out of its unit: fieldtool.scale.copies)
-    for each chunk (chunks: so many files, about so many bytes):
+    (files done in the database, or with a finished part, are skipped here: the parts
+     are merged first; a photo run before is left out of its unit, and a unit that shares
+     photos with one before it waits for its outcome, in a later turn: fieldtool.scale.copies)
+    for each turn, for each chunk (chunks: so many files, about so many bytes):
       from_items(chunk)
       .flat_map(decode_frames)             CPU tasks: sampled frames (retried if a worker dies)
       .map_batches(ClassifyActor, ...)     actor pool, one model each (num_gpus=1 on GPUs)
@@ -23,13 +24,14 @@ it ends; Ray's warnings and errors still print.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +41,18 @@ from typing import Any
 from fieldtool.config import Config
 from fieldtool.names import first_few
 from fieldtool.scale.classify import ClassifierFactory, ClassifyActor, load_classifier
-from fieldtool.scale.copies import UnitCopies, photos_run_before
-from fieldtool.scale.decode import decode_frames
+from fieldtool.scale.copies import UnitCopies, next_turn
+from fieldtool.scale.decode import decode_frames, unit_photos
 from fieldtool.scale.earlier import earlier_work
-from fieldtool.scale.merge import FileOutcome, merge, prepare_db
-from fieldtool.scale.plan import PlanRow, find_inputs, settings_sha256, unit_name, with_hash
+from fieldtool.scale.merge import FileOutcome, merge, prepare_db, recorded_paths
+from fieldtool.scale.plan import (
+    PlanRow,
+    find_inputs,
+    hash_options,
+    settings_sha256,
+    unit_name,
+    with_hash,
+)
 from fieldtool.scale.post import ModelInfo, finished_part, post_file
 from fieldtool.types import FieldtoolError
 
@@ -104,20 +113,26 @@ class PlanSort:
 
 def sort_plan(
     hashed: Sequence[dict[str, Any]], done_before: set[str], parts: Path, settings: str,
-    moved: dict[str, str] | None = None,
+    moved: dict[str, str] | None = None, recorded: Mapping[str, Sequence[str]] | None = None,
 ) -> PlanSort:  # fmt: skip
     """Hashed plan rows, in order, as :class:`PlanSort`: "done before" only for keys the
     database holds, or done under the key ``moved`` gives (the same work with the model
-    folder at another path: :func:`fieldtool.scale.earlier.earlier_work`); a row whose key
-    an earlier row of this batch has is identical to it (a byte copy at another path, with
-    the same track, place and settings)."""
+    folder at another path: :func:`fieldtool.scale.earlier.earlier_work`), at a path it
+    holds under that key (``recorded``: :func:`fieldtool.scale.merge.recorded_paths`; None:
+    every path); a new path with such a key is identical to the path it was done at, as a
+    row whose key an earlier row of this batch has is identical to it (a byte copy at
+    another path, with the same track, place and settings)."""
     out = PlanSort()
     first: dict[str, str] = {}  # key -> the name of its first row in this batch
     moved = moved or {}
     for row in hashed:
         key, name = row["batch_key"], unit_name(row)
         if key in done_before or key in moved:
-            out.done_before.append(name)
+            paths = (recorded or {}).get(moved.get(key, key), [])
+            if recorded is None or not paths or row["path"] in paths:
+                out.done_before.append(name)
+            else:  # a copy met by this batch: another path's work
+                out.identical.append((name, paths[0]))
             out.copies.append(row)
         elif key in first:
             out.identical.append((name, first[key]))
@@ -315,20 +330,19 @@ def _run_batch(
     with ray_quiet(options.verbose):
         _ray_init(options)
         planned: Any = ray.data.from_items(plan)  # Ray's stubs do not see through fn_kwargs
-        # a GPX beside a video is keyed where the file's run looks for one
-        kwargs = {"settings": settings, "beside": config.position.looks_for_track()}
+        # a GPX beside a video keyed where the file's run looks for one, a start read as
+        # the run reads it (the plan's DCF folders listed once, here: hash_options)
+        kwargs = {"settings": settings, **hash_options(config, plan)}
         hashed = planned.map(with_hash, fn_kwargs=kwargs).take_all()
     earlier = earlier_work(db, hashed, config, model.model_sha256)
     for line in earlier.lines():
         log(f"batch: {line}")
-    plan_sort = sort_plan(hashed, earlier.done, parts, settings, earlier.moved)
+    plan_sort = sort_plan(hashed, earlier.done, parts, settings, earlier.moved,
+                          recorded_paths(db))  # fmt: skip
     summary = BatchSummary(skipped=plan_sort.done_before, identical=plan_sort.identical)
     finished = plan_sort.finished
     for line in plan_sort.lines():
         log(f"batch: {line}")
-    copies = photos_run_before(db, hashed, plan_sort.todo, [f.batch_key for f in finished])
-    todo = _leave_out(plan_sort.todo, copies, log)
-    summary.copies = [c.line() for c in copies.values() if c.none_left]
     for outcome in finished:
         log(f"batch: {outcome.path}: finished by an earlier run (its part is merged now)")
         _say_warnings(outcome, log)
@@ -347,14 +361,27 @@ def _run_batch(
             _package_reviews(db, [(units[f.batch_key], f.session_id) for f in outcomes
                                   if f.status == "done"], config, log)  # fmt: skip
 
-    merged(finished)  # a killed run's finished parts first: in the file whatever comes next
-    if todo:
-        same = f", {len(summary.identical)} identical to another" if summary.identical else ""
-        same += f", {len(summary.copies)} with every photo run before" if summary.copies else ""
-        log(f"batch: {len(todo)} file(s) to decode and classify on Ray, "
-            f"{len(summary.skipped) + len(finished)} done before{same}")  # fmt: skip
-        groups = chunks(todo, options.chunk_files, options.chunk_bytes)
-        progress = Progress(len(todo))
+    # a killed run's finished parts first: in the file whatever comes next, so a photo
+    # counts as run where a part ran it, not where it was left out for another unit
+    merged(finished)
+    progress = Progress(0)
+    pending, catalog = plan_sort.todo, functools.partial(unit_photos, config)
+    while pending:  # in turns: a unit sharing photos with one before it waits for its outcome
+        turn = next_turn(db, hashed, pending, catalog)
+        for line in turn.lines():
+            log(f"batch: {line}")
+        summary.copies += [c.line() for c in turn.copies]
+        _record_photo_copies(db, parts, config, units, settings, turn.copies)
+        if turn.run and progress.total:
+            log(f"batch: {len(turn.run)} more file(s) to decode and classify on Ray: they "
+                "share photos with files before them, now run (each photo counts once)")
+        elif turn.run:
+            same = f", {len(summary.identical)} identical to another" if summary.identical else ""
+            same += f", {len(turn.copies)} with every photo run before" if turn.copies else ""
+            log(f"batch: {len(turn.run)} file(s) to decode and classify on Ray, "
+                f"{len(summary.skipped) + len(finished)} done before{same}")  # fmt: skip
+        progress.total += len(turn.run)
+        groups = chunks(turn.run, options.chunk_files, options.chunk_bytes)
         for number, group in enumerate(groups, 1):
             if len(groups) > 1:
                 log(f"batch: chunk {number} of {len(groups)}: {len(group)} file(s), "
@@ -372,38 +399,21 @@ def _run_batch(
             merged(outcomes)
             progress.merged += len(outcomes)
             finished += outcomes
+        pending = turn.waiting
     merged([], [_outcome(row, settings, {"status": "identical"}) for row in plan_sort.copies])
-    _record_photo_copies(db, parts, config, units, settings, copies)
     summary.files = sorted(finished, key=lambda f: f.path)
     summary.wall_s = time.monotonic() - start
     return summary
 
 
-def _leave_out(
-    todo: list[dict[str, Any]], copies: dict[str, UnitCopies], log: Callable[[str], None]
-) -> list[dict[str, Any]]:
-    """The rows to run: ``todo`` less the photo units with no photo left (each photo run
-    before), the others with the photos they leave out; each said in one line. Their
-    photos' hashes stay here (the decode and post tasks need none)."""
-    out = []
-    for row in todo:
-        unit = copies.get(row["batch_key"])
-        if unit is not None:
-            log(f"batch: {unit.line()}")
-        if unit is None or not unit.none_left:
-            out.append({**row, "photo_sha256": "",
-                        "leave_out": json.dumps(unit.left_out if unit else {})})  # fmt: skip
-    return out
-
-
 def _record_photo_copies(
     db: Path, parts: Path, config: Config, units: dict[str, dict[str, Any]], settings: str,
-    copies: dict[str, UnitCopies],
+    copies: Sequence[UnitCopies],
 ) -> None:  # fmt: skip
     """A ``batch_files`` row for each photo unit not run (every photo of it run before):
     ``identical`` to where the most of them were run (:mod:`fieldtool.scale.copies`)."""
-    rows = [(_outcome(units[key], settings, {"status": "identical"}), unit.most)
-            for key, unit in copies.items() if unit.none_left]  # fmt: skip
+    rows = [(_outcome(units[unit.key], settings, {"status": "identical"}), unit.most)
+            for unit in copies]  # fmt: skip
     if rows:
         merge(db, parts, [], lock_timeout_s=config.store.lock_timeout_s, photo_copies=rows)
 

@@ -41,6 +41,7 @@ from fieldtool.store.views import (
     UNKNOWN_DECISIONS_SQL,
     decision_sql,
     normal_decision,
+    normal_note,
 )
 from fieldtool.timebase import utc_naive, utc_now
 from fieldtool.types import FieldtoolError, ReviewDecision
@@ -57,11 +58,12 @@ def add_review(
     *,
     reviewer: str,
     species: str | None = None,
-    note: str = "",
+    note: str | None = None,
     timeout_s: float = 10.0,
     log: Callable[[str], None] | None = None,
 ) -> str:
     """Store a person's decision on a sighting (one short write); returns the review id.
+    ``note``: None, empty or only white space is no note (stored NULL).
 
     The review is the newest of its sighting, so it is the one in force: stamped now, or
     1 µs after the sighting's newest review where that one is stamped later (a package's
@@ -115,14 +117,15 @@ def _newest_time(con: duckdb.DuckDBPyConnection, sighting_id: str, *, say: bool 
 @dataclass(frozen=True, slots=True)
 class ReviewRow:
     """A decision to store: ``species`` the reviewer's (the predicted one when confirming);
-    ``reviewed_at`` UTC, naive (the newest review of a sighting is the one in force)."""
+    ``reviewed_at`` UTC, naive (the newest review of a sighting is the one in force);
+    ``note`` None, empty or only white space: no note (stored NULL)."""
 
     sighting_id: str
     decision: str
     species: str
     reviewer: str
     reviewed_at: datetime
-    note: str = ""
+    note: str | None = None
 
 
 def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: float = 10.0,
@@ -154,17 +157,24 @@ def add_reviews(path: Path | str, reviews: Sequence[ReviewRow], *, timeout_s: fl
 def _apart(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> list[ReviewRow]:
     """``reviews`` with each one stamped at the time of another review of its sighting
     (stored, or earlier in ``reviews``) moved 1 µs past it: of reviews at one time, the
-    later-written is the newer, so in force (review ids order only a SQL user's ties)."""
-    taken = set(con.execute(
+    later-written is the newer, so in force (review ids order only a SQL user's ties).
+    Further only past reviews of ``reviews`` moved so: a stored review stamped later is in
+    force over both, and a review moved past it would take its place (an undo overridden
+    by an older review), so there the tie is left to the review ids."""
+    stored = set(con.execute(
         "SELECT sighting_id, reviewed_at FROM reviews WHERE reviewed_at IS NOT NULL AND "
         "list_contains(CAST(? AS VARCHAR[]), sighting_id)",
         [sorted({r.sighting_id for r in reviews})]).fetchall())  # fmt: skip
+    moved: set[tuple[str, datetime]] = set()  # slots this call gave
     out: list[ReviewRow] = []
     for review in reviews:
-        when = utc_naive(review.reviewed_at)
-        while (review.sighting_id, when) in taken:
+        stamped = when = utc_naive(review.reviewed_at)
+        while (review.sighting_id, when) in stored or (review.sighting_id, when) in moved:
             when += timedelta(microseconds=1)
-        taken.add((review.sighting_id, when))
+            if (review.sighting_id, when) in stored:  # a later stored review: not past it
+                when = stamped
+                break
+        moved.add((review.sighting_id, when))
         out.append(replace(review, reviewed_at=when))
     return out
 
@@ -176,7 +186,7 @@ def _insert(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewRow]) -> lis
         "INSERT INTO reviews (review_id, sighting_id, decision, species, reviewer, "
         "reviewed_at, note) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [[i, r.sighting_id, normal_decision(r.decision), r.species, r.reviewer.strip(),
-          r.reviewed_at, r.note] for i, r in zip(ids, reviews, strict=True)],
+          r.reviewed_at, normal_note(r.note)] for i, r in zip(ids, reviews, strict=True)],
     )  # fmt: skip
     relabelled = sorted({r.species for r in reviews
                          if normal_decision(r.decision) == ReviewDecision.RELABEL})  # fmt: skip

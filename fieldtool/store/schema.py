@@ -1,6 +1,6 @@
 """The file's tables, their migrations, and how rows go into them.
 
-Schema version 9; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
+Schema version 10; :data:`MIGRATIONS` upgrade older files when a writer opens them (in its
 first transaction), so a new file and an upgraded one are identical. Times are naive
 TIMESTAMP in UTC, except for sessions whose ``time_zone_known`` is false (a camera's local
 clock of unknown zone; see docs/time.md); media times are in seconds.
@@ -35,7 +35,10 @@ clock of unknown zone; see docs/time.md); media times are in seconds.
 - ``media``: session_id, frame_index, path (the photo as given), captured_at, event_id
   (photos of one camera closer than ``photos.sequence_gap_s``), camera (make/model/serial or
   folder), latitude, longitude (the photo's own EXIF GPS; NULL without), width, height,
-  time_source (exif-offset, exif-local, file-mtime, deployment, ...). One row per photo.
+  time_source (exif-offset, exif-local, file-mtime, deployment, ...), picture_sha256 (of the
+  photo's picture, not its file: a JPEG's compressed image data from its first SOS marker to
+  EOI, any other format's whole file; a copy, re-tagged or not, is known wherever it now
+  lives, :mod:`fieldtool.photos.same`; NULL in rows before version 10). One row per photo.
 - ``sighting_frames``: sighting_id, session_id, frame_index, t, path (a JPEG kept for
   learning, relative to the database's folder), sha256 (of the JPEG's bytes): the snapshot and
   up to k frames spread over each closed sighting.
@@ -69,7 +72,7 @@ import pyarrow as pa
 from fieldtool.store.views import VIEW_NAMES, create_views
 from fieldtool.types import FieldtoolError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 H3_RESOLUTION = 8  # sightings.h3_cell: cells of about 0.7 km²
 
 # The first schema, verbatim: new files are created with it and then migrated, so a new
@@ -225,6 +228,14 @@ def _v8_to_v9(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE batch_files_v9 RENAME TO batch_files")
 
 
+def _v9_to_v10(con: duckdb.DuckDBPyConnection) -> None:
+    """Each photo's picture hash (``media.picture_sha256``: a JPEG's compressed image data,
+    which tagging tools leave as it was), so a photo run before is known wherever it now
+    lives (a card's folder renamed, copied, re-tagged); earlier rows keep NULL (no photo is
+    read to fill them: :mod:`fieldtool.photos.held` tells those by their old path)."""
+    con.execute("ALTER TABLE media ADD COLUMN picture_sha256 VARCHAR")
+
+
 # MIGRATIONS[i] takes a file from version i + 1 to i + 2, inside the opening transaction.
 MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v1_to_v2,
@@ -235,6 +246,7 @@ MIGRATIONS: tuple[Callable[[duckdb.DuckDBPyConnection], None], ...] = (
     _v6_to_v7,
     _v7_to_v8,
     _v8_to_v9,
+    _v9_to_v10,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION - 1
 
@@ -385,6 +397,7 @@ TABLES: dict[str, dict[str, pa.DataType]] = {
         "session_id": _STR, "frame_index": _I64, "path": _STR, "captured_at": _TS,
         "event_id": _STR, "camera": _STR, "latitude": _F64, "longitude": _F64,
         "width": pa.int32(), "height": pa.int32(), "time_source": _STR,
+        "picture_sha256": _STR,
     },
     "sighting_frames": {
         "sighting_id": _STR, "session_id": _STR, "frame_index": _I64, "t": _F64, "path": _STR,
@@ -436,7 +449,13 @@ def insert_rows(
     con.register("incoming", _arrow(table, rows))
     failed = True
     try:
-        if table in UPSERT_KEYS:
+        if table == "species":  # a value given replaces; none given keeps the file's
+            # (a batch session's scratch file knows nothing of the file it merges into)
+            con.execute("INSERT INTO species BY NAME SELECT * FROM incoming ON CONFLICT "
+                        "(species) DO UPDATE SET " + ", ".join(
+                            f"{c} = COALESCE(NULLIF(excluded.{c}, ''), species.{c})"
+                            for c in ("common_name", "genus", "family"))).fetchall()  # fmt: skip
+        elif table in UPSERT_KEYS:
             con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM incoming")
         elif idempotent:
             on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM i.{k}" for k in APPEND_KEYS[table])

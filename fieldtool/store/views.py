@@ -114,12 +114,31 @@ def normal_decision(decision: object) -> str:
     return str(decision).strip(" ").lower()
 
 
+# A character that is not white space, as Python's str.isspace() tells it (RE2's \s is
+# ASCII tab, newline, form feed, return and space only; \pZ: Unicode's spaces and separators).
+_NOT_SPACE = r"[^\s\x{0B}\x{1C}-\x{1F}\x{85}\pZ]"
+
+
+def note_sql(column: str = "note") -> str:
+    """SQL expression: a stored review note as fieldtool reads it, NULL where it is empty or
+    only white space (no note, as an earlier fieldtool stored it: ''); the note as stored
+    otherwise. The one rule: :func:`normal_note` too."""
+    return f"CASE WHEN regexp_matches({column}, '{_NOT_SPACE}') THEN {column} END"
+
+
+def normal_note(note: str | None) -> str | None:
+    """A review's note as stored (:func:`note_sql` in Python): None for none, an empty one
+    or one of only white space; else the note as given."""
+    return note if note is not None and note.strip() else None
+
+
 _KNOWN = ", ".join(f"'{d}'" for d in KNOWN_DECISIONS)
 
 # The review in force: the newest review of each sighting (one row per reviewed sighting:
 # sighting_id, decision, species, reviewer, reviewed_at, note), its decision normalised
-# (decision_sql); rows with a decision fieldtool does not know are not in force (the
-# newest known one before them is). fieldtool writes no ties: of reviews of a sighting at
+# (decision_sql), its note NULL where there is none (note_sql: an earlier row's ''); rows
+# with a decision fieldtool does not know are not in force (the newest known one before
+# them is). fieldtool writes no ties: of reviews of a sighting at
 # one time the later-written is moved 1 µs on (reviews._apart), so the later-written is in
 # force; a SQL user's ties go to the greater review_id, as undo orders them. Reviews never change the sighting row; join this to apply them. The one
 # definition: views, export, learn and dashboard. An undo is a newer row (``supersedes``
@@ -127,7 +146,8 @@ _KNOWN = ", ".join(f"'{d}'" for d in KNOWN_DECISIONS)
 # such a sighting has no review in force.
 LATEST_REVIEW_SQL = f"""
 SELECT sighting_id, decision, species, reviewer, reviewed_at, note FROM (
-    SELECT sighting_id, {decision_sql()} AS decision, species, reviewer, reviewed_at, note
+    SELECT sighting_id, {decision_sql()} AS decision, species, reviewer, reviewed_at,
+           {note_sql()} AS note
     FROM reviews WHERE {decision_sql()} IN ({_KNOWN})
     QUALIFY row_number() OVER (PARTITION BY sighting_id
                                ORDER BY reviewed_at DESC, review_id DESC) = 1

@@ -237,14 +237,14 @@ class SightingStore:
         camera: str | None = None,
         position: Position | None = None,
         size: tuple[int, int] | None = None,
-        time_source: str | None = None,
-    ) -> None:
-        """One photo of a session: its file, capture time (UTC naive), sequence, camera,
-        its own EXIF position (None without GPS) and ``size`` as (width, height) px."""
+        time_source: str | None = None, picture_sha256: str | None = None,
+    ) -> None:  # fmt: skip
+        """One photo of a session: its file, capture time (UTC naive), sequence, camera, own
+        EXIF position (None without GPS), ``size`` (width, height) px, picture hash (None)."""
         width, height = size if size is not None else (None, None)
         row = (session_id, frame_index, path, captured_at, event_id, camera,
                position.lat if position else None, position.lon if position else None,
-               width, height, time_source)  # fmt: skip
+               width, height, time_source, picture_sha256)  # fmt: skip
         self._appends["media"].append(row)
         self._mark()
 

@@ -26,9 +26,9 @@ The MP4 in pure Python (its ``moov`` box only); the photos' EXIF through Pillow.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fieldtool.timebase import offset_name, to_utc
@@ -53,6 +53,8 @@ _APPLE_KEYS = b"com.apple.quicktime."
 # WHOLE_HOUR_S of a whole number of hours (at most 14: a zone's offset), is said
 AGREES_S = 30 * 60
 WHOLE_HOUR_S = 10 * 60
+# A photo's EXIF, None where it cannot be read (a reader that keeps what it read: a plan's)
+ExifRead = Callable[[Path], PhotoExif | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +112,11 @@ def mp4_maker(path: str | Path) -> Mp4Maker:
     """The :class:`Mp4Maker` of an MP4/MOV; an empty one where it writes none (or has no
     ``moov``, or a damaged one)."""
     found = moov_box(path)
-    if found is None:
-        return Mp4Maker()
-    moov, head = found
+    return Mp4Maker() if found is None else moov_maker(*found)
+
+
+def moov_maker(moov: bytes, head: int) -> Mp4Maker:
+    """:func:`mp4_maker` of a ``moov`` box read (:func:`fieldtool.tracks.gpmf.moov_box`)."""
     tags: dict[str, str] = {}
     phone = apple = ""
     try:
@@ -179,17 +183,25 @@ def maker_clock(maker: Mp4Maker) -> ClipClock | None:
     return None
 
 
-def photos_beside(paths: Sequence[Path], clip: Path) -> list[Beside]:
-    """The EXIF of ``paths`` (photos in ``clip``'s folder), in name order; a photo that
-    cannot be read is left out (the clip's time does not depend on it)."""
+def read_photo_exif(path: Path) -> PhotoExif | None:
+    """A photo's EXIF (through Pillow); None where it cannot be read."""
+    try:
+        with open_image(path) as image:
+            return photo_exif(image.getexif())
+    except (OSError, ValueError, FieldtoolError):  # Pillow's errors are OSError/ValueError
+        return None
+
+
+def photos_beside(
+    paths: Sequence[Path], clip: Path, read: ExifRead = read_photo_exif
+) -> list[Beside]:
+    """The EXIF of ``paths`` (photos in ``clip``'s folder; ``read``: a photo's, None where
+    it cannot be read), in name order; a photo that cannot be read is left out (the clip's
+    time does not depend on it)."""
     found = []
     for path in sorted(paths, key=lambda p: p.name):
-        try:
-            with open_image(path) as image:
-                exif = photo_exif(image.getexif())
-        except (OSError, ValueError, FieldtoolError):  # Pillow's errors are OSError/ValueError
-            continue
-        found.append(Beside(path, exif, path.name < clip.name))
+        if (exif := read(path)) is not None:
+            found.append(Beside(path, exif, path.name < clip.name))
     return found
 
 
@@ -226,26 +238,31 @@ def _photo_time(exif: PhotoExif, zone: str | None) -> tuple[datetime, str] | Non
 
 
 def hours_apart_warning(
-    clip: str, created: datetime, beside: Sequence[Beside], zone: str | None, folder: str
-) -> str | None:
+    clip: str, created: datetime, beside: Sequence[Beside], zone: str | None, folder: str,
+    offset_s: float = 0.0,
+) -> str | None:  # fmt: skip
     """A warning where a clip whose clock nothing tells (read as UTC) lies a near-whole
     number of hours from the photos beside it (``beside``, name order; their local clocks
     in ``zone``, None: unknown): more than :data:`AGREES_S` from the nearer of the photos
     named just before and after it, and within :data:`WHOLE_HOUR_S` of whole hours (1 to
-    14). Both readings and the offset that would align them are named; None otherwise."""
+    14). Both readings and the offset that would align them are named; None otherwise.
+    ``offset_s``: the --time-offset the run adds to the clip (s): the advice once taken
+    is no longer given."""
     timed = [(b, read) for b in beside if (read := _photo_time(b.exif, zone)) is not None]
     nearest = [t for t in timed if t[0].before][-1:] + [t for t in timed if not t[0].before][:1]
     if not nearest:
         return None
-    photo, (when, reading) = min(nearest, key=lambda t: abs(created - t[1][0]))
-    seconds = (created - when).total_seconds()
+    shifted = created + timedelta(seconds=offset_s)
+    photo, (when, reading) = min(nearest, key=lambda t: abs(shifted - t[1][0]))
+    seconds = (shifted - when).total_seconds()
     hours = round(seconds / 3600)
     if abs(seconds) <= AGREES_S or abs(seconds - 3600 * hours) > WHOLE_HOUR_S or abs(hours) > 14:
         return None
     side = "after" if hours > 0 else "before"
+    given = f", --time-offset {offset_s:+g} s added," if offset_s else ""
     return (f"warning: time: {clip}'s mvhd time {created:%Y-%m-%d %H:%M:%S}, read as UTC (as "
-            f"the MP4 spec and phones have it), is {abs(hours)} h {side} {photo.path.name} "
+            f"the MP4 spec and phones have it){given} is {abs(hours)} h {side} {photo.path.name} "
             f"beside it in {folder} ({reading}); nothing in the clip or its photos names its "
             "camera: if the camera wrote its local clock into mvhd, as camera traps do, "
-            f"--time-offset {-3600 * hours:+d} puts the clip with its photos (or give "
+            f"--time-offset {offset_s - 3600 * hours:+g} puts the clip with its photos (or give "
             "--start-time)")  # fmt: skip

@@ -45,9 +45,12 @@ def dji_file(path: str | Path) -> DjiFile | None:
     """The :class:`DjiFile` marks of an MP4/MOV: a track handler named ``DJI.``/``DJI `` or a
     ``djmd``/``dbgi`` track. None where it has neither (or no ``moov``, or a damaged one)."""
     found = moov_box(path)
-    if found is None:
-        return None
-    tracks = mp4_tracks(*found)  # none where a box is damaged: as if no mark
+    return None if found is None else moov_dji(*found)
+
+
+def moov_dji(moov: bytes, head: int) -> DjiFile | None:
+    """:func:`dji_file` of a ``moov`` box read (:func:`fieldtool.tracks.gpmf.moov_box`)."""
+    tracks = mp4_tracks(moov, head)  # none where a box is damaged: as if no mark
     telemetry = any(track.entry in _TELEMETRY for track in tracks)
     named = [n for track in tracks for n in track.names if _DJI_NAME.match(n)]
     if named:

@@ -20,16 +20,19 @@ from pathlib import Path
 from fieldtool.timebase import TimeBasis, ZoneChoice, offset_name, to_utc, zone_at
 from fieldtool.tracks.base import TrackRead
 from fieldtool.tracks.camclock import (
+    ExifRead,
+    Mp4Maker,
     hours_apart_warning,
     maker_clock,
-    mp4_maker,
+    moov_maker,
     photos_beside,
     photos_clock,
+    read_photo_exif,
 )
-from fieldtool.tracks.dji import dji_file
-from fieldtool.tracks.gpmf import has_gpmf, mp4_creation_time
+from fieldtool.tracks.dji import moov_dji
+from fieldtool.tracks.gpmf import moov_box, moov_creation_time, moov_has_gpmf, mp4_creation_time
 from fieldtool.tracks.positions import FixedPosition, PositionProvider
-from fieldtool.tracks.qtmeta import quicktime_creation_date
+from fieldtool.tracks.qtmeta import moov_creationdate
 
 # ISO base media files with an mvhd: phones' .3gp/.3g2, iTunes-style .m4v, GoPro's .360/.lrv
 MP4_SUFFIXES = (".mp4", ".mov", ".m4v", ".3gp", ".3g2", ".360", ".lrv")
@@ -41,6 +44,9 @@ COPIED_AFTER = timedelta(days=1)
 SAVED_APART = timedelta(hours=1)
 # The photos in a clip's DCF folder (paths; None: the clip is in none), asked where needed
 PhotosBeside = Callable[[], Sequence[Path] | None]
+# An MP4's moov box and where its children start (fieldtool.tracks.gpmf.moov_box): read
+# once, each check reads it there
+Moov = tuple[bytes, int]
 
 
 def _no_photos() -> None:
@@ -54,17 +60,20 @@ def file_time(
     positions: PositionProvider | None,
     notes: list[str],
     beside: PhotosBeside = _no_photos,
+    offset_s: float = 0.0,
 ) -> TimeBasis | None:
     """The time an MP4/MOV records of itself: Apple's creationdate key (when recording
     began, with the phone's offset; an edit or export on the phone rewrites ``mvhd`` and
     keeps it), else the ``mvhd`` creation time: UTC, but a GoPro's, a DJI drone's or
     another camera's local clock (module doc; ``beside``: the photos in the clip's DCF
     folder), whose zone is ``choice``'s, else a drone's or camera's fixed point's. None
-    where it records neither. A warning goes to ``notes``."""
-    if video.suffix.lower() not in MP4_SUFFIXES:
+    where it records neither. A warning goes to ``notes`` (``offset_s``: the --time-offset
+    the run adds, which a warning that the clip lies hours from its photos counts). The
+    ``moov`` is read once."""
+    if video.suffix.lower() not in MP4_SUFFIXES or (moov := moov_box(video)) is None:
         return None
-    created = mp4_creation_time(video)
-    apple = None if gopro else quicktime_creation_date(video)
+    created = moov_creation_time(*moov)
+    apple = None if gopro else moov_creationdate(*moov)
     if apple is not None:
         key = "com.apple.quicktime.creationdate"
         saved = created is not None and abs(created - apple.time) > SAVED_APART
@@ -95,7 +104,7 @@ def file_time(
         return None
     if gopro:  # GoPro cameras write their local clock into mvhd; zone as for the track
         return _local_mvhd(created, choice, "GoPro camera clock")
-    dji = dji_file(video)
+    dji = moov_dji(*moov)
     if dji is not None and not dji.telemetry:  # the drone's clock, as in its SRT's dates
         how = f"mvhd, the DJI camera's local clock ({dji.marker} in the file, no SRT)"
         return _local_mvhd(created, _place_zone(choice, positions), how)
@@ -103,44 +112,61 @@ def file_time(
         return TimeBasis(created, "mp4-creation-time", "UTC", True,
                          f"mvhd, UTC: a DJI file with {dji.marker} and a djmd/dbgi telemetry "
                          "track, whose generation writes UTC there")  # fmt: skip
-    return _camera_or_utc(video, created, _place_zone(choice, positions), notes, beside)
+    zone = _place_zone(choice, positions)
+    return _camera_or_utc(video, created, zone, notes, beside, moov_maker(*moov), offset_s)
 
 
 def _camera_or_utc(
-    video: Path, created: datetime, zone: ZoneChoice, notes: list[str], beside: PhotosBeside
+    video: Path,
+    created: datetime,
+    zone: ZoneChoice,
+    notes: list[str],
+    beside: PhotosBeside,
+    maker: Mp4Maker,
+    offset_s: float = 0.0,
 ) -> TimeBasis:
-    """The ``mvhd`` time ``created`` of a clip that is no GoPro's or DJI's: a camera's
-    local clock in ``zone`` where the clip or the photos beside it tell a camera's, else
-    UTC (a phone's, or the spec's), with a warning where it lies whole hours from those
-    photos (:mod:`fieldtool.tracks.camclock`)."""
-    clock = maker_clock(mp4_maker(video))
+    """The ``mvhd`` time ``created`` of a clip that is no GoPro's or DJI's (``maker``: what
+    it says of its maker): a camera's local clock in ``zone`` where the clip or the photos
+    beside it tell a camera's, else UTC (a phone's, or the spec's), with a warning where it
+    lies whole hours from those photos (:mod:`fieldtool.tracks.camclock`)."""
+    clock = maker_clock(maker)
     paths = beside() if clock is None else None
     photos = photos_beside(paths, video) if paths else []
-    folder = f"{video.parent.parent.name}/{video.parent.name}"
+    folder = _dcf_name(video)
     clock = clock or photos_clock(photos, folder)
     if clock is not None and clock.camera:
         return _local_mvhd(created, zone, clock.how, "mp4-camera-clock")
     if clock is None and (said := hours_apart_warning(video.name, created, photos, zone.zone,
-                                                      folder)):  # fmt: skip
+                                                      folder, offset_s)):  # fmt: skip
         notes.append(said)
     how = clock.how if clock is not None else "mvhd, UTC by the MP4 spec"
     return TimeBasis(created, "mp4-creation-time", "UTC", True, how)
 
 
-def camera_clock_clip(video: Path, beside: PhotosBeside) -> bool:
+def _dcf_name(video: Path) -> str:
+    """The clip's folder as the log names it: ``DCIM/100RECNX``."""
+    return f"{video.parent.parent.name}/{video.parent.name}"
+
+
+def camera_clock_clip(
+    video: Path, beside: PhotosBeside, moov: Moov | None = None, read: ExifRead = read_photo_exif
+) -> bool:
     """Whether :func:`file_time` reads ``video``'s ``mvhd`` as a camera's local clock by
     the clip itself or the photos beside it (``mp4-camera-clock``): an MP4/MOV with an
-    ``mvhd`` time and no Apple creationdate, neither a GoPro's nor a DJI drone's."""
+    ``mvhd`` time and no Apple creationdate, neither a GoPro's nor a DJI drone's. ``moov``:
+    its ``moov`` box, read by the caller (else read here, once); ``read``: a photo's EXIF
+    (:func:`~fieldtool.tracks.camclock.photos_beside`)."""
     if video.suffix.lower() not in MP4_SUFFIXES:
         return False
-    clock = maker_clock(mp4_maker(video))
-    if clock is None and (paths := beside()):
-        folder = f"{video.parent.parent.name}/{video.parent.name}"
-        clock = photos_clock(photos_beside(paths, video), folder)
-    if clock is None or not clock.camera:  # most clips: told by one read of their moov
+    if moov is None and (moov := moov_box(video)) is None:
         return False
-    return (mp4_creation_time(video) is not None and quicktime_creation_date(video) is None
-            and not has_gpmf(video) and dji_file(video) is None)  # fmt: skip
+    clock = maker_clock(moov_maker(*moov))
+    if clock is None and (paths := beside()):
+        clock = photos_clock(photos_beside(paths, video, read), _dcf_name(video))
+    if clock is None or not clock.camera:  # most clips: told by their moov's maker
+        return False
+    return (moov_creation_time(*moov) is not None and moov_creationdate(*moov) is None
+            and not moov_has_gpmf(moov[0]) and moov_dji(*moov) is None)  # fmt: skip
 
 
 def _local_mvhd(

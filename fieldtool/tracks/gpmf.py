@@ -320,9 +320,18 @@ def moov_box(path: str | Path) -> tuple[bytes, int] | None:
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            moov = _read_moov(fh, path)
+            return read_moov(fh, path)
+    except OSError:
+        return None
+
+
+def read_moov(fh: BinaryIO, name: str | Path) -> tuple[bytes, int] | None:
+    """:func:`moov_box` of a file open for reading (``name``: its path, for errors): a local
+    file, or a remote one (a pyarrow file: seekable). OSError where it cannot be read."""
+    try:
+        moov = _read_moov(fh, Path(name))
         return moov, 16 if struct.unpack_from(">I", moov, 0)[0] == 1 else 8
-    except (OSError, FieldtoolError, struct.error):
+    except (FieldtoolError, struct.error):
         return None
 
 
@@ -334,9 +343,11 @@ def mp4_creation_time(path: str | Path) -> datetime | None:
     are None.
     """
     found = moov_box(path)
-    if found is None:
-        return None
-    moov, head = found
+    return None if found is None else moov_creation_time(*found)
+
+
+def moov_creation_time(moov: bytes, head: int) -> datetime | None:
+    """:func:`mp4_creation_time` of a ``moov`` box read (:func:`moov_box`)."""
     for kind, s, _ in _boxes(moov, head, len(moov)):
         if kind == b"mvhd":
             return _mvhd_created(moov, s)
@@ -353,13 +364,40 @@ def _mvhd_created(moov: bytes, at: int) -> datetime | None:
 
 def has_gpmf(path: str | Path) -> bool:
     """Whether an MP4/MOV file carries a GoPro GPMF ('gpmd') track (a GoPro camera's file)."""
-    path = Path(path)
+    found = moov_box(path)
+    return found is not None and moov_has_gpmf(found[0])
+
+
+def moov_has_gpmf(moov: bytes) -> bool:
+    """:func:`has_gpmf` of a ``moov`` box read (:func:`moov_box`)."""
     try:
-        with path.open("rb") as fh:
-            return _find_gpmd(_read_moov(fh, path)) is not None
-    except (OSError, FieldtoolError, struct.error, KeyError, StopIteration, IndexError,
-            ValueError):  # fmt: skip
+        return _find_gpmd(moov) is not None
+    except (struct.error, KeyError, StopIteration, IndexError, ValueError):
         return False
+
+
+def gps_timed(fh: BinaryIO, moov: bytes) -> bool:
+    """Whether :func:`read_gpmf` times the clip by GPS (``clock`` "utc"): its GPMF track
+    holds a sample with a fix (or none said) and a GPS time. Its payloads are read in order
+    up to the first such one (most clips: the first). ``fh``: the clip, open (a local file,
+    a pyarrow one: seekable); ``moov``: its ``moov`` box. False without a GPMF track, or
+    with one damaged before such a sample (its read fails: no GPS time either). One damaged
+    after it is not read that far: True, though :func:`read_gpmf` fails on it."""
+    try:
+        found = _find_gpmd(moov)
+        if found is None:
+            return False
+        table = found[0]
+        for off, size, start, dur in zip(table.offsets, table.sizes, table.starts,
+                                         table.durations, strict=True):  # fmt: skip
+            fh.seek(off)
+            for block in _gps_blocks(fh.read(size)):
+                if any(s.utc is not None and (s.fix is None or s.fix >= 2)
+                       for s in _block_samples(block, start, dur)):  # fmt: skip
+                    return True
+    except (struct.error, KeyError, StopIteration, IndexError, ValueError):
+        return False
+    return False
 
 
 def _block_samples(block: _GpsBlock, start: float, dur: float) -> list[GpmfSample]:

@@ -17,11 +17,18 @@ Each incoming fix meets the plausibility rule of the file readers
 ``max_speed_mps``); implausible fixes are dropped and counted by reason. Unlike a file,
 a live track cannot look ahead, so every jump is dropped as a spike.
 
-A fix carries GPS time: as each arrives it is compared with this computer's clock, and a
-clock more than 2 s off is warned once, with the ``--time-offset`` that corrects it.
-:meth:`GpsdPositions.gps_now` offers GPS time to a live source, which takes it where the
-clock is not known to be synchronised and no ``--time-offset`` is given
-(:class:`fieldtool.wallclock.LiveClock`).
+A fix carries GPS time, but it is stamped when the reader thread gets it, which a busy
+machine (a loaded Pi, a remote gpsd) holds up: lateness only makes a fix look older. So GPS
+time is estimated as GPS time - the steady clock at reception (:func:`fieldtool.wallclock.
+steady`: it runs on while the computer is suspended), the greatest over the last
+:data:`WINDOW_FIXES` fixes timed; of a read that gave several, only the newest is timed (the
+others came earlier and only look older), and a fix not newer than the one before it (a
+report repeated) is not. A change of more than 2 s is taken once :data:`HOLD_FIXES` newer
+fixes agree (a step back: once every fix in the window does). The estimate is compared with
+this computer's clock, and a clock more than 2 s off is warned once, with the
+``--time-offset`` that corrects it. :meth:`GpsdPositions.gps_now` offers GPS time to a live
+source, which takes it where the clock is not known to be synchronised and no
+``--time-offset`` is given (:class:`fieldtool.wallclock.LiveClock`).
 """
 
 from __future__ import annotations
@@ -48,10 +55,12 @@ from fieldtool.tracks.base import (
 from fieldtool.tracks.gpx import parse_gpx_time
 from fieldtool.tracks.positions import TrackPositions
 from fieldtool.types import FieldtoolError, Fix, Position
-from fieldtool.wallclock import STEP_S
+from fieldtool.wallclock import STEP_S, steady
 
 DEFAULT_PORT = 2947
 WATCH = b'?WATCH={"enable":true,"json":true};\n'
+WINDOW_FIXES = 10  # the recent fixes GPS time is estimated from (the least late of them)
+HOLD_FIXES = 3  # newer fixes that must agree before GPS time moves more than STEP_S
 
 
 def parse_address(address: str) -> tuple[str, int]:
@@ -132,8 +141,9 @@ class GpsdPositions:
     dropped, by reason in ``drop_reasons`` (``invalid``, ``before_1980``, ``jump``).
     ``log``: called with one line when the connection fails or the clock is off GPS time
     (default: silent). ``wall``, ``clock``: this computer's clock (naive UTC) and the
-    monotonic one, as fixes arrive (tests). ``clock_error_s``: GPS time minus this
-    computer's clock as the newest fix came (s; None before a fix).
+    steady one (s; :func:`~fieldtool.wallclock.steady`), as fixes arrive (tests).
+    ``clock_error_s``: GPS time (as estimated) minus this computer's clock as the newest fix
+    came (s; None before :data:`HOLD_FIXES` fixes).
     """
 
     def __init__(
@@ -146,7 +156,8 @@ class GpsdPositions:
         connect_timeout_s: float = 3.0,
         log: Callable[[str], None] | None = None,
         wall: Callable[[], datetime] = utc_now,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = steady,
+        offset_s: float = 0.0,
     ) -> None:
         if not max_gap_s > 0:
             raise ValueError(f"max_gap_s must be > 0, got {max_gap_s}")
@@ -160,8 +171,11 @@ class GpsdPositions:
         self.reconnects = 0
         self._log: Callable[[str], None] = log or (lambda message: None)
         self._wall, self._clock = wall, clock
+        self.offset_s = offset_s  # --time-offset: frames are timed by the clock + this
         self.clock_error_s: float | None = None
-        self._gps_at: tuple[datetime, float] | None = None  # newest fix's time, monotonic then
+        self._heard: deque[datetime] = deque(maxlen=WINDOW_FIXES)  # GPS time - steady, by fix
+        self._gps_base: datetime | None = None  # GPS time at steady 0: the estimate in force
+        self._timed_last: datetime | None = None  # the time of the last fix offered to time
         self._clock_warned = False
         self._fixes: deque[Fix] = deque(maxlen=keep)
         self._track: TrackPositions | None = None  # lookup over _fixes; None: to rebuild
@@ -203,38 +217,75 @@ class GpsdPositions:
                 continue
             if not chunk:
                 return  # gpsd closed the connection
+            received, at = self._wall(), self._clock()
             buffer += chunk
             *lines, buffer = buffer.split(b"\n")
+            newest: Fix | None = None  # of this read: the one that tells GPS time best
             for raw in lines:
                 fix = parse_tpv(raw.decode("utf-8", "replace"))
                 if fix is not None:
-                    self._timed(fix)
                     self.add(fix)
+                    if fix_problem(fix) is None and (newest is None or fix.time > newest.time):
+                        newest = fix
+            if newest is not None:
+                self._timed(newest, received, at)
 
-    def _timed(self, fix: Fix) -> None:
-        """A fix as it arrives: its GPS time against this computer's clock (warned once when
-        more than :data:`~fieldtool.wallclock.STEP_S` apart), kept for :meth:`gps_now`. An
-        implausible fix (one before 1980: a receiver without GPS time yet) tells no time."""
-        wall, mono = self._wall(), self._clock()
+    def _timed(self, fix: Fix, wall: datetime | None = None, at: float | None = None) -> None:
+        """A fix as it came (``wall``, ``at``: this computer's clock and the steady one then;
+        None: now): its GPS time taken into the estimate (:meth:`gps_now`), which is compared
+        with the computer's clock (warned once when more than
+        :data:`~fieldtool.wallclock.STEP_S` apart). An implausible fix (one before 1980: a
+        receiver without GPS time yet) tells no time; one not newer than the fix before it
+        (a report repeated, or late) tells none either."""
+        wall = self._wall() if wall is None else wall
+        at = self._clock() if at is None else at
         if fix_problem(fix) is not None:
             return
-        error = (fix.time - wall).total_seconds()
         with self._lock:
-            self._gps_at, self.clock_error_s = (fix.time, mono), error
-        if abs(error) > STEP_S and not self._clock_warned:
+            last, self._timed_last = self._timed_last, fix.time
+            if last is not None and fix.time <= last:
+                return
+            self._heard.append(fix.time - timedelta(seconds=at))
+            self._gps_base = base = self._estimate()
+            if base is None:
+                return
+            gps = base + timedelta(seconds=at)
+            self.clock_error_s = error = (gps - wall).total_seconds()
+            # what times the frames is the clock + --time-offset: the advice once taken is
+            # not given again
+            if abs(error - self.offset_s) <= STEP_S or self._clock_warned:
+                return
             self._clock_warned = True
-            self._log(f"warning: time: GPS time from gpsd at {self.host}:{self.port} "
-                      f"({fix.time:%Y-%m-%d %H:%M:%S} UTC) is {error:+.1f} s from this "
-                      f"computer's clock ({wall:%Y-%m-%d %H:%M:%S} UTC as the fix came): times "
-                      "read from the clock are off by as much; set it (NTP, or chrony with "
-                      f"gpsd as a time source) or give --time-offset {error:+.1f}")  # fmt: skip
+        given = f" + --time-offset {self.offset_s:+g} s" if self.offset_s else ""
+        self._log(f"warning: time: GPS time from gpsd at {self.host}:{self.port} "
+                  f"({gps:%Y-%m-%d %H:%M:%S} UTC) is {error - self.offset_s:+.1f} s from this "
+                  f"computer's clock{given} ({wall:%Y-%m-%d %H:%M:%S} UTC as the fix came): "
+                  "times read from the clock are off by as much; set it (NTP, or chrony with "
+                  f"gpsd as a time source) or give --time-offset {error:+.1f}")  # fmt: skip
+
+    def _estimate(self) -> datetime | None:
+        """GPS time at steady time 0 from the fixes heard (under the lock): the greatest of
+        them (a late fix only looks older); a move of more than STEP_S from the estimate in
+        force only once the last HOLD_FIXES are all beyond it (a step back: all heard)."""
+        heard, base = list(self._heard), self._gps_base
+        if base is None:
+            return max(heard) if len(heard) >= HOLD_FIXES else None
+        newest, step = max(heard), timedelta(seconds=STEP_S)
+        if abs(newest - base) <= step or newest < base - step:  # within, or all heard older
+            return newest
+        recent = heard[-HOLD_FIXES:]
+        if len(recent) == HOLD_FIXES and min(recent) > base + step:  # later, and holding
+            self._heard = deque(recent, maxlen=WINDOW_FIXES)  # the fixes before: another time
+            return max(recent)
+        return base
 
     def gps_now(self) -> datetime | None:
-        """GPS time now (naive UTC): the newest fix's time + monotonic seconds since it came
-        (gpsd's report delay, under a second, not taken off); None before a fix."""
+        """GPS time now (naive UTC): the estimate (:meth:`_timed`) + the steady clock now
+        (gpsd's report delay, under a second, not taken off); None before
+        :data:`HOLD_FIXES` fixes (one may have come late)."""
         with self._lock:
-            at = self._gps_at
-        return None if at is None else at[0] + timedelta(seconds=self._clock() - at[1])
+            base = self._gps_base
+        return None if base is None else base + timedelta(seconds=self._clock())
 
     def add(self, fix: Fix) -> bool:
         """Take one fix (as the reader thread does): False when it is dropped as

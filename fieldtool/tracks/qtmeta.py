@@ -71,9 +71,12 @@ def quicktime_creation_date(path: str | Path) -> CreationDate | None:
     """The recording start Apple's creationdate key gives an MP4/MOV, None where the file
     has none (or no ``moov``, or a damaged one)."""
     found = moov_box(path)
-    if found is None:
-        return None
-    moov, head = found
+    return None if found is None else moov_creationdate(*found)
+
+
+def moov_creationdate(moov: bytes, head: int) -> CreationDate | None:
+    """:func:`quicktime_creation_date` of a ``moov`` box read
+    (:func:`fieldtool.tracks.gpmf.moov_box`)."""
     try:
         for s, e in meta_boxes(moov, head, len(moov)):
             for text in apple_values(moov, s, e, CREATIONDATE_KEY):

@@ -163,7 +163,8 @@ def positions_from_config(
     """
     one_position_source(cfg)
     if cfg.gpsd is not None:
-        return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log)
+        return GpsdPositions(cfg.gpsd, max_gap_s=cfg.max_fix_gap_s, log=log,
+                             offset_s=cfg.time_offset_s)  # fmt: skip
     if cfg.track is not None:
         said: tuple[str, ...] = ()
         if track is None:

@@ -1,8 +1,8 @@
 """A package run by fieldtool and exported again keeps the media fieldtool did not classify:
 a deployment's videos, a photo that does not decode, a row whose file is a URL come back
 as the package wrote them (their files copied into the package, their observations
-written back, none of fieldtool's over them); a deployment no session ran is named in one
-line. A round trip of the export changes no media row."""
+written back, none of fieldtool's over them); a deployment no session ran comes back whole,
+said in one line. A round trip of the export changes no media row."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def mixed_package(folder: Path) -> Path:
     return package
 
 
-def _run_export(package: Path, db: Path, out: Path, lines: list[str] | None = None) -> Path:
+def _run_export(package: Path, db: Path, out: Path) -> Path:
     assert main(["run", str(package), "--db", str(db), "--quiet"]) == 0
     assert main(["export", "--db", str(db), "--format", "camtrap-dp", "-o", str(out)]) == 0
     return out
@@ -129,9 +129,12 @@ def test_a_round_trip_changes_no_media_row(tmp_path, colour_run):
             assert (out2 / m["filePath"]).read_bytes() == (out1 / m["filePath"]).read_bytes()
 
 
-def test_a_deployment_no_session_ran_is_named_in_one_line(tmp_path, colour_run, capsys):
-    """A deployment of only videos runs in no session: its media are not exported, and the
-    export says so in one line, by kind."""
+def test_a_deployment_no_session_ran_comes_back_whole_said_in_one_line(tmp_path, colour_run,
+                                                                        capsys, standard_url):  # fmt: skip
+    """A deployment of only videos runs in no session. Its media rows were not exported
+    (said in one line), its observations lost: now the deployment comes back whole, as
+    the package wrote it (its row, its media rows and files, its observations), said in
+    one line, and the package still validates."""
     package = mixed_package(tmp_path / "pkg")
     deps = read_csv(package / "deployments.csv")
     _append(package / "deployments.csv", [{**deps[0], "deploymentID": "walk-1"}])
@@ -141,10 +144,23 @@ def test_a_deployment_no_session_ran_is_named_in_one_line(tmp_path, colour_run, 
         {"mediaID": f"w{k}", "deploymentID": "walk-1", "timestamp": _local(T0),
          "filePath": f"media/WALK_{k}.MP4", "filePublic": "true", "fileName": f"WALK_{k}.MP4",
          "fileMediatype": "video/mp4"} for k in range(2)])  # fmt: skip
-    _run_export(package, tmp_path / "a.duckdb", tmp_path / "out")
+    _append(package / "observations.csv", [
+        {"observationID": "oW", "deploymentID": "walk-1", "mediaID": "w1", "eventID": "eW",
+         "eventStart": _local(T0), "eventEnd": _local(T0), "observationLevel": "media",
+         "observationType": "animal", "scientificName": "Vulpes vulpes",
+         "classificationMethod": "human", "classifiedBy": ANN,
+         "classificationTimestamp": "2026-06-05T10:00:00Z"}])  # fmt: skip
+    out = _run_export(package, tmp_path / "a.duckdb", tmp_path / "out")
     err = capsys.readouterr().err
-    said = [line for line in err.splitlines() if "not exported" in line]
+    said = [line for line in err.splitlines() if "no session of this file ran" in line]
     assert len(said) == 1, err
-    assert "2 media of the package" in said[0] and "2 videos" in said[0], said
-    assert "walk-1" in said[0]
-    assert "walk-1" not in {m["deploymentID"] for m in read_csv(tmp_path / "out" / "media.csv")}
+    assert "walk-1: 2 media (2 videos), 1 observation" in said[0], said
+    (walk,) = [d for d in read_csv(out / "deployments.csv") if d["deploymentID"] == "walk-1"]
+    assert {k: walk[k] for k in deps[0]} == {**deps[0], "deploymentID": "walk-1"}
+    media = {m["mediaID"]: m for m in read_csv(out / "media.csv") if m["deploymentID"] == "walk-1"}
+    assert set(media) == {"w0", "w1"}
+    assert all((out / m["filePath"]).read_bytes() == VIDEO for m in media.values())
+    (seen,) = [o for o in read_csv(out / "observations.csv") if o["deploymentID"] == "walk-1"]
+    assert (seen["observationID"], seen["mediaID"], seen["scientificName"]) == (
+        "oW", "w1", "Vulpes vulpes")
+    assert validate_package(out, standard_url) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fieldtool.camtrap.files import deployment_folder
 from fieldtool.cli import main
 from tests.camtrap.conftest import read_csv
 from tests.conftest import COLOURS
@@ -58,8 +59,8 @@ def test_file_name_is_the_original_and_file_path_keeps_card_and_folder(tmp_path,
     files = sorted(p.relative_to(out).as_posix() for p in (out / "media").rglob("*")
                    if p.is_file())  # fmt: skip
     assert files == sorted(m["filePath"] for m in media)  # nothing else, nothing renamed
-    # a second export: the same layout, the same bytes (the descriptor but its "created"
-    # and "id", new with each export)
+    # a second export: the same layout, the same bytes, the same descriptor but its
+    # "created" (its "id" is the dataset's, the same in every export of it)
     again = _export(tmp_path, "again")
     for name in ("media.csv", "deployments.csv", "observations.csv"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
@@ -67,9 +68,9 @@ def test_file_name_is_the_original_and_file_path_keeps_card_and_folder(tmp_path,
         assert (again / m["filePath"]).read_bytes() == (out / m["filePath"]).read_bytes()
     descriptors = [json.loads((o / "datapackage.json").read_text()) for o in (out, again)]
     for d in descriptors:
-        d.pop("created"), d.pop("id")
+        d.pop("created")
     assert descriptors[0] == descriptors[1]
-    assert dep
+    assert folder == deployment_folder(dep)  # media/<the deployment's folder>/...
 
 
 def test_the_session_root_is_the_folder_run():
@@ -85,9 +86,9 @@ def test_the_session_root_is_the_folder_run():
 def test_layout_is_collision_free_and_keeps_names():
     """Paths outside the root fall back to the name; a name taken (in any case: a package
     unpacked on macOS or Windows) moves into a folder of its own, the name kept."""
-    from fieldtool.camtrap.files import package_path
+    from fieldtool.camtrap.files import Layout, package_path
 
-    used: set[str] = set()
+    used = Layout()
     root = Path("/data/cards")
     first = package_path("/data/cards/a/IMG_1.JPG", root, "trap", "0", used)
     assert first == "media/trap/a/IMG_1.JPG"

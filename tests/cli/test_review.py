@@ -59,11 +59,17 @@ def db(tmp_path: Path) -> Path:
     return path
 
 
-def in_force(db: Path) -> dict[str, tuple[str, str, str, str]]:
-    """sighting_id -> (decision, species, reviewer, note) of the review in force."""
+def in_force(db: Path) -> dict[str, tuple[str, str, str, str | None]]:
+    """sighting_id -> (decision, species, reviewer, note: None for none) of the review in
+    force."""
     frame = query(db, f"SELECT * FROM ({LATEST_REVIEW_SQL})")
     return {
-        r.sighting_id: (r.decision, r.species, r.reviewer, r.note)
+        r.sighting_id: (
+            r.decision,
+            r.species,
+            r.reviewer,
+            r.note if isinstance(r.note, str) else None,
+        )
         for r in frame.itertuples(index=False)
     }
 
@@ -94,7 +100,7 @@ def test_confirm_then_reject_the_latest_is_in_force_and_both_are_kept(db, capsys
     assert in_force(db) == {"s1": ("confirm", "Acer rubrum", "ana", "leaf"),
                             "s2": ("confirm", "Quercus alba", "ana", "leaf")}  # fmt: skip
     assert main(["review", "reject", "--db", str(db), "s1", "--by", "ben"]) == 0
-    assert in_force(db)["s1"] == ("reject", "Acer rubrum", "ben", "")
+    assert in_force(db)["s1"] == ("reject", "Acer rubrum", "ben", None)  # no note: NULL
     assert review_rows(db) == 3  # appended: the confirm of s1 is still there
     history = query(
         db, "SELECT decision FROM reviews WHERE sighting_id = 's1' ORDER BY reviewed_at"

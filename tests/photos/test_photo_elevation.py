@@ -24,7 +24,7 @@ from fieldtool.export import export
 from fieldtool.pipeline import photo_placement, run_session
 from fieldtool.store import SightingStore, query
 from tests.conftest import COLOURS, ColourClassifier
-from tests.photos.conftest import _dms
+from tests.photos.conftest import _dms, data_strip
 
 T0 = datetime(2026, 6, 1, 10, 0, 0)  # UTC
 # camera -> (make, colour index (species), (lat, lon), photos' seconds after T0, altitudes m)
@@ -53,7 +53,8 @@ def _photo(path: Path, make: str, colour: int, place: tuple[float, float], when:
         exif[0x8825][31] = float(accuracy_m)
     path.parent.mkdir(parents=True, exist_ok=True)
     b, g, r = COLOURS[colour]
-    Image.new("RGB", (64, 48), (r, g, b)).save(path, exif=exif, quality=95)
+    data_strip(Image.new("RGB", (64, 48), (r, g, b)), make, when, place).save(path, exif=exif,
+                                                                           quality=95)
     return path
 
 

@@ -125,11 +125,12 @@ def test_a_photo_sessions_progress_counts_photos() -> None:
 
 def test_photos_the_db_holds_from_another_path_are_said_before_they_run(tmp_path, labels):
     """A folder run, then a copy of it at another path into the same db: each sighting
-    was counted twice without a word (the rerun check knew the source path only)."""
+    was counted twice without a word (the rerun check knew the source path only). Now
+    left out, said (tests/photos/test_renamed_folder.py runs it)."""
     import shutil
 
     from fieldtool.config import load_config
-    from fieldtool.photos.held import held_elsewhere
+    from fieldtool.photos.held import HeldCheck
     from fieldtool.pipeline import run_session
     from fieldtool.store import SightingStore
     from tests.conftest import ColourClassifier
@@ -143,14 +144,17 @@ def test_photos_the_db_holds_from_another_path_are_said_before_they_run(tmp_path
     source = PhotoSource(expand_photos(str(first)), uri=str(first))
     result = run_session(source, ColourClassifier(labels), SightingStore(db), config,
                          time_basis=source.time_basis())  # fmt: skip
-    assert held_elsewhere(db, source) is None  # its own path: the "already holds" warning's
+    said: list[str] = []
+    # its own path: the "already holds" warning's
+    assert len(PhotoSource(expand_photos(str(first)), uri=str(first),
+                           held=HeldCheck(db, said.append)).photos) == 3 and not said  # fmt: skip
     copy = tmp_path / "backup" / "card_copy"
     shutil.copytree(first, copy)
     (copy / "IMG_3.JPG").unlink()
     make_photo(copy / "IMG_4.JPG", colour=2, taken=T0 + timedelta(hours=2))
-    again = PhotoSource(expand_photos(str(copy)), uri=str(copy))
-    said = held_elsewhere(db, again)
-    assert said is not None and said.startswith("warning:") and "\n" not in said
-    assert "2 of its 3 photos" in said and str(first) in said, said
-    assert result.session.session_id in said and "--replace" in said
-    assert held_elsewhere(tmp_path / "none.duckdb", again) is None
+    again = PhotoSource(expand_photos(str(copy)), uri=str(copy), held=HeldCheck(db, said.append))
+    (line,) = said
+    assert "2 of its 3 photo(s) are held" in line and str(first) in line, line
+    assert [p.path.name for p in again.photos] == ["IMG_4.JPG"] and result.sightings
+    none = HeldCheck(tmp_path / "none.duckdb", said.append)
+    assert len(PhotoSource(expand_photos(str(copy)), uri=str(copy), held=none).photos) == 3

@@ -13,7 +13,7 @@ from PIL.TiffImagePlugin import IFDRational
 from fieldtool.cli import main
 from fieldtool.photos import PhotoSource
 from fieldtool.types import Fix
-from tests.photos.conftest import make_photo
+from tests.photos.conftest import data_strip, make_photo
 
 WALK_START = datetime(2026, 6, 1, 9, 0, 0)  # UTC; 02:00 PDT in Oregon
 OREGON = (44.56, -123.30)
@@ -49,7 +49,7 @@ def _raw_photo(path: Path, taken: str | None, gps: dict[int, object] | None) -> 
     if gps is not None:
         exif[0x8825] = gps
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (32, 24), (90, 120, 60)).save(path, exif=exif)
+    data_strip(Image.new("RGB", (32, 24), (90, 120, 60)), taken, gps).save(path, exif=exif)
     return path
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from fieldtool.cli import main
 from fieldtool.photos import PhotoSource
-from tests.photos.conftest import make_photo
+from tests.photos.conftest import data_strip, make_photo
 
 OREGON = (44.56, -123.3)
 _LAT, _LON = (44.0, 33.0, 36.0), (123.0, 17.0, 60.0)  # 44.56, 123.3
@@ -22,7 +22,7 @@ def _gps_photo(path: Path, gps: dict[int, object], taken: str = "2026:06:01 10:0
     exif.get_ifd(0x8769)[0x9003] = taken
     exif[0x8825] = gps
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.new("RGB", (32, 24), (90, 120, 60)).save(path, exif=exif)
+    data_strip(Image.new("RGB", (32, 24), (90, 120, 60)), taken, gps).save(path, exif=exif)
     return path
 
 

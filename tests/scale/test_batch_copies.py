@@ -134,8 +134,9 @@ def test_a_batch_gives_a_copy_its_row_and_a_later_copy_too(ray_local, walks, tmp
     first, second, third = (str(folder / n / "east.mp4") for n in ("1", "2", "3"))
     (session,) = query(db, "SELECT session_id FROM sessions").session_id
     assert _rows(db) == [[first, "done", None, session], [second, "identical", first, session]]
-    shutil.copytree(folder / "1", folder / "3")  # a third card: done before, by content
+    shutil.copytree(folder / "1", folder / "3")  # a third card: done before at another path
     again = run_batch(str(folder), db, config, log=lambda message: None)
-    assert not again.done and len(again.skipped) == 3
+    assert not again.done and again.skipped == [first, second]
+    assert again.identical == [(third, first)]  # a copy met now: identical, not done before
     assert _rows(db) == [[first, "done", None, session], [second, "identical", first, session],
                          [third, "identical", first, session]]  # fmt: skip

@@ -1,6 +1,7 @@
 """Camera-trap cards in ``fieldtool batch``: a card is one unit, as ``fieldtool run CARD``
-makes one session of it; a photo already run (the same bytes) is not run again in another
-unit of the batch or of a later batch into the same database."""
+makes one session of it; a photo already run (the same picture: copied, or re-tagged) is not
+run again in another unit of the batch or of a later batch into the same database, and is
+left out only in favour of work done (the database's, or a killed run's finished parts)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from fieldtool.photos import expand_photos
-from fieldtool.scale import run_batch
-from fieldtool.scale.copies import photos_run_before
+from fieldtool.photos.same import picture_sha256
+from fieldtool.scale import BatchOptions, run_batch
+from fieldtool.scale.copies import next_turn, photos_run_before
 from fieldtool.scale.plan import PlanRow, batch_key, find_inputs, with_hash
 from fieldtool.sources import source_key
 from fieldtool.store import SightingStore, connect, query
 from fieldtool.types import SessionInfo, SessionStatus
 from tests.photos.conftest import make_photo
+from tests.photos.test_photo_copies import retagged
 from tests.scale.conftest import demo_config
 
 
@@ -92,7 +97,7 @@ def test_a_card_copied_twice_into_the_season_counts_once(ray_local, tmp_path) ->
     assert counts["events"] == 1  # one burst across 100RECNX/101RECNX: one event
     (line,) = _lines(said, "were run before")
     assert line == (f"batch: {season / 'card07_copy'}: its 6 photo(s) were run before (the "
-                    f"same bytes) in {card} (6): not run again"), line
+                    f"same picture) in {card} (6): not run again"), line
     assert "1 with every photo run before" in first.lines()[0], first.lines()
     rows = query(db, "SELECT path, status, coalesce(identical_to, '') FROM batch_files "
                      "ORDER BY path")  # fmt: skip
@@ -106,7 +111,7 @@ def test_a_card_copied_twice_into_the_season_counts_once(ray_local, tmp_path) ->
     second = run_batch(str(season), db, config, log=said.append)
     assert [f.path for f in second.done] == [str(later)] and second.skipped == [str(card)]
     (line,) = [x for x in _lines(said, "were run before") if "card07_2021-06" in x]
-    assert line == (f"batch: {later}: 6 of its 8 photo(s) were run before (the same bytes) "
+    assert line == (f"batch: {later}: 6 of its 8 photo(s) were run before (the same picture) "
                     f"in {card} (6): left out, its 2 other photo(s) run"), line
     counts = query(db, COUNTS).iloc[0].to_dict()
     assert counts["sessions"] == 2 and counts["media"] == 8 and counts["names"] == 8
@@ -139,19 +144,21 @@ def test_a_card_batched_per_dcf_folder_before_is_not_run_again_as_one_card(
     again = run_batch(str(season), db, config, log=said.append)
     assert not again.done and not again.failed
     (line,) = _lines(said, "were run before")
-    assert line.startswith(f"batch: {card}: its 6 photo(s) were run before (the same bytes) in "
+    assert line.startswith(f"batch: {card}: its 6 photo(s) were run before (the same picture) in "
                            f"{card / 'DCIM' / '100RECNX'} (3), "), line
     assert line.endswith(f"{card / 'DCIM' / '101RECNX'} (3): not run again"), line
     assert query(db, COUNTS).iloc[0].to_dict() == before
 
 
-def _session(db: Path, session_id: str, folder: Path, at: datetime) -> None:
-    """A finished session of ``folder``'s photos in ``db`` (as ``run FOLDER`` leaves it)."""
+def _session(db: Path, session_id: str, folder: Path, at: datetime, hashed: bool = False) -> None:
+    """A finished session of ``folder``'s photos in ``db`` (as ``run FOLDER`` leaves it;
+    ``hashed``: with each photo's picture hash, as since schema 10)."""
     store = SightingStore(db)
     store.record_session(SessionInfo(session_id, source_key(str(folder)), "m", at,
                                      status=SessionStatus.FINISHED))  # fmt: skip
     for n, photo in enumerate(expand_photos(str(folder))):
-        store.record_media(session_id, n, source_key(str(photo)), T0, camera="RECONYX")
+        store.record_media(session_id, n, source_key(str(photo)), T0, camera="RECONYX",
+                           picture_sha256=picture_sha256(photo) if hashed else None)  # fmt: skip
     store.close()
 
 
@@ -165,12 +172,13 @@ def _hashed(*folders: Path) -> list[dict[str, Any]]:
     return [with_hash(PlanRow(str(f), kind="photos").as_row(), "settings") for f in folders]
 
 
-def test_photos_a_database_holds_from_another_input_are_found_by_their_bytes(
+def test_photos_a_database_holds_from_another_input_are_found_by_their_pictures(
     tmp_path, monkeypatch
 ) -> None:
     """A card batched (or run) into the database from elsewhere, then a copy of it with a
-    new photo: only the new photo is left to run. A photo at that other path is read only
-    where its name and size are a photo's of the batch (RCNX photos are on every card)."""
+    new photo: only the new photo is left to run. A photo at that other path (a row
+    without a hash) is read only where its name and size are a photo's of the batch (RCNX
+    photos are on every card)."""
     from fieldtool.scale import copies
 
     elsewhere = trap_card(tmp_path / "backup" / "card07", range(1, 4))
@@ -184,28 +192,33 @@ def test_photos_a_database_holds_from_another_input_are_found_by_their_bytes(
                size=(80, 60), make="RECONYX", model="HYPERFIRE 2")  # fmt: skip
     hashed = _hashed(copy, season / "card08")
     read: list[str] = []
-    real = copies.content_sha256
+    real = copies.picture_sha256
 
     def counted(path: str) -> str:
         read.append(path)
         return real(path)
 
-    monkeypatch.setattr(copies, "content_sha256", counted)
-    found = photos_run_before(db, hashed, hashed, [])
+    monkeypatch.setattr(copies, "picture_sha256", counted)
+    found = photos_run_before(db, hashed, hashed)
     assert sorted(Path(p).name for p in read) == ["RCNX9997.JPG", "RCNX9998.JPG", "RCNX9999.JPG"]
     assert all(str(elsewhere) in p for p in read)
     assert list(found) == [hashed[0]["batch_key"]]
     unit = found[hashed[0]["batch_key"]]
-    assert unit.total == 4 and not unit.none_left
+    assert unit.total == 4 and not unit.none_left and not unit.waits_for
     assert sorted(Path(p).name for p in unit.left_out) == [
         "RCNX9997.JPG", "RCNX9998.JPG", "RCNX9999.JPG"]  # fmt: skip
     assert set(unit.left_out.values()) == {source_key(str(elsewhere))}
     assert unit.line().endswith("(3): left out, its 1 other photo(s) run"), unit.line()
 
 
+def _paths(rows: list[dict[str, Any]]) -> list[str]:
+    return [r["path"] for r in rows]
+
+
 def test_a_unit_run_before_at_its_own_path_keeps_its_photos(tmp_path) -> None:
     """``season/b`` was batched; it changed (a photo added) and runs again, replacing its
-    session; ``season/a``, a copy of its photos, comes first by path but is the copy."""
+    session; ``season/a``, a copy of its photos, comes first by path but is the copy: it
+    waits for b's outcome, and then leaves out what b ran."""
     season = tmp_path / "season"
     b = trap_card(season / "b", range(1, 3))
     a = shutil.copytree(b, season / "a")
@@ -214,13 +227,91 @@ def test_a_unit_run_before_at_its_own_path_keeps_its_photos(tmp_path) -> None:
     _batch_row(db, "old-key", b, "s-b")
     trap_card(b, range(3, 4))
     hashed = _hashed(a, b)
-    found = photos_run_before(db, hashed, hashed, [])
-    assert list(found) == [hashed[0]["batch_key"]]  # a's, none of b's
-    assert found[hashed[0]["batch_key"]].none_left
-    assert set(found[hashed[0]["batch_key"]].left_out.values()) == {str(b)}
-    # a killed run's finished part holds b's photos: a's are copies of it too
-    assert photos_run_before(tmp_path / "none.duckdb", hashed, hashed[:1],
-                             [hashed[1]["batch_key"]])[hashed[0]["batch_key"]].none_left  # fmt: skip
+    turn = next_turn(db, hashed, hashed)
+    assert _paths(turn.run) == [str(b)] and _paths(turn.waiting) == [str(a)]
+    assert json.loads(turn.run[0]["leave_out"]) == {} and not turn.copies and not turn.lines()
+    # b ran: its new session replaced s-b; a's photos are all b's
+    with connect(db, read_only=False) as con:
+        con.execute("DELETE FROM media; DELETE FROM sessions; DELETE FROM batch_files")
+    _session(db, "s-b2", b, datetime(2021, 7, 1), hashed=True)
+    _batch_row(db, hashed[1]["batch_key"], b, "s-b2")
+    after = next_turn(db, hashed, turn.waiting)
+    assert not after.run and not after.waiting and [c.name for c in after.copies] == [str(a)]
+    assert after.lines() == [f"{a}: its 2 photo(s) were run before (the same picture) in {b} "
+                             "(2): not run again"], after.lines()
+
+
+def test_a_retagged_copy_in_another_unit_or_in_the_database_counts_once(tmp_path) -> None:
+    """Defect: a card re-tagged (its EXIF rewritten by a tagging tool, the same pictures) in
+    another unit of a batch, or already in the database, counted twice, silently: a photo
+    was told by its file's bytes."""
+    season = tmp_path / "season"
+    card = trap_card(season / "card07", range(1, 4))
+    tagged = season / "card07_tagged"
+    for photo in sorted(card.rglob("*.JPG")):
+        retagged(photo, tagged / photo.relative_to(card))
+    trap_card(tagged, range(4, 5))  # and a photo of its own
+    hashed = _hashed(card, tagged)
+    db = tmp_path / "s.duckdb"
+    turn = next_turn(db, hashed, hashed)
+    assert _paths(turn.run) == [str(card)] and _paths(turn.waiting) == [str(tagged)]
+    _session(db, "s-card", card, datetime(2021, 6, 1), hashed=True)  # card07 ran
+    after = next_turn(db, hashed, turn.waiting)
+    assert _paths(after.run) == [str(tagged)] and not after.waiting
+    left = json.loads(after.run[0]["leave_out"])
+    assert sorted(Path(p).name for p in left) == ["RCNX9997.JPG", "RCNX9998.JPG", "RCNX9999.JPG"]
+    assert after.lines() == [f"{tagged}: 3 of its 4 photo(s) were run before (the same "
+                             f"picture) in {card} (3): left out, its 1 other photo(s) run"]
+
+
+def test_a_killed_batch_resumed_runs_every_photo_once(ray_local, tmp_path) -> None:
+    """Defect: a killed batch's finished part counted every photo of its unit as run, those
+    it had left out for another unit too; resumed, that unit left them out as well and no
+    session held them. A part counts what it ran."""
+    season = tmp_path / "season"
+    b = trap_card(season / "b", range(1, 3))
+    a = shutil.copytree(b, season / "a")
+    trap_card(a, range(5, 6))  # a's own photo
+    db = tmp_path / "s.duckdb"
+    _session(db, "s-b", b, datetime(2021, 6, 1))
+    _batch_row(db, "old-key", b, "s-b")
+    trap_card(b, range(3, 4))  # b changed: runs again, replacing s-b, and keeps its photos
+    config = demo_config(db, **PLACE)
+    options = BatchOptions(chunk_files=1)
+
+    def killed_after_the_first_file(line: str) -> None:
+        if " file(s) done: " in line:  # its part finished, not merged
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(str(season), db, config, options, killed_after_the_first_file)
+    said: list[str] = []
+    again = run_batch(str(season), db, config, options, said.append)
+    assert not again.failed, again.lines()
+    names = query(db, "SELECT parse_filename(path) AS name FROM media ORDER BY 1").name.tolist()
+    assert names == ["RCNX0001.JPG", "RCNX9997.JPG", "RCNX9998.JPG", "RCNX9999.JPG"], said
+
+
+def test_a_copy_of_a_unit_that_fails_runs_in_its_own_unit(ray_local, tmp_path) -> None:
+    """Defect: a copy was left out in favour of a unit that then failed (its track cannot
+    be read), said as "run before ... not run again" before anything ran and recorded
+    ``identical``; every rerun did the same, its photos never recorded. The copy waits for
+    the unit's outcome, and runs its photos itself."""
+    season = tmp_path / "season"
+    card = trap_card(season / "card07", range(1, 4))
+    copy = shutil.copytree(card, season / "card07_copy")
+    (tmp_path / "bad.gpx").write_text("<gpx>not a track")
+    manifest = tmp_path / "m.csv"
+    manifest.write_text(f"path,track\n{card},{tmp_path / 'bad.gpx'}\n{copy},\n")
+    db = tmp_path / "s.duckdb"
+    said: list[str] = []
+    summary = run_batch(str(manifest), db, demo_config(db, **PLACE), log=said.append)
+    assert [f.path for f in summary.failed] == [str(card)]
+    assert [f.path for f in summary.done] == [str(copy)]
+    assert not _lines(said, "run before") and not summary.copies, said
+    rows = query(db, "SELECT path, status FROM batch_files ORDER BY path").values.tolist()
+    assert rows == [[str(card), "failed"], [str(copy), "done"]]
+    assert query(db, COUNTS).iloc[0].media == 3
 
 
 def test_a_photo_units_key_is_what_earlier_batches_stored(tmp_path) -> None:
@@ -238,6 +329,9 @@ def test_a_photo_units_key_is_what_earlier_batches_stored(tmp_path) -> None:
     assert row["content_sha256"] == digest.hexdigest()
     assert row["batch_key"] == batch_key(digest.hexdigest(), "settings",
                                          PlanRow(str(card), kind="photos"))  # fmt: skip
-    assert [p for p, _, _ in json.loads(row["photo_sha256"])] == photos
+    assert [p for p, *_ in json.loads(row["photo_sha256"])] == photos
+    # each photo's picture hash, from the same read: what a photo is told by
+    assert [pic for *_, pic in json.loads(row["photo_sha256"])] == [picture_sha256(p)
+                                                                    for p in photos]
     left = with_hash({**row, "leave_out": json.dumps({photos[0]: "elsewhere"})}, "settings")
     assert left["batch_key"] == row["batch_key"]

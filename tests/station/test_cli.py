@@ -43,7 +43,7 @@ def test_one_source_is_named_as_in_a_run_of_several(tmp_path, monkeypatch):
 
     labels: list[str] = []
 
-    def run_one(config, label, quiet, replace_earlier=False):
+    def run_one(config, label, quiet, replace_earlier=False, run_held=False):
         labels.append(label)
         session = SimpleNamespace(time_source="video", time_zone_known=True,
                                   status=SessionStatus.FINISHED)  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 from fieldtool.store import ReviewRow, SightingStore, add_reviews, connect, query
 from fieldtool.store.reviews import undo_review
 from fieldtool.store.views import LATEST_REVIEW_SQL
+from fieldtool.timebase import utc_now
 from fieldtool.types import SessionInfo, Sighting
 
 T0 = datetime(2026, 6, 1, 9)
@@ -85,3 +86,21 @@ def test_rows_a_sql_user_writes_at_one_time_are_ordered_by_review_id(db):
             con.execute("INSERT INTO reviews VALUES (?, ?, ?, ?, 'sqluser', ?, '', NULL)",
                         [f"{review_id}-{sid}", sid, decision, SPECIES, AT])  # fmt: skip
     assert in_force(db) == {"s1": "reject", "s2": "confirm"}
+
+
+def test_a_review_at_a_stored_ones_time_is_not_moved_past_a_later_review(db):
+    """Defect (a reviewer's): a review stamped T beside a stored one at T was walked
+    forward 1 µs at a time to a free time, past an undo stamped T+1 µs, and overrode it:
+    an older review in force over a later one. A later stored review stays in force."""
+    ahead = utc_now().replace(microsecond=0) + timedelta(days=30)  # past this clock's time
+    later = {sid: ahead for sid in IDS}  # a package's times
+    add_reviews(db, [ReviewRow(sid, "confirm", SPECIES, "Ann", later[sid]) for sid in IDS])
+    for sid in IDS:
+        undo_review(db, sid, reviewer="Me")  # stamped 1 µs past Ann's
+    assert in_force(db) == {}
+    add_reviews(db, [ReviewRow(sid, "reject", SPECIES, "Bob", later[sid]) for sid in IDS])
+    assert in_force(db) == {}, "an older review took the undo's place"
+    three = [ReviewRow("s0", d, SPECIES, "Cy", ahead + timedelta(days=1))
+             for d in ("confirm", "reject", "confirm")]  # fmt: skip
+    add_reviews(db, three)  # written together at one time: the last written is in force
+    assert in_force(db)["s0"] == "confirm"
