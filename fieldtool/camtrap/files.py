@@ -3,9 +3,10 @@ package below ``media/`` by their path in the folder the session ran (:func:`pac
 a card's ``cardA/DCIM/100RECNX/IMG_0001.JPG`` stays that, its name kept), each path one
 file on every file system (:class:`Layout`: in any case, in any Unicode form, folders
 too), planned before any file is copied, then copied (a copy-on-write reflink where the
-file system offers one, never a hard link) into a folder beside ``-o`` that takes its
-place once complete (:func:`write_folder`): a refusal or a failure leaves an earlier export
-whole, and an export never replaces a folder holding what it reads (:func:`refuse_inside`).
+file system offers one, never a hard link) into a folder in ``-o`` whose entries replace
+an earlier export's once complete (:func:`write_folder`, a user's other files there kept):
+a refusal or a failure leaves an earlier export whole, and an export never replaces a
+folder holding what it reads (:func:`refuse_inside`, :func:`refuse_replaced`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import shutil
 import stat
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath, PurePosixPath
 
@@ -102,8 +103,8 @@ def inside(path: Path | str, folder: Path | str) -> bool:
 def refuse_inside(out: Path, sources: Iterable[tuple[str | Path | None, str]]) -> None:
     """Refuse an export into ``out`` where ``out`` holds what it reads: ``sources``, each
     (a session's folder or file, or a file to copy; whose: "session X", "package P"). The
-    export replaces ``out`` whole, so they would be gone (a package run, exported into
-    itself)."""
+    export replaces ``out``'s :data:`ENTRIES` (its ``media/``), so they would be gone (a
+    package run, exported into itself); refused anywhere in ``out``, to be sure."""
     for path, whose in sources:
         if path is not None and inside(path, out):
             raise FieldtoolError(f"{out}: holds what {whose} ran ({path}), which an export "
@@ -208,12 +209,18 @@ def written_by_fieldtool(descriptor: Path) -> bool:
     return any(isinstance(s, dict) and s.get("title") == "fieldtool" for s in sources)
 
 
+# What an export writes in -o, all it replaces there: the user's other files stay.
+ENTRIES = ("datapackage.json", "deployments.csv", "media.csv", "observations.csv", "media")
+STAGE = ".fieldtool-export-"  # -o's own folders an export works in: <pid>, old-<pid>
+
+
 def check_out(out: Path) -> None:
-    """``out`` is new, empty, or an earlier fieldtool export (which the export replaces
-    whole, its media/ included)."""
+    """``out`` is new, empty, or holds an earlier fieldtool export (whose :data:`ENTRIES`
+    the export replaces, any other file there kept); a killed export's folders are no
+    files of the user's."""
     if out.exists() and not out.is_dir():
         raise FieldtoolError(f"{out}: is a file; Camtrap DP is written to a folder")
-    if not out.is_dir() or not any(out.iterdir()):
+    if not out.is_dir() or not any(p for p in out.iterdir() if not p.name.startswith(STAGE)):
         return
     descriptor = out / "datapackage.json"
     if not descriptor.is_file():
@@ -226,18 +233,42 @@ def check_out(out: Path) -> None:
                              "new or empty folder")  # fmt: skip
 
 
-def write_folder(out: Path, tables: dict[str, bytes], used: Layout) -> list[int]:
-    """The package in the folder ``out``: ``used.copies`` copied and ``tables`` (file name
-    -> bytes) written into a folder beside it (``.<name>.tmp-<pid>``), which then takes
-    ``out``'s place, an earlier export there removed only then. On any error the folder
-    beside is removed and ``out`` is as it was (made folders above it stay). Returns the
-    copied files' sizes (bytes)."""
+def refuse_replaced(out: Path, kept: Iterable[tuple[Path, str]]) -> None:
+    """Refuse an export into ``out`` where what must outlast it (``kept``: each path and
+    what it is, the sightings database and its snapshots' folder) lies in an entry the
+    export replaces (:data:`ENTRIES`: ``-o .`` beside the database is fine, the database
+    in ``media/`` is not)."""
+    for path, what in kept:
+        for entry in ENTRIES:
+            if inside(path, out / entry):
+                raise FieldtoolError(f"{out}: {what} {path} lies in {out}/{entry}, which an "
+                                     "export there replaces: give another folder")  # fmt: skip
+
+
+def write_folder(
+    out: Path, tables: dict[str, bytes], used: Layout, say: Callable[[str], None],
+) -> list[int]:  # fmt: skip
+    """The package in the folder ``out`` (made, with folders above it): ``used.copies``
+    copied and ``tables`` (file name -> bytes) written into ``out/.fieldtool-export-<pid>/``
+    (one file system; ``out``'s parent never written: a USB stick's mount point), whose
+    :data:`ENTRIES` then replace ``out``'s (:func:`_swap`); nothing else in ``out`` is
+    touched. On any error the folder is removed and ``out`` is as it was (a folder made
+    above it stays). A killed export's folders there are removed, said in one line.
+    Returns the copied files' sizes (bytes)."""
     from fieldtool.export_rows import make_parent
 
-    target = out.resolve()  # "-o .": the folder's own name; a link: the folder it names
+    target = out.resolve()  # "-o .": the folder itself; a link: the folder it names
     make_parent(target)  # -o new/pkg: new/ made
-    stage = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(stage, ignore_errors=True)  # left by a killed export of this process id
+    made = not target.exists()
+    if made:  # an existing -o (a mount point) is only written in
+        target.mkdir()
+    stage = target / f"{STAGE}{os.getpid()}"
+    left = sorted(p for p in target.iterdir() if p.name.startswith(STAGE))
+    for old in left:  # a killed export's: a half-written package, or entries moved aside
+        shutil.rmtree(old, ignore_errors=True)
+    if left:
+        say(f"{out}: removed what a killed export left there: "
+            f"{', '.join(p.name for p in left)}")  # fmt: skip
     try:
         stage.mkdir()
         sizes = []
@@ -249,23 +280,47 @@ def write_folder(out: Path, tables: dict[str, bytes], used: Layout) -> list[int]
         _swap(stage, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if made:
+            with contextlib.suppress(OSError):
+                target.rmdir()  # only where nothing was written: an export failed
     return sizes
 
 
 def _swap(stage: Path, out: Path) -> None:
-    """``stage`` (a complete package) renamed to ``out``; an earlier ``out`` is moved aside
-    first (a folder cannot be renamed over one that holds files) and put back should the
-    rename fail, removed once the new one is in place."""
-    if not out.exists():
-        os.replace(stage, out)
-        return
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(old, ignore_errors=True)
-    os.replace(out, old)
+    """``stage``'s :data:`ENTRIES` (a complete package) in ``out``'s place, one by one:
+    each of ``out``'s moved aside into ``out/.fieldtool-export-old-<pid>/``, the new one
+    moved in, the aside folder removed once all are in. A failure midway moves them back
+    and is one line saying what state ``out`` is in."""
+    aside = out / f"{STAGE}old-{os.getpid()}"
+    shutil.rmtree(aside, ignore_errors=True)
+    aside.mkdir()
+    done: list[str] = []
     try:
-        os.replace(stage, out)
-    except OSError:
-        os.replace(old, out)
-        raise
+        for entry in ENTRIES:
+            done.append(entry)
+            if os.path.lexists(out / entry):
+                os.replace(out / entry, aside / entry)
+            if os.path.lexists(stage / entry):
+                os.replace(stage / entry, out / entry)
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        try:
+            for entry in reversed(done):
+                if os.path.lexists(aside / entry):
+                    if os.path.lexists(out / entry):
+                        os.replace(out / entry, stage / entry)
+                    os.replace(aside / entry, out / entry)
+                elif os.path.lexists(out / entry) and not os.path.lexists(stage / entry):
+                    os.replace(out / entry, stage / entry)  # new there, none before
+        except OSError:
+            raise FieldtoolError(
+                f"{out}: cannot write ({why}), and cannot put the earlier export back: "
+                f"{out} is half replaced, the earlier export's "
+                f"{', '.join(p.name for p in sorted(aside.iterdir()))} are in {aside}"
+            ) from None
+        with contextlib.suppress(OSError):
+            aside.rmdir()
+        raise FieldtoolError(f"{out}: cannot write ({why}); the earlier export there is as "
+                             "it was") from None  # fmt: skip
     with contextlib.suppress(OSError):
-        shutil.rmtree(old)
+        shutil.rmtree(aside)

@@ -72,6 +72,7 @@ from fieldtool.camtrap.files import (
     check_out,
     package_path,
     refuse_inside,
+    refuse_replaced,
     session_root,
     source_file,
     write_folder,
@@ -441,11 +442,12 @@ def write_package(
     ``package_id``: the ``id`` (``--dataset-id``); None: the dataset's, as Darwin Core's
     packageId (a file that is one package run keeps its id: :func:`~.descriptor.identity`).
     An export never replaces a folder holding what it reads (the package its sessions ran:
-    :func:`~fieldtool.camtrap.files.refuse_inside`), and writes beside ``out`` first: a
-    refusal or failure leaves an earlier export there whole. Filters:
+    :func:`~fieldtool.camtrap.files.refuse_inside`), and writes in ``out`` first, replacing
+    only what an export writes there: a refusal or failure leaves an earlier export whole. Filters:
     session to every table, since/until to photos and sightings, species and reviewed-only
     to the sightings (no ``blank`` events then). ``log`` gets a line per thing left out."""
     from fieldtool.export_dwc import check_dataset_id
+    from fieldtool.store.maintenance import snapshot_folder
 
     db, out = Path(db), Path(out)
     filters = filters or ExportFilter()
@@ -454,6 +456,8 @@ def write_package(
         package_id = check_dataset_id(package_id)  # one word, else refused
     check_license(license)  # refused before anything is read or written
     check_out(out)
+    refuse_replaced(out, ((db, "the sightings database"),
+                          (snapshot_folder(db), "the sightings database's snapshots")))  # fmt: skip
     sessions, frame, extra, species = load_sessions(db, filters, timeout_s=timeout_s, log=log)
     placed = [s for s in sessions if s.lat is not None and s.start is not None]
     refuse_inside(out, ((session_root(s.source), f"session {s.session_id}") for s in placed))
@@ -571,7 +575,7 @@ def _write(
         ("deployments", deployments), ("media", media), ("observations", observations))}
     tables["datapackage.json"] = (json.dumps(descriptor, indent=2, ensure_ascii=False)
                                   + "\n").encode("utf-8")  # fmt: skip
-    copied = write_folder(out, tables, used)
+    copied = write_folder(out, tables, used, say)
     say(f"{out}: {len(deployments)} deployments, {len(media)} media ({len(copied)} files, "
         f"{sum(copied):,} bytes copied), {len(events_)} event observations from sightings, "
         + (f"{len(rejections)} rejected by reviewers, " if rejections else "")

@@ -4,9 +4,11 @@ twice (the rerun check knows paths only).
 
 A photo is held when a ``media`` row of another session is of it (:func:`held_in`), told
 
-1. by its picture: ``media.picture_sha256`` (stored since schema 10;
+1. by its picture and file name: ``media.picture_sha256`` (stored since schema 10;
    :func:`~fieldtool.photos.same.photo_hashes`: a JPEG's compressed image data, which a
-   tagging tool leaves as it was);
+   tagging tool leaves as it was) and ``media.path``'s name, case aside
+   (:func:`~fieldtool.photos.same.picture_key`: two black frames, the same pixels under two
+   names, are two photos);
 2. for a row stored without a hash (an older file), by reading the file at the row's path
    again, where one is there with the photo's file name and size;
 3. for a row without a hash whose file is gone, by the same file name and capture time to
@@ -29,7 +31,7 @@ from pathlib import Path, PurePath
 import pandas as pd
 
 from fieldtool.names import first_few
-from fieldtool.photos.same import photo_key, picture_sha256, told_camera
+from fieldtool.photos.same import photo_key, picture_key, picture_sha256, told_camera
 from fieldtool.sources import source_key
 from fieldtool.types import FieldtoolError
 
@@ -63,7 +65,7 @@ class Held:
 @dataclass
 class Stored:
     """What a database holds of the photos asked about (oldest session first): by picture
-    hash, and by (file name, capture second) -> [(camera as told, where)] for rows without
+    hash and file name (:func:`~fieldtool.photos.same.picture_key`), and by (file name, capture second) -> [(camera as told, where)] for rows without
     a hash whose file is gone."""
 
     by_picture: dict[str, Held] = field(default_factory=dict)
@@ -71,8 +73,8 @@ class Stored:
 
     def of(self, photo: Asked) -> Held | None:
         """Where ``photo`` was run before, or None."""
-        if photo.picture and photo.picture in self.by_picture:
-            return self.by_picture[photo.picture]
+        if photo.picture and (told := picture_key(photo.picture, photo.path)) in self.by_picture:
+            return self.by_picture[told]
         key = photo_key(PurePath(photo.path).name, photo.taken)
         mine = told_camera(photo.path, photo.camera)
         for camera, held in self.by_time.get(key[:2], []) if key else []:
@@ -117,11 +119,11 @@ def held_in(
             [sorted({p.picture for p in photos if p.picture}), sorted(sizes),
              list(skip_sessions), list(skip_sources)],
         ).fetchall()  # fmt: skip
-    ours = {p.picture for p in photos}
+    ours = {picture_key(p.picture, p.path) for p in photos if p.picture}
     for path, digest, at, camera, time_source, session_id, source in rows:
         where = (str(source), str(session_id))
         if digest:
-            found.by_picture.setdefault(digest, Held(*where, PICTURE))
+            found.by_picture.setdefault(picture_key(digest, str(path)), Held(*where, PICTURE))
             continue
         name = PurePath(str(path)).name
         try:
@@ -136,8 +138,8 @@ def held_in(
             continue
         except OSError:  # there, but not readable: not told
             continue
-        if digest in ours:
-            found.by_picture.setdefault(digest, Held(*where, PICTURE))
+        if (told := picture_key(digest, name)) in ours:
+            found.by_picture.setdefault(told, Held(*where, PICTURE))
     return found
 
 

@@ -6,7 +6,9 @@ sha256 of its bytes (what ``fieldtool batch`` keys a unit by) and of its picture
 to its EOI (:func:`picture_span`), which tagging tools (keywords, ratings, a species written
 into the EXIF or XMP) never rewrite, as they rewrite the APPn and COM segments before it;
 for any other format, or a JPEG whose segments do not parse, the whole file. So a card
-copied twice, or copied and re-tagged, is the same photos, while two cameras of one model
+copied twice, or copied and re-tagged, is the same photos (one photo: the same picture under
+the same file name, case aside, or the same bytes under any: :func:`picture_key`), while two
+shots with the same pixels (black frames) under two names, or two cameras of one model
 that wrote the same file name in the same second (paired traps at a station; two phones of
 a model in a bioblitz) took two photos. A set leaves out a copy of another of its photos
 (:class:`fieldtool.photos.PhotoSource`), a database knows a photo it holds wherever it now
@@ -61,9 +63,9 @@ def picture_sha256(path: str | Path) -> str:
 
 def picture_span(data: bytes) -> tuple[int, int] | None:
     """(start, end) byte offsets of a JPEG's compressed picture: from its first SOS marker
-    to the end of the EOI that closes its last scan (the end of the data where it is cut
-    short); None where ``data`` is no JPEG or its segments do not parse (a marker missing
-    where one must be, a length past the end, EOI before any scan). The segments before it
+    to the end of the EOI that closes its last scan; None where ``data`` is no JPEG, its
+    segments do not parse (a marker missing where one must be, a length past the end, EOI
+    before any scan) or it is cut short (no EOI: its picture is the whole file). The segments before it
     (APPn: EXIF with its thumbnail, XMP, ICC; COM; DQT, SOF, DHT) are stepped over by their
     lengths, never searched; data after the EOI (a phone's trailer) is not the picture."""
     if data[:2] != bytes((0xFF, _SOI)):
@@ -76,7 +78,8 @@ def picture_span(data: bytes) -> tuple[int, int] | None:
         if marker == 0xFF:  # fill before a marker
             pos += 1
         elif marker == _SOS:
-            return pos, _scans_end(data, pos)
+            end = _scans_end(data, pos)
+            return None if end is None else (pos, end)
         elif marker in (_EOI, _SOI):
             return None
         elif marker in _STANDALONE:
@@ -89,11 +92,12 @@ def picture_span(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _scans_end(data: bytes, sos: int) -> int:
+def _scans_end(data: bytes, sos: int) -> int | None:
     """The end (exclusive) of the EOI after the scan at ``sos``: each scan's header stepped
     over by its length, its entropy-coded data searched for the next marker (a progressive
-    JPEG's DHT and next SOS between scans are segments of their own); ``len(data)`` where no
-    EOI comes."""
+    JPEG's DHT and next SOS between scans are segments of their own); None where no EOI
+    comes (a file cut short: what is left of its picture may be a few bytes any other cut
+    there shares)."""
     pos = sos
     while True:
         marker = data[pos + 1]
@@ -102,8 +106,22 @@ def _scans_end(data: bytes, sos: int) -> int:
         length = 0 if marker in _STANDALONE else int.from_bytes(data[pos + 2 : pos + 4], "big")
         found = _MARKER.search(data, pos + 2 + length)
         if found is None:
-            return len(data)
+            return None
         pos = found.start()
+
+
+def photo_name(path: str | PurePath) -> str:
+    """A photo's file name as photos are told apart (:func:`picture_key`): case aside (a
+    card's IMG_0001.JPG copied by a tool that writes img_0001.jpg)."""
+    return PurePath(path).name.casefold()
+
+
+def picture_key(picture: str, path: str | PurePath) -> str:
+    """What one photo is wherever it lives, copied, re-tagged or in a renamed folder: its
+    picture hash (:func:`photo_hashes`) and file name (:func:`photo_name`). Two shots with
+    the same pixels (black frames: a covered lens, a night without a data strip) are two
+    photos under their two names; the bytes of a file tell a copy renamed."""
+    return f"{picture}/{photo_name(path)}"
 
 
 def photo_key(name: str, taken: datetime | None, camera: str = "") -> PhotoKey | None:

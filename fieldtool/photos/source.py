@@ -38,7 +38,7 @@ import numpy as np
 
 from fieldtool.photos.clock import Dated, PhotoClock, PhotoTime, first_names
 from fieldtool.photos.held import Asked
-from fieldtool.photos.same import photo_hashes, picture_sha256
+from fieldtool.photos.same import photo_hashes, picture_key, picture_sha256
 from fieldtool.photos.sequences import event_id, sequence_numbers
 from fieldtool.sources import FrameStream, SourceStats
 from fieldtool.timebase import TimeBasis, ZoneChoice, local_zone
@@ -320,13 +320,14 @@ class PhotoSource:
         return [i for i in items if str(i.path) not in leave_out]
 
     def _without_copies(self, items: list[PhotoItem]) -> list[PhotoItem]:
-        """``items`` less copies of an earlier one: the same picture (:mod:`.same`), its bytes
-        the same (a card's folder copied twice into the folder run) or not (re-tagged: a
-        tagging tool rewrote its metadata), each kind said in one warning and kept in
+        """``items`` less copies of an earlier one: the same bytes, whatever the name (a card's
+        folder copied twice into the folder run), or the same picture under the same name
+        (re-tagged: a tagging tool rewrote its metadata; :func:`.same.picture_key`), each kind said in one warning and kept in
         :attr:`skipped`. Each photo is read once here: its picture hash is kept
         (:attr:`hashes`) for its ``media`` row and the database's check. A package's media
         rows are records of their own: kept."""
-        first: dict[str, tuple[Path, str]] = {}  # picture -> (its first photo, that file's hash)
+        first: dict[str, Path] = {}  # picture and name (same.picture_key) -> its first photo
+        wholes: dict[str, Path] = {}  # sha256 of a file's bytes -> its first photo
         same: list[tuple[Path, Path]] = []  # (byte-identical copy, the photo it copies)
         tagged: list[tuple[Path, Path]] = []  # (copy with other metadata, the photo)
         for item in items:
@@ -337,11 +338,14 @@ class PhotoSource:
             except OSError:  # not there, unreadable: _read says so
                 continue
             self.hashes[str(item.path)] = picture
-            if picture not in first:
-                first[picture] = (Path(item.path), whole)
-                continue
-            of, its = first[picture]
-            (same if whole == its else tagged).append((Path(item.path), of))
+            path, key = Path(item.path), picture_key(picture, item.path)
+            if whole in wholes:
+                same.append((path, wholes[whole]))
+            elif key in first:
+                tagged.append((path, first[key]))
+                wholes[whole] = first[key]  # its byte-identical copies, renamed, are copies too
+            else:
+                first[key] = wholes[whole] = path
         self._say_copies(same, "byte-identical")
         self._say_copies(tagged, "re-tagged")
         copies = {str(path) for path, _ in same + tagged}

@@ -5,10 +5,11 @@ A batch keys a photo unit by its photos' paths and bytes (:mod:`fieldtool.scale.
 card copied into the season folder twice (``season/card07/`` and ``season/card07_copy/``),
 re-tagged (``season/card07_tagged/``: a tagging tool rewrote the photos' metadata), or
 copied again later with more photos, is another unit, whose photos would run again and
-count twice. A photo is told by its picture hash
-(:func:`fieldtool.photos.same.photo_hashes`: a JPEG's compressed image data, read with the
-unit's key), so copies and re-tagged copies are one photo, and two cameras that wrote one
-file name in one second took two. Each photo of a unit to run (a photo folder, glob or
+count twice. A photo is told by its picture hash and its name
+(:func:`fieldtool.photos.same.picture_key`: a JPEG's compressed image data, read with the
+unit's key, and the file name, which copying and re-tagging keep) or by its bytes, so
+copies and re-tagged copies are one photo, while two cameras that wrote one file name in
+one second took two, and two black frames of one camera are two. Each photo of a unit to run (a photo folder, glob or
 photo; a Camtrap DP package's media rows are records of their own, as in ``fieldtool run``)
 is left out of it (:attr:`~fieldtool.scale.plan.PlanRow.leave_out`) only in favour of work
 that is done:
@@ -48,7 +49,7 @@ from typing import Any
 
 from fieldtool.photos import Photo
 from fieldtool.photos.held import PICTURE, Asked, Stored, held_in
-from fieldtool.photos.same import picture_sha256
+from fieldtool.photos.same import picture_key, picture_sha256
 from fieldtool.scale.plan import unit_name
 from fieldtool.sources import source_key
 
@@ -168,24 +169,29 @@ def photos_run_before(
     done: dict[str, tuple[str, str]] = {p: (h.where, h.how) for p, h in stored.by_picture.items()}
     if catalog is not None and stored.by_time:
         _told_by_time(units, catalog, stored, done)
-    first: dict[str, str] = {}  # picture -> the unit to run first that holds it (its key)
+    first: dict[str, str] = {}  # photo -> the unit to run first that holds it (its key)
+    # a photo: its picture and name (same.picture_key), or the first such of its bytes (a
+    # copy renamed)
+    alias: dict[str, str] = {}
     names = {r["batch_key"]: unit_name(r) for r in units}
     out: dict[str, UnitCopies] = {}
     # a unit run before at its own path keeps its photos: those first, then in plan order
     for row in sorted(units, key=lambda r: r["path"] not in replaced):
         name, key = unit_name(row), row["batch_key"]
-        photos = _photos(row)
+        photos = json.loads(row["photo_sha256"])
         unit = UnitCopies(key, name, len(photos))
-        mine: dict[str, str] = {}  # picture -> its first photo in this unit
-        for path, picture in photos:
-            if picture in done:
-                unit.left_out[path], told = done[picture]
+        mine: dict[str, str] = {}  # photo -> its first path in this unit
+        for path, whole, *_, picture in photos:
+            itself = picture_key(picture, path)
+            photo = alias.setdefault(whole, itself)
+            if (held := done.get(itself) or done.get(photo)) is not None:
+                unit.left_out[path], told = held
                 unit.how.add(told)
-            elif picture in mine:
-                unit.same[path] = mine[picture]
-            elif first.setdefault(picture, key) != key:
-                unit.waits_for.add(names[first[picture]])
-            mine.setdefault(picture, path)
+            elif photo in mine:
+                unit.same[path] = mine[photo]
+            elif first.setdefault(photo, key) != key:
+                unit.waits_for.add(names[first[photo]])
+            mine.setdefault(photo, path)
         if unit.left_out or unit.same or unit.waits_for:
             out[key] = unit
     return out
@@ -206,10 +212,11 @@ def _told_by_time(
         for photo in catalog(row):
             picture = pictures.get(str(photo.path), "")
             taken = None if photo.time_source == "file-mtime" else photo.captured_at
-            if picture and picture not in done and (
+            key = picture_key(picture, photo.path)
+            if picture and key not in done and (
                 held := stored.of(Asked(str(photo.path), "", 0, taken, photo.camera))
             ):
-                done[picture] = (held.where, held.how)
+                done[key] = (held.where, held.how)
 
 
 def _replaced(db: Path, paths: list[str], this_batch: list[str]) -> tuple[set[str], list[str]]:

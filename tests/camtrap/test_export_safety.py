@@ -108,6 +108,7 @@ def test_a_failure_while_writing_keeps_the_earlier_export(tmp_path, colour_run, 
     assert len(calls) == 3
     assert _tree(out) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".o1")] == []
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temp folder
 
 
 def test_dwca_refuses_a_bad_dataset_id_before_making_folders(tmp_path, colour_run, capsys):
@@ -221,3 +222,144 @@ def test_kind_says_missing_for_any_local_path_that_is_not_a_file(tmp_path):
     for mediatype in ("video/mp4", "image/jpeg", "application/pdf"):
         for path in (tmp_path / "gone", tmp_path):  # no file; a folder
             assert kind(Media("m", "d", T0, "UTC", path, mediatype)) == "missing", mediatype
+
+
+# Review 12C: the swap replaced the whole of -o (a user's notes.md, even the database
+# exported with "-o ."), and wrote its temporary folders into -o's parent.
+
+
+def _earlier(tmp_path: Path, out: Path) -> tuple[Path, Path]:
+    """An earlier export in ``out`` (the database ``tmp_path/a.duckdb``), and a user's
+    files beside it: notes.md, another database, a folder of R scripts."""
+    db = tmp_path / "a.duckdb"
+    _run_export(annotated_package(tmp_path / "pkg"), db, out)
+    (out / "notes.md").write_text("field notes")
+    (out / "other.duckdb").write_bytes(b"not ours")
+    (out / "analysis").mkdir()
+    (out / "analysis" / "occupancy.R").write_text("library(camtrapR)")
+    return db, out
+
+
+def _theirs(out: Path) -> dict[str, bytes]:
+    return {k: v for k, v in _tree(out).items()
+            if k.split("/")[0] in ("notes.md", "other.duckdb", "analysis")}  # fmt: skip
+
+
+def test_a_re_export_keeps_the_users_other_files(tmp_path, colour_run, capsys):
+    """A re-export deleted every file in -o besides the package's own."""
+    db, out = _earlier(tmp_path, tmp_path / "o1")
+    kept = _theirs(out)
+    # a killed export's leftovers: cleaned up, said in one line
+    (out / ".fieldtool-export-99999").mkdir()
+    (out / ".fieldtool-export-99999" / "media.csv").write_text("half")
+    (out / ".fieldtool-export-old-99999").mkdir()
+    capsys.readouterr()
+    assert _export(db, out) == 0
+    assert _theirs(out) == kept and len(kept) == 3
+    assert (out / "datapackage.json").is_file() and (out / "media").is_dir()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    err = capsys.readouterr().err
+    said = [line for line in err.splitlines() if ".fieldtool-export-" in line]
+    assert len(said) == 1 and "killed export" in said[0], err
+
+
+def test_dash_o_dot_keeps_the_database_and_its_snapshots(tmp_path, colour_run, monkeypatch):
+    """``-o .`` beside the database replaced the folder the database was in."""
+    from fieldtool.store.maintenance import snapshot_folder
+
+    _, out = _earlier(tmp_path, tmp_path / "o1")
+    db = out / "s.duckdb"
+    assert main(["run", str(tmp_path / "pkg"), "--db", str(db), "--quiet"]) == 0
+    snaps = snapshot_folder(db)
+    snaps.mkdir(exist_ok=True)
+    (snaps / "keep.jpg").write_bytes(b"jpeg")
+    kept = {**_theirs(out), "db": db.read_bytes(), "snap": (snaps / "keep.jpg").read_bytes()}
+    monkeypatch.chdir(out)
+    assert _export(Path("s.duckdb"), Path(".")) == 0
+    assert {**_theirs(out), "db": db.read_bytes(),
+            "snap": (snaps / "keep.jpg").read_bytes()} == kept  # fmt: skip
+    assert (out / "datapackage.json").is_file()
+
+
+def test_a_database_inside_the_media_an_export_replaces_is_refused(tmp_path, colour_run,
+                                                                    capsys):  # fmt: skip
+    _, out = _earlier(tmp_path, tmp_path / "o1")
+    db = out / "media" / "s.duckdb"
+    assert main(["run", str(tmp_path / "pkg"), "--db", str(db), "--quiet"]) == 0
+    before = _tree(out)
+    capsys.readouterr()
+    assert _export(db, out) == 2
+    line = _last_error(capsys)
+    assert f"{out}: the sightings database {db} lies in {out}/media" in line, line
+    assert _tree(out) == before
+
+
+def test_a_failure_while_swapping_puts_the_earlier_export_back(tmp_path, monkeypatch):
+    """A rename that fails midway (the second entry moved in) leaves the earlier export as
+    it was, the user's file beside it, no temporary folder, and says so."""
+    import pytest
+
+    from fieldtool.camtrap.files import Layout, write_folder
+    from fieldtool.types import FieldtoolError
+
+    out = tmp_path / "o1"
+    (out / "media" / "d").mkdir(parents=True)
+    (out / "media" / "d" / "a.jpg").write_bytes(b"old photo")
+    for name in ("datapackage.json", "deployments.csv", "media.csv", "observations.csv"):
+        (out / name).write_text(f"old {name}")
+    (out / "notes.md").write_text("mine")
+    before = _tree(out)
+    real, calls = os.replace, []
+    said: list[str] = []
+
+    def replace(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 4:
+            raise OSError(5, "Input/output error")
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    tables = {n: b"new" for n in ("datapackage.json", "deployments.csv", "media.csv",
+                                  "observations.csv")}  # fmt: skip
+    with pytest.raises(FieldtoolError) as caught:
+        write_folder(out, tables, Layout(), said.append)
+    monkeypatch.undo()
+    assert len(calls) > 4  # it failed midway, then put things back
+    message = str(caught.value)
+    assert "Input/output error" in message and "as it was" in message, message
+    assert _tree(out) == before and said == []
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["media", "datapackage.json", "deployments.csv", "media.csv", "observations.csv",
+         "notes.md"])  # fmt: skip
+
+
+def test_the_folder_above_o_is_not_written(tmp_path, colour_run, monkeypatch):
+    """``-o /media/user/USBSTICK``: the temporary folders were made in its parent (not
+    writable: 'cannot write (Permission denied)'; and a mount point cannot be renamed).
+    Run as root, a read-only parent is no test: every folder made or renamed is watched."""
+    parent = tmp_path / "mnt"
+    parent.mkdir()
+    db, out = _earlier(tmp_path, parent / "stick")
+    made: list[Path] = []
+    real_mkdir, real_replace = os.mkdir, os.replace
+
+    def mkdir(path, *args, **kwargs):
+        made.append(Path(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    def replace(src, dst):
+        made.extend((Path(src), Path(dst)))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "replace", replace)
+    parent.chmod(0o555)
+    try:
+        assert _export(db, out) == 0
+    finally:
+        parent.chmod(0o755)
+        monkeypatch.undo()
+    assert made, "the export made no folder: the watch saw nothing"
+    assert [p for p in made if p.resolve().parent == parent.resolve()
+            or p.resolve() == out.resolve()] == []  # fmt: skip
+    assert sorted(p.name for p in parent.iterdir()) == ["stick"]

@@ -12,6 +12,7 @@ import struct
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from fieldtool.photos import PhotoSource, expand_photos
@@ -134,3 +135,75 @@ def test_other_cameras_or_times_under_one_name_are_other_photos(tmp_path) -> Non
     e = make_photo(tmp_path / "y" / "IMG_0002.JPG", colour=2)
     source = PhotoSource([a, b, c, d, e], tz="UTC")
     assert len(source.photos) == 5 and not source.skipped
+
+
+def black(path: Path, taken: datetime) -> Path:
+    """A black frame (lens covered; a night frame of a camera without a data strip): the
+    same pixels as any other of its size, its EXIF capture time its own."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (64, 48)).save(path, exif=exif, quality=95)
+    return path
+
+
+def test_two_black_frames_with_one_picture_are_two_photos(tmp_path) -> None:
+    """Defect: two shots with identical pixels (other capture times and names) had one
+    picture hash: all but one were left out as re-tagged copies (survey effort lost). One
+    photo is the same picture under the same file name (or the same bytes)."""
+    a = black(tmp_path / "card" / "IMG_0001.JPG", T0)
+    b = black(tmp_path / "card" / "IMG_0002.JPG", T0 + timedelta(hours=3))
+    assert photo_hashes(a)[1] == photo_hashes(b)[1] and photo_hashes(a)[0] != photo_hashes(b)[0]
+    source = PhotoSource([a, b], tz="UTC")
+    assert len(source.photos) == 2 and not source.skipped
+    # a re-tagged copy (same name, same picture, its metadata other) still counts once
+    tagged = retagged(a, tmp_path / "tagged" / "img_0001.jpg")
+    source = PhotoSource([a, b, tagged], tz="UTC")
+    assert len(source.photos) == 2 and source.skipped == [(str(tagged), f"a copy of {a}")]
+
+
+def test_two_truncated_jpegs_cut_short_after_their_scan_header_are_two_pictures(tmp_path):
+    """Defect: a JPEG cut short (no EOI) was hashed from its SOS to its end: cut just after
+    the scan header, a few bytes alike in two photos. Without its EOI, its picture is the
+    whole file."""
+    cut = []
+    for n, colour in enumerate([1, 2]):
+        data = make_photo(tmp_path / f"IMG_000{n}.JPG", colour=colour,
+                          taken=T0 + timedelta(seconds=n)).read_bytes()  # fmt: skip
+        start, _ = picture_span(data) or (0, 0)
+        header = int.from_bytes(data[start + 2 : start + 4], "big")
+        path = tmp_path / f"cut{n}.JPG"
+        path.write_bytes(data[: start + 2 + header])  # the scan header, then cut
+        cut.append(photo_hashes(path))
+    assert cut[0][1] != cut[1][1]  # was one hash: of the same scan header
+    assert all(whole == picture for whole, picture in cut)
+
+
+@pytest.fixture
+def colours(monkeypatch, labels) -> None:
+    """``run`` classifies by colour (no model to load)."""
+    from tests.conftest import ColourClassifier
+
+    monkeypatch.setattr("fieldtool.pipeline.inputs.classifier_from_config",
+                        lambda config, log: ColourClassifier(labels))  # fmt: skip
+
+
+def test_a_black_frame_run_before_holds_no_other_black_frame(tmp_path, capsys, colours):
+    """Defect: ``run`` of one card's black frame, then of another folder's black frame
+    (another shot: other name, other time) left the second out as held in the database;
+    the same across a batch's units."""
+    from fieldtool.scale.copies import next_turn
+    from fieldtool.scale.plan import PlanRow, with_hash
+    from fieldtool.store import query
+    from tests.photos.test_renamed_folder import run
+
+    db = tmp_path / "season.duckdb"
+    a = black(tmp_path / "season" / "cam1" / "IMG_0001.JPG", T0).parent
+    b = black(tmp_path / "season" / "cam2" / "IMG_0002.JPG", T0 + timedelta(hours=3)).parent
+    rows = [with_hash(PlanRow(str(f), kind="photos").as_row(), "settings") for f in (a, b)]
+    turn = next_turn(tmp_path / "batch.duckdb", rows, rows)
+    assert [r["path"] for r in turn.run] == [str(a), str(b)] and not turn.waiting
+    assert run(a, db, capsys)[0] == 0
+    code, err = run(b, db, capsys)
+    assert code == 0 and not [x for x in err if "held in" in x], err
+    assert query(db, "SELECT count(*) AS n FROM media").n.iloc[0] == 2
