@@ -49,15 +49,13 @@ def model_species(
                 rows.append((species, common, genus or None, family or None))
             continue
         old = have.get(species)
-        if old is None:
-            rows.append((species, common, genus or None, family or None))
-            continue
-        old_common, old_genus, old_family = old
-        if (common in ("", old_common) and genus in ("", old_genus)
-                and family in ("", old_family)):  # fmt: skip
+        if old is not None and all(
+            value in ("", kept) for value, kept in zip((common, genus, family), old, strict=True)
+        ):
             continue  # nothing the file does not have
-        rows.append((species, common or old_common, genus or old_genus or None,
-                     family or old_family or None))  # fmt: skip
+        # a value left empty keeps the file's: the species upsert does that (insert_rows);
+        # but a genus left empty would be taken from the name (record_species)
+        rows.append((species, common, genus or (old[1] if old else "") or None, family or None))
     return rows
 
 

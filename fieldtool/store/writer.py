@@ -183,7 +183,7 @@ class SightingStore:
         genus: str | None = None,
         family: str | None = None,
     ) -> None:
-        """Names and taxonomy of a species (replaces what the file had for it)."""
+        """Names and taxonomy of a species (a value left empty keeps the file's)."""
         if genus is None and re.match(r"^[A-Z][a-z-]+ [a-z]", species):
             genus = species.split(" ", 1)[0]
         self._species[species] = (species, common_name, genus, family)
